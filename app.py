@@ -1,0 +1,275 @@
+"""Hookway's Chalice app: routes and event handlers only.
+
+Each view unpacks the request, makes one call into ``chalicelib`` and shapes the reply. Nothing from
+``chalicelib`` is imported at module level: the Lambda's cold start pays only for what a route touches.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from chalice import Chalice, Response
+
+app = Chalice(app_name="hookway")
+# Request bodies of these types reach the handler base64-encoded and so byte for byte; all other
+# types arrive as UTF-8 text, which is exact for the UTF-8 JSON and text that providers send.
+# Every response Hookway makes is JSON or text, except /v1/messages/{id}/body (octet-stream).
+app.api.binary_types.extend(["application/x-www-form-urlencoded", "multipart/form-data"])
+
+ANY_CONTENT = ["*/*"]
+
+
+def _container() -> Any:
+    from chalicelib.wiring import container
+
+    return container()
+
+
+def _error_response(exc: Any) -> Response:
+    return Response(body=exc.to_body(), status_code=exc.status,
+                    headers={"Content-Type": "application/json", **exc.headers})
+
+
+def api(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn Hookway's errors into ``{"error": {...}}`` answers with their status code."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from chalicelib.errors import HookwayError
+
+        try:
+            return view(*args, **kwargs)
+        except HookwayError as exc:
+            return _error_response(exc)
+
+    return wrapper
+
+
+@app.middleware("http")
+def admin_auth(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """The management API needs ``Authorization: Bearer <admin key>``, compared in constant time."""
+    path = event.context.get("resourcePath", "")
+    if path.startswith("/v1/") and path != "/v1/health":
+        from chalicelib.errors import UnauthorizedError
+
+        expected = _container().settings.admin_key.encode()
+        given = event.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        ok = bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
+            token.strip().encode("utf-8", "surrogateescape"), expected)
+        if not ok:
+            return _error_response(UnauthorizedError(
+                "send Authorization: Bearer <admin key>", headers={"WWW-Authenticate": 'Bearer realm="hookway"'}))
+    return get_response(event)
+
+
+def _json_body() -> Any:
+    from chalicelib.errors import BadRequestError
+
+    raw = app.current_request.raw_body or b""
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("the body is not valid JSON", code="invalid_json") from None
+
+
+def _limit() -> int:
+    from chalicelib.errors import BadRequestError
+
+    raw = (app.current_request.query_params or {}).get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+        raise BadRequestError("limit must be 1 to 200", code="invalid_limit")
+    return int(raw)
+
+
+def _cursor() -> str | None:
+    return (app.current_request.query_params or {}).get("cursor")
+
+
+def _base_url() -> str:
+    """The public base URL of this API: configured, or what the caller addressed (stage included)."""
+    configured = _container().settings.public_url
+    if configured:
+        return str(configured)
+    request = app.current_request
+    headers = request.headers
+    proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
+    host = headers.get("host", "localhost")
+    full_path = request.context.get("path", request.path)  # includes the stage on execute-api hosts
+    prefix = full_path[: len(full_path) - len(request.path)] if full_path.endswith(request.path) else ""
+    return f"{proto}://{host}{prefix}"
+
+
+def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=doc, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+
+
+# ---------------------------------------------------------------------------------------------- ingest
+
+
+@app.route("/in/{source_id}", methods=["POST", "GET"], content_types=ANY_CONTENT)
+@api
+def receive(source_id: str) -> Response:
+    """Receive a webhook: verify, store durably, answer 202 with the message id."""
+    from chalicelib.ingest import InboundRequest
+
+    request = app.current_request
+    event = request.to_original_event()
+    multi = event.get("multiValueHeaders") or {k: [v] for k, v in (event.get("headers") or {}).items()}
+    headers: dict[str, list[str]] = {}
+    for name, values in multi.items():
+        headers.setdefault(name.lower(), []).extend(values or [])
+    multi_query = event.get("multiValueQueryStringParameters") or {}
+    query_string = urlencode([(k, v) for k, vs in multi_query.items() for v in vs])
+    base = _base_url()
+    url = f"{base}/in/{source_id}" + (f"?{query_string}" if query_string else "")
+    identity = request.context.get("identity") or {}
+    inbound = InboundRequest(
+        source_id=source_id, method=request.method, url=url, path=f"/in/{source_id}",
+        query=dict(request.query_params or {}), query_string=query_string, headers=headers,
+        body=request.raw_body or b"", source_ip=identity.get("sourceIp"), client_cert=identity.get("clientCert"),
+    )
+    reply = _container().ingest.receive(inbound)
+    return Response(body=reply.body.decode("utf-8"), status_code=reply.status,
+                    headers={"Content-Type": reply.content_type, **reply.headers})
+
+
+# --------------------------------------------------------------------------------------------- health
+
+
+@app.route("/v1/health", methods=["GET"])
+@api
+def health() -> Response:
+    """200 when the state table answers; 503 otherwise."""
+    c = _container()
+    c.store.rejection_counts("_health")
+    return _json({"status": "ok", "stage": c.settings.stage})
+
+
+# -------------------------------------------------------------------------------------------- sources
+
+
+@app.route("/v1/sources", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_source() -> Response:
+    """Create a source; answers 201 with its id and ingest URL."""
+    from chalicelib.sources import public_source
+
+    source = _container().sources.create(_json_body())
+    return _json(public_source(source, _base_url()), 201)
+
+
+@app.route("/v1/sources", methods=["GET"])
+@api
+def list_sources() -> Response:
+    """List sources (secret values never included)."""
+    from chalicelib.sources import public_source
+
+    page = _container().sources.list(limit=_limit(), cursor=_cursor())
+    base = _base_url()
+    return _json({"data": [public_source(s, base) for s in page.items], "next_cursor": page.cursor})
+
+
+@app.route("/v1/sources/{source_id}", methods=["GET"])
+@api
+def get_source(source_id: str) -> Response:
+    """One source."""
+    from chalicelib.sources import public_source
+
+    return _json(public_source(_container().sources.get(source_id), _base_url()))
+
+
+@app.route("/v1/sources/{source_id}", methods=["PATCH", "PUT"], content_types=ANY_CONTENT)
+@api
+def update_source(source_id: str) -> Response:
+    """Change a source's fields."""
+    from chalicelib.sources import public_source
+
+    return _json(public_source(_container().sources.update(source_id, _json_body()), _base_url()))
+
+
+@app.route("/v1/sources/{source_id}", methods=["DELETE"])
+@api
+def delete_source(source_id: str) -> Response:
+    """Delete a source."""
+    _container().sources.delete(source_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/sources/{source_id}/secrets", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def add_source_secret(source_id: str) -> Response:
+    """Add a verification secret (rotation), optionally retiring the others after a grace period."""
+    source, secret = _container().sources.add_secret(source_id, _json_body())
+    return _json({"source_id": source.id, "secret": secret.public(),
+                  "secrets": [s.public() for s in source.verification.secrets]}, 201)
+
+
+@app.route("/v1/sources/{source_id}/secrets/{secret_id}", methods=["DELETE"])
+@api
+def retire_source_secret(source_id: str, secret_id: str) -> Response:
+    """Retire a verification secret now."""
+    _container().sources.retire_secret(source_id, secret_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/sources/{source_id}/rejections", methods=["GET"])
+@api
+def list_rejections(source_id: str) -> Response:
+    """The source's recent rejected requests and its rejection counts."""
+    c = _container()
+    c.sources.get(source_id)
+    return _json({"data": [r.public() for r in c.store.list_rejections(source_id)],
+                  "counts": c.store.rejection_counts(source_id)})
+
+
+# ------------------------------------------------------------------------------------------- messages
+
+
+@app.route("/v1/messages", methods=["GET"])
+@api
+def list_messages() -> Response:
+    """Messages of one source (``?source=``), newest first."""
+    from chalicelib.errors import BadRequestError
+
+    source_id = (app.current_request.query_params or {}).get("source")
+    if not source_id:
+        raise BadRequestError("give ?source=<source id>", code="missing_source")
+    page = _container().store.list_messages(source_id=source_id, limit=_limit(), cursor=_cursor())
+    return _json({"data": [m.public() for m in page.items], "next_cursor": page.cursor})
+
+
+@app.route("/v1/messages/{message_id}", methods=["GET"])
+@api
+def get_message(message_id: str) -> Response:
+    """One message."""
+    return _json(_container().store.get_message(message_id).public())
+
+
+@app.route("/v1/messages/{message_id}/body", methods=["GET"])
+@api
+def get_message_body(message_id: str) -> Response:
+    """The stored body, byte for byte (``Hookway-Content-Type`` gives the type it arrived with)."""
+    c = _container()
+    message = c.store.get_message(message_id)
+    body = message.body if message.body_ref is None else c.blobs.get(message.body_ref.key)
+    return Response(body=body or b"", status_code=200, headers={
+        "Content-Type": "application/octet-stream", "Hookway-Content-Type": message.content_type,
+        "Hookway-Body-Sha256": message.body_sha256})
+
+
+# ------------------------------------------------------------------------------------- queue handlers
+
+
+@app.on_sqs_message(queue="hookway-ingest", batch_size=10)
+def route_ingest(event: Any) -> None:
+    """Store and fan out each accepted webhook (see chalicelib.sqs for the batch semantics)."""
+    from chalicelib.sqs import process_batch
+
+    c = _container()
+    process_batch(event, c.router.route, c.ingest_queue)

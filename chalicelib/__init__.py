@@ -1,0 +1,1 @@
+"""Hookway: a serverless webhook gateway for AWS."""

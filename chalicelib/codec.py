@@ -1,0 +1,219 @@
+"""Turning models into DynamoDB items and back; the only place that knows the item layout.
+
+Single table, generic keys (``pk``, ``sk``) and one index (``gsi1pk``, ``gsi1sk``):
+
+    SRC#{id}  / META         a source           gsi1: SOURCES / {created_at}#{id}
+    SRC#{id}  / STATS        rejection counters
+    SRC#{id}  / REJ#{slot}   a recent rejection (ring of N slots, TTL)
+    MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
+
+Complex fields (options, headers, secrets) are stored as JSON strings: they are read whole and never queried.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib.models import BodyRef, Message, MtlsRule, Rejection, Secret, Source, Verification
+
+Item = dict[str, Any]
+
+
+def s(value: str) -> dict[str, str]:
+    """A DynamoDB string attribute."""
+    return {"S": value}
+
+
+def n(value: float | int) -> dict[str, str]:
+    """A DynamoDB number attribute (repr keeps floats exact)."""
+    return {"N": repr(value) if isinstance(value, float) else str(value)}
+
+
+def _opt_s(item: Item, name: str) -> str | None:
+    attr = item.get(name)
+    return attr["S"] if attr else None
+
+
+def _num(item: Item, name: str, default: float | None = None) -> float | None:
+    attr = item.get(name)
+    return float(attr["N"]) if attr else default
+
+
+def _int(item: Item, name: str, default: int | None = None) -> int | None:
+    attr = item.get(name)
+    return int(attr["N"]) if attr else default
+
+
+def source_key(source_id: str) -> Item:
+    """The primary key of a source item."""
+    return {"pk": s(f"SRC#{source_id}"), "sk": s("META")}
+
+
+def message_key(message_id: str) -> Item:
+    """The primary key of a message item."""
+    return {"pk": s(f"MSG#{message_id}"), "sk": s("META")}
+
+
+def source_to_item(source: Source) -> Item:
+    """Encode a source."""
+    v = source.verification
+    item: Item = {
+        **source_key(source.id),
+        "gsi1pk": s("SOURCES"),
+        "gsi1sk": s(f"{source.created_at:017.6f}#{source.id}"),
+        "name": s(source.name),
+        "description": s(source.description),
+        "scheme": s(v.scheme),
+        "secrets": s(json.dumps([[x.id, x.value, x.created_at, x.expires_at] for x in v.secrets])),
+        "options": s(json.dumps(v.options)),
+        "ip_allowlist": s(json.dumps(list(source.ip_allowlist))),
+        "basic_auth": s(json.dumps(list(source.basic_auth))),
+        "rejection_status": n(source.rejection_status),
+        "replay_window": n(source.replay_window),
+        "enabled": {"BOOL": source.enabled},
+        "created_at": n(source.created_at),
+        "updated_at": n(source.updated_at),
+    }
+    if v.tolerance is not None:
+        item["tolerance"] = n(v.tolerance)
+    if source.mtls is not None:
+        item["mtls"] = s(json.dumps({"subjects": list(source.mtls.subjects),
+                                     "issuers": list(source.mtls.issuers)}))
+    if source.dedupe is not None:
+        item["dedupe"] = s(source.dedupe)
+    if source.max_body_bytes is not None:
+        item["max_body_bytes"] = n(source.max_body_bytes)
+    return item
+
+
+def item_to_source(item: Item) -> Source:
+    """Decode a source."""
+    secrets = tuple(Secret(id=a, value=b, created_at=c, expires_at=d)
+                    for a, b, c, d in json.loads(item["secrets"]["S"]))
+    mtls_raw = _opt_s(item, "mtls")
+    mtls = None
+    if mtls_raw:
+        m = json.loads(mtls_raw)
+        mtls = MtlsRule(subjects=tuple(m["subjects"]), issuers=tuple(m["issuers"]))
+    return Source(
+        id=item["pk"]["S"].removeprefix("SRC#"),
+        name=item["name"]["S"],
+        description=item.get("description", {"S": ""})["S"],
+        verification=Verification(
+            scheme=item["scheme"]["S"],
+            secrets=secrets,
+            tolerance=_int(item, "tolerance"),
+            options=json.loads(item["options"]["S"]),
+        ),
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        ip_allowlist=tuple(json.loads(item["ip_allowlist"]["S"])),
+        basic_auth=tuple(json.loads(item["basic_auth"]["S"])),
+        mtls=mtls,
+        rejection_status=int(item["rejection_status"]["N"]),
+        dedupe=_opt_s(item, "dedupe"),
+        replay_window=int(item["replay_window"]["N"]),
+        max_body_bytes=_int(item, "max_body_bytes"),
+        enabled=item["enabled"]["BOOL"],
+    )
+
+
+def message_to_item(message: Message) -> Item:
+    """Encode a message (with its inline body or its S3 claim check)."""
+    item: Item = {
+        **message_key(message.id),
+        "gsi1pk": s(f"SRC#{message.source_id}"),
+        "gsi1sk": s(f"{message.received_at:017.6f}#{message.id}"),
+        "source_id": s(message.source_id),
+        "status": s(message.status),
+        "received_at": n(message.received_at),
+        "size": n(message.size),
+        "body_sha256": s(message.body_sha256),
+        "content_type": s(message.content_type),
+        "receipt_id": s(message.receipt_id),
+        "method": s(message.method),
+        "path": s(message.path),
+        "query": s(message.query),
+        "headers": s(json.dumps(message.headers)),
+        "dedupe_until": n(message.dedupe_until),
+        "expires_at": n(message.expires_at),
+        "ttl": n(int(message.expires_at)),
+    }
+    for name, value in (("event_type", message.event_type), ("source_ip", message.source_ip),
+                        ("delivery_id", message.delivery_id), ("dedupe_key", message.dedupe_key)):
+        if value is not None:
+            item[name] = s(value)
+    if message.signed_timestamp is not None:
+        item["signed_timestamp"] = n(message.signed_timestamp)
+    if message.body is not None:
+        item["body"] = {"B": message.body}
+    if message.body_ref is not None:
+        r = message.body_ref
+        item["body_ref"] = s(json.dumps({"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size}))
+    if message.payload is not None:
+        item["payload"] = s(json.dumps(message.payload))
+    return item
+
+
+def item_to_message(item: Item) -> Message:
+    """Decode a message."""
+    ref_raw = _opt_s(item, "body_ref")
+    payload_raw = _opt_s(item, "payload")
+    body_attr = item.get("body")
+    return Message(
+        id=item["pk"]["S"].removeprefix("MSG#"),
+        source_id=item["source_id"]["S"],
+        event_type=_opt_s(item, "event_type"),
+        status=item["status"]["S"],
+        received_at=float(item["received_at"]["N"]),
+        size=int(item["size"]["N"]),
+        body_sha256=item["body_sha256"]["S"],
+        content_type=item["content_type"]["S"],
+        receipt_id=item["receipt_id"]["S"],
+        method=item["method"]["S"],
+        path=item["path"]["S"],
+        query=item["query"]["S"],
+        headers=json.loads(item["headers"]["S"]),
+        source_ip=_opt_s(item, "source_ip"),
+        delivery_id=_opt_s(item, "delivery_id"),
+        dedupe_key=_opt_s(item, "dedupe_key"),
+        signed_timestamp=_int(item, "signed_timestamp"),
+        body=bytes(body_attr["B"]) if body_attr else None,
+        body_ref=BodyRef(**json.loads(ref_raw)) if ref_raw else None,
+        payload=json.loads(payload_raw) if payload_raw else None,
+        dedupe_until=float(item["dedupe_until"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
+    )
+
+
+def rejection_to_item(rejection: Rejection, slot: int, ttl: int) -> Item:
+    """Encode a rejection into its ring slot."""
+    return {
+        "pk": s(f"SRC#{rejection.source_id}"),
+        "sk": s(f"REJ#{slot:04d}"),
+        "at": n(rejection.at),
+        "code": s(rejection.code),
+        "message": s(rejection.message),
+        "source_ip": s(rejection.source_ip or ""),
+        "method": s(rejection.method),
+        "content_type": s(rejection.content_type),
+        "size": n(rejection.size),
+        "user_agent": s(rejection.user_agent),
+        "ttl": n(ttl),
+    }
+
+
+def item_to_rejection(item: Item) -> Rejection:
+    """Decode a rejection."""
+    return Rejection(
+        source_id=item["pk"]["S"].removeprefix("SRC#"),
+        at=float(item["at"]["N"]),
+        code=item["code"]["S"],
+        message=item["message"]["S"],
+        source_ip=item["source_ip"]["S"] or None,
+        method=item["method"]["S"],
+        content_type=item["content_type"]["S"],
+        size=int(item["size"]["N"]),
+        user_agent=item["user_agent"]["S"],
+    )

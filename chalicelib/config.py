@@ -1,0 +1,96 @@
+"""Settings: one frozen dataclass, built once from the environment by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import ValidationError
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value.strip() == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError(f"not a boolean: {value!r}", code="invalid_config")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError(f"{name} must be an integer, got {raw!r}", code="invalid_config") from None
+    if value < minimum:
+        raise ValidationError(f"{name} must be at least {minimum}", code="invalid_config")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything Hookway reads from its environment, validated once."""
+
+    stage: str = "local"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    table_name: str = "hookway-state"
+    bucket_name: str = ""
+    ingest_queue_url: str = ""
+    deliveries_queue_url: str = ""
+    admin_key: str = ""
+    public_url: str = ""
+    max_body_bytes: int = 4 * MIB
+    claim_check_bytes: int = 900 * KIB
+    inline_body_bytes: int = 256 * KIB
+    source_cache_seconds: int = 10
+    replay_window_seconds: int = 3 * 86400
+    retention_seconds: int = 30 * 86400
+    rejections_kept: int = 50
+    allow_private_destinations: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from an environment mapping; raises ValidationError on a bad value."""
+        stage = environ.get("HOOKWAY_STAGE", "local").strip() or "local"
+        settings = cls(
+            stage=stage,
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            endpoint_url=environ.get("HOOKWAY_AWS_ENDPOINT_URL") or environ.get("AWS_ENDPOINT_URL") or None,
+            table_name=environ.get("HOOKWAY_TABLE", "hookway-state"),
+            bucket_name=environ.get("HOOKWAY_BUCKET", ""),
+            ingest_queue_url=environ.get("HOOKWAY_INGEST_QUEUE_URL", ""),
+            deliveries_queue_url=environ.get("HOOKWAY_DELIVERIES_QUEUE_URL", ""),
+            admin_key=environ.get("HOOKWAY_ADMIN_KEY", ""),
+            public_url=environ.get("HOOKWAY_PUBLIC_URL", "").rstrip("/"),
+            max_body_bytes=_int(environ, "HOOKWAY_MAX_BODY_BYTES", 4 * MIB, minimum=1),
+            claim_check_bytes=_int(environ, "HOOKWAY_CLAIM_CHECK_BYTES", 900 * KIB, minimum=1),
+            inline_body_bytes=_int(environ, "HOOKWAY_INLINE_BODY_BYTES", 256 * KIB, minimum=0),
+            source_cache_seconds=_int(environ, "HOOKWAY_SOURCE_CACHE_SECONDS", 10),
+            replay_window_seconds=_int(environ, "HOOKWAY_REPLAY_WINDOW_SECONDS", 3 * 86400, minimum=1),
+            retention_seconds=_int(environ, "HOOKWAY_RETENTION_SECONDS", 30 * 86400, minimum=3600),
+            rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),
+            allow_private_destinations=_flag(
+                environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
+            ),
+            log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
+        )
+        if settings.allow_private_destinations and stage != "local":
+            raise ValidationError(
+                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS may only be true in the local stage",
+                code="invalid_config",
+            )
+        # The claim check must leave room in the 1 MiB SQS message for the envelope's attributes.
+        if settings.claim_check_bytes > 1000 * KIB:
+            raise ValidationError("HOOKWAY_CLAIM_CHECK_BYTES must leave room below SQS's 1 MiB",
+                                  code="invalid_config")
+        return settings

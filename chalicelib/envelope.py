@@ -1,0 +1,98 @@
+"""The ingest queue's message: everything the router needs, written once before the 202.
+
+Bodies travel inline (UTF-8 text when they are, base64 otherwise) unless the whole envelope would pass
+the claim-check threshold; then the bytes go to S3 first and the envelope carries a pointer with the
+SHA-256 the router checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from chalicelib.models import BodyRef
+
+VERSION = 1
+
+
+class EnvelopeError(ValueError):
+    """An ingest message that cannot be read: a poison message, never retried into success."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One accepted inbound webhook or published event, as queued for the router."""
+
+    id: str
+    receipt_id: str
+    source_id: str
+    received_at: float
+    content_type: str
+    size: int
+    sha256: str
+    replay_window: int
+    kind: str = "inbound"
+    method: str = "POST"
+    path: str = ""
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    source_ip: str | None = None
+    event_type: str | None = None
+    delivery_id: str | None = None
+    dedupe_key: str | None = None
+    signed_timestamp: int | None = None
+    body: bytes | None = None
+    body_ref: BodyRef | None = None
+    payload: Any = None
+
+    def encode(self) -> str:
+        """Serialise to the queue's text form (ASCII-only JSON, so any SQS character rules hold)."""
+        doc: dict[str, Any] = {
+            "v": VERSION, "kind": self.kind, "id": self.id, "receipt": self.receipt_id,
+            "source_id": self.source_id, "received_at": self.received_at, "content_type": self.content_type,
+            "size": self.size, "sha256": self.sha256, "replay_window": self.replay_window,
+            "method": self.method, "path": self.path, "query": self.query, "headers": self.headers,
+            "source_ip": self.source_ip, "event_type": self.event_type, "delivery_id": self.delivery_id,
+            "dedupe_key": self.dedupe_key, "signed_ts": self.signed_timestamp,
+        }
+        if self.payload is not None:
+            doc["payload"] = self.payload
+        if self.body_ref is not None:
+            r = self.body_ref
+            doc["body_ref"] = {"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size}
+        elif self.body is not None:
+            try:
+                doc["body_text"] = self.body.decode("utf-8")
+            except UnicodeDecodeError:
+                doc["body_b64"] = base64.b64encode(self.body).decode("ascii")
+        return json.dumps(doc, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str) -> Envelope:
+        """Parse the queue's text form; anything unreadable is an EnvelopeError."""
+        try:
+            doc = json.loads(text)
+            if not isinstance(doc, dict) or doc.get("v") != VERSION:
+                raise EnvelopeError(f"unknown envelope version {doc.get('v') if isinstance(doc, dict) else None}")
+            body: bytes | None = None
+            if "body_text" in doc:
+                body = doc["body_text"].encode("utf-8")
+            elif "body_b64" in doc:
+                body = base64.b64decode(doc["body_b64"], validate=True)
+            ref = BodyRef(**doc["body_ref"]) if doc.get("body_ref") else None
+            return cls(
+                id=doc["id"], receipt_id=doc["receipt"], source_id=doc["source_id"],
+                received_at=float(doc["received_at"]), content_type=doc["content_type"], size=int(doc["size"]),
+                sha256=doc["sha256"], replay_window=int(doc["replay_window"]), kind=doc["kind"],
+                method=doc["method"], path=doc["path"], query=doc["query"], headers=dict(doc["headers"]),
+                source_ip=doc["source_ip"], event_type=doc["event_type"], delivery_id=doc["delivery_id"],
+                dedupe_key=doc["dedupe_key"], signed_timestamp=doc["signed_ts"], body=body, body_ref=ref,
+                payload=doc.get("payload"),
+            )
+        except EnvelopeError:
+            raise
+        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
+            raise EnvelopeError(f"unreadable envelope: {type(exc).__name__}") from exc

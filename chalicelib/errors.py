@@ -1,0 +1,111 @@
+"""The whole exception tree of Hookway, and the one table that maps it to HTTP.
+
+    HookwayError                      status 500  internal_error
+    +-- BadRequestError               status 400  bad_request
+    |   +-- ValidationError           status 400  invalid_request   (a field of a request body)
+    +-- UnauthorizedError             status 401  unauthorized      (admin API key)
+    +-- ForbiddenError                status 403  forbidden
+    +-- NotFoundError                 status 404  not_found
+    +-- ConflictError                 status 409  conflict
+    +-- PayloadTooLargeError          status 413  payload_too_large
+    +-- RejectedError                 status from the source (default 401), code = the reason
+    +-- StorageError                  status 503  storage_unavailable (an AWS call failed; retry later)
+
+Verification raises its own ``chalicelib.verification.VerificationError`` (a pure library that users
+reuse on its own); the ingest service turns it into a ``RejectedError``. Adapters catch modelled
+botocore errors and raise ``StorageError`` ``from`` them, so nothing above the adapters sees boto3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HookwayError(Exception):
+    """Base of every error Hookway raises on purpose; carries its HTTP status and a stable code."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 headers: dict[str, str] | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.headers = headers or {}
+        self.details = details or {}
+
+    def to_body(self) -> dict[str, Any]:
+        """The JSON error body every API answer uses: ``{"error": {"code", "message", ...}}``."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        error.update(self.details)
+        return {"error": error}
+
+
+class BadRequestError(HookwayError):
+    """The request is malformed (bad JSON, bad query parameter)."""
+
+    status = 400
+    code = "bad_request"
+
+
+class ValidationError(BadRequestError):
+    """A field of a request body is missing or invalid."""
+
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, code=code, details={"field": field} if field else None)
+        self.field = field
+
+
+class UnauthorizedError(HookwayError):
+    """The admin API key is missing or wrong."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class ForbiddenError(HookwayError):
+    """The caller is known but not allowed to do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class NotFoundError(HookwayError):
+    """The named resource does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(HookwayError):
+    """The request conflicts with the current state (idempotency key reused with another body)."""
+
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLargeError(HookwayError):
+    """The request body is larger than the source or the platform allows."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class RejectedError(HookwayError):
+    """An inbound webhook failed verification or an access rule; nothing was stored."""
+
+    status = 401
+    code = "rejected"
+
+
+class StorageError(HookwayError):
+    """A durable store (SQS, DynamoDB, S3) failed; the caller should retry later."""
+
+    status = 503
+    code = "storage_unavailable"

@@ -1,0 +1,256 @@
+"""The ingest service behind ``/in/{source_id}``: check, verify, make one durable write, answer.
+
+Order of checks, cheapest and least revealing first: the source exists and is enabled, the body size,
+the IP allowlist, the client certificate, Basic auth, then the provider signature. A rejected request
+is counted and kept briefly for debugging; it is never enqueued. An accepted one costs exactly one AWS
+call on the warm path (SQS SendMessage; S3 PutObject first when the claim check is needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from chalicelib import access
+from chalicelib.envelope import Envelope
+from chalicelib.errors import HookwayError, NotFoundError, PayloadTooLargeError, RejectedError
+from chalicelib.ids import message_id_for, new_id
+from chalicelib.models import BodyRef, Rejection, Source
+from chalicelib.queues import BlobStore, Queue
+from chalicelib.store import Store
+from chalicelib.verification import ChallengeReply, VerificationError, challenge_reply, verify
+
+log = logging.getLogger("hookway.ingest")
+
+# Headers that carry credentials rather than provenance are not stored with the message.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})
+_HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"})
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """An HTTP request to ``/in/{source_id}`` as API Gateway handed it over."""
+
+    source_id: str
+    method: str
+    url: str
+    path: str
+    query: Mapping[str, str]
+    query_string: str
+    headers: Mapping[str, Sequence[str]]  # lower-case name -> every value received
+    body: bytes
+    source_ip: str | None = None
+    client_cert: Mapping[str, Any] | None = None
+
+    def header(self, name: str) -> str:
+        """The first value of a header, or ''."""
+        values = self.headers.get(name.lower())
+        return values[0] if values else ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the route answers."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _json_reply(status: int, doc: dict[str, Any]) -> Reply:
+    return Reply(status, json.dumps(doc, separators=(",", ":")).encode())
+
+
+class SourceCache:
+    """Sources read through a short-lived cache, so the warm ingest path makes no DynamoDB call."""
+
+    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Source | None]] = {}
+
+    def get(self, source_id: str) -> Source:
+        """The source (possibly up to ``ttl`` seconds old), or NotFoundError."""
+        now = self._clock()
+        hit = self._entries.get(source_id)
+        if hit is None or now - hit[0] >= self._ttl:
+            try:
+                source: Source | None = self._store.get_source(source_id)
+            except NotFoundError:
+                source = None
+            hit = (now, source)
+            if self._ttl > 0:
+                self._entries[source_id] = hit
+        if hit[1] is None:
+            raise NotFoundError(f"no source {source_id!r}", code="source_not_found")
+        return hit[1]
+
+    def invalidate(self, source_id: str) -> None:
+        """Forget a source after it changed in this process."""
+        self._entries.pop(source_id, None)
+
+
+def _json_pointer(doc: Any, pointer: str) -> Any:
+    if pointer in ("", "/"):
+        return doc
+    for raw in pointer.lstrip("/").split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(doc, dict):
+            doc = doc.get(token)
+        elif isinstance(doc, list) and token.isdigit() and int(token) < len(doc):
+            doc = doc[int(token)]
+        else:
+            return None
+    return doc
+
+
+def dedupe_key(spec: str | None, *, delivery_id: str | None, request: InboundRequest, body_sha256: str) -> str | None:
+    """The key that makes a second copy of this webhook a duplicate, per the source's rule.
+
+    ``None`` (the default) uses the provider's own delivery id and falls back to the body's SHA-256, which
+    catches replays of providers that send no id; ``header:NAME`` and ``json:/pointer`` name the key;
+    ``body`` always uses the hash; ``none`` turns deduplication off.
+    """
+    if spec == "none":
+        return None
+    if spec is None:
+        return f"id:{delivery_id}" if delivery_id else f"sha256:{body_sha256}"
+    if spec == "body":
+        return f"sha256:{body_sha256}"
+    if spec.startswith("header:"):
+        value = request.header(spec.removeprefix("header:"))
+        return f"header:{value}" if value else f"sha256:{body_sha256}"
+    if spec.startswith("json:"):
+        try:
+            value = _json_pointer(json.loads(request.body), spec.removeprefix("json:"))
+        except ValueError:
+            value = None
+        if value is None or isinstance(value, dict | list):
+            return f"sha256:{body_sha256}"
+        return f"json:{value}"
+    return f"sha256:{body_sha256}"
+
+
+class IngestService:
+    """Receives webhooks for sources; see the module docstring for the order of checks."""
+
+    def __init__(self, *, sources: SourceCache, store: Store, queue: Queue, blobs: BlobStore,
+                 clock: Callable[[], float], max_body_bytes: int, claim_check_bytes: int,
+                 rejections_kept: int, count: Callable[..., None] | None = None) -> None:
+        self._sources = sources
+        self._store = store
+        self._queue = queue
+        self._blobs = blobs
+        self._clock = clock
+        self._max_body = max_body_bytes
+        self._claim_check = claim_check_bytes
+        self._rejections_kept = rejections_kept
+        self._count = count or (lambda *a, **k: None)
+
+    def receive(self, request: InboundRequest) -> Reply:
+        """Handle one request to ``/in/{source_id}``; raises HookwayError subclasses for refusals."""
+        now = self._clock()
+        source = self._sources.get(request.source_id)
+        if not source.enabled:
+            raise NotFoundError(f"source {source.id!r} is disabled", code="source_disabled")
+        limit = min(source.max_body_bytes or self._max_body, self._max_body)
+        if len(request.body) > limit:
+            self._reject(source, request, now, PayloadTooLargeError(
+                f"the body is {len(request.body)} bytes; this source accepts at most {limit}"))
+        try:
+            access.check(source, request, now)
+            if request.method == "GET":
+                return self._challenge(source, request)
+            verified = verify(
+                source.verification.scheme,
+                secrets=source.verification.live_secrets(now),
+                method=request.method, url=request.url, headers=request.headers, body=request.body,
+                now=now, tolerance=source.verification.tolerance, options=source.verification.options,
+            )
+            reply = challenge_reply(
+                source.verification.scheme, secrets=source.verification.live_secrets(now),
+                method=request.method, query=request.query, headers=request.headers, body=request.body,
+                options=source.verification.options,
+            )
+        except VerificationError as exc:
+            self._reject(source, request, now, RejectedError(
+                str(exc), code=exc.reason,
+                status=source.rejection_status, headers=access.challenge_headers(exc.reason, source)))
+        except RejectedError as exc:
+            self._reject(source, request, now, exc)
+        if reply is not None:
+            return _challenge_to_reply(reply)
+        message_id = self._enqueue(source, request, now, verified.delivery_id, verified.event_type,
+                                   verified.timestamp)
+        self._count("Accepted", source=source.id)
+        return _json_reply(202, {"id": message_id})
+
+    def _challenge(self, source: Source, request: InboundRequest) -> Reply:
+        try:
+            reply = challenge_reply(
+                source.verification.scheme, secrets=source.verification.live_secrets(self._clock()),
+                method="GET", query=request.query, headers=request.headers, body=request.body,
+                options=source.verification.options,
+            )
+        except VerificationError as exc:
+            self._reject(source, request, self._clock(),
+                         RejectedError("the verification token does not match", code=exc.reason, status=403))
+        if reply is None:
+            raise HookwayError("this source answers no GET handshake; send webhooks with POST",
+                               code="method_not_allowed", status=405, headers={"Allow": "POST"})
+        return _challenge_to_reply(reply)
+
+    def _enqueue(self, source: Source, request: InboundRequest, now: float, delivery_id: str | None,
+                 event_type: str | None, signed_timestamp: int | None) -> str:
+        body_sha256 = hashlib.sha256(request.body).hexdigest()
+        key = dedupe_key(source.dedupe, delivery_id=delivery_id, request=request, body_sha256=body_sha256)
+        message_id = message_id_for(source.id, key) if key else new_id("msg")
+        receipt = new_id("rcpt")
+        envelope = Envelope(
+            id=message_id, receipt_id=receipt, source_id=source.id, received_at=now,
+            content_type=request.header("content-type"), size=len(request.body), sha256=body_sha256,
+            replay_window=source.replay_window, method=request.method, path=request.path,
+            query=request.query_string, headers=_stored_headers(request.headers), source_ip=request.source_ip,
+            event_type=event_type, delivery_id=delivery_id, dedupe_key=key,
+            signed_timestamp=signed_timestamp, body=request.body,
+        )
+        text = envelope.encode()
+        if len(text.encode()) > self._claim_check:
+            object_key = f"ingest/{source.id}/{receipt}"
+            bucket = self._blobs.put(object_key, request.body)
+            ref = BodyRef(bucket=bucket, key=object_key, sha256=body_sha256, size=len(request.body))
+            text = Envelope(**{**envelope.__dict__, "body": None, "body_ref": ref}).encode()
+        self._queue.send(text)
+        log.info("accepted", extra={"source_id": source.id, "message_id": message_id, "size": len(request.body)})
+        return message_id
+
+    def _reject(self, source: Source, request: InboundRequest, now: float, error: HookwayError) -> NoReturn:
+        """Count and keep the rejection (best effort), then raise it: nothing is enqueued."""
+        self._count("Rejected", source=source.id, reason=error.code)
+        log.warning("rejected", extra={"source_id": source.id, "reason": error.code})
+        rejection = Rejection(
+            source_id=source.id, at=now, code=error.code, message=error.message, source_ip=request.source_ip,
+            method=request.method, content_type=request.header("content-type")[:200], size=len(request.body),
+            user_agent=request.header("user-agent")[:200],
+        )
+        try:
+            slot = int(now * 1000) % self._rejections_kept
+            self._store.record_rejection(rejection, slot=slot, ttl=int(now) + 7 * 86400)
+        except HookwayError:
+            log.exception("could not record a rejection", extra={"source_id": source.id})
+        raise error
+
+
+def _challenge_to_reply(reply: ChallengeReply) -> Reply:
+    return Reply(reply.status, reply.body, reply.content_type)
+
+
+def _stored_headers(headers: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    return {name: ", ".join(values) for name, values in headers.items()
+            if name not in _SECRET_HEADERS and name not in _HOP_HEADERS}

@@ -1,0 +1,163 @@
+"""Frozen dataclasses for what Hookway stores: sources, their secrets, messages, rejections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Secret:
+    """One verification secret of a source; several may be live at once during a rotation."""
+
+    id: str
+    value: str
+    created_at: float
+    expires_at: float | None = None
+
+    def live(self, now: float) -> bool:
+        """True while the secret may still verify requests."""
+        return self.expires_at is None or now < self.expires_at
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows of a secret: never its value, only a short hint."""
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "hint": ("…" + self.value[-4:]) if len(self.value) >= 12 else "…",
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How a source's requests are verified: a scheme of chalicelib.verification and its inputs."""
+
+    scheme: str
+    secrets: tuple[Secret, ...] = ()
+    tolerance: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def live_secrets(self, now: float) -> list[str]:
+        """The secret values that may verify a request received at ``now``."""
+        return [s.value for s in self.secrets if s.live(now)]
+
+
+@dataclass(frozen=True)
+class MtlsRule:
+    """Which client certificates a source accepts (from API Gateway's requestContext.identity.clientCert)."""
+
+    subjects: tuple[str, ...] = ()
+    issuers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A third party that sends webhooks to ``/in/{id}``, with its verification and access rules."""
+
+    id: str
+    name: str
+    verification: Verification
+    created_at: float
+    updated_at: float
+    description: str = ""
+    ip_allowlist: tuple[str, ...] = ()
+    basic_auth: tuple[str, ...] = ()  # "user:password" entries; any may match
+    mtls: MtlsRule | None = None
+    rejection_status: int = 401
+    dedupe: str | None = None  # None: provider default; "header:NAME", "json:/pointer", "body", "none"
+    replay_window: int = 3 * 86400
+    max_body_bytes: int | None = None
+    enabled: bool = True
+
+    def with_changes(self, **changes: Any) -> Source:
+        """A copy with the given fields replaced."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class BodyRef:
+    """A claim check: where a large body lives in S3, and how to know it is intact."""
+
+    bucket: str
+    key: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """One accepted webhook (or published event) as the router stored it."""
+
+    id: str
+    source_id: str
+    event_type: str | None
+    status: str
+    received_at: float
+    size: int
+    body_sha256: str
+    content_type: str
+    receipt_id: str
+    method: str = "POST"
+    path: str = ""
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    source_ip: str | None = None
+    delivery_id: str | None = None
+    dedupe_key: str | None = None
+    signed_timestamp: int | None = None
+    body: bytes | None = None
+    body_ref: BodyRef | None = None
+    payload: Any = None  # for published messages: the JSON payload as given
+    dedupe_until: float = 0.0
+    expires_at: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        """The message as the API shows it (no body; ``/body`` serves the bytes)."""
+        return {
+            "id": self.id,
+            "source_id": self.source_id,
+            "event_type": self.event_type,
+            "status": self.status,
+            "received_at": self.received_at,
+            "size": self.size,
+            "body_sha256": self.body_sha256,
+            "content_type": self.content_type,
+            "method": self.method,
+            "query": self.query,
+            "headers": self.headers,
+            "source_ip": self.source_ip,
+            "delivery_id": self.delivery_id,
+            "dedupe_key": self.dedupe_key,
+            "signed_timestamp": self.signed_timestamp,
+            "stored_in": "s3" if self.body_ref else "inline",
+            "expires_at": self.expires_at,
+        }
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A recent rejected request, kept briefly so an operator can see why a provider is failing."""
+
+    source_id: str
+    at: float
+    code: str
+    message: str
+    source_ip: str | None
+    method: str
+    content_type: str
+    size: int
+    user_agent: str
+
+    def public(self) -> dict[str, Any]:
+        """The rejection as the API shows it."""
+        return {
+            "at": self.at,
+            "code": self.code,
+            "message": self.message,
+            "source_ip": self.source_ip,
+            "method": self.method,
+            "content_type": self.content_type,
+            "size": self.size,
+            "user_agent": self.user_agent,
+        }

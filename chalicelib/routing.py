@@ -1,0 +1,101 @@
+"""The router: ingest queue -> deduplicated, stored message -> fan-out to endpoints.
+
+Deduplication is one conditional write: the message id is derived from the source and its dedupe key,
+so a second request with the same key meets the first message's item and stops there, while a
+redelivery of the same SQS message (same receipt id) proceeds and finishes what it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from chalicelib.envelope import Envelope, EnvelopeError
+from chalicelib.errors import NotFoundError
+from chalicelib.models import BodyRef, Message
+from chalicelib.queues import BlobStore
+from chalicelib.store import Store
+
+log = logging.getLogger("hookway.routing")
+
+
+class PoisonMessageError(Exception):
+    """An ingest message that can never succeed (unreadable, or its claim-checked body is gone or altered).
+
+    Raised so SQS redrives it to the DLQ after ``maxReceiveCount`` receives instead of retrying forever.
+    """
+
+
+class Fanout(Protocol):
+    """Hands a stored message to whatever delivers it (the delivery service, or nothing)."""
+
+    def fan_out(self, message: Message) -> int:
+        """Enqueue the message's deliveries; returns how many."""
+
+
+class NoFanout:
+    """A Fanout with no endpoints: messages are stored and stay visible through the API."""
+
+    def fan_out(self, message: Message) -> int:
+        """Deliver nowhere."""
+        return 0
+
+
+class Router:
+    """Stores each ingest message once and fans it out."""
+
+    def __init__(self, *, store: Store, blobs: BlobStore, fanout: Fanout, clock: Callable[[], float],
+                 retention_seconds: int, inline_body_bytes: int,
+                 count: Callable[..., None] | None = None) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._fanout = fanout
+        self._clock = clock
+        self._retention = retention_seconds
+        self._inline = inline_body_bytes
+        self._count = count or (lambda *a, **k: None)
+
+    def route(self, text: str) -> str:
+        """Handle one ingest message; returns "stored" or "duplicate"; raises to have it retried."""
+        try:
+            envelope = Envelope.decode(text)
+        except EnvelopeError as exc:
+            raise PoisonMessageError(str(exc)) from exc
+        now = self._clock()
+        body, ref = envelope.body, envelope.body_ref
+        if ref is not None:
+            self._check_claim(ref, envelope.sha256)
+        elif body is not None and len(body) > self._inline:
+            # Too big for a DynamoDB item (400 KB): park the bytes in S3 under the message's id.
+            key = f"messages/{envelope.id}/{envelope.receipt_id}"
+            ref = BodyRef(bucket=self._blobs.put(key, body), key=key, sha256=envelope.sha256, size=len(body))
+            body = None
+        message = Message(
+            id=envelope.id, source_id=envelope.source_id, event_type=envelope.event_type, status="stored",
+            received_at=envelope.received_at, size=envelope.size, body_sha256=envelope.sha256,
+            content_type=envelope.content_type, receipt_id=envelope.receipt_id, method=envelope.method,
+            path=envelope.path, query=envelope.query, headers=envelope.headers, source_ip=envelope.source_ip,
+            delivery_id=envelope.delivery_id, dedupe_key=envelope.dedupe_key,
+            signed_timestamp=envelope.signed_timestamp, body=body, body_ref=ref, payload=envelope.payload,
+            dedupe_until=envelope.received_at + envelope.replay_window,
+            expires_at=envelope.received_at + self._retention,
+        )
+        if not self._store.store_message(message, now):
+            self._count("Duplicate", source=envelope.source_id)
+            log.info("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})
+            return "duplicate"
+        deliveries = self._fanout.fan_out(message)
+        self._count("Stored", source=envelope.source_id)
+        log.info("stored", extra={"source_id": envelope.source_id, "message_id": envelope.id,
+                                  "deliveries": deliveries})
+        return "stored"
+
+    def _check_claim(self, ref: BodyRef, expected_sha256: str) -> None:
+        try:
+            data = self._blobs.get(ref.key)
+        except NotFoundError as exc:
+            raise PoisonMessageError(f"claim-checked body {ref.key} is missing") from exc
+        if hashlib.sha256(data).hexdigest() != expected_sha256 or ref.sha256 != expected_sha256:
+            raise PoisonMessageError(f"claim-checked body {ref.key} does not match its SHA-256")

@@ -1,0 +1,261 @@
+"""Managing sources: parse and validate API input into ``Source`` models, and the operations on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.addresses import AddressError, parse_networks
+from chalicelib.errors import ConflictError, NotFoundError, ValidationError
+from chalicelib.ids import new_id
+from chalicelib.ingest import SourceCache
+from chalicelib.models import MtlsRule, Secret, Source, Verification
+from chalicelib.store import Page, Store
+from chalicelib.verification import SCHEMES
+
+MAX_SECRETS = 10
+MAX_SECRET_LENGTH = 4096
+_REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
+_REQUIRED_OPTIONS = {"hmac": ("header",)}
+
+
+def _require(doc: dict[str, Any], name: str, kind: type | tuple[type, ...], *, field: str | None = None) -> Any:
+    value = doc.get(name)
+    if value is None:
+        raise ValidationError(f"{field or name} is required", field=field or name)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ValidationError(f"{field or name} has the wrong type", field=field or name)
+    return value
+
+
+def _optional(doc: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any,
+              *, field: str | None = None) -> Any:
+    if doc.get(name) is None:
+        return default
+    return _require(doc, name, kind, field=field)
+
+
+def _str_list(value: Any, field: str, *, limit: int = 100) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{field} must be a list of strings", field=field)
+    if len(value) > limit:
+        raise ValidationError(f"{field} has more than {limit} entries", field=field)
+    return tuple(value)
+
+
+def _new_secret(value: Any, now: float, field: str) -> Secret:
+    if not isinstance(value, str) or not value or len(value) > MAX_SECRET_LENGTH or value != value.strip():
+        raise ValidationError(f"{field} must be a non-empty string without surrounding spaces", field=field)
+    return Secret(id=new_id("sec"), value=value, created_at=now)
+
+
+def parse_dedupe(value: Any) -> str | None:
+    """Validate a dedupe rule: null, "body", "none", "header:NAME" or "json:/pointer"."""
+    if value is None:
+        return None
+    valid = isinstance(value, str) and (
+        value in ("body", "none")
+        or (value.startswith("header:") and len(value) > 7 and value.isascii())
+        or (value.startswith("json:/") or value == "json:")
+    )
+    if not valid:
+        raise ValidationError('dedupe must be null, "body", "none", "header:NAME" or "json:/pointer"',
+                              field="dedupe")
+    return str(value)
+
+
+def parse_verification(doc: Any, now: float, *, existing: Verification | None = None) -> Verification:
+    """Validate the ``verification`` object of a source."""
+    if not isinstance(doc, dict):
+        raise ValidationError("verification must be an object", field="verification")
+    scheme = _require(doc, "scheme", str, field="verification.scheme")
+    if scheme not in SCHEMES:
+        raise ValidationError(f"unknown scheme {scheme!r}; known: {', '.join(sorted(SCHEMES))}",
+                              field="verification.scheme", code="unsupported_scheme")
+    if "secrets" in doc or existing is None:
+        raw = _require(doc, "secrets", list, field="verification.secrets")
+        if not raw or len(raw) > MAX_SECRETS:
+            raise ValidationError(f"give 1 to {MAX_SECRETS} secrets", field="verification.secrets")
+        secrets = tuple(_new_secret(v, now, "verification.secrets") for v in raw)
+    else:
+        secrets = existing.secrets
+    tolerance = _optional(doc, "tolerance", int, None, field="verification.tolerance")
+    if tolerance is not None and not 0 < tolerance <= 86400:
+        raise ValidationError("tolerance must be 1 to 86400 seconds", field="verification.tolerance")
+    options = _optional(doc, "options", dict, {}, field="verification.options")
+    for name in _REQUIRED_OPTIONS.get(scheme, ()):
+        if not isinstance(options.get(name), str) or not options[name]:
+            raise ValidationError(f"the {scheme} scheme needs options.{name}", field=f"verification.options.{name}")
+    if scheme == "basic" and not all(":" in s.value for s in secrets):
+        raise ValidationError('basic secrets are "user:password"', field="verification.secrets")
+    return Verification(scheme=scheme, secrets=secrets, tolerance=tolerance, options=options)
+
+
+def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Validate the optional fields shared by create and update into keyword arguments for Source."""
+    out = dict(base)
+    if "name" in doc:
+        name = _require(doc, "name", str)
+        if not 0 < len(name) <= 200:
+            raise ValidationError("name must be 1 to 200 characters", field="name")
+        out["name"] = name
+    if "description" in doc:
+        out["description"] = _optional(doc, "description", str, "")[:2000]
+    if "ip_allowlist" in doc:
+        cidrs = _str_list(doc["ip_allowlist"] or [], "ip_allowlist")
+        try:
+            parse_networks(cidrs)
+        except AddressError as exc:
+            raise ValidationError(str(exc), field="ip_allowlist") from None
+        out["ip_allowlist"] = cidrs
+    if "basic_auth" in doc:
+        creds = _str_list(doc["basic_auth"] or [], "basic_auth", limit=MAX_SECRETS)
+        if not all(":" in c for c in creds):
+            raise ValidationError('basic_auth entries are "user:password"', field="basic_auth")
+        out["basic_auth"] = creds
+    if "mtls" in doc:
+        rule = doc["mtls"]
+        if rule is None:
+            out["mtls"] = None
+        elif isinstance(rule, dict):
+            out["mtls"] = MtlsRule(subjects=_str_list(rule.get("subjects") or [], "mtls.subjects"),
+                                   issuers=_str_list(rule.get("issuers") or [], "mtls.issuers"))
+        else:
+            raise ValidationError("mtls must be an object with subjects and issuers", field="mtls")
+    if "rejection_status" in doc:
+        status = _require(doc, "rejection_status", int)
+        if not 400 <= status <= 499:
+            raise ValidationError("rejection_status must be a 4xx status", field="rejection_status")
+        out["rejection_status"] = status
+    if "dedupe" in doc:
+        out["dedupe"] = parse_dedupe(doc["dedupe"])
+    if "replay_window" in doc:
+        window = _require(doc, "replay_window", int)
+        if not 60 <= window <= 14 * 86400:
+            raise ValidationError("replay_window must be 60 s to 14 days", field="replay_window")
+        out["replay_window"] = window
+    if "max_body_bytes" in doc:
+        size = _optional(doc, "max_body_bytes", int, None)
+        if size is not None and size < 1:
+            raise ValidationError("max_body_bytes must be positive", field="max_body_bytes")
+        out["max_body_bytes"] = size
+    if "enabled" in doc:
+        out["enabled"] = _require(doc, "enabled", bool)
+    return out
+
+
+def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
+    """A source as the API shows it: secret values and secret-like options never appear."""
+    v = source.verification
+    options = {k: ("***" if any(w in k.lower() for w in _REDACTED_OPTION_WORDS) and k != "header" else val)
+               for k, val in v.options.items()}
+    return {
+        "id": source.id,
+        "name": source.name,
+        "description": source.description,
+        "ingest_url": f"{ingest_base}/in/{source.id}",
+        "verification": {"scheme": v.scheme, "tolerance": v.tolerance, "options": options,
+                         "secrets": [s.public() for s in v.secrets]},
+        "ip_allowlist": list(source.ip_allowlist),
+        "basic_auth": [c.split(":", 1)[0] + ":***" for c in source.basic_auth],
+        "mtls": None if source.mtls is None else {"subjects": list(source.mtls.subjects),
+                                                  "issuers": list(source.mtls.issuers)},
+        "rejection_status": source.rejection_status,
+        "dedupe": source.dedupe,
+        "replay_window": source.replay_window,
+        "max_body_bytes": source.max_body_bytes,
+        "enabled": source.enabled,
+        "created_at": source.created_at,
+        "updated_at": source.updated_at,
+    }
+
+
+class SourceService:
+    """Create, read, update and delete sources, and rotate their secrets."""
+
+    def __init__(self, store: Store, cache: SourceCache, clock: Callable[[], float],
+                 default_replay_window: int) -> None:
+        self._store = store
+        self._cache = cache
+        self._clock = clock
+        self._default_window = default_replay_window
+
+    def create(self, doc: Any) -> Source:
+        """Validate and store a new source."""
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        now = self._clock()
+        _require(doc, "name", str)
+        verification = parse_verification(doc.get("verification"), now)
+        fields = _apply_fields(doc, {"replay_window": self._default_window})
+        source = Source(id=new_id("src"), verification=verification, created_at=now, updated_at=now, **fields)
+        self._store.put_source(source)
+        return source
+
+    def get(self, source_id: str) -> Source:
+        """One source."""
+        return self._store.get_source(source_id)
+
+    def list(self, *, limit: int, cursor: str | None) -> Page[Source]:
+        """A page of sources."""
+        return self._store.list_sources(limit=limit, cursor=cursor)
+
+    def update(self, source_id: str, doc: Any) -> Source:
+        """Change the given fields of a source (verification secrets are replaced only if given)."""
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        source = self._store.get_source(source_id)
+        now = self._clock()
+        changes = _apply_fields(doc, {})
+        if "verification" in doc:
+            changes["verification"] = parse_verification(doc["verification"], now, existing=source.verification)
+        updated = source.with_changes(updated_at=now, **changes)
+        self._store.put_source(updated)
+        self._cache.invalidate(source_id)
+        return updated
+
+    def delete(self, source_id: str) -> None:
+        """Delete a source; its stored messages stay until their retention ends."""
+        self._store.delete_source(source_id)
+        self._cache.invalidate(source_id)
+
+    def add_secret(self, source_id: str, doc: Any) -> tuple[Source, Secret]:
+        """Add a secret; ``retire_others_after`` (seconds) schedules the end of the older ones."""
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        source = self._store.get_source(source_id)
+        now = self._clock()
+        secret = _new_secret(doc.get("secret"), now, "secret")
+        retire_after = _optional(doc, "retire_others_after", int, None)
+        if retire_after is not None and not 0 <= retire_after <= 30 * 86400:
+            raise ValidationError("retire_others_after must be 0 to 30 days", field="retire_others_after")
+        old = source.verification.secrets
+        if retire_after is not None:
+            until = now + retire_after
+            old = tuple(s if s.expires_at is not None and s.expires_at <= until
+                        else Secret(s.id, s.value, s.created_at, until) for s in old)
+        live_old = tuple(s for s in old if s.live(now))
+        if len(live_old) + 1 > MAX_SECRETS:
+            raise ConflictError(f"a source holds at most {MAX_SECRETS} live secrets", code="too_many_secrets")
+        verification = Verification(source.verification.scheme, live_old + (secret,),
+                                    source.verification.tolerance, source.verification.options)
+        updated = source.with_changes(verification=verification, updated_at=now)
+        self._store.put_source(updated)
+        self._cache.invalidate(source_id)
+        return updated, secret
+
+    def retire_secret(self, source_id: str, secret_id: str) -> Source:
+        """Remove a secret now; the last live secret cannot be removed."""
+        source = self._store.get_source(source_id)
+        now = self._clock()
+        remaining = tuple(s for s in source.verification.secrets if s.id != secret_id)
+        if len(remaining) == len(source.verification.secrets):
+            raise NotFoundError(f"no secret {secret_id!r} on source {source_id!r}", code="secret_not_found")
+        if not any(s.live(now) for s in remaining):
+            raise ConflictError("this is the source's last live secret; add another first", code="last_secret")
+        verification = Verification(source.verification.scheme, remaining, source.verification.tolerance,
+                                    source.verification.options)
+        updated = source.with_changes(verification=verification, updated_at=now)
+        self._store.put_source(updated)
+        self._cache.invalidate(source_id)
+        return updated

@@ -1,0 +1,50 @@
+"""Batch semantics for the SQS consumers, correct with or without ``ReportBatchItemFailures``.
+
+Chalice cannot switch on partial batch responses, and without them one failed record makes the whole
+batch visible again. So a handler processes every record, and if any failed it deletes the ones that
+succeeded itself, then raises: the failures come back after the visibility timeout (and reach the DLQ
+after ``maxReceiveCount``), the successes do not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+log = logging.getLogger("hookway.sqs")
+
+
+class Deleter(Protocol):
+    """What process_batch needs of a queue."""
+
+    def delete_batch(self, receipt_handles: list[str]) -> None:
+        """Delete received messages."""
+
+
+class BatchFailedError(Exception):
+    """Some records of a batch failed; they stay on the queue. The successes were deleted."""
+
+    def __init__(self, failed: list[str]) -> None:
+        super().__init__(f"{len(failed)} record(s) failed: {', '.join(failed[:10])}")
+        self.failed = failed
+
+
+def process_batch(records: Iterable[Any], handle: Callable[[str], Any], queue: Deleter) -> dict[str, Any]:
+    """Run ``handle(body)`` for each record; see the module docstring for what happens on failure."""
+    done: list[str] = []
+    failed: list[str] = []
+    for record in records:
+        raw = record.to_dict() if hasattr(record, "to_dict") else record
+        try:
+            handle(raw["body"])
+        except Exception:
+            log.exception("record failed", extra={"sqs_message_id": raw.get("messageId")})
+            failed.append(raw.get("messageId", "?"))
+        else:
+            done.append(raw["receiptHandle"])
+    if failed:
+        if done:
+            queue.delete_batch(done)
+        raise BatchFailedError(failed)
+    return {"batchItemFailures": []}

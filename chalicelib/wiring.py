@@ -1,0 +1,149 @@
+"""The composition root: the only place that reads Settings and makes boto3 clients.
+
+Everything is built on first use and kept for the life of the Lambda container, so a route pays only
+for what it touches and the warm path makes no setup calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.config import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.ingest import IngestService, SourceCache
+    from chalicelib.queues import S3BlobStore, SqsQueue
+    from chalicelib.routing import Router
+    from chalicelib.sources import SourceService
+    from chalicelib.store import DynamoStore
+
+log = logging.getLogger("hookway")
+
+
+class Metrics:
+    """Counters as CloudWatch embedded-metric-format log lines (no AWS call on the request path)."""
+
+    def __init__(self, namespace: str, stage: str) -> None:
+        self._namespace = namespace
+        self._stage = stage
+
+    def count(self, name: str, **dimensions: str) -> None:
+        """Emit one count of ``name`` with the given dimensions."""
+        from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=self._namespace,
+                           default_dimensions={"stage": self._stage, **dimensions}):
+            pass
+
+
+class Container:
+    """Adapters and services, each built once on first use."""
+
+    def __init__(self, settings: Settings, clock: Any = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def _client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        # Short timeouts and few retries: the ingest route must answer 503 well inside API Gateway's 29 s.
+        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5,
+                        max_pool_connections=50)
+        with self._lock:
+            return boto3.session.Session().client(
+                service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url, config=config)
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        """The metrics emitter."""
+        return Metrics("Hookway", self.settings.stage)
+
+    @cached_property
+    def store(self) -> DynamoStore:
+        """The DynamoDB state store."""
+        from chalicelib.store import DynamoStore
+
+        return DynamoStore(self._client("dynamodb"), self.settings.table_name, self.clock)
+
+    @cached_property
+    def blobs(self) -> S3BlobStore:
+        """The S3 claim-check store."""
+        from chalicelib.queues import S3BlobStore
+
+        return S3BlobStore(self._client("s3"), self.settings.bucket_name)
+
+    @cached_property
+    def sqs(self) -> Any:
+        """The SQS client shared by the queues."""
+        return self._client("sqs")
+
+    @cached_property
+    def ingest_queue(self) -> SqsQueue:
+        """The ingest queue."""
+        from chalicelib.queues import SqsQueue
+
+        return SqsQueue(self.sqs, self.settings.ingest_queue_url)
+
+    @cached_property
+    def source_cache(self) -> SourceCache:
+        """Sources cached briefly for the ingest path."""
+        from chalicelib.ingest import SourceCache
+
+        return SourceCache(self.store, self.clock, self.settings.source_cache_seconds)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        """The ingest service."""
+        from chalicelib.ingest import IngestService
+
+        return IngestService(
+            sources=self.source_cache, store=self.store, queue=self.ingest_queue, blobs=self.blobs,
+            clock=self.clock, max_body_bytes=self.settings.max_body_bytes,
+            claim_check_bytes=self.settings.claim_check_bytes, rejections_kept=self.settings.rejections_kept,
+            count=self.metrics.count,
+        )
+
+    @cached_property
+    def router(self) -> Router:
+        """The router (ingest queue consumer)."""
+        from chalicelib.routing import NoFanout, Router
+
+        return Router(store=self.store, blobs=self.blobs, fanout=NoFanout(), clock=self.clock,
+                      retention_seconds=self.settings.retention_seconds,
+                      inline_body_bytes=self.settings.inline_body_bytes, count=self.metrics.count)
+
+    @cached_property
+    def sources(self) -> SourceService:
+        """The source management service."""
+        from chalicelib.sources import SourceService
+
+        return SourceService(self.store, self.source_cache, self.clock, self.settings.replay_window_seconds)
+
+
+_container: Container | None = None
+_container_lock = threading.Lock()
+
+
+def container() -> Container:
+    """The process-wide container, built from the environment on first use."""
+    global _container  # noqa: PLW0603 - one composition root per Lambda container
+    if _container is None:
+        with _container_lock:
+            if _container is None:
+                settings = Settings.from_env(os.environ)
+                logging.getLogger("hookway").setLevel(settings.log_level)
+                _container = Container(settings)
+    return _container
+
+
+def reset() -> None:
+    """Forget the container (tests and the local stack re-read the environment)."""
+    global _container  # noqa: PLW0603
+    _container = None

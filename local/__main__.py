@@ -1,0 +1,171 @@
+"""``python -m local``: run Hookway on this machine with no AWS account.
+
+    python -m local dev                  the whole stack: emulator, API on :8000, queue workers
+    python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
+    python -m local api [--port P]       only the API server (environment from ``deploy``)
+    python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local import emulator
+
+QUEUES = {"ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest")}
+
+
+def _boto_sqs() -> object:
+    import boto3
+
+    return boto3.client("sqs", endpoint_url=os.environ["HOOKWAY_AWS_ENDPOINT_URL"],
+                        region_name=os.environ.get("AWS_REGION", emulator.REGION))
+
+
+def _app() -> object:
+    sys.path.insert(0, str(emulator.ROOT))
+    import app as app_module
+
+    return app_module
+
+
+def start_worker(queue: str, *, wait_seconds: int = 1) -> tuple[object, threading.Thread]:
+    """Start one queue's worker in a thread of this process."""
+    from local.worker import Worker
+
+    env_name, handler_name = QUEUES[queue]
+    handler = getattr(_app(), handler_name)
+    worker = Worker(_boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds)
+    thread = threading.Thread(target=worker.run, name=f"worker-{queue}", daemon=True)
+    thread.start()
+    return worker, thread
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    """Run one worker in the foreground until SIGTERM/SIGINT."""
+    from local.worker import Worker
+
+    env_name, handler_name = QUEUES[args.queue]
+    worker = Worker(_boto_sqs(), os.environ[env_name], getattr(_app(), handler_name),
+                    wait_seconds=args.wait_seconds)
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    print(f"worker for {args.queue} polling", flush=True)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop()
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    """Serve the API in the foreground."""
+    from local.gateway import serve
+
+    server = serve(_app().app, port=args.port, verbose=args.verbose)
+    print(f"api listening on http://127.0.0.1:{args.port}", flush=True)
+    _wait_forever(server.shutdown)
+
+
+def cmd_deploy(args: argparse.Namespace) -> None:
+    """Deploy the template to a running emulator and print the environment."""
+    print(json.dumps(emulator.deploy(args.endpoint)))
+
+
+def _wait_forever(stop: object) -> None:
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        while not done.wait(1):
+            pass
+    except KeyboardInterrupt:
+        pass
+    if callable(stop):
+        stop()
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    """The whole local pipeline in one command."""
+    state = Path(emulator.ROOT, ".local")
+    state.mkdir(exist_ok=True)
+    moto_port = int(os.environ.get("HOOKWAY_MOTO_PORT") or emulator.free_port())
+    print(f"starting the AWS emulator (moto server) on 127.0.0.1:{moto_port} ...", flush=True)
+    moto = emulator.start_moto(moto_port, state / "moto.log")
+    try:
+        env = emulator.deploy(f"http://127.0.0.1:{moto_port}")
+        admin_key = os.environ.get("HOOKWAY_ADMIN_KEY") or "hk_" + secrets.token_urlsafe(24)
+        os.environ.update(env)
+        os.environ.update({
+            "HOOKWAY_STAGE": "local",
+            "HOOKWAY_ADMIN_KEY": admin_key,
+            "HOOKWAY_PUBLIC_URL": f"http://127.0.0.1:{args.port}",
+        })
+        os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
+        (state / "env.json").write_text(json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY",
+                                                                              "HOOKWAY_STAGE")}))
+        from local.gateway import serve
+
+        server = serve(_app().app, port=args.port, verbose=args.verbose)
+        for queue in QUEUES:
+            start_worker(queue)
+        base = f"http://127.0.0.1:{args.port}"
+        print(_banner(base, admin_key), flush=True)
+        _wait_forever(server.shutdown)
+    finally:
+        moto.terminate()
+        moto.wait(timeout=10)
+
+
+def _banner(base: str, key: str) -> str:
+    return f"""
+Hookway is running (stage: local, AWS emulated by moto).
+  API:        {base}
+  admin key:  {key}
+
+Try it:
+  export HOOKWAY_ADMIN_KEY={key}
+  curl -s {base}/v1/sources -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY" \\
+    -d '{{"name": "github", "verification": {{"scheme": "github", "secrets": ["It'"'"'s a Secret to Everybody"]}}}}'
+  # then, with the id it returns:
+  curl -s {base}/in/<source id> -H 'X-GitHub-Event: ping' -H 'X-GitHub-Delivery: 1' \\
+    -H 'X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17' \\
+    --data-binary 'Hello, World!'
+  curl -s {base}/v1/messages?source=<source id> -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY"
+(Ctrl-C stops everything.)
+"""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run a verb."""
+    logging.basicConfig(level=os.environ.get("HOOKWAY_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="verb", required=True)
+    dev = sub.add_parser("dev", help="the whole stack")
+    dev.add_argument("--port", type=int, default=int(os.environ.get("HOOKWAY_PORT", "8000")))
+    dev.add_argument("--verbose", action="store_true")
+    dev.set_defaults(func=cmd_dev)
+    api = sub.add_parser("api", help="only the API server")
+    api.add_argument("--port", type=int, default=int(os.environ.get("HOOKWAY_PORT", "8000")))
+    api.add_argument("--verbose", action="store_true")
+    api.set_defaults(func=cmd_api)
+    worker = sub.add_parser("worker", help="only one queue's worker")
+    worker.add_argument("--queue", choices=sorted(QUEUES), required=True)
+    worker.add_argument("--wait-seconds", type=int, default=1)
+    worker.set_defaults(func=cmd_worker)
+    deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
+    deploy.add_argument("--endpoint", required=True)
+    deploy.set_defaults(func=cmd_deploy)
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Start moto's server on loopback and deploy ``infra/template.yaml`` to its CloudFormation.
+
+The same template that production merges into Chalice's; only the ``Globals`` section (which patches
+Chalice's functions) is left out here, because there are no functions in the emulator: the local API
+server and queue workers play them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "infra" / "template.yaml"
+STACK_NAME = "hookway"
+REGION = "us-east-1"
+
+# Fixed dummy credentials: moto accepts anything, and nothing may ever reach real AWS from here.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator's dummy credential
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """A YAML loader that turns CloudFormation's short tags (!Ref, !GetAtt, !Sub) into their long forms."""
+
+
+def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as a dict, short tags expanded."""
+    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def emulator_template() -> str:
+    """The template as the emulator deploys it: everything but the Globals that patch Chalice's functions."""
+    doc = load_template()
+    doc.pop("Globals", None)
+    return json.dumps(doc)
+
+
+def free_port() -> int:
+    """An unused TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_moto(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Run moto's server as a child process on 127.0.0.1:port and wait until it answers."""
+    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **AWS_ENV},
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto server exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).read()  # noqa: S310
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("moto server did not start within 30 s")
+
+
+def deploy(endpoint_url: str) -> dict[str, str]:
+    """Create the stack from the template in the emulator; returns the environment Hookway needs."""
+    import boto3
+
+    cfn = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=REGION,
+                       aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+    cfn.create_stack(StackName=STACK_NAME, TemplateBody=emulator_template())
+    deadline = time.monotonic() + 60
+    while True:
+        stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+        status = stack["StackStatus"]
+        if status == "CREATE_COMPLETE":
+            break
+        if status.endswith("FAILED") or "ROLLBACK" in status or time.monotonic() > deadline:
+            raise RuntimeError(f"stack {STACK_NAME} ended in {status}")
+        time.sleep(0.2)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return {
+        **AWS_ENV,
+        "HOOKWAY_AWS_ENDPOINT_URL": endpoint_url,
+        "HOOKWAY_TABLE": outputs["StateTableName"],
+        "HOOKWAY_BUCKET": outputs["PayloadBucketName"],
+        "HOOKWAY_INGEST_QUEUE_URL": outputs["IngestQueueUrl"],
+        "HOOKWAY_INGEST_DLQ_URL": outputs["IngestDeadLetterQueueUrl"],
+        "HOOKWAY_DELIVERIES_QUEUE_URL": outputs["DeliveriesQueueUrl"],
+        "HOOKWAY_DELIVERIES_DLQ_URL": outputs["DeliveriesDeadLetterQueueUrl"],
+    }
