@@ -55,11 +55,13 @@ def admin_auth(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """The management API needs ``Authorization: Bearer <admin key>``, compared in constant time."""
     path = event.context.get("resourcePath", "")
     if path.startswith("/v1/") and path != "/v1/health":
-        from chalicelib.errors import UnauthorizedError
+        from chalicelib.errors import HookwayError, UnauthorizedError
 
-        expected = _container().settings.admin_key.encode()
-        given = event.headers.get("authorization", "")
-        scheme, _, token = given.partition(" ")
+        try:
+            expected = _container().admin_key.encode()
+        except HookwayError as exc:
+            return _error_response(exc)
+        scheme, _, token = event.headers.get("authorization", "").partition(" ")
         ok = bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
             token.strip().encode("utf-8", "surrogateescape"), expected)
         if not ok:

@@ -47,6 +47,7 @@ class Settings:
     ingest_queue_url: str = ""
     deliveries_queue_url: str = ""
     admin_key: str = ""
+    admin_key_parameter: str = ""
     public_url: str = ""
     max_body_bytes: int = 4 * MIB
     claim_check_bytes: int = 900 * KIB
@@ -71,6 +72,7 @@ class Settings:
             ingest_queue_url=environ.get("HOOKWAY_INGEST_QUEUE_URL", ""),
             deliveries_queue_url=environ.get("HOOKWAY_DELIVERIES_QUEUE_URL", ""),
             admin_key=environ.get("HOOKWAY_ADMIN_KEY", ""),
+            admin_key_parameter=environ.get("HOOKWAY_ADMIN_KEY_PARAMETER", ""),
             public_url=environ.get("HOOKWAY_PUBLIC_URL", "").rstrip("/"),
             max_body_bytes=_int(environ, "HOOKWAY_MAX_BODY_BYTES", 4 * MIB, minimum=1),
             claim_check_bytes=_int(environ, "HOOKWAY_CLAIM_CHECK_BYTES", 900 * KIB, minimum=1),

@@ -28,6 +28,7 @@ log = logging.getLogger("hookway.ingest")
 
 # Headers that carry credentials rather than provenance are not stored with the message.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})
+_CONFIG_REASONS = frozenset({"missing_secret", "invalid_secret", "invalid_options", "unsupported_scheme"})
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"})
 
 
@@ -179,6 +180,9 @@ class IngestService:
                 options=source.verification.options,
             )
         except VerificationError as exc:
+            if exc.reason in _CONFIG_REASONS:
+                # Our configuration is broken, not the request: 503 makes the provider retry, losing nothing.
+                self._reject(source, request, now, HookwayError(str(exc), code=exc.reason, status=503))
             self._reject(source, request, now, RejectedError(
                 str(exc), code=exc.reason,
                 status=source.rejection_status, headers=access.challenge_headers(exc.reason, source)))

@@ -61,6 +61,23 @@ class Container:
                 service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url, config=config)
 
     @cached_property
+    def admin_key(self) -> str:
+        """The admin API key: from the environment, else from SSM Parameter Store (read once, decrypted)."""
+        if self.settings.admin_key or not self.settings.admin_key_parameter:
+            return self.settings.admin_key
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from chalicelib.errors import StorageError
+
+        try:
+            result = self._client("ssm").get_parameter(Name=self.settings.admin_key_parameter,
+                                                       WithDecryption=True)
+        except (BotoCoreError, ClientError) as exc:
+            # Not cached: the next admin call tries again.
+            raise StorageError("the admin key parameter cannot be read") from exc
+        return str(result["Parameter"]["Value"])
+
+    @cached_property
     def metrics(self) -> Metrics:
         """The metrics emitter."""
         return Metrics("Hookway", self.settings.stage)

@@ -60,9 +60,10 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
 
 def emulator_template() -> str:
-    """The template as the emulator deploys it: everything but the Globals that patch Chalice's functions."""
+    """The template as the emulator deploys it: without the parts that patch Chalice's functions."""
     doc = load_template()
     doc.pop("Globals", None)
+    doc["Resources"] = {name: r for name, r in doc["Resources"].items() if "Type" in r}
     return json.dumps(doc)
 
 

@@ -1,0 +1,199 @@
+"""Inbound webhook verification: one pure function per provider scheme, behind one registry.
+
+    verify(scheme, *, secrets, method, url, headers, body, now=None, tolerance=None, options=None)
+        -> Verified(delivery_id, timestamp, event_type)        or raises VerificationError(reason)
+    challenge_reply(scheme, *, secrets, method, query, headers, body, options=None)
+        -> ChallengeReply(status, body, content_type) | None
+
+Headers are looked up case-insensitively; a value may be a string or the list of all values of that
+header (API Gateway's ``multiValueHeaders``), and a header the scheme reads that arrives more than once is
+``malformed_header``. Every secret is tried (rotation), every signature entry of a known version is tried,
+unknown versions are ignored, comparisons are constant-time over bytes. The signature is checked before the
+timestamp, so a timestamp error always describes an authentic request. Windows include their boundary
+(exactly ``tolerance`` seconds away passes) and, unless documented otherwise, apply in both directions.
+
+``VerificationError.reason`` is one of these stable codes (its message never holds a secret or an
+expected signature):
+
+    missing_secret       no secret is configured
+    invalid_secret       a configured secret cannot be used (bad whsec_ base64, a non-P-256 key, ...)
+    invalid_options      the options are unusable (hmac without ``header``, unknown algorithm, ...)
+    unsupported_scheme   the scheme name is not registered
+    missing_header       a required header is absent or empty
+    malformed_header     a header is duplicated, non-ASCII, too long, badly prefixed or badly encoded
+    malformed_body       the signature or timestamp lives in the body and is missing or unreadable
+    signature_mismatch   no signature matched any secret (also Twilio's bodySHA256 mismatch)
+    timestamp_too_old    authentic but older than the tolerance
+    timestamp_too_new    authentic but further in the future than the tolerance
+    bad_credentials      a token, Basic credentials or Meta verify token is wrong
+
+Only the ed25519 (Standard Webhooks ``v1a``) and ECDSA (SendGrid) paths import ``cryptography``, lazily,
+so importing this package costs the Lambda cold start nothing beyond the standard library.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+from ._common import Request, VerificationError, Verified, Verifier, normalise_headers, normalise_secrets
+from .atlassian import verify_bitbucket, verify_jira
+from .docusign import verify_docusign
+from .generic import verify_basic, verify_hmac, verify_token
+from .github import verify_github
+from .gitlab import verify_gitlab
+from .google_code import verify_google_code
+from .handshake import ChallengeReply, handshake
+from .linear import verify_linear
+from .mailgun import verify_mailgun
+from .meta import verify_meta
+from .paddle import verify_paddle
+from .pagerduty import verify_pagerduty
+from .sendgrid import verify_sendgrid
+from .shopify import verify_shopify
+from .slack import verify_slack
+from .square import verify_square
+from .standard import verify_standard
+from .stripe import verify_stripe
+from .twilio import verify_twilio
+from .woocommerce import verify_woocommerce
+from .x import verify_x
+from .zoom import verify_zoom
+
+__all__ = [
+    "SCHEMES",
+    "ChallengeReply",
+    "VerificationError",
+    "Verified",
+    "challenge_reply",
+    "scheme_names",
+    "verify",
+]
+
+_CANONICAL: dict[str, Verifier] = {
+    "basic": verify_basic,
+    "bitbucket": verify_bitbucket,
+    "docusign": verify_docusign,
+    "github": verify_github,
+    "gitlab": verify_gitlab,
+    "google-code": verify_google_code,
+    "hmac": verify_hmac,
+    "jira": verify_jira,
+    "linear": verify_linear,
+    "mailgun": verify_mailgun,
+    "meta": verify_meta,
+    "paddle": verify_paddle,
+    "pagerduty": verify_pagerduty,
+    "sendgrid": verify_sendgrid,
+    "shopify": verify_shopify,
+    "slack": verify_slack,
+    "square": verify_square,
+    "standard": verify_standard,
+    "stripe": verify_stripe,
+    "token": verify_token,
+    "twilio": verify_twilio,
+    "woocommerce": verify_woocommerce,
+    "x": verify_x,
+    "zoom": verify_zoom,
+}
+_ALIASES = {
+    "svix": "standard",
+    "standard-webhooks": "standard",
+    "twitter": "x",
+    "facebook": "meta",
+    "instagram": "meta",
+    "whatsapp": "meta",
+}
+
+#: Every registered scheme name, aliases included, to its verifier.
+SCHEMES: Mapping[str, Verifier] = MappingProxyType(
+    {**_CANONICAL, **{alias: _CANONICAL[target] for alias, target in _ALIASES.items()}}
+)
+
+
+def scheme_names() -> list[str]:
+    """All registered scheme names (aliases included), sorted."""
+    return sorted(SCHEMES)
+
+
+def _canonical(scheme: object) -> str:
+    name = scheme.strip().lower() if isinstance(scheme, str) else ""
+    name = _ALIASES.get(name, name)
+    if name not in _CANONICAL:
+        raise VerificationError("unsupported_scheme", "the scheme is not registered")
+    return name
+
+
+def _as_bytes(body: object) -> bytes:
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    raise VerificationError("malformed_body", "body must be bytes")
+
+
+def verify(
+    scheme: str,
+    *,
+    secrets: Sequence[str],
+    method: str,
+    url: str,
+    headers: Mapping[str, str | Sequence[str]],
+    body: bytes,
+    now: float | None = None,
+    tolerance: float | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Verified:
+    """Verify one inbound request with the named scheme; raise ``VerificationError`` if it fails."""
+    name = _canonical(scheme)
+    if not isinstance(url, str) or not isinstance(method, str):
+        raise VerificationError("malformed_header", "method and url must be strings")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise VerificationError("malformed_header", "url is not encodable") from exc
+    if not isinstance(headers, Mapping):
+        raise VerificationError("malformed_header", "headers must be a mapping")
+    if now is not None and (isinstance(now, bool) or not isinstance(now, int | float)):
+        raise VerificationError("invalid_options", "now must be a number of seconds")
+    if options is not None and not isinstance(options, Mapping):
+        raise VerificationError("invalid_options", "options must be a mapping")
+    request = Request(
+        scheme=name,
+        secrets=normalise_secrets(secrets),
+        method=method,
+        url=url,
+        headers=normalise_headers(headers),
+        body=_as_bytes(body),
+        now=time.time() if now is None else float(now),
+        tolerance=tolerance,
+        options=options or {},
+    )
+    return _CANONICAL[name](request)
+
+
+def challenge_reply(
+    scheme: str,
+    *,
+    secrets: Sequence[str],
+    method: str,
+    query: Mapping[str, str],
+    headers: Mapping[str, str | Sequence[str]],
+    body: bytes,
+    options: Mapping[str, Any] | None = None,
+) -> ChallengeReply | None:
+    """The reply to a provider handshake (Meta, X, Slack, Zoom), or None if the request is not one.
+
+    Call it for a POST only after ``verify()`` succeeded; a GET handshake carries no signature (Meta's is
+    checked against ``options["verify_token"]`` here, X's CRC proves knowledge of the secret instead).
+    """
+    name = _canonical(scheme)
+    return handshake(
+        name,
+        secrets=secrets,
+        method=method if isinstance(method, str) else "",
+        query=query if isinstance(query, Mapping) else {},
+        headers=headers if isinstance(headers, Mapping) else {},
+        body=_as_bytes(body),
+        options=options or {},
+    )

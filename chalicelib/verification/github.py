@@ -1,0 +1,24 @@
+"""GitHub: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>``; no timestamp.
+
+The legacy ``X-Hub-Signature: sha1=<hex>`` is read only with ``options={"allow_sha1": True}`` and only when
+the SHA-256 header is absent: a present-but-wrong SHA-256 signature never falls back to SHA-1.
+Meta uses the same pair of headers (``meta.py`` reuses ``hub_signature``).
+"""
+
+from __future__ import annotations
+
+from ._common import Request, Verified, body_signature
+
+
+def hub_signature(req: Request) -> None:
+    """Check ``X-Hub-Signature-256`` (or, when allowed and it is absent, the SHA-1 ``X-Hub-Signature``)."""
+    if req.header("X-Hub-Signature-256") is None and req.flag("allow_sha1"):
+        body_signature(req, "X-Hub-Signature", algorithm="sha1", prefix="sha1=")
+        return
+    body_signature(req, "X-Hub-Signature-256", prefix="sha256=")
+
+
+def verify_github(req: Request) -> Verified:
+    """Verify a GitHub (or GitHub Enterprise, Gitea, Jenkins-relayed) delivery."""
+    hub_signature(req)
+    return Verified(delivery_id=req.header("X-GitHub-Delivery"), event_type=req.header("X-GitHub-Event"))

@@ -1,0 +1,29 @@
+"""Linear: ``Linear-Signature: <hex HMAC-SHA256(secret, body)>`` with no prefix.
+
+The replay window uses the body's ``webhookTimestamp`` (milliseconds): @linear/sdk rejects
+``|now_ms - webhookTimestamp| > 60 000``, so exactly 60 s passes. The field is read only after the
+signature matched, and a body without it is ``malformed_body``.
+"""
+
+from __future__ import annotations
+
+from ._common import Request, VerificationError, Verified, body_signature, check_window, load_json
+
+DEFAULT_TOLERANCE = 60
+#: Milliseconds since the epoch with more digits than this are absurd.
+_MAX_MILLIS = 10**15
+
+
+def verify_linear(req: Request) -> Verified:
+    """Verify a Linear webhook; ``Linear-Delivery`` is the delivery id."""
+    body_signature(req, "Linear-Signature")
+    document = load_json(req.body)
+    millis = document.get("webhookTimestamp") if isinstance(document, dict) else None
+    if isinstance(millis, bool) or not isinstance(millis, int) or not 0 <= millis < _MAX_MILLIS:
+        raise VerificationError("malformed_body", "body has no valid webhookTimestamp")
+    check_window(millis / 1000, req, DEFAULT_TOLERANCE)
+    return Verified(
+        delivery_id=req.header("Linear-Delivery"),
+        timestamp=millis // 1000,
+        event_type=req.header("Linear-Event"),
+    )

@@ -1,0 +1,78 @@
+"""SendGrid signed Event Webhook: ECDSA P-256 / SHA-256 over ``timestamp + body`` (no separator).
+
+``X-Twilio-Email-Event-Webhook-Signature`` is a base64 DER signature and
+``X-Twilio-Email-Event-Webhook-Timestamp`` the signed timestamp. Secrets are the base64 DER
+SubjectPublicKeyInfo keys shown under Mail Settings. The body's trailing ``\\r\\n`` is signed.
+
+SendGrid's SDK applies no replay window, so none is applied unless ``tolerance`` is given. The body is a
+batch of events; when it holds exactly one, its ``sg_event_id`` and ``event`` are reported.
+``cryptography`` is imported inside the verifier only (Lambda cold start).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._common import (
+    Request,
+    VerificationError,
+    Verified,
+    check_window,
+    decode_base64,
+    load_json,
+    mismatch,
+    parse_timestamp,
+)
+
+DEFAULT_TOLERANCE = None
+
+
+def _public_keys(secrets: tuple[str, ...]) -> list[Any]:
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.hazmat.primitives.serialization import load_der_public_key  # noqa: PLC0415
+
+    keys = []
+    for secret in secrets:
+        der = decode_base64(secret.strip(), what="public key", reason="invalid_secret")
+        try:
+            key = load_der_public_key(der)
+        except (ValueError, TypeError) as exc:
+            raise VerificationError("invalid_secret", "secret is not a DER public key") from exc
+        if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+            raise VerificationError("invalid_secret", "secret is not a P-256 public key")
+        keys.append(key)
+    return keys
+
+
+def verify_sendgrid(req: Request) -> Verified:
+    """Verify a SendGrid signed Event Webhook batch."""
+    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+
+    keys = _public_keys(req.secrets)
+    signature = decode_base64(req.require_header("X-Twilio-Email-Event-Webhook-Signature"))
+    stamp = req.require_header("X-Twilio-Email-Event-Webhook-Timestamp")
+    timestamp = parse_timestamp(stamp)
+    message = stamp.encode("ascii") + req.body
+    found = False
+    for key in keys:
+        try:
+            key.verify(signature, message, ec.ECDSA(hashes.SHA256()))
+        except (InvalidSignature, ValueError):
+            continue
+        found = True
+    if not found:
+        raise mismatch()
+    check_window(timestamp, req, DEFAULT_TOLERANCE)
+    events = load_json(req.body)
+    event = events[0] if isinstance(events, list) and len(events) == 1 else None
+    if not isinstance(event, dict):
+        return Verified(timestamp=timestamp)
+    delivery_id = event.get("sg_event_id")
+    event_type = event.get("event")
+    return Verified(
+        delivery_id=delivery_id if isinstance(delivery_id, str) and delivery_id else None,
+        timestamp=timestamp,
+        event_type=event_type if isinstance(event_type, str) and event_type else None,
+    )

@@ -1,0 +1,111 @@
+"""Standard Webhooks (and Svix): ``webhook-id``, ``webhook-timestamp``, ``webhook-signature`` headers.
+
+The signed content is ``f"{id}.{timestamp}.{body}"``. ``webhook-signature`` holds space-separated entries:
+
+- ``v1,<base64 HMAC-SHA256>`` keyed with ``base64decode(secret after "whsec_")``; the prefix and the ``=``
+  padding may be missing, as the reference libraries allow.
+- ``v1a,<base64 ed25519 signature>`` checked against ``whpk_<base64 32-byte public key>`` secrets. Only this
+  path imports ``cryptography``, and only when a ``v1a`` entry meets a ``whpk_`` secret.
+
+Unknown versions are skipped; any matching entry verifies. Svix's ``svix-*`` header names are read when the
+``webhook-*`` ones are absent. The timestamp must be within 300 s either way.
+"""
+
+from __future__ import annotations
+
+from ._common import (
+    Request,
+    VerificationError,
+    Verified,
+    check_window,
+    decode_base64,
+    dig,
+    load_json,
+    mac_matches,
+    mismatch,
+    parse_timestamp,
+    split_entries,
+)
+
+DEFAULT_TOLERANCE = 300
+_SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
+_PUBLIC_PREFIX = "whpk_"
+_PRIVATE_PREFIX = "whsk_"
+
+
+def _header(req: Request, name: str) -> str:
+    value = req.first_header(f"webhook-{name}", f"svix-{name}")
+    if value is None:
+        raise VerificationError("missing_header", f"header webhook-{name} is missing")
+    return value
+
+
+def _split_keys(secrets: tuple[str, ...]) -> tuple[list[bytes], list[bytes]]:
+    """Decode the secrets into HMAC keys and ed25519 public keys; a bad one is a configuration error."""
+    symmetric: list[bytes] = []
+    public: list[bytes] = []
+    for secret in secrets:
+        if secret.startswith(_PUBLIC_PREFIX):
+            key = decode_base64(secret[len(_PUBLIC_PREFIX) :], what="public key", reason="invalid_secret")
+            if len(key) != 32:
+                raise VerificationError("invalid_secret", "whpk_ key is not a 32-byte ed25519 public key")
+            public.append(key)
+        elif secret.startswith(_PRIVATE_PREFIX):
+            raise VerificationError("invalid_secret", "configure the whpk_ public key, not the whsk_ key")
+        else:
+            text = secret.removeprefix(_SECRET_PREFIX)
+            symmetric.append(decode_base64(text, what="secret", reason="invalid_secret", pad=True))
+    return symmetric, public
+
+
+def _ed25519_matches(public_keys: list[bytes], signatures: list[bytes], message: bytes) -> bool:
+    # Imported here so that `import chalicelib.verification` stays free of cryptography (cold start).
+    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+
+    found = False
+    for raw in public_keys:
+        key = Ed25519PublicKey.from_public_bytes(raw)
+        for signature in signatures:
+            if len(signature) != 64:
+                continue
+            try:
+                key.verify(signature, message)
+            except InvalidSignature:
+                continue
+            found = True
+    return found
+
+
+def verify_standard(req: Request) -> Verified:
+    """Verify a Standard Webhooks / Svix delivery (``v1`` HMAC and ``v1a`` ed25519)."""
+    symmetric, public = _split_keys(req.secrets)
+    msg_id = _header(req, "id")
+    if "." in msg_id:
+        # The spec forbids it: a dot in the id would make "id.ts.body" ambiguous.
+        raise VerificationError("malformed_header", "webhook-id must not contain '.'")
+    stamp = _header(req, "timestamp")
+    timestamp = parse_timestamp(stamp)
+    v1: list[bytes] = []
+    v1a: list[bytes] = []
+    for entry in split_entries(_header(req, "signature"), " "):
+        version, comma, value = entry.partition(",")
+        if not comma:
+            raise VerificationError("malformed_header", "signature entry is not version,signature")
+        if version == "v1":
+            v1.append(decode_base64(value))
+        elif version == "v1a":
+            v1a.append(decode_base64(value))
+    message = f"{msg_id}.{stamp}.".encode("ascii") + req.body
+    found = mac_matches(symmetric, v1, message)
+    if not found and v1a and public:
+        found = _ed25519_matches(public, v1a, message)
+    if not found:
+        raise mismatch()
+    check_window(timestamp, req, DEFAULT_TOLERANCE)
+    document = load_json(req.body)
+    return Verified(
+        delivery_id=msg_id,
+        timestamp=timestamp,
+        event_type=dig(document, "type") or dig(document, "eventType"),
+    )

@@ -1,0 +1,43 @@
+"""Helpers for tests that talk to moto's server over HTTP on loopback."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from local import emulator
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Run moto's server for the duration; yields its endpoint URL."""
+    port = emulator.free_port()
+    proc: subprocess.Popen[bytes] = emulator.start_moto(port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def client(service: str, endpoint: str) -> Any:
+    """An ordinary boto3 client pointed at the emulator."""
+    return boto3.session.Session().client(
+        service, endpoint_url=endpoint, region_name=emulator.REGION, aws_access_key_id="testing",
+        aws_secret_access_key="testing", config=Config(retries={"mode": "standard", "max_attempts": 3}))  # noqa: S106
+
+
+def create_state_table(endpoint: str) -> str:
+    """A fresh table with the StateTable definition of infra/template.yaml; returns its name."""
+    props = emulator.load_template()["Resources"]["StateTable"]["Properties"]
+    name = f"hookway-test-{uuid.uuid4().hex[:12]}"
+    client("dynamodb", endpoint).create_table(
+        TableName=name, BillingMode=props["BillingMode"], AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"], GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"])
+    return name

@@ -1,0 +1,157 @@
+"""The local stack as a user runs it, for end-to-end tests: moto server, API server, queue workers.
+
+Each part is its own process, started with ``python -m local``, so a test can kill a worker mid-batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from local import emulator
+from tests import aws
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_KEY = "hk_e2e_admin_key_0123456789"
+
+
+class Response:
+    """An HTTP response as the tests read it."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Stack:
+    """A running local stack; ``close()`` stops every process."""
+
+    def __init__(self, log_dir: Path, *, visibility_timeout: int = 3) -> None:
+        self.log_dir = log_dir
+        self._moto_port = emulator.free_port()
+        self._moto = emulator.start_moto(self._moto_port, log_dir / "moto.log")
+        self.endpoint = f"http://127.0.0.1:{self._moto_port}"
+        self.env = emulator.deploy(self.endpoint)
+        self.port = emulator.free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env.update({
+            "HOOKWAY_STAGE": "local",
+            "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
+            "HOOKWAY_PUBLIC_URL": self.base,
+            "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "HOOKWAY_LOG_LEVEL": "WARNING",
+        })
+        self.sqs = aws.client("sqs", self.endpoint)
+        self.dynamodb = aws.client("dynamodb", self.endpoint)
+        self.s3 = aws.client("s3", self.endpoint)
+        # Short visibility so a killed worker's batch comes back within the test, not in 6 minutes.
+        for name in ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_DELIVERIES_QUEUE_URL"):
+            self.sqs.set_queue_attributes(QueueUrl=self.env[name],
+                                          Attributes={"VisibilityTimeout": str(visibility_timeout)})
+        self.workers: dict[str, list[subprocess.Popen[bytes]]] = {}
+        self._api = self._spawn("api", ["api", "--port", str(self.port)])
+        self._wait_healthy()
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        return subprocess.Popen([sys.executable, "-m", "local", *args], cwd=ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/v1/health").status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the API did not become healthy")
+
+    def start_worker(self, queue: str = "ingest") -> subprocess.Popen[bytes]:
+        """Start one more worker process for a queue."""
+        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue])
+        self.workers.setdefault(queue, []).append(proc)
+        return proc
+
+    def kill_workers(self, queue: str = "ingest") -> None:
+        """SIGKILL every worker of a queue, wherever it is in its batch."""
+        for proc in self.workers.pop(queue, []):
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
+                admin: bool = False, json_body: Any = None, timeout: float = 30) -> Response:
+        """One HTTP request to the API."""
+        all_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        if admin:
+            all_headers["Authorization"] = f"Bearer {ADMIN_KEY}"
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=all_headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+                return Response(resp.status, dict(resp.headers), resp.read())
+        except urllib.error.HTTPError as err:
+            return Response(err.code, dict(err.headers), err.read())
+
+    def create_source(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Create a source through the API."""
+        resp = self.request("POST", "/v1/sources", json_body=doc, admin=True)
+        assert resp.status == 201, resp.body
+        return dict(resp.json())
+
+    def messages(self, source_id: str) -> list[dict[str, Any]]:
+        """Every stored message of a source, through the API."""
+        out: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            resp = self.request("GET", f"/v1/messages?source={source_id}&limit=200{cursor}", admin=True)
+            assert resp.status == 200, resp.body
+            page = resp.json()
+            out.extend(page["data"])
+            if not page["next_cursor"]:
+                return out
+            cursor = f"&cursor={page['next_cursor']}"
+
+    def queue_depth(self, name: str = "HOOKWAY_INGEST_QUEUE_URL") -> int:
+        """Visible plus in-flight messages of a queue."""
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.env[name], AttributeNames=["All"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    def close(self) -> None:
+        """Stop every process of the stack."""
+        for queue in list(self.workers):
+            self.kill_workers(queue)
+        for proc in (self._api, self._moto):
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.1) -> Any:
+    """Poll until the predicate is truthy; fail with the last value after the timeout."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+        time.sleep(interval)
+        value = predicate()
+    return value

@@ -1,0 +1,121 @@
+"""The router on fakes: one conditional write deduplicates, redeliveries finish, poison is refused."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from chalicelib.envelope import Envelope
+from chalicelib.models import BodyRef
+from chalicelib.routing import PoisonMessageError
+from chalicelib.sqs import BatchFailedError, process_batch
+from tests.conftest import Services, github_headers, inbound
+from tests.fakes import MemoryQueue
+
+BODY = b'{"action": "opened"}'
+
+
+def test_a_message_is_stored_once_and_readable(services: Services) -> None:
+    sid = services.github_source()
+    services.ingest.receive(inbound(sid, BODY, github_headers(BODY, event="issues")))
+    assert services.drain() == ["stored"]
+    [message] = services.store.messages.values()
+    assert message.body == BODY and message.event_type == "issues" and message.status == "stored"
+    assert message.dedupe_until == message.received_at + 3 * 86400
+    assert message.expires_at == message.received_at + 30 * 86400
+
+
+def test_second_request_with_same_key_is_a_duplicate(services: Services) -> None:
+    sid = services.github_source()
+    for _ in range(10):
+        services.ingest.receive(inbound(sid, BODY, github_headers(BODY)))
+    assert services.drain() == ["stored"] + ["duplicate"] * 9
+    assert len(services.store.messages) == 1
+    assert services.store.writes == 1
+
+
+def test_redelivery_of_the_same_sqs_message_proceeds(services: Services) -> None:
+    sid = services.github_source()
+    services.ingest.receive(inbound(sid, BODY, github_headers(BODY)))
+    text = services.queue.sent[0]
+    assert services.router.route(text) == "stored"
+    assert services.router.route(text) == "stored"  # same receipt: finish what was started
+    assert len(services.store.messages) == 1
+
+
+def test_same_key_after_the_replay_window_is_new_again(services: Services) -> None:
+    sid = services.github_source(replay_window=60)
+    services.ingest.receive(inbound(sid, BODY, github_headers(BODY)))
+    services.drain()
+    services.clock.advance(61)
+    services.ingest.receive(inbound(sid, BODY, github_headers(BODY)))
+    assert services.drain() == ["stored"]
+
+
+def test_body_too_big_for_dynamodb_is_parked_in_s3(services: Services) -> None:
+    sid = services.github_source()
+    body = b"y" * (300 * 1024)
+    services.ingest.receive(inbound(sid, body, github_headers(body)))
+    services.drain()
+    [message] = services.store.messages.values()
+    assert message.body is None and message.body_ref is not None
+    assert services.blobs.objects[message.body_ref.key] == body
+
+
+def test_claim_check_that_is_missing_or_altered_is_poison(services: Services) -> None:
+    sid = services.github_source()
+    body = b"z" * (1024 * 1024)
+    services.ingest.receive(inbound(sid, body, github_headers(body)))
+    text = services.queue.sent[0]
+    ref = Envelope.decode(text).body_ref
+    assert ref is not None
+    services.blobs.objects[ref.key] = body + b"!"
+    with pytest.raises(PoisonMessageError, match="SHA-256"):
+        services.router.route(text)
+    del services.blobs.objects[ref.key]
+    with pytest.raises(PoisonMessageError, match="missing"):
+        services.router.route(text)
+    assert services.store.messages == {}
+
+
+@pytest.mark.parametrize("text", ["", "not json", '{"v": 99}', '{"v": 1}', '{"v":1,"body_b64":"!!"}'])
+def test_unreadable_envelopes_are_poison(services: Services, text: str) -> None:
+    with pytest.raises(PoisonMessageError):
+        services.router.route(text)
+
+
+def test_envelope_round_trip_keeps_every_field() -> None:
+    ref = BodyRef("b", "k", hashlib.sha256(b"x").hexdigest(), 1)
+    envelope = Envelope(id="msg_1", receipt_id="r", source_id="s", received_at=1.5, content_type="a/b", size=1,
+                        sha256=ref.sha256, replay_window=60, headers={"h": "v"}, source_ip="::1", event_type="e",
+                        delivery_id="d", dedupe_key="id:d", signed_timestamp=7, body_ref=ref)
+    assert Envelope.decode(envelope.encode()) == envelope
+    text_body = Envelope(**{**envelope.__dict__, "body_ref": None, "body": "é\u2028\x00".encode()})
+    encoded = text_body.encode()
+    assert encoded.isascii()
+    assert Envelope.decode(encoded) == text_body
+
+
+def _record(n: int, body: str) -> dict[str, str]:
+    return {"messageId": f"m{n}", "receiptHandle": f"h{n}", "body": body}
+
+
+def test_batch_without_failures_deletes_nothing_itself() -> None:
+    queue = MemoryQueue()
+    assert process_batch([_record(1, "a"), _record(2, "b")], lambda body: None, queue) == {
+        "batchItemFailures": []}
+    assert queue.deleted == []
+
+
+def test_batch_with_a_failure_deletes_the_successes_and_raises() -> None:
+    queue = MemoryQueue()
+
+    def handle(body: str) -> None:
+        if body == "bad":
+            raise ValueError("boom")
+
+    with pytest.raises(BatchFailedError) as err:
+        process_batch([_record(1, "ok"), _record(2, "bad"), _record(3, "ok")], handle, queue)
+    assert err.value.failed == ["m2"]
+    assert queue.deleted == ["h1", "h3"]
