@@ -11,7 +11,7 @@ import hmac
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from chalice import Chalice, Response
 
@@ -31,8 +31,11 @@ def _container() -> Any:
 
 
 def _error_response(exc: Any) -> Response:
-    return Response(body=exc.to_body(), status_code=exc.status,
-                    headers={"Content-Type": "application/json", **exc.headers})
+    return Response(
+        body=exc.to_body(),
+        status_code=exc.status,
+        headers={"Content-Type": "application/json", **exc.headers},
+    )
 
 
 def api(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -62,11 +65,18 @@ def admin_auth(event: Any, get_response: Callable[[Any], Response]) -> Response:
         except HookwayError as exc:
             return _error_response(exc)
         scheme, _, token = event.headers.get("authorization", "").partition(" ")
-        ok = bool(expected) and scheme.lower() == "bearer" and hmac.compare_digest(
-            token.strip().encode("utf-8", "surrogateescape"), expected)
+        ok = (
+            bool(expected)
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected)
+        )
         if not ok:
-            return _error_response(UnauthorizedError(
-                "send Authorization: Bearer <admin key>", headers={"WWW-Authenticate": 'Bearer realm="hookway"'}))
+            return _error_response(
+                UnauthorizedError(
+                    "send Authorization: Bearer <admin key>",
+                    headers={"WWW-Authenticate": 'Bearer realm="hookway"'},
+                )
+            )
     return get_response(event)
 
 
@@ -108,7 +118,9 @@ def _base_url() -> str:
 
 
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=doc, status_code=status, headers={"Content-Type": "application/json", **(headers or {})})
+    return Response(
+        body=doc, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
+    )
 
 
 # ---------------------------------------------------------------------------------------------- ingest
@@ -127,18 +139,31 @@ def receive(source_id: str) -> Response:
     for name, values in multi.items():
         headers.setdefault(name.lower(), []).extend(values or [])
     multi_query = event.get("multiValueQueryStringParameters") or {}
-    query_string = urlencode([(k, v) for k, vs in multi_query.items() for v in vs])
+    # Senders escape only what they must; quote() with RFC 3986's sub-delimiters kept comes closest to
+    # the URL they signed (sources can pin it exactly with the signed_url option).
+    query_string = urlencode([(k, v) for k, vs in multi_query.items() for v in vs], quote_via=quote,
+                             safe="/:@!$'()*,;~")
     base = _base_url()
     url = f"{base}/in/{source_id}" + (f"?{query_string}" if query_string else "")
     identity = request.context.get("identity") or {}
     inbound = InboundRequest(
-        source_id=source_id, method=request.method, url=url, path=f"/in/{source_id}",
-        query=dict(request.query_params or {}), query_string=query_string, headers=headers,
-        body=request.raw_body or b"", source_ip=identity.get("sourceIp"), client_cert=identity.get("clientCert"),
+        source_id=source_id,
+        method=request.method,
+        url=url,
+        path=f"/in/{source_id}",
+        query=dict(request.query_params or {}),
+        query_string=query_string,
+        headers=headers,
+        body=request.raw_body or b"",
+        source_ip=identity.get("sourceIp"),
+        client_cert=identity.get("clientCert"),
     )
     reply = _container().ingest.receive(inbound)
-    return Response(body=reply.body.decode("utf-8"), status_code=reply.status,
-                    headers={"Content-Type": reply.content_type, **reply.headers})
+    return Response(
+        body=reply.body.decode("utf-8"),
+        status_code=reply.status,
+        headers={"Content-Type": reply.content_type, **reply.headers},
+    )
 
 
 # --------------------------------------------------------------------------------------------- health
@@ -208,8 +233,14 @@ def delete_source(source_id: str) -> Response:
 def add_source_secret(source_id: str) -> Response:
     """Add a verification secret (rotation), optionally retiring the others after a grace period."""
     source, secret = _container().sources.add_secret(source_id, _json_body())
-    return _json({"source_id": source.id, "secret": secret.public(),
-                  "secrets": [s.public() for s in source.verification.secrets]}, 201)
+    return _json(
+        {
+            "source_id": source.id,
+            "secret": secret.public(),
+            "secrets": [s.public() for s in source.verification.secrets],
+        },
+        201,
+    )
 
 
 @app.route("/v1/sources/{source_id}/secrets/{secret_id}", methods=["DELETE"])
@@ -226,8 +257,12 @@ def list_rejections(source_id: str) -> Response:
     """The source's recent rejected requests and its rejection counts."""
     c = _container()
     c.sources.get(source_id)
-    return _json({"data": [r.public() for r in c.store.list_rejections(source_id)],
-                  "counts": c.store.rejection_counts(source_id)})
+    return _json(
+        {
+            "data": [r.public() for r in c.store.list_rejections(source_id)],
+            "counts": c.store.rejection_counts(source_id),
+        }
+    )
 
 
 # ------------------------------------------------------------------------------------------- messages
@@ -260,9 +295,15 @@ def get_message_body(message_id: str) -> Response:
     c = _container()
     message = c.store.get_message(message_id)
     body = message.body if message.body_ref is None else c.blobs.get(message.body_ref.key)
-    return Response(body=body or b"", status_code=200, headers={
-        "Content-Type": "application/octet-stream", "Hookway-Content-Type": message.content_type,
-        "Hookway-Body-Sha256": message.body_sha256})
+    return Response(
+        body=body or b"",
+        status_code=200,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Hookway-Content-Type": message.content_type,
+            "Hookway-Body-Sha256": message.body_sha256,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------- queue handlers

@@ -26,22 +26,34 @@ def check(source: Source, request: InboundRequest, now: float) -> None:
     status = source.rejection_status
     if source.ip_allowlist:
         try:
-            allowed = request.source_ip is not None and ip_allowed(request.source_ip,
-                                                                   parse_networks(source.ip_allowlist))
+            allowed = request.source_ip is not None and ip_allowed(
+                request.source_ip, parse_networks(source.ip_allowlist)
+            )
         except AddressError:
             allowed = False
         if not allowed:
-            raise RejectedError("the client address is not in this source's allowlist",
-                                code="ip_not_allowed", status=status)
+            raise RejectedError(
+                "the client address is not in this source's allowlist", code="ip_not_allowed", status=status
+            )
     if source.mtls is not None:
         check_client_cert(source, request.client_cert, now)
     if source.basic_auth:
         try:
-            verify("basic", secrets=list(source.basic_auth), method=request.method, url=request.url,
-                   headers=request.headers, body=b"")
+            verify(
+                "basic",
+                secrets=list(source.basic_auth),
+                method=request.method,
+                url=request.url,
+                headers=request.headers,
+                body=b"",
+            )
         except VerificationError as exc:
-            raise RejectedError("Basic credentials are missing or wrong", code=exc.reason, status=status,
-                                headers=challenge_headers("bad_credentials", source)) from None
+            raise RejectedError(
+                "Basic credentials are missing or wrong",
+                code=exc.reason,
+                status=status,
+                headers=challenge_headers("bad_credentials", source),
+            ) from None
 
 
 def check_client_cert(source: Source, cert: Any, now: float) -> None:
@@ -49,30 +61,41 @@ def check_client_cert(source: Source, cert: Any, now: float) -> None:
     assert source.mtls is not None
     status = source.rejection_status
     if not isinstance(cert, dict) or not cert.get("subjectDN"):
-        raise RejectedError("a client certificate is required", code="client_certificate_required",
-                            status=status)
+        raise RejectedError(
+            "a client certificate is required", code="client_certificate_required", status=status
+        )
     validity = cert.get("validity") or {}
     try:
         not_before = datetime.strptime(validity["notBefore"], _CERT_TIME).replace(tzinfo=UTC).timestamp()
         not_after = datetime.strptime(validity["notAfter"], _CERT_TIME).replace(tzinfo=UTC).timestamp()
     except (KeyError, TypeError, ValueError):
-        raise RejectedError("the client certificate's validity is unreadable",
-                            code="client_certificate_invalid", status=status) from None
+        raise RejectedError(
+            "the client certificate's validity is unreadable",
+            code="client_certificate_invalid",
+            status=status,
+        ) from None
     if not not_before <= now <= not_after:
-        raise RejectedError("the client certificate is not valid now", code="client_certificate_expired",
-                            status=status)
+        raise RejectedError(
+            "the client certificate is not valid now", code="client_certificate_expired", status=status
+        )
     rule = source.mtls
     if rule.subjects and cert.get("subjectDN") not in rule.subjects:
-        raise RejectedError("the client certificate's subject is not allowed",
-                            code="client_certificate_rejected", status=status)
+        raise RejectedError(
+            "the client certificate's subject is not allowed",
+            code="client_certificate_rejected",
+            status=status,
+        )
     if rule.issuers and cert.get("issuerDN") not in rule.issuers:
-        raise RejectedError("the client certificate's issuer is not allowed",
-                            code="client_certificate_rejected", status=status)
+        raise RejectedError(
+            "the client certificate's issuer is not allowed",
+            code="client_certificate_rejected",
+            status=status,
+        )
 
 
 def challenge_headers(reason: str, source: Source) -> dict[str, str]:
     """``WWW-Authenticate`` for Basic-auth failures, so well-behaved senders retry with credentials."""
-    if source.basic_auth or source.verification.scheme == "basic":
-        if reason in ("bad_credentials", "missing_header", "malformed_header"):
-            return {"WWW-Authenticate": 'Basic realm="hookway", charset="UTF-8"'}
+    uses_basic = bool(source.basic_auth) or source.verification.scheme == "basic"
+    if uses_basic and reason in ("bad_credentials", "missing_header", "malformed_header"):
+        return {"WWW-Authenticate": 'Basic realm="hookway", charset="UTF-8"'}
     return {}

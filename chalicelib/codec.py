@@ -6,6 +6,10 @@ Single table, generic keys (``pk``, ``sk``) and one index (``gsi1pk``, ``gsi1sk`
     SRC#{id}  / STATS        rejection counters
     SRC#{id}  / REJ#{slot}   a recent rejection (ring of N slots, TTL)
     MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
+    MSG#{id}  / ATT#{endpoint}#{n}   an attempt (and the claim on it)
+                                                gsi1: EP#{endpoint} / {started_at}#{message}#{n}
+    EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}
+    IDEM#{key} / META        a publish idempotency key (TTL 24 h)
 
 Complex fields (options, headers, secrets) are stored as JSON strings: they are read whole and never queried.
 """
@@ -15,7 +19,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.models import BodyRef, Message, MtlsRule, Rejection, Secret, Source, Verification
+from chalicelib.models import (
+    Attempt,
+    BodyRef,
+    Endpoint,
+    Message,
+    MtlsRule,
+    Rejection,
+    Secret,
+    Source,
+    Verification,
+)
 
 Item = dict[str, Any]
 
@@ -78,8 +92,9 @@ def source_to_item(source: Source) -> Item:
     if v.tolerance is not None:
         item["tolerance"] = n(v.tolerance)
     if source.mtls is not None:
-        item["mtls"] = s(json.dumps({"subjects": list(source.mtls.subjects),
-                                     "issuers": list(source.mtls.issuers)}))
+        item["mtls"] = s(
+            json.dumps({"subjects": list(source.mtls.subjects), "issuers": list(source.mtls.issuers)})
+        )
     if source.dedupe is not None:
         item["dedupe"] = s(source.dedupe)
     if source.max_body_bytes is not None:
@@ -89,8 +104,9 @@ def source_to_item(source: Source) -> Item:
 
 def item_to_source(item: Item) -> Source:
     """Decode a source."""
-    secrets = tuple(Secret(id=a, value=b, created_at=c, expires_at=d)
-                    for a, b, c, d in json.loads(item["secrets"]["S"]))
+    secrets = tuple(
+        Secret(id=a, value=b, created_at=c, expires_at=d) for a, b, c, d in json.loads(item["secrets"]["S"])
+    )
     mtls_raw = _opt_s(item, "mtls")
     mtls = None
     if mtls_raw:
@@ -140,8 +156,12 @@ def message_to_item(message: Message) -> Item:
         "expires_at": n(message.expires_at),
         "ttl": n(int(message.expires_at)),
     }
-    for name, value in (("event_type", message.event_type), ("source_ip", message.source_ip),
-                        ("delivery_id", message.delivery_id), ("dedupe_key", message.dedupe_key)):
+    for name, value in (
+        ("event_type", message.event_type),
+        ("source_ip", message.source_ip),
+        ("delivery_id", message.delivery_id),
+        ("dedupe_key", message.dedupe_key),
+    ):
         if value is not None:
             item[name] = s(value)
     if message.signed_timestamp is not None:
@@ -150,9 +170,13 @@ def message_to_item(message: Message) -> Item:
         item["body"] = {"B": message.body}
     if message.body_ref is not None:
         r = message.body_ref
-        item["body_ref"] = s(json.dumps({"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size}))
+        item["body_ref"] = s(
+            json.dumps({"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size})
+        )
     if message.payload is not None:
         item["payload"] = s(json.dumps(message.payload))
+    if message.endpoints:
+        item["endpoints"] = s(json.dumps(list(message.endpoints)))
     return item
 
 
@@ -182,6 +206,7 @@ def item_to_message(item: Item) -> Message:
         body=bytes(body_attr["B"]) if body_attr else None,
         body_ref=BodyRef(**json.loads(ref_raw)) if ref_raw else None,
         payload=json.loads(payload_raw) if payload_raw else None,
+        endpoints=tuple(json.loads(_opt_s(item, "endpoints") or "[]")),
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
     )
@@ -216,4 +241,122 @@ def item_to_rejection(item: Item) -> Rejection:
         content_type=item["content_type"]["S"],
         size=int(item["size"]["N"]),
         user_agent=item["user_agent"]["S"],
+    )
+
+
+def endpoint_key(endpoint_id: str) -> Item:
+    """The primary key of an endpoint item."""
+    return {"pk": s(f"EP#{endpoint_id}"), "sk": s("META")}
+
+
+def _secrets_json(secrets: tuple[Secret, ...]) -> str:
+    return json.dumps([[x.id, x.value, x.created_at, x.expires_at] for x in secrets])
+
+
+def _secrets_from(raw: str) -> tuple[Secret, ...]:
+    return tuple(Secret(id=a, value=b, created_at=c, expires_at=d) for a, b, c, d in json.loads(raw))
+
+
+def endpoint_to_item(endpoint: Endpoint) -> Item:
+    """Encode an endpoint."""
+    item: Item = {
+        **endpoint_key(endpoint.id),
+        "gsi1pk": s("ENDPOINTS"),
+        "gsi1sk": s(f"{endpoint.created_at:017.6f}#{endpoint.id}"),
+        "url": s(endpoint.url),
+        "description": s(endpoint.description),
+        "secrets": s(_secrets_json(endpoint.secrets)),
+        "filter_sources": s(json.dumps(list(endpoint.filter_sources))),
+        "filter_event_types": s(json.dumps(list(endpoint.filter_event_types))),
+        "signing": s(endpoint.signing),
+        "headers": s(json.dumps(endpoint.headers)),
+        "timeout": n(endpoint.timeout),
+        "enabled": {"BOOL": endpoint.enabled},
+        "created_at": n(endpoint.created_at),
+        "updated_at": n(endpoint.updated_at),
+    }
+    if endpoint.auth is not None:
+        item["auth"] = s(json.dumps(endpoint.auth))
+    if endpoint.retry_schedule is not None:
+        item["retry_schedule"] = s(json.dumps(list(endpoint.retry_schedule)))
+    if endpoint.disabled_reason is not None:
+        item["disabled_reason"] = s(endpoint.disabled_reason)
+    if endpoint.failing_since is not None:
+        item["failing_since"] = n(endpoint.failing_since)
+    return item
+
+
+def item_to_endpoint(item: Item) -> Endpoint:
+    """Decode an endpoint."""
+    schedule = _opt_s(item, "retry_schedule")
+    auth = _opt_s(item, "auth")
+    return Endpoint(
+        id=item["pk"]["S"].removeprefix("EP#"),
+        url=item["url"]["S"],
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        secrets=_secrets_from(item["secrets"]["S"]),
+        description=item["description"]["S"],
+        filter_sources=tuple(json.loads(item["filter_sources"]["S"])),
+        filter_event_types=tuple(json.loads(item["filter_event_types"]["S"])),
+        signing=item["signing"]["S"],
+        headers=json.loads(item["headers"]["S"]),
+        auth=json.loads(auth) if auth else None,
+        timeout=float(item["timeout"]["N"]),
+        retry_schedule=tuple(json.loads(schedule)) if schedule else None,
+        enabled=item["enabled"]["BOOL"],
+        disabled_reason=_opt_s(item, "disabled_reason"),
+        failing_since=_num(item, "failing_since"),
+    )
+
+
+def attempt_key(message_id: str, endpoint_id: str, number: int) -> Item:
+    """The primary key of an attempt item."""
+    return {"pk": s(f"MSG#{message_id}"), "sk": s(f"ATT#{endpoint_id}#{number:03d}")}
+
+
+def attempt_to_item(attempt: Attempt) -> Item:
+    """Encode an attempt."""
+    item: Item = {
+        **attempt_key(attempt.message_id, attempt.endpoint_id, attempt.number),
+        "gsi1pk": s(f"EP#{attempt.endpoint_id}"),
+        "gsi1sk": s(f"{attempt.started_at:017.6f}#{attempt.message_id}#{attempt.number:03d}"),
+        "claim_id": s(attempt.claim_id),
+        "started_at": n(attempt.started_at),
+        "status": s(attempt.status),
+        "delivery_status": s(attempt.delivery_status),
+        "lease_until": n(attempt.lease_until),
+        "expires_at": n(attempt.expires_at),
+        "ttl": n(int(attempt.expires_at)),
+    }
+    for name, text in (("error_class", attempt.error_class), ("error", attempt.error),
+                       ("response_body", attempt.response_body)):
+        if text is not None:
+            item[name] = s(text)
+    for name, number in (("duration_ms", attempt.duration_ms), ("response_status", attempt.response_status),
+                         ("next_attempt_at", attempt.next_attempt_at)):
+        if number is not None:
+            item[name] = n(number)
+    return item
+
+
+def item_to_attempt(item: Item) -> Attempt:
+    """Decode an attempt."""
+    _, endpoint_id, number = item["sk"]["S"].split("#")
+    return Attempt(
+        message_id=item["pk"]["S"].removeprefix("MSG#"),
+        endpoint_id=endpoint_id,
+        number=int(number),
+        claim_id=item["claim_id"]["S"],
+        started_at=float(item["started_at"]["N"]),
+        status=item["status"]["S"],
+        delivery_status=item["delivery_status"]["S"],
+        lease_until=float(item["lease_until"]["N"]),
+        duration_ms=_int(item, "duration_ms"),
+        response_status=_int(item, "response_status"),
+        error_class=_opt_s(item, "error_class"),
+        error=_opt_s(item, "error"),
+        response_body=_opt_s(item, "response_body"),
+        next_attempt_at=_num(item, "next_attempt_at"),
+        expires_at=float(item["expires_at"]["N"]),
     )

@@ -93,6 +93,7 @@ class Settings:
             )
         # The claim check must leave room in the 1 MiB SQS message for the envelope's attributes.
         if settings.claim_check_bytes > 1000 * KIB:
-            raise ValidationError("HOOKWAY_CLAIM_CHECK_BYTES must leave room below SQS's 1 MiB",
-                                  code="invalid_config")
+            raise ValidationError(
+                "HOOKWAY_CLAIM_CHECK_BYTES must leave room below SQS's 1 MiB", code="invalid_config"
+            )
         return settings

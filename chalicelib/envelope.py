@@ -51,12 +51,25 @@ class Envelope:
     def encode(self) -> str:
         """Serialise to the queue's text form (ASCII-only JSON, so any SQS character rules hold)."""
         doc: dict[str, Any] = {
-            "v": VERSION, "kind": self.kind, "id": self.id, "receipt": self.receipt_id,
-            "source_id": self.source_id, "received_at": self.received_at, "content_type": self.content_type,
-            "size": self.size, "sha256": self.sha256, "replay_window": self.replay_window,
-            "method": self.method, "path": self.path, "query": self.query, "headers": self.headers,
-            "source_ip": self.source_ip, "event_type": self.event_type, "delivery_id": self.delivery_id,
-            "dedupe_key": self.dedupe_key, "signed_ts": self.signed_timestamp,
+            "v": VERSION,
+            "kind": self.kind,
+            "id": self.id,
+            "receipt": self.receipt_id,
+            "source_id": self.source_id,
+            "received_at": self.received_at,
+            "content_type": self.content_type,
+            "size": self.size,
+            "sha256": self.sha256,
+            "replay_window": self.replay_window,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "source_ip": self.source_ip,
+            "event_type": self.event_type,
+            "delivery_id": self.delivery_id,
+            "dedupe_key": self.dedupe_key,
+            "signed_ts": self.signed_timestamp,
         }
         if self.payload is not None:
             doc["payload"] = self.payload
@@ -76,7 +89,9 @@ class Envelope:
         try:
             doc = json.loads(text)
             if not isinstance(doc, dict) or doc.get("v") != VERSION:
-                raise EnvelopeError(f"unknown envelope version {doc.get('v') if isinstance(doc, dict) else None}")
+                raise EnvelopeError(
+                    f"unknown envelope version {doc.get('v') if isinstance(doc, dict) else None}"
+                )
             body: bytes | None = None
             if "body_text" in doc:
                 body = doc["body_text"].encode("utf-8")
@@ -84,12 +99,26 @@ class Envelope:
                 body = base64.b64decode(doc["body_b64"], validate=True)
             ref = BodyRef(**doc["body_ref"]) if doc.get("body_ref") else None
             return cls(
-                id=doc["id"], receipt_id=doc["receipt"], source_id=doc["source_id"],
-                received_at=float(doc["received_at"]), content_type=doc["content_type"], size=int(doc["size"]),
-                sha256=doc["sha256"], replay_window=int(doc["replay_window"]), kind=doc["kind"],
-                method=doc["method"], path=doc["path"], query=doc["query"], headers=dict(doc["headers"]),
-                source_ip=doc["source_ip"], event_type=doc["event_type"], delivery_id=doc["delivery_id"],
-                dedupe_key=doc["dedupe_key"], signed_timestamp=doc["signed_ts"], body=body, body_ref=ref,
+                id=doc["id"],
+                receipt_id=doc["receipt"],
+                source_id=doc["source_id"],
+                received_at=float(doc["received_at"]),
+                content_type=doc["content_type"],
+                size=int(doc["size"]),
+                sha256=doc["sha256"],
+                replay_window=int(doc["replay_window"]),
+                kind=doc["kind"],
+                method=doc["method"],
+                path=doc["path"],
+                query=doc["query"],
+                headers=dict(doc["headers"]),
+                source_ip=doc["source_ip"],
+                event_type=doc["event_type"],
+                delivery_id=doc["delivery_id"],
+                dedupe_key=doc["dedupe_key"],
+                signed_timestamp=doc["signed_ts"],
+                body=body,
+                body_ref=ref,
                 payload=doc.get("payload"),
             )
         except EnvelopeError:

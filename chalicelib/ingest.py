@@ -111,7 +111,9 @@ def _json_pointer(doc: Any, pointer: str) -> Any:
     return doc
 
 
-def dedupe_key(spec: str | None, *, delivery_id: str | None, request: InboundRequest, body_sha256: str) -> str | None:
+def dedupe_key(
+    spec: str | None, *, delivery_id: str | None, request: InboundRequest, body_sha256: str
+) -> str | None:
     """The key that makes a second copy of this webhook a duplicate, per the source's rule.
 
     ``None`` (the default) uses the provider's own delivery id and falls back to the body's SHA-256, which
@@ -125,25 +127,35 @@ def dedupe_key(spec: str | None, *, delivery_id: str | None, request: InboundReq
     if spec == "body":
         return f"sha256:{body_sha256}"
     if spec.startswith("header:"):
-        value = request.header(spec.removeprefix("header:"))
-        return f"header:{value}" if value else f"sha256:{body_sha256}"
+        header = request.header(spec.removeprefix("header:"))
+        return f"header:{header}" if header else f"sha256:{body_sha256}"
     if spec.startswith("json:"):
         try:
-            value = _json_pointer(json.loads(request.body), spec.removeprefix("json:"))
+            found = _json_pointer(json.loads(request.body), spec.removeprefix("json:"))
         except ValueError:
-            value = None
-        if value is None or isinstance(value, dict | list):
+            found = None
+        if found is None or isinstance(found, dict | list):
             return f"sha256:{body_sha256}"
-        return f"json:{value}"
+        return f"json:{found}"
     return f"sha256:{body_sha256}"
 
 
 class IngestService:
     """Receives webhooks for sources; see the module docstring for the order of checks."""
 
-    def __init__(self, *, sources: SourceCache, store: Store, queue: Queue, blobs: BlobStore,
-                 clock: Callable[[], float], max_body_bytes: int, claim_check_bytes: int,
-                 rejections_kept: int, count: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sources: SourceCache,
+        store: Store,
+        queue: Queue,
+        blobs: BlobStore,
+        clock: Callable[[], float],
+        max_body_bytes: int,
+        claim_check_bytes: int,
+        rejections_kept: int,
+        count: Callable[..., None] | None = None,
+    ) -> None:
         self._sources = sources
         self._store = store
         self._queue = queue
@@ -162,8 +174,14 @@ class IngestService:
             raise NotFoundError(f"source {source.id!r} is disabled", code="source_disabled")
         limit = min(source.max_body_bytes or self._max_body, self._max_body)
         if len(request.body) > limit:
-            self._reject(source, request, now, PayloadTooLargeError(
-                f"the body is {len(request.body)} bytes; this source accepts at most {limit}"))
+            self._reject(
+                source,
+                request,
+                now,
+                PayloadTooLargeError(
+                    f"the body is {len(request.body)} bytes; this source accepts at most {limit}"
+                ),
+            )
         try:
             access.check(source, request, now)
             if request.method == "GET":
@@ -171,58 +189,107 @@ class IngestService:
             verified = verify(
                 source.verification.scheme,
                 secrets=source.verification.live_secrets(now),
-                method=request.method, url=request.url, headers=request.headers, body=request.body,
-                now=now, tolerance=source.verification.tolerance, options=source.verification.options,
+                method=request.method,
+                url=_signed_url(source, request),
+                headers=request.headers,
+                body=request.body,
+                now=now,
+                tolerance=source.verification.tolerance,
+                options=source.verification.options,
             )
             reply = challenge_reply(
-                source.verification.scheme, secrets=source.verification.live_secrets(now),
-                method=request.method, query=request.query, headers=request.headers, body=request.body,
+                source.verification.scheme,
+                secrets=source.verification.live_secrets(now),
+                method=request.method,
+                query=request.query,
+                headers=request.headers,
+                body=request.body,
                 options=source.verification.options,
             )
         except VerificationError as exc:
             if exc.reason in _CONFIG_REASONS:
                 # Our configuration is broken, not the request: 503 makes the provider retry, losing nothing.
                 self._reject(source, request, now, HookwayError(str(exc), code=exc.reason, status=503))
-            self._reject(source, request, now, RejectedError(
-                str(exc), code=exc.reason,
-                status=source.rejection_status, headers=access.challenge_headers(exc.reason, source)))
+            self._reject(
+                source,
+                request,
+                now,
+                RejectedError(
+                    str(exc),
+                    code=exc.reason,
+                    status=source.rejection_status,
+                    headers=access.challenge_headers(exc.reason, source),
+                ),
+            )
         except RejectedError as exc:
             self._reject(source, request, now, exc)
         if reply is not None:
             return _challenge_to_reply(reply)
-        message_id = self._enqueue(source, request, now, verified.delivery_id, verified.event_type,
-                                   verified.timestamp)
+        message_id = self._enqueue(
+            source, request, now, verified.delivery_id, verified.event_type, verified.timestamp
+        )
         self._count("Accepted", source=source.id)
         return _json_reply(202, {"id": message_id})
 
     def _challenge(self, source: Source, request: InboundRequest) -> Reply:
         try:
             reply = challenge_reply(
-                source.verification.scheme, secrets=source.verification.live_secrets(self._clock()),
-                method="GET", query=request.query, headers=request.headers, body=request.body,
+                source.verification.scheme,
+                secrets=source.verification.live_secrets(self._clock()),
+                method="GET",
+                query=request.query,
+                headers=request.headers,
+                body=request.body,
                 options=source.verification.options,
             )
         except VerificationError as exc:
-            self._reject(source, request, self._clock(),
-                         RejectedError("the verification token does not match", code=exc.reason, status=403))
+            self._reject(
+                source,
+                request,
+                self._clock(),
+                RejectedError("the verification token does not match", code=exc.reason, status=403),
+            )
         if reply is None:
-            raise HookwayError("this source answers no GET handshake; send webhooks with POST",
-                               code="method_not_allowed", status=405, headers={"Allow": "POST"})
+            raise HookwayError(
+                "this source answers no GET handshake; send webhooks with POST",
+                code="method_not_allowed",
+                status=405,
+                headers={"Allow": "POST"},
+            )
         return _challenge_to_reply(reply)
 
-    def _enqueue(self, source: Source, request: InboundRequest, now: float, delivery_id: str | None,
-                 event_type: str | None, signed_timestamp: int | None) -> str:
+    def _enqueue(
+        self,
+        source: Source,
+        request: InboundRequest,
+        now: float,
+        delivery_id: str | None,
+        event_type: str | None,
+        signed_timestamp: int | None,
+    ) -> str:
         body_sha256 = hashlib.sha256(request.body).hexdigest()
         key = dedupe_key(source.dedupe, delivery_id=delivery_id, request=request, body_sha256=body_sha256)
         message_id = message_id_for(source.id, key) if key else new_id("msg")
         receipt = new_id("rcpt")
         envelope = Envelope(
-            id=message_id, receipt_id=receipt, source_id=source.id, received_at=now,
-            content_type=request.header("content-type"), size=len(request.body), sha256=body_sha256,
-            replay_window=source.replay_window, method=request.method, path=request.path,
-            query=request.query_string, headers=_stored_headers(request.headers), source_ip=request.source_ip,
-            event_type=event_type, delivery_id=delivery_id, dedupe_key=key,
-            signed_timestamp=signed_timestamp, body=request.body,
+            id=message_id,
+            receipt_id=receipt,
+            source_id=source.id,
+            received_at=now,
+            content_type=request.header("content-type"),
+            size=len(request.body),
+            sha256=body_sha256,
+            replay_window=source.replay_window,
+            method=request.method,
+            path=request.path,
+            query=request.query_string,
+            headers=_stored_headers(request.headers),
+            source_ip=request.source_ip,
+            event_type=event_type,
+            delivery_id=delivery_id,
+            dedupe_key=key,
+            signed_timestamp=signed_timestamp,
+            body=request.body,
         )
         text = envelope.encode()
         if len(text.encode()) > self._claim_check:
@@ -231,7 +298,9 @@ class IngestService:
             ref = BodyRef(bucket=bucket, key=object_key, sha256=body_sha256, size=len(request.body))
             text = Envelope(**{**envelope.__dict__, "body": None, "body_ref": ref}).encode()
         self._queue.send(text)
-        log.info("accepted", extra={"source_id": source.id, "message_id": message_id, "size": len(request.body)})
+        log.info(
+            "accepted", extra={"source_id": source.id, "message_id": message_id, "size": len(request.body)}
+        )
         return message_id
 
     def _reject(self, source: Source, request: InboundRequest, now: float, error: HookwayError) -> NoReturn:
@@ -239,8 +308,14 @@ class IngestService:
         self._count("Rejected", source=source.id, reason=error.code)
         log.warning("rejected", extra={"source_id": source.id, "reason": error.code})
         rejection = Rejection(
-            source_id=source.id, at=now, code=error.code, message=error.message, source_ip=request.source_ip,
-            method=request.method, content_type=request.header("content-type")[:200], size=len(request.body),
+            source_id=source.id,
+            at=now,
+            code=error.code,
+            message=error.message,
+            source_ip=request.source_ip,
+            method=request.method,
+            content_type=request.header("content-type")[:200],
+            size=len(request.body),
             user_agent=request.header("user-agent")[:200],
         )
         try:
@@ -251,10 +326,23 @@ class IngestService:
         raise error
 
 
+def _signed_url(source: Source, request: InboundRequest) -> str:
+    """The URL the provider signed: the source's ``signed_url`` option when set, else the one rebuilt.
+
+    API Gateway hands over the query string decoded, so a rebuilt URL can differ from the one configured
+    at the provider in its escaping or parameter order; Twilio and Square sign that exact text.
+    """
+    configured = source.verification.options.get("signed_url")
+    return configured if isinstance(configured, str) and configured else request.url
+
+
 def _challenge_to_reply(reply: ChallengeReply) -> Reply:
     return Reply(reply.status, reply.body, reply.content_type)
 
 
 def _stored_headers(headers: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    return {name: ", ".join(values) for name, values in headers.items()
-            if name not in _SECRET_HEADERS and name not in _HOP_HEADERS}
+    return {
+        name: ", ".join(values)
+        for name, values in headers.items()
+        if name not in _SECRET_HEADERS and name not in _HOP_HEADERS
+    }

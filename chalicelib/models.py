@@ -109,6 +109,7 @@ class Message:
     body: bytes | None = None
     body_ref: BodyRef | None = None
     payload: Any = None  # for published messages: the JSON payload as given
+    endpoints: tuple[str, ...] = ()  # the endpoints the router matched: one delivery each
     dedupe_until: float = 0.0
     expires_at: float = 0.0
 
@@ -160,4 +161,75 @@ class Rejection:
             "content_type": self.content_type,
             "size": self.size,
             "user_agent": self.user_agent,
+        }
+
+
+SIGNING_MODES = ("standard", "github", "passthrough")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A subscriber URL that messages are delivered to, signed, with retries."""
+
+    id: str
+    url: str
+    created_at: float
+    updated_at: float
+    secrets: tuple[Secret, ...] = ()
+    description: str = ""
+    filter_sources: tuple[str, ...] = ()
+    filter_event_types: tuple[str, ...] = ()
+    signing: str = "standard"  # standard | github | passthrough (original provider headers and bytes)
+    headers: dict[str, str] = field(default_factory=dict)
+    auth: dict[str, str] | None = None  # {"type": "basic", "username", "password"} | {"type": "bearer", "token"}
+    timeout: float = 15.0
+    retry_schedule: tuple[int, ...] | None = None
+    enabled: bool = True
+    disabled_reason: str | None = None
+    failing_since: float | None = None
+
+    def with_changes(self, **changes: Any) -> Endpoint:
+        """A copy with the given fields replaced."""
+        return replace(self, **changes)
+
+    def live_secrets(self, now: float) -> list[str]:
+        """The secrets that sign now (during a rotation, the new one and the old one)."""
+        return [s.value for s in self.secrets if s.live(now)]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt of a message to an endpoint (also the claim that it is in flight)."""
+
+    message_id: str
+    endpoint_id: str
+    number: int
+    claim_id: str
+    started_at: float
+    status: str  # in_flight | succeeded | failed | skipped
+    delivery_status: str  # what the delivery is after this attempt: pending | succeeded | failed | skipped
+    lease_until: float = 0.0
+    duration_ms: int | None = None
+    response_status: int | None = None
+    error_class: str | None = None
+    error: str | None = None
+    response_body: str | None = None
+    next_attempt_at: float | None = None
+    expires_at: float = 0.0
+
+    def public(self) -> dict[str, Any]:
+        """The attempt as the API shows it."""
+        return {
+            "message_id": self.message_id,
+            "endpoint_id": self.endpoint_id,
+            "attempt": self.number,
+            "status": self.status,
+            "delivery_status": self.delivery_status,
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "response_status": self.response_status,
+            "error_class": self.error_class,
+            "error": self.error,
+            "response_body": self.response_body,
+            "next_attempt_at": self.next_attempt_at,
         }

@@ -41,7 +41,9 @@ class BlobStore(Protocol):
 
 
 def _storage_error(service: str, op: str, exc: Exception) -> StorageError:
-    code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+    code = (
+        exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else type(exc).__name__
+    )
     return StorageError(f"{service} {op} failed: {code}")
 
 
@@ -55,8 +57,11 @@ class SqsQueue:
     def send(self, body: str, *, delay_seconds: int = 0) -> str:
         """Enqueue one message; returns its SQS message id."""
         try:
-            result = self._sqs.send_message(QueueUrl=self.url, MessageBody=body,
-                                            DelaySeconds=min(max(delay_seconds, 0), MAX_DELAY_SECONDS))
+            result = self._sqs.send_message(
+                QueueUrl=self.url,
+                MessageBody=body,
+                DelaySeconds=min(max(delay_seconds, 0), MAX_DELAY_SECONDS),
+            )
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error("SQS", "SendMessage", exc) from exc
         return result["MessageId"]
@@ -65,7 +70,7 @@ class SqsQueue:
         """Enqueue many messages, ten per call; any entry SQS refuses is an error."""
         delay = min(max(delay_seconds, 0), MAX_DELAY_SECONDS)
         for start in range(0, len(bodies), SQS_BATCH):
-            chunk = bodies[start:start + SQS_BATCH]
+            chunk = bodies[start : start + SQS_BATCH]
             entries = [{"Id": str(i), "MessageBody": b, "DelaySeconds": delay} for i, b in enumerate(chunk)]
             try:
                 result = self._sqs.send_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
@@ -78,7 +83,7 @@ class SqsQueue:
     def delete_batch(self, receipt_handles: Sequence[str]) -> None:
         """Delete received messages, ten per call."""
         for start in range(0, len(receipt_handles), SQS_BATCH):
-            chunk = receipt_handles[start:start + SQS_BATCH]
+            chunk = receipt_handles[start : start + SQS_BATCH]
             entries = [{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
             try:
                 self._sqs.delete_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
@@ -96,8 +101,9 @@ class S3BlobStore:
     def put(self, key: str, data: bytes) -> str:
         """Store bytes under a key; returns the bucket name."""
         try:
-            self._s3.put_object(Bucket=self.bucket, Key=key, Body=data,
-                                ContentType="application/octet-stream")
+            self._s3.put_object(
+                Bucket=self.bucket, Key=key, Body=data, ContentType="application/octet-stream"
+            )
         except (ClientError, BotoCoreError) as exc:
             raise _storage_error("S3", "PutObject", exc) from exc
         return self.bucket

@@ -46,9 +46,17 @@ class NoFanout:
 class Router:
     """Stores each ingest message once and fans it out."""
 
-    def __init__(self, *, store: Store, blobs: BlobStore, fanout: Fanout, clock: Callable[[], float],
-                 retention_seconds: int, inline_body_bytes: int,
-                 count: Callable[..., None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        blobs: BlobStore,
+        fanout: Fanout,
+        clock: Callable[[], float],
+        retention_seconds: int,
+        inline_body_bytes: int,
+        count: Callable[..., None] | None = None,
+    ) -> None:
         self._store = store
         self._blobs = blobs
         self._fanout = fanout
@@ -73,12 +81,26 @@ class Router:
             ref = BodyRef(bucket=self._blobs.put(key, body), key=key, sha256=envelope.sha256, size=len(body))
             body = None
         message = Message(
-            id=envelope.id, source_id=envelope.source_id, event_type=envelope.event_type, status="stored",
-            received_at=envelope.received_at, size=envelope.size, body_sha256=envelope.sha256,
-            content_type=envelope.content_type, receipt_id=envelope.receipt_id, method=envelope.method,
-            path=envelope.path, query=envelope.query, headers=envelope.headers, source_ip=envelope.source_ip,
-            delivery_id=envelope.delivery_id, dedupe_key=envelope.dedupe_key,
-            signed_timestamp=envelope.signed_timestamp, body=body, body_ref=ref, payload=envelope.payload,
+            id=envelope.id,
+            source_id=envelope.source_id,
+            event_type=envelope.event_type,
+            status="stored",
+            received_at=envelope.received_at,
+            size=envelope.size,
+            body_sha256=envelope.sha256,
+            content_type=envelope.content_type,
+            receipt_id=envelope.receipt_id,
+            method=envelope.method,
+            path=envelope.path,
+            query=envelope.query,
+            headers=envelope.headers,
+            source_ip=envelope.source_ip,
+            delivery_id=envelope.delivery_id,
+            dedupe_key=envelope.dedupe_key,
+            signed_timestamp=envelope.signed_timestamp,
+            body=body,
+            body_ref=ref,
+            payload=envelope.payload,
             dedupe_until=envelope.received_at + envelope.replay_window,
             expires_at=envelope.received_at + self._retention,
         )
@@ -88,8 +110,10 @@ class Router:
             return "duplicate"
         deliveries = self._fanout.fan_out(message)
         self._count("Stored", source=envelope.source_id)
-        log.info("stored", extra={"source_id": envelope.source_id, "message_id": envelope.id,
-                                  "deliveries": deliveries})
+        log.info(
+            "stored",
+            extra={"source_id": envelope.source_id, "message_id": envelope.id, "deliveries": deliveries},
+        )
         return "stored"
 
     def _check_claim(self, ref: BodyRef, expected_sha256: str) -> None:

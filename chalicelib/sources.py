@@ -19,17 +19,20 @@ _REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
 _REQUIRED_OPTIONS = {"hmac": ("header",)}
 
 
-def _require(doc: dict[str, Any], name: str, kind: type | tuple[type, ...], *, field: str | None = None) -> Any:
+def _require(
+    doc: dict[str, Any], name: str, kind: type | tuple[type, ...], *, field: str | None = None
+) -> Any:
     value = doc.get(name)
     if value is None:
         raise ValidationError(f"{field or name} is required", field=field or name)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ValidationError(f"{field or name} has the wrong type", field=field or name)
     return value
 
 
-def _optional(doc: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any,
-              *, field: str | None = None) -> Any:
+def _optional(
+    doc: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any, *, field: str | None = None
+) -> Any:
     if doc.get(name) is None:
         return default
     return _require(doc, name, kind, field=field)
@@ -59,8 +62,9 @@ def parse_dedupe(value: Any) -> str | None:
         or (value.startswith("json:/") or value == "json:")
     )
     if not valid:
-        raise ValidationError('dedupe must be null, "body", "none", "header:NAME" or "json:/pointer"',
-                              field="dedupe")
+        raise ValidationError(
+            'dedupe must be null, "body", "none", "header:NAME" or "json:/pointer"', field="dedupe"
+        )
     return str(value)
 
 
@@ -70,8 +74,11 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
         raise ValidationError("verification must be an object", field="verification")
     scheme = _require(doc, "scheme", str, field="verification.scheme")
     if scheme not in SCHEMES:
-        raise ValidationError(f"unknown scheme {scheme!r}; known: {', '.join(sorted(SCHEMES))}",
-                              field="verification.scheme", code="unsupported_scheme")
+        raise ValidationError(
+            f"unknown scheme {scheme!r}; known: {', '.join(sorted(SCHEMES))}",
+            field="verification.scheme",
+            code="unsupported_scheme",
+        )
     if "secrets" in doc or existing is None:
         raw = _require(doc, "secrets", list, field="verification.secrets")
         if not raw or len(raw) > MAX_SECRETS:
@@ -85,7 +92,9 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
     options = _optional(doc, "options", dict, {}, field="verification.options")
     for name in _REQUIRED_OPTIONS.get(scheme, ()):
         if not isinstance(options.get(name), str) or not options[name]:
-            raise ValidationError(f"the {scheme} scheme needs options.{name}", field=f"verification.options.{name}")
+            raise ValidationError(
+                f"the {scheme} scheme needs options.{name}", field=f"verification.options.{name}"
+            )
     if scheme == "basic" and not all(":" in s.value for s in secrets):
         raise ValidationError('basic secrets are "user:password"', field="verification.secrets")
     return Verification(scheme=scheme, secrets=secrets, tolerance=tolerance, options=options)
@@ -118,8 +127,10 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         if rule is None:
             out["mtls"] = None
         elif isinstance(rule, dict):
-            out["mtls"] = MtlsRule(subjects=_str_list(rule.get("subjects") or [], "mtls.subjects"),
-                                   issuers=_str_list(rule.get("issuers") or [], "mtls.issuers"))
+            out["mtls"] = MtlsRule(
+                subjects=_str_list(rule.get("subjects") or [], "mtls.subjects"),
+                issuers=_str_list(rule.get("issuers") or [], "mtls.issuers"),
+            )
         else:
             raise ValidationError("mtls must be an object with subjects and issuers", field="mtls")
     if "rejection_status" in doc:
@@ -147,19 +158,26 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
 def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
     """A source as the API shows it: secret values and secret-like options never appear."""
     v = source.verification
-    options = {k: ("***" if any(w in k.lower() for w in _REDACTED_OPTION_WORDS) and k != "header" else val)
-               for k, val in v.options.items()}
+    options = {
+        k: ("***" if any(w in k.lower() for w in _REDACTED_OPTION_WORDS) and k != "header" else val)
+        for k, val in v.options.items()
+    }
     return {
         "id": source.id,
         "name": source.name,
         "description": source.description,
         "ingest_url": f"{ingest_base}/in/{source.id}",
-        "verification": {"scheme": v.scheme, "tolerance": v.tolerance, "options": options,
-                         "secrets": [s.public() for s in v.secrets]},
+        "verification": {
+            "scheme": v.scheme,
+            "tolerance": v.tolerance,
+            "options": options,
+            "secrets": [s.public() for s in v.secrets],
+        },
         "ip_allowlist": list(source.ip_allowlist),
         "basic_auth": [c.split(":", 1)[0] + ":***" for c in source.basic_auth],
-        "mtls": None if source.mtls is None else {"subjects": list(source.mtls.subjects),
-                                                  "issuers": list(source.mtls.issuers)},
+        "mtls": None
+        if source.mtls is None
+        else {"subjects": list(source.mtls.subjects), "issuers": list(source.mtls.issuers)},
         "rejection_status": source.rejection_status,
         "dedupe": source.dedupe,
         "replay_window": source.replay_window,
@@ -173,8 +191,9 @@ def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
 class SourceService:
     """Create, read, update and delete sources, and rotate their secrets."""
 
-    def __init__(self, store: Store, cache: SourceCache, clock: Callable[[], float],
-                 default_replay_window: int) -> None:
+    def __init__(
+        self, store: Store, cache: SourceCache, clock: Callable[[], float], default_replay_window: int
+    ) -> None:
         self._store = store
         self._cache = cache
         self._clock = clock
@@ -208,7 +227,9 @@ class SourceService:
         now = self._clock()
         changes = _apply_fields(doc, {})
         if "verification" in doc:
-            changes["verification"] = parse_verification(doc["verification"], now, existing=source.verification)
+            changes["verification"] = parse_verification(
+                doc["verification"], now, existing=source.verification
+            )
         updated = source.with_changes(updated_at=now, **changes)
         self._store.put_source(updated)
         self._cache.invalidate(source_id)
@@ -232,13 +253,21 @@ class SourceService:
         old = source.verification.secrets
         if retire_after is not None:
             until = now + retire_after
-            old = tuple(s if s.expires_at is not None and s.expires_at <= until
-                        else Secret(s.id, s.value, s.created_at, until) for s in old)
+            old = tuple(
+                s
+                if s.expires_at is not None and s.expires_at <= until
+                else Secret(s.id, s.value, s.created_at, until)
+                for s in old
+            )
         live_old = tuple(s for s in old if s.live(now))
         if len(live_old) + 1 > MAX_SECRETS:
             raise ConflictError(f"a source holds at most {MAX_SECRETS} live secrets", code="too_many_secrets")
-        verification = Verification(source.verification.scheme, live_old + (secret,),
-                                    source.verification.tolerance, source.verification.options)
+        verification = Verification(
+            source.verification.scheme,
+            (*live_old, secret),
+            source.verification.tolerance,
+            source.verification.options,
+        )
         updated = source.with_changes(verification=verification, updated_at=now)
         self._store.put_source(updated)
         self._cache.invalidate(source_id)
@@ -252,9 +281,12 @@ class SourceService:
         if len(remaining) == len(source.verification.secrets):
             raise NotFoundError(f"no secret {secret_id!r} on source {source_id!r}", code="secret_not_found")
         if not any(s.live(now) for s in remaining):
-            raise ConflictError("this is the source's last live secret; add another first", code="last_secret")
-        verification = Verification(source.verification.scheme, remaining, source.verification.tolerance,
-                                    source.verification.options)
+            raise ConflictError(
+                "this is the source's last live secret; add another first", code="last_secret"
+            )
+        verification = Verification(
+            source.verification.scheme, remaining, source.verification.tolerance, source.verification.options
+        )
         updated = source.with_changes(verification=verification, updated_at=now)
         self._store.put_source(updated)
         self._cache.invalidate(source_id)

@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import codec
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
-from chalicelib.models import Message, Rejection, Source
+from chalicelib.models import Attempt, Endpoint, Message, Rejection, Source
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -69,6 +69,43 @@ class Store(Protocol):
     def rejection_counts(self, source_id: str) -> dict[str, int]:
         """How many rejections per reason code a source has had."""
 
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        """Create or replace an endpoint."""
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint, or NotFoundError."""
+
+    def list_endpoints(self, *, limit: int, cursor: str | None) -> Page[Endpoint]:
+        """Endpoints, oldest first."""
+
+    def all_endpoints(self) -> list[Endpoint]:
+        """Every endpoint (the router matches against them)."""
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """Delete an endpoint, or NotFoundError."""
+
+    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
+        """Record since when an endpoint has failed without a success (None: it is healthy)."""
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
+        """Disable an enabled endpoint; True if this call disabled it."""
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        """Create an attempt unless it exists and is finished or still leased; True if claimed."""
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Record an attempt's outcome if the caller still holds its claim."""
+
+    def list_attempts(self, message_id: str) -> list[Attempt]:
+        """Every attempt of a message, newest first."""
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first."""
+
+    def remember_idempotency_key(self, key: str, body_sha256: str, message_id: str, now: float,
+                                 ttl: int) -> tuple[str, str]:
+        """Store a publish key unless a live one exists; returns the (message_id, body_sha256) that holds it."""
+
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
     """Make DynamoDB's LastEvaluatedKey an opaque URL-safe cursor."""
@@ -86,11 +123,14 @@ def decode_cursor(cursor: str | None, expected_keys: frozenset[str]) -> dict[str
         key = json.loads(raw)
     except (binascii.Error, ValueError):
         raise BadRequestError("the cursor is not valid", code="invalid_cursor") from None
-    valid = (isinstance(key, dict) and set(key) == expected_keys
-             and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values()))
+    valid = (
+        isinstance(key, dict)
+        and set(key) == expected_keys
+        and all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+    )
     if not valid:
         raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-    return key
+    return dict(key)
 
 
 _INDEX_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk"})
@@ -133,8 +173,9 @@ class DynamoStore:
     def delete_source(self, source_id: str) -> None:
         """Delete a source, or NotFoundError."""
         try:
-            self._call("delete_item", Key=codec.source_key(source_id),
-                       ConditionExpression="attribute_exists(pk)")
+            self._call(
+                "delete_item", Key=codec.source_key(source_id), ConditionExpression="attribute_exists(pk)"
+            )
         except ClientError:
             raise NotFoundError(f"no source {source_id!r}", code="source_not_found") from None
 
@@ -162,8 +203,15 @@ class DynamoStore:
         """Messages of a source, newest first."""
         return self._query_index(f"SRC#{source_id}", limit, cursor, codec.item_to_message, forward=False)
 
-    def _query_index(self, partition: str, limit: int, cursor: str | None,
-                     decode: Callable[[codec.Item], T], *, forward: bool) -> Page[T]:
+    def _query_index(
+        self,
+        partition: str,
+        limit: int,
+        cursor: str | None,
+        decode: Callable[[codec.Item], T],
+        *,
+        forward: bool,
+    ) -> Page[T]:
         kwargs: dict[str, Any] = {
             "IndexName": "gsi1",
             "KeyConditionExpression": "gsi1pk = :p",
@@ -175,8 +223,9 @@ class DynamoStore:
         if start:
             kwargs["ExclusiveStartKey"] = start
         result = self._call("query", **kwargs)
-        return Page([decode(item) for item in result.get("Items", [])],
-                    encode_cursor(result.get("LastEvaluatedKey")))
+        return Page(
+            [decode(item) for item in result.get("Items", [])], encode_cursor(result.get("LastEvaluatedKey"))
+        )
 
     def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
         """Keep a rejection in the source's bounded ring and count it."""
@@ -202,6 +251,141 @@ class DynamoStore:
 
     def rejection_counts(self, source_id: str) -> dict[str, int]:
         """How many rejections per reason code a source has had."""
-        item = self._call("get_item", Key={"pk": codec.s(f"SRC#{source_id}"),
-                                           "sk": codec.s("STATS")}).get("Item") or {}
-        return {k.removeprefix("rejected_"): int(v["N"]) for k, v in item.items() if k.startswith("rejected_")}
+        item = (
+            self._call("get_item", Key={"pk": codec.s(f"SRC#{source_id}"), "sk": codec.s("STATS")}).get(
+                "Item"
+            )
+            or {}
+        )
+        return {
+            k.removeprefix("rejected_"): int(v["N"]) for k, v in item.items() if k.startswith("rejected_")
+        }
+
+    # ------------------------------------------------------------------------------------- endpoints
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        """Create or replace an endpoint."""
+        self._call("put_item", Item=codec.endpoint_to_item(endpoint))
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint, or NotFoundError."""
+        item = self._call("get_item", Key=codec.endpoint_key(endpoint_id), ConsistentRead=True).get("Item")
+        if not item:
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
+        return codec.item_to_endpoint(item)
+
+    def list_endpoints(self, *, limit: int, cursor: str | None) -> Page[Endpoint]:
+        """Endpoints, oldest first."""
+        return self._query_index("ENDPOINTS", limit, cursor, codec.item_to_endpoint, forward=True)
+
+    def all_endpoints(self) -> list[Endpoint]:
+        """Every endpoint, all pages."""
+        out: list[Endpoint] = []
+        cursor: str | None = None
+        while True:
+            page = self.list_endpoints(limit=500, cursor=cursor)
+            out.extend(page.items)
+            if page.cursor is None:
+                return out
+            cursor = page.cursor
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """Delete an endpoint, or NotFoundError."""
+        try:
+            self._call("delete_item", Key=codec.endpoint_key(endpoint_id),
+                       ConditionExpression="attribute_exists(pk)")
+        except ClientError:
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
+
+    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
+        """Set (only if unset) or clear ``failing_since``; a deleted endpoint is left alone."""
+        try:
+            if since is None:
+                self._call("update_item", Key=codec.endpoint_key(endpoint_id),
+                           UpdateExpression="REMOVE failing_since",
+                           ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since)")
+            else:
+                self._call("update_item", Key=codec.endpoint_key(endpoint_id),
+                           UpdateExpression="SET failing_since = :t",
+                           ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failing_since)",
+                           ExpressionAttributeValues={":t": codec.n(since)})
+        except ClientError:
+            pass  # already in that state (another worker got there first) or deleted
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
+        """Disable an enabled endpoint; True if this call disabled it."""
+        try:
+            self._call("update_item", Key=codec.endpoint_key(endpoint_id),
+                       UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t",
+                       ConditionExpression="attribute_exists(pk) AND enabled = :true",
+                       ExpressionAttributeValues={":f": {"BOOL": False}, ":true": {"BOOL": True},
+                                                  ":r": codec.s(reason), ":t": codec.n(now)})
+        except ClientError:
+            return False
+        return True
+
+    # -------------------------------------------------------------------------------------- attempts
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        """One conditional write: a new attempt, or one whose holder's lease ran out (it crashed)."""
+        try:
+            self._call(
+                "put_item", Item=codec.attempt_to_item(attempt),
+                ConditionExpression="attribute_not_exists(pk) OR (#s = :inflight AND lease_until < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":inflight": codec.s("in_flight"), ":now": codec.n(now)},
+            )
+        except ClientError:
+            return False
+        return True
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out."""
+        try:
+            self._call("put_item", Item=codec.attempt_to_item(attempt), ConditionExpression="claim_id = :c",
+                       ExpressionAttributeValues={":c": codec.s(attempt.claim_id)})
+        except ClientError:
+            return False
+        return True
+
+    def list_attempts(self, message_id: str) -> list[Attempt]:
+        """Every attempt of a message, newest first."""
+        items: list[codec.Item] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+            "ExpressionAttributeValues": {":p": codec.s(f"MSG#{message_id}"), ":a": codec.s("ATT#")},
+        }
+        while True:
+            result = self._call("query", **kwargs)
+            items.extend(result.get("Items", []))
+            if not result.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        attempts = [codec.item_to_attempt(i) for i in items]
+        return sorted(attempts, key=lambda a: (a.started_at, a.number), reverse=True)
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first."""
+        return self._query_index(f"EP#{endpoint_id}", limit, cursor, codec.item_to_attempt, forward=False)
+
+    def remember_idempotency_key(self, key: str, body_sha256: str, message_id: str, now: float,
+                                 ttl: int) -> tuple[str, str]:
+        """One conditional write; on conflict the existing record comes back with the error (no extra read)."""
+        item_key = {"pk": codec.s(f"IDEM#{key}"), "sk": codec.s("META")}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={**item_key, "message_id": codec.s(message_id), "body_sha256": codec.s(body_sha256),
+                      "expires_at": codec.n(now + ttl), "ttl": codec.n(int(now + ttl))},
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": codec.n(now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StorageError("DynamoDB put_item failed") from exc
+            old = exc.response.get("Item") or self._call("get_item", Key=item_key, ConsistentRead=True)["Item"]
+            return old["message_id"]["S"], old["body_sha256"]["S"]
+        except BotoCoreError as exc:
+            raise StorageError(f"DynamoDB put_item failed: {type(exc).__name__}") from exc
+        return message_id, body_sha256

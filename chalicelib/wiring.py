@@ -36,8 +36,13 @@ class Metrics:
         """Emit one count of ``name`` with the given dimensions."""
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=self._namespace,
-                           default_dimensions={"stage": self._stage, **dimensions}):
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=self._namespace,
+            default_dimensions={"stage": self._stage, **dimensions},
+        ):
             pass
 
 
@@ -54,11 +59,20 @@ class Container:
         from botocore.config import Config
 
         # Short timeouts and few retries: the ingest route must answer 503 well inside API Gateway's 29 s.
-        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5,
-                        max_pool_connections=50)
-        with self._lock:
-            return boto3.session.Session().client(
-                service, region_name=self.settings.region, endpoint_url=self.settings.endpoint_url, config=config)
+        config = Config(
+            retries={"mode": "standard", "max_attempts": 3},
+            connect_timeout=2,
+            read_timeout=5,
+            max_pool_connections=50,
+        )
+        with self._lock:  # a session per client: boto3's default session is not thread-safe
+            session: Any = boto3.session.Session()
+            return session.client(
+                service,
+                region_name=self.settings.region,
+                endpoint_url=self.settings.endpoint_url,
+                config=config,
+            )
 
     @cached_property
     def admin_key(self) -> str:
@@ -70,8 +84,9 @@ class Container:
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm").get_parameter(Name=self.settings.admin_key_parameter,
-                                                       WithDecryption=True)
+            result = self._client("ssm").get_parameter(
+                Name=self.settings.admin_key_parameter, WithDecryption=True
+            )
         except (BotoCoreError, ClientError) as exc:
             # Not cached: the next admin call tries again.
             raise StorageError("the admin key parameter cannot be read") from exc
@@ -121,9 +136,14 @@ class Container:
         from chalicelib.ingest import IngestService
 
         return IngestService(
-            sources=self.source_cache, store=self.store, queue=self.ingest_queue, blobs=self.blobs,
-            clock=self.clock, max_body_bytes=self.settings.max_body_bytes,
-            claim_check_bytes=self.settings.claim_check_bytes, rejections_kept=self.settings.rejections_kept,
+            sources=self.source_cache,
+            store=self.store,
+            queue=self.ingest_queue,
+            blobs=self.blobs,
+            clock=self.clock,
+            max_body_bytes=self.settings.max_body_bytes,
+            claim_check_bytes=self.settings.claim_check_bytes,
+            rejections_kept=self.settings.rejections_kept,
             count=self.metrics.count,
         )
 
@@ -132,9 +152,15 @@ class Container:
         """The router (ingest queue consumer)."""
         from chalicelib.routing import NoFanout, Router
 
-        return Router(store=self.store, blobs=self.blobs, fanout=NoFanout(), clock=self.clock,
-                      retention_seconds=self.settings.retention_seconds,
-                      inline_body_bytes=self.settings.inline_body_bytes, count=self.metrics.count)
+        return Router(
+            store=self.store,
+            blobs=self.blobs,
+            fanout=NoFanout(),
+            clock=self.clock,
+            retention_seconds=self.settings.retention_seconds,
+            inline_body_bytes=self.settings.inline_body_bytes,
+            count=self.metrics.count,
+        )
 
     @cached_property
     def sources(self) -> SourceService:

@@ -1,9 +1,9 @@
 """``python -m local``: run Hookway on this machine with no AWS account.
 
-    python -m local dev                  the whole stack: emulator, API on :8000, queue workers
-    python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
-    python -m local api [--port P]       only the API server (environment from ``deploy``)
-    python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
+python -m local dev                  the whole stack: emulator, API on :8000, queue workers
+python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
+python -m local api [--port P]       only the API server (environment from ``deploy``)
+python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
 """
 
 from __future__ import annotations
@@ -26,8 +26,11 @@ QUEUES = {"ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest")}
 def _boto_sqs() -> object:
     import boto3
 
-    return boto3.client("sqs", endpoint_url=os.environ["HOOKWAY_AWS_ENDPOINT_URL"],
-                        region_name=os.environ.get("AWS_REGION", emulator.REGION))
+    return boto3.client(
+        "sqs",
+        endpoint_url=os.environ["HOOKWAY_AWS_ENDPOINT_URL"],
+        region_name=os.environ.get("AWS_REGION", emulator.REGION),
+    )
 
 
 def _app() -> object:
@@ -54,8 +57,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from local.worker import Worker
 
     env_name, handler_name = QUEUES[args.queue]
-    worker = Worker(_boto_sqs(), os.environ[env_name], getattr(_app(), handler_name),
-                    wait_seconds=args.wait_seconds)
+    worker = Worker(
+        _boto_sqs(), os.environ[env_name], getattr(_app(), handler_name), wait_seconds=args.wait_seconds
+    )
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     print(f"worker for {args.queue} polling", flush=True)
     try:
@@ -101,14 +105,17 @@ def cmd_dev(args: argparse.Namespace) -> None:
         env = emulator.deploy(f"http://127.0.0.1:{moto_port}")
         admin_key = os.environ.get("HOOKWAY_ADMIN_KEY") or "hk_" + secrets.token_urlsafe(24)
         os.environ.update(env)
-        os.environ.update({
-            "HOOKWAY_STAGE": "local",
-            "HOOKWAY_ADMIN_KEY": admin_key,
-            "HOOKWAY_PUBLIC_URL": f"http://127.0.0.1:{args.port}",
-        })
+        os.environ.update(
+            {
+                "HOOKWAY_STAGE": "local",
+                "HOOKWAY_ADMIN_KEY": admin_key,
+                "HOOKWAY_PUBLIC_URL": f"http://127.0.0.1:{args.port}",
+            }
+        )
         os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
-        (state / "env.json").write_text(json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY",
-                                                                              "HOOKWAY_STAGE")}))
+        (state / "env.json").write_text(
+            json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")})
+        )
         from local.gateway import serve
 
         server = serve(_app().app, port=args.port, verbose=args.verbose)
@@ -143,10 +150,13 @@ Try it:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run a verb."""
-    logging.basicConfig(level=os.environ.get("HOOKWAY_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    logging.basicConfig(
+        level=os.environ.get("HOOKWAY_LOG_LEVEL", "WARNING"),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="verb", required=True)
     dev = sub.add_parser("dev", help="the whole stack")
     dev.add_argument("--port", type=int, default=int(os.environ.get("HOOKWAY_PORT", "8000")))

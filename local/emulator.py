@@ -27,7 +27,7 @@ REGION = "us-east-1"
 # Fixed dummy credentials: moto accepts anything, and nothing may ever reach real AWS from here.
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105 - the emulator's dummy credential
+    "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
@@ -79,14 +79,16 @@ def start_moto(port: int, log_path: Path | None = None) -> subprocess.Popen[byte
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **AWS_ENV},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **AWS_ENV},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"moto server exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).read()  # noqa: S310
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).read()
             return proc
         except OSError:
             time.sleep(0.1)
@@ -98,8 +100,13 @@ def deploy(endpoint_url: str) -> dict[str, str]:
     """Create the stack from the template in the emulator; returns the environment Hookway needs."""
     import boto3
 
-    cfn = boto3.client("cloudformation", endpoint_url=endpoint_url, region_name=REGION,
-                       aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+    cfn = boto3.client(
+        "cloudformation",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credential
+    )
     cfn.create_stack(StackName=STACK_NAME, TemplateBody=emulator_template())
     deadline = time.monotonic() + 60
     while True:

@@ -43,8 +43,9 @@ class Gateway:
         self.stage = stage
         self._matcher = RouteMatcher(list(app.routes))
 
-    def event(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
-              client_ip: str) -> dict[str, Any] | None:
+    def event(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, client_ip: str
+    ) -> dict[str, Any] | None:
         """The proxy event for a request, or None when no route matches."""
         parts = urlsplit(target)
         path = parts.path or "/"
@@ -94,8 +95,11 @@ class Gateway:
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         """Call the app as Lambda would; a payload over 6 MB fails as Lambda's invoke would."""
         if len(json.dumps(event)) > MAX_EVENT_BYTES:
-            return {"statusCode": 413, "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"message": "Request Too Long"})}
+            return {
+                "statusCode": 413,
+                "headers": {"Content-Type": "application/json"},
+                "body": json.dumps({"message": "Request Too Long"}),
+            }
         context = LambdaContext("api_handler", 512, max_runtime_ms=30_000)
         return dict(self.app(event, context))
 
@@ -105,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
@@ -117,9 +121,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         gateway = self.server.gateway
-        event = gateway.event(self.command, self.path, list(self.headers.items()), body, self.client_address[0])
+        event = gateway.event(
+            self.command, self.path, list(self.headers.items()), body, self.client_address[0]
+        )
         if event is None:
-            self._send(403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}')
+            self._send(
+                403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
+            )
             return
         result = gateway.invoke(event)
         raw = result.get("body") or ""
@@ -152,8 +160,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-def serve(app: Any, host: str = "127.0.0.1", port: int = 8000, *, verbose: bool = False,
-          stage: str = "local") -> _Server:
+def serve(
+    app: Any, host: str = "127.0.0.1", port: int = 8000, *, verbose: bool = False, stage: str = "local"
+) -> _Server:
     """Start serving the app in a background thread; returns the server (call ``shutdown()`` to stop)."""
     server = _Server((host, port), Gateway(app, stage), verbose)
     threading.Thread(target=server.serve_forever, name="hookway-api", daemon=True).start()

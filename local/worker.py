@@ -29,21 +29,25 @@ def sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> di
     records = []
     for m in messages:
         body = m["Body"]
-        records.append({
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": body,
-            "attributes": m.get("Attributes", {}),
-            "messageAttributes": m.get("MessageAttributes", {}),
-            "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
-            "eventSource": "aws:sqs",
-            "eventSourceARN": queue_arn,
-            "awsRegion": region,
-        })
+        records.append(
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": body,
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - SQS's own checksum
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+        )
     return {"Records": records}
 
 
-def split_for_invoke(messages: list[dict[str, Any]], limit: int = MAX_INVOKE_BYTES) -> list[list[dict[str, Any]]]:
+def split_for_invoke(
+    messages: list[dict[str, Any]], limit: int = MAX_INVOKE_BYTES
+) -> list[list[dict[str, Any]]]:
     """Group messages into invokes whose events stay under Lambda's payload limit."""
     groups: list[list[dict[str, Any]]] = []
     current: list[dict[str, Any]] = []
@@ -63,9 +67,17 @@ def split_for_invoke(messages: list[dict[str, Any]], limit: int = MAX_INVOKE_BYT
 class Worker:
     """Polls one queue and invokes one handler, until stopped."""
 
-    def __init__(self, sqs: Any, queue_url: str, handler: Callable[[dict[str, Any], Any], Any], *,
-                 batch_size: int = 10, wait_seconds: int = 1, region: str = "us-east-1",
-                 on_invoke: Callable[[int, bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        *,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        region: str = "us-east-1",
+        on_invoke: Callable[[int, bool], None] | None = None,
+    ) -> None:
         self._sqs = sqs
         self._url = queue_url
         self._handler = handler
@@ -74,8 +86,9 @@ class Worker:
         self._region = region
         self._on_invoke = on_invoke
         self._stop = threading.Event()
-        self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+        self._arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
 
     def stop(self) -> None:
         """Finish the current poll and stop."""
@@ -84,8 +97,11 @@ class Worker:
     def poll_once(self) -> int:
         """Receive one batch and invoke the handler for it; returns how many messages were received."""
         response = self._sqs.receive_message(
-            QueueUrl=self._url, MaxNumberOfMessages=self._batch, WaitTimeSeconds=self._wait,
-            AttributeNames=["All"], MessageAttributeNames=["All"],
+            QueueUrl=self._url,
+            MaxNumberOfMessages=self._batch,
+            WaitTimeSeconds=self._wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
         )
         messages = response.get("Messages", [])
         for group in split_for_invoke(messages):
@@ -94,7 +110,7 @@ class Worker:
 
             try:
                 self._handler(event, LambdaContext("worker", 512, max_runtime_ms=120_000))
-            except Exception:  # noqa: BLE001 - Lambda counts any exception as a failed invoke
+            except Exception:
                 log.info("invoke failed; %d record(s) return after the visibility timeout", len(group))
                 if self._on_invoke:
                     self._on_invoke(len(group), False)
@@ -110,6 +126,6 @@ class Worker:
         while not self._stop.is_set():
             try:
                 self.poll_once()
-            except Exception:  # noqa: BLE001 - keep polling, as the event source mapping does
+            except Exception:
                 log.exception("poll failed")
                 time.sleep(0.5)

@@ -29,8 +29,13 @@ def moto_server() -> Iterator[str]:
 def client(service: str, endpoint: str) -> Any:
     """An ordinary boto3 client pointed at the emulator."""
     return boto3.session.Session().client(
-        service, endpoint_url=endpoint, region_name=emulator.REGION, aws_access_key_id="testing",
-        aws_secret_access_key="testing", config=Config(retries={"mode": "standard", "max_attempts": 3}))  # noqa: S106
+        service,
+        endpoint_url=endpoint,
+        region_name=emulator.REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"mode": "standard", "max_attempts": 3}),
+    )
 
 
 def create_state_table(endpoint: str) -> str:
@@ -38,6 +43,10 @@ def create_state_table(endpoint: str) -> str:
     props = emulator.load_template()["Resources"]["StateTable"]["Properties"]
     name = f"hookway-test-{uuid.uuid4().hex[:12]}"
     client("dynamodb", endpoint).create_table(
-        TableName=name, BillingMode=props["BillingMode"], AttributeDefinitions=props["AttributeDefinitions"],
-        KeySchema=props["KeySchema"], GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"])
+        TableName=name,
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
+    )
     return name

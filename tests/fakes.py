@@ -84,26 +84,43 @@ class MemoryStore:
         return message
 
     def list_messages(self, *, source_id: str, limit: int, cursor: str | None) -> Page[Message]:
-        mine = sorted((m for m in self.messages.values() if m.source_id == source_id),
-                      key=lambda m: (m.received_at, m.id), reverse=True)
+        mine = sorted(
+            (m for m in self.messages.values() if m.source_id == source_id),
+            key=lambda m: (m.received_at, m.id),
+            reverse=True,
+        )
         keys = [f"{m.received_at:017.6f}#{m.id}" for m in mine]
-        return self._page(mine, keys, f"SRC#{source_id}", limit, cursor, forward=False,
-                          pk=lambda m: f"MSG#{m.id}")
+        return self._page(
+            mine, keys, f"SRC#{source_id}", limit, cursor, forward=False, pk=lambda m: f"MSG#{m.id}"
+        )
 
-    def _page(self, items: list[Any], keys: list[str], partition: str, limit: int, cursor: str | None, *,
-              forward: bool, pk: Any) -> Page[Any]:
+    def _page(
+        self,
+        items: list[Any],
+        keys: list[str],
+        partition: str,
+        limit: int,
+        cursor: str | None,
+        *,
+        forward: bool,
+        pk: Any,
+    ) -> Page[Any]:
         start = decode_cursor(cursor, frozenset({"pk", "sk", "gsi1pk", "gsi1sk"}))
         index = 0
         if start:
             after = start["gsi1sk"]["S"]
             index = next((i for i, k in enumerate(keys) if (k > after if forward else k < after)), len(keys))
-        chunk = items[index:index + limit]
+        chunk = items[index : index + limit]
         more = index + limit < len(items)
         last = chunk[-1] if chunk and more else None
         next_key = None
         if last is not None:
-            next_key = {"pk": codec.s(pk(last)), "sk": codec.s("META"), "gsi1pk": codec.s(partition),
-                        "gsi1sk": codec.s(keys[index + len(chunk) - 1])}
+            next_key = {
+                "pk": codec.s(pk(last)),
+                "sk": codec.s("META"),
+                "gsi1pk": codec.s(partition),
+                "gsi1sk": codec.s(keys[index + len(chunk) - 1]),
+            }
         return Page(chunk, encode_cursor(next_key))
 
     def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:

@@ -47,28 +47,36 @@ class Stack:
         self.env = emulator.deploy(self.endpoint)
         self.port = emulator.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env.update({
-            "HOOKWAY_STAGE": "local",
-            "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
-            "HOOKWAY_PUBLIC_URL": self.base,
-            "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
-            "HOOKWAY_LOG_LEVEL": "WARNING",
-        })
+        self.env.update(
+            {
+                "HOOKWAY_STAGE": "local",
+                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
+                "HOOKWAY_PUBLIC_URL": self.base,
+                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+                "HOOKWAY_LOG_LEVEL": "WARNING",
+            }
+        )
         self.sqs = aws.client("sqs", self.endpoint)
         self.dynamodb = aws.client("dynamodb", self.endpoint)
         self.s3 = aws.client("s3", self.endpoint)
         # Short visibility so a killed worker's batch comes back within the test, not in 6 minutes.
         for name in ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_DELIVERIES_QUEUE_URL"):
-            self.sqs.set_queue_attributes(QueueUrl=self.env[name],
-                                          Attributes={"VisibilityTimeout": str(visibility_timeout)})
+            self.sqs.set_queue_attributes(
+                QueueUrl=self.env[name], Attributes={"VisibilityTimeout": str(visibility_timeout)}
+            )
         self.workers: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._api = self._spawn("api", ["api", "--port", str(self.port)])
         self._wait_healthy()
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        return subprocess.Popen([sys.executable, "-m", "local", *args], cwd=ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, env={**os.environ, **self.env})
+        return subprocess.Popen(
+            [sys.executable, "-m", "local", *args],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **self.env},
+        )
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + 30
@@ -93,8 +101,17 @@ class Stack:
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
 
-    def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
-                admin: bool = False, json_body: Any = None, timeout: float = 30) -> Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        admin: bool = False,
+        json_body: Any = None,
+        timeout: float = 30,
+    ) -> Response:
         """One HTTP request to the API."""
         all_headers = dict(headers or {})
         if json_body is not None:
@@ -102,9 +119,9 @@ class Stack:
             all_headers.setdefault("Content-Type", "application/json")
         if admin:
             all_headers["Authorization"] = f"Bearer {ADMIN_KEY}"
-        req = urllib.request.Request(self.base + path, data=body, method=method, headers=all_headers)  # noqa: S310
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return Response(resp.status, dict(resp.headers), resp.read())
         except urllib.error.HTTPError as err:
             return Response(err.code, dict(err.headers), err.read())

@@ -28,8 +28,8 @@ DEFAULT_TOLERANCE = None
 
 
 def _public_keys(secrets: tuple[str, ...]) -> list[Any]:
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
-    from cryptography.hazmat.primitives.serialization import load_der_public_key  # noqa: PLC0415
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
 
     keys = []
     for secret in secrets:
@@ -46,9 +46,9 @@ def _public_keys(secrets: tuple[str, ...]) -> list[Any]:
 
 def verify_sendgrid(req: Request) -> Verified:
     """Verify a SendGrid signed Event Webhook batch."""
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
-    from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric import ec  # noqa: PLC0415
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     keys = _public_keys(req.secrets)
     signature = decode_base64(req.require_header("X-Twilio-Email-Event-Webhook-Signature"))

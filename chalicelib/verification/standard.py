@@ -60,8 +60,8 @@ def _split_keys(secrets: tuple[str, ...]) -> tuple[list[bytes], list[bytes]]:
 
 def _ed25519_matches(public_keys: list[bytes], signatures: list[bytes], message: bytes) -> bool:
     # Imported here so that `import chalicelib.verification` stays free of cryptography (cold start).
-    from cryptography.exceptions import InvalidSignature  # noqa: PLC0415
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # noqa: PLC0415
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     found = False
     for raw in public_keys:

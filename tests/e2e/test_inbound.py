@@ -22,7 +22,11 @@ def _github(body: bytes, delivery: str | None = None, secret: str = GITHUB_SECRE
 
 
 def _source(stack: Stack) -> str:
-    return str(stack.create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})["id"])
+    return str(
+        stack.create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})[
+            "id"
+        ]
+    )
 
 
 def test_health_and_admin_auth(stack: Stack) -> None:
@@ -36,14 +40,16 @@ def test_health_and_admin_auth(stack: Stack) -> None:
 def test_bad_management_input_is_a_clear_4xx(stack: Stack) -> None:
     bad_json = stack.request("POST", "/v1/sources", body=b"{nope", admin=True)
     assert bad_json.status == 400 and bad_json.json()["error"]["code"] == "invalid_json"
-    bad_field = stack.request("POST", "/v1/sources", json_body={"name": "x", "verification": {"scheme": "?"}},
-                              admin=True)
+    bad_field = stack.request(
+        "POST", "/v1/sources", json_body={"name": "x", "verification": {"scheme": "?"}}, admin=True
+    )
     assert bad_field.status == 400
     assert bad_field.json()["error"]["field"] == "verification.scheme"
     assert stack.request("GET", "/v1/sources/src_nope", admin=True).status == 404
     assert stack.request("GET", "/v1/messages?source=x&limit=0", admin=True).status == 400
-    assert stack.request("GET", "/v1/messages?source=x&cursor=%21%21", admin=True).json()["error"]["code"] == (
-        "invalid_cursor")
+    assert stack.request("GET", "/v1/messages?source=x&cursor=%21%21", admin=True).json()["error"][
+        "code"
+    ] == ("invalid_cursor")
 
 
 def test_signed_webhook_is_stored_once_byte_for_byte(stack: Stack) -> None:
@@ -65,11 +71,15 @@ def test_tampered_webhook_is_401_and_nothing_is_stored(stack: Stack) -> None:
     body = b'{"amount": 100}'
     resp = stack.request("POST", f"/in/{sid}", body=b'{"amount": 999}', headers=_github(body))
     assert resp.status == 401
-    assert resp.json() == {"error": {"code": "signature_mismatch", "message": resp.json()["error"]["message"]}}
+    assert resp.json() == {
+        "error": {"code": "signature_mismatch", "message": resp.json()["error"]["message"]}
+    }
     good = b'{"marker": 1}'
     stack.request("POST", f"/in/{sid}", body=good, headers=_github(good))
     wait_until(lambda: stack.messages(sid))  # the pipeline has caught up ...
-    assert [m["body_sha256"] for m in stack.messages(sid)] == [hashlib.sha256(good).hexdigest()]  # ... and only that
+    assert [m["body_sha256"] for m in stack.messages(sid)] == [
+        hashlib.sha256(good).hexdigest()
+    ]  # ... and only that
     rejections = stack.request("GET", f"/v1/sources/{sid}/rejections", admin=True).json()
     assert rejections["counts"] == {"total": 1, "signature_mismatch": 1}
 
@@ -107,8 +117,12 @@ def test_two_megabyte_binary_body_goes_through_s3_and_back(stack: Stack) -> None
     assert resp.status == 202, resp.body
     [message] = wait_until(lambda: stack.messages(sid))
     assert message["stored_in"] == "s3" and message["size"] == len(body)
-    stored = stack.request("GET", f"/v1/messages/{message['id']}/body", admin=True,
-                           headers={"Accept": "application/octet-stream"})
+    stored = stack.request(
+        "GET",
+        f"/v1/messages/{message['id']}/body",
+        admin=True,
+        headers={"Accept": "application/octet-stream"},
+    )
     assert stored.body == body
     assert stored.headers["Hookway-Content-Type"] == "application/octet-stream"
 
@@ -119,14 +133,23 @@ def test_form_encoded_body_is_preserved_exactly(stack: Stack) -> None:
     headers = {**_github(body), "Content-Type": "application/x-www-form-urlencoded"}
     assert stack.request("POST", f"/in/{sid}", body=body, headers=headers).status == 202
     [message] = wait_until(lambda: stack.messages(sid))
-    assert stack.request("GET", f"/v1/messages/{message['id']}/body", admin=True,
-                         headers={"Accept": "*/*"}).body == body
+    assert (
+        stack.request("GET", f"/v1/messages/{message['id']}/body", admin=True, headers={"Accept": "*/*"}).body
+        == body
+    )
 
 
 def test_unknown_source_and_oversized_body(stack: Stack) -> None:
     assert stack.request("POST", "/in/src_unknown", body=b"{}").json()["error"]["code"] == "source_not_found"
-    sid = str(stack.create_source({"name": "small", "max_body_bytes": 100,
-                                   "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})["id"])
+    sid = str(
+        stack.create_source(
+            {
+                "name": "small",
+                "max_body_bytes": 100,
+                "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]},
+            }
+        )["id"]
+    )
     body = b"x" * 101
     resp = stack.request("POST", f"/in/{sid}", body=body, headers=_github(body))
     assert resp.status == 413 and resp.json()["error"]["code"] == "payload_too_large"
@@ -159,3 +182,41 @@ def test_worker_killed_mid_batch_loses_nothing(stack: Stack) -> None:
     stored = [m["id"] for m in stack.messages(sid)]
     assert sorted(stored) == sorted(sent)
     assert partial < 120
+
+
+def _twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
+    import base64
+
+    data = url + "".join(k + params[k] for k in sorted(params))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def test_twilio_url_with_slashes_and_colons_in_the_query_verifies(stack: Stack) -> None:
+    from urllib.parse import urlencode
+
+    sid = str(stack.create_source({"name": "tw", "verification": {"scheme": "twilio", "secrets": ["tok"]}})["id"])
+    query = "next=/a/b&cb=https://e.example/cb"
+    url = f"{stack.base}/in/{sid}?{query}"
+    params = {"CallSid": "CA1", "From": "+14158675309"}
+    body = urlencode(params).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": _twilio_signature("tok", url, params)}
+    resp = stack.request("POST", f"/in/{sid}?{query}", body=body, headers=headers)
+    assert resp.status == 202, resp.body
+
+
+def test_signed_url_option_pins_the_url_the_provider_signed(stack: Stack) -> None:
+    from urllib.parse import urlencode
+
+    # GIVEN a URL whose query API Gateway cannot hand over as written (a repeated name, interleaved)
+    sid = str(stack.create_source({"name": "tw", "verification": {"scheme": "twilio", "secrets": ["tok"]}})["id"])
+    signed = f"{stack.base}/in/{sid}?a=1&b=2&a=3"
+    params = {"CallSid": "CA2"}
+    body = urlencode(params).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               "X-Twilio-Signature": _twilio_signature("tok", signed, params)}
+    assert stack.request("POST", f"/in/{sid}?a=1&b=2&a=3", body=body, headers=headers).status == 401
+    # WHEN the source is told the exact URL configured at Twilio THEN it verifies
+    stack.request("PATCH", f"/v1/sources/{sid}", admin=True, json_body={
+        "verification": {"scheme": "twilio", "options": {"signed_url": signed}}})
+    assert stack.request("POST", f"/in/{sid}?a=1&b=2&a=3", body=body, headers=headers).status == 202

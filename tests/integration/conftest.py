@@ -41,8 +41,9 @@ def queue(request: pytest.FixtureRequest) -> Any:
         return MemoryQueue()
     endpoint = request.getfixturevalue("endpoint")
     sqs = aws.client("sqs", endpoint)
-    url = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}",
-                           Attributes={"MaximumMessageSize": "1048576"})["QueueUrl"]
+    url = sqs.create_queue(
+        QueueName=f"q-{uuid.uuid4().hex[:10]}", Attributes={"MaximumMessageSize": "1048576"}
+    )["QueueUrl"]
     q = SqsQueue(sqs, url)
     q.sqs = sqs  # type: ignore[attr-defined]
     return q

@@ -17,20 +17,43 @@ from tests.fakes import FakeClock
 def _source(clock: FakeClock, **changes: Any) -> Source:
     now = clock()
     base = Source(
-        id=new_id("src"), name="n", created_at=now, updated_at=now,
+        id=new_id("src"),
+        name="n",
+        created_at=now,
+        updated_at=now,
         verification=Verification("stripe", (Secret("sec_1", "whsec_x", now, None),), 300, {"a": [1, "b"]}),
-        ip_allowlist=("10.0.0.0/8",), basic_auth=("u:p:w",), mtls=MtlsRule(("CN=a",), ()), rejection_status=403,
-        dedupe="json:/id", replay_window=60, max_body_bytes=10, description="d", enabled=False,
+        ip_allowlist=("10.0.0.0/8",),
+        basic_auth=("u:p:w",),
+        mtls=MtlsRule(("CN=a",), ()),
+        rejection_status=403,
+        dedupe="json:/id",
+        replay_window=60,
+        max_body_bytes=10,
+        description="d",
+        enabled=False,
     )
     return base.with_changes(**changes)
 
 
 def _message(clock: FakeClock, **changes: Any) -> Message:
     base = Message(
-        id=new_id("msg"), source_id="src_a", event_type="push", status="stored", received_at=clock(), size=3,
-        body_sha256="abc", content_type="application/json", receipt_id="r1", headers={"x-a": "1"},
-        source_ip="203.0.113.1", delivery_id="d", dedupe_key="id:d", signed_timestamp=5, body=b"\x00\xffz",
-        dedupe_until=clock() + 60, expires_at=clock() + 86400,
+        id=new_id("msg"),
+        source_id="src_a",
+        event_type="push",
+        status="stored",
+        received_at=clock(),
+        size=3,
+        body_sha256="abc",
+        content_type="application/json",
+        receipt_id="r1",
+        headers={"x-a": "1"},
+        source_ip="203.0.113.1",
+        delivery_id="d",
+        dedupe_key="id:d",
+        signed_timestamp=5,
+        body=b"\x00\xffz",
+        dedupe_until=clock() + 60,
+        expires_at=clock() + 86400,
     )
     return Message(**{**base.__dict__, **changes})
 
@@ -40,8 +63,13 @@ class TestStore:
         source = _source(clock)
         store.put_source(source)
         assert store.get_source(source.id) == source
-        minimal = _source(clock, mtls=None, dedupe=None, max_body_bytes=None,
-                          verification=Verification("github", (), None, {}))
+        minimal = _source(
+            clock,
+            mtls=None,
+            dedupe=None,
+            max_body_bytes=None,
+            verification=Verification("github", (), None, {}),
+        )
         store.put_source(minimal)
         assert store.get_source(minimal.id) == minimal
 
@@ -76,8 +104,15 @@ class TestStore:
         inline = _message(clock)
         assert store.store_message(inline, clock()) is True
         assert store.get_message(inline.id) == inline
-        ref = _message(clock, body=None, body_ref=BodyRef("b", "k", "abc", 3), event_type=None,
-                       payload={"n": [1, 2]}, source_ip=None, signed_timestamp=None)
+        ref = _message(
+            clock,
+            body=None,
+            body_ref=BodyRef("b", "k", "abc", 3),
+            event_type=None,
+            payload={"n": [1, 2]},
+            source_ip=None,
+            signed_timestamp=None,
+        )
         store.store_message(ref, clock())
         assert store.get_message(ref.id) == ref
 
@@ -124,9 +159,21 @@ class TestStore:
     def test_rejections_ring_and_counts(self, store: Any, clock: FakeClock) -> None:
         sid = new_id("src")
         for i in range(4):
-            store.record_rejection(Rejection(sid, clock() + i, "signature_mismatch" if i else "ip_not_allowed",
-                                             "m", "1.2.3.4", "POST", "a/b", 3, "ua"), slot=i % 3,
-                                   ttl=int(clock()) + 100)
+            store.record_rejection(
+                Rejection(
+                    sid,
+                    clock() + i,
+                    "signature_mismatch" if i else "ip_not_allowed",
+                    "m",
+                    "1.2.3.4",
+                    "POST",
+                    "a/b",
+                    3,
+                    "ua",
+                ),
+                slot=i % 3,
+                ttl=int(clock()) + 100,
+            )
         kept = store.list_rejections(sid)
         assert len(kept) == 3  # bounded by the ring
         assert [r.at for r in kept] == sorted((r.at for r in kept), reverse=True)
@@ -155,7 +202,9 @@ def _drain(queue: Any) -> list[str]:
     bodies: list[str] = []
     sqs = queue.sqs  # type: ignore[attr-defined]
     while True:
-        got = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
         if not got:
             return bodies
         bodies.extend(m["Body"] for m in got)

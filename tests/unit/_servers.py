@@ -100,7 +100,9 @@ def http_server(
     server = _Server(reply, ssl_context)
     if ssl_context is not None:
 
-        def remember_sni(_sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext) -> None:
+        def remember_sni(
+            _sock: ssl.SSLObject | ssl.SSLSocket, name: str | None, _ctx: ssl.SSLContext
+        ) -> None:
             with server.state.lock:
                 server.state.sni.append(name)
 
@@ -184,7 +186,9 @@ def raw_server(serve: Callable[[socket.socket], None]) -> Iterator[int]:
         listener.close()
 
 
-def _serve_quietly(serve: Callable[[socket.socket], None], conn: socket.socket, stop: threading.Event) -> None:
+def _serve_quietly(
+    serve: Callable[[socket.socket], None], conn: socket.socket, stop: threading.Event
+) -> None:
     try:
         serve(conn)
     except OSError:

@@ -22,13 +22,16 @@ def test_deployed_stages_never_allow_private_destinations() -> None:
         Settings.from_env({"HOOKWAY_STAGE": "prod", "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true"})
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("HOOKWAY_MAX_BODY_BYTES", "lots"),
-    ("HOOKWAY_MAX_BODY_BYTES", "0"),
-    ("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "maybe"),
-    ("HOOKWAY_CLAIM_CHECK_BYTES", str(1024 * 1024)),
-    ("HOOKWAY_RETENTION_SECONDS", "5"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOOKWAY_MAX_BODY_BYTES", "lots"),
+        ("HOOKWAY_MAX_BODY_BYTES", "0"),
+        ("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "maybe"),
+        ("HOOKWAY_CLAIM_CHECK_BYTES", str(1024 * 1024)),
+        ("HOOKWAY_RETENTION_SECONDS", "5"),
+    ],
+)
 def test_bad_values_are_clear_errors(name: str, value: str) -> None:
     with pytest.raises(ValidationError) as err:
         Settings.from_env({name: value})
@@ -36,7 +39,17 @@ def test_bad_values_are_clear_errors(name: str, value: str) -> None:
 
 
 def test_endpoint_and_resource_names_come_from_the_environment() -> None:
-    s = Settings.from_env({"HOOKWAY_AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "HOOKWAY_TABLE": "t",
-                           "HOOKWAY_INGEST_QUEUE_URL": "q", "HOOKWAY_PUBLIC_URL": "https://x.example/"})
+    s = Settings.from_env(
+        {
+            "HOOKWAY_AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+            "HOOKWAY_TABLE": "t",
+            "HOOKWAY_INGEST_QUEUE_URL": "q",
+            "HOOKWAY_PUBLIC_URL": "https://x.example/",
+        }
+    )
     assert (s.endpoint_url, s.table_name, s.ingest_queue_url, s.public_url) == (
-        "http://127.0.0.1:5000", "t", "q", "https://x.example")
+        "http://127.0.0.1:5000",
+        "t",
+        "q",
+        "https://x.example",
+    )

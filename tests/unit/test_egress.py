@@ -46,8 +46,12 @@ def stub(mapping: dict[str, Sequence[str]]) -> Callable[[str, int], list[str]]:
     return resolve
 
 
-def post(url: str, *, body: bytes = b'{"a": 1}', timeout: float = 5.0, **headers: str) -> OutboundRequest:
-    return OutboundRequest("POST", url, {"Content-Type": "application/json", **headers}, body, timeout)
+def post(
+    url: str, *, body: bytes = b'{"a": 1}', timeout: float = 5.0, headers: dict[str, str] | None = None
+) -> OutboundRequest:
+    return OutboundRequest(
+        "POST", url, {"Content-Type": "application/json", **(headers or {})}, body, timeout
+    )
 
 
 def free_port() -> int:
@@ -66,7 +70,7 @@ def test_sends_request_and_returns_status_headers_and_body() -> None:
 
     with http_server(reply) as (port, state), Transport(allow_private=True) as transport:
         # WHEN a signed-looking POST is sent
-        response = transport.send(post(f"http://127.0.0.1:{port}/hook?x=1", **{"webhook-id": "msg_1"}))
+        response = transport.send(post(f"http://127.0.0.1:{port}/hook?x=1", headers={"webhook-id": "msg_1"}))
 
     # THEN status, lower-cased headers, body and the address used come back
     assert response.status == 201
@@ -87,7 +91,7 @@ def test_sends_request_and_returns_status_headers_and_body() -> None:
 def test_connects_to_the_resolved_address_but_keeps_the_host_header() -> None:
     with http_server() as (port, state):
         transport = Transport(allow_private=True, resolver=stub({HOOK_HOST: ["127.0.0.1"]}))
-        response = transport.send(post(f"http://{HOOK_HOST}:{port}/in", Host="evil.example"))
+        response = transport.send(post(f"http://{HOOK_HOST}:{port}/in", headers={"Host": "evil.example"}))
     assert response.status == 200
     # The caller's Host header cannot redirect the request to another virtual host.
     assert state.requests[0].headers["host"] == f"{HOOK_HOST}:{port}"
@@ -155,7 +159,12 @@ def test_name_resolving_to_loopback_never_connects() -> None:
 
 @pytest.mark.parametrize(
     "answers",
-    [[PUBLIC_V4, "127.0.0.1"], ["127.0.0.1", PUBLIC_V4], [PUBLIC_V6, "::ffff:127.0.0.1"], [PUBLIC_V4, "fe80::1%lo"]],
+    [
+        [PUBLIC_V4, "127.0.0.1"],
+        ["127.0.0.1", PUBLIC_V4],
+        [PUBLIC_V6, "::ffff:127.0.0.1"],
+        [PUBLIC_V4, "fe80::1%lo"],
+    ],
 )
 def test_any_private_address_among_the_answers_refuses_the_whole_name(answers: list[str]) -> None:
     with canary() as target:
@@ -245,15 +254,49 @@ def test_trickling_receiver_hits_the_total_deadline(head: bytes, then: bytes) ->
     assert deadline - 0.05 <= elapsed < deadline + 0.4
 
 
-def test_silent_receiver_times_out_at_the_deadline() -> None:
+def test_trickling_tls_receiver_hits_the_total_deadline(ca: trustme.CA) -> None:
+    # The TLS socket class must be deadline-aware too, not just the plain TCP socket.
+    server_context = _server_context(ca, HOOK_HOST)
+    slow = _trickle(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", b"x" * 1000, every=0.1)
+
+    def serve(conn: socket.socket) -> None:
+        slow(server_context.wrap_socket(conn, server_side=True))
+
+    with raw_server(serve) as port:
+        transport = Transport(
+            allow_private=True, resolver=stub({HOOK_HOST: ["127.0.0.1"]}), ssl_context=_trusting(ca)
+        )
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceededError):
+            transport.send(post(f"https://{HOOK_HOST}:{port}/", timeout=0.8))
+        assert time.monotonic() - start < 1.2
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_silent_receiver_times_out_at_the_deadline(scheme: str) -> None:
+    # For https the receiver never answers the ClientHello: the handshake is bounded too.
     def silent(conn: socket.socket) -> None:
-        read_request_head(conn)
+        conn.recv(65536)
         time.sleep(3)
 
     with raw_server(silent) as port:
         start = time.monotonic()
         with pytest.raises(DeadlineExceededError):
-            Transport(allow_private=True).send(post(f"http://127.0.0.1:{port}/", timeout=0.5))
+            Transport(allow_private=True).send(post(f"{scheme}://127.0.0.1:{port}/", timeout=0.5))
+        assert time.monotonic() - start < 0.9
+
+
+def test_receiver_that_never_reads_the_body_times_out_at_the_deadline() -> None:
+    def deaf(_conn: socket.socket) -> None:
+        time.sleep(3)
+
+    with raw_server(deaf) as port:
+        start = time.monotonic()
+        with pytest.raises(DeadlineExceededError):
+            # Far more than loopback socket buffers hold, so sendall blocks.
+            Transport(allow_private=True).send(
+                post(f"http://127.0.0.1:{port}/", body=b"b" * (64 * 1024 * 1024), timeout=0.5)
+            )
         assert time.monotonic() - start < 0.9
 
 
@@ -283,9 +326,8 @@ def test_broken_http_is_protocol_error(answer: bytes) -> None:
         read_request_head(conn)
         conn.sendall(answer)
 
-    with raw_server(serve) as port:
-        with pytest.raises(ProtocolError) as caught:
-            Transport(allow_private=True).send(post(f"http://127.0.0.1:{port}/", timeout=2))
+    with raw_server(serve) as port, pytest.raises(ProtocolError) as caught:
+        Transport(allow_private=True).send(post(f"http://127.0.0.1:{port}/", timeout=2))
     assert caught.value.error_class == "protocol_error"
 
 
@@ -346,15 +388,13 @@ def test_tls_certificate_for_another_name_is_tls_error(ca: trustme.CA) -> None:
 
 
 def test_https_to_a_plain_http_server_is_tls_error() -> None:
-    with http_server() as (port, _state):
-        with pytest.raises(TLSError):
-            Transport(allow_private=True).send(post(f"https://127.0.0.1:{port}/", timeout=2))
+    with http_server() as (port, _state), pytest.raises(TLSError):
+        Transport(allow_private=True).send(post(f"https://127.0.0.1:{port}/", timeout=2))
 
 
 def test_https_only_transport_refuses_http() -> None:
-    with canary() as target:
-        with pytest.raises(InvalidURLError):
-            Transport(allow_private=True, https_only=True).send(post(f"http://127.0.0.1:{target.port}/"))
+    with canary() as target, pytest.raises(InvalidURLError):
+        Transport(allow_private=True, https_only=True).send(post(f"http://127.0.0.1:{target.port}/"))
     assert target.connections == 0
 
 
@@ -395,6 +435,8 @@ BAD_URLS = [
     "http://017700000001/",
     "http://127.000.000.001/",
     "http://0x7f.1/",
+    "http://127.0.0.1./",
+    "http://0x7f000001./",
     # cloud metadata
     "http://169.254.169.254/latest/meta-data/",
     "http://[fd00:ec2::254]/latest/meta-data/",

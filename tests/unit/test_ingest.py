@@ -123,8 +123,10 @@ def test_same_delivery_gets_same_message_id_and_others_do_not(services: Services
 
 def test_dedupe_none_gives_every_request_its_own_id(services: Services) -> None:
     sid = services.github_source(dedupe="none")
-    ids = {json.loads(services.ingest.receive(inbound(sid, BODY, github_headers(BODY))).body)["id"]
-           for _ in range(3)}
+    ids = {
+        json.loads(services.ingest.receive(inbound(sid, BODY, github_headers(BODY))).body)["id"]
+        for _ in range(3)
+    }
     assert len(ids) == 3
 
 
@@ -137,13 +139,16 @@ def test_dedupe_by_json_pointer(services: Services) -> None:
     assert id_a == id_b
 
 
-@pytest.mark.parametrize(("ip", "accepted"), [
-    ("203.0.113.9", True),
-    ("::ffff:203.0.113.9", True),  # IPv4-mapped IPv6 is the same client
-    ("198.51.100.1", False),
-    (None, False),
-    ("not-an-ip", False),
-])
+@pytest.mark.parametrize(
+    ("ip", "accepted"),
+    [
+        ("203.0.113.9", True),
+        ("::ffff:203.0.113.9", True),  # IPv4-mapped IPv6 is the same client
+        ("198.51.100.1", False),
+        (None, False),
+        ("not-an-ip", False),
+    ],
+)
 def test_ip_allowlist_uses_the_gateway_source_ip(services: Services, ip: str | None, accepted: bool) -> None:
     sid = services.github_source(ip_allowlist=["203.0.113.0/24"])
     headers = {**github_headers(BODY), "x-forwarded-for": ["203.0.113.9"]}  # never trusted
@@ -176,19 +181,36 @@ def test_basic_auth_on_top_of_the_signature(services: Services) -> None:
     assert len(services.queue.sent) == 1
 
 
-def _cert(subject: str = "CN=docusign.net", issuer: str = "CN=DigiCert", *, not_after: str = "Jan  1 00:00:00 2099 GMT") -> dict[str, object]:
-    return {"subjectDN": subject, "issuerDN": issuer, "serialNumber": "01",
-            "validity": {"notBefore": "Jan  1 00:00:00 2020 GMT", "notAfter": not_after}}
+def _cert(
+    subject: str = "CN=docusign.net",
+    issuer: str = "CN=DigiCert",
+    *,
+    not_after: str = "Jan  1 00:00:00 2099 GMT",
+) -> dict[str, object]:
+    return {
+        "subjectDN": subject,
+        "issuerDN": issuer,
+        "serialNumber": "01",
+        "validity": {"notBefore": "Jan  1 00:00:00 2020 GMT", "notAfter": not_after},
+    }
 
 
-@pytest.mark.parametrize(("cert", "code"), [
-    (None, "client_certificate_required"),
-    (_cert(not_after="Jan  1 00:00:00 2021 GMT"), "client_certificate_expired"),
-    (_cert(subject="CN=evil"), "client_certificate_rejected"),
-    (_cert(issuer="CN=Other CA"), "client_certificate_rejected"),
-    ({"subjectDN": "CN=docusign.net", "validity": {"notBefore": "yesterday"}}, "client_certificate_invalid"),
-])
-def test_mtls_rule_refuses_bad_certificates(services: Services, cert: dict[str, object] | None, code: str) -> None:
+@pytest.mark.parametrize(
+    ("cert", "code"),
+    [
+        (None, "client_certificate_required"),
+        (_cert(not_after="Jan  1 00:00:00 2021 GMT"), "client_certificate_expired"),
+        (_cert(subject="CN=evil"), "client_certificate_rejected"),
+        (_cert(issuer="CN=Other CA"), "client_certificate_rejected"),
+        (
+            {"subjectDN": "CN=docusign.net", "validity": {"notBefore": "yesterday"}},
+            "client_certificate_invalid",
+        ),
+    ],
+)
+def test_mtls_rule_refuses_bad_certificates(
+    services: Services, cert: dict[str, object] | None, code: str
+) -> None:
     sid = services.github_source(mtls={"subjects": ["CN=docusign.net"], "issuers": ["CN=DigiCert"]})
     with pytest.raises(RejectedError) as err:
         services.ingest.receive(inbound(sid, BODY, github_headers(BODY), client_cert=cert))
@@ -234,14 +256,24 @@ def test_rotated_secret_takes_effect_at_once_in_this_process(services: Services)
 
 def _slack_headers(body: bytes, secret: str, ts: int) -> dict[str, list[str]]:
     sig = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"x-slack-signature": [f"v0={sig}"], "x-slack-request-timestamp": [str(ts)],
-            "content-type": ["application/json"]}
+    return {
+        "x-slack-signature": [f"v0={sig}"],
+        "x-slack-request-timestamp": [str(ts)],
+        "content-type": ["application/json"],
+    }
 
 
 def test_slack_url_verification_is_answered_after_verification_and_not_stored(services: Services) -> None:
-    sid = services.sources.create({"name": "slack", "verification": {"scheme": "slack", "secrets": ["s3cret"]}}).id
-    body = json.dumps({"token": "t", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
-                       "type": "url_verification"}).encode()
+    sid = services.sources.create(
+        {"name": "slack", "verification": {"scheme": "slack", "secrets": ["s3cret"]}}
+    ).id
+    body = json.dumps(
+        {
+            "token": "t",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    ).encode()
     ts = int(services.clock())
     reply = services.ingest.receive(inbound(sid, body, _slack_headers(body, "s3cret", ts)))
     assert reply.status == 200
@@ -252,13 +284,23 @@ def test_slack_url_verification_is_answered_after_verification_and_not_stored(se
 
 
 def test_meta_get_handshake_checks_the_verify_token(services: Services) -> None:
-    sid = services.sources.create({"name": "meta", "verification": {
-        "scheme": "meta", "secrets": ["app-secret"], "options": {"verify_token": "vt-123"}}}).id
+    sid = services.sources.create(
+        {
+            "name": "meta",
+            "verification": {
+                "scheme": "meta",
+                "secrets": ["app-secret"],
+                "options": {"verify_token": "vt-123"},
+            },
+        }
+    ).id
     query = {"hub.mode": "subscribe", "hub.verify_token": "vt-123", "hub.challenge": "1158201444"}
     reply = services.ingest.receive(inbound(sid, b"", {}, method="GET", query=query))
     assert (reply.status, reply.body) == (200, b"1158201444")
     with pytest.raises(RejectedError) as err:
-        services.ingest.receive(inbound(sid, b"", {}, method="GET", query={**query, "hub.verify_token": "no"}))
+        services.ingest.receive(
+            inbound(sid, b"", {}, method="GET", query={**query, "hub.verify_token": "no"})
+        )
     assert err.value.status == 403
     assert services.queue.sent == []
 

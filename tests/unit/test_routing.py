@@ -87,9 +87,23 @@ def test_unreadable_envelopes_are_poison(services: Services, text: str) -> None:
 
 def test_envelope_round_trip_keeps_every_field() -> None:
     ref = BodyRef("b", "k", hashlib.sha256(b"x").hexdigest(), 1)
-    envelope = Envelope(id="msg_1", receipt_id="r", source_id="s", received_at=1.5, content_type="a/b", size=1,
-                        sha256=ref.sha256, replay_window=60, headers={"h": "v"}, source_ip="::1", event_type="e",
-                        delivery_id="d", dedupe_key="id:d", signed_timestamp=7, body_ref=ref)
+    envelope = Envelope(
+        id="msg_1",
+        receipt_id="r",
+        source_id="s",
+        received_at=1.5,
+        content_type="a/b",
+        size=1,
+        sha256=ref.sha256,
+        replay_window=60,
+        headers={"h": "v"},
+        source_ip="::1",
+        event_type="e",
+        delivery_id="d",
+        dedupe_key="id:d",
+        signed_timestamp=7,
+        body_ref=ref,
+    )
     assert Envelope.decode(envelope.encode()) == envelope
     text_body = Envelope(**{**envelope.__dict__, "body_ref": None, "body": "é\u2028\x00".encode()})
     encoded = text_body.encode()
@@ -104,7 +118,8 @@ def _record(n: int, body: str) -> dict[str, str]:
 def test_batch_without_failures_deletes_nothing_itself() -> None:
     queue = MemoryQueue()
     assert process_batch([_record(1, "a"), _record(2, "b")], lambda body: None, queue) == {
-        "batchItemFailures": []}
+        "batchItemFailures": []
+    }
     assert queue.deleted == []
 
 
