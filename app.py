@@ -141,8 +141,9 @@ def receive(source_id: str) -> Response:
     multi_query = event.get("multiValueQueryStringParameters") or {}
     # Senders escape only what they must; quote() with RFC 3986's sub-delimiters kept comes closest to
     # the URL they signed (sources can pin it exactly with the signed_url option).
-    query_string = urlencode([(k, v) for k, vs in multi_query.items() for v in vs], quote_via=quote,
-                             safe="/:@!$'()*,;~")
+    query_string = urlencode(
+        [(k, v) for k, vs in multi_query.items() for v in vs], quote_via=quote, safe="/:@!$'()*,;~"
+    )
     base = _base_url()
     url = f"{base}/in/{source_id}" + (f"?{query_string}" if query_string else "")
     identity = request.context.get("identity") or {}
@@ -281,11 +282,50 @@ def list_messages() -> Response:
     return _json({"data": [m.public() for m in page.items], "next_cursor": page.cursor})
 
 
+@app.route("/v1/messages", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def publish_message() -> Response:
+    """Publish ``{"event_type", "payload"}`` to every subscribed endpoint; ``Idempotency-Key`` for 24 h."""
+    key = app.current_request.headers.get("idempotency-key")
+    message_id = _container().publisher.publish(_json_body(), key)
+    return _json({"id": message_id}, 202)
+
+
 @app.route("/v1/messages/{message_id}", methods=["GET"])
 @api
 def get_message(message_id: str) -> Response:
-    """One message."""
-    return _json(_container().store.get_message(message_id).public())
+    """One message, with the state of its delivery to each endpoint."""
+    from chalicelib.delivery import delivery_states
+
+    c = _container()
+    message = c.store.get_message(message_id)
+    return _json(
+        {**message.public(), "deliveries": delivery_states(message, c.store.list_attempts(message_id))}
+    )
+
+
+@app.route("/v1/messages/{message_id}/attempts", methods=["GET"])
+@api
+def list_message_attempts(message_id: str) -> Response:
+    """Every attempt to deliver a message, newest first."""
+    c = _container()
+    c.store.get_message(message_id)
+    attempts = c.store.list_attempts(message_id)
+    start = _offset_cursor()
+    page = attempts[start : start + _limit()]
+    more = start + len(page) < len(attempts)
+    return _json(
+        {"data": [a.public() for a in page], "next_cursor": str(start + len(page)) if more else None}
+    )
+
+
+def _offset_cursor() -> int:
+    from chalicelib.errors import BadRequestError
+
+    raw = _cursor() or "0"
+    if not raw.isdigit():
+        raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+    return int(raw)
 
 
 @app.route("/v1/messages/{message_id}/body", methods=["GET"])
@@ -306,6 +346,99 @@ def get_message_body(message_id: str) -> Response:
     )
 
 
+# ------------------------------------------------------------------------------------------ endpoints
+
+
+@app.route("/v1/endpoints", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_endpoint() -> Response:
+    """Create an endpoint; its signing secret (or ed25519 public key) is shown here and on /secret only."""
+    from chalicelib.endpoints import public_endpoint
+
+    endpoint, secret, public_key = _container().endpoints.create(_json_body())
+    shown = {"public_key": public_key} if public_key else {"secret": secret}
+    return _json({**public_endpoint(endpoint), **shown}, 201)
+
+
+@app.route("/v1/endpoints", methods=["GET"])
+@api
+def list_endpoints() -> Response:
+    """List endpoints."""
+    from chalicelib.endpoints import public_endpoint
+
+    page = _container().endpoints.list(limit=_limit(), cursor=_cursor())
+    return _json({"data": [public_endpoint(e) for e in page.items], "next_cursor": page.cursor})
+
+
+@app.route("/v1/endpoints/{endpoint_id}", methods=["GET"])
+@api
+def get_endpoint(endpoint_id: str) -> Response:
+    """One endpoint."""
+    from chalicelib.endpoints import public_endpoint
+
+    return _json(public_endpoint(_container().endpoints.get(endpoint_id)))
+
+
+@app.route("/v1/endpoints/{endpoint_id}", methods=["PATCH", "PUT"], content_types=ANY_CONTENT)
+@api
+def update_endpoint(endpoint_id: str) -> Response:
+    """Change an endpoint's fields."""
+    from chalicelib.endpoints import public_endpoint
+
+    return _json(public_endpoint(_container().endpoints.update(endpoint_id, _json_body())))
+
+
+@app.route("/v1/endpoints/{endpoint_id}", methods=["DELETE"])
+@api
+def delete_endpoint(endpoint_id: str) -> Response:
+    """Delete an endpoint."""
+    _container().endpoints.delete(endpoint_id)
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/endpoints/{endpoint_id}/enable", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def enable_endpoint(endpoint_id: str) -> Response:
+    """Enable an endpoint (clears its failure clock)."""
+    from chalicelib.endpoints import public_endpoint
+
+    return _json(public_endpoint(_container().endpoints.update(endpoint_id, {"enabled": True})))
+
+
+@app.route("/v1/endpoints/{endpoint_id}/disable", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def disable_endpoint(endpoint_id: str) -> Response:
+    """Disable an endpoint: its deliveries end as skipped until it is enabled again."""
+    from chalicelib.endpoints import public_endpoint
+
+    return _json(public_endpoint(_container().endpoints.update(endpoint_id, {"enabled": False})))
+
+
+@app.route("/v1/endpoints/{endpoint_id}/secret", methods=["GET"])
+@api
+def get_endpoint_secret(endpoint_id: str) -> Response:
+    """The endpoint's current signing secret (or ed25519 public key)."""
+    return _json(_container().endpoints.secret(endpoint_id))
+
+
+@app.route("/v1/endpoints/{endpoint_id}/secret/rotate", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def rotate_endpoint_secret(endpoint_id: str) -> Response:
+    """Add a new signing secret; the old one keeps signing alongside for ``retire_old_after`` seconds."""
+    _, shown = _container().endpoints.rotate_secret(endpoint_id, _json_body())
+    return _json(shown, 201)
+
+
+@app.route("/v1/endpoints/{endpoint_id}/attempts", methods=["GET"])
+@api
+def list_endpoint_attempts(endpoint_id: str) -> Response:
+    """Attempts to an endpoint, newest first."""
+    c = _container()
+    c.endpoints.get(endpoint_id)
+    page = c.store.list_endpoint_attempts(endpoint_id, limit=_limit(), cursor=_cursor())
+    return _json({"data": [a.public() for a in page.items], "next_cursor": page.cursor})
+
+
 # ------------------------------------------------------------------------------------- queue handlers
 
 
@@ -316,3 +449,12 @@ def route_ingest(event: Any) -> None:
 
     c = _container()
     process_batch(event, c.router.route, c.ingest_queue)
+
+
+@app.on_sqs_message(queue="hookway-deliveries", batch_size=10)
+def deliver(event: Any) -> None:
+    """Send each delivery task, concurrently (see chalicelib.delivery and chalicelib.sqs)."""
+    from chalicelib.sqs import process_batch_concurrently
+
+    c = _container()
+    process_batch_concurrently(event, c.sender.handle_many, c.deliveries_queue)

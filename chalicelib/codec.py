@@ -329,12 +329,18 @@ def attempt_to_item(attempt: Attempt) -> Item:
         "expires_at": n(attempt.expires_at),
         "ttl": n(int(attempt.expires_at)),
     }
-    for name, text in (("error_class", attempt.error_class), ("error", attempt.error),
-                       ("response_body", attempt.response_body)):
+    for name, text in (
+        ("error_class", attempt.error_class),
+        ("error", attempt.error),
+        ("response_body", attempt.response_body),
+    ):
         if text is not None:
             item[name] = s(text)
-    for name, number in (("duration_ms", attempt.duration_ms), ("response_status", attempt.response_status),
-                         ("next_attempt_at", attempt.next_attempt_at)):
+    for name, number in (
+        ("duration_ms", attempt.duration_ms),
+        ("response_status", attempt.response_status),
+        ("next_attempt_at", attempt.next_attempt_at),
+    ):
         if number is not None:
             item[name] = n(number)
     return item

@@ -53,9 +53,11 @@ class Settings:
     claim_check_bytes: int = 900 * KIB
     inline_body_bytes: int = 256 * KIB
     source_cache_seconds: int = 10
+    endpoint_cache_seconds: int = 10
     replay_window_seconds: int = 3 * 86400
     retention_seconds: int = 30 * 86400
     rejections_kept: int = 50
+    disable_after_seconds: int = 5 * 86400
     allow_private_destinations: bool = False
     log_level: str = "INFO"
 
@@ -78,9 +80,11 @@ class Settings:
             claim_check_bytes=_int(environ, "HOOKWAY_CLAIM_CHECK_BYTES", 900 * KIB, minimum=1),
             inline_body_bytes=_int(environ, "HOOKWAY_INLINE_BODY_BYTES", 256 * KIB, minimum=0),
             source_cache_seconds=_int(environ, "HOOKWAY_SOURCE_CACHE_SECONDS", 10),
+            endpoint_cache_seconds=_int(environ, "HOOKWAY_ENDPOINT_CACHE_SECONDS", 10),
             replay_window_seconds=_int(environ, "HOOKWAY_REPLAY_WINDOW_SECONDS", 3 * 86400, minimum=1),
             retention_seconds=_int(environ, "HOOKWAY_RETENTION_SECONDS", 30 * 86400, minimum=3600),
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),
+            disable_after_seconds=_int(environ, "HOOKWAY_DISABLE_AFTER_SECONDS", 5 * 86400, minimum=60),
             allow_private_destinations=_flag(
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
             ),

@@ -181,7 +181,9 @@ class Endpoint:
     filter_event_types: tuple[str, ...] = ()
     signing: str = "standard"  # standard | github | passthrough (original provider headers and bytes)
     headers: dict[str, str] = field(default_factory=dict)
-    auth: dict[str, str] | None = None  # {"type": "basic", "username", "password"} | {"type": "bearer", "token"}
+    auth: dict[str, str] | None = (
+        None  # {"type": "basic", "username", "password"} | {"type": "bearer", "token"}
+    )
     timeout: float = 15.0
     retry_schedule: tuple[int, ...] | None = None
     enabled: bool = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from chalicelib.envelope import Envelope, EnvelopeError
@@ -29,16 +30,23 @@ class PoisonMessageError(Exception):
 
 
 class Fanout(Protocol):
-    """Hands a stored message to whatever delivers it (the delivery service, or nothing)."""
+    """Decides which endpoints get a message and hands them their deliveries."""
 
-    def fan_out(self, message: Message) -> int:
-        """Enqueue the message's deliveries; returns how many."""
+    def match(self, message: Message) -> tuple[str, ...]:
+        """The ids of the endpoints that get this message."""
+
+    def enqueue(self, message: Message) -> int:
+        """Enqueue one delivery per endpoint in ``message.endpoints``; returns how many."""
 
 
 class NoFanout:
     """A Fanout with no endpoints: messages are stored and stay visible through the API."""
 
-    def fan_out(self, message: Message) -> int:
+    def match(self, message: Message) -> tuple[str, ...]:
+        """Nothing matches."""
+        return ()
+
+    def enqueue(self, message: Message) -> int:
         """Deliver nowhere."""
         return 0
 
@@ -104,11 +112,14 @@ class Router:
             dedupe_until=envelope.received_at + envelope.replay_window,
             expires_at=envelope.received_at + self._retention,
         )
+        # The matched endpoints are stored with the message (in the same single write), so every delivery
+        # is visible as pending before its first attempt.
+        message = replace(message, endpoints=self._fanout.match(message))
         if not self._store.store_message(message, now):
             self._count("Duplicate", source=envelope.source_id)
             log.info("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})
             return "duplicate"
-        deliveries = self._fanout.fan_out(message)
+        deliveries = self._fanout.enqueue(message)
         self._count("Stored", source=envelope.source_id)
         log.info(
             "stored",

@@ -48,3 +48,26 @@ def process_batch(records: Iterable[Any], handle: Callable[[str], Any], queue: D
             queue.delete_batch(done)
         raise BatchFailedError(failed)
     return {"batchItemFailures": []}
+
+
+def process_batch_concurrently(
+    records: Iterable[Any], handle_many: Callable[[list[str]], list[BaseException | None]], queue: Deleter
+) -> dict[str, Any]:
+    """Like process_batch, but the bodies are handled together (``handle_many`` returns each one's error)."""
+    raws = [record.to_dict() if hasattr(record, "to_dict") else record for record in records]
+    errors = handle_many([raw["body"] for raw in raws])
+    done = [raw["receiptHandle"] for raw, error in zip(raws, errors, strict=True) if error is None]
+    failed = [raw.get("messageId", "?") for raw, error in zip(raws, errors, strict=True) if error is not None]
+    for raw, error in zip(raws, errors, strict=True):
+        if error is not None:
+            log.error(
+                "record failed: %s",
+                type(error).__name__,
+                exc_info=error,
+                extra={"sqs_message_id": raw.get("messageId")},
+            )
+    if failed:
+        if done:
+            queue.delete_batch(done)
+        raise BatchFailedError(failed)
+    return {"batchItemFailures": []}

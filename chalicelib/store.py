@@ -93,6 +93,9 @@ class Store(Protocol):
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         """Create an attempt unless it exists and is finished or still leased; True if claimed."""
 
+    def get_attempt(self, message_id: str, endpoint_id: str, number: int) -> Attempt | None:
+        """One attempt, or None."""
+
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record an attempt's outcome if the caller still holds its claim."""
 
@@ -102,8 +105,9 @@ class Store(Protocol):
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
         """Attempts to an endpoint, newest first."""
 
-    def remember_idempotency_key(self, key: str, body_sha256: str, message_id: str, now: float,
-                                 ttl: int) -> tuple[str, str]:
+    def remember_idempotency_key(
+        self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
+    ) -> tuple[str, str]:
         """Store a publish key unless a live one exists; returns the (message_id, body_sha256) that holds it."""
 
 
@@ -292,8 +296,9 @@ class DynamoStore:
     def delete_endpoint(self, endpoint_id: str) -> None:
         """Delete an endpoint, or NotFoundError."""
         try:
-            self._call("delete_item", Key=codec.endpoint_key(endpoint_id),
-                       ConditionExpression="attribute_exists(pk)")
+            self._call(
+                "delete_item", Key=codec.endpoint_key(endpoint_id), ConditionExpression="attribute_exists(pk)"
+            )
         except ClientError:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
 
@@ -301,25 +306,38 @@ class DynamoStore:
         """Set (only if unset) or clear ``failing_since``; a deleted endpoint is left alone."""
         try:
             if since is None:
-                self._call("update_item", Key=codec.endpoint_key(endpoint_id),
-                           UpdateExpression="REMOVE failing_since",
-                           ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since)")
+                self._call(
+                    "update_item",
+                    Key=codec.endpoint_key(endpoint_id),
+                    UpdateExpression="REMOVE failing_since",
+                    ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since)",
+                )
             else:
-                self._call("update_item", Key=codec.endpoint_key(endpoint_id),
-                           UpdateExpression="SET failing_since = :t",
-                           ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failing_since)",
-                           ExpressionAttributeValues={":t": codec.n(since)})
+                self._call(
+                    "update_item",
+                    Key=codec.endpoint_key(endpoint_id),
+                    UpdateExpression="SET failing_since = :t",
+                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failing_since)",
+                    ExpressionAttributeValues={":t": codec.n(since)},
+                )
         except ClientError:
             pass  # already in that state (another worker got there first) or deleted
 
     def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
         """Disable an enabled endpoint; True if this call disabled it."""
         try:
-            self._call("update_item", Key=codec.endpoint_key(endpoint_id),
-                       UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t",
-                       ConditionExpression="attribute_exists(pk) AND enabled = :true",
-                       ExpressionAttributeValues={":f": {"BOOL": False}, ":true": {"BOOL": True},
-                                                  ":r": codec.s(reason), ":t": codec.n(now)})
+            self._call(
+                "update_item",
+                Key=codec.endpoint_key(endpoint_id),
+                UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t",
+                ConditionExpression="attribute_exists(pk) AND enabled = :true",
+                ExpressionAttributeValues={
+                    ":f": {"BOOL": False},
+                    ":true": {"BOOL": True},
+                    ":r": codec.s(reason),
+                    ":t": codec.n(now),
+                },
+            )
         except ClientError:
             return False
         return True
@@ -330,7 +348,8 @@ class DynamoStore:
         """One conditional write: a new attempt, or one whose holder's lease ran out (it crashed)."""
         try:
             self._call(
-                "put_item", Item=codec.attempt_to_item(attempt),
+                "put_item",
+                Item=codec.attempt_to_item(attempt),
                 ConditionExpression="attribute_not_exists(pk) OR (#s = :inflight AND lease_until < :now)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":inflight": codec.s("in_flight"), ":now": codec.n(now)},
@@ -339,11 +358,22 @@ class DynamoStore:
             return False
         return True
 
+    def get_attempt(self, message_id: str, endpoint_id: str, number: int) -> Attempt | None:
+        """One attempt, or None (read consistently: it decides whether a task may be dropped)."""
+        item = self._call(
+            "get_item", Key=codec.attempt_key(message_id, endpoint_id, number), ConsistentRead=True
+        ).get("Item")
+        return codec.item_to_attempt(item) if item else None
+
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out."""
         try:
-            self._call("put_item", Item=codec.attempt_to_item(attempt), ConditionExpression="claim_id = :c",
-                       ExpressionAttributeValues={":c": codec.s(attempt.claim_id)})
+            self._call(
+                "put_item",
+                Item=codec.attempt_to_item(attempt),
+                ConditionExpression="claim_id = :c",
+                ExpressionAttributeValues={":c": codec.s(attempt.claim_id)},
+            )
         except ClientError:
             return False
         return True
@@ -368,15 +398,21 @@ class DynamoStore:
         """Attempts to an endpoint, newest first."""
         return self._query_index(f"EP#{endpoint_id}", limit, cursor, codec.item_to_attempt, forward=False)
 
-    def remember_idempotency_key(self, key: str, body_sha256: str, message_id: str, now: float,
-                                 ttl: int) -> tuple[str, str]:
+    def remember_idempotency_key(
+        self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
+    ) -> tuple[str, str]:
         """One conditional write; on conflict the existing record comes back with the error (no extra read)."""
         item_key = {"pk": codec.s(f"IDEM#{key}"), "sk": codec.s("META")}
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item={**item_key, "message_id": codec.s(message_id), "body_sha256": codec.s(body_sha256),
-                      "expires_at": codec.n(now + ttl), "ttl": codec.n(int(now + ttl))},
+                Item={
+                    **item_key,
+                    "message_id": codec.s(message_id),
+                    "body_sha256": codec.s(body_sha256),
+                    "expires_at": codec.n(now + ttl),
+                    "ttl": codec.n(int(now + ttl)),
+                },
                 ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
                 ExpressionAttributeValues={":now": codec.n(now)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -384,8 +420,10 @@ class DynamoStore:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise StorageError("DynamoDB put_item failed") from exc
-            old = exc.response.get("Item") or self._call("get_item", Key=item_key, ConsistentRead=True)["Item"]
-            return old["message_id"]["S"], old["body_sha256"]["S"]
+            old: Any = (
+                exc.response.get("Item") or self._call("get_item", Key=item_key, ConsistentRead=True)["Item"]
+            )
+            return str(old["message_id"]["S"]), str(old["body_sha256"]["S"])
         except BotoCoreError as exc:
             raise StorageError(f"DynamoDB put_item failed: {type(exc).__name__}") from exc
         return message_id, body_sha256

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
+    from chalicelib.delivery import EndpointCache, Sender
+    from chalicelib.egress import Transport
+    from chalicelib.endpoints import EndpointService
     from chalicelib.ingest import IngestService, SourceCache
+    from chalicelib.publish import Publisher
     from chalicelib.queues import S3BlobStore, SqsQueue
     from chalicelib.routing import Router
     from chalicelib.sources import SourceService
@@ -148,18 +152,82 @@ class Container:
         )
 
     @cached_property
+    def deliveries_queue(self) -> SqsQueue:
+        """The deliveries queue."""
+        from chalicelib.queues import SqsQueue
+
+        return SqsQueue(self.sqs, self.settings.deliveries_queue_url)
+
+    @cached_property
+    def endpoint_cache(self) -> EndpointCache:
+        """Endpoints cached briefly for the router and the sender."""
+        from chalicelib.delivery import EndpointCache
+
+        return EndpointCache(self.store, self.clock, self.settings.endpoint_cache_seconds)
+
+    @cached_property
     def router(self) -> Router:
         """The router (ingest queue consumer)."""
-        from chalicelib.routing import NoFanout, Router
+        from chalicelib.delivery import EndpointFanout
+        from chalicelib.routing import Router
 
         return Router(
             store=self.store,
             blobs=self.blobs,
-            fanout=NoFanout(),
+            fanout=EndpointFanout(self.endpoint_cache, self.deliveries_queue),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.metrics.count,
+        )
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        """Publishes application and operational messages."""
+        from chalicelib.publish import Publisher
+
+        return Publisher(store=self.store, queue=self.ingest_queue, clock=self.clock)
+
+    @cached_property
+    def transport(self) -> Transport:
+        """The SSRF-guarded HTTP transport, one per container (it holds the connection pools and CAs)."""
+        from chalicelib.egress import Transport
+
+        return Transport(
+            allow_private=self.settings.allow_private_destinations,
+            https_only=self.settings.stage != "local",
+            pool_maxsize=10,
+        )
+
+    @cached_property
+    def sender(self) -> Sender:
+        """The sender (deliveries queue consumer)."""
+        from chalicelib.delivery import Sender
+
+        return Sender(
+            store=self.store,
+            blobs=self.blobs,
+            queue=self.deliveries_queue,
+            transport=self.transport,
+            endpoints=self.endpoint_cache,
+            publisher=self.publisher,
+            clock=self.clock,
+            disable_after=self.settings.disable_after_seconds,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.metrics.count,
+        )
+
+    @cached_property
+    def endpoints(self) -> EndpointService:
+        """The endpoint management service."""
+        from chalicelib.endpoints import EndpointService
+
+        return EndpointService(
+            self.store,
+            self.clock,
+            allow_private=self.settings.allow_private_destinations,
+            https_only=self.settings.stage != "local",
+            on_change=self.endpoint_cache.invalidate,
         )
 
     @cached_property

@@ -27,15 +27,33 @@ def stage_project(stage_dir: Path) -> None:
         shutil.rmtree(stage_dir)
     stage_dir.mkdir(parents=True)
     shutil.copy2(ROOT / "app.py", stage_dir / "app.py")
-    shutil.copytree(ROOT / "chalicelib", stage_dir / "chalicelib",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    shutil.copytree(ROOT / ".chalice", stage_dir / ".chalice",
-                    ignore=shutil.ignore_patterns("deployments", "venv"))
+    shutil.copytree(
+        ROOT / "chalicelib", stage_dir / "chalicelib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    shutil.copytree(
+        ROOT / ".chalice", stage_dir / ".chalice", ignore=shutil.ignore_patterns("deployments", "venv")
+    )
     (stage_dir / "requirements.txt").write_text("# vendored for the Lambda runtime: see vendor/\n")
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         "--platform", PLATFORM, "--python-version", RUNTIME_PYTHON, "--implementation", "cp",
-         "--only-binary=:all:", "--target", str(stage_dir / "vendor"), "-r", str(ROOT / "requirements.txt")],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--platform",
+            PLATFORM,
+            "--python-version",
+            RUNTIME_PYTHON,
+            "--implementation",
+            "cp",
+            "--only-binary=:all:",
+            "--target",
+            str(stage_dir / "vendor"),
+            "-r",
+            str(ROOT / "requirements.txt"),
+        ],
         check=True,
     )
 
@@ -48,9 +66,20 @@ def package(stage: str, out: Path, *, lint: bool = True) -> Path:
         shutil.rmtree(out)
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
     subprocess.run(
-        [str(Path(sys.executable).with_name("chalice")), "package", "--stage", stage, "--merge-template",
-         str(ROOT / "infra" / "template.yaml"), "--template-format", "yaml", str(out)],
-        check=True, cwd=stage_dir, env=env,
+        [
+            str(Path(sys.executable).with_name("chalice")),
+            "package",
+            "--stage",
+            stage,
+            "--merge-template",
+            str(ROOT / "infra" / "template.yaml"),
+            "--template-format",
+            "yaml",
+            str(out),
+        ],
+        check=True,
+        cwd=stage_dir,
+        env=env,
     )
     template = out / "sam.yaml"
     if lint:
@@ -60,7 +89,9 @@ def package(stage: str, out: Path, *, lint: bool = True) -> Path:
 
 def main() -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stage", default="dev")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "package")
     parser.add_argument("--no-lint", action="store_true")

@@ -20,7 +20,10 @@ from pathlib import Path
 
 from local import emulator
 
-QUEUES = {"ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest")}
+QUEUES = {
+    "ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest"),
+    "deliveries": ("HOOKWAY_DELIVERIES_QUEUE_URL", "deliver"),
+}
 
 
 def _boto_sqs() -> object:

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib import codec
 from chalicelib.errors import NotFoundError, StorageError
-from chalicelib.models import Message, Rejection, Source
+from chalicelib.models import Attempt, Endpoint, Message, Rejection, Source
 from chalicelib.store import Page, decode_cursor, encode_cursor
 
 
@@ -39,6 +39,9 @@ class MemoryStore:
         self.messages: dict[str, Message] = {}
         self.rejections: dict[tuple[str, int], tuple[Rejection, int]] = {}
         self.counts: dict[str, dict[str, int]] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.attempts: dict[tuple[str, str, int], Attempt] = {}
+        self.idempotency: dict[str, tuple[str, str, float]] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
 
@@ -137,6 +140,109 @@ class MemoryStore:
 
     def rejection_counts(self, source_id: str) -> dict[str, int]:
         return dict(self.counts.get(source_id, {}))
+
+    # ------------------------------------------------------------------------------------- endpoints
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        self._maybe_fail()
+        self.endpoints[endpoint.id] = endpoint
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        self._maybe_fail()
+        try:
+            return self.endpoints[endpoint_id]
+        except KeyError:
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
+
+    def list_endpoints(self, *, limit: int, cursor: str | None) -> Page[Endpoint]:
+        ordered = sorted(self.endpoints.values(), key=lambda e: (e.created_at, e.id))
+        keys = [f"{e.created_at:017.6f}#{e.id}" for e in ordered]
+        return self._page(ordered, keys, "ENDPOINTS", limit, cursor, forward=True, pk=lambda e: f"EP#{e.id}")
+
+    def all_endpoints(self) -> list[Endpoint]:
+        self._maybe_fail()
+        return sorted(self.endpoints.values(), key=lambda e: (e.created_at, e.id))
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        if self.endpoints.pop(endpoint_id, None) is None:
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
+
+    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return
+            if since is None and endpoint.failing_since is not None:
+                self.endpoints[endpoint_id] = endpoint.with_changes(failing_since=None)
+                self.writes += 1
+            elif since is not None and endpoint.failing_since is None:
+                self.endpoints[endpoint_id] = endpoint.with_changes(failing_since=since)
+                self.writes += 1
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None or not endpoint.enabled:
+                return False
+            self.endpoints[endpoint_id] = endpoint.with_changes(
+                enabled=False, disabled_reason=reason, updated_at=now
+            )
+            self.writes += 1
+            return True
+
+    # -------------------------------------------------------------------------------------- attempts
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        self._maybe_fail()
+        key = (attempt.message_id, attempt.endpoint_id, attempt.number)
+        with self._lock:
+            old = self.attempts.get(key)
+            if old is not None and not (old.status == "in_flight" and old.lease_until < now):
+                return False
+            self.attempts[key] = attempt
+            self.writes += 1
+            return True
+
+    def get_attempt(self, message_id: str, endpoint_id: str, number: int) -> Attempt | None:
+        return self.attempts.get((message_id, endpoint_id, number))
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        self._maybe_fail()
+        key = (attempt.message_id, attempt.endpoint_id, attempt.number)
+        with self._lock:
+            old = self.attempts.get(key)
+            if old is None or old.claim_id != attempt.claim_id:
+                return False
+            self.attempts[key] = attempt
+            self.writes += 1
+            return True
+
+    def list_attempts(self, message_id: str) -> list[Attempt]:
+        mine = [a for (m, _, _), a in self.attempts.items() if m == message_id]
+        return sorted(mine, key=lambda a: (a.started_at, a.number), reverse=True)
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        mine = sorted(
+            (a for a in self.attempts.values() if a.endpoint_id == endpoint_id),
+            key=lambda a: (a.started_at, a.message_id, a.number),
+            reverse=True,
+        )
+        keys = [f"{a.started_at:017.6f}#{a.message_id}#{a.number:03d}" for a in mine]
+        return self._page(
+            mine, keys, f"EP#{endpoint_id}", limit, cursor, forward=False, pk=lambda a: f"MSG#{a.message_id}"
+        )
+
+    def remember_idempotency_key(
+        self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
+    ) -> tuple[str, str]:
+        self._maybe_fail()
+        with self._lock:
+            old = self.idempotency.get(key)
+            if old is not None and old[2] >= now:
+                return old[0], old[1]
+            self.idempotency[key] = (message_id, body_sha256, now + ttl)
+            self.writes += 1
+            return message_id, body_sha256
 
 
 class MemoryQueue:

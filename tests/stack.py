@@ -54,6 +54,8 @@ class Stack:
                 "HOOKWAY_PUBLIC_URL": self.base,
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
                 "HOOKWAY_LOG_LEVEL": "WARNING",
+                # Workers are separate processes: let them see endpoints the moment a test creates them.
+                "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
             }
         )
         self.sqs = aws.client("sqs", self.endpoint)

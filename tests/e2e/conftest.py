@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.receivers import Receivers
 from tests.stack import Stack
 
 
@@ -15,6 +16,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     log_dir: Path = tmp_path_factory.mktemp("stack-logs")
     running = Stack(log_dir)
     running.start_worker("ingest")
+    running.start_worker("deliveries")
     try:
         yield running
     finally:
@@ -25,3 +27,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def receivers() -> Iterator[Receivers]:
+    running = Receivers()
+    try:
+        yield running
+    finally:
+        running.close()

@@ -194,13 +194,17 @@ def _twilio_signature(token: str, url: str, params: dict[str, str]) -> str:
 def test_twilio_url_with_slashes_and_colons_in_the_query_verifies(stack: Stack) -> None:
     from urllib.parse import urlencode
 
-    sid = str(stack.create_source({"name": "tw", "verification": {"scheme": "twilio", "secrets": ["tok"]}})["id"])
+    sid = str(
+        stack.create_source({"name": "tw", "verification": {"scheme": "twilio", "secrets": ["tok"]}})["id"]
+    )
     query = "next=/a/b&cb=https://e.example/cb"
     url = f"{stack.base}/in/{sid}?{query}"
     params = {"CallSid": "CA1", "From": "+14158675309"}
     body = urlencode(params).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": _twilio_signature("tok", url, params)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": _twilio_signature("tok", url, params),
+    }
     resp = stack.request("POST", f"/in/{sid}?{query}", body=body, headers=headers)
     assert resp.status == 202, resp.body
 
@@ -209,14 +213,22 @@ def test_signed_url_option_pins_the_url_the_provider_signed(stack: Stack) -> Non
     from urllib.parse import urlencode
 
     # GIVEN a URL whose query API Gateway cannot hand over as written (a repeated name, interleaved)
-    sid = str(stack.create_source({"name": "tw", "verification": {"scheme": "twilio", "secrets": ["tok"]}})["id"])
+    sid = str(
+        stack.create_source({"name": "tw", "verification": {"scheme": "twilio", "secrets": ["tok"]}})["id"]
+    )
     signed = f"{stack.base}/in/{sid}?a=1&b=2&a=3"
     params = {"CallSid": "CA2"}
     body = urlencode(params).encode()
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": _twilio_signature("tok", signed, params)}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": _twilio_signature("tok", signed, params),
+    }
     assert stack.request("POST", f"/in/{sid}?a=1&b=2&a=3", body=body, headers=headers).status == 401
     # WHEN the source is told the exact URL configured at Twilio THEN it verifies
-    stack.request("PATCH", f"/v1/sources/{sid}", admin=True, json_body={
-        "verification": {"scheme": "twilio", "options": {"signed_url": signed}}})
+    stack.request(
+        "PATCH",
+        f"/v1/sources/{sid}",
+        admin=True,
+        json_body={"verification": {"scheme": "twilio", "options": {"signed_url": signed}}},
+    )
     assert stack.request("POST", f"/in/{sid}?a=1&b=2&a=3", body=body, headers=headers).status == 202

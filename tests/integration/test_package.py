@@ -19,19 +19,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], zipfile.ZipFile]:
     out = tmp_path_factory.mktemp("package")
     template_path = package("prod", out, lint=True)  # raises if cfn-lint finds anything
-    template = yaml.load(template_path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    template = yaml.load(template_path.read_text(), Loader=_CfnLoader)
     return template, zipfile.ZipFile(out / "deployment.zip")
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: r["Properties"] for name, r in template["Resources"].items()
-            if r["Type"] == "AWS::Serverless::Function"}
+    return {
+        name: r["Properties"]
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
 
 
 def test_every_function_runs_on_a_supported_runtime(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
     template, archive = built
     functions = _functions(template)
-    assert {"APIHandler", "RouteIngest"} <= set(functions)
+    assert {"APIHandler", "RouteIngest", "Deliver"} <= set(functions)
     assert {props["Runtime"] for props in functions.values()} == {"python3.13"}
     native = [n for n in archive.namelist() if n.endswith(".so")]
     assert native and all("abi3" in n or "cpython-313" in n for n in native), native
@@ -45,11 +48,13 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     assert archive.read("app.py") == (ROOT / "app.py").read_bytes()
 
 
-def test_queues_are_sized_and_timed_for_their_consumers(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
+def test_queues_are_sized_and_timed_for_their_consumers(
+    built: tuple[dict[str, Any], zipfile.ZipFile],
+) -> None:
     template, _ = built
     resources = template["Resources"]
     functions = _functions(template)
-    consumers = {"IngestQueue": "RouteIngest"}
+    consumers = {"IngestQueue": "RouteIngest", "DeliveriesQueue": "Deliver"}
     for queue, function in consumers.items():
         props = resources[queue]["Properties"]
         assert props["MaximumMessageSize"] == 1048576
@@ -60,7 +65,8 @@ def test_queues_are_sized_and_timed_for_their_consumers(built: tuple[dict[str, A
 
 
 def test_functions_get_resource_names_and_a_checked_in_least_privilege_policy(
-        built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
+    built: tuple[dict[str, Any], zipfile.ZipFile],
+) -> None:
     template, _ = built
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["HOOKWAY_TABLE"] == {"Ref": "StateTable"}
@@ -70,8 +76,13 @@ def test_functions_get_resource_names_and_a_checked_in_least_privilege_policy(
             continue
         for policy in resource["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
-                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
                 assert all(a != "*" and not a.endswith(":*") for a in actions), (name, actions)
-                resources = statement["Resource"] if isinstance(statement["Resource"], list) else [
-                    statement["Resource"]]
+                resources = (
+                    statement["Resource"]
+                    if isinstance(statement["Resource"], list)
+                    else [statement["Resource"]]
+                )
                 assert "*" not in resources, (name, statement)

@@ -1,0 +1,133 @@
+"""Publishing: events from applications (``POST /v1/messages``) and Hookway's own operational events.
+
+A published message takes the same path as an inbound webhook: one envelope on the ingest queue, then
+the router stores it and fans it out. With an ``Idempotency-Key`` the message id is derived from the key,
+so a retried publish is the same message (the router's conditional write drops the copy), and the key is
+remembered for 24 hours with a hash of the request so a different body under the same key is a 409.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.envelope import Envelope
+from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
+from chalicelib.ids import message_id_for, new_id
+from chalicelib.queues import Queue
+from chalicelib.store import Store
+
+API_SOURCE = "api"
+OPS_SOURCE = "hookway"
+IDEMPOTENCY_TTL = 24 * 3600
+MAX_PAYLOAD_BYTES = 512 * 1024
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _body(event_type: str, payload: Any, now: float) -> bytes:
+    """The bytes every endpoint receives, fixed once so every attempt carries the same body."""
+    stamp = datetime.fromtimestamp(now, UTC).isoformat().replace("+00:00", "Z")
+    return json.dumps(
+        {"type": event_type, "timestamp": stamp, "data": payload}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
+
+
+class Publisher:
+    """Puts published messages on the ingest queue."""
+
+    def __init__(self, *, store: Store, queue: Queue, clock: Callable[[], float]) -> None:
+        self._store = store
+        self._queue = queue
+        self._clock = clock
+
+    def publish(self, doc: Any, idempotency_key: str | None) -> str:
+        """Validate and enqueue ``{"event_type", "payload"}``; returns the message id."""
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        event_type = doc.get("event_type")
+        if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+            raise ValidationError(
+                "event_type must be 1 to 200 characters of A-Z a-z 0-9 _ . : / -", field="event_type"
+            )
+        if "payload" not in doc:
+            raise ValidationError("payload is required (any JSON value)", field="payload")
+        if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
+            raise ValidationError(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters", field="Idempotency-Key"
+            )
+        now = self._clock()
+        request_hash = hashlib.sha256(
+            json.dumps([event_type, doc["payload"]], sort_keys=True).encode()
+        ).hexdigest()
+        if idempotency_key is None:
+            message_id, dedupe = new_id("msg"), None
+        else:
+            dedupe = f"idem:{idempotency_key}"
+            message_id = message_id_for(API_SOURCE, dedupe)
+            held_id, held_hash = self._store.remember_idempotency_key(
+                idempotency_key, request_hash, message_id, now, IDEMPOTENCY_TTL
+            )
+            if held_hash != request_hash:
+                raise ConflictError(
+                    "this Idempotency-Key was used with a different request in the last 24 h",
+                    code="idempotency_key_reused",
+                )
+            message_id = held_id
+        # Sent again even for a remembered key: a first try may have failed to enqueue; the router
+        # drops the copy if the first one got through.
+        return self.enqueue(
+            API_SOURCE, event_type, doc["payload"], message_id, dedupe, now, replay_window=IDEMPOTENCY_TTL
+        )
+
+    def enqueue(
+        self,
+        source_id: str,
+        event_type: str,
+        payload: Any,
+        message_id: str,
+        dedupe: str | None,
+        now: float,
+        *,
+        replay_window: int,
+    ) -> str:
+        """Put one published message on the ingest queue."""
+        body = _body(event_type, payload, now)
+        if len(body) > MAX_PAYLOAD_BYTES:
+            raise PayloadTooLargeError(f"the payload is {len(body)} bytes; at most {MAX_PAYLOAD_BYTES}")
+        envelope = Envelope(
+            id=message_id,
+            receipt_id=new_id("rcpt"),
+            source_id=source_id,
+            received_at=now,
+            content_type="application/json",
+            size=len(body),
+            sha256=hashlib.sha256(body).hexdigest(),
+            replay_window=replay_window,
+            kind="published",
+            event_type=event_type,
+            dedupe_key=dedupe,
+            body=body,
+        )
+        self._queue.send(envelope.encode())
+        return message_id
+
+    def operational(self, event_type: str, data: dict[str, Any], dedupe: str) -> str:
+        """Publish one of Hookway's operational events (``endpoint.disabled``, ``message.attempt.*``).
+
+        ``dedupe`` names the fact (e.g. the delivery and attempt), so a retried task emits it once.
+        """
+        now = self._clock()
+        return self.enqueue(
+            OPS_SOURCE,
+            event_type,
+            data,
+            message_id_for(OPS_SOURCE, dedupe),
+            dedupe,
+            now,
+            replay_window=7 * 86400,
+        )

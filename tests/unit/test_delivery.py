@@ -1,0 +1,372 @@
+"""The sender on fakes and a function transport, on a virtual clock: schedule, outcomes, health, ops events."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from chalicelib import egress
+from chalicelib.delivery import EndpointCache, EndpointFanout, Sender, Task, delivery_states, matches
+from chalicelib.endpoints import EndpointService
+from chalicelib.models import Endpoint
+from chalicelib.publish import Publisher
+from chalicelib.retry import DEFAULT_SCHEDULE
+from chalicelib.routing import Router
+from tests.conftest import Services, github_headers, inbound
+from tests.fakes import FakeClock, MemoryQueue
+
+
+class Receiver:
+    """A scripted receiver: answers each request with the next (status, headers) or raises an error."""
+
+    def __init__(self, script: list[Any] | None = None) -> None:
+        self.script = list(script or [])
+        self.requests: list[egress.OutboundRequest] = []
+
+    def __call__(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+        self.requests.append(request)
+        step = self.script.pop(0) if self.script else 200
+        if isinstance(step, Exception):
+            raise step
+        status, headers = (step, {}) if isinstance(step, int) else step
+        return egress.OutboundResponse(
+            status=status, headers=headers, body=b"ok " * 2000, duration=0.01, address="203.0.113.1"
+        )
+
+
+class World:
+    """Services with the outbound path wired to fakes."""
+
+    def __init__(self, services: Services, receiver: Receiver) -> None:
+        self.s = services
+        self.clock: FakeClock = services.clock
+        self.deliveries = MemoryQueue()
+        self.receiver = receiver
+        self.endpoint_cache = EndpointCache(services.store, self.clock, ttl=0)
+        self.publisher = Publisher(store=services.store, queue=services.queue, clock=self.clock)
+        self.router = Router(
+            store=services.store,
+            blobs=services.blobs,
+            fanout=EndpointFanout(self.endpoint_cache, self.deliveries),
+            clock=self.clock,
+            retention_seconds=30 * 86400,
+            inline_body_bytes=256 * 1024,
+        )
+        self.sender = Sender(
+            store=services.store,
+            blobs=services.blobs,
+            queue=self.deliveries,
+            transport=egress.FunctionTransport(receiver),
+            endpoints=self.endpoint_cache,
+            publisher=self.publisher,
+            clock=self.clock,
+            rand=lambda: 0.5,
+            max_workers=4,
+        )
+        self.hop_delays: list[int] = []
+        self.endpoints = EndpointService(
+            services.store,
+            self.clock,
+            allow_private=False,
+            https_only=True,
+            resolver=lambda host, port: ["93.184.215.14"],
+        )
+
+    def endpoint(self, **doc: Any) -> tuple[Endpoint, str]:
+        endpoint, secret, _ = self.endpoints.create({"url": "https://hooks.example.com/in", **doc})
+        return endpoint, secret
+
+    def route_all(self) -> None:
+        while self.s.queue.sent:
+            self.router.route(self.s.queue.sent.pop(0))
+
+    def run(self, max_steps: int = 200) -> list[str]:
+        """Process delivery tasks in order, moving the virtual clock to each task's due time."""
+        outcomes = []
+        for _ in range(max_steps):
+            self.route_all()
+            if not self.deliveries.sent:
+                return outcomes
+            body = self.deliveries.sent.pop(0)
+            self.hop_delays.append(self.deliveries.delays.pop(0))
+            task = Task.decode(body)
+            self.clock.now = max(self.clock.now, task.not_before)
+            outcomes.append(self.sender.handle(body))
+        raise AssertionError("did not settle")
+
+
+@pytest.fixture
+def world(services: Services) -> World:
+    return World(services, Receiver())
+
+
+def _publish(world: World, event_type: str = "invoice.paid", payload: Any = None) -> str:
+    return world.publisher.publish({"event_type": event_type, "payload": payload or {"n": 1}}, None)
+
+
+def test_first_try_success_is_signed_for_the_official_verifier(world: World) -> None:
+    import time
+
+    world.clock.now = time.time()  # the official library checks the timestamp against the real clock
+    _endpoint, secret = world.endpoint()
+    message_id = _publish(world)
+    assert world.run() == ["succeeded"]
+    [request] = world.receiver.requests
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["webhook-id"] == message_id
+    Webhook(secret).verify(
+        request.body,
+        {
+            "webhook-id": headers["webhook-id"],
+            "webhook-timestamp": headers["webhook-timestamp"],
+            "webhook-signature": headers["webhook-signature"],
+        },
+    )
+    assert json.loads(request.body)["data"] == {"n": 1}
+    [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
+    assert state["status"] == "succeeded" and state["attempts"] == 1
+
+
+def test_three_dynamodb_writes_per_delivered_webhook(world: World) -> None:
+    world.endpoint()
+    sid = world.s.github_source()
+    body = b'{"a": 1}'
+    world.s.ingest.receive(inbound(sid, body, github_headers(body)))
+    before = world.s.store.writes
+    world.run()
+    assert world.s.store.writes - before == 3  # message (with its dedupe), claim, result
+
+
+def test_default_schedule_spans_about_27_hours_then_fails_visibly(world: World) -> None:
+    world.receiver.script = [500] * 20
+    _endpoint, _ = world.endpoint()
+    message_id = _publish(world)
+    start = world.clock.now
+    outcomes = world.run()
+    assert outcomes == ["retrying"] * 7 + ["failed"]
+    assert len(world.receiver.requests) == len(DEFAULT_SCHEDULE) == 8
+    assert world.clock.now - start == pytest.approx(sum(DEFAULT_SCHEDULE), rel=0.01)  # rand=0.5: no jitter
+    [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
+    assert state["status"] == "failed" and state["attempts"] == 8
+    # waits longer than SQS's 15-minute DelaySeconds cap went through the queue in hops of at most 900 s
+    assert max(world.hop_delays) == 900
+    assert outcomes.count("deferred") == 0  # handle() was only called when due, by this driver
+
+
+def test_operational_events_are_published_once_each(world: World) -> None:
+    world.receiver.script = [500] * 20
+    ops_endpoint, _ = world.endpoint(filter={"event_types": ["message.attempt.*", "endpoint.*"]})
+    world.endpoint(filter={"event_types": ["invoice.*"]})
+    _publish(world)
+    world.run()
+    ops_messages = [m for m in world.s.store.messages.values() if m.source_id == "hookway"]
+    assert sorted(m.event_type or "" for m in ops_messages) == [
+        "message.attempt.exhausted",
+        "message.attempt.failing",
+    ]
+    # the ops endpoint failed too, yet no operational event was published about an operational message
+    assert {json.loads(m.body or b"{}")["data"]["source_id"] for m in ops_messages} == {"api"}
+    assert ops_endpoint.id in {d for m in ops_messages for d in m.endpoints}
+
+
+def test_500_then_200_recovers(world: World) -> None:
+    world.receiver.script = [500, 503, 200]
+    world.endpoint()
+    message_id = _publish(world)
+    assert world.run() == ["retrying", "retrying", "succeeded"]
+    attempts = world.s.store.list_attempts(message_id)
+    assert [a.response_status for a in attempts] == [200, 503, 500]  # newest first
+    assert attempts[-1].response_body is not None and len(attempts[-1].response_body) == 4096
+    ids = {r.headers["webhook-id"] for r in world.receiver.requests}
+    assert ids == {message_id}  # the same id on every attempt
+    stamps = [int(r.headers["webhook-timestamp"]) for r in world.receiver.requests]
+    assert stamps == sorted(stamps) and len(set(stamps)) == 3  # a new timestamp per attempt
+
+
+def test_recovered_event_after_failing(world: World) -> None:
+    world.receiver.script = [500, 500, 500, 500, 200]
+    world.endpoint(filter={"event_types": ["invoice.*"]})
+    world.endpoint(filter={"event_types": ["message.attempt.*"]})
+    _publish(world)
+    world.run()
+    ops = sorted(m.event_type or "" for m in world.s.store.messages.values() if m.source_id == "hookway")
+    assert ops == ["message.attempt.failing", "message.attempt.recovered"]
+
+
+def test_410_disables_the_endpoint_and_later_deliveries_are_skipped(world: World) -> None:
+    world.receiver.script = [410]
+    endpoint, _ = world.endpoint(filter={"event_types": ["invoice.*"]})
+    world.endpoint(filter={"event_types": ["endpoint.disabled"]})
+    first = _publish(world)
+    world.run()
+    assert world.s.store.get_endpoint(endpoint.id).enabled is False
+    # a task already queued for the disabled endpoint ends as skipped, kept for recovery
+    world.deliveries.send(Task(first, endpoint.id, 2).encode())
+    world.run()
+    states = {
+        s["endpoint_id"]: s["status"]
+        for s in delivery_states(world.s.store.get_message(first), world.s.store.list_attempts(first))
+    }
+    assert states[endpoint.id] == "skipped"
+    ops = [m for m in world.s.store.messages.values() if m.source_id == "hookway"]
+    assert [m.event_type for m in ops] == ["endpoint.disabled"]
+
+
+def test_retry_after_is_honoured_but_capped_by_the_longest_step(world: World) -> None:
+    world.receiver.script = [(429, {"retry-after": "120"}), (503, {"retry-after": "99999"}), 200]
+    world.endpoint(retry_schedule=[0, 5, 300])
+    message_id = _publish(world)
+    world.run()
+    first, second, third = sorted(world.s.store.list_attempts(message_id), key=lambda a: a.number)
+    # 5 s scheduled, but the receiver asked for 120 s; then 300 s scheduled, 99999 s asked: capped at 300
+    assert second.started_at - first.started_at == pytest.approx(120)
+    assert third.started_at - second.started_at == pytest.approx(300)
+    assert third.response_status == 200
+
+
+def test_transport_errors_are_failed_attempts_with_their_class(world: World) -> None:
+    world.receiver.script = [
+        egress.DeadlineExceededError("deadline"),
+        egress.TLSError("bad cert"),
+        egress.BlockedDestinationError("loopback"),
+        200,
+    ]
+    world.endpoint()
+    message_id = _publish(world)
+    world.run()
+    classes = [a.error_class for a in sorted(world.s.store.list_attempts(message_id), key=lambda a: a.number)]
+    assert classes == ["timeout", "tls_error", "blocked_destination", None]
+
+
+def test_redirect_is_a_failure(world: World) -> None:
+    world.receiver.script = [(302, {"location": "http://169.254.169.254/"}), 200]
+    world.endpoint()
+    message_id = _publish(world)
+    assert world.run() == ["retrying", "succeeded"]
+    assert [a.response_status for a in world.s.store.list_attempts(message_id)] == [200, 302]
+
+
+def test_endpoint_failing_for_five_days_is_disabled(world: World) -> None:
+    world.receiver.script = [500] * 200
+    endpoint, _ = world.endpoint(retry_schedule=[0, 3600, 3600, 3600])
+    for _ in range(40):
+        _publish(world)
+        world.run()
+        world.clock.advance(3 * 3600)
+        if not world.s.store.get_endpoint(endpoint.id).enabled:
+            break
+    disabled = world.s.store.get_endpoint(endpoint.id)
+    assert disabled.enabled is False
+    assert "5 days" in (disabled.disabled_reason or "")
+    assert disabled.failing_since is not None
+    assert world.clock.now - disabled.failing_since >= 5 * 86400
+
+
+def test_success_clears_the_failure_clock(world: World) -> None:
+    world.receiver.script = [500, 200]
+    endpoint, _ = world.endpoint()
+    _publish(world)
+    world.run()
+    assert world.s.store.get_endpoint(endpoint.id).failing_since is None
+
+
+def test_duplicate_task_is_not_sent_twice_and_crashed_claim_is_retaken(world: World) -> None:
+    world.endpoint()
+    message_id = _publish(world)
+    world.route_all()
+    task = world.deliveries.sent[0]
+    world.deliveries.sent.append(task)
+    world.deliveries.delays.append(0)
+    assert world.run() == ["succeeded", "duplicate"]
+    assert len(world.receiver.requests) == 1
+    # a worker that claimed attempt 1 and died: the claim is retaken once its lease runs out
+    endpoint, _ = world.endpoint(filter={"event_types": ["other"]})
+    from chalicelib.models import Attempt
+
+    stale = Attempt(
+        message_id=message_id,
+        endpoint_id=endpoint.id,
+        number=1,
+        claim_id="dead",
+        started_at=world.clock.now,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=world.clock.now + 45,
+        expires_at=world.clock.now + 86400,
+    )
+    assert world.s.store.claim_attempt(stale, world.clock.now)
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    # its task, back from SQS before the lease ran out, is neither sent nor dropped: it looks again later
+    assert world.sender.handle(Task(message_id, endpoint.id).encode()) == "deferred"
+    assert world.deliveries.delays == [11]
+    world.clock.advance(11)
+    assert world.sender.handle(world.deliveries.sent.pop(0)) == "deferred"  # still leased: later again
+    world.clock.advance(35)
+    assert world.sender.handle(world.deliveries.sent[-1]) == "succeeded"
+    assert world.sender.handle(world.deliveries.sent[0]) == "duplicate"  # now done: a copy is dropped
+
+
+def test_filters_by_source_and_event_type_patterns(services: Services) -> None:
+    def ep(sources: tuple[str, ...] = (), types: tuple[str, ...] = ()) -> Endpoint:
+        return Endpoint(
+            id="ep",
+            url="https://x",
+            created_at=0,
+            updated_at=0,
+            filter_sources=sources,
+            filter_event_types=types,
+        )
+
+    from chalicelib.models import Message
+
+    msg = Message(
+        id="m",
+        source_id="src_a",
+        event_type="invoice.paid",
+        status="stored",
+        received_at=0,
+        size=0,
+        body_sha256="",
+        content_type="",
+        receipt_id="r",
+    )
+    assert matches(ep(), msg)
+    assert matches(ep(("src_a",)), msg) and not matches(ep(("src_b",)), msg)
+    assert matches(ep(types=("invoice.*",)), msg) and matches(ep(types=("*.paid",)), msg)
+    assert not matches(ep(types=("invoice",)), msg) and not matches(ep(types=("invoice.paid.*",)), msg)
+    ops = Message(**{**msg.__dict__, "source_id": "hookway", "event_type": "endpoint.disabled"})
+    assert not matches(ep(), ops)  # operational events only to endpoints that ask for them
+    assert matches(ep(types=("endpoint.*",)), ops)
+
+
+def test_batch_is_sent_concurrently(world: World) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    active = {"now": 0, "max": 0}
+
+    def slow(request: egress.OutboundRequest) -> egress.OutboundResponse:
+        with lock:
+            active["now"] += 1
+            active["max"] = max(active["max"], active["now"])
+        time.sleep(0.2)
+        with lock:
+            active["now"] -= 1
+        return egress.OutboundResponse(200, {}, b"", 0.2, "203.0.113.1")
+
+    world.sender._transport = egress.FunctionTransport(slow)
+    for _ in range(4):
+        world.endpoint()
+    _publish(world)
+    world.route_all()
+    bodies = list(world.deliveries.sent)
+    started = time.monotonic()
+    errors = world.sender.handle_many(bodies)
+    elapsed = time.monotonic() - started
+    assert errors == [None] * 4
+    assert active["max"] == 4 and elapsed < 0.6
