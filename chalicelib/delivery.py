@@ -388,12 +388,14 @@ class Sender:
         if endpoint.signing == "passthrough" and message.source_id not in ("api", OPS_SOURCE):
             headers.update({k: v for k, v in message.headers.items() if k.lower() not in _HOP_BY_HOP})
         headers["Content-Type"] = message.content_type or "application/json"
-        headers.update(standard_headers(message.id, int(now), body, endpoint.live_secrets(now)))
         if endpoint.signing == "github":
             newest = endpoint.live_secrets(now)[-1]  # secrets are kept in the order they were added
+            headers["webhook-id"] = message.id
             headers["X-Hub-Signature-256"] = github_signature(newest, body)
             headers["X-GitHub-Event"] = message.event_type or "message"
             headers["X-GitHub-Delivery"] = message.id
+        else:
+            headers.update(standard_headers(message.id, int(now), body, endpoint.live_secrets(now)))
         headers["Hookway-Source"] = message.source_id
         if message.event_type:
             headers["Hookway-Event-Type"] = message.event_type

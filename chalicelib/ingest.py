@@ -186,9 +186,10 @@ class IngestService:
             access.check(source, request, now)
             if request.method == "GET":
                 return self._challenge(source, request)
+            secrets = source.verification.live_secrets(now)
             verified = verify(
                 source.verification.scheme,
-                secrets=source.verification.live_secrets(now),
+                secrets=secrets,
                 method=request.method,
                 url=_signed_url(source, request),
                 headers=request.headers,
@@ -199,7 +200,7 @@ class IngestService:
             )
             reply = challenge_reply(
                 source.verification.scheme,
-                secrets=source.verification.live_secrets(now),
+                secrets=secrets,
                 method=request.method,
                 query=request.query,
                 headers=request.headers,
@@ -228,7 +229,6 @@ class IngestService:
         message_id = self._enqueue(
             source, request, now, verified.delivery_id, verified.event_type, verified.timestamp
         )
-        self._count("Accepted", source=source.id)
         return _json_reply(202, {"id": message_id})
 
     def _challenge(self, source: Source, request: InboundRequest) -> Reply:
@@ -298,7 +298,7 @@ class IngestService:
             ref = BodyRef(bucket=bucket, key=object_key, sha256=body_sha256, size=len(request.body))
             text = Envelope(**{**envelope.__dict__, "body": None, "body_ref": ref}).encode()
         self._queue.send(text)
-        log.info(
+        log.debug(
             "accepted", extra={"source_id": source.id, "message_id": message_id, "size": len(request.body)}
         )
         return message_id

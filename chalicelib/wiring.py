@@ -50,6 +50,21 @@ class Metrics:
             pass
 
 
+class _LazyBlobs:
+    """A BlobStore whose S3 client is made on first use: most webhooks never need the claim check."""
+
+    def __init__(self, make: Any) -> None:
+        self._make = make
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store bytes (see S3BlobStore.put)."""
+        return str(self._make().put(key, data))
+
+    def get(self, key: str) -> bytes:
+        """Read bytes (see S3BlobStore.get)."""
+        return bytes(self._make().get(key))
+
+
 class Container:
     """Adapters and services, each built once on first use."""
 
@@ -57,6 +72,7 @@ class Container:
         self.settings = settings
         self.clock = clock
         self._lock = threading.Lock()
+        self._session: Any = None
 
     def _client(self, service: str) -> Any:
         import boto3
@@ -69,8 +85,10 @@ class Container:
             read_timeout=5,
             max_pool_connections=50,
         )
-        with self._lock:  # a session per client: boto3's default session is not thread-safe
-            session: Any = boto3.session.Session()
+        with self._lock:  # one session for all clients, used under a lock: sessions are not thread-safe
+            if self._session is None:
+                self._session = boto3.session.Session()
+            session: Any = self._session
             return session.client(
                 service,
                 region_name=self.settings.region,
@@ -143,7 +161,7 @@ class Container:
             sources=self.source_cache,
             store=self.store,
             queue=self.ingest_queue,
-            blobs=self.blobs,
+            blobs=_LazyBlobs(lambda: self.blobs),
             clock=self.clock,
             max_body_bytes=self.settings.max_body_bytes,
             claim_check_bytes=self.settings.claim_check_bytes,

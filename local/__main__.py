@@ -124,15 +124,19 @@ def cmd_dev(args: argparse.Namespace) -> None:
         server = serve(_app().app, port=args.port, verbose=args.verbose)
         for queue in QUEUES:
             start_worker(queue)
+        from local import demo_receiver
+
+        demo_port = int(os.environ.get("HOOKWAY_DEMO_PORT", "8001"))
+        demo_receiver.serve(demo_port)
         base = f"http://127.0.0.1:{args.port}"
-        print(_banner(base, admin_key), flush=True)
+        print(_banner(base, admin_key, demo_port), flush=True)
         _wait_forever(server.shutdown)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
 
 
-def _banner(base: str, key: str) -> str:
+def _banner(base: str, key: str, demo_port: int) -> str:
     return f"""
 Hookway is running (stage: local, AWS emulated by moto).
   API:        {base}
@@ -147,6 +151,9 @@ Try it:
     -H 'X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17' \\
     --data-binary 'Hello, World!'
   curl -s {base}/v1/messages?source=<source id> -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY"
+  # deliver everything to the demo receiver (it prints what it gets; /fail answers 500, /gone 410):
+  curl -s {base}/v1/endpoints -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY" -d '{{"url": "http://127.0.0.1:{demo_port}/hooks"}}'
+  curl -s {base}/v1/messages -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY" -d '{{"event_type": "order.created", "payload": {{"id": 1}}}}'
 (Ctrl-C stops everything.)
 """
 

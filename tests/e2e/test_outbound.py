@@ -283,3 +283,43 @@ def test_bad_endpoint_input_is_a_clear_4xx(stack: Stack) -> None:
         resp = stack.request("POST", "/v1/endpoints", admin=True, json_body=doc)
         assert resp.status == 400, (doc, resp.body)
         assert resp.json()["error"]["field"] == field
+
+
+def test_provider_format_endpoints_passthrough_and_github_style(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN a GitHub source, a Jenkins-like receiver that checks GitHub's own signature (passthrough), and
+    # one that checks a GitHub-style signature made with the endpoint's own secret
+    sid = str(
+        stack.create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})[
+            "id"
+        ]
+    )
+    passthrough_path, github_path = _path(), _path()
+    _endpoint(stack, receivers.url(passthrough_path), signing="passthrough", filter={"sources": [sid]})
+    github_ep = _endpoint(stack, receivers.url(github_path), signing="github", filter={"sources": [sid]})
+    body = b'{"ref":"refs/heads/main","commits":[]}'
+    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    resp = stack.request(
+        "POST",
+        f"/in/{sid}",
+        body=body,
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "d-42",
+            "X-Hub-Signature-256": signature,
+            "User-Agent": "GitHub-Hookshot/abc",
+        },
+    )
+    assert resp.status == 202
+    [passed] = wait_until(lambda: receivers.at(passthrough_path))
+    [styled] = wait_until(lambda: receivers.at(github_path))
+    # THEN the passthrough receiver sees GitHub's headers and bytes unchanged: its own check passes
+    assert passed.body == body
+    assert passed.headers["x-hub-signature-256"] == signature
+    assert passed.headers["x-github-event"] == "push" and passed.headers["x-github-delivery"] == "d-42"
+    expected = "sha256=" + hmac.new(GITHUB_SECRET.encode(), passed.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(passed.headers["x-hub-signature-256"], expected)
+    # AND the GitHub-style receiver verifies with the endpoint's secret
+    mine = "sha256=" + hmac.new(github_ep["secret"].encode(), styled.body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(styled.headers["x-hub-signature-256"], mine)
+    assert styled.headers["x-github-event"] == "push" and styled.body == body

@@ -370,3 +370,32 @@ def test_batch_is_sent_concurrently(world: World) -> None:
     elapsed = time.monotonic() - started
     assert errors == [None] * 4
     assert active["max"] == 4 and elapsed < 0.6
+
+
+def test_github_style_endpoint_signs_with_its_own_secret(world: World) -> None:
+    import hashlib
+    import hmac
+
+    endpoint, secret = world.endpoint(signing="github")
+    message_id = _publish(world, "push")
+    assert world.run() == ["succeeded"]
+    [request] = world.receiver.requests
+    expected = "sha256=" + hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
+    assert request.headers["X-Hub-Signature-256"] == expected
+    assert request.headers["X-GitHub-Delivery"] == message_id == request.headers["webhook-id"]
+    assert "webhook-signature" not in request.headers
+    assert endpoint.signing == "github"
+
+
+def test_passthrough_endpoint_gets_the_provider_headers_and_bytes(world: World) -> None:
+    world.endpoint(signing="passthrough")
+    sid = world.s.github_source()
+    body = b'{"zen": 1}'
+    headers = github_headers(body, delivery="gh-7")
+    world.s.ingest.receive(inbound(sid, body, {**headers, "authorization": ["Basic eDp5"]}))
+    assert world.run() == ["succeeded"]
+    [request] = world.receiver.requests
+    assert request.body == body
+    assert request.headers["x-hub-signature-256"] == headers["x-hub-signature-256"][0]
+    assert request.headers["x-github-delivery"] == "gh-7"
+    assert "authorization" not in {k.lower() for k in request.headers}  # credentials never travel on
