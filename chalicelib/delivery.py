@@ -350,7 +350,8 @@ class Sender:
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, task.attempt)
         self._note_failure(endpoint, now)
-        self._count("AttemptFailed")
+        # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
+        self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         return "retrying"
 
     def _note_failure(self, endpoint: Endpoint, now: float) -> None:

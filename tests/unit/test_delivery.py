@@ -399,3 +399,14 @@ def test_passthrough_endpoint_gets_the_provider_headers_and_bytes(world: World) 
     assert request.headers["x-hub-signature-256"] == headers["x-hub-signature-256"][0]
     assert request.headers["x-github-delivery"] == "gh-7"
     assert "authorization" not in {k.lower() for k in request.headers}  # credentials never travel on
+
+
+def test_a_redelivered_router_message_creates_no_second_delivery(world: World) -> None:
+    world.endpoint()
+    _publish(world)
+    text = world.s.queue.sent.pop(0)
+    world.router.route(text)
+    world.router.route(text)  # SQS gave the router the same message again
+    assert len(world.deliveries.sent) == 2  # the copy's task exists ...
+    assert world.run() == ["succeeded", "duplicate"]  # ... but the claim stops it
+    assert len(world.receiver.requests) == 1

@@ -1,0 +1,49 @@
+"""When SQS cannot be reached, the ingest route answers 503 (the provider retries), never 2xx."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chalicelib.errors import StorageError
+from chalicelib.ingest import IngestService, SourceCache
+from chalicelib.queues import SqsQueue
+from local.emulator import free_port
+from tests import aws
+from tests.conftest import github_headers, inbound
+from tests.fakes import FakeClock, MemoryBlobs, MemoryStore
+
+
+def test_ingest_answers_503_quickly_when_sqs_is_unreachable() -> None:
+    # GIVEN the real SQS adapter pointed at an address where nothing listens
+    dead = f"http://127.0.0.1:{free_port()}"
+    queue = SqsQueue(aws.client("sqs", dead), f"{dead}/123456789012/hookway-ingest")
+    clock = FakeClock()
+    store = MemoryStore(clock)
+    ingest = IngestService(
+        sources=SourceCache(store, clock, 10),
+        store=store,
+        queue=queue,
+        blobs=MemoryBlobs(),
+        clock=clock,
+        max_body_bytes=1 << 20,
+        claim_check_bytes=900 << 10,
+        rejections_kept=5,
+    )
+    from chalicelib.sources import SourceService
+
+    sid = (
+        SourceService(store, SourceCache(store, clock, 0), clock, 3600)
+        .create(
+            {"name": "gh", "verification": {"scheme": "github", "secrets": ["It's a Secret to Everybody"]}}
+        )
+        .id
+    )
+    body = b"{}"
+    started = time.monotonic()
+    # WHEN a valid webhook arrives THEN it is a 503 with a stable code, well inside API Gateway's 29 s
+    with pytest.raises(StorageError) as err:
+        ingest.receive(inbound(sid, body, github_headers(body)))
+    assert err.value.status == 503 and err.value.code == "storage_unavailable"
+    assert time.monotonic() - started < 10
