@@ -49,6 +49,14 @@ def api(view: Callable[..., Any]) -> Callable[..., Any]:
             return view(*args, **kwargs)
         except HookwayError as exc:
             return _error_response(exc)
+        except Exception:
+            # Still a JSON error in Hookway's shape; the traceback goes to the log, never to the caller.
+            app.log.exception("unhandled error in %s", view.__name__)
+            return _error_response(HookwayError("an internal error occurred"))
+        finally:
+            from chalicelib.wiring import flush_metrics
+
+            flush_metrics()
 
     return wrapper
 
@@ -170,7 +178,7 @@ def receive(source_id: str) -> Response:
 # --------------------------------------------------------------------------------------------- health
 
 
-@app.route("/v1/health", methods=["GET"])
+@app.route("/v1/health", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def health() -> Response:
     """200 when the state table answers; 503 otherwise."""
@@ -192,7 +200,7 @@ def create_source() -> Response:
     return _json(public_source(source, _base_url()), 201)
 
 
-@app.route("/v1/sources", methods=["GET"])
+@app.route("/v1/sources", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_sources() -> Response:
     """List sources (secret values never included)."""
@@ -203,7 +211,7 @@ def list_sources() -> Response:
     return _json({"data": [public_source(s, base) for s in page.items], "next_cursor": page.cursor})
 
 
-@app.route("/v1/sources/{source_id}", methods=["GET"])
+@app.route("/v1/sources/{source_id}", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_source(source_id: str) -> Response:
     """One source."""
@@ -221,7 +229,7 @@ def update_source(source_id: str) -> Response:
     return _json(public_source(_container().sources.update(source_id, _json_body()), _base_url()))
 
 
-@app.route("/v1/sources/{source_id}", methods=["DELETE"])
+@app.route("/v1/sources/{source_id}", methods=["DELETE"], content_types=ANY_CONTENT)
 @api
 def delete_source(source_id: str) -> Response:
     """Delete a source."""
@@ -244,7 +252,7 @@ def add_source_secret(source_id: str) -> Response:
     )
 
 
-@app.route("/v1/sources/{source_id}/secrets/{secret_id}", methods=["DELETE"])
+@app.route("/v1/sources/{source_id}/secrets/{secret_id}", methods=["DELETE"], content_types=ANY_CONTENT)
 @api
 def retire_source_secret(source_id: str, secret_id: str) -> Response:
     """Retire a verification secret now."""
@@ -252,7 +260,7 @@ def retire_source_secret(source_id: str, secret_id: str) -> Response:
     return Response(body="", status_code=204)
 
 
-@app.route("/v1/sources/{source_id}/rejections", methods=["GET"])
+@app.route("/v1/sources/{source_id}/rejections", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_rejections(source_id: str) -> Response:
     """The source's recent rejected requests and its rejection counts."""
@@ -269,7 +277,7 @@ def list_rejections(source_id: str) -> Response:
 # ------------------------------------------------------------------------------------------- messages
 
 
-@app.route("/v1/messages", methods=["GET"])
+@app.route("/v1/messages", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_messages() -> Response:
     """Messages of one source (``?source=``), newest first."""
@@ -291,7 +299,7 @@ def publish_message() -> Response:
     return _json({"id": message_id}, 202)
 
 
-@app.route("/v1/messages/{message_id}", methods=["GET"])
+@app.route("/v1/messages/{message_id}", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_message(message_id: str) -> Response:
     """One message, with the state of its delivery to each endpoint."""
@@ -304,7 +312,7 @@ def get_message(message_id: str) -> Response:
     )
 
 
-@app.route("/v1/messages/{message_id}/attempts", methods=["GET"])
+@app.route("/v1/messages/{message_id}/attempts", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_message_attempts(message_id: str) -> Response:
     """Every attempt to deliver a message, newest first."""
@@ -328,7 +336,7 @@ def _offset_cursor() -> int:
     return int(raw)
 
 
-@app.route("/v1/messages/{message_id}/body", methods=["GET"])
+@app.route("/v1/messages/{message_id}/body", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_message_body(message_id: str) -> Response:
     """The stored body, byte for byte (``Hookway-Content-Type`` gives the type it arrived with)."""
@@ -360,7 +368,7 @@ def create_endpoint() -> Response:
     return _json({**public_endpoint(endpoint), **shown}, 201)
 
 
-@app.route("/v1/endpoints", methods=["GET"])
+@app.route("/v1/endpoints", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_endpoints() -> Response:
     """List endpoints."""
@@ -370,7 +378,7 @@ def list_endpoints() -> Response:
     return _json({"data": [public_endpoint(e) for e in page.items], "next_cursor": page.cursor})
 
 
-@app.route("/v1/endpoints/{endpoint_id}", methods=["GET"])
+@app.route("/v1/endpoints/{endpoint_id}", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_endpoint(endpoint_id: str) -> Response:
     """One endpoint."""
@@ -388,7 +396,7 @@ def update_endpoint(endpoint_id: str) -> Response:
     return _json(public_endpoint(_container().endpoints.update(endpoint_id, _json_body())))
 
 
-@app.route("/v1/endpoints/{endpoint_id}", methods=["DELETE"])
+@app.route("/v1/endpoints/{endpoint_id}", methods=["DELETE"], content_types=ANY_CONTENT)
 @api
 def delete_endpoint(endpoint_id: str) -> Response:
     """Delete an endpoint."""
@@ -414,7 +422,7 @@ def disable_endpoint(endpoint_id: str) -> Response:
     return _json(public_endpoint(_container().endpoints.update(endpoint_id, {"enabled": False})))
 
 
-@app.route("/v1/endpoints/{endpoint_id}/secret", methods=["GET"])
+@app.route("/v1/endpoints/{endpoint_id}/secret", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_endpoint_secret(endpoint_id: str) -> Response:
     """The endpoint's current signing secret (or ed25519 public key)."""
@@ -429,7 +437,7 @@ def rotate_endpoint_secret(endpoint_id: str) -> Response:
     return _json(shown, 201)
 
 
-@app.route("/v1/endpoints/{endpoint_id}/attempts", methods=["GET"])
+@app.route("/v1/endpoints/{endpoint_id}/attempts", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_endpoint_attempts(endpoint_id: str) -> Response:
     """Attempts to an endpoint, newest first."""
@@ -448,7 +456,10 @@ def route_ingest(event: Any) -> None:
     from chalicelib.sqs import process_batch
 
     c = _container()
-    process_batch(event, c.router.route, c.ingest_queue)
+    try:
+        process_batch(event, c.router.route, c.ingest_queue)
+    finally:
+        c.metrics.flush()
 
 
 @app.on_sqs_message(queue="hookway-deliveries", batch_size=10)
@@ -457,4 +468,7 @@ def deliver(event: Any) -> None:
     from chalicelib.sqs import process_batch_concurrently
 
     c = _container()
-    process_batch_concurrently(event, c.sender.handle_many, c.deliveries_queue)
+    try:
+        process_batch_concurrently(event, c.sender.handle_many, c.deliveries_queue)
+    finally:
+        c.metrics.flush()

@@ -31,8 +31,11 @@ class Row:
     ours: float
     reference: float | None
     unit: str
-    target: float | None = None  # the ratio ours/reference must not exceed this; None: information only
+    target: float | None = None  # the ratio ours/reference must not exceed this (unless a flag below says
+    # otherwise); None: information only
     exact: bool = False  # the target is an exact value of ``ours`` (call counts), not a ratio
+    at_most: bool = False  # the target is an upper bound on ``ours`` itself (a count), not a ratio
+    at_least: bool = False  # the target is a lower bound on the ratio (a throughput), not an upper one
     note: str = ""
 
     @property
@@ -49,9 +52,13 @@ class Row:
             return ""
         if self.exact:
             return "met" if abs(self.ours - self.target) < 1e-9 else "MISSED"
+        if self.at_most:
+            return "met" if self.ours <= self.target + 1e-9 else "MISSED"
         ratio = self.ratio
         if ratio is None:
             return ""
+        if self.at_least:
+            return "met" if ratio >= self.target else "MISSED"
         return "met" if ratio <= self.target else "MISSED"
 
     def target_text(self) -> str:
@@ -60,7 +67,9 @@ class Row:
             return "info"
         if self.exact:
             return f"= {_number(self.target)}"
-        return f"<= {self.target:g}x"
+        if self.at_most:
+            return f"<= {_number(self.target)}"
+        return f"{'>=' if self.at_least else '<='} {self.target:g}x"
 
     def cells(self) -> list[str]:
         """The row's cells as printed."""
@@ -69,7 +78,7 @@ class Row:
             self.figure,
             f"{_number(self.ours)} {self.unit}".strip(),
             "" if self.reference is None else f"{_number(self.reference)} {self.unit}".strip(),
-            "" if ratio is None or self.exact else f"{ratio:.2f}x",
+            "" if ratio is None or self.exact or self.at_most else f"{ratio:.2f}x",
             self.target_text(),
             self.verdict,
         ]
@@ -92,8 +101,10 @@ def render_text(rows: Sequence[Row]) -> str:
     """The table for a terminal, columns aligned."""
     table = [HEADER, *(row.cells() for row in rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADER))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
-             for line in table]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in table
+    ]
     lines.insert(1, "  ".join("-" * width for width in widths))
     notes = [f"  [{i}] {row.note}" for i, row in enumerate(rows, 1) if row.note]
     return "\n".join(lines + (["", "notes:", *notes] if notes else []))
@@ -116,8 +127,14 @@ def machine_context(mode: str, seconds: float) -> str:
     """One paragraph: when, where and how the table was measured."""
     commit = "unknown"
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
     return (
         f"Measured by `python -m bench{' --quick' if mode == 'quick' else ''}` on "
         f"{time.strftime('%Y-%m-%d')}, commit `{commit}` (plus any uncommitted changes), "
@@ -130,7 +147,9 @@ def machine_context(mode: str, seconds: float) -> str:
 # ------------------------------------------------------------------------------------------ timing
 
 
-def best_per_call(runs: dict[str, Callable[[], object]], *, number: dict[str, int], repeat: int) -> dict[str, float]:
+def best_per_call(
+    runs: dict[str, Callable[[], object]], *, number: dict[str, int], repeat: int
+) -> dict[str, float]:
     """Seconds per call of each function, best of ``repeat`` rounds; the functions alternate within a round.
 
     Alternating keeps a slow drift of the machine (frequency, another process) from favouring one side.
@@ -167,10 +186,17 @@ def median(values: Sequence[float]) -> float:
 
 
 def _stream_handlers() -> list[logging.StreamHandler[Any]]:
-    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
-                                      if isinstance(logger, logging.Logger))]
-    return [handler for logger in loggers for handler in logger.handlers
-            if type(handler) is logging.StreamHandler]
+    loggers = [
+        logging.getLogger(),
+        *(
+            logger
+            for logger in logging.Logger.manager.loggerDict.values()
+            if isinstance(logger, logging.Logger)
+        ),
+    ]
+    return [
+        handler for logger in loggers for handler in logger.handlers if type(handler) is logging.StreamHandler
+    ]
 
 
 @contextlib.contextmanager

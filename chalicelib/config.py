@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chalicelib.errors import ValidationError
+from chalicelib.errors import ConfigError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -19,7 +19,7 @@ def _flag(value: str | None, default: bool) -> bool:
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
-    raise ValidationError(f"not a boolean: {value!r}", code="invalid_config")
+    raise ConfigError(f"not a boolean: {value!r}")
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -29,9 +29,9 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 
     try:
         value = int(raw)
     except ValueError:
-        raise ValidationError(f"{name} must be an integer, got {raw!r}", code="invalid_config") from None
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
     if value < minimum:
-        raise ValidationError(f"{name} must be at least {minimum}", code="invalid_config")
+        raise ConfigError(f"{name} must be at least {minimum}")
     return value
 
 
@@ -63,7 +63,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build settings from an environment mapping; raises ValidationError on a bad value."""
+        """Build settings from an environment mapping; raises ConfigError on a bad value."""
         stage = environ.get("HOOKWAY_STAGE", "local").strip() or "local"
         settings = cls(
             stage=stage,
@@ -91,13 +91,11 @@ class Settings:
             log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
         )
         if settings.allow_private_destinations and stage != "local":
-            raise ValidationError(
+            raise ConfigError(
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS may only be true in the local stage",
                 code="invalid_config",
             )
         # The claim check must leave room in the 1 MiB SQS message for the envelope's attributes.
         if settings.claim_check_bytes > 1000 * KIB:
-            raise ValidationError(
-                "HOOKWAY_CLAIM_CHECK_BYTES must leave room below SQS's 1 MiB", code="invalid_config"
-            )
+            raise ConfigError("HOOKWAY_CLAIM_CHECK_BYTES must leave room below SQS's 1 MiB")
         return settings

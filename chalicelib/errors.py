@@ -10,6 +10,7 @@
     +-- PayloadTooLargeError          status 413  payload_too_large
     +-- RejectedError                 status from the source (default 401), code = the reason
     +-- StorageError                  status 503  storage_unavailable (an AWS call failed; retry later)
+    +-- ConfigError                   status 503  invalid_config (the deployment's settings are unusable)
 
 Verification raises its own ``chalicelib.verification.VerificationError`` (a pure library that users
 reuse on its own); the ingest service turns it into a ``RejectedError``. Adapters catch modelled
@@ -116,3 +117,10 @@ class StorageError(HookwayError):
 
     status = 503
     code = "storage_unavailable"
+
+
+class ConfigError(HookwayError):
+    """The deployment's own settings are unusable: 503, so senders retry until an operator fixes it."""
+
+    status = 503
+    code = "invalid_config"

@@ -109,7 +109,10 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
             raise ValidationError("name must be 1 to 200 characters", field="name")
         out["name"] = name
     if "description" in doc:
-        out["description"] = _optional(doc, "description", str, "")[:2000]
+        description = _optional(doc, "description", str, "")
+        if len(description) > 2000:
+            raise ValidationError("description must be at most 2000 characters", field="description")
+        out["description"] = description
     if "ip_allowlist" in doc:
         cidrs = _str_list(doc["ip_allowlist"] or [], "ip_allowlist")
         try:
@@ -247,6 +250,8 @@ class SourceService:
         source = self._store.get_source(source_id)
         now = self._clock()
         secret = _new_secret(doc.get("secret"), now, "secret")
+        if source.verification.scheme == "basic" and ":" not in secret.value:
+            raise ValidationError('basic secrets are "user:password"', field="secret")
         retire_after = _optional(doc, "retire_others_after", int, None)
         if retire_after is not None and not 0 <= retire_after <= 30 * 86400:
             raise ValidationError("retire_others_after must be 0 to 30 days", field="retire_others_after")

@@ -30,24 +30,41 @@ log = logging.getLogger("hookway")
 
 
 class Metrics:
-    """Counters as CloudWatch embedded-metric-format log lines (no AWS call on the request path)."""
+    """Counters, kept in memory and written once per invocation as CloudWatch embedded-metric-format lines.
+
+    Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
+    invocation writes one line per distinct (name, dimensions) with the summed value.
+    """
 
     def __init__(self, namespace: str, stage: str) -> None:
         self._namespace = namespace
         self._stage = stage
+        self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._lock = threading.Lock()
 
     def count(self, name: str, **dimensions: str) -> None:
-        """Emit one count of ``name`` with the given dimensions."""
+        """Add one to ``name`` with the given dimensions."""
+        key = (name, tuple(sorted(dimensions.items())))
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        if not counts:
+            return
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-        with single_metric(
-            name=name,
-            unit=MetricUnit.Count,
-            value=1,
-            namespace=self._namespace,
-            default_dimensions={"stage": self._stage, **dimensions},
-        ):
-            pass
+        for (name, dimensions), value in counts.items():
+            with single_metric(
+                name=name,
+                unit=MetricUnit.Count,
+                value=value,
+                namespace=self._namespace,
+                default_dimensions={"stage": self._stage, **dict(dimensions)},
+            ):
+                pass
 
 
 class _LazyBlobs:
@@ -270,6 +287,12 @@ def container() -> Container:
                 logging.getLogger("hookway").setLevel(settings.log_level)
                 _container = Container(settings)
     return _container
+
+
+def flush_metrics() -> None:
+    """Write the counted metrics, if anything was counted (call at the end of an invocation)."""
+    if _container is not None and "metrics" in _container.__dict__:
+        _container.metrics.flush()
 
 
 def reset() -> None:

@@ -5,6 +5,10 @@
     challenge_reply(scheme, *, secrets, method, query, headers, body, options=None)
         -> ChallengeReply(status, body, content_type) | None
 
+A ``Verified`` is an immutable value (equality, hash and repr over its three fields); metadata read from
+the body only for information (Standard Webhooks' event type, Stripe's event id) is parsed on first access,
+and a body that is not JSON gives None there, never an error.
+
 Headers are looked up case-insensitively; a value may be a string or the list of all values of that
 header (API Gateway's ``multiValueHeaders``), and a header the scheme reads that arrives more than once is
 ``malformed_header``. Every secret is tried (rotation), every signature entry of a known version is tried,
@@ -38,7 +42,15 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from ._common import Request, VerificationError, Verified, Verifier, normalise_headers, normalise_secrets
+from ._common import (
+    NUMBER,
+    Request,
+    VerificationError,
+    Verified,
+    Verifier,
+    index_headers,
+    normalise_secrets,
+)
 from .atlassian import verify_bitbucket, verify_jira
 from .docusign import verify_docusign
 from .generic import verify_basic, verify_hmac, verify_token
@@ -107,6 +119,8 @@ _ALIASES = {
     "whatsapp": "meta",
 }
 
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
 #: Every registered scheme name, aliases included, to its verifier.
 SCHEMES: Mapping[str, Verifier] = MappingProxyType(
     {**_CANONICAL, **{alias: _CANONICAL[target] for alias, target in _ALIASES.items()}}
@@ -119,6 +133,8 @@ def scheme_names() -> list[str]:
 
 
 def _canonical(scheme: object) -> str:
+    if isinstance(scheme, str) and scheme in _CANONICAL:
+        return scheme
     name = scheme.strip().lower() if isinstance(scheme, str) else ""
     name = _ALIASES.get(name, name)
     if name not in _CANONICAL:
@@ -127,6 +143,8 @@ def _canonical(scheme: object) -> str:
 
 
 def _as_bytes(body: object) -> bytes:
+    if type(body) is bytes:
+        return body
     if isinstance(body, bytes | bytearray | memoryview):
         return bytes(body)
     raise VerificationError("malformed_body", "body must be bytes")
@@ -148,26 +166,28 @@ def verify(
     name = _canonical(scheme)
     if not isinstance(url, str) or not isinstance(method, str):
         raise VerificationError("malformed_header", "method and url must be strings")
-    try:
-        url.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise VerificationError("malformed_header", "url is not encodable") from exc
-    if not isinstance(headers, Mapping):
+    if not url.isascii():
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise VerificationError("malformed_header", "url is not encodable") from exc
+    # The dict test first: an ABC isinstance costs more than the rest of these checks together.
+    if not isinstance(headers, dict) and not isinstance(headers, Mapping):
         raise VerificationError("malformed_header", "headers must be a mapping")
-    if now is not None and (isinstance(now, bool) or not isinstance(now, int | float)):
+    if now is not None and (isinstance(now, bool) or not isinstance(now, NUMBER)):
         raise VerificationError("invalid_options", "now must be a number of seconds")
-    if options is not None and not isinstance(options, Mapping):
+    if options is not None and not isinstance(options, dict) and not isinstance(options, Mapping):
         raise VerificationError("invalid_options", "options must be a mapping")
     request = Request(
-        scheme=name,
-        secrets=normalise_secrets(secrets),
-        method=method,
-        url=url,
-        headers=normalise_headers(headers),
-        body=_as_bytes(body),
-        now=time.time() if now is None else float(now),
-        tolerance=tolerance,
-        options=options or {},
+        name,
+        normalise_secrets(secrets),
+        method,
+        url,
+        index_headers(headers),
+        _as_bytes(body),
+        time.time() if now is None else float(now),
+        tolerance,
+        options or _NO_OPTIONS,
     )
     return _CANONICAL[name](request)
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 #: A header value longer than this is refused before any parsing (API Gateway caps all headers at 10 KiB).
@@ -23,6 +24,10 @@ MAX_HEADER_LENGTH = 8192
 MAX_SIGNATURES = 32
 #: Unix seconds with more digits than this are absurd (year 33658); refusing them early avoids huge ints.
 MAX_TIMESTAMP_DIGITS = 12
+
+# Built once: ``isinstance(x, list | tuple)`` would build the union on every call.
+_VALUE_LISTS = (list, tuple)
+NUMBER = (int, float)
 
 DIGESTS: Mapping[str, Callable[..., Any]] = {
     "md5": hashlib.md5,
@@ -43,38 +48,135 @@ class VerificationError(Exception):
         return f"VerificationError({self.reason!r}, {str(self)!r})"
 
 
-@dataclass(frozen=True)
+#: A verifier's reader of body metadata: the parsed JSON body (None if it is not JSON) to
+#: ``(delivery_id, event_type)``. It must not raise: it runs on attribute access, after verification.
+BodyMetadata = Callable[[Any], tuple[str | None, str | None]]
+
+
 class Verified:
-    """What a successful verification learned: the provider's delivery id, signed timestamp and event type."""
+    """What a successful verification learned: the provider's delivery id, signed timestamp and event type.
 
-    delivery_id: str | None = None
-    timestamp: int | None = None
-    event_type: str | None = None
+    An immutable value: read-only attributes, equality, hash and repr over the three fields. Metadata that
+    lives in the body but is not needed to verify (Standard Webhooks' event type, Stripe's event id) is
+    parsed on first access (``from_body``), so a caller that never reads it never parses the whole body. A
+    body that is not JSON then gives None, never an error: the request is already verified.
+    """
+
+    __slots__ = ("_delivery_id", "_event_type", "_pending", "_timestamp")
+    __match_args__ = ("delivery_id", "timestamp", "event_type")
+
+    def __init__(
+        self, delivery_id: str | None = None, timestamp: int | None = None, event_type: str | None = None
+    ) -> None:
+        self._delivery_id = delivery_id
+        self._timestamp = timestamp
+        self._event_type = event_type
+        self._pending: tuple[bytes, BodyMetadata] | None = None
+
+    @classmethod
+    def from_body(
+        cls,
+        body: bytes,
+        metadata: BodyMetadata,
+        *,
+        delivery_id: str | None = None,
+        timestamp: int | None = None,
+    ) -> Verified:
+        """A result whose event type (and delivery id, unless given) ``metadata`` reads from the body later."""
+        result = cls(delivery_id, timestamp)
+        result._pending = (body, metadata)
+        return result
+
+    def _resolve(self) -> None:
+        pending = self._pending
+        if pending is None:
+            return
+        body, metadata = pending
+        delivery_id, event_type = metadata(load_json(body))
+        if self._delivery_id is None:
+            self._delivery_id = delivery_id
+        self._event_type = event_type
+        # Drops the body; two threads resolving at once compute the same values, so no lock is needed.
+        self._pending = None
+
+    @property
+    def delivery_id(self) -> str | None:
+        """The provider's id of this delivery (to dedupe on), or None."""
+        if self._pending is not None:
+            self._resolve()
+        return self._delivery_id
+
+    @property
+    def timestamp(self) -> int | None:
+        """The signed timestamp in unix seconds, or None if the scheme signs none."""
+        return self._timestamp
+
+    @property
+    def event_type(self) -> str | None:
+        """The provider's event type, or None."""
+        if self._pending is not None:
+            self._resolve()
+        return self._event_type
+
+    def _fields(self) -> tuple[str | None, int | None, str | None]:
+        return self.delivery_id, self._timestamp, self.event_type
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Verified):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        delivery_id, timestamp, event_type = self._fields()
+        return f"Verified(delivery_id={delivery_id!r}, timestamp={timestamp!r}, event_type={event_type!r})"
+
+    def __reduce__(self) -> tuple[type[Verified], tuple[str | None, int | None, str | None]]:
+        # Pickle and copy carry the resolved values, never the body.
+        return Verified, self._fields()
 
 
-@dataclass(frozen=True)
 class Request:
-    """The inputs of one verification, normalised once: secrets as a tuple, headers keyed in lower case."""
+    """The inputs of one verification: secrets as a tuple, headers indexed by lower-case name.
 
-    scheme: str
-    secrets: tuple[str, ...]
-    method: str
-    url: str
-    headers: Mapping[str, tuple[object, ...]]
-    body: bytes
-    now: float
-    tolerance: float | None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    Header values stay as the caller gave them (a string, a list of values, None) until a verifier reads
+    one: a scheme reads two or three headers, so only those pay for the checks in ``header``.
+    """
+
+    __slots__ = ("body", "headers", "method", "now", "options", "scheme", "secrets", "tolerance", "url")
+
+    def __init__(
+        self,
+        scheme: str,
+        secrets: tuple[str, ...],
+        method: str,
+        url: str,
+        headers: Mapping[str, object],
+        body: bytes,
+        now: float,
+        tolerance: float | None,
+        options: Mapping[str, Any] = MappingProxyType({}),
+    ) -> None:
+        self.scheme = scheme
+        self.secrets = secrets
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.now = now
+        self.tolerance = tolerance
+        self.options = options
 
     def header(self, name: str) -> str | None:
         """The single value of header ``name`` (any case), stripped; None if absent or empty."""
-        values = self.headers.get(name.lower(), ())
-        if not values:
+        value = self.headers.get(name.lower())
+        if isinstance(value, _VALUE_LISTS):
+            value = value[0] if len(value) == 1 else _only_value(name, value)
+        if value is None:
+            # None is how some event shapes spell "absent".
             return None
-        if len(values) > 1:
-            # API Gateway's multiValueHeaders: choosing one of several values would let an attacker pick.
-            raise VerificationError("malformed_header", f"header {name} appears more than once")
-        value = values[0]
         if not isinstance(value, str):
             raise VerificationError("malformed_header", f"header {name} is not text")
         if len(value) > MAX_HEADER_LENGTH:
@@ -106,10 +208,6 @@ class Request:
         """A boolean option; anything but ``True`` is false, so a typo never weakens verification."""
         return self.options.get(name) is True
 
-    def window(self, default: float | None) -> float | None:
-        """The tolerance in seconds: the caller's override, else the scheme default (None: no window)."""
-        return self.tolerance if self.tolerance is not None else default
-
     def secret_keys(self) -> list[bytes]:
         """The secrets as UTF-8 bytes, the key form of every scheme that uses its secret literally."""
         return [secret.encode("utf-8") for secret in self.secrets]
@@ -118,23 +216,39 @@ class Request:
 Verifier = Callable[[Request], Verified]
 
 
-def normalise_headers(headers: Mapping[str, Any]) -> dict[str, tuple[object, ...]]:
-    """Key headers by lower-case name; names differing only in case are values of one header."""
+def _only_value(name: str, values: list[object] | tuple[object, ...]) -> object:
+    """The one value of a header given as a list (API Gateway's multiValueHeaders), or None."""
+    present = [value for value in values if value is not None]
+    if len(present) > 1:
+        # Choosing one of several values would let an attacker pick.
+        raise VerificationError("malformed_header", f"header {name} appears more than once")
+    return present[0] if present else None
+
+
+def index_headers(headers: Mapping[Any, Any]) -> Mapping[str, object]:
+    """Index headers by lower-case name, values untouched; names differing only in case are one header."""
+    try:
+        lowered: dict[Any, object] = {name.lower(): value for name, value in headers.items()}
+    except (AttributeError, TypeError):  # a name that is not text: take the careful path
+        lowered = {}
+    if len(lowered) == len(headers):
+        # No two names folded together. A bytes name is kept under its bytes key, where no lookup by
+        # text finds it: ignored, as the careful path ignores it.
+        return lowered
     merged: dict[str, list[object]] = {}
     for name, value in headers.items():
         if not isinstance(name, str):
             continue
-        values = list(value) if isinstance(value, list | tuple) else [value]
-        # None is how some event shapes spell "absent"; anything else that is not text is malformed later.
+        values = list(value) if isinstance(value, _VALUE_LISTS) else [value]
         merged.setdefault(name.lower(), []).extend(item for item in values if item is not None)
-    return {name: tuple(values) for name, values in merged.items()}
+    return merged
 
 
 def normalise_secrets(secrets: Sequence[str] | str) -> tuple[str, ...]:
     """The configured secrets; a bare string is one secret (iterating it would make each letter a key)."""
     if isinstance(secrets, str):
         secrets = [secrets]
-    if not isinstance(secrets, Sequence):
+    elif not isinstance(secrets, _VALUE_LISTS) and not isinstance(secrets, Sequence):
         raise VerificationError("invalid_secret", "secrets must be a sequence of strings")
     cleaned: list[str] = []
     for secret in secrets:
@@ -157,24 +271,56 @@ def equal_secret(given: bytes, expected: bytes) -> bool:
     return hmac.compare_digest(hashlib.sha256(given).digest(), hashlib.sha256(expected).digest())
 
 
-def mac(key: bytes, message: bytes, algorithm: str = "sha256") -> bytes:
-    """HMAC of ``message`` under ``key`` with the named digest."""
-    return hmac.new(key, message, DIGESTS[algorithm]).digest()
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
-def matches_any(expected: bytes, candidates: Sequence[bytes]) -> bool:
-    """True if any candidate equals ``expected``; every candidate is compared (no early exit leak)."""
-    found = False
-    for candidate in candidates:
-        found |= equal(expected, candidate)
-    return found
+@functools.lru_cache(maxsize=256)
+def _keyed(key: bytes, algorithm: str) -> tuple[Any, Any]:
+    """HMAC's inner and outer hash states with the padded key absorbed (RFC 2104), once per key.
+
+    OpenSSL 3 spends about 1.4 µs setting up every ``hmac.new``, more than hashing 1 KB; copying these
+    two states instead costs about 0.2 µs. They are as secret as the key and live as long as the process,
+    like the configured secrets themselves.
+    """
+    new = DIGESTS[algorithm]
+    block = new().block_size
+    if len(key) > block:
+        key = new(key).digest()
+    key = key.ljust(block, b"\0")
+    return new(key.translate(_IPAD)), new(key.translate(_OPAD))
+
+
+#: Signed content, whole or in parts: ``(prefix, body)`` is hashed as their concatenation without
+#: copying the body into a new ``prefix + body`` (a quarter of the floor's cost at 256 KB).
+Message = bytes | tuple[bytes, ...]
+
+
+def mac(key: bytes, message: Message, algorithm: str = "sha256") -> bytes:
+    """HMAC of ``message`` under ``key`` with the named digest (equal to ``hmac.new(...).digest()``)."""
+    inner_state, outer_state = _keyed(key, algorithm)
+    inner = inner_state.copy()
+    if isinstance(message, tuple):
+        for part in message:
+            inner.update(part)
+    else:
+        inner.update(message)
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    digest: bytes = outer.digest()
+    return digest
 
 
 def decode_hex(text: str, *, what: str = "signature", reason: str = "malformed_header") -> bytes:
     """Strict hex decoding (an even number of hex digits, nothing else)."""
-    if not text or len(text) % 2 or not all(c in "0123456789abcdefABCDEF" for c in text):
+    try:
+        decoded = bytes.fromhex(text)
+    except (ValueError, TypeError):
+        decoded = b""
+    # fromhex skips whitespace between bytes; two digits per decoded byte proves there was none.
+    if not decoded or 2 * len(decoded) != len(text):
         raise VerificationError(reason, f"{what} is not hex")
-    return bytes.fromhex(text)
+    return decoded
 
 
 def decode_base64(
@@ -185,9 +331,14 @@ def decode_base64(
         text = text.rstrip("=")
         text += "=" * (-len(text) % 4)
     try:
-        decoded = base64.b64decode(text.encode("ascii"), validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise VerificationError(reason, f"{what} is not valid base64") from exc
+        # strict_mode accepts a subset of what validate=True accepts, with the same result, and is
+        # about three times faster; anything it refuses gets the usual answer below.
+        decoded = binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        try:
+            decoded = base64.b64decode(text.encode("ascii"), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise VerificationError(reason, f"{what} is not valid base64") from exc
     if not decoded:
         raise VerificationError(reason, f"{what} is empty")
     return decoded
@@ -200,24 +351,24 @@ def parse_timestamp(text: str, *, what: str = "timestamp", reason: str = "malfor
     return int(text)
 
 
+def _check_seconds(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, NUMBER) or not math.isfinite(value) or value < 0:
+        raise VerificationError("invalid_options", "tolerance must be a non-negative number of seconds")
+
+
 def check_window(timestamp: float, req: Request, default: float | None) -> None:
     """Reject a timestamp outside the window; exactly ``tolerance`` seconds away on either side passes.
 
     Both sides are checked (reliability.md §3.6); ``options["future_tolerance"]`` narrows or widens the
     future side only. Callers check the signature first, so a timestamp error means an authentic request.
     """
-    tolerance = req.window(default)
+    tolerance = req.tolerance if req.tolerance is not None else default
     if tolerance is None:
         return
-    future = req.option("future_tolerance", tolerance)
-    for value in (tolerance, future):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise VerificationError("invalid_options", "tolerance must be a non-negative number of seconds")
+    future = req.options.get("future_tolerance", tolerance) if req.options else tolerance
+    _check_seconds(tolerance)
+    if future is not tolerance:
+        _check_seconds(future)
     if req.now - timestamp > tolerance:
         raise VerificationError("timestamp_too_old", "timestamp is outside the tolerance window")
     if timestamp - req.now > future:
@@ -226,10 +377,13 @@ def check_window(timestamp: float, req: Request, default: float | None) -> None:
 
 def split_entries(text: str, separator: str, *, limit: int = MAX_SIGNATURES) -> list[str]:
     """Split a signature list, refusing more than ``limit`` entries; blank entries are dropped."""
-    parts = [part.strip() for part in text.split(separator, limit)]
+    if separator not in text:  # the usual single signature
+        entry = text.strip()
+        return [entry] if entry else []
+    parts = text.split(separator, limit)
     if len(parts) > limit:
         raise VerificationError("malformed_header", "too many signature entries")
-    return [part for part in parts if part]
+    return [entry for part in parts if (entry := part.strip())]
 
 
 def key_values(text: str, separator: str) -> list[tuple[str, str]]:
@@ -288,16 +442,18 @@ def decode(text: str, encoding: str) -> bytes:
 
 
 def mac_matches(
-    keys: Sequence[bytes], signatures: Sequence[bytes], message: bytes, algorithm: str = "sha256"
+    keys: Sequence[bytes], signatures: Sequence[bytes], message: Message, algorithm: str = "sha256"
 ) -> bool:
     """True if the MAC of ``message`` under any key equals any given signature (rotation both ways)."""
     found = False
     for key in keys:
-        found |= matches_any(mac(key, message, algorithm), signatures)
+        expected = mac(key, message, algorithm)
+        for candidate in signatures:
+            found |= hmac.compare_digest(expected, candidate)
     return found
 
 
-def check_mac(req: Request, signatures: Sequence[bytes], message: bytes, algorithm: str = "sha256") -> None:
+def check_mac(req: Request, signatures: Sequence[bytes], message: Message, algorithm: str = "sha256") -> None:
     """Raise ``signature_mismatch`` unless some secret's MAC of ``message`` equals some signature."""
     if not mac_matches(req.secret_keys(), signatures, message, algorithm):
         raise mismatch()
@@ -313,7 +469,7 @@ def body_signature(
     alternatives: Sequence[str] = (),
 ) -> None:
     """The common shape: one header holding ``prefix + encode(HMAC(secret, raw body))``."""
-    value = req.first_header(header, *alternatives)
+    value = req.first_header(header, *alternatives) if alternatives else req.header(header)
     if value is None:
         raise VerificationError("missing_header", f"header {header} is missing")
     check_mac(req, [decode(prefixed(value, prefix), encoding)], req.body, algorithm)

@@ -5,7 +5,9 @@ The header has GitHub's legacy name but the prefix names the algorithm; only ``s
 
 from __future__ import annotations
 
-from ._common import Request, Verified, body_signature, dig, load_json
+from typing import Any
+
+from ._common import Request, Verified, body_signature, dig
 
 
 def verify_bitbucket(req: Request) -> Verified:
@@ -17,7 +19,10 @@ def verify_bitbucket(req: Request) -> Verified:
 def verify_jira(req: Request) -> Verified:
     """Verify a Jira admin webhook; ``X-Atlassian-Webhook-Identifier`` is stable across retries."""
     body_signature(req, "X-Hub-Signature", prefix="sha256=")
-    return Verified(
-        delivery_id=req.header("X-Atlassian-Webhook-Identifier"),
-        event_type=dig(load_json(req.body), "webhookEvent"),
+    return Verified.from_body(
+        req.body, _jira_metadata, delivery_id=req.header("X-Atlassian-Webhook-Identifier")
     )
+
+
+def _jira_metadata(document: Any) -> tuple[str | None, str | None]:
+    return None, dig(document, "webhookEvent")

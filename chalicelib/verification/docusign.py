@@ -7,8 +7,9 @@ every configured key, so adding a key before deleting the old one rotates withou
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig, load_json
+from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig
 
 _NAME = re.compile(r"x-docusign-signature-[0-9]{1,3}")
 #: DocuSign allows many keys per account; far more headers than that is an attack, not a rotation.
@@ -17,11 +18,15 @@ _MAX_HEADERS = 100
 
 def verify_docusign(req: Request) -> Verified:
     """Verify a DocuSign Connect notification."""
-    names = sorted(name for name in req.headers if _NAME.fullmatch(name))
+    names = sorted(name for name in req.headers if isinstance(name, str) and _NAME.fullmatch(name))
     if not names:
         raise VerificationError("missing_header", "no X-DocuSign-Signature-N header")
     if len(names) > _MAX_HEADERS:
         raise VerificationError("malformed_header", "too many X-DocuSign-Signature-N headers")
     signatures = [decode_base64(req.require_header(name)) for name in names]
     check_mac(req, signatures, req.body)
-    return Verified(event_type=dig(load_json(req.body), "event"))
+    return Verified.from_body(req.body, _metadata)
+
+
+def _metadata(document: Any) -> tuple[str | None, str | None]:
+    return None, dig(document, "event")

@@ -7,15 +7,18 @@ Meta uses the same pair of headers (``meta.py`` reuses ``hub_signature``).
 
 from __future__ import annotations
 
-from ._common import Request, Verified, body_signature
+from ._common import Request, VerificationError, Verified, body_signature, check_mac, decode_hex, prefixed
 
 
 def hub_signature(req: Request) -> None:
     """Check ``X-Hub-Signature-256`` (or, when allowed and it is absent, the SHA-1 ``X-Hub-Signature``)."""
-    if req.header("X-Hub-Signature-256") is None and req.flag("allow_sha1"):
-        body_signature(req, "X-Hub-Signature", algorithm="sha1", prefix="sha1=")
-        return
-    body_signature(req, "X-Hub-Signature-256", prefix="sha256=")
+    value = req.header("X-Hub-Signature-256")
+    if value is None:
+        if req.flag("allow_sha1"):
+            body_signature(req, "X-Hub-Signature", algorithm="sha1", prefix="sha1=")
+            return
+        raise VerificationError("missing_header", "header X-Hub-Signature-256 is missing")
+    check_mac(req, [decode_hex(prefixed(value, "sha256="))], req.body)
 
 
 def verify_github(req: Request) -> Verified:

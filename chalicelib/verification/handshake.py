@@ -25,9 +25,9 @@ from ._common import (
     decode_hex,
     dig,
     equal_secret,
+    index_headers,
     load_json,
     mac,
-    normalise_headers,
     normalise_secrets,
     prefixed,
 )
@@ -91,7 +91,7 @@ def _slack(document: Any) -> ChallengeReply | None:
 
 def _zoom_secret(secrets: tuple[str, ...], headers: Mapping[str, Any], body: bytes) -> str:
     """The secret that signed this request (the one Zoom expects back during a rotation), else the first."""
-    req = Request("zoom", secrets, "POST", "", normalise_headers(headers), body, 0.0, None)
+    req = Request("zoom", secrets, "POST", "", index_headers(headers), body, 0.0, None)
     try:
         signature = decode_hex(prefixed(req.require_header("x-zm-signature"), "v0="))
         message = zoom_message(req.require_header("x-zm-request-timestamp"), body)

@@ -6,11 +6,17 @@ The GET ``hub.challenge`` subscription handshake lives in ``handshake.py``.
 
 from __future__ import annotations
 
-from ._common import Request, Verified, dig, load_json
+from typing import Any
+
+from ._common import Request, Verified, dig
 from .github import hub_signature
 
 
 def verify_meta(req: Request) -> Verified:
     """Verify a Meta Graph webhook POST."""
     hub_signature(req)
-    return Verified(event_type=dig(load_json(req.body), "object"))
+    return Verified.from_body(req.body, _metadata)
+
+
+def _metadata(document: Any) -> tuple[str | None, str | None]:
+    return None, dig(document, "object")

@@ -9,6 +9,8 @@ than the tolerance in the future. Pass a larger ``tolerance`` if the clocks are 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import (
     Request,
     Verified,
@@ -17,7 +19,6 @@ from ._common import (
     decode_hex,
     dig,
     key_values,
-    load_json,
     parse_timestamp,
     single,
 )
@@ -31,11 +32,10 @@ def verify_paddle(req: Request) -> Verified:
     stamp = single(pairs, "ts")
     timestamp = parse_timestamp(stamp)
     signatures = [decode_hex(value) for key, value in pairs if key == "h1"]
-    check_mac(req, signatures, stamp.encode("ascii") + b":" + req.body)
+    check_mac(req, signatures, (stamp.encode("ascii") + b":", req.body))
     check_window(timestamp, req, DEFAULT_TOLERANCE)
-    document = load_json(req.body)
-    return Verified(
-        delivery_id=dig(document, "notification_id") or dig(document, "event_id"),
-        timestamp=timestamp,
-        event_type=dig(document, "event_type"),
-    )
+    return Verified.from_body(req.body, _metadata, timestamp=timestamp)
+
+
+def _metadata(document: Any) -> tuple[str | None, str | None]:
+    return dig(document, "notification_id") or dig(document, "event_id"), dig(document, "event_type")

@@ -6,12 +6,17 @@ as text. Only ``v1=`` entries are read; others are ignored.
 
 from __future__ import annotations
 
-from ._common import Request, Verified, check_mac, decode_hex, dig, key_values, load_json
+from typing import Any
+
+from ._common import Request, Verified, check_mac, decode_hex, dig, key_values
 
 
 def verify_pagerduty(req: Request) -> Verified:
     """Verify a PagerDuty v3 webhook; ``event.id`` in the body is the delivery id."""
     pairs = key_values(req.require_header("X-PagerDuty-Signature"), ",")
     check_mac(req, [decode_hex(value) for key, value in pairs if key == "v1"], req.body)
-    document = load_json(req.body)
-    return Verified(delivery_id=dig(document, "event", "id"), event_type=dig(document, "event", "event_type"))
+    return Verified.from_body(req.body, _metadata)
+
+
+def _metadata(document: Any) -> tuple[str | None, str | None]:
+    return dig(document, "event", "id"), dig(document, "event", "event_type")

@@ -19,7 +19,7 @@ from ._common import (
     Verified,
     check_window,
     decode_base64,
-    load_json,
+    dig,
     mismatch,
     parse_timestamp,
 )
@@ -65,14 +65,10 @@ def verify_sendgrid(req: Request) -> Verified:
     if not found:
         raise mismatch()
     check_window(timestamp, req, DEFAULT_TOLERANCE)
-    events = load_json(req.body)
+    return Verified.from_body(req.body, _metadata, timestamp=timestamp)
+
+
+def _metadata(events: Any) -> tuple[str | None, str | None]:
+    """``sg_event_id`` and ``event`` of a batch of exactly one event; a larger batch has no single id."""
     event = events[0] if isinstance(events, list) and len(events) == 1 else None
-    if not isinstance(event, dict):
-        return Verified(timestamp=timestamp)
-    delivery_id = event.get("sg_event_id")
-    event_type = event.get("event")
-    return Verified(
-        delivery_id=delivery_id if isinstance(delivery_id, str) and delivery_id else None,
-        timestamp=timestamp,
-        event_type=event_type if isinstance(event_type, str) and event_type else None,
-    )
+    return dig(event, "sg_event_id"), dig(event, "event")

@@ -7,6 +7,8 @@ have no delivery id.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._common import (
     Request,
     Verified,
@@ -14,7 +16,6 @@ from ._common import (
     check_window,
     decode_hex,
     dig,
-    load_json,
     parse_timestamp,
     prefixed,
 )
@@ -27,11 +28,11 @@ def verify_slack(req: Request) -> Verified:
     signature = decode_hex(prefixed(req.require_header("X-Slack-Signature"), "v0="))
     stamp = req.require_header("X-Slack-Request-Timestamp")
     timestamp = parse_timestamp(stamp)
-    check_mac(req, [signature], b"v0:" + stamp.encode("ascii") + b":" + req.body)
+    check_mac(req, [signature], (b"v0:" + stamp.encode("ascii") + b":", req.body))
     check_window(timestamp, req, DEFAULT_TOLERANCE)
-    document = load_json(req.body)
-    return Verified(
-        delivery_id=dig(document, "event_id"),
-        timestamp=timestamp,
-        event_type=dig(document, "event", "type") or dig(document, "type"),
-    )
+    return Verified.from_body(req.body, _metadata, timestamp=timestamp)
+
+
+def _metadata(document: Any) -> tuple[str | None, str | None]:
+    """Events API ``event_id`` and ``event.type`` (else ``type``); a form body has neither."""
+    return dig(document, "event_id"), dig(document, "event", "type") or dig(document, "type")

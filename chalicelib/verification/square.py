@@ -6,7 +6,9 @@ request URL for deployments behind a proxy that rewrites it.
 
 from __future__ import annotations
 
-from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig, load_json
+from typing import Any
+
+from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig
 
 
 def verify_square(req: Request) -> Verified:
@@ -15,6 +17,9 @@ def verify_square(req: Request) -> Verified:
     if not isinstance(url, str):
         raise VerificationError("invalid_options", "notification_url must be a string")
     signature = decode_base64(req.require_header("x-square-hmacsha256-signature"))
-    check_mac(req, [signature], url.encode("utf-8") + req.body)
-    document = load_json(req.body)
-    return Verified(delivery_id=dig(document, "event_id"), event_type=dig(document, "type"))
+    check_mac(req, [signature], (url.encode("utf-8"), req.body))
+    return Verified.from_body(req.body, _metadata)
+
+
+def _metadata(document: Any) -> tuple[str | None, str | None]:
+    return dig(document, "event_id"), dig(document, "type")

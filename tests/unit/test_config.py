@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.errors import ValidationError
+from chalicelib.errors import ConfigError
 
 
 def test_defaults() -> None:
@@ -18,7 +18,7 @@ def test_defaults() -> None:
 
 def test_deployed_stages_never_allow_private_destinations() -> None:
     assert Settings.from_env({"HOOKWAY_STAGE": "prod"}).allow_private_destinations is False
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConfigError):
         Settings.from_env({"HOOKWAY_STAGE": "prod", "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true"})
 
 
@@ -33,9 +33,10 @@ def test_deployed_stages_never_allow_private_destinations() -> None:
     ],
 )
 def test_bad_values_are_clear_errors(name: str, value: str) -> None:
-    with pytest.raises(ValidationError) as err:
+    with pytest.raises(ConfigError) as err:
         Settings.from_env({name: value})
     assert err.value.code == "invalid_config"
+    assert err.value.status == 503  # even /in answers 503 then: providers retry until the config is fixed
 
 
 def test_endpoint_and_resource_names_come_from_the_environment() -> None:

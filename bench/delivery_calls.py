@@ -1,0 +1,453 @@
+"""Figure 8: AWS calls per delivered webhook, inbound request to the sender's success, against moto's server.
+
+moto runs as a child process on loopback with the stack deployed from ``infra/template.yaml``
+(``local.emulator``); the app is pointed at it through the environment as ``tests/stack.py`` does, and one
+endpoint (no filter) points at a real receiver on loopback (``tests.receivers``). Every boto3 client the
+container makes is watched (``bench.aws_calls.CallCounter`` plus DynamoDB capacity and SQS payload hooks).
+After one warm-up webhook end to end (caches filled, connections open), N GitHub-signed 1 KB webhooks go:
+
+1. through the app in-process, ``app(event, context)``: the API Lambda;
+2. through ``route_ingest`` and then ``deliver``, each fed by ``local.worker.Worker.poll_once`` (the local
+   stand-in for Lambda's SQS event source mapping) with its own, separately counted SQS client: its
+   ReceiveMessage and DeleteMessageBatch are not made by Hookway's code, and are modelled as one receive
+   and one delete per batch of 10, per queue.
+
+DynamoDB capacity is computed from the items written and read (DynamoDB's item-size rules, approximated for
+numbers), including the writes to ``gsi1`` (projection ALL). The bytes each stage writes to stdout/stderr
+(the powertools metric lines and log lines CloudWatch Logs would ingest) are counted too. Figure 9 prices
+these counts; ``measure`` keeps the last result so figure 9 does not measure twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.aws_calls import CallCounter, _create_source, _environment, _wired_app
+from bench.fixtures import ADMIN_KEY, ingest_event, json_body, lambda_context
+from bench.report import Row, _stream_handlers, say
+
+STAGES = ("api", "router", "sender")
+DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+WRITE_TARGET = 3
+KB = 1024
+SQS_CHUNK = 64 * KB
+ESM_BATCH = 10
+
+
+# --------------------------------------------------------------------------------- DynamoDB item sizes
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value by DynamoDB's sizing rules (numbers approximated)."""
+    (kind, inner), *_ = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        digits = inner.lstrip("-").replace(".", "").strip("0") or "0"
+        return math.ceil(len(digits) / 2) + 1
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    if kind == "SS":
+        return sum(len(x.encode()) for x in inner)
+    if kind == "BS":
+        return sum(len(x) for x in inner)
+    if kind == "NS":
+        return sum(_value_size({"N": x}) for x in inner)
+    raise ValueError(f"unknown DynamoDB type {kind}")
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """Bytes of an item: attribute names plus values."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+class CapacityCounter(CallCounter):
+    """Also counts DynamoDB capacity units (table + gsi1), SQS 64 KB request chunks and item sizes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str], tuple[int, str | None]] = {}  # (pk, sk) -> (size, gsi1 key)
+        self.wcu = Counter[str]()  # by "table" / "gsi1"
+        self.rcu = Counter[str]()
+        self.sqs_chunks = Counter[str]()
+        self.sizes: dict[str, list[int]] = {}
+
+    def watch(self, client: Any) -> Any:
+        super().watch(client)
+        client.meta.events.register("provide-client-params", self._on_params)
+        client.meta.events.register("after-call", self._on_after)
+        return client
+
+    def _on_call(self, event_name: str, **kwargs: Any) -> None:
+        with self._lock:
+            super()._on_call(event_name, **kwargs)
+
+    def _on_send(self, event_name: str, **kwargs: Any) -> None:
+        with self._lock:
+            super()._on_send(event_name, **kwargs)
+
+    def _on_params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["bench_params"] = params  # returns None: the parameters are not replaced
+
+    def reset(self) -> None:
+        """Forget the counts (the item sizes are kept: ``sizes.clear()`` for those)."""
+        super().reset()
+        self.wcu.clear()
+        self.rcu.clear()
+        self.sqs_chunks.clear()
+
+    def _note_size(self, what: str, size: int) -> None:
+        self.sizes.setdefault(what, []).append(size)
+
+    def _on_after(
+        self, event_name: str, parsed: dict[str, Any], context: dict[str, Any], http_response: Any, **_: Any
+    ) -> None:
+        if http_response.status_code >= 300:
+            return
+        _, service, op = event_name.split(".", 2)
+        params = context.get("bench_params") or {}
+        with self._lock:
+            if service == "dynamodb":
+                self._dynamodb(op, params, parsed)
+            elif service == "sqs":
+                self._sqs(op, params)
+
+    def _dynamodb(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
+        eventual = 0.5 if not params.get("ConsistentRead") else 1.0
+        if op == "PutItem":
+            item = params["Item"]
+            key = (item["pk"]["S"], item["sk"]["S"])
+            size = item_size(item)
+            gsi = item["gsi1pk"]["S"] + "|" + item["gsi1sk"]["S"] if "gsi1pk" in item else None
+            old_size, old_gsi = self._known.get(key, (0, None))
+            self._known[key] = (size, gsi)
+            kind = {"MSG": "message item", "EP": "endpoint item", "SRC": "source item"}.get(
+                key[0].split("#")[0], "other item"
+            )
+            self._note_size("attempt item" if key[1].startswith("ATT#") else kind, size)
+            self.wcu["table"] += math.ceil(max(size, old_size) / KB)
+            if gsi is not None:  # projection ALL: the index holds the whole item
+                self.wcu["gsi1"] += math.ceil(size / KB) * (2 if old_gsi not in (None, gsi) else 1)
+            elif old_gsi is not None:
+                self.wcu["gsi1"] += 1  # the index entry is deleted
+        elif op in ("UpdateItem", "DeleteItem"):
+            self.wcu["table"] += 1  # not on the happy path; at least one unit each
+        elif op == "GetItem":
+            item = parsed.get("Item") or {}
+            self.rcu["table"] += max(1, math.ceil(item_size(item) / (4 * KB))) * eventual
+        elif op == "Query":
+            total = sum(item_size(i) for i in parsed.get("Items", []))
+            target = "gsi1" if params.get("IndexName") else "table"
+            consistent = 1.0 if params.get("ConsistentRead") and target == "table" else 0.5
+            self.rcu[target] += max(1, math.ceil(total / (4 * KB))) * consistent
+
+    def _sqs(self, op: str, params: dict[str, Any]) -> None:
+        if op == "SendMessage":
+            size = len(params["MessageBody"].encode())
+            self._note_size("ingest envelope" if "DelaySeconds" in params else "sqs message", size)
+            self.sqs_chunks[op] += math.ceil(size / SQS_CHUNK)
+        elif op == "SendMessageBatch":
+            sizes = [len(e["MessageBody"].encode()) for e in params["Entries"]]
+            for size in sizes:
+                self._note_size("delivery task", size)
+            self.sqs_chunks[op] += max(1, math.ceil(sum(sizes) / SQS_CHUNK))
+        else:
+            self.sqs_chunks[op] += 1
+
+
+# ------------------------------------------------------------------------------------ output bytes
+
+
+class _CountingSink:
+    def __init__(self) -> None:
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            self.bytes += len(text.encode("utf-8", "replace"))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def counted_output() -> Iterator[dict[str, _CountingSink]]:
+    """Like ``report.quiet``, but counts the bytes: ``stdout`` (powertools metric lines) and ``logs``."""
+    sinks = {"stdout": _CountingSink(), "logs": _CountingSink()}
+    with contextlib.redirect_stdout(sinks["stdout"]), contextlib.redirect_stderr(sinks["logs"]):  # type: ignore[type-var]
+        handlers = _stream_handlers()
+        previous = [handler.stream for handler in handlers]
+        for handler in handlers:
+            handler.setStream(sinks["logs"])  # type: ignore[arg-type]
+        try:
+            yield sinks
+        finally:
+            for handler, stream in zip(handlers, previous, strict=True):
+                handler.setStream(stream)
+
+
+# --------------------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Stage:
+    """What one Lambda function of the pipeline did for the N measured webhooks."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    wcu: Counter[str] = field(default_factory=Counter)
+    rcu: Counter[str] = field(default_factory=Counter)
+    sqs_chunks: Counter[str] = field(default_factory=Counter)
+    stdout_bytes: int = 0
+    log_bytes: int = 0
+    invocations: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Counts:
+    """The measured counts of figure 8, for N webhooks."""
+
+    n: int
+    stages: dict[str, Stage]
+    esm_calls: Counter[str]
+    sizes: dict[str, list[int]]
+
+    def per_webhook(self, counter: Counter[str]) -> dict[str, float]:
+        """Each entry divided by N."""
+        return {key: value / self.n for key, value in sorted(counter.items())}
+
+    def total(self, attr: str) -> Counter[str]:
+        """One counter summed over the stages."""
+        out: Counter[str] = Counter()
+        for stage in self.stages.values():
+            out.update(getattr(stage, attr))
+        return out
+
+    @property
+    def writes(self) -> float:
+        """DynamoDB write requests per delivered webhook."""
+        calls = self.total("calls")
+        return sum(v for k, v in calls.items() if k.split(".")[-1] in DYNAMODB_WRITES) / self.n
+
+
+_LAST: dict[bool, Counts] = {}
+
+
+def measure(quick: bool) -> Counts:
+    """The counts of figure 8: measured now, or the ones this process measured last for ``quick``."""
+    if quick not in _LAST:
+        _LAST[quick] = _measure_on_moto(10 if quick else 30)
+    return _LAST[quick]
+
+
+def _measure_on_moto(n: int) -> Counts:
+    from local import emulator
+    from tests.receivers import Receivers
+
+    port = emulator.free_port()
+    started = time.perf_counter()
+    moto = emulator.start_moto(port)
+    receivers = Receivers()
+    receivers._server.RequestHandlerClass.disable_nagle_algorithm = True
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        env = emulator.deploy(endpoint)
+        env.update(
+            {
+                "HOOKWAY_STAGE": "local",
+                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
+                "HOOKWAY_PUBLIC_URL": "",
+                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+                "HOOKWAY_LOG_LEVEL": "INFO",  # .chalice/config.json's default (prod sets WARNING)
+            }
+        )
+        say(f"   moto on {endpoint}, stack deployed in {time.perf_counter() - started:.1f} s")
+        with _environment(env):
+            return _pipeline(env, endpoint, receivers, n)
+    finally:
+        receivers.close()
+        moto.terminate()
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            moto.kill()
+
+
+def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int) -> Counts:
+    from local.worker import Worker
+    from tests import aws
+
+    counter = CapacityCounter()
+    app_module, container = _wired_app(counter)
+    app, context = app_module.app, lambda_context()
+    body = json_body(1024)
+    url = receivers.url("/hook")
+    esm = CallCounter()
+    esm_sqs = esm.watch(aws.client("sqs", endpoint))
+    failures: list[int] = []
+
+    def on_invoke(size: int, ok: bool) -> None:
+        if not ok:
+            failures.append(size)
+
+    workers = {
+        "router": Worker(
+            esm_sqs, env["HOOKWAY_INGEST_QUEUE_URL"], app_module.route_ingest, on_invoke=on_invoke
+        ),
+        "sender": Worker(
+            esm_sqs, env["HOOKWAY_DELIVERIES_QUEUE_URL"], app_module.deliver, on_invoke=on_invoke
+        ),
+    }
+
+    def drain(stage: str, expected: int) -> tuple[int, int, float]:
+        """Poll until ``expected`` messages went through; (invocations, messages, seconds in handlers)."""
+        seen = invocations = 0
+        seconds = 0.0
+        deadline = time.monotonic() + 60
+        while seen < expected and time.monotonic() < deadline and not failures:
+            begin = time.perf_counter()
+            got = workers[stage].poll_once()
+            if got:
+                seconds += time.perf_counter() - begin
+                invocations += 1
+            seen += got
+        if failures or seen != expected:
+            raise AssertionError(f"{stage}: {seen} of {expected} messages went through, failures {failures}")
+        return invocations, seen, seconds
+
+    with counted_output():
+        source_id = _create_source(app, context)
+        container.endpoints.create({"url": url})
+        # Warm-up: one webhook all the way (clients, caches, the transport's connection).
+        if app(ingest_event(source_id, body, "warm-up"), context)["statusCode"] != 202:
+            raise AssertionError("the warm-up webhook was not accepted")
+        drain("router", 1)
+        drain("sender", 1)
+    counter.reset()
+    counter.sizes.clear()
+    esm.reset()
+
+    stages: dict[str, Stage] = {}
+    events = [ingest_event(source_id, body, str(uuid.uuid4())) for _ in range(n)]
+    with counted_output() as sinks:
+        begin = time.perf_counter()
+        replies = [app(event, context) for event in events]
+        api_seconds = time.perf_counter() - begin
+    if any(r["statusCode"] != 202 for r in replies):
+        raise AssertionError(f"not every webhook was accepted: {[r['statusCode'] for r in replies]}")
+    stages["api"] = _stage(counter, sinks, n, api_seconds)
+    for stage in ("router", "sender"):
+        counter.reset()
+        with counted_output() as sinks:
+            invocations, _, seconds = drain(stage, n)
+        stages[stage] = _stage(counter, sinks, invocations, seconds)
+    got = len(receivers.at("/hook"))
+    if got != n + 1:
+        raise AssertionError(f"the receiver got {got} deliveries, expected {n + 1}")
+    return Counts(n=n, stages=stages, esm_calls=Counter(esm.calls), sizes=dict(counter.sizes))
+
+
+def _stage(counter: CapacityCounter, sinks: dict[str, Any], invocations: int, seconds: float) -> Stage:
+    return Stage(
+        calls=Counter(counter.calls),
+        wcu=Counter(counter.wcu),
+        rcu=Counter(counter.rcu),
+        sqs_chunks=Counter(counter.sqs_chunks),
+        stdout_bytes=sinks["stdout"].bytes,
+        log_bytes=sinks["logs"].bytes,
+        invocations=invocations,
+        seconds=seconds,
+    )
+
+
+def _fmt(values: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in values.items()) or "none"
+
+
+def run(quick: bool) -> list[Row]:
+    """Measure and print figure 8; return its table rows."""
+    say("== 8. AWS calls per delivered webhook, POST /in to the sender's success (moto server over HTTP)")
+    counts = measure(quick)
+    n = counts.n
+    for name in STAGES:
+        stage = counts.stages[name]
+        say(
+            f"   {name:<6} ({stage.invocations} invocation(s) for N={n}): "
+            f"{_fmt(counts.per_webhook(stage.calls))} per webhook"
+        )
+    esm = counts.per_webhook(counts.esm_calls)
+    say(
+        f"   made by the event source mapping (local.worker here), measured: {_fmt(esm)} per webhook; "
+        f"modelled as 1 ReceiveMessage + 1 DeleteMessageBatch per batch of {ESM_BATCH}, per queue: "
+        f"{4 / ESM_BATCH:.1f} per webhook"
+    )
+    calls = counts.total("calls")
+    ours = sum(calls.values()) / n
+    wcu, rcu = counts.total("wcu"), counts.total("rcu")
+    wcu_total, rcu_total = sum(wcu.values()) / n, sum(rcu.values()) / n
+    sizes = {what: sum(v) / len(v) for what, v in sorted(counts.sizes.items())}
+    say(
+        f"   DynamoDB per webhook: {counts.writes:.2f} write requests = {wcu_total:.2f} write units "
+        f"({_fmt(counts.per_webhook(wcu))}); read units {rcu_total:.2f} ({_fmt(counts.per_webhook(rcu))})"
+    )
+    say("   mean sizes (bytes): " + ", ".join(f"{k} {v:.0f}" for k, v in sizes.items()))
+    by_stage = "; ".join(f"{s}: {_fmt(counts.per_webhook(counts.stages[s].calls))}" for s in STAGES)
+    return [
+        Row(
+            "AWS calls per delivered webhook",
+            ours,
+            None,
+            "",
+            note=f"made by Hookway's code, one endpoint, first-try success, N={n} 1 KB GitHub webhooks after "
+            f"one warm-up, real adapters on moto over HTTP, per webhook: {by_stage}",
+        ),
+        Row(
+            "+ calls by the event source mapping",
+            4 / ESM_BATCH,
+            None,
+            "",
+            note=f"not made by Hookway's code: Lambda's SQS trigger makes 1 ReceiveMessage + 1 "
+            f"DeleteMessageBatch per batch of {ESM_BATCH} on each of the two queues, amortised over the batch "
+            f"size (measured with local.worker: {_fmt(esm)}); its empty long polls while idle are not counted",
+        ),
+        Row(
+            "DynamoDB writes per delivered webhook",
+            counts.writes,
+            None,
+            "",
+            WRITE_TARGET,
+            at_most=True,
+            note="write requests (PutItem/UpdateItem/DeleteItem): "
+            + _fmt(
+                {k: v for k, v in counts.per_webhook(calls).items() if k.split(".")[-1] in DYNAMODB_WRITES}
+            ),
+        ),
+        Row(
+            "DynamoDB write units per delivered webhook",
+            wcu_total,
+            None,
+            "WRU",
+            note=f"what those writes cost on-demand: {_fmt(counts.per_webhook(wcu))} (1 unit per started KB of "
+            "the larger of the old and new item; gsi1 projects ALL, so every message and attempt item is "
+            "written twice); mean item sizes: "
+            + ", ".join(f"{k} {v:.0f} B" for k, v in sizes.items() if k.endswith(" item")),
+        ),
+    ]
