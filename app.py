@@ -453,11 +453,11 @@ def list_endpoint_attempts(endpoint_id: str) -> Response:
 @app.on_sqs_message(queue="hookway-ingest", batch_size=10)
 def route_ingest(event: Any) -> None:
     """Store and fan out each accepted webhook (see chalicelib.sqs for the batch semantics)."""
-    from chalicelib.sqs import process_batch
+    from chalicelib.sqs import process_batch_with
 
     c = _container()
     try:
-        process_batch(event, c.router.route, c.ingest_queue)
+        process_batch_with(event, c.router.route_many, c.ingest_queue)
     finally:
         c.metrics.flush()
 
@@ -465,10 +465,10 @@ def route_ingest(event: Any) -> None:
 @app.on_sqs_message(queue="hookway-deliveries", batch_size=10)
 def deliver(event: Any) -> None:
     """Send each delivery task, concurrently (see chalicelib.delivery and chalicelib.sqs)."""
-    from chalicelib.sqs import process_batch_concurrently
+    from chalicelib.sqs import process_batch_with
 
     c = _container()
     try:
-        process_batch_concurrently(event, c.sender.handle_many, c.deliveries_queue)
+        process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
     finally:
         c.metrics.flush()

@@ -175,9 +175,9 @@ class EndpointFanout:
         """The ids of the endpoints that get this message."""
         return tuple(e.id for e in self._endpoints.all() if matches(e, message))
 
-    def enqueue(self, message: Message) -> int:
-        """Enqueue the first attempt of each of the message's deliveries."""
-        tasks = [Task(message.id, endpoint_id).encode() for endpoint_id in message.endpoints]
+    def enqueue(self, messages: Sequence[Message]) -> int:
+        """Enqueue the first attempt of each of the messages' deliveries, ten tasks per SQS call."""
+        tasks = [Task(m.id, endpoint_id).encode() for m in messages for endpoint_id in m.endpoints]
         if tasks:
             self._queue.send_batch(tasks)
         return len(tasks)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -35,8 +35,8 @@ class Fanout(Protocol):
     def match(self, message: Message) -> tuple[str, ...]:
         """The ids of the endpoints that get this message."""
 
-    def enqueue(self, message: Message) -> int:
-        """Enqueue one delivery per endpoint in ``message.endpoints``; returns how many."""
+    def enqueue(self, messages: Sequence[Message]) -> int:
+        """Enqueue one delivery per endpoint in each ``message.endpoints``; returns how many."""
 
 
 class NoFanout:
@@ -46,7 +46,7 @@ class NoFanout:
         """Nothing matches."""
         return ()
 
-    def enqueue(self, message: Message) -> int:
+    def enqueue(self, messages: Sequence[Message]) -> int:
         """Deliver nowhere."""
         return 0
 
@@ -75,6 +75,38 @@ class Router:
 
     def route(self, text: str) -> str:
         """Handle one ingest message; returns "stored" or "duplicate"; raises to have it retried."""
+        message = self._store_one(text)
+        if message is None:
+            return "duplicate"
+        self._fanout.enqueue([message])
+        return "stored"
+
+    def route_many(self, texts: Sequence[str]) -> list[BaseException | None]:
+        """Handle a batch: store each message, then enqueue all their deliveries together (ten per call).
+
+        Returns each message's error or None. If the deliveries cannot be enqueued, every message stored in
+        this batch fails too, so SQS gives it back and its redelivery (same receipt) enqueues them again.
+        """
+        errors: list[BaseException | None] = [None] * len(texts)
+        stored: list[tuple[int, Message]] = []
+        for index, text in enumerate(texts):
+            try:
+                message = self._store_one(text)
+            except Exception as exc:
+                errors[index] = exc
+                continue
+            if message is not None:
+                stored.append((index, message))
+        if stored:
+            try:
+                self._fanout.enqueue([message for _, message in stored])
+            except Exception as exc:
+                for index, _ in stored:
+                    errors[index] = exc
+        return errors
+
+    def _store_one(self, text: str) -> Message | None:
+        """Decode, check and store one ingest message; None when it is a duplicate."""
         try:
             envelope = Envelope.decode(text)
         except EnvelopeError as exc:
@@ -118,14 +150,17 @@ class Router:
         if not self._store.store_message(message, now):
             self._count("Duplicate", source=envelope.source_id)
             log.info("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})
-            return "duplicate"
-        deliveries = self._fanout.enqueue(message)
+            return None
         self._count("Stored", source=envelope.source_id)
         log.info(
             "stored",
-            extra={"source_id": envelope.source_id, "message_id": envelope.id, "deliveries": deliveries},
+            extra={
+                "source_id": envelope.source_id,
+                "message_id": envelope.id,
+                "deliveries": len(message.endpoints),
+            },
         )
-        return "stored"
+        return message
 
     def _check_claim(self, ref: BodyRef, expected_sha256: str) -> None:
         try:

@@ -32,28 +32,28 @@ class BatchFailedError(Exception):
 
 def process_batch(records: Iterable[Any], handle: Callable[[str], Any], queue: Deleter) -> dict[str, Any]:
     """Run ``handle(body)`` for each record; see the module docstring for what happens on failure."""
-    done: list[str] = []
-    failed: list[str] = []
-    for record in records:
-        raw = record.to_dict() if hasattr(record, "to_dict") else record
-        try:
-            handle(raw["body"])
-        except Exception:
-            log.exception("record failed", extra={"sqs_message_id": raw.get("messageId")})
-            failed.append(raw.get("messageId", "?"))
-        else:
-            done.append(raw["receiptHandle"])
-    if failed:
-        if done:
-            queue.delete_batch(done)
-        raise BatchFailedError(failed)
-    return {"batchItemFailures": []}
+
+    def handle_each(bodies: list[str]) -> list[BaseException | None]:
+        errors: list[BaseException | None] = []
+        for body in bodies:
+            try:
+                handle(body)
+            except Exception as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
+
+    return process_batch_with(records, handle_each, queue)
 
 
-def process_batch_concurrently(
+def process_batch_with(
     records: Iterable[Any], handle_many: Callable[[list[str]], list[BaseException | None]], queue: Deleter
 ) -> dict[str, Any]:
-    """Like process_batch, but the bodies are handled together (``handle_many`` returns each one's error)."""
+    """Like process_batch, but the bodies are handled together (``handle_many`` returns each one's error).
+
+    The sender uses it to send a batch concurrently, the router to enqueue a batch's deliveries at once.
+    """
     raws = [record.to_dict() if hasattr(record, "to_dict") else record for record in records]
     errors = handle_many([raw["body"] for raw in raws])
     done = [raw["receiptHandle"] for raw, error in zip(raws, errors, strict=True) if error is None]

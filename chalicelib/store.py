@@ -227,9 +227,32 @@ class DynamoStore:
         if start:
             kwargs["ExclusiveStartKey"] = start
         result = self._call("query", **kwargs)
-        return Page(
-            [decode(item) for item in result.get("Items", [])], encode_cursor(result.get("LastEvaluatedKey"))
-        )
+        items = self._fetch([{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])])
+        return Page([decode(item) for item in items], encode_cursor(result.get("LastEvaluatedKey")))
+
+    def _fetch(self, keys: list[codec.Item]) -> list[codec.Item]:
+        """Read whole items for keys found in the index, in the index's order.
+
+        The index projects keys only: every write to the table then costs one small index write instead of
+        a full copy (the message body included); listings pay with a cheap batch read instead.
+        """
+        found: dict[tuple[str, str], codec.Item] = {}
+        for start in range(0, len(keys), 100):
+            pending: Any = {self._table: {"Keys": keys[start : start + 100]}}
+            for _ in range(8):
+                try:
+                    result = self._db.batch_get_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError("DynamoDB batch_get_item failed") from exc
+                for item in result.get("Responses", {}).get(self._table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                pending = result.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            else:
+                raise StorageError("DynamoDB batch_get_item left keys unprocessed")
+        # An item deleted between the query and the read is simply left out.
+        return [found[k] for k in ((key["pk"]["S"], key["sk"]["S"]) for key in keys) if k in found]
 
     def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
         """Keep a rejection in the source's bounded ring and count it."""

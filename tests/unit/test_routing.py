@@ -134,3 +134,39 @@ def test_batch_with_a_failure_deletes_the_successes_and_raises() -> None:
         process_batch([_record(1, "ok"), _record(2, "bad"), _record(3, "ok")], handle, queue)
     assert err.value.failed == ["m2"]
     assert queue.deleted == ["h1", "h3"]
+
+
+def test_a_batch_is_stored_record_by_record_and_its_deliveries_enqueued_together(services: Services) -> None:
+    from chalicelib.delivery import EndpointCache, EndpointFanout
+    from chalicelib.models import Endpoint
+    from chalicelib.routing import Router
+    from chalicelib.store import Store
+
+    store: Store = services.store
+    store.put_endpoint(Endpoint(id="ep_1", url="https://x.example/", created_at=0, updated_at=0))
+    deliveries = MemoryQueue()
+    router = Router(
+        store=store,
+        blobs=services.blobs,
+        fanout=EndpointFanout(EndpointCache(store, services.clock, 0), deliveries),
+        clock=services.clock,
+        retention_seconds=86400,
+        inline_body_bytes=1 << 18,
+    )
+    sid = services.github_source()
+    for n in range(3):
+        body = f'{{"n": {n}}}'.encode()
+        services.ingest.receive(inbound(sid, body, github_headers(body, delivery=f"d{n}")))
+    batch = [services.queue.sent[0], "poison", services.queue.sent[1], services.queue.sent[2]]
+    calls = []
+    real = deliveries.send_batch
+    deliveries.send_batch = lambda bodies, **kw: (calls.append(len(bodies)), real(bodies, **kw))  # type: ignore[method-assign]
+    errors = router.route_many(batch)
+    assert [type(e).__name__ if e else None for e in errors] == [None, "PoisonMessageError", None, None]
+    assert calls == [3]  # one call for the batch's three deliveries
+    # WHEN the deliveries cannot be enqueued THEN every message stored in the batch fails (and comes back)
+    from chalicelib.errors import StorageError
+
+    deliveries.fail_with = StorageError("SQS down")
+    again = router.route_many([services.queue.sent[0]])
+    assert isinstance(again[0], StorageError)
