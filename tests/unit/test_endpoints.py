@@ -12,6 +12,7 @@ from chalicelib.errors import ValidationError
 from tests.fakes import FakeClock, MemoryStore
 from tests.unit.test_egress import BAD_URLS, STUB_DNS  # one corpus: reliability.md section 2.6
 
+
 def _resolver(host: str, port: int) -> list[str]:
     return list(STUB_DNS(host, port))
 
