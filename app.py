@@ -111,13 +111,13 @@ def _cursor() -> str | None:
     return (app.current_request.query_params or {}).get("cursor")
 
 
-def _base_url() -> str:
+def _base_url(headers: Any = None) -> str:
     """The public base URL of this API: configured, or what the caller addressed (stage included)."""
     configured = _container().settings.public_url
     if configured:
         return str(configured)
     request = app.current_request
-    headers = request.headers
+    headers = headers if headers is not None else request.headers
     proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
     host = headers.get("host", "localhost")
     full_path = request.context.get("path", request.path)  # includes the stage on execute-api hosts
@@ -145,14 +145,18 @@ def receive(source_id: str) -> Response:
     multi = event.get("multiValueHeaders") or {k: [v] for k, v in (event.get("headers") or {}).items()}
     headers: dict[str, list[str]] = {}
     for name, values in multi.items():
-        headers.setdefault(name.lower(), []).extend(values or [])
+        lower = name.lower()
+        if lower in headers:  # the same name in two spellings: keep every value
+            headers[lower] = headers[lower] + list(values or [])
+        else:
+            headers[lower] = values or []
     multi_query = event.get("multiValueQueryStringParameters") or {}
     # Senders escape only what they must; quote() with RFC 3986's sub-delimiters kept comes closest to
     # the URL they signed (sources can pin it exactly with the signed_url option).
     query_string = urlencode(
         [(k, v) for k, vs in multi_query.items() for v in vs], quote_via=quote, safe="/:@!$'()*,;~"
     )
-    base = _base_url()
+    base = _base_url({k: v[0] for k, v in headers.items() if v})
     url = f"{base}/in/{source_id}" + (f"?{query_string}" if query_string else "")
     identity = request.context.get("identity") or {}
     inbound = InboundRequest(
@@ -183,7 +187,7 @@ def receive(source_id: str) -> Response:
 def health() -> Response:
     """200 when the state table answers; 503 otherwise."""
     c = _container()
-    c.store.rejection_counts("_health")
+    c.store.ping()
     return _json({"status": "ok", "stage": c.settings.stage})
 
 

@@ -36,6 +36,9 @@ class Page(Generic[T]):
 class Store(Protocol):
     """What the services need from durable state."""
 
+    def ping(self) -> None:
+        """Raise StorageError unless the table answers."""
+
     def put_source(self, source: Source) -> None:
         """Create or replace a source."""
 
@@ -158,6 +161,10 @@ class DynamoStore:
             raise StorageError(f"DynamoDB {op} failed: {code}") from exc
         except BotoCoreError as exc:
             raise StorageError(f"DynamoDB {op} failed: {type(exc).__name__}") from exc
+
+    def ping(self) -> None:
+        """One consistent read of a key that never exists: proves the table is there and reachable."""
+        self._call("get_item", Key={"pk": codec.s("HEALTH"), "sk": codec.s("HEALTH")}, ConsistentRead=True)
 
     def put_source(self, source: Source) -> None:
         """Create or replace a source."""

@@ -49,6 +49,9 @@ class MemoryStore:
         if self.fail_with is not None:
             raise self.fail_with
 
+    def ping(self) -> None:
+        self._maybe_fail()
+
     def put_source(self, source: Source) -> None:
         self._maybe_fail()
         self.sources[source.id] = source
