@@ -30,6 +30,10 @@ log = logging.getLogger("hookway.ingest")
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})
 _CONFIG_REASONS = frozenset({"missing_secret", "invalid_secret", "invalid_options", "unsupported_scheme"})
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"})
+# What API Gateway and CloudFront add, or what only described the hop to us: not the provider's, and every
+# stored byte counts (a message item over a 1 KB boundary costs another DynamoDB write unit).
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", "accept-encoding", "via", "expect"})
+_TRANSPORT_PREFIXES = ("x-forwarded-", "x-amzn-", "x-amz-cf-", "cloudfront-")
 
 
 @dataclass(frozen=True)
@@ -344,5 +348,8 @@ def _stored_headers(headers: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return {
         name: ", ".join(values)
         for name, values in headers.items()
-        if name not in _SECRET_HEADERS and name not in _HOP_HEADERS
+        if name not in _SECRET_HEADERS
+        and name not in _HOP_HEADERS
+        and name not in _TRANSPORT_HEADERS
+        and not name.startswith(_TRANSPORT_PREFIXES)
     }
