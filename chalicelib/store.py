@@ -205,7 +205,9 @@ class DynamoStore:
 
     def get_message(self, message_id: str) -> Message:
         """The message, or NotFoundError (also once its retention has passed but TTL has not run yet)."""
-        item = self._call("get_item", Key=codec.message_key(message_id)).get("Item")
+        # Consistent: the sender reads a message the router has just written, and an eventually
+        # consistent miss there would drop the delivery as "gone".
+        item = self._call("get_item", Key=codec.message_key(message_id), ConsistentRead=True).get("Item")
         if not item or float(item["expires_at"]["N"]) <= self._clock():
             raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
         return codec.item_to_message(item)
