@@ -94,7 +94,7 @@ def _json_body() -> Any:
     raw = app.current_request.raw_body or b""
     try:
         return json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BadRequestError("the body is not valid JSON", code="invalid_json") from None
 
 
@@ -102,7 +102,7 @@ def _limit() -> int:
     from chalicelib.errors import BadRequestError
 
     raw = (app.current_request.query_params or {}).get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= 200:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 200:
         raise BadRequestError("limit must be 1 to 200", code="invalid_limit")
     return int(raw)
 
@@ -335,7 +335,7 @@ def _offset_cursor() -> int:
     from chalicelib.errors import BadRequestError
 
     raw = _cursor() or "0"
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequestError("the cursor is not valid", code="invalid_cursor")
     return int(raw)
 

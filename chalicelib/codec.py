@@ -6,7 +6,7 @@ Single table, generic keys (``pk``, ``sk``) and one index (``gsi1pk``, ``gsi1sk`
     SRC#{id}  / STATS        rejection counters
     SRC#{id}  / REJ#{slot}   a recent rejection (ring of N slots, TTL)
     MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
-    MSG#{id}  / ATT#{endpoint}#{n}   an attempt (and the claim on it)
+    MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it)
                                                 gsi1: EP#{endpoint} / {started_at}#{message}#{n}
     EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
@@ -310,15 +310,15 @@ def item_to_endpoint(item: Item) -> Endpoint:
     )
 
 
-def attempt_key(message_id: str, endpoint_id: str, number: int) -> Item:
+def attempt_key(message_id: str, endpoint_id: str, generation: str, number: int) -> Item:
     """The primary key of an attempt item."""
-    return {"pk": s(f"MSG#{message_id}"), "sk": s(f"ATT#{endpoint_id}#{number:03d}")}
+    return {"pk": s(f"MSG#{message_id}"), "sk": s(f"ATT#{endpoint_id}#{generation}#{number:03d}")}
 
 
 def attempt_to_item(attempt: Attempt) -> Item:
     """Encode an attempt."""
     item: Item = {
-        **attempt_key(attempt.message_id, attempt.endpoint_id, attempt.number),
+        **attempt_key(attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number),
         "gsi1pk": s(f"EP#{attempt.endpoint_id}"),
         "gsi1sk": s(f"{attempt.started_at:017.6f}#{attempt.message_id}#{attempt.number:03d}"),
         "claim_id": s(attempt.claim_id),
@@ -348,7 +348,7 @@ def attempt_to_item(attempt: Attempt) -> Item:
 
 def item_to_attempt(item: Item) -> Attempt:
     """Decode an attempt."""
-    _, endpoint_id, number = item["sk"]["S"].split("#")
+    _, endpoint_id, generation, number = item["sk"]["S"].split("#")
     return Attempt(
         message_id=item["pk"]["S"].removeprefix("MSG#"),
         endpoint_id=endpoint_id,
@@ -365,4 +365,5 @@ def item_to_attempt(item: Item) -> Attempt:
         response_body=_opt_s(item, "response_body"),
         next_attempt_at=_num(item, "next_attempt_at"),
         expires_at=float(item["expires_at"]["N"]),
+        generation=generation,
     )

@@ -58,6 +58,7 @@ class Settings:
     retention_seconds: int = 30 * 86400
     rejections_kept: int = 50
     disable_after_seconds: int = 5 * 86400
+    delivery_lease_seconds: int = 150
     allow_private_destinations: bool = False
     log_level: str = "INFO"
 
@@ -85,6 +86,7 @@ class Settings:
             retention_seconds=_int(environ, "HOOKWAY_RETENTION_SECONDS", 30 * 86400, minimum=3600),
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),
             disable_after_seconds=_int(environ, "HOOKWAY_DISABLE_AFTER_SECONDS", 5 * 86400, minimum=60),
+            delivery_lease_seconds=_int(environ, "HOOKWAY_DELIVERY_LEASE_SECONDS", 150, minimum=1),
             allow_private_destinations=_flag(
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
             ),
@@ -95,6 +97,12 @@ class Settings:
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS may only be true in the local stage",
                 code="invalid_config",
             )
+        # Bodies outlive their records: the bucket's lifecycle deletes them after 35 days.
+        if settings.retention_seconds > 34 * 86400:
+            raise ConfigError("HOOKWAY_RETENTION_SECONDS must be at most 34 days (the S3 lifecycle keeps 35)")
+        # A message item must stay under DynamoDB's 400 KB with its headers and attributes.
+        if settings.inline_body_bytes > 350 * KIB:
+            raise ConfigError("HOOKWAY_INLINE_BODY_BYTES must be at most 350 KiB (DynamoDB items are 400 KB)")
         # The claim check must leave room in the 1 MiB SQS message for the envelope's attributes.
         if settings.claim_check_bytes > 1000 * KIB:
             raise ConfigError("HOOKWAY_CLAIM_CHECK_BYTES must leave room below SQS's 1 MiB")

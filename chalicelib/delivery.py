@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from chalicelib import egress
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
-from chalicelib.models import Attempt, Endpoint, Message
+from chalicelib.models import Attempt, Endpoint, Message, generation_of
 from chalicelib.publish import OPS_SOURCE, Publisher
 from chalicelib.queues import MAX_DELAY_SECONDS, BlobStore, Queue
 from chalicelib.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
@@ -40,7 +40,9 @@ log = logging.getLogger("hookway.delivery")
 
 FAILING_AFTER_ATTEMPTS = 4
 RESPONSE_KEPT_BYTES = 4096
-LEASE_MARGIN = 30.0
+# How long a claim holds: longer than the deliver function can run (120 s), so a live holder is never
+# overtaken, whatever the S3 read, DNS or the next task's enqueue take around the POST itself.
+DEFAULT_LEASE_SECONDS = 150.0
 RECHECK_SECONDS = 10.0
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
 _HOP_BY_HOP = frozenset(
@@ -74,6 +76,7 @@ class Task:
     endpoint_id: str
     attempt: int = 1
     not_before: float = 0.0
+    generation: str = ""
 
     def encode(self) -> str:
         """The queue's text form."""
@@ -84,6 +87,7 @@ class Task:
                 "endpoint_id": self.endpoint_id,
                 "attempt": self.attempt,
                 "not_before": self.not_before,
+                "generation": self.generation,
             },
             separators=(",", ":"),
         )
@@ -94,11 +98,15 @@ class Task:
         try:
             doc = json.loads(text)
             task = cls(
-                str(doc["message_id"]), str(doc["endpoint_id"]), int(doc["attempt"]), float(doc["not_before"])
+                str(doc["message_id"]),
+                str(doc["endpoint_id"]),
+                int(doc["attempt"]),
+                float(doc["not_before"]),
+                str(doc.get("generation", "")),
             )
             if doc.get("v") != VERSION or task.attempt < 1:
                 raise ValueError("bad version or attempt")
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise PoisonTaskError(f"unreadable delivery task: {type(exc).__name__}") from exc
         return task
 
@@ -177,7 +185,11 @@ class EndpointFanout:
 
     def enqueue(self, messages: Sequence[Message]) -> int:
         """Enqueue the first attempt of each of the messages' deliveries, ten tasks per SQS call."""
-        tasks = [Task(m.id, endpoint_id).encode() for m in messages for endpoint_id in m.endpoints]
+        tasks = [
+            Task(m.id, endpoint_id, generation=generation_of(m)).encode()
+            for m in messages
+            for endpoint_id in m.endpoints
+        ]
         if tasks:
             self._queue.send_batch(tasks)
         return len(tasks)
@@ -200,6 +212,7 @@ class Sender:
         disable_after: float = 5 * 86400,
         retention_seconds: int = 30 * 86400,
         max_workers: int = 10,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
         count: Callable[..., None] | None = None,
     ) -> None:
         self._store = store
@@ -212,6 +225,7 @@ class Sender:
         self._rand = rand
         self._disable_after = disable_after
         self._retention = retention_seconds
+        self._lease = lease_seconds
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
         self._count = count or (lambda *a, **k: None)
 
@@ -240,12 +254,16 @@ class Sender:
         except NotFoundError:
             log.warning("message gone", extra={"message_id": task.message_id})
             return "gone"
+        generation = generation_of(message)
+        if task.generation and task.generation != generation:
+            # The message id was stored again after its replay window: that storing has its own tasks.
+            return "superseded"
         try:
             endpoint: Endpoint | None = self._endpoints.get(task.endpoint_id)
         except NotFoundError:
             endpoint = None
         if endpoint is None or not endpoint.enabled:
-            self._skip(task, now)
+            self._skip(task, generation, now)
             return "skipped"
         claim = Attempt(
             message_id=message.id,
@@ -255,20 +273,21 @@ class Sender:
             started_at=now,
             status="in_flight",
             delivery_status="pending",
-            lease_until=now + endpoint.timeout + LEASE_MARGIN,
+            lease_until=now + self._lease,
             expires_at=message.expires_at,
+            generation=generation,
         )
         if not self._store.claim_attempt(claim, now):
-            return self._claimed_elsewhere(body, task, now)
+            return self._claimed_elsewhere(body, task, generation, now)
         return self._attempt(task, message, endpoint, claim)
 
-    def _claimed_elsewhere(self, body: str, task: Task, now: float) -> str:
+    def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float) -> str:
         """Another holder has this attempt: drop the task if the attempt is done, else look again later.
 
         Dropping while the attempt is still in flight would lose the delivery if its holder dies and its
         own task is the one we are looking at (a redelivery that came back before the lease ran out).
         """
-        current = self._store.get_attempt(task.message_id, task.endpoint_id, task.attempt)
+        current = self._store.get_attempt(task.message_id, task.endpoint_id, generation, task.attempt)
         if current is not None and current.status == "in_flight":
             # Look again when the holder has most likely finished, and at the latest when its lease ends.
             wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
@@ -277,7 +296,7 @@ class Sender:
         self._count("DuplicateTask")
         return "duplicate"
 
-    def _skip(self, task: Task, now: float) -> None:
+    def _skip(self, task: Task, generation: str, now: float) -> None:
         skipped = Attempt(
             message_id=task.message_id,
             endpoint_id=task.endpoint_id,
@@ -288,6 +307,7 @@ class Sender:
             delivery_status="skipped",
             error_class="endpoint_disabled",
             expires_at=now + self._retention,
+            generation=generation,
         )
         self._store.claim_attempt(skipped, now)
 
@@ -322,34 +342,38 @@ class Sender:
             }
         )
         now = self._clock()
+        # Operational events and the endpoint's state go out before the attempt is recorded: a failure in
+        # between retries the task, which finds the attempt unrecorded and redoes them (their ids dedupe).
         if decision.outcome == "succeeded":
-            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "succeeded"}))
+            if task.attempt > FAILING_AFTER_ATTEMPTS:
+                self._ops("message.attempt.recovered", message, endpoint, claim)
             if endpoint.failing_since is not None:
                 self._store.set_endpoint_failing(endpoint.id, None)
-            if task.attempt > FAILING_AFTER_ATTEMPTS:
-                self._ops("message.attempt.recovered", message, endpoint, task.attempt)
+            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "succeeded"}))
             self._count("Delivered")
             return "succeeded"
         if decision.outcome == "disable":
-            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "skipped"}))
             self._disable(endpoint, "the endpoint answered 410 Gone", now)
+            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "skipped"}))
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
         if delay is None:
-            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "failed"}))
-            self._ops("message.attempt.exhausted", message, endpoint, task.attempt)
+            self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
+            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "failed"}))
             self._count("Exhausted")
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
-        following = Task(message.id, endpoint.id, task.attempt + 1, not_before=now + delay)
+        following = Task(
+            message.id, endpoint.id, task.attempt + 1, not_before=now + delay, generation=claim.generation
+        )
         self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
+        if task.attempt == FAILING_AFTER_ATTEMPTS:
+            self._ops("message.attempt.failing", message, endpoint, claim)
+        self._note_failure(endpoint, now)
         self._store.finish_attempt(
             Attempt(**{**base.__dict__, "delivery_status": "pending", "next_attempt_at": now + delay})
         )
-        if task.attempt == FAILING_AFTER_ATTEMPTS:
-            self._ops("message.attempt.failing", message, endpoint, task.attempt)
-        self._note_failure(endpoint, now)
         # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         return "retrying"
@@ -363,14 +387,17 @@ class Sender:
             self._disable(endpoint, f"every attempt failed for {days:g} days", now)
 
     def _disable(self, endpoint: Endpoint, reason: str, now: float) -> None:
-        if self._store.disable_endpoint(endpoint.id, reason, now) and self._publisher is not None:
+        """Publish ``endpoint.disabled``, then disable; the event's id names this enabled state of the endpoint
+        (its ``updated_at``), so workers racing to disable it, or a retried task, publish it once."""
+        if self._publisher is not None:
             self._publisher.operational(
                 "endpoint.disabled",
                 {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason},
-                dedupe=f"endpoint.disabled:{endpoint.id}:{int(now)}",
+                dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
             )
+        self._store.disable_endpoint(endpoint.id, reason, now)
 
-    def _ops(self, event_type: str, message: Message, endpoint: Endpoint, attempt: int) -> None:
+    def _ops(self, event_type: str, message: Message, endpoint: Endpoint, claim: Attempt) -> None:
         if self._publisher is None or message.source_id == OPS_SOURCE:
             return  # never an operational event about an operational event: no loops
         data = {
@@ -378,16 +405,21 @@ class Sender:
             "endpoint_id": endpoint.id,
             "event_type": message.event_type,
             "source_id": message.source_id,
-            "attempts": attempt,
+            "attempts": claim.number,
         }
-        self._publisher.operational(event_type, data, dedupe=f"{event_type}:{message.id}:{endpoint.id}")
+        dedupe = f"{event_type}:{message.id}:{claim.generation}:{endpoint.id}"
+        self._publisher.operational(event_type, data, dedupe=dedupe)
 
     def _request(self, message: Message, endpoint: Endpoint, now: float) -> egress.OutboundRequest:
         body = message.body if message.body_ref is None else self._blobs.get(message.body_ref.key)
         body = body or b""
         headers: dict[str, str] = {}
         if endpoint.signing == "passthrough" and message.source_id not in ("api", OPS_SOURCE):
-            headers.update({k: v for k, v in message.headers.items() if k.lower() not in _HOP_BY_HOP})
+            # The provider's own headers, but never one Hookway sets itself: a sender must not be able to
+            # forge Hookway's provenance headers or make a receiver see two Content-Types.
+            headers.update(
+                {k: v for k, v in message.headers.items() if k.lower() not in _HOP_BY_HOP and not _ours(k)}
+            )
         headers["Content-Type"] = message.content_type or "application/json"
         if endpoint.signing == "github":
             newest = endpoint.live_secrets(now)[-1]  # secrets are kept in the order they were added
@@ -412,6 +444,12 @@ class Sender:
         return egress.OutboundRequest("POST", endpoint.url, headers, body, endpoint.timeout)
 
 
+def _ours(name: str) -> bool:
+    """Whether a header is one Hookway sets on deliveries (so a passed-through copy is dropped)."""
+    lower = name.lower()
+    return lower in ("content-type", "user-agent") or lower.startswith(("webhook-", "svix-", "hookway-"))
+
+
 def _kept_body(body: bytes) -> str:
     """The first 4 KiB of a response, as text (base64 with a marker when it is not UTF-8)."""
     head = body[:RESPONSE_KEPT_BYTES]
@@ -423,9 +461,11 @@ def _kept_body(body: bytes) -> str:
 
 def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str, Any]]:
     """Per endpoint: the delivery's status (pending until an attempt says otherwise) and its attempts."""
+    current = generation_of(message)
     by_endpoint: dict[str, list[Attempt]] = {}
     for attempt in attempts:
-        by_endpoint.setdefault(attempt.endpoint_id, []).append(attempt)
+        if attempt.generation == current:  # an earlier storing of the same id has its own history
+            by_endpoint.setdefault(attempt.endpoint_id, []).append(attempt)
     out = []
     for endpoint_id in dict.fromkeys((*message.endpoints, *by_endpoint)):
         mine = sorted(by_endpoint.get(endpoint_id, []), key=lambda a: a.number)

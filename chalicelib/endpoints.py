@@ -149,7 +149,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
             "event_types": list(endpoint.filter_event_types),
         },
         "signing": endpoint.signing,
-        "headers": endpoint.headers,
+        "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
         "auth": auth,
         "timeout": endpoint.timeout,
         "retry_schedule": list(endpoint.retry_schedule) if endpoint.retry_schedule else None,
@@ -174,6 +174,7 @@ class EndpointService:
         https_only: bool,
         resolver: egress.Resolver | None = None,
         on_change: Callable[[], None] | None = None,
+        retention_seconds: int = 30 * 86400,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -181,6 +182,7 @@ class EndpointService:
         self._https_only = https_only
         self._resolver = resolver
         self._on_change = on_change or (lambda: None)
+        self._retention = retention_seconds
 
     def check_url(self, url: Any) -> str:
         """Validate a destination URL now (scheme, parser tricks, every resolved address public)."""
@@ -235,9 +237,17 @@ class EndpointService:
                 out["retry_schedule"] = None
             else:
                 try:
-                    out["retry_schedule"] = validate_schedule(doc["retry_schedule"])
+                    schedule = validate_schedule(doc["retry_schedule"])
                 except ValueError as exc:
                     raise ValidationError(str(exc), field="retry_schedule") from None
+                # Every attempt must happen while the message is still kept (jitter adds up to 20 %).
+                if sum(schedule) * 1.2 > self._retention - 86400:
+                    raise ValidationError(
+                        "the retry schedule must end well within the message retention "
+                        f"({self._retention // 86400} days)",
+                        field="retry_schedule",
+                    )
+                out["retry_schedule"] = schedule
         if "enabled" in doc:
             if not isinstance(doc["enabled"], bool):
                 raise ValidationError("enabled must be true or false", field="enabled")

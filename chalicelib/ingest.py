@@ -136,7 +136,7 @@ def dedupe_key(
     if spec.startswith("json:"):
         try:
             found = _json_pointer(json.loads(request.body), spec.removeprefix("json:"))
-        except ValueError:
+        except (ValueError, RecursionError):
             found = None
         if found is None or isinstance(found, dict | list):
             return f"sha256:{body_sha256}"

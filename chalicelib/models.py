@@ -218,11 +218,13 @@ class Attempt:
     response_body: str | None = None
     next_attempt_at: float | None = None
     expires_at: float = 0.0
+    generation: str = ""  # which storing of the message this attempt belongs to (see generation_of)
 
     def public(self) -> dict[str, Any]:
         """The attempt as the API shows it."""
         return {
             "message_id": self.message_id,
+            "generation": self.generation,
             "endpoint_id": self.endpoint_id,
             "attempt": self.number,
             "status": self.status,
@@ -235,3 +237,14 @@ class Attempt:
             "response_body": self.response_body,
             "next_attempt_at": self.next_attempt_at,
         }
+
+
+def generation_of(message: Message) -> str:
+    """A short name for one storing of a message.
+
+    A message id is derived from its dedupe key, so once the replay window has passed the same id can be
+    stored again (a provider's manual resend, a publish key reused after 24 h). Each storing has its own
+    receipt; deliveries and attempts carry its generation, so the new storing gets fresh attempts and the
+    retries still queued for the old one stop instead of sending the new body under the old attempts.
+    """
+    return message.receipt_id.rsplit("_", 1)[-1][:12]

@@ -25,6 +25,7 @@ API_SOURCE = "api"
 OPS_SOURCE = "hookway"
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_PAYLOAD_BYTES = 512 * 1024
+MAX_ENVELOPE_BYTES = 1000 * 1024  # SQS takes 1 MiB per message
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
@@ -113,7 +114,14 @@ class Publisher:
             dedupe_key=dedupe,
             body=body,
         )
-        self._queue.send(envelope.encode())
+        text = envelope.encode()
+        if len(text) > MAX_ENVELOPE_BYTES:  # ASCII-only: characters are bytes
+            # JSON escaping can grow a payload up to 12 bytes per character (emoji): refuse it clearly
+            # instead of letting SQS refuse it as a 503 the client would retry forever.
+            raise PayloadTooLargeError(
+                f"the payload needs {len(text)} bytes once escaped for the queue; at most {MAX_ENVELOPE_BYTES}"
+            )
+        self._queue.send(text)
         return message_id
 
     def operational(self, event_type: str, data: dict[str, Any], dedupe: str) -> str:

@@ -96,7 +96,7 @@ class Store(Protocol):
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         """Create an attempt unless it exists and is finished or still leased; True if claimed."""
 
-    def get_attempt(self, message_id: str, endpoint_id: str, number: int) -> Attempt | None:
+    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
         """One attempt, or None."""
 
     def finish_attempt(self, attempt: Attempt) -> bool:
@@ -390,10 +390,12 @@ class DynamoStore:
             return False
         return True
 
-    def get_attempt(self, message_id: str, endpoint_id: str, number: int) -> Attempt | None:
+    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
         """One attempt, or None (read consistently: it decides whether a task may be dropped)."""
         item = self._call(
-            "get_item", Key=codec.attempt_key(message_id, endpoint_id, number), ConsistentRead=True
+            "get_item",
+            Key=codec.attempt_key(message_id, endpoint_id, generation, number),
+            ConsistentRead=True,
         ).get("Item")
         return codec.item_to_attempt(item) if item else None
 

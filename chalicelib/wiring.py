@@ -248,6 +248,7 @@ class Container:
             publisher=self.publisher,
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
+            lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
             count=self.metrics.count,
         )
@@ -263,6 +264,7 @@ class Container:
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
             on_change=self.endpoint_cache.invalidate,
+            retention_seconds=self.settings.retention_seconds,
         )
 
     @cached_property

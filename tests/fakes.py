@@ -40,7 +40,7 @@ class MemoryStore:
         self.rejections: dict[tuple[str, int], tuple[Rejection, int]] = {}
         self.counts: dict[str, dict[str, int]] = {}
         self.endpoints: dict[str, Endpoint] = {}
-        self.attempts: dict[tuple[str, str, int], Attempt] = {}
+        self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
         self.idempotency: dict[str, tuple[str, str, float]] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
@@ -197,7 +197,7 @@ class MemoryStore:
 
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         self._maybe_fail()
-        key = (attempt.message_id, attempt.endpoint_id, attempt.number)
+        key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
         with self._lock:
             old = self.attempts.get(key)
             if old is not None and not (old.status == "in_flight" and old.lease_until < now):
@@ -206,12 +206,12 @@ class MemoryStore:
             self.writes += 1
             return True
 
-    def get_attempt(self, message_id: str, endpoint_id: str, number: int) -> Attempt | None:
-        return self.attempts.get((message_id, endpoint_id, number))
+    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
+        return self.attempts.get((message_id, endpoint_id, generation, number))
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         self._maybe_fail()
-        key = (attempt.message_id, attempt.endpoint_id, attempt.number)
+        key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
         with self._lock:
             old = self.attempts.get(key)
             if old is None or old.claim_id != attempt.claim_id:
@@ -221,7 +221,7 @@ class MemoryStore:
             return True
 
     def list_attempts(self, message_id: str) -> list[Attempt]:
-        mine = [a for (m, _, _), a in self.attempts.items() if m == message_id]
+        mine = [a for (m, _, _, _), a in self.attempts.items() if m == message_id]
         return sorted(mine, key=lambda a: (a.started_at, a.number), reverse=True)
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:

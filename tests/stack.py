@@ -56,6 +56,8 @@ class Stack:
                 "HOOKWAY_LOG_LEVEL": "WARNING",
                 # Workers are separate processes: let them see endpoints the moment a test creates them.
                 "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
+                # SIGKILLed senders' claims must expire within a test (Lambda's is 150 s, past its timeout).
+                "HOOKWAY_DELIVERY_LEASE_SECONDS": "20",
             }
         )
         self.sqs = aws.client("sqs", self.endpoint)

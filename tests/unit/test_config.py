@@ -54,3 +54,15 @@ def test_endpoint_and_resource_names_come_from_the_environment() -> None:
         "q",
         "https://x.example",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOOKWAY_RETENTION_SECONDS", str(40 * 86400)),  # longer than the bucket keeps bodies
+        ("HOOKWAY_INLINE_BODY_BYTES", str(390 * 1024)),  # a message item would pass DynamoDB's 400 KB
+    ],
+)
+def test_limits_that_would_lose_data_are_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError):
+        Settings.from_env({name: value})

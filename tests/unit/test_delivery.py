@@ -284,9 +284,10 @@ def test_duplicate_task_is_not_sent_twice_and_crashed_claim_is_retaken(world: Wo
     assert len(world.receiver.requests) == 1
     # a worker that claimed attempt 1 and died: the claim is retaken once its lease runs out
     endpoint, _ = world.endpoint(filter={"event_types": ["other"]})
-    from chalicelib.models import Attempt
+    from chalicelib.models import Attempt, generation_of
 
     stale = Attempt(
+        generation=generation_of(world.s.store.get_message(message_id)),
         message_id=message_id,
         endpoint_id=endpoint.id,
         number=1,
@@ -410,3 +411,33 @@ def test_a_redelivered_router_message_creates_no_second_delivery(world: World) -
     assert len(world.deliveries.sent) == 2  # the copy's task exists ...
     assert world.run() == ["succeeded", "duplicate"]  # ... but the claim stops it
     assert len(world.receiver.requests) == 1
+
+
+def test_an_id_stored_again_after_its_window_gets_fresh_deliveries_and_old_retries_stop(world: World) -> None:
+    # GIVEN a Stripe-like source whose event failed on its first attempt and has a retry queued
+    world.receiver.script = [500]
+    endpoint, _ = world.endpoint()
+    sid = world.s.github_source(replay_window=3600)
+    first_body = b'{"v": 1}'
+    world.s.ingest.receive(inbound(sid, first_body, github_headers(first_body, delivery="evt_1")))
+    world.route_all()
+    task = world.deliveries.sent.pop(0)
+    world.deliveries.delays.pop(0)
+    assert world.sender.handle(task) == "retrying"
+    old_retry = world.deliveries.sent.pop(0)
+    world.deliveries.delays.pop(0)
+    # WHEN the provider resends the same event id after the replay window (a manual resend, day 2)
+    world.clock.advance(2 * 86400)
+    second_body = b'{"v": 2}'
+    world.s.ingest.receive(inbound(sid, second_body, github_headers(second_body, delivery="evt_1")))
+    # THEN it is stored again under the same id and delivered afresh, from attempt 1
+    assert world.run() == ["succeeded"]
+    latest = world.receiver.requests[-1]
+    assert json.loads(latest.body) == {"v": 2}
+    message_id = latest.headers["webhook-id"]
+    assert message_id == world.receiver.requests[0].headers["webhook-id"]  # the same id, a new storing
+    [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
+    assert state == {**state, "endpoint_id": endpoint.id, "status": "succeeded", "attempts": 1}
+    # AND the old storing's queued retry does not send the new body under the old attempts
+    assert world.sender.handle(old_retry) == "superseded"
+    assert [r.body for r in world.receiver.requests] == [first_body, second_body]

@@ -92,3 +92,11 @@ def test_ed25519_endpoint_shows_only_its_public_key(service: EndpointService) ->
     assert secret == "" and public_key is not None and public_key.startswith("whpk_")
     assert endpoint.secrets[0].value.startswith("whsk_")
     assert service.secret(endpoint.id) == {"id": endpoint.secrets[0].id, "public_key": public_key}
+
+
+def test_a_retry_schedule_must_end_within_retention(service: EndpointService) -> None:
+    with pytest.raises(ValidationError) as err:
+        service.create(
+            {"url": "https://evil.example/", "retry_schedule": [0, 7 * 86400, 7 * 86400, 7 * 86400, 7 * 86400]}
+        )
+    assert err.value.field == "retry_schedule"

@@ -26,7 +26,7 @@ from referencing.jsonschema import DRAFT202012
 import app as app_module
 from chalicelib.endpoints import EndpointService, public_endpoint
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
-from chalicelib.models import SIGNING_MODES, Attempt
+from chalicelib.models import SIGNING_MODES, Attempt, generation_of
 from chalicelib.publish import Publisher
 from chalicelib.sources import public_source
 from chalicelib.verification import scheme_names
@@ -481,6 +481,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     now = services.clock()
     for number, (status, delivery) in enumerate([("failed", "pending"), ("succeeded", "succeeded")], 1):
         attempt = Attempt(
+            generation=generation_of(services.store.get_message(accepted["id"])),
             message_id=accepted["id"],
             endpoint_id=endpoint["id"],
             number=number,
