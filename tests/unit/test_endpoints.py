@@ -97,6 +97,9 @@ def test_ed25519_endpoint_shows_only_its_public_key(service: EndpointService) ->
 def test_a_retry_schedule_must_end_within_retention(service: EndpointService) -> None:
     with pytest.raises(ValidationError) as err:
         service.create(
-            {"url": "https://evil.example/", "retry_schedule": [0, 7 * 86400, 7 * 86400, 7 * 86400, 7 * 86400]}
+            {
+                "url": "https://evil.example/",
+                "retry_schedule": [0, 7 * 86400, 7 * 86400, 7 * 86400, 7 * 86400],
+            }
         )
     assert err.value.field == "retry_schedule"
