@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -93,16 +94,19 @@ def _json_body() -> Any:
 
     raw = app.current_request.raw_body or b""
     try:
-        return json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        doc = json.loads(raw) if raw.strip() else {}
+        # JSON's \ud800-style escapes can smuggle in lone surrogates, which no store or signature can encode.
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except (ValueError, UnicodeError, RecursionError):
         raise BadRequestError("the body is not valid JSON", code="invalid_json") from None
+    return doc
 
 
 def _limit() -> int:
     from chalicelib.errors import BadRequestError
 
     raw = (app.current_request.query_params or {}).get("limit", "50")
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 200:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= 200:
         raise BadRequestError("limit must be 1 to 200", code="invalid_limit")
     return int(raw)
 
@@ -335,7 +339,7 @@ def _offset_cursor() -> int:
     from chalicelib.errors import BadRequestError
 
     raw = _cursor() or "0"
-    if not (raw.isascii() and raw.isdigit()):
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
         raise BadRequestError("the cursor is not valid", code="invalid_cursor")
     return int(raw)
 

@@ -56,8 +56,11 @@ def _strings(
 ) -> tuple[str, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value) or len(value) > limit:
-        raise ValidationError(f"{field} must be a list of at most {limit} non-empty strings", field=field)
+    valid = isinstance(value, list) and len(value) <= limit
+    if not valid or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in value):
+        raise ValidationError(
+            f"{field} must be a list of at most {limit} strings of 1 to 200 characters", field=field
+        )
     if pattern is not None:
         for v in value:
             if not pattern.fullmatch(v):

@@ -140,7 +140,7 @@ def dedupe_key(
             found = None
         if found is None or isinstance(found, dict | list):
             return f"sha256:{body_sha256}"
-        return f"json:{found}"
+        return "json:" + json.dumps(found)  # ASCII-escaped: any string the body holds can be hashed
     return f"sha256:{body_sha256}"
 
 

@@ -57,8 +57,8 @@ class Decision:
 
 def validate_schedule(seq: Iterable[object]) -> tuple[int, ...]:
     """Check a configured schedule (1..MAX_STEPS integer delays, each 0..7 days) and freeze it."""
-    if isinstance(seq, str | bytes):
-        raise ValueError("retry schedule must be a list of integers, not a string")
+    if not isinstance(seq, list | tuple):
+        raise ValueError("retry schedule must be a list of integers")
     steps = tuple(seq)
     if not steps:
         raise ValueError("retry schedule must have at least one step")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +12,12 @@ from chalicelib.ids import new_id
 from chalicelib.ingest import SourceCache
 from chalicelib.models import MtlsRule, Secret, Source, Verification
 from chalicelib.store import Page, Store
-from chalicelib.verification import SCHEMES
+from chalicelib.verification import SCHEMES, VerificationError, verify
 
 MAX_SECRETS = 10
+MAX_STRING = 1000
+MAX_OPTIONS_BYTES = 8192
+MAX_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit: no source can accept more
 MAX_SECRET_LENGTH = 4096
 _REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
 _REQUIRED_OPTIONS = {"hmac": ("header",)}
@@ -43,6 +47,8 @@ def _str_list(value: Any, field: str, *, limit: int = 100) -> tuple[str, ...]:
         raise ValidationError(f"{field} must be a list of strings", field=field)
     if len(value) > limit:
         raise ValidationError(f"{field} has more than {limit} entries", field=field)
+    if any(len(v) > MAX_STRING for v in value):
+        raise ValidationError(f"{field} entries are at most {MAX_STRING} characters", field=field)
     return tuple(value)
 
 
@@ -56,10 +62,14 @@ def parse_dedupe(value: Any) -> str | None:
     """Validate a dedupe rule: null, "body", "none", "header:NAME" or "json:/pointer"."""
     if value is None:
         return None
-    valid = isinstance(value, str) and (
-        value in ("body", "none")
-        or (value.startswith("header:") and len(value) > 7 and value.isascii())
-        or (value.startswith("json:/") or value == "json:")
+    valid = (
+        isinstance(value, str)
+        and len(value) <= 500
+        and (
+            value in ("body", "none")
+            or (value.startswith("header:") and len(value) > 7 and value.isascii())
+            or (value.startswith("json:/") or value == "json:")
+        )
     )
     if not valid:
         raise ValidationError(
@@ -90,6 +100,10 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
     if tolerance is not None and not 0 < tolerance <= 86400:
         raise ValidationError("tolerance must be 1 to 86400 seconds", field="verification.tolerance")
     options = _optional(doc, "options", dict, {}, field="verification.options")
+    if len(json.dumps(options)) > MAX_OPTIONS_BYTES:
+        raise ValidationError(
+            f"options are at most {MAX_OPTIONS_BYTES} bytes of JSON", field="verification.options"
+        )
     for name in _REQUIRED_OPTIONS.get(scheme, ()):
         if not isinstance(options.get(name), str) or not options[name]:
             raise ValidationError(
@@ -97,7 +111,30 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
             )
     if scheme == "basic" and not all(":" in s.value for s in secrets):
         raise ValidationError('basic secrets are "user:password"', field="verification.secrets")
+    _dry_run(scheme, [s.value for s in secrets], tolerance, options)
     return Verification(scheme=scheme, secrets=secrets, tolerance=tolerance, options=options)
+
+
+_CONFIG_REASONS = frozenset({"invalid_options", "invalid_secret", "missing_secret", "unsupported_scheme"})
+
+
+def _dry_run(scheme: str, secrets: list[str], tolerance: int | None, options: dict[str, Any]) -> None:
+    """Run the scheme once on an empty request: it reports an unusable secret or option before it looks
+    for headers, so bad configuration is a 400 now rather than a 503 on every webhook later."""
+    try:
+        verify(
+            scheme,
+            secrets=secrets,
+            method="POST",
+            url="https://hookway.invalid/in/dry-run",
+            headers={},
+            body=b"",
+            tolerance=tolerance,
+            options=options,
+        )
+    except VerificationError as exc:
+        if exc.reason in _CONFIG_REASONS:
+            raise ValidationError(str(exc), field="verification", code=exc.reason) from None
 
 
 def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -150,8 +187,8 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         out["replay_window"] = window
     if "max_body_bytes" in doc:
         size = _optional(doc, "max_body_bytes", int, None)
-        if size is not None and size < 1:
-            raise ValidationError("max_body_bytes must be positive", field="max_body_bytes")
+        if size is not None and not 1 <= size <= MAX_BODY_LIMIT:
+            raise ValidationError(f"max_body_bytes must be 1 to {MAX_BODY_LIMIT}", field="max_body_bytes")
         out["max_body_bytes"] = size
     if "enabled" in doc:
         out["enabled"] = _require(doc, "enabled", bool)

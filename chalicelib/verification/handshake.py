@@ -86,7 +86,11 @@ def _slack(document: Any) -> ChallengeReply | None:
     challenge = dig(document, "challenge")
     if dig(document, "type") != "url_verification" or challenge is None or len(challenge) > MAX_CHALLENGE:
         return None
-    return ChallengeReply(200, challenge.encode("utf-8", "surrogatepass"), "text/plain")
+    try:
+        echoed = challenge.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: not a challenge anyone could read back
+        return None
+    return ChallengeReply(200, echoed, "text/plain")
 
 
 def _zoom_secret(secrets: tuple[str, ...], headers: Mapping[str, Any], body: bytes) -> str:

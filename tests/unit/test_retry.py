@@ -89,7 +89,7 @@ def test_validate_schedule_accepts_lists_from_config() -> None:
         ([0, 1.5], "integer"),
         ([0, "60"], "integer"),
         ([0, True], "integer"),
-        ("0,5,300", "not a string"),
+        ("0,5,300", "must be a list"),
     ],
 )
 def test_validate_schedule_refuses_with_a_clear_message(bad: object, message: str) -> None:
