@@ -320,6 +320,22 @@ def get_message(message_id: str) -> Response:
     )
 
 
+@app.route("/v1/messages/{message_id}/resend", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def resend_message(message_id: str) -> Response:
+    """Send a message again to its endpoints (or ``{"endpoint_ids": [...]}``): one more attempt each."""
+    from chalicelib.errors import ValidationError
+
+    doc = _json_body()
+    ids = doc.get("endpoint_ids") if isinstance(doc, dict) else None
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 100
+    ):
+        raise ValidationError("endpoint_ids must be a list of at most 100 endpoint ids", field="endpoint_ids")
+    sent = _container().recovery.resend(message_id, ids)
+    return _json({"id": message_id, "endpoint_ids": sent}, 202)
+
+
 @app.route("/v1/messages/{message_id}/attempts", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_message_attempts(message_id: str) -> Response:
@@ -443,6 +459,21 @@ def rotate_endpoint_secret(endpoint_id: str) -> Response:
     """Add a new signing secret; the old one keeps signing alongside for ``retire_old_after`` seconds."""
     _, shown = _container().endpoints.rotate_secret(endpoint_id, _json_body())
     return _json(shown, 201)
+
+
+@app.route("/v1/endpoints/{endpoint_id}/recover", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def recover_endpoint(endpoint_id: str) -> Response:
+    """Send again every delivery to this endpoint that ended failed or skipped since ``{"since": unix time}``."""
+    from chalicelib.errors import ValidationError
+
+    c = _container()
+    doc = _json_body()
+    since = doc.get("since") if isinstance(doc, dict) else None
+    if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
+        raise ValidationError("since (Unix time in seconds) is required", field="since")
+    recovered = c.recovery.recover(endpoint_id, float(since))
+    return _json({"endpoint_id": endpoint_id, "message_ids": recovered, "count": len(recovered)}, 202)
 
 
 @app.route("/v1/endpoints/{endpoint_id}/attempts", methods=["GET"], content_types=ANY_CONTENT)

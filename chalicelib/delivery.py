@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from chalicelib import egress
@@ -483,3 +483,77 @@ def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str,
             }
         )
     return out
+
+
+class Recovery:
+    """Sending again what did not arrive: one message (resend) or an endpoint's failed and skipped deliveries.
+
+    A new attempt is one past the delivery's last, in the message's current storing, so it goes through the
+    same claim as every other attempt: if a scheduled retry with that number is already queued, only one of
+    the two is sent.
+    """
+
+    def __init__(
+        self, *, store: Store, queue: Queue, endpoints: EndpointSource, clock: Callable[[], float]
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._endpoints = endpoints
+        self._clock = clock
+
+    def resend(self, message_id: str, endpoint_ids: Sequence[str] | None = None) -> list[str]:
+        """Queue one more attempt of a message to each of its endpoints (or the ones named); returns them."""
+        message = self._store.get_message(message_id)
+        targets = list(endpoint_ids) if endpoint_ids else list(message.endpoints)
+        for endpoint_id in targets:
+            self._endpoints.get(endpoint_id)  # NotFoundError for an unknown endpoint
+        attempts = self._store.list_attempts(message_id)
+        self._enqueue(message, targets, attempts)
+        return targets
+
+    def recover(self, endpoint_id: str, since: float, limit: int = 1000) -> list[str]:
+        """Queue one more attempt of every delivery to an endpoint that ended failed or skipped since ``since``."""
+        self._endpoints.get(endpoint_id)
+        latest: dict[str, Attempt] = {}
+        cursor: str | None = None
+        while len(latest) < limit:
+            page = self._store.list_endpoint_attempts(endpoint_id, limit=100, cursor=cursor)
+            for attempt in page.items:
+                if attempt.started_at < since:
+                    page = replace(page, cursor=None)
+                    break
+                current = latest.get(attempt.message_id)
+                if current is None or (attempt.generation, attempt.number) > (
+                    current.generation,
+                    current.number,
+                ):
+                    latest[attempt.message_id] = attempt
+            cursor = page.cursor
+            if cursor is None:
+                break
+        recovered = []
+        for message_id, attempt in latest.items():
+            if attempt.delivery_status not in ("failed", "skipped"):
+                continue
+            try:
+                message = self._store.get_message(message_id)
+            except NotFoundError:
+                continue  # past its retention
+            if generation_of(message) != attempt.generation:
+                continue  # stored again since: that storing has deliveries of its own
+            self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
+            recovered.append(message_id)
+        return recovered
+
+    def _enqueue(self, message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> None:
+        generation = generation_of(message)
+        tasks = []
+        for endpoint_id in endpoint_ids:
+            numbers = [
+                a.number for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation
+            ]
+            tasks.append(
+                Task(message.id, endpoint_id, max(numbers, default=0) + 1, generation=generation).encode()
+            )
+        if tasks:
+            self._queue.send_batch(tasks)

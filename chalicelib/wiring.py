@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.config import Settings
 
 if TYPE_CHECKING:
-    from chalicelib.delivery import EndpointCache, Sender
+    from chalicelib.delivery import EndpointCache, Recovery, Sender
     from chalicelib.egress import Transport
     from chalicelib.endpoints import EndpointService
     from chalicelib.ingest import IngestService, SourceCache
@@ -251,6 +251,15 @@ class Container:
             lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
             count=self.metrics.count,
+        )
+
+    @cached_property
+    def recovery(self) -> Recovery:
+        """Resend and recovery of deliveries."""
+        from chalicelib.delivery import Recovery
+
+        return Recovery(
+            store=self.store, queue=self.deliveries_queue, endpoints=self.endpoint_cache, clock=self.clock
         )
 
     @cached_property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from typing import Any
 
@@ -323,3 +324,28 @@ def test_provider_format_endpoints_passthrough_and_github_style(stack: Stack, re
     mine = "sha256=" + hmac.new(github_ep["secret"].encode(), styled.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(styled.headers["x-hub-signature-256"], mine)
     assert styled.headers["x-github-event"] == "push" and styled.body == body
+
+
+def test_recovery_after_an_endpoint_comes_back(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN an endpoint that answered 410 (and so was disabled, its delivery skipped)
+    path = _path()
+    start = time.time() - 1
+    endpoint = _endpoint(stack, receivers.script(path, Step(410)), filter={"event_types": ["recover.me"]})
+    message_id = _publish(stack, "recover.me", {"order": 7})
+    _settled(stack, message_id, endpoint["id"], "skipped")
+    # WHEN the operator fixes the receiver, enables the endpoint and recovers what it missed
+    assert stack.request("POST", f"/v1/endpoints/{endpoint['id']}/enable", admin=True).status == 200
+    resp = stack.request(
+        "POST", f"/v1/endpoints/{endpoint['id']}/recover", admin=True, json_body={"since": start}
+    )
+    assert resp.status == 202 and resp.json()["message_ids"] == [message_id]
+    # THEN the same message arrives, under the same webhook-id
+    delivery = _settled(stack, message_id, endpoint["id"], "succeeded")
+    assert delivery["attempts"] == 2
+    assert [r.headers["webhook-id"] for r in receivers.at(path)] == [message_id, message_id]
+    # AND a message can be resent on demand
+    again = stack.request(
+        "POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={"endpoint_ids": [endpoint["id"]]}
+    )
+    assert again.status == 202
+    wait_until(lambda: len(receivers.at(path)) == 3)

@@ -441,3 +441,49 @@ def test_an_id_stored_again_after_its_window_gets_fresh_deliveries_and_old_retri
     # AND the old storing's queued retry does not send the new body under the old attempts
     assert world.sender.handle(old_retry) == "superseded"
     assert [r.body for r in world.receiver.requests] == [first_body, second_body]
+
+
+def test_a_failed_delivery_can_be_resent(world: World) -> None:
+    from chalicelib.delivery import Recovery
+
+    world.receiver.script = [500, 500, 200]
+    endpoint, _ = world.endpoint(retry_schedule=[0, 5])
+    message_id = _publish(world)
+    assert world.run() == ["retrying", "failed"]
+    recovery = Recovery(
+        store=world.s.store, queue=world.deliveries, endpoints=world.endpoint_cache, clock=world.clock
+    )
+    assert recovery.resend(message_id) == [endpoint.id]
+    assert world.run() == ["succeeded"]
+    [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
+    assert state["status"] == "succeeded" and state["attempts"] == 3
+    ids = {r.headers["webhook-id"] for r in world.receiver.requests}
+    assert ids == {message_id}
+
+
+def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enabled(world: World) -> None:
+    from chalicelib.delivery import Recovery
+
+    world.receiver.script = [410]
+    endpoint, _ = world.endpoint()
+    start = world.clock.now
+    first = _publish(world, payload={"n": 1})
+    world.run()  # 410: the endpoint is disabled, this delivery is skipped
+    world.clock.advance(60)
+    second = _publish(world, payload={"n": 2})
+    world.s.store.put_endpoint(world.s.store.get_endpoint(endpoint.id).with_changes(enabled=True))
+    world.route_all()
+    world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
+    world.run()  # the second message's task meets the disabled endpoint: skipped
+    world.endpoints.update(endpoint.id, {"enabled": True})
+    recovery = Recovery(
+        store=world.s.store, queue=world.deliveries, endpoints=world.endpoint_cache, clock=world.clock
+    )
+    assert sorted(recovery.recover(endpoint.id, since=start)) == sorted([first, second])
+    assert world.run() == ["succeeded", "succeeded"]
+    for message_id in (first, second):
+        [state] = delivery_states(
+            world.s.store.get_message(message_id), world.s.store.list_attempts(message_id)
+        )
+        assert state["status"] == "succeeded"
+    assert recovery.recover(endpoint.id, since=start) == []  # nothing left to recover

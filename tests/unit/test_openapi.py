@@ -24,6 +24,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 import app as app_module
+from chalicelib.delivery import Recovery
 from chalicelib.endpoints import EndpointService, public_endpoint
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.models import SIGNING_MODES, Attempt, generation_of
@@ -31,6 +32,7 @@ from chalicelib.publish import Publisher
 from chalicelib.sources import public_source
 from chalicelib.verification import scheme_names
 from tests.conftest import GITHUB_SECRET, Services, github_headers
+from tests.fakes import MemoryQueue
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "openapi.yaml"
@@ -386,6 +388,9 @@ def api(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         publisher=Publisher(store=services.store, queue=services.queue, clock=services.clock),
         ingest=services.ingest,
     )
+    container.recovery = Recovery(
+        store=services.store, queue=MemoryQueue(), endpoints=container.endpoints, clock=services.clock
+    )
     monkeypatch.setattr(app_module, "_container", lambda: container)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield Api(client)
@@ -558,6 +563,13 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     api("GET", ep + "/secret", 200, params=eid)
     api("POST", ep + "/secret/rotate", 201, params=eid, body={"retire_old_after": 60})
     api("POST", ep + "/secret/rotate", 201, params=eid)
+    resent = api("POST", msg + "/resend", 202, params=mid, body={"endpoint_ids": [endpoint["id"]]})
+    assert resent == {"id": accepted["id"], "endpoint_ids": [endpoint["id"]]}
+    api("POST", msg + "/resend", 400, params=mid, body={"endpoint_ids": "all"})
+    api("POST", msg + "/resend", 404, params=mid, body={"endpoint_ids": ["ep_nope"]})
+    recovered = api("POST", ep + "/recover", 202, params=eid, body={"since": 0})
+    assert recovered["count"] == len(recovered["message_ids"])
+    api("POST", ep + "/recover", 400, params=eid, body={})
     api("GET", ep + "/attempts", 200, params=eid)
     api("DELETE", ep, 204, params=eid)
     api("DELETE", src, 204, params=sid)
