@@ -96,7 +96,8 @@ def _json_body() -> Any:
     try:
         doc = json.loads(raw) if raw.strip() else {}
         # JSON's \ud800-style escapes can smuggle in lone surrogates, which no store or signature can encode.
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        # ... and NaN/Infinity, which Python reads but no receiver's JSON parser accepts.
+        json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
     except (ValueError, UnicodeError, RecursionError):
         raise BadRequestError("the body is not valid JSON", code="invalid_json") from None
     return doc

@@ -576,3 +576,8 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
 
     routes = {(m.lower(), p) for p, methods in app_module.app.routes.items() for m in methods}
     assert routes - api.seen == set(), "routes this test does not exercise"
+
+
+def test_nan_in_a_published_payload_is_refused(api: Api) -> None:
+    reply = api("POST", "/v1/messages", 400, raw=b'{"event_type": "a.b", "payload": {"x": NaN}}')
+    assert reply["error"]["code"] == "invalid_json"
