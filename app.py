@@ -17,9 +17,9 @@ from urllib.parse import quote, urlencode
 from chalice import Chalice, Response
 
 app = Chalice(app_name="hookway")
-# Request bodies of these types reach the handler base64-encoded and so byte for byte; all other
-# types arrive as UTF-8 text, which is exact for the UTF-8 JSON and text that providers send.
-# Every response Hookway makes is JSON or text, except /v1/messages/{id}/body (octet-stream).
+# The deployed API takes every request body as binary (infra/template.yaml sets the API's binary media
+# types to */*), so raw_body is exactly what the sender signed. app.api.binary_types stays as it is:
+# Chalice uses it for responses, which are JSON or text, except /v1/messages/{id}/body (octet-stream).
 app.api.binary_types.extend(["application/x-www-form-urlencoded", "multipart/form-data"])
 
 ANY_CONTENT = ["*/*"]

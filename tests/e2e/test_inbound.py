@@ -232,3 +232,29 @@ def test_signed_url_option_pins_the_url_the_provider_signed(stack: Stack) -> Non
         json_body={"verification": {"scheme": "twilio", "options": {"signed_url": signed}}},
     )
     assert stack.request("POST", f"/in/{sid}?a=1&b=2&a=3", body=body, headers=headers).status == 202
+
+
+def test_non_utf8_bytes_in_a_text_body_are_stored_exactly(stack: Stack) -> None:
+    # GIVEN a source that checks only a token (the body is not signed, so nothing else would notice)
+    sid = str(
+        stack.create_source(
+            {
+                "name": "tok",
+                "verification": {"scheme": "token", "secrets": ["t0ken"], "options": {"header": "X-Token"}},
+            }
+        )["id"]
+    )
+    body = b'{"name": "caf\xe9", "raw": "\xff\xfe"}'  # Latin-1 bytes, not UTF-8, sent as JSON
+    for content_type in ("application/json", "text/plain; charset=latin1", None):
+        headers = {"X-Token": "t0ken", **({"Content-Type": content_type} if content_type else {})}
+        marker = (content_type or "none").encode()
+        resp = stack.request("POST", f"/in/{sid}", body=body + marker, headers=headers)
+        assert resp.status == 202, resp.body
+        message_id = resp.json()["id"]
+        wait_until(
+            lambda mid=message_id: stack.request("GET", f"/v1/messages/{mid}", admin=True).status == 200
+        )
+        stored = stack.request(
+            "GET", f"/v1/messages/{message_id}/body", admin=True, headers={"Accept": "*/*"}
+        )
+        assert stored.body == body + marker

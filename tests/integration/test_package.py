@@ -86,3 +86,9 @@ def test_functions_get_resource_names_and_a_checked_in_least_privilege_policy(
                     else [statement["Resource"]]
                 )
                 assert "*" not in resources, (name, statement)
+
+
+def test_the_api_takes_every_request_body_as_binary(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
+    template, _ = built
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    assert body["x-amazon-apigateway-binary-media-types"] == ["*/*"]  # raw_body is what the sender signed
