@@ -5,6 +5,8 @@ Each part is its own process, started with ``python -m local``, so a test can ki
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -19,6 +21,7 @@ from typing import Any
 
 from local import emulator
 from tests import aws
+from tests.conftest import GITHUB_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "hk_e2e_admin_key_0123456789"
@@ -136,6 +139,14 @@ class Stack:
         assert resp.status == 201, resp.body
         return dict(resp.json())
 
+    def github_source(self) -> str:
+        """Create a GitHub source with the docs' secret; returns its id."""
+        return str(
+            self.create_source(
+                {"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+            )["id"]
+        )
+
     def messages(self, source_id: str) -> list[dict[str, Any]]:
         """Every stored message of a source, through the API."""
         out: list[dict[str, Any]] = []
@@ -164,6 +175,18 @@ class Stack:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def github_headers(
+    body: bytes, delivery: str, secret: str = GITHUB_SECRET, event: str = "push"
+) -> dict[str, str]:
+    """The headers GitHub sends with a webhook, signed with the source's secret."""
+    return {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+    }
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.1) -> Any:

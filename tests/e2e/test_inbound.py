@@ -9,24 +9,15 @@ import threading
 import uuid
 
 from tests.conftest import GITHUB_SECRET
-from tests.stack import Stack, wait_until
+from tests.stack import Stack, github_headers, wait_until
 
 
-def _github(body: bytes, delivery: str | None = None, secret: str = GITHUB_SECRET) -> dict[str, str]:
-    return {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": "push",
-        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-        "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-    }
+def _github(body: bytes, delivery: str | None = None) -> dict[str, str]:
+    return github_headers(body, delivery or str(uuid.uuid4()))
 
 
 def _source(stack: Stack) -> str:
-    return str(
-        stack.create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})[
-            "id"
-        ]
-    )
+    return stack.github_source()
 
 
 def test_health_and_admin_auth(stack: Stack) -> None:

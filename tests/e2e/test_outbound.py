@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import GITHUB_SECRET
 from tests.receivers import Receivers, Step
-from tests.stack import Stack, wait_until
+from tests.stack import Stack, github_headers, wait_until
 
 
 def _path() -> str:
@@ -80,28 +80,13 @@ def test_inbound_and_published_messages_reach_two_endpoints_verified_by_official
     stack: Stack, receivers: Receivers
 ) -> None:
     # GIVEN a GitHub source and two endpoints subscribed to it (one by source, one by event type)
-    sid = str(
-        stack.create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})[
-            "id"
-        ]
-    )
+    sid = stack.github_source()
     a_path, b_path = _path(), _path()
     a = _endpoint(stack, receivers.url(a_path), filter={"sources": [sid, "api"]})
     b = _endpoint(stack, receivers.url(b_path), filter={"event_types": ["push", "order.*"]})
     # WHEN GitHub sends a push and an application publishes an order event
     body = b'{"ref": "refs/heads/main", "caf\\u00e9": 1}'
-    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    resp = stack.request(
-        "POST",
-        f"/in/{sid}",
-        body=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": "gh-delivery-1",
-            "X-Hub-Signature-256": signature,
-        },
-    )
+    resp = stack.request("POST", f"/in/{sid}", body=body, headers=github_headers(body, "gh-delivery-1"))
     inbound_id = resp.json()["id"]
     published_id = _publish(stack, "order.created", {"order": 42})
     # THEN each endpoint gets both, signed so the official libraries verify them, with the original bytes
@@ -289,27 +274,15 @@ def test_bad_endpoint_input_is_a_clear_4xx(stack: Stack) -> None:
 def test_provider_format_endpoints_passthrough_and_github_style(stack: Stack, receivers: Receivers) -> None:
     # GIVEN a GitHub source, a Jenkins-like receiver that checks GitHub's own signature (passthrough), and
     # one that checks a GitHub-style signature made with the endpoint's own secret
-    sid = str(
-        stack.create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})[
-            "id"
-        ]
-    )
+    sid = stack.github_source()
     passthrough_path, github_path = _path(), _path()
     _endpoint(stack, receivers.url(passthrough_path), signing="passthrough", filter={"sources": [sid]})
     github_ep = _endpoint(stack, receivers.url(github_path), signing="github", filter={"sources": [sid]})
     body = b'{"ref":"refs/heads/main","commits":[]}'
-    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = github_headers(body, "d-42")
+    signature = headers["X-Hub-Signature-256"]
     resp = stack.request(
-        "POST",
-        f"/in/{sid}",
-        body=body,
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": "d-42",
-            "X-Hub-Signature-256": signature,
-            "User-Agent": "GitHub-Hookshot/abc",
-        },
+        "POST", f"/in/{sid}", body=body, headers={**headers, "User-Agent": "GitHub-Hookshot/abc"}
     )
     assert resp.status == 202
     [passed] = wait_until(lambda: receivers.at(passthrough_path))
