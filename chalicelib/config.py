@@ -61,6 +61,8 @@ class Settings:
     delivery_lease_seconds: int = 150
     allow_private_destinations: bool = False
     log_level: str = "INFO"
+    id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
+    strict_event_types: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -91,6 +93,8 @@ class Settings:
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
             ),
             log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
+            id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
+            strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
         )
         if settings.allow_private_destinations and stage != "local":
             raise ConfigError(

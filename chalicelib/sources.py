@@ -7,11 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 from chalicelib.addresses import AddressError, parse_networks
+from chalicelib.caches import SourceCache
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
-from chalicelib.ingest import SourceCache
 from chalicelib.models import MtlsRule, Secret, Source, Verification
-from chalicelib.store import Page, Store
+from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.scope import OPERATOR
 from chalicelib.verification import SCHEMES, VerificationError, verify
 
 MAX_SECRETS = 10
@@ -205,6 +206,7 @@ def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
     return {
         "id": source.id,
         "name": source.name,
+        "application_id": source.application_id,
         "description": source.description,
         "ingest_url": f"{ingest_base}/in/{source.id}",
         "verification": {
@@ -232,12 +234,30 @@ class SourceService:
     """Create, read, update and delete sources, and rotate their secrets."""
 
     def __init__(
-        self, store: Store, cache: SourceCache, clock: Callable[[], float], default_replay_window: int
+        self,
+        store: Store,
+        cache: SourceCache,
+        clock: Callable[[], float],
+        default_replay_window: int,
+        resolve_application: Callable[..., str] | None = None,
     ) -> None:
         self._store = store
         self._cache = cache
         self._clock = clock
         self._default_window = default_replay_window
+        self._resolve_application = resolve_application
+
+    def _application(self, doc: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+        """``application`` (id or uid, null for none): inbound webhooks then reach its endpoints only."""
+        if "application" in doc:
+            ref = doc["application"]
+            if ref is None:
+                out["application_id"] = None
+            elif not isinstance(ref, str) or self._resolve_application is None:
+                raise ValidationError("application is an application id or uid", field="application")
+            else:
+                out["application_id"] = self._resolve_application(ref, OPERATOR)
+        return out
 
     def create(self, doc: Any) -> Source:
         """Validate and store a new source."""
@@ -246,7 +266,7 @@ class SourceService:
         now = self._clock()
         _require(doc, "name", str)
         verification = parse_verification(doc.get("verification"), now)
-        fields = _apply_fields(doc, {"replay_window": self._default_window})
+        fields = self._application(doc, _apply_fields(doc, {"replay_window": self._default_window}))
         source = Source(id=new_id("src"), verification=verification, created_at=now, updated_at=now, **fields)
         self._store.put_source(source)
         return source
@@ -255,9 +275,17 @@ class SourceService:
         """One source."""
         return self._store.get_source(source_id)
 
-    def list(self, *, limit: int, cursor: str | None) -> Page[Source]:
+    def list(self, page: PageRequest) -> Page[Source]:
         """A page of sources."""
-        return self._store.list_sources(limit=limit, cursor=cursor)
+        return self._store.list_sources(limit=page.limit, cursor=page.cursor)
+
+    def rejections(self, source_id: str) -> dict[str, Any]:
+        """The source's recent rejected requests (newest first) and its rejection counts."""
+        self._store.get_source(source_id)
+        return {
+            "data": [r.public() for r in self._store.list_rejections(source_id)],
+            "counts": self._store.rejection_counts(source_id),
+        }
 
     def update(self, source_id: str, doc: Any) -> Source:
         """Change the given fields of a source (verification secrets are replaced only if given)."""
@@ -265,7 +293,7 @@ class SourceService:
             raise ValidationError("the body must be a JSON object")
         source = self._store.get_source(source_id)
         now = self._clock()
-        changes = _apply_fields(doc, {})
+        changes = self._application(doc, _apply_fields(doc, {}))
         if "verification" in doc:
             changes["verification"] = parse_verification(
                 doc["verification"], now, existing=source.verification

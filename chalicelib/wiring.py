@@ -10,21 +10,28 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
+from chalicelib.ids import MessageIds
 
 if TYPE_CHECKING:
-    from chalicelib.delivery import EndpointCache, Recovery, Sender
-    from chalicelib.egress import Transport
+    from chalicelib.applications import ApplicationService
+    from chalicelib.caches import EndpointCache, SourceCache
     from chalicelib.endpoints import EndpointService
-    from chalicelib.ingest import IngestService, SourceCache
+    from chalicelib.event_types import EventTypeService
+    from chalicelib.inbound.ingest import IngestService
+    from chalicelib.messages import MessageService
+    from chalicelib.outbound.delivery import Sender
+    from chalicelib.outbound.egress import OutboundTransport, Resolver
+    from chalicelib.outbound.recovery import Recovery
+    from chalicelib.outbound.routing import Router
+    from chalicelib.ports import BlobStore, Queue, Store
     from chalicelib.publish import Publisher
-    from chalicelib.queues import S3BlobStore, SqsQueue
-    from chalicelib.routing import Router
     from chalicelib.sources import SourceService
-    from chalicelib.store import DynamoStore
+    from chalicelib.tokens import TokenService
 
 log = logging.getLogger("hookway")
 
@@ -83,13 +90,22 @@ class _LazyBlobs:
 
 
 class Container:
-    """Adapters and services, each built once on first use."""
+    """Adapters and services, each built once on first use.
 
-    def __init__(self, settings: Settings, clock: Any = time.time) -> None:
+    The app, the local stack, the tests and the benchmarks all build their services here. Tests hand in
+    fakes for the adapters (``store=``, ``ingest_queue=``, ``deliveries_queue=``, ``blobs=``,
+    ``transport=``, ``count=``...): an override simply takes the place of what would have been built.
+    """
+
+    def __init__(self, settings: Settings, clock: Any = time.time, **overrides: Any) -> None:
         self.settings = settings
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        for name, value in overrides.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise TypeError(f"Container has no part named {name!r}")
+            self.__dict__[name] = value
 
     def _client(self, service: str) -> Any:
         import boto3
@@ -137,18 +153,45 @@ class Container:
         return Metrics("Hookway", self.settings.stage)
 
     @cached_property
-    def store(self) -> DynamoStore:
+    def count(self) -> Any:
+        """Where services count what happened (the metrics emitter's ``count``)."""
+        return self.metrics.count
+
+    @cached_property
+    def store(self) -> Store:
         """The DynamoDB state store."""
-        from chalicelib.store import DynamoStore
+        from chalicelib.aws.dynamo import DynamoStore
 
         return DynamoStore(self._client("dynamodb"), self.settings.table_name, self.clock)
 
     @cached_property
-    def blobs(self) -> S3BlobStore:
-        """The S3 claim-check store."""
-        from chalicelib.queues import S3BlobStore
+    def blobs(self) -> BlobStore:
+        """The S3 claim-check store, its client made on first use (most webhooks never need it)."""
+        return _LazyBlobs(self._s3_blobs)
 
-        return S3BlobStore(self._client("s3"), self.settings.bucket_name)
+    def _s3_blobs(self) -> BlobStore:
+        if "_s3" not in self.__dict__:
+            from chalicelib.aws.s3 import S3BlobStore
+
+            self.__dict__["_s3"] = S3BlobStore(self._client("s3"), self.settings.bucket_name)
+        return self.__dict__["_s3"]  # type: ignore[no-any-return]
+
+    @cached_property
+    def rand(self) -> Callable[[], float]:
+        """Jitter for retry delays (tests pin it)."""
+        import random
+
+        return random.random
+
+    @cached_property
+    def resolver(self) -> Resolver | None:
+        """How endpoint URLs are resolved at registration (None: the system resolver; tests pin it)."""
+        return None
+
+    @cached_property
+    def ids(self) -> MessageIds:
+        """Message ids with this deployment's tag."""
+        return MessageIds(self.settings.id_key.encode())
 
     @cached_property
     def sqs(self) -> Any:
@@ -156,55 +199,55 @@ class Container:
         return self._client("sqs")
 
     @cached_property
-    def ingest_queue(self) -> SqsQueue:
+    def ingest_queue(self) -> Queue:
         """The ingest queue."""
-        from chalicelib.queues import SqsQueue
+        from chalicelib.aws.sqs import SqsQueue
 
         return SqsQueue(self.sqs, self.settings.ingest_queue_url)
 
     @cached_property
     def source_cache(self) -> SourceCache:
         """Sources cached briefly for the ingest path."""
-        from chalicelib.ingest import SourceCache
+        from chalicelib.caches import SourceCache
 
         return SourceCache(self.store, self.clock, self.settings.source_cache_seconds)
 
     @cached_property
     def ingest(self) -> IngestService:
         """The ingest service."""
-        from chalicelib.ingest import IngestService
+        from chalicelib.inbound.ingest import IngestService
 
         return IngestService(
             sources=self.source_cache,
             store=self.store,
             queue=self.ingest_queue,
-            blobs=_LazyBlobs(lambda: self.blobs),
+            blobs=self.blobs,
             clock=self.clock,
             max_body_bytes=self.settings.max_body_bytes,
             claim_check_bytes=self.settings.claim_check_bytes,
             rejections_kept=self.settings.rejections_kept,
-            count=self.metrics.count,
+            ids=self.ids,
+            count=self.count,
         )
 
     @cached_property
-    def deliveries_queue(self) -> SqsQueue:
+    def deliveries_queue(self) -> Queue:
         """The deliveries queue."""
-        from chalicelib.queues import SqsQueue
+        from chalicelib.aws.sqs import SqsQueue
 
         return SqsQueue(self.sqs, self.settings.deliveries_queue_url)
 
     @cached_property
     def endpoint_cache(self) -> EndpointCache:
         """Endpoints cached briefly for the router and the sender."""
-        from chalicelib.delivery import EndpointCache
+        from chalicelib.caches import EndpointCache
 
         return EndpointCache(self.store, self.clock, self.settings.endpoint_cache_seconds)
 
     @cached_property
     def router(self) -> Router:
         """The router (ingest queue consumer)."""
-        from chalicelib.delivery import EndpointFanout
-        from chalicelib.routing import Router
+        from chalicelib.outbound.routing import EndpointFanout, Router
 
         return Router(
             store=self.store,
@@ -213,7 +256,7 @@ class Container:
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
-            count=self.metrics.count,
+            count=self.count,
         )
 
     @cached_property
@@ -221,12 +264,19 @@ class Container:
         """Publishes application and operational messages."""
         from chalicelib.publish import Publisher
 
-        return Publisher(store=self.store, queue=self.ingest_queue, clock=self.clock)
+        return Publisher(
+            store=self.store,
+            queue=self.ingest_queue,
+            clock=self.clock,
+            ids=self.ids,
+            resolve_application=self.applications.resolve,
+            check_payload=self.event_types.check_payload,
+        )
 
     @cached_property
-    def transport(self) -> Transport:
+    def transport(self) -> OutboundTransport:
         """The SSRF-guarded HTTP transport, one per container (it holds the connection pools and CAs)."""
-        from chalicelib.egress import Transport
+        from chalicelib.outbound.egress import Transport
 
         return Transport(
             allow_private=self.settings.allow_private_destinations,
@@ -237,7 +287,7 @@ class Container:
     @cached_property
     def sender(self) -> Sender:
         """The sender (deliveries queue consumer)."""
-        from chalicelib.delivery import Sender
+        from chalicelib.outbound.delivery import Sender
 
         return Sender(
             store=self.store,
@@ -247,19 +297,25 @@ class Container:
             endpoints=self.endpoint_cache,
             publisher=self.publisher,
             clock=self.clock,
+            rand=self.rand,
             disable_after=self.settings.disable_after_seconds,
             lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
-            count=self.metrics.count,
+            count=self.count,
         )
 
     @cached_property
     def recovery(self) -> Recovery:
         """Resend and recovery of deliveries."""
-        from chalicelib.delivery import Recovery
+        from chalicelib.outbound.recovery import Recovery
 
         return Recovery(
-            store=self.store, queue=self.deliveries_queue, endpoints=self.endpoint_cache, clock=self.clock
+            store=self.store,
+            queue=self.deliveries_queue,
+            endpoints=self.endpoint_cache,
+            clock=self.clock,
+            message_of=self.messages.message,
+            endpoint_of=self.endpoints.get,
         )
 
     @cached_property
@@ -272,8 +328,10 @@ class Container:
             self.clock,
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
+            resolver=self.resolver,
             on_change=self.endpoint_cache.invalidate,
             retention_seconds=self.settings.retention_seconds,
+            resolve_application=self.applications.resolve,
         )
 
     @cached_property
@@ -281,7 +339,54 @@ class Container:
         """The source management service."""
         from chalicelib.sources import SourceService
 
-        return SourceService(self.store, self.source_cache, self.clock, self.settings.replay_window_seconds)
+        return SourceService(
+            self.store,
+            self.source_cache,
+            self.clock,
+            self.settings.replay_window_seconds,
+            resolve_application=self.applications.resolve,
+        )
+
+    @cached_property
+    def applications(self) -> ApplicationService:
+        """Applications (tenants)."""
+        from chalicelib.applications import ApplicationService
+
+        return ApplicationService(
+            self.store, self.clock, delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id)
+        )
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        """Authentication: the admin key and portal tokens."""
+        from chalicelib.tokens import TokenService
+
+        return TokenService(self.store, self.clock, lambda: self.admin_key)
+
+    @cached_property
+    def messages(self) -> MessageService:
+        """Message reads: one message, search, body, attempts."""
+        from chalicelib.messages import MessageService
+
+        return MessageService(
+            store=self.store,
+            blobs=self.blobs,
+            ids=self.ids,
+            resolve_application=self.applications.resolve,
+            check_endpoint=self.endpoints.get,
+        )
+
+    @cached_property
+    def event_types(self) -> EventTypeService:
+        """The event-type catalog."""
+        from chalicelib.event_types import EventTypeService
+
+        return EventTypeService(
+            self.store,
+            self.clock,
+            ttl=self.settings.endpoint_cache_seconds,
+            strict=self.settings.strict_event_types,
+        )
 
 
 _container: Container | None = None

@@ -240,7 +240,7 @@ def test_two_workers_never_post_the_same_delivery_at_once(stack: Stack, receiver
         ids = [_publish(stack, "dup.test", {"n": i}) for i in range(5)]
         wait_until(lambda: all(_message(stack, m).get("deliveries") for m in ids))
         # duplicate every task, as SQS at-least-once (or a re-run router) may
-        from chalicelib.delivery import Task
+        from chalicelib.outbound.tasks import Task
 
         for message_id in ids:
             for _ in range(3):

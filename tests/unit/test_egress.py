@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import trustme
 
-from chalicelib.egress import (
+from chalicelib.outbound.egress import (
     DEFAULT_MAX_BODY,
     BlockedDestinationError,
     ConnectError,

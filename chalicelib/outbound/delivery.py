@@ -1,0 +1,290 @@
+"""The sender: deliveries queue -> claim -> signed POST through the egress guard -> record -> retry.
+
+One task on the deliveries queue is one attempt of one (message, endpoint) delivery. The attempt item in
+DynamoDB is also its claim: a conditional write creates attempt N only if it does not exist or its holder's
+lease ran out, so two workers never send the same attempt at once, and a duplicate task (an SQS redelivery,
+a router that fanned out twice) finds the attempt taken and stops. The next attempt's task is enqueued
+*before* the current attempt is recorded, so a crash between the two can cause one extra POST with the same
+``webhook-id`` (at least once), never a lost delivery.
+
+Retries wait with SQS ``DelaySeconds`` (at most 15 minutes per hop): a task that arrives before its
+``not_before`` is put back with the time that remains, so a 10-hour wait costs 40 hops of one SendMessage,
+one ReceiveMessage and one DeleteMessage each.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from chalicelib.errors import NotFoundError
+from chalicelib.ids import new_id
+from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, generation_of
+from chalicelib.outbound import egress
+from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
+from chalicelib.outbound.signing import SIGNERS
+from chalicelib.outbound.tasks import Task
+from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
+
+log = logging.getLogger("hookway.delivery")
+
+FAILING_AFTER_ATTEMPTS = 4
+RESPONSE_KEPT_BYTES = 4096
+# How long a claim holds: longer than the deliver function can run (120 s), so a live holder is never
+# overtaken, whatever the S3 read, DNS or the next task's enqueue take around the POST itself.
+DEFAULT_LEASE_SECONDS = 150.0
+RECHECK_SECONDS = 10.0
+EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
+
+
+class Sender:
+    """Sends delivery tasks; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        blobs: BlobStore,
+        queue: Queue,
+        transport: egress.OutboundTransport,
+        endpoints: EndpointSource,
+        publisher: EventPublisher | None,
+        clock: Callable[[], float],
+        rand: Callable[[], float] = random.random,
+        disable_after: float = 5 * 86400,
+        retention_seconds: int = 30 * 86400,
+        max_workers: int = 10,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        count: Callable[..., None] | None = None,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._queue = queue
+        self._transport = transport
+        self._endpoints = endpoints
+        self._publisher = publisher
+        self._clock = clock
+        self._rand = rand
+        self._disable_after = disable_after
+        self._retention = retention_seconds
+        self._lease = lease_seconds
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+        self._count = count or (lambda *a, **k: None)
+
+    def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
+        """Handle a batch concurrently (one slow endpoint holds back no other); the error of each, or None."""
+
+        def run(body: str) -> BaseException | None:
+            try:
+                self.handle(body)
+            except Exception as exc:
+                return exc
+            return None
+
+        return list(self._pool.map(run, bodies))
+
+    def handle(self, body: str) -> str:
+        """Process one task; returns what happened. Raises only to have SQS retry the task."""
+        task = Task.decode(body)
+        now = self._clock()
+        if task.not_before > now + EARLY_TOLERANCE:
+            wait = task.not_before - now
+            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            return "deferred"
+        try:
+            message = self._store.get_message(task.message_id)
+        except NotFoundError:
+            log.warning("message gone", extra={"message_id": task.message_id})
+            return "gone"
+        generation = generation_of(message)
+        if task.generation and task.generation != generation:
+            # The message id was stored again after its replay window: that storing has its own tasks.
+            return "superseded"
+        try:
+            endpoint: Endpoint | None = self._endpoints.get(task.endpoint_id)
+        except NotFoundError:
+            endpoint = None
+        if endpoint is None or not endpoint.enabled:
+            self._skip(task, generation, now)
+            return "skipped"
+        claim = Attempt(
+            message_id=message.id,
+            endpoint_id=endpoint.id,
+            number=task.attempt,
+            claim_id=new_id("clm"),
+            started_at=now,
+            status="in_flight",
+            delivery_status="pending",
+            lease_until=now + self._lease,
+            expires_at=message.expires_at,
+            generation=generation,
+        )
+        if not self._store.claim_attempt(claim, now):
+            return self._claimed_elsewhere(body, task, generation, now)
+        return self._attempt(task, message, endpoint, claim)
+
+    def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float) -> str:
+        """Another holder has this attempt: drop the task if the attempt is done, else look again later.
+
+        Dropping while the attempt is still in flight would lose the delivery if its holder dies and its
+        own task is the one we are looking at (a redelivery that came back before the lease ran out).
+        """
+        current = self._store.get_attempt(task.message_id, task.endpoint_id, generation, task.attempt)
+        if current is not None and current.status == "in_flight":
+            # Look again when the holder has most likely finished, and at the latest when its lease ends.
+            wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
+            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            return "deferred"
+        self._count("DuplicateTask")
+        return "duplicate"
+
+    def _skip(self, task: Task, generation: str, now: float) -> None:
+        skipped = Attempt(
+            message_id=task.message_id,
+            endpoint_id=task.endpoint_id,
+            number=task.attempt,
+            claim_id=new_id("clm"),
+            started_at=now,
+            status="skipped",
+            delivery_status="skipped",
+            error_class="endpoint_disabled",
+            expires_at=now + self._retention,
+            generation=generation,
+        )
+        self._store.claim_attempt(skipped, now)
+
+    def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
+        request = self._request(message, endpoint, claim.started_at)
+        status: int | None = None
+        error_class: str | None = None
+        error: str | None = None
+        kept: str | None = None
+        retry_after: float | None = None
+        started = time.monotonic()
+        try:
+            response = self._transport.send(request)
+        except egress.EgressError as exc:
+            error_class, error = exc.error_class, str(exc)[:300]
+        else:
+            status = response.status
+            kept = _kept_body(response.body)
+            retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
+        duration_ms = int((time.monotonic() - started) * 1000)
+        schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
+        decision = classify(status, error_class, retry_after, schedule)
+        base = replace(
+            claim,
+            duration_ms=duration_ms,
+            response_status=status,
+            error_class=error_class,
+            error=error,
+            response_body=kept,
+            status="succeeded" if decision.outcome == "succeeded" else "failed",
+        )
+        now = self._clock()
+        # Operational events and the endpoint's state go out before the attempt is recorded: a failure in
+        # between retries the task, which finds the attempt unrecorded and redoes them (their ids dedupe).
+        if decision.outcome == "succeeded":
+            if task.attempt > FAILING_AFTER_ATTEMPTS:
+                self._ops("message.attempt.recovered", message, endpoint, claim)
+            if endpoint.failing_since is not None:
+                self._store.set_endpoint_failing(endpoint.id, None)
+            self._store.finish_attempt(replace(base, delivery_status="succeeded"))
+            self._count("Delivered")
+            return "succeeded"
+        if decision.outcome == "disable":
+            self._disable(endpoint, "the endpoint answered 410 Gone", now)
+            self._store.finish_attempt(replace(base, delivery_status="skipped"))
+            return "disabled"
+        delay = next_delay(schedule, task.attempt, self._rand)
+        if delay is None:
+            self._ops("message.attempt.exhausted", message, endpoint, claim)
+            self._note_failure(endpoint, now)
+            self._store.finish_attempt(replace(base, delivery_status="failed"))
+            self._count("Exhausted")
+            return "failed"
+        delay = max(delay, decision.min_delay or 0.0)
+        following = Task(
+            message.id, endpoint.id, task.attempt + 1, not_before=now + delay, generation=claim.generation
+        )
+        self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
+        if task.attempt == FAILING_AFTER_ATTEMPTS:
+            self._ops("message.attempt.failing", message, endpoint, claim)
+        self._note_failure(endpoint, now)
+        self._store.finish_attempt(replace(base, delivery_status="pending", next_attempt_at=now + delay))
+        # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
+        self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
+        return "retrying"
+
+    def _note_failure(self, endpoint: Endpoint, now: float) -> None:
+        """Start the endpoint's failure clock, or disable it once it has failed for ``disable_after``."""
+        if endpoint.failing_since is None:
+            self._store.set_endpoint_failing(endpoint.id, now)
+        elif now - endpoint.failing_since >= self._disable_after:
+            days = self._disable_after / 86400
+            self._disable(endpoint, f"every attempt failed for {days:g} days", now)
+
+    def _disable(self, endpoint: Endpoint, reason: str, now: float) -> None:
+        """Publish ``endpoint.disabled``, then disable; the event's id names this enabled state of the endpoint
+        (its ``updated_at``), so workers racing to disable it, or a retried task, publish it once."""
+        if self._publisher is not None:
+            self._publisher.operational(
+                "endpoint.disabled",
+                {
+                    "endpoint_id": endpoint.id,
+                    "application_id": endpoint.application_id,
+                    "url": endpoint.url,
+                    "reason": reason,
+                },
+                dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
+                application_id=endpoint.application_id,
+            )
+        self._store.disable_endpoint(endpoint.id, reason, now)
+
+    def _ops(self, event_type: str, message: Message, endpoint: Endpoint, claim: Attempt) -> None:
+        if self._publisher is None or message.source_id == OPS_SOURCE:
+            return  # never an operational event about an operational event: no loops
+        data = {
+            "message_id": message.id,
+            "endpoint_id": endpoint.id,
+            "application_id": endpoint.application_id,
+            "event_type": message.event_type,
+            "source_id": message.source_id,
+            "attempts": claim.number,
+        }
+        dedupe = f"{event_type}:{message.id}:{claim.generation}:{endpoint.id}"
+        self._publisher.operational(event_type, data, dedupe=dedupe, application_id=endpoint.application_id)
+
+    def _request(self, message: Message, endpoint: Endpoint, now: float) -> egress.OutboundRequest:
+        body = message.body if message.body_ref is None else self._blobs.get(message.body_ref.key)
+        body = body or b""
+        headers = SIGNERS[endpoint.signing](message, endpoint, body, now)
+        headers["Content-Type"] = message.content_type or "application/json"
+        headers["Hookway-Source"] = message.source_id
+        if message.event_type:
+            headers["Hookway-Event-Type"] = message.event_type
+        if message.delivery_id:
+            headers["Hookway-Provider-Event-Id"] = message.delivery_id
+        headers.update(endpoint.headers)
+        if endpoint.auth is not None:
+            if endpoint.auth["type"] == "basic":
+                raw = f"{endpoint.auth['username']}:{endpoint.auth['password']}".encode()
+                headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+            else:
+                headers["Authorization"] = f"Bearer {endpoint.auth['token']}"
+        return egress.OutboundRequest("POST", endpoint.url, headers, body, endpoint.timeout)
+
+
+def _kept_body(body: bytes) -> str:
+    """The first 4 KiB of a response, as text (base64 with a marker when it is not UTF-8)."""
+    head = body[:RESPONSE_KEPT_BYTES]
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(head).decode()
