@@ -12,7 +12,8 @@ and a body that is not JSON gives None there, never an error.
 Headers are looked up case-insensitively; a value may be a string or the list of all values of that
 header (API Gateway's ``multiValueHeaders``), and a header the scheme reads that arrives more than once is
 ``malformed_header``. Every secret is tried (rotation), every signature entry of a known version is tried,
-unknown versions are ignored, comparisons are constant-time over bytes. The signature is checked before the
+malformed entries are skipped (``malformed_header`` only when no entry is well formed), unknown versions
+are ignored, comparisons are constant-time over bytes. The signature is checked before the
 timestamp, so a timestamp error always describes an authentic request. Windows include their boundary
 (exactly ``tolerance`` seconds away passes) and, unless documented otherwise, apply in both directions.
 
