@@ -89,6 +89,29 @@ def admin_auth(event: Any, get_response: Callable[[Any], Response]) -> Response:
     return get_response(event)
 
 
+@app.middleware("http")
+def framework_answers(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own answers (405, 415, its Accept rule) in Hookway's error shape; raw bytes to any client.
+
+    A view that returns ``bytes`` and no Content-Type gets ``application/octet-stream`` here, after
+    Chalice's check that a binary response matches the request's Accept header: the deployed API's
+    binary media types are ``*/*``, so API Gateway hands the bytes to every client whatever it accepts.
+    """
+    response = get_response(event)
+    if isinstance(response.body, bytes):
+        if not any(name.lower() == "content-type" for name in response.headers):
+            response.headers["Content-Type"] = "application/octet-stream"
+        return response
+    from chalicelib.replies import chalice_error, is_chalice_error
+
+    if not is_chalice_error(response.body):
+        return response
+    allow = response.headers.get("Allow")
+    headers = {"Content-Type": "application/json", **({"Allow": allow} if allow else {})}
+    body = chalice_error(response.body, event.method, allow)
+    return Response(body=body, status_code=response.status_code, headers=headers)
+
+
 def _json_body() -> Any:
     from chalicelib.errors import BadRequestError
 
@@ -368,11 +391,12 @@ def get_message_body(message_id: str) -> Response:
     c = _container()
     message = c.store.get_message(message_id)
     body = message.body if message.body_ref is None else c.blobs.get(message.body_ref.key)
+    # No Content-Type here: framework_answers sets application/octet-stream after Chalice's Accept
+    # check, so clients that send no Accept (urllib) or Accept: application/json get the bytes too.
     return Response(
         body=body or b"",
         status_code=200,
         headers={
-            "Content-Type": "application/octet-stream",
             "Hookway-Content-Type": message.content_type,
             "Hookway-Body-Sha256": message.body_sha256,
         },
