@@ -521,7 +521,7 @@ def route_ingest(event: Any) -> None:
 
     c = _container()
     try:
-        process_batch_with(event, c.router.route_many, c.ingest_queue)
+        process_batch_with(event, c.router.route_many, c.background.ingest_queue)
     finally:
         c.metrics.flush()
 
@@ -533,6 +533,6 @@ def deliver(event: Any) -> None:
 
     c = _container()
     try:
-        process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
+        process_batch_with(event, c.sender.handle_many, c.background.deliveries_queue)
     finally:
         c.metrics.flush()

@@ -50,7 +50,7 @@ class Outbound:
         self.store = MemoryStore(self.container.clock)
         self.ingest = MemoryQueue()
         self.deliveries = MemoryQueue()
-        self.container.__dict__.update(
+        self.container.use(
             store=self.store, ingest_queue=self.ingest, deliveries_queue=self.deliveries, blobs=MemoryBlobs()
         )
         self.payload = json.loads(json_body(1024))

@@ -82,6 +82,91 @@ class _LazyBlobs:
         return bytes(self._make().get(key))
 
 
+#: boto3 client settings per use of a client. The request path (every API route, and above all
+#: ``/in/{source}``) must answer 503 well inside API Gateway's 29 s and the providers' own timeouts
+#: (GitHub gives up after 10 s): a stalled AWS call there costs at most a 1 s connect or read timeout, twice,
+#: with one backoff of under a second between, about 3 s in all, so the 503 comes within 5 s. Background
+#: consumers (the SQS handlers) wait longer and retry more: SQS redelivers whatever they fail, and giving
+#: up early there only costs a redelivery later.
+CLIENT_PROFILES: dict[str, dict[str, Any]] = {
+    "request": {
+        "connect_timeout": 1,
+        "read_timeout": 1,
+        "retries": {"mode": "standard", "total_max_attempts": 2},
+    },
+    "background": {
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "retries": {"mode": "standard", "total_max_attempts": 5},
+    },
+}
+
+
+class Adapters:
+    """The AWS adapters of one client profile (``request`` or ``background``), each built on first use.
+
+    The local stack may run the API and the queue workers in one process, so the profile is chosen per
+    use, not per process: views use ``Container.api``, the SQS handlers ``Container.background``.
+    """
+
+    def __init__(self, container: Container, purpose: str) -> None:
+        self._container = container
+        self.purpose = purpose
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of this profile."""
+        return self._container._client(service, self.purpose)
+
+    @cached_property
+    def store(self) -> DynamoStore:
+        """The DynamoDB state store."""
+        from chalicelib.store import DynamoStore
+
+        c = self._container
+        return DynamoStore(self.client("dynamodb"), c.settings.table_name, c.clock)
+
+    @cached_property
+    def blobs(self) -> S3BlobStore:
+        """The S3 claim-check store."""
+        from chalicelib.queues import S3BlobStore
+
+        return S3BlobStore(self.client("s3"), self._container.settings.bucket_name)
+
+    @cached_property
+    def sqs(self) -> Any:
+        """The SQS client shared by the queues."""
+        return self.client("sqs")
+
+    @cached_property
+    def ingest_queue(self) -> SqsQueue:
+        """The ingest queue."""
+        from chalicelib.queues import SqsQueue
+
+        return SqsQueue(self.sqs, self._container.settings.ingest_queue_url)
+
+    @cached_property
+    def deliveries_queue(self) -> SqsQueue:
+        """The deliveries queue."""
+        from chalicelib.queues import SqsQueue
+
+        return SqsQueue(self.sqs, self._container.settings.deliveries_queue_url)
+
+    @cached_property
+    def endpoint_cache(self) -> EndpointCache:
+        """Endpoints cached briefly for the router and the sender."""
+        from chalicelib.delivery import EndpointCache
+
+        c = self._container
+        return EndpointCache(self.store, c.clock, c.settings.endpoint_cache_seconds)
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        """Publishes application and operational messages."""
+        from chalicelib.publish import Publisher
+
+        return Publisher(store=self.store, queue=self.ingest_queue, clock=self._container.clock)
+
+
 class Container:
     """Adapters and services, each built once on first use."""
 
@@ -90,18 +175,22 @@ class Container:
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        #: The request path's adapters (API views, ingest): tight timeouts.
+        self.api = Adapters(self, "request")
+        #: The queue consumers' adapters (router, sender): generous timeouts.
+        self.background = Adapters(self, "background")
 
-    def _client(self, service: str) -> Any:
+    def use(self, **parts: Any) -> None:
+        """Replace adapters (``store``, ``blobs``, ``ingest_queue``, ...) in both profiles: tests and
+        benchmarks pass their fakes to this same root."""
+        for adapters in (self.api, self.background):
+            adapters.__dict__.update(parts)
+
+    def _client(self, service: str, purpose: str = "request") -> Any:
         import boto3
         from botocore.config import Config
 
-        # Short timeouts and few retries: the ingest route must answer 503 well inside API Gateway's 29 s.
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=2,
-            read_timeout=5,
-            max_pool_connections=50,
-        )
+        config = Config(max_pool_connections=50, **CLIENT_PROFILES[purpose])
         with self._lock:  # one session for all clients, used under a lock: sessions are not thread-safe
             if self._session is None:
                 self._session = boto3.session.Session()
@@ -123,7 +212,7 @@ class Container:
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm").get_parameter(
+            result = self._client("ssm", "request").get_parameter(
                 Name=self.settings.admin_key_parameter, WithDecryption=True
             )
         except (BotoCoreError, ClientError) as exc:
@@ -136,31 +225,46 @@ class Container:
         """The metrics emitter."""
         return Metrics("Hookway", self.settings.stage)
 
-    @cached_property
+    @property
     def store(self) -> DynamoStore:
-        """The DynamoDB state store."""
-        from chalicelib.store import DynamoStore
+        """The request path's DynamoDB state store."""
+        return self.api.store
 
-        return DynamoStore(self._client("dynamodb"), self.settings.table_name, self.clock)
-
-    @cached_property
+    @property
     def blobs(self) -> S3BlobStore:
-        """The S3 claim-check store."""
-        from chalicelib.queues import S3BlobStore
+        """The request path's S3 claim-check store."""
+        return self.api.blobs
 
-        return S3BlobStore(self._client("s3"), self.settings.bucket_name)
-
-    @cached_property
+    @property
     def sqs(self) -> Any:
-        """The SQS client shared by the queues."""
-        return self._client("sqs")
+        """The request path's SQS client."""
+        return self.api.sqs
 
-    @cached_property
+    @property
     def ingest_queue(self) -> SqsQueue:
-        """The ingest queue."""
-        from chalicelib.queues import SqsQueue
+        """The ingest queue, for the request path (the ingest route enqueues here)."""
+        return self.api.ingest_queue
 
-        return SqsQueue(self.sqs, self.settings.ingest_queue_url)
+    @property
+    def deliveries_queue(self) -> SqsQueue:
+        """The deliveries queue, for the request path (resend and recover enqueue here)."""
+        return self.api.deliveries_queue
+
+    @property
+    def endpoint_cache(self) -> EndpointCache:
+        """The request path's endpoint cache (resend and recover)."""
+        return self.api.endpoint_cache
+
+    @property
+    def publisher(self) -> Publisher:
+        """The request path's publisher (``POST /v1/messages``)."""
+        return self.api.publisher
+
+    def _endpoints_changed(self) -> None:
+        # Both caches, where built: the local stack serves the API and runs the workers in one process.
+        for adapters in (self.api, self.background):
+            if "endpoint_cache" in adapters.__dict__:
+                adapters.endpoint_cache.invalidate()
 
     @cached_property
     def source_cache(self) -> SourceCache:
@@ -171,7 +275,7 @@ class Container:
 
     @cached_property
     def ingest(self) -> IngestService:
-        """The ingest service."""
+        """The ingest service (request path)."""
         from chalicelib.ingest import IngestService
 
         return IngestService(
@@ -187,41 +291,21 @@ class Container:
         )
 
     @cached_property
-    def deliveries_queue(self) -> SqsQueue:
-        """The deliveries queue."""
-        from chalicelib.queues import SqsQueue
-
-        return SqsQueue(self.sqs, self.settings.deliveries_queue_url)
-
-    @cached_property
-    def endpoint_cache(self) -> EndpointCache:
-        """Endpoints cached briefly for the router and the sender."""
-        from chalicelib.delivery import EndpointCache
-
-        return EndpointCache(self.store, self.clock, self.settings.endpoint_cache_seconds)
-
-    @cached_property
     def router(self) -> Router:
-        """The router (ingest queue consumer)."""
+        """The router (ingest queue consumer, background profile)."""
         from chalicelib.delivery import EndpointFanout
         from chalicelib.routing import Router
 
+        bg = self.background
         return Router(
-            store=self.store,
-            blobs=self.blobs,
-            fanout=EndpointFanout(self.endpoint_cache, self.deliveries_queue),
+            store=bg.store,
+            blobs=bg.blobs,
+            fanout=EndpointFanout(bg.endpoint_cache, bg.deliveries_queue),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.metrics.count,
         )
-
-    @cached_property
-    def publisher(self) -> Publisher:
-        """Publishes application and operational messages."""
-        from chalicelib.publish import Publisher
-
-        return Publisher(store=self.store, queue=self.ingest_queue, clock=self.clock)
 
     @cached_property
     def transport(self) -> Transport:
@@ -236,16 +320,17 @@ class Container:
 
     @cached_property
     def sender(self) -> Sender:
-        """The sender (deliveries queue consumer)."""
+        """The sender (deliveries queue consumer, background profile)."""
         from chalicelib.delivery import Sender
 
+        bg = self.background
         return Sender(
-            store=self.store,
-            blobs=self.blobs,
-            queue=self.deliveries_queue,
+            store=bg.store,
+            blobs=bg.blobs,
+            queue=bg.deliveries_queue,
             transport=self.transport,
-            endpoints=self.endpoint_cache,
-            publisher=self.publisher,
+            endpoints=bg.endpoint_cache,
+            publisher=bg.publisher,
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
             lease_seconds=self.settings.delivery_lease_seconds,
@@ -255,7 +340,7 @@ class Container:
 
     @cached_property
     def recovery(self) -> Recovery:
-        """Resend and recovery of deliveries."""
+        """Resend and recovery of deliveries (request path)."""
         from chalicelib.delivery import Recovery
 
         return Recovery(
@@ -272,7 +357,7 @@ class Container:
             self.clock,
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
-            on_change=self.endpoint_cache.invalidate,
+            on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
         )
 

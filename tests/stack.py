@@ -5,6 +5,7 @@ Each part is its own process, started with ``python -m local``, so a test can ki
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -15,7 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,15 @@ class Stack:
         for proc in self.workers.pop(queue, []):
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def emulator_stalled(self) -> Iterator[None]:
+        """SIGSTOP the AWS emulator for the block: it keeps accepting connections and answers nothing."""
+        self._moto.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._moto.send_signal(signal.SIGCONT)
 
     def request(
         self,
