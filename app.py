@@ -23,6 +23,8 @@ app = Chalice(app_name="hookway")
 app.api.binary_types.extend(["application/x-www-form-urlencoded", "multipart/form-data"])
 
 ANY_CONTENT = ["*/*"]
+#: The /v1 routes that need no admin key.
+PUBLIC_V1 = frozenset({"/v1/health", "/v1/openapi.json", "/v1/openapi.yaml"})
 
 
 def _container() -> Any:
@@ -66,7 +68,7 @@ def api(view: Callable[..., Any]) -> Callable[..., Any]:
 def admin_auth(event: Any, get_response: Callable[[Any], Response]) -> Response:
     """The management API needs ``Authorization: Bearer <admin key>``, compared in constant time."""
     path = event.context.get("resourcePath", "")
-    if path.startswith("/v1/") and path != "/v1/health":
+    if path.startswith("/v1/") and path not in PUBLIC_V1:
         from chalicelib.errors import HookwayError, UnauthorizedError
 
         try:
@@ -217,6 +219,31 @@ def health() -> Response:
     c = _container()
     c.store.ping()
     return _json({"status": "ok", "stage": c.settings.stage})
+
+
+@app.route("/v1/openapi.json", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def openapi_json() -> Response:
+    """This API's OpenAPI 3.1 document as JSON (``docs/openapi.yaml``, copied at build time)."""
+    return _api_document("openapi.json", "application/json")
+
+
+@app.route("/v1/openapi.yaml", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def openapi_yaml() -> Response:
+    """This API's OpenAPI 3.1 document as written."""
+    return _api_document("openapi.yaml", "application/yaml")
+
+
+def _api_document(name: str, media_type: str) -> Response:
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "chalicelib" / "apidoc" / name).read_text(encoding="utf-8")
+    return Response(
+        body=text,
+        status_code=200,
+        headers={"Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "public, max-age=300"},
+    )
 
 
 # -------------------------------------------------------------------------------------------- sources

@@ -4,6 +4,7 @@ python -m local dev                  the whole stack: emulator, API on :8000, qu
 python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
 python -m local api [--port P]       only the API server (environment from ``deploy``)
 python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
+python -m local openapi              copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc
 """
 
 from __future__ import annotations
@@ -158,6 +159,14 @@ Try it:
 """
 
 
+def cmd_openapi(args: argparse.Namespace) -> None:
+    """Refresh the packaged copies of the OpenAPI document."""
+    from local.apidoc import write
+
+    for path in write():
+        print(f"wrote {path}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run a verb."""
     logging.basicConfig(
@@ -183,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
     deploy.add_argument("--endpoint", required=True)
     deploy.set_defaults(func=cmd_deploy)
+    openapi = sub.add_parser("openapi", help="copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc")
+    openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args(argv)
     args.func(args)
 

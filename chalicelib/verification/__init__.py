@@ -62,6 +62,7 @@ from .handshake import ChallengeReply, handshake
 from .linear import verify_linear
 from .mailgun import verify_mailgun
 from .meta import verify_meta
+from .options import OptionError, check_options
 from .paddle import verify_paddle
 from .pagerduty import verify_pagerduty
 from .sendgrid import verify_sendgrid
@@ -78,9 +79,12 @@ from .zoom import verify_zoom
 __all__ = [
     "SCHEMES",
     "ChallengeReply",
+    "OptionError",
     "VerificationError",
     "Verified",
+    "canonical_scheme",
     "challenge_reply",
+    "check_options",
     "scheme_names",
     "verify",
 ]
@@ -141,6 +145,11 @@ def _canonical(scheme: object) -> str:
     if name not in _CANONICAL:
         raise VerificationError("unsupported_scheme", "the scheme is not registered")
     return name
+
+
+def canonical_scheme(scheme: str) -> str:
+    """The registered name behind a scheme name or alias (``svix`` -> ``standard``); else unsupported_scheme."""
+    return _canonical(scheme)
 
 
 def _as_bytes(body: object) -> bytes:
