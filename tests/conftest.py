@@ -8,11 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from chalicelib.ingest import InboundRequest, IngestService, SourceCache
 from chalicelib.routing import NoFanout, Router
 from chalicelib.sources import SourceService
 from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
+
+# Property tests judge outcomes, never speed: hypothesis's default 200 ms deadline per example (and its
+# too_slow health check) fail on a loaded two-core machine for reasons that have nothing to do with the code.
+settings.register_profile("hookway", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hookway")
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 
