@@ -138,6 +138,16 @@ def check_options(
         problem = check(value)
         if problem:
             raise OptionError(name, problem)
+    if scheme == "hmac":
+        _check_template_sources(options)
+
+
+def _check_template_sources(options: Mapping[str, Any]) -> None:
+    """``{id}`` and ``{timestamp}`` in the template need the header they are read from."""
+    used = set(_PLACEHOLDER.findall(options.get("template", "{body}")))
+    for field, header in (("id", "id_header"), ("timestamp", "timestamp_header")):
+        if field in used and not options.get(header):
+            raise OptionError("template", f"uses {{{field}}}, so options.{header} must name its header")
 
 
 def url_option(value: Any) -> str | None:

@@ -50,6 +50,11 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
         {"verification": _v("hmac", header="X-Sig", timestamp_header="")},
         "verification.options.timestamp_header",
     ),
+    ({"verification": _v("hmac", header="X-Sig", template="{id}.{body}")}, "verification.options.template"),
+    (
+        {"verification": _v("hmac", header="X-Sig", template="{timestamp}.{body}")},
+        "verification.options.template",
+    ),
     ({"verification": _v("token", header="Auth orization")}, "verification.options.header"),
     ({"verification": _v("token", prefix=5)}, "verification.options.prefix"),
     ({"verification": _v("square", notification_url="/in/x")}, "verification.options.notification_url"),
@@ -108,7 +113,15 @@ def test_a_degenerate_option_is_refused_on_patch(
         {"verification": _v("twilio", signed_url="https://h.example/in/x?a=1", algorithm="sha256")},
         {"verification": _v("square", notification_url="https://h.example/in/x")},
         {"verification": _v("token", header="X-Token", prefix="Bearer ")},
-        {"verification": _v("hmac", header="X-Sig", template="{id}.{timestamp}.{body}", id_header="X-Id")},
+        {
+            "verification": _v(
+                "hmac",
+                header="X-Sig",
+                template="{id}.{timestamp}.{body}",
+                id_header="X-Id",
+                timestamp_header="X-Ts",
+            )
+        },
         {"basic_auth": ["user:pa:ss"]},
         {"mtls": {"subjects": ["CN=client"]}},
         {"mtls": {}},
