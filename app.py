@@ -80,6 +80,31 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
     return get_response(event)
 
 
+@app.middleware("http")
+def framework_answers(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own answers (405, 415, its Accept rule) in Hookway's error shape; raw bytes to any client.
+
+    A view that returns ``bytes`` and no Content-Type gets ``application/octet-stream`` here, after
+    Chalice's check that a binary response matches the request's Accept header: the deployed API's
+    binary media types are ``*/*``, so API Gateway hands the bytes to every client whatever it accepts.
+    """
+    response = get_response(event)
+    if isinstance(response.body, bytes):
+        if not any(name.lower() == "content-type" for name in response.headers):
+            response.headers["Content-Type"] = "application/octet-stream"
+        return response
+    if not isinstance(response.body, dict) or "Code" not in response.body:
+        return response  # the usual case, decided without importing anything
+    from chalicelib.replies import chalice_error, is_chalice_error
+
+    if not is_chalice_error(response.body):
+        return response
+    allow = response.headers.get("Allow")
+    headers = {"Content-Type": "application/json", **({"Allow": allow} if allow else {})}
+    body = chalice_error(response.body, event.method, allow)
+    return Response(body=body, status_code=response.status_code, headers=headers)
+
+
 def _scope() -> Any:
     return app.current_request.context[SCOPE_KEY]
 
@@ -160,6 +185,31 @@ def health() -> Response:
     c = _container()
     c.store.ping()
     return _json({"status": "ok", "stage": c.settings.stage})
+
+
+@app.route("/v1/openapi.json", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def openapi_json() -> Response:
+    """This API's OpenAPI 3.1 document as JSON (``docs/openapi.yaml``, copied at build time)."""
+    return _api_document("openapi.json", "application/json")
+
+
+@app.route("/v1/openapi.yaml", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def openapi_yaml() -> Response:
+    """This API's OpenAPI 3.1 document as written."""
+    return _api_document("openapi.yaml", "application/yaml")
+
+
+def _api_document(name: str, media_type: str) -> Response:
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "chalicelib" / "apidoc" / name).read_text(encoding="utf-8")
+    return Response(
+        body=text,
+        status_code=200,
+        headers={"Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "public, max-age=300"},
+    )
 
 
 # -------------------------------------------------------------------------------------------- sources
@@ -354,11 +404,12 @@ def list_message_attempts(message_id: str) -> Response:
 def get_message_body(message_id: str) -> Response:
     """The stored body, byte for byte (``Hookway-Content-Type`` gives the type it arrived with)."""
     message, body = _container().messages.body(message_id, _scope())
+    # No Content-Type here: framework_answers sets application/octet-stream after Chalice's Accept
+    # check, so clients that send no Accept (urllib) or Accept: application/json get the bytes too.
     return Response(
         body=body,
         status_code=200,
         headers={
-            "Content-Type": "application/octet-stream",
             "Hookway-Content-Type": message.content_type,
             "Hookway-Body-Sha256": message.body_sha256,
         },
@@ -506,23 +557,23 @@ def delete_event_type(name: str) -> Response:
 
 @app.on_sqs_message(queue="hookway-ingest", batch_size=10)
 def route_ingest(event: Any) -> None:
-    """Store and fan out each accepted webhook (see chalicelib.sqs for the batch semantics)."""
+    """Store and fan out each accepted webhook (see chalicelib.aws.batch for the batch semantics)."""
     from chalicelib.aws.batch import process_batch_with
 
     c = _container()
     try:
-        process_batch_with(event, c.router.route_many, c.ingest_queue)
+        process_batch_with(event, c.router.route_many, c.background_ingest_queue)
     finally:
         c.metrics.flush()
 
 
 @app.on_sqs_message(queue="hookway-deliveries", batch_size=10)
 def deliver(event: Any) -> None:
-    """Send each delivery task, concurrently (see chalicelib.delivery and chalicelib.sqs)."""
+    """Send each delivery task, concurrently (see chalicelib.outbound.delivery and chalicelib.aws.batch)."""
     from chalicelib.aws.batch import process_batch_with
 
     c = _container()
     try:
-        process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
+        process_batch_with(event, c.sender.handle_many, c.background_deliveries_queue)
     finally:
         c.metrics.flush()

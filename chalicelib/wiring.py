@@ -89,12 +89,39 @@ class _LazyBlobs:
         return bytes(self._make().get(key))
 
 
+#: boto3 client settings per use of a client. The request path (every API route, and above all
+#: ``/in/{source}``) must answer 503 well inside API Gateway's 29 s and the providers' own timeouts
+#: (GitHub gives up after 10 s): a stalled AWS call there costs at most a 1 s connect or read timeout, twice,
+#: with one backoff of under a second between, about 3 s in all, so the 503 comes within 5 s. Background
+#: consumers (the SQS handlers) wait longer and retry more: SQS redelivers whatever they fail, and giving
+#: up early there only costs a redelivery later.
+CLIENT_PROFILES: dict[str, dict[str, Any]] = {
+    "request": {
+        "connect_timeout": 1,
+        "read_timeout": 1,
+        "retries": {"mode": "standard", "total_max_attempts": 2},
+    },
+    "background": {
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "retries": {"mode": "standard", "total_max_attempts": 5},
+    },
+}
+# The adapters that exist in both profiles: an override of one (a test's fake) stands for both.
+_PROFILED = ("store", "blobs", "ingest_queue", "deliveries_queue")
+
+
 class Container:
     """Adapters and services, each built once on first use.
 
     The app, the local stack, the tests and the benchmarks all build their services here. Tests hand in
     fakes for the adapters (``store=``, ``ingest_queue=``, ``deliveries_queue=``, ``blobs=``,
     ``transport=``, ``count=``...): an override simply takes the place of what would have been built.
+
+    Adapters come in two client profiles (``CLIENT_PROFILES``): the plain names (``store``, ...) are the
+    request path's, with tight timeouts; ``background_store`` and the like are the queue consumers' (router,
+    sender). The local stack may run the API and the workers in one process, so the profile is chosen
+    per use, not per process. A fake handed in as ``store`` serves both.
     """
 
     def __init__(self, settings: Settings, clock: Any = time.time, **overrides: Any) -> None:
@@ -102,22 +129,24 @@ class Container:
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
-        for name, value in overrides.items():
+        self.use(**overrides)
+
+    def use(self, **parts: Any) -> None:
+        """Put ``parts`` (fakes, a pinned transport...) in place of what would be built; an adapter of both
+        profiles (``store``, ``blobs``, ``ingest_queue``, ``deliveries_queue``) replaces both, unless its
+        ``background_`` twin is given too."""
+        for name, value in parts.items():
             if not isinstance(getattr(type(self), name, None), cached_property):
                 raise TypeError(f"Container has no part named {name!r}")
             self.__dict__[name] = value
+            if name in _PROFILED and f"background_{name}" not in parts:
+                self.__dict__[f"background_{name}"] = value
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, purpose: str = "request") -> Any:
         import boto3
         from botocore.config import Config
 
-        # Short timeouts and few retries: the ingest route must answer 503 well inside API Gateway's 29 s.
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=2,
-            read_timeout=5,
-            max_pool_connections=50,
-        )
+        config = Config(max_pool_connections=50, **CLIENT_PROFILES[purpose])
         with self._lock:  # one session for all clients, used under a lock: sessions are not thread-safe
             if self._session is None:
                 self._session = boto3.session.Session()
@@ -139,7 +168,7 @@ class Container:
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm").get_parameter(
+            result = self._client("ssm", "request").get_parameter(
                 Name=self.settings.admin_key_parameter, WithDecryption=True
             )
         except (BotoCoreError, ClientError) as exc:
@@ -157,24 +186,49 @@ class Container:
         """Where services count what happened (the metrics emitter's ``count``)."""
         return self.metrics.count
 
-    @cached_property
-    def store(self) -> Store:
-        """The DynamoDB state store."""
+    def _store(self, purpose: str) -> Store:
         from chalicelib.aws.dynamo import DynamoStore
 
-        return DynamoStore(self._client("dynamodb"), self.settings.table_name, self.clock)
+        return DynamoStore(self._client("dynamodb", purpose), self.settings.table_name, self.clock)
+
+    def _blobs(self, purpose: str) -> BlobStore:
+        def make() -> BlobStore:
+            from chalicelib.aws.s3 import S3BlobStore
+
+            return S3BlobStore(self._client("s3", purpose), self.settings.bucket_name)
+
+        return _LazyBlobs(make)
+
+    def _queue(self, purpose: str, url: str) -> Queue:
+        from chalicelib.aws.sqs import SqsQueue
+
+        return SqsQueue(self._sqs(purpose), url)
+
+    def _sqs(self, purpose: str) -> Any:
+        key = f"_sqs_{purpose}"
+        if key not in self.__dict__:
+            self.__dict__[key] = self._client("sqs", purpose)  # one client for both queues
+        return self.__dict__[key]
+
+    @cached_property
+    def store(self) -> Store:
+        """The DynamoDB state store (request profile)."""
+        return self._store("request")
+
+    @cached_property
+    def background_store(self) -> Store:
+        """The DynamoDB state store of the queue consumers (background profile)."""
+        return self._store("background")
 
     @cached_property
     def blobs(self) -> BlobStore:
         """The S3 claim-check store, its client made on first use (most webhooks never need it)."""
-        return _LazyBlobs(self._s3_blobs)
+        return self._blobs("request")
 
-    def _s3_blobs(self) -> BlobStore:
-        if "_s3" not in self.__dict__:
-            from chalicelib.aws.s3 import S3BlobStore
-
-            self.__dict__["_s3"] = S3BlobStore(self._client("s3"), self.settings.bucket_name)
-        return self.__dict__["_s3"]  # type: ignore[no-any-return]
+    @cached_property
+    def background_blobs(self) -> BlobStore:
+        """The S3 claim-check store of the queue consumers."""
+        return self._blobs("background")
 
     @cached_property
     def rand(self) -> Callable[[], float]:
@@ -194,16 +248,14 @@ class Container:
         return MessageIds(self.settings.id_key.encode())
 
     @cached_property
-    def sqs(self) -> Any:
-        """The SQS client shared by the queues."""
-        return self._client("sqs")
+    def ingest_queue(self) -> Queue:
+        """The ingest queue (request profile: the ingest route and publishing enqueue here)."""
+        return self._queue("request", self.settings.ingest_queue_url)
 
     @cached_property
-    def ingest_queue(self) -> Queue:
-        """The ingest queue."""
-        from chalicelib.aws.sqs import SqsQueue
-
-        return SqsQueue(self.sqs, self.settings.ingest_queue_url)
+    def background_ingest_queue(self) -> Queue:
+        """The ingest queue of the router (it deletes its batch there) and of operational events."""
+        return self._queue("background", self.settings.ingest_queue_url)
 
     @cached_property
     def source_cache(self) -> SourceCache:
@@ -232,27 +284,43 @@ class Container:
 
     @cached_property
     def deliveries_queue(self) -> Queue:
-        """The deliveries queue."""
-        from chalicelib.aws.sqs import SqsQueue
+        """The deliveries queue (request profile: resend and recover enqueue here)."""
+        return self._queue("request", self.settings.deliveries_queue_url)
 
-        return SqsQueue(self.sqs, self.settings.deliveries_queue_url)
+    @cached_property
+    def background_deliveries_queue(self) -> Queue:
+        """The deliveries queue of the router and the sender."""
+        return self._queue("background", self.settings.deliveries_queue_url)
 
     @cached_property
     def endpoint_cache(self) -> EndpointCache:
-        """Endpoints cached briefly for the router and the sender."""
+        """Endpoints cached briefly for the API (resend, recover)."""
         from chalicelib.caches import EndpointCache
 
         return EndpointCache(self.store, self.clock, self.settings.endpoint_cache_seconds)
 
     @cached_property
+    def background_endpoint_cache(self) -> EndpointCache:
+        """Endpoints cached briefly for the router and the sender."""
+        from chalicelib.caches import EndpointCache
+
+        return EndpointCache(self.background_store, self.clock, self.settings.endpoint_cache_seconds)
+
+    def _endpoints_changed(self) -> None:
+        # Both caches, where built: the local stack serves the API and runs the workers in one process.
+        for name in ("endpoint_cache", "background_endpoint_cache"):
+            if name in self.__dict__:
+                self.__dict__[name].invalidate()
+
+    @cached_property
     def router(self) -> Router:
-        """The router (ingest queue consumer)."""
+        """The router (ingest queue consumer, background profile)."""
         from chalicelib.outbound.routing import EndpointFanout, Router
 
         return Router(
-            store=self.store,
-            blobs=self.blobs,
-            fanout=EndpointFanout(self.endpoint_cache, self.deliveries_queue),
+            store=self.background_store,
+            blobs=self.background_blobs,
+            fanout=EndpointFanout(self.background_endpoint_cache, self.background_deliveries_queue),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
@@ -261,7 +329,7 @@ class Container:
 
     @cached_property
     def publisher(self) -> Publisher:
-        """Publishes application and operational messages."""
+        """Publishes messages (``POST /v1/messages``; request profile)."""
         from chalicelib.publish import Publisher
 
         return Publisher(
@@ -271,6 +339,15 @@ class Container:
             ids=self.ids,
             resolve_application=self.applications.resolve,
             check_payload=self.event_types.check_payload,
+        )
+
+    @cached_property
+    def background_publisher(self) -> Publisher:
+        """Publishes the sender's operational events (background profile)."""
+        from chalicelib.publish import Publisher
+
+        return Publisher(
+            store=self.background_store, queue=self.background_ingest_queue, clock=self.clock, ids=self.ids
         )
 
     @cached_property
@@ -290,12 +367,12 @@ class Container:
         from chalicelib.outbound.delivery import Sender
 
         return Sender(
-            store=self.store,
-            blobs=self.blobs,
-            queue=self.deliveries_queue,
+            store=self.background_store,
+            blobs=self.background_blobs,
+            queue=self.background_deliveries_queue,
             transport=self.transport,
-            endpoints=self.endpoint_cache,
-            publisher=self.publisher,
+            endpoints=self.background_endpoint_cache,
+            publisher=self.background_publisher,
             clock=self.clock,
             rand=self.rand,
             disable_after=self.settings.disable_after_seconds,
@@ -329,7 +406,7 @@ class Container:
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
             resolver=self.resolver,
-            on_change=self.endpoint_cache.invalidate,
+            on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from chalicelib.caches import SourceCache
 from chalicelib.config import Settings
@@ -17,6 +18,11 @@ from chalicelib.outbound.routing import Router
 from chalicelib.sources import SourceService
 from chalicelib.wiring import Container
 from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
+
+# Property tests judge outcomes, never speed: hypothesis's default 200 ms deadline per example (and its
+# too_slow health check) fail on a loaded two-core machine for reasons that have nothing to do with the code.
+settings.register_profile("hookway", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hookway")
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 ADMIN_KEY = "hk_test_admin_key"

@@ -38,6 +38,8 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/in/{source_id}"): (401, 401, 401, 401, 401, 401),  # unsigned: the source's own check
     ("GET", "/in/{source_id}"): (405, 405, 405, 405, 405, 405),
     ("GET", "/v1/health"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/openapi.json"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/openapi.yaml"): (200, 200, 200, 200, 200, 200),
     ("POST", "/v1/sources"): (201, *OPERATOR_ONLY),
     ("GET", "/v1/sources"): (200, *OPERATOR_ONLY),
     ("GET", "/v1/sources/{source_id}"): (200, *OPERATOR_ONLY),
@@ -222,7 +224,7 @@ def _call(stack: Stack, tenants: dict[str, Any], method: str, path: str, column:
             body = {**body, "application": owner.id}
     if (method, path) == ("POST", "/v1/event-types"):
         body = {"name": f"matrix.{uuid.uuid4().hex[:12]}"}
-    headers = {"Authorization": f"Bearer {tenants['auth'][column]}", "Accept": "*/*"}
+    headers = {"Authorization": f"Bearer {tenants['auth'][column]}"}
     if path.startswith("/in/"):
         raw = b'{"unsigned": true}'
         headers.update({k: v for k, v in github_headers(raw, "d").items() if k != "X-Hub-Signature-256"})
