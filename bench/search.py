@@ -39,7 +39,7 @@ def run(quick: bool) -> list[Row]:
         env = emulator.deploy(endpoint)
         env.update({"HOOKWAY_STAGE": "local", "HOOKWAY_ADMIN_KEY": ADMIN_KEY, "HOOKWAY_PUBLIC_URL": ""})
         with _environment(env):
-            rows = _measure(n, 3 if quick else 15)
+            rows = _measure(n, 2 if quick else 5)
         return [*rows, import_cost(quick)]
     finally:
         moto.terminate()
