@@ -9,7 +9,18 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import aws_calls, cost, delivery_calls, handler, imports, load, outbound, pipeline, verification
+from bench import (
+    aws_calls,
+    coldstart,
+    cost,
+    delivery_calls,
+    handler,
+    imports,
+    load,
+    outbound,
+    pipeline,
+    verification,
+)
 from bench.report import ROOT, Row, machine_context, render_markdown, render_text, say
 
 FIGURES: dict[int, Callable[[bool], list[Row]]] = {
@@ -23,6 +34,8 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     8: delivery_calls.run,
     9: cost.run,
     10: pipeline.run,
+    11: coldstart.package_size,
+    12: coldstart.cold_start,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -46,6 +46,7 @@ class Settings:
     bucket_name: str = ""
     ingest_queue_url: str = ""
     deliveries_queue_url: str = ""
+    deliveries_dlq_url: str = ""
     admin_key: str = ""
     admin_key_parameter: str = ""
     public_url: str = ""
@@ -61,6 +62,8 @@ class Settings:
     delivery_lease_seconds: int = 150
     allow_private_destinations: bool = False
     log_level: str = "INFO"
+    tracing: bool = False
+    egress_ips: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -74,6 +77,7 @@ class Settings:
             bucket_name=environ.get("HOOKWAY_BUCKET", ""),
             ingest_queue_url=environ.get("HOOKWAY_INGEST_QUEUE_URL", ""),
             deliveries_queue_url=environ.get("HOOKWAY_DELIVERIES_QUEUE_URL", ""),
+            deliveries_dlq_url=environ.get("HOOKWAY_DELIVERIES_DLQ_URL", ""),
             admin_key=environ.get("HOOKWAY_ADMIN_KEY", ""),
             admin_key_parameter=environ.get("HOOKWAY_ADMIN_KEY_PARAMETER", ""),
             public_url=environ.get("HOOKWAY_PUBLIC_URL", "").rstrip("/"),
@@ -91,6 +95,10 @@ class Settings:
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
             ),
             log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
+            tracing=_flag(environ.get("HOOKWAY_TRACING"), default=False),
+            egress_ips=tuple(
+                ip.strip() for ip in environ.get("HOOKWAY_EGRESS_IPS", "").split(",") if ip.strip()
+            ),
         )
         if settings.allow_private_destinations and stage != "local":
             raise ConfigError(

@@ -214,9 +214,11 @@ class Sender:
         max_workers: int = 10,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         count: Callable[..., None] | None = None,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._observe = observe or (lambda name, value: None)
         self._queue = queue
         self._transport = transport
         self._endpoints = endpoints
@@ -328,6 +330,7 @@ class Sender:
             kept = _kept_body(response.body)
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
         duration_ms = int((time.monotonic() - started) * 1000)
+        self._observe("AttemptLatency", duration_ms)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
         base = Attempt(
@@ -351,6 +354,7 @@ class Sender:
                 self._store.set_endpoint_failing(endpoint.id, None)
             self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "succeeded"}))
             self._count("Delivered")
+            self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             return "succeeded"
         if decision.outcome == "disable":
             self._disable(endpoint, "the endpoint answered 410 Gone", now)

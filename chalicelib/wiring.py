@@ -6,10 +6,13 @@ for what it touches and the warm path makes no setup calls.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import threading
 import time
+from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -20,27 +23,34 @@ if TYPE_CHECKING:
     from chalicelib.egress import Transport
     from chalicelib.endpoints import EndpointService
     from chalicelib.ingest import IngestService, SourceCache
+    from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.publish import Publisher
     from chalicelib.queues import S3BlobStore, SqsQueue
     from chalicelib.routing import Router
     from chalicelib.sources import SourceService
     from chalicelib.store import DynamoStore
+    from chalicelib.sweep import Sweep
 
 log = logging.getLogger("hookway")
 
 
 class Metrics:
-    """Counters, kept in memory and written once per invocation as CloudWatch embedded-metric-format lines.
+    """Counters and timings, kept in memory and written once per invocation as CloudWatch EMF lines.
 
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
-    invocation writes one line per distinct (name, dimensions) with the summed value.
+    invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
+    value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
+    ...]`` with the finer dimensions (source, reason), so one line serves both. Timings (milliseconds) are
+    written as one line per name with every value observed.
     """
 
-    def __init__(self, namespace: str, stage: str) -> None:
+    def __init__(self, namespace: str, stage: str, write: Callable[[str], Any] | None = None) -> None:
         self._namespace = namespace
         self._stage = stage
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._timings: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self._write = write or _stdout_line
 
     def count(self, name: str, **dimensions: str) -> None:
         """Add one to ``name`` with the given dimensions."""
@@ -48,23 +58,71 @@ class Metrics:
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
 
+    def observe(self, name: str, milliseconds: float) -> None:
+        """Record one timing of ``name``."""
+        with self._lock:
+            self._timings.setdefault(name, []).append(round(float(milliseconds), 3))
+
     def flush(self) -> None:
-        """Write what was counted since the last flush."""
+        """Write what was counted and timed since the last flush."""
         with self._lock:
             counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
+            timings, self._timings = self._timings, {}
+        stamp = int(time.time() * 1000)
         for (name, dimensions), value in counts.items():
-            with single_metric(
-                name=name,
-                unit=MetricUnit.Count,
-                value=value,
-                namespace=self._namespace,
-                default_dimensions={"stage": self._stage, **dict(dimensions)},
-            ):
-                pass
+            finer = [k for k, _ in dimensions]
+            sets = [["stage"], ["stage", *finer]] if finer else [["stage"]]
+            self._write(self._line(stamp, name, "Count", value, sets, dict(dimensions)))
+        for name, values in timings.items():
+            self._write(self._line(stamp, name, "Milliseconds", values, [["stage"]], {}))
+
+    def _line(
+        self, stamp: int, name: str, unit: str, value: Any, sets: list[list[str]], dims: dict[str, str]
+    ) -> str:
+        doc = {
+            "_aws": {
+                "Timestamp": stamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._namespace,
+                        "Dimensions": sets,
+                        "Metrics": [{"Name": name, "Unit": unit}],
+                    }
+                ],
+            },
+            "stage": self._stage,
+            **dims,
+            name: value,
+        }
+        return json.dumps(doc, separators=(",", ":"))
+
+
+def _stdout_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def configure_logging(level: str) -> None:
+    """JSON log lines through the Powertools formatter on the ``hookway`` logger, once per process.
+
+    Every module logs to ``logging.getLogger("hookway.<module>")`` with ``extra=`` correlation fields
+    (message_id, source_id, application_id, endpoint_id, attempt, reason): the formatter renders them as
+    keys of one JSON object per line, which CloudWatch Logs Insights queries directly. Chalice has already
+    put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too.
+    """
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    logger = logging.getLogger("hookway")
+    logger.setLevel(level)
+    logger.propagate = False
+    formatter = LambdaPowertoolsFormatter(service="hookway")
+    streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    if not streams:
+        handler = logging.StreamHandler(sys.stdout)
+        logger.addHandler(handler)
+        streams = [handler]
+    for handler in streams:
+        handler.setFormatter(formatter)
 
 
 class _LazyBlobs:
@@ -194,6 +252,13 @@ class Container:
         return SqsQueue(self.sqs, self.settings.deliveries_queue_url)
 
     @cached_property
+    def deliveries_dlq(self) -> SqsQueue:
+        """The deliveries dead-letter queue (its handler deletes what it ended)."""
+        from chalicelib.queues import SqsQueue
+
+        return SqsQueue(self.sqs, self.settings.deliveries_dlq_url)
+
+    @cached_property
     def endpoint_cache(self) -> EndpointCache:
         """Endpoints cached briefly for the router and the sender."""
         from chalicelib.delivery import EndpointCache
@@ -251,6 +316,7 @@ class Container:
             lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
             count=self.metrics.count,
+            observe=self.metrics.observe,
         )
 
     @cached_property
@@ -283,6 +349,38 @@ class Container:
 
         return SourceService(self.store, self.source_cache, self.clock, self.settings.replay_window_seconds)
 
+    @cached_property
+    def tracer(self) -> Any:
+        """The Powertools Tracer (X-Ray), only when the stage turns tracing on: never imported otherwise."""
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service="hookway")
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        """Ends the deliveries of tasks that reached the deliveries dead-letter queue."""
+        from chalicelib.outbound.dead_letters import DeadLetters
+
+        return DeadLetters(
+            store=self.store,
+            clock=self.clock,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.metrics.count,
+        )
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        """The scheduled sweep: endpoint health without traffic, expired claims."""
+        from chalicelib.sweep import Sweep
+
+        return Sweep(
+            store=self.store,
+            publisher=self.publisher,
+            clock=self.clock,
+            disable_after=self.settings.disable_after_seconds,
+            count=self.metrics.count,
+        )
+
 
 _container: Container | None = None
 _container_lock = threading.Lock()
@@ -295,8 +393,10 @@ def container() -> Container:
         with _container_lock:
             if _container is None:
                 settings = Settings.from_env(os.environ)
-                logging.getLogger("hookway").setLevel(settings.log_level)
+                configure_logging(settings.log_level)
                 _container = Container(settings)
+                if settings.tracing:
+                    _container.tracer  # noqa: B018 - patches botocore before any client is made
     return _container
 
 

@@ -380,7 +380,7 @@ class Api:
 def api(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     container = SimpleNamespace(
         admin_key=ADMIN_KEY,
-        settings=SimpleNamespace(public_url=PUBLIC_URL, stage="test"),
+        settings=SimpleNamespace(public_url=PUBLIC_URL, stage="test", egress_ips=()),
         store=services.store,
         blobs=services.blobs,
         sources=services.sources,
@@ -406,6 +406,9 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     msg = "/v1/messages/{message_id}"
 
     assert api("GET", "/v1/health", 200, auth=False) == {"status": "ok", "stage": "test"}
+    # Without the static egress option, deliveries leave from Lambda's shared addresses: none to list.
+    assert api("GET", "/v1/egress", 200) == {"static": False, "ips": []}
+    api("GET", "/v1/egress", 401, auth=False)
     api("GET", "/v1/sources", 401, auth=False)
     api("POST", "/v1/sources", 400, raw=b"{not json")
     api("POST", "/v1/sources", 400, body={"name": "", "verification": {"scheme": "github", "secrets": ["s"]}})

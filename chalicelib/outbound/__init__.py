@@ -1,0 +1,1 @@
+"""The outbound direction: what happens to deliveries after the sender (dead letters)."""
