@@ -41,7 +41,7 @@ from typing import Any
 
 from chalicelib.names import FUNCTIONS, Names, names
 from infra import api_gateway, chalice_config, front, iam
-from infra.package import stage_project
+from infra.package import find_python313, stage_project
 from infra.stack import ROOT, Options, infrastructure, stage_options
 
 BUILD = ROOT / "build"
@@ -204,35 +204,10 @@ def _pins(*packages: str) -> list[str]:
 
 
 def _find_python313() -> list[str]:
-    candidates: list[tuple[list[str], dict[str, str]]] = []
-    if os.environ.get("HOOKWAY_PYTHON313"):
-        candidates.append(([os.environ["HOOKWAY_PYTHON313"]], {}))
-    candidates.append((["python3.13"], {}))
-    if shutil.which("pyenv"):
-        listed = subprocess.run(
-            ["pyenv", "versions", "--bare"],  # noqa: S607 - pyenv from PATH, like the person's shell
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        for version in listed.stdout.split():
-            if version.startswith("3.13"):
-                candidates.append((["python3"], {"PYENV_VERSION": version}))
-    for command, extra in candidates:
-        if not shutil.which(command[0]):
-            continue
-        probe = subprocess.run(
-            [*command, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
-            capture_output=True,
-            text=True,
-            env={**os.environ, **extra},
-            check=False,
-        )
-        if probe.stdout.strip() == "True":
-            if extra:
-                os.environ.update(extra)  # the venv is made (and later used) with the same selection
-            return command
-    raise DeployError("no python3.13 found: install it, or set HOOKWAY_PYTHON313 to its path")
+    found = find_python313()
+    if found is None:
+        raise DeployError("no python3.13 found: install it, or set HOOKWAY_PYTHON313 to its path")
+    return found
 
 
 # --------------------------------------------------------------------------------- event source maps

@@ -72,6 +72,59 @@ def stage_project(stage_dir: Path, *, keep: tuple[str, ...] = (), tracing: bool 
         shutil.move(str(tmp), stage_dir / rel)
     (stage_dir / "requirements.txt").write_text("# vendored for the Lambda runtime: see vendor/\n")
     vendor(stage_dir / "vendor", extra=TRACING_REQUIREMENTS if tracing else [])
+    compile_for_runtime(stage_dir)
+
+
+def find_python313() -> list[str] | None:
+    """A command that runs python3.13 (this interpreter, HOOKWAY_PYTHON313, python3.13, a pyenv 3.13), or None.
+
+    A pyenv selection is exported into this process's environment, so later runs use the same one.
+    """
+    if sys.version_info[:2] == (3, 13):
+        return [sys.executable]
+    candidates: list[tuple[list[str], dict[str, str]]] = []
+    if os.environ.get("HOOKWAY_PYTHON313"):
+        candidates.append(([os.environ["HOOKWAY_PYTHON313"]], {}))
+    candidates.append((["python3.13"], {}))
+    if shutil.which("pyenv"):
+        listed = subprocess.run(
+            ["pyenv", "versions", "--bare"],  # noqa: S607 - pyenv from PATH, like the person's shell
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        candidates += [
+            (["python3"], {"PYENV_VERSION": v}) for v in listed.stdout.split() if v.startswith("3.13")
+        ]
+    for command, extra in candidates:
+        if not shutil.which(command[0]):
+            continue
+        probe = subprocess.run(
+            [*command, "-c", "import sys; print(sys.version_info[:2] == (3, 13))"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **extra},
+            check=False,
+        )
+        if probe.stdout.strip() == "True":
+            os.environ.update(extra)
+            return command
+    return None
+
+
+def compile_for_runtime(stage_dir: Path) -> bool:
+    """Bytecode for python3.13 only, compiled by python3.13, checked by hash never by mtime (a zip's times
+    are not the sources'); the runtime then skips compiling on every cold start. False if no python3.13."""
+    python = find_python313()
+    if python is None:
+        print("no python3.13 here: the package carries no bytecode (the runtime compiles on import)")
+        return False
+    targets = [str(stage_dir / name) for name in ("chalicelib", "vendor")]  # Chalice ships app.py alone
+    subprocess.run(
+        [*python, "-m", "compileall", "-q", "-j0", "--invalidation-mode", "unchecked-hash", *targets],
+        check=True,
+    )
+    return True
 
 
 def vendor(target: Path, extra: list[str] | None = None) -> None:
