@@ -63,6 +63,7 @@ class Settings:
     allow_private_destinations: bool = False
     log_level: str = "INFO"
     tracing: bool = False
+    ca_bundle: str = ""  # a CA bundle the sender trusts instead of the system store (private receivers)
     egress_ips: tuple[str, ...] = ()
 
     @classmethod
@@ -96,6 +97,7 @@ class Settings:
             ),
             log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
             tracing=_flag(environ.get("HOOKWAY_TRACING"), default=False),
+            ca_bundle=environ.get("HOOKWAY_CA_BUNDLE", ""),
             egress_ips=tuple(
                 ip.strip() for ip in environ.get("HOOKWAY_EGRESS_IPS", "").split(",") if ip.strip()
             ),

@@ -445,7 +445,14 @@ class Sender:
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
             else:
                 headers["Authorization"] = f"Bearer {endpoint.auth['token']}"
-        return egress.OutboundRequest("POST", endpoint.url, headers, body, endpoint.timeout)
+        return egress.OutboundRequest(
+            "POST",
+            endpoint.url,
+            headers,
+            body,
+            endpoint.timeout,
+            client_certificate=endpoint.client_certificate,
+        )
 
 
 def _ours(name: str) -> bool:

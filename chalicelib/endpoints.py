@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets as random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib import egress
 from chalicelib.errors import ConflictError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import SIGNING_MODES, Endpoint, Secret
+from chalicelib.outbound.client_certs import parse_reference, public_reference
 from chalicelib.retry import validate_schedule
 from chalicelib.signing import SigningError, decode_secret, generate_ed25519_keypair, generate_secret
 from chalicelib.store import Page, Store
@@ -159,6 +160,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
         "failing_since": endpoint.failing_since,
+        "client_certificate": public_reference(endpoint.client_certificate),
         "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
@@ -178,6 +180,7 @@ class EndpointService:
         resolver: egress.Resolver | None = None,
         on_change: Callable[[], None] | None = None,
         retention_seconds: int = 30 * 86400,
+        certificate_prefixes: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -186,6 +189,7 @@ class EndpointService:
         self._resolver = resolver
         self._on_change = on_change or (lambda: None)
         self._retention = retention_seconds
+        self._certificate_prefixes = certificate_prefixes
 
     def check_url(self, url: Any) -> str:
         """Validate a destination URL now (scheme, parser tricks, every resolved address public)."""
@@ -251,6 +255,13 @@ class EndpointService:
                         field="retry_schedule",
                     )
                 out["retry_schedule"] = schedule
+        if "client_certificate" in doc:
+            try:
+                out["client_certificate"] = parse_reference(
+                    doc["client_certificate"], self._certificate_prefixes
+                )
+            except ValueError as exc:
+                raise ValidationError(str(exc), field="client_certificate") from None
         if "enabled" in doc:
             if not isinstance(doc["enabled"], bool):
                 raise ValidationError("enabled must be true or false", field="enabled")

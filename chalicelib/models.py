@@ -189,6 +189,7 @@ class Endpoint:
     enabled: bool = True
     disabled_reason: str | None = None
     failing_since: float | None = None
+    client_certificate: str | None = None  # "secretsmanager:<name>" or "ssm:<name>" (outbound mTLS)
 
     def with_changes(self, **changes: Any) -> Endpoint:
         """A copy with the given fields replaced."""

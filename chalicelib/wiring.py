@@ -181,9 +181,7 @@ class Container:
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm").get_parameter(
-                Name=self.settings.admin_key_parameter, WithDecryption=True
-            )
+            result = self.ssm.get_parameter(Name=self.settings.admin_key_parameter, WithDecryption=True)
         except (BotoCoreError, ClientError) as exc:
             # Not cached: the next admin call tries again.
             raise StorageError("the admin key parameter cannot be read") from exc
@@ -292,12 +290,28 @@ class Container:
     def transport(self) -> Transport:
         """The SSRF-guarded HTTP transport, one per container (it holds the connection pools and CAs)."""
         from chalicelib.egress import Transport
+        from chalicelib.outbound.client_certs import ClientCertificates, aws_reader
 
+        certificates = ClientCertificates(
+            aws_reader(lambda: self.secretsmanager, lambda: self.ssm), self.clock, ttl=300.0
+        )
         return Transport(
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
             pool_maxsize=10,
+            ca_file=self.settings.ca_bundle or None,
+            certificates=certificates,
         )
+
+    @cached_property
+    def secretsmanager(self) -> Any:
+        """The Secrets Manager client (outbound mTLS certificates), made on first use."""
+        return self._client("secretsmanager")
+
+    @cached_property
+    def ssm(self) -> Any:
+        """The SSM client (admin key, outbound mTLS certificates), made on first use."""
+        return self._client("ssm")
 
     @cached_property
     def sender(self) -> Sender:
@@ -340,6 +354,7 @@ class Container:
             https_only=self.settings.stage != "local",
             on_change=self.endpoint_cache.invalidate,
             retention_seconds=self.settings.retention_seconds,
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -380,6 +395,14 @@ class Container:
             disable_after=self.settings.disable_after_seconds,
             count=self.metrics.count,
         )
+
+
+def _certificate_prefixes(stage: str) -> dict[str, str]:
+    """Where a stage's client certificates may live: what its sender's IAM policy can read."""
+    from chalicelib.names import names
+
+    n = names(stage)
+    return {"secretsmanager": n.secret_prefix, "ssm": f"{n.parameter_path}certs/"}
 
 
 _container: Container | None = None

@@ -161,6 +161,9 @@ def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fiel
             "Fn::GetAtt": ["APIHandler", "Arn"]
         }
         assert deliver["ReservedConcurrentExecutions"] == 5
+        # app.py's decorator read the stage's HOOKWAY_SENDER_MAX_CONCURRENCY when Chalice loaded it
+        scaling = deliver["Events"]["DeliverSqsEventSource"]["Properties"]["ScalingConfig"]
+        assert scaling == {"MaximumConcurrency": 5}
         assert deliver["Tracing"] == "Active"
         vendored = {p.name for p in (ROOT / "build" / "stage-dev" / "vendor").iterdir()}
         assert {"aws_xray_sdk", "wrapt"} <= vendored  # the Tracer's SDK, only for a stage that traces
