@@ -12,13 +12,10 @@ decorators below name that stage's own queues; in the Lambda the same variable g
 from __future__ import annotations
 
 import functools
-import hmac
 import json
 import os
-import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from chalice import Chalice, Rate, Response
 
@@ -28,7 +25,7 @@ app = Chalice(app_name="hookway")
 STAGE = names(os.environ.get("HOOKWAY_STAGE", "local"))
 # The sender's event source mapping may cap how many deliver functions run at once (a stage option).
 SENDER_MAX_CONCURRENCY = int(os.environ.get("HOOKWAY_SENDER_MAX_CONCURRENCY") or 0) or None
-# The deployed API takes every request body as binary (infra/template.yaml sets the API's binary media
+# The deployed API takes every request body as binary (infra/api_gateway.py sets the API's binary media
 # types to */*), so raw_body is exactly what the sender signed. app.api.binary_types stays as it is:
 # Chalice uses it for responses, which are JSON or text, except /v1/messages/{id}/body (octet-stream).
 app.api.binary_types.extend(["application/x-www-form-urlencoded", "multipart/form-data"])
@@ -73,31 +70,54 @@ def api(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@app.middleware("http")
-def admin_auth(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """The management API needs ``Authorization: Bearer <admin key>``, compared in constant time."""
-    path = event.context.get("resourcePath", "")
-    if path.startswith("/v1/") and path != "/v1/health":
-        from chalicelib.errors import HookwayError, UnauthorizedError
+SCOPE_KEY = "hookway.scope"
 
-        try:
-            expected = _container().admin_key.encode()
-        except HookwayError as exc:
-            return _error_response(exc)
-        scheme, _, token = event.headers.get("authorization", "").partition(" ")
-        ok = (
-            bool(expected)
-            and scheme.lower() == "bearer"
-            and hmac.compare_digest(token.strip().encode("utf-8", "surrogateescape"), expected)
-        )
-        if not ok:
-            return _error_response(
-                UnauthorizedError(
-                    "send Authorization: Bearer <admin key>",
-                    headers={"WWW-Authenticate": 'Bearer realm="hookway"'},
-                )
-            )
+
+@app.middleware("http")
+def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """``/v1`` needs ``Authorization: Bearer <admin key | portal token>``; tokens reach only their routes."""
+    route = event.context.get("resourcePath", "")
+    if route.startswith("/v1/"):
+        from chalicelib import policy
+        from chalicelib.errors import HookwayError
+
+        if route not in policy.PUBLIC_ROUTES:
+            try:
+                scope = _container().tokens.authenticate(event.headers.get("authorization", ""))
+                policy.check(scope, event.method, route)
+            except HookwayError as exc:
+                return _error_response(exc)
+            event.context[SCOPE_KEY] = scope
     return get_response(event)
+
+
+@app.middleware("http")
+def framework_answers(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    """Chalice's own answers (405, 415, its Accept rule) in Hookway's error shape; raw bytes to any client.
+
+    A view that returns ``bytes`` and no Content-Type gets ``application/octet-stream`` here, after
+    Chalice's check that a binary response matches the request's Accept header: the deployed API's
+    binary media types are ``*/*``, so API Gateway hands the bytes to every client whatever it accepts.
+    """
+    response = get_response(event)
+    if isinstance(response.body, bytes):
+        if not any(name.lower() == "content-type" for name in response.headers):
+            response.headers["Content-Type"] = "application/octet-stream"
+        return response
+    if not isinstance(response.body, dict) or "Code" not in response.body:
+        return response  # the usual case, decided without importing anything
+    from chalicelib.replies import chalice_error, is_chalice_error
+
+    if not is_chalice_error(response.body):
+        return response
+    allow = response.headers.get("Allow")
+    headers = {"Content-Type": "application/json", **({"Allow": allow} if allow else {})}
+    body = chalice_error(response.body, event.method, allow)
+    return Response(body=body, status_code=response.status_code, headers=headers)
+
+
+def _scope() -> Any:
+    return app.current_request.context[SCOPE_KEY]
 
 
 def _json_body() -> Any:
@@ -114,37 +134,37 @@ def _json_body() -> Any:
     return doc
 
 
-def _limit() -> int:
-    from chalicelib.errors import BadRequestError
-
-    raw = (app.current_request.query_params or {}).get("limit", "50")
-    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= 200:
-        raise BadRequestError("limit must be 1 to 200", code="invalid_limit")
-    return int(raw)
+def _query() -> dict[str, str]:
+    return dict(app.current_request.query_params or {})
 
 
-def _cursor() -> str | None:
-    return (app.current_request.query_params or {}).get("cursor")
+def _page() -> Any:
+    from chalicelib.ports import PageRequest
+
+    return PageRequest.from_query(app.current_request.query_params)
 
 
-def _base_url(headers: Any = None) -> str:
+def _base_url() -> str:
     """The public base URL of this API: configured, or what the caller addressed (stage included)."""
-    configured = _container().settings.public_url
-    if configured:
-        return str(configured)
+    from chalicelib.inbound.request import public_base_url
+
     request = app.current_request
-    headers = headers if headers is not None else request.headers
-    proto = headers.get("x-forwarded-proto", "https").split(",")[0].strip()
-    host = headers.get("host", "localhost")
-    full_path = request.context.get("path", request.path)  # includes the stage on execute-api hosts
-    prefix = full_path[: len(full_path) - len(request.path)] if full_path.endswith(request.path) else ""
-    return f"{proto}://{host}{prefix}"
+    return public_base_url(
+        _container().settings.public_url,
+        request.headers,
+        request.context.get("path", request.path),
+        request.path,
+    )
 
 
 def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         body=doc, status_code=status, headers={"Content-Type": "application/json", **(headers or {})}
     )
+
+
+def _listing(page: Any, shape: Callable[[Any], Any] = lambda item: item.public()) -> Response:
+    return _json({"data": [shape(item) for item in page.items], "next_cursor": page.cursor})
 
 
 # ---------------------------------------------------------------------------------------------- ingest
@@ -154,40 +174,11 @@ def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) ->
 @api
 def receive(source_id: str) -> Response:
     """Receive a webhook: verify, store durably, answer 202 with the message id."""
-    from chalicelib.ingest import InboundRequest
+    from chalicelib.inbound.request import from_event
 
-    request = app.current_request
-    event = request.to_original_event()
-    multi = event.get("multiValueHeaders") or {k: [v] for k, v in (event.get("headers") or {}).items()}
-    headers: dict[str, list[str]] = {}
-    for name, values in multi.items():
-        lower = name.lower()
-        if lower in headers:  # the same name in two spellings: keep every value
-            headers[lower] = headers[lower] + list(values or [])
-        else:
-            headers[lower] = values or []
-    multi_query = event.get("multiValueQueryStringParameters") or {}
-    # Senders escape only what they must; quote() with RFC 3986's sub-delimiters kept comes closest to
-    # the URL they signed (sources can pin it exactly with the signed_url option).
-    query_string = urlencode(
-        [(k, v) for k, vs in multi_query.items() for v in vs], quote_via=quote, safe="/:@!$'()*,;~"
-    )
-    base = _base_url({k: v[0] for k, v in headers.items() if v})
-    url = f"{base}/in/{source_id}" + (f"?{query_string}" if query_string else "")
-    identity = request.context.get("identity") or {}
-    inbound = InboundRequest(
-        source_id=source_id,
-        method=request.method,
-        url=url,
-        path=f"/in/{source_id}",
-        query=dict(request.query_params or {}),
-        query_string=query_string,
-        headers=headers,
-        body=request.raw_body or b"",
-        source_ip=identity.get("sourceIp"),
-        client_cert=identity.get("clientCert"),
-    )
-    reply = _container().ingest.receive(inbound)
+    c = _container()
+    inbound = from_event(source_id, app.current_request.to_original_event(), c.settings.public_url)
+    reply = c.ingest.receive(inbound)
     return Response(
         body=reply.body.decode("utf-8"),
         status_code=reply.status,
@@ -205,6 +196,31 @@ def health() -> Response:
     c = _container()
     c.store.ping()
     return _json({"status": "ok", "stage": c.settings.stage})
+
+
+@app.route("/v1/openapi.json", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def openapi_json() -> Response:
+    """This API's OpenAPI 3.1 document as JSON (``docs/openapi.yaml``, copied at build time)."""
+    return _api_document("openapi.json", "application/json")
+
+
+@app.route("/v1/openapi.yaml", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def openapi_yaml() -> Response:
+    """This API's OpenAPI 3.1 document as written."""
+    return _api_document("openapi.yaml", "application/yaml")
+
+
+def _api_document(name: str, media_type: str) -> Response:
+    from pathlib import Path
+
+    text = (Path(__file__).parent / "chalicelib" / "apidoc" / name).read_text(encoding="utf-8")
+    return Response(
+        body=text,
+        status_code=200,
+        headers={"Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "public, max-age=300"},
+    )
 
 
 # -------------------------------------------------------------------------------------------- sources
@@ -226,9 +242,8 @@ def list_sources() -> Response:
     """List sources (secret values never included)."""
     from chalicelib.sources import public_source
 
-    page = _container().sources.list(limit=_limit(), cursor=_cursor())
     base = _base_url()
-    return _json({"data": [public_source(s, base) for s in page.items], "next_cursor": page.cursor})
+    return _listing(_container().sources.list(_page()), lambda s: public_source(s, base))
 
 
 @app.route("/v1/sources/{source_id}", methods=["GET"], content_types=ANY_CONTENT)
@@ -284,14 +299,74 @@ def retire_source_secret(source_id: str, secret_id: str) -> Response:
 @api
 def list_rejections(source_id: str) -> Response:
     """The source's recent rejected requests and its rejection counts."""
+    return _json(_container().sources.rejections(source_id))
+
+
+# --------------------------------------------------------------------------------------- applications
+
+
+@app.route("/v1/applications", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_application() -> Response:
+    """Create an application (a tenant): ``{"name", "uid"?, "metadata"?}``."""
+    return _json(_container().applications.create(_json_body(), _scope()).public(), 201)
+
+
+@app.route("/v1/applications", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def list_applications() -> Response:
+    """List applications, oldest first."""
+    return _listing(_container().applications.list(_scope(), _page()))
+
+
+@app.route("/v1/applications/{application_id}", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def get_application(application_id: str) -> Response:
+    """One application, by id or uid."""
+    return _json(_container().applications.get(application_id, _scope()).public())
+
+
+@app.route("/v1/applications/{application_id}", methods=["PATCH", "PUT"], content_types=ANY_CONTENT)
+@api
+def update_application(application_id: str) -> Response:
+    """Change an application's name, uid or metadata."""
+    return _json(_container().applications.update(application_id, _json_body(), _scope()).public())
+
+
+@app.route("/v1/applications/{application_id}", methods=["DELETE"], content_types=ANY_CONTENT)
+@api
+def delete_application(application_id: str) -> Response:
+    """Delete an application and its endpoints (their queued deliveries end skipped)."""
+    _container().applications.delete(application_id, _scope())
+    return Response(body="", status_code=204)
+
+
+@app.route("/v1/applications/{application_id}/portal-access", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_portal_access(application_id: str) -> Response:
+    """A portal token for one application: ``{"expires_in", "read_only"}``."""
     c = _container()
-    c.sources.get(source_id)
+    application = c.applications.get(application_id, _scope())
+    minted = c.tokens.mint(application, _json_body(), _scope())
     return _json(
         {
-            "data": [r.public() for r in c.store.list_rejections(source_id)],
-            "counts": c.store.rejection_counts(source_id),
-        }
+            "token": minted.token,
+            "url": f"{_base_url()}/portal#token={minted.token}",
+            "expires_at": minted.expires_at,
+        },
+        201,
     )
+
+
+@app.route(
+    "/v1/applications/{application_id}/portal-access/revoke", methods=["POST"], content_types=ANY_CONTENT
+)
+@api
+def revoke_portal_access(application_id: str) -> Response:
+    """Revoke every portal token of an application."""
+    c = _container()
+    application = c.applications.get(application_id, _scope())
+    return _json({"application_id": application.id, "revoked_at": c.tokens.revoke(application, _scope())})
 
 
 # ------------------------------------------------------------------------------------------- messages
@@ -300,22 +375,16 @@ def list_rejections(source_id: str) -> Response:
 @app.route("/v1/messages", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_messages() -> Response:
-    """Messages of one source (``?source=``), newest first."""
-    from chalicelib.errors import BadRequestError
-
-    source_id = (app.current_request.query_params or {}).get("source")
-    if not source_id:
-        raise BadRequestError("give ?source=<source id>", code="missing_source")
-    page = _container().store.list_messages(source_id=source_id, limit=_limit(), cursor=_cursor())
-    return _json({"data": [m.public() for m in page.items], "next_cursor": page.cursor})
+    """Search messages, newest first (every filter optional; see the OpenAPI document)."""
+    return _listing(_container().messages.search(_query(), _scope(), _page()))
 
 
 @app.route("/v1/messages", methods=["POST"], content_types=ANY_CONTENT)
 @api
 def publish_message() -> Response:
-    """Publish ``{"event_type", "payload"}`` to every subscribed endpoint; ``Idempotency-Key`` for 24 h."""
+    """Publish ``{"event_type", "payload", "application"?}``; ``Idempotency-Key`` for 24 h."""
     key = app.current_request.headers.get("idempotency-key")
-    message_id = _container().publisher.publish(_json_body(), key)
+    message_id = _container().publisher.publish(_json_body(), key, _scope())
     return _json({"id": message_id}, 202)
 
 
@@ -323,28 +392,14 @@ def publish_message() -> Response:
 @api
 def get_message(message_id: str) -> Response:
     """One message, with the state of its delivery to each endpoint."""
-    from chalicelib.delivery import delivery_states
-
-    c = _container()
-    message = c.store.get_message(message_id)
-    return _json(
-        {**message.public(), "deliveries": delivery_states(message, c.store.list_attempts(message_id))}
-    )
+    return _json(_container().messages.get(message_id, _scope()))
 
 
 @app.route("/v1/messages/{message_id}/resend", methods=["POST"], content_types=ANY_CONTENT)
 @api
 def resend_message(message_id: str) -> Response:
     """Send a message again to its endpoints (or ``{"endpoint_ids": [...]}``): one more attempt each."""
-    from chalicelib.errors import ValidationError
-
-    doc = _json_body()
-    ids = doc.get("endpoint_ids") if isinstance(doc, dict) else None
-    if ids is not None and not (
-        isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 100
-    ):
-        raise ValidationError("endpoint_ids must be a list of at most 100 endpoint ids", field="endpoint_ids")
-    sent = _container().recovery.resend(message_id, ids)
+    sent = _container().recovery.resend(message_id, _json_body(), _scope())
     return _json({"id": message_id, "endpoint_ids": sent}, 202)
 
 
@@ -352,38 +407,20 @@ def resend_message(message_id: str) -> Response:
 @api
 def list_message_attempts(message_id: str) -> Response:
     """Every attempt to deliver a message, newest first."""
-    c = _container()
-    c.store.get_message(message_id)
-    attempts = c.store.list_attempts(message_id)
-    start = _offset_cursor()
-    page = attempts[start : start + _limit()]
-    more = start + len(page) < len(attempts)
-    return _json(
-        {"data": [a.public() for a in page], "next_cursor": str(start + len(page)) if more else None}
-    )
-
-
-def _offset_cursor() -> int:
-    from chalicelib.errors import BadRequestError
-
-    raw = _cursor() or "0"
-    if not re.fullmatch(r"[0-9]{1,6}", raw):
-        raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-    return int(raw)
+    return _listing(_container().messages.attempts(message_id, _scope(), _page()))
 
 
 @app.route("/v1/messages/{message_id}/body", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_message_body(message_id: str) -> Response:
     """The stored body, byte for byte (``Hookway-Content-Type`` gives the type it arrived with)."""
-    c = _container()
-    message = c.store.get_message(message_id)
-    body = message.body if message.body_ref is None else c.blobs.get(message.body_ref.key)
+    message, body = _container().messages.body(message_id, _scope())
+    # No Content-Type here: framework_answers sets application/octet-stream after Chalice's Accept
+    # check, so clients that send no Accept (urllib) or Accept: application/json get the bytes too.
     return Response(
-        body=body or b"",
+        body=body,
         status_code=200,
         headers={
-            "Content-Type": "application/octet-stream",
             "Hookway-Content-Type": message.content_type,
             "Hookway-Body-Sha256": message.body_sha256,
         },
@@ -399,7 +436,7 @@ def create_endpoint() -> Response:
     """Create an endpoint; its signing secret (or ed25519 public key) is shown here and on /secret only."""
     from chalicelib.endpoints import public_endpoint
 
-    endpoint, secret, public_key = _container().endpoints.create(_json_body())
+    endpoint, secret, public_key = _container().endpoints.create(_json_body(), _scope())
     shown = {"public_key": public_key} if public_key else {"secret": secret}
     return _json({**public_endpoint(endpoint), **shown}, 201)
 
@@ -407,11 +444,10 @@ def create_endpoint() -> Response:
 @app.route("/v1/endpoints", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_endpoints() -> Response:
-    """List endpoints."""
+    """List one owner's endpoints (``?application=``; a token: its own; else the operator's)."""
     from chalicelib.endpoints import public_endpoint
 
-    page = _container().endpoints.list(limit=_limit(), cursor=_cursor())
-    return _json({"data": [public_endpoint(e) for e in page.items], "next_cursor": page.cursor})
+    return _listing(_container().endpoints.list(_query(), _scope(), _page()), public_endpoint)
 
 
 @app.route("/v1/endpoints/{endpoint_id}", methods=["GET"], content_types=ANY_CONTENT)
@@ -420,7 +456,7 @@ def get_endpoint(endpoint_id: str) -> Response:
     """One endpoint."""
     from chalicelib.endpoints import public_endpoint
 
-    return _json(public_endpoint(_container().endpoints.get(endpoint_id)))
+    return _json(public_endpoint(_container().endpoints.get(endpoint_id, _scope())))
 
 
 @app.route("/v1/endpoints/{endpoint_id}", methods=["PATCH", "PUT"], content_types=ANY_CONTENT)
@@ -429,14 +465,14 @@ def update_endpoint(endpoint_id: str) -> Response:
     """Change an endpoint's fields."""
     from chalicelib.endpoints import public_endpoint
 
-    return _json(public_endpoint(_container().endpoints.update(endpoint_id, _json_body())))
+    return _json(public_endpoint(_container().endpoints.update(endpoint_id, _json_body(), _scope())))
 
 
 @app.route("/v1/endpoints/{endpoint_id}", methods=["DELETE"], content_types=ANY_CONTENT)
 @api
 def delete_endpoint(endpoint_id: str) -> Response:
     """Delete an endpoint."""
-    _container().endpoints.delete(endpoint_id)
+    _container().endpoints.delete(endpoint_id, _scope())
     return Response(body="", status_code=204)
 
 
@@ -446,7 +482,7 @@ def enable_endpoint(endpoint_id: str) -> Response:
     """Enable an endpoint (clears its failure clock)."""
     from chalicelib.endpoints import public_endpoint
 
-    return _json(public_endpoint(_container().endpoints.update(endpoint_id, {"enabled": True})))
+    return _json(public_endpoint(_container().endpoints.set_enabled(endpoint_id, True, _scope())))
 
 
 @app.route("/v1/endpoints/{endpoint_id}/disable", methods=["POST"], content_types=ANY_CONTENT)
@@ -455,21 +491,21 @@ def disable_endpoint(endpoint_id: str) -> Response:
     """Disable an endpoint: its deliveries end as skipped until it is enabled again."""
     from chalicelib.endpoints import public_endpoint
 
-    return _json(public_endpoint(_container().endpoints.update(endpoint_id, {"enabled": False})))
+    return _json(public_endpoint(_container().endpoints.set_enabled(endpoint_id, False, _scope())))
 
 
 @app.route("/v1/endpoints/{endpoint_id}/secret", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def get_endpoint_secret(endpoint_id: str) -> Response:
     """The endpoint's current signing secret (or ed25519 public key)."""
-    return _json(_container().endpoints.secret(endpoint_id))
+    return _json(_container().endpoints.secret(endpoint_id, _scope()))
 
 
 @app.route("/v1/endpoints/{endpoint_id}/secret/rotate", methods=["POST"], content_types=ANY_CONTENT)
 @api
 def rotate_endpoint_secret(endpoint_id: str) -> Response:
     """Add a new signing secret; the old one keeps signing alongside for ``retire_old_after`` seconds."""
-    _, shown = _container().endpoints.rotate_secret(endpoint_id, _json_body())
+    _, shown = _container().endpoints.rotate_secret(endpoint_id, _json_body(), _scope())
     return _json(shown, 201)
 
 
@@ -477,14 +513,7 @@ def rotate_endpoint_secret(endpoint_id: str) -> Response:
 @api
 def recover_endpoint(endpoint_id: str) -> Response:
     """Send again every delivery to this endpoint that ended failed or skipped since ``{"since": unix time}``."""
-    from chalicelib.errors import ValidationError
-
-    c = _container()
-    doc = _json_body()
-    since = doc.get("since") if isinstance(doc, dict) else None
-    if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
-        raise ValidationError("since (Unix time in seconds) is required", field="since")
-    recovered = c.recovery.recover(endpoint_id, float(since))
+    recovered = _container().recovery.recover(endpoint_id, _json_body(), _scope())
     return _json({"endpoint_id": endpoint_id, "message_ids": recovered, "count": len(recovered)}, 202)
 
 
@@ -492,10 +521,46 @@ def recover_endpoint(endpoint_id: str) -> Response:
 @api
 def list_endpoint_attempts(endpoint_id: str) -> Response:
     """Attempts to an endpoint, newest first."""
-    c = _container()
-    c.endpoints.get(endpoint_id)
-    page = c.store.list_endpoint_attempts(endpoint_id, limit=_limit(), cursor=_cursor())
-    return _json({"data": [a.public() for a in page.items], "next_cursor": page.cursor})
+    return _listing(_container().endpoints.attempts(endpoint_id, _scope(), _page()))
+
+
+# ---------------------------------------------------------------------------------------- event types
+
+
+@app.route("/v1/event-types", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def create_event_type() -> Response:
+    """Add an event type to the catalog: ``{"name", "description", "schema"?, "deprecated"?}``."""
+    return _json(_container().event_types.create(_json_body(), _scope()).public(), 201)
+
+
+@app.route("/v1/event-types", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def list_event_types() -> Response:
+    """The catalog, by name (readable with a portal token)."""
+    return _listing(_container().event_types.list(_scope(), _page()))
+
+
+@app.route("/v1/event-types/{name}", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def get_event_type(name: str) -> Response:
+    """One event type."""
+    return _json(_container().event_types.get(name, _scope()).public())
+
+
+@app.route("/v1/event-types/{name}", methods=["PATCH", "PUT"], content_types=ANY_CONTENT)
+@api
+def update_event_type(name: str) -> Response:
+    """Change an event type's description, schema or deprecation."""
+    return _json(_container().event_types.update(name, _json_body(), _scope()).public())
+
+
+@app.route("/v1/event-types/{name}", methods=["DELETE"], content_types=ANY_CONTENT)
+@api
+def delete_event_type(name: str) -> Response:
+    """Remove an event type from the catalog."""
+    _container().event_types.delete(name, _scope())
+    return Response(body="", status_code=204)
 
 
 # ------------------------------------------------------------------------------------- queue handlers
@@ -503,24 +568,24 @@ def list_endpoint_attempts(endpoint_id: str) -> Response:
 
 @app.on_sqs_message(queue=STAGE.ingest_queue, batch_size=10)
 def route_ingest(event: Any) -> None:
-    """Store and fan out each accepted webhook (see chalicelib.sqs for the batch semantics)."""
-    from chalicelib.sqs import process_batch_with
+    """Store and fan out each accepted webhook (see chalicelib.aws.batch for the batch semantics)."""
+    from chalicelib.aws.batch import process_batch_with
 
     c = _container()
     try:
-        process_batch_with(event, c.router.route_many, c.ingest_queue)
+        process_batch_with(event, c.router.route_many, c.background_ingest_queue)
     finally:
         c.metrics.flush()
 
 
 @app.on_sqs_message(queue=STAGE.deliveries_queue, batch_size=10, maximum_concurrency=SENDER_MAX_CONCURRENCY)
 def deliver(event: Any) -> None:
-    """Send each delivery task, concurrently (see chalicelib.delivery and chalicelib.sqs)."""
-    from chalicelib.sqs import process_batch_with
+    """Send each delivery task, concurrently (see chalicelib.outbound.delivery and chalicelib.aws.batch)."""
+    from chalicelib.aws.batch import process_batch_with
 
     c = _container()
     try:
-        process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
+        process_batch_with(event, c.sender.handle_many, c.background_deliveries_queue)
     finally:
         c.metrics.flush()
 
@@ -528,7 +593,7 @@ def deliver(event: Any) -> None:
 @app.on_sqs_message(queue=STAGE.deliveries_dlq, batch_size=10)
 def dead_letters(event: Any) -> None:
     """End the delivery of each task that reached the dead-letter queue: ``failed`` (``dead_lettered``)."""
-    from chalicelib.sqs import process_batch_with
+    from chalicelib.aws.batch import process_batch_with
     from chalicelib.wiring import flush_metrics
 
     c = _container()

@@ -19,6 +19,7 @@ from bench import (
     load,
     outbound,
     pipeline,
+    search,
     verification,
 )
 from bench.report import ROOT, Row, machine_context, render_markdown, render_text, say
@@ -34,8 +35,9 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     8: delivery_calls.run,
     9: cost.run,
     10: pipeline.run,
-    11: coldstart.package_size,
-    12: coldstart.cold_start,
+    11: search.run,
+    12: coldstart.package_size,
+    13: coldstart.cold_start,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -82,9 +82,9 @@ def _wired_app(counter: CallCounter) -> tuple[Any, Any]:
 
     wiring.reset()
     container = wiring.container()
-    make_client: Callable[[str], Any] = container._client
+    make_client: Callable[[str, str], Any] = container._client
     # The composition root is the one place clients are made: watching its output watches them all.
-    container._client = lambda service: counter.watch(make_client(service))
+    container._client = lambda service, purpose="request": counter.watch(make_client(service, purpose))
     return app_module, container
 
 
@@ -143,11 +143,11 @@ def cold_child(source_id: str) -> dict[str, Any]:
         from chalicelib import wiring
 
         container = wiring.container()
-        make_client: Callable[[str], Any] = container._client
+        make_client: Callable[[str, str], Any] = container._client
 
-        def timed_client(service: str) -> Any:
+        def timed_client(service: str, purpose: str = "request") -> Any:
             begin = time.perf_counter()
-            client = make_client(service)
+            client = make_client(service, purpose)
             clients[service] = clients.get(service, 0.0) + (time.perf_counter() - begin) * 1000
             return client
 

@@ -1,10 +1,10 @@
-"""Figures 11 and 12: the deployment package's size, and the cold start on python3.13 against its floor.
+"""Figures 12 and 13: the deployment package's size, and the cold start on python3.13 against its floor.
 
-Figure 11 builds the package as ``make package`` does (``infra.package``: chalice package, dependencies
+Figure 12 builds the package as ``make package`` does (``infra.package``: chalice package, dependencies
 vendored for python3.13, bytecode compiled by python3.13 only, Powertools' unused parts left out) and reports the zip's size,
 zipped and unzipped, and its largest parts.
 
-Figure 12 times, on a python3.13 interpreter (the runtime's version; ``build/py313`` is made for it if this
+Figure 13 times, on a python3.13 interpreter (the runtime's version; ``build/py313`` is made for it if this
 Python is another), a fresh interpreter from its start to the first ``202`` of a GitHub webhook handed to
 the Chalice app as API Gateway's event, with real boto3 clients against moto's server on loopback (the
 source already stored; the admin key from the environment, so no SSM read). The floor is a fresh
@@ -61,10 +61,10 @@ boto3.client("sqs").send_message(QueueUrl={queue!r}, MessageBody="x")
 
 
 def package_size(quick: bool) -> list[Row]:
-    """Figure 11: build the prod package and measure it."""
+    """Figure 12: build the prod package and measure it."""
     from infra.package import package
 
-    say("== 11. deployment package (make package STAGE=prod: python3.13, bytecode for 3.13 only)")
+    say("== 12. deployment package (make package STAGE=prod: python3.13, bytecode for 3.13 only)")
     out = BUILD / "package"
     package("prod", out, lint=False)
     archive = zipfile.ZipFile(out / "deployment.zip")
@@ -95,14 +95,14 @@ def _child(python: Path, code: str, env: dict[str, str], cwd: Path) -> float:
 
 
 def cold_start(quick: bool) -> list[Row]:
-    """Figure 12: cold start to the first 202 on python3.13, against the boto3 floor."""
+    """Figure 13: cold start to the first 202 on python3.13, against the boto3 floor."""
     from bench.fixtures import GITHUB_SECRET, ingest_event, json_body
     from infra.deploy import runtime_python
     from infra.package import stage_project
     from local import emulator
     from tests import aws
 
-    say("== 12. cold start on python3.13: fresh interpreter to the first 202 (real boto3 against moto)")
+    say("== 13. cold start on python3.13: fresh interpreter to the first 202 (real boto3 against moto)")
     python = runtime_python()
     project = BUILD / "project"
     stage_project(project)

@@ -34,6 +34,7 @@ from typing import Any
 from bench.aws_calls import CallCounter, _create_source, _environment, _wired_app
 from bench.fixtures import ADMIN_KEY, ingest_event, json_body, lambda_context
 from bench.report import Row, _stream_handlers, say
+from chalicelib.scope import OPERATOR
 
 STAGES = ("api", "router", "sender")
 DYNAMODB_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
@@ -41,14 +42,17 @@ WRITE_TARGET = 3
 KB = 1024
 
 
-def _gsi_projection() -> str:
+def _gsi_projections() -> dict[str, str]:
     from infra.stack import infrastructure
 
     table = infrastructure("local")["Resources"]["StateTable"]["Properties"]
-    return str(table["GlobalSecondaryIndexes"][0]["Projection"]["ProjectionType"])
+    return {
+        gsi["IndexName"]: str(gsi["Projection"]["ProjectionType"]) for gsi in table["GlobalSecondaryIndexes"]
+    }
 
 
-GSI_PROJECTION = _gsi_projection()
+GSI_PROJECTIONS = _gsi_projections()
+GSI_PROJECTION = ", ".join(f"{name} {kind}" for name, kind in GSI_PROJECTIONS.items())
 SQS_CHUNK = 64 * KB
 ESM_BATCH = 10
 
@@ -92,8 +96,9 @@ class CapacityCounter(CallCounter):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._known: dict[tuple[str, str], tuple[int, str | None]] = {}  # (pk, sk) -> (size, gsi1 key)
-        self.wcu = Counter[str]()  # by "table" / "gsi1"
+        # (pk, sk) -> (size, {index: its key}) of what the table holds, to price an overwrite
+        self._known: dict[tuple[str, str], tuple[int, dict[str, str]]] = {}
+        self.wcu = Counter[str]()  # by "table" / index name
         self.rcu = Counter[str]()
         self.sqs_chunks = Counter[str]()
         self.sizes: dict[str, list[int]] = {}
@@ -141,25 +146,10 @@ class CapacityCounter(CallCounter):
     def _dynamodb(self, op: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         eventual = 0.5 if not params.get("ConsistentRead") else 1.0
         if op == "PutItem":
-            item = params["Item"]
-            key = (item["pk"]["S"], item["sk"]["S"])
-            size = item_size(item)
-            gsi = item["gsi1pk"]["S"] + "|" + item["gsi1sk"]["S"] if "gsi1pk" in item else None
-            old_size, old_gsi = self._known.get(key, (0, None))
-            self._known[key] = (size, gsi)
-            kind = {"MSG": "message item", "EP": "endpoint item", "SRC": "source item"}.get(
-                key[0].split("#")[0], "other item"
-            )
-            self._note_size("attempt item" if key[1].startswith("ATT#") else kind, size)
-            self.wcu["table"] += math.ceil(max(size, old_size) / KB)
-            if gsi is not None and GSI_PROJECTION == "ALL":  # the index holds the whole item
-                self.wcu["gsi1"] += math.ceil(size / KB) * (2 if old_gsi not in (None, gsi) else 1)
-            elif gsi is not None:
-                # KEYS_ONLY: a small entry, written when it is new (1) or its key moves (delete + put);
-                # an overwrite that keeps the index key changes nothing projected, so no index write.
-                self.wcu["gsi1"] += 0 if old_gsi == gsi else (1 if old_gsi is None else 2)
-            elif old_gsi is not None:
-                self.wcu["gsi1"] += 1  # the index entry is deleted
+            self._put(params["Item"])
+        elif op == "BatchGetItem":
+            for items in (parsed.get("Responses") or {}).values():
+                self.rcu["table"] += sum(max(1, math.ceil(item_size(i) / (4 * KB))) for i in items) * 0.5
         elif op in ("UpdateItem", "DeleteItem"):
             self.wcu["table"] += 1  # not on the happy path; at least one unit each
         elif op == "GetItem":
@@ -167,9 +157,35 @@ class CapacityCounter(CallCounter):
             self.rcu["table"] += max(1, math.ceil(item_size(item) / (4 * KB))) * eventual
         elif op == "Query":
             total = sum(item_size(i) for i in parsed.get("Items", []))
-            target = "gsi1" if params.get("IndexName") else "table"
+            target = params.get("IndexName") or "table"
             consistent = 1.0 if params.get("ConsistentRead") and target == "table" else 0.5
             self.rcu[target] += max(1, math.ceil(total / (4 * KB))) * consistent
+
+    def _put(self, item: dict[str, Any]) -> None:
+        key = (item["pk"]["S"], item["sk"]["S"])
+        size = item_size(item)
+        indexes = {
+            name: item[f"{name}pk"]["S"] + "|" + item[f"{name}sk"]["S"]
+            for name in GSI_PROJECTIONS
+            if f"{name}pk" in item
+        }
+        old_size, old_indexes = self._known.get(key, (0, {}))
+        self._known[key] = (size, indexes)
+        kind = {"MSG": "message item", "EP": "endpoint item", "SRC": "source item"}.get(
+            key[0].split("#")[0], "other item"
+        )
+        self._note_size("attempt item" if key[1].startswith("ATT#") else kind, size)
+        self.wcu["table"] += math.ceil(max(size, old_size) / KB)
+        for name, projection in GSI_PROJECTIONS.items():
+            new, old = indexes.get(name), old_indexes.get(name)
+            if new is not None and projection == "ALL":  # the index holds the whole item
+                self.wcu[name] += math.ceil(size / KB) * (2 if old not in (None, new) else 1)
+            elif new is not None:
+                # KEYS_ONLY: a small entry, written when it is new (1) or its key moves (delete + put);
+                # an overwrite that keeps the index key changes nothing projected, so no index write.
+                self.wcu[name] += 0 if old == new else (1 if old is None else 2)
+            elif old is not None:
+                self.wcu[name] += 1  # the index entry is deleted
 
     def _sqs(self, op: str, params: dict[str, Any]) -> None:
         if op == "SendMessage":
@@ -262,17 +278,20 @@ class Counts:
         return sum(v for k, v in calls.items() if k.split(".")[-1] in DYNAMODB_WRITES) / self.n
 
 
-_LAST: dict[bool, Counts] = {}
+_LAST: dict[bool, dict[bool, Counts]] = {}
 
 
-def measure(quick: bool) -> Counts:
-    """The counts of figure 8: measured now, or the ones this process measured last for ``quick``."""
+def measure(quick: bool, *, tenant: bool = False) -> Counts:
+    """The counts of figure 8: measured now, or the ones this process measured last for ``quick``.
+
+    ``tenant``: the same pipeline with the source and the endpoint belonging to an application.
+    """
     if quick not in _LAST:
         _LAST[quick] = _measure_on_moto(10 if quick else 30)
-    return _LAST[quick]
+    return _LAST[quick][tenant]
 
 
-def _measure_on_moto(n: int) -> Counts:
+def _measure_on_moto(n: int) -> dict[bool, Counts]:
     from local import emulator
     from tests.receivers import Receivers
 
@@ -295,7 +314,8 @@ def _measure_on_moto(n: int) -> Counts:
         )
         say(f"   moto on {endpoint}, stack deployed in {time.perf_counter() - started:.1f} s")
         with _environment(env):
-            return _pipeline(env, endpoint, receivers, n)
+            # Side by side in one emulator: the operator's own source and endpoint, then an application's.
+            return {tenant: _pipeline(env, endpoint, receivers, n, tenant=tenant) for tenant in (False, True)}
     finally:
         receivers.close()
         moto.terminate()
@@ -305,7 +325,7 @@ def _measure_on_moto(n: int) -> Counts:
             moto.kill()
 
 
-def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int) -> Counts:
+def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, tenant: bool) -> Counts:
     from local.worker import Worker
     from tests import aws
 
@@ -313,7 +333,8 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int) -> Cou
     app_module, container = _wired_app(counter)
     app, context = app_module.app, lambda_context()
     body = json_body(1024)
-    url = receivers.url("/hook")
+    path = "/hook-tenant" if tenant else "/hook"
+    url = receivers.url(path)
     esm = CallCounter()
     esm_sqs = esm.watch(aws.client("sqs", endpoint))
     failures: list[int] = []
@@ -349,7 +370,12 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int) -> Cou
 
     with counted_output():
         source_id = _create_source(app, context)
-        container.endpoints.create({"url": url})
+        owner: dict[str, str] = {}
+        if tenant:
+            application = container.applications.create({"name": "bench"}, OPERATOR)
+            container.sources.update(source_id, {"application": application.id})
+            owner = {"application": application.id}
+        container.endpoints.create({"url": url, **owner}, OPERATOR)
         # Warm-up: one webhook all the way (clients, caches, the transport's connection).
         if app(ingest_event(source_id, body, "warm-up"), context)["statusCode"] != 202:
             raise AssertionError("the warm-up webhook was not accepted")
@@ -373,7 +399,7 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int) -> Cou
         with counted_output() as sinks:
             invocations, _, seconds = drain(stage, n)
         stages[stage] = _stage(counter, sinks, invocations, seconds)
-    got = len(receivers.at("/hook"))
+    got = len(receivers.at(path))
     if got != n + 1:
         raise AssertionError(f"the receiver got {got} deliveries, expected {n + 1}")
     return Counts(n=n, stages=stages, esm_calls=Counter(esm.calls), sizes=dict(counter.sizes))
@@ -400,6 +426,7 @@ def run(quick: bool) -> list[Row]:
     """Measure and print figure 8; return its table rows."""
     say("== 8. AWS calls per delivered webhook, POST /in to the sender's success (moto server over HTTP)")
     counts = measure(quick)
+    tenant = measure(quick, tenant=True)
     n = counts.n
     for name in STAGES:
         stage = counts.stages[name]
@@ -424,6 +451,12 @@ def run(quick: bool) -> list[Row]:
     )
     say("   mean sizes (bytes): " + ", ".join(f"{k} {v:.0f}" for k, v in sizes.items()))
     by_stage = "; ".join(f"{s}: {_fmt(counts.per_webhook(counts.stages[s].calls))}" for s in STAGES)
+    tenant_calls = sum(tenant.total("calls").values()) / tenant.n
+    tenant_wcu = sum(tenant.total("wcu").values()) / tenant.n
+    say(
+        f"   with an application's source and endpoint: {tenant_calls:.2f} calls, {tenant_wcu:.2f} write units "
+        f"per webhook (operator's own: {ours:.2f}, {wcu_total:.2f})"
+    )
     return [
         Row(
             "AWS calls per delivered webhook",
@@ -460,8 +493,26 @@ def run(quick: bool) -> list[Row]:
             None,
             "WRU",
             note=f"what those writes cost on-demand: {_fmt(counts.per_webhook(wcu))} (1 unit per started KB of "
-            f"the larger of the old and new item; gsi1 projects {GSI_PROJECTION}, read from infra/stack.py: "
+            f"the larger of the old and new item; indexes ({GSI_PROJECTION}, read from infra/stack.py): "
             "a new index entry costs 1 unit, an overwrite that keeps the index key none); mean item sizes: "
             + ", ".join(f"{k} {v:.0f} B" for k, v in sizes.items() if k.endswith(" item")),
+        ),
+        Row(
+            "AWS calls per delivered webhook, application's",
+            tenant_calls,
+            ours,
+            "",
+            1.0,
+            note="the same pipeline with the source and the endpoint belonging to an application, measured "
+            "in the same emulator right after; against the operator's own (target: no more calls): "
+            + "; ".join(f"{s}: {_fmt(tenant.per_webhook(tenant.stages[s].calls))}" for s in STAGES),
+        ),
+        Row(
+            "DynamoDB write units per delivered webhook, application's",
+            tenant_wcu,
+            wcu_total,
+            "WRU",
+            note=f"{_fmt(tenant.per_webhook(tenant.total('wcu')))}: the sparse gsi3 entry (the application's "
+            "messages) is the difference",
         ),
     ]

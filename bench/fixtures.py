@@ -172,9 +172,7 @@ def app_on_fakes() -> tuple[Any, Any, str]:
 
     wiring.reset()
     container = wiring.container()
-    container.__dict__.update(
-        store=MemoryStore(container.clock), ingest_queue=MemoryQueue(), blobs=MemoryBlobs()
-    )
+    container.use(store=MemoryStore(container.clock), ingest_queue=MemoryQueue(), blobs=MemoryBlobs())
     source = container.sources.create(
         {"name": "bench", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
     )

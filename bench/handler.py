@@ -33,7 +33,7 @@ def _parts(
     container: Any, app: Any, event: dict[str, Any], context: Any, n: int, rounds: int, full: float
 ) -> str:
     """CPU of the handler with one part stubbed out at a time, to show where the time goes."""
-    import chalicelib.ingest as ingest_module
+    import chalicelib.inbound.ingest as ingest_module
     from chalicelib.verification import Verified
 
     def cpu_without(patch: Callable[[], Callable[[], None]]) -> float:

@@ -68,7 +68,7 @@ def cold_first_request() -> dict[str, Any]:
                 verification=(Verification("github", (Secret("sec_1", GITHUB_SECRET, 0.0),))),
             )
         )
-        container.__dict__.update(store=store, ingest_queue=MemoryQueue(), blobs=MemoryBlobs())
+        container.use(store=store, ingest_queue=MemoryQueue(), blobs=MemoryBlobs())
         first = app_module.app(events[0], context)
         first_s = time.perf_counter() - start
         warm = []

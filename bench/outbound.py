@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.fixtures import BENCH_ENV, json_body
 from bench.report import ROOT, Row, quiet, say
+from chalicelib.scope import OPERATOR
 
 BATCH = 10
 SLOW_SECONDS = 0.2
@@ -46,18 +47,21 @@ class Outbound:
         from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
         env = {**os.environ, **BENCH_ENV, "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true"}
-        self.container = Container(Settings.from_env(env))
-        self.store = MemoryStore(self.container.clock)
+        self.store = MemoryStore(time.time)
         self.ingest = MemoryQueue()
         self.deliveries = MemoryQueue()
-        self.container.__dict__.update(
-            store=self.store, ingest_queue=self.ingest, deliveries_queue=self.deliveries, blobs=MemoryBlobs()
+        self.container = Container(
+            Settings.from_env(env),
+            store=self.store,
+            ingest_queue=self.ingest,
+            deliveries_queue=self.deliveries,
+            blobs=MemoryBlobs(),
         )
         self.payload = json.loads(json_body(1024))
 
     def endpoint(self, url: str) -> Any:
         """Create an endpoint (no filter: it gets every message)."""
-        endpoint, _secret, _ = self.container.endpoints.create({"url": url})
+        endpoint, _secret, _ = self.container.endpoints.create({"url": url}, OPERATOR)
         return endpoint
 
     def tasks(self, n: int) -> list[str]:
@@ -65,7 +69,7 @@ class Outbound:
         publisher, router = self.container.publisher, self.container.router
         with quiet():
             for _ in range(n):
-                publisher.publish({"event_type": "invoice.paid", "payload": self.payload}, None)
+                publisher.publish({"event_type": "invoice.paid", "payload": self.payload}, None, OPERATOR)
             while self.ingest.sent:
                 router.route(self.ingest.sent.pop(0))
         out = list(self.deliveries.sent)
@@ -216,7 +220,7 @@ def run_cpu(quick: bool) -> list[Row]:
     """Measure and print figure 7; return its table rows."""
     import urllib3
 
-    from chalicelib.delivery import Task
+    from chalicelib.outbound.tasks import Task
 
     say("== 7. sender CPU per delivery (fast receiver in another process) vs a bare urllib3 pool")
     rounds, n = (2, 50) if quick else (5, 100)

@@ -65,6 +65,8 @@ class Settings:
     tracing: bool = False
     ca_bundle: str = ""  # a CA bundle the sender trusts instead of the system store (private receivers)
     egress_ips: tuple[str, ...] = ()
+    id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
+    strict_event_types: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -101,6 +103,8 @@ class Settings:
             egress_ips=tuple(
                 ip.strip() for ip in environ.get("HOOKWAY_EGRESS_IPS", "").split(",") if ip.strip()
             ),
+            id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
+            strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
         )
         if settings.allow_private_destinations and stage != "local":
             raise ConfigError(

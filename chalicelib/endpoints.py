@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets as random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib import egress
-from chalicelib.errors import ConflictError, ValidationError
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
-from chalicelib.models import SIGNING_MODES, Endpoint, Secret
+from chalicelib.models import SIGNING_MODES, Attempt, Endpoint, Secret, SigningMode
+from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import parse_reference, public_reference
-from chalicelib.retry import validate_schedule
-from chalicelib.signing import SigningError, decode_secret, generate_ed25519_keypair, generate_secret
-from chalicelib.store import Page, Store
+from chalicelib.outbound.retry import validate_schedule
+from chalicelib.outbound.signing import SigningError, decode_secret, generate_ed25519_keypair, generate_secret
+from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.scope import Scope
 
 MAX_FILTERS = 50
 MAX_HEADERS = 20
@@ -128,6 +130,19 @@ def _new_signing_secret(signing: str, given: Any, now: float) -> tuple[Secret, s
     return Secret(new_id("sec"), value, now), None
 
 
+def _no_applications(ref: str, scope: Scope) -> str:
+    raise NotFoundError(f"no application {ref!r}", code="application_not_found")
+
+
+def _mode(signing: str) -> SigningMode:
+    """The stored signing mode of a create request's ``signing`` (ed25519 is standard with a whsk_ key)."""
+    if signing == "github":
+        return "github"
+    if signing == "passthrough":
+        return "passthrough"
+    return "standard"
+
+
 def public_key_of(secret: str) -> str | None:
     """The whpk_ public key of a whsk_ signing key (what an ed25519 endpoint's receiver verifies with)."""
     if not secret.startswith("whsk_"):
@@ -146,6 +161,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
             auth["username"] = endpoint.auth["username"]
     return {
         "id": endpoint.id,
+        "application_id": endpoint.application_id,
         "url": endpoint.url,
         "description": endpoint.description,
         "filter": {
@@ -181,6 +197,7 @@ class EndpointService:
         on_change: Callable[[], None] | None = None,
         retention_seconds: int = 30 * 86400,
         certificate_prefixes: Mapping[str, str] | None = None,
+        resolve_application: Callable[[str, Scope], str] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -190,6 +207,18 @@ class EndpointService:
         self._on_change = on_change or (lambda: None)
         self._retention = retention_seconds
         self._certificate_prefixes = certificate_prefixes
+        self._resolve = resolve_application or _no_applications
+
+    def _owner(self, ref: Any, scope: Scope) -> str | None:
+        """The application an endpoint belongs to: the token's own, or the one the operator names."""
+        if ref is not None and not isinstance(ref, str):
+            raise ValidationError("application is an application id or uid", field="application")
+        named = self._resolve(ref, scope) if ref is not None else None
+        if scope.is_operator:
+            return named
+        if named is not None and named != scope.application_id:
+            raise ForbiddenError("a token reaches its own application's endpoints only")
+        return scope.application_id
 
     def check_url(self, url: Any) -> str:
         """Validate a destination URL now (scheme, parser tricks, every resolved address public)."""
@@ -268,10 +297,12 @@ class EndpointService:
             out["enabled"] = doc["enabled"]
         return out
 
-    def create(self, doc: Any) -> tuple[Endpoint, str, str | None]:
+    def create(self, doc: Any, scope: Scope) -> tuple[Endpoint, str, str | None]:
         """Validate and store a new endpoint; returns it, its secret (shown once here) and any public key."""
+        scope.require_write()
         if not isinstance(doc, dict):
             raise ValidationError("the body must be a JSON object")
+        owner = self._owner(doc.get("application"), scope)
         if "url" not in doc:
             raise ValidationError("url is required", field="url")
         signing = doc.get("signing", "standard")
@@ -287,23 +318,38 @@ class EndpointService:
             created_at=now,
             updated_at=now,
             secrets=(secret,),
-            signing="standard" if signing == "standard-ed25519" else signing,
+            signing=_mode(signing),
+            application_id=owner,
             **fields,
         )
         self._store.put_endpoint(endpoint)
         self._on_change()
         return endpoint, secret.value if public_key is None else "", public_key
 
-    def get(self, endpoint_id: str) -> Endpoint:
-        """One endpoint."""
-        return self._store.get_endpoint(endpoint_id)
+    def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
+        """One endpoint the caller may see; another application's answers as if it did not exist."""
+        endpoint = self._store.get_endpoint(endpoint_id)
+        if not scope.sees(endpoint.application_id):
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
+        return endpoint
 
-    def list(self, *, limit: int, cursor: str | None) -> Page[Endpoint]:
-        """A page of endpoints."""
-        return self._store.list_endpoints(limit=limit, cursor=cursor)
+    def list(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[Endpoint]:
+        """A page of one owner's endpoints: the token's application, ``?application=``, or the operator's."""
+        owner = self._owner(params.get("application"), scope)
+        return self._store.list_endpoints(application_id=owner, limit=page.limit, cursor=page.cursor)
 
-    def update(self, endpoint_id: str, doc: Any) -> Endpoint:
+    def attempts(self, endpoint_id: str, scope: Scope, page: PageRequest) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first."""
+        self.get(endpoint_id, scope)
+        return self._store.list_endpoint_attempts(endpoint_id, limit=page.limit, cursor=page.cursor)
+
+    def set_enabled(self, endpoint_id: str, enabled: bool, scope: Scope) -> Endpoint:
+        """Enable (clearing the failure clock) or disable an endpoint."""
+        return self.update(endpoint_id, {"enabled": enabled}, scope)
+
+    def update(self, endpoint_id: str, doc: Any, scope: Scope) -> Endpoint:
         """Change the given fields; enabling clears the disabled reason and the failure clock."""
+        scope.require_write()
         if not isinstance(doc, dict):
             raise ValidationError("the body must be a JSON object")
         if "secret" in doc or "signing" in doc:
@@ -311,7 +357,11 @@ class EndpointService:
                 "rotate secrets with POST /v1/endpoints/{id}/secret/rotate; signing is fixed",
                 field="secret" if "secret" in doc else "signing",
             )
-        endpoint = self._store.get_endpoint(endpoint_id)
+        if "application" in doc:
+            raise ValidationError(
+                "an endpoint's application is fixed when it is created", field="application"
+            )
+        endpoint = self.get(endpoint_id, scope)
         changes = self._fields(doc, {})
         if changes.get("enabled") is True:
             changes.update(disabled_reason=None, failing_since=None)
@@ -322,24 +372,36 @@ class EndpointService:
         self._on_change()
         return updated
 
-    def delete(self, endpoint_id: str) -> None:
+    def delete(self, endpoint_id: str, scope: Scope) -> None:
         """Delete an endpoint; deliveries still queued for it end as skipped."""
+        scope.require_write()
+        self.get(endpoint_id, scope)
         self._store.delete_endpoint(endpoint_id)
         self._on_change()
 
-    def secret(self, endpoint_id: str) -> dict[str, Any]:
+    def delete_all_of(self, application_id: str) -> int:
+        """Delete every endpoint of an application (it is being deleted); returns how many."""
+        endpoints = self._store.endpoints_of(application_id)
+        for endpoint in endpoints:
+            with contextlib.suppress(NotFoundError):  # deleted meanwhile
+                self._store.delete_endpoint(endpoint.id)
+        self._on_change()
+        return len(endpoints)
+
+    def secret(self, endpoint_id: str, scope: Scope) -> dict[str, Any]:
         """The newest live signing secret (or public key), on an explicit call only."""
-        endpoint = self._store.get_endpoint(endpoint_id)
+        endpoint = self.get(endpoint_id, scope)
         live = [s for s in endpoint.secrets if s.live(self._clock())]
         newest = live[-1]  # secrets are kept in the order they were added
         key = public_key_of(newest.value)
         return {"id": newest.id, "public_key": key} if key else {"id": newest.id, "secret": newest.value}
 
-    def rotate_secret(self, endpoint_id: str, doc: Any) -> tuple[Endpoint, dict[str, Any]]:
+    def rotate_secret(self, endpoint_id: str, doc: Any, scope: Scope) -> tuple[Endpoint, dict[str, Any]]:
         """Add a new signing secret; the old ones keep signing for ``retire_old_after`` seconds (default 1 day)."""
+        scope.require_write()
         if not isinstance(doc, dict):
             raise ValidationError("the body must be a JSON object")
-        endpoint = self._store.get_endpoint(endpoint_id)
+        endpoint = self.get(endpoint_id, scope)
         now = self._clock()
         grace = doc.get("retire_old_after", 86400)
         if isinstance(grace, bool) or not isinstance(grace, int) or not 0 <= grace <= 30 * 86400:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.models import BodyRef
+from chalicelib.models import BodyRef, MessageKind
 
 VERSION = 1
 
@@ -34,7 +34,7 @@ class Envelope:
     size: int
     sha256: str
     replay_window: int
-    kind: str = "inbound"
+    kind: MessageKind = "inbound"
     method: str = "POST"
     path: str = ""
     query: str = ""
@@ -47,6 +47,7 @@ class Envelope:
     body: bytes | None = None
     body_ref: BodyRef | None = None
     payload: Any = None
+    application_id: str | None = None
 
     def encode(self) -> str:
         """Serialise to the queue's text form (ASCII-only JSON, so any SQS character rules hold)."""
@@ -73,6 +74,8 @@ class Envelope:
         }
         if self.payload is not None:
             doc["payload"] = self.payload
+        if self.application_id is not None:
+            doc["app"] = self.application_id
         if self.body_ref is not None:
             r = self.body_ref
             doc["body_ref"] = {"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size}
@@ -107,7 +110,7 @@ class Envelope:
                 size=int(doc["size"]),
                 sha256=doc["sha256"],
                 replay_window=int(doc["replay_window"]),
-                kind=doc["kind"],
+                kind=_kind(doc["kind"]),
                 method=doc["method"],
                 path=doc["path"],
                 query=doc["query"],
@@ -120,8 +123,17 @@ class Envelope:
                 body=body,
                 body_ref=ref,
                 payload=doc.get("payload"),
+                application_id=doc.get("app"),
             )
         except EnvelopeError:
             raise
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise EnvelopeError(f"unreadable envelope: {type(exc).__name__}") from exc
+
+
+def _kind(value: Any) -> MessageKind:
+    if value == "inbound":
+        return "inbound"
+    if value == "published":
+        return "published"
+    raise ValueError(f"unknown envelope kind {value!r}")

@@ -8,6 +8,7 @@
     +-- NotFoundError                 status 404  not_found
     +-- ConflictError                 status 409  conflict
     +-- PayloadTooLargeError          status 413  payload_too_large
+    +-- UnprocessableError            status 422  unprocessable     (a payload breaks its event type's schema)
     +-- RejectedError                 status from the source (default 401), code = the reason
     +-- StorageError                  status 503  storage_unavailable (an AWS call failed; retry later)
     +-- ConfigError                   status 503  invalid_config (the deployment's settings are unusable)
@@ -103,6 +104,13 @@ class PayloadTooLargeError(HookwayError):
 
     status = 413
     code = "payload_too_large"
+
+
+class UnprocessableError(HookwayError):
+    """The request is well formed but its content is refused (a payload that breaks its schema)."""
+
+    status = 422
+    code = "unprocessable"
 
 
 class RejectedError(HookwayError):

@@ -1,9 +1,43 @@
-"""Frozen dataclasses for what Hookway stores: sources, their secrets, messages, rejections."""
+"""Frozen dataclasses for what Hookway stores, and the typed values (statuses, kinds) they carry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, get_args
+
+AttemptStatus = Literal["in_flight", "succeeded", "failed", "skipped"]
+DeliveryStatus = Literal["pending", "succeeded", "failed", "skipped"]
+SigningMode = Literal["standard", "github", "passthrough"]
+MessageKind = Literal["inbound", "published"]
+MessageStatus = Literal["stored"]
+
+ATTEMPT_STATUSES: tuple[AttemptStatus, ...] = get_args(AttemptStatus)
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+SIGNING_MODES: tuple[SigningMode, ...] = get_args(SigningMode)
+
+API_SOURCE = "api"  # the source id of messages published with POST /v1/messages
+OPS_SOURCE = "hookway"  # the source id of Hookway's own operational events
+
+
+def attempt_status(value: str) -> AttemptStatus:
+    """A stored attempt status, checked."""
+    if value not in ATTEMPT_STATUSES:
+        raise ValueError(f"not an attempt status: {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def delivery_status(value: str) -> DeliveryStatus:
+    """A stored delivery status, checked."""
+    if value not in DELIVERY_STATUSES:
+        raise ValueError(f"not a delivery status: {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def signing_mode(value: str) -> SigningMode:
+    """A stored signing mode, checked."""
+    if value not in SIGNING_MODES:
+        raise ValueError(f"not a signing mode: {value!r}")
+    return value  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -69,6 +103,7 @@ class Source:
     replay_window: int = 3 * 86400
     max_body_bytes: int | None = None
     enabled: bool = True
+    application_id: str | None = None  # inbound webhooks then reach only that application's endpoints
 
     def with_changes(self, **changes: Any) -> Source:
         """A copy with the given fields replaced."""
@@ -92,7 +127,7 @@ class Message:
     id: str
     source_id: str
     event_type: str | None
-    status: str
+    status: MessageStatus
     received_at: float
     size: int
     body_sha256: str
@@ -112,11 +147,13 @@ class Message:
     endpoints: tuple[str, ...] = ()  # the endpoints the router matched: one delivery each
     dedupe_until: float = 0.0
     expires_at: float = 0.0
+    application_id: str | None = None  # fans out only to this application's endpoints (None: the operator's)
 
     def public(self) -> dict[str, Any]:
         """The message as the API shows it (no body; ``/body`` serves the bytes)."""
         return {
             "id": self.id,
+            "application_id": self.application_id,
             "source_id": self.source_id,
             "event_type": self.event_type,
             "status": self.status,
@@ -164,9 +201,6 @@ class Rejection:
         }
 
 
-SIGNING_MODES = ("standard", "github", "passthrough")
-
-
 @dataclass(frozen=True)
 class Endpoint:
     """A subscriber URL that messages are delivered to, signed, with retries."""
@@ -179,7 +213,7 @@ class Endpoint:
     description: str = ""
     filter_sources: tuple[str, ...] = ()
     filter_event_types: tuple[str, ...] = ()
-    signing: str = "standard"  # standard | github | passthrough (original provider headers and bytes)
+    signing: SigningMode = "standard"  # passthrough: the provider's original headers and bytes
     headers: dict[str, str] = field(default_factory=dict)
     auth: dict[str, str] | None = (
         None  # {"type": "basic", "username", "password"} | {"type": "bearer", "token"}
@@ -190,6 +224,7 @@ class Endpoint:
     disabled_reason: str | None = None
     failing_since: float | None = None
     client_certificate: str | None = None  # "secretsmanager:<name>" or "ssm:<name>" (outbound mTLS)
+    application_id: str | None = None  # None: the operator's own endpoint
 
     def with_changes(self, **changes: Any) -> Endpoint:
         """A copy with the given fields replaced."""
@@ -209,8 +244,8 @@ class Attempt:
     number: int
     claim_id: str
     started_at: float
-    status: str  # in_flight | succeeded | failed | skipped
-    delivery_status: str  # what the delivery is after this attempt: pending | succeeded | failed | skipped
+    status: AttemptStatus
+    delivery_status: DeliveryStatus  # what the delivery is after this attempt
     lease_until: float = 0.0
     duration_ms: int | None = None
     response_status: int | None = None
@@ -249,3 +284,50 @@ def generation_of(message: Message) -> str:
     retries still queued for the old one stop instead of sending the new body under the old attempts.
     """
     return message.receipt_id.rsplit("_", 1)[-1][:12]
+
+
+@dataclass(frozen=True)
+class Application:
+    """A tenant: one of the platform's customers, owning endpoints (and optionally sources)."""
+
+    id: str
+    name: str
+    created_at: float
+    updated_at: float
+    uid: str | None = None  # the customer's own id, unique in the deployment, usable wherever the id is
+    metadata: dict[str, str] = field(default_factory=dict)
+    tokens_valid_after: float = 0.0  # portal tokens issued before this instant are revoked
+
+    def public(self) -> dict[str, Any]:
+        """The application as the API shows it."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "uid": self.uid,
+            "metadata": self.metadata,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An entry of the event-type catalog, optionally with the JSON Schema its payloads must match."""
+
+    name: str
+    created_at: float
+    updated_at: float
+    description: str = ""
+    schema: dict[str, Any] | None = None
+    deprecated: bool = False
+
+    def public(self) -> dict[str, Any]:
+        """The event type as the API shows it."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "schema": self.schema,
+            "deprecated": self.deprecated,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }

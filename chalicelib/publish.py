@@ -17,12 +17,11 @@ from typing import Any
 
 from chalicelib.envelope import Envelope
 from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
-from chalicelib.ids import message_id_for, new_id
-from chalicelib.queues import Queue
-from chalicelib.store import Store
+from chalicelib.ids import MessageIds, new_id
+from chalicelib.models import API_SOURCE, OPS_SOURCE
+from chalicelib.ports import Queue, Store
+from chalicelib.scope import Scope
 
-API_SOURCE = "api"
-OPS_SOURCE = "hookway"
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_PAYLOAD_BYTES = 512 * 1024
 MAX_ENVELOPE_BYTES = 1000 * 1024  # SQS takes 1 MiB per message
@@ -41,13 +40,30 @@ def _body(event_type: str, payload: Any, now: float) -> bytes:
 class Publisher:
     """Puts published messages on the ingest queue."""
 
-    def __init__(self, *, store: Store, queue: Queue, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        queue: Queue,
+        clock: Callable[[], float],
+        ids: MessageIds,
+        resolve_application: Callable[[str, Scope], str] | None = None,
+        check_payload: Callable[[str, Any], None] | None = None,
+    ) -> None:
         self._store = store
         self._queue = queue
         self._clock = clock
+        self._ids = ids
+        self._resolve_application = resolve_application
+        self._check_payload = check_payload or (lambda event_type, payload: None)
 
-    def publish(self, doc: Any, idempotency_key: str | None) -> str:
-        """Validate and enqueue ``{"event_type", "payload"}``; returns the message id."""
+    def publish(self, doc: Any, idempotency_key: str | None, scope: Scope) -> str:
+        """Validate and enqueue ``{"event_type", "payload", "application"?}``; returns the message id.
+
+        With ``application`` (id or uid) the message fans out to that application's endpoints only;
+        without, to the operator's own endpoints.
+        """
+        scope.require_operator()
         if not isinstance(doc, dict):
             raise ValidationError("the body must be a JSON object")
         event_type = doc.get("event_type")
@@ -57,21 +73,34 @@ class Publisher:
             )
         if "payload" not in doc:
             raise ValidationError("payload is required (any JSON value)", field="payload")
+        application_id = None
+        if doc.get("application") is not None:
+            ref = doc["application"]
+            if not isinstance(ref, str) or self._resolve_application is None:
+                raise ValidationError("application is an application id or uid", field="application")
+            application_id = self._resolve_application(ref, scope)
+        self._check_payload(event_type, doc["payload"])
         if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
             raise ValidationError(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters", field="Idempotency-Key"
             )
         now = self._clock()
         request_hash = hashlib.sha256(
-            json.dumps([event_type, doc["payload"]], sort_keys=True).encode()
+            json.dumps([event_type, doc["payload"], application_id], sort_keys=True).encode()
         ).hexdigest()
         if idempotency_key is None:
-            message_id, dedupe = new_id("msg"), None
+            message_id, dedupe = self._ids.random(), None
         else:
-            dedupe = f"idem:{idempotency_key}"
-            message_id = message_id_for(API_SOURCE, dedupe)
+            # Keys are per application: two customers' producers may both use "order-42".
+            scoped_key = f"{application_id}:{idempotency_key}" if application_id else idempotency_key
+            dedupe = f"idem:{scoped_key}"
+            message_id = self._ids.derived(API_SOURCE, dedupe)
             held_id, held_hash = self._store.remember_idempotency_key(
-                idempotency_key, request_hash, message_id, now, IDEMPOTENCY_TTL
+                scoped_key,
+                request_hash,
+                message_id,
+                now,
+                IDEMPOTENCY_TTL,
             )
             if held_hash != request_hash:
                 raise ConflictError(
@@ -82,7 +111,14 @@ class Publisher:
         # Sent again even for a remembered key: a first try may have failed to enqueue; the router
         # drops the copy if the first one got through.
         return self.enqueue(
-            API_SOURCE, event_type, doc["payload"], message_id, dedupe, now, replay_window=IDEMPOTENCY_TTL
+            API_SOURCE,
+            event_type,
+            doc["payload"],
+            message_id,
+            dedupe,
+            now,
+            replay_window=IDEMPOTENCY_TTL,
+            application_id=application_id,
         )
 
     def enqueue(
@@ -95,6 +131,7 @@ class Publisher:
         now: float,
         *,
         replay_window: int,
+        application_id: str | None = None,
     ) -> str:
         """Put one published message on the ingest queue."""
         body = _body(event_type, payload, now)
@@ -113,6 +150,7 @@ class Publisher:
             event_type=event_type,
             dedupe_key=dedupe,
             body=body,
+            application_id=application_id,
         )
         text = envelope.encode()
         if len(text) > MAX_ENVELOPE_BYTES:  # ASCII-only: characters are bytes
@@ -124,7 +162,9 @@ class Publisher:
         self._queue.send(text)
         return message_id
 
-    def operational(self, event_type: str, data: dict[str, Any], dedupe: str) -> str:
+    def operational(
+        self, event_type: str, data: dict[str, Any], dedupe: str, *, application_id: str | None = None
+    ) -> str:
         """Publish one of Hookway's operational events (``endpoint.disabled``, ``message.attempt.*``).
 
         ``dedupe`` names the fact (e.g. the delivery and attempt), so a retried task emits it once.
@@ -134,8 +174,9 @@ class Publisher:
             OPS_SOURCE,
             event_type,
             data,
-            message_id_for(OPS_SOURCE, dedupe),
+            self._ids.derived(OPS_SOURCE, dedupe),
             dedupe,
             now,
             replay_window=7 * 86400,
+            application_id=application_id,
         )

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from chalicelib.addresses import AddressError, parse_networks
+from chalicelib.caches import SourceCache
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
-from chalicelib.ingest import SourceCache
 from chalicelib.models import MtlsRule, Secret, Source, Verification
-from chalicelib.store import Page, Store
-from chalicelib.verification import SCHEMES, VerificationError, verify
+from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.scope import OPERATOR
+from chalicelib.verification import (
+    SCHEMES,
+    OptionError,
+    VerificationError,
+    canonical_scheme,
+    check_options,
+    verify,
+)
+from chalicelib.verification.options import url_option
 
 MAX_SECRETS = 10
 MAX_STRING = 1000
@@ -20,7 +30,6 @@ MAX_OPTIONS_BYTES = 8192
 MAX_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit: no source can accept more
 MAX_SECRET_LENGTH = 4096
 _REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
-_REQUIRED_OPTIONS = {"hmac": ("header",)}
 
 
 def _require(
@@ -58,8 +67,22 @@ def _new_secret(value: Any, now: float, field: str) -> Secret:
     return Secret(id=new_id("sec"), value=value, created_at=now)
 
 
+#: An HTTP header name (RFC 9110 token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,200}")
+#: An RFC 6901 JSON pointer to a member, not the whole document: "/" then tokens, "~" only as ~0 or ~1.
+_POINTER = re.compile(r"(/([^~/]|~[01])+)+")
+#: Options Hookway's ingest reads besides the scheme's own: the URL the provider signed.
+_INGEST_OPTIONS = {scheme: {"signed_url": url_option} for scheme in ("twilio", "square", "hmac")}
+_VERIFICATION_FIELDS = frozenset({"scheme", "secrets", "tolerance", "options"})
+_MTLS_FIELDS = frozenset({"subjects", "issuers"})
+
+
+def _invalid(field: str, message: str) -> ValidationError:
+    return ValidationError(message, field=field, code="invalid_options")
+
+
 def parse_dedupe(value: Any) -> str | None:
-    """Validate a dedupe rule: null, "body", "none", "header:NAME" or "json:/pointer"."""
+    """Validate a dedupe rule: null, "body", "none", "header:NAME" or "json:/pointer" (RFC 6901)."""
     if value is None:
         return None
     valid = (
@@ -67,13 +90,18 @@ def parse_dedupe(value: Any) -> str | None:
         and len(value) <= 500
         and (
             value in ("body", "none")
-            or (value.startswith("header:") and len(value) > 7 and value.isascii())
-            or (value.startswith("json:/") or value == "json:")
+            or (
+                value.startswith("header:")
+                and _HEADER_NAME.fullmatch(value.removeprefix("header:")) is not None
+            )
+            or (value.startswith("json:") and _POINTER.fullmatch(value.removeprefix("json:")) is not None)
         )
     )
     if not valid:
-        raise ValidationError(
-            'dedupe must be null, "body", "none", "header:NAME" or "json:/pointer"', field="dedupe"
+        raise _invalid(
+            "dedupe",
+            'dedupe must be null, "body", "none", "header:NAME" (a header name) or "json:/pointer" '
+            "(an RFC 6901 pointer to a member, such as json:/id)",
         )
     return str(value)
 
@@ -82,6 +110,9 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
     """Validate the ``verification`` object of a source."""
     if not isinstance(doc, dict):
         raise ValidationError("verification must be an object", field="verification")
+    for key in doc:
+        if key not in _VERIFICATION_FIELDS:
+            raise _invalid(f"verification.{key}", f"verification has no field {key!r}")
     scheme = _require(doc, "scheme", str, field="verification.scheme")
     if scheme not in SCHEMES:
         raise ValidationError(
@@ -104,11 +135,11 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
         raise ValidationError(
             f"options are at most {MAX_OPTIONS_BYTES} bytes of JSON", field="verification.options"
         )
-    for name in _REQUIRED_OPTIONS.get(scheme, ()):
-        if not isinstance(options.get(name), str) or not options[name]:
-            raise ValidationError(
-                f"the {scheme} scheme needs options.{name}", field=f"verification.options.{name}"
-            )
+    canonical = canonical_scheme(scheme)
+    try:
+        check_options(canonical, options, extra=_INGEST_OPTIONS.get(canonical))
+    except OptionError as exc:
+        raise _invalid(f"verification.options.{exc.option}", str(exc)) from None
     if scheme == "basic" and not all(":" in s.value for s in secrets):
         raise ValidationError('basic secrets are "user:password"', field="verification.secrets")
     _dry_run(scheme, [s.value for s in secrets], tolerance, options)
@@ -161,12 +192,26 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         creds = _str_list(doc["basic_auth"] or [], "basic_auth", limit=MAX_SECRETS)
         if not all(":" in c for c in creds):
             raise ValidationError('basic_auth entries are "user:password"', field="basic_auth")
+        if not all(all(part for part in c.partition(":")[::2]) for c in creds):
+            raise _invalid(
+                "basic_auth", "basic_auth entries need a user and a password on either side of the colon"
+            )
         out["basic_auth"] = creds
     if "mtls" in doc:
         rule = doc["mtls"]
         if rule is None:
             out["mtls"] = None
         elif isinstance(rule, dict):
+            for key in rule:
+                if key not in _MTLS_FIELDS:
+                    # A misspelt "subject" would leave a rule that accepts any client certificate.
+                    raise _invalid(
+                        f"mtls.{key}", f"mtls has no field {key!r} (it takes subjects and issuers)"
+                    )
+            for key in _MTLS_FIELDS:
+                values = rule.get(key)
+                if isinstance(values, list) and any(not isinstance(v, str) or not v.strip() for v in values):
+                    raise _invalid(f"mtls.{key}", f"mtls.{key} entries must be non-empty strings")
             out["mtls"] = MtlsRule(
                 subjects=_str_list(rule.get("subjects") or [], "mtls.subjects"),
                 issuers=_str_list(rule.get("issuers") or [], "mtls.issuers"),
@@ -205,6 +250,7 @@ def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
     return {
         "id": source.id,
         "name": source.name,
+        "application_id": source.application_id,
         "description": source.description,
         "ingest_url": f"{ingest_base}/in/{source.id}",
         "verification": {
@@ -232,12 +278,30 @@ class SourceService:
     """Create, read, update and delete sources, and rotate their secrets."""
 
     def __init__(
-        self, store: Store, cache: SourceCache, clock: Callable[[], float], default_replay_window: int
+        self,
+        store: Store,
+        cache: SourceCache,
+        clock: Callable[[], float],
+        default_replay_window: int,
+        resolve_application: Callable[..., str] | None = None,
     ) -> None:
         self._store = store
         self._cache = cache
         self._clock = clock
         self._default_window = default_replay_window
+        self._resolve_application = resolve_application
+
+    def _application(self, doc: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+        """``application`` (id or uid, null for none): inbound webhooks then reach its endpoints only."""
+        if "application" in doc:
+            ref = doc["application"]
+            if ref is None:
+                out["application_id"] = None
+            elif not isinstance(ref, str) or self._resolve_application is None:
+                raise ValidationError("application is an application id or uid", field="application")
+            else:
+                out["application_id"] = self._resolve_application(ref, OPERATOR)
+        return out
 
     def create(self, doc: Any) -> Source:
         """Validate and store a new source."""
@@ -246,7 +310,7 @@ class SourceService:
         now = self._clock()
         _require(doc, "name", str)
         verification = parse_verification(doc.get("verification"), now)
-        fields = _apply_fields(doc, {"replay_window": self._default_window})
+        fields = self._application(doc, _apply_fields(doc, {"replay_window": self._default_window}))
         source = Source(id=new_id("src"), verification=verification, created_at=now, updated_at=now, **fields)
         self._store.put_source(source)
         return source
@@ -255,9 +319,17 @@ class SourceService:
         """One source."""
         return self._store.get_source(source_id)
 
-    def list(self, *, limit: int, cursor: str | None) -> Page[Source]:
+    def list(self, page: PageRequest) -> Page[Source]:
         """A page of sources."""
-        return self._store.list_sources(limit=limit, cursor=cursor)
+        return self._store.list_sources(limit=page.limit, cursor=page.cursor)
+
+    def rejections(self, source_id: str) -> dict[str, Any]:
+        """The source's recent rejected requests (newest first) and its rejection counts."""
+        self._store.get_source(source_id)
+        return {
+            "data": [r.public() for r in self._store.list_rejections(source_id)],
+            "counts": self._store.rejection_counts(source_id),
+        }
 
     def update(self, source_id: str, doc: Any) -> Source:
         """Change the given fields of a source (verification secrets are replaced only if given)."""
@@ -265,7 +337,7 @@ class SourceService:
             raise ValidationError("the body must be a JSON object")
         source = self._store.get_source(source_id)
         now = self._clock()
-        changes = _apply_fields(doc, {})
+        changes = self._application(doc, _apply_fields(doc, {}))
         if "verification" in doc:
             changes["verification"] = parse_verification(
                 doc["verification"], now, existing=source.verification

@@ -14,12 +14,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib.publish import Publisher
-from chalicelib.store import Store
+from chalicelib.models import Endpoint
+from chalicelib.ports import EventPublisher, Store
 
 log = logging.getLogger("hookway.sweep")
 
@@ -50,7 +50,7 @@ class Sweep:
         self,
         *,
         store: Store,
-        publisher: Publisher | None,
+        publisher: EventPublisher | None,
         clock: Callable[[], float],
         disable_after: float,
         orphan_after: float = 3600.0,
@@ -69,7 +69,7 @@ class Sweep:
         """One sweep over every endpoint."""
         report = SweepReport()
         now = self._clock()
-        for endpoint in self._store.all_endpoints():
+        for endpoint in self._endpoints():
             report.endpoints_checked += 1
             report.claims_ended += self._end_expired_claims(endpoint.id, now)
             if (
@@ -82,8 +82,14 @@ class Sweep:
                 if self._publisher is not None:
                     self._publisher.operational(
                         "endpoint.disabled",
-                        {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason},
+                        {
+                            "endpoint_id": endpoint.id,
+                            "application_id": endpoint.application_id,
+                            "url": endpoint.url,
+                            "reason": reason,
+                        },
                         dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
+                        application_id=endpoint.application_id,
                     )
                 if self._store.disable_endpoint(endpoint.id, reason, now):
                     report.endpoints_disabled.append(endpoint.id)
@@ -92,6 +98,18 @@ class Sweep:
             self._count("SweepClaimsEnded")
         log.info("sweep", extra=report.public())
         return report
+
+    def _endpoints(self) -> Iterator[Endpoint]:
+        """Every endpoint: the operator's own, then each application's."""
+        yield from self._store.endpoints_of(None)
+        cursor: str | None = None
+        while True:
+            page = self._store.list_applications(limit=100, cursor=cursor)
+            for application in page.items:
+                yield from self._store.endpoints_of(application.id)
+            cursor = page.cursor
+            if cursor is None:
+                return
 
     def _end_expired_claims(self, endpoint_id: str, now: float) -> int:
         ended = 0

@@ -17,19 +17,25 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import Settings
+from chalicelib.ids import MessageIds
 
 if TYPE_CHECKING:
-    from chalicelib.delivery import EndpointCache, Recovery, Sender
-    from chalicelib.egress import Transport
+    from chalicelib.applications import ApplicationService
+    from chalicelib.caches import EndpointCache, SourceCache
     from chalicelib.endpoints import EndpointService
-    from chalicelib.ingest import IngestService, SourceCache
+    from chalicelib.event_types import EventTypeService
+    from chalicelib.inbound.ingest import IngestService
+    from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
+    from chalicelib.outbound.delivery import Sender
+    from chalicelib.outbound.egress import OutboundTransport, Resolver
+    from chalicelib.outbound.recovery import Recovery
+    from chalicelib.outbound.routing import Router
+    from chalicelib.ports import BlobStore, Queue, Store
     from chalicelib.publish import Publisher
-    from chalicelib.queues import S3BlobStore, SqsQueue
-    from chalicelib.routing import Router
     from chalicelib.sources import SourceService
-    from chalicelib.store import DynamoStore
     from chalicelib.sweep import Sweep
+    from chalicelib.tokens import TokenService
 
 log = logging.getLogger("hookway")
 
@@ -140,26 +146,64 @@ class _LazyBlobs:
         return bytes(self._make().get(key))
 
 
-class Container:
-    """Adapters and services, each built once on first use."""
+#: boto3 client settings per use of a client. The request path (every API route, and above all
+#: ``/in/{source}``) must answer 503 well inside API Gateway's 29 s and the providers' own timeouts
+#: (GitHub gives up after 10 s): a stalled AWS call there costs at most a 1 s connect or read timeout, twice,
+#: with one backoff of under a second between, about 3 s in all, so the 503 comes within 5 s. Background
+#: consumers (the SQS handlers) wait longer and retry more: SQS redelivers whatever they fail, and giving
+#: up early there only costs a redelivery later.
+CLIENT_PROFILES: dict[str, dict[str, Any]] = {
+    "request": {
+        "connect_timeout": 1,
+        "read_timeout": 1,
+        "retries": {"mode": "standard", "total_max_attempts": 2},
+    },
+    "background": {
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "retries": {"mode": "standard", "total_max_attempts": 5},
+    },
+}
+# The adapters that exist in both profiles: an override of one (a test's fake) stands for both.
+_PROFILED = ("store", "blobs", "ingest_queue", "deliveries_queue")
 
-    def __init__(self, settings: Settings, clock: Any = time.time) -> None:
+
+class Container:
+    """Adapters and services, each built once on first use.
+
+    The app, the local stack, the tests and the benchmarks all build their services here. Tests hand in
+    fakes for the adapters (``store=``, ``ingest_queue=``, ``deliveries_queue=``, ``blobs=``,
+    ``transport=``, ``count=``...): an override simply takes the place of what would have been built.
+
+    Adapters come in two client profiles (``CLIENT_PROFILES``): the plain names (``store``, ...) are the
+    request path's, with tight timeouts; ``background_store`` and the like are the queue consumers' (router,
+    sender). The local stack may run the API and the workers in one process, so the profile is chosen
+    per use, not per process. A fake handed in as ``store`` serves both.
+    """
+
+    def __init__(self, settings: Settings, clock: Any = time.time, **overrides: Any) -> None:
         self.settings = settings
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        self.use(**overrides)
 
-    def _client(self, service: str) -> Any:
+    def use(self, **parts: Any) -> None:
+        """Put ``parts`` (fakes, a pinned transport...) in place of what would be built; an adapter of both
+        profiles (``store``, ``blobs``, ``ingest_queue``, ``deliveries_queue``) replaces both, unless its
+        ``background_`` twin is given too."""
+        for name, value in parts.items():
+            if not isinstance(getattr(type(self), name, None), cached_property):
+                raise TypeError(f"Container has no part named {name!r}")
+            self.__dict__[name] = value
+            if name in _PROFILED and f"background_{name}" not in parts:
+                self.__dict__[f"background_{name}"] = value
+
+    def _client(self, service: str, purpose: str = "request") -> Any:
         import boto3
         from botocore.config import Config
 
-        # Short timeouts and few retries: the ingest route must answer 503 well inside API Gateway's 29 s.
-        config = Config(
-            retries={"mode": "standard", "max_attempts": 3},
-            connect_timeout=2,
-            read_timeout=5,
-            max_pool_connections=50,
-        )
+        config = Config(max_pool_connections=50, **CLIENT_PROFILES[purpose])
         with self._lock:  # one session for all clients, used under a lock: sessions are not thread-safe
             if self._session is None:
                 self._session = boto3.session.Session()
@@ -181,7 +225,9 @@ class Container:
         from chalicelib.errors import StorageError
 
         try:
-            result = self.ssm.get_parameter(Name=self.settings.admin_key_parameter, WithDecryption=True)
+            result = self._client("ssm", "request").get_parameter(
+                Name=self.settings.admin_key_parameter, WithDecryption=True
+            )
         except (BotoCoreError, ClientError) as exc:
             # Not cached: the next admin call tries again.
             raise StorageError("the admin key parameter cannot be read") from exc
@@ -193,104 +239,184 @@ class Container:
         return Metrics("Hookway", self.settings.stage)
 
     @cached_property
-    def store(self) -> DynamoStore:
-        """The DynamoDB state store."""
-        from chalicelib.store import DynamoStore
+    def count(self) -> Any:
+        """Where services count what happened (the metrics emitter's ``count``)."""
+        return self.metrics.count
 
-        return DynamoStore(self._client("dynamodb"), self.settings.table_name, self.clock)
+    def _store(self, purpose: str) -> Store:
+        from chalicelib.aws.dynamo import DynamoStore
+
+        return DynamoStore(self._client("dynamodb", purpose), self.settings.table_name, self.clock)
+
+    def _blobs(self, purpose: str) -> BlobStore:
+        def make() -> BlobStore:
+            from chalicelib.aws.s3 import S3BlobStore
+
+            return S3BlobStore(self._client("s3", purpose), self.settings.bucket_name)
+
+        return _LazyBlobs(make)
+
+    def _queue(self, purpose: str, url: str) -> Queue:
+        from chalicelib.aws.sqs import SqsQueue
+
+        return SqsQueue(self._sqs(purpose), url)
+
+    def _sqs(self, purpose: str) -> Any:
+        key = f"_sqs_{purpose}"
+        if key not in self.__dict__:
+            self.__dict__[key] = self._client("sqs", purpose)  # one client for both queues
+        return self.__dict__[key]
 
     @cached_property
-    def blobs(self) -> S3BlobStore:
-        """The S3 claim-check store."""
-        from chalicelib.queues import S3BlobStore
-
-        return S3BlobStore(self._client("s3"), self.settings.bucket_name)
+    def store(self) -> Store:
+        """The DynamoDB state store (request profile)."""
+        return self._store("request")
 
     @cached_property
-    def sqs(self) -> Any:
-        """The SQS client shared by the queues."""
-        return self._client("sqs")
+    def background_store(self) -> Store:
+        """The DynamoDB state store of the queue consumers (background profile)."""
+        return self._store("background")
 
     @cached_property
-    def ingest_queue(self) -> SqsQueue:
-        """The ingest queue."""
-        from chalicelib.queues import SqsQueue
+    def blobs(self) -> BlobStore:
+        """The S3 claim-check store, its client made on first use (most webhooks never need it)."""
+        return self._blobs("request")
 
-        return SqsQueue(self.sqs, self.settings.ingest_queue_url)
+    @cached_property
+    def background_blobs(self) -> BlobStore:
+        """The S3 claim-check store of the queue consumers."""
+        return self._blobs("background")
+
+    @cached_property
+    def rand(self) -> Callable[[], float]:
+        """Jitter for retry delays (tests pin it)."""
+        import random
+
+        return random.random
+
+    @cached_property
+    def resolver(self) -> Resolver | None:
+        """How endpoint URLs are resolved at registration (None: the system resolver; tests pin it)."""
+        return None
+
+    @cached_property
+    def ids(self) -> MessageIds:
+        """Message ids with this deployment's tag."""
+        return MessageIds(self.settings.id_key.encode())
+
+    @cached_property
+    def ingest_queue(self) -> Queue:
+        """The ingest queue (request profile: the ingest route and publishing enqueue here)."""
+        return self._queue("request", self.settings.ingest_queue_url)
+
+    @cached_property
+    def background_ingest_queue(self) -> Queue:
+        """The ingest queue of the router (it deletes its batch there) and of operational events."""
+        return self._queue("background", self.settings.ingest_queue_url)
 
     @cached_property
     def source_cache(self) -> SourceCache:
         """Sources cached briefly for the ingest path."""
-        from chalicelib.ingest import SourceCache
+        from chalicelib.caches import SourceCache
 
         return SourceCache(self.store, self.clock, self.settings.source_cache_seconds)
 
     @cached_property
     def ingest(self) -> IngestService:
         """The ingest service."""
-        from chalicelib.ingest import IngestService
+        from chalicelib.inbound.ingest import IngestService
 
         return IngestService(
             sources=self.source_cache,
             store=self.store,
             queue=self.ingest_queue,
-            blobs=_LazyBlobs(lambda: self.blobs),
+            blobs=self.blobs,
             clock=self.clock,
             max_body_bytes=self.settings.max_body_bytes,
             claim_check_bytes=self.settings.claim_check_bytes,
             rejections_kept=self.settings.rejections_kept,
-            count=self.metrics.count,
+            ids=self.ids,
+            count=self.count,
         )
 
     @cached_property
-    def deliveries_queue(self) -> SqsQueue:
-        """The deliveries queue."""
-        from chalicelib.queues import SqsQueue
-
-        return SqsQueue(self.sqs, self.settings.deliveries_queue_url)
+    def deliveries_queue(self) -> Queue:
+        """The deliveries queue (request profile: resend and recover enqueue here)."""
+        return self._queue("request", self.settings.deliveries_queue_url)
 
     @cached_property
-    def deliveries_dlq(self) -> SqsQueue:
-        """The deliveries dead-letter queue (its handler deletes what it ended)."""
-        from chalicelib.queues import SqsQueue
+    def background_deliveries_queue(self) -> Queue:
+        """The deliveries queue of the router and the sender."""
+        return self._queue("background", self.settings.deliveries_queue_url)
 
-        return SqsQueue(self.sqs, self.settings.deliveries_dlq_url)
+    @cached_property
+    def deliveries_dlq(self) -> Queue:
+        """The deliveries dead-letter queue (its handler deletes what it ended; background profile)."""
+        return self._queue("background", self.settings.deliveries_dlq_url)
 
     @cached_property
     def endpoint_cache(self) -> EndpointCache:
-        """Endpoints cached briefly for the router and the sender."""
-        from chalicelib.delivery import EndpointCache
+        """Endpoints cached briefly for the API (resend, recover)."""
+        from chalicelib.caches import EndpointCache
 
         return EndpointCache(self.store, self.clock, self.settings.endpoint_cache_seconds)
 
     @cached_property
+    def background_endpoint_cache(self) -> EndpointCache:
+        """Endpoints cached briefly for the router and the sender."""
+        from chalicelib.caches import EndpointCache
+
+        return EndpointCache(self.background_store, self.clock, self.settings.endpoint_cache_seconds)
+
+    def _endpoints_changed(self) -> None:
+        # Both caches, where built: the local stack serves the API and runs the workers in one process.
+        for name in ("endpoint_cache", "background_endpoint_cache"):
+            if name in self.__dict__:
+                self.__dict__[name].invalidate()
+
+    @cached_property
     def router(self) -> Router:
-        """The router (ingest queue consumer)."""
-        from chalicelib.delivery import EndpointFanout
-        from chalicelib.routing import Router
+        """The router (ingest queue consumer, background profile)."""
+        from chalicelib.outbound.routing import EndpointFanout, Router
 
         return Router(
-            store=self.store,
-            blobs=self.blobs,
-            fanout=EndpointFanout(self.endpoint_cache, self.deliveries_queue),
+            store=self.background_store,
+            blobs=self.background_blobs,
+            fanout=EndpointFanout(self.background_endpoint_cache, self.background_deliveries_queue),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
-            count=self.metrics.count,
+            count=self.count,
         )
 
     @cached_property
     def publisher(self) -> Publisher:
-        """Publishes application and operational messages."""
+        """Publishes messages (``POST /v1/messages``; request profile)."""
         from chalicelib.publish import Publisher
 
-        return Publisher(store=self.store, queue=self.ingest_queue, clock=self.clock)
+        return Publisher(
+            store=self.store,
+            queue=self.ingest_queue,
+            clock=self.clock,
+            ids=self.ids,
+            resolve_application=self.applications.resolve,
+            check_payload=self.event_types.check_payload,
+        )
 
     @cached_property
-    def transport(self) -> Transport:
+    def background_publisher(self) -> Publisher:
+        """Publishes the sender's operational events (background profile)."""
+        from chalicelib.publish import Publisher
+
+        return Publisher(
+            store=self.background_store, queue=self.background_ingest_queue, clock=self.clock, ids=self.ids
+        )
+
+    @cached_property
+    def transport(self) -> OutboundTransport:
         """The SSRF-guarded HTTP transport, one per container (it holds the connection pools and CAs)."""
-        from chalicelib.egress import Transport
         from chalicelib.outbound.client_certs import ClientCertificates, aws_reader
+        from chalicelib.outbound.egress import Transport
 
         certificates = ClientCertificates(
             aws_reader(lambda: self.secretsmanager, lambda: self.ssm), self.clock, ttl=300.0
@@ -305,41 +431,47 @@ class Container:
 
     @cached_property
     def secretsmanager(self) -> Any:
-        """The Secrets Manager client (outbound mTLS certificates), made on first use."""
-        return self._client("secretsmanager")
+        """The sender's Secrets Manager client (outbound mTLS certificates), made on first use."""
+        return self._client("secretsmanager", "background")
 
     @cached_property
     def ssm(self) -> Any:
-        """The SSM client (admin key, outbound mTLS certificates), made on first use."""
-        return self._client("ssm")
+        """The sender's SSM client (outbound mTLS certificates), made on first use."""
+        return self._client("ssm", "background")
 
     @cached_property
     def sender(self) -> Sender:
         """The sender (deliveries queue consumer)."""
-        from chalicelib.delivery import Sender
+        from chalicelib.outbound.delivery import Sender
 
         return Sender(
-            store=self.store,
-            blobs=self.blobs,
-            queue=self.deliveries_queue,
+            store=self.background_store,
+            blobs=self.background_blobs,
+            queue=self.background_deliveries_queue,
             transport=self.transport,
-            endpoints=self.endpoint_cache,
-            publisher=self.publisher,
+            endpoints=self.background_endpoint_cache,
+            publisher=self.background_publisher,
             clock=self.clock,
+            rand=self.rand,
             disable_after=self.settings.disable_after_seconds,
             lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
-            count=self.metrics.count,
+            count=self.count,
             observe=self.metrics.observe,
         )
 
     @cached_property
     def recovery(self) -> Recovery:
         """Resend and recovery of deliveries."""
-        from chalicelib.delivery import Recovery
+        from chalicelib.outbound.recovery import Recovery
 
         return Recovery(
-            store=self.store, queue=self.deliveries_queue, endpoints=self.endpoint_cache, clock=self.clock
+            store=self.store,
+            queue=self.deliveries_queue,
+            endpoints=self.endpoint_cache,
+            clock=self.clock,
+            message_of=self.messages.message,
+            endpoint_of=self.endpoints.get,
         )
 
     @cached_property
@@ -352,8 +484,10 @@ class Container:
             self.clock,
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
-            on_change=self.endpoint_cache.invalidate,
+            resolver=self.resolver,
+            on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
+            resolve_application=self.applications.resolve,
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
@@ -362,7 +496,54 @@ class Container:
         """The source management service."""
         from chalicelib.sources import SourceService
 
-        return SourceService(self.store, self.source_cache, self.clock, self.settings.replay_window_seconds)
+        return SourceService(
+            self.store,
+            self.source_cache,
+            self.clock,
+            self.settings.replay_window_seconds,
+            resolve_application=self.applications.resolve,
+        )
+
+    @cached_property
+    def applications(self) -> ApplicationService:
+        """Applications (tenants)."""
+        from chalicelib.applications import ApplicationService
+
+        return ApplicationService(
+            self.store, self.clock, delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id)
+        )
+
+    @cached_property
+    def tokens(self) -> TokenService:
+        """Authentication: the admin key and portal tokens."""
+        from chalicelib.tokens import TokenService
+
+        return TokenService(self.store, self.clock, lambda: self.admin_key)
+
+    @cached_property
+    def messages(self) -> MessageService:
+        """Message reads: one message, search, body, attempts."""
+        from chalicelib.messages import MessageService
+
+        return MessageService(
+            store=self.store,
+            blobs=self.blobs,
+            ids=self.ids,
+            resolve_application=self.applications.resolve,
+            check_endpoint=self.endpoints.get,
+        )
+
+    @cached_property
+    def event_types(self) -> EventTypeService:
+        """The event-type catalog."""
+        from chalicelib.event_types import EventTypeService
+
+        return EventTypeService(
+            self.store,
+            self.clock,
+            ttl=self.settings.endpoint_cache_seconds,
+            strict=self.settings.strict_event_types,
+        )
 
     @cached_property
     def tracer(self) -> Any:
@@ -377,10 +558,10 @@ class Container:
         from chalicelib.outbound.dead_letters import DeadLetters
 
         return DeadLetters(
-            store=self.store,
+            store=self.background_store,
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
-            count=self.metrics.count,
+            count=self.count,
         )
 
     @cached_property
@@ -389,11 +570,11 @@ class Container:
         from chalicelib.sweep import Sweep
 
         return Sweep(
-            store=self.store,
-            publisher=self.publisher,
+            store=self.background_store,
+            publisher=self.background_publisher,
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
-            count=self.metrics.count,
+            count=self.count,
         )
 
 

@@ -150,7 +150,8 @@ def data_resources(n: Names, opts: Options) -> Template:
             "Properties": {
                 "BillingMode": "PAY_PER_REQUEST",
                 "AttributeDefinitions": [
-                    {"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk", "gsi1pk", "gsi1sk")
+                    {"AttributeName": a, "AttributeType": "S"}
+                    for a in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
                 ],
                 "KeySchema": [
                     {"AttributeName": "pk", "KeyType": "HASH"},
@@ -165,7 +166,25 @@ def data_resources(n: Names, opts: Options) -> Template:
                         ],
                         # Keys only: each write costs one small index write, not a second copy of the item.
                         "Projection": {"ProjectionType": "KEYS_ONLY"},
-                    }
+                    },
+                    {
+                        # Every message by its UTC day: DAY#{yyyy-mm-dd} / {received_at}#{id}.
+                        "IndexName": "gsi2",
+                        "KeySchema": [
+                            {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                            {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
+                    {
+                        # Sparse: the messages of an application, APP#{id}#MSG / {received_at}#{id}.
+                        "IndexName": "gsi3",
+                        "KeySchema": [
+                            {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                            {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
                 ],
                 "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},

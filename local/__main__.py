@@ -2,8 +2,9 @@
 
 python -m local dev                  the whole stack: emulator, API on :8000, queue workers
 python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
-python -m local api [--port P]       only the API server (environment from ``deploy``)
+python -m local api [--port P]       only the API server (environment from ``deploy``; port 0: any free one)
 python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
+python -m local openapi              copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ def cmd_api(args: argparse.Namespace) -> None:
     from local.gateway import serve
 
     server = serve(_app().app, port=args.port, verbose=args.verbose)
-    print(f"api listening on http://127.0.0.1:{args.port}", flush=True)
+    base = f"http://127.0.0.1:{server.server_port}"
+    # With --port 0 only now is the address known; the container reads it on the first request.
+    os.environ.setdefault("HOOKWAY_PUBLIC_URL", base)
+    print(f"api listening on {base}", flush=True)
     _wait_forever(server.shutdown)
 
 
@@ -102,20 +106,15 @@ def cmd_dev(args: argparse.Namespace) -> None:
     """The whole local pipeline in one command."""
     state = Path(emulator.ROOT, ".local")
     state.mkdir(exist_ok=True)
-    moto_port = int(os.environ.get("HOOKWAY_MOTO_PORT") or emulator.free_port())
-    print(f"starting the AWS emulator (moto server) on 127.0.0.1:{moto_port} ...", flush=True)
-    moto = emulator.start_moto(moto_port, state / "moto.log")
+    # Port 0 (the default for the emulator) lets each server bind a free port itself: no race with
+    # other processes between choosing a port and binding it.
+    print("starting the AWS emulator (moto server) ...", flush=True)
+    moto = emulator.start_moto(int(os.environ.get("HOOKWAY_MOTO_PORT") or 0), state / "moto.log")
     try:
-        env = emulator.deploy(f"http://127.0.0.1:{moto_port}")
+        env = emulator.deploy(f"http://127.0.0.1:{emulator.moto_port(moto)}")
         admin_key = os.environ.get("HOOKWAY_ADMIN_KEY") or "hk_" + secrets.token_urlsafe(24)
         os.environ.update(env)
-        os.environ.update(
-            {
-                "HOOKWAY_STAGE": "local",
-                "HOOKWAY_ADMIN_KEY": admin_key,
-                "HOOKWAY_PUBLIC_URL": f"http://127.0.0.1:{args.port}",
-            }
-        )
+        os.environ.update({"HOOKWAY_STAGE": "local", "HOOKWAY_ADMIN_KEY": admin_key})
         os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
         (state / "env.json").write_text(
             json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")})
@@ -123,13 +122,14 @@ def cmd_dev(args: argparse.Namespace) -> None:
         from local.gateway import serve
 
         server = serve(_app().app, port=args.port, verbose=args.verbose)
+        base = f"http://127.0.0.1:{server.server_port}"
+        os.environ["HOOKWAY_PUBLIC_URL"] = base  # read when the first request builds the container
         for queue in QUEUES:
             start_worker(queue)
         from local import demo_receiver
 
-        demo_port = int(os.environ.get("HOOKWAY_DEMO_PORT", "8001"))
-        demo_receiver.serve(demo_port)
-        base = f"http://127.0.0.1:{args.port}"
+        demo = demo_receiver.serve(int(os.environ.get("HOOKWAY_DEMO_PORT", "8001")))
+        demo_port = demo.server_port
         print(_banner(base, admin_key, demo_port), flush=True)
         _wait_forever(server.shutdown)
     finally:
@@ -159,6 +159,14 @@ Try it:
 """
 
 
+def cmd_openapi(args: argparse.Namespace) -> None:
+    """Refresh the packaged copies of the OpenAPI document."""
+    from local.apidoc import write
+
+    for path in write():
+        print(f"wrote {path}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run a verb."""
     logging.basicConfig(
@@ -184,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
     deploy.add_argument("--endpoint", required=True)
     deploy.set_defaults(func=cmd_deploy)
+    openapi = sub.add_parser("openapi", help="copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc")
+    openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args(argv)
     args.func(args)
 

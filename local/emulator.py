@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -65,6 +67,14 @@ def emulator_template() -> str:
     return json.dumps(infrastructure(STAGE))
 
 
+_PORTS: dict[int, int] = {}
+
+
+def moto_port(proc: subprocess.Popen[bytes]) -> int:
+    """The port a server started by ``start_moto`` listens on."""
+    return _PORTS[proc.pid]
+
+
 def free_port() -> int:
     """An unused TCP port on loopback."""
     with socket.socket() as sock:
@@ -72,9 +82,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_LISTENING = re.compile(rb"Running on http://127\.0\.0\.1:([0-9]+)")
+
+
 def start_moto(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
-    """Run moto's server as a child process on 127.0.0.1:port and wait until it answers."""
-    out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the child
+    """Run moto's server as a child process on 127.0.0.1:port and wait until it answers.
+
+    Port 0 lets the server choose a free port itself (no race with other processes between picking a
+    port and binding it); ``moto_port(proc)`` then tells which.
+    """
+    if log_path is None:
+        log_path = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
+    start = log_path.stat().st_size if log_path.exists() else 0
+    out = open(log_path, "ab")  # noqa: SIM115 - lives as long as the child
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=out,
@@ -82,6 +102,17 @@ def start_moto(port: int, log_path: Path | None = None) -> subprocess.Popen[byte
         env={**os.environ, **AWS_ENV},
     )
     deadline = time.monotonic() + 30
+    while port == 0 and time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto server exited with {proc.returncode}")
+        with log_path.open("rb") as log:
+            log.seek(start)
+            found = _LISTENING.search(log.read())
+        if found:
+            port = int(found.group(1))
+            break
+        time.sleep(0.05)
+    _PORTS[proc.pid] = port
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"moto server exited with {proc.returncode}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
-import json
+import socket
 import threading
 import time
 import uuid
@@ -23,8 +23,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from chalice.local import LambdaContext, LocalChalice, RouteMatcher
 
+from chalicelib.replies import error_bytes, gateway_code
+
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invoke payload limit
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_JSON = {"Content-Type": "application/json"}
+_LINGER_SECONDS = 2.0
 
 
 def _is_binary(content_type: str, binary_types: list[str]) -> bool:
@@ -103,10 +107,11 @@ class Gateway:
         # The body dominates the event's size; headers and context add a few KB at most.
         approx = len(event["body"] or "") + sum(len(k) + len(v) for k, v in (event["headers"] or {}).items())
         if approx + 4096 > MAX_EVENT_BYTES:
+            message = "the request is larger than the function's 6 MB invoke payload (about 4.5 MiB of body)"
             return {
                 "statusCode": 413,
                 "headers": {"Content-Type": "application/json"},
-                "body": json.dumps({"message": "Request Too Long"}),
+                "body": error_bytes("payload_too_large", message).decode(),
             }
         context = LambdaContext("api_handler", 512, max_runtime_ms=30_000)
         return dict(self.app(event, context))
@@ -116,32 +121,67 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     timeout = 60  # a client that stops sending mid-request does not hold a thread forever
+    _refused = False
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """``http.server``'s own refusals (431 header too large, 414, 400, ...) in Hookway's error shape."""
+        self._refuse(code, gateway_code(code), message or "the request is malformed")
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        # The rest of the request was not read, so the stream cannot carry another request; and closing
+        # with unread input would send a TCP reset that can destroy the answer before the client reads it.
+        self.close_connection = True
+        self._refused = True
+        self._send(status, _JSON, error_bytes(code, message))
+
+    def finish(self) -> None:
+        """Flush the answer; after a refusal, close gracefully (see ``_linger``)."""
+        super().finish()
+        if self._refused:
+            _linger(self.connection)
+
+    def _content_length(self) -> int | None:
+        """The body's length, or None after answering 400/411/413 for framing the gateway refuses."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._refuse(411, "length_required", "send the body with a Content-Length, not Transfer-Encoding")
+            return None
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if len(values) > 1:
+            self._refuse(400, "invalid_content_length", "Content-Length is given twice with different values")
+            return None
+        raw = values.pop() if values else "0"
+        if not raw.isascii() or not raw.isdigit():
+            self._refuse(
+                400, "invalid_content_length", "Content-Length must be a non-negative decimal integer"
+            )
+            return None
+        # Length checked before int(): Python refuses to parse integers of more than 4,300 digits.
+        if len(raw) > len(str(MAX_BODY_BYTES)) or int(raw) > MAX_BODY_BYTES:
+            self._refuse(413, "payload_too_large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+            return None
+        return int(raw)
+
     def _handle(self) -> None:
-        raw_length = (self.headers.get("Content-Length") or "0").strip()
-        if not raw_length.isascii() or not raw_length.isdigit():
-            self._send(400, {"Content-Type": "application/json"}, b'{"message":"Bad Content-Length"}')
-            self.close_connection = True
-            return
-        length = int(raw_length)
-        if length > MAX_BODY_BYTES:
-            self._send(413, {"Content-Type": "application/json"}, b'{"message":"Request Too Long"}')
-            self.close_connection = True
+        length = self._content_length()
+        if length is None:
             return
         body = self.rfile.read(length) if length else b""
+        if len(body) != length:
+            # The client hung up mid-body: a truncated body must never reach the app (it could be stored).
+            self.close_connection = True
+            return
         gateway = self.server.gateway
         event = gateway.event(
             self.command, self.path, list(self.headers.items()), body, self.client_address[0]
         )
         if event is None:
-            self._send(
-                403, {"Content-Type": "application/json"}, b'{"message":"Missing Authentication Token"}'
-            )
+            # Deployed, the API's gateway responses give an unknown path the same answer.
+            self._send(404, _JSON, error_bytes("not_found", "no route for this path"))
             return
         result = gateway.invoke(event)
         raw = result.get("body") or ""
@@ -166,6 +206,26 @@ class _Handler(BaseHTTPRequestHandler):
         if name.startswith("do_"):
             return self._handle
         raise AttributeError(name)
+
+
+def _linger(sock: socket.socket) -> None:
+    """A lingering close: end our side, then read and drop what the client still sends, for a moment.
+
+    The client sees the whole answer and EOF; the unread rest of its request (a 70 KB header line, a body
+    we refused) is drained instead of answered with a reset. Bounded in time and bytes.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(_LINGER_SECONDS)
+        deadline = time.monotonic() + _LINGER_SECONDS
+        drained = 0
+        while time.monotonic() < deadline and drained < MAX_BODY_BYTES:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except OSError:
+        return
 
 
 class _Server(ThreadingHTTPServer):

@@ -17,10 +17,9 @@ from local import emulator
 @contextmanager
 def moto_server() -> Iterator[str]:
     """Run moto's server for the duration; yields its endpoint URL."""
-    port = emulator.free_port()
-    proc: subprocess.Popen[bytes] = emulator.start_moto(port)
+    proc: subprocess.Popen[bytes] = emulator.start_moto(0)  # it binds a free port itself
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{emulator.moto_port(proc)}"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -8,13 +8,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
-from chalicelib.ingest import InboundRequest, IngestService, SourceCache
-from chalicelib.routing import NoFanout, Router
+from chalicelib.caches import SourceCache
+from chalicelib.config import Settings
+from chalicelib.inbound.ingest import IngestService
+from chalicelib.inbound.request import InboundRequest
+from chalicelib.outbound.routing import Router
 from chalicelib.sources import SourceService
+from chalicelib.wiring import Container
 from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
 
+# Property tests judge outcomes, never speed: hypothesis's default 200 ms deadline per example (and its
+# too_slow health check) fail on a loaded two-core machine for reasons that have nothing to do with the code.
+settings.register_profile("hookway", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("hookway")
+
 GITHUB_SECRET = "It's a Secret to Everybody"
+ADMIN_KEY = "hk_test_admin_key"
 
 
 def github_headers(
@@ -57,17 +68,31 @@ def inbound(
 
 @dataclass
 class Services:
-    """Every service of the inbound path, wired to fakes."""
+    """Every service, built by the one composition root with fakes for the adapters."""
 
     clock: FakeClock
     store: MemoryStore
     queue: MemoryQueue
     blobs: MemoryBlobs
-    cache: SourceCache
-    ingest: IngestService
-    router: Router
-    sources: SourceService
+    deliveries: MemoryQueue
+    container: Container
     counted: list[tuple[str, dict[str, str]]]
+
+    @property
+    def cache(self) -> SourceCache:
+        return self.container.source_cache
+
+    @property
+    def ingest(self) -> IngestService:
+        return self.container.ingest
+
+    @property
+    def router(self) -> Router:
+        return self.container.router
+
+    @property
+    def sources(self) -> SourceService:
+        return self.container.sources
 
     def github_source(self, **fields: Any) -> str:
         """Create a GitHub source and return its id."""
@@ -81,32 +106,30 @@ class Services:
         return outcomes
 
 
-@pytest.fixture
-def services() -> Services:
+def make_services(parts: dict[str, Any] | None = None, **settings: Any) -> Services:
+    """Services on fakes through the composition root, with ``Settings`` fields and container ``parts``
+    (a transport, a resolver, ...) overridden."""
     clock = FakeClock()
     store = MemoryStore(clock)
     queue = MemoryQueue()
+    deliveries = MemoryQueue()
     blobs = MemoryBlobs()
     counted: list[tuple[str, dict[str, str]]] = []
-    cache = SourceCache(store, clock, ttl=10)
-    ingest = IngestService(
-        sources=cache,
-        store=store,
-        queue=queue,
-        blobs=blobs,
-        clock=clock,
-        max_body_bytes=4 * 1024 * 1024,
-        claim_check_bytes=900 * 1024,
-        rejections_kept=50,
-        count=lambda name, **dims: counted.append((name, dims)),
+    adapters: dict[str, Any] = {
+        "store": store,
+        "ingest_queue": queue,
+        "deliveries_queue": deliveries,
+        "blobs": blobs,
+        "count": lambda name, **dims: counted.append((name, dims)),
+    }
+    container = Container(
+        Settings(**{"admin_key": ADMIN_KEY, "endpoint_cache_seconds": 0, **settings}),
+        clock,
+        **{**adapters, **(parts or {})},
     )
-    router = Router(
-        store=store,
-        blobs=blobs,
-        fanout=NoFanout(),
-        clock=clock,
-        retention_seconds=30 * 86400,
-        inline_body_bytes=256 * 1024,
-    )
-    sources = SourceService(store, cache, clock, default_replay_window=3 * 86400)
-    return Services(clock, store, queue, blobs, cache, ingest, router, sources, counted)
+    return Services(clock, store, queue, blobs, deliveries, container, counted)
+
+
+@pytest.fixture
+def services() -> Services:
+    return make_services()

@@ -7,13 +7,21 @@ and against the real adapters on moto's server, so the fakes cannot drift from t
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
-from chalicelib import codec
-from chalicelib.errors import NotFoundError, StorageError
-from chalicelib.models import Attempt, Endpoint, Message, Rejection, Source
-from chalicelib.store import Page, decode_cursor, encode_cursor
+from chalicelib import ports
+from chalicelib.aws import codec
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
+from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Rejection, Source
+from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
+
+EMPTY_DAYS = 35  # as chalicelib.aws.dynamo: a search by day stops after this many days without a message
+
+# An index entry as the fake keeps it: (index sort key, pk, sk, what it points at).
+Entry = tuple[str, str, str, Any]
 
 
 class FakeClock:
@@ -42,6 +50,9 @@ class MemoryStore:
         self.endpoints: dict[str, Endpoint] = {}
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
         self.idempotency: dict[str, tuple[str, str, float]] = {}
+        self.applications: dict[str, Application] = {}
+        self.uids: dict[str, str] = {}
+        self.event_types: dict[str, EventType] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
 
@@ -64,9 +75,12 @@ class MemoryStore:
             raise NotFoundError(f"no source {source_id!r}", code="source_not_found") from None
 
     def list_sources(self, *, limit: int, cursor: str | None) -> Page[Source]:
-        ordered = sorted(self.sources.values(), key=lambda s: (s.created_at, s.id))
-        keys = [f"{s.created_at:017.6f}#{s.id}" for s in ordered]
-        return self._page(ordered, keys, "SOURCES", limit, cursor, forward=True, pk=lambda s: f"SRC#{s.id}")
+        self._maybe_fail()
+        entries = [
+            (f"{codec.time_key(s.created_at)}#{s.id}", f"SRC#{s.id}", "META", s)
+            for s in self.sources.values()
+        ]
+        return self._page(entries, limit, cursor, forward=True)
 
     def delete_source(self, source_id: str) -> None:
         if self.sources.pop(source_id, None) is None:
@@ -89,45 +103,124 @@ class MemoryStore:
             raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
         return message
 
-    def list_messages(self, *, source_id: str, limit: int, cursor: str | None) -> Page[Message]:
-        mine = sorted(
-            (m for m in self.messages.values() if m.source_id == source_id),
-            key=lambda m: (m.received_at, m.id),
-            reverse=True,
-        )
-        keys = [f"{m.received_at:017.6f}#{m.id}" for m in mine]
-        return self._page(
-            mine, keys, f"SRC#{source_id}", limit, cursor, forward=False, pk=lambda m: f"MSG#{m.id}"
-        )
-
-    def _page(
+    def search_messages(
         self,
-        items: list[Any],
-        keys: list[str],
-        partition: str,
+        query: MessageQuery,
+        *,
         limit: int,
         cursor: str | None,
-        *,
-        forward: bool,
-        pk: Any,
-    ) -> Page[Any]:
-        start = decode_cursor(cursor, frozenset({"pk", "sk", "gsi1pk", "gsi1sk"}))
-        index = 0
-        if start:
-            after = start["gsi1sk"]["S"]
-            index = next((i for i, k in enumerate(keys) if (k > after if forward else k < after)), len(keys))
-        chunk = items[index : index + limit]
-        more = index + limit < len(items)
+        keep: Callable[[Message], bool] | None = None,
+    ) -> Page[Message]:
+        """As DynamoStore: the same index choice, order, stopping rule and cursor positions."""
+        self._maybe_fail()
+        limit = max(limit, 1)
+        now = self._clock()
+        position = decode_cursor(cursor, 3)
+        by_endpoint = query.endpoint_id is not None
+        low, high = (None, None) if by_endpoint else codec.search_bounds(query)
+        if position is not None and not by_endpoint:
+            if high is not None and position[2] >= high:
+                position = None
+            elif low is not None and position[2] <= low:
+                return Page([], None)
+        day: date | None = None
+        last_day: date | None = None
+        if query.endpoint_id is None and query.source_id is None and query.application_id is None:
+            day = codec.day_of(min(query.before, now) if query.before is not None else now)
+            last_day = codec.day_of(query.after) if query.after is not None else date.min
+            if position is not None:
+                resume = codec.day_of_sort_key(position[2])
+                if resume is None:
+                    raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+                if resume > day:
+                    position = None
+                else:
+                    day = resume
+            if day < last_day:
+                return Page([], None)
+        found: list[Message] = []
+        seen: set[str] = set()
+        examined = 0
+        empty_days = 0
+        while True:
+            entries = self._message_entries(query, day, low, high)
+            hit = position is not None
+            if position is not None:
+                after = (position[2], position[0], position[1])
+                entries = [e for e in entries if (e[0], e[1], e[2]) < after]
+                position = None
+            hit = hit or bool(entries)
+            for i, (index_sk, pk, sk, message_id) in enumerate(entries):
+                examined += 1
+                message = None
+                if not by_endpoint:
+                    message = self.messages.get(message_id)
+                elif sk.endswith("#001") and message_id not in seen:
+                    seen.add(message_id)
+                    message = self.messages.get(message_id)
+                if (
+                    message is not None
+                    and message.expires_at > now
+                    and query.matches(message)
+                    and (keep is None or keep(message))
+                ):
+                    found.append(message)
+                if len(found) >= limit or examined >= ports.MAX_EXAMINED:
+                    more = i + 1 < len(entries) or (
+                        day is not None and last_day is not None and day > last_day
+                    )
+                    return Page(found, encode_cursor([pk, sk, index_sk]) if more else None)
+            if day is None or last_day is None:
+                return Page(found, None)
+            empty_days = 0 if hit else empty_days + 1
+            if empty_days >= EMPTY_DAYS or day <= last_day:
+                return Page(found, None)
+            day -= timedelta(days=1)
+
+    def _message_entries(
+        self, query: MessageQuery, day: date | None, low: str | None, high: str | None
+    ) -> list[Entry]:
+        """One partition of the index that serves a query, newest first (what a Query would read)."""
+        entries: list[Entry]
+        if query.endpoint_id is not None:
+            entries = [
+                (
+                    f"{codec.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
+                    f"MSG#{a.message_id}",
+                    f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
+                    a.message_id,
+                )
+                for a in self.attempts.values()
+                if a.endpoint_id == query.endpoint_id
+            ]
+        else:
+            if query.source_id is not None:
+                mine = [m for m in self.messages.values() if m.source_id == query.source_id]
+            elif query.application_id is not None:
+                mine = [m for m in self.messages.values() if m.application_id == query.application_id]
+            else:
+                mine = [m for m in self.messages.values() if codec.day_of(m.received_at) == day]
+            entries = [
+                (codec.message_sort_key(m), f"MSG#{m.id}", "META", m.id)
+                for m in mine
+                if (low is None or codec.message_sort_key(m) >= low)
+                and (high is None or codec.message_sort_key(m) < high)
+            ]
+        return sorted(entries, key=lambda e: (e[0], e[1], e[2]), reverse=True)
+
+    def _page(self, entries: list[Entry], limit: int, cursor: str | None, *, forward: bool) -> Page[Any]:
+        """One page of an index partition, as a Query with Limit and ExclusiveStartKey reads it."""
+        position = decode_cursor(cursor, 3)
+        ordered = sorted(entries, key=lambda e: (e[0], e[1], e[2]), reverse=not forward)
+        if position is not None:
+            start = (position[2], position[0], position[1])
+            ordered = [
+                e for e in ordered if ((e[0], e[1], e[2]) > start if forward else (e[0], e[1], e[2]) < start)
+            ]
+        chunk = ordered[:limit]
+        more = len(ordered) > limit
         last = chunk[-1] if chunk and more else None
-        next_key = None
-        if last is not None:
-            next_key = {
-                "pk": codec.s(pk(last)),
-                "sk": codec.s("META"),
-                "gsi1pk": codec.s(partition),
-                "gsi1sk": codec.s(keys[index + len(chunk) - 1]),
-            }
-        return Page(chunk, encode_cursor(next_key))
+        return Page([e[3] for e in chunk], encode_cursor([last[1], last[2], last[0]]) if last else None)
 
     def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
         self._maybe_fail()
@@ -157,14 +250,19 @@ class MemoryStore:
         except KeyError:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
 
-    def list_endpoints(self, *, limit: int, cursor: str | None) -> Page[Endpoint]:
-        ordered = sorted(self.endpoints.values(), key=lambda e: (e.created_at, e.id))
-        keys = [f"{e.created_at:017.6f}#{e.id}" for e in ordered]
-        return self._page(ordered, keys, "ENDPOINTS", limit, cursor, forward=True, pk=lambda e: f"EP#{e.id}")
-
-    def all_endpoints(self) -> list[Endpoint]:
+    def list_endpoints(self, *, application_id: str | None, limit: int, cursor: str | None) -> Page[Endpoint]:
         self._maybe_fail()
-        return sorted(self.endpoints.values(), key=lambda e: (e.created_at, e.id))
+        entries = [
+            (f"{codec.time_key(e.created_at)}#{e.id}", f"EP#{e.id}", "META", e)
+            for e in self.endpoints.values()
+            if e.application_id == application_id
+        ]
+        return self._page(entries, limit, cursor, forward=True)
+
+    def endpoints_of(self, application_id: str | None) -> list[Endpoint]:
+        self._maybe_fail()
+        mine = (e for e in self.endpoints.values() if e.application_id == application_id)
+        return sorted(mine, key=lambda e: (e.created_at, e.id))
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         if self.endpoints.pop(endpoint_id, None) is None:
@@ -225,15 +323,110 @@ class MemoryStore:
         return sorted(mine, key=lambda a: (a.started_at, a.number), reverse=True)
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
-        mine = sorted(
-            (a for a in self.attempts.values() if a.endpoint_id == endpoint_id),
-            key=lambda a: (a.started_at, a.message_id, a.number),
-            reverse=True,
-        )
-        keys = [f"{a.started_at:017.6f}#{a.message_id}#{a.number:03d}" for a in mine]
-        return self._page(
-            mine, keys, f"EP#{endpoint_id}", limit, cursor, forward=False, pk=lambda a: f"MSG#{a.message_id}"
-        )
+        self._maybe_fail()
+        entries = [
+            (
+                f"{codec.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
+                f"MSG#{a.message_id}",
+                f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
+                a,
+            )
+            for a in self.attempts.values()
+            if a.endpoint_id == endpoint_id
+        ]
+        return self._page(entries, limit, cursor, forward=False)
+
+    # ---------------------------------------------------------------------------------- applications
+
+    def _uid_free(self, uid: str, application_id: str) -> None:
+        holder = self.uids.get(uid)
+        if holder is not None and holder != application_id:
+            raise ConflictError(f"the uid {uid!r} belongs to another application", code="uid_taken")
+
+    def create_application(self, application: Application) -> None:
+        self._maybe_fail()
+        with self._lock:
+            if application.uid is not None:
+                self._uid_free(application.uid, application.id)
+                self.uids[application.uid] = application.id
+            self.applications[application.id] = application
+            self.writes += 1
+
+    def update_application(self, old: Application, new: Application) -> None:
+        """As DynamoStore: name, uid, metadata and updated_at change; tokens_valid_after stays as stored."""
+        self._maybe_fail()
+        with self._lock:
+            stored = self.applications.get(new.id)
+            if stored is None:
+                raise NotFoundError(f"no application {new.id!r}", code="application_not_found")
+            if new.uid != old.uid:
+                if new.uid is not None:
+                    self._uid_free(new.uid, new.id)
+                if old.uid is not None and self.uids.get(old.uid) == old.id:
+                    del self.uids[old.uid]
+                if new.uid is not None:
+                    self.uids[new.uid] = new.id
+            self.applications[new.id] = replace(
+                stored, name=new.name, uid=new.uid, metadata=new.metadata, updated_at=new.updated_at
+            )
+            self.writes += 1
+
+    def get_application(self, application_id: str) -> Application:
+        self._maybe_fail()
+        try:
+            return self.applications[application_id]
+        except KeyError:
+            raise NotFoundError(f"no application {application_id!r}", code="application_not_found") from None
+
+    def application_id_for_uid(self, uid: str) -> str | None:
+        self._maybe_fail()
+        return self.uids.get(uid)
+
+    def list_applications(self, *, limit: int, cursor: str | None) -> Page[Application]:
+        self._maybe_fail()
+        entries = [
+            (f"{codec.time_key(a.created_at)}#{a.id}", f"APP#{a.id}", "META", a)
+            for a in self.applications.values()
+        ]
+        return self._page(entries, limit, cursor, forward=True)
+
+    def delete_application(self, application: Application) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.applications.pop(application.id, None)
+            if application.uid is not None and self.uids.get(application.uid) == application.id:
+                del self.uids[application.uid]
+
+    def revoke_tokens(self, application_id: str, before: float) -> None:
+        self._maybe_fail()
+        with self._lock:
+            application = self.get_application(application_id)
+            if before > application.tokens_valid_after:
+                self.applications[application_id] = replace(application, tokens_valid_after=before)
+                self.writes += 1
+
+    # ----------------------------------------------------------------------------------- event types
+
+    def put_event_type(self, event_type: EventType) -> None:
+        self._maybe_fail()
+        self.event_types[event_type.name] = event_type
+
+    def get_event_type(self, name: str) -> EventType:
+        self._maybe_fail()
+        try:
+            return self.event_types[name]
+        except KeyError:
+            raise NotFoundError(f"no event type {name!r}", code="event_type_not_found") from None
+
+    def list_event_types(self, *, limit: int, cursor: str | None) -> Page[EventType]:
+        self._maybe_fail()
+        entries = [(e.name, f"ET#{e.name}", "META", e) for e in self.event_types.values()]
+        return self._page(entries, limit, cursor, forward=True)
+
+    def delete_event_type(self, name: str) -> None:
+        self._maybe_fail()
+        if self.event_types.pop(name, None) is None:
+            raise NotFoundError(f"no event type {name!r}", code="event_type_not_found")
 
     def remember_idempotency_key(
         self, key: str, body_sha256: str, message_id: str, now: float, ttl: int

@@ -5,17 +5,19 @@ Each part is its own process, started with ``python -m local``, so a test can ki
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +46,15 @@ class Stack:
 
     def __init__(self, log_dir: Path, *, visibility_timeout: int = 3) -> None:
         self.log_dir = log_dir
-        self._moto_port = emulator.free_port()
-        self._moto = emulator.start_moto(self._moto_port, log_dir / "moto.log")
-        self.endpoint = f"http://127.0.0.1:{self._moto_port}"
+        # Every server binds port 0 and reports the port it got: a port picked here and bound later
+        # could be taken meanwhile by another suite on the same machine.
+        self._moto = emulator.start_moto(0, log_dir / "moto.log")
+        self.endpoint = f"http://127.0.0.1:{emulator.moto_port(self._moto)}"
         self.env = emulator.deploy(self.endpoint)
-        self.port = emulator.free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
         self.env.update(
             {
                 "HOOKWAY_STAGE": "local",
                 "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
-                "HOOKWAY_PUBLIC_URL": self.base,
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
                 "HOOKWAY_LOG_LEVEL": "WARNING",
                 # Workers are separate processes: let them see endpoints the moment a test creates them.
@@ -72,8 +72,24 @@ class Stack:
                 QueueUrl=self.env[name], Attributes={"VisibilityTimeout": str(visibility_timeout)}
             )
         self.workers: dict[str, list[subprocess.Popen[bytes]]] = {}
-        self._api = self._spawn("api", ["api", "--port", str(self.port)])
+        self._api = self._spawn("api", ["api", "--port", "0"])
+        self.port = self._announced_port(log_dir / "api.log")
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env["HOOKWAY_PUBLIC_URL"] = self.base
         self._wait_healthy()
+
+    def _announced_port(self, log: Path) -> int:
+        """The port the API process says it listens on (it binds port 0)."""
+
+        def announced() -> int | None:
+            if self._api.poll() is not None:
+                raise RuntimeError(f"the API exited with {self._api.returncode}: see {log}")
+            found = re.search(
+                r"api listening on http://127\.0\.0\.1:([0-9]+)", log.read_text(errors="replace")
+            )
+            return int(found.group(1)) if found else None
+
+        return int(wait_until(announced, timeout=30, interval=0.05))
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
@@ -107,6 +123,15 @@ class Stack:
         for proc in self.workers.pop(queue, []):
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def emulator_stalled(self) -> Iterator[None]:
+        """SIGSTOP the AWS emulator for the block: it keeps accepting connections and answers nothing."""
+        self._moto.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self._moto.send_signal(signal.SIGCONT)
 
     def request(
         self,

@@ -1,1 +1,2 @@
-"""The outbound direction: what happens to deliveries after the sender (dead letters)."""
+"""The outbound direction: routing, delivery, retries, signing, the egress guard, recovery, dead letters and
+client certificates."""

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.egress import ClientCertificate, ClientCertificateError
+from chalicelib.outbound.egress import ClientCertificate, ClientCertificateError
 
 SOURCES = ("secretsmanager", "ssm")
 _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")

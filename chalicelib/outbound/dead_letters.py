@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from chalicelib.delivery import Task
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import Attempt, generation_of
-from chalicelib.store import Store
+from chalicelib.outbound.tasks import Task
+from chalicelib.ports import Store
 
 log = logging.getLogger("hookway.dead_letters")
 

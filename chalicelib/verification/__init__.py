@@ -12,7 +12,8 @@ and a body that is not JSON gives None there, never an error.
 Headers are looked up case-insensitively; a value may be a string or the list of all values of that
 header (API Gateway's ``multiValueHeaders``), and a header the scheme reads that arrives more than once is
 ``malformed_header``. Every secret is tried (rotation), every signature entry of a known version is tried,
-unknown versions are ignored, comparisons are constant-time over bytes. The signature is checked before the
+malformed entries are skipped (``malformed_header`` only when no entry is well formed), unknown versions
+are ignored, comparisons are constant-time over bytes. The signature is checked before the
 timestamp, so a timestamp error always describes an authentic request. Windows include their boundary
 (exactly ``tolerance`` seconds away passes) and, unless documented otherwise, apply in both directions.
 
@@ -61,6 +62,7 @@ from .handshake import ChallengeReply, handshake
 from .linear import verify_linear
 from .mailgun import verify_mailgun
 from .meta import verify_meta
+from .options import OptionError, check_options
 from .paddle import verify_paddle
 from .pagerduty import verify_pagerduty
 from .sendgrid import verify_sendgrid
@@ -77,9 +79,12 @@ from .zoom import verify_zoom
 __all__ = [
     "SCHEMES",
     "ChallengeReply",
+    "OptionError",
     "VerificationError",
     "Verified",
+    "canonical_scheme",
     "challenge_reply",
+    "check_options",
     "scheme_names",
     "verify",
 ]
@@ -140,6 +145,11 @@ def _canonical(scheme: object) -> str:
     if name not in _CANONICAL:
         raise VerificationError("unsupported_scheme", "the scheme is not registered")
     return name
+
+
+def canonical_scheme(scheme: str) -> str:
+    """The registered name behind a scheme name or alias (``svix`` -> ``standard``); else unsupported_scheme."""
+    return _canonical(scheme)
 
 
 def _as_bytes(body: object) -> bytes:

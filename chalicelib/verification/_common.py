@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
@@ -386,15 +386,53 @@ def split_entries(text: str, separator: str, *, limit: int = MAX_SIGNATURES) -> 
     return [entry for part in parts if (entry := part.strip())]
 
 
-def key_values(text: str, separator: str) -> list[tuple[str, str]]:
-    """Parse ``k=v<sep>k=v`` entries (Stripe, Paddle, PagerDuty); an entry without ``=`` is malformed."""
+def key_values(text: str, separator: str) -> tuple[list[tuple[str, str]], bool]:
+    """Parse ``k=v<sep>k=v`` entries (Stripe, Paddle, PagerDuty) into pairs, and whether any entry was
+    malformed (no ``=``): such an entry is skipped, as the providers' SDKs skip it, not fatal."""
     pairs: list[tuple[str, str]] = []
+    malformed = False
     for entry in split_entries(text, separator):
         key, eq, value = entry.partition("=")
         if not eq:
-            raise VerificationError("malformed_header", "signature entry is not key=value")
+            malformed = True
+            continue
         pairs.append((key.strip(), value.strip()))
-    return pairs
+    return pairs, malformed
+
+
+def well_formed(
+    candidates: Iterable[str], decoder: Callable[[str], bytes], size: int, *, malformed: bool = False
+) -> list[bytes]:
+    """The decoded signatures among ``candidates`` (entries of one known version) that are well formed.
+
+    The rule of every scheme that carries a list: try every entry of a known version, skip the malformed
+    ones (not decodable, or not ``size`` bytes), and answer ``malformed_header`` only when no entry is well
+    formed and some entry was malformed (``malformed`` says one was already skipped while parsing). Which
+    entries are skipped depends only on the request, never on a secret, so the MACs stay constant-time.
+    """
+    signatures, skipped = decode_entries(candidates, decoder, size)
+    if not signatures and (malformed or skipped):
+        raise VerificationError("malformed_header", "no signature entry is well formed")
+    return signatures
+
+
+def decode_entries(
+    candidates: Iterable[str], decoder: Callable[[str], bytes], size: int
+) -> tuple[list[bytes], bool]:
+    """The well-formed decoded ``candidates`` (``size`` bytes each), and whether any was skipped."""
+    signatures: list[bytes] = []
+    skipped = False
+    for candidate in candidates:
+        try:
+            signature = decoder(candidate)
+        except VerificationError:
+            skipped = True
+            continue
+        if len(signature) != size:
+            skipped = True
+            continue
+        signatures.append(signature)
+    return signatures, skipped
 
 
 def single(pairs: Sequence[tuple[str, str]], key: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig
+from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig, well_formed
 
 _NAME = re.compile(r"x-docusign-signature-[0-9]{1,3}")
 #: DocuSign allows many keys per account; far more headers than that is an attack, not a rotation.
@@ -23,8 +23,16 @@ def verify_docusign(req: Request) -> Verified:
         raise VerificationError("missing_header", "no X-DocuSign-Signature-N header")
     if len(names) > _MAX_HEADERS:
         raise VerificationError("malformed_header", "too many X-DocuSign-Signature-N headers")
-    signatures = [decode_base64(req.require_header(name)) for name in names]
-    check_mac(req, signatures, req.body)
+    # One header per key: a malformed one (bad base64, repeated, too long) is skipped like a malformed
+    # entry of a list, so a valid signature under another key still verifies.
+    values: list[str] = []
+    malformed = False
+    for name in names:
+        try:
+            values.append(req.require_header(name))
+        except VerificationError:
+            malformed = True
+    check_mac(req, well_formed(values, decode_base64, 32, malformed=malformed), req.body)
     return Verified.from_body(req.body, _metadata)
 
 

@@ -32,6 +32,7 @@ from ._common import (
     parse_timestamp,
     prefixed,
     split_entries,
+    well_formed,
 )
 
 DEFAULT_TOLERANCE = 300
@@ -83,7 +84,10 @@ def verify_hmac(req: Request) -> Verified:
         entries = [entry for entry in split_entries(value, separator) if entry.startswith(prefix)]
         if not entries:
             raise VerificationError("malformed_header", f"no signature with prefix {prefix!r}")
-        signatures = [decode(entry[len(prefix) :], encoding) for entry in entries]
+        size = DIGESTS[algorithm]().digest_size
+        signatures = well_formed(
+            [entry[len(prefix) :] for entry in entries], lambda text: decode(text, encoding), size
+        )
     else:
         signatures = [decode(prefixed(value, prefix), encoding)]
 

@@ -21,6 +21,7 @@ from ._common import (
     key_values,
     parse_timestamp,
     single,
+    well_formed,
 )
 
 DEFAULT_TOLERANCE = 5
@@ -28,10 +29,12 @@ DEFAULT_TOLERANCE = 5
 
 def verify_paddle(req: Request) -> Verified:
     """Verify a Paddle Billing notification; ``notification_id`` (else ``event_id``) is the delivery id."""
-    pairs = key_values(req.require_header("Paddle-Signature"), ";")
+    pairs, malformed = key_values(req.require_header("Paddle-Signature"), ";")
     stamp = single(pairs, "ts")
     timestamp = parse_timestamp(stamp)
-    signatures = [decode_hex(value) for key, value in pairs if key == "h1"]
+    signatures = well_formed(
+        [value for key, value in pairs if key == "h1"], decode_hex, 32, malformed=malformed
+    )
     check_mac(req, signatures, (stamp.encode("ascii") + b":", req.body))
     check_window(timestamp, req, DEFAULT_TOLERANCE)
     return Verified.from_body(req.body, _metadata, timestamp=timestamp)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._common import Request, Verified, check_mac, decode_hex, dig, key_values
+from ._common import Request, Verified, check_mac, decode_hex, dig, key_values, well_formed
 
 
 def verify_pagerduty(req: Request) -> Verified:
     """Verify a PagerDuty v3 webhook; ``event.id`` in the body is the delivery id."""
-    pairs = key_values(req.require_header("X-PagerDuty-Signature"), ",")
-    check_mac(req, [decode_hex(value) for key, value in pairs if key == "v1"], req.body)
+    pairs, malformed = key_values(req.require_header("X-PagerDuty-Signature"), ",")
+    candidates = [value for key, value in pairs if key == "v1"]
+    check_mac(req, well_formed(candidates, decode_hex, 32, malformed=malformed), req.body)
     return Verified.from_body(req.body, _metadata)
 
 

@@ -22,6 +22,7 @@ from ._common import (
     Verified,
     check_window,
     decode_base64,
+    decode_entries,
     dig,
     mac_matches,
     mismatch,
@@ -95,16 +96,21 @@ def verify_standard(req: Request) -> Verified:
         raise VerificationError("malformed_header", "webhook-id must not contain '.'")
     stamp = _header(req, "timestamp")
     timestamp = parse_timestamp(stamp)
-    v1: list[bytes] = []
-    v1a: list[bytes] = []
+    v1_entries: list[str] = []
+    v1a_entries: list[str] = []
+    malformed = False
     for entry in split_entries(_header(req, "signature"), " "):
         version, comma, value = entry.partition(",")
         if not comma:
-            raise VerificationError("malformed_header", "signature entry is not version,signature")
-        if version == "v1":
-            v1.append(decode_base64(value))
+            malformed = True  # not "version,signature": skipped, like any other malformed entry
+        elif version == "v1":
+            v1_entries.append(value)
         elif version == "v1a":
-            v1a.append(decode_base64(value))
+            v1a_entries.append(value)
+    v1, skipped_v1 = decode_entries(v1_entries, decode_base64, 32)
+    v1a, skipped_v1a = decode_entries(v1a_entries, decode_base64, 64)
+    if not v1 and not v1a and (malformed or skipped_v1 or skipped_v1a):
+        raise VerificationError("malformed_header", "no signature entry is well formed")
     prefix = f"{msg_id}.{stamp}.".encode("ascii")
     found = mac_matches(symmetric, v1, (prefix, req.body))
     if not found and v1a and public:

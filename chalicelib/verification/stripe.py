@@ -23,6 +23,7 @@ from ._common import (
     key_values,
     parse_timestamp,
     single,
+    well_formed,
 )
 
 DEFAULT_TOLERANCE = 300
@@ -30,10 +31,12 @@ DEFAULT_TOLERANCE = 300
 
 def verify_stripe(req: Request) -> Verified:
     """Verify a Stripe webhook; the event ``id`` (``evt_...``) in the body is the delivery id."""
-    pairs = key_values(req.require_header("Stripe-Signature"), ",")
+    pairs, malformed = key_values(req.require_header("Stripe-Signature"), ",")
     stamp = single(pairs, "t")
     timestamp = parse_timestamp(stamp)
-    signatures = [decode_hex(value) for key, value in pairs if key == "v1"]
+    signatures = well_formed(
+        [value for key, value in pairs if key == "v1"], decode_hex, 32, malformed=malformed
+    )
     check_mac(req, signatures, (stamp.encode("ascii") + b".", req.body))
     check_window(timestamp, req, DEFAULT_TOLERANCE)
     return Verified.from_body(req.body, _metadata, timestamp=timestamp)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 
-from local.emulator import free_port
 from tests.stack import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,13 +24,9 @@ def _call(method: str, url: str, key: str, doc: object | None = None) -> dict[st
 
 
 def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
-    port, demo_port, key = free_port(), free_port(), "hk_dev_test_key"
-    env = {
-        **os.environ,
-        "HOOKWAY_ADMIN_KEY": key,
-        "HOOKWAY_PORT": str(port),
-        "HOOKWAY_DEMO_PORT": str(demo_port),
-    }
+    key = "hk_dev_test_key"
+    # Port 0: each server binds a free port itself and the banner says which (no race for a port).
+    env = {**os.environ, "HOOKWAY_ADMIN_KEY": key, "HOOKWAY_PORT": "0", "HOOKWAY_DEMO_PORT": "0"}
     out = (tmp_path / "dev.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "local", "dev"],
@@ -40,11 +36,15 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: "admin key:  hk_dev_test_key" in (tmp_path / "dev.log").read_text(), timeout=60)
         banner = (tmp_path / "dev.log").read_text()
-        assert f"API:        {base}" in banner
+        found = re.search(r"API:        (http://127\.0\.0\.1:[0-9]+)\n", banner)
+        assert found, banner
+        base = found.group(1)
+        demo = re.search(r"http://127\.0\.0\.1:([0-9]+)/hooks", banner)
+        assert demo, banner
+        demo_port = int(demo.group(1))
         # the banner's example, as a user would paste it
         source = _call(
             "POST",

@@ -15,6 +15,7 @@ import hmac
 import json
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -79,14 +80,23 @@ def send(
     return Reply(int(head.split(b"\r\n", 1)[0].split()[1]), payload, seconds)
 
 
-def assert_clean_4xx(reply: Reply) -> None:
-    """A 4xx (or success) within a few seconds; a 4xx from Hookway carries its error shape."""
+def assert_clean_4xx(reply: Reply, *, head: bool = False) -> None:
+    """A 4xx (or success) within a few seconds; every 4xx carries Hookway's one error shape."""
     assert reply.status is not None, "the server closed the connection without answering"
     assert reply.status < 500, f"{reply.status}: {reply.body[:300]!r}"
     assert reply.seconds < 5, f"took {reply.seconds:.1f} s"
-    if reply.status >= 400 and reply.body.startswith(b'{"error"'):
-        error = json.loads(reply.body)["error"]
-        assert isinstance(error["code"], str) and isinstance(error["message"], str)
+    if reply.status >= 400 and not head:
+        assert_error_shape(reply.body)
+
+
+def assert_error_shape(body: bytes) -> dict[str, str]:
+    """``{"error": {"code", "message"}}`` (plus ``field`` for a body field), nothing else."""
+    doc = json.loads(body)
+    assert set(doc) == {"error"}, body[:300]
+    error = doc["error"]
+    assert {"code", "message"} <= set(error) <= {"code", "message", "field", "pointer", "reason"}, body[:300]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str)
+    return dict(error)
 
 
 # ------------------------------------------------------------------------------------------ fixtures
@@ -163,6 +173,14 @@ def test_schemathesis_finds_no_server_error(
         "endpoint_id": _create(stack, "/v1/endpoints", {"url": "http://127.0.0.1:9/st", "enabled": False}),
         "message_id": ids["message"],
     }
+    if "{application_id}" in path:
+        known["application_id"] = _create(stack, "/v1/applications", {"name": "st"})
+    if "{name}" in path:
+        known["name"] = f"fuzz.{uuid.uuid4().hex[:12]}"
+        assert (
+            stack.request("POST", "/v1/event-types", json_body={"name": known["name"]}, admin=True).status
+            == 201
+        )
     failures: list[str] = []
     for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
         positive = mode is schemathesis.GenerationMode.POSITIVE
@@ -198,7 +216,13 @@ def _fuzz(stack: Stack, strategy: Any, mode: str, failures: list[str]) -> None:
         except (ValueError, UnicodeError, requests.exceptions.InvalidHeader):
             return  # requests refuses to send it (a header it cannot encode): nothing reached the API
         seconds = float(response.elapsed)
-        if response.status_code >= 500 or seconds > 5:
+        shaped = True
+        if response.status_code >= 400 and case.method != "HEAD":
+            try:
+                assert_error_shape(response.content)
+            except (AssertionError, ValueError, KeyError):
+                shaped = False
+        if response.status_code >= 500 or seconds > 5 or not shaped:
             failures.append(
                 f"{mode}: {response.status_code} in {seconds:.1f} s for {case.method} {case.formatted_path}"
                 f" query={case.query} body={str(case.body)[:200]}: {response.content[:200]!r}"
@@ -396,6 +420,17 @@ CASES: dict[str, Case] = {
     "content-length-not-a-number": Case(
         "POST", "/v1/sources", (AUTH, B, ("Content-Length", "abc")), b"{}", LOCAL_LENGTH
     ),
+    "content-length-negative": Case("POST", "/in/{source}", (B, ("Content-Length", "-5")), b"{}"),
+    "content-length-5000-digits": Case("POST", "/in/{source}", (B, ("Content-Length", "9" * 5000)), b"{}"),
+    "content-length-twice": Case(
+        "POST", "/in/{source}", (B, ("Content-Length", "2"), ("Content-Length", "3")), b"{}"
+    ),
+    "header-line-70kb": Case("POST", "/in/{source}", (B, ("X-Big", "a" * 70_000)), b"{}"),
+    "headers-200": Case("POST", "/in/{source}", (B, *((f"X-H{i}", "v") for i in range(200))), b"{}"),
+    "request-line-70kb": Case("GET", "/v1/sources?x=" + "a" * 70_000, (AUTH,)),
+    "unknown-path": Case("GET", "/", ()),
+    "unknown-path-docs": Case("GET", "/docs", (AUTH,)),
+    "unknown-path-v1": Case("POST", "/v1", (AUTH, B), b"{}"),
 }
 
 
@@ -533,3 +568,107 @@ def test_source_config_never_makes_ingest_a_5xx(stack: Stack, name: str) -> None
     if not headers and method == "POST":
         headers = _signed_slack("abc", body)
     assert_clean_4xx(send(stack, method, f"/in/{created.json()['id']}{query}", headers, body))
+
+
+# ------------------------------------------------------------ every method on every route, and framing
+
+EVERY_METHOD = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND")
+
+
+def _routes() -> list[str]:
+    return list(yaml.safe_load(SPEC.read_text())["paths"])
+
+
+@pytest.mark.parametrize("route", _routes())
+def test_every_method_on_every_route_answers_in_the_error_shape(
+    stack: Stack, ids: dict[str, str], route: str
+) -> None:
+    # GIVEN a route with real ids (a fresh source, so a DELETE here takes nothing from the other cases)
+    source = _create(
+        stack, "/v1/sources", {"name": "m", "verification": {"scheme": "basic", "secrets": ["u:p"]}}
+    )
+    endpoint = _create(stack, "/v1/endpoints", {"url": "http://127.0.0.1:9/m", "enabled": False})
+    application = _create(stack, "/v1/applications", {"name": "m"})
+    event_type = f"fuzz.{uuid.uuid4().hex[:12]}"
+    assert stack.request("POST", "/v1/event-types", json_body={"name": event_type}, admin=True).status == 201
+    path = route.format(
+        source_id=source,
+        endpoint_id=endpoint,
+        message_id=ids["message"],
+        secret_id="sec_x",
+        application_id=application,
+        name=event_type,
+    )
+    documented = {m.upper() for m in yaml.safe_load(SPEC.read_text())["paths"][route] if m in HTTP_METHODS}
+    for method in EVERY_METHOD:
+        # WHEN each method is sent, authenticated, with a JSON body
+        reply = send(stack, method, path, (AUTH, B), b"{}")
+        # THEN never a 5xx, every refusal in the error shape, and an unserved method is 405 with Allow
+        assert_clean_4xx(reply, head=method == "HEAD")
+        if method not in documented and method != "HEAD":
+            assert reply.status == 405, (method, route, reply.status, reply.body[:200])
+            assert assert_error_shape(reply.body)["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "code"),
+    [
+        pytest.param([("Content-Length", "abc")], b"{}", 400, "invalid_content_length", id="length-abc"),
+        pytest.param([("Content-Length", "-5")], b"{}", 400, "invalid_content_length", id="length-negative"),
+        pytest.param([("Content-Length", "1e3")], b"{}", 400, "invalid_content_length", id="length-float"),
+        pytest.param(
+            [("Content-Length", "2"), ("Content-Length", "3")],
+            b"{}",
+            400,
+            "invalid_content_length",
+            id="twice",
+        ),
+        pytest.param([("Content-Length", "9" * 30)], b"{}", 413, "payload_too_large", id="length-huge"),
+        pytest.param(
+            [("Content-Length", "9" * 5000)], b"{}", 413, "payload_too_large", id="length-5000-digits"
+        ),
+        pytest.param(
+            [("Content-Length", str(11 << 20))], b"{}", 413, "payload_too_large", id="length-over-10-mib"
+        ),
+        pytest.param([("X-Big", "a" * 70_000)], None, 431, "header_too_large", id="header-line-70kb"),
+        pytest.param([(f"X-H{i}", "v") for i in range(200)], None, 431, "header_too_large", id="headers-200"),
+        pytest.param(
+            [("Transfer-Encoding", "chunked")], b"2\r\n{}\r\n0\r\n\r\n", 411, "length_required", id="chunked"
+        ),
+    ],
+)
+def test_the_local_gateway_refuses_bad_framing_in_the_error_shape(
+    stack: Stack, ids: dict[str, str], headers: list[Header], body: bytes | None, status: int, code: str
+) -> None:
+    # GIVEN a request to /in whose framing the gateway refuses (its own Content-Length when given)
+    path = f"/in/{ids['source']}"
+    if body is None:
+        reply = send(stack, "POST", path, [JSON_CT, *headers], b"{}")
+    else:
+        reply = _send_own_length(stack, "POST", path, (JSON_CT, *headers), body)
+    # WHEN the gateway answers THEN with the status and stable code, in Hookway's shape, quickly
+    assert reply.status == status, reply.body[:300]
+    assert assert_error_shape(reply.body)["code"] == code
+    assert reply.seconds < 5
+
+
+def test_a_body_over_the_invoke_limit_is_payload_too_large(stack: Stack, ids: dict[str, str]) -> None:
+    # GIVEN a 5 MiB body: under API Gateway's 10 MB, over Lambda's 6 MB invoke once base64-encoded
+    reply = send(
+        stack,
+        "POST",
+        f"/in/{ids['source']}",
+        [("Content-Type", "application/octet-stream")],
+        b"A" * (5 << 20),
+    )
+    # WHEN the gateway answers THEN 413 payload_too_large in the error shape
+    assert reply.status == 413
+    assert assert_error_shape(reply.body)["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("path", ["/", "/v1", "/docs", "/v1/nope", "/in"])
+def test_an_unknown_path_is_not_found(stack: Stack, path: str) -> None:
+    # GIVEN a path no route serves WHEN requested THEN 404 not_found in the error shape
+    reply = send(stack, "GET", path, (AUTH,))
+    assert reply.status == 404
+    assert assert_error_shape(reply.body)["code"] == "not_found"

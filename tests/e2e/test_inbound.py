@@ -55,6 +55,22 @@ def test_signed_webhook_is_stored_once_byte_for_byte(stack: Stack) -> None:
     assert message["body_sha256"] == hashlib.sha256(body).hexdigest()
     stored = stack.request("GET", f"/v1/messages/{message_id}/body", admin=True, headers={"Accept": "*/*"})
     assert stored.status == 200 and stored.body == body
+    # Any client gets the bytes: urllib sends no Accept at all, many clients send application/json.
+    for accept in ({}, {"Accept": "application/json"}):
+        stored = stack.request("GET", f"/v1/messages/{message_id}/body", admin=True, headers=accept)
+        assert (stored.status, stored.body) == (200, body), (accept, stored.body[:200])
+        assert stored.headers["Content-Type"] == "application/octet-stream"
+        assert stored.headers["Hookway-Content-Type"] == "application/json"
+
+
+def test_the_openapi_document_is_served_without_the_admin_key(stack: Stack) -> None:
+    # GIVEN the running API WHEN a client without credentials fetches the document THEN it gets it
+    as_json = stack.request("GET", "/v1/openapi.json")
+    as_yaml = stack.request("GET", "/v1/openapi.yaml")
+    assert (as_json.status, as_yaml.status) == (200, 200)
+    assert as_json.json()["openapi"].startswith("3.1")
+    assert "/v1/openapi.json" in as_json.json()["paths"]
+    assert as_yaml.body.startswith(b"openapi: 3.1")
 
 
 def test_tampered_webhook_is_401_and_nothing_is_stored(stack: Stack) -> None:

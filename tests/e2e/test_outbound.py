@@ -163,9 +163,9 @@ def test_timeouts_and_trickling_receivers_fail_and_then_fail_visibly(
         assert delivery["attempts"] == 2 and delivery["last_error_class"] == "timeout"
     attempts = stack.request("GET", f"/v1/messages/{message_id}/attempts", admin=True).json()["data"]
     mine = [a for a in attempts if a["endpoint_id"] in (slow_ep["id"], trickle_ep["id"])]
-    assert len(mine) == 4 and all(
-        a["duration_ms"] < 2500 for a in mine
-    )  # the total deadline held, trickle or not
+    # The total deadline (1 s) held, trickle or not: without it an attempt takes 5 s or more; the bound
+    # leaves a loaded machine its scheduling delays.
+    assert len(mine) == 4 and all(a["duration_ms"] < 4000 for a in mine)
 
 
 def test_redirect_is_not_followed(stack: Stack, receivers: Receivers) -> None:
@@ -240,7 +240,7 @@ def test_two_workers_never_post_the_same_delivery_at_once(stack: Stack, receiver
         ids = [_publish(stack, "dup.test", {"n": i}) for i in range(5)]
         wait_until(lambda: all(_message(stack, m).get("deliveries") for m in ids))
         # duplicate every task, as SQS at-least-once (or a re-run router) may
-        from chalicelib.delivery import Task
+        from chalicelib.outbound.tasks import Task
 
         for message_id in ids:
             for _ in range(3):

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.queues import S3BlobStore, SqsQueue
-from chalicelib.store import DynamoStore
+from chalicelib.aws.dynamo import DynamoStore
+from chalicelib.aws.s3 import S3BlobStore
+from chalicelib.aws.sqs import SqsQueue
 from tests import aws
 from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
 

@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from chalicelib.errors import BadRequestError, NotFoundError, StorageError
+from chalicelib import ports
+from chalicelib.aws.sqs import SqsQueue
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.models import BodyRef, Endpoint, Message, MtlsRule, Rejection, Secret, Source, Verification
-from chalicelib.queues import SqsQueue
+from chalicelib.models import (
+    Application,
+    Attempt,
+    BodyRef,
+    Endpoint,
+    EventType,
+    Message,
+    MtlsRule,
+    Rejection,
+    Secret,
+    Source,
+    Verification,
+)
+from chalicelib.ports import MessageQuery, encode_cursor
 from tests.fakes import FakeClock
+
+DAY = 86400.0
 
 
 def _source(clock: FakeClock, **changes: Any) -> Source:
@@ -31,6 +48,7 @@ def _source(clock: FakeClock, **changes: Any) -> Source:
         max_body_bytes=10,
         description="d",
         enabled=False,
+        application_id="app_owner",
     )
     return base.with_changes(**changes)
 
@@ -53,9 +71,96 @@ def _message(clock: FakeClock, **changes: Any) -> Message:
         signed_timestamp=5,
         body=b"\x00\xffz",
         dedupe_until=clock() + 60,
-        expires_at=clock() + 86400,
+        expires_at=clock() + 40 * DAY,
+        application_id="app_owner",
     )
-    return Message(**{**base.__dict__, **changes})
+    return replace(base, **changes)
+
+
+def _endpoint(clock: FakeClock, **changes: Any) -> Endpoint:
+    now = clock()
+    base = Endpoint(
+        id=new_id("ep"),
+        url="https://example.com/hook",
+        created_at=now,
+        updated_at=now,
+        secrets=(Secret("s1", "whsec_abc", now, now + 60),),
+        description="d",
+        filter_sources=("src_a",),
+        filter_event_types=("order.*",),
+        signing="github",
+        headers={"x-a": "1"},
+        auth={"type": "bearer", "token": "t"},
+        timeout=5.0,
+        retry_schedule=(5, 60),
+        enabled=False,
+        disabled_reason="failing",
+        failing_since=now - 5,
+        application_id=None,
+    )
+    return replace(base, **changes)
+
+
+def _application(clock: FakeClock, **changes: Any) -> Application:
+    now = clock()
+    base = Application(
+        id=new_id("app"),
+        name="Acme",
+        created_at=now,
+        updated_at=now,
+        uid=None,
+        metadata={"plan": "pro"},
+    )
+    return replace(base, **changes)
+
+
+def _attempt(
+    message: Message, endpoint_id: str, number: int, started_at: float, generation: str = "g1"
+) -> Attempt:
+    return Attempt(
+        message_id=message.id,
+        endpoint_id=endpoint_id,
+        number=number,
+        claim_id=new_id("clm"),
+        started_at=started_at,
+        status="failed",
+        delivery_status="pending",
+        lease_until=started_at + 30,
+        expires_at=started_at + 40 * DAY,
+        generation=generation,
+    )
+
+
+def _pages(store: Any, method: str, limit: int = 2, **kwargs: Any) -> tuple[list[Any], int]:
+    """Every item of a listing, page by page (and how many pages it took)."""
+    items: list[Any] = []
+    cursor = None
+    for pages in range(1, 1000):
+        page = getattr(store, method)(limit=limit, cursor=cursor, **kwargs)
+        assert len(page.items) <= limit
+        items.extend(page.items)
+        cursor = page.cursor
+        if cursor is None:
+            return items, pages
+    raise AssertionError("the listing never ended")
+
+
+def _search(store: Any, query: MessageQuery, limit: int = 2, keep: Any = None) -> list[str]:
+    """The ids of a whole search, page by page; no id may come twice."""
+    found, _ = _pages(store, "search_messages", limit=limit, query=query, keep=keep)
+    ids = [m.id for m in found]
+    assert len(ids) == len(set(ids))
+    return ids
+
+
+def _store_all(store: Any, messages: list[Message], clock: FakeClock) -> list[Message]:
+    for message in messages:
+        assert store.store_message(message, clock()) is True
+    return messages
+
+
+def _newest_first(messages: list[Message]) -> list[str]:
+    return [m.id for m in sorted(messages, key=lambda m: (m.received_at, m.id), reverse=True)]
 
 
 class TestStore:
@@ -155,7 +260,7 @@ class TestStore:
     def test_expired_message_is_not_found_before_ttl_runs(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock)
         store.store_message(message, clock())
-        clock.advance(86401)
+        clock.advance(40 * DAY + 1)
         with pytest.raises(NotFoundError):
             store.get_message(message.id)
 
@@ -167,16 +272,34 @@ class TestStore:
             store.store_message(made[-1], clock())
             clock.advance(1)
         store.store_message(_message(clock, source_id="src_other"), clock())
-        page = store.list_messages(source_id=sid, limit=3, cursor=None)
-        rest = store.list_messages(source_id=sid, limit=3, cursor=page.cursor)
+        query = MessageQuery(source_id=sid)
+        page = store.search_messages(query, limit=3, cursor=None)
+        rest = store.search_messages(query, limit=3, cursor=page.cursor)
         assert [m.id for m in page.items + rest.items] == [m.id for m in reversed(made)]
         assert rest.cursor is None
 
     @pytest.mark.parametrize("cursor", ["!!!", "e30", "eyJwayI6IDF9", "bm90IGpzb24"])
-    def test_forged_cursor_is_a_400(self, store: Any, cursor: str) -> None:
+    @pytest.mark.parametrize(
+        "query",
+        [
+            MessageQuery(source_id="s"),
+            MessageQuery(),
+            MessageQuery(application_id="app_a"),
+            MessageQuery(endpoint_id="ep_a"),
+        ],
+    )
+    def test_forged_cursor_is_a_400(self, store: Any, cursor: str, query: MessageQuery) -> None:
         with pytest.raises(BadRequestError) as err:
-            store.list_messages(source_id="s", limit=3, cursor=cursor)
+            store.search_messages(query, limit=3, cursor=cursor)
         assert err.value.code == "invalid_cursor"
+
+    @pytest.mark.parametrize("method", ["list_sources", "list_applications", "list_event_types"])
+    def test_forged_cursor_is_a_400_in_every_listing(self, store: Any, method: str) -> None:
+        with pytest.raises(BadRequestError) as err:
+            getattr(store, method)(limit=3, cursor="e30")
+        assert err.value.code == "invalid_cursor"
+        with pytest.raises(BadRequestError):
+            store.list_endpoints(application_id=None, limit=3, cursor="bm90IGpzb24")
 
     def test_rejections_ring_and_counts(self, store: Any, clock: FakeClock) -> None:
         sid = new_id("src")
@@ -202,6 +325,478 @@ class TestStore:
         assert store.rejection_counts(sid) == {"total": 4, "signature_mismatch": 3, "ip_not_allowed": 1}
         clock.advance(101)
         assert store.list_rejections(sid) == []
+
+
+class TestApplications:
+    def test_round_trip_and_uid_lookup(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an application with a uid and one without
+        app = _application(clock, uid="acme-1", metadata={"plan": "pro", "region": "eu"})
+        bare = _application(clock, metadata={})
+        # WHEN both are created
+        store.create_application(app)
+        store.create_application(bare)
+        # THEN each reads back whole and the uid names its application
+        assert store.get_application(app.id) == app
+        assert store.get_application(bare.id) == bare
+        assert store.application_id_for_uid("acme-1") == app.id
+        assert store.application_id_for_uid("nobody") is None
+
+    def test_missing_application(self, store: Any) -> None:
+        with pytest.raises(NotFoundError) as err:
+            store.get_application("app_missing")
+        assert err.value.code == "application_not_found"
+
+    def test_uid_conflict_on_create(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an application holding a uid
+        first = _application(clock, uid="shared")
+        store.create_application(first)
+        # WHEN another one is created with the same uid
+        second = _application(clock, uid="shared")
+        with pytest.raises(ConflictError) as err:
+            store.create_application(second)
+        # THEN it is refused and nothing of it is stored
+        assert err.value.code == "uid_taken"
+        with pytest.raises(NotFoundError):
+            store.get_application(second.id)
+        assert store.application_id_for_uid("shared") == first.id
+        # AND creating the holder again (a retry) is no conflict
+        store.create_application(first)
+
+    def test_uid_conflict_on_update(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN two applications with their own uids
+        a = _application(clock, uid="a")
+        b = _application(clock, uid="b")
+        store.create_application(a)
+        store.create_application(b)
+        # WHEN b tries to take a's uid
+        with pytest.raises(ConflictError) as err:
+            store.update_application(b, replace(b, uid="a", name="renamed"))
+        # THEN nothing changes
+        assert err.value.code == "uid_taken"
+        assert store.get_application(b.id) == b
+        assert store.application_id_for_uid("a") == a.id
+        assert store.application_id_for_uid("b") == b.id
+
+    def test_uid_move_frees_the_old_uid(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an application with uid "old"
+        app = _application(clock, uid="old")
+        store.create_application(app)
+        # WHEN it moves to "new" (and other fields change)
+        clock.advance(5)
+        moved = replace(app, uid="new", name="Acme 2", metadata={"k": "v"}, updated_at=clock())
+        store.update_application(app, moved)
+        # THEN "new" names it, "old" is free for another application
+        assert store.get_application(app.id) == moved
+        assert store.application_id_for_uid("new") == app.id
+        assert store.application_id_for_uid("old") is None
+        other = _application(clock, uid="old")
+        store.create_application(other)
+        assert store.application_id_for_uid("old") == other.id
+        # AND dropping the uid frees it as well
+        store.update_application(moved, replace(moved, uid=None))
+        assert store.get_application(app.id).uid is None
+        assert store.application_id_for_uid("new") is None
+
+    def test_update_without_uid_change_keeps_the_uid(self, store: Any, clock: FakeClock) -> None:
+        app = _application(clock, uid="same")
+        store.create_application(app)
+        store.update_application(app, replace(app, name="n2"))
+        assert store.get_application(app.id).name == "n2"
+        assert store.application_id_for_uid("same") == app.id
+
+    def test_update_of_a_deleted_application_is_not_found(self, store: Any, clock: FakeClock) -> None:
+        app = _application(clock, uid="gone")
+        with pytest.raises(NotFoundError) as err:
+            store.update_application(app, replace(app, uid="gone2"))
+        assert err.value.code == "application_not_found"
+        assert store.application_id_for_uid("gone2") is None
+
+    def test_delete_frees_the_uid(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an application with a uid
+        app = _application(clock, uid="u1")
+        store.create_application(app)
+        # WHEN it is deleted
+        store.delete_application(app)
+        # THEN it is gone and its uid can be taken again
+        with pytest.raises(NotFoundError):
+            store.get_application(app.id)
+        assert store.application_id_for_uid("u1") is None
+        again = _application(clock, uid="u1")
+        store.create_application(again)
+        assert store.application_id_for_uid("u1") == again.id
+        # AND deleting an application without a uid works too
+        bare = _application(clock)
+        store.create_application(bare)
+        store.delete_application(bare)
+        with pytest.raises(NotFoundError):
+            store.get_application(bare.id)
+
+    def test_applications_page_oldest_first(self, store: Any, clock: FakeClock) -> None:
+        made = []
+        for i in range(5):
+            made.append(_application(clock, uid=f"u{i}" if i % 2 else None))
+            store.create_application(made[-1])
+            clock.advance(1)
+        seen, pages = _pages(store, "list_applications")
+        assert [a.id for a in seen] == [a.id for a in made]
+        assert pages == 3
+
+    def test_revoke_tokens_only_moves_forward(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an application
+        app = _application(clock, uid="rv")
+        store.create_application(app)
+        # WHEN its tokens are revoked, then "revoked" at an earlier time
+        store.revoke_tokens(app.id, 1000.0)
+        store.revoke_tokens(app.id, 500.0)
+        # THEN the later instant stands
+        assert store.get_application(app.id).tokens_valid_after == 1000.0
+        store.revoke_tokens(app.id, 2000.5)
+        assert store.get_application(app.id).tokens_valid_after == 2000.5
+        # AND an update built from a stale copy cannot undo the revocation
+        store.update_application(app, replace(app, name="stale"))
+        got = store.get_application(app.id)
+        assert (got.name, got.tokens_valid_after) == ("stale", 2000.5)
+        # AND a missing application is a 404
+        with pytest.raises(NotFoundError) as err:
+            store.revoke_tokens("app_missing", 1.0)
+        assert err.value.code == "application_not_found"
+
+
+class TestEndpoints:
+    def test_round_trip(self, store: Any, clock: FakeClock) -> None:
+        endpoint = _endpoint(clock, application_id="app_x")
+        store.put_endpoint(endpoint)
+        assert store.get_endpoint(endpoint.id) == endpoint
+        minimal = Endpoint(id=new_id("ep"), url="https://e.com", created_at=clock(), updated_at=clock())
+        store.put_endpoint(minimal)
+        assert store.get_endpoint(minimal.id) == minimal
+        store.delete_endpoint(minimal.id)
+        with pytest.raises(NotFoundError):
+            store.get_endpoint(minimal.id)
+
+    def test_endpoints_per_owner_never_mix(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN endpoints of the operator, of application A and of application B
+        made: dict[str | None, list[Endpoint]] = {None: [], "app_a": [], "app_b": []}
+        for i in range(9):
+            owner = [None, "app_a", "app_b"][i % 3]
+            if i >= 6 and owner == "app_b":
+                continue  # B has fewer
+            made[owner].append(_endpoint(clock, application_id=owner))
+            store.put_endpoint(made[owner][-1])
+            clock.advance(1)
+        # WHEN each owner's endpoints are listed page by page, and all at once
+        for owner, mine in made.items():
+            listed, _ = _pages(store, "list_endpoints", application_id=owner)
+            # THEN each owner sees exactly its own, oldest first
+            assert [e.id for e in listed] == [e.id for e in mine]
+            assert [e.id for e in store.endpoints_of(owner)] == [e.id for e in mine]
+        assert store.endpoints_of("app_none") == []
+
+    def test_cursor_of_one_owner_cannot_reach_another(self, store: Any, clock: FakeClock) -> None:
+        a = [_endpoint(clock, application_id="app_a") for _ in range(3)]
+        b = [_endpoint(clock, application_id="app_b") for _ in range(3)]
+        for e in a + b:
+            store.put_endpoint(e)
+        page = store.list_endpoints(application_id="app_a", limit=1, cursor=None)
+        other = store.list_endpoints(application_id="app_b", limit=10, cursor=page.cursor)
+        assert {e.id for e in other.items} <= {e.id for e in b}
+
+
+class TestEventTypes:
+    def test_crud(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an event type with a schema and one without
+        schema = {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]}
+        with_schema = EventType("order.created", clock(), clock(), "An order", schema, False)
+        bare = EventType("ping", clock(), clock())
+        store.put_event_type(with_schema)
+        store.put_event_type(bare)
+        # THEN both read back whole
+        assert store.get_event_type("order.created") == with_schema
+        assert store.get_event_type("ping") == bare
+        # WHEN one is replaced
+        changed = replace(with_schema, deprecated=True, schema=None, updated_at=clock() + 1)
+        store.put_event_type(changed)
+        assert store.get_event_type("order.created") == changed
+        # WHEN one is deleted, THEN it is gone, and deleting it again is a 404
+        store.delete_event_type("ping")
+        with pytest.raises(NotFoundError) as err:
+            store.get_event_type("ping")
+        assert err.value.code == "event_type_not_found"
+        with pytest.raises(NotFoundError) as err:
+            store.delete_event_type("ping")
+        assert err.value.code == "event_type_not_found"
+
+    def test_listed_by_name_page_by_page(self, store: Any, clock: FakeClock) -> None:
+        names = ["user.deleted", "order.paid", "a", "order.created", "user.created"]
+        for name in names:
+            store.put_event_type(EventType(name, clock(), clock()))
+        listed, pages = _pages(store, "list_event_types")
+        assert [e.name for e in listed] == sorted(names)
+        assert pages == 3
+
+
+class TestSearchMessages:
+    def test_no_filter_newest_first_across_days(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN messages on several days (some days empty), of several sources and owners
+        now = clock()
+        made = _store_all(
+            store,
+            [
+                _message(clock, received_at=now - days * DAY - i, source_id=f"src_{i}", application_id=owner)
+                for days in (0, 1, 3, 6)
+                for i, owner in enumerate(["app_a", None])
+            ],
+            clock,
+        )
+        # WHEN everything is searched, two at a time
+        # THEN every message comes once, newest first
+        assert _search(store, MessageQuery()) == _newest_first(made)
+        assert _search(store, MessageQuery(), limit=50) == _newest_first(made)
+
+    def test_search_skips_expired_messages(self, store: Any, clock: FakeClock) -> None:
+        live = _message(clock)
+        dead = _message(clock, received_at=clock() - 10, expires_at=clock() + 5)
+        _store_all(store, [live, dead], clock)
+        clock.advance(6)
+        assert _search(store, MessageQuery()) == [live.id]
+        assert _search(store, MessageQuery(source_id="src_a")) == [live.id]
+
+    def test_by_source(self, store: Any, clock: FakeClock) -> None:
+        now = clock()
+        mine = [_message(clock, source_id="src_mine", received_at=now - i * 3600 * 7) for i in range(6)]
+        others = [_message(clock, source_id="src_other", received_at=now - i) for i in range(3)]
+        _store_all(store, mine + others, clock)
+        assert _search(store, MessageQuery(source_id="src_mine")) == _newest_first(mine)
+
+    def test_by_application(self, store: Any, clock: FakeClock) -> None:
+        now = clock()
+        a = [_message(clock, application_id="app_a", received_at=now - i * DAY) for i in range(4)]
+        b = [_message(clock, application_id="app_b", received_at=now - i) for i in range(2)]
+        operator = [_message(clock, application_id=None, received_at=now - 5)]
+        _store_all(store, a + b + operator, clock)
+        assert _search(store, MessageQuery(application_id="app_a")) == _newest_first(a)
+        assert _search(store, MessageQuery(application_id="app_b")) == _newest_first(b)
+        assert _search(store, MessageQuery(application_id="app_none")) == []
+
+    def test_by_endpoint_first_attempts_newest_first(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN messages delivered to an endpoint (some retried, one stored twice) and to another one
+        now = clock()
+        m = [_message(clock, received_at=now - 100 + i) for i in range(4)]
+        _store_all(store, m, clock)
+        attempts = [
+            _attempt(m[0], "ep_x", 1, now - 50),
+            _attempt(m[0], "ep_x", 2, now - 10),  # a retry: not a new candidate
+            _attempt(m[1], "ep_x", 1, now - 40),
+            _attempt(m[2], "ep_x", 1, now - 60),
+            _attempt(m[2], "ep_x", 1, now - 5, generation="g2"),  # the same id stored again
+            _attempt(m[3], "ep_other", 1, now - 30),
+        ]
+        for attempt in attempts:
+            assert store.claim_attempt(attempt, now) is True
+        # WHEN the endpoint's messages are searched
+        # THEN they come in the order of their first attempts, newest first, once each per page
+        assert _search(store, MessageQuery(endpoint_id="ep_x"), limit=10) == [m[2].id, m[1].id, m[0].id]
+        paged = _search_raw(store, MessageQuery(endpoint_id="ep_x"), limit=1)
+        # (across pages a message stored twice may come once per storing)
+        assert paged == [m[2].id, m[1].id, m[0].id, m[2].id]
+        # AND the other filters still apply
+        assert _search(store, MessageQuery(endpoint_id="ep_x", after=now - 99), limit=10) == [
+            m[2].id,
+            m[1].id,
+        ]
+        assert _search(store, MessageQuery(endpoint_id="ep_other")) == [m[3].id]
+        assert _search(store, MessageQuery(endpoint_id="ep_none")) == []
+
+    def test_by_event_type_exact_and_prefix(self, store: Any, clock: FakeClock) -> None:
+        now = clock()
+        types = ["order.created", "order.paid", "orders.imported", "order", "push", None, "order.x.y"]
+        made = _store_all(
+            store,
+            [_message(clock, event_type=t, received_at=now - i * 5000) for i, t in enumerate(types)],
+            clock,
+        )
+        by_type = {m.event_type: m.id for m in made}
+        assert _search(store, MessageQuery(event_type="order.paid")) == [by_type["order.paid"]]
+        assert _search(store, MessageQuery(event_type="order")) == [by_type["order"]]
+        prefix = [by_type["order.created"], by_type["order.paid"], by_type["order.x.y"]]
+        assert _search(store, MessageQuery(event_type="order.*")) == prefix
+        assert _search(store, MessageQuery(event_type="order.*", source_id="src_a")) == prefix
+
+    def test_by_provider_id(self, store: Any, clock: FakeClock) -> None:
+        made = _store_all(
+            store,
+            [_message(clock, delivery_id=f"evt_{i % 3}", received_at=clock() - i) for i in range(7)],
+            clock,
+        )
+        wanted = [m for m in made if m.delivery_id == "evt_1"]
+        assert _search(store, MessageQuery(provider_id="evt_1")) == _newest_first(wanted)
+
+    def test_after_and_before(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN messages one every 12 hours over 5 days
+        now = clock()
+        made = _store_all(store, [_message(clock, received_at=now - i * DAY / 2) for i in range(10)], clock)
+        after, before = made[7].received_at, made[2].received_at
+        expected = _newest_first([m for m in made if after <= m.received_at < before])
+        assert len(expected) == 5  # after is inclusive, before exclusive
+        for query in (
+            MessageQuery(after=after, before=before),
+            MessageQuery(after=after, before=before, source_id="src_a"),
+            MessageQuery(after=after, before=before, application_id="app_owner"),
+        ):
+            assert _search(store, query) == expected
+        assert _search(store, MessageQuery(after=after)) == _newest_first(made[:8])
+        assert _search(store, MessageQuery(before=before)) == _newest_first(made[3:])
+        assert _search(store, MessageQuery(before=now + 10 * DAY)) == _newest_first(made)
+        assert _search(store, MessageQuery(after=now + 1)) == []
+        assert _search(store, MessageQuery(after=before, before=after)) == []
+
+    def test_combined_filters_and_keep(self, store: Any, clock: FakeClock) -> None:
+        now = clock()
+        made = _store_all(
+            store,
+            [
+                _message(
+                    clock,
+                    received_at=now - i * 3000,
+                    source_id="src_a" if i % 2 else "src_b",
+                    event_type="order.paid" if i % 3 else "push",
+                    application_id="app_a" if i < 8 else "app_b",
+                )
+                for i in range(12)
+            ],
+            clock,
+        )
+        after = now - 9 * 3000
+        wanted = [
+            m
+            for m in made
+            if m.source_id == "src_a"
+            and m.event_type == "order.paid"
+            and m.received_at >= after
+            and m.application_id == "app_a"
+        ]
+        assert wanted
+        query = MessageQuery(application_id="app_a", source_id="src_a", event_type="order.*", after=after)
+        assert _search(store, query) == _newest_first(wanted)
+        kept = {m.id for m in wanted[1:]}
+        assert _search(store, query, keep=lambda m: m.id in kept) == _newest_first(wanted[1:])
+        assert _search(store, MessageQuery(), keep=lambda m: m.id in kept) == _newest_first(wanted[1:])
+
+    @pytest.mark.parametrize(
+        "query",
+        [MessageQuery(), MessageQuery(source_id="src_a"), MessageQuery(application_id="app_owner")],
+        ids=["by-day", "by-source", "by-application"],
+    )
+    def test_small_pages_reconstruct_the_whole_result(
+        self, store: Any, clock: FakeClock, query: MessageQuery
+    ) -> None:
+        # GIVEN ten messages over four days, two of them received in the same instant
+        now = clock()
+        times = [now - i * DAY * 0.4 for i in range(9)] + [now - DAY * 0.4]
+        made = _store_all(store, [_message(clock, received_at=t) for t in times], clock)
+        # WHEN they are listed two at a time, THEN the pages are exactly the whole listing
+        whole = store.search_messages(query, limit=50, cursor=None)
+        assert [m.id for m in whole.items] == _newest_first(made)
+        assert whole.cursor is None
+        assert _search(store, query, limit=2) == _newest_first(made)
+        assert _search(store, query, limit=3) == _newest_first(made)
+
+    def test_a_page_stops_after_max_examined(
+        self, store: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # GIVEN ten messages, and a search that may examine only four per page
+        monkeypatch.setattr(ports, "MAX_EXAMINED", 4)
+        made = _store_all(store, [_message(clock, received_at=clock() - i) for i in range(10)], clock)
+        # WHEN nothing matches, THEN a page comes back empty but with a cursor, until all are examined
+        query = MessageQuery(source_id="src_a", event_type="nothing")
+        first = store.search_messages(query, limit=2, cursor=None)
+        assert first.items == []
+        assert first.cursor is not None
+        _, pages = _pages(store, "search_messages", limit=2, query=query)
+        assert pages == 3
+        # AND when a few match, they are all found across the pages, in order
+        wanted = {made[1].id, made[6].id, made[9].id}
+        for q in (MessageQuery(source_id="src_a"), MessageQuery()):
+            assert _search(store, q, limit=5, keep=lambda m: m.id in wanted) == [
+                made[1].id,
+                made[6].id,
+                made[9].id,
+            ]
+
+    def test_cursor_of_one_application_lists_only_another_ones_messages(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        now = clock()
+        a = _store_all(
+            store, [_message(clock, application_id="app_a", received_at=now - i) for i in range(5)], clock
+        )
+        b = _store_all(
+            store,
+            [_message(clock, application_id="app_b", received_at=now - 2.5 - i) for i in range(5)],
+            clock,
+        )
+        page = store.search_messages(MessageQuery(application_id="app_a"), limit=2, cursor=None)
+        assert page.cursor is not None
+        got, _ = _pages(store, "search_messages", query=MessageQuery(application_id="app_b"))
+        assert {m.id for m in got} <= {m.id for m in b}
+        moved = store.search_messages(MessageQuery(application_id="app_b"), limit=50, cursor=page.cursor)
+        assert {m.id for m in moved.items} <= {m.id for m in b}
+        assert not {m.id for m in moved.items} & {m.id for m in a}
+
+    def test_well_formed_foreign_cursor_only_moves_the_start(self, store: Any, clock: FakeClock) -> None:
+        now = clock()
+        made = _store_all(store, [_message(clock, received_at=now - i * DAY) for i in range(3)], clock)
+        cursor = encode_cursor([f"MSG#{made[0].id}", "META", f"{made[0].received_at:017.6f}#{made[0].id}"])
+        for query in (
+            MessageQuery(),
+            MessageQuery(source_id="src_a"),
+            MessageQuery(application_id="app_owner"),
+        ):
+            page = store.search_messages(query, limit=50, cursor=cursor)
+            assert [m.id for m in page.items] == [made[1].id, made[2].id]
+        # a cursor from beyond the range starts at its top; one from below it ends the listing
+        future = encode_cursor(["MSG#x", "META", f"{now + 50 * DAY:017.6f}#x"])
+        assert [m.id for m in store.search_messages(MessageQuery(), limit=50, cursor=future).items] == [
+            m.id for m in made
+        ]
+        bounded = MessageQuery(after=now - 1.5 * DAY, before=now - 0.5 * DAY)
+        assert _search(store, bounded) == [made[1].id]
+        ancient = encode_cursor(["MSG#x", "META", f"{now - 9 * DAY:017.6f}#x"])
+        assert store.search_messages(bounded, limit=50, cursor=ancient).items == []
+        assert [m.id for m in store.search_messages(bounded, limit=50, cursor=future).items] == [made[1].id]
+        # a by-day cursor whose sort key is no time is refused
+        with pytest.raises(BadRequestError):
+            store.search_messages(
+                MessageQuery(), limit=5, cursor=encode_cursor(["MSG#x", "META", "nonsense"])
+            )
+
+    def test_by_day_walk_bridges_gaps_up_to_the_retention_limit(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN a message now, one 30 days ago and one behind a further gap of 36 empty days
+        now = clock()
+        made = _store_all(
+            store,
+            [
+                _message(clock, received_at=now, expires_at=now + 90 * DAY),
+                _message(clock, received_at=now - 30 * DAY, expires_at=now + 90 * DAY),
+                _message(clock, received_at=now - 67 * DAY, expires_at=now + 90 * DAY),
+            ],
+            clock,
+        )
+        # WHEN every message is searched by day, THEN the walk stops after 35 days without a message
+        assert _search(store, MessageQuery()) == [made[0].id, made[1].id]
+        # AND a bound inside the gap starts the walk there
+        assert _search(store, MessageQuery(before=now - 60 * DAY)) == [made[2].id]
+        # AND the other indexes have no such limit
+        assert _search(store, MessageQuery(source_id="src_a")) == [m.id for m in made]
+
+    def test_non_finite_bounds_are_a_400(self, store: Any) -> None:
+        with pytest.raises(BadRequestError):
+            store.search_messages(MessageQuery(after=float("nan")), limit=5, cursor=None)
+
+
+def _search_raw(store: Any, query: MessageQuery, limit: int) -> list[str]:
+    found, _ = _pages(store, "search_messages", limit=limit, query=query)
+    return [m.id for m in found]
 
 
 class TestQueue:

@@ -2,44 +2,30 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 
+from chalicelib.aws.sqs import SqsQueue
 from chalicelib.errors import StorageError
-from chalicelib.ingest import IngestService, SourceCache
-from chalicelib.queues import SqsQueue
-from local.emulator import free_port
 from tests import aws
-from tests.conftest import github_headers, inbound
-from tests.fakes import FakeClock, MemoryBlobs, MemoryStore
+from tests.conftest import github_headers, inbound, make_services
 
 
 def test_ingest_answers_503_quickly_when_sqs_is_unreachable() -> None:
-    # GIVEN the real SQS adapter pointed at an address where nothing listens
-    dead = f"http://127.0.0.1:{free_port()}"
-    queue = SqsQueue(aws.client("sqs", dead), f"{dead}/123456789012/hookway-ingest")
-    clock = FakeClock()
-    store = MemoryStore(clock)
-    ingest = IngestService(
-        sources=SourceCache(store, clock, 10),
-        store=store,
-        queue=queue,
-        blobs=MemoryBlobs(),
-        clock=clock,
-        max_body_bytes=1 << 20,
-        claim_check_bytes=900 << 10,
-        rejections_kept=5,
-    )
-    from chalicelib.sources import SourceService
+    # GIVEN the real SQS adapter pointed at an address where nothing listens (bound, never listening,
+    # so no other process can start listening there during the test)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        _ingest_answers_503(f"http://127.0.0.1:{held.getsockname()[1]}")
 
-    sid = (
-        SourceService(store, SourceCache(store, clock, 0), clock, 3600)
-        .create(
-            {"name": "gh", "verification": {"scheme": "github", "secrets": ["It's a Secret to Everybody"]}}
-        )
-        .id
-    )
+
+def _ingest_answers_503(dead: str) -> None:
+    queue = SqsQueue(aws.client("sqs", dead), f"{dead}/123456789012/hookway-ingest")
+    services = make_services({"ingest_queue": queue})
+    ingest = services.ingest
+    sid = services.github_source()
     body = b"{}"
     started = time.monotonic()
     # WHEN a valid webhook arrives THEN it is a 503 with a stable code, well inside API Gateway's 29 s

@@ -10,15 +10,26 @@ from pathlib import Path
 import pytest
 import trustme
 
-from chalicelib.egress import ClientCertificate, ClientCertificateError, OutboundRequest, TLSError, Transport
+from chalicelib.endpoints import public_endpoint
+from chalicelib.errors import ValidationError
 from chalicelib.outbound.client_certs import (
     ClientCertificates,
     parse_reference,
     parse_value,
     public_reference,
 )
+from chalicelib.outbound.egress import (
+    ClientCertificate,
+    ClientCertificateError,
+    OutboundRequest,
+    TLSError,
+    Transport,
+)
+from chalicelib.scope import OPERATOR
+from tests.conftest import Services
 from tests.fakes import FakeClock
 from tests.unit._servers import http_server
+from tests.unit.test_delivery import Receiver, World, _publish
 from tests.unit.test_egress import HOOK_HOST, stub
 
 REF = "secretsmanager:hookway/local/certs/acme"
@@ -177,67 +188,24 @@ def test_certificates_are_cached_for_their_ttl(client_cert: ClientCertificate) -
         certificates("nowhere:x")
 
 
-def test_an_endpoint_names_its_client_certificate_and_the_sender_passes_it_on() -> None:
-    # GIVEN the endpoint service of stage "local" (its names are the only ones the sender may read)
-    from chalicelib import egress
-    from chalicelib.delivery import EndpointCache, EndpointFanout, Sender
-    from chalicelib.endpoints import EndpointService, public_endpoint
-    from chalicelib.errors import ValidationError
-    from chalicelib.publish import Publisher
-    from chalicelib.routing import Router
-    from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
-
-    clock = FakeClock()
-    store = MemoryStore(clock)
-    service = EndpointService(
-        store,
-        clock,
-        allow_private=False,
-        https_only=True,
-        resolver=lambda host, port: ["93.184.215.14"],
-        certificate_prefixes={"secretsmanager": "hookway/local/", "ssm": "/hookway/local/certs/"},
-    )
-    doc = {"source": "secretsmanager", "name": "hookway/local/certs/acme"}
+def test_an_endpoint_names_its_client_certificate_and_the_sender_passes_it_on(services: Services) -> None:
+    # GIVEN the outbound path of stage "test" on fakes (its names are the only ones the sender may read)
+    world = World(services, Receiver())
+    doc = {"source": "secretsmanager", "name": "hookway/test/certs/acme"}
     # WHEN an endpoint is created with a certificate of another stage THEN 400 on that field
     with pytest.raises(ValidationError) as caught:
-        service.create(
-            {"url": "https://hooks.example.com/in", "client_certificate": {**doc, "name": "other/x"}}
-        )
+        world.endpoint(client_certificate={**doc, "name": "hookway/prod/certs/acme"})
     assert caught.value.field == "client_certificate" and caught.value.status == 400
     # WHEN with its own THEN it is kept and shown by name (the value never is)
-    endpoint, _, _ = service.create({"url": "https://hooks.example.com/in", "client_certificate": doc})
+    endpoint, _ = world.endpoint(client_certificate=doc)
     assert public_endpoint(endpoint)["client_certificate"] == doc
     # ... and a delivery's request names it for the transport to present
-    seen: list[egress.OutboundRequest] = []
-
-    def receiver(request: egress.OutboundRequest) -> egress.OutboundResponse:
-        seen.append(request)
-        return egress.OutboundResponse(status=200, headers={}, body=b"", duration=0.01, address="203.0.113.1")
-
-    ingest, deliveries = MemoryQueue(), MemoryQueue()
-    publisher = Publisher(store=store, queue=ingest, clock=clock)
-    cache = EndpointCache(store, clock, ttl=0)
-
-    router = Router(
-        store=store,
-        blobs=MemoryBlobs(),
-        fanout=EndpointFanout(cache, deliveries),
-        clock=clock,
-        retention_seconds=30 * 86400,
-        inline_body_bytes=256 * 1024,
+    _publish(world)
+    assert world.run() == ["succeeded"]
+    assert [r.client_certificate for r in world.receiver.requests] == [
+        "secretsmanager:hookway/test/certs/acme"
+    ]
+    # WHEN the certificate is removed THEN the endpoint names none
+    assert (
+        world.endpoints.update(endpoint.id, {"client_certificate": None}, OPERATOR).client_certificate is None
     )
-    sender = Sender(
-        store=store,
-        blobs=MemoryBlobs(),
-        queue=deliveries,
-        transport=egress.FunctionTransport(receiver),
-        endpoints=cache,
-        publisher=None,
-        clock=clock,
-    )
-    publisher.publish({"event_type": "a.b", "payload": {}}, None)
-    router.route(ingest.sent.pop())
-    assert sender.handle(deliveries.sent.pop()) == "succeeded"
-    assert [r.client_certificate for r in seen] == ["secretsmanager:hookway/local/certs/acme"]
-    # WHEN the certificate is removed THEN requests name none
-    assert service.update(endpoint.id, {"client_certificate": None}).client_certificate is None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.delivery import PoisonTaskError, Task, delivery_states
 from chalicelib.errors import StorageError
+from chalicelib.messages import delivery_states
 from chalicelib.outbound.dead_letters import DeadLetters, StillLeasedError
+from chalicelib.outbound.tasks import PoisonTaskError, Task
 from chalicelib.sweep import Sweep
 from tests.unit.test_delivery import Receiver, World, _publish
 

@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from chalicelib import egress
-from chalicelib.delivery import EndpointCache, EndpointFanout, Sender, Task, delivery_states, matches
-from chalicelib.endpoints import EndpointService
+from chalicelib.config import Settings
+from chalicelib.messages import delivery_states
 from chalicelib.models import Endpoint
-from chalicelib.publish import Publisher
-from chalicelib.retry import DEFAULT_SCHEDULE
-from chalicelib.routing import Router
+from chalicelib.outbound import egress
+from chalicelib.outbound.retry import DEFAULT_SCHEDULE
+from chalicelib.outbound.routing import matches
+from chalicelib.outbound.tasks import Task
+from chalicelib.scope import OPERATOR
+from chalicelib.wiring import Container
 from tests.conftest import Services, github_headers, inbound
 from tests.fakes import FakeClock, MemoryQueue
 
@@ -45,38 +47,26 @@ class World:
         self.clock: FakeClock = services.clock
         self.deliveries = MemoryQueue()
         self.receiver = receiver
-        self.endpoint_cache = EndpointCache(services.store, self.clock, ttl=0)
-        self.publisher = Publisher(store=services.store, queue=services.queue, clock=self.clock)
-        self.router = Router(
-            store=services.store,
-            blobs=services.blobs,
-            fanout=EndpointFanout(self.endpoint_cache, self.deliveries),
-            clock=self.clock,
-            retention_seconds=30 * 86400,
-            inline_body_bytes=256 * 1024,
-        )
-        self.sender = Sender(
-            store=services.store,
-            blobs=services.blobs,
-            queue=self.deliveries,
-            transport=egress.FunctionTransport(receiver),
-            endpoints=self.endpoint_cache,
-            publisher=self.publisher,
-            clock=self.clock,
-            rand=lambda: 0.5,
-            max_workers=4,
-        )
-        self.hop_delays: list[int] = []
-        self.endpoints = EndpointService(
-            services.store,
+        self.container = Container(
+            Settings(stage="test", admin_key="k", endpoint_cache_seconds=0),
             self.clock,
-            allow_private=False,
-            https_only=True,
+            store=services.store,
+            ingest_queue=services.queue,
+            deliveries_queue=self.deliveries,
+            blobs=services.blobs,
+            transport=egress.FunctionTransport(receiver),
+            rand=lambda: 0.5,
             resolver=lambda host, port: ["93.184.215.14"],
         )
+        self.endpoint_cache = self.container.endpoint_cache
+        self.publisher = self.container.publisher
+        self.router = self.container.router
+        self.sender = self.container.sender
+        self.endpoints = self.container.endpoints
+        self.hop_delays: list[int] = []
 
     def endpoint(self, **doc: Any) -> tuple[Endpoint, str]:
-        endpoint, secret, _ = self.endpoints.create({"url": "https://hooks.example.com/in", **doc})
+        endpoint, secret, _ = self.endpoints.create({"url": "https://hooks.example.com/in", **doc}, OPERATOR)
         return endpoint, secret
 
     def route_all(self) -> None:
@@ -104,7 +94,7 @@ def world(services: Services) -> World:
 
 
 def _publish(world: World, event_type: str = "invoice.paid", payload: Any = None) -> str:
-    return world.publisher.publish({"event_type": event_type, "payload": payload or {"n": 1}}, None)
+    return world.publisher.publish({"event_type": event_type, "payload": payload or {"n": 1}}, None, OPERATOR)
 
 
 def test_first_try_success_is_signed_for_the_official_verifier(world: World) -> None:
@@ -346,31 +336,29 @@ def test_filters_by_source_and_event_type_patterns(services: Services) -> None:
 
 def test_batch_is_sent_concurrently(world: World) -> None:
     import threading
-    import time
 
-    lock = threading.Lock()
-    active = {"now": 0, "max": 0}
+    # GIVEN a transport whose sends each wait until all four are in flight at once (a condition, not a
+    # clock: sent one after another, the first would wait alone and the barrier would break)
+    barrier = threading.Barrier(4, timeout=30)
+    broken: list[BaseException] = []
 
-    def slow(request: egress.OutboundRequest) -> egress.OutboundResponse:
-        with lock:
-            active["now"] += 1
-            active["max"] = max(active["max"], active["now"])
-        time.sleep(0.2)
-        with lock:
-            active["now"] -= 1
+    def together(request: egress.OutboundRequest) -> egress.OutboundResponse:
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError as exc:
+            broken.append(exc)
         return egress.OutboundResponse(200, {}, b"", 0.2, "203.0.113.1")
 
-    world.sender._transport = egress.FunctionTransport(slow)
+    world.sender._transport = egress.FunctionTransport(together)
     for _ in range(4):
         world.endpoint()
     _publish(world)
     world.route_all()
-    bodies = list(world.deliveries.sent)
-    started = time.monotonic()
-    errors = world.sender.handle_many(bodies)
-    elapsed = time.monotonic() - started
+    # WHEN a batch of four deliveries is handled
+    errors = world.sender.handle_many(list(world.deliveries.sent))
+    # THEN all four were in flight together, and all succeeded
     assert errors == [None] * 4
-    assert active["max"] == 4 and elapsed < 0.6
+    assert broken == []
 
 
 def test_github_style_endpoint_signs_with_its_own_secret(world: World) -> None:
@@ -444,16 +432,12 @@ def test_an_id_stored_again_after_its_window_gets_fresh_deliveries_and_old_retri
 
 
 def test_a_failed_delivery_can_be_resent(world: World) -> None:
-    from chalicelib.delivery import Recovery
-
     world.receiver.script = [500, 500, 200]
     endpoint, _ = world.endpoint(retry_schedule=[0, 5])
     message_id = _publish(world)
     assert world.run() == ["retrying", "failed"]
-    recovery = Recovery(
-        store=world.s.store, queue=world.deliveries, endpoints=world.endpoint_cache, clock=world.clock
-    )
-    assert recovery.resend(message_id) == [endpoint.id]
+    recovery = world.container.recovery
+    assert recovery.resend(message_id, {}, OPERATOR) == [endpoint.id]
     assert world.run() == ["succeeded"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
     assert state["status"] == "succeeded" and state["attempts"] == 3
@@ -462,8 +446,6 @@ def test_a_failed_delivery_can_be_resent(world: World) -> None:
 
 
 def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enabled(world: World) -> None:
-    from chalicelib.delivery import Recovery
-
     world.receiver.script = [410]
     endpoint, _ = world.endpoint()
     start = world.clock.now
@@ -475,15 +457,13 @@ def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enab
     world.route_all()
     world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
     world.run()  # the second message's task meets the disabled endpoint: skipped
-    world.endpoints.update(endpoint.id, {"enabled": True})
-    recovery = Recovery(
-        store=world.s.store, queue=world.deliveries, endpoints=world.endpoint_cache, clock=world.clock
-    )
-    assert sorted(recovery.recover(endpoint.id, since=start)) == sorted([first, second])
+    world.endpoints.update(endpoint.id, {"enabled": True}, OPERATOR)
+    recovery = world.container.recovery
+    assert sorted(recovery.recover(endpoint.id, {"since": start}, OPERATOR)) == sorted([first, second])
     assert world.run() == ["succeeded", "succeeded"]
     for message_id in (first, second):
         [state] = delivery_states(
             world.s.store.get_message(message_id), world.s.store.list_attempts(message_id)
         )
         assert state["status"] == "succeeded"
-    assert recovery.recover(endpoint.id, since=start) == []  # nothing left to recover
+    assert recovery.recover(endpoint.id, {"since": start}, OPERATOR) == []  # nothing left to recover

@@ -9,6 +9,7 @@ import pytest
 
 from chalicelib.endpoints import EndpointService, public_endpoint
 from chalicelib.errors import ValidationError
+from chalicelib.scope import OPERATOR
 from tests.fakes import FakeClock, MemoryStore
 from tests.unit.test_egress import BAD_URLS, STUB_DNS  # one corpus: reliability.md section 2.6
 
@@ -28,7 +29,7 @@ def service() -> EndpointService:
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_every_bad_url_class_is_refused_at_registration(service: EndpointService, url: str) -> None:
     with pytest.raises(ValidationError) as err:
-        service.create({"url": url})
+        service.create({"url": url}, OPERATOR)
     assert err.value.status == 400
     assert err.value.code in ("destination_not_allowed", "invalid_url", "dns_error", "invalid_request")
     assert err.value.field == "url"
@@ -41,8 +42,8 @@ def test_production_requires_https() -> None:
         MemoryStore(clock), clock, allow_private=False, https_only=True, resolver=_resolver
     )
     with pytest.raises(ValidationError):
-        service.create({"url": "http://evil.example/"})
-    assert service.create({"url": "https://evil.example/"})[0].url == "https://evil.example/"
+        service.create({"url": "http://evil.example/"}, OPERATOR)
+    assert service.create({"url": "https://evil.example/"}, OPERATOR)[0].url == "https://evil.example/"
 
 
 @pytest.mark.parametrize(
@@ -68,30 +69,30 @@ def test_invalid_endpoints_are_refused_with_the_field(
     service: EndpointService, doc: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ValidationError) as err:
-        service.create(doc)
+        service.create(doc, OPERATOR)
     assert err.value.field == field
 
 
 def test_secret_is_generated_shown_once_and_rotated(service: EndpointService) -> None:
     endpoint, secret, public_key = service.create(
-        {"url": "https://evil.example/", "auth": {"type": "bearer", "token": "tok-123456"}}
+        {"url": "https://evil.example/", "auth": {"type": "bearer", "token": "tok-123456"}}, OPERATOR
     )
     assert secret.startswith("whsec_") and public_key is None
     shown = json.dumps(public_endpoint(endpoint))
     assert secret not in shown and "tok-123456" not in shown
-    assert service.secret(endpoint.id) == {"id": endpoint.secrets[0].id, "secret": secret}
-    updated, new = service.rotate_secret(endpoint.id, {"retire_old_after": 3600})
+    assert service.secret(endpoint.id, OPERATOR) == {"id": endpoint.secrets[0].id, "secret": secret}
+    updated, new = service.rotate_secret(endpoint.id, {"retire_old_after": 3600}, OPERATOR)
     assert updated.live_secrets(service._clock()) == [secret, new["secret"]]  # both sign during the rotation
-    assert service.secret(endpoint.id)["secret"] == new["secret"]
+    assert service.secret(endpoint.id, OPERATOR)["secret"] == new["secret"]
 
 
 def test_ed25519_endpoint_shows_only_its_public_key(service: EndpointService) -> None:
     endpoint, secret, public_key = service.create(
-        {"url": "https://evil.example/", "signing": "standard-ed25519"}
+        {"url": "https://evil.example/", "signing": "standard-ed25519"}, OPERATOR
     )
     assert secret == "" and public_key is not None and public_key.startswith("whpk_")
     assert endpoint.secrets[0].value.startswith("whsk_")
-    assert service.secret(endpoint.id) == {"id": endpoint.secrets[0].id, "public_key": public_key}
+    assert service.secret(endpoint.id, OPERATOR) == {"id": endpoint.secrets[0].id, "public_key": public_key}
 
 
 def test_a_retry_schedule_must_end_within_retention(service: EndpointService) -> None:
@@ -100,6 +101,7 @@ def test_a_retry_schedule_must_end_within_retention(service: EndpointService) ->
             {
                 "url": "https://evil.example/",
                 "retry_schedule": [0, 7 * 86400, 7 * 86400, 7 * 86400, 7 * 86400],
-            }
+            },
+            OPERATOR,
         )
     assert err.value.field == "retry_schedule"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.retry import (
+from chalicelib.outbound.retry import (
     DEFAULT_SCHEDULE,
     MAX_STEP_SECONDS,
     MAX_STEPS,

@@ -6,10 +6,10 @@ import hashlib
 
 import pytest
 
+from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
-from chalicelib.routing import PoisonMessageError
-from chalicelib.sqs import BatchFailedError, process_batch
+from chalicelib.outbound.routing import PoisonMessageError
 from tests.conftest import Services, github_headers, inbound
 from tests.fakes import MemoryQueue
 
@@ -137,22 +137,11 @@ def test_batch_with_a_failure_deletes_the_successes_and_raises() -> None:
 
 
 def test_a_batch_is_stored_record_by_record_and_its_deliveries_enqueued_together(services: Services) -> None:
-    from chalicelib.delivery import EndpointCache, EndpointFanout
     from chalicelib.models import Endpoint
-    from chalicelib.routing import Router
-    from chalicelib.store import Store
 
-    store: Store = services.store
-    store.put_endpoint(Endpoint(id="ep_1", url="https://x.example/", created_at=0, updated_at=0))
-    deliveries = MemoryQueue()
-    router = Router(
-        store=store,
-        blobs=services.blobs,
-        fanout=EndpointFanout(EndpointCache(store, services.clock, 0), deliveries),
-        clock=services.clock,
-        retention_seconds=86400,
-        inline_body_bytes=1 << 18,
-    )
+    services.store.put_endpoint(Endpoint(id="ep_1", url="https://x.example/", created_at=0, updated_at=0))
+    deliveries = services.deliveries
+    router = services.router
     sid = services.github_source()
     for n in range(3):
         body = f'{{"n": {n}}}'.encode()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import socket
 
-from chalicelib import egress
+from chalicelib.outbound import egress
+from chalicelib.scope import OPERATOR
 from tests.conftest import Services
 from tests.unit.test_delivery import World
 
@@ -24,13 +25,14 @@ def test_rebinding_name_is_blocked_at_send_time_and_nothing_connects(services: S
         return answers[host]
 
     world = World(services, receiver=None)  # type: ignore[arg-type]
-    world.endpoints = type(world.endpoints)(
+    world.container.__dict__["resolver"] = resolver
+    world.endpoints = world.container.endpoints = type(world.endpoints)(
         services.store, world.clock, allow_private=False, https_only=False, resolver=resolver
     )
     world.sender._transport = egress.Transport(allow_private=False, resolver=resolver)
     endpoint, _ = world.endpoint(url=f"http://hooks.example.test:{port}/in", retry_schedule=[0])
     answers["hooks.example.test"] = ["127.0.0.1"]  # ... and loopback when the webhook is sent
-    message_id = world.publisher.publish({"event_type": "x", "payload": {}}, None)
+    message_id = world.publisher.publish({"event_type": "x", "payload": {}}, None, OPERATOR)
     try:
         assert world.run() == ["failed"]
         [attempt] = services.store.list_attempts(message_id)

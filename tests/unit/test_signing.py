@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.signing import (
+from chalicelib.outbound.signing import (
     SigningError,
     decode_secret,
     generate_ed25519_keypair,

@@ -1,4 +1,4 @@
-"""Outbound webhook signatures: Standard Webhooks v1 (HMAC-SHA256) and v1a (ed25519); pure.
+"""The ``standard`` signing mode: Standard Webhooks v1 (HMAC-SHA256) and v1a (ed25519); pure.
 
 Content signed is ``{msg_id}.{timestamp}.{body}``. The ``webhook-signature`` header carries one
 space-separated ``<version>,<base64>`` entry per secret, so an endpoint whose secret is being
@@ -22,6 +22,10 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from secrets import token_bytes
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.models import Endpoint, Message
 
 __all__ = [
     "MAX_SECRET_BYTES",
@@ -30,7 +34,7 @@ __all__ = [
     "decode_secret",
     "generate_ed25519_keypair",
     "generate_secret",
-    "github_signature",
+    "headers_for",
     "sign",
     "standard_headers",
 ]
@@ -143,11 +147,6 @@ def standard_headers(msg_id: str, timestamp: int, body: bytes, secrets: Sequence
     }
 
 
-def github_signature(secret: str, body: bytes) -> str:
-    """GitHub's ``X-Hub-Signature-256`` value, ``sha256=<hex>``; the secret is used as UTF-8 text."""
-    if not isinstance(secret, str) or not secret:
-        raise SigningError("secret must be a non-empty string")
-    if not isinstance(body, bytes | bytearray | memoryview):
-        raise SigningError("body must be bytes")
-    digest = hmac.new(secret.encode("utf-8"), bytes(body), hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+def headers_for(message: Message, endpoint: Endpoint, body: bytes, now: float) -> dict[str, str]:
+    """The signing mode's headers: Standard Webhooks, signed by every live secret of the endpoint."""
+    return standard_headers(message.id, int(now), body, endpoint.live_secrets(now))

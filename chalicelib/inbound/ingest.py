@@ -12,16 +12,17 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any, NoReturn
 
-from chalicelib import access
+from chalicelib.caches import SourceCache
 from chalicelib.envelope import Envelope
 from chalicelib.errors import HookwayError, NotFoundError, PayloadTooLargeError, RejectedError
-from chalicelib.ids import message_id_for, new_id
+from chalicelib.ids import MessageIds, new_id
+from chalicelib.inbound import access
+from chalicelib.inbound.request import InboundRequest, Reply
 from chalicelib.models import BodyRef, Rejection, Source
-from chalicelib.queues import BlobStore, Queue
-from chalicelib.store import Store
+from chalicelib.ports import BlobStore, Queue, Store
 from chalicelib.verification import ChallengeReply, VerificationError, challenge_reply, verify
 
 log = logging.getLogger("hookway.ingest")
@@ -36,69 +37,8 @@ _TRANSPORT_HEADERS = frozenset({"host", "content-length", "accept-encoding", "vi
 _TRANSPORT_PREFIXES = ("x-forwarded-", "x-amzn-", "x-amz-cf-", "cloudfront-")
 
 
-@dataclass(frozen=True)
-class InboundRequest:
-    """An HTTP request to ``/in/{source_id}`` as API Gateway handed it over."""
-
-    source_id: str
-    method: str
-    url: str
-    path: str
-    query: Mapping[str, str]
-    query_string: str
-    headers: Mapping[str, Sequence[str]]  # lower-case name -> every value received
-    body: bytes
-    source_ip: str | None = None
-    client_cert: Mapping[str, Any] | None = None
-
-    def header(self, name: str) -> str:
-        """The first value of a header, or ''."""
-        values = self.headers.get(name.lower())
-        return values[0] if values else ""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What the route answers."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 def _json_reply(status: int, doc: dict[str, Any]) -> Reply:
     return Reply(status, json.dumps(doc, separators=(",", ":")).encode())
-
-
-class SourceCache:
-    """Sources read through a short-lived cache, so the warm ingest path makes no DynamoDB call."""
-
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
-        self._store = store
-        self._clock = clock
-        self._ttl = ttl
-        self._entries: dict[str, tuple[float, Source | None]] = {}
-
-    def get(self, source_id: str) -> Source:
-        """The source (possibly up to ``ttl`` seconds old), or NotFoundError."""
-        now = self._clock()
-        hit = self._entries.get(source_id)
-        if hit is None or now - hit[0] >= self._ttl:
-            try:
-                source: Source | None = self._store.get_source(source_id)
-            except NotFoundError:
-                source = None
-            hit = (now, source)
-            if self._ttl > 0:
-                self._entries[source_id] = hit
-        if hit[1] is None:
-            raise NotFoundError(f"no source {source_id!r}", code="source_not_found")
-        return hit[1]
-
-    def invalidate(self, source_id: str) -> None:
-        """Forget a source after it changed in this process."""
-        self._entries.pop(source_id, None)
 
 
 def _json_pointer(doc: Any, pointer: str) -> Any:
@@ -158,8 +98,10 @@ class IngestService:
         max_body_bytes: int,
         claim_check_bytes: int,
         rejections_kept: int,
+        ids: MessageIds,
         count: Callable[..., None] | None = None,
     ) -> None:
+        self._ids = ids
         self._sources = sources
         self._store = store
         self._queue = queue
@@ -273,7 +215,7 @@ class IngestService:
     ) -> str:
         body_sha256 = hashlib.sha256(request.body).hexdigest()
         key = dedupe_key(source.dedupe, delivery_id=delivery_id, request=request, body_sha256=body_sha256)
-        message_id = message_id_for(source.id, key) if key else new_id("msg")
+        message_id = self._ids.derived(source.id, key) if key else self._ids.random()
         receipt = new_id("rcpt")
         envelope = Envelope(
             id=message_id,
@@ -294,13 +236,14 @@ class IngestService:
             dedupe_key=key,
             signed_timestamp=signed_timestamp,
             body=request.body,
+            application_id=source.application_id,
         )
         text = envelope.encode()
         if len(text.encode()) > self._claim_check:
             object_key = f"ingest/{source.id}/{receipt}"
             bucket = self._blobs.put(object_key, request.body)
             ref = BodyRef(bucket=bucket, key=object_key, sha256=body_sha256, size=len(request.body))
-            text = Envelope(**{**envelope.__dict__, "body": None, "body_ref": ref}).encode()
+            text = replace(envelope, body=None, body_ref=ref).encode()
         self._queue.send(text)
         log.debug(
             "accepted", extra={"source_id": source.id, "message_id": message_id, "size": len(request.body)}

@@ -16,7 +16,7 @@ from chalicelib.models import Source
 from chalicelib.verification import VerificationError, verify
 
 if TYPE_CHECKING:
-    from chalicelib.ingest import InboundRequest
+    from chalicelib.inbound.request import InboundRequest
 
 _CERT_TIME = "%b %d %H:%M:%S %Y %Z"
 

@@ -1,37 +1,59 @@
 """Turning models into DynamoDB items and back; the only place that knows the item layout.
 
-Single table, generic keys (``pk``, ``sk``) and one index (``gsi1pk``, ``gsi1sk``):
+Single table, generic keys (``pk``, ``sk``) and three keys-only indexes (``gsi1``, ``gsi2``, ``gsi3``,
+each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the strings sort like the numbers):
 
     SRC#{id}  / META         a source           gsi1: SOURCES / {created_at}#{id}
     SRC#{id}  / STATS        rejection counters
     SRC#{id}  / REJ#{slot}   a recent rejection (ring of N slots, TTL)
     MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
+                                                gsi2: DAY#{yyyy-mm-dd of received_at, UTC} / same
+                                                gsi3: APP#{application_id}#MSG / same (only with an application)
     MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it)
                                                 gsi1: EP#{endpoint} / {started_at}#{message}#{n}
-    EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}
+    EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}   (the operator's own)
+                                                   or APP#{application_id}#EP / {created_at}#{id}
+    APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
+    APPUID#{uid} / META      the claim of an application's uid (written in one transaction with it)
+    ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
 
-Complex fields (options, headers, secrets) are stored as JSON strings: they are read whole and never queried.
+Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
+whole and never queried. An attribute that is absent decodes as the field's default (``application_id``
+None: the operator's own).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from datetime import UTC, date, datetime
 from typing import Any
 
+from chalicelib.errors import BadRequestError
 from chalicelib.models import (
+    Application,
     Attempt,
     BodyRef,
     Endpoint,
+    EventType,
     Message,
+    MessageStatus,
     MtlsRule,
     Rejection,
     Secret,
     Source,
     Verification,
+    attempt_status,
+    delivery_status,
+    signing_mode,
 )
+from chalicelib.ports import MessageQuery
 
 Item = dict[str, Any]
+_LAST_SECOND = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+_SORT_TIME = re.compile(r"([0-9]{1,11}\.[0-9]{6})#")
 
 
 def s(value: str) -> dict[str, str]:
@@ -57,6 +79,65 @@ def _num(item: Item, name: str, default: float | None = None) -> float | None:
 def _int(item: Item, name: str, default: int | None = None) -> int | None:
     attr = item.get(name)
     return int(attr["N"]) if attr else default
+
+
+def _message_status(value: str) -> MessageStatus:
+    if value != "stored":
+        raise ValueError(f"not a message status: {value!r}")
+    return "stored"
+
+
+def time_key(at: float) -> str:
+    """A time as the sort keys hold it: fixed-width, so the strings sort like the numbers."""
+    return f"{at:017.6f}"
+
+
+def day_of(at: float) -> date:
+    """The UTC day a time falls in, as its sort key rounds it (so a sort key alone names its day).
+
+    Times outside 1970 to 9999 count as the first or the last day (a query's bound may be anything).
+    """
+    return datetime.fromtimestamp(min(max(float(time_key(at)), 0.0), _LAST_SECOND), tz=UTC).date()
+
+
+def day_partition(day: date) -> str:
+    """The gsi2 partition of one day's messages."""
+    return f"DAY#{day.isoformat()}"
+
+
+def day_of_sort_key(sort_key: str) -> date | None:
+    """The day of a message sort key (``{received_at}#{id}``), or None if it is not one."""
+    match = _SORT_TIME.match(sort_key)
+    if match is None:
+        return None
+    try:
+        return datetime.fromtimestamp(float(match.group(1)), tz=UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def message_sort_key(message: Message) -> str:
+    """The sort key of a message in every message index."""
+    return f"{time_key(message.received_at)}#{message.id}"
+
+
+def search_bounds(query: MessageQuery) -> tuple[str | None, str | None]:
+    """The sort-key range of a message index that can hold a query's messages: [low, high).
+
+    ``high`` ends in ``$`` (after ``#``), so a message received in the microsecond of ``before`` is still
+    a candidate; ``MessageQuery.matches`` then decides exactly, as it does for ``after``.
+    """
+    for bound in (query.after, query.before):
+        if bound is not None and not math.isfinite(bound):
+            raise BadRequestError("after and before must be finite times", code="invalid_query")
+    low = time_key(query.after) if query.after is not None else None
+    high = time_key(query.before) + "$" if query.before is not None else None
+    return low, high
+
+
+def endpoints_partition(application_id: str | None) -> str:
+    """The gsi1 partition of one owner's endpoints (None: the operator's own)."""
+    return "ENDPOINTS" if application_id is None else f"APP#{application_id}#EP"
 
 
 def source_key(source_id: str) -> Item:
@@ -99,6 +180,8 @@ def source_to_item(source: Source) -> Item:
         item["dedupe"] = s(source.dedupe)
     if source.max_body_bytes is not None:
         item["max_body_bytes"] = n(source.max_body_bytes)
+    if source.application_id is not None:
+        item["application_id"] = s(source.application_id)
     return item
 
 
@@ -132,15 +215,19 @@ def item_to_source(item: Item) -> Source:
         replay_window=int(item["replay_window"]["N"]),
         max_body_bytes=_int(item, "max_body_bytes"),
         enabled=item["enabled"]["BOOL"],
+        application_id=_opt_s(item, "application_id"),
     )
 
 
 def message_to_item(message: Message) -> Item:
     """Encode a message (with its inline body or its S3 claim check)."""
+    sort_key = message_sort_key(message)
     item: Item = {
         **message_key(message.id),
         "gsi1pk": s(f"SRC#{message.source_id}"),
-        "gsi1sk": s(f"{message.received_at:017.6f}#{message.id}"),
+        "gsi1sk": s(sort_key),
+        "gsi2pk": s(day_partition(day_of(message.received_at))),
+        "gsi2sk": s(sort_key),
         "source_id": s(message.source_id),
         "status": s(message.status),
         "received_at": n(message.received_at),
@@ -161,9 +248,13 @@ def message_to_item(message: Message) -> Item:
         ("source_ip", message.source_ip),
         ("delivery_id", message.delivery_id),
         ("dedupe_key", message.dedupe_key),
+        ("application_id", message.application_id),
     ):
         if value is not None:
             item[name] = s(value)
+    if message.application_id is not None:
+        item["gsi3pk"] = s(f"APP#{message.application_id}#MSG")
+        item["gsi3sk"] = s(sort_key)
     if message.signed_timestamp is not None:
         item["signed_timestamp"] = n(message.signed_timestamp)
     if message.body is not None:
@@ -189,7 +280,7 @@ def item_to_message(item: Item) -> Message:
         id=item["pk"]["S"].removeprefix("MSG#"),
         source_id=item["source_id"]["S"],
         event_type=_opt_s(item, "event_type"),
-        status=item["status"]["S"],
+        status=_message_status(item["status"]["S"]),
         received_at=float(item["received_at"]["N"]),
         size=int(item["size"]["N"]),
         body_sha256=item["body_sha256"]["S"],
@@ -209,6 +300,7 @@ def item_to_message(item: Item) -> Message:
         endpoints=tuple(json.loads(_opt_s(item, "endpoints") or "[]")),
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
+        application_id=_opt_s(item, "application_id"),
     )
 
 
@@ -261,7 +353,7 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
     """Encode an endpoint."""
     item: Item = {
         **endpoint_key(endpoint.id),
-        "gsi1pk": s("ENDPOINTS"),
+        "gsi1pk": s(endpoints_partition(endpoint.application_id)),
         "gsi1sk": s(f"{endpoint.created_at:017.6f}#{endpoint.id}"),
         "url": s(endpoint.url),
         "description": s(endpoint.description),
@@ -285,6 +377,8 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["failing_since"] = n(endpoint.failing_since)
     if endpoint.client_certificate is not None:
         item["client_certificate"] = s(endpoint.client_certificate)
+    if endpoint.application_id is not None:
+        item["application_id"] = s(endpoint.application_id)
     return item
 
 
@@ -301,7 +395,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         description=item["description"]["S"],
         filter_sources=tuple(json.loads(item["filter_sources"]["S"])),
         filter_event_types=tuple(json.loads(item["filter_event_types"]["S"])),
-        signing=item["signing"]["S"],
+        signing=signing_mode(item["signing"]["S"]),
         headers=json.loads(item["headers"]["S"]),
         auth=json.loads(auth) if auth else None,
         timeout=float(item["timeout"]["N"]),
@@ -310,6 +404,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         disabled_reason=_opt_s(item, "disabled_reason"),
         failing_since=_num(item, "failing_since"),
         client_certificate=_opt_s(item, "client_certificate"),
+        application_id=_opt_s(item, "application_id"),
     )
 
 
@@ -358,8 +453,8 @@ def item_to_attempt(item: Item) -> Attempt:
         number=int(number),
         claim_id=item["claim_id"]["S"],
         started_at=float(item["started_at"]["N"]),
-        status=item["status"]["S"],
-        delivery_status=item["delivery_status"]["S"],
+        status=attempt_status(item["status"]["S"]),
+        delivery_status=delivery_status(item["delivery_status"]["S"]),
         lease_until=float(item["lease_until"]["N"]),
         duration_ms=_int(item, "duration_ms"),
         response_status=_int(item, "response_status"),
@@ -369,4 +464,83 @@ def item_to_attempt(item: Item) -> Attempt:
         next_attempt_at=_num(item, "next_attempt_at"),
         expires_at=float(item["expires_at"]["N"]),
         generation=generation,
+    )
+
+
+def application_key(application_id: str) -> Item:
+    """The primary key of an application item."""
+    return {"pk": s(f"APP#{application_id}"), "sk": s("META")}
+
+
+def uid_key(uid: str) -> Item:
+    """The primary key of the item that claims an application's uid."""
+    return {"pk": s(f"APPUID#{uid}"), "sk": s("META")}
+
+
+def uid_to_item(uid: str, application_id: str) -> Item:
+    """Encode the claim of a uid by an application."""
+    return {**uid_key(uid), "application_id": s(application_id)}
+
+
+def application_to_item(application: Application) -> Item:
+    """Encode an application."""
+    item: Item = {
+        **application_key(application.id),
+        "gsi1pk": s("APPS"),
+        "gsi1sk": s(f"{time_key(application.created_at)}#{application.id}"),
+        "name": s(application.name),
+        "metadata": s(json.dumps(application.metadata)),
+        "created_at": n(application.created_at),
+        "updated_at": n(application.updated_at),
+        "tokens_valid_after": n(application.tokens_valid_after),
+    }
+    if application.uid is not None:
+        item["uid"] = s(application.uid)
+    return item
+
+
+def item_to_application(item: Item) -> Application:
+    """Decode an application."""
+    return Application(
+        id=item["pk"]["S"].removeprefix("APP#"),
+        name=item["name"]["S"],
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        uid=_opt_s(item, "uid"),
+        metadata=json.loads(item["metadata"]["S"]),
+        tokens_valid_after=_num(item, "tokens_valid_after", 0.0) or 0.0,
+    )
+
+
+def event_type_key(name: str) -> Item:
+    """The primary key of an event type item."""
+    return {"pk": s(f"ET#{name}"), "sk": s("META")}
+
+
+def event_type_to_item(event_type: EventType) -> Item:
+    """Encode an event type."""
+    item: Item = {
+        **event_type_key(event_type.name),
+        "gsi1pk": s("EVENT_TYPES"),
+        "gsi1sk": s(event_type.name),
+        "description": s(event_type.description),
+        "deprecated": {"BOOL": event_type.deprecated},
+        "created_at": n(event_type.created_at),
+        "updated_at": n(event_type.updated_at),
+    }
+    if event_type.schema is not None:
+        item["schema"] = s(json.dumps(event_type.schema))
+    return item
+
+
+def item_to_event_type(item: Item) -> EventType:
+    """Decode an event type."""
+    schema = _opt_s(item, "schema")
+    return EventType(
+        name=item["pk"]["S"].removeprefix("ET#"),
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        description=item["description"]["S"],
+        schema=json.loads(schema) if schema is not None else None,
+        deprecated=item["deprecated"]["BOOL"],
     )

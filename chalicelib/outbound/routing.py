@@ -1,4 +1,4 @@
-"""The router: ingest queue -> deduplicated, stored message -> fan-out to endpoints.
+"""The router: ingest queue -> deduplicated, stored message -> matched endpoints -> delivery tasks.
 
 Deduplication is one conditional write: the message id is derived from the source and its dedupe key,
 so a second request with the same key meets the first message's item and stops there, while a
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
 from chalicelib.envelope import Envelope, EnvelopeError
 from chalicelib.errors import NotFoundError
-from chalicelib.models import BodyRef, Message
-from chalicelib.queues import BlobStore
-from chalicelib.store import Store
+from chalicelib.models import OPS_SOURCE, BodyRef, Endpoint, Message, generation_of
+from chalicelib.outbound.tasks import Task
+from chalicelib.ports import BlobStore, EndpointSource, Queue, Store
 
 log = logging.getLogger("hookway.routing")
 
@@ -37,6 +38,56 @@ class Fanout(Protocol):
 
     def enqueue(self, messages: Sequence[Message]) -> int:
         """Enqueue one delivery per endpoint in each ``message.endpoints``; returns how many."""
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
+
+
+def matches(endpoint: Endpoint, message: Message) -> bool:
+    """Whether an endpoint wants a message: its source and event-type filters (``*`` wildcards).
+
+    An endpoint with no filter gets every message except Hookway's operational events, which go only to
+    endpoints that name them in ``event_types``.
+    """
+    if not endpoint.enabled:
+        return False
+    if endpoint.filter_sources and message.source_id not in endpoint.filter_sources:
+        return False
+    if not endpoint.filter_event_types:
+        return message.source_id != OPS_SOURCE
+    event_type = message.event_type or ""
+    return any(_glob(p).match(event_type) for p in endpoint.filter_event_types)
+
+
+class EndpointFanout:
+    """The router's fan-out: match endpoints, then enqueue one delivery task per match, in batches."""
+
+    def __init__(self, endpoints: EndpointSource, queue: Queue) -> None:
+        self._endpoints = endpoints
+        self._queue = queue
+
+    def match(self, message: Message) -> tuple[str, ...]:
+        """The ids of the endpoints that get this message: its owner's, whose filters match.
+
+        An operational event about an application's endpoint goes to that application's endpoints and to
+        the operator's (each only if its filter names the event type).
+        """
+        owners: list[str | None] = [message.application_id]
+        if message.source_id == OPS_SOURCE and message.application_id is not None:
+            owners.append(None)
+        return tuple(e.id for owner in owners for e in self._endpoints.of(owner) if matches(e, message))
+
+    def enqueue(self, messages: Sequence[Message]) -> int:
+        """Enqueue the first attempt of each of the messages' deliveries, ten tasks per SQS call."""
+        tasks = [
+            Task(m.id, endpoint_id, generation=generation_of(m)).encode()
+            for m in messages
+            for endpoint_id in m.endpoints
+        ]
+        if tasks:
+            self._queue.send_batch(tasks)
+        return len(tasks)
 
 
 class NoFanout:
@@ -141,6 +192,7 @@ class Router:
             body=body,
             body_ref=ref,
             payload=envelope.payload,
+            application_id=envelope.application_id,
             dedupe_until=envelope.received_at + envelope.replay_window,
             expires_at=envelope.received_at + self._retention,
         )

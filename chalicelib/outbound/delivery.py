@@ -15,26 +15,22 @@ one ReceiveMessage and one DeleteMessage each.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import math
 import random
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
 
-from chalicelib import egress
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
-from chalicelib.models import Attempt, Endpoint, Message, generation_of
-from chalicelib.publish import OPS_SOURCE, Publisher
-from chalicelib.queues import MAX_DELAY_SECONDS, BlobStore, Queue
-from chalicelib.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
-from chalicelib.signing import github_signature, standard_headers
-from chalicelib.store import Store
+from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, generation_of
+from chalicelib.outbound import egress
+from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
+from chalicelib.outbound.signing import SIGNERS
+from chalicelib.outbound.tasks import Task
+from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
 
 log = logging.getLogger("hookway.delivery")
 
@@ -45,154 +41,6 @@ RESPONSE_KEPT_BYTES = 4096
 DEFAULT_LEASE_SECONDS = 150.0
 RECHECK_SECONDS = 10.0
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
-_HOP_BY_HOP = frozenset(
-    {
-        "host",
-        "content-length",
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        "trailer",
-        "expect",
-        "proxy-authorization",
-        "authorization",
-        "cookie",
-    }
-)
-VERSION = 1
-
-
-class PoisonTaskError(Exception):
-    """A delivery task that can never be processed (unreadable)."""
-
-
-@dataclass(frozen=True)
-class Task:
-    """One attempt of one delivery, as queued."""
-
-    message_id: str
-    endpoint_id: str
-    attempt: int = 1
-    not_before: float = 0.0
-    generation: str = ""
-
-    def encode(self) -> str:
-        """The queue's text form."""
-        return json.dumps(
-            {
-                "v": VERSION,
-                "message_id": self.message_id,
-                "endpoint_id": self.endpoint_id,
-                "attempt": self.attempt,
-                "not_before": self.not_before,
-                "generation": self.generation,
-            },
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def decode(cls, text: str) -> Task:
-        """Parse the queue's text form, or PoisonTaskError."""
-        try:
-            doc = json.loads(text)
-            task = cls(
-                str(doc["message_id"]),
-                str(doc["endpoint_id"]),
-                int(doc["attempt"]),
-                float(doc["not_before"]),
-                str(doc.get("generation", "")),
-            )
-            if doc.get("v") != VERSION or task.attempt < 1:
-                raise ValueError("bad version or attempt")
-        except (KeyError, TypeError, ValueError, RecursionError) as exc:
-            raise PoisonTaskError(f"unreadable delivery task: {type(exc).__name__}") from exc
-        return task
-
-
-class EndpointSource(Protocol):
-    """Where the services look endpoints up (a short-lived cache over the store)."""
-
-    def all(self) -> list[Endpoint]:
-        """Every endpoint."""
-
-    def get(self, endpoint_id: str) -> Endpoint:
-        """One endpoint, or NotFoundError."""
-
-
-class EndpointCache:
-    """Endpoints read through a short-lived cache: the router matches every message against all of them."""
-
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
-        self._store = store
-        self._clock = clock
-        self._ttl = ttl
-        self._loaded_at = -1e18
-        self._by_id: dict[str, Endpoint] = {}
-
-    def _fresh(self) -> dict[str, Endpoint]:
-        now = self._clock()
-        if now - self._loaded_at >= self._ttl:
-            self._by_id = {e.id: e for e in self._store.all_endpoints()}
-            self._loaded_at = now
-        return self._by_id
-
-    def all(self) -> list[Endpoint]:
-        """Every endpoint (possibly up to ``ttl`` seconds old)."""
-        return list(self._fresh().values())
-
-    def get(self, endpoint_id: str) -> Endpoint:
-        """One endpoint; one created since the last load is read from the store."""
-        found = self._fresh().get(endpoint_id)
-        return found if found is not None else self._store.get_endpoint(endpoint_id)
-
-    def invalidate(self) -> None:
-        """Reload on next use (after a change made in this process)."""
-        self._loaded_at = -1e18
-
-
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$")
-
-
-def matches(endpoint: Endpoint, message: Message) -> bool:
-    """Whether an endpoint wants a message: its source and event-type filters (``*`` wildcards).
-
-    An endpoint with no filter gets every message except Hookway's operational events, which go only to
-    endpoints that name them in ``event_types``.
-    """
-    if not endpoint.enabled:
-        return False
-    if endpoint.filter_sources and message.source_id not in endpoint.filter_sources:
-        return False
-    if not endpoint.filter_event_types:
-        return message.source_id != OPS_SOURCE
-    event_type = message.event_type or ""
-    return any(_glob(p).match(event_type) for p in endpoint.filter_event_types)
-
-
-class EndpointFanout:
-    """The router's fan-out: match endpoints, then enqueue one delivery task per match, in batches."""
-
-    def __init__(self, endpoints: EndpointSource, queue: Queue) -> None:
-        self._endpoints = endpoints
-        self._queue = queue
-
-    def match(self, message: Message) -> tuple[str, ...]:
-        """The ids of the endpoints that get this message."""
-        return tuple(e.id for e in self._endpoints.all() if matches(e, message))
-
-    def enqueue(self, messages: Sequence[Message]) -> int:
-        """Enqueue the first attempt of each of the messages' deliveries, ten tasks per SQS call."""
-        tasks = [
-            Task(m.id, endpoint_id, generation=generation_of(m)).encode()
-            for m in messages
-            for endpoint_id in m.endpoints
-        ]
-        if tasks:
-            self._queue.send_batch(tasks)
-        return len(tasks)
 
 
 class Sender:
@@ -206,7 +54,7 @@ class Sender:
         queue: Queue,
         transport: egress.OutboundTransport,
         endpoints: EndpointSource,
-        publisher: Publisher | None,
+        publisher: EventPublisher | None,
         clock: Callable[[], float],
         rand: Callable[[], float] = random.random,
         disable_after: float = 5 * 86400,
@@ -333,16 +181,14 @@ class Sender:
         self._observe("AttemptLatency", duration_ms)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
-        base = Attempt(
-            **{
-                **claim.__dict__,
-                "duration_ms": duration_ms,
-                "response_status": status,
-                "error_class": error_class,
-                "error": error,
-                "response_body": kept,
-                "status": "succeeded" if decision.outcome == "succeeded" else "failed",
-            }
+        base = replace(
+            claim,
+            duration_ms=duration_ms,
+            response_status=status,
+            error_class=error_class,
+            error=error,
+            response_body=kept,
+            status="succeeded" if decision.outcome == "succeeded" else "failed",
         )
         now = self._clock()
         # Operational events and the endpoint's state go out before the attempt is recorded: a failure in
@@ -352,19 +198,19 @@ class Sender:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
             if endpoint.failing_since is not None:
                 self._store.set_endpoint_failing(endpoint.id, None)
-            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "succeeded"}))
+            self._store.finish_attempt(replace(base, delivery_status="succeeded"))
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             return "succeeded"
         if decision.outcome == "disable":
             self._disable(endpoint, "the endpoint answered 410 Gone", now)
-            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "skipped"}))
+            self._store.finish_attempt(replace(base, delivery_status="skipped"))
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
         if delay is None:
             self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
-            self._store.finish_attempt(Attempt(**{**base.__dict__, "delivery_status": "failed"}))
+            self._store.finish_attempt(replace(base, delivery_status="failed"))
             self._count("Exhausted")
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
@@ -375,9 +221,7 @@ class Sender:
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)
         self._note_failure(endpoint, now)
-        self._store.finish_attempt(
-            Attempt(**{**base.__dict__, "delivery_status": "pending", "next_attempt_at": now + delay})
-        )
+        self._store.finish_attempt(replace(base, delivery_status="pending", next_attempt_at=now + delay))
         # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         return "retrying"
@@ -396,8 +240,14 @@ class Sender:
         if self._publisher is not None:
             self._publisher.operational(
                 "endpoint.disabled",
-                {"endpoint_id": endpoint.id, "url": endpoint.url, "reason": reason},
+                {
+                    "endpoint_id": endpoint.id,
+                    "application_id": endpoint.application_id,
+                    "url": endpoint.url,
+                    "reason": reason,
+                },
                 dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
+                application_id=endpoint.application_id,
             )
         self._store.disable_endpoint(endpoint.id, reason, now)
 
@@ -407,32 +257,19 @@ class Sender:
         data = {
             "message_id": message.id,
             "endpoint_id": endpoint.id,
+            "application_id": endpoint.application_id,
             "event_type": message.event_type,
             "source_id": message.source_id,
             "attempts": claim.number,
         }
         dedupe = f"{event_type}:{message.id}:{claim.generation}:{endpoint.id}"
-        self._publisher.operational(event_type, data, dedupe=dedupe)
+        self._publisher.operational(event_type, data, dedupe=dedupe, application_id=endpoint.application_id)
 
     def _request(self, message: Message, endpoint: Endpoint, now: float) -> egress.OutboundRequest:
         body = message.body if message.body_ref is None else self._blobs.get(message.body_ref.key)
         body = body or b""
-        headers: dict[str, str] = {}
-        if endpoint.signing == "passthrough" and message.source_id not in ("api", OPS_SOURCE):
-            # The provider's own headers, but never one Hookway sets itself: a sender must not be able to
-            # forge Hookway's provenance headers or make a receiver see two Content-Types.
-            headers.update(
-                {k: v for k, v in message.headers.items() if k.lower() not in _HOP_BY_HOP and not _ours(k)}
-            )
+        headers = SIGNERS[endpoint.signing](message, endpoint, body, now)
         headers["Content-Type"] = message.content_type or "application/json"
-        if endpoint.signing == "github":
-            newest = endpoint.live_secrets(now)[-1]  # secrets are kept in the order they were added
-            headers["webhook-id"] = message.id
-            headers["X-Hub-Signature-256"] = github_signature(newest, body)
-            headers["X-GitHub-Event"] = message.event_type or "message"
-            headers["X-GitHub-Delivery"] = message.id
-        else:
-            headers.update(standard_headers(message.id, int(now), body, endpoint.live_secrets(now)))
         headers["Hookway-Source"] = message.source_id
         if message.event_type:
             headers["Hookway-Event-Type"] = message.event_type
@@ -455,12 +292,6 @@ class Sender:
         )
 
 
-def _ours(name: str) -> bool:
-    """Whether a header is one Hookway sets on deliveries (so a passed-through copy is dropped)."""
-    lower = name.lower()
-    return lower in ("content-type", "user-agent") or lower.startswith(("webhook-", "svix-", "hookway-"))
-
-
 def _kept_body(body: bytes) -> str:
     """The first 4 KiB of a response, as text (base64 with a marker when it is not UTF-8)."""
     head = body[:RESPONSE_KEPT_BYTES]
@@ -468,103 +299,3 @@ def _kept_body(body: bytes) -> str:
         return head.decode("utf-8")
     except UnicodeDecodeError:
         return "base64:" + base64.b64encode(head).decode()
-
-
-def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str, Any]]:
-    """Per endpoint: the delivery's status (pending until an attempt says otherwise) and its attempts."""
-    current = generation_of(message)
-    by_endpoint: dict[str, list[Attempt]] = {}
-    for attempt in attempts:
-        if attempt.generation == current:  # an earlier storing of the same id has its own history
-            by_endpoint.setdefault(attempt.endpoint_id, []).append(attempt)
-    out = []
-    for endpoint_id in dict.fromkeys((*message.endpoints, *by_endpoint)):
-        mine = sorted(by_endpoint.get(endpoint_id, []), key=lambda a: a.number)
-        latest = mine[-1] if mine else None
-        status = latest.delivery_status if latest is not None else "pending"
-        out.append(
-            {
-                "endpoint_id": endpoint_id,
-                "status": status,
-                "attempts": len([a for a in mine if a.status != "skipped"]),
-                "last_attempt_at": latest.started_at if latest else None,
-                "last_response_status": latest.response_status if latest else None,
-                "last_error_class": latest.error_class if latest else None,
-                "next_attempt_at": latest.next_attempt_at if latest and status == "pending" else None,
-            }
-        )
-    return out
-
-
-class Recovery:
-    """Sending again what did not arrive: one message (resend) or an endpoint's failed and skipped deliveries.
-
-    A new attempt is one past the delivery's last, in the message's current storing, so it goes through the
-    same claim as every other attempt: if a scheduled retry with that number is already queued, only one of
-    the two is sent.
-    """
-
-    def __init__(
-        self, *, store: Store, queue: Queue, endpoints: EndpointSource, clock: Callable[[], float]
-    ) -> None:
-        self._store = store
-        self._queue = queue
-        self._endpoints = endpoints
-        self._clock = clock
-
-    def resend(self, message_id: str, endpoint_ids: Sequence[str] | None = None) -> list[str]:
-        """Queue one more attempt of a message to each of its endpoints (or the ones named); returns them."""
-        message = self._store.get_message(message_id)
-        targets = list(endpoint_ids) if endpoint_ids else list(message.endpoints)
-        for endpoint_id in targets:
-            self._endpoints.get(endpoint_id)  # NotFoundError for an unknown endpoint
-        attempts = self._store.list_attempts(message_id)
-        self._enqueue(message, targets, attempts)
-        return targets
-
-    def recover(self, endpoint_id: str, since: float, limit: int = 1000) -> list[str]:
-        """Queue one more attempt of every delivery to an endpoint that ended failed or skipped since ``since``."""
-        self._endpoints.get(endpoint_id)
-        latest: dict[str, Attempt] = {}
-        cursor: str | None = None
-        while len(latest) < limit:
-            page = self._store.list_endpoint_attempts(endpoint_id, limit=100, cursor=cursor)
-            for attempt in page.items:
-                if attempt.started_at < since:
-                    page = replace(page, cursor=None)
-                    break
-                current = latest.get(attempt.message_id)
-                if current is None or (attempt.generation, attempt.number) > (
-                    current.generation,
-                    current.number,
-                ):
-                    latest[attempt.message_id] = attempt
-            cursor = page.cursor
-            if cursor is None:
-                break
-        recovered = []
-        for message_id, attempt in latest.items():
-            if attempt.delivery_status not in ("failed", "skipped"):
-                continue
-            try:
-                message = self._store.get_message(message_id)
-            except NotFoundError:
-                continue  # past its retention
-            if generation_of(message) != attempt.generation:
-                continue  # stored again since: that storing has deliveries of its own
-            self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
-            recovered.append(message_id)
-        return recovered
-
-    def _enqueue(self, message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> None:
-        generation = generation_of(message)
-        tasks = []
-        for endpoint_id in endpoint_ids:
-            numbers = [
-                a.number for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation
-            ]
-            tasks.append(
-                Task(message.id, endpoint_id, max(numbers, default=0) + 1, generation=generation).encode()
-            )
-        if tasks:
-            self._queue.send_batch(tasks)

@@ -1,0 +1,138 @@
+"""Applications (tenants): create, read, change, delete; their portal access.
+
+An application is one of the platform's customers. ``uid`` is the customer's own id, unique in the
+deployment and usable wherever the application's id is. Deleting an application deletes its endpoints
+(deliveries still queued for them end ``skipped``, visibly) and ends its portal tokens; its messages stay
+readable by the operator until their retention ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.errors import ForbiddenError, NotFoundError, ValidationError
+from chalicelib.ids import new_id
+from chalicelib.models import Application
+from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.scope import Scope
+
+_ID = re.compile(r"app_[0-9a-f]{32}")
+_UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
+MAX_METADATA = 50
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise ValidationError("name is 1 to 200 characters", field="name")
+    return value
+
+
+def _uid(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _UID.fullmatch(value) or _ID.fullmatch(value):
+        raise ValidationError(
+            "uid is 1 to 200 characters of A-Z a-z 0-9 _ . : @ - and is not an application id", field="uid"
+        )
+    return value
+
+
+def _metadata(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    valid = isinstance(value, dict) and len(value) <= MAX_METADATA
+    if not valid or not all(
+        isinstance(k, str) and 0 < len(k) <= 100 and isinstance(v, str) and len(v) <= 1000
+        for k, v in value.items()
+    ):
+        raise ValidationError(
+            f"metadata is an object of at most {MAX_METADATA} string values", field="metadata"
+        )
+    return dict(value)
+
+
+class ApplicationService:
+    """The operator manages applications; an application token may read its own."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        *,
+        delete_endpoints: Callable[[str], int] | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._delete_endpoints = delete_endpoints or (lambda application_id: 0)
+
+    def _find(self, ref: str) -> Application:
+        if not isinstance(ref, str) or not ref:
+            raise NotFoundError(f"no application {ref!r}", code="application_not_found")
+        if _ID.fullmatch(ref):
+            return self._store.get_application(ref)
+        found = self._store.application_id_for_uid(ref) if _UID.fullmatch(ref) else None
+        if found is None:
+            raise NotFoundError(f"no application {ref!r}", code="application_not_found")
+        return self._store.get_application(found)
+
+    def resolve(self, ref: str, scope: Scope) -> str:
+        """The id of the application named by id or uid; a token may name only its own (else 403)."""
+        return self.get(ref, scope).id
+
+    def get(self, ref: str, scope: Scope) -> Application:
+        """One application by id or uid. A token sees its own; any other reference is 403, found or not."""
+        if scope.is_operator:
+            return self._find(ref)
+        own = self._store.get_application(str(scope.application_id))
+        if ref not in (own.id, own.uid):
+            raise ForbiddenError("a token reaches its own application only")
+        return own
+
+    def create(self, doc: Any, scope: Scope) -> Application:
+        """Validate and store a new application; 409 ``uid_taken`` if the uid is another's."""
+        scope.require_operator()
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        now = self._clock()
+        application = Application(
+            id=new_id("app"),
+            name=_name(doc.get("name")),
+            uid=_uid(doc.get("uid")),
+            metadata=_metadata(doc.get("metadata")),
+            created_at=now,
+            updated_at=now,
+        )
+        self._store.create_application(application)
+        return application
+
+    def list(self, scope: Scope, page: PageRequest) -> Page[Application]:
+        """A page of applications, oldest first."""
+        scope.require_operator()
+        return self._store.list_applications(limit=page.limit, cursor=page.cursor)
+
+    def update(self, ref: str, doc: Any, scope: Scope) -> Application:
+        """Change name, uid or metadata."""
+        scope.require_operator()
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        current = self._find(ref)
+        changes: dict[str, Any] = {}
+        if "name" in doc:
+            changes["name"] = _name(doc["name"])
+        if "uid" in doc:
+            changes["uid"] = _uid(doc["uid"])
+        if "metadata" in doc:
+            changes["metadata"] = _metadata(doc["metadata"])
+        updated = replace(current, **changes, updated_at=self._clock())
+        self._store.update_application(current, updated)
+        return updated
+
+    def delete(self, ref: str, scope: Scope) -> None:
+        """Delete an application and its endpoints (their queued deliveries end skipped)."""
+        scope.require_operator()
+        application = self._find(ref)
+        self._delete_endpoints(application.id)
+        self._store.delete_application(application)

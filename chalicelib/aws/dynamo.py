@@ -1,0 +1,690 @@
+"""The DynamoDB adapter of the ``Store`` port (item layout in ``chalicelib.aws.codec``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib import ports
+from chalicelib.aws import codec
+from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
+from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Rejection, Source
+from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+KEEP_CONCURRENCY = 16
+QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
+EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
+
+
+def _start_key(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
+    """The ExclusiveStartKey a cursor stands for: its position, in the partition the query names."""
+    position = decode_cursor(cursor, 3)
+    return None if position is None else _key_at(position, index, partition)
+
+
+def _key_at(position: list[str], index: str, partition: str) -> dict[str, Any]:
+    """The index key of a position ``[pk, sk, index sort key]`` in a partition."""
+    pk, sk, index_sk = position
+    return {
+        "pk": codec.s(pk),
+        "sk": codec.s(sk),
+        f"{index}pk": codec.s(partition),
+        f"{index}sk": codec.s(index_sk),
+    }
+
+
+def _cursor_of(last: dict[str, Any] | None, index: str) -> str | None:
+    if not last:
+        return None
+    return encode_cursor([last["pk"]["S"], last["sk"]["S"], last[f"{index}sk"]["S"]])
+
+
+def _uid_taken(uid: str) -> ConflictError:
+    return ConflictError(f"the uid {uid!r} belongs to another application", code="uid_taken")
+
+
+def _application_not_found(application_id: str) -> NotFoundError:
+    return NotFoundError(f"no application {application_id!r}", code="application_not_found")
+
+
+def _event_type_not_found(name: str) -> NotFoundError:
+    return NotFoundError(f"no event type {name!r}", code="event_type_not_found")
+
+
+class DynamoStore:
+    """The Store on one DynamoDB table (layout in ``chalicelib.aws.codec``)."""
+
+    def __init__(self, client: DynamoDBClient, table: str, clock: Callable[[], float]) -> None:
+        self._db = client
+        self._table = table
+        self._clock = clock
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._db, op)(TableName=self._table, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ConditionalCheckFailedException":
+                raise
+            raise StorageError(f"DynamoDB {op} failed: {code}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"DynamoDB {op} failed: {type(exc).__name__}") from exc
+
+    def ping(self) -> None:
+        """One consistent read of a key that never exists: proves the table is there and reachable."""
+        self._call("get_item", Key={"pk": codec.s("HEALTH"), "sk": codec.s("HEALTH")}, ConsistentRead=True)
+
+    def put_source(self, source: Source) -> None:
+        """Create or replace a source."""
+        self._call("put_item", Item=codec.source_to_item(source))
+
+    def get_source(self, source_id: str) -> Source:
+        """The source, or NotFoundError."""
+        item = self._call("get_item", Key=codec.source_key(source_id), ConsistentRead=True).get("Item")
+        if not item:
+            raise NotFoundError(f"no source {source_id!r}", code="source_not_found")
+        return codec.item_to_source(item)
+
+    def list_sources(self, *, limit: int, cursor: str | None) -> Page[Source]:
+        """Sources, oldest first."""
+        return self._query_index("SOURCES", limit, cursor, codec.item_to_source, forward=True)
+
+    def delete_source(self, source_id: str) -> None:
+        """Delete a source, or NotFoundError."""
+        try:
+            self._call(
+                "delete_item", Key=codec.source_key(source_id), ConditionExpression="attribute_exists(pk)"
+            )
+        except ClientError:
+            raise NotFoundError(f"no source {source_id!r}", code="source_not_found") from None
+
+    def store_message(self, message: Message, now: float) -> bool:
+        """One conditional write: new id, same receipt (an SQS redelivery), or an expired replay window."""
+        try:
+            self._call(
+                "put_item",
+                Item=codec.message_to_item(message),
+                ConditionExpression="attribute_not_exists(pk) OR receipt_id = :r OR dedupe_until < :now",
+                ExpressionAttributeValues={":r": codec.s(message.receipt_id), ":now": codec.n(now)},
+            )
+        except ClientError:
+            return False
+        return True
+
+    def get_message(self, message_id: str) -> Message:
+        """The message, or NotFoundError (also once its retention has passed but TTL has not run yet)."""
+        # Consistent: the sender reads a message the router has just written, and an eventually
+        # consistent miss there would drop the delivery as "gone".
+        item = self._call("get_item", Key=codec.message_key(message_id), ConsistentRead=True).get("Item")
+        if not item or float(item["expires_at"]["N"]) <= self._clock():
+            raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
+        return codec.item_to_message(item)
+
+    def search_messages(
+        self,
+        query: MessageQuery,
+        *,
+        limit: int,
+        cursor: str | None,
+        keep: Callable[[Message], bool] | None = None,
+    ) -> Page[Message]:
+        """Messages matching a query, newest first, from the most selective index.
+
+        endpoint: gsi1 ``EP#{id}`` (its first attempts, newest first); else source: gsi1 ``SRC#{id}``;
+        else application: gsi3; else gsi2, one day partition at a time from the newest day backwards.
+        Every index entry read counts as examined; the cursor is the position of the last one examined
+        (a gsi2 cursor names its day through its sort key's time), so the next page starts right after it.
+        """
+        limit = max(limit, 1)
+        now = self._clock()
+        position = decode_cursor(cursor, 3)
+        by_endpoint = query.endpoint_id is not None
+        low, high = (None, None) if by_endpoint else codec.search_bounds(query)
+        if position is not None and not by_endpoint:
+            if high is not None and position[2] >= high:
+                position = None  # above the range: the listing starts at its top
+            elif low is not None and position[2] <= low:
+                return Page([], None)  # below the range: nothing is left
+        index, day, last_day = "gsi1", None, None
+        if query.endpoint_id is not None:
+            partition = f"EP#{query.endpoint_id}"
+        elif query.source_id is not None:
+            partition = f"SRC#{query.source_id}"
+        elif query.application_id is not None:
+            index, partition = "gsi3", f"APP#{query.application_id}#MSG"
+        else:
+            index = "gsi2"
+            day = codec.day_of(min(query.before, now) if query.before is not None else now)
+            last_day = codec.day_of(query.after) if query.after is not None else date.min
+            if position is not None:
+                resume = codec.day_of_sort_key(position[2])
+                if resume is None:
+                    raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+                if resume > day:
+                    position = None
+                else:
+                    day = resume
+            if day < last_day:
+                return Page([], None)
+            partition = codec.day_partition(day)
+        found: list[Message] = []
+        seen: set[str] = set()
+        examined = 0
+        empty_days = 0
+        start = _key_at(position, index, partition) if position else None
+        while True:
+            hit = start is not None  # a resumed day had at least the cursor's entry
+            while True:
+                want = min(limit - len(found), ports.MAX_EXAMINED - examined, QUERY_CHUNK)
+                result = self._query_range(index, partition, low, high, want, start)
+                entries: list[codec.Item] = result.get("Items", [])
+                hit = hit or bool(entries)
+                examined += len(entries)
+                found.extend(self._candidates(entries, by_endpoint, seen, query, keep, now))
+                start = result.get("LastEvaluatedKey")
+                if entries and (len(found) >= limit or examined >= ports.MAX_EXAMINED):
+                    more = bool(start) or (day is not None and last_day is not None and day > last_day)
+                    return Page(found, _cursor_of(entries[-1], index) if more else None)
+                if not start:
+                    break
+            if day is None or last_day is None:
+                return Page(found, None)
+            empty_days = 0 if hit else empty_days + 1
+            if empty_days >= EMPTY_DAYS or day <= last_day:
+                return Page(found, None)
+            day -= timedelta(days=1)
+            partition = codec.day_partition(day)
+
+    def _query_range(
+        self,
+        index: str,
+        partition: str,
+        low: str | None,
+        high: str | None,
+        limit: int,
+        start: dict[str, Any] | None,
+    ) -> Any:
+        """One Query of an index partition, newest first, within [low, high) of its sort key."""
+        condition = f"{index}pk = :p"
+        values: dict[str, Any] = {":p": codec.s(partition)}
+        if low is not None and high is not None:
+            condition += f" AND {index}sk BETWEEN :lo AND :hi"  # no sort key equals high (see bounds)
+            values.update({":lo": codec.s(low), ":hi": codec.s(high)})
+        elif low is not None:
+            condition += f" AND {index}sk >= :lo"
+            values[":lo"] = codec.s(low)
+        elif high is not None:
+            condition += f" AND {index}sk < :hi"
+            values[":hi"] = codec.s(high)
+        kwargs: dict[str, Any] = {
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "Limit": limit,
+            "ScanIndexForward": False,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        return self._call("query", **kwargs)
+
+    def _candidates(
+        self,
+        entries: list[codec.Item],
+        by_endpoint: bool,
+        seen: set[str],
+        query: MessageQuery,
+        keep: Callable[[Message], bool] | None,
+        now: float,
+    ) -> list[Message]:
+        """The live messages of some index entries that pass the query's filters and ``keep``."""
+        keys: list[codec.Item] = []
+        for entry in entries:
+            if by_endpoint:
+                # An attempt entry: only a delivery's first attempt names the message, once per page.
+                if not entry["sk"]["S"].endswith("#001") or entry["pk"]["S"] in seen:
+                    continue
+                seen.add(entry["pk"]["S"])
+                keys.append({"pk": entry["pk"], "sk": codec.s("META")})
+            else:
+                keys.append({"pk": entry["pk"], "sk": entry["sk"]})
+        matched = [
+            message
+            for message in (
+                codec.item_to_message(i) for i in self._fetch(keys) if float(i["expires_at"]["N"]) > now
+            )
+            if query.matches(message)
+        ]
+        if keep is None or not matched:
+            return matched
+        # ``keep`` usually reads (a message's attempts, for its delivery status): a chunk's reads go out
+        # together, so a page costs about one round trip per chunk instead of one per candidate.
+        with ThreadPoolExecutor(max_workers=min(KEEP_CONCURRENCY, len(matched))) as pool:
+            flags = list(pool.map(keep, matched))
+        return [message for message, wanted in zip(matched, flags, strict=True) if wanted]
+
+    def _query_index(
+        self,
+        partition: str,
+        limit: int,
+        cursor: str | None,
+        decode: Callable[[codec.Item], T],
+        *,
+        forward: bool,
+    ) -> Page[T]:
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": codec.s(partition)},
+            "Limit": limit,
+            "ScanIndexForward": forward,
+        }
+        start = _start_key(cursor, "gsi1", partition)
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        result = self._call("query", **kwargs)
+        items = self._fetch([{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])])
+        return Page([decode(item) for item in items], _cursor_of(result.get("LastEvaluatedKey"), "gsi1"))
+
+    def _fetch(self, keys: list[codec.Item]) -> list[codec.Item]:
+        """Read whole items for keys found in the index, in the index's order.
+
+        The index projects keys only: every write to the table then costs one small index write instead of
+        a full copy (the message body included); listings pay with a cheap batch read instead.
+        """
+        found: dict[tuple[str, str], codec.Item] = {}
+        for start in range(0, len(keys), 100):
+            pending: Any = {self._table: {"Keys": keys[start : start + 100]}}
+            for _ in range(8):
+                try:
+                    result = self._db.batch_get_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError("DynamoDB batch_get_item failed") from exc
+                for item in result.get("Responses", {}).get(self._table, []):
+                    found[(item["pk"]["S"], item["sk"]["S"])] = item
+                pending = result.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            else:
+                raise StorageError("DynamoDB batch_get_item left keys unprocessed")
+        # An item deleted between the query and the read is simply left out.
+        return [found[k] for k in ((key["pk"]["S"], key["sk"]["S"]) for key in keys) if k in found]
+
+    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
+        """Keep a rejection in the source's bounded ring and count it."""
+        self._call("put_item", Item=codec.rejection_to_item(rejection, slot, ttl))
+        self._call(
+            "update_item",
+            Key={"pk": codec.s(f"SRC#{rejection.source_id}"), "sk": codec.s("STATS")},
+            UpdateExpression="ADD #total :one, #code :one",
+            ExpressionAttributeNames={"#total": "rejected_total", "#code": f"rejected_{rejection.code}"},
+            ExpressionAttributeValues={":one": codec.n(1)},
+        )
+
+    def list_rejections(self, source_id: str) -> list[Rejection]:
+        """The recent rejections of a source, newest first (expired ones skipped)."""
+        now = self._clock()
+        result = self._call(
+            "query",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
+            ExpressionAttributeValues={":p": codec.s(f"SRC#{source_id}"), ":r": codec.s("REJ#")},
+        )
+        items = [i for i in result.get("Items", []) if float(i["ttl"]["N"]) > now]
+        return sorted((codec.item_to_rejection(i) for i in items), key=lambda r: r.at, reverse=True)
+
+    def rejection_counts(self, source_id: str) -> dict[str, int]:
+        """How many rejections per reason code a source has had."""
+        item = (
+            self._call("get_item", Key={"pk": codec.s(f"SRC#{source_id}"), "sk": codec.s("STATS")}).get(
+                "Item"
+            )
+            or {}
+        )
+        return {
+            k.removeprefix("rejected_"): int(v["N"]) for k, v in item.items() if k.startswith("rejected_")
+        }
+
+    # ------------------------------------------------------------------------------------- endpoints
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        """Create or replace an endpoint."""
+        self._call("put_item", Item=codec.endpoint_to_item(endpoint))
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint, or NotFoundError."""
+        item = self._call("get_item", Key=codec.endpoint_key(endpoint_id), ConsistentRead=True).get("Item")
+        if not item:
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
+        return codec.item_to_endpoint(item)
+
+    def list_endpoints(self, *, application_id: str | None, limit: int, cursor: str | None) -> Page[Endpoint]:
+        """The endpoints of one owner (an application, None: the operator's own), oldest first."""
+        return self._query_index(
+            codec.endpoints_partition(application_id), limit, cursor, codec.item_to_endpoint, forward=True
+        )
+
+    def endpoints_of(self, application_id: str | None) -> list[Endpoint]:
+        """Every endpoint of one owner, all pages."""
+        out: list[Endpoint] = []
+        cursor: str | None = None
+        while True:
+            page = self.list_endpoints(application_id=application_id, limit=500, cursor=cursor)
+            out.extend(page.items)
+            if page.cursor is None:
+                return out
+            cursor = page.cursor
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """Delete an endpoint, or NotFoundError."""
+        try:
+            self._call(
+                "delete_item", Key=codec.endpoint_key(endpoint_id), ConditionExpression="attribute_exists(pk)"
+            )
+        except ClientError:
+            raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
+
+    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
+        """Set (only if unset) or clear ``failing_since``; a deleted endpoint is left alone."""
+        try:
+            if since is None:
+                self._call(
+                    "update_item",
+                    Key=codec.endpoint_key(endpoint_id),
+                    UpdateExpression="REMOVE failing_since",
+                    ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since)",
+                )
+            else:
+                self._call(
+                    "update_item",
+                    Key=codec.endpoint_key(endpoint_id),
+                    UpdateExpression="SET failing_since = :t",
+                    ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failing_since)",
+                    ExpressionAttributeValues={":t": codec.n(since)},
+                )
+        except ClientError:
+            pass  # already in that state (another worker got there first) or deleted
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
+        """Disable an enabled endpoint; True if this call disabled it."""
+        try:
+            self._call(
+                "update_item",
+                Key=codec.endpoint_key(endpoint_id),
+                UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t",
+                ConditionExpression="attribute_exists(pk) AND enabled = :true",
+                ExpressionAttributeValues={
+                    ":f": {"BOOL": False},
+                    ":true": {"BOOL": True},
+                    ":r": codec.s(reason),
+                    ":t": codec.n(now),
+                },
+            )
+        except ClientError:
+            return False
+        return True
+
+    # -------------------------------------------------------------------------------------- attempts
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        """One conditional write: a new attempt, or one whose holder's lease ran out (it crashed)."""
+        try:
+            self._call(
+                "put_item",
+                Item=codec.attempt_to_item(attempt),
+                ConditionExpression="attribute_not_exists(pk) OR (#s = :inflight AND lease_until < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":inflight": codec.s("in_flight"), ":now": codec.n(now)},
+            )
+        except ClientError:
+            return False
+        return True
+
+    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
+        """One attempt, or None (read consistently: it decides whether a task may be dropped)."""
+        item = self._call(
+            "get_item",
+            Key=codec.attempt_key(message_id, endpoint_id, generation, number),
+            ConsistentRead=True,
+        ).get("Item")
+        return codec.item_to_attempt(item) if item else None
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out."""
+        try:
+            self._call(
+                "put_item",
+                Item=codec.attempt_to_item(attempt),
+                ConditionExpression="claim_id = :c",
+                ExpressionAttributeValues={":c": codec.s(attempt.claim_id)},
+            )
+        except ClientError:
+            return False
+        return True
+
+    def list_attempts(self, message_id: str) -> list[Attempt]:
+        """Every attempt of a message, newest first."""
+        items: list[codec.Item] = []
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+            "ExpressionAttributeValues": {":p": codec.s(f"MSG#{message_id}"), ":a": codec.s("ATT#")},
+        }
+        while True:
+            result = self._call("query", **kwargs)
+            items.extend(result.get("Items", []))
+            if not result.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        attempts = [codec.item_to_attempt(i) for i in items]
+        return sorted(attempts, key=lambda a: (a.started_at, a.number), reverse=True)
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first."""
+        return self._query_index(f"EP#{endpoint_id}", limit, cursor, codec.item_to_attempt, forward=False)
+
+    # ---------------------------------------------------------------------------------- applications
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str]:
+        """One TransactWriteItems; returns the cancellation code of each item ([] when it went through).
+
+        Only a cancellation by conditions comes back; anything else is a StorageError.
+        """
+        for item in items:
+            next(iter(item.values()))["TableName"] = self._table
+        try:
+            self._db.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            reasons: Any = exc.response.get("CancellationReasons") or []
+            codes = [str(r.get("Code") or "None") for r in reasons]
+            if error.get("Code") == "TransactionCanceledException" and "ConditionalCheckFailed" in codes:
+                return codes
+            raise StorageError(f"DynamoDB transact_write_items failed: {error.get('Code', '')}") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"DynamoDB transact_write_items failed: {type(exc).__name__}") from exc
+        return []
+
+    @staticmethod
+    def _claim_uid(uid: str, application_id: str) -> dict[str, Any]:
+        """A transaction item: claim a uid for an application, unless another one holds it."""
+        return {
+            "Put": {
+                "Item": codec.uid_to_item(uid, application_id),
+                "ConditionExpression": "attribute_not_exists(pk) OR application_id = :a",
+                "ExpressionAttributeValues": {":a": codec.s(application_id)},
+            }
+        }
+
+    @staticmethod
+    def _release_uid(uid: str, application_id: str) -> dict[str, Any]:
+        """A transaction item: drop an application's claim of a uid (never another application's)."""
+        return {
+            "Delete": {
+                "Key": codec.uid_key(uid),
+                "ConditionExpression": "attribute_not_exists(pk) OR application_id = :a",
+                "ExpressionAttributeValues": {":a": codec.s(application_id)},
+            }
+        }
+
+    def create_application(self, application: Application) -> None:
+        """Store a new application and claim its uid, in one transaction."""
+        if application.uid is None:
+            self._call("put_item", Item=codec.application_to_item(application))
+            return
+        codes = self._transact(
+            [
+                {"Put": {"Item": codec.application_to_item(application)}},
+                self._claim_uid(application.uid, application.id),
+            ]
+        )
+        if codes:
+            raise _uid_taken(application.uid)
+
+    def update_application(self, old: Application, new: Application) -> None:
+        """Update name, uid, metadata and updated_at, moving the uid claim in the same transaction.
+
+        ``tokens_valid_after`` is left as stored: only ``revoke_tokens`` moves it, so an update racing a
+        revocation cannot undo it. A deleted application is not brought back (NotFoundError).
+        """
+        names = {"#n": "name", "#m": "metadata", "#u": "updated_at"}
+        values: dict[str, Any] = {
+            ":n": codec.s(new.name),
+            ":m": codec.s(codec.application_to_item(new)["metadata"]["S"]),
+            ":u": codec.n(new.updated_at),
+        }
+        expression = "SET #n = :n, #m = :m, #u = :u"
+        if new.uid is not None:
+            names["#uid"] = "uid"
+            values[":uid"] = codec.s(new.uid)
+            expression += ", #uid = :uid"
+        else:
+            names["#uid"] = "uid"
+            expression += " REMOVE #uid"
+        update: dict[str, Any] = {
+            "Update": {
+                "Key": codec.application_key(new.id),
+                "UpdateExpression": expression,
+                "ConditionExpression": "attribute_exists(pk)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+            }
+        }
+        items = [update]
+        if new.uid != old.uid:
+            if new.uid is not None:
+                items.append(self._claim_uid(new.uid, new.id))
+            if old.uid is not None:
+                items.append(self._release_uid(old.uid, old.id))
+        codes = self._transact(items)
+        if not codes:
+            return
+        if codes[0] == "ConditionalCheckFailed":
+            raise _application_not_found(new.id)
+        if new.uid is not None and len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+            raise _uid_taken(new.uid)
+        raise ConflictError("the application changed meanwhile; try again", code="conflict")
+
+    def get_application(self, application_id: str) -> Application:
+        """The application, or NotFoundError ``application_not_found``."""
+        item = self._call("get_item", Key=codec.application_key(application_id), ConsistentRead=True).get(
+            "Item"
+        )
+        if not item:
+            raise _application_not_found(application_id)
+        return codec.item_to_application(item)
+
+    def application_id_for_uid(self, uid: str) -> str | None:
+        """The id of the application with this uid, or None."""
+        item = self._call("get_item", Key=codec.uid_key(uid), ConsistentRead=True).get("Item")
+        return str(item["application_id"]["S"]) if item else None
+
+    def list_applications(self, *, limit: int, cursor: str | None) -> Page[Application]:
+        """Applications, oldest first."""
+        return self._query_index("APPS", limit, cursor, codec.item_to_application, forward=True)
+
+    def delete_application(self, application: Application) -> None:
+        """Delete an application and its uid claim in one transaction (a missing one is no error)."""
+        delete = {"Delete": {"Key": codec.application_key(application.id)}}
+        if application.uid is None:
+            self._call("delete_item", Key=codec.application_key(application.id))
+        elif self._transact([delete, self._release_uid(application.uid, application.id)]):
+            # The uid has moved to another application since: delete only this one.
+            self._call("delete_item", Key=codec.application_key(application.id))
+
+    def revoke_tokens(self, application_id: str, before: float) -> None:
+        """Move ``tokens_valid_after`` forward (never back); NotFoundError for a missing application."""
+        try:
+            self._call(
+                "update_item",
+                Key=codec.application_key(application_id),
+                UpdateExpression="SET tokens_valid_after = :t",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(tokens_valid_after) OR tokens_valid_after < :t)",
+                ExpressionAttributeValues={":t": codec.n(before)},
+            )
+        except ClientError:
+            self.get_application(application_id)  # NotFoundError, or it is already revoked past ``before``
+
+    # ----------------------------------------------------------------------------------- event types
+
+    def put_event_type(self, event_type: EventType) -> None:
+        """Create or replace a catalog entry."""
+        self._call("put_item", Item=codec.event_type_to_item(event_type))
+
+    def get_event_type(self, name: str) -> EventType:
+        """A catalog entry, or NotFoundError ``event_type_not_found``."""
+        item = self._call("get_item", Key=codec.event_type_key(name), ConsistentRead=True).get("Item")
+        if not item:
+            raise _event_type_not_found(name)
+        return codec.item_to_event_type(item)
+
+    def list_event_types(self, *, limit: int, cursor: str | None) -> Page[EventType]:
+        """The catalog, by name."""
+        return self._query_index("EVENT_TYPES", limit, cursor, codec.item_to_event_type, forward=True)
+
+    def delete_event_type(self, name: str) -> None:
+        """Delete a catalog entry, or NotFoundError."""
+        try:
+            self._call(
+                "delete_item", Key=codec.event_type_key(name), ConditionExpression="attribute_exists(pk)"
+            )
+        except ClientError:
+            raise _event_type_not_found(name) from None
+
+    # ------------------------------------------------------------------------------------ idempotency
+
+    def remember_idempotency_key(
+        self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
+    ) -> tuple[str, str]:
+        """One conditional write; on conflict the existing record comes back with the error (no extra read)."""
+        item_key = {"pk": codec.s(f"IDEM#{key}"), "sk": codec.s("META")}
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    **item_key,
+                    "message_id": codec.s(message_id),
+                    "body_sha256": codec.s(body_sha256),
+                    "expires_at": codec.n(now + ttl),
+                    "ttl": codec.n(int(now + ttl)),
+                },
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": codec.n(now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StorageError("DynamoDB put_item failed") from exc
+            old: Any = (
+                exc.response.get("Item") or self._call("get_item", Key=item_key, ConsistentRead=True)["Item"]
+            )
+            return str(old["message_id"]["S"]), str(old["body_sha256"]["S"])
+        except BotoCoreError as exc:
+            raise StorageError(f"DynamoDB put_item failed: {type(exc).__name__}") from exc
+        return message_id, body_sha256

@@ -1,0 +1,167 @@
+"""The event-type catalog: names, descriptions and the JSON Schemas (draft 2020-12) payloads must match.
+
+Publishing an event type that has a schema validates the payload first: the first error answers
+``422 schema_mismatch`` with its JSON pointer and reason, and nothing is stored. Types not in the catalog
+stay allowed unless the deployment is strict. ``jsonschema`` is imported only when a schema is used, and
+the catalog is read through a short-lived cache, so publishing costs no extra AWS call per message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.errors import NotFoundError, UnprocessableError, ValidationError
+from chalicelib.models import EventType
+from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.scope import Scope
+
+# Like a published event type, less "/": a catalog name is one segment of /v1/event-types/{name}.
+_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
+MAX_SCHEMA_BYTES = 64 * 1024
+
+
+def _check_schema(schema: Any) -> dict[str, Any] | None:
+    if schema is None:
+        return None
+    import json
+
+    if not isinstance(schema, dict) or len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
+        raise ValidationError("schema is a JSON Schema object of at most 64 KiB", field="schema")
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/" + "/".join(str(p) for p in exc.path) if exc.path else "(root)"
+        raise ValidationError(
+            f"schema is not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}",
+            field="schema",
+            code="invalid_schema",
+        ) from None
+    return schema
+
+
+def schema_errors(schema: dict[str, Any], payload: Any) -> tuple[str, str] | None:
+    """The JSON pointer and reason of the first way ``payload`` breaks ``schema``, or None."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(schema)
+    error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: list(e.path))), None)
+    if error is None:
+        return None
+    pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path)
+    return pointer, error.message
+
+
+class EventTypeService:
+    """The catalog: the operator edits it; every caller may read it; publishing checks payloads."""
+
+    def __init__(
+        self, store: Store, clock: Callable[[], float], *, ttl: float = 10.0, strict: bool = False
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._strict = strict
+        self._cache: dict[str, tuple[float, EventType | None]] = {}
+
+    def create(self, doc: Any, scope: Scope) -> EventType:
+        """Add a catalog entry ``{"name", "description", "schema"?, "deprecated"?}``."""
+        scope.require_operator()
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        name = doc.get("name")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise ValidationError("name is 1 to 200 characters of A-Z a-z 0-9 _ . : -", field="name")
+        try:
+            self._store.get_event_type(name)
+        except NotFoundError:
+            pass
+        else:
+            from chalicelib.errors import ConflictError
+
+            raise ConflictError(f"event type {name!r} exists; PATCH it", code="event_type_exists")
+        now = self._clock()
+        event_type = EventType(name=name, created_at=now, updated_at=now, **self._fields(doc))
+        self._store.put_event_type(event_type)
+        self._cache.pop(name, None)
+        return event_type
+
+    def _fields(self, doc: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "description" in doc:
+            description = doc["description"] or ""
+            if not isinstance(description, str) or len(description) > 2000:
+                raise ValidationError("description is at most 2000 characters", field="description")
+            out["description"] = description
+        if "schema" in doc:
+            out["schema"] = _check_schema(doc["schema"])
+        if "deprecated" in doc:
+            if not isinstance(doc["deprecated"], bool):
+                raise ValidationError("deprecated is true or false", field="deprecated")
+            out["deprecated"] = doc["deprecated"]
+        return out
+
+    def get(self, name: str, scope: Scope) -> EventType:
+        """One catalog entry (any caller)."""
+        return self._store.get_event_type(name)
+
+    def list(self, scope: Scope, page: PageRequest) -> Page[EventType]:
+        """The catalog by name (any caller)."""
+        return self._store.list_event_types(limit=page.limit, cursor=page.cursor)
+
+    def update(self, name: str, doc: Any, scope: Scope) -> EventType:
+        """Change description, schema or deprecation."""
+        scope.require_operator()
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        if "name" in doc and doc["name"] != name:
+            raise ValidationError("an event type's name is fixed", field="name")
+        updated = replace(self._store.get_event_type(name), **self._fields(doc), updated_at=self._clock())
+        self._store.put_event_type(updated)
+        self._cache.pop(name, None)
+        return updated
+
+    def delete(self, name: str, scope: Scope) -> None:
+        """Remove a catalog entry."""
+        scope.require_operator()
+        self._store.delete_event_type(name)
+        self._cache.pop(name, None)
+
+    def _cached(self, name: str) -> EventType | None:
+        now = self._clock()
+        hit = self._cache.get(name)
+        if hit is None or now - hit[0] >= self._ttl:
+            try:
+                found: EventType | None = self._store.get_event_type(name)
+            except NotFoundError:
+                found = None
+            hit = (now, found)
+            if self._ttl > 0:
+                self._cache[name] = hit
+        return hit[1]
+
+    def check_payload(self, event_type: str, payload: Any) -> None:
+        """Refuse a payload that breaks its type's schema (422 ``schema_mismatch``), or an unknown type
+        when the deployment is strict (422 ``unknown_event_type``)."""
+        entry = self._cached(event_type)
+        if entry is None:
+            if self._strict:
+                raise UnprocessableError(
+                    f"event type {event_type!r} is not in the catalog", code="unknown_event_type"
+                )
+            return
+        if entry.schema is None:
+            return
+        found = schema_errors(entry.schema, payload)
+        if found is not None:
+            pointer, reason = found
+            raise UnprocessableError(
+                f"the payload does not match the schema of {event_type!r} at {pointer or '(root)'}: {reason}",
+                code="schema_mismatch",
+                details={"pointer": pointer, "reason": reason},
+            )

@@ -1,0 +1,180 @@
+"""Messages as the API shows them: one message with its deliveries, search, the stored body, attempts.
+
+The delivery read model lives here: a delivery is ``pending`` until an attempt says otherwise, and its
+status is the one its latest attempt recorded in the message's current storing (generation).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.errors import BadRequestError, NotFoundError, ValidationError
+from chalicelib.ids import MessageIds
+from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
+from chalicelib.ports import BlobStore, MessageQuery, Page, PageRequest, Store, decode_cursor, encode_cursor
+from chalicelib.scope import Scope
+
+_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")  # ids, and application uids
+_EVENT_TYPE_FILTER = re.compile(r"[A-Za-z0-9_.:/-]{1,200}(\.\*)?")
+_FILTERS = frozenset(
+    {"application", "source", "endpoint", "event_type", "status", "after", "before", "provider_id"}
+)
+
+
+def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str, Any]]:
+    """Per endpoint: the delivery's status (pending until an attempt says otherwise) and its attempts."""
+    current = generation_of(message)
+    by_endpoint: dict[str, list[Attempt]] = {}
+    for attempt in attempts:
+        if attempt.generation == current:  # an earlier storing of the same id has its own history
+            by_endpoint.setdefault(attempt.endpoint_id, []).append(attempt)
+    out = []
+    for endpoint_id in dict.fromkeys((*message.endpoints, *by_endpoint)):
+        mine = sorted(by_endpoint.get(endpoint_id, []), key=lambda a: a.number)
+        latest = mine[-1] if mine else None
+        status = latest.delivery_status if latest is not None else "pending"
+        out.append(
+            {
+                "endpoint_id": endpoint_id,
+                "status": status,
+                "attempts": len([a for a in mine if a.status != "skipped"]),
+                "last_attempt_at": latest.started_at if latest else None,
+                "last_response_status": latest.response_status if latest else None,
+                "last_error_class": latest.error_class if latest else None,
+                "next_attempt_at": latest.next_attempt_at if latest and status == "pending" else None,
+            }
+        )
+    return out
+
+
+def _time(params: Mapping[str, str], name: str) -> float | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e11:
+        raise ValidationError(f"{name} must be a Unix time in seconds", field=name, code="invalid_filter")
+    return value
+
+
+def _ident(params: Mapping[str, str], name: str) -> str | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if not _ID.fullmatch(raw):
+        raise ValidationError(f"{name} is not a valid id", field=name, code="invalid_filter")
+    return raw
+
+
+class MessageService:
+    """Reads of messages, scoped to the caller."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        blobs: BlobStore,
+        ids: MessageIds,
+        resolve_application: Callable[[str, Scope], str],
+        check_endpoint: Callable[[str, Scope], object],
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._ids = ids
+        self._resolve_application = resolve_application
+        self._check_endpoint = check_endpoint
+
+    def message(self, message_id: str, scope: Scope) -> Message:
+        """The message if the caller may see it; else 404 (``message_not_yet_stored`` for an id we issued)."""
+        try:
+            message = self._store.get_message(message_id)
+        except NotFoundError:
+            message = None
+        if message is not None and scope.sees(message.application_id):
+            return message
+        if self._ids.issued(message_id):
+            raise NotFoundError(
+                f"message {message_id!r} is not stored: it was accepted and is still queued (the router "
+                "stores it within seconds), or it is past its retention",
+                code="message_not_yet_stored",
+            )
+        raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
+
+    def get(self, message_id: str, scope: Scope) -> dict[str, Any]:
+        """One message with the state of its delivery to each endpoint."""
+        message = self.message(message_id, scope)
+        states = delivery_states(message, self._store.list_attempts(message_id))
+        return {**message.public(), "deliveries": states}
+
+    def search(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[Message]:
+        """Messages matching the query parameters, newest first; an application token sees only its own."""
+        unknown = set(params) - _FILTERS - {"limit", "cursor"}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(f"unknown filter {name!r}", field=name, code="invalid_filter")
+        application = _ident(params, "application")
+        application_id = self._resolve_application(application, scope) if application else None
+        if not scope.is_operator:
+            application_id = scope.application_id
+        endpoint_id = _ident(params, "endpoint")
+        if endpoint_id is not None:
+            self._check_endpoint(endpoint_id, scope)
+        event_type = params.get("event_type")
+        if event_type is not None and not _EVENT_TYPE_FILTER.fullmatch(event_type):
+            raise ValidationError(
+                "event_type is an exact type or a prefix ending in .* (order.*)",
+                field="event_type",
+                code="invalid_filter",
+            )
+        provider_id = params.get("provider_id")
+        if provider_id is not None and not 0 < len(provider_id) <= 500:
+            raise ValidationError(
+                "provider_id is 1 to 500 characters", field="provider_id", code="invalid_filter"
+            )
+        status = params.get("status")
+        if status is not None and status not in DELIVERY_STATUSES:
+            raise ValidationError(
+                f"status is one of {', '.join(DELIVERY_STATUSES)}", field="status", code="invalid_filter"
+            )
+        query = MessageQuery(
+            application_id=application_id,
+            source_id=_ident(params, "source"),
+            endpoint_id=endpoint_id,
+            event_type=event_type,
+            provider_id=provider_id,
+            after=_time(params, "after"),
+            before=_time(params, "before"),
+        )
+        keep = None
+        if status is not None:
+
+            def keep(message: Message) -> bool:
+                attempts = self._store.list_attempts(message.id)
+                return any(d["status"] == status for d in delivery_states(message, attempts))
+
+        return self._store.search_messages(query, limit=page.limit, cursor=page.cursor, keep=keep)
+
+    def body(self, message_id: str, scope: Scope) -> tuple[Message, bytes]:
+        """The stored body, byte for byte, with its message."""
+        message = self.message(message_id, scope)
+        body = message.body if message.body_ref is None else self._blobs.get(message.body_ref.key)
+        return message, body or b""
+
+    def attempts(self, message_id: str, scope: Scope, page: PageRequest) -> Page[Attempt]:
+        """Every attempt to deliver a message, newest first."""
+        self.message(message_id, scope)
+        attempts = self._store.list_attempts(message_id)
+        position = decode_cursor(page.cursor, 1)
+        start = 0
+        if position is not None:
+            if not position[0].isdigit() or int(position[0]) > len(attempts):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            start = int(position[0])
+        chunk = attempts[start : start + page.limit]
+        end = start + len(chunk)
+        return Page(chunk, encode_cursor([str(end)]) if end < len(attempts) else None)

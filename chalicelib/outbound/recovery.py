@@ -1,0 +1,109 @@
+"""Recovery: sending again what did not arrive, through the same claims as every other attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.models import Attempt, Message, generation_of
+from chalicelib.outbound.tasks import Task
+from chalicelib.ports import EndpointSource, Queue, Store
+from chalicelib.scope import OPERATOR, Scope
+
+
+class Recovery:
+    """Sending again what did not arrive: one message (resend) or an endpoint's failed and skipped deliveries.
+
+    A new attempt is one past the delivery's last, in the message's current storing, so it goes through the
+    same claim as every other attempt: if a scheduled retry with that number is already queued, only one of
+    the two is sent.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        queue: Queue,
+        endpoints: EndpointSource,
+        clock: Callable[[], float],
+        message_of: Callable[[str, Scope], Message] | None = None,
+        endpoint_of: Callable[[str, Scope], object] | None = None,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._endpoints = endpoints
+        self._clock = clock
+        self._message_of = message_of or (lambda message_id, scope: self._store.get_message(message_id))
+        self._endpoint_of = endpoint_of or (lambda endpoint_id, scope: self._endpoints.get(endpoint_id))
+
+    def resend(self, message_id: str, doc: Any, scope: Scope = OPERATOR) -> list[str]:
+        """Queue one more attempt of a message to each of its endpoints (or ``{"endpoint_ids": [...]}``)."""
+        scope.require_write()
+        ids = doc.get("endpoint_ids") if isinstance(doc, dict) else None
+        if ids is not None and not (
+            isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 100
+        ):
+            raise ValidationError(
+                "endpoint_ids must be a list of at most 100 endpoint ids", field="endpoint_ids"
+            )
+        message = self._message_of(message_id, scope)
+        targets = list(ids) if ids else list(message.endpoints)
+        for endpoint_id in targets:
+            self._endpoint_of(endpoint_id, scope)  # NotFoundError for an unknown (or another tenant's) one
+        attempts = self._store.list_attempts(message_id)
+        self._enqueue(message, targets, attempts)
+        return targets
+
+    def recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR, limit: int = 1000) -> list[str]:
+        """Queue one more attempt of every delivery to an endpoint that ended failed or skipped since
+        ``{"since": unix time}``; returns the message ids."""
+        scope.require_write()
+        since = doc.get("since") if isinstance(doc, dict) else None
+        if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
+            raise ValidationError("since (Unix time in seconds) is required", field="since")
+        self._endpoint_of(endpoint_id, scope)
+        latest: dict[str, Attempt] = {}
+        cursor: str | None = None
+        while len(latest) < limit:
+            page = self._store.list_endpoint_attempts(endpoint_id, limit=100, cursor=cursor)
+            for attempt in page.items:
+                if attempt.started_at < float(since):
+                    page = replace(page, cursor=None)
+                    break
+                current = latest.get(attempt.message_id)
+                if current is None or (attempt.generation, attempt.number) > (
+                    current.generation,
+                    current.number,
+                ):
+                    latest[attempt.message_id] = attempt
+            cursor = page.cursor
+            if cursor is None:
+                break
+        recovered = []
+        for message_id, attempt in latest.items():
+            if attempt.delivery_status not in ("failed", "skipped"):
+                continue
+            try:
+                message = self._store.get_message(message_id)
+            except NotFoundError:
+                continue  # past its retention
+            if generation_of(message) != attempt.generation:
+                continue  # stored again since: that storing has deliveries of its own
+            self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
+            recovered.append(message_id)
+        return recovered
+
+    def _enqueue(self, message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> None:
+        generation = generation_of(message)
+        tasks = []
+        for endpoint_id in endpoint_ids:
+            numbers = [
+                a.number for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation
+            ]
+            tasks.append(
+                Task(message.id, endpoint_id, max(numbers, default=0) + 1, generation=generation).encode()
+            )
+        if tasks:
+            self._queue.send_batch(tasks)

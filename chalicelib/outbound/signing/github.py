@@ -1,0 +1,34 @@
+"""The ``github`` signing mode: ``X-Hub-Signature-256`` with the endpoint's secret, for receivers that
+speak GitHub's format (Jenkins' GitHub plugin, GitHub-webhook libraries); pure."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+
+from chalicelib.outbound.signing.standard import SigningError
+
+if TYPE_CHECKING:
+    from chalicelib.models import Endpoint, Message
+
+
+def github_signature(secret: str, body: bytes) -> str:
+    """GitHub's ``X-Hub-Signature-256`` value, ``sha256=<hex>``; the secret is used as UTF-8 text."""
+    if not isinstance(secret, str) or not secret:
+        raise SigningError("secret must be a non-empty string")
+    if not isinstance(body, bytes | bytearray | memoryview):
+        raise SigningError("body must be bytes")
+    digest = hmac.new(secret.encode("utf-8"), bytes(body), hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def headers_for(message: Message, endpoint: Endpoint, body: bytes, now: float) -> dict[str, str]:
+    """GitHub's headers, signed with the newest live secret (secrets are kept in the order they were added)."""
+    newest = endpoint.live_secrets(now)[-1]
+    return {
+        "webhook-id": message.id,
+        "X-Hub-Signature-256": github_signature(newest, body),
+        "X-GitHub-Event": message.event_type or "message",
+        "X-GitHub-Delivery": message.id,
+    }

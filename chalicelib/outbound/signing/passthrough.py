@@ -1,0 +1,51 @@
+"""The ``passthrough`` signing mode: the provider's own headers (its signature included) with the original
+bytes, for receivers that verify the provider's format; Standard Webhooks headers are added as well.
+
+Credentials and hop-by-hop headers are never passed on, and neither is any header Hookway sets itself: a
+sender must not be able to forge Hookway's provenance headers or make a receiver see two Content-Types.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chalicelib.models import API_SOURCE, OPS_SOURCE
+from chalicelib.outbound.signing.standard import headers_for as standard_headers
+
+if TYPE_CHECKING:
+    from chalicelib.models import Endpoint, Message
+
+_NOT_PASSED = frozenset(
+    {
+        "host",
+        "content-length",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "te",
+        "upgrade",
+        "trailer",
+        "expect",
+        "proxy-authorization",
+        "authorization",
+        "cookie",
+        "content-type",
+        "user-agent",
+    }
+)
+_OURS = ("webhook-", "svix-", "hookway-")
+
+
+def headers_for(message: Message, endpoint: Endpoint, body: bytes, now: float) -> dict[str, str]:
+    """The provider's headers of an inbound message (none for published ones), then the standard ones."""
+    headers: dict[str, str] = {}
+    if message.source_id not in (API_SOURCE, OPS_SOURCE):
+        headers.update(
+            {
+                k: v
+                for k, v in message.headers.items()
+                if k.lower() not in _NOT_PASSED and not k.lower().startswith(_OURS)
+            }
+        )
+    headers.update(standard_headers(message, endpoint, body, now))
+    return headers

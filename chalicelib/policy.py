@@ -1,0 +1,52 @@
+"""Which routes a portal token may call: the table every request through the API is checked against.
+
+The admin key may call every route. A token may call only the routes below, ``read`` ones with any
+token and ``write`` ones with a token that is not read-only; anything else is ``403 forbidden`` before
+the view runs. Which *items* a token reaches (its own application's) is then the services' concern.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from chalicelib.errors import ForbiddenError
+from chalicelib.scope import Scope
+
+Access = Literal["public", "read", "write"]
+
+PUBLIC_ROUTES = frozenset({"/v1/health", "/v1/openapi.json", "/v1/openapi.yaml"})
+
+TOKEN_ROUTES: dict[tuple[str, str], Access] = {
+    ("GET", "/v1/endpoints"): "read",
+    ("POST", "/v1/endpoints"): "write",
+    ("GET", "/v1/endpoints/{endpoint_id}"): "read",
+    ("PATCH", "/v1/endpoints/{endpoint_id}"): "write",
+    ("PUT", "/v1/endpoints/{endpoint_id}"): "write",
+    ("DELETE", "/v1/endpoints/{endpoint_id}"): "write",
+    ("POST", "/v1/endpoints/{endpoint_id}/enable"): "write",
+    ("POST", "/v1/endpoints/{endpoint_id}/disable"): "write",
+    ("GET", "/v1/endpoints/{endpoint_id}/secret"): "read",
+    ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): "write",
+    ("POST", "/v1/endpoints/{endpoint_id}/recover"): "write",
+    ("GET", "/v1/endpoints/{endpoint_id}/attempts"): "read",
+    ("GET", "/v1/messages"): "read",
+    ("GET", "/v1/messages/{message_id}"): "read",
+    ("GET", "/v1/messages/{message_id}/body"): "read",
+    ("GET", "/v1/messages/{message_id}/attempts"): "read",
+    ("POST", "/v1/messages/{message_id}/resend"): "write",
+    ("GET", "/v1/event-types"): "read",
+    ("GET", "/v1/event-types/{name}"): "read",
+    ("GET", "/v1/applications/{application_id}"): "read",
+    ("GET", "/v1/egress"): "read",  # a customer's receiver allowlists the sender's addresses too
+}
+
+
+def check(scope: Scope, method: str, route: str) -> None:
+    """Refuse (403) a route the caller's scope may not call (``route`` as the app declares it)."""
+    if scope.is_operator:
+        return
+    access = TOKEN_ROUTES.get((method.upper(), route))
+    if access is None:
+        raise ForbiddenError("an application token cannot call this route")
+    if access == "write":
+        scope.require_write()

@@ -1,0 +1,288 @@
+"""The ports: what the services need from the outside world, as ``typing.Protocol``s.
+
+Services import these and never an adapter. The DynamoDB, SQS and S3 adapters live in ``chalicelib.aws``;
+the in-memory fakes in ``tests/fakes.py``. One contract suite (``tests/integration/test_contracts.py``)
+runs against both, so they cannot drift apart.
+
+Cursors are opaque to every caller: a cursor is an adapter's *position* (a short list of strings, such as
+the sort key of the last item of a page) in URL-safe base64. Partitions are never in a cursor: the adapter
+derives them from the query, so a cursor forged by a caller can move where a listing starts, never which
+tenant's items it lists.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from chalicelib.errors import BadRequestError
+from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Rejection, Source
+
+T = TypeVar("T")
+MAX_CURSOR_CHARS = 2048
+MAX_PAGE = 200
+MAX_DELAY_SECONDS = 900  # the longest a queue holds a message back (SQS DelaySeconds)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing and the opaque cursor of the next (None at the end)."""
+
+    items: list[T]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """How much of a listing to return, and from where (a cursor from the previous page)."""
+
+    limit: int = 50
+    cursor: str | None = None
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str] | None, *, default: int = 50) -> PageRequest:
+        """Read ``limit`` (1 to 200) and ``cursor`` from query parameters; 400 ``invalid_limit`` otherwise."""
+        params = params or {}
+        raw = params.get("limit", str(default))
+        if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
+            raise BadRequestError(f"limit must be 1 to {MAX_PAGE}", code="invalid_limit")
+        return cls(int(raw), params.get("cursor") or None)
+
+
+def encode_cursor(position: Sequence[str] | None) -> str | None:
+    """An adapter's position as an opaque URL-safe cursor (None: the listing is done)."""
+    if not position:
+        return None
+    raw = json.dumps(list(position), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
+    """A position back from a cursor of ``size`` strings; a forged or damaged cursor is a 400, never a 500."""
+    if not cursor:
+        return None
+    try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
+        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, RecursionError):
+        raise BadRequestError("the cursor is not valid", code="invalid_cursor") from None
+    if not (
+        isinstance(position, list)
+        and len(position) == size
+        and all(isinstance(p, str) and 0 < len(p) <= 512 for p in position)
+    ):
+        raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+    return position
+
+
+MAX_EXAMINED = 1000  # candidates one search page may look at before it answers with what it found
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """The filters of a message search; every one is optional and they combine with AND.
+
+    Which index serves it, most selective first: ``endpoint`` (the endpoint's first attempts),
+    ``source``, ``application``, else every message by day. The rest filter the candidates.
+    """
+
+    application_id: str | None = None
+    source_id: str | None = None
+    endpoint_id: str | None = None
+    event_type: str | None = None  # exact, or a prefix ending in ".*" (``order.*``)
+    provider_id: str | None = None
+    after: float | None = None
+    before: float | None = None
+
+    def matches(self, message: Message) -> bool:
+        """Whether a candidate passes every filter but the endpoint (which the index answers)."""
+        if self.application_id is not None and message.application_id != self.application_id:
+            return False
+        if self.source_id is not None and message.source_id != self.source_id:
+            return False
+        if self.provider_id is not None and message.delivery_id != self.provider_id:
+            return False
+        if self.after is not None and message.received_at < self.after:
+            return False
+        if self.before is not None and message.received_at >= self.before:
+            return False
+        if self.event_type is not None:
+            event_type = message.event_type or ""
+            if self.event_type.endswith(".*"):
+                return event_type.startswith(self.event_type[:-1])
+            return event_type == self.event_type
+        return True
+
+
+class Queue(Protocol):
+    """A durable queue of text messages."""
+
+    def send(self, body: str, *, delay_seconds: int = 0) -> str:
+        """Enqueue one message; returns its id. Raises StorageError if it is not stored."""
+
+    def send_batch(self, bodies: Sequence[str], *, delay_seconds: int = 0) -> None:
+        """Enqueue many messages; raises StorageError unless every one is stored."""
+
+    def delete_batch(self, receipt_handles: Sequence[str]) -> None:
+        """Delete received messages by receipt handle."""
+
+
+class BlobStore(Protocol):
+    """Large bodies kept outside the queue (the claim check)."""
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store bytes under a key; returns the bucket name."""
+
+    def get(self, key: str) -> bytes:
+        """The bytes under a key, or NotFoundError."""
+
+
+class Store(Protocol):
+    """What the services need from durable state."""
+
+    def ping(self) -> None:
+        """Raise StorageError unless the table answers."""
+
+    def put_source(self, source: Source) -> None:
+        """Create or replace a source."""
+
+    def get_source(self, source_id: str) -> Source:
+        """The source, or NotFoundError."""
+
+    def list_sources(self, *, limit: int, cursor: str | None) -> Page[Source]:
+        """Sources, oldest first."""
+
+    def delete_source(self, source_id: str) -> None:
+        """Delete a source, or NotFoundError."""
+
+    def store_message(self, message: Message, now: float) -> bool:
+        """Store a message unless another one with its id is live in its replay window.
+
+        True when stored (a redelivery of the same receipt counts as stored), False for a duplicate.
+        """
+
+    def get_message(self, message_id: str) -> Message:
+        """The message, or NotFoundError."""
+
+    def search_messages(
+        self,
+        query: MessageQuery,
+        *,
+        limit: int,
+        cursor: str | None,
+        keep: Callable[[Message], bool] | None = None,
+    ) -> Page[Message]:
+        """Messages matching a query, newest first, never by a table scan (see MessageQuery).
+
+        ``keep`` is the caller's own last filter (the delivery status); it must be thread-safe, as an
+        adapter may ask it about several candidates at once. A page examines at most
+        ``MAX_EXAMINED`` candidates: it may then hold fewer than ``limit`` messages and still have a cursor.
+        """
+
+    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
+        """Keep a rejection in the source's bounded ring and count it."""
+
+    def list_rejections(self, source_id: str) -> list[Rejection]:
+        """The recent rejections of a source, newest first."""
+
+    def rejection_counts(self, source_id: str) -> dict[str, int]:
+        """How many rejections per reason code a source has had."""
+
+    def put_endpoint(self, endpoint: Endpoint) -> None:
+        """Create or replace an endpoint."""
+
+    def get_endpoint(self, endpoint_id: str) -> Endpoint:
+        """The endpoint, or NotFoundError."""
+
+    def list_endpoints(self, *, application_id: str | None, limit: int, cursor: str | None) -> Page[Endpoint]:
+        """The endpoints of one owner (an application, None: the operator's own), oldest first."""
+
+    def endpoints_of(self, application_id: str | None) -> list[Endpoint]:
+        """Every endpoint of one owner, all pages (the router matches a message against them)."""
+
+    def delete_endpoint(self, endpoint_id: str) -> None:
+        """Delete an endpoint, or NotFoundError."""
+
+    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
+        """Record since when an endpoint has failed without a success (None: it is healthy)."""
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
+        """Disable an enabled endpoint; True if this call disabled it."""
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        """Create an attempt unless it exists and is finished or still leased; True if claimed."""
+
+    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
+        """One attempt, or None."""
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Record an attempt's outcome if the caller still holds its claim."""
+
+    def list_attempts(self, message_id: str) -> list[Attempt]:
+        """Every attempt of a message, newest first."""
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first."""
+
+    def create_application(self, application: Application) -> None:
+        """Store a new application; ConflictError ``uid_taken`` if its uid belongs to another one."""
+
+    def update_application(self, old: Application, new: Application) -> None:
+        """Replace an application (moving its uid if it changed); ConflictError ``uid_taken`` as above."""
+
+    def get_application(self, application_id: str) -> Application:
+        """The application, or NotFoundError ``application_not_found``."""
+
+    def application_id_for_uid(self, uid: str) -> str | None:
+        """The id of the application with this uid, or None."""
+
+    def list_applications(self, *, limit: int, cursor: str | None) -> Page[Application]:
+        """Applications, oldest first."""
+
+    def delete_application(self, application: Application) -> None:
+        """Delete an application and its uid (its endpoints are deleted by the service)."""
+
+    def revoke_tokens(self, application_id: str, before: float) -> None:
+        """Revoke every portal token of an application issued before ``before``."""
+
+    def put_event_type(self, event_type: EventType) -> None:
+        """Create or replace a catalog entry."""
+
+    def get_event_type(self, name: str) -> EventType:
+        """A catalog entry, or NotFoundError ``event_type_not_found``."""
+
+    def list_event_types(self, *, limit: int, cursor: str | None) -> Page[EventType]:
+        """The catalog, by name."""
+
+    def delete_event_type(self, name: str) -> None:
+        """Delete a catalog entry, or NotFoundError."""
+
+    def remember_idempotency_key(
+        self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
+    ) -> tuple[str, str]:
+        """Store a publish key unless a live one exists; returns the (message_id, body_sha256) that holds it."""
+
+
+class EndpointSource(Protocol):
+    """Where the router and the sender look endpoints up (a short-lived cache over the store)."""
+
+    def of(self, application_id: str | None) -> list[Endpoint]:
+        """The endpoints of one owner: an application, or None for the operator's own."""
+
+    def get(self, endpoint_id: str) -> Endpoint:
+        """One endpoint, or NotFoundError."""
+
+
+class EventPublisher(Protocol):
+    """Where the sender publishes Hookway's operational events (``endpoint.disabled``, ...)."""
+
+    def operational(
+        self, event_type: str, data: dict[str, Any], dedupe: str, *, application_id: str | None = None
+    ) -> str:
+        """Publish one operational event; ``dedupe`` names the fact so a retried task emits it once."""

@@ -1,0 +1,388 @@
+"""Applications, portal tokens and the event-type catalog, through the composition root on fakes.
+
+Each test reads GIVEN / WHEN / THEN; the receivers are the scripted function transport of test_delivery.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthorizedError,
+    UnprocessableError,
+    ValidationError,
+)
+from chalicelib.messages import delivery_states
+from chalicelib.scope import OPERATOR, Scope
+from tests.conftest import ADMIN_KEY, Services, github_headers, inbound, make_services
+from tests.unit.test_delivery import Receiver, World
+
+
+@pytest.fixture
+def world(services: Services) -> World:
+    return World(services, Receiver())
+
+
+def _app(world: World, name: str, uid: str | None = None) -> str:
+    doc: dict[str, Any] = {"name": name}
+    if uid:
+        doc["uid"] = uid
+    return world.container.applications.create(doc, OPERATOR).id
+
+
+def _endpoint(world: World, application: str | None, path: str, **doc: Any) -> str:
+    body = {"url": f"https://hooks.example.com/{path}", **doc}
+    if application:
+        body["application"] = application
+    endpoint, _, _ = world.endpoints.create(body, OPERATOR)
+    return endpoint.id
+
+
+def _publish(world: World, application: str | None, event_type: str = "order.created") -> str:
+    doc: dict[str, Any] = {"event_type": event_type, "payload": {"n": 1}}
+    if application:
+        doc["application"] = application
+    return world.publisher.publish(doc, None, OPERATOR)
+
+
+def _targets(world: World) -> list[str]:
+    """Run every queued delivery; the URL paths the receiver was called on, sorted."""
+    world.run()
+    paths = sorted(r.url.rsplit("/", 1)[-1] for r in world.receiver.requests)
+    world.receiver.requests.clear()
+    return paths
+
+
+# ------------------------------------------------------------------------------------- applications
+
+
+def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
+    # GIVEN an application with the customer's own id
+    apps = world.container.applications
+    created = apps.create({"name": "Acme", "uid": "acme-42", "metadata": {"plan": "pro"}}, OPERATOR)
+    # THEN both names find it, and the public shape carries what was given
+    assert apps.get("acme-42", OPERATOR) == apps.get(created.id, OPERATOR) == created
+    assert created.public()["metadata"] == {"plan": "pro"} and created.id.startswith("app_")
+
+
+def test_a_uid_belongs_to_one_application(world: World) -> None:
+    apps = world.container.applications
+    first = apps.create({"name": "A", "uid": "shared"}, OPERATOR)
+    with pytest.raises(ConflictError) as err:
+        apps.create({"name": "B", "uid": "shared"}, OPERATOR)
+    assert err.value.code == "uid_taken"
+    # WHEN the uid moves to a new value THEN the old one is free again
+    apps.update(first.id, {"uid": "renamed"}, OPERATOR)
+    assert apps.create({"name": "B", "uid": "shared"}, OPERATOR).uid == "shared"
+    with pytest.raises(NotFoundError):
+        apps.get("nobody", OPERATOR)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x", "uid": "app_" + "0" * 32}, "uid"),
+        ({"name": "x", "uid": "has space"}, "uid"),
+        ({"name": "x", "metadata": {"k": 1}}, "metadata"),
+        ({"name": "x", "metadata": [1]}, "metadata"),
+    ],
+)
+def test_bad_application_fields_are_refused_by_name(world: World, doc: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        world.container.applications.create(doc, OPERATOR)
+    assert err.value.field == field
+
+
+def test_published_events_reach_only_their_applications_endpoints(world: World) -> None:
+    # GIVEN two applications with two endpoints each, and one operator endpoint
+    a, b = _app(world, "A", "cust-a"), _app(world, "B")
+    _endpoint(world, a, "a1")
+    _endpoint(world, "cust-a", "a2", filter={"event_types": ["order.*"]})
+    _endpoint(world, b, "b1")
+    _endpoint(world, b, "b2")
+    _endpoint(world, None, "ops")
+    # WHEN an event is published to A (by uid), to B, and to nobody
+    _publish(world, "cust-a")
+    assert _targets(world) == ["a1", "a2"]
+    _publish(world, b, "invoice.paid")
+    assert _targets(world) == ["b1", "b2"]
+    _publish(world, None)
+    assert _targets(world) == ["ops"]
+    # THEN an unknown application is a 404 and nothing is queued
+    with pytest.raises(NotFoundError) as err:
+        _publish(world, "app_" + "f" * 32)
+    assert err.value.code == "application_not_found"
+
+
+def test_an_applications_source_delivers_inbound_webhooks_to_that_application_only(world: World) -> None:
+    a, b = _app(world, "A"), _app(world, "B")
+    _endpoint(world, a, "a1")
+    _endpoint(world, b, "b1")
+    _endpoint(world, None, "ops")
+    sid = world.s.github_source(application=a)
+    body = b'{"zen": "x"}'
+    world.s.ingest.receive(inbound(sid, body, github_headers(body)))
+    assert _targets(world) == ["a1"]
+    stored = next(iter(world.s.store.messages.values()))
+    assert stored.application_id == a
+
+
+def test_operational_events_about_an_applications_endpoint_go_to_it_and_the_operator(world: World) -> None:
+    # GIVEN app A with a failing endpoint and a watcher of operational events; B and the operator watch too
+    a, b = _app(world, "A"), _app(world, "B")
+    world.receiver.script = [410]  # the failing endpoint answers 410: disabled at once
+    _endpoint(world, a, "dying")
+    _endpoint(world, a, "a-watch", filter={"event_types": ["endpoint.disabled"]})
+    _endpoint(world, b, "b-watch", filter={"event_types": ["endpoint.disabled"]})
+    _endpoint(world, None, "ops-watch", filter={"event_types": ["endpoint.disabled"]})
+    # WHEN A's endpoint is disabled
+    _publish(world, a, "order.created")
+    paths = _targets(world)
+    # THEN A's watcher and the operator's get endpoint.disabled, B's does not
+    assert paths == ["a-watch", "dying", "ops-watch"]
+    event = next(m for m in world.s.store.messages.values() if m.event_type == "endpoint.disabled")
+    assert event.application_id == a
+    assert json.loads(event.body or b"")["data"]["application_id"] == a
+
+
+def test_deleting_an_application_ends_its_queued_deliveries_skipped(world: World) -> None:
+    # GIVEN an event routed to A's endpoint but not yet sent
+    a = _app(world, "A")
+    endpoint_id = _endpoint(world, a, "a1")
+    message_id = _publish(world, a)
+    world.route_all()
+    # WHEN A is deleted
+    world.container.applications.delete(a, OPERATOR)
+    # THEN its endpoints are gone and the queued delivery ends skipped, visibly
+    assert world.run() == ["skipped"]
+    [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
+    assert state["endpoint_id"] == endpoint_id and state["status"] == "skipped"
+    with pytest.raises(NotFoundError):
+        world.endpoints.get(endpoint_id, OPERATOR)
+    assert world.receiver.requests == []
+
+
+def test_publishing_to_an_application_costs_no_extra_write(world: World) -> None:
+    # GIVEN one endpoint of the operator and one of an application
+    a = _app(world, "A")
+    _endpoint(world, None, "ops")
+    _endpoint(world, a, "a1")
+    sends_before = len(world.s.queue.sent)
+    # WHEN one message is published for each owner and routed
+    for owner in (None, a):
+        writes = world.s.store.writes
+        _publish(world, owner)
+        world.route_all()
+        # THEN each costs one SQS send to publish and the one conditional write that stores it
+        assert world.s.store.writes - writes == 1
+    assert len(world.s.queue.sent) == sends_before  # route_all drained both
+
+
+# ---------------------------------------------------------------------------------------- tokens
+
+
+def _token(world: World, application: str, **doc: Any) -> str:
+    apps, tokens = world.container.applications, world.container.tokens
+    return tokens.mint(apps.get(application, OPERATOR), doc, OPERATOR).token
+
+
+def test_a_token_authenticates_as_its_application(world: World) -> None:
+    a = _app(world, "A")
+    tokens = world.container.tokens
+    scope = tokens.authenticate(f"Bearer {_token(world, a)}")
+    assert scope.application_id == a and not scope.read_only and not scope.is_operator
+    assert tokens.authenticate("Bearer k").is_operator  # World's admin key is "k"
+    assert tokens.authenticate(f"Bearer {_token(world, a, read_only=True)}").read_only
+
+
+@pytest.mark.parametrize(
+    "header", ["", "Basic abc", "Bearer ", "Bearer wrong", "Bearer hkt_", "Bearer hkt_x.y"]
+)
+def test_anything_but_a_valid_credential_is_401(world: World, header: str) -> None:
+    with pytest.raises(UnauthorizedError):
+        world.container.tokens.authenticate(header)
+
+
+def test_a_tampered_token_is_refused(world: World) -> None:
+    a, b = _app(world, "A"), _app(world, "B")
+    token = _token(world, a)
+    payload, tag = token.removeprefix("hkt_").split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims[0] == a
+    claims[0] = b  # WHEN A's token is rewritten to name B, keeping A's tag
+    changed = (
+        base64.urlsafe_b64encode(json.dumps(claims, separators=(",", ":")).encode()).decode().rstrip("=")
+    )
+    forged = f"hkt_{changed}.{tag}"
+    assert forged != token
+    with pytest.raises(UnauthorizedError) as err:
+        world.container.tokens.authenticate(f"Bearer {forged}")
+    assert err.value.code == "token_invalid"
+
+
+def test_a_token_expires_and_can_be_revoked(world: World) -> None:
+    a = _app(world, "A")
+    tokens = world.container.tokens
+    short = _token(world, a, expires_in=60)
+    world.clock.advance(61)
+    with pytest.raises(UnauthorizedError) as err:
+        tokens.authenticate(f"Bearer {short}")
+    assert err.value.code == "token_expired"
+    live = _token(world, a)
+    world.clock.advance(1)
+    tokens.revoke(world.container.applications.get(a, OPERATOR), OPERATOR)
+    with pytest.raises(UnauthorizedError) as err:
+        tokens.authenticate(f"Bearer {live}")
+    assert err.value.code == "token_revoked"
+    world.clock.advance(1)
+    assert tokens.authenticate(f"Bearer {_token(world, a)}").application_id == a  # new tokens work
+
+
+def test_a_token_outlives_nothing_of_its_application(world: World) -> None:
+    a = _app(world, "A")
+    token = _token(world, a)
+    world.container.applications.delete(a, OPERATOR)
+    with pytest.raises(UnauthorizedError):
+        world.container.tokens.authenticate(f"Bearer {token}")
+
+
+def test_token_lifetimes_are_bounded(world: World) -> None:
+    a = _app(world, "A")
+    for lifetime in (0, 59, 7 * 86400 + 1, "3600", True):
+        with pytest.raises(ValidationError):
+            _token(world, a, expires_in=lifetime)
+
+
+def test_a_token_sees_only_its_applications_things(world: World) -> None:
+    # GIVEN endpoints and messages of A and B
+    a, b = _app(world, "A", "cust-a"), _app(world, "B", "cust-b")
+    ep_a, ep_b = _endpoint(world, a, "a1"), _endpoint(world, b, "b1")
+    msg_a, msg_b = _publish(world, a), _publish(world, b)
+    world.run()
+    scope = Scope(application_id=a)
+    # THEN A's token reads A's, and B's answer exactly as if they did not exist
+    assert world.endpoints.get(ep_a, scope).id == ep_a
+    assert world.container.messages.get(msg_a, scope)["id"] == msg_a
+    with pytest.raises(NotFoundError) as err:
+        world.endpoints.get(ep_b, scope)
+    assert err.value.code == "endpoint_not_found"
+    with pytest.raises(NotFoundError):
+        world.container.messages.get(msg_b, scope)
+    with pytest.raises(NotFoundError):
+        world.container.recovery.resend(msg_b, {}, scope)
+    with pytest.raises(NotFoundError):
+        world.container.recovery.resend(msg_a, {"endpoint_ids": [ep_b]}, scope)
+    # ... a token creates in its own application whatever the body says, and never in another
+    created, _, _ = world.endpoints.create({"url": "https://hooks.example.com/x"}, scope)
+    assert created.application_id == a
+    with pytest.raises(ForbiddenError):
+        world.endpoints.create({"url": "https://hooks.example.com/x", "application": "cust-b"}, scope)
+    # ... the application routes answer 403 for any other application, found or not
+    assert world.container.applications.get("cust-a", scope).id == a
+    for ref in (b, "cust-b", "nobody"):
+        with pytest.raises(ForbiddenError):
+            world.container.applications.get(ref, scope)
+    # ... and the search lists A's messages only
+    from chalicelib.ports import PageRequest
+
+    page = world.container.messages.search({}, scope, PageRequest(50))
+    assert {m.id for m in page.items} == {msg_a}
+
+
+def test_a_read_only_token_changes_nothing(world: World) -> None:
+    a = _app(world, "A")
+    ep = _endpoint(world, a, "a1")
+    scope = Scope(application_id=a, read_only=True)
+    with pytest.raises(ForbiddenError) as err:
+        world.endpoints.update(ep, {"description": "x"}, scope)
+    assert err.value.code == "read_only_token"
+    with pytest.raises(ForbiddenError):
+        world.endpoints.create({"url": "https://hooks.example.com/x"}, scope)
+    with pytest.raises(ForbiddenError):
+        world.endpoints.delete(ep, scope)
+    assert world.endpoints.get(ep, scope).id == ep
+
+
+# ---------------------------------------------------------------------------------- message ids
+
+
+def test_an_issued_id_not_yet_stored_says_so(world: World) -> None:
+    # GIVEN a message accepted (202) but not routed yet
+    message_id = _publish(world, None)
+    with pytest.raises(NotFoundError) as err:
+        world.container.messages.get(message_id, OPERATOR)
+    assert err.value.code == "message_not_yet_stored"
+    # THEN an id this deployment never issued is plainly not found
+    with pytest.raises(NotFoundError) as err:
+        world.container.messages.get("msg_" + "0" * 32, OPERATOR)
+    assert err.value.code == "message_not_found"
+    # ... and another deployment's ids are not ours
+    other = make_services(id_key="another-table")
+    assert not other.container.ids.issued(message_id)
+    world.route_all()
+    assert world.container.messages.get(message_id, OPERATOR)["id"] == message_id
+
+
+# ---------------------------------------------------------------------------------- event types
+
+SCHEMA = {
+    "type": "object",
+    "required": ["id", "total"],
+    "properties": {"id": {"type": "integer"}, "total": {"type": "number", "minimum": 0}},
+}
+
+
+def test_a_payload_that_breaks_its_schema_is_422_and_nothing_is_queued(world: World) -> None:
+    catalog = world.container.event_types
+    catalog.create({"name": "order.created", "description": "an order", "schema": SCHEMA}, OPERATOR)
+    sent = len(world.s.queue.sent)
+    with pytest.raises(UnprocessableError) as err:
+        world.publisher.publish(
+            {"event_type": "order.created", "payload": {"id": 1, "total": -5}}, None, OPERATOR
+        )
+    assert err.value.status == 422 and err.value.code == "schema_mismatch"
+    assert err.value.details["pointer"] == "/total"
+    assert len(world.s.queue.sent) == sent
+    world.publisher.publish({"event_type": "order.created", "payload": {"id": 1, "total": 5}}, None, OPERATOR)
+    assert len(world.s.queue.sent) == sent + 1
+    # Unknown types stay allowed ...
+    world.publisher.publish({"event_type": "not.in.catalog", "payload": {}}, None, OPERATOR)
+
+
+def test_a_strict_deployment_refuses_types_outside_the_catalog() -> None:
+    services = make_services(strict_event_types=True)
+    with pytest.raises(UnprocessableError) as err:
+        services.container.publisher.publish({"event_type": "nope", "payload": {}}, None, OPERATOR)
+    assert err.value.code == "unknown_event_type"
+
+
+def test_the_catalog_refuses_invalid_schemas_and_duplicates(world: World) -> None:
+    catalog = world.container.event_types
+    with pytest.raises(ValidationError) as err:
+        catalog.create({"name": "x", "schema": {"type": "not-a-type"}}, OPERATOR)
+    assert err.value.code == "invalid_schema"
+    catalog.create({"name": "x"}, OPERATOR)
+    with pytest.raises(ConflictError):
+        catalog.create({"name": "x"}, OPERATOR)
+    updated = catalog.update("x", {"deprecated": True, "schema": SCHEMA}, OPERATOR)
+    assert updated.deprecated and updated.schema == SCHEMA
+    with pytest.raises(ForbiddenError):
+        catalog.update("x", {"deprecated": False}, Scope(application_id="app_x"))
+    assert catalog.get("x", Scope(application_id="app_x")).name == "x"  # readable by a token
+    catalog.delete("x", OPERATOR)
+    with pytest.raises(NotFoundError):
+        catalog.get("x", OPERATOR)
+
+
+def test_the_admin_key_of_the_composition_root_is_the_test_key() -> None:
+    # The shared fixture's key is the one the API tests send.
+    assert make_services().container.admin_key == ADMIN_KEY
