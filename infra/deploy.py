@@ -42,7 +42,7 @@ from typing import Any
 from chalicelib.names import FUNCTIONS, Names, names
 from infra import api_gateway, chalice_config, front, iam
 from infra.package import find_python313, stage_project
-from infra.stack import ROOT, Options, infrastructure, stage_options
+from infra.stack import DEPLOY_PREFIX, ROOT, Options, infrastructure, stage_options
 
 BUILD = ROOT / "build"
 RUNTIME_VENV = BUILD / "py313"
@@ -218,6 +218,42 @@ def _recorded(project: Path, stage: str) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _record_key(stage: str) -> str:
+    return f"{DEPLOY_PREFIX}chalice-{stage}.json"
+
+
+def save_record(s3: Any, bucket: str, project: Path, stage: str) -> bool:
+    """Keep Chalice's deploy record in the stage's bucket (outside the payloads' lifecycle)."""
+    path = project / ".chalice" / "deployed" / f"{stage}.json"
+    if not path.exists():
+        return False
+    s3.put_object(Bucket=bucket, Key=_record_key(stage), Body=path.read_bytes())
+    return True
+
+
+def _fetch_record(s3: Any, bucket: str, stage: str) -> bytes | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return bytes(s3.get_object(Bucket=bucket, Key=_record_key(stage))["Body"].read())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise
+
+
+def restore_record(s3: Any, bucket: str, project: Path, stage: str) -> bool:
+    """Put the bucket's deploy record into the staged project: a fresh checkout or a CI runner then updates
+    the deployed functions and API instead of creating a second REST API. False if there is none yet."""
+    body = _fetch_record(s3, bucket, stage)
+    if body is None:
+        return False
+    path = project / ".chalice" / "deployed" / f"{stage}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return True
+
+
 def recorded_mappings(record: dict[str, Any]) -> set[str]:
     """The event source mapping ids Chalice recorded as its own."""
     return {r["event_uuid"] for r in record.get("resources", []) if r.get("resource_type") == "sqs_event"}
@@ -278,6 +314,9 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
     account = str(aws.client("sts").get_caller_identity()["Account"])
     ensure_admin_key(aws.client("ssm"), n.admin_key_parameter)
     project = prepare(n, opts, outputs, region, account)
+    s3 = aws.client("s3")
+    if restore_record(s3, outputs["PayloadBucketName"], project, stage):
+        log(f"using the deploy record kept in the stage's bucket ({_record_key(stage)})")
     lam = aws.client("lambda")
     prune_event_source_mappings(lam, n, recorded_mappings(_recorded(project, stage)))
     python = runtime_python()
@@ -293,6 +332,7 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
             f"chalice deploy failed (exit {result.returncode}); rerun make deploy STAGE={stage} once fixed: "
             "every step converges, and mappings left without a record are removed first"
         )
+    save_record(s3, outputs["PayloadBucketName"], project, stage)
     record = _recorded(project, stage)
     prune_event_source_mappings(lam, n, recorded_mappings(record))
     rest_api_id = next(r["rest_api_id"] for r in record["resources"] if r.get("resource_type") == "rest_api")
@@ -333,6 +373,12 @@ def destroy(stage: str) -> None:
     cfn = aws.client("cloudformation")
     _delete_stack(cfn, f"{n.prefix}-front")
     project = BUILD / "deploy" / stage
+    infra = _exists(cfn, n.infra_stack)
+    bucket = _outputs(infra).get("PayloadBucketName") if infra is not None else None
+    kept = _fetch_record(aws.client("s3"), bucket, stage) if bucket else None
+    record = _recorded(project, stage) or (json.loads(kept) if kept else {})
+    if (project / ".chalice" / "config.json").exists() and kept and not _recorded(project, stage):
+        restore_record(aws.client("s3"), str(bucket), project, stage)
     if _recorded(project, stage):
         log(f"chalice delete --stage {stage}")
         subprocess.run(
@@ -345,11 +391,9 @@ def destroy(stage: str) -> None:
         log(f"no record of Chalice's resources for {stage} in {project}: removing them by name")
     prune_event_source_mappings(aws.client("lambda"), n, set())
     delete_leftovers(aws, n)
-    infra = _exists(cfn, n.infra_stack)
-    if infra is not None and not opts.retain_data:
-        bucket = _outputs(infra).get("PayloadBucketName")
-        if bucket:
-            _empty_bucket(aws.client("s3"), bucket)
+    _delete_rest_api(aws.client("apigateway"), record)
+    if bucket and not opts.retain_data:
+        _empty_bucket(aws.client("s3"), bucket)
     _delete_stack(cfn, n.infra_stack)
     if opts.retain_data:
         log(f"kept (retain_data): the state table and payload bucket of {stage}, and {n.admin_key_parameter}")
@@ -394,6 +438,17 @@ def delete_leftovers(aws: Any, n: Names) -> list[str]:
     if deleted:
         log(f"deleted by name: {', '.join(deleted)}")
     return deleted
+
+
+def _delete_rest_api(client: Any, record: dict[str, Any]) -> None:
+    """The REST API a deploy record names, if it is still there (chalice delete removes it when it ran)."""
+    from botocore.exceptions import ClientError
+
+    for resource in record.get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            with contextlib.suppress(ClientError):  # already gone
+                client.delete_rest_api(restApiId=resource["rest_api_id"])
+                log(f"deleted the REST API {resource['rest_api_id']}")
 
 
 def _empty_bucket(s3: Any, bucket: str) -> None:

@@ -29,6 +29,10 @@ DAY = 86400
 # The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
 TIMEOUTS = {"api_handler": 30, "route_ingest": 60, "deliver": 120, "dead_letters": 30, "sweep": 300}
 MAX_RECEIVES = 5
+# Where the payload bucket keeps claim-checked bodies (chalicelib's ingest and routing) and, apart from
+# them, Chalice's record of what ``make deploy`` deployed (so any checkout or CI runner updates in place).
+PAYLOAD_PREFIXES = ("ingest/", "messages/")
+DEPLOY_PREFIX = "deploy/"
 LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
 
 Template = dict[str, Any]
@@ -214,11 +218,14 @@ def data_resources(n: Names, opts: Options) -> Template:
                         {
                             # Longer than message retention (30 days): a stored message's body outlives its
                             # record. Also removes orphans (S3 put succeeded, SQS send failed, provider retried).
-                            "Id": "expire-payloads",
+                            # Only the payload prefixes: the deploy record (DEPLOY_PREFIX) is kept.
+                            "Id": f"expire-{prefix.rstrip('/')}",
                             "Status": "Enabled",
+                            "Prefix": prefix,
                             "ExpirationInDays": 35,
                             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
                         }
+                        for prefix in PAYLOAD_PREFIXES
                     ]
                 },
                 "Tags": [{"Key": "hookway:stage", "Value": n.stage}],

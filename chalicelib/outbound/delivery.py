@@ -191,6 +191,20 @@ class Sender:
             status="succeeded" if decision.outcome == "succeeded" else "failed",
         )
         now = self._clock()
+        if decision.outcome != "succeeded":
+            # One line per failed attempt (successes are counted, not logged): never a body or a secret.
+            log.warning(
+                "attempt failed",
+                extra={
+                    "message_id": message.id,
+                    "source_id": message.source_id,
+                    "application_id": endpoint.application_id,
+                    "endpoint_id": endpoint.id,
+                    "attempt": task.attempt,
+                    "reason": error_class or f"http_{status}",
+                    "outcome": decision.outcome,
+                },
+            )
         # Operational events and the endpoint's state go out before the attempt is recorded: a failure in
         # between retries the task, which finds the attempt unrecorded and redoes them (their ids dedupe).
         if decision.outcome == "succeeded":

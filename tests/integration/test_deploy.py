@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import yaml
 
 from chalicelib.names import FUNCTIONS, names
 from infra import api_gateway
+from infra.deploy import restore_record, save_record
 from infra.package import LOGICAL_IDS, package
 from local.emulator import _CfnLoader
 from tests import aws
@@ -282,6 +284,28 @@ def test_the_post_deploy_step_sets_what_chalice_cannot_on_a_rest_api(account: st
     assert responses["DEFAULT_5XX"]["responseParameters"] == {
         "gatewayresponse.header.Content-Type": "'application/json'"
     }
+
+
+def test_the_deploy_record_follows_the_stage_not_the_checkout(
+    account: str, dev: dict[str, Any], tmp_path: Path
+) -> None:
+    # GIVEN the record Chalice wrote after a deploy from one checkout, kept in a bucket
+    s3 = aws.client("s3", account)
+    bucket = f"records-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    first = tmp_path / "laptop"
+    (first / ".chalice" / "deployed").mkdir(parents=True)
+    record = {"resources": [{"name": "rest_api", "resource_type": "rest_api", "rest_api_id": "a1b2c3"}]}
+    (first / ".chalice" / "deployed" / "dev.json").write_text(json.dumps(record))
+    assert save_record(s3, bucket, first, "dev")
+    # WHEN another checkout (a CI runner, nothing under build/) prepares its deploy
+    second = tmp_path / "ci-runner"
+    assert restore_record(s3, bucket, second, "dev")
+    # THEN Chalice there updates what was deployed instead of creating a second REST API
+    assert json.loads((second / ".chalice" / "deployed" / "dev.json").read_text()) == record
+    assert not restore_record(s3, bucket, second, "prod")  # no record for a stage never deployed
+    # (That the bucket's lifecycle expires only the payload prefixes, never deploy/, is asserted on the
+    # template in test_infra: moto's CloudFormation does not apply a bucket's lifecycle configuration.)
 
 
 def test_make_destroy_removes_a_stage_and_keeps_the_other(account: str, dev: dict[str, Any]) -> None:

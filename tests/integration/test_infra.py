@@ -158,6 +158,9 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
     assert "BucketName" not in bucket
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert {r["Prefix"] for r in rules} == {"ingest/", "messages/"}  # never deploy/ (Chalice's record)
+    assert {r["ExpirationInDays"] for r in rules} == {35}
     expected_policy = "Retain" if opts.retain_data else "Delete"
     assert (
         resources["StateTable"]["DeletionPolicy"]

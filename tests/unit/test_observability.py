@@ -106,3 +106,42 @@ def test_the_tracer_patches_aws_clients_when_tracing_is_on() -> None:
     # GIVEN a stage with tracing on WHEN the composition root is built THEN the Tracer exists first
     out = _run(_CONTAINER, HOOKWAY_TRACING="true", POWERTOOLS_TRACE_DISABLED="true")
     assert out.split() == ["True", "True"]
+
+
+def test_a_failed_attempt_is_one_log_line_with_its_correlation_fields(services) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from tests.unit.test_delivery import Receiver, World, _publish
+
+    # GIVEN a receiver that answers 500, and a handler on the sender's logger
+    world = World(services, Receiver([500]))
+    endpoint, secret = world.endpoint()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("hookway.delivery")
+    logger.addHandler(handler)
+    # Chalice sets its app logger ("hookway") to ERROR when app.py is imported; wiring resets it to the
+    # configured level when the container is built. This test builds no container: set the level here.
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        # WHEN a message is published and its first attempt fails, then the retry succeeds
+        message_id = _publish(world, payload={"card": "4242 4242 4242 4242"})
+        assert world.run() == ["retrying", "succeeded"]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    # THEN exactly one line, for the failure, carries the message, endpoint, attempt and reason
+    [record] = [r for r in records if r.getMessage() == "attempt failed"]
+    fields = {k: getattr(record, k) for k in ("message_id", "endpoint_id", "attempt", "reason", "outcome")}
+    assert fields == {
+        "message_id": message_id,
+        "endpoint_id": endpoint.id,
+        "attempt": 1,
+        "reason": "http_500",
+        "outcome": "retry",
+    }
+    assert record.application_id is None and record.source_id == "api"
+    text = repr(record.__dict__)
+    assert "4242" not in text and secret not in text  # never a body, never a secret
