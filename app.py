@@ -193,9 +193,7 @@ def receive(source_id: str) -> Response:
 @api
 def health() -> Response:
     """200 when the state table answers; 503 otherwise."""
-    c = _container()
-    c.store.ping()
-    return _json({"status": "ok", "stage": c.settings.stage})
+    return _json(_container().health())
 
 
 @app.route("/v1/openapi.json", methods=["GET"], content_types=ANY_CONTENT)

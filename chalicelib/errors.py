@@ -6,14 +6,16 @@
     +-- UnauthorizedError             status 401  unauthorized      (admin API key)
     +-- ForbiddenError                status 403  forbidden
     +-- NotFoundError                 status 404  not_found
+    +-- MethodNotAllowedError         status 405  method_not_allowed (with an Allow header)
     +-- ConflictError                 status 409  conflict
     +-- PayloadTooLargeError          status 413  payload_too_large
     +-- UnprocessableError            status 422  unprocessable     (a payload breaks its event type's schema)
-    +-- RejectedError                 status from the source (default 401), code = the reason
+    +-- RejectedError                 status 401, or the source's rejection_status; code = the reason
     +-- StorageError                  status 503  storage_unavailable (an AWS call failed; retry later)
     +-- ConfigError                   status 503  invalid_config (the deployment's settings are unusable)
 
-Verification raises its own ``chalicelib.verification.VerificationError`` (a pure library that users
+The status lives on the class; only ``RejectedError`` takes one per instance, because a source chooses
+the status its rejections answer (``rejection_status``). Verification raises its own ``chalicelib.verification.VerificationError`` (a pure library that users
 reuse on its own); the ingest service turns it into a ``RejectedError``. Adapters catch modelled
 botocore errors and raise ``StorageError`` ``from`` them, so nothing above the adapters sees boto3.
 """
@@ -34,7 +36,6 @@ class HookwayError(Exception):
         message: str,
         *,
         code: str | None = None,
-        status: int | None = None,
         headers: dict[str, str] | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
@@ -42,8 +43,6 @@ class HookwayError(Exception):
         self.message = message
         if code is not None:
             self.code = code
-        if status is not None:
-            self.status = status
         self.headers = headers or {}
         self.details = details or {}
 
@@ -113,11 +112,29 @@ class UnprocessableError(HookwayError):
     code = "unprocessable"
 
 
+class MethodNotAllowedError(HookwayError):
+    """The route does not serve this method (``Allow`` lists the ones it does)."""
+
+    status = 405
+    code = "method_not_allowed"
+
+
 class RejectedError(HookwayError):
     """An inbound webhook failed verification or an access rule; nothing was stored."""
 
     status = 401
     code = "rejected"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int = 401,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, code=code, headers=headers)
+        self.status = status  # the source's rejection_status
 
 
 class StorageError(HookwayError):

@@ -13,7 +13,15 @@ from typing import Any
 from chalicelib.errors import BadRequestError, NotFoundError, ValidationError
 from chalicelib.ids import MessageIds
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
-from chalicelib.ports import BlobStore, MessageQuery, Page, PageRequest, Store, decode_cursor, encode_cursor
+from chalicelib.ports import (
+    BlobStore,
+    MessageQuery,
+    Page,
+    PageRequest,
+    Store,
+    decode_cursor,
+    encode_cursor,
+)
 from chalicelib.scope import Scope
 
 _ID = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")  # ids, and application uids
@@ -149,6 +157,7 @@ class MessageService:
             provider_id=provider_id,
             after=_time(params, "after"),
             before=_time(params, "before"),
+            status=status,
         )
         keep = None
         if status is not None:
@@ -157,7 +166,26 @@ class MessageService:
                 attempts = self._store.list_attempts(message.id)
                 return any(d["status"] == status for d in delivery_states(message, attempts))
 
+        if query.source_id is not None and query.provider_id is not None and page.cursor is None:
+            found = self._by_provider_id(query, keep)
+            if found is not None:
+                return Page([found], None)
         return self._store.search_messages(query, limit=page.limit, cursor=page.cursor, keep=keep)
+
+    def _by_provider_id(self, query: MessageQuery, keep: Callable[[Message], bool] | None) -> Message | None:
+        """The message a source stored for a provider's delivery id, read directly when it can be.
+
+        Under a source's default deduplication the message id is derived from the provider's id, so one
+        GetItem finds it; otherwise (or when the source's rule changed since) the index is searched.
+        """
+        assert query.source_id is not None and query.provider_id is not None
+        try:
+            message = self._store.get_message(self._ids.derived(query.source_id, f"id:{query.provider_id}"))
+        except NotFoundError:
+            return None
+        if query.matches(message) and (keep is None or keep(message)):
+            return message
+        return None
 
     def body(self, message_id: str, scope: Scope) -> tuple[Message, bytes]:
         """The stored body, byte for byte, with its message."""

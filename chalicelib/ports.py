@@ -89,7 +89,10 @@ class MessageQuery:
     """The filters of a message search; every one is optional and they combine with AND.
 
     Which index serves it, most selective first: ``endpoint`` (the endpoint's first attempts),
-    ``source``, ``application``, else every message by day. The rest filter the candidates.
+    ``status`` failed or skipped (the attempts that ended a delivery so), ``source``, ``application``,
+    else every message by day. The rest filter the candidates. ``status`` only chooses the index: the
+    caller's ``keep`` decides whether a candidate's delivery is in that state now (it may have been
+    recovered since).
     """
 
     application_id: str | None = None
@@ -99,6 +102,7 @@ class MessageQuery:
     provider_id: str | None = None
     after: float | None = None
     before: float | None = None
+    status: str | None = None
 
     def matches(self, message: Message) -> bool:
         """Whether a candidate passes every filter but the endpoint (which the index answers)."""

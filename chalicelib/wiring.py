@@ -504,6 +504,11 @@ class Container:
             resolve_application=self.applications.resolve,
         )
 
+    def health(self) -> dict[str, str]:
+        """``{"status": "ok", "stage"}`` when the state table answers; StorageError (503) otherwise."""
+        self.store.ping()
+        return {"status": "ok", "stage": self.settings.stage}
+
     @cached_property
     def applications(self) -> ApplicationService:
         """Applications (tenants)."""

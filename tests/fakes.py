@@ -117,16 +117,22 @@ class MemoryStore:
         now = self._clock()
         position = decode_cursor(cursor, 3)
         by_endpoint = query.endpoint_id is not None
-        low, high = (None, None) if by_endpoint else codec.search_bounds(query)
-        if position is not None and not by_endpoint:
+        by_ending = not by_endpoint and query.status in codec.INDEXED_ENDINGS
+        low, high = codec.search_bounds(query)
+        if by_endpoint or by_ending:
+            low = high = None
+        if position is not None and not (by_endpoint or by_ending):
             if high is not None and position[2] >= high:
                 position = None
             elif low is not None and position[2] <= low:
                 return Page([], None)
         day: date | None = None
         last_day: date | None = None
-        if query.endpoint_id is None and query.source_id is None and query.application_id is None:
-            day = codec.day_of(min(query.before, now) if query.before is not None else now)
+        if by_ending or (
+            query.endpoint_id is None and query.source_id is None and query.application_id is None
+        ):
+            newest = now if by_ending or query.before is None else min(query.before, now)
+            day = codec.day_of(newest)
             last_day = codec.day_of(query.after) if query.after is not None else date.min
             if position is not None:
                 resume = codec.day_of_sort_key(position[2])
@@ -153,9 +159,9 @@ class MemoryStore:
             for i, (index_sk, pk, sk, message_id) in enumerate(entries):
                 examined += 1
                 message = None
-                if not by_endpoint:
+                if not (by_endpoint or by_ending):
                     message = self.messages.get(message_id)
-                elif sk.endswith("#001") and message_id not in seen:
+                elif (by_ending or sk.endswith("#001")) and message_id not in seen:
                     seen.add(message_id)
                     message = self.messages.get(message_id)
                 if (
@@ -192,6 +198,19 @@ class MemoryStore:
                 )
                 for a in self.attempts.values()
                 if a.endpoint_id == query.endpoint_id
+            ]
+        elif query.status in codec.INDEXED_ENDINGS:
+            entries = [
+                (
+                    f"{codec.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
+                    f"MSG#{a.message_id}",
+                    f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
+                    a.message_id,
+                )
+                for a in self.attempts.values()
+                if a.status != "in_flight"
+                and a.delivery_status == query.status
+                and codec.day_of(a.started_at) == day
             ]
         else:
             if query.source_id is not None:

@@ -11,6 +11,8 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
                                                 gsi3: APP#{application_id}#MSG / same (only with an application)
     MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it)
                                                 gsi1: EP#{endpoint} / {started_at}#{message}#{n}
+                                                gsi2: END#{failed|skipped}#{yyyy-mm-dd} / same (only the
+                                                attempt that ended its delivery failed or skipped)
     EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}   (the operator's own)
                                                    or APP#{application_id}#EP / {created_at}#{id}
     APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
@@ -103,6 +105,16 @@ def day_of(at: float) -> date:
 def day_partition(day: date) -> str:
     """The gsi2 partition of one day's messages."""
     return f"DAY#{day.isoformat()}"
+
+
+# Deliveries that ended in one of these states are indexed by it (sparse gsi2, next to the day partitions):
+# the states a search by status looks for among many messages that are not in them.
+INDEXED_ENDINGS = ("failed", "skipped")
+
+
+def ending_partition(status: str, day: date) -> str:
+    """The gsi2 partition of one day's attempts that ended their delivery ``status``."""
+    return f"END#{status}#{day.isoformat()}"
 
 
 def day_of_sort_key(sort_key: str) -> date | None:
@@ -427,6 +439,10 @@ def attempt_to_item(attempt: Attempt) -> Item:
         "expires_at": n(attempt.expires_at),
         "ttl": n(int(attempt.expires_at)),
     }
+    if attempt.status != "in_flight" and attempt.delivery_status in INDEXED_ENDINGS:
+        # The attempt that ended its delivery failed or skipped: one index write on that (rare) outcome.
+        item["gsi2pk"] = s(ending_partition(attempt.delivery_status, day_of(attempt.started_at)))
+        item["gsi2sk"] = s(f"{time_key(attempt.started_at)}#{attempt.message_id}#{attempt.number:03d}")
     for name, text in (
         ("error_class", attempt.error_class),
         ("error", attempt.error),

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
-KEEP_CONCURRENCY = 16
+KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
 QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
 EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
 
@@ -147,22 +147,30 @@ class DynamoStore:
         now = self._clock()
         position = decode_cursor(cursor, 3)
         by_endpoint = query.endpoint_id is not None
-        low, high = (None, None) if by_endpoint else codec.search_bounds(query)
-        if position is not None and not by_endpoint:
+        by_ending = not by_endpoint and query.status in codec.INDEXED_ENDINGS
+        by_attempt = by_endpoint or by_ending  # the index holds attempts, sorted by their own time
+        low, high = codec.search_bounds(query)  # checked even where they cannot narrow the index
+        if by_attempt:
+            low = high = None
+        if position is not None and not by_attempt:
             if high is not None and position[2] >= high:
                 position = None  # above the range: the listing starts at its top
             elif low is not None and position[2] <= low:
                 return Page([], None)  # below the range: nothing is left
-        index, day, last_day = "gsi1", None, None
+        index, day, last_day, partition = "gsi1", None, None, ""
         if query.endpoint_id is not None:
             partition = f"EP#{query.endpoint_id}"
+        elif by_ending:
+            pass  # gsi2's END# partitions, walked by day below
         elif query.source_id is not None:
             partition = f"SRC#{query.source_id}"
         elif query.application_id is not None:
             index, partition = "gsi3", f"APP#{query.application_id}#MSG"
-        else:
+        if by_ending or partition == "":
             index = "gsi2"
-            day = codec.day_of(min(query.before, now) if query.before is not None else now)
+            # A delivery ends after its message arrived, however long before ``before``: from today.
+            newest = now if by_ending or query.before is None else min(query.before, now)
+            day = codec.day_of(newest)
             last_day = codec.day_of(query.after) if query.after is not None else date.min
             if position is not None:
                 resume = codec.day_of_sort_key(position[2])
@@ -174,7 +182,7 @@ class DynamoStore:
                     day = resume
             if day < last_day:
                 return Page([], None)
-            partition = codec.day_partition(day)
+            partition = self._day_partition(query, day)
         found: list[Message] = []
         seen: set[str] = set()
         examined = 0
@@ -188,7 +196,7 @@ class DynamoStore:
                 entries: list[codec.Item] = result.get("Items", [])
                 hit = hit or bool(entries)
                 examined += len(entries)
-                found.extend(self._candidates(entries, by_endpoint, seen, query, keep, now))
+                found.extend(self._candidates(entries, by_endpoint, by_ending, seen, query, keep, now))
                 start = result.get("LastEvaluatedKey")
                 if entries and (len(found) >= limit or examined >= ports.MAX_EXAMINED):
                     more = bool(start) or (day is not None and last_day is not None and day > last_day)
@@ -201,7 +209,13 @@ class DynamoStore:
             if empty_days >= EMPTY_DAYS or day <= last_day:
                 return Page(found, None)
             day -= timedelta(days=1)
-            partition = codec.day_partition(day)
+            partition = self._day_partition(query, day)
+
+    @staticmethod
+    def _day_partition(query: MessageQuery, day: date) -> str:
+        if query.endpoint_id is None and query.status in codec.INDEXED_ENDINGS:
+            return codec.ending_partition(query.status, day)
+        return codec.day_partition(day)
 
     def _query_range(
         self,
@@ -239,6 +253,7 @@ class DynamoStore:
         self,
         entries: list[codec.Item],
         by_endpoint: bool,
+        by_ending: bool,
         seen: set[str],
         query: MessageQuery,
         keep: Callable[[Message], bool] | None,
@@ -247,9 +262,10 @@ class DynamoStore:
         """The live messages of some index entries that pass the query's filters and ``keep``."""
         keys: list[codec.Item] = []
         for entry in entries:
-            if by_endpoint:
-                # An attempt entry: only a delivery's first attempt names the message, once per page.
-                if not entry["sk"]["S"].endswith("#001") or entry["pk"]["S"] in seen:
+            if by_endpoint or by_ending:
+                # An attempt entry names its message: once per page (of an endpoint's attempts, only a
+                # delivery's first one counts; an ending is one per delivery already).
+                if (by_endpoint and not entry["sk"]["S"].endswith("#001")) or entry["pk"]["S"] in seen:
                     continue
                 seen.add(entry["pk"]["S"])
                 keys.append({"pk": entry["pk"], "sk": codec.s("META")})

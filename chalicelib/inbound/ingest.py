@@ -17,7 +17,14 @@ from typing import Any, NoReturn
 
 from chalicelib.caches import SourceCache
 from chalicelib.envelope import Envelope
-from chalicelib.errors import HookwayError, NotFoundError, PayloadTooLargeError, RejectedError
+from chalicelib.errors import (
+    ConfigError,
+    HookwayError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RejectedError,
+)
 from chalicelib.ids import MessageIds, new_id
 from chalicelib.inbound import access
 from chalicelib.inbound.request import InboundRequest, Reply
@@ -156,7 +163,7 @@ class IngestService:
         except VerificationError as exc:
             if exc.reason in _CONFIG_REASONS:
                 # Our configuration is broken, not the request: 503 makes the provider retry, losing nothing.
-                self._reject(source, request, now, HookwayError(str(exc), code=exc.reason, status=503))
+                self._reject(source, request, now, ConfigError(str(exc), code=exc.reason))
             self._reject(
                 source,
                 request,
@@ -196,11 +203,8 @@ class IngestService:
                 RejectedError("the verification token does not match", code=exc.reason, status=403),
             )
         if reply is None:
-            raise HookwayError(
-                "this source answers no GET handshake; send webhooks with POST",
-                code="method_not_allowed",
-                status=405,
-                headers={"Allow": "POST"},
+            raise MethodNotAllowedError(
+                "this source answers no GET handshake; send webhooks with POST", headers={"Allow": "POST"}
             )
         return _challenge_to_reply(reply)
 

@@ -793,6 +793,47 @@ class TestSearchMessages:
         with pytest.raises(BadRequestError):
             store.search_messages(MessageQuery(after=float("nan")), limit=5, cursor=None)
 
+    def test_by_ending_finds_the_deliveries_that_ended_failed_or_skipped(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN many messages, a few of whose deliveries ended failed or skipped, over several days
+        now = clock()
+        messages = [
+            _message(clock, received_at=now - 3 * DAY - i, application_id=("app_a" if i % 2 else None))
+            for i in range(12)
+        ]
+        _store_all(store, messages, clock)
+        failed_at = {0: now - 2 * DAY, 3: now - DAY, 5: now - 60, 8: now - 30}
+        for i, message in enumerate(messages):
+            store.claim_attempt(_attempt(message, "ep_1", 1, now - 3 * DAY), now)  # pending, then ...
+            if i in failed_at:
+                ended = replace(_attempt(message, "ep_1", 2, failed_at[i]), delivery_status="failed")
+                assert store.claim_attempt(ended, now)
+            elif i == 9:
+                skipped = replace(
+                    _attempt(message, "ep_2", 1, now - 10), status="skipped", delivery_status="skipped"
+                )
+                assert store.claim_attempt(skipped, now)
+        # WHEN searched by that state THEN exactly those messages, the latest ending first, across days
+        newest_ending = sorted(failed_at, key=lambda i: failed_at[i], reverse=True)
+        assert _search(store, MessageQuery(status="failed")) == [messages[i].id for i in newest_ending]
+        assert _search(store, MessageQuery(status="skipped")) == [messages[9].id]
+        # ... combined with other filters, which apply to the messages found
+        assert _search(store, MessageQuery(status="failed", application_id="app_a")) == [
+            messages[i].id for i in newest_ending if i % 2
+        ]
+        # ... and ``after`` bounds the days read, never the messages' own filter
+        assert _search(store, MessageQuery(status="failed", after=now - 4 * DAY)) == [
+            messages[i].id for i in newest_ending
+        ]
+        assert _search(store, MessageQuery(status="failed", after=now - 3600)) == []
+        # ... while the caller's keep decides what is still in that state
+        assert _search(store, MessageQuery(status="failed"), keep=lambda m: m.id != messages[8].id) == [
+            messages[i].id for i in newest_ending if i != 8
+        ]
+        # An in-flight claim or a pending retry is no ending.
+        assert _search(store, MessageQuery(status="pending"), limit=50) == _newest_first(messages)
+
 
 def _search_raw(store: Any, query: MessageQuery, limit: int) -> list[str]:
     found, _ = _pages(store, "search_messages", limit=limit, query=query)

@@ -386,3 +386,27 @@ def test_the_catalog_refuses_invalid_schemas_and_duplicates(world: World) -> Non
 def test_the_admin_key_of_the_composition_root_is_the_test_key() -> None:
     # The shared fixture's key is the one the API tests send.
     assert make_services().container.admin_key == ADMIN_KEY
+
+
+def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by_it(world: World) -> None:
+    from chalicelib.ports import PageRequest
+
+    # GIVEN a GitHub source (deduplicated by X-GitHub-Delivery) that stored a webhook
+    sid = world.s.github_source()
+    body = b'{"zen": "found"}'
+    world.s.ingest.receive(inbound(sid, body, github_headers(body, delivery="gh-77")))
+    world.route_all()
+    searched: list[Any] = []
+    real = world.s.store.search_messages
+    world.s.store.search_messages = lambda *a, **k: (searched.append(a), real(*a, **k))[1]  # type: ignore[method-assign]
+    messages = world.container.messages
+    # WHEN it is searched by source and provider id THEN it is read directly, without an index search
+    page = messages.search({"source": sid, "provider_id": "gh-77"}, OPERATOR, PageRequest(50))
+    assert [m.delivery_id for m in page.items] == ["gh-77"] and page.cursor is None
+    assert searched == []
+    # ... and an id it never stored falls back to the index, which finds nothing either
+    assert messages.search({"source": sid, "provider_id": "gh-78"}, OPERATOR, PageRequest(50)).items == []
+    assert len(searched) == 1
+    # ... and a token of another application does not find it this way either
+    other = Scope(application_id=_app(world, "X"))
+    assert messages.search({"source": sid, "provider_id": "gh-77"}, other, PageRequest(50)).items == []
