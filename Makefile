@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
 
-.PHONY: install dev test lint typecheck unit integration e2e bench package clean
+.PHONY: install dev test lint typecheck unit integration e2e bench package deploy destroy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,9 +43,18 @@ e2e: install
 bench: install
 	$(PY) -m bench
 
-## The deploy artifact (chalice package + infra/template.yaml, python3.13), checked by cfn-lint.
+## The deploy artifact (chalice package + the stage's infrastructure, python3.13), checked by cfn-lint.
 package: install
 	$(PY) -m infra.package --stage $(or $(STAGE),dev)
+
+## Deploy a stage from zero or update it: infrastructure stack, chalice deploy (python3.13), API settings.
+## OPTIONS='{"http_api": true}' overrides infra/stages.json; honours AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
+deploy: install
+	$(PY) -m infra.deploy deploy --stage $(or $(STAGE),$(error give STAGE=dev or STAGE=prod)) --options '$(OPTIONS)'
+
+## Remove a stage (stages with retain_data in infra/stages.json keep their table and bucket).
+destroy: install
+	$(PY) -m infra.deploy destroy --stage $(or $(STAGE),$(error give STAGE=dev or STAGE=prod))
 
 clean:
 	rm -rf build .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,20 +1,31 @@
 """Hookway's Chalice app: routes and event handlers only.
 
 Each view unpacks the request, makes one call into ``chalicelib`` and shapes the reply. Nothing from
-``chalicelib`` is imported at module level: the Lambda's cold start pays only for what a route touches.
+``chalicelib`` is imported at module level but ``chalicelib.names`` (pure, a few names): the Lambda's
+cold start pays only for what a route touches.
+
+Queue names derive from the stage. Chalice loads this module with the stage's environment in place (for
+``chalice deploy --stage prod`` that is ``HOOKWAY_STAGE=prod`` from .chalice/config.json), so the
+decorators below name that stage's own queues; in the Lambda the same variable gives the same names.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Chalice, Response
+from chalice import Chalice, Rate, Response
+
+from chalicelib.names import names
 
 app = Chalice(app_name="hookway")
-# The deployed API takes every request body as binary (infra/template.yaml sets the API's binary media
+STAGE = names(os.environ.get("HOOKWAY_STAGE", "local"))
+# The sender's event source mapping may cap how many deliver functions run at once (a stage option).
+SENDER_MAX_CONCURRENCY = int(os.environ.get("HOOKWAY_SENDER_MAX_CONCURRENCY") or 0) or None
+# The deployed API takes every request body as binary (infra/api_gateway.py sets the API's binary media
 # types to */*), so raw_body is exactly what the sender signed. app.api.binary_types stays as it is:
 # Chalice uses it for responses, which are JSON or text, except /v1/messages/{id}/body (octet-stream).
 app.api.binary_types.extend(["application/x-www-form-urlencoded", "multipart/form-data"])
@@ -553,7 +564,7 @@ def delete_event_type(name: str) -> Response:
 # ------------------------------------------------------------------------------------- queue handlers
 
 
-@app.on_sqs_message(queue="hookway-ingest", batch_size=10)
+@app.on_sqs_message(queue=STAGE.ingest_queue, batch_size=10)
 def route_ingest(event: Any) -> None:
     """Store and fan out each accepted webhook (see chalicelib.aws.batch for the batch semantics)."""
     from chalicelib.aws.batch import process_batch_with
@@ -565,7 +576,7 @@ def route_ingest(event: Any) -> None:
         c.metrics.flush()
 
 
-@app.on_sqs_message(queue="hookway-deliveries", batch_size=10)
+@app.on_sqs_message(queue=STAGE.deliveries_queue, batch_size=10, maximum_concurrency=SENDER_MAX_CONCURRENCY)
 def deliver(event: Any) -> None:
     """Send each delivery task, concurrently (see chalicelib.outbound.delivery and chalicelib.aws.batch)."""
     from chalicelib.aws.batch import process_batch_with
@@ -575,3 +586,38 @@ def deliver(event: Any) -> None:
         process_batch_with(event, c.sender.handle_many, c.background_deliveries_queue)
     finally:
         c.metrics.flush()
+
+
+@app.on_sqs_message(queue=STAGE.deliveries_dlq, batch_size=10)
+def dead_letters(event: Any) -> None:
+    """End the delivery of each task that reached the dead-letter queue: ``failed`` (``dead_lettered``)."""
+    from chalicelib.aws.batch import process_batch_with
+    from chalicelib.wiring import flush_metrics
+
+    c = _container()
+    try:
+        process_batch_with(event, c.dead_letters.handle_many, c.deliveries_dlq)
+    finally:
+        flush_metrics()
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS))
+def sweep(event: Any) -> dict[str, Any]:
+    """Disable endpoints that kept failing without new traffic, end expired claims; returns the report."""
+    from chalicelib.wiring import flush_metrics
+
+    try:
+        return _container().sweep.run().public()
+    finally:
+        flush_metrics()
+
+
+# ------------------------------------------------------------------------------------------- egress
+
+
+@app.route("/v1/egress", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def egress_addresses() -> Response:
+    """The addresses deliveries come from, for receivers' allowlists (static only with static egress IPs)."""
+    ips = list(_container().settings.egress_ips)
+    return _json({"static": bool(ips), "ips": ips})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import (
     aws_calls,
+    coldstart,
     cost,
     delivery_calls,
     handler,
@@ -35,6 +36,8 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     9: cost.run,
     10: pipeline.run,
     11: search.run,
+    12: coldstart.package_size,
+    13: coldstart.cold_start,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -14,7 +14,7 @@ event source mapping's empty long polls while a queue is idle, and the cold star
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench import delivery_calls
 from bench.delivery_calls import ESM_BATCH, KB, SQS_CHUNK, Counts
@@ -23,6 +23,9 @@ from bench.report import Row, say
 PRICES_AS_OF = "2024-11"
 REGION = "us-east-1"
 APIGW_REST_PER_M = 3.50  # REST API requests, first 333 million a month
+APIGW_HTTP_PER_M = (
+    1.00  # HTTP API requests, first 300 million a month (metered per 512 KB: a 1 KB webhook is 1)
+)
 LAMBDA_REQUEST_PER_M = 0.20
 LAMBDA_GB_SECOND = 0.0000166667  # x86
 SQS_STANDARD_PER_M = 0.40  # per million requests; each 64 KB chunk of a payload is one request
@@ -34,11 +37,13 @@ MEMORY_GB = 512 / 1024  # .chalice/config.json lambda_memory_size
 SECONDS = {"api": 0.020, "router": 0.030, "sender": 0.100}  # per invocation (router/sender: per batch)
 PLATFORM_LOG_BYTES = 300  # START, END and REPORT lines Lambda writes per invocation
 BUDGET = 5.50
+HTTP_BUDGET = 3.30  # what Hookdeck charges per million at volume
 MILLION = 1_000_000
 
 PRICE_TEXT = (
     f"AWS list prices, {REGION}, as of {PRICES_AS_OF}, check before relying on them: API Gateway REST API "
-    f"${APIGW_REST_PER_M:.2f}/million requests (first 333M); Lambda ${LAMBDA_REQUEST_PER_M:.2f}/million "
+    f"${APIGW_REST_PER_M:.2f}/million requests (first 333M), HTTP API ${APIGW_HTTP_PER_M:.2f}/million (first "
+    f"300M, per 512 KB); Lambda ${LAMBDA_REQUEST_PER_M:.2f}/million "
     f"requests + ${LAMBDA_GB_SECOND:.10f}/GB-s (x86); SQS standard ${SQS_STANDARD_PER_M:.2f}/million requests "
     f"(64 KB chunks); DynamoDB on-demand ${DYNAMODB_WRU_PER_M:.3f}/million write units, "
     f"${DYNAMODB_RRU_PER_M:.3f}/million read units; CloudWatch Logs ingestion ${LOGS_INGESTION_PER_GB:.2f}/GB"
@@ -57,12 +62,13 @@ class Model:
     wru: float
     rru: float
     log_bytes: float
+    api_price: float = APIGW_REST_PER_M  # the front door's price per million requests
 
     @property
     def dollars(self) -> dict[str, float]:
         """$ per million webhooks, by service."""
         return {
-            "API Gateway": self.api_requests * APIGW_REST_PER_M,
+            "API Gateway": self.api_requests * self.api_price,
             "Lambda": self.invocations * LAMBDA_REQUEST_PER_M + self.gb_seconds * MILLION * LAMBDA_GB_SECOND,
             "SQS": self.sqs_requests * SQS_STANDARD_PER_M,
             "DynamoDB": self.wru * DYNAMODB_WRU_PER_M + self.rru * DYNAMODB_RRU_PER_M,
@@ -140,6 +146,11 @@ def run(quick: bool) -> list[Row]:
         f"{measured['router'] * 1000:.0f} ms, sender {measured['sender'] * 1000:.0f} ms per invocation): "
         f"${on_moto.total:.2f}; with batches of 1 (a trickle of traffic): ${small.total:.2f} ({_breakdown(small)})"
     )
+    http = replace(base, api_price=APIGW_HTTP_PER_M)
+    say(
+        f"   front door HTTP API (the http_api option: POST /in on an HTTP API): ${http.total:.2f} per million "
+        f"(target: under ${HTTP_BUDGET:.2f}); {_breakdown(http)}"
+    )
     dynamo_share = base.dollars["DynamoDB"]
     return [
         Row(
@@ -150,6 +161,15 @@ def run(quick: bool) -> list[Row]:
             1.0,
             note=f"reference: the ${BUDGET:.2f} budget (not a measurement); by service: {_breakdown(base)}. "
             f"{quantities}. Counts measured by figure 8 (N={counts.n}); {assumptions}. {PRICE_TEXT}",
+        ),
+        Row(
+            "cost per million webhooks (HTTP API)",
+            http.total,
+            HTTP_BUDGET,
+            "$/M",
+            1.0,
+            note=f"reference: the ${HTTP_BUDGET:.2f} target (Hookdeck at volume; not a measurement); the same "
+            f"pipeline with POST /in on an HTTP API at ${APIGW_HTTP_PER_M:.2f}/M; by service: {_breakdown(http)}",
         ),
         Row(
             "  of which DynamoDB",

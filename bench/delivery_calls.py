@@ -1,6 +1,6 @@
 """Figure 8: AWS calls per delivered webhook, inbound request to the sender's success, against moto's server.
 
-moto runs as a child process on loopback with the stack deployed from ``infra/template.yaml``
+moto runs as a child process on loopback with the stack deployed from ``infra/stack.py``
 (``local.emulator``); the app is pointed at it through the environment as ``tests/stack.py`` does, and one
 endpoint (no filter) points at a real receiver on loopback (``tests.receivers``). Every boto3 client the
 container makes is watched (``bench.aws_calls.CallCounter`` plus DynamoDB capacity and SQS payload hooks).
@@ -43,9 +43,9 @@ KB = 1024
 
 
 def _gsi_projections() -> dict[str, str]:
-    from local.emulator import load_template
+    from infra.stack import infrastructure
 
-    table = load_template()["Resources"]["StateTable"]["Properties"]
+    table = infrastructure("local")["Resources"]["StateTable"]["Properties"]
     return {
         gsi["IndexName"]: str(gsi["Projection"]["ProjectionType"]) for gsi in table["GlobalSecondaryIndexes"]
     }
@@ -493,7 +493,7 @@ def run(quick: bool) -> list[Row]:
             None,
             "WRU",
             note=f"what those writes cost on-demand: {_fmt(counts.per_webhook(wcu))} (1 unit per started KB of "
-            f"the larger of the old and new item; indexes ({GSI_PROJECTION}, read from infra/template.yaml): "
+            f"the larger of the old and new item; indexes ({GSI_PROJECTION}, read from infra/stack.py): "
             "a new index entry costs 1 unit, an overwrite that keeps the index key none); mean item sizes: "
             + ", ".join(f"{k} {v:.0f} B" for k, v in sizes.items() if k.endswith(" item")),
         ),

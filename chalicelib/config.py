@@ -46,6 +46,7 @@ class Settings:
     bucket_name: str = ""
     ingest_queue_url: str = ""
     deliveries_queue_url: str = ""
+    deliveries_dlq_url: str = ""
     admin_key: str = ""
     admin_key_parameter: str = ""
     public_url: str = ""
@@ -61,6 +62,9 @@ class Settings:
     delivery_lease_seconds: int = 150
     allow_private_destinations: bool = False
     log_level: str = "INFO"
+    tracing: bool = False
+    ca_bundle: str = ""  # a CA bundle the sender trusts instead of the system store (private receivers)
+    egress_ips: tuple[str, ...] = ()
     id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
     strict_event_types: bool = False
 
@@ -76,6 +80,7 @@ class Settings:
             bucket_name=environ.get("HOOKWAY_BUCKET", ""),
             ingest_queue_url=environ.get("HOOKWAY_INGEST_QUEUE_URL", ""),
             deliveries_queue_url=environ.get("HOOKWAY_DELIVERIES_QUEUE_URL", ""),
+            deliveries_dlq_url=environ.get("HOOKWAY_DELIVERIES_DLQ_URL", ""),
             admin_key=environ.get("HOOKWAY_ADMIN_KEY", ""),
             admin_key_parameter=environ.get("HOOKWAY_ADMIN_KEY_PARAMETER", ""),
             public_url=environ.get("HOOKWAY_PUBLIC_URL", "").rstrip("/"),
@@ -93,6 +98,11 @@ class Settings:
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
             ),
             log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
+            tracing=_flag(environ.get("HOOKWAY_TRACING"), default=False),
+            ca_bundle=environ.get("HOOKWAY_CA_BUNDLE", ""),
+            egress_ips=tuple(
+                ip.strip() for ip in environ.get("HOOKWAY_EGRESS_IPS", "").split(",") if ip.strip()
+            ),
             id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
             strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
         )

@@ -12,6 +12,7 @@ from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, Vali
 from chalicelib.ids import new_id
 from chalicelib.models import SIGNING_MODES, Attempt, Endpoint, Secret, SigningMode
 from chalicelib.outbound import egress
+from chalicelib.outbound.client_certs import parse_reference, public_reference
 from chalicelib.outbound.retry import validate_schedule
 from chalicelib.outbound.signing import SigningError, decode_secret, generate_ed25519_keypair, generate_secret
 from chalicelib.ports import Page, PageRequest, Store
@@ -175,6 +176,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "enabled": endpoint.enabled,
         "disabled_reason": endpoint.disabled_reason,
         "failing_since": endpoint.failing_since,
+        "client_certificate": public_reference(endpoint.client_certificate),
         "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
@@ -194,6 +196,7 @@ class EndpointService:
         resolver: egress.Resolver | None = None,
         on_change: Callable[[], None] | None = None,
         retention_seconds: int = 30 * 86400,
+        certificate_prefixes: Mapping[str, str] | None = None,
         resolve_application: Callable[[str, Scope], str] | None = None,
     ) -> None:
         self._store = store
@@ -203,6 +206,7 @@ class EndpointService:
         self._resolver = resolver
         self._on_change = on_change or (lambda: None)
         self._retention = retention_seconds
+        self._certificate_prefixes = certificate_prefixes
         self._resolve = resolve_application or _no_applications
 
     def _owner(self, ref: Any, scope: Scope) -> str | None:
@@ -280,6 +284,13 @@ class EndpointService:
                         field="retry_schedule",
                     )
                 out["retry_schedule"] = schedule
+        if "client_certificate" in doc:
+            try:
+                out["client_certificate"] = parse_reference(
+                    doc["client_certificate"], self._certificate_prefixes
+                )
+            except ValueError as exc:
+                raise ValidationError(str(exc), field="client_certificate") from None
         if "enabled" in doc:
             if not isinstance(doc["enabled"], bool):
                 raise ValidationError("enabled must be true or false", field="enabled")

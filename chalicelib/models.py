@@ -223,6 +223,7 @@ class Endpoint:
     enabled: bool = True
     disabled_reason: str | None = None
     failing_since: float | None = None
+    client_certificate: str | None = None  # "secretsmanager:<name>" or "ssm:<name>" (outbound mTLS)
     application_id: str | None = None  # None: the operator's own endpoint
 
     def with_changes(self, **changes: Any) -> Endpoint:

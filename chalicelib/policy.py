@@ -37,6 +37,7 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/event-types"): "read",
     ("GET", "/v1/event-types/{name}"): "read",
     ("GET", "/v1/applications/{application_id}"): "read",
+    ("GET", "/v1/egress"): "read",  # a customer's receiver allowlists the sender's addresses too
 }
 
 

@@ -6,8 +6,10 @@ for what it touches and the warm path makes no setup calls.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
     from chalicelib.messages import MessageService
+    from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.egress import OutboundTransport, Resolver
     from chalicelib.outbound.recovery import Recovery
@@ -31,23 +34,29 @@ if TYPE_CHECKING:
     from chalicelib.ports import BlobStore, Queue, Store
     from chalicelib.publish import Publisher
     from chalicelib.sources import SourceService
+    from chalicelib.sweep import Sweep
     from chalicelib.tokens import TokenService
 
 log = logging.getLogger("hookway")
 
 
 class Metrics:
-    """Counters, kept in memory and written once per invocation as CloudWatch embedded-metric-format lines.
+    """Counters and timings, kept in memory and written once per invocation as CloudWatch EMF lines.
 
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
-    invocation writes one line per distinct (name, dimensions) with the summed value.
+    invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
+    value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
+    ...]`` with the finer dimensions (source, reason), so one line serves both. Timings (milliseconds) are
+    written as one line per name with every value observed.
     """
 
-    def __init__(self, namespace: str, stage: str) -> None:
+    def __init__(self, namespace: str, stage: str, write: Callable[[str], Any] | None = None) -> None:
         self._namespace = namespace
         self._stage = stage
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._timings: dict[str, list[float]] = {}
         self._lock = threading.Lock()
+        self._write = write or _stdout_line
 
     def count(self, name: str, **dimensions: str) -> None:
         """Add one to ``name`` with the given dimensions."""
@@ -55,23 +64,71 @@ class Metrics:
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
 
+    def observe(self, name: str, milliseconds: float) -> None:
+        """Record one timing of ``name``."""
+        with self._lock:
+            self._timings.setdefault(name, []).append(round(float(milliseconds), 3))
+
     def flush(self) -> None:
-        """Write what was counted since the last flush."""
+        """Write what was counted and timed since the last flush."""
         with self._lock:
             counts, self._counts = self._counts, {}
-        if not counts:
-            return
-        from aws_lambda_powertools.metrics import MetricUnit, single_metric
-
+            timings, self._timings = self._timings, {}
+        stamp = int(time.time() * 1000)
         for (name, dimensions), value in counts.items():
-            with single_metric(
-                name=name,
-                unit=MetricUnit.Count,
-                value=value,
-                namespace=self._namespace,
-                default_dimensions={"stage": self._stage, **dict(dimensions)},
-            ):
-                pass
+            finer = [k for k, _ in dimensions]
+            sets = [["stage"], ["stage", *finer]] if finer else [["stage"]]
+            self._write(self._line(stamp, name, "Count", value, sets, dict(dimensions)))
+        for name, values in timings.items():
+            self._write(self._line(stamp, name, "Milliseconds", values, [["stage"]], {}))
+
+    def _line(
+        self, stamp: int, name: str, unit: str, value: Any, sets: list[list[str]], dims: dict[str, str]
+    ) -> str:
+        doc = {
+            "_aws": {
+                "Timestamp": stamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._namespace,
+                        "Dimensions": sets,
+                        "Metrics": [{"Name": name, "Unit": unit}],
+                    }
+                ],
+            },
+            "stage": self._stage,
+            **dims,
+            name: value,
+        }
+        return json.dumps(doc, separators=(",", ":"))
+
+
+def _stdout_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def configure_logging(level: str) -> None:
+    """JSON log lines through the Powertools formatter on the ``hookway`` logger, once per process.
+
+    Every module logs to ``logging.getLogger("hookway.<module>")`` with ``extra=`` correlation fields
+    (message_id, source_id, application_id, endpoint_id, attempt, reason): the formatter renders them as
+    keys of one JSON object per line, which CloudWatch Logs Insights queries directly. Chalice has already
+    put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too.
+    """
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    logger = logging.getLogger("hookway")
+    logger.setLevel(level)
+    logger.propagate = False
+    formatter = LambdaPowertoolsFormatter(service="hookway")
+    streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    if not streams:
+        handler = logging.StreamHandler(sys.stdout)
+        logger.addHandler(handler)
+        streams = [handler]
+    for handler in streams:
+        handler.setFormatter(formatter)
 
 
 class _LazyBlobs:
@@ -293,6 +350,11 @@ class Container:
         return self._queue("background", self.settings.deliveries_queue_url)
 
     @cached_property
+    def deliveries_dlq(self) -> Queue:
+        """The deliveries dead-letter queue (its handler deletes what it ended; background profile)."""
+        return self._queue("background", self.settings.deliveries_dlq_url)
+
+    @cached_property
     def endpoint_cache(self) -> EndpointCache:
         """Endpoints cached briefly for the API (resend, recover)."""
         from chalicelib.caches import EndpointCache
@@ -353,13 +415,29 @@ class Container:
     @cached_property
     def transport(self) -> OutboundTransport:
         """The SSRF-guarded HTTP transport, one per container (it holds the connection pools and CAs)."""
+        from chalicelib.outbound.client_certs import ClientCertificates, aws_reader
         from chalicelib.outbound.egress import Transport
 
+        certificates = ClientCertificates(
+            aws_reader(lambda: self.secretsmanager, lambda: self.ssm), self.clock, ttl=300.0
+        )
         return Transport(
             allow_private=self.settings.allow_private_destinations,
             https_only=self.settings.stage != "local",
             pool_maxsize=10,
+            ca_file=self.settings.ca_bundle or None,
+            certificates=certificates,
         )
+
+    @cached_property
+    def secretsmanager(self) -> Any:
+        """The sender's Secrets Manager client (outbound mTLS certificates), made on first use."""
+        return self._client("secretsmanager", "background")
+
+    @cached_property
+    def ssm(self) -> Any:
+        """The sender's SSM client (outbound mTLS certificates), made on first use."""
+        return self._client("ssm", "background")
 
     @cached_property
     def sender(self) -> Sender:
@@ -379,6 +457,7 @@ class Container:
             lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
+            observe=self.metrics.observe,
         )
 
     @cached_property
@@ -409,6 +488,7 @@ class Container:
             on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -470,6 +550,46 @@ class Container:
             strict=self.settings.strict_event_types,
         )
 
+    @cached_property
+    def tracer(self) -> Any:
+        """The Powertools Tracer (X-Ray), only when the stage turns tracing on: never imported otherwise."""
+        from aws_lambda_powertools import Tracer
+
+        return Tracer(service="hookway")
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        """Ends the deliveries of tasks that reached the deliveries dead-letter queue."""
+        from chalicelib.outbound.dead_letters import DeadLetters
+
+        return DeadLetters(
+            store=self.background_store,
+            clock=self.clock,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.count,
+        )
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        """The scheduled sweep: endpoint health without traffic, expired claims."""
+        from chalicelib.sweep import Sweep
+
+        return Sweep(
+            store=self.background_store,
+            publisher=self.background_publisher,
+            clock=self.clock,
+            disable_after=self.settings.disable_after_seconds,
+            count=self.count,
+        )
+
+
+def _certificate_prefixes(stage: str) -> dict[str, str]:
+    """Where a stage's client certificates may live: what its sender's IAM policy can read."""
+    from chalicelib.names import names
+
+    n = names(stage)
+    return {"secretsmanager": n.secret_prefix, "ssm": f"{n.parameter_path}certs/"}
+
 
 _container: Container | None = None
 _container_lock = threading.Lock()
@@ -482,8 +602,10 @@ def container() -> Container:
         with _container_lock:
             if _container is None:
                 settings = Settings.from_env(os.environ)
-                logging.getLogger("hookway").setLevel(settings.log_level)
+                configure_logging(settings.log_level)
                 _container = Container(settings)
+                if settings.tracing:
+                    _container.tracer  # noqa: B018 - patches botocore before any client is made
     return _container
 
 

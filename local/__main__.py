@@ -24,6 +24,7 @@ from local import emulator
 QUEUES = {
     "ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest"),
     "deliveries": ("HOOKWAY_DELIVERIES_QUEUE_URL", "deliver"),
+    "dead-letters": ("HOOKWAY_DELIVERIES_DLQ_URL", "dead_letters"),
 }
 
 

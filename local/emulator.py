@@ -1,8 +1,7 @@
-"""Start moto's server on loopback and deploy ``infra/template.yaml`` to its CloudFormation.
+"""Start moto's server on loopback and deploy the local stage's infrastructure stack to its CloudFormation.
 
-The same template that production merges into Chalice's; only the ``Globals`` section (which patches
-Chalice's functions) is left out here, because there are no functions in the emulator: the local API
-server and queue workers play them.
+The same template builder ``make deploy`` and ``make package`` use (``infra/stack.py``); there are no
+functions in the emulator: the local API server and queue workers play them.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "infra" / "template.yaml"
-STACK_NAME = "hookway"
+STAGE = "local"
+STACK_NAME = f"hookway-{STAGE}-infra"
 REGION = "us-east-1"
 
 # Fixed dummy credentials: moto accepts anything, and nothing may ever reach real AWS from here.
@@ -56,17 +55,16 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    """The template as a dict, short tags expanded."""
+def load_template(path: Path) -> dict[str, Any]:
+    """A YAML template as a dict, short tags expanded."""
     return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 def emulator_template() -> str:
-    """The template as the emulator deploys it: without the parts that patch Chalice's functions."""
-    doc = load_template()
-    doc.pop("Globals", None)
-    doc["Resources"] = {name: r for name, r in doc["Resources"].items() if "Type" in r}
-    return json.dumps(doc)
+    """The local stage's infrastructure stack."""
+    from infra.stack import infrastructure
+
+    return json.dumps(infrastructure(STAGE))
 
 
 _PORTS: dict[int, int] = {}

@@ -71,7 +71,7 @@ class Gateway:
         for name, value in parse_qsl(parts.query, keep_blank_values=True):
             query_multi.setdefault(name, []).append(value)
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
-        # As deployed: the API's binary media types are */* (infra/template.yaml), so every body is base64.
+        # As deployed: the API's binary media types are */* (infra/api_gateway.py), so every body is base64.
         is_binary = _is_binary(content_type, self.binary_media_types)
         if is_binary:
             body_field: str | None = base64.b64encode(body).decode("ascii")

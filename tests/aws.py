@@ -38,8 +38,10 @@ def client(service: str, endpoint: str) -> Any:
 
 
 def create_state_table(endpoint: str) -> str:
-    """A fresh table with the StateTable definition of infra/template.yaml; returns its name."""
-    props = emulator.load_template()["Resources"]["StateTable"]["Properties"]
+    """A fresh table with the StateTable definition of the infrastructure stack; returns its name."""
+    from infra.stack import infrastructure
+
+    props = infrastructure("local")["Resources"]["StateTable"]["Properties"]
     name = f"hookway-test-{uuid.uuid4().hex[:12]}"
     client("dynamodb", endpoint).create_table(
         TableName=name,

@@ -406,6 +406,8 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["disabled_reason"] = s(endpoint.disabled_reason)
     if endpoint.failing_since is not None:
         item["failing_since"] = n(endpoint.failing_since)
+    if endpoint.client_certificate is not None:
+        item["client_certificate"] = s(endpoint.client_certificate)
     if endpoint.application_id is not None:
         item["application_id"] = s(endpoint.application_id)
     return item
@@ -432,6 +434,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         enabled=item["enabled"]["BOOL"],
         disabled_reason=_opt_s(item, "disabled_reason"),
         failing_since=_num(item, "failing_since"),
+        client_certificate=_opt_s(item, "client_certificate"),
         application_id=_opt_s(item, "application_id"),
     )
 

@@ -62,9 +62,11 @@ class Sender:
         max_workers: int = 10,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         count: Callable[..., None] | None = None,
+        observe: Callable[[str, float], None] | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._observe = observe or (lambda name, value: None)
         self._queue = queue
         self._transport = transport
         self._endpoints = endpoints
@@ -176,6 +178,7 @@ class Sender:
             kept = _kept_body(response.body)
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
         duration_ms = int((time.monotonic() - started) * 1000)
+        self._observe("AttemptLatency", duration_ms)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
         base = replace(
@@ -188,6 +191,20 @@ class Sender:
             status="succeeded" if decision.outcome == "succeeded" else "failed",
         )
         now = self._clock()
+        if decision.outcome != "succeeded":
+            # One line per failed attempt (successes are counted, not logged): never a body or a secret.
+            log.warning(
+                "attempt failed",
+                extra={
+                    "message_id": message.id,
+                    "source_id": message.source_id,
+                    "application_id": endpoint.application_id,
+                    "endpoint_id": endpoint.id,
+                    "attempt": task.attempt,
+                    "reason": error_class or f"http_{status}",
+                    "outcome": decision.outcome,
+                },
+            )
         # Operational events and the endpoint's state go out before the attempt is recorded: a failure in
         # between retries the task, which finds the attempt unrecorded and redoes them (their ids dedupe).
         if decision.outcome == "succeeded":
@@ -197,6 +214,7 @@ class Sender:
                 self._store.set_endpoint_failing(endpoint.id, None)
             self._store.finish_attempt(replace(base, delivery_status="succeeded"))
             self._count("Delivered")
+            self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             return "succeeded"
         if decision.outcome == "disable":
             self._disable(endpoint, "the endpoint answered 410 Gone", now)
@@ -278,7 +296,14 @@ class Sender:
                 headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
             else:
                 headers["Authorization"] = f"Bearer {endpoint.auth['token']}"
-        return egress.OutboundRequest("POST", endpoint.url, headers, body, endpoint.timeout)
+        return egress.OutboundRequest(
+            "POST",
+            endpoint.url,
+            headers,
+            body,
+            endpoint.timeout,
+            client_certificate=endpoint.client_certificate,
+        )
 
 
 def _kept_body(body: bytes) -> str:

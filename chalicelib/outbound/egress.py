@@ -18,6 +18,7 @@ Exceptions, each with a stable ``error_class`` that is recorded on the attempt::
     +-- DeadlineExceededError         timeout              the total deadline passed (any phase)
     +-- TLSError                      tls_error            handshake or certificate verification failed
     +-- ProtocolError                 protocol_error       the peer broke HTTP (reset, garbage, short body)
+    +-- ClientCertificateError        client_certificate_error  the endpoint's client certificate is unusable
 
 ``validate_url`` is the registration-time check; ``Transport.send`` repeats all of it at send
 time, because DNS can change between the two. ``FunctionTransport`` wraps a plain function
@@ -27,15 +28,23 @@ Rebinding: the addresses are checked and connected to from the same resolution, 
 answers public first and private second cannot slip through. Pooled connections are keyed by
 (scheme, address, port, host), so a reused connection always goes to an address that was
 checked for this very request.
+
+Outbound mutual TLS: a request may name a client certificate (``client_certificate``, a reference the
+transport's ``certificates`` function resolves, with its own cache). Its TLS context is built once per
+certificate and pooled connections are keyed by it too, so a connection made with one certificate (or
+none) is never reused for a request that asked for another.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import math
+import os
 import re
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -54,6 +63,8 @@ from chalicelib.addresses import AddressError, canonical_ip, is_public
 __all__ = [
     "DEFAULT_MAX_BODY",
     "BlockedDestinationError",
+    "ClientCertificate",
+    "ClientCertificateError",
     "ConnectError",
     "DNSError",
     "DeadlineExceededError",
@@ -143,6 +154,12 @@ class TLSError(EgressError):
     error_class = "tls_error"
 
 
+class ClientCertificateError(EgressError):
+    """The endpoint's client certificate could not be read or used (missing, malformed, needs https)."""
+
+    error_class = "client_certificate_error"
+
+
 class ProtocolError(EgressError):
     """The peer spoke broken HTTP, reset the connection, or sent a short body."""
 
@@ -161,12 +178,26 @@ class OutboundRequest:
     headers: Mapping[str, str]
     body: bytes
     timeout: float
+    client_certificate: str | None = None  # a reference the transport's certificates function resolves
 
     def __post_init__(self) -> None:
         if not _METHOD.fullmatch(self.method):
             raise ValueError("method must be an upper-case HTTP token such as POST")
         if not (isinstance(self.timeout, int | float) and math.isfinite(self.timeout) and self.timeout > 0):
             raise ValueError("timeout must be a positive number of seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCertificate:
+    """A client certificate chain and its private key, PEM-encoded (never logged, never in a repr)."""
+
+    chain_pem: str = field(repr=False)
+    key_pem: str = field(repr=False)
+
+    @property
+    def fingerprint(self) -> str:
+        """Names this certificate and key in caches and pool keys."""
+        return hashlib.sha256(f"{self.chain_pem}\0{self.key_pem}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,7 +513,7 @@ class _PinnedHTTPSPool(HTTPSConnectionPool):
 
 # --- the transport -----------------------------------------------------------------------------
 
-_PoolKey = tuple[str, str, int, str]
+_PoolKey = tuple[str, str, int, str, str]
 
 
 @dataclass
@@ -528,6 +559,7 @@ class Transport:
         max_body: int = DEFAULT_MAX_BODY,
         pool_maxsize: int = 10,
         max_pools: int = 64,
+        certificates: Callable[[str], ClientCertificate] | None = None,
     ) -> None:
         if ssl_context is not None and ca_file is not None:
             raise ValueError("pass either ssl_context or ca_file, not both")
@@ -542,7 +574,11 @@ class Transport:
         context = ssl_context or ssl.create_default_context(cafile=ca_file)
         context.sslsocket_class = _DeadlineSSLSocket
         self._ssl_context = context
+        self._ca_file = ca_file
         self._pools = _Pools(max_pools=max_pools)
+        self._certificates = certificates
+        self._cert_contexts: dict[str, ssl.SSLContext] = {}
+        self._cert_lock = threading.Lock()
 
     def __enter__(self) -> Transport:
         return self
@@ -559,6 +595,7 @@ class Transport:
         start = time.monotonic()
         deadline = start + request.timeout
         target = _parse(request.url, https_only=self.https_only, allow_private=self.allow_private)
+        tls = self._tls_for(request, target)
         addresses = _resolve(target, allow_private=self.allow_private, resolver=self.resolver)
         if time.monotonic() >= deadline:
             raise DeadlineExceededError("deadline passed while resolving the destination")
@@ -568,15 +605,54 @@ class Transport:
             # Every address was checked above; fall through them only while connects are refused.
             for address in addresses:
                 try:
-                    return self._send_to(address, target, request, start)
+                    return self._send_to(address, target, request, start, tls)
                 except ConnectError as exc:
                     last_error = exc
             raise last_error or ConnectError("no address to connect to")
         finally:
             _DEADLINE.reset(token)
 
-    def _pool(self, target: _Target, address: str) -> HTTPConnectionPool:
-        key = (target.scheme, address, target.port, target.server_hostname)
+    def _tls_for(self, request: OutboundRequest, target: _Target) -> tuple[ssl.SSLContext, str]:
+        """The TLS context for a request and its pool-key part: the shared one, or its certificate's."""
+        if request.client_certificate is None:
+            return self._ssl_context, ""
+        if target.scheme != "https":
+            raise ClientCertificateError("a client certificate needs an https URL")
+        if self._certificates is None:
+            raise ClientCertificateError("this deployment has no client certificate source")
+        try:
+            cert = self._certificates(request.client_certificate)
+        except ClientCertificateError:
+            raise
+        except Exception as exc:
+            raise ClientCertificateError(
+                f"the client certificate cannot be read ({type(exc).__name__})"
+            ) from exc
+        with self._cert_lock:
+            context = self._cert_contexts.get(cert.fingerprint)
+            if context is None:
+                context = self._context_with(cert)
+                self._cert_contexts[cert.fingerprint] = context
+        return context, cert.fingerprint
+
+    def _context_with(self, cert: ClientCertificate) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self._ca_file)
+        context.sslsocket_class = _DeadlineSSLSocket
+        # ssl loads a chain and key only from files: a private temporary directory, removed at once.
+        with tempfile.TemporaryDirectory(prefix="hookway-cert-") as folder:
+            chain, key = os.path.join(folder, "chain.pem"), os.path.join(folder, "key.pem")
+            for path, text in ((chain, cert.chain_pem), (key, cert.key_pem)):
+                with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                    handle.write(text)
+            try:
+                context.load_cert_chain(chain, key)
+            except (ssl.SSLError, ValueError, OSError) as exc:
+                raise ClientCertificateError("the client certificate or its key is not usable") from exc
+        return context
+
+    def _pool(self, target: _Target, address: str, tls: tuple[ssl.SSLContext, str]) -> HTTPConnectionPool:
+        context, cert_key = tls
+        key = (target.scheme, address, target.port, target.server_hostname, cert_key)
 
         def make() -> HTTPConnectionPool:
             common: dict[str, Any] = {
@@ -588,15 +664,18 @@ class Transport:
                 "pinned_address": address,
             }
             if target.scheme == "https":
-                return _PinnedHTTPSPool(
-                    server_hostname=target.server_hostname, ssl_context=self._ssl_context, **common
-                )
+                return _PinnedHTTPSPool(server_hostname=target.server_hostname, ssl_context=context, **common)
             return _PinnedHTTPPool(**common)
 
         return self._pools.get(key, make)
 
     def _send_to(
-        self, address: str, target: _Target, request: OutboundRequest, start: float
+        self,
+        address: str,
+        target: _Target,
+        request: OutboundRequest,
+        start: float,
+        tls: tuple[ssl.SSLContext, str],
     ) -> OutboundResponse:
         headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
         headers["Host"] = target.host_header
@@ -606,7 +685,7 @@ class Transport:
         remaining = (deadline or 0.0) - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceededError("deadline passed before connecting")
-        pool = self._pool(target, address)
+        pool = self._pool(target, address, tls)
         try:
             response = pool.urlopen(
                 request.method,

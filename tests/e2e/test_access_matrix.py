@@ -38,6 +38,7 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/in/{source_id}"): (401, 401, 401, 401, 401, 401),  # unsigned: the source's own check
     ("GET", "/in/{source_id}"): (405, 405, 405, 405, 405, 405),
     ("GET", "/v1/health"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/egress"): (200, 200, 200, 200, 401, 401),  # any live token: receivers allowlist it
     ("GET", "/v1/openapi.json"): (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/openapi.yaml"): (200, 200, 200, 200, 200, 200),
     ("POST", "/v1/sources"): (201, *OPERATOR_ONLY),

@@ -179,6 +179,28 @@ class TestStore:
         store.put_source(minimal)
         assert store.get_source(minimal.id) == minimal
 
+    def test_endpoint_round_trip_with_every_optional_field(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN an endpoint with every optional field, outbound mTLS included, and one with none
+        full = Endpoint(
+            id=new_id("ep"),
+            url="https://hooks.example.com/in",
+            created_at=clock(),
+            updated_at=clock(),
+            secrets=(Secret("sec_1", "whsec_x", clock(), None),),
+            filter_event_types=("order.*",),
+            auth={"type": "bearer", "token": "t"},
+            retry_schedule=(0, 5),
+            failing_since=clock(),
+            client_certificate="secretsmanager:hookway/local/certs/acme",
+        )
+        bare = Endpoint(
+            id=new_id("ep"), url="https://hooks.example.com/b", created_at=clock(), updated_at=clock()
+        )
+        # WHEN stored and read back THEN each is what was stored
+        for endpoint in (full, bare):
+            store.put_endpoint(endpoint)
+            assert store.get_endpoint(endpoint.id) == endpoint
+
     def test_missing_source_and_delete(self, store: Any, clock: FakeClock) -> None:
         with pytest.raises(NotFoundError):
             store.get_source("src_missing")

@@ -1,15 +1,19 @@
-"""The deploy artifact: ``chalice package`` merged with the infra template, for python3.13, cfn-lint clean."""
+"""The deploy artifact: ``chalice package`` merged with the stage's infrastructure, for python3.13, cfn-lint clean."""
 
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from infra.package import package
+from chalicelib.names import FUNCTIONS, names
+from infra import api_gateway
+from infra.package import LOGICAL_IDS, find_python313, package
+from infra.stack import stage_options
 from local.emulator import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,21 +35,39 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_function_runs_on_a_supported_runtime(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
+def test_every_function_runs_on_python313_under_its_stage_name(
+    built: tuple[dict[str, Any], zipfile.ZipFile],
+) -> None:
     template, archive = built
     functions = _functions(template)
-    assert {"APIHandler", "RouteIngest", "Deliver"} <= set(functions)
+    assert set(functions) == set(LOGICAL_IDS.values())
     assert {props["Runtime"] for props in functions.values()} == {"python3.13"}
+    n = names("prod")
+    assert {props["FunctionName"] for props in functions.values()} == {n.function(k) for k in FUNCTIONS}
     native = [n for n in archive.namelist() if n.endswith(".so")]
     assert native and all("abi3" in n or "cpython-313" in n for n in native), native
 
 
 def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
     _, archive = built
-    top = {name.split("/", 1)[0] for name in archive.namelist()}
+    names_in_zip = archive.namelist()
+    top = {name.split("/", 1)[0] for name in names_in_zip}
     assert {"app.py", "chalicelib", "aws_lambda_powertools"} <= top
-    assert not top & {"boto3", "botocore", "moto", "chalice_local", "tests", "local", "bench"}
+    assert not top & {"boto3", "botocore", "moto", "chalice_local", "tests", "local", "bench", "aws_xray_sdk"}
+    # Bytecode only for the runtime's interpreter (compiled by python3.13, checked by hash), never for the
+    # Python that built the package.
+    bytecode = [n for n in names_in_zip if n.endswith(".pyc")]
+    assert all(".cpython-313." in n for n in bytecode), [n for n in bytecode if ".cpython-313." not in n][:5]
+    if find_python313() is not None:
+        assert "chalicelib/__pycache__/wiring.cpython-313.pyc" in names_in_zip
+    assert not [n for n in names_in_zip if n.startswith("aws_lambda_powertools/event_handler/")]
+    kept = {n.split("/")[2] for n in names_in_zip if n.startswith("aws_lambda_powertools/utilities/")}
+    assert kept <= {"__init__.py", "__pycache__", "jmespath_utils"}
     assert archive.read("app.py") == (ROOT / "app.py").read_bytes()
+    unzipped = sum(i.file_size for i in archive.infolist())
+    zipped = sum(i.compress_size for i in archive.infolist())
+    print(f"deployment package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped")
+    assert unzipped < 25e6
 
 
 def test_queues_are_sized_and_timed_for_their_consumers(
@@ -54,7 +76,11 @@ def test_queues_are_sized_and_timed_for_their_consumers(
     template, _ = built
     resources = template["Resources"]
     functions = _functions(template)
-    consumers = {"IngestQueue": "RouteIngest", "DeliveriesQueue": "Deliver"}
+    consumers = {
+        "IngestQueue": "RouteIngest",
+        "DeliveriesQueue": "Deliver",
+        "DeliveriesDeadLetterQueue": "DeadLetters",
+    }
     for queue, function in consumers.items():
         props = resources[queue]["Properties"]
         assert props["MaximumMessageSize"] == 1048576
@@ -62,33 +88,86 @@ def test_queues_are_sized_and_timed_for_their_consumers(
         dlq = resources[props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]["Properties"]
         assert dlq["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
         assert props["RedrivePolicy"]["maxReceiveCount"] >= 5
+        source = functions[function]["Events"][f"{function}SqsEventSource"]["Properties"]["Queue"]
+        assert source["Fn::Sub"].endswith(":" + props["QueueName"])  # the stage's own queue
 
 
-def test_functions_get_resource_names_and_a_checked_in_least_privilege_policy(
+def test_each_function_has_its_own_role_scoped_to_its_stage(
     built: tuple[dict[str, Any], zipfile.ZipFile],
 ) -> None:
     template, _ = built
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["HOOKWAY_TABLE"] == {"Ref": "StateTable"}
     assert variables["HOOKWAY_INGEST_QUEUE_URL"] == {"Ref": "IngestQueue"}
-    for name, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
+    roles = {p["Role"]["Fn::GetAtt"][0] for p in _functions(template).values()}
+    assert len(roles) == len(FUNCTIONS)  # one role per function
+    for name in roles:
+        resource = template["Resources"][name]
         for policy in resource["Properties"]["Policies"]:
             for statement in policy["PolicyDocument"]["Statement"]:
-                actions = (
-                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                )
+                actions = statement["Action"]
                 assert all(a != "*" and not a.endswith(":*") for a in actions), (name, actions)
-                resources = (
-                    statement["Resource"]
-                    if isinstance(statement["Resource"], list)
-                    else [statement["Resource"]]
-                )
-                assert "*" not in resources, (name, statement)
+                if {a.split(":")[0] for a in actions} <= {"ec2", "xray"}:
+                    continue
+                assert "*" not in statement["Resource"], (name, statement)
 
 
-def test_the_api_takes_every_request_body_as_binary(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
+def test_the_api_takes_every_body_as_binary_and_answers_in_hookways_error_shape(
+    built: tuple[dict[str, Any], zipfile.ZipFile],
+) -> None:
     template, _ = built
     body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     assert body["x-amazon-apigateway-binary-media-types"] == ["*/*"]  # raw_body is what the sender signed
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    assert responses == api_gateway.gateway_responses()
+    assert responses["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == 404
+    assert (
+        '"code":"not_found"'
+        in responses["MISSING_AUTHENTICATION_TOKEN"]["responseTemplates"]["application/json"]
+    )
+    assert responses["REQUEST_TOO_LARGE"]["statusCode"] == 413
+    assert responses["THROTTLED"]["statusCode"] == 429
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {
+            "http_api": True,
+            "static_egress": True,
+            "sender_reserved_concurrency": 5,
+            "sender_max_concurrency": 5,
+            "tracing": True,
+        },
+        {
+            "mtls_domain": "hooks.example.com",
+            "mtls_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+            "mtls_truststore_uri": "s3://truststore-bucket/ca.pem",
+            "static_egress": True,
+        },
+    ],
+    ids=["http_api+egress+concurrency+tracing", "mtls+egress"],
+)
+def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fields: dict[str, Any]) -> None:
+    # GIVEN options switched on WHEN packaged (cfn-lint runs inside package and raises on a finding)
+    opts = replace(stage_options("dev"), **fields).check()
+    template = yaml.load(package("dev", tmp_path, lint=True, opts=opts).read_text(), Loader=_CfnLoader)
+    resources = template["Resources"]
+    # THEN the options' resources are wired to Chalice's own
+    deliver = resources["Deliver"]["Properties"]
+    assert deliver["VpcConfig"]["SubnetIds"] == [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}]
+    if opts.http_api:
+        assert resources["HttpApiIntegration"]["Properties"]["IntegrationUri"] == {
+            "Fn::GetAtt": ["APIHandler", "Arn"]
+        }
+        assert deliver["ReservedConcurrentExecutions"] == 5
+        # app.py's decorator read the stage's HOOKWAY_SENDER_MAX_CONCURRENCY when Chalice loaded it
+        scaling = deliver["Events"]["DeliverSqsEventSource"]["Properties"]["ScalingConfig"]
+        assert scaling == {"MaximumConcurrency": 5}
+        assert deliver["Tracing"] == "Active"
+        vendored = {p.name for p in (ROOT / "build" / "stage-dev" / "vendor").iterdir()}
+        assert {"aws_xray_sdk", "wrapt"} <= vendored  # the Tracer's SDK, only for a stage that traces
+        assert not vendored & {"botocore", "boto3"}  # never the runtime's own
+    if opts.mtls_domain:
+        assert resources["RestAPI"]["Properties"]["DisableExecuteApiEndpoint"] is True
+        assert resources["IngestDomainMapping"]["Properties"]["RestApiId"] == {"Ref": "RestAPI"}

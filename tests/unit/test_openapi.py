@@ -538,6 +538,9 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     )
     assert _code(api("GET", "/v1/sources", 401, auth=False)) == "unauthorized"
     assert _code(api("GET", "/v1/sources", 401, token="not-the-admin-key")) == "unauthorized"
+    # Without the static egress option, deliveries leave from Lambda's shared addresses: none to list.
+    assert api("GET", "/v1/egress", 200) == {"static": False, "ips": []}
+    assert _code(api("GET", "/v1/egress", 401, auth=False)) == "unauthorized"
     api("POST", "/v1/sources", 400, raw=b"{not json")
     api("POST", "/v1/sources", 400, body={"name": "", "verification": {"scheme": "github", "secrets": ["s"]}})
 

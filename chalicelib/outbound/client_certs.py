@@ -1,0 +1,124 @@
+"""Outbound mutual TLS: an endpoint's client certificate, kept in Secrets Manager or SSM, cached.
+
+An endpoint names its certificate as ``{"source": "secretsmanager" | "ssm", "name": ...}``; it is stored as
+the reference ``"<source>:<name>"`` and shown as given (the name is no secret; the value never leaves the
+sender). The value is either JSON ``{"certificate": PEM chain, "private_key": PEM key}`` or one PEM text
+holding the chain and the key. Names must sit under the stage's own prefix (``hookway/<stage>/`` in
+Secrets Manager, ``/hookway/<stage>/certs/`` in SSM), which is all the sender's IAM policy can read.
+
+The cache keeps each certificate for ``ttl`` seconds per Lambda container: one read per certificate per
+five minutes, and a rotated certificate is used within that time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from chalicelib.outbound.egress import ClientCertificate, ClientCertificateError
+
+SOURCES = ("secretsmanager", "ssm")
+_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
+_PEM_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.+?-----END (?:[A-Z]+ )?PRIVATE KEY-----", re.S
+)
+
+
+def parse_reference(doc: Any, prefixes: Mapping[str, str] | None = None) -> str | None:
+    """The stored reference for an API value (None clears it); ValueError says what is wrong."""
+    if doc is None:
+        return None
+    if not isinstance(doc, dict) or set(doc) != {"source", "name"}:
+        raise ValueError('client_certificate is {"source": "secretsmanager" or "ssm", "name": ...} or null')
+    source, name = doc["source"], doc["name"]
+    if source not in SOURCES:
+        raise ValueError("client_certificate.source is secretsmanager or ssm")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError("client_certificate.name is 1 to 512 of A-Z a-z 0-9 / _ + = . @ -")
+    required = (prefixes or {}).get(source)
+    if required and not name.startswith(required):
+        raise ValueError(f"client_certificate.name must start with {required} (this stage's own names)")
+    return f"{source}:{name}"
+
+
+def public_reference(reference: str | None) -> dict[str, str] | None:
+    """The reference as the API shows it."""
+    if reference is None:
+        return None
+    source, _, name = reference.partition(":")
+    return {"source": source, "name": name}
+
+
+def parse_value(text: str) -> ClientCertificate:
+    """A certificate chain and key from a secret's text; ClientCertificateError if it holds neither form."""
+    chain: str | None = None
+    key: str | None = None
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            doc = json.loads(stripped)
+        except ValueError:
+            raise ClientCertificateError("the client certificate secret is not valid JSON") from None
+        if isinstance(doc, dict):
+            chain, key = doc.get("certificate"), doc.get("private_key")
+    else:
+        certs = _PEM_CERT.findall(stripped)
+        keys = _PEM_KEY.findall(stripped)
+        chain = "\n".join(certs) if certs else None
+        key = keys[0] if len(keys) == 1 else None
+    if not (
+        isinstance(chain, str) and _PEM_CERT.search(chain) and isinstance(key, str) and _PEM_KEY.search(key)
+    ):
+        raise ClientCertificateError("the client certificate secret holds no PEM certificate and private key")
+    return ClientCertificate(chain_pem=chain, key_pem=key)
+
+
+class ClientCertificates:
+    """Resolves references to certificates through ``read(source, name) -> text``, caching each for ``ttl``."""
+
+    def __init__(
+        self, read: Callable[[str, str], str], clock: Callable[[], float], ttl: float = 300.0
+    ) -> None:
+        self._read = read
+        self._clock = clock
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, ClientCertificate]] = {}
+
+    def __call__(self, reference: str) -> ClientCertificate:
+        """The certificate a reference names (cached)."""
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(reference)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        source, _, name = reference.partition(":")
+        if source not in SOURCES or not name:
+            raise ClientCertificateError("unknown client certificate reference")
+        cert = parse_value(self._read(source, name))
+        with self._lock:
+            self._cache[reference] = (now + self._ttl, cert)
+        return cert
+
+
+def aws_reader(secretsmanager: Callable[[], Any], ssm: Callable[[], Any]) -> Callable[[str, str], str]:
+    """``read(source, name)`` over Secrets Manager and SSM clients made on first use."""
+
+    def read(source: str, name: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            if source == "secretsmanager":
+                return str(secretsmanager().get_secret_value(SecretId=name)["SecretString"])
+            return str(ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except (BotoCoreError, ClientError, KeyError) as exc:
+            code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
+            raise ClientCertificateError(
+                f"the client certificate cannot be read from {source} {code}"
+            ) from exc
+
+    return read

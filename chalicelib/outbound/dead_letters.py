@@ -1,0 +1,98 @@
+"""The dead-letter handler: a delivery task that reached the deliveries DLQ ends its delivery ``failed``.
+
+A task lands there after ``maxReceiveCount`` (5) receives that all raised: the store was down for longer
+than the retries, or the message's payload object vanished. Without this handler its delivery would stay
+``pending`` forever, against the invariant that every delivery ends in a visible state. The handler
+records the task's attempt as failed with ``error_class = "dead_lettered"`` through the same claim as every
+attempt: a conditional write that succeeds only if the attempt does not exist or its holder's lease ran
+out, so it never overwrites an attempt that did finish, and a live holder is waited for (the handler
+raises; the DLQ message comes back after its visibility timeout). Counted as ``DeadLettered`` (alarmed).
+
+A task that cannot even be read is no delivery: it is raised again so it moves on to the parked queue,
+kept 14 days and alarmed, for a person to look at.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from chalicelib.errors import NotFoundError
+from chalicelib.ids import new_id
+from chalicelib.models import Attempt, generation_of
+from chalicelib.outbound.tasks import Task
+from chalicelib.ports import Store
+
+log = logging.getLogger("hookway.dead_letters")
+
+REASON = "dead_lettered"
+
+
+class StillLeasedError(Exception):
+    """The attempt is held by a worker whose lease has not run out yet: look again later."""
+
+
+class DeadLetters:
+    """Ends the deliveries of dead-lettered tasks; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Callable[[], float],
+        retention_seconds: int,
+        count: Callable[..., None] | None = None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._retention = retention_seconds
+        self._count = count or (lambda *a, **k: None)
+
+    def handle_many(self, bodies: list[str]) -> list[BaseException | None]:
+        """Handle a batch; the error of each body, or None."""
+        errors: list[BaseException | None] = []
+        for body in bodies:
+            try:
+                self.handle(body)
+            except Exception as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
+
+    def handle(self, body: str) -> str:
+        """End one dead-lettered task's delivery; returns what happened."""
+        task = Task.decode(body)  # PoisonTaskError: on to the parked queue
+        now = self._clock()
+        context = {"message_id": task.message_id, "endpoint_id": task.endpoint_id, "attempt": task.attempt}
+        try:
+            message = self._store.get_message(task.message_id)
+        except NotFoundError:
+            log.warning("dead-lettered task of a message past its retention", extra=context)
+            return "gone"
+        generation = generation_of(message)
+        if task.generation and task.generation != generation:
+            return "superseded"  # the id was stored again since; that storing has its own deliveries
+        current = self._store.get_attempt(message.id, task.endpoint_id, generation, task.attempt)
+        if current is not None and current.status != "in_flight":
+            return "already_recorded"  # this attempt finished; a retry it scheduled carries the delivery
+        if current is not None and current.lease_until >= now:
+            raise StillLeasedError(f"attempt {task.attempt} of {message.id} is still leased")
+        record = Attempt(
+            message_id=message.id,
+            endpoint_id=task.endpoint_id,
+            number=task.attempt,
+            claim_id=new_id("clm"),
+            started_at=now,
+            status="failed",
+            delivery_status="failed",
+            error_class=REASON,
+            error="the delivery task failed on every receive and reached the dead-letter queue",
+            expires_at=message.expires_at or now + self._retention,
+            generation=generation,
+        )
+        if not self._store.claim_attempt(record, now):
+            return "already_recorded"  # a holder finished it between our read and our write
+        self._count("DeadLettered")
+        log.error("delivery dead-lettered", extra={**context, "reason": REASON})
+        return "failed"

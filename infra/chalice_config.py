@@ -1,0 +1,92 @@
+"""Chalice's configuration for one stage, generated: nobody types queue URLs or ARNs into config.json.
+
+The checked-in ``.chalice/config.json`` holds what a person chooses (memory, log level per stage); this
+module adds what the infrastructure decides: the resource names from the stack's outputs, one policy file
+per function (``infra/iam.py``), timeouts, the sender's network and concurrency, tracing. Both deploy paths
+write the result into a staged copy of the project (``build/...``), never into the checked-in file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from chalicelib.names import FUNCTIONS, Names
+from infra.stack import ROOT, TIMEOUTS, Options
+
+BASE_CONFIG = ROOT / ".chalice" / "config.json"
+
+# Environment names the functions read, and the infrastructure stack output that fills each one.
+FROM_OUTPUTS = {
+    "HOOKWAY_TABLE": "StateTableName",
+    "HOOKWAY_BUCKET": "PayloadBucketName",
+    "HOOKWAY_INGEST_QUEUE_URL": "IngestQueueUrl",
+    "HOOKWAY_DELIVERIES_QUEUE_URL": "DeliveriesQueueUrl",
+    "HOOKWAY_DELIVERIES_DLQ_URL": "DeliveriesDeadLetterQueueUrl",
+}
+
+
+def stage_environment(n: Names, opts: Options) -> dict[str, str]:
+    """The environment every function of a stage gets, apart from the resource names."""
+    env = {
+        "HOOKWAY_STAGE": n.stage,
+        "HOOKWAY_ADMIN_KEY_PARAMETER": n.admin_key_parameter,
+        "POWERTOOLS_SERVICE_NAME": "hookway",
+        "POWERTOOLS_METRICS_NAMESPACE": "Hookway",
+        "HOOKWAY_TRACING": "true" if opts.tracing else "false",
+    }
+    if opts.sender_max_concurrency:
+        # Read by app.py at import, where Chalice's SQS decorator takes it.
+        env["HOOKWAY_SENDER_MAX_CONCURRENCY"] = str(opts.sender_max_concurrency)
+    return env
+
+
+def config_for(
+    n: Names,
+    opts: Options,
+    *,
+    outputs: dict[str, str] | None,
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole config.json for a stage. ``outputs`` None: the values come from the merged template."""
+    doc = json.loads(json.dumps(base if base is not None else json.loads(BASE_CONFIG.read_text())))
+    doc.pop("iam_policy_file", None)
+    doc["autogen_policy"] = False
+    stages = doc.setdefault("stages", {})
+    stage_doc = stages.setdefault(n.stage, {})
+    env = {**stage_doc.get("environment_variables", {}), **stage_environment(n, opts)}
+    if outputs is not None:
+        env.update({name: outputs[key] for name, key in FROM_OUTPUTS.items()})
+    stage_doc["environment_variables"] = env
+    stage_doc["api_gateway_stage"] = n.stage  # the API's stage is the alarm's dimension: one per stage
+    stage_doc["autogen_policy"] = False
+    stage_doc["xray"] = opts.tracing
+    functions: dict[str, Any] = {}
+    for key in FUNCTIONS:
+        fn: dict[str, Any] = {
+            "lambda_timeout": TIMEOUTS[key],
+            "iam_policy_file": f"policy-{n.stage}-{key}.json",
+            "autogen_policy": False,
+        }
+        if key == "deliver":
+            if opts.sender_reserved_concurrency:
+                fn["reserved_concurrency"] = opts.sender_reserved_concurrency
+            if opts.static_egress and outputs is not None:
+                fn["subnet_ids"] = outputs["PrivateSubnetIds"].split(",")
+                fn["security_group_ids"] = [outputs["SenderSecurityGroupId"]]
+        if key == "api_handler" and opts.static_egress and outputs is not None:
+            fn["environment_variables"] = {"HOOKWAY_EGRESS_IPS": outputs["EgressIps"]}
+        functions[key] = fn
+    stage_doc["lambda_functions"] = functions
+    doc.pop("lambda_functions", None)
+    return doc
+
+
+def write(project: Path, config: dict[str, Any], policies: dict[str, dict[str, Any]], stage: str) -> None:
+    """Write config.json and the policy files into a staged project's .chalice directory."""
+    chalice_dir = project / ".chalice"
+    chalice_dir.mkdir(parents=True, exist_ok=True)
+    (chalice_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    for key, policy in policies.items():
+        (chalice_dir / f"policy-{stage}-{key}.json").write_text(json.dumps(policy, indent=2) + "\n")

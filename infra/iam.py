@@ -1,0 +1,162 @@
+"""One IAM policy per function: only the actions it uses, only on its own stage's resources.
+
+The same function builds the policies for both deploy paths: with the ARNs the infrastructure stack
+reported (``make deploy``), or with CloudFormation references to the merged resources (``make package``),
+so the two cannot grant different things. Account, region and stage are in every ARN; no data service gets
+a ``*`` resource (the VPC's network-interface actions and X-Ray's cannot be scoped by AWS).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.names import FUNCTIONS, Names
+
+# What each function calls (read off chalicelib: the store's get/put/update/delete/query/batch-get, the
+# queues' send and delete, the claim check's put/get, the admin key and client certificates).
+DYNAMO_READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
+DYNAMO_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+VPC_ACCESS = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+]
+
+
+@dataclass(frozen=True)
+class Arns:
+    """The ARNs policies name: literal strings (from stack outputs) or CloudFormation expressions."""
+
+    region: str
+    account: str
+    ingest_queue: Any
+    deliveries_queue: Any
+    deliveries_dlq: Any
+    table: Any
+    bucket: Any
+
+    def sub(self, text: str) -> Any:
+        """An ARN with ``{region}`` and ``{account}`` filled in (a Fn::Sub when they are expressions)."""
+        value = text.format(region=self.region, account=self.account)
+        return {"Fn::Sub": value} if "${" in value else value
+
+    def index(self) -> Any:
+        """The table's index."""
+        if isinstance(self.table, str):
+            return f"{self.table}/index/*"
+        return {"Fn::Join": ["", [self.table, "/index/*"]]}
+
+    def objects(self) -> Any:
+        """The bucket's objects."""
+        if isinstance(self.bucket, str):
+            return f"{self.bucket}/*"
+        return {"Fn::Join": ["", [self.bucket, "/*"]]}
+
+
+def for_template(n: Names) -> Arns:
+    """ARNs as references to the resources of a merged template."""
+    return Arns(
+        region="${AWS::Region}",
+        account="${AWS::AccountId}",
+        ingest_queue={"Fn::GetAtt": ["IngestQueue", "Arn"]},
+        deliveries_queue={"Fn::GetAtt": ["DeliveriesQueue", "Arn"]},
+        deliveries_dlq={"Fn::GetAtt": ["DeliveriesDeadLetterQueue", "Arn"]},
+        table={"Fn::GetAtt": ["StateTable", "Arn"]},
+        bucket={"Fn::GetAtt": ["PayloadBucket", "Arn"]},
+    )
+
+
+def from_outputs(outputs: dict[str, str], region: str, account: str) -> Arns:
+    """ARNs from the infrastructure stack's outputs."""
+    return Arns(
+        region=region,
+        account=account,
+        ingest_queue=outputs["IngestQueueArn"],
+        deliveries_queue=outputs["DeliveriesQueueArn"],
+        deliveries_dlq=outputs["DeliveriesDeadLetterQueueArn"],
+        table=outputs["StateTableArn"],
+        bucket=outputs["PayloadBucketArn"],
+    )
+
+
+def _statement(sid: str, actions: list[str], resources: list[Any]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+
+
+def policies(
+    n: Names, arns: Arns, *, vpc_sender: bool = False, tracing: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Chalice function key -> its policy document."""
+    table = [arns.table, arns.index()]
+    out: dict[str, dict[str, Any]] = {}
+    for key in FUNCTIONS:
+        logs = _statement(
+            "OwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [arns.sub(f"arn:aws:logs:{{region}}:{{account}}:log-group:{n.log_group(key)}:*")],
+        )
+        statements = [logs]
+        if key == "api_handler":
+            statements += [
+                _statement("State", [*DYNAMO_READ, *DYNAMO_WRITE, "dynamodb:DeleteItem"], table),
+                # Ingest and publish enqueue on ingest; resend and recover on deliveries.
+                _statement("Enqueue", ["sqs:SendMessage"], [arns.ingest_queue, arns.deliveries_queue]),
+                _statement("Payloads", ["s3:GetObject", "s3:PutObject"], [arns.objects()]),
+                # Without ListBucket a missing object answers 403, which the claim check reads as an outage.
+                _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
+                _statement(
+                    "AdminKey",
+                    ["ssm:GetParameter"],
+                    [arns.sub(f"arn:aws:ssm:{{region}}:{{account}}:parameter{n.admin_key_parameter}")],
+                ),
+            ]
+        elif key == "route_ingest":
+            statements += [
+                _statement("State", [*DYNAMO_READ, "dynamodb:PutItem"], table),
+                _statement("Consume", CONSUME, [arns.ingest_queue]),
+                _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
+                _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
+                _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
+            ]
+        elif key == "deliver":
+            statements += [
+                _statement("State", [*DYNAMO_READ, *DYNAMO_WRITE], table),
+                _statement("Consume", CONSUME, [arns.deliveries_queue]),
+                # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
+                _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
+                _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
+                _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
+                # Outbound mTLS: client certificates kept under the stage's own names.
+                _statement(
+                    "ClientCertificates",
+                    ["secretsmanager:GetSecretValue"],
+                    [arns.sub(f"arn:aws:secretsmanager:{{region}}:{{account}}:secret:{n.secret_prefix}*")],
+                ),
+                _statement(
+                    "ClientCertificateParameters",
+                    ["ssm:GetParameter"],
+                    [arns.sub(f"arn:aws:ssm:{{region}}:{{account}}:parameter{n.parameter_path}certs/*")],
+                ),
+            ]
+            if vpc_sender:
+                statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
+        elif key == "dead_letters":
+            statements += [
+                _statement("State", ["dynamodb:GetItem", "dynamodb:PutItem"], table),
+                _statement("Consume", CONSUME, [arns.deliveries_dlq]),
+            ]
+        elif key == "sweep":
+            statements += [
+                _statement("State", [*DYNAMO_READ, *DYNAMO_WRITE], table),
+                _statement("OperationalEvents", ["sqs:SendMessage"], [arns.ingest_queue]),
+            ]
+        if tracing:
+            statements.append(
+                _statement("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
+            )
+        out[key] = {"Version": "2012-10-17", "Statement": statements}
+    return out

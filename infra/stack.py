@@ -1,0 +1,590 @@
+"""The infrastructure stack of one stage, as a CloudFormation template built from the stage and its options.
+
+One builder serves three uses, so they cannot drift apart:
+
+* ``make deploy`` creates it as a standalone stack (``hookway-<stage>-infra``) before ``chalice deploy``;
+* ``make package`` merges the same resources into Chalice's SAM template (``infra/package.py``);
+* the local stack deploys it to the emulator's CloudFormation (``local/emulator.py``).
+
+Every name derives from the stage (``chalicelib.names``); the table and the bucket get names CloudFormation
+generates from the stack's, so a stage whose data was retained can be deployed again without a name clash.
+The network options are all off by default: static egress IPs (a VPC whose private subnets reach the
+internet through NAT gateways with Elastic IPs), sender concurrency limits, and the front doors that need
+the API's function or REST API to exist first (HTTP API, mutual-TLS custom domain: ``infra/front.py``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from chalicelib.names import Names, names
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGES_FILE = ROOT / "infra" / "stages.json"
+MIB = 1024 * 1024
+DAY = 86400
+# The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
+TIMEOUTS = {"api_handler": 30, "route_ingest": 60, "deliver": 120, "dead_letters": 30, "sweep": 300}
+MAX_RECEIVES = 5
+# Where the payload bucket keeps claim-checked bodies (chalicelib's ingest and routing) and, apart from
+# them, Chalice's record of what ``make deploy`` deployed (so any checkout or CI runner updates in place).
+PAYLOAD_PREFIXES = ("ingest/", "messages/")
+DEPLOY_PREFIX = "deploy/"
+LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
+
+Template = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a stage may switch on; everything costly is off by default."""
+
+    log_retention_days: int = 30
+    retain_data: bool = True  # keep the table and the bucket when the stage is destroyed
+    tracing: bool = False  # X-Ray through the Powertools Tracer (not even imported when off)
+    http_api: bool = (
+        False  # an HTTP API in front of POST /in/{source_id} ($1.00 instead of $3.50 per million)
+    )
+    mtls_domain: str = ""  # a custom domain with a truststore; the execute-api endpoint is then disabled
+    mtls_certificate_arn: str = ""  # the ACM certificate of that domain (same region)
+    mtls_truststore_uri: str = ""  # s3://bucket/key of the CA bundle clients are checked against
+    static_egress: bool = False  # the sender in private subnets behind NAT gateways with Elastic IPs
+    sender_reserved_concurrency: int = 0  # 0: no reservation
+    sender_max_concurrency: int = 0  # the event source mapping's maximum concurrency; 0: unlimited
+
+    def check(self) -> Options:
+        """The options, or ValueError naming what is inconsistent."""
+        if self.log_retention_days not in LOG_RETENTION_VALUES:
+            raise ValueError(f"log_retention_days must be one of {LOG_RETENTION_VALUES}")
+        if self.mtls_domain and not (
+            self.mtls_certificate_arn and self.mtls_truststore_uri.startswith("s3://")
+        ):
+            raise ValueError("mtls_domain needs mtls_certificate_arn and an s3:// mtls_truststore_uri")
+        if self.mtls_domain and self.http_api:
+            # An HTTP API has its own endpoint: beside an mTLS-only REST API it would be a way around it.
+            raise ValueError("http_api and mtls_domain cannot be combined: the HTTP API would bypass mTLS")
+        if self.sender_max_concurrency and not 2 <= self.sender_max_concurrency <= 1000:
+            raise ValueError("sender_max_concurrency is 2 to 1000 (Lambda's limits), or 0 for none")
+        if self.sender_reserved_concurrency < 0 or self.sender_max_concurrency < 0:
+            raise ValueError("concurrency settings cannot be negative")
+        return self
+
+
+def stage_options(stage: str, overrides: dict[str, Any] | None = None) -> Options:
+    """The stage's options from infra/stages.json, with overrides (from ``make deploy`` variables)."""
+    known = {f.name for f in fields(Options)}
+    doc = json.loads(STAGES_FILE.read_text()).get(stage, {})
+    merged = {**doc, **(overrides or {})}
+    unknown = set(merged) - known
+    if unknown:
+        raise ValueError(f"unknown option(s) for stage {stage}: {', '.join(sorted(unknown))}")
+    return Options(**merged).check()
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"Ref": name}
+
+
+def _arn(name: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [name, "Arn"]}
+
+
+def _queue(
+    name: str, *, visibility: int, retention: int, dlq: str | None, receives: int = MAX_RECEIVES
+) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "QueueName": name,
+        "MaximumMessageSize": MIB,  # explicit: some tools still assume the old 256 KiB default
+        "MessageRetentionPeriod": retention,
+        "VisibilityTimeout": visibility,
+        "ReceiveMessageWaitTimeSeconds": 20,
+        "SqsManagedSseEnabled": True,
+    }
+    if dlq:
+        props["RedrivePolicy"] = {"deadLetterTargetArn": _arn(dlq), "maxReceiveCount": receives}
+    return {"Type": "AWS::SQS::Queue", "Properties": props}
+
+
+QUEUES = (
+    "IngestQueue",
+    "IngestDeadLetterQueue",
+    "DeliveriesQueue",
+    "DeliveriesDeadLetterQueue",
+    "ParkedDeadLetterQueue",
+)
+
+
+def data_resources(n: Names, opts: Options) -> Template:
+    """Queues, dead-letter queues, the state table and the payload bucket."""
+    policy = "Retain" if opts.retain_data else "Delete"
+    return {
+        # A task the dead-letter handler itself cannot process (10 tries) is parked here, alarmed, kept 14 days.
+        "ParkedDeadLetterQueue": _queue(
+            f"{n.prefix}-parked-dlq", visibility=30, retention=14 * DAY, dlq=None
+        ),
+        "IngestDeadLetterQueue": _queue(n.ingest_dlq, visibility=30, retention=14 * DAY, dlq=None),
+        "IngestQueue": _queue(
+            n.ingest_queue,
+            visibility=6 * TIMEOUTS["route_ingest"],
+            retention=4 * DAY,
+            dlq="IngestDeadLetterQueue",
+        ),
+        # Consumed by the dead-letter handler, which ends each task's delivery as failed (dead_lettered).
+        "DeliveriesDeadLetterQueue": _queue(
+            n.deliveries_dlq,
+            visibility=6 * TIMEOUTS["dead_letters"],
+            retention=7 * DAY,  # longer than the deliveries queue's 4 days (SQS keeps the enqueue time)
+            dlq="ParkedDeadLetterQueue",
+            # A moved message may keep its receive count (moto's does: 5): 15 leaves the handler 10 tries.
+            receives=3 * MAX_RECEIVES,
+        ),
+        "DeliveriesQueue": _queue(
+            n.deliveries_queue,
+            visibility=6 * TIMEOUTS["deliver"],
+            retention=4 * DAY,  # a retry's wait is a chain of new messages of <= 15 min each
+            dlq="DeliveriesDeadLetterQueue",
+        ),
+        "StateTable": {
+            "Type": "AWS::DynamoDB::Table",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": {
+                "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [
+                    {"AttributeName": a, "AttributeType": "S"}
+                    for a in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
+                ],
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "gsi1",
+                        "KeySchema": [
+                            {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                            {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                        ],
+                        # Keys only: each write costs one small index write, not a second copy of the item.
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
+                    {
+                        # Every message by its UTC day: DAY#{yyyy-mm-dd} / {received_at}#{id}.
+                        "IndexName": "gsi2",
+                        "KeySchema": [
+                            {"AttributeName": "gsi2pk", "KeyType": "HASH"},
+                            {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
+                    {
+                        # Sparse: the messages of an application, APP#{id}#MSG / {received_at}#{id}.
+                        "IndexName": "gsi3",
+                        "KeySchema": [
+                            {"AttributeName": "gsi3pk", "KeyType": "HASH"},
+                            {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
+                        ],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    },
+                ],
+                "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True},
+                "Tags": [{"Key": "hookway:stage", "Value": n.stage}],
+            },
+        },
+        "PayloadBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": {
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                    ]
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "LifecycleConfiguration": {
+                    "Rules": [
+                        {
+                            # Longer than message retention (30 days): a stored message's body outlives its
+                            # record. Also removes orphans (S3 put succeeded, SQS send failed, provider retried).
+                            # Only the payload prefixes: the deploy record (DEPLOY_PREFIX) is kept.
+                            "Id": f"expire-{prefix.rstrip('/')}",
+                            "Status": "Enabled",
+                            "Prefix": prefix,
+                            "ExpirationInDays": 35,
+                            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+                        }
+                        for prefix in PAYLOAD_PREFIXES
+                    ]
+                },
+                "Tags": [{"Key": "hookway:stage", "Value": n.stage}],
+            },
+        },
+    }
+
+
+def log_resources(n: Names, opts: Options) -> Template:
+    """One log group per function, with the stage's retention (made before Lambda would make it forever)."""
+    return {
+        f"LogGroup{_camel(key)}": {
+            "Type": "AWS::Logs::LogGroup",
+            "DeletionPolicy": "Delete",
+            "UpdateReplacePolicy": "Delete",
+            "Properties": {"LogGroupName": n.log_group(key), "RetentionInDays": opts.log_retention_days},
+        }
+        for key in TIMEOUTS
+    }
+
+
+def _camel(key: str) -> str:
+    return "".join(part.capitalize() for part in key.split("_"))
+
+
+def _alarm(description: str, **props: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "AlarmActions": [_ref("AlarmTopic")],
+            "OKActions": [_ref("AlarmTopic")],
+            "TreatMissingData": "notBreaching",
+            **props,
+        },
+    }
+
+
+def _queue_alarm(queue: str, metric: str, threshold: int, description: str) -> dict[str, Any]:
+    return _alarm(
+        description,
+        Namespace="AWS/SQS",
+        MetricName=metric,
+        Dimensions=[{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=5 if metric == "ApproximateAgeOfOldestMessage" else 1,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def alarm_resources(n: Names) -> Template:
+    """The alarms a platform team is paged by, and the topic they go to (subscribe to it after deploying)."""
+    out: Template = {
+        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"{n.prefix}-alarms"}}
+    }
+    for queue in ("IngestDeadLetterQueue", "DeliveriesDeadLetterQueue", "ParkedDeadLetterQueue"):
+        out[f"{queue}NotEmpty"] = _queue_alarm(
+            queue,
+            "ApproximateNumberOfMessagesVisible",
+            0,
+            f"{queue} holds messages: see the README's runbook",
+        )
+    out["IngestQueueOldMessage"] = _queue_alarm(
+        "IngestQueue",
+        "ApproximateAgeOfOldestMessage",
+        300,
+        "accepted webhooks wait more than 5 min to be routed",
+    )
+    # Retries wait in 15-minute hops, so an hour-old task means the sender is not keeping up.
+    out["DeliveriesQueueOldMessage"] = _queue_alarm(
+        "DeliveriesQueue", "ApproximateAgeOfOldestMessage", 3600, "delivery tasks wait more than an hour"
+    )
+    out["Ingest5xx"] = _alarm(
+        "the API answered 5xx (503: storage unavailable; providers retry)",
+        Namespace="AWS/ApiGateway",
+        MetricName="5XXError",
+        Dimensions=[{"Name": "ApiName", "Value": "hookway"}, {"Name": "Stage", "Value": n.stage}],
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=5,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    stage_dim = [{"Name": "stage", "Value": n.stage}]
+
+    def metric(id_: str, name: str) -> dict[str, Any]:
+        return {
+            "Id": id_,
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "Hookway", "MetricName": name, "Dimensions": stage_dim},
+                "Period": 900,
+                "Stat": "Sum",
+            },
+        }
+
+    out["DeliveryFailureRate"] = {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": "more than 25% of delivery attempts failed over 15 min (at least 20 attempts)",
+            "AlarmActions": [_ref("AlarmTopic")],
+            "OKActions": [_ref("AlarmTopic")],
+            "TreatMissingData": "notBreaching",
+            "EvaluationPeriods": 1,
+            "Threshold": 25,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "Metrics": [
+                metric("failed", "AttemptFailed"),
+                metric("delivered", "Delivered"),
+                {
+                    "Id": "rate",
+                    "Label": "failed attempts, %",
+                    "ReturnData": True,
+                    "Expression": "IF((failed + delivered) >= 20, 100 * failed / (failed + delivered), 0)",
+                },
+            ],
+        },
+    }
+    out["DeadLettered"] = _alarm(
+        "a delivery ended failed because its task reached the dead-letter queue",
+        Namespace="Hookway",
+        MetricName="DeadLettered",
+        Dimensions=stage_dim,
+        Statistic="Sum",
+        Period=300,
+        EvaluationPeriods=1,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    for key in TIMEOUTS:
+        for metric_name in ("Errors", "Throttles"):
+            out[f"{_camel(key)}{metric_name}"] = _alarm(
+                f"{n.function(key)} {metric_name.lower()}",
+                Namespace="AWS/Lambda",
+                MetricName=metric_name,
+                Dimensions=[{"Name": "FunctionName", "Value": n.function(key)}],
+                Statistic="Sum",
+                Period=300,
+                EvaluationPeriods=1,
+                Threshold=0,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+    return out
+
+
+def dashboard_resource(n: Names) -> Template:
+    """One CloudWatch dashboard: traffic, deliveries, queues, functions."""
+
+    def widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Sum") -> dict[str, Any]:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": "${AWS::Region}",
+                "stat": stat,
+                "period": 300,
+                "metrics": metrics,
+            },
+        }
+
+    hw = ["Hookway"]
+    body = {
+        "widgets": [
+            widget(
+                "Webhooks in",
+                [
+                    [*hw, "Stored", "stage", n.stage],  # received and stored (counted by the router)
+                    [*hw, "Rejected", "stage", n.stage],
+                    [*hw, "Duplicate", "stage", n.stage],
+                ],
+                0,
+                0,
+            ),
+            widget(
+                "Deliveries",
+                [
+                    [*hw, "Delivered", "stage", n.stage],
+                    [*hw, "AttemptFailed", "stage", n.stage],
+                    [*hw, "Exhausted", "stage", n.stage],
+                    [*hw, "DeadLettered", "stage", n.stage],
+                ],
+                12,
+                0,
+            ),
+            widget(
+                "Latency (ms)",
+                [
+                    [*hw, "AttemptLatency", "stage", n.stage],
+                    [*hw, "EndToEndLatency", "stage", n.stage],
+                ],
+                0,
+                6,
+                stat="p99",
+            ),
+            widget(
+                "Queues: oldest message (s)",
+                [
+                    ["AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName", q]
+                    for q in (n.ingest_queue, n.deliveries_queue, n.deliveries_dlq, n.ingest_dlq)
+                ],
+                12,
+                6,
+                stat="Maximum",
+            ),
+            widget(
+                "Functions: errors and throttles",
+                [
+                    ["AWS/Lambda", m, "FunctionName", n.function(k)]
+                    for k in TIMEOUTS
+                    for m in ("Errors", "Throttles")
+                ],
+                0,
+                12,
+            ),
+        ]
+    }
+    return {
+        "Dashboard": {
+            "Type": "AWS::CloudWatch::Dashboard",
+            "Properties": {"DashboardName": n.dashboard, "DashboardBody": {"Fn::Sub": json.dumps(body)}},
+        }
+    }
+
+
+def egress_resources(n: Names) -> Template:
+    """A VPC whose two private subnets go out through NAT gateways with Elastic IPs (one per zone)."""
+    out: Template = {
+        "Vpc": {
+            "Type": "AWS::EC2::VPC",
+            "Properties": {"CidrBlock": "10.80.0.0/16", "EnableDnsHostnames": True, "EnableDnsSupport": True},
+        },
+        "InternetGateway": {"Type": "AWS::EC2::InternetGateway"},
+        "InternetGatewayAttachment": {
+            "Type": "AWS::EC2::VPCGatewayAttachment",
+            "Properties": {"VpcId": _ref("Vpc"), "InternetGatewayId": _ref("InternetGateway")},
+        },
+        "PublicRouteTable": {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": _ref("Vpc")}},
+        "PublicRoute": {
+            "Type": "AWS::EC2::Route",
+            "DependsOn": "InternetGatewayAttachment",
+            "Properties": {
+                "RouteTableId": _ref("PublicRouteTable"),
+                "DestinationCidrBlock": "0.0.0.0/0",
+                "GatewayId": _ref("InternetGateway"),
+            },
+        },
+        "SenderSecurityGroup": {
+            "Type": "AWS::EC2::SecurityGroup",
+            "Properties": {
+                "GroupDescription": f"{n.prefix} sender: outbound only",
+                "VpcId": _ref("Vpc"),
+                "SecurityGroupEgress": [{"IpProtocol": "-1", "CidrIp": "0.0.0.0/0"}],
+            },
+        },
+    }
+    private_tables = []
+    for i in (0, 1):
+        zone = {"Fn::Select": [i, {"Fn::GetAZs": ""}]}
+        out[f"PublicSubnet{i}"] = {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {"VpcId": _ref("Vpc"), "CidrBlock": f"10.80.{i}.0/24", "AvailabilityZone": zone},
+        }
+        out[f"PublicSubnet{i}Routes"] = {
+            "Type": "AWS::EC2::SubnetRouteTableAssociation",
+            "Properties": {"SubnetId": _ref(f"PublicSubnet{i}"), "RouteTableId": _ref("PublicRouteTable")},
+        }
+        out[f"EgressIp{i}"] = {
+            "Type": "AWS::EC2::EIP",
+            "DependsOn": "InternetGatewayAttachment",
+            "Properties": {"Domain": "vpc"},
+        }
+        out[f"NatGateway{i}"] = {
+            "Type": "AWS::EC2::NatGateway",
+            "Properties": {
+                "AllocationId": {"Fn::GetAtt": [f"EgressIp{i}", "AllocationId"]},
+                "SubnetId": _ref(f"PublicSubnet{i}"),
+            },
+        }
+        out[f"PrivateSubnet{i}"] = {
+            "Type": "AWS::EC2::Subnet",
+            "Properties": {
+                "VpcId": _ref("Vpc"),
+                "CidrBlock": f"10.80.{10 + i}.0/24",
+                "AvailabilityZone": zone,
+            },
+        }
+        out[f"PrivateRouteTable{i}"] = {"Type": "AWS::EC2::RouteTable", "Properties": {"VpcId": _ref("Vpc")}}
+        out[f"PrivateRoute{i}"] = {
+            "Type": "AWS::EC2::Route",
+            "Properties": {
+                "RouteTableId": _ref(f"PrivateRouteTable{i}"),
+                "DestinationCidrBlock": "0.0.0.0/0",
+                "NatGatewayId": _ref(f"NatGateway{i}"),
+            },
+        }
+        out[f"PrivateSubnet{i}Routes"] = {
+            "Type": "AWS::EC2::SubnetRouteTableAssociation",
+            "Properties": {
+                "SubnetId": _ref(f"PrivateSubnet{i}"),
+                "RouteTableId": _ref(f"PrivateRouteTable{i}"),
+            },
+        }
+        private_tables.append(_ref(f"PrivateRouteTable{i}"))
+    # DynamoDB and S3 through free gateway endpoints, not through the NAT's per-GB charge.
+    for service in ("dynamodb", "s3"):
+        out[f"{service.capitalize()}Endpoint"] = {
+            "Type": "AWS::EC2::VPCEndpoint",
+            "Properties": {
+                "VpcId": _ref("Vpc"),
+                "ServiceName": {"Fn::Sub": f"com.amazonaws.${{AWS::Region}}.{service}"},
+                "VpcEndpointType": "Gateway",
+                "RouteTableIds": private_tables,
+            },
+        }
+    return out
+
+
+def outputs(opts: Options) -> Template:
+    """What the stack hands to Chalice's stage configuration (infra/chalice_config.py)."""
+    out: Template = {
+        "StateTableName": {"Value": _ref("StateTable")},
+        "StateTableArn": {"Value": _arn("StateTable")},
+        "PayloadBucketName": {"Value": _ref("PayloadBucket")},
+        "PayloadBucketArn": {"Value": _arn("PayloadBucket")},
+        "AlarmTopicArn": {"Value": _ref("AlarmTopic")},
+    }
+    for logical in QUEUES:
+        out[f"{logical}Url"] = {"Value": _ref(logical)}
+        out[f"{logical}Arn"] = {"Value": _arn(logical)}
+    if opts.static_egress:
+        out["EgressIps"] = {"Value": {"Fn::Join": [",", [_ref("EgressIp0"), _ref("EgressIp1")]]}}
+        out["PrivateSubnetIds"] = {
+            "Value": {"Fn::Join": [",", [_ref("PrivateSubnet0"), _ref("PrivateSubnet1")]]}
+        }
+        out["SenderSecurityGroupId"] = {"Value": _ref("SenderSecurityGroup")}
+    return out
+
+
+def infrastructure(stage: str, opts: Options | None = None) -> Template:
+    """The standalone infrastructure stack of a stage."""
+    n = names(stage)
+    opts = (opts or stage_options(stage)).check()
+    resources: Template = {
+        **data_resources(n, opts),
+        **log_resources(n, opts),
+        **alarm_resources(n),
+        **dashboard_resource(n),
+    }
+    if opts.static_egress:
+        resources.update(egress_resources(n))
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"Hookway {stage}: queues, dead-letter queues, state table, payload bucket, logs, alarms",
+        "Resources": resources,
+        "Outputs": outputs(opts),
+    }

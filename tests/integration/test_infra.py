@@ -1,0 +1,283 @@
+"""The infrastructure stack of every stage and option combination: cfn-lint clean, properties asserted,
+and deployable on its own (moto's CloudFormation over HTTP: CREATE_COMPLETE, then UPDATE_COMPLETE)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.names import FUNCTIONS, names
+from infra import chalice_config, front, iam
+from infra.stack import MIB, TIMEOUTS, Options, infrastructure, stage_options
+from tests import aws
+
+MTLS = {
+    "mtls_domain": "hooks.example.com",
+    "mtls_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
+    "mtls_truststore_uri": "s3://truststore-bucket/ca.pem",
+}
+SWITCHES: dict[str, dict[str, Any]] = {
+    "http_api": {"http_api": True},
+    "mtls": MTLS,
+    "static_egress": {"static_egress": True},
+    "concurrency": {"sender_reserved_concurrency": 20, "sender_max_concurrency": 10},
+    "tracing": {"tracing": True},
+}
+FAKE_OUTPUTS_EXTRA = {
+    "PrivateSubnetIds": "subnet-1,subnet-2",
+    "SenderSecurityGroupId": "sg-1",
+    "EgressIps": "198.51.100.1,198.51.100.2",
+}
+
+
+def combinations() -> list[tuple[str, tuple[str, ...], Options]]:
+    """Every stage x option combination that the options allow (http_api with mTLS is refused)."""
+    out = []
+    for stage in ("dev", "prod"):
+        for size in range(len(SWITCHES) + 1):
+            for combo in itertools.combinations(SWITCHES, size):
+                if {"http_api", "mtls"} <= set(combo):
+                    continue
+                fields: dict[str, Any] = {}
+                for switch in combo:
+                    fields.update(SWITCHES[switch])
+                out.append((stage, combo, replace(stage_options(stage), **fields).check()))
+    return out
+
+
+COMBOS = combinations()
+
+
+def _outputs_for(stage: str, opts: Options) -> dict[str, str]:
+    """Outputs as the stack would report them (names shaped like CloudFormation's)."""
+    n = names(stage)
+    out = {
+        "StateTableName": f"{n.infra_stack}-StateTable-X",
+        "StateTableArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{n.infra_stack}-StateTable-X",
+        "PayloadBucketName": f"{n.infra_stack}-payloadbucket-x",
+        "PayloadBucketArn": f"arn:aws:s3:::{n.infra_stack}-payloadbucket-x",
+    }
+    for logical, queue in (
+        ("IngestQueue", n.ingest_queue),
+        ("DeliveriesQueue", n.deliveries_queue),
+        ("DeliveriesDeadLetterQueue", n.deliveries_dlq),
+    ):
+        out[f"{logical}Url"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{queue}"
+        out[f"{logical}Arn"] = f"arn:aws:sqs:us-east-1:123456789012:{queue}"
+    if opts.static_egress:
+        out.update(FAKE_OUTPUTS_EXTRA)
+    return out
+
+
+def test_every_combination_is_cfn_lint_clean(tmp_path: Path) -> None:
+    # GIVEN the infrastructure stack and the front stack of every stage and option combination
+    files = []
+    for i, (stage, _combo, opts) in enumerate(COMBOS):
+        path = tmp_path / f"infra-{i}.json"
+        path.write_text(json.dumps(infrastructure(stage, opts)))
+        files.append(path)
+        fronted = front.template(
+            names(stage),
+            opts,
+            rest_api_id="a1b2c3d4e5",
+            function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:hookway-{stage}",
+        )
+        if fronted is not None:
+            path = tmp_path / f"front-{i}.json"
+            path.write_text(json.dumps(fronted))
+            files.append(path)
+    # WHEN cfn-lint checks them all
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), *map(str, files)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    # THEN it finds nothing
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(files) > len(COMBOS)
+
+
+def _consumers() -> dict[str, str]:
+    return {
+        "IngestQueue": "route_ingest",
+        "DeliveriesQueue": "deliver",
+        "DeliveriesDeadLetterQueue": "dead_letters",
+    }
+
+
+@pytest.mark.parametrize(
+    ("stage", "combo", "opts"), COMBOS, ids=[f"{s}-{'+'.join(c) or 'default'}" for s, c, _ in COMBOS]
+)
+def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...], opts: Options) -> None:
+    # GIVEN one combination's stack, Chalice configuration and policies
+    n = names(stage)
+    template = infrastructure(stage, opts)
+    resources = template["Resources"]
+    outputs = _outputs_for(stage, opts)
+    config = chalice_config.config_for(n, opts, outputs=outputs)["stages"][stage]
+    policies = iam.policies(
+        n,
+        iam.from_outputs(outputs, "us-east-1", "123456789012"),
+        vpc_sender=opts.static_egress,
+        tracing=opts.tracing,
+    )
+
+    # THEN every queue has an explicit 1 MiB limit, consumed queues a DLQ, visibility >= 6x the consumer
+    queues = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
+    assert len(queues) == 5
+    for props in queues.values():
+        assert props["MaximumMessageSize"] == MIB
+        assert props["QueueName"].startswith(f"hookway-{stage}-")
+    for queue, function in _consumers().items():
+        props = queues[queue]
+        assert props["VisibilityTimeout"] >= 6 * TIMEOUTS[function]
+        assert config["lambda_functions"][function]["lambda_timeout"] == TIMEOUTS[function]
+        dlq = queues[props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]
+        assert dlq["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
+        assert props["RedrivePolicy"]["maxReceiveCount"] == (
+            15 if queue == "DeliveriesDeadLetterQueue" else 5
+        )
+    # ... the table has TTL and point-in-time recovery, the bucket encryption and a public access block
+    table = resources["StateTable"]
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert (
+        "TableName" not in table["Properties"]
+    )  # generated from the stack's name: a retained one never clashes
+    bucket = resources["PayloadBucket"]["Properties"]
+    assert "BucketName" not in bucket
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert set(bucket["PublicAccessBlockConfiguration"].values()) == {True}
+    rules = bucket["LifecycleConfiguration"]["Rules"]
+    assert {r["Prefix"] for r in rules} == {"ingest/", "messages/"}  # never deploy/ (Chalice's record)
+    assert {r["ExpirationInDays"] for r in rules} == {35}
+    expected_policy = "Retain" if opts.retain_data else "Delete"
+    assert (
+        resources["StateTable"]["DeletionPolicy"]
+        == resources["PayloadBucket"]["DeletionPolicy"]
+        == expected_policy
+    )
+    # ... every function has a log group with the stage's retention
+    groups = {
+        r["Properties"]["LogGroupName"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Logs::LogGroup"
+    }
+    assert set(groups) == {n.log_group(k) for k in FUNCTIONS}
+    assert {g["RetentionInDays"] for g in groups.values()} == {opts.log_retention_days}
+    # ... the alarms: DLQs not empty, ingest 5xx, delivery failure rate, oldest message, errors and throttles
+    alarms = {k for k, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {
+        "IngestDeadLetterQueueNotEmpty",
+        "DeliveriesDeadLetterQueueNotEmpty",
+        "ParkedDeadLetterQueueNotEmpty",
+        "Ingest5xx",
+        "DeliveryFailureRate",
+        "DeadLettered",
+        "IngestQueueOldMessage",
+        "DeliveriesQueueOldMessage",
+    } <= alarms
+    for key in FUNCTIONS:
+        camel = "".join(p.capitalize() for p in key.split("_"))
+        assert {f"{camel}Errors", f"{camel}Throttles"} <= alarms
+    assert resources["Dashboard"]["Properties"]["DashboardName"] == f"hookway-{stage}"
+    # ... IAM: no wildcard action; data services only on this stage's ARNs with account and region
+    for key, policy in policies.items():
+        for statement in policy["Statement"]:
+            assert all(a != "*" and not a.endswith(":*") for a in statement["Action"]), (key, statement)
+            services = {a.split(":")[0] for a in statement["Action"]}
+            if services & {"dynamodb", "sqs", "s3", "ssm", "secretsmanager", "logs"}:
+                for resource in statement["Resource"]:
+                    assert resource != "*" and re.search(rf"hookway[-/]{stage}[-/:]", resource), resource
+                    if not resource.startswith("arn:aws:s3"):
+                        assert ":us-east-1:123456789012:" in resource, resource
+            else:
+                assert services <= {"ec2", "xray"}, statement  # services AWS cannot scope to a resource
+    # ... and each option shows up exactly when it is on
+    assert ("Vpc" in resources) is opts.static_egress
+    deliver = config["lambda_functions"]["deliver"]
+    if opts.static_egress:
+        assert [k for k, r in resources.items() if r["Type"] == "AWS::EC2::NatGateway"] == [
+            "NatGateway0",
+            "NatGateway1",
+        ]
+        assert deliver["subnet_ids"] == ["subnet-1", "subnet-2"] and deliver["security_group_ids"] == ["sg-1"]
+        assert "EgressIps" in template["Outputs"]
+        assert config["lambda_functions"]["api_handler"]["environment_variables"]["HOOKWAY_EGRESS_IPS"]
+    else:
+        assert "subnet_ids" not in deliver
+        assert not any(s["Sid"] == "VpcNetworkInterfaces" for s in policies["deliver"]["Statement"])
+    assert deliver.get("reserved_concurrency") == (20 if "concurrency" in combo else None)
+    assert config["environment_variables"].get("HOOKWAY_SENDER_MAX_CONCURRENCY") == (
+        "10" if "concurrency" in combo else None
+    )
+    assert config["xray"] is opts.tracing
+    fronted = front.resources(n, opts, rest_api_id="api", function_arn="fn")
+    assert ("HttpApi" in fronted) is opts.http_api
+    if opts.http_api:
+        routes = {
+            r["Properties"]["RouteKey"] for r in fronted.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
+        }
+        assert routes == {"POST /in/{source_id}", "GET /in/{source_id}"}  # the management API stays on REST
+        assert fronted["HttpApiIntegration"]["Properties"]["PayloadFormatVersion"] == "1.0"
+    assert ("IngestDomain" in fronted) is bool(opts.mtls_domain)
+    if opts.mtls_domain:
+        domain = fronted["IngestDomain"]["Properties"]
+        assert domain["MutualTlsAuthentication"]["TruststoreUri"] == MTLS["mtls_truststore_uri"]
+        assert domain["SecurityPolicy"] == "TLS_1_2"
+
+
+def test_http_api_and_mtls_together_are_refused() -> None:
+    # GIVEN both front door options WHEN checked THEN refused: the HTTP API would bypass mTLS
+    with pytest.raises(ValueError, match="bypass"):
+        Options(http_api=True, **MTLS).check()
+
+
+def _wait(cfn: Any, stack: str) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if not status.endswith("_IN_PROGRESS"):
+            return str(status)
+        time.sleep(0.2)
+    raise AssertionError(f"{stack} did not settle")
+
+
+def test_the_stack_deploys_on_its_own_and_updates(endpoint: str) -> None:
+    # GIVEN moto's CloudFormation and the standalone stack of a stage called "ci"
+    cfn = aws.client("cloudformation", endpoint)
+    stack = names("ci").infra_stack
+    # WHEN it is created
+    cfn.create_stack(
+        StackName=stack, TemplateBody=json.dumps(infrastructure("ci", Options(log_retention_days=14)))
+    )
+    # THEN it completes, and the queues exist under the stage's names with their attributes
+    assert _wait(cfn, stack) == "CREATE_COMPLETE"
+    sqs = aws.client("sqs", endpoint)
+    url = sqs.get_queue_url(QueueName="hookway-ci-deliveries")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["MaximumMessageSize"] == str(MIB) and attrs["VisibilityTimeout"] == "720"
+    logs = aws.client("logs", endpoint)
+    group = logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/hookway-ci-deliver")["logGroups"][0]
+    assert group["retentionInDays"] == 14
+
+    # WHEN a change is deployed (the static egress option: a VPC, NAT gateways, Elastic IPs)
+    changed = infrastructure("ci", Options(log_retention_days=14, static_egress=True))
+    cfn.update_stack(StackName=stack, TemplateBody=json.dumps(changed))
+    # THEN the update completes and the new resources report their outputs
+    assert _wait(cfn, stack) == "UPDATE_COMPLETE"
+    outputs = {
+        o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]
+    }
+    assert len(outputs["EgressIps"].split(",")) == 2
+    assert len(outputs["PrivateSubnetIds"].split(",")) == 2

@@ -1,0 +1,147 @@
+"""Logs as JSON lines with correlation fields, metrics as EMF, and the tracer costing nothing when off."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from chalicelib.wiring import Metrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(code: str, **env: str) -> str:
+    """Run code in a fresh interpreter (logging and imports are process-wide); returns its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOOKWAY_STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1", **env},
+        check=True,
+    )
+    return result.stdout
+
+
+def test_log_lines_are_json_with_the_correlation_fields() -> None:
+    # GIVEN the app loaded (Chalice puts its own handler on the "hookway" logger) and the logging configured
+    out = _run(
+        "import logging, app\n"
+        "from chalicelib.wiring import configure_logging\n"
+        "configure_logging('INFO')\n"
+        "logging.getLogger('hookway.delivery').warning('delivery dead-lettered', extra={"
+        "'message_id': 'msg_1', 'source_id': 'src_1', 'application_id': 'app_1', 'endpoint_id': 'ep_1',"
+        " 'attempt': 3, 'reason': 'dead_lettered'})\n"
+        "logging.getLogger('hookway.delivery').debug('not shown at INFO')\n"
+    )
+    # WHEN a module logs with extra= THEN one JSON object per line carries every field
+    [line] = out.splitlines()
+    doc = json.loads(line)
+    assert doc["message"] == "delivery dead-lettered" and doc["level"] == "WARNING"
+    assert doc["service"] == "hookway"
+    assert {
+        k: doc[k] for k in ("message_id", "source_id", "application_id", "endpoint_id", "attempt", "reason")
+    } == {
+        "message_id": "msg_1",
+        "source_id": "src_1",
+        "application_id": "app_1",
+        "endpoint_id": "ep_1",
+        "attempt": 3,
+        "reason": "dead_lettered",
+    }
+
+
+def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() -> None:
+    # GIVEN counts with and without finer dimensions, and timings
+    lines: list[str] = []
+    metrics = Metrics("Hookway", "prod", write=lines.append)
+    metrics.count("Rejected", source="src_1", reason="signature_mismatch")
+    metrics.count("Rejected", source="src_1", reason="signature_mismatch")
+    metrics.count("Delivered")
+    metrics.observe("AttemptLatency", 12.5)
+    metrics.observe("AttemptLatency", 40)
+    # WHEN flushed
+    metrics.flush()
+    docs = [json.loads(line) for line in lines]
+    # THEN each is one EMF document; dimension sets include [stage] so alarms read one series per stage
+    rejected = next(d for d in docs if "Rejected" in d)
+    assert (
+        rejected["Rejected"] == 2
+        and rejected["stage"] == "prod"
+        and rejected["reason"] == "signature_mismatch"
+    )
+    directive = rejected["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "Hookway"
+    assert directive["Dimensions"] == [["stage"], ["stage", "reason", "source"]]
+    delivered = next(d for d in docs if "Delivered" in d)
+    assert delivered["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["stage"]]
+    latency = next(d for d in docs if "AttemptLatency" in d)
+    assert latency["AttemptLatency"] == [12.5, 40.0]
+    assert latency["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "AttemptLatency", "Unit": "Milliseconds"}
+    ]
+    # WHEN flushed again with nothing new THEN nothing is written
+    lines.clear()
+    metrics.flush()
+    assert lines == []
+
+
+_CONTAINER = (
+    "import sys\n"
+    "from chalicelib.wiring import container\n"
+    "c = container()\n"
+    "print('aws_xray_sdk' in sys.modules, 'tracer' in c.__dict__)\n"
+)
+
+
+def test_the_tracer_is_not_even_imported_when_tracing_is_off() -> None:
+    # GIVEN a stage without tracing WHEN the composition root is built THEN no X-Ray SDK, no Tracer
+    assert _run(_CONTAINER).split() == ["False", "False"]
+
+
+def test_the_tracer_patches_aws_clients_when_tracing_is_on() -> None:
+    # GIVEN a stage with tracing on WHEN the composition root is built THEN the Tracer exists first
+    out = _run(_CONTAINER, HOOKWAY_TRACING="true", POWERTOOLS_TRACE_DISABLED="true")
+    assert out.split() == ["True", "True"]
+
+
+def test_a_failed_attempt_is_one_log_line_with_its_correlation_fields(services) -> None:  # type: ignore[no-untyped-def]
+    import logging
+
+    from tests.unit.test_delivery import Receiver, World, _publish
+
+    # GIVEN a receiver that answers 500, and a handler on the sender's logger
+    world = World(services, Receiver([500]))
+    endpoint, secret = world.endpoint()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("hookway.delivery")
+    logger.addHandler(handler)
+    # Chalice sets its app logger ("hookway") to ERROR when app.py is imported; wiring resets it to the
+    # configured level when the container is built. This test builds no container: set the level here.
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        # WHEN a message is published and its first attempt fails, then the retry succeeds
+        message_id = _publish(world, payload={"card": "4242 4242 4242 4242"})
+        assert world.run() == ["retrying", "succeeded"]
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    # THEN exactly one line, for the failure, carries the message, endpoint, attempt and reason
+    [record] = [r for r in records if r.getMessage() == "attempt failed"]
+    fields = {k: getattr(record, k) for k in ("message_id", "endpoint_id", "attempt", "reason", "outcome")}
+    assert fields == {
+        "message_id": message_id,
+        "endpoint_id": endpoint.id,
+        "attempt": 1,
+        "reason": "http_500",
+        "outcome": "retry",
+    }
+    assert record.application_id is None and record.source_id == "api"
+    text = repr(record.__dict__)
+    assert "4242" not in text and secret not in text  # never a body, never a secret
