@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench import (
     aws_calls,
+    cli,
     cost,
     delivery_calls,
     handler,
@@ -35,6 +36,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     9: cost.run,
     10: pipeline.run,
     11: search.run,
+    12: cli.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 
