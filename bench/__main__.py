@@ -16,6 +16,7 @@ from bench import (
     delivery_calls,
     handler,
     imports,
+    listen,
     load,
     outbound,
     pipeline,
@@ -37,6 +38,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     10: pipeline.run,
     11: search.run,
     12: cli.run,
+    13: listen.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -37,6 +37,9 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/event-types"): "read",
     ("GET", "/v1/event-types/{name}"): "read",
     ("GET", "/v1/applications/{application_id}"): "read",
+    ("POST", "/v1/listen-sessions"): "write",
+    ("GET", "/v1/listen-sessions/{endpoint_id}/deliveries"): "read",
+    ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): "write",
 }
 
 

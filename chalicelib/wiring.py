@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.messages import MessageService
     from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.egress import OutboundTransport, Resolver
+    from chalicelib.outbound.listen import ListenService
     from chalicelib.outbound.recovery import Recovery
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import BlobStore, Queue, Store
@@ -43,9 +44,10 @@ class Metrics:
     invocation writes one line per distinct (name, dimensions) with the summed value.
     """
 
-    def __init__(self, namespace: str, stage: str) -> None:
+    def __init__(self, namespace: str, stage: str, enabled: bool = True) -> None:
         self._namespace = namespace
         self._stage = stage
+        self._enabled = enabled
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self._lock = threading.Lock()
 
@@ -59,7 +61,7 @@ class Metrics:
         """Write what was counted since the last flush."""
         with self._lock:
             counts, self._counts = self._counts, {}
-        if not counts:
+        if not counts or not self._enabled:
             return
         from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -179,7 +181,7 @@ class Container:
     @cached_property
     def metrics(self) -> Metrics:
         """The metrics emitter."""
-        return Metrics("Hookway", self.settings.stage)
+        return Metrics("Hookway", self.settings.stage, enabled=self.settings.metrics)
 
     @cached_property
     def count(self) -> Any:
@@ -379,6 +381,45 @@ class Container:
             lease_seconds=self.settings.delivery_lease_seconds,
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
+        )
+
+    @cached_property
+    def sleep(self) -> Callable[[float], None]:
+        """How a long poll waits (tests pass a virtual clock's sleep)."""
+        return time.sleep
+
+    @cached_property
+    def api_sender(self) -> Sender:
+        """The sender as the API uses it (a listen session's reports): request-path clients."""
+        from chalicelib.outbound.delivery import Sender
+
+        return Sender(
+            store=self.store,
+            blobs=self.blobs,
+            queue=self.deliveries_queue,
+            transport=self.transport,
+            endpoints=self.endpoint_cache,
+            publisher=self.publisher,
+            clock=self.clock,
+            rand=self.rand,
+            disable_after=self.settings.disable_after_seconds,
+            lease_seconds=self.settings.delivery_lease_seconds,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.count,
+            max_workers=1,
+        )
+
+    @cached_property
+    def listen(self) -> ListenService:
+        """Listen sessions: pull and report."""
+        from chalicelib.outbound.listen import ListenService
+
+        return ListenService(
+            store=self.store,
+            endpoints=self.endpoints,
+            sender=lambda: self.api_sender,
+            clock=self.clock,
+            sleep=self.sleep,
         )
 
     @cached_property

@@ -187,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", required=True)
     p.add_argument("--dry-run", action="store_true", help="count only")
 
+    p = b.leaf(
+        b.root, "listen", "listen", "receive deliveries here: pull them and forward them to a local URL"
+    )
+    p.add_argument("--forward", required=True, metavar="URL", help="the local URL each delivery is POSTed to")
+    p.add_argument("--events", action="append", default=[], help="event-type filter (repeatable, * allowed)")
+    p.add_argument("--source", action="append", default=[], help="source filter (repeatable)")
+    p.add_argument("--application", help="listen to this application's messages")
+    p.add_argument("--session", help="resume this session (its ep_ id) instead of opening a new one")
+    p.add_argument(
+        "--expires-in", type=int, default=3600, help="a new session's lifetime in seconds (default 3600)"
+    )
+    p.add_argument("--count", type=int, help="stop after this many deliveries")
+    p.add_argument("--poll-wait", type=float, default=20.0, help=argparse.SUPPRESS)
+
     p = b.leaf(b.root, "verify", "verify", "check a captured request against a scheme and secret, offline")
     p.add_argument("--scheme", required=True)
     p.add_argument("--secret", action="append", default=[], required=True, help="repeatable (rotation)")

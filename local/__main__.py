@@ -116,6 +116,11 @@ def cmd_dev(args: argparse.Namespace) -> None:
         os.environ.update(env)
         os.environ.update({"HOOKWAY_STAGE": "local", "HOOKWAY_ADMIN_KEY": admin_key})
         os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
+        # A log a person follows: one line per webhook; the metric lines only with --verbose.
+        os.environ.setdefault("HOOKWAY_METRICS", "true" if args.verbose else "false")
+        from local import devlog
+
+        devlog.install(verbose=args.verbose)
         (state / "env.json").write_text(
             json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")})
         )

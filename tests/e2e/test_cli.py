@@ -17,6 +17,7 @@ from tests.receivers import Receivers
 from tests.stack import ADMIN_KEY, Stack, wait_until
 
 HOOKWAY = Path(sys.executable).with_name("hookway")
+ROOT = Path(__file__).resolve().parents[2]
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"e2e-standard-key-0123456").decode()
 
 
@@ -27,6 +28,8 @@ def hookway(stack: Stack, *argv: str, check: bool = True) -> subprocess.Complete
         "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
         "PATH": "/usr/bin:/bin",
         "HOME": "/nonexistent",
+        # the checkout the test belongs to, whichever tree the installed script was made from
+        "PYTHONPATH": str(ROOT),
     }
     done = subprocess.run(
         [str(HOOKWAY), *argv], check=False, capture_output=True, text=True, env=env, timeout=60

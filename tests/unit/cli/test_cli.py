@@ -776,3 +776,96 @@ def test_whoami_recognises_a_portal_token():
     fake = FakeApi().on("GET", "/v1/sources", (403, {"error": {"code": "forbidden", "message": "no"}}))
     doc = run(fake, "whoami", "--json", env={"HOOKWAY_ADMIN_KEY": "hkt_token_abcd"}).json()
     assert doc["role"] == "application (portal token)" and doc["key"] == "portal token …abcd"
+
+
+# ---------------------------------------------------------------------------------------- listen
+
+
+def _listen_api(local_status: int = 200) -> FakeApi:
+    item = {
+        "id": "d1",
+        "message_id": "msg_1",
+        "event_type": "order.created",
+        "attempt": 1,
+        "headers": {"webhook-id": "msg_1", "webhook-signature": "v1,abc", "Content-Type": "application/json"},
+        "body_base64": base64.b64encode(b'{"n": 1}').decode(),
+        "queued_at": NOW,
+    }
+    session = {"id": "ep_l", "kind": "listen", "expires_at": NOW + 3600, "secret": "whsec_s"}
+    return (
+        FakeApi()
+        .on("POST", "/v1/listen-sessions", (201, session))
+        .on("GET", "/v1/endpoints/ep_l", (200, session))
+        .on(
+            "GET",
+            "/v1/listen-sessions/ep_l/deliveries",
+            (200, {"data": [item], "next_cursor": "d1", "expires_at": NOW + 3600}),
+        )
+        .on("POST", "/hooks", (local_status, {"ok": local_status < 300}))
+        .on(
+            "POST",
+            "/v1/listen-sessions/ep_l/deliveries/d1/result",
+            (200, {"id": "d1", "message_id": "msg_1", "attempt": 1, "outcome": "succeeded"}),
+        )
+    )
+
+
+def test_listen_opens_a_session_forwards_with_the_original_headers_and_reports_the_answer():
+    # GIVEN a session with one waiting delivery and a local receiver answering 200
+    fake = _listen_api()
+    # WHEN listen runs until one delivery was forwarded
+    ran = run(
+        fake,
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--events",
+        "order.*",
+        "--count",
+        "1",
+        "--json",
+    )
+    # THEN the session was opened with the filter, the receiver got the signed headers and the bytes
+    assert ran.code == 0, ran.err
+    opened = json.loads(fake.requests[0].body or b"")
+    assert opened == {"expires_in": 3600, "filter": {"event_types": ["order.*"], "sources": []}}
+    forwarded = next(r for r in fake.requests if r.url == "http://127.0.0.1:3000/hooks")
+    assert forwarded.body == b'{"n": 1}' and forwarded.headers["webhook-signature"] == "v1,abc"
+    assert "Authorization" not in forwarded.headers  # the admin key never goes to the local receiver
+    # AND the local status was reported, and printed as one JSON line
+    report = json.loads(fake.last("POST").body or b"")
+    assert report["status"] == 200 and report["duration_ms"] >= 0
+    assert json.loads(ran.out)["status"] == 200 and json.loads(ran.out)["outcome"] == "succeeded"
+    assert "ep_l" in ran.err and "whsec_s" in ran.err
+
+
+def test_listen_reports_an_unreachable_receiver_and_prints_plain_lines_when_piped():
+    def refusing(request: Request):
+        from hookway_cli.client import ConnectionFailed
+
+        if request.url.startswith("http://127.0.0.1:3000"):
+            raise ConnectionFailed("cannot reach http://127.0.0.1:3000/hooks: connection refused")
+        return fake(request)
+
+    fake = _listen_api()
+    ran = run(
+        refusing, "listen", "--forward", "http://127.0.0.1:3000/hooks", "--session", "ep_l", "--count", "1"
+    )  # type: ignore[arg-type]
+    assert ran.code == 0, ran.err
+    report = json.loads(fake.last("POST").body or b"")
+    assert report["status"] is None and report["error_class"] == "connect_error"
+    assert "\x1b" not in ran.out and "msg_1  connect_error" in ran.out
+
+
+def test_listen_ends_with_the_apis_sentence_when_the_session_is_over():
+    fake = _listen_api().on(
+        "GET",
+        "/v1/listen-sessions/ep_l/deliveries",
+        (
+            410,
+            {"error": {"code": "session_expired", "message": "the listen session has ended; open a new one"}},
+        ),
+    )
+    ran = run(fake, "listen", "--forward", "http://127.0.0.1:3000/hooks", "--session", "ep_l")
+    assert ran.code == 1 and ran.err.endswith("hookway: the listen session has ended; open a new one.\n")
+    assert run(fake, "listen", "--forward", "ftp://x").code == 2
