@@ -2,14 +2,16 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
 
 .PHONY: install dev test lint typecheck unit integration e2e bench package deploy destroy clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The `hookway` CLI, editable, so .venv/bin/hookway runs the working tree (its deps are pinned above).
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -17,7 +19,7 @@ install: $(STAMP)
 
 ## The whole local pipeline: AWS emulator (moto server), API on :8000 (HOOKWAY_PORT), queue workers.
 dev: install
-	$(PY) -m local dev
+	$(PY) -m local dev $(ARGS)
 
 ## Lint, type-check and every test suite (unit, integration on moto server, end to end on the local stack).
 test: install lint typecheck

@@ -522,6 +522,37 @@ def list_endpoint_attempts(endpoint_id: str) -> Response:
     return _listing(_container().endpoints.attempts(endpoint_id, _scope(), _page()))
 
 
+# ------------------------------------------------------------------------------------ listen sessions
+
+
+@app.route("/v1/listen-sessions", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def open_listen_session() -> Response:
+    """Open a listen session (a temporary endpoint whose deliveries the CLI pulls); 201 with its secret."""
+    from chalicelib.endpoints import public_endpoint
+
+    endpoint, secret = _container().endpoints.open_session(_json_body(), _scope())
+    return _json({**public_endpoint(endpoint), "secret": secret}, 201)
+
+
+@app.route("/v1/listen-sessions/{endpoint_id}/deliveries", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def pull_listen_deliveries(endpoint_id: str) -> Response:
+    """Long-poll a session's waiting deliveries after ``cursor`` (``wait`` up to 20 s), signed now."""
+    return _json(_container().listen.pull(endpoint_id, _query(), _scope()))
+
+
+@app.route(
+    "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result",
+    methods=["POST"],
+    content_types=ANY_CONTENT,
+)
+@api
+def report_listen_delivery(endpoint_id: str, delivery_id: str) -> Response:
+    """Record what the local receiver answered to a pulled delivery (the attempt's outcome)."""
+    return _json(_container().listen.report(endpoint_id, delivery_id, _json_body(), _scope()))
+
+
 # ---------------------------------------------------------------------------------------- event types
 
 

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from bench import (
     aws_calls,
+    cli,
     coldstart,
     cost,
     delivery_calls,
     handler,
     imports,
+    listen,
     load,
     outbound,
     pipeline,
@@ -38,6 +40,8 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     11: search.run,
     12: coldstart.package_size,
     13: coldstart.cold_start,
+    14: cli.run,
+    15: listen.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -67,6 +67,7 @@ class Settings:
     egress_ips: tuple[str, ...] = ()
     id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
     strict_event_types: bool = False
+    metrics: bool = True  # the EMF metric lines; `make dev` turns them off unless --verbose
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -105,6 +106,7 @@ class Settings:
             ),
             id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
             strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
+            metrics=_flag(environ.get("HOOKWAY_METRICS"), default=True),
         )
         if settings.allow_private_destinations and stage != "local":
             raise ConfigError(

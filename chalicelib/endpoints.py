@@ -180,7 +180,12 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
+        "kind": endpoint.kind,
+        "expires_at": endpoint.expires_at,
     }
+
+
+DEFAULT_SESSION_SECONDS = 3600
 
 
 class EndpointService:
@@ -325,6 +330,41 @@ class EndpointService:
         self._store.put_endpoint(endpoint)
         self._on_change()
         return endpoint, secret.value if public_key is None else "", public_key
+
+    def open_session(self, doc: Any, scope: Scope) -> tuple[Endpoint, str]:
+        """A listen session: a temporary endpoint of kind ``listen`` whose deliveries wait to be pulled.
+
+        ``{"application"?, "filter"?, "description"?, "expires_in"?}`` (seconds, 60 to 86400, default
+        3600); returns the endpoint and its Standard Webhooks secret (for the local receiver to verify).
+        """
+        scope.require_write()
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        unknown = sorted(set(doc) - {"application", "filter", "description", "expires_in"})
+        if unknown:
+            raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+        expires_in = doc.get("expires_in", DEFAULT_SESSION_SECONDS)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 60 <= expires_in <= 86400:
+            raise ValidationError("expires_in must be 60 to 86400 seconds", field="expires_in")
+        owner = self._owner(doc.get("application"), scope)
+        now = self._clock()
+        secret, _ = _new_signing_secret("standard", None, now)
+        fields = self._fields({k: v for k, v in doc.items() if k in ("filter", "description")}, {})
+        endpoint_id = new_id("ep")
+        endpoint = Endpoint(
+            id=endpoint_id,
+            url=f"listen:{endpoint_id}",
+            created_at=now,
+            updated_at=now,
+            secrets=(secret,),
+            application_id=owner,
+            kind="listen",
+            expires_at=now + expires_in,
+            **fields,
+        )
+        self._store.put_endpoint(endpoint)
+        self._on_change()
+        return endpoint, secret.value
 
     def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
         """One endpoint the caller may see; another application's answers as if it did not exist."""

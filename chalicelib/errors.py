@@ -8,6 +8,7 @@
     +-- NotFoundError                 status 404  not_found
     +-- MethodNotAllowedError         status 405  method_not_allowed (with an Allow header)
     +-- ConflictError                 status 409  conflict
+    +-- GoneError                     status 410  gone              (a listen session that has ended)
     +-- PayloadTooLargeError          status 413  payload_too_large
     +-- UnprocessableError            status 422  unprocessable     (a payload breaks its event type's schema)
     +-- RejectedError                 status 401, or the source's rejection_status; code = the reason
@@ -96,6 +97,13 @@ class ConflictError(HookwayError):
 
     status = 409
     code = "conflict"
+
+
+class GoneError(HookwayError):
+    """The resource existed and has ended (a listen session past its expiry)."""
+
+    status = 410
+    code = "gone"
 
 
 class PayloadTooLargeError(HookwayError):

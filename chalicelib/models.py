@@ -9,6 +9,7 @@ AttemptStatus = Literal["in_flight", "succeeded", "failed", "skipped"]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "skipped"]
 SigningMode = Literal["standard", "github", "passthrough"]
 MessageKind = Literal["inbound", "published"]
+EndpointKind = Literal["http", "listen"]
 MessageStatus = Literal["stored"]
 
 ATTEMPT_STATUSES: tuple[AttemptStatus, ...] = get_args(AttemptStatus)
@@ -225,6 +226,13 @@ class Endpoint:
     failing_since: float | None = None
     client_certificate: str | None = None  # "secretsmanager:<name>" or "ssm:<name>" (outbound mTLS)
     application_id: str | None = None  # None: the operator's own endpoint
+    # "listen": a listen session's endpoint; its deliveries wait in the store for the CLI to pull them
+    kind: EndpointKind = "http"
+    expires_at: float | None = None  # a listen session's end
+
+    def session_over(self, now: float) -> bool:
+        """Whether this is a listen session that has ended."""
+        return self.kind == "listen" and self.expires_at is not None and now >= self.expires_at
 
     def with_changes(self, **changes: Any) -> Endpoint:
         """A copy with the given fields replaced."""
@@ -233,6 +241,24 @@ class Endpoint:
     def live_secrets(self, now: float) -> list[str]:
         """The secrets that sign now (during a rotation, the new one and the old one)."""
         return [s.value for s in self.secrets if s.live(now)]
+
+
+@dataclass(frozen=True)
+class Pulled:
+    """A delivery waiting for a listen session's CLI to pull it: which attempt, under which claim.
+
+    The request itself is signed when it is pulled (so its ``webhook-timestamp`` is fresh however long
+    it waited), from the stored message, exactly as the sender would sign a POST.
+    """
+
+    endpoint_id: str
+    seq: str  # sorts by the time it was queued: the pull cursor
+    message_id: str
+    number: int
+    generation: str
+    claim_id: str
+    queued_at: float
+    expires_at: float  # the session's end
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/event-types/{name}"): "read",
     ("GET", "/v1/applications/{application_id}"): "read",
     ("GET", "/v1/egress"): "read",  # a customer's receiver allowlists the sender's addresses too
+    ("POST", "/v1/listen-sessions"): "write",
+    ("GET", "/v1/listen-sessions/{endpoint_id}/deliveries"): "read",
+    ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): "write",
 }
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.errors import BadRequestError
-from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Rejection, Source
+from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Pulled, Rejection, Source
 
 T = TypeVar("T")
 MAX_CURSOR_CHARS = 2048
@@ -227,6 +227,18 @@ class Store(Protocol):
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record an attempt's outcome if the caller still holds its claim."""
+
+    def put_pulled(self, pulled: Pulled) -> None:
+        """Keep a delivery for a listen session's CLI to pull."""
+
+    def list_pulled(self, endpoint_id: str, *, after: str | None, limit: int) -> list[Pulled]:
+        """A listen session's waiting deliveries queued after the cursor ``after``, oldest first."""
+
+    def get_pulled(self, endpoint_id: str, seq: str) -> Pulled | None:
+        """One waiting delivery, or None."""
+
+    def delete_pulled(self, endpoint_id: str, seq: str) -> None:
+        """Forget a waiting delivery (its outcome was reported); no error if it is gone."""
 
     def list_attempts(self, message_id: str) -> list[Attempt]:
         """Every attempt of a message, newest first."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.egress import OutboundTransport, Resolver
+    from chalicelib.outbound.listen import ListenService
     from chalicelib.outbound.recovery import Recovery
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import BlobStore, Queue, Store
@@ -50,9 +51,12 @@ class Metrics:
     written as one line per name with every value observed.
     """
 
-    def __init__(self, namespace: str, stage: str, write: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self, namespace: str, stage: str, write: Callable[[str], Any] | None = None, enabled: bool = True
+    ) -> None:
         self._namespace = namespace
         self._stage = stage
+        self._enabled = enabled
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
         self._timings: dict[str, list[float]] = {}
         self._lock = threading.Lock()
@@ -74,6 +78,8 @@ class Metrics:
         with self._lock:
             counts, self._counts = self._counts, {}
             timings, self._timings = self._timings, {}
+        if not self._enabled:
+            return  # HOOKWAY_METRICS=false: counted, never written (the local stack's quiet log)
         stamp = int(time.time() * 1000)
         for (name, dimensions), value in counts.items():
             finer = [k for k, _ in dimensions]
@@ -114,7 +120,9 @@ def configure_logging(level: str) -> None:
     Every module logs to ``logging.getLogger("hookway.<module>")`` with ``extra=`` correlation fields
     (message_id, source_id, application_id, endpoint_id, attempt, reason): the formatter renders them as
     keys of one JSON object per line, which CloudWatch Logs Insights queries directly. Chalice has already
-    put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too.
+    put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too. A
+    handler that asks to keep its own format (``keep_format = True``: the local stack's readable log) is
+    left as it is.
     """
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
@@ -128,7 +136,8 @@ def configure_logging(level: str) -> None:
         logger.addHandler(handler)
         streams = [handler]
     for handler in streams:
-        handler.setFormatter(formatter)
+        if not getattr(handler, "keep_format", False):
+            handler.setFormatter(formatter)
 
 
 class _LazyBlobs:
@@ -236,7 +245,7 @@ class Container:
     @cached_property
     def metrics(self) -> Metrics:
         """The metrics emitter."""
-        return Metrics("Hookway", self.settings.stage)
+        return Metrics("Hookway", self.settings.stage, enabled=self.settings.metrics)
 
     @cached_property
     def count(self) -> Any:
@@ -458,6 +467,45 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             observe=self.metrics.observe,
+        )
+
+    @cached_property
+    def sleep(self) -> Callable[[float], None]:
+        """How a long poll waits (tests pass a virtual clock's sleep)."""
+        return time.sleep
+
+    @cached_property
+    def api_sender(self) -> Sender:
+        """The sender as the API uses it (a listen session's reports): request-path clients."""
+        from chalicelib.outbound.delivery import Sender
+
+        return Sender(
+            store=self.store,
+            blobs=self.blobs,
+            queue=self.deliveries_queue,
+            transport=self.transport,
+            endpoints=self.endpoint_cache,
+            publisher=self.publisher,
+            clock=self.clock,
+            rand=self.rand,
+            disable_after=self.settings.disable_after_seconds,
+            lease_seconds=self.settings.delivery_lease_seconds,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.count,
+            max_workers=1,
+        )
+
+    @cached_property
+    def listen(self) -> ListenService:
+        """Listen sessions: pull and report."""
+        from chalicelib.outbound.listen import ListenService
+
+        return ListenService(
+            store=self.store,
+            endpoints=self.endpoints,
+            sender=lambda: self.api_sender,
+            clock=self.clock,
+            sleep=self.sleep,
         )
 
     @cached_property

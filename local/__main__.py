@@ -10,6 +10,7 @@ python -m local openapi              copy docs/openapi.yaml (and its JSON) into 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import os
@@ -116,6 +117,11 @@ def cmd_dev(args: argparse.Namespace) -> None:
         os.environ.update(env)
         os.environ.update({"HOOKWAY_STAGE": "local", "HOOKWAY_ADMIN_KEY": admin_key})
         os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
+        # A log a person follows: one line per webhook; the metric lines only with --verbose.
+        os.environ.setdefault("HOOKWAY_METRICS", "true" if args.verbose else "false")
+        from local import devlog
+
+        devlog.install(verbose=args.verbose)
         (state / "env.json").write_text(
             json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")})
         )
@@ -123,25 +129,32 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
         server = serve(_app().app, port=args.port, verbose=args.verbose)
         base = f"http://127.0.0.1:{server.server_port}"
-        os.environ["HOOKWAY_PUBLIC_URL"] = base  # read when the first request builds the container
+        # A URL the user set (a tunnel, for providers that sign the URL they call, such as Twilio) is the
+        # one ingest URLs show and signatures are checked against; else the loopback address.
+        public = os.environ.setdefault("HOOKWAY_PUBLIC_URL", base).rstrip("/")
         for queue in QUEUES:
             start_worker(queue)
         from local import demo_receiver
 
-        demo = demo_receiver.serve(int(os.environ.get("HOOKWAY_DEMO_PORT", "8001")))
-        demo_port = demo.server_port
-        print(_banner(base, admin_key, demo_port), flush=True)
+        demo_secret = (
+            os.environ.get("HOOKWAY_DEMO_SECRET")
+            or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+        )
+        demo = demo_receiver.serve(int(os.environ.get("HOOKWAY_DEMO_PORT", "8001")), demo_secret)
+        print(_banner(base, public, admin_key, demo.server_port, demo_secret), flush=True)
         _wait_forever(server.shutdown)
     finally:
         moto.terminate()
         moto.wait(timeout=10)
 
 
-def _banner(base: str, key: str, demo_port: int) -> str:
+def _banner(base: str, public: str, key: str, demo_port: int, demo_secret: str) -> str:
+    shown = f"\n  public URL: {public}" if public != base else ""
     return f"""
 Hookway is running (stage: local, AWS emulated by moto).
-  API:        {base}
+  API:        {base}{shown}
   admin key:  {key}
+  demo receiver: http://127.0.0.1:{demo_port}/hooks (verifies with {demo_secret})
 
 Try it:
   export HOOKWAY_ADMIN_KEY={key}
@@ -152,8 +165,8 @@ Try it:
     -H 'X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17' \\
     --data-binary 'Hello, World!'
   curl -s {base}/v1/messages?source=<source id> -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY"
-  # deliver everything to the demo receiver (it prints what it gets; /fail answers 500, /gone 410):
-  curl -s {base}/v1/endpoints -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY" -d '{{"url": "http://127.0.0.1:{demo_port}/hooks"}}'
+  # deliver everything to the demo receiver (it verifies and prints what it gets; /fail answers 500, /gone 410):
+  curl -s {base}/v1/endpoints -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY" -d '{{"url": "http://127.0.0.1:{demo_port}/hooks", "secret": "{demo_secret}"}}'
   curl -s {base}/v1/messages -H "Authorization: Bearer $HOOKWAY_ADMIN_KEY" -d '{{"event_type": "order.created", "payload": {{"id": 1}}}}'
 (Ctrl-C stops everything.)
 """

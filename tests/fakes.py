@@ -15,7 +15,7 @@ from typing import Any
 from chalicelib import ports
 from chalicelib.aws import codec
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
-from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Rejection, Source
+from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Pulled, Rejection, Source
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
 EMPTY_DAYS = 35  # as chalicelib.aws.dynamo: a search by day stops after this many days without a message
@@ -53,6 +53,7 @@ class MemoryStore:
         self.applications: dict[str, Application] = {}
         self.uids: dict[str, str] = {}
         self.event_types: dict[str, EventType] = {}
+        self.pulled: dict[tuple[str, str], Pulled] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
 
@@ -336,6 +337,32 @@ class MemoryStore:
             self.attempts[key] = attempt
             self.writes += 1
             return True
+
+    def put_pulled(self, pulled: Pulled) -> None:
+        self._maybe_fail()
+        self.pulled[(pulled.endpoint_id, pulled.seq)] = pulled
+        self.writes += 1
+
+    def list_pulled(self, endpoint_id: str, *, after: str | None, limit: int) -> list[Pulled]:
+        self._maybe_fail()
+        now = self._clock()
+        waiting = sorted(
+            (
+                p
+                for (ep, seq), p in self.pulled.items()
+                if ep == endpoint_id and (after is None or seq > after)
+            ),
+            key=lambda p: p.seq,
+        )
+        return [p for p in waiting if p.expires_at + 86400 > now][:limit]
+
+    def get_pulled(self, endpoint_id: str, seq: str) -> Pulled | None:
+        self._maybe_fail()
+        return self.pulled.get((endpoint_id, seq))
+
+    def delete_pulled(self, endpoint_id: str, seq: str) -> None:
+        self._maybe_fail()
+        self.pulled.pop((endpoint_id, seq), None)
 
     def list_attempts(self, message_id: str) -> list[Attempt]:
         mine = [a for (m, _, _, _), a in self.attempts.items() if m == message_id]

@@ -18,6 +18,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
     APPUID#{uid} / META      the claim of an application's uid (written in one transaction with it)
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
+    LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
@@ -45,6 +46,7 @@ from chalicelib.models import (
     Message,
     MessageStatus,
     MtlsRule,
+    Pulled,
     Rejection,
     Secret,
     Source,
@@ -410,6 +412,10 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["client_certificate"] = s(endpoint.client_certificate)
     if endpoint.application_id is not None:
         item["application_id"] = s(endpoint.application_id)
+    if endpoint.kind != "http":
+        item["kind"] = s(endpoint.kind)
+    if endpoint.expires_at is not None:
+        item["expires_at"] = n(endpoint.expires_at)
     return item
 
 
@@ -436,6 +442,41 @@ def item_to_endpoint(item: Item) -> Endpoint:
         failing_since=_num(item, "failing_since"),
         client_certificate=_opt_s(item, "client_certificate"),
         application_id=_opt_s(item, "application_id"),
+        kind="listen" if _opt_s(item, "kind") == "listen" else "http",
+        expires_at=_num(item, "expires_at"),
+    )
+
+
+def pulled_key(endpoint_id: str, seq: str) -> Item:
+    """The primary key of a delivery waiting for a listen session."""
+    return {"pk": s(f"LISTEN#{endpoint_id}"), "sk": s(f"Q#{seq}")}
+
+
+def pulled_to_item(pulled: Pulled) -> Item:
+    """Encode a delivery waiting for a listen session (expires with the session, by TTL)."""
+    return {
+        **pulled_key(pulled.endpoint_id, pulled.seq),
+        "message_id": s(pulled.message_id),
+        "number": n(pulled.number),
+        "generation": s(pulled.generation),
+        "claim_id": s(pulled.claim_id),
+        "queued_at": n(pulled.queued_at),
+        "expires_at": n(pulled.expires_at),
+        "ttl": n(int(pulled.expires_at) + 86400),
+    }
+
+
+def item_to_pulled(item: Item) -> Pulled:
+    """Decode a delivery waiting for a listen session."""
+    return Pulled(
+        endpoint_id=item["pk"]["S"].removeprefix("LISTEN#"),
+        seq=item["sk"]["S"].removeprefix("Q#"),
+        message_id=item["message_id"]["S"],
+        number=int(item["number"]["N"]),
+        generation=item["generation"]["S"],
+        claim_id=item["claim_id"]["S"],
+        queued_at=float(item["queued_at"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
     )
 
 

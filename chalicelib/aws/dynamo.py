@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import ports
 from chalicelib.aws import codec
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
-from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Rejection, Source
+from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Pulled, Rejection, Source
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -483,6 +483,33 @@ class DynamoStore:
         except ClientError:
             return False
         return True
+
+    def put_pulled(self, pulled: Pulled) -> None:
+        """Keep a delivery for a listen session's CLI to pull."""
+        self._call("put_item", Item=codec.pulled_to_item(pulled))
+
+    def list_pulled(self, endpoint_id: str, *, after: str | None, limit: int) -> list[Pulled]:
+        """A listen session's waiting deliveries after the cursor, oldest first (one consistent query)."""
+        start = codec.pulled_key(endpoint_id, after)["sk"] if after is not None else codec.s("Q#")
+        result = self._call(
+            "query",
+            KeyConditionExpression="pk = :p AND sk > :after",
+            ExpressionAttributeValues={":p": codec.s(f"LISTEN#{endpoint_id}"), ":after": start},
+            ConsistentRead=True,
+            Limit=limit,
+        )
+        now = self._clock()
+        items = [i for i in result.get("Items", []) if float(i["ttl"]["N"]) > now]
+        return [codec.item_to_pulled(i) for i in items]
+
+    def get_pulled(self, endpoint_id: str, seq: str) -> Pulled | None:
+        """One waiting delivery, or None."""
+        item = self._call("get_item", Key=codec.pulled_key(endpoint_id, seq), ConsistentRead=True).get("Item")
+        return codec.item_to_pulled(item) if item else None
+
+    def delete_pulled(self, endpoint_id: str, seq: str) -> None:
+        """Forget a waiting delivery; no error if it is gone."""
+        self._call("delete_item", Key=codec.pulled_key(endpoint_id, seq))
 
     def list_attempts(self, message_id: str) -> list[Attempt]:
         """Every attempt of a message, newest first."""

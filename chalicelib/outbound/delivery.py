@@ -10,6 +10,10 @@ a router that fanned out twice) finds the attempt taken and stops. The next atte
 Retries wait with SQS ``DelaySeconds`` (at most 15 minutes per hop): a task that arrives before its
 ``not_before`` is put back with the time that remains, so a 10-hour wait costs 40 hops of one SendMessage,
 one ReceiveMessage and one DeleteMessage each.
+
+An endpoint of kind ``listen`` (a listen session) is not POSTed to: the attempt is handed over to the
+session (``chalicelib.outbound.listen``) under a claim that holds until the session ends, and the CLI's
+report of its local answer goes through the same decision (``_record``) as a POST of ours.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
-from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, generation_of
+from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
 from chalicelib.outbound import egress
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.signing import SIGNERS
@@ -41,6 +45,18 @@ RESPONSE_KEPT_BYTES = 4096
 DEFAULT_LEASE_SECONDS = 150.0
 RECHECK_SECONDS = 10.0
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
+
+
+@dataclass(frozen=True)
+class PulledOutcome:
+    """What a listen session's local receiver answered (status None: it could not be reached)."""
+
+    status: int | None
+    duration_ms: int
+    body: bytes = b""
+    retry_after: str | None = None
+    error_class: str | None = None
+    error: str | None = None
 
 
 class Sender:
@@ -115,6 +131,9 @@ class Sender:
         if endpoint is None or not endpoint.enabled:
             self._skip(task, generation, now)
             return "skipped"
+        if endpoint.session_over(now):
+            return self._disconnected(task, generation, now)
+        listen = endpoint.kind == "listen"
         claim = Attempt(
             message_id=message.id,
             endpoint_id=endpoint.id,
@@ -123,13 +142,91 @@ class Sender:
             started_at=now,
             status="in_flight",
             delivery_status="pending",
-            lease_until=now + self._lease,
+            # A listen session's CLI holds the claim until the session ends, however long it is away.
+            lease_until=(endpoint.expires_at or now) + 1 if listen else now + self._lease,
             expires_at=message.expires_at,
             generation=generation,
         )
         if not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now)
+        if listen:
+            return self._hand_over(task, endpoint, claim, now)
         return self._attempt(task, message, endpoint, claim)
+
+    def _hand_over(self, task: Task, endpoint: Endpoint, claim: Attempt, now: float) -> str:
+        """Queue the attempt for the listen session's CLI to pull, and check on it when the session ends.
+
+        The check is this same task, due just after the claim's lease (the session's end): if the CLI has
+        reported by then the attempt is finished and the check stops; else the attempt ends ``failed`` with
+        ``cli_disconnected``.
+        """
+        expires = endpoint.expires_at or now
+        self._store.put_pulled(
+            Pulled(
+                endpoint_id=endpoint.id,
+                seq=f"{now:017.6f}-{claim.claim_id}",
+                message_id=claim.message_id,
+                number=claim.number,
+                generation=claim.generation,
+                claim_id=claim.claim_id,
+                queued_at=now,
+                expires_at=expires,
+            )
+        )
+        due = expires + 2
+        check = Task(claim.message_id, endpoint.id, task.attempt, not_before=due, generation=claim.generation)
+        self._queue.send(check.encode(), delay_seconds=math.ceil(min(max(due - now, 0.0), MAX_DELAY_SECONDS)))
+        return "handed_over"
+
+    def _disconnected(self, task: Task, generation: str, now: float) -> str:
+        """End an attempt to a listen session that is over: ``failed``, ``cli_disconnected``."""
+        ended = Attempt(
+            message_id=task.message_id,
+            endpoint_id=task.endpoint_id,
+            number=task.attempt,
+            claim_id=new_id("clm"),
+            started_at=now,
+            status="failed",
+            delivery_status="failed",
+            error_class="cli_disconnected",
+            error="the listen session ended before its CLI reported this delivery",
+            expires_at=now + self._retention,
+            generation=generation,
+        )
+        if not self._store.claim_attempt(ended, now):
+            return "duplicate"  # the CLI reported it in time
+        self._count("CliDisconnected")
+        _log_attempt(ended, "failed, the listen session ended")
+        return "cli_disconnected"
+
+    def request_for(self, message: Message, endpoint: Endpoint, now: float) -> egress.OutboundRequest:
+        """The signed request this endpoint gets for this message (a listen session's CLI forwards it)."""
+        return self._request(message, endpoint, now)
+
+    def complete_pulled(self, pulled: Pulled, outcome: PulledOutcome) -> str:
+        """Record what a listen session's local receiver answered, exactly as for a POST of ours: retries,
+        auto-disable and operational events follow. ``stale`` if the attempt is no longer this claim's."""
+        claim = self._store.get_attempt(
+            pulled.message_id, pulled.endpoint_id, pulled.generation, pulled.number
+        )
+        if claim is None or claim.claim_id != pulled.claim_id or claim.status != "in_flight":
+            return "stale"
+        message = self._store.get_message(pulled.message_id)
+        endpoint = self._endpoints.get(pulled.endpoint_id)
+        task = Task(message.id, endpoint.id, pulled.number, generation=pulled.generation)
+        retry_after = parse_retry_after(outcome.retry_after, self._clock())
+        return self._record(
+            task,
+            message,
+            endpoint,
+            claim,
+            status=outcome.status,
+            error_class=outcome.error_class,
+            error=outcome.error,
+            kept=_kept_body(outcome.body) if outcome.status is not None else None,
+            retry_after=retry_after,
+            duration_ms=outcome.duration_ms,
+        )
 
     def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float) -> str:
         """Another holder has this attempt: drop the task if the attempt is done, else look again later.
@@ -178,6 +275,34 @@ class Sender:
             kept = _kept_body(response.body)
             retry_after = parse_retry_after(response.headers.get("retry-after"), self._clock())
         duration_ms = int((time.monotonic() - started) * 1000)
+        return self._record(
+            task,
+            message,
+            endpoint,
+            claim,
+            status=status,
+            error_class=error_class,
+            error=error,
+            kept=kept,
+            retry_after=retry_after,
+            duration_ms=duration_ms,
+        )
+
+    def _record(
+        self,
+        task: Task,
+        message: Message,
+        endpoint: Endpoint,
+        claim: Attempt,
+        *,
+        status: int | None,
+        error_class: str | None,
+        error: str | None,
+        kept: str | None,
+        retry_after: float | None,
+        duration_ms: int,
+    ) -> str:
+        """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up."""
         self._observe("AttemptLatency", duration_ms)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
@@ -215,10 +340,12 @@ class Sender:
             self._store.finish_attempt(replace(base, delivery_status="succeeded"))
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
+            _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
             self._disable(endpoint, "the endpoint answered 410 Gone", now)
             self._store.finish_attempt(replace(base, delivery_status="skipped"))
+            _log_attempt(base, "disabled the endpoint")
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
         if delay is None:
@@ -226,6 +353,7 @@ class Sender:
             self._note_failure(endpoint, now)
             self._store.finish_attempt(replace(base, delivery_status="failed"))
             self._count("Exhausted")
+            _log_attempt(base, "failed, retries exhausted")
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
         following = Task(
@@ -238,6 +366,7 @@ class Sender:
         self._store.finish_attempt(replace(base, delivery_status="pending", next_attempt_at=now + delay))
         # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
+        _log_attempt(base, f"failed, next attempt in {delay:.0f} s")
         return "retrying"
 
     def _note_failure(self, endpoint: Endpoint, now: float) -> None:
@@ -304,6 +433,22 @@ class Sender:
             endpoint.timeout,
             client_certificate=endpoint.client_certificate,
         )
+
+
+def _log_attempt(attempt: Attempt, outcome: str) -> None:
+    """One line per finished attempt: ids, outcome and the answer (never a body or a header)."""
+    log.info(
+        "attempt",
+        extra={
+            "message_id": attempt.message_id,
+            "endpoint_id": attempt.endpoint_id,
+            "attempt": attempt.number,
+            "outcome": outcome,
+            "response_status": attempt.response_status,
+            "error_class": attempt.error_class,
+            "duration_ms": attempt.duration_ms,
+        },
+    )
 
 
 def _kept_body(body: bytes) -> str:

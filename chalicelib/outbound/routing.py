@@ -50,7 +50,7 @@ def matches(endpoint: Endpoint, message: Message) -> bool:
     An endpoint with no filter gets every message except Hookway's operational events, which go only to
     endpoints that name them in ``event_types``.
     """
-    if not endpoint.enabled:
+    if not endpoint.enabled or endpoint.session_over(message.received_at):
         return False
     if endpoint.filter_sources and message.source_id not in endpoint.filter_sources:
         return False

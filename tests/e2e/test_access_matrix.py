@@ -76,6 +76,16 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): (201, 201, 403, 404, 401, 401),
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): (202, 202, 403, 404, 401, 401),
     ("GET", "/v1/endpoints/{endpoint_id}/attempts"): (200, 200, 200, 404, 401, 401),
+    ("POST", "/v1/listen-sessions"): (201, 201, 403, 403, 401, 401),
+    ("GET", "/v1/listen-sessions/{endpoint_id}/deliveries"): (200, 200, 200, 404, 401, 401),
+    ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): (
+        200,
+        200,
+        403,
+        404,
+        401,
+        401,
+    ),
     ("POST", "/v1/event-types"): (201, *OPERATOR_ONLY),
     ("GET", "/v1/event-types"): (200, 200, 200, 200, 401, 401),
     ("GET", "/v1/event-types/{name}"): (200, 200, 200, 200, 401, 401),
@@ -102,6 +112,9 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/endpoints/{endpoint_id}"): {"description": "put"},
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): {},
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): {"since": 0},
+    # A filter nothing else publishes: a session without one would take every later message of its owner.
+    ("POST", "/v1/listen-sessions"): {"expires_in": 600, "filter": {"event_types": ["matrix.listen.none"]}},
+    ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): {"status": 200},
     ("POST", "/v1/event-types"): {"name": "placeholder"},
     ("PATCH", "/v1/event-types/{name}"): {"description": "patched"},
     ("PUT", "/v1/event-types/{name}"): {"description": "put"},
@@ -131,6 +144,27 @@ class Tenant:
         assert resp.status in (200, 201), (path, resp.status, resp.body)
         return dict(resp.json())
 
+    def _listen_delivery(self) -> dict[str, str]:
+        """A listen session of this application with one delivery waiting in it."""
+        event_type = f"matrix.listen.{uuid.uuid4().hex[:8]}"
+        session = self._created(
+            "POST", "/v1/listen-sessions", {"application": self.id, "filter": {"event_types": [event_type]}}
+        )
+        published = self.stack.request(
+            "POST",
+            "/v1/messages",
+            admin=True,
+            json_body={"event_type": event_type, "payload": {}, "application": self.id},
+        )
+        assert published.status == 202, published.body
+
+        def waiting() -> str | None:
+            resp = self.stack.request("GET", f"/v1/listen-sessions/{session['id']}/deliveries", admin=True)
+            data = resp.json()["data"]
+            return str(data[0]["id"]) if data else None
+
+        return {"endpoint_id": session["id"], "delivery_id": wait_until(waiting)}
+
     def params(self, path: str, *, throwaway_app: bool) -> dict[str, str]:
         """Path parameters for one cell; destructible things are new for every cell."""
         out: dict[str, str] = {}
@@ -150,7 +184,9 @@ class Tenant:
             )
         if "{message_id}" in path:
             out["message_id"] = self.message
-        if "{endpoint_id}" in path:
+        if path.startswith("/v1/listen-sessions/"):
+            out.update(self._listen_delivery())
+        elif "{endpoint_id}" in path:
             out["endpoint_id"] = self._created(
                 "POST",
                 "/v1/endpoints",
@@ -221,7 +257,7 @@ def _call(stack: Stack, tenants: dict[str, Any], method: str, path: str, column:
         # Without an id in the path, B is named where the route takes an application.
         if (method, path) in (("GET", "/v1/messages"), ("GET", "/v1/endpoints")):
             query = f"?application={owner.id}"
-        if (method, path) == ("POST", "/v1/endpoints"):
+        if (method, path) in (("POST", "/v1/endpoints"), ("POST", "/v1/listen-sessions")):
             body = {**body, "application": owner.id}
     if (method, path) == ("POST", "/v1/event-types"):
         body = {"name": f"matrix.{uuid.uuid4().hex[:12]}"}

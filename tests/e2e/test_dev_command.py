@@ -26,7 +26,14 @@ def _call(method: str, url: str, key: str, doc: object | None = None) -> dict[st
 def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
     key = "hk_dev_test_key"
     # Port 0: each server binds a free port itself and the banner says which (no race for a port).
-    env = {**os.environ, "HOOKWAY_ADMIN_KEY": key, "HOOKWAY_PORT": "0", "HOOKWAY_DEMO_PORT": "0"}
+    public = "https://tunnel.example.test"
+    env = {
+        **os.environ,
+        "HOOKWAY_ADMIN_KEY": key,
+        "HOOKWAY_PORT": "0",
+        "HOOKWAY_DEMO_PORT": "0",
+        "HOOKWAY_PUBLIC_URL": public,
+    }
     out = (tmp_path / "dev.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "local", "dev"],
@@ -45,6 +52,9 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         demo = re.search(r"http://127\.0\.0\.1:([0-9]+)/hooks", banner)
         assert demo, banner
         demo_port = int(demo.group(1))
+        demo_secret = re.search(r"verifies with (whsec_[A-Za-z0-9+/=]+)", banner)
+        assert demo_secret, banner
+        assert f"public URL: {public}" in banner
         # the banner's example, as a user would paste it
         source = _call(
             "POST",
@@ -55,7 +65,14 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
                 "verification": {"scheme": "github", "secrets": ["It's a Secret to Everybody"]},
             },
         )
-        _call("POST", f"{base}/v1/endpoints", key, {"url": f"http://127.0.0.1:{demo_port}/hooks"})
+        # the URL the user set is the one ingest URLs show (a tunnel for providers that sign the URL)
+        assert source["ingest_url"] == f"{public}/in/{source['id']}"
+        _call(
+            "POST",
+            f"{base}/v1/endpoints",
+            key,
+            {"url": f"http://127.0.0.1:{demo_port}/hooks", "secret": demo_secret.group(1)},
+        )
         req = urllib.request.Request(
             f"{base}/in/{source['id']}",
             data=b"Hello, World!",
@@ -70,6 +87,19 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
             assert resp.status == 202
             message_id = json.loads(resp.read())["id"]
         wait_until(lambda: f'"webhook_id": "{message_id}"' in (tmp_path / "dev.log").read_text(), timeout=30)
+        # the demo receiver checked the signature with the secret it printed
+        line = next(
+            json.loads(row)
+            for row in (tmp_path / "dev.log").read_text().splitlines()
+            if f'"webhook_id": "{message_id}"' in row
+        )
+        assert line["verified"] is True
+        # AND the log reads as a person follows it: received, stored, delivered; no metric JSON lines
+        log = (tmp_path / "dev.log").read_text()
+        assert re.search(rf"received   {message_id}  from {source['id']}", log), log
+        assert re.search(rf"stored     {message_id}  from {source['id']}, 1 deliveries", log), log
+        wait_until(lambda: f"delivered  {message_id} -> " in (tmp_path / "dev.log").read_text(), timeout=30)
+        assert '"_aws"' not in (tmp_path / "dev.log").read_text()
         message = _call("GET", f"{base}/v1/messages/{message_id}", key)
         assert message["event_type"] == "ping"
     finally:

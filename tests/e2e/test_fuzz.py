@@ -596,6 +596,7 @@ def test_every_method_on_every_route_answers_in_the_error_shape(
         endpoint_id=endpoint,
         message_id=ids["message"],
         secret_id="sec_x",
+        delivery_id="d_x",
         application_id=application,
         name=event_type,
     )

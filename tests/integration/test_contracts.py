@@ -21,6 +21,7 @@ from chalicelib.models import (
     EventType,
     Message,
     MtlsRule,
+    Pulled,
     Rejection,
     Secret,
     Source,
@@ -519,6 +520,41 @@ class TestEndpoints:
         page = store.list_endpoints(application_id="app_a", limit=1, cursor=None)
         other = store.list_endpoints(application_id="app_b", limit=10, cursor=page.cursor)
         assert {e.id for e in other.items} <= {e.id for e in b}
+
+
+class TestListen:
+    def test_a_listen_session_round_trips(self, store: Any, clock: FakeClock) -> None:
+        session = _endpoint(clock, url="listen:ep_x", kind="listen", expires_at=clock() + 600)
+        store.put_endpoint(session)
+        assert store.get_endpoint(session.id) == session
+
+    def test_waiting_deliveries_page_by_cursor_oldest_first_per_session(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN three deliveries waiting in one session and one in another
+        def pulled(endpoint_id: str, n: int) -> Pulled:
+            now = clock()
+            clock.advance(1)
+            return Pulled(
+                endpoint_id, f"{now:017.6f}-clm_{n}", f"msg_{n}", 1, "g1", f"clm_{n}", now, now + 600
+            )
+
+        mine = [pulled("ep_a", n) for n in range(3)]
+        other = pulled("ep_b", 9)
+        for item in [*reversed(mine), other]:
+            store.put_pulled(item)
+        # WHEN listed from the start, then after a cursor
+        first = store.list_pulled("ep_a", after=None, limit=2)
+        rest = store.list_pulled("ep_a", after=first[-1].seq, limit=2)
+        # THEN each page is the session's own, oldest first, and the cursor continues where it stopped
+        assert first == mine[:2] and rest == mine[2:]
+        assert store.list_pulled("ep_a", after=mine[-1].seq, limit=2) == []
+        assert store.get_pulled("ep_b", other.seq) == other
+        # AND a reported one is gone, and deleting it twice is no error
+        store.delete_pulled("ep_a", mine[0].seq)
+        store.delete_pulled("ep_a", mine[0].seq)
+        assert store.get_pulled("ep_a", mine[0].seq) is None
+        assert store.list_pulled("ep_a", after=None, limit=10) == mine[1:]
 
 
 class TestEventTypes:

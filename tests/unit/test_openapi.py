@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from chalicelib.errors import (
     ValidationError,
 )
 from chalicelib.models import ATTEMPT_STATUSES, DELIVERY_STATUSES, SIGNING_MODES, Attempt, generation_of
+from chalicelib.outbound.tasks import Task
 from chalicelib.policy import PUBLIC_ROUTES, TOKEN_ROUTES
 from chalicelib.scope import OPERATOR
 from chalicelib.sources import public_source
@@ -924,6 +926,37 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     api("DELETE", app_, 204, params=other_id)
     assert _code(api("GET", "/v1/endpoints", 401, token=others)) == "token_revoked"
     api("DELETE", app_, 404, params=other_id)
+
+    # listen sessions: open, pull (signed now), report, a stale report, the end of the session
+    ls = "/v1/listen-sessions"
+    pull = ls + "/{endpoint_id}/deliveries"
+    result = pull + "/{delivery_id}/result"
+    api("POST", ls, 400, body={"expires_in": 5})
+    assert _code(api("POST", ls, 404, body={"application": "customer-nope"})) == "application_not_found"
+    session = api("POST", ls, 201, body={"filter": {"event_types": ["listen.test"]}, "expires_in": 600})
+    assert session["kind"] == "listen" and session["secret"].startswith("whsec_")
+    lid = {"endpoint_id": session["id"]}
+    api("GET", pull, 400, params=lid, query="?wait=soon")
+    api("GET", pull, 404, params={"endpoint_id": "ep_nope"})
+    services.container.publisher.publish({"event_type": "listen.test", "payload": {"n": 1}}, None, OPERATOR)
+    services.drain()
+    tasks = [t for t in services.deliveries.sent if Task.decode(t).endpoint_id == session["id"]]
+    assert [services.container.sender.handle(task) for task in tasks] == ["handed_over"]
+    waiting = services.store.list_pulled(session["id"], after=None, limit=10)
+    pulled = api("GET", pull, 200, params=lid, query="?wait=0")
+    assert [d["id"] for d in pulled["data"]] == [waiting[0].seq] and pulled["next_cursor"] == waiting[0].seq
+    did = {**lid, "delivery_id": waiting[0].seq}
+    api("POST", result, 400, params=did, body={"status": 1000})
+    api("POST", result, 404, params={**lid, "delivery_id": "nope"}, body={"status": 200})
+    assert (
+        api("POST", result, 200, params=did, body={"status": 200, "duration_ms": 3})["outcome"] == "succeeded"
+    )
+    services.store.put_pulled(replace(waiting[0], seq="z-stale"))  # its attempt is finished now
+    stale = api("POST", result, 409, params={**lid, "delivery_id": "z-stale"}, body={"status": 200})
+    assert _code(stale) == "delivery_not_pending"
+    services.clock.advance(601)
+    assert _code(api("GET", pull, 410, params=lid)) == "session_expired"
+    api("POST", result, 410, params={**lid, "delivery_id": "z-stale"}, body={"status": 200})
 
     # every guarded route: 401 without a credential; 403 to a read-only token unless it only reads
     reader = api("POST", app_ + "/portal-access", 201, params=aid, body={"read_only": True})["token"]

@@ -1,0 +1,900 @@
+"""One function per verb. Each gets a ``Context`` (the parsed arguments, a ``Client``, an ``Output``).
+
+``--json`` prints the API's own answer unchanged for the verbs that make one call (its fields are the
+API's, documented in docs/openapi.yaml); the verbs that compose calls (``whoami``, ``login``,
+``trigger``, ``replay``, ``recover``, ``endpoints test``, ``verify``) print the fields named in their
+function's docstring.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from hookway_cli import profiles
+from hookway_cli.client import ApiError, Client, CliError, UsageError, path, urllib_transport
+from hookway_cli.output import Output
+
+
+@dataclass
+class Context:
+    """Everything a command may use; tests inject the transport, the clock and ``sleep``."""
+
+    args: Any
+    env: dict[str, str]
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin: IO[str]
+    transport: Any = None
+    clock: Callable[[], float] | None = None
+    sleep: Callable[[float], None] | None = None
+    _client: Client | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.out = Output(self.stdout, self.stderr, as_json=self.opt("json", False), env=self.env)
+        self.now = self.clock or time.time
+        self.wait = self.sleep or time.sleep
+
+    def opt(self, name: str, default: Any = None) -> Any:
+        """An argument that may be absent (the common flags are SUPPRESSed until given)."""
+        return getattr(self.args, name, default)
+
+    def connection(self) -> profiles.Connection:
+        """Where to connect (flags, environment, profile)."""
+        return profiles.resolve(
+            self.env, url=self.opt("url"), key=self.opt("key"), profile=self.opt("profile")
+        )
+
+    @property
+    def client(self) -> Client:
+        """The API client, made on first use."""
+        if self._client is None:
+            conn = self.connection()
+            self._client = Client(conn.url, conn.key, self.transport or urllib_transport())
+        return self._client
+
+
+def run(ctx: Context) -> int:
+    """Run the parsed command: 0 ok, 1 the API said no, 2 usage."""
+    handler = globals()[ctx.args.handler]
+    try:
+        result = handler(ctx)
+    except CliError as exc:
+        ctx.out.error(_sentence(str(exc)))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        ctx.out.error("interrupted")
+        return 130
+    return int(result or 0)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip() or "the API refused the request"
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(text: str, now: float) -> float:
+    """``2h`` / ``30m`` / ``1d`` ago, Unix seconds, or ISO 8601 (UTC unless it says otherwise)."""
+    from datetime import UTC, datetime
+
+    value = text.strip()
+    match = _DURATION.match(value)
+    if match:
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{text!r} is not a time: use 2h, 30m, 1d, Unix seconds or ISO 8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def read_json_arg(value: str, stdin: IO[str], what: str) -> Any:
+    """``@file.json``, ``@-`` (stdin) or inline JSON."""
+    from hookway_cli.capture import read_bytes
+
+    if value == "@-":
+        text = stdin.read()
+    elif value.startswith("@"):
+        raw = read_bytes(value[1:])
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError(f"{value[1:]} is not UTF-8 text") from None
+    else:
+        text = value
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{what} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+
+
+def pairs(items: list[str], what: str) -> dict[str, Any]:
+    """``KEY=VALUE`` arguments as a dict (a value that parses as JSON is taken as JSON)."""
+    result: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} {item!r} is not KEY=VALUE")
+        try:
+            result[key] = json.loads(value)
+        except ValueError:
+            result[key] = value
+    return result
+
+
+def _show(ctx: Context, doc: Any) -> int:
+    ctx.out.result(doc)
+    return 0
+
+
+SOURCE_COLUMNS = [
+    ("id", "id"),
+    ("name", "name"),
+    ("scheme", "verification.scheme"),
+    ("enabled", "enabled"),
+    ("ingest url", "ingest_url"),
+]
+ENDPOINT_COLUMNS = [
+    ("id", "id"),
+    ("url", "url"),
+    ("enabled", "enabled"),
+    ("application", "application_id"),
+    ("event types", "filter.event_types"),
+]
+APPLICATION_COLUMNS = [("id", "id"), ("uid", "uid"), ("name", "name"), ("created", "created_at")]
+EVENT_TYPE_COLUMNS = [("name", "name"), ("description", "description"), ("deprecated", "deprecated")]
+MESSAGE_COLUMNS = [
+    ("id", "id"),
+    ("received", "received_at"),
+    ("source", "source_id"),
+    ("event type", "event_type"),
+    ("status", "status"),
+]
+ATTEMPT_COLUMNS = [
+    ("started", "started_at"),
+    ("endpoint", "endpoint_id"),
+    ("#", "attempt"),
+    ("status", "status"),
+    ("code", "response_status"),
+    ("ms", "duration_ms"),
+    ("error", "error"),
+]
+
+
+def _listing(ctx: Context, route: str, columns: Any, query: Mapping[str, Any] | None = None) -> int:
+    items = ctx.client.pages(route, query)
+    ctx.out.table(items, columns, {"data": items})
+    return 0
+
+
+# ------------------------------------------------------------------------------------- connection
+
+
+def login(ctx: Context) -> int:
+    """Save a profile after checking the key works. JSON: ``{"profile", "url", "file"}``."""
+    import getpass
+
+    conn = ctx.connection()
+    key = ctx.opt("key") or ctx.env.get("HOOKWAY_ADMIN_KEY")
+    if not key:
+        if not getattr(ctx.stdin, "isatty", lambda: False)():
+            raise UsageError("give the key with --key or HOOKWAY_ADMIN_KEY")
+        key = getpass.getpass("admin key or portal token: ").strip()
+    ctx._client = Client(conn.url, key, ctx.transport or urllib_transport())
+    ctx.client.call("GET", "/v1/event-types", query={"limit": 1})  # any key may read the catalog
+    file = profiles.save(ctx.env, ctx.args.name, conn.url, key)
+    ctx.out.result(
+        {"profile": ctx.args.name, "url": conn.url, "file": str(file)},
+        text=f"saved profile {ctx.args.name} for {conn.url} in {file}",
+    )
+    return 0
+
+
+def whoami(ctx: Context) -> int:
+    """Which API and key, and where each came from. JSON: ``{"url", "url_from", "key", "key_from",
+    "profile", "role", "reachable"}`` (the key as kind and last four characters only)."""
+    conn = ctx.connection()
+    role, reachable = "unknown", False
+    try:
+        ctx.client.call("GET", "/v1/sources", query={"limit": 1})
+        role, reachable = "operator", True
+    except ApiError as exc:
+        reachable = True
+        role = {403: "application (portal token)", 401: "not accepted"}.get(exc.status, f"error {exc.code}")
+    except CliError:
+        role = "unreachable"
+    doc = {
+        "url": conn.url,
+        "url_from": conn.url_from,
+        "key": profiles.key_hint(conn.key),
+        "key_from": conn.key_from,
+        "profile": conn.profile,
+        "role": role,
+        "reachable": reachable,
+    }
+    ctx.out.result(doc)
+    return 0 if role in ("operator", "application (portal token)") else 1
+
+
+# -------------------------------------------------------------------------------------- sources
+
+
+def sources_list(ctx: Context) -> int:
+    return _listing(ctx, "/v1/sources", SOURCE_COLUMNS)
+
+
+def sources_create(ctx: Context) -> int:
+    a = ctx.args
+    doc: dict[str, Any] = {"name": a.name, "verification": {"scheme": a.scheme, "secrets": a.secret}}
+    if a.option:
+        doc["verification"]["options"] = pairs(a.option, "--option")
+    if a.application:
+        doc["application"] = a.application
+    return _show(ctx, ctx.client.call("POST", "/v1/sources", body=doc))
+
+
+def sources_show(ctx: Context) -> int:
+    return _show(ctx, ctx.client.call("GET", path("/v1/sources/{}", ctx.args.source_id)))
+
+
+def sources_add_secret(ctx: Context) -> int:
+    doc: dict[str, Any] = {"secret": ctx.args.secret}
+    if ctx.args.retire_others_after is not None:
+        doc["retire_others_after"] = ctx.args.retire_others_after
+    answer = ctx.client.call("POST", path("/v1/sources/{}/secrets", ctx.args.source_id), body=doc)
+    ctx.out.result(answer, text=f"added secret {answer['secret'].get('id')} to {answer['source_id']}")
+    return 0
+
+
+def sources_retire_secret(ctx: Context) -> int:
+    a = ctx.args
+    ctx.client.call("DELETE", path("/v1/sources/{}/secrets/{}", a.source_id, a.secret_id))
+    ctx.out.result(
+        {"source_id": a.source_id, "secret_id": a.secret_id, "retired": True},
+        text=f"retired secret {a.secret_id} of {a.source_id}",
+    )
+    return 0
+
+
+def sources_rejections(ctx: Context) -> int:
+    doc = ctx.client.call("GET", path("/v1/sources/{}/rejections", ctx.args.source_id))
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+        return 0
+    counts = doc.get("counts") or {}
+    ctx.out.line("counts: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    items = doc.get("data") or doc.get("rejections") or []
+    ctx.out.table(items, [("at", "at"), ("reason", "code"), ("ip", "source_ip"), ("message", "message")])
+    return 0
+
+
+# ------------------------------------------------------------------------------------ endpoints
+
+
+def endpoints_list(ctx: Context) -> int:
+    return _listing(ctx, "/v1/endpoints", ENDPOINT_COLUMNS, {"application": ctx.args.application})
+
+
+def endpoints_create(ctx: Context) -> int:
+    a = ctx.args
+    doc: dict[str, Any] = {"url": a.endpoint_url}
+    for key, value in (
+        ("application", a.application),
+        ("description", a.description),
+        ("signing", a.signing),
+    ):
+        if value:
+            doc[key] = value
+    if a.event_type or a.source:
+        doc["filter"] = {"event_types": a.event_type, "sources": a.source}
+    return _show(ctx, ctx.client.call("POST", "/v1/endpoints", body=doc))
+
+
+def endpoints_show(ctx: Context) -> int:
+    return _show(ctx, ctx.client.call("GET", path("/v1/endpoints/{}", ctx.args.endpoint_id)))
+
+
+def endpoints_enable(ctx: Context) -> int:
+    return _show(ctx, ctx.client.call("POST", path("/v1/endpoints/{}/enable", ctx.args.endpoint_id)))
+
+
+def endpoints_disable(ctx: Context) -> int:
+    return _show(ctx, ctx.client.call("POST", path("/v1/endpoints/{}/disable", ctx.args.endpoint_id)))
+
+
+def endpoints_rotate_secret(ctx: Context) -> int:
+    doc = {} if ctx.args.retire_old_after is None else {"retire_old_after": ctx.args.retire_old_after}
+    return _show(
+        ctx, ctx.client.call("POST", path("/v1/endpoints/{}/secret/rotate", ctx.args.endpoint_id), body=doc)
+    )
+
+
+def endpoints_test(ctx: Context) -> int:
+    """Publish a ``hookway.test``-style event to the endpoint's owner with a type its filter accepts.
+
+    There is no route that targets one endpoint; publishing is the honest path: every endpoint of the
+    same owner whose filter accepts the type receives it too (said in the output). JSON:
+    ``{"message_id", "endpoint_id", "event_type", "delivery"}`` (delivery: null unless ``--wait``).
+    """
+    endpoint = ctx.client.call("GET", path("/v1/endpoints/{}", ctx.args.endpoint_id))
+    if not endpoint.get("enabled", True):
+        raise UsageError(f"endpoint {endpoint['id']} is disabled; enable it first")
+    types = (endpoint.get("filter") or {}).get("event_types") or []
+    event_type = ctx.args.event_type or next((t for t in types if "*" not in t), None)
+    if event_type is None:
+        prefix = next((t[:-1] for t in types if t.endswith("*")), "")
+        event_type = f"{prefix}hookway.test" if prefix else "hookway.test"
+    body: dict[str, Any] = {
+        "event_type": event_type,
+        "payload": {"test": True, "endpoint_id": endpoint["id"], "sent_at": int(ctx.now())},
+    }
+    if endpoint.get("application_id"):
+        body["application"] = endpoint["application_id"]
+    message_id = ctx.client.call("POST", "/v1/messages", body=body)["id"]
+    delivery = _wait_delivery(ctx, message_id, endpoint["id"], ctx.args.wait) if ctx.args.wait else None
+    doc = {
+        "message_id": message_id,
+        "endpoint_id": endpoint["id"],
+        "event_type": event_type,
+        "delivery": delivery,
+    }
+    status = f": {delivery['status']}" if delivery else ""
+    ctx.out.result(
+        doc,
+        text=f"published {message_id} ({event_type}) for {endpoint['id']}{status}; "
+        "other endpoints of the same owner subscribed to this type receive it too",
+    )
+    return 0 if delivery is None or delivery.get("status") == "succeeded" else 1
+
+
+def _wait_delivery(ctx: Context, message_id: str, endpoint_id: str, timeout: float) -> dict[str, Any] | None:
+    deadline = ctx.now() + timeout
+    last: dict[str, Any] | None = None
+    while True:
+        try:
+            message = ctx.client.call("GET", path("/v1/messages/{}", message_id))
+            last = next(
+                (d for d in message.get("deliveries", []) if d.get("endpoint_id") == endpoint_id), last
+            )
+        except ApiError as exc:
+            if exc.code != "message_not_yet_stored":
+                raise
+        if (last and last.get("status") != "pending") or ctx.now() >= deadline:
+            return last
+        ctx.wait(0.5)
+
+
+# --------------------------------------------------------------------------------- applications
+
+
+def applications_list(ctx: Context) -> int:
+    return _listing(ctx, "/v1/applications", APPLICATION_COLUMNS)
+
+
+def applications_create(ctx: Context) -> int:
+    a = ctx.args
+    doc: dict[str, Any] = {"name": a.name}
+    if a.uid:
+        doc["uid"] = a.uid
+    if a.metadata:
+        doc["metadata"] = {
+            k: str(v) if not isinstance(v, str) else v for k, v in pairs(a.metadata, "--metadata").items()
+        }
+    return _show(ctx, ctx.client.call("POST", "/v1/applications", body=doc))
+
+
+def applications_portal_url(ctx: Context) -> int:
+    a = ctx.args
+    doc = ctx.client.call(
+        "POST",
+        path("/v1/applications/{}/portal-access", a.application_id),
+        body={"expires_in": a.expires_in, "read_only": a.read_only},
+    )
+    ctx.out.result(doc, text=doc["url"])
+    return 0
+
+
+# ---------------------------------------------------------------------------------- event types
+
+
+def event_types_list(ctx: Context) -> int:
+    return _listing(ctx, "/v1/event-types", EVENT_TYPE_COLUMNS)
+
+
+def event_types_show(ctx: Context) -> int:
+    return _show(ctx, ctx.client.call("GET", path("/v1/event-types/{}", ctx.args.name)))
+
+
+def event_types_create(ctx: Context) -> int:
+    doc: dict[str, Any] = {"name": ctx.args.name, "description": ctx.args.description}
+    if ctx.args.schema:
+        doc["schema"] = read_json_arg(ctx.args.schema, ctx.stdin, "--schema")
+    return _show(ctx, ctx.client.call("POST", "/v1/event-types", body=doc))
+
+
+# ------------------------------------------------------------------------------ send and trigger
+
+
+def send(ctx: Context) -> int:
+    a = ctx.args
+    doc: dict[str, Any] = {"event_type": a.event_type, "payload": read_json_arg(a.data, ctx.stdin, "--data")}
+    if a.application:
+        doc["application"] = a.application
+    headers = {"Idempotency-Key": a.idempotency_key} if a.idempotency_key else None
+    answer = ctx.client.call("POST", "/v1/messages", body=doc, headers=headers)
+    ctx.out.result(answer, text=answer["id"])
+    return 0
+
+
+def trigger(ctx: Context) -> int:
+    """Send a signed sample webhook to a source's ingest URL. JSON: ``{"source_id", "scheme", "event",
+    "delivery_id", "status", "message_id", "reason"}`` (reason: the rejection code, if rejected)."""
+    from hookway_cli.signers import DEFAULT_EVENTS, SIGNERS
+
+    a = ctx.args
+    signer = SIGNERS.get(a.scheme)
+    if signer is None:
+        raise UsageError(f"trigger knows {', '.join(sorted(SIGNERS))}; not {a.scheme!r}")
+    secret = a.secret or ctx.env.get("HOOKWAY_TRIGGER_SECRET")
+    if not secret:
+        raise UsageError(
+            "give the source's secret with --secret or HOOKWAY_TRIGGER_SECRET (the API never shows it)"
+        )
+    source = ctx.client.call("GET", path("/v1/sources/{}", a.source))
+    scheme = (source.get("verification") or {}).get("scheme")
+    if scheme not in (
+        a.scheme,
+        "svix" if a.scheme == "standard" else a.scheme,
+        "standard" if a.scheme == "svix" else a.scheme,
+    ):
+        raise UsageError(f"source {a.source} verifies {scheme!r}, not {a.scheme!r}")
+    sample = signer(secret, a.event or DEFAULT_EVENTS[a.scheme], int(ctx.now()))
+    resp = ctx.client.post_raw(source["ingest_url"], sample.headers, sample.body)
+    answer: Any
+    try:
+        answer = resp.json()
+    except ValueError:
+        answer = None
+    answer = answer if isinstance(answer, dict) else {}
+    reason = (answer.get("error") or {}).get("code") if resp.status >= 400 else None
+    doc = {
+        "source_id": a.source,
+        "scheme": a.scheme,
+        "event": sample.event,
+        "delivery_id": sample.delivery_id,
+        "status": resp.status,
+        "message_id": answer.get("id"),
+        "reason": reason,
+    }
+    if resp.status >= 400:
+        if ctx.out.as_json:
+            ctx.out.json(doc)
+        message = (answer.get("error") or {}).get("message") or f"HTTP {resp.status}"
+        raise ApiError(
+            resp.status, reason or "rejected", f"the source rejected the webhook ({reason}): {message}"
+        )
+    ctx.out.result(
+        doc,
+        text=f"{resp.status} {answer.get('id')} ({a.scheme} {sample.event}, delivery {sample.delivery_id})",
+    )
+    return 0
+
+
+# ------------------------------------------------------------------------------------- messages
+
+
+def _search_query(ctx: Context) -> dict[str, Any]:
+    a = ctx.args
+    now = ctx.now()
+    return {
+        "application": a.application,
+        "source": a.source,
+        "endpoint": a.endpoint,
+        "event_type": a.event_type,
+        "status": a.status,
+        "provider_id": a.provider_id,
+        "after": int(parse_time(a.after, now)) if a.after else None,
+        "before": int(parse_time(a.before, now)) if a.before else None,
+    }
+
+
+def messages_list(ctx: Context) -> int:
+    if ctx.args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    query = {**_search_query(ctx), "limit": min(ctx.args.limit, 200)}
+    items = ctx.client.pages("/v1/messages", query, limit=ctx.args.limit)
+    ctx.out.table(items, MESSAGE_COLUMNS, {"data": items})
+    return 0
+
+
+def messages_show(ctx: Context) -> int:
+    doc = ctx.client.call("GET", path("/v1/messages/{}", ctx.args.message_id))
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+        return 0
+    ctx.out.fields({k: v for k, v in doc.items() if k != "deliveries"})
+    ctx.out.line("")
+    ctx.out.table(
+        doc.get("deliveries", []),
+        [("endpoint", "endpoint_id"), ("status", "status"), ("attempts", "attempts")],
+    )
+    return 0
+
+
+def messages_body(ctx: Context) -> int:
+    """The bytes as stored. JSON: ``{"id", "content_type", "sha256", "body_base64"}``."""
+    import base64
+
+    resp = ctx.client.call("GET", path("/v1/messages/{}/body", ctx.args.message_id), raw=True)
+    if ctx.out.as_json:
+        ctx.out.json(
+            {
+                "id": ctx.args.message_id,
+                "content_type": resp.headers.get("hookway-content-type"),
+                "sha256": resp.headers.get("hookway-body-sha256"),
+                "body_base64": base64.b64encode(resp.body).decode(),
+            }
+        )
+    elif ctx.args.output:
+        try:
+            with open(ctx.args.output, "wb") as out:
+                out.write(resp.body)
+        except OSError as exc:
+            raise UsageError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
+    else:
+        buffer = getattr(ctx.stdout, "buffer", None)
+        if buffer is not None:
+            ctx.stdout.flush()
+            buffer.write(resp.body)
+            buffer.flush()
+        else:
+            ctx.stdout.write(resp.body.decode("utf-8", errors="replace"))
+    return 0
+
+
+def messages_attempts(ctx: Context) -> int:
+    return _listing(ctx, path("/v1/messages/{}/attempts", ctx.args.message_id), ATTEMPT_COLUMNS)
+
+
+def messages_tail(ctx: Context) -> int:
+    """Follow new messages: one line (or one JSON object per line with ``--json``) per message."""
+    query = _search_query(ctx)
+    since = query["after"] or int(ctx.now())
+    seen: set[str] = set()
+    shown = 0
+    if not ctx.out.as_json:
+        ctx.out.line("\t".join(h for h, _ in MESSAGE_COLUMNS))
+    while True:
+        page = ctx.client.call("GET", "/v1/messages", query={**query, "after": since, "limit": 200})
+        fresh = [m for m in reversed(page.get("data", [])) if m["id"] not in seen]
+        for message in fresh:
+            seen.add(message["id"])
+            if ctx.out.as_json:
+                ctx.stdout.write(json.dumps(message, sort_keys=True) + "\n")
+                ctx.stdout.flush()
+            else:
+                from hookway_cli.output import cell
+
+                ctx.out.line("\t".join(cell(message, key) for _, key in MESSAGE_COLUMNS))
+            shown += 1
+            if ctx.args.count is not None and shown >= ctx.args.count:
+                return 0
+        ctx.wait(ctx.args.interval)
+
+
+# -------------------------------------------------------------------------------------- recovery
+
+
+def resend(ctx: Context) -> int:
+    body = {"endpoint_ids": ctx.args.endpoint} if ctx.args.endpoint else {}
+    answer = ctx.client.call("POST", path("/v1/messages/{}/resend", ctx.args.message_id), body=body)
+    ctx.out.result(
+        answer, text=f"queued {answer['id']} again to {', '.join(answer['endpoint_ids']) or 'no endpoint'}"
+    )
+    return 0
+
+
+def recover(ctx: Context) -> int:
+    """Queue again what an endpoint missed since a time; ``--wait`` follows them with a progress bar.
+    JSON: ``{"endpoint_id", "since", "count", "message_ids", "outcomes"}`` (outcomes with ``--wait``)."""
+    since = int(parse_time(ctx.args.since, ctx.now()))
+    answer = ctx.client.call(
+        "POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body={"since": since}
+    )
+    ids: list[str] = answer.get("message_ids", [])
+    outcomes: dict[str, str] = {}
+    if ctx.args.wait and ids:
+        outcomes = _follow(ctx, ids, ctx.args.endpoint, ctx.args.wait)
+    doc = {
+        "endpoint_id": ctx.args.endpoint,
+        "since": since,
+        "count": len(ids),
+        "message_ids": ids,
+        "outcomes": outcomes,
+    }
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(_count(outcomes).items()))
+    ctx.out.result(
+        doc,
+        text=f"queued {len(ids)} deliveries to {ctx.args.endpoint} again"
+        + (f": {summary}" if summary else ""),
+    )
+    return 0
+
+
+def _count(outcomes: Mapping[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for status in outcomes.values():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _follow(ctx: Context, ids: list[str], endpoint_id: str, timeout: float) -> dict[str, str]:
+    """Poll each delivery until it is no longer pending (or time runs out), showing progress."""
+    deadline = ctx.now() + timeout
+    outcomes = dict.fromkeys(ids, "pending")
+    progress = _Progress(ctx, len(ids))
+    while True:
+        for message_id in [m for m, s in outcomes.items() if s == "pending"]:
+            try:
+                message = ctx.client.call("GET", path("/v1/messages/{}", message_id))
+            except ApiError:
+                continue
+            delivery = next(
+                (d for d in message.get("deliveries", []) if d.get("endpoint_id") == endpoint_id), None
+            )
+            if delivery and delivery.get("status") != "pending":
+                outcomes[message_id] = delivery["status"]
+        done = sum(1 for s in outcomes.values() if s != "pending")
+        progress.update(done)
+        if done == len(ids) or ctx.now() >= deadline:
+            progress.close()
+            return outcomes
+        ctx.wait(0.5)
+
+
+class _Progress:
+    """A rich progress bar on a terminal; a line per change when piped; nothing with ``--json``."""
+
+    def __init__(self, ctx: Context, total: int) -> None:
+        self.ctx, self.total, self.last = ctx, total, -1
+        self.bar: Any = None
+        if ctx.out.rich:
+            from rich.progress import Progress
+
+            self.bar = Progress(console=ctx.out.console())
+            self.task = self.bar.add_task("delivering", total=total)
+            self.bar.start()
+
+    def update(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+        elif done != self.last and not self.ctx.out.as_json:
+            self.ctx.stderr.write(f"{done}/{self.total} done\n")
+        self.last = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def replay(ctx: Context) -> int:
+    """A source's messages received in [since, until) sent again to one endpoint: the count first, then
+    the work (skipped with ``--dry-run``). Composed from search and resend, so every replayed delivery goes
+    through the same claim and attempt log as any other. JSON: ``{"source_id", "endpoint_id", "since",
+    "until", "count", "dry_run", "message_ids", "failed"}``."""
+    a = ctx.args
+    now = ctx.now()
+    since = int(parse_time(a.since, now))
+    until = int(parse_time(a.until, now)) if a.until else int(now) + 1
+    if until <= since:
+        raise UsageError("--until must be later than --since")
+    ctx.client.call("GET", path("/v1/endpoints/{}", a.endpoint))  # a clear 404 before any work
+    messages = ctx.client.pages(
+        "/v1/messages", {"source": a.source, "after": since, "before": until, "limit": 200}
+    )
+    ids = [m["id"] for m in reversed(messages)]  # oldest first
+    if not ctx.out.as_json:
+        ctx.out.line(
+            f"{len(ids)} messages from {a.source} in that range"
+            + (" (dry run: nothing sent)" if a.dry_run else "")
+        )
+    failed: dict[str, str] = {}
+    if not a.dry_run:
+        progress = _Progress(ctx, len(ids))
+        for done, message_id in enumerate(ids, start=1):
+            try:
+                ctx.client.call(
+                    "POST", path("/v1/messages/{}/resend", message_id), body={"endpoint_ids": [a.endpoint]}
+                )
+            except ApiError as exc:
+                failed[message_id] = exc.code
+            progress.update(done)
+        progress.close()
+    doc = {
+        "source_id": a.source,
+        "endpoint_id": a.endpoint,
+        "since": since,
+        "until": until,
+        "count": len(ids),
+        "dry_run": a.dry_run,
+        "message_ids": ids,
+        "failed": failed,
+    }
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+    elif not a.dry_run:
+        ctx.out.line(
+            f"queued {len(ids) - len(failed)} to {a.endpoint}"
+            + (f", {len(failed)} refused" if failed else "")
+        )
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------- listen
+
+
+def listen(ctx: Context) -> int:
+    """Pull a listen session's deliveries and POST each to ``--forward`` with its headers (Standard
+    Webhooks signature included) and body, then report the local answer as the attempt's outcome. One line
+    per delivery; JSON: one object per line ``{"time", "event_type", "message_id", "attempt", "status",
+    "error_class", "duration_ms", "outcome"}``."""
+    import base64
+
+    from hookway_cli.client import ConnectionFailed
+
+    a = ctx.args
+    if not a.forward.startswith(("http://", "https://")):
+        raise UsageError("--forward is an http:// or https:// URL")
+    if a.session:
+        session = ctx.client.call("GET", path("/v1/endpoints/{}", a.session))
+        if session.get("kind") != "listen":
+            raise UsageError(f"{a.session} is not a listen session")
+        ctx.stderr.write(f"hookway: resumed listen session {session['id']}; forwarding to {a.forward}\n")
+    else:
+        doc: dict[str, Any] = {"expires_in": a.expires_in}
+        if a.events or a.source:
+            doc["filter"] = {"event_types": a.events, "sources": a.source}
+        if a.application:
+            doc["application"] = a.application
+        session = ctx.client.call("POST", "/v1/listen-sessions", body=doc)
+        ctx.stderr.write(
+            f"hookway: listen session {session['id']} open until {time.strftime('%H:%M:%S', time.localtime(session['expires_at']))}"
+            f"; forwarding to {a.forward}; deliveries are signed with {session['secret']}"
+            f" (resume with --session {session['id']})\n"
+        )
+    ctx.stderr.flush()
+    route = path("/v1/listen-sessions/{}/deliveries", session["id"])
+    cursor: str | None = None
+    done = 0
+    while True:
+        page = ctx.client.call("GET", route, query={"cursor": cursor, "wait": a.poll_wait})
+        cursor = page.get("next_cursor") or cursor
+        for item in page.get("data", []):
+            body = base64.b64decode(item["body_base64"])
+            started = time.monotonic()
+            report: dict[str, Any]
+            try:
+                resp = ctx.client.post_raw(a.forward, item["headers"], body)
+            except ConnectionFailed as exc:
+                report = {"status": None, "error_class": "connect_error", "error": str(exc)[:300]}
+            else:
+                report = {"status": resp.status, "body_base64": base64.b64encode(resp.body[:4096]).decode()}
+                if resp.headers.get("retry-after"):
+                    report["retry_after"] = resp.headers["retry-after"][:300]
+            report["duration_ms"] = int((time.monotonic() - started) * 1000)
+            answer = ctx.client.call("POST", f"{route}/{path('{}', item['id'])}/result", body=report)
+            line = {
+                "time": time.strftime("%H:%M:%S"),
+                "event_type": item.get("event_type"),
+                "message_id": item["message_id"],
+                "attempt": item["attempt"],
+                "status": report["status"],
+                "error_class": report.get("error_class"),
+                "duration_ms": report["duration_ms"],
+                "outcome": answer.get("outcome"),
+            }
+            if ctx.out.as_json:
+                ctx.stdout.write(json.dumps(line, sort_keys=True) + "\n")
+                ctx.stdout.flush()
+            else:
+                shown = report["status"] if report["status"] is not None else report.get("error_class")
+                ok = isinstance(report["status"], int) and 200 <= report["status"] < 300
+                ctx.out.line(
+                    f"{line['time']}  {line['event_type'] or '-'}  {line['message_id']}  {shown}  {line['duration_ms']} ms",
+                    style="green" if ok else "red",
+                )
+            done += 1
+            if a.count is not None and done >= a.count:
+                return 0
+
+
+# ---------------------------------------------------------------------------------------- verify
+
+
+def verify(ctx: Context) -> int:
+    """Check a captured request offline. JSON: ``{"valid", "scheme", "reason", "message", "compared",
+    "delivery_id", "timestamp", "event_type"}``; never the expected signature."""
+    from hookway_cli import capture
+    from hookway_cli.explain import compared
+
+    a = ctx.args
+    if a.request and (a.headers or a.body):
+        raise UsageError("give either --request or --headers with --body, not both")
+    if a.request:
+        captured = capture.from_dump(a.request)
+    elif a.headers and a.body:
+        captured = capture.from_files(a.headers, a.body)
+    else:
+        raise UsageError("give --request DUMP, or --headers FILE and --body FILE")
+    from chalicelib.verification import VerificationError
+    from chalicelib.verification import verify as check
+
+    url = a.request_url or (
+        f"https://hooks.example.invalid{captured.target}"
+        if captured.target
+        else "https://hooks.example.invalid/"
+    )
+    now = a.at if a.at is not None else ctx.now()
+    base = {
+        "valid": False,
+        "scheme": a.scheme,
+        "compared": compared(a.scheme, captured, len(a.secret), now, a.tolerance),
+        "delivery_id": None,
+        "timestamp": None,
+        "event_type": None,
+    }
+    try:
+        verified = check(
+            a.scheme,
+            secrets=a.secret,
+            method=captured.method,
+            url=url,
+            headers=captured.headers,
+            body=captured.body,
+            now=now,
+            tolerance=a.tolerance,
+            options=pairs(a.option, "--option"),
+        )
+    except VerificationError as exc:
+        doc = {**base, "reason": exc.reason, "message": str(exc)}
+        if ctx.out.as_json:
+            ctx.out.json(doc)
+        else:
+            ctx.out.line(f"invalid: {exc.reason}: {exc}", style="bold red")
+            for line in doc["compared"]:
+                ctx.out.line(f"  {line}")
+        return 1
+    doc = {
+        **base,
+        "valid": True,
+        "reason": None,
+        "message": "the signature matches",
+        "delivery_id": verified.delivery_id,
+        "timestamp": verified.timestamp,
+        "event_type": verified.event_type,
+    }
+    if ctx.out.as_json:
+        ctx.out.json(doc)
+    else:
+        ctx.out.line(
+            f"valid: {a.scheme} signature matches (delivery {verified.delivery_id}, event {verified.event_type})",
+            style="bold green",
+        )
+        for line in doc["compared"]:
+            ctx.out.line(f"  {line}")
+    return 0

@@ -1,0 +1,62 @@
+"""``make dev``'s log: one line a person can follow per webhook received, rejected, stored and delivered.
+
+The services log with ids in ``extra`` (never bodies, headers or secrets); this formatter turns those
+records into short lines. Other warnings and errors keep their logger name. The CloudWatch metric lines
+appear only with ``--verbose`` (``HOOKWAY_METRICS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+
+def _get(record: logging.LogRecord, name: str, default: Any = "-") -> Any:
+    value = getattr(record, name, None)
+    return default if value is None else value
+
+
+def describe(record: logging.LogRecord) -> str:
+    """The line for one record."""
+    name, event = record.name, record.getMessage()
+    if name == "hookway.ingest" and event == "accepted":
+        return f"received   {_get(record, 'message_id')}  from {_get(record, 'source_id')} ({_get(record, 'size')} bytes)"
+    if name == "hookway.ingest" and event == "rejected":
+        return f"rejected   a webhook to {_get(record, 'source_id')}: {_get(record, 'reason')}"
+    if name == "hookway.routing" and event == "stored":
+        return f"stored     {_get(record, 'message_id')}  from {_get(record, 'source_id')}, {_get(record, 'deliveries')} deliveries"
+    if name == "hookway.routing" and event == "duplicate":
+        return f"duplicate  {_get(record, 'message_id')}  from {_get(record, 'source_id')} (already stored)"
+    if name == "hookway.delivery" and event == "attempt":
+        answer = _get(record, "response_status", None) or _get(record, "error_class")
+        outcome = str(_get(record, "outcome"))
+        word = "delivered " if outcome == "delivered" else "attempt   "
+        return (
+            f"{word} {_get(record, 'message_id')} -> {_get(record, 'endpoint_id')}  "
+            f"#{_get(record, 'attempt')}: {answer} in {_get(record, 'duration_ms')} ms"
+            + ("" if outcome == "delivered" else f", {outcome}")
+        )
+    return f"{record.levelname.lower():<10} {name}: {event}"
+
+
+class DevFormatter(logging.Formatter):
+    """``HH:MM:SS line``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return time.strftime("%H:%M:%S", time.localtime(record.created)) + " " + describe(record)
+
+
+def install(*, verbose: bool) -> None:
+    """Send Hookway's records through the formatter (debug records too with ``--verbose``)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(DevFormatter())
+    handler.keep_format = True  # type: ignore[attr-defined]  # the composition root's JSON logs pass it by
+    root = logging.getLogger("hookway")
+    root.addHandler(handler)
+    root.propagate = False
+    # The ingest service logs each accepted webhook at debug level (silent in a Lambda at INFO).
+    logging.getLogger("hookway.ingest").setLevel(logging.DEBUG)
+    if verbose:
+        root.setLevel(logging.DEBUG)

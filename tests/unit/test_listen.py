@@ -1,0 +1,212 @@
+"""Listen sessions on fakes: handed over instead of POSTed, pulled signed, reported like any attempt."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
+from chalicelib.messages import delivery_states
+from chalicelib.models import Endpoint
+from chalicelib.outbound.listen import ListenService
+from chalicelib.outbound.tasks import Task
+from chalicelib.scope import OPERATOR
+from tests.conftest import Services
+from tests.unit.test_delivery import Receiver, World, _publish
+
+
+@pytest.fixture
+def world(services: Services) -> World:
+    return World(services, Receiver())
+
+
+def listen(world: World) -> ListenService:
+    return ListenService(
+        store=world.s.store,
+        endpoints=world.endpoints,
+        sender=lambda: world.sender,
+        clock=world.clock,
+        sleep=world.clock.advance,
+    )
+
+
+def session(world: World, expires_in: int = 600, **doc: object) -> tuple[Endpoint, str]:
+    return world.endpoints.open_session(
+        {"expires_in": expires_in, "filter": {"event_types": ["order.*"]}, **doc}, OPERATOR
+    )
+
+
+def hand_over(world: World) -> list[str]:
+    """Route, then handle the tasks due now (not the expiry checks, which are due at the session's end)."""
+    world.route_all()
+    due = [b for b in world.deliveries.sent if Task.decode(b).not_before <= world.clock()]
+    world.deliveries.sent[:] = [b for b in world.deliveries.sent if b not in due]
+    return [world.sender.handle(body) for body in due]
+
+
+def state(world: World, message_id: str) -> dict[str, object]:
+    message = world.s.store.get_message(message_id)
+    [only] = delivery_states(message, world.s.store.list_attempts(message_id))
+    return only
+
+
+def test_a_delivery_is_handed_over_not_posted_and_pulled_signed_for_the_official_verifier(
+    world: World,
+) -> None:
+    world.clock.now = time.time()  # the official library checks the timestamp against the real clock
+    endpoint, secret = session(world)
+    message_id = _publish(world, "order.created", {"n": 1})
+    assert hand_over(world) == ["handed_over"]
+    assert world.receiver.requests == []  # nothing POSTed
+    pulled = listen(world).pull(endpoint.id, {}, OPERATOR)
+    [item] = pulled["data"]
+    body = base64.b64decode(item["body_base64"])
+    assert Webhook(secret).verify(body, item["headers"])["data"] == {"n": 1}
+    assert item["message_id"] == message_id and pulled["next_cursor"] == item["id"]
+    assert state(world, message_id)["status"] == "pending"
+
+
+def test_the_local_answer_is_the_attempts_outcome_and_a_failure_is_retried_into_the_session(
+    world: World,
+) -> None:
+    # GIVEN a pulled delivery
+    endpoint, _ = session(world)
+    message_id = _publish(world, "order.created")
+    hand_over(world)
+    service = listen(world)
+    [first] = service.pull(endpoint.id, {}, OPERATOR)["data"]
+    # WHEN the local receiver answered 500
+    assert (
+        service.report(endpoint.id, first["id"], {"status": 500, "duration_ms": 4}, OPERATOR)["outcome"]
+        == "retrying"
+    )
+    # THEN the attempt is recorded failed with that status, and the retry comes back into the session
+    [attempt] = world.s.store.list_attempts(message_id)
+    assert (attempt.status, attempt.response_status, attempt.duration_ms) == ("failed", 500, 4)
+    world.clock.advance(10)
+    assert hand_over(world) == ["handed_over"]
+    [second] = service.pull(endpoint.id, {"cursor": first["id"]}, OPERATOR)["data"]
+    assert second["attempt"] == 2 and second["headers"]["webhook-id"] == first["headers"]["webhook-id"]
+    # AND a 200 ends the delivery succeeded
+    assert service.report(endpoint.id, second["id"], {"status": 200}, OPERATOR)["outcome"] == "succeeded"
+    assert state(world, message_id)["status"] == "succeeded"
+    # AND a second report of the same delivery is refused
+    with pytest.raises(NotFoundError):
+        service.report(endpoint.id, second["id"], {"status": 200}, OPERATOR)
+
+
+def test_deliveries_wait_while_the_cli_is_away_and_a_fresh_cli_gets_every_unreported_one(
+    world: World,
+) -> None:
+    endpoint, _ = session(world)
+    ids = [_publish(world, "order.created", {"n": n}) for n in range(3)]
+    hand_over(world)
+    service = listen(world)
+    seen = service.pull(endpoint.id, {}, OPERATOR)["data"]  # pulled, then the CLI died before reporting
+    again = service.pull(endpoint.id, {}, OPERATOR)["data"]  # a fresh CLI, no cursor
+    assert sorted(d["message_id"] for d in again) == sorted(ids) and len(seen) == 3
+
+
+def test_at_the_sessions_end_an_unreported_delivery_fails_with_cli_disconnected(world: World) -> None:
+    # GIVEN a delivery handed over and never reported
+    endpoint, _ = session(world, expires_in=60)
+    message_id = _publish(world, "order.created")
+    hand_over(world)
+    [check] = world.deliveries.sent
+    assert Task.decode(check).not_before == endpoint.expires_at + 2
+    # WHEN the session's end passes and the check runs
+    world.clock.now = Task.decode(check).not_before
+    assert world.sender.handle(check) == "cli_disconnected"
+    # THEN the delivery ended failed, saying why; pulling and late reports answer 410
+    [attempt] = world.s.store.list_attempts(message_id)
+    assert (attempt.status, attempt.error_class) == ("failed", "cli_disconnected")
+    assert state(world, message_id)["status"] == "failed"
+    with pytest.raises(GoneError):
+        listen(world).pull(endpoint.id, {}, OPERATOR)
+
+
+def test_the_end_check_leaves_a_reported_delivery_alone(world: World) -> None:
+    endpoint, _ = session(world, expires_in=60)
+    message_id = _publish(world, "order.created")
+    hand_over(world)
+    service = listen(world)
+    [item] = service.pull(endpoint.id, {}, OPERATOR)["data"]
+    service.report(endpoint.id, item["id"], {"status": 204}, OPERATOR)
+    [check] = world.deliveries.sent
+    world.clock.now = Task.decode(check).not_before
+    assert world.sender.handle(check) == "duplicate"
+    assert state(world, message_id)["status"] == "succeeded"
+
+
+def test_a_stale_claim_is_a_conflict(world: World) -> None:
+    from dataclasses import replace
+
+    endpoint, _ = session(world)
+    _publish(world, "order.created")
+    hand_over(world)
+    [pulled] = world.s.store.list_pulled(endpoint.id, after=None, limit=10)
+    world.s.store.put_pulled(replace(pulled, seq="z", claim_id="clm_other"))
+    with pytest.raises(ConflictError):
+        listen(world).report(endpoint.id, "z", {"status": 200}, OPERATOR)
+
+
+def test_the_long_poll_waits_for_the_first_delivery_up_to_its_limit(world: World) -> None:
+    endpoint, _ = session(world)
+    start = world.clock()
+    assert listen(world).pull(endpoint.id, {"wait": "5"}, OPERATOR)["data"] == []
+    assert 5 <= world.clock() - start < 6
+    assert listen(world).pull(endpoint.id, {"wait": "99"}, OPERATOR)["data"] == []
+    assert world.clock() - start < 27  # capped at 20 s
+
+
+def test_routing_skips_a_session_that_has_ended(world: World) -> None:
+    session(world, expires_in=60)
+    world.clock.advance(61)
+    _publish(world, "order.created")
+    world.route_all()
+    assert world.deliveries.sent == []
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"expires_in": 5},
+        {"expires_in": 100_000},
+        {"expires_in": True},
+        {"url": "https://x.example"},
+        {"filter": {"bad": 1}},
+    ],
+)
+def test_bad_session_requests_are_400(world: World, doc: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        world.endpoints.open_session(doc, OPERATOR)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"status": 99},
+        {"status": "200"},
+        {"status": True},
+        {"duration_ms": -1},
+        {"body_base64": "%%%"},
+        {"error": 5},
+        [],
+    ],
+)
+def test_bad_reports_are_400(world: World, doc: object) -> None:
+    endpoint, _ = session(world)
+    _publish(world, "order.created")
+    hand_over(world)
+    [item] = listen(world).pull(endpoint.id, {}, OPERATOR)["data"]
+    with pytest.raises(ValidationError):
+        listen(world).report(endpoint.id, item["id"], doc, OPERATOR)
+
+
+def test_an_ordinary_endpoint_is_not_a_session(world: World) -> None:
+    endpoint, _ = world.endpoint()
+    with pytest.raises(NotFoundError):
+        listen(world).pull(endpoint.id, {}, OPERATOR)
