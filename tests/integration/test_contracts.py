@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -226,6 +227,24 @@ class TestStore:
             if cursor is None:
                 break
         assert seen == [s.id for s in made]
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            b"",
+            b"x" * 511,
+            json.dumps({"commits": [{"id": i, "message": "fix the build"} for i in range(300)]}).encode(),
+            bytes(range(256)) * 8,  # binary, deflates
+            os.urandom(4096),  # does not deflate: kept as it is
+        ],
+        ids=["empty", "short", "json-10k", "binary", "random"],
+    )
+    def test_every_inline_body_comes_back_byte_for_byte(
+        self, store: Any, clock: FakeClock, body: bytes
+    ) -> None:
+        message = _message(clock, body=body, size=len(body))
+        assert store.store_message(message, clock()) is True
+        assert store.get_message(message.id).body == body
 
     def test_message_round_trip_inline_and_by_reference(self, store: Any, clock: FakeClock) -> None:
         inline = _message(clock)
