@@ -13,8 +13,8 @@ from typing import Any
 
 from chalicelib.names import FUNCTIONS, Names
 
-# What each function calls (read off chalicelib: the store's get/put/update/delete/query/batch-get, the
-# queues' send and delete, the claim check's put/get, the admin key and client certificates).
+# What each function calls, checked against the calls its handler really makes on moto
+# (tests/integration/test_iam_calls.py).
 DYNAMO_READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
 DYNAMO_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
 CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
@@ -116,15 +116,18 @@ def policies(
             ]
         elif key == "route_ingest":
             statements += [
-                _statement("State", [*DYNAMO_READ, "dynamodb:PutItem"], table),
+                # Endpoints are read with a query and a batch get; a duplicate is the failed conditional put.
+                _statement("State", ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem"], table),
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
-                _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
+                # Reads claim-checked bodies; parks inline bodies too big for a DynamoDB item.
+                _statement("Payloads", ["s3:GetObject", "s3:PutObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
             ]
         elif key == "deliver":
             statements += [
-                _statement("State", [*DYNAMO_READ, *DYNAMO_WRITE], table),
+                # Item reads only (message, endpoint, attempt); claim and result puts; endpoint health updates.
+                _statement("State", ["dynamodb:GetItem", *DYNAMO_WRITE], table),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
@@ -151,7 +154,8 @@ def policies(
             ]
         elif key == "sweep":
             statements += [
-                _statement("State", [*DYNAMO_READ, *DYNAMO_WRITE], table),
+                # Endpoints and attempts by query and batch get; disabling, ending claims, ops events.
+                _statement("State", ["dynamodb:Query", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
                 _statement("OperationalEvents", ["sqs:SendMessage"], [arns.ingest_queue]),
             ]
         if tracing:

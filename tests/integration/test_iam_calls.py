@@ -1,0 +1,252 @@
+"""Each function's IAM policy against the AWS calls its handler really makes, on moto over HTTP.
+
+Each handler of ``app.py`` runs in this process on its own composition root, whose boto3 session records
+every call (service and operation). The calls, as IAM actions, must all be allowed by that function's
+policy (a missing one would fail in production), and for the queue consumers, whose paths the test drives
+completely, the policy must allow nothing more (no unused action) apart from what the event source mapping
+itself calls (ReceiveMessage, DeleteMessage, GetQueueAttributes) and CloudWatch Logs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from chalicelib import wiring
+from chalicelib.config import Settings
+from chalicelib.names import names
+from infra import iam
+from local import emulator
+from local.worker import sqs_event
+from tests import aws
+from tests.conftest import GITHUB_SECRET
+
+pytestmark = pytest.mark.integration
+
+# botocore operation -> the IAM action it needs (the batch forms are authorized by the single ones).
+ACTION = {
+    "SendMessageBatch": "sqs:SendMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage",
+    "HeadObject": "s3:GetObject",
+}
+TRANSACT = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem"}
+ESM_AND_LOGS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "logs:CreateLogStream"}
+# Allowed without being called: S3 answers a missing object 404 (not 403) only with ListBucket.
+PERMISSION_ONLY = {"s3:ListBucket", "logs:PutLogEvents"}
+
+
+class Recorder:
+    """Collects the IAM actions of every call a boto3 session makes."""
+
+    def __init__(self) -> None:
+        self.actions: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        service = model.service_model.signing_name or model.service_model.endpoint_prefix
+        if model.name == "TransactWriteItems":
+            found = {TRANSACT[k] for item in params.get("TransactItems", []) for k in item if k in TRANSACT}
+        else:
+            found = {ACTION.get(model.name, f"{service}:{model.name}")}
+        with self.lock:
+            self.actions |= found
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[dict[str, Any]]:
+    with aws.moto_server() as endpoint:
+        env = emulator.deploy(endpoint)
+        yield {"endpoint": endpoint, "env": env}
+
+
+def _container(world: dict[str, Any], recorder: Recorder) -> wiring.Container:
+    import boto3
+
+    environ = {
+        **world["env"],
+        "HOOKWAY_STAGE": "local",
+        "HOOKWAY_ADMIN_KEY": "hk_iam_test",
+        "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+        "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
+    }
+    session = boto3.session.Session(
+        aws_access_key_id=emulator.AWS_ENV["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=emulator.AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=emulator.AWS_ENV["AWS_SESSION_TOKEN"],
+    )
+    session.events.register("before-parameter-build.*.*", _capture(recorder))
+    container = wiring.Container(Settings.from_env(environ))
+    container._session = session
+    return container
+
+
+def _capture(recorder: Recorder) -> Any:
+    def handler(params: dict[str, Any], model: Any, **_: Any) -> None:
+        recorder(model, params)
+
+    return handler
+
+
+def _policy_actions(key: str) -> set[str]:
+    n = names("local")
+    arns = iam.for_template(n)
+    return {a for s in iam.policies(n, arns)[key]["Statement"] for a in s["Action"]}
+
+
+class Receiver:
+    """A loopback receiver: 200 on /ok, 500 on anything else."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(200 if self.path == "/ok" else 500)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def _drain(world: dict[str, Any], env_name: str) -> dict[str, Any] | None:
+    sqs = aws.client("sqs", world["endpoint"])
+    url = world["env"][env_name]
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"])
+    messages = got.get("Messages", [])
+    if not messages:
+        return None
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return sqs_event(messages, arn, emulator.REGION)
+
+
+def _run(handler_name: str, container: wiring.Container, event: Any) -> Any:
+    from chalice.local import LambdaContext
+
+    import app as app_module
+
+    wiring._container = container
+    try:
+        return getattr(app_module, handler_name)(
+            event, LambdaContext(handler_name, 512, max_runtime_ms=60_000)
+        )
+    finally:
+        wiring.reset()
+
+
+def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_nothing_less(
+    world: dict[str, Any],
+) -> None:
+    from bench.fixtures import ingest_event
+
+    receiver = Receiver()
+    # GIVEN the API used as an operator would: a source, two endpoints (one failing), webhooks and a publish
+    api_calls = Recorder()
+    api = _container(world, api_calls)
+    source = api.sources.create(
+        {"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+    )
+    from chalicelib.scope import OPERATOR
+
+    for path in ("/ok", "/fail"):
+        api.endpoints.create({"url": receiver.base + path, "retry_schedule": [0, 1]}, OPERATOR)
+    small = json.dumps({"zen": "iam"}).encode()
+    parked = json.dumps({"blob": "x" * 300_000}).encode()  # inline, too big for an item: the router parks it
+    big = json.dumps({"blob": "x" * 950_000}).encode()  # over the claim check: S3 first
+    for i, body in enumerate((small, parked, big)):
+        assert _run("app", api, ingest_event(source.id, body, f"iam-{i}"))["statusCode"] == 202
+    api.publisher.publish({"event_type": "iam.test", "payload": {}}, None, OPERATOR)
+
+    # WHEN each consumer handles what reached its queue, as its event source mapping would hand it over
+    recorded: dict[str, set[str]] = {"api_handler": api_calls.actions}
+    for handler, queue, key in (
+        ("route_ingest", "HOOKWAY_INGEST_QUEUE_URL", "route_ingest"),
+        ("deliver", "HOOKWAY_DELIVERIES_QUEUE_URL", "deliver"),
+    ):
+        calls = Recorder()
+        container = _container(world, calls)
+        while (event := _drain(world, queue)) is not None:
+            _run(handler, container, event)
+        recorded[key] = calls.actions
+    # ... a task that reached the dead-letter queue (sent there by hand: moto would take 5 receives)
+    sqs = aws.client("sqs", world["endpoint"])
+    from chalicelib.outbound.tasks import Task
+
+    message_id = api.messages.search({"source": source.id}, OPERATOR, _page()).items[0].id
+    endpoint_id = api.store.endpoints_of(None)[0].id
+    sqs.send_message(
+        QueueUrl=world["env"]["HOOKWAY_DELIVERIES_DLQ_URL"],
+        MessageBody=Task(message_id, endpoint_id, 9).encode(),
+    )
+    calls = Recorder()
+    container = _container(world, calls)
+    event = _drain(world, "HOOKWAY_DELIVERIES_DLQ_URL")
+    assert event is not None
+    _run("dead_letters", container, event)
+    recorded["dead_letters"] = calls.actions
+    # ... and the hourly sweep, with work to do: an endpoint failing for 6 days, a claim whose holder died
+    import time
+
+    from chalicelib.models import Attempt
+
+    failing = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/fail"))
+    api.store.set_endpoint_failing(failing.id, None)
+    api.store.set_endpoint_failing(failing.id, time.time() - 6 * 86400)
+    message = api.store.get_message(message_id)
+    orphan = Attempt(
+        message_id=message_id,
+        endpoint_id=failing.id,
+        number=7,
+        claim_id="clm_dead",
+        started_at=time.time() - 7200,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=time.time() - 7000,
+        expires_at=message.expires_at,
+        generation=message.receipt_id.rsplit("_", 1)[-1][:12],
+    )
+    assert api.store.claim_attempt(orphan, time.time())
+    calls = Recorder()
+    schedule = {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": "2026-12-01T00:00:00Z",
+        "region": emulator.REGION,
+        "resources": [],
+        "detail": {},
+    }
+    report = _run("sweep", _container(world, calls), schedule)
+    assert report["endpoints_disabled"] == [failing.id] and report["claims_ended"] == 1
+    recorded["sweep"] = calls.actions
+    receiver.server.shutdown()
+
+    # THEN no function calls anything its policy does not allow
+    for key, actions in recorded.items():
+        allowed = _policy_actions(key)
+        assert actions, key
+        assert actions <= allowed, (key, sorted(actions - allowed))
+    # ... and the consumers' policies hold nothing they did not use (but the ESM's and the logs' own)
+    for key in ("route_ingest", "dead_letters", "sweep"):
+        unused = _policy_actions(key) - recorded[key] - ESM_AND_LOGS - PERMISSION_ONLY
+        assert unused == set(), (key, sorted(unused))
+    # The sender's certificate reads (Secrets Manager, SSM) happen only for endpoints with a client
+    # certificate, which test_outbound_mtls drives end to end; everything else it may do, it did here.
+    unused = _policy_actions("deliver") - recorded["deliver"] - ESM_AND_LOGS - PERMISSION_ONLY
+    assert unused == {"secretsmanager:GetSecretValue", "ssm:GetParameter"}, sorted(unused)
+
+
+def _page() -> Any:
+    from chalicelib.ports import PageRequest
+
+    return PageRequest(50)
