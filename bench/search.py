@@ -105,11 +105,12 @@ def _seed(container: Any, n: int) -> dict[str, str]:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(one, range(n)))
     say(f"   seeded {n:,} messages (and {n // 10:,} failed attempts) in {time.perf_counter() - begin:.0f} s")
+    middle = n // 2 - (n // 2) % 3 + 1  # a message of sources[1]
     return {
         "application": apps[3],
         "source": sources[1],
         "endpoint": endpoint_id,
-        "provider": f"provider-{n // 2}",
+        "provider": f"provider-{middle}",
     }
 
 
