@@ -18,9 +18,8 @@ import logging
 from collections.abc import Callable
 
 from chalicelib.errors import NotFoundError
-from chalicelib.ids import new_id
-from chalicelib.models import Attempt, generation_of
-from chalicelib.outbound.tasks import Task
+from chalicelib.models import generation_of
+from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import Store
 
 log = logging.getLogger("hookway.dead_letters")
@@ -78,18 +77,14 @@ class DeadLetters:
             return "already_recorded"  # this attempt finished; a retry it scheduled carries the delivery
         if current is not None and current.lease_until >= now:
             raise StillLeasedError(f"attempt {task.attempt} of {message.id} is still leased")
-        record = Attempt(
-            message_id=message.id,
-            endpoint_id=task.endpoint_id,
-            number=task.attempt,
-            claim_id=new_id("clm"),
-            started_at=now,
-            status="failed",
-            delivery_status="failed",
+        record = ending(
+            task,
+            generation,
+            now,
+            outcome="failed",
             error_class=REASON,
             error="the delivery task failed on every receive and reached the dead-letter queue",
             expires_at=message.expires_at or now + self._retention,
-            generation=generation,
         )
         if not self._store.claim_attempt(record, now):
             return "already_recorded"  # a holder finished it between our read and our write

@@ -33,7 +33,7 @@ from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, ge
 from chalicelib.outbound import egress
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.signing import SIGNERS
-from chalicelib.outbound.tasks import Task
+from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
 
 log = logging.getLogger("hookway.delivery")
@@ -180,18 +180,14 @@ class Sender:
 
     def _disconnected(self, task: Task, generation: str, now: float) -> str:
         """End an attempt to a listen session that is over: ``failed``, ``cli_disconnected``."""
-        ended = Attempt(
-            message_id=task.message_id,
-            endpoint_id=task.endpoint_id,
-            number=task.attempt,
-            claim_id=new_id("clm"),
-            started_at=now,
-            status="failed",
-            delivery_status="failed",
+        ended = ending(
+            task,
+            generation,
+            now,
+            outcome="failed",
             error_class="cli_disconnected",
             error="the listen session ended before its CLI reported this delivery",
             expires_at=now + self._retention,
-            generation=generation,
         )
         if not self._store.claim_attempt(ended, now):
             return "duplicate"  # the CLI reported it in time
@@ -244,17 +240,13 @@ class Sender:
         return "duplicate"
 
     def _skip(self, task: Task, generation: str, now: float) -> None:
-        skipped = Attempt(
-            message_id=task.message_id,
-            endpoint_id=task.endpoint_id,
-            number=task.attempt,
-            claim_id=new_id("clm"),
-            started_at=now,
-            status="skipped",
-            delivery_status="skipped",
+        skipped = ending(
+            task,
+            generation,
+            now,
+            outcome="skipped",
             error_class="endpoint_disabled",
             expires_at=now + self._retention,
-            generation=generation,
         )
         self._store.claim_attempt(skipped, now)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Literal
+
+from chalicelib.ids import new_id
+from chalicelib.models import Attempt
 
 VERSION = 1
 
@@ -53,3 +57,30 @@ class Task:
         except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise PoisonTaskError(f"unreadable delivery task: {type(exc).__name__}") from exc
         return task
+
+
+def ending(
+    task: Task,
+    generation: str,
+    now: float,
+    *,
+    outcome: Literal["failed", "skipped"],
+    error_class: str,
+    error: str | None = None,
+    expires_at: float,
+) -> Attempt:
+    """The attempt that ends a task's delivery without a request: the endpoint is disabled or gone
+    (``skipped``), its listen session is over or the task was dead-lettered (``failed``)."""
+    return Attempt(
+        message_id=task.message_id,
+        endpoint_id=task.endpoint_id,
+        number=task.attempt,
+        claim_id=new_id("clm"),
+        started_at=now,
+        status=outcome,
+        delivery_status=outcome,
+        error_class=error_class,
+        error=error,
+        expires_at=expires_at,
+        generation=generation,
+    )
