@@ -245,7 +245,7 @@ def _static(name: str, content_type: str, headers: dict[str, str] | None = None)
     return Response(body=data, status_code=200, headers={"Content-Type": content_type, **common})
 
 
-def _page(name: str, *, images: str, ancestors: str) -> Response:
+def _web_page(name: str, *, images: str, ancestors: str) -> Response:
     headers = {
         "Content-Security-Policy": _PAGE_POLICY.format(images=images, ancestors=ancestors),
         "Cross-Origin-Opener-Policy": "same-origin",
@@ -267,13 +267,13 @@ def index() -> Response:
 @app.route("/console", methods=["GET"], content_types=ANY_CONTENT)
 def console() -> Response:
     """The operator console (never framed by another page)."""
-    return _page("console.html", images="data:", ancestors="'none'")
+    return _web_page("console.html", images="data:", ancestors="'none'")
 
 
 @app.route("/portal", methods=["GET"], content_types=ANY_CONTENT)
 def portal() -> Response:
     """The customer portal; a platform may frame it (HOOKWAY_PORTAL_FRAME_ANCESTORS) and show its logo."""
-    return _page("portal.html", images="data: https:", ancestors=_frame_ancestors())
+    return _web_page("portal.html", images="data: https:", ancestors=_frame_ancestors())
 
 
 @app.route("/assets/{name}", methods=["GET"], content_types=ANY_CONTENT)

@@ -68,7 +68,10 @@ function signInPage(reason) {
   key.input.focus();
 }
 
-api.whenSignedOut((error) => signInPage(error.code === "session_expired" ? errorText(error) : "Sign in again to go on."));
+api.whenSignedOut((error) => {
+  if (error.code === "wrong_admin_key") return; // the sign-in form shows it under the field
+  signInPage(error.code === "session_expired" ? errorText(error) : "Sign in again to go on.");
+});
 
 signOutButton.addEventListener("click", async () => {
   try {
