@@ -461,6 +461,17 @@ class TestApplications:
         assert [a.id for a in seen] == [a.id for a in made]
         assert pages == 3
 
+    def test_console_sessions_are_kept_until_signed_out(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN a session kept by its digest
+        store.put_session("d" * 64, clock() + 3600)
+        # THEN it is found with when it ends, and an unknown one is not
+        assert store.session_expires_at("d" * 64) == clock() + 3600
+        assert store.session_expires_at("e" * 64) is None
+        # WHEN it is deleted (twice: the second is no error), THEN it is gone
+        store.delete_session("d" * 64)
+        store.delete_session("d" * 64)
+        assert store.session_expires_at("d" * 64) is None
+
     def test_revoke_tokens_only_moves_forward(self, store: Any, clock: FakeClock) -> None:
         # GIVEN an application
         app = _application(clock, uid="rv")
