@@ -335,12 +335,14 @@ class TestStore:
                     "a/b",
                     3,
                     "ua",
+                    ("content-type", "x-hub-signature-256"),
                 ),
                 slot=i % 3,
                 ttl=int(clock()) + 100,
             )
         kept = store.list_rejections(sid)
         assert len(kept) == 3  # bounded by the ring
+        assert kept[0].header_names == ("content-type", "x-hub-signature-256")
         assert [r.at for r in kept] == sorted((r.at for r in kept), reverse=True)
         assert store.rejection_counts(sid) == {"total": 4, "signature_mismatch": 3, "ip_not_allowed": 1}
         clock.advance(101)
