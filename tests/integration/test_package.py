@@ -178,7 +178,9 @@ def test_the_console_and_portal_ship_in_the_package_and_api_gateway_compresses(
 ) -> None:
     template, archive = built
     web = ROOT / "chalicelib" / "web"
-    shipped = {n.removeprefix("chalicelib/web/") for n in archive.namelist() if n.startswith("chalicelib/web/")}
+    shipped = {
+        n.removeprefix("chalicelib/web/") for n in archive.namelist() if n.startswith("chalicelib/web/")
+    }
     assert shipped == {p.name for p in web.iterdir()}
     for name in shipped:
         assert archive.read(f"chalicelib/web/{name}") == (web / name).read_bytes(), name
