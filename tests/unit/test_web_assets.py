@@ -95,3 +95,27 @@ def test_each_page_preloads_every_module_it_imports(page: str) -> None:
                 imported.add(dep)
                 todo.append(dep)
     assert preloaded == imported
+
+
+@pytest.mark.parametrize(
+    ("path", "location"), [("/", "/console"), ("/api/", "/api/console"), ("/api", "/api/console")]
+)
+def test_the_front_page_redirects_to_the_console_under_the_same_prefix(path: str, location: str) -> None:
+    import app
+
+    event = {
+        "resource": "/",
+        "path": "/",
+        "httpMethod": "GET",
+        "headers": {"Host": "h"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {"resourcePath": "/", "httpMethod": "GET", "path": path, "stage": "api"},
+    }
+    answer = app.app(event, None)
+    assert (answer["statusCode"], answer["headers"]["Location"]) == (302, location)
