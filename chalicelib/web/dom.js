@@ -53,6 +53,23 @@ export function internalHref(value) {
   throw new Error(`links stay inside the page: ${text}`);
 }
 
+/**
+ * The one link that leaves the page, deliberately narrow: a portal link this deployment minted
+ * (same origin, path ending in /portal, #token=... and nothing else), opened in a new tab without an opener.
+ * Anything else throws, as h() does for an outside href.
+ */
+export function portalAnchor(url, ...children) {
+  const target = new URL(String(url), document.baseURI);
+  const ok = target.origin === location.origin && /\/portal$/.test(target.pathname) && !target.search
+    && /^#token=[A-Za-z0-9._~-]+$/.test(target.hash) && !target.username && !target.password;
+  if (!ok) throw new Error("only this deployment's portal links leave the page");
+  const a = h("a", {}, ...children);
+  a.setAttribute("href", target.href);
+  a.setAttribute("target", "_blank");
+  a.setAttribute("rel", "noopener noreferrer");
+  return a;
+}
+
 /** Images: https URLs (a platform's logo) or this origin's own files; nothing else. */
 export function imageSource(value) {
   const url = new URL(String(value), document.baseURI);

@@ -205,7 +205,7 @@ export function form({ fields, submitLabel, onSubmit, testid, extra = [] }) {
 
 function showFormError(formEl, errors, error) {
   const name = error instanceof ApiError ? error.detail.field : error.field;
-  const input = name ? formEl.querySelector(`[name="${CSS.escape(String(name).split(".")[0])}"]`) : null;
+  const input = name ? fieldInput(formEl, String(name)) : null;
   if (input) {
     input.setAttribute("aria-invalid", "true");
     const message = input.parentElement.querySelector(".field-error");
@@ -213,6 +213,16 @@ function showFormError(formEl, errors, error) {
     input.focus();
   }
   replace(errors, errorBox(error));
+}
+
+/** The input an error's field names: the most specific one the form has ("a.b.c", else "a.b", else "a"). */
+function fieldInput(formEl, name) {
+  const parts = name.split(".");
+  for (let n = parts.length; n > 0; n--) {
+    const input = formEl.querySelector(`[name="${CSS.escape(parts.slice(0, n).join("."))}"]`);
+    if (input) return input;
+  }
+  return null;
 }
 
 /** The values of a form's named inputs (checkboxes as booleans). */
