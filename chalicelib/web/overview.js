@@ -23,7 +23,7 @@ function cards(totals) {
   return h("div", { class: "cards", "data-testid": "totals" }, SERIES.map((s) =>
     h("a", { class: `card ${s.key}`, href: s.href, "data-testid": `total-${s.key}` },
       h("span", { class: "figure" }, String(totals[s.key] ?? 0)),
-      h("span", { class: "label" }, `${s.label}: ${s.help}, 24 h`))));
+      h("span", { class: "label" }, `${s.label} in 24 h: ${s.help}`))));
 }
 
 /** Four bars per hour, oldest on the left; the numbers are in the table below it. */
@@ -44,7 +44,9 @@ function chart(hours) {
       bars.push(h("rect", { class: `bar ${s.key}`, x: (i * slot + 2 + j * bar).toFixed(1), y: (height - bottom - tall).toFixed(1), width: Math.max(0.5, bar - 0.5).toFixed(1), height: tall.toFixed(1) }));
     });
     if (i % 6 === 0 || i === hours.length - 1) {
-      bars.push(h("text", { x: (i * slot + slot / 2).toFixed(1), y: height - 6, "text-anchor": "middle", "font-size": 12, class: "axis" }, hourLabel(hr.start)));
+      const anchor = i === 0 ? "start" : i === hours.length - 1 ? "end" : "middle";
+      const x = i === 0 ? 0 : i === hours.length - 1 ? width : i * slot + slot / 2;
+      bars.push(h("text", { x: x.toFixed(1), y: height - 6, "text-anchor": anchor, "font-size": 13, class: "axis" }, hourLabel(hr.start)));
     }
   });
   const totals = SERIES.map((s) => `${hours.reduce((n, hr) => n + (hr[s.key] || 0), 0)} ${s.label.toLowerCase()}`).join(", ");
@@ -52,7 +54,7 @@ function chart(hours) {
     h("title", { id: "chart-title" }, `Per hour over the last ${hours.length} hours: ${totals}. The table below has each hour's figures.`),
     h("line", { x1: 0, x2: width, y1: height - bottom, y2: height - bottom, stroke: "#8a94a6", "stroke-width": 1 }),
     bars,
-    h("text", { x: 4, y: top + 4, "font-size": 12, class: "axis" }, `max ${max}`));
+    h("text", { x: 4, y: top + 4, "font-size": 13, class: "axis" }, `peak ${max} an hour`));
   const legend = h("p", { class: "legend", "aria-hidden": "true" }, SERIES.map((s) => h("span", {}, h("span", { class: `swatch ${s.key}` }), s.label)));
   const table = h("div", { class: "table-wrap" }, h("table", { class: "list hours", "data-testid": "hours" },
     h("caption", {}, "Each hour's figures, oldest first"),

@@ -54,6 +54,14 @@ const SCHEMES = {
   token: { label: "Static token", secret: "Token", tolerance: null, options: { header: { label: "Header", kind: "header", help: "Authorization when empty." }, prefix: { label: "Prefix", kind: "text", help: "Such as \"Bearer \"." } } },
 };
 
+/** 259200 -> "3 days", 5400 -> "90 min". */
+function span(seconds) {
+  if (seconds % 86400 === 0) return `${seconds / 86400} day${seconds === 86400 ? "" : "s"}`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
 function schemeLabel(scheme) {
   return SCHEMES[scheme] ? SCHEMES[scheme].label : scheme;
 }
@@ -289,7 +297,7 @@ export async function sourcePage(ctx, id) {
         ["IP allowlist", source.ip_allowlist.length ? source.ip_allowlist.join(", ") : "Any address"],
         ["Rejection status", String(source.rejection_status)],
         ["Deduplicate by", source.dedupe || "The scheme's delivery id"],
-        ["Replay window", `${source.replay_window} s`],
+        ["Replay window", span(source.replay_window)],
         source.max_body_bytes ? ["Largest body", bytes(source.max_body_bytes)] : null,
         source.application_id ? ["Application", h("a", { href: link(`/applications/${source.application_id}`) }, source.application_id)] : null,
         ["Created", when(source.created_at)],

@@ -1,0 +1,98 @@
+"""The applications pages: create (the API's field errors inline), the links to its endpoints and
+messages, a portal link minted, copied and opened, revoked, the settings saved in place, delete."""
+
+from __future__ import annotations
+
+import uuid
+
+from playwright.sync_api import Browser, expect
+
+from tests.browser.harness import DESKTOP, PHONE, Session, session
+from tests.stack import Stack
+
+
+def shots(s: Session, name: str) -> None:
+    """The view at both viewports, and axe-core's verdict on each."""
+    for size in (DESKTOP, PHONE):
+        s.page.set_viewport_size(size)
+        s.shot(name)
+        assert s.axe() == [], name
+    s.page.set_viewport_size(DESKTOP)
+
+
+def test_create_an_application_and_open_its_portal(browser: Browser, stack: Stack) -> None:
+    uid = f"cust-{uuid.uuid4().hex[:8]}"
+    with session(browser, stack, "/console") as s:
+        page = s.page
+        # GIVEN the applications list
+        s.open("/applications")
+        shots(s, "console-applications")
+        # WHEN the uid is one the API refuses, THEN its sentence is under the uid field
+        page.get_by_test_id("application-name").fill("Acme <b>Corp</b>")
+        page.get_by_test_id("application-uid").fill("not a uid!")
+        page.get_by_test_id("application-form-submit").click()
+        expect(page.get_by_test_id("application-uid")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(".field-error", has_text="uid is 1 to 200 characters")).to_be_visible()
+        # WHEN it is fixed
+        page.get_by_test_id("application-uid").fill(uid)
+        page.get_by_test_id("application-form-submit").click()
+        # THEN the application's page opens, its name shown as text
+        page.get_by_role("heading", name="Acme <b>Corp</b>", exact=True).wait_for()
+        s.wait_loaded()
+        app_id = page.url.rsplit("/", 1)[1]
+        assert app_id.startswith("app_")
+        # ... with the endpoints and messages pages agreed with the endpoints helper
+        assert (
+            page.get_by_test_id("app-endpoints").get_attribute("href") == f"#/endpoints?application={app_id}"
+        )
+        assert (
+            page.get_by_test_id("app-new-endpoint").get_attribute("href")
+            == f"#/endpoints/new?application={app_id}"
+        )
+        assert page.get_by_test_id("app-messages").get_attribute("href") == f"#/messages?application={app_id}"
+
+        # WHEN a read-only portal link is minted
+        page.get_by_test_id("portal-read-only").check()
+        page.get_by_test_id("portal-form-submit").click()
+        url = page.get_by_test_id("portal-url")
+        expect(url).to_be_visible()
+        link = url.input_value()
+        assert link.startswith(f"{stack.base}/portal#token=")
+        opener = page.get_by_role("link", name="Open portal")
+        assert opener.get_attribute("target") == "_blank"
+        assert "noopener" in (opener.get_attribute("rel") or "")
+        shots(s, "console-application")
+        # THEN "Open portal" opens this application's portal, read-only, in a new tab
+        with s.context.expect_page() as opened:
+            opener.click()
+        portal = opened.value
+        portal.get_by_role("heading", name="Endpoints").wait_for()
+        expect(portal.get_by_role("link", name="Add an endpoint")).to_have_count(0)
+        portal.close()
+
+        # WHEN every portal link is revoked, THEN the minted one no longer opens anything
+        page.get_by_test_id("revoke-portal").click()
+        page.get_by_test_id("revoke-portal-yes").click()
+        expect(page.locator("#status")).to_contain_text("revoked")
+        token = link.split("#token=", 1)[1]
+        reply = stack.request("GET", "/v1/endpoints", headers={"Authorization": f"Bearer {token}"})
+        assert reply.status == 401, reply.body
+
+        # WHEN the name is changed, THEN the heading shows it without a reload
+        settings = page.get_by_test_id("application-settings")
+        settings.get_by_role("textbox", name="Name", exact=True).fill("Acme Corporation")
+        settings.get_by_role("button", name="Save").click()
+        page.get_by_role("heading", name="Acme Corporation", exact=True).wait_for()
+        assert (
+            stack.request("GET", f"/v1/applications/{app_id}", admin=True).json()["name"]
+            == "Acme Corporation"
+        )
+
+        # WHEN it is deleted, THEN the list no longer has it
+        page.get_by_test_id("delete-application").click()
+        page.get_by_test_id("delete-application-yes").click()
+        page.get_by_role("heading", name="Applications", exact=True).wait_for()
+        s.wait_loaded()
+        expect(page.get_by_role("link", name="Acme Corporation")).to_have_count(0)
+        assert stack.request("GET", f"/v1/applications/{app_id}", admin=True).status == 404
+        s.guard.check(page)
