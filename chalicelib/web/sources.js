@@ -270,6 +270,7 @@ export async function sourcePage(ctx, id) {
       h("div", { class: "actions" }, button("Refresh", async () => { showRejections(); }, { kind: "small", testid: "refresh-rejections" })));
   }
 
+  const state = h("span", {}, source.enabled ? badge("enabled") : badge("disabled"));
   const settings = form({
     testid: "source-settings",
     submitLabel: "Save",
@@ -281,12 +282,13 @@ export async function sourcePage(ctx, id) {
     onSubmit: async (values) => {
       const saved = await api.patch(`sources/${encodeURIComponent(source.id)}`, { name: values.name, description: values.description, enabled: values.enabled });
       replace(title, saved.name);
-      announce("Source saved.");
+      replace(state, saved.enabled ? badge("enabled") : badge("disabled"));
+      announce(saved.enabled ? "Source saved." : "Source saved: it rejects every request until it is turned back on.");
     },
   });
 
   const view = page(source.name,
-    h("p", { class: "subtitle" }, schemeLabel(v.scheme), " · ", source.enabled ? badge("enabled") : badge("disabled")),
+    h("p", { class: "subtitle" }, schemeLabel(v.scheme), " · ", state),
     copyable("Ingest URL", source.ingest_url, "ingest-url"),
     section("Settings",
       details([

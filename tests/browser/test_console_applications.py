@@ -96,3 +96,23 @@ def test_create_an_application_and_open_its_portal(browser: Browser, stack: Stac
         expect(page.get_by_role("link", name="Acme Corporation")).to_have_count(0)
         assert stack.request("GET", f"/v1/applications/{app_id}", admin=True).status == 404
         s.guard.check(page)
+
+
+def test_the_only_link_out_of_the_console_is_this_deployments_portal(browser: Browser, stack: Stack) -> None:
+    with session(browser, stack, "/console") as s:
+        # GIVEN the console's page builder
+        s.open("/applications")
+        # WHEN portalAnchor is given URLs, THEN only a same-origin /portal#token= link becomes a link
+        verdicts = s.page.evaluate(
+            """async (base) => {
+                const { portalAnchor } = await import(`${base}/assets/dom.js`);
+                const urls = [`${base}/portal#token=hkt_abc.def`, "https://evil.example/portal#token=hkt_a",
+                    `${base}/portal?next=x#token=hkt_a`, `${base}/console#token=hkt_a`, "javascript:alert(1)",
+                    `${base}/portal#token=<b>`, `${base}/portal`];
+                return urls.map((u) => { try { const a = portalAnchor(u, "go"); return [a.rel, a.target]; }
+                                         catch { return null; } });
+            }""",
+            stack.base,
+        )
+        assert verdicts == [["noopener noreferrer", "_blank"], None, None, None, None, None, None]
+        s.guard.check(s.page)
