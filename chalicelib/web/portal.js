@@ -31,9 +31,18 @@ function claims(token) {
   }
 }
 
+let stopped = false;
+
+/** The link no longer works: say so, in a fresh <main> that no pending page render can overwrite. */
 function stop(text) {
+  if (stopped) return;
+  stopped = true;
   document.getElementById("nav").hidden = true;
-  replace(main, h("section", { class: "page narrow" }, h("h1", { id: "page-title" }, "This link cannot be used"), h("p", { role: "alert" }, text)));
+  document.title = `This link cannot be used · ${document.body.dataset.product || "Webhooks"}`;
+  const fresh = h("main", { id: "main", tabindex: "-1" },
+    h("section", { class: "page narrow", "data-testid": "link-unusable" },
+      h("h1", { id: "page-title" }, "This link cannot be used"), h("p", { role: "alert" }, text)));
+  document.getElementById("main").replaceWith(fresh);
 }
 
 function brand(branding) {
