@@ -17,7 +17,9 @@ from tests.stack import ADMIN_KEY, Stack, github_headers
 
 def _webhook(stack: Stack, source_id: str, ref: str) -> str:
     body = json.dumps({"ref": ref, "repository": {"full_name": "acme/api"}}).encode()
-    reply = stack.request("POST", f"/in/{source_id}", body=body, headers=github_headers(body, str(uuid.uuid4())))
+    reply = stack.request(
+        "POST", f"/in/{source_id}", body=body, headers=github_headers(body, str(uuid.uuid4()))
+    )
     assert reply.status == 202, reply.body
     return str(reply.json()["id"])
 
@@ -89,7 +91,9 @@ def test_operator_adds_an_endpoint_watches_delivery_sees_failure_and_recovers(
         page.get_by_label("How far back").fill("10m")
         page.get_by_test_id("recover-submit").click()
         # THEN the progress shows the one failed delivery queued again and then delivered
-        expect(page.get_by_test_id("recover-count")).to_have_text("1 queued; 1 of 1 delivered.", timeout=30_000)
+        expect(page.get_by_test_id("recover-count")).to_have_text(
+            "1 queued; 1 of 1 delivered.", timeout=30_000
+        )
         assert page.get_by_test_id("recover-bar").evaluate("b => [b.value, b.max]") == [1, 1]
         expect(page.get_by_test_id("endpoint-attempts")).to_contain_text("HTTP 200")
         check_view(s, "endpoint-detail")

@@ -24,7 +24,9 @@ def _ok(reply: Any, status: int) -> Any:
 
 
 def _application(stack: Stack, name: str) -> str:
-    return str(_ok(stack.request("POST", "/v1/applications", json_body={"name": name}, admin=True), 201)["id"])
+    return str(
+        _ok(stack.request("POST", "/v1/applications", json_body={"name": name}, admin=True), 201)["id"]
+    )
 
 
 def _publish(stack: Stack, application: str, event_type: str) -> str:
@@ -116,12 +118,16 @@ def test_a_portal_link_manages_its_applications_endpoints_and_sees_nothing_else(
         s.guard.check(page)
 
 
-def test_a_read_only_link_shows_no_control_that_changes_anything(browser: Browser, stack: Stack, receivers: Receivers) -> None:
+def test_a_read_only_link_shows_no_control_that_changes_anything(
+    browser: Browser, stack: Stack, receivers: Receivers
+) -> None:
     # GIVEN an application with an endpoint and a delivered message, and a read-only link to it
     app = _application(stack, "Initech")
     path = f"/initech-{uuid.uuid4().hex[:8]}"
     endpoint = _ok(
-        stack.request("POST", "/v1/endpoints", json_body={"url": receivers.url(path), "application": app}, admin=True),
+        stack.request(
+            "POST", "/v1/endpoints", json_body={"url": receivers.url(path), "application": app}, admin=True
+        ),
         201,
     )
     message = _publish(stack, app, "order.created")
@@ -135,7 +141,9 @@ def test_a_read_only_link_shows_no_control_that_changes_anything(browser: Browse
         assert _buttons(s) <= READING_BUTTONS, _buttons(s)
         s.open(f"/endpoints/{endpoint['id']}")
         assert _buttons(s) <= READING_BUTTONS, _buttons(s)
-        assert s.page.get_by_test_id("recover").count() == 0 and s.page.get_by_test_id("test-event").count() == 0
+        assert (
+            s.page.get_by_test_id("recover").count() == 0 and s.page.get_by_test_id("test-event").count() == 0
+        )
         check_view(s, "portal-read-only-endpoint")
         _wait_for_message(s, message)
         s.page.get_by_role("link", name=message).click()
@@ -157,7 +165,9 @@ def test_a_revoked_link_says_so_in_a_sentence(browser: Browser, stack: Stack) ->
         # WHEN it is opened, THEN a sentence says the link cannot be used and why, and no data shows
         s.page.goto(link)
         expect(s.page.get_by_role("heading", name="This link cannot be used")).to_be_visible()
-        expect(s.page.get_by_role("alert")).to_have_text(re.compile(r"^The token has been revoked\. Ask for a new link\.$"))
+        expect(s.page.get_by_role("alert")).to_have_text(
+            re.compile(r"^The token has been revoked\. Ask for a new link\.$")
+        )
         assert s.page.locator("#nav").is_hidden()
         check_view(s, "portal-revoked")
     # ... and a page without any token says where to get one

@@ -37,7 +37,10 @@ def _ancestors(client: Client, path: str) -> str:
         (None, "'none'"),
         ("", "'none'"),
         ("https://app.example.com", "https://app.example.com"),
-        ("'self' https://a.example.com https://b.example.com", "'self' https://a.example.com https://b.example.com"),
+        (
+            "'self' https://a.example.com https://b.example.com",
+            "'self' https://a.example.com https://b.example.com",
+        ),
         # Anything that is not 'self' or an https origin is dropped, so it cannot widen or break the policy.
         ("http://plain.example.com *", "'none'"),
         ("https://ok.example.com; script-src *", "'none'"),
