@@ -104,3 +104,71 @@ def test_operator_adds_an_endpoint_watches_delivery_sees_failure_and_recovers(
         s.open("/endpoints")
         expect(page.get_by_role("link", name=receivers.url(path))).to_be_visible()
         check_view(s, "endpoints")
+
+
+def test_endpoint_controls_show_their_result_without_a_reload(
+    browser: Browser, stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN an endpoint of the operator's, subscribed to nothing yet
+    path = f"/controls-{uuid.uuid4().hex[:8]}"
+    reply = stack.request(
+        "POST",
+        "/v1/endpoints",
+        json_body={"url": receivers.url(path), "filter": {"event_types": ["nothing.yet"]}},
+        admin=True,
+    )
+    assert reply.status == 201, reply.body
+    endpoint = reply.json()
+    with session(browser, stack, "/console") as s:
+        page = s.page
+        s.open(f"/endpoints/{endpoint['id']}")
+        page.evaluate("window.__notReloaded = true")
+        # WHEN the operator edits it, THEN the settings show the change
+        page.get_by_test_id("edit-endpoint").click()
+        page.get_by_label("Description").fill("Billing receiver")
+        page.get_by_label("Other event types or prefixes").fill("invoice.*")
+        page.get_by_label("Replace custom headers").fill("X-Team: billing")
+        page.get_by_label("Timeout (seconds)").fill("5")
+        page.get_by_role("button", name="Save changes").click()
+        settings = page.locator("section.part", has=page.get_by_role("heading", name="Settings"))
+        expect(settings).to_contain_text("Billing receiver")
+        expect(settings).to_contain_text("invoice.*")
+        expect(settings).to_contain_text("X-Team")
+        expect(settings).to_contain_text("5 s")
+        # ... an invalid header is refused under its field, in the API's words
+        page.get_by_test_id("edit-endpoint").click()
+        page.get_by_label("Replace custom headers").fill("Authorization: Bearer x")
+        page.get_by_role("button", name="Save changes").click()
+        expect(page.locator(".field.textarea .field-error", has_text="reserved")).to_have_count(1)
+        expect(page.get_by_test_id("endpoint-form").locator(".form-errors")).to_have_text(
+            "Header 'Authorization' is reserved."
+        )
+        page.get_by_role("button", name="Cancel").click()
+        # WHEN it is disabled and enabled again, THEN the status follows
+        page.get_by_test_id("disable-endpoint").click()
+        expect(page.get_by_test_id("endpoint-status")).to_contain_text("disabled")
+        page.get_by_test_id("enable-endpoint").click()
+        expect(page.get_by_test_id("endpoint-status")).to_contain_text("enabled")
+        # WHEN the secret is revealed, then rotated, THEN each is shown in place
+        page.get_by_test_id("reveal-secret").click()
+        first = page.get_by_test_id("endpoint-secret").input_value()
+        assert first == endpoint["secret"]
+        page.get_by_test_id("rotate-secret").click()
+        page.get_by_test_id("rotate-secret-yes").click()
+        expect(page.get_by_test_id("endpoint-secret")).not_to_have_value(first)
+        assert page.get_by_test_id("endpoint-secret").input_value().startswith("whsec_")
+        # WHEN a test event is sent, THEN its attempt shows once the receiver answered
+        page.get_by_role("button", name="Send test event").click()
+        result = page.get_by_test_id("test-result")
+        expect(result).to_contain_text("The receiver accepted the test event.", timeout=30_000)
+        expect(result.get_by_test_id("attempt-code")).to_have_text("HTTP 200")
+        assert receivers.at(path), "the receiver got the test event"
+        assert page.evaluate("window.__notReloaded") is True
+        s.guard.check(page)
+        # WHEN it is deleted, THEN the list opens without it
+        page.get_by_test_id("delete-endpoint").click()
+        page.get_by_test_id("delete-endpoint-yes").click()
+        expect(page.get_by_role("heading", name="Endpoints")).to_be_visible()
+        s.wait_loaded()
+        expect(page.get_by_role("link", name=receivers.url(path))).to_have_count(0)
+        s.guard.check(page)
