@@ -49,7 +49,12 @@ function brand(branding) {
   const name = branding.name || "Webhooks";
   document.body.dataset.product = name;
   const holder = document.getElementById("brand");
-  const logo = branding.logo_url ? h("img", { src: branding.logo_url, alt: "", width: 24, height: 24 }) : null;
+  let logo = null;
+  try {
+    logo = branding.logo_url ? h("img", { src: branding.logo_url, alt: "", width: 24, height: 24 }) : null;
+  } catch {
+    /* not an https image: the name alone */
+  }
   replace(holder, logo, h("span", { id: "brand-name" }, name));
   if (/^#[0-9a-fA-F]{6}$/.test(branding.accent || "")) {
     document.documentElement.style.setProperty("--accent", branding.accent);
