@@ -79,3 +79,43 @@ print(json.dumps({"statuses": statuses, "new": sorted(set(sys.modules) - before)
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"statuses": [200, 200, 200, 302], "new": []}
+
+
+@pytest.mark.parametrize("page", ["console", "portal"])
+def test_each_page_preloads_every_module_it_imports(page: str) -> None:
+    # The browser then fetches them all at once instead of one import level after another.
+    html = (WEB / f"{page}.html").read_text(encoding="utf-8")
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="assets/([a-z0-9-]+\.js)">', html))
+    imported: set[str] = set()
+    todo = [f"{page}.js"]
+    while todo:
+        name = todo.pop()
+        for dep in re.findall(r"from \"\./([a-z0-9-]+\.js)\"", (WEB / name).read_text(encoding="utf-8")):
+            if dep not in imported:
+                imported.add(dep)
+                todo.append(dep)
+    assert preloaded == imported
+
+
+@pytest.mark.parametrize(
+    ("path", "location"), [("/", "/console"), ("/api/", "/api/console"), ("/api", "/api/console")]
+)
+def test_the_front_page_redirects_to_the_console_under_the_same_prefix(path: str, location: str) -> None:
+    import app
+
+    event = {
+        "resource": "/",
+        "path": "/",
+        "httpMethod": "GET",
+        "headers": {"Host": "h"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "body": None,
+        "isBase64Encoded": False,
+        "requestContext": {"resourcePath": "/", "httpMethod": "GET", "path": path, "stage": "api"},
+    }
+    answer = app.app(event, None)
+    assert (answer["statusCode"], answer["headers"]["Location"]) == (302, location)
