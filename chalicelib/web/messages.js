@@ -255,7 +255,7 @@ function deliveriesPart(ctx, message) {
 function notYetStored(id, error) {
   const note = h("p", { class: "state-waiting", "aria-live": "polite" }, `${error.message} Waiting for it…`);
   const holder = page("Message", note, h("progress", { class: "progress", "aria-label": "Waiting for the message" }));
-  pollUntil(() => api.get(`messages/${encodeURIComponent(id)}`), { holder, timeout: 60000, interval: 1000 }).then((found) => {
+  pollUntil(() => api.get(`messages/${encodeURIComponent(id)}`), { holder, timeout: 120000, interval: 1000 }).then((found) => {
     if (found && holder.isConnected) render();
     else if (holder.isConnected) note.textContent = `${error.message} Reload the page to look again.`;
   }, (later) => holder.isConnected && replace(note, errorBox(later)));
