@@ -157,7 +157,8 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
         demo_secret = os.environ["HOOKWAY_DEMO_SECRET"]
         demo = demo_receiver.serve(int(os.environ.get("HOOKWAY_DEMO_PORT", "8001")), demo_secret)
-        kept_line = f"{saved} ({restored.describe()}; make dev FRESH=1 starts empty)"
+        shown = "started empty: FRESH=1" if args.fresh else restored.describe()
+        kept_line = f"{saved} ({shown}; saved every {state.SAVE_EVERY_SECONDS:g} s and at Ctrl-C)"
         print(
             _banner(base, public, os.environ["HOOKWAY_ADMIN_KEY"], demo.server_port, demo_secret, kept_line),
             flush=True,

@@ -95,10 +95,10 @@ class Restored:
     def describe(self) -> str:
         """One line for the banner."""
         if not (self.items or self.objects or self.queued):
-            return "empty"
+            return "nothing saved yet"
         return (
             f"restored {self.items} items, {self.objects} objects, {self.queued} queued webhooks; "
-            f"{self.resumed} pending deliveries resumed"
+            f"pending deliveries resumed: {self.resumed}"
         )
 
 
