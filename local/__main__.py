@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,13 +52,17 @@ def _app() -> object:
     return app_module
 
 
-def start_worker(queue: str, *, wait_seconds: int = 1) -> tuple[Worker, threading.Thread]:
+def start_worker(
+    queue: str, *, wait_seconds: int = 1, on_invoke: Callable[[int, bool], None] | None = None
+) -> tuple[Worker, threading.Thread]:
     """Start one queue's worker in a thread of this process."""
     from local.worker import Worker
 
     env_name, handler_name = QUEUES[queue]
     handler = getattr(_app(), handler_name)
-    worker = Worker(_boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds)
+    worker = Worker(
+        _boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds, on_invoke=on_invoke
+    )
     thread = threading.Thread(target=worker.run, name=f"worker-{queue}", daemon=True)
     thread.start()
     return worker, thread
@@ -98,11 +103,11 @@ def cmd_deploy(args: argparse.Namespace) -> None:
 
 def _wait_forever(stop: object) -> None:
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        while not done.wait(1):
-            pass
-    except KeyboardInterrupt:
+    # SIGINT too, explicitly: a process started in the background inherits it ignored, and a second
+    # Ctrl-C must not cut short the save that follows.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    while not done.wait(1):
         pass
     if callable(stop):
         stop()
@@ -147,12 +152,12 @@ def cmd_dev(args: argparse.Namespace) -> None:
         kept.start_saving()
         from local.gateway import serve
 
-        server = serve(app.app, port=args.port, verbose=args.verbose)  # type: ignore[attr-defined]
+        server = serve(app.app, port=args.port, verbose=args.verbose, on_request=kept.touch)  # type: ignore[attr-defined]
         base = f"http://127.0.0.1:{server.server_port}"
         # A URL the user set (a tunnel, for providers that sign the URL they call, such as Twilio) is the
         # one ingest URLs show and signatures are checked against; else the loopback address.
         public = os.environ.setdefault("HOOKWAY_PUBLIC_URL", base).rstrip("/")
-        workers = [start_worker(queue) for queue in QUEUES]
+        workers = [start_worker(queue, on_invoke=lambda *_: kept.touch()) for queue in QUEUES]
         from local import demo_receiver
 
         demo_secret = os.environ["HOOKWAY_DEMO_SECRET"]

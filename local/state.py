@@ -11,8 +11,8 @@ moves ``.local``) and loads it into the fresh emulator right after deploying the
     objects/      the payload bucket, one file per object (its key percent-encoded)
     queues.jsonl  the ingest queue's (and its DLQ's) messages that were left when ``make dev`` stopped
 
-The table and the bucket are saved every few seconds and at a clean stop, so a ``kill -9`` loses only
-the last few seconds. The deliveries queue is not saved: its tasks are rebuilt from the attempts on
+The table and the bucket are saved a few seconds after a change (an API request, a worker's invoke) and
+at a clean stop, so a ``kill -9`` loses only the last few seconds. The deliveries queue is not saved: its tasks are rebuilt from the attempts on
 record (``Recovery.resume``), which say where every delivery stands, so a delivery that was due, waiting
 for a retry or in flight when the stack stopped is sent when it starts again. A rebuilt task that meets a
 copy (an attempt that finished after the last save) stops at the attempt's claim: nothing is sent twice
@@ -121,6 +121,7 @@ class LocalState:
         self._clock = clock
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._changed = threading.Event()
         self._saver: threading.Thread | None = None
 
     # -- loading ---------------------------------------------------------------------------------------
@@ -248,15 +249,28 @@ class LocalState:
                 return False
             time.sleep(0.2)
 
+    def touch(self) -> None:
+        """Note that the state may have changed (an API request, a worker's invoke): the next periodic
+        save runs; an idle stack is not scanned over and over."""
+        self._changed.set()
+
     def start_saving(self, every: float = SAVE_EVERY_SECONDS) -> None:
-        """Save every ``every`` seconds in a thread, until ``stop_saving``."""
+        """Save in a thread, until ``stop_saving``: ``every`` seconds after a change, and never for more
+        than a fifth of the time (moto scans a few hundred items a second: a large table saves less often)."""
 
         def loop() -> None:
-            while not self._stop.wait(every):
+            pause = every
+            while not self._stop.wait(pause):
+                if not self._changed.is_set():
+                    continue
+                self._changed.clear()
+                started = time.monotonic()
                 try:
                     self.save()
                 except Exception:
-                    log.exception("saving the local state failed; trying again in %.0f s", every)
+                    log.exception("saving the local state failed; trying again later")
+                    self._changed.set()
+                pause = max(every, 4 * (time.monotonic() - started))
 
         self._saver = threading.Thread(target=loop, name="state-saver", daemon=True)
         self._saver.start()
