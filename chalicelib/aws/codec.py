@@ -20,6 +20,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
+    SESSION#{sha256 of id} / META   a console session (TTL: its end)
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
@@ -350,6 +351,7 @@ def rejection_to_item(rejection: Rejection, slot: int, ttl: int) -> Item:
         "content_type": s(rejection.content_type),
         "size": n(rejection.size),
         "user_agent": s(rejection.user_agent),
+        "header_names": s(json.dumps(rejection.header_names)),
         "ttl": n(ttl),
     }
 
@@ -366,6 +368,7 @@ def item_to_rejection(item: Item) -> Rejection:
         content_type=item["content_type"]["S"],
         size=int(item["size"]["N"]),
         user_agent=item["user_agent"]["S"],
+        header_names=tuple(json.loads(item["header_names"]["S"])) if "header_names" in item else (),
     )
 
 
@@ -541,6 +544,11 @@ def item_to_attempt(item: Item) -> Attempt:
         expires_at=float(item["expires_at"]["N"]),
         generation=generation,
     )
+
+
+def session_key(digest: str) -> Item:
+    """The primary key of a console session item."""
+    return {"pk": s(f"SESSION#{digest}"), "sk": s("META")}
 
 
 def application_key(application_id: str) -> Item:
