@@ -47,12 +47,19 @@ export async function render() {
       const node = await r.render({ params, query });
       if (ticket === current) replace(mainEl, node);
     } catch (error) {
-      if (ticket === current) replace(mainEl, errorBox(error));
+      if (ticket === current) replace(mainEl, failedPage(error));
     }
     markCurrent(path);
     return;
   }
   replace(mainEl, h("section", { class: "page" }, h("h1", {}, "Not found"), h("p", {}, "There is no page here."), h("a", { href: "#/" }, "Go to the start")));
+}
+
+/** A view that could not load: still a page with a heading, and the API's sentence. */
+function failedPage(error) {
+  const title = error && error.status === 404 ? "Not found" : "This page could not be shown";
+  document.title = `${title} · ${document.body.dataset.product || "Hookway"}`;
+  return h("section", { class: "page", "aria-labelledby": "page-title" }, h("h1", { id: "page-title" }, title), errorBox(error));
 }
 
 function markCurrent(path) {

@@ -135,7 +135,9 @@ export function pagedTable({ load, columns, emptyText, emptyActions = [], captio
       cursor = page.next_cursor || null;
       more.hidden = !cursor;
       state.textContent = "";
-      if (shown === 0) replace(holder, empty(emptyText, ...emptyActions));
+      // A search page may hold no match yet still have a cursor (it looked at part of the data).
+      if (shown === 0 && !cursor) replace(holder, empty(emptyText, ...emptyActions));
+      else if (shown === 0) state.textContent = "No match among the items looked at so far: Show more looks further.";
     } catch (error) {
       replace(state, errorBox(error));
     } finally {
