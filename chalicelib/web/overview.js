@@ -113,8 +113,8 @@ export async function overviewPage() {
       : chart(stats.hours || [])));
     parts.push(section("Endpoints that need attention", attention(stats.attention || [])));
   } else if (statsError && statsError.status === 404) {
-    parts.push(section("Last 24 hours", h("p", { class: "muted" }, "Traffic figures appear here once this deployment has the stats API."),
-      h("p", {}, h("a", { href: "#/sources" }, "Sources"), " · ", h("a", { href: "#/endpoints" }, "Endpoints"), " · ", h("a", { href: "#/messages" }, "Messages"))));
+    // The navigation above still leads to every list; nothing here repeats its link names.
+    parts.push(section("Last 24 hours", h("p", { class: "muted" }, "Traffic figures appear here once this deployment has the stats API.")));
   } else {
     parts.push(section("Last 24 hours", errorBox(statsError)));
   }
