@@ -1,7 +1,7 @@
 // Hash routes (#/endpoints/ep_123?tab=attempts): the page works from one HTML file under any prefix,
 // and the URL a person copies opens the same view.
 import { h, replace } from "./dom.js";
-import { errorBox } from "./ui.js";
+import { clearStaleNotice, errorBox } from "./ui.js";
 
 const routes = [];
 let mainEl = null;
@@ -37,6 +37,7 @@ export function go(path, query) {
 
 export async function render() {
   const ticket = ++current;
+  clearStaleNotice();
   const { path, query } = parseHash();
   for (const r of routes) {
     const match = r.regex.exec(path);

@@ -7,7 +7,14 @@ import { ApiError } from "./api.js";
 export function announce(text, kind = "ok") {
   const region = document.getElementById("status");
   if (!region) return;
+  region.dataset.at = String(Date.now());
   replace(region, h("p", { class: `notice ${kind}` }, text));
+}
+
+/** On navigation: a notice said a moment ago (a change that led here) stays; an older one goes. */
+export function clearStaleNotice(freshMs = 2000) {
+  const region = document.getElementById("status");
+  if (region && Date.now() - Number(region.dataset.at || 0) > freshMs) region.replaceChildren();
 }
 
 export function errorText(error) {
