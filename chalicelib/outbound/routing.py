@@ -143,7 +143,7 @@ class Router:
         if message is None:
             return "duplicate"
         self._fanout.enqueue([message])
-        self._received([message])
+        self._received([message])  # written when a batch (route_many) flushes
         return "stored"
 
     def route_many(self, texts: Sequence[str]) -> list[BaseException | None]:
@@ -171,15 +171,16 @@ class Router:
             else:
                 # Counted once its deliveries are queued: a batch that comes back was not counted yet.
                 self._received([message for _, message in stored])
+        if self._tally is not None:
+            self._tally.flush()
         return errors
 
     def _received(self, messages: Sequence[Message]) -> None:
-        """Count stored messages in the hourly counters: one write per batch (per hour it touches)."""
+        """Count stored messages in the hourly counters (written once per batch, per hour it touches)."""
         if self._tally is None:
             return
         for message in messages:
             self._tally.add("received", message.received_at)
-        self._tally.flush()
 
     def _store_one(self, text: str) -> Message | None:
         """Decode, check and store one ingest message; None when it is a duplicate."""
