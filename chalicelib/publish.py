@@ -147,7 +147,9 @@ class Publisher:
             raise ConflictError(
                 "the endpoint is disabled: enable it to send it a test event", code="endpoint_disabled"
             )
-        event_type = doc.get("event_type") or TEST_EVENT_TYPE
+        event_type = doc.get("event_type")
+        if event_type is None:
+            event_type = TEST_EVENT_TYPE
         if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
             raise ValidationError(
                 "event_type must be 1 to 200 characters of A-Z a-z 0-9 _ . : / -", field="event_type"

@@ -311,6 +311,16 @@ def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
     assert getattr(err.value, "code", None) == "unknown_event_type"
 
 
+@pytest.mark.parametrize(
+    "body", [{"event_type": ""}, {"event_type": 0}, {"event_type": "a b"}, {"to": "x"}, []]
+)
+def test_a_malformed_test_event_is_a_400(s: Services, body: Any) -> None:
+    endpoint_id = _endpoint(s, "https://hooks.example.com/x")
+    with pytest.raises(ValidationError):
+        s.container.publisher.send_test(endpoint_id, body, OPERATOR)
+    assert s.queue.sent == []
+
+
 def test_another_applications_endpoint_cannot_be_tested(s: Services) -> None:
     c = s.container
     a = c.applications.create({"name": "A"}, OPERATOR)
