@@ -15,7 +15,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it downloads no browser),
+## and axe-core from npm (package-lock.json) for their accessibility checks.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+install: $(STAMP) /usr/bin/chromium node_modules/.package-lock.json
 
 ## The whole local pipeline: AWS emulator (moto server), API on :8000 (HOOKWAY_PORT), queue workers.
 dev: install

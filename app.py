@@ -83,12 +83,20 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
 
         if route not in policy.PUBLIC_ROUTES:
             try:
-                scope = _container().tokens.authenticate(event.headers.get("authorization", ""))
+                scope = _authenticate(event.headers)
                 policy.check(scope, event.method, route)
             except HookwayError as exc:
                 return _error_response(exc)
             event.context[SCOPE_KEY] = scope
     return get_response(event)
+
+
+def _authenticate(headers: Any) -> Any:
+    """A bearer credential (admin key, portal token), else the console's session cookie and CSRF token."""
+    c = _container()
+    if "authorization" not in headers and "hookway_session=" in headers.get("cookie", ""):
+        return c.sessions.authenticate(headers)
+    return c.tokens.authenticate(headers.get("authorization", ""))
 
 
 @app.middleware("http")
@@ -184,6 +192,133 @@ def receive(source_id: str) -> Response:
         status_code=reply.status,
         headers={"Content-Type": reply.content_type, **reply.headers},
     )
+
+
+# ------------------------------------------------------------------------------ console and portal
+# Static files shipped in the package (chalicelib/web), served with nothing imported beyond this module's
+# own imports. Pages use relative URLs, so they work at the root and under an API Gateway stage (/api).
+
+WEB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "chalicelib", "web")
+ASSET_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+_PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' {images}; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {ancestors}"
+)
+_files: dict[str, tuple[str, str]] = {}
+
+
+def _web_file(name: str) -> tuple[str, str]:
+    """A file of chalicelib/web (all text) and its ETag, read once per container."""
+    if name not in _files:
+        path = os.path.join(WEB, name)
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+        _files[name] = (text, f'"{os.path.getsize(path):x}-{os.stat(path).st_mtime_ns:x}"')
+    return _files[name]
+
+
+def _frame_ancestors() -> str:
+    """Who may embed the portal: the deployment's HOOKWAY_PORTAL_FRAME_ANCESTORS, else nobody."""
+    allowed = [
+        item
+        for item in os.environ.get("HOOKWAY_PORTAL_FRAME_ANCESTORS", "").split()
+        if item == "'self'" or (item.startswith("https://") and ";" not in item and "," not in item)
+    ]
+    return " ".join(allowed) or "'none'"
+
+
+def _static(name: str, content_type: str, headers: dict[str, str] | None = None) -> Response:
+    data, etag = _web_file(name)
+    common = {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        **(headers or {}),
+    }
+    if etag in (app.current_request.headers.get("if-none-match") or ""):
+        return Response(body="", status_code=304, headers=common)
+    return Response(body=data, status_code=200, headers={"Content-Type": content_type, **common})
+
+
+def _web_page(name: str, *, images: str, ancestors: str) -> Response:
+    headers = {
+        "Content-Security-Policy": _PAGE_POLICY.format(images=images, ancestors=ancestors),
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if ancestors == "'none'":
+        headers["X-Frame-Options"] = "DENY"
+    return _static(name, "text/html; charset=utf-8", headers)
+
+
+@app.route("/", methods=["GET"], content_types=ANY_CONTENT)
+def index() -> Response:
+    """The console is the front page."""
+    request = app.current_request
+    path = request.context.get("path", request.path) or "/"
+    return Response(body="", status_code=302, headers={"Location": path.rstrip("/") + "/console"})
+
+
+@app.route("/console", methods=["GET"], content_types=ANY_CONTENT)
+def console() -> Response:
+    """The operator console (never framed by another page)."""
+    return _web_page("console.html", images="data:", ancestors="'none'")
+
+
+@app.route("/portal", methods=["GET"], content_types=ANY_CONTENT)
+def portal() -> Response:
+    """The customer portal; a platform may frame it (HOOKWAY_PORTAL_FRAME_ANCESTORS) and show its logo."""
+    return _web_page("portal.html", images="data: https:", ancestors=_frame_ancestors())
+
+
+@app.route("/assets/{name}", methods=["GET"], content_types=ANY_CONTENT)
+def asset(name: str) -> Response:
+    """The pages' scripts, stylesheet and icon; any other name is a 404 in Hookway's error shape."""
+    content_type = ASSET_TYPES.get(os.path.splitext(name)[1])
+    if content_type is None or name != os.path.basename(name) or not os.path.isfile(os.path.join(WEB, name)):
+        return _json({"error": {"code": "not_found", "message": f"no asset {name!r}"}}, 404)
+    return _static(name, content_type)
+
+
+# ----------------------------------------------------------------------------------- console sign-in
+
+
+@app.route("/v1/console/session", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def sign_in() -> Response:
+    """Exchange the admin key for a console session (cookie) and its CSRF token."""
+    sessions = _container().sessions
+    session = sessions.sign_in(_json_body())
+    return _json(
+        {"csrf_token": session.csrf_token, "expires_at": session.expires_at},
+        201,
+        {"Set-Cookie": sessions.set_cookie(session), "Cache-Control": "no-store"},
+    )
+
+
+@app.route("/v1/console/session", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def current_session() -> Response:
+    """The signed-in console's CSRF token (same origin only: the API sends no CORS headers)."""
+    session = _container().sessions.current(app.current_request.headers.get("cookie", ""))
+    return _json(
+        {"csrf_token": session.csrf_token, "expires_at": session.expires_at},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@app.route("/v1/console/session", methods=["DELETE"], content_types=ANY_CONTENT)
+@api
+def sign_out() -> Response:
+    """End the console session."""
+    sessions = _container().sessions
+    sessions.sign_out(app.current_request.headers)
+    return Response(body="", status_code=204, headers={"Set-Cookie": sessions.set_cookie(None)})
 
 
 # --------------------------------------------------------------------------------------------- health

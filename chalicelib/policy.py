@@ -14,7 +14,8 @@ from chalicelib.scope import Scope
 
 Access = Literal["public", "read", "write"]
 
-PUBLIC_ROUTES = frozenset({"/v1/health", "/v1/openapi.json", "/v1/openapi.yaml"})
+# Console sign-in authenticates itself: POST checks the admin key, GET and DELETE the session cookie.
+PUBLIC_ROUTES = frozenset({"/v1/health", "/v1/openapi.json", "/v1/openapi.yaml", "/v1/console/session"})
 
 TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/endpoints"): "read",

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import BlobStore, Queue, Store
     from chalicelib.publish import Publisher
+    from chalicelib.sessions import SessionService
     from chalicelib.sources import SourceService
     from chalicelib.stats import StatsService
     from chalicelib.sweep import Sweep
@@ -593,6 +594,15 @@ class Container:
         from chalicelib.tokens import TokenService
 
         return TokenService(self.store, self.clock, lambda: self.admin_key)
+
+    @cached_property
+    def sessions(self) -> SessionService:
+        """Console sign-in: sessions in an HttpOnly cookie, requests checked for their CSRF token."""
+        from chalicelib.sessions import SessionService
+
+        return SessionService(
+            self.store, self.clock, lambda: self.admin_key, secure=self.settings.stage != "local"
+        )
 
     @cached_property
     def messages(self) -> MessageService:

@@ -53,6 +53,7 @@ class MemoryStore:
         self.applications: dict[str, Application] = {}
         self.uids: dict[str, str] = {}
         self.event_types: dict[str, EventType] = {}
+        self.sessions: dict[str, float] = {}
         self.pulled: dict[tuple[str, str], Pulled] = {}
         self.hours: dict[int, dict[str, int]] = {}
         # endpoint id -> the time of its gsi3 "needs attention" entry (as DynamoStore writes it)
@@ -493,6 +494,21 @@ class MemoryStore:
             if before > application.tokens_valid_after:
                 self.applications[application_id] = replace(application, tokens_valid_after=before)
                 self.writes += 1
+
+    # -------------------------------------------------------------------------------- console sessions
+
+    def put_session(self, digest: str, expires_at: float) -> None:
+        self._maybe_fail()
+        self.sessions[digest] = expires_at
+        self.writes += 1
+
+    def session_expires_at(self, digest: str) -> float | None:
+        self._maybe_fail()
+        return self.sessions.get(digest)
+
+    def delete_session(self, digest: str) -> None:
+        self._maybe_fail()
+        self.sessions.pop(digest, None)
 
     # ----------------------------------------------------------------------------------- event types
 

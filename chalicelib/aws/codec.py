@@ -23,6 +23,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
+    SESSION#{sha256 of id} / META   a console session (TTL: its end)
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
@@ -566,6 +567,11 @@ def item_to_attempt(item: Item) -> Attempt:
         expires_at=float(item["expires_at"]["N"]),
         generation=generation,
     )
+
+
+def session_key(digest: str) -> Item:
+    """The primary key of a console session item."""
+    return {"pk": s(f"SESSION#{digest}"), "sk": s("META")}
 
 
 def application_key(application_id: str) -> Item:

@@ -737,6 +737,28 @@ class DynamoStore:
         except ClientError:
             self.get_application(application_id)  # NotFoundError, or it is already revoked past ``before``
 
+    # -------------------------------------------------------------------------------- console sessions
+
+    def put_session(self, digest: str, expires_at: float) -> None:
+        """One item per session, gone with its TTL after it ends."""
+        self._call(
+            "put_item",
+            Item={
+                **codec.session_key(digest),
+                "expires_at": codec.n(expires_at),
+                "ttl": codec.n(int(expires_at)),
+            },
+        )
+
+    def session_expires_at(self, digest: str) -> float | None:
+        """When the session ends (read consistently: a sign-out is seen at once)."""
+        item = self._call("get_item", Key=codec.session_key(digest), ConsistentRead=True).get("Item")
+        return float(item["expires_at"]["N"]) if item else None
+
+    def delete_session(self, digest: str) -> None:
+        """Sign out."""
+        self._call("delete_item", Key=codec.session_key(digest))
+
     # ----------------------------------------------------------------------------------- event types
 
     def put_event_type(self, event_type: EventType) -> None:
