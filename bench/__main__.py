@@ -13,6 +13,7 @@ from bench import (
     aws_calls,
     cli,
     coldstart,
+    console,
     cost,
     delivery_calls,
     handler,
@@ -42,6 +43,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     13: coldstart.cold_start,
     14: cli.run,
     15: listen.run,
+    16: console.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

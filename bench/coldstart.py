@@ -77,6 +77,8 @@ def package_size(quick: bool) -> list[Row]:
         parts[top] = parts.get(top, 0) + info.file_size
     largest = sorted(parts.items(), key=lambda kv: -kv[1])[:5]
     pyc = sum(1 for i in infos if i.filename.endswith(".pyc"))
+    web = [i for i in infos if i.filename.startswith("chalicelib/web/")]
+    web_zipped = sum(i.compress_size for i in web)
     say(f"   {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped, {len(infos)} files, {pyc} .pyc")
     say("   largest: " + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in largest))
     note = f"{len(infos)} files, {pyc} .pyc; largest unzipped: " + ", ".join(
@@ -85,6 +87,13 @@ def package_size(quick: bool) -> list[Row]:
     return [
         Row("deployment package, zipped", zipped / 1e6, None, "MB", note=note),
         Row("deployment package, unzipped", unzipped / 1e6, None, "MB", note="Lambda's limit is 250 MB"),
+        Row(
+            "deployment package, zipped, with the console and portal",
+            zipped / 1e6,
+            (zipped - web_zipped) / 1e6,
+            "MB",
+            note=f"reference: without them; {len(web)} files, {web_zipped / 1024:.1f} KB compressed in the zip",
+        ),
     ]
 
 

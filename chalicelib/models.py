@@ -189,10 +189,12 @@ class Rejection:
     content_type: str
     size: int
     user_agent: str
+    header_names: tuple[str, ...] = ()  # which headers came (never their values: they may be secrets)
 
     def public(self) -> dict[str, Any]:
         """The rejection as the API shows it."""
         return {
+            "header_names": list(self.header_names),
             "at": self.at,
             "code": self.code,
             "message": self.message,

@@ -153,6 +153,7 @@ def _banner(base: str, public: str, key: str, demo_port: int, demo_secret: str) 
     return f"""
 Hookway is running (stage: local, AWS emulated by moto).
   API:        {base}{shown}
+  console:    {base}/console (sign in with the admin key)
   admin key:  {key}
   demo receiver: http://127.0.0.1:{demo_port}/hooks (verifies with {demo_secret})
 

@@ -355,6 +355,7 @@ def rejection_to_item(rejection: Rejection, slot: int, ttl: int) -> Item:
         "content_type": s(rejection.content_type),
         "size": n(rejection.size),
         "user_agent": s(rejection.user_agent),
+        "header_names": s(json.dumps(rejection.header_names)),
         "ttl": n(ttl),
     }
 
@@ -371,6 +372,7 @@ def item_to_rejection(item: Item) -> Rejection:
         content_type=item["content_type"]["S"],
         size=int(item["size"]["N"]),
         user_agent=item["user_agent"]["S"],
+        header_names=tuple(json.loads(item["header_names"]["S"])) if "header_names" in item else (),
     )
 
 

@@ -35,6 +35,8 @@ from chalicelib.tally import hour_of
 from chalicelib.verification import ChallengeReply, VerificationError, challenge_reply, verify
 
 log = logging.getLogger("hookway.ingest")
+# A rejection keeps the names of at most this many of the request's headers.
+MAX_HEADER_NAMES_KEPT = 60
 
 # Headers that carry credentials rather than provenance are not stored with the message.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})
@@ -270,6 +272,9 @@ class IngestService:
             content_type=request.header("content-type")[:200],
             size=len(request.body),
             user_agent=request.header("user-agent")[:200],
+            # The names say which signature headers arrived at all, the commonest answer to "why does
+            # my signature fail?"; values are never kept.
+            header_names=tuple(sorted(name[:100] for name in request.headers)[:MAX_HEADER_NAMES_KEPT]),
         )
         try:
             slot = int(now * 1000) % self._rejections_kept

@@ -111,8 +111,10 @@ class Session:
     def wait_loaded(self) -> None:
         """The view's heading is there and nothing says Loading… any more."""
         self.page.wait_for_selector("main h1")
+        # A function, not an expression: Playwright evaluates a string expression with eval (CSP: refused).
         self.page.wait_for_function(
-            "!Array.from(document.querySelectorAll('main .state')).some(e => e.textContent.includes('Loading'))"
+            "() => !Array.from(document.querySelectorAll('main .state'))"
+            ".some(e => e.textContent.includes('Loading'))"
         )
 
     def shot(self, name: str) -> Path:

@@ -15,6 +15,7 @@ changes through a read-only token 403; expired and revoked tokens 401 on every a
 
 from __future__ import annotations
 
+import http.client
 import time
 import uuid
 from pathlib import Path
@@ -29,12 +30,13 @@ from chalicelib.tokens import TokenService
 from tests.stack import ADMIN_KEY, Stack, github_headers, wait_until
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
-COLUMNS = ("admin", "tok", "ro", "tok>B", "expired", "revoked")
+COLUMNS = ("admin", "tok", "ro", "tok>B", "expired", "revoked", "session")
 METHODS = ("get", "post", "put", "patch", "delete")
 
 OPERATOR_ONLY = (403, 403, 403, 401, 401)
-# (method, path): admin, tok, ro, tok>B, expired, revoked
-MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
+# (method, path): admin, tok, ro, tok>B, expired, revoked. The console's session (cookie + CSRF header,
+# no Authorization) is the operator, so its column repeats the admin's (added below the table).
+BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/in/{source_id}"): (401, 401, 401, 401, 401, 401),  # unsigned: the source's own check
     ("GET", "/in/{source_id}"): (405, 405, 405, 405, 405, 405),
     ("GET", "/v1/health"): (200, 200, 200, 200, 200, 200),
@@ -97,10 +99,26 @@ MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
     ("PUT", "/v1/event-types/{name}"): (200, *OPERATOR_ONLY),
     ("DELETE", "/v1/event-types/{name}"): (204, *OPERATOR_ONLY),
 }
+MATRIX = {route: (*row, row[0]) for route, row in BEARER.items()}
+# The pages and the console's sign-in: admin, tok, ro, tok>B, expired, revoked, session.
+MATRIX.update(
+    {
+        ("GET", "/"): (302, 302, 302, 302, 302, 302, 302),
+        ("GET", "/console"): (200, 200, 200, 200, 200, 200, 200),
+        ("GET", "/portal"): (200, 200, 200, 200, 200, 200, 200),
+        ("GET", "/assets/{name}"): (200, 200, 200, 200, 200, 200, 200),
+        # Sign-in checks the key in the body, whatever the request's other credentials.
+        ("POST", "/v1/console/session"): (201, 201, 201, 201, 201, 201, 201),
+        # Only the session cookie names a session: a bearer credential is not one.
+        ("GET", "/v1/console/session"): (401, 401, 401, 401, 401, 401, 200),
+        ("DELETE", "/v1/console/session"): (401, 401, 401, 401, 401, 401, 204),
+    }
+)
 
 # A valid body for each changing route, so the admin's cell proves the route works.
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/in/{source_id}"): {"unsigned": True},
+    ("POST", "/v1/console/session"): {"admin_key": ADMIN_KEY},
     ("POST", "/v1/sources"): {"name": "m", "verification": {"scheme": "github", "secrets": ["s" * 20]}},
     ("PATCH", "/v1/sources/{source_id}"): {"description": "patched"},
     ("PUT", "/v1/sources/{source_id}"): {"description": "put"},
@@ -216,6 +234,14 @@ def _documented() -> set[tuple[str, str]]:
     return {(m.upper(), path) for path, item in doc["paths"].items() for m in item if m in METHODS}
 
 
+def _console_session(stack: Stack) -> dict[str, str]:
+    """The headers the console sends: its session cookie and CSRF token, no Authorization."""
+    resp = stack.request("POST", "/v1/console/session", json_body={"admin_key": ADMIN_KEY})
+    assert resp.status == 201, resp.body
+    cookie = resp.headers["Set-Cookie"].split(";")[0]
+    return {"Cookie": cookie, "X-Hookway-CSRF": str(resp.json()["csrf_token"])}
+
+
 def _token(stack: Stack, application: str) -> str:
     resp = stack.request("POST", f"/v1/applications/{application}/portal-access", admin=True, json_body={})
     assert resp.status == 201, resp.body
@@ -250,6 +276,7 @@ def tenants(stack: Stack) -> dict[str, Any]:
             "tok>B": _token(stack, a.id),
             "expired": expired.token,
             "revoked": revoked,
+            "session": _console_session(stack),
         },
     }
 
@@ -260,7 +287,7 @@ def test_the_matrix_covers_every_documented_route() -> None:
 
 def _call(stack: Stack, tenants: dict[str, Any], method: str, path: str, column: str) -> tuple[int, Any]:
     owner: Tenant = tenants["b"] if column == "tok>B" else tenants["a"]
-    destructive = column == "admin" and (method == "DELETE" or path.endswith("/revoke"))
+    destructive = column in ("admin", "session") and (method == "DELETE" or path.endswith("/revoke"))
     params = owner.params(path, throwaway_app=destructive)
     url = path.format(**params)
     query = ""
@@ -273,7 +300,21 @@ def _call(stack: Stack, tenants: dict[str, Any], method: str, path: str, column:
             body = {**body, "application": owner.id}
     if (method, path) == ("POST", "/v1/event-types"):
         body = {"name": f"matrix.{uuid.uuid4().hex[:12]}"}
-    headers = {"Authorization": f"Bearer {tenants['auth'][column]}"}
+    if column != "session":
+        headers = {"Authorization": f"Bearer {tenants['auth'][column]}"}
+    elif (method, path) == ("DELETE", "/v1/console/session"):
+        headers = _console_session(stack)  # signing out ends it: not the one the other cells use
+    else:
+        headers = dict(tenants["auth"]["session"])
+    if path == "/assets/{name}":
+        url = "/assets/console.js"
+    if path == "/":  # the redirect itself, not the page it leads to
+        connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+        connection.request(method, url, headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+        connection.close()
+        return answer.status, answer
     if path.startswith("/in/"):
         raw = b'{"unsigned": true}'
         headers.update({k: v for k, v in github_headers(raw, "d").items() if k != "X-Hub-Signature-256"})

@@ -667,7 +667,7 @@ def test_a_body_over_the_invoke_limit_is_payload_too_large(stack: Stack, ids: di
     assert assert_error_shape(reply.body)["code"] == "payload_too_large"
 
 
-@pytest.mark.parametrize("path", ["/", "/v1", "/docs", "/v1/nope", "/in"])
+@pytest.mark.parametrize("path", ["/v1", "/docs", "/v1/nope", "/in", "/console/x", "/assets"])
 def test_an_unknown_path_is_not_found(stack: Stack, path: str) -> None:
     # GIVEN a path no route serves WHEN requested THEN 404 not_found in the error shape
     reply = send(stack, "GET", path, (AUTH,))

@@ -336,12 +336,14 @@ class TestStore:
                     "a/b",
                     3,
                     "ua",
+                    ("content-type", "x-hub-signature-256"),
                 ),
                 slot=i % 3,
                 ttl=int(clock()) + 100,
             )
         kept = store.list_rejections(sid)
         assert len(kept) == 3  # bounded by the ring
+        assert kept[0].header_names == ("content-type", "x-hub-signature-256")
         assert [r.at for r in kept] == sorted((r.at for r in kept), reverse=True)
         assert store.rejection_counts(sid) == {"total": 4, "signature_mismatch": 3, "ip_not_allowed": 1}
         clock.advance(101)
@@ -473,6 +475,17 @@ class TestApplications:
         seen, pages = _pages(store, "list_applications")
         assert [a.id for a in seen] == [a.id for a in made]
         assert pages == 3
+
+    def test_console_sessions_are_kept_until_signed_out(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN a session kept by its digest
+        store.put_session("d" * 64, clock() + 3600)
+        # THEN it is found with when it ends, and an unknown one is not
+        assert store.session_expires_at("d" * 64) == clock() + 3600
+        assert store.session_expires_at("e" * 64) is None
+        # WHEN it is deleted (twice: the second is no error), THEN it is gone
+        store.delete_session("d" * 64)
+        store.delete_session("d" * 64)
+        assert store.session_expires_at("d" * 64) is None
 
     def test_revoke_tokens_only_moves_forward(self, store: Any, clock: FakeClock) -> None:
         # GIVEN an application

@@ -171,3 +171,21 @@ def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fiel
     if opts.mtls_domain:
         assert resources["RestAPI"]["Properties"]["DisableExecuteApiEndpoint"] is True
         assert resources["IngestDomainMapping"]["Properties"]["RestApiId"] == {"Ref": "RestAPI"}
+
+
+def test_the_console_and_portal_ship_in_the_package_and_api_gateway_compresses(
+    built: tuple[dict[str, Any], zipfile.ZipFile],
+) -> None:
+    template, archive = built
+    web = ROOT / "chalicelib" / "web"
+    shipped = {
+        n.removeprefix("chalicelib/web/") for n in archive.namelist() if n.startswith("chalicelib/web/")
+    }
+    assert shipped == {p.name for p in web.iterdir()}
+    for name in shipped:
+        assert archive.read(f"chalicelib/web/{name}") == (web / name).read_bytes(), name
+    # What the assets add to the zip, as a test can check it (their budget is 300 KB compressed).
+    added = sum(i.compress_size for i in archive.infolist() if i.filename.startswith("chalicelib/web/"))
+    assert added < 300 * 1024, added
+    (rest_api,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
+    assert rest_api["Properties"].get("MinimumCompressionSize") == 1024

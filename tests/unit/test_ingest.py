@@ -47,6 +47,9 @@ def test_tampered_request_is_rejected_counted_and_not_queued(services: Services)
     assert services.store.rejection_counts(sid) == {"total": 1, "signature_mismatch": 1}
     [kept] = services.store.list_rejections(sid)
     assert kept.code == "signature_mismatch" and kept.source_ip == "203.0.113.7"
+    # ... with the names of the headers that came, never their values
+    assert kept.header_names == tuple(sorted(h.lower() for h in headers))
+    assert headers["x-hub-signature-256"][0] not in repr(kept)
 
 
 def test_configured_rejection_status_is_used(services: Services) -> None:

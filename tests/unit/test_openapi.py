@@ -182,8 +182,9 @@ def test_path_parameters_match_the_view_arguments() -> None:
 
 
 def test_security_follows_the_token_policy() -> None:
-    """Admin key or portal token; ``x-portal-token`` marks exactly the routes chalicelib.policy lets a token call."""
-    assert _doc()["security"] == [{"adminKey": []}, {"portalToken": []}]
+    """Admin key, portal token or console session; ``x-portal-token`` marks exactly the routes
+    chalicelib.policy lets a token call."""
+    assert _doc()["security"] == [{"adminKey": []}, {"portalToken": []}, {"consoleSession": []}]
     for name in ("adminKey", "portalToken"):
         scheme = _doc()["components"]["securitySchemes"][name]
         assert (scheme["type"], scheme["scheme"]) == ("http", "bearer"), name
@@ -202,7 +203,7 @@ def test_security_follows_the_token_policy() -> None:
             assert "401" in responses, where
             access = TOKEN_ROUTES.get((method.upper(), path))
             if access is None:  # the operator's only: a token is refused before the view runs
-                assert operation.get("security") == [{"adminKey": []}], where
+                assert operation.get("security") == [{"adminKey": []}, {"consoleSession": []}], where
                 assert "x-portal-token" not in operation, where
                 assert "403" in responses, where
             else:
@@ -494,7 +495,7 @@ class Api:
         while "$ref" in _pointer(pointer):
             pointer = _pointer(pointer)["$ref"]
         documented = _pointer(pointer)
-        if response.status_code == 204:
+        if response.status_code in (204, 302, 304):
             assert "content" not in documented
             assert response.body == b""
             return None
@@ -551,6 +552,70 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     assert _code(api("GET", "/v1/egress", 401, auth=False)) == "unauthorized"
     api("POST", "/v1/sources", 400, raw=b"{not json")
     api("POST", "/v1/sources", 400, body={"name": "", "verification": {"scheme": "github", "secrets": ["s"]}})
+
+    # the console and the portal: pages, assets, sign-in
+    api("GET", "/", 302, auth=False)
+    for page in ("/console", "/portal"):
+        assert b"assets/style.css" in api("GET", page, 200, auth=False)
+    script = api.client.http.request("GET", "/assets/console.js", headers={})
+    api("GET", "/assets/{name}", 200, params={"name": "console.js"}, auth=False)
+    api(
+        "GET",
+        "/assets/{name}",
+        304,
+        params={"name": "console.js"},
+        auth=False,
+        headers={"If-None-Match": script.headers["ETag"]},
+    )
+    api(
+        "GET",
+        "/console",
+        304,
+        auth=False,
+        headers={"If-None-Match": api.client.http.request("GET", "/console", headers={}).headers["ETag"]},
+    )
+    api(
+        "GET",
+        "/portal",
+        304,
+        auth=False,
+        headers={"If-None-Match": api.client.http.request("GET", "/portal", headers={}).headers["ETag"]},
+    )
+    assert _code(api("GET", "/assets/{name}", 404, params={"name": "app.py"}, auth=False)) == "not_found"
+    session = "/v1/console/session"
+    assert _code(api("POST", session, 400, auth=False, body={})) == "invalid_request"
+    assert _code(api("POST", session, 401, auth=False, body={"admin_key": "nope"})) == "wrong_admin_key"
+    assert _code(api("GET", session, 401, auth=False)) == "signed_out"
+    signed = api.client.http.request(
+        "POST",
+        session,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"admin_key": ADMIN_KEY}).encode(),
+    )
+    cookie = signed.headers["Set-Cookie"].split(";")[0]
+    csrf = api("POST", session, 201, auth=False, body={"admin_key": ADMIN_KEY})["csrf_token"]
+    assert csrf != json.loads(signed.body)["csrf_token"]  # one token per session
+    current = api("GET", session, 200, auth=False, headers={"Cookie": cookie})
+    assert _code(api("DELETE", session, 403, auth=False, headers={"Cookie": cookie})) == "csrf_failed"
+    api(
+        "DELETE",
+        session,
+        204,
+        auth=False,
+        headers={"Cookie": cookie, "X-Hookway-CSRF": current["csrf_token"]},
+    )
+    assert (
+        _code(
+            api(
+                "DELETE",
+                session,
+                401,
+                auth=False,
+                headers={"Cookie": cookie, "X-Hookway-CSRF": current["csrf_token"]},
+            )
+        )
+        == "session_expired"
+    )
 
     # applications
     acme = api(
