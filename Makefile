@@ -29,7 +29,7 @@ install: $(STAMP) /usr/bin/chromium node_modules/.package-lock.json
 
 ## The whole local pipeline: AWS emulator (moto server), API on :8000 (HOOKWAY_PORT), queue workers.
 dev: install
-	$(PY) -m local dev $(ARGS)
+	$(PY) -m local dev $(if $(filter 1 true yes,$(FRESH)),--fresh) $(ARGS)
 
 ## Lint, type-check and every test suite (unit, integration on moto server, end to end on the local stack).
 test: install lint typecheck

@@ -1,6 +1,7 @@
 """``python -m local``: run Hookway on this machine with no AWS account.
 
-python -m local dev                  the whole stack: emulator, API on :8000, queue workers
+python -m local dev [--fresh]        the whole stack: emulator, API on :8000, queue workers; state
+                                     kept in .local/state (--fresh: start empty)
 python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
 python -m local api [--port P]       only the API server (environment from ``deploy``; port 0: any free one)
 python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
@@ -10,17 +11,22 @@ python -m local openapi              copy docs/openapi.yaml (and its JSON) into 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import logging
 import os
-import secrets
 import signal
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from local import emulator
+
+if TYPE_CHECKING:
+    from local.state import LocalState
+    from local.worker import Worker
 
 QUEUES = {
     "ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest"),
@@ -46,13 +52,17 @@ def _app() -> object:
     return app_module
 
 
-def start_worker(queue: str, *, wait_seconds: int = 1) -> tuple[object, threading.Thread]:
+def start_worker(
+    queue: str, *, wait_seconds: int = 1, on_invoke: Callable[[int, bool], None] | None = None
+) -> tuple[Worker, threading.Thread]:
     """Start one queue's worker in a thread of this process."""
     from local.worker import Worker
 
     env_name, handler_name = QUEUES[queue]
     handler = getattr(_app(), handler_name)
-    worker = Worker(_boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds)
+    worker = Worker(
+        _boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds, on_invoke=on_invoke
+    )
     thread = threading.Thread(target=worker.run, name=f"worker-{queue}", daemon=True)
     thread.start()
     return worker, thread
@@ -93,62 +103,105 @@ def cmd_deploy(args: argparse.Namespace) -> None:
 
 def _wait_forever(stop: object) -> None:
     done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    try:
-        while not done.wait(1):
-            pass
-    except KeyboardInterrupt:
+    # SIGINT too, explicitly: a process started in the background inherits it ignored, and a second
+    # Ctrl-C must not cut short the save that follows.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    while not done.wait(1):
         pass
     if callable(stop):
         stop()
 
 
 def cmd_dev(args: argparse.Namespace) -> None:
-    """The whole local pipeline in one command."""
-    state = Path(emulator.ROOT, ".local")
-    state.mkdir(exist_ok=True)
+    """The whole local pipeline in one command, with the state of the last run (``local/state.py``)."""
+    from local import state
+
+    saved = state.state_dir(emulator.ROOT, os.environ)
+    saved.mkdir(parents=True, exist_ok=True)
+    if args.fresh:
+        state.forget(saved)
+    keys = state.keys(saved, os.environ)
     # Port 0 (the default for the emulator) lets each server bind a free port itself: no race with
     # other processes between choosing a port and binding it.
     print("starting the AWS emulator (moto server) ...", flush=True)
-    moto = emulator.start_moto(int(os.environ.get("HOOKWAY_MOTO_PORT") or 0), state / "moto.log")
+    moto = emulator.start_moto(
+        int(os.environ.get("HOOKWAY_MOTO_PORT") or 0), saved.parent / "moto.log", held=True
+    )
     try:
         env = emulator.deploy(f"http://127.0.0.1:{emulator.moto_port(moto)}")
-        admin_key = os.environ.get("HOOKWAY_ADMIN_KEY") or "hk_" + secrets.token_urlsafe(24)
         os.environ.update(env)
-        os.environ.update({"HOOKWAY_STAGE": "local", "HOOKWAY_ADMIN_KEY": admin_key})
+        os.environ.update({"HOOKWAY_STAGE": "local", **keys})
         os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
         # A log a person follows: one line per webhook; the metric lines only with --verbose.
         os.environ.setdefault("HOOKWAY_METRICS", "true" if args.verbose else "false")
         from local import devlog
 
         devlog.install(verbose=args.verbose)
-        (state / "env.json").write_text(
+        (saved.parent / "env.json").write_text(
             json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")})
         )
+        app = _app()
+        from chalicelib.config import Settings
+        from chalicelib.wiring import Container
+
+        # Its own composition root: the app's is made on the first request, once the public URL is known.
+        recovery = Container(Settings.from_env(os.environ)).recovery
+        kept = state.LocalState(saved, os.environ, client=_boto)
+        restored = kept.restore(lambda items: recovery.resume(state.pending(items)))
+        kept.start_saving()
         from local.gateway import serve
 
-        server = serve(_app().app, port=args.port, verbose=args.verbose)
+        server = serve(app.app, port=args.port, verbose=args.verbose, on_request=kept.touch)  # type: ignore[attr-defined]
         base = f"http://127.0.0.1:{server.server_port}"
         # A URL the user set (a tunnel, for providers that sign the URL they call, such as Twilio) is the
         # one ingest URLs show and signatures are checked against; else the loopback address.
         public = os.environ.setdefault("HOOKWAY_PUBLIC_URL", base).rstrip("/")
-        for queue in QUEUES:
-            start_worker(queue)
+        workers = [start_worker(queue, on_invoke=lambda *_: kept.touch()) for queue in QUEUES]
         from local import demo_receiver
 
-        demo_secret = (
-            os.environ.get("HOOKWAY_DEMO_SECRET")
-            or "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-        )
+        demo_secret = os.environ["HOOKWAY_DEMO_SECRET"]
         demo = demo_receiver.serve(int(os.environ.get("HOOKWAY_DEMO_PORT", "8001")), demo_secret)
-        print(_banner(base, public, admin_key, demo.server_port, demo_secret), flush=True)
+        shown = "started empty: FRESH=1" if args.fresh else restored.describe()
+        kept_line = f"{saved} ({shown}; saved every {state.SAVE_EVERY_SECONDS:g} s and at Ctrl-C)"
+        print(
+            _banner(base, public, os.environ["HOOKWAY_ADMIN_KEY"], demo.server_port, demo_secret, kept_line),
+            flush=True,
+        )
         _wait_forever(server.shutdown)
+        _stop(kept, workers, saved)
     finally:
-        moto.terminate()
+        moto.kill()
         moto.wait(timeout=10)
 
 
-def _banner(base: str, public: str, key: str, demo_port: int, demo_secret: str) -> str:
+def _boto(service: str) -> object:
+    import boto3
+
+    return boto3.client(
+        service,  # type: ignore[call-overload]
+        endpoint_url=os.environ["HOOKWAY_AWS_ENDPOINT_URL"],
+        region_name=os.environ.get("AWS_REGION", emulator.REGION),
+    )
+
+
+def _stop(kept: LocalState, workers: list[tuple[Worker, threading.Thread]], saved: Path) -> None:
+    """A clean stop: the API is down; let the router drain the ingest queue, stop the workers, save."""
+    started = time.monotonic()
+    print("stopping: saving the state ...", flush=True)
+    kept.drain(os.environ["HOOKWAY_INGEST_QUEUE_URL"])
+    for worker, _ in workers:
+        worker.stop()
+    for _, thread in workers:
+        thread.join(timeout=5)
+    kept.stop_saving()
+    queued = kept.save_queues()
+    items = kept.save()
+    took = time.monotonic() - started
+    print(f"saved {items} items and {queued} queued webhooks to {saved} in {took:.1f} s", flush=True)
+
+
+def _banner(base: str, public: str, key: str, demo_port: int, demo_secret: str, kept: str) -> str:
     shown = f"\n  public URL: {public}" if public != base else ""
     return f"""
 Hookway is running (stage: local, AWS emulated by moto).
@@ -156,6 +209,7 @@ Hookway is running (stage: local, AWS emulated by moto).
   console:    {base}/console (sign in with the admin key)
   admin key:  {key}
   demo receiver: http://127.0.0.1:{demo_port}/hooks (verifies with {demo_secret})
+  state:      {kept}
 
 Try it:
   export HOOKWAY_ADMIN_KEY={key}
@@ -194,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
     dev = sub.add_parser("dev", help="the whole stack")
     dev.add_argument("--port", type=int, default=int(os.environ.get("HOOKWAY_PORT", "8000")))
     dev.add_argument("--verbose", action="store_true")
+    dev.add_argument("--fresh", action="store_true", help="start empty: forget the saved state (FRESH=1)")
     dev.set_defaults(func=cmd_dev)
     api = sub.add_parser("api", help="only the API server")
     api.add_argument("--port", type=int, default=int(os.environ.get("HOOKWAY_PORT", "8000")))

@@ -85,18 +85,20 @@ def free_port() -> int:
 _LISTENING = re.compile(rb"Running on http://127\.0\.0\.1:([0-9]+)")
 
 
-def start_moto(port: int, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+def start_moto(port: int, log_path: Path | None = None, *, held: bool = False) -> subprocess.Popen[bytes]:
     """Run moto's server as a child process on 127.0.0.1:port and wait until it answers.
 
     Port 0 lets the server choose a free port itself (no race with other processes between picking a
-    port and binding it); ``moto_port(proc)`` then tells which.
+    port and binding it); ``moto_port(proc)`` then tells which. ``held``: the server ignores SIGINT and
+    SIGTERM (``local/moto_child.py``), so the caller can save its state after a Ctrl-C, then ``kill()`` it.
     """
     if log_path is None:
         log_path = Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
     start = log_path.stat().st_size if log_path.exists() else 0
     out = open(log_path, "ab")  # noqa: SIM115 - lives as long as the child
+    command = [str(Path(__file__).with_name("moto_child.py"))] if held else ["-m", "moto.server"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, *command, "-H", "127.0.0.1", "-p", str(port)],
         stdout=out,
         stderr=subprocess.STDOUT,
         env={**os.environ, **AWS_ENV},

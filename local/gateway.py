@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -183,6 +184,8 @@ class _Handler(BaseHTTPRequestHandler):
             # Deployed, the API's gateway responses give an unknown path the same answer.
             self._send(404, _JSON, error_bytes("not_found", "no route for this path"))
             return
+        if self.server.on_request is not None:
+            self.server.on_request()
         result = gateway.invoke(event)
         raw = result.get("body") or ""
         payload = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
@@ -232,16 +235,32 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], gateway: Gateway, verbose: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        gateway: Gateway,
+        verbose: bool,
+        on_request: Callable[[], None] | None = None,
+    ) -> None:
         self.gateway = gateway
         self.verbose = verbose
+        self.on_request = on_request
         super().__init__(address, _Handler)
 
 
 def serve(
-    app: Any, host: str = "127.0.0.1", port: int = 8000, *, verbose: bool = False, stage: str = "local"
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    verbose: bool = False,
+    stage: str = "local",
+    on_request: Callable[[], None] | None = None,
 ) -> _Server:
-    """Start serving the app in a background thread; returns the server (call ``shutdown()`` to stop)."""
-    server = _Server((host, port), Gateway(app, stage), verbose)
+    """Start serving the app in a background thread; returns the server (call ``shutdown()`` to stop).
+
+    ``on_request`` is called before each request reaches the app (``make dev`` saves its state after them).
+    """
+    server = _Server((host, port), Gateway(app, stage), verbose, on_request)
     threading.Thread(target=server.serve_forever, name="hookway-api", daemon=True).start()
     return server

@@ -1,8 +1,12 @@
-"""Recovery: sending again what did not arrive, through the same claims as every other attempt."""
+"""Recovery: sending again what did not arrive, through the same claims as every other attempt.
+
+Resuming is the other half: a deliveries queue that lost its tasks (the local stack's emulator restarted
+empty) gets back, from the attempts on record, the task each pending delivery was waiting for.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -95,6 +99,14 @@ class Recovery:
             recovered.append(message_id)
         return recovered
 
+    def resume(self, messages: Iterable[tuple[Message, Sequence[Attempt]]]) -> int:
+        """Queue the task every pending delivery of these messages waits for (see ``pending_tasks``);
+        returns how many. A copy of one that is still queued meets it at the attempt's claim."""
+        tasks = [task.encode() for message, attempts in messages for task in pending_tasks(message, attempts)]
+        if tasks:
+            self._queue.send_batch(tasks)
+        return len(tasks)
+
     def _enqueue(self, message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> None:
         generation = generation_of(message)
         tasks = []
@@ -107,3 +119,33 @@ class Recovery:
             )
         if tasks:
             self._queue.send_batch(tasks)
+
+
+def pending_tasks(message: Message, attempts: Iterable[Attempt]) -> list[Task]:
+    """The task each pending delivery of a message waits for, due when that delivery is due.
+
+    From the latest attempt per endpoint in the message's current storing: none yet, the first attempt
+    now; a failed one with a retry scheduled, the next attempt at its ``next_attempt_at``; one still
+    claimed, the same attempt when the claim's lease ends (the claim then tells a holder that finished
+    from one that died). Deliveries that ended (succeeded, failed, skipped) need nothing.
+    """
+    generation = generation_of(message)
+    latest: dict[str, Attempt] = {}
+    for attempt in attempts:
+        current = latest.get(attempt.endpoint_id)
+        if attempt.generation == generation and (current is None or attempt.number > current.number):
+            latest[attempt.endpoint_id] = attempt
+    tasks = []
+    for endpoint_id in dict.fromkeys((*message.endpoints, *latest)):
+        last = latest.get(endpoint_id)
+        if last is None:
+            tasks.append(Task(message.id, endpoint_id, 1, generation=generation))
+        elif last.status == "in_flight":
+            due = last.lease_until + 1
+            tasks.append(Task(message.id, endpoint_id, last.number, not_before=due, generation=generation))
+        elif last.delivery_status == "pending":
+            due = last.next_attempt_at or 0.0
+            tasks.append(
+                Task(message.id, endpoint_id, last.number + 1, not_before=due, generation=generation)
+            )
+    return tasks

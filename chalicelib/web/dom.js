@@ -8,7 +8,7 @@ const SAFE_ATTRIBUTES = new Set([
   "aria-busy", "aria-hidden", "aria-labelledby", "aria-controls", "aria-selected", "data-testid",
   "width", "height", "viewBox", "x", "y", "rx", "fill", "d", "x1", "x2", "y1", "y2", "stroke",
   "stroke-width", "text-anchor", "font-size", "maxlength", "pattern", "scope", "alt", "lang",
-  "xmlns", "focusable", "readonly", "open",
+  "xmlns", "focusable", "readonly", "open", "list", "max", "low", "high", "optimum",
 ]);
 const BOOLEAN_PROPERTIES = new Set(["disabled", "checked", "required", "multiple", "selected", "hidden"]);
 const SVG = "http://www.w3.org/2000/svg";

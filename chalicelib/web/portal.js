@@ -31,16 +31,30 @@ function claims(token) {
   }
 }
 
+let stopped = false;
+
+/** The link no longer works: say so, in a fresh <main> that no pending page render can overwrite. */
 function stop(text) {
+  if (stopped) return;
+  stopped = true;
   document.getElementById("nav").hidden = true;
-  replace(main, h("section", { class: "page narrow" }, h("h1", { id: "page-title" }, "This link cannot be used"), h("p", { role: "alert" }, text)));
+  document.title = `This link cannot be used · ${document.body.dataset.product || "Webhooks"}`;
+  const fresh = h("main", { id: "main", tabindex: "-1" },
+    h("section", { class: "page narrow", "data-testid": "link-unusable" },
+      h("h1", { id: "page-title" }, "This link cannot be used"), h("p", { role: "alert" }, text)));
+  document.getElementById("main").replaceWith(fresh);
 }
 
 function brand(branding) {
   const name = branding.name || "Webhooks";
   document.body.dataset.product = name;
   const holder = document.getElementById("brand");
-  const logo = branding.logo_url ? h("img", { src: branding.logo_url, alt: "", width: 24, height: 24 }) : null;
+  let logo = null;
+  try {
+    logo = branding.logo_url ? h("img", { src: branding.logo_url, alt: "", width: 24, height: 24 }) : null;
+  } catch {
+    /* not an https image: the name alone */
+  }
   replace(holder, logo, h("span", { id: "brand-name" }, name));
   if (/^#[0-9a-fA-F]{6}$/.test(branding.accent || "")) {
     document.documentElement.style.setProperty("--accent", branding.accent);

@@ -1,7 +1,7 @@
 // Hash routes (#/endpoints/ep_123?tab=attempts): the page works from one HTML file under any prefix,
 // and the URL a person copies opens the same view.
 import { h, replace } from "./dom.js";
-import { errorBox } from "./ui.js";
+import { clearStaleNotice, errorBox } from "./ui.js";
 
 const routes = [];
 let mainEl = null;
@@ -37,6 +37,7 @@ export function go(path, query) {
 
 export async function render() {
   const ticket = ++current;
+  clearStaleNotice();
   const { path, query } = parseHash();
   for (const r of routes) {
     const match = r.regex.exec(path);
@@ -47,12 +48,19 @@ export async function render() {
       const node = await r.render({ params, query });
       if (ticket === current) replace(mainEl, node);
     } catch (error) {
-      if (ticket === current) replace(mainEl, errorBox(error));
+      if (ticket === current) replace(mainEl, failedPage(error));
     }
     markCurrent(path);
     return;
   }
   replace(mainEl, h("section", { class: "page" }, h("h1", {}, "Not found"), h("p", {}, "There is no page here."), h("a", { href: "#/" }, "Go to the start")));
+}
+
+/** A view that could not load: still a page with a heading, and the API's sentence. */
+function failedPage(error) {
+  const title = error && error.status === 404 ? "Not found" : "This page could not be shown";
+  document.title = `${title} · ${document.body.dataset.product || "Hookway"}`;
+  return h("section", { class: "page", "aria-labelledby": "page-title" }, h("h1", { id: "page-title" }, title), errorBox(error));
 }
 
 function markCurrent(path) {

@@ -7,7 +7,14 @@ import { ApiError } from "./api.js";
 export function announce(text, kind = "ok") {
   const region = document.getElementById("status");
   if (!region) return;
+  region.dataset.at = String(Date.now());
   replace(region, h("p", { class: `notice ${kind}` }, text));
+}
+
+/** On navigation: a notice said a moment ago (a change that led here) stays; an older one goes. */
+export function clearStaleNotice(freshMs = 2000) {
+  const region = document.getElementById("status");
+  if (region && Date.now() - Number(region.dataset.at || 0) > freshMs) region.replaceChildren();
 }
 
 export function errorText(error) {
@@ -135,7 +142,9 @@ export function pagedTable({ load, columns, emptyText, emptyActions = [], captio
       cursor = page.next_cursor || null;
       more.hidden = !cursor;
       state.textContent = "";
-      if (shown === 0) replace(holder, empty(emptyText, ...emptyActions));
+      // A search page may hold no match yet still have a cursor (it looked at part of the data).
+      if (shown === 0 && !cursor) replace(holder, empty(emptyText, ...emptyActions));
+      else if (shown === 0) state.textContent = "No match among the items looked at so far: Show more looks further.";
     } catch (error) {
       replace(state, errorBox(error));
     } finally {

@@ -6,11 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.browser.harness import launch
 from tests.receivers import Receivers
 from tests.stack import Stack
+
+# Assertions wait as long as actions do (the harness's context timeout): on two shared cores a full
+# `make test` runs other suites beside these, and 5 s is too tight for a delivery to show.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="session")

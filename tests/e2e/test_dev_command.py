@@ -33,6 +33,8 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         "HOOKWAY_PORT": "0",
         "HOOKWAY_DEMO_PORT": "0",
         "HOOKWAY_PUBLIC_URL": public,
+        # The state it keeps goes to the test's own directory, not the repo's .local.
+        "HOOKWAY_LOCAL_DIR": str(tmp_path / "local"),
     }
     out = (tmp_path / "dev.log").open("wb")
     proc = subprocess.Popen(

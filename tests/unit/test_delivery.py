@@ -477,3 +477,63 @@ def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enab
         )
         assert state["status"] == "succeeded"
     assert recovery.recover(endpoint.id, {"since": start}, OPERATOR) == []  # nothing left to recover
+
+
+def test_a_queue_that_lost_its_tasks_resumes_from_the_record_and_copies_stop_at_the_claim(
+    world: World,
+) -> None:
+    from dataclasses import replace
+
+    from chalicelib.models import Attempt, generation_of
+    from chalicelib.outbound.recovery import pending_tasks
+
+    # GIVEN a message fanned out to A (its first attempt failed, the retry is due in 5 s) and B (not yet
+    # attempted), and a claim on C whose holder died; then the deliveries queue loses every task
+    world.receiver.script = [500]
+    a, _ = world.endpoint(url="https://a.example.com/in")
+    b, _ = world.endpoint(url="https://b.example.com/in")
+    message_id = _publish(world)
+    world.route_all()
+    first = Task.decode(world.deliveries.sent[0])
+    assert world.sender.handle(world.deliveries.sent.pop(0)) == "retrying"
+    c, _ = world.endpoint(url="https://c.example.com/in", filter={"event_types": ["other"]})
+    message = world.s.store.get_message(message_id)
+    stale = Attempt(
+        generation=generation_of(message),
+        message_id=message_id,
+        endpoint_id=c.id,
+        number=1,
+        claim_id="dead",
+        started_at=world.clock.now,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=world.clock.now + 45,
+        expires_at=world.clock.now + 86400,
+    )
+    assert world.s.store.claim_attempt(stale, world.clock.now)
+    # an attempt of an earlier storing of the same id needs nothing
+    older = replace(stale, generation="older", endpoint_id="ep_gone")
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    # WHEN it is resumed twice (a copy of a task may still be queued: here, every one)
+    attempts = [*world.s.store.list_attempts(message_id), older]
+    tasks = {t.endpoint_id: t for t in pending_tasks(message, attempts)}
+    assert world.container.recovery.resume([(message, attempts)]) == 3
+    assert world.container.recovery.resume([(message, attempts)]) == 3
+    # THEN each delivery gets the task it waited for, due when it was due
+    failed = next(x for x in attempts if x.endpoint_id == first.endpoint_id)
+    assert set(tasks) == {a.id, b.id, c.id}
+    assert (tasks[first.endpoint_id].attempt, tasks[first.endpoint_id].not_before) == (
+        2,
+        failed.next_attempt_at,
+    )
+    other = b.id if first.endpoint_id == a.id else a.id
+    assert (tasks[other].attempt, tasks[other].not_before) == (1, 0.0)
+    assert (tasks[c.id].attempt, tasks[c.id].not_before) == (1, stale.lease_until + 1)
+    # AND every delivery completes once: the copies stop at the attempts' claims
+    assert world.run() == ["succeeded"] * 3 + ["duplicate"] * 3
+    host = {a.id: "a.example.com", b.id: "b.example.com", c.id: "c.example.com"}
+    sent = sorted(r.url.split("/")[2] for r in world.receiver.requests)
+    assert sent == sorted([host[first.endpoint_id], *host.values()])  # one failed, then one each
+    # AND once they ended, nothing is pending
+    assert world.container.recovery.resume([(message, world.s.store.list_attempts(message_id))]) == 0

@@ -1,0 +1,102 @@
+"""The local stack's saved state (``local/state.py``) against moto over HTTP: what one emulator saved, a
+fresh one gets back, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local import state
+from tests import aws
+
+pytestmark = pytest.mark.integration
+
+
+def _resources(endpoint: str) -> dict[str, str]:
+    """A table, a bucket and the two saved queues, as one emulator run would have them."""
+    sqs = aws.client("sqs", endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:12]}"
+    aws.client("s3", endpoint).create_bucket(Bucket=bucket)
+    return {
+        "HOOKWAY_TABLE": aws.create_state_table(endpoint),
+        "HOOKWAY_BUCKET": bucket,
+        **{
+            name: sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]
+            for name in state.SAVED_QUEUES
+        },
+    }
+
+
+def _kept(directory: Path, env: dict[str, str], endpoint: str) -> state.LocalState:
+    return state.LocalState(directory, env, client=lambda service: aws.client(service, endpoint))
+
+
+def test_table_bucket_and_ingest_queues_come_back_in_a_fresh_emulator(endpoint: str, tmp_path: Path) -> None:
+    # GIVEN a run's table (a binary attribute, a nested map, an item past its TTL), bucket and queues
+    before = _resources(endpoint)
+    dynamodb, s3, sqs = (aws.client(name, endpoint) for name in ("dynamodb", "s3", "sqs"))
+    live: dict[str, Any] = {
+        "pk": {"S": "MSG#1"},
+        "sk": {"S": "META"},
+        "body": {"B": bytes(range(256))},
+        "nested": {"M": {"list": {"L": [{"B": b"\x00\xff"}, {"N": "1.5"}]}, "flag": {"BOOL": True}}},
+        "ttl": {"N": str(int(time.time()) + 3600)},
+    }
+    expired = {"pk": {"S": "IDEM#old"}, "sk": {"S": "META"}, "ttl": {"N": str(int(time.time()) - 10)}}
+    for item in (live, expired):
+        dynamodb.put_item(TableName=before["HOOKWAY_TABLE"], Item=item)
+    s3.put_object(Bucket=before["HOOKWAY_BUCKET"], Key="ingest/src_1/rcp_1", Body=b"\x00big body\xff")
+    sqs.send_message(QueueUrl=before["HOOKWAY_INGEST_QUEUE_URL"], MessageBody='{"envelope": 1}')
+    sqs.send_message(QueueUrl=before["HOOKWAY_INGEST_DLQ_URL"], MessageBody='{"envelope": 2}')
+    saving = _kept(tmp_path, before, endpoint)
+    # WHEN it is saved, as at a clean stop
+    assert saving.save_queues() == 2
+    assert saving.save() == 2
+    # THEN the saved table reads as the AWS CLI prints DynamoDB items
+    lines = [json.loads(line) for line in (tmp_path / state.TABLE).read_text().splitlines()]
+    assert {line["pk"]["S"] for line in lines} == {"MSG#1", "IDEM#old"}
+    # WHEN a fresh emulator's resources are loaded from it
+    after = _resources(endpoint)
+    seen: list[list[dict[str, Any]]] = []
+
+    def resume(items: list[dict[str, Any]]) -> int:
+        seen.append(items)
+        return 7  # as many deliveries as Recovery.resume would queue
+
+    restored = _kept(tmp_path, after, endpoint).restore(resume)
+    # THEN every live item, object and queued message is back, and the expired item is not
+    assert restored == state.Restored(items=1, objects=1, queued=2, resumed=7)
+    assert [item["pk"]["S"] for item in seen[0]] == ["MSG#1"]
+    got = dynamodb.get_item(TableName=after["HOOKWAY_TABLE"], Key={"pk": live["pk"], "sk": live["sk"]})
+    assert got["Item"] == live
+    body = s3.get_object(Bucket=after["HOOKWAY_BUCKET"], Key="ingest/src_1/rcp_1")["Body"].read()
+    assert body == b"\x00big body\xff"
+    for name, text in (
+        ("HOOKWAY_INGEST_QUEUE_URL", '{"envelope": 1}'),
+        ("HOOKWAY_INGEST_DLQ_URL", '{"envelope": 2}'),
+    ):
+        messages = sqs.receive_message(QueueUrl=after[name], WaitTimeSeconds=1)["Messages"]
+        assert [m["Body"] for m in messages] == [text]
+    # AND the queued messages are loaded once: a second start does not queue them again
+    assert not (tmp_path / state.QUEUES).exists()
+    # AND make dev FRESH=1 forgets the data but not the keys
+    kept_keys = state.keys(tmp_path, {})
+    state.forget(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [state.KEYS]
+    assert state.keys(tmp_path, {}) == kept_keys
+
+
+def test_keys_are_made_once_kept_private_and_the_environment_wins(tmp_path: Path) -> None:
+    made = state.keys(tmp_path, {})
+    assert made["HOOKWAY_ADMIN_KEY"].startswith("hk_") and made["HOOKWAY_DEMO_SECRET"].startswith("whsec_")
+    assert stat.S_IMODE((tmp_path / state.KEYS).stat().st_mode) == 0o600
+    assert state.keys(tmp_path, {}) == made
+    given = state.keys(tmp_path, {"HOOKWAY_ADMIN_KEY": "hk_mine"})
+    assert given == {**made, "HOOKWAY_ADMIN_KEY": "hk_mine"}
+    assert state.keys(tmp_path, {}) == made  # a key given once is not saved over the kept one
