@@ -657,6 +657,21 @@ def list_endpoint_attempts(endpoint_id: str) -> Response:
     return _listing(_container().endpoints.attempts(endpoint_id, _scope(), _page()))
 
 
+@app.route("/v1/endpoints/{endpoint_id}/health", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def endpoint_health(endpoint_id: str) -> Response:
+    """How an endpoint is doing: success rate and last error of its most recent attempts."""
+    return _json(_container().endpoints.health(endpoint_id, _scope()))
+
+
+@app.route("/v1/endpoints/{endpoint_id}/test", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def send_test_event(endpoint_id: str) -> Response:
+    """Send a test event to this endpoint only (``{"event_type"?, "payload"?}``); 202 with its message id."""
+    message_id, endpoint = _container().publisher.send_test(endpoint_id, _json_body(), _scope())
+    return _json({"id": message_id, "endpoint_id": endpoint.id}, 202)
+
+
 # ------------------------------------------------------------------------------------ listen sessions
 
 
@@ -776,6 +791,23 @@ def sweep(event: Any) -> dict[str, Any]:
         return _container().sweep.run().public()
     finally:
         flush_metrics()
+
+
+# ------------------------------------------------------------------------------------ console, portal
+
+
+@app.route("/v1/stats", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def stats() -> Response:
+    """Received, delivered, failed and rejected per hour (``hours``, default 24), and what needs attention."""
+    return _json(_container().stats.overview(_query(), _scope()))
+
+
+@app.route("/v1/branding", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def branding() -> Response:
+    """The caller's portal branding: its application's own over the deployment's defaults."""
+    return _json(_container().applications.branding(_scope()).public())
 
 
 # ------------------------------------------------------------------------------------------- egress

@@ -482,7 +482,8 @@ def run(quick: bool) -> list[Row]:
             "",
             WRITE_TARGET,
             at_most=True,
-            note="write requests (PutItem/UpdateItem/DeleteItem): "
+            note="write requests (PutItem/UpdateItem/DeleteItem; the UpdateItems are the hourly counters, one "
+            "per batch in the router and in the sender): "
             + _fmt(
                 {k: v for k, v in counts.per_webhook(calls).items() if k.split(".")[-1] in DYNAMODB_WRITES}
             ),

@@ -1,7 +1,8 @@
 """Applications (tenants): create, read, change, delete; their portal access.
 
 An application is one of the platform's customers. ``uid`` is the customer's own id, unique in the
-deployment and usable wherever the application's id is. Deleting an application deletes its endpoints
+deployment and usable wherever the application's id is; ``branding`` (name, logo, accent) dresses its
+portal, over the deployment's defaults. Deleting an application deletes its endpoints
 (deliveries still queued for them end ``skipped``, visibly) and ends its portal tokens; its messages stay
 readable by the operator until their retention ends.
 """
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from chalicelib import branding as brand
+from chalicelib.branding import Branding
 from chalicelib.errors import ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import Application
@@ -54,6 +57,14 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _branding(value: Any) -> Branding:
+    try:
+        return brand.parse(value)
+    except brand.BrandingError as exc:
+        field = "branding" if exc.field == "branding" else f"branding.{exc.field}"
+        raise ValidationError(str(exc), field=field, code="invalid_branding") from None
+
+
 class ApplicationService:
     """The operator manages applications; an application token may read its own."""
 
@@ -63,9 +74,11 @@ class ApplicationService:
         clock: Callable[[], float],
         *,
         delete_endpoints: Callable[[str], int] | None = None,
+        default_branding: Branding | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
+        self._default_branding = default_branding or Branding()
         self._delete_endpoints = delete_endpoints or (lambda application_id: 0)
 
     def _find(self, ref: str) -> Application:
@@ -102,6 +115,7 @@ class ApplicationService:
             name=_name(doc.get("name")),
             uid=_uid(doc.get("uid")),
             metadata=_metadata(doc.get("metadata")),
+            branding=_branding(doc.get("branding")),
             created_at=now,
             updated_at=now,
         )
@@ -114,7 +128,7 @@ class ApplicationService:
         return self._store.list_applications(limit=page.limit, cursor=page.cursor)
 
     def update(self, ref: str, doc: Any, scope: Scope) -> Application:
-        """Change name, uid or metadata."""
+        """Change name, uid, metadata or branding."""
         scope.require_operator()
         if not isinstance(doc, dict):
             raise ValidationError("the body must be a JSON object")
@@ -126,9 +140,18 @@ class ApplicationService:
             changes["uid"] = _uid(doc["uid"])
         if "metadata" in doc:
             changes["metadata"] = _metadata(doc["metadata"])
+        if "branding" in doc:
+            changes["branding"] = _branding(doc["branding"])  # the whole object: null clears it
         updated = replace(current, **changes, updated_at=self._clock())
         self._store.update_application(current, updated)
         return updated
+
+    def branding(self, scope: Scope) -> Branding:
+        """The caller's portal branding: its application's own over the deployment's (the operator: those)."""
+        if scope.is_operator:
+            return self._default_branding
+        own = self._store.get_application(str(scope.application_id))
+        return own.branding.over(self._default_branding)
 
     def delete(self, ref: str, scope: Scope) -> None:
         """Delete an application and its endpoints (their queued deliveries end skipped)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chalicelib.branding import Branding, BrandingError, check_accent, check_logo_url, check_name
+from chalicelib.branding import frame_ancestors as check_frame_ancestors
 from chalicelib.errors import ConfigError
 
 KIB = 1024
@@ -33,6 +35,30 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 
     if value < minimum:
         raise ConfigError(f"{name} must be at least {minimum}")
     return value
+
+
+def _portal(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``HOOKWAY_PORTAL_*`` settings, checked like an application's branding (ConfigError if unusable)."""
+    name = environ.get("HOOKWAY_PORTAL_NAME", "").strip()
+    logo = environ.get("HOOKWAY_PORTAL_LOGO_URL", "").strip()
+    accent = environ.get("HOOKWAY_PORTAL_ACCENT", "").strip()
+    variable = {
+        "name": "HOOKWAY_PORTAL_NAME",
+        "logo_url": "HOOKWAY_PORTAL_LOGO_URL",
+        "accent": "HOOKWAY_PORTAL_ACCENT",
+        "frame_ancestors": "HOOKWAY_PORTAL_FRAME_ANCESTORS",
+    }
+    try:
+        return {
+            "portal_name": check_name(name) if name else "Webhooks",
+            "portal_logo_url": check_logo_url(logo) if logo else "",
+            "portal_accent": check_accent(accent) if accent else "#2563eb",
+            "portal_frame_ancestors": check_frame_ancestors(
+                environ.get("HOOKWAY_PORTAL_FRAME_ANCESTORS", "")
+            ),
+        }
+    except BrandingError as exc:
+        raise ConfigError(f"{variable.get(exc.field, exc.field)}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -68,6 +94,21 @@ class Settings:
     id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
     strict_event_types: bool = False
     metrics: bool = True  # the EMF metric lines; `make dev` turns them off unless --verbose
+    portal_name: str = "Webhooks"
+    portal_logo_url: str = ""  # https, or empty: no logo
+    portal_accent: str = "#2563eb"
+    # Who may frame the portal: a CSP source list (https origins, 'self'); empty: nobody ('none').
+    portal_frame_ancestors: str = ""
+
+    @property
+    def portal_frame_ancestors_csp(self) -> str:
+        """The portal's ``frame-ancestors`` source list as sent: the setting, or ``'none'``."""
+        return self.portal_frame_ancestors or "'none'"
+
+    @property
+    def portal_branding(self) -> Branding:
+        """The deployment's default portal branding (an application's own overrides it)."""
+        return Branding(self.portal_name, self.portal_logo_url or None, self.portal_accent)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -107,6 +148,7 @@ class Settings:
             id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
             strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
             metrics=_flag(environ.get("HOOKWAY_METRICS"), default=True),
+            **_portal(environ),
         )
         if settings.allow_private_destinations and stage != "local":
             raise ConfigError(

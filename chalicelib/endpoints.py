@@ -186,6 +186,8 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
 
 
 DEFAULT_SESSION_SECONDS = 3600
+HEALTH_WINDOW = 50  # the most recent attempts an endpoint's health is judged on
+RESPONSE_EXCERPT = 200
 
 
 class EndpointService:
@@ -382,6 +384,42 @@ class EndpointService:
         """Attempts to an endpoint, newest first."""
         self.get(endpoint_id, scope)
         return self._store.list_endpoint_attempts(endpoint_id, limit=page.limit, cursor=page.cursor)
+
+    def health(self, endpoint_id: str, scope: Scope) -> dict[str, Any]:
+        """How an endpoint is doing, from its most recent attempts (one page of its attempts index).
+
+        ``attempts`` counts those that ended (``succeeded`` or ``failed``); in-flight and ``skipped`` ones
+        are in the ``window`` examined but not in the rate.
+        """
+        endpoint = self.get(endpoint_id, scope)
+        recent = self._store.list_endpoint_attempts(endpoint_id, limit=HEALTH_WINDOW, cursor=None).items
+        ended = [a for a in recent if a.status in ("succeeded", "failed")]
+        succeeded = [a for a in ended if a.status == "succeeded"]
+        failed = next((a for a in ended if a.status == "failed"), None)
+        last_error = None
+        if failed is not None:
+            last_error = {
+                "at": failed.started_at,
+                "status_code": failed.response_status,
+                "error_class": failed.error_class,
+                "error": failed.error
+                or failed.error_class
+                or (f"HTTP {failed.response_status}" if failed.response_status else None),
+                "response_excerpt": (failed.response_body or "")[:RESPONSE_EXCERPT] or None,
+            }
+        return {
+            "endpoint_id": endpoint.id,
+            "window": len(recent),
+            "attempts": len(ended),
+            "succeeded": len(succeeded),
+            "success_rate": round(len(succeeded) / len(ended), 4) if ended else None,
+            "last_attempt_at": ended[0].started_at if ended else None,
+            "last_success_at": succeeded[0].started_at if succeeded else None,
+            "last_error": last_error,
+            "enabled": endpoint.enabled,
+            "disabled_reason": endpoint.disabled_reason,
+            "failing_since": endpoint.failing_since,
+        }
 
     def set_enabled(self, endpoint_id: str, enabled: bool, scope: Scope) -> Endpoint:
         """Enable (clearing the failure clock) or disable an endpoint."""

@@ -48,6 +48,7 @@ class Envelope:
     body_ref: BodyRef | None = None
     payload: Any = None
     application_id: str | None = None
+    endpoint_id: str | None = None  # a test event's one endpoint (filters aside); None: fan out as usual
 
     def encode(self) -> str:
         """Serialise to the queue's text form (ASCII-only JSON, so any SQS character rules hold)."""
@@ -76,6 +77,8 @@ class Envelope:
             doc["payload"] = self.payload
         if self.application_id is not None:
             doc["app"] = self.application_id
+        if self.endpoint_id is not None:
+            doc["to"] = self.endpoint_id
         if self.body_ref is not None:
             r = self.body_ref
             doc["body_ref"] = {"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size}
@@ -124,11 +127,18 @@ class Envelope:
                 body_ref=ref,
                 payload=doc.get("payload"),
                 application_id=doc.get("app"),
+                endpoint_id=_optional_str(doc.get("to")),
             )
         except EnvelopeError:
             raise
         except (KeyError, TypeError, ValueError, binascii.Error) as exc:
             raise EnvelopeError(f"unreadable envelope: {type(exc).__name__}") from exc
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError("not a string")
 
 
 def _kind(value: Any) -> MessageKind:

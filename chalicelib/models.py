@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, get_args
 
+from chalicelib.branding import Branding
+
 AttemptStatus = Literal["in_flight", "succeeded", "failed", "skipped"]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "skipped"]
 SigningMode = Literal["standard", "github", "passthrough"]
@@ -325,6 +327,7 @@ class Application:
     uid: str | None = None  # the customer's own id, unique in the deployment, usable wherever the id is
     metadata: dict[str, str] = field(default_factory=dict)
     tokens_valid_after: float = 0.0  # portal tokens issued before this instant are revoked
+    branding: Branding = field(default_factory=Branding)  # its portal's own name, logo, accent
 
     def public(self) -> dict[str, Any]:
         """The application as the API shows it."""
@@ -333,6 +336,7 @@ class Application:
             "name": self.name,
             "uid": self.uid,
             "metadata": self.metadata,
+            "branding": self.branding.public(),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }

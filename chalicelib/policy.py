@@ -30,6 +30,8 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): "write",
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): "write",
     ("GET", "/v1/endpoints/{endpoint_id}/attempts"): "read",
+    ("GET", "/v1/endpoints/{endpoint_id}/health"): "read",
+    ("POST", "/v1/endpoints/{endpoint_id}/test"): "write",
     ("GET", "/v1/messages"): "read",
     ("GET", "/v1/messages/{message_id}"): "read",
     ("GET", "/v1/messages/{message_id}/body"): "read",
@@ -38,6 +40,7 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/event-types"): "read",
     ("GET", "/v1/event-types/{name}"): "read",
     ("GET", "/v1/applications/{application_id}"): "read",
+    ("GET", "/v1/branding"): "read",  # the portal dresses itself in its application's branding
     ("GET", "/v1/egress"): "read",  # a customer's receiver allowlists the sender's addresses too
     ("POST", "/v1/listen-sessions"): "write",
     ("GET", "/v1/listen-sessions/{endpoint_id}/deliveries"): "read",

@@ -219,6 +219,18 @@ class Store(Protocol):
     def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
         """Disable an enabled endpoint; True if this call disabled it."""
 
+    def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
+        """Endpoints of every owner that are failing or disabled, the most recent change first.
+
+        Never a scan: only such endpoints are indexed (each save, failure and disable keeps the entry).
+        """
+
+    def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
+        """Add to one hour's counters (``hour``: its start, unix seconds) in one write; kept a few weeks."""
+
+    def get_counts(self, hours: Sequence[int]) -> dict[int, dict[str, int]]:
+        """The counters of these hours; an hour nothing was counted in is absent."""
+
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         """Create an attempt unless it exists and is finished or still leased; True if claimed."""
 

@@ -1,7 +1,9 @@
 """Publishing: events from applications (``POST /v1/messages``) and Hookway's own operational events.
 
 A published message takes the same path as an inbound webhook: one envelope on the ingest queue, then
-the router stores it and fans it out. With an ``Idempotency-Key`` the message id is derived from the key,
+the router stores it and fans it out. A test event (``POST /v1/endpoints/{id}/test``) is a published
+message of the endpoint's owner whose envelope names that one endpoint: the router delivers it there
+only, whatever the endpoint's filter, through the same claim, attempts and retries as any message. With an ``Idempotency-Key`` the message id is derived from the key,
 so a retried publish is the same message (the router's conditional write drops the copy), and the key is
 remembered for 24 hours with a hash of the request so a different body under the same key is a 409.
 """
@@ -18,7 +20,7 @@ from typing import Any
 from chalicelib.envelope import Envelope
 from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
 from chalicelib.ids import MessageIds, new_id
-from chalicelib.models import API_SOURCE, OPS_SOURCE
+from chalicelib.models import API_SOURCE, OPS_SOURCE, Endpoint
 from chalicelib.ports import Queue, Store
 from chalicelib.scope import Scope
 
@@ -27,6 +29,7 @@ MAX_PAYLOAD_BYTES = 512 * 1024
 MAX_ENVELOPE_BYTES = 1000 * 1024  # SQS takes 1 MiB per message
 _EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+TEST_EVENT_TYPE = "hookway.test"
 
 
 def _body(event_type: str, payload: Any, now: float) -> bytes:
@@ -49,7 +52,9 @@ class Publisher:
         ids: MessageIds,
         resolve_application: Callable[[str, Scope], str] | None = None,
         check_payload: Callable[[str, Any], None] | None = None,
+        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
     ) -> None:
+        self._endpoint_of = endpoint_of
         self._store = store
         self._queue = queue
         self._clock = clock
@@ -121,6 +126,53 @@ class Publisher:
             application_id=application_id,
         )
 
+    def send_test(self, endpoint_id: str, doc: Any, scope: Scope) -> tuple[str, Endpoint]:
+        """A test event to one endpoint only: ``{"event_type"?, "payload"?}``; returns its message id.
+
+        The default type ``hookway.test`` is Hookway's own and skips the catalog (strict or not); another
+        type is checked against the catalog as a publish would be. 409 ``endpoint_disabled`` for a
+        disabled endpoint (or a listen session that has ended): it would only be skipped.
+        """
+        scope.require_write()
+        if self._endpoint_of is None:
+            raise ValidationError("test events are not available here")
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        unknown = sorted(set(doc) - {"event_type", "payload"})
+        if unknown:
+            raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+        endpoint = self._endpoint_of(endpoint_id, scope)
+        now = self._clock()
+        if not endpoint.enabled or endpoint.session_over(now):
+            raise ConflictError(
+                "the endpoint is disabled: enable it to send it a test event", code="endpoint_disabled"
+            )
+        event_type = doc.get("event_type")
+        if event_type is None:
+            event_type = TEST_EVENT_TYPE
+        if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+            raise ValidationError(
+                "event_type must be 1 to 200 characters of A-Z a-z 0-9 _ . : / -", field="event_type"
+            )
+        if "payload" in doc and doc["payload"] is not None:
+            payload = doc["payload"]
+        else:
+            payload = {"test": True, "endpoint_id": endpoint.id, "sent_at": now}
+        if event_type != TEST_EVENT_TYPE:
+            self._check_payload(event_type, payload)
+        message_id = self.enqueue(
+            API_SOURCE,
+            event_type,
+            payload,
+            self._ids.random(),
+            None,
+            now,
+            replay_window=IDEMPOTENCY_TTL,
+            application_id=endpoint.application_id,
+            endpoint_id=endpoint.id,
+        )
+        return message_id, endpoint
+
     def enqueue(
         self,
         source_id: str,
@@ -132,8 +184,9 @@ class Publisher:
         *,
         replay_window: int,
         application_id: str | None = None,
+        endpoint_id: str | None = None,
     ) -> str:
-        """Put one published message on the ingest queue."""
+        """Put one published message on the ingest queue (``endpoint_id``: for that endpoint only)."""
         body = _body(event_type, payload, now)
         if len(body) > MAX_PAYLOAD_BYTES:
             raise PayloadTooLargeError(f"the payload is {len(body)} bytes; at most {MAX_PAYLOAD_BYTES}")
@@ -151,6 +204,7 @@ class Publisher:
             dedupe_key=dedupe,
             body=body,
             application_id=application_id,
+            endpoint_id=endpoint_id,
         )
         text = envelope.encode()
         if len(text) > MAX_ENVELOPE_BYTES:  # ASCII-only: characters are bytes

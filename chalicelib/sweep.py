@@ -7,7 +7,8 @@
 * **Expired claims.** An attempt stays ``in_flight`` if its holder died and its task never came back (a
   task can only come back for ``5 x visibility``, and the dead-letter handler ends the rest). A claim whose
   lease ended more than ``orphan_after`` ago is ended ``failed`` with ``error_class = "claim_expired"``, so
-  the delivery shows up as failed (and ``/recover`` can send it again) instead of pending forever.
+  the delivery shows up as failed (and ``/recover`` can send it again) instead of pending forever, and
+  is counted as failed in the hourly counters.
 * **The report.** One log line and metrics (``SweepDisabled``, ``SweepClaimsEnded``) per run.
 """
 
@@ -20,6 +21,7 @@ from typing import Any
 
 from chalicelib.models import Endpoint
 from chalicelib.ports import EventPublisher, Store
+from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.sweep")
 
@@ -56,8 +58,10 @@ class Sweep:
         orphan_after: float = 3600.0,
         lookback: float = 2 * 86400.0,
         count: Callable[..., None] | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self._store = store
+        self._tally = tally
         self._publisher = publisher
         self._clock = clock
         self._disable_after = disable_after
@@ -96,6 +100,9 @@ class Sweep:
                     self._count("SweepDisabled")
         if report.claims_ended:
             self._count("SweepClaimsEnded")
+            if self._tally is not None:
+                self._tally.add("failed", now, report.claims_ended)  # those deliveries ended failed
+                self._tally.flush()
         log.info("sweep", extra=report.public())
         return report
 

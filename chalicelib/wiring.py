@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from chalicelib.publish import Publisher
     from chalicelib.sessions import SessionService
     from chalicelib.sources import SourceService
+    from chalicelib.stats import StatsService
     from chalicelib.sweep import Sweep
+    from chalicelib.tally import Tally
     from chalicelib.tokens import TokenService
 
 log = logging.getLogger("hookway")
@@ -378,6 +380,11 @@ class Container:
 
         return EndpointCache(self.background_store, self.clock, self.settings.endpoint_cache_seconds)
 
+    def _tally(self, store: Store) -> Tally:
+        from chalicelib.tally import Tally
+
+        return Tally(store, self.clock)
+
     def _endpoints_changed(self) -> None:
         # Both caches, where built: the local stack serves the API and runs the workers in one process.
         for name in ("endpoint_cache", "background_endpoint_cache"):
@@ -397,6 +404,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.count,
+            tally=self._tally(self.background_store),
         )
 
     @cached_property
@@ -411,6 +419,7 @@ class Container:
             ids=self.ids,
             resolve_application=self.applications.resolve,
             check_payload=self.event_types.check_payload,
+            endpoint_of=self.endpoints.get,
         )
 
     @cached_property
@@ -468,6 +477,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             observe=self.metrics.observe,
+            tally=self._tally(self.background_store),
         )
 
     @cached_property
@@ -494,6 +504,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             max_workers=1,
+            tally=self._tally(self.store),
         )
 
     @cached_property
@@ -564,8 +575,18 @@ class Container:
         from chalicelib.applications import ApplicationService
 
         return ApplicationService(
-            self.store, self.clock, delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id)
+            self.store,
+            self.clock,
+            delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id),
+            default_branding=self.settings.portal_branding,
         )
+
+    @cached_property
+    def stats(self) -> StatsService:
+        """The console's overview: hourly counts and the endpoints that need attention."""
+        from chalicelib.stats import StatsService
+
+        return StatsService(self.store, self.clock)
 
     @cached_property
     def tokens(self) -> TokenService:
@@ -625,6 +646,7 @@ class Container:
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
+            tally=self._tally(self.background_store),
         )
 
     @cached_property
@@ -638,6 +660,7 @@ class Container:
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
             count=self.count,
+            tally=self._tally(self.background_store),
         )
 
 

@@ -325,40 +325,27 @@ def endpoints_rotate_secret(ctx: Context) -> int:
 
 
 def endpoints_test(ctx: Context) -> int:
-    """Publish a ``hookway.test``-style event to the endpoint's owner with a type its filter accepts.
+    """Send a test event to this one endpoint (``POST /v1/endpoints/{id}/test``), whatever its filter.
 
-    There is no route that targets one endpoint; publishing is the honest path: every endpoint of the
-    same owner whose filter accepts the type receives it too (said in the output). JSON:
-    ``{"message_id", "endpoint_id", "event_type", "delivery"}`` (delivery: null unless ``--wait``).
+    ``--event-type`` picks the type (checked against the catalog like a publish); the default is
+    ``hookway.test``. JSON: ``{"message_id", "endpoint_id", "event_type", "delivery"}`` (delivery: null
+    unless ``--wait``).
     """
-    endpoint = ctx.client.call("GET", path("/v1/endpoints/{}", ctx.args.endpoint_id))
-    if not endpoint.get("enabled", True):
-        raise UsageError(f"endpoint {endpoint['id']} is disabled; enable it first")
-    types = (endpoint.get("filter") or {}).get("event_types") or []
-    event_type = ctx.args.event_type or next((t for t in types if "*" not in t), None)
-    if event_type is None:
-        prefix = next((t[:-1] for t in types if t.endswith("*")), "")
-        event_type = f"{prefix}hookway.test" if prefix else "hookway.test"
-    body: dict[str, Any] = {
-        "event_type": event_type,
-        "payload": {"test": True, "endpoint_id": endpoint["id"], "sent_at": int(ctx.now())},
-    }
-    if endpoint.get("application_id"):
-        body["application"] = endpoint["application_id"]
-    message_id = ctx.client.call("POST", "/v1/messages", body=body)["id"]
-    delivery = _wait_delivery(ctx, message_id, endpoint["id"], ctx.args.wait) if ctx.args.wait else None
+    endpoint_id = ctx.args.endpoint_id
+    body: dict[str, Any] = {"payload": {"test": True, "endpoint_id": endpoint_id, "sent_at": int(ctx.now())}}
+    if ctx.args.event_type:
+        body["event_type"] = ctx.args.event_type
+    sent = ctx.client.call("POST", path("/v1/endpoints/{}/test", endpoint_id), body=body)
+    message_id, endpoint_id = sent["id"], sent["endpoint_id"]
+    delivery = _wait_delivery(ctx, message_id, endpoint_id, ctx.args.wait) if ctx.args.wait else None
     doc = {
         "message_id": message_id,
-        "endpoint_id": endpoint["id"],
-        "event_type": event_type,
+        "endpoint_id": endpoint_id,
+        "event_type": ctx.args.event_type or "hookway.test",
         "delivery": delivery,
     }
     status = f": {delivery['status']}" if delivery else ""
-    ctx.out.result(
-        doc,
-        text=f"published {message_id} ({event_type}) for {endpoint['id']}{status}; "
-        "other endpoints of the same owner subscribed to this type receive it too",
-    )
+    ctx.out.result(doc, text=f"sent test event {message_id} to {endpoint_id} only{status}")
     return 0 if delivery is None or delivery.get("status") == "succeeded" else 1
 
 

@@ -112,9 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retire-old-after", type=int, help="seconds the old secret keeps signing (default 1 day)"
     )
-    p = b.leaf(
-        endpoints, "test", "endpoints_test", "publish a test event that this endpoint's filter accepts"
-    )
+    p = b.leaf(endpoints, "test", "endpoints_test", "send a test event to this endpoint only")
     p.add_argument("endpoint_id")
     p.add_argument("--event-type", help="the event type (default: the first exact type in its filter)")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS", help="wait for the delivery's outcome")

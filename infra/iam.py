@@ -116,8 +116,19 @@ def policies(
             ]
         elif key == "route_ingest":
             statements += [
-                # Endpoints are read with a query and a batch get; a duplicate is the failed conditional put.
-                _statement("State", ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:PutItem"], table),
+                # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
+                # a duplicate is the failed conditional put; the hourly counters one update per batch.
+                _statement(
+                    "State",
+                    [
+                        "dynamodb:Query",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                    ],
+                    table,
+                ),
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
                 # Reads claim-checked bodies; parks inline bodies too big for a DynamoDB item.
@@ -149,7 +160,8 @@ def policies(
                 statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
         elif key == "dead_letters":
             statements += [
-                _statement("State", ["dynamodb:GetItem", "dynamodb:PutItem"], table),
+                # The message and attempt; the failed attempt; the hourly counters (one update per batch).
+                _statement("State", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
                 _statement("Consume", CONSUME, [arns.deliveries_dlq]),
             ]
         elif key == "sweep":

@@ -7,7 +7,7 @@ and against the real adapters on moto's server, so the fakes cannot drift from t
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -55,6 +55,9 @@ class MemoryStore:
         self.event_types: dict[str, EventType] = {}
         self.sessions: dict[str, float] = {}
         self.pulled: dict[tuple[str, str], Pulled] = {}
+        self.hours: dict[int, dict[str, int]] = {}
+        # endpoint id -> the time of its gsi3 "needs attention" entry (as DynamoStore writes it)
+        self.attention: dict[str, float] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
 
@@ -262,7 +265,13 @@ class MemoryStore:
 
     def put_endpoint(self, endpoint: Endpoint) -> None:
         self._maybe_fail()
-        self.endpoints[endpoint.id] = endpoint
+        with self._lock:
+            self.endpoints[endpoint.id] = endpoint
+            changed = codec.attention_at(endpoint)
+            if changed is None:
+                self.attention.pop(endpoint.id, None)
+            else:
+                self.attention[endpoint.id] = changed
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         self._maybe_fail()
@@ -286,6 +295,7 @@ class MemoryStore:
         return sorted(mine, key=lambda e: (e.created_at, e.id))
 
     def delete_endpoint(self, endpoint_id: str) -> None:
+        self.attention.pop(endpoint_id, None)
         if self.endpoints.pop(endpoint_id, None) is None:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
 
@@ -296,9 +306,12 @@ class MemoryStore:
                 return
             if since is None and endpoint.failing_since is not None:
                 self.endpoints[endpoint_id] = endpoint.with_changes(failing_since=None)
+                if endpoint.enabled:
+                    self.attention.pop(endpoint_id, None)
                 self.writes += 1
             elif since is not None and endpoint.failing_since is None:
                 self.endpoints[endpoint_id] = endpoint.with_changes(failing_since=since)
+                self.attention[endpoint_id] = since
                 self.writes += 1
 
     def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
@@ -309,8 +322,33 @@ class MemoryStore:
             self.endpoints[endpoint_id] = endpoint.with_changes(
                 enabled=False, disabled_reason=reason, updated_at=now
             )
+            self.attention[endpoint_id] = now
             self.writes += 1
             return True
+
+    def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
+        self._maybe_fail()
+        entries = sorted(
+            ((codec.attention_sort_key(at, eid), eid) for eid, at in self.attention.items()), reverse=True
+        )
+        return [self.endpoints[eid] for _, eid in entries[:limit] if eid in self.endpoints]
+
+    # ------------------------------------------------------------------------------- hourly counters
+
+    def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
+        self._maybe_fail()
+        wanted = {name: value for name, value in counts.items() if value}
+        if not wanted:
+            return
+        with self._lock:
+            stored = self.hours.setdefault(hour, dict.fromkeys(codec.STATS_FIELDS, 0))
+            for name, value in wanted.items():
+                stored[name] = stored.get(name, 0) + value
+            self.writes += 1
+
+    def get_counts(self, hours: Sequence[int]) -> dict[int, dict[str, int]]:
+        self._maybe_fail()
+        return {hour: dict(self.hours[hour]) for hour in hours if hour in self.hours}
 
     # -------------------------------------------------------------------------------------- attempts
 
@@ -414,7 +452,12 @@ class MemoryStore:
                 if new.uid is not None:
                     self.uids[new.uid] = new.id
             self.applications[new.id] = replace(
-                stored, name=new.name, uid=new.uid, metadata=new.metadata, updated_at=new.updated_at
+                stored,
+                name=new.name,
+                uid=new.uid,
+                metadata=new.metadata,
+                branding=new.branding,
+                updated_at=new.updated_at,
             )
             self.writes += 1
 

@@ -44,7 +44,9 @@ class Response:
 class Stack:
     """A running local stack; ``close()`` stops every process."""
 
-    def __init__(self, log_dir: Path, *, visibility_timeout: int = 3) -> None:
+    def __init__(
+        self, log_dir: Path, *, visibility_timeout: int = 3, env: dict[str, str] | None = None
+    ) -> None:
         self.log_dir = log_dir
         # Every server binds port 0 and reports the port it got: a port picked here and bound later
         # could be taken meanwhile by another suite on the same machine.
@@ -61,6 +63,7 @@ class Stack:
                 "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
                 # SIGKILLed senders' claims must expire within a test (Lambda's is 150 s, past its timeout).
                 "HOOKWAY_DELIVERY_LEASE_SECONDS": "20",
+                **(env or {}),  # a test's own settings, for the API and the workers alike
             }
         )
         self.sqs = aws.client("sqs", self.endpoint)

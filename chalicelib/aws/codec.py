@@ -15,6 +15,9 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
                                                 attempt that ended its delivery failed or skipped)
     EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}   (the operator's own)
                                                    or APP#{application_id}#EP / {created_at}#{id}
+                                                gsi3: EP_ATTENTION / {changed_at}#{id} (only while it is
+                                                failing or disabled: the console's "needs attention")
+    STATS#{yyyy-mm-ddThh} / META   one hour's counters (received, delivered, failed, rejected; TTL)
     APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
     APPUID#{uid} / META      the claim of an application's uid (written in one transaction with it)
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
@@ -37,6 +40,7 @@ import zlib
 from datetime import UTC, date, datetime
 from typing import Any
 
+from chalicelib.branding import Branding
 from chalicelib.errors import BadRequestError
 from chalicelib.models import (
     Application,
@@ -419,7 +423,28 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["kind"] = s(endpoint.kind)
     if endpoint.expires_at is not None:
         item["expires_at"] = n(endpoint.expires_at)
+    changed = attention_at(endpoint)
+    if changed is not None:
+        item["gsi3pk"] = s(ATTENTION_PARTITION)
+        item["gsi3sk"] = s(attention_sort_key(changed, endpoint.id))
     return item
+
+
+# Endpoints that are failing or disabled have an entry here (sparse gsi3): the console lists them across
+# every owner without a scan, and a healthy endpoint costs nothing.
+ATTENTION_PARTITION = "EP_ATTENTION"
+
+
+def attention_at(endpoint: Endpoint) -> float | None:
+    """When an endpoint last changed into (or within) needing attention; None while it is healthy."""
+    if endpoint.enabled and endpoint.failing_since is None:
+        return None
+    return max(endpoint.updated_at, endpoint.failing_since or 0.0)
+
+
+def attention_sort_key(changed_at: float, endpoint_id: str) -> str:
+    """The gsi3 sort key of an endpoint that needs attention: newest change last, read backwards."""
+    return f"{time_key(changed_at)}#{endpoint_id}"
 
 
 def item_to_endpoint(item: Item) -> Endpoint:
@@ -580,7 +605,19 @@ def application_to_item(application: Application) -> Item:
     }
     if application.uid is not None:
         item["uid"] = s(application.uid)
+    if not application.branding.empty:
+        item["branding"] = s(branding_json(application.branding))
     return item
+
+
+def branding_json(branding: Branding) -> str:
+    """An application's branding as stored: the fields it sets, as JSON."""
+    return json.dumps({k: v for k, v in branding.public().items() if v is not None})
+
+
+def _branding(raw: str | None) -> Branding:
+    doc = json.loads(raw) if raw else {}
+    return Branding(name=doc.get("name"), logo_url=doc.get("logo_url"), accent=doc.get("accent"))
 
 
 def item_to_application(item: Item) -> Application:
@@ -593,6 +630,7 @@ def item_to_application(item: Item) -> Application:
         uid=_opt_s(item, "uid"),
         metadata=json.loads(item["metadata"]["S"]),
         tokens_valid_after=_num(item, "tokens_valid_after", 0.0) or 0.0,
+        branding=_branding(_opt_s(item, "branding")),
     )
 
 
@@ -628,3 +666,20 @@ def item_to_event_type(item: Item) -> EventType:
         schema=json.loads(schema) if schema is not None else None,
         deprecated=item["deprecated"]["BOOL"],
     )
+
+
+# ------------------------------------------------------------------------------------ hourly counters
+
+STATS_FIELDS = ("received", "delivered", "failed", "rejected")
+STATS_TTL_SECONDS = 35 * 86400  # the API shows a week at most; a few weeks more for the dashboards
+
+
+def stats_key(hour: int) -> Item:
+    """The primary key of one hour's counters (``hour``: the hour's start)."""
+    stamp = datetime.fromtimestamp(hour, tz=UTC).strftime("%Y-%m-%dT%H")
+    return {"pk": s(f"STATS#{stamp}"), "sk": s("META")}
+
+
+def item_to_counts(item: Item) -> dict[str, int]:
+    """One hour's counters (a counter never added to is 0)."""
+    return {name: int(item[name]["N"]) if name in item else 0 for name in STATS_FIELDS}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -407,22 +407,41 @@ class DynamoStore:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
 
     def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
-        """Set (only if unset) or clear ``failing_since``; a deleted endpoint is left alone."""
+        """Set (only if unset) or clear ``failing_since``; a deleted endpoint is left alone.
+
+        The endpoint's "needs attention" entry (gsi3) comes with the failure and goes with it, unless the
+        endpoint is disabled (then it stays: only enabling it again makes it healthy).
+        """
         try:
             if since is None:
-                self._call(
-                    "update_item",
-                    Key=codec.endpoint_key(endpoint_id),
-                    UpdateExpression="REMOVE failing_since",
-                    ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since)",
-                )
+                try:
+                    self._call(
+                        "update_item",
+                        Key=codec.endpoint_key(endpoint_id),
+                        UpdateExpression="REMOVE failing_since, gsi3pk, gsi3sk",
+                        ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since) "
+                        "AND enabled = :true",
+                        ExpressionAttributeValues={":true": {"BOOL": True}},
+                    )
+                except ClientError:
+                    # Disabled meanwhile (rare: the sender skips disabled endpoints), or nothing to clear.
+                    self._call(
+                        "update_item",
+                        Key=codec.endpoint_key(endpoint_id),
+                        UpdateExpression="REMOVE failing_since",
+                        ConditionExpression="attribute_exists(pk) AND attribute_exists(failing_since)",
+                    )
             else:
                 self._call(
                     "update_item",
                     Key=codec.endpoint_key(endpoint_id),
-                    UpdateExpression="SET failing_since = :t",
+                    UpdateExpression="SET failing_since = :t, gsi3pk = :p, gsi3sk = :k",
                     ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failing_since)",
-                    ExpressionAttributeValues={":t": codec.n(since)},
+                    ExpressionAttributeValues={
+                        ":t": codec.n(since),
+                        ":p": codec.s(codec.ATTENTION_PARTITION),
+                        ":k": codec.s(codec.attention_sort_key(since, endpoint_id)),
+                    },
                 )
         except ClientError:
             pass  # already in that state (another worker got there first) or deleted
@@ -433,18 +452,57 @@ class DynamoStore:
             self._call(
                 "update_item",
                 Key=codec.endpoint_key(endpoint_id),
-                UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t",
+                UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t, "
+                "gsi3pk = :p, gsi3sk = :k",
                 ConditionExpression="attribute_exists(pk) AND enabled = :true",
                 ExpressionAttributeValues={
                     ":f": {"BOOL": False},
                     ":true": {"BOOL": True},
                     ":r": codec.s(reason),
                     ":t": codec.n(now),
+                    ":p": codec.s(codec.ATTENTION_PARTITION),
+                    ":k": codec.s(codec.attention_sort_key(now, endpoint_id)),
                 },
             )
         except ClientError:
             return False
         return True
+
+    def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
+        """One Query of gsi3 ``EP_ATTENTION``, newest change first, and a BatchGetItem of the endpoints."""
+        result = self._call(
+            "query",
+            IndexName="gsi3",
+            KeyConditionExpression="gsi3pk = :p",
+            ExpressionAttributeValues={":p": codec.s(codec.ATTENTION_PARTITION)},
+            Limit=limit,
+            ScanIndexForward=False,
+        )
+        items = self._fetch([{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])])
+        return [codec.item_to_endpoint(item) for item in items]
+
+    # ----------------------------------------------------------------------------- hourly counters
+
+    def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
+        """One UpdateItem: ADD each counter, and (re)set the hour's start and its TTL."""
+        wanted = {name: value for name, value in counts.items() if value}
+        if not wanted:
+            return
+        names = {f"#c{i}": name for i, name in enumerate(wanted)}
+        values: dict[str, Any] = {f":c{i}": codec.n(value) for i, value in enumerate(wanted.values())}
+        values.update({":h": codec.n(hour), ":ttl": codec.n(hour + codec.STATS_TTL_SECONDS)})
+        self._call(
+            "update_item",
+            Key=codec.stats_key(hour),
+            UpdateExpression="SET #hour = :h, #ttl = :ttl ADD " + ", ".join(f"{k} :{k[1:]}" for k in names),
+            ExpressionAttributeNames={**names, "#hour": "hour", "#ttl": "ttl"},
+            ExpressionAttributeValues=values,
+        )
+
+    def get_counts(self, hours: Sequence[int]) -> dict[int, dict[str, int]]:
+        """BatchGetItem of the hours' items (one request per 100 hours)."""
+        items = self._fetch([codec.stats_key(hour) for hour in dict.fromkeys(hours)])
+        return {int(item["hour"]["N"]): codec.item_to_counts(item) for item in items}
 
     # -------------------------------------------------------------------------------------- attempts
 
@@ -590,25 +648,30 @@ class DynamoStore:
             raise _uid_taken(application.uid)
 
     def update_application(self, old: Application, new: Application) -> None:
-        """Update name, uid, metadata and updated_at, moving the uid claim in the same transaction.
+        """Update name, uid, metadata, branding and updated_at, moving the uid claim in the same transaction.
 
         ``tokens_valid_after`` is left as stored: only ``revoke_tokens`` moves it, so an update racing a
         revocation cannot undo it. A deleted application is not brought back (NotFoundError).
         """
-        names = {"#n": "name", "#m": "metadata", "#u": "updated_at"}
+        names = {"#n": "name", "#m": "metadata", "#u": "updated_at", "#uid": "uid", "#b": "branding"}
         values: dict[str, Any] = {
             ":n": codec.s(new.name),
             ":m": codec.s(codec.application_to_item(new)["metadata"]["S"]),
             ":u": codec.n(new.updated_at),
         }
-        expression = "SET #n = :n, #m = :m, #u = :u"
+        sets = ["#n = :n", "#m = :m", "#u = :u"]
+        removes: list[str] = []
         if new.uid is not None:
-            names["#uid"] = "uid"
             values[":uid"] = codec.s(new.uid)
-            expression += ", #uid = :uid"
+            sets.append("#uid = :uid")
         else:
-            names["#uid"] = "uid"
-            expression += " REMOVE #uid"
+            removes.append("#uid")
+        if new.branding.empty:
+            removes.append("#b")
+        else:
+            values[":b"] = codec.s(codec.branding_json(new.branding))
+            sets.append("#b = :b")
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         update: dict[str, Any] = {
             "Update": {
                 "Key": codec.application_key(new.id),

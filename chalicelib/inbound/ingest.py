@@ -2,8 +2,9 @@
 
 Order of checks, cheapest and least revealing first: the source exists and is enabled, the body size,
 the IP allowlist, the client certificate, Basic auth, then the provider signature. A rejected request
-is counted and kept briefly for debugging; it is never enqueued. An accepted one costs exactly one AWS
-call on the warm path (SQS SendMessage; S3 PutObject first when the claim check is needed).
+is counted (per source, and in the deployment's hourly counters) and kept briefly for debugging; it is
+never enqueued. An accepted one costs exactly one AWS call on the warm path (SQS SendMessage; S3
+PutObject first when the claim check is needed).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from chalicelib.inbound import access
 from chalicelib.inbound.request import InboundRequest, Reply
 from chalicelib.models import BodyRef, Rejection, Source
 from chalicelib.ports import BlobStore, Queue, Store
+from chalicelib.tally import hour_of
 from chalicelib.verification import ChallengeReply, VerificationError, challenge_reply, verify
 
 log = logging.getLogger("hookway.ingest")
@@ -279,6 +281,11 @@ class IngestService:
             self._store.record_rejection(rejection, slot=slot, ttl=int(now) + 7 * 86400)
         except HookwayError:
             log.exception("could not record a rejection", extra={"source_id": source.id})
+        try:
+            # One request, one rejection: counted with a write of its own (there is no batch to wait for).
+            self._store.add_counts(hour_of(now), {"rejected": 1})
+        except HookwayError:
+            log.warning("could not count a rejection", extra={"source_id": source.id})
         raise error
 
 

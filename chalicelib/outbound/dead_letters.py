@@ -21,6 +21,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.models import generation_of
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import Store
+from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.dead_letters")
 
@@ -41,8 +42,10 @@ class DeadLetters:
         clock: Callable[[], float],
         retention_seconds: int,
         count: Callable[..., None] | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self._store = store
+        self._tally = tally
         self._clock = clock
         self._retention = retention_seconds
         self._count = count or (lambda *a, **k: None)
@@ -57,6 +60,8 @@ class DeadLetters:
                 errors.append(exc)
             else:
                 errors.append(None)
+        if self._tally is not None:
+            self._tally.flush()  # the deliveries this batch ended failed: one counter write
         return errors
 
     def handle(self, body: str) -> str:
@@ -89,5 +94,7 @@ class DeadLetters:
         if not self._store.claim_attempt(record, now):
             return "already_recorded"  # a holder finished it between our read and our write
         self._count("DeadLettered")
+        if self._tally is not None:
+            self._tally.add("failed", now)
         log.error("delivery dead-lettered", extra={**context, "reason": REASON})
         return "failed"

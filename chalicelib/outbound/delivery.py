@@ -14,6 +14,9 @@ one ReceiveMessage and one DeleteMessage each.
 An endpoint of kind ``listen`` (a listen session) is not POSTed to: the attempt is handed over to the
 session (``chalicelib.outbound.listen``) under a claim that holds until the session ends, and the CLI's
 report of its local answer goes through the same decision (``_record``) as a POST of ours.
+
+Deliveries that end ``succeeded`` or ``failed`` are counted in the hourly counters (``chalicelib.tally``):
+added up over a batch and written once at its end, never failing a delivery.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
@@ -35,6 +39,7 @@ from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, pa
 from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
+from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.delivery")
 
@@ -79,9 +84,11 @@ class Sender:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         count: Callable[..., None] | None = None,
         observe: Callable[[str, float], None] | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._tally = tally
         self._observe = observe or (lambda name, value: None)
         self._queue = queue
         self._transport = transport
@@ -105,7 +112,18 @@ class Sender:
                 return exc
             return None
 
-        return list(self._pool.map(run, bodies))
+        try:
+            return list(self._pool.map(run, bodies))
+        finally:
+            self._flush()
+
+    def _ended(self, outcome: Literal["delivered", "failed"]) -> None:
+        if self._tally is not None:
+            self._tally.add(outcome)
+
+    def _flush(self) -> None:
+        if self._tally is not None:
+            self._tally.flush()
 
     def handle(self, body: str) -> str:
         """Process one task; returns what happened. Raises only to have SQS retry the task."""
@@ -191,6 +209,7 @@ class Sender:
         )
         if not self._store.claim_attempt(ended, now):
             return "duplicate"  # the CLI reported it in time
+        self._ended("failed")
         self._count("CliDisconnected")
         _log_attempt(ended, "failed, the listen session ended")
         return "cli_disconnected"
@@ -211,18 +230,21 @@ class Sender:
         endpoint = self._endpoints.get(pulled.endpoint_id)
         task = Task(message.id, endpoint.id, pulled.number, generation=pulled.generation)
         retry_after = parse_retry_after(outcome.retry_after, self._clock())
-        return self._record(
-            task,
-            message,
-            endpoint,
-            claim,
-            status=outcome.status,
-            error_class=outcome.error_class,
-            error=outcome.error,
-            kept=_kept_body(outcome.body) if outcome.status is not None else None,
-            retry_after=retry_after,
-            duration_ms=outcome.duration_ms,
-        )
+        try:
+            return self._record(
+                task,
+                message,
+                endpoint,
+                claim,
+                status=outcome.status,
+                error_class=outcome.error_class,
+                error=outcome.error,
+                kept=_kept_body(outcome.body) if outcome.status is not None else None,
+                retry_after=retry_after,
+                duration_ms=outcome.duration_ms,
+            )
+        finally:
+            self._flush()
 
     def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float) -> str:
         """Another holder has this attempt: drop the task if the attempt is done, else look again later.
@@ -329,7 +351,8 @@ class Sender:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
             if endpoint.failing_since is not None:
                 self._store.set_endpoint_failing(endpoint.id, None)
-            self._store.finish_attempt(replace(base, delivery_status="succeeded"))
+            if self._store.finish_attempt(replace(base, delivery_status="succeeded")):
+                self._ended("delivered")
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -343,7 +366,8 @@ class Sender:
         if delay is None:
             self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
-            self._store.finish_attempt(replace(base, delivery_status="failed"))
+            if self._store.finish_attempt(replace(base, delivery_status="failed")):
+                self._ended("failed")
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted")
             return "failed"

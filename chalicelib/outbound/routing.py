@@ -3,6 +3,9 @@
 Deduplication is one conditional write: the message id is derived from the source and its dedupe key,
 so a second request with the same key meets the first message's item and stops there, while a
 redelivery of the same SQS message (same receipt id) proceeds and finishes what it started.
+
+A test event (``POST /v1/endpoints/{id}/test``) names its one endpoint in the envelope (``to``): it is
+matched to that endpoint alone, whatever its filter, and takes the same path from there on.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from chalicelib.errors import NotFoundError
 from chalicelib.models import OPS_SOURCE, BodyRef, Endpoint, Message, generation_of
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import BlobStore, EndpointSource, Queue, Store
+from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.routing")
 
@@ -33,8 +37,8 @@ class PoisonMessageError(Exception):
 class Fanout(Protocol):
     """Decides which endpoints get a message and hands them their deliveries."""
 
-    def match(self, message: Message) -> tuple[str, ...]:
-        """The ids of the endpoints that get this message."""
+    def match(self, message: Message, only: str | None = None) -> tuple[str, ...]:
+        """The ids of the endpoints that get this message (``only``: that one endpoint, if it is there)."""
 
     def enqueue(self, messages: Sequence[Message]) -> int:
         """Enqueue one delivery per endpoint in each ``message.endpoints``; returns how many."""
@@ -67,12 +71,19 @@ class EndpointFanout:
         self._endpoints = endpoints
         self._queue = queue
 
-    def match(self, message: Message) -> tuple[str, ...]:
+    def match(self, message: Message, only: str | None = None) -> tuple[str, ...]:
         """The ids of the endpoints that get this message: its owner's, whose filters match.
 
         An operational event about an application's endpoint goes to that application's endpoints and to
-        the operator's (each only if its filter names the event type).
+        the operator's (each only if its filter names the event type). A message meant for ``only`` goes
+        to that endpoint of its owner, filters aside (a disabled one then records its delivery skipped).
         """
+        if only is not None:
+            try:
+                endpoint = self._endpoints.get(only)
+            except NotFoundError:
+                return ()  # deleted since: the message stays visible, delivered nowhere
+            return (endpoint.id,) if endpoint.application_id == message.application_id else ()
         owners: list[str | None] = [message.application_id]
         if message.source_id == OPS_SOURCE and message.application_id is not None:
             owners.append(None)
@@ -93,7 +104,7 @@ class EndpointFanout:
 class NoFanout:
     """A Fanout with no endpoints: messages are stored and stay visible through the API."""
 
-    def match(self, message: Message) -> tuple[str, ...]:
+    def match(self, message: Message, only: str | None = None) -> tuple[str, ...]:
         """Nothing matches."""
         return ()
 
@@ -115,9 +126,11 @@ class Router:
         retention_seconds: int,
         inline_body_bytes: int,
         count: Callable[..., None] | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self._store = store
         self._blobs = blobs
+        self._tally = tally
         self._fanout = fanout
         self._clock = clock
         self._retention = retention_seconds
@@ -130,6 +143,7 @@ class Router:
         if message is None:
             return "duplicate"
         self._fanout.enqueue([message])
+        self._received([message])  # written when a batch (route_many) flushes
         return "stored"
 
     def route_many(self, texts: Sequence[str]) -> list[BaseException | None]:
@@ -154,7 +168,19 @@ class Router:
             except Exception as exc:
                 for index, _ in stored:
                     errors[index] = exc
+            else:
+                # Counted once its deliveries are queued: a batch that comes back was not counted yet.
+                self._received([message for _, message in stored])
+        if self._tally is not None:
+            self._tally.flush()
         return errors
+
+    def _received(self, messages: Sequence[Message]) -> None:
+        """Count stored messages in the hourly counters (written once per batch, per hour it touches)."""
+        if self._tally is None:
+            return
+        for message in messages:
+            self._tally.add("received", message.received_at)
 
     def _store_one(self, text: str) -> Message | None:
         """Decode, check and store one ingest message; None when it is a duplicate."""
@@ -198,7 +224,7 @@ class Router:
         )
         # The matched endpoints are stored with the message (in the same single write), so every delivery
         # is visible as pending before its first attempt.
-        message = replace(message, endpoints=self._fanout.match(message))
+        message = replace(message, endpoints=self._fanout.match(message, envelope.endpoint_id))
         if not self._store.store_message(message, now):
             self._count("Duplicate", source=envelope.source_id)
             log.info("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})

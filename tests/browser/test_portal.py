@@ -181,3 +181,29 @@ def test_the_portal_is_not_framable_by_default_and_the_console_never(stack: Stac
     portal = stack.request("GET", "/portal").headers["Content-Security-Policy"]
     console = stack.request("GET", "/console").headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in portal and "frame-ancestors 'none'" in console
+
+
+def test_the_portal_wears_its_applications_branding(browser: Browser, stack: Stack) -> None:
+    # GIVEN an application branded with its own name and accent colour
+    branded = _ok(
+        stack.request(
+            "POST",
+            "/v1/applications",
+            json_body={"name": "Initech", "branding": {"name": "Initech <b>Hooks</b>", "accent": "#8a1c7c"}},
+            admin=True,
+        ),
+        201,
+    )["id"]
+    with session(browser, stack, "/portal") as s:
+        # WHEN its portal link is opened
+        s.page.goto(portal_link(stack, branded))
+        s.wait_loaded()
+        # THEN the header and the title carry its name (as text), and the accent colours the page
+        expect(s.page.locator("#brand-name")).to_have_text("Initech <b>Hooks</b>")
+        assert s.page.locator("#brand b").count() == 0
+        accent = s.page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--accent')")
+        assert accent.strip() == "#8a1c7c"
+        assert s.page.evaluate("document.title").endswith("· Initech <b>Hooks</b>")
+        # ... and the token has left the address bar
+        assert "token=" not in s.page.url
+        s.guard.check(s.page)

@@ -78,6 +78,10 @@ BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): (201, 201, 403, 404, 401, 401),
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): (202, 202, 403, 404, 401, 401),
     ("GET", "/v1/endpoints/{endpoint_id}/attempts"): (200, 200, 200, 404, 401, 401),
+    ("GET", "/v1/endpoints/{endpoint_id}/health"): (200, 200, 200, 404, 401, 401),
+    ("POST", "/v1/endpoints/{endpoint_id}/test"): (202, 202, 403, 404, 401, 401),
+    ("GET", "/v1/stats"): (200, *OPERATOR_ONLY),
+    ("GET", "/v1/branding"): (200, 200, 200, 200, 401, 401),  # each caller's own: nothing of B's to name
     ("POST", "/v1/listen-sessions"): (201, 201, 403, 403, 401, 401),
     ("GET", "/v1/listen-sessions/{endpoint_id}/deliveries"): (200, 200, 200, 404, 401, 401),
     ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): (
@@ -130,6 +134,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/endpoints/{endpoint_id}"): {"description": "put"},
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): {},
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): {"since": 0},
+    ("POST", "/v1/endpoints/{endpoint_id}/test"): {"event_type": "matrix.test.event"},
     # A filter nothing else publishes: a session without one would take every later message of its owner.
     ("POST", "/v1/listen-sessions"): {"expires_in": 600, "filter": {"event_types": ["matrix.listen.none"]}},
     ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): {"status": 200},
@@ -205,10 +210,17 @@ class Tenant:
         if path.startswith("/v1/listen-sessions/"):
             out.update(self._listen_delivery())
         elif "{endpoint_id}" in path:
+            # A test event needs an enabled endpoint (one attempt, to a port nobody listens on).
+            testing = path.endswith("/test")
             out["endpoint_id"] = self._created(
                 "POST",
                 "/v1/endpoints",
-                {"url": "http://127.0.0.1:9/m", "enabled": False, "application": self.id},
+                {
+                    "url": "http://127.0.0.1:9/m",
+                    "enabled": testing,
+                    "application": self.id,
+                    **({"retry_schedule": [0]} if testing else {}),
+                },
             )["id"]
         if "{name}" in path:
             out["name"] = self._created(

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib import ports
 from chalicelib.aws.sqs import SqsQueue
+from chalicelib.branding import Branding
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.models import (
@@ -363,6 +364,18 @@ class TestApplications:
         assert store.application_id_for_uid("acme-1") == app.id
         assert store.application_id_for_uid("nobody") is None
 
+    def test_branding_round_trips_and_is_replaced_or_cleared_by_an_update(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        branded = _application(clock, branding=Branding("Acme", "https://acme.example/l.svg", "#0f766e"))
+        store.create_application(branded)
+        assert store.get_application(branded.id) == branded
+        partial = replace(branded, branding=Branding(accent="#111111"), updated_at=clock() + 1)
+        store.update_application(branded, partial)
+        assert store.get_application(branded.id).branding == Branding(accent="#111111")
+        store.update_application(partial, replace(partial, branding=Branding()))
+        assert store.get_application(branded.id).branding == Branding()
+
     def test_missing_application(self, store: Any) -> None:
         with pytest.raises(NotFoundError) as err:
             store.get_application("app_missing")
@@ -533,6 +546,52 @@ class TestEndpoints:
         page = store.list_endpoints(application_id="app_a", limit=1, cursor=None)
         other = store.list_endpoints(application_id="app_b", limit=10, cursor=page.cursor)
         assert {e.id for e in other.items} <= {e.id for e in b}
+
+    def test_failing_and_disabled_endpoints_of_every_owner_need_attention(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a healthy endpoint of the operator and of an application, one saved disabled, one failing
+        healthy = _endpoint(clock, enabled=True, disabled_reason=None, failing_since=None)
+        theirs = _endpoint(
+            clock, enabled=True, disabled_reason=None, failing_since=None, application_id="app_a"
+        )
+        saved_off = _endpoint(clock, disabled_reason="by hand", failing_since=None, updated_at=clock() + 1)
+        for endpoint in (healthy, theirs, saved_off):
+            store.put_endpoint(endpoint)
+        assert [e.id for e in store.attention_endpoints(limit=50)] == [saved_off.id]
+        # WHEN the application's starts failing, and the operator's healthy one is disabled after that
+        store.set_endpoint_failing(theirs.id, clock() + 2)
+        assert store.disable_endpoint(healthy.id, "410 Gone", clock() + 3)
+        # THEN all three are listed, the most recent change first, as stored
+        listed = store.attention_endpoints(limit=50)
+        assert [e.id for e in listed] == [healthy.id, theirs.id, saved_off.id]
+        assert (listed[1].application_id, listed[1].failing_since) == ("app_a", clock() + 2)
+        assert (listed[0].enabled, listed[0].disabled_reason) == (False, "410 Gone")
+        assert [e.id for e in store.attention_endpoints(limit=2)] == [healthy.id, theirs.id]
+        # WHEN the failing one recovers, the disabled one that also fails recovers, and one is deleted
+        store.set_endpoint_failing(healthy.id, clock() + 4)
+        store.set_endpoint_failing(healthy.id, None)  # still disabled: still listed
+        store.set_endpoint_failing(theirs.id, None)
+        store.delete_endpoint(saved_off.id)
+        # THEN only the disabled one is left, and saving it enabled takes it off
+        assert [e.id for e in store.attention_endpoints(limit=50)] == [healthy.id]
+        store.put_endpoint(store.get_endpoint(healthy.id).with_changes(enabled=True, disabled_reason=None))
+        assert store.attention_endpoints(limit=50) == []
+
+
+class TestCounters:
+    def test_counters_add_up_per_hour_and_read_back_in_one_call(self, store: Any) -> None:
+        hour = 1_800_000_000 // 3600 * 3600
+        store.add_counts(hour, {"received": 3, "delivered": 2})
+        store.add_counts(hour, {"received": 1, "failed": 1, "rejected": 0})
+        store.add_counts(hour + 3600, {"rejected": 4})
+        store.add_counts(hour + 7200, {"received": 0})  # nothing to add: no item
+        assert store.get_counts([hour - 3600, hour, hour + 3600, hour + 7200]) == {
+            hour: {"received": 4, "delivered": 2, "failed": 1, "rejected": 0},
+            hour + 3600: {"received": 0, "delivered": 0, "failed": 0, "rejected": 4},
+        }
+        week = [hour - 3600 * i for i in range(168)]
+        assert store.get_counts(week) == {hour: {"received": 4, "delivered": 2, "failed": 1, "rejected": 0}}
 
 
 class TestListen:

@@ -159,10 +159,12 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
     assert "s3:PutObject" not in actions("deliver")  # the router parks large bodies; the sender only reads
     assert "secretsmanager:GetSecretValue" in actions("deliver")
     assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k != "deliver" for a in actions(k))
-    # The dead-letter handler reads and writes one item type and consumes only its own queue.
+    # The dead-letter handler reads and writes attempts, adds to the hourly counters and consumes only its
+    # own queue.
     assert actions("dead_letters") == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:GetQueueAttributes",

@@ -164,6 +164,13 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     for i, body in enumerate((small, parked, big)):
         assert _run("app", api, ingest_event(source.id, body, f"iam-{i}"))["statusCode"] == 202
     api.publisher.publish({"event_type": "iam.test", "payload": {}}, None, OPERATOR)
+    # ... a test event to one endpoint (the router reads that endpoint by id)
+    ok = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/ok"))
+    api.publisher.send_test(ok.id, {}, OPERATOR)
+    # ... and the console's reads: the overview, an endpoint's health, the branding
+    api.stats.overview({}, OPERATOR)
+    api.endpoints.health(ok.id, OPERATOR)
+    api.applications.branding(OPERATOR)
 
     # WHEN each consumer handles what reached its queue, as its event source mapping would hand it over
     recorded: dict[str, set[str]] = {"api_handler": api_calls.actions}

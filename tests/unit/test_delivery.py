@@ -120,14 +120,24 @@ def test_first_try_success_is_signed_for_the_official_verifier(world: World) -> 
     assert state["status"] == "succeeded" and state["attempts"] == 1
 
 
-def test_three_dynamodb_writes_per_delivered_webhook(world: World) -> None:
+def test_three_dynamodb_writes_per_delivered_webhook_and_one_counter_write_per_batch(world: World) -> None:
+    # GIVEN ten webhooks on the ingest queue
     world.endpoint()
     sid = world.s.github_source()
-    body = b'{"a": 1}'
-    world.s.ingest.receive(inbound(sid, body, github_headers(body)))
+    for i in range(10):
+        body = b'{"a": %d}' % i
+        world.s.ingest.receive(inbound(sid, body, github_headers(body, delivery=f"d-{i}")))
     before = world.s.store.writes
-    world.run()
-    assert world.s.store.writes - before == 3  # message (with its dedupe), claim, result
+    # WHEN the router and the sender each get them as one batch
+    assert world.router.route_many(world.s.queue.sent) == [None] * 10
+    assert world.sender.handle_many(world.deliveries.sent) == [None] * 10
+    # THEN each webhook cost its message (with its dedupe), claim and result, and each batch one counter
+    # write for the hour (received by the router, delivered by the sender)
+    assert world.s.store.writes - before == 3 * 10 + 2
+    hour = int(world.clock() // 3600) * 3600
+    assert world.s.store.get_counts([hour]) == {
+        hour: {"received": 10, "delivered": 10, "failed": 0, "rejected": 0}
+    }
 
 
 def test_default_schedule_spans_about_27_hours_then_fails_visibly(world: World) -> None:

@@ -413,7 +413,13 @@ def test_public_application_and_event_type_match_their_schemas(services: Service
     c = services.container
     bare = c.applications.create({"name": "bare"}, OPERATOR)
     full = c.applications.create(
-        {"name": "full", "uid": "customer-42", "metadata": {"plan": "pro"}}, OPERATOR
+        {
+            "name": "full",
+            "uid": "customer-42",
+            "metadata": {"plan": "pro"},
+            "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#abcdef"},
+        },
+        OPERATOR,
     )
     for application in (bare, full):
         assert_matches(application.public(), component("Application"))
@@ -632,6 +638,13 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     assert api("GET", app_, 200, params={"application_id": "customer-42"})["id"] == acme["id"]
     assert _code(api("GET", app_, 404, params=nope_app)) == "application_not_found"
     api("PATCH", app_, 200, params=aid, body={"metadata": {"plan": "enterprise"}})
+    branded = api(
+        "PATCH", app_, 200, params=aid, body={"branding": {"name": "Acme Hooks", "accent": "#0F766E"}}
+    )
+    assert branded["branding"] == {"name": "Acme Hooks", "logo_url": None, "accent": "#0f766e"}
+    insecure = {"branding": {"logo_url": "http://acme.example/logo.png"}}
+    refused = api("PATCH", app_, 400, params=aid, body=insecure)
+    assert (_code(refused), refused["error"]["field"]) == ("invalid_branding", "branding.logo_url")
     api("PUT", app_, 200, params=aid, body={"name": "Acme Corp"})
     for update in ("PATCH", "PUT"):  # one partial update, two verbs
         api(update, app_, 400, params=aid, body={"uid": "app_" + "0" * 32})
@@ -937,12 +950,46 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
 
     # a portal token's view: its own application only, and only the routes of chalicelib.policy
     assert services.drain() == ["stored", "duplicate", "stored"]  # the published messages (k1 twice)
+
+    # an endpoint's health, a test event to it alone, the console's overview
+    health = api("GET", ep + "/health", 200, params=eid)
+    shown = api("GET", ep + "/attempts", 200, params=eid)["data"]
+    assert (health["endpoint_id"], health["enabled"]) == (endpoint["id"], True)
+    assert health["window"] == len(shown) > 0
+    api("GET", ep + "/health", 404, params={"endpoint_id": "ep_nope"})
+    sent = api("POST", ep + "/test", 202, params=eid)
+    assert sent["endpoint_id"] == endpoint["id"] and sent["id"].startswith("msg_")
+    typed = {"event_type": "invoice.paid", "payload": {"id": "inv_2", "amount": 1}}
+    api("POST", ep + "/test", 202, params=eid, body=typed)
+    api("POST", ep + "/test", 400, params=eid, body={"event_type": "a b"})
+    api("POST", ep + "/test", 400, params=eid, body={"to": "everyone"})
+    bad_payload = {"event_type": "invoice.paid", "payload": {"id": 1}}
+    assert _code(api("POST", ep + "/test", 422, params=eid, body=bad_payload)) == "schema_mismatch"
+    api("POST", ep + "/test", 413, params=eid, body={"payload": "x" * (512 * 1024)})
+    api("POST", ep + "/test", 404, params={"endpoint_id": "ep_nope"})
+    assert services.drain() == ["stored", "stored"]
+    api("POST", ep + "/disable", 200, params=eid)
+    assert _code(api("POST", ep + "/test", 409, params=eid)) == "endpoint_disabled"
+    overview = api("GET", "/v1/stats", 200, query="?hours=3")
+    assert (
+        len(overview["hours"]) == 3 and overview["hours"][-1]["start"] == int(services.clock() // 3600) * 3600
+    )
+    assert [e["id"] for e in overview["attention"]] == [endpoint["id"]]
+    api("POST", ep + "/enable", 200, params=eid)
+    assert api("GET", "/v1/stats", 200)["attention"] == []
+    assert _code(api("GET", "/v1/stats", 400, query="?hours=169")) == "invalid_hours"
+    assert api("GET", "/v1/branding", 200) == {"name": "Webhooks", "logo_url": None, "accent": "#2563eb"}
     portal = api("POST", app_ + "/portal-access", 201, params=aid, body={"expires_in": 600})
     assert portal["url"] == f"{PUBLIC_URL}/portal#token={portal['token']}"
     assert portal["expires_at"] == int(services.clock()) + 600
     token = portal["token"]
     reader = api("POST", app_ + "/portal-access", 201, params=aid, body={"read_only": True})["token"]
     assert api("GET", app_, 200, params={"application_id": "customer-42"}, token=token)["id"] == acme["id"]
+    assert api("GET", "/v1/branding", 200, token=reader) == {
+        "name": "Acme Hooks",
+        "logo_url": None,
+        "accent": "#0f766e",
+    }
     api("GET", app_, 403, params=other_id, token=token)
     mine = api("GET", "/v1/endpoints", 200, token=token)
     assert [e["id"] for e in mine["data"]] == [acme_endpoint["id"]]

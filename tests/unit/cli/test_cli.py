@@ -8,6 +8,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -266,19 +267,31 @@ def test_endpoints_create_and_rotate_secret():
     assert rotated.json() == {"secret": "whsec_y"} and fake.sent_json() == {"retire_old_after": 30}
 
 
-def test_endpoints_test_publishes_a_type_its_filter_accepts_to_its_application_and_waits():
-    # GIVEN an endpoint of app_1 whose filter names invoice.paid, and a delivery that succeeds
+def test_endpoints_test_sends_to_the_one_endpoint_and_waits():
+    # GIVEN an endpoint and a test delivery that succeeds
     fake = (
         api()
-        .on("POST", "/v1/messages", (202, {"id": "msg_t"}))
+        .on("POST", "/v1/endpoints/ep_1/test", (202, {"id": "msg_t", "endpoint_id": "ep_1"}))
         .on("GET", "/v1/messages/msg_t", (200, MESSAGE))
     )
     ticks = itertools.count(NOW)
-    # WHEN it is tested, waiting for the outcome
-    ran = run(fake, "endpoints", "test", "ep_1", "--wait", "5", "--json", clock=lambda: next(ticks))
-    # THEN the event went to its application with an exact type from its filter, and the outcome is shown
+    # WHEN it is tested with a type, waiting for the outcome
+    ran = run(
+        fake,
+        "endpoints",
+        "test",
+        "ep_1",
+        "--event-type",
+        "invoice.paid",
+        "--wait",
+        "5",
+        "--json",
+        clock=lambda: next(ticks),
+    )
+    # THEN the event went through the one-endpoint route with that type, and the outcome is shown
     sent = json.loads(next(r.body for r in fake.requests if r.method == "POST"))
-    assert sent["application"] == "app_1" and sent["event_type"] == "invoice.paid"
+    assert sent["event_type"] == "invoice.paid" and sent["payload"]["endpoint_id"] == "ep_1"
+    assert [urlsplit(r.url).path for r in fake.requests if r.method == "POST"] == ["/v1/endpoints/ep_1/test"]
     assert ran.code == 0
     assert ran.json() == {
         "message_id": "msg_t",
@@ -292,12 +305,13 @@ def test_endpoints_test_exits_1_when_the_delivery_failed():
     failed = {**MESSAGE, "deliveries": [{"endpoint_id": "ep_1", "status": "failed", "attempts": 8}]}
     fake = (
         api()
-        .on("POST", "/v1/messages", (202, {"id": "msg_t"}))
+        .on("POST", "/v1/endpoints/ep_1/test", (202, {"id": "msg_t", "endpoint_id": "ep_1"}))
         .on("GET", "/v1/messages/msg_t", (200, failed))
     )
     ticks = itertools.count(NOW)
     ran = run(fake, "endpoints", "test", "ep_1", "--wait", "5", clock=lambda: next(ticks))
     assert ran.code == 1 and "failed" in ran.out
+    assert json.loads(next(r.body for r in fake.requests if r.method == "POST")).get("event_type") is None
 
 
 def test_applications_create_and_portal_url():

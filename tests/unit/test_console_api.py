@@ -1,0 +1,417 @@
+"""What the console and the portal read, on fakes: hourly counters, attention, health, test events, branding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from chalicelib.branding import Branding
+from chalicelib.config import Settings
+from chalicelib.errors import ConfigError, ConflictError, ForbiddenError, StorageError, ValidationError
+from chalicelib.models import Attempt
+from chalicelib.outbound import egress
+from chalicelib.outbound.tasks import Task
+from chalicelib.scope import OPERATOR, Scope
+from chalicelib.tally import Tally, hour_of
+from tests.conftest import Services, github_headers, inbound, make_services
+from tests.fakes import FakeClock, MemoryStore
+
+
+class Receiver:
+    """Answers each POST with the next status of its script (then 200)."""
+
+    def __init__(self) -> None:
+        self.script: list[int] = []
+        self.urls: list[str] = []
+
+    def __call__(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+        self.urls.append(request.url)
+        status = self.script.pop(0) if self.script else 200
+        return egress.OutboundResponse(
+            status=status, headers={}, body=b"nope" if status >= 300 else b"ok", duration=0.01, address="x"
+        )
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+def s(receiver: Receiver) -> Services:
+    return make_services(
+        parts={
+            "transport": egress.FunctionTransport(receiver),
+            "rand": lambda: 0.5,
+            "resolver": lambda host, port: ["93.184.215.14"],
+        },
+        stage="test",
+    )
+
+
+def _endpoint(s: Services, url: str, **doc: Any) -> str:
+    return s.container.endpoints.create({"url": url, **doc}, OPERATOR)[0].id
+
+
+def _route_batch(s: Services) -> None:
+    assert s.router.route_many(list(s.queue.sent)) == [None] * len(s.queue.sent)
+    s.queue.sent.clear()
+
+
+def _send_batch(s: Services) -> list[BaseException | None]:
+    """Handle what the deliveries queue holds as one batch, moving the clock to the latest due time."""
+    tasks = list(s.deliveries.sent)
+    s.deliveries.sent.clear()
+    s.deliveries.delays.clear()
+    s.clock.now = max([s.clock.now, *(Task.decode(t).not_before for t in tasks)])
+    return s.container.sender.handle_many(tasks)
+
+
+def _hour(s: Services) -> int:
+    return hour_of(s.clock())
+
+
+# ------------------------------------------------------------------------------------ hourly counters
+
+
+def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
+    s: Services, receiver: Receiver
+) -> None:
+    # GIVEN an endpoint that succeeds twice, then fails for good (one attempt only)
+    _endpoint(s, "https://hooks.example.com/in", retry_schedule=[0])
+    receiver.script = [200, 200, 500]
+    sid = s.github_source()
+    for i in range(3):
+        body = b'{"n": %d}' % i
+        s.ingest.receive(inbound(sid, body, github_headers(body, delivery=f"d-{i}")))
+    # ... and two requests that fail verification
+    for _ in range(2):
+        with pytest.raises(Exception, match="signature"):
+            s.ingest.receive(inbound(sid, b"{}", github_headers(b"{}", secret="wrong-secret-value")))
+    writes = s.store.writes
+    # WHEN the router and the sender each handle their batch
+    _route_batch(s)
+    assert _send_batch(s) == [None] * 3
+    # THEN the hour holds every outcome, and each batch cost one counter write (3 messages, 3 claims,
+    # 3 results, 1 failure clock, 2 counter writes)
+    assert s.store.get_counts([_hour(s)])[_hour(s)] == {
+        "received": 3,
+        "delivered": 2,
+        "failed": 1,
+        "rejected": 2,
+    }
+    assert s.store.writes - writes == 3 + 3 + 3 + 1 + 2
+    overview = s.container.stats.overview({"hours": "2"}, OPERATOR)
+    assert [h["start"] for h in overview["hours"]] == [_hour(s) - 3600, _hour(s)]
+    assert overview["hours"][0] == {
+        "start": _hour(s) - 3600,
+        "received": 0,
+        "delivered": 0,
+        "failed": 0,
+        "rejected": 0,
+    }
+    assert overview["totals"] == {"received": 3, "delivered": 2, "failed": 1, "rejected": 2}
+
+
+def test_a_counter_write_that_fails_never_fails_a_delivery(s: Services) -> None:
+    # GIVEN a store whose counter writes fail
+    _endpoint(s, "https://hooks.example.com/in")
+    s.container.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+
+    def broken(hour: int, counts: Any) -> None:
+        raise StorageError("DynamoDB update_item failed: ProvisionedThroughputExceededException")
+
+    s.store.add_counts = broken  # type: ignore[method-assign]
+    # WHEN the batches run THEN every message is stored and delivered, nothing raised or retried
+    _route_batch(s)
+    assert _send_batch(s) == [None]
+    assert s.deliveries.sent == []
+    [attempt] = s.store.attempts.values()
+    assert attempt.delivery_status == "succeeded"
+
+
+def test_the_tally_writes_one_update_per_hour_touched() -> None:
+    clock = FakeClock(7200.0 * 1000)
+    store = MemoryStore(clock)
+    tally = Tally(store, clock)
+    for at in (clock(), clock() + 10, clock() + 3600, clock() + 3601):
+        tally.add("received", at)
+    tally.add("failed", clock(), 3)
+    tally.flush()
+    tally.flush()  # nothing new: no write
+    assert store.writes == 2
+    assert store.get_counts([int(clock()), int(clock()) + 3600]) == {
+        int(clock()): {"received": 2, "delivered": 0, "failed": 3, "rejected": 0},
+        int(clock()) + 3600: {"received": 2, "delivered": 0, "failed": 0, "rejected": 0},
+    }
+
+
+@pytest.mark.parametrize("hours", ["0", "169", "x", "-1", "1.5", ""])
+def test_a_window_out_of_range_is_a_stable_400(s: Services, hours: str) -> None:
+    with pytest.raises(Exception) as err:
+        s.container.stats.overview({"hours": hours}, OPERATOR)
+    assert getattr(err.value, "code", None) == "invalid_hours"
+
+
+def test_the_overview_is_the_operators_only(s: Services) -> None:
+    app = s.container.applications.create({"name": "A"}, OPERATOR)
+    with pytest.raises(ForbiddenError):
+        s.container.stats.overview({}, Scope(application_id=app.id))
+    assert len(s.container.stats.overview({"hours": "168"}, OPERATOR)["hours"]) == 168
+
+
+# ------------------------------------------------------------------------------------------ attention
+
+
+def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_first(
+    s: Services, receiver: Receiver
+) -> None:
+    c = s.container
+    app = c.applications.create({"name": "A"}, OPERATOR)
+    healthy = _endpoint(s, "https://hooks.example.com/ok")
+    failing = _endpoint(s, "https://hooks.example.com/fail", application=app.id)
+    s.clock.advance(10)
+    disabled = _endpoint(s, "https://hooks.example.com/off")
+    c.endpoints.set_enabled(disabled, False, OPERATOR)
+    # WHEN the application's endpoint starts failing (its first failed attempt)
+    s.clock.advance(10)
+    receiver.script = [500]
+    c.publisher.publish({"event_type": "a.b", "payload": {}, "application": app.id}, None, OPERATOR)
+    _route_batch(s)
+    _send_batch(s)
+    # THEN both unhealthy endpoints are listed, the most recent change first; the healthy one is not
+    listed = c.stats.overview({}, OPERATOR)["attention"]
+    assert [(e["id"], e["application_id"], e["enabled"]) for e in listed] == [
+        (failing, app.id, True),
+        (disabled, None, False),
+    ]
+    assert (
+        listed[0]["failing_since"] == s.clock() and listed[1]["disabled_reason"] == "disabled by an operator"
+    )
+    assert healthy not in {e["id"] for e in listed}
+    # WHEN the failing one succeeds again and the disabled one is enabled THEN nothing needs attention
+    _send_batch(s)  # its retry: 200
+    c.endpoints.set_enabled(disabled, True, OPERATOR)
+    assert c.stats.overview({}, OPERATOR)["attention"] == []
+
+
+def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: Services) -> None:
+    c = s.container
+    endpoint_id = _endpoint(s, "https://hooks.example.com/gone")
+    s.store.disable_endpoint(endpoint_id, "the endpoint answered 410 Gone", s.clock())
+    s.store.set_endpoint_failing(endpoint_id, s.clock())
+    s.store.set_endpoint_failing(endpoint_id, None)  # a stale success: still disabled
+    [entry] = c.stats.overview({}, OPERATOR)["attention"]
+    assert (entry["id"], entry["enabled"], entry["failing_since"]) == (endpoint_id, False, None)
+    c.endpoints.delete(endpoint_id, OPERATOR)
+    assert c.stats.overview({}, OPERATOR)["attention"] == []
+
+
+# --------------------------------------------------------------------------------------------- health
+
+
+def _attempt(endpoint_id: str, n: int, at: float, status: str, **fields: Any) -> Attempt:
+    return Attempt(
+        message_id=f"msg_{n}",
+        endpoint_id=endpoint_id,
+        number=1,
+        claim_id=f"clm_{n}",
+        started_at=at,
+        status=status,  # type: ignore[arg-type]
+        delivery_status="pending" if status == "in_flight" else status,  # type: ignore[arg-type]
+        generation="g",
+        **fields,
+    )
+
+
+def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None:
+    endpoint_id = _endpoint(s, "https://hooks.example.com/h")
+    now = s.clock()
+    # 60 old successes, then 20 failures, 29 successes and one in flight: the newest 50
+    for n in range(60):
+        s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(endpoint_id, n, now + n, "succeeded")
+    for n in range(60, 80):
+        s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(
+            endpoint_id, n, now + n, "failed", response_status=503, response_body="x" * 500
+        )
+    for n in range(80, 109):
+        s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(endpoint_id, n, now + n, "succeeded")
+    s.store.attempts[("msg_109", endpoint_id, "g", 1)] = _attempt(endpoint_id, 109, now + 109, "in_flight")
+    health = s.container.endpoints.health(endpoint_id, OPERATOR)
+    assert health["window"] == 50
+    assert (health["attempts"], health["succeeded"], health["success_rate"]) == (49, 29, round(29 / 49, 4))
+    assert health["last_attempt_at"] == health["last_success_at"] == now + 108
+    assert health["last_error"] == {
+        "at": now + 79,
+        "status_code": 503,
+        "error_class": None,
+        "error": "HTTP 503",
+        "response_excerpt": "x" * 200,
+    }
+    assert (health["enabled"], health["disabled_reason"], health["failing_since"]) == (True, None, None)
+
+
+def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None:
+    endpoint_id = _endpoint(s, "https://hooks.example.com/new")
+    health = s.container.endpoints.health(endpoint_id, OPERATOR)
+    assert (health["window"], health["success_rate"], health["last_error"]) == (0, None, None)
+
+
+# ---------------------------------------------------------------------------------------- test events
+
+
+def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services, receiver: Receiver) -> None:
+    c = s.container
+    app = c.applications.create({"name": "A"}, OPERATOR)
+    # GIVEN two endpoints of one application, the target filtering on a type the test event is not
+    target = _endpoint(
+        s, "https://hooks.example.com/target", application=app.id, filter={"event_types": ["x.*"]}
+    )
+    _endpoint(s, "https://hooks.example.com/sibling", application=app.id)
+    _endpoint(s, "https://hooks.example.com/operator")
+    token = Scope(application_id=app.id)
+    # WHEN the application's token sends a test event to the target
+    message_id, _ = c.publisher.send_test(target, {}, token)
+    _route_batch(s)
+    assert _send_batch(s) == [None]
+    # THEN only the target got it, as an ordinary message of the application
+    assert receiver.urls == ["https://hooks.example.com/target"]
+    message = s.store.get_message(message_id)
+    assert (message.application_id, message.event_type, message.endpoints) == (
+        app.id,
+        "hookway.test",
+        (target,),
+    )
+    sent = json.loads(message.body or b"")
+    assert (sent["type"], sent["data"]) == (
+        "hookway.test",
+        {"test": True, "endpoint_id": target, "sent_at": s.clock()},
+    )
+    found = c.messages.search({}, token, _page()).items
+    assert [m.id for m in found] == [message_id]
+    assert [a.message_id for a in c.endpoints.attempts(target, token, _page()).items] == [message_id]
+
+
+def test_a_test_event_to_a_disabled_endpoint_is_a_409(s: Services) -> None:
+    endpoint_id = _endpoint(s, "https://hooks.example.com/off", enabled=False)
+    with pytest.raises(ConflictError) as err:
+        s.container.publisher.send_test(endpoint_id, {}, OPERATOR)
+    assert err.value.code == "endpoint_disabled"
+    assert s.queue.sent == []
+
+
+def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
+    s = make_services(strict_event_types=True, allow_private_destinations=True)
+    endpoint_id = s.container.endpoints.create({"url": "http://127.0.0.1:9/x"}, OPERATOR)[0].id
+    s.container.publisher.send_test(endpoint_id, {}, OPERATOR)
+    with pytest.raises(Exception) as err:
+        s.container.publisher.send_test(endpoint_id, {"event_type": "not.in.catalog"}, OPERATOR)
+    assert getattr(err.value, "code", None) == "unknown_event_type"
+
+
+@pytest.mark.parametrize(
+    "body", [{"event_type": ""}, {"event_type": 0}, {"event_type": "a b"}, {"to": "x"}, []]
+)
+def test_a_malformed_test_event_is_a_400(s: Services, body: Any) -> None:
+    endpoint_id = _endpoint(s, "https://hooks.example.com/x")
+    with pytest.raises(ValidationError):
+        s.container.publisher.send_test(endpoint_id, body, OPERATOR)
+    assert s.queue.sent == []
+
+
+def test_another_applications_endpoint_cannot_be_tested(s: Services) -> None:
+    c = s.container
+    a = c.applications.create({"name": "A"}, OPERATOR)
+    b = c.applications.create({"name": "B"}, OPERATOR)
+    theirs = _endpoint(s, "https://hooks.example.com/b", application=b.id)
+    with pytest.raises(Exception) as err:
+        c.publisher.send_test(theirs, {}, Scope(application_id=a.id))
+    assert getattr(err.value, "code", None) == "endpoint_not_found"
+    with pytest.raises(ForbiddenError):
+        c.publisher.send_test(theirs, {}, Scope(application_id=b.id, read_only=True))
+
+
+def _page() -> Any:
+    from chalicelib.ports import PageRequest
+
+    return PageRequest(50)
+
+
+# ------------------------------------------------------------------------------------------- branding
+
+
+def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployments() -> None:
+    s = make_services(
+        portal_name="Platform", portal_accent="#111111", portal_logo_url="https://p.example/l.png"
+    )
+    c = s.container
+    app = c.applications.create({"name": "A", "branding": {"name": "Acme", "accent": "#ABCDEF"}}, OPERATOR)
+    assert s.store.get_application(app.id).branding == Branding("Acme", None, "#abcdef")
+    token = Scope(application_id=app.id)
+    assert c.applications.branding(token) == Branding("Acme", "https://p.example/l.png", "#abcdef")
+    assert c.applications.branding(OPERATOR) == Branding("Platform", "https://p.example/l.png", "#111111")
+    c.applications.update(app.id, {"branding": None}, OPERATOR)
+    assert c.applications.branding(token) == Branding("Platform", "https://p.example/l.png", "#111111")
+
+
+@pytest.mark.parametrize(
+    ("branding", "field"),
+    [
+        ({"name": "x" * 81}, "branding.name"),
+        ({"name": "   "}, "branding.name"),
+        ({"logo_url": "http://acme.example/logo.png"}, "branding.logo_url"),
+        ({"logo_url": "javascript:alert(1)"}, "branding.logo_url"),
+        ({"logo_url": "https://" + "a" * 2048}, "branding.logo_url"),
+        ({"logo_url": 'https://acme.example/"onerror="x'}, "branding.logo_url"),
+        ({"accent": "red"}, "branding.accent"),
+        ({"accent": "#12345"}, "branding.accent"),
+        ({"accent": "#1234567"}, "branding.accent"),
+        ({"font": "Comic Sans"}, "branding.font"),
+        ("Acme", "branding"),
+    ],
+)
+def test_bad_branding_is_a_400_naming_the_field(s: Services, branding: Any, field: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        s.container.applications.create({"name": "A", "branding": branding}, OPERATOR)
+    assert (err.value.code, err.value.field) == ("invalid_branding", field)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOOKWAY_PORTAL_LOGO_URL", "http://p.example/l.png"),
+        ("HOOKWAY_PORTAL_ACCENT", "blue"),
+        ("HOOKWAY_PORTAL_NAME", "n" * 81),
+        ("HOOKWAY_PORTAL_FRAME_ANCESTORS", "http://app.example.com"),
+        ("HOOKWAY_PORTAL_FRAME_ANCESTORS", "https://app.example.com/path"),
+        ("HOOKWAY_PORTAL_FRAME_ANCESTORS", "*"),
+        ("HOOKWAY_PORTAL_FRAME_ANCESTORS", "'unsafe-inline'"),
+    ],
+)
+def test_unusable_portal_settings_are_clear_startup_errors(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Settings.from_env({name: value})
+    assert name in err.value.message
+
+
+def test_portal_settings_and_their_defaults() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.portal_name, defaults.portal_logo_url, defaults.portal_accent) == (
+        "Webhooks",
+        "",
+        "#2563eb",
+    )
+    assert (defaults.portal_frame_ancestors, defaults.portal_frame_ancestors_csp) == ("", "'none'")
+    s = Settings.from_env(
+        {
+            "HOOKWAY_PORTAL_NAME": "Acme Platform",
+            "HOOKWAY_PORTAL_LOGO_URL": "https://acme.example/logo.svg",
+            "HOOKWAY_PORTAL_ACCENT": "#0F766E",
+            "HOOKWAY_PORTAL_FRAME_ANCESTORS": "  https://app.example.com 'self'   https://*.acme.example:8443 ",
+        }
+    )
+    assert s.portal_branding == Branding("Acme Platform", "https://acme.example/logo.svg", "#0f766e")
+    assert s.portal_frame_ancestors == "https://app.example.com 'self' https://*.acme.example:8443"
+    assert s.portal_frame_ancestors_csp == s.portal_frame_ancestors
