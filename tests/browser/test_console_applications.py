@@ -8,7 +8,7 @@ import uuid
 from playwright.sync_api import Browser, expect
 
 from tests.browser.harness import DESKTOP, PHONE, Session, session
-from tests.stack import Stack
+from tests.stack import Stack, wait_until
 
 
 def shots(s: Session, name: str) -> None:
@@ -87,6 +87,22 @@ def test_create_an_application_and_open_its_portal(browser: Browser, stack: Stac
             stack.request("GET", f"/v1/applications/{app_id}", admin=True).json()["name"]
             == "Acme Corporation"
         )
+        # ... and its portal branding: a colour that is not #rrggbb is refused under its field
+        settings.get_by_test_id("branding-name").fill("Acme Webhooks")
+        settings.get_by_test_id("branding-accent").fill("teal")
+        settings.get_by_role("button", name="Save").click()
+        expect(settings.get_by_test_id("branding-accent")).to_have_attribute("aria-invalid", "true")
+        settings.get_by_test_id("branding-accent").fill("#0f766e")
+        settings.get_by_role("button", name="Save").click()
+        expect(page.locator("#status")).to_contain_text("Application saved.")
+        wait_until(
+            lambda: (
+                stack.request("GET", f"/v1/applications/{app_id}", admin=True).json()["branding"] or {}
+            ).get("accent")
+            == "#0f766e"
+        )
+        saved = stack.request("GET", f"/v1/applications/{app_id}", admin=True).json()["branding"]
+        assert saved["name"] == "Acme Webhooks"
 
         # WHEN it is deleted, THEN the list no longer has it
         page.get_by_test_id("delete-application").click()
