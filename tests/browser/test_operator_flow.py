@@ -35,7 +35,7 @@ def test_operator_adds_an_endpoint_watches_delivery_sees_failure_and_recovers(
         page.goto(f"{stack.base}/console")
         page.get_by_label("Admin key").fill(ADMIN_KEY)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("link", name="Endpoints").click()
+        page.get_by_role("navigation").get_by_role("link", name="Endpoints").click()
         s.wait_loaded()
         # WHEN they add an endpoint for the GitHub source, three attempts a second apart
         page.get_by_test_id("new-endpoint").click()

@@ -24,7 +24,7 @@ def test_sign_in_keeps_no_key_in_the_browser_and_sign_out_ends_the_session(
         # WHEN the right key is typed
         page.get_by_label("Admin key").fill(ADMIN_KEY)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("link", name="Sources").wait_for()
+        page.get_by_role("navigation").get_by_role("link", name="Sources").wait_for()
         # THEN the session is an HttpOnly, SameSite=Strict cookie and nothing is in web storage
         (cookie,) = s.context.cookies()
         assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("hookway_session", True, "Strict")

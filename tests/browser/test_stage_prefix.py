@@ -80,7 +80,7 @@ def test_the_console_works_under_a_stage_prefix(browser: Browser, stack: Stack, 
         page.goto(f"{staged}/console")
         page.get_by_label("Admin key").fill(ADMIN_KEY)
         page.get_by_role("button", name="Sign in").click()
-        page.get_by_role("link", name="Endpoints").click()
+        page.get_by_role("navigation").get_by_role("link", name="Endpoints").click()
         page.get_by_role("heading", name="Endpoints").wait_for()
         page.wait_for_load_state("networkidle")
         # THEN every file and every API call went through the prefix
