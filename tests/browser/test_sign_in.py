@@ -84,3 +84,32 @@ def test_pages_are_served_under_a_strict_policy(stack: Stack) -> None:
     for name in ("../app.py", "console.html", "nope.js", "%2e%2e%2fapp.py"):
         missing = stack.request("GET", f"/assets/{name}")
         assert missing.status == 404 and missing.json()["error"]["code"] == "not_found", name
+
+
+def test_the_console_is_usable_with_the_keyboard_alone(browser: Browser, stack: Stack) -> None:
+    with session(browser, stack, "/console", sign_in=False) as s:
+        page = s.page
+        page.goto(f"{stack.base}/console")
+        page.get_by_role("heading", name="Sign in to Hookway").wait_for()
+        # GIVEN the sign-in page, WHEN the key is typed into the focused field and Enter pressed
+        assert page.evaluate("document.activeElement.name") == "admin_key"
+        page.keyboard.type(ADMIN_KEY)
+        page.keyboard.press("Enter")
+        page.get_by_role("button", name="Sign out").wait_for()
+        # THEN Tab reaches the skip button first, which moves focus to the content
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.id") == "skip"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        # ... and the navigation is reached by Tab and followed with Enter
+        page.evaluate("document.getElementById('skip').focus()")
+        for _ in range(2):  # from the skip button: Overview, then Sources
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Sources"
+        page.keyboard.press("Enter")
+        page.get_by_role("heading", name="Sources", exact=True).wait_for()
+        # ... where a focused control shows it (an outline, not only a colour)
+        page.keyboard.press("Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline not in ("", "none"), outline
+        s.guard.check(page)
