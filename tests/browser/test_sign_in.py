@@ -17,6 +17,8 @@ def test_sign_in_keeps_no_key_in_the_browser_and_sign_out_ends_the_session(
         page.goto(f"{stack.base}/")
         assert page.url == f"{stack.base}/console"
         page.get_by_role("heading", name="Sign in to Hookway").wait_for()
+        assert s.axe() == []
+        s.shot("console-sign-in")
         # WHEN a wrong key is typed, THEN the API's message shows under the field
         page.get_by_label("Admin key").fill("hk_not_the_key")
         page.get_by_role("button", name="Sign in").click()
