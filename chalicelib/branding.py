@@ -83,10 +83,34 @@ def check_logo_url(value: Any) -> str:
     return value
 
 
+# The portal writes white text on the accent (its main buttons) and the accent on white (its links):
+# WCAG AA asks 4.5:1 for text of ordinary size.
+MIN_CONTRAST = 4.5
+
+
+def contrast_with_white(accent: str) -> float:
+    """The WCAG contrast ratio of a ``#rrggbb`` colour against white (1 to 21)."""
+
+    def linear(channel: int) -> float:
+        c = channel / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(accent[i : i + 2], 16) for i in (1, 3, 5))
+    luminance = 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b)
+    return 1.05 / (luminance + 0.05)
+
+
 def check_accent(value: Any) -> str:
-    """An accent colour ``#rrggbb``, kept lower case."""
+    """An accent colour ``#rrggbb`` readable with white (at least 4.5:1), kept lower case."""
     if not isinstance(value, str) or not _ACCENT.fullmatch(value):
         raise BrandingError("accent is a colour written #rrggbb", "accent")
+    ratio = contrast_with_white(value)
+    if ratio < MIN_CONTRAST:
+        raise BrandingError(
+            f"accent {value} is too light: white text on it and it on white contrast {ratio:.1f}:1, "
+            f"and people need at least {MIN_CONTRAST}:1 to read them (pick a darker colour)",
+            "accent",
+        )
     return value.lower()
 
 

@@ -91,7 +91,7 @@ function editPart(application, title) {
     h("div", { class: "grid" },
       field({ label: "Portal name", name: "branding.name", value: brand.name || "", testid: "branding-name" }),
       field({ label: "Logo URL", name: "branding.logo_url", kind: "url", value: brand.logo_url || "", help: "An https URL.", testid: "branding-logo" }),
-      field({ label: "Accent colour", name: "branding.accent", value: brand.accent || "", placeholder: "#1f4fd1", help: "#rrggbb", testid: "branding-accent" })),
+      field({ label: "Accent colour", name: "branding.accent", value: brand.accent || "", placeholder: "#1f4fd1", help: "#rrggbb, dark enough for white text on it (4.5:1)", testid: "branding-accent" })),
   ] : [];
   return form({
     testid: "application-settings",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.branding import Branding
+from chalicelib.branding import Branding, BrandingError, check_accent
 from chalicelib.config import Settings
 from chalicelib.errors import ConfigError, ConflictError, ForbiddenError, StorageError, ValidationError
 from chalicelib.models import Attempt
@@ -347,10 +347,10 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
         portal_name="Platform", portal_accent="#111111", portal_logo_url="https://p.example/l.png"
     )
     c = s.container
-    app = c.applications.create({"name": "A", "branding": {"name": "Acme", "accent": "#ABCDEF"}}, OPERATOR)
-    assert s.store.get_application(app.id).branding == Branding("Acme", None, "#abcdef")
+    app = c.applications.create({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}, OPERATOR)
+    assert s.store.get_application(app.id).branding == Branding("Acme", None, "#8a1c7c")
     token = Scope(application_id=app.id)
-    assert c.applications.branding(token) == Branding("Acme", "https://p.example/l.png", "#abcdef")
+    assert c.applications.branding(token) == Branding("Acme", "https://p.example/l.png", "#8a1c7c")
     assert c.applications.branding(OPERATOR) == Branding("Platform", "https://p.example/l.png", "#111111")
     c.applications.update(app.id, {"branding": None}, OPERATOR)
     assert c.applications.branding(token) == Branding("Platform", "https://p.example/l.png", "#111111")
@@ -368,6 +368,8 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
         ({"accent": "red"}, "branding.accent"),
         ({"accent": "#12345"}, "branding.accent"),
         ({"accent": "#1234567"}, "branding.accent"),
+        ({"accent": "#abcdef"}, "branding.accent"),  # 1.6:1 with white: unreadable buttons and links
+        ({"accent": "#2f8cff"}, "branding.accent"),
         ({"font": "Comic Sans"}, "branding.font"),
         ("Acme", "branding"),
     ],
@@ -383,6 +385,7 @@ def test_bad_branding_is_a_400_naming_the_field(s: Services, branding: Any, fiel
     [
         ("HOOKWAY_PORTAL_LOGO_URL", "http://p.example/l.png"),
         ("HOOKWAY_PORTAL_ACCENT", "blue"),
+        ("HOOKWAY_PORTAL_ACCENT", "#ffee00"),  # white text on it cannot be read
         ("HOOKWAY_PORTAL_NAME", "n" * 81),
         ("HOOKWAY_PORTAL_FRAME_ANCESTORS", "http://app.example.com"),
         ("HOOKWAY_PORTAL_FRAME_ANCESTORS", "https://app.example.com/path"),
@@ -415,3 +418,15 @@ def test_portal_settings_and_their_defaults() -> None:
     assert s.portal_branding == Branding("Acme Platform", "https://acme.example/logo.svg", "#0f766e")
     assert s.portal_frame_ancestors == "https://app.example.com 'self' https://*.acme.example:8443"
     assert s.portal_frame_ancestors_csp == s.portal_frame_ancestors
+
+
+def test_an_accent_is_judged_by_its_contrast_with_white() -> None:
+    from chalicelib.branding import contrast_with_white
+
+    assert contrast_with_white("#ffffff") == pytest.approx(1.0)
+    assert contrast_with_white("#000000") == pytest.approx(21.0)
+    assert contrast_with_white("#767676") == pytest.approx(4.54, abs=0.01)  # the lightest AA grey
+    assert check_accent("#767676") == "#767676"
+    with pytest.raises(BrandingError) as caught:
+        check_accent("#777777")
+    assert caught.value.field == "accent" and "4.5:1" in str(caught.value)

@@ -417,7 +417,7 @@ def test_public_application_and_event_type_match_their_schemas(services: Service
             "name": "full",
             "uid": "customer-42",
             "metadata": {"plan": "pro"},
-            "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#abcdef"},
+            "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#1f4fd1"},
         },
         OPERATOR,
     )
