@@ -227,3 +227,15 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: floa
         time.sleep(interval)
         value = predicate()
     return value
+
+
+@contextlib.contextmanager
+def running(log_dir: Path) -> Iterator[Stack]:
+    """A stack with one ingest and one deliveries worker, stopped on the way out (the suites' fixture)."""
+    stack = Stack(log_dir)
+    try:
+        stack.start_worker("ingest")
+        stack.start_worker("deliveries")
+        yield stack
+    finally:
+        stack.close()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from tests.browser.harness import launch
 from tests.receivers import Receivers
-from tests.stack import Stack
+from tests.stack import Stack, running
 
 # Assertions wait as long as actions do (the harness's context timeout): on two shared cores a full
 # `make test` runs other suites beside these, and 5 s is too tight for a delivery to show.
@@ -19,14 +18,8 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    log_dir: Path = tmp_path_factory.mktemp("browser-stack-logs")
-    running = Stack(log_dir)
-    running.start_worker("ingest")
-    running.start_worker("deliveries")
-    try:
-        yield running
-    finally:
-        running.close()
+    with running(tmp_path_factory.mktemp("browser-stack-logs")) as stack_:
+        yield stack_
 
 
 @pytest.fixture(scope="session")

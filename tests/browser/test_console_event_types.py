@@ -6,25 +6,11 @@ from __future__ import annotations
 import json
 import uuid
 
-from playwright.sync_api import Browser, Locator, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.harness import DESKTOP, PHONE, Session, session
+from tests.browser.harness import session
+from tests.browser.pages import error_of, shots
 from tests.stack import Stack
-
-
-def shots(s: Session, name: str) -> None:
-    """The view at both viewports, and axe-core's verdict on each."""
-    for size in (DESKTOP, PHONE):
-        s.page.set_viewport_size(size)
-        s.shot(name)
-        assert s.axe() == [], name
-    s.page.set_viewport_size(DESKTOP)
-
-
-def error_of(s: Session, field: Locator) -> Locator:
-    """The inline error of a field: the last element its aria-describedby names."""
-    error_id = (field.get_attribute("aria-describedby") or "").split()[-1]
-    return s.page.locator(f"[id='{error_id}']")
 
 
 def test_an_event_type_schema_is_checked_while_typed_and_on_save(browser: Browser, stack: Stack) -> None:

@@ -8,17 +8,9 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
-from tests.browser.harness import DESKTOP, PHONE, Session, session
+from tests.browser.harness import session
+from tests.browser.pages import shots
 from tests.stack import Stack, github_headers, wait_until
-
-
-def shots(s: Session, name: str) -> None:
-    """The view at both viewports, and axe-core's verdict on each."""
-    for size in (DESKTOP, PHONE):
-        s.page.set_viewport_size(size)
-        s.shot(name)
-        assert s.axe() == [], name
-    s.page.set_viewport_size(DESKTOP)
 
 
 def totals(stack: Stack) -> dict[str, int] | None:

@@ -6,26 +6,12 @@ from __future__ import annotations
 import json
 import uuid
 
-from playwright.sync_api import Browser, Locator, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.harness import DESKTOP, PHONE, Session, session
+from tests.browser.harness import session
+from tests.browser.pages import error_of, shots
 from tests.conftest import GITHUB_SECRET
 from tests.stack import Stack, github_headers
-
-
-def shots(s: Session, name: str) -> None:
-    """The view at both viewports, and axe-core's verdict on each."""
-    for size in (DESKTOP, PHONE):
-        s.page.set_viewport_size(size)
-        s.shot(name)
-        assert s.axe() == [], name
-    s.page.set_viewport_size(DESKTOP)
-
-
-def error_of(s: Session, field: Locator) -> Locator:
-    """The inline error of a field: the last element its aria-describedby names."""
-    error_id = (field.get_attribute("aria-describedby") or "").split()[-1]
-    return s.page.locator(f"[id='{error_id}']")
 
 
 def test_create_a_source_see_its_rejections_and_rotate_its_secret(browser: Browser, stack: Stack) -> None:

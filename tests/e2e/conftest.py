@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.receivers import Receivers
-from tests.stack import Stack
+from tests.stack import Stack, running
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    log_dir: Path = tmp_path_factory.mktemp("stack-logs")
-    running = Stack(log_dir)
-    running.start_worker("ingest")
-    running.start_worker("deliveries")
-    try:
-        yield running
-    finally:
-        running.close()
+    with running(tmp_path_factory.mktemp("stack-logs")) as stack_:
+        yield stack_
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
