@@ -312,28 +312,48 @@ def unsealed(store: Store) -> Store:
     return store.inner if isinstance(store, SealedStore) else store
 
 
-def reseal(store: SealedStore, application_ids: Callable[[], list[str]]) -> dict[str, int]:
+def reseal(store: SealedStore) -> dict[str, int]:
     """Seal every source and endpoint that still holds a plaintext secret; returns how many of each.
 
-    ``application_ids``: every application's id (endpoints are listed per owner). Items already sealed are
-    not written. Run it once after upgrading (``make reseal STAGE=...``); without it, each item is sealed
-    the next time it is written anyway.
+    Items already sealed are not written. Run it once after upgrading (README, "Secrets at rest");
+    without it, each item is sealed the next time it is written anyway.
     """
     counts = {"sources": 0, "endpoints": 0}
     raw = store.inner
-    cursor: str | None = None
-    while True:
-        page = raw.list_sources(limit=100, cursor=cursor)
-        for source in page.items:
-            if has_plaintext(source):
-                store.put_source(open_source(source, store._sealer))
-                counts["sources"] += 1
-        if page.cursor is None:
-            break
-        cursor = page.cursor
-    for owner in [None, *application_ids()]:
+    owners: list[str | None] = [None]
+    for source in _all(raw.list_sources):
+        if has_plaintext(source):
+            store.put_source(open_source(source, store._sealer))
+            counts["sources"] += 1
+    owners += [application.id for application in _all(raw.list_applications)]
+    for owner in owners:
         for endpoint in raw.endpoints_of(owner):
             if has_plaintext(endpoint):
                 store.put_endpoint(open_endpoint(endpoint, store._sealer))
                 counts["endpoints"] += 1
     return counts
+
+
+def _all(listing: Callable[..., Page[Any]]) -> list[Any]:
+    items: list[Any] = []
+    cursor: str | None = None
+    while True:
+        page = listing(limit=100, cursor=cursor)
+        items.extend(page.items)
+        if page.cursor is None:
+            return items
+        cursor = page.cursor
+
+
+def main() -> None:
+    """``python -m chalicelib.sealing``: reseal a stage's table (its ``HOOKWAY_*`` environment)."""
+    from chalicelib.wiring import container
+
+    store = container().store
+    if not isinstance(store, SealedStore):
+        raise SystemExit("HOOKWAY_KMS_KEY_ID is not set: nothing to seal with")
+    print(json.dumps(reseal(store)))
+
+
+if __name__ == "__main__":
+    main()

@@ -156,10 +156,13 @@ def test_legacy_plaintext_items_read_and_are_sealed_by_their_next_write_or_by_re
     assert not has_plaintext(fake.endpoints["ep_1"])
     assert has_plaintext(fake.endpoints["ep_2"])
     # WHEN the one-off reseal runs THEN every item left is sealed, and already sealed ones are not rewritten
-    assert reseal(store, lambda: ["app_1"]) == {"sources": 1, "endpoints": 1}
+    from chalicelib.models import Application
+
+    fake.create_application(Application(id="app_1", name="a", created_at=clock(), updated_at=clock()))
+    assert reseal(store) == {"sources": 1, "endpoints": 1}
     for plaintext in PLAINTEXTS:
         assert plaintext not in _stored_bytes(fake)
-    assert reseal(store, lambda: ["app_1"]) == {"sources": 0, "endpoints": 0}
+    assert reseal(store) == {"sources": 0, "endpoints": 0}
     assert store.get_endpoint("ep_2") == _endpoint(clock, "ep_2", application_id="app_1")
 
 
