@@ -544,13 +544,7 @@ def messages_body(ctx: Context) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
     else:
-        buffer = getattr(ctx.stdout, "buffer", None)
-        if buffer is not None:
-            ctx.stdout.flush()
-            buffer.write(resp.body)
-            buffer.flush()
-        else:
-            ctx.stdout.write(resp.body.decode("utf-8", errors="replace"))
+        ctx.out.body(resp.body)
     return 0
 
 
@@ -572,8 +566,7 @@ def messages_tail(ctx: Context) -> int:
         for message in fresh:
             seen.add(message["id"])
             if ctx.out.as_json:
-                ctx.stdout.write(json.dumps(message, sort_keys=True) + "\n")
-                ctx.stdout.flush()
+                ctx.out.json_line(message)
             else:
                 from hookway_cli.output import cell
 
@@ -671,7 +664,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.task, completed=done)
         elif done != self.last and not self.ctx.out.as_json:
-            self.ctx.stderr.write(f"{done}/{self.total} done\n")
+            self.ctx.out.note(f"{done}/{self.total} done")
         self.last = done
 
     def close(self) -> None:
@@ -737,77 +730,13 @@ def replay(ctx: Context) -> int:
 
 def listen(ctx: Context) -> int:
     """Pull a listen session's deliveries and POST each to ``--forward`` with its headers (Standard
-    Webhooks signature included) and body, then report the local answer as the attempt's outcome. One line
-    per delivery; JSON: one object per line ``{"time", "event_type", "message_id", "attempt", "status",
-    "error_class", "duration_ms", "outcome"}``."""
-    import base64
+    Webhooks signature included) and body, then report the local answer as the attempt's outcome. The
+    same command run again resumes its session (``hookway_cli/listen.py``). One line per delivery; JSON:
+    one object per line ``{"time", "event_type", "message_id", "attempt", "status", "error_class",
+    "duration_ms", "outcome"}``."""
+    from hookway_cli.listen import Listener
 
-    from hookway_cli.client import ConnectionFailed
-
-    a = ctx.args
-    if not a.forward.startswith(("http://", "https://")):
-        raise UsageError("--forward is an http:// or https:// URL")
-    if a.session:
-        session = ctx.client.call("GET", path("/v1/endpoints/{}", a.session))
-        if session.get("kind") != "listen":
-            raise UsageError(f"{a.session} is not a listen session")
-        ctx.stderr.write(f"hookway: resumed listen session {session['id']}; forwarding to {a.forward}\n")
-    else:
-        doc: dict[str, Any] = {"expires_in": a.expires_in}
-        if a.events or a.source:
-            doc["filter"] = {"event_types": a.events, "sources": a.source}
-        if a.application:
-            doc["application"] = a.application
-        session = ctx.client.call("POST", "/v1/listen-sessions", body=doc)
-        ctx.stderr.write(
-            f"hookway: listen session {session['id']} open until {time.strftime('%H:%M:%S', time.localtime(session['expires_at']))}"
-            f"; forwarding to {a.forward}; deliveries are signed with {session['secret']}"
-            f" (resume with --session {session['id']})\n"
-        )
-    ctx.stderr.flush()
-    route = path("/v1/listen-sessions/{}/deliveries", session["id"])
-    cursor: str | None = None
-    done = 0
-    while True:
-        page = ctx.client.call("GET", route, query={"cursor": cursor, "wait": a.poll_wait})
-        cursor = page.get("next_cursor") or cursor
-        for item in page.get("data", []):
-            body = base64.b64decode(item["body_base64"])
-            started = time.monotonic()
-            report: dict[str, Any]
-            try:
-                resp = ctx.client.post_raw(a.forward, item["headers"], body)
-            except ConnectionFailed as exc:
-                report = {"status": None, "error_class": "connect_error", "error": str(exc)[:300]}
-            else:
-                report = {"status": resp.status, "body_base64": base64.b64encode(resp.body[:4096]).decode()}
-                if resp.headers.get("retry-after"):
-                    report["retry_after"] = resp.headers["retry-after"][:300]
-            report["duration_ms"] = int((time.monotonic() - started) * 1000)
-            answer = ctx.client.call("POST", f"{route}/{path('{}', item['id'])}/result", body=report)
-            line = {
-                "time": time.strftime("%H:%M:%S"),
-                "event_type": item.get("event_type"),
-                "message_id": item["message_id"],
-                "attempt": item["attempt"],
-                "status": report["status"],
-                "error_class": report.get("error_class"),
-                "duration_ms": report["duration_ms"],
-                "outcome": answer.get("outcome"),
-            }
-            if ctx.out.as_json:
-                ctx.stdout.write(json.dumps(line, sort_keys=True) + "\n")
-                ctx.stdout.flush()
-            else:
-                shown = report["status"] if report["status"] is not None else report.get("error_class")
-                ok = isinstance(report["status"], int) and 200 <= report["status"] < 300
-                ctx.out.line(
-                    f"{line['time']}  {line['event_type'] or '-'}  {line['message_id']}  {shown}  {line['duration_ms']} ms",
-                    style="green" if ok else "red",
-                )
-            done += 1
-            if a.count is not None and done >= a.count:
-                return 0
+    return Listener(ctx).run()
 
 
 # ---------------------------------------------------------------------------------------- verify

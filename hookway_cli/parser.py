@@ -192,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", action="append", default=[], help="event-type filter (repeatable, * allowed)")
     p.add_argument("--source", action="append", default=[], help="source filter (repeatable)")
     p.add_argument("--application", help="listen to this application's messages")
-    p.add_argument("--session", help="resume this session (its ep_ id) instead of opening a new one")
+    p.add_argument(
+        "--session", help="resume this session (its ep_ id); by default the same command resumes its own"
+    )
+    p.add_argument("--new", action="store_true", help="open a new session even if this command has one")
     p.add_argument(
         "--expires-in", type=int, default=3600, help="a new session's lifetime in seconds (default 3600)"
     )
