@@ -883,3 +883,194 @@ def test_listen_ends_with_the_apis_sentence_when_the_session_is_over():
     ran = run(fake, "listen", "--forward", "http://127.0.0.1:3000/hooks", "--session", "ep_l")
     assert ran.code == 1 and ran.err.endswith("hookway: the listen session has ended; open a new one.\n")
     assert run(fake, "listen", "--forward", "ftp://x").code == 2
+
+
+def _listen_twice(fake: FakeApi, config: Path, *extra: str, forward: str = "http://127.0.0.1:3000/hooks"):
+    return run(
+        fake,
+        "listen",
+        "--forward",
+        forward,
+        "--events",
+        "order.*",
+        "--count",
+        "1",
+        *extra,
+        env={"HOOKWAY_CONFIG_DIR": str(config)},
+    )
+
+
+def test_listen_started_again_with_the_same_command_resumes_its_session(tmp_path: Path):
+    # GIVEN a listen that opened a session and was stopped
+    fake = _listen_api()
+    first = _listen_twice(fake, tmp_path)
+    assert first.code == 0, first.err
+    assert [r.method for r in fake.requests].count("POST") == 3  # open, forward, report
+    remembered = tmp_path / "listen-sessions.json"
+    assert stat.S_IMODE(os.stat(remembered).st_mode) == 0o600
+    assert "ep_l" in remembered.read_text() and "whsec_s" not in remembered.read_text()
+    # WHEN the same command runs again
+    fake.requests.clear()
+    again = _listen_twice(fake, tmp_path)
+    # THEN it resumes that session (no new one is opened) and receives what waited
+    assert again.code == 0, again.err
+    assert not [r for r in fake.requests if r.url.endswith("/v1/listen-sessions")]
+    assert "resumed listen session ep_l" in again.err and "whsec_s" not in again.err
+    assert "msg_1" in again.out
+
+
+def test_listen_opens_a_new_session_for_another_command_with_new_or_when_the_old_one_ended(tmp_path: Path):
+    fake = _listen_api()
+    assert _listen_twice(fake, tmp_path).code == 0
+
+    def opened(ran) -> bool:
+        return "listen session ep_l open until" in ran.err
+
+    # another forward URL, or other filters, is another command: a session of its own
+    assert opened(_listen_twice(fake, tmp_path, forward="http://127.0.0.1:4000/hooks"))
+    assert opened(_listen_twice(fake, tmp_path, "--events", "invoice.*"))
+    # --new starts afresh even for the same command
+    assert opened(_listen_twice(fake, tmp_path, "--new"))
+    # a remembered session that has ended (or is about to) is not resumed
+    fake.on("GET", "/v1/endpoints/ep_l", (200, {"id": "ep_l", "kind": "listen", "expires_at": NOW + 10}))
+    ended = _listen_twice(fake, tmp_path)
+    assert opened(ended) and "has ended; opening a new one" in ended.err
+    fake.on("GET", "/v1/endpoints/ep_l", (404, {"error": {"code": "endpoint_not_found", "message": "no"}}))
+    assert opened(_listen_twice(fake, tmp_path))
+    # and --session with --new is a usage error
+    assert _listen_twice(fake, tmp_path, "--new", "--session", "ep_l").code == 2
+
+
+def test_listen_rides_out_resets_refusals_and_5xx_with_capped_backoff_and_jitter():
+    # GIVEN an API whose long poll fails seven times (reset, refused, 502, 503, timeouts) before answering
+    from hookway_cli.client import ConnectionFailed
+
+    fake = _listen_api()
+    failures = [
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: connection reset"),
+        ConnectionFailed(
+            "cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: connection refused"
+        ),
+        (502, {"error": {"code": "bad_gateway", "message": "bad gateway"}}),
+        (503, b"<html>unavailable</html>"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+    ]
+
+    def flaky(request: Request):
+        if "/deliveries?" in request.url and failures:
+            failure = failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            fake.requests.append(request)
+            status, doc = failure
+            from hookway_cli.client import Response
+
+            body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+            return Response(status, {}, body)
+        return fake(request)
+
+    slept: list[float] = []
+    # WHEN listen runs
+    ran = run(
+        flaky,  # type: ignore[arg-type]
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--session",
+        "ep_l",
+        "--count",
+        "1",
+        sleep=slept.append,
+    )
+    # THEN it kept going and delivered once the API answered again
+    assert ran.code == 0, ran.err
+    assert "msg_1" in ran.out
+    # AND it waited between tries: doubling from 0.5 s, capped at 30 s, each between half and all of its step
+    steps = [min(30.0, 0.5 * 2**n) for n in range(len(slept))]
+    assert len(slept) == 9
+    assert all(step / 2 <= wait <= step for wait, step in zip(slept, steps, strict=True)), slept
+    assert max(slept) <= 30.0 and slept[-1] >= 15.0
+    # AND said so, in sentences, then said it was back
+    assert ran.err.count("reconnecting in") == 9 and "connection reset" in ran.err
+    assert "hookway: reconnected" in ran.err and "Traceback" not in ran.err
+
+
+def test_listen_stops_at_once_on_an_answer_that_will_not_change_and_forgets_an_ended_session(tmp_path: Path):
+    fake = _listen_api()
+    assert _listen_twice(fake, tmp_path).code == 0
+    fake.on(
+        "GET",
+        "/v1/listen-sessions/ep_l/deliveries",
+        (401, {"error": {"code": "unauthorized", "message": "invalid admin key"}}),
+    )
+    slept: list[float] = []
+    refused = run(
+        fake,
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--events",
+        "order.*",
+        env={"HOOKWAY_CONFIG_DIR": str(tmp_path)},
+        sleep=slept.append,
+    )
+    assert refused.code == 1 and not slept and "invalid admin key" in refused.err
+    fake.on(
+        "GET",
+        "/v1/listen-sessions/ep_l/deliveries",
+        (
+            410,
+            {"error": {"code": "session_expired", "message": "the listen session has ended; open a new one"}},
+        ),
+    )
+    ended = _listen_twice(fake, tmp_path)
+    assert ended.code == 1 and "ep_l" not in (tmp_path / "listen-sessions.json").read_text()
+
+
+def test_listen_reports_again_after_a_lost_answer_and_takes_already_reported_as_done():
+    from hookway_cli.client import ConnectionFailed
+
+    fake = _listen_api().on(
+        "POST",
+        "/v1/listen-sessions/ep_l/deliveries/d1/result",
+        (409, {"error": {"code": "delivery_not_pending", "message": "already reported"}}),
+    )
+    lost = [ConnectionFailed("cannot reach http://api.test/...: connection reset by peer")]
+
+    def losing(request: Request):
+        if request.url.endswith("/result") and lost:
+            fake.requests.append(request)
+            raise lost.pop()
+        return fake(request)
+
+    ran = run(
+        losing,  # type: ignore[arg-type]
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--session",
+        "ep_l",
+        "--count",
+        "1",
+        "--json",
+    )
+    assert ran.code == 0, ran.err
+    assert [r.url.endswith("/result") for r in fake.requests].count(True) == 2
+    assert json.loads(ran.out)["outcome"] == "delivery_not_pending"
+
+
+def test_listen_interrupted_says_how_to_resume():
+    fake = _listen_api()
+
+    def interrupted(request: Request):
+        if "/deliveries?" in request.url:
+            raise KeyboardInterrupt
+        return fake(request)
+
+    ran = run(interrupted, "listen", "--forward", "http://127.0.0.1:3000/hooks")  # type: ignore[arg-type]
+    assert ran.code == 130
+    assert "run the same command again to receive them" in ran.err and "ep_l" in ran.err
