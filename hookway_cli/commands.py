@@ -593,13 +593,16 @@ def recover(ctx: Context) -> int:
     """Queue again what an endpoint missed since a time; ``--wait`` follows them with a progress bar.
     JSON: ``{"endpoint_id", "since", "count", "message_ids", "outcomes"}`` (outcomes with ``--wait``)."""
     since = int(parse_time(ctx.args.since, ctx.now()))
+    # Recovery leaves each delivery as it was (failed, skipped) until its new attempt ends, so what ended
+    # before is read first: a delivery counts as done once its last attempt is newer (as the console does).
+    before = _latest_attempts(ctx, ctx.args.endpoint, since) if ctx.args.wait else {}
     answer = ctx.client.call(
         "POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body={"since": since}
     )
     ids: list[str] = answer.get("message_ids", [])
     outcomes: dict[str, str] = {}
     if ctx.args.wait and ids:
-        outcomes = _follow(ctx, ids, ctx.args.endpoint, ctx.args.wait)
+        outcomes = _follow(ctx, ids, ctx.args.endpoint, ctx.args.wait, before)
     doc = {
         "endpoint_id": ctx.args.endpoint,
         "since": since,
@@ -623,8 +626,32 @@ def _count(outcomes: Mapping[str, str]) -> dict[str, int]:
     return counts
 
 
-def _follow(ctx: Context, ids: list[str], endpoint_id: str, timeout: float) -> dict[str, str]:
-    """Poll each delivery until it is no longer pending (or time runs out), showing progress."""
+def _latest_attempts(ctx: Context, endpoint_id: str, since: float, pages: int = 10) -> dict[str, float]:
+    """Per message, when its latest attempt to the endpoint since ``since`` started (newest first, the
+    attempts recover itself reads; at most ``pages`` pages of 200)."""
+    latest: dict[str, float] = {}
+    cursor = None
+    for _ in range(pages):
+        page = ctx.client.call(
+            "GET", path("/v1/endpoints/{}/attempts", endpoint_id), query={"limit": 200, "cursor": cursor}
+        )
+        for attempt in page.get("data", []):
+            started = float(attempt.get("started_at") or 0)
+            if started < since:
+                return latest
+            message_id = str(attempt.get("message_id"))
+            latest[message_id] = max(started, latest.get(message_id, 0.0))
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return latest
+
+
+def _follow(
+    ctx: Context, ids: list[str], endpoint_id: str, timeout: float, before: Mapping[str, float]
+) -> dict[str, str]:
+    """Poll each delivery until its new attempt has ended (or time runs out), showing progress: a status
+    other than pending counts only with a ``last_attempt_at`` later than the attempt ``before`` knew."""
     deadline = ctx.now() + timeout
     outcomes = dict.fromkeys(ids, "pending")
     progress = _Progress(ctx, len(ids))
@@ -637,7 +664,9 @@ def _follow(ctx: Context, ids: list[str], endpoint_id: str, timeout: float) -> d
             delivery = next(
                 (d for d in message.get("deliveries", []) if d.get("endpoint_id") == endpoint_id), None
             )
-            if delivery and delivery.get("status") != "pending":
+            if not delivery or delivery.get("status") in (None, "pending"):
+                continue
+            if float(delivery.get("last_attempt_at") or 0) > before.get(message_id, 0.0):
                 outcomes[message_id] = delivery["status"]
         done = sum(1 for s in outcomes.values() if s != "pending")
         progress.update(done)

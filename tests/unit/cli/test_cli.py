@@ -515,23 +515,71 @@ def test_recover_sends_since_as_unix_time_and_follows_the_deliveries():
         "/v1/endpoints/ep_1/recover",
         (202, {"endpoint_id": "ep_1", "message_ids": list(ends), "count": 2}),
     )
+    fake.on("GET", "/v1/endpoints/ep_1/attempts", listing())
     for message_id, status in ends.items():
-        fake.on(
-            "GET",
-            f"/v1/messages/{message_id}",
-            (200, {"id": message_id, "deliveries": [{"endpoint_id": "ep_1", "status": status}]}),
-        )
+        delivery = {"endpoint_id": "ep_1", "status": status, "last_attempt_at": NOW + 1}
+        fake.on("GET", f"/v1/messages/{message_id}", (200, {"id": message_id, "deliveries": [delivery]}))
     ticks = itertools.count(NOW)
     # WHEN recovered since 2h, waiting
     ran = run(
         fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--wait", "60", clock=lambda: next(ticks)
     )
     # THEN since was two hours before now, the progress went to stderr, the outcome is summed up
-    assert json.loads(fake.requests[0].body or b"") == {"since": int(NOW - 7200)}
+    assert fake.sent_json() == {"since": int(NOW - 7200)}
     assert "2/2 done" in ran.err
     assert ran.out == "queued 2 deliveries to ep_1 again: 1 failed, 1 succeeded\n"
     as_json = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--json")
     assert as_json.json()["count"] == 2 and as_json.json()["outcomes"] == {}
+
+
+def test_recover_wait_waits_for_the_new_attempt_instead_of_reading_the_old_failure():
+    # GIVEN two deliveries to ep_1 that failed before (their last attempts on record), recovered now;
+    # the API still shows them failed (recovery does not set them back to pending) until the new
+    # attempts end: the first succeeds at the third read, the second fails again at the second
+    old = {"msg_a": NOW - 600, "msg_b": NOW - 300}
+    attempts = [
+        {"message_id": m, "endpoint_id": "ep_1", "started_at": t, "status": "failed"} for m, t in old.items()
+    ]
+    reads = {"msg_a": 0, "msg_b": 0}
+
+    def message(request: Request):
+        message_id = urlsplit(request.url).path.rsplit("/", 1)[1]
+        reads[message_id] += 1
+        ended = reads[message_id] >= (3 if message_id == "msg_a" else 2)
+        delivery = {
+            "endpoint_id": "ep_1",
+            "status": ("succeeded" if message_id == "msg_a" else "failed") if ended else "failed",
+            "last_attempt_at": NOW + 5 if ended else old[message_id],
+        }
+        return 200, {"id": message_id, "deliveries": [delivery]}
+
+    fake = (
+        FakeApi()
+        .on("GET", "/v1/endpoints/ep_1/attempts", listing(*attempts))
+        .on("POST", "/v1/endpoints/ep_1/recover", (202, {"message_ids": list(old), "count": 2}))
+        .on("GET", r"/v1/messages/msg_[ab]", message)
+    )
+    ticks = itertools.count(NOW)
+    # WHEN recovered with --wait
+    ran = run(
+        fake,
+        "recover",
+        "--endpoint",
+        "ep_1",
+        "--since",
+        "1h",
+        "--wait",
+        "60",
+        "--json",
+        clock=lambda: next(ticks),
+    )
+    # THEN each outcome is that of the new attempt, not the failure it had before
+    assert ran.code == 0, ran.err
+    assert ran.json()["outcomes"] == {"msg_a": "succeeded", "msg_b": "failed"}
+    assert reads == {"msg_a": 3, "msg_b": 2}
+    # AND the attempts were read before the recovery was asked for
+    paths = [urlsplit(r.url).path for r in fake.requests]
+    assert paths.index("/v1/endpoints/ep_1/attempts") < paths.index("/v1/endpoints/ep_1/recover")
 
 
 def test_replay_dry_run_counts_and_sends_nothing():
