@@ -186,21 +186,45 @@ def _listing(ctx: Context, route: str, columns: Any, query: Mapping[str, Any] | 
 
 
 def login(ctx: Context) -> int:
-    """Save a profile after checking the key works. JSON: ``{"profile", "url", "file"}``."""
+    """Save a profile after checking the key works; the profile is ``--name`` or ``--profile`` (the same
+    thing; default ``default``). JSON: ``{"profile", "url", "file"}``."""
     import getpass
 
-    conn = ctx.connection()
+    from hookway_cli.client import ConnectionFailed
+
+    name, flag_profile = ctx.args.name, ctx.opt("profile")
+    if name and flag_profile and name != flag_profile:
+        raise UsageError(f"--name {name} and --profile {flag_profile} differ: give one")
+    name = name or flag_profile or "default"
+    # the profile may not exist yet: its saved URL is a default only when it does
+    env = {k: v for k, v in ctx.env.items() if k != "HOOKWAY_PROFILE"}
+    known = name in profiles.load(env)["profiles"]
+    conn = profiles.resolve(env, url=ctx.opt("url"), key=None, profile=name if known else None)
     key = ctx.opt("key") or ctx.env.get("HOOKWAY_ADMIN_KEY")
     if not key:
         if not getattr(ctx.stdin, "isatty", lambda: False)():
             raise UsageError("give the key with --key or HOOKWAY_ADMIN_KEY")
         key = getpass.getpass("admin key or portal token: ").strip()
     ctx._client = Client(conn.url, key, ctx.transport or urllib_transport())
-    ctx.client.call("GET", "/v1/event-types", query={"limit": 1})  # any key may read the catalog
-    file = profiles.save(ctx.env, ctx.args.name, conn.url, key)
+    shown = profiles.key_hint(key)
+    try:
+        ctx.client.call("GET", "/v1/event-types", query={"limit": 1})  # any key may read the catalog
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            said = str(exc).rstrip(".") or exc.code
+            raise ApiError(
+                exc.status,
+                exc.code,
+                f"the API at {conn.url} did not accept the {shown} ({said});"
+                f" check the key and run login again: profile {name} was not saved",
+            ) from None
+        raise
+    except ConnectionFailed as exc:
+        raise ConnectionFailed(f"{exc}; the key was not checked and profile {name} was not saved") from None
+    file = profiles.save(ctx.env, name, conn.url, key)
     ctx.out.result(
-        {"profile": ctx.args.name, "url": conn.url, "file": str(file)},
-        text=f"saved profile {ctx.args.name} for {conn.url} in {file}",
+        {"profile": name, "url": conn.url, "file": str(file)},
+        text=f"saved profile {name} for {conn.url} in {file}",
     )
     return 0
 
@@ -836,8 +860,13 @@ def verify(ctx: Context) -> int:
     if ctx.out.as_json:
         ctx.out.json(doc)
     else:
+        said = [
+            f"{what} {value}"
+            for what, value in (("delivery", verified.delivery_id), ("event", verified.event_type))
+            if value not in (None, "")
+        ]
         ctx.out.line(
-            f"valid: {a.scheme} signature matches (delivery {verified.delivery_id}, event {verified.event_type})",
+            f"valid: {a.scheme} signature matches" + (f" ({', '.join(said)})" if said else ""),
             style="bold green",
         )
         for line in doc["compared"]:

@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = _Builder(root, common)
 
     login = b.leaf(b.root, "login", "login", "save a profile (URL and key) in your config directory")
-    login.add_argument("--name", default="default", help="profile name (default: default)")
+    login.add_argument("--name", help="profile name (default: default; --profile NAME says the same)")
     b.leaf(
         b.root, "whoami", "whoami", "say which API and key the next command uses, and where they came from"
     )

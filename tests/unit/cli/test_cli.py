@@ -1122,3 +1122,67 @@ def test_listen_interrupted_says_how_to_resume():
     ran = run(interrupted, "listen", "--forward", "http://127.0.0.1:3000/hooks")  # type: ignore[arg-type]
     assert ran.code == 130
     assert "run the same command again to receive them" in ran.err and "ep_l" in ran.err
+
+
+# ------------------------------------------------------------------ login, verify and dates in output
+
+
+def test_login_accepts_profile_as_the_name_and_the_hint_for_a_missing_profile_works(tmp_path: Path):
+    fake = api()
+    env = {"HOOKWAY_CONFIG_DIR": str(tmp_path), "HOOKWAY_URL": "", "HOOKWAY_ADMIN_KEY": ""}
+    # GIVEN no profile named staging: a command that names it says how to save it
+    missing = run(fake, "--profile", "staging", "sources", "list", env=env)
+    assert missing.code == 2 and "hookway login --name staging" in missing.err
+    # WHEN the user types login with --profile (as the profile flag reads everywhere else), or the hint
+    by_profile = run(fake, "login", "--profile", "staging", "--url", BASE, "--key", "hk_staging_1", env=env)
+    by_name = run(fake, "login", "--name", "qa", "--url", BASE, "--key", "hk_qa_2", env=env)
+    # THEN both save the profile they name, and it is then usable
+    assert by_profile.code == 0, by_profile.err
+    assert by_name.code == 0, by_name.err
+    saved = json.loads((tmp_path / "profiles.json").read_text())["profiles"]
+    assert saved["staging"] == {"url": BASE, "key": "hk_staging_1"} and "qa" in saved
+    assert run(fake, "--profile", "staging", "sources", "list", env=env).code == 0
+    # AND a second login of a saved profile keeps its URL; two different names are a usage error
+    assert run(fake, "login", "--profile", "staging", "--key", "hk_staging_3", env=env).code == 0
+    assert json.loads((tmp_path / "profiles.json").read_text())["profiles"]["staging"]["url"] == BASE
+    assert run(fake, "login", "--name", "a", "--profile", "b", "--key", "k", env=env).code == 2
+
+
+def test_login_refused_says_so_about_the_key_in_a_sentence(tmp_path: Path):
+    refusing = FakeApi().on(
+        "GET", "/v1/event-types", (401, {"error": {"code": "unauthorized", "message": "invalid admin key"}})
+    )
+    env = {"HOOKWAY_CONFIG_DIR": str(tmp_path), "HOOKWAY_ADMIN_KEY": ""}
+    ran = run(refusing, "login", "--name", "prod", "--key", "hk_wrong_key_9876", env=env)
+    assert ran.code == 1
+    assert ran.err == (
+        f"hookway: the API at {BASE} did not accept the admin key …9876 (invalid admin key);"
+        " check the key and run login again: profile prod was not saved.\n"
+    )
+    assert not (tmp_path / "profiles.json").exists()
+
+
+def test_verify_never_prints_none_for_what_the_request_did_not_carry(tmp_path: Path):
+    # GIVEN GitHub's documented example without its X-GitHub-Delivery header (no delivery id)
+    dump = tmp_path / "req.http"
+    dump.write_bytes(GITHUB_DUMP.replace(b"X-GitHub-Delivery: 1\r\n", b""))
+    # WHEN verified
+    ran = run(FakeApi(), "verify", "--scheme", "github", "--secret", GITHUB_SECRET, "--request", str(dump))
+    # THEN it is valid, and the line names what there is, never "None"
+    assert ran.code == 0, ran.err
+    first = ran.out.splitlines()[0]
+    assert first == "valid: github signature matches (event ping)" and "None" not in ran.out
+
+
+def test_sources_rejections_shows_when_as_a_date():
+    at = 1_700_000_123.5
+    fake = FakeApi().on(
+        "GET",
+        "/v1/sources/src_1/rejections",
+        (200, {"counts": {"signature_mismatch": 1}, "data": [{"at": at, "code": "signature_mismatch"}]}),
+    )
+    import time as clock
+
+    ran = run(fake, "sources", "rejections", "src_1")
+    assert clock.strftime("%Y-%m-%d %H:%M:%S", clock.localtime(at)) in ran.out
+    assert "1700000123" not in ran.out
