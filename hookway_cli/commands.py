@@ -321,6 +321,7 @@ def endpoints_create(ctx: Context) -> int:
         ("application", a.application),
         ("description", a.description),
         ("signing", a.signing),
+        ("secret", a.secret),
     ):
         if value:
             doc[key] = value

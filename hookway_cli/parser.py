@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", action="append", default=[], help="source filter (repeatable)")
     p.add_argument("--signing", help="standard (default), standard-ed25519, github, passthrough")
+    p.add_argument("--secret", help="the signing secret to use (whsec_...; default: Hookway makes one)")
     for verb, handler, text in (
         ("show", "endpoints_show", "one endpoint"),
         ("enable", "endpoints_enable", "enable an endpoint (clears its failure clock)"),

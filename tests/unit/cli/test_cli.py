@@ -254,6 +254,8 @@ def test_endpoints_create_and_rotate_secret():
         "acme",
         "--signing",
         "github",
+        "--secret",
+        "a-github-secret-of-16+",
         "--json",
     )
     assert created.json()["secret"] == "whsec_x"
@@ -261,6 +263,7 @@ def test_endpoints_create_and_rotate_secret():
         "url": "https://r.example/hooks",
         "application": "acme",
         "signing": "github",
+        "secret": "a-github-secret-of-16+",
         "filter": {"event_types": ["order.*"], "sources": []},
     }
     rotated = run(fake, "endpoints", "rotate-secret", "ep_1", "--retire-old-after", "30", "--json")
