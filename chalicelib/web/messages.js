@@ -276,7 +276,7 @@ function deliveriesPart(ctx, message) {
       replace(chooser);
       return;
     }
-    const pick = field({ label: "Send to another endpoint", name: "endpoint_id", kind: "select", testid: "send-to-endpoint",
+    const pick = field({ label: deliveries.length ? "Send to another endpoint" : "Send to an endpoint", name: "endpoint_id", kind: "select", testid: "send-to-endpoint",
       options: choices.map((e) => [e.id, e.description ? `${e.url} (${e.description})` : e.url]),
       help: deliveries.length ? "An endpoint of the same owner that did not get this message." : "Any endpoint of the message's owner: one attempt now, retried as usual." });
     replace(chooser, h("div", { class: "toolbar" }, pick,
