@@ -155,6 +155,7 @@ ENDPOINT_COLUMNS = [
     ("enabled", "enabled"),
     ("application", "application_id"),
     ("event types", "filter.event_types"),
+    ("sources", "filter.sources"),
 ]
 APPLICATION_COLUMNS = [("id", "id"), ("uid", "uid"), ("name", "name"), ("created", "created_at")]
 EVENT_TYPE_COLUMNS = [("name", "name"), ("description", "description"), ("deprecated", "deprecated")]
@@ -163,8 +164,9 @@ MESSAGE_COLUMNS = [
     ("received", "received_at"),
     ("source", "source_id"),
     ("event type", "event_type"),
-    ("status", "status"),
+    ("deliveries", "deliveries"),
 ]
+STATUSES = ("succeeded", "failed", "pending", "skipped")  # a delivery summary's order in words
 ATTEMPT_COLUMNS = [
     ("started", "started_at"),
     ("endpoint", "endpoint_id"),
@@ -525,12 +527,23 @@ def _search_query(ctx: Context) -> dict[str, Any]:
     }
 
 
+def deliveries_text(message: Mapping[str, Any]) -> str:
+    """A message's delivery summary in words: ``2 succeeded, 1 pending``; ``no endpoint`` when none."""
+    summary = message.get("delivery_summary") or {}
+    parts = [f"{n} {status}" for status in STATUSES if (n := summary.get(status))]
+    return ", ".join(parts) or ("no endpoint" if summary else "-")
+
+
+def _with_deliveries(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**m, "deliveries": deliveries_text(m)} for m in messages]
+
+
 def messages_list(ctx: Context) -> int:
     if ctx.args.limit < 1:
         raise UsageError("--limit must be at least 1")
     query = {**_search_query(ctx), "limit": min(ctx.args.limit, 200)}
     items = ctx.client.pages("/v1/messages", query, limit=ctx.args.limit)
-    ctx.out.table(items, MESSAGE_COLUMNS, {"data": items})
+    ctx.out.table(_with_deliveries(items), MESSAGE_COLUMNS, {"data": items})
     return 0
 
 
@@ -539,7 +552,8 @@ def messages_show(ctx: Context) -> int:
     if ctx.out.as_json:
         ctx.out.json(doc)
         return 0
-    ctx.out.fields({k: v for k, v in doc.items() if k != "deliveries"})
+    shown = {k: v for k, v in doc.items() if k not in ("deliveries", "delivery_summary")}
+    ctx.out.fields({**shown, "deliveries": deliveries_text(doc)})
     ctx.out.line("")
     ctx.out.table(
         doc.get("deliveries", []),
@@ -595,7 +609,8 @@ def messages_tail(ctx: Context) -> int:
             else:
                 from hookway_cli.output import cell
 
-                ctx.out.line("\t".join(cell(message, key) for _, key in MESSAGE_COLUMNS))
+                row = {**message, "deliveries": deliveries_text(message)}
+                ctx.out.line("\t".join(cell(row, key) for _, key in MESSAGE_COLUMNS))
             shown += 1
             if ctx.args.count is not None and shown >= ctx.args.count:
                 return 0
@@ -621,9 +636,10 @@ def recover(ctx: Context) -> int:
     # Recovery leaves each delivery as it was (failed, skipped) until its new attempt ends, so what ended
     # before is read first: a delivery counts as done once its last attempt is newer (as the console does).
     before = _latest_attempts(ctx, ctx.args.endpoint, since) if ctx.args.wait else {}
-    answer = ctx.client.call(
-        "POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body={"since": since}
-    )
+    body: dict[str, Any] = {"since": since}
+    if ctx.args.include_unmatched:
+        body["include_unmatched"] = True
+    answer = ctx.client.call("POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body=body)
     ids: list[str] = answer.get("message_ids", [])
     outcomes: dict[str, str] = {}
     if ctx.args.wait and ids:

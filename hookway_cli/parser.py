@@ -176,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", required=True)
     p.add_argument("--since", required=True, help="2h, 30m, 1d ago, Unix seconds or ISO 8601")
     p.add_argument(
+        "--include-unmatched",
+        action="store_true",
+        help="also send messages since then that matched no endpoint and that its filter takes",
+    )
+    p.add_argument(
         "--wait", type=float, default=0, metavar="SECONDS", help="follow the deliveries, with progress"
     )
 

@@ -1189,3 +1189,47 @@ def test_sources_rejections_shows_when_as_a_date():
     ran = run(fake, "sources", "rejections", "src_1")
     assert clock.strftime("%Y-%m-%d %H:%M:%S", clock.localtime(at)) in ran.out
     assert "1700000123" not in ran.out
+
+
+# ------------------------------------------------------------------ summaries, filters, unmatched
+
+
+def test_messages_list_and_show_say_where_the_deliveries_stand():
+    # GIVEN a message with one delivery succeeded and two pending, and one that matched nothing
+    summary = {"pending": 2, "succeeded": 1, "failed": 0, "skipped": 0}
+    nothing = {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+    first = {**MESSAGE, "status": "stored", "delivery_summary": summary}
+    second = {**MESSAGE, "id": "msg_2", "status": "stored", "delivery_summary": nothing}
+    fake = (
+        FakeApi()
+        .on("GET", "/v1/messages", listing(first, second))
+        .on("GET", "/v1/messages/msg_1", (200, first))
+    )
+    # WHEN listed and shown
+    listed = run(fake, "messages", "list").out.splitlines()
+    shown = run(fake, "messages", "show", "msg_1").out
+    # THEN each line says its deliveries in words, not the constant "stored"
+    assert listed[0].split("\t")[-1] == "deliveries"
+    assert listed[1].endswith("\t1 succeeded, 2 pending") and listed[2].endswith("\tno endpoint")
+    assert "stored" not in "\n".join(listed)
+    assert "1 succeeded, 2 pending" in shown
+    # ... and the JSON is the API's, unchanged
+    assert run(fake, "messages", "list", "--json").json()["data"] == [first, second]
+
+
+def test_endpoints_list_shows_a_source_only_filter():
+    only_sources = {**ENDPOINT, "filter": {"sources": ["src_gh", "src_stripe"], "event_types": []}}
+    fake = FakeApi().on("GET", "/v1/endpoints", listing(only_sources))
+    lines = run(fake, "endpoints", "list").out.splitlines()
+    heading = lines[0].split("\t")
+    assert heading[-1] == "sources"
+    assert lines[1].split("\t")[heading.index("sources")] == "src_gh,src_stripe"
+
+
+def test_recover_can_include_the_messages_that_matched_nothing():
+    fake = FakeApi().on(
+        "POST", "/v1/endpoints/ep_1/recover", (202, {"endpoint_id": "ep_1", "message_ids": [], "count": 0})
+    )
+    ran = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--include-unmatched")
+    assert ran.code == 0
+    assert fake.sent_json() == {"since": int(NOW - 7200), "include_unmatched": True}
