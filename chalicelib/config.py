@@ -93,6 +93,9 @@ class Settings:
     egress_ips: tuple[str, ...] = ()
     id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
     strict_event_types: bool = False
+    # The KMS key that seals secrets at rest (chalicelib.sealing); empty: stored as they come (tests only).
+    kms_key_id: str = ""
+    data_key_seconds: int = 900  # how long a data key is used and an unwrapped one is cached
     metrics: bool = True  # the EMF metric lines; `make dev` turns them off unless --verbose
     portal_name: str = "Webhooks"
     portal_logo_url: str = ""  # https, or empty: no logo
@@ -147,6 +150,8 @@ class Settings:
             ),
             id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
             strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
+            kms_key_id=environ.get("HOOKWAY_KMS_KEY_ID", "").strip(),
+            data_key_seconds=_int(environ, "HOOKWAY_DATA_KEY_SECONDS", 900, minimum=1),
             metrics=_flag(environ.get("HOOKWAY_METRICS"), default=True),
             **_portal(environ),
         )

@@ -221,7 +221,8 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
             depends_on=f"RestAPI{n.stage}Stage",  # SAM's name for the REST API's stage
         )
     )
-    variables = {name: {"Ref": logical} for name, logical in _ENV_REFS.items()}
+    variables: dict[str, Any] = {name: {"Ref": logical} for name, logical in _ENV_REFS.items()}
+    variables["HOOKWAY_KMS_KEY_ID"] = {"Fn::GetAtt": ["SecretsKey", "Arn"]}
     return {
         "Globals": {"Function": {"Environment": {"Variables": variables}}},
         "Resources": resources,
