@@ -189,8 +189,11 @@ class Store(Protocol):
         ``MAX_EXAMINED`` candidates: it may then hold fewer than ``limit`` messages and still have a cursor.
         """
 
-    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
-        """Keep a rejection in the source's bounded ring and count it."""
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
+        """In one write: keep ``sample`` in ring slot ``slot`` of its source (shown until ``until``) and add
+        ``counts`` (rejections per reason code since the last write) to the source's counters."""
 
     def list_rejections(self, source_id: str) -> list[Rejection]:
         """The recent rejections of a source, newest first."""

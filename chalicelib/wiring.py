@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
+    from chalicelib.inbound.rejections import RejectionLog
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
@@ -373,6 +374,19 @@ class Container:
             rejections_kept=self.settings.rejections_kept,
             ids=self.ids,
             count=self.count,
+            rejections=self.rejection_log,
+        )
+
+    @cached_property
+    def rejection_log(self) -> RejectionLog:
+        """Rejected requests, added up per container and written at most once a second per source."""
+        from chalicelib.inbound.rejections import RejectionLog
+
+        return RejectionLog(
+            self.store,
+            self.clock,
+            ring_size=self.settings.rejections_kept,
+            tally=self._tally(self.store),
         )
 
     @cached_property
@@ -596,6 +610,7 @@ class Container:
             self.clock,
             self.settings.replay_window_seconds,
             resolve_application=self.applications.resolve,
+            settle_rejections=self.rejection_log.settle,
         )
 
     def health(self) -> dict[str, str]:

@@ -47,6 +47,7 @@ class MemoryStore:
         self.messages: dict[str, Message] = {}
         self.rejections: dict[tuple[str, int], tuple[Rejection, int]] = {}
         self.counts: dict[str, dict[str, int]] = {}
+        self.rejection_writes = 0  # record_rejections calls: a test counts the writes of a burst
         self.endpoints: dict[str, Endpoint] = {}
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
         self.idempotency: dict[str, tuple[str, str, float]] = {}
@@ -246,12 +247,17 @@ class MemoryStore:
         last = chunk[-1] if chunk and more else None
         return Page([e[3] for e in chunk], encode_cursor([last[1], last[2], last[0]]) if last else None)
 
-    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
         self._maybe_fail()
-        self.rejections[(rejection.source_id, slot)] = (rejection, ttl)
-        counts = self.counts.setdefault(rejection.source_id, {})
-        counts["total"] = counts.get("total", 0) + 1
-        counts[rejection.code] = counts.get(rejection.code, 0) + 1
+        self.rejection_writes += 1
+        self.rejections[(sample.source_id, slot)] = (sample, until)
+        kept = self.counts.setdefault(sample.source_id, {})
+        for code, value in counts.items():
+            if value > 0:
+                kept["total"] = kept.get("total", 0) + value
+                kept[code] = kept.get(code, 0) + value
 
     def list_rejections(self, source_id: str) -> list[Rejection]:
         now = self._clock()

@@ -333,39 +333,62 @@ class DynamoStore:
         # An item deleted between the query and the read is simply left out.
         return [found[k] for k in ((key["pk"]["S"], key["sk"]["S"]) for key in keys) if k in found]
 
-    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
-        """Keep a rejection in the source's bounded ring and count it."""
-        self._call("put_item", Item=codec.rejection_to_item(rejection, slot, ttl))
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
+        """One UpdateItem on the ring slot: the sample replaces what it held, the counts are added to it."""
+        wanted = {code: value for code, value in counts.items() if value > 0}
+        fields = codec.rejection_fields(sample, until)
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
+        names.update({f"#c{i}": f"rejected_{code}" for i, code in enumerate(wanted)})
+        values.update({f":c{i}": codec.n(value) for i, value in enumerate(wanted.values())})
+        names.update({"#total": "rejected_total", "#ttl": "ttl"})
+        values[":total"] = codec.n(sum(wanted.values()))
+        added = ", ".join(["#total :total", *(f"#c{i} :c{i}" for i in range(len(wanted)))])
         self._call(
             "update_item",
-            Key={"pk": codec.s(f"SRC#{rejection.source_id}"), "sk": codec.s("STATS")},
-            UpdateExpression="ADD #total :one, #code :one",
-            ExpressionAttributeNames={"#total": "rejected_total", "#code": f"rejected_{rejection.code}"},
-            ExpressionAttributeValues={":one": codec.n(1)},
+            Key=codec.rejection_key(sample.source_id, slot),
+            # No TTL on a slot (an older one had it): its counters must outlive the sample it shows.
+            UpdateExpression="SET "
+            + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+            + " REMOVE #ttl ADD "
+            + added,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     def list_rejections(self, source_id: str) -> list[Rejection]:
-        """The recent rejections of a source, newest first (expired ones skipped)."""
+        """The recent rejections of a source, newest first (those past their display time skipped)."""
         now = self._clock()
         result = self._call(
             "query",
             KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
             ExpressionAttributeValues={":p": codec.s(f"SRC#{source_id}"), ":r": codec.s("REJ#")},
         )
-        items = [i for i in result.get("Items", []) if float(i["ttl"]["N"]) > now]
+        items = [i for i in result.get("Items", []) if codec.rejection_shown_until(i) > now]
         return sorted((codec.item_to_rejection(i) for i in items), key=lambda r: r.at, reverse=True)
 
     def rejection_counts(self, source_id: str) -> dict[str, int]:
-        """How many rejections per reason code a source has had."""
-        item = (
-            self._call("get_item", Key={"pk": codec.s(f"SRC#{source_id}"), "sk": codec.s("STATS")}).get(
-                "Item"
-            )
-            or {}
-        )
-        return {
-            k.removeprefix("rejected_"): int(v["N"]) for k, v in item.items() if k.startswith("rejected_")
-        }
+        """How many rejections per reason code a source has had: its ring slots' counters added up (and
+        the ``STATS`` item's, where counts were kept before); one Query of the source's few items."""
+        totals: dict[str, int] = {}
+        start: Any = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": codec.s(f"SRC#{source_id}")},
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            result = self._call("query", **kwargs)
+            for item in result.get("Items", []):
+                if item["sk"]["S"] == "STATS" or item["sk"]["S"].startswith("REJ#"):
+                    for code, value in codec.rejection_counts_of(item).items():
+                        totals[code] = totals.get(code, 0) + value
+            start = result.get("LastEvaluatedKey")
+            if not start:
+                return totals
 
     # ------------------------------------------------------------------------------------- endpoints
 

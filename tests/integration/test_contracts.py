@@ -325,7 +325,8 @@ class TestStore:
     def test_rejections_ring_and_counts(self, store: Any, clock: FakeClock) -> None:
         sid = new_id("src")
         for i in range(4):
-            store.record_rejection(
+            # each write is one flush: a sample and the counts it stands for
+            store.record_rejections(
                 Rejection(
                     sid,
                     clock() + i,
@@ -338,16 +339,19 @@ class TestStore:
                     "ua",
                     ("content-type", "x-hub-signature-256"),
                 ),
+                {"signature_mismatch": 10 * i, "ip_not_allowed": 0 if i else 1},
                 slot=i % 3,
-                ttl=int(clock()) + 100,
+                until=int(clock()) + 100,
             )
         kept = store.list_rejections(sid)
         assert len(kept) == 3  # bounded by the ring
         assert kept[0].header_names == ("content-type", "x-hub-signature-256")
         assert [r.at for r in kept] == sorted((r.at for r in kept), reverse=True)
-        assert store.rejection_counts(sid) == {"total": 4, "signature_mismatch": 3, "ip_not_allowed": 1}
+        # every count stays, also those of a slot whose sample was replaced
+        assert store.rejection_counts(sid) == {"total": 61, "signature_mismatch": 60, "ip_not_allowed": 1}
         clock.advance(101)
         assert store.list_rejections(sid) == []
+        assert store.rejection_counts(sid)["total"] == 61  # the counts outlive what is shown
 
 
 class TestApplications:
