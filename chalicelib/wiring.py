@@ -52,9 +52,16 @@ class Metrics:
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
     invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
     value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
-    ...]`` with the finer dimensions (source, reason), so one line serves both. Timings (milliseconds) are
-    written as one line per name with every value observed.
+    reason]`` when a reason is given, so one line serves both. Timings (milliseconds) are written as one
+    line per name with every value observed.
+
+    Only ``DIMENSIONS`` (values from a small fixed set) become dimensions: every distinct value is a custom
+    metric billed per month, so a tenant id (source, application, endpoint) as a dimension would be a bill
+    that grows with tenants (10^5 sources: ~$18k a month). Any other keyword is dropped; ids belong in the
+    JSON log lines, where Logs Insights and Contributor Insights find them.
     """
+
+    DIMENSIONS = frozenset({"reason"})
 
     def __init__(
         self, namespace: str, stage: str, write: Callable[[str], Any] | None = None, enabled: bool = True
@@ -68,8 +75,9 @@ class Metrics:
         self._write = write or _stdout_line
 
     def count(self, name: str, **dimensions: str) -> None:
-        """Add one to ``name`` with the given dimensions."""
-        key = (name, tuple(sorted(dimensions.items())))
+        """Add one to ``name`` with the given dimensions (those outside ``DIMENSIONS`` are dropped)."""
+        kept = sorted((k, v) for k, v in dimensions.items() if k in self.DIMENSIONS)
+        key = (name, tuple(kept))
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
 
