@@ -709,7 +709,7 @@ class Container:
 
     @cached_property
     def sweep(self) -> Sweep:
-        """The scheduled sweep: endpoint health without traffic, expired claims."""
+        """The scheduled sweep: endpoint health without traffic, from the attention index, in bounded runs."""
         from chalicelib.sealing import unsealed
         from chalicelib.sweep import Sweep
 
@@ -719,7 +719,6 @@ class Container:
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
             count=self.count,
-            tally=self._tally(self.background_store),
         )
 
 

@@ -59,6 +59,7 @@ class MemoryStore:
         self.hours: dict[int, dict[str, int]] = {}
         # endpoint id -> the time of its gsi3 "needs attention" entry (as DynamoStore writes it)
         self.attention: dict[str, float] = {}
+        self.checkpoints: dict[str, str] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
 
@@ -338,6 +339,32 @@ class MemoryStore:
             ((codec.attention_sort_key(at, eid), eid) for eid, at in self.attention.items()), reverse=True
         )
         return [self.endpoints[eid] for _, eid in entries[:limit] if eid in self.endpoints]
+
+    def attention_due(
+        self, until: float, *, after: float | None, limit: int, cursor: str | None
+    ) -> Page[Endpoint]:
+        self._maybe_fail()
+        position = decode_cursor(cursor, 1)
+        low, high = codec.attention_range(after, until)
+        entries = sorted(
+            key
+            for key in (codec.attention_sort_key(at, eid) for eid, at in self.attention.items())
+            if (low is None or key > low) and key <= high and (position is None or key > position[0])
+        )
+        chunk = entries[:limit]
+        found = [self.endpoints.get(key.split("#", 1)[1]) for key in chunk]
+        return Page(
+            [e for e in found if e is not None], encode_cursor([chunk[-1]]) if len(entries) > limit else None
+        )
+
+    def get_checkpoint(self, name: str) -> str | None:
+        self._maybe_fail()
+        return self.checkpoints.get(name)
+
+    def put_checkpoint(self, name: str, value: str) -> None:
+        self._maybe_fail()
+        self.checkpoints[name] = value
+        self.writes += 1
 
     # ------------------------------------------------------------------------------- hourly counters
 

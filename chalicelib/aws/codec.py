@@ -25,6 +25,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
     SESSION#{sha256 of id} / META   a console session (TTL: its end)
+    CHECKPOINT#{name} / META   where a scheduled job (the sweep) stopped, for its next run
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
@@ -447,6 +448,15 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
 # Endpoints that are failing or disabled have an entry here (sparse gsi3): the console lists them across
 # every owner without a scan, and a healthy endpoint costs nothing.
 ATTENTION_PARTITION = "EP_ATTENTION"
+# Every gsi3 partition the attention entries are spread over, in a fixed order (the sweep's cursor
+# names one by its position): one today; a sharded layout lists each shard here.
+ATTENTION_PARTITIONS = (ATTENTION_PARTITION,)
+
+
+def attention_range(after: float | None, until: float) -> tuple[str | None, str]:
+    """The gsi3 sort-key bounds of entries whose change time is in ``(after, until]``: ``#`` sorts before
+    ``$``, so ``{time}$`` comes after every ``{time}#{id}`` of that time."""
+    return (None if after is None else f"{time_key(after)}$"), f"{time_key(until)}$"
 
 
 def attention_at(endpoint: Endpoint) -> float | None:
@@ -697,3 +707,8 @@ def stats_key(hour: int) -> Item:
 def item_to_counts(item: Item) -> dict[str, int]:
     """One hour's counters (a counter never added to is 0)."""
     return {name: int(item[name]["N"]) if name in item else 0 for name in STATS_FIELDS}
+
+
+def checkpoint_key(name: str) -> Item:
+    """The primary key of a scheduled job's checkpoint."""
+    return {"pk": s(f"CHECKPOINT#{name}"), "sk": s("META")}

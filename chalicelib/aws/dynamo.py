@@ -47,6 +47,9 @@ def _cursor_of(last: dict[str, Any] | None, index: str) -> str | None:
     return encode_cursor([last["pk"]["S"], last["sk"]["S"], last[f"{index}sk"]["S"]])
 
 
+_SHARD_START = "^"  # a cursor position at the start of a partition not read yet
+
+
 def _uid_taken(uid: str) -> ConflictError:
     return ConflictError(f"the uid {uid!r} belongs to another application", code="uid_taken")
 
@@ -503,6 +506,63 @@ class DynamoStore:
         )
         items = self._fetch([{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])])
         return [codec.item_to_endpoint(item) for item in items]
+
+    def attention_due(
+        self, until: float, *, after: float | None, limit: int, cursor: str | None
+    ) -> Page[Endpoint]:
+        """Range Queries of gsi3 (each attention partition in turn, oldest change first) and a BatchGetItem
+        of the endpoints found; the cursor is the partition's position and the last key read in it."""
+        partitions = codec.ATTENTION_PARTITIONS
+        position = decode_cursor(cursor, 4)
+        shard = 0
+        start: dict[str, Any] | None = None
+        if position is not None:
+            if not position[0].isdigit() or int(position[0]) >= len(partitions):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            shard = int(position[0])
+            if position[1] != _SHARD_START:
+                start = _key_at(position[1:], "gsi3", partitions[shard])
+        low, high = codec.attention_range(after, until)
+        keys: list[codec.Item] = []
+        next_cursor: str | None = None
+        while True:
+            values: dict[str, Any] = {":p": codec.s(partitions[shard]), ":hi": codec.s(high)}
+            condition = "gsi3pk = :p AND gsi3sk <= :hi"
+            if low is not None:
+                condition = "gsi3pk = :p AND gsi3sk BETWEEN :lo AND :hi"
+                values[":lo"] = codec.s(low)
+            kwargs: dict[str, Any] = {
+                "IndexName": "gsi3",
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "Limit": limit - len(keys),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            result = self._call("query", **kwargs)
+            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", []))
+            last = result.get("LastEvaluatedKey")
+            if last:
+                next_cursor = encode_cursor(
+                    [str(shard), last["pk"]["S"], last["sk"]["S"], last["gsi3sk"]["S"]]
+                )
+                break
+            if shard + 1 == len(partitions):
+                break  # every partition read to the end of the range
+            shard, start = shard + 1, None
+            if len(keys) >= limit:
+                next_cursor = encode_cursor([str(shard), _SHARD_START, _SHARD_START, _SHARD_START])
+                break
+        return Page([codec.item_to_endpoint(item) for item in self._fetch(keys)], next_cursor)
+
+    def get_checkpoint(self, name: str) -> str | None:
+        """One consistent GetItem."""
+        item = self._call("get_item", Key=codec.checkpoint_key(name), ConsistentRead=True).get("Item")
+        return str(item["value"]["S"]) if item else None
+
+    def put_checkpoint(self, name: str, value: str) -> None:
+        """One PutItem."""
+        self._call("put_item", Item={**codec.checkpoint_key(name), "value": codec.s(value)})
 
     # ----------------------------------------------------------------------------- hourly counters
 
