@@ -200,12 +200,12 @@ class IngestService:
                 options=source.verification.options,
             )
         except VerificationError as exc:
-            self._reject(
-                source,
-                request,
-                self._clock(),
-                RejectedError("the verification token does not match", code=exc.reason, status=403),
-            )
+            if exc.reason == "invalid_challenge":
+                # A challenge no provider sends (an X crc_token that could sign a body): bad input, 400.
+                error = RejectedError(str(exc), code=exc.reason, status=400)
+            else:
+                error = RejectedError("the verification token does not match", code=exc.reason, status=403)
+            self._reject(source, request, self._clock(), error)
         if reply is None:
             raise MethodNotAllowedError(
                 "this source answers no GET handshake; send webhooks with POST", headers={"Allow": "POST"}

@@ -31,6 +31,7 @@ expected signature):
     timestamp_too_old    authentic but older than the tolerance
     timestamp_too_new    authentic but further in the future than the tolerance
     bad_credentials      a token, Basic credentials or Meta verify token is wrong
+    invalid_challenge    a handshake challenge is not what the provider sends (X's crc_token: short base64)
 
 Only the ed25519 (Standard Webhooks ``v1a``) and ECDSA (SendGrid) paths import ``cryptography``, lazily,
 so importing this package costs the Lambda cold start nothing beyond the standard library.

@@ -324,6 +324,16 @@ def test_x_crc_get_is_answered_with_the_response_token(services: Services) -> No
     assert json.loads(reply.body) == {"response_token": f"sha256={expected}"}
 
 
+def test_x_crc_token_that_could_sign_a_body_is_400_and_counted(services: Services) -> None:
+    sid = services.sources.create({"name": "x", "verification": {"scheme": "x", "secrets": ["consumer"]}}).id
+    from chalicelib.errors import HookwayError
+
+    with pytest.raises(HookwayError) as err:
+        services.ingest.receive(inbound(sid, b"", {}, method="GET", query={"crc_token": '{"a":1}'}))
+    assert (err.value.status, err.value.code) == (400, "invalid_challenge")
+    assert services.queue.sent == []
+
+
 def test_credentials_are_not_stored_with_the_message(services: Services) -> None:
     sid = services.github_source(basic_auth=["u:p"])
     headers = {**github_headers(BODY), "authorization": _basic("u", "p"), "cookie": ["a=b"]}
