@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from . import generic, linear, mailgun, paddle, sendgrid, slack, standard, stripe, zoom
 from ._common import (
     NUMBER,
     Request,
@@ -87,6 +88,7 @@ __all__ = [
     "challenge_reply",
     "check_options",
     "scheme_names",
+    "signature_window",
     "verify",
 ]
 
@@ -127,6 +129,21 @@ _ALIASES = {
 
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
+#: The default tolerance (seconds) of each scheme that checks a signed timestamp; None: unbounded by default.
+_TIMESTAMP_DEFAULTS: Mapping[str, int | None] = MappingProxyType(
+    {
+        "hmac": generic.DEFAULT_TOLERANCE,  # only with options["timestamp_header"]
+        "linear": linear.DEFAULT_TOLERANCE,
+        "mailgun": mailgun.DEFAULT_TOLERANCE,
+        "paddle": paddle.DEFAULT_TOLERANCE,
+        "sendgrid": sendgrid.DEFAULT_TOLERANCE,
+        "slack": slack.DEFAULT_TOLERANCE,
+        "standard": standard.DEFAULT_TOLERANCE,
+        "stripe": stripe.DEFAULT_TOLERANCE,
+        "zoom": zoom.DEFAULT_TOLERANCE,
+    }
+)
+
 #: Every registered scheme name, aliases included, to its verifier.
 SCHEMES: Mapping[str, Verifier] = MappingProxyType(
     {**_CANONICAL, **{alias: _CANONICAL[target] for alias, target in _ALIASES.items()}}
@@ -151,6 +168,26 @@ def _canonical(scheme: object) -> str:
 def canonical_scheme(scheme: str) -> str:
     """The registered name behind a scheme name or alias (``svix`` -> ``standard``); else unsupported_scheme."""
     return _canonical(scheme)
+
+
+def signature_window(
+    scheme: str, tolerance: float | None = None, options: Mapping[str, Any] | None = None
+) -> float | None:
+    """How long one signed request keeps verifying: the past tolerance plus the future one, in seconds.
+
+    A request stamped ``t`` passes from ``t - future_tolerance`` to ``t + tolerance``, so a copy captured at
+    its first arrival can be replayed for that whole span. None when the scheme checks no timestamp (or, as
+    SendGrid without a tolerance, none bounds it): nothing but deduplication limits replays then.
+    """
+    name = _canonical(scheme)
+    options = options or _NO_OPTIONS
+    if name not in _TIMESTAMP_DEFAULTS or (name == "hmac" and not options.get("timestamp_header")):
+        return None
+    past = tolerance if tolerance is not None else _TIMESTAMP_DEFAULTS[name]
+    if past is None:
+        return None
+    future = options.get("future_tolerance", past)
+    return float(past) + float(future) if isinstance(future, int | float) else float(past)
 
 
 def _as_bytes(body: object) -> bytes:

@@ -56,3 +56,26 @@ def test_x_crc_answer_cannot_sign_a_chosen_delivery(stack: Stack) -> None:
     mac = base64.b64encode(hmac.new(secret.encode(), genuine, hashlib.sha256).digest()).decode()
     marker = (genuine, {"X-Twitter-Webhooks-Signature": "sha256=" + mac})
     assert _settled(stack, sid, marker) == []
+
+
+def test_source_rules_that_would_let_replays_or_any_certificate_in_are_refused(stack: Stack) -> None:
+    # GIVEN an operator (or a script) sending weak source rules over the API
+    stripe = {"scheme": "stripe", "secrets": ["whsec_" + uuid.uuid4().hex]}
+    cases = [
+        # a dedupe memory shorter than the signature's validity (300 s each side): a copy replays
+        ({"name": "s", "verification": stripe, "replay_window": 120}, "replay_window"),
+        # an mTLS rule naming nothing accepts every certificate
+        ({"name": "m", "verification": stripe, "mtls": {}}, "mtls"),
+    ]
+    for doc, field in cases:
+        # WHEN created THEN 400 naming the field
+        resp = stack.request("POST", "/v1/sources", json_body=doc, admin=True)
+        assert resp.status == 400, resp.body
+        assert resp.json()["error"]["field"] == field
+        # WHEN a good source is updated to it THEN 400 too, and the source is unchanged
+        sid = stack.create_source({"name": "ok", "verification": stripe})["id"]
+        patch = {k: v for k, v in doc.items() if k in ("replay_window", "mtls")}
+        resp = stack.request("PATCH", f"/v1/sources/{sid}", json_body=patch, admin=True)
+        assert resp.status == 400 and resp.json()["error"]["field"] == field, resp.body
+        shown = stack.request("GET", f"/v1/sources/{sid}", admin=True).json()
+        assert (shown["replay_window"], shown["mtls"]) == (3 * 86400, None)
