@@ -7,7 +7,10 @@
 
 A ``Verified`` is an immutable value (equality, hash and repr over its three fields); metadata read from
 the body only for information (Standard Webhooks' event type, Stripe's event id) is parsed on first access,
-and a body that is not JSON gives None there, never an error.
+and a body that is not JSON gives None there, never an error. Its ``delivery_id_signed``,
+``timestamp_signed`` and ``event_type_signed`` say whether the signature covers each field: body-only
+schemes (GitHub, Shopify, Bitbucket, GitLab, WooCommerce, ...) read the id and event type from unsigned
+headers, which a replay of a captured request may change at will.
 
 Headers are looked up case-insensitively; a value may be a string or the list of all values of that
 header (API Gateway's ``multiValueHeaders``), and a header the scheme reads that arrives more than once is
@@ -132,7 +135,7 @@ _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 #: The default tolerance (seconds) of each scheme that checks a signed timestamp; None: unbounded by default.
 _TIMESTAMP_DEFAULTS: Mapping[str, int | None] = MappingProxyType(
     {
-        "hmac": generic.DEFAULT_TOLERANCE,  # only with options["timestamp_header"]
+        "hmac": generic.DEFAULT_TOLERANCE,  # only with a timestamp_header the template signs
         "linear": linear.DEFAULT_TOLERANCE,
         "mailgun": mailgun.DEFAULT_TOLERANCE,
         "paddle": paddle.DEFAULT_TOLERANCE,
@@ -181,8 +184,12 @@ def signature_window(
     """
     name = _canonical(scheme)
     options = options or _NO_OPTIONS
-    if name not in _TIMESTAMP_DEFAULTS or (name == "hmac" and not options.get("timestamp_header")):
+    if name not in _TIMESTAMP_DEFAULTS:
         return None
+    if name == "hmac" and not (
+        options.get("timestamp_header") and "{timestamp}" in str(options.get("template", ""))
+    ):
+        return None  # no timestamp, or one the signature does not cover: it bounds nothing
     past = tolerance if tolerance is not None else _TIMESTAMP_DEFAULTS[name]
     if past is None:
         return None

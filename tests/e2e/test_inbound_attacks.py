@@ -10,11 +10,22 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from typing import Any
 from urllib.parse import quote
 
-from tests.stack import Stack, wait_until
+from tests.receivers import Receivers
+from tests.stack import Stack, github_headers, wait_until
+
+
+def _endpoint(stack: Stack, receivers: Receivers, source_id: str, **doc: Any) -> tuple[str, str]:
+    """An operator endpoint receiving this source only; returns its id and receiver path."""
+    path = f"/attacks/{uuid.uuid4().hex}"
+    body = {"url": receivers.url(path), "filter": {"sources": [source_id]}, **doc}
+    resp = stack.request("POST", "/v1/endpoints", admin=True, json_body=body)
+    assert resp.status == 201, resp.body
+    return str(resp.json()["id"]), path
 
 
 def _settled(stack: Stack, source_id: str, marker: tuple[bytes, dict[str, str]]) -> list[dict[str, Any]]:
@@ -79,3 +90,59 @@ def test_source_rules_that_would_let_replays_or_any_certificate_in_are_refused(s
         assert resp.status == 400 and resp.json()["error"]["field"] == field, resp.body
         shown = stack.request("GET", f"/v1/sources/{sid}", admin=True).json()
         assert (shown["replay_window"], shown["mtls"]) == (3 * 86400, None)
+
+
+def test_a_captured_github_delivery_replayed_with_a_new_id_is_stored_once(stack: Stack) -> None:
+    # GIVEN a GitHub source, and an attacker holding one captured, signed delivery
+    sid = stack.github_source()
+    body = json.dumps({"action": "opened", "n": uuid.uuid4().hex}).encode()
+    original = github_headers(body, "delivery-1")
+    first = stack.request("POST", f"/in/{sid}", body=body, headers=original)
+    assert first.status == 202, first.body
+    # WHEN it is replayed with fresh delivery ids and other event types (GitHub signs the body only)
+    replays = [
+        {**github_headers(body, f"delivery-{n}"), "X-GitHub-Event": event}
+        for n, event in ((2, "release"), (3, "push"), (4, "deployment"))
+    ]
+    ids = {stack.request("POST", f"/in/{sid}", body=body, headers=h).json()["id"] for h in replays}
+    # THEN every copy is the first message, and it is stored once, its header-derived type marked unverified
+    assert ids == {first.json()["id"]}
+    marker_body = b'{"marker": true}'
+    [stored] = _settled(stack, sid, (marker_body, github_headers(marker_body, "marker")))
+    assert (stored["delivery_id"], stored["event_type"]) == ("delivery-1", "push")
+    assert stored["event_type_verified"] is False
+
+
+def test_an_event_type_that_would_break_every_attempt_is_dropped_and_the_message_delivered(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN a source whose provider signs bodies carrying event types no HTTP header can hold
+    secret = "whsec_" + base64.b64encode(uuid.uuid4().bytes * 2).decode()
+    sid = stack.create_source({"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}})[
+        "id"
+    ]
+    endpoint_id, path = _endpoint(stack, receivers, sid)
+    sent = []
+    for event_type in ("order.created\r\nX-Injected: 1", "\u2603.created", "x" * 5000):
+        body = json.dumps({"type": event_type, "data": {}}).encode()
+        msg_id, ts = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        mac = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest())
+        headers = {"webhook-id": msg_id, "webhook-timestamp": ts, "webhook-signature": "v1," + mac.decode()}
+        # WHEN it arrives THEN it is accepted (the signature is good) ...
+        resp = stack.request("POST", f"/in/{sid}", body=body, headers=headers)
+        assert resp.status == 202, resp.body
+        sent.append(resp.json()["id"])
+
+    # ... stored without the event type, marked invalid, and delivered (not failing every attempt)
+    def delivered(message_id: str) -> Any:
+        resp = stack.request("GET", f"/v1/messages/{message_id}", admin=True)
+        doc = resp.json() if resp.status == 200 else {}
+        return doc if [d["status"] for d in doc.get("deliveries", [])] == ["succeeded"] else None
+
+    for message_id in sent:
+        shown = wait_until(lambda m=message_id: delivered(m))
+        assert (shown["event_type"], shown["event_type_invalid"]) == (None, True)
+        assert shown["deliveries"][0]["endpoint_id"] == endpoint_id
+    assert len(receivers.at(path)) == 3
+    assert all("hookway-event-type" not in r.headers for r in receivers.at(path))

@@ -155,7 +155,12 @@ STRIPE = {"scheme": "stripe", "secrets": ["whsec_test"]}
         # stripe signs a timestamp valid 300 s either side: a copy replays for 600 s
         {"verification": STRIPE, "replay_window": 599},
         {"verification": {**STRIPE, "tolerance": 3600}, "replay_window": 3600},
-        {"verification": _v("hmac", header="X-Sig", timestamp_header="X-Ts"), "replay_window": 60},
+        {
+            "verification": _v(
+                "hmac", header="X-Sig", timestamp_header="X-Ts", template="{timestamp}.{body}"
+            ),
+            "replay_window": 60,
+        },
         {"verification": _v("standard", ["whsec_" + "a" * 32], future_tolerance=0), "replay_window": 299},
     ],
 )
