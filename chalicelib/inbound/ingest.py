@@ -28,7 +28,7 @@ from chalicelib.errors import (
     RejectedError,
 )
 from chalicelib.ids import MessageIds, new_id
-from chalicelib.inbound import access
+from chalicelib.inbound import access, credentials
 from chalicelib.inbound.request import InboundRequest, Reply
 from chalicelib.models import BodyRef, Rejection, Source
 from chalicelib.ports import BlobStore, Queue, Store
@@ -39,8 +39,6 @@ log = logging.getLogger("hookway.ingest")
 # A rejection keeps the names of at most this many of the request's headers.
 MAX_HEADER_NAMES_KEPT = 60
 
-# Headers that carry credentials rather than provenance are not stored with the message.
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})
 _CONFIG_REASONS = frozenset({"missing_secret", "invalid_secret", "invalid_options", "unsupported_scheme"})
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"})
 # What API Gateway and CloudFront add, or what only described the hop to us: not the provider's, and every
@@ -249,6 +247,8 @@ class IngestService:
         verified: Verified,
     ) -> str:
         body_sha256 = hashlib.sha256(request.body).hexdigest()
+        # Nothing the source authenticates with is stored (or shown, or forwarded): see credentials.py.
+        secrets = credentials.source_credentials(source, source.verification.live_secrets(now))
         delivery_id = verified.delivery_id
         signed_timestamp = verified.timestamp if verified.timestamp_signed else None
         event_type, event_type_invalid = checked_event_type(verified.event_type)
@@ -272,8 +272,10 @@ class IngestService:
             replay_window=source.replay_window,
             method=request.method,
             path=request.path,
-            query=request.query_string,
-            headers=_stored_headers(request.headers),
+            query=credentials.strip_query(request.query_string, secrets),
+            headers=credentials.strip_headers(
+                _stored_headers(request.headers), credentials.credential_header_names(source), secrets
+            ),
             source_ip=request.source_ip,
             event_type=event_type,
             event_type_verified=None if event_type is None else verified.event_type_signed,
@@ -345,7 +347,7 @@ def _stored_headers(headers: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return {
         name: ", ".join(values)
         for name, values in headers.items()
-        if name not in _SECRET_HEADERS
+        if name not in credentials.CREDENTIAL_HEADERS
         and name not in _HOP_HEADERS
         and name not in _TRANSPORT_HEADERS
         and not name.startswith(_TRANSPORT_PREFIXES)

@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from tests.conftest import GITHUB_SECRET
 from tests.receivers import Receivers
 from tests.stack import Stack, github_headers, wait_until
 
@@ -146,3 +147,73 @@ def test_an_event_type_that_would_break_every_attempt_is_dropped_and_the_message
         assert shown["deliveries"][0]["endpoint_id"] == endpoint_id
     assert len(receivers.at(path)) == 3
     assert all("hookway-event-type" not in r.headers for r in receivers.at(path))
+
+
+def _token(stack: Stack, application_id: str) -> dict[str, str]:
+    resp = stack.request(
+        "POST", f"/v1/applications/{application_id}/portal-access", admin=True, json_body={"read_only": True}
+    )
+    assert resp.status == 201, resp.body
+    return {"Authorization": f"Bearer {resp.json()['token']}"}
+
+
+def test_a_sources_credentials_are_neither_shown_nor_forwarded(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN an application's token source (its secret in a custom header) and GitHub source, a passthrough
+    # endpoint of that application, and a read-only portal token of it
+    app = stack.request("POST", "/v1/applications", admin=True, json_body={"name": "creds"}).json()["id"]
+    secret = "tok-" + uuid.uuid4().hex
+    token_source = stack.create_source(
+        {
+            "name": "t",
+            "application": app,
+            "verification": {
+                "scheme": "token",
+                "secrets": [secret],
+                "options": {"header": "X-Webhook-Token"},
+            },
+        }
+    )["id"]
+    github = stack.create_source(
+        {"name": "g", "application": app, "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+    )["id"]
+    path = f"/attacks/{uuid.uuid4().hex}"
+    endpoint = stack.request(
+        "POST",
+        "/v1/endpoints",
+        admin=True,
+        json_body={"url": receivers.url(path), "application": app, "signing": "passthrough"},
+    )
+    assert endpoint.status == 201, endpoint.body
+    reader = _token(stack, app)
+    # WHEN the provider sends its secret in the token header, again in other headers and in the query string
+    body = b'{"order": 1}'
+    resp = stack.request(
+        "POST",
+        f"/in/{token_source}?token={secret}&api_key={secret}&copy={quote('Bearer ' + secret)}&keep=1",
+        body=body,
+        headers={"X-Webhook-Token": secret, "X-Echo": f"Bearer {secret}", "X-Plain": "kept"},
+    )
+    assert resp.status == 202, resp.body
+    token_message = resp.json()["id"]
+    gh_body = b'{"action": "signed"}'
+    gh = stack.request(
+        "POST", f"/in/{github}", body=gh_body, headers=github_headers(gh_body, uuid.uuid4().hex)
+    )
+    assert gh.status == 202, gh.body
+    wait_until(lambda: len(receivers.at(path)) == 2)
+    # THEN the read-only token reads the messages (list and one by one) without the secret or a signature
+    listing = stack.request("GET", "/v1/messages?limit=50", headers=reader)
+    assert listing.status == 200 and secret.encode() not in listing.body
+    for message_id in (token_message, gh.json()["id"]):
+        shown = stack.request("GET", f"/v1/messages/{message_id}", headers=reader)
+        assert shown.status == 200 and secret.encode() not in shown.body
+        assert not any("signature" in name for name in shown.json()["headers"])
+    token_doc = stack.request("GET", f"/v1/messages/{token_message}", headers=reader).json()
+    assert token_doc["headers"]["x-plain"] == "kept" and token_doc["query"] == "keep=1"
+    # ... the operator still sees the provider's signature
+    operator_view = stack.request("GET", f"/v1/messages/{gh.json()['id']}", admin=True).json()
+    assert operator_view["headers"]["x-hub-signature-256"].startswith("sha256=")
+    # ... and the passthrough receiver gets no secret in any header
+    for received in receivers.at(path):
+        assert all(secret not in value for value in received.headers.values()), received.headers
+    assert any(r.headers.get("x-plain") == "kept" for r in receivers.at(path))
