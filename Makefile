@@ -25,7 +25,7 @@ LOCK = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --ge
 lock: $(STAMP)
 	$(LOCK) requirements-pip.in -o requirements-pip.txt
 	$(LOCK) requirements.in -o requirements.txt
-	$(LOCK) -c requirements.txt requirements-dev.in -o requirements-dev.txt
+	$(LOCK) -c requirements-pip.txt -c requirements.txt requirements-dev.in -o requirements-dev.txt
 
 ## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it downloads no browser),
 ## and axe-core from npm (package-lock.json) for their accessibility checks.

@@ -62,6 +62,8 @@ def test_the_dev_lock_installs_the_lambdas_versions() -> None:
     runtime, dev = _entries("requirements.txt"), _entries("requirements-dev.txt")
     assert set(runtime) <= set(dev)
     assert {n: v[0] for n, v in runtime.items()} == {n: dev[n][0] for n in runtime}
+    # and the pip installed first is the one the dev tools accept (chalice bounds it)
+    assert _entries("requirements-pip.txt")["pip"][0] == dev["pip"][0]
 
 
 def test_the_locks_cover_python_3_11_to_3_13() -> None:
