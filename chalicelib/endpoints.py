@@ -18,7 +18,9 @@ from chalicelib.outbound.signing import SigningError, decode_secret, generate_ed
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
 
-MAX_FILTERS = 50
+MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
+MAX_PATTERN_CHARS = 200
+MAX_PATTERN_STARS = 8  # real patterns use one or two; each one is another segment to scan for
 MAX_HEADERS = 20
 MAX_LIVE_SECRETS = 5
 DEFAULT_TIMEOUT = 15.0
@@ -51,7 +53,7 @@ RESERVED_HEADERS = frozenset(
     }
 )
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
-_PATTERN = re.compile(r"[A-Za-z0-9_.:*/-]{1,200}")
+_PATTERN = re.compile(rf"[A-Za-z0-9_.:*/-]{{1,{MAX_PATTERN_CHARS}}}")
 
 
 def _strings(
@@ -69,6 +71,19 @@ def _strings(
             if not pattern.fullmatch(v):
                 raise ValidationError(f"{field} has an invalid entry {v!r}", field=field)
     return tuple(value)
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    """Event-type patterns, bounded so matching one message stays cheap (see ``routing.glob_match``)."""
+    patterns = _strings(value, "filter.event_types", pattern=_PATTERN)
+    for p in patterns:
+        if p.count("*") > MAX_PATTERN_STARS:
+            raise ValidationError(
+                f"filter.event_types: a pattern holds at most {MAX_PATTERN_STARS} '*' wildcards",
+                field="filter.event_types",
+                code="pattern_too_complex",
+            )
+    return patterns
 
 
 def _headers(value: Any) -> dict[str, str]:
@@ -244,7 +259,7 @@ class EndpointService:
         except egress.EgressError as exc:
             raise ValidationError(f"invalid URL: {exc}", field="url", code="invalid_url") from None
 
-    def _fields(self, doc: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    def _fields(self, doc: dict[str, Any], out: dict[str, Any], owner: str | None) -> dict[str, Any]:
         if "url" in doc:
             out["url"] = self.check_url(doc["url"])
         if "description" in doc:
@@ -259,9 +274,7 @@ class EndpointService:
             if not isinstance(flt, dict) or set(flt) - {"sources", "event_types"}:
                 raise ValidationError('filter is {"sources": [...], "event_types": [...]}', field="filter")
             out["filter_sources"] = _strings(flt.get("sources"), "filter.sources")
-            out["filter_event_types"] = _strings(
-                flt.get("event_types"), "filter.event_types", pattern=_PATTERN
-            )
+            out["filter_event_types"] = _patterns(flt.get("event_types"))
         if "headers" in doc:
             out["headers"] = _headers(doc["headers"])
         if "auth" in doc:
@@ -294,7 +307,7 @@ class EndpointService:
         if "client_certificate" in doc:
             try:
                 out["client_certificate"] = parse_reference(
-                    doc["client_certificate"], self._certificate_prefixes
+                    doc["client_certificate"], self._certificate_prefixes, owner
                 )
             except ValueError as exc:
                 raise ValidationError(str(exc), field="client_certificate") from None
@@ -319,7 +332,7 @@ class EndpointService:
             )
         now = self._clock()
         secret, public_key = _new_signing_secret(signing, doc.get("secret"), now)
-        fields = self._fields(doc, {})
+        fields = self._fields(doc, {}, owner)
         endpoint = Endpoint(
             id=new_id("ep"),
             created_at=now,
@@ -351,7 +364,7 @@ class EndpointService:
         owner = self._owner(doc.get("application"), scope)
         now = self._clock()
         secret, _ = _new_signing_secret("standard", None, now)
-        fields = self._fields({k: v for k, v in doc.items() if k in ("filter", "description")}, {})
+        fields = self._fields({k: v for k, v in doc.items() if k in ("filter", "description")}, {}, owner)
         endpoint_id = new_id("ep")
         endpoint = Endpoint(
             id=endpoint_id,
@@ -440,7 +453,7 @@ class EndpointService:
                 "an endpoint's application is fixed when it is created", field="application"
             )
         endpoint = self.get(endpoint_id, scope)
-        changes = self._fields(doc, {})
+        changes = self._fields(doc, {}, endpoint.application_id)
         if changes.get("enabled") is True:
             changes.update(disabled_reason=None, failing_since=None)
         elif changes.get("enabled") is False:

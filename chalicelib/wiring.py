@@ -478,6 +478,7 @@ class Container:
             count=self.count,
             observe=self.metrics.observe,
             tally=self._tally(self.background_store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -505,6 +506,7 @@ class Container:
             count=self.count,
             max_workers=1,
             tally=self._tally(self.store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property

@@ -26,7 +26,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -35,7 +35,9 @@ from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
 from chalicelib.outbound import egress
+from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
+from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
@@ -85,8 +87,10 @@ class Sender:
         count: Callable[..., None] | None = None,
         observe: Callable[[str, float], None] | None = None,
         tally: Tally | None = None,
+        certificate_prefixes: Mapping[str, str] | None = None,
     ) -> None:
         self._store = store
+        self._certificate_prefixes = certificate_prefixes
         self._blobs = blobs
         self._tally = tally
         self._observe = observe or (lambda name, value: None)
@@ -149,6 +153,15 @@ class Sender:
         if endpoint is None or not endpoint.enabled:
             self._skip(task, generation, now)
             return "skipped"
+        if not owned_alike(endpoint, message):
+            # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
+            # operator's resend around the API's check): nothing is sent and no attempt is written.
+            log.warning(
+                "task refused: endpoint of another application",
+                extra={"message_id": message.id, "endpoint_id": endpoint.id},
+            )
+            self._count("ForeignEndpoint")
+            return "refused"
         if endpoint.session_over(now):
             return self._disconnected(task, generation, now)
         listen = endpoint.kind == "listen"
@@ -281,6 +294,11 @@ class Sender:
         retry_after: float | None = None
         started = time.monotonic()
         try:
+            if request.client_certificate is not None and not owns(
+                request.client_certificate, self._certificate_prefixes, endpoint.application_id
+            ):
+                # Someone else's certificate: refused in the words of a missing one (see client_certs).
+                raise egress.ClientCertificateError(UNREADABLE)
             response = self._transport.send(request)
         except egress.EgressError as exc:
             error_class, error = exc.error_class, str(exc)[:300]

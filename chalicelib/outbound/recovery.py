@@ -11,7 +11,8 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.errors import NotFoundError, ValidationError
-from chalicelib.models import Attempt, Message, generation_of
+from chalicelib.models import Attempt, Endpoint, Message, generation_of
+from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import EndpointSource, Queue, Store
 from chalicelib.scope import OPERATOR, Scope
@@ -33,7 +34,7 @@ class Recovery:
         endpoints: EndpointSource,
         clock: Callable[[], float],
         message_of: Callable[[str, Scope], Message] | None = None,
-        endpoint_of: Callable[[str, Scope], object] | None = None,
+        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -55,7 +56,14 @@ class Recovery:
         message = self._message_of(message_id, scope)
         targets = list(ids) if ids else list(message.endpoints)
         for endpoint_id in targets:
-            self._endpoint_of(endpoint_id, scope)  # NotFoundError for an unknown (or another tenant's) one
+            endpoint = self._endpoint_of(endpoint_id, scope)  # NotFoundError: unknown, or a token's foreign
+            if not owned_alike(endpoint, message):
+                # The operator sees every endpoint, but A's message never goes to B's endpoint.
+                raise ValidationError(
+                    f"endpoint {endpoint_id!r} belongs to another application than message {message_id!r}",
+                    field="endpoint_ids",
+                    code="endpoint_of_another_application",
+                )
         attempts = self._store.list_attempts(message_id)
         self._enqueue(message, targets, attempts)
         return targets
@@ -67,7 +75,7 @@ class Recovery:
         since = doc.get("since") if isinstance(doc, dict) else None
         if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
             raise ValidationError("since (Unix time in seconds) is required", field="since")
-        self._endpoint_of(endpoint_id, scope)
+        endpoint = self._endpoint_of(endpoint_id, scope)
         latest: dict[str, Attempt] = {}
         cursor: str | None = None
         while len(latest) < limit:
@@ -95,6 +103,8 @@ class Recovery:
                 continue  # past its retention
             if generation_of(message) != attempt.generation:
                 continue  # stored again since: that storing has deliveries of its own
+            if not owned_alike(endpoint, message):
+                continue  # never another application's message, whatever the attempts index says
             self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
             recovered.append(message_id)
         return recovered

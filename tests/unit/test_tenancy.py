@@ -410,3 +410,31 @@ def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by
     # ... and a token of another application does not find it this way either
     other = Scope(application_id=_app(world, "X"))
     assert messages.search({"source": sid, "provider_id": "gh-77"}, other, PageRequest(50)).items == []
+
+
+def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_endpoint(
+    world: World,
+) -> None:
+    from chalicelib.outbound.tasks import Task
+
+    # GIVEN applications A and B with an endpoint each, and a message of A delivered
+    a, b = _app(world, "A"), _app(world, "B")
+    ep_a, ep_b = _endpoint(world, a, "a"), _endpoint(world, b, "b")
+    ep_ops = _endpoint(world, None, "ops")
+    msg_a = _publish(world, a)
+    assert _targets(world) == ["a"]
+    # WHEN the operator resends A's message to B's endpoint (issue 19, security 15), or to its own
+    for target in (ep_b, ep_ops):
+        with pytest.raises(ValidationError) as err:
+            world.container.recovery.resend(msg_a, {"endpoint_ids": [target]}, OPERATOR)
+        # THEN 400 naming the field, and nothing is queued
+        assert err.value.field == "endpoint_ids" and err.value.code == "endpoint_of_another_application"
+    assert world.deliveries.sent == []
+    # ... and a task that names B's endpoint anyway (queued around the check) is refused by the sender
+    world.deliveries.send(Task(msg_a, ep_b, 1).encode())
+    assert world.run() == ["refused"]
+    assert _targets(world) == []
+    assert all(x.endpoint_id != ep_b for x in world.s.store.list_attempts(msg_a))
+    # ... while resending to its own endpoint still works
+    assert world.container.recovery.resend(msg_a, {"endpoint_ids": [ep_a]}, OPERATOR) == [ep_a]
+    assert _targets(world) == ["a"]
