@@ -167,3 +167,60 @@ def test_a_payload_that_breaks_its_event_types_schema_is_refused(stack: Stack) -
     listed = _ok(stack.request("GET", "/v1/event-types?limit=200", admin=True), 200)
     assert name in {e["name"] for e in listed["data"]}
     assert json.loads(stack.request("GET", f"/v1/event-types/{name}", admin=True).body)["name"] == name
+
+
+def _token(stack: Stack, application: str) -> dict[str, str]:
+    minted = _ok(
+        stack.request("POST", f"/v1/applications/{application}/portal-access", admin=True, json_body={}), 201
+    )
+    return {"Authorization": f"Bearer {minted['token']}"}
+
+
+def test_a_tenants_filter_cannot_stall_the_shared_router(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN applications A and B, A's portal token, and an endpoint of B
+    # (issue 19, security 2: a filter of 20 stars held another tenant's message 8.4 s)
+    a, b = _app(stack, "A"), _app(stack, "B")
+    token = _token(stack, a["id"])
+    b_path = _path()
+    b_ep = _endpoint(stack, b["id"], receivers.url(b_path))
+    # WHEN A's token saves a filter of 20 stars THEN 400 naming the field
+    many = {"url": receivers.url(_path()), "filter": {"event_types": ["a*" * 20 + "b"]}}
+    refused = stack.request("POST", "/v1/endpoints", headers=token, json_body=many)
+    assert refused.status == 400, refused.body
+    assert refused.json()["error"]["field"] == "filter.event_types"
+    # WHEN A saves the most complex filters allowed and a long event type that almost matches them is
+    # published to A, then a message to B
+    worst = {
+        "url": receivers.url(_path()),
+        "filter": {"event_types": ["*a" * 8 + f"b{i}" for i in range(50)]},
+    }
+    _ok(stack.request("POST", "/v1/endpoints", headers=token, json_body=worst), 201)
+    _publish(stack, a["id"], "a" * 200)
+    b_message = _publish(stack, b["id"], "order.created")
+    # THEN B's message is delivered at once (the old regex took hours on A's)
+    wait_until(lambda: _deliveries(stack, b_message).get(b_ep["id"]) == "succeeded", timeout=20)
+
+
+def test_the_operators_resend_cannot_send_a_message_to_another_applications_endpoint(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN a message of A delivered to A's endpoint, and an endpoint of B
+    a, b = _app(stack, "A"), _app(stack, "B")
+    a_path, b_path = _path(), _path()
+    a_ep = _endpoint(stack, a["id"], receivers.url(a_path))
+    b_ep = _endpoint(stack, b["id"], receivers.url(b_path))
+    message_id = _publish(stack, a["id"], "order.created")
+    wait_until(lambda: _deliveries(stack, message_id).get(a_ep["id"]) == "succeeded")
+    # WHEN the operator resends it to B's endpoint (issue 19, security 15)
+    resp = stack.request(
+        "POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={"endpoint_ids": [b_ep["id"]]}
+    )
+    # THEN 400 naming the field, and B's receiver gets nothing
+    assert resp.status == 400, resp.body
+    assert resp.json()["error"]["code"] == "endpoint_of_another_application"
+    again = stack.request(
+        "POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={"endpoint_ids": [a_ep["id"]]}
+    )
+    assert again.status in (200, 202), again.body
+    wait_until(lambda: len(receivers.at(a_path)) == 2)
+    assert receivers.at(b_path) == []
