@@ -23,6 +23,8 @@ MAX_PATTERN_CHARS = 200
 MAX_PATTERN_STARS = 8  # real patterns use one or two; each one is another segment to scan for
 MAX_HEADERS = 20
 MAX_LIVE_SECRETS = 5
+DEFAULT_MAX_ENDPOINTS = 100  # per application, for portal tokens (HOOKWAY_MAX_ENDPOINTS_PER_APPLICATION)
+MIN_TOKEN_RETRY_STEP = 5  # seconds between attempts, at least, in a schedule a portal token sets
 DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 30.0
 # Headers Hookway sets itself, or that would let an endpoint forge a signature or break the request.
@@ -220,7 +222,9 @@ class EndpointService:
         retention_seconds: int = 30 * 86400,
         certificate_prefixes: Mapping[str, str] | None = None,
         resolve_application: Callable[[str, Scope], str] | None = None,
+        max_endpoints_per_application: int = DEFAULT_MAX_ENDPOINTS,
     ) -> None:
+        self._max_endpoints = max_endpoints_per_application
         self._store = store
         self._clock = clock
         self._allow_private = allow_private
@@ -259,7 +263,9 @@ class EndpointService:
         except egress.EgressError as exc:
             raise ValidationError(f"invalid URL: {exc}", field="url", code="invalid_url") from None
 
-    def _fields(self, doc: dict[str, Any], out: dict[str, Any], owner: str | None) -> dict[str, Any]:
+    def _fields(
+        self, doc: dict[str, Any], out: dict[str, Any], owner: str | None, scope: Scope
+    ) -> dict[str, Any]:
         if "url" in doc:
             out["url"] = self.check_url(doc["url"])
         if "description" in doc:
@@ -296,6 +302,14 @@ class EndpointService:
                     schedule = validate_schedule(doc["retry_schedule"])
                 except ValueError as exc:
                     raise ValidationError(str(exc), field="retry_schedule") from None
+                # A tenant may not make Hookway hammer a URL: no retry sooner than the default's shortest.
+                if not scope.is_operator and any(step < MIN_TOKEN_RETRY_STEP for step in schedule[1:]):
+                    raise ValidationError(
+                        f"retry_schedule: each retry waits at least {MIN_TOKEN_RETRY_STEP} s "
+                        "(every step after the first)",
+                        field="retry_schedule",
+                        code="retry_schedule_too_fast",
+                    )
                 # Every attempt must happen while the message is still kept (jitter adds up to 20 %).
                 if sum(schedule) * 1.2 > self._retention - 86400:
                     raise ValidationError(
@@ -332,7 +346,8 @@ class EndpointService:
             )
         now = self._clock()
         secret, public_key = _new_signing_secret(signing, doc.get("secret"), now)
-        fields = self._fields(doc, {}, owner)
+        fields = self._fields(doc, {}, owner, scope)
+        self._check_quota(owner, scope)
         endpoint = Endpoint(
             id=new_id("ep"),
             created_at=now,
@@ -364,7 +379,10 @@ class EndpointService:
         owner = self._owner(doc.get("application"), scope)
         now = self._clock()
         secret, _ = _new_signing_secret("standard", None, now)
-        fields = self._fields({k: v for k, v in doc.items() if k in ("filter", "description")}, {}, owner)
+        fields = self._fields(
+            {k: v for k, v in doc.items() if k in ("filter", "description")}, {}, owner, scope
+        )
+        self._check_quota(owner, scope)
         endpoint_id = new_id("ep")
         endpoint = Endpoint(
             id=endpoint_id,
@@ -380,6 +398,24 @@ class EndpointService:
         self._store.put_endpoint(endpoint)
         self._on_change()
         return endpoint, secret.value
+
+    def _check_quota(self, owner: str | None, scope: Scope) -> None:
+        """Refuse (409) a portal token's new endpoint once its application holds the maximum.
+
+        One page of at most ``max + 1`` items is read, whatever the application holds (the operator may
+        give one application 50,000 endpoints: its own calls are not capped). Listen sessions count while
+        they exist. Two creations at the same instant may both pass the check: the cap is a quota, not
+        an invariant.
+        """
+        if scope.is_operator or owner is None:
+            return
+        held = self._store.list_endpoints(application_id=owner, limit=self._max_endpoints + 1, cursor=None)
+        if len(held.items) >= self._max_endpoints:
+            raise ConflictError(
+                f"this application holds {self._max_endpoints} endpoints, the most a portal token may "
+                "create; delete one, or ask the operator",
+                code="endpoint_quota_exceeded",
+            )
 
     def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
         """One endpoint the caller may see; another application's answers as if it did not exist."""
@@ -453,7 +489,7 @@ class EndpointService:
                 "an endpoint's application is fixed when it is created", field="application"
             )
         endpoint = self.get(endpoint_id, scope)
-        changes = self._fields(doc, {}, endpoint.application_id)
+        changes = self._fields(doc, {}, endpoint.application_id, scope)
         if changes.get("enabled") is True:
             changes.update(disabled_reason=None, failing_since=None)
         elif changes.get("enabled") is False:

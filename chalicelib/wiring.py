@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
+    from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
@@ -537,6 +538,13 @@ class Container:
         )
 
     @cached_property
+    def token_limiter(self) -> RateLimiter:
+        """How often a portal token may test, resend and recover (per token, in this container)."""
+        from chalicelib.limits import RateLimiter
+
+        return RateLimiter(self.settings.token_actions_per_minute, 60.0, self.clock)
+
+    @cached_property
     def endpoints(self) -> EndpointService:
         """The endpoint management service."""
         from chalicelib.endpoints import EndpointService
@@ -551,6 +559,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            max_endpoints_per_application=self.settings.max_endpoints_per_application,
         )
 
     @cached_property
