@@ -224,3 +224,39 @@ def test_the_operators_resend_cannot_send_a_message_to_another_applications_endp
     assert again.status in (200, 202), again.body
     wait_until(lambda: len(receivers.at(a_path)) == 2)
     assert receivers.at(b_path) == []
+
+
+def test_a_portal_tokens_quotas_endpoints_and_actions(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN an application and its token (issue 19, security 11: no quota per application)
+    app = _app(stack, "quota")
+    token = _token(stack, app["id"])
+    url = receivers.url(_path())
+    # WHEN the token creates endpoints until the stage's cap (100 by default)
+    made = [
+        stack.request("POST", "/v1/endpoints", headers=token, json_body={"url": url}).status
+        for _ in range(100)
+    ]
+    assert made == [201] * 100
+    over = stack.request("POST", "/v1/endpoints", headers=token, json_body={"url": url})
+    # THEN the next one is 409 with a reason code, while the operator may still add to the application
+    assert over.status == 409 and over.json()["error"]["code"] == "endpoint_quota_exceeded", over.body
+    ops = _endpoint(stack, app["id"], url)
+    # ... a token's retry schedule may not retry faster than every 5 s
+    fast = stack.request(
+        "PATCH", f"/v1/endpoints/{ops['id']}", headers=token, json_body={"retry_schedule": [0, 1]}
+    )
+    assert fast.status == 400 and fast.json()["error"]["field"] == "retry_schedule", fast.body
+    # WHEN the token recovers over and over (each call could make Hookway send)
+    since = {"since": 0}
+    answers = [
+        stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", headers=token, json_body=since)
+        for _ in range(31)
+    ]
+    # THEN past 30 a minute it is 429 with Retry-After, for test events too; the operator is not limited
+    assert [a.status for a in answers[:30]] == [202] * 30
+    assert answers[30].status == 429 and answers[30].json()["error"]["code"] == "rate_limited"
+    assert int(answers[30].headers["Retry-After"]) >= 1
+    tested = stack.request("POST", f"/v1/endpoints/{ops['id']}/test", headers=token, json_body={})
+    assert tested.status == 429
+    operator = stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", admin=True, json_body=since)
+    assert operator.status == 202
