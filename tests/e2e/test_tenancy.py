@@ -248,15 +248,21 @@ def test_a_portal_tokens_quotas_endpoints_and_actions(stack: Stack, receivers: R
     assert fast.status == 400 and fast.json()["error"]["field"] == "retry_schedule", fast.body
     # WHEN the token recovers over and over (each call could make Hookway send)
     since = {"since": 0}
-    answers = [
-        stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", headers=token, json_body=since)
-        for _ in range(31)
+
+    def recover() -> Any:
+        return stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", headers=token, json_body=since)
+
+    answers = [recover() for _ in range(30)]
+    # THEN the first 30 pass, and then it is 429 with Retry-After (the bucket refills one every 2 s, so a
+    # slow machine may see a few more pass first), for test events too; the operator is not limited
+    assert [a.status for a in answers] == [202] * 30
+    limited = next((a for a in (recover() for _ in range(10)) if a.status == 429), None)
+    assert limited is not None and limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 1
+    tested = [
+        stack.request("POST", f"/v1/endpoints/{ops['id']}/test", headers=token, json_body={})
+        for _ in range(3)
     ]
-    # THEN past 30 a minute it is 429 with Retry-After, for test events too; the operator is not limited
-    assert [a.status for a in answers[:30]] == [202] * 30
-    assert answers[30].status == 429 and answers[30].json()["error"]["code"] == "rate_limited"
-    assert int(answers[30].headers["Retry-After"]) >= 1
-    tested = stack.request("POST", f"/v1/endpoints/{ops['id']}/test", headers=token, json_body={})
-    assert tested.status == 429
+    assert 429 in [t.status for t in tested]
     operator = stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", admin=True, json_body=since)
     assert operator.status == 202
