@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
     from chalicelib.inbound.rejections import RejectionLog
+    from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
@@ -534,6 +535,7 @@ class Container:
             count=self.count,
             observe=self.metrics.observe,
             tally=self._tally(self.background_store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -561,6 +563,7 @@ class Container:
             count=self.count,
             max_workers=1,
             tally=self._tally(self.store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -591,6 +594,13 @@ class Container:
         )
 
     @cached_property
+    def token_limiter(self) -> RateLimiter:
+        """How often a portal token may test, resend and recover (per token, in this container)."""
+        from chalicelib.limits import RateLimiter
+
+        return RateLimiter(self.settings.token_actions_per_minute, 60.0, self.clock)
+
+    @cached_property
     def endpoints(self) -> EndpointService:
         """The endpoint management service."""
         from chalicelib.endpoints import EndpointService
@@ -605,6 +615,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            max_endpoints_per_application=self.settings.max_endpoints_per_application,
         )
 
     @cached_property
