@@ -536,6 +536,7 @@ class Container:
             observe=self.metrics.observe,
             tally=self._tally(self.background_store),
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            health_memory_seconds=self.settings.endpoint_cache_seconds,
         )
 
     @cached_property
