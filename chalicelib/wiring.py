@@ -442,11 +442,17 @@ class Container:
         )
         return Transport(
             allow_private=self.settings.allow_private_destinations,
-            https_only=self.settings.stage != "local",
+            https_only=not self.settings.allow_http,
             pool_maxsize=10,
             ca_file=self.settings.ca_bundle or None,
             certificates=certificates,
+            refused=self._refused_destinations,
         )
+
+    @property
+    def _refused_destinations(self) -> tuple[tuple[str, int], ...]:
+        address = self.settings.emulator_address
+        return (address,) if address else ()
 
     @cached_property
     def secretsmanager(self) -> Any:
@@ -543,8 +549,9 @@ class Container:
             self.store,
             self.clock,
             allow_private=self.settings.allow_private_destinations,
-            https_only=self.settings.stage != "local",
+            https_only=not self.settings.allow_http,
             resolver=self.resolver,
+            refused=self._refused_destinations,
             on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
@@ -601,7 +608,7 @@ class Container:
         from chalicelib.sessions import SessionService
 
         return SessionService(
-            self.store, self.clock, lambda: self.admin_key, secure=self.settings.stage != "local"
+            self.store, self.clock, lambda: self.admin_key, secure=not self.settings.insecure_cookies
         )
 
     @cached_property

@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -132,7 +132,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
         env = emulator.deploy(f"http://127.0.0.1:{emulator.moto_port(moto)}")
         os.environ.update(env)
         os.environ.update({"HOOKWAY_STAGE": "local", **keys})
-        os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
+        exceptions = _local_exceptions(os.environ)
         # A log a person follows: one line per webhook; the metric lines only with --verbose.
         os.environ.setdefault("HOOKWAY_METRICS", "true" if args.verbose else "false")
         from local import devlog
@@ -165,7 +165,15 @@ def cmd_dev(args: argparse.Namespace) -> None:
         shown = "started empty: FRESH=1" if args.fresh else restored.describe()
         kept_line = f"{saved} ({shown}; saved every {state.SAVE_EVERY_SECONDS:g} s and at Ctrl-C)"
         print(
-            _banner(base, public, os.environ["HOOKWAY_ADMIN_KEY"], demo.server_port, demo_secret, kept_line),
+            _banner(
+                base,
+                public,
+                os.environ["HOOKWAY_ADMIN_KEY"],
+                demo.server_port,
+                demo_secret,
+                kept_line,
+                exceptions,
+            ),
             flush=True,
         )
         _wait_forever(server.shutdown)
@@ -173,6 +181,26 @@ def cmd_dev(args: argparse.Namespace) -> None:
     finally:
         moto.kill()
         moto.wait(timeout=10)
+
+
+# What only the local stack allows, each an explicit setting (chalicelib.config refuses them elsewhere).
+LOCAL_EXCEPTIONS = ("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "HOOKWAY_ALLOW_HTTP", "HOOKWAY_INSECURE_COOKIES")
+
+
+def _local_exceptions(environ: MutableMapping[str, str]) -> str:
+    """Turn on the local stack's exceptions (demo receivers on 127.0.0.1 over http, the console's cookie
+    over http) unless a public URL that is not loopback (a tunnel) makes the stack reachable from
+    outside; returns the banner's line about it."""
+    from chalicelib.config import loopback_host
+
+    public = environ.get("HOOKWAY_PUBLIC_URL", "")
+    if public and not loopback_host(public):
+        return (
+            f"HOOKWAY_PUBLIC_URL ({public}) is not loopback: private and plain-http destinations are refused"
+        )
+    for name in LOCAL_EXCEPTIONS:
+        environ.setdefault(name, "true")
+    return "endpoints may be http:// and private addresses (not the AWS emulator): this machine only"
 
 
 def _boto(service: str) -> object:
@@ -201,7 +229,9 @@ def _stop(kept: LocalState, workers: list[tuple[Worker, threading.Thread]], save
     print(f"saved {items} items and {queued} queued webhooks to {saved} in {took:.1f} s", flush=True)
 
 
-def _banner(base: str, public: str, key: str, demo_port: int, demo_secret: str, kept: str) -> str:
+def _banner(
+    base: str, public: str, key: str, demo_port: int, demo_secret: str, kept: str, destinations: str
+) -> str:
     shown = f"\n  public URL: {public}" if public != base else ""
     return f"""
 Hookway is running (stage: local, AWS emulated by moto).
@@ -210,6 +240,7 @@ Hookway is running (stage: local, AWS emulated by moto).
   admin key:  {key}
   demo receiver: http://127.0.0.1:{demo_port}/hooks (verifies with {demo_secret})
   state:      {kept}
+  destinations: {destinations}
 
 Try it:
   export HOOKWAY_ADMIN_KEY={key}

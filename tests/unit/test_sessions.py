@@ -9,8 +9,8 @@ from chalicelib.sessions import COOKIE, LIFETIME, SessionService, cookie_value
 from tests.conftest import ADMIN_KEY, make_services
 
 
-def _signed_in(stage: str = "local") -> tuple[SessionService, dict[str, str], object]:
-    services = make_services(stage=stage)
+def _signed_in(**settings: object) -> tuple[SessionService, dict[str, str], object]:
+    services = make_services(**settings)
     sessions = services.container.sessions
     session = sessions.sign_in({"admin_key": ADMIN_KEY})
     headers = {"cookie": f"other=1; {COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
@@ -78,9 +78,10 @@ def test_no_or_an_unknown_cookie_is_signed_out(cookie: str) -> None:
         make_services().container.sessions.current(cookie)
 
 
-def test_the_cookie_is_http_only_strict_and_secure_outside_the_local_stage() -> None:
-    local, _, _ = _signed_in("local")
-    prod, _, _ = _signed_in("prod")
+def test_the_cookie_is_http_only_strict_and_secure_unless_the_local_stack_says_otherwise() -> None:
+    # The stage's name decides nothing: a stage called local sends Secure cookies too.
+    local, _, _ = _signed_in(insecure_cookies=True)
+    prod, _, _ = _signed_in(stage="local")
     session = prod.sign_in({"admin_key": ADMIN_KEY})
     cookie = prod.set_cookie(session)
     assert cookie.startswith(f"{COOKIE}={session.session_id}; Path=/; Max-Age={LIFETIME}")
