@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.stack import wait_until
 
@@ -23,40 +27,60 @@ def _call(method: str, url: str, key: str, doc: object | None = None) -> dict[st
         return dict(json.loads(resp.read() or b"{}"))
 
 
-def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
-    key = "hk_dev_test_key"
-    # Port 0: each server binds a free port itself and the banner says which (no race for a port).
-    public = "https://tunnel.example.test"
+def _start(tmp_path: Path, name: str = "dev", **extra: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """``python -m local dev`` as make dev runs it, its output in ``tmp_path/<name>.log``."""
     env = {
-        **os.environ,
-        "HOOKWAY_ADMIN_KEY": key,
+        **{k: v for k, v in os.environ.items() if not k.startswith("HOOKWAY_")},
+        "HOOKWAY_ADMIN_KEY": "hk_dev_test_key",
+        # Port 0: each server binds a free port itself and the banner says which (no race for a port).
         "HOOKWAY_PORT": "0",
         "HOOKWAY_DEMO_PORT": "0",
-        "HOOKWAY_PUBLIC_URL": public,
         # The state it keeps goes to the test's own directory, not the repo's .local.
         "HOOKWAY_LOCAL_DIR": str(tmp_path / "local"),
+        **extra,
     }
-    out = (tmp_path / "dev.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "local", "dev"],
-        cwd=ROOT,
-        env=env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = tmp_path / f"{name}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "local", "dev"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return proc, log
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
     try:
-        wait_until(lambda: "admin key:  hk_dev_test_key" in (tmp_path / "dev.log").read_text(), timeout=60)
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+def _api(log: Path) -> str:
+    wait_until(lambda: "admin key:  hk_dev_test_key" in log.read_text(), timeout=60)
+    found = re.search(r"API:        (http://127\.0\.0\.1:[0-9]+)\n", log.read_text())
+    assert found, log.read_text()
+    return found.group(1)
+
+
+def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
+    key = "hk_dev_test_key"
+    proc, _ = _start(tmp_path)
+    try:
+        base = _api(tmp_path / "dev.log")
         banner = (tmp_path / "dev.log").read_text()
-        found = re.search(r"API:        (http://127\.0\.0\.1:[0-9]+)\n", banner)
-        assert found, banner
-        base = found.group(1)
         demo = re.search(r"http://127\.0\.0\.1:([0-9]+)/hooks", banner)
         assert demo, banner
         demo_port = int(demo.group(1))
         demo_secret = re.search(r"verifies with (whsec_[A-Za-z0-9+/=]+)", banner)
         assert demo_secret, banner
-        assert f"public URL: {public}" in banner
+        assert "destinations: endpoints may be http:// and private addresses (not the AWS emulator)" in banner
         # the banner's example, as a user would paste it
         source = _call(
             "POST",
@@ -67,8 +91,7 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
                 "verification": {"scheme": "github", "secrets": ["It's a Secret to Everybody"]},
             },
         )
-        # the URL the user set is the one ingest URLs show (a tunnel for providers that sign the URL)
-        assert source["ingest_url"] == f"{public}/in/{source['id']}"
+        assert source["ingest_url"] == f"{base}/in/{source['id']}"
         _call(
             "POST",
             f"{base}/v1/endpoints",
@@ -105,9 +128,36 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         message = _call("GET", f"{base}/v1/messages/{message_id}", key)
         assert message["event_type"] == "ping"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        out.close()
+        _stop(proc)
+
+
+def test_a_tunnel_turns_the_local_exceptions_off(tmp_path: Path) -> None:
+    # GIVEN make dev with a public URL that is not loopback (a tunnel: the stack is reachable from outside)
+    public = "https://tunnel.example.test"
+    proc, log = _start(tmp_path, HOOKWAY_PUBLIC_URL=public)
+    try:
+        base = _api(log)
+        banner = log.read_text()
+        assert f"public URL: {public}" in banner
+        assert "is not loopback: private and plain-http destinations are refused" in banner
+        # THEN the URL the user set is the one ingest URLs show (for providers that sign the URL)
+        doc = {"name": "github", "verification": {"scheme": "github", "secrets": ["x"]}}
+        source = _call("POST", f"{base}/v1/sources", "hk_dev_test_key", doc)
+        assert source["ingest_url"] == f"{public}/in/{source['id']}"
+        # AND an endpoint on this machine is refused: the exceptions hold only for a stack nobody else reaches
+        for url in ("http://127.0.0.1:9/hooks", "https://127.0.0.1:9/hooks"):
+            req = urllib.request.Request(
+                f"{base}/v1/endpoints",
+                data=json.dumps({"url": url}).encode(),
+                method="POST",
+                headers={"Authorization": "Bearer hk_dev_test_key"},
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(req, timeout=10)
+            assert refused.value.code == 400
+            assert json.loads(refused.value.read())["error"]["code"] in (
+                "invalid_url",
+                "destination_not_allowed",
+            )
+    finally:
+        _stop(proc)
