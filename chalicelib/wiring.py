@@ -198,6 +198,7 @@ class Container:
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        self._admin_key: tuple[float, str] | None = None  # (read at, value) from SSM
         self.use(**overrides)
 
     def use(self, **parts: Any) -> None:
@@ -227,23 +228,34 @@ class Container:
                 config=config,
             )
 
-    @cached_property
+    @property
     def admin_key(self) -> str:
-        """The admin API key: from the environment, else from SSM Parameter Store (read once, decrypted)."""
+        """The admin API key: from the environment, else from SSM Parameter Store (decrypted), kept for
+        ``admin_key_cache_seconds``, so a rotated key reaches warm functions (and ends the old key's
+        console sessions) within that time."""
         if self.settings.admin_key or not self.settings.admin_key_parameter:
             return self.settings.admin_key
+        now = self.clock()
+        kept = self._admin_key
+        if kept is not None and now - kept[0] < self.settings.admin_key_cache_seconds:
+            return kept[1]
         from botocore.exceptions import BotoCoreError, ClientError
 
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm", "request").get_parameter(
-                Name=self.settings.admin_key_parameter, WithDecryption=True
-            )
+            result = self.api_ssm.get_parameter(Name=self.settings.admin_key_parameter, WithDecryption=True)
         except (BotoCoreError, ClientError) as exc:
             # Not cached: the next admin call tries again.
             raise StorageError("the admin key parameter cannot be read") from exc
-        return str(result["Parameter"]["Value"])
+        value = str(result["Parameter"]["Value"])
+        self._admin_key = (now, value)
+        return value
+
+    @cached_property
+    def api_ssm(self) -> Any:
+        """The API's SSM client (the admin key; request profile), made on first use."""
+        return self._client("ssm", "request")
 
     @cached_property
     def metrics(self) -> Metrics:
