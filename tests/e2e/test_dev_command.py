@@ -7,6 +7,8 @@ import json
 import os
 import re
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import urllib.error
@@ -75,6 +77,11 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
     try:
         base = _api(tmp_path / "dev.log")
         banner = (tmp_path / "dev.log").read_text()
+        # the folder that holds the admin key (env.json, keys.json) and the table dump is the user's alone
+        local = tmp_path / "local"
+        modes = {p: stat.S_IMODE(p.stat().st_mode) for p in (local, local / "state", local / "env.json")}
+        assert modes == {local: 0o700, local / "state": 0o700, local / "env.json": 0o600}
+        assert stat.S_IMODE((local / "state" / "keys.json").stat().st_mode) == 0o600
         demo = re.search(r"http://127\.0\.0\.1:([0-9]+)/hooks", banner)
         assert demo, banner
         demo_port = int(demo.group(1))
@@ -161,3 +168,60 @@ def test_a_tunnel_turns_the_local_exceptions_off(tmp_path: Path) -> None:
             )
     finally:
         _stop(proc)
+
+
+def test_a_second_make_dev_on_the_same_state_says_who_holds_it(tmp_path: Path) -> None:
+    # GIVEN make dev running on a checkout's state
+    first, log = _start(tmp_path)
+    try:
+        _api(log)
+        # WHEN a second one starts on the same state folder
+        second = subprocess.run(
+            [sys.executable, "-m", "local", "dev"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "HOOKWAY_LOCAL_DIR": str(tmp_path / "local"),
+                "HOOKWAY_PORT": "0",
+                "HOOKWAY_DEMO_PORT": "0",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        # THEN it stops at once, saying which process holds the state, and starts nothing
+        assert second.returncode == 1, second.stdout + second.stderr
+        assert f"is in use by another make dev (process {first.pid})" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr and "starting the AWS emulator" not in second.stdout
+        # AND the first is unharmed
+        assert first.poll() is None
+    finally:
+        _stop(first)
+
+
+def test_a_busy_port_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
+    # GIVEN another program listening where the API would
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # WHEN make dev starts on that port
+        result = subprocess.run(
+            [sys.executable, "-m", "local", "dev"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "HOOKWAY_LOCAL_DIR": str(tmp_path / "local"),
+                "HOOKWAY_PORT": str(port),
+                "HOOKWAY_DEMO_PORT": "0",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    # THEN one sentence says which port and how to choose another
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {port} on 127.0.0.1, for the API, is in use" in result.stderr, result.stderr
+    assert "HOOKWAY_PORT=" in result.stderr and "Traceback" not in result.stderr
