@@ -129,7 +129,7 @@ def test_make_dev_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         # AND the log reads as a person follows it: received, stored, delivered; no metric JSON lines
         log = (tmp_path / "dev.log").read_text()
         assert re.search(rf"received   {message_id}  from {source['id']}", log), log
-        assert re.search(rf"stored     {message_id}  from {source['id']}, 1 deliveries", log), log
+        assert re.search(rf"stored     {message_id}  from {source['id']}, 1 delivery", log), log
         wait_until(lambda: f"delivered  {message_id} -> " in (tmp_path / "dev.log").read_text(), timeout=30)
         assert '"_aws"' not in (tmp_path / "dev.log").read_text()
         message = _call("GET", f"{base}/v1/messages/{message_id}", key)
