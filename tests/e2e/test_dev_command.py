@@ -225,3 +225,31 @@ def test_a_busy_port_is_a_sentence_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"port {port} on 127.0.0.1, for the API, is in use" in result.stderr, result.stderr
     assert "HOOKWAY_PORT=" in result.stderr and "Traceback" not in result.stderr
+
+
+def _planned(target: str) -> str:
+    """What make would run for a target if nothing were installed yet (``-B``: every prerequisite is
+    remade; ``-n``: printed, not run)."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", "-B", target, "STAGE=dev"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout
+
+
+@pytest.mark.parametrize("target", ["dev", "deploy", "lint", "unit", "e2e"])
+def test_make_dev_installs_only_what_it_runs(target: str) -> None:
+    # GIVEN a fresh machine (as -B pretends) WHEN make dev (or deploy, lint...) is planned
+    plan = _planned(target)
+    # THEN it sets up the Python environment and nothing else: no apt-get for Chromium, no npm
+    assert "pip install" in plan, plan
+    assert "apt-get" not in plan and "npm" not in plan, plan
+
+
+def test_the_browser_tests_still_get_chromium_and_axe() -> None:
+    plan = _planned("test")
+    assert "apt-get" in plan and "npm ci" in plan, plan
