@@ -519,8 +519,8 @@ def revoke_portal_access(application_id: str) -> Response:
 @app.route("/v1/messages", methods=["GET"], content_types=ANY_CONTENT)
 @api
 def list_messages() -> Response:
-    """Search messages, newest first (every filter optional; see the OpenAPI document)."""
-    return _listing(_container().messages.search(_query(), _scope(), _page()))
+    """Search messages, newest first, each with its delivery summary (filters: see the OpenAPI document)."""
+    return _listing(_container().messages.listing(_query(), _scope(), _page()), lambda item: item)
 
 
 @app.route("/v1/messages", methods=["POST"], content_types=ANY_CONTENT)

@@ -57,6 +57,15 @@ def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str,
     return out
 
 
+def delivery_summary(states: list[dict[str, Any]]) -> dict[str, int]:
+    """How many of a message's deliveries are in each status (``pending``, ``succeeded``, ``failed``,
+    ``skipped``), computed when read from the attempts: nothing is written per outcome."""
+    counts: dict[str, int] = dict.fromkeys(DELIVERY_STATUSES, 0)
+    for state in states:
+        counts[state["status"]] += 1
+    return counts
+
+
 def _time(params: Mapping[str, str], name: str) -> float | None:
     raw = params.get(name)
     if raw is None:
@@ -117,10 +126,37 @@ class MessageService:
         """One message with the state of its delivery to each endpoint."""
         message = self.message(message_id, scope)
         states = delivery_states(message, self._store.list_attempts(message_id))
-        return {**message.public(), "deliveries": states}
+        return {**message.public(), "delivery_summary": delivery_summary(states), "deliveries": states}
 
-    def search(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[Message]:
-        """Messages matching the query parameters, newest first; an application token sees only its own."""
+    def listing(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
+        """A search page, each message with its ``delivery_summary``.
+
+        The summary is read, not stored: one query of a listed message's attempts (the same query the
+        ``status`` filter makes for each candidate, and made once when it did), so a page of ``limit``
+        messages costs ``limit`` more queries and no message ever writes a counter.
+        """
+        read: dict[str, list[Attempt]] = {}
+        found = self.search(params, scope, page, attempts_of=read)
+        items = []
+        for message in found.items:
+            attempts = read.get(message.id)
+            if attempts is None:
+                attempts = self._store.list_attempts(message.id)
+            summary = delivery_summary(delivery_states(message, attempts))
+            items.append({**message.public(), "delivery_summary": summary})
+        return Page(items, found.cursor)
+
+    def search(
+        self,
+        params: Mapping[str, str],
+        scope: Scope,
+        page: PageRequest,
+        attempts_of: dict[str, list[Attempt]] | None = None,
+    ) -> Page[Message]:
+        """Messages matching the query parameters, newest first; an application token sees only its own.
+
+        ``attempts_of``, if given, receives the attempts the ``status`` filter read, by message id.
+        """
         unknown = set(params) - _FILTERS - {"limit", "cursor"}
         if unknown:
             name = sorted(unknown)[0]
@@ -164,6 +200,8 @@ class MessageService:
 
             def keep(message: Message) -> bool:
                 attempts = self._store.list_attempts(message.id)
+                if attempts_of is not None:
+                    attempts_of[message.id] = attempts
                 return any(d["status"] == status for d in delivery_states(message, attempts))
 
         if query.source_id is not None and query.provider_id is not None and page.cursor is None:

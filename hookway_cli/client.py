@@ -75,6 +75,7 @@ def urllib_transport(timeout: float = 30.0) -> Transport:
     """The real transport: ``urllib``, proxy variables ignored, redirects never followed."""
 
     def send(request: Request) -> Response:
+        import http.client
         import urllib.error
         import urllib.request
 
@@ -91,7 +92,8 @@ def urllib_transport(timeout: float = 30.0) -> Transport:
                 return Response(resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read())
         except urllib.error.HTTPError as exc:
             return Response(exc.code, {k.lower(): v for k, v in exc.headers.items()}, exc.read())
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
+            # refused, reset, timed out, DNS, or an answer cut short (IncompleteRead, BadStatusLine)
             reason = getattr(exc, "reason", exc)
             raise ConnectionFailed(f"cannot reach {request.url.split('?')[0]}: {reason}") from None
 

@@ -155,6 +155,7 @@ ENDPOINT_COLUMNS = [
     ("enabled", "enabled"),
     ("application", "application_id"),
     ("event types", "filter.event_types"),
+    ("sources", "filter.sources"),
 ]
 APPLICATION_COLUMNS = [("id", "id"), ("uid", "uid"), ("name", "name"), ("created", "created_at")]
 EVENT_TYPE_COLUMNS = [("name", "name"), ("description", "description"), ("deprecated", "deprecated")]
@@ -163,8 +164,9 @@ MESSAGE_COLUMNS = [
     ("received", "received_at"),
     ("source", "source_id"),
     ("event type", "event_type"),
-    ("status", "status"),
+    ("deliveries", "deliveries"),
 ]
+STATUSES = ("succeeded", "failed", "pending", "skipped")  # a delivery summary's order in words
 ATTEMPT_COLUMNS = [
     ("started", "started_at"),
     ("endpoint", "endpoint_id"),
@@ -186,21 +188,45 @@ def _listing(ctx: Context, route: str, columns: Any, query: Mapping[str, Any] | 
 
 
 def login(ctx: Context) -> int:
-    """Save a profile after checking the key works. JSON: ``{"profile", "url", "file"}``."""
+    """Save a profile after checking the key works; the profile is ``--name`` or ``--profile`` (the same
+    thing; default ``default``). JSON: ``{"profile", "url", "file"}``."""
     import getpass
 
-    conn = ctx.connection()
+    from hookway_cli.client import ConnectionFailed
+
+    name, flag_profile = ctx.args.name, ctx.opt("profile")
+    if name and flag_profile and name != flag_profile:
+        raise UsageError(f"--name {name} and --profile {flag_profile} differ: give one")
+    name = name or flag_profile or "default"
+    # the profile may not exist yet: its saved URL is a default only when it does
+    env = {k: v for k, v in ctx.env.items() if k != "HOOKWAY_PROFILE"}
+    known = name in profiles.load(env)["profiles"]
+    conn = profiles.resolve(env, url=ctx.opt("url"), key=None, profile=name if known else None)
     key = ctx.opt("key") or ctx.env.get("HOOKWAY_ADMIN_KEY")
     if not key:
         if not getattr(ctx.stdin, "isatty", lambda: False)():
             raise UsageError("give the key with --key or HOOKWAY_ADMIN_KEY")
         key = getpass.getpass("admin key or portal token: ").strip()
     ctx._client = Client(conn.url, key, ctx.transport or urllib_transport())
-    ctx.client.call("GET", "/v1/event-types", query={"limit": 1})  # any key may read the catalog
-    file = profiles.save(ctx.env, ctx.args.name, conn.url, key)
+    shown = profiles.key_hint(key)
+    try:
+        ctx.client.call("GET", "/v1/event-types", query={"limit": 1})  # any key may read the catalog
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            said = str(exc).rstrip(".") or exc.code
+            raise ApiError(
+                exc.status,
+                exc.code,
+                f"the API at {conn.url} did not accept the {shown} ({said});"
+                f" check the key and run login again: profile {name} was not saved",
+            ) from None
+        raise
+    except ConnectionFailed as exc:
+        raise ConnectionFailed(f"{exc}; the key was not checked and profile {name} was not saved") from None
+    file = profiles.save(ctx.env, name, conn.url, key)
     ctx.out.result(
-        {"profile": ctx.args.name, "url": conn.url, "file": str(file)},
-        text=f"saved profile {ctx.args.name} for {conn.url} in {file}",
+        {"profile": name, "url": conn.url, "file": str(file)},
+        text=f"saved profile {name} for {conn.url} in {file}",
     )
     return 0
 
@@ -297,6 +323,7 @@ def endpoints_create(ctx: Context) -> int:
         ("application", a.application),
         ("description", a.description),
         ("signing", a.signing),
+        ("secret", a.secret),
     ):
         if value:
             doc[key] = value
@@ -500,12 +527,23 @@ def _search_query(ctx: Context) -> dict[str, Any]:
     }
 
 
+def deliveries_text(message: Mapping[str, Any]) -> str:
+    """A message's delivery summary in words: ``2 succeeded, 1 pending``; ``no endpoint`` when none."""
+    summary = message.get("delivery_summary") or {}
+    parts = [f"{n} {status}" for status in STATUSES if (n := summary.get(status))]
+    return ", ".join(parts) or ("no endpoint" if summary else "-")
+
+
+def _with_deliveries(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**m, "deliveries": deliveries_text(m)} for m in messages]
+
+
 def messages_list(ctx: Context) -> int:
     if ctx.args.limit < 1:
         raise UsageError("--limit must be at least 1")
     query = {**_search_query(ctx), "limit": min(ctx.args.limit, 200)}
     items = ctx.client.pages("/v1/messages", query, limit=ctx.args.limit)
-    ctx.out.table(items, MESSAGE_COLUMNS, {"data": items})
+    ctx.out.table(_with_deliveries(items), MESSAGE_COLUMNS, {"data": items})
     return 0
 
 
@@ -514,7 +552,8 @@ def messages_show(ctx: Context) -> int:
     if ctx.out.as_json:
         ctx.out.json(doc)
         return 0
-    ctx.out.fields({k: v for k, v in doc.items() if k != "deliveries"})
+    shown = {k: v for k, v in doc.items() if k not in ("deliveries", "delivery_summary")}
+    ctx.out.fields({**shown, "deliveries": deliveries_text(doc)})
     ctx.out.line("")
     ctx.out.table(
         doc.get("deliveries", []),
@@ -544,13 +583,7 @@ def messages_body(ctx: Context) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {ctx.args.output}: {exc.strerror}") from None
     else:
-        buffer = getattr(ctx.stdout, "buffer", None)
-        if buffer is not None:
-            ctx.stdout.flush()
-            buffer.write(resp.body)
-            buffer.flush()
-        else:
-            ctx.stdout.write(resp.body.decode("utf-8", errors="replace"))
+        ctx.out.body(resp.body)
     return 0
 
 
@@ -572,12 +605,12 @@ def messages_tail(ctx: Context) -> int:
         for message in fresh:
             seen.add(message["id"])
             if ctx.out.as_json:
-                ctx.stdout.write(json.dumps(message, sort_keys=True) + "\n")
-                ctx.stdout.flush()
+                ctx.out.json_line(message)
             else:
                 from hookway_cli.output import cell
 
-                ctx.out.line("\t".join(cell(message, key) for _, key in MESSAGE_COLUMNS))
+                row = {**message, "deliveries": deliveries_text(message)}
+                ctx.out.line("\t".join(cell(row, key) for _, key in MESSAGE_COLUMNS))
             shown += 1
             if ctx.args.count is not None and shown >= ctx.args.count:
                 return 0
@@ -600,13 +633,17 @@ def recover(ctx: Context) -> int:
     """Queue again what an endpoint missed since a time; ``--wait`` follows them with a progress bar.
     JSON: ``{"endpoint_id", "since", "count", "message_ids", "outcomes"}`` (outcomes with ``--wait``)."""
     since = int(parse_time(ctx.args.since, ctx.now()))
-    answer = ctx.client.call(
-        "POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body={"since": since}
-    )
+    # Recovery leaves each delivery as it was (failed, skipped) until its new attempt ends, so what ended
+    # before is read first: a delivery counts as done once its last attempt is newer (as the console does).
+    before = _latest_attempts(ctx, ctx.args.endpoint, since) if ctx.args.wait else {}
+    body: dict[str, Any] = {"since": since}
+    if ctx.args.include_unmatched:
+        body["include_unmatched"] = True
+    answer = ctx.client.call("POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body=body)
     ids: list[str] = answer.get("message_ids", [])
     outcomes: dict[str, str] = {}
     if ctx.args.wait and ids:
-        outcomes = _follow(ctx, ids, ctx.args.endpoint, ctx.args.wait)
+        outcomes = _follow(ctx, ids, ctx.args.endpoint, ctx.args.wait, before)
     doc = {
         "endpoint_id": ctx.args.endpoint,
         "since": since,
@@ -630,8 +667,32 @@ def _count(outcomes: Mapping[str, str]) -> dict[str, int]:
     return counts
 
 
-def _follow(ctx: Context, ids: list[str], endpoint_id: str, timeout: float) -> dict[str, str]:
-    """Poll each delivery until it is no longer pending (or time runs out), showing progress."""
+def _latest_attempts(ctx: Context, endpoint_id: str, since: float, pages: int = 10) -> dict[str, float]:
+    """Per message, when its latest attempt to the endpoint since ``since`` started (newest first, the
+    attempts recover itself reads; at most ``pages`` pages of 200)."""
+    latest: dict[str, float] = {}
+    cursor = None
+    for _ in range(pages):
+        page = ctx.client.call(
+            "GET", path("/v1/endpoints/{}/attempts", endpoint_id), query={"limit": 200, "cursor": cursor}
+        )
+        for attempt in page.get("data", []):
+            started = float(attempt.get("started_at") or 0)
+            if started < since:
+                return latest
+            message_id = str(attempt.get("message_id"))
+            latest[message_id] = max(started, latest.get(message_id, 0.0))
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    return latest
+
+
+def _follow(
+    ctx: Context, ids: list[str], endpoint_id: str, timeout: float, before: Mapping[str, float]
+) -> dict[str, str]:
+    """Poll each delivery until its new attempt has ended (or time runs out), showing progress: a status
+    other than pending counts only with a ``last_attempt_at`` later than the attempt ``before`` knew."""
     deadline = ctx.now() + timeout
     outcomes = dict.fromkeys(ids, "pending")
     progress = _Progress(ctx, len(ids))
@@ -644,7 +705,9 @@ def _follow(ctx: Context, ids: list[str], endpoint_id: str, timeout: float) -> d
             delivery = next(
                 (d for d in message.get("deliveries", []) if d.get("endpoint_id") == endpoint_id), None
             )
-            if delivery and delivery.get("status") != "pending":
+            if not delivery or delivery.get("status") in (None, "pending"):
+                continue
+            if float(delivery.get("last_attempt_at") or 0) > before.get(message_id, 0.0):
                 outcomes[message_id] = delivery["status"]
         done = sum(1 for s in outcomes.values() if s != "pending")
         progress.update(done)
@@ -671,7 +734,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.task, completed=done)
         elif done != self.last and not self.ctx.out.as_json:
-            self.ctx.stderr.write(f"{done}/{self.total} done\n")
+            self.ctx.out.note(f"{done}/{self.total} done")
         self.last = done
 
     def close(self) -> None:
@@ -737,77 +800,13 @@ def replay(ctx: Context) -> int:
 
 def listen(ctx: Context) -> int:
     """Pull a listen session's deliveries and POST each to ``--forward`` with its headers (Standard
-    Webhooks signature included) and body, then report the local answer as the attempt's outcome. One line
-    per delivery; JSON: one object per line ``{"time", "event_type", "message_id", "attempt", "status",
-    "error_class", "duration_ms", "outcome"}``."""
-    import base64
+    Webhooks signature included) and body, then report the local answer as the attempt's outcome. The
+    same command run again resumes its session (``hookway_cli/listen.py``). One line per delivery; JSON:
+    one object per line ``{"time", "event_type", "message_id", "attempt", "status", "error_class",
+    "duration_ms", "outcome"}``."""
+    from hookway_cli.listen import Listener
 
-    from hookway_cli.client import ConnectionFailed
-
-    a = ctx.args
-    if not a.forward.startswith(("http://", "https://")):
-        raise UsageError("--forward is an http:// or https:// URL")
-    if a.session:
-        session = ctx.client.call("GET", path("/v1/endpoints/{}", a.session))
-        if session.get("kind") != "listen":
-            raise UsageError(f"{a.session} is not a listen session")
-        ctx.stderr.write(f"hookway: resumed listen session {session['id']}; forwarding to {a.forward}\n")
-    else:
-        doc: dict[str, Any] = {"expires_in": a.expires_in}
-        if a.events or a.source:
-            doc["filter"] = {"event_types": a.events, "sources": a.source}
-        if a.application:
-            doc["application"] = a.application
-        session = ctx.client.call("POST", "/v1/listen-sessions", body=doc)
-        ctx.stderr.write(
-            f"hookway: listen session {session['id']} open until {time.strftime('%H:%M:%S', time.localtime(session['expires_at']))}"
-            f"; forwarding to {a.forward}; deliveries are signed with {session['secret']}"
-            f" (resume with --session {session['id']})\n"
-        )
-    ctx.stderr.flush()
-    route = path("/v1/listen-sessions/{}/deliveries", session["id"])
-    cursor: str | None = None
-    done = 0
-    while True:
-        page = ctx.client.call("GET", route, query={"cursor": cursor, "wait": a.poll_wait})
-        cursor = page.get("next_cursor") or cursor
-        for item in page.get("data", []):
-            body = base64.b64decode(item["body_base64"])
-            started = time.monotonic()
-            report: dict[str, Any]
-            try:
-                resp = ctx.client.post_raw(a.forward, item["headers"], body)
-            except ConnectionFailed as exc:
-                report = {"status": None, "error_class": "connect_error", "error": str(exc)[:300]}
-            else:
-                report = {"status": resp.status, "body_base64": base64.b64encode(resp.body[:4096]).decode()}
-                if resp.headers.get("retry-after"):
-                    report["retry_after"] = resp.headers["retry-after"][:300]
-            report["duration_ms"] = int((time.monotonic() - started) * 1000)
-            answer = ctx.client.call("POST", f"{route}/{path('{}', item['id'])}/result", body=report)
-            line = {
-                "time": time.strftime("%H:%M:%S"),
-                "event_type": item.get("event_type"),
-                "message_id": item["message_id"],
-                "attempt": item["attempt"],
-                "status": report["status"],
-                "error_class": report.get("error_class"),
-                "duration_ms": report["duration_ms"],
-                "outcome": answer.get("outcome"),
-            }
-            if ctx.out.as_json:
-                ctx.stdout.write(json.dumps(line, sort_keys=True) + "\n")
-                ctx.stdout.flush()
-            else:
-                shown = report["status"] if report["status"] is not None else report.get("error_class")
-                ok = isinstance(report["status"], int) and 200 <= report["status"] < 300
-                ctx.out.line(
-                    f"{line['time']}  {line['event_type'] or '-'}  {line['message_id']}  {shown}  {line['duration_ms']} ms",
-                    style="green" if ok else "red",
-                )
-            done += 1
-            if a.count is not None and done >= a.count:
-                return 0
+    return Listener(ctx).run()
 
 
 # ---------------------------------------------------------------------------------------- verify
@@ -878,8 +877,13 @@ def verify(ctx: Context) -> int:
     if ctx.out.as_json:
         ctx.out.json(doc)
     else:
+        said = [
+            f"{what} {value}"
+            for what, value in (("delivery", verified.delivery_id), ("event", verified.event_type))
+            if value not in (None, "")
+        ]
         ctx.out.line(
-            f"valid: {a.scheme} signature matches (delivery {verified.delivery_id}, event {verified.event_type})",
+            f"valid: {a.scheme} signature matches" + (f" ({', '.join(said)})" if said else ""),
             style="bold green",
         )
         for line in doc["compared"]:

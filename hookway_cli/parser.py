@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = _Builder(root, common)
 
     login = b.leaf(b.root, "login", "login", "save a profile (URL and key) in your config directory")
-    login.add_argument("--name", default="default", help="profile name (default: default)")
+    login.add_argument("--name", help="profile name (default: default; --profile NAME says the same)")
     b.leaf(
         b.root, "whoami", "whoami", "say which API and key the next command uses, and where they came from"
     )
@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--source", action="append", default=[], help="source filter (repeatable)")
     p.add_argument("--signing", help="standard (default), standard-ed25519, github, passthrough")
+    p.add_argument("--secret", help="the signing secret to use (whsec_...; default: Hookway makes one)")
     for verb, handler, text in (
         ("show", "endpoints_show", "one endpoint"),
         ("enable", "endpoints_enable", "enable an endpoint (clears its failure clock)"),
@@ -175,6 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", required=True)
     p.add_argument("--since", required=True, help="2h, 30m, 1d ago, Unix seconds or ISO 8601")
     p.add_argument(
+        "--include-unmatched",
+        action="store_true",
+        help="also send messages since then that matched no endpoint and that its filter takes",
+    )
+    p.add_argument(
         "--wait", type=float, default=0, metavar="SECONDS", help="follow the deliveries, with progress"
     )
 
@@ -192,7 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--events", action="append", default=[], help="event-type filter (repeatable, * allowed)")
     p.add_argument("--source", action="append", default=[], help="source filter (repeatable)")
     p.add_argument("--application", help="listen to this application's messages")
-    p.add_argument("--session", help="resume this session (its ep_ id) instead of opening a new one")
+    p.add_argument(
+        "--session", help="resume this session (its ep_ id); by default the same command resumes its own"
+    )
+    p.add_argument("--new", action="store_true", help="open a new session even if this command has one")
     p.add_argument(
         "--expires-in", type=int, default=3600, help="a new session's lifetime in seconds (default 3600)"
     )

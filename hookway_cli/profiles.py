@@ -76,7 +76,9 @@ def resolve(env: Mapping[str, str], *, url: str | None, key: str | None, profile
     if name or not (url or env.get("HOOKWAY_URL")) or not (key or env.get("HOOKWAY_ADMIN_KEY")):
         doc = load(env)
         if name and name not in doc["profiles"]:
-            raise UsageError(f"no profile named {name!r}; run `hookway login --profile {name}` first")
+            raise UsageError(
+                f"no profile named {name!r}; save it first with `hookway login --name {name} --url URL --key KEY`"
+            )
         name = name or doc.get("current")
         saved = doc["profiles"].get(name, {}) if name else {}
     used = name if saved else None

@@ -11,10 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 from chalicelib.errors import NotFoundError, ValidationError
-from chalicelib.models import Attempt, Message, generation_of
+from chalicelib.models import Attempt, Endpoint, Message, generation_of
+from chalicelib.outbound.routing import matches
 from chalicelib.outbound.tasks import Task
-from chalicelib.ports import EndpointSource, Queue, Store
+from chalicelib.ports import EndpointSource, MessageQuery, Queue, Store
 from chalicelib.scope import OPERATOR, Scope
+
+UNMATCHED_PAGES = 5  # search pages ``include_unmatched`` reads at most: a bounded look, not a scan
 
 
 class Recovery:
@@ -62,11 +65,16 @@ class Recovery:
 
     def recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR, limit: int = 1000) -> list[str]:
         """Queue one more attempt of every delivery to an endpoint that ended failed or skipped since
-        ``{"since": unix time}``; returns the message ids."""
+        ``{"since": unix time}``; with ``"include_unmatched": true`` also a first attempt of each message
+        of its owner received since then that matched no endpoint and that its filter takes now (see
+        ``_unmatched``); returns the message ids."""
         scope.require_write()
         since = doc.get("since") if isinstance(doc, dict) else None
         if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
             raise ValidationError("since (Unix time in seconds) is required", field="since")
+        unmatched = doc.get("include_unmatched", False) if isinstance(doc, dict) else False
+        if not isinstance(unmatched, bool):
+            raise ValidationError("include_unmatched must be true or false", field="include_unmatched")
         self._endpoint_of(endpoint_id, scope)
         latest: dict[str, Attempt] = {}
         cursor: str | None = None
@@ -97,7 +105,40 @@ class Recovery:
                 continue  # stored again since: that storing has deliveries of its own
             self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
             recovered.append(message_id)
+        if unmatched and len(recovered) < limit:
+            endpoint = self._endpoints.get(endpoint_id)
+            for message in self._unmatched(endpoint, float(since), limit - len(recovered), set(latest)):
+                self._enqueue(message, [endpoint_id], [])
+                recovered.append(message.id)
         return recovered
+
+    def _unmatched(self, endpoint: Endpoint, since: float, limit: int, seen: set[str]) -> list[Message]:
+        """Messages of the endpoint's owner received since ``since`` that matched no endpoint when they
+        arrived and that its filter takes now, never attempted to it: newest first, at most ``limit``,
+        from at most ``UNMATCHED_PAGES`` search pages (each looks at up to ``MAX_EXAMINED`` messages)."""
+        owner = endpoint.application_id
+
+        def keep(message: Message) -> bool:
+            return (
+                not message.endpoints
+                and message.application_id == owner
+                and message.id not in seen
+                and matches(endpoint, message)
+            )
+
+        query = MessageQuery(application_id=owner, after=since)
+        found: list[Message] = []
+        cursor: str | None = None
+        for _ in range(UNMATCHED_PAGES):
+            page = self._store.search_messages(query, limit=limit - len(found), cursor=cursor, keep=keep)
+            for message in page.items:
+                tried = self._store.list_attempts(message.id)
+                if not any(a.endpoint_id == endpoint.id for a in tried):  # resent to it since
+                    found.append(message)
+            cursor = page.cursor
+            if cursor is None or len(found) >= limit:
+                break
+        return found[:limit]
 
     def resume(self, messages: Iterable[tuple[Message, Sequence[Attempt]]]) -> int:
         """Queue the task every pending delivery of these messages waits for (see ``pending_tasks``);

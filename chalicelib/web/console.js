@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { h, replace } from "./dom.js";
 import { route, start, render } from "./router.js";
-import { announce, field, form, errorText } from "./ui.js";
+import { announce, carryNotice, field, form, errorText, scrollHint } from "./ui.js";
 import { overviewPage } from "./overview.js";
 import { sourcesPage, sourcePage, newSourcePage } from "./sources.js";
 import { endpointsPage, endpointPage, newEndpointPage } from "./endpoints.js";
@@ -32,8 +32,12 @@ route("/event-types", ({ query }) => eventTypesPage(ctx, query));
 route("/event-types/:name", ({ params, query }) => eventTypePage(ctx, params.name, query));
 
 let started = false;
+let hadSession = false; // a first visit is asked to sign in, not to sign in "again"
+
+scrollHint(nav);
 
 function signedIn(session) {
+  hadSession = true;
   api.useCsrf(session.csrf_token);
   nav.hidden = false;
   signOutButton.hidden = false;
@@ -61,6 +65,7 @@ function signInPage(reason) {
     onSubmit: async ({ admin_key }) => {
       const session = await api.post("console/session", { admin_key });
       announce("Signed in.");
+      carryNotice();
       signedIn(session);
     },
   });
@@ -73,7 +78,8 @@ function signInPage(reason) {
 
 api.whenSignedOut((error) => {
   if (error.code === "wrong_admin_key") return; // the sign-in form shows it under the field
-  signInPage(error.code === "session_expired" ? errorText(error) : "Sign in again to go on.");
+  if (error.code === "session_expired") signInPage(errorText(error));
+  else signInPage(hadSession ? "Sign in again to go on." : null);
 });
 
 signOutButton.addEventListener("click", async () => {

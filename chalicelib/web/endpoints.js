@@ -6,17 +6,18 @@ import { h, replace, when, ago, parseSpan } from "./dom.js";
 import { link, go } from "./router.js";
 import {
   page, section, button, confirmButton, copyable, badge, details, empty, pagedTable, field, form,
-  FieldError, announce, errorBox, errorText, lines,
+  FieldError, announce, errorBox, errorText, lines, count,
 } from "./ui.js";
 import { attemptColumns, attemptItem, pollUntil, waitForAttempt } from "./attempts.js";
 
+// Short enough to show whole in the select at 390 px; the help under it says the rest.
 const SIGNING = [
-  ["standard", "Standard Webhooks (HMAC-SHA256)"],
-  ["standard-ed25519", "Standard Webhooks (Ed25519 signature)"],
-  ["github", "GitHub style (X-Hub-Signature-256)"],
-  ["passthrough", "Pass through the provider's own headers"],
+  ["standard", "Standard Webhooks, HMAC"],
+  ["standard-ed25519", "Standard Webhooks, Ed25519"],
+  ["github", "GitHub style"],
+  ["passthrough", "Pass through"],
 ];
-const SIGNING_NAMES = { standard: "Standard Webhooks", github: "GitHub style", passthrough: "Pass through" };
+const SIGNING_NAMES = { standard: "Standard Webhooks", "standard-ed25519": "Standard Webhooks, Ed25519", github: "GitHub style", passthrough: "Pass through" };
 
 const endpointPath = (id) => `/endpoints/${encodeURIComponent(id)}`;
 const canChange = (ctx) => !ctx.readOnly;
@@ -42,7 +43,8 @@ function rate(health) {
   if (!health.attempts) return "No attempts yet";
   const share = health.success_rate === null || health.success_rate === undefined
     ? health.succeeded / health.attempts : health.success_rate;
-  return `${Math.round(share * 100)}% of the last ${health.attempts} attempts succeeded`;
+  const last = health.attempts === 1 ? "the last attempt" : `the last ${count(health.attempts, "attempt")}`;
+  return `${Math.round(share * 100)}% of ${last} succeeded`;
 }
 
 function lastError(error) {
@@ -86,7 +88,12 @@ export async function endpointsPage(ctx, query = {}) {
   const addLink = canChange(ctx)
     ? h("a", { class: "btn primary", href: link("/endpoints/new", { application }), "data-testid": "new-endpoint" }, "Add endpoint")
     : null;
-  const toolbar = ctx.mode === "console" ? applicationFilter(await applicationChoices(), application) : null;
+  const [apps, sources] = ctx.mode === "console" ? await Promise.all([applicationChoices(), sourceChoices()]) : [[], []];
+  const toolbar = ctx.mode === "console" ? applicationFilter(apps, application) : null;
+  const sourceName = new Map(sources.map((s) => [s.id, `${s.name} (${s.id})`]));
+  const sourcesCell = (e) => (e.filter.sources && e.filter.sources.length
+    ? h("span", { "data-testid": "endpoint-filter-sources" }, e.filter.sources.map((id) => sourceName.get(id) || id).join(", "))
+    : "All");
   const table = pagedTable({
     testid: "endpoints",
     caption: ctx.mode === "console" ? (application ? `Endpoints of application ${application}` : "The operator's own endpoints") : "Your endpoints",
@@ -97,7 +104,8 @@ export async function endpointsPage(ctx, query = {}) {
       { label: "Status", cell: (e) => h("span", {}, statusBadge(e), e.disabled_reason ? h("span", { class: "muted" }, ` ${e.disabled_reason}`) : null) },
       { label: "Health", cell: (e) => healthCell(e) },
       { label: "Event types", cell: (e) => (e.filter.event_types.length ? e.filter.event_types.join(", ") : "All") },
-    ],
+      ctx.mode === "console" ? { label: "Sources", cell: sourcesCell } : null,
+    ].filter(Boolean),
     emptyText: canChange(ctx)
       ? "No endpoints yet. Add one with the URL that should receive events; Hookway signs and retries every delivery."
       : "No endpoints yet. Ask the account's owner to add one.",
@@ -211,8 +219,10 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
   }
   const more = [];
   if (creating) {
-    more.push(field({ label: "Signing", name: "signing", kind: "select", value: "standard", options: SIGNING, testid: "endpoint-signing",
-      help: "How the receiver verifies a delivery. It cannot change later." }));
+    const signing = field({ label: "Signing", name: "signing", kind: "select", value: "standard", options: SIGNING, testid: "endpoint-signing",
+      help: "How the receiver verifies a delivery: Standard Webhooks signs with HMAC-SHA256 or an Ed25519 key; GitHub style sends X-Hub-Signature-256; Pass through forwards the provider's own headers. It cannot change later." });
+    signing.classList.add("wide"); // a row of its own: the choice reads whole at every width
+    more.push(signing);
   }
   const headerNames = existing ? Object.keys(existing.headers || {}) : [];
   more.push(field({ label: creating ? "Custom headers" : "Replace custom headers", name: "headers", kind: "textarea", rows: 3, testid: "endpoint-headers",
@@ -478,15 +488,17 @@ function recoverPart(endpoint, onProgress) {
   const theForm = form({
     fields: [h("div", { class: "grid" },
       field({ label: "How far back", name: "span", placeholder: "2h", testid: "recover-span", help: "A span: 30m, 2h, 1d." }),
-      field({ label: "Or since", name: "since_time", kind: "datetime-local", testid: "recover-since", help: "Your local time." }))],
+      field({ label: "Or since", name: "since_time", kind: "datetime-local", testid: "recover-since", help: "Your local time." })),
+      field({ label: "Also messages that matched no endpoint", name: "include_unmatched", kind: "checkbox", value: true, testid: "recover-unmatched",
+        help: "Messages received since then that no endpoint took when they arrived, and that this endpoint's filter takes now." })],
     submitLabel: "Recover",
     testid: "recover",
     onSubmit: async (v) => {
       const since = sinceFrom(v);
       const before = await latestAttempts(endpoint.id, since);
-      const done = await api.post(`endpoints/${encodeURIComponent(endpoint.id)}/recover`, { since });
+      const done = await api.post(`endpoints/${encodeURIComponent(endpoint.id)}/recover`, { since, include_unmatched: Boolean(v.include_unmatched) });
       if (!done.count) {
-        replace(progress, h("p", {}, `Nothing to recover: no delivery to this endpoint failed or was skipped since ${when(since)}.`));
+        replace(progress, h("p", {}, `Nothing to recover: no delivery to this endpoint failed or was skipped since ${when(since)}${v.include_unmatched ? ", and no message it takes went unmatched" : ""}.`));
         return;
       }
       announce(`${done.count} ${done.count === 1 ? "delivery" : "deliveries"} queued again.`);
@@ -495,7 +507,7 @@ function recoverPart(endpoint, onProgress) {
     },
   });
   return section("Recover failed deliveries",
-    h("p", { class: "muted" }, "Send again every delivery to this endpoint that failed or was skipped since a time (enable the endpoint first)."),
+    h("p", { class: "muted" }, "Send again every delivery to this endpoint that failed or was skipped since a time, and if you choose the messages that matched no endpoint then (enable the endpoint first)."),
     theForm, progress);
 }
 

@@ -4,12 +4,42 @@
 import * as api from "./api.js";
 import { h, replace, when, bytes, showBody } from "./dom.js";
 import { link, go, render } from "./router.js";
-import { page, section, button, badge, details, pagedTable, field, form, FieldError, announce, errorBox } from "./ui.js";
+import { page, section, button, badge, details, pagedTable, field, form, FieldError, announce, errorBox, count } from "./ui.js";
 import { timeline, messageAttempts, waitForAttempt, pollUntil } from "./attempts.js";
 
 const FILTERS = ["application", "source", "endpoint", "event_type", "status", "after", "before", "provider_id"];
 const STATUSES = [["", "Any"], ["pending", "Pending"], ["succeeded", "Succeeded"], ["failed", "Failed"], ["skipped", "Skipped"]];
 const messagePath = (id) => `/messages/${encodeURIComponent(id)}`;
+const SUMMARY_ORDER = ["succeeded", "failed", "pending", "skipped"];
+
+/** Where a message's deliveries stand (its delivery_summary), as badges: "2 succeeded", "1 failed". */
+export function summaryBadges(summary) {
+  if (!summary) return h("span", { class: "muted" }, "—");
+  const shown = SUMMARY_ORDER.filter((status) => summary[status]);
+  if (!shown.length) return h("span", { class: "muted", "data-testid": "delivery-summary" }, "No endpoint");
+  return h("span", { class: "summary-badges", "data-testid": "delivery-summary" },
+    shown.map((status) => badge(`${summary[status]} ${status}`, status)));
+}
+
+/** A source or an application by name, with its id beside it (a link to its page). */
+function named(kind, id, name) {
+  const path = kind === "source" ? `/sources/${encodeURIComponent(id)}` : `/applications/${encodeURIComponent(id)}`;
+  return h("span", {}, h("a", { href: link(path) }, name || id), name ? h("span", { class: "muted mono" }, ` ${id}`) : null);
+}
+
+function sourceCell(sourceId, name) {
+  if (sourceId === "api") return "Published (api)";
+  if (sourceId === "hookway") return "Hookway's operational events";
+  return named("source", sourceId, name);
+}
+
+/** The same, when the name is still to be read (one GET): the id first, the name when it answers. */
+function lateName(kind, id) {
+  const holder = h("span", { "data-testid": `${kind}-name` }, named(kind, id, null));
+  api.get(`${kind === "source" ? "sources" : "applications"}/${encodeURIComponent(id)}`).then(
+    (found) => { if (found && found.name) replace(holder, named(kind, id, found.name)); }, () => {});
+  return holder;
+}
 
 /** A Unix time as a datetime-local input's value (the reader's local time). */
 function localInput(seconds) {
@@ -50,12 +80,8 @@ function withCurrent(options, current) {
   return options;
 }
 
-async function searchForm(ctx, filters) {
-  const [apps, sources, types] = await Promise.all([
-    ctx.mode === "console" ? firstPage("applications") : [],
-    ctx.mode === "console" ? firstPage("sources") : [],
-    firstPage("event-types"),
-  ]);
+async function searchForm(ctx, filters, apps, sources) {
+  const types = await firstPage("event-types");
   const typeList = h("datalist", { id: "event-type-choices" },
     types.flatMap((t) => [h("option", { value: t.name }), h("option", { value: `${t.name.split(".")[0]}.*` })])
       .filter((opt, i, all) => all.findIndex((o) => o.value === opt.value) === i));
@@ -94,21 +120,32 @@ async function searchForm(ctx, filters) {
   });
   const clear = h("a", { class: "btn", href: link("/messages") }, "Clear filters");
   theForm.querySelector(".actions").append(clear);
-  return theForm;
+  // On a phone the filters fold away under their summary; on a wide screen they start open.
+  const set = Object.keys(filters).length;
+  const wide = window.matchMedia("(min-width: 641px)").matches;
+  return h("details", { class: "filters", open: wide, "data-testid": "message-filters" },
+    h("summary", {}, set ? `Filters (${set} set)` : "Filters"), theForm);
 }
 
 export async function messagesPage(ctx, query = {}) {
   const filters = filtersOf(ctx, query);
   const filtered = Object.keys(filters).length > 0;
+  const [apps, sources] = await Promise.all([
+    ctx.mode === "console" ? firstPage("applications") : [],
+    ctx.mode === "console" ? firstPage("sources") : [],
+  ]);
+  const appName = new Map(apps.map((a) => [a.id, a.name]));
+  const sourceName = new Map(sources.map((s) => [s.id, s.name]));
   const columns = [
     { label: "Received", cell: (m) => h("a", { href: link(messagePath(m.id)) }, when(m.received_at)) },
     { label: "Id", cell: (m) => h("a", { href: link(messagePath(m.id)), class: "mono" }, m.id) },
     { label: "Event type", cell: (m) => m.event_type || h("span", { class: "muted" }, "—") },
+    { label: "Deliveries", cell: (m) => summaryBadges(m.delivery_summary) },
   ];
   if (ctx.mode === "console") {
     columns.push(
-      { label: "Source", cell: (m) => (m.source_id === "api" ? "published" : h("a", { href: link(`/sources/${encodeURIComponent(m.source_id)}`), class: "mono" }, m.source_id)) },
-      { label: "Application", cell: (m) => (m.application_id ? h("a", { href: link(`/applications/${encodeURIComponent(m.application_id)}`), class: "mono" }, m.application_id) : "—") },
+      { label: "Source", cell: (m) => sourceCell(m.source_id, sourceName.get(m.source_id)) },
+      { label: "Application", cell: (m) => (m.application_id ? named("application", m.application_id, appName.get(m.application_id)) : "Operator's own") },
     );
   }
   columns.push({ label: "Size", cell: (m) => bytes(m.size) });
@@ -125,7 +162,7 @@ export async function messagesPage(ctx, query = {}) {
     emptyText,
     emptyActions: filtered ? [h("a", { class: "btn", href: link("/messages") }, "Clear filters")] : [],
   });
-  return page("Messages", await searchForm(ctx, filters), h("h2", { class: "results" }, "Results"), table);
+  return page("Messages", await searchForm(ctx, filters, apps, sources), h("h2", { class: "results" }, "Results"), table);
 }
 
 // ------------------------------------------------------------------------------------------ detail
@@ -134,10 +171,11 @@ function summary(ctx, message) {
   return details([
     ["Id", h("span", { class: "mono", "data-testid": "message-id" }, message.id)],
     ["Event type", message.event_type || "—"],
-    ctx.mode === "console" ? ["Source", message.source_id === "api" ? "published (api)"
-      : h("a", { href: link(`/sources/${encodeURIComponent(message.source_id)}`), class: "mono" }, message.source_id)] : null,
+    ["Deliveries", summaryBadges(message.delivery_summary)],
+    ctx.mode === "console" ? ["Source", ["api", "hookway"].includes(message.source_id) ? sourceCell(message.source_id)
+      : lateName("source", message.source_id)] : null,
     ctx.mode === "console" ? ["Application", message.application_id
-      ? h("a", { href: link(`/applications/${encodeURIComponent(message.application_id)}`), class: "mono" }, message.application_id)
+      ? lateName("application", message.application_id)
       : "None (the operator's own)"] : null,
     ["Received", when(message.received_at)],
     ["Size", bytes(message.size)],
@@ -185,7 +223,11 @@ function endpointName(endpointId) {
 function deliveriesPart(ctx, message) {
   const body = h("div", { "data-testid": "deliveries" }, h("p", { class: "state" }, "Loading…"));
   const controls = h("div", { class: "actions" });
-  const part = section("Deliveries", controls, body);
+  const chooser = h("div", { class: "send-to", "data-testid": "send-to" });
+  const part = section("Deliveries", controls, body, ctx.readOnly ? null : chooser);
+  // The endpoints this message may go to: its owner's only (the API refuses any other).
+  const owned = ctx.readOnly ? Promise.resolve([])
+    : firstPage("endpoints", ctx.mode === "console" ? { application: message.application_id || "" } : {});
   let deliveries = message.deliveries || [];
   let attempts = [];
 
@@ -225,11 +267,28 @@ function deliveriesPart(ctx, message) {
     announce("The new attempts are shown below.");
   }
 
+  /** Send the message to an endpoint of its owner that has no delivery of it yet (one it did not match). */
+  async function drawChooser() {
+    if (ctx.readOnly) return;
+    const have = new Set(deliveries.map((d) => d.endpoint_id));
+    const choices = (await owned).filter((e) => !have.has(e.id));
+    if (!choices.length) {
+      replace(chooser);
+      return;
+    }
+    const pick = field({ label: deliveries.length ? "Send to another endpoint" : "Send to an endpoint", name: "endpoint_id", kind: "select", testid: "send-to-endpoint",
+      options: choices.map((e) => [e.id, e.description ? `${e.url} (${e.description})` : e.url]),
+      help: deliveries.length ? "An endpoint of the same owner that did not get this message." : "Any endpoint of the message's owner: one attempt now, retried as usual." });
+    replace(chooser, h("div", { class: "toolbar" }, pick,
+      button("Send", () => resend([pick.input.value]), { testid: "send-to-submit", busyLabel: "Sending…" })));
+  }
+
   function draw() {
+    drawChooser().catch((error) => replace(chooser, errorBox(error)));
     if (!deliveries.length) {
-      replace(body, h("p", { class: "empty" }, ctx.mode === "console"
-        ? "No endpoint matched this message. Add an endpoint whose filters match its event type, then resend from here or recover on the endpoint."
-        : "None of your endpoints was subscribed to this event when it arrived. Add or edit an endpoint to receive the next ones."));
+      replace(body, h("p", { class: "empty" }, ctx.readOnly
+        ? "None of your endpoints was subscribed to this event when it arrived. Add or edit an endpoint to receive the next ones."
+        : "No endpoint matched this message when it arrived. Send it to an endpoint below, or recover on an endpoint with \"Also messages that matched no endpoint\"."));
       replace(controls);
       return;
     }
@@ -239,7 +298,7 @@ function deliveriesPart(ctx, message) {
       const mine = attempts.filter((a) => a.endpoint_id === d.endpoint_id);
       return h("article", { class: "delivery", "data-testid": "delivery", "data-endpoint": d.endpoint_id },
         h("h3", {}, h("a", { href: link(`/endpoints/${encodeURIComponent(d.endpoint_id)}`) }, endpointName(d.endpoint_id)), " ",
-          badge(d.status), " ", h("span", { class: "muted" }, `${d.attempts} ${d.attempts === 1 ? "attempt" : "attempts"}`)),
+          badge(d.status), " ", h("span", { class: "muted" }, count(d.attempts, "attempt"))),
         d.next_attempt_at ? h("p", { class: "muted" }, `Next try ${when(d.next_attempt_at)}`) : null,
         timeline(mine, "No attempt yet: the delivery is queued."),
         ctx.readOnly ? null : h("div", { class: "actions" },

@@ -9,7 +9,7 @@ import { page, section, badge, empty, pagedTable, errorBox } from "./ui.js";
 const SERIES = [
   { key: "received", label: "Received", href: link("/messages"), help: "messages stored" },
   { key: "delivered", label: "Delivered", href: link("/messages", { status: "succeeded" }), help: "deliveries that succeeded" },
-  { key: "failed", label: "Failed", href: link("/messages", { status: "failed" }), help: "deliveries that ended failed" },
+  { key: "failed", label: "Failed", href: link("/messages", { status: "failed" }), help: "deliveries that ended failed (out of retries), counted when they ended, even if resent since" },
   { key: "rejected", label: "Rejected", href: link("/sources"), help: "requests refused at a source" },
 ];
 
@@ -30,8 +30,8 @@ function cards(totals) {
 function chart(hours) {
   const width = 720;
   const height = 200;
-  const top = 10;
-  const bottom = 24;
+  const top = 4;
+  const bottom = 1;
   const slot = width / hours.length;
   const bar = Math.max(1, (slot - 4) / SERIES.length);
   const max = Math.max(1, ...hours.flatMap((hr) => SERIES.map((s) => hr[s.key] || 0)));
@@ -43,18 +43,18 @@ function chart(hours) {
       const tall = value * scale;
       bars.push(h("rect", { class: `bar ${s.key}`, x: (i * slot + 2 + j * bar).toFixed(1), y: (height - bottom - tall).toFixed(1), width: Math.max(0.5, bar - 0.5).toFixed(1), height: tall.toFixed(1) }));
     });
-    if (i % 6 === 0 || i === hours.length - 1) {
-      const anchor = i === 0 ? "start" : i === hours.length - 1 ? "end" : "middle";
-      const x = i === 0 ? 0 : i === hours.length - 1 ? width : i * slot + slot / 2;
-      bars.push(h("text", { x: x.toFixed(1), y: height - 6, "text-anchor": anchor, "font-size": 13, class: "axis" }, hourLabel(hr.start)));
-    }
   });
+  // The hour labels and the peak are HTML under and over the drawing, not SVG text: SVG text scales
+  // with the drawing (about 6 px on a phone); these keep the page's own size at every width.
+  const ticks = h("div", { class: "ticks", "aria-hidden": "true", "data-testid": "chart-ticks" }, hours.map((hr, i) =>
+    h("span", { class: i === 0 ? "tick first" : i === hours.length - 1 ? "tick last" : i % 12 === 6 ? "tick minor" : "tick" },
+      i % 6 === 0 || i === hours.length - 1 ? hourLabel(hr.start) : "")));
   const totals = SERIES.map((s) => `${hours.reduce((n, hr) => n + (hr[s.key] || 0), 0)} ${s.label.toLowerCase()}`).join(", ");
   const svg = h("svg", { xmlns: "http://www.w3.org/2000/svg", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-labelledby": "chart-title", focusable: "false", "data-testid": "chart" },
     h("title", { id: "chart-title" }, `Per hour over the last ${hours.length} hours: ${totals}. The table below has each hour's figures.`),
     h("line", { x1: 0, x2: width, y1: height - bottom, y2: height - bottom, stroke: "#8a94a6", "stroke-width": 1 }),
-    bars,
-    h("text", { x: 4, y: top + 4, "font-size": 13, class: "axis" }, `peak ${max} an hour`));
+    bars);
+  const peak = h("p", { class: "peak axis", "aria-hidden": "true" }, `Peak: ${max} an hour`);
   const legend = h("p", { class: "legend", "aria-hidden": "true" }, SERIES.map((s) => h("span", {}, h("span", { class: `swatch ${s.key}` }), s.label)));
   const table = h("div", { class: "table-wrap" }, h("table", { class: "list hours", "data-testid": "hours" },
     h("caption", {}, "Each hour's figures, oldest first"),
@@ -62,7 +62,7 @@ function chart(hours) {
     h("tbody", {}, hours.map((hr) => h("tr", {},
       h("th", { scope: "row", "data-label": "Hour" }, `${when(hr.start)}`),
       SERIES.map((s) => h("td", { "data-label": s.label }, String(hr[s.key] || 0))))))));
-  return h("div", { class: "chart" }, svg, legend, h("details", {}, h("summary", {}, "Show the figures per hour"), table));
+  return h("div", { class: "chart" }, peak, svg, ticks, legend, h("details", {}, h("summary", {}, "Show the figures per hour"), table));
 }
 
 function attention(list) {
@@ -82,7 +82,7 @@ function attention(list) {
 function recentFailures() {
   return pagedTable({
     testid: "recent-failures",
-    caption: "Messages with a delivery that ended failed, newest first",
+    caption: "Messages with a delivery failed now (not resent or recovered since), newest first",
     load: (cursor) => api.get("messages", { status: "failed", limit: 10, cursor }),
     columns: [
       { label: "Received", cell: (m) => h("a", { href: link(`/messages/${m.id}`) }, when(m.received_at)) },
@@ -90,7 +90,7 @@ function recentFailures() {
       { label: "From", cell: (m) => (m.source_id ? h("a", { href: link(`/sources/${m.source_id}`) }, m.source_id) : "Published") },
       { label: "Message", cell: (m) => h("span", { class: "mono" }, m.id) },
     ],
-    emptyText: "No delivery has ended failed. Deliveries that run out of retries show here.",
+    emptyText: "No delivery is failed now. A delivery that runs out of retries shows here until it is resent or recovered; the Failed figure above still counts it.",
   });
 }
 
@@ -118,6 +118,6 @@ export async function overviewPage() {
   } else {
     parts.push(section("Last 24 hours", errorBox(statsError)));
   }
-  parts.push(section("Recent failed deliveries", recentFailures()));
+  parts.push(section("Deliveries failed now", recentFailures()));
   return page("Overview", ...parts);
 }

@@ -1,7 +1,7 @@
 // Hash routes (#/endpoints/ep_123?tab=attempts): the page works from one HTML file under any prefix,
 // and the URL a person copies opens the same view.
 import { h, replace } from "./dom.js";
-import { clearStaleNotice, errorBox } from "./ui.js";
+import { carryNotice, clearStaleNotice, errorBox } from "./ui.js";
 
 const routes = [];
 let mainEl = null;
@@ -31,7 +31,9 @@ export function link(path, query = {}) {
   return `#${path}${search ? `?${search}` : ""}`;
 }
 
+/** Open a view after a change; the notice that change said goes with it. */
 export function go(path, query) {
+  carryNotice();
   location.hash = link(path, query);
 }
 
@@ -44,15 +46,16 @@ export async function render() {
     if (!match) continue;
     const params = Object.fromEntries(r.names.map((n, i) => [n, decodeURIComponent(match[i + 1])]));
     replace(mainEl, h("p", { class: "state" }, "Loading…"));
+    markCurrent(path); // the page asked for, at once; a slower earlier render never marks its own
     try {
       const node = await r.render({ params, query });
       if (ticket === current) replace(mainEl, node);
     } catch (error) {
       if (ticket === current) replace(mainEl, failedPage(error));
     }
-    markCurrent(path);
     return;
   }
+  markCurrent(path);
   replace(mainEl, h("section", { class: "page" }, h("h1", {}, "Not found"), h("p", {}, "There is no page here."), h("a", { href: "#/" }, "Go to the start")));
 }
 

@@ -8,13 +8,40 @@ export function announce(text, kind = "ok") {
   const region = document.getElementById("status");
   if (!region) return;
   region.dataset.at = String(Date.now());
+  delete region.dataset.carry;
   replace(region, h("p", { class: `notice ${kind}` }, text));
 }
 
-/** On navigation: a notice said a moment ago (a change that led here) stays; an older one goes. */
-export function clearStaleNotice(freshMs = 2000) {
+/** The notice just said is about the page the app is about to open (a change that leads there). */
+export function carryNotice() {
   const region = document.getElementById("status");
-  if (region && Date.now() - Number(region.dataset.at || 0) > freshMs) region.replaceChildren();
+  if (region && region.firstChild) region.dataset.carry = "1";
+}
+
+/**
+ * On navigation: a notice carried to this page (see carryNotice) stays for it, and only for it, if it
+ * is fresh; every other notice goes, however recent (it was about the page left behind).
+ */
+export function clearStaleNotice(freshMs = 5000) {
+  const region = document.getElementById("status");
+  if (!region) return;
+  const carried = region.dataset.carry === "1" && Date.now() - Number(region.dataset.at || 0) <= freshMs;
+  delete region.dataset.carry;
+  if (!carried) region.replaceChildren();
+}
+
+/** A row that scrolls sideways says so: the class more-after (a fade edge) while more is past its end. */
+export function scrollHint(el) {
+  const update = () => el.classList.toggle("more-after", el.scrollLeft + el.clientWidth < el.scrollWidth - 1);
+  el.addEventListener("scroll", update, { passive: true });
+  window.addEventListener("resize", update);
+  new ResizeObserver(update).observe(el);
+  update();
+}
+
+/** "1 attempt", "2 attempts": a count with its noun in the right number. */
+export function count(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 export function errorText(error) {

@@ -44,7 +44,7 @@ def test_the_overview_counts_the_traffic_and_links_each_figure_to_its_list(
         page = s.page
         # WHEN the overview opens
         s.open("/")
-        page.get_by_role("heading", name="Recent failed deliveries").wait_for()
+        page.get_by_role("heading", name="Deliveries failed now").wait_for()
         s.wait_loaded()
         shots(s, "console-overview")
         if before is None:

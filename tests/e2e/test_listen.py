@@ -27,6 +27,8 @@ def start_listen(stack: Stack, log: Path, *argv: str) -> subprocess.Popen[bytes]
         "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
         "PATH": "/usr/bin:/bin",
         "HOME": "/nonexistent",
+        # where listen remembers its session: the test's own directory, beside its log
+        "HOOKWAY_CONFIG_DIR": str(log.parent / "config"),
         # the checkout the test belongs to, whichever tree the installed script was made from
         "PYTHONPATH": str(ROOT),
     }
@@ -108,4 +110,37 @@ def test_listen_forwards_published_and_inbound_webhooks_and_survives_a_restart(
         assert set(away) <= ids
     finally:
         again.send_signal(signal.SIGTERM)
+        again.wait(timeout=10)
+
+
+def test_ctrl_c_then_the_same_command_again_receives_the_backlog(
+    stack: Stack, receivers: Receivers, tmp_path: Path
+) -> None:
+    # GIVEN a CLI listening (no --session), which has received one event
+    tag = uuid.uuid4().hex[:8]
+    event_type, local = f"again.{tag}", f"/again-{tag}"
+    command = ("--forward", receivers.url(local), "--events", event_type, "--expires-in", "300")
+    log = tmp_path / "listen.log"
+    cli = start_listen(stack, log, *command)
+    try:
+        opened = wait_until(lambda: re.search(r"listen session (ep_\w+) open", log.read_text()))
+        first = publish(stack, event_type, {"n": 1})
+        wait_until(lambda: receivers.at(local) or None, timeout=60)
+    finally:
+        # WHEN the user presses Ctrl-C
+        cli.send_signal(signal.SIGINT)
+        assert cli.wait(timeout=10) == 130
+    assert f"deliveries wait for session {opened.group(1)}" in log.read_text()
+    # AND events arrive while it is away, then the same command is run again
+    away = [publish(stack, event_type, {"n": n}) for n in (2, 3)]
+    again = start_listen(stack, log, *command)
+    try:
+        # THEN it resumes the same session and receives the backlog
+        wait_until(lambda: f"resumed listen session {opened.group(1)}" in log.read_text())
+        wait_until(lambda: len(receivers.at(local)) >= 3 or None, timeout=60)
+        ids = [r.headers.get("webhook-id") for r in receivers.at(local)]
+        assert set(away) <= set(ids) and first in ids
+        assert log.read_text().count("listen session") >= 2 and log.read_text().count(" open until ") == 1
+    finally:
+        again.send_signal(signal.SIGINT)
         again.wait(timeout=10)

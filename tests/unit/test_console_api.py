@@ -20,15 +20,21 @@ from tests.fakes import FakeClock, MemoryStore
 
 
 class Receiver:
-    """Answers each POST with the next status of its script (then 200)."""
+    """Answers each POST with its URL's status in ``by_url``, else the next status of its script (then 200).
+
+    A batch goes out concurrently, so a test with several endpoints answers by URL, not by order."""
 
     def __init__(self) -> None:
         self.script: list[int] = []
+        self.by_url: dict[str, int] = {}
         self.urls: list[str] = []
 
     def __call__(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
         self.urls.append(request.url)
-        status = self.script.pop(0) if self.script else 200
+        if request.url in self.by_url:
+            status = self.by_url[request.url]
+        else:
+            status = self.script.pop(0) if self.script else 200
         return egress.OutboundResponse(
             status=status, headers={}, body=b"nope" if status >= 300 else b"ok", duration=0.01, address="x"
         )
@@ -430,3 +436,110 @@ def test_an_accent_is_judged_by_its_contrast_with_white() -> None:
     with pytest.raises(BrandingError) as caught:
         check_accent("#777777")
     assert caught.value.field == "accent" and "4.5:1" in str(caught.value)
+
+
+# ------------------------------------------------------------------------------ delivery summaries
+
+
+def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
+    s: Services, receiver: Receiver
+) -> None:
+    c = s.container
+    # GIVEN three endpoints: one succeeds, one fails for good, one is disabled after the message matched
+    _endpoint(s, "https://hooks.example.com/ok", retry_schedule=[0])
+    _endpoint(s, "https://hooks.example.com/bad", retry_schedule=[0])
+    waiting = _endpoint(s, "https://hooks.example.com/later", retry_schedule=[0, 3600])
+    receiver.by_url = {
+        "https://hooks.example.com/ok": 200,
+        "https://hooks.example.com/bad": 500,
+        "https://hooks.example.com/later": 500,
+    }
+    message_id = c.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    _route_batch(s)
+    _send_batch(s)
+    writes = s.store.writes
+    # WHEN the message and the list are read
+    shown = c.messages.get(message_id, OPERATOR)
+    listed = c.messages.listing({}, OPERATOR, _page()).items
+    # THEN each says what its deliveries are, counted from the attempts, without a write
+    expected = {"pending": 1, "succeeded": 1, "failed": 1, "skipped": 0}
+    assert shown["delivery_summary"] == expected
+    assert [(m["id"], m["delivery_summary"]) for m in listed] == [(message_id, expected)]
+    assert waiting in [d["endpoint_id"] for d in shown["deliveries"] if d["status"] == "pending"]
+    assert s.store.writes == writes
+    # ... and the status filter's page carries the same summary
+    failed = c.messages.listing({"status": "failed"}, OPERATOR, _page()).items
+    assert [m["delivery_summary"] for m in failed] == [expected]
+
+
+def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> None:
+    message_id = s.container.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    _route_batch(s)
+    shown = s.container.messages.get(message_id, OPERATOR)
+    assert shown["delivery_summary"] == {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+
+
+# ------------------------------------------------------------------- messages that matched nothing
+
+
+def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
+    s: Services, receiver: Receiver
+) -> None:
+    c = s.container
+    # GIVEN a message that matched no endpoint, then an endpoint added
+    message_id = c.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    _route_batch(s)
+    assert s.store.get_message(message_id).endpoints == ()
+    endpoint_id = _endpoint(s, "https://hooks.example.com/new")
+    # WHEN it is resent to that endpoint
+    assert c.recovery.resend(message_id, {"endpoint_ids": [endpoint_id]}, OPERATOR) == [endpoint_id]
+    assert _send_batch(s) == [None]
+    # THEN it is delivered there, and the message shows the delivery
+    assert receiver.urls == ["https://hooks.example.com/new"]
+    shown = c.messages.get(message_id, OPERATOR)
+    assert [(d["endpoint_id"], d["status"]) for d in shown["deliveries"]] == [(endpoint_id, "succeeded")]
+
+
+def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and_filter(
+    s: Services, receiver: Receiver
+) -> None:
+    c = s.container
+    app = c.applications.create({"name": "A"}, OPERATOR)
+    # GIVEN messages that matched nothing: one before the window, two in it (one of another type),
+    # one of an application, and one that matched an endpoint
+    old = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    s.clock.advance(600)
+    since = s.clock()
+    wanted = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    other_type = c.publisher.publish({"event_type": "user.new", "payload": {}}, None, OPERATOR)
+    tenants = c.publisher.publish(
+        {"event_type": "order.paid", "payload": {}, "application": app.id}, None, OPERATOR
+    )
+    _route_batch(s)
+    listener = _endpoint(s, "https://hooks.example.com/first", filter={"event_types": ["order.*"]})
+    matched = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    _route_batch(s)
+    assert _send_batch(s) == [None]
+    receiver.urls.clear()
+    # ... and a new endpoint for order.* events
+    endpoint_id = _endpoint(s, "https://hooks.example.com/new", filter={"event_types": ["order.*"]})
+    # WHEN recover runs on the new endpoint without, then with include_unmatched
+    assert c.recovery.recover(endpoint_id, {"since": since}, OPERATOR) == []
+    found = c.recovery.recover(endpoint_id, {"since": since, "include_unmatched": True}, OPERATOR)
+    # THEN only the unmatched message in the window, of its owner and filter, is sent to it, once
+    assert found == [wanted]
+    assert _send_batch(s) == [None]
+    assert receiver.urls == ["https://hooks.example.com/new"]
+    shown = c.messages.get(wanted, OPERATOR)
+    assert [(d["endpoint_id"], d["status"]) for d in shown["deliveries"]] == [(endpoint_id, "succeeded")]
+    # ... and running it again finds nothing new (it was attempted there)
+    assert c.recovery.recover(endpoint_id, {"since": since, "include_unmatched": True}, OPERATOR) == []
+    assert {old, other_type, tenants, matched}.isdisjoint(found) and listener != endpoint_id
+
+
+@pytest.mark.parametrize("flag", ["yes", 1, None, []])
+def test_include_unmatched_must_be_a_boolean(s: Services, flag: Any) -> None:
+    endpoint_id = _endpoint(s, "https://hooks.example.com/new")
+    with pytest.raises(ValidationError) as err:
+        s.container.recovery.recover(endpoint_id, {"since": 0, "include_unmatched": flag}, OPERATOR)
+    assert err.value.field == "include_unmatched"

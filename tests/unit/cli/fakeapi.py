@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,24 +81,23 @@ def run(
     stdout: io.StringIO | None = None,
     stdin: str = "",
     clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> Ran:
     """Run ``hookway argv`` against the fake API, connected by the environment."""
     out = stdout if stdout is not None else io.StringIO()
     err = io.StringIO()
-    environment = {
-        "HOOKWAY_URL": BASE,
-        "HOOKWAY_ADMIN_KEY": KEY,
-        "HOOKWAY_CONFIG_DIR": "/nonexistent-hookway",
-    }
-    environment.update(env or {})
-    code = main(
-        list(argv),
-        transport=api,
-        env=environment,
-        stdout=out,
-        stderr=err,
-        stdin=io.StringIO(stdin),
-        clock=clock or (lambda: NOW),
-        sleep=lambda seconds: None,
-    )
+    with tempfile.TemporaryDirectory(prefix="hookway-cli-test-") as empty:
+        # a fresh, empty config directory per run (no profile, no remembered listen session)
+        environment = {"HOOKWAY_URL": BASE, "HOOKWAY_ADMIN_KEY": KEY, "HOOKWAY_CONFIG_DIR": empty}
+        environment.update(env or {})
+        code = main(
+            list(argv),
+            transport=api,
+            env=environment,
+            stdout=out,
+            stderr=err,
+            stdin=io.StringIO(stdin),
+            clock=clock or (lambda: NOW),
+            sleep=sleep or (lambda seconds: None),
+        )
     return Ran(code, out.getvalue(), err.getvalue())

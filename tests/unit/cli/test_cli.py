@@ -254,6 +254,8 @@ def test_endpoints_create_and_rotate_secret():
         "acme",
         "--signing",
         "github",
+        "--secret",
+        "a-github-secret-of-16+",
         "--json",
     )
     assert created.json()["secret"] == "whsec_x"
@@ -261,6 +263,7 @@ def test_endpoints_create_and_rotate_secret():
         "url": "https://r.example/hooks",
         "application": "acme",
         "signing": "github",
+        "secret": "a-github-secret-of-16+",
         "filter": {"event_types": ["order.*"], "sources": []},
     }
     rotated = run(fake, "endpoints", "rotate-secret", "ep_1", "--retire-old-after", "30", "--json")
@@ -515,23 +518,71 @@ def test_recover_sends_since_as_unix_time_and_follows_the_deliveries():
         "/v1/endpoints/ep_1/recover",
         (202, {"endpoint_id": "ep_1", "message_ids": list(ends), "count": 2}),
     )
+    fake.on("GET", "/v1/endpoints/ep_1/attempts", listing())
     for message_id, status in ends.items():
-        fake.on(
-            "GET",
-            f"/v1/messages/{message_id}",
-            (200, {"id": message_id, "deliveries": [{"endpoint_id": "ep_1", "status": status}]}),
-        )
+        delivery = {"endpoint_id": "ep_1", "status": status, "last_attempt_at": NOW + 1}
+        fake.on("GET", f"/v1/messages/{message_id}", (200, {"id": message_id, "deliveries": [delivery]}))
     ticks = itertools.count(NOW)
     # WHEN recovered since 2h, waiting
     ran = run(
         fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--wait", "60", clock=lambda: next(ticks)
     )
     # THEN since was two hours before now, the progress went to stderr, the outcome is summed up
-    assert json.loads(fake.requests[0].body or b"") == {"since": int(NOW - 7200)}
+    assert fake.sent_json() == {"since": int(NOW - 7200)}
     assert "2/2 done" in ran.err
     assert ran.out == "queued 2 deliveries to ep_1 again: 1 failed, 1 succeeded\n"
     as_json = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--json")
     assert as_json.json()["count"] == 2 and as_json.json()["outcomes"] == {}
+
+
+def test_recover_wait_waits_for_the_new_attempt_instead_of_reading_the_old_failure():
+    # GIVEN two deliveries to ep_1 that failed before (their last attempts on record), recovered now;
+    # the API still shows them failed (recovery does not set them back to pending) until the new
+    # attempts end: the first succeeds at the third read, the second fails again at the second
+    old = {"msg_a": NOW - 600, "msg_b": NOW - 300}
+    attempts = [
+        {"message_id": m, "endpoint_id": "ep_1", "started_at": t, "status": "failed"} for m, t in old.items()
+    ]
+    reads = {"msg_a": 0, "msg_b": 0}
+
+    def message(request: Request):
+        message_id = urlsplit(request.url).path.rsplit("/", 1)[1]
+        reads[message_id] += 1
+        ended = reads[message_id] >= (3 if message_id == "msg_a" else 2)
+        delivery = {
+            "endpoint_id": "ep_1",
+            "status": ("succeeded" if message_id == "msg_a" else "failed") if ended else "failed",
+            "last_attempt_at": NOW + 5 if ended else old[message_id],
+        }
+        return 200, {"id": message_id, "deliveries": [delivery]}
+
+    fake = (
+        FakeApi()
+        .on("GET", "/v1/endpoints/ep_1/attempts", listing(*attempts))
+        .on("POST", "/v1/endpoints/ep_1/recover", (202, {"message_ids": list(old), "count": 2}))
+        .on("GET", r"/v1/messages/msg_[ab]", message)
+    )
+    ticks = itertools.count(NOW)
+    # WHEN recovered with --wait
+    ran = run(
+        fake,
+        "recover",
+        "--endpoint",
+        "ep_1",
+        "--since",
+        "1h",
+        "--wait",
+        "60",
+        "--json",
+        clock=lambda: next(ticks),
+    )
+    # THEN each outcome is that of the new attempt, not the failure it had before
+    assert ran.code == 0, ran.err
+    assert ran.json()["outcomes"] == {"msg_a": "succeeded", "msg_b": "failed"}
+    assert reads == {"msg_a": 3, "msg_b": 2}
+    # AND the attempts were read before the recovery was asked for
+    paths = [urlsplit(r.url).path for r in fake.requests]
+    assert paths.index("/v1/endpoints/ep_1/attempts") < paths.index("/v1/endpoints/ep_1/recover")
 
 
 def test_replay_dry_run_counts_and_sends_nothing():
@@ -883,3 +934,302 @@ def test_listen_ends_with_the_apis_sentence_when_the_session_is_over():
     ran = run(fake, "listen", "--forward", "http://127.0.0.1:3000/hooks", "--session", "ep_l")
     assert ran.code == 1 and ran.err.endswith("hookway: the listen session has ended; open a new one.\n")
     assert run(fake, "listen", "--forward", "ftp://x").code == 2
+
+
+def _listen_twice(fake: FakeApi, config: Path, *extra: str, forward: str = "http://127.0.0.1:3000/hooks"):
+    return run(
+        fake,
+        "listen",
+        "--forward",
+        forward,
+        "--events",
+        "order.*",
+        "--count",
+        "1",
+        *extra,
+        env={"HOOKWAY_CONFIG_DIR": str(config)},
+    )
+
+
+def test_listen_started_again_with_the_same_command_resumes_its_session(tmp_path: Path):
+    # GIVEN a listen that opened a session and was stopped
+    fake = _listen_api()
+    first = _listen_twice(fake, tmp_path)
+    assert first.code == 0, first.err
+    assert [r.method for r in fake.requests].count("POST") == 3  # open, forward, report
+    remembered = tmp_path / "listen-sessions.json"
+    assert stat.S_IMODE(os.stat(remembered).st_mode) == 0o600
+    assert "ep_l" in remembered.read_text() and "whsec_s" not in remembered.read_text()
+    # WHEN the same command runs again
+    fake.requests.clear()
+    again = _listen_twice(fake, tmp_path)
+    # THEN it resumes that session (no new one is opened) and receives what waited
+    assert again.code == 0, again.err
+    assert not [r for r in fake.requests if r.url.endswith("/v1/listen-sessions")]
+    assert "resumed listen session ep_l" in again.err and "whsec_s" not in again.err
+    assert "msg_1" in again.out
+
+
+def test_listen_opens_a_new_session_for_another_command_with_new_or_when_the_old_one_ended(tmp_path: Path):
+    fake = _listen_api()
+    assert _listen_twice(fake, tmp_path).code == 0
+
+    def opened(ran) -> bool:
+        return "listen session ep_l open until" in ran.err
+
+    # another forward URL, or other filters, is another command: a session of its own
+    assert opened(_listen_twice(fake, tmp_path, forward="http://127.0.0.1:4000/hooks"))
+    assert opened(_listen_twice(fake, tmp_path, "--events", "invoice.*"))
+    # --new starts afresh even for the same command
+    assert opened(_listen_twice(fake, tmp_path, "--new"))
+    # a remembered session that has ended (or is about to) is not resumed
+    fake.on("GET", "/v1/endpoints/ep_l", (200, {"id": "ep_l", "kind": "listen", "expires_at": NOW + 10}))
+    ended = _listen_twice(fake, tmp_path)
+    assert opened(ended) and "has ended; opening a new one" in ended.err
+    fake.on("GET", "/v1/endpoints/ep_l", (404, {"error": {"code": "endpoint_not_found", "message": "no"}}))
+    assert opened(_listen_twice(fake, tmp_path))
+    # and --session with --new is a usage error
+    assert _listen_twice(fake, tmp_path, "--new", "--session", "ep_l").code == 2
+
+
+def test_listen_rides_out_resets_refusals_and_5xx_with_capped_backoff_and_jitter():
+    # GIVEN an API whose long poll fails seven times (reset, refused, 502, 503, timeouts) before answering
+    from hookway_cli.client import ConnectionFailed
+
+    fake = _listen_api()
+    failures = [
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: connection reset"),
+        ConnectionFailed(
+            "cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: connection refused"
+        ),
+        (502, {"error": {"code": "bad_gateway", "message": "bad gateway"}}),
+        (503, b"<html>unavailable</html>"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+        ConnectionFailed("cannot reach http://api.test/v1/listen-sessions/ep_l/deliveries: timed out"),
+    ]
+
+    def flaky(request: Request):
+        if "/deliveries?" in request.url and failures:
+            failure = failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            fake.requests.append(request)
+            status, doc = failure
+            from hookway_cli.client import Response
+
+            body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+            return Response(status, {}, body)
+        return fake(request)
+
+    slept: list[float] = []
+    # WHEN listen runs
+    ran = run(
+        flaky,  # type: ignore[arg-type]
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--session",
+        "ep_l",
+        "--count",
+        "1",
+        sleep=slept.append,
+    )
+    # THEN it kept going and delivered once the API answered again
+    assert ran.code == 0, ran.err
+    assert "msg_1" in ran.out
+    # AND it waited between tries: doubling from 0.5 s, capped at 30 s, each between half and all of its step
+    steps = [min(30.0, 0.5 * 2**n) for n in range(len(slept))]
+    assert len(slept) == 9
+    assert all(step / 2 <= wait <= step for wait, step in zip(slept, steps, strict=True)), slept
+    assert max(slept) <= 30.0 and slept[-1] >= 15.0
+    # AND said so, in sentences, then said it was back
+    assert ran.err.count("reconnecting in") == 9 and "connection reset" in ran.err
+    assert "hookway: reconnected" in ran.err and "Traceback" not in ran.err
+
+
+def test_listen_stops_at_once_on_an_answer_that_will_not_change_and_forgets_an_ended_session(tmp_path: Path):
+    fake = _listen_api()
+    assert _listen_twice(fake, tmp_path).code == 0
+    fake.on(
+        "GET",
+        "/v1/listen-sessions/ep_l/deliveries",
+        (401, {"error": {"code": "unauthorized", "message": "invalid admin key"}}),
+    )
+    slept: list[float] = []
+    refused = run(
+        fake,
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--events",
+        "order.*",
+        env={"HOOKWAY_CONFIG_DIR": str(tmp_path)},
+        sleep=slept.append,
+    )
+    assert refused.code == 1 and not slept and "invalid admin key" in refused.err
+    fake.on(
+        "GET",
+        "/v1/listen-sessions/ep_l/deliveries",
+        (
+            410,
+            {"error": {"code": "session_expired", "message": "the listen session has ended; open a new one"}},
+        ),
+    )
+    ended = _listen_twice(fake, tmp_path)
+    assert ended.code == 1 and "ep_l" not in (tmp_path / "listen-sessions.json").read_text()
+
+
+def test_listen_reports_again_after_a_lost_answer_and_takes_already_reported_as_done():
+    from hookway_cli.client import ConnectionFailed
+
+    fake = _listen_api().on(
+        "POST",
+        "/v1/listen-sessions/ep_l/deliveries/d1/result",
+        (409, {"error": {"code": "delivery_not_pending", "message": "already reported"}}),
+    )
+    lost = [ConnectionFailed("cannot reach http://api.test/...: connection reset by peer")]
+
+    def losing(request: Request):
+        if request.url.endswith("/result") and lost:
+            fake.requests.append(request)
+            raise lost.pop()
+        return fake(request)
+
+    ran = run(
+        losing,  # type: ignore[arg-type]
+        "listen",
+        "--forward",
+        "http://127.0.0.1:3000/hooks",
+        "--session",
+        "ep_l",
+        "--count",
+        "1",
+        "--json",
+    )
+    assert ran.code == 0, ran.err
+    assert [r.url.endswith("/result") for r in fake.requests].count(True) == 2
+    assert json.loads(ran.out)["outcome"] == "delivery_not_pending"
+
+
+def test_listen_interrupted_says_how_to_resume():
+    fake = _listen_api()
+
+    def interrupted(request: Request):
+        if "/deliveries?" in request.url:
+            raise KeyboardInterrupt
+        return fake(request)
+
+    ran = run(interrupted, "listen", "--forward", "http://127.0.0.1:3000/hooks")  # type: ignore[arg-type]
+    assert ran.code == 130
+    assert "run the same command again to receive them" in ran.err and "ep_l" in ran.err
+
+
+# ------------------------------------------------------------------ login, verify and dates in output
+
+
+def test_login_accepts_profile_as_the_name_and_the_hint_for_a_missing_profile_works(tmp_path: Path):
+    fake = api()
+    env = {"HOOKWAY_CONFIG_DIR": str(tmp_path), "HOOKWAY_URL": "", "HOOKWAY_ADMIN_KEY": ""}
+    # GIVEN no profile named staging: a command that names it says how to save it
+    missing = run(fake, "--profile", "staging", "sources", "list", env=env)
+    assert missing.code == 2 and "hookway login --name staging" in missing.err
+    # WHEN the user types login with --profile (as the profile flag reads everywhere else), or the hint
+    by_profile = run(fake, "login", "--profile", "staging", "--url", BASE, "--key", "hk_staging_1", env=env)
+    by_name = run(fake, "login", "--name", "qa", "--url", BASE, "--key", "hk_qa_2", env=env)
+    # THEN both save the profile they name, and it is then usable
+    assert by_profile.code == 0, by_profile.err
+    assert by_name.code == 0, by_name.err
+    saved = json.loads((tmp_path / "profiles.json").read_text())["profiles"]
+    assert saved["staging"] == {"url": BASE, "key": "hk_staging_1"} and "qa" in saved
+    assert run(fake, "--profile", "staging", "sources", "list", env=env).code == 0
+    # AND a second login of a saved profile keeps its URL; two different names are a usage error
+    assert run(fake, "login", "--profile", "staging", "--key", "hk_staging_3", env=env).code == 0
+    assert json.loads((tmp_path / "profiles.json").read_text())["profiles"]["staging"]["url"] == BASE
+    assert run(fake, "login", "--name", "a", "--profile", "b", "--key", "k", env=env).code == 2
+
+
+def test_login_refused_says_so_about_the_key_in_a_sentence(tmp_path: Path):
+    refusing = FakeApi().on(
+        "GET", "/v1/event-types", (401, {"error": {"code": "unauthorized", "message": "invalid admin key"}})
+    )
+    env = {"HOOKWAY_CONFIG_DIR": str(tmp_path), "HOOKWAY_ADMIN_KEY": ""}
+    ran = run(refusing, "login", "--name", "prod", "--key", "hk_wrong_key_9876", env=env)
+    assert ran.code == 1
+    assert ran.err == (
+        f"hookway: the API at {BASE} did not accept the admin key …9876 (invalid admin key);"
+        " check the key and run login again: profile prod was not saved.\n"
+    )
+    assert not (tmp_path / "profiles.json").exists()
+
+
+def test_verify_never_prints_none_for_what_the_request_did_not_carry(tmp_path: Path):
+    # GIVEN GitHub's documented example without its X-GitHub-Delivery header (no delivery id)
+    dump = tmp_path / "req.http"
+    dump.write_bytes(GITHUB_DUMP.replace(b"X-GitHub-Delivery: 1\r\n", b""))
+    # WHEN verified
+    ran = run(FakeApi(), "verify", "--scheme", "github", "--secret", GITHUB_SECRET, "--request", str(dump))
+    # THEN it is valid, and the line names what there is, never "None"
+    assert ran.code == 0, ran.err
+    first = ran.out.splitlines()[0]
+    assert first == "valid: github signature matches (event ping)" and "None" not in ran.out
+
+
+def test_sources_rejections_shows_when_as_a_date():
+    at = 1_700_000_123.5
+    fake = FakeApi().on(
+        "GET",
+        "/v1/sources/src_1/rejections",
+        (200, {"counts": {"signature_mismatch": 1}, "data": [{"at": at, "code": "signature_mismatch"}]}),
+    )
+    import time as clock
+
+    ran = run(fake, "sources", "rejections", "src_1")
+    assert clock.strftime("%Y-%m-%d %H:%M:%S", clock.localtime(at)) in ran.out
+    assert "1700000123" not in ran.out
+
+
+# ------------------------------------------------------------------ summaries, filters, unmatched
+
+
+def test_messages_list_and_show_say_where_the_deliveries_stand():
+    # GIVEN a message with one delivery succeeded and two pending, and one that matched nothing
+    summary = {"pending": 2, "succeeded": 1, "failed": 0, "skipped": 0}
+    nothing = {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+    first = {**MESSAGE, "status": "stored", "delivery_summary": summary}
+    second = {**MESSAGE, "id": "msg_2", "status": "stored", "delivery_summary": nothing}
+    fake = (
+        FakeApi()
+        .on("GET", "/v1/messages", listing(first, second))
+        .on("GET", "/v1/messages/msg_1", (200, first))
+    )
+    # WHEN listed and shown
+    listed = run(fake, "messages", "list").out.splitlines()
+    shown = run(fake, "messages", "show", "msg_1").out
+    # THEN each line says its deliveries in words, not the constant "stored"
+    assert listed[0].split("\t")[-1] == "deliveries"
+    assert listed[1].endswith("\t1 succeeded, 2 pending") and listed[2].endswith("\tno endpoint")
+    assert "stored" not in "\n".join(listed)
+    assert "1 succeeded, 2 pending" in shown
+    # ... and the JSON is the API's, unchanged
+    assert run(fake, "messages", "list", "--json").json()["data"] == [first, second]
+
+
+def test_endpoints_list_shows_a_source_only_filter():
+    only_sources = {**ENDPOINT, "filter": {"sources": ["src_gh", "src_stripe"], "event_types": []}}
+    fake = FakeApi().on("GET", "/v1/endpoints", listing(only_sources))
+    lines = run(fake, "endpoints", "list").out.splitlines()
+    heading = lines[0].split("\t")
+    assert heading[-1] == "sources"
+    assert lines[1].split("\t")[heading.index("sources")] == "src_gh,src_stripe"
+
+
+def test_recover_can_include_the_messages_that_matched_nothing():
+    fake = FakeApi().on(
+        "POST", "/v1/endpoints/ep_1/recover", (202, {"endpoint_id": "ep_1", "message_ids": [], "count": 0})
+    )
+    ran = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--include-unmatched")
+    assert ran.code == 0
+    assert fake.sent_json() == {"since": int(NOW - 7200), "include_unmatched": True}
