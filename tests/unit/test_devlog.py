@@ -115,11 +115,15 @@ def test_a_failed_attempt_is_one_line_with_its_ids_and_answer(capsys: pytest.Cap
     # GIVEN make dev's log WHEN the sender logs a failed attempt (a warning, then the attempt's record)
     from local import devlog
 
-    root = logging.getLogger("hookway")
+    root, log = logging.getLogger("hookway"), logging.getLogger("hookway.delivery")
     before = (list(root.handlers), root.propagate, root.level)
+    kept = (list(log.handlers), log.propagate, log.level, log.disabled)
+    # Other tests configure these loggers (the composition root's JSON logs): start from make dev's setup.
+    log.handlers[:], log.propagate, log.disabled = [], True, False
+    log.setLevel(logging.NOTSET)
     try:
         devlog.install(verbose=False)
-        log = logging.getLogger("hookway.delivery")
+        root.setLevel(logging.INFO)
         ids = {"message_id": "msg_1", "endpoint_id": "ep_1"}
         log.warning("attempt failed", extra={**ids, "attempt": 1, "reason": "http_500", "outcome": "retry"})
         log.warning(
@@ -139,6 +143,7 @@ def test_a_failed_attempt_is_one_line_with_its_ids_and_answer(capsys: pytest.Cap
     finally:
         root.handlers[:] = before[0]
         root.propagate, root.level = before[1], before[2]
+        log.handlers[:], log.propagate, log.level, log.disabled = kept
 
 
 def test_a_client_that_goes_away_mid_answer_leaves_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
