@@ -2,18 +2,30 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt pyproject.toml | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
+STAMP  := $(VENV)/.installed-$(shell cat requirements-pip.txt requirements.txt requirements-dev.txt pyproject.toml | $(PYTHON) -c "import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])")
 
-.PHONY: install dev test lint typecheck unit integration e2e bench package deploy destroy clean
+.PHONY: install lock dev test lint typecheck unit integration e2e bench package deploy destroy clean
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+## Every package, pip included, comes from a lock that pins it with its hashes (make lock writes them).
+$(STAMP): requirements-pip.txt requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-pip.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
 	# The `hookway` CLI, editable, so .venv/bin/hookway runs the working tree (its deps are pinned above).
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+
+## The hashed locks from the human-edited inputs (*.in): one resolution for Python 3.11 to 3.13 on any
+## platform (markers where they differ), every transitive dependency pinned with the hashes of all its
+## files. requirements.txt is the Lambda's; the dev lock takes its versions as constraints. Keeps the
+## pins it can; UPGRADE=1 takes the newest versions the inputs allow.
+LOCK = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	--custom-compile-command "make lock" $(if $(filter 1 true yes,$(UPGRADE)),--upgrade)
+lock: $(STAMP)
+	$(LOCK) requirements-pip.in -o requirements-pip.txt
+	$(LOCK) requirements.in -o requirements.txt
+	$(LOCK) -c requirements-pip.txt -c requirements.txt requirements-dev.in -o requirements-dev.txt
 
 ## Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it downloads no browser),
 ## and axe-core from npm (package-lock.json) for their accessibility checks.

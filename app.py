@@ -84,7 +84,7 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
         if route not in policy.PUBLIC_ROUTES:
             try:
                 scope = _authenticate(event.headers)
-                policy.check(scope, event.method, route)
+                policy.check(scope, event.method, route, lambda: _container().token_limiter)
             except HookwayError as exc:
                 return _error_response(exc)
             event.context[SCOPE_KEY] = scope

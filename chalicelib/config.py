@@ -134,6 +134,13 @@ class Settings:
     egress_ips: tuple[str, ...] = ()
     id_key: str = "hookway-state"  # tags message ids (see chalicelib.ids); not a secret
     strict_event_types: bool = False
+    # The KMS key that seals secrets at rest (chalicelib.sealing); empty: stored as they come (tests only).
+    kms_key_id: str = ""
+    data_key_seconds: int = 900  # how long a data key is used and an unwrapped one is cached
+    # Quotas of a portal token (the operator's own calls are not limited): endpoints in its application,
+    # and test, resend and recover calls per token per minute.
+    max_endpoints_per_application: int = 100
+    token_actions_per_minute: int = 30
     metrics: bool = True  # the EMF metric lines; `make dev` turns them off unless --verbose
     portal_name: str = "Webhooks"
     portal_logo_url: str = ""  # https, or empty: no logo
@@ -204,6 +211,12 @@ class Settings:
             ),
             id_key=environ.get("HOOKWAY_ID_KEY") or environ.get("HOOKWAY_TABLE", "hookway-state"),
             strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
+            kms_key_id=environ.get("HOOKWAY_KMS_KEY_ID", "").strip(),
+            data_key_seconds=_int(environ, "HOOKWAY_DATA_KEY_SECONDS", 900, minimum=1),
+            max_endpoints_per_application=_int(
+                environ, "HOOKWAY_MAX_ENDPOINTS_PER_APPLICATION", 100, minimum=1
+            ),
+            token_actions_per_minute=_int(environ, "HOOKWAY_TOKEN_ACTIONS_PER_MINUTE", 30, minimum=1),
             metrics=_flag(environ.get("HOOKWAY_METRICS"), default=True),
             **_portal(environ),
         )

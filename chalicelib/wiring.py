@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
+    from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import BlobStore, Queue, Store
     from chalicelib.publish import Publisher
+    from chalicelib.sealing import Keyring, Sealer
     from chalicelib.sessions import SessionService
     from chalicelib.sources import SourceService
     from chalicelib.stats import StatsService
@@ -269,8 +271,31 @@ class Container:
 
     def _store(self, purpose: str) -> Store:
         from chalicelib.aws.dynamo import DynamoStore
+        from chalicelib.sealing import SealedStore
 
-        return DynamoStore(self._client("dynamodb", purpose), self.settings.table_name, self.clock)
+        store = DynamoStore(self._client("dynamodb", purpose), self.settings.table_name, self.clock)
+        return store if self.sealer is None else SealedStore(store, self.sealer)
+
+    @cached_property
+    def keyring(self) -> Keyring:
+        """Data keys from the stage's KMS key; its client is made on the first seal or open."""
+        from chalicelib.aws.kms import KmsKeyring
+
+        return KmsKeyring(lambda: self.kms, self.settings.kms_key_id, self.settings.stage)
+
+    @cached_property
+    def kms(self) -> Any:
+        """The KMS client (request profile: a seal or an open is on the API's request path)."""
+        return self._client("kms", "request")
+
+    @cached_property
+    def sealer(self) -> Sealer | None:
+        """Seals secrets at rest, one per container (its data-key caches); None without a KMS key."""
+        if not self.settings.kms_key_id:
+            return None
+        from chalicelib.sealing import Sealer
+
+        return Sealer(self.keyring, self.clock, lifetime=self.settings.data_key_seconds)
 
     def _blobs(self, purpose: str) -> BlobStore:
         def make() -> BlobStore:
@@ -392,6 +417,16 @@ class Container:
 
         return EndpointCache(self.background_store, self.clock, self.settings.endpoint_cache_seconds)
 
+    @cached_property
+    def routing_endpoint_cache(self) -> EndpointCache:
+        """Endpoints as the router matches them: secrets left sealed (it needs none and may not use KMS)."""
+        from chalicelib.caches import EndpointCache
+        from chalicelib.sealing import unsealed
+
+        return EndpointCache(
+            unsealed(self.background_store), self.clock, self.settings.endpoint_cache_seconds
+        )
+
     def _tally(self, store: Store) -> Tally:
         from chalicelib.tally import Tally
 
@@ -399,7 +434,7 @@ class Container:
 
     def _endpoints_changed(self) -> None:
         # Both caches, where built: the local stack serves the API and runs the workers in one process.
-        for name in ("endpoint_cache", "background_endpoint_cache"):
+        for name in ("endpoint_cache", "background_endpoint_cache", "routing_endpoint_cache"):
             if name in self.__dict__:
                 self.__dict__[name].invalidate()
 
@@ -411,7 +446,7 @@ class Container:
         return Router(
             store=self.background_store,
             blobs=self.background_blobs,
-            fanout=EndpointFanout(self.background_endpoint_cache, self.background_deliveries_queue),
+            fanout=EndpointFanout(self.routing_endpoint_cache, self.background_deliveries_queue),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
@@ -496,6 +531,7 @@ class Container:
             count=self.count,
             observe=self.metrics.observe,
             tally=self._tally(self.background_store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -523,6 +559,7 @@ class Container:
             count=self.count,
             max_workers=1,
             tally=self._tally(self.store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -553,6 +590,13 @@ class Container:
         )
 
     @cached_property
+    def token_limiter(self) -> RateLimiter:
+        """How often a portal token may test, resend and recover (per token, in this container)."""
+        from chalicelib.limits import RateLimiter
+
+        return RateLimiter(self.settings.token_actions_per_minute, 60.0, self.clock)
+
+    @cached_property
     def endpoints(self) -> EndpointService:
         """The endpoint management service."""
         from chalicelib.endpoints import EndpointService
@@ -568,6 +612,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            max_endpoints_per_application=self.settings.max_endpoints_per_application,
         )
 
     @cached_property
@@ -659,9 +704,10 @@ class Container:
     def dead_letters(self) -> DeadLetters:
         """Ends the deliveries of tasks that reached the deliveries dead-letter queue."""
         from chalicelib.outbound.dead_letters import DeadLetters
+        from chalicelib.sealing import unsealed
 
         return DeadLetters(
-            store=self.background_store,
+            store=unsealed(self.background_store),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
@@ -671,10 +717,11 @@ class Container:
     @cached_property
     def sweep(self) -> Sweep:
         """The scheduled sweep: endpoint health without traffic, expired claims."""
+        from chalicelib.sealing import unsealed
         from chalicelib.sweep import Sweep
 
         return Sweep(
-            store=self.background_store,
+            store=unsealed(self.background_store),  # secrets stay sealed: the sweep needs none
             publisher=self.background_publisher,
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,

@@ -24,6 +24,7 @@ FROM_OUTPUTS = {
     "HOOKWAY_INGEST_QUEUE_URL": "IngestQueueUrl",
     "HOOKWAY_DELIVERIES_QUEUE_URL": "DeliveriesQueueUrl",
     "HOOKWAY_DELIVERIES_DLQ_URL": "DeliveriesDeadLetterQueueUrl",
+    "HOOKWAY_KMS_KEY_ID": "SecretsKeyArn",
 }
 
 

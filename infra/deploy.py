@@ -205,9 +205,10 @@ def _pins(*packages: str) -> list[str]:
     wanted = set(packages)
     out = []
     for line in (ROOT / "requirements-dev.txt").read_text().splitlines():
-        name = line.split("==")[0].strip().lower()
-        if name in wanted and "==" in line:
-            out.append(line.strip())
+        pin = line.split(";")[0].split(" \\")[0].strip()  # the lock: "name==1.2 ; marker \" then hashes
+        name = pin.split("==")[0].strip().lower()
+        if name in wanted and "==" in pin:
+            out.append(pin)
     return out
 
 

@@ -38,6 +38,7 @@ class Arns:
     deliveries_dlq: Any
     table: Any
     bucket: Any
+    key: Any = None  # the KMS key that seals secrets (None: a stack from before it existed)
 
     def sub(self, text: str) -> Any:
         """An ARN with ``{region}`` and ``{account}`` filled in (a Fn::Sub when they are expressions)."""
@@ -67,6 +68,7 @@ def for_template(n: Names) -> Arns:
         deliveries_dlq={"Fn::GetAtt": ["DeliveriesDeadLetterQueue", "Arn"]},
         table={"Fn::GetAtt": ["StateTable", "Arn"]},
         bucket={"Fn::GetAtt": ["PayloadBucket", "Arn"]},
+        key={"Fn::GetAtt": ["SecretsKey", "Arn"]},
     )
 
 
@@ -80,11 +82,21 @@ def from_outputs(outputs: dict[str, str], region: str, account: str) -> Arns:
         deliveries_dlq=outputs["DeliveriesDeadLetterQueueArn"],
         table=outputs["StateTableArn"],
         bucket=outputs["PayloadBucketArn"],
+        key=outputs.get("SecretsKeyArn"),
     )
 
 
 def _statement(sid: str, actions: list[str], resources: list[Any]) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+
+
+def _key(n: Names, arns: Arns, actions: list[str]) -> list[dict[str, Any]]:
+    """The use of the secrets key, only with this stage's encryption context (chalicelib.aws.kms)."""
+    if arns.key is None:
+        return []
+    statement = _statement("SecretsKey", actions, [arns.key])
+    statement["Condition"] = {"StringEquals": {"kms:EncryptionContext:hookway:stage": n.stage}}
+    return [statement]
 
 
 def policies(
@@ -114,6 +126,9 @@ def policies(
                     [arns.sub(f"arn:aws:ssm:{{region}}:{{account}}:parameter{n.admin_key_parameter}")],
                 ),
             ]
+            # Seals the secrets it stores; opens them to verify webhooks (/in), sign a listen session's
+            # deliveries and show a secret once.
+            statements += _key(n, arns, ["kms:GenerateDataKey", "kms:Decrypt"])
         elif key == "route_ingest":
             statements += [
                 # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
@@ -144,6 +159,8 @@ def policies(
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
                 _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
+                # Opens an endpoint's secrets to sign (it never writes one: no GenerateDataKey).
+                *_key(n, arns, ["kms:Decrypt"]),
                 # Outbound mTLS: client certificates kept under the stage's own names.
                 _statement(
                     "ClientCertificates",

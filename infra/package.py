@@ -38,8 +38,9 @@ LOGICAL_IDS = {
     "sweep": "Sweep",
 }
 # Installed with the dependencies but never imported by the Lambdas: Powertools' event handler and its
-# utilities other than the JMESPath helpers its logger imports (about 3.5 MB unzipped), console scripts.
-UNUSED = ("bin", "aws_lambda_powertools/event_handler")
+# utilities other than the JMESPath helpers its logger imports (about 3.5 MB unzipped), console scripts,
+# the test suites that regex and jsonschema ship (about 1 MB).
+UNUSED = ("bin", "aws_lambda_powertools/event_handler", "regex/tests", "jsonschema/tests")
 # The X-Ray SDK the Powertools Tracer needs: packaged only for a stage that turns tracing on.
 TRACING_REQUIREMENTS = ["aws-xray-sdk==2.15.0", "wrapt==2.5.2"]
 POWERTOOLS_UTILITIES_KEPT = {"__init__.py", "jmespath_utils"}
@@ -221,7 +222,8 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
             depends_on=f"RestAPI{n.stage}Stage",  # SAM's name for the REST API's stage
         )
     )
-    variables = {name: {"Ref": logical} for name, logical in _ENV_REFS.items()}
+    variables: dict[str, Any] = {name: {"Ref": logical} for name, logical in _ENV_REFS.items()}
+    variables["HOOKWAY_KMS_KEY_ID"] = {"Fn::GetAtt": ["SecretsKey", "Arn"]}
     return {
         "Globals": {"Function": {"Environment": {"Variables": variables}}},
         "Resources": resources,

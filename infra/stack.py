@@ -234,6 +234,61 @@ def data_resources(n: Names, opts: Options) -> Template:
     }
 
 
+# What the functions that seal or open secrets may do with the key (chalicelib.sealing, infra/iam.py).
+KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def key_resources(n: Names, opts: Options) -> Template:
+    """The KMS key that seals secrets at rest (envelope encryption: chalicelib.sealing), and its alias.
+
+    Yearly rotation on; the key policy gives the account's IAM the key's administration and lets it grant
+    use (IAM then grants ``kms:GenerateDataKey`` and ``kms:Decrypt`` to the API and the sender only), and
+    refuses every use of the key without this stage's encryption context, so a data key sealed for one
+    stage never unwraps in another. The key is retained with the table: without it the table's secrets
+    are lost.
+    """
+    policy = "Retain" if opts.retain_data else "Delete"
+    account = {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}}
+    return {
+        "SecretsKey": {
+            "Type": "AWS::KMS::Key",
+            "DeletionPolicy": policy,
+            "UpdateReplacePolicy": policy,
+            "Properties": {
+                "Description": f"Hookway {n.stage}: seals endpoint and source secrets at rest",
+                "EnableKeyRotation": True,
+                "KeyPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AccountAdministersAndIamGrantsUse",
+                            "Effect": "Allow",
+                            "Principal": account,
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "UseOnlyWithThisStagesContext",
+                            "Effect": "Deny",
+                            "Principal": {"AWS": "*"},
+                            "Action": [*KEY_USE, "kms:Encrypt", "kms:ReEncrypt*"],
+                            "Resource": "*",
+                            "Condition": {
+                                "StringNotEquals": {"kms:EncryptionContext:hookway:stage": n.stage}
+                            },
+                        },
+                    ],
+                },
+                # No Tags: moto's CloudFormation reads KMS tags in the API's shape (TagKey) and fails.
+            },
+        },
+        "SecretsKeyAlias": {
+            "Type": "AWS::KMS::Alias",
+            "Properties": {"AliasName": f"alias/{n.prefix}-secrets", "TargetKeyId": _ref("SecretsKey")},
+        },
+    }
+
+
 def log_resources(n: Names, opts: Options) -> Template:
     """One log group per function, with the stage's retention (made before Lambda would make it forever)."""
     return {
@@ -557,6 +612,7 @@ def outputs(opts: Options) -> Template:
         "PayloadBucketName": {"Value": _ref("PayloadBucket")},
         "PayloadBucketArn": {"Value": _arn("PayloadBucket")},
         "AlarmTopicArn": {"Value": _ref("AlarmTopic")},
+        "SecretsKeyArn": {"Value": _arn("SecretsKey")},
     }
     for logical in QUEUES:
         out[f"{logical}Url"] = {"Value": _ref(logical)}
@@ -576,6 +632,7 @@ def infrastructure(stage: str, opts: Options | None = None) -> Template:
     opts = (opts or stage_options(stage)).check()
     resources: Template = {
         **data_resources(n, opts),
+        **key_resources(n, opts),
         **log_resources(n, opts),
         **alarm_resources(n),
         **dashboard_resource(n),

@@ -10,6 +10,9 @@ moves ``.local``) and loads it into the fresh emulator right after deploying the
                   it, binary values in base64); items whose TTL has passed are not loaded again
     objects/      the payload bucket, one file per object (its key percent-encoded)
     queues.jsonl  the ingest queue's (and its DLQ's) messages that were left when ``make dev`` stopped
+    datakeys.json the data keys the table's sealed secrets use (mode 0600): moto's KMS key is new at every
+                  start, so a start wraps them again under the new key and rewrites the sealed values
+                  (``chalicelib.sealing``); the table file itself holds no secret in plaintext
 
 Every file is 0600 and every folder 0700 (``.local`` too): they hold the admin key and every secret the
 table keeps.
@@ -51,6 +54,7 @@ LOCK = "dev.lock"
 TABLE = "table.jsonl"
 OBJECTS = "objects"
 QUEUES = "queues.jsonl"
+DATA_KEYS = "datakeys.json"
 SAVE_EVERY_SECONDS = 5.0
 DRAIN_SECONDS = 5.0
 SAVED_QUEUES = ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_INGEST_DLQ_URL")
@@ -118,7 +122,7 @@ def keys(directory: Path, environ: Mapping[str, str]) -> dict[str, str]:
 
 def forget(directory: Path) -> None:
     """Drop the saved data (``make dev FRESH=1``); the keys stay, so an exported admin key still works."""
-    for name in (TABLE, QUEUES):
+    for name in (TABLE, QUEUES, DATA_KEYS):
         (directory / name).unlink(missing_ok=True)
     shutil.rmtree(directory / OBJECTS, ignore_errors=True)
 
@@ -158,6 +162,8 @@ class LocalState:
         self._dynamodb = client("dynamodb")
         self._s3 = client("s3")
         self._sqs = client("sqs")
+        self._kms_client = client
+        self._data_keys: dict[str, str] = {}  # wrapped (base64) -> plaintext (base64), this run's key
         self._clock = clock
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -183,12 +189,55 @@ class LocalState:
             return []
         now = self._clock()
         items = []
-        for line in path.read_text().splitlines():
+        rewrap = self._rewrapper()
+        for saved in path.read_text().splitlines():
+            line = rewrap(saved) if rewrap is not None else saved
             if line.strip():
                 item = {name: _from_json(value) for name, value in json.loads(line).items()}
                 if "ttl" not in item or float(item["ttl"]["N"]) >= now:  # else DynamoDB would have removed it
                     items.append(item)
         return items
+
+    def _keyring(self) -> Any:
+        from chalicelib.aws.kms import KmsKeyring
+
+        kms = self._kms_client("kms")
+        return KmsKeyring(
+            lambda: kms, self._env["HOOKWAY_KMS_KEY_ID"], self._env.get("HOOKWAY_STAGE", "local")
+        )
+
+    def _rewrapper(self) -> Callable[[str], str] | None:
+        """Rewrites a saved line's sealed values with their data keys wrapped under this run's KMS key."""
+        path = self._dir / DATA_KEYS
+        if not path.exists() or not self._env.get("HOOKWAY_KMS_KEY_ID"):
+            return None
+        from chalicelib import sealing
+
+        saved: dict[str, str] = json.loads(path.read_text())
+        keyring = self._keyring()
+        new: dict[bytes, bytes] = {}
+
+        def one(match: Any) -> str:
+            wrapped, rest = sealing.split(match.group(0))
+            plain = saved.get(base64.b64encode(wrapped).decode())
+            if plain is None:
+                return str(match.group(0))  # its key was not saved: it stays unreadable, as it was
+            if wrapped not in new:
+                new[wrapped] = keyring.wrap(base64.b64decode(plain))
+                self._data_keys[base64.b64encode(new[wrapped]).decode()] = plain
+            return sealing.join(new[wrapped], rest)
+
+        return lambda line: sealing.TOKEN.sub(one, line)
+
+    def _remember_data_keys(self, line: str) -> None:
+        """Keep the plaintext of every data key a saved line's sealed values use (unwrapped once a run)."""
+        from chalicelib import sealing
+
+        for token in sealing.TOKEN.findall(line):
+            wrapped, _ = sealing.split(token)
+            name = base64.b64encode(wrapped).decode()
+            if name not in self._data_keys:
+                self._data_keys[name] = base64.b64encode(self._keyring().unwrap(wrapped)).decode()
 
     def _put(self, items: list[Item]) -> None:
         table = self._env["HOOKWAY_TABLE"]
@@ -239,8 +288,12 @@ class LocalState:
                 ):
                     for item in page["Items"]:
                         doc = {name: _to_json(value) for name, value in item.items()}
-                        out.write(json.dumps(doc, separators=(",", ":")).encode() + b"\n")
+                        line = json.dumps(doc, separators=(",", ":"))
+                        self._remember_data_keys(line)
+                        out.write(line.encode() + b"\n")
                         count += 1
+            if self._data_keys:
+                _write(self._dir / DATA_KEYS, json.dumps(self._data_keys).encode(), mode=0o600)
             self._save_objects()
             return count
 

@@ -600,3 +600,43 @@ class MemoryBlobs:
             return self.objects[key]
         except KeyError:
             raise NotFoundError(f"no stored body {key!r}", code="body_not_found") from None
+
+
+class FakeKeyring:
+    """The Keyring port without KMS: data keys wrapped under a master key in memory, every call counted.
+
+    Like KMS, a wrapped key unwraps only with the same master key (another FakeKeyring's fails), and
+    ``fail_with`` stands for KMS being unreachable or the grant being revoked.
+    """
+
+    def __init__(self) -> None:
+        import os
+
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._master = AESGCM(AESGCM.generate_key(256))
+        self._random = os.urandom
+        self.generated = 0
+        self.unwrapped = 0
+        self.fail_with: Exception | None = None
+
+    @property
+    def calls(self) -> int:
+        """KMS calls made so far (GenerateDataKey and Decrypt)."""
+        return self.generated + self.unwrapped
+
+    def new_data_key(self) -> tuple[bytes, bytes]:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.generated += 1
+        plain, nonce = self._random(32), self._random(12)
+        return plain, nonce + self._master.encrypt(nonce, plain, b"fake-kms")
+
+    def unwrap(self, wrapped: bytes) -> bytes:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.unwrapped += 1
+        try:
+            return self._master.decrypt(wrapped[:12], wrapped[12:], b"fake-kms")
+        except Exception as exc:
+            raise StorageError("KMS Decrypt failed: InvalidCiphertextException") from exc

@@ -28,7 +28,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
-whole and never queried. An attribute that is absent decodes as the field's default (``application_id``
+whole and never queried. Secret values inside them arrive here already sealed (``chalicelib.sealing``). An attribute that is absent decodes as the field's default (``application_id``
 None: the operator's own).
 """
 

@@ -165,6 +165,7 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
         assert env["HOOKWAY_DELIVERIES_QUEUE_URL"] == outputs["DeliveriesQueueUrl"]
         assert env["HOOKWAY_DELIVERIES_DLQ_URL"] == outputs["DeliveriesDeadLetterQueueUrl"]
         assert env["HOOKWAY_ADMIN_KEY_PARAMETER"] == "/hookway/dev/admin-key"
+        assert env["HOOKWAY_KMS_KEY_ID"] == outputs["SecretsKeyArn"]
     # ... one role per function, and the event source mappings consume this stage's queues
     assert len(dev["roles"]) == len(FUNCTIONS)
     consumed = {m["FunctionArn"].rsplit(":", 1)[-1]: m["EventSourceArn"] for m in dev["mappings"]}
@@ -206,8 +207,16 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
     }
     assert outputs["DeliveriesDeadLetterQueueArn"] in resources("dead_letters")
     assert outputs["IngestQueueArn"] not in resources("dead_letters")
+    # Only the API and the sender may use the secrets key: the stage's own (its ARN names no stage).
+    assert {k for k in FUNCTIONS if any(a.startswith("kms:") for a in actions(k))} == {
+        "api_handler",
+        "deliver",
+    }
     for key in FUNCTIONS:
         for resource in resources(key):
+            if resource.startswith("arn:aws:kms:"):
+                assert resource == outputs["SecretsKeyArn"], (key, resource)
+                continue
             assert resource != "*" and "dev" in resource, (key, resource)
             assert "prod" not in resource
 

@@ -65,6 +65,7 @@ def _outputs_for(stage: str, opts: Options) -> dict[str, str]:
         "StateTableArn": f"arn:aws:dynamodb:us-east-1:123456789012:table/{n.infra_stack}-StateTable-X",
         "PayloadBucketName": f"{n.infra_stack}-payloadbucket-x",
         "PayloadBucketArn": f"arn:aws:s3:::{n.infra_stack}-payloadbucket-x",
+        "SecretsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
     }
     for logical, queue in (
         ("IngestQueue", n.ingest_queue),
@@ -196,6 +197,8 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         for statement in policy["Statement"]:
             assert all(a != "*" and not a.endswith(":*") for a in statement["Action"]), (key, statement)
             services = {a.split(":")[0] for a in statement["Action"]}
+            if "kms" in services:
+                continue  # below: only the stage's key, only with its encryption context
             if services & {"dynamodb", "sqs", "s3", "ssm", "secretsmanager", "logs"}:
                 for resource in statement["Resource"]:
                     assert resource != "*" and re.search(rf"hookway[-/]{stage}[-/:]", resource), resource
@@ -203,6 +206,31 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
                         assert ":us-east-1:123456789012:" in resource, resource
             else:
                 assert services <= {"ec2", "xray"}, statement  # services AWS cannot scope to a resource
+    # ... secrets at rest: the stage's KMS key rotates, has an alias, refuses use without the stage's
+    # context; only the API (seal and open) and the sender (open) may use it, and only that key
+    key = resources["SecretsKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == expected_policy
+    deny = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {
+        "StringNotEquals": {"kms:EncryptionContext:hookway:stage": stage}
+    }
+    assert resources["SecretsKeyAlias"]["Properties"]["AliasName"] == f"alias/hookway-{stage}-secrets"
+    assert config["environment_variables"]["HOOKWAY_KMS_KEY_ID"] == outputs["SecretsKeyArn"]
+    key_use = {
+        fn: sorted(a for st in policy["Statement"] for a in st["Action"] if a.startswith("kms:"))
+        for fn, policy in policies.items()
+    }
+    assert key_use == {
+        "api_handler": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "route_ingest": [],
+        "deliver": ["kms:Decrypt"],
+        "dead_letters": [],
+        "sweep": [],
+    }
+    for policy in (policies["api_handler"], policies["deliver"]):
+        [statement] = [st for st in policy["Statement"] if st["Sid"] == "SecretsKey"]
+        assert statement["Resource"] == [outputs["SecretsKeyArn"]]
+        assert statement["Condition"] == {"StringEquals": {"kms:EncryptionContext:hookway:stage": stage}}
     # ... and each option shows up exactly when it is on
     assert ("Vpc" in resources) is opts.static_egress
     deliver = config["lambda_functions"]["deliver"]

@@ -149,3 +149,42 @@ def test_a_users_own_local_dir_keeps_its_mode(tmp_path: Path) -> None:
         0o600,
         0o644,
     )
+
+
+def test_sealed_secrets_open_after_a_restart_under_the_new_emulators_key(
+    endpoint: str, tmp_path: Path
+) -> None:
+    from chalicelib.aws.dynamo import DynamoStore
+    from chalicelib.aws.kms import KmsKeyring
+    from chalicelib.models import Endpoint, Secret
+    from chalicelib.sealing import SealedStore, Sealer
+
+    kms = aws.client("kms", endpoint)
+
+    def run() -> tuple[dict[str, str], SealedStore]:
+        """One emulator run: its own table and its own KMS key (moto's is new at every start)."""
+        env = {**_resources(endpoint), "HOOKWAY_KMS_KEY_ID": kms.create_key()["KeyMetadata"]["Arn"]}
+        keyring = KmsKeyring(lambda: kms, env["HOOKWAY_KMS_KEY_ID"], "local")
+        db = DynamoStore(aws.client("dynamodb", endpoint), env["HOOKWAY_TABLE"], time.time)
+        return env, SealedStore(db, Sealer(keyring, time.time))
+
+    # GIVEN a run that stored an endpoint with a sealed signing secret, saved
+    before, store = run()
+    endpoint_model = Endpoint(
+        id="ep_restart",
+        url="https://hooks.example.com/in",
+        created_at=1.0,
+        updated_at=1.0,
+        secrets=(Secret("sec_1", "whsec_survives-a-restart", 1.0),),
+        headers={"X-Key": "header-survives"},
+    )
+    store.put_endpoint(endpoint_model)
+    _kept(tmp_path, before, endpoint).save()
+    # THEN the files hold no secret in plaintext, and the data keys are private
+    assert "survives" not in (tmp_path / state.TABLE).read_text()
+    assert stat.S_IMODE((tmp_path / state.DATA_KEYS).stat().st_mode) == 0o600
+    # WHEN the next run (a new table, a new KMS key) loads them
+    after, fresh = run()
+    _kept(tmp_path, after, endpoint).restore(lambda items: 0)
+    # THEN the endpoint's secrets open under the new key, in a container that never saw the old one
+    assert fresh.get_endpoint("ep_restart") == endpoint_model

@@ -1047,6 +1047,25 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     services.clock.advance(1)
     fresh = api("POST", app_ + "/portal-access", 201, params=aid)["token"]
     api("GET", "/v1/endpoints", 200, token=fresh)
+    # a portal token's quotas: endpoints per application, then test, resend and recover per minute
+    settings = services.container.settings
+    held = services.store.get_endpoint(acme_endpoint["id"])
+    fill = [f"ep_fill{n}" for n in range(settings.max_endpoints_per_application)]
+    for fid in fill:
+        services.store.put_endpoint(replace(held, id=fid))
+    quota = api("POST", "/v1/endpoints", 409, body={"url": "https://hooks.example.com/q"}, token=fresh)
+    assert _code(quota) == "endpoint_quota_exceeded"
+    for fid in fill:
+        services.store.delete_endpoint(fid)
+    aeid = {"endpoint_id": acme_endpoint["id"]}
+    for _ in range(settings.token_actions_per_minute):
+        api("POST", ep + "/recover", 202, params=aeid, body={"since": services.clock()}, token=fresh)
+    for path, params in (
+        (ep + "/recover", aeid),
+        (ep + "/test", aeid),
+        (msg + "/resend", {"message_id": tenant_message["id"]}),
+    ):
+        assert _code(api("POST", path, 429, params=params, body={}, token=fresh)) == "rate_limited"
     others = api("POST", app_ + "/portal-access", 201, params=other_id)["token"]
     api("DELETE", app_, 204, params=other_id)
     assert _code(api("GET", "/v1/endpoints", 401, token=others)) == "token_revoked"
