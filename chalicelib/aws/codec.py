@@ -293,6 +293,10 @@ def message_to_item(message: Message) -> Item:
         item["gsi3sk"] = s(sort_key)
     if message.signed_timestamp is not None:
         item["signed_timestamp"] = n(message.signed_timestamp)
+    if message.event_type_verified is not None:
+        item["event_type_verified"] = {"BOOL": message.event_type_verified}
+    if message.event_type_invalid:
+        item["event_type_invalid"] = {"BOOL": True}
     if message.body is not None:
         packed = _pack(message.body)
         item["bodyz" if packed is not message.body else "body"] = {"B": packed}
@@ -340,6 +344,8 @@ def item_to_message(item: Item) -> Message:
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
         application_id=_opt_s(item, "application_id"),
+        event_type_verified=item["event_type_verified"]["BOOL"] if "event_type_verified" in item else None,
+        event_type_invalid="event_type_invalid" in item,
     )
 
 

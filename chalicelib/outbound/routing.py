@@ -236,6 +236,8 @@ class Router:
             id=envelope.id,
             source_id=envelope.source_id,
             event_type=envelope.event_type,
+            event_type_verified=envelope.event_type_verified,
+            event_type_invalid=envelope.event_type_invalid,
             status="stored",
             received_at=envelope.received_at,
             size=envelope.size,

@@ -762,6 +762,10 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     for method in ("POST", "GET"):
         api(method, "/in/{source_id}", 413, params=meta_id, raw=b"x" * 2048, auth=False, headers=basic)
     api("GET", "/in/{source_id}", 200, params={"source_id": x["id"]}, query="?crc_token=abc", auth=False)
+    oracle = api(
+        "GET", "/in/{source_id}", 400, params={"source_id": x["id"]}, query="?crc_token=%7B%7D", auth=False
+    )
+    assert oracle["error"]["code"] == "invalid_challenge"
     rejections = api("GET", src + "/rejections", 200, params=sid)
     assert rejections["counts"]["signature_mismatch"] == 1
     api("GET", src + "/rejections", 404, params={"source_id": "src_nope"})

@@ -391,10 +391,16 @@ def test_the_admin_key_of_the_composition_root_is_the_test_key() -> None:
 def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by_it(world: World) -> None:
     from chalicelib.ports import PageRequest
 
-    # GIVEN a GitHub source (deduplicated by X-GitHub-Delivery) that stored a webhook
-    sid = world.s.github_source()
+    # GIVEN a source deduplicated by its provider's signed delivery id (Standard Webhooks) that stored one
+    from tests.unit.verification import signers as s
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    sid = world.s.sources.create(
+        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+    ).id
     body = b'{"zen": "found"}'
-    world.s.ingest.receive(inbound(sid, body, github_headers(body, delivery="gh-77")))
+    signed = s.standard(secret, body, ts=int(world.clock()), msg_id="gh-77")
+    world.s.ingest.receive(inbound(sid, body, signed.headers))
     world.route_all()
     searched: list[Any] = []
     real = world.s.store.search_messages
