@@ -321,6 +321,17 @@ def sign_out() -> Response:
     return Response(body="", status_code=204, headers={"Set-Cookie": sessions.set_cookie(None)})
 
 
+@app.route("/v1/console/sessions", methods=["DELETE"], content_types=ANY_CONTENT)
+@api
+def end_all_sessions() -> Response:
+    """End every console session (admin only: the admin key or a console session); the caller's too."""
+    sessions = _container().sessions
+    ended = sessions.end_all()
+    return _json(
+        {"ended": ended}, headers={"Set-Cookie": sessions.set_cookie(None), "Cache-Control": "no-store"}
+    )
+
+
 # --------------------------------------------------------------------------------------------- health
 
 

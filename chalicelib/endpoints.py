@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets as random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -222,6 +222,7 @@ class EndpointService:
         retention_seconds: int = 30 * 86400,
         certificate_prefixes: Mapping[str, str] | None = None,
         resolve_application: Callable[[str, Scope], str] | None = None,
+        refused: Sequence[tuple[str, int]] = (),
         max_endpoints_per_application: int = DEFAULT_MAX_ENDPOINTS,
     ) -> None:
         self._max_endpoints = max_endpoints_per_application
@@ -234,6 +235,7 @@ class EndpointService:
         self._retention = retention_seconds
         self._certificate_prefixes = certificate_prefixes
         self._resolve = resolve_application or _no_applications
+        self._refused = tuple(refused)  # never a destination (the local stack's AWS emulator)
 
     def _owner(self, ref: Any, scope: Scope) -> str | None:
         """The application an endpoint belongs to: the token's own, or the one the operator names."""
@@ -252,7 +254,11 @@ class EndpointService:
             raise ValidationError("url is required", field="url")
         try:
             return egress.validate_url(
-                url, allow_private=self._allow_private, https_only=self._https_only, resolver=self._resolver
+                url,
+                allow_private=self._allow_private,
+                https_only=self._https_only,
+                resolver=self._resolver,
+                refused=self._refused,
             ).url
         except egress.BlockedDestinationError as exc:
             raise ValidationError(

@@ -24,7 +24,8 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
-    SESSION#{sha256 of id} / META   a console session (TTL: its end)
+    SESSION#{keyed digest of id} / META   a console session (TTL: its end)
+                                                gsi1: SESSIONS / {expires_at}#{digest} ("end all sessions")
     CHECKPOINT#{name} / META   where a scheduled job (the sweep) stopped, for its next run
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).

@@ -278,11 +278,19 @@ def default_resolver(host: str, port: int) -> list[str]:
 
 
 def validate_url(
-    url: str, *, allow_private: bool, https_only: bool, resolver: Resolver | None = None
+    url: str,
+    *,
+    allow_private: bool,
+    https_only: bool,
+    resolver: Resolver | None = None,
+    refused: Sequence[tuple[str, int]] = (),
 ) -> ValidatedURL:
-    """Registration-time check: parse, refuse tricks, resolve every A/AAAA and require all public."""
+    """Registration-time check: parse, refuse tricks, resolve every A/AAAA and require all public
+    (and none of them ``refused``, whatever ``allow_private`` says)."""
     target = _parse(url, https_only=https_only, allow_private=allow_private)
     addresses = _resolve(target, allow_private=allow_private, resolver=resolver or default_resolver)
+    for address in addresses:
+        _refuse(address, target.port, refused)
     return ValidatedURL(
         url=target.url,
         scheme=target.scheme,
@@ -404,6 +412,21 @@ def _resolve(target: _Target, *, allow_private: bool, resolver: Resolver) -> tup
     if not addresses:
         raise DNSError("destination host name resolved to no address")
     return tuple(addresses)
+
+
+def _refuse(address: str, port: int, refused: Sequence[tuple[str, int]]) -> None:
+    """Raise if ``address:port`` is one of ``refused`` (the AWS emulator of the local stack), even where
+    private destinations are allowed. A refused loopback host:port stands for every address that reaches
+    this machine on that port (127.0.0.0/8, ::1, 0.0.0.0, ::), so no spelling of it gets through."""
+    ip = canonical_ip(address)
+    for host, refused_port in refused:
+        if port != refused_port:
+            continue
+        other = canonical_ip(host)
+        if ip == other or (
+            (ip.is_loopback or ip.is_unspecified) and (other.is_loopback or other.is_unspecified)
+        ):
+            raise BlockedDestinationError("destination is this deployment's own AWS endpoint")
 
 
 # --- deadline-aware sockets --------------------------------------------------------------------
@@ -563,6 +586,7 @@ class Transport:
         pool_maxsize: int = 10,
         max_pools: int = 64,
         certificates: Callable[[str], ClientCertificate] | None = None,
+        refused: Sequence[tuple[str, int]] = (),
     ) -> None:
         if ssl_context is not None and ca_file is not None:
             raise ValueError("pass either ssl_context or ca_file, not both")
@@ -580,6 +604,7 @@ class Transport:
         self._ca_file = ca_file
         self._pools = _Pools(max_pools=max_pools)
         self._certificates = certificates
+        self.refused = tuple(refused)
         self._cert_contexts: dict[str, ssl.SSLContext] = {}
         self._cert_lock = threading.Lock()
         self._dns_pool: ThreadPoolExecutor | None = None
@@ -710,6 +735,7 @@ class Transport:
         start: float,
         tls: tuple[ssl.SSLContext, str],
     ) -> OutboundResponse:
+        _refuse(address, target.port, self.refused)
         headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
         headers["Host"] = target.host_header
         if not any(name.lower() == "user-agent" for name in headers):

@@ -494,6 +494,16 @@ class TestApplications:
         store.delete_session("d" * 64)
         assert store.session_expires_at("d" * 64) is None
 
+    def test_end_sessions_ends_every_console_session(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN three sessions (an earlier test may have left others)
+        store.end_sessions()
+        for digest in ("a" * 64, "b" * 64, "c" * 64):
+            store.put_session(digest, clock() + 3600)
+        # WHEN every session is ended THEN none is found, and a second call finds nothing to end
+        assert store.end_sessions() == 3
+        assert [store.session_expires_at(d * 64) for d in "abc"] == [None, None, None]
+        assert store.end_sessions() == 0
+
     def test_revoke_tokens_only_moves_forward(self, store: Any, clock: FakeClock) -> None:
         # GIVEN an application
         app = _application(clock, uid="rv")

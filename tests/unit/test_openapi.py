@@ -616,6 +616,19 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
         )
         == "session_expired"
     )
+    # every session ended at once (the operator's call): the one signed in above no longer answers
+    again = (
+        api.client.http.request(
+            "POST",
+            session,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"admin_key": ADMIN_KEY}).encode(),
+        )
+        .headers["Set-Cookie"]
+        .split(";")[0]
+    )
+    assert api("DELETE", "/v1/console/sessions", 200)["ended"] >= 1
+    assert _code(api("GET", session, 401, auth=False, headers={"Cookie": again})) == "session_expired"
 
     # applications
     acme = api(
