@@ -309,8 +309,10 @@ class SourceService:
         clock: Callable[[], float],
         default_replay_window: int,
         resolve_application: Callable[..., str] | None = None,
+        settle_rejections: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        self._settle_rejections = settle_rejections
         self._cache = cache
         self._clock = clock
         self._default_window = default_replay_window
@@ -350,8 +352,11 @@ class SourceService:
         return self._store.list_sources(limit=page.limit, cursor=page.cursor)
 
     def rejections(self, source_id: str) -> dict[str, Any]:
-        """The source's recent rejected requests (newest first) and its rejection counts."""
+        """The source's recent rejected requests (newest first, sampled: about one a second per API
+        container) and its rejection counts (every rejection, written in aggregate)."""
         self._store.get_source(source_id)
+        if self._settle_rejections is not None:
+            self._settle_rejections()  # what this container still holds in memory, written first
         return {
             "data": [r.public() for r in self._store.list_rejections(source_id)],
             "counts": self._store.rejection_counts(source_id),

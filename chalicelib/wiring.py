@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
+    from chalicelib.inbound.rejections import RejectionLog
     from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
@@ -52,9 +53,16 @@ class Metrics:
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
     invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
     value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
-    ...]`` with the finer dimensions (source, reason), so one line serves both. Timings (milliseconds) are
-    written as one line per name with every value observed.
+    reason]`` when a reason is given, so one line serves both. Timings (milliseconds) are written as one
+    line per name with every value observed.
+
+    Only ``DIMENSIONS`` (values from a small fixed set) become dimensions: every distinct value is a custom
+    metric billed per month, so a tenant id (source, application, endpoint) as a dimension would be a bill
+    that grows with tenants (10^5 sources: ~$18k a month). Any other keyword is dropped; ids belong in the
+    JSON log lines, where Logs Insights and Contributor Insights find them.
     """
+
+    DIMENSIONS = frozenset({"reason"})
 
     def __init__(
         self, namespace: str, stage: str, write: Callable[[str], Any] | None = None, enabled: bool = True
@@ -68,8 +76,9 @@ class Metrics:
         self._write = write or _stdout_line
 
     def count(self, name: str, **dimensions: str) -> None:
-        """Add one to ``name`` with the given dimensions."""
-        key = (name, tuple(sorted(dimensions.items())))
+        """Add one to ``name`` with the given dimensions (those outside ``DIMENSIONS`` are dropped)."""
+        kept = sorted((k, v) for k, v in dimensions.items() if k in self.DIMENSIONS)
+        key = (name, tuple(kept))
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
 
@@ -386,6 +395,19 @@ class Container:
             rejections_kept=self.settings.rejections_kept,
             ids=self.ids,
             count=self.count,
+            rejections=self.rejection_log,
+        )
+
+    @cached_property
+    def rejection_log(self) -> RejectionLog:
+        """Rejected requests, added up per container and written at most once a second per source."""
+        from chalicelib.inbound.rejections import RejectionLog
+
+        return RejectionLog(
+            self.store,
+            self.clock,
+            ring_size=self.settings.rejections_kept,
+            tally=self._tally(self.store),
         )
 
     @cached_property
@@ -532,6 +554,7 @@ class Container:
             observe=self.metrics.observe,
             tally=self._tally(self.background_store),
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            health_memory_seconds=self.settings.endpoint_cache_seconds,
         )
 
     @cached_property
@@ -626,6 +649,7 @@ class Container:
             self.clock,
             self.settings.replay_window_seconds,
             resolve_application=self.applications.resolve,
+            settle_rejections=self.rejection_log.settle,
         )
 
     def health(self) -> dict[str, str]:
@@ -716,7 +740,7 @@ class Container:
 
     @cached_property
     def sweep(self) -> Sweep:
-        """The scheduled sweep: endpoint health without traffic, expired claims."""
+        """The scheduled sweep: endpoint health without traffic, from the attention index, in bounded runs."""
         from chalicelib.sealing import unsealed
         from chalicelib.sweep import Sweep
 
@@ -726,7 +750,6 @@ class Container:
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
             count=self.count,
-            tally=self._tally(self.background_store),
         )
 
 

@@ -2,8 +2,9 @@
 
 Order of checks, cheapest and least revealing first: the source exists and is enabled, the body size,
 the IP allowlist, the client certificate, Basic auth, then the provider signature. A rejected request
-is counted (per source, and in the deployment's hourly counters) and kept briefly for debugging; it is
-never enqueued. An accepted one costs exactly one AWS call on the warm path (SQS SendMessage; S3
+is never enqueued and costs no storage call of its own: it is counted in memory and written with the
+others of its source at most once a second, off the request's thread (``chalicelib.inbound.rejections``),
+so a burst of bad requests cannot slow the reply or anyone else's writes. An accepted one costs exactly one AWS call on the warm path (SQS SendMessage; S3
 PutObject first when the claim check is needed).
 """
 
@@ -29,10 +30,10 @@ from chalicelib.errors import (
 )
 from chalicelib.ids import MessageIds, new_id
 from chalicelib.inbound import access, credentials
+from chalicelib.inbound.rejections import RejectionLog
 from chalicelib.inbound.request import InboundRequest, Reply
 from chalicelib.models import BodyRef, Rejection, Source
 from chalicelib.ports import BlobStore, Queue, Store
-from chalicelib.tally import hour_of
 from chalicelib.verification import ChallengeReply, VerificationError, Verified, challenge_reply, verify
 
 log = logging.getLogger("hookway.ingest")
@@ -140,6 +141,7 @@ class IngestService:
         rejections_kept: int,
         ids: MessageIds,
         count: Callable[..., None] | None = None,
+        rejections: RejectionLog | None = None,
     ) -> None:
         self._ids = ids
         self._sources = sources
@@ -149,12 +151,13 @@ class IngestService:
         self._clock = clock
         self._max_body = max_body_bytes
         self._claim_check = claim_check_bytes
-        self._rejections_kept = rejections_kept
+        self._rejections = rejections or RejectionLog(store, clock, ring_size=rejections_kept)
         self._count = count or (lambda *a, **k: None)
 
     def receive(self, request: InboundRequest) -> Reply:
         """Handle one request to ``/in/{source_id}``; raises HookwayError subclasses for refusals."""
         now = self._clock()
+        self._rejections.tick()  # rejections of earlier requests, written off this thread when due
         source = self._sources.get(request.source_id)
         if not source.enabled:
             raise NotFoundError(f"source {source.id!r} is disabled", code="source_disabled")
@@ -299,33 +302,27 @@ class IngestService:
         return message_id
 
     def _reject(self, source: Source, request: InboundRequest, now: float, error: HookwayError) -> NoReturn:
-        """Count and keep the rejection (best effort), then raise it: nothing is enqueued."""
-        self._count("Rejected", source=source.id, reason=error.code)
-        log.warning("rejected", extra={"source_id": source.id, "reason": error.code})
-        rejection = Rejection(
-            source_id=source.id,
-            at=now,
-            code=error.code,
-            message=error.message,
-            source_ip=request.source_ip,
-            method=request.method,
-            content_type=request.header("content-type")[:200],
-            size=len(request.body),
-            user_agent=request.header("user-agent")[:200],
-            # The names say which signature headers arrived at all, the commonest answer to "why does
-            # my signature fail?"; values are never kept.
-            header_names=tuple(sorted(name[:100] for name in request.headers)[:MAX_HEADER_NAMES_KEPT]),
+        """Count and keep the rejection (in memory, written later off this thread), then raise it."""
+        # The metric has no per-source dimension (one metric per tenant is a bill that grows with tenants):
+        # the source id is in the log line the rejection log writes per source and flush.
+        self._count("Rejected", reason=error.code)
+        log.debug("rejected", extra={"source_id": source.id, "reason": error.code})
+        self._rejections.record(
+            Rejection(
+                source_id=source.id,
+                at=now,
+                code=error.code,
+                message=error.message,
+                source_ip=request.source_ip,
+                method=request.method,
+                content_type=request.header("content-type")[:200],
+                size=len(request.body),
+                user_agent=request.header("user-agent")[:200],
+                # The names say which signature headers arrived at all, the commonest answer to "why does
+                # my signature fail?"; values are never kept.
+                header_names=tuple(sorted(name[:100] for name in request.headers)[:MAX_HEADER_NAMES_KEPT]),
+            )
         )
-        try:
-            slot = int(now * 1000) % self._rejections_kept
-            self._store.record_rejection(rejection, slot=slot, ttl=int(now) + 7 * 86400)
-        except HookwayError:
-            log.exception("could not record a rejection", extra={"source_id": source.id})
-        try:
-            # One request, one rejection: counted with a write of its own (there is no batch to wait for).
-            self._store.add_counts(hour_of(now), {"rejected": 1})
-        except HookwayError:
-            log.warning("could not count a rejection", extra={"source_id": source.id})
         raise error
 
 

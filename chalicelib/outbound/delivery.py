@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
 from chalicelib.outbound import egress
@@ -90,8 +90,12 @@ class Sender:
         observe: Callable[[str, float], None] | None = None,
         tally: Tally | None = None,
         certificate_prefixes: Mapping[str, str] | None = None,
+        health_memory_seconds: float = 0.0,
     ) -> None:
         self._store = store
+        # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
+        self._health_written: dict[str, tuple[bool, float]] = {}
+        self._health_memory = health_memory_seconds
         self._certificate_prefixes = certificate_prefixes
         self._blobs = blobs
         self._tally = tally
@@ -373,7 +377,7 @@ class Sender:
             if task.attempt > FAILING_AFTER_ATTEMPTS:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
             if self._may_be_failing(endpoint, task):
-                self._store.set_endpoint_failing(endpoint.id, None)  # conditional on the stored item
+                self._write_health(endpoint.id, None)  # conditional on the stored item
             if self._store.finish_attempt(replace(base, delivery_status="succeeded")):
                 self._ended("delivered")
             self._count("Delivered")
@@ -432,10 +436,38 @@ class Sender:
                 self._noted_failures.clear()  # bounded memory; the copies' own failing_since still count
             self._noted_failures[endpoint.id] = now
         if endpoint.failing_since is None:
-            self._store.set_endpoint_failing(endpoint.id, now)
+            self._write_health(endpoint.id, now)
         elif now - endpoint.failing_since >= self._disable_after:
             days = self._disable_after / 86400
             self._disable(endpoint, f"every attempt failed for {days:g} days", now)
+
+    def _write_health(self, endpoint_id: str, since: float | None) -> None:
+        """Start (``since``) or clear (None) the endpoint's failure clock: once per change per container.
+
+        The endpoint in hand is a cached copy up to ``endpoint_cache_seconds`` old, so until it is reloaded
+        every outcome of a busy endpoint would repeat the same conditional UpdateItem on its one item
+        (1,000 a second for an endpoint delivering 1,000 a second, past DynamoDB's per-item limit). So a
+        container writes a change once and remembers it for ``health_memory_seconds`` (the cache's
+        lifetime); a different change always goes through. The write comes after the POST: a failure of
+        it (a throttle) is logged and dropped, never raised, so it cannot fail the task and POST again; the
+        next outcome after the memory ends tries again.
+        """
+        failing = since is not None
+        now = self._clock()
+        with self._failures_lock:
+            last = self._health_written.get(endpoint_id)
+            if last is not None and last[0] == failing and now - last[1] < self._health_memory:
+                return
+            if len(self._health_written) >= NOTED_FAILURES_KEPT:
+                self._health_written.clear()  # bounded memory: at worst one more write per endpoint
+            self._health_written[endpoint_id] = (failing, now)
+        try:
+            self._store.set_endpoint_failing(endpoint_id, since)
+        except StorageError as exc:
+            log.warning(
+                "could not write the endpoint's failure clock",
+                extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _disable(self, endpoint: Endpoint, reason: str, now: float) -> None:
         """Publish ``endpoint.disabled``, then disable; the event's id names this enabled state of the endpoint
