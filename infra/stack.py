@@ -28,7 +28,10 @@ MIB = 1024 * 1024
 DAY = 86400
 # The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
 TIMEOUTS = {"api_handler": 30, "route_ingest": 60, "deliver": 120, "dead_letters": 30, "sweep": 300}
-MAX_RECEIVES = 5
+# A failed record comes back after a backoff of 2 s doubling to 60 s (chalicelib.aws.batch.retry_delay), not
+# after the visibility timeout: 80 receives keep a record on its queue for at least an hour of failures
+# (retry_window(80) >= 3600 s, tested) before its dead-letter queue takes it.
+MAX_RECEIVES = 80
 # Where the payload bucket keeps claim-checked bodies (chalicelib's ingest and routing) and, apart from
 # them, Chalice's record of what ``make deploy`` deployed (so any checkout or CI runner updates in place).
 PAYLOAD_PREFIXES = ("ingest/", "messages/")
@@ -138,8 +141,8 @@ def data_resources(n: Names, opts: Options) -> Template:
             visibility=6 * TIMEOUTS["dead_letters"],
             retention=7 * DAY,  # longer than the deliveries queue's 4 days (SQS keeps the enqueue time)
             dlq="ParkedDeadLetterQueue",
-            # A moved message may keep its receive count (moto's does: 5): 15 leaves the handler 10 tries.
-            receives=3 * MAX_RECEIVES,
+            # A moved message may keep its receive count (moto's does): this leaves the handler 10 tries.
+            receives=MAX_RECEIVES + 10,
         ),
         "DeliveriesQueue": _queue(
             n.deliveries_queue,

@@ -553,6 +553,7 @@ class MemoryQueue:
         self.sent: list[str] = []
         self.delays: list[int] = []
         self.deleted: list[str] = []
+        self.visibility: list[tuple[str, int]] = []  # change_visibility's (receipt handle, seconds)
         self.fail_with: Exception | None = None
         self._n = 0
 
@@ -572,6 +573,11 @@ class MemoryQueue:
 
     def delete_batch(self, receipt_handles: Sequence[str]) -> None:
         self.deleted.extend(receipt_handles)
+
+    def change_visibility(self, entries: Sequence[tuple[str, int]]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.visibility.extend(entries)
 
 
 class MemoryBlobs:

@@ -45,7 +45,12 @@ class Stack:
     """A running local stack; ``close()`` stops every process."""
 
     def __init__(
-        self, log_dir: Path, *, visibility_timeout: int = 3, env: dict[str, str] | None = None
+        self,
+        log_dir: Path,
+        *,
+        visibility_timeout: int = 3,
+        env: dict[str, str] | None = None,
+        max_receives: int | None = None,
     ) -> None:
         self.log_dir = log_dir
         # Every server binds port 0 and reports the port it got: a port picked here and bound later
@@ -71,9 +76,16 @@ class Stack:
         self.s3 = aws.client("s3", self.endpoint)
         # Short visibility so a killed worker's batch comes back within the test, not in 6 minutes.
         for name in ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_DELIVERIES_QUEUE_URL"):
-            self.sqs.set_queue_attributes(
-                QueueUrl=self.env[name], Attributes={"VisibilityTimeout": str(visibility_timeout)}
-            )
+            attributes = {"VisibilityTimeout": str(visibility_timeout)}
+            if max_receives is not None:  # a test that drives records into a DLQ within its time
+                url = self.env[name]
+                policy = json.loads(
+                    self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])[
+                        "Attributes"
+                    ]["RedrivePolicy"]
+                )
+                attributes["RedrivePolicy"] = json.dumps({**policy, "maxReceiveCount": max_receives})
+            self.sqs.set_queue_attributes(QueueUrl=self.env[name], Attributes=attributes)
         self.workers: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._api = self._spawn("api", ["api", "--port", "0"])
         self.port = self._announced_port(log_dir / "api.log")

@@ -980,6 +980,28 @@ class TestQueue:
         with pytest.raises(StorageError):
             queue.send("x" * (1024 * 1024 + 1))
 
+    def test_a_failed_record_comes_back_when_its_visibility_says(self, queue: Any) -> None:
+        # GIVEN 12 received messages (more than one ChangeMessageVisibilityBatch call)
+        queue.send_batch([f"r{i}" for i in range(12)])
+        if not isinstance(queue, SqsQueue):
+            queue.change_visibility([(f"h{i}", 0) for i in range(12)])
+            assert queue.visibility == [(f"h{i}", 0) for i in range(12)]
+            return
+        sqs = queue.sqs  # type: ignore[attr-defined]
+        held: dict[str, str] = {}
+        while len(held) < 12:
+            for m in sqs.receive_message(
+                QueueUrl=queue.url, MaxNumberOfMessages=10, VisibilityTimeout=600
+            ).get("Messages", []):
+                held[m["Body"]] = m["ReceiptHandle"]
+        # WHEN the handler gives 11 of them back now and keeps one for 10 minutes
+        queue.change_visibility([(held[f"r{i}"], 0 if i else 600) for i in range(12)])
+        # THEN the 11 can be received again at once, the kept one cannot
+        assert sorted(_drain(queue), key=lambda b: int(b[1:])) == [f"r{i}" for i in range(1, 12)]
+        # ... and a receipt SQS no longer knows is a StorageError (the handler then lets the timeout run)
+        with pytest.raises(StorageError):
+            queue.change_visibility([("not-a-receipt-handle", 5)])
+
 
 def _drain(queue: Any) -> list[str]:
     if not isinstance(queue, SqsQueue):

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.names import FUNCTIONS, names
 from infra import chalice_config, front, iam
-from infra.stack import MIB, TIMEOUTS, Options, infrastructure, stage_options
+from infra.stack import MAX_RECEIVES, MIB, TIMEOUTS, Options, infrastructure, stage_options
 from tests import aws
 
 MTLS = {
@@ -146,7 +146,7 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         dlq = queues[props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]
         assert dlq["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
         assert props["RedrivePolicy"]["maxReceiveCount"] == (
-            15 if queue == "DeliveriesDeadLetterQueue" else 5
+            MAX_RECEIVES + 10 if queue == "DeliveriesDeadLetterQueue" else MAX_RECEIVES
         )
     # ... the table has TTL and point-in-time recovery, the bucket encryption and a public access block
     table = resources["StateTable"]
