@@ -106,14 +106,16 @@ class Stack:
 
         return int(wait_until(announced, timeout=30, interval=0.05))
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         return subprocess.Popen(
             [sys.executable, "-m", "local", *args],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
         )
 
     def _wait_healthy(self) -> None:
@@ -127,9 +129,11 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError("the API did not become healthy")
 
-    def start_worker(self, queue: str = "ingest") -> subprocess.Popen[bytes]:
-        """Start one more worker process for a queue."""
-        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue])
+    def start_worker(
+        self, queue: str = "ingest", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start one more worker process for a queue (``env``: its own settings, e.g. another AWS endpoint)."""
+        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue], env)
         self.workers.setdefault(queue, []).append(proc)
         return proc
 
