@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
+from chalicelib.besteffort import Dropped
 from chalicelib.caches import SourceCache
 from chalicelib.envelope import Envelope
 from chalicelib.errors import (
@@ -122,6 +123,7 @@ class IngestService:
         self._claim_check = claim_check_bytes
         self._rejections_kept = rejections_kept
         self._count = count or (lambda *a, **k: None)
+        self._dropped = Dropped(clock, log)
 
     def receive(self, request: InboundRequest) -> Reply:
         """Handle one request to ``/in/{source_id}``; raises HookwayError subclasses for refusals."""
@@ -276,16 +278,17 @@ class IngestService:
             # my signature fail?"; values are never kept.
             header_names=tuple(sorted(name[:100] for name in request.headers)[:MAX_HEADER_NAMES_KEPT]),
         )
+        # Best effort: ``store`` is the one-attempt client's (chalicelib.besteffort); failures are dropped.
         try:
             slot = int(now * 1000) % self._rejections_kept
             self._store.record_rejection(rejection, slot=slot, ttl=int(now) + 7 * 86400)
-        except HookwayError:
-            log.exception("could not record a rejection", extra={"source_id": source.id})
+        except HookwayError as exc:
+            self._dropped("recording a rejection", exc, source_id=source.id)
         try:
             # One request, one rejection: counted with a write of its own (there is no batch to wait for).
             self._store.add_counts(hour_of(now), {"rejected": 1})
-        except HookwayError:
-            log.warning("could not count a rejection", extra={"source_id": source.id})
+        except HookwayError as exc:
+            self._dropped("counting a rejection", exc, source_id=source.id)
         raise error
 
 
