@@ -283,13 +283,16 @@ class Store(Protocol):
         """Revoke every portal token of an application issued before ``before``."""
 
     def put_session(self, digest: str, expires_at: float) -> None:
-        """Keep a console session (by the SHA-256 of its id) until ``expires_at``."""
+        """Keep a console session (by a keyed digest of its id) until ``expires_at``."""
 
     def session_expires_at(self, digest: str) -> float | None:
         """When a console session ends, or None if there is none (signed out, or gone with its TTL)."""
 
     def delete_session(self, digest: str) -> None:
         """End a console session (a missing one is no error)."""
+
+    def end_sessions(self) -> int:
+        """End every console session; returns how many there were."""
 
     def put_event_type(self, event_type: EventType) -> None:
         """Create or replace a catalog entry."""

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
+    from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
@@ -213,6 +214,7 @@ class Container:
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        self._admin_key: tuple[float, str] | None = None  # (read at, value) from SSM
         self.use(**overrides)
 
     def use(self, **parts: Any) -> None:
@@ -243,23 +245,34 @@ class Container:
                 config=config,
             )
 
-    @cached_property
+    @property
     def admin_key(self) -> str:
-        """The admin API key: from the environment, else from SSM Parameter Store (read once, decrypted)."""
+        """The admin API key: from the environment, else from SSM Parameter Store (decrypted), kept for
+        ``admin_key_cache_seconds``, so a rotated key reaches warm functions (and ends the old key's
+        console sessions) within that time."""
         if self.settings.admin_key or not self.settings.admin_key_parameter:
             return self.settings.admin_key
+        now = self.clock()
+        kept = self._admin_key
+        if kept is not None and now - kept[0] < self.settings.admin_key_cache_seconds:
+            return kept[1]
         from botocore.exceptions import BotoCoreError, ClientError
 
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm", "request").get_parameter(
-                Name=self.settings.admin_key_parameter, WithDecryption=True
-            )
+            result = self.api_ssm.get_parameter(Name=self.settings.admin_key_parameter, WithDecryption=True)
         except (BotoCoreError, ClientError) as exc:
             # Not cached: the next admin call tries again.
             raise StorageError("the admin key parameter cannot be read") from exc
-        return str(result["Parameter"]["Value"])
+        value = str(result["Parameter"]["Value"])
+        self._admin_key = (now, value)
+        return value
+
+    @cached_property
+    def api_ssm(self) -> Any:
+        """The API's SSM client (the admin key; request profile), made on first use."""
+        return self._client("ssm", "request")
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -499,11 +512,17 @@ class Container:
         )
         return Transport(
             allow_private=self.settings.allow_private_destinations,
-            https_only=self.settings.stage != "local",
+            https_only=not self.settings.allow_http,
             pool_maxsize=10,
             ca_file=self.settings.ca_bundle or None,
             certificates=certificates,
+            refused=self._refused_destinations,
         )
+
+    @property
+    def _refused_destinations(self) -> tuple[tuple[str, int], ...]:
+        address = self.settings.emulator_address
+        return (address,) if address else ()
 
     @cached_property
     def secretsmanager(self) -> Any:
@@ -535,6 +554,7 @@ class Container:
             count=self.count,
             observe=self.metrics.observe,
             tally=self._tally(),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -562,6 +582,7 @@ class Container:
             count=self.count,
             max_workers=1,
             tally=self._tally(),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -592,6 +613,13 @@ class Container:
         )
 
     @cached_property
+    def token_limiter(self) -> RateLimiter:
+        """How often a portal token may test, resend and recover (per token, in this container)."""
+        from chalicelib.limits import RateLimiter
+
+        return RateLimiter(self.settings.token_actions_per_minute, 60.0, self.clock)
+
+    @cached_property
     def endpoints(self) -> EndpointService:
         """The endpoint management service."""
         from chalicelib.endpoints import EndpointService
@@ -600,12 +628,14 @@ class Container:
             self.store,
             self.clock,
             allow_private=self.settings.allow_private_destinations,
-            https_only=self.settings.stage != "local",
+            https_only=not self.settings.allow_http,
             resolver=self.resolver,
+            refused=self._refused_destinations,
             on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            max_endpoints_per_application=self.settings.max_endpoints_per_application,
         )
 
     @cached_property
@@ -658,7 +688,7 @@ class Container:
         from chalicelib.sessions import SessionService
 
         return SessionService(
-            self.store, self.clock, lambda: self.admin_key, secure=self.settings.stage != "local"
+            self.store, self.clock, lambda: self.admin_key, secure=not self.settings.insecure_cookies
         )
 
     @cached_property

@@ -510,6 +510,12 @@ class MemoryStore:
         self._maybe_fail()
         self.sessions.pop(digest, None)
 
+    def end_sessions(self) -> int:
+        self._maybe_fail()
+        ended = len(self.sessions)
+        self.sessions.clear()
+        return ended
+
     # ----------------------------------------------------------------------------------- event types
 
     def put_event_type(self, event_type: EventType) -> None:

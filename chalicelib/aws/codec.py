@@ -23,7 +23,8 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
-    SESSION#{sha256 of id} / META   a console session (TTL: its end)
+    SESSION#{keyed digest of id} / META   a console session (TTL: its end)
+                                                gsi1: SESSIONS / {expires_at}#{digest} ("end all sessions")
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
@@ -292,6 +293,10 @@ def message_to_item(message: Message) -> Item:
         item["gsi3sk"] = s(sort_key)
     if message.signed_timestamp is not None:
         item["signed_timestamp"] = n(message.signed_timestamp)
+    if message.event_type_verified is not None:
+        item["event_type_verified"] = {"BOOL": message.event_type_verified}
+    if message.event_type_invalid:
+        item["event_type_invalid"] = {"BOOL": True}
     if message.body is not None:
         packed = _pack(message.body)
         item["bodyz" if packed is not message.body else "body"] = {"B": packed}
@@ -339,6 +344,8 @@ def item_to_message(item: Item) -> Message:
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
         application_id=_opt_s(item, "application_id"),
+        event_type_verified=item["event_type_verified"]["BOOL"] if "event_type_verified" in item else None,
+        event_type_invalid="event_type_invalid" in item,
     )
 
 

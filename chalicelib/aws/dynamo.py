@@ -22,6 +22,7 @@ T = TypeVar("T")
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
 QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
 EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
+SESSIONS = "SESSIONS"  # the gsi1 partition of console sessions
 
 
 def _start_key(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
@@ -745,6 +746,8 @@ class DynamoStore:
             "put_item",
             Item={
                 **codec.session_key(digest),
+                "gsi1pk": codec.s(SESSIONS),
+                "gsi1sk": codec.s(f"{expires_at:017.6f}#{digest}"),
                 "expires_at": codec.n(expires_at),
                 "ttl": codec.n(int(expires_at)),
             },
@@ -758,6 +761,24 @@ class DynamoStore:
     def delete_session(self, digest: str) -> None:
         """Sign out."""
         self._call("delete_item", Key=codec.session_key(digest))
+
+    def end_sessions(self) -> int:
+        """Delete every session item (a handful: one per sign-in of the last 8 hours), found on gsi1."""
+        keys: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": codec.s(SESSIONS)},
+        }
+        while True:
+            page = self._call("query", **request)
+            keys.extend({"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for key in keys:
+            self._call("delete_item", Key=key)
+        return len(keys)
 
     # ----------------------------------------------------------------------------------- event types
 

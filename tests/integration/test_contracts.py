@@ -61,6 +61,7 @@ def _message(clock: FakeClock, **changes: Any) -> Message:
         id=new_id("msg"),
         source_id="src_a",
         event_type="push",
+        event_type_verified=False,
         status="stored",
         received_at=clock(),
         size=3,
@@ -257,6 +258,8 @@ class TestStore:
             body=None,
             body_ref=BodyRef("b", "k", "abc", 3),
             event_type=None,
+            event_type_verified=None,
+            event_type_invalid=True,
             payload={"n": [1, 2]},
             source_ip=None,
             signed_timestamp=None,
@@ -486,6 +489,16 @@ class TestApplications:
         store.delete_session("d" * 64)
         store.delete_session("d" * 64)
         assert store.session_expires_at("d" * 64) is None
+
+    def test_end_sessions_ends_every_console_session(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN three sessions (an earlier test may have left others)
+        store.end_sessions()
+        for digest in ("a" * 64, "b" * 64, "c" * 64):
+            store.put_session(digest, clock() + 3600)
+        # WHEN every session is ended THEN none is found, and a second call finds nothing to end
+        assert store.end_sessions() == 3
+        assert [store.session_expires_at(d * 64) for d in "abc"] == [None, None, None]
+        assert store.end_sessions() == 0
 
     def test_revoke_tokens_only_moves_forward(self, store: Any, clock: FakeClock) -> None:
         # GIVEN an application

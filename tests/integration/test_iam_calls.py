@@ -76,6 +76,7 @@ def _container(world: dict[str, Any], recorder: Recorder) -> wiring.Container:
         "HOOKWAY_STAGE": "local",
         "HOOKWAY_ADMIN_KEY": "hk_iam_test",
         "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+        "HOOKWAY_ALLOW_HTTP": "true",
         "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
     }
     session = boto3.session.Session(

@@ -309,7 +309,7 @@ def test_a_test_event_to_a_disabled_endpoint_is_a_409(s: Services) -> None:
 
 
 def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
-    s = make_services(strict_event_types=True, allow_private_destinations=True)
+    s = make_services(strict_event_types=True, allow_private_destinations=True, allow_http=True)
     endpoint_id = s.container.endpoints.create({"url": "http://127.0.0.1:9/x"}, OPERATOR)[0].id
     s.container.publisher.send_test(endpoint_id, {}, OPERATOR)
     with pytest.raises(Exception) as err:
