@@ -76,6 +76,10 @@ class ThrottlingProxy:
                     conn.request(self.command, self.path, body=body, headers=headers)
                     resp = conn.getresponse()
                     payload = resp.read()
+                except (OSError, http.client.HTTPException):
+                    self._answer(502, {}, b"")  # the emulator is stopping (the stack closes)
+                    return
+                else:
                     skip = {"connection", "transfer-encoding", "content-length"}
                     self._answer(
                         resp.status, {k: v for k, v in resp.getheaders() if k.lower() not in skip}, payload
