@@ -21,7 +21,7 @@ from chalicelib.ids import MessageIds
 
 if TYPE_CHECKING:
     from chalicelib.applications import ApplicationService
-    from chalicelib.caches import EndpointCache, SourceCache
+    from chalicelib.caches import EndpointCache, SourceCache, SubscriptionCache
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
@@ -414,6 +414,19 @@ class Container:
             unsealed(self.background_store), self.clock, self.settings.endpoint_cache_seconds
         )
 
+    @cached_property
+    def subscriptions(self) -> SubscriptionCache:
+        """The router's endpoints by subscription page, reloaded only when an owner's version moves."""
+        from chalicelib.caches import SubscriptionCache
+        from chalicelib.sealing import unsealed
+
+        return SubscriptionCache(
+            unsealed(self.background_store),
+            self.clock,
+            check_seconds=self.settings.endpoint_cache_seconds,
+            max_endpoints=self.settings.router_cache_endpoints,
+        )
+
     def _tally(self, store: Store) -> Tally:
         from chalicelib.tally import Tally
 
@@ -421,7 +434,12 @@ class Container:
 
     def _endpoints_changed(self) -> None:
         # Both caches, where built: the local stack serves the API and runs the workers in one process.
-        for name in ("endpoint_cache", "background_endpoint_cache", "routing_endpoint_cache"):
+        for name in (
+            "endpoint_cache",
+            "background_endpoint_cache",
+            "routing_endpoint_cache",
+            "subscriptions",
+        ):
             if name in self.__dict__:
                 self.__dict__[name].invalidate()
 
@@ -433,7 +451,13 @@ class Container:
         return Router(
             store=self.background_store,
             blobs=self.background_blobs,
-            fanout=EndpointFanout(self.routing_endpoint_cache, self.background_deliveries_queue),
+            fanout=EndpointFanout(
+                self.routing_endpoint_cache,
+                self.background_deliveries_queue,
+                subscriptions=self.subscriptions,
+                store=self.background_store,
+                chunks=self.background_ingest_queue,
+            ),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
