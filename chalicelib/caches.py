@@ -144,6 +144,17 @@ class ApplicationCache:
         self._clock = clock
         self._ttl = ttl
         self._entries: Lru[str, tuple[float, Application | None]] = Lru()
+        self._uids: Lru[str, tuple[float, str | None]] = Lru()
+
+    def id_for_uid(self, uid: str) -> str | None:
+        """The id of the application with this uid (possibly up to ``ttl`` seconds old), or None."""
+        now = self._clock()
+        hit = self._uids.get(uid)
+        if hit is None or now - hit[0] >= self._ttl:
+            hit = (now, self._store.application_id_for_uid(uid))
+            if self._ttl > 0:
+                self._uids.put(uid, hit)
+        return hit[1]
 
     def get(self, application_id: str) -> Application:
         """The application (possibly up to ``ttl`` seconds old), or NotFoundError."""
@@ -165,6 +176,7 @@ class ApplicationCache:
         """Forget one application (or all) after a change made in this process."""
         if application_id is None:
             self._entries.clear()
+            self._uids.clear()
         else:
             self._entries.pop(application_id)
 

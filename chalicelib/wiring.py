@@ -21,7 +21,7 @@ from chalicelib.ids import MessageIds
 
 if TYPE_CHECKING:
     from chalicelib.applications import ApplicationService
-    from chalicelib.caches import EndpointCache, SourceCache, SubscriptionCache
+    from chalicelib.caches import ApplicationCache, EndpointCache, SourceCache, SubscriptionCache
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
@@ -475,7 +475,7 @@ class Container:
             queue=self.ingest_queue,
             clock=self.clock,
             ids=self.ids,
-            resolve_application=self.applications.resolve,
+            resolve_application=self.applications.resolve_cached,
             check_payload=self.event_types.check_payload,
             endpoint_of=self.endpoints.get,
         )
@@ -637,7 +637,15 @@ class Container:
             self.clock,
             delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id),
             default_branding=self.settings.portal_branding,
+            cache=self.application_cache,
         )
+
+    @cached_property
+    def application_cache(self) -> ApplicationCache:
+        """Applications cached briefly for publishing (like sources for ingest)."""
+        from chalicelib.caches import ApplicationCache
+
+        return ApplicationCache(self.store, self.clock, self.settings.source_cache_seconds)
 
     @cached_property
     def stats(self) -> StatsService:
