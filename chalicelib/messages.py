@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.errors import BadRequestError, NotFoundError, ValidationError
 from chalicelib.ids import MessageIds
+from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
 from chalicelib.ports import (
     BlobStore,
@@ -76,6 +78,13 @@ def _state_of(endpoint_id: str, latest: Attempt | None) -> dict[str, Any]:
 
 
 READ_THREADS = 8  # a deliveries page reads each delivery's latest attempt, this many at once
+
+
+def shown_to(message: Message, scope: Scope) -> Message:
+    """The message as ``scope`` may read it: an application's token never sees signature headers."""
+    if scope.is_operator:
+        return message
+    return replace(message, headers=for_tokens(message.headers))
 
 
 def delivery_summary(states: list[dict[str, Any]]) -> dict[str, int]:
@@ -152,10 +161,11 @@ class MessageService:
         message's size; ``delivery_summary`` then counts the deliveries shown.
         """
         message = self.message(message_id, scope)
+        shown = shown_to(message, scope).public()
         if not message.fanout_pages:
             states = delivery_states(message, self._store.list_attempts(message_id))
             return {
-                **message.public(),
+                **shown,
                 "delivery_summary": delivery_summary(states),
                 "deliveries": states,
                 "deliveries_total": len(states),
@@ -164,7 +174,7 @@ class MessageService:
         page = page or PageRequest()
         states, cursor = self._delivery_page(message, page)
         return {
-            **message.public(),
+            **shown,
             "delivery_summary": delivery_summary(states),
             "deliveries": states,
             "deliveries_total": message.endpoint_count,
@@ -284,8 +294,11 @@ class MessageService:
         if query.source_id is not None and query.provider_id is not None and page.cursor is None:
             found = self._by_provider_id(query, keep)
             if found is not None:
-                return Page([found], None)
-        return self._store.search_messages(query, limit=page.limit, cursor=page.cursor, keep=keep)
+                return Page([shown_to(found, scope)], None)
+        result = self._store.search_messages(query, limit=page.limit, cursor=page.cursor, keep=keep)
+        if scope.is_operator:
+            return result
+        return Page([shown_to(m, scope) for m in result.items], result.cursor)
 
     def _by_provider_id(self, query: MessageQuery, keep: Callable[[Message], bool] | None) -> Message | None:
         """The message a source stored for a provider's delivery id, read directly when it can be.
