@@ -536,7 +536,7 @@ def publish_message() -> Response:
 @api
 def get_message(message_id: str) -> Response:
     """One message, with the state of its delivery to each endpoint."""
-    return _json(_container().messages.get(message_id, _scope()))
+    return _json(_container().messages.get(message_id, _scope(), _page()))
 
 
 @app.route("/v1/messages/{message_id}/resend", methods=["POST"], content_types=ANY_CONTENT)

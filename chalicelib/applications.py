@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import branding as brand
 from chalicelib.branding import Branding
 from chalicelib.errors import ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import Application
+
+if TYPE_CHECKING:
+    from chalicelib.caches import ApplicationCache
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
 
@@ -75,11 +78,17 @@ class ApplicationService:
         *,
         delete_endpoints: Callable[[str], int] | None = None,
         default_branding: Branding | None = None,
+        cache: ApplicationCache | None = None,
     ) -> None:
+        self._cache = cache
         self._store = store
         self._clock = clock
         self._default_branding = default_branding or Branding()
         self._delete_endpoints = delete_endpoints or (lambda application_id: 0)
+
+    def _changed(self) -> None:
+        if self._cache is not None:
+            self._cache.invalidate()
 
     def _find(self, ref: str) -> Application:
         if not isinstance(ref, str) or not ref:
@@ -94,6 +103,26 @@ class ApplicationService:
     def resolve(self, ref: str, scope: Scope) -> str:
         """The id of the application named by id or uid; a token may name only its own (else 403)."""
         return self.get(ref, scope).id
+
+    def resolve_cached(self, ref: str, scope: Scope) -> str:
+        """As ``resolve``, from a short-lived cache (like sources): a publish makes no consistent read.
+
+        A change made in this process is seen at once; one made elsewhere within the cache's TTL.
+        """
+        cache = self._cache
+        if cache is None or not isinstance(ref, str) or not ref:
+            return self.resolve(ref, scope)
+        if not scope.is_operator:
+            own = cache.get(str(scope.application_id))
+            if ref not in (own.id, own.uid):
+                raise ForbiddenError("a token reaches its own application only")
+            return own.id
+        if _ID.fullmatch(ref):
+            return cache.get(ref).id
+        found = cache.id_for_uid(ref) if _UID.fullmatch(ref) else None
+        if found is None:
+            raise NotFoundError(f"no application {ref!r}", code="application_not_found")
+        return cache.get(found).id
 
     def get(self, ref: str, scope: Scope) -> Application:
         """One application by id or uid. A token sees its own; any other reference is 403, found or not."""
@@ -120,6 +149,7 @@ class ApplicationService:
             updated_at=now,
         )
         self._store.create_application(application)
+        self._changed()
         return application
 
     def list(self, scope: Scope, page: PageRequest) -> Page[Application]:
@@ -144,6 +174,7 @@ class ApplicationService:
             changes["branding"] = _branding(doc["branding"])  # the whole object: null clears it
         updated = replace(current, **changes, updated_at=self._clock())
         self._store.update_application(current, updated)
+        self._changed()
         return updated
 
     def branding(self, scope: Scope) -> Branding:
@@ -159,3 +190,4 @@ class ApplicationService:
         application = self._find(ref)
         self._delete_endpoints(application.id)
         self._store.delete_application(application)
+        self._changed()

@@ -1,15 +1,69 @@
 """Read-through caches over the Store: the warm ingest path and the router make no DynamoDB call.
 
 Changes made in this process invalidate at once; other Lambda containers see them within the TTL.
+Every cache is bounded (least recently used entries go first), so a container that sees 10^5 tenants
+keeps only what it uses.
+
+``SubscriptionCache`` is the router's: it never reloads an owner's endpoints blindly. It reads the owner's
+version item (one GetItem) at most every ``check_seconds`` and drops that owner's cached pages only when
+the version moved (any create, update, enable, disable or delete of one of its endpoints moves it). An
+owner's endpoints are held per subscription page of at most 500, and a page is loaded only when a message
+needs it (one GetItem of the page, then BatchGetItem of at most 500 endpoints, five requests in parallel):
+a router or fan-out chunk reads at most one page per owner, whatever the owner's size.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from chalicelib.errors import NotFoundError
-from chalicelib.models import Endpoint, Source
+from chalicelib.models import Application, Endpoint, Source
 from chalicelib.ports import Store
+
+K = TypeVar("K")
+V = TypeVar("V")
+MAX_ENTRIES = 10_000  # sources, applications, owners or single endpoints one cache keeps at most
+
+
+class Lru(Generic[K, V]):
+    """A dictionary that forgets its least recently used entries beyond ``limit`` (thread-safe)."""
+
+    def __init__(self, limit: int = MAX_ENTRIES) -> None:
+        self._limit = max(limit, 1)
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        """The entry, now the most recently used; None if absent."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        """Keep an entry, forgetting the oldest beyond the limit."""
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        """Forget one entry."""
+        with self._lock:
+            self._items.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 class SourceCache:
@@ -19,7 +73,7 @@ class SourceCache:
         self._store = store
         self._clock = clock
         self._ttl = ttl
-        self._entries: dict[str, tuple[float, Source | None]] = {}
+        self._entries: Lru[str, tuple[float, Source | None]] = Lru()
 
     def get(self, source_id: str) -> Source:
         """The source (possibly up to ``ttl`` seconds old), or NotFoundError."""
@@ -32,14 +86,14 @@ class SourceCache:
                 source = None
             hit = (now, source)
             if self._ttl > 0:
-                self._entries[source_id] = hit
+                self._entries.put(source_id, hit)
         if hit[1] is None:
             raise NotFoundError(f"no source {source_id!r}", code="source_not_found")
         return hit[1]
 
     def invalidate(self, source_id: str) -> None:
         """Forget a source after it changed in this process."""
-        self._entries.pop(source_id, None)
+        self._entries.pop(source_id)
 
 
 class EndpointCache:
@@ -53,8 +107,8 @@ class EndpointCache:
         self._store = store
         self._clock = clock
         self._ttl = ttl
-        self._owners: dict[str | None, tuple[float, list[Endpoint]]] = {}
-        self._ids: dict[str, tuple[float, Endpoint]] = {}
+        self._owners: Lru[str | None, tuple[float, list[Endpoint]]] = Lru(100)
+        self._ids: Lru[str, tuple[float, Endpoint]] = Lru()
 
     def of(self, application_id: str | None) -> list[Endpoint]:
         """The endpoints of one owner (possibly up to ``ttl`` seconds old)."""
@@ -63,8 +117,7 @@ class EndpointCache:
         if hit is None or now - hit[0] >= self._ttl:
             hit = (now, self._store.endpoints_of(application_id))
             if self._ttl > 0:
-                self._owners[application_id] = hit
-                self._ids.update({e.id: (now, e) for e in hit[1]})
+                self._owners.put(application_id, hit)
         return hit[1]
 
     def get(self, endpoint_id: str) -> Endpoint:
@@ -74,10 +127,121 @@ class EndpointCache:
         if hit is None or now - hit[0] >= self._ttl:
             hit = (now, self._store.get_endpoint(endpoint_id))
             if self._ttl > 0:
-                self._ids[endpoint_id] = hit
+                self._ids.put(endpoint_id, hit)
         return hit[1]
 
     def invalidate(self) -> None:
         """Reload on next use (after a change made in this process)."""
         self._owners.clear()
         self._ids.clear()
+
+
+class ApplicationCache:
+    """Applications read through a short-lived cache, like sources: a publish makes no consistent read."""
+
+    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._entries: Lru[str, tuple[float, Application | None]] = Lru()
+        self._uids: Lru[str, tuple[float, str | None]] = Lru()
+
+    def id_for_uid(self, uid: str) -> str | None:
+        """The id of the application with this uid (possibly up to ``ttl`` seconds old), or None."""
+        now = self._clock()
+        hit = self._uids.get(uid)
+        if hit is None or now - hit[0] >= self._ttl:
+            hit = (now, self._store.application_id_for_uid(uid))
+            if self._ttl > 0:
+                self._uids.put(uid, hit)
+        return hit[1]
+
+    def get(self, application_id: str) -> Application:
+        """The application (possibly up to ``ttl`` seconds old), or NotFoundError."""
+        now = self._clock()
+        hit = self._entries.get(application_id)
+        if hit is None or now - hit[0] >= self._ttl:
+            try:
+                found: Application | None = self._store.get_application(application_id)
+            except NotFoundError:
+                found = None
+            hit = (now, found)
+            if self._ttl > 0:
+                self._entries.put(application_id, hit)
+        if hit[1] is None:
+            raise NotFoundError(f"no application {application_id!r}", code="application_not_found")
+        return hit[1]
+
+    def invalidate(self, application_id: str | None = None) -> None:
+        """Forget one application (or all) after a change made in this process."""
+        if application_id is None:
+            self._entries.clear()
+            self._uids.clear()
+        else:
+            self._entries.pop(application_id)
+
+
+class SubscriptionCache:
+    """An owner's endpoints for the router, by subscription page, reloaded only when its version moves.
+
+    Memory is bounded by ``max_endpoints`` (pages least recently used go first); each page's endpoints
+    are tagged with the owner version they were read at, so a stale page is never matched.
+    """
+
+    def __init__(
+        self, store: Store, clock: Callable[[], float], *, check_seconds: float, max_endpoints: int
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._check = check_seconds
+        self._max = max(max_endpoints, 1)
+        self._versions: Lru[str | None, tuple[float, int, int]] = Lru()
+        self._pages: OrderedDict[tuple[str | None, int], tuple[int, list[Endpoint]]] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+        self.loads = 0  # pages read from the store (the bench and tests count them)
+
+    def _state(self, owner: str | None) -> tuple[int, int]:
+        now = self._clock()
+        hit = self._versions.get(owner)
+        if hit is None or now - hit[0] >= self._check:
+            version, pages = self._store.owner_version(owner)
+            hit = (now, version, pages)
+            self._versions.put(owner, hit)
+        return hit[1], hit[2]
+
+    def pages(self, owner: str | None) -> int:
+        """How many subscription pages the owner has (its version checked at most every check_seconds)."""
+        return self._state(owner)[1]
+
+    def page(self, owner: str | None, number: int) -> list[Endpoint]:
+        """The endpoints of one subscription page, as of the owner's current version."""
+        version, _ = self._state(owner)
+        key = (owner, number)
+        with self._lock:
+            hit = self._pages.get(key)
+            if hit is not None and hit[0] == version:
+                self._pages.move_to_end(key)
+                return hit[1]
+        endpoints = self._store.get_endpoints(self._store.subscription_page(owner, number))
+        endpoints = [e for e in endpoints if e.application_id == owner]
+        with self._lock:
+            self.loads += 1
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._held -= len(old[1])
+            self._pages[key] = (version, endpoints)
+            self._held += len(endpoints)
+            while self._held > self._max and len(self._pages) > 1:
+                _, (_, dropped) = self._pages.popitem(last=False)
+                self._held -= len(dropped)
+        return endpoints
+
+    @property
+    def held(self) -> int:
+        """How many endpoints are cached now (at most ``max_endpoints``, or one page if bigger)."""
+        return self._held
+
+    def invalidate(self) -> None:
+        """Check every owner's version on next use (after a change made in this process)."""
+        self._versions.clear()

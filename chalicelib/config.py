@@ -117,6 +117,7 @@ class Settings:
     inline_body_bytes: int = 256 * KIB
     source_cache_seconds: int = 10
     endpoint_cache_seconds: int = 10
+    router_cache_endpoints: int = 50_000  # endpoints a router container keeps (LRU; ~1.2 KB each)
     replay_window_seconds: int = 3 * 86400
     retention_seconds: int = 30 * 86400
     rejections_kept: int = 50
@@ -192,6 +193,7 @@ class Settings:
             inline_body_bytes=_int(environ, "HOOKWAY_INLINE_BODY_BYTES", 256 * KIB, minimum=0),
             source_cache_seconds=_int(environ, "HOOKWAY_SOURCE_CACHE_SECONDS", 10),
             endpoint_cache_seconds=_int(environ, "HOOKWAY_ENDPOINT_CACHE_SECONDS", 10),
+            router_cache_endpoints=_int(environ, "HOOKWAY_ROUTER_CACHE_ENDPOINTS", 50_000, minimum=500),
             replay_window_seconds=_int(environ, "HOOKWAY_REPLAY_WINDOW_SECONDS", 3 * 86400, minimum=1),
             retention_seconds=_int(environ, "HOOKWAY_RETENTION_SECONDS", 30 * 86400, minimum=3600),
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),

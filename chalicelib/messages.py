@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -57,6 +58,26 @@ def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str,
             }
         )
     return out
+
+
+def _state_of(endpoint_id: str, latest: Attempt | None) -> dict[str, Any]:
+    """One delivery as the API shows it, from its latest attempt (None: pending, never attempted)."""
+    status = latest.delivery_status if latest is not None else "pending"
+    attempts = 0
+    if latest is not None:
+        attempts = latest.number - (1 if latest.status == "skipped" else 0)
+    return {
+        "endpoint_id": endpoint_id,
+        "status": status,
+        "attempts": attempts,
+        "last_attempt_at": latest.started_at if latest else None,
+        "last_response_status": latest.response_status if latest else None,
+        "last_error_class": latest.error_class if latest else None,
+        "next_attempt_at": latest.next_attempt_at if latest and status == "pending" else None,
+    }
+
+
+READ_THREADS = 8  # a deliveries page reads each delivery's latest attempt, this many at once
 
 
 def shown_to(message: Message, scope: Scope) -> Message:
@@ -131,12 +152,60 @@ class MessageService:
             )
         raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
 
-    def get(self, message_id: str, scope: Scope) -> dict[str, Any]:
-        """One message with the state of its delivery to each endpoint."""
+    def get(self, message_id: str, scope: Scope, page: PageRequest | None = None) -> dict[str, Any]:
+        """One message with the state of its delivery to each endpoint.
+
+        A message with its endpoints inline (at most ``INLINE_ENDPOINTS``) shows every delivery. A message
+        that fanned out in pages shows ``page.limit`` deliveries from the cursor (``deliveries_cursor``
+        leads on): one GetItem of a fan-out page and one Query (Limit 1) per delivery, whatever the
+        message's size; ``delivery_summary`` then counts the deliveries shown.
+        """
         message = self.message(message_id, scope)
-        states = delivery_states(message, self._store.list_attempts(message_id))
         shown = shown_to(message, scope).public()
-        return {**shown, "delivery_summary": delivery_summary(states), "deliveries": states}
+        if not message.fanout_pages:
+            states = delivery_states(message, self._store.list_attempts(message_id))
+            return {
+                **shown,
+                "delivery_summary": delivery_summary(states),
+                "deliveries": states,
+                "deliveries_total": len(states),
+                "deliveries_cursor": None,
+            }
+        page = page or PageRequest()
+        states, cursor = self._delivery_page(message, page)
+        return {
+            **shown,
+            "delivery_summary": delivery_summary(states),
+            "deliveries": states,
+            "deliveries_total": message.endpoint_count,
+            "deliveries_cursor": cursor,
+            "fanout": {"pages": message.fanout_pages, "written": message.fanned_pages},
+        }
+
+    def _delivery_page(self, message: Message, page: PageRequest) -> tuple[list[dict[str, Any]], str | None]:
+        """``page.limit`` deliveries of a fanned-out message from a cursor ``[page number, offset]``."""
+        position = decode_cursor(page.cursor, 2)
+        number, offset = 0, 0
+        if position is not None:
+            if not all(p.isdigit() and len(p) <= 6 for p in position):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            number, offset = int(position[0]), int(position[1])
+        generation = generation_of(message)
+        ids: list[str] = []
+        while len(ids) < page.limit and number < message.fanout_pages:
+            fanned = self._store.get_fanout_page(message.id, number)
+            if fanned is None or fanned.generation != generation:
+                break  # not written yet: the cursor waits here
+            chunk = fanned.endpoint_ids[offset : offset + page.limit - len(ids)]
+            ids.extend(chunk)
+            offset += len(chunk)
+            if offset >= len(fanned.endpoint_ids):
+                number, offset = number + 1, 0
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            latest = list(pool.map(lambda e: self._store.latest_attempt(message.id, e, generation), ids))
+        states = [_state_of(e, a) for e, a in zip(ids, latest, strict=True)]
+        more = number < message.fanout_pages
+        return states, encode_cursor([str(number), str(offset)]) if more else None
 
     def listing(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
         """A search page, each message with its ``delivery_summary``.
@@ -149,6 +218,11 @@ class MessageService:
         found = self.search(params, scope, page, attempts_of=read)
         items = []
         for message in found.items:
+            if message.fanout_pages:
+                # Never every attempt of a big message: its first page of deliveries stands for it.
+                summary = delivery_summary(self._delivery_page(message, PageRequest(limit=50))[0])
+                items.append({**message.public(), "delivery_summary": summary})
+                continue
             attempts = read.get(message.id)
             if attempts is None:
                 attempts = self._store.list_attempts(message.id)
@@ -209,6 +283,9 @@ class MessageService:
         if status is not None:
 
             def keep(message: Message) -> bool:
+                if message.fanout_pages:  # bounded: the first deliveries of a big message decide
+                    states = self._delivery_page(message, PageRequest(limit=50))[0]
+                    return any(d["status"] == status for d in states)
                 attempts = self._store.list_attempts(message.id)
                 if attempts_of is not None:
                     attempts_of[message.id] = attempts
@@ -245,8 +322,11 @@ class MessageService:
         return message, body or b""
 
     def attempts(self, message_id: str, scope: Scope, page: PageRequest) -> Page[Attempt]:
-        """Every attempt to deliver a message, newest first."""
-        self.message(message_id, scope)
+        """Every attempt to deliver a message, newest first (a fanned-out message's: paged in key order)."""
+        message = self.message(message_id, scope)
+        if message.fanout_pages:
+            # One Query of ``limit`` attempts in key order (by endpoint): never every attempt.
+            return self._store.message_attempts(message_id, limit=page.limit, cursor=page.cursor)
         attempts = self._store.list_attempts(message_id)
         position = decode_cursor(page.cursor, 1)
         start = 0

@@ -147,7 +147,7 @@ class Message:
     body: bytes | None = None
     body_ref: BodyRef | None = None
     payload: Any = None  # for published messages: the JSON payload as given
-    endpoints: tuple[str, ...] = ()  # the endpoints the router matched: one delivery each
+    endpoints: tuple[str, ...] = ()  # the endpoints the router matched, inline (at most INLINE_ENDPOINTS)
     dedupe_until: float = 0.0
     expires_at: float = 0.0
     application_id: str | None = None  # fans out only to this application's endpoints (None: the operator's)
@@ -155,6 +155,17 @@ class Message:
     # it); None: no event type from a provider. ``event_type_invalid``: the provider's was refused at ingest.
     event_type_verified: bool | None = None
     event_type_invalid: bool = False
+    # A message matched in pages (more than INLINE_ENDPOINTS endpoints, or an owner with more than one
+    # subscription page) keeps no ids inline: they are in ``fanout_pages`` FanoutPage items; each page
+    # that has been written and counted adds its ids to ``endpoint_count`` and one to ``fanned_pages``.
+    fanout_pages: int = 0
+    fanned_pages: int = 0
+    endpoint_count: int = 0
+
+    @property
+    def deliveries(self) -> int:
+        """How many deliveries the message has (so far, while its fan-out pages are being written)."""
+        return self.endpoint_count if self.fanout_pages else len(self.endpoints)
 
     def public(self) -> dict[str, Any]:
         """The message as the API shows it (no body; ``/body`` serves the bytes)."""
@@ -309,6 +320,20 @@ class Attempt:
             "response_body": self.response_body,
             "next_attempt_at": self.next_attempt_at,
         }
+
+
+INLINE_ENDPOINTS = 100  # matched endpoint ids kept in the message item itself (the common case: one write)
+
+
+@dataclass(frozen=True)
+class FanoutPage:
+    """One page of the endpoints a message matched (at most one subscription page's worth, 500)."""
+
+    message_id: str
+    number: int
+    generation: str
+    endpoint_ids: tuple[str, ...]
+    expires_at: float
 
 
 def generation_of(message: Message) -> str:

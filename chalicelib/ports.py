@@ -21,7 +21,17 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.errors import BadRequestError
-from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Pulled, Rejection, Source
+from chalicelib.models import (
+    Application,
+    Attempt,
+    Endpoint,
+    EventType,
+    FanoutPage,
+    Message,
+    Pulled,
+    Rejection,
+    Source,
+)
 
 T = TypeVar("T")
 MAX_CURSOR_CHARS = 2048
@@ -219,6 +229,26 @@ class Store(Protocol):
     def delete_endpoint(self, endpoint_id: str) -> None:
         """Delete an endpoint, or NotFoundError."""
 
+    def owner_version(self, application_id: str | None) -> tuple[int, int]:
+        """An owner's endpoint version (it moves on every change that can alter matching) and how many
+        subscription pages it has: ``(version, pages)``, ``(0, 0)`` for an owner without endpoints."""
+
+    def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
+        """The endpoint ids of one subscription page of an owner (at most ``SUBSCRIPTION_PAGE``)."""
+
+    def get_endpoints(self, endpoint_ids: Sequence[str]) -> list[Endpoint]:
+        """The endpoints with these ids that exist, in that order (batched reads)."""
+
+    def put_fanout_page(self, page: FanoutPage) -> None:
+        """Store one page of a message's matched endpoint ids (a rewrite of the same page is harmless)."""
+
+    def get_fanout_page(self, message_id: str, number: int) -> FanoutPage | None:
+        """One fan-out page of a message, or None."""
+
+    def count_fanout_page(self, message_id: str, receipt_id: str, number: int, count: int) -> None:
+        """Add a written fan-out page to its message's ``endpoint_count`` once (a second call is a no-op;
+        so is a call for another storing of the message id than ``receipt_id``'s)."""
+
     def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
         """Record since when an endpoint has failed without a success (None: it is healthy)."""
 
@@ -271,7 +301,13 @@ class Store(Protocol):
         """Forget a waiting delivery (its outcome was reported); no error if it is gone."""
 
     def list_attempts(self, message_id: str) -> list[Attempt]:
-        """Every attempt of a message, newest first."""
+        """Every attempt of a message, newest first (only for messages with inline endpoints)."""
+
+    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """A page of a message's attempts in key order (by endpoint, storing, number): bounded reads."""
+
+    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
+        """The latest attempt of one delivery in one storing of a message, or None (one bounded read)."""
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
         """Attempts to an endpoint, newest first."""

@@ -21,7 +21,7 @@ from chalicelib.ids import MessageIds
 
 if TYPE_CHECKING:
     from chalicelib.applications import ApplicationService
-    from chalicelib.caches import EndpointCache, SourceCache
+    from chalicelib.caches import ApplicationCache, EndpointCache, SourceCache, SubscriptionCache
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
@@ -472,6 +472,19 @@ class Container:
             unsealed(self.background_store), self.clock, self.settings.endpoint_cache_seconds
         )
 
+    @cached_property
+    def subscriptions(self) -> SubscriptionCache:
+        """The router's endpoints by subscription page, reloaded only when an owner's version moves."""
+        from chalicelib.caches import SubscriptionCache
+        from chalicelib.sealing import unsealed
+
+        return SubscriptionCache(
+            unsealed(self.background_store),
+            self.clock,
+            check_seconds=self.settings.endpoint_cache_seconds,
+            max_endpoints=self.settings.router_cache_endpoints,
+        )
+
     def _tally(self) -> Tally:
         from chalicelib.tally import Tally
 
@@ -479,7 +492,12 @@ class Container:
 
     def _endpoints_changed(self) -> None:
         # Both caches, where built: the local stack serves the API and runs the workers in one process.
-        for name in ("endpoint_cache", "background_endpoint_cache", "routing_endpoint_cache"):
+        for name in (
+            "endpoint_cache",
+            "background_endpoint_cache",
+            "routing_endpoint_cache",
+            "subscriptions",
+        ):
             if name in self.__dict__:
                 self.__dict__[name].invalidate()
 
@@ -491,7 +509,13 @@ class Container:
         return Router(
             store=self.background_store,
             blobs=self.background_blobs,
-            fanout=EndpointFanout(self.routing_endpoint_cache, self.background_deliveries_queue),
+            fanout=EndpointFanout(
+                self.routing_endpoint_cache,
+                self.background_deliveries_queue,
+                subscriptions=self.subscriptions,
+                store=self.background_store,
+                chunks=self.background_ingest_queue,
+            ),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
@@ -509,7 +533,7 @@ class Container:
             queue=self.ingest_queue,
             clock=self.clock,
             ids=self.ids,
-            resolve_application=self.applications.resolve,
+            resolve_application=self.applications.resolve_cached,
             check_payload=self.event_types.check_payload,
             endpoint_of=self.endpoints.get,
         )
@@ -690,7 +714,15 @@ class Container:
             self.clock,
             delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id),
             default_branding=self.settings.portal_branding,
+            cache=self.application_cache,
         )
+
+    @cached_property
+    def application_cache(self) -> ApplicationCache:
+        """Applications cached briefly for publishing (like sources for ingest)."""
+        from chalicelib.caches import ApplicationCache
+
+        return ApplicationCache(self.store, self.clock, self.settings.source_cache_seconds)
 
     @cached_property
     def stats(self) -> StatsService:

@@ -15,10 +15,48 @@ from typing import Any
 from chalicelib import ports
 from chalicelib.aws import codec
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
-from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Pulled, Rejection, Source
+from chalicelib.models import (
+    Application,
+    Attempt,
+    Endpoint,
+    EventType,
+    FanoutPage,
+    Message,
+    Pulled,
+    Rejection,
+    Source,
+)
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
 EMPTY_DAYS = 35  # as chalicelib.aws.dynamo: a search by day stops after this many days without a message
+
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: attribute names and values, UTF-8
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """An item's size as DynamoDB counts it (close enough: names, strings, binaries, number digits)."""
+
+    def size(value: Any) -> int:
+        ((kind, inner),) = value.items()
+        if kind in ("S", "N"):
+            return len(str(inner).encode())
+        if kind == "B":
+            return len(inner)
+        if kind in ("SS", "NS"):
+            return sum(len(str(v).encode()) for v in inner)
+        if kind == "L":
+            return 3 + sum(size(v) + 1 for v in inner)
+        if kind == "M":
+            return 3 + sum(len(k.encode()) + size(v) + 1 for k, v in inner.items())
+        return 1
+
+    return sum(len(name.encode()) + size(value) for name, value in item.items())
+
+
+def _check_size(item: Mapping[str, Any]) -> None:
+    if item_size(item) > MAX_ITEM_BYTES:
+        raise StorageError("DynamoDB put_item failed: ValidationException (item size over 400 KB)")
+
 
 # An index entry as the fake keeps it: (index sort key, pk, sk, what it points at).
 Entry = tuple[str, str, str, Any]
@@ -40,9 +78,16 @@ class FakeClock:
 class MemoryStore:
     """The Store in a dict, keyed and paginated like the DynamoDB layout."""
 
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Any, *, page_size: int = codec.SUBSCRIPTION_PAGE) -> None:
         self._clock = clock
+        self.page_size = page_size
         self._lock = threading.Lock()
+        # owner -> [version, subscription pages]; endpoint id -> its page; message id -> counted pages
+        self.owners: dict[str | None, list[Any]] = {}
+        self.sub_page: dict[str, int] = {}
+        self.fanout: dict[tuple[str, int], FanoutPage] = {}
+        self.fanned: dict[str, set[int]] = {}
+        self.pages: dict[tuple[str | None, int], set[str]] = {}
         self.sources: dict[str, Source] = {}
         self.messages: dict[str, Message] = {}
         self.rejections: dict[tuple[str, int], tuple[Rejection, int]] = {}
@@ -95,11 +140,13 @@ class MemoryStore:
 
     def store_message(self, message: Message, now: float) -> bool:
         self._maybe_fail()
+        _check_size(codec.message_to_item(message))
         with self._lock:
             old = self.messages.get(message.id)
             if old is not None and old.receipt_id != message.receipt_id and old.dedupe_until >= now:
                 return False
             self.messages[message.id] = message
+            self.fanned.pop(message.id, None)
             self.writes += 1
             return True
 
@@ -273,12 +320,62 @@ class MemoryStore:
     def put_endpoint(self, endpoint: Endpoint) -> None:
         self._maybe_fail()
         with self._lock:
+            owner = endpoint.application_id
+            if endpoint.id not in self.sub_page:  # as DynamoStore: join the last page with room
+                state = self.owners.setdefault(owner, [0, 0])
+                last = state[1] - 1
+                if last < 0 or len(self.pages.get((owner, last), ())) >= self.page_size:
+                    last = state[1]
+                    state[1] += 1
+                self.pages.setdefault((owner, last), set()).add(endpoint.id)
+                self.sub_page[endpoint.id] = last
             self.endpoints[endpoint.id] = endpoint
+            self._bump(owner)
             changed = codec.attention_at(endpoint)
             if changed is None:
                 self.attention.pop(endpoint.id, None)
             else:
                 self.attention[endpoint.id] = changed
+
+    def _bump(self, owner: str | None) -> None:
+        self.owners.setdefault(owner, [0, 0])[0] += 1
+
+    def owner_version(self, application_id: str | None) -> tuple[int, int]:
+        self._maybe_fail()
+        version, pages = self.owners.get(application_id, [0, 0])
+        return version, pages
+
+    def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
+        self._maybe_fail()
+        return tuple(sorted(self.pages.get((application_id, number), ())))
+
+    def get_endpoints(self, endpoint_ids: Sequence[str]) -> list[Endpoint]:
+        self._maybe_fail()
+        return [self.endpoints[i] for i in dict.fromkeys(endpoint_ids) if i in self.endpoints]
+
+    def put_fanout_page(self, page: FanoutPage) -> None:
+        self._maybe_fail()
+        _check_size(codec.fanout_to_item(page))
+        with self._lock:
+            self.fanout[(page.message_id, page.number)] = page
+            self.writes += 1
+
+    def get_fanout_page(self, message_id: str, number: int) -> FanoutPage | None:
+        self._maybe_fail()
+        return self.fanout.get((message_id, number))
+
+    def count_fanout_page(self, message_id: str, receipt_id: str, number: int, count: int) -> None:
+        self._maybe_fail()
+        with self._lock:
+            message = self.messages.get(message_id)
+            counted = self.fanned.setdefault(message_id, set())
+            if message is None or message.receipt_id != receipt_id or number in counted:
+                return
+            counted.add(number)
+            self.messages[message_id] = replace(
+                message, endpoint_count=message.endpoint_count + count, fanned_pages=len(counted)
+            )
+            self.writes += 1
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         self._maybe_fail()
@@ -303,8 +400,13 @@ class MemoryStore:
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         self.attention.pop(endpoint_id, None)
-        if self.endpoints.pop(endpoint_id, None) is None:
+        endpoint = self.endpoints.pop(endpoint_id, None)
+        if endpoint is None:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
+        page = self.sub_page.pop(endpoint_id, None)
+        if page is not None:
+            self.pages.get((endpoint.application_id, page), set()).discard(endpoint_id)
+        self._bump(endpoint.application_id)
 
     def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
         with self._lock:
@@ -330,6 +432,7 @@ class MemoryStore:
                 enabled=False, disabled_reason=reason, updated_at=now
             )
             self.attention[endpoint_id] = now
+            self._bump(endpoint.application_id)
             self.writes += 1
             return True
 
@@ -439,6 +542,30 @@ class MemoryStore:
     def list_attempts(self, message_id: str) -> list[Attempt]:
         mine = [a for (m, _, _, _), a in self.attempts.items() if m == message_id]
         return sorted(mine, key=lambda a: (a.started_at, a.number), reverse=True)
+
+    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        self._maybe_fail()
+        position = decode_cursor(cursor, 1)
+        if position is not None and not position[0].startswith("ATT#"):
+            raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+        keyed = sorted(
+            (codec.attempt_key(m, e, g, n)["sk"]["S"], a)
+            for (m, e, g, n), a in list(self.attempts.items())
+            if m == message_id
+        )
+        after = [(sk, a) for sk, a in keyed if position is None or sk > position[0]]
+        chunk = after[:limit]
+        more = len(after) > limit
+        return Page([a for _, a in chunk], encode_cursor([chunk[-1][0]]) if more else None)
+
+    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
+        self._maybe_fail()
+        mine = [
+            a
+            for (m, e, g, _), a in list(self.attempts.items())
+            if m == message_id and e == endpoint_id and g == generation
+        ]
+        return max(mine, key=lambda a: a.number, default=None)
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
         self._maybe_fail()

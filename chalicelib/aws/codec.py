@@ -10,6 +10,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
                                                 gsi2: DAY#{yyyy-mm-dd of received_at, UTC} / same
                                                 gsi3: APP#{application_id}#MSG / same (only with an application)
+    MSG#{id}  / FAN#{n:05d}  one page of the endpoint ids a big message matched (at most 500; TTL)
     MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it)
                                                 gsi1: EP#{endpoint} / {started_at}#{message}#{n}
                                                 gsi2: END#{failed|skipped}#{yyyy-mm-dd} / same (only the
@@ -18,6 +19,9 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
                                                    or APP#{application_id}#EP / {created_at}#{id}
                                                 gsi3: EP_ATTENTION / {changed_at}#{id} (only while it is
                                                 failing or disabled: the console's "needs attention")
+    SUBS#{owner} / META      an owner's endpoint version (ADD 1 on every change) and subscription page count
+    SUBS#{owner} / P#{n:05d} one subscription page: a set of at most 500 of the owner's endpoint ids
+                             (``owner``: an application id, or ``-`` for the operator's own)
     STATS#{yyyy-mm-ddThh} / META   one hour's counters (received, delivered, failed, rejected; TTL)
     APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
     APPUID#{uid} / META      the claim of an application's uid (written in one transaction with it)
@@ -51,6 +55,7 @@ from chalicelib.models import (
     BodyRef,
     Endpoint,
     EventType,
+    FanoutPage,
     Message,
     MessageStatus,
     MtlsRule,
@@ -311,6 +316,9 @@ def message_to_item(message: Message) -> Item:
         item["payload"] = s(json.dumps(message.payload))
     if message.endpoints:
         item["endpoints"] = s(json.dumps(list(message.endpoints)))
+    if message.fanout_pages:
+        # Its ids are in FAN# pages; ``endpoint_count`` and the ``fanned`` set grow as each page is counted.
+        item["fanout_pages"] = n(message.fanout_pages)
     return item
 
 
@@ -343,12 +351,60 @@ def item_to_message(item: Item) -> Message:
         body_ref=BodyRef(**json.loads(ref_raw)) if ref_raw else None,
         payload=json.loads(payload_raw) if payload_raw else None,
         endpoints=tuple(json.loads(_opt_s(item, "endpoints") or "[]")),
+        fanout_pages=_int(item, "fanout_pages", 0) or 0,
+        fanned_pages=len(item["fanned"]["NS"]) if "fanned" in item else 0,
+        endpoint_count=_int(item, "endpoint_count", 0) or 0,
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
         application_id=_opt_s(item, "application_id"),
         event_type_verified=item["event_type_verified"]["BOOL"] if "event_type_verified" in item else None,
         event_type_invalid="event_type_invalid" in item,
     )
+
+
+def fanout_key(message_id: str, number: int) -> Item:
+    """The primary key of one fan-out page of a message."""
+    return {"pk": s(f"MSG#{message_id}"), "sk": s(f"FAN#{number:05d}")}
+
+
+def fanout_to_item(page: FanoutPage) -> Item:
+    """Encode a fan-out page (~39 bytes per id: at most ~20 KB for 500)."""
+    return {
+        **fanout_key(page.message_id, page.number),
+        "generation": s(page.generation),
+        "ids": s(json.dumps(list(page.endpoint_ids))),
+        "expires_at": n(page.expires_at),
+        "ttl": n(int(page.expires_at)),
+    }
+
+
+def item_to_fanout(item: Item) -> FanoutPage:
+    """Decode a fan-out page."""
+    return FanoutPage(
+        message_id=item["pk"]["S"].removeprefix("MSG#"),
+        number=int(item["sk"]["S"].removeprefix("FAN#")),
+        generation=item["generation"]["S"],
+        endpoint_ids=tuple(json.loads(item["ids"]["S"])),
+        expires_at=float(item["expires_at"]["N"]),
+    )
+
+
+SUBSCRIPTION_PAGE = 500  # endpoint ids per subscription page, and so per fan-out chunk
+
+
+def subscriptions_pk(application_id: str | None) -> str:
+    """The partition of one owner's subscription pages and version."""
+    return f"SUBS#{application_id or '-'}"
+
+
+def subscriptions_meta_key(application_id: str | None) -> Item:
+    """The primary key of an owner's endpoint version item."""
+    return {"pk": s(subscriptions_pk(application_id)), "sk": s("META")}
+
+
+def subscription_page_key(application_id: str | None, number: int) -> Item:
+    """The primary key of one subscription page of an owner."""
+    return {"pk": s(subscriptions_pk(application_id)), "sk": s(f"P#{number:05d}")}
 
 
 def rejection_key(source_id: str, slot: int) -> Item:

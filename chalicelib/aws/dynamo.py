@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -12,7 +13,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import ports
 from chalicelib.aws import codec
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
-from chalicelib.models import Application, Attempt, Endpoint, EventType, Message, Pulled, Rejection, Source
+from chalicelib.models import (
+    Application,
+    Attempt,
+    Endpoint,
+    EventType,
+    FanoutPage,
+    Message,
+    Pulled,
+    Rejection,
+    Source,
+)
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -66,10 +77,18 @@ def _event_type_not_found(name: str) -> NotFoundError:
 class DynamoStore:
     """The Store on one DynamoDB table (layout in ``chalicelib.aws.codec``)."""
 
-    def __init__(self, client: DynamoDBClient, table: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        clock: Callable[[], float],
+        *,
+        page_size: int = codec.SUBSCRIPTION_PAGE,
+    ) -> None:
         self._db = client
         self._table = table
         self._clock = clock
+        self.page_size = page_size
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         try:
@@ -397,8 +416,117 @@ class DynamoStore:
     # ------------------------------------------------------------------------------------- endpoints
 
     def put_endpoint(self, endpoint: Endpoint) -> None:
-        """Create or replace an endpoint."""
-        self._call("put_item", Item=codec.endpoint_to_item(endpoint))
+        """Create or replace an endpoint: join its owner's subscription pages (once), then move the
+        owner's version so every router's cache reloads what changed."""
+        key = codec.endpoint_key(endpoint.id)
+        old = self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="sub_page").get(
+            "Item"
+        )
+        if old and "sub_page" in old:
+            page = int(old["sub_page"]["N"])
+        else:
+            # Join before the item is written: a crash in between leaves an id that reads as deleted,
+            # never an endpoint that no router can find.
+            page = self._join(endpoint.application_id, endpoint.id)
+        self._call("put_item", Item={**codec.endpoint_to_item(endpoint), "sub_page": codec.n(page)})
+        self._bump(endpoint.application_id)
+
+    def _bump(self, application_id: str | None) -> None:
+        self._call(
+            "update_item",
+            Key=codec.subscriptions_meta_key(application_id),
+            UpdateExpression="ADD version :one",
+            ExpressionAttributeValues={":one": codec.n(1)},
+        )
+
+    def _join(self, application_id: str | None, endpoint_id: str) -> int:
+        """Add an id to the owner's last subscription page with room, opening a new page when it is full.
+
+        Both steps are conditional writes, so concurrent creates never overfill a page or open two.
+        """
+        for _ in range(16):
+            _, pages = self.owner_version(application_id)
+            if pages:
+                try:
+                    self._call(
+                        "update_item",
+                        Key=codec.subscription_page_key(application_id, pages - 1),
+                        UpdateExpression="ADD ids :id",
+                        ConditionExpression="attribute_not_exists(ids) OR size(ids) < :max "
+                        "OR contains(ids, :one)",
+                        ExpressionAttributeValues={
+                            ":id": {"SS": [endpoint_id]},
+                            ":one": codec.s(endpoint_id),
+                            ":max": codec.n(self.page_size),
+                        },
+                    )
+                    return pages - 1
+                except ClientError:
+                    pass  # full: open the next page
+            with contextlib.suppress(ClientError):  # another writer opened it: use it
+                self._call(
+                    "update_item",
+                    Key=codec.subscriptions_meta_key(application_id),
+                    UpdateExpression="SET pages = :next",
+                    ConditionExpression="attribute_not_exists(pages) OR pages = :pages",
+                    ExpressionAttributeValues={":next": codec.n(pages + 1), ":pages": codec.n(pages)},
+                )
+        raise StorageError("DynamoDB: no subscription page could take the endpoint")
+
+    def owner_version(self, application_id: str | None) -> tuple[int, int]:
+        """One consistent GetItem of ``SUBS#{owner}`` / ``META``."""
+        item = self._call(
+            "get_item", Key=codec.subscriptions_meta_key(application_id), ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return 0, 0
+        return int(item.get("version", {"N": "0"})["N"]), int(item.get("pages", {"N": "0"})["N"])
+
+    def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
+        """One GetItem of a subscription page (~20 KB for 500 ids)."""
+        item = self._call(
+            "get_item", Key=codec.subscription_page_key(application_id, number), ConsistentRead=True
+        ).get("Item")
+        return tuple(sorted(item["ids"]["SS"])) if item and "ids" in item else ()
+
+    def get_endpoints(self, endpoint_ids: Sequence[str]) -> list[Endpoint]:
+        """BatchGetItem of the endpoints, 100 keys a request, the requests of a page in parallel."""
+        keys = [codec.endpoint_key(i) for i in dict.fromkeys(endpoint_ids)]
+        chunks = [keys[i : i + 100] for i in range(0, len(keys), 100)]
+        if len(chunks) <= 1:
+            items = self._fetch(keys)
+        else:
+            with ThreadPoolExecutor(max_workers=min(len(chunks), 5)) as pool:
+                items = [item for part in pool.map(self._fetch, chunks) for item in part]
+        return [codec.item_to_endpoint(item) for item in items]
+
+    def put_fanout_page(self, page: FanoutPage) -> None:
+        """One PutItem of a bounded page."""
+        self._call("put_item", Item=codec.fanout_to_item(page))
+
+    def get_fanout_page(self, message_id: str, number: int) -> FanoutPage | None:
+        """One consistent GetItem (the page was written just before the tasks that lead here)."""
+        item = self._call("get_item", Key=codec.fanout_key(message_id, number), ConsistentRead=True).get(
+            "Item"
+        )
+        return codec.item_to_fanout(item) if item else None
+
+    def count_fanout_page(self, message_id: str, receipt_id: str, number: int, count: int) -> None:
+        """One conditional UpdateItem: ADD the count, and the page to the ``fanned`` set, unless it is in."""
+        with contextlib.suppress(ClientError):  # counted already, or the id was stored again since
+            self._call(
+                "update_item",
+                Key=codec.message_key(message_id),
+                UpdateExpression="ADD endpoint_count :c, fanned :k",
+                ConditionExpression="receipt_id = :r AND (attribute_not_exists(fanned) "
+                "OR NOT contains(fanned, :n))",
+                ExpressionAttributeValues={
+                    ":c": codec.n(count),
+                    ":k": {"NS": [str(number)]},
+                    ":n": codec.n(number),
+                    ":r": codec.s(receipt_id),
+                },
+            )
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         """The endpoint, or NotFoundError."""
@@ -427,11 +555,23 @@ class DynamoStore:
     def delete_endpoint(self, endpoint_id: str) -> None:
         """Delete an endpoint, or NotFoundError."""
         try:
-            self._call(
-                "delete_item", Key=codec.endpoint_key(endpoint_id), ConditionExpression="attribute_exists(pk)"
-            )
+            old = self._call(
+                "delete_item",
+                Key=codec.endpoint_key(endpoint_id),
+                ConditionExpression="attribute_exists(pk)",
+                ReturnValues="ALL_OLD",
+            ).get("Attributes", {})
         except ClientError:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
+        owner = old.get("application_id", {}).get("S")
+        if "sub_page" in old:
+            self._call(
+                "update_item",
+                Key=codec.subscription_page_key(owner, int(old["sub_page"]["N"])),
+                UpdateExpression="DELETE ids :id",
+                ExpressionAttributeValues={":id": {"SS": [endpoint_id]}},
+            )
+        self._bump(owner)
 
     def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
         """Set (only if unset) or clear ``failing_since``; a deleted endpoint is left alone.
@@ -476,7 +616,7 @@ class DynamoStore:
     def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
         """Disable an enabled endpoint; True if this call disabled it."""
         try:
-            self._call(
+            result = self._call(
                 "update_item",
                 Key=codec.endpoint_key(endpoint_id),
                 UpdateExpression="SET enabled = :f, disabled_reason = :r, updated_at = :t, "
@@ -490,9 +630,11 @@ class DynamoStore:
                     ":p": codec.s(codec.ATTENTION_PARTITION),
                     ":k": codec.s(codec.attention_sort_key(now, endpoint_id)),
                 },
+                ReturnValues="ALL_NEW",
             )
         except ClientError:
             return False
+        self._bump(result.get("Attributes", {}).get("application_id", {}).get("S"))
         return True
 
     def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
@@ -668,6 +810,40 @@ class DynamoStore:
             kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
         attempts = [codec.item_to_attempt(i) for i in items]
         return sorted(attempts, key=lambda a: (a.started_at, a.number), reverse=True)
+
+    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """One Query of ``MSG#{id}`` / ``ATT#...`` in key order, ``limit`` items from the cursor."""
+        position = decode_cursor(cursor, 1)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+            "ExpressionAttributeValues": {":p": codec.s(f"MSG#{message_id}"), ":a": codec.s("ATT#")},
+            "Limit": limit,
+        }
+        if position is not None:
+            if not position[0].startswith("ATT#"):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            kwargs["ExclusiveStartKey"] = {"pk": codec.s(f"MSG#{message_id}"), "sk": codec.s(position[0])}
+        result = self._call("query", **kwargs)
+        last = result.get("LastEvaluatedKey")
+        return Page(
+            [codec.item_to_attempt(i) for i in result.get("Items", [])],
+            encode_cursor([last["sk"]["S"]]) if last else None,
+        )
+
+    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
+        """One Query, newest attempt number first, Limit 1."""
+        result = self._call(
+            "query",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+            ExpressionAttributeValues={
+                ":p": codec.s(f"MSG#{message_id}"),
+                ":a": codec.s(f"ATT#{endpoint_id}#{generation}#"),
+            },
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = result.get("Items", [])
+        return codec.item_to_attempt(items[0]) if items else None
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
         """Attempts to an endpoint, newest first."""

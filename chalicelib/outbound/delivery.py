@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from chalicelib.caches import Lru
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
@@ -52,6 +53,8 @@ RESPONSE_KEPT_BYTES = 4096
 # overtaken, whatever the S3 read, DNS or the next task's enqueue take around the POST itself.
 DEFAULT_LEASE_SECONDS = 150.0
 RECHECK_SECONDS = 10.0
+CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once stored)
+CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
 
@@ -113,6 +116,7 @@ class Sender:
         self._noted_failures: dict[str, float] = {}
         self._failures_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+        self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
     def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
@@ -147,7 +151,7 @@ class Sender:
             self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
             return "deferred"
         try:
-            message = self._store.get_message(task.message_id)
+            message = self._message(task, now)
         except NotFoundError:
             log.warning("message gone", extra={"message_id": task.message_id})
             return "gone"
@@ -192,6 +196,21 @@ class Sender:
         if listen:
             return self._hand_over(task, endpoint, claim, now)
         return self._attempt(task, message, endpoint, claim)
+
+    def _message(self, task: Task, now: float) -> Message:
+        """The task's message: from the LRU of small immutable messages, else one consistent GetItem.
+
+        A stored message never changes but for a new storing of its id (another generation, which a
+        task names) and its fan-out counters (the sender never reads them), so a hit is safe while it
+        is live. A fan-out of 50,000 deliveries then reads its message once per sender container.
+        """
+        hit = self._messages.get(task.message_id)
+        if hit is not None and hit.expires_at > now and generation_of(hit) == task.generation:
+            return hit
+        message = self._store.get_message(task.message_id)
+        if message.body_ref is None and len(message.body or b"") <= CACHED_BODY_BYTES:
+            self._messages.put(message.id, message)
+        return message
 
     def _hand_over(self, task: Task, endpoint: Endpoint, claim: Attempt, now: float) -> str:
         """Queue the attempt for the listen session's CLI to pull, and check on it when the session ends.

@@ -56,6 +56,13 @@ class Recovery:
                 "endpoint_ids must be a list of at most 100 endpoint ids", field="endpoint_ids"
             )
         message = self._message_of(message_id, scope)
+        if not ids and message.fanout_pages:
+            # Bounded: a message that fanned out to hundreds of endpoints is resent 100 endpoints a call.
+            raise ValidationError(
+                f"this message has {message.deliveries} deliveries: name at most 100 in endpoint_ids",
+                field="endpoint_ids",
+                code="endpoint_ids_required",
+            )
         targets = list(ids) if ids else list(message.endpoints)
         for endpoint_id in targets:
             endpoint = self._endpoint_of(endpoint_id, scope)  # NotFoundError: unknown, or a token's foreign
@@ -66,7 +73,12 @@ class Recovery:
                     field="endpoint_ids",
                     code="endpoint_of_another_application",
                 )
-        attempts = self._store.list_attempts(message_id)
+        if message.fanout_pages:
+            generation = generation_of(message)
+            latest = (self._store.latest_attempt(message_id, e, generation) for e in targets)
+            attempts = [a for a in latest if a is not None]
+        else:
+            attempts = self._store.list_attempts(message_id)
         self._enqueue(message, targets, attempts)
         return targets
 

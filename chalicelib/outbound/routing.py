@@ -13,13 +13,23 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Protocol
 
+from chalicelib.caches import SubscriptionCache
 from chalicelib.envelope import Envelope, EnvelopeError
 from chalicelib.errors import NotFoundError
-from chalicelib.models import OPS_SOURCE, BodyRef, Endpoint, Message, generation_of
-from chalicelib.outbound.tasks import Task
+from chalicelib.models import (
+    INLINE_ENDPOINTS,
+    OPS_SOURCE,
+    BodyRef,
+    Endpoint,
+    FanoutPage,
+    Message,
+    generation_of,
+)
+from chalicelib.outbound.tasks import CHUNK_PREFIX, FanoutChunk, PoisonTaskError, Task
 from chalicelib.ports import BlobStore, EndpointSource, Queue, Store
 from chalicelib.tally import Tally
 
@@ -33,14 +43,36 @@ class PoisonMessageError(Exception):
     """
 
 
+@dataclass(frozen=True)
+class Matched:
+    """Where a message's deliveries are: inline (a few ids in the message item) or in fan-out pages.
+
+    ``parts`` (owners with their subscription page counts) is set when the message fans out in pages:
+    one slot per subscription page; ``first`` holds slot 0's matched ids, which the router writes itself.
+    """
+
+    inline: tuple[str, ...] = ()
+    first: tuple[str, ...] = ()
+    parts: tuple[tuple[str | None, int], ...] = ()
+
+    @property
+    def slots(self) -> int:
+        """How many fan-out pages the message has (0: its ids are inline)."""
+        return sum(pages for _, pages in self.parts)
+
+
 class Fanout(Protocol):
     """Decides which endpoints get a message and hands them their deliveries."""
 
-    def match(self, message: Message, only: str | None = None) -> tuple[str, ...]:
-        """The ids of the endpoints that get this message (``only``: that one endpoint, if it is there)."""
+    def match(self, message: Message, only: str | None = None) -> Matched:
+        """The endpoints that get this message (``only``: that one endpoint, if it is there)."""
 
-    def enqueue(self, messages: Sequence[Message]) -> int:
-        """Enqueue one delivery per endpoint in each ``message.endpoints``; returns how many."""
+    def enqueue(self, routed: Sequence[tuple[Message, Matched]]) -> int:
+        """Write the stored messages' first fan-out pages and enqueue their deliveries and fan-out chunks;
+        returns how many deliveries were queued."""
+
+    def run_chunk(self, chunk: FanoutChunk) -> int:
+        """Match, record and enqueue one fan-out chunk (and hand its other slots on); returns deliveries."""
 
 
 def glob_match(pattern: str, text: str) -> bool:
@@ -99,15 +131,48 @@ def matches(endpoint: Endpoint, message: Message) -> bool:
     return any(glob_match(p, event_type) for p in endpoint.filter_event_types)
 
 
-class EndpointFanout:
-    """The router's fan-out: match endpoints, then enqueue one delivery task per match, in batches."""
+SEND_THREADS = 16  # SendMessageBatch calls a fan-out runs at once (500 tasks: 50 calls, ~4 rounds)
 
-    def __init__(self, endpoints: EndpointSource, queue: Queue) -> None:
+
+def send_all(queue: Queue, bodies: Sequence[str], pool: ThreadPoolExecutor) -> None:
+    """Enqueue many tasks, ten per SendMessageBatch, the calls in parallel; raises if any failed."""
+    groups = [bodies[i : i + 10] for i in range(0, len(bodies), 10)]
+    if len(groups) <= 1:
+        if groups:
+            queue.send_batch(groups[0])
+        return
+    for future in [pool.submit(queue.send_batch, group) for group in groups]:
+        future.result()
+
+
+class EndpointFanout:
+    """The router's fan-out: match endpoints by subscription page, then enqueue delivery tasks.
+
+    A message whose owner has one subscription page (up to 500 endpoints) is matched by the router alone;
+    up to ``INLINE_ENDPOINTS`` matches stay in the message item (one write, as before). Beyond that the
+    ids go to fan-out pages of at most 500, and an owner with more pages gets one fan-out chunk task per
+    further page on the ingest queue, handed on as a 10-ary tree: every invocation reads one subscription
+    page, writes one fan-out page and sends at most 50 + 1 SendMessageBatch calls, in parallel.
+    """
+
+    def __init__(
+        self,
+        endpoints: EndpointSource,
+        queue: Queue,
+        *,
+        subscriptions: SubscriptionCache,
+        store: Store,
+        chunks: Queue,
+    ) -> None:
         self._endpoints = endpoints
         self._queue = queue
+        self._subscriptions = subscriptions
+        self._store = store
+        self._chunks = chunks
+        self._pool = ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="fanout")
 
-    def match(self, message: Message, only: str | None = None) -> tuple[str, ...]:
-        """The ids of the endpoints that get this message: its owner's, whose filters match.
+    def match(self, message: Message, only: str | None = None) -> Matched:
+        """The endpoints of the message's owner whose filters match, or slot 0 of its fan-out.
 
         An operational event about an application's endpoint goes to that application's endpoints and to
         the operator's (each only if its filter names the event type). A message meant for ``only`` goes
@@ -117,33 +182,113 @@ class EndpointFanout:
             try:
                 endpoint = self._endpoints.get(only)
             except NotFoundError:
-                return ()  # deleted since: the message stays visible, delivered nowhere
-            return (endpoint.id,) if endpoint.application_id == message.application_id else ()
+                return Matched()  # deleted since: the message stays visible, delivered nowhere
+            return Matched(inline=(endpoint.id,) if endpoint.application_id == message.application_id else ())
         owners: list[str | None] = [message.application_id]
         if message.source_id == OPS_SOURCE and message.application_id is not None:
             owners.append(None)
-        return tuple(e.id for owner in owners for e in self._endpoints.of(owner) if matches(e, message))
+        parts = tuple((owner, pages) for owner in owners if (pages := self._subscriptions.pages(owner)))
+        if not parts:
+            return Matched()
+        first = self._matched(message, parts[0][0], 0)
+        if len(parts) == 1 and parts[0][1] == 1:
+            if len(first) <= INLINE_ENDPOINTS:
+                return Matched(inline=first)
+        elif len(parts) == 2 and parts[0][1] == 1 and parts[1][1] == 1:
+            both = first + self._matched(message, parts[1][0], 0)
+            if len(both) <= INLINE_ENDPOINTS:
+                return Matched(inline=both)
+        return Matched(first=first, parts=parts)
 
-    def enqueue(self, messages: Sequence[Message]) -> int:
-        """Enqueue the first attempt of each of the messages' deliveries, ten tasks per SQS call."""
-        tasks = [
-            Task(m.id, endpoint_id, generation=generation_of(m)).encode()
-            for m in messages
-            for endpoint_id in m.endpoints
-        ]
-        if tasks:
-            self._queue.send_batch(tasks)
+    def _matched(self, message: Message, owner: str | None, page: int) -> tuple[str, ...]:
+        return tuple(e.id for e in self._subscriptions.page(owner, page) if matches(e, message))
+
+    def enqueue(self, routed: Sequence[tuple[Message, Matched]]) -> int:
+        """Slot 0 of each paged message, then every first attempt and chunk, ten per SQS call in parallel."""
+        tasks: list[str] = []
+        chunks: list[str] = []
+        for message, matched in routed:
+            generation = generation_of(message)
+            ids = message.endpoints
+            if matched.parts:
+                ids = matched.first
+                self._record(message.id, message.receipt_id, generation, 0, ids, message.expires_at)
+                root = FanoutChunk(
+                    message.id,
+                    message.receipt_id,
+                    generation,
+                    message.source_id,
+                    message.event_type,
+                    message.received_at,
+                    message.expires_at,
+                    matched.parts,
+                    0,
+                    matched.slots,
+                )
+                chunks.extend(c.encode() for c in root.split())
+            tasks.extend(Task(message.id, e, generation=generation).encode() for e in ids)
+        if chunks:
+            send_all(self._chunks, chunks, self._pool)
+        send_all(self._queue, tasks, self._pool)
+        return len(tasks)
+
+    def _record(
+        self,
+        message_id: str,
+        receipt_id: str,
+        generation: str,
+        number: int,
+        ids: tuple[str, ...],
+        expires: float,
+    ) -> None:
+        """Write one fan-out page, then count it in its message (once): before any of its tasks is sent."""
+        self._store.put_fanout_page(FanoutPage(message_id, number, generation, ids, expires))
+        self._store.count_fanout_page(message_id, receipt_id, number, len(ids))
+
+    def run_chunk(self, chunk: FanoutChunk) -> int:
+        """Hand the other slots on, then match this slot's page (or reuse it, on a redelivery) and send.
+
+        A redelivered chunk finds its page written and counted and sends the same tasks again: each
+        duplicate meets its attempt's claim in the sender and stops there.
+        """
+        children = chunk.split()
+        if children:
+            self._chunks.send_batch([c.encode() for c in children])
+        page = self._store.get_fanout_page(chunk.message_id, chunk.lo)
+        if page is not None and page.generation == chunk.generation:
+            ids = page.endpoint_ids
+        else:
+            owner, number = chunk.slot(chunk.lo)
+            probe = Message(
+                id=chunk.message_id,
+                source_id=chunk.source_id,
+                event_type=chunk.event_type,
+                status="stored",
+                received_at=chunk.received_at,
+                size=0,
+                body_sha256="",
+                content_type="",
+                receipt_id=chunk.receipt_id,
+            )
+            ids = self._matched(probe, owner, number)
+        self._record(chunk.message_id, chunk.receipt_id, chunk.generation, chunk.lo, ids, chunk.expires_at)
+        tasks = [Task(chunk.message_id, e, generation=chunk.generation).encode() for e in ids]
+        send_all(self._queue, tasks, self._pool)
         return len(tasks)
 
 
 class NoFanout:
     """A Fanout with no endpoints: messages are stored and stay visible through the API."""
 
-    def match(self, message: Message, only: str | None = None) -> tuple[str, ...]:
+    def match(self, message: Message, only: str | None = None) -> Matched:
         """Nothing matches."""
-        return ()
+        return Matched()
 
-    def enqueue(self, messages: Sequence[Message]) -> int:
+    def enqueue(self, routed: Sequence[tuple[Message, Matched]]) -> int:
+        """Deliver nowhere."""
+        return 0
+
+    def run_chunk(self, chunk: FanoutChunk) -> int:
         """Deliver nowhere."""
         return 0
 
@@ -173,13 +318,25 @@ class Router:
         self._count = count or (lambda *a, **k: None)
 
     def route(self, text: str) -> str:
-        """Handle one ingest message; returns "stored" or "duplicate"; raises to have it retried."""
-        message = self._store_one(text)
-        if message is None:
+        """Handle one ingest message (or fan-out chunk); returns "stored", "duplicate" or "fanned_out";
+        raises to have it retried."""
+        if text.startswith(CHUNK_PREFIX):
+            self._chunk(text)
+            return "fanned_out"
+        routed = self._store_one(text)
+        if routed is None:
             return "duplicate"
-        self._fanout.enqueue([message])
-        self._received([message])  # written when a batch (route_many) flushes
+        self._fanout.enqueue([routed])
+        self._received([routed[0]])  # written when a batch (route_many) flushes
         return "stored"
+
+    def _chunk(self, text: str) -> None:
+        try:
+            chunk = FanoutChunk.decode(text)
+        except PoisonTaskError as exc:
+            raise PoisonMessageError(str(exc)) from exc
+        sent = self._fanout.run_chunk(chunk)
+        log.info("fanned out", extra={"message_id": chunk.message_id, "page": chunk.lo, "deliveries": sent})
 
     def route_many(self, texts: Sequence[str]) -> list[BaseException | None]:
         """Handle a batch: store each message, then enqueue all their deliveries together (ten per call).
@@ -188,24 +345,27 @@ class Router:
         this batch fails too, so SQS gives it back and its redelivery (same receipt) enqueues them again.
         """
         errors: list[BaseException | None] = [None] * len(texts)
-        stored: list[tuple[int, Message]] = []
+        stored: list[tuple[int, tuple[Message, Matched]]] = []
         for index, text in enumerate(texts):
             try:
-                message = self._store_one(text)
+                if text.startswith(CHUNK_PREFIX):
+                    self._chunk(text)  # its own work and its own failure: it retries alone
+                    continue
+                routed = self._store_one(text)
             except Exception as exc:
                 errors[index] = exc
                 continue
-            if message is not None:
-                stored.append((index, message))
+            if routed is not None:
+                stored.append((index, routed))
         if stored:
             try:
-                self._fanout.enqueue([message for _, message in stored])
+                self._fanout.enqueue([routed for _, routed in stored])
             except Exception as exc:
                 for index, _ in stored:
                     errors[index] = exc
             else:
                 # Counted once its deliveries are queued: a batch that comes back was not counted yet.
-                self._received([message for _, message in stored])
+                self._received([routed[0] for _, routed in stored])
         if self._tally is not None:
             self._tally.flush()
         return errors
@@ -217,7 +377,7 @@ class Router:
         for message in messages:
             self._tally.add("received", message.received_at)
 
-    def _store_one(self, text: str) -> Message | None:
+    def _store_one(self, text: str) -> tuple[Message, Matched] | None:
         """Decode, check and store one ingest message; None when it is a duplicate."""
         try:
             envelope = Envelope.decode(text)
@@ -259,9 +419,14 @@ class Router:
             dedupe_until=envelope.received_at + envelope.replay_window,
             expires_at=envelope.received_at + self._retention,
         )
-        # The matched endpoints are stored with the message (in the same single write), so every delivery
-        # is visible as pending before its first attempt.
-        message = replace(message, endpoints=self._fanout.match(message, envelope.endpoint_id))
+        # A few matched endpoints are stored with the message (in the same single write); more go to
+        # fan-out pages written before their tasks: every delivery is visible as pending before its first
+        # attempt, and no item grows with the number of endpoints.
+        matched = self._fanout.match(message, envelope.endpoint_id)
+        if matched.parts:
+            message = replace(message, fanout_pages=matched.slots)
+        else:
+            message = replace(message, endpoints=matched.inline)
         if not self._store.store_message(message, now):
             self._count("Duplicate")
             log.info("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})
@@ -272,10 +437,11 @@ class Router:
             extra={
                 "source_id": envelope.source_id,
                 "message_id": envelope.id,
-                "deliveries": len(message.endpoints),
+                "deliveries": len(matched.first) if matched.parts else len(message.endpoints),
+                "fanout_pages": matched.slots,
             },
         )
-        return message
+        return message, matched
 
     def _check_claim(self, ref: BodyRef, expected_sha256: str) -> None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from chalicelib.ids import new_id
@@ -84,3 +84,96 @@ def ending(
         expires_at=expires_at,
         generation=generation,
     )
+
+
+CHUNK_PREFIX = '{"fanout":'
+CHUNK_FANOUT = 10  # sub-ranges one chunk task hands on: a 10-ary tree, so every chunk sends one batch
+
+
+@dataclass(frozen=True)
+class FanoutChunk:
+    """A fan-out task on the ingest queue: match and enqueue slots ``lo`` (itself) to ``hi`` of a message.
+
+    A message whose owners have more than one subscription page has one slot per page (``parts``: each
+    owner with its page count, in order). The router does slot 0 and queues the rest as chunk tasks; a
+    chunk does its first slot and hands the rest on in at most ten sub-ranges. It carries what matching
+    needs, so it reads no message.
+    """
+
+    message_id: str
+    receipt_id: str
+    generation: str
+    source_id: str
+    event_type: str | None
+    received_at: float
+    expires_at: float
+    parts: tuple[tuple[str | None, int], ...]
+    lo: int
+    hi: int
+
+    def encode(self) -> str:
+        """The queue's text form (starts with ``CHUNK_PREFIX``, which no envelope does)."""
+        return json.dumps(
+            {
+                "fanout": VERSION,
+                "message_id": self.message_id,
+                "receipt_id": self.receipt_id,
+                "generation": self.generation,
+                "source_id": self.source_id,
+                "event_type": self.event_type,
+                "received_at": self.received_at,
+                "expires_at": self.expires_at,
+                "parts": [list(p) for p in self.parts],
+                "lo": self.lo,
+                "hi": self.hi,
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def decode(cls, text: str) -> FanoutChunk:
+        """Parse the queue's text form, or PoisonTaskError."""
+        try:
+            doc = json.loads(text)
+            if doc.get("fanout") != VERSION:
+                raise ValueError("bad version")
+            event_type = doc["event_type"]
+            chunk = cls(
+                str(doc["message_id"]),
+                str(doc["receipt_id"]),
+                str(doc["generation"]),
+                str(doc["source_id"]),
+                None if event_type is None else str(event_type),
+                float(doc["received_at"]),
+                float(doc["expires_at"]),
+                tuple((None if o is None else str(o), int(n)) for o, n in doc["parts"]),
+                int(doc["lo"]),
+                int(doc["hi"]),
+            )
+            if not 0 <= chunk.lo < chunk.hi <= sum(n for _, n in chunk.parts):
+                raise ValueError("bad range")
+        except (KeyError, TypeError, ValueError, RecursionError) as exc:
+            raise PoisonTaskError(f"unreadable fan-out task: {type(exc).__name__}") from exc
+        return chunk
+
+    def slot(self, number: int) -> tuple[str | None, int]:
+        """The (owner, subscription page) of one slot."""
+        for owner, pages in self.parts:
+            if number < pages:
+                return owner, number
+            number -= pages
+        raise IndexError(number)
+
+    def split(self) -> list[FanoutChunk]:
+        """The chunks for slots ``lo + 1`` to ``hi``: at most ``CHUNK_FANOUT`` contiguous ranges."""
+        rest = self.hi - self.lo - 1
+        if rest <= 0:
+            return []
+        ways = min(CHUNK_FANOUT, rest)
+        out = []
+        start = self.lo + 1
+        for i in range(ways):
+            size = rest // ways + (1 if i < rest % ways else 0)
+            out.append(replace(self, lo=start, hi=start + size))
+            start += size
+        return out

@@ -1267,3 +1267,63 @@ class TestLimits:
         item = {**key(2000), "blob": {"S": "a" * 410_000}}
         assert limits.item_size(item) > limits.MAX_ITEM_BYTES
         assert refused(db.put_item, TableName=table, Item=item)
+class TestFanout:
+    def test_subscription_pages_and_owner_version(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN pages of 3 ids, and 7 endpoints of one owner
+        store.page_size = 3
+        made = [_endpoint(clock, application_id="app_f", enabled=True) for _ in range(7)]
+        for endpoint in made:
+            store.put_endpoint(endpoint)
+        version, pages = store.owner_version("app_f")
+        # THEN they fill 3 pages, each id once, and the version moved with every write
+        assert pages == 3 and version == 7
+        held = [store.subscription_page("app_f", n) for n in range(pages)]
+        assert [len(p) for p in held] == [3, 3, 1]
+        assert sorted(i for p in held for i in p) == sorted(e.id for e in made)
+        # WHEN one is updated, one disabled and one deleted: no page changes but the deleted id's
+        store.put_endpoint(replace(made[0], description="changed"))
+        store.disable_endpoint(made[1].id, "test", clock())
+        store.delete_endpoint(made[2].id)
+        assert store.owner_version("app_f") == (10, 3)
+        remaining = sorted(i for n in range(3) for i in store.subscription_page("app_f", n))
+        assert remaining == sorted(e.id for e in made if e is not made[2])
+        assert [e.id for e in store.get_endpoints([made[3].id, made[2].id, made[0].id])] == [
+            made[3].id,
+            made[0].id,
+        ]
+        assert store.owner_version("app_nobody") == (0, 0)
+
+    def test_fanout_pages_are_counted_once_per_storing(self, store: Any, clock: FakeClock) -> None:
+        from chalicelib.models import FanoutPage
+
+        message = _message(clock, fanout_pages=2)
+        assert store.store_message(message, clock())
+        ids = tuple(new_id("ep") for _ in range(500))
+        page = FanoutPage(message.id, 1, "g1", ids, message.expires_at)
+        store.put_fanout_page(page)
+        assert store.get_fanout_page(message.id, 1) == page
+        assert store.get_fanout_page(message.id, 0) is None
+        for _ in range(2):
+            store.count_fanout_page(message.id, message.receipt_id, 1, 500)
+        store.count_fanout_page(message.id, "another_receipt", 0, 7)
+        got = store.get_message(message.id)
+        assert (got.endpoint_count, got.fanned_pages, got.fanout_pages, got.endpoints) == (500, 1, 2, ())
+
+    def test_message_attempts_page_by_key_and_the_latest_attempt(self, store: Any, clock: FakeClock) -> None:
+        message = _message(clock)
+        store.store_message(message, clock())
+        for endpoint_id in ("ep_a", "ep_b", "ep_c"):
+            for number in (1, 2):
+                store.claim_attempt(_attempt(message, endpoint_id, number, clock()), clock())
+        seen, cursor = [], None
+        while True:
+            page = store.message_attempts(message.id, limit=4, cursor=cursor)
+            assert len(page.items) <= 4
+            seen.extend((a.endpoint_id, a.number) for a in page.items)
+            cursor = page.cursor
+            if cursor is None:
+                break
+        assert seen == [(e, n) for e in ("ep_a", "ep_b", "ep_c") for n in (1, 2)]
+        latest = store.latest_attempt(message.id, "ep_b", "g1")
+        assert latest is not None and latest.number == 2
+        assert store.latest_attempt(message.id, "ep_b", "other") is None

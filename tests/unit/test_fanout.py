@@ -1,0 +1,207 @@
+"""Fan-out without a ceiling, on fakes: bounded items, bounded work per invocation, paged reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.aws import codec
+from chalicelib.errors import ValidationError
+from chalicelib.ids import new_id
+from chalicelib.models import INLINE_ENDPOINTS, Endpoint
+from chalicelib.outbound.tasks import CHUNK_PREFIX, Task
+from chalicelib.ports import PageRequest
+from chalicelib.scope import OPERATOR
+from tests.conftest import Services
+from tests.fakes import MAX_ITEM_BYTES, item_size
+from tests.unit.test_delivery import Receiver, World
+
+
+@pytest.fixture
+def world(services: Services) -> World:
+    return World(services, Receiver())
+
+
+def _endpoints(world: World, count: int) -> list[Endpoint]:
+    """``count`` endpoints of the operator, each its own URL and secret (created once, then copied)."""
+    template, _ = world.endpoint()
+    made = [template]
+    for i in range(count - 1):
+        endpoint = replace(template, id=new_id("ep"), url=f"https://hooks.example.com/in/{i}")
+        world.s.store.put_endpoint(endpoint)
+        made.append(endpoint)
+    return made
+
+
+def _publish(world: World) -> str:
+    return world.publisher.publish({"event_type": "invoice.paid", "payload": {"n": 1}}, None, OPERATOR)
+
+
+def _route_counting(world: World) -> list[tuple[int, int]]:
+    """Route everything (messages and fan-out chunks); per invocation: (delivery tasks, chunk tasks) sent."""
+    per_call = []
+    while world.s.queue.sent:
+        body = world.s.queue.sent.pop(0)
+        tasks_before, chunks_before = len(world.deliveries.sent), len(world.s.queue.sent)
+        world.router.route(body)
+        per_call.append((len(world.deliveries.sent) - tasks_before, len(world.s.queue.sent) - chunks_before))
+    return per_call
+
+
+def test_a_message_to_11000_endpoints_is_stored_bounded_and_fanned_out_in_bounded_chunks(
+    world: World,
+) -> None:
+    # GIVEN 11,000 endpoints of one owner (the ids alone would be ~430 KB: over DynamoDB's 400 KB item)
+    made = _endpoints(world, 11_000)
+    # WHEN one message is published and routed, with its fan-out chunks
+    message_id = _publish(world)
+    per_call = _route_counting(world)
+    # THEN the message is stored, small, and knows its pages; no invocation sent more than one page
+    message = world.s.store.messages[message_id]
+    assert item_size(codec.message_to_item(message)) < 4096
+    assert message.endpoints == () and message.fanout_pages == 22
+    assert message.fanned_pages == 22 and message.endpoint_count == 11_000
+    assert max(tasks for tasks, _ in per_call) <= 500 and max(chunks for _, chunks in per_call) <= 10
+    assert len(per_call) == 22  # the message and 21 chunks
+    for number in range(22):
+        page = world.s.store.fanout[(message_id, number)]
+        assert len(page.endpoint_ids) <= 500 and item_size(codec.fanout_to_item(page)) < MAX_ITEM_BYTES
+    # AND every endpoint has exactly one first-attempt task
+    targets = [Task.decode(body).endpoint_id for body in world.deliveries.sent]
+    assert sorted(targets) == sorted(e.id for e in made)
+
+
+def test_the_fake_refuses_an_item_over_400_kb_like_dynamodb(world: World) -> None:
+    message = replace(
+        world.s.store.messages.get("x") or _any_message(world),
+        endpoints=tuple(new_id("ep") for _ in range(11_000)),
+    )
+    with pytest.raises(Exception, match="400 KB"):
+        world.s.store.store_message(message, world.clock())
+
+
+def _any_message(world: World) -> Any:
+    world.endpoint()
+    message_id = _publish(world)
+    world.route_all()
+    return world.s.store.messages[message_id]
+
+
+def test_up_to_100_matches_stay_inline_in_the_one_message_write(world: World) -> None:
+    _endpoints(world, INLINE_ENDPOINTS)
+    message_id = _publish(world)
+    world.route_all()
+    message = world.s.store.messages[message_id]
+    assert len(message.endpoints) == INLINE_ENDPOINTS and message.fanout_pages == 0
+    assert not world.s.store.fanout
+    assert len(world.deliveries.sent) == INLINE_ENDPOINTS
+
+
+def test_a_redelivered_chunk_or_message_delivers_nothing_twice(world: World) -> None:
+    # GIVEN 1,200 endpoints (3 subscription pages) and a message whose chunks run twice
+    made = _endpoints(world, 1_200)
+    message_id = _publish(world)
+    first = world.s.queue.sent[0]
+    world.router.route(world.s.queue.sent.pop(0))
+    chunks = [b for b in world.s.queue.sent if b.startswith(CHUNK_PREFIX)]
+    assert len(chunks) == 2
+    world.s.queue.sent.extend(chunks)  # every chunk comes back once more (SQS redelivery)
+    world.s.queue.sent.append(first)  # and so does the message itself
+    world.run(max_steps=10_000)
+    # THEN each endpoint got one POST, the count is exact, and every duplicate stopped at the claim
+    urls = [r.url for r in world.receiver.requests]
+    assert len(urls) == 1_200 and len(set(urls)) == 1_200
+    message = world.s.store.messages[message_id]
+    assert message.endpoint_count == 1_200 and {e.url for e in made} == set(urls)
+
+
+def test_the_router_reloads_an_owner_only_when_its_version_moves(services: Services) -> None:
+    s = services
+    w = World(s, Receiver())
+    _endpoints(w, 600)
+    cache = w.container.subscriptions
+    cache._check = 10  # the World's container checks every time (0 s); production's default is 10 s
+    reads: list[str] = []
+    version = s.store.owner_version
+    s.store.owner_version = lambda owner: (reads.append("version"), version(owner))[1]  # type: ignore[method-assign]
+    _publish(w)
+    w.route_all()
+    loads = cache.loads
+    assert loads == 2  # one page in the router, one in the chunk
+    # WHEN more messages come within the check interval: no read at all
+    _publish(w)
+    w.route_all()
+    assert cache.loads == loads and reads == ["version"]
+    # WHEN the interval passes without a change: one GetItem of the version, no reload
+    s.clock.advance(11)
+    _publish(w)
+    w.route_all()
+    assert cache.loads == loads and reads == ["version", "version"]
+    # WHEN an endpoint changes: the next check reloads (only what a message needs)
+    w.endpoints.create({"url": "https://hooks.example.com/new"}, OPERATOR)
+    s.clock.advance(11)
+    _publish(w)
+    w.route_all()
+    assert cache.loads == loads + 2
+
+
+def test_the_router_cache_is_bounded_by_its_endpoint_budget(services: Services) -> None:
+    from chalicelib.caches import SubscriptionCache
+
+    w = World(services, Receiver())
+    _endpoints(w, 1_500)
+    cache = SubscriptionCache(services.store, services.clock, check_seconds=60, max_endpoints=500)
+    for number in range(3):
+        cache.page(None, number)
+    assert cache.held <= 500
+
+
+def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(world: World) -> None:
+    made = _endpoints(world, 1_200)
+    message_id = _publish(world)
+    world.run(max_steps=10_000)
+    messages = world.container.messages
+    seen: list[str] = []
+    cursor = None
+    reads = 0
+    while True:
+        detail = messages.get(message_id, OPERATOR, PageRequest(limit=200, cursor=cursor))
+        reads += 1
+        assert len(detail["deliveries"]) <= 200 and detail["deliveries_total"] == 1_200
+        assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in detail["deliveries"])
+        seen.extend(d["endpoint_id"] for d in detail["deliveries"])
+        cursor = detail["deliveries_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(e.id for e in made) and reads == 6
+    attempts: list[str] = []
+    cursor = None
+    while True:
+        page = messages.attempts(message_id, OPERATOR, PageRequest(limit=200, cursor=cursor))
+        assert len(page.items) <= 200
+        attempts.extend(a.endpoint_id for a in page.items)
+        cursor = page.cursor
+        if cursor is None:
+            break
+    assert sorted(attempts) == sorted(seen)
+    with pytest.raises(ValidationError) as refused:
+        world.container.recovery.resend(message_id, {}, OPERATOR)
+    assert refused.value.code == "endpoint_ids_required"
+    assert world.container.recovery.resend(message_id, {"endpoint_ids": seen[:3]}, OPERATOR) == seen[:3]
+    tasks = [Task.decode(b) for b in world.deliveries.sent]
+    assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
+
+
+def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
+    w = World(services, Receiver())
+    app = w.container.applications.create({"name": "acme", "uid": "acme"}, OPERATOR)
+    reads: list[str] = []
+    get = services.store.get_application
+    services.store.get_application = lambda a: (reads.append(a), get(a))[1]  # type: ignore[method-assign]
+    for ref in (app.id, app.id, "acme", "acme"):
+        w.publisher.publish({"event_type": "x", "payload": {}, "application": ref}, None, OPERATOR)
+    assert reads == [app.id]
+    assert json.loads(services.queue.sent[-1])["app"] == app.id
