@@ -205,7 +205,9 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
     esm_sqs = aws.client("sqs", endpoint)
     failures: list[int] = []
     workers = {
-        stage: Worker(esm_sqs, env[queue], handler, on_invoke=lambda size, ok: None if ok else failures.append(size))
+        stage: Worker(
+            esm_sqs, env[queue], handler, on_invoke=lambda size, ok: None if ok else failures.append(size)
+        )
         for stage, queue, handler in (
             ("router", "HOOKWAY_INGEST_QUEUE_URL", app_module.route_ingest),
             ("sender", "HOOKWAY_DELIVERIES_QUEUE_URL", app_module.deliver),
@@ -230,7 +232,9 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
                 container.sources.update(source_id, {"application": application.id})
                 owner = {"application": application.id}
             path = f"/scale-{name}-{i}-{uuid.uuid4().hex[:6]}"
-            container.endpoints.create({"url": receivers.url(path), "filter": {"sources": [source_id]}, **owner}, OPERATOR)
+            container.endpoints.create(
+                {"url": receivers.url(path), "filter": {"sources": [source_id]}, **owner}, OPERATOR
+            )
             paths.append((source_id, path))
         for source_id, _ in paths:  # warm-up: clients, caches and connections, one webhook per owner
             app(ingest_event(source_id, body, "warm-up"), context)
@@ -295,7 +299,9 @@ def _on_moto(n: int) -> list[Load]:
 _SHARD = re.compile(r"#[0-9]{1,3}$")
 
 
-def long_run_rate(recorder: WriteRecorder, target: str, kind: str, n: int, rate: int, shards: int) -> float | None:
+def long_run_rate(
+    recorder: WriteRecorder, target: str, kind: str, n: int, rate: int, shards: int
+) -> float | None:
     """The write rate on the busiest key of a kind once the load runs at ``rate`` webhooks/s for long.
 
     Keys are grouped by their base (the key without its write shard): the busiest base's share of the
