@@ -192,6 +192,89 @@ class Load:
     write_units: float
 
 
+# ---------------------------------------------------------------------------- the data-model table
+
+# Every partition key of the table and its indexes: (where, key, written by, writes per webhook, scope).
+# scope "all": every webhook of the platform lands on the key (a day, an hour): both loads put 10,000/s
+# on it. "one": one entity's webhooks (a source, an endpoint, an application): 10,000/s when one takes
+# everything (the published `api` source, the internal endpoint that receives every webhook, a
+# single-tenant platform), 5,000/s for the hot one. "own": a key per message; "mgmt": management only.
+DATA_MODEL_KEYS: tuple[tuple[str, str, str, float, str], ...] = (
+    (
+        "table",
+        "MSG#{message}",
+        "router: the message (2 units at 1 KB); sender: claim + result (1 + 1)",
+        4.0,
+        "own",
+    ),
+    (
+        "table",
+        "STATS#{hour}#{s}",
+        "a flush of `chalicelib.tally` per batch (router, sender, dead-letter), "
+        "rejections; share picked at random",
+        0.8,
+        "all",
+    ),
+    (
+        "table",
+        "SRC#{source}",
+        "management; `STATS` and `REJ#{slot}` per rejected request (a burst on one source: issue 14 item 5 "
+        "aggregates them per container)",
+        0.0,
+        "mgmt",
+    ),
+    ("table", "EP#{endpoint}", "management; health transitions (failing, disabled)", 0.0, "mgmt"),
+    (
+        "table",
+        "APP#, APPUID#, ET#, SESSION#, IDEM#{key}, LISTEN#{endpoint}",
+        "management, sign-in, keyed publishes, listen sessions: one key per object",
+        0.0,
+        "mgmt",
+    ),
+    ("gsi1", "SRC#{source}#{s}", "router: every stored message", 1.0, "one"),
+    ("gsi1", "EP#{endpoint}#{s}", "sender: every claimed attempt (shard of its message)", 1.0, "one"),
+    ("gsi1", "SOURCES, APPS, EVENT_TYPES, ENDPOINTS, APP#{application}#EP", "management", 0.0, "mgmt"),
+    ("gsi2", "DAY#{day}#{s}", "router: every stored message", 1.0, "all"),
+    (
+        "gsi2",
+        "END#{failed\\|skipped}#{day}#{s}",
+        "the attempt that ends a delivery failed or skipped (at most one per delivery)",
+        1.0,
+        "all",
+    ),
+    ("gsi3", "APP#{application}#MSG#{s}", "router: every message of an application", 1.0, "one"),
+    (
+        "gsi3",
+        "EP_ATTENTION#{s}",
+        "an endpoint turning failing, disabled or healthy (shard of the endpoint): a mass incident of "
+        "833 changes/s is 52 per shard",
+        0.0,
+        "mgmt",
+    ),
+)
+
+
+def key_rates_markdown(shards: int) -> str:
+    """The data-model document's table of write rates per partition key (``docs/data-model.md``)."""
+    lines = [
+        "| where | partition key | written by | writes per webhook | at 10,000/s spread | at 5,000/s on one "
+        "source, endpoint or application |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for where, key, writer, per_webhook, scope in DATA_MODEL_KEYS:
+        over = shards if key.endswith("#{s}") else 1
+        if scope == "own":
+            spread = hot = f"{per_webhook:g} per message, once"
+        elif scope == "mgmt":
+            spread = hot = "management rate"
+        else:
+            spread = f"{per_webhook * SPREAD_RATE / over:,.0f}"
+            hot = f"{per_webhook * (SPREAD_RATE if scope == 'all' else HOT_RATE) / over:,.0f}"
+        shown = "" if scope == "mgmt" else f"{per_webhook:g}"
+        lines.append(f"| {where} | `{key}` | {writer} | {shown} | {spread} | {hot} |")
+    return "\n".join(lines) + "\n"
+
+
 def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str, receivers: Any) -> Load:
     from bench.aws_calls import _create_source, _wired_app
     from bench.fixtures import ingest_event, json_body, lambda_context
@@ -397,7 +480,13 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bench.scale [--quick]``."""
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer webhooks per load")
+    parser.add_argument("--doc", action="store_true", help="print the data-model document's rate table")
     args = parser.parse_args(argv)
+    if args.doc:
+        from chalicelib.aws.codec import INDEX_SHARDS
+
+        print(key_rates_markdown(INDEX_SHARDS), end="")
+        return 0
     run(args.quick)
     return 0
 

@@ -144,7 +144,7 @@ def shard_partitions(base: str) -> tuple[str, ...]:
     so existing state stays listed (its entries expire with their items, 30 days for messages and
     attempts; an endpoint's attention entry moves to a shard at its next change).
     """
-    return tuple(f"{base}#{i}" for i in range(INDEX_SHARDS)) + (base,)
+    return (*(f"{base}#{i}" for i in range(INDEX_SHARDS)), base)
 
 
 def source_messages(source_id: str) -> str:

@@ -10,11 +10,12 @@ import hashlib
 import random
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.scale import WriteRecorder, key_kind, long_run_rate
+from bench.scale import DATA_MODEL_KEYS, WriteRecorder, key_kind, key_rates_markdown, long_run_rate
 from chalicelib.aws import codec
 from chalicelib.aws.dynamo import DynamoStore
 from chalicelib.models import Attempt, Message
@@ -152,3 +153,28 @@ def test_the_recorder_accounts_index_moves_and_removals() -> None:
     assert recorder.units[("gsi3", "EP_ATTENTION#3")] == 2  # the entry written, then deleted
     assert recorder.units[("table", "EP#ep_1")] == 3
     assert key_kind("END#failed#2027-01-15#12") == "END#failed#{day}#{s}"
+
+
+def test_the_data_model_document_has_the_generated_rate_table() -> None:
+    # GIVEN the rate table as bench/scale.py generates it from the shard count
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-model.md").read_text()
+    begin, end = "<!-- key-rates:begin -->\n", "<!-- key-rates:end -->"
+    # THEN docs/data-model.md holds exactly that table (regenerate: python -m bench.scale --doc)
+    assert doc.split(begin, 1)[1].split(end, 1)[0] == key_rates_markdown(S)
+    # AND no key in it takes 1,000 write units/s at either load
+    for row in key_rates_markdown(S).splitlines()[2:]:
+        for cell in row.split(" | ")[-2:]:
+            number = cell.strip(" |").replace(",", "")
+            assert not number.isdigit() or int(number) < 1000, row
+
+
+def test_the_document_names_every_key_kind_the_adapter_writes(load: WriteRecorder) -> None:
+    documented = {key for _, keys, *_ in DATA_MODEL_KEYS for key in keys.split(", ")}
+    written = {key_kind(key) for _, key in load.units}
+    undocumented = {
+        kind
+        for kind in written
+        if kind.replace("#{s}", "").replace("failed", "{failed\\|skipped}")
+        not in {d.replace("#{s}", "") for d in documented}
+    }
+    assert undocumented == set()
