@@ -13,57 +13,41 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.errors import NotFoundError, UnprocessableError, ValidationError
+from chalicelib import json_schema
+from chalicelib.errors import HookwayError, NotFoundError, UnprocessableError, ValidationError
 from chalicelib.models import EventType
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
 
 # Like a published event type, less "/": a catalog name is one segment of /v1/event-types/{name}.
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
-MAX_SCHEMA_BYTES = 64 * 1024
+MAX_SCHEMA_BYTES = json_schema.MAX_SCHEMA_BYTES
 
 
-def _check_schema(schema: Any) -> dict[str, Any] | None:
-    if schema is None:
-        return None
-    import json
-
-    if not isinstance(schema, dict) or len(json.dumps(schema)) > MAX_SCHEMA_BYTES:
-        raise ValidationError("schema is a JSON Schema object of at most 64 KiB", field="schema")
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import SchemaError
-
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        where = "/" + "/".join(str(p) for p in exc.path) if exc.path else "(root)"
-        raise ValidationError(
-            f"schema is not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}",
-            field="schema",
-            code="invalid_schema",
-        ) from None
-    return schema
-
-
-def schema_errors(schema: dict[str, Any], payload: Any) -> tuple[str, str] | None:
-    """The JSON pointer and reason of the first way ``payload`` breaks ``schema``, or None."""
-    from jsonschema import Draft202012Validator
-
-    validator = Draft202012Validator(schema)
-    error = next(iter(sorted(validator.iter_errors(payload), key=lambda e: list(e.path))), None)
-    if error is None:
-        return None
-    pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path)
-    return pointer, error.message
+def schema_errors(
+    schema: dict[str, Any], payload: Any, *, budget: float = json_schema.DEFAULT_BUDGET
+) -> tuple[str, str] | None:
+    """The JSON pointer and reason of the first way ``payload`` breaks ``schema``, or None (bounded:
+    see ``chalicelib.json_schema``)."""
+    return json_schema.first_error(schema, payload, budget=budget)
 
 
 class EventTypeService:
     """The catalog: the operator edits it; every caller may read it; publishing checks payloads."""
 
     def __init__(
-        self, store: Store, clock: Callable[[], float], *, ttl: float = 10.0, strict: bool = False
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        *,
+        ttl: float = 10.0,
+        strict: bool = False,
+        budget: float = json_schema.DEFAULT_BUDGET,
     ) -> None:
         self._store = store
+        self._budget = budget
+        # Schemas saved before the save-time checks existed are checked once before their first use.
+        self._vetted: dict[tuple[str, float], HookwayError | None] = {}
         self._clock = clock
         self._ttl = ttl
         self._strict = strict
@@ -99,7 +83,7 @@ class EventTypeService:
                 raise ValidationError("description is at most 2000 characters", field="description")
             out["description"] = description
         if "schema" in doc:
-            out["schema"] = _check_schema(doc["schema"])
+            out["schema"] = json_schema.check_schema(doc["schema"])
         if "deprecated" in doc:
             if not isinstance(doc["deprecated"], bool):
                 raise ValidationError("deprecated is true or false", field="deprecated")
@@ -145,9 +129,28 @@ class EventTypeService:
                 self._cache[name] = hit
         return hit[1]
 
+    def _vet(self, entry: EventType) -> None:
+        key = (entry.name, entry.updated_at)
+        if key not in self._vetted:
+            if len(self._vetted) > 1000:
+                self._vetted.clear()
+            try:
+                json_schema.check_schema(entry.schema)
+                self._vetted[key] = None
+            except ValidationError as exc:
+                self._vetted[key] = UnprocessableError(
+                    f"the schema of {entry.name!r} is refused by this version ({exc.message}): save it again",
+                    code="schema_refused",
+                )
+        refused = self._vetted[key]
+        if refused is not None:
+            raise refused
+
     def check_payload(self, event_type: str, payload: Any) -> None:
         """Refuse a payload that breaks its type's schema (422 ``schema_mismatch``), or an unknown type
-        when the deployment is strict (422 ``unknown_event_type``)."""
+        when the deployment is strict (422 ``unknown_event_type``). Bounded (``chalicelib.json_schema``):
+        413 ``schema_payload_too_large``, 422 ``schema_budget_exceeded``, ``schema_unresolvable``, and
+        ``schema_refused`` for a schema saved before today's save-time checks that fails them."""
         entry = self._cached(event_type)
         if entry is None:
             if self._strict:
@@ -157,7 +160,8 @@ class EventTypeService:
             return
         if entry.schema is None:
             return
-        found = schema_errors(entry.schema, payload)
+        self._vet(entry)
+        found = schema_errors(entry.schema, payload, budget=self._budget)
         if found is not None:
             pointer, reason = found
             raise UnprocessableError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.models import Attempt, Endpoint, Message, generation_of
-from chalicelib.outbound.routing import matches
+from chalicelib.outbound.routing import matches, owned_alike
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import EndpointSource, MessageQuery, Queue, Store
 from chalicelib.scope import OPERATOR, Scope
@@ -36,7 +36,7 @@ class Recovery:
         endpoints: EndpointSource,
         clock: Callable[[], float],
         message_of: Callable[[str, Scope], Message] | None = None,
-        endpoint_of: Callable[[str, Scope], object] | None = None,
+        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -58,7 +58,14 @@ class Recovery:
         message = self._message_of(message_id, scope)
         targets = list(ids) if ids else list(message.endpoints)
         for endpoint_id in targets:
-            self._endpoint_of(endpoint_id, scope)  # NotFoundError for an unknown (or another tenant's) one
+            endpoint = self._endpoint_of(endpoint_id, scope)  # NotFoundError: unknown, or a token's foreign
+            if not owned_alike(endpoint, message):
+                # The operator sees every endpoint, but A's message never goes to B's endpoint.
+                raise ValidationError(
+                    f"endpoint {endpoint_id!r} belongs to another application than message {message_id!r}",
+                    field="endpoint_ids",
+                    code="endpoint_of_another_application",
+                )
         attempts = self._store.list_attempts(message_id)
         self._enqueue(message, targets, attempts)
         return targets
@@ -75,7 +82,7 @@ class Recovery:
         unmatched = doc.get("include_unmatched", False) if isinstance(doc, dict) else False
         if not isinstance(unmatched, bool):
             raise ValidationError("include_unmatched must be true or false", field="include_unmatched")
-        self._endpoint_of(endpoint_id, scope)
+        endpoint = self._endpoint_of(endpoint_id, scope)
         latest: dict[str, Attempt] = {}
         cursor: str | None = None
         while len(latest) < limit:
@@ -103,6 +110,8 @@ class Recovery:
                 continue  # past its retention
             if generation_of(message) != attempt.generation:
                 continue  # stored again since: that storing has deliveries of its own
+            if not owned_alike(endpoint, message):
+                continue  # never another application's message, whatever the attempts index says
             self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
             recovered.append(message_id)
         if unmatched and len(recovered) < limit:
