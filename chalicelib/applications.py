@@ -2,9 +2,9 @@
 
 An application is one of the platform's customers. ``uid`` is the customer's own id, unique in the
 deployment and usable wherever the application's id is; ``branding`` (name, logo, accent) dresses its
-portal, over the deployment's defaults. Deleting an application deletes its endpoints
-(deliveries still queued for them end ``skipped``, visibly) and ends its portal tokens; its messages stay
-readable by the operator until their retention ends.
+portal, over the deployment's defaults. Deleting an application deletes it at once (its portal tokens end
+with it) and its endpoints in a background job (``chalicelib.jobs``; deliveries still queued for them end
+``skipped``, visibly); its messages stay readable by the operator until their retention ends.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 
 from chalicelib import branding as brand
 from chalicelib.branding import Branding
-from chalicelib.errors import ForbiddenError, NotFoundError, ValidationError
+from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
-from chalicelib.models import Application
+from chalicelib.jobs import JobPlan
+from chalicelib.models import Application, Job
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
 
@@ -73,13 +74,13 @@ class ApplicationService:
         store: Store,
         clock: Callable[[], float],
         *,
-        delete_endpoints: Callable[[str], int] | None = None,
+        start_job: Callable[[JobPlan], Job] | None = None,
         default_branding: Branding | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._default_branding = default_branding or Branding()
-        self._delete_endpoints = delete_endpoints or (lambda application_id: 0)
+        self._start_job = start_job
 
     def _find(self, ref: str) -> Application:
         if not isinstance(ref, str) or not ref:
@@ -153,9 +154,18 @@ class ApplicationService:
         own = self._store.get_application(str(scope.application_id))
         return own.branding.over(self._default_branding)
 
-    def delete(self, ref: str, scope: Scope) -> None:
-        """Delete an application and its endpoints (their queued deliveries end skipped)."""
+    def delete(self, ref: str, scope: Scope) -> Job:
+        """Delete an application at once, and its endpoints in a background job (``application.delete``):
+        their queued deliveries end skipped. Returns the job.
+
+        The job is queued first and the application deleted second, so a failure between the two leaves
+        the application in place (the caller retries) rather than endpoints nobody can reach.
+        """
         scope.require_operator()
         application = self._find(ref)
-        self._delete_endpoints(application.id)
+        if self._start_job is None:
+            raise ConfigError("application deletion needs the job runner")
+        plan = JobPlan("application.delete", {"application_id": application.id}, application.id)
+        job = self._start_job(plan)
         self._store.delete_application(application)
+        return job
