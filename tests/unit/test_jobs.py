@@ -156,7 +156,7 @@ def test_a_recovery_whose_endpoint_is_deleted_meanwhile_fails_with_the_reason(wo
     c = world.container
     job = c.jobs.start(c.recovery.plan_recover(endpoint_id, {"since": start}, OPERATOR))
     world.endpoints.delete(endpoint_id, OPERATOR)
-    [_, ended] = [*_run_job(world, job.id)][0]
+    [(_, ended)] = _run_job(world, job.id)
     assert ended.state == "failed"
     assert ended.error == {"code": "endpoint_not_found", "message": f"no endpoint {endpoint_id!r}"}
 
