@@ -40,27 +40,28 @@ node_modules/.package-lock.json: package.json package-lock.json
 install: $(STAMP) /usr/bin/chromium node_modules/.package-lock.json
 
 ## The whole local pipeline: AWS emulator (moto server), API on :8000 (HOOKWAY_PORT), queue workers.
-dev: install
+## Only the Python environment: the browser and npm are for the browser tests (make install, make test).
+dev: $(STAMP)
 	$(PY) -m local dev $(if $(filter 1 true yes,$(FRESH)),--fresh) $(ARGS)
 
 ## Lint, type-check and every test suite (unit, integration on moto server, end to end on the local stack).
 test: install lint typecheck
 	$(PY) -m pytest -q -p no:cacheprovider
 
-lint: install
+lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-typecheck: install
+typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-unit: install
+unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
-integration: install
+integration: $(STAMP)
 	$(PY) -m pytest -q tests/integration
 
-e2e: install
+e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
 ## Figures: verification cost, handler CPU, import time, AWS calls per webhook, local API latency.
@@ -68,16 +69,16 @@ bench: install
 	$(PY) -m bench
 
 ## The deploy artifact (chalice package + the stage's infrastructure, python3.13), checked by cfn-lint.
-package: install
+package: $(STAMP)
 	$(PY) -m infra.package --stage $(or $(STAGE),dev)
 
 ## Deploy a stage from zero or update it: infrastructure stack, chalice deploy (python3.13), API settings.
 ## OPTIONS='{"http_api": true}' overrides infra/stages.json; honours AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
-deploy: install
+deploy: $(STAMP)
 	$(PY) -m infra.deploy deploy --stage $(or $(STAGE),$(error give STAGE=dev or STAGE=prod)) --options '$(OPTIONS)'
 
 ## Remove a stage (stages with retain_data in infra/stages.json keep their table and bucket).
-destroy: install
+destroy: $(STAMP)
 	$(PY) -m infra.deploy destroy --stage $(or $(STAGE),$(error give STAGE=dev or STAGE=prod))
 
 clean:

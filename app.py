@@ -84,7 +84,7 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
         if route not in policy.PUBLIC_ROUTES:
             try:
                 scope = _authenticate(event.headers)
-                policy.check(scope, event.method, route)
+                policy.check(scope, event.method, route, lambda: _container().token_limiter)
             except HookwayError as exc:
                 return _error_response(exc)
             event.context[SCOPE_KEY] = scope
@@ -319,6 +319,17 @@ def sign_out() -> Response:
     sessions = _container().sessions
     sessions.sign_out(app.current_request.headers)
     return Response(body="", status_code=204, headers={"Set-Cookie": sessions.set_cookie(None)})
+
+
+@app.route("/v1/console/sessions", methods=["DELETE"], content_types=ANY_CONTENT)
+@api
+def end_all_sessions() -> Response:
+    """End every console session (admin only: the admin key or a console session); the caller's too."""
+    sessions = _container().sessions
+    ended = sessions.end_all()
+    return _json(
+        {"ended": ended}, headers={"Set-Cookie": sessions.set_cookie(None), "Cache-Control": "no-store"}
+    )
 
 
 # --------------------------------------------------------------------------------------------- health

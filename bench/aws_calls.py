@@ -182,6 +182,7 @@ def run(quick: bool) -> list[Row]:
                 "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
                 "HOOKWAY_PUBLIC_URL": "",
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+                "HOOKWAY_ALLOW_HTTP": "true",
             }
         )
         say(f"   moto on {endpoint}, stack deployed in {time.perf_counter() - started:.1f} s")

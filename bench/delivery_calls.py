@@ -309,6 +309,7 @@ def _measure_on_moto(n: int) -> dict[bool, Counts]:
                 "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
                 "HOOKWAY_PUBLIC_URL": "",
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+                "HOOKWAY_ALLOW_HTTP": "true",
                 "HOOKWAY_LOG_LEVEL": "INFO",  # .chalice/config.json's default (prod sets WARNING)
             }
         )

@@ -46,7 +46,12 @@ class Outbound:
         from chalicelib.wiring import Container
         from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
-        env = {**os.environ, **BENCH_ENV, "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true"}
+        env = {
+            **os.environ,
+            **BENCH_ENV,
+            "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "HOOKWAY_ALLOW_HTTP": "true",
+        }
         self.store = MemoryStore(time.time)
         self.ingest = MemoryQueue()
         self.deliveries = MemoryQueue()

@@ -38,7 +38,15 @@ def run(quick: bool) -> list[Row]:
     try:
         endpoint = f"http://127.0.0.1:{port}"
         env = emulator.deploy(endpoint)
-        env.update({"HOOKWAY_STAGE": "local", "HOOKWAY_ADMIN_KEY": ADMIN_KEY, "HOOKWAY_PUBLIC_URL": ""})
+        env.update(
+            {
+                "HOOKWAY_STAGE": "local",
+                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
+                "HOOKWAY_PUBLIC_URL": "",
+                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+                "HOOKWAY_ALLOW_HTTP": "true",
+            }
+        )
         with _environment(env):
             rows = _measure(n, 2 if quick else 5)
         return [*rows, import_cost(quick)]

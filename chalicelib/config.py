@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import ip_address
+from urllib.parse import urlsplit
 
 from chalicelib.branding import Branding, BrandingError, check_accent, check_logo_url, check_name
 from chalicelib.branding import frame_ancestors as check_frame_ancestors
@@ -61,6 +63,40 @@ def _portal(environ: Mapping[str, str]) -> dict[str, str]:
         raise ConfigError(f"{variable.get(exc.field, exc.field)}: {exc}") from None
 
 
+_LOCAL_EXCEPTIONS = {
+    "allow_private_destinations": "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS",
+    "allow_http": "HOOKWAY_ALLOW_HTTP",
+    "insecure_cookies": "HOOKWAY_INSECURE_COOKIES",
+}
+
+
+def loopback_host(url: str) -> bool:
+    """Whether a URL's host is this machine's loopback (127.0.0.0/8, ::1, ``localhost``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_local_exceptions(settings: Settings) -> None:
+    """The local stack's exceptions hold only on one machine: the AWS emulator on loopback, and a public URL
+    that is loopback or unset (a tunnel makes the stack reachable from outside: then they are refused)."""
+    on = [env for name, env in _LOCAL_EXCEPTIONS.items() if getattr(settings, name)]
+    if not on:
+        return
+    if not (settings.endpoint_url and loopback_host(settings.endpoint_url)):
+        raise ConfigError(
+            f"{', '.join(on)}: only for the local stack, with HOOKWAY_AWS_ENDPOINT_URL on loopback (the emulator)"
+        )
+    if settings.public_url and not loopback_host(settings.public_url):
+        raise ConfigError(
+            f"{', '.join(on)}: refused while HOOKWAY_PUBLIC_URL ({settings.public_url}) is not a loopback address"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything Hookway reads from its environment, validated once."""
@@ -86,7 +122,12 @@ class Settings:
     rejections_kept: int = 50
     disable_after_seconds: int = 5 * 86400
     delivery_lease_seconds: int = 150
+    # The local stack's exceptions, each an explicit setting (never derived from the stage name) and
+    # accepted only against the emulator on loopback with a loopback (or unset) public URL: see from_env.
     allow_private_destinations: bool = False
+    allow_http: bool = False  # endpoints may be plain http:// (demo receivers)
+    insecure_cookies: bool = False  # the console's cookie without Secure (http://127.0.0.1)
+    admin_key_cache_seconds: int = 60  # how long a warm function keeps the admin key read from SSM
     log_level: str = "INFO"
     tracing: bool = False
     ca_bundle: str = ""  # a CA bundle the sender trusts instead of the system store (private receivers)
@@ -96,12 +137,29 @@ class Settings:
     # The KMS key that seals secrets at rest (chalicelib.sealing); empty: stored as they come (tests only).
     kms_key_id: str = ""
     data_key_seconds: int = 900  # how long a data key is used and an unwrapped one is cached
+    # Quotas of a portal token (the operator's own calls are not limited): endpoints in its application,
+    # and test, resend and recover calls per token per minute.
+    max_endpoints_per_application: int = 100
+    token_actions_per_minute: int = 30
     metrics: bool = True  # the EMF metric lines; `make dev` turns them off unless --verbose
     portal_name: str = "Webhooks"
     portal_logo_url: str = ""  # https, or empty: no logo
     portal_accent: str = "#2563eb"
     # Who may frame the portal: a CSP source list (https origins, 'self'); empty: nobody ('none').
     portal_frame_ancestors: str = ""
+
+    @property
+    def emulator_address(self) -> tuple[str, int] | None:
+        """The AWS emulator's own host and port when AWS is one on loopback: never a webhook destination."""
+        if not self.endpoint_url or not loopback_host(self.endpoint_url):
+            return None
+        parts = urlsplit(self.endpoint_url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            return None
+        host = parts.hostname or ""
+        return ("127.0.0.1" if host == "localhost" else host), port
 
     @property
     def portal_frame_ancestors_csp(self) -> str:
@@ -140,8 +198,11 @@ class Settings:
             disable_after_seconds=_int(environ, "HOOKWAY_DISABLE_AFTER_SECONDS", 5 * 86400, minimum=60),
             delivery_lease_seconds=_int(environ, "HOOKWAY_DELIVERY_LEASE_SECONDS", 150, minimum=1),
             allow_private_destinations=_flag(
-                environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=stage == "local"
+                environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=False
             ),
+            allow_http=_flag(environ.get("HOOKWAY_ALLOW_HTTP"), default=False),
+            insecure_cookies=_flag(environ.get("HOOKWAY_INSECURE_COOKIES"), default=False),
+            admin_key_cache_seconds=_int(environ, "HOOKWAY_ADMIN_KEY_CACHE_SECONDS", 60),
             log_level=environ.get("HOOKWAY_LOG_LEVEL", "INFO"),
             tracing=_flag(environ.get("HOOKWAY_TRACING"), default=False),
             ca_bundle=environ.get("HOOKWAY_CA_BUNDLE", ""),
@@ -152,14 +213,14 @@ class Settings:
             strict_event_types=_flag(environ.get("HOOKWAY_STRICT_EVENT_TYPES"), default=False),
             kms_key_id=environ.get("HOOKWAY_KMS_KEY_ID", "").strip(),
             data_key_seconds=_int(environ, "HOOKWAY_DATA_KEY_SECONDS", 900, minimum=1),
+            max_endpoints_per_application=_int(
+                environ, "HOOKWAY_MAX_ENDPOINTS_PER_APPLICATION", 100, minimum=1
+            ),
+            token_actions_per_minute=_int(environ, "HOOKWAY_TOKEN_ACTIONS_PER_MINUTE", 30, minimum=1),
             metrics=_flag(environ.get("HOOKWAY_METRICS"), default=True),
             **_portal(environ),
         )
-        if settings.allow_private_destinations and stage != "local":
-            raise ConfigError(
-                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS may only be true in the local stage",
-                code="invalid_config",
-            )
+        _check_local_exceptions(settings)
         # Bodies outlive their records: the bucket's lifecycle deletes them after 35 days.
         if settings.retention_seconds > 34 * 86400:
             raise ConfigError("HOOKWAY_RETENTION_SECONDS must be at most 34 days (the S3 lifecycle keeps 35)")

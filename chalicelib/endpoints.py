@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets as random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
@@ -19,9 +19,13 @@ from chalicelib.outbound.signing import SigningError, decode_secret, generate_ed
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
 
-MAX_FILTERS = 50
+MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
+MAX_PATTERN_CHARS = 200
+MAX_PATTERN_STARS = 8  # real patterns use one or two; each one is another segment to scan for
 MAX_HEADERS = 20
 MAX_LIVE_SECRETS = 5
+DEFAULT_MAX_ENDPOINTS = 100  # per application, for portal tokens (HOOKWAY_MAX_ENDPOINTS_PER_APPLICATION)
+MIN_TOKEN_RETRY_STEP = 5  # seconds between attempts, at least, in a schedule a portal token sets
 DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 30.0
 # Headers Hookway sets itself, or that would let an endpoint forge a signature or break the request.
@@ -52,7 +56,7 @@ RESERVED_HEADERS = frozenset(
     }
 )
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}")
-_PATTERN = re.compile(r"[A-Za-z0-9_.:*/-]{1,200}")
+_PATTERN = re.compile(rf"[A-Za-z0-9_.:*/-]{{1,{MAX_PATTERN_CHARS}}}")
 
 
 def _strings(
@@ -70,6 +74,19 @@ def _strings(
             if not pattern.fullmatch(v):
                 raise ValidationError(f"{field} has an invalid entry {v!r}", field=field)
     return tuple(value)
+
+
+def _patterns(value: Any) -> tuple[str, ...]:
+    """Event-type patterns, bounded so matching one message stays cheap (see ``routing.glob_match``)."""
+    patterns = _strings(value, "filter.event_types", pattern=_PATTERN)
+    for p in patterns:
+        if p.count("*") > MAX_PATTERN_STARS:
+            raise ValidationError(
+                f"filter.event_types: a pattern holds at most {MAX_PATTERN_STARS} '*' wildcards",
+                field="filter.event_types",
+                code="pattern_too_complex",
+            )
+    return patterns
 
 
 def _headers(value: Any) -> dict[str, str]:
@@ -206,7 +223,10 @@ class EndpointService:
         retention_seconds: int = 30 * 86400,
         certificate_prefixes: Mapping[str, str] | None = None,
         resolve_application: Callable[[str, Scope], str] | None = None,
+        refused: Sequence[tuple[str, int]] = (),
+        max_endpoints_per_application: int = DEFAULT_MAX_ENDPOINTS,
     ) -> None:
+        self._max_endpoints = max_endpoints_per_application
         self._store = store
         self._clock = clock
         self._allow_private = allow_private
@@ -216,6 +236,7 @@ class EndpointService:
         self._retention = retention_seconds
         self._certificate_prefixes = certificate_prefixes
         self._resolve = resolve_application or _no_applications
+        self._refused = tuple(refused)  # never a destination (the local stack's AWS emulator)
 
     def _owner(self, ref: Any, scope: Scope) -> str | None:
         """The application an endpoint belongs to: the token's own, or the one the operator names."""
@@ -234,7 +255,11 @@ class EndpointService:
             raise ValidationError("url is required", field="url")
         try:
             return egress.validate_url(
-                url, allow_private=self._allow_private, https_only=self._https_only, resolver=self._resolver
+                url,
+                allow_private=self._allow_private,
+                https_only=self._https_only,
+                resolver=self._resolver,
+                refused=self._refused,
             ).url
         except egress.BlockedDestinationError as exc:
             raise ValidationError(
@@ -245,7 +270,9 @@ class EndpointService:
         except egress.EgressError as exc:
             raise ValidationError(f"invalid URL: {exc}", field="url", code="invalid_url") from None
 
-    def _fields(self, doc: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    def _fields(
+        self, doc: dict[str, Any], out: dict[str, Any], owner: str | None, scope: Scope
+    ) -> dict[str, Any]:
         if "url" in doc:
             out["url"] = self.check_url(doc["url"])
         if "description" in doc:
@@ -260,9 +287,7 @@ class EndpointService:
             if not isinstance(flt, dict) or set(flt) - {"sources", "event_types"}:
                 raise ValidationError('filter is {"sources": [...], "event_types": [...]}', field="filter")
             out["filter_sources"] = _strings(flt.get("sources"), "filter.sources")
-            out["filter_event_types"] = _strings(
-                flt.get("event_types"), "filter.event_types", pattern=_PATTERN
-            )
+            out["filter_event_types"] = _patterns(flt.get("event_types"))
         if "headers" in doc:
             out["headers"] = _headers(doc["headers"])
         if "auth" in doc:
@@ -284,6 +309,14 @@ class EndpointService:
                     schedule = validate_schedule(doc["retry_schedule"])
                 except ValueError as exc:
                     raise ValidationError(str(exc), field="retry_schedule") from None
+                # A tenant may not make Hookway hammer a URL: no retry sooner than the default's shortest.
+                if not scope.is_operator and any(step < MIN_TOKEN_RETRY_STEP for step in schedule[1:]):
+                    raise ValidationError(
+                        f"retry_schedule: each retry waits at least {MIN_TOKEN_RETRY_STEP} s "
+                        "(every step after the first)",
+                        field="retry_schedule",
+                        code="retry_schedule_too_fast",
+                    )
                 # Every attempt must happen while the message is still kept (jitter adds up to 20 %).
                 if sum(schedule) * 1.2 > self._retention - 86400:
                     raise ValidationError(
@@ -295,7 +328,7 @@ class EndpointService:
         if "client_certificate" in doc:
             try:
                 out["client_certificate"] = parse_reference(
-                    doc["client_certificate"], self._certificate_prefixes
+                    doc["client_certificate"], self._certificate_prefixes, owner
                 )
             except ValueError as exc:
                 raise ValidationError(str(exc), field="client_certificate") from None
@@ -320,7 +353,8 @@ class EndpointService:
             )
         now = self._clock()
         secret, public_key = _new_signing_secret(signing, doc.get("secret"), now)
-        fields = self._fields(doc, {})
+        fields = self._fields(doc, {}, owner, scope)
+        self._check_quota(owner, scope)
         endpoint = Endpoint(
             id=new_id("ep"),
             created_at=now,
@@ -352,7 +386,10 @@ class EndpointService:
         owner = self._owner(doc.get("application"), scope)
         now = self._clock()
         secret, _ = _new_signing_secret("standard", None, now)
-        fields = self._fields({k: v for k, v in doc.items() if k in ("filter", "description")}, {})
+        fields = self._fields(
+            {k: v for k, v in doc.items() if k in ("filter", "description")}, {}, owner, scope
+        )
+        self._check_quota(owner, scope)
         endpoint_id = new_id("ep")
         endpoint = Endpoint(
             id=endpoint_id,
@@ -368,6 +405,24 @@ class EndpointService:
         self._store.put_endpoint(endpoint)
         self._on_change()
         return endpoint, secret.value
+
+    def _check_quota(self, owner: str | None, scope: Scope) -> None:
+        """Refuse (409) a portal token's new endpoint once its application holds the maximum.
+
+        One page of at most ``max + 1`` items is read, whatever the application holds (the operator may
+        give one application 50,000 endpoints: its own calls are not capped). Listen sessions count while
+        they exist. Two creations at the same instant may both pass the check: the cap is a quota, not
+        an invariant.
+        """
+        if scope.is_operator or owner is None:
+            return
+        held = self._store.list_endpoints(application_id=owner, limit=self._max_endpoints + 1, cursor=None)
+        if len(held.items) >= self._max_endpoints:
+            raise ConflictError(
+                f"this application holds {self._max_endpoints} endpoints, the most a portal token may "
+                "create; delete one, or ask the operator",
+                code="endpoint_quota_exceeded",
+            )
 
     def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
         """One endpoint the caller may see; another application's answers as if it did not exist."""
@@ -441,7 +496,7 @@ class EndpointService:
                 "an endpoint's application is fixed when it is created", field="application"
             )
         endpoint = self.get(endpoint_id, scope)
-        changes = self._fields(doc, {})
+        changes = self._fields(doc, {}, endpoint.application_id, scope)
         if changes.get("enabled") is True:
             changes.update(disabled_reason=None, failing_since=None)
         elif changes.get("enabled") is False:

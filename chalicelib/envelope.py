@@ -41,6 +41,8 @@ class Envelope:
     headers: dict[str, str] = field(default_factory=dict)
     source_ip: str | None = None
     event_type: str | None = None
+    event_type_verified: bool | None = None  # False: read from a header the signature does not cover
+    event_type_invalid: bool = False  # the provider's event type was refused (see ingest.checked_event_type)
     delivery_id: str | None = None
     dedupe_key: str | None = None
     signed_timestamp: int | None = None
@@ -77,6 +79,10 @@ class Envelope:
             doc["payload"] = self.payload
         if self.application_id is not None:
             doc["app"] = self.application_id
+        if self.event_type_verified is not None:
+            doc["etv"] = self.event_type_verified
+        if self.event_type_invalid:
+            doc["eti"] = True
         if self.endpoint_id is not None:
             doc["to"] = self.endpoint_id
         if self.body_ref is not None:
@@ -120,6 +126,8 @@ class Envelope:
                 headers=dict(doc["headers"]),
                 source_ip=doc["source_ip"],
                 event_type=doc["event_type"],
+                event_type_verified=_optional_bool(doc.get("etv")),
+                event_type_invalid=doc.get("eti") is True,
                 delivery_id=doc["delivery_id"],
                 dedupe_key=doc["dedupe_key"],
                 signed_timestamp=doc["signed_ts"],
@@ -139,6 +147,12 @@ def _optional_str(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise ValueError("not a string")
+
+
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError("not a boolean")
 
 
 def _kind(value: Any) -> MessageKind:

@@ -10,6 +10,7 @@
     +-- ConflictError                 status 409  conflict
     +-- GoneError                     status 410  gone              (a listen session that has ended)
     +-- PayloadTooLargeError          status 413  payload_too_large
+    +-- TooManyRequestsError          status 429  rate_limited      (with a Retry-After header)
     +-- UnprocessableError            status 422  unprocessable     (a payload breaks its event type's schema)
     +-- RejectedError                 status 401, or the source's rejection_status; code = the reason
     +-- StorageError                  status 503  storage_unavailable (an AWS call failed; retry later)
@@ -90,6 +91,13 @@ class NotFoundError(HookwayError):
 
     status = 404
     code = "not_found"
+
+
+class TooManyRequestsError(HookwayError):
+    """The caller made too many requests of this kind; ``Retry-After`` says when to try again."""
+
+    status = 429
+    code = "rate_limited"
 
 
 class ConflictError(HookwayError):

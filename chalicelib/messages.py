@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.errors import BadRequestError, NotFoundError, ValidationError
 from chalicelib.ids import MessageIds
+from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
 from chalicelib.ports import (
     BlobStore,
@@ -55,6 +57,13 @@ def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str,
             }
         )
     return out
+
+
+def shown_to(message: Message, scope: Scope) -> Message:
+    """The message as ``scope`` may read it: an application's token never sees signature headers."""
+    if scope.is_operator:
+        return message
+    return replace(message, headers=for_tokens(message.headers))
 
 
 def delivery_summary(states: list[dict[str, Any]]) -> dict[str, int]:
@@ -126,7 +135,8 @@ class MessageService:
         """One message with the state of its delivery to each endpoint."""
         message = self.message(message_id, scope)
         states = delivery_states(message, self._store.list_attempts(message_id))
-        return {**message.public(), "delivery_summary": delivery_summary(states), "deliveries": states}
+        shown = shown_to(message, scope).public()
+        return {**shown, "delivery_summary": delivery_summary(states), "deliveries": states}
 
     def listing(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
         """A search page, each message with its ``delivery_summary``.
@@ -207,8 +217,11 @@ class MessageService:
         if query.source_id is not None and query.provider_id is not None and page.cursor is None:
             found = self._by_provider_id(query, keep)
             if found is not None:
-                return Page([found], None)
-        return self._store.search_messages(query, limit=page.limit, cursor=page.cursor, keep=keep)
+                return Page([shown_to(found, scope)], None)
+        result = self._store.search_messages(query, limit=page.limit, cursor=page.cursor, keep=keep)
+        if scope.is_operator:
+            return result
+        return Page([shown_to(m, scope) for m in result.items], result.cursor)
 
     def _by_provider_id(self, query: MessageQuery, keep: Callable[[Message], bool] | None) -> Message | None:
         """The message a source stored for a provider's delivery id, read directly when it can be.

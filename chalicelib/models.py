@@ -151,6 +151,10 @@ class Message:
     dedupe_until: float = 0.0
     expires_at: float = 0.0
     application_id: str | None = None  # fans out only to this application's endpoints (None: the operator's)
+    # False: the provider's event type came from a header its signature does not cover (a replay may change
+    # it); None: no event type from a provider. ``event_type_invalid``: the provider's was refused at ingest.
+    event_type_verified: bool | None = None
+    event_type_invalid: bool = False
 
     def public(self) -> dict[str, Any]:
         """The message as the API shows it (no body; ``/body`` serves the bytes)."""
@@ -159,6 +163,8 @@ class Message:
             "application_id": self.application_id,
             "source_id": self.source_id,
             "event_type": self.event_type,
+            "event_type_verified": self.event_type_verified,
+            "event_type_invalid": self.event_type_invalid,
             "status": self.status,
             "received_at": self.received_at,
             "size": self.size,

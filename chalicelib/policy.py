@@ -3,14 +3,22 @@
 The admin key may call every route. A token may call only the routes below, ``read`` ones with any
 token and ``write`` ones with a token that is not read-only; anything else is ``403 forbidden`` before
 the view runs. Which *items* a token reaches (its own application's) is then the services' concern.
+
+The routes in ``TOKEN_LIMITED`` make Hookway send (a test event, a resend, a recovery): a token may call
+them a few times a minute (``HOOKWAY_TOKEN_ACTIONS_PER_MINUTE``, counted per token), then ``429
+rate_limited`` with ``Retry-After``. The operator is not limited.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 from chalicelib.errors import ForbiddenError
 from chalicelib.scope import Scope
+
+if TYPE_CHECKING:
+    from chalicelib.limits import RateLimiter
 
 Access = Literal["public", "read", "write"]
 
@@ -50,12 +58,25 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
 }
 
 
-def check(scope: Scope, method: str, route: str) -> None:
-    """Refuse (403) a route the caller's scope may not call (``route`` as the app declares it)."""
+TOKEN_LIMITED: dict[tuple[str, str], str] = {
+    ("POST", "/v1/endpoints/{endpoint_id}/test"): "sending a test event",
+    ("POST", "/v1/messages/{message_id}/resend"): "resending",
+    ("POST", "/v1/endpoints/{endpoint_id}/recover"): "recovering",
+    ("POST", "/v1/endpoints/{endpoint_id}/replay"): "replaying",
+}
+
+
+def check(scope: Scope, method: str, route: str, limiter: Callable[[], RateLimiter] | None = None) -> None:
+    """Refuse (403) a route the caller's scope may not call (``route`` as the app declares it), and
+    (429) a token's call of a ``TOKEN_LIMITED`` route beyond its rate."""
     if scope.is_operator:
         return
-    access = TOKEN_ROUTES.get((method.upper(), route))
+    key = (method.upper(), route)
+    access = TOKEN_ROUTES.get(key)
     if access is None:
         raise ForbiddenError("an application token cannot call this route")
     if access == "write":
         scope.require_write()
+    what = TOKEN_LIMITED.get(key)
+    if what is not None and limiter is not None:
+        limiter().take(scope.token_id or scope.application_id or "", what)

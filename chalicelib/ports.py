@@ -199,8 +199,11 @@ class Store(Protocol):
         ``MAX_EXAMINED`` candidates: it may then hold fewer than ``limit`` messages and still have a cursor.
         """
 
-    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
-        """Keep a rejection in the source's bounded ring and count it."""
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
+        """In one write: keep ``sample`` in ring slot ``slot`` of its source (shown until ``until``) and add
+        ``counts`` (rejections per reason code since the last write) to the source's counters."""
 
     def list_rejections(self, source_id: str) -> list[Rejection]:
         """The recent rejections of a source, newest first."""
@@ -234,6 +237,18 @@ class Store(Protocol):
 
         Never a scan: only such endpoints are indexed (each save, failure and disable keeps the entry).
         """
+
+    def attention_due(
+        self, until: float, *, after: float | None, limit: int, cursor: str | None
+    ) -> Page[Endpoint]:
+        """Endpoints whose "needs attention" entry changed in ``(after, until]`` (``after`` None: from the
+        first), at most ``limit`` a page; reads that index range only, never every endpoint."""
+
+    def get_checkpoint(self, name: str) -> str | None:
+        """Where the scheduled job ``name`` stopped (what it saved), or None."""
+
+    def put_checkpoint(self, name: str, value: str) -> None:
+        """Save where the scheduled job ``name`` stopped, for its next run."""
 
     def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
         """Add to one hour's counters (``hour``: its start, unix seconds) in one write; kept a few weeks."""
@@ -290,13 +305,16 @@ class Store(Protocol):
         """Revoke every portal token of an application issued before ``before``."""
 
     def put_session(self, digest: str, expires_at: float) -> None:
-        """Keep a console session (by the SHA-256 of its id) until ``expires_at``."""
+        """Keep a console session (by a keyed digest of its id) until ``expires_at``."""
 
     def session_expires_at(self, digest: str) -> float | None:
         """When a console session ends, or None if there is none (signed out, or gone with its TTL)."""
 
     def delete_session(self, digest: str) -> None:
         """End a console session (a missing one is no error)."""
+
+    def end_sessions(self) -> int:
+        """End every console session; returns how many there were."""
 
     def put_event_type(self, event_type: EventType) -> None:
         """Create or replace a catalog entry."""

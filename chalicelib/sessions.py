@@ -1,8 +1,11 @@
 """Console sign-in: the admin key, typed once, exchanged for a short-lived session held in a cookie.
 
-The cookie (``HttpOnly``, ``SameSite=Strict``, ``Secure`` outside the local stage) carries a random
-session id; the table keeps only its SHA-256 and when it ends, so signing out ends it for real and a
-reader of the table learns nothing that signs in. Every request a session authenticates must also carry
+The cookie (``HttpOnly``, ``SameSite=Strict``, ``Secure`` unless the local stack turns it off) carries a
+random session id; the table keeps only an HMAC of it under a key derived from the admin key, and when it
+ends, so signing out ends it for real and a reader of the table learns nothing that signs in. Keyed by
+the admin key, a session is bound to the key it signed in with: once the key is rotated (and the
+functions have read the new one, ``HOOKWAY_ADMIN_KEY_CACHE_SECONDS``), no session of the old key is
+found. ``end_all`` ends every session at once (``DELETE /v1/console/sessions``). Every request a session authenticates must also carry
 ``X-Hookway-CSRF``: an HMAC of the session id under a key derived from the admin key. A page of another
 site can make the browser send the cookie (``SameSite`` aside) but cannot read or forge that header, and
 the API sends no CORS headers, so no other origin can read ``GET /v1/console/session`` to learn it.
@@ -44,10 +47,6 @@ def cookie_value(cookie_header: str) -> str:
     return ""
 
 
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8", "surrogateescape")).hexdigest()
-
-
 class SessionService:
     """Signs the console in and out and authenticates the requests it makes."""
 
@@ -58,6 +57,11 @@ class SessionService:
         self._clock = clock
         self._admin_key = admin_key
         self._secure = secure
+
+    def _digest(self, session_id: str) -> str:
+        """What the table keeps of a session id: an HMAC under the admin key, so a rotation ends it."""
+        key = hmac.new(self._admin_key().encode(), b"hookway console session v2", hashlib.sha256).digest()
+        return hmac.new(key, session_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
     def _csrf(self, session_id: str) -> str:
         key = hmac.new(self._admin_key().encode(), b"hookway console csrf v1", hashlib.sha256).digest()
@@ -73,7 +77,7 @@ class SessionService:
             raise UnauthorizedError("that is not this deployment's admin key", code="wrong_admin_key")
         session_id = secrets.token_urlsafe(_ID_BYTES)
         expires_at = float(int(self._clock()) + LIFETIME)
-        self._store.put_session(_digest(session_id), expires_at)
+        self._store.put_session(self._digest(session_id), expires_at)
         return Session(session_id, self._csrf(session_id), expires_at)
 
     def current(self, cookie_header: str) -> Session:
@@ -81,7 +85,7 @@ class SessionService:
         session_id = cookie_value(cookie_header)
         if not session_id or len(session_id) > 100:
             raise UnauthorizedError("sign in to the console", code="signed_out")
-        expires_at = self._store.session_expires_at(_digest(session_id))
+        expires_at = self._store.session_expires_at(self._digest(session_id))
         if expires_at is None or self._clock() >= expires_at:
             raise UnauthorizedError("the console session has ended: sign in again", code="session_expired")
         return Session(session_id, self._csrf(session_id), expires_at)
@@ -102,7 +106,11 @@ class SessionService:
     def sign_out(self, headers: Mapping[str, str]) -> None:
         """End the session (a request of that session, CSRF token included)."""
         self.authenticate(headers)
-        self._store.delete_session(_digest(cookie_value(headers.get("cookie", ""))))
+        self._store.delete_session(self._digest(cookie_value(headers.get("cookie", ""))))
+
+    def end_all(self) -> int:
+        """End every console session (the operator's call, after a leak or a rotation); returns how many."""
+        return self._store.end_sessions()
 
     def set_cookie(self, session: Session | None) -> str:
         """The ``Set-Cookie`` value that holds a session, or clears it (``None``)."""

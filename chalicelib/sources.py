@@ -20,6 +20,7 @@ from chalicelib.verification import (
     VerificationError,
     canonical_scheme,
     check_options,
+    signature_window,
     verify,
 )
 from chalicelib.verification.options import url_option
@@ -212,10 +213,17 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
                 values = rule.get(key)
                 if isinstance(values, list) and any(not isinstance(v, str) or not v.strip() for v in values):
                     raise _invalid(f"mtls.{key}", f"mtls.{key} entries must be non-empty strings")
-            out["mtls"] = MtlsRule(
+            mtls = MtlsRule(
                 subjects=_str_list(rule.get("subjects") or [], "mtls.subjects"),
                 issuers=_str_list(rule.get("issuers") or [], "mtls.issuers"),
             )
+            if not mtls.subjects and not mtls.issuers:
+                # An empty rule would accept any certificate the domain's truststore accepts.
+                raise _invalid(
+                    "mtls",
+                    "mtls needs subjects, issuers or both (a rule naming neither accepts any certificate)",
+                )
+            out["mtls"] = mtls
         else:
             raise ValidationError("mtls must be an object with subjects and issuers", field="mtls")
     if "rejection_status" in doc:
@@ -238,6 +246,23 @@ def _apply_fields(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     if "enabled" in doc:
         out["enabled"] = _require(doc, "enabled", bool)
     return out
+
+
+def check_replay_window(source: Source) -> None:
+    """The replay window must outlast the signature's validity, or a captured request replays after it.
+
+    Deduplication remembers a key for ``replay_window`` seconds; a signed timestamp keeps verifying for
+    the scheme's past plus future tolerance. A shorter window lets the same signed request be stored again.
+    """
+    v = source.verification
+    window = signature_window(v.scheme, v.tolerance, v.options)
+    if window is not None and source.replay_window < window:
+        raise ValidationError(
+            f"replay_window ({source.replay_window} s) must be at least the signature's validity "
+            f"({int(window)} s: the scheme's tolerance, past plus future); lengthen it or lower the tolerance",
+            field="replay_window",
+            code="replay_window_too_short",
+        )
 
 
 def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
@@ -284,8 +309,10 @@ class SourceService:
         clock: Callable[[], float],
         default_replay_window: int,
         resolve_application: Callable[..., str] | None = None,
+        settle_rejections: Callable[[], None] | None = None,
     ) -> None:
         self._store = store
+        self._settle_rejections = settle_rejections
         self._cache = cache
         self._clock = clock
         self._default_window = default_replay_window
@@ -312,6 +339,7 @@ class SourceService:
         verification = parse_verification(doc.get("verification"), now)
         fields = self._application(doc, _apply_fields(doc, {"replay_window": self._default_window}))
         source = Source(id=new_id("src"), verification=verification, created_at=now, updated_at=now, **fields)
+        check_replay_window(source)
         self._store.put_source(source)
         return source
 
@@ -324,8 +352,11 @@ class SourceService:
         return self._store.list_sources(limit=page.limit, cursor=page.cursor)
 
     def rejections(self, source_id: str) -> dict[str, Any]:
-        """The source's recent rejected requests (newest first) and its rejection counts."""
+        """The source's recent rejected requests (newest first, sampled: about one a second per API
+        container) and its rejection counts (every rejection, written in aggregate)."""
         self._store.get_source(source_id)
+        if self._settle_rejections is not None:
+            self._settle_rejections()  # what this container still holds in memory, written first
         return {
             "data": [r.public() for r in self._store.list_rejections(source_id)],
             "counts": self._store.rejection_counts(source_id),
@@ -343,6 +374,7 @@ class SourceService:
                 doc["verification"], now, existing=source.verification
             )
         updated = source.with_changes(updated_at=now, **changes)
+        check_replay_window(updated)
         self._store.put_source(updated)
         self._cache.invalidate(source_id)
         return updated

@@ -1,31 +1,55 @@
-"""The scheduled sweep (hourly): what must happen even when no traffic arrives to trigger it.
+"""The scheduled sweep (hourly): disable the endpoints that kept failing after their traffic stopped.
 
-* **Endpoint health.** The sender disables an endpoint when a failure arrives after it has failed for
-  ``disable_after`` (5 days) without a success. An endpoint whose retries stopped coming (every delivery
-  exhausted, nothing new published) would never see that failure, so the sweep disables it, with the
-  same ``endpoint.disabled`` operational event, deduplicated on the endpoint's enabled state.
-* **Expired claims.** An attempt stays ``in_flight`` if its holder died and its task never came back (a
-  task can only come back for ``5 x visibility``, and the dead-letter handler ends the rest). A claim whose
-  lease ended more than ``orphan_after`` ago is ended ``failed`` with ``error_class = "claim_expired"``, so
-  the delivery shows up as failed (and ``/recover`` can send it again) instead of pending forever, and
-  is counted as failed in the hourly counters.
-* **The report.** One log line and metrics (``SweepDisabled``, ``SweepClaimsEnded``) per run.
+The sender disables an endpoint when a failure arrives after it has failed for ``disable_after`` (5
+days) without a success. An endpoint whose retries stopped coming (every delivery exhausted, nothing new
+published) would never see that failure, so the sweep disables it, with the same ``endpoint.disabled``
+operational event, deduplicated on the endpoint's enabled state.
+
+**It reads only what needs attention, once.** A failing (or disabled) endpoint has an entry in the
+"needs attention" index (gsi3) whose sort key is the time of its last change into that state, never
+earlier than its ``failing_since``. An entry at time ``t`` can be due only once ``t <= now -
+disable_after`` (the *cutoff*), and the cutoff only moves forward, so each run reads the entries that
+crossed it since the last run: the range ``(done, cutoff]``, where ``done`` is the cutoff the last
+complete run reached. An entry that changes is written again at a later time, so it comes into a later
+range; a healthy endpoint has no entry. (This holds because an entry is written at the time it names, a
+full ``disable_after`` before it can come due: the sender's ``failing_since`` is the failure's time.)
+Nothing else is read: 10^6 endpoints with ten failing cost ten
+index entries and ten endpoint reads, not 10^6.
+
+**Bounded work and a continuation.** A run examines at most ``max_items`` endpoints and stops after
+``max_seconds`` (well inside the function's 300 s timeout); where it stopped (the range and the index
+cursor) is saved in a checkpoint item, and the next run carries on from there before it looks at a new
+range. A first run (no checkpoint) starts from the oldest entry. Two runs at once (an async retry) do the
+same idempotent work: the disable is conditional and the event deduplicated.
+
+**Expired claims are not the sweep's.** It used to page back two days of attempts of every endpoint for
+claims whose holder died. Every such claim belongs to a task that either comes back (SQS redelivers it
+until ``maxReceiveCount``; a re-check the sender defers is a new copy of it) or reaches the deliveries
+DLQ, whose handler (``chalicelib.outbound.dead_letters``) ends the attempt ``failed`` (``dead_lettered``).
+What the handler cannot end (it failed on every receive too) is parked, alarmed, and ended by moving it
+back to the DLQ once the cause is fixed. So the scan found nothing the pipeline does not already end, at
+a cost that grew with every endpoint and attempt; it is gone.
+
+**The report.** One ``sweep`` log line and the ``SweepDisabled`` metric per run.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.models import Endpoint
 from chalicelib.ports import EventPublisher, Store
-from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.sweep")
 
-CLAIM_EXPIRED = "claim_expired"
+CHECKPOINT = "sweep"
+MAX_ITEMS = 2000  # endpoints one run examines at most
+MAX_SECONDS = 240.0  # and the time it may spend (the function's timeout is 300 s)
+PAGE = 100
 
 
 @dataclass
@@ -34,15 +58,36 @@ class SweepReport:
 
     endpoints_checked: int = 0
     endpoints_disabled: list[str] = field(default_factory=list)
-    claims_ended: int = 0
+    caught_up: bool = True  # False: the budget ran out; the next run carries on from the checkpoint
 
     def public(self) -> dict[str, Any]:
         """The report as logged."""
         return {
             "endpoints_checked": self.endpoints_checked,
             "endpoints_disabled": self.endpoints_disabled,
-            "claims_ended": self.claims_ended,
+            "caught_up": self.caught_up,
         }
+
+
+@dataclass
+class _Position:
+    """Where the sweep stands: every entry up to ``done`` examined; ``(done, until]`` in progress."""
+
+    done: float | None = None
+    until: float | None = None
+    cursor: str | None = None
+
+    @classmethod
+    def load(cls, text: str | None) -> _Position:
+        try:
+            doc = json.loads(text) if text else {}
+            return cls(doc.get("done"), doc.get("until"), doc.get("cursor"))
+        except (ValueError, AttributeError):
+            log.warning("sweep checkpoint unreadable: starting over")
+            return cls()
+
+    def dump(self) -> str:
+        return json.dumps({"done": self.done, "until": self.until, "cursor": self.cursor})
 
 
 class Sweep:
@@ -55,96 +100,71 @@ class Sweep:
         publisher: EventPublisher | None,
         clock: Callable[[], float],
         disable_after: float,
-        orphan_after: float = 3600.0,
-        lookback: float = 2 * 86400.0,
+        max_items: int = MAX_ITEMS,
+        max_seconds: float = MAX_SECONDS,
         count: Callable[..., None] | None = None,
-        tally: Tally | None = None,
     ) -> None:
         self._store = store
-        self._tally = tally
         self._publisher = publisher
         self._clock = clock
         self._disable_after = disable_after
-        self._orphan_after = orphan_after
-        self._lookback = lookback  # the sweep runs hourly: two days back covers missed runs
+        self._max_items = max_items
+        self._max_seconds = max_seconds
         self._count = count or (lambda *a, **k: None)
 
     def run(self) -> SweepReport:
-        """One sweep over every endpoint."""
+        """One run: carry on where the last one stopped, within the budget; save where this one stops."""
         report = SweepReport()
-        now = self._clock()
-        for endpoint in self._endpoints():
-            report.endpoints_checked += 1
-            report.claims_ended += self._end_expired_claims(endpoint.id, now)
-            if (
-                endpoint.enabled
-                and endpoint.failing_since is not None
-                and now - endpoint.failing_since >= self._disable_after
-            ):
-                days = self._disable_after / 86400
-                reason = f"every attempt failed for {days:g} days (found by the sweep)"
-                if self._publisher is not None:
-                    self._publisher.operational(
-                        "endpoint.disabled",
-                        {
-                            "endpoint_id": endpoint.id,
-                            "application_id": endpoint.application_id,
-                            "url": endpoint.url,
-                            "reason": reason,
-                        },
-                        dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
-                        application_id=endpoint.application_id,
-                    )
-                if self._store.disable_endpoint(endpoint.id, reason, now):
-                    report.endpoints_disabled.append(endpoint.id)
-                    self._count("SweepDisabled")
-        if report.claims_ended:
-            self._count("SweepClaimsEnded")
-            if self._tally is not None:
-                self._tally.add("failed", now, report.claims_ended)  # those deliveries ended failed
-                self._tally.flush()
+        started = now = self._clock()
+        saved = self._store.get_checkpoint(CHECKPOINT)
+        position = _Position.load(saved)
+        if position.cursor is None or position.until is None:
+            # A new range: from what is done up to today's cutoff (never backwards, if the period grew).
+            cutoff = now - self._disable_after
+            position.until = cutoff if position.done is None else max(cutoff, position.done)
+            position.cursor = None
+        while True:
+            budget = self._max_items - report.endpoints_checked
+            if budget <= 0 or self._clock() - started >= self._max_seconds:
+                report.caught_up = False
+                break
+            page = self._store.attention_due(
+                position.until, after=position.done, limit=min(PAGE, budget), cursor=position.cursor
+            )
+            for endpoint in page.items:
+                report.endpoints_checked += 1
+                self._check(endpoint, now, report)
+            position.cursor = page.cursor
+            if page.cursor is None:
+                position.done = position.until  # every entry up to the cutoff examined
+                break
+        if position.dump() != saved:
+            self._store.put_checkpoint(CHECKPOINT, position.dump())
         log.info("sweep", extra=report.public())
         return report
 
-    def _endpoints(self) -> Iterator[Endpoint]:
-        """Every endpoint: the operator's own, then each application's."""
-        yield from self._store.endpoints_of(None)
-        cursor: str | None = None
-        while True:
-            page = self._store.list_applications(limit=100, cursor=cursor)
-            for application in page.items:
-                yield from self._store.endpoints_of(application.id)
-            cursor = page.cursor
-            if cursor is None:
-                return
-
-    def _end_expired_claims(self, endpoint_id: str, now: float) -> int:
-        ended = 0
-        cursor: str | None = None
-        while True:
-            page = self._store.list_endpoint_attempts(endpoint_id, limit=100, cursor=cursor)
-            for attempt in page.items:
-                if attempt.started_at < now - self._lookback:
-                    return ended
-                if attempt.status == "in_flight" and attempt.lease_until < now - self._orphan_after:
-                    finished = replace(
-                        attempt,
-                        status="failed",
-                        delivery_status="failed",
-                        error_class=CLAIM_EXPIRED,
-                        error="the attempt's holder stopped and its task did not come back",
-                    )
-                    if self._store.finish_attempt(finished):
-                        ended += 1
-                        log.warning(
-                            "claim ended",
-                            extra={
-                                "message_id": attempt.message_id,
-                                "endpoint_id": endpoint_id,
-                                "attempt": attempt.number,
-                                "reason": CLAIM_EXPIRED,
-                            },
-                        )
-            cursor = page.cursor
-            if cursor is None:
-                return ended
+    def _check(self, endpoint: Endpoint, now: float, report: SweepReport) -> None:
+        """Disable an enabled endpoint that has failed for ``disable_after`` (a disabled one is skipped)."""
+        if not (
+            endpoint.enabled
+            and endpoint.failing_since is not None
+            and now - endpoint.failing_since >= self._disable_after
+        ):
+            return
+        days = self._disable_after / 86400
+        reason = f"every attempt failed for {days:g} days (found by the sweep)"
+        if self._publisher is not None:
+            self._publisher.operational(
+                "endpoint.disabled",
+                {
+                    "endpoint_id": endpoint.id,
+                    "application_id": endpoint.application_id,
+                    "url": endpoint.url,
+                    "reason": reason,
+                },
+                dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
+                application_id=endpoint.application_id,
+            )
+        if self._store.disable_endpoint(endpoint.id, reason, now):
+            report.endpoints_disabled.append(endpoint.id)
+            self._count("SweepDisabled")

@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
+    from chalicelib.inbound.rejections import RejectionLog
     from chalicelib.jobs import JobRunner, Jobs
+    from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
@@ -52,9 +54,16 @@ class Metrics:
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
     invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
     value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
-    ...]`` with the finer dimensions (source, reason), so one line serves both. Timings (milliseconds) are
-    written as one line per name with every value observed.
+    reason]`` when a reason is given, so one line serves both. Timings (milliseconds) are written as one
+    line per name with every value observed.
+
+    Only ``DIMENSIONS`` (values from a small fixed set) become dimensions: every distinct value is a custom
+    metric billed per month, so a tenant id (source, application, endpoint) as a dimension would be a bill
+    that grows with tenants (10^5 sources: ~$18k a month). Any other keyword is dropped; ids belong in the
+    JSON log lines, where Logs Insights and Contributor Insights find them.
     """
+
+    DIMENSIONS = frozenset({"reason"})
 
     def __init__(
         self, namespace: str, stage: str, write: Callable[[str], Any] | None = None, enabled: bool = True
@@ -68,8 +77,9 @@ class Metrics:
         self._write = write or _stdout_line
 
     def count(self, name: str, **dimensions: str) -> None:
-        """Add one to ``name`` with the given dimensions."""
-        key = (name, tuple(sorted(dimensions.items())))
+        """Add one to ``name`` with the given dimensions (those outside ``DIMENSIONS`` are dropped)."""
+        kept = sorted((k, v) for k, v in dimensions.items() if k in self.DIMENSIONS)
+        key = (name, tuple(kept))
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + 1
 
@@ -200,6 +210,7 @@ class Container:
         self.clock = clock
         self._lock = threading.Lock()
         self._session: Any = None
+        self._admin_key: tuple[float, str] | None = None  # (read at, value) from SSM
         self.use(**overrides)
 
     def use(self, **parts: Any) -> None:
@@ -229,23 +240,34 @@ class Container:
                 config=config,
             )
 
-    @cached_property
+    @property
     def admin_key(self) -> str:
-        """The admin API key: from the environment, else from SSM Parameter Store (read once, decrypted)."""
+        """The admin API key: from the environment, else from SSM Parameter Store (decrypted), kept for
+        ``admin_key_cache_seconds``, so a rotated key reaches warm functions (and ends the old key's
+        console sessions) within that time."""
         if self.settings.admin_key or not self.settings.admin_key_parameter:
             return self.settings.admin_key
+        now = self.clock()
+        kept = self._admin_key
+        if kept is not None and now - kept[0] < self.settings.admin_key_cache_seconds:
+            return kept[1]
         from botocore.exceptions import BotoCoreError, ClientError
 
         from chalicelib.errors import StorageError
 
         try:
-            result = self._client("ssm", "request").get_parameter(
-                Name=self.settings.admin_key_parameter, WithDecryption=True
-            )
+            result = self.api_ssm.get_parameter(Name=self.settings.admin_key_parameter, WithDecryption=True)
         except (BotoCoreError, ClientError) as exc:
             # Not cached: the next admin call tries again.
             raise StorageError("the admin key parameter cannot be read") from exc
-        return str(result["Parameter"]["Value"])
+        value = str(result["Parameter"]["Value"])
+        self._admin_key = (now, value)
+        return value
+
+    @cached_property
+    def api_ssm(self) -> Any:
+        """The API's SSM client (the admin key; request profile), made on first use."""
+        return self._client("ssm", "request")
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -374,6 +396,19 @@ class Container:
             rejections_kept=self.settings.rejections_kept,
             ids=self.ids,
             count=self.count,
+            rejections=self.rejection_log,
+        )
+
+    @cached_property
+    def rejection_log(self) -> RejectionLog:
+        """Rejected requests, added up per container and written at most once a second per source."""
+        from chalicelib.inbound.rejections import RejectionLog
+
+        return RejectionLog(
+            self.store,
+            self.clock,
+            ring_size=self.settings.rejections_kept,
+            tally=self._tally(self.store),
         )
 
     @cached_property
@@ -477,11 +512,17 @@ class Container:
         )
         return Transport(
             allow_private=self.settings.allow_private_destinations,
-            https_only=self.settings.stage != "local",
+            https_only=not self.settings.allow_http,
             pool_maxsize=10,
             ca_file=self.settings.ca_bundle or None,
             certificates=certificates,
+            refused=self._refused_destinations,
         )
+
+    @property
+    def _refused_destinations(self) -> tuple[tuple[str, int], ...]:
+        address = self.settings.emulator_address
+        return (address,) if address else ()
 
     @cached_property
     def secretsmanager(self) -> Any:
@@ -513,6 +554,8 @@ class Container:
             count=self.count,
             observe=self.metrics.observe,
             tally=self._tally(self.background_store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            health_memory_seconds=self.settings.endpoint_cache_seconds,
         )
 
     @cached_property
@@ -540,6 +583,7 @@ class Container:
             count=self.count,
             max_workers=1,
             tally=self._tally(self.store),
+            certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
     @cached_property
@@ -570,6 +614,13 @@ class Container:
         )
 
     @cached_property
+    def token_limiter(self) -> RateLimiter:
+        """How often a portal token may test, resend and recover (per token, in this container)."""
+        from chalicelib.limits import RateLimiter
+
+        return RateLimiter(self.settings.token_actions_per_minute, 60.0, self.clock)
+
+    @cached_property
     def endpoints(self) -> EndpointService:
         """The endpoint management service."""
         from chalicelib.endpoints import EndpointService
@@ -578,12 +629,14 @@ class Container:
             self.store,
             self.clock,
             allow_private=self.settings.allow_private_destinations,
-            https_only=self.settings.stage != "local",
+            https_only=not self.settings.allow_http,
             resolver=self.resolver,
+            refused=self._refused_destinations,
             on_change=self._endpoints_changed,
             retention_seconds=self.settings.retention_seconds,
             resolve_application=self.applications.resolve,
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
+            max_endpoints_per_application=self.settings.max_endpoints_per_application,
         )
 
     @cached_property
@@ -597,6 +650,7 @@ class Container:
             self.clock,
             self.settings.replay_window_seconds,
             resolve_application=self.applications.resolve,
+            settle_rejections=self.rejection_log.settle,
         )
 
     def health(self) -> dict[str, str]:
@@ -665,7 +719,7 @@ class Container:
         from chalicelib.sessions import SessionService
 
         return SessionService(
-            self.store, self.clock, lambda: self.admin_key, secure=self.settings.stage != "local"
+            self.store, self.clock, lambda: self.admin_key, secure=not self.settings.insecure_cookies
         )
 
     @cached_property
@@ -716,7 +770,7 @@ class Container:
 
     @cached_property
     def sweep(self) -> Sweep:
-        """The scheduled sweep: endpoint health without traffic, expired claims."""
+        """The scheduled sweep: endpoint health without traffic, from the attention index, in bounded runs."""
         from chalicelib.sealing import unsealed
         from chalicelib.sweep import Sweep
 
@@ -726,7 +780,6 @@ class Container:
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
             count=self.count,
-            tally=self._tally(self.background_store),
         )
 
 

@@ -29,6 +29,22 @@ FROM_OUTPUTS = {
 }
 
 
+# The local stack's own name and exceptions: never deployed (chalicelib.config refuses the exceptions
+# without the emulator too; this says so before anything is created).
+LOCAL_STAGE = "local"
+LOCAL_ONLY = ("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "HOOKWAY_ALLOW_HTTP", "HOOKWAY_INSECURE_COOKIES")
+
+
+def check_deployable(stage: str) -> str:
+    """The stage, or ValueError for ``local``: that name is the local stack's, never an AWS stage."""
+    if stage == LOCAL_STAGE:
+        raise ValueError(
+            "the stage name 'local' is the local stack's (make dev) and cannot be deployed: "
+            "use another name, such as STAGE=dev"
+        )
+    return stage
+
+
 def stage_environment(n: Names, opts: Options) -> dict[str, str]:
     """The environment every function of a stage gets, apart from the resource names."""
     env = {
@@ -60,6 +76,9 @@ def config_for(
     env = {**stage_doc.get("environment_variables", {}), **stage_environment(n, opts)}
     if outputs is not None:
         env.update({name: outputs[key] for name, key in FROM_OUTPUTS.items()})
+    refused = sorted(name for name in LOCAL_ONLY if name in env)
+    if refused:
+        raise ValueError(f"{', '.join(refused)} in .chalice/config.json: only the local stack may set them")
     stage_doc["environment_variables"] = env
     stage_doc["api_gateway_stage"] = n.stage  # the API's stage is the alarm's dimension: one per stage
     stage_doc["autogen_policy"] = False

@@ -50,6 +50,14 @@ KEEP = (".chalice/deployed", ".chalice/deployments")
 CHALICE_REQUIREMENT = "chalice==1.34.0"
 
 
+# What an emulator (moto) does with a deploy: all but the REST API, which it cannot import.
+EMULATOR_STOPS = (
+    "the AWS emulator at {endpoint} cannot import the REST API (ImportRestApi), so the deploy stops there: "
+    "the stack, the admin key, the functions and their queue subscriptions exist in it, the API does not "
+    "(that last step needs real AWS; make dev runs the whole stack locally)"
+)
+
+
 class DeployError(Exception):
     """A deploy step failed; the message says which and what to do."""
 
@@ -307,7 +315,7 @@ def prepare(n: Names, opts: Options, outputs: dict[str, str], region: str, accou
 
 def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deploy a stage from zero or update it; returns a summary."""
-    n = names(stage)
+    n = names(chalice_config.check_deployable(stage))
     opts = stage_options(stage, overrides)
     aws = session()
     region = str(aws.region_name)
@@ -322,12 +330,19 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
     prune_event_source_mappings(lam, n, recorded_mappings(_recorded(project, stage)))
     python = runtime_python()
     log(f"chalice deploy --stage {stage} (python3.13, in {project.relative_to(ROOT)})")
+    # Chalice's progress goes to the terminal as it happens; its errors are read here first.
     result = subprocess.run(
         [*chalice_command(python), "deploy", "--stage", stage],
         cwd=project,
         env=stage_env(n, opts),
         check=False,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    emulator = os.environ.get("AWS_ENDPOINT_URL")
+    if result.returncode != 0 and emulator and "ImportRestApi" in result.stderr:
+        raise DeployError(EMULATOR_STOPS.format(endpoint=emulator))
+    sys.stderr.write(result.stderr)
     if result.returncode != 0:
         raise DeployError(
             f"chalice deploy failed (exit {result.returncode}); rerun make deploy STAGE={stage} once fixed: "

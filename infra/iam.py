@@ -187,8 +187,12 @@ def policies(
             ]
         elif key == "sweep":
             statements += [
-                # Endpoints and attempts by query and batch get; disabling, ending claims, ops events.
-                _statement("State", ["dynamodb:Query", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
+                # The attention index by query and batch get; its checkpoint (get, put); disabling.
+                _statement(
+                    "State",
+                    ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:GetItem", *DYNAMO_WRITE],
+                    table,
+                ),
                 _statement("OperationalEvents", ["sqs:SendMessage"], [arns.ingest_queue]),
             ]
         if tracing:

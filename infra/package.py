@@ -243,7 +243,7 @@ _ENV_REFS = {
 
 def package(stage: str, out: Path, *, lint: bool = True, opts: Options | None = None) -> Path:
     """Stage, run chalice package with the merge template, lint; returns the SAM template's path."""
-    n = names(stage)
+    n = names(chalice_config.check_deployable(stage))
     opts = opts or stage_options(stage)
     stage_dir = ROOT / "build" / f"stage-{stage}"
     stage_project(stage_dir, tracing=opts.tracing)
@@ -290,7 +290,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "package")
     parser.add_argument("--no-lint", action="store_true")
     args = parser.parse_args()
-    print(package(args.stage, args.out, lint=not args.no_lint))
+    try:
+        print(package(args.stage, args.out, lint=not args.no_lint))
+    except ValueError as exc:
+        print(f"[package] error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -11,14 +11,17 @@ python -m local openapi              copy docs/openapi.yaml (and its JSON) into 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,28 +121,41 @@ def cmd_dev(args: argparse.Namespace) -> None:
     from local import state
 
     saved = state.state_dir(emulator.ROOT, os.environ)
-    saved.mkdir(parents=True, exist_ok=True)
+    # .local holds env.json (the admin key) and moto.log beside state/: private, unless HOOKWAY_LOCAL_DIR
+    # names a folder of the user's own, whose mode is left alone (its files of ours are made private).
+    ours = ("env.json", "moto.log")
+    state.private_dir(saved.parent, files=ours, own_folder=not os.environ.get("HOOKWAY_LOCAL_DIR"))
+    state.private_dir(saved)
+    # One make dev per state folder: two would post every attempt twice and save over each other.
+    state.lock(saved)
+    demo_port = int(os.environ.get("HOOKWAY_DEMO_PORT", "8001"))
+    moto_port = int(os.environ.get("HOOKWAY_MOTO_PORT") or 0)
+    for port, setting, what in (
+        (args.port, "HOOKWAY_PORT", "the API"),
+        (demo_port, "HOOKWAY_DEMO_PORT", "the demo receiver"),
+        (moto_port, "HOOKWAY_MOTO_PORT", "the AWS emulator"),
+    ):
+        _check_port(port, setting, what)
     if args.fresh:
         state.forget(saved)
     keys = state.keys(saved, os.environ)
     # Port 0 (the default for the emulator) lets each server bind a free port itself: no race with
     # other processes between choosing a port and binding it.
     print("starting the AWS emulator (moto server) ...", flush=True)
-    moto = emulator.start_moto(
-        int(os.environ.get("HOOKWAY_MOTO_PORT") or 0), saved.parent / "moto.log", held=True
-    )
+    moto = emulator.start_moto(moto_port, saved.parent / "moto.log", held=True)
     try:
         env = emulator.deploy(f"http://127.0.0.1:{emulator.moto_port(moto)}")
         os.environ.update(env)
         os.environ.update({"HOOKWAY_STAGE": "local", **keys})
-        os.environ.setdefault("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "true")
+        exceptions = _local_exceptions(os.environ)
         # A log a person follows: one line per webhook; the metric lines only with --verbose.
         os.environ.setdefault("HOOKWAY_METRICS", "true" if args.verbose else "false")
         from local import devlog
 
         devlog.install(verbose=args.verbose)
-        (saved.parent / "env.json").write_text(
-            json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")})
+        state.write_private(
+            saved.parent / "env.json",
+            json.dumps({k: os.environ[k] for k in (*env, "HOOKWAY_ADMIN_KEY", "HOOKWAY_STAGE")}).encode(),
         )
         app = _app()
         from chalicelib.config import Settings
@@ -152,20 +168,30 @@ def cmd_dev(args: argparse.Namespace) -> None:
         kept.start_saving()
         from local.gateway import serve
 
-        server = serve(app.app, port=args.port, verbose=args.verbose, on_request=kept.touch)  # type: ignore[attr-defined]
+        with _binding(args.port, "HOOKWAY_PORT", "the API"):
+            server = serve(app.app, port=args.port, verbose=args.verbose, on_request=kept.touch)  # type: ignore[attr-defined]
         base = f"http://127.0.0.1:{server.server_port}"
         # A URL the user set (a tunnel, for providers that sign the URL they call, such as Twilio) is the
         # one ingest URLs show and signatures are checked against; else the loopback address.
         public = os.environ.setdefault("HOOKWAY_PUBLIC_URL", base).rstrip("/")
-        workers = [start_worker(queue, on_invoke=lambda *_: kept.touch()) for queue in QUEUES]
         from local import demo_receiver
 
         demo_secret = os.environ["HOOKWAY_DEMO_SECRET"]
-        demo = demo_receiver.serve(int(os.environ.get("HOOKWAY_DEMO_PORT", "8001")), demo_secret)
+        with _binding(demo_port, "HOOKWAY_DEMO_PORT", "the demo receiver"):
+            demo = demo_receiver.serve(demo_port, demo_secret)
+        workers = [start_worker(queue, on_invoke=lambda *_: kept.touch()) for queue in QUEUES]
         shown = "started empty: FRESH=1" if args.fresh else restored.describe()
         kept_line = f"{saved} ({shown}; saved every {state.SAVE_EVERY_SECONDS:g} s and at Ctrl-C)"
         print(
-            _banner(base, public, os.environ["HOOKWAY_ADMIN_KEY"], demo.server_port, demo_secret, kept_line),
+            _banner(
+                base,
+                public,
+                os.environ["HOOKWAY_ADMIN_KEY"],
+                demo.server_port,
+                demo_secret,
+                kept_line,
+                exceptions,
+            ),
             flush=True,
         )
         _wait_forever(server.shutdown)
@@ -173,6 +199,58 @@ def cmd_dev(args: argparse.Namespace) -> None:
     finally:
         moto.kill()
         moto.wait(timeout=10)
+
+
+class DevError(Exception):
+    """make dev cannot start; the message is the sentence the person reads."""
+
+
+def _busy(port: int, setting: str, what: str) -> DevError:
+    return DevError(
+        f"port {port} on 127.0.0.1, for {what}, is in use (another make dev, or another program): "
+        f"stop that, or choose another port with {setting}=..."
+    )
+
+
+def _check_port(port: int, setting: str, what: str) -> None:
+    """DevError if ``port`` (0: any free one, never busy) cannot be bound on loopback now."""
+    if port == 0:
+        return
+    with socket.socket() as probe, _binding(port, setting, what):
+        # As the servers bind: a port whose last connections are in TIME_WAIT is free to listen on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+@contextlib.contextmanager
+def _binding(port: int, setting: str, what: str) -> Iterator[None]:
+    """A busy port as a sentence (DevError), not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise _busy(port, setting, what) from None
+
+
+# What only the local stack allows, each an explicit setting (chalicelib.config refuses them elsewhere).
+LOCAL_EXCEPTIONS = ("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "HOOKWAY_ALLOW_HTTP", "HOOKWAY_INSECURE_COOKIES")
+
+
+def _local_exceptions(environ: MutableMapping[str, str]) -> str:
+    """Turn on the local stack's exceptions (demo receivers on 127.0.0.1 over http, the console's cookie
+    over http) unless a public URL that is not loopback (a tunnel) makes the stack reachable from
+    outside; returns the banner's line about it."""
+    from chalicelib.config import loopback_host
+
+    public = environ.get("HOOKWAY_PUBLIC_URL", "")
+    if public and not loopback_host(public):
+        return (
+            f"HOOKWAY_PUBLIC_URL ({public}) is not loopback: private and plain-http destinations are refused"
+        )
+    for name in LOCAL_EXCEPTIONS:
+        environ.setdefault(name, "true")
+    return "endpoints may be http:// and private addresses (not the AWS emulator): this machine only"
 
 
 def _boto(service: str) -> object:
@@ -201,7 +279,9 @@ def _stop(kept: LocalState, workers: list[tuple[Worker, threading.Thread]], save
     print(f"saved {items} items and {queued} queued webhooks to {saved} in {took:.1f} s", flush=True)
 
 
-def _banner(base: str, public: str, key: str, demo_port: int, demo_secret: str, kept: str) -> str:
+def _banner(
+    base: str, public: str, key: str, demo_port: int, demo_secret: str, kept: str, destinations: str
+) -> str:
     shown = f"\n  public URL: {public}" if public != base else ""
     return f"""
 Hookway is running (stage: local, AWS emulated by moto).
@@ -210,6 +290,7 @@ Hookway is running (stage: local, AWS emulated by moto).
   admin key:  {key}
   demo receiver: http://127.0.0.1:{demo_port}/hooks (verifies with {demo_secret})
   state:      {kept}
+  destinations: {destinations}
 
 Try it:
   export HOOKWAY_ADMIN_KEY={key}
@@ -264,7 +345,13 @@ def main(argv: list[str] | None = None) -> None:
     openapi = sub.add_parser("openapi", help="copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc")
     openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args(argv)
-    args.func(args)
+    from local.state import StateInUseError
+
+    try:
+        args.func(args)
+    except (DevError, StateInUseError) as exc:
+        print(f"make dev: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -246,6 +247,15 @@ class _Server(ThreadingHTTPServer):
         self.verbose = verbose
         self.on_request = on_request
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer (a listener stopped mid-poll, a closed tab) is no
+        error of ours: one line with --verbose, never a traceback. Anything else as ``socketserver``."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            if self.verbose:
+                print(f"{client_address[0]}:{client_address[1]} went away before its answer", flush=True)
+            return
+        super().handle_error(request, client_address)
 
 
 def serve(

@@ -3,7 +3,7 @@
 moto keeps everything in memory, so ``make dev`` saves it under ``.local/state/`` (``HOOKWAY_LOCAL_DIR``
 moves ``.local``) and loads it into the fresh emulator right after deploying the stack:
 
-    keys.json     the admin key, the demo receiver's secret and the message-id key (mode 0600), so the key a
+    keys.json     the admin key, the demo receiver's secret and the message-id key, so the key a
                   user exported, endpoints made with the demo secret and message ids already issued keep
                   working; a value set in the environment wins and is not saved
     table.jsonl   every DynamoDB item, one per line, in DynamoDB's JSON (as ``aws dynamodb scan`` prints
@@ -13,6 +13,9 @@ moves ``.local``) and loads it into the fresh emulator right after deploying the
     datakeys.json the data keys the table's sealed secrets use (mode 0600): moto's KMS key is new at every
                   start, so a start wraps them again under the new key and rewrites the sealed values
                   (``chalicelib.sealing``); the table file itself holds no secret in plaintext
+
+Every file is 0600 and every folder 0700 (``.local`` too): they hold the admin key and every secret the
+table keeps.
 
 The table and the bucket are saved a few seconds after a change (an API request, a worker's invoke) and
 at a clean stop, so a ``kill -9`` loses only the last few seconds. The deliveries queue is not saved: its tasks are rebuilt from the attempts on
@@ -27,6 +30,7 @@ drain it.
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import logging
 import os
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("hookway.local.state")
 
 KEYS = "keys.json"
+LOCK = "dev.lock"
 TABLE = "table.jsonl"
 OBJECTS = "objects"
 QUEUES = "queues.jsonl"
@@ -55,6 +60,41 @@ DRAIN_SECONDS = 5.0
 SAVED_QUEUES = ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_INGEST_DLQ_URL")
 
 Item = dict[str, Any]
+
+
+def private_dir(path: Path, *, files: Sequence[str] | None = None, own_folder: bool = True) -> Path:
+    """Make ``path`` (and missing parents) a folder only its owner can enter (0700), and the files in it
+    (only those named in ``files``, when given) private (0600): a checkout from before this rule had
+    them readable by everyone. ``own_folder`` False: an existing folder keeps its mode (a user's own)."""
+    if own_folder or not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.chmod(0o700)
+    for child in path.iterdir():
+        if child.is_file() and not child.is_symlink() and (files is None or child.name in files):
+            child.chmod(0o600)
+    return path
+
+
+class StateInUseError(Exception):
+    """Another ``make dev`` holds the state folder; the message says which process."""
+
+
+def lock(directory: Path) -> int:
+    """Hold ``directory`` for this process (an ``fcntl`` lock on ``dev.lock`` in it, released when the
+    process ends, however it ends); StateInUseError if another process holds it. Returns the descriptor."""
+    fd = os.open(directory / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise StateInUseError(
+            f"{directory} is in use by another make dev (process {holder}): stop that one first, "
+            "or give this one a folder of its own with HOOKWAY_LOCAL_DIR=..."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def state_dir(root: Path, environ: Mapping[str, str]) -> Path:
@@ -75,8 +115,8 @@ def keys(directory: Path, environ: Mapping[str, str]) -> dict[str, str]:
         "HOOKWAY_ID_KEY": saved.get("HOOKWAY_ID_KEY") or "hookway-local-" + secrets.token_hex(8),
     }
     if made != saved:
-        directory.mkdir(parents=True, exist_ok=True)
-        _write(path, json.dumps(made, indent=2).encode(), mode=0o600)
+        private_dir(directory)
+        _write(path, json.dumps(made, indent=2).encode())
     return {name: environ.get(name) or value for name, value in made.items()}
 
 
@@ -258,8 +298,7 @@ class LocalState:
             return count
 
     def _save_objects(self) -> None:
-        folder = self._dir / OBJECTS
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(self._dir / OBJECTS)
         kept = {path.name for path in folder.iterdir()}
         seen = set()
         bucket = self._env["HOOKWAY_BUCKET"]
@@ -362,8 +401,9 @@ class _Atomic:
         self._tmp = path.with_name(f".{path.name}.tmp")
 
     def __enter__(self) -> Any:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = self._tmp.open("wb")
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._file = os.fdopen(os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        os.fchmod(self._file.fileno(), 0o600)  # a leftover temporary file keeps its mode otherwise
         return self._file
 
     def __exit__(self, kind: object, *rest: object) -> None:
@@ -374,9 +414,15 @@ class _Atomic:
             self._tmp.unlink(missing_ok=True)
 
 
-def _write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (0600), whole or not at all (renamed over the old one)."""
+    _write(path, data)
+
+
+def _write(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(fd, mode)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
     os.replace(tmp, path)

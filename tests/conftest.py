@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, settings
 from chalicelib.caches import SourceCache
 from chalicelib.config import Settings
 from chalicelib.inbound.ingest import IngestService
+from chalicelib.inbound.rejections import RejectionLog
 from chalicelib.inbound.request import InboundRequest
 from chalicelib.outbound.routing import Router
 from chalicelib.sources import SourceService
+from chalicelib.tally import Tally
 from chalicelib.wiring import Container
 from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
 
@@ -133,6 +135,17 @@ def make_services(parts: dict[str, Any] | None = None, **settings: Any) -> Servi
         clock,
         **{**adapters, **(parts or {})},
     )
+    if "rejection_log" not in (parts or {}):
+        # Rejections flushed on the test's own thread (not the background one), so tests are deterministic.
+        container.use(
+            rejection_log=RejectionLog(
+                store,
+                clock,
+                ring_size=container.settings.rejections_kept,
+                tally=Tally(store, clock),
+                run=lambda flush: flush(),
+            )
+        )
     return Services(clock, store, queue, blobs, deliveries, container, counted)
 
 

@@ -57,6 +57,7 @@ class MemoryStore:
         self.messages: dict[str, Message] = {}
         self.rejections: dict[tuple[str, int], tuple[Rejection, int]] = {}
         self.counts: dict[str, dict[str, int]] = {}
+        self.rejection_writes = 0  # record_rejections calls: a test counts the writes of a burst
         self.endpoints: dict[str, Endpoint] = {}
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
         self.idempotency: dict[str, tuple[str, str, float]] = {}
@@ -68,6 +69,7 @@ class MemoryStore:
         self.hours: dict[int, dict[str, int]] = {}
         # endpoint id -> the time of its gsi3 "needs attention" entry (as DynamoStore writes it)
         self.attention: dict[str, float] = {}
+        self.checkpoints: dict[str, str] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
         self.jobs: dict[str, Job] = {}
@@ -257,12 +259,17 @@ class MemoryStore:
         last = chunk[-1] if chunk and more else None
         return Page([e[3] for e in chunk], encode_cursor([last[1], last[2], last[0]]) if last else None)
 
-    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
         self._maybe_fail()
-        self.rejections[(rejection.source_id, slot)] = (rejection, ttl)
-        counts = self.counts.setdefault(rejection.source_id, {})
-        counts["total"] = counts.get("total", 0) + 1
-        counts[rejection.code] = counts.get(rejection.code, 0) + 1
+        self.rejection_writes += 1
+        self.rejections[(sample.source_id, slot)] = (sample, until)
+        kept = self.counts.setdefault(sample.source_id, {})
+        for code, value in counts.items():
+            if value > 0:
+                kept["total"] = kept.get("total", 0) + value
+                kept[code] = kept.get(code, 0) + value
 
     def list_rejections(self, source_id: str) -> list[Rejection]:
         now = self._clock()
@@ -343,6 +350,32 @@ class MemoryStore:
             ((codec.attention_sort_key(at, eid), eid) for eid, at in self.attention.items()), reverse=True
         )
         return [self.endpoints[eid] for _, eid in entries[:limit] if eid in self.endpoints]
+
+    def attention_due(
+        self, until: float, *, after: float | None, limit: int, cursor: str | None
+    ) -> Page[Endpoint]:
+        self._maybe_fail()
+        position = decode_cursor(cursor, 1)
+        low, high = codec.attention_range(after, until)
+        entries = sorted(
+            key
+            for key in (codec.attention_sort_key(at, eid) for eid, at in self.attention.items())
+            if (low is None or key > low) and key <= high and (position is None or key > position[0])
+        )
+        chunk = entries[:limit]
+        found = [self.endpoints.get(key.split("#", 1)[1]) for key in chunk]
+        return Page(
+            [e for e in found if e is not None], encode_cursor([chunk[-1]]) if len(entries) > limit else None
+        )
+
+    def get_checkpoint(self, name: str) -> str | None:
+        self._maybe_fail()
+        return self.checkpoints.get(name)
+
+    def put_checkpoint(self, name: str, value: str) -> None:
+        self._maybe_fail()
+        self.checkpoints[name] = value
+        self.writes += 1
 
     # ------------------------------------------------------------------------------- hourly counters
 
@@ -520,6 +553,12 @@ class MemoryStore:
     def delete_session(self, digest: str) -> None:
         self._maybe_fail()
         self.sessions.pop(digest, None)
+
+    def end_sessions(self) -> int:
+        self._maybe_fail()
+        ended = len(self.sessions)
+        self.sessions.clear()
+        return ended
 
     # ----------------------------------------------------------------------------------- event types
 

@@ -57,7 +57,10 @@ class Stack:
             {
                 "HOOKWAY_STAGE": "local",
                 "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
+                # The local stack's exceptions, explicitly (make dev sets the same): receivers on loopback.
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+                "HOOKWAY_ALLOW_HTTP": "true",
+                "HOOKWAY_INSECURE_COOKIES": "true",
                 "HOOKWAY_LOG_LEVEL": "WARNING",
                 # Workers are separate processes: let them see endpoints the moment a test creates them.
                 "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",

@@ -4,8 +4,9 @@ Single table, generic keys (``pk``, ``sk``) and three keys-only indexes (``gsi1`
 each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the strings sort like the numbers):
 
     SRC#{id}  / META         a source           gsi1: SOURCES / {created_at}#{id}
-    SRC#{id}  / STATS        rejection counters
-    SRC#{id}  / REJ#{slot}   a recent rejection (ring of N slots, TTL)
+    SRC#{id}  / STATS        rejection counters (before the ring held them; still added up on read)
+    SRC#{id}  / REJ#{slot}   a sampled recent rejection and the counters its flushes added (ring of N
+                             slots; shown until ``until``; no TTL, so the counts stay)
     MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
                                                 gsi2: DAY#{yyyy-mm-dd of received_at, UTC} / same
                                                 gsi3: APP#{application_id}#MSG / same (only with an application)
@@ -24,7 +25,9 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
     JOB#{id}  / META         a background job: state, progress, cursor (TTL a week)
-    SESSION#{sha256 of id} / META   a console session (TTL: its end)
+    SESSION#{keyed digest of id} / META   a console session (TTL: its end)
+                                                gsi1: SESSIONS / {expires_at}#{digest} ("end all sessions")
+    CHECKPOINT#{name} / META   where a scheduled job (the sweep) stopped, for its next run
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
@@ -296,6 +299,10 @@ def message_to_item(message: Message) -> Item:
         item["gsi3sk"] = s(sort_key)
     if message.signed_timestamp is not None:
         item["signed_timestamp"] = n(message.signed_timestamp)
+    if message.event_type_verified is not None:
+        item["event_type_verified"] = {"BOOL": message.event_type_verified}
+    if message.event_type_invalid:
+        item["event_type_invalid"] = {"BOOL": True}
     if message.body is not None:
         packed = _pack(message.body)
         item["bodyz" if packed is not message.body else "body"] = {"B": packed}
@@ -343,14 +350,19 @@ def item_to_message(item: Item) -> Message:
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
         application_id=_opt_s(item, "application_id"),
+        event_type_verified=item["event_type_verified"]["BOOL"] if "event_type_verified" in item else None,
+        event_type_invalid="event_type_invalid" in item,
     )
 
 
-def rejection_to_item(rejection: Rejection, slot: int, ttl: int) -> Item:
-    """Encode a rejection into its ring slot."""
+def rejection_key(source_id: str, slot: int) -> Item:
+    """The primary key of a source's rejection ring slot."""
+    return {"pk": s(f"SRC#{source_id}"), "sk": s(f"REJ#{slot:04d}")}
+
+
+def rejection_fields(rejection: Rejection, until: int) -> Item:
+    """The attributes of a sampled rejection (its ring slot's key aside), shown until ``until``."""
     return {
-        "pk": s(f"SRC#{rejection.source_id}"),
-        "sk": s(f"REJ#{slot:04d}"),
         "at": n(rejection.at),
         "code": s(rejection.code),
         "message": s(rejection.message),
@@ -360,8 +372,18 @@ def rejection_to_item(rejection: Rejection, slot: int, ttl: int) -> Item:
         "size": n(rejection.size),
         "user_agent": s(rejection.user_agent),
         "header_names": s(json.dumps(rejection.header_names)),
-        "ttl": n(ttl),
+        "until": n(until),
     }
+
+
+def rejection_shown_until(item: Item) -> float:
+    """Until when a ring slot is shown (``ttl`` in slots written before the ring kept counters)."""
+    return float((item.get("until") or item["ttl"])["N"])
+
+
+def rejection_counts_of(item: Item) -> dict[str, int]:
+    """The rejection counters an item holds (``rejected_{code}`` and ``rejected_total``)."""
+    return {k.removeprefix("rejected_"): int(v["N"]) for k, v in item.items() if k.startswith("rejected_")}
 
 
 def item_to_rejection(item: Item) -> Rejection:
@@ -437,6 +459,15 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
 # Endpoints that are failing or disabled have an entry here (sparse gsi3): the console lists them across
 # every owner without a scan, and a healthy endpoint costs nothing.
 ATTENTION_PARTITION = "EP_ATTENTION"
+# Every gsi3 partition the attention entries are spread over, in a fixed order (the sweep's cursor
+# names one by its position): one today; a sharded layout lists each shard here.
+ATTENTION_PARTITIONS = (ATTENTION_PARTITION,)
+
+
+def attention_range(after: float | None, until: float) -> tuple[str | None, str]:
+    """The gsi3 sort-key bounds of entries whose change time is in ``(after, until]``: ``#`` sorts before
+    ``$``, so ``{time}$`` comes after every ``{time}#{id}`` of that time."""
+    return (None if after is None else f"{time_key(after)}$"), f"{time_key(until)}$"
 
 
 def attention_at(endpoint: Endpoint) -> float | None:
@@ -687,6 +718,11 @@ def stats_key(hour: int) -> Item:
 def item_to_counts(item: Item) -> dict[str, int]:
     """One hour's counters (a counter never added to is 0)."""
     return {name: int(item[name]["N"]) if name in item else 0 for name in STATS_FIELDS}
+
+
+def checkpoint_key(name: str) -> Item:
+    """The primary key of a scheduled job's checkpoint."""
+    return {"pk": s(f"CHECKPOINT#{name}"), "sk": s("META")}
 
 
 # ------------------------------------------------------------------------------------------- jobs

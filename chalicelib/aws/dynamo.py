@@ -32,6 +32,7 @@ T = TypeVar("T")
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
 QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
 EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
+SESSIONS = "SESSIONS"  # the gsi1 partition of console sessions
 
 
 def _start_key(cursor: str | None, index: str, partition: str) -> dict[str, Any] | None:
@@ -55,6 +56,9 @@ def _cursor_of(last: dict[str, Any] | None, index: str) -> str | None:
     if not last:
         return None
     return encode_cursor([last["pk"]["S"], last["sk"]["S"], last[f"{index}sk"]["S"]])
+
+
+_SHARD_START = "^"  # a cursor position at the start of a partition not read yet
 
 
 def _uid_taken(uid: str) -> ConflictError:
@@ -343,39 +347,62 @@ class DynamoStore:
         # An item deleted between the query and the read is simply left out.
         return [found[k] for k in ((key["pk"]["S"], key["sk"]["S"]) for key in keys) if k in found]
 
-    def record_rejection(self, rejection: Rejection, *, slot: int, ttl: int) -> None:
-        """Keep a rejection in the source's bounded ring and count it."""
-        self._call("put_item", Item=codec.rejection_to_item(rejection, slot, ttl))
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
+        """One UpdateItem on the ring slot: the sample replaces what it held, the counts are added to it."""
+        wanted = {code: value for code, value in counts.items() if value > 0}
+        fields = codec.rejection_fields(sample, until)
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
+        names.update({f"#c{i}": f"rejected_{code}" for i, code in enumerate(wanted)})
+        values.update({f":c{i}": codec.n(value) for i, value in enumerate(wanted.values())})
+        names.update({"#total": "rejected_total", "#ttl": "ttl"})
+        values[":total"] = codec.n(sum(wanted.values()))
+        added = ", ".join(["#total :total", *(f"#c{i} :c{i}" for i in range(len(wanted)))])
         self._call(
             "update_item",
-            Key={"pk": codec.s(f"SRC#{rejection.source_id}"), "sk": codec.s("STATS")},
-            UpdateExpression="ADD #total :one, #code :one",
-            ExpressionAttributeNames={"#total": "rejected_total", "#code": f"rejected_{rejection.code}"},
-            ExpressionAttributeValues={":one": codec.n(1)},
+            Key=codec.rejection_key(sample.source_id, slot),
+            # No TTL on a slot (an older one had it): its counters must outlive the sample it shows.
+            UpdateExpression="SET "
+            + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+            + " REMOVE #ttl ADD "
+            + added,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
         )
 
     def list_rejections(self, source_id: str) -> list[Rejection]:
-        """The recent rejections of a source, newest first (expired ones skipped)."""
+        """The recent rejections of a source, newest first (those past their display time skipped)."""
         now = self._clock()
         result = self._call(
             "query",
             KeyConditionExpression="pk = :p AND begins_with(sk, :r)",
             ExpressionAttributeValues={":p": codec.s(f"SRC#{source_id}"), ":r": codec.s("REJ#")},
         )
-        items = [i for i in result.get("Items", []) if float(i["ttl"]["N"]) > now]
+        items = [i for i in result.get("Items", []) if codec.rejection_shown_until(i) > now]
         return sorted((codec.item_to_rejection(i) for i in items), key=lambda r: r.at, reverse=True)
 
     def rejection_counts(self, source_id: str) -> dict[str, int]:
-        """How many rejections per reason code a source has had."""
-        item = (
-            self._call("get_item", Key={"pk": codec.s(f"SRC#{source_id}"), "sk": codec.s("STATS")}).get(
-                "Item"
-            )
-            or {}
-        )
-        return {
-            k.removeprefix("rejected_"): int(v["N"]) for k, v in item.items() if k.startswith("rejected_")
-        }
+        """How many rejections per reason code a source has had: its ring slots' counters added up (and
+        the ``STATS`` item's, where counts were kept before); one Query of the source's few items."""
+        totals: dict[str, int] = {}
+        start: Any = None
+        while True:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :p",
+                "ExpressionAttributeValues": {":p": codec.s(f"SRC#{source_id}")},
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            result = self._call("query", **kwargs)
+            for item in result.get("Items", []):
+                if item["sk"]["S"] == "STATS" or item["sk"]["S"].startswith("REJ#"):
+                    for code, value in codec.rejection_counts_of(item).items():
+                        totals[code] = totals.get(code, 0) + value
+            start = result.get("LastEvaluatedKey")
+            if not start:
+                return totals
 
     # ------------------------------------------------------------------------------------- endpoints
 
@@ -490,6 +517,63 @@ class DynamoStore:
         )
         items = self._fetch([{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])])
         return [codec.item_to_endpoint(item) for item in items]
+
+    def attention_due(
+        self, until: float, *, after: float | None, limit: int, cursor: str | None
+    ) -> Page[Endpoint]:
+        """Range Queries of gsi3 (each attention partition in turn, oldest change first) and a BatchGetItem
+        of the endpoints found; the cursor is the partition's position and the last key read in it."""
+        partitions = codec.ATTENTION_PARTITIONS
+        position = decode_cursor(cursor, 4)
+        shard = 0
+        start: dict[str, Any] | None = None
+        if position is not None:
+            if not position[0].isdigit() or int(position[0]) >= len(partitions):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            shard = int(position[0])
+            if position[1] != _SHARD_START:
+                start = _key_at(position[1:], "gsi3", partitions[shard])
+        low, high = codec.attention_range(after, until)
+        keys: list[codec.Item] = []
+        next_cursor: str | None = None
+        while True:
+            values: dict[str, Any] = {":p": codec.s(partitions[shard]), ":hi": codec.s(high)}
+            condition = "gsi3pk = :p AND gsi3sk <= :hi"
+            if low is not None:
+                condition = "gsi3pk = :p AND gsi3sk BETWEEN :lo AND :hi"
+                values[":lo"] = codec.s(low)
+            kwargs: dict[str, Any] = {
+                "IndexName": "gsi3",
+                "KeyConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "Limit": limit - len(keys),
+            }
+            if start:
+                kwargs["ExclusiveStartKey"] = start
+            result = self._call("query", **kwargs)
+            keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", []))
+            last = result.get("LastEvaluatedKey")
+            if last:
+                next_cursor = encode_cursor(
+                    [str(shard), last["pk"]["S"], last["sk"]["S"], last["gsi3sk"]["S"]]
+                )
+                break
+            if shard + 1 == len(partitions):
+                break  # every partition read to the end of the range
+            shard, start = shard + 1, None
+            if len(keys) >= limit:
+                next_cursor = encode_cursor([str(shard), _SHARD_START, _SHARD_START, _SHARD_START])
+                break
+        return Page([codec.item_to_endpoint(item) for item in self._fetch(keys)], next_cursor)
+
+    def get_checkpoint(self, name: str) -> str | None:
+        """One consistent GetItem."""
+        item = self._call("get_item", Key=codec.checkpoint_key(name), ConsistentRead=True).get("Item")
+        return str(item["value"]["S"]) if item else None
+
+    def put_checkpoint(self, name: str, value: str) -> None:
+        """One PutItem."""
+        self._call("put_item", Item={**codec.checkpoint_key(name), "value": codec.s(value)})
 
     # ----------------------------------------------------------------------------- hourly counters
 
@@ -755,6 +839,8 @@ class DynamoStore:
             "put_item",
             Item={
                 **codec.session_key(digest),
+                "gsi1pk": codec.s(SESSIONS),
+                "gsi1sk": codec.s(f"{expires_at:017.6f}#{digest}"),
                 "expires_at": codec.n(expires_at),
                 "ttl": codec.n(int(expires_at)),
             },
@@ -768,6 +854,24 @@ class DynamoStore:
     def delete_session(self, digest: str) -> None:
         """Sign out."""
         self._call("delete_item", Key=codec.session_key(digest))
+
+    def end_sessions(self) -> int:
+        """Delete every session item (a handful: one per sign-in of the last 8 hours), found on gsi1."""
+        keys: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": codec.s(SESSIONS)},
+        }
+        while True:
+            page = self._call("query", **request)
+            keys.extend({"pk": item["pk"], "sk": item["sk"]} for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        for key in keys:
+            self._call("delete_item", Key=key)
+        return len(keys)
 
     # ----------------------------------------------------------------------------------- event types
 

@@ -2,8 +2,9 @@
 
 Order of checks, cheapest and least revealing first: the source exists and is enabled, the body size,
 the IP allowlist, the client certificate, Basic auth, then the provider signature. A rejected request
-is counted (per source, and in the deployment's hourly counters) and kept briefly for debugging; it is
-never enqueued. An accepted one costs exactly one AWS call on the warm path (SQS SendMessage; S3
+is never enqueued and costs no storage call of its own: it is counted in memory and written with the
+others of its source at most once a second, off the request's thread (``chalicelib.inbound.rejections``),
+so a burst of bad requests cannot slow the reply or anyone else's writes. An accepted one costs exactly one AWS call on the warm path (SQS SendMessage; S3
 PutObject first when the claim check is needed).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
@@ -27,25 +29,45 @@ from chalicelib.errors import (
     RejectedError,
 )
 from chalicelib.ids import MessageIds, new_id
-from chalicelib.inbound import access
+from chalicelib.inbound import access, credentials
+from chalicelib.inbound.rejections import RejectionLog
 from chalicelib.inbound.request import InboundRequest, Reply
 from chalicelib.models import BodyRef, Rejection, Source
 from chalicelib.ports import BlobStore, Queue, Store
-from chalicelib.tally import hour_of
-from chalicelib.verification import ChallengeReply, VerificationError, challenge_reply, verify
+from chalicelib.verification import ChallengeReply, VerificationError, Verified, challenge_reply, verify
 
 log = logging.getLogger("hookway.ingest")
 # A rejection keeps the names of at most this many of the request's headers.
 MAX_HEADER_NAMES_KEPT = 60
 
-# Headers that carry credentials rather than provenance are not stored with the message.
-_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})
 _CONFIG_REASONS = frozenset({"missing_secret", "invalid_secret", "invalid_options", "unsupported_scheme"})
 _HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer"})
 # What API Gateway and CloudFront add, or what only described the hop to us: not the provider's, and every
 # stored byte counts (a message item over a 1 KB boundary costs another DynamoDB write unit).
 _TRANSPORT_HEADERS = frozenset({"host", "content-length", "accept-encoding", "via", "expect"})
 _TRANSPORT_PREFIXES = ("x-forwarded-", "x-amzn-", "x-amz-cf-", "cloudfront-")
+
+
+#: What an inbound event type may be: the published charset (``[A-Za-z0-9_.:/-]``) plus single inner spaces
+#: (GitLab's "Push Hook"), at most ``MAX_EVENT_TYPE`` characters. Linear to match: no nested quantifier.
+MAX_EVENT_TYPE = 200
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:/-]+(?: [A-Za-z0-9_.:/-]+)*")
+
+
+def checked_event_type(value: str | None) -> tuple[str | None, bool]:
+    """The event type to store, and whether the provider's was refused (``(None, True)``).
+
+    A provider's event type ends up in an HTTP header of every attempt (``Hookway-Event-Type``,
+    ``X-GitHub-Event``) and in every endpoint's filter match, so CR/LF, non-Latin-1 text or kilobytes of it
+    would make each attempt fail, or slow the router. The request is authentic, though: refusing it would
+    lose the provider's message (or have it retried forever) for a label. So the message is kept, with no
+    event type and ``event_type_invalid`` set; the raw header stays in the stored headers for debugging.
+    """
+    if value is None:
+        return None, False
+    if len(value) <= MAX_EVENT_TYPE and _EVENT_TYPE.fullmatch(value):
+        return value, False
+    return None, True
 
 
 def _json_reply(status: int, doc: dict[str, Any]) -> Reply:
@@ -67,18 +89,26 @@ def _json_pointer(doc: Any, pointer: str) -> Any:
 
 
 def dedupe_key(
-    spec: str | None, *, delivery_id: str | None, request: InboundRequest, body_sha256: str
+    spec: str | None,
+    *,
+    delivery_id: str | None,
+    request: InboundRequest,
+    body_sha256: str,
+    id_trusted: bool = True,
 ) -> str | None:
     """The key that makes a second copy of this webhook a duplicate, per the source's rule.
 
-    ``None`` (the default) uses the provider's own delivery id and falls back to the body's SHA-256, which
-    catches replays of providers that send no id; ``header:NAME`` and ``json:/pointer`` name the key;
-    ``body`` always uses the hash; ``none`` turns deduplication off.
+    ``None`` (the default) uses the provider's own delivery id when a replay cannot change it
+    (``id_trusted``: the signature covers the id, or a signed timestamp bounds the replay to the tolerance),
+    else the body's SHA-256. Body-only schemes (GitHub, Shopify, Bitbucket, GitLab, hmac without a signed id
+    or timestamp, ...) thus dedupe on the body: a captured delivery sent again with a new delivery id header
+    is still a duplicate. ``header:NAME`` and ``json:/pointer`` name the key (the operator's explicit
+    choice, kept as given); ``body`` always uses the hash; ``none`` turns deduplication off.
     """
     if spec == "none":
         return None
     if spec is None:
-        return f"id:{delivery_id}" if delivery_id else f"sha256:{body_sha256}"
+        return f"id:{delivery_id}" if delivery_id and id_trusted else f"sha256:{body_sha256}"
     if spec == "body":
         return f"sha256:{body_sha256}"
     if spec.startswith("header:"):
@@ -111,6 +141,7 @@ class IngestService:
         rejections_kept: int,
         ids: MessageIds,
         count: Callable[..., None] | None = None,
+        rejections: RejectionLog | None = None,
     ) -> None:
         self._ids = ids
         self._sources = sources
@@ -120,12 +151,13 @@ class IngestService:
         self._clock = clock
         self._max_body = max_body_bytes
         self._claim_check = claim_check_bytes
-        self._rejections_kept = rejections_kept
+        self._rejections = rejections or RejectionLog(store, clock, ring_size=rejections_kept)
         self._count = count or (lambda *a, **k: None)
 
     def receive(self, request: InboundRequest) -> Reply:
         """Handle one request to ``/in/{source_id}``; raises HookwayError subclasses for refusals."""
         now = self._clock()
+        self._rejections.tick()  # rejections of earlier requests, written off this thread when due
         source = self._sources.get(request.source_id)
         if not source.enabled:
             raise NotFoundError(f"source {source.id!r} is disabled", code="source_disabled")
@@ -183,9 +215,7 @@ class IngestService:
             self._reject(source, request, now, exc)
         if reply is not None:
             return _challenge_to_reply(reply)
-        message_id = self._enqueue(
-            source, request, now, verified.delivery_id, verified.event_type, verified.timestamp
-        )
+        message_id = self._enqueue(source, request, now, verified)
         return _json_reply(202, {"id": message_id})
 
     def _challenge(self, source: Source, request: InboundRequest) -> Reply:
@@ -200,12 +230,12 @@ class IngestService:
                 options=source.verification.options,
             )
         except VerificationError as exc:
-            self._reject(
-                source,
-                request,
-                self._clock(),
-                RejectedError("the verification token does not match", code=exc.reason, status=403),
-            )
+            if exc.reason == "invalid_challenge":
+                # A challenge no provider sends (an X crc_token that could sign a body): bad input, 400.
+                error = RejectedError(str(exc), code=exc.reason, status=400)
+            else:
+                error = RejectedError("the verification token does not match", code=exc.reason, status=403)
+            self._reject(source, request, self._clock(), error)
         if reply is None:
             raise MethodNotAllowedError(
                 "this source answers no GET handshake; send webhooks with POST", headers={"Allow": "POST"}
@@ -217,12 +247,21 @@ class IngestService:
         source: Source,
         request: InboundRequest,
         now: float,
-        delivery_id: str | None,
-        event_type: str | None,
-        signed_timestamp: int | None,
+        verified: Verified,
     ) -> str:
         body_sha256 = hashlib.sha256(request.body).hexdigest()
-        key = dedupe_key(source.dedupe, delivery_id=delivery_id, request=request, body_sha256=body_sha256)
+        # Nothing the source authenticates with is stored (or shown, or forwarded): see credentials.py.
+        secrets = credentials.source_credentials(source, source.verification.live_secrets(now))
+        delivery_id = verified.delivery_id
+        signed_timestamp = verified.timestamp if verified.timestamp_signed else None
+        event_type, event_type_invalid = checked_event_type(verified.event_type)
+        key = dedupe_key(
+            source.dedupe,
+            delivery_id=delivery_id,
+            request=request,
+            body_sha256=body_sha256,
+            id_trusted=verified.delivery_id_signed or signed_timestamp is not None,
+        )
         message_id = self._ids.derived(source.id, key) if key else self._ids.random()
         receipt = new_id("rcpt")
         envelope = Envelope(
@@ -236,10 +275,14 @@ class IngestService:
             replay_window=source.replay_window,
             method=request.method,
             path=request.path,
-            query=request.query_string,
-            headers=_stored_headers(request.headers),
+            query=credentials.strip_query(request.query_string, secrets),
+            headers=credentials.strip_headers(
+                _stored_headers(request.headers), credentials.credential_header_names(source), secrets
+            ),
             source_ip=request.source_ip,
             event_type=event_type,
+            event_type_verified=None if event_type is None else verified.event_type_signed,
+            event_type_invalid=event_type_invalid,
             delivery_id=delivery_id,
             dedupe_key=key,
             signed_timestamp=signed_timestamp,
@@ -259,33 +302,27 @@ class IngestService:
         return message_id
 
     def _reject(self, source: Source, request: InboundRequest, now: float, error: HookwayError) -> NoReturn:
-        """Count and keep the rejection (best effort), then raise it: nothing is enqueued."""
-        self._count("Rejected", source=source.id, reason=error.code)
-        log.warning("rejected", extra={"source_id": source.id, "reason": error.code})
-        rejection = Rejection(
-            source_id=source.id,
-            at=now,
-            code=error.code,
-            message=error.message,
-            source_ip=request.source_ip,
-            method=request.method,
-            content_type=request.header("content-type")[:200],
-            size=len(request.body),
-            user_agent=request.header("user-agent")[:200],
-            # The names say which signature headers arrived at all, the commonest answer to "why does
-            # my signature fail?"; values are never kept.
-            header_names=tuple(sorted(name[:100] for name in request.headers)[:MAX_HEADER_NAMES_KEPT]),
+        """Count and keep the rejection (in memory, written later off this thread), then raise it."""
+        # The metric has no per-source dimension (one metric per tenant is a bill that grows with tenants):
+        # the source id is in the log line the rejection log writes per source and flush.
+        self._count("Rejected", reason=error.code)
+        log.debug("rejected", extra={"source_id": source.id, "reason": error.code})
+        self._rejections.record(
+            Rejection(
+                source_id=source.id,
+                at=now,
+                code=error.code,
+                message=error.message,
+                source_ip=request.source_ip,
+                method=request.method,
+                content_type=request.header("content-type")[:200],
+                size=len(request.body),
+                user_agent=request.header("user-agent")[:200],
+                # The names say which signature headers arrived at all, the commonest answer to "why does
+                # my signature fail?"; values are never kept.
+                header_names=tuple(sorted(name[:100] for name in request.headers)[:MAX_HEADER_NAMES_KEPT]),
+            )
         )
-        try:
-            slot = int(now * 1000) % self._rejections_kept
-            self._store.record_rejection(rejection, slot=slot, ttl=int(now) + 7 * 86400)
-        except HookwayError:
-            log.exception("could not record a rejection", extra={"source_id": source.id})
-        try:
-            # One request, one rejection: counted with a write of its own (there is no batch to wait for).
-            self._store.add_counts(hour_of(now), {"rejected": 1})
-        except HookwayError:
-            log.warning("could not count a rejection", extra={"source_id": source.id})
         raise error
 
 
@@ -307,7 +344,7 @@ def _stored_headers(headers: Mapping[str, Sequence[str]]) -> dict[str, str]:
     return {
         name: ", ".join(values)
         for name, values in headers.items()
-        if name not in _SECRET_HEADERS
+        if name not in credentials.CREDENTIAL_HEADERS
         and name not in _HOP_HEADERS
         and name not in _TRANSPORT_HEADERS
         and not name.startswith(_TRANSPORT_PREFIXES)

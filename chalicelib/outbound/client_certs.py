@@ -6,6 +6,14 @@ sender). The value is either JSON ``{"certificate": PEM chain, "private_key": PE
 holding the chain and the key. Names must sit under the stage's own prefix (``hookway/<stage>/`` in
 Secrets Manager, ``/hookway/<stage>/certs/`` in SSM), which is all the sender's IAM policy can read.
 
+A certificate is bound to its owner, because whoever names it makes Hookway present it to a URL of their
+choice: an application's endpoints may name only certificates under ``<prefix>apps/<application id>/``,
+the operator's own endpoints only names under the prefix outside ``apps/``. It is checked when an
+endpoint is created or changed, and again by the sender before every attempt (an endpoint stored before
+the rule, or written around the API, presents nothing that is not its owner's). Every refusal reads the
+same whether the name exists or not: the API checks names only, never reads them, and the sender answers
+a foreign name exactly as it answers a missing one.
+
 The cache keeps each certificate for ``ttl`` seconds per Lambda container: one read per certificate per
 five minutes, and a rotated certificate is used within that time.
 """
@@ -13,6 +21,7 @@ five minutes, and a rotated certificate is used within that time.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -20,7 +29,10 @@ from typing import Any
 
 from chalicelib.outbound.egress import ClientCertificate, ClientCertificateError
 
+log = logging.getLogger("hookway.client_certs")
+
 SOURCES = ("secretsmanager", "ssm")
+UNREADABLE = "the client certificate cannot be read"
 _NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 _PEM_KEY = re.compile(
@@ -28,8 +40,33 @@ _PEM_KEY = re.compile(
 )
 
 
-def parse_reference(doc: Any, prefixes: Mapping[str, str] | None = None) -> str | None:
-    """The stored reference for an API value (None clears it); ValueError says what is wrong."""
+APPS = "apps/"
+
+
+def owner_prefix(stage_prefix: str, owner: str | None) -> str:
+    """Where the certificates of an owner (an application id; None: the operator) live in one source."""
+    return f"{stage_prefix}{APPS}{owner}/" if owner is not None else stage_prefix
+
+
+def owns(reference: str, prefixes: Mapping[str, str] | None, owner: str | None) -> bool:
+    """Whether a stored reference names a certificate of this owner (always, without stage prefixes)."""
+    source, _, name = reference.partition(":")
+    if prefixes is None:
+        return True
+    stage_prefix = prefixes.get(source)
+    if stage_prefix is None:
+        return False
+    if not name.startswith(owner_prefix(stage_prefix, owner)):
+        return False
+    # The operator's names are the stage's, minus every application's.
+    return owner is not None or not name.startswith(stage_prefix + APPS)
+
+
+def parse_reference(
+    doc: Any, prefixes: Mapping[str, str] | None = None, owner: str | None = None
+) -> str | None:
+    """The stored reference for an API value (None clears it), for an endpoint of ``owner`` (an
+    application id; None: the operator's); ValueError says what is wrong, never whether a name exists."""
     if doc is None:
         return None
     if not isinstance(doc, dict) or set(doc) != {"source", "name"}:
@@ -39,10 +76,19 @@ def parse_reference(doc: Any, prefixes: Mapping[str, str] | None = None) -> str 
         raise ValueError("client_certificate.source is secretsmanager or ssm")
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ValueError("client_certificate.name is 1 to 512 of A-Z a-z 0-9 / _ + = . @ -")
+    reference = f"{source}:{name}"
     required = (prefixes or {}).get(source)
-    if required and not name.startswith(required):
-        raise ValueError(f"client_certificate.name must start with {required} (this stage's own names)")
-    return f"{source}:{name}"
+    if required and not owns(reference, prefixes, owner):
+        if owner is not None:
+            raise ValueError(
+                f"client_certificate.name must start with {owner_prefix(required, owner)} "
+                "(this application's own certificates)"
+            )
+        raise ValueError(
+            f"client_certificate.name must start with {required} and not {required}{APPS} "
+            "(the operator's own certificates of this stage)"
+        )
+    return reference
 
 
 def public_reference(reference: str | None) -> dict[str, str] | None:
@@ -117,8 +163,9 @@ def aws_reader(secretsmanager: Callable[[], Any], ssm: Callable[[], Any]) -> Cal
             return str(ssm().get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
         except (BotoCoreError, ClientError, KeyError) as exc:
             code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
-            raise ClientCertificateError(
-                f"the client certificate cannot be read from {source} {code}"
-            ) from exc
+            # The attempt log is the tenant's to read: the same words for a missing name and a refused
+            # one; the AWS code goes to the operator's log only.
+            log.warning("client certificate unreadable", extra={"source": source, "code": code})
+            raise ClientCertificateError(UNREADABLE) from exc
 
     return read

@@ -25,17 +25,20 @@ import base64
 import logging
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from chalicelib.errors import NotFoundError
+from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
 from chalicelib.outbound import egress
+from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
+from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
@@ -49,6 +52,7 @@ RESPONSE_KEPT_BYTES = 4096
 # overtaken, whatever the S3 read, DNS or the next task's enqueue take around the POST itself.
 DEFAULT_LEASE_SECONDS = 150.0
 RECHECK_SECONDS = 10.0
+NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
 
 
@@ -85,8 +89,14 @@ class Sender:
         count: Callable[..., None] | None = None,
         observe: Callable[[str, float], None] | None = None,
         tally: Tally | None = None,
+        certificate_prefixes: Mapping[str, str] | None = None,
+        health_memory_seconds: float = 0.0,
     ) -> None:
         self._store = store
+        # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
+        self._health_written: dict[str, tuple[bool, float]] = {}
+        self._health_memory = health_memory_seconds
+        self._certificate_prefixes = certificate_prefixes
         self._blobs = blobs
         self._tally = tally
         self._observe = observe or (lambda name, value: None)
@@ -99,6 +109,9 @@ class Sender:
         self._disable_after = disable_after
         self._retention = retention_seconds
         self._lease = lease_seconds
+        # Endpoints this container saw fail since their last success here (see _may_be_failing).
+        self._noted_failures: dict[str, float] = {}
+        self._failures_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
         self._count = count or (lambda *a, **k: None)
 
@@ -149,6 +162,15 @@ class Sender:
         if endpoint is None or not endpoint.enabled:
             self._skip(task, generation, now)
             return "skipped"
+        if not owned_alike(endpoint, message):
+            # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
+            # operator's resend around the API's check): nothing is sent and no attempt is written.
+            log.warning(
+                "task refused: endpoint of another application",
+                extra={"message_id": message.id, "endpoint_id": endpoint.id},
+            )
+            self._count("ForeignEndpoint")
+            return "refused"
         if endpoint.session_over(now):
             return self._disconnected(task, generation, now)
         listen = endpoint.kind == "listen"
@@ -281,6 +303,11 @@ class Sender:
         retry_after: float | None = None
         started = time.monotonic()
         try:
+            if request.client_certificate is not None and not owns(
+                request.client_certificate, self._certificate_prefixes, endpoint.application_id
+            ):
+                # Someone else's certificate: refused in the words of a missing one (see client_certs).
+                raise egress.ClientCertificateError(UNREADABLE)
             response = self._transport.send(request)
         except egress.EgressError as exc:
             error_class, error = exc.error_class, str(exc)[:300]
@@ -349,8 +376,8 @@ class Sender:
         if decision.outcome == "succeeded":
             if task.attempt > FAILING_AFTER_ATTEMPTS:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
-            if endpoint.failing_since is not None:
-                self._store.set_endpoint_failing(endpoint.id, None)
+            if self._may_be_failing(endpoint, task):
+                self._write_health(endpoint.id, None)  # conditional on the stored item
             if self._store.finish_attempt(replace(base, delivery_status="succeeded")):
                 self._ended("delivered")
             self._count("Delivered")
@@ -385,13 +412,62 @@ class Sender:
         _log_attempt(base, f"failed, next attempt in {delay:.0f} s")
         return "retrying"
 
+    def _may_be_failing(self, endpoint: Endpoint, task: Task) -> bool:
+        """Whether a success should clear the endpoint's failure clock (a conditional write on the stored
+        item, a no-op when it holds none).
+
+        The endpoint in hand is a cached copy (up to ``endpoint_cache_seconds`` old), so it may not show a
+        failure recorded since it was read. Writing on every success would cost a write per delivered
+        webhook; so the clear is tried only when there is a reason to think the stored item is failing:
+        the copy says so; this success is a retry (attempt > 1), which happens only after a failure of this
+        delivery, wherever it was recorded; or this container noted a failure of the endpoint that no
+        success has cleared yet. A healthy endpoint costs nothing extra. What is left uncovered (a last
+        attempt failing in one container, then within the cache's seconds a first attempt succeeding in
+        another, then no traffic at all) clears at the next success after that container's copy expires.
+        """
+        with self._failures_lock:
+            noted = self._noted_failures.pop(endpoint.id, None) is not None
+        return endpoint.failing_since is not None or task.attempt > 1 or noted
+
     def _note_failure(self, endpoint: Endpoint, now: float) -> None:
         """Start the endpoint's failure clock, or disable it once it has failed for ``disable_after``."""
+        with self._failures_lock:
+            if len(self._noted_failures) >= NOTED_FAILURES_KEPT:
+                self._noted_failures.clear()  # bounded memory; the copies' own failing_since still count
+            self._noted_failures[endpoint.id] = now
         if endpoint.failing_since is None:
-            self._store.set_endpoint_failing(endpoint.id, now)
+            self._write_health(endpoint.id, now)
         elif now - endpoint.failing_since >= self._disable_after:
             days = self._disable_after / 86400
             self._disable(endpoint, f"every attempt failed for {days:g} days", now)
+
+    def _write_health(self, endpoint_id: str, since: float | None) -> None:
+        """Start (``since``) or clear (None) the endpoint's failure clock: once per change per container.
+
+        The endpoint in hand is a cached copy up to ``endpoint_cache_seconds`` old, so until it is reloaded
+        every outcome of a busy endpoint would repeat the same conditional UpdateItem on its one item
+        (1,000 a second for an endpoint delivering 1,000 a second, past DynamoDB's per-item limit). So a
+        container writes a change once and remembers it for ``health_memory_seconds`` (the cache's
+        lifetime); a different change always goes through. The write comes after the POST: a failure of
+        it (a throttle) is logged and dropped, never raised, so it cannot fail the task and POST again; the
+        next outcome after the memory ends tries again.
+        """
+        failing = since is not None
+        now = self._clock()
+        with self._failures_lock:
+            last = self._health_written.get(endpoint_id)
+            if last is not None and last[0] == failing and now - last[1] < self._health_memory:
+                return
+            if len(self._health_written) >= NOTED_FAILURES_KEPT:
+                self._health_written.clear()  # bounded memory: at worst one more write per endpoint
+            self._health_written[endpoint_id] = (failing, now)
+        try:
+            self._store.set_endpoint_failing(endpoint_id, since)
+        except StorageError as exc:
+            log.warning(
+                "could not write the endpoint's failure clock",
+                extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _disable(self, endpoint: Endpoint, reason: str, now: float) -> None:
         """Publish ``endpoint.disabled``, then disable; the event's id names this enabled state of the endpoint

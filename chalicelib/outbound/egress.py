@@ -5,8 +5,8 @@ differential), resolve the host ONCE, refuse if ANY address is not public, then 
 checked address itself (never to the name) with the ``Host`` header and TLS SNI / certificate
 hostname kept as the original host. Redirects are never followed (a 3xx is handed back for the
 caller to count as a failure), proxy environment variables are never read (urllib3 pools do not
-look at them), TLS is verified against the system store, one deadline bounds connect + TLS +
-send + every read, and at most ``max_body`` bytes of the answer are read.
+look at them), TLS is verified against the system store, one deadline bounds the name lookup +
+connect + TLS + send + every read, and at most ``max_body`` bytes of the answer are read.
 
 Exceptions, each with a stable ``error_class`` that is recorded on the attempt::
 
@@ -49,6 +49,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -107,6 +109,7 @@ _BLOCKED_HOSTNAMES = frozenset(
 _BLOCKED_SUFFIXES = (".localhost", ".internal", ".local", ".localdomain", ".home.arpa")
 
 Resolver = Callable[[str, int], Sequence[str]]
+DNS_THREADS = 8  # lookups at once per transport (the sender sends ten tasks at a time)
 
 
 # --- errors ------------------------------------------------------------------------------------
@@ -275,11 +278,19 @@ def default_resolver(host: str, port: int) -> list[str]:
 
 
 def validate_url(
-    url: str, *, allow_private: bool, https_only: bool, resolver: Resolver | None = None
+    url: str,
+    *,
+    allow_private: bool,
+    https_only: bool,
+    resolver: Resolver | None = None,
+    refused: Sequence[tuple[str, int]] = (),
 ) -> ValidatedURL:
-    """Registration-time check: parse, refuse tricks, resolve every A/AAAA and require all public."""
+    """Registration-time check: parse, refuse tricks, resolve every A/AAAA and require all public
+    (and none of them ``refused``, whatever ``allow_private`` says)."""
     target = _parse(url, https_only=https_only, allow_private=allow_private)
     addresses = _resolve(target, allow_private=allow_private, resolver=resolver or default_resolver)
+    for address in addresses:
+        _refuse(address, target.port, refused)
     return ValidatedURL(
         url=target.url,
         scheme=target.scheme,
@@ -401,6 +412,21 @@ def _resolve(target: _Target, *, allow_private: bool, resolver: Resolver) -> tup
     if not addresses:
         raise DNSError("destination host name resolved to no address")
     return tuple(addresses)
+
+
+def _refuse(address: str, port: int, refused: Sequence[tuple[str, int]]) -> None:
+    """Raise if ``address:port`` is one of ``refused`` (the AWS emulator of the local stack), even where
+    private destinations are allowed. A refused loopback host:port stands for every address that reaches
+    this machine on that port (127.0.0.0/8, ::1, 0.0.0.0, ::), so no spelling of it gets through."""
+    ip = canonical_ip(address)
+    for host, refused_port in refused:
+        if port != refused_port:
+            continue
+        other = canonical_ip(host)
+        if ip == other or (
+            (ip.is_loopback or ip.is_unspecified) and (other.is_loopback or other.is_unspecified)
+        ):
+            raise BlockedDestinationError("destination is this deployment's own AWS endpoint")
 
 
 # --- deadline-aware sockets --------------------------------------------------------------------
@@ -560,6 +586,7 @@ class Transport:
         pool_maxsize: int = 10,
         max_pools: int = 64,
         certificates: Callable[[str], ClientCertificate] | None = None,
+        refused: Sequence[tuple[str, int]] = (),
     ) -> None:
         if ssl_context is not None and ca_file is not None:
             raise ValueError("pass either ssl_context or ca_file, not both")
@@ -577,8 +604,11 @@ class Transport:
         self._ca_file = ca_file
         self._pools = _Pools(max_pools=max_pools)
         self._certificates = certificates
+        self.refused = tuple(refused)
         self._cert_contexts: dict[str, ssl.SSLContext] = {}
         self._cert_lock = threading.Lock()
+        self._dns_pool: ThreadPoolExecutor | None = None
+        self._dns_lock = threading.Lock()
 
     def __enter__(self) -> Transport:
         return self
@@ -587,8 +617,12 @@ class Transport:
         self.close()
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and let go of the resolver threads)."""
         self._pools.close()
+        with self._dns_lock:
+            if self._dns_pool is not None:
+                self._dns_pool.shutdown(wait=False, cancel_futures=True)
+                self._dns_pool = None
 
     def send(self, request: OutboundRequest) -> OutboundResponse:
         """Send one request through the guard; raise an ``EgressError`` subclass on any failure."""
@@ -596,9 +630,7 @@ class Transport:
         deadline = start + request.timeout
         target = _parse(request.url, https_only=self.https_only, allow_private=self.allow_private)
         tls = self._tls_for(request, target)
-        addresses = _resolve(target, allow_private=self.allow_private, resolver=self.resolver)
-        if time.monotonic() >= deadline:
-            raise DeadlineExceededError("deadline passed while resolving the destination")
+        addresses = self._resolve_by(target, deadline)
         token = _DEADLINE.set(deadline)
         try:
             last_error: ConnectError | None = None
@@ -611,6 +643,32 @@ class Transport:
             raise last_error or ConnectError("no address to connect to")
         finally:
             _DEADLINE.reset(token)
+
+    def _resolve_by(self, target: _Target, deadline: float) -> tuple[str, ...]:
+        """Resolve and check the destination within the request's deadline.
+
+        The system resolver cannot be given a timeout (``getaddrinfo`` blocks as long as resolv.conf
+        says, retries included), so it runs on a small pool of its own and the attempt stops waiting at
+        the deadline: a name server that never answers costs the attempt its timeout, not more. A lookup
+        left behind finishes (or not) on its own thread; with every thread of the pool stuck, further
+        lookups wait in the pool's queue and time out the same way.
+        """
+        if target.literal is not None:
+            return _resolve(target, allow_private=self.allow_private, resolver=self.resolver)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceededError("deadline passed before resolving the destination")
+        with self._dns_lock:
+            if self._dns_pool is None:
+                self._dns_pool = ThreadPoolExecutor(max_workers=DNS_THREADS, thread_name_prefix="egress-dns")
+            future = self._dns_pool.submit(
+                _resolve, target, allow_private=self.allow_private, resolver=self.resolver
+            )
+        try:
+            return future.result(timeout=remaining)
+        except FutureTimeoutError:
+            future.cancel()
+            raise DeadlineExceededError("deadline passed while resolving the destination") from None
 
     def _tls_for(self, request: OutboundRequest, target: _Target) -> tuple[ssl.SSLContext, str]:
         """The TLS context for a request and its pool-key part: the shared one, or its certificate's."""
@@ -677,6 +735,7 @@ class Transport:
         start: float,
         tls: tuple[ssl.SSLContext, str],
     ) -> OutboundResponse:
+        _refuse(address, target.port, self.refused)
         headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
         headers["Host"] = target.host_header
         if not any(name.lower() == "user-agent" for name in headers):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,6 +28,17 @@ from chalicelib.scope import Scope
 MAX_WAIT_SECONDS = 20.0  # well inside API Gateway's 29 s
 POLL_SECONDS = 0.25
 MAX_PULL = 10
+
+
+def _wait(text: str) -> float:
+    """``wait`` in seconds, clamped to 0 to 20; only a finite number (``nan`` would never time out)."""
+    try:
+        wait = float(text)
+    except ValueError:
+        wait = math.nan
+    if not math.isfinite(wait):
+        raise ValidationError("wait is a finite number of seconds (0 to 20)", field="wait")
+    return min(max(wait, 0.0), MAX_WAIT_SECONDS)
 
 
 class ListenService:
@@ -58,10 +70,7 @@ class ListenService:
     def pull(self, endpoint_id: str, params: Mapping[str, str], scope: Scope) -> dict[str, Any]:
         """Deliveries queued after ``cursor``, waiting up to ``wait`` seconds (0 to 20) for the first."""
         endpoint = self._session(endpoint_id, scope)
-        try:
-            wait = min(max(float(params.get("wait", "0")), 0.0), MAX_WAIT_SECONDS)
-        except ValueError:
-            raise ValidationError("wait is a number of seconds (0 to 20)", field="wait") from None
+        wait = _wait(params.get("wait", "0"))
         cursor = params.get("cursor") or None
         deadline = self._clock() + wait
         while True:

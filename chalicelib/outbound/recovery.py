@@ -13,7 +13,7 @@ from typing import Any
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.jobs import JobPlan, StepResult
 from chalicelib.models import Attempt, Endpoint, Message, generation_of
-from chalicelib.outbound.routing import matches
+from chalicelib.outbound.routing import matches, owned_alike
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import EndpointSource, MessageQuery, Queue, Store
 from chalicelib.scope import OPERATOR, Scope
@@ -38,7 +38,7 @@ class Recovery:
         endpoints: EndpointSource,
         clock: Callable[[], float],
         message_of: Callable[[str, Scope], Message] | None = None,
-        endpoint_of: Callable[[str, Scope], object] | None = None,
+        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
@@ -60,7 +60,14 @@ class Recovery:
         message = self._message_of(message_id, scope)
         targets = list(ids) if ids else list(message.endpoints)
         for endpoint_id in targets:
-            self._endpoint_of(endpoint_id, scope)  # NotFoundError for an unknown (or another tenant's) one
+            endpoint = self._endpoint_of(endpoint_id, scope)  # NotFoundError: unknown, or a token's foreign
+            if not owned_alike(endpoint, message):
+                # The operator sees every endpoint, but A's message never goes to B's endpoint.
+                raise ValidationError(
+                    f"endpoint {endpoint_id!r} belongs to another application than message {message_id!r}",
+                    field="endpoint_ids",
+                    code="endpoint_of_another_application",
+                )
         attempts = self._store.list_attempts(message_id)
         self._enqueue(message, targets, attempts)
         return targets
@@ -77,8 +84,7 @@ class Recovery:
         unmatched = doc.get("include_unmatched", False) if isinstance(doc, dict) else False
         if not isinstance(unmatched, bool):
             raise ValidationError("include_unmatched must be true or false", field="include_unmatched")
-        self._endpoint_of(endpoint_id, scope)
-        owner = self._endpoints.get(endpoint_id).application_id
+        owner = self._endpoint_of(endpoint_id, scope).application_id
         params = {"endpoint_id": endpoint_id, "since": float(since), "include_unmatched": unmatched}
         return JobPlan("endpoint.recover", params, owner)
 
@@ -127,7 +133,7 @@ class Recovery:
                     if attempt.started_at < since:
                         position = None
                         break
-                    task = self._recovery_task(attempt)
+                    task = self._recovery_task(endpoint, attempt)
                     if task is not None:
                         tasks.append(task)
                         recovered.append(attempt.message_id)
@@ -147,7 +153,7 @@ class Recovery:
             self._queue.send_batch(tasks)
         return recovered, (json.dumps([phase, position or ""]) if phase else None)
 
-    def _recovery_task(self, attempt: Attempt) -> str | None:
+    def _recovery_task(self, endpoint: Endpoint, attempt: Attempt) -> str | None:
         """The next attempt of the delivery ``attempt`` belongs to, if it is that delivery's latest in the
         message's current storing and ended failed or skipped; else None."""
         if attempt.delivery_status not in ("failed", "skipped"):
@@ -159,6 +165,8 @@ class Recovery:
         generation = generation_of(message)
         if generation != attempt.generation:
             return None  # stored again since: that storing has deliveries of its own
+        if not owned_alike(endpoint, message):
+            return None  # never another application's message, whatever the attempts index says
         attempts = self._store.list_attempts(attempt.message_id)
         mine = [a for a in attempts if a.endpoint_id == attempt.endpoint_id and a.generation == generation]
         latest = max(mine, key=lambda a: a.number, default=None)
@@ -211,8 +219,7 @@ class Recovery:
             raise ValidationError("until must be a Unix time later than since", field="until")
         if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 200):
             raise ValidationError("source must be a source id", field="source")
-        self._endpoint_of(endpoint_id, scope)
-        owner = self._endpoints.get(endpoint_id).application_id
+        owner = self._endpoint_of(endpoint_id, scope).application_id
         params = {
             "endpoint_id": endpoint_id,
             "since": float(since),
@@ -239,7 +246,7 @@ class Recovery:
                 query,
                 limit=min(STEP_PAGE, limit - len(tasks)),
                 cursor=cursor,
-                keep=lambda message: message.application_id == owner,
+                keep=lambda message: owned_alike(endpoint, message),
             )
             for message in page.items:
                 tasks.extend(self._next_tasks(message, [endpoint.id], self._store.list_attempts(message.id)))

@@ -7,7 +7,10 @@
 
 A ``Verified`` is an immutable value (equality, hash and repr over its three fields); metadata read from
 the body only for information (Standard Webhooks' event type, Stripe's event id) is parsed on first access,
-and a body that is not JSON gives None there, never an error.
+and a body that is not JSON gives None there, never an error. Its ``delivery_id_signed``,
+``timestamp_signed`` and ``event_type_signed`` say whether the signature covers each field: body-only
+schemes (GitHub, Shopify, Bitbucket, GitLab, WooCommerce, ...) read the id and event type from unsigned
+headers, which a replay of a captured request may change at will.
 
 Headers are looked up case-insensitively; a value may be a string or the list of all values of that
 header (API Gateway's ``multiValueHeaders``), and a header the scheme reads that arrives more than once is
@@ -31,6 +34,7 @@ expected signature):
     timestamp_too_old    authentic but older than the tolerance
     timestamp_too_new    authentic but further in the future than the tolerance
     bad_credentials      a token, Basic credentials or Meta verify token is wrong
+    invalid_challenge    a handshake challenge is not what the provider sends (X's crc_token: short base64)
 
 Only the ed25519 (Standard Webhooks ``v1a``) and ECDSA (SendGrid) paths import ``cryptography``, lazily,
 so importing this package costs the Lambda cold start nothing beyond the standard library.
@@ -43,6 +47,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from . import generic, linear, mailgun, paddle, sendgrid, slack, standard, stripe, zoom
 from ._common import (
     NUMBER,
     Request,
@@ -86,6 +91,7 @@ __all__ = [
     "challenge_reply",
     "check_options",
     "scheme_names",
+    "signature_window",
     "verify",
 ]
 
@@ -126,6 +132,21 @@ _ALIASES = {
 
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
+#: The default tolerance (seconds) of each scheme that checks a signed timestamp; None: unbounded by default.
+_TIMESTAMP_DEFAULTS: Mapping[str, int | None] = MappingProxyType(
+    {
+        "hmac": generic.DEFAULT_TOLERANCE,  # only with a timestamp_header the template signs
+        "linear": linear.DEFAULT_TOLERANCE,
+        "mailgun": mailgun.DEFAULT_TOLERANCE,
+        "paddle": paddle.DEFAULT_TOLERANCE,
+        "sendgrid": sendgrid.DEFAULT_TOLERANCE,
+        "slack": slack.DEFAULT_TOLERANCE,
+        "standard": standard.DEFAULT_TOLERANCE,
+        "stripe": stripe.DEFAULT_TOLERANCE,
+        "zoom": zoom.DEFAULT_TOLERANCE,
+    }
+)
+
 #: Every registered scheme name, aliases included, to its verifier.
 SCHEMES: Mapping[str, Verifier] = MappingProxyType(
     {**_CANONICAL, **{alias: _CANONICAL[target] for alias, target in _ALIASES.items()}}
@@ -150,6 +171,30 @@ def _canonical(scheme: object) -> str:
 def canonical_scheme(scheme: str) -> str:
     """The registered name behind a scheme name or alias (``svix`` -> ``standard``); else unsupported_scheme."""
     return _canonical(scheme)
+
+
+def signature_window(
+    scheme: str, tolerance: float | None = None, options: Mapping[str, Any] | None = None
+) -> float | None:
+    """How long one signed request keeps verifying: the past tolerance plus the future one, in seconds.
+
+    A request stamped ``t`` passes from ``t - future_tolerance`` to ``t + tolerance``, so a copy captured at
+    its first arrival can be replayed for that whole span. None when the scheme checks no timestamp (or, as
+    SendGrid without a tolerance, none bounds it): nothing but deduplication limits replays then.
+    """
+    name = _canonical(scheme)
+    options = options or _NO_OPTIONS
+    if name not in _TIMESTAMP_DEFAULTS:
+        return None
+    if name == "hmac" and not (
+        options.get("timestamp_header") and "{timestamp}" in str(options.get("template", ""))
+    ):
+        return None  # no timestamp, or one the signature does not cover: it bounds nothing
+    past = tolerance if tolerance is not None else _TIMESTAMP_DEFAULTS[name]
+    if past is None:
+        return None
+    future = options.get("future_tolerance", past)
+    return float(past) + float(future) if isinstance(future, int | float) else float(past)
 
 
 def _as_bytes(body: object) -> bytes:

@@ -53,6 +53,10 @@ class VerificationError(Exception):
 BodyMetadata = Callable[[Any], tuple[str | None, str | None]]
 
 
+#: The fields of a ``Verified`` that a verifier may have read from outside the signed content.
+UNSIGNABLE = frozenset({"delivery_id", "timestamp", "event_type"})
+
+
 class Verified:
     """What a successful verification learned: the provider's delivery id, signed timestamp and event type.
 
@@ -60,18 +64,29 @@ class Verified:
     lives in the body but is not needed to verify (Standard Webhooks' event type, Stripe's event id) is
     parsed on first access (``from_body``), so a caller that never reads it never parses the whole body. A
     body that is not JSON then gives None, never an error: the request is already verified.
+
+    ``unsigned`` names the fields a verifier read from outside the signed content (GitHub's
+    ``X-GitHub-Delivery`` and ``X-GitHub-Event`` headers): anyone replaying a captured request may change
+    them, so a caller must not dedupe on such an id or trust such an event type (``*_signed``). It is
+    provenance, not part of the value: equality, hash and repr ignore it.
     """
 
-    __slots__ = ("_delivery_id", "_event_type", "_pending", "_timestamp")
+    __slots__ = ("_delivery_id", "_event_type", "_pending", "_timestamp", "_unsigned")
     __match_args__ = ("delivery_id", "timestamp", "event_type")
 
     def __init__(
-        self, delivery_id: str | None = None, timestamp: int | None = None, event_type: str | None = None
+        self,
+        delivery_id: str | None = None,
+        timestamp: int | None = None,
+        event_type: str | None = None,
+        *,
+        unsigned: Iterable[str] = (),
     ) -> None:
         self._delivery_id = delivery_id
         self._timestamp = timestamp
         self._event_type = event_type
         self._pending: tuple[bytes, BodyMetadata] | None = None
+        self._unsigned = frozenset(unsigned) & UNSIGNABLE
 
     @classmethod
     def from_body(
@@ -81,9 +96,10 @@ class Verified:
         *,
         delivery_id: str | None = None,
         timestamp: int | None = None,
+        unsigned: Iterable[str] = (),
     ) -> Verified:
         """A result whose event type (and delivery id, unless given) ``metadata`` reads from the body later."""
-        result = cls(delivery_id, timestamp)
+        result = cls(delivery_id, timestamp, unsigned=unsigned)
         result._pending = (body, metadata)
         return result
 
@@ -95,6 +111,8 @@ class Verified:
         delivery_id, event_type = metadata(load_json(body))
         if self._delivery_id is None:
             self._delivery_id = delivery_id
+            # An id read from the (signed) body is signed, whatever the verifier said of a header id.
+            self._unsigned = self._unsigned - {"delivery_id"}
         self._event_type = event_type
         # Drops the body; two threads resolving at once compute the same values, so no lock is needed.
         self._pending = None
@@ -108,7 +126,7 @@ class Verified:
 
     @property
     def timestamp(self) -> int | None:
-        """The signed timestamp in unix seconds, or None if the scheme signs none."""
+        """The request's timestamp in unix seconds, or None if the scheme reads none."""
         return self._timestamp
 
     @property
@@ -117,6 +135,23 @@ class Verified:
         if self._pending is not None:
             self._resolve()
         return self._event_type
+
+    @property
+    def delivery_id_signed(self) -> bool:
+        """True when the delivery id is covered by the signature (a replay cannot change it)."""
+        if self._pending is not None:
+            self._resolve()
+        return "delivery_id" not in self._unsigned
+
+    @property
+    def timestamp_signed(self) -> bool:
+        """True when the timestamp is covered by the signature."""
+        return "timestamp" not in self._unsigned
+
+    @property
+    def event_type_signed(self) -> bool:
+        """True when the event type is covered by the signature (read from the body or a signed header)."""
+        return "event_type" not in self._unsigned
 
     def _fields(self) -> tuple[str | None, int | None, str | None]:
         return self.delivery_id, self._timestamp, self.event_type
@@ -133,9 +168,15 @@ class Verified:
         delivery_id, timestamp, event_type = self._fields()
         return f"Verified(delivery_id={delivery_id!r}, timestamp={timestamp!r}, event_type={event_type!r})"
 
-    def __reduce__(self) -> tuple[type[Verified], tuple[str | None, int | None, str | None]]:
-        # Pickle and copy carry the resolved values, never the body.
-        return Verified, self._fields()
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickle and copy carry the resolved values and their provenance, never the body.
+        return _rebuild, (*self._fields(), tuple(sorted(self._unsigned)))
+
+
+def _rebuild(
+    delivery_id: str | None, timestamp: int | None, event_type: str | None, unsigned: tuple[str, ...]
+) -> Verified:
+    return Verified(delivery_id, timestamp, event_type, unsigned=unsigned)
 
 
 class Request:
@@ -191,6 +232,18 @@ class Request:
         if value is None:
             raise VerificationError("missing_header", f"header {name} is missing")
         return value
+
+    def label_header(self, *names: str) -> str | None:
+        """An informational header (an event type) that never fails the request: the first of ``names``
+        present, as text, repeated values joined with ", ". It is not checked (non-ASCII, CR/LF or very
+        long text comes back as is): the caller decides what it keeps, the authentic request is not lost."""
+        for name in names:
+            value = self.headers.get(name.lower())
+            if isinstance(value, _VALUE_LISTS):
+                value = ", ".join(item for item in value if isinstance(item, str)) or None
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
 
     def first_header(self, *names: str) -> str | None:
         """The value of the first of ``names`` that is present (alternative spellings of one header)."""

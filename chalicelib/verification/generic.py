@@ -105,10 +105,17 @@ def verify_hmac(req: Request) -> Verified:
     check_mac(req, signatures, _render(template, fields), algorithm)
     if timestamp is not None:
         check_window(timestamp, req, DEFAULT_TOLERANCE)
+    # Only what the template renders is signed; the event type header never is.
+    unsigned = {"event_type"}
+    if "{id}" not in template:
+        unsigned.add("delivery_id")
+    if "{timestamp}" not in template:
+        unsigned.add("timestamp")
     return Verified(
         delivery_id=delivery_id,
         timestamp=timestamp,
-        event_type=req.header(event_header) if event_header else None,
+        event_type=req.label_header(event_header) if event_header else None,
+        unsigned=unsigned,
     )
 
 

@@ -15,5 +15,6 @@ def verify_gitlab(req: Request) -> Verified:
     check_token(req, req.require_header("X-Gitlab-Token"))
     return Verified(
         delivery_id=req.first_header("Idempotency-Key", "X-Gitlab-Event-UUID"),
-        event_type=req.header("X-Gitlab-Event"),
+        event_type=req.label_header("X-Gitlab-Event"),
+        unsigned=("delivery_id", "event_type"),  # a token signs nothing
     )

@@ -3,6 +3,10 @@
 - Meta, GET ``hub.mode=subscribe&hub.verify_token=T&hub.challenge=C``: 200 ``C`` when ``T`` equals
   ``options["verify_token"]`` (constant time); otherwise ``bad_credentials`` (the ingest answers 403).
 - X, GET ``crc_token=T``: 200 JSON ``{"response_token": "sha256=" + base64(HMAC-SHA256(secret, T))}``.
+  ``T`` must be 1 to ``MAX_CRC_TOKEN`` characters of base64 (standard or URL-safe alphabet, ``=`` padding);
+  anything else is ``invalid_challenge``. This GET is unauthenticated and its answer is exactly the
+  signature an X delivery of body ``T`` would carry, so ``T`` must never be a body ``verify_x`` accepts: X
+  bodies are JSON objects (they start with ``{``, which the token alphabet lacks). See ``x.py``.
 - Slack, POST ``{"type": "url_verification", "challenge": C}``: 200 text/plain ``C``.
 - Zoom, POST ``{"event": "endpoint.url_validation", "payload": {"plainToken": P}}``: 200 JSON
   ``{"plainToken": P, "encryptedToken": hex(HMAC-SHA256(secret, P))}``.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +40,10 @@ from .zoom import zoom_message
 
 #: Challenges are echoed back; a long one is not a real handshake and is not reflected.
 MAX_CHALLENGE = 1024
+#: X's CRC tokens are short opaque base64 strings; the bound and the alphabet keep the answer from ever
+#: being the signature of an acceptable X delivery (a JSON object). See ``x.py``.
+MAX_CRC_TOKEN = 255
+_CRC_TOKEN = re.compile(rf"[A-Za-z0-9+/_-]{{1,{MAX_CRC_TOKEN}}}={{0,2}}")
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,12 @@ def _meta(query: Mapping[str, Any], options: Mapping[str, Any]) -> ChallengeRepl
 
 def _x(query: Mapping[str, Any], secrets: Sequence[str]) -> ChallengeReply | None:
     token = _query(query, "crc_token")
-    if token is None or len(token) > MAX_CHALLENGE:
+    if token is None:
         return None
+    if len(token) > MAX_CRC_TOKEN + 2 or not _CRC_TOKEN.fullmatch(token):
+        raise VerificationError(
+            "invalid_challenge", f"crc_token must be 1 to {MAX_CRC_TOKEN} characters of base64"
+        )
     secret = normalise_secrets(secrets)[0]
     digest = mac(secret.encode("utf-8"), token.encode("utf-8", "surrogatepass"))
     return _json({"response_token": "sha256=" + base64.b64encode(digest).decode("ascii")})

@@ -25,5 +25,6 @@ def verify_linear(req: Request) -> Verified:
     return Verified(
         delivery_id=req.header("Linear-Delivery"),
         timestamp=millis // 1000,
-        event_type=req.header("Linear-Event"),
+        event_type=req.label_header("Linear-Event"),
+        unsigned=("delivery_id", "event_type"),  # headers; the body's webhookTimestamp is signed
     )

@@ -10,5 +10,6 @@ def verify_shopify(req: Request) -> Verified:
     body_signature(req, "X-Shopify-Hmac-Sha256", encoding="base64", alternatives=("Shopify-Hmac-Sha256",))
     return Verified(
         delivery_id=req.first_header("X-Shopify-Webhook-Id", "X-Shopify-Event-Id", "Shopify-Event-Id"),
-        event_type=req.first_header("X-Shopify-Topic", "Shopify-Topic"),
+        event_type=req.label_header("X-Shopify-Topic", "Shopify-Topic"),
+        unsigned=("delivery_id", "event_type"),
     )

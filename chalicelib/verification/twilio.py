@@ -98,4 +98,4 @@ def verify_twilio(req: Request) -> Verified:
         found |= mac_matches(req.secret_keys(), [signature], variant.encode("utf-8") + suffix, algorithm)
     if not found:
         raise mismatch()
-    return Verified(delivery_id=req.header("I-Twilio-Idempotency-Token"))
+    return Verified(delivery_id=req.header("I-Twilio-Idempotency-Token"), unsigned=("delivery_id",))

@@ -15,6 +15,7 @@ const ctx = { mode: "console", applicationId: null, readOnly: false };
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const signOutButton = document.getElementById("sign-out");
+const endSessionsButton = document.getElementById("end-sessions");
 
 route("/", () => overviewPage(ctx));
 route("/sources", ({ query }) => sourcesPage(ctx, query));
@@ -40,6 +41,7 @@ function signedIn(session) {
   api.useCsrf(session.csrf_token);
   nav.hidden = false;
   signOutButton.hidden = false;
+  endSessionsButton.hidden = false;
   if (!started) {
     started = true;
     start(main);
@@ -51,6 +53,7 @@ function signedIn(session) {
 function signInPage(reason) {
   nav.hidden = true;
   signOutButton.hidden = true;
+  endSessionsButton.hidden = true;
   api.useCsrf(null);
   document.title = "Sign in · Hookway console";
   const key = field({ label: "Admin key", name: "admin_key", kind: "password", required: true, testid: "admin-key",
@@ -86,6 +89,17 @@ signOutButton.addEventListener("click", async () => {
     /* already ended: the sign-in page says so either way */
   }
   announce("Signed out.");
+  signInPage(null);
+});
+
+// Every console's session, this one's too (after a leaked cookie, or with a key rotation).
+endSessionsButton.addEventListener("click", async () => {
+  try {
+    const { ended } = await api.del("console/sessions");
+    announce(`Ended ${ended} ${ended === 1 ? "session" : "sessions"}: every console is signed out.`);
+  } catch (error) {
+    if (error.status !== 401) return announce(errorText(error), "error");
+  }
   signInPage(null);
 });
 

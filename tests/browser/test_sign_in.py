@@ -115,3 +115,22 @@ def test_the_console_is_usable_with_the_keyboard_alone(browser: Browser, stack: 
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline not in ("", "none"), outline
         s.guard.check(page)
+
+
+def test_end_all_sessions_signs_every_browser_out(browser: Browser, stack: Stack) -> None:
+    with session(browser, stack, "/console") as one, session(browser, stack, "/console") as other:
+        # GIVEN two browsers signed in to the console
+        one.open("/")
+        other.open("/")
+        copied = other.context.cookies()[0]["value"]
+        # WHEN the first ends all sessions from the sign-out area
+        one.page.get_by_role("button", name="End all sessions").click()
+        # THEN it is back at the sign-in page, saying so
+        one.page.get_by_role("heading", name="Sign in to Hookway").wait_for()
+        one.page.get_by_text("every console is signed out").wait_for()
+        # AND the other browser's cookie opens nothing any more: its next view asks to sign in
+        reply = stack.request("GET", "/v1/console/session", headers={"Cookie": f"hookway_session={copied}"})
+        assert (reply.status, reply.json()["error"]["code"]) == (401, "session_expired")
+        other.page.get_by_role("link", name="Sources").click()
+        other.page.get_by_role("heading", name="Sign in to Hookway").wait_for()
+        one.guard.check(one.page)

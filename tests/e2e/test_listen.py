@@ -144,3 +144,18 @@ def test_ctrl_c_then_the_same_command_again_receives_the_backlog(
     finally:
         again.send_signal(signal.SIGINT)
         again.wait(timeout=10)
+
+
+def test_a_pull_with_wait_nan_is_refused_at_once_not_held_until_the_session_ends(stack: Stack) -> None:
+    # GIVEN a listen session (issue 19, security 12: wait=nan held the request until the session ended)
+    resp = stack.request("POST", "/v1/listen-sessions", admin=True, json_body={"expires_in": 120})
+    assert resp.status == 201, resp.body
+    session_id = resp.json()["id"]
+    for wait in ("nan", "inf"):
+        # WHEN a pull asks to wait a non-finite time
+        got = stack.request(
+            "GET", f"/v1/listen-sessions/{session_id}/deliveries?wait={wait}", admin=True, timeout=10
+        )
+        # THEN 400 naming the field, answered at once (the client gives up after 10 s)
+        assert got.status == 400, got.body
+        assert got.json()["error"]["field"] == "wait"

@@ -141,3 +141,67 @@ def test_a_receiver_that_requires_a_client_certificate_gets_it_and_refuses_witho
     assert refused["status"] == "failed" and refused["response_status"] is None
     assert refused["error_class"] in ("tls_error", "protocol_error"), refused
     assert len(receiver.subjects) == 2
+
+
+def test_a_portal_token_cannot_present_another_tenants_certificate(
+    stack: Stack, receiver: MtlsReceiver, pki: dict[str, Any]
+) -> None:
+    # GIVEN applications A and B, B's certificate and the operator's in Secrets Manager, and A's token
+    # (issue 19, security 3: a token could name any certificate of the stage and have it presented)
+    from tests import aws
+
+    def app(name: str) -> str:
+        resp = stack.request("POST", "/v1/applications", admin=True, json_body={"name": name})
+        assert resp.status == 201, resp.body
+        return str(resp.json()["id"])
+
+    a, b = app("A"), app("B")
+    secrets = aws.client("secretsmanager", stack.endpoint)
+    value = json.dumps({"certificate": pki["chain"], "private_key": pki["key"]})
+    for name in (
+        f"hookway/local/apps/{b}/client",
+        "hookway/local/certs/operator",
+        f"hookway/local/apps/{a}/c",
+    ):
+        secrets.create_secret(Name=name, SecretString=value)
+    resp = stack.request("POST", f"/v1/applications/{a}/portal-access", admin=True, json_body={})
+    assert resp.status == 201, resp.body
+    token = {"Authorization": f"Bearer {resp.json()['token']}"}
+    url = f"https://127.0.0.1:{receiver.port}/hooks"
+
+    def create(name: str) -> Any:
+        doc = {"url": url, "client_certificate": {"source": "secretsmanager", "name": name}}
+        return stack.request("POST", "/v1/endpoints", headers=token, json_body=doc)
+
+    # WHEN A's token names B's certificate, the operator's, or a name under B's that does not exist
+    refused = [
+        create(f"hookway/local/apps/{b}/client"),
+        create("hookway/local/certs/operator"),
+        create(f"hookway/local/apps/{b}/nothing-here"),
+    ]
+    # THEN each is 400 on that field, in the same words whether the certificate exists or not
+    assert [r.status for r in refused] == [400, 400, 400], [r.body for r in refused]
+    assert {r.json()["error"]["field"] for r in refused} == {"client_certificate"}
+    assert len({r.json()["error"]["message"] for r in refused}) == 1
+    # ... and A's own certificate is accepted, and PATCHing B's onto it is refused the same way
+    own = create(f"hookway/local/apps/{a}/c")
+    assert own.status == 201, own.body
+    patched = stack.request(
+        "PATCH",
+        f"/v1/endpoints/{own.json()['id']}",
+        headers=token,
+        json_body={
+            "client_certificate": {"source": "secretsmanager", "name": f"hookway/local/apps/{b}/client"}
+        },
+    )
+    assert (
+        patched.status == 400 and patched.json()["error"]["message"] == refused[0].json()["error"]["message"]
+    )
+    # ... and a message of A is delivered to A's endpoint with A's certificate
+    resp = stack.request(
+        "POST", "/v1/messages", admin=True, json_body={"event_type": "x", "payload": {}, "application": a}
+    )
+    assert resp.status == 202, resp.body
+    attempt = wait_until(lambda: _first_attempt(stack, resp.json()["id"], own.json()["id"]), timeout=30)
+    assert attempt["status"] == "succeeded", attempt
+    assert receiver.subjects == ["hookway-sender"]

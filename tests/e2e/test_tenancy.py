@@ -169,3 +169,102 @@ def test_a_payload_that_breaks_its_event_types_schema_is_refused(stack: Stack) -
     listed = _ok(stack.request("GET", "/v1/event-types?limit=200", admin=True), 200)
     assert name in {e["name"] for e in listed["data"]}
     assert json.loads(stack.request("GET", f"/v1/event-types/{name}", admin=True).body)["name"] == name
+
+
+def _token(stack: Stack, application: str) -> dict[str, str]:
+    minted = _ok(
+        stack.request("POST", f"/v1/applications/{application}/portal-access", admin=True, json_body={}), 201
+    )
+    return {"Authorization": f"Bearer {minted['token']}"}
+
+
+def test_a_tenants_filter_cannot_stall_the_shared_router(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN applications A and B, A's portal token, and an endpoint of B
+    # (issue 19, security 2: a filter of 20 stars held another tenant's message 8.4 s)
+    a, b = _app(stack, "A"), _app(stack, "B")
+    token = _token(stack, a["id"])
+    b_path = _path()
+    b_ep = _endpoint(stack, b["id"], receivers.url(b_path))
+    # WHEN A's token saves a filter of 20 stars THEN 400 naming the field
+    many = {"url": receivers.url(_path()), "filter": {"event_types": ["a*" * 20 + "b"]}}
+    refused = stack.request("POST", "/v1/endpoints", headers=token, json_body=many)
+    assert refused.status == 400, refused.body
+    assert refused.json()["error"]["field"] == "filter.event_types"
+    # WHEN A saves the most complex filters allowed and a long event type that almost matches them is
+    # published to A, then a message to B
+    worst = {
+        "url": receivers.url(_path()),
+        "filter": {"event_types": ["*a" * 8 + f"b{i}" for i in range(50)]},
+    }
+    _ok(stack.request("POST", "/v1/endpoints", headers=token, json_body=worst), 201)
+    _publish(stack, a["id"], "a" * 200)
+    b_message = _publish(stack, b["id"], "order.created")
+    # THEN B's message is delivered at once (the old regex took hours on A's)
+    wait_until(lambda: _deliveries(stack, b_message).get(b_ep["id"]) == "succeeded", timeout=20)
+
+
+def test_the_operators_resend_cannot_send_a_message_to_another_applications_endpoint(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN a message of A delivered to A's endpoint, and an endpoint of B
+    a, b = _app(stack, "A"), _app(stack, "B")
+    a_path, b_path = _path(), _path()
+    a_ep = _endpoint(stack, a["id"], receivers.url(a_path))
+    b_ep = _endpoint(stack, b["id"], receivers.url(b_path))
+    message_id = _publish(stack, a["id"], "order.created")
+    wait_until(lambda: _deliveries(stack, message_id).get(a_ep["id"]) == "succeeded")
+    # WHEN the operator resends it to B's endpoint (issue 19, security 15)
+    resp = stack.request(
+        "POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={"endpoint_ids": [b_ep["id"]]}
+    )
+    # THEN 400 naming the field, and B's receiver gets nothing
+    assert resp.status == 400, resp.body
+    assert resp.json()["error"]["code"] == "endpoint_of_another_application"
+    again = stack.request(
+        "POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={"endpoint_ids": [a_ep["id"]]}
+    )
+    assert again.status in (200, 202), again.body
+    wait_until(lambda: len(receivers.at(a_path)) == 2)
+    assert receivers.at(b_path) == []
+
+
+def test_a_portal_tokens_quotas_endpoints_and_actions(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN an application and its token (issue 19, security 11: no quota per application)
+    app = _app(stack, "quota")
+    token = _token(stack, app["id"])
+    url = receivers.url(_path())
+    # WHEN the token creates endpoints until the stage's cap (100 by default)
+    made = [
+        stack.request("POST", "/v1/endpoints", headers=token, json_body={"url": url}).status
+        for _ in range(100)
+    ]
+    assert made == [201] * 100
+    over = stack.request("POST", "/v1/endpoints", headers=token, json_body={"url": url})
+    # THEN the next one is 409 with a reason code, while the operator may still add to the application
+    assert over.status == 409 and over.json()["error"]["code"] == "endpoint_quota_exceeded", over.body
+    ops = _endpoint(stack, app["id"], url)
+    # ... a token's retry schedule may not retry faster than every 5 s
+    fast = stack.request(
+        "PATCH", f"/v1/endpoints/{ops['id']}", headers=token, json_body={"retry_schedule": [0, 1]}
+    )
+    assert fast.status == 400 and fast.json()["error"]["field"] == "retry_schedule", fast.body
+    # WHEN the token recovers over and over (each call could make Hookway send)
+    since = {"since": 0}
+
+    def recover() -> Any:
+        return stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", headers=token, json_body=since)
+
+    answers = [recover() for _ in range(30)]
+    # THEN the first 30 pass, and then it is 429 with Retry-After (the bucket refills one every 2 s, so a
+    # slow machine may see a few more pass first), for test events too; the operator is not limited
+    assert [a.status for a in answers] == [202] * 30
+    limited = next((a for a in (recover() for _ in range(10)) if a.status == 429), None)
+    assert limited is not None and limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 1
+    tested = [
+        stack.request("POST", f"/v1/endpoints/{ops['id']}/test", headers=token, json_body={})
+        for _ in range(3)
+    ]
+    assert 429 in [t.status for t in tested]
+    operator = stack.request("POST", f"/v1/endpoints/{ops['id']}/recover", admin=True, json_body=since)
+    assert operator.status == 202

@@ -61,6 +61,7 @@ def _message(clock: FakeClock, **changes: Any) -> Message:
         id=new_id("msg"),
         source_id="src_a",
         event_type="push",
+        event_type_verified=False,
         status="stored",
         received_at=clock(),
         size=3,
@@ -257,6 +258,8 @@ class TestStore:
             body=None,
             body_ref=BodyRef("b", "k", "abc", 3),
             event_type=None,
+            event_type_verified=None,
+            event_type_invalid=True,
             payload={"n": [1, 2]},
             source_ip=None,
             signed_timestamp=None,
@@ -325,7 +328,8 @@ class TestStore:
     def test_rejections_ring_and_counts(self, store: Any, clock: FakeClock) -> None:
         sid = new_id("src")
         for i in range(4):
-            store.record_rejection(
+            # each write is one flush: a sample and the counts it stands for
+            store.record_rejections(
                 Rejection(
                     sid,
                     clock() + i,
@@ -338,16 +342,19 @@ class TestStore:
                     "ua",
                     ("content-type", "x-hub-signature-256"),
                 ),
+                {"signature_mismatch": 10 * i, "ip_not_allowed": 0 if i else 1},
                 slot=i % 3,
-                ttl=int(clock()) + 100,
+                until=int(clock()) + 100,
             )
         kept = store.list_rejections(sid)
         assert len(kept) == 3  # bounded by the ring
         assert kept[0].header_names == ("content-type", "x-hub-signature-256")
         assert [r.at for r in kept] == sorted((r.at for r in kept), reverse=True)
-        assert store.rejection_counts(sid) == {"total": 4, "signature_mismatch": 3, "ip_not_allowed": 1}
+        # every count stays, also those of a slot whose sample was replaced
+        assert store.rejection_counts(sid) == {"total": 61, "signature_mismatch": 60, "ip_not_allowed": 1}
         clock.advance(101)
         assert store.list_rejections(sid) == []
+        assert store.rejection_counts(sid)["total"] == 61  # the counts outlive what is shown
 
 
 class TestApplications:
@@ -487,6 +494,16 @@ class TestApplications:
         store.delete_session("d" * 64)
         assert store.session_expires_at("d" * 64) is None
 
+    def test_end_sessions_ends_every_console_session(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN three sessions (an earlier test may have left others)
+        store.end_sessions()
+        for digest in ("a" * 64, "b" * 64, "c" * 64):
+            store.put_session(digest, clock() + 3600)
+        # WHEN every session is ended THEN none is found, and a second call finds nothing to end
+        assert store.end_sessions() == 3
+        assert [store.session_expires_at(d * 64) for d in "abc"] == [None, None, None]
+        assert store.end_sessions() == 0
+
     def test_revoke_tokens_only_moves_forward(self, store: Any, clock: FakeClock) -> None:
         # GIVEN an application
         app = _application(clock, uid="rv")
@@ -577,6 +594,39 @@ class TestEndpoints:
         assert [e.id for e in store.attention_endpoints(limit=50)] == [healthy.id]
         store.put_endpoint(store.get_endpoint(healthy.id).with_changes(enabled=True, disabled_reason=None))
         assert store.attention_endpoints(limit=50) == []
+
+    def test_the_attention_range_is_read_in_pages_oldest_first(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN five endpoints that started failing 10 s apart, and a healthy one
+        t0 = clock()
+        failing = [_endpoint(clock, enabled=True, disabled_reason=None, failing_since=None) for _ in range(5)]
+        healthy = _endpoint(clock, enabled=True, disabled_reason=None, failing_since=None)
+        for endpoint in (*failing, healthy):
+            store.put_endpoint(endpoint)
+        for i, endpoint in enumerate(failing):
+            store.set_endpoint_failing(endpoint.id, t0 + 10 * i)
+        # WHEN the range (t0, t0 + 30] is read two at a time
+        got: list[str] = []
+        cursor = None
+        while True:
+            page = store.attention_due(t0 + 30, after=t0, limit=2, cursor=cursor)
+            assert len(page.items) <= 2
+            got += [e.id for e in page.items]
+            cursor = page.cursor
+            if cursor is None:
+                break
+        # THEN it holds the entries after t0 up to t0 + 30 included, oldest first, each once
+        assert got == [e.id for e in failing[1:4]]
+        everything = store.attention_due(t0 + 30, after=None, limit=10, cursor=None)
+        assert [e.id for e in everything.items] == [e.id for e in failing[:4]]
+        assert everything.cursor is None
+        with pytest.raises(BadRequestError):
+            store.attention_due(t0, after=None, limit=2, cursor="e30")
+
+    def test_a_checkpoint_reads_back_what_was_saved(self, store: Any) -> None:
+        assert store.get_checkpoint("sweep") is None
+        store.put_checkpoint("sweep", '{"done": 1.5}')
+        store.put_checkpoint("sweep", '{"done": 2.5}')
+        assert store.get_checkpoint("sweep") == '{"done": 2.5}'
 
 
 class TestCounters:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,10 @@ import pytest
 import yaml
 
 from chalicelib.names import FUNCTIONS, names
-from infra import api_gateway
+from infra import api_gateway, chalice_config
 from infra.deploy import restore_record, save_record
 from infra.package import LOGICAL_IDS, package
+from infra.stack import stage_options
 from local.emulator import _CfnLoader
 from tests import aws
 
@@ -68,6 +70,37 @@ def _deployed_as_far_as_moto_allows(result: subprocess.CompletedProcess[str]) ->
     assert result.returncode != 0, output
     assert MOTO_LACKS in output, output  # and nothing earlier failed:
     assert "[deploy] chalice deploy --stage" in output, output
+    # AND the person running it reads one sentence about the emulator, not Chalice's chained tracebacks
+    assert "[deploy] error: the AWS emulator at http://127.0.0.1:" in result.stderr, output
+    assert "so the deploy stops there" in result.stderr, output
+    assert "Traceback" not in output, output
+
+
+def test_the_local_stage_name_is_never_deployed_or_packaged(account: str) -> None:
+    # GIVEN an account WHEN make deploy STAGE=local runs (that name once turned the SSRF guard off)
+    result = make("deploy", "local", account)
+    # THEN it is refused before anything is created
+    assert result.returncode != 0
+    assert "the stage name 'local' is the local stack's (make dev) and cannot be deployed" in result.stderr
+    stacks = aws.client("cloudformation", account).list_stacks()["StackSummaries"]
+    assert not [s for s in stacks if s["StackName"].startswith("hookway-local")]
+    # AND the package path refuses it too
+    packaged = subprocess.run(
+        [sys.executable, "-m", "infra.package", "--stage", "local", "--no-lint"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert packaged.returncode == 1 and "cannot be deployed" in packaged.stderr, packaged.stderr
+
+
+@pytest.mark.parametrize("name", chalice_config.LOCAL_ONLY)
+def test_a_stage_config_cannot_turn_a_local_exception_on(name: str) -> None:
+    base = {"stages": {"dev": {"environment_variables": {name: "true"}}}}
+    with pytest.raises(ValueError, match=name):
+        chalice_config.config_for(names("dev"), stage_options("dev"), outputs=None, base=base)
 
 
 @pytest.fixture(scope="module")

@@ -72,6 +72,7 @@ def _container(world: dict[str, Any], recorder: Recorder) -> wiring.Container:
         "HOOKWAY_STAGE": "local",
         "HOOKWAY_ADMIN_KEY": "hk_iam_test",
         "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+        "HOOKWAY_ALLOW_HTTP": "true",
         "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
     }
     session = boto3.session.Session(
@@ -205,28 +206,13 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     assert event is not None
     _run("dead_letters", container, event)
     recorded["dead_letters"] = calls.actions
-    # ... and the hourly sweep, with work to do: an endpoint failing for 6 days, a claim whose holder died
+    # ... and the hourly sweep, with work to do: an endpoint failing for 6 days (it reads the attention
+    # index and its checkpoint; expired claims are the dead-letter handler's, not the sweep's)
     import time
-
-    from chalicelib.models import Attempt
 
     failing = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/fail"))
     api.store.set_endpoint_failing(failing.id, None)
     api.store.set_endpoint_failing(failing.id, time.time() - 6 * 86400)
-    message = api.store.get_message(message_id)
-    orphan = Attempt(
-        message_id=message_id,
-        endpoint_id=failing.id,
-        number=7,
-        claim_id="clm_dead",
-        started_at=time.time() - 7200,
-        status="in_flight",
-        delivery_status="pending",
-        lease_until=time.time() - 7000,
-        expires_at=message.expires_at,
-        generation=message.receipt_id.rsplit("_", 1)[-1][:12],
-    )
-    assert api.store.claim_attempt(orphan, time.time())
     calls = Recorder()
     schedule = {
         "version": "0",
@@ -240,7 +226,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         "detail": {},
     }
     report = _run("sweep", _container(world, calls), schedule)
-    assert report["endpoints_disabled"] == [failing.id] and report["claims_ended"] == 1
+    assert report["endpoints_disabled"] == [failing.id] and report["caught_up"]
     recorded["sweep"] = calls.actions
     receiver.server.shutdown()
 

@@ -102,6 +102,55 @@ def test_keys_are_made_once_kept_private_and_the_environment_wins(tmp_path: Path
     assert state.keys(tmp_path, {}) == made  # a key given once is not saved over the kept one
 
 
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_what_is_saved_only_its_owner_can_read(endpoint: str, tmp_path: Path) -> None:
+    # GIVEN a state folder from before this rule: world-readable folder and files
+    directory = tmp_path / "state"
+    (directory / state.OBJECTS).mkdir(parents=True, mode=0o755)
+    directory.chmod(0o755)
+    old = directory / state.TABLE
+    old.write_text("")
+    old.chmod(0o644)
+    # WHEN make dev opens it and saves a run holding a secret (table item, object, queued webhook)
+    state.private_dir(directory)
+    resources = _resources(endpoint)
+    aws.client("dynamodb", endpoint).put_item(
+        TableName=resources["HOOKWAY_TABLE"],
+        Item={"pk": {"S": "EP#1"}, "sk": {"S": "META"}, "secrets": {"S": "whsec_x"}},
+    )
+    aws.client("s3", endpoint).put_object(Bucket=resources["HOOKWAY_BUCKET"], Key="k", Body=b"body")
+    aws.client("sqs", endpoint).send_message(QueueUrl=resources["HOOKWAY_INGEST_QUEUE_URL"], MessageBody="{}")
+    kept = _kept(directory, resources, endpoint)
+    state.keys(directory, {})
+    kept.save_queues()
+    kept.save()
+    # THEN every folder is 0700 and every file 0600 (the table dump and keys.json hold secrets)
+    assert _mode(directory) == 0o700 and _mode(directory / state.OBJECTS) == 0o700
+    files = [p for p in directory.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {state.KEYS, state.TABLE, state.QUEUES, "k"}
+    assert {p.name: _mode(p) for p in files} == {p.name: 0o600 for p in files}
+
+
+def test_a_users_own_local_dir_keeps_its_mode(tmp_path: Path) -> None:
+    # GIVEN HOOKWAY_LOCAL_DIR naming a folder of the user's own, with a file of ours and one of theirs
+    (tmp_path / "env.json").write_text("{}")
+    (tmp_path / "env.json").chmod(0o644)
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "notes.txt").chmod(0o644)
+    tmp_path.chmod(0o755)
+    # WHEN make dev makes its files private there
+    state.private_dir(tmp_path, files=("env.json",), own_folder=False)
+    # THEN only its own file changed
+    assert (_mode(tmp_path), _mode(tmp_path / "env.json"), _mode(tmp_path / "notes.txt")) == (
+        0o755,
+        0o600,
+        0o644,
+    )
+
+
 def test_sealed_secrets_open_after_a_restart_under_the_new_emulators_key(
     endpoint: str, tmp_path: Path
 ) -> None:

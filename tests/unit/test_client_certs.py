@@ -209,3 +209,86 @@ def test_an_endpoint_names_its_client_certificate_and_the_sender_passes_it_on(se
     assert (
         world.endpoints.update(endpoint.id, {"client_certificate": None}, OPERATOR).client_certificate is None
     )
+
+
+# --- certificates are bound to their owner (issue 19, security 3) ---
+
+
+def test_references_are_bound_to_their_owner() -> None:
+    prefixes = {"secretsmanager": "hookway/prod/", "ssm": "/hookway/prod/certs/"}
+    mine = {"source": "secretsmanager", "name": "hookway/prod/apps/app_a/acme"}
+    assert parse_reference(mine, prefixes, "app_a") == "secretsmanager:hookway/prod/apps/app_a/acme"
+    assert parse_reference(
+        {"source": "ssm", "name": "/hookway/prod/certs/apps/app_a/x"}, prefixes, "app_a"
+    ) == ("ssm:/hookway/prod/certs/apps/app_a/x")
+    errors = set()
+    for owner, name in (
+        ("app_a", "hookway/prod/apps/app_b/acme"),  # another application's
+        ("app_a", "hookway/prod/apps/app_ab/acme"),  # a longer id sharing the prefix
+        ("app_a", "hookway/prod/certs/sender"),  # the operator's
+        ("app_a", "hookway/prod/apps/app_a"),  # the folder itself, not under it
+        (None, "hookway/prod/apps/app_a/acme"),  # an application's, on an operator's endpoint
+    ):
+        with pytest.raises(ValueError) as err:
+            parse_reference({"source": "secretsmanager", "name": name}, prefixes, owner)
+        errors.add((owner, str(err.value)))
+    # The words depend on the owner only, never on the name asked for (existing or not).
+    assert len({message for owner, message in errors if owner == "app_a"}) == 1
+
+
+def test_a_portal_token_cannot_name_another_owners_certificate_on_create_or_update(
+    services: Services,
+) -> None:
+    from chalicelib.scope import Scope
+
+    # GIVEN applications A and B on stage "test", and a token of A
+    world = World(services, Receiver())
+    a = world.container.applications.create({"name": "A"}, OPERATOR)
+    b = world.container.applications.create({"name": "B"}, OPERATOR)
+    token_a = Scope(application_id=a.id)
+    url = "https://hooks.example.com/in"
+    foreign = [
+        {"source": "secretsmanager", "name": f"hookway/test/apps/{b.id}/client"},  # B's
+        {"source": "secretsmanager", "name": "hookway/test/certs/sender"},  # the operator's
+        {"source": "ssm", "name": f"/hookway/test/certs/apps/{b.id}/client"},
+    ]
+    own = {"source": "secretsmanager", "name": f"hookway/test/apps/{a.id}/client"}
+    # WHEN A's token names another owner's certificate on create THEN 400 on that field
+    for doc in foreign:
+        with pytest.raises(ValidationError) as err:
+            world.endpoints.create({"url": url, "client_certificate": doc}, token_a)
+        assert err.value.field == "client_certificate" and err.value.status == 400
+    # ... and on update of its own endpoint
+    endpoint, _, _ = world.endpoints.create({"url": url, "client_certificate": own}, token_a)
+    for doc in foreign:
+        with pytest.raises(ValidationError):
+            world.endpoints.update(endpoint.id, {"client_certificate": doc}, token_a)
+    # ... nor may the operator put B's certificate on A's endpoint
+    with pytest.raises(ValidationError):
+        world.endpoints.update(endpoint.id, {"client_certificate": foreign[0]}, OPERATOR)
+    assert world.endpoints.get(endpoint.id, token_a).client_certificate == f"secretsmanager:{own['name']}"
+
+
+def test_the_sender_refuses_a_stored_foreign_certificate_in_the_words_of_a_missing_one(
+    services: Services,
+) -> None:
+    from dataclasses import replace
+
+    from chalicelib.outbound.client_certs import UNREADABLE
+
+    # GIVEN an application's endpoint whose stored reference names the operator's certificate (stored
+    # before the rule, or written around the API)
+    world = World(services, Receiver())
+    app = world.container.applications.create({"name": "A"}, OPERATOR)
+    endpoint, _ = world.endpoint(application=app.id)
+    services.store.put_endpoint(
+        replace(endpoint, client_certificate="secretsmanager:hookway/test/certs/sender")
+    )
+    # WHEN a message is delivered to it
+    world.publisher.publish({"event_type": "x", "payload": {}, "application": app.id}, None, OPERATOR)
+    world.route_all()
+    assert world.sender.handle(world.deliveries.sent.pop(0)) == "retrying"
+    # THEN nothing is sent, and the attempt fails as for a certificate that cannot be read
+    assert world.receiver.requests == []
+    [attempt] = services.store.list_attempts(next(iter(services.store.messages)))
+    assert attempt.error_class == "client_certificate_error" and attempt.error == UNREADABLE

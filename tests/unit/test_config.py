@@ -11,15 +11,59 @@ from chalicelib.errors import ConfigError
 def test_defaults() -> None:
     s = Settings.from_env({})
     assert s.stage == "local"
-    assert s.allow_private_destinations is True  # only the local stage defaults to allowing demo receivers
+    # The stage's name turns nothing on: every local exception is its own setting, off by default.
+    assert (s.allow_private_destinations, s.allow_http, s.insecure_cookies) == (False, False, False)
+    assert s.admin_key_cache_seconds == 60
     assert s.claim_check_bytes == 900 * 1024
     assert s.replay_window_seconds == 3 * 86400
+
+
+EMULATOR = {"HOOKWAY_AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}
+LOCAL_EXCEPTIONS = {
+    "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "allow_private_destinations",
+    "HOOKWAY_ALLOW_HTTP": "allow_http",
+    "HOOKWAY_INSECURE_COOKIES": "insecure_cookies",
+}
 
 
 def test_deployed_stages_never_allow_private_destinations() -> None:
     assert Settings.from_env({"HOOKWAY_STAGE": "prod"}).allow_private_destinations is False
     with pytest.raises(ConfigError):
         Settings.from_env({"HOOKWAY_STAGE": "prod", "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true"})
+
+
+@pytest.mark.parametrize("name", LOCAL_EXCEPTIONS)
+def test_the_stage_name_local_turns_no_exception_on(name: str) -> None:
+    # GIVEN a stage named local, on real AWS (no emulator) WHEN nothing else is set THEN the guard is on
+    s = Settings.from_env({"HOOKWAY_STAGE": "local"})
+    assert not (s.allow_private_destinations or s.allow_http or s.insecure_cookies)
+    # AND an exception asked for on real AWS is refused, whatever the stage is called
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({"HOOKWAY_STAGE": "local", name: "true"})
+
+
+@pytest.mark.parametrize("name", LOCAL_EXCEPTIONS)
+def test_local_exceptions_hold_only_with_a_loopback_public_url(name: str) -> None:
+    # the local stack: the emulator on loopback, the API on loopback (or not yet known)
+    for public in ("", "http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000"):
+        s = Settings.from_env({**EMULATOR, name: "true", "HOOKWAY_PUBLIC_URL": public})
+        assert getattr(s, LOCAL_EXCEPTIONS[name]) is True
+    # a tunnel makes the stack reachable from outside: the exceptions are refused
+    with pytest.raises(ConfigError, match="not a loopback"):
+        Settings.from_env({**EMULATOR, name: "true", "HOOKWAY_PUBLIC_URL": "https://tunnel.example.test"})
+    # and an emulator elsewhere is not the local stack
+    with pytest.raises(ConfigError, match="HOOKWAY_AWS_ENDPOINT_URL"):
+        Settings.from_env({"HOOKWAY_AWS_ENDPOINT_URL": "http://10.0.0.5:5000", name: "true"})
+
+
+def test_the_emulator_address_is_known_only_for_a_loopback_emulator() -> None:
+    assert Settings.from_env(EMULATOR).emulator_address == ("127.0.0.1", 5000)
+    assert Settings.from_env({"HOOKWAY_AWS_ENDPOINT_URL": "http://localhost:4566"}).emulator_address == (
+        "127.0.0.1",
+        4566,
+    )
+    assert Settings.from_env({}).emulator_address is None
+    assert Settings.from_env({"AWS_ENDPOINT_URL": "https://vpce.example.test"}).emulator_address is None
 
 
 @pytest.mark.parametrize(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from chalicelib.errors import StorageError
 from chalicelib.messages import delivery_states
+from chalicelib.models import Endpoint
 from chalicelib.outbound.dead_letters import DeadLetters, StillLeasedError
 from chalicelib.outbound.tasks import PoisonTaskError, Task
+from chalicelib.ports import Page
 from chalicelib.sweep import Sweep
 from tests.unit.test_delivery import Receiver, World, _publish
 
@@ -116,14 +121,40 @@ def test_a_task_of_a_message_past_retention_is_dropped(world: World) -> None:
     assert _dead_letters(world, []).handle(body) == "gone"
 
 
-def _sweep(world: World, counted: list[str]) -> Sweep:
+def _sweep(world: World, counted: list[str], store: Any = None, **kwargs: Any) -> Sweep:
     return Sweep(
-        store=world.s.store,
+        store=store or world.s.store,
         publisher=world.publisher,
         clock=world.clock,
         disable_after=5 * 86400,
         count=lambda name, **dims: counted.append(name),
+        **kwargs,
     )
+
+
+class CountingStore:
+    """The fake store, counting the calls made and the items they returned (what DynamoDB would read)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+        self.items_read = 0
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.inner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            result = method(*args, **kwargs)
+            if isinstance(result, Page):
+                self.items_read += len(result.items)
+            elif isinstance(result, list):
+                self.items_read += len(result)
+            elif result is not None and not isinstance(result, bool):
+                self.items_read += 1
+            return result
+
+        return counted
 
 
 def test_the_sweep_disables_an_endpoint_that_kept_failing_without_new_traffic(world: World) -> None:
@@ -135,14 +166,17 @@ def test_the_sweep_disables_an_endpoint_that_kept_failing_without_new_traffic(wo
     counted: list[str] = []
     # WHEN the sweep runs
     report = _sweep(world, counted).run()
-    # THEN only the failing one is disabled, with the operational event, and the report says so
-    assert report.endpoints_disabled == [failing.id] and report.endpoints_checked == 2
+    # THEN only the failing one is disabled, with the operational event, and the report says so; the
+    # healthy one is not even read (intended change: the sweep reads the attention index only)
+    assert report.endpoints_disabled == [failing.id] and report.endpoints_checked == 1
+    assert report.caught_up
     assert not world.s.store.get_endpoint(failing.id).enabled
     assert world.s.store.get_endpoint(healthy.id).enabled
     assert any(b'"endpoint.disabled"' in body.encode() for body in world.s.queue.sent)
     assert counted == ["SweepDisabled"]
-    # WHEN it runs again THEN nothing more happens
-    assert _sweep(world, []).run().endpoints_disabled == []
+    # WHEN it runs again THEN nothing more happens (and nothing already examined is read again)
+    again = _sweep(world, []).run()
+    assert again.endpoints_disabled == [] and again.endpoints_checked == 0
 
 
 def test_the_sweep_leaves_an_endpoint_failing_for_less_than_the_period(world: World) -> None:
@@ -151,13 +185,95 @@ def test_the_sweep_leaves_an_endpoint_failing_for_less_than_the_period(world: Wo
     world.clock.advance(4 * 86400)
     assert _sweep(world, []).run().endpoints_disabled == []
     assert world.s.store.get_endpoint(endpoint.id).enabled
+    # WHEN the period has passed, at a later run THEN it is disabled then
+    world.clock.advance(1 * 86400 + 3600)
+    assert _sweep(world, []).run().endpoints_disabled == [endpoint.id]
 
 
-def test_the_sweep_ends_a_claim_whose_holder_never_came_back(world: World) -> None:
-    # GIVEN an attempt left in flight by a holder that died, whose task never came back
+def _many_endpoints(world: World, n: int) -> list[Endpoint]:
+    """``n`` healthy endpoints of the operator and of 100 applications, put straight into the fake."""
+    template, _ = world.endpoint()
+    made = [template]
+    for i in range(1, n):
+        endpoint = replace(
+            template,
+            id=f"ep_{i:08d}",
+            application_id=None if i % 2 else f"app_{i % 100:03d}",
+            created_at=template.created_at + i / 1000,
+        )
+        world.s.store.put_endpoint(endpoint)
+        made.append(endpoint)
+    return made
+
+
+def test_the_sweep_on_20000_endpoints_reads_only_those_that_need_attention(world: World) -> None:
+    # GIVEN 20,000 endpoints: 5 failing for 6 days, 3 failing for 2 days, 2 disabled a week ago
+    endpoints = _many_endpoints(world, 20_000)
+    start = world.clock.now
+    for e in endpoints[100:102]:
+        world.s.store.disable_endpoint(e.id, "by hand", start)
+    world.clock.advance(86400)
+    old = [e.id for e in endpoints[1000:1005]]
+    for endpoint_id in old:
+        world.s.store.set_endpoint_failing(endpoint_id, world.clock.now)
+    world.clock.advance(4 * 86400)
+    recent = [e.id for e in endpoints[5000:5003]]
+    for endpoint_id in recent:
+        world.s.store.set_endpoint_failing(endpoint_id, world.clock.now)
+    world.clock.advance(2 * 86400)
+    store = CountingStore(world.s.store)
+    # WHEN the sweep runs
+    report = _sweep(world, [], store=store).run()
+    # THEN it disabled the 5, having read the 7 index entries in its range (5 + the 2 disabled) and no
+    # listing of endpoints, applications or attempts
+    assert sorted(report.endpoints_disabled) == sorted(old)
+    assert report.endpoints_checked == 7 and report.caught_up
+    assert store.items_read <= 7 + 1  # the entries, and the checkpoint
+    assert set(store.calls) <= {"get_checkpoint", "attention_due", "disable_endpoint", "put_checkpoint"}
+    # WHEN 4 days pass and it runs again THEN it reads only the 3 entries that came due and disables them
+    world.clock.advance(4 * 86400)
+    store = CountingStore(world.s.store)
+    report = _sweep(world, [], store=store).run()
+    assert sorted(report.endpoints_disabled) == sorted(recent)
+    assert report.endpoints_checked == 3
+    assert store.items_read <= 3 + 1
+
+
+def test_the_sweep_works_in_bounded_runs_and_carries_on_where_it_stopped(world: World) -> None:
+    # GIVEN 7 endpoints failing for 6 days
+    failing = [world.endpoint()[0].id for _ in range(7)]
+    for endpoint_id in failing:
+        world.s.store.set_endpoint_failing(endpoint_id, world.clock.now)
+        world.clock.advance(1)
+    world.clock.advance(6 * 86400)
+    disabled: list[str] = []
+    reports = []
+    # WHEN the sweep runs with a budget of 3 endpoints a run
+    for _ in range(3):
+        store = CountingStore(world.s.store)
+        report = _sweep(world, [], store=store, max_items=3).run()
+        assert report.endpoints_checked <= 3 and store.items_read <= 3 + 1
+        disabled += report.endpoints_disabled
+        reports.append(report)
+        world.clock.advance(3600)
+    # THEN three runs disabled all seven, each once, oldest first; the last one caught up
+    assert disabled == failing
+    assert [r.caught_up for r in reports] == [False, False, True]
+    # ... and a run out of time examines nothing, and loses nothing
+    world.s.store.set_endpoint_failing(world.endpoint()[0].id, world.clock.now)
+    world.clock.advance(6 * 86400)
+    assert _sweep(world, [], max_seconds=0).run().endpoints_checked == 0
+    assert len(_sweep(world, []).run().endpoints_disabled) == 1
+
+
+def test_an_orphan_claim_is_ended_by_the_dead_letter_handler_and_never_read_by_the_sweep(
+    world: World,
+) -> None:
+    # GIVEN an attempt left in flight by a holder that died; its task then failed every receive
     world.endpoint()
     message_id = _publish(world)
-    task = Task.decode(_first_task(world))
+    body = _first_task(world)
+    task = Task.decode(body)
     from chalicelib.models import Attempt, generation_of
 
     orphan = Attempt(
@@ -172,13 +288,12 @@ def test_the_sweep_ends_a_claim_whose_holder_never_came_back(world: World) -> No
         generation=generation_of(world.s.store.get_message(message_id)),
     )
     world.s.store.claim_attempt(orphan, world.clock.now)
-    # WHEN the sweep runs before the lease has been over for an hour THEN it leaves the claim alone
-    world.clock.advance(1800)
-    assert _sweep(world, []).run().claims_ended == 0
-    # WHEN it runs later THEN the delivery ends failed (claim_expired), and /recover can send it again
-    world.clock.advance(3600)
-    counted: list[str] = []
-    assert _sweep(world, counted).run().claims_ended == 1
+    # WHEN the sweep runs THEN it reads no attempt (that scan is gone)
+    world.clock.advance(7200)
+    store = CountingStore(world.s.store)
+    _sweep(world, [], store=store).run()
+    assert "list_endpoint_attempts" not in store.calls and "list_attempts" not in store.calls
+    # WHEN the task reaches the dead-letter queue THEN its handler ends the delivery failed
+    assert _dead_letters(world, []).handle(body) == "failed"
     state = _state(world, message_id)
-    assert state["status"] == "failed" and state["last_error_class"] == "claim_expired"
-    assert counted == ["SweepClaimsEnded"]
+    assert state["status"] == "failed" and state["last_error_class"] == "dead_lettered"

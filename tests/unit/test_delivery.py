@@ -42,13 +42,13 @@ class Receiver:
 class World:
     """Services with the outbound path wired to fakes."""
 
-    def __init__(self, services: Services, receiver: Receiver) -> None:
+    def __init__(self, services: Services, receiver: Receiver, endpoint_cache_seconds: int = 0) -> None:
         self.s = services
         self.clock: FakeClock = services.clock
         self.deliveries = MemoryQueue()
         self.receiver = receiver
         self.container = Container(
-            Settings(stage="test", admin_key="k", endpoint_cache_seconds=0),
+            Settings(stage="test", admin_key="k", endpoint_cache_seconds=endpoint_cache_seconds),
             self.clock,
             store=services.store,
             ingest_queue=services.queue,
@@ -280,6 +280,51 @@ def test_success_clears_the_failure_clock(world: World) -> None:
     assert world.s.store.get_endpoint(endpoint.id).failing_since is None
 
 
+def test_a_success_within_the_endpoint_caches_seconds_of_a_failure_clears_the_failure_clock(
+    services: Services,
+) -> None:
+    # GIVEN the sender's endpoint cache of 10 s (the deployed default), warm with the healthy endpoint
+    # (issue 19, correctness 1: the clear depended on the cached copy, which never saw the failure)
+    world = World(services, Receiver([500, 200]), endpoint_cache_seconds=10)
+    endpoint, _ = world.endpoint(retry_schedule=[0, 2])
+    # WHEN an attempt fails, and its retry 2 s later succeeds (both within the cache's 10 s)
+    _publish(world)
+    assert world.run() == ["retrying", "succeeded"]
+    # THEN the stored endpoint is no longer failing
+    assert world.s.store.get_endpoint(endpoint.id).failing_since is None
+
+
+def test_a_first_attempt_success_after_another_messages_failure_clears_the_failure_clock(
+    services: Services,
+) -> None:
+    # GIVEN a warm 10 s endpoint cache, and one message whose only attempt fails (no retries left)
+    world = World(services, Receiver([500, 200]), endpoint_cache_seconds=10)
+    endpoint, _ = world.endpoint(retry_schedule=[0])
+    _publish(world)
+    assert world.run() == ["failed"]
+    assert world.s.store.get_endpoint(endpoint.id).failing_since is not None
+    # WHEN another message's first attempt succeeds 3 s later, in the same container
+    world.clock.advance(3)
+    _publish(world)
+    assert world.run() == ["succeeded"]
+    # THEN the failure clock is cleared
+    assert world.s.store.get_endpoint(endpoint.id).failing_since is None
+
+
+def test_a_healthy_endpoint_costs_no_write_for_its_failure_clock(services: Services) -> None:
+    # GIVEN a healthy endpoint behind the 10 s cache
+    world = World(services, Receiver(), endpoint_cache_seconds=10)
+    endpoint, _ = world.endpoint()
+    calls: list[float | None] = []
+    store_set = world.s.store.set_endpoint_failing
+    world.s.store.set_endpoint_failing = lambda eid, since: (calls.append(since), store_set(eid, since))[1]  # type: ignore[method-assign]
+    # WHEN ten messages succeed at the first attempt THEN the failure clock is never written
+    for _ in range(10):
+        _publish(world)
+    assert world.run() == ["succeeded"] * 10
+    assert calls == [] and world.s.store.get_endpoint(endpoint.id).failing_since is None
+
+
 def test_duplicate_task_is_not_sent_twice_and_crashed_claim_is_retaken(world: World) -> None:
     world.endpoint()
     message_id = _publish(world)
@@ -422,7 +467,8 @@ def test_an_id_stored_again_after_its_window_gets_fresh_deliveries_and_old_retri
     # GIVEN a Stripe-like source whose event failed on its first attempt and has a retry queued
     world.receiver.script = [500]
     endpoint, _ = world.endpoint()
-    sid = world.s.github_source(replay_window=3600)
+    # (deduplicated by the provider's id header, the operator's explicit choice: the bodies differ)
+    sid = world.s.github_source(replay_window=3600, dedupe="header:X-GitHub-Delivery")
     first_body = b'{"v": 1}'
     world.s.ingest.receive(inbound(sid, first_body, github_headers(first_body, delivery="evt_1")))
     world.route_all()

@@ -125,6 +125,31 @@ def test_unresolvable_name_is_dns_error(answer: list[str] | None) -> None:
     assert caught.value.error_class == "dns_error"
 
 
+def test_a_slow_name_lookup_counts_against_the_attempts_deadline() -> None:
+    # GIVEN a resolver that takes 3 s to answer (a name server that does not reply; issue 19, security 11)
+    import threading
+
+    release = threading.Event()
+
+    def slow(host: str, port: int) -> list[str]:
+        release.wait(3.0)
+        return ["127.0.0.1"]
+
+    transport = Transport(allow_private=True, resolver=slow)
+    try:
+        # WHEN a request with a 0.5 s deadline is sent
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError) as caught:
+            transport.send(post(f"http://{HOOK_HOST}/", timeout=0.5))
+        elapsed = time.monotonic() - started
+        # THEN it ends at the deadline as a timeout, not when the lookup finally answers (generous bound)
+        assert caught.value.error_class == "timeout"
+        assert elapsed < 2.0, elapsed
+    finally:
+        release.set()
+        transport.close()
+
+
 def test_reuses_connections_and_is_safe_across_threads() -> None:
     with http_server() as (port, state), Transport(allow_private=True, pool_maxsize=4) as transport:
         url = f"http://127.0.0.1:{port}/"

@@ -73,6 +73,26 @@ def test_invalid_endpoints_are_refused_with_the_field(
     assert err.value.field == field
 
 
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        ["a*" * 9 + "b"],  # one star more than allowed (the review's 20 held a message 8.4 s)
+        ["*" * 199],
+        ["x" * 201],
+        [f"order.{i}" for i in range(51)],
+    ],
+)
+def test_event_type_patterns_are_bounded_on_save(service: EndpointService, patterns: list[str]) -> None:
+    # WHEN an endpoint's filter holds a pattern with too many stars, too long, or too many patterns
+    with pytest.raises(ValidationError) as err:
+        service.create({"url": "https://evil.example/", "filter": {"event_types": patterns}}, OPERATOR)
+    # THEN 400 naming the field
+    assert err.value.status == 400 and err.value.field == "filter.event_types"
+    # ... and the most complex pattern allowed is kept
+    ok = ["a*" * 8 + "b"]
+    assert service.create({"url": "https://evil.example/", "filter": {"event_types": ok}}, OPERATOR)[0]
+
+
 def test_secret_is_generated_shown_once_and_rotated(service: EndpointService) -> None:
     endpoint, secret, public_key = service.create(
         {"url": "https://evil.example/", "auth": {"type": "bearer", "token": "tok-123456"}}, OPERATOR

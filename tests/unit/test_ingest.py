@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -116,12 +117,55 @@ def test_binary_body_below_threshold_travels_inline_exactly(services: Services) 
     assert Envelope.decode(services.queue.sent[0]).body == body
 
 
-def test_same_delivery_gets_same_message_id_and_others_do_not(services: Services) -> None:
+def _id(services: Services, sid: str, body: bytes, headers: dict[str, Any]) -> str:
+    return str(json.loads(services.ingest.receive(inbound(sid, body, headers)).body)["id"])
+
+
+def test_a_body_only_scheme_dedupes_on_the_body_whatever_the_delivery_header_says(services: Services) -> None:
+    # GIVEN a GitHub source (the signature covers the body only, not X-GitHub-Delivery)
     sid = services.github_source()
-    first = json.loads(services.ingest.receive(inbound(sid, BODY, github_headers(BODY, delivery="a"))).body)
-    again = json.loads(services.ingest.receive(inbound(sid, BODY, github_headers(BODY, delivery="a"))).body)
-    other = json.loads(services.ingest.receive(inbound(sid, BODY, github_headers(BODY, delivery="b"))).body)
-    assert first["id"] == again["id"] != other["id"]
+    first = _id(services, sid, BODY, github_headers(BODY, delivery="a"))
+    # WHEN a captured delivery is sent again with a new delivery id and another event type
+    replay = _id(services, sid, BODY, {**github_headers(BODY, delivery="b"), "x-github-event": "release"})
+    # THEN it is the same message (issue 19, security 7); another body is another message
+    other_body = b'{"other": 1}'
+    assert first == replay != _id(services, sid, other_body, github_headers(other_body, delivery="a"))
+    envelope = Envelope.decode(services.queue.sent[0])
+    assert envelope.dedupe_key == f"sha256:{hashlib.sha256(BODY).hexdigest()}"
+    assert (envelope.delivery_id, envelope.event_type, envelope.event_type_verified) == ("a", "push", False)
+
+
+def test_an_explicit_dedupe_rule_is_the_opt_out(services: Services) -> None:
+    # GIVEN a GitHub source whose operator chose the provider's header as the key
+    sid = services.github_source(dedupe="header:X-GitHub-Delivery")
+    first = _id(services, sid, BODY, github_headers(BODY, delivery="a"))
+    again = _id(services, sid, BODY, github_headers(BODY, delivery="a"))
+    other = _id(services, sid, BODY, github_headers(BODY, delivery="b"))
+    # THEN it is kept as given: the header decides
+    assert first == again != other
+
+
+def test_a_signed_delivery_id_is_the_key_and_its_event_type_is_verified(services: Services) -> None:
+    # GIVEN a Standard Webhooks source: webhook-id and the body (with its type) are signed
+    from tests.unit.verification import signers as s
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    sid = services.sources.create(
+        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+    ).id
+    body = b'{"type": "invoice.paid", "data": {}}'
+    now = int(services.clock())
+    ids = {
+        _id(services, sid, body, s.standard(secret, body, msg_id=f"msg_{n}", ts=now).headers) for n in (1, 2)
+    }
+    # THEN two signed ids are two messages even with one body, and the type is marked verified
+    assert len(ids) == 2
+    envelope = Envelope.decode(services.queue.sent[0])
+    assert (envelope.dedupe_key, envelope.event_type, envelope.event_type_verified) == (
+        "id:msg_1",
+        "invoice.paid",
+        True,
+    )
 
 
 def test_dedupe_none_gives_every_request_its_own_id(services: Services) -> None:
@@ -324,6 +368,16 @@ def test_x_crc_get_is_answered_with_the_response_token(services: Services) -> No
     assert json.loads(reply.body) == {"response_token": f"sha256={expected}"}
 
 
+def test_x_crc_token_that_could_sign_a_body_is_400_and_counted(services: Services) -> None:
+    sid = services.sources.create({"name": "x", "verification": {"scheme": "x", "secrets": ["consumer"]}}).id
+    from chalicelib.errors import HookwayError
+
+    with pytest.raises(HookwayError) as err:
+        services.ingest.receive(inbound(sid, b"", {}, method="GET", query={"crc_token": '{"a":1}'}))
+    assert (err.value.status, err.value.code) == (400, "invalid_challenge")
+    assert services.queue.sent == []
+
+
 def test_credentials_are_not_stored_with_the_message(services: Services) -> None:
     sid = services.github_source(basic_auth=["u:p"])
     headers = {**github_headers(BODY), "authorization": _basic("u", "p"), "cookie": ["a=b"]}
@@ -333,3 +387,71 @@ def test_credentials_are_not_stored_with_the_message(services: Services) -> None
     assert stored["x-github-delivery"] == "d-1"
     assert stored["x-hub-signature-256"].startswith("sha256=")
     assert GITHUB_SECRET not in services.queue.sent[0]
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "push\r\nX-Injected: 1",  # would split the Hookway-Event-Type header of every attempt
+        "p\u00fcsh",  # not ASCII: refused by the strict header read before, so the message was lost (401)
+        "\u2603",  # not Latin-1: no HTTP client can send it as a header
+        "a" * 201,  # over the bound (up to 8 KB arrived before, and was matched by every filter)
+        "push, push",  # a repeated header
+        " ",
+    ],
+)
+def test_an_event_type_outside_the_charset_is_dropped_and_the_message_kept(
+    services: Services, event: str
+) -> None:
+    # GIVEN an authentic GitHub delivery whose event type header is not a usable event type
+    sid = services.github_source()
+    headers = {**github_headers(BODY), "x-github-event": event.split(", ") if ", " in event else [event]}
+    # WHEN it arrives THEN it is accepted (202) and stored without an event type, marked invalid
+    reply = services.ingest.receive(inbound(sid, BODY, headers))
+    assert reply.status == 202
+    envelope = Envelope.decode(services.queue.sent[0])
+    if event.strip():
+        assert (envelope.event_type, envelope.event_type_invalid, envelope.event_type_verified) == (
+            None,
+            True,
+            None,
+        )
+    else:
+        assert (envelope.event_type, envelope.event_type_invalid) == (None, False)
+
+
+@pytest.mark.parametrize(
+    "event", ["push", "Merge Request Hook", "orders/create", "jira:issue_created", "a" * 200]
+)
+def test_provider_event_types_in_the_charset_are_kept(services: Services, event: str) -> None:
+    sid = services.github_source()
+    services.ingest.receive(inbound(sid, BODY, {**github_headers(BODY), "x-github-event": [event]}))
+    envelope = Envelope.decode(services.queue.sent[0])
+    assert (envelope.event_type, envelope.event_type_invalid, envelope.event_type_verified) == (
+        event,
+        False,
+        False,
+    )
+
+
+def test_a_body_event_type_with_a_newline_is_dropped_too(services: Services) -> None:
+    # GIVEN a Standard Webhooks source whose (signed) body carries a type with CR/LF
+    from tests.unit.verification import signers as s
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    sid = services.sources.create(
+        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+    ).id
+    body = b'{"type": "invoice.paid\\r\\nX-Injected: 1"}'
+    signed = s.standard(secret, body, ts=int(services.clock()))
+    assert services.ingest.receive(inbound(sid, body, signed.headers)).status == 202
+    envelope = Envelope.decode(services.queue.sent[0])
+    assert (envelope.event_type, envelope.event_type_invalid) == (None, True)
+    # AND the router stores it with the marks the API shows
+    services.drain()
+    shown = services.store.get_message(envelope.id).public()
+    assert (shown["event_type"], shown["event_type_invalid"], shown["event_type_verified"]) == (
+        None,
+        True,
+        None,
+    )

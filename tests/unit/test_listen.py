@@ -162,6 +162,20 @@ def test_the_long_poll_waits_for_the_first_delivery_up_to_its_limit(world: World
     assert world.clock() - start < 27  # capped at 20 s
 
 
+@pytest.mark.parametrize("wait", ["nan", "NaN", "inf", "-inf", "1e999", "soon"])
+def test_a_wait_that_is_not_a_finite_number_is_refused_not_polled_until_the_session_ends(
+    world: World, wait: str
+) -> None:
+    # GIVEN a session (issue 19, security 12: wait=nan polled until the session ended)
+    endpoint, _ = session(world)
+    start = world.clock()
+    # WHEN a pull asks to wait a non-finite time THEN 400 naming the field, at once
+    with pytest.raises(ValidationError) as err:
+        listen(world).pull(endpoint.id, {"wait": wait}, OPERATOR)
+    assert err.value.field == "wait" and err.value.status == 400
+    assert world.clock() == start
+
+
 def test_routing_skips_a_session_that_has_ended(world: World) -> None:
     session(world, expires_in=60)
     world.clock.advance(61)

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from chalicelib.errors import RejectedError
 from chalicelib.wiring import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,11 +58,11 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
 
 
 def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() -> None:
-    # GIVEN counts with and without finer dimensions, and timings
+    # GIVEN counts with and without finer dimensions (one of them a tenant id), and timings
     lines: list[str] = []
     metrics = Metrics("Hookway", "prod", write=lines.append)
     metrics.count("Rejected", source="src_1", reason="signature_mismatch")
-    metrics.count("Rejected", source="src_1", reason="signature_mismatch")
+    metrics.count("Rejected", source="src_2", reason="signature_mismatch")
     metrics.count("Delivered")
     metrics.observe("AttemptLatency", 12.5)
     metrics.observe("AttemptLatency", 40)
@@ -75,7 +78,9 @@ def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() ->
     )
     directive = rejected["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "Hookway"
-    assert directive["Dimensions"] == [["stage"], ["stage", "reason", "source"]]
+    # ... and no tenant id is a dimension (nor a property of the line): one metric per reason, not per source
+    assert directive["Dimensions"] == [["stage"], ["stage", "reason"]]
+    assert "source" not in rejected
     delivered = next(d for d in docs if "Delivered" in d)
     assert delivered["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["stage"]]
     latency = next(d for d in docs if "AttemptLatency" in d)
@@ -145,3 +150,22 @@ def test_a_failed_attempt_is_one_log_line_with_its_correlation_fields(services) 
     assert record.application_id is None and record.source_id == "api"
     text = repr(record.__dict__)
     assert "4242" not in text and secret not in text  # never a body, never a secret
+
+
+def test_the_pipeline_counts_with_no_tenant_dimension(services) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import github_headers, inbound
+
+    # GIVEN a source that receives a webhook twice (a provider's retry) and one forged request
+    sid = services.github_source()
+    body = b'{"n": 1}'
+    for _ in range(2):
+        services.ingest.receive(inbound(sid, body, github_headers(body)))
+    services.drain()
+    with pytest.raises(RejectedError):
+        services.ingest.receive(inbound(sid, body, github_headers(body, secret="wrong")))
+    # THEN no metric names the source (nor any other tenant id): one series per stage (and reason)
+    assert services.counted == [
+        ("Stored", {}),
+        ("Duplicate", {}),
+        ("Rejected", {"reason": "signature_mismatch"}),
+    ]

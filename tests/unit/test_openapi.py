@@ -627,6 +627,19 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
         )
         == "session_expired"
     )
+    # every session ended at once (the operator's call): the one signed in above no longer answers
+    again = (
+        api.client.http.request(
+            "POST",
+            session,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({"admin_key": ADMIN_KEY}).encode(),
+        )
+        .headers["Set-Cookie"]
+        .split(";")[0]
+    )
+    assert api("DELETE", "/v1/console/sessions", 200)["ended"] >= 1
+    assert _code(api("GET", session, 401, auth=False, headers={"Cookie": again})) == "session_expired"
 
     # applications
     acme = api(
@@ -760,6 +773,10 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     for method in ("POST", "GET"):
         api(method, "/in/{source_id}", 413, params=meta_id, raw=b"x" * 2048, auth=False, headers=basic)
     api("GET", "/in/{source_id}", 200, params={"source_id": x["id"]}, query="?crc_token=abc", auth=False)
+    oracle = api(
+        "GET", "/in/{source_id}", 400, params={"source_id": x["id"]}, query="?crc_token=%7B%7D", auth=False
+    )
+    assert oracle["error"]["code"] == "invalid_challenge"
     rejections = api("GET", src + "/rejections", 200, params=sid)
     assert rejections["counts"]["signature_mismatch"] == 1
     api("GET", src + "/rejections", 404, params={"source_id": "src_nope"})
@@ -1055,6 +1072,25 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     services.clock.advance(1)
     fresh = api("POST", app_ + "/portal-access", 201, params=aid)["token"]
     api("GET", "/v1/endpoints", 200, token=fresh)
+    # a portal token's quotas: endpoints per application, then test, resend and recover per minute
+    settings = services.container.settings
+    held = services.store.get_endpoint(acme_endpoint["id"])
+    fill = [f"ep_fill{n}" for n in range(settings.max_endpoints_per_application)]
+    for fid in fill:
+        services.store.put_endpoint(replace(held, id=fid))
+    quota = api("POST", "/v1/endpoints", 409, body={"url": "https://hooks.example.com/q"}, token=fresh)
+    assert _code(quota) == "endpoint_quota_exceeded"
+    for fid in fill:
+        services.store.delete_endpoint(fid)
+    aeid = {"endpoint_id": acme_endpoint["id"]}
+    for _ in range(settings.token_actions_per_minute):
+        api("POST", ep + "/recover", 202, params=aeid, body={"since": services.clock()}, token=fresh)
+    for path, params in (
+        (ep + "/recover", aeid),
+        (ep + "/test", aeid),
+        (msg + "/resend", {"message_id": tenant_message["id"]}),
+    ):
+        assert _code(api("POST", path, 429, params=params, body={}, token=fresh)) == "rate_limited"
     others = api("POST", app_ + "/portal-access", 201, params=other_id)["token"]
     assert api("DELETE", app_, 202, params=other_id)["kind"] == "application.delete"
     assert _code(api("GET", "/v1/endpoints", 401, token=others)) == "token_revoked"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from fnmatch import fnmatchcase
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
-from chalicelib.outbound.routing import PoisonMessageError
+from chalicelib.outbound.routing import PoisonMessageError, glob_match
 from tests.conftest import Services, github_headers, inbound
 from tests.fakes import MemoryQueue
 
@@ -159,3 +162,69 @@ def test_a_batch_is_stored_record_by_record_and_its_deliveries_enqueued_together
     deliveries.fail_with = StorageError("SQS down")
     again = router.route_many([services.queue.sent[0]])
     assert isinstance(again[0], StorageError)
+
+
+# --- event-type patterns: matched in linear time, never by a backtracking regex (issue 19, security 2) ---
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="ab*.", max_size=12), st.text(alphabet="ab.", max_size=16))
+def test_glob_match_answers_as_fnmatchcase_does(pattern: str, text: str) -> None:
+    # GIVEN any small pattern whose only special character is '*', and any text: THEN the same answer
+    assert glob_match(pattern, text) == fnmatchcase(text, pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "expected"),
+    [
+        ("order.*", "order.created", True),
+        ("*", "", True),
+        ("a*a", "a", False),  # prefix and suffix may not overlap
+        ("a*a", "aa", True),
+        ("*.paid", "invoice.paid", True),
+        ("invoice.*.paid", "invoice.paid", False),
+        ("order.created", "order.created\n", False),  # the old regex's `$` accepted a trailing newline
+        ("**x**", "abx", True),
+    ],
+)
+def test_glob_match_examples(pattern: str, text: str, expected: bool) -> None:
+    assert glob_match(pattern, text) is expected
+
+
+def test_many_stars_against_a_long_event_type_that_does_not_match_finish_in_milliseconds() -> None:
+    # GIVEN the review's attack: a pattern of many stars (199, what was once accepted; 20 held another
+    # tenant's message 8.4 s) against a long event type that almost matches
+    import time
+
+    pattern = "a*" * 199 + "b"
+    text = "a" * 8192
+    # WHEN it is matched (and the same with the most stars an endpoint may now save)
+    started = time.perf_counter()
+    assert glob_match(pattern, text) is False
+    assert glob_match("*a" * 8 + "b", text) is False
+    elapsed = time.perf_counter() - started
+    # THEN it ends at once (the regex did not end in minutes); the bound is generous for a loaded machine
+    assert elapsed < 0.5, elapsed
+
+
+def test_a_tenant_filter_cannot_stall_another_tenants_message_in_the_router(services: Services) -> None:
+    # GIVEN an application whose endpoints hold the most complex filters allowed, fifty of them
+    import time
+
+    from chalicelib.endpoints import MAX_FILTERS, MAX_PATTERN_STARS
+    from chalicelib.scope import OPERATOR
+    from tests.unit.test_delivery import Receiver, World
+
+    world = World(services, Receiver())
+    app = world.container.applications.create({"name": "greedy"}, OPERATOR)
+    patterns = ["*a" * MAX_PATTERN_STARS + f"b{i}" for i in range(MAX_FILTERS)]
+    for _ in range(5):
+        world.endpoint(application=app.id, filter={"event_types": patterns})
+    # WHEN a message with the longest event type publish takes, almost matching, is published and routed
+    world.publisher.publish({"event_type": "a" * 200, "payload": {}, "application": app.id}, None, OPERATOR)
+    started = time.perf_counter()
+    world.route_all()
+    # THEN routing it takes milliseconds, not seconds (generous bound), and it matched nothing
+    assert time.perf_counter() - started < 1.0
+    [message] = services.store.messages.values()
+    assert message.endpoints == ()

@@ -9,8 +9,8 @@ from chalicelib.sessions import COOKIE, LIFETIME, SessionService, cookie_value
 from tests.conftest import ADMIN_KEY, make_services
 
 
-def _signed_in(stage: str = "local") -> tuple[SessionService, dict[str, str], object]:
-    services = make_services(stage=stage)
+def _signed_in(**settings: object) -> tuple[SessionService, dict[str, str], object]:
+    services = make_services(**settings)
     sessions = services.container.sessions
     session = sessions.sign_in({"admin_key": ADMIN_KEY})
     headers = {"cookie": f"other=1; {COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
@@ -78,12 +78,75 @@ def test_no_or_an_unknown_cookie_is_signed_out(cookie: str) -> None:
         make_services().container.sessions.current(cookie)
 
 
-def test_the_cookie_is_http_only_strict_and_secure_outside_the_local_stage() -> None:
-    local, _, _ = _signed_in("local")
-    prod, _, _ = _signed_in("prod")
+def test_the_cookie_is_http_only_strict_and_secure_unless_the_local_stack_says_otherwise() -> None:
+    # The stage's name decides nothing: a stage called local sends Secure cookies too.
+    local, _, _ = _signed_in(insecure_cookies=True)
+    prod, _, _ = _signed_in(stage="local")
     session = prod.sign_in({"admin_key": ADMIN_KEY})
     cookie = prod.set_cookie(session)
     assert cookie.startswith(f"{COOKIE}={session.session_id}; Path=/; Max-Age={LIFETIME}")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and cookie.endswith("; Secure")
     assert "Secure" not in local.set_cookie(session)
     assert "Max-Age=0" in prod.set_cookie(None)
+
+
+def test_a_rotated_admin_key_ends_the_old_keys_sessions() -> None:
+    # GIVEN a console signed in with the admin key of the time
+    key = ["hk_before_rotation"]
+    services = make_services()
+    sessions = SessionService(services.store, services.clock, lambda: key[0], secure=True)
+    session = sessions.sign_in({"admin_key": key[0]})
+    headers = {"cookie": f"{COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
+    assert sessions.authenticate(headers).is_operator
+    # WHEN the key is rotated
+    key[0] = "hk_after_rotation"
+    # THEN the session (its cookie, whatever CSRF token it shows) is no longer found
+    with pytest.raises(UnauthorizedError) as caught:
+        sessions.current(headers["cookie"])
+    assert caught.value.code == "session_expired"
+    with pytest.raises(UnauthorizedError):
+        sessions.authenticate({**headers, "x-hookway-csrf": sessions._csrf(session.session_id)})
+    # AND the new key signs in as before
+    fresh = sessions.sign_in({"admin_key": key[0]})
+    assert sessions.current(f"{COOKIE}={fresh.session_id}").session_id == fresh.session_id
+
+
+def test_end_all_ends_every_session() -> None:
+    sessions, headers, services = _signed_in()
+    other = sessions.sign_in({"admin_key": ADMIN_KEY})
+    assert sessions.end_all() == 2
+    for cookie in (headers["cookie"], f"{COOKIE}={other.session_id}"):
+        with pytest.raises(UnauthorizedError):
+            sessions.current(cookie)
+    assert services.store.sessions == {}  # type: ignore[attr-defined]
+
+
+class _Ssm:
+    """SSM's get_parameter over one parameter, counting reads."""
+
+    def __init__(self, value: str) -> None:
+        self.value, self.reads = value, 0
+
+    def get_parameter(self, Name: str, WithDecryption: bool) -> dict[str, dict[str, str]]:
+        self.reads += 1
+        return {"Parameter": {"Value": self.value}}
+
+
+def test_a_warm_function_reads_a_rotated_key_within_the_cache_time() -> None:
+    # GIVEN the API reading its key from SSM, kept 60 s (HOOKWAY_ADMIN_KEY_CACHE_SECONDS)
+    ssm = _Ssm("hk_old")
+    services = make_services({"api_ssm": ssm}, admin_key="", admin_key_parameter="/hookway/dev/admin-key")
+    container = services.container
+    assert container.admin_key == "hk_old" and container.admin_key == "hk_old" and ssm.reads == 1
+    session = container.sessions.sign_in({"admin_key": "hk_old"})
+    # WHEN the parameter is rotated
+    ssm.value = "hk_new"
+    services.clock.advance(59)  # type: ignore[attr-defined]
+    assert container.admin_key == "hk_old"
+    services.clock.advance(1)  # type: ignore[attr-defined]
+    # THEN within the minute the function uses the new key, and the old key's console session is gone
+    assert container.admin_key == "hk_new" and ssm.reads == 2
+    with pytest.raises(UnauthorizedError):
+        container.sessions.current(f"{COOKIE}={session.session_id}")
+    with pytest.raises(UnauthorizedError):
+        container.tokens.authenticate("Bearer hk_old")

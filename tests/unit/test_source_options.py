@@ -69,6 +69,9 @@ REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"basic_auth": ["user:"]}, "basic_auth"),
     ({"mtls": {"subject": ["CN=client"]}}, "mtls.subject"),
     ({"mtls": {"subjects": [""]}}, "mtls.subjects"),
+    # Issue 19 (security 17): a rule naming no subject and no issuer accepts any certificate.
+    ({"mtls": {}}, "mtls"),
+    ({"mtls": {"subjects": [], "issuers": None}}, "mtls"),
 ]
 
 
@@ -124,7 +127,8 @@ def test_a_degenerate_option_is_refused_on_patch(
         },
         {"basic_auth": ["user:pa:ss"]},
         {"mtls": {"subjects": ["CN=client"]}},
-        {"mtls": {}},
+        {"mtls": {"issuers": ["CN=Private CA"]}},
+        {"mtls": None},
     ],
 )
 def test_usable_options_are_kept(services: Services, fields: dict[str, Any]) -> None:
@@ -140,3 +144,52 @@ def test_check_options_is_usable_on_its_own() -> None:
     with pytest.raises(OptionError) as err:
         check_options("hmac", {"header": "X-Sig", "algorithm": "sha3"})
     assert (err.value.reason, err.value.option) == ("invalid_options", "algorithm")
+
+
+STRIPE = {"scheme": "stripe", "secrets": ["whsec_test"]}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # stripe signs a timestamp valid 300 s either side: a copy replays for 600 s
+        {"verification": STRIPE, "replay_window": 599},
+        {"verification": {**STRIPE, "tolerance": 3600}, "replay_window": 3600},
+        {
+            "verification": _v(
+                "hmac", header="X-Sig", timestamp_header="X-Ts", template="{timestamp}.{body}"
+            ),
+            "replay_window": 60,
+        },
+        {"verification": _v("standard", ["whsec_" + "a" * 32], future_tolerance=0), "replay_window": 299},
+    ],
+)
+def test_a_replay_window_shorter_than_the_signature_is_refused(
+    services: Services, doc: dict[str, Any]
+) -> None:
+    # GIVEN a source whose dedupe memory would end while its signed requests still verify
+    # WHEN it is created, or an existing source is changed to it THEN 400 naming replay_window
+    with pytest.raises(ValidationError) as err:
+        services.sources.create({"name": "x", **doc})
+    assert (err.value.status, err.value.code, err.value.field) == (
+        400,
+        "replay_window_too_short",
+        "replay_window",
+    )
+    assert services.store.sources == {}
+    sid = services.sources.create({"name": "x", "verification": doc["verification"]}).id
+    before = services.store.get_source(sid)
+    with pytest.raises(ValidationError) as err:
+        services.sources.update(sid, {"replay_window": doc["replay_window"]})
+    assert err.value.field == "replay_window"
+    assert services.store.get_source(sid) == before
+
+
+def test_raising_the_tolerance_past_the_window_is_refused_too(services: Services) -> None:
+    sid = services.sources.create({"name": "x", "verification": STRIPE, "replay_window": 600}).id
+    with pytest.raises(ValidationError) as err:
+        services.sources.update(sid, {"verification": {**STRIPE, "tolerance": 301}})
+    assert (err.value.code, err.value.field) == ("replay_window_too_short", "replay_window")
+    # exactly the signature's validity is enough; a scheme with no timestamp has no constraint
+    services.sources.update(sid, {"verification": {**STRIPE, "tolerance": 300}})
+    assert services.sources.create({"name": "g", "verification": GH, "replay_window": 60}).replay_window == 60

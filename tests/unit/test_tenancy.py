@@ -391,10 +391,16 @@ def test_the_admin_key_of_the_composition_root_is_the_test_key() -> None:
 def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by_it(world: World) -> None:
     from chalicelib.ports import PageRequest
 
-    # GIVEN a GitHub source (deduplicated by X-GitHub-Delivery) that stored a webhook
-    sid = world.s.github_source()
+    # GIVEN a source deduplicated by its provider's signed delivery id (Standard Webhooks) that stored one
+    from tests.unit.verification import signers as s
+
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    sid = world.s.sources.create(
+        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+    ).id
     body = b'{"zen": "found"}'
-    world.s.ingest.receive(inbound(sid, body, github_headers(body, delivery="gh-77")))
+    signed = s.standard(secret, body, ts=int(world.clock()), msg_id="gh-77")
+    world.s.ingest.receive(inbound(sid, body, signed.headers))
     world.route_all()
     searched: list[Any] = []
     real = world.s.store.search_messages
@@ -410,3 +416,113 @@ def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by
     # ... and a token of another application does not find it this way either
     other = Scope(application_id=_app(world, "X"))
     assert messages.search({"source": sid, "provider_id": "gh-77"}, other, PageRequest(50)).items == []
+
+
+def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_endpoint(
+    world: World,
+) -> None:
+    from chalicelib.outbound.tasks import Task
+
+    # GIVEN applications A and B with an endpoint each, and a message of A delivered
+    a, b = _app(world, "A"), _app(world, "B")
+    ep_a, ep_b = _endpoint(world, a, "a"), _endpoint(world, b, "b")
+    ep_ops = _endpoint(world, None, "ops")
+    msg_a = _publish(world, a)
+    assert _targets(world) == ["a"]
+    # WHEN the operator resends A's message to B's endpoint (issue 19, security 15), or to its own
+    for target in (ep_b, ep_ops):
+        with pytest.raises(ValidationError) as err:
+            world.container.recovery.resend(msg_a, {"endpoint_ids": [target]}, OPERATOR)
+        # THEN 400 naming the field, and nothing is queued
+        assert err.value.field == "endpoint_ids" and err.value.code == "endpoint_of_another_application"
+    assert world.deliveries.sent == []
+    # ... and a task that names B's endpoint anyway (queued around the check) is refused by the sender
+    world.deliveries.send(Task(msg_a, ep_b, 1).encode())
+    assert world.run() == ["refused"]
+    assert _targets(world) == []
+    assert all(x.endpoint_id != ep_b for x in world.s.store.list_attempts(msg_a))
+    # ... while resending to its own endpoint still works
+    assert world.container.recovery.resend(msg_a, {"endpoint_ids": [ep_a]}, OPERATOR) == [ep_a]
+    assert _targets(world) == ["a"]
+
+
+# ------------------------------------------------------------------ quotas of a portal token (issue 19, security 11)
+
+
+def test_a_portal_token_creates_at_most_the_stages_endpoints_per_application(services: Services) -> None:
+    from chalicelib.endpoints import EndpointService
+
+    # GIVEN an application, its token, and a cap of 3 endpoints per application
+    world = World(services, Receiver())
+    app = _app(world, "A")
+    token = Scope(application_id=app, token_id="t1")
+    capped = EndpointService(
+        world.s.store,
+        world.clock,
+        allow_private=False,
+        https_only=False,
+        resolver=lambda host, port: ["93.184.215.14"],
+        resolve_application=world.container.applications.resolve,
+        max_endpoints_per_application=3,
+    )
+    url = {"url": "https://hooks.example.com/x"}
+    for _ in range(3):
+        capped.create(url, token)
+    # WHEN the token creates one more (an endpoint or a listen session) THEN 409 with a reason code
+    with pytest.raises(ConflictError) as err:
+        capped.create(url, token)
+    assert err.value.code == "endpoint_quota_exceeded" and err.value.status == 409
+    with pytest.raises(ConflictError):
+        capped.open_session({}, token)
+    # ... while the operator's own calls are not capped
+    capped.create({**url, "application": app}, OPERATOR)
+    assert len(world.s.store.endpoints_of(app)) == 4
+    # ... and a deletion makes room again
+    first = world.s.store.endpoints_of(app)[0]
+    capped.delete(first.id, OPERATOR)
+    capped.delete(world.s.store.endpoints_of(app)[0].id, OPERATOR)
+    capped.create(url, token)
+
+
+def test_a_portal_token_cannot_set_a_retry_schedule_faster_than_the_minimum_step(world: World) -> None:
+    app = _app(world, "A")
+    token = Scope(application_id=app, token_id="t1")
+    url = "https://hooks.example.com/x"
+    # WHEN a token sets retries 1 s apart, on create or update THEN 400 naming the field
+    with pytest.raises(ValidationError) as err:
+        world.endpoints.create({"url": url, "retry_schedule": [0, 1, 1, 1]}, token)
+    assert err.value.field == "retry_schedule" and err.value.code == "retry_schedule_too_fast"
+    endpoint, _, _ = world.endpoints.create({"url": url, "retry_schedule": [0, 5, 60]}, token)
+    with pytest.raises(ValidationError):
+        world.endpoints.update(endpoint.id, {"retry_schedule": [0, 4]}, token)
+    # ... while the operator may (its own internal receivers)
+    assert world.endpoints.update(endpoint.id, {"retry_schedule": [0, 1]}, OPERATOR).retry_schedule == (0, 1)
+
+
+def test_test_resend_and_recover_are_rate_limited_per_token() -> None:
+    from chalicelib import policy
+    from chalicelib.errors import TooManyRequestsError
+    from chalicelib.limits import RateLimiter
+    from tests.fakes import FakeClock
+
+    # GIVEN as many actions per minute as there are limited routes (test, resend, recover, replay: 4), and
+    # two tokens of one application
+    clock = FakeClock()
+    routes = list(policy.TOKEN_LIMITED)
+    limiter = RateLimiter(len(routes), 60.0, clock)
+    first, second = Scope("app_a", token_id="one"), Scope("app_a", token_id="two")
+    # WHEN the first token tests, resends, recovers and replays once each
+    for method, route in routes:
+        policy.check(first, method, route, lambda: limiter)
+    # THEN its fourth call of any of them is 429 with Retry-After; the other token and the operator pass
+    with pytest.raises(TooManyRequestsError) as err:
+        policy.check(first, *routes[0], lambda: limiter)
+    assert err.value.status == 429 and err.value.code == "rate_limited"
+    assert 1 <= int(err.value.headers["Retry-After"]) <= 20
+    policy.check(second, *routes[0], lambda: limiter)
+    for _ in range(10):
+        policy.check(OPERATOR, *routes[1], lambda: limiter)
+    # ... reads are never limited, and after the wait it may go on
+    policy.check(first, "GET", "/v1/endpoints", lambda: limiter)
+    clock.advance(int(err.value.headers["Retry-After"]))
+    policy.check(first, *routes[2], lambda: limiter)

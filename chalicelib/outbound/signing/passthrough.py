@@ -3,6 +3,9 @@ bytes, for receivers that verify the provider's format; Standard Webhooks header
 
 Credentials and hop-by-hop headers are never passed on, and neither is any header Hookway sets itself: a
 sender must not be able to forge Hookway's provenance headers or make a receiver see two Content-Types.
+The ingest already stored no credential of the source (``chalicelib.inbound.credentials``: its token
+header, any value holding one of its secrets); the names below are dropped again for messages stored
+before that. The provider's signature headers are passed on: verifying them is what this mode is for.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ _NOT_PASSED = frozenset(
         "proxy-authorization",
         "authorization",
         "cookie",
+        "x-gitlab-token",
         "content-type",
         "user-agent",
     }

@@ -69,6 +69,30 @@ def test_x_crc() -> None:
     assert err.value.reason == "missing_secret"
 
 
+@pytest.mark.parametrize(
+    "token",
+    ['{"a":1}', " {}", "a b", "é", "a" * 256, "abc===", "ab\n", "a.b", "\ud800"],
+)
+def test_x_crc_refuses_tokens_x_never_sends(token: str) -> None:
+    # A token that could be (part of) a JSON object would make the answer a delivery's signature.
+    with pytest.raises(VerificationError) as err:
+        reply("x", query={"crc_token": token})
+    assert err.value.reason == "invalid_challenge"
+
+
+def test_x_crc_takes_both_base64_alphabets() -> None:
+    for token in ("AbC+/09=", "AbC-_09==", "a" * 255):
+        assert reply("x", query={"crc_token": token}) is not None
+
+
+def test_x_delivery_must_be_a_json_object() -> None:
+    for body in (b"abc", b"[]", b"null", b"", b'"{}"'):
+        with pytest.raises(VerificationError) as err:
+            s.x("secret", body).verify()
+        assert err.value.reason == "malformed_body"
+    assert s.x("secret", b' {"for_user_id": "1"}').verify() is not None
+
+
 def test_slack_url_verification() -> None:
     result = reply("slack", "POST", body=v.SLACK_URL_VERIFICATION)
     assert result == ChallengeReply(

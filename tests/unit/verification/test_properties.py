@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.verification import SCHEMES, VerificationError, verify
+from chalicelib.verification import SCHEMES, VerificationError, challenge_reply, verify
 
 from . import signers as s
 from .signers import NOW
@@ -16,13 +17,54 @@ from .signers import NOW
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 secrets = st.text(min_size=1, max_size=40).filter(lambda text: text.strip() != "")
 bodies = st.binary(max_size=512)
-symmetric = st.sampled_from(sorted(s.BODY_SIGNERS))
+# X accepts JSON objects only (its CRC answer must never sign an acceptable body): its own properties below.
+symmetric = st.sampled_from(sorted(set(s.BODY_SIGNERS) - {"x"}))
+json_objects = st.dictionaries(st.text(max_size=10), st.text(max_size=20) | st.integers(), max_size=5)
+crc_tokens = (
+    st.from_regex(r"[A-Za-z0-9+/_-]{1,255}={0,2}", fullmatch=True)
+    | st.text(max_size=300)
+    | json_objects.map(json.dumps)
+    | st.sampled_from(['{"a":1}', ' {"for_user_id":"1"}', "{}", "[]", "null", "1", '"x"'])
+)
 
 
 @SETTINGS
 @given(scheme=symmetric, secret=secrets, body=bodies)
 def test_sign_then_verify(scheme: str, secret: str, body: bytes) -> None:
     s.BODY_SIGNERS[scheme](secret, body).verify()
+
+
+@SETTINGS
+@given(secret=secrets, document=json_objects)
+def test_x_sign_then_verify(secret: str, document: dict[str, Any]) -> None:
+    s.x(secret, json.dumps(document).encode()).verify()
+
+
+@SETTINGS
+@given(secret=secrets, token=crc_tokens)
+def test_no_x_crc_answer_signs_an_acceptable_delivery(secret: str, token: str) -> None:
+    # GIVEN any crc_token an outsider may send WHEN the CRC answer is replayed as the signature of a POST
+    # whose body is that token THEN the POST is refused: the handshake is no signing oracle.
+    try:
+        answer = challenge_reply(
+            "x", secrets=[secret], method="GET", query={"crc_token": token}, headers={}, body=b""
+        )
+    except VerificationError as exc:
+        assert exc.reason == "invalid_challenge"
+        return
+    assert answer is not None
+    signature = json.loads(answer.body)["response_token"]
+    body = token.encode("utf-8", "surrogatepass")
+    signed = s.x(secret, body)
+    assert (
+        signed.headers["X-Twitter-Webhooks-Signature"] == signature
+    )  # the same HMAC, so only the body shape
+    try:
+        signed.verify()
+    except VerificationError as exc:
+        assert exc.reason == "malformed_body"
+    else:
+        raise AssertionError(f"the CRC answer for {token!r} verified as a delivery")
 
 
 @SETTINGS
