@@ -146,6 +146,9 @@ class Queue(Protocol):
     def delete_batch(self, receipt_handles: Sequence[str]) -> None:
         """Delete received messages by receipt handle."""
 
+    def change_visibility(self, entries: Sequence[tuple[str, int]]) -> None:
+        """Make received messages visible again after (receipt handle, seconds); StorageError if refused."""
+
 
 class BlobStore(Protocol):
     """Large bodies kept outside the queue (the claim check)."""

@@ -4,7 +4,8 @@ The router and the sender handle SQS batches of up to ten: counting each message
 write would add a write per webhook at every stage. A ``Tally`` adds up in memory instead and ``flush()``
 writes one ``UpdateItem`` per hour touched at the end of the batch (usually one), so a batch of ten costs
 a tenth of a write per webhook per stage. Counting is best effort by design: a counter write that fails is
-logged and forgotten, never raised, so it cannot fail or retry a delivery. The same holds the other way:
+dropped, never retried nor raised, so it cannot fail, slow or retry a delivery (``chalicelib.besteffort``:
+the store it is given has a one-attempt client of its own; a failure is logged at most once a minute). The same holds the other way:
 a message stored twice by an SQS redelivery may be counted twice (the counts are a dashboard, the
 attempts are the record).
 """
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
+from chalicelib.besteffort import Dropped
 from chalicelib.ports import Store
 
 log = logging.getLogger("hookway.tally")
@@ -36,6 +38,7 @@ class Tally:
         self._clock = clock
         self._lock = threading.Lock()
         self._hours: dict[int, dict[str, int]] = {}
+        self._dropped = Dropped(clock, log)
 
     def add(self, counter: Counter, at: float | None = None, n: int = 1) -> None:
         """Count ``n`` of ``counter`` in the hour of ``at`` (default: now)."""
@@ -51,5 +54,5 @@ class Tally:
         for hour, counts in sorted(hours.items()):
             try:
                 self._store.add_counts(hour, counts)
-            except Exception:
-                log.warning("could not write the hourly counters", exc_info=True, extra={"hour": hour})
+            except Exception as exc:
+                self._dropped("the hourly counters write", exc, hour=hour)

@@ -187,9 +187,22 @@ CLIENT_PROFILES: dict[str, dict[str, Any]] = {
         "read_timeout": 30,
         "retries": {"mode": "standard", "total_max_attempts": 5},
     },
+    # Best-effort writes (hourly counters, rejection logs; chalicelib.besteffort): one attempt, short
+    # timeouts, on a client of their own, so they never retry inside a batch or a request and never spend
+    # the retry budget botocore keeps per client for the writes that matter.
+    "best_effort": {
+        "connect_timeout": 1,
+        "read_timeout": 1,
+        "retries": {"mode": "standard", "total_max_attempts": 1},
+    },
 }
-# The adapters that exist in both profiles: an override of one (a test's fake) stands for both.
-_PROFILED = ("store", "blobs", "ingest_queue", "deliveries_queue")
+# The adapters that exist in several profiles: an override of one (a test's fake) stands for all.
+_PROFILED = {
+    "store": ("background_store", "best_effort_store"),
+    "blobs": ("background_blobs",),
+    "ingest_queue": ("background_ingest_queue",),
+    "deliveries_queue": ("background_deliveries_queue",),
+}
 
 
 class Container:
@@ -201,8 +214,9 @@ class Container:
 
     Adapters come in two client profiles (``CLIENT_PROFILES``): the plain names (``store``, ...) are the
     request path's, with tight timeouts; ``background_store`` and the like are the queue consumers' (router,
-    sender). The local stack may run the API and the workers in one process, so the profile is chosen
-    per use, not per process. A fake handed in as ``store`` serves both.
+    sender); ``best_effort_store`` is the counters' and rejection logs'. The local stack may run the API and
+    the workers in one process, so the profile is chosen per use, not per process. A fake handed in as
+    ``store`` serves all three.
     """
 
     def __init__(self, settings: Settings, clock: Any = time.time, **overrides: Any) -> None:
@@ -214,15 +228,16 @@ class Container:
         self.use(**overrides)
 
     def use(self, **parts: Any) -> None:
-        """Put ``parts`` (fakes, a pinned transport...) in place of what would be built; an adapter of both
-        profiles (``store``, ``blobs``, ``ingest_queue``, ``deliveries_queue``) replaces both, unless its
-        ``background_`` twin is given too."""
+        """Put ``parts`` (fakes, a pinned transport...) in place of what would be built; an adapter of several
+        profiles (``store``, ``blobs``, ``ingest_queue``, ``deliveries_queue``) replaces its twins too
+        (``background_...``, ``best_effort_store``), unless they are given as well."""
         for name, value in parts.items():
             if not isinstance(getattr(type(self), name, None), cached_property):
                 raise TypeError(f"Container has no part named {name!r}")
             self.__dict__[name] = value
-            if name in _PROFILED and f"background_{name}" not in parts:
-                self.__dict__[f"background_{name}"] = value
+            for twin in _PROFILED.get(name, ()):
+                if twin not in parts:
+                    self.__dict__[twin] = value
 
     def _client(self, service: str, purpose: str = "request") -> Any:
         import boto3
@@ -337,6 +352,14 @@ class Container:
         return self._store("background")
 
     @cached_property
+    def best_effort_store(self) -> Store:
+        """The store of best-effort writes (counters, rejection logs): its own one-attempt client."""
+        from chalicelib.aws.dynamo import DynamoStore
+
+        # Not sealed: counters and rejections hold no secret.
+        return DynamoStore(self._client("dynamodb", "best_effort"), self.settings.table_name, self.clock)
+
+    @cached_property
     def blobs(self) -> BlobStore:
         """The S3 claim-check store, its client made on first use (most webhooks never need it)."""
         return self._blobs("request")
@@ -387,7 +410,7 @@ class Container:
 
         return IngestService(
             sources=self.source_cache,
-            store=self.store,
+            store=self.best_effort_store,  # only its rejection records and counts: best effort
             queue=self.ingest_queue,
             blobs=self.blobs,
             clock=self.clock,
@@ -405,10 +428,10 @@ class Container:
         from chalicelib.inbound.rejections import RejectionLog
 
         return RejectionLog(
-            self.store,
+            self.best_effort_store,  # one attempt, short timeouts: a flush never retries (chalicelib.besteffort)
             self.clock,
             ring_size=self.settings.rejections_kept,
-            tally=self._tally(self.store),
+            tally=self._tally(),
         )
 
     @cached_property
@@ -450,10 +473,10 @@ class Container:
             unsealed(self.background_store), self.clock, self.settings.endpoint_cache_seconds
         )
 
-    def _tally(self, store: Store) -> Tally:
+    def _tally(self) -> Tally:
         from chalicelib.tally import Tally
 
-        return Tally(store, self.clock)
+        return Tally(self.best_effort_store, self.clock)
 
     def _endpoints_changed(self) -> None:
         # Both caches, where built: the local stack serves the API and runs the workers in one process.
@@ -474,7 +497,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.count,
-            tally=self._tally(self.background_store),
+            tally=self._tally(),
         )
 
     @cached_property
@@ -553,7 +576,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             observe=self.metrics.observe,
-            tally=self._tally(self.background_store),
+            tally=self._tally(),
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
             health_memory_seconds=self.settings.endpoint_cache_seconds,
         )
@@ -582,7 +605,7 @@ class Container:
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             max_workers=1,
-            tally=self._tally(self.store),
+            tally=self._tally(),
             certificate_prefixes=_certificate_prefixes(self.settings.stage),
         )
 
@@ -765,7 +788,7 @@ class Container:
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
-            tally=self._tally(self.background_store),
+            tally=self._tally(),
         )
 
     @cached_property

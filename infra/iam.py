@@ -17,7 +17,8 @@ from chalicelib.names import FUNCTIONS, Names
 # (tests/integration/test_iam_calls.py).
 DYNAMO_READ = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"]
 DYNAMO_WRITE = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
-CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+# ChangeMessageVisibility: a failed record comes back after a short backoff (chalicelib.aws.batch).
+CONSUME = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
 VPC_ACCESS = [
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",

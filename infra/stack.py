@@ -28,7 +28,10 @@ MIB = 1024 * 1024
 DAY = 86400
 # The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
 TIMEOUTS = {"api_handler": 30, "route_ingest": 60, "deliver": 120, "dead_letters": 30, "sweep": 300}
-MAX_RECEIVES = 5
+# A failed record comes back after a backoff of 2 s doubling to 60 s (chalicelib.aws.batch.retry_delay), not
+# after the visibility timeout: 80 receives keep a record on its queue for at least an hour of failures
+# (retry_window(80) >= 3600 s, tested) before its dead-letter queue takes it.
+MAX_RECEIVES = 80
 # Where the payload bucket keeps claim-checked bodies (chalicelib's ingest and routing) and, apart from
 # them, Chalice's record of what ``make deploy`` deployed (so any checkout or CI runner updates in place).
 PAYLOAD_PREFIXES = ("ingest/", "messages/")
@@ -183,8 +186,8 @@ def data_resources(n: Names, opts: Options) -> Template:
             visibility=6 * TIMEOUTS["dead_letters"],
             retention=7 * DAY,  # longer than the deliveries queue's 4 days (SQS keeps the enqueue time)
             dlq="ParkedDeadLetterQueue",
-            # A moved message may keep its receive count (moto's does: 5): 15 leaves the handler 10 tries.
-            receives=3 * MAX_RECEIVES,
+            # A moved message may keep its receive count (moto's does): this leaves the handler 10 tries.
+            receives=MAX_RECEIVES + 10,
         ),
         "DeliveriesQueue": _queue(
             n.deliveries_queue,
@@ -382,6 +385,76 @@ def _queue_alarm(queue: str, metric: str, threshold: int, description: str) -> d
     )
 
 
+#: In-flight messages that page: a sixth of SQS's ~120,000 per standard queue.
+IN_FLIGHT_ALARM = 20_000
+# The state table's operations whose throttling is counted (ThrottledRequests has an Operation dimension).
+THROTTLED_OPERATIONS = (
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+    "GetItem",
+    "Query",
+    "BatchGetItem",
+)
+
+
+def _sum_alarm(description: str, metrics: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """An alarm on the per-minute sum of several AWS/DynamoDB metrics: throttled in 3 of 5 minutes."""
+    queries: list[dict[str, Any]] = [
+        {
+            "Id": f"m{i}",
+            "ReturnData": False,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/DynamoDB", "MetricName": name, "Dimensions": dimensions},
+                "Period": 60,
+                "Stat": "Sum",
+            },
+        }
+        for i, (name, dimensions) in enumerate(metrics)
+    ]
+    queries.append({"Id": "total", "Label": "throttled", "ReturnData": True, "Expression": "SUM(METRICS())"})
+    return _alarm(
+        description,
+        Metrics=queries,
+        EvaluationPeriods=5,
+        DatapointsToAlarm=3,
+        Threshold=0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+
+def throttle_alarms(n: Names) -> Template:
+    """Alarms on the state table's throttling: requests refused, and write throttle events per index.
+
+    An index's throttled writes hold back the table's own (GSI back-pressure), so each index is watched.
+    """
+    table = [{"Name": "TableName", "Value": _ref("StateTable")}]
+    # Every index of the table as data_resources defines it (the options change none of them).
+    table_props = data_resources(n, Options())["StateTable"]["Properties"]
+    indexes = [index["IndexName"] for index in table_props["GlobalSecondaryIndexes"]]
+    return {
+        "StateTableThrottledRequests": _sum_alarm(
+            "the state table throttled requests in 3 of the last 5 minutes (hot key or table quota)",
+            [
+                ("ThrottledRequests", [*table, {"Name": "Operation", "Value": operation}])
+                for operation in THROTTLED_OPERATIONS
+            ],
+        ),
+        "StateTableWriteThrottles": _sum_alarm(
+            "writes to the state table or one of its indexes were throttled in 3 of the last 5 minutes",
+            [
+                ("WriteThrottleEvents", table),
+                *(
+                    ("WriteThrottleEvents", [*table, {"Name": "GlobalSecondaryIndexName", "Value": index}])
+                    for index in indexes
+                ),
+            ],
+        ),
+    }
+
+
 def alarm_resources(n: Names) -> Template:
     """The alarms a platform team is paged by, and the topic they go to (subscribe to it after deploying)."""
     out: Template = {
@@ -404,6 +477,16 @@ def alarm_resources(n: Names) -> Template:
     out["DeliveriesQueueOldMessage"] = _queue_alarm(
         "DeliveriesQueue", "ApproximateAgeOfOldestMessage", 3600, "delivery tasks wait more than an hour"
     )
+    # Failed records come back within a minute (chalicelib.aws.batch), so a queue whose in-flight count climbs
+    # toward SQS's ~120,000 cap means the consumers are failing or stalled: page long before it stops them.
+    for queue in ("IngestQueue", "DeliveriesQueue"):
+        out[f"{queue}InFlight"] = _queue_alarm(
+            queue,
+            "ApproximateNumberOfMessagesNotVisible",
+            IN_FLIGHT_ALARM,
+            f"more than {IN_FLIGHT_ALARM:,} messages in flight on {queue} (SQS stops at ~120,000)",
+        )
+    out.update(throttle_alarms(n))
     out["Ingest5xx"] = _alarm(
         "the API answered 5xx (503: storage unavailable; providers retry)",
         Namespace="AWS/ApiGateway",

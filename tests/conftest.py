@@ -139,10 +139,10 @@ def make_services(parts: dict[str, Any] | None = None, **settings: Any) -> Servi
         # Rejections flushed on the test's own thread (not the background one), so tests are deterministic.
         container.use(
             rejection_log=RejectionLog(
-                store,
+                container.best_effort_store,
                 clock,
                 ring_size=container.settings.rejections_kept,
-                tally=Tally(store, clock),
+                tally=Tally(container.best_effort_store, clock),
                 run=lambda flush: flush(),
             )
         )

@@ -628,6 +628,7 @@ class MemoryQueue:
         self.sent: list[str] = []
         self.delays: list[int] = []
         self.deleted: list[str] = []
+        self.visibility: list[tuple[str, int]] = []  # change_visibility's (receipt handle, seconds)
         self.fail_with: Exception | None = None
         self._n = 0
 
@@ -647,6 +648,11 @@ class MemoryQueue:
 
     def delete_batch(self, receipt_handles: Sequence[str]) -> None:
         self.deleted.extend(receipt_handles)
+
+    def change_visibility(self, entries: Sequence[tuple[str, int]]) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.visibility.extend(entries)
 
 
 class MemoryBlobs:
@@ -709,3 +715,44 @@ class FakeKeyring:
             return self._master.decrypt(wrapped[:12], wrapped[12:], b"fake-kms")
         except Exception as exc:
             raise StorageError("KMS Decrypt failed: InvalidCiphertextException") from exc
+
+
+# ----------------------------------------------------------------- DynamoDB's limits, as AWS enforces them
+# Every write of MemoryStore is sized as the adapter encodes it (chalicelib.aws.codec) and refused past
+# 400 KB, as DynamoDB refuses it (chalicelib.aws.limits), so a unit test fails where AWS would. A fake
+# method standing for a transaction or a batch calls ``limits.check_count(operation, n)`` with the number of
+# items or keys the adapter sends in one request; a new writer gets its line here.
+_ITEMS_WRITTEN: dict[str, Callable[..., list[codec.Item]]] = {
+    "put_source": lambda source: [codec.source_to_item(source)],
+    "store_message": lambda message, now: [codec.message_to_item(message)],
+    "record_rejections": lambda sample, counts, *, slot, until: [
+        {**codec.rejection_key(sample.source_id, slot), **codec.rejection_fields(sample, until)}
+    ],
+    "put_endpoint": lambda endpoint: [codec.endpoint_to_item(endpoint)],
+    "claim_attempt": lambda attempt, now: [codec.attempt_to_item(attempt)],
+    "finish_attempt": lambda attempt: [codec.attempt_to_item(attempt)],
+    "put_pulled": lambda pulled: [codec.pulled_to_item(pulled)],
+    "create_application": lambda application: [codec.application_to_item(application)],
+    "update_application": lambda old, new: [codec.application_to_item(new)],
+    "put_event_type": lambda event_type: [codec.event_type_to_item(event_type)],
+}
+
+
+def _within_limits(method: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    from chalicelib.aws import limits
+
+    items_of = _ITEMS_WRITTEN[method.__name__]
+
+    @functools.wraps(method)
+    def write(self: MemoryStore, *args: Any, **kwargs: Any) -> Any:
+        for item in items_of(*args, **kwargs):
+            limits.check_item(item)
+        return method(self, *args, **kwargs)
+
+    return write
+
+
+for _name in _ITEMS_WRITTEN:
+    setattr(MemoryStore, _name, _within_limits(getattr(MemoryStore, _name)))

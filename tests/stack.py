@@ -45,7 +45,12 @@ class Stack:
     """A running local stack; ``close()`` stops every process."""
 
     def __init__(
-        self, log_dir: Path, *, visibility_timeout: int = 3, env: dict[str, str] | None = None
+        self,
+        log_dir: Path,
+        *,
+        visibility_timeout: int = 3,
+        env: dict[str, str] | None = None,
+        max_receives: int | None = None,
     ) -> None:
         self.log_dir = log_dir
         # Every server binds port 0 and reports the port it got: a port picked here and bound later
@@ -74,9 +79,16 @@ class Stack:
         self.s3 = aws.client("s3", self.endpoint)
         # Short visibility so a killed worker's batch comes back within the test, not in 6 minutes.
         for name in ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_DELIVERIES_QUEUE_URL"):
-            self.sqs.set_queue_attributes(
-                QueueUrl=self.env[name], Attributes={"VisibilityTimeout": str(visibility_timeout)}
-            )
+            attributes = {"VisibilityTimeout": str(visibility_timeout)}
+            if max_receives is not None:  # a test that drives records into a DLQ within its time
+                url = self.env[name]
+                policy = json.loads(
+                    self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])[
+                        "Attributes"
+                    ]["RedrivePolicy"]
+                )
+                attributes["RedrivePolicy"] = json.dumps({**policy, "maxReceiveCount": max_receives})
+            self.sqs.set_queue_attributes(QueueUrl=self.env[name], Attributes=attributes)
         self.workers: dict[str, list[subprocess.Popen[bytes]]] = {}
         self._api = self._spawn("api", ["api", "--port", "0"])
         self.port = self._announced_port(log_dir / "api.log")
@@ -97,14 +109,16 @@ class Stack:
 
         return int(wait_until(announced, timeout=30, interval=0.05))
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         return subprocess.Popen(
             [sys.executable, "-m", "local", *args],
             cwd=ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
         )
 
     def _wait_healthy(self) -> None:
@@ -118,9 +132,11 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError("the API did not become healthy")
 
-    def start_worker(self, queue: str = "ingest") -> subprocess.Popen[bytes]:
-        """Start one more worker process for a queue."""
-        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue])
+    def start_worker(
+        self, queue: str = "ingest", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start one more worker process for a queue (``env``: its own settings, e.g. another AWS endpoint)."""
+        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue], env)
         self.workers.setdefault(queue, []).append(proc)
         return proc
 

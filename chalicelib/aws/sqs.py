@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 SQS_BATCH = 10
+MAX_VISIBILITY = 12 * 3600  # SQS's limit
 
 
 def storage_error(service: str, op: str, exc: Exception) -> StorageError:
@@ -65,3 +66,32 @@ class SqsQueue:
                 self._sqs.delete_message_batch(QueueUrl=self.url, Entries=entries)  # type: ignore[arg-type]
             except (ClientError, BotoCoreError) as exc:
                 raise storage_error("SQS", "DeleteMessageBatch", exc) from exc
+
+    def change_visibility(self, entries: Sequence[tuple[str, int]]) -> None:
+        """Make received messages visible again after the given seconds, ten per call.
+
+        Raises StorageError if a call fails or SQS refuses an entry (its message then keeps the visibility
+        it has); the entries before it are changed.
+        """
+        for start in range(0, len(entries), SQS_BATCH):
+            chunk = entries[start : start + SQS_BATCH]
+            batch = [
+                {
+                    "Id": str(i),
+                    "ReceiptHandle": handle,
+                    "VisibilityTimeout": max(0, min(seconds, MAX_VISIBILITY)),
+                }
+                for i, (handle, seconds) in enumerate(chunk)
+            ]
+            try:
+                result = self._sqs.change_message_visibility_batch(
+                    QueueUrl=self.url,
+                    Entries=batch,  # type: ignore[arg-type]
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise storage_error("SQS", "ChangeMessageVisibilityBatch", exc) from exc
+            if result.get("Failed"):
+                codes = sorted({f.get("Code", "") for f in result["Failed"]})
+                raise StorageError(
+                    f"SQS ChangeMessageVisibilityBatch refused {len(result['Failed'])}: {codes}"
+                )

@@ -35,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from chalicelib.besteffort import Dropped
 from chalicelib.models import Rejection
 from chalicelib.ports import Store
 from chalicelib.tally import Tally
@@ -72,6 +73,7 @@ class RejectionLog:
         self._ring = ring_size
         self._interval = interval
         self._tally = tally
+        self._dropped = Dropped(clock, log)
         self._run = run  # runs a flush off the request's thread; built on first use if None
         self._max_sources = max_sources
         self._lock = threading.Lock()
@@ -175,10 +177,7 @@ class RejectionLog:
                     until=int(now) + SHOWN_SECONDS,
                 )
             except Exception as exc:  # best effort: a lost flush never reaches a request
-                log.warning(
-                    "could not record rejections",
-                    extra={"source_id": source_id, "rejected": total, "error": type(exc).__name__},
-                )
+                self._dropped("recording rejections", exc, source_id=source_id, rejected=total)
         if self._tally is not None:
             total = sum(sum(e.counts.values()) for e in pending.values()) + overflow
             if total:

@@ -1,6 +1,6 @@
 """The dead-letter handler: a delivery task that reached the deliveries DLQ ends its delivery ``failed``.
 
-A task lands there after ``maxReceiveCount`` (5) receives that all raised: the store was down for longer
+A task lands there after ``maxReceiveCount`` (80) receives that all raised: the store was down for longer
 than the retries, or the message's payload object vanished. Without this handler its delivery would stay
 ``pending`` forever, against the invariant that every delivery ends in a visible state. The handler
 records the task's attempt as failed with ``error_class = "dead_lettered"`` through the same claim as every

@@ -19,7 +19,8 @@ from tests.stack import Stack, wait_until
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    running = Stack(tmp_path, visibility_timeout=3)
+    # 5 receives, not the template's 80 (an hour of backoff): a failed task comes back after 2, 4, 8, 16 s.
+    running = Stack(tmp_path, visibility_timeout=3, max_receives=5)
     running.env["HOOKWAY_DELIVERY_LEASE_SECONDS"] = "1"
     running.env["HOOKWAY_LOG_LEVEL"] = "INFO"
     for queue in ("ingest", "deliveries", "dead-letters"):

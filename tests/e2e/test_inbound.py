@@ -8,6 +8,7 @@ import json
 import threading
 import uuid
 
+from infra.stack import MAX_RECEIVES
 from tests.conftest import GITHUB_SECRET
 from tests.stack import Stack, github_headers, wait_until
 
@@ -166,7 +167,7 @@ def test_queue_is_created_from_the_template_with_a_1_mib_limit(stack: Stack) -> 
     for name in ("HOOKWAY_INGEST_QUEUE_URL", "HOOKWAY_DELIVERIES_QUEUE_URL"):
         attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.env[name], AttributeNames=["All"])["Attributes"]
         assert attrs["MaximumMessageSize"] == "1048576"
-        assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5
+        assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == MAX_RECEIVES
 
 
 def test_worker_killed_mid_batch_loses_nothing(stack: Stack) -> None:

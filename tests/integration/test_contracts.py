@@ -1071,6 +1071,28 @@ class TestQueue:
         with pytest.raises(StorageError):
             queue.send("x" * (1024 * 1024 + 1))
 
+    def test_a_failed_record_comes_back_when_its_visibility_says(self, queue: Any) -> None:
+        # GIVEN 12 received messages (more than one ChangeMessageVisibilityBatch call)
+        queue.send_batch([f"r{i}" for i in range(12)])
+        if not isinstance(queue, SqsQueue):
+            queue.change_visibility([(f"h{i}", 0) for i in range(12)])
+            assert queue.visibility == [(f"h{i}", 0) for i in range(12)]
+            return
+        sqs = queue.sqs  # type: ignore[attr-defined]
+        held: dict[str, str] = {}
+        while len(held) < 12:
+            for m in sqs.receive_message(
+                QueueUrl=queue.url, MaxNumberOfMessages=10, VisibilityTimeout=600
+            ).get("Messages", []):
+                held[m["Body"]] = m["ReceiptHandle"]
+        # WHEN the handler gives 11 of them back now and keeps one for 10 minutes
+        queue.change_visibility([(held[f"r{i}"], 0 if i else 600) for i in range(12)])
+        # THEN the 11 can be received again at once, the kept one cannot
+        assert sorted(_drain(queue), key=lambda b: int(b[1:])) == [f"r{i}" for i in range(1, 12)]
+        # ... and a receipt SQS no longer knows is a StorageError (the handler then lets the timeout run)
+        with pytest.raises(StorageError):
+            queue.change_visibility([("not-a-receipt-handle", 5)])
+
 
 def _drain(queue: Any) -> list[str]:
     if not isinstance(queue, SqsQueue):
@@ -1211,3 +1233,78 @@ class TestSecretsAtRest:
             with pytest.raises(SealError):
                 reader.get_endpoint(evil.id)
             assert reader.get_endpoint(victim.id) == victim
+
+
+# ------------------------------------------------------------------------- DynamoDB's limits (scale issue)
+
+
+class TestLimits:
+    """What DynamoDB refuses, the fake refuses too (chalicelib.aws.limits); moto is checked alongside."""
+
+    def test_an_item_over_400_kb_is_refused_and_one_under_is_kept(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN a message whose inline body does not compress and makes the item larger than 400 KB
+        big = _message(clock, body=os.urandom(420_000), size=420_000)
+        # WHEN it is stored THEN both refuse it with a StorageError (DynamoDB's ValidationException)
+        with pytest.raises(StorageError):
+            store.store_message(big, clock())
+        with pytest.raises(NotFoundError):
+            store.get_message(big.id)
+        # ... and a message well inside the limit is kept (moto counts binary as base64: 250 KB -> 333 KB)
+        fits = _message(clock, body=os.urandom(250_000), size=250_000)
+        assert store.store_message(fits, clock())
+        assert store.get_message(fits.id).body == fits.body
+        # ... the same for a string attribute (an endpoint's headers)
+        with pytest.raises(StorageError):
+            store.put_endpoint(_endpoint(clock, headers={"X-Big": "a" * 420_000}))
+        kept = _endpoint(clock, headers={"X-Big": "a" * 300_000})
+        store.put_endpoint(kept)
+        assert store.get_endpoint(kept.id) == kept
+
+    def test_reads_of_more_than_100_items_are_split_into_batches(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN 120 endpoints of one owner (BatchGetItem takes at most 100 keys a call)
+        made = {_endpoint(clock, application_id="app_many").id for _ in range(120)}
+        for endpoint_id in made:
+            store.put_endpoint(_endpoint(clock, id=endpoint_id, application_id="app_many"))
+        # WHEN the router's load reads them all THEN every one comes back
+        assert {e.id for e in store.endpoints_of("app_many")} == made
+
+    def test_request_limits_as_aws_and_moto_enforce_them(self, endpoint: str) -> None:
+        from botocore.exceptions import ClientError
+
+        from chalicelib.aws import limits
+        from tests import aws
+
+        db = aws.client("dynamodb", endpoint)
+        table = aws.create_state_table(endpoint)
+
+        def key(i: int) -> dict[str, Any]:
+            return {"pk": {"S": f"LIMIT#{i}"}, "sk": {"S": "META"}}
+
+        def refused(call: Any, **kwargs: Any) -> bool:
+            try:
+                call(**kwargs)
+            except ClientError as exc:
+                return exc.response["Error"]["Code"] == "ValidationException"
+            return False
+
+        # BatchWriteItem: 25 puts, not 26. moto 5 takes 26 as well: only chalicelib.aws.limits (the fake's
+        # check) stands for AWS here
+        puts = [{"PutRequest": {"Item": key(i)}} for i in range(26)]
+        db.batch_write_item(RequestItems={table: puts[:25]})
+        with pytest.raises(StorageError):
+            limits.check_count("BatchWriteItem", 26)
+        # BatchGetItem: 100 keys, not 101
+        db.batch_get_item(RequestItems={table: {"Keys": [key(i) for i in range(100)]}})
+        assert refused(db.batch_get_item, RequestItems={table: {"Keys": [key(i) for i in range(101)]}})
+        with pytest.raises(StorageError):
+            limits.check_count("BatchGetItem", 101)
+        # TransactWriteItems: AWS takes 100 actions; moto still stops at 25, so no test may lean on 26-100
+        actions = [{"Put": {"TableName": table, "Item": key(1000 + i)}} for i in range(101)]
+        assert refused(db.transact_write_items, TransactItems=actions)
+        with pytest.raises(StorageError):
+            limits.check_count("TransactWriteItems", 101)
+        limits.check_count("TransactWriteItems", 100)
+        # An item over 400 KB by the size rule is refused
+        item = {**key(2000), "blob": {"S": "a" * 410_000}}
+        assert limits.item_size(item) > limits.MAX_ITEM_BYTES
+        assert refused(db.put_item, TableName=table, Item=item)

@@ -203,6 +203,7 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
         "dynamodb:UpdateItem",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",  # a failed record comes back after a short backoff
         "sqs:GetQueueAttributes",
         "logs:CreateLogStream",
         "logs:PutLogEvents",

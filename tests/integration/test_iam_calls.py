@@ -32,12 +32,16 @@ pytestmark = pytest.mark.integration
 ACTION = {
     "SendMessageBatch": "sqs:SendMessage",
     "DeleteMessageBatch": "sqs:DeleteMessage",
+    "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
     "HeadObject": "s3:GetObject",
 }
 TRANSACT = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem", "Delete": "dynamodb:DeleteItem"}
 ESM_AND_LOGS = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "logs:CreateLogStream"}
 # Allowed without being called: S3 answers a missing object 404 (not 403) only with ListBucket.
 PERMISSION_ONLY = {"s3:ListBucket", "logs:PutLogEvents"}
+# Called only when a record fails, to bring it back after a short backoff (tests/unit/test_batch.py,
+# tests/e2e/test_throttling.py): the paths driven here all succeed.
+ON_FAILURE = {"sqs:ChangeMessageVisibility"}
 
 
 class Recorder:
@@ -237,11 +241,11 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         assert actions <= allowed, (key, sorted(actions - allowed))
     # ... and the consumers' policies hold nothing they did not use (but the ESM's and the logs' own)
     for key in ("route_ingest", "dead_letters", "sweep"):
-        unused = _policy_actions(key) - recorded[key] - ESM_AND_LOGS - PERMISSION_ONLY
+        unused = _policy_actions(key) - recorded[key] - ESM_AND_LOGS - PERMISSION_ONLY - ON_FAILURE
         assert unused == set(), (key, sorted(unused))
     # The sender's certificate reads (Secrets Manager, SSM) happen only for endpoints with a client
     # certificate, which test_outbound_mtls drives end to end; everything else it may do, it did here.
-    unused = _policy_actions("deliver") - recorded["deliver"] - ESM_AND_LOGS - PERMISSION_ONLY
+    unused = _policy_actions("deliver") - recorded["deliver"] - ESM_AND_LOGS - PERMISSION_ONLY - ON_FAILURE
     assert unused == {"secretsmanager:GetSecretValue", "ssm:GetParameter"}, sorted(unused)
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from chalicelib.names import FUNCTIONS, names
 from infra import chalice_config, front, iam
-from infra.stack import MIB, TIMEOUTS, Options, infrastructure, stage_options
+from infra.stack import MAX_RECEIVES, MIB, TIMEOUTS, Options, infrastructure, stage_options
 from tests import aws
 
 MTLS = {
@@ -154,7 +154,7 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         dlq = queues[props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]
         assert dlq["MessageRetentionPeriod"] > props["MessageRetentionPeriod"]
         assert props["RedrivePolicy"]["maxReceiveCount"] == (
-            15 if queue == "DeliveriesDeadLetterQueue" else 5
+            MAX_RECEIVES + 10 if queue == "DeliveriesDeadLetterQueue" else MAX_RECEIVES
         )
     # ... the table has TTL and point-in-time recovery, the bucket encryption and a public access block
     table = resources["StateTable"]
@@ -295,6 +295,42 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
 def test_inconsistent_capacity_options_are_refused(fields: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         Options(**fields).check()
+
+
+def test_alarms_page_on_in_flight_messages_and_on_throttling_of_the_table_and_every_index() -> None:
+    # GIVEN a stage's stack
+    resources = infrastructure("dev", Options())["Resources"]
+    # THEN each consumed queue pages when its in-flight count climbs, well below SQS's ~120,000 cap
+    for queue in ("IngestQueue", "DeliveriesQueue"):
+        alarm = resources[f"{queue}InFlight"]["Properties"]
+        assert alarm["Namespace"] == "AWS/SQS"
+        assert alarm["MetricName"] == "ApproximateNumberOfMessagesNotVisible"
+        assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+        assert 0 < alarm["Threshold"] <= 120_000 / 4
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+    def watched(name: str) -> list[dict[str, str]]:
+        metrics = resources[name]["Properties"]["Metrics"]
+        assert [m["Id"] for m in metrics if m.get("ReturnData")] == ["total"]
+        return [
+            {d["Name"]: d["Value"] for d in m["MetricStat"]["Metric"]["Dimensions"]}
+            | {"metric": m["MetricStat"]["Metric"]["MetricName"]}
+            for m in metrics
+            if "MetricStat" in m
+        ]
+
+    # ... the table's throttled requests, for every operation a function's policy grants
+    table = {"Ref": "StateTable"}
+    operations = {d["Operation"] for d in watched("StateTableThrottledRequests")}
+    granted = {a.split(":")[1] for a in (*iam.DYNAMO_READ, *iam.DYNAMO_WRITE, "dynamodb:DeleteItem")}
+    assert granted | {"TransactWriteItems"} <= operations
+    assert all(d["TableName"] == table for d in watched("StateTableThrottledRequests"))
+    # ... and write throttle events of the table and of each of its indexes (GSI back-pressure)
+    indexes = {i["IndexName"] for i in resources["StateTable"]["Properties"]["GlobalSecondaryIndexes"]}
+    events = watched("StateTableWriteThrottles")
+    assert {d.get("GlobalSecondaryIndexName", "") for d in events} == indexes | {""}
+    assert {d["metric"] for d in events} == {"WriteThrottleEvents"}
+    assert len(events) <= 9  # a metric-math alarm takes at most 10 metrics, the expression included
 
 
 def test_http_api_and_mtls_together_are_refused() -> None:
