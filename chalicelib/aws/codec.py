@@ -30,6 +30,7 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
+    JOB#{id}  / META         a background job: state, progress, cursor (TTL a week)
     SESSION#{keyed digest of id} / META   a console session (TTL: its end)
                                                 gsi1: SESSIONS / {expires_at}#{digest} ("end all sessions")
     CHECKPOINT#{name} / META   where a scheduled job (the sweep) stopped, for its next run
@@ -63,6 +64,7 @@ from chalicelib.models import (
     Endpoint,
     EventType,
     FanoutPage,
+    Job,
     Message,
     MessageStatus,
     MtlsRule,
@@ -73,6 +75,8 @@ from chalicelib.models import (
     Verification,
     attempt_status,
     delivery_status,
+    job_kind,
+    job_state,
     signing_mode,
 )
 from chalicelib.ports import MessageQuery
@@ -842,3 +846,64 @@ def item_to_counts(item: Item) -> dict[str, int]:
 def checkpoint_key(name: str) -> Item:
     """The primary key of a scheduled job's checkpoint."""
     return {"pk": s(f"CHECKPOINT#{name}"), "sk": s("META")}
+
+
+# ------------------------------------------------------------------------------------------- jobs
+# JOB#{id} / META   a background job (chalicelib.jobs): its state, progress and cursor; no index (it is
+# read by id only); TTL a week after it was created.
+
+
+def job_key(job_id: str) -> Item:
+    """The primary key of a job."""
+    return {"pk": s(f"JOB#{job_id}"), "sk": s("META")}
+
+
+def job_to_item(job: Job) -> Item:
+    """Encode a job."""
+    item: Item = {
+        **job_key(job.id),
+        "kind": s(job.kind),
+        "state": s(job.state),
+        "params": s(json.dumps(job.params, separators=(",", ":"))),
+        "done": n(job.done),
+        "step": n(job.step),
+        "sent": n(job.sent),
+        "tries": n(job.tries),
+        "rev": n(job.rev),
+        "created_at": n(job.created_at),
+        "updated_at": n(job.updated_at),
+        "expires_at": n(job.expires_at),
+        "ttl": n(int(job.expires_at)),
+    }
+    if job.application_id is not None:
+        item["application_id"] = s(job.application_id)
+    if job.total is not None:
+        item["total"] = n(job.total)
+    if job.error is not None:
+        item["error"] = s(json.dumps(job.error, separators=(",", ":")))
+    if job.cursor is not None:
+        item["cursor"] = s(job.cursor)
+    return item
+
+
+def item_to_job(item: Item) -> Job:
+    """Decode a job."""
+    error = _opt_s(item, "error")
+    return Job(
+        id=item["pk"]["S"].removeprefix("JOB#"),
+        kind=job_kind(item["kind"]["S"]),
+        state=job_state(item["state"]["S"]),
+        params=json.loads(item["params"]["S"]),
+        application_id=_opt_s(item, "application_id"),
+        done=int(item["done"]["N"]),
+        total=int(item["total"]["N"]) if "total" in item else None,
+        error=json.loads(error) if error is not None else None,
+        step=int(item["step"]["N"]),
+        sent=int(item["sent"]["N"]),
+        tries=int(item["tries"]["N"]),
+        cursor=_opt_s(item, "cursor"),
+        rev=int(item["rev"]["N"]),
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
+    )

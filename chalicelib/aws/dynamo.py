@@ -21,6 +21,7 @@ from chalicelib.models import (
     Endpoint,
     EventType,
     FanoutPage,
+    Job,
     Message,
     Pulled,
     Rejection,
@@ -1196,3 +1197,29 @@ class DynamoStore:
         except BotoCoreError as exc:
             raise StorageError(f"DynamoDB put_item failed: {type(exc).__name__}") from exc
         return message_id, body_sha256
+
+    # ------------------------------------------------------------------------------------------- jobs
+
+    def create_job(self, job: Job) -> None:
+        """Store a new job (its id is new: no condition)."""
+        self._call("put_item", Item=codec.job_to_item(job))
+
+    def get_job(self, job_id: str) -> Job:
+        """The job (read consistently: a step reads what the last one committed), or NotFoundError."""
+        item = self._call("get_item", Key=codec.job_key(job_id), ConsistentRead=True).get("Item")
+        if not item or float(item["expires_at"]["N"]) <= self._clock():
+            raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+        return codec.item_to_job(item)
+
+    def save_job(self, job: Job, *, expected_rev: int) -> bool:
+        """Replace a job if its stored revision is still ``expected_rev``; False if another write won."""
+        try:
+            self._call(
+                "put_item",
+                Item=codec.job_to_item(job),
+                ConditionExpression="attribute_exists(pk) AND rev = :rev",
+                ExpressionAttributeValues={":rev": codec.n(expected_rev)},
+            )
+        except ClientError:
+            return False
+        return True
