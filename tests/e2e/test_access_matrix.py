@@ -114,6 +114,9 @@ MATRIX.update(
         # Only the session cookie names a session: a bearer credential is not one.
         ("GET", "/v1/console/session"): (401, 401, 401, 401, 401, 401, 200),
         ("DELETE", "/v1/console/session"): (401, 401, 401, 401, 401, 401, 204),
+        # Ending every session is the operator's, by key or by session (it ends the cell's own session too:
+        # the shared one is opened again after it, see _call).
+        ("DELETE", "/v1/console/sessions"): (200, 403, 403, 403, 401, 401, 200),
     }
 )
 
@@ -338,6 +341,9 @@ def _call(stack: Stack, tenants: dict[str, Any], method: str, path: str, column:
         resp = stack.request(method, url + query, headers=headers, json_body=body)
     else:
         resp = stack.request(method, url + query, headers=headers)
+    if (method, path) == ("DELETE", "/v1/console/sessions") and resp.status < 400:
+        # Every session ended, the shared one included: the next cells get a new one.
+        tenants["auth"]["session"] = _console_session(stack)
     return resp.status, resp
 
 
