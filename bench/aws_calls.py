@@ -89,7 +89,13 @@ def _wired_app(counter: CallCounter) -> tuple[Any, Any]:
 
 
 def _create_source(app: Any, context: Any) -> str:
-    body = json.dumps({"name": "bench", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})
+    body = json.dumps(
+        {
+            "name": "bench",
+            "dedupe": "header:X-GitHub-Delivery",
+            "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]},
+        }
+    )
     event = proxy_event(
         "POST",
         "/v1/sources",

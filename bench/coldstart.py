@@ -195,7 +195,11 @@ def _create_source(env: dict[str, str], secret: str) -> str:
 
         wiring.reset()
         source = wiring.container().sources.create(
-            {"name": "bench", "verification": {"scheme": "github", "secrets": [secret]}}
+            {
+                "name": "bench",
+                "dedupe": "header:X-GitHub-Delivery",
+                "verification": {"scheme": "github", "secrets": [secret]},
+            }
         )
         return str(source.id)
     finally:

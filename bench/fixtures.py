@@ -174,7 +174,11 @@ def app_on_fakes() -> tuple[Any, Any, str]:
     container = wiring.container()
     container.use(store=MemoryStore(container.clock), ingest_queue=MemoryQueue(), blobs=MemoryBlobs())
     source = container.sources.create(
-        {"name": "bench", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+        {
+            "name": "bench",
+            "dedupe": "header:X-GitHub-Delivery",
+            "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]},
+        }
     )
     return app_module.app, container, source.id
 

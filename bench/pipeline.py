@@ -323,7 +323,11 @@ def run(quick: bool) -> list[Row]:
         receivers._server.RequestHandlerClass.disable_nagle_algorithm = True
         try:
             source_id = stack.create_source(
-                {"name": "bench", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+                {
+                    "name": "bench",
+                    "dedupe": "header:X-GitHub-Delivery",
+                    "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]},
+                }
             )["id"]
             reply = stack.request("POST", "/v1/endpoints", admin=True, json_body={"url": receivers.url(path)})
             if reply.status != 201:
