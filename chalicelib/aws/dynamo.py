@@ -419,7 +419,7 @@ class DynamoStore:
         """Create or replace an endpoint: join its owner's subscription pages (once), then move the
         owner's version so every router's cache reloads what changed."""
         key = codec.endpoint_key(endpoint.id)
-        old = self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="sub_page").get(
+        old = self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="pk, sub_page").get(
             "Item"
         )
         if old and "sub_page" in old:
@@ -430,7 +430,7 @@ class DynamoStore:
             # never an endpoint that no router can find. The write is conditional on no page recorded
             # meanwhile (the backfill joins legacy endpoints concurrently): the first to record wins,
             # the other leaves its page again, so an endpoint stays in one page.
-            page = self._join(endpoint.application_id, endpoint.id, new=old is None)
+            page = self._join(endpoint.application_id, endpoint.id, new=not old)
             item = {**codec.endpoint_to_item(endpoint), "sub_page": codec.n(page)}
             try:
                 self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(sub_page)")
@@ -565,7 +565,7 @@ class DynamoStore:
             "get_item",
             Key=codec.endpoint_key(endpoint_id),
             ConsistentRead=True,
-            ProjectionExpression="application_id, sub_page",
+            ProjectionExpression="pk, application_id, sub_page",
         ).get("Item")
         if not item or "sub_page" in item:
             return False
