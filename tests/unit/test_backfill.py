@@ -203,3 +203,26 @@ def _assert_each_in_one_page(world: World, made: list[Endpoint]) -> None:
     for endpoint in made:
         holding = [key for key, ids in store.pages.items() if endpoint.id in ids]
         assert holding == [(endpoint.application_id, store.sub_page[endpoint.id])]
+
+
+def test_resume_after_a_restart_rebuilds_first_attempts_from_fan_out_pages(world: World) -> None:
+    # GIVEN 1,200 endpoints (3 fan-out pages) and a message routed, whose delivery tasks were lost (the
+    # emulator stopped: the deliveries queue is not saved), one endpoint already delivered
+    template, _ = world.endpoint()
+    made = [template]
+    for i in range(1_199):
+        endpoint = replace(template, id=new_id("ep"), url=f"https://hooks.example.com/r/{i}")
+        world.s.store.put_endpoint(endpoint)
+        made.append(endpoint)
+    message_id = _publish(world)
+    world.route_all()
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    message = world.s.store.messages[message_id]
+    assert message.fanout_pages == 3 and message.endpoints == ()
+    # WHEN the local stack resumes from the table's messages and attempts
+    resumed = world.container.recovery.resume([(message, [])])
+    # THEN every endpoint gets its first attempt back, one page of tasks at a time
+    assert resumed == 1_200
+    urls = _delivered(world)
+    assert len(urls) == 1_200 and set(urls) == {e.url for e in made}
