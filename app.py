@@ -480,9 +480,8 @@ def update_application(application_id: str) -> Response:
 @app.route("/v1/applications/{application_id}", methods=["DELETE"], content_types=ANY_CONTENT)
 @api
 def delete_application(application_id: str) -> Response:
-    """Delete an application and its endpoints (their queued deliveries end skipped)."""
-    _container().applications.delete(application_id, _scope())
-    return Response(body="", status_code=204)
+    """Delete an application now and its endpoints in a background job: 202 with the job."""
+    return _job(_container().applications.delete(application_id, _scope()))
 
 
 @app.route("/v1/applications/{application_id}/portal-access", methods=["POST"], content_types=ANY_CONTENT)
@@ -656,9 +655,19 @@ def rotate_endpoint_secret(endpoint_id: str) -> Response:
 @app.route("/v1/endpoints/{endpoint_id}/recover", methods=["POST"], content_types=ANY_CONTENT)
 @api
 def recover_endpoint(endpoint_id: str) -> Response:
-    """Send again every delivery to this endpoint that ended failed or skipped since ``{"since": unix time}``."""
-    recovered = _container().recovery.recover(endpoint_id, _json_body(), _scope())
-    return _json({"endpoint_id": endpoint_id, "message_ids": recovered, "count": len(recovered)}, 202)
+    """Send again every delivery to this endpoint that ended failed or skipped since ``{"since": unix time}``:
+    202 with the background job that does it."""
+    c = _container()
+    return _job(c.jobs.start(c.recovery.plan_recover(endpoint_id, _json_body(), _scope())))
+
+
+@app.route("/v1/endpoints/{endpoint_id}/replay", methods=["POST"], content_types=ANY_CONTENT)
+@api
+def replay_to_endpoint(endpoint_id: str) -> Response:
+    """Send its owner's messages of ``{"since", "until"?, "source"?}`` to this endpoint once more: 202 with
+    the background job that does it."""
+    c = _container()
+    return _job(c.jobs.start(c.recovery.plan_replay(endpoint_id, _json_body(), _scope())))
 
 
 @app.route("/v1/endpoints/{endpoint_id}/attempts", methods=["GET"], content_types=ANY_CONTENT)
@@ -681,6 +690,21 @@ def send_test_event(endpoint_id: str) -> Response:
     """Send a test event to this endpoint only (``{"event_type"?, "payload"?}``); 202 with its message id."""
     message_id, endpoint = _container().publisher.send_test(endpoint_id, _json_body(), _scope())
     return _json({"id": message_id, "endpoint_id": endpoint.id}, 202)
+
+
+# ----------------------------------------------------------------------------------------------- jobs
+
+
+def _job(job: Any) -> Response:
+    """A started background job: 202, its state, and where to follow it."""
+    return _json(job.public(), 202, {"Location": f"/v1/jobs/{job.id}"})
+
+
+@app.route("/v1/jobs/{job_id}", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def get_job(job_id: str) -> Response:
+    """A background job's state and progress (``done`` of ``total``, null while unknown)."""
+    return _json(_container().jobs.get(job_id, _scope()).public())
 
 
 # ------------------------------------------------------------------------------------ listen sessions
@@ -763,7 +787,8 @@ def route_ingest(event: Any) -> None:
 
     c = _container()
     try:
-        process_batch_with(event, c.router.route_many, c.background_ingest_queue)
+        # Job steps (chalicelib.jobs) share the ingest queue; the router gets the rest of the batch.
+        process_batch_with(event, c.job_runner.around(c.router.route_many), c.background_ingest_queue)
     finally:
         c.metrics.flush()
 

@@ -22,6 +22,7 @@ from bench import (
     load,
     outbound,
     pipeline,
+    scale,
     search,
     verification,
 )
@@ -44,6 +45,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     14: cli.run,
     15: listen.run,
     16: console.run,
+    17: scale.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

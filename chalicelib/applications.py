@@ -2,9 +2,9 @@
 
 An application is one of the platform's customers. ``uid`` is the customer's own id, unique in the
 deployment and usable wherever the application's id is; ``branding`` (name, logo, accent) dresses its
-portal, over the deployment's defaults. Deleting an application deletes its endpoints
-(deliveries still queued for them end ``skipped``, visibly) and ends its portal tokens; its messages stay
-readable by the operator until their retention ends.
+portal, over the deployment's defaults. Deleting an application deletes it at once (its portal tokens end
+with it) and its endpoints in a background job (``chalicelib.jobs``; deliveries still queued for them end
+``skipped``, visibly); its messages stay readable by the operator until their retention ends.
 """
 
 from __future__ import annotations
@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib import branding as brand
 from chalicelib.branding import Branding
-from chalicelib.errors import ForbiddenError, NotFoundError, ValidationError
+from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
-from chalicelib.models import Application
+from chalicelib.jobs import JobPlan
+from chalicelib.models import Application, Job
+from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.scope import Scope
 
 if TYPE_CHECKING:
     from chalicelib.caches import ApplicationCache
-from chalicelib.ports import Page, PageRequest, Store
-from chalicelib.scope import Scope
 
 _ID = re.compile(r"app_[0-9a-f]{32}")
 _UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
@@ -76,7 +77,7 @@ class ApplicationService:
         store: Store,
         clock: Callable[[], float],
         *,
-        delete_endpoints: Callable[[str], int] | None = None,
+        start_job: Callable[[JobPlan], Job] | None = None,
         default_branding: Branding | None = None,
         cache: ApplicationCache | None = None,
     ) -> None:
@@ -84,7 +85,7 @@ class ApplicationService:
         self._store = store
         self._clock = clock
         self._default_branding = default_branding or Branding()
-        self._delete_endpoints = delete_endpoints or (lambda application_id: 0)
+        self._start_job = start_job
 
     def _changed(self) -> None:
         if self._cache is not None:
@@ -184,10 +185,19 @@ class ApplicationService:
         own = self._store.get_application(str(scope.application_id))
         return own.branding.over(self._default_branding)
 
-    def delete(self, ref: str, scope: Scope) -> None:
-        """Delete an application and its endpoints (their queued deliveries end skipped)."""
+    def delete(self, ref: str, scope: Scope) -> Job:
+        """Delete an application at once, and its endpoints in a background job (``application.delete``):
+        their queued deliveries end skipped. Returns the job.
+
+        The job is queued first and the application deleted second, so a failure between the two leaves
+        the application in place (the caller retries) rather than endpoints nobody can reach.
+        """
         scope.require_operator()
         application = self._find(ref)
-        self._delete_endpoints(application.id)
+        if self._start_job is None:
+            raise ConfigError("application deletion needs the job runner")
+        plan = JobPlan("application.delete", {"application_id": application.id}, application.id)
+        job = self._start_job(plan)
         self._store.delete_application(application)
         self._changed()
+        return job

@@ -10,6 +10,7 @@ from typing import Any
 
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
+from chalicelib.jobs import StepResult
 from chalicelib.models import SIGNING_MODES, Attempt, Endpoint, Secret, SigningMode
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import parse_reference, public_reference
@@ -512,15 +513,6 @@ class EndpointService:
         self._store.delete_endpoint(endpoint_id)
         self._on_change()
 
-    def delete_all_of(self, application_id: str) -> int:
-        """Delete every endpoint of an application (it is being deleted); returns how many."""
-        endpoints = self._store.endpoints_of(application_id)
-        for endpoint in endpoints:
-            with contextlib.suppress(NotFoundError):  # deleted meanwhile
-                self._store.delete_endpoint(endpoint.id)
-        self._on_change()
-        return len(endpoints)
-
     def secret(self, endpoint_id: str, scope: Scope) -> dict[str, Any]:
         """The newest live signing secret (or public key), on an explicit call only."""
         endpoint = self.get(endpoint_id, scope)
@@ -565,3 +557,39 @@ class EndpointService:
             else {"id": secret.id, "secret": secret.value}
         )
         return updated, shown
+
+
+DELETE_PAGE = 100  # endpoints listed per read while deleting an application's
+
+
+class ApplicationEndpointsDeletion:
+    """The step of an ``application.delete`` job: delete at most ``limit`` of the application's endpoints
+    from ``cursor`` (the application itself is gone already: nothing new can be added meanwhile).
+
+    Deliveries still queued for them end ``skipped``; an endpoint deleted by an earlier run of the same step
+    is simply not there any more, so a step that runs again deletes nothing twice.
+    """
+
+    def __init__(self, store: Store, on_change: Callable[[], None] | None = None) -> None:
+        self._store = store
+        self._on_change = on_change or (lambda: None)
+
+    def __call__(self, params: Mapping[str, Any], cursor: str | None, limit: int) -> StepResult:
+        """Delete the next endpoints; the count and the cursor after them (None: none left)."""
+        application_id = str(params["application_id"])
+        deleted = seen = 0
+        while seen < limit:
+            page = self._store.list_endpoints(
+                application_id=application_id, limit=min(DELETE_PAGE, limit - seen), cursor=cursor
+            )
+            seen += len(page.items)
+            for endpoint in page.items:
+                with contextlib.suppress(NotFoundError):  # deleted meanwhile
+                    self._store.delete_endpoint(endpoint.id)
+                    deleted += 1
+            cursor = page.cursor
+            if cursor is None:
+                break
+        if deleted:
+            self._on_change()
+        return StepResult(deleted, cursor)

@@ -394,3 +394,69 @@ class EventType:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+
+
+JobKind = Literal["application.delete", "endpoint.recover", "endpoint.replay"]
+JobState = Literal["queued", "running", "succeeded", "failed"]
+JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
+JOB_STATES: tuple[JobState, ...] = get_args(JobState)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A bulk operation that runs outside the request, in bounded steps (``chalicelib.jobs``).
+
+    ``step`` is the number of the next step to run and ``sent`` the highest step whose task is known to be
+    on the queue; ``rev`` is the item's revision (every write is conditional on the one it read), so a
+    step that SQS hands out twice commits once. ``cursor`` is where the next step starts (the step's own,
+    opaque); ``application_id`` is whose data it touches (None: the operator's), which decides who sees it.
+    """
+
+    id: str
+    kind: JobKind
+    created_at: float
+    updated_at: float
+    params: dict[str, Any] = field(default_factory=dict)
+    application_id: str | None = None
+    state: JobState = "queued"
+    done: int = 0
+    total: int | None = None
+    error: dict[str, str] | None = None
+    step: int = 1
+    sent: int = 0
+    tries: int = 0
+    cursor: str | None = None
+    rev: int = 0
+    expires_at: float = 0.0
+
+    @property
+    def ended(self) -> bool:
+        """True once it succeeded or failed: no step runs any more."""
+        return self.state in ("succeeded", "failed")
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows: ``GET /v1/jobs/{id}``."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "done": self.done,
+            "total": self.total,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "error": dict(self.error) if self.error else None,
+        }
+
+
+def job_kind(value: str) -> JobKind:
+    """A stored job kind, checked."""
+    if value not in JOB_KINDS:
+        raise ValueError(f"not a job kind: {value!r}")
+    return value  # type: ignore[return-value]
+
+
+def job_state(value: str) -> JobState:
+    """A stored job state, checked."""
+    if value not in JOB_STATES:
+        raise ValueError(f"not a job state: {value!r}")
+    return value  # type: ignore[return-value]

@@ -37,6 +37,7 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/endpoints/{endpoint_id}/secret"): "read",
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): "write",
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): "write",
+    ("POST", "/v1/endpoints/{endpoint_id}/replay"): "write",
     ("GET", "/v1/endpoints/{endpoint_id}/attempts"): "read",
     ("GET", "/v1/endpoints/{endpoint_id}/health"): "read",
     ("POST", "/v1/endpoints/{endpoint_id}/test"): "write",
@@ -50,6 +51,7 @@ TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/applications/{application_id}"): "read",
     ("GET", "/v1/branding"): "read",  # the portal dresses itself in its application's branding
     ("GET", "/v1/egress"): "read",  # a customer's receiver allowlists the sender's addresses too
+    ("GET", "/v1/jobs/{job_id}"): "read",  # its application's jobs only (chalicelib.jobs.Jobs.get)
     ("POST", "/v1/listen-sessions"): "write",
     ("GET", "/v1/listen-sessions/{endpoint_id}/deliveries"): "read",
     ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): "write",
@@ -60,6 +62,7 @@ TOKEN_LIMITED: dict[tuple[str, str], str] = {
     ("POST", "/v1/endpoints/{endpoint_id}/test"): "sending a test event",
     ("POST", "/v1/messages/{message_id}/resend"): "resending",
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): "recovering",
+    ("POST", "/v1/endpoints/{endpoint_id}/replay"): "replaying",
 }
 
 

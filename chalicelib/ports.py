@@ -27,6 +27,7 @@ from chalicelib.models import (
     Endpoint,
     EventType,
     FanoutPage,
+    Job,
     Message,
     Pulled,
     Rejection,
@@ -375,6 +376,17 @@ class Store(Protocol):
         self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
     ) -> tuple[str, str]:
         """Store a publish key unless a live one exists; returns the (message_id, body_sha256) that holds it."""
+
+    # Background jobs (chalicelib.jobs): read by id, every change conditional on the revision it read.
+
+    def create_job(self, job: Job) -> None:
+        """Store a new job."""
+
+    def get_job(self, job_id: str) -> Job:
+        """The job (a consistent read), or NotFoundError ``job_not_found`` (also once it expired)."""
+
+    def save_job(self, job: Job, *, expected_rev: int) -> bool:
+        """Replace a job if its stored ``rev`` is still ``expected_rev``; False if another write won."""
 
 
 class EndpointSource(Protocol):

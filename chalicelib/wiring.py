@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.event_types import EventTypeService
     from chalicelib.inbound.ingest import IngestService
     from chalicelib.inbound.rejections import RejectionLog
+    from chalicelib.jobs import JobRunner, Jobs
     from chalicelib.limits import RateLimiter
     from chalicelib.messages import MessageService
     from chalicelib.outbound.dead_letters import DeadLetters
@@ -712,7 +713,7 @@ class Container:
         return ApplicationService(
             self.store,
             self.clock,
-            delete_endpoints=lambda app_id: self.endpoints.delete_all_of(app_id),
+            start_job=self.jobs.start,
             default_branding=self.settings.portal_branding,
             cache=self.application_cache,
         )
@@ -723,6 +724,35 @@ class Container:
         from chalicelib.caches import ApplicationCache
 
         return ApplicationCache(self.store, self.clock, self.settings.source_cache_seconds)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        """Background jobs as the API starts and reads them (the first step goes on the ingest queue)."""
+        from chalicelib.jobs import Jobs
+
+        return Jobs(store=self.store, queue=self.ingest_queue, clock=self.clock)
+
+    @cached_property
+    def job_runner(self) -> JobRunner:
+        """Runs job steps handed over by the ingest queue's consumer (background profile)."""
+        from chalicelib.endpoints import ApplicationEndpointsDeletion
+        from chalicelib.jobs import JobRunner, StepHandler
+        from chalicelib.outbound.recovery import Recovery
+        from chalicelib.sealing import unsealed
+
+        store = unsealed(self.background_store)  # secrets stay sealed: no step needs one
+        recovery = Recovery(
+            store=store,
+            queue=self.background_deliveries_queue,
+            endpoints=self.routing_endpoint_cache,
+            clock=self.clock,
+        )
+        handlers: dict[str, StepHandler] = {
+            "application.delete": ApplicationEndpointsDeletion(store, self._endpoints_changed),
+            "endpoint.recover": recovery.recover_step,
+            "endpoint.replay": recovery.replay_step,
+        }
+        return JobRunner(store=store, queue=self.background_ingest_queue, clock=self.clock, handlers=handlers)
 
     @cached_property
     def stats(self) -> StatsService:

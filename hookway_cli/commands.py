@@ -412,6 +412,12 @@ def applications_create(ctx: Context) -> int:
     return _show(ctx, ctx.client.call("POST", "/v1/applications", body=doc))
 
 
+def applications_delete(ctx: Context) -> int:
+    """Delete an application now, and its endpoints by a job the API runs (``--wait`` follows it)."""
+    job = ctx.client.call("DELETE", path("/v1/applications/{}", ctx.args.application_id))
+    return _job_result(ctx, job, f"endpoints of {ctx.args.application_id} deleted")
+
+
 def applications_portal_url(ctx: Context) -> int:
     a = ctx.args
     doc = ctx.client.call(
@@ -630,111 +636,37 @@ def resend(ctx: Context) -> int:
 
 
 def recover(ctx: Context) -> int:
-    """Queue again what an endpoint missed since a time; ``--wait`` follows them with a progress bar.
-    JSON: ``{"endpoint_id", "since", "count", "message_ids", "outcomes"}`` (outcomes with ``--wait``)."""
+    """Start a job that queues again what an endpoint missed since a time; ``--wait`` follows the job with
+    a progress bar. JSON: the job (``{"id", "kind", "state", "done", "total", ...}``), as it ended with
+    ``--wait``."""
     since = int(parse_time(ctx.args.since, ctx.now()))
-    # Recovery leaves each delivery as it was (failed, skipped) until its new attempt ends, so what ended
-    # before is read first: a delivery counts as done once its last attempt is newer (as the console does).
-    before = _latest_attempts(ctx, ctx.args.endpoint, since) if ctx.args.wait else {}
     body: dict[str, Any] = {"since": since}
     if ctx.args.include_unmatched:
         body["include_unmatched"] = True
-    answer = ctx.client.call("POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body=body)
-    ids: list[str] = answer.get("message_ids", [])
-    outcomes: dict[str, str] = {}
-    if ctx.args.wait and ids:
-        outcomes = _follow(ctx, ids, ctx.args.endpoint, ctx.args.wait, before)
-    doc = {
-        "endpoint_id": ctx.args.endpoint,
-        "since": since,
-        "count": len(ids),
-        "message_ids": ids,
-        "outcomes": outcomes,
-    }
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(_count(outcomes).items()))
-    ctx.out.result(
-        doc,
-        text=f"queued {len(ids)} deliveries to {ctx.args.endpoint} again"
-        + (f": {summary}" if summary else ""),
-    )
-    return 0
-
-
-def _count(outcomes: Mapping[str, str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for status in outcomes.values():
-        counts[status] = counts.get(status, 0) + 1
-    return counts
-
-
-def _latest_attempts(ctx: Context, endpoint_id: str, since: float, pages: int = 10) -> dict[str, float]:
-    """Per message, when its latest attempt to the endpoint since ``since`` started (newest first, the
-    attempts recover itself reads; at most ``pages`` pages of 200)."""
-    latest: dict[str, float] = {}
-    cursor = None
-    for _ in range(pages):
-        page = ctx.client.call(
-            "GET", path("/v1/endpoints/{}/attempts", endpoint_id), query={"limit": 200, "cursor": cursor}
-        )
-        for attempt in page.get("data", []):
-            started = float(attempt.get("started_at") or 0)
-            if started < since:
-                return latest
-            message_id = str(attempt.get("message_id"))
-            latest[message_id] = max(started, latest.get(message_id, 0.0))
-        cursor = page.get("next_cursor")
-        if not cursor:
-            break
-    return latest
-
-
-def _follow(
-    ctx: Context, ids: list[str], endpoint_id: str, timeout: float, before: Mapping[str, float]
-) -> dict[str, str]:
-    """Poll each delivery until its new attempt has ended (or time runs out), showing progress: a status
-    other than pending counts only with a ``last_attempt_at`` later than the attempt ``before`` knew."""
-    deadline = ctx.now() + timeout
-    outcomes = dict.fromkeys(ids, "pending")
-    progress = _Progress(ctx, len(ids))
-    while True:
-        for message_id in [m for m, s in outcomes.items() if s == "pending"]:
-            try:
-                message = ctx.client.call("GET", path("/v1/messages/{}", message_id))
-            except ApiError:
-                continue
-            delivery = next(
-                (d for d in message.get("deliveries", []) if d.get("endpoint_id") == endpoint_id), None
-            )
-            if not delivery or delivery.get("status") in (None, "pending"):
-                continue
-            if float(delivery.get("last_attempt_at") or 0) > before.get(message_id, 0.0):
-                outcomes[message_id] = delivery["status"]
-        done = sum(1 for s in outcomes.values() if s != "pending")
-        progress.update(done)
-        if done == len(ids) or ctx.now() >= deadline:
-            progress.close()
-            return outcomes
-        ctx.wait(0.5)
+    job = ctx.client.call("POST", path("/v1/endpoints/{}/recover", ctx.args.endpoint), body=body)
+    return _job_result(ctx, job, f"deliveries to {ctx.args.endpoint} queued again")
 
 
 class _Progress:
     """A rich progress bar on a terminal; a line per change when piped; nothing with ``--json``."""
 
-    def __init__(self, ctx: Context, total: int) -> None:
+    def __init__(self, ctx: Context, total: int | None, label: str = "delivering") -> None:
         self.ctx, self.total, self.last = ctx, total, -1
         self.bar: Any = None
         if ctx.out.rich:
             from rich.progress import Progress
 
             self.bar = Progress(console=ctx.out.console())
-            self.task = self.bar.add_task("delivering", total=total)
+            self.task = self.bar.add_task(label, total=total)
             self.bar.start()
 
-    def update(self, done: int) -> None:
+    def update(self, done: int, total: int | None = None) -> None:
+        if total is not None:
+            self.total = total
         if self.bar is not None:
-            self.bar.update(self.task, completed=done)
+            self.bar.update(self.task, completed=done, total=self.total)
         elif done != self.last and not self.ctx.out.as_json:
-            self.ctx.out.note(f"{done}/{self.total} done")
+            self.ctx.out.note(f"{done}/{self.total if self.total is not None else '?'} done")
         self.last = done
 
     def close(self) -> None:
@@ -742,11 +674,57 @@ class _Progress:
             self.bar.stop()
 
 
+JOB_ENDED = ("succeeded", "failed")
+
+
+def _job_text(job: Mapping[str, Any], what: str) -> str:
+    total = job.get("total")
+    count = f"{job.get('done', 0)}/{total}" if total is not None else str(job.get("done", 0))
+    text = f"{job.get('id')} {job.get('kind')} {job.get('state')}: {count} {what}"
+    error = job.get("error")
+    if isinstance(error, dict):
+        text += f" ({error.get('code')}: {error.get('message')})"
+    return text
+
+
+def _job_result(ctx: Context, job: dict[str, Any], what: str) -> int:
+    """Show a started job; with ``--wait SECONDS`` follow it until it ends (progress on stderr). Exit
+    status 1 if it failed, 0 otherwise (a job still running when the wait is over included)."""
+    wait = float(ctx.opt("wait", 0) or 0)
+    if wait > 0 and job.get("state") not in JOB_ENDED:
+        job = _follow_job(ctx, str(job["id"]), wait)
+    ctx.out.result(job, text=_job_text(job, what))
+    return 1 if job.get("state") == "failed" else 0
+
+
+def _follow_job(ctx: Context, job_id: str, timeout: float) -> dict[str, Any]:
+    """Poll a job until it ends (or time runs out), showing its progress."""
+    deadline = ctx.now() + timeout
+    progress: _Progress | None = None
+    try:
+        while True:
+            job: dict[str, Any] = ctx.client.call("GET", path("/v1/jobs/{}", job_id))
+            if progress is None:
+                progress = _Progress(ctx, job.get("total"), "job")  # never an API string: rich renders markup
+            progress.update(int(job.get("done") or 0), job.get("total"))
+            if job.get("state") in JOB_ENDED or ctx.now() >= deadline:
+                return job
+            ctx.wait(0.5)
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def jobs_show(ctx: Context) -> int:
+    """One background job; ``--wait SECONDS`` follows it until it ends."""
+    job = ctx.client.call("GET", path("/v1/jobs/{}", ctx.args.job_id))
+    return _job_result(ctx, job, "done")
+
+
 def replay(ctx: Context) -> int:
-    """A source's messages received in [since, until) sent again to one endpoint: the count first, then
-    the work (skipped with ``--dry-run``). Composed from search and resend, so every replayed delivery goes
-    through the same claim and attempt log as any other. JSON: ``{"source_id", "endpoint_id", "since",
-    "until", "count", "dry_run", "message_ids", "failed"}``."""
+    """A source's messages received in [since, until) sent again to one endpoint, by a job the API runs:
+    the count first, then the job (the count only with ``--dry-run``). JSON: ``{"source_id",
+    "endpoint_id", "since", "until", "count", "dry_run", "job"}`` (``job`` null on a dry run)."""
     a = ctx.args
     now = ctx.now()
     since = int(parse_time(a.since, now))
@@ -757,42 +735,34 @@ def replay(ctx: Context) -> int:
     messages = ctx.client.pages(
         "/v1/messages", {"source": a.source, "after": since, "before": until, "limit": 200}
     )
-    ids = [m["id"] for m in reversed(messages)]  # oldest first
     if not ctx.out.as_json:
         ctx.out.line(
-            f"{len(ids)} messages from {a.source} in that range"
+            f"{len(messages)} messages from {a.source} in that range"
             + (" (dry run: nothing sent)" if a.dry_run else "")
         )
-    failed: dict[str, str] = {}
+    job: dict[str, Any] | None = None
     if not a.dry_run:
-        progress = _Progress(ctx, len(ids))
-        for done, message_id in enumerate(ids, start=1):
-            try:
-                ctx.client.call(
-                    "POST", path("/v1/messages/{}/resend", message_id), body={"endpoint_ids": [a.endpoint]}
-                )
-            except ApiError as exc:
-                failed[message_id] = exc.code
-            progress.update(done)
-        progress.close()
+        job = ctx.client.call(
+            "POST",
+            path("/v1/endpoints/{}/replay", a.endpoint),
+            body={"since": since, "until": until, "source": a.source},
+        )
+        if float(ctx.opt("wait", 0) or 0) > 0:
+            job = _follow_job(ctx, str(job["id"]), float(a.wait))
     doc = {
         "source_id": a.source,
         "endpoint_id": a.endpoint,
         "since": since,
         "until": until,
-        "count": len(ids),
+        "count": len(messages),
         "dry_run": a.dry_run,
-        "message_ids": ids,
-        "failed": failed,
+        "job": job,
     }
     if ctx.out.as_json:
         ctx.out.json(doc)
-    elif not a.dry_run:
-        ctx.out.line(
-            f"queued {len(ids) - len(failed)} to {a.endpoint}"
-            + (f", {len(failed)} refused" if failed else "")
-        )
-    return 1 if failed else 0
+    elif job is not None:
+        ctx.out.line(_job_text(job, f"messages queued to {a.endpoint}"))
+    return 1 if job is not None and job.get("state") == "failed" else 0
 
 
 # ---------------------------------------------------------------------------------------- listen

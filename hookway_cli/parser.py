@@ -37,6 +37,10 @@ class _Builder:
         return parser
 
 
+def _wait(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS", help=help_text)
+
+
 def _time_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--after", help="received at or after: 2h, 30m, 1d ago, Unix seconds or ISO 8601")
     parser.add_argument("--before", help="received before (same forms)")
@@ -124,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--uid", help="your own id for it")
     p.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE")
+    p = b.leaf(apps, "delete", "applications_delete", "delete an application (its endpoints by a job)")
+    p.add_argument("application_id")
+    _wait(p, "follow the job")
     p = b.leaf(apps, "portal-url", "applications_portal_url", "mint a portal token and print the portal URL")
     p.add_argument("application_id")
     p.add_argument("--expires-in", type=int, default=3600, help="seconds (default 3600)")
@@ -180,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also send messages since then that matched no endpoint and that its filter takes",
     )
-    p.add_argument(
-        "--wait", type=float, default=0, metavar="SECONDS", help="follow the deliveries, with progress"
-    )
+    _wait(p, "follow the job, with progress")
 
     p = b.leaf(b.root, "replay", "replay", "send a source's messages of a time range to an endpoint again")
     p.add_argument("--source", required=True)
@@ -190,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="default: now")
     p.add_argument("--endpoint", required=True)
     p.add_argument("--dry-run", action="store_true", help="count only")
+    _wait(p, "follow the job, with progress")
+
+    jobs = b.group("jobs", "background jobs (application deletes, recoveries, replays)")
+    p = b.leaf(jobs, "show", "jobs_show", "a job's state and progress")
+    p.add_argument("job_id")
+    _wait(p, "follow it until it ends")
 
     p = b.leaf(
         b.root, "listen", "listen", "receive deliveries here: pull them and forward them to a local URL"

@@ -2,7 +2,8 @@
 
 The checked-in ``.chalice/config.json`` holds what a person chooses (memory, log level per stage); this
 module adds what the infrastructure decides: the resource names from the stack's outputs, one policy file
-per function (``infra/iam.py``), timeouts, the sender's network and concurrency, tracing. Both deploy paths
+per function (``infra/iam.py``), timeouts, reserved concurrency per function, the sender's network and
+maximum concurrency, tracing. Both deploy paths
 write the result into a staged copy of the project (``build/...``), never into the checked-in file.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.names import FUNCTIONS, Names
-from infra.stack import ROOT, TIMEOUTS, Options
+from infra.stack import RESERVED_CONCURRENCY, ROOT, TIMEOUTS, Options
 
 BASE_CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -89,12 +90,12 @@ def config_for(
             "iam_policy_file": f"policy-{n.stage}-{key}.json",
             "autogen_policy": False,
         }
-        if key == "deliver":
-            if opts.sender_reserved_concurrency:
-                fn["reserved_concurrency"] = opts.sender_reserved_concurrency
-            if opts.static_egress and outputs is not None:
-                fn["subnet_ids"] = outputs["PrivateSubnetIds"].split(",")
-                fn["security_group_ids"] = [outputs["SenderSecurityGroupId"]]
+        reserved = getattr(opts, RESERVED_CONCURRENCY[key])
+        if reserved:
+            fn["reserved_concurrency"] = reserved
+        if key == "deliver" and opts.static_egress and outputs is not None:
+            fn["subnet_ids"] = outputs["PrivateSubnetIds"].split(",")
+            fn["security_group_ids"] = [outputs["SenderSecurityGroupId"]]
         if key == "api_handler" and opts.static_egress and outputs is not None:
             fn["environment_variables"] = {"HOOKWAY_EGRESS_IPS": outputs["EgressIps"]}
         functions[key] = fn

@@ -134,6 +134,8 @@ def policies(
             statements += [
                 # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
                 # a duplicate is the failed conditional put; the hourly counters one update per batch.
+                # Job steps (chalicelib.jobs) share the ingest queue: they delete an application's
+                # endpoints, read attempts and messages, save the job, and queue their next step there.
                 _statement(
                     "State",
                     [
@@ -142,11 +144,13 @@ def policies(
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
                         "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
                     ],
                     table,
                 ),
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
+                _statement("NextJobStep", ["sqs:SendMessage"], [arns.ingest_queue]),
                 # Reads claim-checked bodies; parks inline bodies too big for a DynamoDB item.
                 _statement("Payloads", ["s3:GetObject", "s3:PutObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),

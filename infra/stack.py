@@ -39,6 +39,16 @@ DEPLOY_PREFIX = "deploy/"
 LOG_RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653)
 
 Template = dict[str, Any]
+# Which stage option reserves each function's concurrency (infra/chalice_config.py writes it into Chalice's
+# ``reserved_concurrency``, which becomes the function's ReservedConcurrentExecutions).
+RESERVED_CONCURRENCY = {
+    "api_handler": "api_reserved_concurrency",
+    "route_ingest": "router_reserved_concurrency",
+    "deliver": "sender_reserved_concurrency",
+    "dead_letters": "dead_letters_reserved_concurrency",
+    "sweep": "sweep_reserved_concurrency",
+}
+MAX_WARM_UNITS = 400_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,16 @@ class Options:
     static_egress: bool = False  # the sender in private subnets behind NAT gateways with Elastic IPs
     sender_reserved_concurrency: int = 0  # 0: no reservation
     sender_max_concurrency: int = 0  # the event source mapping's maximum concurrency; 0: unlimited
+    # Reserved concurrency of the other functions (0: none), so no function can starve another of the
+    # account's pool (1,000 by default): see the README's "Quotas before launch".
+    api_reserved_concurrency: int = 0
+    router_reserved_concurrency: int = 0
+    dead_letters_reserved_concurrency: int = 0
+    sweep_reserved_concurrency: int = 0
+    # Warm throughput of the state table and each of its indexes (0: DynamoDB's default for a new
+    # on-demand table, 12,000 reads and 4,000 writes per second); set it before a launch's first peak.
+    table_warm_read_units: int = 0
+    table_warm_write_units: int = 0
 
     def check(self) -> Options:
         """The options, or ValueError naming what is inconsistent."""
@@ -71,8 +91,22 @@ class Options:
             raise ValueError("http_api and mtls_domain cannot be combined: the HTTP API would bypass mTLS")
         if self.sender_max_concurrency and not 2 <= self.sender_max_concurrency <= 1000:
             raise ValueError("sender_max_concurrency is 2 to 1000 (Lambda's limits), or 0 for none")
-        if self.sender_reserved_concurrency < 0 or self.sender_max_concurrency < 0:
+        reserved = {key: getattr(self, option) for key, option in RESERVED_CONCURRENCY.items()}
+        if self.sender_max_concurrency < 0 or any(value < 0 for value in reserved.values()):
             raise ValueError("concurrency settings cannot be negative")
+        if (
+            self.sender_reserved_concurrency
+            and self.sender_max_concurrency > self.sender_reserved_concurrency
+        ):
+            raise ValueError(
+                "sender_max_concurrency above sender_reserved_concurrency would only be throttled"
+            )
+        for option, floor in (("table_warm_read_units", 12_000), ("table_warm_write_units", 4_000)):
+            value = getattr(self, option)
+            if value and not floor <= value <= MAX_WARM_UNITS:
+                raise ValueError(f"{option} is {floor} to {MAX_WARM_UNITS} (0: DynamoDB's default)")
+        if bool(self.table_warm_read_units) != bool(self.table_warm_write_units):
+            raise ValueError("table_warm_read_units and table_warm_write_units go together")
         return self
 
 
@@ -118,6 +152,17 @@ QUEUES = (
     "DeliveriesDeadLetterQueue",
     "ParkedDeadLetterQueue",
 )
+
+
+def _warm(opts: Options) -> dict[str, Any]:
+    """The WarmThroughput property of the table and of each index, when the stage sets one."""
+    if not opts.table_warm_write_units:
+        return {}
+    units = {
+        "ReadUnitsPerSecond": opts.table_warm_read_units,
+        "WriteUnitsPerSecond": opts.table_warm_write_units,
+    }
+    return {"WarmThroughput": units}
 
 
 def data_resources(n: Names, opts: Options) -> Template:
@@ -173,6 +218,7 @@ def data_resources(n: Names, opts: Options) -> Template:
                         ],
                         # Keys only: each write costs one small index write, not a second copy of the item.
                         "Projection": {"ProjectionType": "KEYS_ONLY"},
+                        **_warm(opts),
                     },
                     {
                         # Every message by its UTC day: DAY#{yyyy-mm-dd} / {received_at}#{id}.
@@ -182,6 +228,7 @@ def data_resources(n: Names, opts: Options) -> Template:
                             {"AttributeName": "gsi2sk", "KeyType": "RANGE"},
                         ],
                         "Projection": {"ProjectionType": "KEYS_ONLY"},
+                        **_warm(opts),
                     },
                     {
                         # Sparse: the messages of an application, APP#{id}#MSG / {received_at}#{id}.
@@ -191,8 +238,10 @@ def data_resources(n: Names, opts: Options) -> Template:
                             {"AttributeName": "gsi3sk", "KeyType": "RANGE"},
                         ],
                         "Projection": {"ProjectionType": "KEYS_ONLY"},
+                        **_warm(opts),
                     },
                 ],
+                **_warm(opts),
                 "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True},
                 "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
                 "SSESpecification": {"SSEEnabled": True},

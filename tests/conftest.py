@@ -102,9 +102,15 @@ class Services:
         return self.sources.create(doc).id
 
     def drain(self) -> list[str]:
-        """Route everything the ingest queue holds, as the worker would; returns the outcomes."""
-        outcomes = [self.router.route(body) for body in self.queue.sent]
-        self.queue.sent.clear()
+        """Route everything the ingest queue holds, as the worker would (job steps to the job runner, and
+        the steps they queue in turn); returns the outcomes."""
+        from chalicelib.jobs import is_step_task
+
+        outcomes = []
+        while self.queue.sent:
+            body = self.queue.sent.pop(0)
+            runner = self.container.job_runner
+            outcomes.append(runner.run(body) if is_step_task(body) else self.router.route(body))
         return outcomes
 
 

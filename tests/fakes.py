@@ -21,6 +21,7 @@ from chalicelib.models import (
     Endpoint,
     EventType,
     FanoutPage,
+    Job,
     Message,
     Pulled,
     Rejection,
@@ -108,6 +109,7 @@ class MemoryStore:
         self.checkpoints: dict[str, str] = {}
         self.writes = 0
         self.fail_with: Exception | None = None
+        self.jobs: dict[str, Job] = {}
 
     def _maybe_fail(self) -> None:
         if self.fail_with is not None:
@@ -746,6 +748,31 @@ class MemoryStore:
             self.idempotency[key] = (message_id, body_sha256, now + ttl)
             self.writes += 1
             return message_id, body_sha256
+
+    # ------------------------------------------------------------------------------------------- jobs
+
+    def create_job(self, job: Job) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.jobs[job.id] = job
+            self.writes += 1
+
+    def get_job(self, job_id: str) -> Job:
+        self._maybe_fail()
+        job = self.jobs.get(job_id)
+        if job is None or job.expires_at <= self._clock():
+            raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+        return job
+
+    def save_job(self, job: Job, *, expected_rev: int) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            stored = self.jobs.get(job.id)
+            if stored is None or stored.rev != expected_rev:
+                return False
+            self.jobs[job.id] = job
+            self.writes += 1
+            return True
 
 
 class MemoryQueue:

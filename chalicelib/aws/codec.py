@@ -7,30 +7,38 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
     SRC#{id}  / STATS        rejection counters (before the ring held them; still added up on read)
     SRC#{id}  / REJ#{slot}   a sampled recent rejection and the counters its flushes added (ring of N
                              slots; shown until ``until``; no TTL, so the counts stay)
-    MSG#{id}  / META         a message          gsi1: SRC#{source_id} / {received_at}#{id}
-                                                gsi2: DAY#{yyyy-mm-dd of received_at, UTC} / same
-                                                gsi3: APP#{application_id}#MSG / same (only with an application)
+    MSG#{id}  / META         a message          gsi1: SRC#{source_id}#{s} / {received_at}#{id}
+                                                gsi2: DAY#{yyyy-mm-dd of received_at, UTC}#{s} / same
+                                                gsi3: APP#{application_id}#MSG#{s} / same (only with an
+                                                application)
     MSG#{id}  / FAN#{n:05d}  one page of the endpoint ids a big message matched (at most 500; TTL)
     MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it)
-                                                gsi1: EP#{endpoint} / {started_at}#{message}#{n}
-                                                gsi2: END#{failed|skipped}#{yyyy-mm-dd} / same (only the
+                                                gsi1: EP#{endpoint}#{s} / {started_at}#{message}#{n}
+                                                gsi2: END#{failed|skipped}#{yyyy-mm-dd}#{s} / same (only the
                                                 attempt that ended its delivery failed or skipped)
     EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}   (the operator's own)
                                                    or APP#{application_id}#EP / {created_at}#{id}
-                                                gsi3: EP_ATTENTION / {changed_at}#{id} (only while it is
-                                                failing or disabled: the console's "needs attention")
+                                                gsi3: EP_ATTENTION#{s} / {changed_at}#{id} (only while it
+                                                is failing or disabled: the console's "needs attention")
     SUBS#{owner} / META      an owner's endpoint version (ADD 1 on every change) and subscription page count
     SUBS#{owner} / P#{n:05d} one subscription page: a set of at most 500 of the owner's endpoint ids
                              (``owner``: an application id, or ``-`` for the operator's own)
-    STATS#{yyyy-mm-ddThh} / META   one hour's counters (received, delivered, failed, rejected; TTL)
+    STATS#{yyyy-mm-ddThh}#{s} / META   a share of one hour's counters (received, delivered, failed,
+                                   rejected; TTL), s random per flush: the hour is the sum of its shares
     APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
     APPUID#{uid} / META      the claim of an application's uid (written in one transaction with it)
     ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
     LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
     IDEM#{key} / META        a publish idempotency key (TTL 24 h)
+    JOB#{id}  / META         a background job: state, progress, cursor (TTL a week)
     SESSION#{keyed digest of id} / META   a console session (TTL: its end)
                                                 gsi1: SESSIONS / {expires_at}#{digest} ("end all sessions")
     CHECKPOINT#{name} / META   where a scheduled job (the sweep) stopped, for its next run
+
+``{s}`` is a write shard, 0 to ``INDEX_SHARDS - 1``: a hash of the message id (of the endpoint id for
+``EP_ATTENTION``), so that no index key every message writes takes more than 1/``INDEX_SHARDS`` of the
+traffic (``docs/data-model.md`` has the arithmetic). Readers query every shard and merge them, newest
+first, plus the key without a shard that stores written before sharding still hold (``shard_partitions``).
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
 Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
@@ -56,6 +64,7 @@ from chalicelib.models import (
     Endpoint,
     EventType,
     FanoutPage,
+    Job,
     Message,
     MessageStatus,
     MtlsRule,
@@ -66,6 +75,8 @@ from chalicelib.models import (
     Verification,
     attempt_status,
     delivery_status,
+    job_kind,
+    job_state,
     signing_mode,
 )
 from chalicelib.ports import MessageQuery
@@ -119,8 +130,52 @@ def day_of(at: float) -> date:
     return datetime.fromtimestamp(min(max(float(time_key(at)), 0.0), _LAST_SECOND), tz=UTC).date()
 
 
+# ------------------------------------------------------------------------------------ write shards
+
+# Every time-sorted index key that each message or attempt writes is split into this many partition keys.
+# At the design point (10,000 webhooks/s spread, 5,000/s on one source, endpoint or application) the
+# busiest key then takes 10,000 / 16 = 625 writes/s (a day) and 5,000 / 16 = 313 (one entity), under
+# DynamoDB's 1,000 write units/s per partition key; a listing pays one Query per shard per page.
+INDEX_SHARDS = 16
+
+
+def shard_of(item_id: str) -> int:
+    """The write shard of an item: a stable hash of its id (the same in every process)."""
+    return zlib.crc32(item_id.encode("utf-8", "surrogateescape")) % INDEX_SHARDS
+
+
+def sharded(base: str, item_id: str) -> str:
+    """The partition key an item's entry under ``base`` is written to."""
+    return f"{base}#{shard_of(item_id)}"
+
+
+def shard_partitions(base: str) -> tuple[str, ...]:
+    """Every partition key a reader of ``base`` queries: each shard, then ``base`` itself.
+
+    ``base`` alone is where stores written before sharding keep their entries: read as one more shard,
+    so existing state stays listed (its entries expire with their items, 30 days for messages and
+    attempts; an endpoint's attention entry moves to a shard at its next change).
+    """
+    return (*(f"{base}#{i}" for i in range(INDEX_SHARDS)), base)
+
+
+def source_messages(source_id: str) -> str:
+    """The unsharded gsi1 key of a source's messages."""
+    return f"SRC#{source_id}"
+
+
+def application_messages(application_id: str) -> str:
+    """The unsharded gsi3 key of an application's messages."""
+    return f"APP#{application_id}#MSG"
+
+
+def endpoint_attempts(endpoint_id: str) -> str:
+    """The unsharded gsi1 key of an endpoint's attempts."""
+    return f"EP#{endpoint_id}"
+
+
 def day_partition(day: date) -> str:
-    """The gsi2 partition of one day's messages."""
+    """The unsharded gsi2 key of one day's messages."""
     return f"DAY#{day.isoformat()}"
 
 
@@ -130,7 +185,7 @@ INDEXED_ENDINGS = ("failed", "skipped")
 
 
 def ending_partition(status: str, day: date) -> str:
-    """The gsi2 partition of one day's attempts that ended their delivery ``status``."""
+    """The unsharded gsi2 key of one day's attempts that ended their delivery ``status``."""
     return f"END#{status}#{day.isoformat()}"
 
 
@@ -267,9 +322,9 @@ def message_to_item(message: Message) -> Item:
     sort_key = message_sort_key(message)
     item: Item = {
         **message_key(message.id),
-        "gsi1pk": s(f"SRC#{message.source_id}"),
+        "gsi1pk": s(sharded(source_messages(message.source_id), message.id)),
         "gsi1sk": s(sort_key),
-        "gsi2pk": s(day_partition(day_of(message.received_at))),
+        "gsi2pk": s(sharded(day_partition(day_of(message.received_at)), message.id)),
         "gsi2sk": s(sort_key),
         "source_id": s(message.source_id),
         "status": s(message.status),
@@ -296,7 +351,7 @@ def message_to_item(message: Message) -> Item:
         if value is not None:
             item[name] = s(value)
     if message.application_id is not None:
-        item["gsi3pk"] = s(f"APP#{message.application_id}#MSG")
+        item["gsi3pk"] = s(sharded(application_messages(message.application_id), message.id))
         item["gsi3sk"] = s(sort_key)
     if message.signed_timestamp is not None:
         item["signed_timestamp"] = n(message.signed_timestamp)
@@ -503,23 +558,29 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["expires_at"] = n(endpoint.expires_at)
     changed = attention_at(endpoint)
     if changed is not None:
-        item["gsi3pk"] = s(ATTENTION_PARTITION)
+        item["gsi3pk"] = s(attention_partition(endpoint.id))
         item["gsi3sk"] = s(attention_sort_key(changed, endpoint.id))
     return item
 
 
 # Endpoints that are failing or disabled have an entry here (sparse gsi3): the console lists them across
-# every owner without a scan, and a healthy endpoint costs nothing.
+# every owner without a scan, and a healthy endpoint costs nothing. Sharded by endpoint id (a mass
+# incident changes many endpoints at once); read with ``shard_partitions(ATTENTION_PARTITION)``.
 ATTENTION_PARTITION = "EP_ATTENTION"
 # Every gsi3 partition the attention entries are spread over, in a fixed order (the sweep's cursor
-# names one by its position): one today; a sharded layout lists each shard here.
-ATTENTION_PARTITIONS = (ATTENTION_PARTITION,)
+# names one by its position): each shard, then the unsharded key of stores written before sharding.
+ATTENTION_PARTITIONS = shard_partitions(ATTENTION_PARTITION)
 
 
 def attention_range(after: float | None, until: float) -> tuple[str | None, str]:
     """The gsi3 sort-key bounds of entries whose change time is in ``(after, until]``: ``#`` sorts before
     ``$``, so ``{time}$`` comes after every ``{time}#{id}`` of that time."""
     return (None if after is None else f"{time_key(after)}$"), f"{time_key(until)}$"
+
+
+def attention_partition(endpoint_id: str) -> str:
+    """The gsi3 key of an endpoint's "needs attention" entry."""
+    return sharded(ATTENTION_PARTITION, endpoint_id)
 
 
 def attention_at(endpoint: Endpoint) -> float | None:
@@ -604,7 +665,8 @@ def attempt_to_item(attempt: Attempt) -> Item:
     """Encode an attempt."""
     item: Item = {
         **attempt_key(attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number),
-        "gsi1pk": s(f"EP#{attempt.endpoint_id}"),
+        # Sharded by message, so every attempt of one delivery shares a shard (and a cursor's tie-break).
+        "gsi1pk": s(sharded(endpoint_attempts(attempt.endpoint_id), attempt.message_id)),
         "gsi1sk": s(f"{attempt.started_at:017.6f}#{attempt.message_id}#{attempt.number:03d}"),
         "claim_id": s(attempt.claim_id),
         "started_at": n(attempt.started_at),
@@ -616,7 +678,9 @@ def attempt_to_item(attempt: Attempt) -> Item:
     }
     if attempt.status != "in_flight" and attempt.delivery_status in INDEXED_ENDINGS:
         # The attempt that ended its delivery failed or skipped: one index write on that (rare) outcome.
-        item["gsi2pk"] = s(ending_partition(attempt.delivery_status, day_of(attempt.started_at)))
+        item["gsi2pk"] = s(
+            sharded(ending_partition(attempt.delivery_status, day_of(attempt.started_at)), attempt.message_id)
+        )
         item["gsi2sk"] = s(f"{time_key(attempt.started_at)}#{attempt.message_id}#{attempt.number:03d}")
     for name, text in (
         ("error_class", attempt.error_class),
@@ -761,10 +825,17 @@ STATS_FIELDS = ("received", "delivered", "failed", "rejected")
 STATS_TTL_SECONDS = 35 * 86400  # the API shows a week at most; a few weeks more for the dashboards
 
 
-def stats_key(hour: int) -> Item:
-    """The primary key of one hour's counters (``hour``: the hour's start)."""
+def stats_key(hour: int, shard: int | None) -> Item:
+    """The primary key of one share of an hour's counters (``hour``: its start; None: the unsharded
+    item stores written before sharding hold, read as one more share)."""
     stamp = datetime.fromtimestamp(hour, tz=UTC).strftime("%Y-%m-%dT%H")
-    return {"pk": s(f"STATS#{stamp}"), "sk": s("META")}
+    pk = f"STATS#{stamp}" if shard is None else f"STATS#{stamp}#{shard}"
+    return {"pk": s(pk), "sk": s("META")}
+
+
+def stats_keys(hour: int) -> list[Item]:
+    """Every item one hour's counters may be spread over (its shares, then the unsharded one)."""
+    return [stats_key(hour, shard) for shard in range(INDEX_SHARDS)] + [stats_key(hour, None)]
 
 
 def item_to_counts(item: Item) -> dict[str, int]:
@@ -775,3 +846,64 @@ def item_to_counts(item: Item) -> dict[str, int]:
 def checkpoint_key(name: str) -> Item:
     """The primary key of a scheduled job's checkpoint."""
     return {"pk": s(f"CHECKPOINT#{name}"), "sk": s("META")}
+
+
+# ------------------------------------------------------------------------------------------- jobs
+# JOB#{id} / META   a background job (chalicelib.jobs): its state, progress and cursor; no index (it is
+# read by id only); TTL a week after it was created.
+
+
+def job_key(job_id: str) -> Item:
+    """The primary key of a job."""
+    return {"pk": s(f"JOB#{job_id}"), "sk": s("META")}
+
+
+def job_to_item(job: Job) -> Item:
+    """Encode a job."""
+    item: Item = {
+        **job_key(job.id),
+        "kind": s(job.kind),
+        "state": s(job.state),
+        "params": s(json.dumps(job.params, separators=(",", ":"))),
+        "done": n(job.done),
+        "step": n(job.step),
+        "sent": n(job.sent),
+        "tries": n(job.tries),
+        "rev": n(job.rev),
+        "created_at": n(job.created_at),
+        "updated_at": n(job.updated_at),
+        "expires_at": n(job.expires_at),
+        "ttl": n(int(job.expires_at)),
+    }
+    if job.application_id is not None:
+        item["application_id"] = s(job.application_id)
+    if job.total is not None:
+        item["total"] = n(job.total)
+    if job.error is not None:
+        item["error"] = s(json.dumps(job.error, separators=(",", ":")))
+    if job.cursor is not None:
+        item["cursor"] = s(job.cursor)
+    return item
+
+
+def item_to_job(item: Item) -> Job:
+    """Decode a job."""
+    error = _opt_s(item, "error")
+    return Job(
+        id=item["pk"]["S"].removeprefix("JOB#"),
+        kind=job_kind(item["kind"]["S"]),
+        state=job_state(item["state"]["S"]),
+        params=json.loads(item["params"]["S"]),
+        application_id=_opt_s(item, "application_id"),
+        done=int(item["done"]["N"]),
+        total=int(item["total"]["N"]) if "total" in item else None,
+        error=json.loads(error) if error is not None else None,
+        step=int(item["step"]["N"]),
+        sent=int(item["sent"]["N"]),
+        tries=int(item["tries"]["N"]),
+        cursor=_opt_s(item, "cursor"),
+        rev=int(item["rev"]["N"]),
+        created_at=float(item["created_at"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
+    )

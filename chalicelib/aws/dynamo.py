@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -19,6 +21,7 @@ from chalicelib.models import (
     Endpoint,
     EventType,
     FanoutPage,
+    Job,
     Message,
     Pulled,
     Rejection,
@@ -33,6 +36,7 @@ T = TypeVar("T")
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
 QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
 EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
+SHARD_CONCURRENCY = 4  # shard Queries of one merge in flight at once (as KEEP_CONCURRENCY: moto queues them)
 SESSIONS = "SESSIONS"  # the gsi1 partition of console sessions
 
 
@@ -57,6 +61,78 @@ def _cursor_of(last: dict[str, Any] | None, index: str) -> str | None:
     if not last:
         return None
     return encode_cursor([last["pk"]["S"], last["sk"]["S"], last[f"{index}sk"]["S"]])
+
+
+def _order(entry: dict[str, Any], index: str) -> tuple[str, str, str]:
+    """An index entry's place in its partition: its index sort key, then the table key (a tie-break)."""
+    return (entry[f"{index}sk"]["S"], entry["pk"]["S"], entry["sk"]["S"])
+
+
+class _Shard:
+    """One partition of a merged read: what it has read but not yet handed out, and where it goes on."""
+
+    def __init__(self, partition: str, start: dict[str, Any] | None) -> None:
+        self.partition = partition
+        self.start = start
+        self.buffered: deque[dict[str, Any]] = deque()
+        self.done = False
+
+
+class _Merged:
+    """The shards of one sharded index key, read newest first as one ordered stream (a k-way merge).
+
+    Each shard resumes after the same position (the last entry handed out, wherever it came from), so a
+    cursor is one position, as for an unsharded key, and never names a partition. A ``take`` reads the
+    shards that need it together (up to ``want`` entries each); every shard is read at least once.
+    """
+
+    def __init__(
+        self,
+        query: Callable[[str, int, dict[str, Any] | None], Any],
+        index: str,
+        partitions: Sequence[str],
+        position: list[str] | None,
+    ) -> None:
+        self._query = query
+        self._index = index
+        self._shards = [_Shard(p, _key_at(position, index, p) if position else None) for p in partitions]
+
+    @property
+    def more(self) -> bool:
+        """Whether an entry may be left (a shard that filled its last chunk exactly may turn out empty)."""
+        return any(shard.buffered or not shard.done for shard in self._shards)
+
+    def take(self, want: int) -> list[dict[str, Any]]:
+        """The next ``want`` entries, newest first; fewer only at the end of every shard."""
+        # A whole ``want`` per shard: keys are small (100 of them cost 1.5 read units), and reading a shard
+        # once per take instead of a few times keeps a page near one Query per shard.
+        chunk = want
+        out: list[dict[str, Any]] = []
+        self._fill([s for s in self._shards if not s.done and len(s.buffered) < chunk], chunk)
+        while len(out) < want:
+            hungry = [s for s in self._shards if not s.buffered and not s.done]
+            if hungry:  # its next entry may be the newest: read it before handing out any other
+                self._fill(hungry, chunk)
+                continue
+            live = [s for s in self._shards if s.buffered]
+            if not live:
+                break
+            newest = max(live, key=lambda s: _order(s.buffered[0], self._index))
+            out.append(newest.buffered.popleft())
+        return out
+
+    def _fill(self, shards: list[_Shard], chunk: int) -> None:
+        def read(shard: _Shard) -> None:
+            result = self._query(shard.partition, chunk - len(shard.buffered), shard.start)
+            shard.buffered.extend(result.get("Items", []))
+            shard.start = result.get("LastEvaluatedKey")
+            shard.done = not shard.start
+
+        if len(shards) == 1:
+            read(shards[0])
+        elif shards:
+            with ThreadPoolExecutor(max_workers=min(SHARD_CONCURRENCY, len(shards))) as pool:
+                list(pool.map(read, shards))
 
 
 _SHARD_START = "^"  # a cursor position at the start of a partition not read yet
@@ -84,11 +160,13 @@ class DynamoStore:
         clock: Callable[[], float],
         *,
         page_size: int = codec.SUBSCRIPTION_PAGE,
+        pick_shard: Callable[[int], int] = random.randrange,
     ) -> None:
         self._db = client
         self._table = table
         self._clock = clock
         self.page_size = page_size
+        self._pick_shard = pick_shard  # which share of an hour's counters a flush adds to
 
     def _call(self, op: str, **kwargs: Any) -> Any:
         try:
@@ -163,6 +241,7 @@ class DynamoStore:
 
         endpoint: gsi1 ``EP#{id}`` (its first attempts, newest first); else source: gsi1 ``SRC#{id}``;
         else application: gsi3; else gsi2, one day partition at a time from the newest day backwards.
+        Each of those keys is sharded (``codec.shard_partitions``): its shards are merged, newest first.
         Every index entry read counts as examined; the cursor is the position of the last one examined
         (a gsi2 cursor names its day through its sort key's time), so the next page starts right after it.
         """
@@ -180,15 +259,17 @@ class DynamoStore:
                 position = None  # above the range: the listing starts at its top
             elif low is not None and position[2] <= low:
                 return Page([], None)  # below the range: nothing is left
+        if any("#" in x for x in (query.endpoint_id, query.source_id, query.application_id) if x):
+            return Page([], None)  # no id has one; a key built from it could name another key's shard
         index, day, last_day, partition = "gsi1", None, None, ""
         if query.endpoint_id is not None:
-            partition = f"EP#{query.endpoint_id}"
+            partition = codec.endpoint_attempts(query.endpoint_id)
         elif by_ending:
             pass  # gsi2's END# partitions, walked by day below
         elif query.source_id is not None:
-            partition = f"SRC#{query.source_id}"
+            partition = codec.source_messages(query.source_id)
         elif query.application_id is not None:
-            index, partition = "gsi3", f"APP#{query.application_id}#MSG"
+            index, partition = "gsi3", codec.application_messages(query.application_id)
         if by_ending or partition == "":
             index = "gsi2"
             # A delivery ends after its message arrived, however long before ``before``: from today.
@@ -210,21 +291,24 @@ class DynamoStore:
         seen: set[str] = set()
         examined = 0
         empty_days = 0
-        start = _key_at(position, index, partition) if position else None
+
+        def read(part: str, want: int, start: dict[str, Any] | None) -> Any:
+            return self._query_range(index, part, low, high, want, start)
+
         while True:
-            hit = start is not None  # a resumed day had at least the cursor's entry
+            hit = position is not None  # a resumed day had at least the cursor's entry
+            stream = _Merged(read, index, codec.shard_partitions(partition), position)
+            position = None
             while True:
                 want = min(limit - len(found), ports.MAX_EXAMINED - examined, QUERY_CHUNK)
-                result = self._query_range(index, partition, low, high, want, start)
-                entries: list[codec.Item] = result.get("Items", [])
+                entries = stream.take(want)
                 hit = hit or bool(entries)
                 examined += len(entries)
                 found.extend(self._candidates(entries, by_endpoint, by_ending, seen, query, keep, now))
-                start = result.get("LastEvaluatedKey")
                 if entries and (len(found) >= limit or examined >= ports.MAX_EXAMINED):
-                    more = bool(start) or (day is not None and last_day is not None and day > last_day)
+                    more = stream.more or (day is not None and last_day is not None and day > last_day)
                     return Page(found, _cursor_of(entries[-1], index) if more else None)
-                if not start:
+                if not stream.more:
                     break
             if day is None or last_day is None:
                 return Page(found, None)
@@ -271,6 +355,20 @@ class DynamoStore:
         if start:
             kwargs["ExclusiveStartKey"] = start
         return self._call("query", **kwargs)
+
+    def _sharded_page(
+        self, index: str, base: str, limit: int, position: list[str] | None
+    ) -> tuple[list[codec.Item], str | None]:
+        """Up to ``limit`` entries of a sharded index key, newest first, and the cursor after them."""
+
+        def read(part: str, want: int, start: dict[str, Any] | None) -> Any:
+            return self._query_range(index, part, None, None, want, start)
+
+        stream = _Merged(read, index, codec.shard_partitions(base), position)
+        entries = stream.take(max(limit, 1))
+        cursor = _cursor_of(entries[-1], index) if entries and stream.more else None
+        items = self._fetch([{"pk": e["pk"], "sk": e["sk"]} for e in entries])
+        return items, cursor
 
     def _candidates(
         self,
@@ -719,7 +817,7 @@ class DynamoStore:
                     ConditionExpression="attribute_exists(pk) AND attribute_not_exists(failing_since)",
                     ExpressionAttributeValues={
                         ":t": codec.n(since),
-                        ":p": codec.s(codec.ATTENTION_PARTITION),
+                        ":p": codec.s(codec.attention_partition(endpoint_id)),
                         ":k": codec.s(codec.attention_sort_key(since, endpoint_id)),
                     },
                 )
@@ -740,7 +838,7 @@ class DynamoStore:
                     ":true": {"BOOL": True},
                     ":r": codec.s(reason),
                     ":t": codec.n(now),
-                    ":p": codec.s(codec.ATTENTION_PARTITION),
+                    ":p": codec.s(codec.attention_partition(endpoint_id)),
                     ":k": codec.s(codec.attention_sort_key(now, endpoint_id)),
                 },
                 ReturnValues="ALL_NEW",
@@ -751,16 +849,8 @@ class DynamoStore:
         return True
 
     def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
-        """One Query of gsi3 ``EP_ATTENTION``, newest change first, and a BatchGetItem of the endpoints."""
-        result = self._call(
-            "query",
-            IndexName="gsi3",
-            KeyConditionExpression="gsi3pk = :p",
-            ExpressionAttributeValues={":p": codec.s(codec.ATTENTION_PARTITION)},
-            Limit=limit,
-            ScanIndexForward=False,
-        )
-        items = self._fetch([{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])])
+        """The shards of gsi3 ``EP_ATTENTION`` merged, newest change first, and a BatchGetItem of the endpoints."""
+        items, _ = self._sharded_page("gsi3", codec.ATTENTION_PARTITION, limit, None)
         return [codec.item_to_endpoint(item) for item in items]
 
     def attention_due(
@@ -823,7 +913,8 @@ class DynamoStore:
     # ----------------------------------------------------------------------------- hourly counters
 
     def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
-        """One UpdateItem: ADD each counter, and (re)set the hour's start and its TTL."""
+        """One UpdateItem of one share of the hour (picked per call, so no item takes every flush):
+        ADD each counter, and (re)set the hour's start and its TTL."""
         wanted = {name: value for name, value in counts.items() if value}
         if not wanted:
             return
@@ -832,16 +923,22 @@ class DynamoStore:
         values.update({":h": codec.n(hour), ":ttl": codec.n(hour + codec.STATS_TTL_SECONDS)})
         self._call(
             "update_item",
-            Key=codec.stats_key(hour),
+            Key=codec.stats_key(hour, self._pick_shard(codec.INDEX_SHARDS)),
             UpdateExpression="SET #hour = :h, #ttl = :ttl ADD " + ", ".join(f"{k} :{k[1:]}" for k in names),
             ExpressionAttributeNames={**names, "#hour": "hour", "#ttl": "ttl"},
             ExpressionAttributeValues=values,
         )
 
     def get_counts(self, hours: Sequence[int]) -> dict[int, dict[str, int]]:
-        """BatchGetItem of the hours' items (one request per 100 hours)."""
-        items = self._fetch([codec.stats_key(hour) for hour in dict.fromkeys(hours)])
-        return {int(item["hour"]["N"]): codec.item_to_counts(item) for item in items}
+        """BatchGetItem of every share of the hours (one request per 100 items), summed per hour."""
+        keys = [key for hour in dict.fromkeys(hours) for key in codec.stats_keys(hour)]
+        out: dict[int, dict[str, int]] = {}
+        for item in self._fetch(keys):
+            hour, counts = int(item["hour"]["N"]), codec.item_to_counts(item)
+            total = out.setdefault(hour, dict.fromkeys(codec.STATS_FIELDS, 0))
+            for name, value in counts.items():
+                total[name] += value
+        return out
 
     # -------------------------------------------------------------------------------------- attempts
 
@@ -959,8 +1056,12 @@ class DynamoStore:
         return codec.item_to_attempt(items[0]) if items else None
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
-        """Attempts to an endpoint, newest first."""
-        return self._query_index(f"EP#{endpoint_id}", limit, cursor, codec.item_to_attempt, forward=False)
+        """Attempts to an endpoint, newest first (its sharded gsi1 key, merged)."""
+        position = decode_cursor(cursor, 3)
+        if "#" in endpoint_id:
+            return Page([], None)  # no endpoint id has one (see search_messages)
+        items, after = self._sharded_page("gsi1", codec.endpoint_attempts(endpoint_id), limit, position)
+        return Page([codec.item_to_attempt(item) for item in items], after)
 
     # ---------------------------------------------------------------------------------- applications
 
@@ -1209,3 +1310,29 @@ class DynamoStore:
         except BotoCoreError as exc:
             raise StorageError(f"DynamoDB put_item failed: {type(exc).__name__}") from exc
         return message_id, body_sha256
+
+    # ------------------------------------------------------------------------------------------- jobs
+
+    def create_job(self, job: Job) -> None:
+        """Store a new job (its id is new: no condition)."""
+        self._call("put_item", Item=codec.job_to_item(job))
+
+    def get_job(self, job_id: str) -> Job:
+        """The job (read consistently: a step reads what the last one committed), or NotFoundError."""
+        item = self._call("get_item", Key=codec.job_key(job_id), ConsistentRead=True).get("Item")
+        if not item or float(item["expires_at"]["N"]) <= self._clock():
+            raise NotFoundError(f"no job {job_id!r}", code="job_not_found")
+        return codec.item_to_job(item)
+
+    def save_job(self, job: Job, *, expected_rev: int) -> bool:
+        """Replace a job if its stored revision is still ``expected_rev``; False if another write won."""
+        try:
+            self._call(
+                "put_item",
+                Item=codec.job_to_item(job),
+                ConditionExpression="attribute_exists(pk) AND rev = :rev",
+                ExpressionAttributeValues={":rev": codec.n(expected_rev)},
+            )
+        except ClientError:
+            return False
+        return True

@@ -6,18 +6,20 @@ empty) gets back, from the attempts on record, the task each pending delivery wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from chalicelib.errors import NotFoundError, ValidationError
+from chalicelib.jobs import JobPlan, StepResult
 from chalicelib.models import Attempt, Endpoint, Message, generation_of
 from chalicelib.outbound.routing import matches, owned_alike
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import EndpointSource, MessageQuery, Queue, Store
 from chalicelib.scope import OPERATOR, Scope
 
-UNMATCHED_PAGES = 5  # search pages ``include_unmatched`` reads at most: a bounded look, not a scan
+STEP_PAGE = 100  # attempts or messages per read of a job step
+STEP_SEARCH_PAGES = 5  # search pages one step of a job reads at most (each looks at up to MAX_EXAMINED)
 
 
 class Recovery:
@@ -82,11 +84,11 @@ class Recovery:
         self._enqueue(message, targets, attempts)
         return targets
 
-    def recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR, limit: int = 1000) -> list[str]:
-        """Queue one more attempt of every delivery to an endpoint that ended failed or skipped since
-        ``{"since": unix time}``; with ``"include_unmatched": true`` also a first attempt of each message
-        of its owner received since then that matched no endpoint and that its filter takes now (see
-        ``_unmatched``); returns the message ids."""
+    def plan_recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> JobPlan:
+        """Check a recovery of an endpoint (``{"since": unix time, "include_unmatched"?}``) and make it a job:
+        ``recover_step`` then queues one more attempt of every delivery to the endpoint that ended failed or
+        skipped since then, however many, and with ``include_unmatched`` a first attempt of each message of
+        its owner received since then that matched no endpoint and that its filter takes now."""
         scope.require_write()
         since = doc.get("since") if isinstance(doc, dict) else None
         if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
@@ -94,64 +96,117 @@ class Recovery:
         unmatched = doc.get("include_unmatched", False) if isinstance(doc, dict) else False
         if not isinstance(unmatched, bool):
             raise ValidationError("include_unmatched must be true or false", field="include_unmatched")
-        endpoint = self._endpoint_of(endpoint_id, scope)
-        latest: dict[str, Attempt] = {}
-        cursor: str | None = None
-        while len(latest) < limit:
-            page = self._store.list_endpoint_attempts(endpoint_id, limit=100, cursor=cursor)
-            for attempt in page.items:
-                if attempt.started_at < float(since):
-                    page = replace(page, cursor=None)
-                    break
-                current = latest.get(attempt.message_id)
-                if current is None or (attempt.generation, attempt.number) > (
-                    current.generation,
-                    current.number,
-                ):
-                    latest[attempt.message_id] = attempt
-            cursor = page.cursor
-            if cursor is None:
-                break
-        recovered = []
-        for message_id, attempt in latest.items():
-            if attempt.delivery_status not in ("failed", "skipped"):
-                continue
-            try:
-                message = self._store.get_message(message_id)
-            except NotFoundError:
-                continue  # past its retention
-            if generation_of(message) != attempt.generation:
-                continue  # stored again since: that storing has deliveries of its own
-            if not owned_alike(endpoint, message):
-                continue  # never another application's message, whatever the attempts index says
-            self._enqueue(message, [endpoint_id], self._store.list_attempts(message_id))
-            recovered.append(message_id)
-        if unmatched and len(recovered) < limit:
-            endpoint = self._endpoints.get(endpoint_id)
-            for message in self._unmatched(endpoint, float(since), limit - len(recovered), set(latest)):
-                self._enqueue(message, [endpoint_id], [])
-                recovered.append(message.id)
-        return recovered
+        owner = self._endpoint_of(endpoint_id, scope).application_id
+        params = {"endpoint_id": endpoint_id, "since": float(since), "include_unmatched": unmatched}
+        return JobPlan("endpoint.recover", params, owner)
 
-    def _unmatched(self, endpoint: Endpoint, since: float, limit: int, seen: set[str]) -> list[Message]:
+    def recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> list[str]:
+        """A whole recovery here, every step in turn (the API runs the same steps as a job); returns the
+        ids of the messages queued again."""
+        plan = self.plan_recover(endpoint_id, doc, scope)
+        recovered: list[str] = []
+        cursor: str | None = None
+        while True:
+            ids, cursor = self._recover_some(plan.params, cursor, 1000)
+            recovered.extend(ids)
+            if cursor is None:
+                return recovered
+
+    def recover_step(self, params: Mapping[str, Any], cursor: str | None, limit: int) -> StepResult:
+        """One step of an ``endpoint.recover`` job: at most ``limit`` attempts (or unmatched messages)."""
+        ids, cursor = self._recover_some(params, cursor, limit)
+        return StepResult(len(ids), cursor)
+
+    def _recover_some(
+        self, params: Mapping[str, Any], cursor: str | None, limit: int
+    ) -> tuple[list[str], str | None]:
+        """Queue again what one step reaches from ``cursor``; the ids queued and the next step's cursor.
+
+        Phase one walks the endpoint's attempts newest first, back to ``since``: each one that is the latest
+        of its delivery in the message's current storing and ended it failed or skipped gets the next
+        attempt (a delivery's older attempts, or one recovered since, are left alone, so a step that runs
+        again queues nothing twice but what the claim deduplicates). Phase two (``include_unmatched``) walks
+        the owner's messages since then (see ``_unmatched_page``).
+        """
+        endpoint_id, since = str(params["endpoint_id"]), float(params["since"])
+        endpoint = self._endpoints.get(endpoint_id)  # NotFoundError: deleted meanwhile, the job fails
+        phase, position = _position(cursor)
+        recovered: list[str] = []
+        tasks: list[str] = []
+        if phase == "attempts":
+            examined = 0
+            while examined < limit:
+                page = self._store.list_endpoint_attempts(
+                    endpoint_id, limit=min(STEP_PAGE, limit - examined), cursor=position
+                )
+                examined += len(page.items)
+                position = page.cursor
+                for attempt in page.items:
+                    if attempt.started_at < since:
+                        position = None
+                        break
+                    task = self._recovery_task(endpoint, attempt)
+                    if task is not None:
+                        tasks.append(task)
+                        recovered.append(attempt.message_id)
+                if position is None:
+                    break
+            if position is None and params.get("include_unmatched"):
+                phase = "unmatched"
+            elif position is None:
+                phase = ""
+        if phase == "unmatched" and len(recovered) < limit:
+            found, position = self._unmatched_page(endpoint, since, limit - len(recovered), position)
+            for message in found:
+                tasks.append(Task(message.id, endpoint_id, 1, generation=generation_of(message)).encode())
+                recovered.append(message.id)
+            phase = phase if position is not None else ""
+        if tasks:
+            self._queue.send_batch(tasks)
+        return recovered, (json.dumps([phase, position or ""]) if phase else None)
+
+    def _recovery_task(self, endpoint: Endpoint, attempt: Attempt) -> str | None:
+        """The next attempt of the delivery ``attempt`` belongs to, if it is that delivery's latest in the
+        message's current storing and ended failed or skipped; else None."""
+        if attempt.delivery_status not in ("failed", "skipped"):
+            return None
+        try:
+            message = self._store.get_message(attempt.message_id)
+        except NotFoundError:
+            return None  # past its retention
+        generation = generation_of(message)
+        if generation != attempt.generation:
+            return None  # stored again since: that storing has deliveries of its own
+        if not owned_alike(endpoint, message):
+            return None  # never another application's message, whatever the attempts index says
+        attempts = self._store.list_attempts(attempt.message_id)
+        mine = [a for a in attempts if a.endpoint_id == attempt.endpoint_id and a.generation == generation]
+        latest = max(mine, key=lambda a: a.number, default=None)
+        if (
+            latest is None
+            or latest.number != attempt.number
+            or latest.delivery_status not in ("failed", "skipped")
+        ):
+            return None
+        return Task(message.id, attempt.endpoint_id, latest.number + 1, generation=generation).encode()
+
+    def _unmatched_page(
+        self, endpoint: Endpoint, since: float, limit: int, cursor: str | None
+    ) -> tuple[list[Message], str | None]:
         """Messages of the endpoint's owner received since ``since`` that matched no endpoint when they
-        arrived and that its filter takes now, never attempted to it: newest first, at most ``limit``,
-        from at most ``UNMATCHED_PAGES`` search pages (each looks at up to ``MAX_EXAMINED`` messages)."""
+        arrived, that its filter takes now and that were never attempted to it: at most ``limit``, from at
+        most ``STEP_SEARCH_PAGES`` search pages from ``cursor``; and the cursor after them."""
         owner = endpoint.application_id
 
         def keep(message: Message) -> bool:
-            return (
-                not message.endpoints
-                and message.application_id == owner
-                and message.id not in seen
-                and matches(endpoint, message)
-            )
+            return not message.endpoints and message.application_id == owner and matches(endpoint, message)
 
         query = MessageQuery(application_id=owner, after=since)
         found: list[Message] = []
-        cursor: str | None = None
-        for _ in range(UNMATCHED_PAGES):
-            page = self._store.search_messages(query, limit=limit - len(found), cursor=cursor, keep=keep)
+        for _ in range(STEP_SEARCH_PAGES):
+            page = self._store.search_messages(
+                query, limit=min(STEP_PAGE, limit - len(found)), cursor=cursor, keep=keep
+            )
             for message in page.items:
                 tried = self._store.list_attempts(message.id)
                 if not any(a.endpoint_id == endpoint.id for a in tried):  # resent to it since
@@ -159,7 +214,60 @@ class Recovery:
             cursor = page.cursor
             if cursor is None or len(found) >= limit:
                 break
-        return found[:limit]
+        return found, cursor
+
+    def plan_replay(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> JobPlan:
+        """Check a replay (``{"since", "until"?, "source"?}``: the messages of the endpoint's owner received
+        in [since, until), from one source if given, sent to the endpoint once more) and make it a job."""
+        scope.require_write()
+        if not isinstance(doc, dict):
+            raise ValidationError("the body must be a JSON object")
+        since, until, source = doc.get("since"), doc.get("until"), doc.get("source")
+        if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
+            raise ValidationError("since (Unix time in seconds) is required", field="since")
+        if until is not None and (
+            isinstance(until, bool) or not isinstance(until, int | float) or until <= since
+        ):
+            raise ValidationError("until must be a Unix time later than since", field="until")
+        if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 200):
+            raise ValidationError("source must be a source id", field="source")
+        owner = self._endpoint_of(endpoint_id, scope).application_id
+        params = {
+            "endpoint_id": endpoint_id,
+            "since": float(since),
+            "until": float(until) if until is not None else None,
+            "source_id": source,
+        }
+        return JobPlan("endpoint.replay", params, owner)
+
+    def replay_step(self, params: Mapping[str, Any], cursor: str | None, limit: int) -> StepResult:
+        """One step of an ``endpoint.replay`` job: one more attempt to the endpoint of each of at most
+        ``limit`` of its owner's messages in the range, newest first, from ``cursor``."""
+        endpoint = self._endpoints.get(str(params["endpoint_id"]))  # NotFoundError: the job fails
+        owner = endpoint.application_id
+        until = params.get("until")
+        query = MessageQuery(
+            application_id=owner,
+            source_id=params.get("source_id"),
+            after=float(params["since"]),
+            before=float(until) if until is not None else None,
+        )
+        tasks: list[str] = []
+        for _ in range(STEP_SEARCH_PAGES):
+            page = self._store.search_messages(
+                query,
+                limit=min(STEP_PAGE, limit - len(tasks)),
+                cursor=cursor,
+                keep=lambda message: owned_alike(endpoint, message),
+            )
+            for message in page.items:
+                tasks.extend(self._next_tasks(message, [endpoint.id], self._store.list_attempts(message.id)))
+            cursor = page.cursor
+            if cursor is None or len(tasks) >= limit:
+                break
+        if tasks:
+            self._queue.send_batch(tasks)
+        return StepResult(len(tasks), cursor)
 
     def resume(self, messages: Iterable[tuple[Message, Sequence[Attempt]]]) -> int:
         """Queue the task every pending delivery of these messages waits for (see ``pending_tasks``);
@@ -186,6 +294,13 @@ class Recovery:
         return len(tasks)
 
     def _enqueue(self, message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> None:
+        tasks = self._next_tasks(message, endpoint_ids, attempts)
+        if tasks:
+            self._queue.send_batch(tasks)
+
+    @staticmethod
+    def _next_tasks(message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> list[str]:
+        """One more attempt of each delivery: one past its last in the message's current storing."""
         generation = generation_of(message)
         tasks = []
         for endpoint_id in endpoint_ids:
@@ -195,8 +310,15 @@ class Recovery:
             tasks.append(
                 Task(message.id, endpoint_id, max(numbers, default=0) + 1, generation=generation).encode()
             )
-        if tasks:
-            self._queue.send_batch(tasks)
+        return tasks
+
+
+def _position(cursor: str | None) -> tuple[str, str | None]:
+    """A recovery step's cursor back as (phase, the store's cursor in that phase)."""
+    if cursor is None:
+        return "attempts", None
+    phase, position = json.loads(cursor)
+    return str(phase), str(position) or None
 
 
 def pending_tasks(message: Message, attempts: Iterable[Attempt]) -> list[Task]:

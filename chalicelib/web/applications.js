@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { h, replace, when, portalAnchor } from "./dom.js";
 import { link, go } from "./router.js";
 import { page, section, confirmButton, copyable, details, pagedTable, field, form, announce, FieldError } from "./ui.js";
+import { followJob } from "./jobs.js";
 
 export function applicationsPage() {
   const create = form({
@@ -135,14 +136,17 @@ export async function applicationPage(ctx, id) {
         h("li", {}, h("a", { href: link("/messages", { application: application.id }), "data-testid": "app-messages" }, "Its messages")))),
     portalPart(application));
   const title = view.querySelector("h1");
+  const deleting = h("div", { "data-testid": "delete-progress", "aria-live": "polite" });
   view.append(
     section("Settings", editPart(application, title)),
     section("Delete",
       h("p", {}, "Deleting the application deletes its endpoints; their queued deliveries end skipped."),
       confirmButton("Delete application", "Delete this application and its endpoints?", async () => {
-        await api.del(`applications/${encodeURIComponent(application.id)}`);
-        announce(`Application ${application.name} deleted.`);
-        go("/applications");
-      }, { testid: "delete-application" })));
+        const job = await api.del(`applications/${encodeURIComponent(application.id)}`);
+        announce(`Application ${application.name} deleted; deleting its endpoints.`);
+        const ended = await followJob(job, deleting, { what: ["endpoint deleted", "endpoints deleted"] });
+        if (ended && ended.state === "succeeded") go("/applications");
+      }, { testid: "delete-application" }),
+      deleting));
   return view;
 }

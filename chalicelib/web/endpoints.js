@@ -8,7 +8,8 @@ import {
   page, section, button, confirmButton, copyable, badge, details, empty, pagedTable, field, form,
   FieldError, announce, errorBox, errorText, lines, count,
 } from "./ui.js";
-import { attemptColumns, attemptItem, pollUntil, waitForAttempt } from "./attempts.js";
+import { attemptColumns, attemptItem, waitForAttempt } from "./attempts.js";
+import { followJob } from "./jobs.js";
 
 // Short enough to show whole in the select at 390 px; the help under it says the rest.
 const SIGNING = [
@@ -465,24 +466,6 @@ function sinceFrom(values) {
   throw new FieldError("span", "Say how far back to recover: a span such as 2h, or a date and time.");
 }
 
-/** The latest attempt (number, time) per message to this endpoint since a time, read before recovering. */
-async function latestAttempts(endpointId, since) {
-  const latest = new Map();
-  let cursor;
-  for (let i = 0; i < 10; i += 1) {
-    const got = await api.get(`endpoints/${encodeURIComponent(endpointId)}/attempts`, { limit: 200, cursor });
-    let older = false;
-    for (const a of got.data) {
-      if (a.started_at < since) { older = true; break; }
-      const seen = latest.get(a.message_id);
-      if (!seen || a.started_at > seen) latest.set(a.message_id, a.started_at);
-    }
-    cursor = got.next_cursor;
-    if (older || !cursor) break;
-  }
-  return latest;
-}
-
 function recoverPart(endpoint, onProgress) {
   const progress = h("div", { "data-testid": "recover-progress", "aria-live": "polite" });
   const theForm = form({
@@ -495,54 +478,20 @@ function recoverPart(endpoint, onProgress) {
     testid: "recover",
     onSubmit: async (v) => {
       const since = sinceFrom(v);
-      const before = await latestAttempts(endpoint.id, since);
-      const done = await api.post(`endpoints/${encodeURIComponent(endpoint.id)}/recover`, { since, include_unmatched: Boolean(v.include_unmatched) });
-      if (!done.count) {
-        replace(progress, h("p", {}, `Nothing to recover: no delivery to this endpoint failed or was skipped since ${when(since)}${v.include_unmatched ? ", and no message it takes went unmatched" : ""}.`));
+      const job = await api.post(`endpoints/${encodeURIComponent(endpoint.id)}/recover`, { since, include_unmatched: Boolean(v.include_unmatched) });
+      announce("Recovery started.");
+      const ended = await followJob(job, progress, { what: ["delivery queued again", "deliveries queued again"] });
+      if (ended && ended.state === "succeeded" && !ended.done) {
+        replace(progress, h("p", { "data-testid": "job-state" }, `Nothing to recover: no delivery to this endpoint failed or was skipped since ${when(since)}${v.include_unmatched ? ", and no message it takes went unmatched" : ""}.`));
         return;
       }
-      announce(`${done.count} ${done.count === 1 ? "delivery" : "deliveries"} queued again.`);
-      await followRecovery(endpoint.id, done.message_ids, before, progress);
+      if (ended && ended.state === "succeeded") announce(`${ended.done} ${ended.done === 1 ? "delivery" : "deliveries"} queued again.`);
       onProgress();
     },
   });
   return section("Recover failed deliveries",
     h("p", { class: "muted" }, "Send again every delivery to this endpoint that failed or was skipped since a time, and if you choose the messages that matched no endpoint then (enable the endpoint first)."),
     theForm, progress);
-}
-
-async function followRecovery(endpointId, messageIds, before, holder) {
-  const total = messageIds.length;
-  const bar = h("progress", { class: "progress", max: total, value: 0, "aria-label": "Recovered deliveries delivered", "data-testid": "recover-bar" });
-  const text = h("p", { "data-testid": "recover-count" }, `${total} queued; 0 of ${total} delivered.`);
-  replace(holder, text, bar);
-  const state = new Map(); // message id -> "succeeded" | "failed" | "skipped" once its new attempt ended
-  const check = async () => {
-    const open = messageIds.filter((id) => !state.has(id)).slice(0, 25);
-    await Promise.all(open.map(async (id) => {
-      try {
-        const message = await api.get(`messages/${encodeURIComponent(id)}`);
-        const delivery = message.deliveries.find((d) => d.endpoint_id === endpointId);
-        if (!delivery) return;
-        const previous = before.get(id) || 0;
-        if (delivery.status === "succeeded" || (delivery.status !== "pending" && delivery.last_attempt_at > previous)) {
-          state.set(id, delivery.status);
-        }
-      } catch (error) {
-        if (error.status === 404) state.set(id, "gone");
-        else throw error;
-      }
-    }));
-    const delivered = [...state.values()].filter((s) => s === "succeeded").length;
-    const failed = state.size - delivered;
-    bar.value = delivered;
-    text.textContent = `${total} queued; ${delivered} of ${total} delivered${failed ? `, ${failed} failed again` : ""}.`;
-    return state.size === total;
-  };
-  const finished = await pollUntil(check, { holder, timeout: 120000, interval: 1000 });
-  if (!finished && holder.isConnected) {
-    holder.append(h("p", { class: "muted" }, "Still going: the rest are being retried. The attempts below show each one."));
-  }
 }
 
 function attemptsPart(ctx, endpoint) {

@@ -4,6 +4,7 @@ messages, a portal link minted, copied and opened, revoked, the settings saved i
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from playwright.sync_api import Browser, expect
 
@@ -124,3 +125,44 @@ def test_the_only_link_out_of_the_console_is_this_deployments_portal(browser: Br
         )
         assert verdicts == [["noopener noreferrer", "_blank"], None, None, None, None, None, None]
         s.guard.check(s.page)
+
+
+def test_deleting_an_application_follows_its_job_until_its_endpoints_are_gone(
+    browser: Browser, stack: Stack
+) -> None:
+    # GIVEN an application, and a deletion job that the API reports running, then done
+    app = stack.request("POST", "/v1/applications", admin=True, json_body={"name": "Big tenant"}).json()
+    polls = iter(
+        [
+            {"state": "running", "done": 500, "total": None},
+            {"state": "running", "done": 1000, "total": None},
+            {"state": "succeeded", "done": 1200, "total": 1200},
+        ]
+    )
+    seen: list[str] = []
+    with session(browser, stack, "/console") as s:
+        page = s.page
+
+        def job(route: Any) -> None:
+            step = next(polls, {"state": "succeeded", "done": 1200, "total": 1200})
+            doc = {
+                "id": "job_x",
+                "kind": "application.delete",
+                "created_at": 1,
+                "updated_at": 2,
+                "error": None,
+            }
+            route.fulfill(status=200, json={**doc, **step})
+            seen.append(step["state"])
+
+        page.route("**/v1/jobs/*", job)
+        s.open(f"/applications/{app['id']}")
+        # WHEN it is deleted
+        page.get_by_test_id("delete-application").click()
+        page.get_by_test_id("delete-application-yes").click()
+        # THEN the page shows the job's progress as it goes, then the list without the application
+        expect(page.get_by_test_id("job-state")).to_have_text("Running: 1000 endpoints deleted so far.")
+        page.get_by_role("heading", name="Applications", exact=True).wait_for()
+        assert seen[:3] == ["running", "running", "succeeded"]
+        assert stack.request("GET", f"/v1/applications/{app['id']}", admin=True).status == 404
+        s.guard.check(page)

@@ -93,11 +93,14 @@ def test_operator_adds_an_endpoint_watches_delivery_sees_failure_and_recovers(
         expect(page.get_by_test_id("endpoint-attempts")).to_contain_text("HTTP 500")
         page.get_by_label("How far back").fill("10m")
         page.get_by_test_id("recover-submit").click()
-        # THEN the progress shows the one failed delivery queued again and then delivered
-        expect(page.get_by_test_id("recover-count")).to_have_text(
-            "1 queued; 1 of 1 delivered.", timeout=30_000
+        # THEN the page follows the recovery job until it has queued the one failed delivery again
+        expect(page.get_by_test_id("job-state")).to_have_text(
+            "Done: 1 delivery queued again.", timeout=30_000
         )
-        assert page.get_by_test_id("recover-bar").evaluate("b => [b.value, b.max]") == [1, 1]
+        assert page.get_by_test_id("job-bar").evaluate("b => [b.value, b.max]") == [1, 1]
+        # AND the delivery arrives (the attempts list shows it once refreshed)
+        wait_until(lambda: len(receivers.at(path)) == 5, timeout=30)
+        page.get_by_test_id("refresh-attempts").click()
         expect(page.get_by_test_id("endpoint-attempts")).to_contain_text("HTTP 200")
         check_view(s, "endpoint-detail")
         s.open(f"/messages/{second}")

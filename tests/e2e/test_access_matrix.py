@@ -57,7 +57,7 @@ BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/applications/{application_id}"): (200, 200, 200, 403, 401, 401),
     ("PATCH", "/v1/applications/{application_id}"): (200, *OPERATOR_ONLY),
     ("PUT", "/v1/applications/{application_id}"): (200, *OPERATOR_ONLY),
-    ("DELETE", "/v1/applications/{application_id}"): (204, *OPERATOR_ONLY),
+    ("DELETE", "/v1/applications/{application_id}"): (202, *OPERATOR_ONLY),  # a job deletes its endpoints
     ("POST", "/v1/applications/{application_id}/portal-access"): (201, *OPERATOR_ONLY),
     ("POST", "/v1/applications/{application_id}/portal-access/revoke"): (200, *OPERATOR_ONLY),
     ("GET", "/v1/messages"): (200, 200, 200, 403, 401, 401),
@@ -77,6 +77,8 @@ BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/endpoints/{endpoint_id}/secret"): (200, 200, 200, 404, 401, 401),
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): (201, 201, 403, 404, 401, 401),
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): (202, 202, 403, 404, 401, 401),
+    ("POST", "/v1/endpoints/{endpoint_id}/replay"): (202, 202, 403, 404, 401, 401),
+    ("GET", "/v1/jobs/{job_id}"): (200, 200, 200, 404, 401, 401),  # a token: its application's jobs only
     ("GET", "/v1/endpoints/{endpoint_id}/attempts"): (200, 200, 200, 404, 401, 401),
     ("GET", "/v1/endpoints/{endpoint_id}/health"): (200, 200, 200, 404, 401, 401),
     ("POST", "/v1/endpoints/{endpoint_id}/test"): (202, 202, 403, 404, 401, 401),
@@ -134,6 +136,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PUT", "/v1/endpoints/{endpoint_id}"): {"description": "put"},
     ("POST", "/v1/endpoints/{endpoint_id}/secret/rotate"): {},
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): {"since": 0},
+    ("POST", "/v1/endpoints/{endpoint_id}/replay"): {"since": 0},
     ("POST", "/v1/endpoints/{endpoint_id}/test"): {"event_type": "matrix.test.event"},
     # A filter nothing else publishes: a session without one would take every later message of its owner.
     ("POST", "/v1/listen-sessions"): {"expires_in": 600, "filter": {"event_types": ["matrix.listen.none"]}},
@@ -222,6 +225,18 @@ class Tenant:
                     **({"retry_schedule": [0]} if testing else {}),
                 },
             )["id"]
+        if "{job_id}" in path:
+            # A recovery job of one of this application's endpoints, started by the operator.
+            endpoint = self._created(
+                "POST",
+                "/v1/endpoints",
+                {"url": "http://127.0.0.1:9/j", "enabled": False, "application": self.id},
+            )
+            resp = self.stack.request(
+                "POST", f"/v1/endpoints/{endpoint['id']}/recover", admin=True, json_body={"since": 0}
+            )
+            assert resp.status == 202, resp.body
+            out["job_id"] = str(resp.json()["id"])
         if "{name}" in path:
             out["name"] = self._created(
                 "POST", "/v1/event-types", {"name": f"matrix.{uuid.uuid4().hex[:12]}"}

@@ -311,8 +311,23 @@ def test_recovery_after_an_endpoint_comes_back(stack: Stack, receivers: Receiver
     resp = stack.request(
         "POST", f"/v1/endpoints/{endpoint['id']}/recover", admin=True, json_body={"since": start}
     )
-    assert resp.status == 202 and resp.json()["message_ids"] == [message_id]
-    # THEN the same message arrives, under the same webhook-id
+    # THEN the answer is a job, which a worker runs to the end: one delivery queued again
+    assert resp.status == 202 and resp.json()["kind"] == "endpoint.recover"
+    assert resp.headers["Location"] == f"/v1/jobs/{resp.json()['id']}"
+
+    def finished() -> dict[str, Any] | None:
+        job = stack.request("GET", resp.headers["Location"], admin=True).json()
+        return job if job["state"] in ("succeeded", "failed") else None
+
+    job = wait_until(finished)
+    assert (job["id"], job["state"], job["done"], job["total"], job["error"]) == (
+        resp.json()["id"],
+        "succeeded",
+        1,
+        1,
+        None,
+    )
+    # AND the same message arrives, under the same webhook-id
     delivery = _settled(stack, message_id, endpoint["id"], "succeeded")
     assert delivery["attempts"] == 2
     assert [r.headers["webhook-id"] for r in receivers.at(path)] == [message_id, message_id]

@@ -4,7 +4,7 @@ Only blocks marked ``<!-- readme-test: run ... -->`` (the line before a ```conso
 prose and other blocks can change freely. From each such block, every ``$ `` line (with its ``\\``
 continuations) is a command; the lines without ``$`` are sample output and are skipped. The reader's
 part is played as the README asks it: ``hk_...`` is the admin key and ``whsec_...`` the demo secret
-``make dev`` printed, ``src_...``/``msg_...``/``ep_...``/``app_...`` the id of that kind the previous
+``make dev`` printed, ``src_...``/``msg_...``/``ep_...``/``app_...``/``job_...`` the id of that kind the previous
 commands printed, and the ports are the ones this run's stack bound (``make dev`` uses 8000 and 8001).
 Each command must succeed (curl: a 2xx, read with ``-w``; hookway: exit 0), and every delivery the
 demo receiver prints must have verified.
@@ -28,7 +28,7 @@ from tests.stack import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "<!-- readme-test: run"
-ID = re.compile(r"\b(src|msg|ep|app)_[A-Za-z0-9]{6,}\b")
+ID = re.compile(r"\b(src|msg|ep|app|job)_[A-Za-z0-9]{6,}\b")
 
 
 def runnable_blocks(readme: str) -> list[list[str]]:
@@ -69,7 +69,7 @@ def _expand(command: str, known: dict[str, str], base: str, demo_port: int) -> s
     command = command.replace("localhost:8000", base.removeprefix("http://"))
     command = command.replace("http://127.0.0.1:8000", base)
     command = command.replace("127.0.0.1:8001", f"127.0.0.1:{demo_port}")
-    return re.sub(r"\b(hk|whsec|src|msg|ep|app)_\.\.\.", lambda m: known[m.group(1)], command)
+    return re.sub(r"\b(hk|whsec|src|msg|ep|app|job)_\.\.\.", lambda m: known[m.group(1)], command)
 
 
 @pytest.fixture

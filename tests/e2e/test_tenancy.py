@@ -131,11 +131,13 @@ def test_deleting_an_application_ends_its_queued_deliveries_skipped(
     # GIVEN an application whose endpoint fails once, so its delivery waits for a retry
     app = _app(stack, "doomed")
     path = _path()
-    endpoint = _endpoint(stack, app["id"], receivers.script(path, Step(500)), retry_schedule=[0, 3])
+    endpoint = _endpoint(stack, app["id"], receivers.script(path, Step(500)), retry_schedule=[0, 10])
     message_id = _publish(stack, app["id"], "order.created")
     wait_until(lambda: len(receivers.at(path)) == 1)
-    # WHEN the application is deleted before the retry
-    _ok(stack.request("DELETE", f"/v1/applications/{app['id']}", admin=True), 204)
+    # WHEN the application is deleted before the retry: at once, its endpoints by a background job
+    job = _ok(stack.request("DELETE", f"/v1/applications/{app['id']}", admin=True), 202)
+    done = wait_until(lambda: _ok(stack.request("GET", f"/v1/jobs/{job['id']}", admin=True), 200)["total"])
+    assert done == 1
     # THEN its endpoint is gone, the waiting delivery ends skipped, and nothing more is sent
     assert stack.request("GET", f"/v1/endpoints/{endpoint['id']}", admin=True).status == 404
     wait_until(lambda: _deliveries(stack, message_id).get(endpoint["id"]) == "skipped", timeout=30)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import ports
+from chalicelib.aws import codec
 from chalicelib.aws.sqs import SqsQueue
 from chalicelib.branding import Branding
 from chalicelib.errors import BadRequestError, ConflictError, NotFoundError, StorageError
@@ -614,10 +615,11 @@ class TestEndpoints:
             cursor = page.cursor
             if cursor is None:
                 break
-        # THEN it holds the entries after t0 up to t0 + 30 included, oldest first, each once
-        assert got == [e.id for e in failing[1:4]]
+        # THEN it holds the entries after t0 up to t0 + 30 included, each once (oldest first within each
+        # write shard of EP_ATTENTION: the partitions are read in turn, so not across them)
+        assert sorted(got) == sorted(e.id for e in failing[1:4]) and len(got) == 3
         everything = store.attention_due(t0 + 30, after=None, limit=10, cursor=None)
-        assert [e.id for e in everything.items] == [e.id for e in failing[:4]]
+        assert sorted(e.id for e in everything.items) == sorted(e.id for e in failing[:4])
         assert everything.cursor is None
         with pytest.raises(BadRequestError):
             store.attention_due(t0, after=None, limit=2, cursor="e30")
@@ -642,6 +644,47 @@ class TestCounters:
         }
         week = [hour - 3600 * i for i in range(168)]
         assert store.get_counts(week) == {hour: {"received": 4, "delivered": 2, "failed": 1, "rejected": 0}}
+
+
+class TestJobs:
+    def test_a_job_round_trips_and_changes_only_from_the_revision_it_read(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        from dataclasses import replace
+
+        from chalicelib.ids import new_id
+        from chalicelib.models import Job
+
+        # GIVEN a stored job
+        job = Job(
+            id=new_id("job"),
+            kind="endpoint.recover",
+            created_at=clock(),
+            updated_at=clock(),
+            params={"endpoint_id": "ep_1", "since": 1.5, "include_unmatched": True},
+            application_id="app_1",
+            expires_at=clock() + 600,
+        )
+        store.create_job(job)
+        assert store.get_job(job.id) == job
+        # WHEN two workers move it on from the same revision
+        first = replace(job, state="running", done=500, cursor='["attempts","abc"]', rev=1, sent=1)
+        second = replace(job, state="failed", error={"code": "x", "message": "y"}, rev=1)
+        # THEN only the first write holds, with every field as written
+        assert store.save_job(first, expected_rev=0) is True
+        assert store.save_job(second, expected_rev=0) is False
+        assert store.get_job(job.id) == first
+        done = replace(first, state="succeeded", done=1200, total=1200, cursor=None, rev=2, step=4)
+        assert store.save_job(done, expected_rev=1) is True
+        assert store.get_job(job.id) == done
+        # ... an unknown job is job_not_found, and so is one past its week
+        with pytest.raises(NotFoundError) as err:
+            store.get_job(new_id("job"))
+        assert err.value.code == "job_not_found"
+        assert store.save_job(replace(job, id=new_id("job")), expected_rev=0) is False
+        clock.advance(601)
+        with pytest.raises(NotFoundError):
+            store.get_job(job.id)
 
 
 class TestListen:
@@ -1010,6 +1053,132 @@ class TestSearchMessages:
         ]
         # An in-flight claim or a pending retry is no ending.
         assert _search(store, MessageQuery(status="pending"), limit=50) == _newest_first(messages)
+
+
+class TestWriteShards:
+    """The index keys every message or attempt writes are sharded (``codec.INDEX_SHARDS``); a listing
+    merges the shards, so it answers as one key did: the same items, order and pages."""
+
+    def test_pages_cross_shard_boundaries_in_every_sharded_listing(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN 40 messages of one source and application (more than the shards, three in one instant),
+        # each attempted at one endpoint, a few ending failed
+        now = clock()
+        times = [now - i * 7.0 for i in range(37)] + [now - 70.0] * 3
+        made = _store_all(store, [_message(clock, received_at=t) for t in times], clock)
+        assert len({codec.shard_of(m.id) for m in made}) > 8  # spread over many shards
+        for i, message in enumerate(made):
+            ended = "failed" if i % 3 == 0 else "pending"
+            assert store.claim_attempt(
+                replace(_attempt(message, "ep_hot", 1, message.received_at + 1), delivery_status=ended), now
+            )
+        newest = _newest_first(made)
+        # WHEN each sharded listing is read in pages of 1, 3 and 7 THEN it is the whole listing, in order
+        for limit in (1, 3, 7):
+            for query in (
+                MessageQuery(),
+                MessageQuery(source_id="src_a"),
+                MessageQuery(application_id="app_owner"),
+                MessageQuery(endpoint_id="ep_hot"),
+            ):
+                assert _search(store, query, limit=limit) == newest, (query, limit)
+            failed = [m.id for i, m in enumerate(made) if i % 3 == 0]
+            assert _search(store, MessageQuery(status="failed"), limit=limit) == sorted(
+                failed, key=lambda mid: newest.index(mid)
+            )
+            attempts, _ = _pages(store, "list_endpoint_attempts", limit=limit, endpoint_id="ep_hot")
+            assert [a.message_id for a in attempts] == newest
+        # AND a page of exactly what is left ends the listing
+        whole = store.list_endpoint_attempts("ep_hot", limit=40, cursor=None)
+        assert whole.cursor is None and len(whole.items) == 40
+
+    def test_an_id_with_a_hash_names_no_other_key(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN messages attempted at an endpoint, some of them in its shard 3
+        made = _store_all(store, [_message(clock, received_at=clock() - i) for i in range(20)], clock)
+        for message in made:
+            store.claim_attempt(_attempt(message, "ep_x", 1, clock()), clock())
+        # WHEN a caller asks for an endpoint or source whose id ends like a shard THEN nothing is found
+        assert _search(store, MessageQuery(endpoint_id="ep_x#3")) == []
+        assert _search(store, MessageQuery(source_id="src_a#3")) == []
+        assert store.list_endpoint_attempts("ep_x#3", limit=50, cursor=None).items == []
+
+    def test_hours_are_summed_over_their_shares(self, store: Any) -> None:
+        # GIVEN many flushes of one hour (each to a share picked at random)
+        hour = 1_800_000_000 // 3600 * 3600
+        for _ in range(40):
+            store.add_counts(hour, {"received": 2, "rejected": 1})
+        # THEN the hour reads back as their sum
+        assert store.get_counts([hour]) == {
+            hour: {"received": 80, "delivered": 0, "failed": 0, "rejected": 40}
+        }
+
+
+class TestUnshardedKeysOfEarlierStores:
+    """State written before the keys were sharded (a saved local stack, a deployed table) stays readable:
+    the unsharded key is read as one more shard. DynamoDB only: the fake has no keys."""
+
+    @pytest.fixture
+    def dynamo(self, endpoint: str, clock: FakeClock) -> Any:
+        from chalicelib.aws.dynamo import DynamoStore
+        from tests import aws
+
+        return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+
+    def _as_before(self, dynamo: Any, item: dict[str, Any]) -> None:
+        """Write an item with its index keys as they were before sharding (the shard suffix cut off)."""
+        for name in ("gsi1pk", "gsi2pk", "gsi3pk"):
+            if name in item:
+                item[name] = codec.s(item[name]["S"].rsplit("#", 1)[0])
+        dynamo._db.put_item(TableName=dynamo._table, Item=item)
+
+    def test_old_messages_attempts_attention_and_counters_are_still_listed(
+        self, dynamo: Any, clock: FakeClock
+    ) -> None:
+        now = clock()
+        # GIVEN messages, attempts, a failing endpoint and an hour's counters written before sharding ...
+        old = [_message(clock, received_at=now - 100 - i) for i in range(6)]
+        for message in old:
+            self._as_before(dynamo, codec.message_to_item(message))
+            ended = replace(_attempt(message, "ep_1", 1, message.received_at + 1), delivery_status="failed")
+            self._as_before(dynamo, codec.attempt_to_item(ended))
+        failing = _endpoint(clock, enabled=True, disabled_reason=None, failing_since=now - 9)
+        self._as_before(dynamo, codec.endpoint_to_item(failing))
+        hour = int(now // 3600 * 3600)
+        dynamo._db.update_item(
+            TableName=dynamo._table,
+            Key=codec.stats_key(hour, None),
+            UpdateExpression="SET #h = :h ADD received :r",
+            ExpressionAttributeNames={"#h": "hour"},
+            ExpressionAttributeValues={":h": codec.n(hour), ":r": codec.n(5)},
+        )
+        assert (
+            dynamo._db.get_item(TableName=dynamo._table, Key=codec.message_key(old[0].id))["Item"]["gsi2pk"][
+                "S"
+            ].count("#")
+            == 1
+        )  # DAY#{day}: no shard
+        # ... and new ones after
+        new = _store_all(dynamo, [_message(clock, received_at=now - i) for i in range(6)], clock)
+        for message in new:
+            dynamo.claim_attempt(
+                replace(_attempt(message, "ep_1", 1, message.received_at + 1), delivery_status="failed"), now
+            )
+        dynamo.add_counts(hour, {"received": 2})
+        # WHEN listed THEN old and new come back together, in order, page by page
+        everything = _newest_first(new + old)
+        for query in (
+            MessageQuery(),
+            MessageQuery(source_id="src_a"),
+            MessageQuery(application_id="app_owner"),
+            MessageQuery(endpoint_id="ep_1"),
+            MessageQuery(status="failed"),
+        ):
+            assert _search(dynamo, query, limit=5) == everything, query
+        attempts, _ = _pages(dynamo, "list_endpoint_attempts", limit=4, endpoint_id="ep_1")
+        assert [a.message_id for a in attempts] == everything
+        assert [e.id for e in dynamo.attention_endpoints(limit=50)] == [failing.id]
+        assert dynamo.get_counts([hour])[hour]["received"] == 7
 
 
 def _search_raw(store: Any, query: MessageQuery, limit: int) -> list[str]:

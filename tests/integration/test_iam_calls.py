@@ -176,6 +176,12 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     api.stats.overview({}, OPERATOR)
     api.endpoints.health(ok.id, OPERATOR)
     api.applications.branding(OPERATOR)
+    # ... and the background jobs, whose steps the ingest queue's consumer runs: an application's
+    # deletion (its endpoint deleted there) and a recovery
+    doomed = api.applications.create({"name": "doomed"}, OPERATOR)
+    api.endpoints.create({"url": receiver.base + "/doomed", "application": doomed.id}, OPERATOR)
+    api.applications.delete(doomed.id, OPERATOR)
+    api.jobs.start(api.recovery.plan_recover(ok.id, {"since": 0}, OPERATOR))
 
     # WHEN each consumer handles what reached its queue, as its event source mapping would hand it over
     recorded: dict[str, set[str]] = {"api_handler": api_calls.actions}

@@ -29,7 +29,15 @@ SWITCHES: dict[str, dict[str, Any]] = {
     "http_api": {"http_api": True},
     "mtls": MTLS,
     "static_egress": {"static_egress": True},
-    "concurrency": {"sender_reserved_concurrency": 20, "sender_max_concurrency": 10},
+    "concurrency": {
+        "sender_reserved_concurrency": 20,
+        "sender_max_concurrency": 10,
+        "api_reserved_concurrency": 250,
+        "router_reserved_concurrency": 150,
+        "dead_letters_reserved_concurrency": 5,
+        "sweep_reserved_concurrency": 1,
+    },
+    "warm": {"table_warm_read_units": 30_000, "table_warm_write_units": 20_000},
     "tracing": {"tracing": True},
 }
 FAKE_OUTPUTS_EXTRA = {
@@ -245,7 +253,16 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
     else:
         assert "subnet_ids" not in deliver
         assert not any(s["Sid"] == "VpcNetworkInterfaces" for s in policies["deliver"]["Statement"])
-    assert deliver.get("reserved_concurrency") == (20 if "concurrency" in combo else None)
+    reserved = {key: fn.get("reserved_concurrency") for key, fn in config["lambda_functions"].items()}
+    assert reserved == (
+        {"api_handler": 250, "route_ingest": 150, "deliver": 20, "dead_letters": 5, "sweep": 1}
+        if "concurrency" in combo
+        else dict.fromkeys(reserved)
+    )
+    table = resources["StateTable"]["Properties"]
+    warm = {"ReadUnitsPerSecond": 30_000, "WriteUnitsPerSecond": 20_000} if "warm" in combo else None
+    assert table.get("WarmThroughput") == warm
+    assert all(index.get("WarmThroughput") == warm for index in table["GlobalSecondaryIndexes"])
     assert config["environment_variables"].get("HOOKWAY_SENDER_MAX_CONCURRENCY") == (
         "10" if "concurrency" in combo else None
     )
@@ -263,6 +280,21 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         domain = fronted["IngestDomain"]["Properties"]
         assert domain["MutualTlsAuthentication"]["TruststoreUri"] == MTLS["mtls_truststore_uri"]
         assert domain["SecurityPolicy"] == "TLS_1_2"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"api_reserved_concurrency": -1},
+        {"sender_reserved_concurrency": 10, "sender_max_concurrency": 20},  # the mapping would be throttled
+        {"table_warm_read_units": 12_000},  # reads and writes go together
+        {"table_warm_read_units": 1_000, "table_warm_write_units": 4_000},  # below a new table's own
+        {"table_warm_read_units": 12_000, "table_warm_write_units": 500_000},
+    ],
+)
+def test_inconsistent_capacity_options_are_refused(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Options(**fields).check()
 
 
 def test_alarms_page_on_in_flight_messages_and_on_throttling_of_the_table_and_every_index() -> None:
@@ -321,9 +353,11 @@ def test_the_stack_deploys_on_its_own_and_updates(endpoint: str) -> None:
     # GIVEN moto's CloudFormation and the standalone stack of a stage called "ci"
     cfn = aws.client("cloudformation", endpoint)
     stack = names("ci").infra_stack
-    # WHEN it is created
+    # WHEN it is created (with launch-day warm throughput on the table and its indexes)
+    warm = {"table_warm_read_units": 12_000, "table_warm_write_units": 4_000}
     cfn.create_stack(
-        StackName=stack, TemplateBody=json.dumps(infrastructure("ci", Options(log_retention_days=14)))
+        StackName=stack,
+        TemplateBody=json.dumps(infrastructure("ci", Options(log_retention_days=14, **warm))),
     )
     # THEN it completes, and the queues exist under the stage's names with their attributes
     assert _wait(cfn, stack) == "CREATE_COMPLETE"
@@ -336,7 +370,10 @@ def test_the_stack_deploys_on_its_own_and_updates(endpoint: str) -> None:
     assert group["retentionInDays"] == 14
 
     # WHEN a change is deployed (the static egress option: a VPC, NAT gateways, Elastic IPs)
-    changed = infrastructure("ci", Options(log_retention_days=14, static_egress=True))
+    changed = infrastructure(
+        "ci",
+        Options(log_retention_days=14, static_egress=True, **warm),
+    )
     cfn.update_stack(StackName=stack, TemplateBody=json.dumps(changed))
     # THEN the update completes and the new resources report their outputs
     assert _wait(cfn, stack) == "UPDATE_COMPLETE"

@@ -34,7 +34,16 @@ from chalicelib.errors import (
     UnprocessableError,
     ValidationError,
 )
-from chalicelib.models import ATTEMPT_STATUSES, DELIVERY_STATUSES, SIGNING_MODES, Attempt, generation_of
+from chalicelib.jobs import is_step_task
+from chalicelib.models import (
+    ATTEMPT_STATUSES,
+    DELIVERY_STATUSES,
+    JOB_KINDS,
+    JOB_STATES,
+    SIGNING_MODES,
+    Attempt,
+    generation_of,
+)
 from chalicelib.outbound.tasks import Task
 from chalicelib.policy import PUBLIC_ROUTES, TOKEN_ROUTES
 from chalicelib.scope import OPERATOR
@@ -230,6 +239,8 @@ def test_enums_follow_the_code() -> None:
     assert schemas["SigningModeCreate"]["enum"] == [*SIGNING_MODES, "standard-ed25519"]
     assert schemas["DeliveryStatus"]["enum"] == list(DELIVERY_STATUSES)
     assert schemas["Attempt"]["properties"]["status"]["enum"] == list(ATTEMPT_STATUSES)
+    assert schemas["Job"]["properties"]["kind"]["enum"] == list(JOB_KINDS)
+    assert schemas["Job"]["properties"]["state"]["enum"] == list(JOB_STATES)
 
 
 # --------------------------------------------------------------------- public views against the schemas
@@ -957,10 +968,20 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     assert resent == {"id": accepted["id"], "endpoint_ids": [endpoint["id"]]}
     api("POST", msg + "/resend", 400, params=mid, body={"endpoint_ids": "all"})
     api("POST", msg + "/resend", 404, params=mid, body={"endpoint_ids": ["ep_nope"]})
-    recovered = api("POST", ep + "/recover", 202, params=eid, body={"since": 0})
-    assert recovered["count"] == len(recovered["message_ids"])
+    recovering = api("POST", ep + "/recover", 202, params=eid, body={"since": 0})
+    assert recovering["kind"] == "endpoint.recover" and recovering["state"] == "queued"
     api("POST", ep + "/recover", 400, params=eid, body={})
     api("POST", ep + "/recover", 404, params={"endpoint_id": "ep_nope"}, body={"since": 0})
+    replaying = api("POST", ep + "/replay", 202, params=eid, body={"since": 0, "source": "api"})
+    assert replaying["kind"] == "endpoint.replay"
+    api("POST", ep + "/replay", 400, params=eid, body={"since": 10, "until": 5})
+    api("POST", ep + "/replay", 404, params={"endpoint_id": "ep_nope"}, body={"since": 0})
+    steps = [body for body in services.queue.sent if is_step_task(body)]
+    services.queue.sent[:] = [body for body in services.queue.sent if not is_step_task(body)]
+    assert [services.container.job_runner.run(step) for step in steps] == ["succeeded", "succeeded"]
+    job = api("GET", "/v1/jobs/{job_id}", 200, params={"job_id": recovering["id"]})
+    assert job["state"] == "succeeded" and job["done"] == job["total"]
+    api("GET", "/v1/jobs/{job_id}", 404, params={"job_id": "job_nope"})
     api("GET", ep + "/attempts", 200, params=eid)
     api("GET", ep + "/attempts", 400, params=eid, query="?limit=0")
     api("GET", ep + "/attempts", 404, params={"endpoint_id": "ep_nope"})
@@ -1071,7 +1092,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     ):
         assert _code(api("POST", path, 429, params=params, body={}, token=fresh)) == "rate_limited"
     others = api("POST", app_ + "/portal-access", 201, params=other_id)["token"]
-    api("DELETE", app_, 204, params=other_id)
+    assert api("DELETE", app_, 202, params=other_id)["kind"] == "application.delete"
     assert _code(api("GET", "/v1/endpoints", 401, token=others)) == "token_revoked"
     api("DELETE", app_, 404, params=other_id)
 

@@ -505,12 +505,13 @@ def test_test_resend_and_recover_are_rate_limited_per_token() -> None:
     from chalicelib.limits import RateLimiter
     from tests.fakes import FakeClock
 
-    # GIVEN 3 actions per minute, and two tokens of one application
+    # GIVEN as many actions per minute as there are limited routes (test, resend, recover, replay: 4), and
+    # two tokens of one application
     clock = FakeClock()
-    limiter = RateLimiter(3, 60.0, clock)
-    first, second = Scope("app_a", token_id="one"), Scope("app_a", token_id="two")
     routes = list(policy.TOKEN_LIMITED)
-    # WHEN the first token tests, resends and recovers three times in all
+    limiter = RateLimiter(len(routes), 60.0, clock)
+    first, second = Scope("app_a", token_id="one"), Scope("app_a", token_id="two")
+    # WHEN the first token tests, resends, recovers and replays once each
     for method, route in routes:
         policy.check(first, method, route, lambda: limiter)
     # THEN its fourth call of any of them is 429 with Retry-After; the other token and the operator pass

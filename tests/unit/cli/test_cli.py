@@ -8,6 +8,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -510,79 +511,58 @@ def test_resend_to_chosen_endpoints():
     assert fake.sent_json() == {"endpoint_ids": ["ep_1"]}
 
 
-def test_recover_sends_since_as_unix_time_and_follows_the_deliveries():
-    # GIVEN a recovery that queues two messages, whose deliveries end succeeded and failed
-    ends = {"msg_a": "succeeded", "msg_b": "failed"}
-    fake = FakeApi().on(
-        "POST",
-        "/v1/endpoints/ep_1/recover",
-        (202, {"endpoint_id": "ep_1", "message_ids": list(ends), "count": 2}),
+def _job(state: str, done: int, total: int | None = None, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "job_1",
+        "kind": "endpoint.recover",
+        "state": state,
+        "done": done,
+        "total": total,
+        "created_at": NOW,
+        "updated_at": NOW,
+        "error": None,
+        **extra,
+    }
+
+
+def test_recover_sends_since_as_unix_time_and_follows_the_job_with_progress():
+    # GIVEN a recovery job that advances over three polls and ends succeeded
+    polls = iter([_job("running", 500), _job("running", 1000), _job("succeeded", 1200, 1200)])
+    fake = (
+        FakeApi()
+        .on("POST", "/v1/endpoints/ep_1/recover", (202, _job("queued", 0)))
+        .on("GET", "/v1/jobs/job_1", lambda request: (200, next(polls)))
     )
-    fake.on("GET", "/v1/endpoints/ep_1/attempts", listing())
-    for message_id, status in ends.items():
-        delivery = {"endpoint_id": "ep_1", "status": status, "last_attempt_at": NOW + 1}
-        fake.on("GET", f"/v1/messages/{message_id}", (200, {"id": message_id, "deliveries": [delivery]}))
     ticks = itertools.count(NOW)
     # WHEN recovered since 2h, waiting
     ran = run(
         fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--wait", "60", clock=lambda: next(ticks)
     )
     # THEN since was two hours before now, the progress went to stderr, the outcome is summed up
-    assert fake.sent_json() == {"since": int(NOW - 7200)}
-    assert "2/2 done" in ran.err
-    assert ran.out == "queued 2 deliveries to ep_1 again: 1 failed, 1 succeeded\n"
-    as_json = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--json")
-    assert as_json.json()["count"] == 2 and as_json.json()["outcomes"] == {}
-
-
-def test_recover_wait_waits_for_the_new_attempt_instead_of_reading_the_old_failure():
-    # GIVEN two deliveries to ep_1 that failed before (their last attempts on record), recovered now;
-    # the API still shows them failed (recovery does not set them back to pending) until the new
-    # attempts end: the first succeeds at the third read, the second fails again at the second
-    old = {"msg_a": NOW - 600, "msg_b": NOW - 300}
-    attempts = [
-        {"message_id": m, "endpoint_id": "ep_1", "started_at": t, "status": "failed"} for m, t in old.items()
-    ]
-    reads = {"msg_a": 0, "msg_b": 0}
-
-    def message(request: Request):
-        message_id = urlsplit(request.url).path.rsplit("/", 1)[1]
-        reads[message_id] += 1
-        ended = reads[message_id] >= (3 if message_id == "msg_a" else 2)
-        delivery = {
-            "endpoint_id": "ep_1",
-            "status": ("succeeded" if message_id == "msg_a" else "failed") if ended else "failed",
-            "last_attempt_at": NOW + 5 if ended else old[message_id],
-        }
-        return 200, {"id": message_id, "deliveries": [delivery]}
-
-    fake = (
-        FakeApi()
-        .on("GET", "/v1/endpoints/ep_1/attempts", listing(*attempts))
-        .on("POST", "/v1/endpoints/ep_1/recover", (202, {"message_ids": list(old), "count": 2}))
-        .on("GET", r"/v1/messages/msg_[ab]", message)
-    )
-    ticks = itertools.count(NOW)
-    # WHEN recovered with --wait
-    ran = run(
-        fake,
-        "recover",
-        "--endpoint",
-        "ep_1",
-        "--since",
-        "1h",
-        "--wait",
-        "60",
-        "--json",
-        clock=lambda: next(ticks),
-    )
-    # THEN each outcome is that of the new attempt, not the failure it had before
     assert ran.code == 0, ran.err
-    assert ran.json()["outcomes"] == {"msg_a": "succeeded", "msg_b": "failed"}
-    assert reads == {"msg_a": 3, "msg_b": 2}
-    # AND the attempts were read before the recovery was asked for
-    paths = [urlsplit(r.url).path for r in fake.requests]
-    assert paths.index("/v1/endpoints/ep_1/attempts") < paths.index("/v1/endpoints/ep_1/recover")
+    assert fake.sent_json() == {"since": int(NOW - 7200)}
+    assert ran.err.splitlines() == ["hookway: 500/? done", "hookway: 1000/? done", "hookway: 1200/1200 done"]
+    assert ran.out == "job_1 endpoint.recover succeeded: 1200/1200 deliveries to ep_1 queued again\n"
+
+
+def test_recover_without_wait_prints_the_job_and_a_failed_job_exits_1():
+    fake = FakeApi().on("POST", "/v1/endpoints/ep_1/recover", (202, _job("queued", 0)))
+    as_json = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--json")
+    assert as_json.code == 0 and as_json.json() == _job("queued", 0)
+    assert not [r for r in fake.requests if r.method == "GET"]
+    error = {"code": "endpoint_not_found", "message": "no endpoint 'ep_1'"}
+    fake.on("GET", "/v1/jobs/job_1", (200, _job("failed", 0, error=error)))
+    ran = run(fake, "jobs", "show", "job_1")
+    assert ran.code == 1
+    assert ran.out == "job_1 endpoint.recover failed: 0 done (endpoint_not_found: no endpoint 'ep_1')\n"
+
+
+def test_applications_delete_answers_with_its_job():
+    deleting = {**_job("queued", 0), "kind": "application.delete"}
+    fake = FakeApi().on("DELETE", "/v1/applications/app_1", (202, deleting))
+    ran = run(fake, "applications", "delete", "app_1")
+    assert ran.code == 0
+    assert ran.out == "job_1 application.delete queued: 0 endpoints of app_1 deleted\n"
 
 
 def test_replay_dry_run_counts_and_sends_nothing():
@@ -596,16 +576,18 @@ def test_replay_dry_run_counts_and_sends_nothing():
     assert fake.query(-1)["source"] == "src_1" and fake.query(-1)["after"] == str(int(NOW - 86400))
 
 
-def test_replay_resends_each_message_to_the_endpoint_oldest_first():
+def test_replay_counts_then_starts_a_job_for_the_range():
     older = {**MESSAGE, "id": "msg_0"}
     fake = api().on("GET", "/v1/messages", listing(MESSAGE, older))
-    fake.on("POST", r"/v1/messages/[^/]+/resend", (202, {"id": "m", "endpoint_ids": ["ep_1"]}))
+    replaying = {**_job("queued", 0), "kind": "endpoint.replay"}
+    fake.on("POST", "/v1/endpoints/ep_1/replay", (202, replaying))
     ran = run(fake, "replay", "--source", "src_1", "--since", "1d", "--until", "1h", "--endpoint", "ep_1")
-    posts = [r for r in fake.requests if r.method == "POST"]
-    assert [r.url.rsplit("/", 2)[1] for r in posts] == ["msg_0", "msg_1"]
-    assert all(json.loads(r.body or b"") == {"endpoint_ids": ["ep_1"]} for r in posts)
-    assert ran.out.splitlines()[0] == "2 messages from src_1 in that range"
-    assert ran.code == 0
+    assert ran.code == 0, ran.err
+    assert fake.sent_json() == {"since": int(NOW - 86400), "until": int(NOW - 3600), "source": "src_1"}
+    assert ran.out.splitlines() == [
+        "2 messages from src_1 in that range",
+        "job_1 endpoint.replay queued: 0 messages queued to ep_1",
+    ]
 
 
 def test_replay_to_an_unknown_endpoint_stops_before_any_work():

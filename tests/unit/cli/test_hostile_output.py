@@ -88,6 +88,7 @@ def hostile_api() -> FakeApi:
         "body_base64": base64.b64encode(b"{}").decode(),
     }
     session = {"id": "ep_l", "kind": "listen", "expires_at": NOW + 3600, "secret": HOSTILE}
+    job = {"id": "job_1", "kind": HOSTILE, "state": "queued", "done": 0, "total": None, "error": None}
     return (
         FakeApi()
         .on("GET", "/v1/sources", listing(ITEM))
@@ -108,7 +109,12 @@ def hostile_api() -> FakeApi:
         .on("GET", "/v1/endpoints/ep_1", (200, ITEM))
         .on("GET", "/v1/endpoints/ep_bad", (400, error))
         .on("GET", "/v1/endpoints/ep_1/attempts", listing())
-        .on("POST", "/v1/endpoints/ep_1/recover", (202, {"message_ids": ["msg_1"], "count": 1}))
+        .on("POST", "/v1/endpoints/ep_1/recover", (202, job))
+        .on(
+            "GET",
+            "/v1/jobs/job_1",
+            (200, {**job, "state": "failed", "error": {"code": HOSTILE, "message": HOSTILE}}),
+        )
         .on("POST", "/v1/endpoints/ep_1/test", (202, {"id": "msg_1", "endpoint_id": "ep_1"}))
         .on("GET", "/v1/applications", listing(ITEM))
         .on("POST", "/v1/applications/app_1/portal-access", (201, {"url": HOSTILE}))
@@ -149,6 +155,7 @@ COMMANDS = [
     ["send", "--event-type", "e", "--data", "{}"],
     ["resend", "msg_1"],
     ["recover", "--endpoint", "ep_1", "--since", "1h", "--wait", "5"],
+    ["jobs", "show", "job_1"],
     ["listen", "--forward", "http://127.0.0.1:3000/hooks", "--count", "1"],
 ]
 

@@ -1,0 +1,180 @@
+"""No partition key takes more than its share of a one-entity load: the DynamoDB adapter's writes, recorded.
+
+The adapter runs on a client that only records (``bench.scale.WriteRecorder``, the scale model's own
+accounting), so every key it writes is counted by the table or index it lands on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.scale import DATA_MODEL_KEYS, WriteRecorder, key_kind, key_rates_markdown, long_run_rate
+from chalicelib.aws import codec
+from chalicelib.aws.dynamo import DynamoStore
+from chalicelib.models import Attempt, Message
+from tests.fakes import FakeClock
+
+S = codec.INDEX_SHARDS
+N = 1600  # webhooks of one source, one application, to one endpoint
+DAY = 86400.0
+
+
+class RecordingClient:
+    """A DynamoDB client that accepts every write and records it."""
+
+    def __init__(self, recorder: WriteRecorder) -> None:
+        self.recorder = recorder
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        self.recorder.record("PutItem", params)
+        return {}
+
+    def update_item(self, **params: Any) -> dict[str, Any]:
+        self.recorder.record("UpdateItem", params)
+        return {}
+
+
+def _id(prefix: str, i: int) -> str:
+    return f"{prefix}_{hashlib.sha256(f'{prefix}{i}'.encode()).hexdigest()[:32]}"
+
+
+def _message(clock: FakeClock, i: int) -> Message:
+    return Message(
+        id=_id("msg", i),
+        source_id=_id("src", -1),
+        event_type="order.paid",
+        status="stored",
+        received_at=clock() + i / 1000,
+        size=2,
+        body_sha256="x",
+        content_type="application/json",
+        receipt_id=f"r{i}",
+        body=b"{}",
+        dedupe_until=clock() + 60,
+        expires_at=clock() + 30 * DAY,
+        application_id=_id("app", -1),
+    )
+
+
+def _one_entity_load() -> WriteRecorder:
+    """N webhooks of one source and application, each attempted once at one endpoint and ended failed;
+    a flush of the hourly counters per ten; N endpoints turning failing at once (a mass incident)."""
+    clock = FakeClock()
+    recorder = WriteRecorder()
+    store = DynamoStore(RecordingClient(recorder), "t", clock, pick_shard=random.Random(7).randrange)  # type: ignore[arg-type]
+    for i in range(N):
+        message = _message(clock, i)
+        assert store.store_message(message, clock())
+        attempt = Attempt(
+            message_id=message.id,
+            endpoint_id=_id("ep", -1),
+            number=1,
+            claim_id=f"c{i}",
+            started_at=clock() + i / 1000,
+            status="in_flight",
+            delivery_status="pending",
+            lease_until=clock() + 30,
+            expires_at=clock() + 30 * DAY,
+        )
+        assert store.claim_attempt(attempt, clock())
+        assert store.finish_attempt(replace(attempt, status="failed", delivery_status="failed"))
+        if i % 10 == 0:
+            store.add_counts(3600 * 500_000, {"received": 10, "delivered": 10})
+        store.set_endpoint_failing(_id("ep", i), clock())
+    return recorder
+
+
+@pytest.fixture(scope="module")
+def load() -> WriteRecorder:
+    return _one_entity_load()
+
+
+def test_every_key_of_a_one_entity_load_takes_about_one_shard_of_it(load: WriteRecorder) -> None:
+    # GIVEN one source, application and endpoint taking every webhook (and N endpoints failing at once)
+    by_base: dict[tuple[str, str], Counter[str]] = {}
+    for (target, key), units in load.units.items():
+        if target != "table" or key.startswith("STATS#"):
+            base = key.rsplit("#", 1)[0]
+            by_base.setdefault((target, base), Counter())[key] = units
+    kinds = {(target, key_kind(base)) for target, base in by_base}
+    # THEN each index key every message or attempt writes, and the hourly counters, are sharded ...
+    assert kinds == {
+        ("gsi1", "SRC#{source}"),
+        ("gsi1", "EP#{endpoint}"),
+        ("gsi2", "DAY#{day}"),
+        ("gsi2", "END#failed#{day}"),
+        ("gsi3", "APP#{application}#MSG"),
+        ("gsi3", "EP_ATTENTION"),
+        ("table", "STATS#{hour}"),
+    }
+    for (target, base), keys in by_base.items():
+        total = sum(keys.values())
+        # ... over all S keys, none of which takes much more than 1/S of the base's writes (a hash of
+        # the ids spreads them: 1,600 per base, 100 per shard on average)
+        assert len(keys) == S, (target, base)
+        assert max(keys.values()) <= 1.5 * total / S, (target, base, keys.most_common(1))
+
+
+def test_at_the_design_point_no_key_of_a_one_entity_load_nears_the_partition_limit(
+    load: WriteRecorder,
+) -> None:
+    # WHEN the load runs at 5,000 webhooks/s on that one entity
+    for target, kind in {(t, key_kind(k)) for t, k in load.units}:
+        rate = long_run_rate(load, target, kind, N, 5000, S)
+        # THEN no key but a message's own (bounded per message) takes even half of 1,000 units/s
+        assert rate is None or rate <= 500, (target, kind, rate)
+
+
+def test_the_recorder_accounts_index_moves_and_removals() -> None:
+    recorder = WriteRecorder()
+    recorder.record("PutItem", {"Item": {"pk": {"S": "EP#ep_1"}, "sk": {"S": "META"}}})
+    recorder.record(
+        "UpdateItem",
+        {
+            "Key": {"pk": {"S": "EP#ep_1"}, "sk": {"S": "META"}},
+            "UpdateExpression": "SET failing_since = :t, gsi3pk = :p, gsi3sk = :k",
+            "ExpressionAttributeValues": {":t": {"N": "1"}, ":p": {"S": "EP_ATTENTION#3"}, ":k": {"S": "x"}},
+        },
+    )
+    recorder.record(
+        "UpdateItem",
+        {
+            "Key": {"pk": {"S": "EP#ep_1"}, "sk": {"S": "META"}},
+            "UpdateExpression": "REMOVE failing_since, gsi3pk, gsi3sk",
+        },
+    )
+    assert recorder.units[("gsi3", "EP_ATTENTION#3")] == 2  # the entry written, then deleted
+    assert recorder.units[("table", "EP#ep_1")] == 3
+    assert key_kind("END#failed#2027-01-15#12") == "END#failed#{day}#{s}"
+
+
+def test_the_data_model_document_has_the_generated_rate_table() -> None:
+    # GIVEN the rate table as bench/scale.py generates it from the shard count
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "data-model.md").read_text()
+    begin, end = "<!-- key-rates:begin -->\n", "<!-- key-rates:end -->"
+    # THEN docs/data-model.md holds exactly that table (regenerate: python -m bench.scale --doc)
+    assert doc.split(begin, 1)[1].split(end, 1)[0] == key_rates_markdown(S)
+    # AND no key in it takes 1,000 write units/s at either load
+    for row in key_rates_markdown(S).splitlines()[2:]:
+        for cell in row.split(" | ")[-2:]:
+            number = cell.strip(" |").replace(",", "")
+            assert not number.isdigit() or int(number) < 1000, row
+
+
+def test_the_document_names_every_key_kind_the_adapter_writes(load: WriteRecorder) -> None:
+    documented = {key for _, keys, *_ in DATA_MODEL_KEYS for key in keys.split(", ")}
+    written = {key_kind(key) for _, key in load.units}
+    undocumented = {
+        kind
+        for kind in written
+        if kind.replace("#{s}", "").replace("failed", "{failed\\|skipped}")
+        not in {d.replace("#{s}", "") for d in documented}
+    }
+    assert undocumented == set()
