@@ -75,14 +75,20 @@ def test_legacy_endpoints_get_messages_before_the_backfill_and_after_it(world: W
     assert store.owner_state(None) == (0, 0, False)
     # WHEN a message is published before any backfill
     caught = _Records()
-    logging.getLogger("hookway.caches").addHandler(caught)
+    logger = logging.getLogger("hookway.caches")
+    level, disabled = logger.level, logger.disabled
+    logger.setLevel(logging.WARNING)  # whatever an earlier test left on the "hookway" loggers
+    logger.disabled = False
+    logger.addHandler(caught)
     try:
         _publish(world)
         first = _delivered(world)
         _publish(world)
         second = _delivered(world)
     finally:
-        logging.getLogger("hookway.caches").removeHandler(caught)
+        logger.removeHandler(caught)
+        logger.setLevel(level)
+        logger.disabled = disabled
     # THEN every legacy endpoint gets it (the full listing), with one WARNING for the owner
     assert sorted(first) == sorted(e.url for e in made) == sorted(second)
     warnings = [r for r in caught.records if "subscription pages" in r.getMessage()]
