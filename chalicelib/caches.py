@@ -14,6 +14,7 @@ a router or fan-out chunk reads at most one page per owner, whatever the owner's
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from chalicelib.ports import Store
 K = TypeVar("K")
 V = TypeVar("V")
 MAX_ENTRIES = 10_000  # sources, applications, owners or single endpoints one cache keeps at most
+LEGACY_OWNERS = 100  # owners not yet backfilled whose full listings the router holds (as before pages)
+log = logging.getLogger("hookway.caches")
 
 
 class Lru(Generic[K, V]):
@@ -195,28 +198,54 @@ class SubscriptionCache:
         self._clock = clock
         self._check = check_seconds
         self._max = max(max_endpoints, 1)
-        self._versions: Lru[str | None, tuple[float, int, int]] = Lru()
+        self._versions: Lru[str | None, tuple[float, int, int, bool]] = Lru()
+        self._legacy: Lru[str | None, tuple[float, list[Endpoint]]] = Lru(LEGACY_OWNERS)
+        self._warned: Lru[str | None, bool] = Lru()
         self._pages: OrderedDict[tuple[str | None, int], tuple[int, list[Endpoint]]] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
         self.loads = 0  # pages read from the store (the bench and tests count them)
 
-    def _state(self, owner: str | None) -> tuple[int, int]:
+    def _state(self, owner: str | None) -> tuple[int, int, bool]:
         now = self._clock()
         hit = self._versions.get(owner)
         if hit is None or now - hit[0] >= self._check:
-            version, pages = self._store.owner_version(owner)
-            hit = (now, version, pages)
+            version, pages, complete = self._store.owner_state(owner)
+            hit = (now, version, pages, complete)
             self._versions.put(owner, hit)
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
 
     def pages(self, owner: str | None) -> int:
         """How many subscription pages the owner has (its version checked at most every check_seconds)."""
         return self._state(owner)[1]
 
+    def complete(self, owner: str | None) -> bool:
+        """Whether every endpoint of the owner is in its subscription pages (the same cached read as its
+        version: no extra read). Not yet for an owner with endpoints from before subscription pages until
+        ``python -m chalicelib.backfill`` has passed it."""
+        return self._state(owner)[2]
+
+    def legacy(self, owner: str | None) -> list[Endpoint]:
+        """Every endpoint of an owner not yet backfilled, from its full listing (as the router read them
+        before subscription pages: one listing per owner at most every check_seconds, at most
+        ``LEGACY_OWNERS`` owners held). Logs a WARNING once per owner per container."""
+        now = self._clock()
+        hit = self._legacy.get(owner)
+        if hit is None or now - hit[0] >= self._check:
+            hit = (now, self._store.endpoints_of(owner))
+            self._legacy.put(owner, hit)
+            if hit[1] and self._warned.get(owner) is None:
+                self._warned.put(owner, True)
+                log.warning(
+                    "endpoints outside subscription pages: matching from the full listing until "
+                    "python -m chalicelib.backfill has run",
+                    extra={"application_id": owner, "endpoints": len(hit[1])},
+                )
+        return hit[1]
+
     def page(self, owner: str | None, number: int) -> list[Endpoint]:
         """The endpoints of one subscription page, as of the owner's current version."""
-        version, _ = self._state(owner)
+        version = self._state(owner)[0]
         key = (owner, number)
         with self._lock:
             hit = self._pages.get(key)
@@ -245,3 +274,4 @@ class SubscriptionCache:
     def invalidate(self) -> None:
         """Check every owner's version on next use (after a change made in this process)."""
         self._versions.clear()
+        self._legacy.clear()

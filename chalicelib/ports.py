@@ -234,6 +234,20 @@ class Store(Protocol):
         """An owner's endpoint version (it moves on every change that can alter matching) and how many
         subscription pages it has: ``(version, pages)``, ``(0, 0)`` for an owner without endpoints."""
 
+    def owner_state(self, application_id: str | None) -> tuple[int, int, bool]:
+        """``owner_version`` and, from the same read, whether every endpoint of the owner is in its
+        subscription pages (``complete``: set by the backfill, or at the owner's first endpoint)."""
+
+    def unjoined_endpoints(self, application_id: str | None, *, limit: int, cursor: str | None) -> Page[str]:
+        """Of one listing page of the owner's endpoints (``limit`` read), the ids in no subscription page."""
+
+    def join_subscription(self, endpoint_id: str, page: int | None = None) -> bool:
+        """Put an endpoint that is in no subscription page in one (``page``: the one already holding its
+        id); False if it has one or is gone. Safe beside concurrent saves and deletes."""
+
+    def mark_subscriptions_complete(self, application_id: str | None) -> None:
+        """Record that every endpoint of the owner is in its pages, and move its version."""
+
     def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
         """The endpoint ids of one subscription page of an owner (at most ``SUBSCRIPTION_PAGE``)."""
 

@@ -18,6 +18,11 @@ Deploy, in order (each step converges, so a rerun after a failure picks up where
    Hookway's error shape (``infra/api_gateway.py``), the execute-api endpoint disabled under mTLS;
 7. the optional front doors (HTTP API, mTLS domain) as ``hookway-<stage>-front`` (``infra/front.py``).
 
+Around step 5 the subscription backfill runs (``chalicelib.backfill``): before it, joining endpoints from
+before subscription pages without marking owners (the old code still serves); after it, again, marking
+each owner complete. Until an owner is marked the router matches it from its full listing, so no
+endpoint is missed at any point of the update.
+
 AWS is reached the way the AWS CLI does it: ``AWS_PROFILE``, ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` and
 ``AWS_ENDPOINT_URL`` (for an emulator) are honoured by boto3 here and by Chalice's botocore.
 
@@ -313,6 +318,21 @@ def prepare(n: Names, opts: Options, outputs: dict[str, str], region: str, accou
     return project
 
 
+def backfill(n: Names, opts: Options, outputs: dict[str, str], *, mark: bool) -> None:
+    """``python -m chalicelib.backfill`` against the stage's table (a finished pass is a no-op)."""
+    env = {
+        **stage_env(n, opts),
+        **{name: outputs[key] for name, key in chalice_config.FROM_OUTPUTS.items() if key in outputs},
+    }
+    log(f"subscription backfill ({'join and mark owners' if mark else 'join only'})")
+    subprocess.run(
+        [sys.executable, "-m", "chalicelib.backfill", *([] if mark else ["--no-mark"])],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+
+
 def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Deploy a stage from zero or update it; returns a summary."""
     n = names(chalice_config.check_deployable(stage))
@@ -328,6 +348,10 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
         log(f"using the deploy record kept in the stage's bucket ({_record_key(stage)})")
     lam = aws.client("lambda")
     prune_event_source_mappings(lam, n, recorded_mappings(_recorded(project, stage)))
+    # Subscription backfill, pass 1 (join only): endpoints from before subscription pages join them while
+    # the old code still serves; no owner is marked, so the new router falls back to the full listing
+    # for any owner the old code may still add an endpoint to until pass 2 (after the update) marks it.
+    backfill(n, opts, outputs, mark=False)
     python = runtime_python()
     log(f"chalice deploy --stage {stage} (python3.13, in {project.relative_to(ROOT)})")
     # Chalice's progress goes to the terminal as it happens; its errors are read here first.
@@ -349,6 +373,7 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
             "every step converges, and mappings left without a record are removed first"
         )
     save_record(s3, outputs["PayloadBucketName"], project, stage)
+    backfill(n, opts, outputs, mark=True)  # pass 2: the endpoints the old code wrote meanwhile; mark owners
     record = _recorded(project, stage)
     prune_event_source_mappings(lam, n, recorded_mappings(record))
     rest_api_id = next(r["rest_api_id"] for r in record["resources"] if r.get("resource_type") == "rest_api")

@@ -162,9 +162,12 @@ def cmd_dev(args: argparse.Namespace) -> None:
         from chalicelib.wiring import Container
 
         # Its own composition root: the app's is made on the first request, once the public URL is known.
-        recovery = Container(Settings.from_env(os.environ)).recovery
+        root = Container(Settings.from_env(os.environ))
+        recovery = root.recovery
         kept = state.LocalState(saved, os.environ, client=_boto)
-        restored = kept.restore(lambda items: recovery.resume(state.pending(items)))
+        restored = kept.restore(
+            lambda items: recovery.resume(state.pending(items)), backfill=lambda: state.backfill(root.store)
+        )
         kept.start_saving()
         from local.gateway import serve
 

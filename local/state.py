@@ -135,14 +135,16 @@ class Restored:
     objects: int = 0
     queued: int = 0
     resumed: int = 0
+    joined: int = 0  # endpoints of an older dump put in subscription pages (chalicelib.backfill)
 
     def describe(self) -> str:
         """One line for the banner."""
         if not (self.items or self.objects or self.queued):
             return "nothing saved yet"
+        joined = f"; endpoints joined to subscription pages: {self.joined}" if self.joined else ""
         return (
             f"restored {self.items} items, {self.objects} objects, {self.queued} queued webhooks; "
-            f"pending deliveries resumed: {self.resumed}"
+            f"pending deliveries resumed: {self.resumed}{joined}"
         )
 
 
@@ -172,16 +174,20 @@ class LocalState:
 
     # -- loading ---------------------------------------------------------------------------------------
 
-    def restore(self, resume: Callable[[list[Item]], int]) -> Restored:
-        """Load the saved table, objects and queued webhooks; ``resume`` gets the table's items and queues
-        the deliveries they show pending (returns how many)."""
+    def restore(
+        self, resume: Callable[[list[Item]], int], backfill: Callable[[], int] | None = None
+    ) -> Restored:
+        """Load the saved table, objects and queued webhooks; ``backfill`` then puts endpoints of a dump
+        from before subscription pages into them (returns how many; before any worker routes), and
+        ``resume`` gets the table's items and queues the deliveries they show pending (returns how many)."""
         items = self._read_table()
         for start in range(0, len(items), 25):
             self._put(items[start : start + 25])
+        joined = backfill() if backfill is not None and items else 0
         objects = self._load_objects()
         queued = self._load_queues()
         resumed = resume(items) if items else 0
-        return Restored(len(items), objects, queued, resumed)
+        return Restored(len(items), objects, queued, resumed, joined)
 
     def _read_table(self) -> list[Item]:
         path = self._dir / TABLE
@@ -372,6 +378,15 @@ class LocalState:
         self._stop.set()
         if self._saver is not None:
             self._saver.join(timeout=30)
+
+
+def backfill(store: Any) -> int:
+    """Put the endpoints of a restored dump from before subscription pages into them
+    (``chalicelib.backfill``, every owner again: a local table is small); returns how many joined."""
+    from chalicelib.backfill import Backfill
+    from chalicelib.sealing import unsealed
+
+    return Backfill(unsealed(store)).run(again=True).joined
 
 
 def pending(items: Sequence[Item]) -> list[tuple[Message, list[Attempt]]]:

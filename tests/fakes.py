@@ -86,6 +86,7 @@ class MemoryStore:
         # owner -> [version, subscription pages]; endpoint id -> its page; message id -> counted pages
         self.owners: dict[str | None, list[Any]] = {}
         self.sub_page: dict[str, int] = {}
+        self.complete: set[str | None] = set()  # owners whose endpoints are all in pages
         self.fanout: dict[tuple[str, int], FanoutPage] = {}
         self.fanned: dict[str, set[int]] = {}
         self.pages: dict[tuple[str | None, int], set[str]] = {}
@@ -324,13 +325,8 @@ class MemoryStore:
         with self._lock:
             owner = endpoint.application_id
             if endpoint.id not in self.sub_page:  # as DynamoStore: join the last page with room
-                state = self.owners.setdefault(owner, [0, 0])
-                last = state[1] - 1
-                if last < 0 or len(self.pages.get((owner, last), ())) >= self.page_size:
-                    last = state[1]
-                    state[1] += 1
-                self.pages.setdefault((owner, last), set()).add(endpoint.id)
-                self.sub_page[endpoint.id] = last
+                new = endpoint.id not in self.endpoints
+                self.sub_page[endpoint.id] = self._join(owner, endpoint.id, new=new)
             self.endpoints[endpoint.id] = endpoint
             self._bump(owner)
             changed = codec.attention_at(endpoint)
@@ -339,6 +335,17 @@ class MemoryStore:
             else:
                 self.attention[endpoint.id] = changed
 
+    def _join(self, owner: str | None, endpoint_id: str, *, new: bool = False) -> int:
+        state = self.owners.setdefault(owner, [0, 0])
+        last = state[1] - 1
+        if last < 0 or len(self.pages.get((owner, last), ())) >= self.page_size:
+            if last < 0 and new and not any(e.application_id == owner for e in self.endpoints.values()):
+                self.complete.add(owner)  # a new owner: in pages from its first endpoint
+            last = state[1]
+            state[1] += 1
+        self.pages.setdefault((owner, last), set()).add(endpoint_id)
+        return last
+
     def _bump(self, owner: str | None) -> None:
         self.owners.setdefault(owner, [0, 0])[0] += 1
 
@@ -346,6 +353,35 @@ class MemoryStore:
         self._maybe_fail()
         version, pages = self.owners.get(application_id, [0, 0])
         return version, pages
+
+    def owner_state(self, application_id: str | None) -> tuple[int, int, bool]:
+        version, pages = self.owner_version(application_id)
+        return version, pages, application_id in self.complete
+
+    def put_legacy_endpoint(self, endpoint: Endpoint) -> None:
+        """Write an endpoint the way Hookway did before subscription pages (tests of the backfill)."""
+        self.endpoints[endpoint.id] = endpoint
+
+    def unjoined_endpoints(self, application_id: str | None, *, limit: int, cursor: str | None) -> Page[str]:
+        self._maybe_fail()
+        page = self.list_endpoints(application_id=application_id, limit=limit, cursor=cursor)
+        return Page([e.id for e in page.items if e.id not in self.sub_page], page.cursor)
+
+    def join_subscription(self, endpoint_id: str, page: int | None = None) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None or endpoint_id in self.sub_page:
+                return False
+            if page is None:
+                page = self._join(endpoint.application_id, endpoint_id)
+            self.sub_page[endpoint_id] = page
+            return True
+
+    def mark_subscriptions_complete(self, application_id: str | None) -> None:
+        self._maybe_fail()
+        self.complete.add(application_id)
+        self._bump(application_id)
 
     def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
         self._maybe_fail()

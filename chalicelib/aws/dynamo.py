@@ -517,17 +517,44 @@ class DynamoStore:
         """Create or replace an endpoint: join its owner's subscription pages (once), then move the
         owner's version so every router's cache reloads what changed."""
         key = codec.endpoint_key(endpoint.id)
-        old = self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="sub_page").get(
+        old = self._call("get_item", Key=key, ConsistentRead=True, ProjectionExpression="pk, sub_page").get(
             "Item"
         )
         if old and "sub_page" in old:
             page = int(old["sub_page"]["N"])
+            self._call("put_item", Item={**codec.endpoint_to_item(endpoint), "sub_page": codec.n(page)})
         else:
             # Join before the item is written: a crash in between leaves an id that reads as deleted,
-            # never an endpoint that no router can find.
-            page = self._join(endpoint.application_id, endpoint.id)
-        self._call("put_item", Item={**codec.endpoint_to_item(endpoint), "sub_page": codec.n(page)})
+            # never an endpoint that no router can find. The write is conditional on no page recorded
+            # meanwhile (the backfill joins legacy endpoints concurrently): the first to record wins,
+            # the other leaves its page again, so an endpoint stays in one page.
+            page = self._join(endpoint.application_id, endpoint.id, new=not old)
+            item = {**codec.endpoint_to_item(endpoint), "sub_page": codec.n(page)}
+            try:
+                self._call("put_item", Item=item, ConditionExpression="attribute_not_exists(sub_page)")
+            except ClientError:
+                kept = self._leave_unless_recorded(endpoint.application_id, endpoint.id, page)
+                self._call("put_item", Item={**item, "sub_page": codec.n(kept if kept is not None else page)})
         self._bump(endpoint.application_id)
+
+    def _leave_unless_recorded(self, owner: str | None, endpoint_id: str, page: int) -> int | None:
+        """After losing the race to record an endpoint's page: leave ``page`` unless it is the one
+        recorded; returns the recorded page (None: the endpoint is gone)."""
+        item = self._call(
+            "get_item",
+            Key=codec.endpoint_key(endpoint_id),
+            ConsistentRead=True,
+            ProjectionExpression="sub_page",
+        ).get("Item")
+        recorded = int(item["sub_page"]["N"]) if item and "sub_page" in item else None
+        if recorded != page:
+            self._call(
+                "update_item",
+                Key=codec.subscription_page_key(owner, page),
+                UpdateExpression="DELETE ids :id",
+                ExpressionAttributeValues={":id": {"SS": [endpoint_id]}},
+            )
+        return recorded
 
     def _bump(self, application_id: str | None) -> None:
         self._call(
@@ -537,10 +564,12 @@ class DynamoStore:
             ExpressionAttributeValues={":one": codec.n(1)},
         )
 
-    def _join(self, application_id: str | None, endpoint_id: str) -> int:
+    def _join(self, application_id: str | None, endpoint_id: str, *, new: bool = False) -> int:
         """Add an id to the owner's last subscription page with room, opening a new page when it is full.
 
-        Both steps are conditional writes, so concurrent creates never overfill a page or open two.
+        Both steps are conditional writes, so concurrent creates never overfill a page or open two. The
+        first page of an owner that has no endpoint yet (``new``: this one is not written either) is
+        marked ``complete``: its endpoints are all in pages from the start (subscription backfill).
         """
         for _ in range(16):
             _, pages = self.owner_version(application_id)
@@ -561,24 +590,108 @@ class DynamoStore:
                     return pages - 1
                 except ClientError:
                     pass  # full: open the next page
+            first = not pages and new and not self._has_endpoints(application_id)
             with contextlib.suppress(ClientError):  # another writer opened it: use it
                 self._call(
                     "update_item",
                     Key=codec.subscriptions_meta_key(application_id),
-                    UpdateExpression="SET pages = :next",
+                    UpdateExpression="SET pages = :next, complete = :c" if first else "SET pages = :next",
                     ConditionExpression="attribute_not_exists(pages) OR pages = :pages",
-                    ExpressionAttributeValues={":next": codec.n(pages + 1), ":pages": codec.n(pages)},
+                    ExpressionAttributeValues={
+                        ":next": codec.n(pages + 1),
+                        ":pages": codec.n(pages),
+                        **({":c": {"BOOL": True}} if first else {}),
+                    },
                 )
         raise StorageError("DynamoDB: no subscription page could take the endpoint")
 
+    def _has_endpoints(self, application_id: str | None) -> bool:
+        """Whether the owner has any endpoint (one Query of its listing, Limit 1)."""
+        result = self._call(
+            "query",
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": codec.s(codec.endpoints_partition(application_id))},
+            Limit=1,
+        )
+        return bool(result.get("Items"))
+
     def owner_version(self, application_id: str | None) -> tuple[int, int]:
         """One consistent GetItem of ``SUBS#{owner}`` / ``META``."""
+        version, pages, _ = self.owner_state(application_id)
+        return version, pages
+
+    def owner_state(self, application_id: str | None) -> tuple[int, int, bool]:
+        """One consistent GetItem of ``SUBS#{owner}`` / ``META``: version, pages and ``complete``."""
         item = self._call(
             "get_item", Key=codec.subscriptions_meta_key(application_id), ConsistentRead=True
         ).get("Item")
         if not item:
-            return 0, 0
-        return int(item.get("version", {"N": "0"})["N"]), int(item.get("pages", {"N": "0"})["N"])
+            return 0, 0, False
+        return (
+            int(item.get("version", {"N": "0"})["N"]),
+            int(item.get("pages", {"N": "0"})["N"]),
+            bool(item.get("complete", {}).get("BOOL", False)),
+        )
+
+    def unjoined_endpoints(self, application_id: str | None, *, limit: int, cursor: str | None) -> Page[str]:
+        """One page of the owner's listing (``limit`` endpoints read): the ids of those in no subscription
+        page (no ``sub_page``: written before pages existed). The page may be empty and have a cursor."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": codec.s(codec.endpoints_partition(application_id))},
+            "Limit": limit,
+            "ScanIndexForward": True,
+        }
+        start = _start_key(cursor, "gsi1", codec.endpoints_partition(application_id))
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        result = self._call("query", **kwargs)
+        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in result.get("Items", [])]
+        ids = [item["pk"]["S"].removeprefix("EP#") for item in self._fetch(keys) if "sub_page" not in item]
+        return Page(ids, _cursor_of(result.get("LastEvaluatedKey"), "gsi1"))
+
+    def join_subscription(self, endpoint_id: str, page: int | None = None) -> bool:
+        """Put a legacy endpoint (no ``sub_page``) in its owner's subscription pages; False if it has a
+        page already or is gone. ``page``: the page that holds its id already (only record it).
+
+        Safe beside live writes: the page is recorded only if none is (a concurrent save wins, and this
+        call leaves its page again); an endpoint deleted meanwhile has its id taken out again.
+        """
+        item = self._call(
+            "get_item",
+            Key=codec.endpoint_key(endpoint_id),
+            ConsistentRead=True,
+            ProjectionExpression="pk, application_id, sub_page",
+        ).get("Item")
+        if not item or "sub_page" in item:
+            return False
+        owner = item.get("application_id", {}).get("S")
+        joined = page is None
+        number = self._join(owner, endpoint_id) if page is None else page
+        try:
+            self._call(
+                "update_item",
+                Key=codec.endpoint_key(endpoint_id),
+                UpdateExpression="SET sub_page = :p",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(sub_page)",
+                ExpressionAttributeValues={":p": codec.n(number)},
+            )
+        except ClientError:
+            if joined:
+                self._leave_unless_recorded(owner, endpoint_id, number)
+            return False
+        return True
+
+    def mark_subscriptions_complete(self, application_id: str | None) -> None:
+        """Mark every endpoint of the owner as in its pages, and move its version (routers reload)."""
+        self._call(
+            "update_item",
+            Key=codec.subscriptions_meta_key(application_id),
+            UpdateExpression="SET complete = :t ADD version :one",
+            ExpressionAttributeValues={":t": {"BOOL": True}, ":one": codec.n(1)},
+        )
 
     def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
         """One GetItem of a subscription page (~20 KB for 500 ids)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.errors import NotFoundError, ValidationError
@@ -272,9 +273,25 @@ class Recovery:
     def resume(self, messages: Iterable[tuple[Message, Sequence[Attempt]]]) -> int:
         """Queue the task every pending delivery of these messages waits for (see ``pending_tasks``);
         returns how many. A copy of one that is still queued meets it at the attempt's claim."""
-        tasks = [task.encode() for message, attempts in messages for task in pending_tasks(message, attempts)]
+        sent = 0
+        for message, attempts in messages:
+            if not message.fanout_pages:
+                sent += self._send(pending_tasks(message, attempts))
+                continue
+            # Fanned out: its ids are in its fan-out pages, one page (<= 500 tasks) at a time.
+            generation = generation_of(message)
+            for number in range(message.fanout_pages):
+                page = self._store.get_fanout_page(message.id, number)
+                if page is None or page.generation != generation:
+                    continue  # not written yet: its chunk task, still queued, writes and sends it
+                ids = set(page.endpoint_ids)
+                mine = [a for a in attempts if a.endpoint_id in ids]
+                sent += self._send(pending_tasks(replace(message, endpoints=page.endpoint_ids), mine))
+        return sent
+
+    def _send(self, tasks: Sequence[Task]) -> int:
         if tasks:
-            self._queue.send_batch(tasks)
+            self._queue.send_batch([task.encode() for task in tasks])
         return len(tasks)
 
     def _enqueue(self, message: Message, endpoint_ids: Sequence[str], attempts: list[Attempt]) -> None:

@@ -54,11 +54,14 @@ class Matched:
     inline: tuple[str, ...] = ()
     first: tuple[str, ...] = ()
     parts: tuple[tuple[str | None, int], ...] = ()
+    # Matched from the full listing of an owner not yet backfilled: every fan-out page, written by the
+    # router itself (no chunk tasks), as before subscription pages.
+    pages: tuple[tuple[str, ...], ...] = ()
 
     @property
     def slots(self) -> int:
         """How many fan-out pages the message has (0: its ids are inline)."""
-        return sum(pages for _, pages in self.parts)
+        return len(self.pages) or sum(pages for _, pages in self.parts)
 
 
 class Fanout(Protocol):
@@ -131,6 +134,7 @@ def matches(endpoint: Endpoint, message: Message) -> bool:
     return any(glob_match(p, event_type) for p in endpoint.filter_event_types)
 
 
+FANOUT_PAGE = 500  # ids per fan-out page the router writes itself (a subscription page's worth)
 SEND_THREADS = 16  # SendMessageBatch calls a fan-out runs at once (500 tasks: 50 calls, ~4 rounds)
 
 
@@ -187,6 +191,8 @@ class EndpointFanout:
         owners: list[str | None] = [message.application_id]
         if message.source_id == OPS_SOURCE and message.application_id is not None:
             owners.append(None)
+        if not all(self._subscriptions.complete(owner) for owner in owners):
+            return self._match_listing(message, owners)
         parts = tuple((owner, pages) for owner in owners if (pages := self._subscriptions.pages(owner)))
         if not parts:
             return Matched()
@@ -200,6 +206,18 @@ class EndpointFanout:
                 return Matched(inline=both)
         return Matched(first=first, parts=parts)
 
+    def _match_listing(self, message: Message, owners: Sequence[str | None]) -> Matched:
+        """An owner with endpoints from before subscription pages (not backfilled yet): match its full
+        listing, as the router did before, so none of them is missed; beyond ``INLINE_ENDPOINTS`` the
+        router writes every fan-out page itself."""
+        ids = tuple(
+            e.id for owner in owners for e in self._subscriptions.legacy(owner) if matches(e, message)
+        )
+        if len(ids) <= INLINE_ENDPOINTS:
+            return Matched(inline=ids)
+        size = FANOUT_PAGE
+        return Matched(pages=tuple(ids[i : i + size] for i in range(0, len(ids), size)))
+
     def _matched(self, message: Message, owner: str | None, page: int) -> tuple[str, ...]:
         return tuple(e.id for e in self._subscriptions.page(owner, page) if matches(e, message))
 
@@ -210,7 +228,11 @@ class EndpointFanout:
         for message, matched in routed:
             generation = generation_of(message)
             ids = message.endpoints
-            if matched.parts:
+            if matched.pages:
+                for number, page in enumerate(matched.pages):
+                    self._record(message.id, message.receipt_id, generation, number, page, message.expires_at)
+                ids = tuple(e for page in matched.pages for e in page)
+            elif matched.parts:
                 ids = matched.first
                 self._record(message.id, message.receipt_id, generation, 0, ids, message.expires_at)
                 root = FanoutChunk(
@@ -423,7 +445,7 @@ class Router:
         # fan-out pages written before their tasks: every delivery is visible as pending before its first
         # attempt, and no item grows with the number of endpoints.
         matched = self._fanout.match(message, envelope.endpoint_id)
-        if matched.parts:
+        if matched.slots:
             message = replace(message, fanout_pages=matched.slots)
         else:
             message = replace(message, endpoints=matched.inline)

@@ -1498,3 +1498,97 @@ class TestFanout:
         latest = store.latest_attempt(message.id, "ep_b", "g1")
         assert latest is not None and latest.number == 2
         assert store.latest_attempt(message.id, "ep_b", "other") is None
+
+
+def _put_legacy(store: Any, endpoint: Endpoint) -> None:
+    """Write an endpoint the way Hookway did before subscription pages: the item alone, no page."""
+    if hasattr(store, "put_legacy_endpoint"):
+        store.put_legacy_endpoint(endpoint)
+    else:
+        from chalicelib.aws import codec
+
+        store._db.put_item(TableName=store._table, Item=codec.endpoint_to_item(endpoint))
+
+
+def _routed_to(store: Any, clock: FakeClock, application_id: str | None) -> set[str]:
+    """The endpoint ids the router matches a message of this owner to (a fresh router container)."""
+    from chalicelib.caches import SubscriptionCache
+    from chalicelib.outbound.routing import EndpointFanout
+    from tests.fakes import MemoryQueue
+
+    cache = SubscriptionCache(store, clock, check_seconds=0, max_endpoints=10_000)
+    fanout = EndpointFanout(store, MemoryQueue(), subscriptions=cache, store=store, chunks=MemoryQueue())
+    message = _message(clock, application_id=application_id, event_type="order.created")
+    matched = fanout.match(message)
+    if matched.parts:  # by subscription page: every page of each owner
+        return {
+            e
+            for owner, pages in matched.parts
+            for n in range(pages)
+            for e in fanout._matched(message, owner, n)
+        }
+    return set(matched.inline) | {e for page in matched.pages for e in page}
+
+
+class TestSubscriptionBackfill:
+    def test_legacy_endpoints_are_routed_before_and_after_a_resumable_idempotent_backfill(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        from chalicelib.backfill import CHECKPOINT, DONE, Backfill
+
+        # GIVEN pages of 3 ids, 5 legacy endpoints of app_l and 2 of the operator, written without pages
+        store.page_size = 3
+        store.create_application(_application(clock, id="app_l"))
+        legacy = [_endpoint(clock, application_id="app_l", filter_sources=(), enabled=True) for _ in range(5)]
+        ours = [_endpoint(clock, filter_sources=(), enabled=True) for _ in range(2)]
+        for endpoint in legacy + ours:
+            _put_legacy(store, endpoint)
+        assert store.owner_state("app_l") == (0, 0, False)
+        listed, _ = _pages(store, "unjoined_endpoints", limit=2, application_id="app_l")
+        assert sorted(listed) == sorted(e.id for e in legacy)
+        # THEN before the backfill the router matches them from the listing
+        assert _routed_to(store, clock, "app_l") == {e.id for e in legacy}
+        assert _routed_to(store, clock, None) == {e.id for e in ours}
+        # WHEN the backfill runs one step at a time, two endpoints a step
+        for _ in range(30):
+            if Backfill(store, page_size=2).run(max_steps=1).done:
+                break
+        assert store.get_checkpoint(CHECKPOINT) == DONE
+        # THEN each endpoint is in exactly one page, both owners are complete, and routing uses the pages
+        version, pages, complete = store.owner_state("app_l")
+        assert pages == 2 and complete
+        held = [i for n in range(pages) for i in store.subscription_page("app_l", n)]
+        assert sorted(held) == sorted(e.id for e in legacy)
+        assert store.owner_state(None)[1:] == (1, True)
+        assert _pages(store, "unjoined_endpoints", limit=10, application_id="app_l")[0] == []
+        assert _routed_to(store, clock, "app_l") == {e.id for e in legacy}
+        # WHEN it runs again: nothing joins, nothing moves
+        again = Backfill(store).run(again=True)
+        assert again.done and again.joined == 0
+        assert store.owner_state("app_l") == (version, pages, True)
+        assert sorted(i for n in range(pages) for i in store.subscription_page("app_l", n)) == sorted(held)
+
+    def test_join_is_safe_beside_saves_and_deletes(self, store: Any, clock: FakeClock) -> None:
+        a, b, c = (_endpoint(clock, application_id="app_j") for _ in range(3))
+        for endpoint in (a, b, c):
+            _put_legacy(store, endpoint)
+        # a save by the new code joins a legacy endpoint once; the backfill then has nothing to do
+        store.put_endpoint(replace(a, description="saved"))
+        assert store.join_subscription(a.id) is False
+        # a deleted endpoint is not joined
+        store.delete_endpoint(b.id)
+        assert store.join_subscription(b.id) is False
+        # an id already in a page only gets its page recorded
+        assert store.join_subscription(c.id) is True
+        assert store.join_subscription(c.id) is False
+        held = [i for n in range(store.owner_state("app_j")[1]) for i in store.subscription_page("app_j", n)]
+        assert sorted(held) == sorted([a.id, c.id])
+        # the owner had endpoints before its first page: not complete until the backfill marks it
+        assert store.owner_state("app_j")[2] is False
+        store.mark_subscriptions_complete("app_j")
+        assert store.owner_state("app_j")[2] is True
+
+    def test_a_new_owner_is_complete_from_its_first_endpoint(self, store: Any, clock: FakeClock) -> None:
+        store.put_endpoint(_endpoint(clock, application_id="app_new"))
+        assert store.owner_state("app_new")[1:] == (1, True)
+        assert store.owner_version("app_new") == store.owner_state("app_new")[:2]

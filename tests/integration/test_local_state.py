@@ -188,3 +188,45 @@ def test_sealed_secrets_open_after_a_restart_under_the_new_emulators_key(
     _kept(tmp_path, after, endpoint).restore(lambda items: 0)
     # THEN the endpoint's secrets open under the new key, in a container that never saw the old one
     assert fresh.get_endpoint("ep_restart") == endpoint_model
+
+
+def test_a_dump_from_before_subscription_pages_is_backfilled_and_routed(
+    endpoint: str, tmp_path: Path
+) -> None:
+    from chalicelib.aws import codec
+    from chalicelib.aws.dynamo import DynamoStore
+    from chalicelib.caches import SubscriptionCache
+    from chalicelib.models import Endpoint, Message
+    from chalicelib.outbound.routing import EndpointFanout
+    from tests.fakes import MemoryQueue
+
+    # GIVEN a saved table from an earlier Hookway: an endpoint item with no subscription page, no SUBS# item
+    legacy = Endpoint(
+        id="ep_legacy", url="https://example.com/hook", created_at=time.time(), updated_at=time.time()
+    )
+    item = codec.endpoint_to_item(legacy)
+    assert "sub_page" not in item
+    line = json.dumps({name: state._to_json(value) for name, value in item.items()})
+    (tmp_path / state.TABLE).write_text(line + "\n")
+    env = _resources(endpoint)
+    store = DynamoStore(aws.client("dynamodb", endpoint), env["HOOKWAY_TABLE"], time.time)
+    # WHEN make dev restores it (the backfill runs before any worker routes)
+    restored = _kept(tmp_path, env, endpoint).restore(lambda items: 0, backfill=lambda: state.backfill(store))
+    # THEN the endpoint is in its owner's page, the owner is complete, and a message is routed to it
+    assert restored.joined == 1 and "joined to subscription pages: 1" in restored.describe()
+    assert store.owner_state(None)[1:] == (1, True)
+    cache = SubscriptionCache(store, time.time, check_seconds=0, max_endpoints=100)
+    fanout = EndpointFanout(store, MemoryQueue(), subscriptions=cache, store=store, chunks=MemoryQueue())
+    message = Message(
+        id="msg_1",
+        source_id="src_1",
+        event_type="x",
+        status="stored",
+        received_at=time.time(),
+        size=0,
+        body_sha256="",
+        content_type="",
+        receipt_id="r1",
+    )
+    assert fanout.match(message).inline == ("ep_legacy",)
+    assert cache.loads == 1  # through the page, not the fallback listing
