@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +154,28 @@ def make_services(parts: dict[str, Any] | None = None, **settings: Any) -> Servi
 @pytest.fixture
 def services() -> Services:
     return make_services()
+
+
+class _Records(logging.Handler):
+    """Collects the records of the ``hookway`` logger (which may not propagate to pytest's handler)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def logged() -> Iterator[list[logging.LogRecord]]:
+    """The WARNING and higher records of the ``hookway`` loggers during the test."""
+    logger = logging.getLogger("hookway")
+    handler, level = _Records(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,30 +32,6 @@ def _record(n: int, body: str, receives: int = 1) -> dict[str, Any]:
 def _fail_bad(body: str) -> None:
     if body == "bad":
         raise StorageError("DynamoDB put_item failed: ProvisionedThroughputExceededException")
-
-
-class _Records(logging.Handler):
-    """Collects the records of the ``hookway`` logger (which may not propagate to pytest's handler)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def logged() -> Iterator[list[logging.LogRecord]]:
-    logger = logging.getLogger("hookway")
-    handler, level = _Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def test_the_backoff_doubles_from_2_s_to_a_minute_with_jitter() -> None:

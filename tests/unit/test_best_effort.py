@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -28,30 +27,6 @@ THROTTLED = json.dumps(
 
 def _throttling(_: Recorded) -> tuple[int, dict[str, str], bytes]:
     return 400, {"Content-Type": "application/x-amz-json-1.0"}, THROTTLED
-
-
-class _Records(logging.Handler):
-    """Collects the records of the ``hookway`` logger (which may not propagate to pytest's handler)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def logged() -> Iterator[list[logging.LogRecord]]:
-    logger = logging.getLogger("hookway")
-    handler, level = _Records(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.WARNING)
-    try:
-        yield handler.records
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 @pytest.fixture
