@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +17,16 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.receivers import Receivers, Step
-from tests.stack import Stack, github_headers, wait_until
+from tests.stack import Stack, github_headers, running, wait_until
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of this module's own: searches scatter-gather over 16 write shards per key, and moto's index
+    Query reads its whole table, so on the session's stack (thousands of items from the other suites by
+    now) each unfiltered walk took minutes; here the table holds only what these tests sent."""
+    with running(tmp_path_factory.mktemp("search-stack")) as stack_:
+        yield stack_
 
 
 @dataclass

@@ -67,7 +67,9 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     unzipped = sum(i.file_size for i in archive.infolist())
     zipped = sum(i.compress_size for i in archive.infolist())
     print(f"deployment package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped")
-    assert unzipped < 25e6
+    # A budget against drift, far under Lambda's 250 MB: 25 MB until the schema budget (issue 19, finding 5)
+    # brought the `regex` engine (2.8 MB with its native module) and the scale work its modules (25.36 MB).
+    assert unzipped < 26e6
 
 
 def test_queues_are_sized_and_timed_for_their_consumers(
