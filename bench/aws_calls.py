@@ -27,6 +27,7 @@ from bench.fixtures import (
     ADMIN_KEY,
     GITHUB_SECRET,
     child_env,
+    emulated_env,
     ingest_event,
     json_body,
     lambda_context,
@@ -181,16 +182,7 @@ def run(quick: bool) -> list[Row]:
     moto = emulator.start_moto(port)
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        env = emulator.deploy(endpoint)
-        env.update(
-            {
-                "HOOKWAY_STAGE": "local",
-                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
-                "HOOKWAY_PUBLIC_URL": "",
-                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
-                "HOOKWAY_ALLOW_HTTP": "true",
-            }
-        )
+        env = emulated_env(endpoint)
         say(f"   moto on {endpoint}, stack deployed in {time.perf_counter() - started:.1f} s")
         with _environment(env):
             rows = _measure(env, n, endpoint)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.aws_calls import CallCounter, _create_source, _environment, _wired_app
-from bench.fixtures import ADMIN_KEY, ingest_event, json_body, lambda_context
+from bench.fixtures import emulated_env, ingest_event, json_body, lambda_context
 from bench.report import Row, _stream_handlers, say
 from chalicelib.scope import OPERATOR
 
@@ -302,17 +302,9 @@ def _measure_on_moto(n: int) -> dict[bool, Counts]:
     receivers._server.RequestHandlerClass.disable_nagle_algorithm = True
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        env = emulator.deploy(endpoint)
-        env.update(
-            {
-                "HOOKWAY_STAGE": "local",
-                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
-                "HOOKWAY_PUBLIC_URL": "",
-                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
-                "HOOKWAY_ALLOW_HTTP": "true",
-                "HOOKWAY_LOG_LEVEL": "INFO",  # .chalice/config.json's default (prod sets WARNING)
-            }
-        )
+        env = emulated_env(
+            endpoint, HOOKWAY_LOG_LEVEL="INFO"
+        )  # .chalice/config.json's default (prod sets WARNING)
         say(f"   moto on {endpoint}, stack deployed in {time.perf_counter() - started:.1f} s")
         with _environment(env):
             # Side by side in one emulator: the operator's own source and endpoint, then an application's.

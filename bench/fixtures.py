@@ -20,6 +20,26 @@ GITHUB_SECRET = "It's a Secret to Everybody"
 STANDARD_SECRET = "whsec_" + base64.b64encode(b"hookway-bench-standard-webhooks-key!").decode()
 ADMIN_KEY = "hk_bench_admin_key_0123456789"
 
+
+def emulated_env(endpoint: str, **extra: str) -> dict[str, str]:
+    """The settings of a stack deployed to the emulator at ``endpoint``, as ``make dev`` sets them: the
+    bench admin key, loopback receivers and plain http allowed explicitly; ``extra`` adds or overrides."""
+    from local import emulator
+
+    env = emulator.deploy(endpoint)
+    env.update(
+        {
+            "HOOKWAY_STAGE": "local",
+            "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
+            "HOOKWAY_PUBLIC_URL": "",
+            "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
+            "HOOKWAY_ALLOW_HTTP": "true",
+            **extra,
+        }
+    )
+    return env
+
+
 # A closed loopback port: if anything ever made a real boto3 call while the fakes are in place, it would fail
 # here at once instead of reaching out of the machine.
 DEAD_ENDPOINT = "http://127.0.0.1:9"

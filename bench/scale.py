@@ -348,7 +348,7 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
 
 def _on_moto(n: int) -> list[Load]:
     from bench.aws_calls import _environment
-    from bench.fixtures import ADMIN_KEY
+    from bench.fixtures import emulated_env
     from local import emulator
     from tests.receivers import Receivers
 
@@ -357,17 +357,7 @@ def _on_moto(n: int) -> list[Load]:
     receivers = Receivers()
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        env = emulator.deploy(endpoint)
-        env.update(
-            {
-                "HOOKWAY_STAGE": "local",
-                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
-                "HOOKWAY_PUBLIC_URL": "",
-                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
-                "HOOKWAY_ALLOW_HTTP": "true",
-                "HOOKWAY_LOG_LEVEL": "WARNING",
-            }
-        )
+        env = emulated_env(endpoint, HOOKWAY_LOG_LEVEL="WARNING")
         with _environment(env):
             return [
                 _run_load("mixed", OWNERS, n, env, endpoint, receivers),

@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from bench.aws_calls import _environment, _wired_app
 from bench.delivery_calls import CapacityCounter
-from bench.fixtures import ADMIN_KEY, lambda_context, proxy_event
+from bench.fixtures import ADMIN_KEY, emulated_env, lambda_context, proxy_event
 from bench.report import Row, median, quiet, say
 from chalicelib.ports import MessageQuery
 
@@ -37,16 +37,7 @@ def run(quick: bool) -> list[Row]:
     moto = emulator.start_moto(port)
     try:
         endpoint = f"http://127.0.0.1:{port}"
-        env = emulator.deploy(endpoint)
-        env.update(
-            {
-                "HOOKWAY_STAGE": "local",
-                "HOOKWAY_ADMIN_KEY": ADMIN_KEY,
-                "HOOKWAY_PUBLIC_URL": "",
-                "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
-                "HOOKWAY_ALLOW_HTTP": "true",
-            }
-        )
+        env = emulated_env(endpoint)
         with _environment(env):
             rows = _measure(n, 2 if quick else 5)
         return [*rows, import_cost(quick)]
