@@ -163,7 +163,9 @@ class MessageService:
         message = self.message(message_id, scope)
         shown = shown_to(message, scope).public()
         if not message.fanout_pages:
-            states = delivery_states(message, self._store.list_attempts(message_id))
+            states = delivery_states(
+                message, self._store.list_attempts(message_id, shards=message.attempt_shards)
+            )
             return {
                 **shown,
                 "delivery_summary": delivery_summary(states),
@@ -202,7 +204,14 @@ class MessageService:
             if offset >= len(fanned.endpoint_ids):
                 number, offset = number + 1, 0
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            latest = list(pool.map(lambda e: self._store.latest_attempt(message.id, e, generation), ids))
+            latest = list(
+                pool.map(
+                    lambda e: self._store.latest_attempt(
+                        message.id, e, generation, shards=message.attempt_shards
+                    ),
+                    ids,
+                )
+            )
         states = [_state_of(e, a) for e, a in zip(ids, latest, strict=True)]
         more = number < message.fanout_pages
         return states, encode_cursor([str(number), str(offset)]) if more else None
@@ -225,7 +234,7 @@ class MessageService:
                 continue
             attempts = read.get(message.id)
             if attempts is None:
-                attempts = self._store.list_attempts(message.id)
+                attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
             summary = delivery_summary(delivery_states(message, attempts))
             items.append({**message.public(), "delivery_summary": summary})
         return Page(items, found.cursor)
@@ -286,7 +295,7 @@ class MessageService:
                 if message.fanout_pages:  # bounded: the first deliveries of a big message decide
                     states = self._delivery_page(message, PageRequest(limit=50))[0]
                     return any(d["status"] == status for d in states)
-                attempts = self._store.list_attempts(message.id)
+                attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
                 if attempts_of is not None:
                     attempts_of[message.id] = attempts
                 return any(d["status"] == status for d in delivery_states(message, attempts))
@@ -326,8 +335,10 @@ class MessageService:
         message = self.message(message_id, scope)
         if message.fanout_pages:
             # One Query of ``limit`` attempts in key order (by endpoint): never every attempt.
-            return self._store.message_attempts(message_id, limit=page.limit, cursor=page.cursor)
-        attempts = self._store.list_attempts(message_id)
+            return self._store.message_attempts(
+                message_id, limit=page.limit, cursor=page.cursor, shards=message.attempt_shards
+            )
+        attempts = self._store.list_attempts(message_id, shards=message.attempt_shards)
         position = decode_cursor(page.cursor, 1)
         start = 0
         if position is not None:

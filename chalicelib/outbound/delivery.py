@@ -164,7 +164,7 @@ class Sender:
         except NotFoundError:
             endpoint = None
         if endpoint is None or not endpoint.enabled:
-            self._skip(task, generation, now)
+            self._skip(task, generation, now, message.attempt_shards)
             return "skipped"
         if not owned_alike(endpoint, message):
             # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
@@ -176,7 +176,7 @@ class Sender:
             self._count("ForeignEndpoint")
             return "refused"
         if endpoint.session_over(now):
-            return self._disconnected(task, generation, now)
+            return self._disconnected(task, generation, now, message.attempt_shards)
         listen = endpoint.kind == "listen"
         claim = Attempt(
             message_id=message.id,
@@ -190,9 +190,10 @@ class Sender:
             lease_until=(endpoint.expires_at or now) + 1 if listen else now + self._lease,
             expires_at=message.expires_at,
             generation=generation,
+            shards=message.attempt_shards,
         )
         if not self._store.claim_attempt(claim, now):
-            return self._claimed_elsewhere(body, task, generation, now)
+            return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
         return self._attempt(task, message, endpoint, claim)
@@ -237,7 +238,7 @@ class Sender:
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(max(due - now, 0.0), MAX_DELAY_SECONDS)))
         return "handed_over"
 
-    def _disconnected(self, task: Task, generation: str, now: float) -> str:
+    def _disconnected(self, task: Task, generation: str, now: float, shards: int) -> str:
         """End an attempt to a listen session that is over: ``failed``, ``cli_disconnected``."""
         ended = ending(
             task,
@@ -247,6 +248,7 @@ class Sender:
             error_class="cli_disconnected",
             error="the listen session ended before its CLI reported this delivery",
             expires_at=now + self._retention,
+            shards=shards,
         )
         if not self._store.claim_attempt(ended, now):
             return "duplicate"  # the CLI reported it in time
@@ -262,12 +264,19 @@ class Sender:
     def complete_pulled(self, pulled: Pulled, outcome: PulledOutcome) -> str:
         """Record what a listen session's local receiver answered, exactly as for a POST of ours: retries,
         auto-disable and operational events follow. ``stale`` if the attempt is no longer this claim's."""
+        try:
+            message = self._store.get_message(pulled.message_id)
+        except NotFoundError:
+            return "stale"  # past its retention
         claim = self._store.get_attempt(
-            pulled.message_id, pulled.endpoint_id, pulled.generation, pulled.number
+            pulled.message_id,
+            pulled.endpoint_id,
+            pulled.generation,
+            pulled.number,
+            shards=message.attempt_shards,
         )
         if claim is None or claim.claim_id != pulled.claim_id or claim.status != "in_flight":
             return "stale"
-        message = self._store.get_message(pulled.message_id)
         endpoint = self._endpoints.get(pulled.endpoint_id)
         task = Task(message.id, endpoint.id, pulled.number, generation=pulled.generation)
         retry_after = parse_retry_after(outcome.retry_after, self._clock())
@@ -287,13 +296,15 @@ class Sender:
         finally:
             self._flush()
 
-    def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float) -> str:
+    def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float, shards: int) -> str:
         """Another holder has this attempt: drop the task if the attempt is done, else look again later.
 
         Dropping while the attempt is still in flight would lose the delivery if its holder dies and its
         own task is the one we are looking at (a redelivery that came back before the lease ran out).
         """
-        current = self._store.get_attempt(task.message_id, task.endpoint_id, generation, task.attempt)
+        current = self._store.get_attempt(
+            task.message_id, task.endpoint_id, generation, task.attempt, shards=shards
+        )
         if current is not None and current.status == "in_flight":
             # Look again when the holder has most likely finished, and at the latest when its lease ends.
             wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
@@ -302,7 +313,7 @@ class Sender:
         self._count("DuplicateTask")
         return "duplicate"
 
-    def _skip(self, task: Task, generation: str, now: float) -> None:
+    def _skip(self, task: Task, generation: str, now: float, shards: int) -> None:
         skipped = ending(
             task,
             generation,
@@ -310,6 +321,7 @@ class Sender:
             outcome="skipped",
             error_class="endpoint_disabled",
             expires_at=now + self._retention,
+            shards=shards,
         )
         self._store.claim_attempt(skipped, now)
 

@@ -76,13 +76,7 @@ class Recovery:
                     field="endpoint_ids",
                     code="endpoint_of_another_application",
                 )
-        if message.fanout_pages:
-            generation = generation_of(message)
-            latest = (self._store.latest_attempt(message_id, e, generation) for e in targets)
-            attempts = [a for a in latest if a is not None]
-        else:
-            attempts = self._store.list_attempts(message_id)
-        self._enqueue(message, targets, attempts)
+        self._enqueue(message, targets, self._attempts_to(message, targets))
         return targets
 
     def plan_recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> JobPlan:
@@ -180,7 +174,7 @@ class Recovery:
             return None  # stored again since: that storing has deliveries of its own
         if not owned_alike(endpoint, message):
             return None  # never another application's message, whatever the attempts index says
-        attempts = self._store.list_attempts(attempt.message_id)
+        attempts = self._attempts_to(message, [attempt.endpoint_id])
         mine = [a for a in attempts if a.endpoint_id == attempt.endpoint_id and a.generation == generation]
         latest = max(mine, key=lambda a: a.number, default=None)
         if (
@@ -209,7 +203,7 @@ class Recovery:
                 query, limit=min(STEP_PAGE, limit - len(found)), cursor=cursor, keep=keep
             )
             for message in page.items:
-                tried = self._store.list_attempts(message.id)
+                tried = self._attempts_to(message, [endpoint.id])
                 if not any(a.endpoint_id == endpoint.id for a in tried):  # resent to it since
                     found.append(message)
             cursor = page.cursor
@@ -262,7 +256,9 @@ class Recovery:
                 keep=lambda message: owned_alike(endpoint, message),
             )
             for message in page.items:
-                tasks.extend(self._next_tasks(message, [endpoint.id], self._store.list_attempts(message.id)))
+                tasks.extend(
+                    self._next_tasks(message, [endpoint.id], self._attempts_to(message, [endpoint.id]))
+                )
             cursor = page.cursor
             if cursor is None or len(tasks) >= limit:
                 break
@@ -288,6 +284,19 @@ class Recovery:
                 mine = [a for a in attempts if a.endpoint_id in ids]
                 sent += self._send(pending_tasks(replace(message, endpoints=page.endpoint_ids), mine))
         return sent
+
+    def _attempts_to(self, message: Message, endpoint_ids: Sequence[str]) -> list[Attempt]:
+        """What decides the next attempt of these deliveries: for a message that fanned out, the latest
+        attempt of each (one Query each, in its attempt partition), never every attempt of the message;
+        else every attempt of the message (one Query: at most 100 deliveries)."""
+        if not message.fanout_pages:
+            return self._store.list_attempts(message.id, shards=message.attempt_shards)
+        generation = generation_of(message)
+        latest = (
+            self._store.latest_attempt(message.id, e, generation, shards=message.attempt_shards)
+            for e in endpoint_ids
+        )
+        return [a for a in latest if a is not None]
 
     def _send(self, tasks: Sequence[Task]) -> int:
         if tasks:

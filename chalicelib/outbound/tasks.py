@@ -68,9 +68,11 @@ def ending(
     error_class: str,
     error: str | None = None,
     expires_at: float,
+    shards: int = 0,
 ) -> Attempt:
     """The attempt that ends a task's delivery without a request: the endpoint is disabled or gone
-    (``skipped``), its listen session is over or the task was dead-lettered (``failed``)."""
+    (``skipped``), its listen session is over or the task was dead-lettered (``failed``). ``shards``: the
+    message's ``attempt_shards``."""
     return Attempt(
         message_id=task.message_id,
         endpoint_id=task.endpoint_id,
@@ -83,6 +85,7 @@ def ending(
         error=error,
         expires_at=expires_at,
         generation=generation,
+        shards=shards,
     )
 
 
