@@ -408,7 +408,9 @@ def key_rates_markdown(shards: int) -> str:
             spread = hot = f"{per_webhook:g} per message, once"
         elif scope == "fanout":
             cold, warm = FANOUT_MODEL_KEY_RATES
-            spread = hot = f"2 per delivery: one message to 50,000 endpoints, {cold:,.0f}/s cold, {warm:,.0f}/s warm"
+            spread = hot = (
+                f"2 per delivery: one message to 50,000 endpoints, {cold:,.0f}/s cold, {warm:,.0f}/s warm"
+            )
         elif scope == "mgmt":
             spread = hot = "management rate"
         else:

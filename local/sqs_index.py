@@ -31,7 +31,7 @@ import time
 from copy import deepcopy
 from typing import Any
 
-_INSTALLED = False
+_installed: list[bool] = []
 _sending = threading.local()
 
 
@@ -114,10 +114,9 @@ def _indexed(queue: Any) -> bool:
 
 def install() -> None:
     """Patch moto's SQS in this process (idempotent)."""
-    global _INSTALLED
-    if _INSTALLED:
+    if _installed:
         return
-    _INSTALLED = True
+    _installed.append(True)
     from moto.sqs import models
     from moto.sqs.exceptions import InvalidParameterValue
 

@@ -66,7 +66,9 @@ def test_redrive_to_the_dead_letter_queue_after_max_receive_count(sqs: Any) -> N
     sqs.send_message(QueueUrl=url, MessageBody="poison")
     for _ in range(2):
         [message] = _receive(sqs, url, visibility=30)
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
     assert _receive(sqs, url) == []  # its third receive moved it
     [dead] = _receive(sqs, dlq)
     assert dead["Body"] == "poison"
