@@ -1,4 +1,4 @@
-"""moto's server for the local stack, with the emulator's SQS index (``local/sqs_index.py``) installed.
+"""moto's server for the local stack, with the emulator's SQS index (``local/moto_speedups.py``) installed.
 
 ``--held`` (``make dev``): deaf to Ctrl-C and SIGTERM, so ``make dev`` can save its state first.
 
@@ -32,9 +32,9 @@ if __name__ == "__main__":
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from local import sqs_index
+    from local import moto_speedups
 
-    sqs_index.install()
+    moto_speedups.install()
     from moto.server import main
 
     main(args)

@@ -1,31 +1,39 @@
-"""The local emulator's SQS, made to hold big queues: moto's standard queues with indexed receive and delete.
+"""The local emulator, made to hold big fan-outs: moto's server with its per-request costs taken out.
 
-moto keeps a queue as a list and walks all of it on every ReceiveMessage (each message's visibility read
-through a clock of ``datetime`` arithmetic), on every DeleteMessage (twice) and on every SendMessage
-(``Queue.attributes`` counts every message three times, to read one flag). A fan-out of 11,000
-deliveries then costs minutes per thousand tasks. ``install()``, run in the emulator's process before
-its server starts (``local/moto_child.py``), keeps the same queue objects and their semantics and adds
-an index beside the list:
+Installed in the emulator's process before its server starts (``local/moto_child.py``). A fan-out of
+11,000 deliveries is ~40,000 requests to the emulator; moto spends most of its time on three things that
+are not AWS's semantics, and each is replaced here by the same answer computed cheaply:
 
-* a heap of messages by the instant they become receivable (the later of their visibility and their
-  delay), each entry stamped with a version so a message whose visibility changed is found again at its
-  new instant; a receive pops what is due, in that order, instead of scanning;
-* a map from every receipt handle a message had to the message, for DeleteMessage and
-  ChangeMessageVisibility;
-* the clock moto's SQS reads, as ``time.time()`` (the same instant, without the ``datetime`` detour).
+* **Routing a request to its service** lists moto's package directory (``os.listdir`` and one
+  ``isdir`` per service, ~150) on every request, under one lock that serializes every request: the list
+  is computed once (``_cached_modules``).
+* **The access log**: one line per request through a locked handler; 2xx lines are dropped (errors and
+  the line that announces the port stay).
+* **SQS** keeps a queue as a list and walks all of it on every ReceiveMessage (each message's visibility
+  read through a clock of ``datetime`` arithmetic), on every DeleteMessage (twice) and on every
+  SendMessage (``Queue.attributes`` counts every message three times, to read one flag): minutes per
+  thousand queued tasks. The same queue objects get an index beside the list:
 
-What SQS does is unchanged and kept: visibility timeouts (a received message comes back when its
-timeout passes, or at once after ``ChangeMessageVisibility`` to 0), receive counts, redrive to the
-dead-letter queue once a message's receive count reaches ``maxReceiveCount``, delays, retention, long
-polling (a waiting receive wakes when a message is sent or made visible), old receipt handles still
-deleting. FIFO queues, queues with a Lambda event source mapping and anything this index did not see
-keep moto's own code. ``tests/integration/test_sqs_index.py`` checks each behaviour on the server.
+  - a heap of messages by the instant they become receivable (the later of their visibility and their
+    delay), each entry stamped with a version so a message whose visibility changed is found again at
+    its new instant; a receive pops what is due, in that order, instead of scanning;
+  - a map from every receipt handle a message had to the message, for DeleteMessage and
+    ChangeMessageVisibility;
+  - the clock moto's SQS reads, as ``time.time()`` (the same instant, without the ``datetime`` detour).
+
+What SQS does is kept: visibility timeouts (a received message comes back when its timeout passes, or at
+once after ``ChangeMessageVisibility`` to 0), receive counts, redrive to the dead-letter queue once a
+message's receive count reaches ``maxReceiveCount``, delays, retention, long polling (a waiting receive
+wakes when a message is sent or made visible), old receipt handles still deleting. FIFO queues, queues
+with a Lambda event source mapping and anything the index did not see keep moto's own code.
+``tests/integration/test_moto_speedups.py`` checks each behaviour on the server.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import threading
 import time
 from copy import deepcopy
@@ -112,11 +120,37 @@ def _indexed(queue: Any) -> bool:
     return not queue.fifo_queue and not queue.lambda_event_source_mappings
 
 
+class _QuietAccessLog(logging.Filter):
+    """Drop the access log's line of each successful request (werkzeug's ``"%s" %s %s``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            isinstance(record.msg, str)
+            and record.msg.endswith('"%s" %s %s\n')
+            and len(args) == 3
+            and str(args[1]).startswith("2")
+        )
+
+
 def install() -> None:
-    """Patch moto's SQS in this process (idempotent)."""
+    """Patch moto in this process (idempotent)."""
     if _installed:
         return
     _installed.append(True)
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+
+    def _cached_modules() -> tuple[str, ...]:
+        return modules
+
+    backends.list_of_moto_modules = _cached_modules  # type: ignore[assignment]
+    logging.getLogger("werkzeug").addFilter(_QuietAccessLog())
+    _install_sqs()
+
+
+def _install_sqs() -> None:
     from moto.sqs import models
     from moto.sqs.exceptions import InvalidParameterValue
 

@@ -1,6 +1,6 @@
-"""The local emulator's SQS index (``local/sqs_index.py``): SQS's semantics kept, big queues held.
+"""The local emulator's speed-ups (``local/moto_speedups.py``): SQS's semantics kept, big queues held.
 
-Each test runs on the session's emulator (``local.emulator.start_moto``, which installs the index), over
+Each test runs on the session's emulator (``local.emulator.start_moto``, which installs them), over
 HTTP with an ordinary boto3 client, as the local stack's workers use it.
 """
 
