@@ -326,6 +326,26 @@ class Store(Protocol):
         """A page of a message's attempts in key order (by endpoint, storing, number; with ``shards``,
         within each attempt partition in turn): bounded reads, possibly a short page with a cursor."""
 
+    def count_delivery_ending(
+        self,
+        message_id: str,
+        generation: str,
+        endpoint_id: str,
+        *,
+        shards: int,
+        status: str,
+        reopened: str | None,
+        expires_at: float,
+    ) -> None:
+        """Count one delivery of a message with attempt shards that ended ``status`` (``reopened``: the
+        status it had ended in before a resend, taken off); best effort, never raises for a lost count."""
+        ...
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
+        """The ended deliveries of one storing of a message with attempt shards, by status (bounded:
+        one read of at most ``shards`` small items)."""
+        ...
+
     def latest_attempt(
         self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0
     ) -> Attempt | None:

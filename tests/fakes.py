@@ -97,6 +97,7 @@ class MemoryStore:
         self.rejection_writes = 0  # record_rejections calls: a test counts the writes of a burst
         self.endpoints: dict[str, Endpoint] = {}
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
+        self.delivery_counters: dict[tuple[str, str], dict[str, int]] = {}  # (pk, sk) -> counts
         self.idempotency: dict[str, tuple[str, str, float]] = {}
         self.applications: dict[str, Application] = {}
         self.uids: dict[str, str] = {}
@@ -614,6 +615,35 @@ class MemoryStore:
             return Page([a for _, a in chunk], None)
         number, sk = chunk[-1][0]
         return Page([a for _, a in chunk], encode_cursor([sk] if shards <= 0 else [str(number), sk]))
+
+    def count_delivery_ending(
+        self,
+        message_id: str,
+        generation: str,
+        endpoint_id: str,
+        *,
+        shards: int,
+        status: str,
+        reopened: str | None,
+        expires_at: float,
+    ) -> None:
+        if shards <= 0 or status not in codec.ENDED_STATUSES or reopened == status:
+            return
+        key = codec.delivery_counter_key(message_id, generation, endpoint_id, shards)
+        with self._lock:
+            counts = self.delivery_counters.setdefault((key["pk"]["S"], key["sk"]["S"]), {})
+            counts[status] = counts.get(status, 0) + 1
+            if reopened in codec.ENDED_STATUSES:
+                counts[reopened] = counts.get(reopened, 0) - 1
+            self.writes += 1
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
+        self._maybe_fail()
+        totals = dict.fromkeys(codec.ENDED_STATUSES, 0)
+        for key in codec.delivery_counter_keys(message_id, generation, shards):
+            for name, value in self.delivery_counters.get((key["pk"]["S"], key["sk"]["S"]), {}).items():
+                totals[name] += value
+        return totals
 
     def latest_attempt(
         self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0

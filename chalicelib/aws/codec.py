@@ -678,6 +678,22 @@ def attempt_partitions(message_id: str, shards: int) -> tuple[str, ...]:
     return (*(f"MSG#{message_id}#A{k}" for k in range(shards)), f"MSG#{message_id}")
 
 
+ENDED_STATUSES = ("succeeded", "failed", "skipped")
+
+
+def delivery_counter_key(message_id: str, generation: str, endpoint_id: str, shards: int) -> Item:
+    """The counter of ended deliveries that one endpoint's delivery of a message with attempt shards
+    adds to: one per attempt shard (``MSG#{id}#C{k}``, its own partition key, so the attempt
+    partitions' writes stay as they are), per storing (``SUM#{generation}``)."""
+    k = attempt_partition(message_id, endpoint_id, shards).rsplit("#A", 1)[1]
+    return {"pk": s(f"MSG#{message_id}#C{k}"), "sk": s(f"SUM#{generation}")}
+
+
+def delivery_counter_keys(message_id: str, generation: str, shards: int) -> list[Item]:
+    """Every counter item of one storing of a message with ``shards`` attempt shards."""
+    return [{"pk": s(f"MSG#{message_id}#C{k}"), "sk": s(f"SUM#{generation}")} for k in range(shards)]
+
+
 def message_pk_of(partition: str) -> str:
     """The message's own partition key (``MSG#{id}``) from one of its attempt partitions."""
     return partition.split("#A", 1)[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
+log = logging.getLogger("hookway.dynamo")
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
 QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
 EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
@@ -1078,6 +1080,51 @@ class DynamoStore:
         if single:
             return Page(attempts, encode_cursor([after]) if after else None)
         return Page(attempts, encode_cursor([str(number), after or "ATT#"]))
+
+    def count_delivery_ending(
+        self,
+        message_id: str,
+        generation: str,
+        endpoint_id: str,
+        *,
+        shards: int,
+        status: str,
+        reopened: str | None,
+        expires_at: float,
+    ) -> None:
+        """One UpdateItem of the endpoint's counter item: ADD 1 to ``status`` (and -1 to ``reopened``)."""
+        if shards <= 0 or status not in codec.ENDED_STATUSES:
+            return
+        adds = {f"#{status}": 1}
+        if reopened in codec.ENDED_STATUSES and reopened != status:
+            adds[f"#{reopened}"] = -1
+        elif reopened == status:
+            return  # ended as it had: the counts stand
+        try:
+            self._call(
+                "update_item",
+                Key=codec.delivery_counter_key(message_id, generation, endpoint_id, shards),
+                UpdateExpression="SET #ttl = if_not_exists(#ttl, :t) ADD "
+                + ", ".join(f"{name} :{name[1:]}" for name in adds),
+                ExpressionAttributeNames={"#ttl": "ttl", **{name: name[1:] for name in adds}},
+                ExpressionAttributeValues={
+                    ":t": codec.n(int(expires_at)),
+                    **{f":{name[1:]}": codec.n(value) for name, value in adds.items()},
+                },
+            )
+        except StorageError:
+            log.warning("delivery count lost", extra={"message_id": message_id, "status": status})
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
+        """BatchGetItem of the message's counter items (at most 128: 2 requests), summed."""
+        totals = dict.fromkeys(codec.ENDED_STATUSES, 0)
+        if shards <= 0:
+            return totals
+        for item in self._fetch(codec.delivery_counter_keys(message_id, generation, shards)):
+            for name in codec.ENDED_STATUSES:
+                if name in item:
+                    totals[name] += int(item[name]["N"])
+        return totals
 
     def latest_attempt(
         self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0

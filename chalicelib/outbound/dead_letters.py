@@ -96,6 +96,16 @@ class DeadLetters:
         )
         if not self._store.claim_attempt(record, now):
             return "already_recorded"  # a holder finished it between our read and our write
+        if message.attempt_shards:
+            self._store.count_delivery_ending(
+                message.id,
+                generation,
+                task.endpoint_id,
+                shards=message.attempt_shards,
+                status="failed",
+                reopened=task.reopens or None,
+                expires_at=message.expires_at,
+            )
         self._count("DeadLettered")
         if self._tally is not None:
             self._tally.add("failed", now)

@@ -164,7 +164,7 @@ class Sender:
         except NotFoundError:
             endpoint = None
         if endpoint is None or not endpoint.enabled:
-            self._skip(task, generation, now, message.attempt_shards)
+            self._skip(task, message, generation, now)
             return "skipped"
         if not owned_alike(endpoint, message):
             # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
@@ -176,7 +176,7 @@ class Sender:
             self._count("ForeignEndpoint")
             return "refused"
         if endpoint.session_over(now):
-            return self._disconnected(task, generation, now, message.attempt_shards)
+            return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
         claim = Attempt(
             message_id=message.id,
@@ -234,11 +234,18 @@ class Sender:
             )
         )
         due = expires + 2
-        check = Task(claim.message_id, endpoint.id, task.attempt, not_before=due, generation=claim.generation)
+        check = Task(
+            claim.message_id,
+            endpoint.id,
+            task.attempt,
+            not_before=due,
+            generation=claim.generation,
+            reopens=task.reopens,
+        )
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(max(due - now, 0.0), MAX_DELAY_SECONDS)))
         return "handed_over"
 
-    def _disconnected(self, task: Task, generation: str, now: float, shards: int) -> str:
+    def _disconnected(self, task: Task, message: Message, generation: str, now: float) -> str:
         """End an attempt to a listen session that is over: ``failed``, ``cli_disconnected``."""
         ended = ending(
             task,
@@ -248,10 +255,11 @@ class Sender:
             error_class="cli_disconnected",
             error="the listen session ended before its CLI reported this delivery",
             expires_at=now + self._retention,
-            shards=shards,
+            shards=message.attempt_shards,
         )
         if not self._store.claim_attempt(ended, now):
             return "duplicate"  # the CLI reported it in time
+        self._count_ending(message, task, "failed")
         self._ended("failed")
         self._count("CliDisconnected")
         _log_attempt(ended, "failed, the listen session ended")
@@ -313,7 +321,7 @@ class Sender:
         self._count("DuplicateTask")
         return "duplicate"
 
-    def _skip(self, task: Task, generation: str, now: float, shards: int) -> None:
+    def _skip(self, task: Task, message: Message, generation: str, now: float) -> None:
         skipped = ending(
             task,
             generation,
@@ -321,9 +329,23 @@ class Sender:
             outcome="skipped",
             error_class="endpoint_disabled",
             expires_at=now + self._retention,
-            shards=shards,
+            shards=message.attempt_shards,
         )
-        self._store.claim_attempt(skipped, now)
+        if self._store.claim_attempt(skipped, now):
+            self._count_ending(message, task, "skipped")
+
+    def _count_ending(self, message: Message, task: Task, status: str) -> None:
+        """A delivery of a message with attempt shards ended: its message's counters move (one write)."""
+        if message.attempt_shards:
+            self._store.count_delivery_ending(
+                message.id,
+                generation_of(message),
+                task.endpoint_id,
+                shards=message.attempt_shards,
+                status=status,
+                reopened=task.reopens or None,
+                expires_at=message.expires_at,
+            )
 
     def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
         request = self._request(message, endpoint, claim.started_at)
@@ -411,13 +433,15 @@ class Sender:
                 self._write_health(endpoint.id, None)  # conditional on the stored item
             if self._store.finish_attempt(replace(base, delivery_status="succeeded")):
                 self._ended("delivered")
+                self._count_ending(message, task, "succeeded")
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
             self._disable(endpoint, "the endpoint answered 410 Gone", now)
-            self._store.finish_attempt(replace(base, delivery_status="skipped"))
+            if self._store.finish_attempt(replace(base, delivery_status="skipped")):
+                self._count_ending(message, task, "skipped")
             _log_attempt(base, "disabled the endpoint")
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
@@ -426,12 +450,18 @@ class Sender:
             self._note_failure(endpoint, now)
             if self._store.finish_attempt(replace(base, delivery_status="failed")):
                 self._ended("failed")
+                self._count_ending(message, task, "failed")
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted")
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
         following = Task(
-            message.id, endpoint.id, task.attempt + 1, not_before=now + delay, generation=claim.generation
+            message.id,
+            endpoint.id,
+            task.attempt + 1,
+            not_before=now + delay,
+            generation=claim.generation,
+            reopens=task.reopens,
         )
         self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
         if task.attempt == FAILING_AFTER_ATTEMPTS:

@@ -183,7 +183,13 @@ class Recovery:
             or latest.delivery_status not in ("failed", "skipped")
         ):
             return None
-        return Task(message.id, attempt.endpoint_id, latest.number + 1, generation=generation).encode()
+        return Task(
+            message.id,
+            attempt.endpoint_id,
+            latest.number + 1,
+            generation=generation,
+            reopens=latest.delivery_status if message.attempt_shards else "",
+        ).encode()
 
     def _unmatched_page(
         self, endpoint: Endpoint, since: float, limit: int, cursor: str | None
@@ -314,11 +320,17 @@ class Recovery:
         generation = generation_of(message)
         tasks = []
         for endpoint_id in endpoint_ids:
-            numbers = [
-                a.number for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation
-            ]
+            mine = [a for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation]
+            latest = max(mine, key=lambda a: a.number, default=None)
+            # A delivery that had ended is reopened: its message's counters take that ending off when
+            # this attempt's delivery ends (messages with attempt shards keep counters; see delivery).
+            ended = message.attempt_shards > 0 and latest is not None and latest.status != "in_flight"
+            reopens = (
+                latest.delivery_status if ended and latest and latest.delivery_status != "pending" else ""
+            )
+            number = latest.number + 1 if latest is not None else 1
             tasks.append(
-                Task(message.id, endpoint_id, max(numbers, default=0) + 1, generation=generation).encode()
+                Task(message.id, endpoint_id, number, generation=generation, reopens=reopens).encode()
             )
         return tasks
 

@@ -10,6 +10,7 @@ from chalicelib.ids import new_id
 from chalicelib.models import Attempt
 
 VERSION = 1
+REOPENABLE = ("", "succeeded", "failed", "skipped")
 
 
 class PoisonTaskError(Exception):
@@ -25,6 +26,9 @@ class Task:
     attempt: int = 1
     not_before: float = 0.0
     generation: str = ""
+    # A resend of a delivery that had ended: the status it ended in, taken off its message's delivery
+    # counters when this delivery ends again (messages with attempt shards only); "" otherwise.
+    reopens: str = ""
 
     def encode(self) -> str:
         """The queue's text form."""
@@ -36,6 +40,7 @@ class Task:
                 "attempt": self.attempt,
                 "not_before": self.not_before,
                 "generation": self.generation,
+                **({"reopens": self.reopens} if self.reopens else {}),
             },
             separators=(",", ":"),
         )
@@ -51,8 +56,9 @@ class Task:
                 int(doc["attempt"]),
                 float(doc["not_before"]),
                 str(doc.get("generation", "")),
+                str(doc.get("reopens", "")),
             )
-            if doc.get("v") != VERSION or task.attempt < 1:
+            if doc.get("v") != VERSION or task.attempt < 1 or task.reopens not in REOPENABLE:
                 raise ValueError("bad version or attempt")
         except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise PoisonTaskError(f"unreadable delivery task: {type(exc).__name__}") from exc

@@ -1551,6 +1551,30 @@ class TestFanout:
             with pytest.raises(BadRequestError):
                 store.message_attempts(message.id, limit=5, cursor=encode_cursor(forged), shards=3)
 
+    def test_delivery_counters_of_a_message_with_attempt_shards(self, store: Any, clock: FakeClock) -> None:
+        message = _message(clock, fanout_pages=3, attempt_shards=3)
+        store.store_message(message, clock())
+        ends = {"succeeded": 7, "failed": 2, "skipped": 1}
+        n = 0
+        for status, count in ends.items():
+            for _ in range(count):
+                store.count_delivery_ending(
+                    message.id, "g1", f"ep_{n}", shards=3, status=status, reopened=None, expires_at=2e9
+                )
+                n += 1
+        # a failed delivery resent, then succeeded; one resent that failed again (no change)
+        for status, reopened in (("succeeded", "failed"), ("failed", "failed")):
+            store.count_delivery_ending(
+                message.id, "g1", "ep_7", shards=3, status=status, reopened=reopened, expires_at=2e9
+            )
+        assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 1, "skipped": 1}
+        assert store.delivery_counts(message.id, "g2", 3) == {"succeeded": 0, "failed": 0, "skipped": 0}
+        # an inline message keeps no counters (its attempts are read whole)
+        store.count_delivery_ending(
+            message.id, "g3", "ep_1", shards=0, status="succeeded", reopened=None, expires_at=2e9
+        )
+        assert store.delivery_counts(message.id, "g3", 3)["succeeded"] == 0
+
 
 def _put_legacy(store: Any, endpoint: Endpoint) -> None:
     """Write an endpoint the way Hookway did before subscription pages: the item alone, no page."""

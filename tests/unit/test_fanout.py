@@ -249,3 +249,38 @@ def test_the_shard_count_follows_the_pages_up_to_its_ceiling() -> None:
     for key in keys:
         counts[key] = counts.get(key, 0) + 1
     assert len(counts) == 100 and max(counts.values()) < 600
+
+
+API = {"source": "api"}  # published messages only (a 410 also stores operational events)
+
+
+def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(services: Services) -> None:
+    # GIVEN 1,200 endpoints of which the first 5 answer 410 Gone (disabled: their deliveries skipped)
+    world = World(services, Receiver([410] * 5))
+    _endpoints(world, 1_200)
+    message_id = _publish(world)
+    world.route_all()
+    messages = world.container.messages
+    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    assert listed["delivery_summary"] == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
+    world.run(max_steps=10_000)
+    # THEN the listing's summary counts all 1,200 (not the first 50), from one read of the counters
+    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_195, "failed": 0, "skipped": 5}
+    detail = messages.get(message_id, OPERATOR, PageRequest(limit=20))
+    assert detail["delivery_summary"] == listed["delivery_summary"] and len(detail["deliveries"]) == 20
+    # AND the status search finds it by its counters, whichever page the skipped deliveries are on
+    assert [
+        m["id"] for m in messages.listing({**API, "status": "skipped"}, OPERATOR, PageRequest()).items
+    ] == [message_id]
+    assert messages.listing({**API, "status": "failed"}, OPERATOR, PageRequest()).items == []
+    # AND a resend of a skipped delivery, once its endpoint is enabled again, moves it to succeeded
+    skipped = [r.url for r in world.receiver.requests[:5]]
+    gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
+    world.s.store.put_endpoint(replace(gone, enabled=True, disabled_reason=None))
+    world.container.recovery.resend(message_id, {"endpoint_ids": [gone.id]}, OPERATOR)
+    pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
+    world.run(max_steps=100)
+    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
