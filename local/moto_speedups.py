@@ -127,7 +127,7 @@ class _QuietAccessLog(logging.Filter):
         args = record.args if isinstance(record.args, tuple) else ()
         return not (
             isinstance(record.msg, str)
-            and record.msg.endswith('"%s" %s %s\n')
+            and record.msg.rstrip().endswith('"%s" %s %s')
             and len(args) == 3
             and str(args[1]).startswith("2")
         )

@@ -67,8 +67,15 @@ def _write_endpoints(stack: Stack, application_id: str, urls: list[str]) -> dict
         made[endpoint.id] = (url, secret)
     for number, ids in pages.items():
         items.append({**codec.subscription_page_key(application_id, number), "ids": {"SS": ids}})
+    # ``complete``: every endpoint of the owner is in its pages (as for an owner created since pages exist),
+    # so the router fans out by chunk tasks, not from the owner's full listing.
     items.append(
-        {**codec.subscriptions_meta_key(application_id), "version": codec.n(1), "pages": codec.n(len(pages))}
+        {
+            **codec.subscriptions_meta_key(application_id),
+            "version": codec.n(1),
+            "pages": codec.n(len(pages)),
+            "complete": {"BOOL": True},
+        }
     )
     for start in range(0, len(items), 25):
         pending: Any = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}

@@ -119,3 +119,19 @@ def test_receive_and_delete_do_not_slow_down_with_the_queue_length(sqs: Any) -> 
     assert elapsed / 500 < 0.25
     counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert counts["ApproximateNumberOfMessages"] == "0"
+
+
+def test_the_emulator_logs_no_line_per_successful_request_but_keeps_errors() -> None:
+    import logging
+
+    from local.moto_speedups import _QuietAccessLog
+
+    def record(code: str) -> logging.LogRecord:
+        msg = '127.0.0.1 - - [07/Dec/2026 18:29:17] "%s" %s %s'  # werkzeug's access line, as logged
+        return logging.LogRecord("werkzeug", logging.INFO, "", 0, msg, ("POST / HTTP/1.1", code, "-"), None)
+
+    quiet = _QuietAccessLog()
+    assert not quiet.filter(record("200"))
+    assert quiet.filter(record("400")) and quiet.filter(record("500"))
+    announce = logging.LogRecord("werkzeug", logging.INFO, "", 0, " * Running on %s", ("http://x",), None)
+    assert quiet.filter(announce)
