@@ -152,8 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idempotency-key")
 
     p = b.leaf(b.root, "trigger", "trigger", "send a sample provider webhook, signed, to a source")
-    p.add_argument("scheme", help="github, stripe, standard, shopify or slack")
-    p.add_argument("event", nargs="?", help="the provider's event name (a sensible default per scheme)")
+    p.add_argument("scheme", help="any verification scheme (as GET /v1/schemes lists them)")
+    p.add_argument(
+        "event", nargs="?", help="the provider's event name (the scheme's sample event by default)"
+    )
     p.add_argument("--source", required=True, help="the source to send it to")
     p.add_argument(
         "--secret", help="the source's secret (else HOOKWAY_TRIGGER_SECRET); the API never shows it"
