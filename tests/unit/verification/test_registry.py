@@ -187,3 +187,18 @@ def test_no_front_keeps_its_own_list_of_schemes(path: str) -> None:
     # THEN none of them appears there: adding a scheme does not touch the front
     for name in ("woocommerce", "pagerduty", "docusign", "mailgun", "paddle", "sendgrid", "google-code"):
         assert name not in text, f"{path} names the {name} scheme"
+
+
+def test_the_readme_and_the_api_document_describe_every_scheme_and_option() -> None:
+    # GIVEN the README's table of schemes and the API document's description of the options
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Verification schemes") : readme.index("## API")]
+    import yaml
+
+    api = yaml.safe_load((ROOT / "docs" / "openapi.yaml").read_text(encoding="utf-8"))
+    options_doc = api["components"]["schemas"]["VerificationOptions"]["description"]
+    # THEN each registered scheme has a row, and each option it takes is named in the document
+    for spec in REGISTRY:
+        assert f"`{spec.name}`" in table, f"README has no row for {spec.name}"
+        for name in [*spec.options, *catalog.INGEST_OPTIONS.get(spec.name, {})]:
+            assert f"`{name}`" in options_doc, f"VerificationOptions does not mention {spec.name}'s {name}"
