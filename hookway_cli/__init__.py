@@ -16,7 +16,8 @@ part of the Lambda package: nothing under ``chalicelib`` imports it, and its dep
     output     tables and colour on a terminal (rich, imported lazily), plain text when piped, ``--json``;
                ``printable()`` makes every string from the internet inert
     inputs     times (``2h``, ISO 8601), JSON arguments (``@file``), ``KEY=VALUE`` pairs
-    backoff, sessions   how ``listen`` rides out lost connections and resumes its session
+    listen     the ``hookway listen`` loop; backoff and sessions: how it rides out lost connections and
+               resumes its session
     signers    sample provider webhooks signed per scheme, for ``hookway trigger``
     capture, explain    reading a captured request, and what ``hookway verify`` compared
 """

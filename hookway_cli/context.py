@@ -8,35 +8,42 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
-from hookway_cli import profiles
 from hookway_cli.errors import CliError
-from hookway_cli.output import Column, Output
 
 if TYPE_CHECKING:
+    from hookway_cli import profiles
     from hookway_cli.client import Client
+    from hookway_cli.output import Column
 
 
-@dataclass
 class Context:
-    """Everything a command may use; tests inject the transport, the clock and ``sleep``."""
+    """Everything a command may use; tests inject the transport, the clock and ``sleep``.
 
-    args: Any
-    env: dict[str, str]
-    stdout: IO[str]
-    stderr: IO[str]
-    stdin: IO[str]
-    transport: Any = None
-    clock: Callable[[], float] | None = None
-    sleep: Callable[[float], None] | None = None
-    _client: Client | None = field(default=None, repr=False)
+    Every command module imports this one to declare its verbs, so it imports what a run needs (output,
+    profiles, the client) only when a run makes a ``Context``: ``hookway --help`` never pays for them."""
 
-    def __post_init__(self) -> None:
-        self.out = Output(self.stdout, self.stderr, as_json=self.opt("json", False), env=self.env)
-        self.now = self.clock or time.time
-        self.wait = self.sleep or time.sleep
+    def __init__(
+        self,
+        *,
+        args: Any,
+        env: dict[str, str],
+        stdout: IO[str],
+        stderr: IO[str],
+        stdin: IO[str],
+        transport: Any = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        from hookway_cli.output import Output
+
+        self.args, self.env, self.transport = args, env, transport
+        self.stdout, self.stderr, self.stdin = stdout, stderr, stdin
+        self._client: Client | None = None
+        self.out = Output(stdout, stderr, as_json=self.opt("json", False), env=env)
+        self.now: Callable[[], float] = clock or time.time
+        self.wait: Callable[[float], None] = sleep or time.sleep
 
     def opt(self, name: str, default: Any = None) -> Any:
         """An argument that may be absent (the common flags are SUPPRESSed until given)."""
@@ -44,6 +51,8 @@ class Context:
 
     def connection(self) -> profiles.Connection:
         """Where to connect (flags, environment, profile)."""
+        from hookway_cli import profiles
+
         return profiles.resolve(
             self.env, url=self.opt("url"), key=self.opt("key"), profile=self.opt("profile")
         )

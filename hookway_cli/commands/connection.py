@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hookway_cli import profiles
 from hookway_cli.context import Context
 from hookway_cli.errors import ApiError, CliError, ConnectionFailed, UsageError
 from hookway_cli.verbs import Verbs, arg
@@ -19,6 +18,8 @@ def login(ctx: Context) -> int:
     """Save a profile after checking the key works; the profile is ``--name`` or ``--profile`` (the same
     thing; default ``default``). JSON: ``{"profile", "url", "file"}``."""
     import getpass
+
+    from hookway_cli import profiles
 
     name, flag_profile = ctx.args.name, ctx.opt("profile")
     if name and flag_profile and name != flag_profile:
@@ -61,6 +62,8 @@ def login(ctx: Context) -> int:
 def whoami(ctx: Context) -> int:
     """Which API and key, and where each came from. JSON: ``{"url", "url_from", "key", "key_from",
     "profile", "role", "reachable"}`` (the key as kind and last four characters only)."""
+    from hookway_cli import profiles
+
     conn = ctx.connection()
     role, reachable = "unknown", False
     try:
