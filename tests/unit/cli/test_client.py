@@ -151,3 +151,31 @@ def test_no_module_of_the_cli_but_the_client_spells_a_route() -> None:
     found = {str(f.relative_to(ROOT)): _route_literals(f) for f in files if f.name != "client.py"}
     assert {f: literals for f, literals in found.items() if literals} == {}
     assert _route_literals(CLI / "client.py")  # the scan does see routes where they are
+
+
+def _leaves(parser: Any) -> list[tuple[str, Any]]:
+    """Every leaf of an argparse tree: (its prog, its parser)."""
+    import argparse
+
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                found.extend(_leaves(child) or [(child.prog, child)])
+    return found
+
+
+def test_each_verb_runs_the_function_its_module_declared_beside_its_flags() -> None:
+    # GIVEN the command line built from the resource modules
+    from hookway_cli.commands import MODULES
+    from hookway_cli.verbs import build_parser
+
+    leaves = _leaves(build_parser(MODULES))
+    assert len(leaves) >= 35
+    for prog, parser in leaves:
+        handler = parser.get_default("handler")
+        # THEN its handler is a function object of a module in hookway_cli/commands/, not a name
+        assert callable(handler), prog
+        assert handler.__module__.startswith("hookway_cli.commands."), (prog, handler.__module__)
+    # AND no module of the CLI looks a handler up by name
+    assert not [f for f in CLI.rglob("*.py") if "globals()" in f.read_text(encoding="utf-8")]
