@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.verification import REGISTRY, Sample, VerificationError, get_scheme
-from hookway_cli.client import UsageError
+from chalicelib.verification import REGISTRY, Sample, Scheme, VerificationError, get_scheme
+from hookway_cli.errors import UsageError
 
 __all__ = ["Sample", "default_event", "known", "sign"]
 
@@ -37,7 +37,7 @@ def sign(
         raise UsageError(f"cannot sign a {spec.name} sample with that secret or options: {exc}") from None
 
 
-def _spec(scheme: str) -> Any:
+def _spec(scheme: str) -> Scheme:
     try:
         return get_scheme(scheme)
     except VerificationError:

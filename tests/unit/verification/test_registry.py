@@ -176,7 +176,9 @@ FRONTS = [
     "chalicelib/sources.py",
     "hookway_cli/explain.py",
     "hookway_cli/signers.py",
-    "hookway_cli/commands.py",
+    "hookway_cli/commands/send.py",
+    "hookway_cli/commands/sources.py",
+    "hookway_cli/commands/verify.py",
 ]
 
 
