@@ -14,7 +14,7 @@ from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, signing_mo
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import parse_reference, public_reference
 from chalicelib.outbound.retry import validate_schedule
-from chalicelib.outbound.signing import MODES, signing_mode_named
+from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
 
@@ -520,7 +520,7 @@ class EndpointService:
                 "retire_old_after must be 0 to 30 days in seconds", field="retire_old_after"
             )
         ed25519 = any(s.value.startswith("whsk_") for s in endpoint.secrets)
-        signing = "standard-ed25519" if ed25519 else endpoint.signing
+        signing = ED25519.name if ed25519 else endpoint.signing
         secret, public_key = _new_signing_secret(signing, doc.get("secret"), now)
         until = now + grace
         old = tuple(

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 Signer = Callable[["Message", "Endpoint", bytes, float], dict[str, str]]
 
+#: The mode behind ``{"ed25519": true}`` on a secret rotation.
+ED25519 = standard.ED25519
 #: Every mode a request may name, in the order a person picks from.
 MODES: tuple[Mode, ...] = (standard.STANDARD, standard.ED25519, github.MODE, passthrough.MODE)
 _BY_NAME = {mode.name: mode for mode in MODES}
@@ -52,6 +54,7 @@ SIGNERS: dict[SigningMode, Signer] = {
 }
 
 __all__ = [
+    "ED25519",
     "MAX_SECRET_BYTES",
     "MIN_SECRET_BYTES",
     "MODES",

@@ -204,3 +204,13 @@ def test_the_readme_and_the_api_document_describe_every_scheme_and_option() -> N
         assert f"`{spec.name}`" in table, f"README has no row for {spec.name}"
         for name in [*spec.options, *catalog.INGEST_OPTIONS.get(spec.name, {})]:
             assert f"`{name}`" in options_doc, f"VerificationOptions does not mention {spec.name}'s {name}"
+
+
+@pytest.mark.parametrize("path", ["chalicelib/web/endpoints.js", "chalicelib/endpoints.py"])
+def test_no_front_keeps_its_own_list_of_signing_modes(path: str) -> None:
+    # GIVEN the signing modes' names WHEN the endpoint form and service are read THEN they name none:
+    # the form reads GET /v1/schemes and the service reads MODES
+    text = (ROOT / path).read_text(encoding="utf-8")
+    for mode in MODES:
+        if mode.name != "standard":  # a word too common to search for
+            assert f'"{mode.name}"' not in text, f"{path} names the {mode.name} signing mode"
