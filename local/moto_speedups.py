@@ -7,6 +7,7 @@ are not AWS's semantics, and each is replaced here by the same answer computed c
 * **Routing a request to its service** lists moto's package directory (``os.listdir`` and one
   ``isdir`` per service, ~150) on every request, under one lock that serializes every request: the list
   is computed once (``_cached_modules``).
+* **A table Query** sorted a copy of the whole table to keep one partition (``_install_dynamodb``).
 * **The access log**: one line per request through a locked handler; 2xx lines are dropped (errors and
   the line that announces the port stay).
 * **SQS** keeps a queue as a list and walks all of it on every ReceiveMessage (each message's visibility
@@ -148,6 +149,45 @@ def install() -> None:
     backends.list_of_moto_modules = _cached_modules  # type: ignore[assignment]
     logging.getLogger("werkzeug").addFilter(_QuietAccessLog())
     _install_sqs()
+    _install_dynamodb()
+
+
+_partition = threading.local()
+
+
+def _install_dynamodb() -> None:
+    """A Query of the table (not an index) reads its partition, not a sorted copy of the whole table.
+
+    moto's ``Table.query`` starts from ``all_items()`` (every item of the table, sorted) and keeps those of
+    the partition key: each Query costs the table's size. While a table Query runs, ``all_items`` hands it
+    that partition's items alone (what its filter would keep, in the same order), so a Query costs its
+    partition. Index queries and scans are unchanged.
+    """
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+
+    def all_items(self: Any) -> Any:
+        hash_key = getattr(_partition, "key", None)
+        if hash_key is None or not self.range_key_attr:
+            return original_all(self)
+        return sorted(self.items.get(hash_key, {}).values(), key=lambda item: item.range_key)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        if bound.arguments.get("index_name") or bound.arguments.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        _partition.key = bound.arguments["hash_key"]
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _partition.key = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
 
 
 def _install_sqs() -> None:
