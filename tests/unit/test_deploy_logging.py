@@ -73,3 +73,19 @@ def test_an_unknown_level_is_refused_before_anything_is_deployed() -> None:
     base = {"stages": {"s": {"environment_variables": {"HOOKWAY_LOG_LEVEL": "VERBOSE"}}}}
     with pytest.raises(ValueError, match="VERBOSE"):
         chalice_config.log_level("s", base)
+
+
+def test_chalice_gets_the_stages_architecture_and_each_functions_memory() -> None:
+    from dataclasses import replace
+
+    from infra.stack import MEMORY, stage_options
+
+    # GIVEN the default stage options, then a stage that asks for x86_64
+    for architecture in ("arm64", "x86_64"):
+        opts = replace(stage_options("dev"), architecture=architecture)
+        # WHEN Chalice's configuration is generated (both deploy paths use it)
+        stage = chalice_config.config_for(names("dev"), opts, outputs=None)["stages"]["dev"]
+        # THEN every function runs on that architecture with its own measured memory
+        assert stage["lambda_architecture"] == architecture
+        assert {k: f["lambda_memory_size"] for k, f in stage["lambda_functions"].items()} == MEMORY
+    assert stage_options("dev").architecture == "arm64"  # the default
