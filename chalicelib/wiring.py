@@ -163,7 +163,8 @@ def configure_logging(level: str) -> None:
     logger = logging.getLogger("hookway")
     logger.setLevel(level)
     logger.propagate = False
-    formatter = LambdaPowertoolsFormatter(service="hookway")
+    # RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose timestamp it cannot parse as INFO.
+    formatter = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
     streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
     if not streams:
         handler = logging.StreamHandler(sys.stdout)

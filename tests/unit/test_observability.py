@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,8 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
     # "WARN" as Lambda's log-level filter reads it (a name it does not know counts as INFO, which a stage
     # filtering at WARN would drop): was "WARNING" before the functions' JSON log configuration
     assert doc["message"] == "delivery dead-lettered" and doc["level"] == "WARN"
+    # ... and an RFC 3339 timestamp in UTC (Lambda reads a line with a timestamp it cannot parse as INFO)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", doc["timestamp"]), doc["timestamp"]
     assert doc["service"] == "hookway"
     assert {
         k: doc[k] for k in ("message_id", "source_id", "application_id", "endpoint_id", "attempt", "reason")
