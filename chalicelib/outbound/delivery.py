@@ -32,7 +32,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from chalicelib.caches import Lru
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
@@ -44,6 +43,7 @@ from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
 from chalicelib.tally import Tally
+from chalicelib.ttlcache import Lru
 
 log = logging.getLogger("hookway.delivery")
 
