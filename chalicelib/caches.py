@@ -18,6 +18,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol
 
 from chalicelib.errors import NotFoundError
 from chalicelib.models import Application, Endpoint, Source
@@ -204,3 +205,34 @@ class SubscriptionCache:
         """Check every owner's version on next use (after a change made in this process)."""
         self._versions.clear()
         self._legacy.clear()
+
+
+class Invalidates(Protocol):
+    """A cache that can forget everything it holds."""
+
+    def invalidate(self) -> None:
+        """Reload on next use."""
+
+
+class EndpointCaches:
+    """The endpoint caches of this process, told at once when an endpoint changes here (``EndpointChanges``).
+
+    One per process, shared by the roles: the local stack serves the API and runs the workers in one
+    process, so a change made through the API reaches the router's and the sender's caches too.
+    """
+
+    def __init__(self) -> None:
+        self._caches: list[Invalidates] = []
+        self._lock = threading.Lock()
+
+    def watch(self, cache: Invalidates) -> None:
+        """Forget what ``cache`` holds whenever an endpoint changes in this process."""
+        with self._lock:
+            self._caches.append(cache)
+
+    def endpoints_changed(self) -> None:
+        """Every watched cache reloads on next use."""
+        with self._lock:
+            caches = list(self._caches)
+        for cache in caches:
+            cache.invalidate()

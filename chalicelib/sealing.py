@@ -347,9 +347,9 @@ def _all(listing: Callable[..., Page[Any]]) -> list[Any]:
 
 def main() -> None:
     """``python -m chalicelib.sealing``: reseal a stage's table (its ``HOOKWAY_*`` environment)."""
-    from chalicelib.wiring import container
+    from chalicelib.wiring import worker_root
 
-    store = container().store
+    store = worker_root().store  # a bulk run: the background profile's patient clients
     if not isinstance(store, SealedStore):
         raise SystemExit("HOOKWAY_KMS_KEY_ID is not set: nothing to seal with")
     print(json.dumps(reseal(store)))

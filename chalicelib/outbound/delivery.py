@@ -29,12 +29,20 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
+from chalicelib.models import (
+    OPS_SOURCE,
+    Attempt,
+    Endpoint,
+    Message,
+    Pulled,
+    PulledOutcome,
+    generation_of,
+)
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
@@ -57,18 +65,6 @@ CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once
 CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
-
-
-@dataclass(frozen=True)
-class PulledOutcome:
-    """What a listen session's local receiver answered (status None: it could not be reached)."""
-
-    status: int | None
-    duration_ms: int
-    body: bytes = b""
-    retry_after: str | None = None
-    error_class: str | None = None
-    error: str | None = None
 
 
 class Sender:

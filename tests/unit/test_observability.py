@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import RejectedError
-from chalicelib.wiring import Metrics
+from chalicelib.observability import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
     # GIVEN the app loaded (Chalice puts its own handler on the "hookway" logger) and the logging configured
     out = _run(
         "import logging, app\n"
-        "from chalicelib.wiring import configure_logging\n"
+        "from chalicelib.observability import configure_logging\n"
         "configure_logging('INFO')\n"
         "logging.getLogger('hookway.delivery').warning('delivery dead-lettered', extra={"
         "'message_id': 'msg_1', 'source_id': 'src_1', 'application_id': 'app_1', 'endpoint_id': 'ep_1',"
@@ -96,9 +96,9 @@ def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() ->
 
 _CONTAINER = (
     "import sys\n"
-    "from chalicelib.wiring import container\n"
-    "c = container()\n"
-    "print('aws_xray_sdk' in sys.modules, 'tracer' in c.__dict__)\n"
+    "from chalicelib.wiring import api_root\n"
+    "c = api_root()\n"
+    "print('aws_xray_sdk' in sys.modules, c.shared.tracer is not None)\n"
 )
 
 
