@@ -45,6 +45,7 @@ from chalicelib.models import (
 )
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import UNREADABLE, owns
+from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
@@ -400,7 +401,7 @@ class Sender:
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
-            self._disable(endpoint, "the endpoint answered 410 Gone", now)
+            disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
             self._store.finish_attempt(replace(base, delivery_status="skipped"))
             _log_attempt(base, "disabled the endpoint")
             return "disabled"
@@ -452,9 +453,8 @@ class Sender:
             self._noted_failures[endpoint.id] = now
         if endpoint.failing_since is None:
             self._write_health(endpoint.id, now)
-        elif now - endpoint.failing_since >= self._disable_after:
-            days = self._disable_after / 86400
-            self._disable(endpoint, f"every attempt failed for {days:g} days", now)
+        elif failed_too_long(endpoint, now, self._disable_after):
+            disable(self._store, self._publisher, endpoint, failing_reason(self._disable_after), now)
 
     def _write_health(self, endpoint_id: str, since: float | None) -> None:
         """Start (``since``) or clear (None) the endpoint's failure clock: once per change per container.
@@ -483,23 +483,6 @@ class Sender:
                 "could not write the endpoint's failure clock",
                 extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
             )
-
-    def _disable(self, endpoint: Endpoint, reason: str, now: float) -> None:
-        """Publish ``endpoint.disabled``, then disable; the event's id names this enabled state of the endpoint
-        (its ``updated_at``), so workers racing to disable it, or a retried task, publish it once."""
-        if self._publisher is not None:
-            self._publisher.operational(
-                "endpoint.disabled",
-                {
-                    "endpoint_id": endpoint.id,
-                    "application_id": endpoint.application_id,
-                    "url": endpoint.url,
-                    "reason": reason,
-                },
-                dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
-                application_id=endpoint.application_id,
-            )
-        self._store.disable_endpoint(endpoint.id, reason, now)
 
     def _ops(self, event_type: str, message: Message, endpoint: Endpoint, claim: Attempt) -> None:
         if self._publisher is None or message.source_id == OPS_SOURCE:
