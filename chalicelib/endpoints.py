@@ -26,7 +26,6 @@ MAX_HEADERS = 20
 MAX_LIVE_SECRETS = 5
 DEFAULT_MAX_ENDPOINTS = 100  # per application, for portal tokens (HOOKWAY_MAX_ENDPOINTS_PER_APPLICATION)
 MIN_TOKEN_RETRY_STEP = 5  # seconds between attempts, at least, in a schedule a portal token sets
-DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 30.0
 # Headers Hookway sets itself, or that would let an endpoint forge a signature or break the request.
 RESERVED_HEADERS = frozenset(
