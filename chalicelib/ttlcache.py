@@ -77,6 +77,11 @@ class TtlCache(Generic[K, V]):
             self._entries.put(key, (now, value))
         return value
 
+    def put(self, key: K, value: V) -> None:
+        """Keep a value from now (one this process made itself, so it needs no load)."""
+        if self._ttl > 0:
+            self._entries.put(key, (self._clock(), value))
+
     def pop(self, key: K) -> None:
         """Forget one key (after a change made in this process)."""
         self._entries.pop(key)

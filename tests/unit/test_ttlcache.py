@@ -70,3 +70,14 @@ def test_pop_and_clear_forget_and_the_limit_bounds_memory() -> None:
     cache.clear()
     cache.get(3, lambda k: seen.append(k) or k)
     assert seen == [4, 3]
+
+
+def test_a_value_put_by_this_process_is_served_without_a_load_for_the_ttl() -> None:
+    # GIVEN a value this process made itself (a data key it generated), put rather than loaded
+    clock = FakeClock()
+    cache: TtlCache[str, str] = TtlCache(clock, 10.0)
+    cache.put("k", "made")
+    # WHEN it is read within the TTL, and after THEN it is served, then loaded
+    assert cache.get("k", lambda k: "loaded") == "made"
+    clock.advance(10)
+    assert cache.get("k", lambda k: "loaded") == "loaded"
