@@ -36,8 +36,8 @@ _OURS = """
 import json, sys
 sys.path[:0] = [{vendor!r}, {project!r}]
 if {bare!r}:
-    import chalicelib.wiring as wiring
-    wiring.configure_logging = lambda level: None
+    import chalicelib.observability as observability
+    observability.configure_logging = lambda level: None
 import app
 event = json.loads({event!r})
 class Context:
@@ -219,7 +219,7 @@ def _create_source(env: dict[str, str], secret: str) -> str:
         from chalicelib import wiring
 
         wiring.reset()
-        source = wiring.container().sources.create(
+        source = wiring.api_root().sources.create(
             {
                 "name": "bench",
                 "dedupe": "header:X-GitHub-Delivery",

@@ -42,7 +42,7 @@ events = json.load(open({events!r}))
 cpu, wall = time.process_time(), time.perf_counter()
 import app
 from chalicelib import wiring
-wiring.container()
+wiring.api_root() if {role!r} == "api" else wiring.worker_root()
 init = {{"cpu_ms": (time.process_time() - cpu) * 1000, "wall_ms": (time.perf_counter() - wall) * 1000}}
 class Context:
     function_name = "hookway-bench"; memory_limit_in_mb = 512; aws_request_id = "r-1"
@@ -195,7 +195,7 @@ def _create_endpoint(env: dict[str, str], url: str) -> None:
         from chalicelib.scope import OPERATOR
 
         wiring.reset()
-        wiring.container().endpoints.create({"url": url}, OPERATOR)
+        wiring.api_root().endpoints.create({"url": url}, OPERATOR)
     finally:
         os.environ.clear()
         os.environ.update(saved)

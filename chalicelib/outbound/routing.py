@@ -299,22 +299,6 @@ class EndpointFanout:
         return len(tasks)
 
 
-class NoFanout:
-    """A Fanout with no endpoints: messages are stored and stay visible through the API."""
-
-    def match(self, message: Message, only: str | None = None) -> Matched:
-        """Nothing matches."""
-        return Matched()
-
-    def enqueue(self, routed: Sequence[tuple[Message, Matched]]) -> int:
-        """Deliver nowhere."""
-        return 0
-
-    def run_chunk(self, chunk: FanoutChunk) -> int:
-        """Deliver nowhere."""
-        return 0
-
-
 class Router:
     """Stores each ingest message once and fans it out."""
 

@@ -93,7 +93,7 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     bytecode = [n for n in names_in_zip if n.endswith(".pyc")]
     assert all(".cpython-313." in n for n in bytecode), [n for n in bytecode if ".cpython-313." not in n][:5]
     if find_python313() is not None:
-        assert "chalicelib/__pycache__/wiring.cpython-313.pyc" in names_in_zip
+        assert "chalicelib/wiring/__pycache__/api.cpython-313.pyc" in names_in_zip
     assert not [n for n in names_in_zip if n.startswith("aws_lambda_powertools/event_handler/")]
     kept = {n.split("/")[2] for n in names_in_zip if n.startswith("aws_lambda_powertools/utilities/")}
     assert kept <= {"__init__.py", "__pycache__", "jmespath_utils"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import RejectedError
-from chalicelib.wiring import Metrics
+from chalicelib.observability import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
     # GIVEN the app loaded (Chalice puts its own handler on the "hookway" logger) and the logging configured
     out = _run(
         "import logging, app\n"
-        "from chalicelib.wiring import configure_logging\n"
+        "from chalicelib.observability import configure_logging\n"
         "configure_logging('INFO')\n"
         "logging.getLogger('hookway.delivery').warning('delivery dead-lettered', extra={"
         "'message_id': 'msg_1', 'source_id': 'src_1', 'application_id': 'app_1', 'endpoint_id': 'ep_1',"
@@ -119,8 +119,8 @@ def test_metric_lines_carry_the_stages_level_so_lambdas_filter_keeps_them() -> N
 
 def test_the_container_writes_metric_lines_at_the_configured_level() -> None:
     out = _run(
-        "from chalicelib.wiring import container\n"
-        "c = container(); c.metrics.count('Delivered'); c.metrics.flush()\n",
+        "from chalicelib.wiring import api_root\n"
+        "c = api_root(); c.metrics.count('Delivered'); c.metrics.flush()\n",
         HOOKWAY_LOG_LEVEL="WARNING",
     )
     assert json.loads(out.splitlines()[-1])["level"] == "WARN"
@@ -128,9 +128,9 @@ def test_the_container_writes_metric_lines_at_the_configured_level() -> None:
 
 _CONTAINER = (
     "import sys\n"
-    "from chalicelib.wiring import container\n"
-    "c = container()\n"
-    "print('aws_xray_sdk' in sys.modules, 'tracer' in c.__dict__)\n"
+    "from chalicelib.wiring import api_root\n"
+    "c = api_root()\n"
+    "print('aws_xray_sdk' in sys.modules, c.shared.tracer is not None)\n"
 )
 
 
