@@ -280,7 +280,7 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
     from bench.fixtures import ingest_event, json_body, lambda_context
     from chalicelib.scope import OPERATOR
     from local.worker import Worker
-    from tests import aws
+    from testkit import aws
 
     counter = ScaleCounter()
     app_module, container = _wired_app(counter)
@@ -350,7 +350,7 @@ def _on_moto(n: int) -> list[Load]:
     from bench.aws_calls import _environment
     from bench.fixtures import emulated_env
     from local import emulator
-    from tests.receivers import Receivers
+    from testkit.receivers import Receivers
 
     port = emulator.free_port()
     moto = emulator.start_moto(port)

@@ -20,7 +20,7 @@ from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError, Valida
 from chalicelib.ids import new_id
 from chalicelib.jobs import JobPlan
 from chalicelib.models import Application, Job
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.ports import ApplicationStore, Page, PageRequest
 from chalicelib.scope import Scope
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ class ApplicationService:
 
     def __init__(
         self,
-        store: Store,
+        store: ApplicationStore,
         clock: Callable[[], float],
         *,
         start_job: Callable[[JobPlan], Job] | None = None,

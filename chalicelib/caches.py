@@ -22,7 +22,7 @@ from typing import Generic, TypeVar
 
 from chalicelib.errors import NotFoundError
 from chalicelib.models import Application, Endpoint, Source
-from chalicelib.ports import Store
+from chalicelib.ports import ApplicationStore, EndpointStore, SourceStore, SubscriptionReader
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -72,7 +72,7 @@ class Lru(Generic[K, V]):
 class SourceCache:
     """Sources read through a short-lived cache, so the warm ingest path makes no DynamoDB call."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+    def __init__(self, store: SourceStore, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
         self._clock = clock
         self._ttl = ttl
@@ -106,7 +106,7 @@ class EndpointCache:
     applications loads a handful of endpoints per message, not every endpoint there is.
     """
 
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+    def __init__(self, store: EndpointStore, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
         self._clock = clock
         self._ttl = ttl
@@ -142,7 +142,7 @@ class EndpointCache:
 class ApplicationCache:
     """Applications read through a short-lived cache, like sources: a publish makes no consistent read."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+    def __init__(self, store: ApplicationStore, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
         self._clock = clock
         self._ttl = ttl
@@ -192,7 +192,12 @@ class SubscriptionCache:
     """
 
     def __init__(
-        self, store: Store, clock: Callable[[], float], *, check_seconds: float, max_endpoints: int
+        self,
+        store: SubscriptionReader,
+        clock: Callable[[], float],
+        *,
+        check_seconds: float,
+        max_endpoints: int,
     ) -> None:
         self._store = store
         self._clock = clock

@@ -16,7 +16,7 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import parse_reference, public_reference
 from chalicelib.outbound.retry import validate_schedule
 from chalicelib.outbound.signing import SigningError, decode_secret, generate_ed25519_keypair, generate_secret
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.ports import EndpointAdminStore, EndpointStore, Page, PageRequest
 from chalicelib.scope import Scope
 
 MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
@@ -213,7 +213,7 @@ class EndpointService:
 
     def __init__(
         self,
-        store: Store,
+        store: EndpointAdminStore,
         clock: Callable[[], float],
         *,
         allow_private: bool,
@@ -570,7 +570,7 @@ class ApplicationEndpointsDeletion:
     is simply not there any more, so a step that runs again deletes nothing twice.
     """
 
-    def __init__(self, store: Store, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: EndpointStore, on_change: Callable[[], None] | None = None) -> None:
         self._store = store
         self._on_change = on_change or (lambda: None)
 

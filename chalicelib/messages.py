@@ -18,10 +18,10 @@ from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
 from chalicelib.ports import (
     BlobStore,
+    DeliveryHistory,
     MessageQuery,
     Page,
     PageRequest,
-    Store,
     decode_cursor,
     encode_cursor,
 )
@@ -124,7 +124,7 @@ class MessageService:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryHistory,
         blobs: BlobStore,
         ids: MessageIds,
         resolve_application: Callable[[str, Scope], str],

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.models import Endpoint
-from chalicelib.ports import EventPublisher, Store
+from chalicelib.ports import EventPublisher, SweepStore
 
 log = logging.getLogger("hookway.sweep")
 
@@ -96,7 +96,7 @@ class Sweep:
     def __init__(
         self,
         *,
-        store: Store,
+        store: SweepStore,
         publisher: EventPublisher | None,
         clock: Callable[[], float],
         disable_after: float,

@@ -22,7 +22,7 @@ from chalicelib.endpoints import EndpointService
 from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
 from chalicelib.models import Endpoint
 from chalicelib.outbound.delivery import PulledOutcome, Sender
-from chalicelib.ports import Store
+from chalicelib.ports import ListenDeliveries
 from chalicelib.scope import Scope
 
 MAX_WAIT_SECONDS = 20.0  # well inside API Gateway's 29 s
@@ -47,7 +47,7 @@ class ListenService:
     def __init__(
         self,
         *,
-        store: Store,
+        store: ListenDeliveries,
         endpoints: EndpointService,
         sender: Callable[[], Sender],
         clock: Callable[[], float],

@@ -16,7 +16,7 @@ from chalicelib.jobs import JobPlan, StepResult
 from chalicelib.models import Attempt, Endpoint, Message, generation_of
 from chalicelib.outbound.routing import matches, owned_alike
 from chalicelib.outbound.tasks import Task
-from chalicelib.ports import EndpointSource, MessageQuery, Queue, Store
+from chalicelib.ports import DeliveryHistory, EndpointSource, MessageQuery, Queue
 from chalicelib.scope import OPERATOR, Scope
 
 STEP_PAGE = 100  # attempts or messages per read of a job step
@@ -34,7 +34,7 @@ class Recovery:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryHistory,
         queue: Queue,
         endpoints: EndpointSource,
         clock: Callable[[], float],

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from chalicelib.aws import codec
-from tests.receivers import Receivers, Step
-from tests.stack import Response, Stack
+from testkit.receivers import Receivers, Step
+from testkit.stack import Response, Stack
 
 
 def _name() -> str:

@@ -23,8 +23,8 @@ from standardwebhooks.webhooks import Webhook
 from chalicelib.aws import codec
 from chalicelib.ids import new_id
 from chalicelib.models import Endpoint, Secret
-from tests.receivers import Receivers
-from tests.stack import Stack, wait_until
+from testkit.receivers import Receivers
+from testkit.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow_bounded
 ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "600"))  # see docs/fanout.md

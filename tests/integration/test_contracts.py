@@ -30,7 +30,7 @@ from chalicelib.models import (
     Verification,
 )
 from chalicelib.ports import MessageQuery, encode_cursor
-from tests.fakes import FakeClock
+from testkit.fakes import FakeClock
 
 DAY = 86400.0
 
@@ -1121,7 +1121,7 @@ class TestUnshardedKeysOfEarlierStores:
     @pytest.fixture
     def dynamo(self, endpoint: str, clock: FakeClock) -> Any:
         from chalicelib.aws.dynamo import DynamoStore
-        from tests import aws
+        from testkit import aws
 
         return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
 
@@ -1268,8 +1268,8 @@ def sealed(request: pytest.FixtureRequest, clock: FakeClock) -> tuple[Any, Any, 
     from chalicelib.aws.dynamo import DynamoStore
     from chalicelib.aws.kms import KmsKeyring
     from chalicelib.sealing import SealedStore, Sealer
-    from tests import aws
-    from tests.fakes import FakeKeyring, MemoryStore
+    from testkit import aws
+    from testkit.fakes import FakeKeyring, MemoryStore
 
     if request.param == "memory":
         fake = MemoryStore(clock)
@@ -1400,7 +1400,7 @@ class TestLimits:
         from botocore.exceptions import ClientError
 
         from chalicelib.aws import limits
-        from tests import aws
+        from testkit import aws
 
         db = aws.client("dynamodb", endpoint)
         table = aws.create_state_table(endpoint)
@@ -1514,7 +1514,7 @@ def _routed_to(store: Any, clock: FakeClock, application_id: str | None) -> set[
     """The endpoint ids the router matches a message of this owner to (a fresh router container)."""
     from chalicelib.caches import SubscriptionCache
     from chalicelib.outbound.routing import EndpointFanout
-    from tests.fakes import MemoryQueue
+    from testkit.fakes import MemoryQueue
 
     cache = SubscriptionCache(store, clock, check_seconds=0, max_endpoints=10_000)
     fanout = EndpointFanout(store, MemoryQueue(), subscriptions=cache, store=store, chunks=MemoryQueue())

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local import state
-from tests import aws
+from testkit import aws
 
 pytestmark = pytest.mark.integration
 
@@ -198,7 +198,7 @@ def test_a_dump_from_before_subscription_pages_is_backfilled_and_routed(
     from chalicelib.caches import SubscriptionCache
     from chalicelib.models import Endpoint, Message
     from chalicelib.outbound.routing import EndpointFanout
-    from tests.fakes import MemoryQueue
+    from testkit.fakes import MemoryQueue
 
     # GIVEN a saved table from an earlier Hookway: an endpoint item with no subscription page, no SUBS# item
     legacy = Endpoint(

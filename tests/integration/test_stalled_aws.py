@@ -17,8 +17,8 @@ from chalicelib.config import Settings
 from chalicelib.errors import StorageError
 from chalicelib.models import Secret, Source, Verification
 from chalicelib.wiring import Container
+from testkit.fakes import MemoryStore
 from tests.conftest import GITHUB_SECRET, github_headers, inbound
-from tests.fakes import MemoryStore
 
 
 class Stalled(str):

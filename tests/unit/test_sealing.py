@@ -17,7 +17,7 @@ from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
 from chalicelib.sealing import SealedStore, Sealer, SealError, has_plaintext, reseal, unsealed
 from chalicelib.wiring import Container
-from tests.fakes import FakeClock, FakeKeyring, MemoryBlobs, MemoryQueue, MemoryStore
+from testkit.fakes import FakeClock, FakeKeyring, MemoryBlobs, MemoryQueue, MemoryStore
 
 # One plaintext of each kind of secret Hookway keeps.
 HMAC = "whsec_" + "c2VjcmV0LWhtYWMta2V5LWZvci10ZXN0cw=="
