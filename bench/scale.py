@@ -254,6 +254,24 @@ DATA_MODEL_KEYS: tuple[tuple[str, str, str, float, str], ...] = (
 )
 
 
+def items_markdown() -> str:
+    """The data-model document's item table, from the key catalogue the adapter modules declare."""
+    from chalicelib.aws.dynamodb import catalogue
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| item | `pk` / `sk` | gsi1 | gsi2 | gsi3 |", "|---|---|---|---|---|"]
+    for kind in catalogue():
+        key = f"`{cell(kind.pk)}` / `{cell(kind.sk)}`" + (f" ({cell(kind.note)})" if kind.note else "")
+        indexes = [
+            f"`{cell(g.split(' / ')[0])}` / {cell(g.split(' / ', 1)[1])}" if g else ""
+            for g in (kind.gsi1, kind.gsi2, kind.gsi3)
+        ]
+        lines.append(f"| {kind.item} | {key} | " + " | ".join(indexes) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def key_rates_markdown(shards: int) -> str:
     """The data-model document's table of write rates per partition key (``docs/data-model.md``)."""
     lines = [
@@ -474,7 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer webhooks per load")
     parser.add_argument("--doc", action="store_true", help="print the data-model document's rate table")
+    parser.add_argument("--items", action="store_true", help="print the data-model document's item table")
     args = parser.parse_args(argv)
+    if args.items:
+        print(items_markdown(), end="")
+        return 0
     if args.doc:
         from chalicelib.aws.codec import INDEX_SHARDS
 
