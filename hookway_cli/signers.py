@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from hookway_cli.client import UsageError
+from hookway_cli.errors import UsageError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chalicelib.verification import verify
-from hookway_cli.client import Request
+from hookway_cli.transport import Request
 from tests.unit.cli.fakeapi import BASE, KEY, NOW, FakeApi, Tty, run
 
 SOURCE = {
@@ -422,7 +422,7 @@ def test_argparse_usage_errors_exit_2():
 
 def test_an_unreachable_api_is_exit_1_with_one_sentence():
     def refuse(request: Request):
-        from hookway_cli.client import ConnectionFailed
+        from hookway_cli.errors import ConnectionFailed
 
         raise ConnectionFailed("cannot reach http://api.test/v1/sources: connection refused")
 
@@ -888,7 +888,7 @@ def test_listen_opens_a_session_forwards_with_the_original_headers_and_reports_t
 
 def test_listen_reports_an_unreachable_receiver_and_prints_plain_lines_when_piped():
     def refusing(request: Request):
-        from hookway_cli.client import ConnectionFailed
+        from hookway_cli.errors import ConnectionFailed
 
         if request.url.startswith("http://127.0.0.1:3000"):
             raise ConnectionFailed("cannot reach http://127.0.0.1:3000/hooks: connection refused")
@@ -976,7 +976,7 @@ def test_listen_opens_a_new_session_for_another_command_with_new_or_when_the_old
 
 def test_listen_rides_out_resets_refusals_and_5xx_with_capped_backoff_and_jitter():
     # GIVEN an API whose long poll fails seven times (reset, refused, 502, 503, timeouts) before answering
-    from hookway_cli.client import ConnectionFailed
+    from hookway_cli.errors import ConnectionFailed
 
     fake = _listen_api()
     failures = [
@@ -1000,7 +1000,7 @@ def test_listen_rides_out_resets_refusals_and_5xx_with_capped_backoff_and_jitter
                 raise failure
             fake.requests.append(request)
             status, doc = failure
-            from hookway_cli.client import Response
+            from hookway_cli.transport import Response
 
             body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
             return Response(status, {}, body)
@@ -1065,7 +1065,7 @@ def test_listen_stops_at_once_on_an_answer_that_will_not_change_and_forgets_an_e
 
 
 def test_listen_reports_again_after_a_lost_answer_and_takes_already_reported_as_done():
-    from hookway_cli.client import ConnectionFailed
+    from hookway_cli.errors import ConnectionFailed
 
     fake = _listen_api().on(
         "POST",
