@@ -1,7 +1,11 @@
 """The ports: what the services need from the outside world, as ``typing.Protocol``s.
 
-Services import these and never an adapter. The DynamoDB, SQS and S3 adapters live in ``chalicelib.aws``;
-the in-memory fakes in ``testkit/fakes.py``. One contract suite (``tests/integration/test_contracts.py``)
+One port per aggregate of the table (``SourceStore``, ``MessageStore``, ``AttemptStore``, ``EndpointStore``,
+...), a union of a few where one consumer spans aggregates (``SenderStore``, ``DeliveryHistory``, ...), and
+``Store``, all of them, which only the wiring names. Services import these and never an adapter. The
+DynamoDB, SQS and S3 adapters live in ``chalicelib.aws`` (``chalicelib.aws.dynamodb``: one module per
+aggregate); the in-memory fakes in ``testkit`` (one per port). One contract suite per port
+(``tests/integration/contracts/``; messages and attempts still ``tests/integration/test_contracts.py``)
 runs against both, so they cannot drift apart.
 
 Cursors are opaque to every caller: a cursor is an adapter's *position* (a short list of strings, such as

@@ -1,6 +1,6 @@
 """In-memory fakes of Hookway's ports, with the same semantics as the AWS adapters.
 
-Unit tests use them; ``tests/integration/test_contracts.py`` runs one behavioural suite against these
+Unit tests use them; the contract suites (``tests/integration/contracts/``, ``test_contracts.py``) run against these
 and against the real adapters on moto's server, so the fakes cannot drift from the truth.
 """
 
