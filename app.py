@@ -367,6 +367,15 @@ def _api_document(name: str, media_type: str) -> Response:
     )
 
 
+@app.route("/v1/schemes", methods=["GET"], content_types=ANY_CONTENT)
+@api
+def schemes() -> Response:
+    """The verification schemes and signing modes: labels, headers, options, secret rules (public)."""
+    from chalicelib.schemes import describe
+
+    return _json(describe(), headers={"Cache-Control": "public, max-age=300"})
+
+
 # -------------------------------------------------------------------------------------------- sources
 
 

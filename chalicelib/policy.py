@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 Access = Literal["public", "read", "write"]
 
 # Console sign-in authenticates itself: POST checks the admin key, GET and DELETE the session cookie.
-PUBLIC_ROUTES = frozenset({"/v1/health", "/v1/openapi.json", "/v1/openapi.yaml", "/v1/console/session"})
+# The scheme metadata holds no secret and no tenant's data: every front (console, CLI) reads it.
+PUBLIC_ROUTES = frozenset(
+    {"/v1/health", "/v1/openapi.json", "/v1/openapi.yaml", "/v1/schemes", "/v1/console/session"}
+)
 
 TOKEN_ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/v1/endpoints"): "read",

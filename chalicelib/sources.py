@@ -13,6 +13,7 @@ from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import MtlsRule, Secret, Source, Verification
 from chalicelib.ports import Page, PageRequest, SourceAdminStore
+from chalicelib.schemes import INGEST_OPTIONS
 from chalicelib.scope import OPERATOR
 from chalicelib.verification import (
     SCHEMES,
@@ -23,7 +24,6 @@ from chalicelib.verification import (
     signature_window,
     verify,
 )
-from chalicelib.verification.options import url_option
 
 MAX_SECRETS = 10
 MAX_STRING = 1000
@@ -72,8 +72,6 @@ def _new_secret(value: Any, now: float, field: str) -> Secret:
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,200}")
 #: An RFC 6901 JSON pointer to a member, not the whole document: "/" then tokens, "~" only as ~0 or ~1.
 _POINTER = re.compile(r"(/([^~/]|~[01])+)+")
-#: Options Hookway's ingest reads besides the scheme's own: the URL the provider signed.
-_INGEST_OPTIONS = {scheme: {"signed_url": url_option} for scheme in ("twilio", "square", "hmac")}
 _VERIFICATION_FIELDS = frozenset({"scheme", "secrets", "tolerance", "options"})
 _MTLS_FIELDS = frozenset({"subjects", "issuers"})
 
@@ -138,7 +136,7 @@ def parse_verification(doc: Any, now: float, *, existing: Verification | None = 
         )
     canonical = canonical_scheme(scheme)
     try:
-        check_options(canonical, options, extra=_INGEST_OPTIONS.get(canonical))
+        check_options(canonical, options, extra=INGEST_OPTIONS.get(canonical))
     except OptionError as exc:
         raise _invalid(f"verification.options.{exc.option}", str(exc)) from None
     if scheme == "basic" and not all(":" in s.value for s in secrets):
