@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib import ports
 from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import applications, catalog, endpoints, keys, listen, sources
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
 from chalicelib.models import (
     Attempt,
@@ -91,7 +92,7 @@ class MemoryStore(
     """Every table port in dicts, keyed and paginated like the DynamoDB layout (messages, fan-out pages and
     attempts here; the other aggregates one module each in ``testkit.memory``)."""
 
-    def __init__(self, clock: Any, *, page_size: int = codec.SUBSCRIPTION_PAGE) -> None:
+    def __init__(self, clock: Any, *, page_size: int = keys.SUBSCRIPTION_PAGE) -> None:
         super().__init__(clock, page_size=page_size)
         # message id -> counted fan-out pages
         self.fanout: dict[tuple[str, int], FanoutPage] = {}
@@ -147,8 +148,8 @@ class MemoryStore(
             query.endpoint_id is None and query.source_id is None and query.application_id is None
         ):
             newest = now if by_ending or query.before is None else min(query.before, now)
-            day = codec.day_of(newest)
-            last_day = codec.day_of(query.after) if query.after is not None else date.min
+            day = keys.day_of(newest)
+            last_day = keys.day_of(query.after) if query.after is not None else date.min
             if position is not None:
                 resume = codec.day_of_sort_key(position[2])
                 if resume is None:
@@ -206,7 +207,7 @@ class MemoryStore(
         if query.endpoint_id is not None:
             entries = [
                 (
-                    f"{codec.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
+                    f"{keys.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
                     f"MSG#{a.message_id}",
                     f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                     a.message_id,
@@ -217,7 +218,7 @@ class MemoryStore(
         elif query.status in codec.INDEXED_ENDINGS:
             entries = [
                 (
-                    f"{codec.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
+                    f"{keys.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
                     f"MSG#{a.message_id}",
                     f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                     a.message_id,
@@ -225,7 +226,7 @@ class MemoryStore(
                 for a in self.attempts.values()
                 if a.status != "in_flight"
                 and a.delivery_status == query.status
-                and codec.day_of(a.started_at) == day
+                and keys.day_of(a.started_at) == day
             ]
         else:
             if query.source_id is not None:
@@ -233,7 +234,7 @@ class MemoryStore(
             elif query.application_id is not None:
                 mine = [m for m in self.messages.values() if m.application_id == query.application_id]
             else:
-                mine = [m for m in self.messages.values() if codec.day_of(m.received_at) == day]
+                mine = [m for m in self.messages.values() if keys.day_of(m.received_at) == day]
             entries = [
                 (codec.message_sort_key(m), f"MSG#{m.id}", "META", m.id)
                 for m in mine
@@ -329,7 +330,7 @@ class MemoryStore(
         self._maybe_fail()
         entries = [
             (
-                f"{codec.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
+                f"{keys.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
                 f"MSG#{a.message_id}",
                 f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                 a,
@@ -449,19 +450,19 @@ class FakeKeyring:
 # 400 KB, as DynamoDB refuses it (chalicelib.aws.limits), so a unit test fails where AWS would. A fake
 # method standing for a transaction or a batch calls ``limits.check_count(operation, n)`` with the number of
 # items or keys the adapter sends in one request; a new writer gets its line here.
-_ITEMS_WRITTEN: dict[str, Callable[..., list[codec.Item]]] = {
-    "put_source": lambda source: [codec.source_to_item(source)],
+_ITEMS_WRITTEN: dict[str, Callable[..., list[keys.Item]]] = {
+    "put_source": lambda source: [sources.source_to_item(source)],
     "store_message": lambda message, now: [codec.message_to_item(message)],
     "record_rejections": lambda sample, counts, *, slot, until: [
-        {**codec.rejection_key(sample.source_id, slot), **codec.rejection_fields(sample, until)}
+        {**sources.rejection_key(sample.source_id, slot), **sources.rejection_fields(sample, until)}
     ],
-    "put_endpoint": lambda endpoint: [codec.endpoint_to_item(endpoint)],
+    "put_endpoint": lambda endpoint: [endpoints.endpoint_to_item(endpoint)],
     "claim_attempt": lambda attempt, now: [codec.attempt_to_item(attempt)],
     "finish_attempt": lambda attempt: [codec.attempt_to_item(attempt)],
-    "put_pulled": lambda pulled: [codec.pulled_to_item(pulled)],
-    "create_application": lambda application: [codec.application_to_item(application)],
-    "update_application": lambda old, new: [codec.application_to_item(new)],
-    "put_event_type": lambda event_type: [codec.event_type_to_item(event_type)],
+    "put_pulled": lambda pulled: [listen.pulled_to_item(pulled)],
+    "create_application": lambda application: [applications.application_to_item(application)],
+    "update_application": lambda old, new: [applications.application_to_item(new)],
+    "put_event_type": lambda event_type: [catalog.event_type_to_item(event_type)],
 }
 
 

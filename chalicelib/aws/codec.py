@@ -1,13 +1,9 @@
-# ruff: noqa: PLC0414
-"""Turning models into DynamoDB items and back; the only place that knows the item layout.
+"""Messages, their fan-out pages and their attempts (``MSG#``) as DynamoDB items and back.
 
-Single table, generic keys (``pk``, ``sk``) and three keys-only indexes (``gsi1``, ``gsi2``, ``gsi3``,
-each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the strings sort like the numbers):
+The other aggregates' layouts are one module each in ``chalicelib.aws.dynamodb`` (shared primitives in
+``chalicelib.aws.dynamodb.keys``, re-exported here); these join them once the attempt key change lands
+(issue 15). ``{ts}`` is a time as ``{t:017.6f}``; ``{s}`` a write shard (``keys``):
 
-    SRC#{id}  / META         a source           gsi1: SOURCES / {created_at}#{id}
-    SRC#{id}  / STATS        rejection counters (before the ring held them; still added up on read)
-    SRC#{id}  / REJ#{slot}   a sampled recent rejection and the counters its flushes added (ring of N
-                             slots; shown until ``until``; no TTL, so the counts stay)
     MSG#{id}  / META         a message          gsi1: SRC#{source_id}#{s} / {received_at}#{id}
                                                 gsi2: DAY#{yyyy-mm-dd of received_at, UTC}#{s} / same
                                                 gsi3: APP#{application_id}#MSG#{s} / same (only with an
@@ -17,34 +13,10 @@ each ``gsiNpk`` / ``gsiNsk``). ``{ts}`` is a time as ``{t:017.6f}`` (so the stri
                                                 gsi1: EP#{endpoint}#{s} / {started_at}#{message}#{n}
                                                 gsi2: END#{failed|skipped}#{yyyy-mm-dd}#{s} / same (only the
                                                 attempt that ended its delivery failed or skipped)
-    EP#{id}   / META         an endpoint        gsi1: ENDPOINTS / {created_at}#{id}   (the operator's own)
-                                                   or APP#{application_id}#EP / {created_at}#{id}
-                                                gsi3: EP_ATTENTION#{s} / {changed_at}#{id} (only while it
-                                                is failing or disabled: the console's "needs attention")
-    SUBS#{owner} / META      an owner's endpoint version (ADD 1 on every change) and subscription page count
-    SUBS#{owner} / P#{n:05d} one subscription page: a set of at most 500 of the owner's endpoint ids
-                             (``owner``: an application id, or ``-`` for the operator's own)
-    STATS#{yyyy-mm-ddThh}#{s} / META   a share of one hour's counters (received, delivered, failed,
-                                   rejected; TTL), s random per flush: the hour is the sum of its shares
-    APP#{id}  / META         an application     gsi1: APPS / {created_at}#{id}
-    APPUID#{uid} / META      the claim of an application's uid (written in one transaction with it)
-    ET#{name} / META         an event type      gsi1: EVENT_TYPES / {name}
-    LISTEN#{endpoint} / Q#{queued_at}-{claim}   a delivery waiting for a listen session's CLI (TTL)
-    IDEM#{key} / META        a publish idempotency key (TTL 24 h)
-    JOB#{id}  / META         a background job: state, progress, cursor (TTL a week)
-    SESSION#{keyed digest of id} / META   a console session (TTL: its end)
-                                                gsi1: SESSIONS / {expires_at}#{digest} ("end all sessions")
-    CHECKPOINT#{name} / META   where a scheduled job (the sweep) stopped, for its next run
-
-``{s}`` is a write shard, 0 to ``INDEX_SHARDS - 1``: a hash of the message id (of the endpoint id for
-``EP_ATTENTION``), so that no index key every message writes takes more than 1/``INDEX_SHARDS`` of the
-traffic (``docs/data-model.md`` has the arithmetic). Readers query every shard and merge them, newest
-first, plus the key without a shard that stores written before sharding still hold (``shard_partitions``).
 
 A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
-Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: they are read
-whole and never queried. Secret values inside them arrive here already sealed (``chalicelib.sealing``). An attribute that is absent decodes as the field's default (``application_id``
-None: the operator's own).
+Headers and metadata are stored as JSON strings: read whole, never queried. An attribute that is absent
+decodes as the field's default (``application_id`` None: the operator's own).
 """
 
 from __future__ import annotations
@@ -54,172 +26,22 @@ import math
 import zlib
 from datetime import UTC, date, datetime
 
-from chalicelib.aws.dynamodb.applications import (
-    application_key as application_key,
-)
-from chalicelib.aws.dynamodb.applications import (
-    application_to_item as application_to_item,
-)
-from chalicelib.aws.dynamodb.applications import (
-    branding_json as branding_json,
-)
-from chalicelib.aws.dynamodb.applications import (
-    item_to_application as item_to_application,
-)
-from chalicelib.aws.dynamodb.applications import (
-    uid_key as uid_key,
-)
-from chalicelib.aws.dynamodb.applications import (
-    uid_to_item as uid_to_item,
-)
-from chalicelib.aws.dynamodb.catalog import (
-    event_type_key as event_type_key,
-)
-from chalicelib.aws.dynamodb.catalog import (
-    event_type_to_item as event_type_to_item,
-)
-from chalicelib.aws.dynamodb.catalog import (
-    item_to_event_type as item_to_event_type,
-)
-from chalicelib.aws.dynamodb.counters import (
-    STATS_FIELDS as STATS_FIELDS,
-)
-from chalicelib.aws.dynamodb.counters import (
-    STATS_TTL_SECONDS as STATS_TTL_SECONDS,
-)
-from chalicelib.aws.dynamodb.counters import (
-    checkpoint_key as checkpoint_key,
-)
-from chalicelib.aws.dynamodb.counters import (
-    item_to_counts as item_to_counts,
-)
-from chalicelib.aws.dynamodb.counters import (
-    stats_key as stats_key,
-)
-from chalicelib.aws.dynamodb.counters import (
-    stats_keys as stats_keys,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    ATTENTION_PARTITION as ATTENTION_PARTITION,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    ATTENTION_PARTITIONS as ATTENTION_PARTITIONS,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    attention_at as attention_at,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    attention_partition as attention_partition,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    attention_range as attention_range,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    attention_sort_key as attention_sort_key,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    endpoint_key as endpoint_key,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    endpoint_to_item as endpoint_to_item,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    endpoints_partition as endpoints_partition,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    item_to_endpoint as item_to_endpoint,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    subscription_page_key as subscription_page_key,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    subscriptions_meta_key as subscriptions_meta_key,
-)
-from chalicelib.aws.dynamodb.endpoints import (
-    subscriptions_pk as subscriptions_pk,
-)
-from chalicelib.aws.dynamodb.jobs import (
-    item_to_job as item_to_job,
-)
-from chalicelib.aws.dynamodb.jobs import (
-    job_key as job_key,
-)
-from chalicelib.aws.dynamodb.jobs import (
-    job_to_item as job_to_item,
-)
-from chalicelib.aws.dynamodb.keys import _SORT_TIME, KeyKind
 from chalicelib.aws.dynamodb.keys import (
-    INDEX_SHARDS as INDEX_SHARDS,
-)
-from chalicelib.aws.dynamodb.keys import (
-    SUBSCRIPTION_PAGE as SUBSCRIPTION_PAGE,
-)
-from chalicelib.aws.dynamodb.keys import (
-    Item as Item,
-)
-from chalicelib.aws.dynamodb.keys import (
-    day_of as day_of,
+    _SORT_TIME,
+    INDEX_SHARDS,
+    Item,
+    KeyKind,
+    day_of,
+    n,
+    s,
+    shard_of,
+    shard_partitions,
+    sharded,
+    time_key,
 )
 from chalicelib.aws.dynamodb.keys import int_of as _int
-from chalicelib.aws.dynamodb.keys import (
-    n as n,
-)
 from chalicelib.aws.dynamodb.keys import num as _num
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
-from chalicelib.aws.dynamodb.keys import (
-    s as s,
-)
-from chalicelib.aws.dynamodb.keys import (
-    shard_of as shard_of,
-)
-from chalicelib.aws.dynamodb.keys import (
-    shard_partitions as shard_partitions,
-)
-from chalicelib.aws.dynamodb.keys import (
-    sharded as sharded,
-)
-from chalicelib.aws.dynamodb.keys import (
-    time_key as time_key,
-)
-from chalicelib.aws.dynamodb.listen import (
-    item_to_pulled as item_to_pulled,
-)
-from chalicelib.aws.dynamodb.listen import (
-    pulled_key as pulled_key,
-)
-from chalicelib.aws.dynamodb.listen import (
-    pulled_to_item as pulled_to_item,
-)
-from chalicelib.aws.dynamodb.sessions import (
-    session_key as session_key,
-)
-from chalicelib.aws.dynamodb.sources import (
-    item_to_rejection as item_to_rejection,
-)
-from chalicelib.aws.dynamodb.sources import (
-    item_to_source as item_to_source,
-)
-from chalicelib.aws.dynamodb.sources import (
-    rejection_counts_of as rejection_counts_of,
-)
-from chalicelib.aws.dynamodb.sources import (
-    rejection_fields as rejection_fields,
-)
-from chalicelib.aws.dynamodb.sources import (
-    rejection_key as rejection_key,
-)
-from chalicelib.aws.dynamodb.sources import (
-    rejection_shown_until as rejection_shown_until,
-)
-
-# The aggregates that moved to chalicelib.aws.dynamodb (one module each), re-exported until messages and
-# attempts move too (issue 15).
-from chalicelib.aws.dynamodb.sources import (
-    source_key as source_key,
-)
-from chalicelib.aws.dynamodb.sources import (
-    source_to_item as source_to_item,
-)
 from chalicelib.errors import BadRequestError
 from chalicelib.models import (
     Attempt,
@@ -255,6 +77,20 @@ KEYS = (
         gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (only the attempt that ended its delivery failed or skipped)",
     ),
 )
+
+# The layout primitives every aggregate shares, re-exported for the message and attempt code's callers.
+__all__ = [
+    "INDEX_SHARDS",
+    "Item",
+    "KeyKind",
+    "day_of",
+    "n",
+    "s",
+    "shard_of",
+    "shard_partitions",
+    "sharded",
+    "time_key",
+]
 
 
 def _message_status(value: str) -> MessageStatus:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import keys
 from chalicelib.errors import ConflictError, NotFoundError
 from chalicelib.models import (
     Application,
@@ -74,7 +74,7 @@ class MemoryApplications(MemoryTable):
     def list_applications(self, *, limit: int, cursor: str | None) -> Page[Application]:
         self._maybe_fail()
         entries = [
-            (f"{codec.time_key(a.created_at)}#{a.id}", f"APP#{a.id}", "META", a)
+            (f"{keys.time_key(a.created_at)}#{a.id}", f"APP#{a.id}", "META", a)
             for a in self.applications.values()
         ]
         return self._page(entries, limit, cursor, forward=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import keys
 from chalicelib.ports import Page, decode_cursor, encode_cursor
 
 Entry = tuple[str, str, str, Any]
@@ -14,7 +14,7 @@ Entry = tuple[str, str, str, Any]
 class MemoryTable:
     """The shared state of the fakes: a clock, a lock, a write count and an injected failure."""
 
-    def __init__(self, clock: Any, *, page_size: int = codec.SUBSCRIPTION_PAGE) -> None:
+    def __init__(self, clock: Any, *, page_size: int = keys.SUBSCRIPTION_PAGE) -> None:
         self._clock = clock
         self.page_size = page_size
         self._lock = threading.Lock()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import counters
 from testkit.memory.base import MemoryTable
 
 
@@ -32,7 +32,7 @@ class MemoryCounters(MemoryTable):
         if not wanted:
             return
         with self._lock:
-            stored = self.hours.setdefault(hour, dict.fromkeys(codec.STATS_FIELDS, 0))
+            stored = self.hours.setdefault(hour, dict.fromkeys(counters.STATS_FIELDS, 0))
             for name, value in wanted.items():
                 stored[name] = stored.get(name, 0) + value
             self.writes += 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import endpoints, keys
 from chalicelib.errors import NotFoundError
 from chalicelib.models import (
     Endpoint,
@@ -37,7 +37,7 @@ class MemoryEndpoints(MemoryTable):
                 self.sub_page[endpoint.id] = self._join(owner, endpoint.id, new=new)
             self.endpoints[endpoint.id] = endpoint
             self._bump(owner)
-            changed = codec.attention_at(endpoint)
+            changed = endpoints.attention_at(endpoint)
             if changed is None:
                 self.attention.pop(endpoint.id, None)
             else:
@@ -109,7 +109,7 @@ class MemoryEndpoints(MemoryTable):
     def list_endpoints(self, *, application_id: str | None, limit: int, cursor: str | None) -> Page[Endpoint]:
         self._maybe_fail()
         entries = [
-            (f"{codec.time_key(e.created_at)}#{e.id}", f"EP#{e.id}", "META", e)
+            (f"{keys.time_key(e.created_at)}#{e.id}", f"EP#{e.id}", "META", e)
             for e in self.endpoints.values()
             if e.application_id == application_id
         ]
@@ -161,7 +161,7 @@ class MemoryEndpoints(MemoryTable):
     def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
         self._maybe_fail()
         entries = sorted(
-            ((codec.attention_sort_key(at, eid), eid) for eid, at in self.attention.items()), reverse=True
+            ((endpoints.attention_sort_key(at, eid), eid) for eid, at in self.attention.items()), reverse=True
         )
         return [self.endpoints[eid] for _, eid in entries[:limit] if eid in self.endpoints]
 
@@ -170,10 +170,10 @@ class MemoryEndpoints(MemoryTable):
     ) -> Page[Endpoint]:
         self._maybe_fail()
         position = decode_cursor(cursor, 1)
-        low, high = codec.attention_range(after, until)
+        low, high = endpoints.attention_range(after, until)
         entries = sorted(
             key
-            for key in (codec.attention_sort_key(at, eid) for eid, at in self.attention.items())
+            for key in (endpoints.attention_sort_key(at, eid) for eid, at in self.attention.items())
             if (low is None or key > low) and key <= high and (position is None or key > position[0])
         )
         chunk = entries[:limit]

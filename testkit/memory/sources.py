@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import keys
 from chalicelib.errors import NotFoundError
 from chalicelib.models import (
     Rejection,
@@ -39,8 +39,7 @@ class MemorySources(MemoryTable):
     def list_sources(self, *, limit: int, cursor: str | None) -> Page[Source]:
         self._maybe_fail()
         entries = [
-            (f"{codec.time_key(s.created_at)}#{s.id}", f"SRC#{s.id}", "META", s)
-            for s in self.sources.values()
+            (f"{keys.time_key(s.created_at)}#{s.id}", f"SRC#{s.id}", "META", s) for s in self.sources.values()
         ]
         return self._page(entries, limit, cursor, forward=True)
 

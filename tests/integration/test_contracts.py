@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib import ports
 from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import counters, endpoints
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import (
@@ -534,11 +535,11 @@ class TestUnshardedKeysOfEarlierStores:
             ended = replace(_attempt(message, "ep_1", 1, message.received_at + 1), delivery_status="failed")
             self._as_before(dynamo, codec.attempt_to_item(ended))
         failing = _endpoint(clock, enabled=True, disabled_reason=None, failing_since=now - 9)
-        self._as_before(dynamo, codec.endpoint_to_item(failing))
+        self._as_before(dynamo, endpoints.endpoint_to_item(failing))
         hour = int(now // 3600 * 3600)
         dynamo._db.update_item(
             TableName=dynamo._table,
-            Key=codec.stats_key(hour, None),
+            Key=counters.stats_key(hour, None),
             UpdateExpression="SET #h = :h ADD received :r",
             ExpressionAttributeNames={"#h": "hour"},
             ExpressionAttributeValues={":h": codec.n(hour), ":r": codec.n(5)},

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import endpoints, sources
 from chalicelib.config import Settings
 from chalicelib.errors import StorageError
 from chalicelib.models import Endpoint, Secret, Source, Verification
@@ -56,8 +56,8 @@ def _source(clock: FakeClock) -> Source:
 
 def _stored_bytes(fake: MemoryStore) -> str:
     """What the fake holds, as the DynamoDB items the same models would be written as."""
-    items = [codec.endpoint_to_item(e) for e in fake.endpoints.values()]
-    items += [codec.source_to_item(s) for s in fake.sources.values()]
+    items = [endpoints.endpoint_to_item(e) for e in fake.endpoints.values()]
+    items += [sources.source_to_item(s) for s in fake.sources.values()]
     return json.dumps(items) + repr(fake.endpoints) + repr(fake.sources)
 
 

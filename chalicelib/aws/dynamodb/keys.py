@@ -6,7 +6,9 @@ Single table, generic keys (``pk``, ``sk``) and three keys-only indexes (``gsi1`
 ``EP_ATTENTION``), so that no index key every message writes takes more than 1/``INDEX_SHARDS`` of the
 traffic (``docs/data-model.md`` has the arithmetic). Readers query every shard and merge them, newest
 first, plus the key without a shard that stores written before sharding still hold (``shard_partitions``).
-Each aggregate module declares its items in ``KEYS``; ``chalicelib.aws.dynamodb.catalogue()`` collects them
+Complex fields (options, headers, secrets, metadata, schemas) are stored as JSON strings: read whole, never
+queried; secret values inside them arrive already sealed (``chalicelib.sealing``). An absent attribute
+decodes as the field's default. Each aggregate module declares its items in ``KEYS``; ``chalicelib.aws.dynamodb.catalogue()`` collects them
 and ``docs/data-model.md``'s item table is generated from it (a test checks it).
 """
 

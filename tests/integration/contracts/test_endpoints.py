@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.dynamodb import endpoints
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import (
@@ -27,9 +28,7 @@ def _put_legacy(store: Any, endpoint: Endpoint) -> None:
     if hasattr(store, "put_legacy_endpoint"):
         store.put_legacy_endpoint(endpoint)
     else:
-        from chalicelib.aws import codec
-
-        store._db.put_item(TableName=store._table, Item=codec.endpoint_to_item(endpoint))
+        store._db.put_item(TableName=store._table, Item=endpoints.endpoint_to_item(endpoint))
 
 
 def _routed_to(store: Any, clock: FakeClock, application_id: str | None) -> set[str]:
