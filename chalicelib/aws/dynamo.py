@@ -21,7 +21,7 @@ from chalicelib.aws.dynamodb.applications import ApplicationTable
 from chalicelib.aws.dynamodb.catalog import CatalogTable
 from chalicelib.aws.dynamodb.core import _cursor_of, _Merged
 from chalicelib.aws.dynamodb.counters import CounterTable
-from chalicelib.aws.dynamodb.endpoints import EndpointTable
+from chalicelib.aws.dynamodb.health import EndpointHealthTable
 from chalicelib.aws.dynamodb.idempotency import IdempotencyTable
 from chalicelib.aws.dynamodb.jobs import JobTable
 from chalicelib.aws.dynamodb.listen import ListenTable
@@ -38,7 +38,7 @@ EMPTY_DAYS = 35  # a search by day stops after this many days without a message 
 
 class DynamoStore(
     SourceTable,
-    EndpointTable,
+    EndpointHealthTable,
     ApplicationTable,
     CatalogTable,
     SessionTable,

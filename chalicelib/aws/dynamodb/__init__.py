@@ -4,7 +4,8 @@ back, ``KEYS``) beside its reads and writes, on the shared ``core.Table``.
     core          the client call, batched reads, transactions, index pages, cursors, sharded merges
     keys          attribute values, sortable times, write shards, ``KeyKind``
     sources       SRC#        sources, sampled rejections and their counters
-    endpoints     EP#, SUBS#  endpoints, their health ("needs attention"), owners' subscription pages
+    endpoints     EP#, SUBS#  endpoints and their owners' subscription pages
+    health        EP#         an endpoint's failure clock, disabling, the "needs attention" index
     applications  APP#, APPUID#
     catalog       ET#         event types
     sessions      SESSION#    console sessions
