@@ -66,9 +66,17 @@ class Metrics:
     DIMENSIONS = frozenset({"reason"})
 
     def __init__(
-        self, namespace: str, stage: str, write: Callable[[str], Any] | None = None, enabled: bool = True
+        self,
+        namespace: str,
+        stage: str,
+        write: Callable[[str], Any] | None = None,
+        enabled: bool = True,
+        level: str = "INFO",
     ) -> None:
         self._namespace = namespace
+        # Lambda's log-level filter reads a line without "level" as INFO: at a stage's WARN it would drop
+        # every metric. The lines carry the stage's own level, so the filter always lets them through.
+        self._level = LAMBDA_LEVEL_NAMES.get(level.upper(), level.upper())
         self._stage = stage
         self._enabled = enabled
         self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
@@ -117,6 +125,7 @@ class Metrics:
                     }
                 ],
             },
+            "level": self._level,
             "stage": self._stage,
             **dims,
             name: value,
@@ -127,6 +136,16 @@ class Metrics:
 def _stdout_line(line: str) -> None:
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
+
+
+# Python's level names that Lambda's log-level filter spells otherwise: it reads a name it does not know
+# as INFO, so a stage filtering at WARN would drop its own warnings.
+LAMBDA_LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def _lambda_level_name(record: logging.LogRecord) -> bool:
+    record.levelname = LAMBDA_LEVEL_NAMES.get(record.levelname, record.levelname)
+    return True
 
 
 def configure_logging(level: str) -> None:
@@ -144,7 +163,8 @@ def configure_logging(level: str) -> None:
     logger = logging.getLogger("hookway")
     logger.setLevel(level)
     logger.propagate = False
-    formatter = LambdaPowertoolsFormatter(service="hookway")
+    # RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose timestamp it cannot parse as INFO.
+    formatter = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
     streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
     if not streams:
         handler = logging.StreamHandler(sys.stdout)
@@ -153,6 +173,8 @@ def configure_logging(level: str) -> None:
     for handler in streams:
         if not getattr(handler, "keep_format", False):
             handler.setFormatter(formatter)
+            if _lambda_level_name not in handler.filters:
+                handler.addFilter(_lambda_level_name)
 
 
 class _LazyBlobs:
@@ -287,7 +309,9 @@ class Container:
     @cached_property
     def metrics(self) -> Metrics:
         """The metrics emitter."""
-        return Metrics("Hookway", self.settings.stage, enabled=self.settings.metrics)
+        return Metrics(
+            "Hookway", self.settings.stage, enabled=self.settings.metrics, level=self.settings.log_level
+        )
 
     @cached_property
     def count(self) -> Any:

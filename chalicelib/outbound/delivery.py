@@ -406,7 +406,7 @@ class Sender:
         if decision.outcome == "disable":
             self._disable(endpoint, "the endpoint answered 410 Gone", now)
             self._store.finish_attempt(replace(base, delivery_status="skipped"))
-            _log_attempt(base, "disabled the endpoint")
+            _log_attempt(base, "disabled the endpoint", logging.WARNING)
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
         if delay is None:
@@ -415,7 +415,7 @@ class Sender:
             if self._store.finish_attempt(replace(base, delivery_status="failed")):
                 self._ended("failed")
             self._count("Exhausted")
-            _log_attempt(base, "failed, retries exhausted")
+            _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
         following = Task(
@@ -546,9 +546,12 @@ class Sender:
         )
 
 
-def _log_attempt(attempt: Attempt, outcome: str) -> None:
-    """One line per finished attempt: ids, outcome and the answer (never a body or a header)."""
-    log.info(
+def _log_attempt(attempt: Attempt, outcome: str, level: int = logging.DEBUG) -> None:
+    """One line per finished attempt: ids, outcome and the answer (never a body or a header). DEBUG for
+    an attempt on its way (the attempt log in the table has it; a line per attempt is log bytes paid per
+    webhook), WARNING for the outcomes that need a person: retries exhausted, the endpoint disabled."""
+    log.log(
+        level,
         "attempt",
         extra={
             "message_id": attempt.message_id,

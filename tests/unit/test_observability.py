@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,7 +44,11 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
     # WHEN a module logs with extra= THEN one JSON object per line carries every field
     [line] = out.splitlines()
     doc = json.loads(line)
-    assert doc["message"] == "delivery dead-lettered" and doc["level"] == "WARNING"
+    # "WARN" as Lambda's log-level filter reads it (a name it does not know counts as INFO, which a stage
+    # filtering at WARN would drop): was "WARNING" before the functions' JSON log configuration
+    assert doc["message"] == "delivery dead-lettered" and doc["level"] == "WARN"
+    # ... and an RFC 3339 timestamp in UTC (Lambda reads a line with a timestamp it cannot parse as INFO)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", doc["timestamp"]), doc["timestamp"]
     assert doc["service"] == "hookway"
     assert {
         k: doc[k] for k in ("message_id", "source_id", "application_id", "endpoint_id", "attempt", "reason")
@@ -92,6 +97,33 @@ def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() ->
     lines.clear()
     metrics.flush()
     assert lines == []
+
+
+def test_metric_lines_carry_the_stages_level_so_lambdas_filter_keeps_them() -> None:
+    # GIVEN a stage at WARNING (Lambda filters its application lines at WARN, and reads a line without a
+    # level as INFO)
+    lines: list[str] = []
+    metrics = Metrics("Hookway", "prod", write=lines.append, level="WARNING")
+    metrics.count("Delivered")
+    metrics.observe("AttemptLatency", 3)
+    # WHEN flushed THEN every EMF line says WARN, so the filter lets it through
+    metrics.flush()
+    assert [json.loads(line)["level"] for line in lines] == ["WARN", "WARN"]
+    # AND by default (a stage at INFO) they say INFO
+    info: list[str] = []
+    default = Metrics("Hookway", "dev", write=info.append)
+    default.count("Delivered")
+    default.flush()
+    assert json.loads(info[0])["level"] == "INFO"
+
+
+def test_the_container_writes_metric_lines_at_the_configured_level() -> None:
+    out = _run(
+        "from chalicelib.wiring import container\n"
+        "c = container(); c.metrics.count('Delivered'); c.metrics.flush()\n",
+        HOOKWAY_LOG_LEVEL="WARNING",
+    )
+    assert json.loads(out.splitlines()[-1])["level"] == "WARN"
 
 
 _CONTAINER = (
