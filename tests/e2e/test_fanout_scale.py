@@ -68,7 +68,11 @@ def _write_endpoints(stack: Stack, application_id: str, urls: list[str]) -> dict
     for number, ids in pages.items():
         items.append({**endpoints.subscription_page_key(application_id, number), "ids": {"SS": ids}})
     items.append(
-        {**endpoints.subscriptions_meta_key(application_id), "version": keys.n(1), "pages": keys.n(len(pages))}
+        {
+            **endpoints.subscriptions_meta_key(application_id),
+            "version": keys.n(1),
+            "pages": keys.n(len(pages)),
+        }
     )
     for start in range(0, len(items), 25):
         pending: Any = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
