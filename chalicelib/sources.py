@@ -12,7 +12,7 @@ from chalicelib.caches import SourceCache
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import MtlsRule, Secret, Source, Verification
-from chalicelib.ports import ApplicationResolver, Page, PageRequest, RejectionSettler, Store
+from chalicelib.ports import ApplicationResolver, Page, PageRequest, RejectionSettler, SourceAdminStore
 from chalicelib.schemes import INGEST_OPTIONS
 from chalicelib.scope import OPERATOR
 from chalicelib.verification import (
@@ -302,7 +302,7 @@ class SourceService:
 
     def __init__(
         self,
-        store: Store,
+        store: SourceAdminStore,
         cache: SourceCache,
         clock: Callable[[], float],
         default_replay_window: int,

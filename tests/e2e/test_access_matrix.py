@@ -28,7 +28,7 @@ from chalicelib.aws.parameters import FixedAdminKey
 from chalicelib.models import Application
 from chalicelib.scope import OPERATOR
 from chalicelib.tokens import TokenService
-from tests.stack import ADMIN_KEY, Stack, github_headers, wait_until
+from testkit.stack import ADMIN_KEY, Stack, github_headers, wait_until
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 COLUMNS = ("admin", "tok", "ro", "tok>B", "expired", "revoked", "session")
