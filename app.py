@@ -34,9 +34,17 @@ ANY_CONTENT = ["*/*"]
 
 
 def _container() -> Any:
-    from chalicelib.wiring import container
+    """The API's composition root (``chalicelib.wiring.api``)."""
+    from chalicelib.wiring import api_root
 
-    return container()
+    return api_root()
+
+
+def _worker() -> Any:
+    """The queue consumers' and the sweep's composition root (``chalicelib.wiring.worker``)."""
+    from chalicelib.wiring import worker_root
+
+    return worker_root()
 
 
 def _error_response(exc: Any) -> Response:
@@ -794,10 +802,10 @@ def route_ingest(event: Any) -> None:
     """Store and fan out each accepted webhook (see chalicelib.aws.batch for the batch semantics)."""
     from chalicelib.aws.batch import process_batch_with
 
-    c = _container()
+    c = _worker()
     try:
         # Job steps (chalicelib.jobs) share the ingest queue; the router gets the rest of the batch.
-        process_batch_with(event, c.job_runner.around(c.router.route_many), c.background_ingest_queue)
+        process_batch_with(event, c.job_runner.around(c.router.route_many), c.ingest_queue)
     finally:
         c.metrics.flush()
 
@@ -807,9 +815,9 @@ def deliver(event: Any) -> None:
     """Send each delivery task, concurrently (see chalicelib.outbound.delivery and chalicelib.aws.batch)."""
     from chalicelib.aws.batch import process_batch_with
 
-    c = _container()
+    c = _worker()
     try:
-        process_batch_with(event, c.sender.handle_many, c.background_deliveries_queue)
+        process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
     finally:
         c.metrics.flush()
 
@@ -820,7 +828,7 @@ def dead_letters(event: Any) -> None:
     from chalicelib.aws.batch import process_batch_with
     from chalicelib.wiring import flush_metrics
 
-    c = _container()
+    c = _worker()
     try:
         process_batch_with(event, c.dead_letters.handle_many, c.deliveries_dlq)
     finally:
@@ -833,7 +841,7 @@ def sweep(event: Any) -> dict[str, Any]:
     from chalicelib.wiring import flush_metrics
 
     try:
-        return _container().sweep.run().public()
+        return _worker().sweep.run().public()
     finally:
         flush_metrics()
 

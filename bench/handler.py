@@ -2,7 +2,7 @@
 
 Both apps are called as Lambda calls them, ``app(event, context)`` with an API Gateway proxy event for
 ``POST /in/{source_id}`` (a 1 KB GitHub-signed JSON body). Hookway's container is the real one with its
-AWS adapters (state store, ingest queue, blob store) replaced by the in-memory fakes of ``tests/fakes.py``,
+AWS adapters (state store, ingest queue, blob store) replaced by the in-memory fakes of ``testkit/fakes.py``,
 so the figure is Hookway's own CPU on the warm path: Chalice routing and middleware, verification, the
 envelope, the metric line. The bare app has one POST route answering ``{"id": "x"}`` with 202.
 CPU time is ``time.process_time`` over a batch of requests, best of several alternating batches.
@@ -49,9 +49,9 @@ def _parts(
         return best * 1e6
 
     def no_metrics() -> Callable[[], None]:
-        metrics = container.metrics
-        container.__dict__["metrics"] = type("NoMetrics", (), {"count": staticmethod(lambda *a, **k: None)})()
-        return lambda: container.__dict__.__setitem__("metrics", metrics)
+        count = container.count
+        container.__dict__["count"] = lambda *a, **k: None
+        return lambda: container.__dict__.__setitem__("count", count)
 
     def no_verify() -> Callable[[], None]:
         original = ingest_module.verify

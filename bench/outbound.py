@@ -1,11 +1,11 @@
 """Figures 6 and 7: the sender (``chalicelib.delivery.Sender``) on the real egress transport.
 
-Both use the container's own sender (``chalicelib.wiring.Container.sender``: real ``egress.Transport`` with
+Both use the workers' own sender (``chalicelib.wiring.worker.WorkerRoot.sender``: real ``egress.Transport`` with
 private destinations allowed, as the local stage has them; the metric line per delivery), with the AWS side
-replaced by the in-memory fakes of ``tests/fakes.py``. Delivery tasks are made the way production makes them:
+replaced by the in-memory fakes of ``testkit/fakes.py``. Delivery tasks are made the way production makes them:
 ``Publisher.publish`` onto the (fake) ingest queue, ``Router.route`` into the (fake) deliveries queue.
 
-6. A batch of 10 deliveries to a real loopback receiver (``tests.receivers.Receivers``) that answers each
+6. A batch of 10 deliveries to a real loopback receiver (``testkit.receivers.Receivers``) that answers each
    POST after 200 ms: ``Sender.handle_many`` (the thread pool the ``deliver`` handler uses) against the same
    10 tasks handled one after another, wall time, alternating rounds.
 7. Sender CPU per delivery (``time.process_time``) to a fast receiver in a separate process (so its CPU is
@@ -43,8 +43,8 @@ class Outbound:
 
     def __init__(self) -> None:
         from chalicelib.config import Settings
-        from chalicelib.wiring import Container
-        from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
+        from chalicelib.wiring import roots
+        from testkit.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
         env = {
             **os.environ,
@@ -55,7 +55,7 @@ class Outbound:
         self.store = MemoryStore(time.time)
         self.ingest = MemoryQueue()
         self.deliveries = MemoryQueue()
-        self.container = Container(
+        self.api, self.worker = roots(
             Settings.from_env(env),
             store=self.store,
             ingest_queue=self.ingest,
@@ -66,12 +66,12 @@ class Outbound:
 
     def endpoint(self, url: str) -> Any:
         """Create an endpoint (no filter: it gets every message)."""
-        endpoint, _secret, _ = self.container.endpoints.create({"url": url}, OPERATOR)
+        endpoint, _secret, _ = self.api.endpoints.create({"url": url}, OPERATOR)
         return endpoint
 
     def tasks(self, n: int) -> list[str]:
         """``n`` first-attempt delivery tasks, each for a new published message, as the router queues them."""
-        publisher, router = self.container.publisher, self.container.router
+        publisher, router = self.api.publisher, self.worker.router
         with quiet():
             for _ in range(n):
                 publisher.publish({"event_type": "invoice.paid", "payload": self.payload}, None, OPERATOR)
@@ -87,11 +87,11 @@ class Outbound:
     @property
     def sender(self) -> Any:
         """The container's sender."""
-        return self.container.sender
+        return self.worker.sender
 
     def close(self) -> None:
         """Close the transport's pools and the sender's thread pool."""
-        self.container.transport.close()
+        self.worker.transport.close()
         self.sender._pool.shutdown(wait=True)
 
 
@@ -106,7 +106,7 @@ def _check(outcomes: list[Any], what: str) -> None:
 
 def run_batch(quick: bool) -> list[Row]:
     """Measure and print figure 6; return its table rows."""
-    from tests.receivers import Receivers, Step
+    from testkit.receivers import Receivers, Step
 
     say(
         f"== 6. a batch of {BATCH} deliveries to a loopback receiver answering after "
@@ -161,7 +161,7 @@ def run_batch(quick: bool) -> list[Row]:
             note=f"wall time of Sender.handle_many on {BATCH} tasks vs the same {BATCH} handled one after "
             f"another (reference), {speedup:.1f}x faster (target: at least {TARGET_SPEEDUP:g}x, i.e. ratio "
             f"<= {1 / TARGET_SPEEDUP:g}); real egress.Transport to a loopback receiver that answers after "
-            f"{SLOW_SECONDS * 1000:.0f} ms (tests.receivers), AWS side on in-memory fakes; best of {rounds} "
+            f"{SLOW_SECONDS * 1000:.0f} ms (testkit.receivers), AWS side on in-memory fakes; best of {rounds} "
             "alternating rounds",
         )
     ]
@@ -234,7 +234,7 @@ def run_cpu(quick: bool) -> list[Row]:
         url = f"http://127.0.0.1:{port}/hook"
         endpoint = world.endpoint(url)
         sender = world.sender
-        transport = world.container.transport
+        transport = world.worker.transport
         # The very request the sender makes, for the bare pool and the transport alone.
         sample = world.tasks(1)[0]
         message = world.store.get_message(Task.decode(sample).message_id)
@@ -264,7 +264,7 @@ def run_cpu(quick: bool) -> list[Row]:
             "no metric": [],
             "many": [],
         }
-        metrics = world.container.metrics
+        metrics = world.api.metrics
         silent = type("NoMetrics", (), {"count": staticmethod(lambda *a, **k: None)})()
         with quiet():
             handle(world.tasks(1)[0])  # warm: connection, caches

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.ports import Store
+from chalicelib.ports import BackfillStore
 
 log = logging.getLogger("hookway.backfill")
 
@@ -84,7 +84,7 @@ class _Position:
 class Backfill:
     """The backfill over one store, in bounded steps (see the module's doc)."""
 
-    def __init__(self, store: Store, *, mark: bool = True, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, store: BackfillStore, *, mark: bool = True, page_size: int = PAGE_SIZE) -> None:
         self._store = store
         self._mark = mark
         self._page_size = page_size
@@ -171,10 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--again", action="store_true", help="run even if a past run finished")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (resumable)")
     args = parser.parse_args(argv)
-    from chalicelib.sealing import unsealed
-    from chalicelib.wiring import container
+    from chalicelib.wiring import worker_root
 
-    job = Backfill(unsealed(container().store), mark=not args.no_mark)
+    job = Backfill(worker_root().plain_store, mark=not args.no_mark)
     totals = job.run(
         max_steps=args.steps,
         again=args.again,

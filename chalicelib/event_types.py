@@ -16,8 +16,9 @@ from typing import Any
 from chalicelib import json_schema
 from chalicelib.errors import HookwayError, NotFoundError, UnprocessableError, ValidationError
 from chalicelib.models import EventType
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.ports import EventTypeStore, Page, PageRequest
 from chalicelib.scope import Scope
+from chalicelib.ttlcache import TtlCache
 
 # Like a published event type, less "/": a catalog name is one segment of /v1/event-types/{name}.
 _NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
@@ -37,7 +38,7 @@ class EventTypeService:
 
     def __init__(
         self,
-        store: Store,
+        store: EventTypeStore,
         clock: Callable[[], float],
         *,
         ttl: float = 10.0,
@@ -49,9 +50,8 @@ class EventTypeService:
         # Schemas saved before the save-time checks existed are checked once before their first use.
         self._vetted: dict[tuple[str, float], HookwayError | None] = {}
         self._clock = clock
-        self._ttl = ttl
         self._strict = strict
-        self._cache: dict[str, tuple[float, EventType | None]] = {}
+        self._cache: TtlCache[str, EventType | None] = TtlCache(clock, ttl)
 
     def create(self, doc: Any, scope: Scope) -> EventType:
         """Add a catalog entry ``{"name", "description", "schema"?, "deprecated"?}``."""
@@ -72,7 +72,7 @@ class EventTypeService:
         now = self._clock()
         event_type = EventType(name=name, created_at=now, updated_at=now, **self._fields(doc))
         self._store.put_event_type(event_type)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         return event_type
 
     def _fields(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -107,27 +107,23 @@ class EventTypeService:
             raise ValidationError("an event type's name is fixed", field="name")
         updated = replace(self._store.get_event_type(name), **self._fields(doc), updated_at=self._clock())
         self._store.put_event_type(updated)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         return updated
 
     def delete(self, name: str, scope: Scope) -> None:
         """Remove a catalog entry."""
         scope.require_operator()
         self._store.delete_event_type(name)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
 
     def _cached(self, name: str) -> EventType | None:
-        now = self._clock()
-        hit = self._cache.get(name)
-        if hit is None or now - hit[0] >= self._ttl:
-            try:
-                found: EventType | None = self._store.get_event_type(name)
-            except NotFoundError:
-                found = None
-            hit = (now, found)
-            if self._ttl > 0:
-                self._cache[name] = hit
-        return hit[1]
+        return self._cache.get(name, self._load)
+
+    def _load(self, name: str) -> EventType | None:
+        try:
+            return self._store.get_event_type(name)
+        except NotFoundError:
+            return None
 
     def _vet(self, entry: EventType) -> None:
         key = (entry.name, entry.updated_at)

@@ -33,8 +33,8 @@ from typing import Any, Protocol
 
 from chalicelib.errors import HookwayError, NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.models import Job, JobKind
-from chalicelib.ports import Queue, Store
+from chalicelib.models import Job, JobPlan
+from chalicelib.ports import JobStore, Queue
 from chalicelib.scope import Scope
 
 log = logging.getLogger("hookway.jobs")
@@ -44,15 +44,6 @@ MAX_STEP_TRIES = 4  # receives of one step before the job fails (the ingest queu
 JOB_TTL_SECONDS = 7 * 86400
 _TASK_PREFIX = '{"job":'
 _ID = re.compile(r"job_[0-9a-f]{32}")
-
-
-@dataclass(frozen=True)
-class JobPlan:
-    """A job as a request asks for it: what to run, with what, over whose data."""
-
-    kind: JobKind
-    params: dict[str, Any]
-    application_id: str | None
 
 
 @dataclass(frozen=True)
@@ -84,7 +75,7 @@ def is_step_task(body: str) -> bool:
 class Jobs:
     """The API's side: start a job (store it, queue its first step) and read one, scoped to its caller."""
 
-    def __init__(self, *, store: Store, queue: Queue, clock: Callable[[], float]) -> None:
+    def __init__(self, *, store: JobStore, queue: Queue, clock: Callable[[], float]) -> None:
         self._store = store
         self._queue = queue
         self._clock = clock
@@ -132,7 +123,7 @@ class JobRunner:
     def __init__(
         self,
         *,
-        store: Store,
+        store: JobStore,
         queue: Queue,
         clock: Callable[[], float],
         handlers: Mapping[str, StepHandler],

@@ -21,7 +21,7 @@ from chalicelib.envelope import Envelope
 from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
 from chalicelib.ids import MessageIds, new_id
 from chalicelib.models import API_SOURCE, OPS_SOURCE, Endpoint
-from chalicelib.ports import Queue, Store
+from chalicelib.ports import CachedApplicationResolver, EndpointLookup, IdempotencyStore, PayloadCheck, Queue
 from chalicelib.scope import Scope
 
 IDEMPOTENCY_TTL = 24 * 3600
@@ -46,21 +46,25 @@ class Publisher:
     def __init__(
         self,
         *,
-        store: Store,
+        store: IdempotencyStore,
         queue: Queue,
         clock: Callable[[], float],
         ids: MessageIds,
-        resolve_application: Callable[[str, Scope], str] | None = None,
-        check_payload: Callable[[str, Any], None] | None = None,
-        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
+        applications: CachedApplicationResolver | None = None,
+        event_types: PayloadCheck | None = None,
+        endpoints: EndpointLookup | None = None,
     ) -> None:
-        self._endpoint_of = endpoint_of
+        self._endpoints = endpoints
         self._store = store
         self._queue = queue
         self._clock = clock
         self._ids = ids
-        self._resolve_application = resolve_application
-        self._check_payload = check_payload or (lambda event_type, payload: None)
+        self._applications = applications
+        self._event_types = event_types
+
+    def _check(self, event_type: str, payload: Any) -> None:
+        if self._event_types is not None:
+            self._event_types.check_payload(event_type, payload)
 
     def publish(self, doc: Any, idempotency_key: str | None, scope: Scope) -> str:
         """Validate and enqueue ``{"event_type", "payload", "application"?}``; returns the message id.
@@ -81,10 +85,10 @@ class Publisher:
         application_id = None
         if doc.get("application") is not None:
             ref = doc["application"]
-            if not isinstance(ref, str) or self._resolve_application is None:
+            if not isinstance(ref, str) or self._applications is None:
                 raise ValidationError("application is an application id or uid", field="application")
-            application_id = self._resolve_application(ref, scope)
-        self._check_payload(event_type, doc["payload"])
+            application_id = self._applications.resolve_cached(ref, scope)
+        self._check(event_type, doc["payload"])
         if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
             raise ValidationError(
                 "Idempotency-Key must be 1 to 255 visible ASCII characters", field="Idempotency-Key"
@@ -134,14 +138,14 @@ class Publisher:
         disabled endpoint (or a listen session that has ended): it would only be skipped.
         """
         scope.require_write()
-        if self._endpoint_of is None:
+        if self._endpoints is None:
             raise ValidationError("test events are not available here")
         if not isinstance(doc, dict):
             raise ValidationError("the body must be a JSON object")
         unknown = sorted(set(doc) - {"event_type", "payload"})
         if unknown:
             raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
-        endpoint = self._endpoint_of(endpoint_id, scope)
+        endpoint = self._endpoints.get(endpoint_id, scope)
         now = self._clock()
         if not endpoint.enabled or endpoint.session_over(now):
             raise ConflictError(
@@ -159,7 +163,7 @@ class Publisher:
         else:
             payload = {"test": True, "endpoint_id": endpoint.id, "sent_at": now}
         if event_type != TEST_EVENT_TYPE:
-            self._check_payload(event_type, payload)
+            self._check(event_type, payload)
         message_id = self.enqueue(
             API_SOURCE,
             event_type,

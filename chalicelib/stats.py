@@ -13,7 +13,7 @@ from typing import Any
 
 from chalicelib.errors import BadRequestError
 from chalicelib.models import Endpoint
-from chalicelib.ports import Store
+from chalicelib.ports import StatsStore
 from chalicelib.scope import Scope
 from chalicelib.tally import hour_of
 
@@ -47,7 +47,7 @@ def _hours(params: Mapping[str, str]) -> int:
 class StatsService:
     """The overview: hourly counts and the endpoints that need attention."""
 
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, store: StatsStore, clock: Callable[[], float]) -> None:
         self._store = store
         self._clock = clock
 

@@ -18,11 +18,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from chalicelib.endpoints import EndpointService
 from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
-from chalicelib.models import Endpoint
-from chalicelib.outbound.delivery import PulledOutcome, Sender
-from chalicelib.ports import Store
+from chalicelib.models import Endpoint, PulledOutcome
+from chalicelib.ports import EndpointLookup, ListenDeliveries, PulledDeliveries
 from chalicelib.scope import Scope
 
 MAX_WAIT_SECONDS = 20.0  # well inside API Gateway's 29 s
@@ -47,9 +45,9 @@ class ListenService:
     def __init__(
         self,
         *,
-        store: Store,
-        endpoints: EndpointService,
-        sender: Callable[[], Sender],
+        store: ListenDeliveries,
+        endpoints: EndpointLookup,
+        sender: PulledDeliveries,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
     ) -> None:
@@ -78,7 +76,7 @@ class ListenService:
             if waiting or self._clock() >= deadline or endpoint.session_over(self._clock()):
                 break
             self._sleep(POLL_SECONDS)
-        sender = self._sender()
+        sender = self._sender
         now = self._clock()
         data = []
         for pulled in waiting:
@@ -109,7 +107,7 @@ class ListenService:
         if pulled is None:
             raise NotFoundError(f"no waiting delivery {delivery_id!r}", code="delivery_not_found")
         outcome = _outcome(doc)
-        result = self._sender().complete_pulled(pulled, outcome)
+        result = self._sender.complete_pulled(pulled, outcome)
         if result == "stale":
             raise ConflictError(
                 "this delivery was already reported or has ended", code="delivery_not_pending"

@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 import yaml
 
+from chalicelib.aws.parameters import FixedAdminKey
 from chalicelib.models import Application
 from chalicelib.scope import OPERATOR
 from chalicelib.tokens import TokenService
-from tests.stack import ADMIN_KEY, Stack, github_headers, wait_until
+from testkit.stack import ADMIN_KEY, Stack, github_headers, wait_until
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
 COLUMNS = ("admin", "tok", "ro", "tok>B", "expired", "revoked", "session")
@@ -278,7 +279,7 @@ def tenants(stack: Stack) -> dict[str, Any]:
         == 200
     )
     # Signed with the deployment's key like any other, but issued two hours ago for one hour.
-    past = TokenService(store=None, clock=lambda: time.time() - 7200, admin_key=lambda: ADMIN_KEY)  # type: ignore[arg-type]
+    past = TokenService(store=None, clock=lambda: time.time() - 7200, admin_key=FixedAdminKey(ADMIN_KEY))  # type: ignore[arg-type]
     expired = past.mint(
         Application(id=a.id, name="A", created_at=0, updated_at=0), {"expires_in": 3600}, OPERATOR
     )

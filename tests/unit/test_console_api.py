@@ -15,8 +15,8 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR, Scope
 from chalicelib.tally import Tally, hour_of
+from testkit.fakes import FakeClock, MemoryStore
 from tests.conftest import Services, github_headers, inbound, make_services
-from tests.fakes import FakeClock, MemoryStore
 
 
 class Receiver:
@@ -58,7 +58,7 @@ def s(receiver: Receiver) -> Services:
 
 
 def _endpoint(s: Services, url: str, **doc: Any) -> str:
-    return s.container.endpoints.create({"url": url, **doc}, OPERATOR)[0].id
+    return s.api.endpoints.create({"url": url, **doc}, OPERATOR)[0].id
 
 
 def _route_batch(s: Services) -> None:
@@ -72,7 +72,7 @@ def _send_batch(s: Services) -> list[BaseException | None]:
     s.deliveries.sent.clear()
     s.deliveries.delays.clear()
     s.clock.now = max([s.clock.now, *(Task.decode(t).not_before for t in tasks)])
-    return s.container.sender.handle_many(tasks)
+    return s.worker.sender.handle_many(tasks)
 
 
 def _hour(s: Services) -> int:
@@ -96,7 +96,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
     for _ in range(2):
         with pytest.raises(Exception, match="signature"):
             s.ingest.receive(inbound(sid, b"{}", github_headers(b"{}", secret="wrong-secret-value")))
-    s.container.rejection_log.settle()  # rejections are written in aggregate, at most once a second
+    s.api.rejection_log.settle()  # rejections are written in aggregate, at most once a second
     writes = s.store.writes
     # WHEN the router and the sender each handle their batch
     _route_batch(s)
@@ -110,7 +110,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
         "rejected": 2,
     }
     assert s.store.writes - writes == 3 + 3 + 3 + 1 + 2
-    overview = s.container.stats.overview({"hours": "2"}, OPERATOR)
+    overview = s.api.stats.overview({"hours": "2"}, OPERATOR)
     assert [h["start"] for h in overview["hours"]] == [_hour(s) - 3600, _hour(s)]
     assert overview["hours"][0] == {
         "start": _hour(s) - 3600,
@@ -125,7 +125,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
 def test_a_counter_write_that_fails_never_fails_a_delivery(s: Services) -> None:
     # GIVEN a store whose counter writes fail
     _endpoint(s, "https://hooks.example.com/in")
-    s.container.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    s.api.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
 
     def broken(hour: int, counts: Any) -> None:
         raise StorageError("DynamoDB update_item failed: ProvisionedThroughputExceededException")
@@ -158,15 +158,15 @@ def test_the_tally_writes_one_update_per_hour_touched() -> None:
 @pytest.mark.parametrize("hours", ["0", "169", "x", "-1", "1.5", ""])
 def test_a_window_out_of_range_is_a_stable_400(s: Services, hours: str) -> None:
     with pytest.raises(Exception) as err:
-        s.container.stats.overview({"hours": hours}, OPERATOR)
+        s.api.stats.overview({"hours": hours}, OPERATOR)
     assert getattr(err.value, "code", None) == "invalid_hours"
 
 
 def test_the_overview_is_the_operators_only(s: Services) -> None:
-    app = s.container.applications.create({"name": "A"}, OPERATOR)
+    app = s.api.applications.create({"name": "A"}, OPERATOR)
     with pytest.raises(ForbiddenError):
-        s.container.stats.overview({}, Scope(application_id=app.id))
-    assert len(s.container.stats.overview({"hours": "168"}, OPERATOR)["hours"]) == 168
+        s.api.stats.overview({}, Scope(application_id=app.id))
+    assert len(s.api.stats.overview({"hours": "168"}, OPERATOR)["hours"]) == 168
 
 
 # ------------------------------------------------------------------------------------------ attention
@@ -175,7 +175,7 @@ def test_the_overview_is_the_operators_only(s: Services) -> None:
 def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_first(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     app = c.applications.create({"name": "A"}, OPERATOR)
     healthy = _endpoint(s, "https://hooks.example.com/ok")
     failing = _endpoint(s, "https://hooks.example.com/fail", application=app.id)
@@ -205,7 +205,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
 
 
 def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: Services) -> None:
-    c = s.container
+    c = s.api
     endpoint_id = _endpoint(s, "https://hooks.example.com/gone")
     s.store.disable_endpoint(endpoint_id, "the endpoint answered 410 Gone", s.clock())
     s.store.set_endpoint_failing(endpoint_id, s.clock())
@@ -246,7 +246,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
     for n in range(80, 109):
         s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(endpoint_id, n, now + n, "succeeded")
     s.store.attempts[("msg_109", endpoint_id, "g", 1)] = _attempt(endpoint_id, 109, now + 109, "in_flight")
-    health = s.container.endpoints.health(endpoint_id, OPERATOR)
+    health = s.api.endpoints.health(endpoint_id, OPERATOR)
     assert health["window"] == 50
     assert (health["attempts"], health["succeeded"], health["success_rate"]) == (49, 29, round(29 / 49, 4))
     assert health["last_attempt_at"] == health["last_success_at"] == now + 108
@@ -262,7 +262,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
 
 def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
-    health = s.container.endpoints.health(endpoint_id, OPERATOR)
+    health = s.api.endpoints.health(endpoint_id, OPERATOR)
     assert (health["window"], health["success_rate"], health["last_error"]) == (0, None, None)
 
 
@@ -270,7 +270,7 @@ def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None
 
 
 def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services, receiver: Receiver) -> None:
-    c = s.container
+    c = s.api
     app = c.applications.create({"name": "A"}, OPERATOR)
     # GIVEN two endpoints of one application, the target filtering on a type the test event is not
     target = _endpoint(
@@ -304,17 +304,17 @@ def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services,
 def test_a_test_event_to_a_disabled_endpoint_is_a_409(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/off", enabled=False)
     with pytest.raises(ConflictError) as err:
-        s.container.publisher.send_test(endpoint_id, {}, OPERATOR)
+        s.api.publisher.send_test(endpoint_id, {}, OPERATOR)
     assert err.value.code == "endpoint_disabled"
     assert s.queue.sent == []
 
 
 def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
     s = make_services(strict_event_types=True, allow_private_destinations=True, allow_http=True)
-    endpoint_id = s.container.endpoints.create({"url": "http://127.0.0.1:9/x"}, OPERATOR)[0].id
-    s.container.publisher.send_test(endpoint_id, {}, OPERATOR)
+    endpoint_id = s.api.endpoints.create({"url": "http://127.0.0.1:9/x"}, OPERATOR)[0].id
+    s.api.publisher.send_test(endpoint_id, {}, OPERATOR)
     with pytest.raises(Exception) as err:
-        s.container.publisher.send_test(endpoint_id, {"event_type": "not.in.catalog"}, OPERATOR)
+        s.api.publisher.send_test(endpoint_id, {"event_type": "not.in.catalog"}, OPERATOR)
     assert getattr(err.value, "code", None) == "unknown_event_type"
 
 
@@ -324,12 +324,12 @@ def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
 def test_a_malformed_test_event_is_a_400(s: Services, body: Any) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/x")
     with pytest.raises(ValidationError):
-        s.container.publisher.send_test(endpoint_id, body, OPERATOR)
+        s.api.publisher.send_test(endpoint_id, body, OPERATOR)
     assert s.queue.sent == []
 
 
 def test_another_applications_endpoint_cannot_be_tested(s: Services) -> None:
-    c = s.container
+    c = s.api
     a = c.applications.create({"name": "A"}, OPERATOR)
     b = c.applications.create({"name": "B"}, OPERATOR)
     theirs = _endpoint(s, "https://hooks.example.com/b", application=b.id)
@@ -353,7 +353,7 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
     s = make_services(
         portal_name="Platform", portal_accent="#111111", portal_logo_url="https://p.example/l.png"
     )
-    c = s.container
+    c = s.api
     app = c.applications.create({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}, OPERATOR)
     assert s.store.get_application(app.id).branding == Branding("Acme", None, "#8a1c7c")
     token = Scope(application_id=app.id)
@@ -383,7 +383,7 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
 )
 def test_bad_branding_is_a_400_naming_the_field(s: Services, branding: Any, field: str) -> None:
     with pytest.raises(ValidationError) as err:
-        s.container.applications.create({"name": "A", "branding": branding}, OPERATOR)
+        s.api.applications.create({"name": "A", "branding": branding}, OPERATOR)
     assert (err.value.code, err.value.field) == ("invalid_branding", field)
 
 
@@ -445,7 +445,7 @@ def test_an_accent_is_judged_by_its_contrast_with_white() -> None:
 def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     # GIVEN three endpoints: one succeeds, one fails for good, one is disabled after the message matched
     _endpoint(s, "https://hooks.example.com/ok", retry_schedule=[0])
     _endpoint(s, "https://hooks.example.com/bad", retry_schedule=[0])
@@ -474,9 +474,9 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
 
 
 def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> None:
-    message_id = s.container.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    message_id = s.api.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
     _route_batch(s)
-    shown = s.container.messages.get(message_id, OPERATOR)
+    shown = s.api.messages.get(message_id, OPERATOR)
     assert shown["delivery_summary"] == {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
 
 
@@ -486,7 +486,7 @@ def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> Non
 def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     # GIVEN a message that matched no endpoint, then an endpoint added
     message_id = c.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
     _route_batch(s)
@@ -504,7 +504,7 @@ def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
 def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and_filter(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     app = c.applications.create({"name": "A"}, OPERATOR)
     # GIVEN messages that matched nothing: one before the window, two in it (one of another type),
     # one of an application, and one that matched an endpoint
@@ -542,5 +542,5 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
 def test_include_unmatched_must_be_a_boolean(s: Services, flag: Any) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
     with pytest.raises(ValidationError) as err:
-        s.container.recovery.recover(endpoint_id, {"since": 0, "include_unmatched": flag}, OPERATOR)
+        s.api.recovery.recover(endpoint_id, {"since": 0, "include_unmatched": flag}, OPERATOR)
     assert err.value.field == "include_unmatched"

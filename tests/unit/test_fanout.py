@@ -15,8 +15,8 @@ from chalicelib.models import INLINE_ENDPOINTS, Endpoint
 from chalicelib.outbound.tasks import CHUNK_PREFIX, Task
 from chalicelib.ports import PageRequest
 from chalicelib.scope import OPERATOR
+from testkit.fakes import MAX_ITEM_BYTES, item_size
 from tests.conftest import Services
-from tests.fakes import MAX_ITEM_BYTES, item_size
 from tests.unit.test_delivery import Receiver, World
 
 
@@ -127,7 +127,7 @@ def test_the_router_reloads_an_owner_only_when_its_version_moves(services: Servi
     s = services
     w = World(s, Receiver())
     _endpoints(w, 600)
-    cache = w.container.subscriptions
+    cache = w.worker.subscriptions
     cache._check = 10  # the World's container checks every time (0 s); production's default is 10 s
     reads: list[str] = []
     version = s.store.owner_version
@@ -168,7 +168,7 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
     made = _endpoints(world, 1_200)
     message_id = _publish(world)
     world.run(max_steps=10_000)
-    messages = world.container.messages
+    messages = world.api.messages
     seen: list[str] = []
     cursor = None
     reads = 0
@@ -193,16 +193,16 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
             break
     assert sorted(attempts) == sorted(seen)
     with pytest.raises(ValidationError) as refused:
-        world.container.recovery.resend(message_id, {}, OPERATOR)
+        world.api.recovery.resend(message_id, {}, OPERATOR)
     assert refused.value.code == "endpoint_ids_required"
-    assert world.container.recovery.resend(message_id, {"endpoint_ids": seen[:3]}, OPERATOR) == seen[:3]
+    assert world.api.recovery.resend(message_id, {"endpoint_ids": seen[:3]}, OPERATOR) == seen[:3]
     tasks = [Task.decode(b) for b in world.deliveries.sent]
     assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
 
 
 def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
     w = World(services, Receiver())
-    app = w.container.applications.create({"name": "acme", "uid": "acme"}, OPERATOR)
+    app = w.api.applications.create({"name": "acme", "uid": "acme"}, OPERATOR)
     reads: list[str] = []
     get = services.store.get_application
     services.store.get_application = lambda a: (reads.append(a), get(a))[1]  # type: ignore[method-assign]
@@ -230,7 +230,7 @@ def test_a_fanned_out_messages_attempts_are_spread_over_one_partition_per_page(w
     assert max(per_key.values()) <= 500  # about one page's worth of deliveries per key, in all
     # AND a resend's next attempt lands beside the first, in the same partition
     some = sorted(a.endpoint_id for a in attempts)[:2]
-    world.container.recovery.resend(message_id, {"endpoint_ids": some}, OPERATOR)
+    world.api.recovery.resend(message_id, {"endpoint_ids": some}, OPERATOR)
     world.run(max_steps=100)
     for endpoint_id in some:
         latest = world.s.store.latest_attempt(message_id, endpoint_id, attempts[0].generation, shards=3)
@@ -260,7 +260,7 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     _endpoints(world, 1_200)
     message_id = _publish(world)
     world.route_all()
-    messages = world.container.messages
+    messages = world.api.messages
     [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
     world.run(max_steps=10_000)
@@ -278,7 +278,7 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     skipped = [r.url for r in world.receiver.requests[:5]]
     gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
     world.s.store.put_endpoint(replace(gone, enabled=True, disabled_reason=None))
-    world.container.recovery.resend(message_id, {"endpoint_ids": [gone.id]}, OPERATOR)
+    world.api.recovery.resend(message_id, {"endpoint_ids": [gone.id]}, OPERATOR)
     pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
     assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
     world.run(max_steps=100)

@@ -33,7 +33,7 @@ def services() -> Services:
 
 @pytest.fixture
 def client(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    monkeypatch.setattr(app_module, "_container", lambda: services.container)
+    monkeypatch.setattr(app_module, "_container", lambda: services.api)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as test_client:
         yield test_client
 

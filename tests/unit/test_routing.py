@@ -13,8 +13,8 @@ from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
 from chalicelib.outbound.routing import PoisonMessageError, glob_match
+from testkit.fakes import MemoryQueue
 from tests.conftest import Services, github_headers, inbound
-from tests.fakes import MemoryQueue
 
 BODY = b'{"action": "opened"}'
 
@@ -216,7 +216,7 @@ def test_a_tenant_filter_cannot_stall_another_tenants_message_in_the_router(serv
     from tests.unit.test_delivery import Receiver, World
 
     world = World(services, Receiver())
-    app = world.container.applications.create({"name": "greedy"}, OPERATOR)
+    app = world.api.applications.create({"name": "greedy"}, OPERATOR)
     patterns = ["*a" * MAX_PATTERN_STARS + f"b{i}" for i in range(MAX_FILTERS)]
     for _ in range(5):
         world.endpoint(application=app.id, filter={"event_types": patterns})
