@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests import aws
+from testkit import aws
 
 
 @pytest.fixture
