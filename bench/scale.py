@@ -51,6 +51,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"app_[0-9a-f]+"), "{application}"),
     (re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}"), "{hour}"),
     (re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "{day}"),
+    (re.compile(r"#A[0-9]{1,3}$"), "#A{k}"),
     (re.compile(r"#[0-9]{1,3}$"), "#{s}"),
 )
 _SET = re.compile(r"(#?\w+)\s*=\s*(:\w+)")
@@ -203,9 +204,18 @@ DATA_MODEL_KEYS: tuple[tuple[str, str, str, float, str], ...] = (
     (
         "table",
         "MSG#{message}",
-        "router: the message (2 units at 1 KB); sender: claim + result (1 + 1)",
+        "router: the message (2 units at 1 KB); sender: claim + result (1 + 1) of each delivery of a "
+        "message with its endpoints inline (at most 100)",
         4.0,
         "own",
+    ),
+    (
+        "table",
+        "MSG#{message}#A{k}",
+        "sender: claim + result (1 + 1) of each delivery of a message that fanned out in pages; k: a hash "
+        "of the endpoint id over one partition per fan-out page (at most 128), so ~500 deliveries a key",
+        2.0,
+        "fanout",
     ),
     (
         "table",
@@ -254,6 +264,137 @@ DATA_MODEL_KEYS: tuple[tuple[str, str, str, float, str], ...] = (
 )
 
 
+# ---------------------------------------------------------------- one message to 50,000 endpoints
+
+FANOUT_ENDPOINTS = 50_000
+# The senders' rate by docs/fanout.md's model of AWS: from idle the deliveries mapping starts at 5 batches
+# and adds 5 a second, a batch of 10 taking ~0.3 s, so deliveries by T seconds are (10 / 0.3)(5T + 2.5T^2)
+# (50,000 by T = 23.5 s, at 4,083/s then: the cold peak); warm, 1,000 concurrent batches: 33,333/s.
+BATCH_DELIVERIES_PER_S = 10 / 0.3
+WARM_DELIVERIES_PER_S = 1_000 * BATCH_DELIVERIES_PER_S
+# The busiest attempt key's write units/s in that model, cold peak and warm (``fanout_attempt_model``
+# computes them from the adapter's writes; the data-model table shows these, a test checks they agree).
+FANOUT_MODEL_KEY_RATES = (92.0, 751.0)
+
+
+def cold_ramp_seconds(endpoints: int) -> float:
+    """When the last first attempt of a ``endpoints`` fan-out starts, senders ramping up from idle."""
+    # (10 / 0.3)(5T + 2.5T^2) = endpoints
+    a, b, c = 2.5 * BATCH_DELIVERIES_PER_S, 5 * BATCH_DELIVERIES_PER_S, -float(endpoints)
+    return (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+
+
+def cold_peak_rate(endpoints: int) -> float:
+    """The senders' delivery rate when the last first attempt starts (the ramp's highest)."""
+    return BATCH_DELIVERIES_PER_S * (5 + 5 * cold_ramp_seconds(endpoints))
+
+
+@dataclass
+class FanoutModel:
+    """Every first attempt (claim and result) of one message to ``endpoints``, by partition key."""
+
+    shards: int
+    keys: int
+    units: int  # write units in all
+    busiest: int  # write units on the busiest key
+    endpoints: int
+
+    def rate(self, deliveries_per_s: float) -> float:
+        """The busiest key's write units/s while the senders deliver at that rate."""
+        return self.busiest / self.endpoints * deliveries_per_s
+
+    def capped_seconds(self) -> float:
+        """How long the busiest key alone needs at DynamoDB's 1,000 write units/s per partition key."""
+        return self.busiest / PARTITION_LIMIT
+
+
+def fanout_attempt_model(endpoints: int = FANOUT_ENDPOINTS, shards: int | None = None) -> FanoutModel:
+    """Run the DynamoDB adapter's claim and result writes of every first attempt of one message to
+    ``endpoints`` endpoints on a client that only records (no network), every write by partition key.
+
+    ``shards`` None: as the router stores such a message now (one attempt partition per fan-out page,
+    ``attempt_shards_for``); 0: as before, every attempt under ``MSG#{id}``.
+    """
+    import hashlib
+    from dataclasses import replace
+
+    from chalicelib.aws.dynamo import DynamoStore
+    from chalicelib.aws.dynamodb.keys import SUBSCRIPTION_PAGE
+    from chalicelib.models import Attempt, attempt_shards_for
+
+    pages = math.ceil(endpoints / SUBSCRIPTION_PAGE)
+    count = attempt_shards_for(pages) if shards is None else shards
+    recorder = WriteRecorder()
+
+    class Recording:
+        def put_item(self, **params: Any) -> dict[str, Any]:
+            recorder.record("PutItem", params)
+            return {}
+
+    store = DynamoStore(Recording(), "t", lambda: 1.8e9)  # type: ignore[arg-type]
+    message_id = "msg_" + "5" * 32
+    for i in range(endpoints):
+        endpoint_id = "ep_" + hashlib.sha256(str(i).encode()).hexdigest()[:32]
+        claim = Attempt(
+            message_id=message_id,
+            endpoint_id=endpoint_id,
+            number=1,
+            claim_id="clm_" + "0" * 32,
+            started_at=1.8e9,
+            status="in_flight",
+            delivery_status="pending",
+            lease_until=1.8e9 + 60,
+            expires_at=1.8e9 + 30 * 86400,
+            generation="a1b2c3d4e5f6",
+            shards=count,
+        )
+        store.claim_attempt(claim, 1.8e9)
+        store.finish_attempt(
+            replace(
+                claim,
+                status="succeeded",
+                delivery_status="succeeded",
+                duration_ms=180,
+                response_status=200,
+                response_body='{"ok":true}',
+            )
+        )
+    table = {key: units for (where, key), units in recorder.units.items() if where == "table"}
+    return FanoutModel(count, len(table), sum(table.values()), max(table.values()), endpoints)
+
+
+def _print_fanout(endpoints: int) -> list[FanoutModel]:
+    """Print the big fan-out's attempt keys, before and after attempt shards; returns both models."""
+    cold, warm = cold_peak_rate(endpoints), WARM_DELIVERIES_PER_S
+    say(
+        f"   big fan-out: one message to {endpoints:,} endpoints, every first attempt (claim + result) "
+        "written by the DynamoDB adapter, by partition key"
+    )
+    say(
+        f"   senders by the model: cold ramp, last first attempt at {cold_ramp_seconds(endpoints):.1f} s, "
+        f"{cold:,.0f} deliveries/s then; warm, {warm:,.0f}/s"
+    )
+    say(
+        f"   {'attempt key':<26} {'keys':>5} {'units':>8} {'busiest':>8} {'cold peak/s':>16} "
+        f"{'warm/s':>16} {'busiest key alone at 1,000/s':>29}"
+    )
+    models = [fanout_attempt_model(endpoints, 0), fanout_attempt_model(endpoints)]
+    for name, model in zip(("MSG#{message} (before)", "MSG#{message}#A{k}"), models, strict=True):
+        rates = []
+        for rate in (cold, warm):
+            value = model.rate(rate)
+            rates.append(f"{value:,.0f}" + (" OVER" if value > PARTITION_LIMIT else ""))
+        say(
+            f"   {name:<26} {model.keys:>5} {model.units:>8,} {model.busiest:>8,} {rates[0]:>16} "
+            f"{rates[1]:>16} {model.capped_seconds():>27.1f} s"
+        )
+    say(
+        "   busiest key alone: the seconds DynamoDB's 1,000 write units/s per partition key needs for the "
+        "busiest key's writes (a floor on the last first attempt; split-for-heat aside)."
+    )
+    return models
+
+
 def items_markdown() -> str:
     """The data-model document's item table, from the key catalogue the adapter modules declare."""
     from chalicelib.aws.dynamodb import catalogue
@@ -283,12 +424,17 @@ def key_rates_markdown(shards: int) -> str:
         over = shards if key.endswith("#{s}") else 1
         if scope == "own":
             spread = hot = f"{per_webhook:g} per message, once"
+        elif scope == "fanout":
+            cold, warm = FANOUT_MODEL_KEY_RATES
+            spread = hot = (
+                f"2 per delivery: one message to 50,000 endpoints, {cold:,.0f}/s cold, {warm:,.0f}/s warm"
+            )
         elif scope == "mgmt":
             spread = hot = "management rate"
         else:
             spread = f"{per_webhook * SPREAD_RATE / over:,.0f}"
             hot = f"{per_webhook * (SPREAD_RATE if scope == 'all' else HOT_RATE) / over:,.0f}"
-        shown = "" if scope == "mgmt" else f"{per_webhook:g}"
+        shown = "" if scope in ("mgmt", "fanout") else f"{per_webhook:g}"
         lines.append(f"| {where} | `{key}` | {writer} | {shown} | {spread} | {hot} |")
     return "\n".join(lines) + "\n"
 
@@ -454,6 +600,8 @@ def run(quick: bool) -> list[Row]:
     mixed = _print(loads[0], SPREAD_RATE, f"{OWNERS} owners, each its own source and endpoint")
     say()
     hot = _print(loads[1], HOT_RATE, "one application's source and endpoint take everything")
+    say()
+    before, after = _print_fanout(FANOUT_ENDPOINTS)
     say(
         "   busiest: write units on the kind's busiest key in this sample; sample: that key's share of the "
         "webhooks times the rate (a few hundred webhooks over 16 hashed shards overstate the busiest); "
@@ -475,6 +623,15 @@ def run(quick: bool) -> list[Row]:
             None,
             "WRU/s",
             note=f"scale model, {n} webhooks into one source, one application, one endpoint",
+        ),
+        Row(
+            "busiest attempt key, one message to 50,000 endpoints (warm senders)",
+            after.rate(WARM_DELIVERIES_PER_S),
+            None,
+            "WRU/s",
+            note=f"{after.keys - 1} attempt partitions (+ the message's own key, unused); before: "
+            f"{before.rate(WARM_DELIVERIES_PER_S):,.0f} WRU/s on MSG#{{message}}, "
+            f"{before.capped_seconds():.0f} s at 1,000/s",
         ),
         Row(
             "DynamoDB write units per delivered webhook (scale model, mixed)",

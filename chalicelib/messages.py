@@ -165,7 +165,9 @@ class MessageService:
         message = self.message(message_id, scope)
         shown = shown_to(message, scope).public()
         if not message.fanout_pages:
-            states = delivery_states(message, self._store.list_attempts(message_id))
+            states = delivery_states(
+                message, self._store.list_attempts(message_id, shards=message.attempt_shards)
+            )
             return {
                 **shown,
                 "delivery_summary": delivery_summary(states),
@@ -177,7 +179,7 @@ class MessageService:
         states, cursor = self._delivery_page(message, page)
         return {
             **shown,
-            "delivery_summary": delivery_summary(states),
+            "delivery_summary": self._fanned_summary(message) or delivery_summary(states),
             "deliveries": states,
             "deliveries_total": message.endpoint_count,
             "deliveries_cursor": cursor,
@@ -204,10 +206,30 @@ class MessageService:
             if offset >= len(fanned.endpoint_ids):
                 number, offset = number + 1, 0
         with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
-            latest = list(pool.map(lambda e: self._store.latest_attempt(message.id, e, generation), ids))
+            latest = list(
+                pool.map(
+                    lambda e: self._store.latest_attempt(
+                        message.id, e, generation, shards=message.attempt_shards
+                    ),
+                    ids,
+                )
+            )
         states = [_state_of(e, a) for e, a in zip(ids, latest, strict=True)]
         more = number < message.fanout_pages
         return states, encode_cursor([str(number), str(offset)]) if more else None
+
+    def _fanned_summary(self, message: Message) -> dict[str, int] | None:
+        """Every delivery of a message with attempt shards, by status, from its counters (one read of at
+        most 128 small items, whatever its size): the ended ones as counted when they ended, the rest of
+        the deliveries counted so far pending. None for a message without them (inline, or older)."""
+        if not message.attempt_shards:
+            return None
+        ended = self._store.delivery_counts(message.id, generation_of(message), message.attempt_shards)
+        counts: dict[str, int] = dict.fromkeys(DELIVERY_STATUSES, 0)
+        for status, value in ended.items():
+            counts[status] = max(value, 0)
+        counts["pending"] = max(message.endpoint_count - sum(counts.values()), 0)
+        return counts
 
     def listing(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
         """A search page, each message with its ``delivery_summary``.
@@ -221,13 +243,16 @@ class MessageService:
         items = []
         for message in found.items:
             if message.fanout_pages:
-                # Never every attempt of a big message: its first page of deliveries stands for it.
-                summary = delivery_summary(self._delivery_page(message, PageRequest(limit=50))[0])
+                # Never every attempt of a big message: its counters (one BatchGetItem), or for one
+                # stored before them its first page of deliveries.
+                summary = self._fanned_summary(message) or delivery_summary(
+                    self._delivery_page(message, PageRequest(limit=50))[0]
+                )
                 items.append({**message.public(), "delivery_summary": summary})
                 continue
             attempts = read.get(message.id)
             if attempts is None:
-                attempts = self._store.list_attempts(message.id)
+                attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
             summary = delivery_summary(delivery_states(message, attempts))
             items.append({**message.public(), "delivery_summary": summary})
         return Page(items, found.cursor)
@@ -285,10 +310,13 @@ class MessageService:
         if status is not None:
 
             def keep(message: Message) -> bool:
-                if message.fanout_pages:  # bounded: the first deliveries of a big message decide
+                if message.fanout_pages:  # bounded: its counters, or its first deliveries, decide
+                    counted = self._fanned_summary(message)
+                    if counted is not None:
+                        return counted[status] > 0
                     states = self._delivery_page(message, PageRequest(limit=50))[0]
                     return any(d["status"] == status for d in states)
-                attempts = self._store.list_attempts(message.id)
+                attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
                 if attempts_of is not None:
                     attempts_of[message.id] = attempts
                 return any(d["status"] == status for d in delivery_states(message, attempts))
@@ -328,8 +356,10 @@ class MessageService:
         message = self.message(message_id, scope)
         if message.fanout_pages:
             # One Query of ``limit`` attempts in key order (by endpoint): never every attempt.
-            return self._store.message_attempts(message_id, limit=page.limit, cursor=page.cursor)
-        attempts = self._store.list_attempts(message_id)
+            return self._store.message_attempts(
+                message_id, limit=page.limit, cursor=page.cursor, shards=message.attempt_shards
+            )
+        attempts = self._store.list_attempts(message_id, shards=message.attempt_shards)
         position = decode_cursor(page.cursor, 1)
         start = 0
         if position is not None:

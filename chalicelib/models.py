@@ -161,6 +161,10 @@ class Message:
     fanout_pages: int = 0
     fanned_pages: int = 0
     endpoint_count: int = 0
+    # How many partitions the attempts of a message that fanned out in pages are spread over (each
+    # endpoint's attempts in one of them, by a hash of its id; ``attempt_shards_for``); 0: every attempt
+    # under the message's own key (inline messages, and paged ones stored before attempt shards).
+    attempt_shards: int = 0
 
     @property
     def deliveries(self) -> int:
@@ -302,6 +306,7 @@ class Attempt:
     next_attempt_at: float | None = None
     expires_at: float = 0.0
     generation: str = ""  # which storing of the message this attempt belongs to (see generation_of)
+    shards: int = 0  # its message's ``attempt_shards``: which partition the attempt is kept in
 
     def public(self) -> dict[str, Any]:
         """The attempt as the API shows it."""
@@ -323,6 +328,16 @@ class Attempt:
 
 
 INLINE_ENDPOINTS = 100  # matched endpoint ids kept in the message item itself (the common case: one write)
+
+# A message that fans out in pages spreads its attempts over one partition per fan-out page (at most 500
+# endpoints each, so at most ~1,000 first-attempt writes on any one key in all, whatever the senders'
+# speed), up to this many: 50,000 endpoints (100 pages) take 100 partitions (docs/data-model.md).
+ATTEMPT_SHARDS_MAX = 128
+
+
+def attempt_shards_for(fanout_pages: int) -> int:
+    """The attempt partitions of a message that fans out over ``fanout_pages`` pages (0: none, inline)."""
+    return min(max(fanout_pages, 0), ATTEMPT_SHARDS_MAX)
 
 
 @dataclass(frozen=True)

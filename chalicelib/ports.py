@@ -255,19 +255,46 @@ class AttemptStore(Protocol):
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         """Create an attempt unless it exists and is finished or still leased; True if claimed."""
 
-    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
-        """One attempt, or None."""
+    def get_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, number: int, *, shards: int = 0
+    ) -> Attempt | None:
+        """One attempt, or None (``shards``: its message's ``attempt_shards``, as for every attempt read)."""
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record an attempt's outcome if the caller still holds its claim."""
 
-    def list_attempts(self, message_id: str) -> list[Attempt]:
+    def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
         """Every attempt of a message, newest first (only for messages with inline endpoints)."""
 
-    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
-        """A page of a message's attempts in key order (by endpoint, storing, number): bounded reads."""
+    def message_attempts(
+        self, message_id: str, *, limit: int, cursor: str | None, shards: int = 0
+    ) -> Page[Attempt]:
+        """A page of a message's attempts in key order (by endpoint, storing, number; with ``shards``,
+        within each attempt partition in turn): bounded reads, possibly a short page with a cursor."""
 
-    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
+    def count_delivery_ending(
+        self,
+        message_id: str,
+        generation: str,
+        endpoint_id: str,
+        *,
+        shards: int,
+        status: str,
+        reopened: str | None,
+        expires_at: float,
+    ) -> None:
+        """Count one delivery of a message with attempt shards that ended ``status`` (``reopened``: the
+        status it had ended in before a resend, taken off); best effort, never raises for a lost count."""
+        ...
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
+        """The ended deliveries of one storing of a message with attempt shards, by status (bounded:
+        one read of at most ``shards`` small items)."""
+        ...
+
+    def latest_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0
+    ) -> Attempt | None:
         """The latest attempt of one delivery in one storing of a message, or None (one bounded read)."""
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:

@@ -92,7 +92,8 @@ def start_moto(port: int, log_path: Path | None = None, *, held: bool = False) -
     start = log_path.stat().st_size if log_path.exists() else 0
     # Private (0600): beside the local stack's state, and what the emulator logs is that state's traffic.
     out = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
-    command = [str(Path(__file__).with_name("moto_child.py"))] if held else ["-m", "moto.server"]
+    # Always our launcher: it installs the emulator's speed-ups (local/moto_speedups.py) before moto starts.
+    command = [str(Path(__file__).with_name("moto_child.py")), *(["--held"] if held else [])]
     proc = subprocess.Popen(
         [sys.executable, *command, "-H", "127.0.0.1", "-p", str(port)],
         stdout=out,

@@ -1,4 +1,6 @@
-"""moto's server for ``make dev``: deaf to Ctrl-C and SIGTERM, so ``make dev`` can save its state first.
+"""moto's server for the local stack, with the emulator's SQS index (``local/moto_speedups.py``) installed.
+
+``--held`` (``make dev``): deaf to Ctrl-C and SIGTERM, so ``make dev`` can save its state first.
 
 A Ctrl-C in the terminal (or a SIGTERM to the process group) reaches every process of ``make dev`` at
 once; were the emulator to exit with it, there would be nothing left to save. Here those signals stay
@@ -13,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 
 def _watch(parent: int) -> None:
@@ -22,9 +25,16 @@ def _watch(parent: int) -> None:
 
 
 if __name__ == "__main__":
-    # Blocked rather than ignored: moto installs its own handlers, and a blocked signal is never delivered.
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+    args = sys.argv[1:]
+    if args[:1] == ["--held"]:
+        args = args[1:]
+        # Blocked rather than ignored: moto installs its own handlers, and a blocked signal is never delivered.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from local import moto_speedups
+
+    moto_speedups.install()
     from moto.server import main
 
-    main(sys.argv[1:])
+    main(args)

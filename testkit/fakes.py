@@ -99,6 +99,7 @@ class MemoryStore(
         self.fanned: dict[str, set[int]] = {}
         self.messages: dict[str, Message] = {}
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
+        self.delivery_counters: dict[tuple[str, str], dict[str, int]] = {}  # (pk, sk) -> counts
 
     def store_message(self, message: Message, now: float) -> bool:
         self._maybe_fail()
@@ -208,7 +209,7 @@ class MemoryStore(
             entries = [
                 (
                     f"{keys.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
-                    f"MSG#{a.message_id}",
+                    _attempt_pk(a),
                     f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                     a.message_id,
                 )
@@ -219,7 +220,7 @@ class MemoryStore(
             entries = [
                 (
                     f"{keys.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
-                    f"MSG#{a.message_id}",
+                    _attempt_pk(a),
                     f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                     a.message_id,
                 )
@@ -284,8 +285,13 @@ class MemoryStore(
             self.writes += 1
             return True
 
-    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
-        return self.attempts.get((message_id, endpoint_id, generation, number))
+    def get_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, number: int, *, shards: int = 0
+    ) -> Attempt | None:
+        found = self.attempts.get((message_id, endpoint_id, generation, number))
+        if found is None or _attempt_pk(found) != codec.attempt_partition(message_id, endpoint_id, shards):
+            return None  # kept in another partition than the one asked for: AWS's GetItem misses it too
+        return found
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         self._maybe_fail()
@@ -298,31 +304,77 @@ class MemoryStore(
             self.writes += 1
             return True
 
-    def list_attempts(self, message_id: str) -> list[Attempt]:
-        mine = [a for (m, _, _, _), a in self.attempts.items() if m == message_id]
+    def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
+        partitions = codec.attempt_partitions(message_id, shards)
+        mine = [a for a in list(self.attempts.values()) if _attempt_pk(a) in partitions]
         return sorted(mine, key=lambda a: (a.started_at, a.number), reverse=True)
 
-    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+    def message_attempts(
+        self, message_id: str, *, limit: int, cursor: str | None, shards: int = 0
+    ) -> Page[Attempt]:
+        """As the adapter: key order within each attempt partition, the partitions in turn."""
         self._maybe_fail()
-        position = decode_cursor(cursor, 1)
-        if position is not None and not position[0].startswith("ATT#"):
-            raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+        partitions = codec.attempt_partitions(message_id, shards)
+        position = decode_cursor(cursor, 1 if shards <= 0 else 2)
+        start: tuple[int, str] = (0, "")
+        if position is not None:
+            number, sk = ("0", *position) if shards <= 0 else position
+            if not (number.isdigit() and int(number) < len(partitions) and sk.startswith("ATT#")):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            start = (int(number), sk)
         keyed = sorted(
-            (codec.attempt_key(m, e, g, n)["sk"]["S"], a)
+            (
+                (partitions.index(_attempt_pk(a)), codec.attempt_key(m, e, g, n)["sk"]["S"]),
+                a,
+            )
             for (m, e, g, n), a in list(self.attempts.items())
-            if m == message_id
+            if _attempt_pk(a) in partitions
         )
-        after = [(sk, a) for sk, a in keyed if position is None or sk > position[0]]
-        chunk = after[:limit]
-        more = len(after) > limit
-        return Page([a for _, a in chunk], encode_cursor([chunk[-1][0]]) if more else None)
+        after = [(key, a) for key, a in keyed if key > start]
+        chunk, more = after[:limit], len(after) > limit
+        if not more:
+            return Page([a for _, a in chunk], None)
+        number, sk = chunk[-1][0]
+        return Page([a for _, a in chunk], encode_cursor([sk] if shards <= 0 else [str(number), sk]))
 
-    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
+    def count_delivery_ending(
+        self,
+        message_id: str,
+        generation: str,
+        endpoint_id: str,
+        *,
+        shards: int,
+        status: str,
+        reopened: str | None,
+        expires_at: float,
+    ) -> None:
+        if shards <= 0 or status not in codec.ENDED_STATUSES or reopened == status:
+            return
+        key = codec.delivery_counter_key(message_id, generation, endpoint_id, shards)
+        with self._lock:
+            counts = self.delivery_counters.setdefault((key["pk"]["S"], key["sk"]["S"]), {})
+            counts[status] = counts.get(status, 0) + 1
+            if reopened in codec.ENDED_STATUSES:
+                counts[reopened] = counts.get(reopened, 0) - 1
+            self.writes += 1
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
         self._maybe_fail()
+        totals = dict.fromkeys(codec.ENDED_STATUSES, 0)
+        for key in codec.delivery_counter_keys(message_id, generation, shards):
+            for name, value in self.delivery_counters.get((key["pk"]["S"], key["sk"]["S"]), {}).items():
+                totals[name] += value
+        return totals
+
+    def latest_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0
+    ) -> Attempt | None:
+        self._maybe_fail()
+        partition = codec.attempt_partition(message_id, endpoint_id, shards)
         mine = [
             a
             for (m, e, g, _), a in list(self.attempts.items())
-            if m == message_id and e == endpoint_id and g == generation
+            if m == message_id and e == endpoint_id and g == generation and _attempt_pk(a) == partition
         ]
         return max(mine, key=lambda a: a.number, default=None)
 
@@ -331,7 +383,7 @@ class MemoryStore(
         entries = [
             (
                 f"{keys.time_key(a.started_at)}#{a.message_id}#{a.number:03d}",
-                f"MSG#{a.message_id}",
+                _attempt_pk(a),
                 f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                 a,
             )
@@ -443,6 +495,16 @@ class FakeKeyring:
             return self._master.decrypt(wrapped[:12], wrapped[12:], b"fake-kms")
         except Exception as exc:
             raise StorageError("KMS Decrypt failed: InvalidCiphertextException") from exc
+
+
+def _attempt_pk(attempt: Attempt) -> str:
+    """The partition the adapter keeps an attempt in (its message's key, or one of its attempt shards)."""
+    return codec.attempt_partition(attempt.message_id, attempt.endpoint_id, attempt.shards)
+
+
+def _attempt_pk(attempt: Attempt) -> str:
+    """The partition the adapter keeps an attempt in (its message's key, or one of its attempt shards)."""
+    return codec.attempt_partition(attempt.message_id, attempt.endpoint_id, attempt.shards)
 
 
 # ----------------------------------------------------------------- DynamoDB's limits, as AWS enforces them

@@ -9,7 +9,9 @@ The other aggregates' layouts are one module each in ``chalicelib.aws.dynamodb``
                                                 gsi3: APP#{application_id}#MSG#{s} / same (only with an
                                                 application)
     MSG#{id}  / FAN#{n:05d}  one page of the endpoint ids a big message matched (at most 500; TTL)
-    MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it)
+    MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it); a message that
+                                                fanned out in pages keeps it under MSG#{id}#A{k}
+                                                (k = hash of the endpoint id % attempt_shards)
                                                 gsi1: EP#{endpoint}#{s} / {started_at}#{message}#{n}
                                                 gsi2: END#{failed|skipped}#{yyyy-mm-dd}#{s} / same (only the
                                                 attempt that ended its delivery failed or skipped)
@@ -75,6 +77,20 @@ KEYS = (
         "ATT#{endpoint}#{generation}#{n}",
         gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
         gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (only the attempt that ended its delivery failed or skipped)",
+    ),
+    KeyKind(
+        "attempt of a message that fanned out in pages",
+        "MSG#{id}#A{k}",
+        "ATT#{endpoint}#{generation}#{n}",
+        note="k = CRC-32 of the endpoint id % the message's attempt_shards (its page count, at most 128)",
+        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
+        gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (as above)",
+    ),
+    KeyKind(
+        "ended deliveries of a message that fanned out in pages",
+        "MSG#{id}#C{k}",
+        "SUM#{generation}",
+        note="succeeded, failed, skipped: ADD per ended delivery of attempt shard k; TTL",
     ),
 )
 
@@ -238,6 +254,8 @@ def message_to_item(message: Message) -> Item:
     if message.fanout_pages:
         # Its ids are in FAN# pages; ``endpoint_count`` and the ``fanned`` set grow as each page is counted.
         item["fanout_pages"] = n(message.fanout_pages)
+    if message.attempt_shards:
+        item["attempt_shards"] = n(message.attempt_shards)
     return item
 
 
@@ -273,6 +291,7 @@ def item_to_message(item: Item) -> Message:
         fanout_pages=_int(item, "fanout_pages", 0) or 0,
         fanned_pages=len(item["fanned"]["NS"]) if "fanned" in item else 0,
         endpoint_count=_int(item, "endpoint_count", 0) or 0,
+        attempt_shards=_int(item, "attempt_shards", 0) or 0,
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
         application_id=_opt_s(item, "application_id"),
@@ -308,15 +327,58 @@ def item_to_fanout(item: Item) -> FanoutPage:
     )
 
 
-def attempt_key(message_id: str, endpoint_id: str, generation: str, number: int) -> Item:
+def attempt_partition(message_id: str, endpoint_id: str, shards: int = 0) -> str:
+    """The partition key of an endpoint's attempts at a message: ``MSG#{id}``, or for a message whose
+    attempts are spread over ``shards`` partitions (a fan-out in pages) ``MSG#{id}#A{k}``, ``k`` a stable
+    hash of the endpoint id: one delivery's attempts always share a partition (one Query reads them)."""
+    if shards <= 0:
+        return f"MSG#{message_id}"
+    return f"MSG#{message_id}#A{zlib.crc32(endpoint_id.encode('utf-8', 'surrogateescape')) % shards}"
+
+
+def attempt_partitions(message_id: str, shards: int) -> tuple[str, ...]:
+    """Every partition a reader of all a message's attempts queries: each shard in turn, then the
+    message's own key (attempts written there before the message's were sharded, e.g. during a deploy)."""
+    if shards <= 0:
+        return (f"MSG#{message_id}",)
+    return (*(f"MSG#{message_id}#A{k}" for k in range(shards)), f"MSG#{message_id}")
+
+
+ENDED_STATUSES = ("succeeded", "failed", "skipped")
+
+
+def delivery_counter_key(message_id: str, generation: str, endpoint_id: str, shards: int) -> Item:
+    """The counter of ended deliveries that one endpoint's delivery of a message with attempt shards
+    adds to: one per attempt shard (``MSG#{id}#C{k}``, its own partition key, so the attempt
+    partitions' writes stay as they are), per storing (``SUM#{generation}``)."""
+    k = attempt_partition(message_id, endpoint_id, shards).rsplit("#A", 1)[1]
+    return {"pk": s(f"MSG#{message_id}#C{k}"), "sk": s(f"SUM#{generation}")}
+
+
+def delivery_counter_keys(message_id: str, generation: str, shards: int) -> list[Item]:
+    """Every counter item of one storing of a message with ``shards`` attempt shards."""
+    return [{"pk": s(f"MSG#{message_id}#C{k}"), "sk": s(f"SUM#{generation}")} for k in range(shards)]
+
+
+def message_pk_of(partition: str) -> str:
+    """The message's own partition key (``MSG#{id}``) from one of its attempt partitions."""
+    return partition.split("#A", 1)[0]
+
+
+def attempt_key(message_id: str, endpoint_id: str, generation: str, number: int, shards: int = 0) -> Item:
     """The primary key of an attempt item."""
-    return {"pk": s(f"MSG#{message_id}"), "sk": s(f"ATT#{endpoint_id}#{generation}#{number:03d}")}
+    return {
+        "pk": s(attempt_partition(message_id, endpoint_id, shards)),
+        "sk": s(f"ATT#{endpoint_id}#{generation}#{number:03d}"),
+    }
 
 
 def attempt_to_item(attempt: Attempt) -> Item:
     """Encode an attempt."""
     item: Item = {
-        **attempt_key(attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number),
+        **attempt_key(
+            attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number, attempt.shards
+        ),
         # Sharded by message, so every attempt of one delivery shares a shard (and a cursor's tie-break).
         "gsi1pk": s(sharded(endpoint_attempts(attempt.endpoint_id), attempt.message_id)),
         "gsi1sk": s(f"{attempt.started_at:017.6f}#{attempt.message_id}#{attempt.number:03d}"),
@@ -345,6 +407,7 @@ def attempt_to_item(attempt: Attempt) -> Item:
         ("duration_ms", attempt.duration_ms),
         ("response_status", attempt.response_status),
         ("next_attempt_at", attempt.next_attempt_at),
+        ("shards", attempt.shards or None),
     ):
         if number is not None:
             item[name] = n(number)
@@ -355,7 +418,7 @@ def item_to_attempt(item: Item) -> Attempt:
     """Decode an attempt."""
     _, endpoint_id, generation, number = item["sk"]["S"].split("#")
     return Attempt(
-        message_id=item["pk"]["S"].removeprefix("MSG#"),
+        message_id=message_pk_of(item["pk"]["S"]).removeprefix("MSG#"),
         endpoint_id=endpoint_id,
         number=int(number),
         claim_id=item["claim_id"]["S"],
@@ -371,6 +434,7 @@ def item_to_attempt(item: Item) -> Attempt:
         next_attempt_at=_num(item, "next_attempt_at"),
         expires_at=float(item["expires_at"]["N"]),
         generation=generation,
+        shards=_int(item, "shards", 0) or 0,
     )
 
 

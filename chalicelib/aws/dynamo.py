@@ -8,7 +8,8 @@ last, after the attempt key layout change).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import Any
@@ -27,13 +28,15 @@ from chalicelib.aws.dynamodb.jobs import JobTable
 from chalicelib.aws.dynamodb.listen import ListenTable
 from chalicelib.aws.dynamodb.sessions import SessionTable
 from chalicelib.aws.dynamodb.sources import SourceTable
-from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.errors import BadRequestError, NotFoundError, StorageError
 from chalicelib.models import Attempt, FanoutPage, Message
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
+log = logging.getLogger("hookway.dynamo")
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
 QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
 EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
+ATTEMPT_PAGE_QUERIES = 32  # Queries one page of a sharded message's attempts makes at most (empty shards)
 
 
 class DynamoStore(
@@ -182,10 +185,12 @@ class DynamoStore(
             if by_endpoint or by_ending:
                 # An attempt entry names its message: once per page (of an endpoint's attempts, only a
                 # delivery's first one counts; an ending is one per delivery already).
-                if (by_endpoint and not entry["sk"]["S"].endswith("#001")) or entry["pk"]["S"] in seen:
+                # (The attempt's partition may be one of its message's attempt shards.)
+                message_pk = codec.message_pk_of(entry["pk"]["S"])
+                if (by_endpoint and not entry["sk"]["S"].endswith("#001")) or message_pk in seen:
                     continue
-                seen.add(entry["pk"]["S"])
-                keys.append({"pk": entry["pk"], "sk": codec.s("META")})
+                seen.add(message_pk)
+                keys.append({"pk": codec.s(message_pk), "sk": codec.s("META")})
             else:
                 keys.append({"pk": entry["pk"], "sk": entry["sk"]})
         matched = [
@@ -247,11 +252,13 @@ class DynamoStore(
             return False
         return True
 
-    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
+    def get_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, number: int, *, shards: int = 0
+    ) -> Attempt | None:
         """One attempt, or None (read consistently: it decides whether a task may be dropped)."""
         item = self._call(
             "get_item",
-            Key=codec.attempt_key(message_id, endpoint_id, generation, number),
+            Key=codec.attempt_key(message_id, endpoint_id, generation, number, shards),
             ConsistentRead=True,
         ).get("Item")
         return codec.item_to_attempt(item) if item else None
@@ -269,48 +276,129 @@ class DynamoStore(
             return False
         return True
 
-    def list_attempts(self, message_id: str) -> list[Attempt]:
-        """Every attempt of a message, newest first."""
+    def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
+        """Every attempt of a message, newest first (every partition of a sharded one, in turn)."""
         items: list[codec.Item] = []
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
-            "ExpressionAttributeValues": {":p": codec.s(f"MSG#{message_id}"), ":a": codec.s("ATT#")},
-        }
-        while True:
-            result = self._call("query", **kwargs)
-            items.extend(result.get("Items", []))
-            if not result.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        for partition in codec.attempt_partitions(message_id, shards):
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+                "ExpressionAttributeValues": {":p": codec.s(partition), ":a": codec.s("ATT#")},
+            }
+            while True:
+                result = self._call("query", **kwargs)
+                items.extend(result.get("Items", []))
+                if not result.get("LastEvaluatedKey"):
+                    break
+                kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
         attempts = [codec.item_to_attempt(i) for i in items]
         return sorted(attempts, key=lambda a: (a.started_at, a.number), reverse=True)
 
-    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
-        """One Query of ``MSG#{id}`` / ``ATT#...`` in key order, ``limit`` items from the cursor."""
-        position = decode_cursor(cursor, 1)
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
-            "ExpressionAttributeValues": {":p": codec.s(f"MSG#{message_id}"), ":a": codec.s("ATT#")},
-            "Limit": limit,
-        }
-        if position is not None:
-            if not position[0].startswith("ATT#"):
+    def message_attempts(
+        self, message_id: str, *, limit: int, cursor: str | None, shards: int = 0
+    ) -> Page[Attempt]:
+        """A page of a message's attempts in key order: one Query of ``MSG#{id}`` / ``ATT#...`` from the
+        cursor; for a message with attempt shards, its partitions in turn (``MSG#{id}#A0``, ``#A1``, ...,
+        then ``MSG#{id}``), in key order within each, at most ``ATTEMPT_PAGE_QUERIES`` Queries a page."""
+        if shards <= 0:
+            position = decode_cursor(cursor, 1)
+            if position is not None and not position[0].startswith("ATT#"):
                 raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-            kwargs["ExclusiveStartKey"] = {"pk": codec.s(f"MSG#{message_id}"), "sk": codec.s(position[0])}
-        result = self._call("query", **kwargs)
-        last = result.get("LastEvaluatedKey")
-        return Page(
-            [codec.item_to_attempt(i) for i in result.get("Items", [])],
-            encode_cursor([last["sk"]["S"]]) if last else None,
-        )
+            return self._attempts_in(
+                (f"MSG#{message_id}",), 0, position[0] if position else None, limit, single=True
+            )
+        partitions = codec.attempt_partitions(message_id, shards)
+        position = decode_cursor(cursor, 2)
+        number, after = 0, None
+        if position is not None:
+            digits, sk = position
+            if not (digits.isdigit() and int(digits) < len(partitions) and sk.startswith("ATT#")):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            number, after = int(digits), (None if sk == "ATT#" else sk)
+        return self._attempts_in(partitions, number, after, limit, single=False)
 
-    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
-        """One Query, newest attempt number first, Limit 1."""
+    def _attempts_in(
+        self, partitions: Sequence[str], number: int, after: str | None, limit: int, *, single: bool
+    ) -> Page[Attempt]:
+        """Up to ``limit`` attempts from partition ``number`` after sort key ``after``, then the next ones."""
+        items: list[codec.Item] = []
+        queries = 0
+        while number < len(partitions) and len(items) < limit and queries < ATTEMPT_PAGE_QUERIES:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+                "ExpressionAttributeValues": {":p": codec.s(partitions[number]), ":a": codec.s("ATT#")},
+                "Limit": limit - len(items),
+            }
+            if after is not None:
+                kwargs["ExclusiveStartKey"] = {"pk": codec.s(partitions[number]), "sk": codec.s(after)}
+            result = self._call("query", **kwargs)
+            queries += 1
+            items.extend(result.get("Items", []))
+            last = result.get("LastEvaluatedKey")
+            if last:
+                after = last["sk"]["S"]
+            else:
+                number, after = number + 1, None
+        attempts = [codec.item_to_attempt(i) for i in items]
+        if number >= len(partitions):
+            return Page(attempts, None)
+        if single:
+            return Page(attempts, encode_cursor([after]) if after else None)
+        return Page(attempts, encode_cursor([str(number), after or "ATT#"]))
+
+    def count_delivery_ending(
+        self,
+        message_id: str,
+        generation: str,
+        endpoint_id: str,
+        *,
+        shards: int,
+        status: str,
+        reopened: str | None,
+        expires_at: float,
+    ) -> None:
+        """One UpdateItem of the endpoint's counter item: ADD 1 to ``status`` (and -1 to ``reopened``)."""
+        if shards <= 0 or status not in codec.ENDED_STATUSES:
+            return
+        adds = {f"#{status}": 1}
+        if reopened in codec.ENDED_STATUSES and reopened != status:
+            adds[f"#{reopened}"] = -1
+        elif reopened == status:
+            return  # ended as it had: the counts stand
+        try:
+            self._call(
+                "update_item",
+                Key=codec.delivery_counter_key(message_id, generation, endpoint_id, shards),
+                UpdateExpression="SET #ttl = if_not_exists(#ttl, :t) ADD "
+                + ", ".join(f"{name} :{name[1:]}" for name in adds),
+                ExpressionAttributeNames={"#ttl": "ttl", **{name: name[1:] for name in adds}},
+                ExpressionAttributeValues={
+                    ":t": codec.n(int(expires_at)),
+                    **{f":{name[1:]}": codec.n(value) for name, value in adds.items()},
+                },
+            )
+        except StorageError:
+            log.warning("delivery count lost", extra={"message_id": message_id, "status": status})
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
+        """BatchGetItem of the message's counter items (at most 128: 2 requests), summed."""
+        totals = dict.fromkeys(codec.ENDED_STATUSES, 0)
+        if shards <= 0:
+            return totals
+        for item in self._fetch(codec.delivery_counter_keys(message_id, generation, shards)):
+            for name in codec.ENDED_STATUSES:
+                if name in item:
+                    totals[name] += int(item[name]["N"])
+        return totals
+
+    def latest_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0
+    ) -> Attempt | None:
+        """One Query (of the endpoint's attempt partition), newest attempt number first, Limit 1."""
         result = self._call(
             "query",
             KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
             ExpressionAttributeValues={
-                ":p": codec.s(f"MSG#{message_id}"),
+                ":p": codec.s(codec.attempt_partition(message_id, endpoint_id, shards)),
                 ":a": codec.s(f"ATT#{endpoint_id}#{generation}#"),
             },
             ScanIndexForward=False,

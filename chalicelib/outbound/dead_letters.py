@@ -77,7 +77,9 @@ class DeadLetters:
         generation = generation_of(message)
         if task.generation and task.generation != generation:
             return "superseded"  # the id was stored again since; that storing has its own deliveries
-        current = self._store.get_attempt(message.id, task.endpoint_id, generation, task.attempt)
+        current = self._store.get_attempt(
+            message.id, task.endpoint_id, generation, task.attempt, shards=message.attempt_shards
+        )
         if current is not None and current.status != "in_flight":
             return "already_recorded"  # this attempt finished; a retry it scheduled carries the delivery
         if current is not None and current.lease_until >= now:
@@ -90,9 +92,20 @@ class DeadLetters:
             error_class=REASON,
             error="the delivery task failed on every receive and reached the dead-letter queue",
             expires_at=message.expires_at or now + self._retention,
+            shards=message.attempt_shards,
         )
         if not self._store.claim_attempt(record, now):
             return "already_recorded"  # a holder finished it between our read and our write
+        if message.attempt_shards:
+            self._store.count_delivery_ending(
+                message.id,
+                generation,
+                task.endpoint_id,
+                shards=message.attempt_shards,
+                status="failed",
+                reopened=task.reopens or None,
+                expires_at=message.expires_at,
+            )
         self._count("DeadLettered")
         if self._tally is not None:
             self._tally.add("failed", now)

@@ -161,7 +161,7 @@ class Sender:
         except NotFoundError:
             endpoint = None
         if endpoint is None or not endpoint.enabled:
-            self._skip(task, generation, now)
+            self._skip(task, message, generation, now)
             return "skipped"
         if not owned_alike(endpoint, message):
             # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
@@ -173,7 +173,7 @@ class Sender:
             self._count("ForeignEndpoint")
             return "refused"
         if endpoint.session_over(now):
-            return self._disconnected(task, generation, now)
+            return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
         claim = Attempt(
             message_id=message.id,
@@ -187,9 +187,10 @@ class Sender:
             lease_until=(endpoint.expires_at or now) + 1 if listen else now + self._lease,
             expires_at=message.expires_at,
             generation=generation,
+            shards=message.attempt_shards,
         )
         if not self._store.claim_attempt(claim, now):
-            return self._claimed_elsewhere(body, task, generation, now)
+            return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
         return self._attempt(task, message, endpoint, claim)
@@ -230,11 +231,18 @@ class Sender:
             )
         )
         due = expires + 2
-        check = Task(claim.message_id, endpoint.id, task.attempt, not_before=due, generation=claim.generation)
+        check = Task(
+            claim.message_id,
+            endpoint.id,
+            task.attempt,
+            not_before=due,
+            generation=claim.generation,
+            reopens=task.reopens,
+        )
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(max(due - now, 0.0), MAX_DELAY_SECONDS)))
         return "handed_over"
 
-    def _disconnected(self, task: Task, generation: str, now: float) -> str:
+    def _disconnected(self, task: Task, message: Message, generation: str, now: float) -> str:
         """End an attempt to a listen session that is over: ``failed``, ``cli_disconnected``."""
         ended = ending(
             task,
@@ -244,9 +252,11 @@ class Sender:
             error_class="cli_disconnected",
             error="the listen session ended before its CLI reported this delivery",
             expires_at=now + self._retention,
+            shards=message.attempt_shards,
         )
         if not self._store.claim_attempt(ended, now):
             return "duplicate"  # the CLI reported it in time
+        self._count_ending(message, task, "failed")
         self._ended("failed")
         self._count("CliDisconnected")
         _log_attempt(ended, "failed, the listen session ended")
@@ -259,12 +269,19 @@ class Sender:
     def complete_pulled(self, pulled: Pulled, outcome: PulledOutcome) -> str:
         """Record what a listen session's local receiver answered, exactly as for a POST of ours: retries,
         auto-disable and operational events follow. ``stale`` if the attempt is no longer this claim's."""
+        try:
+            message = self._store.get_message(pulled.message_id)
+        except NotFoundError:
+            return "stale"  # past its retention
         claim = self._store.get_attempt(
-            pulled.message_id, pulled.endpoint_id, pulled.generation, pulled.number
+            pulled.message_id,
+            pulled.endpoint_id,
+            pulled.generation,
+            pulled.number,
+            shards=message.attempt_shards,
         )
         if claim is None or claim.claim_id != pulled.claim_id or claim.status != "in_flight":
             return "stale"
-        message = self._store.get_message(pulled.message_id)
         endpoint = self._endpoints.get(pulled.endpoint_id)
         task = Task(message.id, endpoint.id, pulled.number, generation=pulled.generation)
         retry_after = parse_retry_after(outcome.retry_after, self._clock())
@@ -284,13 +301,15 @@ class Sender:
         finally:
             self._flush()
 
-    def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float) -> str:
+    def _claimed_elsewhere(self, body: str, task: Task, generation: str, now: float, shards: int) -> str:
         """Another holder has this attempt: drop the task if the attempt is done, else look again later.
 
         Dropping while the attempt is still in flight would lose the delivery if its holder dies and its
         own task is the one we are looking at (a redelivery that came back before the lease ran out).
         """
-        current = self._store.get_attempt(task.message_id, task.endpoint_id, generation, task.attempt)
+        current = self._store.get_attempt(
+            task.message_id, task.endpoint_id, generation, task.attempt, shards=shards
+        )
         if current is not None and current.status == "in_flight":
             # Look again when the holder has most likely finished, and at the latest when its lease ends.
             wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
@@ -299,7 +318,7 @@ class Sender:
         self._count("DuplicateTask")
         return "duplicate"
 
-    def _skip(self, task: Task, generation: str, now: float) -> None:
+    def _skip(self, task: Task, message: Message, generation: str, now: float) -> None:
         skipped = ending(
             task,
             generation,
@@ -307,8 +326,23 @@ class Sender:
             outcome="skipped",
             error_class="endpoint_disabled",
             expires_at=now + self._retention,
+            shards=message.attempt_shards,
         )
-        self._store.claim_attempt(skipped, now)
+        if self._store.claim_attempt(skipped, now):
+            self._count_ending(message, task, "skipped")
+
+    def _count_ending(self, message: Message, task: Task, status: str) -> None:
+        """A delivery of a message with attempt shards ended: its message's counters move (one write)."""
+        if message.attempt_shards:
+            self._store.count_delivery_ending(
+                message.id,
+                generation_of(message),
+                task.endpoint_id,
+                shards=message.attempt_shards,
+                status=status,
+                reopened=task.reopens or None,
+                expires_at=message.expires_at,
+            )
 
     def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
         request = self._request(message, endpoint, claim.started_at)
@@ -396,13 +430,15 @@ class Sender:
                 self._write_health(endpoint.id, None)  # conditional on the stored item
             if self._store.finish_attempt(replace(base, delivery_status="succeeded")):
                 self._ended("delivered")
+                self._count_ending(message, task, "succeeded")
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
             disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
-            self._store.finish_attempt(replace(base, delivery_status="skipped"))
+            if self._store.finish_attempt(replace(base, delivery_status="skipped")):
+                self._count_ending(message, task, "skipped")
             _log_attempt(base, "disabled the endpoint", logging.WARNING)
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
@@ -411,12 +447,18 @@ class Sender:
             self._note_failure(endpoint, now)
             if self._store.finish_attempt(replace(base, delivery_status="failed")):
                 self._ended("failed")
+                self._count_ending(message, task, "failed")
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
         following = Task(
-            message.id, endpoint.id, task.attempt + 1, not_before=now + delay, generation=claim.generation
+            message.id,
+            endpoint.id,
+            task.attempt + 1,
+            not_before=now + delay,
+            generation=claim.generation,
+            reopens=task.reopens,
         )
         self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
         if task.attempt == FAILING_AFTER_ATTEMPTS:

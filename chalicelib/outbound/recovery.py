@@ -87,13 +87,7 @@ class Recovery:
                     field="endpoint_ids",
                     code="endpoint_of_another_application",
                 )
-        if message.fanout_pages:
-            generation = generation_of(message)
-            latest = (self._store.latest_attempt(message_id, e, generation) for e in targets)
-            attempts = [a for a in latest if a is not None]
-        else:
-            attempts = self._store.list_attempts(message_id)
-        self._enqueue(message, targets, attempts)
+        self._enqueue(message, targets, self._attempts_to(message, targets))
         return targets
 
     def plan_recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> JobPlan:
@@ -191,7 +185,7 @@ class Recovery:
             return None  # stored again since: that storing has deliveries of its own
         if not owned_alike(endpoint, message):
             return None  # never another application's message, whatever the attempts index says
-        attempts = self._store.list_attempts(attempt.message_id)
+        attempts = self._attempts_to(message, [attempt.endpoint_id])
         mine = [a for a in attempts if a.endpoint_id == attempt.endpoint_id and a.generation == generation]
         latest = max(mine, key=lambda a: a.number, default=None)
         if (
@@ -200,7 +194,13 @@ class Recovery:
             or latest.delivery_status not in ("failed", "skipped")
         ):
             return None
-        return Task(message.id, attempt.endpoint_id, latest.number + 1, generation=generation).encode()
+        return Task(
+            message.id,
+            attempt.endpoint_id,
+            latest.number + 1,
+            generation=generation,
+            reopens=latest.delivery_status if message.attempt_shards else "",
+        ).encode()
 
     def _unmatched_page(
         self, endpoint: Endpoint, since: float, limit: int, cursor: str | None
@@ -220,7 +220,7 @@ class Recovery:
                 query, limit=min(STEP_PAGE, limit - len(found)), cursor=cursor, keep=keep
             )
             for message in page.items:
-                tried = self._store.list_attempts(message.id)
+                tried = self._attempts_to(message, [endpoint.id])
                 if not any(a.endpoint_id == endpoint.id for a in tried):  # resent to it since
                     found.append(message)
             cursor = page.cursor
@@ -273,7 +273,9 @@ class Recovery:
                 keep=lambda message: owned_alike(endpoint, message),
             )
             for message in page.items:
-                tasks.extend(self._next_tasks(message, [endpoint.id], self._store.list_attempts(message.id)))
+                tasks.extend(
+                    self._next_tasks(message, [endpoint.id], self._attempts_to(message, [endpoint.id]))
+                )
             cursor = page.cursor
             if cursor is None or len(tasks) >= limit:
                 break
@@ -300,6 +302,19 @@ class Recovery:
                 sent += self._send(pending_tasks(replace(message, endpoints=page.endpoint_ids), mine))
         return sent
 
+    def _attempts_to(self, message: Message, endpoint_ids: Sequence[str]) -> list[Attempt]:
+        """What decides the next attempt of these deliveries: for a message that fanned out, the latest
+        attempt of each (one Query each, in its attempt partition), never every attempt of the message;
+        else every attempt of the message (one Query: at most 100 deliveries)."""
+        if not message.fanout_pages:
+            return self._store.list_attempts(message.id, shards=message.attempt_shards)
+        generation = generation_of(message)
+        latest = (
+            self._store.latest_attempt(message.id, e, generation, shards=message.attempt_shards)
+            for e in endpoint_ids
+        )
+        return [a for a in latest if a is not None]
+
     def _send(self, tasks: Sequence[Task]) -> int:
         if tasks:
             self._queue.send_batch([task.encode() for task in tasks])
@@ -316,11 +331,17 @@ class Recovery:
         generation = generation_of(message)
         tasks = []
         for endpoint_id in endpoint_ids:
-            numbers = [
-                a.number for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation
-            ]
+            mine = [a for a in attempts if a.endpoint_id == endpoint_id and a.generation == generation]
+            latest = max(mine, key=lambda a: a.number, default=None)
+            # A delivery that had ended is reopened: its message's counters take that ending off when
+            # this attempt's delivery ends (messages with attempt shards keep counters; see delivery).
+            ended = message.attempt_shards > 0 and latest is not None and latest.status != "in_flight"
+            reopens = (
+                latest.delivery_status if ended and latest and latest.delivery_status != "pending" else ""
+            )
+            number = latest.number + 1 if latest is not None else 1
             tasks.append(
-                Task(message.id, endpoint_id, max(numbers, default=0) + 1, generation=generation).encode()
+                Task(message.id, endpoint_id, number, generation=generation, reopens=reopens).encode()
             )
         return tasks
 

@@ -27,6 +27,7 @@ from chalicelib.models import (
     Endpoint,
     FanoutPage,
     Message,
+    attempt_shards_for,
     generation_of,
 )
 from chalicelib.outbound.tasks import CHUNK_PREFIX, FanoutChunk, PoisonTaskError, Task
@@ -430,7 +431,10 @@ class Router:
         # attempt, and no item grows with the number of endpoints.
         matched = self._fanout.match(message, envelope.endpoint_id)
         if matched.slots:
-            message = replace(message, fanout_pages=matched.slots)
+            # Its attempts are spread over partitions too (``MSG#{id}#A{k}``): none takes every delivery.
+            message = replace(
+                message, fanout_pages=matched.slots, attempt_shards=attempt_shards_for(matched.slots)
+            )
         else:
             message = replace(message, endpoints=matched.inline)
         if not self._store.store_message(message, now):

@@ -10,6 +10,7 @@ from chalicelib.ids import new_id
 from chalicelib.models import Attempt
 
 VERSION = 1
+REOPENABLE = ("", "succeeded", "failed", "skipped")
 
 
 class PoisonTaskError(Exception):
@@ -25,6 +26,9 @@ class Task:
     attempt: int = 1
     not_before: float = 0.0
     generation: str = ""
+    # A resend of a delivery that had ended: the status it ended in, taken off its message's delivery
+    # counters when this delivery ends again (messages with attempt shards only); "" otherwise.
+    reopens: str = ""
 
     def encode(self) -> str:
         """The queue's text form."""
@@ -36,6 +40,7 @@ class Task:
                 "attempt": self.attempt,
                 "not_before": self.not_before,
                 "generation": self.generation,
+                **({"reopens": self.reopens} if self.reopens else {}),
             },
             separators=(",", ":"),
         )
@@ -51,8 +56,9 @@ class Task:
                 int(doc["attempt"]),
                 float(doc["not_before"]),
                 str(doc.get("generation", "")),
+                str(doc.get("reopens", "")),
             )
-            if doc.get("v") != VERSION or task.attempt < 1:
+            if doc.get("v") != VERSION or task.attempt < 1 or task.reopens not in REOPENABLE:
                 raise ValueError("bad version or attempt")
         except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise PoisonTaskError(f"unreadable delivery task: {type(exc).__name__}") from exc
@@ -68,9 +74,11 @@ def ending(
     error_class: str,
     error: str | None = None,
     expires_at: float,
+    shards: int = 0,
 ) -> Attempt:
     """The attempt that ends a task's delivery without a request: the endpoint is disabled or gone
-    (``skipped``), its listen session is over or the task was dead-lettered (``failed``)."""
+    (``skipped``), its listen session is over or the task was dead-lettered (``failed``). ``shards``: the
+    message's ``attempt_shards``."""
     return Attempt(
         message_id=task.message_id,
         endpoint_id=task.endpoint_id,
@@ -83,6 +91,7 @@ def ending(
         error=error,
         expires_at=expires_at,
         generation=generation,
+        shards=shards,
     )
 
 

@@ -98,6 +98,11 @@ def test_up_to_100_matches_stay_inline_in_the_one_message_write(world: World) ->
     assert len(message.endpoints) == INLINE_ENDPOINTS and message.fanout_pages == 0
     assert not world.s.store.fanout
     assert len(world.deliveries.sent) == INLINE_ENDPOINTS
+    # and their attempts stay under the message's own key (one Query reads them all, as before)
+    world.run(max_steps=1_000)
+    attempts = [a for a in world.s.store.attempts.values() if a.message_id == message_id]
+    assert len(attempts) == INLINE_ENDPOINTS and message.attempt_shards == 0
+    assert {codec.attempt_to_item(a)["pk"]["S"] for a in attempts} == {f"MSG#{message_id}"}
 
 
 def test_a_redelivered_chunk_or_message_delivers_nothing_twice(world: World) -> None:
@@ -205,3 +210,77 @@ def test_a_publish_reads_its_application_from_a_cache(services: Services) -> Non
         w.publisher.publish({"event_type": "x", "payload": {}, "application": ref}, None, OPERATOR)
     assert reads == [app.id]
     assert json.loads(services.queue.sent[-1])["app"] == app.id
+
+
+def test_a_fanned_out_messages_attempts_are_spread_over_one_partition_per_page(world: World) -> None:
+    # GIVEN 1,200 endpoints (3 subscription pages) and one message delivered to every one of them
+    _endpoints(world, 1_200)
+    message_id = _publish(world)
+    world.run(max_steps=10_000)
+    message = world.s.store.messages[message_id]
+    assert message.fanout_pages == 3 and message.attempt_shards == 3
+    # THEN no attempt is written under the message's own key: each endpoint's under one of 3 partitions
+    attempts = [a for a in world.s.store.attempts.values() if a.message_id == message_id]
+    assert len(attempts) == 1_200 and all(a.shards == 3 for a in attempts)
+    per_key: dict[str, int] = {}
+    for attempt in attempts:
+        key = codec.attempt_to_item(attempt)["pk"]["S"]
+        per_key[key] = per_key.get(key, 0) + 1
+    assert set(per_key) == {f"MSG#{message_id}#A{k}" for k in range(3)}
+    assert max(per_key.values()) <= 500  # about one page's worth of deliveries per key, in all
+    # AND a resend's next attempt lands beside the first, in the same partition
+    some = sorted(a.endpoint_id for a in attempts)[:2]
+    world.api.recovery.resend(message_id, {"endpoint_ids": some}, OPERATOR)
+    world.run(max_steps=100)
+    for endpoint_id in some:
+        latest = world.s.store.latest_attempt(message_id, endpoint_id, attempts[0].generation, shards=3)
+        assert latest is not None and latest.number == 2 and latest.delivery_status == "succeeded"
+
+
+def test_the_shard_count_follows_the_pages_up_to_its_ceiling() -> None:
+    from chalicelib.models import ATTEMPT_SHARDS_MAX, attempt_shards_for
+
+    assert [attempt_shards_for(p) for p in (0, 1, 3, 100)] == [0, 1, 3, 100]
+    assert attempt_shards_for(10_000) == ATTEMPT_SHARDS_MAX
+    # one endpoint's partition is stable, and spread evenly over the shards
+    keys = [codec.attempt_partition("msg_x", f"ep_{i}", 100) for i in range(50_000)]
+    assert keys[7] == codec.attempt_partition("msg_x", "ep_7", 100)
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    assert len(counts) == 100 and max(counts.values()) < 600
+
+
+API = {"source": "api"}  # published messages only (a 410 also stores operational events)
+
+
+def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(services: Services) -> None:
+    # GIVEN 1,200 endpoints of which the first 5 answer 410 Gone (disabled: their deliveries skipped)
+    world = World(services, Receiver([410] * 5))
+    _endpoints(world, 1_200)
+    message_id = _publish(world)
+    world.route_all()
+    messages = world.api.messages
+    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    assert listed["delivery_summary"] == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
+    world.run(max_steps=10_000)
+    # THEN the listing's summary counts all 1,200 (not the first 50), from one read of the counters
+    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_195, "failed": 0, "skipped": 5}
+    detail = messages.get(message_id, OPERATOR, PageRequest(limit=20))
+    assert detail["delivery_summary"] == listed["delivery_summary"] and len(detail["deliveries"]) == 20
+    # AND the status search finds it by its counters, whichever page the skipped deliveries are on
+    assert [
+        m["id"] for m in messages.listing({**API, "status": "skipped"}, OPERATOR, PageRequest()).items
+    ] == [message_id]
+    assert messages.listing({**API, "status": "failed"}, OPERATOR, PageRequest()).items == []
+    # AND a resend of a skipped delivery, once its endpoint is enabled again, moves it to succeeded
+    skipped = [r.url for r in world.receiver.requests[:5]]
+    gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
+    world.s.store.put_endpoint(replace(gone, enabled=True, disabled_reason=None))
+    world.api.recovery.resend(message_id, {"endpoint_ids": [gone.id]}, OPERATOR)
+    pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
+    world.run(max_steps=100)
+    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}

@@ -178,3 +178,29 @@ def test_the_document_names_every_key_kind_the_adapter_writes(load: WriteRecorde
         not in {d.replace("#{s}", "") for d in documented}
     }
     assert undocumented == set()
+
+
+def test_a_big_fan_out_spreads_its_attempt_writes_under_1000_per_key_by_the_model() -> None:
+    import hashlib as h
+    from collections import Counter as C
+
+    from bench.scale import (
+        FANOUT_MODEL_KEY_RATES,
+        WARM_DELIVERIES_PER_S,
+        cold_peak_rate,
+        fanout_attempt_model,
+    )
+    from chalicelib.models import attempt_shards_for
+
+    # GIVEN the adapter's own claim and result writes of a 1,200-endpoint fan-out (3 pages), recorded
+    before, after = fanout_attempt_model(1_200, 0), fanout_attempt_model(1_200)
+    # THEN before, one key took all 2,400 units; now 3 keys, each about a third, 2 units per delivery
+    assert (before.keys, before.busiest) == (1, 2_400)
+    assert after.shards == 3 and after.keys == 3 and after.units == 2_400 and after.busiest < 1_000
+    # AND at 50,000 endpoints (100 pages) the busiest of 100 keys stays under 1,000 units/s at the
+    # model's rates (what docs/data-model.md states: the same ids, 2 units per delivery)
+    ids = ("ep_" + h.sha256(str(i).encode()).hexdigest()[:32] for i in range(50_000))
+    busiest = 2 * max(C(codec.attempt_partition("msg_x", e, attempt_shards_for(100)) for e in ids).values())
+    cold, warm = (busiest / 50_000 * rate for rate in (cold_peak_rate(50_000), WARM_DELIVERIES_PER_S))
+    assert (round(cold), round(warm)) == FANOUT_MODEL_KEY_RATES
+    assert warm < 1_000 and 2 * 50_000 / 50_000 * WARM_DELIVERIES_PER_S > 1_000  # (one key: over)

@@ -1,0 +1,334 @@
+"""The local emulator, made to hold big fan-outs: moto's server with its per-request costs taken out.
+
+Installed in the emulator's process before its server starts (``local/moto_child.py``). A fan-out of
+11,000 deliveries is ~40,000 requests to the emulator; moto spends most of its time on three things that
+are not AWS's semantics, and each is replaced here by the same answer computed cheaply:
+
+* **Routing a request to its service** lists moto's package directory (``os.listdir`` and one
+  ``isdir`` per service, ~150) on every request, under one lock that serializes every request: the list
+  is computed once (``_cached_modules``).
+* **A table Query** sorted a copy of the whole table to keep one partition (``_install_dynamodb``).
+* **The access log**: one line per request through a locked handler; 2xx lines are dropped (errors and
+  the line that announces the port stay).
+* **SQS** keeps a queue as a list and walks all of it on every ReceiveMessage (each message's visibility
+  read through a clock of ``datetime`` arithmetic), on every DeleteMessage (twice) and on every
+  SendMessage (``Queue.attributes`` counts every message three times, to read one flag): minutes per
+  thousand queued tasks. The same queue objects get an index beside the list:
+
+  - a heap of messages by the instant they become receivable (the later of their visibility and their
+    delay), each entry stamped with a version so a message whose visibility changed is found again at
+    its new instant; a receive pops what is due, in that order, instead of scanning;
+  - a map from every receipt handle a message had to the message, for DeleteMessage and
+    ChangeMessageVisibility;
+  - the clock moto's SQS reads, as ``time.time()`` (the same instant, without the ``datetime`` detour).
+
+What SQS does is kept: visibility timeouts (a received message comes back when its timeout passes, or at
+once after ``ChangeMessageVisibility`` to 0), receive counts, redrive to the dead-letter queue once a
+message's receive count reaches ``maxReceiveCount``, delays, retention, long polling (a waiting receive
+wakes when a message is sent or made visible), old receipt handles still deleting. FIFO queues, queues
+with a Lambda event source mapping and anything the index did not see keep moto's own code.
+``tests/integration/test_moto_speedups.py`` checks each behaviour on the server.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from copy import deepcopy
+from typing import Any
+
+_installed: list[bool] = []
+_sending = threading.local()
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _now_ms() -> float:
+    return time.time() * 1000
+
+
+class _Index:
+    """What a standard queue's messages are looked up by (guarded by the queue's own lock)."""
+
+    def __init__(self, queue: Any) -> None:
+        self.heap: list[tuple[float, int, int, Any]] = []
+        self.live: dict[int, Any] = {}  # id(message) -> message, for the messages still in the queue
+        self.handles: dict[str, Any] = {}  # every receipt handle a live message had -> the message
+        self._seq = itertools.count()
+        for message in queue._messages:
+            self.add(message)
+
+    @staticmethod
+    def due(message: Any) -> float:
+        """When a message can be received (moto: visible once past ``visible_at``, not before its delay)."""
+        return float(max(message.visible_at, message.delayed_until))
+
+    def push(self, message: Any) -> None:
+        version = message.__dict__.get("_hw_version", 0) + 1
+        message._hw_version = version
+        heapq.heappush(self.heap, (self.due(message), next(self._seq), version, message))
+
+    def add(self, message: Any) -> None:
+        if id(message) in self.live:
+            return
+        self.live[id(message)] = message
+        for handle in message.all_receipt_handles:
+            if handle:
+                self.handles[handle] = message
+        self.push(message)
+
+    def remove(self, queue: Any, message: Any) -> None:
+        if self.live.pop(id(message), None) is None:
+            return
+        for handle in message.all_receipt_handles:
+            if handle:
+                self.handles.pop(handle, None)
+        queue._messages.remove(message)
+        queue.pending_messages.discard(message)
+
+    def next_due(self, now_ms: float) -> tuple[Any | None, float | None]:
+        """The first message receivable now (popped), or None and when the next one will be."""
+        while self.heap:
+            due, _, version, message = self.heap[0]
+            if id(message) not in self.live or version != message.__dict__.get("_hw_version"):
+                heapq.heappop(self.heap)  # deleted, or re-stamped since (a newer entry stands for it)
+                continue
+            current = self.due(message)
+            if current != due:
+                heapq.heappop(self.heap)  # its visibility changed behind the index's back: re-stamp
+                self.push(message)
+                continue
+            if now_ms <= due:
+                return None, due
+            heapq.heappop(self.heap)
+            return message, None
+        return None, None
+
+
+def _index(queue: Any) -> _Index:
+    index = queue.__dict__.get("_hw_index")
+    if index is None:
+        index = queue._hw_index = _Index(queue)
+    return index
+
+
+def _indexed(queue: Any) -> bool:
+    return not queue.fifo_queue and not queue.lambda_event_source_mappings
+
+
+class _QuietAccessLog(logging.Filter):
+    """Drop the access log's line of each successful request (werkzeug's ``"%s" %s %s``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        return not (
+            isinstance(record.msg, str)
+            and record.msg.rstrip().endswith('"%s" %s %s')
+            and len(args) == 3
+            and str(args[1]).startswith("2")
+        )
+
+
+def install() -> None:
+    """Patch moto in this process (idempotent)."""
+    if _installed:
+        return
+    _installed.append(True)
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+
+    def _cached_modules() -> tuple[str, ...]:
+        return modules
+
+    backends.list_of_moto_modules = _cached_modules  # type: ignore[assignment]
+    logging.getLogger("werkzeug").addFilter(_QuietAccessLog())
+    _install_sqs()
+    _install_dynamodb()
+
+
+_partition = threading.local()
+
+
+def _install_dynamodb() -> None:
+    """A Query of the table (not an index) reads its partition, not a sorted copy of the whole table.
+
+    moto's ``Table.query`` starts from ``all_items()`` (every item of the table, sorted) and keeps those of
+    the partition key: each Query costs the table's size. While a table Query runs, ``all_items`` hands it
+    that partition's items alone (what its filter would keep, in the same order), so a Query costs its
+    partition. Index queries and scans are unchanged.
+    """
+    import inspect
+
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all = Table.query, Table.all_items
+    signature = inspect.signature(original_query)
+
+    def all_items(self: Any) -> Any:
+        hash_key = getattr(_partition, "key", None)
+        if hash_key is None or not self.range_key_attr:
+            return original_all(self)
+        return sorted(self.items.get(hash_key, {}).values(), key=lambda item: item.range_key)
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        if bound.arguments.get("index_name") or bound.arguments.get("hash_key") is None:
+            return original_query(self, *args, **kwargs)
+        _partition.key = bound.arguments["hash_key"]
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            _partition.key = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
+
+
+def _install_sqs() -> None:
+    from moto.sqs import models
+    from moto.sqs.exceptions import InvalidParameterValue
+
+    models.unix_time = _now  # type: ignore[attr-defined]
+    models.unix_time_millis = _now_ms  # type: ignore[attr-defined]
+    backend_class, queue_class = models.SQSBackend, models.Queue
+    original_receive = backend_class.receive_message
+    original_send = backend_class.send_message
+    original_visibility = backend_class.change_message_visibility
+    original_purge = backend_class.purge_queue
+    original_add = queue_class.add_message
+    original_delete = queue_class.delete_message
+
+    # SendMessage reads Queue.attributes for one flag; its message counts are not needed there.
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        counted = getattr(queue_class, name).fget
+
+        def count(self: Any, _counted: Any = counted) -> int:
+            return 0 if getattr(_sending, "active", False) else int(_counted(self))
+
+        setattr(queue_class, name, property(count))
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _sending.active = True
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            _sending.active = False
+
+    def add_message(self: Any, message: Any) -> None:
+        original_add(self, message)
+        if _indexed(self):
+            with self._messages_lock:
+                _index(self).add(message)
+                self._messages_lock.notify_all()
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if not _indexed(self) or receipt_handle in self.deleted_messages:
+            return original_delete(self, receipt_handle)
+        with self._messages_lock:
+            index = _index(self)
+            message = index.handles.get(receipt_handle)
+            if message is None:
+                return original_delete(self, receipt_handle)  # unknown: moto's answer (invalid handle)
+            index.remove(self, message)
+            self.deleted_messages.update(message.all_receipt_handles)
+        return None
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        return bool(int(queue.message_retention_period) + message.sent_timestamp / 1000 > _now())
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> list[Any]:
+        queue = self.get_queue(queue_name)
+        if not _indexed(queue):
+            return original_receive(
+                self, queue_name, count, wait_seconds_timeout, visibility_timeout, message_attribute_names
+            )
+        names = message_attribute_names or []
+        deadline = _now() + (wait_seconds_timeout or 0)
+        retention = int(queue.message_retention_period)
+        redrive = queue.redrive_policy if queue.dead_letter_queue is not None else None
+        result: list[Any] = []
+        with queue._messages_lock:
+            index = _index(queue)
+            while True:
+                to_dlq: list[Any] = []
+                upcoming: float | None = None
+                while len(result) < count:
+                    now_ms = _now_ms()
+                    message, upcoming = index.next_due(now_ms)
+                    if message is None:
+                        break
+                    if redrive and message.approximate_receive_count >= redrive["maxReceiveCount"]:
+                        to_dlq.append(message)
+                        continue
+                    if retention + message.sent_timestamp / 1000 <= now_ms / 1000:
+                        index.remove(queue, message)  # past the queue's retention: gone, as in SQS
+                        continue
+                    queue.pending_messages.add(message)
+                    message.mark_received(visibility_timeout=visibility_timeout)
+                    index.handles[message.receipt_handle] = message
+                    index.push(message)
+                    copy = deepcopy(message)
+                    models._filter_message_attributes(copy, names)
+                    result.append(copy)
+                for message in to_dlq:
+                    index.remove(queue, message)
+                    queue.dead_letter_queue.add_message(message)
+                left = deadline - _now()
+                if result or left <= 0:
+                    return result
+                wait = left if upcoming is None else min(left, max(upcoming / 1000 - _now(), 0.001))
+                queue._messages_lock.wait(timeout=min(wait, 1.0))
+
+    def change_message_visibility(
+        self: Any, queue_name: str, receipt_handle: str, visibility_timeout: int
+    ) -> None:
+        queue = self.get_queue(queue_name)
+        if not _indexed(queue):
+            return original_visibility(self, queue_name, receipt_handle, visibility_timeout)
+        with queue._messages_lock:
+            message = _index(queue).handles.get(receipt_handle)
+            if message is None:
+                return original_visibility(self, queue_name, receipt_handle, visibility_timeout)
+            until = _now_ms() + int(visibility_timeout) * 1000
+            if until - message.sent_timestamp > 43200 * 1000:
+                raise InvalidParameterValue(
+                    f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason: Total "
+                    "VisibilityTimeout for the message is beyond the limit [43200 seconds]"
+                )
+            message.change_visibility(visibility_timeout)
+            if message.visible:
+                queue.pending_messages.discard(message)
+            _index(queue).push(message)
+            queue._messages_lock.notify_all()
+        return None
+
+    def purge_queue(self: Any, queue_name: str) -> None:
+        original_purge(self, queue_name)
+        queue = self.get_queue(queue_name)
+        queue.__dict__.pop("_hw_index", None)
+
+    backend_class.receive_message = receive_message  # type: ignore[method-assign]
+    backend_class.send_message = send_message  # type: ignore[method-assign]
+    backend_class.change_message_visibility = change_message_visibility  # type: ignore[method-assign]
+    backend_class.purge_queue = purge_queue  # type: ignore[method-assign]
+    backend_class.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    queue_class.add_message = add_message  # type: ignore[method-assign]
+    queue_class.delete_message = delete_message  # type: ignore[method-assign]

@@ -1,0 +1,137 @@
+"""The local emulator's speed-ups (``local/moto_speedups.py``): SQS's semantics kept, big queues held.
+
+Each test runs on the session's emulator (``local.emulator.start_moto``, which installs them), over
+HTTP with an ordinary boto3 client, as the local stack's workers use it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from testkit import aws
+
+
+@pytest.fixture
+def sqs(endpoint: str) -> Any:
+    return aws.client("sqs", endpoint)
+
+
+def _queue(sqs: Any, **attributes: str) -> str:
+    url: str = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}", Attributes=attributes)["QueueUrl"]
+    return url
+
+
+def _receive(sqs: Any, url: str, *, wait: int = 0, visibility: int | None = None, n: int = 10) -> list[Any]:
+    kwargs: dict[str, Any] = {
+        "QueueUrl": url,
+        "MaxNumberOfMessages": n,
+        "WaitTimeSeconds": wait,
+        "AttributeNames": ["All"],
+    }
+    if visibility is not None:
+        kwargs["VisibilityTimeout"] = visibility
+    messages: list[Any] = sqs.receive_message(**kwargs).get("Messages", [])
+    return messages
+
+
+def test_a_received_message_comes_back_after_its_visibility_timeout_with_its_receive_count(sqs: Any) -> None:
+    url = _queue(sqs)
+    sqs.send_message(QueueUrl=url, MessageBody="a")
+    [first] = _receive(sqs, url, visibility=1)
+    assert first["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert _receive(sqs, url) == []  # in flight
+    time.sleep(1.3)
+    [again] = _receive(sqs, url, visibility=30)
+    assert again["Body"] == "a" and again["Attributes"]["ApproximateReceiveCount"] == "2"
+    # AND a visibility change to 0 makes it receivable at once; any handle it had deletes it
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"], VisibilityTimeout=0)
+    [third] = _receive(sqs, url, visibility=30)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=third["ReceiptHandle"])  # already gone: no error
+    assert _receive(sqs, url) == []
+    with pytest.raises(sqs.exceptions.ReceiptHandleIsInvalid):
+        sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-handle")
+
+
+def test_redrive_to_the_dead_letter_queue_after_max_receive_count(sqs: Any) -> None:
+    dlq = _queue(sqs)
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = _queue(sqs, RedrivePolicy=json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 2}))
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    for _ in range(2):
+        [message] = _receive(sqs, url, visibility=30)
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+    assert _receive(sqs, url) == []  # its third receive moved it
+    [dead] = _receive(sqs, dlq)
+    assert dead["Body"] == "poison"
+
+
+def test_a_delayed_message_is_received_only_after_its_delay(sqs: Any) -> None:
+    url = _queue(sqs)
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+    sqs.send_message(QueueUrl=url, MessageBody="now")
+    assert [m["Body"] for m in _receive(sqs, url, visibility=30)] == ["now"]
+    time.sleep(1.2)
+    assert [m["Body"] for m in _receive(sqs, url, visibility=30)] == ["later"]
+
+
+def test_a_long_poll_wakes_when_a_message_is_sent(sqs: Any) -> None:
+    url = _queue(sqs)
+    got: list[Any] = []
+    waiting = threading.Thread(target=lambda: got.extend(_receive(sqs, url, wait=5)))
+    started = time.monotonic()
+    waiting.start()
+    time.sleep(0.3)
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    waiting.join(timeout=10)
+    assert [m["Body"] for m in got] == ["hello"] and time.monotonic() - started < 3
+
+
+def test_receive_and_delete_do_not_slow_down_with_the_queue_length(sqs: Any) -> None:
+    # GIVEN 5,000 queued messages (moto alone walks every one on each receive, delete and send)
+    url = _queue(sqs)
+    for start in range(0, 5_000, 10):
+        entries = [{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)]
+        sqs.send_message_batch(QueueUrl=url, Entries=entries)
+    # WHEN drained by batches of 10, as the local stack's workers do
+    seen: set[str] = set()
+    started = time.monotonic()
+    while len(seen) < 5_000 and time.monotonic() - started < 120:
+        batch = _receive(sqs, url, visibility=60)
+        seen.update(m["Body"] for m in batch)
+        if batch:
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
+    elapsed = time.monotonic() - started
+    # THEN each came once, and a receive + delete stayed cheap (moto alone: ~0.5-5 s each at this length)
+    assert seen == {f"m{i}" for i in range(5_000)}
+    print(f"\n500 receive + delete batches over 5,000 messages: {elapsed:.1f} s")
+    assert elapsed / 500 < 0.25
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert counts["ApproximateNumberOfMessages"] == "0"
+
+
+def test_the_emulator_logs_no_line_per_successful_request_but_keeps_errors() -> None:
+    import logging
+
+    from local.moto_speedups import _QuietAccessLog
+
+    def record(code: str) -> logging.LogRecord:
+        msg = '127.0.0.1 - - [07/Dec/2026 18:29:17] "%s" %s %s'  # werkzeug's access line, as logged
+        return logging.LogRecord("werkzeug", logging.INFO, "", 0, msg, ("POST / HTTP/1.1", code, "-"), None)
+
+    quiet = _QuietAccessLog()
+    assert not quiet.filter(record("200"))
+    assert quiet.filter(record("400")) and quiet.filter(record("500"))
+    announce = logging.LogRecord("werkzeug", logging.INFO, "", 0, " * Running on %s", ("http://x",), None)
+    assert quiet.filter(announce)
