@@ -16,6 +16,7 @@ from chalice.app import error_response
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import wiring
 from chalicelib.replies import chalice_error, is_chalice_error
 from local.gateway import Gateway
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
@@ -33,7 +34,7 @@ def services() -> Services:
 
 @pytest.fixture
 def client(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    monkeypatch.setattr(app_module, "_container", lambda: services.container)
+    monkeypatch.setattr(wiring, "_container", services.container)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as test_client:
         yield test_client
 

@@ -1,4 +1,4 @@
-"""docs/openapi.yaml: a valid OpenAPI 3.1 document that describes exactly the routes and shapes of the app.
+"""chalicelib/api/openapi.yaml (docs/openapi.yaml points to it): a valid OpenAPI 3.1 document that describes exactly the routes and shapes of the app.
 
 Three checks keep the hand-written document honest: it validates; its (method, path) pairs are the Chalice
 routes; and what the code really returns (the ``public()`` views, and whole HTTP answers of the app run on
@@ -25,6 +25,8 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 import app as app_module
+from chalicelib import wiring
+from chalicelib.api.access import public_routes, token_routes
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import (
     ConflictError,
@@ -45,14 +47,15 @@ from chalicelib.models import (
     generation_of,
 )
 from chalicelib.outbound.tasks import Task
-from chalicelib.policy import PUBLIC_ROUTES, TOKEN_ROUTES
 from chalicelib.scope import OPERATOR
 from chalicelib.sources import public_source
 from chalicelib.verification import scheme_names
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC_PATH = ROOT / "docs" / "openapi.yaml"
+DOC_PATH = ROOT / "chalicelib" / "api" / "openapi.yaml"
+PUBLIC_ROUTES = public_routes()
+TOKEN_ROUTES = token_routes()
 BASE_URI = "urn:hookway:openapi"
 METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 ADMIN_KEY = "hk_test_key"
@@ -192,7 +195,7 @@ def test_path_parameters_match_the_view_arguments() -> None:
 
 def test_security_follows_the_token_policy() -> None:
     """Admin key, portal token or console session; ``x-portal-token`` marks exactly the routes
-    chalicelib.policy lets a token call."""
+    each route's declared access lets a token call (chalicelib.api)."""
     assert _doc()["security"] == [{"adminKey": []}, {"portalToken": []}, {"consoleSession": []}]
     for name in ("adminKey", "portalToken"):
         scheme = _doc()["components"]["securitySchemes"][name]
@@ -222,14 +225,26 @@ def test_security_follows_the_token_policy() -> None:
                     assert "403" in responses, where
 
 
-def test_the_packaged_copies_are_the_document() -> None:
-    # GIVEN docs/openapi.yaml WHEN compared with what the Lambda serves from chalicelib/apidoc
-    # THEN they are the same document (run `python -m local openapi` after editing the YAML)
-    from local.apidoc import TARGET, rendered
+def test_one_committed_document_and_the_json_built_from_it() -> None:
+    # GIVEN the repository WHEN its OpenAPI files are listed THEN one document is committed, and
+    # docs/openapi.yaml (where the docs link) points to it rather than copying it
+    import subprocess
 
-    for name, data in rendered().items():
-        assert (TARGET / name).read_bytes() == data, f"{name} is stale: run python -m local openapi"
-    assert json.loads((TARGET / "openapi.json").read_bytes()) == _doc()
+    from chalicelib.api import system
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "*openapi.yaml", "*openapi.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(tracked) == ["chalicelib/api/openapi.yaml", "docs/openapi.yaml"]
+    assert (ROOT / "docs" / "openapi.yaml").is_symlink()
+    assert (ROOT / "docs" / "openapi.yaml").resolve() == DOC_PATH
+    # ... and the JSON the package build and the local stack write is the same document
+    built = json.loads(system.as_json(DOC_PATH.read_bytes()))
+    assert built == _doc()
 
 
 def test_enums_follow_the_code() -> None:
@@ -525,7 +540,7 @@ class Api:
 @contextlib.contextmanager
 def _serving(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """The Chalice app on the container of ``services``."""
-    monkeypatch.setattr(app_module, "_container", lambda: services.container)
+    monkeypatch.setattr(wiring, "_container", services.container)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield Api(client)
 
@@ -986,7 +1001,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     api("GET", ep + "/attempts", 400, params=eid, query="?limit=0")
     api("GET", ep + "/attempts", 404, params={"endpoint_id": "ep_nope"})
 
-    # a portal token's view: its own application only, and only the routes of chalicelib.policy
+    # a portal token's view: its own application only, and only the routes their access lets a token call
     assert services.drain() == ["stored", "duplicate", "stored"]  # the published messages (k1 twice)
 
     # an endpoint's health, a test event to it alone, the console's overview

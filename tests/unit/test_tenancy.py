@@ -500,7 +500,7 @@ def test_a_portal_token_cannot_set_a_retry_schedule_faster_than_the_minimum_step
 
 
 def test_test_resend_and_recover_are_rate_limited_per_token() -> None:
-    from chalicelib import policy
+    from chalicelib.api import access
     from chalicelib.errors import TooManyRequestsError
     from chalicelib.limits import RateLimiter
     from tests.fakes import FakeClock
@@ -508,21 +508,21 @@ def test_test_resend_and_recover_are_rate_limited_per_token() -> None:
     # GIVEN as many actions per minute as there are limited routes (test, resend, recover, replay: 4), and
     # two tokens of one application
     clock = FakeClock()
-    routes = list(policy.TOKEN_LIMITED)
+    routes = list(access.token_limited())
     limiter = RateLimiter(len(routes), 60.0, clock)
     first, second = Scope("app_a", token_id="one"), Scope("app_a", token_id="two")
     # WHEN the first token tests, resends, recovers and replays once each
     for method, route in routes:
-        policy.check(first, method, route, lambda: limiter)
+        access.check(first, method, route, lambda: limiter)
     # THEN its fourth call of any of them is 429 with Retry-After; the other token and the operator pass
     with pytest.raises(TooManyRequestsError) as err:
-        policy.check(first, *routes[0], lambda: limiter)
+        access.check(first, *routes[0], lambda: limiter)
     assert err.value.status == 429 and err.value.code == "rate_limited"
     assert 1 <= int(err.value.headers["Retry-After"]) <= 20
-    policy.check(second, *routes[0], lambda: limiter)
+    access.check(second, *routes[0], lambda: limiter)
     for _ in range(10):
-        policy.check(OPERATOR, *routes[1], lambda: limiter)
+        access.check(OPERATOR, *routes[1], lambda: limiter)
     # ... reads are never limited, and after the wait it may go on
-    policy.check(first, "GET", "/v1/endpoints", lambda: limiter)
+    access.check(first, "GET", "/v1/endpoints", lambda: limiter)
     clock.advance(int(err.value.headers["Retry-After"]))
-    policy.check(first, *routes[2], lambda: limiter)
+    access.check(first, *routes[2], lambda: limiter)
