@@ -27,6 +27,8 @@ from referencing.jsonschema import DRAFT202012
 import app as app_module
 from chalicelib import wiring
 from chalicelib.api.access import public_routes, token_routes
+from chalicelib.api.event_types import parse_create as parse_create_event_type
+from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import (
     ConflictError,
@@ -386,10 +388,10 @@ def test_bodies_the_code_refuses_do_not_validate(
         elif schema == "PortalAccessRequest":
             c.tokens.mint(c.applications.create({"name": "a"}, OPERATOR), body, OPERATOR)
         elif schema == "EventTypeCreate":
-            c.event_types.create(body, OPERATOR)
+            c.event_types.create(parse_create_event_type(body), OPERATOR)
         else:
-            c.event_types.create({"name": "a.b"}, OPERATOR)
-            c.event_types.update("a.b", body, OPERATOR)
+            c.event_types.create(parse_create_event_type({"name": "a.b"}), OPERATOR)
+            c.event_types.update("a.b", parse_update_event_type("a.b", body), OPERATOR)
 
 
 def test_public_source_matches_the_source_schema(services: Services) -> None:
@@ -452,9 +454,11 @@ def test_public_application_and_event_type_match_their_schemas(services: Service
     minted = c.tokens.mint(full, {}, OPERATOR)
     shown = {"token": minted.token, "url": f"{PUBLIC_URL}/portal#token={minted.token}", "expires_at": 1.0}
     assert_matches(shown, component("PortalAccess"))
-    plain = c.event_types.create({"name": "a.b"}, OPERATOR)
+    plain = c.event_types.create(parse_create_event_type({"name": "a.b"}), OPERATOR)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
-    typed = c.event_types.create({"name": "c.d", "description": "d", "schema": schema}, OPERATOR)
+    typed = c.event_types.create(
+        parse_create_event_type({"name": "c.d", "description": "d", "schema": schema}), OPERATOR
+    )
     for event_type in (plain, typed):
         assert_matches(event_type.public(), component("EventType"))
 

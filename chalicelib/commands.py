@@ -1,0 +1,77 @@
+"""The typed requests the use cases take, parsed from HTTP bodies and queries in ``chalicelib.api``.
+
+A service never sees a JSON document: the resource module of ``chalicelib.api`` checks the request
+(answering 400 with a stable code for anything malformed) and hands over one of these. A field a partial
+update (PATCH) leaves out is ``UNSET``; ``None`` where a field allows it means "clear it".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
+
+if TYPE_CHECKING:
+    from chalicelib.branding import Branding
+
+
+class Unset(Enum):
+    """The type of ``UNSET``: a field a partial update leaves as it is."""
+
+    UNSET = "unset"
+
+
+UNSET: Literal[Unset.UNSET] = Unset.UNSET
+T = TypeVar("T")
+Maybe = Union[T, Literal[Unset.UNSET]]  # noqa: UP007 - a generic alias mypy reads
+
+
+# ------------------------------------------------------------------------------------------- event types
+
+
+@dataclass(frozen=True)
+class EventTypeChanges:
+    """The editable fields of a catalog entry (``UNSET``: as it is, or the default on create)."""
+
+    description: Maybe[str] = UNSET
+    schema: Maybe[dict[str, Any] | None] = UNSET
+    deprecated: Maybe[bool] = UNSET
+
+
+@dataclass(frozen=True)
+class CreateEventType:
+    """``POST /v1/event-types``."""
+
+    name: str
+    changes: EventTypeChanges = EventTypeChanges()
+
+
+# ------------------------------------------------------------------------------------------ applications
+
+
+@dataclass(frozen=True)
+class CreateApplication:
+    """``POST /v1/applications``."""
+
+    name: str
+    uid: str | None = None
+    metadata: dict[str, str] | None = None
+    branding: Branding | None = None
+
+
+@dataclass(frozen=True)
+class UpdateApplication:
+    """``PATCH /v1/applications/{id}``: ``branding`` is the whole object (an empty one clears it)."""
+
+    name: Maybe[str] = UNSET
+    uid: Maybe[str | None] = UNSET
+    metadata: Maybe[dict[str, str]] = UNSET
+    branding: Maybe[Branding] = UNSET
+
+
+@dataclass(frozen=True)
+class MintToken:
+    """``POST /v1/applications/{id}/portal-access``."""
+
+    expires_in: int = 3600  # chalicelib.tokens.DEFAULT_LIFETIME
+    read_only: bool = False
