@@ -37,6 +37,7 @@ from typing import Any
 
 from bench.delivery_calls import GSI_PROJECTIONS, KB, CapacityCounter, counted_output, item_size
 from bench.report import Row, say
+from chalicelib.api.applications import parse_create as parse_create_application
 
 PARTITION_LIMIT = 1000  # DynamoDB write units per second on one partition key (table or index)
 SPREAD_RATE = 10_000
@@ -311,7 +312,9 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
             source_id = _create_source(app, context)
             owner: dict[str, str] = {}
             if i % 4 != 3:  # most owners are applications; every fourth is the operator's own
-                application = container.applications.create({"name": f"scale {i}"}, OPERATOR)
+                application = container.applications.create(
+                    parse_create_application({"name": f"scale {i}"}), OPERATOR
+                )
                 container.sources.update(source_id, {"application": application.id})
                 owner = {"application": application.id}
             path = f"/scale-{name}-{i}-{uuid.uuid4().hex[:6]}"

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.config import Settings
 from chalicelib.names import names
 from infra import iam
@@ -178,7 +179,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     api.applications.branding(OPERATOR)
     # ... and the background jobs, whose steps the ingest queue's consumer runs: an application's
     # deletion (its endpoint deleted there) and a recovery
-    doomed = api.applications.create({"name": "doomed"}, OPERATOR)
+    doomed = api.applications.create(parse_create_application({"name": "doomed"}), OPERATOR)
     api.endpoints.create({"url": receiver.base + "/doomed", "application": doomed.id}, OPERATOR)
     api.applications.delete(doomed.id, OPERATOR)
     api.jobs.start(api.recovery.plan_recover(ok.id, {"since": 0}, OPERATOR))

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.branding import Branding, BrandingError, check_accent
 from chalicelib.config import Settings
 from chalicelib.errors import ConfigError, ConflictError, ForbiddenError, StorageError, ValidationError
@@ -163,7 +165,7 @@ def test_a_window_out_of_range_is_a_stable_400(s: Services, hours: str) -> None:
 
 
 def test_the_overview_is_the_operators_only(s: Services) -> None:
-    app = s.container.applications.create({"name": "A"}, OPERATOR)
+    app = s.container.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     with pytest.raises(ForbiddenError):
         s.container.stats.overview({}, Scope(application_id=app.id))
     assert len(s.container.stats.overview({"hours": "168"}, OPERATOR)["hours"]) == 168
@@ -176,7 +178,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
     s: Services, receiver: Receiver
 ) -> None:
     c = s.container
-    app = c.applications.create({"name": "A"}, OPERATOR)
+    app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     healthy = _endpoint(s, "https://hooks.example.com/ok")
     failing = _endpoint(s, "https://hooks.example.com/fail", application=app.id)
     s.clock.advance(10)
@@ -271,7 +273,7 @@ def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None
 
 def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services, receiver: Receiver) -> None:
     c = s.container
-    app = c.applications.create({"name": "A"}, OPERATOR)
+    app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     # GIVEN two endpoints of one application, the target filtering on a type the test event is not
     target = _endpoint(
         s, "https://hooks.example.com/target", application=app.id, filter={"event_types": ["x.*"]}
@@ -330,8 +332,8 @@ def test_a_malformed_test_event_is_a_400(s: Services, body: Any) -> None:
 
 def test_another_applications_endpoint_cannot_be_tested(s: Services) -> None:
     c = s.container
-    a = c.applications.create({"name": "A"}, OPERATOR)
-    b = c.applications.create({"name": "B"}, OPERATOR)
+    a = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
+    b = c.applications.create(parse_create_application({"name": "B"}), OPERATOR)
     theirs = _endpoint(s, "https://hooks.example.com/b", application=b.id)
     with pytest.raises(Exception) as err:
         c.publisher.send_test(theirs, {}, Scope(application_id=a.id))
@@ -354,12 +356,14 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
         portal_name="Platform", portal_accent="#111111", portal_logo_url="https://p.example/l.png"
     )
     c = s.container
-    app = c.applications.create({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}, OPERATOR)
+    app = c.applications.create(
+        parse_create_application({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}), OPERATOR
+    )
     assert s.store.get_application(app.id).branding == Branding("Acme", None, "#8a1c7c")
     token = Scope(application_id=app.id)
     assert c.applications.branding(token) == Branding("Acme", "https://p.example/l.png", "#8a1c7c")
     assert c.applications.branding(OPERATOR) == Branding("Platform", "https://p.example/l.png", "#111111")
-    c.applications.update(app.id, {"branding": None}, OPERATOR)
+    c.applications.update(app.id, parse_update_application({"branding": None}), OPERATOR)
     assert c.applications.branding(token) == Branding("Platform", "https://p.example/l.png", "#111111")
 
 
@@ -383,7 +387,9 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
 )
 def test_bad_branding_is_a_400_naming_the_field(s: Services, branding: Any, field: str) -> None:
     with pytest.raises(ValidationError) as err:
-        s.container.applications.create({"name": "A", "branding": branding}, OPERATOR)
+        s.container.applications.create(
+            parse_create_application({"name": "A", "branding": branding}), OPERATOR
+        )
     assert (err.value.code, err.value.field) == ("invalid_branding", field)
 
 
@@ -505,7 +511,7 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
     s: Services, receiver: Receiver
 ) -> None:
     c = s.container
-    app = c.applications.create({"name": "A"}, OPERATOR)
+    app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     # GIVEN messages that matched nothing: one before the window, two in it (one of another type),
     # one of an application, and one that matched an endpoint
     old = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.aws import codec
 from chalicelib.errors import ValidationError
 from chalicelib.ids import new_id
@@ -197,7 +198,7 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
 
 def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
     w = World(services, Receiver())
-    app = w.container.applications.create({"name": "acme", "uid": "acme"}, OPERATOR)
+    app = w.container.applications.create(parse_create_application({"name": "acme", "uid": "acme"}), OPERATOR)
     reads: list[str] = []
     get = services.store.get_application
     services.store.get_application = lambda a: (reads.append(a), get(a))[1]  # type: ignore[method-assign]

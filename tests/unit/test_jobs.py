@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.jobs import MAX_STEP_TRIES, STEP_ITEMS, JobPlan, is_step_task, step_task
@@ -44,7 +45,7 @@ def _run_job(world: World, job_id: str) -> list[tuple[int, Job]]:
 
 
 def _application_with_endpoints(world: World, count: int) -> str:
-    app = world.container.applications.create({"name": "Big"}, OPERATOR).id
+    app = world.container.applications.create(parse_create_application({"name": "Big"}), OPERATOR).id
     template, _, _ = world.endpoints.create(
         {"url": "https://hooks.example.com/in", "application": app}, OPERATOR
     )
@@ -196,8 +197,8 @@ def test_a_job_that_cannot_be_queued_is_a_503_and_shows_failed(world: World) -> 
 
 def test_a_token_sees_only_its_own_applications_jobs(world: World) -> None:
     c = world.container
-    a = c.applications.create({"name": "A"}, OPERATOR).id
-    b = c.applications.create({"name": "B"}, OPERATOR).id
+    a = c.applications.create(parse_create_application({"name": "A"}), OPERATOR).id
+    b = c.applications.create(parse_create_application({"name": "B"}), OPERATOR).id
     mine = c.jobs.start(JobPlan("endpoint.recover", {}, a))
     theirs = c.jobs.start(JobPlan("endpoint.recover", {}, b))
     operators = c.jobs.start(JobPlan("endpoint.recover", {}, None))

@@ -27,6 +27,9 @@ from referencing.jsonschema import DRAFT202012
 import app as app_module
 from chalicelib import wiring
 from chalicelib.api.access import public_routes, token_routes
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.applications import parse_mint
+from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.endpoints import public_endpoint
@@ -381,12 +384,16 @@ def test_bodies_the_code_refuses_do_not_validate(
         elif schema == "PublishRequest":
             c.publisher.publish(body, None, OPERATOR)
         elif schema == "ApplicationCreate":
-            c.applications.create(body, OPERATOR)
+            c.applications.create(parse_create_application(body), OPERATOR)
         elif schema == "ApplicationUpdate":
-            application = c.applications.create({"name": "a"}, OPERATOR)
-            c.applications.update(application.id, body, OPERATOR)
+            application = c.applications.create(parse_create_application({"name": "a"}), OPERATOR)
+            c.applications.update(application.id, parse_update_application(body), OPERATOR)
         elif schema == "PortalAccessRequest":
-            c.tokens.mint(c.applications.create({"name": "a"}, OPERATOR), body, OPERATOR)
+            c.tokens.mint(
+                c.applications.create(parse_create_application({"name": "a"}), OPERATOR),
+                parse_mint(body),
+                OPERATOR,
+            )
         elif schema == "EventTypeCreate":
             c.event_types.create(parse_create_event_type(body), OPERATOR)
         else:
@@ -395,7 +402,7 @@ def test_bodies_the_code_refuses_do_not_validate(
 
 
 def test_public_source_matches_the_source_schema(services: Services) -> None:
-    application = services.container.applications.create({"name": "acme"}, OPERATOR)
+    application = services.container.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
     source = services.sources.create({**FULL_SOURCE, "application": application.id})
     shown = public_source(source, PUBLIC_URL)
     assert_matches(shown, component("Source"))
@@ -408,7 +415,7 @@ def test_public_source_matches_the_source_schema(services: Services) -> None:
 @pytest.mark.parametrize("signing", ["standard", "github", "passthrough", "standard-ed25519"])
 def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing: str) -> None:
     service = services.container.endpoints
-    application = services.container.applications.create({"name": "acme"}, OPERATOR)
+    application = services.container.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
     endpoint, secret, public_key = service.create(
         {
             "url": "https://hooks.example.com/in",
@@ -439,19 +446,21 @@ def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing
 
 def test_public_application_and_event_type_match_their_schemas(services: Services) -> None:
     c = services.container
-    bare = c.applications.create({"name": "bare"}, OPERATOR)
+    bare = c.applications.create(parse_create_application({"name": "bare"}), OPERATOR)
     full = c.applications.create(
-        {
-            "name": "full",
-            "uid": "customer-42",
-            "metadata": {"plan": "pro"},
-            "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#1f4fd1"},
-        },
+        parse_create_application(
+            {
+                "name": "full",
+                "uid": "customer-42",
+                "metadata": {"plan": "pro"},
+                "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#1f4fd1"},
+            }
+        ),
         OPERATOR,
     )
     for application in (bare, full):
         assert_matches(application.public(), component("Application"))
-    minted = c.tokens.mint(full, {}, OPERATOR)
+    minted = c.tokens.mint(full, parse_mint({}), OPERATOR)
     shown = {"token": minted.token, "url": f"{PUBLIC_URL}/portal#token={minted.token}", "expires_at": 1.0}
     assert_matches(shown, component("PortalAccess"))
     plain = c.event_types.create(parse_create_event_type({"name": "a.b"}), OPERATOR)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
@@ -216,7 +217,7 @@ def test_a_tenant_filter_cannot_stall_another_tenants_message_in_the_router(serv
     from tests.unit.test_delivery import Receiver, World
 
     world = World(services, Receiver())
-    app = world.container.applications.create({"name": "greedy"}, OPERATOR)
+    app = world.container.applications.create(parse_create_application({"name": "greedy"}), OPERATOR)
     patterns = ["*a" * MAX_PATTERN_STARS + f"b{i}" for i in range(MAX_FILTERS)]
     for _ in range(5):
         world.endpoint(application=app.id, filter={"event_types": patterns})

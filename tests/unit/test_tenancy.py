@@ -12,6 +12,9 @@ from typing import Any
 import pytest
 
 from chalicelib.api import access
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.applications import parse_mint
+from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.errors import (
@@ -37,7 +40,7 @@ def _app(world: World, name: str, uid: str | None = None) -> str:
     doc: dict[str, Any] = {"name": name}
     if uid:
         doc["uid"] = uid
-    return world.container.applications.create(doc, OPERATOR).id
+    return world.container.applications.create(parse_create_application(doc), OPERATOR).id
 
 
 def _endpoint(world: World, application: str | None, path: str, **doc: Any) -> str:
@@ -69,7 +72,9 @@ def _targets(world: World) -> list[str]:
 def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
     # GIVEN an application with the customer's own id
     apps = world.container.applications
-    created = apps.create({"name": "Acme", "uid": "acme-42", "metadata": {"plan": "pro"}}, OPERATOR)
+    created = apps.create(
+        parse_create_application({"name": "Acme", "uid": "acme-42", "metadata": {"plan": "pro"}}), OPERATOR
+    )
     # THEN both names find it, and the public shape carries what was given
     assert apps.get("acme-42", OPERATOR) == apps.get(created.id, OPERATOR) == created
     assert created.public()["metadata"] == {"plan": "pro"} and created.id.startswith("app_")
@@ -77,13 +82,13 @@ def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
 
 def test_a_uid_belongs_to_one_application(world: World) -> None:
     apps = world.container.applications
-    first = apps.create({"name": "A", "uid": "shared"}, OPERATOR)
+    first = apps.create(parse_create_application({"name": "A", "uid": "shared"}), OPERATOR)
     with pytest.raises(ConflictError) as err:
-        apps.create({"name": "B", "uid": "shared"}, OPERATOR)
+        apps.create(parse_create_application({"name": "B", "uid": "shared"}), OPERATOR)
     assert err.value.code == "uid_taken"
     # WHEN the uid moves to a new value THEN the old one is free again
-    apps.update(first.id, {"uid": "renamed"}, OPERATOR)
-    assert apps.create({"name": "B", "uid": "shared"}, OPERATOR).uid == "shared"
+    apps.update(first.id, parse_update_application({"uid": "renamed"}), OPERATOR)
+    assert apps.create(parse_create_application({"name": "B", "uid": "shared"}), OPERATOR).uid == "shared"
     with pytest.raises(NotFoundError):
         apps.get("nobody", OPERATOR)
 
@@ -101,7 +106,7 @@ def test_a_uid_belongs_to_one_application(world: World) -> None:
 )
 def test_bad_application_fields_are_refused_by_name(world: World, doc: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as err:
-        world.container.applications.create(doc, OPERATOR)
+        world.container.applications.create(parse_create_application(doc), OPERATOR)
     assert err.value.field == field
 
 
@@ -195,7 +200,7 @@ def test_publishing_to_an_application_costs_no_extra_write(world: World) -> None
 
 def _token(world: World, application: str, **doc: Any) -> str:
     apps, tokens = world.container.applications, world.container.tokens
-    return tokens.mint(apps.get(application, OPERATOR), doc, OPERATOR).token
+    return tokens.mint(apps.get(application, OPERATOR), parse_mint(doc), OPERATOR).token
 
 
 def test_a_token_authenticates_as_its_application(world: World) -> None:
