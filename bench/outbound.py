@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.fixtures import BENCH_ENV, json_body
 from bench.report import ROOT, Row, quiet, say
+from chalicelib.api.messages import parse_publish
 from chalicelib.scope import OPERATOR
 
 BATCH = 10
@@ -74,7 +75,9 @@ class Outbound:
         publisher, router = self.container.publisher, self.container.router
         with quiet():
             for _ in range(n):
-                publisher.publish({"event_type": "invoice.paid", "payload": self.payload}, None, OPERATOR)
+                publisher.publish(
+                    parse_publish({"event_type": "invoice.paid", "payload": self.payload}), OPERATOR
+                )
             while self.ingest.sent:
                 router.route(self.ingest.sent.pop(0))
         out = list(self.deliveries.sent)

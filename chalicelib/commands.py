@@ -75,3 +75,57 @@ class MintToken:
 
     expires_in: int = 3600  # chalicelib.tokens.DEFAULT_LIFETIME
     read_only: bool = False
+
+
+# ----------------------------------------------------------------------------------------------- messages
+
+Json = Any  # any JSON value (a payload is the producer's own)
+
+
+@dataclass(frozen=True)
+class Publish:
+    """``POST /v1/messages``: ``application`` is an id or uid; the ``Idempotency-Key`` header as given."""
+
+    event_type: str
+    payload: Json
+    application: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class SendTest:
+    """``POST /v1/endpoints/{id}/test``: None is Hookway's own test type, or its default payload."""
+
+    event_type: str | None = None
+    payload: Json = None
+
+
+@dataclass(frozen=True)
+class Resend:
+    """``POST /v1/messages/{id}/resend``: to the named endpoints, or (empty) to all of the message's."""
+
+    endpoint_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recover:
+    """``POST /v1/endpoints/{id}/recover``."""
+
+    since: float
+    include_unmatched: bool = False
+
+
+@dataclass(frozen=True)
+class Replay:
+    """``POST /v1/endpoints/{id}/replay``: the owner's messages received in [since, until)."""
+
+    since: float
+    until: float | None = None
+    source_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Overview:
+    """``GET /v1/stats``: the last ``hours`` hours."""
+
+    hours: int = 24

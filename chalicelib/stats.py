@@ -7,11 +7,10 @@ hour, written once per batch), one ``BatchGetItem`` for the window; endpoints th
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from chalicelib.errors import BadRequestError
+from chalicelib.commands import Overview
 from chalicelib.models import Endpoint
 from chalicelib.ports import Store
 from chalicelib.scope import Scope
@@ -37,13 +36,6 @@ def attention_entry(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
-def _hours(params: Mapping[str, str]) -> int:
-    raw = params.get("hours", str(DEFAULT_HOURS))
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_HOURS:
-        raise BadRequestError(f"hours must be 1 to {MAX_HOURS}", code="invalid_hours")
-    return int(raw)
-
-
 class StatsService:
     """The overview: hourly counts and the endpoints that need attention."""
 
@@ -51,10 +43,9 @@ class StatsService:
         self._store = store
         self._clock = clock
 
-    def overview(self, params: Mapping[str, str], scope: Scope) -> dict[str, Any]:
+    def overview(self, query: Overview, scope: Scope) -> dict[str, Any]:
         """``{"hours": [...oldest first, the current hour last], "totals", "attention"}``."""
-        scope.require_operator()
-        count = _hours(params)
+        count = query.hours
         now = self._clock()
         current = hour_of(now)
         starts = [current - 3600 * back for back in range(count - 1, -1, -1)]

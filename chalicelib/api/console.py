@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from chalice.app import Response
 
 from chalicelib.api.resource import Resource, container, json_reply
+
+if TYPE_CHECKING:
+    from chalicelib.commands import Overview
 
 routes = Resource(__name__)
 
@@ -54,4 +61,16 @@ def end_all_sessions() -> Response:
 @routes.operation("/v1/stats", ["GET"], access="operator")
 def stats() -> Response:
     """Received, delivered, failed and rejected per hour (``hours``, default 24), and what needs attention."""
-    return json_reply(container().stats.overview(routes.query(), routes.scope()))
+    return json_reply(container().stats.overview(parse_overview(routes.query()), routes.scope()))
+
+
+def parse_overview(params: Mapping[str, str]) -> Overview:
+    """``?hours=`` (1 to 168, default 24)."""
+    from chalicelib.commands import Overview
+    from chalicelib.errors import BadRequestError
+    from chalicelib.stats import DEFAULT_HOURS, MAX_HOURS
+
+    raw = params.get("hours", str(DEFAULT_HOURS))
+    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_HOURS:
+        raise BadRequestError(f"hours must be 1 to {MAX_HOURS}", code="invalid_hours")
+    return Overview(int(raw))

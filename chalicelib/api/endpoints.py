@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from chalice.app import Response
 
 from chalicelib.api.jobs import started
 from chalicelib.api.resource import Resource, container, json_reply, listing, no_content
+
+if TYPE_CHECKING:
+    from chalicelib.commands import Recover, Replay, SendTest
 
 routes = Resource(__name__)
 
@@ -87,7 +92,8 @@ def recover_endpoint(endpoint_id: str) -> Response:
     """Send again every delivery to this endpoint that ended failed or skipped since ``{"since": unix time}``:
     202 with the background job that does it."""
     c = container()
-    return started(c.jobs.start(c.recovery.plan_recover(endpoint_id, routes.json_body(), routes.scope())))
+    plan = c.recovery.plan_recover(endpoint_id, parse_recover(routes.json_body()), routes.scope())
+    return started(c.jobs.start(plan))
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}/replay", ["POST"], access="write", limit="replaying")
@@ -95,7 +101,8 @@ def replay_to_endpoint(endpoint_id: str) -> Response:
     """Send its owner's messages of ``{"since", "until"?, "source"?}`` to this endpoint once more: 202 with
     the background job that does it."""
     c = container()
-    return started(c.jobs.start(c.recovery.plan_replay(endpoint_id, routes.json_body(), routes.scope())))
+    plan = c.recovery.plan_replay(endpoint_id, parse_replay(routes.json_body()), routes.scope())
+    return started(c.jobs.start(plan))
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}/attempts", ["GET"], access="read")
@@ -114,5 +121,59 @@ def endpoint_health(endpoint_id: str) -> Response:
 @routes.operation("/v1/endpoints/{endpoint_id}/test", ["POST"], access="write", limit="sending a test event")
 def send_test_event(endpoint_id: str) -> Response:
     """Send a test event to this endpoint only (``{"event_type"?, "payload"?}``); 202 with its message id."""
-    message_id, endpoint = container().publisher.send_test(endpoint_id, routes.json_body(), routes.scope())
+    command = parse_send_test(routes.json_body())
+    message_id, endpoint = container().publisher.send_test(endpoint_id, command, routes.scope())
     return json_reply({"id": message_id, "endpoint_id": endpoint.id}, 202)
+
+
+# ------------------------------------------------------------------------------------------------ parse
+
+
+def parse_send_test(doc: Any) -> SendTest:
+    """``{"event_type"?, "payload"?}`` (null: Hookway's own test type, or the default payload)."""
+    from chalicelib.api.messages import parse_event_type
+    from chalicelib.commands import SendTest
+    from chalicelib.errors import ValidationError
+
+    if not isinstance(doc, dict):
+        raise ValidationError("the body must be a JSON object")
+    unknown = sorted(set(doc) - {"event_type", "payload"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    event_type = doc.get("event_type")
+    return SendTest(
+        event_type=None if event_type is None else parse_event_type(event_type), payload=doc.get("payload")
+    )
+
+
+def parse_recover(doc: Any) -> Recover:
+    """``{"since": unix time, "include_unmatched"?: bool}``."""
+    from chalicelib.commands import Recover
+    from chalicelib.errors import ValidationError
+
+    since = doc.get("since") if isinstance(doc, dict) else None
+    if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
+        raise ValidationError("since (Unix time in seconds) is required", field="since")
+    unmatched = doc.get("include_unmatched", False) if isinstance(doc, dict) else False
+    if not isinstance(unmatched, bool):
+        raise ValidationError("include_unmatched must be true or false", field="include_unmatched")
+    return Recover(float(since), unmatched)
+
+
+def parse_replay(doc: Any) -> Replay:
+    """``{"since", "until"?, "source"?}``."""
+    from chalicelib.commands import Replay
+    from chalicelib.errors import ValidationError
+
+    if not isinstance(doc, dict):
+        raise ValidationError("the body must be a JSON object")
+    since, until, source = doc.get("since"), doc.get("until"), doc.get("source")
+    if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
+        raise ValidationError("since (Unix time in seconds) is required", field="since")
+    if until is not None and (
+        isinstance(until, bool) or not isinstance(until, int | float) or until <= since
+    ):
+        raise ValidationError("until must be a Unix time later than since", field="until")
+    if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 200):
+        raise ValidationError("source must be a source id", field="source")
+    return Replay(float(since), float(until) if until is not None else None, source)

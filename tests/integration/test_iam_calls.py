@@ -19,6 +19,9 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.console import parse_overview
+from chalicelib.api.endpoints import parse_recover, parse_send_test
+from chalicelib.api.messages import parse_publish
 from chalicelib.config import Settings
 from chalicelib.names import names
 from infra import iam
@@ -169,12 +172,12 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     big = json.dumps({"blob": "x" * 950_000}).encode()  # over the claim check: S3 first
     for i, body in enumerate((small, parked, big)):
         assert _run("app", api, ingest_event(source.id, body, f"iam-{i}"))["statusCode"] == 202
-    api.publisher.publish({"event_type": "iam.test", "payload": {}}, None, OPERATOR)
+    api.publisher.publish(parse_publish({"event_type": "iam.test", "payload": {}}), OPERATOR)
     # ... a test event to one endpoint (the router reads that endpoint by id)
     ok = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/ok"))
-    api.publisher.send_test(ok.id, {}, OPERATOR)
+    api.publisher.send_test(ok.id, parse_send_test({}), OPERATOR)
     # ... and the console's reads: the overview, an endpoint's health, the branding
-    api.stats.overview({}, OPERATOR)
+    api.stats.overview(parse_overview({}), OPERATOR)
     api.endpoints.health(ok.id, OPERATOR)
     api.applications.branding(OPERATOR)
     # ... and the background jobs, whose steps the ingest queue's consumer runs: an application's
@@ -182,7 +185,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     doomed = api.applications.create(parse_create_application({"name": "doomed"}), OPERATOR)
     api.endpoints.create({"url": receiver.base + "/doomed", "application": doomed.id}, OPERATOR)
     api.applications.delete(doomed.id, OPERATOR)
-    api.jobs.start(api.recovery.plan_recover(ok.id, {"since": 0}, OPERATOR))
+    api.jobs.start(api.recovery.plan_recover(ok.id, parse_recover({"since": 0}), OPERATOR))
 
     # WHEN each consumer handles what reached its queue, as its event source mapping would hand it over
     recorded: dict[str, set[str]] = {"api_handler": api_calls.actions}

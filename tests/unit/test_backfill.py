@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.messages import parse_publish
 from chalicelib.backfill import CHECKPOINT, DONE, Backfill
 from chalicelib.ids import new_id
 from chalicelib.models import Endpoint
@@ -50,7 +51,7 @@ def _publish(world: World, application: str | None = None) -> str:
         "payload": {"n": 1},
         **({"application": application} if application else {}),
     }
-    return world.publisher.publish(doc, None, OPERATOR)
+    return world.publisher.publish(parse_publish(doc), OPERATOR)
 
 
 def _delivered(world: World) -> list[str]:

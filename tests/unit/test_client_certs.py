@@ -11,6 +11,7 @@ import pytest
 import trustme
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.messages import parse_publish
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import ValidationError
 from chalicelib.outbound.client_certs import (
@@ -286,7 +287,9 @@ def test_the_sender_refuses_a_stored_foreign_certificate_in_the_words_of_a_missi
         replace(endpoint, client_certificate="secretsmanager:hookway/test/certs/sender")
     )
     # WHEN a message is delivered to it
-    world.publisher.publish({"event_type": "x", "payload": {}, "application": app.id}, None, OPERATOR)
+    world.publisher.publish(
+        parse_publish({"event_type": "x", "payload": {}, "application": app.id}), OPERATOR
+    )
     world.route_all()
     assert world.sender.handle(world.deliveries.sent.pop(0)) == "retrying"
     # THEN nothing is sent, and the attempt fails as for a certificate that cannot be read

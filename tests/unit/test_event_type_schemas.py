@@ -17,6 +17,7 @@ import pytest
 
 from chalicelib import json_schema
 from chalicelib.api.event_types import parse_create as parse_create_event_type
+from chalicelib.api.messages import parse_publish
 from chalicelib.errors import PayloadTooLargeError, UnprocessableError, ValidationError
 from chalicelib.scope import OPERATOR
 from tests.conftest import Services
@@ -27,7 +28,9 @@ def _catalog(services: Services, name: str, schema: Any) -> None:
 
 
 def _publish(services: Services, name: str, payload: Any) -> str:
-    return services.container.publisher.publish({"event_type": name, "payload": payload}, None, OPERATOR)
+    return services.container.publisher.publish(
+        parse_publish({"event_type": name, "payload": payload}), OPERATOR
+    )
 
 
 def _refused(services: Services, name: str, payload: Any) -> UnprocessableError | PayloadTooLargeError:

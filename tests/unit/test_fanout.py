@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.aws import codec
 from chalicelib.errors import ValidationError
 from chalicelib.ids import new_id
@@ -38,7 +39,9 @@ def _endpoints(world: World, count: int) -> list[Endpoint]:
 
 
 def _publish(world: World) -> str:
-    return world.publisher.publish({"event_type": "invoice.paid", "payload": {"n": 1}}, None, OPERATOR)
+    return world.publisher.publish(
+        parse_publish({"event_type": "invoice.paid", "payload": {"n": 1}}), OPERATOR
+    )
 
 
 def _route_counting(world: World) -> list[tuple[int, int]]:
@@ -189,9 +192,12 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
             break
     assert sorted(attempts) == sorted(seen)
     with pytest.raises(ValidationError) as refused:
-        world.container.recovery.resend(message_id, {}, OPERATOR)
+        world.container.recovery.resend(message_id, parse_resend({}), OPERATOR)
     assert refused.value.code == "endpoint_ids_required"
-    assert world.container.recovery.resend(message_id, {"endpoint_ids": seen[:3]}, OPERATOR) == seen[:3]
+    assert (
+        world.container.recovery.resend(message_id, parse_resend({"endpoint_ids": seen[:3]}), OPERATOR)
+        == seen[:3]
+    )
     tasks = [Task.decode(b) for b in world.deliveries.sent]
     assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
 
@@ -203,6 +209,6 @@ def test_a_publish_reads_its_application_from_a_cache(services: Services) -> Non
     get = services.store.get_application
     services.store.get_application = lambda a: (reads.append(a), get(a))[1]  # type: ignore[method-assign]
     for ref in (app.id, app.id, "acme", "acme"):
-        w.publisher.publish({"event_type": "x", "payload": {}, "application": ref}, None, OPERATOR)
+        w.publisher.publish(parse_publish({"event_type": "x", "payload": {}, "application": ref}), OPERATOR)
     assert reads == [app.id]
     assert json.loads(services.queue.sent[-1])["app"] == app.id

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_recover
+from chalicelib.api.messages import parse_publish
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.jobs import MAX_STEP_TRIES, STEP_ITEMS, JobPlan, is_step_task, step_task
@@ -108,7 +110,7 @@ def _skipped_deliveries(world: World, count: int) -> tuple[str, list[str], float
     endpoint, _ = world.endpoint()
     start = world.clock.now
     ids = [
-        world.publisher.publish({"event_type": "order.paid", "payload": {"n": i}}, None, OPERATOR)
+        world.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {"n": i}}), OPERATOR)
         for i in range(count)
     ]
     world.route_all()
@@ -124,7 +126,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
     # WHEN recovery is asked for: a job, whose first step's commit is lost once (the worker died after
     # queueing its deliveries), so SQS hands that step out again
     c = world.container
-    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, {"since": start}, OPERATOR))
+    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, parse_recover({"since": start}), OPERATOR))
     store = world.s.store
     real_save = store.save_job
     saves: list[Job] = []
@@ -155,7 +157,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
 def test_a_recovery_whose_endpoint_is_deleted_meanwhile_fails_with_the_reason(world: World) -> None:
     endpoint_id, _, start = _skipped_deliveries(world, 3)
     c = world.container
-    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, {"since": start}, OPERATOR))
+    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, parse_recover({"since": start}), OPERATOR))
     world.endpoints.delete(endpoint_id, OPERATOR)
     [(_, ended)] = _run_job(world, job.id)
     assert ended.state == "failed"
@@ -225,7 +227,7 @@ def test_a_job_is_forgotten_after_a_week(world: World) -> None:
 def test_the_ingest_consumer_runs_job_steps_and_routes_the_rest_of_a_batch(world: World) -> None:
     # GIVEN a batch holding a published message's envelope, a job step and an unreadable step
     c = world.container
-    c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    c.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {}}), OPERATOR)
     job = c.jobs.start(JobPlan("application.delete", {"application_id": "app_none"}, None))
     envelope, step = world.s.queue.sent
     routed: list[list[str]] = []

@@ -32,6 +32,7 @@ from chalicelib.api.applications import parse_mint
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
+from chalicelib.api.messages import parse_publish
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import (
     ConflictError,
@@ -382,7 +383,7 @@ def test_bodies_the_code_refuses_do_not_validate(
             endpoint, _, _ = c.endpoints.create({"url": "https://example.com/"}, OPERATOR)
             c.endpoints.update(endpoint.id, body, OPERATOR)
         elif schema == "PublishRequest":
-            c.publisher.publish(body, None, OPERATOR)
+            c.publisher.publish(parse_publish(body), OPERATOR)
         elif schema == "ApplicationCreate":
             c.applications.create(parse_create_application(body), OPERATOR)
         elif schema == "ApplicationUpdate":
@@ -1135,7 +1136,9 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     lid = {"endpoint_id": session["id"]}
     api("GET", pull, 400, params=lid, query="?wait=soon")
     api("GET", pull, 404, params={"endpoint_id": "ep_nope"})
-    services.container.publisher.publish({"event_type": "listen.test", "payload": {"n": 1}}, None, OPERATOR)
+    services.container.publisher.publish(
+        parse_publish({"event_type": "listen.test", "payload": {"n": 1}}), OPERATOR
+    )
     services.drain()
     tasks = [t for t in services.deliveries.sent if Task.decode(t).endpoint_id == session["id"]]
     assert [services.container.sender.handle(task) for task in tasks] == ["handed_over"]

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.messages import parse_publish
 from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
@@ -222,7 +223,9 @@ def test_a_tenant_filter_cannot_stall_another_tenants_message_in_the_router(serv
     for _ in range(5):
         world.endpoint(application=app.id, filter={"event_types": patterns})
     # WHEN a message with the longest event type publish takes, almost matching, is published and routed
-    world.publisher.publish({"event_type": "a" * 200, "payload": {}, "application": app.id}, None, OPERATOR)
+    world.publisher.publish(
+        parse_publish({"event_type": "a" * 200, "payload": {}, "application": app.id}), OPERATOR
+    )
     started = time.perf_counter()
     world.route_all()
     # THEN routing it takes milliseconds, not seconds (generous bound), and it matched nothing

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.messages import parse_publish
 from chalicelib.aws import codec
 from chalicelib.config import Settings
 from chalicelib.errors import StorageError
@@ -221,7 +222,7 @@ def test_a_warm_sender_makes_no_kms_call_per_webhook() -> None:
 
     def deliver(n: int) -> None:
         for _ in range(n):
-            api.publisher.publish({"event_type": "invoice.paid", "payload": {}}, None, OPERATOR)
+            api.publisher.publish(parse_publish({"event_type": "invoice.paid", "payload": {}}), OPERATOR)
         while queue.sent:
             worker.router.route(queue.sent.pop(0))
         while deliveries.sent:

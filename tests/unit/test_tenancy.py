@@ -17,6 +17,7 @@ from chalicelib.api.applications import parse_mint
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
+from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.errors import (
     ConflictError,
     ForbiddenError,
@@ -55,7 +56,7 @@ def _publish(world: World, application: str | None, event_type: str = "order.cre
     doc: dict[str, Any] = {"event_type": event_type, "payload": {"n": 1}}
     if application:
         doc["application"] = application
-    return world.publisher.publish(doc, None, OPERATOR)
+    return world.publisher.publish(parse_publish(doc), OPERATOR)
 
 
 def _targets(world: World) -> list[str]:
@@ -286,9 +287,9 @@ def test_a_token_sees_only_its_applications_things(world: World) -> None:
     with pytest.raises(NotFoundError):
         world.container.messages.get(msg_b, scope)
     with pytest.raises(NotFoundError):
-        world.container.recovery.resend(msg_b, {}, scope)
+        world.container.recovery.resend(msg_b, parse_resend({}), scope)
     with pytest.raises(NotFoundError):
-        world.container.recovery.resend(msg_a, {"endpoint_ids": [ep_b]}, scope)
+        world.container.recovery.resend(msg_a, parse_resend({"endpoint_ids": [ep_b]}), scope)
     # ... a token creates in its own application whatever the body says, and never in another
     created, _, _ = world.endpoints.create({"url": "https://hooks.example.com/x"}, scope)
     assert created.application_id == a
@@ -358,21 +359,23 @@ def test_a_payload_that_breaks_its_schema_is_422_and_nothing_is_queued(world: Wo
     sent = len(world.s.queue.sent)
     with pytest.raises(UnprocessableError) as err:
         world.publisher.publish(
-            {"event_type": "order.created", "payload": {"id": 1, "total": -5}}, None, OPERATOR
+            parse_publish({"event_type": "order.created", "payload": {"id": 1, "total": -5}}), OPERATOR
         )
     assert err.value.status == 422 and err.value.code == "schema_mismatch"
     assert err.value.details["pointer"] == "/total"
     assert len(world.s.queue.sent) == sent
-    world.publisher.publish({"event_type": "order.created", "payload": {"id": 1, "total": 5}}, None, OPERATOR)
+    world.publisher.publish(
+        parse_publish({"event_type": "order.created", "payload": {"id": 1, "total": 5}}), OPERATOR
+    )
     assert len(world.s.queue.sent) == sent + 1
     # Unknown types stay allowed ...
-    world.publisher.publish({"event_type": "not.in.catalog", "payload": {}}, None, OPERATOR)
+    world.publisher.publish(parse_publish({"event_type": "not.in.catalog", "payload": {}}), OPERATOR)
 
 
 def test_a_strict_deployment_refuses_types_outside_the_catalog() -> None:
     services = make_services(strict_event_types=True)
     with pytest.raises(UnprocessableError) as err:
-        services.container.publisher.publish({"event_type": "nope", "payload": {}}, None, OPERATOR)
+        services.container.publisher.publish(parse_publish({"event_type": "nope", "payload": {}}), OPERATOR)
     assert err.value.code == "unknown_event_type"
 
 
@@ -446,7 +449,7 @@ def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_e
     # WHEN the operator resends A's message to B's endpoint (issue 19, security 15), or to its own
     for target in (ep_b, ep_ops):
         with pytest.raises(ValidationError) as err:
-            world.container.recovery.resend(msg_a, {"endpoint_ids": [target]}, OPERATOR)
+            world.container.recovery.resend(msg_a, parse_resend({"endpoint_ids": [target]}), OPERATOR)
         # THEN 400 naming the field, and nothing is queued
         assert err.value.field == "endpoint_ids" and err.value.code == "endpoint_of_another_application"
     assert world.deliveries.sent == []
@@ -456,7 +459,7 @@ def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_e
     assert _targets(world) == []
     assert all(x.endpoint_id != ep_b for x in world.s.store.list_attempts(msg_a))
     # ... while resending to its own endpoint still works
-    assert world.container.recovery.resend(msg_a, {"endpoint_ids": [ep_a]}, OPERATOR) == [ep_a]
+    assert world.container.recovery.resend(msg_a, parse_resend({"endpoint_ids": [ep_a]}), OPERATOR) == [ep_a]
     assert _targets(world) == ["a"]
 
 
