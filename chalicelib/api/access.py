@@ -18,11 +18,8 @@ declarations: nothing here is written by hand.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Literal
-
-from chalicelib.errors import ForbiddenError
 
 if TYPE_CHECKING:
     from chalicelib.limits import RateLimiter
@@ -32,14 +29,19 @@ Access = Literal["public", "read", "write", "operator"]
 Key = tuple[str, str]  # (METHOD, route as declared)
 
 
-@dataclass(frozen=True)
 class Operation:
-    """One (method, route) of the API and who may call it."""
+    """One (method, route) of the API and who may call it (a plain class: made at import, on cold start)."""
 
-    method: str
-    route: str
-    access: Access
-    limit: str | None = None  # what a token is doing, for its rate-limit message
+    __slots__ = ("access", "limit", "method", "route")
+
+    def __init__(self, method: str, route: str, access: Access, limit: str | None = None) -> None:
+        self.method = method
+        self.route = route
+        self.access: Access = access
+        self.limit = limit  # what a token is doing, for its rate-limit message
+
+    def __repr__(self) -> str:
+        return f"Operation({self.method} {self.route}: {self.access})"
 
 
 @cache
@@ -82,6 +84,8 @@ def check(scope: Scope, method: str, route: str, limiter: Callable[[], RateLimit
     (429) a token's call of a rate-limited route beyond its rate."""
     if scope.is_operator:
         return
+    from chalicelib.errors import ForbiddenError
+
     op = operations().get((method.upper(), route))
     if op is None or op.access == "operator":
         raise ForbiddenError("an application token cannot call this route")
