@@ -129,3 +129,14 @@ class Overview:
     """``GET /v1/stats``: the last ``hours`` hours."""
 
     hours: int = 24
+
+
+# ------------------------------------------------------------------------------------------------ listen
+
+
+@dataclass(frozen=True)
+class Pull:
+    """``GET /v1/listen-sessions/{id}/deliveries``: after ``cursor``, waiting up to ``wait`` seconds."""
+
+    wait: float = 0.0
+    cursor: str | None = None
