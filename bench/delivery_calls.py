@@ -35,6 +35,7 @@ from bench.aws_calls import CallCounter, _create_source, _environment, _wired_ap
 from bench.fixtures import emulated_env, ingest_event, json_body, lambda_context
 from bench.report import Row, _stream_handlers, say
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.scope import OPERATOR
 
 STAGES = ("api", "router", "sender")
@@ -369,7 +370,7 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, ten
             application = container.applications.create(parse_create_application({"name": "bench"}), OPERATOR)
             container.sources.update(source_id, {"application": application.id})
             owner = {"application": application.id}
-        container.endpoints.create({"url": url, **owner}, OPERATOR)
+        container.endpoints.create(parse_create_endpoint({"url": url, **owner}), OPERATOR)
         # Warm-up: one webhook all the way (clients, caches, the transport's connection).
         if app(ingest_event(source_id, body, "warm-up"), context)["statusCode"] != 202:
             raise AssertionError("the warm-up webhook was not accepted")

@@ -30,6 +30,7 @@ from typing import Any
 
 from bench.fixtures import BENCH_ENV, json_body
 from bench.report import ROOT, Row, quiet, say
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.messages import parse_publish
 from chalicelib.scope import OPERATOR
 
@@ -67,7 +68,7 @@ class Outbound:
 
     def endpoint(self, url: str) -> Any:
         """Create an endpoint (no filter: it gets every message)."""
-        endpoint, _secret, _ = self.container.endpoints.create({"url": url}, OPERATOR)
+        endpoint, _secret, _ = self.container.endpoints.create(parse_create_endpoint({"url": url}), OPERATOR)
         return endpoint
 
     def tasks(self, n: int) -> list[str]:

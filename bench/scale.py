@@ -38,6 +38,7 @@ from typing import Any
 from bench.delivery_calls import GSI_PROJECTIONS, KB, CapacityCounter, counted_output, item_size
 from bench.report import Row, say
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 
 PARTITION_LIMIT = 1000  # DynamoDB write units per second on one partition key (table or index)
 SPREAD_RATE = 10_000
@@ -319,7 +320,10 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
                 owner = {"application": application.id}
             path = f"/scale-{name}-{i}-{uuid.uuid4().hex[:6]}"
             container.endpoints.create(
-                {"url": receivers.url(path), "filter": {"sources": [source_id]}, **owner}, OPERATOR
+                parse_create_endpoint(
+                    {"url": receivers.url(path), "filter": {"sources": [source_id]}, **owner}
+                ),
+                OPERATOR,
             )
             paths.append((source_id, path))
         for source_id, _ in paths:  # warm-up: clients, caches and connections, one webhook per owner

@@ -140,3 +140,51 @@ class Pull:
 
     wait: float = 0.0
     cursor: str | None = None
+
+
+# --------------------------------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class EndpointFields:
+    """An endpoint's settable fields, each checked for shape. The service then applies the rules that
+    need the deployment or the caller: the URL's destination (egress), a token's slowest retry step, the
+    schedule against retention, the client certificate's reference (``client_certificate`` as sent)."""
+
+    url: Maybe[str] = UNSET
+    description: Maybe[str] = UNSET
+    filter_sources: Maybe[tuple[str, ...]] = UNSET
+    filter_event_types: Maybe[tuple[str, ...]] = UNSET
+    headers: Maybe[dict[str, str]] = UNSET
+    auth: Maybe[dict[str, str] | None] = UNSET
+    timeout: Maybe[float] = UNSET
+    retry_schedule: Maybe[tuple[int, ...] | None] = UNSET
+    client_certificate: Maybe[object] = UNSET
+    enabled: Maybe[bool] = UNSET
+
+
+@dataclass(frozen=True)
+class CreateEndpoint:
+    """``POST /v1/endpoints``: ``application`` (id or uid) for the operator; a token's own otherwise."""
+
+    fields: EndpointFields
+    signing: str = "standard"
+    secret: str | None = None
+    application: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """``POST /v1/listen-sessions``: ``fields`` holds only ``filter`` and ``description``."""
+
+    fields: EndpointFields
+    expires_in: int = 3600
+    application: str | None = None
+
+
+@dataclass(frozen=True)
+class RotateSecret:
+    """``POST /v1/endpoints/{id}/secret/rotate``: the old secrets sign on for ``retire_old_after`` s."""
+
+    retire_old_after: int = 86400
+    secret: str | None = None

@@ -20,6 +20,7 @@ import pytest
 from chalicelib import wiring
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.console import parse_overview
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_recover, parse_send_test
 from chalicelib.api.messages import parse_publish
 from chalicelib.config import Settings
@@ -166,7 +167,9 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     from chalicelib.scope import OPERATOR
 
     for path in ("/ok", "/fail"):
-        api.endpoints.create({"url": receiver.base + path, "retry_schedule": [0, 1]}, OPERATOR)
+        api.endpoints.create(
+            parse_create_endpoint({"url": receiver.base + path, "retry_schedule": [0, 1]}), OPERATOR
+        )
     small = json.dumps({"zen": "iam"}).encode()
     parked = json.dumps({"blob": "x" * 300_000}).encode()  # inline, too big for an item: the router parks it
     big = json.dumps({"blob": "x" * 950_000}).encode()  # over the claim check: S3 first
@@ -183,7 +186,9 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     # ... and the background jobs, whose steps the ingest queue's consumer runs: an application's
     # deletion (its endpoint deleted there) and a recovery
     doomed = api.applications.create(parse_create_application({"name": "doomed"}), OPERATOR)
-    api.endpoints.create({"url": receiver.base + "/doomed", "application": doomed.id}, OPERATOR)
+    api.endpoints.create(
+        parse_create_endpoint({"url": receiver.base + "/doomed", "application": doomed.id}), OPERATOR
+    )
     api.applications.delete(doomed.id, OPERATOR)
     api.jobs.start(api.recovery.plan_recover(ok.id, parse_recover({"since": 0}), OPERATOR))
 

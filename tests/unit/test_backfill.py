@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.messages import parse_publish
 from chalicelib.backfill import CHECKPOINT, DONE, Backfill
 from chalicelib.ids import new_id
@@ -185,7 +186,9 @@ def test_a_new_owner_is_complete_from_its_first_endpoint_but_a_legacy_owner_is_n
     assert store.owner_state(None)[2] is True
     app = world.container.applications.create(parse_create_application({"name": "old"}), OPERATOR)
     old = _legacy_more(world, 1, app.id)
-    world.endpoints.create({"url": "https://hooks.example.com/new", "application": app.id}, OPERATOR)
+    world.endpoints.create(
+        parse_create_endpoint({"url": "https://hooks.example.com/new", "application": app.id}), OPERATOR
+    )
     # THEN the legacy owner still is not complete (its old endpoint is in no page) and both get messages
     assert store.owner_state(app.id)[2] is False
     _publish(world, app.id)

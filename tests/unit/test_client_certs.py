@@ -11,6 +11,8 @@ import pytest
 import trustme
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import ValidationError
@@ -209,7 +211,10 @@ def test_an_endpoint_names_its_client_certificate_and_the_sender_passes_it_on(se
     ]
     # WHEN the certificate is removed THEN the endpoint names none
     assert (
-        world.endpoints.update(endpoint.id, {"client_certificate": None}, OPERATOR).client_certificate is None
+        world.endpoints.update(
+            endpoint.id, parse_update_endpoint({"client_certificate": None}), OPERATOR
+        ).client_certificate
+        is None
     )
 
 
@@ -258,16 +263,20 @@ def test_a_portal_token_cannot_name_another_owners_certificate_on_create_or_upda
     # WHEN A's token names another owner's certificate on create THEN 400 on that field
     for doc in foreign:
         with pytest.raises(ValidationError) as err:
-            world.endpoints.create({"url": url, "client_certificate": doc}, token_a)
+            world.endpoints.create(parse_create_endpoint({"url": url, "client_certificate": doc}), token_a)
         assert err.value.field == "client_certificate" and err.value.status == 400
     # ... and on update of its own endpoint
-    endpoint, _, _ = world.endpoints.create({"url": url, "client_certificate": own}, token_a)
+    endpoint, _, _ = world.endpoints.create(
+        parse_create_endpoint({"url": url, "client_certificate": own}), token_a
+    )
     for doc in foreign:
         with pytest.raises(ValidationError):
-            world.endpoints.update(endpoint.id, {"client_certificate": doc}, token_a)
+            world.endpoints.update(endpoint.id, parse_update_endpoint({"client_certificate": doc}), token_a)
     # ... nor may the operator put B's certificate on A's endpoint
     with pytest.raises(ValidationError):
-        world.endpoints.update(endpoint.id, {"client_certificate": foreign[0]}, OPERATOR)
+        world.endpoints.update(
+            endpoint.id, parse_update_endpoint({"client_certificate": foreign[0]}), OPERATOR
+        )
     assert world.endpoints.get(endpoint.id, token_a).client_certificate == f"secretsmanager:{own['name']}"
 
 

@@ -11,7 +11,8 @@ from chalicelib.api import access
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.console import parse_overview
-from chalicelib.api.endpoints import parse_recover, parse_send_test
+from chalicelib.api.endpoints import health_of, parse_recover, parse_send_test
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.branding import Branding, BrandingError, check_accent
 from chalicelib.config import Settings
@@ -64,7 +65,7 @@ def s(receiver: Receiver) -> Services:
 
 
 def _endpoint(s: Services, url: str, **doc: Any) -> str:
-    return s.container.endpoints.create({"url": url, **doc}, OPERATOR)[0].id
+    return s.container.endpoints.create(parse_create_endpoint({"url": url, **doc}), OPERATOR)[0].id
 
 
 def _route_batch(s: Services) -> None:
@@ -252,7 +253,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
     for n in range(80, 109):
         s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(endpoint_id, n, now + n, "succeeded")
     s.store.attempts[("msg_109", endpoint_id, "g", 1)] = _attempt(endpoint_id, 109, now + 109, "in_flight")
-    health = s.container.endpoints.health(endpoint_id, OPERATOR)
+    health = health_of(s.container.endpoints.health(endpoint_id, OPERATOR))
     assert health["window"] == 50
     assert (health["attempts"], health["succeeded"], health["success_rate"]) == (49, 29, round(29 / 49, 4))
     assert health["last_attempt_at"] == health["last_success_at"] == now + 108
@@ -268,7 +269,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
 
 def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
-    health = s.container.endpoints.health(endpoint_id, OPERATOR)
+    health = health_of(s.container.endpoints.health(endpoint_id, OPERATOR))
     assert (health["window"], health["success_rate"], health["last_error"]) == (0, None, None)
 
 
@@ -317,7 +318,9 @@ def test_a_test_event_to_a_disabled_endpoint_is_a_409(s: Services) -> None:
 
 def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
     s = make_services(strict_event_types=True, allow_private_destinations=True, allow_http=True)
-    endpoint_id = s.container.endpoints.create({"url": "http://127.0.0.1:9/x"}, OPERATOR)[0].id
+    endpoint_id = s.container.endpoints.create(
+        parse_create_endpoint({"url": "http://127.0.0.1:9/x"}), OPERATOR
+    )[0].id
     s.container.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
     with pytest.raises(Exception) as err:
         s.container.publisher.send_test(

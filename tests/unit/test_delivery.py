@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_recover
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.config import Settings
 from chalicelib.messages import delivery_states
@@ -68,7 +70,9 @@ class World:
         self.hop_delays: list[int] = []
 
     def endpoint(self, **doc: Any) -> tuple[Endpoint, str]:
-        endpoint, secret, _ = self.endpoints.create({"url": "https://hooks.example.com/in", **doc}, OPERATOR)
+        endpoint, secret, _ = self.endpoints.create(
+            parse_create_endpoint({"url": "https://hooks.example.com/in", **doc}), OPERATOR
+        )
         return endpoint, secret
 
     def route_all(self) -> None:
@@ -524,7 +528,7 @@ def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enab
     world.route_all()
     world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
     world.run()  # the second message's task meets the disabled endpoint: skipped
-    world.endpoints.update(endpoint.id, {"enabled": True}, OPERATOR)
+    world.endpoints.update(endpoint.id, parse_update_endpoint({"enabled": True}), OPERATOR)
     recovery = world.container.recovery
     assert sorted(recovery.recover(endpoint.id, parse_recover({"since": start}), OPERATOR)) == sorted(
         [first, second]

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.aws import codec
 from chalicelib.errors import ValidationError
@@ -145,7 +146,7 @@ def test_the_router_reloads_an_owner_only_when_its_version_moves(services: Servi
     w.route_all()
     assert cache.loads == loads and reads == ["version", "version"]
     # WHEN an endpoint changes: the next check reloads (only what a message needs)
-    w.endpoints.create({"url": "https://hooks.example.com/new"}, OPERATOR)
+    w.endpoints.create(parse_create_endpoint({"url": "https://hooks.example.com/new"}), OPERATOR)
     s.clock.advance(11)
     _publish(w)
     w.route_all()

@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_recover
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
@@ -49,7 +51,7 @@ def _run_job(world: World, job_id: str) -> list[tuple[int, Job]]:
 def _application_with_endpoints(world: World, count: int) -> str:
     app = world.container.applications.create(parse_create_application({"name": "Big"}), OPERATOR).id
     template, _, _ = world.endpoints.create(
-        {"url": "https://hooks.example.com/in", "application": app}, OPERATOR
+        parse_create_endpoint({"url": "https://hooks.example.com/in", "application": app}), OPERATOR
     )
     for i in range(count - 1):
         endpoint = template.with_changes(id=new_id("ep"), created_at=template.created_at + i + 1)
@@ -116,7 +118,7 @@ def _skipped_deliveries(world: World, count: int) -> tuple[str, list[str], float
     world.route_all()
     world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
     assert world.run(max_steps=count + 10) == ["skipped"] * count
-    world.endpoints.update(endpoint.id, {"enabled": True}, OPERATOR)
+    world.endpoints.update(endpoint.id, parse_update_endpoint({"enabled": True}), OPERATOR)
     return endpoint.id, ids, start
 
 

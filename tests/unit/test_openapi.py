@@ -30,6 +30,9 @@ from chalicelib.api.access import public_routes, token_routes
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.applications import parse_mint
 from chalicelib.api.applications import parse_update as parse_update_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
+from chalicelib.api.endpoints import shown_secret
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.api.messages import parse_publish
@@ -378,10 +381,12 @@ def test_bodies_the_code_refuses_do_not_validate(
         elif schema == "SourceUpdate":
             c.sources.update(services.github_source(), body)
         elif schema == "EndpointCreate":
-            c.endpoints.create(body, OPERATOR)
+            c.endpoints.create(parse_create_endpoint(body), OPERATOR)
         elif schema == "EndpointUpdate":
-            endpoint, _, _ = c.endpoints.create({"url": "https://example.com/"}, OPERATOR)
-            c.endpoints.update(endpoint.id, body, OPERATOR)
+            endpoint, _, _ = c.endpoints.create(
+                parse_create_endpoint({"url": "https://example.com/"}), OPERATOR
+            )
+            c.endpoints.update(endpoint.id, parse_update_endpoint(body), OPERATOR)
         elif schema == "PublishRequest":
             c.publisher.publish(parse_publish(body), OPERATOR)
         elif schema == "ApplicationCreate":
@@ -418,17 +423,19 @@ def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing
     service = services.container.endpoints
     application = services.container.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
     endpoint, secret, public_key = service.create(
-        {
-            "url": "https://hooks.example.com/in",
-            "application": application.id,
-            "signing": signing,
-            "description": "d",
-            "filter": {"sources": ["src_1"], "event_types": ["invoice.*"]},
-            "headers": {"X-Tenant": "t1"},
-            "auth": {"type": "basic", "username": "u", "password": "p"},
-            "timeout": 5,
-            "retry_schedule": [0, 60],
-        },
+        parse_create_endpoint(
+            {
+                "url": "https://hooks.example.com/in",
+                "application": application.id,
+                "signing": signing,
+                "description": "d",
+                "filter": {"sources": ["src_1"], "event_types": ["invoice.*"]},
+                "headers": {"X-Tenant": "t1"},
+                "auth": {"type": "basic", "username": "u", "password": "p"},
+                "timeout": 5,
+                "retry_schedule": [0, 60],
+            }
+        ),
         OPERATOR,
     )
     assert public_endpoint(endpoint)["application_id"] == application.id
@@ -438,9 +445,11 @@ def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing
         **({"public_key": public_key} if public_key else {"secret": secret}),
     }
     assert_matches(created, component("EndpointCreated"))
-    assert_matches(service.secret(endpoint.id, OPERATOR), component("EndpointSecret"))
+    assert_matches(shown_secret(service.secret(endpoint.id, OPERATOR)), component("EndpointSecret"))
     updated = service.update(
-        endpoint.id, {"auth": {"type": "bearer", "token": "t"}, "enabled": False}, OPERATOR
+        endpoint.id,
+        parse_update_endpoint({"auth": {"type": "bearer", "token": "t"}, "enabled": False}),
+        OPERATOR,
     )
     assert_matches(public_endpoint(updated), component("Endpoint"))
 
