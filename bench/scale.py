@@ -39,6 +39,7 @@ from bench.delivery_calls import GSI_PROJECTIONS, KB, CapacityCounter, counted_o
 from bench.report import Row, say
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.sources import parse_update as parse_update_source
 
 PARTITION_LIMIT = 1000  # DynamoDB write units per second on one partition key (table or index)
 SPREAD_RATE = 10_000
@@ -316,7 +317,7 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
                 application = container.applications.create(
                     parse_create_application({"name": f"scale {i}"}), OPERATOR
                 )
-                container.sources.update(source_id, {"application": application.id})
+                container.sources.update(source_id, parse_update_source({"application": application.id}))
                 owner = {"application": application.id}
             path = f"/scale-{name}-{i}-{uuid.uuid4().hex[:6]}"
             container.endpoints.create(

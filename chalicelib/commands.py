@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 if TYPE_CHECKING:
     from chalicelib.branding import Branding
+    from chalicelib.models import MtlsRule
 
 
 class Unset(Enum):
@@ -188,3 +189,43 @@ class RotateSecret:
 
     retire_old_after: int = 86400
     secret: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------- sources
+
+
+@dataclass(frozen=True)
+class VerificationSpec:
+    """A source's ``verification``, checked against its scheme's options; ``secrets`` UNSET on an update
+    keeps the source's own. The service makes the secrets and dry-runs the scheme with them."""
+
+    scheme: str
+    secrets: Maybe[tuple[str, ...]] = UNSET
+    tolerance: int | None = None
+    options: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SourceChanges:
+    """``POST /v1/sources`` (``name`` and ``verification`` given) and ``PATCH /v1/sources/{id}``."""
+
+    name: Maybe[str] = UNSET
+    verification: Maybe[VerificationSpec] = UNSET
+    description: Maybe[str] = UNSET
+    ip_allowlist: Maybe[tuple[str, ...]] = UNSET
+    basic_auth: Maybe[tuple[str, ...]] = UNSET
+    mtls: Maybe[MtlsRule | None] = UNSET
+    rejection_status: Maybe[int] = UNSET
+    dedupe: Maybe[str | None] = UNSET
+    replay_window: Maybe[int] = UNSET
+    max_body_bytes: Maybe[int | None] = UNSET
+    enabled: Maybe[bool] = UNSET
+    application: Maybe[str | None] = UNSET  # id or uid; None: no application
+
+
+@dataclass(frozen=True)
+class AddSourceSecret:
+    """``POST /v1/sources/{id}/secrets``: the others end after ``retire_others_after`` seconds if given."""
+
+    secret: str
+    retire_others_after: int | None = None

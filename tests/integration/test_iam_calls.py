@@ -23,6 +23,7 @@ from chalicelib.api.console import parse_overview
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_recover, parse_send_test
 from chalicelib.api.messages import parse_publish
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.config import Settings
 from chalicelib.names import names
 from infra import iam
@@ -162,7 +163,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     api_calls = Recorder()
     api = _container(world, api_calls)
     source = api.sources.create(
-        {"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+        parse_create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})
     )
     from chalicelib.scope import OPERATOR
 

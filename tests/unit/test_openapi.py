@@ -36,6 +36,8 @@ from chalicelib.api.endpoints import shown_secret
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.api.messages import parse_publish
+from chalicelib.api.sources import parse_create as parse_create_source
+from chalicelib.api.sources import parse_update as parse_update_source
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import (
     ConflictError,
@@ -377,9 +379,9 @@ def test_bodies_the_code_refuses_do_not_validate(
     c = services.container
     with pytest.raises(ValidationError):
         if schema == "SourceCreate":
-            c.sources.create(body)
+            c.sources.create(parse_create_source(body))
         elif schema == "SourceUpdate":
-            c.sources.update(services.github_source(), body)
+            c.sources.update(services.github_source(), parse_update_source(body))
         elif schema == "EndpointCreate":
             c.endpoints.create(parse_create_endpoint(body), OPERATOR)
         elif schema == "EndpointUpdate":
@@ -409,7 +411,7 @@ def test_bodies_the_code_refuses_do_not_validate(
 
 def test_public_source_matches_the_source_schema(services: Services) -> None:
     application = services.container.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
-    source = services.sources.create({**FULL_SOURCE, "application": application.id})
+    source = services.sources.create(parse_create_source({**FULL_SOURCE, "application": application.id}))
     shown = public_source(source, PUBLIC_URL)
     assert_matches(shown, component("Source"))
     assert shown["verification"]["options"] == {"verify_token": "***"}

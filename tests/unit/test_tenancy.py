@@ -21,6 +21,7 @@ from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.api.messages import parse_publish, parse_resend
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.errors import (
     ConflictError,
     ForbiddenError,
@@ -421,7 +422,7 @@ def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by
 
     secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
     sid = world.s.sources.create(
-        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+        parse_create_source({"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}})
     ).id
     body = b'{"zen": "found"}'
     signed = s.standard(secret, body, ts=int(world.clock()), msg_id="gh-77")
