@@ -45,8 +45,9 @@ dev: $(STAMP)
 	$(PY) -m local dev $(if $(filter 1 true yes,$(FRESH)),--fresh) $(ARGS)
 
 ## Lint, type-check and every test suite (unit, integration on moto server, end to end on the local stack).
+## The 25 slowest tests are listed at the end, so a slow test shows in every CI log.
 test: install lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=25
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,8 @@
 """Figure 12: ``hookway --help`` start-up against ``python -c pass`` (target: under 150 ms more).
 
 Both run as fresh processes, alternating, after one untimed run each that writes the bytecode caches;
-wall time from spawn to exit, median of the runs. The CLI imports argparse and its parser only: rich,
-the HTTP client and ``chalicelib.verification`` are imported by the commands that use them.
+wall time from spawn to exit, median of the runs. The CLI imports argparse and its verb declarations
+only: rich, the HTTP client and ``chalicelib.verification`` are imported by the commands that use them.
 """
 
 from __future__ import annotations

@@ -6,12 +6,20 @@ part of the Lambda package: nothing under ``chalicelib`` imports it, and its dep
 ``pyproject.toml``, not ``requirements.txt``.
 
     __main__   the entry point: parses arguments, resolves the connection, runs one command
-    commands   one function per verb, each written against ``Client`` and ``Output``
-    client     the HTTP client over an injectable transport (a function ``request -> response``)
+    commands/  the verbs, one module per resource (sources, endpoints, messages, listen, verify, ...),
+               each declaring its flags beside its handlers (``verbs``: the declarations and argparse)
+    context    what a handler gets (arguments, ``Client``, ``Output``, clock) and how errors end it
+    client     one method per API operation, each checked against the OpenAPI document by a test
+    transport  HTTP as a function ``request -> response`` (urllib for real, a table in tests)
+    errors     the error tree and exit codes
     profiles   where to connect: flags, then HOOKWAY_URL / HOOKWAY_ADMIN_KEY, then ``hookway login`` profiles
-    output     tables and colour on a terminal (rich, imported lazily), plain text when piped, ``--json``
+    output     tables and colour on a terminal (rich, imported lazily), plain text when piped, ``--json``;
+               ``printable()`` makes every string from the internet inert
+    inputs     times (``2h``, ISO 8601), JSON arguments (``@file``), ``KEY=VALUE`` pairs
+    listen     the ``hookway listen`` loop; backoff and sessions: how it rides out lost connections and
+               resumes its session
     signers    sample provider webhooks signed per scheme, for ``hookway trigger``
-    capture    reading a captured request (headers + body files, or a raw HTTP dump) for ``hookway verify``
+    capture, explain    reading a captured request, and what ``hookway verify`` compared
 """
 
 __version__ = "0.1.0"

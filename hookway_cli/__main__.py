@@ -1,7 +1,8 @@
 """``hookway``: the entry point. Parses the command line, runs one command, maps errors to exit codes.
 
 Exit codes: 0 ok, 1 the API said no (or could not be reached, or a verification failed), 2 usage.
-Nothing heavy is imported here: ``hookway --help`` costs little more than starting Python.
+Nothing heavy is imported here or by the command modules (rich, the verification package and the
+signers wait for the verbs that use them): ``hookway --help`` costs little more than starting Python.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ def main(
     """Run one ``hookway`` command; every collaborator can be injected (tests pass a fake transport)."""
     import os
 
-    from hookway_cli.parser import build_parser
+    from hookway_cli.commands import MODULES
+    from hookway_cli.verbs import build_parser
 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    parser = build_parser()
+    parser = build_parser(MODULES)
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2), already printed
@@ -37,7 +39,7 @@ def main(
     if not getattr(args, "handler", None):
         parser.print_help(stderr)
         return 2
-    from hookway_cli.commands import Context, run
+    from hookway_cli.context import Context, run
 
     ctx = Context(
         args=args,

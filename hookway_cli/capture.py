@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hookway_cli.client import UsageError
+from hookway_cli.errors import UsageError
 
 
 @dataclass(frozen=True)

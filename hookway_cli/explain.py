@@ -1,7 +1,9 @@
 """What ``hookway verify`` says it compared: the headers the scheme reads, the body, the clock.
 
 It shows what *was received* (header values, cut short), the body's length and SHA-256, how many
-secrets were tried and the timestamp's age: never anything computed from a secret.
+secrets were tried and the timestamp's age: never anything computed from a secret. What each scheme
+reads and signs comes from its own declaration in the verification package (``Scheme``), so every
+registered scheme is explained.
 """
 
 from __future__ import annotations
@@ -10,34 +12,10 @@ import hashlib
 import re
 from typing import TYPE_CHECKING
 
+from chalicelib.verification import VerificationError, get_scheme
+
 if TYPE_CHECKING:
     from hookway_cli.capture import Captured
-
-# The headers each scheme reads: (signature headers, timestamp header or None, what is signed).
-SCHEMES: dict[str, tuple[tuple[str, ...], str | None, str]] = {
-    "github": (("x-hub-signature-256",), None, "HMAC-SHA256 of the body, hex"),
-    "meta": (("x-hub-signature-256",), None, "HMAC-SHA256 of the body, hex"),
-    "stripe": (("stripe-signature",), "stripe-signature", "HMAC-SHA256 of `t.body`, hex"),
-    "standard": (
-        ("webhook-signature", "svix-signature"),
-        "webhook-timestamp",
-        "HMAC-SHA256 of `id.timestamp.body`, base64",
-    ),
-    "svix": (
-        ("webhook-signature", "svix-signature"),
-        "webhook-timestamp",
-        "HMAC-SHA256 of `id.timestamp.body`, base64",
-    ),
-    "slack": (("x-slack-signature",), "x-slack-request-timestamp", "HMAC-SHA256 of `v0:timestamp:body`, hex"),
-    "shopify": (("x-shopify-hmac-sha256",), None, "HMAC-SHA256 of the body, base64"),
-    "zoom": (("x-zm-signature",), "x-zm-request-timestamp", "HMAC-SHA256 of `v0:timestamp:body`, hex"),
-    "paddle": (("paddle-signature",), "paddle-signature", "HMAC-SHA256 of `ts:body`, hex"),
-    "square": (("x-square-hmacsha256-signature",), None, "HMAC-SHA256 of `url + body`, base64"),
-    "twilio": (("x-twilio-signature",), None, "HMAC-SHA1 of the URL and sorted form fields, base64"),
-    "linear": (("linear-signature",), None, "HMAC-SHA256 of the body, hex"),
-    "woocommerce": (("x-wc-webhook-signature",), None, "HMAC-SHA256 of the body, base64"),
-    "pagerduty": (("x-pagerduty-signature",), None, "HMAC-SHA256 of the body, hex"),
-}
 
 
 def _shown(value: str) -> str:
@@ -47,16 +25,21 @@ def _shown(value: str) -> str:
 def compared(scheme: str, captured: Captured, secrets: int, now: float, tolerance: int | None) -> list[str]:
     """Lines describing the inputs of the check."""
     lines = []
-    known = SCHEMES.get(scheme)
-    if known:
-        names, stamp, recipe = known
-        lines.append(f"recipe: {recipe}")
+    try:
+        spec = get_scheme(scheme)
+    except VerificationError:
+        spec = None
+    if spec is not None:
+        names = [name.lower() for name in spec.headers]
+        stamp = spec.timestamp_header.lower() if spec.timestamp_header else None
+        lines.append(f"recipe: {spec.signs}")
         for name in names:
             values = captured.headers.get(name)
             if values:
                 lines.append(f"header {name}: {', '.join(_shown(v) for v in values)} (as received)")
-            elif name == names[0]:
+            elif name == names[0] or name == stamp:
                 lines.append(f"header {name}: absent")
+        tolerance = tolerance if tolerance is not None else spec.tolerance
         if stamp and captured.headers.get(stamp):
             raw = captured.headers[stamp][0]
             match = (

@@ -16,113 +16,22 @@ Two things make it survive a laptop's life:
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
-import hashlib
-import json
-import os
-import random
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from hookway_cli import profiles
-from hookway_cli.client import ApiError, CliError, ConnectionFailed, UsageError, path
+from hookway_cli.backoff import Backoff, transient
+from hookway_cli.errors import ApiError, CliError, ConnectionFailed, UsageError
 from hookway_cli.output import when
+from hookway_cli.sessions import SessionMemory
 
 if TYPE_CHECKING:
-    from hookway_cli.commands import Context
+    from hookway_cli.context import Context
 
 T = TypeVar("T")
 
 RESUME_MARGIN = 60.0  # a session ending sooner than this is not resumed: a fresh one is opened
-SESSIONS_FILE = "listen-sessions.json"
-
-
-class Backoff:
-    """Capped exponential backoff with jitter: step ``base * 2**n`` up to ``cap``; each wait is drawn
-    between half the step and the step, so many CLIs cut off together do not come back together."""
-
-    def __init__(
-        self, *, base: float = 0.5, cap: float = 30.0, rand: Callable[[], float] = random.random
-    ) -> None:
-        self.base, self.cap, self.rand = base, cap, rand
-        self.failures = 0
-
-    def next(self) -> float:
-        """The wait before the next try (and count one more failure)."""
-        step: float = min(self.cap, self.base * 2.0**self.failures)
-        self.failures += 1
-        return step / 2 + self.rand() * step / 2
-
-    def reset(self) -> None:
-        """A call worked: the next failure starts from the base again."""
-        self.failures = 0
-
-
-def transient(exc: CliError) -> bool:
-    """Whether trying again later may work: the API unreachable, or a 5xx/429 (or a garbled answer)."""
-    if isinstance(exc, ConnectionFailed):
-        return True
-    return isinstance(exc, ApiError) and (
-        exc.status >= 500 or exc.status == 429 or exc.code == "invalid_response"
-    )
-
-
-class SessionMemory:
-    """Which session a given listen command had, in the config directory (mode 0600)."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.file = profiles.config_dir(env) / SESSIONS_FILE
-
-    @staticmethod
-    def key(
-        conn: profiles.Connection, forward: str, events: list[str], sources: list[str], app: str | None
-    ) -> str:
-        """The command's identity: API, profile, forward URL and filters (order and repeats ignored)."""
-        doc = [conn.url, conn.profile, forward, sorted(set(events)), sorted(set(sources)), app]
-        return hashlib.sha256(json.dumps(doc).encode()).hexdigest()[:32]
-
-    def _load(self) -> dict[str, Any]:
-        try:
-            doc = json.loads(self.file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return doc if isinstance(doc, dict) else {}
-
-    def recall(self, key: str) -> str | None:
-        """The session id remembered for this command, if any."""
-        entry = self._load().get(key)
-        session = entry.get("session_id") if isinstance(entry, dict) else None
-        return session if isinstance(session, str) else None
-
-    def remember(self, key: str, session_id: str, expires_at: float | None, now: float) -> None:
-        """Keep this command's session (dropping entries whose session has ended); OSError if unwritable."""
-        doc = {
-            k: v
-            for k, v in self._load().items()
-            if isinstance(v, dict) and float(v.get("expires_at") or 0) > now
-        }
-        doc[key] = {"session_id": session_id, "expires_at": expires_at}
-        self._write(doc)
-
-    def forget(self, key: str) -> None:
-        """Drop this command's session (it has ended)."""
-        doc = self._load()
-        if doc.pop(key, None) is not None:
-            with contextlib.suppress(OSError):  # best effort: a stale entry is only a failed resume
-                self._write(doc)
-
-    def _write(self, doc: dict[str, Any]) -> None:
-        directory: Path = self.file.parent
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = directory / f".{SESSIONS_FILE}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(doc, out, indent=2)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.file)
 
 
 class Listener:
@@ -176,7 +85,7 @@ class Listener:
             doc["filter"] = {"event_types": a.events, "sources": a.source}
         if a.application:
             doc["application"] = a.application
-        session = dict(client.call("POST", "/v1/listen-sessions", body=doc))
+        session = dict(client.open_listen_session(doc))
         out.note(
             f"listen session {session['id']} open until {time.strftime('%H:%M:%S', time.localtime(session['expires_at']))}"
             f"; forwarding to {a.forward}; deliveries are signed with {session['secret']}"
@@ -188,7 +97,7 @@ class Listener:
     def _alive(self, session_id: str, *, explicit: bool) -> dict[str, Any] | None:
         """The session if it can be resumed; ``None`` (open a new one) if a remembered one has ended."""
         try:
-            session = self.ctx.client.call("GET", path("/v1/endpoints/{}", session_id))
+            session = self.ctx.client.get_endpoint(session_id)
         except ApiError as exc:
             if explicit or exc.status not in (404, 410):
                 raise
@@ -207,7 +116,7 @@ class Listener:
 
     def _secret(self, session_id: str) -> str | None:
         try:
-            doc = self.ctx.client.call("GET", path("/v1/endpoints/{}/secret", session_id))
+            doc = self.ctx.client.get_endpoint_secret(session_id)
         except CliError:
             return None
         return doc.get("secret") if isinstance(doc, dict) else None
@@ -240,22 +149,22 @@ class Listener:
 
     def _loop(self, session: Mapping[str, Any]) -> int:
         a, ctx = self.a, self.ctx
-        route = path("/v1/listen-sessions/{}/deliveries", session["id"])
+        session_id = str(session["id"])
         cursor: str | None = None
         done = 0
         while True:
             query = {"cursor": cursor, "wait": a.poll_wait}
             page: dict[str, Any] = self._retrying(
-                "polling failed", functools.partial(ctx.client.call, "GET", route, query=query)
+                "polling failed", functools.partial(ctx.client.listen_deliveries, session_id, query)
             )
             cursor = page.get("next_cursor") or cursor
             for item in page.get("data", []):
-                self._deliver(route, item)
+                self._deliver(session_id, item)
                 done += 1
                 if a.count is not None and done >= a.count:
                     return 0
 
-    def _deliver(self, route: str, item: Mapping[str, Any]) -> None:
+    def _deliver(self, session_id: str, item: Mapping[str, Any]) -> None:
         a, ctx = self.a, self.ctx
         body = base64.b64decode(item["body_base64"])
         started = time.monotonic()
@@ -269,10 +178,10 @@ class Listener:
             if resp.headers.get("retry-after"):
                 report["retry_after"] = resp.headers["retry-after"][:300]
         report["duration_ms"] = int((time.monotonic() - started) * 1000)
-        result_route = f"{route}/{path('{}', str(item['id']))}/result"
         try:
             answer = self._retrying(
-                "reporting failed", functools.partial(ctx.client.call, "POST", result_route, body=report)
+                "reporting failed",
+                functools.partial(ctx.client.report_listen_result, session_id, str(item["id"]), report),
             )
             outcome = answer.get("outcome")
         except ApiError as exc:

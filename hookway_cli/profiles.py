@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hookway_cli.client import UsageError
+from hookway_cli.errors import UsageError
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 

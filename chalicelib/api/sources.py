@@ -193,8 +193,6 @@ def _secret_value(value: Any, field: str) -> str:
 _HEADER_NAME = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,200}"
 #: An RFC 6901 JSON pointer to a member, not the whole document: "/" then tokens, "~" only as ~0 or ~1.
 _POINTER = r"(/([^~/]|~[01])+)+"
-#: The schemes whose ``signed_url`` option Hookway's ingest reads besides the scheme's own options.
-_SIGNED_URL_SCHEMES = ("twilio", "square", "hmac")
 _VERIFICATION_FIELDS = frozenset({"scheme", "secrets", "tolerance", "options"})
 _MTLS_FIELDS = frozenset({"subjects", "issuers"})
 
@@ -231,9 +229,9 @@ def parse_dedupe(value: Any) -> str | None:
 def parse_verification(doc: Any, *, update: bool = False) -> VerificationSpec:
     """Check the ``verification`` object of a source (on an update, ``secrets`` may be left out)."""
     from chalicelib.commands import UNSET, VerificationSpec
+    from chalicelib.schemes import INGEST_OPTIONS
     from chalicelib.sources import MAX_OPTIONS_BYTES, MAX_SECRETS
     from chalicelib.verification import SCHEMES, OptionError, canonical_scheme, check_options
-    from chalicelib.verification.options import url_option
 
     if not isinstance(doc, dict):
         raise _error("verification must be an object", field="verification")
@@ -260,9 +258,8 @@ def parse_verification(doc: Any, *, update: bool = False) -> VerificationSpec:
     if len(json.dumps(options)) > MAX_OPTIONS_BYTES:
         raise _error(f"options are at most {MAX_OPTIONS_BYTES} bytes of JSON", field="verification.options")
     canonical = canonical_scheme(scheme)
-    extra = {"signed_url": url_option} if canonical in _SIGNED_URL_SCHEMES else None
     try:
-        check_options(canonical, options, extra=extra)
+        check_options(canonical, options, extra=INGEST_OPTIONS.get(canonical))
     except OptionError as exc:
         raise _invalid(f"verification.options.{exc.option}", str(exc)) from None
     return VerificationSpec(scheme=scheme, secrets=secrets, tolerance=tolerance, options=options)

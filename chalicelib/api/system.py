@@ -63,6 +63,15 @@ def write_json() -> Path:
     return DOCUMENT_JSON
 
 
+# The scheme metadata holds no secret and no tenant's data: every front (console, CLI) reads it.
+@routes.operation("/v1/schemes", ["GET"], access="public")
+def schemes() -> Response:
+    """The verification schemes and signing modes: labels, headers, options, secret rules (public)."""
+    from chalicelib.schemes import describe
+
+    return json_reply(describe(), headers={"Cache-Control": "public, max-age=300"})
+
+
 @routes.operation("/v1/egress", ["GET"], access="read")  # a customer's receiver allowlists them too
 def egress_addresses() -> Response:
     """The addresses deliveries come from, for receivers' allowlists (static only with static egress IPs)."""

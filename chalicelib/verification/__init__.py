@@ -1,5 +1,10 @@
 """Inbound webhook verification: one pure function per provider scheme, behind one registry.
 
+Each scheme module declares a ``Scheme`` (``scheme.py``): its name, label, secret label, default
+tolerance, the headers it reads, what it signs, its options, its handshake and a sample signer.
+``REGISTRY`` lists them; the verifier table, aliases, option checks, handshakes and ``describe_schemes()``
+(the metadata ``GET /v1/schemes`` serves) all derive from it. Adding a scheme is one module and one entry.
+
     verify(scheme, *, secrets, method, url, headers, body, now=None, tolerance=None, options=None)
         -> Verified(delivery_id, timestamp, event_type)        or raises VerificationError(reason)
     challenge_reply(scheme, *, secrets, method, query, headers, body, options=None)
@@ -47,7 +52,29 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from . import generic, linear, mailgun, paddle, sendgrid, slack, standard, stripe, zoom
+from . import (
+    atlassian,
+    docusign,
+    generic,
+    github,
+    gitlab,
+    google_code,
+    linear,
+    mailgun,
+    meta,
+    paddle,
+    pagerduty,
+    sendgrid,
+    shopify,
+    slack,
+    square,
+    standard,
+    stripe,
+    twilio,
+    woocommerce,
+    x,
+    zoom,
+)
 from ._common import (
     NUMBER,
     Request,
@@ -57,95 +84,67 @@ from ._common import (
     index_headers,
     normalise_secrets,
 )
-from .atlassian import verify_bitbucket, verify_jira
-from .docusign import verify_docusign
-from .generic import verify_basic, verify_hmac, verify_token
-from .github import verify_github
-from .gitlab import verify_gitlab
-from .google_code import verify_google_code
-from .handshake import ChallengeReply, handshake
-from .linear import verify_linear
-from .mailgun import verify_mailgun
-from .meta import verify_meta
-from .options import OptionError, check_options
-from .paddle import verify_paddle
-from .pagerduty import verify_pagerduty
-from .sendgrid import verify_sendgrid
-from .shopify import verify_shopify
-from .slack import verify_slack
-from .square import verify_square
-from .standard import verify_standard
-from .stripe import verify_stripe
-from .twilio import verify_twilio
-from .woocommerce import verify_woocommerce
-from .x import verify_x
-from .zoom import verify_zoom
+from .handshake import ChallengeReply
+from .options import Check, Option, OptionError, check_against
+from .scheme import Handshake, Sample, Scheme
 
 __all__ = [
+    "REGISTRY",
     "SCHEMES",
     "ChallengeReply",
+    "Handshake",
+    "Option",
     "OptionError",
+    "Sample",
+    "Scheme",
     "VerificationError",
     "Verified",
     "canonical_scheme",
     "challenge_reply",
     "check_options",
+    "describe_schemes",
+    "get_scheme",
     "scheme_names",
     "signature_window",
     "verify",
 ]
 
-_CANONICAL: dict[str, Verifier] = {
-    "basic": verify_basic,
-    "bitbucket": verify_bitbucket,
-    "docusign": verify_docusign,
-    "github": verify_github,
-    "gitlab": verify_gitlab,
-    "google-code": verify_google_code,
-    "hmac": verify_hmac,
-    "jira": verify_jira,
-    "linear": verify_linear,
-    "mailgun": verify_mailgun,
-    "meta": verify_meta,
-    "paddle": verify_paddle,
-    "pagerduty": verify_pagerduty,
-    "sendgrid": verify_sendgrid,
-    "shopify": verify_shopify,
-    "slack": verify_slack,
-    "square": verify_square,
-    "standard": verify_standard,
-    "stripe": verify_stripe,
-    "token": verify_token,
-    "twilio": verify_twilio,
-    "woocommerce": verify_woocommerce,
-    "x": verify_x,
-    "zoom": verify_zoom,
-}
-_ALIASES = {
-    "svix": "standard",
-    "standard-webhooks": "standard",
-    "twitter": "x",
-    "facebook": "meta",
-    "instagram": "meta",
-    "whatsapp": "meta",
-}
+#: Every scheme, in the order a person picks from (the console lists them so). Adding a scheme is one
+#: module that declares its ``Scheme`` and one entry here.
+REGISTRY: tuple[Scheme, ...] = (
+    github.SCHEME,
+    stripe.SCHEME,
+    standard.SCHEME,
+    shopify.SCHEME,
+    slack.SCHEME,
+    twilio.SCHEME,
+    square.SCHEME,
+    meta.SCHEME,
+    x.SCHEME,
+    zoom.SCHEME,
+    docusign.SCHEME,
+    gitlab.SCHEME,
+    linear.SCHEME,
+    mailgun.SCHEME,
+    paddle.SCHEME,
+    pagerduty.SCHEME,
+    sendgrid.SCHEME,
+    woocommerce.SCHEME,
+    atlassian.BITBUCKET,
+    atlassian.JIRA,
+    google_code.SCHEME,
+    generic.HMAC,
+    generic.BASIC,
+    generic.TOKEN,
+)
+
+_BY_NAME: Mapping[str, Scheme] = MappingProxyType({spec.name: spec for spec in REGISTRY})
+_CANONICAL: Mapping[str, Verifier] = MappingProxyType({spec.name: spec.verify for spec in REGISTRY})
+_ALIASES: Mapping[str, str] = MappingProxyType(
+    {alias: spec.name for spec in REGISTRY for alias in spec.aliases}
+)
 
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-
-#: The default tolerance (seconds) of each scheme that checks a signed timestamp; None: unbounded by default.
-_TIMESTAMP_DEFAULTS: Mapping[str, int | None] = MappingProxyType(
-    {
-        "hmac": generic.DEFAULT_TOLERANCE,  # only with a timestamp_header the template signs
-        "linear": linear.DEFAULT_TOLERANCE,
-        "mailgun": mailgun.DEFAULT_TOLERANCE,
-        "paddle": paddle.DEFAULT_TOLERANCE,
-        "sendgrid": sendgrid.DEFAULT_TOLERANCE,
-        "slack": slack.DEFAULT_TOLERANCE,
-        "standard": standard.DEFAULT_TOLERANCE,
-        "stripe": stripe.DEFAULT_TOLERANCE,
-        "zoom": zoom.DEFAULT_TOLERANCE,
-    }
-)
 
 #: Every registered scheme name, aliases included, to its verifier.
 SCHEMES: Mapping[str, Verifier] = MappingProxyType(
@@ -173,6 +172,32 @@ def canonical_scheme(scheme: str) -> str:
     return _canonical(scheme)
 
 
+def get_scheme(name: str) -> Scheme:
+    """The ``Scheme`` a name or alias stands for; else ``unsupported_scheme``."""
+    return _BY_NAME[_canonical(name)]
+
+
+def describe_schemes() -> list[dict[str, Any]]:
+    """Every scheme's metadata (``Scheme.describe``), in registry order: JSON-ready, never a secret."""
+    return [spec.describe() for spec in REGISTRY]
+
+
+def check_options(
+    scheme: str, options: Mapping[str, Any], *, extra: Mapping[str, Check | Option] | None = None
+) -> None:
+    """Raise ``OptionError`` unless every option is one ``scheme`` reads, usable as given.
+
+    ``extra`` admits a caller's own options (Hookway's ingest reads ``signed_url``) with their checks.
+    ``scheme`` must be a canonical name (``verify`` resolves aliases; so does ``canonical_scheme``).
+    """
+    spec = _BY_NAME.get(scheme)
+    if spec is None:
+        raise VerificationError("unsupported_scheme", "the scheme is not registered")
+    check_against(scheme, spec.options, options, extra=extra)
+    if spec.check_options is not None:
+        spec.check_options(options)
+
+
 def signature_window(
     scheme: str, tolerance: float | None = None, options: Mapping[str, Any] | None = None
 ) -> float | None:
@@ -182,15 +207,15 @@ def signature_window(
     its first arrival can be replayed for that whole span. None when the scheme checks no timestamp (or, as
     SendGrid without a tolerance, none bounds it): nothing but deduplication limits replays then.
     """
-    name = _canonical(scheme)
+    spec = _BY_NAME[_canonical(scheme)]
     options = options or _NO_OPTIONS
-    if name not in _TIMESTAMP_DEFAULTS:
+    if not spec.timestamp:
         return None
-    if name == "hmac" and not (
+    if spec.name == "hmac" and not (
         options.get("timestamp_header") and "{timestamp}" in str(options.get("template", ""))
     ):
         return None  # no timestamp, or one the signature does not cover: it bounds nothing
-    past = tolerance if tolerance is not None else _TIMESTAMP_DEFAULTS[name]
+    past = tolerance if tolerance is not None else spec.tolerance
     if past is None:
         return None
     future = options.get("future_tolerance", past)
@@ -262,13 +287,14 @@ def challenge_reply(
     Call it for a POST only after ``verify()`` succeeded; a GET handshake carries no signature (Meta's is
     checked against ``options["verify_token"]`` here, X's CRC proves knowledge of the secret instead).
     """
-    name = _canonical(scheme)
-    return handshake(
-        name,
-        secrets=secrets,
-        method=method if isinstance(method, str) else "",
-        query=query if isinstance(query, Mapping) else {},
-        headers=headers if isinstance(headers, Mapping) else {},
-        body=_as_bytes(body),
-        options=options or {},
+    spec = _BY_NAME[_canonical(scheme)]
+    verb = method.upper() if isinstance(method, str) else ""
+    if spec.handshake is None or spec.handshake.method != verb:
+        return None
+    return spec.handshake.reply(
+        secrets,
+        query if isinstance(query, Mapping) else {},
+        headers if isinstance(headers, Mapping) else {},
+        _as_bytes(body),
+        options or _NO_OPTIONS,
     )

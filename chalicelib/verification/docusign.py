@@ -7,9 +7,12 @@ every configured key, so adding a key before deleting the old one rotates withou
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+from . import _samples
 from ._common import Request, VerificationError, Verified, check_mac, decode_base64, dig, well_formed
+from .scheme import Sample, Scheme
 
 _NAME = re.compile(r"x-docusign-signature-[0-9]{1,3}")
 #: DocuSign allows many keys per account; far more headers than that is an attack, not a rotation.
@@ -38,3 +41,23 @@ def verify_docusign(req: Request) -> Verified:
 
 def _metadata(document: Any) -> tuple[str | None, str | None]:
     return None, dig(document, "event")
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Connect notification: ``X-DocuSign-Signature-1: <base64 HMAC of the body>``."""
+    body = _samples.json_body({"event": event, "generatedDateTime": str(now), "data": {}})
+    headers = {"Content-Type": "application/json", "X-DocuSign-Signature-1": _samples.hmac_b64(secret, body)}
+    return Sample(headers, body, None, event)
+
+
+SCHEME = Scheme(
+    name="docusign",
+    label="DocuSign Connect",
+    key_label="HMAC key",
+    verify=verify_docusign,
+    signs="HMAC-SHA256 of the body, base64, one X-DocuSign-Signature-N header per key",
+    headers=("X-DocuSign-Signature-1", "X-DocuSign-Signature-2"),
+    sample=sample,
+    sample_event="envelope-sent",
+    example_key="docusign-hmac-key",
+)

@@ -17,8 +17,12 @@ token in ``options["header"]`` (default ``Authorization``) after an optional ``o
 
 from __future__ import annotations
 
+import base64
 import re
+from collections.abc import Mapping
+from typing import Any
 
+from . import _samples
 from ._common import (
     DIGESTS,
     Request,
@@ -34,6 +38,8 @@ from ._common import (
     split_entries,
     well_formed,
 )
+from .options import WINDOW, Option, check_template_sources, nonempty_text, template_option
+from .scheme import Sample, Scheme
 
 DEFAULT_TOLERANCE = 300
 _PLACEHOLDER = re.compile(r"(\{[A-Za-z_]*\})")
@@ -162,3 +168,133 @@ def verify_basic(req: Request) -> Verified:
     if not found:
         raise VerificationError("bad_credentials", "credentials do not match")
     return Verified()
+
+
+def sample_hmac(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A request signed as the options describe (``header`` is required)."""
+    algorithm = str(options.get("algorithm", "sha256"))
+    delivery = _samples.new_id("evt_")
+    body = _samples.json_body({"type": event, "id": delivery, "created": now})
+    template = str(options.get("template", "{body}"))
+    fields = {
+        "{id}": delivery.encode(),
+        "{timestamp}": str(now).encode(),
+        "{url}": url.encode(),
+        "{body}": body,
+    }
+    content = b"".join(fields.get(part, part.encode("utf-8")) for part in _PLACEHOLDER.split(template))
+    if options.get("encoding", "hex") == "base64":
+        signature = _samples.hmac_b64(secret, content, algorithm)
+    else:
+        signature = _samples.hmac_hex(secret, content, algorithm)
+    headers = {
+        "Content-Type": "application/json",
+        str(options["header"]): str(options.get("prefix", "")) + signature,
+    }
+    for name, value in (
+        ("timestamp_header", str(now)),
+        ("id_header", delivery),
+        ("event_type_header", event),
+    ):
+        if options.get(name):
+            headers[str(options[name])] = value
+    return Sample(headers, body, delivery if options.get("id_header") else None, event)
+
+
+def sample_basic(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A request with ``Authorization: Basic base64(user:password)``."""
+    body = _samples.json_body({"type": event, "created": now})
+    credentials = base64.b64encode(secret.encode("utf-8")).decode("ascii")
+    return Sample(
+        {"Content-Type": "application/json", "Authorization": "Basic " + credentials}, body, None, event
+    )
+
+
+def sample_token(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A request carrying the token in ``options["header"]`` (Authorization) after ``options["prefix"]``."""
+    body = _samples.json_body({"type": event, "created": now})
+    header = str(options.get("header") or "Authorization")
+    return Sample(
+        {"Content-Type": "application/json", header: str(options.get("prefix", "")) + secret},
+        body,
+        None,
+        event,
+    )
+
+
+HMAC = Scheme(
+    name="hmac",
+    label="Generic HMAC",
+    key_label="Secret",
+    verify=verify_hmac,
+    signs="HMAC of the template (the body by default) with the chosen digest and encoding",
+    headers=(),
+    timestamp=True,
+    tolerance=DEFAULT_TOLERANCE,
+    signs_url=True,
+    options={
+        "header": Option(
+            "header",
+            "Signature header",
+            "The header that carries the signature, such as X-Signature.",
+            required=True,
+        ),
+        "algorithm": Option("choice", "Algorithm", choices=("sha256", "sha1", "sha512", "md5")),
+        "encoding": Option("choice", "Encoding", choices=("hex", "base64")),
+        "prefix": Option("text", "Prefix", "Text before the encoded signature, such as sha256=."),
+        "template": Option(
+            "text",
+            "Signed content",
+            "Over {id}, {timestamp}, {url} and {body}; {body} when empty.",
+            check=template_option,
+        ),
+        "separator": Option(
+            "text", "Separator", "When the header holds several signatures.", check=nonempty_text
+        ),
+        "timestamp_header": Option("header", "Timestamp header", "The replay window applies only with one."),
+        "id_header": Option("header", "Delivery id header"),
+        "event_type_header": Option("header", "Event type header"),
+        **WINDOW,
+    },
+    check_options=check_template_sources,
+    sample=sample_hmac,
+    sample_event="order.created",
+    example_key="generic-hmac-secret",
+    sample_options={
+        "header": "X-Signature",
+        "prefix": "sha256=",
+        "template": "{id}.{timestamp}.{body}",
+        "timestamp_header": "X-Timestamp",
+        "id_header": "X-Delivery",
+        "event_type_header": "X-Event",
+    },
+)
+
+BASIC = Scheme(
+    name="basic",
+    label="HTTP Basic auth",
+    key_label="Credentials (user:password)",
+    verify=verify_basic,
+    signs="nothing: the credentials are sent as is (no body integrity)",
+    headers=("Authorization",),
+    sample=sample_basic,
+    sample_event="test.event",
+    example_key="hookway:correct horse battery staple",
+)
+
+TOKEN = Scheme(
+    name="token",
+    label="Static token",
+    key_label="Token",
+    verify=verify_token,
+    signs="nothing: the token is sent as is (no body integrity)",
+    headers=("Authorization",),
+    options={
+        "header": Option("header", "Header", "Authorization when empty."),
+        "prefix": Option("text", "Prefix", 'Such as "Bearer ".'),
+    },
+    sample=sample_token,
+    sample_event="test.event",
+    example_key="static-token-value",
+    sample_options={"prefix": "Bearer "},
+)

@@ -7,7 +7,13 @@ signature matched, and a body without it is ``malformed_body``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from . import _samples
 from ._common import Request, VerificationError, Verified, body_signature, check_window, load_json
+from .options import WINDOW
+from .scheme import Sample, Scheme
 
 DEFAULT_TOLERANCE = 60
 #: Milliseconds since the epoch with more digits than this are absurd.
@@ -28,3 +34,32 @@ def verify_linear(req: Request) -> Verified:
         event_type=req.label_header("Linear-Event"),
         unsigned=("delivery_id", "event_type"),  # headers; the body's webhookTimestamp is signed
     )
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Linear delivery: ``Linear-Signature: <hex HMAC of the body>``, the time in the body (ms)."""
+    delivery = _samples.uuid_like()
+    body = _samples.json_body({"action": "create", "type": event, "data": {}, "webhookTimestamp": now * 1000})
+    headers = {
+        "Content-Type": "application/json",
+        "Linear-Delivery": delivery,
+        "Linear-Event": event,
+        "Linear-Signature": _samples.hmac_hex(secret, body),
+    }
+    return Sample(headers, body, delivery, event)
+
+
+SCHEME = Scheme(
+    name="linear",
+    label="Linear",
+    key_label="Signing secret",
+    verify=verify_linear,
+    signs="HMAC-SHA256 of the body, hex; the body's webhookTimestamp (ms) is the signed time",
+    headers=("Linear-Signature",),
+    timestamp=True,
+    tolerance=DEFAULT_TOLERANCE,
+    options=WINDOW,
+    sample=sample,
+    sample_event="Issue",
+    example_key="lin_wh_secret",
+)

@@ -9,8 +9,11 @@ the only protection: the default window is 300 s either way. Missing or malforme
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qs
 
+from . import _samples
 from ._common import (
     Request,
     VerificationError,
@@ -22,6 +25,8 @@ from ._common import (
     load_json,
     parse_timestamp,
 )
+from .options import WINDOW
+from .scheme import Sample, Scheme
 
 DEFAULT_TOLERANCE = 300
 _FIELDS = ("timestamp", "token", "signature")
@@ -56,3 +61,31 @@ def verify_mailgun(req: Request) -> Verified:
     check_mac(req, [signature], (fields["timestamp"] + fields["token"]).encode("ascii"))
     check_window(timestamp, req, DEFAULT_TOLERANCE)
     return Verified(delivery_id=fields["token"], timestamp=timestamp, event_type=event_type)
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Mailgun JSON webhook: ``signature`` holds the timestamp, a token and their hex HMAC."""
+    token = _samples.new_id()
+    signature = {
+        "timestamp": str(now),
+        "token": token,
+        "signature": _samples.hmac_hex(secret, f"{now}{token}".encode("ascii")),
+    }
+    body = _samples.json_body({"signature": signature, "event-data": {"event": event, "timestamp": now}})
+    return Sample({"Content-Type": "application/json"}, body, token, event)
+
+
+SCHEME = Scheme(
+    name="mailgun",
+    label="Mailgun",
+    key_label="HTTP webhook signing key",
+    verify=verify_mailgun,
+    signs="HMAC-SHA256 of `timestamp + token` from the body, hex (the event data is not signed)",
+    headers=(),
+    timestamp=True,
+    tolerance=DEFAULT_TOLERANCE,
+    options=WINDOW,
+    sample=sample,
+    sample_event="delivered",
+    example_key="key-mailgun-signing",
+)

@@ -1,4 +1,4 @@
-"""The options each scheme reads, and ``check_options``: refuse any option a scheme would not use as given.
+"""Scheme options: ``Option`` (what a scheme module declares of each) and the checks behind it.
 
 ``verify`` reads options leniently at request time (a flag that is not ``True`` is off, so a typo never
 weakens verification). A configuration tool should be stricter and say so when the source is saved:
@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from ._common import DIGESTS, VerificationError
+from ._common import VerificationError
 
 #: An HTTP header name (RFC 9110 token).
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -89,57 +90,97 @@ def _template(value: Any) -> str | None:
     return None
 
 
-_WINDOW: dict[str, Check] = {"future_tolerance": _seconds}
+@dataclass(frozen=True)
+class Option:
+    """One option of a scheme: how a form shows it (``kind``, ``label``, ``help``) and how it is checked.
 
-#: Every scheme's options (canonical names); a scheme absent here takes none.
-OPTIONS: Mapping[str, Mapping[str, Check]] = {
-    "github": {"allow_sha1": _flag},
-    "meta": {"allow_sha1": _flag, "verify_token": _nonempty},
-    "hmac": {
-        "header": _header,
-        "algorithm": _one_of(*DIGESTS),
-        "encoding": _one_of("hex", "base64"),
-        "prefix": _text,
-        "template": _template,
-        "separator": _nonempty,
-        "timestamp_header": _header,
-        "id_header": _header,
-        "event_type_header": _header,
-        **_WINDOW,
-    },
-    "token": {"header": _header, "prefix": _text},
-    "square": {"notification_url": _url},
-    "twilio": {"algorithm": _one_of("sha1", "sha256")},
-    **dict.fromkeys(("linear", "mailgun", "paddle", "sendgrid", "slack", "standard", "stripe"), _WINDOW),
-    "zoom": _WINDOW,
+    ``kind`` is ``flag`` (a boolean), ``text``, ``header`` (an HTTP header name), ``url``, ``seconds``
+    or ``choice`` (one of ``choices``); the check follows from it unless ``check`` is given.
+    """
+
+    kind: str
+    label: str
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    required: bool = False
+    check: Check | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with ``value`` for this option, or None when it is usable."""
+        if self.check is not None:
+            return self.check(value)
+        if self.kind == "choice":
+            return _one_of(*self.choices)(value)
+        return _BY_KIND[self.kind](value)
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """This option as JSON-ready metadata."""
+        return {
+            "name": name,
+            "kind": self.kind,
+            "label": self.label,
+            "help": self.help,
+            "required": self.required,
+            "choices": list(self.choices),
+        }
+
+
+_BY_KIND: Mapping[str, Check] = {
+    "flag": _flag,
+    "text": _text,
+    "header": _header,
+    "url": _url,
+    "seconds": _seconds,
+}
+KINDS = frozenset({*_BY_KIND, "choice"})
+
+#: The option of every scheme that checks a signed timestamp.
+WINDOW: Mapping[str, Option] = {
+    "future_tolerance": Option(
+        "seconds",
+        "Future tolerance (seconds)",
+        "How far ahead of this server's clock a timestamp may be; the tolerance when empty.",
+    )
 }
 
-#: Options a scheme cannot do without.
-REQUIRED: Mapping[str, tuple[str, ...]] = {"hmac": ("header",)}
 
-
-def check_options(
-    scheme: str, options: Mapping[str, Any], *, extra: Mapping[str, Check] | None = None
+def check_against(
+    scheme: str,
+    known: Mapping[str, Option],
+    options: Mapping[str, Any],
+    *,
+    extra: Mapping[str, Check | Option] | None = None,
 ) -> None:
-    """Raise ``OptionError`` unless every option is one ``scheme`` reads, usable as given.
-
-    ``extra`` admits a caller's own options (Hookway's ingest reads ``signed_url``) with their checks.
-    ``scheme`` must be a canonical name (``verify`` resolves aliases; so does ``canonical_scheme``).
-    """
-    known = {**OPTIONS.get(scheme, {}), **(extra or {})}
-    for name in REQUIRED.get(scheme, ()):
-        if name not in options:
+    """Raise ``OptionError`` unless every option is one of ``known`` (or ``extra``), usable as given."""
+    checks: dict[str, Check] = {name: option.problem for name, option in known.items()}
+    for name, given in (extra or {}).items():
+        checks[name] = given.problem if isinstance(given, Option) else given
+    for name, option in known.items():
+        if option.required and name not in options:
             raise OptionError(name, f"the {scheme} scheme needs it")
     for name, value in options.items():
-        check = known.get(name)
-        if check is None:
-            allowed = ", ".join(sorted(known)) or "none"
+        found = checks.get(name)
+        if found is None:
+            allowed = ", ".join(sorted(checks)) or "none"
             raise OptionError(str(name), f"is not an option of the {scheme} scheme (it takes: {allowed})")
-        problem = check(value)
+        problem = found(value)
         if problem:
             raise OptionError(name, problem)
-    if scheme == "hmac":
-        _check_template_sources(options)
+
+
+def check_template_sources(options: Mapping[str, Any]) -> None:
+    """``{id}`` and ``{timestamp}`` in the hmac template need the header they are read from."""
+    _check_template_sources(options)
+
+
+def template_option(value: Any) -> str | None:
+    """The check of a signed-content template over ``{id}``, ``{timestamp}``, ``{url}``, ``{body}``."""
+    return _template(value)
+
+
+def nonempty_text(value: Any) -> str | None:
+    """The check of a text option that must not be empty."""
+    return _nonempty(value)
 
 
 def _check_template_sources(options: Mapping[str, Any]) -> None:

@@ -9,8 +9,10 @@ than the tolerance in the future. Pass a larger ``tolerance`` if the clocks are 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from . import _samples
 from ._common import (
     Request,
     Verified,
@@ -23,6 +25,8 @@ from ._common import (
     single,
     well_formed,
 )
+from .options import WINDOW
+from .scheme import Sample, Scheme
 
 DEFAULT_TOLERANCE = 5
 
@@ -42,3 +46,36 @@ def verify_paddle(req: Request) -> Verified:
 
 def _metadata(document: Any) -> tuple[str | None, str | None]:
     return dig(document, "notification_id") or dig(document, "event_id"), dig(document, "event_type")
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Paddle notification: ``Paddle-Signature: ts=<ts>;h1=<hex HMAC of "ts:body">``."""
+    notification = _samples.new_id("ntf_")
+    body = _samples.json_body(
+        {
+            "event_id": _samples.new_id("evt_"),
+            "event_type": event,
+            "notification_id": notification,
+            "data": {},
+        }
+    )
+    signature = _samples.hmac_hex(secret, f"{now}:".encode() + body)
+    headers = {"Content-Type": "application/json", "Paddle-Signature": f"ts={now};h1={signature}"}
+    return Sample(headers, body, notification, event)
+
+
+SCHEME = Scheme(
+    name="paddle",
+    label="Paddle Billing",
+    key_label="Secret key (pdl_ntfset_…)",
+    verify=verify_paddle,
+    signs="HMAC-SHA256 of `ts:body`, hex, in the h1= entries",
+    headers=("Paddle-Signature",),
+    timestamp=True,
+    tolerance=DEFAULT_TOLERANCE,
+    timestamp_header="Paddle-Signature",
+    options=WINDOW,
+    sample=sample,
+    sample_event="subscription.created",
+    example_key="pdl_ntfset_01example_secret",
+)

@@ -14,8 +14,10 @@ Unknown versions are skipped; any matching entry verifies. Svix's ``svix-*`` hea
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
+from . import _samples
 from ._common import (
     Request,
     VerificationError,
@@ -29,6 +31,8 @@ from ._common import (
     parse_timestamp,
     split_entries,
 )
+from .options import WINDOW
+from .scheme import Sample, Scheme
 
 DEFAULT_TOLERANCE = 300
 _SECRET_PREFIX = "whsec_"  # noqa: S105 - a prefix, not a secret
@@ -124,3 +128,45 @@ def verify_standard(req: Request) -> Verified:
 def _metadata(document: Any) -> tuple[str | None, str | None]:
     """The event type is the body's ``type`` (``eventType`` in some senders); the id is a header."""
     return None, dig(document, "type") or dig(document, "eventType")
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Standard Webhooks delivery: ``webhook-signature: v1,<base64 HMAC of "id.ts.body">``.
+
+    The key is ``base64decode(secret after whsec_)``; a secret that is not that base64 is a ValueError.
+    """
+    import base64
+    import binascii
+
+    encoded = secret.removeprefix(_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("a Standard Webhooks secret is whsec_ followed by base64") from None
+    msg_id = _samples.new_id("msg_")
+    body = _samples.json_body({"type": event, "timestamp": now, "data": {"sent_by": "hookway trigger"}})
+    headers = {
+        "Content-Type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(now),
+        "webhook-signature": "v1," + _samples.hmac_b64(key, f"{msg_id}.{now}.".encode() + body),
+    }
+    return Sample(headers, body, msg_id, event)
+
+
+SCHEME = Scheme(
+    name="standard",
+    label="Standard Webhooks / Svix",
+    aliases=("svix", "standard-webhooks"),
+    key_label="Secret (whsec_… or a whpk_… public key)",
+    verify=verify_standard,
+    signs="HMAC-SHA256 of `id.timestamp.body`, base64, in v1, entries (v1a, entries: ed25519)",
+    headers=("webhook-signature", "svix-signature", "webhook-id", "webhook-timestamp"),
+    timestamp=True,
+    tolerance=DEFAULT_TOLERANCE,
+    timestamp_header="webhook-timestamp",
+    options=WINDOW,
+    sample=sample,
+    sample_event="order.created",
+    example_key="whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+)

@@ -11,8 +11,10 @@ Exactly 300 s either way passes. The signature is checked before the timestamp, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from . import _samples
 from ._common import (
     Request,
     Verified,
@@ -25,6 +27,8 @@ from ._common import (
     single,
     well_formed,
 )
+from .options import WINDOW
+from .scheme import Sample, Scheme
 
 DEFAULT_TOLERANCE = 300
 
@@ -45,3 +49,31 @@ def verify_stripe(req: Request) -> Verified:
 def _metadata(document: Any) -> tuple[str | None, str | None]:
     """The event's ``id`` (``evt_...``) and ``type``; the signature covers them but does not need them."""
     return dig(document, "id"), dig(document, "type")
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Stripe event: ``Stripe-Signature: t=<ts>,v1=<hex HMAC of "ts.body">`` (the whole whsec_ key)."""
+    event_id = _samples.new_id("evt_")
+    body = _samples.json_body(
+        {"id": event_id, "object": "event", "type": event, "created": now, "data": {"object": {}}}
+    )
+    signature = _samples.hmac_hex(secret, f"{now}.".encode() + body)
+    headers = {"Content-Type": "application/json", "Stripe-Signature": f"t={now},v1={signature}"}
+    return Sample(headers, body, event_id, event)
+
+
+SCHEME = Scheme(
+    name="stripe",
+    label="Stripe",
+    key_label="Signing secret (whsec_…)",
+    verify=verify_stripe,
+    signs="HMAC-SHA256 of `t.body`, hex, in the v1= entries",
+    headers=("Stripe-Signature",),
+    timestamp=True,
+    tolerance=DEFAULT_TOLERANCE,
+    timestamp_header="Stripe-Signature",
+    options=WINDOW,
+    sample=sample,
+    sample_event="invoice.paid",
+    example_key="whsec_test_secret",
+)

@@ -14,8 +14,11 @@ SharedKey may use HMAC-SHA256: ``options={"algorithm": "sha256"}``.
 from __future__ import annotations
 
 import hashlib
-from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
+from . import _samples
 from ._common import (
     Request,
     VerificationError,
@@ -26,6 +29,8 @@ from ._common import (
     mac_matches,
     mismatch,
 )
+from .options import Option
+from .scheme import Sample, Scheme
 
 #: Twilio posts a few dozen parameters; far more is an attack on the sort, not a webhook.
 _MAX_PARAMS = 1000
@@ -99,3 +104,38 @@ def verify_twilio(req: Request) -> Verified:
     if not found:
         raise mismatch()
     return Verified(delivery_id=req.header("I-Twilio-Idempotency-Token"), unsigned=("delivery_id",))
+
+
+def sample(secret: str, event: str, now: int, url: str, options: Mapping[str, Any]) -> Sample:
+    """A Twilio form POST: ``X-Twilio-Signature: <base64 HMAC of the URL + sorted name+value pairs>``."""
+    algorithm = options.get("algorithm", "sha1")
+    sid = "SM" + _samples.new_id()[:32]
+    params = {"MessageSid": sid, "SmsStatus": event, "From": "+14158675309", "To": "+18005551212"}
+    signed = url + "".join(name + params[name] for name in sorted(params))
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Twilio-Signature": _samples.hmac_b64(secret, signed.encode("utf-8"), algorithm),
+    }
+    return Sample(headers, urlencode(params).encode("ascii"), None, event)
+
+
+SCHEME = Scheme(
+    name="twilio",
+    label="Twilio",
+    key_label="Auth token",
+    verify=verify_twilio,
+    signs="HMAC-SHA1 of the URL and the sorted form fields (or the URL with bodySHA256), base64",
+    headers=("X-Twilio-Signature",),
+    signs_url=True,
+    options={
+        "algorithm": Option(
+            "choice",
+            "Algorithm",
+            "sha256 only for webhook rules signed with a SharedKey.",
+            choices=("sha1", "sha256"),
+        )
+    },
+    sample=sample,
+    sample_event="delivered",
+    example_key="12345",
+)

@@ -11,14 +11,22 @@ import {
 import { attemptColumns, attemptItem, waitForAttempt } from "./attempts.js";
 import { followJob } from "./jobs.js";
 
-// Short enough to show whole in the select at 390 px; the help under it says the rest.
-const SIGNING = [
-  ["standard", "Standard Webhooks, HMAC"],
-  ["standard-ed25519", "Standard Webhooks, Ed25519"],
-  ["github", "GitHub style"],
-  ["passthrough", "Pass through"],
-];
-const SIGNING_NAMES = { standard: "Standard Webhooks", "standard-ed25519": "Standard Webhooks, Ed25519", github: "GitHub style", passthrough: "Pass through" };
+// The signing modes come from the API (GET /v1/schemes, built from each mode module's own declaration):
+// a new mode needs no change here. Loaded once per page load; a failure is retried by the next page.
+let modesLoaded = null;
+
+function signingModes() {
+  if (!modesLoaded) {
+    modesLoaded = api.get("schemes").then((doc) => doc.signing_modes);
+    modesLoaded.catch(() => { modesLoaded = null; });
+  }
+  return modesLoaded;
+}
+
+function signingLabel(modes, stored) {
+  const mode = modes.find((m) => m.name === stored);
+  return mode ? mode.label : stored;
+}
 
 const endpointPath = (id) => `/endpoints/${encodeURIComponent(id)}`;
 const canChange = (ctx) => !ctx.readOnly;
@@ -189,10 +197,11 @@ function spanText(seconds) {
 /** The endpoint form, for a new endpoint (existing null) or to edit one; resolves to the form node. */
 async function endpointForm(ctx, { existing = null, application = "", onSaved }) {
   const creating = existing === null;
-  const [types, sources, apps] = await Promise.all([
+  const [types, sources, apps, modes] = await Promise.all([
     catalog(),
     ctx.mode === "console" ? sourceChoices() : Promise.resolve([]),
     ctx.mode === "console" && creating ? applicationChoices() : Promise.resolve([]),
+    creating ? signingModes() : Promise.resolve([]),
   ]);
   const currentTypes = existing ? existing.filter.event_types : [];
   const currentSources = existing ? existing.filter.sources : [];
@@ -220,7 +229,7 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
   }
   const more = [];
   if (creating) {
-    const signing = field({ label: "Signing", name: "signing", kind: "select", value: "standard", options: SIGNING, testid: "endpoint-signing",
+    const signing = field({ label: "Signing", name: "signing", kind: "select", value: modes[0].name, options: modes.map((m) => [m.name, m.label]), testid: "endpoint-signing",
       help: "How the receiver verifies a delivery: Standard Webhooks signs with HMAC-SHA256 or an Ed25519 key; GitHub style sends X-Hub-Signature-256; Pass through forwards the provider's own headers. It cannot change later." });
     signing.classList.add("wide"); // a row of its own: the choice reads whole at every width
     more.push(signing);
@@ -301,7 +310,7 @@ export async function newEndpointPage(ctx, query = {}) {
 
 // ------------------------------------------------------------------------------------ detail page
 
-function settingsDetails(ctx, endpoint) {
+function settingsDetails(ctx, endpoint, modes) {
   const headerNames = Object.keys(endpoint.headers || {});
   return details([
     ["URL", h("span", { class: "mono", "data-testid": "endpoint-url-shown" }, endpoint.url)],
@@ -314,7 +323,7 @@ function settingsDetails(ctx, endpoint) {
     endpoint.failing_since ? ["Failing since", when(endpoint.failing_since)] : null,
     ["Event types", endpoint.filter.event_types.length ? endpoint.filter.event_types.join(", ") : "All"],
     ctx.mode === "console" ? ["Sources", endpoint.filter.sources.length ? endpoint.filter.sources.join(", ") : "All"] : null,
-    ["Signing", SIGNING_NAMES[endpoint.signing] || endpoint.signing],
+    ["Signing", signingLabel(modes, endpoint.signing)],
     ["Custom headers", headerNames.length ? headerNames.join(", ") : "None"],
     ["Retry schedule", endpoint.retry_schedule ? endpoint.retry_schedule.map(spanText).join(", ") : "Hookway's default"],
     ["Timeout", `${endpoint.timeout} s`],
@@ -323,14 +332,14 @@ function settingsDetails(ctx, endpoint) {
   ]);
 }
 
-function settingsPart(ctx, initial, onChange) {
+function settingsPart(ctx, initial, modes, onChange) {
   let endpoint = initial;
   const body = h("div", {});
   const controls = h("div", { class: "actions" });
   const holder = section("Settings", body, controls);
 
   function show() {
-    replace(body, settingsDetails(ctx, endpoint));
+    replace(body, settingsDetails(ctx, endpoint, modes));
     if (!canChange(ctx)) return;
     replace(controls,
       button("Edit", async () => {
@@ -511,7 +520,11 @@ function attemptsPart(ctx, endpoint) {
 }
 
 export async function endpointPage(ctx, id) {
-  const [endpoint, types] = await Promise.all([api.get(`endpoints/${encodeURIComponent(id)}`), canChange(ctx) ? catalog() : Promise.resolve([])]);
+  const [endpoint, types, modes] = await Promise.all([
+    api.get(`endpoints/${encodeURIComponent(id)}`),
+    canChange(ctx) ? catalog() : Promise.resolve([]),
+    signingModes().catch(() => []), // without them the stored mode's name shows
+  ]);
   const heading = h("p", { class: "subtitle mono" }, endpoint.url);
   const health = healthPart(endpoint);
   const attempts = attemptsPart(ctx, endpoint);
@@ -519,7 +532,7 @@ export async function endpointPage(ctx, id) {
     health.refresh();
     attempts.refresh();
   };
-  const settings = settingsPart(ctx, endpoint, (saved) => {
+  const settings = settingsPart(ctx, endpoint, modes, (saved) => {
     heading.textContent = saved.url;
     health.refresh();
   });

@@ -8,51 +8,26 @@ import {
   page, section, button, confirmButton, copyable, badge, details, pagedTable, field, form, FieldError, announce,
 } from "./ui.js";
 
-// What each scheme needs, from chalicelib/verification (its registry, options.py and each module's
-// docstring): the secret's name, the default tolerance (null: the scheme reads no timestamp) and options.
-// Option kinds: flag (checkbox), text, header, url, seconds, or [choices] (a select).
-const WINDOW = { future_tolerance: { label: "Future tolerance (seconds)", kind: "seconds", help: "How far ahead of this server's clock a timestamp may be; the tolerance when empty." } };
-const SIGNED_URL = { signed_url: { label: "Signed URL", kind: "url", help: "The URL the provider signs, if a proxy changes it before Hookway (default: the ingest URL)." } };
-const SCHEMES = {
-  github: { label: "GitHub", secret: "Webhook secret", tolerance: null, options: { allow_sha1: { label: "Also accept the legacy SHA-1 signature (X-Hub-Signature) when no SHA-256 one is sent", kind: "flag" } } },
-  stripe: { label: "Stripe", secret: "Signing secret (whsec_…)", tolerance: 300, options: WINDOW },
-  standard: { label: "Standard Webhooks / Svix", secret: "Secret (whsec_… or a whpk_… public key)", tolerance: 300, options: WINDOW },
-  shopify: { label: "Shopify", secret: "Client secret", tolerance: null, options: {} },
-  slack: { label: "Slack", secret: "Signing secret", tolerance: 300, options: WINDOW },
-  twilio: { label: "Twilio", secret: "Auth token", tolerance: null, options: { algorithm: { label: "Algorithm", kind: ["sha1", "sha256"], help: "sha256 only for webhook rules signed with a SharedKey." }, ...SIGNED_URL } },
-  square: { label: "Square", secret: "Signature key", tolerance: null, options: { notification_url: { label: "Notification URL", kind: "url", help: "The subscription URL exactly as configured at Square, if it differs from the ingest URL." }, ...SIGNED_URL } },
-  meta: { label: "Meta (Facebook, Instagram, WhatsApp)", secret: "App secret", tolerance: null, options: { verify_token: { label: "Verify token", kind: "text", help: "Answers Meta's subscription handshake (hub.verify_token)." }, allow_sha1: { label: "Also accept the legacy SHA-1 signature", kind: "flag" } } },
-  x: { label: "X (Twitter)", secret: "Consumer secret", tolerance: null, options: {} },
-  zoom: { label: "Zoom", secret: "Secret token", tolerance: 300, options: WINDOW },
-  docusign: { label: "DocuSign Connect", secret: "HMAC key", tolerance: null, options: {} },
-  gitlab: { label: "GitLab", secret: "Secret token", tolerance: null, options: {} },
-  linear: { label: "Linear", secret: "Signing secret", tolerance: 60, options: WINDOW },
-  mailgun: { label: "Mailgun", secret: "HTTP webhook signing key", tolerance: 300, options: WINDOW },
-  paddle: { label: "Paddle Billing", secret: "Secret key (pdl_ntfset_…)", tolerance: 5, options: WINDOW },
-  pagerduty: { label: "PagerDuty", secret: "Subscription secret", tolerance: null, options: {} },
-  sendgrid: { label: "SendGrid", secret: "Verification key (base64 public key)", tolerance: 0, options: WINDOW },
-  woocommerce: { label: "WooCommerce", secret: "Secret", tolerance: null, options: {} },
-  bitbucket: { label: "Bitbucket", secret: "Secret", tolerance: null, options: {} },
-  jira: { label: "Jira", secret: "Secret", tolerance: null, options: {} },
-  "google-code": { label: "Google Code (historic)", secret: "Project hook key", tolerance: null, options: {} },
-  hmac: {
-    label: "Generic HMAC", secret: "Secret", tolerance: 300,
-    options: {
-      header: { label: "Signature header", kind: "header", required: true, help: "The header that carries the signature, such as X-Signature." },
-      algorithm: { label: "Algorithm", kind: ["sha256", "sha1", "sha512", "md5"] },
-      encoding: { label: "Encoding", kind: ["hex", "base64"] },
-      prefix: { label: "Prefix", kind: "text", help: "Text before the encoded signature, such as sha256=." },
-      template: { label: "Signed content", kind: "text", help: "Over {id}, {timestamp}, {url} and {body}; {body} when empty." },
-      separator: { label: "Separator", kind: "text", help: "When the header holds several signatures." },
-      timestamp_header: { label: "Timestamp header", kind: "header", help: "The replay window applies only with one." },
-      id_header: { label: "Delivery id header", kind: "header" },
-      event_type_header: { label: "Event type header", kind: "header" },
-      ...WINDOW, ...SIGNED_URL,
-    },
-  },
-  basic: { label: "HTTP Basic auth", secret: "Credentials (user:password)", tolerance: null, options: {} },
-  token: { label: "Static token", secret: "Token", tolerance: null, options: { header: { label: "Header", kind: "header", help: "Authorization when empty." }, prefix: { label: "Prefix", kind: "text", help: "Such as \"Bearer \"." } } },
-};
+// What each scheme needs comes from the API (GET /v1/schemes, built from each scheme module's own
+// declaration): its label, the secret's name, whether it checks a signed timestamp (and its default
+// tolerance) and its options. Option kinds: flag (checkbox), text, header, url, seconds, choice (a select).
+// Loaded once per page load; a failure is retried on the next page that needs it.
+let catalog = null;
+
+async function schemes() {
+  if (!catalog) {
+    catalog = api.get("schemes").then((doc) => {
+      const byName = new Map();
+      for (const spec of doc.schemes) {
+        byName.set(spec.name, spec);
+        for (const alias of spec.aliases) byName.set(alias, spec);
+      }
+      return { list: doc.schemes, byName };
+    });
+    catalog.catch(() => { catalog = null; });
+  }
+  return catalog;
+}
 
 /** 259200 -> "3 days", 5400 -> "90 min". */
 function span(seconds) {
@@ -62,11 +37,13 @@ function span(seconds) {
   return `${seconds} s`;
 }
 
-function schemeLabel(scheme) {
-  return SCHEMES[scheme] ? SCHEMES[scheme].label : scheme;
+function schemeLabel(known, scheme) {
+  const spec = known && known.byName.get(scheme);
+  return spec ? spec.label : scheme;
 }
 
-export function sourcesPage() {
+export async function sourcesPage() {
+  const known = await schemes().catch(() => null); // the list still shows, with scheme names
   return page("Sources",
     h("p", { class: "top-actions" }, h("a", { class: "btn primary", href: "#/sources/new", "data-testid": "new-source" }, "New source")),
     pagedTable({
@@ -75,7 +52,7 @@ export function sourcesPage() {
       load: (cursor) => api.get("sources", { cursor }),
       columns: [
         { label: "Name", cell: (s) => h("a", { href: link(`/sources/${s.id}`) }, s.name) },
-        { label: "Scheme", cell: (s) => schemeLabel(s.verification.scheme) },
+        { label: "Scheme", cell: (s) => schemeLabel(known, s.verification.scheme) },
         { label: "Ingest URL", cell: (s) => h("span", { class: "mono" }, s.ingest_url) },
         { label: "Created", cell: (s) => when(s.created_at) },
       ],
@@ -84,28 +61,27 @@ export function sourcesPage() {
     }));
 }
 
-function optionField(name, spec) {
-  const fieldName = `verification.options.${name}`;
-  const help = spec.help;
+function optionField(spec) {
+  const fieldName = `verification.options.${spec.name}`;
+  const help = spec.help || undefined;
   if (spec.kind === "flag") return field({ label: spec.label, name: fieldName, kind: "checkbox", help });
-  if (Array.isArray(spec.kind)) {
-    return field({ label: spec.label, name: fieldName, kind: "select", help, options: [["", "Default"], ...spec.kind.map((c) => [c, c])] });
+  if (spec.kind === "choice") {
+    return field({ label: spec.label, name: fieldName, kind: "select", help, options: [["", "Default"], ...spec.choices.map((c) => [c, c])] });
   }
   const kind = spec.kind === "url" ? "url" : spec.kind === "seconds" ? "number" : "text";
   return field({ label: spec.label, name: fieldName, kind, help, required: Boolean(spec.required) });
 }
 
-function schemeFields(scheme) {
-  const spec = SCHEMES[scheme];
+function schemeFields(spec) {
   const parts = [
-    field({ label: spec.secret, name: "verification.secrets", kind: "textarea", rows: 2, required: true, testid: "secrets",
-      help: scheme === "basic" ? "One user:password per line; any may match." : "One per line; any of them may match, so a new secret can be added before the old one is retired." }),
+    field({ label: spec.secret_label, name: "verification.secrets", kind: "textarea", rows: 2, required: true, testid: "secrets",
+      help: spec.name === "basic" ? "One user:password per line; any may match." : "One per line; any of them may match, so a new secret can be added before the old one is retired." }),
   ];
-  if (spec.tolerance !== null) {
+  if (spec.timestamp) {
     parts.push(field({ label: "Tolerance (seconds)", name: "verification.tolerance", kind: "number", testid: "tolerance",
       help: spec.tolerance ? `How old a signed timestamp may be; ${spec.tolerance} s when empty.` : "How old a signed timestamp may be; no limit when empty." }));
   }
-  for (const [name, option] of Object.entries(spec.options)) parts.push(optionField(name, option));
+  for (const option of spec.options) parts.push(optionField(option));
   return h("fieldset", { class: "choices", "data-testid": "scheme-fields" }, h("legend", {}, `${spec.label} verification`), parts);
 }
 
@@ -116,17 +92,17 @@ function integerOrNull(text, fieldName, label) {
   return Number(value);
 }
 
-function verificationDoc(values, scheme) {
-  const spec = SCHEMES[scheme];
+function verificationDoc(values, spec) {
   const secrets = String(values["verification.secrets"] || "").split("\n").map((s) => s.trim()).filter(Boolean);
-  if (!secrets.length) throw new FieldError("verification.secrets", `Give the ${spec.secret.toLowerCase()}.`);
-  const doc = { scheme, secrets };
-  if (spec.tolerance !== null) {
+  if (!secrets.length) throw new FieldError("verification.secrets", `Give the ${spec.secret_label.toLowerCase()}.`);
+  const doc = { scheme: spec.name, secrets };
+  if (spec.timestamp) {
     const tolerance = integerOrNull(values["verification.tolerance"], "verification.tolerance", "The tolerance");
     if (tolerance !== null) doc.tolerance = tolerance;
   }
   const options = {};
-  for (const [name, option] of Object.entries(spec.options)) {
+  for (const option of spec.options) {
+    const name = option.name;
     const raw = values[`verification.options.${name}`];
     if (option.kind === "flag") {
       if (raw) options[name] = true;
@@ -149,13 +125,15 @@ function onSecrets(error) {
   return error;
 }
 
-export function newSourcePage(ctx, query = {}) {
-  const initial = SCHEMES[query.scheme] ? query.scheme : "github";
+export async function newSourcePage(ctx, query = {}) {
+  const known = await schemes();
+  const asked = known.byName.get(query.scheme);
+  const initial = asked ? asked.name : known.list[0].name;
   const picker = field({ label: "Verification scheme", name: "verification.scheme", kind: "select", value: initial, testid: "scheme",
-    options: Object.entries(SCHEMES).map(([name, s]) => [name, s.label]),
+    options: known.list.map((spec) => [spec.name, spec.label]),
     help: "How Hookway checks that a request really comes from the provider." });
-  const holder = h("div", {}, schemeFields(initial));
-  picker.input.addEventListener("change", () => replace(holder, schemeFields(picker.input.value)));
+  const holder = h("div", {}, schemeFields(known.byName.get(initial)));
+  picker.input.addEventListener("change", () => replace(holder, schemeFields(known.byName.get(picker.input.value))));
   const advanced = h("details", { class: "advanced" }, h("summary", {}, "More settings"),
     field({ label: "IP allowlist", name: "ip_allowlist", kind: "textarea", rows: 2, help: "CIDR ranges, one per line; any address when empty." }),
     field({ label: "Rejection status", name: "rejection_status", kind: "number", help: "The status a refused request gets; 401 when empty." }),
@@ -173,8 +151,7 @@ export function newSourcePage(ctx, query = {}) {
       advanced,
     ],
     onSubmit: async (values) => {
-      const scheme = values["verification.scheme"];
-      const doc = { name: values.name, verification: verificationDoc(values, scheme) };
+      const doc = { name: values.name, verification: verificationDoc(values, known.byName.get(values["verification.scheme"])) };
       if (values.description) doc.description = values.description;
       const cidrs = String(values.ip_allowlist || "").split("\n").map((s) => s.trim()).filter(Boolean);
       if (cidrs.length) doc.ip_allowlist = cidrs;
@@ -198,7 +175,7 @@ export function newSourcePage(ctx, query = {}) {
 }
 
 export async function sourcePage(ctx, id) {
-  const source = await api.get(`sources/${encodeURIComponent(id)}`);
+  const [source, known] = await Promise.all([api.get(`sources/${encodeURIComponent(id)}`), schemes().catch(() => null)]);
   const v = source.verification;
   const secretsPart = h("div", { "data-testid": "secrets-part" });
   const rejectionsPart = h("div", { "data-testid": "rejections-part" });
@@ -288,12 +265,12 @@ export async function sourcePage(ctx, id) {
   });
 
   const view = page(source.name,
-    h("p", { class: "subtitle" }, schemeLabel(v.scheme), " · ", state),
+    h("p", { class: "subtitle" }, schemeLabel(known, v.scheme), " · ", state),
     copyable("Ingest URL", source.ingest_url, "ingest-url"),
     section("Settings",
       details([
         ["Id", h("span", { class: "mono" }, source.id)],
-        ["Scheme", `${schemeLabel(v.scheme)} (${v.scheme})`],
+        ["Scheme", `${schemeLabel(known, v.scheme)} (${v.scheme})`],
         v.tolerance !== null ? ["Tolerance", `${v.tolerance} s`] : null,
         Object.keys(v.options || {}).length ? ["Options", h("span", { class: "mono" }, JSON.stringify(v.options))] : null,
         ["IP allowlist", source.ip_allowlist.length ? source.ip_allowlist.join(", ") : "Any address"],

@@ -6,6 +6,7 @@ application names, source-only filters, sending a message that matched nothing t
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -421,3 +422,22 @@ def test_a_message_that_matched_nothing_is_sent_to_an_endpoint_chosen_in_its_pag
         expect(delivery.locator(".badge").first).to_have_text("succeeded", timeout=30_000)
         assert wait_until(lambda: receivers.at(path), timeout=10)
         s.guard.check(page)
+
+
+def test_the_signing_choices_are_the_served_signing_modes(browser: Browser, stack: Stack) -> None:
+    # GIVEN the served metadata with one signing mode relabelled as markup (a new mode module's label)
+    served = stack.request("GET", "/v1/schemes").json()
+    served["signing_modes"][-1]["label"] = "<i>Relay</i>"
+    with session(browser, stack, "/console") as s:
+        s.page.route(
+            "**/v1/schemes",
+            lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(served)),
+        )
+        # WHEN the new-endpoint form opens
+        s.open("/endpoints/new")
+        select = s.page.get_by_test_id("endpoint-signing")
+        # THEN its choices are the served modes, in order, shown as text
+        assert select.locator("option").all_text_contents() == [m["label"] for m in served["signing_modes"]]
+        assert select.input_value() == served["signing_modes"][0]["name"]
+        assert s.page.locator("main i").count() == 0
+        s.guard.check(s.page)

@@ -118,3 +118,45 @@ def test_a_secret_the_scheme_cannot_use_is_refused_under_the_secrets_field(
         expect(error_of(s, secrets)).to_contain_text("Secret is not valid base64.")
         expect(page.get_by_role("heading", name="New source")).to_be_visible()
         s.guard.check(page)
+
+
+def test_the_source_form_is_built_from_the_served_scheme_metadata(browser: Browser, stack: Stack) -> None:
+    # GIVEN the scheme metadata the API serves, with one scheme relabelled as hostile markup and given a
+    # new option (what a newly registered scheme module would add, with no change to the console)
+    served = stack.request("GET", "/v1/schemes").json()
+    hostile = '<img src=x onerror="document.title=1">GitHub'
+    first = served["schemes"][0]
+    first["label"] = hostile
+    first["options"].append(
+        {
+            "name": "acme_region",
+            "kind": "choice",
+            "label": "Region <b>bold</b>",
+            "help": "<script>document.title=2</script>",
+            "required": False,
+            "choices": ["eu", "us"],
+        }
+    )
+    with session(browser, stack, "/console") as s:
+        page = s.page
+        page.route(
+            "**/v1/schemes",
+            lambda route: route.fulfill(status=200, content_type="application/json", body=json.dumps(served)),
+        )
+        # WHEN the new-source form opens
+        s.open("/sources/new")
+        picker = page.get_by_label("Verification scheme")
+        # THEN its schemes are the served ones, in order, labels shown as text
+        labels = picker.locator("option").all_text_contents()
+        assert labels == [spec["label"] for spec in served["schemes"]]
+        assert picker.input_value() == first["name"]
+        # ... and the fields follow the served metadata: the new option is there, as text
+        expect(page.get_by_label("Region <b>bold</b>")).to_be_visible()
+        expect(page.get_by_text("<script>document.title=2</script>")).to_be_visible()
+        assert page.locator("main img, main b, main script").count() == 0
+        assert page.title() not in ("1", "2")
+        # ... and the fields change with the served metadata of the scheme picked
+        picker.select_option("stripe")
+        expect(page.get_by_label("Region <b>bold</b>")).to_have_count(0)
+        expect(page.get_by_label("Signing secret (whsec_…)")).to_be_visible()
+        s.guard.check(page)

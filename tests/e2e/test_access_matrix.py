@@ -44,6 +44,7 @@ BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/egress"): (200, 200, 200, 200, 401, 401),  # any live token: receivers allowlist it
     ("GET", "/v1/openapi.json"): (200, 200, 200, 200, 200, 200),
     ("GET", "/v1/openapi.yaml"): (200, 200, 200, 200, 200, 200),
+    ("GET", "/v1/schemes"): (200, 200, 200, 200, 200, 200),  # public metadata, no secret
     ("POST", "/v1/sources"): (201, *OPERATOR_ONLY),
     ("GET", "/v1/sources"): (200, *OPERATOR_ONLY),
     ("GET", "/v1/sources/{source_id}"): (200, *OPERATOR_ONLY),

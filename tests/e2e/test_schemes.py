@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from chalicelib.verification import SCHEMES
+from chalicelib.verification import REGISTRY, SCHEMES, Scheme
 from tests.stack import Stack, wait_until
 from tests.unit.verification import signers as s
 
@@ -446,3 +446,44 @@ def test_signed_replayed_and_tampered(stack: Stack, case: Case) -> None:
     assert rejections["counts"] == {"total": 1, case.rejection: 1}
     wait_until(lambda: stack.queue_depth() == 0)
     assert [m["id"] for m in stack.messages(sid)] == [message_id]
+
+
+@pytest.mark.parametrize("spec", REGISTRY, ids=[spec.name for spec in REGISTRY])
+def test_each_schemes_own_sample_is_accepted_end_to_end(stack: Stack, spec: Scheme) -> None:
+    # GIVEN a source of the scheme, with the options its sample needs, created through the API
+    signing, held = spec.sample_keys(spec.example_key)
+    verification = {"scheme": spec.name, "secrets": [held], "options": dict(spec.sample_options)}
+    created = stack.create_source({"name": f"e2e-sample-{spec.name}", "verification": verification})
+    # WHEN the scheme's sample (what `hookway trigger` sends) is posted to its ingest URL
+    sample = spec.sample(
+        signing, spec.sample_event, int(time.time()), created["ingest_url"], spec.sample_options
+    )
+    resp = stack.request("POST", f"/in/{created['id']}", body=sample.body, headers=sample.headers)
+    # THEN it is accepted and stored with the sample's delivery id
+    assert resp.status == 202, resp.body
+    [message] = wait_until(lambda: stack.messages(str(created["id"])))
+    assert message["id"] == resp.json()["id"]
+    assert sample.delivery_id is None or message["delivery_id"] == sample.delivery_id
+
+
+def test_the_public_scheme_metadata_holds_no_secret(stack: Stack) -> None:
+    # GIVEN sources whose secrets and secret-like options are configured
+    secret = f"whsec_{base64.b64encode(uuid.uuid4().bytes * 2).decode()}"
+    stack.create_source(
+        {"name": "e2e-meta-secret", "verification": {"scheme": "standard", "secrets": [secret]}}
+    )
+    token = f"verify-{uuid.uuid4().hex}"
+    stack.create_source(
+        {
+            "name": "e2e-meta-token",
+            "verification": {"scheme": "meta", "secrets": ["app-secret"], "options": {"verify_token": token}},
+        }
+    )
+    # WHEN anyone, without a credential, reads the scheme metadata
+    resp = stack.request("GET", "/v1/schemes")
+    # THEN it answers, lists every scheme and signing mode, and carries none of those values
+    assert resp.status == 200, resp.body
+    doc = resp.json()
+    assert [spec["name"] for spec in doc["schemes"]] == [spec.name for spec in REGISTRY]
+    assert {mode["name"] for mode in doc["signing_modes"]} >= {"standard", "github"}
+    assert secret.encode() not in resp.body and token.encode() not in resp.body

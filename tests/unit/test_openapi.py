@@ -57,10 +57,11 @@ from chalicelib.models import (
     Attempt,
     generation_of,
 )
+from chalicelib.outbound.signing import MODES
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
 from chalicelib.sources import public_source
-from chalicelib.verification import scheme_names
+from chalicelib.verification import REGISTRY, scheme_names
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,7 +263,8 @@ def test_enums_follow_the_code() -> None:
     schemas = _doc()["components"]["schemas"]
     assert schemas["SchemeName"]["enum"] == scheme_names()
     assert schemas["SigningMode"]["enum"] == list(SIGNING_MODES)
-    assert schemas["SigningModeCreate"]["enum"] == [*SIGNING_MODES, "standard-ed25519"]
+    assert schemas["SigningModeCreate"]["enum"] == [mode.name for mode in MODES]
+    assert {mode.stored for mode in MODES} == set(SIGNING_MODES)
     assert schemas["DeliveryStatus"]["enum"] == list(DELIVERY_STATUSES)
     assert schemas["Attempt"]["properties"]["status"]["enum"] == list(ATTEMPT_STATUSES)
     assert schemas["Job"]["properties"]["kind"]["enum"] == list(JOB_KINDS)
@@ -596,6 +598,8 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     assert (
         yaml.safe_load(api("GET", "/v1/openapi.yaml", 200, auth=False, headers={"Accept": "*/*"})) == _doc()
     )
+    catalog = api("GET", "/v1/schemes", 200, auth=False)
+    assert [scheme["name"] for scheme in catalog["schemes"]] == [spec.name for spec in REGISTRY]
     assert _code(api("GET", "/v1/sources", 401, auth=False)) == "unauthorized"
     assert _code(api("GET", "/v1/sources", 401, token="not-the-admin-key")) == "unauthorized"
     # Without the static egress option, deliveries leave from Lambda's shared addresses: none to list.

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from typing import TYPE_CHECKING
 
+from chalicelib.outbound.signing.mode import Mode
 from chalicelib.outbound.signing.standard import SigningError
 
 if TYPE_CHECKING:
@@ -32,3 +34,24 @@ def headers_for(message: Message, endpoint: Endpoint, body: bytes, now: float) -
         "X-GitHub-Event": message.event_type or "message",
         "X-GitHub-Delivery": message.id,
     }
+
+
+MIN_KEY_LENGTH = 16
+MAX_KEY_LENGTH = 256
+
+
+def _key_problem(secret: str) -> str | None:
+    if not MIN_KEY_LENGTH <= len(secret) <= MAX_KEY_LENGTH:
+        return f"a GitHub-style secret is {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters"
+    return None
+
+
+MODE = Mode(
+    name="github",
+    stored="github",
+    label="GitHub style",
+    headers=("X-Hub-Signature-256", "X-GitHub-Event", "X-GitHub-Delivery", "webhook-id"),
+    key_rule=f"any text of {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters; 64 hex characters generated when not given",
+    new_key=lambda: (secrets.token_hex(32), None),
+    key_problem=_key_problem,
+)

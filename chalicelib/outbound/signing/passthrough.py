@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chalicelib.models import API_SOURCE, OPS_SOURCE
+from chalicelib.outbound.signing.mode import Mode
+from chalicelib.outbound.signing.standard import STANDARD
 from chalicelib.outbound.signing.standard import headers_for as standard_headers
 
 if TYPE_CHECKING:
@@ -53,3 +55,14 @@ def headers_for(message: Message, endpoint: Endpoint, body: bytes, now: float) -
         )
     headers.update(standard_headers(message, endpoint, body, now))
     return headers
+
+
+MODE = Mode(
+    name="passthrough",
+    stored="passthrough",
+    label="Pass through",
+    headers=STANDARD.headers,  # after the provider's own
+    key_rule=STANDARD.key_rule,
+    new_key=STANDARD.new_key,
+    key_problem=STANDARD.key_problem,
+)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from hookway_cli.__main__ import main
-from hookway_cli.client import Request, Response
+from hookway_cli.transport import Request, Response
 
 BASE = "http://api.test"
 KEY = "hk_cli_test_key_1234"

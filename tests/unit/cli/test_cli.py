@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chalicelib.verification import verify
-from hookway_cli.client import Request
+from chalicelib.verification import REGISTRY, verify
+from hookway_cli.transport import Request
 from tests.unit.cli.fakeapi import BASE, KEY, NOW, FakeApi, Tty, run
 
 SOURCE = {
@@ -405,7 +405,7 @@ def test_send_reads_stdin_and_reports_the_api_refusal_as_one_sentence():
             ["replay", "--source", "s", "--endpoint", "e", "--since", "1h", "--until", "2h"],
             "--until must be later",
         ),
-        (["trigger", "gitlab", "--source", "src_1", "--secret", "x"], "trigger knows"),
+        (["trigger", "no-such-scheme", "--source", "src_1", "--secret", "x"], "trigger knows"),
     ],
 )
 def test_bad_input_is_a_usage_error_with_exit_2_and_no_traceback(argv, said):
@@ -422,7 +422,7 @@ def test_argparse_usage_errors_exit_2():
 
 def test_an_unreachable_api_is_exit_1_with_one_sentence():
     def refuse(request: Request):
-        from hookway_cli.client import ConnectionFailed
+        from hookway_cli.errors import ConnectionFailed
 
         raise ConnectionFailed("cannot reach http://api.test/v1/sources: connection refused")
 
@@ -600,19 +600,14 @@ def test_replay_to_an_unknown_endpoint_stops_before_any_work():
 # --------------------------------------------------------------------------------------- trigger
 
 
-@pytest.mark.parametrize(
-    ("scheme", "secret"),
-    [
-        ("github", "gh-secret"),
-        ("stripe", "whsec_stripe"),
-        ("standard", "whsec_" + base64.b64encode(b"k" * 24).decode()),
-        ("shopify", "shp-secret"),
-        ("slack", "slack-secret"),
-    ],
-)
-def test_trigger_posts_a_sample_the_gateways_verifier_accepts(scheme, secret):
-    # GIVEN a source of that scheme
-    source = {**SOURCE, "verification": {**SOURCE["verification"], "scheme": scheme}}
+@pytest.mark.parametrize("spec", REGISTRY, ids=lambda spec: spec.name)
+def test_trigger_posts_a_sample_the_gateways_verifier_accepts(spec):
+    # GIVEN a source of any registered scheme, with the options its sample needs
+    scheme = spec.name
+    secret, held = spec.sample_keys(spec.example_key)
+    options = dict(spec.sample_options)
+    verification = {**SOURCE["verification"], "scheme": scheme, "options": options}
+    source = {**SOURCE, "verification": verification}
     fake = (
         FakeApi()
         .on("GET", "/v1/sources/src_1", (200, source))
@@ -633,17 +628,28 @@ def test_trigger_posts_a_sample_the_gateways_verifier_accepts(scheme, secret):
     # THEN it went to the ingest URL without the admin key, and the verifier accepts what was sent
     assert ran.code == 0, ran.err
     sent = fake.last("POST")
-    assert sent.url == f"{BASE}/in/src_1" and "Authorization" not in sent.headers
+    assert sent.url == f"{BASE}/in/src_1"
+    assert "Authorization" not in sent.headers or scheme in ("basic", "token")  # their credential is one
     verify(
         scheme,
-        secrets=[secret],
+        secrets=[held],
         method="POST",
         url=sent.url,
         headers=sent.headers,
         body=sent.body or b"",
         now=int(NOW),
+        options=options,
     )
     assert ran.json()["message_id"] == "msg_7" and ran.json()["status"] == 202
+    assert ran.json()["event"] == spec.sample_event
+
+
+def test_trigger_refuses_a_secret_its_scheme_cannot_sign_with():
+    source = {**SOURCE, "verification": {**SOURCE["verification"], "scheme": "svix"}}
+    fake = FakeApi().on("GET", "/v1/sources/src_1", (200, source))
+    ran = run(fake, "trigger", "standard", "--source", "src_1", "--secret", "not base64!")
+    assert ran.code == 2 and "whsec_ followed by base64" in ran.err and "not base64!" not in ran.err
+    assert not [r for r in fake.requests if r.method == "POST"]
 
 
 def test_trigger_reports_a_rejection_with_its_reason_and_exit_1():
@@ -728,9 +734,9 @@ def test_verify_explains_a_tampered_body_without_the_expected_signature(tmp_path
 
 
 def test_verify_tells_an_old_timestamp_from_a_bad_signature(tmp_path: Path):
-    from hookway_cli.signers import stripe
+    from hookway_cli.signers import sign
 
-    sample = stripe("whsec_s", "invoice.paid", int(NOW))
+    sample = sign("stripe", "whsec_s", "invoice.paid", int(NOW), "https://hooks.example.com/in/src_1")
     (tmp_path / "h.txt").write_text("".join(f"{k}: {v}\n" for k, v in sample.headers.items()))
     (tmp_path / "b.bin").write_bytes(sample.body)
     args = [
@@ -888,7 +894,7 @@ def test_listen_opens_a_session_forwards_with_the_original_headers_and_reports_t
 
 def test_listen_reports_an_unreachable_receiver_and_prints_plain_lines_when_piped():
     def refusing(request: Request):
-        from hookway_cli.client import ConnectionFailed
+        from hookway_cli.errors import ConnectionFailed
 
         if request.url.startswith("http://127.0.0.1:3000"):
             raise ConnectionFailed("cannot reach http://127.0.0.1:3000/hooks: connection refused")
@@ -976,7 +982,7 @@ def test_listen_opens_a_new_session_for_another_command_with_new_or_when_the_old
 
 def test_listen_rides_out_resets_refusals_and_5xx_with_capped_backoff_and_jitter():
     # GIVEN an API whose long poll fails seven times (reset, refused, 502, 503, timeouts) before answering
-    from hookway_cli.client import ConnectionFailed
+    from hookway_cli.errors import ConnectionFailed
 
     fake = _listen_api()
     failures = [
@@ -1000,7 +1006,7 @@ def test_listen_rides_out_resets_refusals_and_5xx_with_capped_backoff_and_jitter
                 raise failure
             fake.requests.append(request)
             status, doc = failure
-            from hookway_cli.client import Response
+            from hookway_cli.transport import Response
 
             body = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
             return Response(status, {}, body)
@@ -1065,7 +1071,7 @@ def test_listen_stops_at_once_on_an_answer_that_will_not_change_and_forgets_an_e
 
 
 def test_listen_reports_again_after_a_lost_answer_and_takes_already_reported_as_done():
-    from hookway_cli.client import ConnectionFailed
+    from hookway_cli.errors import ConnectionFailed
 
     fake = _listen_api().on(
         "POST",

@@ -1,0 +1,139 @@
+"""``hookway endpoints ...``: outbound endpoints, their state, their signing secret and a test event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hookway_cli.context import Context, listing, show
+from hookway_cli.errors import ApiError
+from hookway_cli.verbs import Verbs, arg
+
+verbs = Verbs()
+endpoints = verbs.group("endpoints", "outbound endpoints (receivers Hookway delivers to)")
+
+COLUMNS = [
+    ("id", "id"),
+    ("url", "url"),
+    ("enabled", "enabled"),
+    ("application", "application_id"),
+    ("event types", "filter.event_types"),
+    ("sources", "filter.sources"),
+]
+ENDPOINT_ID = arg("endpoint_id")
+
+
+@endpoints.command(
+    "list",
+    "list one owner's endpoints",
+    arg("--application", help="that application's endpoints (else the operator's own)"),
+)
+def list_endpoints(ctx: Context) -> int:
+    """One owner's endpoints, as a table."""
+    return listing(ctx, ctx.client.list_endpoints, COLUMNS, {"application": ctx.args.application})
+
+
+@endpoints.command(
+    "create",
+    "create an endpoint",
+    arg("endpoint_url", metavar="URL", help="where to deliver"),
+    arg("--application"),
+    arg("--description"),
+    arg("--event-type", action="append", default=[], help="event-type filter (repeatable, * allowed)"),
+    arg("--source", action="append", default=[], help="source filter (repeatable)"),
+    arg("--signing", help="standard (default), standard-ed25519, github, passthrough"),
+    arg("--secret", help="the signing secret to use (whsec_...; default: Hookway makes one)"),
+)
+def create(ctx: Context) -> int:
+    """Create an endpoint; prints it."""
+    a = ctx.args
+    doc: dict[str, Any] = {"url": a.endpoint_url}
+    for key, value in (
+        ("application", a.application),
+        ("description", a.description),
+        ("signing", a.signing),
+        ("secret", a.secret),
+    ):
+        if value:
+            doc[key] = value
+    if a.event_type or a.source:
+        doc["filter"] = {"event_types": a.event_type, "sources": a.source}
+    return show(ctx, ctx.client.create_endpoint(doc))
+
+
+@endpoints.command("show", "one endpoint", ENDPOINT_ID)
+def show_endpoint(ctx: Context) -> int:
+    """One endpoint."""
+    return show(ctx, ctx.client.get_endpoint(ctx.args.endpoint_id))
+
+
+@endpoints.command("enable", "enable an endpoint (clears its failure clock)", ENDPOINT_ID)
+def enable(ctx: Context) -> int:
+    """Enable an endpoint; prints it."""
+    return show(ctx, ctx.client.enable_endpoint(ctx.args.endpoint_id))
+
+
+@endpoints.command("disable", "disable an endpoint", ENDPOINT_ID)
+def disable(ctx: Context) -> int:
+    """Disable an endpoint; prints it."""
+    return show(ctx, ctx.client.disable_endpoint(ctx.args.endpoint_id))
+
+
+@endpoints.command(
+    "rotate-secret",
+    "rotate the signing secret",
+    ENDPOINT_ID,
+    arg("--retire-old-after", type=int, help="seconds the old secret keeps signing (default 1 day)"),
+)
+def rotate_secret(ctx: Context) -> int:
+    """Rotate the signing secret; prints the API's answer."""
+    doc = {} if ctx.args.retire_old_after is None else {"retire_old_after": ctx.args.retire_old_after}
+    return show(ctx, ctx.client.rotate_endpoint_secret(ctx.args.endpoint_id, doc))
+
+
+@endpoints.command(
+    "test",
+    "send a test event to this endpoint only",
+    ENDPOINT_ID,
+    arg("--event-type", help="the event type (default: the first exact type in its filter)"),
+    arg("--wait", type=float, default=0, metavar="SECONDS", help="wait for the delivery's outcome"),
+)
+def test(ctx: Context) -> int:
+    """Send a test event to this one endpoint (``POST /v1/endpoints/{id}/test``), whatever its filter.
+
+    ``--event-type`` picks the type (checked against the catalog like a publish); the default is
+    ``hookway.test``. JSON: ``{"message_id", "endpoint_id", "event_type", "delivery"}`` (delivery: null
+    unless ``--wait``).
+    """
+    endpoint_id = ctx.args.endpoint_id
+    body: dict[str, Any] = {"payload": {"test": True, "endpoint_id": endpoint_id, "sent_at": int(ctx.now())}}
+    if ctx.args.event_type:
+        body["event_type"] = ctx.args.event_type
+    sent = ctx.client.send_test_event(endpoint_id, body)
+    message_id, endpoint_id = sent["id"], sent["endpoint_id"]
+    delivery = _wait_delivery(ctx, message_id, endpoint_id, ctx.args.wait) if ctx.args.wait else None
+    doc = {
+        "message_id": message_id,
+        "endpoint_id": endpoint_id,
+        "event_type": ctx.args.event_type or "hookway.test",
+        "delivery": delivery,
+    }
+    status = f": {delivery['status']}" if delivery else ""
+    ctx.out.result(doc, text=f"sent test event {message_id} to {endpoint_id} only{status}")
+    return 0 if delivery is None or delivery.get("status") == "succeeded" else 1
+
+
+def _wait_delivery(ctx: Context, message_id: str, endpoint_id: str, timeout: float) -> dict[str, Any] | None:
+    deadline = ctx.now() + timeout
+    last: dict[str, Any] | None = None
+    while True:
+        try:
+            message = ctx.client.get_message(message_id)
+            last = next(
+                (d for d in message.get("deliveries", []) if d.get("endpoint_id") == endpoint_id), last
+            )
+        except ApiError as exc:
+            if exc.code != "message_not_yet_stored":
+                raise
+        if (last and last.get("status") != "pending") or ctx.now() >= deadline:
+            return last
+        ctx.wait(0.5)
