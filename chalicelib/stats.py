@@ -8,7 +8,7 @@ hour, written once per batch), one ``BatchGetItem`` for the window; endpoints th
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 from chalicelib.commands import Overview
 from chalicelib.models import Endpoint
@@ -22,18 +22,22 @@ MAX_HOURS = 168
 MAX_ATTENTION = 50
 
 
-def attention_entry(endpoint: Endpoint) -> dict[str, Any]:
-    """An endpoint that needs attention, as the overview lists it."""
-    return {
-        "id": endpoint.id,
-        "application_id": endpoint.application_id,
-        "url": endpoint.url,
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "failing_since": endpoint.failing_since,
-        "updated_at": endpoint.updated_at,
-        "kind": endpoint.kind,
-    }
+@dataclass(frozen=True)
+class HourCounts:
+    """What went through in one hour (``start``: the hour's first second)."""
+
+    start: int
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class OverviewResult:
+    """The overview: the hours oldest first (the current one last), their totals, and the endpoints that
+    need attention (failing or disabled, of every owner)."""
+
+    hours: list[HourCounts]
+    totals: dict[str, int]
+    attention: list[Endpoint]
 
 
 class StatsService:
@@ -43,20 +47,20 @@ class StatsService:
         self._store = store
         self._clock = clock
 
-    def overview(self, query: Overview, scope: Scope) -> dict[str, Any]:
-        """``{"hours": [...oldest first, the current hour last], "totals", "attention"}``."""
+    def overview(self, query: Overview, scope: Scope) -> OverviewResult:
+        """The last ``query.hours`` hours, their totals, and what needs attention."""
         count = query.hours
         now = self._clock()
         current = hour_of(now)
         starts = [current - 3600 * back for back in range(count - 1, -1, -1)]
         stored = self._store.get_counts(starts)
         hours = [
-            {"start": start, **{c: stored.get(start, {}).get(c, 0) for c in COUNTERS}} for start in starts
+            HourCounts(start, {c: int(stored.get(start, {}).get(c, 0)) for c in COUNTERS}) for start in starts
         ]
-        totals = {c: sum(int(hour[c]) for hour in hours) for c in COUNTERS}
+        totals = {c: sum(hour.counts[c] for hour in hours) for c in COUNTERS}
         attention = [
-            attention_entry(e)
+            e
             for e in self._store.attention_endpoints(limit=MAX_ATTENTION)
             if not e.session_over(now)  # a listen session that has ended needs nobody's attention
         ]
-        return {"hours": hours, "totals": totals, "attention": attention}
+        return OverviewResult(hours, totals, attention)

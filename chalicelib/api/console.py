@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Response
 
@@ -12,6 +12,8 @@ from chalicelib.api.resource import Resource, container, json_reply
 
 if TYPE_CHECKING:
     from chalicelib.commands import Overview
+    from chalicelib.models import Endpoint
+    from chalicelib.stats import OverviewResult
 
 routes = Resource(__name__)
 
@@ -61,7 +63,30 @@ def end_all_sessions() -> Response:
 @routes.operation("/v1/stats", ["GET"], access="operator")
 def stats() -> Response:
     """Received, delivered, failed and rejected per hour (``hours``, default 24), and what needs attention."""
-    return json_reply(container().stats.overview(parse_overview(routes.query()), routes.scope()))
+    return json_reply(overview_of(container().stats.overview(parse_overview(routes.query()), routes.scope())))
+
+
+def overview_of(found: OverviewResult) -> dict[str, Any]:
+    """``{"hours": [{"start", "received", ...}], "totals", "attention": [endpoints]}``."""
+    return {
+        "hours": [{"start": hour.start, **hour.counts} for hour in found.hours],
+        "totals": found.totals,
+        "attention": [attention_entry(endpoint) for endpoint in found.attention],
+    }
+
+
+def attention_entry(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint that needs attention, as the overview lists it."""
+    return {
+        "id": endpoint.id,
+        "application_id": endpoint.application_id,
+        "url": endpoint.url,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": endpoint.failing_since,
+        "updated_at": endpoint.updated_at,
+        "kind": endpoint.kind,
+    }
 
 
 def parse_overview(params: Mapping[str, str]) -> Overview:

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.api import access
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.applications import parse_update as parse_update_application
-from chalicelib.api.console import parse_overview
+from chalicelib.api.console import overview_of, parse_overview
 from chalicelib.api.endpoints import health_of, parse_recover, parse_send_test
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.messages import parse_publish, parse_resend
@@ -117,7 +117,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
         "rejected": 2,
     }
     assert s.store.writes - writes == 3 + 3 + 3 + 1 + 2
-    overview = s.container.stats.overview(parse_overview({"hours": "2"}), OPERATOR)
+    overview = overview_of(s.container.stats.overview(parse_overview({"hours": "2"}), OPERATOR))
     assert [h["start"] for h in overview["hours"]] == [_hour(s) - 3600, _hour(s)]
     assert overview["hours"][0] == {
         "start": _hour(s) - 3600,
@@ -173,7 +173,10 @@ def test_the_overview_is_the_operators_only(s: Services) -> None:
     app = s.container.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     with pytest.raises(ForbiddenError):
         access.check(Scope(application_id=app.id), "GET", "/v1/stats")
-    assert len(s.container.stats.overview(parse_overview({"hours": "168"}), OPERATOR)["hours"]) == 168
+    assert (
+        len(overview_of(s.container.stats.overview(parse_overview({"hours": "168"}), OPERATOR))["hours"])
+        == 168
+    )
 
 
 # ------------------------------------------------------------------------------------------ attention
@@ -196,7 +199,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
     _route_batch(s)
     _send_batch(s)
     # THEN both unhealthy endpoints are listed, the most recent change first; the healthy one is not
-    listed = c.stats.overview(parse_overview({}), OPERATOR)["attention"]
+    listed = overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"]
     assert [(e["id"], e["application_id"], e["enabled"]) for e in listed] == [
         (failing, app.id, True),
         (disabled, None, False),
@@ -208,7 +211,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
     # WHEN the failing one succeeds again and the disabled one is enabled THEN nothing needs attention
     _send_batch(s)  # its retry: 200
     c.endpoints.set_enabled(disabled, True, OPERATOR)
-    assert c.stats.overview(parse_overview({}), OPERATOR)["attention"] == []
+    assert overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"] == []
 
 
 def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: Services) -> None:
@@ -217,10 +220,10 @@ def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: 
     s.store.disable_endpoint(endpoint_id, "the endpoint answered 410 Gone", s.clock())
     s.store.set_endpoint_failing(endpoint_id, s.clock())
     s.store.set_endpoint_failing(endpoint_id, None)  # a stale success: still disabled
-    [entry] = c.stats.overview(parse_overview({}), OPERATOR)["attention"]
+    [entry] = overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"]
     assert (entry["id"], entry["enabled"], entry["failing_since"]) == (endpoint_id, False, None)
     c.endpoints.delete(endpoint_id, OPERATOR)
-    assert c.stats.overview(parse_overview({}), OPERATOR)["attention"] == []
+    assert overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"] == []
 
 
 # --------------------------------------------------------------------------------------------- health
