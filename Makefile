@@ -69,11 +69,13 @@ e2e: $(STAMP)
 bench: install
 	$(PY) -m bench
 
-## The deploy artifact (chalice package + the stage's infrastructure, python3.13), checked by cfn-lint.
+## The deploy artifact (chalice package + the stage's infrastructure, python3.13 on arm64 unless the stage
+## sets "architecture": "x86_64"), checked by cfn-lint.
 package: $(STAMP)
 	$(PY) -m infra.package --stage $(or $(STAGE),dev)
 
-## Deploy a stage from zero or update it: infrastructure stack, chalice deploy (python3.13), API settings.
+## Deploy a stage from zero or update it: infrastructure stack, chalice deploy (python3.13, arm64 by default),
+## the functions' JSON log configuration, API settings.
 ## OPTIONS='{"http_api": true}' overrides infra/stages.json; honours AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
 deploy: $(STAMP)
 	$(PY) -m infra.deploy deploy --stage $(or $(STAGE),$(error give STAGE=dev or STAGE=prod)) --options '$(OPTIONS)'

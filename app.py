@@ -23,7 +23,8 @@ from chalicelib.names import names
 
 if TYPE_CHECKING:
     from chalicelib.scope import Scope
-    from chalicelib.wiring import Container
+    from chalicelib.wiring.api import ApiRoot
+    from chalicelib.wiring.worker import WorkerRoot
 
 app = Chalice(app_name="hookway")
 STAGE = names(os.environ.get("HOOKWAY_STAGE", "local"))
@@ -38,8 +39,16 @@ for resource in resources():
     app.register_blueprint(resource)
 
 
-def _container() -> Container:
+def _container() -> ApiRoot:
+    """The API's composition root (``chalicelib.wiring.api``)."""
     return container()
+
+
+def _worker() -> WorkerRoot:
+    """The queue consumers' and the sweep's composition root (``chalicelib.wiring.worker``)."""
+    from chalicelib.wiring import worker_root
+
+    return worker_root()
 
 
 @app.middleware("http")
@@ -106,10 +115,10 @@ def route_ingest(event: Any) -> None:
     """Store and fan out each accepted webhook (see chalicelib.aws.batch for the batch semantics)."""
     from chalicelib.aws.batch import process_batch_with
 
-    c = _container()
+    c = _worker()
     try:
         # Job steps (chalicelib.jobs) share the ingest queue; the router gets the rest of the batch.
-        process_batch_with(event, c.job_runner.around(c.router.route_many), c.background_ingest_queue)
+        process_batch_with(event, c.job_runner.around(c.router.route_many), c.ingest_queue)
     finally:
         c.metrics.flush()
 
@@ -119,9 +128,9 @@ def deliver(event: Any) -> None:
     """Send each delivery task, concurrently (see chalicelib.outbound.delivery and chalicelib.aws.batch)."""
     from chalicelib.aws.batch import process_batch_with
 
-    c = _container()
+    c = _worker()
     try:
-        process_batch_with(event, c.sender.handle_many, c.background_deliveries_queue)
+        process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
     finally:
         c.metrics.flush()
 
@@ -132,7 +141,7 @@ def dead_letters(event: Any) -> None:
     from chalicelib.aws.batch import process_batch_with
     from chalicelib.wiring import flush_metrics
 
-    c = _container()
+    c = _worker()
     try:
         process_batch_with(event, c.dead_letters.handle_many, c.deliveries_dlq)
     finally:
@@ -145,6 +154,6 @@ def sweep(event: Any) -> dict[str, Any]:
     from chalicelib.wiring import flush_metrics
 
     try:
-        return _container().sweep.run().public()
+        return _worker().sweep.run().public()
     finally:
         flush_metrics()

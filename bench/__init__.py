@@ -15,6 +15,8 @@
 9. ``bench.cost``          dollars per million webhooks from figure 8's counts and AWS's list prices
 10. ``bench.pipeline``     the local stack end to end (throughput, latency) vs the emulator's raw SQS rate
 
+Figure 18 (``bench.memory``): peak RSS and CPU per invocation of each function, the memory chosen for it.
+
 Figures are printed, never asserted: a missed target is reported in the table and the run still exits 0.
 The exit status is 1 only when something is broken (a request refused, a server that does not answer).
 """

@@ -20,6 +20,7 @@ from bench import (
     imports,
     listen,
     load,
+    memory,
     outbound,
     pipeline,
     scale,
@@ -46,6 +47,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     15: listen.run,
     16: console.run,
     17: scale.run,
+    18: memory.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -82,11 +82,11 @@ def _wired_app(counter: CallCounter) -> tuple[Any, Any]:
     from chalicelib import wiring
 
     wiring.reset()
-    container = wiring.container()
-    make_client: Callable[[str, str], Any] = container._client
-    # The composition root is the one place clients are made: watching its output watches them all.
-    container._client = lambda service, purpose="request": counter.watch(make_client(service, purpose))
-    return app_module, container
+    shared = wiring.shared()
+    make_client: Callable[[str, Any], Any] = shared.client
+    # The composition roots make every client through their Shared: watching its output watches them all.
+    shared.client = lambda service, profile: counter.watch(make_client(service, profile))  # type: ignore[method-assign]
+    return app_module, wiring.api_root()
 
 
 def _create_source(app: Any, context: Any) -> str:
@@ -149,16 +149,16 @@ def cold_child(source_id: str) -> dict[str, Any]:
         start = time.perf_counter()
         from chalicelib import wiring
 
-        container = wiring.container()
-        make_client: Callable[[str, str], Any] = container._client
+        shared = wiring.shared()
+        make_client: Callable[[str, Any], Any] = shared.client
 
-        def timed_client(service: str, purpose: str = "request") -> Any:
+        def timed_client(service: str, profile: Any) -> Any:
             begin = time.perf_counter()
-            client = make_client(service, purpose)
+            client = make_client(service, profile)
             clients[service] = clients.get(service, 0.0) + (time.perf_counter() - begin) * 1000
             return client
 
-        container._client = timed_client
+        shared.client = timed_client  # type: ignore[method-assign]
         first = app_module.app(events[0], context)
         first_s = time.perf_counter() - start
         warm = []

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import time
 import zipfile
@@ -35,8 +36,8 @@ _OURS = """
 import json, sys
 sys.path[:0] = [{vendor!r}, {project!r}]
 if {bare!r}:
-    import chalicelib.wiring as wiring
-    wiring.configure_logging = lambda level: None
+    import chalicelib.observability as observability
+    observability.configure_logging = lambda level: None
 import app
 event = json.loads({event!r})
 class Context:
@@ -60,17 +61,28 @@ boto3.client("sqs").send_message(QueueUrl={queue!r}, MessageBody="x")
 """
 
 
-def package_size(quick: bool) -> list[Row]:
-    """Figure 12: build the prod package and measure it."""
-    from infra.package import package
-
-    say("== 12. deployment package (make package STAGE=prod: python3.13, bytecode for 3.13 only)")
-    out = BUILD / "package"
-    package("prod", out, lint=False)
+def _sizes(out: Path) -> tuple[int, int, list[zipfile.ZipInfo]]:
+    """(zipped, unzipped, entries) of a built package."""
     archive = zipfile.ZipFile(out / "deployment.zip")
     infos = archive.infolist()
-    unzipped = sum(i.file_size for i in infos)
-    zipped = (out / "deployment.zip").stat().st_size
+    return (out / "deployment.zip").stat().st_size, sum(i.file_size for i in infos), infos
+
+
+def package_size(quick: bool) -> list[Row]:
+    """Figure 12: build the prod package (arm64, the default) and measure it, beside the same for x86_64."""
+    from dataclasses import replace
+
+    from infra.package import package
+    from infra.stack import stage_options
+
+    say("== 12. deployment package (make package STAGE=prod: python3.13 on arm64, bytecode for 3.13 only)")
+    out = BUILD / "package"
+    opts = stage_options("prod")
+    package("prod", out, lint=False, opts=opts)
+    zipped, unzipped, infos = _sizes(out)
+    x86 = BUILD / "package-x86_64"
+    package("prod", x86, lint=False, opts=replace(opts, architecture="x86_64"))
+    x86_zipped, x86_unzipped, _ = _sizes(x86)
     parts: dict[str, int] = {}
     for info in infos:
         top = info.filename.split("/", 1)[0]
@@ -79,14 +91,26 @@ def package_size(quick: bool) -> list[Row]:
     pyc = sum(1 for i in infos if i.filename.endswith(".pyc"))
     web = [i for i in infos if i.filename.startswith("chalicelib/web/")]
     web_zipped = sum(i.compress_size for i in web)
-    say(f"   {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped, {len(infos)} files, {pyc} .pyc")
+    say(
+        f"   {opts.architecture}: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped, {len(infos)} "
+        f"files, {pyc} .pyc; x86_64: {x86_zipped / 1e6:.2f} MB zipped, {x86_unzipped / 1e6:.2f} MB unzipped"
+    )
     say("   largest: " + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in largest))
-    note = f"{len(infos)} files, {pyc} .pyc; largest unzipped: " + ", ".join(
+    note = f"{opts.architecture}; {len(infos)} files, {pyc} .pyc; largest unzipped: " + ", ".join(
         f"{name} {size / 1e6:.2f} MB" for name, size in largest
     )
     return [
         Row("deployment package, zipped", zipped / 1e6, None, "MB", note=note),
         Row("deployment package, unzipped", unzipped / 1e6, None, "MB", note="Lambda's limit is 250 MB"),
+        Row(
+            "deployment package, zipped, arm64 against x86_64",
+            zipped / 1e6,
+            x86_zipped / 1e6,
+            "MB",
+            note=f"reference: the same stage built with the architecture option x86_64 "
+            f"({x86_unzipped / 1e6:.2f} MB unzipped); the native wheels (cryptography, cffi, regex, rpds-py) "
+            "differ, the rest is the same",
+        ),
         Row(
             "deployment package, zipped, with the console and portal",
             zipped / 1e6,
@@ -114,7 +138,8 @@ def cold_start(quick: bool) -> list[Row]:
     say("== 13. cold start on python3.13: fresh interpreter to the first 202 (real boto3 against moto)")
     python = runtime_python()
     project = BUILD / "project"
-    stage_project(project)
+    # Staged for this machine's CPU (the deployed package is arm64: its native modules would not load here).
+    stage_project(project, architecture="arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64")
     runs = 5 if quick else 11
     with aws.moto_server() as endpoint:
         env_aws = emulator.deploy(endpoint)
@@ -195,7 +220,7 @@ def _create_source(env: dict[str, str], secret: str) -> str:
         from chalicelib.api.sources import parse_create as parse_create_source
 
         wiring.reset()
-        source = wiring.container().sources.create(
+        source = wiring.api_root().sources.create(
             parse_create_source(
                 {
                     "name": "bench",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from bench import delivery_calls
 from bench.delivery_calls import ESM_BATCH, KB, SQS_CHUNK, Counts
 from bench.report import Row, say
+from infra.stack import MEMORY
 
 PRICES_AS_OF = "2024-11"
 REGION = "us-east-1"
@@ -27,15 +28,23 @@ APIGW_HTTP_PER_M = (
     1.00  # HTTP API requests, first 300 million a month (metered per 512 KB: a 1 KB webhook is 1)
 )
 LAMBDA_REQUEST_PER_M = 0.20
-LAMBDA_GB_SECOND = 0.0000166667  # x86
+LAMBDA_GB_SECOND = 0.0000133334  # arm64, every function's default architecture (x86_64: 0.0000166667)
 SQS_STANDARD_PER_M = 0.40  # per million requests; each 64 KB chunk of a payload is one request
 DYNAMODB_WRU_PER_M = 0.625  # on-demand, after the November 2024 price cut
 DYNAMODB_RRU_PER_M = 0.125
 LOGS_INGESTION_PER_GB = 0.50
 
-MEMORY_GB = 512 / 1024  # .chalice/config.json lambda_memory_size
+# infra/stack.py MEMORY, chosen from figure 18's measurements
+MEMORY_GB = {
+    "api": MEMORY["api_handler"] / 1024,
+    "router": MEMORY["route_ingest"] / 1024,
+    "sender": MEMORY["deliver"] / 1024,
+}
 SECONDS = {"api": 0.020, "router": 0.030, "sender": 0.100}  # per invocation (router/sender: per batch)
-PLATFORM_LOG_BYTES = 300  # START, END and REPORT lines Lambda writes per invocation
+# START, END and REPORT lines (about 300 B per invocation) are Lambda's INFO system lines: every function's
+# LoggingConfig sets the system level to WARN, so none is written.
+PLATFORM_LOG_BYTES = 0
+LOG_BYTES_TARGET = 300  # per delivered webhook at the default level (issue 16)
 BUDGET = 5.50
 HTTP_BUDGET = 3.30  # what Hookdeck charges per million at volume
 MILLION = 1_000_000
@@ -44,7 +53,7 @@ PRICE_TEXT = (
     f"AWS list prices, {REGION}, as of {PRICES_AS_OF}, check before relying on them: API Gateway REST API "
     f"${APIGW_REST_PER_M:.2f}/million requests (first 333M), HTTP API ${APIGW_HTTP_PER_M:.2f}/million (first "
     f"300M, per 512 KB); Lambda ${LAMBDA_REQUEST_PER_M:.2f}/million "
-    f"requests + ${LAMBDA_GB_SECOND:.10f}/GB-s (x86); SQS standard ${SQS_STANDARD_PER_M:.2f}/million requests "
+    f"requests + ${LAMBDA_GB_SECOND:.10f}/GB-s (arm64); SQS standard ${SQS_STANDARD_PER_M:.2f}/million requests "
     f"(64 KB chunks); DynamoDB on-demand ${DYNAMODB_WRU_PER_M:.3f}/million write units, "
     f"${DYNAMODB_RRU_PER_M:.3f}/million read units; CloudWatch Logs ingestion ${LOGS_INGESTION_PER_GB:.2f}/GB"
 )
@@ -96,7 +105,7 @@ def model(counts: Counts, *, batch: int = ESM_BATCH, seconds: dict[str, float] =
         batch=batch,
         api_requests=1.0,
         invocations=sum(invocations.values()),
-        gb_seconds=sum(invocations[s] * seconds[s] for s in invocations) * MEMORY_GB,
+        gb_seconds=sum(invocations[s] * seconds[s] * MEMORY_GB[s] for s in invocations),
         sqs_requests=ours_sqs + esm,
         wru=sum(counts.total("wcu").values()) / n,
         rru=sum(counts.total("rcu").values()) / n,
@@ -125,10 +134,12 @@ def run(quick: bool) -> list[Row]:
     on_moto = model(counts, seconds=measured)
     small = model(counts, batch=1)
     assumptions = (
-        f"{MEMORY_GB * 1024:.0f} MB functions (.chalice/config.json); durations assumed per invocation: api "
+        f"arm64 functions of api {MEMORY['api_handler']} MB, router {MEMORY['route_ingest']} MB, sender "
+        f"{MEMORY['deliver']} MB (infra/stack.py, figure 18); durations assumed per invocation: api "
         f"{SECONDS['api'] * 1000:.0f} ms, router {SECONDS['router'] * 1000:.0f} ms and sender "
         f"{SECONDS['sender'] * 1000:.0f} ms per batch; both SQS triggers get full batches of {ESM_BATCH}; "
-        f"{PLATFORM_LOG_BYTES} B of Lambda platform log lines per invocation; 1 KB JSON body; free tiers, "
+        f"{PLATFORM_LOG_BYTES} B of Lambda platform log lines per invocation (system log level WARN); "
+        "logs at the default level (INFO); 1 KB JSON body; free tiers, "
         "storage, PITR, data transfer and idle polling not included"
     )
     quantities = (
@@ -170,6 +181,18 @@ def run(quick: bool) -> list[Row]:
             1.0,
             note=f"reference: the ${HTTP_BUDGET:.2f} target (Hookdeck at volume; not a measurement); the same "
             f"pipeline with POST /in on an HTTP API at ${APIGW_HTTP_PER_M:.2f}/M; by service: {_breakdown(http)}",
+        ),
+        Row(
+            "log bytes per delivered webhook",
+            base.log_bytes,
+            None,
+            "B",
+            LOG_BYTES_TARGET,
+            at_most=True,
+            note="what the api, the router and the sender write for one webhook at the default level (INFO), "
+            f"measured by figure 8 with full batches: only the EMF metric lines, a batch's share each; plus "
+            f"{PLATFORM_LOG_BYTES} B of Lambda's own lines (system log level WARN: no START/END/REPORT). A line "
+            "per message or per attempt is DEBUG; WARNING lines (failures) carry their ids",
         ),
         Row(
             "  of which DynamoDB",

@@ -183,7 +183,7 @@ def app_on_fakes() -> tuple[Any, Any, str]:
     """Hookway's Chalice app with the container's AWS adapters replaced by the in-memory fakes.
 
     Returns ``(app, container, source_id)`` with one GitHub source created. The container is the one
-    ``chalicelib.wiring.container()`` builds from the environment, so every other part is the real one.
+    ``chalicelib.wiring.api_root()`` builds from the environment, so every other part is the real one.
     """
     use_bench_environment()
     import app as app_module
@@ -193,7 +193,7 @@ def app_on_fakes() -> tuple[Any, Any, str]:
     wiring.reset()
     from chalicelib.api.sources import parse_create as parse_create_source
 
-    container = wiring.container()
+    container = wiring.api_root()
     container.use(store=MemoryStore(container.clock), ingest_queue=MemoryQueue(), blobs=MemoryBlobs())
     source = container.sources.create(
         parse_create_source(

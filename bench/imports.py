@@ -57,7 +57,7 @@ def cold_first_request() -> dict[str, Any]:
         from chalicelib.models import Secret, Source, Verification
         from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
-        container = wiring.container()
+        container = wiring.api_root()
         store = MemoryStore(container.clock)
         store.put_source(
             Source(

@@ -1,6 +1,6 @@
 """Figures 6 and 7: the sender (``chalicelib.delivery.Sender``) on the real egress transport.
 
-Both use the container's own sender (``chalicelib.wiring.Container.sender``: real ``egress.Transport`` with
+Both use the workers' own sender (``chalicelib.wiring.worker.WorkerRoot.sender``: real ``egress.Transport`` with
 private destinations allowed, as the local stage has them; the metric line per delivery), with the AWS side
 replaced by the in-memory fakes of ``tests/fakes.py``. Delivery tasks are made the way production makes them:
 ``Publisher.publish`` onto the (fake) ingest queue, ``Router.route`` into the (fake) deliveries queue.
@@ -45,7 +45,7 @@ class Outbound:
 
     def __init__(self) -> None:
         from chalicelib.config import Settings
-        from chalicelib.wiring import Container
+        from chalicelib.wiring import roots
         from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
         env = {
@@ -57,7 +57,7 @@ class Outbound:
         self.store = MemoryStore(time.time)
         self.ingest = MemoryQueue()
         self.deliveries = MemoryQueue()
-        self.container = Container(
+        self.api, self.worker = roots(
             Settings.from_env(env),
             store=self.store,
             ingest_queue=self.ingest,
@@ -68,12 +68,12 @@ class Outbound:
 
     def endpoint(self, url: str) -> Any:
         """Create an endpoint (no filter: it gets every message)."""
-        endpoint, _secret, _ = self.container.endpoints.create(parse_create_endpoint({"url": url}), OPERATOR)
+        endpoint, _secret, _ = self.api.endpoints.create(parse_create_endpoint({"url": url}), OPERATOR)
         return endpoint
 
     def tasks(self, n: int) -> list[str]:
         """``n`` first-attempt delivery tasks, each for a new published message, as the router queues them."""
-        publisher, router = self.container.publisher, self.container.router
+        publisher, router = self.api.publisher, self.worker.router
         with quiet():
             for _ in range(n):
                 publisher.publish(
@@ -91,11 +91,11 @@ class Outbound:
     @property
     def sender(self) -> Any:
         """The container's sender."""
-        return self.container.sender
+        return self.worker.sender
 
     def close(self) -> None:
         """Close the transport's pools and the sender's thread pool."""
-        self.container.transport.close()
+        self.worker.transport.close()
         self.sender._pool.shutdown(wait=True)
 
 
@@ -238,7 +238,7 @@ def run_cpu(quick: bool) -> list[Row]:
         url = f"http://127.0.0.1:{port}/hook"
         endpoint = world.endpoint(url)
         sender = world.sender
-        transport = world.container.transport
+        transport = world.worker.transport
         # The very request the sender makes, for the bare pool and the transport alone.
         sample = world.tasks(1)[0]
         message = world.store.get_message(Task.decode(sample).message_id)
@@ -268,7 +268,7 @@ def run_cpu(quick: bool) -> list[Row]:
             "no metric": [],
             "many": [],
         }
-        metrics = world.container.metrics
+        metrics = world.api.metrics
         silent = type("NoMetrics", (), {"count": staticmethod(lambda *a, **k: None)})()
         with quiet():
             handle(world.tasks(1)[0])  # warm: connection, caches

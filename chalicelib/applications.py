@@ -18,9 +18,8 @@ from chalicelib.branding import Branding
 from chalicelib.commands import UNSET, CreateApplication, UpdateApplication
 from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError
 from chalicelib.ids import new_id
-from chalicelib.jobs import JobPlan
-from chalicelib.models import Application, Job
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.models import Application, Job, JobPlan
+from chalicelib.ports import JobStarter, Page, PageRequest, Store
 from chalicelib.scope import Scope
 
 if TYPE_CHECKING:
@@ -41,7 +40,7 @@ class ApplicationService:
         store: Store,
         clock: Callable[[], float],
         *,
-        start_job: Callable[[JobPlan], Job] | None = None,
+        jobs: JobStarter | None = None,
         default_branding: Branding | None = None,
         cache: ApplicationCache | None = None,
     ) -> None:
@@ -49,7 +48,7 @@ class ApplicationService:
         self._store = store
         self._clock = clock
         self._default_branding = default_branding or Branding()
-        self._start_job = start_job
+        self._jobs = jobs
 
     def _changed(self) -> None:
         if self._cache is not None:
@@ -148,10 +147,10 @@ class ApplicationService:
         the application in place (the caller retries) rather than endpoints nobody can reach.
         """
         application = self._find(ref)
-        if self._start_job is None:
+        if self._jobs is None:
             raise ConfigError("application deletion needs the job runner")
         plan = JobPlan("application.delete", {"application_id": application.id}, application.id)
-        job = self._start_job(plan)
+        job = self._jobs.start(plan)
         self._store.delete_application(application)
         self._changed()
         return job

@@ -171,10 +171,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--again", action="store_true", help="run even if a past run finished")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (resumable)")
     args = parser.parse_args(argv)
-    from chalicelib.sealing import unsealed
-    from chalicelib.wiring import container
+    from chalicelib.wiring import worker_root
 
-    job = Backfill(unsealed(container().store), mark=not args.no_mark)
+    job = Backfill(worker_root().plain_store, mark=not args.no_mark)
     totals = job.run(
         max_steps=args.steps,
         again=args.again,

@@ -1,6 +1,6 @@
 """Best-effort writes (hourly counters, rejection logs): never retried, never raised, logged at most once.
 
-They go through their own client (``CLIENT_PROFILES["best_effort"]`` in ``chalicelib.wiring``: one attempt,
+They go through their own client (``CLIENT_PROFILES["best_effort"]`` in ``chalicelib.wiring.base``: one attempt,
 1 s timeouts), so they never retry inside a batch or a request, and never draw on the retry budget that
 botocore keeps per client for the writes that matter (messages, attempts). A failure is dropped; ``Dropped``
 logs the first of each kind and then at most one line a minute per container, so a throttling storm costs

@@ -18,55 +18,15 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Protocol
 
 from chalicelib.errors import NotFoundError
 from chalicelib.models import Application, Endpoint, Source
 from chalicelib.ports import Store
+from chalicelib.ttlcache import Lru, TtlCache
 
-K = TypeVar("K")
-V = TypeVar("V")
-MAX_ENTRIES = 10_000  # sources, applications, owners or single endpoints one cache keeps at most
 LEGACY_OWNERS = 100  # owners not yet backfilled whose full listings the router holds (as before pages)
 log = logging.getLogger("hookway.caches")
-
-
-class Lru(Generic[K, V]):
-    """A dictionary that forgets its least recently used entries beyond ``limit`` (thread-safe)."""
-
-    def __init__(self, limit: int = MAX_ENTRIES) -> None:
-        self._limit = max(limit, 1)
-        self._items: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The entry, now the most recently used; None if absent."""
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        """Keep an entry, forgetting the oldest beyond the limit."""
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
-
-    def pop(self, key: K) -> None:
-        """Forget one entry."""
-        with self._lock:
-            self._items.pop(key, None)
-
-    def clear(self) -> None:
-        """Forget everything."""
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class SourceCache:
@@ -74,25 +34,20 @@ class SourceCache:
 
     def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
-        self._clock = clock
-        self._ttl = ttl
-        self._entries: Lru[str, tuple[float, Source | None]] = Lru()
+        self._entries: TtlCache[str, Source | None] = TtlCache(clock, ttl)
 
     def get(self, source_id: str) -> Source:
         """The source (possibly up to ``ttl`` seconds old), or NotFoundError."""
-        now = self._clock()
-        hit = self._entries.get(source_id)
-        if hit is None or now - hit[0] >= self._ttl:
-            try:
-                source: Source | None = self._store.get_source(source_id)
-            except NotFoundError:
-                source = None
-            hit = (now, source)
-            if self._ttl > 0:
-                self._entries.put(source_id, hit)
-        if hit[1] is None:
+        source = self._entries.get(source_id, self._load)
+        if source is None:
             raise NotFoundError(f"no source {source_id!r}", code="source_not_found")
-        return hit[1]
+        return source
+
+    def _load(self, source_id: str) -> Source | None:
+        try:
+            return self._store.get_source(source_id)
+        except NotFoundError:
+            return None
 
     def invalidate(self, source_id: str) -> None:
         """Forget a source after it changed in this process."""
@@ -107,31 +62,17 @@ class EndpointCache:
     """
 
     def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+        self._owners: TtlCache[str | None, list[Endpoint]] = TtlCache(clock, ttl, limit=100)
+        self._ids: TtlCache[str, Endpoint] = TtlCache(clock, ttl)
         self._store = store
-        self._clock = clock
-        self._ttl = ttl
-        self._owners: Lru[str | None, tuple[float, list[Endpoint]]] = Lru(100)
-        self._ids: Lru[str, tuple[float, Endpoint]] = Lru()
 
     def of(self, application_id: str | None) -> list[Endpoint]:
         """The endpoints of one owner (possibly up to ``ttl`` seconds old)."""
-        now = self._clock()
-        hit = self._owners.get(application_id)
-        if hit is None or now - hit[0] >= self._ttl:
-            hit = (now, self._store.endpoints_of(application_id))
-            if self._ttl > 0:
-                self._owners.put(application_id, hit)
-        return hit[1]
+        return self._owners.get(application_id, self._store.endpoints_of)
 
     def get(self, endpoint_id: str) -> Endpoint:
         """One endpoint (possibly up to ``ttl`` seconds old), or NotFoundError."""
-        now = self._clock()
-        hit = self._ids.get(endpoint_id)
-        if hit is None or now - hit[0] >= self._ttl:
-            hit = (now, self._store.get_endpoint(endpoint_id))
-            if self._ttl > 0:
-                self._ids.put(endpoint_id, hit)
-        return hit[1]
+        return self._ids.get(endpoint_id, self._store.get_endpoint)
 
     def invalidate(self) -> None:
         """Reload on next use (after a change made in this process)."""
@@ -144,36 +85,25 @@ class ApplicationCache:
 
     def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
-        self._clock = clock
-        self._ttl = ttl
-        self._entries: Lru[str, tuple[float, Application | None]] = Lru()
-        self._uids: Lru[str, tuple[float, str | None]] = Lru()
+        self._entries: TtlCache[str, Application | None] = TtlCache(clock, ttl)
+        self._uids: TtlCache[str, str | None] = TtlCache(clock, ttl)
 
     def id_for_uid(self, uid: str) -> str | None:
         """The id of the application with this uid (possibly up to ``ttl`` seconds old), or None."""
-        now = self._clock()
-        hit = self._uids.get(uid)
-        if hit is None or now - hit[0] >= self._ttl:
-            hit = (now, self._store.application_id_for_uid(uid))
-            if self._ttl > 0:
-                self._uids.put(uid, hit)
-        return hit[1]
+        return self._uids.get(uid, self._store.application_id_for_uid)
 
     def get(self, application_id: str) -> Application:
         """The application (possibly up to ``ttl`` seconds old), or NotFoundError."""
-        now = self._clock()
-        hit = self._entries.get(application_id)
-        if hit is None or now - hit[0] >= self._ttl:
-            try:
-                found: Application | None = self._store.get_application(application_id)
-            except NotFoundError:
-                found = None
-            hit = (now, found)
-            if self._ttl > 0:
-                self._entries.put(application_id, hit)
-        if hit[1] is None:
+        found = self._entries.get(application_id, self._load)
+        if found is None:
             raise NotFoundError(f"no application {application_id!r}", code="application_not_found")
-        return hit[1]
+        return found
+
+    def _load(self, application_id: str) -> Application | None:
+        try:
+            return self._store.get_application(application_id)
+        except NotFoundError:
+            return None
 
     def invalidate(self, application_id: str | None = None) -> None:
         """Forget one application (or all) after a change made in this process."""
@@ -275,3 +205,34 @@ class SubscriptionCache:
         """Check every owner's version on next use (after a change made in this process)."""
         self._versions.clear()
         self._legacy.clear()
+
+
+class Invalidates(Protocol):
+    """A cache that can forget everything it holds."""
+
+    def invalidate(self) -> None:
+        """Reload on next use."""
+
+
+class EndpointCaches:
+    """The endpoint caches of this process, told at once when an endpoint changes here (``EndpointChanges``).
+
+    One per process, shared by the roles: the local stack serves the API and runs the workers in one
+    process, so a change made through the API reaches the router's and the sender's caches too.
+    """
+
+    def __init__(self) -> None:
+        self._caches: list[Invalidates] = []
+        self._lock = threading.Lock()
+
+    def watch(self, cache: Invalidates) -> None:
+        """Forget what ``cache`` holds whenever an endpoint changes in this process."""
+        with self._lock:
+            self._caches.append(cache)
+
+    def endpoints_changed(self) -> None:
+        """Every watched cache reloads on next use."""
+        with self._lock:
+            caches = list(self._caches)
+        for cache in caches:
+            cache.invalidate()

@@ -15,7 +15,7 @@ from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, signing_mo
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import parse_reference, public_reference
 from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.ports import ApplicationResolver, EndpointChanges, Page, PageRequest, Store
 from chalicelib.scope import Scope
 
 MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
@@ -25,7 +25,6 @@ MAX_HEADERS = 20
 MAX_LIVE_SECRETS = 5
 DEFAULT_MAX_ENDPOINTS = 100  # per application, for portal tokens (HOOKWAY_MAX_ENDPOINTS_PER_APPLICATION)
 MIN_TOKEN_RETRY_STEP = 5  # seconds between attempts, at least, in a schedule a portal token sets
-DEFAULT_TIMEOUT = 15.0
 MAX_TIMEOUT = 30.0
 # Headers Hookway sets itself, or that would let an endpoint forge a signature or break the request.
 RESERVED_HEADERS = frozenset(
@@ -75,8 +74,22 @@ def _new_signing_secret(signing: str, given: str | None, now: float) -> tuple[Se
     return Secret(new_id("sec"), given, now), None
 
 
-def _no_applications(ref: str, scope: Scope) -> str:
-    raise NotFoundError(f"no application {ref!r}", code="application_not_found")
+class _NoApplications:
+    """A deployment without applications: every reference is unknown."""
+
+    def resolve(self, ref: str, scope: Scope) -> str:
+        raise NotFoundError(f"no application {ref!r}", code="application_not_found")
+
+
+class _NoCaches:
+    """Nothing cached to forget."""
+
+    def endpoints_changed(self) -> None:
+        return None
+
+
+_NO_APPLICATIONS = _NoApplications()
+_NO_CACHES = _NoCaches()
 
 
 def _mode(signing: str) -> SigningMode:
@@ -177,10 +190,10 @@ class EndpointService:
         allow_private: bool,
         https_only: bool,
         resolver: egress.Resolver | None = None,
-        on_change: Callable[[], None] | None = None,
+        changes: EndpointChanges | None = None,
         retention_seconds: int = 30 * 86400,
         certificate_prefixes: Mapping[str, str] | None = None,
-        resolve_application: Callable[[str, Scope], str] | None = None,
+        applications: ApplicationResolver | None = None,
         refused: Sequence[tuple[str, int]] = (),
         max_endpoints_per_application: int = DEFAULT_MAX_ENDPOINTS,
     ) -> None:
@@ -190,15 +203,15 @@ class EndpointService:
         self._allow_private = allow_private
         self._https_only = https_only
         self._resolver = resolver
-        self._on_change = on_change or (lambda: None)
+        self._changes = changes or _NO_CACHES
         self._retention = retention_seconds
         self._certificate_prefixes = certificate_prefixes
-        self._resolve = resolve_application or _no_applications
+        self._applications = applications or _NO_APPLICATIONS
         self._refused = tuple(refused)  # never a destination (the local stack's AWS emulator)
 
     def _owner(self, ref: str | None, scope: Scope) -> str | None:
         """The application an endpoint belongs to: the token's own, or the one the operator names."""
-        named = self._resolve(ref, scope) if ref is not None else None
+        named = self._applications.resolve(ref, scope) if ref is not None else None
         if scope.is_operator:
             return named
         if named is not None and named != scope.application_id:
@@ -286,7 +299,7 @@ class EndpointService:
             **fields,
         )
         self._store.put_endpoint(endpoint)
-        self._on_change()
+        self._changes.endpoints_changed()
         return endpoint, secret.value if public_key is None else "", public_key
 
     def open_session(self, command: OpenSession, scope: Scope) -> tuple[Endpoint, str]:
@@ -313,7 +326,7 @@ class EndpointService:
             **fields,
         )
         self._store.put_endpoint(endpoint)
-        self._on_change()
+        self._changes.endpoints_changed()
         return endpoint, secret.value
 
     def _check_quota(self, owner: str | None, scope: Scope) -> None:
@@ -398,14 +411,14 @@ class EndpointService:
             changes.setdefault("disabled_reason", "disabled by an operator")
         updated = endpoint.with_changes(updated_at=self._clock(), **changes)
         self._store.put_endpoint(updated)
-        self._on_change()
+        self._changes.endpoints_changed()
         return updated
 
     def delete(self, endpoint_id: str, scope: Scope) -> None:
         """Delete an endpoint; deliveries still queued for it end as skipped."""
         self.get(endpoint_id, scope)
         self._store.delete_endpoint(endpoint_id)
-        self._on_change()
+        self._changes.endpoints_changed()
 
     def secret(self, endpoint_id: str, scope: Scope) -> SecretShown:
         """The newest live signing secret (or public key), on an explicit call only."""
@@ -439,7 +452,7 @@ class EndpointService:
             )
         updated = endpoint.with_changes(secrets=(*old, secret), updated_at=now)
         self._store.put_endpoint(updated)
-        self._on_change()
+        self._changes.endpoints_changed()
         shown = (
             SecretShown(secret.id, public_key=public_key)
             if public_key
@@ -459,9 +472,9 @@ class ApplicationEndpointsDeletion:
     is simply not there any more, so a step that runs again deletes nothing twice.
     """
 
-    def __init__(self, store: Store, on_change: Callable[[], None] | None = None) -> None:
+    def __init__(self, store: Store, changes: EndpointChanges | None = None) -> None:
         self._store = store
-        self._on_change = on_change or (lambda: None)
+        self._changes = changes or _NO_CACHES
 
     def __call__(self, params: Mapping[str, Any], cursor: str | None, limit: int) -> StepResult:
         """Delete the next endpoints; the count and the cursor after them (None: none left)."""
@@ -480,5 +493,5 @@ class ApplicationEndpointsDeletion:
             if cursor is None:
                 break
         if deleted:
-            self._on_change()
+            self._changes.endpoints_changed()
         return StepResult(deleted, cursor)

@@ -18,6 +18,7 @@ from chalicelib.errors import HookwayError, NotFoundError, UnprocessableError, V
 from chalicelib.models import EventType
 from chalicelib.ports import Page, PageRequest, Store
 from chalicelib.scope import Scope
+from chalicelib.ttlcache import TtlCache
 
 MAX_SCHEMA_BYTES = json_schema.MAX_SCHEMA_BYTES
 
@@ -53,9 +54,8 @@ class EventTypeService:
         # Schemas saved before the save-time checks existed are checked once before their first use.
         self._vetted: dict[tuple[str, float], HookwayError | None] = {}
         self._clock = clock
-        self._ttl = ttl
         self._strict = strict
-        self._cache: dict[str, tuple[float, EventType | None]] = {}
+        self._cache: TtlCache[str, EventType | None] = TtlCache(clock, ttl)
 
     def create(self, command: CreateEventType, scope: Scope) -> EventType:
         """Add a catalog entry (the operator's: ``chalicelib.api.event_types``)."""
@@ -71,7 +71,7 @@ class EventTypeService:
         now = self._clock()
         event_type = EventType(name=name, created_at=now, updated_at=now, **_given(command.changes))
         self._store.put_event_type(event_type)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         return event_type
 
     def get(self, name: str, scope: Scope) -> EventType:
@@ -86,26 +86,22 @@ class EventTypeService:
         """Change description, schema or deprecation."""
         updated = replace(self._store.get_event_type(name), **_given(changes), updated_at=self._clock())
         self._store.put_event_type(updated)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
         return updated
 
     def delete(self, name: str, scope: Scope) -> None:
         """Remove a catalog entry."""
         self._store.delete_event_type(name)
-        self._cache.pop(name, None)
+        self._cache.pop(name)
 
     def _cached(self, name: str) -> EventType | None:
-        now = self._clock()
-        hit = self._cache.get(name)
-        if hit is None or now - hit[0] >= self._ttl:
-            try:
-                found: EventType | None = self._store.get_event_type(name)
-            except NotFoundError:
-                found = None
-            hit = (now, found)
-            if self._ttl > 0:
-                self._cache[name] = hit
-        return hit[1]
+        return self._cache.get(name, self._load)
+
+    def _load(self, name: str) -> EventType | None:
+        try:
+            return self._store.get_event_type(name)
+        except NotFoundError:
+            return None
 
     def _vet(self, entry: EventType) -> None:
         key = (entry.name, entry.updated_at)

@@ -33,7 +33,7 @@ from typing import Any, Protocol
 
 from chalicelib.errors import HookwayError, NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.models import Job, JobKind
+from chalicelib.models import Job, JobPlan
 from chalicelib.ports import Queue, Store
 from chalicelib.scope import Scope
 
@@ -44,15 +44,6 @@ MAX_STEP_TRIES = 4  # receives of one step before the job fails (the ingest queu
 JOB_TTL_SECONDS = 7 * 86400
 _TASK_PREFIX = '{"job":'
 _ID = re.compile(r"job_[0-9a-f]{32}")
-
-
-@dataclass(frozen=True)
-class JobPlan:
-    """A job as a request asks for it: what to run, with what, over whose data."""
-
-    kind: JobKind
-    params: dict[str, Any]
-    application_id: str | None
 
 
 @dataclass(frozen=True)

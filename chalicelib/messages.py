@@ -17,7 +17,9 @@ from chalicelib.ids import MessageIds
 from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
 from chalicelib.ports import (
+    ApplicationResolver,
     BlobStore,
+    EndpointLookup,
     MessageQuery,
     Page,
     PageRequest,
@@ -127,14 +129,14 @@ class MessageService:
         store: Store,
         blobs: BlobStore,
         ids: MessageIds,
-        resolve_application: Callable[[str, Scope], str],
-        check_endpoint: Callable[[str, Scope], object],
+        applications: ApplicationResolver,
+        endpoints: EndpointLookup,
     ) -> None:
         self._store = store
         self._blobs = blobs
         self._ids = ids
-        self._resolve_application = resolve_application
-        self._check_endpoint = check_endpoint
+        self._applications = applications
+        self._endpoints = endpoints
 
     def message(self, message_id: str, scope: Scope) -> Message:
         """The message if the caller may see it; else 404 (``message_not_yet_stored`` for an id we issued)."""
@@ -246,12 +248,12 @@ class MessageService:
             name = sorted(unknown)[0]
             raise ValidationError(f"unknown filter {name!r}", field=name, code="invalid_filter")
         application = _ident(params, "application")
-        application_id = self._resolve_application(application, scope) if application else None
+        application_id = self._applications.resolve(application, scope) if application else None
         if not scope.is_operator:
             application_id = scope.application_id
         endpoint_id = _ident(params, "endpoint")
         if endpoint_id is not None:
-            self._check_endpoint(endpoint_id, scope)
+            self._endpoints.get(endpoint_id, scope)
         event_type = params.get("event_type")
         if event_type is not None and not _EVENT_TYPE_FILTER.fullmatch(event_type):
             raise ValidationError(

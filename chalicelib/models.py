@@ -403,6 +403,15 @@ JOB_STATES: tuple[JobState, ...] = get_args(JobState)
 
 
 @dataclass(frozen=True)
+class JobPlan:
+    """A job as a request asks for it: what to run, with what, over whose data."""
+
+    kind: JobKind
+    params: dict[str, Any]
+    application_id: str | None
+
+
+@dataclass(frozen=True)
 class Job:
     """A bulk operation that runs outside the request, in bounded steps (``chalicelib.jobs``).
 
@@ -460,3 +469,15 @@ def job_state(value: str) -> JobState:
     if value not in JOB_STATES:
         raise ValueError(f"not a job state: {value!r}")
     return value  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class PulledOutcome:
+    """What a listen session's local receiver answered (status None: it could not be reached)."""
+
+    status: int | None
+    duration_ms: int
+    body: bytes = b""
+    retry_after: str | None = None
+    error_class: str | None = None
+    error: str | None = None

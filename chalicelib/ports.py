@@ -28,11 +28,14 @@ from chalicelib.models import (
     EventType,
     FanoutPage,
     Job,
+    JobPlan,
     Message,
     Pulled,
+    PulledOutcome,
     Rejection,
     Source,
 )
+from chalicelib.scope import Scope
 
 T = TypeVar("T")
 MAX_CURSOR_CHARS = 2048
@@ -406,3 +409,93 @@ class EventPublisher(Protocol):
         self, event_type: str, data: dict[str, Any], dedupe: str, *, application_id: str | None = None
     ) -> str:
         """Publish one operational event; ``dedupe`` names the fact so a retried task emits it once."""
+
+
+# ------------------------------------------------------------------------------------------------------
+# Named needs between services: each is one or two methods a service implements and another takes, so a
+# reader follows a dependency by its name (never a lambda) and a test hands in a small fake.
+
+
+class ApplicationResolver(Protocol):
+    """Names an application by id or uid, as the caller may (``ApplicationService``)."""
+
+    def resolve(self, ref: str, scope: Scope) -> str:
+        """The application's id; NotFoundError, or ForbiddenError for another tenant's."""
+
+
+class CachedApplicationResolver(Protocol):
+    """As ``ApplicationResolver``, from a short-lived cache: publishing makes no consistent read."""
+
+    def resolve_cached(self, ref: str, scope: Scope) -> str:
+        """The application's id (possibly up to the cache's TTL old)."""
+
+
+class EndpointLookup(Protocol):
+    """One endpoint the caller may see (``EndpointService``); another tenant's answers NotFoundError."""
+
+    def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
+        """The endpoint, or NotFoundError."""
+
+
+class MessageLookup(Protocol):
+    """One message the caller may see (``MessageService``)."""
+
+    def message(self, message_id: str, scope: Scope) -> Message:
+        """The message, or NotFoundError."""
+
+
+class PayloadCheck(Protocol):
+    """Checks a payload against its event type's schema (``EventTypeService``)."""
+
+    def check_payload(self, event_type: str, payload: Any) -> None:
+        """Nothing if the payload fits; a 4xx HookwayError if it does not."""
+
+
+class JobStarter(Protocol):
+    """Starts a background job (``chalicelib.jobs.Jobs``)."""
+
+    def start(self, plan: JobPlan) -> Job:
+        """The queued job; StorageError if its first step cannot be queued."""
+
+
+class RejectionSettler(Protocol):
+    """Writes the rejections this container still holds (``RejectionLog``), before a read of them."""
+
+    def settle(self) -> None:
+        """Write what is pending now, on this thread."""
+
+
+class EndpointChanges(Protocol):
+    """Told when an endpoint changed in this process, so caches reload (``chalicelib.caches``)."""
+
+    def endpoints_changed(self) -> None:
+        """Forget cached endpoints."""
+
+
+class AdminKey(Protocol):
+    """The deployment's admin key (``chalicelib.aws.parameters``): fixed, or read from a parameter."""
+
+    def current(self) -> str:
+        """The key now in force."""
+
+
+class SignedRequest(Protocol):
+    """What a listen session's CLI is handed for one attempt (``egress.OutboundRequest``)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The request's headers, signature included."""
+
+    @property
+    def body(self) -> bytes:
+        """The original body."""
+
+
+class PulledDeliveries(Protocol):
+    """What a listen session needs of the sender (``Sender``): requests signed now, reports recorded."""
+
+    def request_for(self, message: Message, endpoint: Endpoint, now: float) -> SignedRequest:
+        """The signed request this endpoint gets for this message."""
+
+    def complete_pulled(self, pulled: Pulled, outcome: PulledOutcome) -> str:
+        """Record a reported answer as for a POST of ours; ``stale`` if the claim moved on."""

@@ -22,7 +22,13 @@ from chalicelib.envelope import Envelope
 from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
 from chalicelib.ids import MessageIds, new_id
 from chalicelib.models import API_SOURCE, OPS_SOURCE, Endpoint
-from chalicelib.ports import Queue, Store
+from chalicelib.ports import (
+    CachedApplicationResolver,
+    EndpointLookup,
+    PayloadCheck,
+    Queue,
+    Store,
+)
 from chalicelib.scope import Scope
 
 IDEMPOTENCY_TTL = 24 * 3600
@@ -52,17 +58,21 @@ class Publisher:
         queue: Queue,
         clock: Callable[[], float],
         ids: MessageIds,
-        resolve_application: Callable[[str, Scope], str] | None = None,
-        check_payload: Callable[[str, Any], None] | None = None,
-        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
+        applications: CachedApplicationResolver | None = None,
+        event_types: PayloadCheck | None = None,
+        endpoints: EndpointLookup | None = None,
     ) -> None:
-        self._endpoint_of = endpoint_of
+        self._endpoints = endpoints
         self._store = store
         self._queue = queue
         self._clock = clock
         self._ids = ids
-        self._resolve_application = resolve_application
-        self._check_payload = check_payload or (lambda event_type, payload: None)
+        self._applications = applications
+        self._event_types = event_types
+
+    def _check(self, event_type: str, payload: Any) -> None:
+        if self._event_types is not None:
+            self._event_types.check_payload(event_type, payload)
 
     def publish(self, command: Publish, scope: Scope) -> str:
         """Enqueue a message (the operator's: ``chalicelib.api.messages``); returns the message id.
@@ -73,10 +83,10 @@ class Publisher:
         event_type, payload, idempotency_key = command.event_type, command.payload, command.idempotency_key
         application_id = None
         if command.application is not None:
-            if self._resolve_application is None:
+            if self._applications is None:
                 raise ValidationError("application is an application id or uid", field="application")
-            application_id = self._resolve_application(command.application, scope)
-        self._check_payload(event_type, payload)
+            application_id = self._applications.resolve_cached(command.application, scope)
+        self._check(event_type, payload)
         now = self._clock()
         request_hash = hashlib.sha256(
             json.dumps([event_type, payload, application_id], sort_keys=True).encode()
@@ -121,9 +131,9 @@ class Publisher:
         type is checked against the catalog as a publish would be. 409 ``endpoint_disabled`` for a
         disabled endpoint (or a listen session that has ended): it would only be skipped.
         """
-        if self._endpoint_of is None:
+        if self._endpoints is None:
             raise ValidationError("test events are not available here")
-        endpoint = self._endpoint_of(endpoint_id, scope)
+        endpoint = self._endpoints.get(endpoint_id, scope)
         now = self._clock()
         if not endpoint.enabled or endpoint.session_over(now):
             raise ConflictError(
@@ -135,7 +145,7 @@ class Publisher:
         else:
             payload = {"test": True, "endpoint_id": endpoint.id, "sent_at": now}
         if event_type != TEST_EVENT_TYPE:
-            self._check_payload(event_type, payload)
+            self._check(event_type, payload)
         message_id = self.enqueue(
             API_SOURCE,
             event_type,

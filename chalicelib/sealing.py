@@ -34,7 +34,6 @@ import os
 import re
 import struct
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chalicelib.errors import HookwayError
 from chalicelib.models import Endpoint, Secret, Source
 from chalicelib.ports import Page, Store
+from chalicelib.ttlcache import TtlCache
 
 if TYPE_CHECKING:
     # Imported where used: the router and the sweep import this module but never seal or open.
@@ -125,10 +125,9 @@ class Sealer:
         self._keyring = keyring
         self._clock = clock
         self._lifetime = lifetime
-        self._max_keys = max_keys
         self._lock = threading.Lock()
         self._current: _DataKey | None = None
-        self._opened: OrderedDict[bytes, tuple[AESGCM, float]] = OrderedDict()
+        self._opened: TtlCache[bytes, AESGCM] = TtlCache(clock, lifetime, limit=max_keys)
 
     def seal(self, value: str, *context: str) -> str:
         """``value`` sealed for one field of one item (``context``: kind, id, field, name)."""
@@ -140,7 +139,7 @@ class Sealer:
 
                 plain, wrapped = self._keyring.new_data_key()
                 key = self._current = _DataKey(AESGCM(plain), wrapped, now)
-                self._remember(wrapped, key.cipher, now)  # this container opens its own writes for free
+                self._opened.put(wrapped, key.cipher)  # this container opens its own writes for free
             key.uses += 1
         nonce = os.urandom(NONCE_BYTES)
         return join(key.wrapped, nonce + key.cipher.encrypt(nonce, value.encode(), _aad(context)))
@@ -161,27 +160,15 @@ class Sealer:
             ) from None
 
     def _cipher(self, wrapped: bytes) -> AESGCM:
-        now = self._clock()
-        with self._lock:
-            hit = self._opened.get(wrapped)
-            if hit is not None and now - hit[1] < self._lifetime:
-                self._opened.move_to_end(wrapped)
-                return hit[0]
-        plain = self._keyring.unwrap(wrapped)  # outside the lock: one slow call holds nobody else
+        return self._opened.get(wrapped, self._unwrap)
+
+    def _unwrap(self, wrapped: bytes) -> AESGCM:
+        plain = self._keyring.unwrap(wrapped)  # outside any lock: one slow call holds nobody else
         if len(plain) != KEY_BYTES:
             raise SealError("a sealed value's data key is not an AES-256 key")
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        cipher = AESGCM(plain)
-        with self._lock:
-            self._remember(wrapped, cipher, now)
-        return cipher
-
-    def _remember(self, wrapped: bytes, cipher: AESGCM, now: float) -> None:
-        self._opened[wrapped] = (cipher, now)
-        self._opened.move_to_end(wrapped)
-        while len(self._opened) > self._max_keys:
-            self._opened.popitem(last=False)
+        return AESGCM(plain)
 
 
 # --------------------------------------------------------------------------------- models, field by field
@@ -347,9 +334,9 @@ def _all(listing: Callable[..., Page[Any]]) -> list[Any]:
 
 def main() -> None:
     """``python -m chalicelib.sealing``: reseal a stage's table (its ``HOOKWAY_*`` environment)."""
-    from chalicelib.wiring import container
+    from chalicelib.wiring import worker_root
 
-    store = container().store
+    store = worker_root().store  # a bulk run: the background profile's patient clients
     if not isinstance(store, SealedStore):
         raise SystemExit("HOOKWAY_KMS_KEY_ID is not set: nothing to seal with")
     print(json.dumps(reseal(store)))

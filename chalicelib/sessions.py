@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.errors import ForbiddenError, UnauthorizedError, ValidationError
-from chalicelib.ports import Store
+from chalicelib.ports import AdminKey, Store
 from chalicelib.scope import OPERATOR, Scope
 
 COOKIE = "hookway_session"
@@ -51,7 +51,7 @@ class SessionService:
     """Signs the console in and out and authenticates the requests it makes."""
 
     def __init__(
-        self, store: Store, clock: Callable[[], float], admin_key: Callable[[], str], *, secure: bool
+        self, store: Store, clock: Callable[[], float], admin_key: AdminKey, *, secure: bool
     ) -> None:
         self._store = store
         self._clock = clock
@@ -60,11 +60,15 @@ class SessionService:
 
     def _digest(self, session_id: str) -> str:
         """What the table keeps of a session id: an HMAC under the admin key, so a rotation ends it."""
-        key = hmac.new(self._admin_key().encode(), b"hookway console session v2", hashlib.sha256).digest()
+        key = hmac.new(
+            self._admin_key.current().encode(), b"hookway console session v2", hashlib.sha256
+        ).digest()
         return hmac.new(key, session_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
     def _csrf(self, session_id: str) -> str:
-        key = hmac.new(self._admin_key().encode(), b"hookway console csrf v1", hashlib.sha256).digest()
+        key = hmac.new(
+            self._admin_key.current().encode(), b"hookway console csrf v1", hashlib.sha256
+        ).digest()
         return hmac.new(key, session_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
     def sign_in(self, doc: object) -> Session:
@@ -72,7 +76,7 @@ class SessionService:
         given = doc.get("admin_key") if isinstance(doc, dict) else None
         if not isinstance(given, str) or not given:
             raise ValidationError("admin_key is required", field="admin_key")
-        expected = self._admin_key().encode()
+        expected = self._admin_key.current().encode()
         if not expected or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
             raise UnauthorizedError("that is not this deployment's admin key", code="wrong_admin_key")
         session_id = secrets.token_urlsafe(_ID_BYTES)

@@ -11,7 +11,7 @@ from chalicelib.commands import UNSET, AddSourceSecret, SourceChanges, Verificat
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import Rejection, Secret, Source, Verification
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.ports import ApplicationResolver, Page, PageRequest, RejectionSettler, Store
 from chalicelib.scope import OPERATOR
 from chalicelib.verification import VerificationError, signature_window, verify
 
@@ -150,15 +150,15 @@ class SourceService:
         cache: SourceCache,
         clock: Callable[[], float],
         default_replay_window: int,
-        resolve_application: Callable[..., str] | None = None,
-        settle_rejections: Callable[[], None] | None = None,
+        applications: ApplicationResolver | None = None,
+        rejections: RejectionSettler | None = None,
     ) -> None:
         self._store = store
-        self._settle_rejections = settle_rejections
+        self._rejections = rejections
         self._cache = cache
         self._clock = clock
         self._default_window = default_replay_window
-        self._resolve_application = resolve_application
+        self._applications = applications
 
     def _application(self, changes: SourceChanges, out: dict[str, Any]) -> dict[str, Any]:
         """``application`` (id or uid, None for none): inbound webhooks then reach its endpoints only."""
@@ -166,10 +166,10 @@ class SourceService:
             ref = changes.application
             if ref is None:
                 out["application_id"] = None
-            elif self._resolve_application is None:
+            elif self._applications is None:
                 raise ValidationError("application is an application id or uid", field="application")
             else:
-                out["application_id"] = self._resolve_application(ref, OPERATOR)
+                out["application_id"] = self._applications.resolve(ref, OPERATOR)
         return out
 
     def create(self, changes: SourceChanges) -> Source:
@@ -196,8 +196,8 @@ class SourceService:
         """The source's recent rejected requests (newest first, sampled: about one a second per API
         container) and its rejection counts (every rejection, written in aggregate)."""
         self._store.get_source(source_id)
-        if self._settle_rejections is not None:
-            self._settle_rejections()  # what this container still holds in memory, written first
+        if self._rejections is not None:
+            self._rejections.settle()  # what this container still holds in memory, written first
         return Rejections(self._store.list_rejections(source_id), self._store.rejection_counts(source_id))
 
     def update(self, source_id: str, changes: SourceChanges) -> Source:

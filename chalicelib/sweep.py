@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.models import Endpoint
+from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.ports import EventPublisher, Store
 
 log = logging.getLogger("hookway.sweep")
@@ -145,26 +146,9 @@ class Sweep:
 
     def _check(self, endpoint: Endpoint, now: float, report: SweepReport) -> None:
         """Disable an enabled endpoint that has failed for ``disable_after`` (a disabled one is skipped)."""
-        if not (
-            endpoint.enabled
-            and endpoint.failing_since is not None
-            and now - endpoint.failing_since >= self._disable_after
-        ):
+        if not (endpoint.enabled and failed_too_long(endpoint, now, self._disable_after)):
             return
-        days = self._disable_after / 86400
-        reason = f"every attempt failed for {days:g} days (found by the sweep)"
-        if self._publisher is not None:
-            self._publisher.operational(
-                "endpoint.disabled",
-                {
-                    "endpoint_id": endpoint.id,
-                    "application_id": endpoint.application_id,
-                    "url": endpoint.url,
-                    "reason": reason,
-                },
-                dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
-                application_id=endpoint.application_id,
-            )
-        if self._store.disable_endpoint(endpoint.id, reason, now):
+        reason = f"{failing_reason(self._disable_after)} (found by the sweep)"
+        if disable(self._store, self._publisher, endpoint, reason, now):
             report.endpoints_disabled.append(endpoint.id)
             self._count("SweepDisabled")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from chalicelib.commands import MintToken
 from chalicelib.errors import NotFoundError, UnauthorizedError
 from chalicelib.models import Application
-from chalicelib.ports import Store
+from chalicelib.ports import AdminKey, Store
 from chalicelib.scope import OPERATOR, Scope
 
 PREFIX = "hkt_"
@@ -54,13 +54,15 @@ def _unauthorized(message: str, code: str) -> UnauthorizedError:
 class TokenService:
     """Authenticates requests and mints, checks and revokes portal tokens."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], admin_key: Callable[[], str]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float], admin_key: AdminKey) -> None:
         self._store = store
         self._clock = clock
         self._admin_key = admin_key
 
     def _key(self) -> bytes:
-        return hmac.new(self._admin_key().encode(), b"hookway portal tokens v1", hashlib.sha256).digest()
+        return hmac.new(
+            self._admin_key.current().encode(), b"hookway portal tokens v1", hashlib.sha256
+        ).digest()
 
     def _tag(self, payload: str) -> str:
         return _b64(hmac.new(self._key(), payload.encode("ascii"), hashlib.sha256).digest())
@@ -73,7 +75,7 @@ class TokenService:
             raise _unauthorized("send Authorization: Bearer <admin key or portal token>", "unauthorized")
         if credential.startswith(PREFIX):
             return self._check(credential)
-        expected = self._admin_key().encode()
+        expected = self._admin_key.current().encode()
         given = credential.encode("utf-8", "surrogateescape")
         if not expected or not hmac.compare_digest(given, expected):
             raise _unauthorized("send Authorization: Bearer <admin key or portal token>", "unauthorized")

@@ -1,9 +1,11 @@
 """Chalice's configuration for one stage, generated: nobody types queue URLs or ARNs into config.json.
 
-The checked-in ``.chalice/config.json`` holds what a person chooses (memory, log level per stage); this
+The checked-in ``.chalice/config.json`` holds what a person chooses (log level per stage); this
 module adds what the infrastructure decides: the resource names from the stack's outputs, one policy file
-per function (``infra/iam.py``), timeouts, reserved concurrency per function, the sender's network and
-maximum concurrency, tracing. Both deploy paths
+per function (``infra/iam.py``), timeouts, memory (``infra/stack.py`` ``MEMORY``) and reserved concurrency
+per function, the architecture, the sender's network and maximum concurrency, tracing. The functions' log
+configuration (``logging_config``), which Chalice cannot set, goes into the merged template
+(``infra/package.py``) and is applied after ``chalice deploy`` (``infra/deploy.py``). Both deploy paths
 write the result into a staged copy of the project (``build/...``), never into the checked-in file.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.names import FUNCTIONS, Names
-from infra.stack import RESERVED_CONCURRENCY, ROOT, TIMEOUTS, Options
+from infra.stack import MEMORY, RESERVED_CONCURRENCY, ROOT, TIMEOUTS, Options
 
 BASE_CONFIG = ROOT / ".chalice" / "config.json"
 
@@ -33,6 +35,33 @@ FROM_OUTPUTS = {
 # without the emulator too; this says so before anything is created).
 LOCAL_STAGE = "local"
 LOCAL_ONLY = ("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS", "HOOKWAY_ALLOW_HTTP", "HOOKWAY_INSECURE_COOKIES")
+
+
+# Python's level names as Lambda's log-level filter spells them (TRACE, DEBUG, INFO, WARN, ERROR, FATAL).
+LAMBDA_LEVELS = {"DEBUG": "DEBUG", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "FATAL"}
+
+
+def log_level(stage: str, base: dict[str, Any] | None = None) -> str:
+    """The stage's ``HOOKWAY_LOG_LEVEL`` (its own, else the default of ``.chalice/config.json``), as Lambda
+    spells it; ValueError for a name neither Python nor Lambda knows."""
+    doc = base if base is not None else json.loads(BASE_CONFIG.read_text())
+    stage_env = doc.get("stages", {}).get(stage, {}).get("environment_variables", {})
+    level = str(
+        stage_env.get(
+            "HOOKWAY_LOG_LEVEL", doc.get("environment_variables", {}).get("HOOKWAY_LOG_LEVEL", "INFO")
+        )
+    )
+    if level.upper() not in LAMBDA_LEVELS:
+        raise ValueError(
+            f"HOOKWAY_LOG_LEVEL {level!r} for stage {stage}: use one of {', '.join(LAMBDA_LEVELS)}"
+        )
+    return LAMBDA_LEVELS[level.upper()]
+
+
+def logging_config(level: str) -> dict[str, str]:
+    """Every function's ``LoggingConfig``: JSON lines, Lambda's own START/END/REPORT lines (INFO) dropped at
+    the source, the application's lines filtered at the stage's level (``log_level``)."""
+    return {"LogFormat": "JSON", "SystemLogLevel": "WARN", "ApplicationLogLevel": level}
 
 
 def check_deployable(stage: str) -> str:
@@ -83,10 +112,12 @@ def config_for(
     stage_doc["api_gateway_stage"] = n.stage  # the API's stage is the alarm's dimension: one per stage
     stage_doc["autogen_policy"] = False
     stage_doc["xray"] = opts.tracing
+    stage_doc["lambda_architecture"] = opts.architecture
     functions: dict[str, Any] = {}
     for key in FUNCTIONS:
         fn: dict[str, Any] = {
             "lambda_timeout": TIMEOUTS[key],
+            "lambda_memory_size": MEMORY[key],
             "iam_policy_file": f"policy-{n.stage}-{key}.json",
             "autogen_policy": False,
         }

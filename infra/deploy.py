@@ -13,8 +13,11 @@ Deploy, in order (each step converges, so a rerun after a failure picks up where
    failed before Chalice wrote its record) are deleted, so Chalice's create cannot fail on a conflict or
    leave two;
 5. ``chalice deploy --stage <stage>`` runs under a python3.13 interpreter (a venv is made for it in
-   ``build/py313`` if this Python is another version), so the functions get runtime python3.13;
-6. what Chalice cannot set is applied: the REST API's binary media types ``*/*`` and gateway responses in
+   ``build/py313`` if this Python is another version), so the functions get runtime python3.13, the
+   stage's architecture (arm64 by default, the package built for it) and their memory;
+6. what Chalice cannot set is applied: each function's log configuration (JSON, Lambda's system lines at
+   WARN so START/END/REPORT are not written, the application's at the stage's level; applied as soon as
+   Chalice has made the functions, even if its REST API step then fails), and the REST API's binary media types ``*/*`` and gateway responses in
    Hookway's error shape (``infra/api_gateway.py``), the execute-api endpoint disabled under mTLS;
 7. the optional front doors (HTTP API, mTLS domain) as ``hookway-<stage>-front`` (``infra/front.py``).
 
@@ -301,6 +304,45 @@ def prune_event_source_mappings(client: Any, n: Names, keep: set[str]) -> list[s
 # ------------------------------------------------------------------------------------------- deploy
 
 
+def apply_logging(client: Any, n: Names, level: str) -> list[str]:
+    """Set every existing function's log configuration (``chalice_config.logging_config``), which Chalice
+    cannot; a function whose configuration already matches is left alone. Returns what it did."""
+    from botocore.exceptions import ClientError
+
+    wanted = chalice_config.logging_config(level)
+    done = []
+    for key in FUNCTIONS:
+        name = n.function(key)
+        try:
+            config = _settled(client, name)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                continue  # Chalice stopped before making it
+            raise
+        current = config.get("LoggingConfig", {})
+        if {k: current.get(k) for k in wanted} == wanted:
+            continue
+        client.update_function_configuration(FunctionName=name, LoggingConfig=wanted)
+        done.append(name)
+    if not done:
+        return []
+    return [
+        f"log configuration {wanted['LogFormat']} (system {wanted['SystemLogLevel']}, application "
+        f"{wanted['ApplicationLogLevel']}) set on {', '.join(done)}"
+    ]
+
+
+def _settled(client: Any, name: str) -> dict[str, Any]:
+    """The function's configuration once no create or update of it is in progress (a second update
+    meanwhile would be refused with a conflict)."""
+    for _ in range(300):
+        config: dict[str, Any] = client.get_function_configuration(FunctionName=name)
+        if config.get("State") != "Pending" and config.get("LastUpdateStatus") != "InProgress":
+            return config
+        time.sleep(1)
+    raise DeployError(f"{name} is still being created or updated after 5 minutes")
+
+
 def stage_env(n: Names, opts: Options) -> dict[str, str]:
     """The environment Chalice runs in: the stage's, so app.py's decorators name this stage's queues."""
     return {**os.environ, **chalice_config.stage_environment(n, opts)}
@@ -309,7 +351,7 @@ def stage_env(n: Names, opts: Options) -> dict[str, str]:
 def prepare(n: Names, opts: Options, outputs: dict[str, str], region: str, account: str) -> Path:
     """The staged project with its generated configuration and policies."""
     project = BUILD / "deploy" / n.stage
-    stage_project(project, keep=KEEP, tracing=opts.tracing)
+    stage_project(project, keep=KEEP, tracing=opts.tracing, architecture=opts.architecture)
     config = chalice_config.config_for(n, opts, outputs=outputs)
     arns = iam.from_outputs(outputs, region, account)
     chalice_config.write(
@@ -364,6 +406,9 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
         text=True,
     )
     emulator = os.environ.get("AWS_ENDPOINT_URL")
+    # The functions exist once Chalice reached its REST API (its last step), whether or not that failed.
+    for line in apply_logging(lam, n, chalice_config.log_level(stage)):
+        log(line)
     if result.returncode != 0 and emulator and "ImportRestApi" in result.stderr:
         raise DeployError(EMULATOR_STOPS.format(endpoint=emulator))
     sys.stderr.write(result.stderr)

@@ -1,9 +1,10 @@
 """Build the deployable artifact: ``chalice package`` merged with the stage's infrastructure, for Python 3.13.
 
-Chalice picks the Lambda runtime and the wheels from the Python that runs it. To target python3.13 from any
-local Python, the Lambda's dependencies are installed for that platform into the staged project's
-``vendor/`` (which Chalice ships as is, without bytecode: the runtime compiles what it imports) and the
-merge template pins the runtime. The merge template is built from the same pieces ``make deploy`` uses
+Chalice picks the Lambda runtime and the wheels from the Python that runs it. To target python3.13 on the
+stage's architecture (arm64 unless the stage says ``x86_64``) from any local Python and machine, the
+Lambda's dependencies are installed from the hash-locked ``requirements.txt`` as that platform's wheels
+(``manylinux2014_aarch64`` or ``_x86_64``) into the staged project's ``vendor/``, which Chalice ships as is,
+and the merge template pins the runtime and each function's log configuration. The merge template is built from the same pieces ``make deploy`` uses
 (``infra/stack.py``, ``infra/iam.py``, ``infra/chalice_config.py``, ``infra/api_gateway.py``), so both
 paths give the same resources, environment, IAM, runtime and API settings. Then cfn-lint checks the result.
 
@@ -23,12 +24,11 @@ from typing import Any
 
 from chalicelib.names import Names, names
 from infra import api_gateway, chalice_config, front, iam
-from infra.stack import Options, infrastructure, stage_options
+from infra.stack import ARCHITECTURES, Options, infrastructure, stage_options
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME = "python3.13"
 RUNTIME_PYTHON = "3.13"
-PLATFORM = "manylinux2014_x86_64"
 # Chalice's logical ids for the functions of each handler key.
 LOGICAL_IDS = {
     "api_handler": "APIHandler",
@@ -46,8 +46,11 @@ TRACING_REQUIREMENTS = ["aws-xray-sdk==2.15.0", "wrapt==2.5.2"]
 POWERTOOLS_UTILITIES_KEPT = {"__init__.py", "jmespath_utils"}
 
 
-def stage_project(stage_dir: Path, *, keep: tuple[str, ...] = (), tracing: bool = False) -> None:
-    """Copy what the Lambda needs into a staging project whose dependencies are vendored for python3.13.
+def stage_project(
+    stage_dir: Path, *, keep: tuple[str, ...] = (), tracing: bool = False, architecture: str = "arm64"
+) -> None:
+    """Copy what the Lambda needs into a staging project whose dependencies are vendored for python3.13
+    on ``architecture``.
 
     ``keep`` names paths under the staging directory that survive (``make deploy`` keeps Chalice's record
     of what it deployed, so a rerun updates instead of creating twice).
@@ -77,7 +80,7 @@ def stage_project(stage_dir: Path, *, keep: tuple[str, ...] = (), tracing: bool 
         (stage_dir / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(tmp), stage_dir / rel)
     (stage_dir / "requirements.txt").write_text("# vendored for the Lambda runtime: see vendor/\n")
-    vendor(stage_dir / "vendor", extra=TRACING_REQUIREMENTS if tracing else [])
+    vendor(stage_dir / "vendor", extra=TRACING_REQUIREMENTS if tracing else [], architecture=architecture)
     compile_for_runtime(stage_dir)
 
 
@@ -133,55 +136,37 @@ def compile_for_runtime(stage_dir: Path) -> bool:
     return True
 
 
-def vendor(target: Path, extra: list[str] | None = None) -> None:
-    """The Lambda's dependencies for python3.13 on x86_64, without bytecode compiled for this interpreter."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--platform",
-            PLATFORM,
-            "--python-version",
-            RUNTIME_PYTHON,
-            "--implementation",
-            "cp",
-            "--only-binary=:all:",
-            "--no-compile",
-            "--target",
-            str(target),
-            "-r",
-            str(ROOT / "requirements.txt"),
-        ],
-        check=True,
-    )
+def vendor(target: Path, extra: list[str] | None = None, *, architecture: str = "arm64") -> None:
+    """The Lambda's dependencies for python3.13 on ``architecture``, without bytecode compiled for this
+    interpreter. Every file is checked against the lock's hashes (``make lock`` records the hashes of every
+    wheel of a version, so the aarch64 and x86_64 wheels are both covered)."""
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--require-hashes",
+        "--platform",
+        ARCHITECTURES[architecture],
+        "--python-version",
+        RUNTIME_PYTHON,
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+        "--no-compile",
+        "--target",
+        str(target),
+    ]
+    subprocess.run([*pip, "-r", str(ROOT / "requirements.txt")], check=True)
     if extra:  # without their dependencies: the X-Ray SDK would bring botocore, which the runtime has
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--platform",
-                PLATFORM,
-                "--python-version",
-                RUNTIME_PYTHON,
-                "--implementation",
-                "cp",
-                "--only-binary=:all:",
-                "--no-compile",
-                "--no-deps",
-                "--target",
-                str(target),
-                *extra,
-            ],
-            check=True,
-        )
+        locked = target.parent / "requirements-extra.txt"
+        locked.write_text(_locked_entries(extra, ROOT / "requirements-dev.txt"))
+        try:
+            subprocess.run([*pip, "--no-deps", "-r", str(locked)], check=True)
+        finally:
+            locked.unlink()
     for pattern in UNUSED:
         for path in target.glob(pattern):
             if path.is_dir():
@@ -196,13 +181,40 @@ def vendor(target: Path, extra: list[str] | None = None) -> None:
         shutil.rmtree(cache)
 
 
+def _locked_entries(pins: list[str], lock: Path) -> str:
+    """The lines of a hash-locked requirements file (the pin, its markers and its hashes, as one line
+    each) for these exact pins; ValueError if one is not locked at that version."""
+    entries: dict[str, list[str]] = {}
+    pin = ""
+    for line in lock.read_text().splitlines():
+        part = line.strip().removesuffix("\\").strip()
+        if line and not line[0].isspace() and not line.startswith("#"):
+            pin = part.split(";")[0].strip().lower()
+            entries[pin] = [part]
+        elif part.startswith("--hash=") and pin:
+            entries[pin].append(part)
+        else:
+            pin = ""
+    missing = [p for p in pins if p.lower() not in entries]
+    if missing:
+        raise ValueError(f"not in {lock.name} at that version: {', '.join(missing)} (run make lock)")
+    return "".join(" ".join(entries[p.lower()]) + "\n" for p in pins)
+
+
 def merge_template(n: Names, opts: Options) -> dict[str, Any]:
     """What ``chalice package --merge-template`` adds to Chalice's SAM template."""
     infra = infrastructure(n.stage, opts)
     resources: dict[str, Any] = dict(infra["Resources"])
+    logging_config = chalice_config.logging_config(chalice_config.log_level(n.stage))
     for key, logical in LOGICAL_IDS.items():
         # Names as ``chalice deploy`` gives them: the log groups (and their retention) are the functions'.
-        resources[logical] = {"Properties": {"Runtime": RUNTIME, "FunctionName": n.function(key)}}
+        resources[logical] = {
+            "Properties": {
+                "Runtime": RUNTIME,
+                "FunctionName": n.function(key),
+                "LoggingConfig": logging_config,
+            }
+        }
         if opts.static_egress and key == "deliver":
             resources[logical]["Properties"]["VpcConfig"] = {
                 "SubnetIds": [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}],
@@ -251,7 +263,7 @@ def package(stage: str, out: Path, *, lint: bool = True, opts: Options | None = 
     n = names(chalice_config.check_deployable(stage))
     opts = opts or stage_options(stage)
     stage_dir = ROOT / "build" / f"stage-{stage}"
-    stage_project(stage_dir, tracing=opts.tracing)
+    stage_project(stage_dir, tracing=opts.tracing, architecture=opts.architecture)
     config = chalice_config.config_for(n, opts, outputs=None)
     chalice_config.write(
         stage_dir,

@@ -28,6 +28,13 @@ MIB = 1024 * 1024
 DAY = 86400
 # The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
 TIMEOUTS = {"api_handler": 30, "route_ingest": 60, "deliver": 120, "dead_letters": 30, "sweep": 300}
+# Memory per function in MB, chosen from what each one measured on the local pipeline (peak RSS, and CPU
+# time per batch against the share of a vCPU Lambda gives at that size): docs/cost.md, "Memory per
+# function", has the method and the figures; bench figure 18 measures them again.
+MEMORY = {"api_handler": 512, "route_ingest": 256, "deliver": 256, "dead_letters": 256, "sweep": 256}
+# The instruction set every function runs on (the stage option ``architecture``), and the wheels'
+# platform tag the package is built with for it.
+ARCHITECTURES = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 # A failed record comes back after a backoff of 2 s doubling to 60 s (chalicelib.aws.batch.retry_delay), not
 # after the visibility timeout: 80 receives keep a record on its queue for at least an hour of failures
 # (retry_window(80) >= 3600 s, tested) before its dead-letter queue takes it.
@@ -56,6 +63,9 @@ class Options:
     """What a stage may switch on; everything costly is off by default."""
 
     log_retention_days: int = 30
+    # Graviton by default (20 % less per GB-second, same speed for this code); x86_64 for a stage that
+    # needs it (a native dependency without an aarch64 wheel, a layer built for x86 only).
+    architecture: str = "arm64"
     retain_data: bool = True  # keep the table and the bucket when the stage is destroyed
     tracing: bool = False  # X-Ray through the Powertools Tracer (not even imported when off)
     http_api: bool = (
@@ -82,6 +92,8 @@ class Options:
         """The options, or ValueError naming what is inconsistent."""
         if self.log_retention_days not in LOG_RETENTION_VALUES:
             raise ValueError(f"log_retention_days must be one of {LOG_RETENTION_VALUES}")
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}")
         if self.mtls_domain and not (
             self.mtls_certificate_arn and self.mtls_truststore_uri.startswith("s3://")
         ):

@@ -162,10 +162,11 @@ def cmd_dev(args: argparse.Namespace) -> None:
         )
         app = _app()
         from chalicelib.config import Settings
-        from chalicelib.wiring import Container
+        from chalicelib.wiring.api import ApiRoot
+        from chalicelib.wiring.base import Shared
 
         # Its own composition root: the app's is made on the first request, once the public URL is known.
-        root = Container(Settings.from_env(os.environ))
+        root = ApiRoot(Shared(Settings.from_env(os.environ)))
         recovery = root.recovery
         kept = state.LocalState(saved, os.environ, client=_boto)
         restored = kept.restore(

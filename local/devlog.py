@@ -73,7 +73,9 @@ def install(*, verbose: bool) -> None:
     root = logging.getLogger("hookway")
     root.addHandler(handler)
     root.propagate = False
-    # The ingest service logs each accepted webhook at debug level (silent in a Lambda at INFO).
-    logging.getLogger("hookway.ingest").setLevel(logging.DEBUG)
+    # The services log each webhook accepted, stored and attempted at debug level (silent in a Lambda at
+    # INFO, where a line per webhook is paid for); this log shows them.
+    for name in ("hookway.ingest", "hookway.routing", "hookway.delivery"):
+        logging.getLogger(name).setLevel(logging.DEBUG)
     if verbose:
         root.setLevel(logging.DEBUG)

@@ -55,11 +55,6 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
-def load_template(path: Path) -> dict[str, Any]:
-    """A YAML template as a dict, short tags expanded."""
-    return yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-
-
 def emulator_template() -> str:
     """The local stage's infrastructure stack."""
     from infra.stack import infrastructure

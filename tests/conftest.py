@@ -21,7 +21,9 @@ from chalicelib.inbound.request import InboundRequest
 from chalicelib.outbound.routing import Router
 from chalicelib.sources import SourceService
 from chalicelib.tally import Tally
-from chalicelib.wiring import Container
+from chalicelib.wiring import roots
+from chalicelib.wiring.api import ApiRoot
+from chalicelib.wiring.worker import WorkerRoot
 from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
 
 # Property tests judge outcomes, never speed: hypothesis's default 200 ms deadline per example (and its
@@ -73,31 +75,32 @@ def inbound(
 
 @dataclass
 class Services:
-    """Every service, built by the one composition root with fakes for the adapters."""
+    """Every service, built by the composition roots (``api``, ``worker``) with fakes for the adapters."""
 
     clock: FakeClock
     store: MemoryStore
     queue: MemoryQueue
     blobs: MemoryBlobs
     deliveries: MemoryQueue
-    container: Container
+    api: ApiRoot
+    worker: WorkerRoot
     counted: list[tuple[str, dict[str, str]]]
 
     @property
     def cache(self) -> SourceCache:
-        return self.container.source_cache
+        return self.api.source_cache
 
     @property
     def ingest(self) -> IngestService:
-        return self.container.ingest
+        return self.api.ingest
 
     @property
     def router(self) -> Router:
-        return self.container.router
+        return self.worker.router
 
     @property
     def sources(self) -> SourceService:
-        return self.container.sources
+        return self.api.sources
 
     def github_source(self, **fields: Any) -> str:
         """Create a GitHub source and return its id."""
@@ -112,13 +115,13 @@ class Services:
         outcomes = []
         while self.queue.sent:
             body = self.queue.sent.pop(0)
-            runner = self.container.job_runner
+            runner = self.worker.job_runner
             outcomes.append(runner.run(body) if is_step_task(body) else self.router.route(body))
         return outcomes
 
 
 def make_services(parts: dict[str, Any] | None = None, **settings: Any) -> Services:
-    """Services on fakes through the composition root, with ``Settings`` fields and container ``parts``
+    """Services on fakes through the composition roots, with ``Settings`` fields and root ``parts``
     (a transport, a resolver, ...) overridden."""
     clock = FakeClock()
     store = MemoryStore(clock)
@@ -133,23 +136,23 @@ def make_services(parts: dict[str, Any] | None = None, **settings: Any) -> Servi
         "blobs": blobs,
         "count": lambda name, **dims: counted.append((name, dims)),
     }
-    container = Container(
+    api, worker = roots(
         Settings(**{"admin_key": ADMIN_KEY, "endpoint_cache_seconds": 0, **settings}),
         clock,
         **{**adapters, **(parts or {})},
     )
     if "rejection_log" not in (parts or {}):
         # Rejections flushed on the test's own thread (not the background one), so tests are deterministic.
-        container.use(
+        api.use(
             rejection_log=RejectionLog(
-                container.best_effort_store,
+                api.best_effort_store,
                 clock,
-                ring_size=container.settings.rejections_kept,
-                tally=Tally(container.best_effort_store, clock),
+                ring_size=api.settings.rejections_kept,
+                tally=Tally(api.best_effort_store, clock),
                 run=lambda flush: flush(),
             )
         )
-    return Services(clock, store, queue, blobs, deliveries, container, counted)
+    return Services(clock, store, queue, blobs, deliveries, api, worker, counted)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from chalicelib.api.resource import Resource, container, json_reply
 
 if TYPE_CHECKING:
     from chalicelib.commands import Pull
-    from chalicelib.outbound.delivery import PulledOutcome
+    from chalicelib.models import PulledOutcome
     from chalicelib.outbound.listen import PullResult, ReportResult
 
 routes = Resource(__name__)
@@ -102,7 +102,7 @@ def parse_report(doc: Any) -> PulledOutcome:
     import binascii
 
     from chalicelib.errors import ValidationError
-    from chalicelib.outbound.delivery import PulledOutcome
+    from chalicelib.models import PulledOutcome
 
     if not isinstance(doc, dict):
         raise ValidationError("the body must be a JSON object")

@@ -21,18 +21,18 @@ if TYPE_CHECKING:
     from chalicelib.errors import HookwayError
     from chalicelib.ports import Page, PageRequest
     from chalicelib.scope import Scope
-    from chalicelib.wiring import Container
+    from chalicelib.wiring.api import ApiRoot
 
 ANY_CONTENT = ["*/*"]
 SCOPE_KEY = "hookway.scope"
 View = TypeVar("View", bound=Callable[..., Response])
 
 
-def container() -> Container:
-    """The process's composition root (tests put one on fakes in its place)."""
-    from chalicelib.wiring import container as root
+def container() -> ApiRoot:
+    """The API's composition root (``chalicelib.wiring.api_root``; tests put one on fakes in its place)."""
+    from chalicelib.wiring import api_root
 
-    return root()
+    return api_root()
 
 
 def error_response(exc: HookwayError) -> Response:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws.sqs import storage_error as _storage_error
 from chalicelib.errors import NotFoundError
+from chalicelib.ports import BlobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -40,3 +42,24 @@ class S3BlobStore:
             raise _storage_error("S3", "GetObject", exc) from exc
         except BotoCoreError as exc:
             raise _storage_error("S3", "GetObject", exc) from exc
+
+
+class LazyBlobStore:
+    """A BlobStore whose S3 client is made on first use: most webhooks never need the claim check."""
+
+    def __init__(self, make: Callable[[], BlobStore]) -> None:
+        self._make = make
+        self._made: BlobStore | None = None
+
+    def _blobs(self) -> BlobStore:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store bytes (see S3BlobStore.put)."""
+        return self._blobs().put(key, data)
+
+    def get(self, key: str) -> bytes:
+        """Read bytes (see S3BlobStore.get)."""
+        return self._blobs().get(key)

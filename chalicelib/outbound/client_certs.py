@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.outbound.egress import ClientCertificate, ClientCertificateError
+from chalicelib.ttlcache import TtlCache
 
 log = logging.getLogger("hookway.client_certs")
 
@@ -130,25 +130,17 @@ class ClientCertificates:
         self, read: Callable[[str, str], str], clock: Callable[[], float], ttl: float = 300.0
     ) -> None:
         self._read = read
-        self._clock = clock
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[float, ClientCertificate]] = {}
+        self._cache: TtlCache[str, ClientCertificate] = TtlCache(clock, ttl)
 
     def __call__(self, reference: str) -> ClientCertificate:
         """The certificate a reference names (cached)."""
-        now = self._clock()
-        with self._lock:
-            hit = self._cache.get(reference)
-            if hit is not None and hit[0] > now:
-                return hit[1]
+        return self._cache.get(reference, self._load)
+
+    def _load(self, reference: str) -> ClientCertificate:
         source, _, name = reference.partition(":")
         if source not in SOURCES or not name:
             raise ClientCertificateError("unknown client certificate reference")
-        cert = parse_value(self._read(source, name))
-        with self._lock:
-            self._cache[reference] = (now + self._ttl, cert)
-        return cert
+        return parse_value(self._read(source, name))
 
 
 def aws_reader(secretsmanager: Callable[[], Any], ssm: Callable[[], Any]) -> Callable[[str, str], str]:

@@ -29,21 +29,30 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Literal
 
-from chalicelib.caches import Lru
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.models import OPS_SOURCE, Attempt, Endpoint, Message, Pulled, generation_of
+from chalicelib.models import (
+    OPS_SOURCE,
+    Attempt,
+    Endpoint,
+    Message,
+    Pulled,
+    PulledOutcome,
+    generation_of,
+)
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import UNREADABLE, owns
+from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
 from chalicelib.tally import Tally
+from chalicelib.ttlcache import Lru
 
 log = logging.getLogger("hookway.delivery")
 
@@ -57,18 +66,6 @@ CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once
 CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
-
-
-@dataclass(frozen=True)
-class PulledOutcome:
-    """What a listen session's local receiver answered (status None: it could not be reached)."""
-
-    status: int | None
-    duration_ms: int
-    body: bytes = b""
-    retry_after: str | None = None
-    error_class: str | None = None
-    error: str | None = None
 
 
 class Sender:
@@ -404,9 +401,9 @@ class Sender:
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
-            self._disable(endpoint, "the endpoint answered 410 Gone", now)
+            disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
             self._store.finish_attempt(replace(base, delivery_status="skipped"))
-            _log_attempt(base, "disabled the endpoint")
+            _log_attempt(base, "disabled the endpoint", logging.WARNING)
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
         if delay is None:
@@ -415,7 +412,7 @@ class Sender:
             if self._store.finish_attempt(replace(base, delivery_status="failed")):
                 self._ended("failed")
             self._count("Exhausted")
-            _log_attempt(base, "failed, retries exhausted")
+            _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
         delay = max(delay, decision.min_delay or 0.0)
         following = Task(
@@ -456,9 +453,8 @@ class Sender:
             self._noted_failures[endpoint.id] = now
         if endpoint.failing_since is None:
             self._write_health(endpoint.id, now)
-        elif now - endpoint.failing_since >= self._disable_after:
-            days = self._disable_after / 86400
-            self._disable(endpoint, f"every attempt failed for {days:g} days", now)
+        elif failed_too_long(endpoint, now, self._disable_after):
+            disable(self._store, self._publisher, endpoint, failing_reason(self._disable_after), now)
 
     def _write_health(self, endpoint_id: str, since: float | None) -> None:
         """Start (``since``) or clear (None) the endpoint's failure clock: once per change per container.
@@ -487,23 +483,6 @@ class Sender:
                 "could not write the endpoint's failure clock",
                 extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
             )
-
-    def _disable(self, endpoint: Endpoint, reason: str, now: float) -> None:
-        """Publish ``endpoint.disabled``, then disable; the event's id names this enabled state of the endpoint
-        (its ``updated_at``), so workers racing to disable it, or a retried task, publish it once."""
-        if self._publisher is not None:
-            self._publisher.operational(
-                "endpoint.disabled",
-                {
-                    "endpoint_id": endpoint.id,
-                    "application_id": endpoint.application_id,
-                    "url": endpoint.url,
-                    "reason": reason,
-                },
-                dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
-                application_id=endpoint.application_id,
-            )
-        self._store.disable_endpoint(endpoint.id, reason, now)
 
     def _ops(self, event_type: str, message: Message, endpoint: Endpoint, claim: Attempt) -> None:
         if self._publisher is None or message.source_id == OPS_SOURCE:
@@ -546,9 +525,12 @@ class Sender:
         )
 
 
-def _log_attempt(attempt: Attempt, outcome: str) -> None:
-    """One line per finished attempt: ids, outcome and the answer (never a body or a header)."""
-    log.info(
+def _log_attempt(attempt: Attempt, outcome: str, level: int = logging.DEBUG) -> None:
+    """One line per finished attempt: ids, outcome and the answer (never a body or a header). DEBUG for
+    an attempt on its way (the attempt log in the table has it; a line per attempt is log bytes paid per
+    webhook), WARNING for the outcomes that need a person: retries exhausted, the endpoint disabled."""
+    log.log(
+        level,
         "attempt",
         extra={
             "message_id": attempt.message_id,

@@ -16,11 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.commands import Pull
-from chalicelib.endpoints import EndpointService
 from chalicelib.errors import ConflictError, GoneError, NotFoundError
-from chalicelib.models import Endpoint
-from chalicelib.outbound.delivery import PulledOutcome, Sender
-from chalicelib.ports import Store
+from chalicelib.models import Endpoint, PulledOutcome
+from chalicelib.ports import EndpointLookup, PulledDeliveries, Store
 from chalicelib.scope import Scope
 
 MAX_WAIT_SECONDS = 20.0  # well inside API Gateway's 29 s
@@ -67,8 +65,8 @@ class ListenService:
         self,
         *,
         store: Store,
-        endpoints: EndpointService,
-        sender: Callable[[], Sender],
+        endpoints: EndpointLookup,
+        sender: PulledDeliveries,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
     ) -> None:
@@ -96,7 +94,7 @@ class ListenService:
             if waiting or self._clock() >= deadline or endpoint.session_over(self._clock()):
                 break
             self._sleep(POLL_SECONDS)
-        sender = self._sender()
+        sender = self._sender
         now = self._clock()
         data = []
         for pulled in waiting:
@@ -127,7 +125,7 @@ class ListenService:
         pulled = self._store.get_pulled(endpoint.id, delivery_id)
         if pulled is None:
             raise NotFoundError(f"no waiting delivery {delivery_id!r}", code="delivery_not_found")
-        result = self._sender().complete_pulled(pulled, outcome)
+        result = self._sender.complete_pulled(pulled, outcome)
         if result == "stale":
             raise ConflictError(
                 "this delivery was already reported or has ended", code="delivery_not_pending"

@@ -13,11 +13,18 @@ from typing import Any
 
 from chalicelib.commands import Recover, Replay, Resend
 from chalicelib.errors import NotFoundError, ValidationError
-from chalicelib.jobs import JobPlan, StepResult
-from chalicelib.models import Attempt, Endpoint, Message, generation_of
+from chalicelib.jobs import StepResult
+from chalicelib.models import Attempt, Endpoint, JobPlan, Message, generation_of
 from chalicelib.outbound.routing import matches, owned_alike
 from chalicelib.outbound.tasks import Task
-from chalicelib.ports import EndpointSource, MessageQuery, Queue, Store
+from chalicelib.ports import (
+    EndpointLookup,
+    EndpointSource,
+    MessageLookup,
+    MessageQuery,
+    Queue,
+    Store,
+)
 from chalicelib.scope import OPERATOR, Scope
 
 STEP_PAGE = 100  # attempts or messages per read of a job step
@@ -39,20 +46,21 @@ class Recovery:
         queue: Queue,
         endpoints: EndpointSource,
         clock: Callable[[], float],
-        message_of: Callable[[str, Scope], Message] | None = None,
-        endpoint_of: Callable[[str, Scope], Endpoint] | None = None,
+        messages: MessageLookup | None = None,
+        scoped_endpoints: EndpointLookup | None = None,
     ) -> None:
         self._store = store
         self._queue = queue
         self._endpoints = endpoints
         self._clock = clock
-        self._message_of = message_of or (lambda message_id, scope: self._store.get_message(message_id))
-        self._endpoint_of = endpoint_of or (lambda endpoint_id, scope: self._endpoints.get(endpoint_id))
+        # Without the API's scoped lookups (a job step), the store and the cache answer unscoped.
+        self._messages = messages or _StoredMessages(store)
+        self._scoped_endpoints = scoped_endpoints or _CachedEndpoints(endpoints)
 
     def resend(self, message_id: str, command: Resend, scope: Scope = OPERATOR) -> list[str]:
         """Queue one more attempt of a message to each of its endpoints (or the ones the command names)."""
         ids = command.endpoint_ids
-        message = self._message_of(message_id, scope)
+        message = self._messages.message(message_id, scope)
         if not ids and message.fanout_pages:
             # Bounded: a message that fanned out to hundreds of endpoints is resent 100 endpoints a call.
             raise ValidationError(
@@ -62,7 +70,9 @@ class Recovery:
             )
         targets = list(ids) if ids else list(message.endpoints)
         for endpoint_id in targets:
-            endpoint = self._endpoint_of(endpoint_id, scope)  # NotFoundError: unknown, or a token's foreign
+            endpoint = self._scoped_endpoints.get(
+                endpoint_id, scope
+            )  # NotFoundError: unknown, or a token's foreign
             if not owned_alike(endpoint, message):
                 # The operator sees every endpoint, but A's message never goes to B's endpoint.
                 raise ValidationError(
@@ -85,7 +95,7 @@ class Recovery:
         many, and with ``include_unmatched`` a first attempt of each message of its owner received since then
         that matched no endpoint and that its filter takes now."""
         since, unmatched = command.since, command.include_unmatched
-        owner = self._endpoint_of(endpoint_id, scope).application_id
+        owner = self._scoped_endpoints.get(endpoint_id, scope).application_id
         params = {"endpoint_id": endpoint_id, "since": float(since), "include_unmatched": unmatched}
         return JobPlan("endpoint.recover", params, owner)
 
@@ -209,7 +219,7 @@ class Recovery:
         """Check a replay (the messages of the endpoint's owner received in [since, until), from one source
         if given, sent to the endpoint once more) and make it a job."""
         since, until, source = command.since, command.until, command.source_id
-        owner = self._endpoint_of(endpoint_id, scope).application_id
+        owner = self._scoped_endpoints.get(endpoint_id, scope).application_id
         params = {
             "endpoint_id": endpoint_id,
             "since": float(since),
@@ -327,3 +337,23 @@ def pending_tasks(message: Message, attempts: Iterable[Attempt]) -> list[Task]:
                 Task(message.id, endpoint_id, last.number + 1, not_before=due, generation=generation)
             )
     return tasks
+
+
+class _StoredMessages:
+    """Messages straight from the store, unscoped (job steps run for the operator)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def message(self, message_id: str, scope: Scope) -> Message:
+        return self._store.get_message(message_id)
+
+
+class _CachedEndpoints:
+    """Endpoints from the cache, unscoped (job steps run for the operator)."""
+
+    def __init__(self, endpoints: EndpointSource) -> None:
+        self._endpoints = endpoints
+
+    def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
+        return self._endpoints.get(endpoint_id)

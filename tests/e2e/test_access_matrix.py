@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from chalicelib.aws.parameters import FixedAdminKey
 from chalicelib.commands import MintToken
 from chalicelib.models import Application
 from chalicelib.scope import OPERATOR
@@ -279,7 +280,7 @@ def tenants(stack: Stack) -> dict[str, Any]:
         == 200
     )
     # Signed with the deployment's key like any other, but issued two hours ago for one hour.
-    past = TokenService(store=None, clock=lambda: time.time() - 7200, admin_key=lambda: ADMIN_KEY)  # type: ignore[arg-type]
+    past = TokenService(store=None, clock=lambda: time.time() - 7200, admin_key=FixedAdminKey(ADMIN_KEY))  # type: ignore[arg-type]
     expired = past.mint(
         Application(id=a.id, name="A", created_at=0, updated_at=0), MintToken(expires_in=3600), OPERATOR
     )

@@ -25,7 +25,7 @@ from chalicelib.names import FUNCTIONS, names
 from infra import api_gateway, chalice_config
 from infra.deploy import restore_record, save_record
 from infra.package import LOGICAL_IDS, package
-from infra.stack import stage_options
+from infra.stack import MEMORY, stage_options
 from local.emulator import _CfnLoader
 from tests import aws
 
@@ -107,7 +107,7 @@ def test_a_stage_config_cannot_turn_a_local_exception_on(name: str) -> None:
 def dev(account: str) -> dict[str, Any]:
     result = make("deploy", "dev", account)
     _deployed_as_far_as_moto_allows(result)
-    return inventory(account, "dev")
+    return {**inventory(account, "dev"), "output": result.stdout + result.stderr}
 
 
 def inventory(endpoint: str, stage: str) -> dict[str, Any]:
@@ -154,6 +154,17 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
     # ... every function exists on python3.13 with every environment value filled in from the stack
     assert set(dev["functions"]) == {n.function(k) for k in FUNCTIONS}
     outputs = dev["outputs"]
+    for key in FUNCTIONS:
+        config = dev["functions"][n.function(key)]
+        # ... on Graviton (the package built for it) with the memory measured for that function
+        assert config["Architectures"] == ["arm64"], key
+        assert config["MemorySize"] == MEMORY[key], key
+    # ... and each got the JSON log configuration right after Chalice made it (moto keeps no LoggingConfig:
+    # the deploy's own account of the calls is checked; tests/unit/test_deploy_logging.py checks the calls)
+    assert (
+        "[deploy] log configuration JSON (system WARN, application INFO) set on "
+        + ", ".join(n.function(k) for k in FUNCTIONS)
+    ) in dev["output"]
     for config in dev["functions"].values():
         assert config["Runtime"] == "python3.13"
         env = config["Environment"]["Variables"]
@@ -295,6 +306,9 @@ def test_both_deploy_paths_give_the_same_runtime_environment_iam_and_api_setting
         # THEN the runtime, timeout and the whole environment are equal
         assert packaged["Runtime"] == deployed["Runtime"] == "python3.13"
         assert packaged["Timeout"] == deployed["Timeout"]
+        assert packaged["MemorySize"] == deployed["MemorySize"] == MEMORY[key]
+        assert packaged["Architectures"] == deployed["Architectures"] == ["arm64"]
+        assert packaged["LoggingConfig"] == chalice_config.logging_config("INFO")  # what deploy applies
         assert {**globals_env, **resolve(packaged["Environment"]["Variables"])} == deployed["Environment"][
             "Variables"
         ]

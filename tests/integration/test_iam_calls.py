@@ -26,6 +26,8 @@ from chalicelib.api.messages import parse_publish
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.config import Settings
 from chalicelib.names import names
+from chalicelib.wiring.api import ApiRoot
+from chalicelib.wiring.base import Shared
 from infra import iam
 from local import emulator
 from local.worker import sqs_event
@@ -74,7 +76,7 @@ def world() -> Iterator[dict[str, Any]]:
         yield {"endpoint": endpoint, "env": env}
 
 
-def _container(world: dict[str, Any], recorder: Recorder) -> wiring.Container:
+def _container(world: dict[str, Any], recorder: Recorder) -> ApiRoot:
     import boto3
 
     environ = {
@@ -91,9 +93,9 @@ def _container(world: dict[str, Any], recorder: Recorder) -> wiring.Container:
         aws_session_token=emulator.AWS_ENV["AWS_SESSION_TOKEN"],
     )
     session.events.register("before-parameter-build.*.*", _capture(recorder))
-    container = wiring.Container(Settings.from_env(environ))
-    container._session = session
-    return container
+    shared = Shared(Settings.from_env(environ))
+    shared._session = session  # every client of both roles through the recording session
+    return ApiRoot(shared)
 
 
 def _capture(recorder: Recorder) -> Any:
@@ -139,12 +141,12 @@ def _drain(world: dict[str, Any], env_name: str) -> dict[str, Any] | None:
     return sqs_event(messages, arn, emulator.REGION)
 
 
-def _run(handler_name: str, container: wiring.Container, event: Any) -> Any:
+def _run(handler_name: str, container: ApiRoot, event: Any) -> Any:
     from chalice.local import LambdaContext
 
     import app as app_module
 
-    wiring._container = container
+    wiring._shared, wiring._api = container.shared, container  # the queue handlers' worker root follows
     try:
         return getattr(app_module, handler_name)(
             event, LambdaContext(handler_name, 512, max_runtime_ms=60_000)

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from chalicelib.names import FUNCTIONS, names
-from infra import api_gateway
+from infra import api_gateway, chalice_config
 from infra.package import LOGICAL_IDS, find_python313, package
-from infra.stack import stage_options
+from infra.stack import MEMORY, stage_options
 from local.emulator import _CfnLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +35,19 @@ def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_function_runs_on_python313_under_its_stage_name(
+# ELF e_machine of the native modules (bytes 18-19, little-endian): what CPU they run on.
+EM_AARCH64, EM_X86_64 = 183, 62
+
+
+def _machines(archive: zipfile.ZipFile) -> dict[str, int]:
+    return {
+        name: int.from_bytes(archive.read(name)[18:20], "little")
+        for name in archive.namelist()
+        if name.endswith(".so")
+    }
+
+
+def test_every_function_runs_on_python313_and_arm64_under_its_stage_name(
     built: tuple[dict[str, Any], zipfile.ZipFile],
 ) -> None:
     template, archive = built
@@ -44,8 +56,30 @@ def test_every_function_runs_on_python313_under_its_stage_name(
     assert {props["Runtime"] for props in functions.values()} == {"python3.13"}
     n = names("prod")
     assert {props["FunctionName"] for props in functions.values()} == {n.function(k) for k in FUNCTIONS}
-    native = [n for n in archive.namelist() if n.endswith(".so")]
+    # ... on Graviton, with every native module built for it (cryptography, cffi, regex, rpds)
+    assert {tuple(props["Architectures"]) for props in functions.values()} == {("arm64",)}
+    native = _machines(archive)
     assert native and all("abi3" in n or "cpython-313" in n for n in native), native
+    assert {name.split("/")[0] for name in native} >= {"cryptography", "regex", "rpds"}
+    assert set(native.values()) == {EM_AARCH64}, native
+
+
+def test_each_function_has_its_measured_memory_and_logs_json_without_platform_lines(
+    built: tuple[dict[str, Any], zipfile.ZipFile],
+) -> None:
+    template, _ = built
+    functions = _functions(template)
+    for key, logical in LOGICAL_IDS.items():
+        props = functions[logical]
+        assert props["MemorySize"] == MEMORY[key], key
+        # JSON lines; START/END/REPORT (Lambda's INFO lines) never written; the application's lines at
+        # prod's level (WARNING in .chalice/config.json), as Lambda spells it
+        assert props["LoggingConfig"] == {
+            "LogFormat": "JSON",
+            "SystemLogLevel": "WARN",
+            "ApplicationLogLevel": "WARN",
+        }, key
+    assert chalice_config.log_level("dev") == "INFO"
 
 
 def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> None:
@@ -59,7 +93,7 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     bytecode = [n for n in names_in_zip if n.endswith(".pyc")]
     assert all(".cpython-313." in n for n in bytecode), [n for n in bytecode if ".cpython-313." not in n][:5]
     if find_python313() is not None:
-        assert "chalicelib/__pycache__/wiring.cpython-313.pyc" in names_in_zip
+        assert "chalicelib/wiring/__pycache__/api.cpython-313.pyc" in names_in_zip
     assert not [n for n in names_in_zip if n.startswith("aws_lambda_powertools/event_handler/")]
     kept = {n.split("/")[2] for n in names_in_zip if n.startswith("aws_lambda_powertools/utilities/")}
     assert kept <= {"__init__.py", "__pycache__", "jmespath_utils"}
@@ -68,7 +102,8 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     zipped = sum(i.compress_size for i in archive.infolist())
     print(f"deployment package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped")
     # A budget against drift, far under Lambda's 250 MB: 25 MB until the schema budget (issue 19, finding 5)
-    # brought the `regex` engine (2.8 MB with its native module) and the scale work its modules (25.36 MB).
+    # brought the `regex` engine (2.8 MB with its native module) and the scale work its modules (25.36 MB
+    # on x86_64; the arm64 wheels are about the same size).
     assert unzipped < 26e6
 
 
@@ -169,6 +204,9 @@ def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fiel
         assert deliver["Tracing"] == "Active"
         vendored = {p.name for p in (ROOT / "build" / "stage-dev" / "vendor").iterdir()}
         assert {"aws_xray_sdk", "wrapt"} <= vendored  # the Tracer's SDK, only for a stage that traces
+        # ... its native module built for arm64 too, from the dev lock's hashes
+        wrapt = list((ROOT / "build" / "stage-dev" / "vendor" / "wrapt").glob("*.so"))
+        assert wrapt and all(int.from_bytes(p.read_bytes()[18:20], "little") == EM_AARCH64 for p in wrapt)
         assert not vendored & {"botocore", "boto3"}  # never the runtime's own
     if opts.mtls_domain:
         assert resources["RestAPI"]["Properties"]["DisableExecuteApiEndpoint"] is True
@@ -191,3 +229,19 @@ def test_the_console_and_portal_ship_in_the_package_and_api_gateway_compresses(
     assert added < 300 * 1024, added
     (rest_api,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Api"]
     assert rest_api["Properties"].get("MinimumCompressionSize") == 1024
+
+
+def test_a_stage_may_choose_x86_64_and_gets_a_package_built_for_it(tmp_path: Path) -> None:
+    # GIVEN a stage that asks for x86_64 (the documented way back from the arm64 default)
+    opts = replace(stage_options("dev"), architecture="x86_64").check()
+    # WHEN packaged (cfn-lint clean)
+    template = yaml.load(package("dev", tmp_path, lint=True, opts=opts).read_text(), Loader=_CfnLoader)
+    # THEN every function runs on x86_64 and every native module is built for it
+    assert {tuple(p["Architectures"]) for p in _functions(template).values()} == {("x86_64",)}
+    native = _machines(zipfile.ZipFile(tmp_path / "deployment.zip"))
+    assert native and set(native.values()) == {EM_X86_64}, native
+
+
+def test_an_unknown_architecture_is_refused() -> None:
+    with pytest.raises(ValueError, match="architecture must be one of arm64, x86_64"):
+        replace(stage_options("dev"), architecture="aarch64").check()

@@ -16,7 +16,8 @@ import pytest
 from chalicelib.config import Settings
 from chalicelib.errors import StorageError
 from chalicelib.models import Secret, Source, Verification
-from chalicelib.wiring import Container
+from chalicelib.wiring.api import ApiRoot
+from chalicelib.wiring.base import Shared
 from tests.conftest import GITHUB_SECRET, github_headers, inbound
 from tests.fakes import MemoryStore
 
@@ -61,18 +62,20 @@ def stalled(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stalled]:
         server.close()
 
 
-def _container(endpoint: str) -> Container:
-    return Container(
-        Settings(
-            endpoint_url=endpoint,
-            ingest_queue_url=f"{endpoint}/123456789012/hookway-ingest",
-            bucket_name="b",
-            source_cache_seconds=0,
+def _container(endpoint: str) -> ApiRoot:
+    return ApiRoot(
+        Shared(
+            Settings(
+                endpoint_url=endpoint,
+                ingest_queue_url=f"{endpoint}/123456789012/hookway-ingest",
+                bucket_name="b",
+                source_cache_seconds=0,
+            )
         )
     )
 
 
-def _receive(container: Container, source_id: str) -> tuple[StorageError, float]:
+def _receive(container: ApiRoot, source_id: str) -> tuple[StorageError, float]:
     body = b'{"zen": "stall"}'
     started = time.monotonic()
     with pytest.raises(StorageError) as err:

@@ -114,7 +114,7 @@ def test_more_than_100_legacy_endpoints_of_an_application_fan_out_in_pages_befor
     world: World,
 ) -> None:
     # GIVEN an application with 1,100 legacy endpoints (over the inline limit, three pages' worth)
-    app = world.container.applications.create(parse_create_application({"name": "legacy"}), OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "legacy"}), OPERATOR)
     made = _legacy(world, 1_100, app.id)
     # WHEN a message for it is routed before the backfill
     message_id = _publish(world, app.id)
@@ -137,8 +137,7 @@ def test_more_than_100_legacy_endpoints_of_an_application_fan_out_in_pages_befor
 def test_the_backfill_is_resumable_and_idempotent(world: World) -> None:
     # GIVEN legacy endpoints of the operator and of two applications, one of them already joined
     apps = [
-        world.container.applications.create(parse_create_application({"name": f"a{i}"}), OPERATOR)
-        for i in range(2)
+        world.api.applications.create(parse_create_application({"name": f"a{i}"}), OPERATOR) for i in range(2)
     ]
     store = world.s.store
     made = _legacy(world, 7) + _legacy_more(world, 5, apps[0].id) + _legacy_more(world, 4, apps[1].id)
@@ -184,7 +183,7 @@ def test_a_new_owner_is_complete_from_its_first_endpoint_but_a_legacy_owner_is_n
     store = world.s.store
     world.endpoint()
     assert store.owner_state(None)[2] is True
-    app = world.container.applications.create(parse_create_application({"name": "old"}), OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "old"}), OPERATOR)
     old = _legacy_more(world, 1, app.id)
     world.endpoints.create(
         parse_create_endpoint({"url": "https://hooks.example.com/new", "application": app.id}), OPERATOR
@@ -235,7 +234,7 @@ def test_resume_after_a_restart_rebuilds_first_attempts_from_fan_out_pages(world
     message = world.s.store.messages[message_id]
     assert message.fanout_pages == 3 and message.endpoints == ()
     # WHEN the local stack resumes from the table's messages and attempts
-    resumed = world.container.recovery.resume([(message, [])])
+    resumed = world.api.recovery.resume([(message, [])])
     # THEN every endpoint gets its first attempt back, one page of tasks at a time
     assert resumed == 1_200
     urls = _delivered(world)

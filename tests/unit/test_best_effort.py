@@ -11,7 +11,8 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.errors import RejectedError, StorageError
-from chalicelib.wiring import CLIENT_PROFILES, Container
+from chalicelib.wiring import roots
+from chalicelib.wiring.base import CLIENT_PROFILES
 from tests.conftest import github_headers, inbound, make_services
 from tests.fakes import FakeClock, MemoryStore
 from tests.unit._servers import Recorded, http_server
@@ -43,23 +44,29 @@ def test_the_best_effort_profile_tries_once_with_short_timeouts() -> None:
 
 @pytest.mark.usefixtures("aws_env")
 def test_every_counter_and_rejection_write_goes_through_its_own_client() -> None:
-    c = Container(Settings(endpoint_url="http://127.0.0.1:9"))
-    best_effort = c.best_effort_store
-    # GIVEN the container THEN the best-effort store has a client of its own (its own retry budget) ...
-    assert best_effort._db is not c.background_store._db and best_effort._db is not c.store._db  # type: ignore[attr-defined]
-    assert best_effort._db.meta.config.retries["total_max_attempts"] == 1  # type: ignore[attr-defined]
+    api, worker = roots(Settings(endpoint_url="http://127.0.0.1:9"))
+    # GIVEN each role's root THEN its best-effort store has a client of its own (its own retry budget) ...
+    for c in (api, worker):
+        assert c.best_effort_store._db is not c.store._db  # type: ignore[attr-defined]
+        assert c.best_effort_store._db.meta.config.retries["total_max_attempts"] == 1  # type: ignore[attr-defined]
     # ... and every best-effort write uses it: each consumer's counters, the listen reports', and the
     # ingest path's rejection records and counts (the sweep counts nothing of its own any more)
-    for tally_of in (c.router, c.sender, c.api_sender, c.dead_letters, c.rejection_log):
-        assert tally_of._tally._store is best_effort, type(tally_of).__name__  # type: ignore[attr-defined]
-    assert c.rejection_log._store is best_effort  # type: ignore[attr-defined]
+    for c, tally_of in (
+        (worker, worker.router),
+        (worker, worker.sender),
+        (api, api.sender),
+        (worker, worker.dead_letters),
+        (api, api.rejection_log),
+    ):
+        assert tally_of._tally._store is c.best_effort_store, type(tally_of).__name__  # type: ignore[attr-defined]
+    assert api.rejection_log._store is api.best_effort_store  # type: ignore[attr-defined]
 
 
 @pytest.mark.usefixtures("aws_env")
 def test_a_throttled_counter_flush_is_one_request_and_never_raises() -> None:
     # GIVEN a table that throttles every write
     with http_server(_throttling) as (port, seen):
-        c = Container(Settings(endpoint_url=f"http://127.0.0.1:{port}"))
+        _, c = roots(Settings(endpoint_url=f"http://127.0.0.1:{port}"))
         # WHEN the router flushes its counters at the end of a batch
         c.router._tally.add("received")  # type: ignore[attr-defined]
         started = time.monotonic()
@@ -94,5 +101,6 @@ def test_rejections_are_dropped_quietly_when_their_writes_fail(logged: list[logg
 
 def test_a_fake_store_stands_for_every_profile() -> None:
     fake = MemoryStore(FakeClock())
-    c = Container(Settings(), store=fake)
-    assert c.store is fake and c.background_store is fake and c.best_effort_store is fake
+    api, worker = roots(Settings(), store=fake)
+    assert api.store is fake and worker.store is fake and api.best_effort_store is fake
+    assert worker.best_effort_store is fake

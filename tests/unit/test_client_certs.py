@@ -250,8 +250,8 @@ def test_a_portal_token_cannot_name_another_owners_certificate_on_create_or_upda
 
     # GIVEN applications A and B on stage "test", and a token of A
     world = World(services, Receiver())
-    a = world.container.applications.create(parse_create_application({"name": "A"}), OPERATOR)
-    b = world.container.applications.create(parse_create_application({"name": "B"}), OPERATOR)
+    a = world.api.applications.create(parse_create_application({"name": "A"}), OPERATOR)
+    b = world.api.applications.create(parse_create_application({"name": "B"}), OPERATOR)
     token_a = Scope(application_id=a.id)
     url = "https://hooks.example.com/in"
     foreign = [
@@ -290,7 +290,7 @@ def test_the_sender_refuses_a_stored_foreign_certificate_in_the_words_of_a_missi
     # GIVEN an application's endpoint whose stored reference names the operator's certificate (stored
     # before the rule, or written around the API)
     world = World(services, Receiver())
-    app = world.container.applications.create(parse_create_application({"name": "A"}), OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     endpoint, _ = world.endpoint(application=app.id)
     services.store.put_endpoint(
         replace(endpoint, client_certificate="secretsmanager:hookway/test/certs/sender")

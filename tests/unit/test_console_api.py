@@ -65,7 +65,7 @@ def s(receiver: Receiver) -> Services:
 
 
 def _endpoint(s: Services, url: str, **doc: Any) -> str:
-    return s.container.endpoints.create(parse_create_endpoint({"url": url, **doc}), OPERATOR)[0].id
+    return s.api.endpoints.create(parse_create_endpoint({"url": url, **doc}), OPERATOR)[0].id
 
 
 def _route_batch(s: Services) -> None:
@@ -79,7 +79,7 @@ def _send_batch(s: Services) -> list[BaseException | None]:
     s.deliveries.sent.clear()
     s.deliveries.delays.clear()
     s.clock.now = max([s.clock.now, *(Task.decode(t).not_before for t in tasks)])
-    return s.container.sender.handle_many(tasks)
+    return s.worker.sender.handle_many(tasks)
 
 
 def _hour(s: Services) -> int:
@@ -103,7 +103,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
     for _ in range(2):
         with pytest.raises(Exception, match="signature"):
             s.ingest.receive(inbound(sid, b"{}", github_headers(b"{}", secret="wrong-secret-value")))
-    s.container.rejection_log.settle()  # rejections are written in aggregate, at most once a second
+    s.api.rejection_log.settle()  # rejections are written in aggregate, at most once a second
     writes = s.store.writes
     # WHEN the router and the sender each handle their batch
     _route_batch(s)
@@ -117,7 +117,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
         "rejected": 2,
     }
     assert s.store.writes - writes == 3 + 3 + 3 + 1 + 2
-    overview = overview_of(s.container.stats.overview(parse_overview({"hours": "2"}), OPERATOR))
+    overview = overview_of(s.api.stats.overview(parse_overview({"hours": "2"}), OPERATOR))
     assert [h["start"] for h in overview["hours"]] == [_hour(s) - 3600, _hour(s)]
     assert overview["hours"][0] == {
         "start": _hour(s) - 3600,
@@ -132,7 +132,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
 def test_a_counter_write_that_fails_never_fails_a_delivery(s: Services) -> None:
     # GIVEN a store whose counter writes fail
     _endpoint(s, "https://hooks.example.com/in")
-    s.container.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
+    s.api.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
 
     def broken(hour: int, counts: Any) -> None:
         raise StorageError("DynamoDB update_item failed: ProvisionedThroughputExceededException")
@@ -165,18 +165,15 @@ def test_the_tally_writes_one_update_per_hour_touched() -> None:
 @pytest.mark.parametrize("hours", ["0", "169", "x", "-1", "1.5", ""])
 def test_a_window_out_of_range_is_a_stable_400(s: Services, hours: str) -> None:
     with pytest.raises(Exception) as err:
-        s.container.stats.overview(parse_overview({"hours": hours}), OPERATOR)
+        s.api.stats.overview(parse_overview({"hours": hours}), OPERATOR)
     assert getattr(err.value, "code", None) == "invalid_hours"
 
 
 def test_the_overview_is_the_operators_only(s: Services) -> None:
-    app = s.container.applications.create(parse_create_application({"name": "A"}), OPERATOR)
+    app = s.api.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     with pytest.raises(ForbiddenError):
         access.check(Scope(application_id=app.id), "GET", "/v1/stats")
-    assert (
-        len(overview_of(s.container.stats.overview(parse_overview({"hours": "168"}), OPERATOR))["hours"])
-        == 168
-    )
+    assert len(overview_of(s.api.stats.overview(parse_overview({"hours": "168"}), OPERATOR))["hours"]) == 168
 
 
 # ------------------------------------------------------------------------------------------ attention
@@ -185,7 +182,7 @@ def test_the_overview_is_the_operators_only(s: Services) -> None:
 def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_first(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     healthy = _endpoint(s, "https://hooks.example.com/ok")
     failing = _endpoint(s, "https://hooks.example.com/fail", application=app.id)
@@ -215,7 +212,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
 
 
 def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: Services) -> None:
-    c = s.container
+    c = s.api
     endpoint_id = _endpoint(s, "https://hooks.example.com/gone")
     s.store.disable_endpoint(endpoint_id, "the endpoint answered 410 Gone", s.clock())
     s.store.set_endpoint_failing(endpoint_id, s.clock())
@@ -256,7 +253,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
     for n in range(80, 109):
         s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(endpoint_id, n, now + n, "succeeded")
     s.store.attempts[("msg_109", endpoint_id, "g", 1)] = _attempt(endpoint_id, 109, now + 109, "in_flight")
-    health = health_of(s.container.endpoints.health(endpoint_id, OPERATOR))
+    health = health_of(s.api.endpoints.health(endpoint_id, OPERATOR))
     assert health["window"] == 50
     assert (health["attempts"], health["succeeded"], health["success_rate"]) == (49, 29, round(29 / 49, 4))
     assert health["last_attempt_at"] == health["last_success_at"] == now + 108
@@ -272,7 +269,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
 
 def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
-    health = health_of(s.container.endpoints.health(endpoint_id, OPERATOR))
+    health = health_of(s.api.endpoints.health(endpoint_id, OPERATOR))
     assert (health["window"], health["success_rate"], health["last_error"]) == (0, None, None)
 
 
@@ -280,7 +277,7 @@ def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None
 
 
 def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services, receiver: Receiver) -> None:
-    c = s.container
+    c = s.api
     app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     # GIVEN two endpoints of one application, the target filtering on a type the test event is not
     target = _endpoint(
@@ -314,21 +311,19 @@ def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services,
 def test_a_test_event_to_a_disabled_endpoint_is_a_409(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/off", enabled=False)
     with pytest.raises(ConflictError) as err:
-        s.container.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
+        s.api.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
     assert err.value.code == "endpoint_disabled"
     assert s.queue.sent == []
 
 
 def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
     s = make_services(strict_event_types=True, allow_private_destinations=True, allow_http=True)
-    endpoint_id = s.container.endpoints.create(
-        parse_create_endpoint({"url": "http://127.0.0.1:9/x"}), OPERATOR
-    )[0].id
-    s.container.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
+    endpoint_id = s.api.endpoints.create(parse_create_endpoint({"url": "http://127.0.0.1:9/x"}), OPERATOR)[
+        0
+    ].id
+    s.api.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
     with pytest.raises(Exception) as err:
-        s.container.publisher.send_test(
-            endpoint_id, parse_send_test({"event_type": "not.in.catalog"}), OPERATOR
-        )
+        s.api.publisher.send_test(endpoint_id, parse_send_test({"event_type": "not.in.catalog"}), OPERATOR)
     assert getattr(err.value, "code", None) == "unknown_event_type"
 
 
@@ -338,12 +333,12 @@ def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
 def test_a_malformed_test_event_is_a_400(s: Services, body: Any) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/x")
     with pytest.raises(ValidationError):
-        s.container.publisher.send_test(endpoint_id, parse_send_test(body), OPERATOR)
+        s.api.publisher.send_test(endpoint_id, parse_send_test(body), OPERATOR)
     assert s.queue.sent == []
 
 
 def test_another_applications_endpoint_cannot_be_tested(s: Services) -> None:
-    c = s.container
+    c = s.api
     a = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     b = c.applications.create(parse_create_application({"name": "B"}), OPERATOR)
     theirs = _endpoint(s, "https://hooks.example.com/b", application=b.id)
@@ -368,7 +363,7 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
     s = make_services(
         portal_name="Platform", portal_accent="#111111", portal_logo_url="https://p.example/l.png"
     )
-    c = s.container
+    c = s.api
     app = c.applications.create(
         parse_create_application({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}), OPERATOR
     )
@@ -400,9 +395,7 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
 )
 def test_bad_branding_is_a_400_naming_the_field(s: Services, branding: Any, field: str) -> None:
     with pytest.raises(ValidationError) as err:
-        s.container.applications.create(
-            parse_create_application({"name": "A", "branding": branding}), OPERATOR
-        )
+        s.api.applications.create(parse_create_application({"name": "A", "branding": branding}), OPERATOR)
     assert (err.value.code, err.value.field) == ("invalid_branding", field)
 
 
@@ -464,7 +457,7 @@ def test_an_accent_is_judged_by_its_contrast_with_white() -> None:
 def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     # GIVEN three endpoints: one succeeds, one fails for good, one is disabled after the message matched
     _endpoint(s, "https://hooks.example.com/ok", retry_schedule=[0])
     _endpoint(s, "https://hooks.example.com/bad", retry_schedule=[0])
@@ -493,9 +486,9 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
 
 
 def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> None:
-    message_id = s.container.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
+    message_id = s.api.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
     _route_batch(s)
-    shown = s.container.messages.get(message_id, OPERATOR)
+    shown = s.api.messages.get(message_id, OPERATOR)
     assert shown["delivery_summary"] == {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
 
 
@@ -505,7 +498,7 @@ def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> Non
 def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     # GIVEN a message that matched no endpoint, then an endpoint added
     message_id = c.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
     _route_batch(s)
@@ -525,7 +518,7 @@ def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
 def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and_filter(
     s: Services, receiver: Receiver
 ) -> None:
-    c = s.container
+    c = s.api
     app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     # GIVEN messages that matched nothing: one before the window, two in it (one of another type),
     # one of an application, and one that matched an endpoint
@@ -568,7 +561,5 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
 def test_include_unmatched_must_be_a_boolean(s: Services, flag: Any) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
     with pytest.raises(ValidationError) as err:
-        s.container.recovery.recover(
-            endpoint_id, parse_recover({"since": 0, "include_unmatched": flag}), OPERATOR
-        )
+        s.api.recovery.recover(endpoint_id, parse_recover({"since": 0, "include_unmatched": flag}), OPERATOR)
     assert err.value.field == "include_unmatched"

@@ -297,3 +297,35 @@ def test_an_orphan_claim_is_ended_by_the_dead_letter_handler_and_never_read_by_t
     assert _dead_letters(world, []).handle(body) == "failed"
     state = _state(world, message_id)
     assert state["status"] == "failed" and state["last_error_class"] == "dead_lettered"
+
+
+def test_the_sender_and_the_sweep_racing_to_disable_an_endpoint_publish_endpoint_disabled_once(
+    world: World,
+) -> None:
+    # GIVEN an endpoint failing for six days, and a sweep that reads it from the attention index just as an
+    # attempt of the sender finds it failing too (both hold the same enabled copy)
+    endpoint, _ = world.endpoint()
+    world.s.store.set_endpoint_failing(endpoint.id, world.clock.now)
+    world.clock.advance(6 * 86400)
+    world.receiver.script = [500]
+    store = world.s.store
+
+    class Racing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        def attention_due(self, *args: Any, **kwargs: Any) -> Any:
+            page = store.attention_due(*args, **kwargs)
+            _publish(world)
+            world.run()  # the sender's attempt fails and disables the endpoint meanwhile
+            return page
+
+    # WHEN the sweep runs on its copy
+    report = _sweep(world, [], store=Racing()).run()
+    world.route_all()
+    # THEN the endpoint was disabled once, by the sender, and the one way of disabling published one event
+    assert not store.get_endpoint(endpoint.id).enabled
+    assert "5 days" in (store.get_endpoint(endpoint.id).disabled_reason or "")
+    assert report.endpoints_checked == 1 and report.endpoints_disabled == []
+    disabled = [m for m in store.messages.values() if m.event_type == "endpoint.disabled"]
+    assert len(disabled) == 1

@@ -20,7 +20,7 @@ from chalicelib.outbound.retry import DEFAULT_SCHEDULE
 from chalicelib.outbound.routing import matches
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
-from chalicelib.wiring import Container
+from chalicelib.wiring import roots
 from tests.conftest import Services, github_headers, inbound
 from tests.fakes import FakeClock, MemoryQueue
 
@@ -51,7 +51,7 @@ class World:
         self.clock: FakeClock = services.clock
         self.deliveries = MemoryQueue()
         self.receiver = receiver
-        self.container = Container(
+        self.api, self.worker = roots(
             Settings(stage="test", admin_key="k", endpoint_cache_seconds=endpoint_cache_seconds),
             self.clock,
             store=services.store,
@@ -62,11 +62,11 @@ class World:
             rand=lambda: 0.5,
             resolver=lambda host, port: ["93.184.215.14"],
         )
-        self.endpoint_cache = self.container.endpoint_cache
-        self.publisher = self.container.publisher
-        self.router = self.container.router
-        self.sender = self.container.sender
-        self.endpoints = self.container.endpoints
+        self.endpoint_cache = self.api.endpoint_cache
+        self.publisher = self.api.publisher
+        self.router = self.worker.router
+        self.sender = self.worker.sender
+        self.endpoints = self.api.endpoints
         self.hop_delays: list[int] = []
 
     def endpoint(self, **doc: Any) -> tuple[Endpoint, str]:
@@ -82,7 +82,7 @@ class World:
         while self.s.queue.sent:
             body = self.s.queue.sent.pop(0)
             if is_step_task(body):
-                self.container.job_runner.run(body)
+                self.worker.job_runner.run(body)
             else:
                 self.router.route(body)
 
@@ -507,7 +507,7 @@ def test_a_failed_delivery_can_be_resent(world: World) -> None:
     endpoint, _ = world.endpoint(retry_schedule=[0, 5])
     message_id = _publish(world)
     assert world.run() == ["retrying", "failed"]
-    recovery = world.container.recovery
+    recovery = world.api.recovery
     assert recovery.resend(message_id, parse_resend({}), OPERATOR) == [endpoint.id]
     assert world.run() == ["succeeded"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
@@ -529,7 +529,7 @@ def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enab
     world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
     world.run()  # the second message's task meets the disabled endpoint: skipped
     world.endpoints.update(endpoint.id, parse_update_endpoint({"enabled": True}), OPERATOR)
-    recovery = world.container.recovery
+    recovery = world.api.recovery
     assert sorted(recovery.recover(endpoint.id, parse_recover({"since": start}), OPERATOR)) == sorted(
         [first, second]
     )
@@ -583,8 +583,8 @@ def test_a_queue_that_lost_its_tasks_resumes_from_the_record_and_copies_stop_at_
     # WHEN it is resumed twice (a copy of a task may still be queued: here, every one)
     attempts = [*world.s.store.list_attempts(message_id), older]
     tasks = {t.endpoint_id: t for t in pending_tasks(message, attempts)}
-    assert world.container.recovery.resume([(message, attempts)]) == 3
-    assert world.container.recovery.resume([(message, attempts)]) == 3
+    assert world.api.recovery.resume([(message, attempts)]) == 3
+    assert world.api.recovery.resume([(message, attempts)]) == 3
     # THEN each delivery gets the task it waited for, due when it was due
     failed = next(x for x in attempts if x.endpoint_id == first.endpoint_id)
     assert set(tasks) == {a.id, b.id, c.id}
@@ -601,4 +601,4 @@ def test_a_queue_that_lost_its_tasks_resumes_from_the_record_and_copies_stop_at_
     sent = sorted(r.url.split("/")[2] for r in world.receiver.requests)
     assert sent == sorted([host[first.endpoint_id], *host.values()])  # one failed, then one each
     # AND once they ended, nothing is pending
-    assert world.container.recovery.resume([(message, world.s.store.list_attempts(message_id))]) == 0
+    assert world.api.recovery.resume([(message, world.s.store.list_attempts(message_id))]) == 0

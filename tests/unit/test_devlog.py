@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from chalicelib.config import Settings
-from chalicelib.wiring import Metrics
+from chalicelib.observability import Metrics
 from local.devlog import describe
 
 

@@ -24,13 +24,11 @@ from tests.conftest import Services
 
 
 def _catalog(services: Services, name: str, schema: Any) -> None:
-    services.container.event_types.create(parse_create_event_type({"name": name, "schema": schema}), OPERATOR)
+    services.api.event_types.create(parse_create_event_type({"name": name, "schema": schema}), OPERATOR)
 
 
 def _publish(services: Services, name: str, payload: Any) -> str:
-    return services.container.publisher.publish(
-        parse_publish({"event_type": name, "payload": payload}), OPERATOR
-    )
+    return services.api.publisher.publish(parse_publish({"event_type": name, "payload": payload}), OPERATOR)
 
 
 def _refused(services: Services, name: str, payload: Any) -> UnprocessableError | PayloadTooLargeError:
@@ -70,7 +68,7 @@ def test_a_schema_that_refers_outside_itself_is_refused_on_save(
     # THEN 400 naming the field and the place, with a stable code, and nothing is saved
     assert err.value.status == 400 and err.value.code == "schema_ref_not_local"
     assert err.value.field == "schema" and where in err.value.message
-    assert services.container.event_types._cached("order.created") is None
+    assert services.api.event_types._cached("order.created") is None
 
 
 def test_local_references_anchors_and_a_root_id_still_work(services: Services) -> None:
@@ -99,7 +97,7 @@ def test_a_stored_schema_that_refers_outside_is_never_retrieved(services: Servic
     # GIVEN a schema saved before the save-time check, whose $ref names a readable local file
     target = tmp_path / "string.json"
     target.write_text(json.dumps({"type": "string", "title": "FILE-CONTENT"}))
-    catalog = services.container.event_types
+    catalog = services.api.event_types
     catalog.create(parse_create_event_type({"name": "legacy"}), OPERATOR)
     stored = services.store.get_event_type("legacy")
     services.store.put_event_type(replace(stored, schema={"$ref": target.as_uri()}, updated_at=1.0))

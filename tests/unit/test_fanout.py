@@ -127,7 +127,7 @@ def test_the_router_reloads_an_owner_only_when_its_version_moves(services: Servi
     s = services
     w = World(s, Receiver())
     _endpoints(w, 600)
-    cache = w.container.subscriptions
+    cache = w.worker.subscriptions
     cache._check = 10  # the World's container checks every time (0 s); production's default is 10 s
     reads: list[str] = []
     version = s.store.owner_version
@@ -168,7 +168,7 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
     made = _endpoints(world, 1_200)
     message_id = _publish(world)
     world.run(max_steps=10_000)
-    messages = world.container.messages
+    messages = world.api.messages
     seen: list[str] = []
     cursor = None
     reads = 0
@@ -193,11 +193,10 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
             break
     assert sorted(attempts) == sorted(seen)
     with pytest.raises(ValidationError) as refused:
-        world.container.recovery.resend(message_id, parse_resend({}), OPERATOR)
+        world.api.recovery.resend(message_id, parse_resend({}), OPERATOR)
     assert refused.value.code == "endpoint_ids_required"
     assert (
-        world.container.recovery.resend(message_id, parse_resend({"endpoint_ids": seen[:3]}), OPERATOR)
-        == seen[:3]
+        world.api.recovery.resend(message_id, parse_resend({"endpoint_ids": seen[:3]}), OPERATOR) == seen[:3]
     )
     tasks = [Task.decode(b) for b in world.deliveries.sent]
     assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
@@ -205,7 +204,7 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
 
 def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
     w = World(services, Receiver())
-    app = w.container.applications.create(parse_create_application({"name": "acme", "uid": "acme"}), OPERATOR)
+    app = w.api.applications.create(parse_create_application({"name": "acme", "uid": "acme"}), OPERATOR)
     reads: list[str] = []
     get = services.store.get_application
     services.store.get_application = lambda a: (reads.append(a), get(a))[1]  # type: ignore[method-assign]

@@ -35,7 +35,7 @@ def services() -> Services:
 
 @pytest.fixture
 def client(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    monkeypatch.setattr(wiring, "_container", services.container)
+    monkeypatch.setattr(wiring, "_api", services.api)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as test_client:
         yield test_client
 

@@ -14,8 +14,8 @@ from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.jobs import MAX_STEP_TRIES, STEP_ITEMS, JobPlan, is_step_task, step_task
-from chalicelib.models import Job
+from chalicelib.jobs import MAX_STEP_TRIES, STEP_ITEMS, is_step_task, step_task
+from chalicelib.models import Job, JobPlan
 from chalicelib.scope import OPERATOR, Scope
 from tests.conftest import Services
 from tests.unit.test_delivery import Receiver, World
@@ -42,14 +42,14 @@ def _run_job(world: World, job_id: str) -> list[tuple[int, Job]]:
             return progress
         assert len(steps) == 1  # one step at a time: each queues the next
         before = world.s.store.get_job(job_id).done
-        world.container.job_runner.run(steps[0])
+        world.worker.job_runner.run(steps[0])
         job = world.s.store.get_job(job_id)
         progress.append((job.done - before, job))
     raise AssertionError("the job did not end")
 
 
 def _application_with_endpoints(world: World, count: int) -> str:
-    app = world.container.applications.create(parse_create_application({"name": "Big"}), OPERATOR).id
+    app = world.api.applications.create(parse_create_application({"name": "Big"}), OPERATOR).id
     template, _, _ = world.endpoints.create(
         parse_create_endpoint({"url": "https://hooks.example.com/in", "application": app}), OPERATOR
     )
@@ -63,7 +63,7 @@ def test_deleting_an_application_of_2500_endpoints_runs_in_bounded_steps_with_pr
     # GIVEN an application with 2,500 endpoints
     app = _application_with_endpoints(world, 2500)
     # WHEN it is deleted
-    job = world.container.applications.delete(app, OPERATOR)
+    job = world.api.applications.delete(app, OPERATOR)
     # THEN the answer is a queued job, the application is gone at once and its endpoints are still there
     assert job.public() == {
         "id": job.id,
@@ -76,7 +76,7 @@ def test_deleting_an_application_of_2500_endpoints_runs_in_bounded_steps_with_pr
         "error": None,
     }
     with pytest.raises(NotFoundError):
-        world.container.applications.get(app, OPERATOR)
+        world.api.applications.get(app, OPERATOR)
     assert len(world.s.store.endpoints_of(app)) == 2500
     # AND the job deletes them in five bounded steps whose progress only goes up
     progress = _run_job(world, job.id)
@@ -90,9 +90,9 @@ def test_deleting_an_application_of_2500_endpoints_runs_in_bounded_steps_with_pr
 def test_a_step_the_queue_hands_out_twice_counts_once(world: World) -> None:
     # GIVEN a deletion job of 1,200 endpoints whose first step ran
     app = _application_with_endpoints(world, 1200)
-    job = world.container.applications.delete(app, OPERATOR)
+    job = world.api.applications.delete(app, OPERATOR)
     [first] = _steps(world)
-    runner = world.container.job_runner
+    runner = world.worker.job_runner
     assert runner.run(first) == "stepped"
     [second] = _steps(world)
     # WHEN SQS delivers the first step again
@@ -127,7 +127,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
     endpoint_id, ids, start = _skipped_deliveries(world, 600)
     # WHEN recovery is asked for: a job, whose first step's commit is lost once (the worker died after
     # queueing its deliveries), so SQS hands that step out again
-    c = world.container
+    c = world.api
     job = c.jobs.start(c.recovery.plan_recover(endpoint_id, parse_recover({"since": start}), OPERATOR))
     store = world.s.store
     real_save = store.save_job
@@ -142,7 +142,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
     store.save_job = flaky_save  # type: ignore[method-assign]
     [first] = _steps(world)
     with pytest.raises(StorageError):
-        c.job_runner.run(first)
+        world.worker.job_runner.run(first)
     store.save_job = real_save  # type: ignore[method-assign]
     world.s.queue.sent.append(first)  # back after its visibility timeout
     progress = _run_job(world, job.id)
@@ -158,7 +158,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
 
 def test_a_recovery_whose_endpoint_is_deleted_meanwhile_fails_with_the_reason(world: World) -> None:
     endpoint_id, _, start = _skipped_deliveries(world, 3)
-    c = world.container
+    c = world.api
     job = c.jobs.start(c.recovery.plan_recover(endpoint_id, parse_recover({"since": start}), OPERATOR))
     world.endpoints.delete(endpoint_id, OPERATOR)
     [(_, ended)] = _run_job(world, job.id)
@@ -168,10 +168,10 @@ def test_a_recovery_whose_endpoint_is_deleted_meanwhile_fails_with_the_reason(wo
 
 def test_a_step_that_keeps_failing_fails_the_job_before_the_dead_letter_queue_takes_it(world: World) -> None:
     # GIVEN a job whose handler raises an unexpected error every time
-    c = world.container
+    c = world.api
     job = c.jobs.start(JobPlan("endpoint.replay", {"endpoint_id": "ep_gone"}, None))
     [step] = _steps(world)
-    runner = c.job_runner
+    runner = world.worker.job_runner
 
     def broken(params: Any, cursor: str | None, limit: int) -> Any:
         raise RuntimeError("bug")
@@ -191,7 +191,7 @@ def test_a_step_that_keeps_failing_fails_the_job_before_the_dead_letter_queue_ta
 def test_a_job_that_cannot_be_queued_is_a_503_and_shows_failed(world: World) -> None:
     world.s.queue.fail_with = StorageError("SQS SendMessage failed")
     with pytest.raises(StorageError):
-        world.container.jobs.start(JobPlan("application.delete", {"application_id": "app_x"}, None))
+        world.api.jobs.start(JobPlan("application.delete", {"application_id": "app_x"}, None))
     [job] = world.s.store.jobs.values()
     assert job.state == "failed" and job.error == {
         "code": "storage_unavailable",
@@ -200,7 +200,7 @@ def test_a_job_that_cannot_be_queued_is_a_503_and_shows_failed(world: World) -> 
 
 
 def test_a_token_sees_only_its_own_applications_jobs(world: World) -> None:
-    c = world.container
+    c = world.api
     a = c.applications.create(parse_create_application({"name": "A"}), OPERATOR).id
     b = c.applications.create(parse_create_application({"name": "B"}), OPERATOR).id
     mine = c.jobs.start(JobPlan("endpoint.recover", {}, a))
@@ -220,15 +220,15 @@ def test_a_token_sees_only_its_own_applications_jobs(world: World) -> None:
 
 
 def test_a_job_is_forgotten_after_a_week(world: World) -> None:
-    job = world.container.jobs.start(JobPlan("endpoint.recover", {}, None))
+    job = world.api.jobs.start(JobPlan("endpoint.recover", {}, None))
     world.clock.advance(7 * 86400)
     with pytest.raises(NotFoundError):
-        world.container.jobs.get(job.id, OPERATOR)
+        world.api.jobs.get(job.id, OPERATOR)
 
 
 def test_the_ingest_consumer_runs_job_steps_and_routes_the_rest_of_a_batch(world: World) -> None:
     # GIVEN a batch holding a published message's envelope, a job step and an unreadable step
-    c = world.container
+    c = world.api
     c.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {}}), OPERATOR)
     job = c.jobs.start(JobPlan("application.delete", {"application_id": "app_none"}, None))
     envelope, step = world.s.queue.sent
@@ -238,7 +238,7 @@ def test_the_ingest_consumer_runs_job_steps_and_routes_the_rest_of_a_batch(world
         routed.append(list(bodies))
         return [None] * len(bodies)
 
-    handle = c.job_runner.around(route_many)
+    handle = world.worker.job_runner.around(route_many)
     # WHEN the consumer handles it
     errors = handle([step, envelope, '{"job": 1}'])
     # THEN the router got only the envelope, and the job ran

@@ -42,7 +42,7 @@ def listen(world: World) -> ListenService:
     return ListenService(
         store=world.s.store,
         endpoints=world.endpoints,
-        sender=lambda: world.sender,
+        sender=world.sender,
         clock=world.clock,
         sleep=world.clock.advance,
     )

@@ -96,3 +96,16 @@ def test_deploy_reads_chalices_aws_client_pins_from_the_lock() -> None:
     pins = _pins("boto3", "botocore")
     assert [p.split("==")[0] for p in pins] == ["boto3", "botocore"]
     assert all(re.fullmatch(r"[a-z0-9]+==[0-9.]+", p) for p in pins), pins
+
+
+def test_the_tracing_extras_are_vendored_hash_checked_from_the_dev_lock() -> None:
+    from infra.package import TRACING_REQUIREMENTS, _locked_entries
+
+    # GIVEN the X-Ray SDK pins the package adds for a stage that traces WHEN their lock entries are read
+    lines = _locked_entries(TRACING_REQUIREMENTS, ROOT / "requirements-dev.txt").splitlines()
+    # THEN each is the exact pin with its hashes (pip then checks every wheel, the aarch64 ones included)
+    assert [line.split()[0] for line in lines] == TRACING_REQUIREMENTS
+    assert all(re.search(r"--hash=sha256:[0-9a-f]{64}", line) for line in lines)
+    # AND a pin the lock does not hold at that version is refused, not installed unchecked
+    with pytest.raises(ValueError, match=re.escape("wrapt==0.0.1")):
+        _locked_entries(["wrapt==0.0.1"], ROOT / "requirements-dev.txt")

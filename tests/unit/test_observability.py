@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.errors import RejectedError
-from chalicelib.wiring import Metrics
+from chalicelib.observability import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +34,7 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
     # GIVEN the app loaded (Chalice puts its own handler on the "hookway" logger) and the logging configured
     out = _run(
         "import logging, app\n"
-        "from chalicelib.wiring import configure_logging\n"
+        "from chalicelib.observability import configure_logging\n"
         "configure_logging('INFO')\n"
         "logging.getLogger('hookway.delivery').warning('delivery dead-lettered', extra={"
         "'message_id': 'msg_1', 'source_id': 'src_1', 'application_id': 'app_1', 'endpoint_id': 'ep_1',"
@@ -43,7 +44,11 @@ def test_log_lines_are_json_with_the_correlation_fields() -> None:
     # WHEN a module logs with extra= THEN one JSON object per line carries every field
     [line] = out.splitlines()
     doc = json.loads(line)
-    assert doc["message"] == "delivery dead-lettered" and doc["level"] == "WARNING"
+    # "WARN" as Lambda's log-level filter reads it (a name it does not know counts as INFO, which a stage
+    # filtering at WARN would drop): was "WARNING" before the functions' JSON log configuration
+    assert doc["message"] == "delivery dead-lettered" and doc["level"] == "WARN"
+    # ... and an RFC 3339 timestamp in UTC (Lambda reads a line with a timestamp it cannot parse as INFO)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", doc["timestamp"]), doc["timestamp"]
     assert doc["service"] == "hookway"
     assert {
         k: doc[k] for k in ("message_id", "source_id", "application_id", "endpoint_id", "attempt", "reason")
@@ -94,11 +99,38 @@ def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() ->
     assert lines == []
 
 
+def test_metric_lines_carry_the_stages_level_so_lambdas_filter_keeps_them() -> None:
+    # GIVEN a stage at WARNING (Lambda filters its application lines at WARN, and reads a line without a
+    # level as INFO)
+    lines: list[str] = []
+    metrics = Metrics("Hookway", "prod", write=lines.append, level="WARNING")
+    metrics.count("Delivered")
+    metrics.observe("AttemptLatency", 3)
+    # WHEN flushed THEN every EMF line says WARN, so the filter lets it through
+    metrics.flush()
+    assert [json.loads(line)["level"] for line in lines] == ["WARN", "WARN"]
+    # AND by default (a stage at INFO) they say INFO
+    info: list[str] = []
+    default = Metrics("Hookway", "dev", write=info.append)
+    default.count("Delivered")
+    default.flush()
+    assert json.loads(info[0])["level"] == "INFO"
+
+
+def test_the_container_writes_metric_lines_at_the_configured_level() -> None:
+    out = _run(
+        "from chalicelib.wiring import api_root\n"
+        "c = api_root(); c.metrics.count('Delivered'); c.metrics.flush()\n",
+        HOOKWAY_LOG_LEVEL="WARNING",
+    )
+    assert json.loads(out.splitlines()[-1])["level"] == "WARN"
+
+
 _CONTAINER = (
     "import sys\n"
-    "from chalicelib.wiring import container\n"
-    "c = container()\n"
-    "print('aws_xray_sdk' in sys.modules, 'tracer' in c.__dict__)\n"
+    "from chalicelib.wiring import api_root\n"
+    "c = api_root()\n"
+    "print('aws_xray_sdk' in sys.modules, c.shared.tracer is not None)\n"
 )
 
 

@@ -378,7 +378,7 @@ def test_bodies_the_code_refuses_do_not_validate(
     schema: str, body: dict[str, Any], services: Services
 ) -> None:
     assert list(_validator(component(schema)).iter_errors(body))
-    c = services.container
+    c = services.api
     with pytest.raises(ValidationError):
         if schema == "SourceCreate":
             c.sources.create(parse_create_source(body))
@@ -412,7 +412,7 @@ def test_bodies_the_code_refuses_do_not_validate(
 
 
 def test_public_source_matches_the_source_schema(services: Services) -> None:
-    application = services.container.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
+    application = services.api.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
     source = services.sources.create(parse_create_source({**FULL_SOURCE, "application": application.id}))
     shown = public_source(source, PUBLIC_URL)
     assert_matches(shown, component("Source"))
@@ -424,8 +424,8 @@ def test_public_source_matches_the_source_schema(services: Services) -> None:
 
 @pytest.mark.parametrize("signing", ["standard", "github", "passthrough", "standard-ed25519"])
 def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing: str) -> None:
-    service = services.container.endpoints
-    application = services.container.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
+    service = services.api.endpoints
+    application = services.api.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
     endpoint, secret, public_key = service.create(
         parse_create_endpoint(
             {
@@ -459,7 +459,7 @@ def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing
 
 
 def test_public_application_and_event_type_match_their_schemas(services: Services) -> None:
-    c = services.container
+    c = services.api
     bare = c.applications.create(parse_create_application({"name": "bare"}), OPERATOR)
     full = c.applications.create(
         parse_create_application(
@@ -567,7 +567,7 @@ class Api:
 @contextlib.contextmanager
 def _serving(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """The Chalice app on the container of ``services``."""
-    monkeypatch.setattr(wiring, "_container", services.container)
+    monkeypatch.setattr(wiring, "_api", services.api)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield Api(client)
 
@@ -1022,7 +1022,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     api("POST", ep + "/replay", 404, params={"endpoint_id": "ep_nope"}, body={"since": 0})
     steps = [body for body in services.queue.sent if is_step_task(body)]
     services.queue.sent[:] = [body for body in services.queue.sent if not is_step_task(body)]
-    assert [services.container.job_runner.run(step) for step in steps] == ["succeeded", "succeeded"]
+    assert [services.worker.job_runner.run(step) for step in steps] == ["succeeded", "succeeded"]
     job = api("GET", "/v1/jobs/{job_id}", 200, params={"job_id": recovering["id"]})
     assert job["state"] == "succeeded" and job["done"] == job["total"]
     api("GET", "/v1/jobs/{job_id}", 404, params={"job_id": "job_nope"})
@@ -1117,7 +1117,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     fresh = api("POST", app_ + "/portal-access", 201, params=aid)["token"]
     api("GET", "/v1/endpoints", 200, token=fresh)
     # a portal token's quotas: endpoints per application, then test, resend and recover per minute
-    settings = services.container.settings
+    settings = services.api.settings
     held = services.store.get_endpoint(acme_endpoint["id"])
     fill = [f"ep_fill{n}" for n in range(settings.max_endpoints_per_application)]
     for fid in fill:
@@ -1151,12 +1151,12 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     lid = {"endpoint_id": session["id"]}
     api("GET", pull, 400, params=lid, query="?wait=soon")
     api("GET", pull, 404, params={"endpoint_id": "ep_nope"})
-    services.container.publisher.publish(
+    services.api.publisher.publish(
         parse_publish({"event_type": "listen.test", "payload": {"n": 1}}), OPERATOR
     )
     services.drain()
     tasks = [t for t in services.deliveries.sent if Task.decode(t).endpoint_id == session["id"]]
-    assert [services.container.sender.handle(task) for task in tasks] == ["handed_over"]
+    assert [services.worker.sender.handle(task) for task in tasks] == ["handed_over"]
     waiting = services.store.list_pulled(session["id"], after=None, limit=10)
     pulled = api("GET", pull, 200, params=lid, query="?wait=0")
     assert [d["id"] for d in pulled["data"]] == [waiting[0].seq] and pulled["next_cursor"] == waiting[0].seq

@@ -28,12 +28,13 @@ def client() -> Iterator[Client]:
 
 
 def _deployed_with(monkeypatch: pytest.MonkeyPatch, setting: str | None) -> None:
-    """A container built from the environment with HOOKWAY_PORTAL_FRAME_ANCESTORS set (or not)."""
+    """The API's root built afresh from the environment with HOOKWAY_PORTAL_FRAME_ANCESTORS set (or not)."""
     if setting is None:
         monkeypatch.delenv("HOOKWAY_PORTAL_FRAME_ANCESTORS", raising=False)
     else:
         monkeypatch.setenv("HOOKWAY_PORTAL_FRAME_ANCESTORS", setting)
-    monkeypatch.setattr(wiring, "_container", None)
+    monkeypatch.setattr(wiring, "_shared", None)
+    monkeypatch.setattr(wiring, "_api", None)
 
 
 def _ancestors(client: Client, path: str) -> str:
@@ -63,7 +64,7 @@ def test_the_portal_may_be_framed_only_by_the_configured_ancestors(
     _deployed_with(monkeypatch, setting)
     # WHEN the portal is served, THEN its CSP names exactly the ancestors of the tested setting
     assert _ancestors(client, "/portal") == expected
-    assert expected == wiring.container().settings.portal_frame_ancestors_csp
+    assert expected == wiring.api_root().settings.portal_frame_ancestors_csp
     headers = client.http.get("/portal").headers
     # ... and X-Frame-Options (which cannot name origins) is sent only when nobody may frame it
     assert ("X-Frame-Options" in headers) == (expected == "'none'")

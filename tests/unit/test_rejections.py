@@ -38,7 +38,7 @@ def test_a_burst_of_rejections_makes_about_one_write_a_second_per_source(service
     _reject(services, hot, 2500, step=3.0 / 5000)
     _reject(services, quiet, 1)
     _reject(services, hot, 2500, step=3.0 / 5000)
-    services.container.rejection_log.settle()
+    services.api.rejection_log.settle()
     # THEN the store saw about one rejection write a second per source (never one per request):
     # the first at once, then at most one per elapsed second, plus the final settle; 2 for the quiet source
     assert services.store.rejection_writes <= 4 + 1 + 2
@@ -76,8 +76,8 @@ def test_a_store_that_hangs_never_delays_a_rejection_or_another_source(services:
             release.wait(30)
 
     log_ = RejectionLog(Hanging(), services.clock, ring_size=50)  # type: ignore[arg-type]
-    services.container.use(rejection_log=log_)
-    services.container.__dict__.pop("ingest", None)
+    services.api.use(rejection_log=log_)
+    services.api.__dict__.pop("ingest", None)
     bad = services.github_source()
     good = services.github_source()
     try:

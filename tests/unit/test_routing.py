@@ -218,7 +218,7 @@ def test_a_tenant_filter_cannot_stall_another_tenants_message_in_the_router(serv
     from tests.unit.test_delivery import Receiver, World
 
     world = World(services, Receiver())
-    app = world.container.applications.create(parse_create_application({"name": "greedy"}), OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "greedy"}), OPERATOR)
     patterns = ["*a" * MAX_PATTERN_STARS + f"b{i}" for i in range(MAX_FILTERS)]
     for _ in range(5):
         world.endpoint(application=app.id, filter={"event_types": patterns})

@@ -18,7 +18,10 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
 from chalicelib.sealing import SealedStore, Sealer, SealError, has_plaintext, reseal, unsealed
-from chalicelib.wiring import Container
+from chalicelib.wiring import roots
+from chalicelib.wiring.api import ApiRoot
+from chalicelib.wiring.base import Shared
+from chalicelib.wiring.worker import WorkerRoot
 from tests.fakes import FakeClock, FakeKeyring, MemoryBlobs, MemoryQueue, MemoryStore
 
 # One plaintext of each kind of secret Hookway keeps.
@@ -200,8 +203,8 @@ def test_a_warm_sender_makes_no_kms_call_per_webhook() -> None:
     receiver = _Receiver()
     settings = Settings(stage="test", admin_key="k", endpoint_cache_seconds=10, data_key_seconds=900)
 
-    def container() -> Container:
-        return Container(
+    def container() -> tuple[ApiRoot, WorkerRoot]:
+        return roots(
             settings,
             clock,
             store=SealedStore(fake, Sealer(keyring, clock, lifetime=settings.data_key_seconds)),
@@ -213,7 +216,7 @@ def test_a_warm_sender_makes_no_kms_call_per_webhook() -> None:
             resolver=lambda host, port: ["93.184.215.14"],
         )
 
-    api, worker = container(), container()
+    api, worker = container()[0], container()[1]
     # GIVEN ten endpoints created through the API (one GenerateDataKey for the API's container)
     secrets = {}
     for i in range(10):
@@ -280,13 +283,14 @@ def test_the_unwrapped_key_cache_is_bounded(clock: FakeClock) -> None:
 
 
 def test_wiring_seals_only_with_a_key_and_routes_without_one() -> None:
-    plain = Container(Settings(endpoint_url="http://127.0.0.1:9"))
+    plain = ApiRoot(Shared(Settings(endpoint_url="http://127.0.0.1:9")))
     assert plain.sealer is None and not isinstance(plain.store, SealedStore)
-    sealed = Container(Settings(endpoint_url="http://127.0.0.1:9", kms_key_id="alias/hookway-test"))
-    assert isinstance(sealed.store, SealedStore) and isinstance(sealed.background_store, SealedStore)
+    api, sealed = roots(Settings(endpoint_url="http://127.0.0.1:9", kms_key_id="alias/hookway-test"))
+    assert isinstance(api.store, SealedStore) and isinstance(sealed.store, SealedStore)
     # The router, the sweep and the dead-letter handler read the store beneath: no KMS call, no grant.
-    assert sealed.routing_endpoint_cache._store is unsealed(sealed.background_store)
-    assert sealed.sweep._store is unsealed(sealed.background_store)
+    assert sealed.routing_endpoint_cache._store is unsealed(sealed.store)
+    assert sealed.sweep._store is unsealed(sealed.store)
+    assert sealed.dead_letters._store is unsealed(sealed.store)
     assert (
         Settings.from_env({"HOOKWAY_KMS_KEY_ID": " k ", "HOOKWAY_DATA_KEY_SECONDS": "60"}).kms_key_id == "k"
     )

@@ -26,8 +26,8 @@ def test_rebinding_name_is_blocked_at_send_time_and_nothing_connects(services: S
         return answers[host]
 
     world = World(services, receiver=None)  # type: ignore[arg-type]
-    world.container.__dict__["resolver"] = resolver
-    world.endpoints = world.container.endpoints = type(world.endpoints)(
+    world.api.__dict__["resolver"] = resolver
+    world.endpoints = world.api.endpoints = type(world.endpoints)(
         services.store, world.clock, allow_private=False, https_only=False, resolver=resolver
     )
     world.sender._transport = egress.Transport(allow_private=False, resolver=resolver)

@@ -11,7 +11,7 @@ from tests.conftest import ADMIN_KEY, make_services
 
 def _signed_in(**settings: object) -> tuple[SessionService, dict[str, str], object]:
     services = make_services(**settings)
-    sessions = services.container.sessions
+    sessions = services.api.sessions
     session = sessions.sign_in({"admin_key": ADMIN_KEY})
     headers = {"cookie": f"other=1; {COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
     return sessions, headers, services
@@ -27,13 +27,13 @@ def test_a_session_authenticates_the_operator_and_stores_only_a_digest() -> None
 @pytest.mark.parametrize("doc", [{}, {"admin_key": ""}, {"admin_key": 7}, [], None])
 def test_sign_in_needs_the_key(doc: object) -> None:
     with pytest.raises(ValidationError):
-        make_services().container.sessions.sign_in(doc)
+        make_services().api.sessions.sign_in(doc)
 
 
 def test_a_wrong_key_signs_nobody_in() -> None:
     services = make_services()
     with pytest.raises(UnauthorizedError) as caught:
-        services.container.sessions.sign_in({"admin_key": ADMIN_KEY + "x"})
+        services.api.sessions.sign_in({"admin_key": ADMIN_KEY + "x"})
     assert caught.value.code == "wrong_admin_key"
     assert services.store.sessions == {}  # type: ignore[attr-defined]
 
@@ -75,7 +75,7 @@ def test_a_session_ends_after_its_lifetime_and_at_sign_out() -> None:
 @pytest.mark.parametrize("cookie", ["", "hookway_session=", f"{COOKIE}={'x' * 101}", f"{COOKIE}=forged"])
 def test_no_or_an_unknown_cookie_is_signed_out(cookie: str) -> None:
     with pytest.raises(UnauthorizedError):
-        make_services().container.sessions.current(cookie)
+        make_services().api.sessions.current(cookie)
 
 
 def test_the_cookie_is_http_only_strict_and_secure_unless_the_local_stack_says_otherwise() -> None:
@@ -90,11 +90,21 @@ def test_the_cookie_is_http_only_strict_and_secure_unless_the_local_stack_says_o
     assert "Max-Age=0" in prod.set_cookie(None)
 
 
+class _Rotating:
+    """An admin key the test rotates (``AdminKey``)."""
+
+    def __init__(self, key: list[str]) -> None:
+        self._key = key
+
+    def current(self) -> str:
+        return self._key[0]
+
+
 def test_a_rotated_admin_key_ends_the_old_keys_sessions() -> None:
     # GIVEN a console signed in with the admin key of the time
     key = ["hk_before_rotation"]
     services = make_services()
-    sessions = SessionService(services.store, services.clock, lambda: key[0], secure=True)
+    sessions = SessionService(services.store, services.clock, _Rotating(key), secure=True)
     session = sessions.sign_in({"admin_key": key[0]})
     headers = {"cookie": f"{COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
     assert sessions.authenticate(headers).is_operator
@@ -135,17 +145,21 @@ class _Ssm:
 def test_a_warm_function_reads_a_rotated_key_within_the_cache_time() -> None:
     # GIVEN the API reading its key from SSM, kept 60 s (HOOKWAY_ADMIN_KEY_CACHE_SECONDS)
     ssm = _Ssm("hk_old")
-    services = make_services({"api_ssm": ssm}, admin_key="", admin_key_parameter="/hookway/dev/admin-key")
-    container = services.container
-    assert container.admin_key == "hk_old" and container.admin_key == "hk_old" and ssm.reads == 1
+    services = make_services({"ssm": ssm}, admin_key="", admin_key_parameter="/hookway/dev/admin-key")
+    container = services.api
+    assert (
+        container.admin_key.current() == "hk_old"
+        and container.admin_key.current() == "hk_old"
+        and ssm.reads == 1
+    )
     session = container.sessions.sign_in({"admin_key": "hk_old"})
     # WHEN the parameter is rotated
     ssm.value = "hk_new"
     services.clock.advance(59)  # type: ignore[attr-defined]
-    assert container.admin_key == "hk_old"
+    assert container.admin_key.current() == "hk_old"
     services.clock.advance(1)  # type: ignore[attr-defined]
     # THEN within the minute the function uses the new key, and the old key's console session is gone
-    assert container.admin_key == "hk_new" and ssm.reads == 2
+    assert container.admin_key.current() == "hk_new" and ssm.reads == 2
     with pytest.raises(UnauthorizedError):
         container.sessions.current(f"{COOKIE}={session.session_id}")
     with pytest.raises(UnauthorizedError):

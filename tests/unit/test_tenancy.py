@@ -45,7 +45,7 @@ def _app(world: World, name: str, uid: str | None = None) -> str:
     doc: dict[str, Any] = {"name": name}
     if uid:
         doc["uid"] = uid
-    return world.container.applications.create(parse_create_application(doc), OPERATOR).id
+    return world.api.applications.create(parse_create_application(doc), OPERATOR).id
 
 
 def _endpoint(world: World, application: str | None, path: str, **doc: Any) -> str:
@@ -76,7 +76,7 @@ def _targets(world: World) -> list[str]:
 
 def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
     # GIVEN an application with the customer's own id
-    apps = world.container.applications
+    apps = world.api.applications
     created = apps.create(
         parse_create_application({"name": "Acme", "uid": "acme-42", "metadata": {"plan": "pro"}}), OPERATOR
     )
@@ -86,7 +86,7 @@ def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
 
 
 def test_a_uid_belongs_to_one_application(world: World) -> None:
-    apps = world.container.applications
+    apps = world.api.applications
     first = apps.create(parse_create_application({"name": "A", "uid": "shared"}), OPERATOR)
     with pytest.raises(ConflictError) as err:
         apps.create(parse_create_application({"name": "B", "uid": "shared"}), OPERATOR)
@@ -111,7 +111,7 @@ def test_a_uid_belongs_to_one_application(world: World) -> None:
 )
 def test_bad_application_fields_are_refused_by_name(world: World, doc: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as err:
-        world.container.applications.create(parse_create_application(doc), OPERATOR)
+        world.api.applications.create(parse_create_application(doc), OPERATOR)
     assert err.value.field == field
 
 
@@ -174,7 +174,7 @@ def test_deleting_an_application_ends_its_queued_deliveries_skipped(world: World
     message_id = _publish(world, a)
     world.route_all()
     # WHEN A is deleted
-    world.container.applications.delete(a, OPERATOR)
+    world.api.applications.delete(a, OPERATOR)
     # THEN its endpoints are gone and the queued delivery ends skipped, visibly
     assert world.run() == ["skipped"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
@@ -204,13 +204,13 @@ def test_publishing_to_an_application_costs_no_extra_write(world: World) -> None
 
 
 def _token(world: World, application: str, **doc: Any) -> str:
-    apps, tokens = world.container.applications, world.container.tokens
+    apps, tokens = world.api.applications, world.api.tokens
     return tokens.mint(apps.get(application, OPERATOR), parse_mint(doc), OPERATOR).token
 
 
 def test_a_token_authenticates_as_its_application(world: World) -> None:
     a = _app(world, "A")
-    tokens = world.container.tokens
+    tokens = world.api.tokens
     scope = tokens.authenticate(f"Bearer {_token(world, a)}")
     assert scope.application_id == a and not scope.read_only and not scope.is_operator
     assert tokens.authenticate("Bearer k").is_operator  # World's admin key is "k"
@@ -222,7 +222,7 @@ def test_a_token_authenticates_as_its_application(world: World) -> None:
 )
 def test_anything_but_a_valid_credential_is_401(world: World, header: str) -> None:
     with pytest.raises(UnauthorizedError):
-        world.container.tokens.authenticate(header)
+        world.api.tokens.authenticate(header)
 
 
 def test_a_tampered_token_is_refused(world: World) -> None:
@@ -238,13 +238,13 @@ def test_a_tampered_token_is_refused(world: World) -> None:
     forged = f"hkt_{changed}.{tag}"
     assert forged != token
     with pytest.raises(UnauthorizedError) as err:
-        world.container.tokens.authenticate(f"Bearer {forged}")
+        world.api.tokens.authenticate(f"Bearer {forged}")
     assert err.value.code == "token_invalid"
 
 
 def test_a_token_expires_and_can_be_revoked(world: World) -> None:
     a = _app(world, "A")
-    tokens = world.container.tokens
+    tokens = world.api.tokens
     short = _token(world, a, expires_in=60)
     world.clock.advance(61)
     with pytest.raises(UnauthorizedError) as err:
@@ -252,7 +252,7 @@ def test_a_token_expires_and_can_be_revoked(world: World) -> None:
     assert err.value.code == "token_expired"
     live = _token(world, a)
     world.clock.advance(1)
-    tokens.revoke(world.container.applications.get(a, OPERATOR), OPERATOR)
+    tokens.revoke(world.api.applications.get(a, OPERATOR), OPERATOR)
     with pytest.raises(UnauthorizedError) as err:
         tokens.authenticate(f"Bearer {live}")
     assert err.value.code == "token_revoked"
@@ -263,9 +263,9 @@ def test_a_token_expires_and_can_be_revoked(world: World) -> None:
 def test_a_token_outlives_nothing_of_its_application(world: World) -> None:
     a = _app(world, "A")
     token = _token(world, a)
-    world.container.applications.delete(a, OPERATOR)
+    world.api.applications.delete(a, OPERATOR)
     with pytest.raises(UnauthorizedError):
-        world.container.tokens.authenticate(f"Bearer {token}")
+        world.api.tokens.authenticate(f"Bearer {token}")
 
 
 def test_token_lifetimes_are_bounded(world: World) -> None:
@@ -284,16 +284,16 @@ def test_a_token_sees_only_its_applications_things(world: World) -> None:
     scope = Scope(application_id=a)
     # THEN A's token reads A's, and B's answer exactly as if they did not exist
     assert world.endpoints.get(ep_a, scope).id == ep_a
-    assert world.container.messages.get(msg_a, scope)["id"] == msg_a
+    assert world.api.messages.get(msg_a, scope)["id"] == msg_a
     with pytest.raises(NotFoundError) as err:
         world.endpoints.get(ep_b, scope)
     assert err.value.code == "endpoint_not_found"
     with pytest.raises(NotFoundError):
-        world.container.messages.get(msg_b, scope)
+        world.api.messages.get(msg_b, scope)
     with pytest.raises(NotFoundError):
-        world.container.recovery.resend(msg_b, parse_resend({}), scope)
+        world.api.recovery.resend(msg_b, parse_resend({}), scope)
     with pytest.raises(NotFoundError):
-        world.container.recovery.resend(msg_a, parse_resend({"endpoint_ids": [ep_b]}), scope)
+        world.api.recovery.resend(msg_a, parse_resend({"endpoint_ids": [ep_b]}), scope)
     # ... a token creates in its own application whatever the body says, and never in another
     created, _, _ = world.endpoints.create(
         parse_create_endpoint({"url": "https://hooks.example.com/x"}), scope
@@ -304,14 +304,14 @@ def test_a_token_sees_only_its_applications_things(world: World) -> None:
             parse_create_endpoint({"url": "https://hooks.example.com/x", "application": "cust-b"}), scope
         )
     # ... the application routes answer 403 for any other application, found or not
-    assert world.container.applications.get("cust-a", scope).id == a
+    assert world.api.applications.get("cust-a", scope).id == a
     for ref in (b, "cust-b", "nobody"):
         with pytest.raises(ForbiddenError):
-            world.container.applications.get(ref, scope)
+            world.api.applications.get(ref, scope)
     # ... and the search lists A's messages only
     from chalicelib.ports import PageRequest
 
-    page = world.container.messages.search({}, scope, PageRequest(50))
+    page = world.api.messages.search({}, scope, PageRequest(50))
     assert {m.id for m in page.items} == {msg_a}
 
 
@@ -337,17 +337,17 @@ def test_an_issued_id_not_yet_stored_says_so(world: World) -> None:
     # GIVEN a message accepted (202) but not routed yet
     message_id = _publish(world, None)
     with pytest.raises(NotFoundError) as err:
-        world.container.messages.get(message_id, OPERATOR)
+        world.api.messages.get(message_id, OPERATOR)
     assert err.value.code == "message_not_yet_stored"
     # THEN an id this deployment never issued is plainly not found
     with pytest.raises(NotFoundError) as err:
-        world.container.messages.get("msg_" + "0" * 32, OPERATOR)
+        world.api.messages.get("msg_" + "0" * 32, OPERATOR)
     assert err.value.code == "message_not_found"
     # ... and another deployment's ids are not ours
     other = make_services(id_key="another-table")
-    assert not other.container.ids.issued(message_id)
+    assert not other.api.ids.issued(message_id)
     world.route_all()
-    assert world.container.messages.get(message_id, OPERATOR)["id"] == message_id
+    assert world.api.messages.get(message_id, OPERATOR)["id"] == message_id
 
 
 # ---------------------------------------------------------------------------------- event types
@@ -360,7 +360,7 @@ SCHEMA = {
 
 
 def test_a_payload_that_breaks_its_schema_is_422_and_nothing_is_queued(world: World) -> None:
-    catalog = world.container.event_types
+    catalog = world.api.event_types
     catalog.create(
         parse_create_event_type({"name": "order.created", "description": "an order", "schema": SCHEMA}),
         OPERATOR,
@@ -384,12 +384,12 @@ def test_a_payload_that_breaks_its_schema_is_422_and_nothing_is_queued(world: Wo
 def test_a_strict_deployment_refuses_types_outside_the_catalog() -> None:
     services = make_services(strict_event_types=True)
     with pytest.raises(UnprocessableError) as err:
-        services.container.publisher.publish(parse_publish({"event_type": "nope", "payload": {}}), OPERATOR)
+        services.api.publisher.publish(parse_publish({"event_type": "nope", "payload": {}}), OPERATOR)
     assert err.value.code == "unknown_event_type"
 
 
 def test_the_catalog_refuses_invalid_schemas_and_duplicates(world: World) -> None:
-    catalog = world.container.event_types
+    catalog = world.api.event_types
     with pytest.raises(ValidationError) as err:
         catalog.create(parse_create_event_type({"name": "x", "schema": {"type": "not-a-type"}}), OPERATOR)
     assert err.value.code == "invalid_schema"
@@ -411,7 +411,7 @@ def test_the_catalog_refuses_invalid_schemas_and_duplicates(world: World) -> Non
 
 def test_the_admin_key_of_the_composition_root_is_the_test_key() -> None:
     # The shared fixture's key is the one the API tests send.
-    assert make_services().container.admin_key == ADMIN_KEY
+    assert make_services().api.admin_key.current() == ADMIN_KEY
 
 
 def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by_it(world: World) -> None:
@@ -431,7 +431,7 @@ def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by
     searched: list[Any] = []
     real = world.s.store.search_messages
     world.s.store.search_messages = lambda *a, **k: (searched.append(a), real(*a, **k))[1]  # type: ignore[method-assign]
-    messages = world.container.messages
+    messages = world.api.messages
     # WHEN it is searched by source and provider id THEN it is read directly, without an index search
     page = messages.search({"source": sid, "provider_id": "gh-77"}, OPERATOR, PageRequest(50))
     assert [m.delivery_id for m in page.items] == ["gh-77"] and page.cursor is None
@@ -458,7 +458,7 @@ def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_e
     # WHEN the operator resends A's message to B's endpoint (issue 19, security 15), or to its own
     for target in (ep_b, ep_ops):
         with pytest.raises(ValidationError) as err:
-            world.container.recovery.resend(msg_a, parse_resend({"endpoint_ids": [target]}), OPERATOR)
+            world.api.recovery.resend(msg_a, parse_resend({"endpoint_ids": [target]}), OPERATOR)
         # THEN 400 naming the field, and nothing is queued
         assert err.value.field == "endpoint_ids" and err.value.code == "endpoint_of_another_application"
     assert world.deliveries.sent == []
@@ -468,7 +468,7 @@ def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_e
     assert _targets(world) == []
     assert all(x.endpoint_id != ep_b for x in world.s.store.list_attempts(msg_a))
     # ... while resending to its own endpoint still works
-    assert world.container.recovery.resend(msg_a, parse_resend({"endpoint_ids": [ep_a]}), OPERATOR) == [ep_a]
+    assert world.api.recovery.resend(msg_a, parse_resend({"endpoint_ids": [ep_a]}), OPERATOR) == [ep_a]
     assert _targets(world) == ["a"]
 
 
@@ -488,7 +488,7 @@ def test_a_portal_token_creates_at_most_the_stages_endpoints_per_application(ser
         allow_private=False,
         https_only=False,
         resolver=lambda host, port: ["93.184.215.14"],
-        resolve_application=world.container.applications.resolve,
+        applications=world.api.applications,
         max_endpoints_per_application=3,
     )
     url = {"url": "https://hooks.example.com/x"}

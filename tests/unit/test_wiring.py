@@ -1,43 +1,90 @@
-"""The composition root: request-path clients are tight, background clients generous, per use."""
+"""The composition roots: each role picks its client profile once; both share one process's parts."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import pytest
+
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.config import Settings
-from chalicelib.wiring import Container
+from chalicelib.scope import OPERATOR
+from chalicelib.wiring import roots
+from chalicelib.wiring.api import ApiRoot
+from chalicelib.wiring.base import Shared
+from chalicelib.wiring.worker import WorkerRoot
+from tests.fakes import FakeClock, MemoryStore
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = Settings(endpoint_url="http://127.0.0.1:9")
 
 
 def _config(client: object) -> object:
     return client.meta.config  # type: ignore[attr-defined]
 
 
-def test_request_path_clients_have_tight_timeouts_and_a_retry_budget() -> None:
-    # GIVEN a container WHEN the request profile makes a client THEN one stalled call costs about 3 s at most
-    config = _config(Container(Settings(endpoint_url="http://127.0.0.1:9"))._client("dynamodb", "request"))
-    assert (config.connect_timeout, config.read_timeout) == (1, 1)  # type: ignore[attr-defined]
-    assert config.retries["total_max_attempts"] == 2  # type: ignore[attr-defined]
+def test_the_api_roots_clients_have_tight_timeouts_and_a_retry_budget() -> None:
+    # GIVEN the API's root WHEN it makes its clients THEN one stalled call costs about 3 s at most
+    api = ApiRoot(Shared(LOCAL))
+    for client in (api.store._db, api.ingest_queue._sqs, api.ssm):  # type: ignore[attr-defined]
+        config = _config(client)
+        assert (config.connect_timeout, config.read_timeout) == (1, 1)  # type: ignore[attr-defined]
+        assert config.retries["total_max_attempts"] == 2  # type: ignore[attr-defined]
 
 
-def test_background_clients_keep_generous_timeouts() -> None:
-    config = _config(Container(Settings(endpoint_url="http://127.0.0.1:9"))._client("sqs", "background"))
-    assert config.read_timeout >= 30  # type: ignore[attr-defined]
-    assert config.retries["total_max_attempts"] >= 5  # type: ignore[attr-defined]
+def test_the_workers_root_keeps_generous_timeouts() -> None:
+    worker = WorkerRoot(Shared(LOCAL))
+    for client in (worker.store._db, worker.deliveries_queue._sqs, worker.deliveries_dlq._sqs):  # type: ignore[attr-defined]
+        config = _config(client)
+        assert config.read_timeout >= 30  # type: ignore[attr-defined]
+        assert config.retries["total_max_attempts"] >= 5  # type: ignore[attr-defined]
 
 
-def test_the_profile_is_chosen_per_use_not_per_process() -> None:
-    # GIVEN one container, as the local stack runs the API and the workers in one process
-    container = Container(Settings(endpoint_url="http://127.0.0.1:9"))
-    # WHEN each side asks for its clients THEN the API side's are tight and the workers' generous
-    assert _config(container.ingest_queue._sqs).read_timeout == 1  # type: ignore[attr-defined]
-    assert _config(container.background_ingest_queue._sqs).read_timeout >= 30  # type: ignore[attr-defined]
-    # AND the adapters are separate objects, the request path's being the plain names
-    assert container.store is not container.background_store
-    assert _config(container.store._db).read_timeout == 1  # type: ignore[attr-defined]
+def test_one_process_playing_both_roles_has_one_client_per_role_and_one_session() -> None:
+    # GIVEN both roots in one process, as the local stack runs the API and the workers
+    api, worker = roots(LOCAL)
+    # THEN each role's adapters are its own, on one boto3 session, and the queues share the role's client
+    assert api.store is not worker.store and api.shared is worker.shared
+    assert api.ingest_queue._sqs is api.deliveries_queue._sqs  # type: ignore[attr-defined]
+    assert api.ingest_queue._sqs is not worker.ingest_queue._sqs  # type: ignore[attr-defined]
 
 
-def test_fakes_replace_the_adapters_of_both_profiles() -> None:
-    container = Container(Settings(endpoint_url="http://127.0.0.1:9"))
-    fake = object()
-    container.use(store=fake)
-    assert container.store is fake and container.background_store is fake
-    # ... and a fake handed to the constructor too
-    assert Container(Settings(), store=fake).background_store is fake
+def test_a_change_made_through_the_api_reaches_the_workers_caches_at_once() -> None:
+    # GIVEN both roots on one fake store, with caches that would keep an endpoint for a minute
+    clock = FakeClock()
+    store = MemoryStore(clock)
+    settings = Settings(endpoint_cache_seconds=60, allow_private_destinations=True, allow_http=True)
+    api, worker = roots(settings, clock, store=store, resolver=lambda host, port: ["10.0.0.1"])
+    endpoint, _, _ = api.endpoints.create(parse_create_endpoint({"url": "http://10.0.0.1/in"}), OPERATOR)
+    assert worker.endpoint_cache.get(endpoint.id).enabled
+    assert worker.routing_endpoint_cache.of(None)[0].enabled
+    # WHEN the API disables it
+    api.endpoints.set_enabled(endpoint.id, False, OPERATOR)
+    # THEN the sender's and the router's cached copies are gone, without waiting for the TTL
+    assert not worker.endpoint_cache.get(endpoint.id).enabled
+    assert not worker.routing_endpoint_cache.of(None)[0].enabled
+
+
+def test_a_fake_stands_for_the_role_and_its_best_effort_writes_and_unknown_parts_are_refused() -> None:
+    fake = MemoryStore(FakeClock())
+    api, worker = roots(Settings(), store=fake)
+    assert api.store is fake and api.best_effort_store is fake and worker.plain_store is fake
+    with pytest.raises(TypeError):
+        roots(Settings(), background_store=fake)
+    with pytest.raises(TypeError):
+        ApiRoot(Shared(Settings()), router=object())
+
+
+def test_the_roots_are_small_and_services_never_import_them() -> None:
+    # Each root stays readable; no service module reaches up into the composition roots.
+    for name in ("api", "worker", "base", "__init__"):
+        assert len((ROOT / "chalicelib" / "wiring" / f"{name}.py").read_text().splitlines()) <= 350
+    allowed = {"sealing.py", "backfill.py"}  # operator commands (python -m), which build a root to run
+    for path in (ROOT / "chalicelib").rglob("*.py"):
+        # chalicelib/api is a front door, as app.py is: its views reach the API's root
+        if "wiring" in path.parts or "api" in path.parts or path.name in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("chalicelib.wiring"), path

@@ -1,0 +1,152 @@
+"""Observability: metrics as CloudWatch EMF lines, JSON logs through the Powertools formatter, and tracing.
+
+Nothing here makes an AWS call: metrics are counted in memory and written to stdout once per invocation,
+where CloudWatch turns them into metrics; the log formatter and the tracer are imported only when set up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+class Metrics:
+    """Counters and timings, kept in memory and written once per invocation as CloudWatch EMF lines.
+
+    Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
+    invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
+    value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
+    reason]`` when a reason is given, so one line serves both. Timings (milliseconds) are written as one
+    line per name with every value observed.
+
+    Only ``DIMENSIONS`` (values from a small fixed set) become dimensions: every distinct value is a custom
+    metric billed per month, so a tenant id (source, application, endpoint) as a dimension would be a bill
+    that grows with tenants (10^5 sources: ~$18k a month). Any other keyword is dropped; ids belong in the
+    JSON log lines, where Logs Insights and Contributor Insights find them.
+    """
+
+    DIMENSIONS = frozenset({"reason"})
+
+    def __init__(
+        self,
+        namespace: str,
+        stage: str,
+        write: Callable[[str], Any] | None = None,
+        enabled: bool = True,
+        level: str = "INFO",
+    ) -> None:
+        self._namespace = namespace
+        # Lambda's log-level filter reads a line without "level" as INFO: at a stage's WARN it would drop
+        # every metric. The lines carry the stage's own level, so the filter always lets them through.
+        self._level = LAMBDA_LEVEL_NAMES.get(level.upper(), level.upper())
+        self._stage = stage
+        self._enabled = enabled
+        self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._timings: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+        self._write = write or _stdout_line
+
+    def count(self, name: str, **dimensions: str) -> None:
+        """Add one to ``name`` with the given dimensions (those outside ``DIMENSIONS`` are dropped)."""
+        kept = sorted((k, v) for k, v in dimensions.items() if k in self.DIMENSIONS)
+        key = (name, tuple(kept))
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + 1
+
+    def observe(self, name: str, milliseconds: float) -> None:
+        """Record one timing of ``name``."""
+        with self._lock:
+            self._timings.setdefault(name, []).append(round(float(milliseconds), 3))
+
+    def flush(self) -> None:
+        """Write what was counted and timed since the last flush."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            timings, self._timings = self._timings, {}
+        if not self._enabled:
+            return  # HOOKWAY_METRICS=false: counted, never written (the local stack's quiet log)
+        stamp = int(time.time() * 1000)
+        for (name, dimensions), value in counts.items():
+            finer = [k for k, _ in dimensions]
+            sets = [["stage"], ["stage", *finer]] if finer else [["stage"]]
+            self._write(self._line(stamp, name, "Count", value, sets, dict(dimensions)))
+        for name, values in timings.items():
+            self._write(self._line(stamp, name, "Milliseconds", values, [["stage"]], {}))
+
+    def _line(
+        self, stamp: int, name: str, unit: str, value: Any, sets: list[list[str]], dims: dict[str, str]
+    ) -> str:
+        doc = {
+            "_aws": {
+                "Timestamp": stamp,
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._namespace,
+                        "Dimensions": sets,
+                        "Metrics": [{"Name": name, "Unit": unit}],
+                    }
+                ],
+            },
+            "level": self._level,
+            "stage": self._stage,
+            **dims,
+            name: value,
+        }
+        return json.dumps(doc, separators=(",", ":"))
+
+
+def _stdout_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# Python's level names that Lambda's log-level filter spells otherwise: it reads a name it does not know
+# as INFO, so a stage filtering at WARN would drop its own warnings.
+LAMBDA_LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+def _lambda_level_name(record: logging.LogRecord) -> bool:
+    record.levelname = LAMBDA_LEVEL_NAMES.get(record.levelname, record.levelname)
+    return True
+
+
+def configure_logging(level: str) -> None:
+    """JSON log lines through the Powertools formatter on the ``hookway`` logger, once per process.
+
+    Every module logs to ``logging.getLogger("hookway.<module>")`` with ``extra=`` correlation fields
+    (message_id, source_id, application_id, endpoint_id, attempt, reason): the formatter renders them as
+    keys of one JSON object per line, which CloudWatch Logs Insights queries directly. Chalice has already
+    put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too. A
+    handler that asks to keep its own format (``keep_format = True``: the local stack's readable log) is
+    left as it is.
+    """
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    logger = logging.getLogger("hookway")
+    logger.setLevel(level)
+    logger.propagate = False
+    # RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose timestamp it cannot parse as INFO.
+    formatter = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
+    streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    if not streams:
+        handler = logging.StreamHandler(sys.stdout)
+        logger.addHandler(handler)
+        streams = [handler]
+    for handler in streams:
+        if not getattr(handler, "keep_format", False):
+            handler.setFormatter(formatter)
+            if _lambda_level_name not in handler.filters:
+                handler.addFilter(_lambda_level_name)
+
+
+def start_tracing() -> Any:
+    """The Powertools Tracer (X-Ray), made before any client so botocore is patched; only when the stage
+    turns tracing on, so it is never imported otherwise."""
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service="hookway")

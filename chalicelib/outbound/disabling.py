@@ -1,0 +1,44 @@
+"""One way to disable a failing endpoint: publish ``endpoint.disabled`` once, then disable it.
+
+The sender disables an endpoint when an attempt finds it failing for too long (or answered 410 Gone); the
+sweep does when no traffic came to find it. Both go through ``disable``, so the event, its dedupe key and
+the order (event first: a crash between the two still tells the operator) are the same on every path.
+"""
+
+from __future__ import annotations
+
+from chalicelib.models import Endpoint
+from chalicelib.ports import EventPublisher, Store
+
+
+def failed_too_long(endpoint: Endpoint, now: float, disable_after: float) -> bool:
+    """Whether the endpoint's failure clock has run for ``disable_after`` seconds."""
+    return endpoint.failing_since is not None and now - endpoint.failing_since >= disable_after
+
+
+def failing_reason(disable_after: float) -> str:
+    """The reason an endpoint that failed for too long is disabled with."""
+    return f"every attempt failed for {disable_after / 86400:g} days"
+
+
+def disable(
+    store: Store, publisher: EventPublisher | None, endpoint: Endpoint, reason: str, now: float
+) -> bool:
+    """Publish ``endpoint.disabled``, then disable; True if this call disabled it.
+
+    The event's id names this enabled state of the endpoint (its ``updated_at``), so workers racing to
+    disable it, the sweep meeting the sender, or a retried task, publish it once.
+    """
+    if publisher is not None:
+        publisher.operational(
+            "endpoint.disabled",
+            {
+                "endpoint_id": endpoint.id,
+                "application_id": endpoint.application_id,
+                "url": endpoint.url,
+                "reason": reason,
+            },
+            dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
+            application_id=endpoint.application_id,
+        )
+    return store.disable_endpoint(endpoint.id, reason, now)

@@ -1,0 +1,169 @@
+"""The workers' composition root: the queue consumers and the sweep, on background-profile clients.
+
+The router, the sender, the job runner, the dead-letter handler and the sweep wait longer on AWS and retry
+more than the API (``CLIENT_PROFILES``): SQS redelivers whatever they fail. What needs no secret reads
+the store beneath the sealing (``unsealed``), so it never calls KMS.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from chalicelib.wiring.base import Profile, Root
+
+if TYPE_CHECKING:
+    from chalicelib.caches import EndpointCache, SubscriptionCache
+    from chalicelib.jobs import JobRunner
+    from chalicelib.outbound.dead_letters import DeadLetters
+    from chalicelib.outbound.delivery import Sender
+    from chalicelib.outbound.routing import Router
+    from chalicelib.ports import Queue, Store
+    from chalicelib.publish import Publisher
+    from chalicelib.sweep import Sweep
+
+
+class WorkerRoot(Root):
+    """The queue consumers' and the sweep's services, each built on first use."""
+
+    profile: Profile = "background"
+
+    @cached_property
+    def plain_store(self) -> Store:
+        """The store with secrets left sealed: for the parts that need none (and may not use KMS)."""
+        from chalicelib.sealing import unsealed
+
+        return unsealed(self.store)
+
+    @cached_property
+    def deliveries_dlq(self) -> Queue:
+        """The deliveries dead-letter queue (its handler deletes what it ended)."""
+        return self._queue(self.settings.deliveries_dlq_url)
+
+    @cached_property
+    def endpoint_cache(self) -> EndpointCache:
+        """Endpoints cached briefly for the sender (secrets opened: it signs)."""
+        return self._endpoint_cache(self.store)
+
+    @cached_property
+    def routing_endpoint_cache(self) -> EndpointCache:
+        """Endpoints as the router matches them: secrets left sealed."""
+        return self._endpoint_cache(self.plain_store)
+
+    def _endpoint_cache(self, store: Store) -> EndpointCache:
+        from chalicelib.caches import EndpointCache
+
+        cache = EndpointCache(store, self.clock, self.settings.endpoint_cache_seconds)
+        self.shared.endpoint_caches.watch(cache)
+        return cache
+
+    @cached_property
+    def subscriptions(self) -> SubscriptionCache:
+        """The router's endpoints by subscription page, reloaded only when an owner's version moves."""
+        from chalicelib.caches import SubscriptionCache
+
+        cache = SubscriptionCache(
+            self.plain_store,
+            self.clock,
+            check_seconds=self.settings.endpoint_cache_seconds,
+            max_endpoints=self.settings.router_cache_endpoints,
+        )
+        self.shared.endpoint_caches.watch(cache)
+        return cache
+
+    @cached_property
+    def router(self) -> Router:
+        """The ingest queue's consumer: dedupe, store, fan out."""
+        from chalicelib.outbound.routing import EndpointFanout, Router
+
+        return Router(
+            store=self.store,
+            blobs=self.blobs,
+            fanout=EndpointFanout(
+                self.routing_endpoint_cache,
+                self.deliveries_queue,
+                subscriptions=self.subscriptions,
+                store=self.store,
+                chunks=self.ingest_queue,
+            ),
+            clock=self.clock,
+            retention_seconds=self.settings.retention_seconds,
+            inline_body_bytes=self.settings.inline_body_bytes,
+            count=self.count,
+            tally=self.tally(),
+        )
+
+    @cached_property
+    def publisher(self) -> Publisher:
+        """Publishes the sender's and the sweep's operational events (``endpoint.disabled``, ...)."""
+        from chalicelib.publish import Publisher
+
+        return Publisher(store=self.store, queue=self.ingest_queue, clock=self.clock, ids=self.ids)
+
+    @cached_property
+    def sender(self) -> Sender:
+        """The deliveries queue's consumer: claim, sign, POST, record, retry."""
+        from chalicelib.outbound.delivery import Sender
+
+        return Sender(
+            store=self.store,
+            blobs=self.blobs,
+            queue=self.deliveries_queue,
+            transport=self.transport,
+            endpoints=self.endpoint_cache,
+            publisher=self.publisher,
+            clock=self.clock,
+            rand=self.rand,
+            disable_after=self.settings.disable_after_seconds,
+            lease_seconds=self.settings.delivery_lease_seconds,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.count,
+            observe=self.metrics.observe,
+            tally=self.tally(),
+            certificate_prefixes=self.certificate_prefixes,
+            health_memory_seconds=self.settings.endpoint_cache_seconds,
+        )
+
+    @cached_property
+    def job_runner(self) -> JobRunner:
+        """Runs the job steps the ingest queue's consumer hands over (secrets stay sealed: none needs one)."""
+        from chalicelib.endpoints import ApplicationEndpointsDeletion
+        from chalicelib.jobs import JobRunner, StepHandler
+        from chalicelib.outbound.recovery import Recovery
+
+        store = self.plain_store
+        recovery = Recovery(
+            store=store, queue=self.deliveries_queue, endpoints=self.routing_endpoint_cache, clock=self.clock
+        )
+        handlers: dict[str, StepHandler] = {
+            "application.delete": ApplicationEndpointsDeletion(store, self.shared.endpoint_caches),
+            "endpoint.recover": recovery.recover_step,
+            "endpoint.replay": recovery.replay_step,
+        }
+        return JobRunner(store=store, queue=self.ingest_queue, clock=self.clock, handlers=handlers)
+
+    @cached_property
+    def dead_letters(self) -> DeadLetters:
+        """Ends the deliveries of tasks that reached the deliveries dead-letter queue."""
+        from chalicelib.outbound.dead_letters import DeadLetters
+
+        return DeadLetters(
+            store=self.plain_store,
+            clock=self.clock,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.count,
+            tally=self.tally(),
+        )
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        """The scheduled sweep: endpoint health without traffic, from the attention index, in bounded runs."""
+        from chalicelib.sweep import Sweep
+
+        return Sweep(
+            store=self.plain_store,  # secrets stay sealed: the sweep needs none
+            publisher=self.publisher,
+            clock=self.clock,
+            disable_after=self.settings.disable_after_seconds,
+            count=self.count,
+        )
