@@ -1,7 +1,7 @@
 """Figure 4: AWS calls per accepted webhook on the ingest path, against moto's server over HTTP.
 
 moto runs as a child process on loopback with the stack deployed from ``infra/stack.py``
-(``local.emulator``); the app is pointed at it through the environment exactly as ``tests/stack.py`` does.
+(``local.emulator``); the app is pointed at it through the environment exactly as ``testkit/stack.py`` does.
 Every boto3 client the container makes gets botocore ``before-call`` (API calls) and ``before-send`` (HTTP
 attempts, retries included) hooks. After one warm-up webhook, N GitHub-signed webhooks go through the app
 in-process (``app(event, context)``); then the router consumes them as the SQS trigger would.

@@ -133,7 +133,7 @@ def cold_start(quick: bool) -> list[Row]:
     from infra.deploy import runtime_python
     from infra.package import stage_project
     from local import emulator
-    from tests import aws
+    from testkit import aws
 
     say("== 13. cold start on python3.13: fresh interpreter to the first 202 (real boto3 against moto)")
     python = runtime_python()

@@ -32,7 +32,7 @@ USABLE = (
 
 
 def _seed(stack: Any, receivers: Any) -> dict[str, str]:
-    from tests.stack import github_headers, wait_until
+    from testkit.stack import github_headers, wait_until
 
     source = stack.github_source()
     application = stack.request("POST", "/v1/applications", admin=True, json_body={"name": "Bench"}).json()
@@ -61,8 +61,8 @@ def _seed(stack: Any, receivers: Any) -> dict[str, str]:
 
 def _load(browser: Any, stack: Any, route: str) -> tuple[float, list[tuple[str, bytes]], list[str]]:
     """One cold load: ms until usable, (url, body) of every response, the /v1 calls made."""
+    from testkit.stack import ADMIN_KEY
     from tests.browser.harness import DESKTOP
-    from tests.stack import ADMIN_KEY
 
     context = browser.new_context(viewport=DESKTOP)
     try:
@@ -98,9 +98,9 @@ def run(quick: bool) -> list[Row]:
     """Measure the console on one stack."""
     from playwright.sync_api import sync_playwright
 
+    from testkit.receivers import Receivers
+    from testkit.stack import Stack
     from tests.browser.harness import launch
-    from tests.receivers import Receivers
-    from tests.stack import Stack
 
     loads = 3 if quick else 10
     say("== 16. console first load, time to a usable overview, API calls per page view (headless Chromium)")

@@ -1,8 +1,8 @@
 """Figure 8: AWS calls per delivered webhook, inbound request to the sender's success, against moto's server.
 
 moto runs as a child process on loopback with the stack deployed from ``infra/stack.py``
-(``local.emulator``); the app is pointed at it through the environment as ``tests/stack.py`` does, and one
-endpoint (no filter) points at a real receiver on loopback (``tests.receivers``). Every boto3 client the
+(``local.emulator``); the app is pointed at it through the environment as ``testkit/stack.py`` does, and one
+endpoint (no filter) points at a real receiver on loopback (``testkit.receivers``). Every boto3 client the
 container makes is watched (``bench.aws_calls.CallCounter`` plus DynamoDB capacity and SQS payload hooks).
 After one warm-up webhook end to end (caches filled, connections open), N GitHub-signed 1 KB webhooks go:
 
@@ -296,7 +296,7 @@ def measure(quick: bool, *, tenant: bool = False) -> Counts:
 
 def _measure_on_moto(n: int) -> dict[bool, Counts]:
     from local import emulator
-    from tests.receivers import Receivers
+    from testkit.receivers import Receivers
 
     port = emulator.free_port()
     started = time.perf_counter()
@@ -323,7 +323,7 @@ def _measure_on_moto(n: int) -> dict[bool, Counts]:
 
 def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, tenant: bool) -> Counts:
     from local.worker import Worker
-    from tests import aws
+    from testkit import aws
 
     counter = CapacityCounter()
     app_module, container = _wired_app(counter)

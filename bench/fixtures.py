@@ -188,7 +188,7 @@ def app_on_fakes() -> tuple[Any, Any, str]:
     use_bench_environment()
     import app as app_module
     from chalicelib import wiring
-    from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
+    from testkit.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
     wiring.reset()
     from chalicelib.api.sources import parse_create as parse_create_source

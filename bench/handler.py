@@ -2,7 +2,7 @@
 
 Both apps are called as Lambda calls them, ``app(event, context)`` with an API Gateway proxy event for
 ``POST /in/{source_id}`` (a 1 KB GitHub-signed JSON body). Hookway's container is the real one with its
-AWS adapters (state store, ingest queue, blob store) replaced by the in-memory fakes of ``tests/fakes.py``,
+AWS adapters (state store, ingest queue, blob store) replaced by the in-memory fakes of ``testkit/fakes.py``,
 so the figure is Hookway's own CPU on the warm path: Chalice routing and middleware, verification, the
 envelope, the metric line. The bare app has one POST route answering ``{"id": "x"}`` with 202.
 CPU time is ``time.process_time`` over a batch of requests, best of several alternating batches.

@@ -55,7 +55,7 @@ def cold_first_request() -> dict[str, Any]:
         # Everything from here to the answer is the cold path: the container, the fakes, the first request.
         from chalicelib import wiring
         from chalicelib.models import Secret, Source, Verification
-        from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
+        from testkit.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
         container = wiring.api_root()
         store = MemoryStore(container.clock)

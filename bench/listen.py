@@ -1,7 +1,7 @@
 """Figure 13: ``hookway listen`` latency, publish to the local receiver, against a plain endpoint's.
 
 The local stack of the end-to-end tests (moto server, API server, one worker per queue, each its own
-process), a real receiver on loopback (``tests.receivers``) and the installed ``hookway listen --forward``
+process), a real receiver on loopback (``testkit.receivers``) and the installed ``hookway listen --forward``
 as its own process. Events are published one at a time; a latency is from just before ``POST
 /v1/messages`` to the moment the receiver starts reading the request. The reference is the same, to an
 ordinary endpoint at the same receiver (the sender POSTs it directly), measured in the same run.
@@ -47,8 +47,8 @@ def _latencies(stack: Any, receivers: Any, path: str, event_type: str, n: int) -
 
 def run(quick: bool) -> list[Row]:
     """Measure both paths on one stack."""
-    from tests.receivers import Receivers
-    from tests.stack import ADMIN_KEY, Stack
+    from testkit.receivers import Receivers
+    from testkit.stack import ADMIN_KEY, Stack
 
     n = 10 if quick else 40
     with tempfile.TemporaryDirectory() as logs:

@@ -128,8 +128,8 @@ def measure() -> dict[str, dict[str, Any]]:
     from infra.deploy import runtime_python
     from infra.package import stage_project
     from local import emulator
-    from tests import aws
-    from tests.receivers import Receivers
+    from testkit import aws
+    from testkit.receivers import Receivers
 
     python = runtime_python()
     project = BUILD / "memory"

@@ -2,10 +2,10 @@
 
 Both use the workers' own sender (``chalicelib.wiring.worker.WorkerRoot.sender``: real ``egress.Transport`` with
 private destinations allowed, as the local stage has them; the metric line per delivery), with the AWS side
-replaced by the in-memory fakes of ``tests/fakes.py``. Delivery tasks are made the way production makes them:
+replaced by the in-memory fakes of ``testkit/fakes.py``. Delivery tasks are made the way production makes them:
 ``Publisher.publish`` onto the (fake) ingest queue, ``Router.route`` into the (fake) deliveries queue.
 
-6. A batch of 10 deliveries to a real loopback receiver (``tests.receivers.Receivers``) that answers each
+6. A batch of 10 deliveries to a real loopback receiver (``testkit.receivers.Receivers``) that answers each
    POST after 200 ms: ``Sender.handle_many`` (the thread pool the ``deliver`` handler uses) against the same
    10 tasks handled one after another, wall time, alternating rounds.
 7. Sender CPU per delivery (``time.process_time``) to a fast receiver in a separate process (so its CPU is
@@ -46,7 +46,7 @@ class Outbound:
     def __init__(self) -> None:
         from chalicelib.config import Settings
         from chalicelib.wiring import roots
-        from tests.fakes import MemoryBlobs, MemoryQueue, MemoryStore
+        from testkit.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
         env = {
             **os.environ,
@@ -110,7 +110,7 @@ def _check(outcomes: list[Any], what: str) -> None:
 
 def run_batch(quick: bool) -> list[Row]:
     """Measure and print figure 6; return its table rows."""
-    from tests.receivers import Receivers, Step
+    from testkit.receivers import Receivers, Step
 
     say(
         f"== 6. a batch of {BATCH} deliveries to a loopback receiver answering after "
@@ -165,7 +165,7 @@ def run_batch(quick: bool) -> list[Row]:
             note=f"wall time of Sender.handle_many on {BATCH} tasks vs the same {BATCH} handled one after "
             f"another (reference), {speedup:.1f}x faster (target: at least {TARGET_SPEEDUP:g}x, i.e. ratio "
             f"<= {1 / TARGET_SPEEDUP:g}); real egress.Transport to a loopback receiver that answers after "
-            f"{SLOW_SECONDS * 1000:.0f} ms (tests.receivers), AWS side on in-memory fakes; best of {rounds} "
+            f"{SLOW_SECONDS * 1000:.0f} ms (testkit.receivers), AWS side on in-memory fakes; best of {rounds} "
             "alternating rounds",
         )
     ]

@@ -1,8 +1,8 @@
 """Figure 10: the local pipeline end to end, against the emulator's own raw SQS rate measured the same way.
 
-The local stack of the end-to-end tests (``tests.stack.Stack``: moto server, the API server and queue workers,
+The local stack of the end-to-end tests (``testkit.stack.Stack``: moto server, the API server and queue workers,
 each its own process) with 2 ingest workers and 2 deliveries workers, one endpoint (no filter) at a real
-receiver on loopback (``tests.receivers``, in this process). ``THREADS`` client threads, each with one
+receiver on loopback (``testkit.receivers``, in this process). ``THREADS`` client threads, each with one
 keep-alive connection, POST N GitHub-signed 1 KB webhooks to ``/in/{source_id}``; a message's latency is from
 just before its POST to the moment the receiver starts reading its delivery, the throughput is N over the
 time from the first POST to the last delivery.
@@ -133,7 +133,7 @@ def consume(endpoint: str, queue_url: str) -> None:
 
 
 def _raw(stack: Any, n: int, size: int, probes: int) -> dict[str, Any]:
-    from tests import aws
+    from testkit import aws
 
     sqs = stack.sqs
     url = sqs.create_queue(QueueName=f"bench-raw-{uuid.uuid4().hex[:8]}")["QueueUrl"]
@@ -306,8 +306,8 @@ def _show(name: str, r: dict[str, Any]) -> None:
 
 def run(quick: bool) -> list[Row]:
     """Measure and print figure 10; return its table rows."""
-    from tests.receivers import Receivers
-    from tests.stack import Stack
+    from testkit.receivers import Receivers
+    from testkit.stack import Stack
 
     n, probes = (100, 10) if quick else (300, 20)
     say(

@@ -257,6 +257,24 @@ DATA_MODEL_KEYS: tuple[tuple[str, str, str, float, str], ...] = (
 )
 
 
+def items_markdown() -> str:
+    """The data-model document's item table, from the key catalogue the adapter modules declare."""
+    from chalicelib.aws.dynamodb import catalogue
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| item | `pk` / `sk` | gsi1 | gsi2 | gsi3 |", "|---|---|---|---|---|"]
+    for kind in catalogue():
+        key = f"`{cell(kind.pk)}` / `{cell(kind.sk)}`" + (f" ({cell(kind.note)})" if kind.note else "")
+        indexes = [
+            f"`{cell(g.split(' / ')[0])}` / {cell(g.split(' / ', 1)[1])}" if g else ""
+            for g in (kind.gsi1, kind.gsi2, kind.gsi3)
+        ]
+        lines.append(f"| {kind.item} | {key} | " + " | ".join(indexes) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def key_rates_markdown(shards: int) -> str:
     """The data-model document's table of write rates per partition key (``docs/data-model.md``)."""
     lines = [
@@ -283,7 +301,7 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
     from bench.fixtures import ingest_event, json_body, lambda_context
     from chalicelib.scope import OPERATOR
     from local.worker import Worker
-    from tests import aws
+    from testkit import aws
 
     counter = ScaleCounter()
     app_module, container = _wired_app(counter)
@@ -358,7 +376,7 @@ def _on_moto(n: int) -> list[Load]:
     from bench.aws_calls import _environment
     from bench.fixtures import emulated_env
     from local import emulator
-    from tests.receivers import Receivers
+    from testkit.receivers import Receivers
 
     port = emulator.free_port()
     moto = emulator.start_moto(port)
@@ -482,7 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.scale", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer webhooks per load")
     parser.add_argument("--doc", action="store_true", help="print the data-model document's rate table")
+    parser.add_argument("--items", action="store_true", help="print the data-model document's item table")
     args = parser.parse_args(argv)
+    if args.items:
+        print(items_markdown(), end="")
+        return 0
     if args.doc:
         from chalicelib.aws.codec import INDEX_SHARDS
 

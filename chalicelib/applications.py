@@ -19,7 +19,7 @@ from chalicelib.commands import UNSET, CreateApplication, UpdateApplication
 from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import Application, Job, JobPlan
-from chalicelib.ports import JobStarter, Page, PageRequest, Store
+from chalicelib.ports import ApplicationStore, JobStarter, Page, PageRequest
 from chalicelib.scope import Scope
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class ApplicationService:
 
     def __init__(
         self,
-        store: Store,
+        store: ApplicationStore,
         clock: Callable[[], float],
         *,
         jobs: JobStarter | None = None,

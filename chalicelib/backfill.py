@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.ports import Store
+from chalicelib.ports import BackfillStore
 
 log = logging.getLogger("hookway.backfill")
 
@@ -84,7 +84,7 @@ class _Position:
 class Backfill:
     """The backfill over one store, in bounded steps (see the module's doc)."""
 
-    def __init__(self, store: Store, *, mark: bool = True, page_size: int = PAGE_SIZE) -> None:
+    def __init__(self, store: BackfillStore, *, mark: bool = True, page_size: int = PAGE_SIZE) -> None:
         self._store = store
         self._mark = mark
         self._page_size = page_size

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from chalicelib.errors import NotFoundError
 from chalicelib.models import Application, Endpoint, Source
-from chalicelib.ports import Store
+from chalicelib.ports import ApplicationStore, EndpointStore, SourceStore, SubscriptionReader
 from chalicelib.ttlcache import Lru, TtlCache
 
 LEGACY_OWNERS = 100  # owners not yet backfilled whose full listings the router holds (as before pages)
@@ -32,7 +32,7 @@ log = logging.getLogger("hookway.caches")
 class SourceCache:
     """Sources read through a short-lived cache, so the warm ingest path makes no DynamoDB call."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+    def __init__(self, store: SourceStore, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
         self._entries: TtlCache[str, Source | None] = TtlCache(clock, ttl)
 
@@ -61,7 +61,7 @@ class EndpointCache:
     applications loads a handful of endpoints per message, not every endpoint there is.
     """
 
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+    def __init__(self, store: EndpointStore, clock: Callable[[], float], ttl: float) -> None:
         self._owners: TtlCache[str | None, list[Endpoint]] = TtlCache(clock, ttl, limit=100)
         self._ids: TtlCache[str, Endpoint] = TtlCache(clock, ttl)
         self._store = store
@@ -83,7 +83,7 @@ class EndpointCache:
 class ApplicationCache:
     """Applications read through a short-lived cache, like sources: a publish makes no consistent read."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], ttl: float) -> None:
+    def __init__(self, store: ApplicationStore, clock: Callable[[], float], ttl: float) -> None:
         self._store = store
         self._entries: TtlCache[str, Application | None] = TtlCache(clock, ttl)
         self._uids: TtlCache[str, str | None] = TtlCache(clock, ttl)
@@ -122,7 +122,12 @@ class SubscriptionCache:
     """
 
     def __init__(
-        self, store: Store, clock: Callable[[], float], *, check_seconds: float, max_endpoints: int
+        self,
+        store: SubscriptionReader,
+        clock: Callable[[], float],
+        *,
+        check_seconds: float,
+        max_endpoints: int,
     ) -> None:
         self._store = store
         self._clock = clock

@@ -15,7 +15,14 @@ from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, signing_mo
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import parse_reference, public_reference
 from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
-from chalicelib.ports import ApplicationResolver, EndpointChanges, Page, PageRequest, Store
+from chalicelib.ports import (
+    ApplicationResolver,
+    EndpointAdminStore,
+    EndpointChanges,
+    EndpointStore,
+    Page,
+    PageRequest,
+)
 from chalicelib.scope import Scope
 
 MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
@@ -184,7 +191,7 @@ class EndpointService:
 
     def __init__(
         self,
-        store: Store,
+        store: EndpointAdminStore,
         clock: Callable[[], float],
         *,
         allow_private: bool,
@@ -472,7 +479,7 @@ class ApplicationEndpointsDeletion:
     is simply not there any more, so a step that runs again deletes nothing twice.
     """
 
-    def __init__(self, store: Store, changes: EndpointChanges | None = None) -> None:
+    def __init__(self, store: EndpointStore, changes: EndpointChanges | None = None) -> None:
         self._store = store
         self._changes = changes or _NO_CACHES
 

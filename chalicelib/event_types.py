@@ -16,7 +16,7 @@ from chalicelib import json_schema
 from chalicelib.commands import UNSET, CreateEventType, EventTypeChanges
 from chalicelib.errors import HookwayError, NotFoundError, UnprocessableError, ValidationError
 from chalicelib.models import EventType
-from chalicelib.ports import Page, PageRequest, Store
+from chalicelib.ports import EventTypeStore, Page, PageRequest
 from chalicelib.scope import Scope
 from chalicelib.ttlcache import TtlCache
 
@@ -42,7 +42,7 @@ class EventTypeService:
 
     def __init__(
         self,
-        store: Store,
+        store: EventTypeStore,
         clock: Callable[[], float],
         *,
         ttl: float = 10.0,

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from chalicelib.errors import HookwayError, NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.models import Job, JobPlan
-from chalicelib.ports import Queue, Store
+from chalicelib.ports import JobStore, Queue
 from chalicelib.scope import Scope
 
 log = logging.getLogger("hookway.jobs")
@@ -75,7 +75,7 @@ def is_step_task(body: str) -> bool:
 class Jobs:
     """The API's side: start a job (store it, queue its first step) and read one, scoped to its caller."""
 
-    def __init__(self, *, store: Store, queue: Queue, clock: Callable[[], float]) -> None:
+    def __init__(self, *, store: JobStore, queue: Queue, clock: Callable[[], float]) -> None:
         self._store = store
         self._queue = queue
         self._clock = clock
@@ -123,7 +123,7 @@ class JobRunner:
     def __init__(
         self,
         *,
-        store: Store,
+        store: JobStore,
         queue: Queue,
         clock: Callable[[], float],
         handlers: Mapping[str, StepHandler],

@@ -19,11 +19,11 @@ from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
 from chalicelib.ports import (
     ApplicationResolver,
     BlobStore,
+    DeliveryHistory,
     EndpointLookup,
     MessageQuery,
     Page,
     PageRequest,
-    Store,
     decode_cursor,
     encode_cursor,
 )
@@ -126,7 +126,7 @@ class MessageService:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryHistory,
         blobs: BlobStore,
         ids: MessageIds,
         applications: ApplicationResolver,

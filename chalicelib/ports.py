@@ -1,7 +1,11 @@
 """The ports: what the services need from the outside world, as ``typing.Protocol``s.
 
-Services import these and never an adapter. The DynamoDB, SQS and S3 adapters live in ``chalicelib.aws``;
-the in-memory fakes in ``tests/fakes.py``. One contract suite (``tests/integration/test_contracts.py``)
+One port per aggregate of the table (``SourceStore``, ``MessageStore``, ``AttemptStore``, ``EndpointStore``,
+...), a union of a few where one consumer spans aggregates (``SenderStore``, ``DeliveryHistory``, ...), and
+``Store``, all of them, which only the wiring names. Services import these and never an adapter. The
+DynamoDB, SQS and S3 adapters live in ``chalicelib.aws`` (``chalicelib.aws.dynamodb``: one module per
+aggregate); the in-memory fakes in ``testkit`` (one per port). One contract suite per port
+(``tests/integration/contracts/``; messages and attempts still ``tests/integration/test_contracts.py``)
 runs against both, so they cannot drift apart.
 
 Cursors are opaque to every caller: a cursor is an adapter's *position* (a short list of strings, such as
@@ -164,11 +168,15 @@ class BlobStore(Protocol):
         """The bytes under a key, or NotFoundError."""
 
 
-class Store(Protocol):
-    """What the services need from durable state."""
+class Reachable(Protocol):
+    """Whether the table answers at all (the health check)."""
 
     def ping(self) -> None:
         """Raise StorageError unless the table answers."""
+
+
+class SourceStore(Protocol):
+    """Sources (``SRC#``): the inbound configuration, by id and oldest first."""
 
     def put_source(self, source: Source) -> None:
         """Create or replace a source."""
@@ -181,6 +189,26 @@ class Store(Protocol):
 
     def delete_source(self, source_id: str) -> None:
         """Delete a source, or NotFoundError."""
+
+
+class RejectionStore(Protocol):
+    """A source's recent rejections and their counters (``SRC#`` ring slots): best effort."""
+
+    def record_rejections(
+        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
+    ) -> None:
+        """In one write: keep ``sample`` in ring slot ``slot`` of its source (shown until ``until``) and add
+        ``counts`` (rejections per reason code since the last write) to the source's counters."""
+
+    def list_rejections(self, source_id: str) -> list[Rejection]:
+        """The recent rejections of a source, newest first."""
+
+    def rejection_counts(self, source_id: str) -> dict[str, int]:
+        """How many rejections per reason code a source has had."""
+
+
+class MessageStore(Protocol):
+    """Messages (``MSG#``): stored once per replay window, read by id, searched by index."""
 
     def store_message(self, message: Message, now: float) -> bool:
         """Store a message unless another one with its id is live in its replay window.
@@ -206,23 +234,57 @@ class Store(Protocol):
         ``MAX_EXAMINED`` candidates: it may then hold fewer than ``limit`` messages and still have a cursor.
         """
 
-    def record_rejections(
-        self, sample: Rejection, counts: Mapping[str, int], *, slot: int, until: int
-    ) -> None:
-        """In one write: keep ``sample`` in ring slot ``slot`` of its source (shown until ``until``) and add
-        ``counts`` (rejections per reason code since the last write) to the source's counters."""
 
-    def list_rejections(self, source_id: str) -> list[Rejection]:
-        """The recent rejections of a source, newest first."""
+class FanoutStore(Protocol):
+    """A big message's fan-out pages (``MSG#`` / ``FAN#``): the endpoint ids it matched, page by page."""
 
-    def rejection_counts(self, source_id: str) -> dict[str, int]:
-        """How many rejections per reason code a source has had."""
+    def put_fanout_page(self, page: FanoutPage) -> None:
+        """Store one page of a message's matched endpoint ids (a rewrite of the same page is harmless)."""
+
+    def get_fanout_page(self, message_id: str, number: int) -> FanoutPage | None:
+        """One fan-out page of a message, or None."""
+
+    def count_fanout_page(self, message_id: str, receipt_id: str, number: int, count: int) -> None:
+        """Add a written fan-out page to its message's ``endpoint_count`` once (a second call is a no-op;
+        so is a call for another storing of the message id than ``receipt_id``'s)."""
+
+
+class AttemptStore(Protocol):
+    """Attempts (``MSG#`` / ``ATT#``): the claim on a delivery and its outcomes, by message and by endpoint."""
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        """Create an attempt unless it exists and is finished or still leased; True if claimed."""
+
+    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
+        """One attempt, or None."""
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Record an attempt's outcome if the caller still holds its claim."""
+
+    def list_attempts(self, message_id: str) -> list[Attempt]:
+        """Every attempt of a message, newest first (only for messages with inline endpoints)."""
+
+    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """A page of a message's attempts in key order (by endpoint, storing, number): bounded reads."""
+
+    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
+        """The latest attempt of one delivery in one storing of a message, or None (one bounded read)."""
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first."""
+
+
+class EndpointStore(Protocol):
+    """Endpoints (``EP#``): by id, by owner, in batches."""
 
     def put_endpoint(self, endpoint: Endpoint) -> None:
         """Create or replace an endpoint."""
 
     def get_endpoint(self, endpoint_id: str) -> Endpoint:
         """The endpoint, or NotFoundError."""
+
+    def get_endpoints(self, endpoint_ids: Sequence[str]) -> list[Endpoint]:
+        """The endpoints with these ids that exist, in that order (batched reads)."""
 
     def list_endpoints(self, *, application_id: str | None, limit: int, cursor: str | None) -> Page[Endpoint]:
         """The endpoints of one owner (an application, None: the operator's own), oldest first."""
@@ -232,6 +294,32 @@ class Store(Protocol):
 
     def delete_endpoint(self, endpoint_id: str) -> None:
         """Delete an endpoint, or NotFoundError."""
+
+
+class EndpointHealthStore(Protocol):
+    """An endpoint's failure clock and disabling, and the "needs attention" index over them."""
+
+    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
+        """Record since when an endpoint has failed without a success (None: it is healthy)."""
+
+    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
+        """Disable an enabled endpoint; True if this call disabled it."""
+
+    def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
+        """Endpoints of every owner that are failing or disabled, the most recent change first.
+
+        Never a scan: only such endpoints are indexed (each save, failure and disable keeps the entry).
+        """
+
+    def attention_due(
+        self, until: float, *, after: float | None, limit: int, cursor: str | None
+    ) -> Page[Endpoint]:
+        """Endpoints whose "needs attention" entry changed in ``(after, until]`` (``after`` None: from the
+        first), at most ``limit`` a page; reads that index range only, never every endpoint."""
+
+
+class SubscriptionStore(Protocol):
+    """An owner's subscription pages (``SUBS#``): its endpoint ids in pages of ``SUBSCRIPTION_PAGE``, and its version."""
 
     def owner_version(self, application_id: str | None) -> tuple[int, int]:
         """An owner's endpoint version (it moves on every change that can alter matching) and how many
@@ -254,81 +342,9 @@ class Store(Protocol):
     def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
         """The endpoint ids of one subscription page of an owner (at most ``SUBSCRIPTION_PAGE``)."""
 
-    def get_endpoints(self, endpoint_ids: Sequence[str]) -> list[Endpoint]:
-        """The endpoints with these ids that exist, in that order (batched reads)."""
 
-    def put_fanout_page(self, page: FanoutPage) -> None:
-        """Store one page of a message's matched endpoint ids (a rewrite of the same page is harmless)."""
-
-    def get_fanout_page(self, message_id: str, number: int) -> FanoutPage | None:
-        """One fan-out page of a message, or None."""
-
-    def count_fanout_page(self, message_id: str, receipt_id: str, number: int, count: int) -> None:
-        """Add a written fan-out page to its message's ``endpoint_count`` once (a second call is a no-op;
-        so is a call for another storing of the message id than ``receipt_id``'s)."""
-
-    def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
-        """Record since when an endpoint has failed without a success (None: it is healthy)."""
-
-    def disable_endpoint(self, endpoint_id: str, reason: str, now: float) -> bool:
-        """Disable an enabled endpoint; True if this call disabled it."""
-
-    def attention_endpoints(self, *, limit: int) -> list[Endpoint]:
-        """Endpoints of every owner that are failing or disabled, the most recent change first.
-
-        Never a scan: only such endpoints are indexed (each save, failure and disable keeps the entry).
-        """
-
-    def attention_due(
-        self, until: float, *, after: float | None, limit: int, cursor: str | None
-    ) -> Page[Endpoint]:
-        """Endpoints whose "needs attention" entry changed in ``(after, until]`` (``after`` None: from the
-        first), at most ``limit`` a page; reads that index range only, never every endpoint."""
-
-    def get_checkpoint(self, name: str) -> str | None:
-        """Where the scheduled job ``name`` stopped (what it saved), or None."""
-
-    def put_checkpoint(self, name: str, value: str) -> None:
-        """Save where the scheduled job ``name`` stopped, for its next run."""
-
-    def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
-        """Add to one hour's counters (``hour``: its start, unix seconds) in one write; kept a few weeks."""
-
-    def get_counts(self, hours: Sequence[int]) -> dict[int, dict[str, int]]:
-        """The counters of these hours; an hour nothing was counted in is absent."""
-
-    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
-        """Create an attempt unless it exists and is finished or still leased; True if claimed."""
-
-    def get_attempt(self, message_id: str, endpoint_id: str, generation: str, number: int) -> Attempt | None:
-        """One attempt, or None."""
-
-    def finish_attempt(self, attempt: Attempt) -> bool:
-        """Record an attempt's outcome if the caller still holds its claim."""
-
-    def put_pulled(self, pulled: Pulled) -> None:
-        """Keep a delivery for a listen session's CLI to pull."""
-
-    def list_pulled(self, endpoint_id: str, *, after: str | None, limit: int) -> list[Pulled]:
-        """A listen session's waiting deliveries queued after the cursor ``after``, oldest first."""
-
-    def get_pulled(self, endpoint_id: str, seq: str) -> Pulled | None:
-        """One waiting delivery, or None."""
-
-    def delete_pulled(self, endpoint_id: str, seq: str) -> None:
-        """Forget a waiting delivery (its outcome was reported); no error if it is gone."""
-
-    def list_attempts(self, message_id: str) -> list[Attempt]:
-        """Every attempt of a message, newest first (only for messages with inline endpoints)."""
-
-    def message_attempts(self, message_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
-        """A page of a message's attempts in key order (by endpoint, storing, number): bounded reads."""
-
-    def latest_attempt(self, message_id: str, endpoint_id: str, generation: str) -> Attempt | None:
-        """The latest attempt of one delivery in one storing of a message, or None (one bounded read)."""
-
-    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
-        """Attempts to an endpoint, newest first."""
+class ApplicationStore(Protocol):
+    """Applications (``APP#``, ``APPUID#``): tenants, their unique uid and their tokens' revocation."""
 
     def create_application(self, application: Application) -> None:
         """Store a new application; ConflictError ``uid_taken`` if its uid belongs to another one."""
@@ -351,17 +367,9 @@ class Store(Protocol):
     def revoke_tokens(self, application_id: str, before: float) -> None:
         """Revoke every portal token of an application issued before ``before``."""
 
-    def put_session(self, digest: str, expires_at: float) -> None:
-        """Keep a console session (by a keyed digest of its id) until ``expires_at``."""
 
-    def session_expires_at(self, digest: str) -> float | None:
-        """When a console session ends, or None if there is none (signed out, or gone with its TTL)."""
-
-    def delete_session(self, digest: str) -> None:
-        """End a console session (a missing one is no error)."""
-
-    def end_sessions(self) -> int:
-        """End every console session; returns how many there were."""
+class EventTypeStore(Protocol):
+    """The event type catalog (``ET#``)."""
 
     def put_event_type(self, event_type: EventType) -> None:
         """Create or replace a catalog entry."""
@@ -375,12 +383,70 @@ class Store(Protocol):
     def delete_event_type(self, name: str) -> None:
         """Delete a catalog entry, or NotFoundError."""
 
+
+class SessionStore(Protocol):
+    """Console sessions (``SESSION#``), by a keyed digest of their id."""
+
+    def put_session(self, digest: str, expires_at: float) -> None:
+        """Keep a console session (by a keyed digest of its id) until ``expires_at``."""
+
+    def session_expires_at(self, digest: str) -> float | None:
+        """When a console session ends, or None if there is none (signed out, or gone with its TTL)."""
+
+    def delete_session(self, digest: str) -> None:
+        """End a console session (a missing one is no error)."""
+
+    def end_sessions(self) -> int:
+        """End every console session; returns how many there were."""
+
+
+class ListenStore(Protocol):
+    """Deliveries waiting for a listen session's CLI to pull them (``LISTEN#``)."""
+
+    def put_pulled(self, pulled: Pulled) -> None:
+        """Keep a delivery for a listen session's CLI to pull."""
+
+    def list_pulled(self, endpoint_id: str, *, after: str | None, limit: int) -> list[Pulled]:
+        """A listen session's waiting deliveries queued after the cursor ``after``, oldest first."""
+
+    def get_pulled(self, endpoint_id: str, seq: str) -> Pulled | None:
+        """One waiting delivery, or None."""
+
+    def delete_pulled(self, endpoint_id: str, seq: str) -> None:
+        """Forget a waiting delivery (its outcome was reported); no error if it is gone."""
+
+
+class CounterStore(Protocol):
+    """The hourly counters (``STATS#``): added per batch, summed per hour."""
+
+    def add_counts(self, hour: int, counts: Mapping[str, int]) -> None:
+        """Add to one hour's counters (``hour``: its start, unix seconds) in one write; kept a few weeks."""
+
+    def get_counts(self, hours: Sequence[int]) -> dict[int, dict[str, int]]:
+        """The counters of these hours; an hour nothing was counted in is absent."""
+
+
+class CheckpointStore(Protocol):
+    """Where a scheduled job stopped (``CHECKPOINT#``)."""
+
+    def get_checkpoint(self, name: str) -> str | None:
+        """Where the scheduled job ``name`` stopped (what it saved), or None."""
+
+    def put_checkpoint(self, name: str, value: str) -> None:
+        """Save where the scheduled job ``name`` stopped, for its next run."""
+
+
+class IdempotencyStore(Protocol):
+    """Publish idempotency keys (``IDEM#``)."""
+
     def remember_idempotency_key(
         self, key: str, body_sha256: str, message_id: str, now: float, ttl: int
     ) -> tuple[str, str]:
         """Store a publish key unless a live one exists; returns the (message_id, body_sha256) that holds it."""
 
-    # Background jobs (chalicelib.jobs): read by id, every change conditional on the revision it read.
+
+class JobStore(Protocol):
+    """Background jobs (``JOB#``, ``chalicelib.jobs``): read by id, every change conditional on the revision it read."""
 
     def create_job(self, job: Job) -> None:
         """Store a new job."""
@@ -390,6 +456,76 @@ class Store(Protocol):
 
     def save_job(self, job: Job, *, expected_rev: int) -> bool:
         """Replace a job if its stored ``rev`` is still ``expected_rev``; False if another write won."""
+
+
+class Store(
+    Reachable,
+    SourceStore,
+    RejectionStore,
+    MessageStore,
+    FanoutStore,
+    AttemptStore,
+    EndpointStore,
+    EndpointHealthStore,
+    SubscriptionStore,
+    ApplicationStore,
+    EventTypeStore,
+    SessionStore,
+    ListenStore,
+    CounterStore,
+    CheckpointStore,
+    IdempotencyStore,
+    JobStore,
+    Protocol,
+):
+    """Every port of the table at once: what one adapter (and one fake) implements, for wiring only.
+
+    Services are typed against the narrow ports above (or a small union of them, declared beside the
+    service), never against ``Store``.
+    """
+
+
+# What one consumer needs when its use case spans aggregates: a union of the ports above, nothing more.
+
+
+class EndpointAdminStore(EndpointStore, AttemptStore, Protocol):
+    """The endpoint service: endpoints, and an endpoint's attempts for its health page."""
+
+
+class SourceAdminStore(SourceStore, RejectionStore, Protocol):
+    """The source service: sources, and the rejections shown beside them."""
+
+
+class SubscriptionReader(EndpointStore, SubscriptionStore, Protocol):
+    """The subscription cache: an owner's pages and version, and the endpoints they name."""
+
+
+class DeliveryHistory(MessageStore, FanoutStore, AttemptStore, Protocol):
+    """Message queries and recovery: messages, their fan-out pages and their attempts."""
+
+
+class AttemptLedger(MessageStore, AttemptStore, Protocol):
+    """The dead-letter handler: a message and the attempt that ends its delivery."""
+
+
+class SenderStore(MessageStore, AttemptStore, EndpointHealthStore, ListenStore, Protocol):
+    """The sender: the message, the claim and outcome of each attempt, the endpoint's health, listen queues."""
+
+
+class ListenDeliveries(MessageStore, ListenStore, Protocol):
+    """Listen sessions: the waiting deliveries and the messages they carry."""
+
+
+class BackfillStore(SubscriptionStore, CheckpointStore, ApplicationStore, Protocol):
+    """The subscription backfill: every owner (the applications), its pages, and where it stopped."""
+
+
+class StatsStore(CounterStore, EndpointHealthStore, Protocol):
+    """``GET /v1/stats``: the hourly counters and the endpoints that need attention."""
+
+
+class SweepStore(EndpointHealthStore, CheckpointStore, Protocol):
+    """The sweep: endpoints that came due for auto-disable, and where it stopped."""
 
 
 class EndpointSource(Protocol):

@@ -22,13 +22,7 @@ from chalicelib.envelope import Envelope
 from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
 from chalicelib.ids import MessageIds, new_id
 from chalicelib.models import API_SOURCE, OPS_SOURCE, Endpoint
-from chalicelib.ports import (
-    CachedApplicationResolver,
-    EndpointLookup,
-    PayloadCheck,
-    Queue,
-    Store,
-)
+from chalicelib.ports import CachedApplicationResolver, EndpointLookup, IdempotencyStore, PayloadCheck, Queue
 from chalicelib.scope import Scope
 
 IDEMPOTENCY_TTL = 24 * 3600
@@ -54,7 +48,7 @@ class Publisher:
     def __init__(
         self,
         *,
-        store: Store,
+        store: IdempotencyStore,
         queue: Queue,
         clock: Callable[[], float],
         ids: MessageIds,

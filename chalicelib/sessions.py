@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from chalicelib.errors import ForbiddenError, UnauthorizedError, ValidationError
-from chalicelib.ports import AdminKey, Store
+from chalicelib.ports import AdminKey, SessionStore
 from chalicelib.scope import OPERATOR, Scope
 
 COOKIE = "hookway_session"
@@ -51,7 +51,7 @@ class SessionService:
     """Signs the console in and out and authenticates the requests it makes."""
 
     def __init__(
-        self, store: Store, clock: Callable[[], float], admin_key: AdminKey, *, secure: bool
+        self, store: SessionStore, clock: Callable[[], float], admin_key: AdminKey, *, secure: bool
     ) -> None:
         self._store = store
         self._clock = clock

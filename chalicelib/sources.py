@@ -11,7 +11,7 @@ from chalicelib.commands import UNSET, AddSourceSecret, SourceChanges, Verificat
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import Rejection, Secret, Source, Verification
-from chalicelib.ports import ApplicationResolver, Page, PageRequest, RejectionSettler, Store
+from chalicelib.ports import ApplicationResolver, Page, PageRequest, RejectionSettler, SourceAdminStore
 from chalicelib.scope import OPERATOR
 from chalicelib.verification import VerificationError, signature_window, verify
 
@@ -146,7 +146,7 @@ class SourceService:
 
     def __init__(
         self,
-        store: Store,
+        store: SourceAdminStore,
         cache: SourceCache,
         clock: Callable[[], float],
         default_replay_window: int,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from chalicelib.commands import Overview
 from chalicelib.models import Endpoint
-from chalicelib.ports import Store
+from chalicelib.ports import StatsStore
 from chalicelib.scope import Scope
 from chalicelib.tally import hour_of
 
@@ -43,7 +43,7 @@ class OverviewResult:
 class StatsService:
     """The overview: hourly counts and the endpoints that need attention."""
 
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, store: StatsStore, clock: Callable[[], float]) -> None:
         self._store = store
         self._clock = clock
 

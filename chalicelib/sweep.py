@@ -43,7 +43,7 @@ from typing import Any
 
 from chalicelib.models import Endpoint
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
-from chalicelib.ports import EventPublisher, Store
+from chalicelib.ports import EventPublisher, SweepStore
 
 log = logging.getLogger("hookway.sweep")
 
@@ -97,7 +97,7 @@ class Sweep:
     def __init__(
         self,
         *,
-        store: Store,
+        store: SweepStore,
         publisher: EventPublisher | None,
         clock: Callable[[], float],
         disable_after: float,

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from chalicelib.besteffort import Dropped
-from chalicelib.ports import Store
+from chalicelib.ports import CounterStore
 
 log = logging.getLogger("hookway.tally")
 
@@ -33,7 +33,7 @@ def hour_of(at: float) -> int:
 class Tally:
     """Counts in memory, by hour; ``flush()`` writes them (one write per hour), thread-safe."""
 
-    def __init__(self, store: Store, clock: Callable[[], float]) -> None:
+    def __init__(self, store: CounterStore, clock: Callable[[], float]) -> None:
         self._store = store
         self._clock = clock
         self._lock = threading.Lock()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from chalicelib.commands import MintToken
 from chalicelib.errors import NotFoundError, UnauthorizedError
 from chalicelib.models import Application
-from chalicelib.ports import AdminKey, Store
+from chalicelib.ports import AdminKey, ApplicationStore
 from chalicelib.scope import OPERATOR, Scope
 
 PREFIX = "hkt_"
@@ -54,7 +54,7 @@ def _unauthorized(message: str, code: str) -> UnauthorizedError:
 class TokenService:
     """Authenticates requests and mints, checks and revokes portal tokens."""
 
-    def __init__(self, store: Store, clock: Callable[[], float], admin_key: AdminKey) -> None:
+    def __init__(self, store: ApplicationStore, clock: Callable[[], float], admin_key: AdminKey) -> None:
         self._store = store
         self._clock = clock
         self._admin_key = admin_key

@@ -24,14 +24,14 @@ from chalicelib.tally import Tally
 from chalicelib.wiring import roots
 from chalicelib.wiring.api import ApiRoot
 from chalicelib.wiring.worker import WorkerRoot
-from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
+from testkit.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
+from testkit.stack import GITHUB_SECRET
 
 # Property tests judge outcomes, never speed: hypothesis's default 200 ms deadline per example (and its
 # too_slow health check) fail on a loaded two-core machine for reasons that have nothing to do with the code.
 settings.register_profile("hookway", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("hookway")
 
-GITHUB_SECRET = "It's a Secret to Everybody"
 ADMIN_KEY = "hk_test_admin_key"
 
 

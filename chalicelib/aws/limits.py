@@ -1,6 +1,6 @@
 """DynamoDB's request and item limits that Hookway's data model must stay within, and the item-size rule.
 
-The in-memory fake (``tests/fakes.py``) enforces them, so a unit test fails where AWS would; the contract
+The in-memory fake (``testkit/fakes.py``) enforces them, so a unit test fails where AWS would; the contract
 suite checks them against moto too. Current AWS values (DynamoDB service quotas):
 
 * an item, attribute names and values together: 400 KB (409,600 bytes);

@@ -33,7 +33,7 @@ from chalicelib.inbound import access, credentials
 from chalicelib.inbound.rejections import RejectionLog
 from chalicelib.inbound.request import InboundRequest, Reply
 from chalicelib.models import BodyRef, Rejection, Source
-from chalicelib.ports import BlobStore, Queue, Store
+from chalicelib.ports import BlobStore, Queue, RejectionStore
 from chalicelib.verification import ChallengeReply, VerificationError, Verified, challenge_reply, verify
 
 log = logging.getLogger("hookway.ingest")
@@ -132,7 +132,7 @@ class IngestService:
         self,
         *,
         sources: SourceCache,
-        store: Store,
+        store: RejectionStore,
         queue: Queue,
         blobs: BlobStore,
         clock: Callable[[], float],

@@ -37,7 +37,7 @@ from typing import Any
 
 from chalicelib.besteffort import Dropped
 from chalicelib.models import Rejection
-from chalicelib.ports import Store
+from chalicelib.ports import RejectionStore
 from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.rejections")
@@ -59,7 +59,7 @@ class RejectionLog:
 
     def __init__(
         self,
-        store: Store,
+        store: RejectionStore,
         clock: Callable[[], float],
         *,
         ring_size: int,

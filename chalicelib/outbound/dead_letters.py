@@ -20,7 +20,7 @@ from collections.abc import Callable
 from chalicelib.errors import NotFoundError
 from chalicelib.models import generation_of
 from chalicelib.outbound.tasks import Task, ending
-from chalicelib.ports import Store
+from chalicelib.ports import AttemptLedger
 from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.dead_letters")
@@ -38,7 +38,7 @@ class DeadLetters:
     def __init__(
         self,
         *,
-        store: Store,
+        store: AttemptLedger,
         clock: Callable[[], float],
         retention_seconds: int,
         count: Callable[..., None] | None = None,

@@ -50,7 +50,7 @@ from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, pa
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, ending
-from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, Store
+from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, SenderStore
 from chalicelib.tally import Tally
 from chalicelib.ttlcache import Lru
 
@@ -74,7 +74,7 @@ class Sender:
     def __init__(
         self,
         *,
-        store: Store,
+        store: SenderStore,
         blobs: BlobStore,
         queue: Queue,
         transport: egress.OutboundTransport,

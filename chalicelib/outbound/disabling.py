@@ -8,7 +8,7 @@ the order (event first: a crash between the two still tells the operator) are th
 from __future__ import annotations
 
 from chalicelib.models import Endpoint
-from chalicelib.ports import EventPublisher, Store
+from chalicelib.ports import EndpointHealthStore, EventPublisher
 
 
 def failed_too_long(endpoint: Endpoint, now: float, disable_after: float) -> bool:
@@ -22,7 +22,7 @@ def failing_reason(disable_after: float) -> str:
 
 
 def disable(
-    store: Store, publisher: EventPublisher | None, endpoint: Endpoint, reason: str, now: float
+    store: EndpointHealthStore, publisher: EventPublisher | None, endpoint: Endpoint, reason: str, now: float
 ) -> bool:
     """Publish ``endpoint.disabled``, then disable; True if this call disabled it.
 

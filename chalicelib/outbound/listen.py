@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from chalicelib.commands import Pull
 from chalicelib.errors import ConflictError, GoneError, NotFoundError
 from chalicelib.models import Endpoint, PulledOutcome
-from chalicelib.ports import EndpointLookup, PulledDeliveries, Store
+from chalicelib.ports import EndpointLookup, ListenDeliveries, PulledDeliveries
 from chalicelib.scope import Scope
 
 MAX_WAIT_SECONDS = 20.0  # well inside API Gateway's 29 s
@@ -64,7 +64,7 @@ class ListenService:
     def __init__(
         self,
         *,
-        store: Store,
+        store: ListenDeliveries,
         endpoints: EndpointLookup,
         sender: PulledDeliveries,
         clock: Callable[[], float],

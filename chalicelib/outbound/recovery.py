@@ -18,12 +18,13 @@ from chalicelib.models import Attempt, Endpoint, JobPlan, Message, generation_of
 from chalicelib.outbound.routing import matches, owned_alike
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import (
+    DeliveryHistory,
     EndpointLookup,
     EndpointSource,
     MessageLookup,
     MessageQuery,
+    MessageStore,
     Queue,
-    Store,
 )
 from chalicelib.scope import OPERATOR, Scope
 
@@ -42,7 +43,7 @@ class Recovery:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryHistory,
         queue: Queue,
         endpoints: EndpointSource,
         clock: Callable[[], float],
@@ -342,7 +343,7 @@ def pending_tasks(message: Message, attempts: Iterable[Attempt]) -> list[Task]:
 class _StoredMessages:
     """Messages straight from the store, unscoped (job steps run for the operator)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: MessageStore) -> None:
         self._store = store
 
     def message(self, message_id: str, scope: Scope) -> Message:

@@ -30,7 +30,7 @@ from chalicelib.models import (
     generation_of,
 )
 from chalicelib.outbound.tasks import CHUNK_PREFIX, FanoutChunk, PoisonTaskError, Task
-from chalicelib.ports import BlobStore, EndpointSource, Queue, Store
+from chalicelib.ports import BlobStore, EndpointSource, FanoutStore, MessageStore, Queue
 from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.routing")
@@ -165,7 +165,7 @@ class EndpointFanout:
         queue: Queue,
         *,
         subscriptions: SubscriptionCache,
-        store: Store,
+        store: FanoutStore,
         chunks: Queue,
     ) -> None:
         self._endpoints = endpoints
@@ -305,7 +305,7 @@ class Router:
     def __init__(
         self,
         *,
-        store: Store,
+        store: MessageStore,
         blobs: BlobStore,
         fanout: Fanout,
         clock: Callable[[], float],

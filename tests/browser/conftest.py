@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
+from testkit.receivers import Receivers
+from testkit.stack import Stack, running
 from tests.browser.harness import launch
-from tests.receivers import Receivers
-from tests.stack import Stack, running
 
 # Assertions wait as long as actions do (the harness's context timeout): on two shared cores a full
 # `make test` runs other suites beside these, and 5 s is too tight for a delivery to show.

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
-from tests.stack import ADMIN_KEY, Stack
+from testkit.stack import ADMIN_KEY, Stack
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [

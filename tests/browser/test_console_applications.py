@@ -8,9 +8,9 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
+from testkit.stack import Stack, wait_until
 from tests.browser.harness import session
 from tests.browser.pages import shots
-from tests.stack import Stack, wait_until
 
 
 def test_create_an_application_and_open_its_portal(browser: Browser, stack: Stack) -> None:

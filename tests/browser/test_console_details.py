@@ -12,10 +12,10 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, Route, expect
 
+from testkit.receivers import Receivers
+from testkit.stack import Stack, wait_until
 from tests.browser.harness import DESKTOP, PHONE, session
 from tests.browser.pages import shots
-from tests.receivers import Receivers
-from tests.stack import Stack, wait_until
 
 START = 1_700_000_000 - 1_700_000_000 % 3600
 HOURS = [

@@ -8,9 +8,9 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
+from testkit.stack import Stack
 from tests.browser.harness import session
 from tests.browser.pages import error_of, shots
-from tests.stack import Stack
 
 
 def test_an_event_type_schema_is_checked_while_typed_and_on_save(browser: Browser, stack: Stack) -> None:

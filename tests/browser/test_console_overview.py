@@ -8,9 +8,9 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
+from testkit.stack import Stack, github_headers, wait_until
 from tests.browser.harness import session
 from tests.browser.pages import shots
-from tests.stack import Stack, github_headers, wait_until
 
 
 def totals(stack: Stack) -> dict[str, int] | None:

@@ -8,10 +8,10 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
+from testkit.stack import Stack, github_headers
 from tests.browser.harness import session
 from tests.browser.pages import error_of, shots
 from tests.conftest import GITHUB_SECRET
-from tests.stack import Stack, github_headers
 
 
 def test_create_a_source_see_its_rejections_and_rotate_its_secret(browser: Browser, stack: Stack) -> None:

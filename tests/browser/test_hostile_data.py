@@ -13,11 +13,11 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
+from testkit.receivers import Receivers
+from testkit.stack import Stack, github_headers, wait_until
 from tests.browser.harness import Session, portal_link, session
 from tests.browser.pages import text_of
 from tests.conftest import GITHUB_SECRET
-from tests.receivers import Receivers
-from tests.stack import Stack, github_headers, wait_until
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"

@@ -9,10 +9,10 @@ import uuid
 
 from playwright.sync_api import Browser, expect
 
+from testkit.receivers import Receivers, Step
+from testkit.stack import ADMIN_KEY, Stack, github_headers, wait_until
 from tests.browser.harness import session
 from tests.browser.pages import check_view
-from tests.receivers import Receivers, Step
-from tests.stack import ADMIN_KEY, Stack, github_headers, wait_until
 
 
 def _webhook(stack: Stack, source_id: str, ref: str) -> str:

@@ -9,10 +9,10 @@ from typing import Any
 
 from playwright.sync_api import Browser, expect
 
+from testkit.receivers import Receivers
+from testkit.stack import Stack
 from tests.browser.harness import Session, portal_link, session
 from tests.browser.pages import check_view, text_of
-from tests.receivers import Receivers
-from tests.stack import Stack
 
 # Buttons that only read (or move around): everything else would change something.
 READING_BUTTONS = {"Skip to content", "Reveal secret", "Refresh", "Show more", "Search", "Copy"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from playwright.sync_api import Browser
 
+from testkit.stack import ADMIN_KEY, Stack
 from tests.browser.harness import session
-from tests.stack import ADMIN_KEY, Stack
 
 
 def test_sign_in_keeps_no_key_in_the_browser_and_sign_out_ends_the_session(

@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.sync_api import Browser
 
+from testkit.stack import ADMIN_KEY, Stack
 from tests.browser.harness import DESKTOP, Guard
-from tests.stack import ADMIN_KEY, Stack
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 

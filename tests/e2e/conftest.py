@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.receivers import Receivers
-from tests.stack import Stack, running
+from testkit.receivers import Receivers
+from testkit.stack import Stack, running
 
 
 @pytest.fixture(scope="session")

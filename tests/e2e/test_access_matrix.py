@@ -29,7 +29,7 @@ from chalicelib.commands import MintToken
 from chalicelib.models import Application
 from chalicelib.scope import OPERATOR
 from chalicelib.tokens import TokenService
-from tests.stack import ADMIN_KEY, Stack, github_headers, wait_until
+from testkit.stack import ADMIN_KEY, Stack, github_headers, wait_until
 
 SPEC = Path(__file__).resolve().parents[2] / "chalicelib" / "api" / "openapi.yaml"
 COLUMNS = ("admin", "tok", "ro", "tok>B", "expired", "revoked", "session")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.receivers import Receivers, Step
-from tests.stack import Stack, github_headers, wait_until
+from testkit.receivers import Receivers, Step
+from testkit.stack import Stack, github_headers, wait_until
 
 PORTAL = {"HOOKWAY_PORTAL_NAME": "Platform Hooks", "HOOKWAY_PORTAL_ACCENT": "#123456"}
 

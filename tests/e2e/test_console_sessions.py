@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests import aws
-from tests.stack import Stack
+from testkit import aws
+from testkit.stack import Stack
 
 PARAMETER = "/hookway/local/admin-key"
 

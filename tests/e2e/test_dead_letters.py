@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.receivers import Receivers
-from tests.stack import Stack, wait_until
+from testkit.receivers import Receivers
+from testkit.stack import Stack, wait_until
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.receivers import Receivers, Step
-from tests.stack import wait_until
+from testkit.receivers import Receivers, Step
+from testkit.stack import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB_PING = {

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.receivers import Receivers
-from tests.stack import Stack, wait_until
+from testkit.receivers import Receivers
+from testkit.stack import Stack, wait_until
 
 
 def _tenant_token(stack: Stack) -> tuple[str, dict[str, str]]:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.aws import codec
-from tests.receivers import Receivers, Step
-from tests.stack import Response, Stack
+from chalicelib.aws.dynamodb import catalog
+from testkit.receivers import Receivers, Step
+from testkit.stack import Response, Stack
 
 
 def _name() -> str:
@@ -74,7 +74,7 @@ def test_a_stored_remote_ref_is_never_fetched_on_publish(stack: Stack, receivers
     assert _save(stack, name, {"type": "object"}).status == 201
     stack.dynamodb.update_item(
         TableName=stack.env["HOOKWAY_TABLE"],
-        Key=codec.event_type_key(name),
+        Key=catalog.event_type_key(name),
         UpdateExpression="SET #s = :s, updated_at = :u",
         ExpressionAttributeNames={"#s": "schema"},
         ExpressionAttributeValues={

@@ -1,7 +1,7 @@
 """One message to many endpoints of one application (600 by default; 11,000 with HOOKWAY_FANOUT_TEST_ENDPOINTS),
 end to end on the local stack.
 
-The endpoints are written straight into the table through the codec (as ``DynamoStore.put_endpoint``
+The endpoints are written straight into the table through the item layout (as ``DynamoStore.put_endpoint``
 leaves them: item, subscription page membership, owner version), because 11,000 API calls would take
 longer than the fan-out itself. They share one receiver, a path each, and each has its own secret.
 """
@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import endpoints, keys
 from chalicelib.ids import new_id
 from chalicelib.models import Endpoint, Secret
-from tests.receivers import Receivers
-from tests.stack import Stack, wait_until
+from testkit.receivers import Receivers
+from testkit.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow_bounded
 ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "600"))  # see docs/fanout.md
@@ -61,14 +61,18 @@ def _write_endpoints(stack: Stack, application_id: str, urls: list[str]) -> dict
             filter_event_types=("invoice.*",),
             application_id=application_id,
         )
-        number = index // codec.SUBSCRIPTION_PAGE
+        number = index // keys.SUBSCRIPTION_PAGE
         pages.setdefault(number, []).append(endpoint.id)
-        items.append({**codec.endpoint_to_item(endpoint), "sub_page": codec.n(number)})
+        items.append({**endpoints.endpoint_to_item(endpoint), "sub_page": keys.n(number)})
         made[endpoint.id] = (url, secret)
     for number, ids in pages.items():
-        items.append({**codec.subscription_page_key(application_id, number), "ids": {"SS": ids}})
+        items.append({**endpoints.subscription_page_key(application_id, number), "ids": {"SS": ids}})
     items.append(
-        {**codec.subscriptions_meta_key(application_id), "version": codec.n(1), "pages": codec.n(len(pages))}
+        {
+            **endpoints.subscriptions_meta_key(application_id),
+            "version": keys.n(1),
+            "pages": keys.n(len(pages)),
+        }
     )
     for start in range(0, len(items), 25):
         pending: Any = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}

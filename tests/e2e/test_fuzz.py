@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
-from tests.stack import ADMIN_KEY, Stack
+from testkit.stack import ADMIN_KEY, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "chalicelib" / "api" / "openapi.yaml"

@@ -9,8 +9,8 @@ import threading
 import uuid
 
 from infra.stack import MAX_RECEIVES
+from testkit.stack import Stack, github_headers, wait_until
 from tests.conftest import GITHUB_SECRET
-from tests.stack import Stack, github_headers, wait_until
 
 
 def _github(body: bytes, delivery: str | None = None) -> dict[str, str]:

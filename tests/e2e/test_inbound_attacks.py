@@ -15,9 +15,9 @@ import uuid
 from typing import Any
 from urllib.parse import quote
 
+from testkit.receivers import Receivers
+from testkit.stack import Stack, github_headers, wait_until
 from tests.conftest import GITHUB_SECRET
-from tests.receivers import Receivers
-from tests.stack import Stack, github_headers, wait_until
 
 
 def _endpoint(stack: Stack, receivers: Receivers, source_id: str, **doc: Any) -> tuple[str, str]:

@@ -9,9 +9,9 @@ from typing import Any
 from chalicelib.aws.dynamo import DynamoStore
 from chalicelib.ids import new_id
 from chalicelib.models import Endpoint
-from tests import aws
-from tests.receivers import Receivers
-from tests.stack import Stack, wait_until
+from testkit import aws
+from testkit.receivers import Receivers
+from testkit.stack import Stack, wait_until
 
 ENDPOINTS = 1200  # more than two steps of 500
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from standardwebhooks.webhooks import Webhook
 
-from tests.receivers import Receivers
-from tests.stack import ADMIN_KEY, Stack, wait_until
+from testkit.receivers import Receivers
+from testkit.stack import ADMIN_KEY, Stack, wait_until
 
 HOOKWAY = Path(sys.executable).with_name("hookway")
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ from typing import Any
 import svix.webhooks
 from standardwebhooks.webhooks import Webhook
 
+from testkit.receivers import Receivers, Step
+from testkit.stack import Stack, github_headers, wait_until
 from tests.conftest import GITHUB_SECRET
-from tests.receivers import Receivers, Step
-from tests.stack import Stack, github_headers, wait_until
 
 
 def _path() -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.stack import Stack, wait_until
+from testkit.stack import Stack, wait_until
 
 
 class MtlsReceiver:
@@ -101,7 +101,7 @@ def test_a_receiver_that_requires_a_client_certificate_gets_it_and_refuses_witho
     stack: Stack, receiver: MtlsReceiver, pki: dict[str, Any]
 ) -> None:
     # GIVEN the sender's client certificate in Secrets Manager (JSON) and in SSM (one PEM text)
-    from tests import aws
+    from testkit import aws
 
     aws.client("secretsmanager", stack.endpoint).create_secret(
         Name="hookway/local/certs/sender",
@@ -148,7 +148,7 @@ def test_a_portal_token_cannot_present_another_tenants_certificate(
 ) -> None:
     # GIVEN applications A and B, B's certificate and the operator's in Secrets Manager, and A's token
     # (issue 19, security 3: a token could name any certificate of the stage and have it presented)
-    from tests import aws
+    from testkit import aws
 
     def app(name: str) -> str:
         resp = stack.request("POST", "/v1/applications", admin=True, json_body={"name": name})

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack import wait_until
+from testkit.stack import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MARK = "<!-- readme-test: run"

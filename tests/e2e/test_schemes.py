@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chalicelib.verification import REGISTRY, SCHEMES, Scheme
-from tests.stack import Stack, wait_until
+from testkit.stack import Stack, wait_until
 from tests.unit.verification import signers as s
 
 #: The stable reason codes of chalicelib.verification (its module docstring).

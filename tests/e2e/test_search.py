@@ -16,8 +16,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.receivers import Receivers, Step
-from tests.stack import Stack, github_headers, running, wait_until
+from testkit.receivers import Receivers, Step
+from testkit.stack import Stack, github_headers, running, wait_until
 
 
 @pytest.fixture(scope="module")

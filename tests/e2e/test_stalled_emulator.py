@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from tests.stack import Stack, github_headers, wait_until
+from testkit.stack import Stack, github_headers, wait_until
 
 
 def _post(stack: Stack, source_id: str) -> tuple[int, bytes, float]:

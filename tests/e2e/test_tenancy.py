@@ -8,8 +8,8 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-from tests.receivers import Receivers, Step
-from tests.stack import Stack, github_headers, wait_until
+from testkit.receivers import Receivers, Step
+from testkit.stack import Stack, github_headers, wait_until
 
 
 def _path() -> str:

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.receivers import Receivers
-from tests.stack import Stack, github_headers, wait_until
+from testkit.receivers import Receivers
+from testkit.stack import Stack, github_headers, wait_until
 
 THROTTLED_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 THROTTLE_SECONDS = 25.0  # longer than a background client's own retries (5 attempts, ~15 s)

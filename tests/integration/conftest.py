@@ -11,8 +11,8 @@ import pytest
 from chalicelib.aws.dynamo import DynamoStore
 from chalicelib.aws.s3 import S3BlobStore
 from chalicelib.aws.sqs import SqsQueue
-from tests import aws
-from tests.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
+from testkit import aws
+from testkit.fakes import FakeClock, MemoryBlobs, MemoryQueue, MemoryStore
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from infra.deploy import restore_record, save_record
 from infra.package import LOGICAL_IDS, package
 from infra.stack import MEMORY, stage_options
 from local.emulator import _CfnLoader
-from tests import aws
+from testkit import aws
 
 pytestmark = pytest.mark.integration
 

@@ -31,7 +31,7 @@ from chalicelib.wiring.base import Shared
 from infra import iam
 from local import emulator
 from local.worker import sqs_event
-from tests import aws
+from testkit import aws
 from tests.conftest import GITHUB_SECRET
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ import pytest
 from chalicelib.names import FUNCTIONS, names
 from infra import chalice_config, front, iam
 from infra.stack import MAX_RECEIVES, MIB, TIMEOUTS, Options, infrastructure, stage_options
-from tests import aws
+from testkit import aws
 
 MTLS = {
     "mtls_domain": "hooks.example.com",

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from local import state
-from tests import aws
+from testkit import aws
 
 pytestmark = pytest.mark.integration
 
@@ -193,18 +193,18 @@ def test_sealed_secrets_open_after_a_restart_under_the_new_emulators_key(
 def test_a_dump_from_before_subscription_pages_is_backfilled_and_routed(
     endpoint: str, tmp_path: Path
 ) -> None:
-    from chalicelib.aws import codec
     from chalicelib.aws.dynamo import DynamoStore
+    from chalicelib.aws.dynamodb import endpoints
     from chalicelib.caches import SubscriptionCache
     from chalicelib.models import Endpoint, Message
     from chalicelib.outbound.routing import EndpointFanout
-    from tests.fakes import MemoryQueue
+    from testkit.fakes import MemoryQueue
 
     # GIVEN a saved table from an earlier Hookway: an endpoint item with no subscription page, no SUBS# item
     legacy = Endpoint(
         id="ep_legacy", url="https://example.com/hook", created_at=time.time(), updated_at=time.time()
     )
-    item = codec.endpoint_to_item(legacy)
+    item = endpoints.endpoint_to_item(legacy)
     assert "sub_page" not in item
     line = json.dumps({name: state._to_json(value) for name, value in item.items()})
     (tmp_path / state.TABLE).write_text(line + "\n")

@@ -87,7 +87,17 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     names_in_zip = archive.namelist()
     top = {name.split("/", 1)[0] for name in names_in_zip}
     assert {"app.py", "chalicelib", "aws_lambda_powertools"} <= top
-    assert not top & {"boto3", "botocore", "moto", "chalice_local", "tests", "local", "bench", "aws_xray_sdk"}
+    assert not top & {
+        "boto3",
+        "botocore",
+        "moto",
+        "chalice_local",
+        "tests",
+        "testkit",
+        "local",
+        "bench",
+        "aws_xray_sdk",
+    }
     # Bytecode only for the runtime's interpreter (compiled by python3.13, checked by hash), never for the
     # Python that built the package.
     bytecode = [n for n in names_in_zip if n.endswith(".pyc")]

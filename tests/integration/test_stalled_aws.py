@@ -18,8 +18,8 @@ from chalicelib.errors import StorageError
 from chalicelib.models import Secret, Source, Verification
 from chalicelib.wiring.api import ApiRoot
 from chalicelib.wiring.base import Shared
+from testkit.fakes import MemoryStore
 from tests.conftest import GITHUB_SECRET, github_headers, inbound
-from tests.fakes import MemoryStore
 
 
 class Stalled(str):

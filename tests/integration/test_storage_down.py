@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.aws.sqs import SqsQueue
 from chalicelib.errors import StorageError
-from tests import aws
+from testkit import aws
 from tests.conftest import github_headers, inbound, make_services
 
 

@@ -17,7 +17,7 @@ from chalicelib.aws.batch import (
 )
 from chalicelib.errors import StorageError
 from infra.stack import MAX_RECEIVES, TIMEOUTS
-from tests.fakes import MemoryQueue
+from testkit.fakes import MemoryQueue
 
 
 def _record(n: int, body: str, receives: int = 1) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from chalicelib.config import Settings
 from chalicelib.errors import RejectedError, StorageError
 from chalicelib.wiring import roots
 from chalicelib.wiring.base import CLIENT_PROFILES
+from testkit.fakes import FakeClock, MemoryStore
 from tests.conftest import github_headers, inbound, make_services
-from tests.fakes import FakeClock, MemoryStore
 from tests.unit._servers import Recorded, http_server
 
 BODY = b'{"zen": "throttled"}'

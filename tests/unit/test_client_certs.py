@@ -30,8 +30,8 @@ from chalicelib.outbound.egress import (
     Transport,
 )
 from chalicelib.scope import OPERATOR
+from testkit.fakes import FakeClock
 from tests.conftest import Services
-from tests.fakes import FakeClock
 from tests.unit._servers import http_server
 from tests.unit.test_delivery import Receiver, World, _publish
 from tests.unit.test_egress import HOOK_HOST, stub

@@ -22,8 +22,8 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR, Scope
 from chalicelib.tally import Tally, hour_of
+from testkit.fakes import FakeClock, MemoryStore
 from tests.conftest import Services, github_headers, inbound, make_services
-from tests.fakes import FakeClock, MemoryStore
 
 
 class Receiver:

@@ -21,8 +21,8 @@ from chalicelib.outbound.routing import matches
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
 from chalicelib.wiring import roots
+from testkit.fakes import FakeClock, MemoryQueue
 from tests.conftest import Services, github_headers, inbound
-from tests.fakes import FakeClock, MemoryQueue
 
 
 class Receiver:

@@ -12,7 +12,7 @@ from chalicelib.api.endpoints import parse_rotate, shown_secret
 from chalicelib.endpoints import EndpointService, public_endpoint
 from chalicelib.errors import ValidationError
 from chalicelib.scope import OPERATOR
-from tests.fakes import FakeClock, MemoryStore
+from testkit.fakes import FakeClock, MemoryStore
 from tests.unit.test_egress import BAD_URLS, STUB_DNS  # one corpus: reliability.md section 2.6
 
 

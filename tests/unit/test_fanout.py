@@ -18,8 +18,8 @@ from chalicelib.models import INLINE_ENDPOINTS, Endpoint
 from chalicelib.outbound.tasks import CHUNK_PREFIX, Task
 from chalicelib.ports import PageRequest
 from chalicelib.scope import OPERATOR
+from testkit.fakes import MAX_ITEM_BYTES, item_size
 from tests.conftest import Services
-from tests.fakes import MAX_ITEM_BYTES, item_size
 from tests.unit.test_delivery import Receiver, World
 
 

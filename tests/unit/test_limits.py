@@ -10,7 +10,7 @@ import pytest
 from chalicelib.aws import codec, limits
 from chalicelib.errors import StorageError
 from chalicelib.models import Endpoint, Message
-from tests.fakes import FakeClock, MemoryStore
+from testkit.fakes import FakeClock, MemoryStore
 
 
 def test_the_size_rule_counts_names_and_values_as_dynamodb_does() -> None:

@@ -15,8 +15,8 @@ from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
 from chalicelib.outbound.routing import PoisonMessageError, glob_match
+from testkit.fakes import MemoryQueue
 from tests.conftest import Services, github_headers, inbound
-from tests.fakes import MemoryQueue
 
 BODY = b'{"action": "opened"}'
 

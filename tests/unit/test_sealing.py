@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.messages import parse_publish
-from chalicelib.aws import codec
+from chalicelib.aws.dynamodb import endpoints, sources
 from chalicelib.config import Settings
 from chalicelib.errors import StorageError
 from chalicelib.models import Endpoint, Secret, Source, Verification
@@ -22,7 +22,7 @@ from chalicelib.wiring import roots
 from chalicelib.wiring.api import ApiRoot
 from chalicelib.wiring.base import Shared
 from chalicelib.wiring.worker import WorkerRoot
-from tests.fakes import FakeClock, FakeKeyring, MemoryBlobs, MemoryQueue, MemoryStore
+from testkit.fakes import FakeClock, FakeKeyring, MemoryBlobs, MemoryQueue, MemoryStore
 
 # One plaintext of each kind of secret Hookway keeps.
 HMAC = "whsec_" + "c2VjcmV0LWhtYWMta2V5LWZvci10ZXN0cw=="
@@ -61,8 +61,8 @@ def _source(clock: FakeClock) -> Source:
 
 def _stored_bytes(fake: MemoryStore) -> str:
     """What the fake holds, as the DynamoDB items the same models would be written as."""
-    items = [codec.endpoint_to_item(e) for e in fake.endpoints.values()]
-    items += [codec.source_to_item(s) for s in fake.sources.values()]
+    items = [endpoints.endpoint_to_item(e) for e in fake.endpoints.values()]
+    items += [sources.source_to_item(s) for s in fake.sources.values()]
     return json.dumps(items) + repr(fake.endpoints) + repr(fake.sources)
 
 

@@ -533,7 +533,7 @@ def test_test_resend_and_recover_are_rate_limited_per_token() -> None:
     from chalicelib.api import access
     from chalicelib.errors import TooManyRequestsError
     from chalicelib.limits import RateLimiter
-    from tests.fakes import FakeClock
+    from testkit.fakes import FakeClock
 
     # GIVEN as many actions per minute as there are limited routes (test, resend, recover, replay: 4), and
     # two tokens of one application

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.ttlcache import TtlCache
-from tests.fakes import FakeClock
+from testkit.fakes import FakeClock
 
 
 def test_a_value_is_kept_for_its_ttl_then_loaded_again() -> None:

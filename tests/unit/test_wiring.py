@@ -14,7 +14,7 @@ from chalicelib.wiring import roots
 from chalicelib.wiring.api import ApiRoot
 from chalicelib.wiring.base import Shared
 from chalicelib.wiring.worker import WorkerRoot
-from tests.fakes import FakeClock, MemoryStore
+from testkit.fakes import FakeClock, MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = Settings(endpoint_url="http://127.0.0.1:9")

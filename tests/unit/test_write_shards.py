@@ -19,7 +19,7 @@ from bench.scale import DATA_MODEL_KEYS, WriteRecorder, key_kind, key_rates_mark
 from chalicelib.aws import codec
 from chalicelib.aws.dynamo import DynamoStore
 from chalicelib.models import Attempt, Message
-from tests.fakes import FakeClock
+from testkit.fakes import FakeClock
 
 S = codec.INDEX_SHARDS
 N = 1600  # webhooks of one source, one application, to one endpoint

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from local import emulator
-from tests import aws
-from tests.conftest import GITHUB_SECRET
+from testkit import aws
+
+GITHUB_SECRET = "It's a Secret to Everybody"  # the demo source's secret (tests.conftest uses the same)
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "hk_e2e_admin_key_0123456789"

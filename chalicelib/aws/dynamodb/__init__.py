@@ -1,0 +1,56 @@
+"""The DynamoDB adapter, one module per aggregate: each holds its item layout (keys, item to model and
+back, ``KEYS``) beside its reads and writes, on the shared ``core.Table``.
+
+    core          the client call, batched reads, transactions, index pages, cursors, sharded merges
+    keys          attribute values, sortable times, write shards, ``KeyKind``
+    sources       SRC#        sources, sampled rejections and their counters
+    endpoints     EP#, SUBS#  endpoints and their owners' subscription pages
+    health        EP#         an endpoint's failure clock, disabling, the "needs attention" index
+    applications  APP#, APPUID#
+    catalog       ET#         event types
+    sessions      SESSION#    console sessions
+    listen        LISTEN#     deliveries waiting for a listen session
+    counters      STATS#, CHECKPOINT#
+    idempotency   IDEM#
+    jobs          JOB#
+    (messages, fan-out pages and attempts: still ``chalicelib.aws.codec`` and ``chalicelib.aws.dynamo``)
+
+``chalicelib.aws.dynamo.DynamoStore`` is all of them on one table, for wiring.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.aws.dynamodb.keys import KeyKind
+
+
+def catalogue() -> tuple[KeyKind, ...]:
+    """Every kind of item the adapter writes, from the modules that write them (``docs/data-model.md``)."""
+    from chalicelib.aws import codec
+    from chalicelib.aws.dynamodb import (
+        applications,
+        catalog,
+        counters,
+        endpoints,
+        idempotency,
+        jobs,
+        listen,
+        sessions,
+        sources,
+    )
+
+    modules = (
+        sources,
+        codec,
+        endpoints,
+        counters,
+        applications,
+        catalog,
+        idempotency,
+        jobs,
+        listen,
+        sessions,
+    )
+    return tuple(kind for module in modules for kind in module.KEYS)

@@ -1,0 +1,130 @@
+"""What the contract suites build their objects with, and the fixture helper of a narrow port."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.ids import new_id
+from chalicelib.models import (
+    Application,
+    Endpoint,
+    Message,
+    MtlsRule,
+    Secret,
+    Source,
+    Verification,
+)
+from testkit.fakes import FakeClock
+
+DAY = 86400.0
+
+
+def narrow(request: pytest.FixtureRequest, clock: FakeClock, fake: Any, table: Any) -> Any:
+    """A port's own fake, or its own DynamoDB adapter on a fresh table of moto's server."""
+    if request.param == "memory":
+        return fake(clock)
+    from testkit import aws
+
+    endpoint = request.getfixturevalue("endpoint")
+    return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+
+
+def _source(clock: FakeClock, **changes: Any) -> Source:
+    now = clock()
+    base = Source(
+        id=new_id("src"),
+        name="n",
+        created_at=now,
+        updated_at=now,
+        verification=Verification("stripe", (Secret("sec_1", "whsec_x", now, None),), 300, {"a": [1, "b"]}),
+        ip_allowlist=("10.0.0.0/8",),
+        basic_auth=("u:p:w",),
+        mtls=MtlsRule(("CN=a",), ()),
+        rejection_status=403,
+        dedupe="json:/id",
+        replay_window=60,
+        max_body_bytes=10,
+        description="d",
+        enabled=False,
+        application_id="app_owner",
+    )
+    return base.with_changes(**changes)
+
+
+def _message(clock: FakeClock, **changes: Any) -> Message:
+    base = Message(
+        id=new_id("msg"),
+        source_id="src_a",
+        event_type="push",
+        event_type_verified=False,
+        status="stored",
+        received_at=clock(),
+        size=3,
+        body_sha256="abc",
+        content_type="application/json",
+        receipt_id="r1",
+        headers={"x-a": "1"},
+        source_ip="203.0.113.1",
+        delivery_id="d",
+        dedupe_key="id:d",
+        signed_timestamp=5,
+        body=b"\x00\xffz",
+        dedupe_until=clock() + 60,
+        expires_at=clock() + 40 * DAY,
+        application_id="app_owner",
+    )
+    return replace(base, **changes)
+
+
+def _endpoint(clock: FakeClock, **changes: Any) -> Endpoint:
+    now = clock()
+    base = Endpoint(
+        id=new_id("ep"),
+        url="https://example.com/hook",
+        created_at=now,
+        updated_at=now,
+        secrets=(Secret("s1", "whsec_abc", now, now + 60),),
+        description="d",
+        filter_sources=("src_a",),
+        filter_event_types=("order.*",),
+        signing="github",
+        headers={"x-a": "1"},
+        auth={"type": "bearer", "token": "t"},
+        timeout=5.0,
+        retry_schedule=(5, 60),
+        enabled=False,
+        disabled_reason="failing",
+        failing_since=now - 5,
+        application_id=None,
+    )
+    return replace(base, **changes)
+
+
+def _application(clock: FakeClock, **changes: Any) -> Application:
+    now = clock()
+    base = Application(
+        id=new_id("app"),
+        name="Acme",
+        created_at=now,
+        updated_at=now,
+        uid=None,
+        metadata={"plan": "pro"},
+    )
+    return replace(base, **changes)
+
+
+def _pages(store: Any, method: str, limit: int = 2, **kwargs: Any) -> tuple[list[Any], int]:
+    """Every item of a listing, page by page (and how many pages it took)."""
+    items: list[Any] = []
+    cursor = None
+    for pages in range(1, 1000):
+        page = getattr(store, method)(limit=limit, cursor=cursor, **kwargs)
+        assert len(page.items) <= limit
+        items.extend(page.items)
+        cursor = page.cursor
+        if cursor is None:
+            return items, pages
+    raise AssertionError("the listing never ended")
