@@ -217,14 +217,17 @@ def _create_source(env: dict[str, str], secret: str) -> str:
     os.environ.update(env)
     try:
         from chalicelib import wiring
+        from chalicelib.api.sources import parse_create as parse_create_source
 
         wiring.reset()
         source = wiring.api_root().sources.create(
-            {
-                "name": "bench",
-                "dedupe": "header:X-GitHub-Delivery",
-                "verification": {"scheme": "github", "secrets": [secret]},
-            }
+            parse_create_source(
+                {
+                    "name": "bench",
+                    "dedupe": "header:X-GitHub-Delivery",
+                    "verification": {"scheme": "github", "secrets": [secret]},
+                }
+            )
         )
         return str(source.id)
     finally:

@@ -34,6 +34,9 @@ from typing import Any
 from bench.aws_calls import CallCounter, _create_source, _environment, _wired_app
 from bench.fixtures import emulated_env, ingest_event, json_body, lambda_context
 from bench.report import Row, _stream_handlers, say
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.sources import parse_update as parse_update_source
 from chalicelib.scope import OPERATOR
 
 STAGES = ("api", "router", "sender")
@@ -365,10 +368,10 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, ten
         source_id = _create_source(app, context)
         owner: dict[str, str] = {}
         if tenant:
-            application = container.applications.create({"name": "bench"}, OPERATOR)
-            container.sources.update(source_id, {"application": application.id})
+            application = container.applications.create(parse_create_application({"name": "bench"}), OPERATOR)
+            container.sources.update(source_id, parse_update_source({"application": application.id}))
             owner = {"application": application.id}
-        container.endpoints.create({"url": url, **owner}, OPERATOR)
+        container.endpoints.create(parse_create_endpoint({"url": url, **owner}), OPERATOR)
         # Warm-up: one webhook all the way (clients, caches, the transport's connection).
         if app(ingest_event(source_id, body, "warm-up"), context)["statusCode"] != 202:
             raise AssertionError("the warm-up webhook was not accepted")

@@ -191,14 +191,18 @@ def app_on_fakes() -> tuple[Any, Any, str]:
     from testkit.fakes import MemoryBlobs, MemoryQueue, MemoryStore
 
     wiring.reset()
+    from chalicelib.api.sources import parse_create as parse_create_source
+
     container = wiring.api_root()
     container.use(store=MemoryStore(container.clock), ingest_queue=MemoryQueue(), blobs=MemoryBlobs())
     source = container.sources.create(
-        {
-            "name": "bench",
-            "dedupe": "header:X-GitHub-Delivery",
-            "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]},
-        }
+        parse_create_source(
+            {
+                "name": "bench",
+                "dedupe": "header:X-GitHub-Delivery",
+                "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]},
+            }
+        )
     )
     return app_module.app, container, source.id
 

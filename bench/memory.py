@@ -195,7 +195,9 @@ def _create_endpoint(env: dict[str, str], url: str) -> None:
         from chalicelib.scope import OPERATOR
 
         wiring.reset()
-        wiring.api_root().endpoints.create({"url": url}, OPERATOR)
+        from chalicelib.api.endpoints import parse_create
+
+        wiring.api_root().endpoints.create(parse_create({"url": url}), OPERATOR)
     finally:
         os.environ.clear()
         os.environ.update(saved)

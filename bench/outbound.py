@@ -30,6 +30,8 @@ from typing import Any
 
 from bench.fixtures import BENCH_ENV, json_body
 from bench.report import ROOT, Row, quiet, say
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.messages import parse_publish
 from chalicelib.scope import OPERATOR
 
 BATCH = 10
@@ -66,7 +68,7 @@ class Outbound:
 
     def endpoint(self, url: str) -> Any:
         """Create an endpoint (no filter: it gets every message)."""
-        endpoint, _secret, _ = self.api.endpoints.create({"url": url}, OPERATOR)
+        endpoint, _secret, _ = self.api.endpoints.create(parse_create_endpoint({"url": url}), OPERATOR)
         return endpoint
 
     def tasks(self, n: int) -> list[str]:
@@ -74,7 +76,9 @@ class Outbound:
         publisher, router = self.api.publisher, self.worker.router
         with quiet():
             for _ in range(n):
-                publisher.publish({"event_type": "invoice.paid", "payload": self.payload}, None, OPERATOR)
+                publisher.publish(
+                    parse_publish({"event_type": "invoice.paid", "payload": self.payload}), OPERATOR
+                )
             while self.ingest.sent:
                 router.route(self.ingest.sent.pop(0))
         out = list(self.deliveries.sent)

@@ -37,6 +37,9 @@ from typing import Any
 
 from bench.delivery_calls import GSI_PROJECTIONS, KB, CapacityCounter, counted_output, item_size
 from bench.report import Row, say
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.sources import parse_update as parse_update_source
 
 PARTITION_LIMIT = 1000  # DynamoDB write units per second on one partition key (table or index)
 SPREAD_RATE = 10_000
@@ -475,12 +478,17 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
             source_id = _create_source(app, context)
             owner: dict[str, str] = {}
             if i % 4 != 3:  # most owners are applications; every fourth is the operator's own
-                application = container.applications.create({"name": f"scale {i}"}, OPERATOR)
-                container.sources.update(source_id, {"application": application.id})
+                application = container.applications.create(
+                    parse_create_application({"name": f"scale {i}"}), OPERATOR
+                )
+                container.sources.update(source_id, parse_update_source({"application": application.id}))
                 owner = {"application": application.id}
             path = f"/scale-{name}-{i}-{uuid.uuid4().hex[:6]}"
             container.endpoints.create(
-                {"url": receivers.url(path), "filter": {"sources": [source_id]}, **owner}, OPERATOR
+                parse_create_endpoint(
+                    {"url": receivers.url(path), "filter": {"sources": [source_id]}, **owner}
+                ),
+                OPERATOR,
             )
             paths.append((source_id, path))
         for source_id, _ in paths:  # warm-up: clients, caches and connections, one webhook per owner

@@ -22,6 +22,8 @@ from bench.aws_calls import _environment, _wired_app
 from bench.delivery_calls import CapacityCounter
 from bench.fixtures import ADMIN_KEY, emulated_env, lambda_context, proxy_event
 from bench.report import Row, median, quiet, say
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.ports import MessageQuery
 
 EVENT_TYPES = ("order.created", "order.paid", "order.refunded", "invoice.paid", "customer.updated")
@@ -55,11 +57,14 @@ def _seed(container: Any, n: int) -> dict[str, str]:
     from chalicelib.models import Attempt, Message, generation_of
     from chalicelib.scope import OPERATOR
 
-    apps = [container.applications.create({"name": f"customer {i}"}, OPERATOR).id for i in range(12)]
+    apps = [
+        container.applications.create(parse_create_application({"name": f"customer {i}"}), OPERATOR).id
+        for i in range(12)
+    ]
     sources = [new_id("src") for _ in range(3)]
-    endpoint_id = container.endpoints.create({"url": "http://127.0.0.1:9/bench", "enabled": False}, OPERATOR)[
-        0
-    ].id
+    endpoint_id = container.endpoints.create(
+        parse_create_endpoint({"url": "http://127.0.0.1:9/bench", "enabled": False}), OPERATOR
+    )[0].id
     now = time.time()
     store = container.store
 

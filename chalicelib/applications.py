@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import branding as brand
 from chalicelib.branding import Branding
-from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError, ValidationError
+from chalicelib.commands import UNSET, CreateApplication, UpdateApplication
+from chalicelib.errors import ConfigError, ForbiddenError, NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import Application, Job, JobPlan
 from chalicelib.ports import ApplicationStore, JobStarter, Page, PageRequest
@@ -26,46 +26,10 @@ if TYPE_CHECKING:
     from chalicelib.caches import ApplicationCache
 
 _ID = re.compile(r"app_[0-9a-f]{32}")
+# An application's own id for it (checked on create and update in chalicelib.api.applications).
 _UID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}")
-MAX_METADATA = 50
-
-
-def _name(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 200:
-        raise ValidationError("name is 1 to 200 characters", field="name")
-    return value
-
-
-def _uid(value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _UID.fullmatch(value) or _ID.fullmatch(value):
-        raise ValidationError(
-            "uid is 1 to 200 characters of A-Z a-z 0-9 _ . : @ - and is not an application id", field="uid"
-        )
-    return value
-
-
-def _metadata(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    valid = isinstance(value, dict) and len(value) <= MAX_METADATA
-    if not valid or not all(
-        isinstance(k, str) and 0 < len(k) <= 100 and isinstance(v, str) and len(v) <= 1000
-        for k, v in value.items()
-    ):
-        raise ValidationError(
-            f"metadata is an object of at most {MAX_METADATA} string values", field="metadata"
-        )
-    return dict(value)
-
-
-def _branding(value: Any) -> Branding:
-    try:
-        return brand.parse(value)
-    except brand.BrandingError as exc:
-        field = "branding" if exc.field == "branding" else f"branding.{exc.field}"
-        raise ValidationError(str(exc), field=field, code="invalid_branding") from None
+ID = _ID
+UID = _UID
 
 
 class ApplicationService:
@@ -133,18 +97,15 @@ class ApplicationService:
             raise ForbiddenError("a token reaches its own application only")
         return own
 
-    def create(self, doc: Any, scope: Scope) -> Application:
-        """Validate and store a new application; 409 ``uid_taken`` if the uid is another's."""
-        scope.require_operator()
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
+    def create(self, command: CreateApplication, scope: Scope) -> Application:
+        """Store a new application; 409 ``uid_taken`` if the uid is another's."""
         now = self._clock()
         application = Application(
             id=new_id("app"),
-            name=_name(doc.get("name")),
-            uid=_uid(doc.get("uid")),
-            metadata=_metadata(doc.get("metadata")),
-            branding=_branding(doc.get("branding")),
+            name=command.name,
+            uid=command.uid,
+            metadata=dict(command.metadata or {}),
+            branding=command.branding or Branding(),
             created_at=now,
             updated_at=now,
         )
@@ -154,24 +115,18 @@ class ApplicationService:
 
     def list(self, scope: Scope, page: PageRequest) -> Page[Application]:
         """A page of applications, oldest first."""
-        scope.require_operator()
         return self._store.list_applications(limit=page.limit, cursor=page.cursor)
 
-    def update(self, ref: str, doc: Any, scope: Scope) -> Application:
+    def update(self, ref: str, command: UpdateApplication, scope: Scope) -> Application:
         """Change name, uid, metadata or branding."""
-        scope.require_operator()
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
         current = self._find(ref)
-        changes: dict[str, Any] = {}
-        if "name" in doc:
-            changes["name"] = _name(doc["name"])
-        if "uid" in doc:
-            changes["uid"] = _uid(doc["uid"])
-        if "metadata" in doc:
-            changes["metadata"] = _metadata(doc["metadata"])
-        if "branding" in doc:
-            changes["branding"] = _branding(doc["branding"])  # the whole object: null clears it
+        given: dict[str, Any] = {
+            "name": command.name,
+            "uid": command.uid,
+            "metadata": command.metadata,
+            "branding": command.branding,
+        }
+        changes = {name: value for name, value in given.items() if value is not UNSET}
         updated = replace(current, **changes, updated_at=self._clock())
         self._store.update_application(current, updated)
         self._changed()
@@ -191,7 +146,6 @@ class ApplicationService:
         The job is queued first and the application deleted second, so a failure between the two leaves
         the application in place (the caller retries) rather than endpoints nobody can reach.
         """
-        scope.require_operator()
         application = self._find(ref)
         if self._jobs is None:
             raise ConfigError("application deletion needs the job runner")

@@ -8,20 +8,18 @@ the catalog is read through a short-lived cache, so publishing costs no extra AW
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from chalicelib import json_schema
+from chalicelib.commands import UNSET, CreateEventType, EventTypeChanges
 from chalicelib.errors import HookwayError, NotFoundError, UnprocessableError, ValidationError
 from chalicelib.models import EventType
 from chalicelib.ports import EventTypeStore, Page, PageRequest
 from chalicelib.scope import Scope
 from chalicelib.ttlcache import TtlCache
 
-# Like a published event type, less "/": a catalog name is one segment of /v1/event-types/{name}.
-_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,200}")
 MAX_SCHEMA_BYTES = json_schema.MAX_SCHEMA_BYTES
 
 
@@ -31,6 +29,12 @@ def schema_errors(
     """The JSON pointer and reason of the first way ``payload`` breaks ``schema``, or None (bounded:
     see ``chalicelib.json_schema``)."""
     return json_schema.first_error(schema, payload, budget=budget)
+
+
+def _given(changes: EventTypeChanges) -> dict[str, Any]:
+    """The fields a command sets, for ``EventType``'s constructor or ``replace``."""
+    fields = {"description": changes.description, "schema": changes.schema, "deprecated": changes.deprecated}
+    return {name: value for name, value in fields.items() if value is not UNSET}
 
 
 class EventTypeService:
@@ -53,14 +57,9 @@ class EventTypeService:
         self._strict = strict
         self._cache: TtlCache[str, EventType | None] = TtlCache(clock, ttl)
 
-    def create(self, doc: Any, scope: Scope) -> EventType:
-        """Add a catalog entry ``{"name", "description", "schema"?, "deprecated"?}``."""
-        scope.require_operator()
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
-        name = doc.get("name")
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise ValidationError("name is 1 to 200 characters of A-Z a-z 0-9 _ . : -", field="name")
+    def create(self, command: CreateEventType, scope: Scope) -> EventType:
+        """Add a catalog entry (the operator's: ``chalicelib.api.event_types``)."""
+        name = command.name
         try:
             self._store.get_event_type(name)
         except NotFoundError:
@@ -70,25 +69,10 @@ class EventTypeService:
 
             raise ConflictError(f"event type {name!r} exists; PATCH it", code="event_type_exists")
         now = self._clock()
-        event_type = EventType(name=name, created_at=now, updated_at=now, **self._fields(doc))
+        event_type = EventType(name=name, created_at=now, updated_at=now, **_given(command.changes))
         self._store.put_event_type(event_type)
         self._cache.pop(name)
         return event_type
-
-    def _fields(self, doc: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if "description" in doc:
-            description = doc["description"] or ""
-            if not isinstance(description, str) or len(description) > 2000:
-                raise ValidationError("description is at most 2000 characters", field="description")
-            out["description"] = description
-        if "schema" in doc:
-            out["schema"] = json_schema.check_schema(doc["schema"])
-        if "deprecated" in doc:
-            if not isinstance(doc["deprecated"], bool):
-                raise ValidationError("deprecated is true or false", field="deprecated")
-            out["deprecated"] = doc["deprecated"]
-        return out
 
     def get(self, name: str, scope: Scope) -> EventType:
         """One catalog entry (any caller)."""
@@ -98,21 +82,15 @@ class EventTypeService:
         """The catalog by name (any caller)."""
         return self._store.list_event_types(limit=page.limit, cursor=page.cursor)
 
-    def update(self, name: str, doc: Any, scope: Scope) -> EventType:
+    def update(self, name: str, changes: EventTypeChanges, scope: Scope) -> EventType:
         """Change description, schema or deprecation."""
-        scope.require_operator()
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
-        if "name" in doc and doc["name"] != name:
-            raise ValidationError("an event type's name is fixed", field="name")
-        updated = replace(self._store.get_event_type(name), **self._fields(doc), updated_at=self._clock())
+        updated = replace(self._store.get_event_type(name), **_given(changes), updated_at=self._clock())
         self._store.put_event_type(updated)
         self._cache.pop(name)
         return updated
 
     def delete(self, name: str, scope: Scope) -> None:
         """Remove a catalog entry."""
-        scope.require_operator()
         self._store.delete_event_type(name)
         self._cache.pop(name)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.commands import Publish, SendTest
 from chalicelib.envelope import Envelope
 from chalicelib.errors import ConflictError, PayloadTooLargeError, ValidationError
 from chalicelib.ids import MessageIds, new_id
@@ -27,8 +28,9 @@ from chalicelib.scope import Scope
 IDEMPOTENCY_TTL = 24 * 3600
 MAX_PAYLOAD_BYTES = 512 * 1024
 MAX_ENVELOPE_BYTES = 1000 * 1024  # SQS takes 1 MiB per message
-_EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
-_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# What a published event type and an Idempotency-Key may be (checked in chalicelib.api.messages).
+EVENT_TYPE = re.compile(r"[A-Za-z0-9_.:/-]{1,200}")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 TEST_EVENT_TYPE = "hookway.test"
 
 
@@ -66,36 +68,22 @@ class Publisher:
         if self._event_types is not None:
             self._event_types.check_payload(event_type, payload)
 
-    def publish(self, doc: Any, idempotency_key: str | None, scope: Scope) -> str:
-        """Validate and enqueue ``{"event_type", "payload", "application"?}``; returns the message id.
+    def publish(self, command: Publish, scope: Scope) -> str:
+        """Enqueue a message (the operator's: ``chalicelib.api.messages``); returns the message id.
 
         With ``application`` (id or uid) the message fans out to that application's endpoints only;
         without, to the operator's own endpoints.
         """
-        scope.require_operator()
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
-        event_type = doc.get("event_type")
-        if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
-            raise ValidationError(
-                "event_type must be 1 to 200 characters of A-Z a-z 0-9 _ . : / -", field="event_type"
-            )
-        if "payload" not in doc:
-            raise ValidationError("payload is required (any JSON value)", field="payload")
+        event_type, payload, idempotency_key = command.event_type, command.payload, command.idempotency_key
         application_id = None
-        if doc.get("application") is not None:
-            ref = doc["application"]
-            if not isinstance(ref, str) or self._applications is None:
+        if command.application is not None:
+            if self._applications is None:
                 raise ValidationError("application is an application id or uid", field="application")
-            application_id = self._applications.resolve_cached(ref, scope)
-        self._check(event_type, doc["payload"])
-        if idempotency_key is not None and not _KEY.fullmatch(idempotency_key):
-            raise ValidationError(
-                "Idempotency-Key must be 1 to 255 visible ASCII characters", field="Idempotency-Key"
-            )
+            application_id = self._applications.resolve_cached(command.application, scope)
+        self._check(event_type, payload)
         now = self._clock()
         request_hash = hashlib.sha256(
-            json.dumps([event_type, doc["payload"], application_id], sort_keys=True).encode()
+            json.dumps([event_type, payload, application_id], sort_keys=True).encode()
         ).hexdigest()
         if idempotency_key is None:
             message_id, dedupe = self._ids.random(), None
@@ -122,7 +110,7 @@ class Publisher:
         return self.enqueue(
             API_SOURCE,
             event_type,
-            doc["payload"],
+            payload,
             message_id,
             dedupe,
             now,
@@ -130,36 +118,24 @@ class Publisher:
             application_id=application_id,
         )
 
-    def send_test(self, endpoint_id: str, doc: Any, scope: Scope) -> tuple[str, Endpoint]:
-        """A test event to one endpoint only: ``{"event_type"?, "payload"?}``; returns its message id.
+    def send_test(self, endpoint_id: str, command: SendTest, scope: Scope) -> tuple[str, Endpoint]:
+        """A test event to one endpoint only; returns its message id.
 
         The default type ``hookway.test`` is Hookway's own and skips the catalog (strict or not); another
         type is checked against the catalog as a publish would be. 409 ``endpoint_disabled`` for a
         disabled endpoint (or a listen session that has ended): it would only be skipped.
         """
-        scope.require_write()
         if self._endpoints is None:
             raise ValidationError("test events are not available here")
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
-        unknown = sorted(set(doc) - {"event_type", "payload"})
-        if unknown:
-            raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
         endpoint = self._endpoints.get(endpoint_id, scope)
         now = self._clock()
         if not endpoint.enabled or endpoint.session_over(now):
             raise ConflictError(
                 "the endpoint is disabled: enable it to send it a test event", code="endpoint_disabled"
             )
-        event_type = doc.get("event_type")
-        if event_type is None:
-            event_type = TEST_EVENT_TYPE
-        if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
-            raise ValidationError(
-                "event_type must be 1 to 200 characters of A-Z a-z 0-9 _ . : / -", field="event_type"
-            )
-        if "payload" in doc and doc["payload"] is not None:
-            payload = doc["payload"]
+        event_type = command.event_type if command.event_type is not None else TEST_EVENT_TYPE
+        if command.payload is not None:
+            payload = command.payload
         else:
             payload = {"test": True, "endpoint_id": endpoint.id, "sent_at": now}
         if event_type != TEST_EVENT_TYPE:

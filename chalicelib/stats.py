@@ -7,11 +7,10 @@ hour, written once per batch), one ``BatchGetItem`` for the window; endpoints th
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from chalicelib.errors import BadRequestError
+from chalicelib.commands import Overview
 from chalicelib.models import Endpoint
 from chalicelib.ports import StatsStore
 from chalicelib.scope import Scope
@@ -23,25 +22,22 @@ MAX_HOURS = 168
 MAX_ATTENTION = 50
 
 
-def attention_entry(endpoint: Endpoint) -> dict[str, Any]:
-    """An endpoint that needs attention, as the overview lists it."""
-    return {
-        "id": endpoint.id,
-        "application_id": endpoint.application_id,
-        "url": endpoint.url,
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "failing_since": endpoint.failing_since,
-        "updated_at": endpoint.updated_at,
-        "kind": endpoint.kind,
-    }
+@dataclass(frozen=True)
+class HourCounts:
+    """What went through in one hour (``start``: the hour's first second)."""
+
+    start: int
+    counts: dict[str, int]
 
 
-def _hours(params: Mapping[str, str]) -> int:
-    raw = params.get("hours", str(DEFAULT_HOURS))
-    if not re.fullmatch(r"[0-9]{1,3}", raw) or not 1 <= int(raw) <= MAX_HOURS:
-        raise BadRequestError(f"hours must be 1 to {MAX_HOURS}", code="invalid_hours")
-    return int(raw)
+@dataclass(frozen=True)
+class OverviewResult:
+    """The overview: the hours oldest first (the current one last), their totals, and the endpoints that
+    need attention (failing or disabled, of every owner)."""
+
+    hours: list[HourCounts]
+    totals: dict[str, int]
+    attention: list[Endpoint]
 
 
 class StatsService:
@@ -51,21 +47,20 @@ class StatsService:
         self._store = store
         self._clock = clock
 
-    def overview(self, params: Mapping[str, str], scope: Scope) -> dict[str, Any]:
-        """``{"hours": [...oldest first, the current hour last], "totals", "attention"}``."""
-        scope.require_operator()
-        count = _hours(params)
+    def overview(self, query: Overview, scope: Scope) -> OverviewResult:
+        """The last ``query.hours`` hours, their totals, and what needs attention."""
+        count = query.hours
         now = self._clock()
         current = hour_of(now)
         starts = [current - 3600 * back for back in range(count - 1, -1, -1)]
         stored = self._store.get_counts(starts)
         hours = [
-            {"start": start, **{c: stored.get(start, {}).get(c, 0) for c in COUNTERS}} for start in starts
+            HourCounts(start, {c: int(stored.get(start, {}).get(c, 0)) for c in COUNTERS}) for start in starts
         ]
-        totals = {c: sum(int(hour[c]) for hour in hours) for c in COUNTERS}
+        totals = {c: sum(hour.counts[c] for hour in hours) for c in COUNTERS}
         attention = [
-            attention_entry(e)
+            e
             for e in self._store.attention_endpoints(limit=MAX_ATTENTION)
             if not e.session_over(now)  # a listen session that has ended needs nobody's attention
         ]
-        return {"hours": hours, "totals": totals, "attention": attention}
+        return OverviewResult(hours, totals, attention)

@@ -70,6 +70,11 @@ def stage_project(
     shutil.copytree(
         ROOT / "chalicelib", stage_dir / "chalicelib", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    # The JSON the API serves is built here from the one committed document (chalicelib/api/openapi.yaml).
+    from chalicelib.api.system import as_json
+
+    api_dir = stage_dir / "chalicelib" / "api"
+    (api_dir / "openapi.json").write_text(as_json((api_dir / "openapi.yaml").read_bytes()), encoding="utf-8")
     (stage_dir / ".chalice").mkdir()
     for rel, tmp in saved.items():
         (stage_dir / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ python -m local dev [--fresh]        the whole stack: emulator, API on :8000, qu
 python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
 python -m local api [--port P]       only the API server (environment from ``deploy``; port 0: any free one)
 python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
-python -m local openapi              copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc
+python -m local openapi              build chalicelib/api/openapi.json from chalicelib/api/openapi.yaml
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ def _boto_sqs() -> object:
 def _app() -> object:
     sys.path.insert(0, str(emulator.ROOT))
     import app as app_module
+    from local.apidoc import write
+
+    write()  # the JSON the API serves, built from the committed document as the package build does
 
     return app_module
 
@@ -313,7 +316,7 @@ Try it:
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
-    """Refresh the packaged copies of the OpenAPI document."""
+    """Build the served JSON of the OpenAPI document."""
     from local.apidoc import write
 
     for path in write():
@@ -346,7 +349,9 @@ def main(argv: list[str] | None = None) -> None:
     deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
     deploy.add_argument("--endpoint", required=True)
     deploy.set_defaults(func=cmd_deploy)
-    openapi = sub.add_parser("openapi", help="copy docs/openapi.yaml (and its JSON) into chalicelib/apidoc")
+    openapi = sub.add_parser(
+        "openapi", help="build chalicelib/api/openapi.json from chalicelib/api/openapi.yaml"
+    )
     openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args(argv)
     from local.state import StateInUseError

@@ -1,36 +1,18 @@
-"""Copy docs/openapi.yaml into the package, as written and as JSON: ``python -m local openapi``.
+"""Build the served JSON of the OpenAPI document: ``python -m local openapi``.
 
-The Lambda serves ``/v1/openapi.yaml`` and ``/v1/openapi.json`` from ``chalicelib/apidoc/`` (Chalice
-packages ``chalicelib/``, not ``docs/``) and does not import PyYAML, so the JSON is made here, with the
-development dependencies. ``tests/unit/test_openapi.py`` fails when the copies differ from the source.
+The one committed document is ``chalicelib/api/openapi.yaml``. The Lambda serves it as written on
+``/v1/openapi.yaml`` and as JSON on ``/v1/openapi.json``, and does not import PyYAML: the JSON
+(``chalicelib/api/openapi.json``, ignored by git) is built here, by ``infra.package`` when the package is
+made, and by the local stack when it starts.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "docs" / "openapi.yaml"
-TARGET = ROOT / "chalicelib" / "apidoc"
-
-
-def rendered() -> dict[str, bytes]:
-    """The files ``chalicelib/apidoc/`` must hold, by name."""
-    import yaml
-
-    text = SOURCE.read_bytes()
-    document = yaml.safe_load(text)
-    as_json = json.dumps(document, indent=1, ensure_ascii=False) + "\n"
-    return {"openapi.yaml": text, "openapi.json": as_json.encode("utf-8")}
 
 
 def write() -> list[Path]:
-    """Write the copies; returns the paths written."""
-    TARGET.mkdir(exist_ok=True)
-    written = []
-    for name, data in rendered().items():
-        path = TARGET / name
-        path.write_bytes(data)
-        written.append(path)
-    return written
+    """Build ``chalicelib/api/openapi.json`` from the document; returns the paths written."""
+    from chalicelib.api.system import write_json
+
+    return [write_json()]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.caches import SourceCache
 from chalicelib.config import Settings
 from chalicelib.inbound.ingest import IngestService
@@ -104,7 +105,7 @@ class Services:
     def github_source(self, **fields: Any) -> str:
         """Create a GitHub source and return its id."""
         doc = {"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}, **fields}
-        return self.sources.create(doc).id
+        return self.sources.create(parse_create_source(doc)).id
 
     def drain(self) -> list[str]:
         """Route everything the ingest queue holds, as the worker would (job steps to the job runner, and

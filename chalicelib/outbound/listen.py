@@ -12,13 +12,11 @@ attempts not reported end ``failed`` with ``cli_disconnected``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
+from chalicelib.commands import Pull
+from chalicelib.errors import ConflictError, GoneError, NotFoundError
 from chalicelib.models import Endpoint, PulledOutcome
 from chalicelib.ports import EndpointLookup, ListenDeliveries, PulledDeliveries
 from chalicelib.scope import Scope
@@ -28,15 +26,36 @@ POLL_SECONDS = 0.25
 MAX_PULL = 10
 
 
-def _wait(text: str) -> float:
-    """``wait`` in seconds, clamped to 0 to 20; only a finite number (``nan`` would never time out)."""
-    try:
-        wait = float(text)
-    except ValueError:
-        wait = math.nan
-    if not math.isfinite(wait):
-        raise ValidationError("wait is a finite number of seconds (0 to 20)", field="wait")
-    return min(max(wait, 0.0), MAX_WAIT_SECONDS)
+@dataclass(frozen=True)
+class PulledDelivery:
+    """One delivery handed to the CLI, signed now."""
+
+    id: str
+    message_id: str
+    event_type: str | None
+    attempt: int
+    headers: dict[str, str]
+    body: bytes
+    queued_at: float
+
+
+@dataclass(frozen=True)
+class PullResult:
+    """What a pull found: deliveries, the cursor after them, when the session ends."""
+
+    deliveries: list[PulledDelivery]
+    next_cursor: str | None
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The outcome recorded for one pulled delivery."""
+
+    id: str
+    message_id: str
+    attempt: int
+    outcome: str
 
 
 class ListenService:
@@ -65,12 +84,11 @@ class ListenService:
             raise GoneError("the listen session has ended; open a new one", code="session_expired")
         return endpoint
 
-    def pull(self, endpoint_id: str, params: Mapping[str, str], scope: Scope) -> dict[str, Any]:
+    def pull(self, endpoint_id: str, query: Pull, scope: Scope) -> PullResult:
         """Deliveries queued after ``cursor``, waiting up to ``wait`` seconds (0 to 20) for the first."""
         endpoint = self._session(endpoint_id, scope)
-        wait = _wait(params.get("wait", "0"))
-        cursor = params.get("cursor") or None
-        deadline = self._clock() + wait
+        cursor = query.cursor
+        deadline = self._clock() + min(max(query.wait, 0.0), MAX_WAIT_SECONDS)
         while True:
             waiting = self._store.list_pulled(endpoint.id, after=cursor, limit=MAX_PULL)
             if waiting or self._clock() >= deadline or endpoint.session_over(self._clock()):
@@ -86,66 +104,31 @@ class ListenService:
                 continue  # retention ended; the expiry check closes its attempt
             request = sender.request_for(message, endpoint, now)
             data.append(
-                {
-                    "id": pulled.seq,
-                    "message_id": message.id,
-                    "event_type": message.event_type,
-                    "attempt": pulled.number,
-                    "headers": dict(request.headers),
-                    "body_base64": base64.b64encode(request.body).decode(),
-                    "queued_at": pulled.queued_at,
-                }
+                PulledDelivery(
+                    id=pulled.seq,
+                    message_id=message.id,
+                    event_type=message.event_type,
+                    attempt=pulled.number,
+                    headers=dict(request.headers),
+                    body=request.body,
+                    queued_at=pulled.queued_at,
+                )
             )
         next_cursor = waiting[-1].seq if waiting else cursor
-        return {"data": data, "next_cursor": next_cursor, "expires_at": endpoint.expires_at}
+        return PullResult(data, next_cursor, endpoint.expires_at)
 
-    def report(self, endpoint_id: str, delivery_id: str, doc: Any, scope: Scope) -> dict[str, Any]:
+    def report(
+        self, endpoint_id: str, delivery_id: str, outcome: PulledOutcome, scope: Scope
+    ) -> ReportResult:
         """Record the local receiver's answer to one pulled delivery."""
-        scope.require_write()
         endpoint = self._session(endpoint_id, scope)
         pulled = self._store.get_pulled(endpoint.id, delivery_id)
         if pulled is None:
             raise NotFoundError(f"no waiting delivery {delivery_id!r}", code="delivery_not_found")
-        outcome = _outcome(doc)
         result = self._sender.complete_pulled(pulled, outcome)
         if result == "stale":
             raise ConflictError(
                 "this delivery was already reported or has ended", code="delivery_not_pending"
             )
         self._store.delete_pulled(endpoint.id, delivery_id)
-        return {
-            "id": delivery_id,
-            "message_id": pulled.message_id,
-            "attempt": pulled.number,
-            "outcome": result,
-        }
-
-
-def _outcome(doc: Any) -> PulledOutcome:
-    if not isinstance(doc, dict):
-        raise ValidationError("the body must be a JSON object")
-    status = doc.get("status")
-    if status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
-    ):
-        raise ValidationError(
-            "status is the local receiver's HTTP status (100 to 599) or null", field="status"
-        )
-    duration = doc.get("duration_ms", 0)
-    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 0:
-        raise ValidationError("duration_ms is a whole number of milliseconds", field="duration_ms")
-    body = b""
-    if doc.get("body_base64") is not None:
-        try:
-            body = base64.b64decode(str(doc["body_base64"]), validate=True)[:4096]
-        except (binascii.Error, ValueError):
-            raise ValidationError("body_base64 is not base64", field="body_base64") from None
-    error_class = doc.get("error_class")
-    error = doc.get("error")
-    retry_after = doc.get("retry_after")
-    for name, value in (("error_class", error_class), ("error", error), ("retry_after", retry_after)):
-        if value is not None and (not isinstance(value, str) or len(value) > 300):
-            raise ValidationError(f"{name} is a short string", field=name)
-    if status is None and error_class is None:
-        error_class = "connect_error"
-    return PulledOutcome(status, duration, body, retry_after, error_class, error)
+        return ReportResult(delivery_id, pulled.message_id, pulled.number, result)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from chalicelib.commands import Recover, Replay, Resend
 from chalicelib.errors import NotFoundError, ValidationError
 from chalicelib.jobs import StepResult
 from chalicelib.models import Attempt, Endpoint, JobPlan, Message, generation_of
@@ -57,16 +58,9 @@ class Recovery:
         self._messages = messages or _StoredMessages(store)
         self._scoped_endpoints = scoped_endpoints or _CachedEndpoints(endpoints)
 
-    def resend(self, message_id: str, doc: Any, scope: Scope = OPERATOR) -> list[str]:
-        """Queue one more attempt of a message to each of its endpoints (or ``{"endpoint_ids": [...]}``)."""
-        scope.require_write()
-        ids = doc.get("endpoint_ids") if isinstance(doc, dict) else None
-        if ids is not None and not (
-            isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 100
-        ):
-            raise ValidationError(
-                "endpoint_ids must be a list of at most 100 endpoint ids", field="endpoint_ids"
-            )
+    def resend(self, message_id: str, command: Resend, scope: Scope = OPERATOR) -> list[str]:
+        """Queue one more attempt of a message to each of its endpoints (or the ones the command names)."""
+        ids = command.endpoint_ids
         message = self._messages.message(message_id, scope)
         if not ids and message.fanout_pages:
             # Bounded: a message that fanned out to hundreds of endpoints is resent 100 endpoints a call.
@@ -90,26 +84,20 @@ class Recovery:
         self._enqueue(message, targets, self._attempts_to(message, targets))
         return targets
 
-    def plan_recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> JobPlan:
-        """Check a recovery of an endpoint (``{"since": unix time, "include_unmatched"?}``) and make it a job:
-        ``recover_step`` then queues one more attempt of every delivery to the endpoint that ended failed or
-        skipped since then, however many, and with ``include_unmatched`` a first attempt of each message of
-        its owner received since then that matched no endpoint and that its filter takes now."""
-        scope.require_write()
-        since = doc.get("since") if isinstance(doc, dict) else None
-        if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
-            raise ValidationError("since (Unix time in seconds) is required", field="since")
-        unmatched = doc.get("include_unmatched", False) if isinstance(doc, dict) else False
-        if not isinstance(unmatched, bool):
-            raise ValidationError("include_unmatched must be true or false", field="include_unmatched")
+    def plan_recover(self, endpoint_id: str, command: Recover, scope: Scope = OPERATOR) -> JobPlan:
+        """Check a recovery of an endpoint (since a Unix time) and make it a job: ``recover_step`` then queues
+        one more attempt of every delivery to the endpoint that ended failed or skipped since then, however
+        many, and with ``include_unmatched`` a first attempt of each message of its owner received since then
+        that matched no endpoint and that its filter takes now."""
+        since, unmatched = command.since, command.include_unmatched
         owner = self._scoped_endpoints.get(endpoint_id, scope).application_id
         params = {"endpoint_id": endpoint_id, "since": float(since), "include_unmatched": unmatched}
         return JobPlan("endpoint.recover", params, owner)
 
-    def recover(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> list[str]:
+    def recover(self, endpoint_id: str, command: Recover, scope: Scope = OPERATOR) -> list[str]:
         """A whole recovery here, every step in turn (the API runs the same steps as a job); returns the
         ids of the messages queued again."""
-        plan = self.plan_recover(endpoint_id, doc, scope)
+        plan = self.plan_recover(endpoint_id, command, scope)
         recovered: list[str] = []
         cursor: str | None = None
         while True:
@@ -228,21 +216,10 @@ class Recovery:
                 break
         return found, cursor
 
-    def plan_replay(self, endpoint_id: str, doc: Any, scope: Scope = OPERATOR) -> JobPlan:
-        """Check a replay (``{"since", "until"?, "source"?}``: the messages of the endpoint's owner received
-        in [since, until), from one source if given, sent to the endpoint once more) and make it a job."""
-        scope.require_write()
-        if not isinstance(doc, dict):
-            raise ValidationError("the body must be a JSON object")
-        since, until, source = doc.get("since"), doc.get("until"), doc.get("source")
-        if isinstance(since, bool) or not isinstance(since, int | float) or since < 0:
-            raise ValidationError("since (Unix time in seconds) is required", field="since")
-        if until is not None and (
-            isinstance(until, bool) or not isinstance(until, int | float) or until <= since
-        ):
-            raise ValidationError("until must be a Unix time later than since", field="until")
-        if source is not None and (not isinstance(source, str) or not 0 < len(source) <= 200):
-            raise ValidationError("source must be a source id", field="source")
+    def plan_replay(self, endpoint_id: str, command: Replay, scope: Scope = OPERATOR) -> JobPlan:
+        """Check a replay (the messages of the endpoint's owner received in [since, until), from one source
+        if given, sent to the endpoint once more) and make it a job."""
+        since, until, source = command.since, command.until, command.source_id
         owner = self._scoped_endpoints.get(endpoint_id, scope).application_id
         params = {
             "endpoint_id": endpoint_id,

@@ -25,12 +25,13 @@ import pytest
 import yaml
 
 from chalicelib.aws.parameters import FixedAdminKey
+from chalicelib.commands import MintToken
 from chalicelib.models import Application
 from chalicelib.scope import OPERATOR
 from chalicelib.tokens import TokenService
 from testkit.stack import ADMIN_KEY, Stack, github_headers, wait_until
 
-SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
+SPEC = Path(__file__).resolve().parents[2] / "chalicelib" / "api" / "openapi.yaml"
 COLUMNS = ("admin", "tok", "ro", "tok>B", "expired", "revoked", "session")
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -281,7 +282,7 @@ def tenants(stack: Stack) -> dict[str, Any]:
     # Signed with the deployment's key like any other, but issued two hours ago for one hour.
     past = TokenService(store=None, clock=lambda: time.time() - 7200, admin_key=FixedAdminKey(ADMIN_KEY))  # type: ignore[arg-type]
     expired = past.mint(
-        Application(id=a.id, name="A", created_at=0, updated_at=0), {"expires_in": 3600}, OPERATOR
+        Application(id=a.id, name="A", created_at=0, updated_at=0), MintToken(expires_in=3600), OPERATOR
     )
     read_only = stack.request(
         "POST", f"/v1/applications/{a.id}/portal-access", admin=True, json_body={"read_only": True}

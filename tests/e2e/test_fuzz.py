@@ -1,4 +1,4 @@
-"""Malformed input never gets a 5xx: a bounded schemathesis pass over docs/openapi.yaml plus hand-made cases.
+"""Malformed input never gets a 5xx: a bounded schemathesis pass over chalicelib/api/openapi.yaml plus hand-made cases.
 
 The rule: every malformed header, body, URL, query or config is a 4xx with ``{"error": {"code", "message"}}``,
 never a 500 and never a hang. A case found broken and left for later is marked ``xfail(strict=True)``
@@ -26,7 +26,7 @@ import yaml
 from testkit.stack import ADMIN_KEY, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEC = ROOT / "docs" / "openapi.yaml"
+SPEC = ROOT / "chalicelib" / "api" / "openapi.yaml"
 BEARER = f"Bearer {ADMIN_KEY}"
 JSON_CT = ("Content-Type", "application/json")
 AUTH = ("Authorization", BEARER)

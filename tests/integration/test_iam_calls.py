@@ -18,6 +18,12 @@ from typing import Any
 import pytest
 
 from chalicelib import wiring
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.console import parse_overview
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_recover, parse_send_test
+from chalicelib.api.messages import parse_publish
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.config import Settings
 from chalicelib.names import names
 from chalicelib.wiring.api import ApiRoot
@@ -159,31 +165,35 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     api_calls = Recorder()
     api = _container(world, api_calls)
     source = api.sources.create(
-        {"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+        parse_create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})
     )
     from chalicelib.scope import OPERATOR
 
     for path in ("/ok", "/fail"):
-        api.endpoints.create({"url": receiver.base + path, "retry_schedule": [0, 1]}, OPERATOR)
+        api.endpoints.create(
+            parse_create_endpoint({"url": receiver.base + path, "retry_schedule": [0, 1]}), OPERATOR
+        )
     small = json.dumps({"zen": "iam"}).encode()
     parked = json.dumps({"blob": "x" * 300_000}).encode()  # inline, too big for an item: the router parks it
     big = json.dumps({"blob": "x" * 950_000}).encode()  # over the claim check: S3 first
     for i, body in enumerate((small, parked, big)):
         assert _run("app", api, ingest_event(source.id, body, f"iam-{i}"))["statusCode"] == 202
-    api.publisher.publish({"event_type": "iam.test", "payload": {}}, None, OPERATOR)
+    api.publisher.publish(parse_publish({"event_type": "iam.test", "payload": {}}), OPERATOR)
     # ... a test event to one endpoint (the router reads that endpoint by id)
     ok = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/ok"))
-    api.publisher.send_test(ok.id, {}, OPERATOR)
+    api.publisher.send_test(ok.id, parse_send_test({}), OPERATOR)
     # ... and the console's reads: the overview, an endpoint's health, the branding
-    api.stats.overview({}, OPERATOR)
+    api.stats.overview(parse_overview({}), OPERATOR)
     api.endpoints.health(ok.id, OPERATOR)
     api.applications.branding(OPERATOR)
     # ... and the background jobs, whose steps the ingest queue's consumer runs: an application's
     # deletion (its endpoint deleted there) and a recovery
-    doomed = api.applications.create({"name": "doomed"}, OPERATOR)
-    api.endpoints.create({"url": receiver.base + "/doomed", "application": doomed.id}, OPERATOR)
+    doomed = api.applications.create(parse_create_application({"name": "doomed"}), OPERATOR)
+    api.endpoints.create(
+        parse_create_endpoint({"url": receiver.base + "/doomed", "application": doomed.id}), OPERATOR
+    )
     api.applications.delete(doomed.id, OPERATOR)
-    api.jobs.start(api.recovery.plan_recover(ok.id, {"since": 0}, OPERATOR))
+    api.jobs.start(api.recovery.plan_recover(ok.id, parse_recover({"since": 0}), OPERATOR))
 
     # WHEN each consumer handles what reached its queue, as its event source mapping would hand it over
     recorded: dict[str, set[str]] = {"api_handler": api_calls.actions}

@@ -8,6 +8,9 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.messages import parse_publish
 from chalicelib.backfill import CHECKPOINT, DONE, Backfill
 from chalicelib.ids import new_id
 from chalicelib.models import Endpoint
@@ -49,7 +52,7 @@ def _publish(world: World, application: str | None = None) -> str:
         "payload": {"n": 1},
         **({"application": application} if application else {}),
     }
-    return world.publisher.publish(doc, None, OPERATOR)
+    return world.publisher.publish(parse_publish(doc), OPERATOR)
 
 
 def _delivered(world: World) -> list[str]:
@@ -111,7 +114,7 @@ def test_more_than_100_legacy_endpoints_of_an_application_fan_out_in_pages_befor
     world: World,
 ) -> None:
     # GIVEN an application with 1,100 legacy endpoints (over the inline limit, three pages' worth)
-    app = world.api.applications.create({"name": "legacy"}, OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "legacy"}), OPERATOR)
     made = _legacy(world, 1_100, app.id)
     # WHEN a message for it is routed before the backfill
     message_id = _publish(world, app.id)
@@ -133,7 +136,9 @@ def test_more_than_100_legacy_endpoints_of_an_application_fan_out_in_pages_befor
 
 def test_the_backfill_is_resumable_and_idempotent(world: World) -> None:
     # GIVEN legacy endpoints of the operator and of two applications, one of them already joined
-    apps = [world.api.applications.create({"name": f"a{i}"}, OPERATOR) for i in range(2)]
+    apps = [
+        world.api.applications.create(parse_create_application({"name": f"a{i}"}), OPERATOR) for i in range(2)
+    ]
     store = world.s.store
     made = _legacy(world, 7) + _legacy_more(world, 5, apps[0].id) + _legacy_more(world, 4, apps[1].id)
     store.join_subscription(made[0].id)
@@ -178,9 +183,11 @@ def test_a_new_owner_is_complete_from_its_first_endpoint_but_a_legacy_owner_is_n
     store = world.s.store
     world.endpoint()
     assert store.owner_state(None)[2] is True
-    app = world.api.applications.create({"name": "old"}, OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "old"}), OPERATOR)
     old = _legacy_more(world, 1, app.id)
-    world.endpoints.create({"url": "https://hooks.example.com/new", "application": app.id}, OPERATOR)
+    world.endpoints.create(
+        parse_create_endpoint({"url": "https://hooks.example.com/new", "application": app.id}), OPERATOR
+    )
     # THEN the legacy owner still is not complete (its old endpoint is in no page) and both get messages
     assert store.owner_state(app.id)[2] is False
     _publish(world, app.id)

@@ -10,6 +10,10 @@ from pathlib import Path
 import pytest
 import trustme
 
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
+from chalicelib.api.messages import parse_publish
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import ValidationError
 from chalicelib.outbound.client_certs import (
@@ -207,7 +211,10 @@ def test_an_endpoint_names_its_client_certificate_and_the_sender_passes_it_on(se
     ]
     # WHEN the certificate is removed THEN the endpoint names none
     assert (
-        world.endpoints.update(endpoint.id, {"client_certificate": None}, OPERATOR).client_certificate is None
+        world.endpoints.update(
+            endpoint.id, parse_update_endpoint({"client_certificate": None}), OPERATOR
+        ).client_certificate
+        is None
     )
 
 
@@ -243,8 +250,8 @@ def test_a_portal_token_cannot_name_another_owners_certificate_on_create_or_upda
 
     # GIVEN applications A and B on stage "test", and a token of A
     world = World(services, Receiver())
-    a = world.api.applications.create({"name": "A"}, OPERATOR)
-    b = world.api.applications.create({"name": "B"}, OPERATOR)
+    a = world.api.applications.create(parse_create_application({"name": "A"}), OPERATOR)
+    b = world.api.applications.create(parse_create_application({"name": "B"}), OPERATOR)
     token_a = Scope(application_id=a.id)
     url = "https://hooks.example.com/in"
     foreign = [
@@ -256,16 +263,20 @@ def test_a_portal_token_cannot_name_another_owners_certificate_on_create_or_upda
     # WHEN A's token names another owner's certificate on create THEN 400 on that field
     for doc in foreign:
         with pytest.raises(ValidationError) as err:
-            world.endpoints.create({"url": url, "client_certificate": doc}, token_a)
+            world.endpoints.create(parse_create_endpoint({"url": url, "client_certificate": doc}), token_a)
         assert err.value.field == "client_certificate" and err.value.status == 400
     # ... and on update of its own endpoint
-    endpoint, _, _ = world.endpoints.create({"url": url, "client_certificate": own}, token_a)
+    endpoint, _, _ = world.endpoints.create(
+        parse_create_endpoint({"url": url, "client_certificate": own}), token_a
+    )
     for doc in foreign:
         with pytest.raises(ValidationError):
-            world.endpoints.update(endpoint.id, {"client_certificate": doc}, token_a)
+            world.endpoints.update(endpoint.id, parse_update_endpoint({"client_certificate": doc}), token_a)
     # ... nor may the operator put B's certificate on A's endpoint
     with pytest.raises(ValidationError):
-        world.endpoints.update(endpoint.id, {"client_certificate": foreign[0]}, OPERATOR)
+        world.endpoints.update(
+            endpoint.id, parse_update_endpoint({"client_certificate": foreign[0]}), OPERATOR
+        )
     assert world.endpoints.get(endpoint.id, token_a).client_certificate == f"secretsmanager:{own['name']}"
 
 
@@ -279,13 +290,15 @@ def test_the_sender_refuses_a_stored_foreign_certificate_in_the_words_of_a_missi
     # GIVEN an application's endpoint whose stored reference names the operator's certificate (stored
     # before the rule, or written around the API)
     world = World(services, Receiver())
-    app = world.api.applications.create({"name": "A"}, OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     endpoint, _ = world.endpoint(application=app.id)
     services.store.put_endpoint(
         replace(endpoint, client_certificate="secretsmanager:hookway/test/certs/sender")
     )
     # WHEN a message is delivered to it
-    world.publisher.publish({"event_type": "x", "payload": {}, "application": app.id}, None, OPERATOR)
+    world.publisher.publish(
+        parse_publish({"event_type": "x", "payload": {}, "application": app.id}), OPERATOR
+    )
     world.route_all()
     assert world.sender.handle(world.deliveries.sent.pop(0)) == "retrying"
     # THEN nothing is sent, and the attempt fails as for a certificate that cannot be read

@@ -7,6 +7,13 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api import access
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.applications import parse_update as parse_update_application
+from chalicelib.api.console import overview_of, parse_overview
+from chalicelib.api.endpoints import health_of, parse_recover, parse_send_test
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.branding import Branding, BrandingError, check_accent
 from chalicelib.config import Settings
 from chalicelib.errors import ConfigError, ConflictError, ForbiddenError, StorageError, ValidationError
@@ -58,7 +65,7 @@ def s(receiver: Receiver) -> Services:
 
 
 def _endpoint(s: Services, url: str, **doc: Any) -> str:
-    return s.api.endpoints.create({"url": url, **doc}, OPERATOR)[0].id
+    return s.api.endpoints.create(parse_create_endpoint({"url": url, **doc}), OPERATOR)[0].id
 
 
 def _route_batch(s: Services) -> None:
@@ -110,7 +117,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
         "rejected": 2,
     }
     assert s.store.writes - writes == 3 + 3 + 3 + 1 + 2
-    overview = s.api.stats.overview({"hours": "2"}, OPERATOR)
+    overview = overview_of(s.api.stats.overview(parse_overview({"hours": "2"}), OPERATOR))
     assert [h["start"] for h in overview["hours"]] == [_hour(s) - 3600, _hour(s)]
     assert overview["hours"][0] == {
         "start": _hour(s) - 3600,
@@ -125,7 +132,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
 def test_a_counter_write_that_fails_never_fails_a_delivery(s: Services) -> None:
     # GIVEN a store whose counter writes fail
     _endpoint(s, "https://hooks.example.com/in")
-    s.api.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    s.api.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
 
     def broken(hour: int, counts: Any) -> None:
         raise StorageError("DynamoDB update_item failed: ProvisionedThroughputExceededException")
@@ -158,15 +165,15 @@ def test_the_tally_writes_one_update_per_hour_touched() -> None:
 @pytest.mark.parametrize("hours", ["0", "169", "x", "-1", "1.5", ""])
 def test_a_window_out_of_range_is_a_stable_400(s: Services, hours: str) -> None:
     with pytest.raises(Exception) as err:
-        s.api.stats.overview({"hours": hours}, OPERATOR)
+        s.api.stats.overview(parse_overview({"hours": hours}), OPERATOR)
     assert getattr(err.value, "code", None) == "invalid_hours"
 
 
 def test_the_overview_is_the_operators_only(s: Services) -> None:
-    app = s.api.applications.create({"name": "A"}, OPERATOR)
+    app = s.api.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     with pytest.raises(ForbiddenError):
-        s.api.stats.overview({}, Scope(application_id=app.id))
-    assert len(s.api.stats.overview({"hours": "168"}, OPERATOR)["hours"]) == 168
+        access.check(Scope(application_id=app.id), "GET", "/v1/stats")
+    assert len(overview_of(s.api.stats.overview(parse_overview({"hours": "168"}), OPERATOR))["hours"]) == 168
 
 
 # ------------------------------------------------------------------------------------------ attention
@@ -176,7 +183,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
     s: Services, receiver: Receiver
 ) -> None:
     c = s.api
-    app = c.applications.create({"name": "A"}, OPERATOR)
+    app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     healthy = _endpoint(s, "https://hooks.example.com/ok")
     failing = _endpoint(s, "https://hooks.example.com/fail", application=app.id)
     s.clock.advance(10)
@@ -185,11 +192,11 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
     # WHEN the application's endpoint starts failing (its first failed attempt)
     s.clock.advance(10)
     receiver.script = [500]
-    c.publisher.publish({"event_type": "a.b", "payload": {}, "application": app.id}, None, OPERATOR)
+    c.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}, "application": app.id}), OPERATOR)
     _route_batch(s)
     _send_batch(s)
     # THEN both unhealthy endpoints are listed, the most recent change first; the healthy one is not
-    listed = c.stats.overview({}, OPERATOR)["attention"]
+    listed = overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"]
     assert [(e["id"], e["application_id"], e["enabled"]) for e in listed] == [
         (failing, app.id, True),
         (disabled, None, False),
@@ -201,7 +208,7 @@ def test_failing_and_disabled_endpoints_of_every_owner_need_attention_newest_fir
     # WHEN the failing one succeeds again and the disabled one is enabled THEN nothing needs attention
     _send_batch(s)  # its retry: 200
     c.endpoints.set_enabled(disabled, True, OPERATOR)
-    assert c.stats.overview({}, OPERATOR)["attention"] == []
+    assert overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"] == []
 
 
 def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: Services) -> None:
@@ -210,10 +217,10 @@ def test_an_endpoint_disabled_by_the_sender_stays_listed_until_it_is_enabled(s: 
     s.store.disable_endpoint(endpoint_id, "the endpoint answered 410 Gone", s.clock())
     s.store.set_endpoint_failing(endpoint_id, s.clock())
     s.store.set_endpoint_failing(endpoint_id, None)  # a stale success: still disabled
-    [entry] = c.stats.overview({}, OPERATOR)["attention"]
+    [entry] = overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"]
     assert (entry["id"], entry["enabled"], entry["failing_since"]) == (endpoint_id, False, None)
     c.endpoints.delete(endpoint_id, OPERATOR)
-    assert c.stats.overview({}, OPERATOR)["attention"] == []
+    assert overview_of(c.stats.overview(parse_overview({}), OPERATOR))["attention"] == []
 
 
 # --------------------------------------------------------------------------------------------- health
@@ -246,7 +253,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
     for n in range(80, 109):
         s.store.attempts[(f"msg_{n}", endpoint_id, "g", 1)] = _attempt(endpoint_id, n, now + n, "succeeded")
     s.store.attempts[("msg_109", endpoint_id, "g", 1)] = _attempt(endpoint_id, 109, now + 109, "in_flight")
-    health = s.api.endpoints.health(endpoint_id, OPERATOR)
+    health = health_of(s.api.endpoints.health(endpoint_id, OPERATOR))
     assert health["window"] == 50
     assert (health["attempts"], health["succeeded"], health["success_rate"]) == (49, 29, round(29 / 49, 4))
     assert health["last_attempt_at"] == health["last_success_at"] == now + 108
@@ -262,7 +269,7 @@ def test_health_is_judged_on_the_most_recent_fifty_attempts(s: Services) -> None
 
 def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
-    health = s.api.endpoints.health(endpoint_id, OPERATOR)
+    health = health_of(s.api.endpoints.health(endpoint_id, OPERATOR))
     assert (health["window"], health["success_rate"], health["last_error"]) == (0, None, None)
 
 
@@ -271,7 +278,7 @@ def test_health_of_an_endpoint_without_attempts_has_no_rate(s: Services) -> None
 
 def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services, receiver: Receiver) -> None:
     c = s.api
-    app = c.applications.create({"name": "A"}, OPERATOR)
+    app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     # GIVEN two endpoints of one application, the target filtering on a type the test event is not
     target = _endpoint(
         s, "https://hooks.example.com/target", application=app.id, filter={"event_types": ["x.*"]}
@@ -280,7 +287,7 @@ def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services,
     _endpoint(s, "https://hooks.example.com/operator")
     token = Scope(application_id=app.id)
     # WHEN the application's token sends a test event to the target
-    message_id, _ = c.publisher.send_test(target, {}, token)
+    message_id, _ = c.publisher.send_test(target, parse_send_test({}), token)
     _route_batch(s)
     assert _send_batch(s) == [None]
     # THEN only the target got it, as an ordinary message of the application
@@ -304,17 +311,19 @@ def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services,
 def test_a_test_event_to_a_disabled_endpoint_is_a_409(s: Services) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/off", enabled=False)
     with pytest.raises(ConflictError) as err:
-        s.api.publisher.send_test(endpoint_id, {}, OPERATOR)
+        s.api.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
     assert err.value.code == "endpoint_disabled"
     assert s.queue.sent == []
 
 
 def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
     s = make_services(strict_event_types=True, allow_private_destinations=True, allow_http=True)
-    endpoint_id = s.api.endpoints.create({"url": "http://127.0.0.1:9/x"}, OPERATOR)[0].id
-    s.api.publisher.send_test(endpoint_id, {}, OPERATOR)
+    endpoint_id = s.api.endpoints.create(parse_create_endpoint({"url": "http://127.0.0.1:9/x"}), OPERATOR)[
+        0
+    ].id
+    s.api.publisher.send_test(endpoint_id, parse_send_test({}), OPERATOR)
     with pytest.raises(Exception) as err:
-        s.api.publisher.send_test(endpoint_id, {"event_type": "not.in.catalog"}, OPERATOR)
+        s.api.publisher.send_test(endpoint_id, parse_send_test({"event_type": "not.in.catalog"}), OPERATOR)
     assert getattr(err.value, "code", None) == "unknown_event_type"
 
 
@@ -324,20 +333,21 @@ def test_a_test_event_skips_a_strict_catalog_only_for_its_own_type() -> None:
 def test_a_malformed_test_event_is_a_400(s: Services, body: Any) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/x")
     with pytest.raises(ValidationError):
-        s.api.publisher.send_test(endpoint_id, body, OPERATOR)
+        s.api.publisher.send_test(endpoint_id, parse_send_test(body), OPERATOR)
     assert s.queue.sent == []
 
 
 def test_another_applications_endpoint_cannot_be_tested(s: Services) -> None:
     c = s.api
-    a = c.applications.create({"name": "A"}, OPERATOR)
-    b = c.applications.create({"name": "B"}, OPERATOR)
+    a = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
+    b = c.applications.create(parse_create_application({"name": "B"}), OPERATOR)
     theirs = _endpoint(s, "https://hooks.example.com/b", application=b.id)
     with pytest.raises(Exception) as err:
-        c.publisher.send_test(theirs, {}, Scope(application_id=a.id))
+        c.publisher.send_test(theirs, parse_send_test({}), Scope(application_id=a.id))
     assert getattr(err.value, "code", None) == "endpoint_not_found"
+    # ... and a read-only token of its own application may not send one (the route's declared access)
     with pytest.raises(ForbiddenError):
-        c.publisher.send_test(theirs, {}, Scope(application_id=b.id, read_only=True))
+        access.check(Scope(application_id=b.id, read_only=True), "POST", "/v1/endpoints/{endpoint_id}/test")
 
 
 def _page() -> Any:
@@ -354,12 +364,14 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
         portal_name="Platform", portal_accent="#111111", portal_logo_url="https://p.example/l.png"
     )
     c = s.api
-    app = c.applications.create({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}, OPERATOR)
+    app = c.applications.create(
+        parse_create_application({"name": "A", "branding": {"name": "Acme", "accent": "#8A1C7C"}}), OPERATOR
+    )
     assert s.store.get_application(app.id).branding == Branding("Acme", None, "#8a1c7c")
     token = Scope(application_id=app.id)
     assert c.applications.branding(token) == Branding("Acme", "https://p.example/l.png", "#8a1c7c")
     assert c.applications.branding(OPERATOR) == Branding("Platform", "https://p.example/l.png", "#111111")
-    c.applications.update(app.id, {"branding": None}, OPERATOR)
+    c.applications.update(app.id, parse_update_application({"branding": None}), OPERATOR)
     assert c.applications.branding(token) == Branding("Platform", "https://p.example/l.png", "#111111")
 
 
@@ -383,7 +395,7 @@ def test_an_applications_branding_is_validated_stored_and_laid_over_the_deployme
 )
 def test_bad_branding_is_a_400_naming_the_field(s: Services, branding: Any, field: str) -> None:
     with pytest.raises(ValidationError) as err:
-        s.api.applications.create({"name": "A", "branding": branding}, OPERATOR)
+        s.api.applications.create(parse_create_application({"name": "A", "branding": branding}), OPERATOR)
     assert (err.value.code, err.value.field) == ("invalid_branding", field)
 
 
@@ -455,7 +467,7 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
         "https://hooks.example.com/bad": 500,
         "https://hooks.example.com/later": 500,
     }
-    message_id = c.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    message_id = c.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
     _route_batch(s)
     _send_batch(s)
     writes = s.store.writes
@@ -474,7 +486,7 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
 
 
 def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> None:
-    message_id = s.api.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    message_id = s.api.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
     _route_batch(s)
     shown = s.api.messages.get(message_id, OPERATOR)
     assert shown["delivery_summary"] == {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
@@ -488,12 +500,14 @@ def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
 ) -> None:
     c = s.api
     # GIVEN a message that matched no endpoint, then an endpoint added
-    message_id = c.publisher.publish({"event_type": "a.b", "payload": {}}, None, OPERATOR)
+    message_id = c.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
     _route_batch(s)
     assert s.store.get_message(message_id).endpoints == ()
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
     # WHEN it is resent to that endpoint
-    assert c.recovery.resend(message_id, {"endpoint_ids": [endpoint_id]}, OPERATOR) == [endpoint_id]
+    assert c.recovery.resend(message_id, parse_resend({"endpoint_ids": [endpoint_id]}), OPERATOR) == [
+        endpoint_id
+    ]
     assert _send_batch(s) == [None]
     # THEN it is delivered there, and the message shows the delivery
     assert receiver.urls == ["https://hooks.example.com/new"]
@@ -505,28 +519,30 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
     s: Services, receiver: Receiver
 ) -> None:
     c = s.api
-    app = c.applications.create({"name": "A"}, OPERATOR)
+    app = c.applications.create(parse_create_application({"name": "A"}), OPERATOR)
     # GIVEN messages that matched nothing: one before the window, two in it (one of another type),
     # one of an application, and one that matched an endpoint
-    old = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    old = c.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {}}), OPERATOR)
     s.clock.advance(600)
     since = s.clock()
-    wanted = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
-    other_type = c.publisher.publish({"event_type": "user.new", "payload": {}}, None, OPERATOR)
+    wanted = c.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {}}), OPERATOR)
+    other_type = c.publisher.publish(parse_publish({"event_type": "user.new", "payload": {}}), OPERATOR)
     tenants = c.publisher.publish(
-        {"event_type": "order.paid", "payload": {}, "application": app.id}, None, OPERATOR
+        parse_publish({"event_type": "order.paid", "payload": {}, "application": app.id}), OPERATOR
     )
     _route_batch(s)
     listener = _endpoint(s, "https://hooks.example.com/first", filter={"event_types": ["order.*"]})
-    matched = c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    matched = c.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {}}), OPERATOR)
     _route_batch(s)
     assert _send_batch(s) == [None]
     receiver.urls.clear()
     # ... and a new endpoint for order.* events
     endpoint_id = _endpoint(s, "https://hooks.example.com/new", filter={"event_types": ["order.*"]})
     # WHEN recover runs on the new endpoint without, then with include_unmatched
-    assert c.recovery.recover(endpoint_id, {"since": since}, OPERATOR) == []
-    found = c.recovery.recover(endpoint_id, {"since": since, "include_unmatched": True}, OPERATOR)
+    assert c.recovery.recover(endpoint_id, parse_recover({"since": since}), OPERATOR) == []
+    found = c.recovery.recover(
+        endpoint_id, parse_recover({"since": since, "include_unmatched": True}), OPERATOR
+    )
     # THEN only the unmatched message in the window, of its owner and filter, is sent to it, once
     assert found == [wanted]
     assert _send_batch(s) == [None]
@@ -534,7 +550,10 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
     shown = c.messages.get(wanted, OPERATOR)
     assert [(d["endpoint_id"], d["status"]) for d in shown["deliveries"]] == [(endpoint_id, "succeeded")]
     # ... and running it again finds nothing new (it was attempted there)
-    assert c.recovery.recover(endpoint_id, {"since": since, "include_unmatched": True}, OPERATOR) == []
+    assert (
+        c.recovery.recover(endpoint_id, parse_recover({"since": since, "include_unmatched": True}), OPERATOR)
+        == []
+    )
     assert {old, other_type, tenants, matched}.isdisjoint(found) and listener != endpoint_id
 
 
@@ -542,5 +561,5 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
 def test_include_unmatched_must_be_a_boolean(s: Services, flag: Any) -> None:
     endpoint_id = _endpoint(s, "https://hooks.example.com/new")
     with pytest.raises(ValidationError) as err:
-        s.api.recovery.recover(endpoint_id, {"since": 0, "include_unmatched": flag}, OPERATOR)
+        s.api.recovery.recover(endpoint_id, parse_recover({"since": 0, "include_unmatched": flag}), OPERATOR)
     assert err.value.field == "include_unmatched"

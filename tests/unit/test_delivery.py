@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_recover
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
+from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.config import Settings
 from chalicelib.messages import delivery_states
 from chalicelib.models import Endpoint
@@ -66,7 +70,9 @@ class World:
         self.hop_delays: list[int] = []
 
     def endpoint(self, **doc: Any) -> tuple[Endpoint, str]:
-        endpoint, secret, _ = self.endpoints.create({"url": "https://hooks.example.com/in", **doc}, OPERATOR)
+        endpoint, secret, _ = self.endpoints.create(
+            parse_create_endpoint({"url": "https://hooks.example.com/in", **doc}), OPERATOR
+        )
         return endpoint, secret
 
     def route_all(self) -> None:
@@ -101,7 +107,9 @@ def world(services: Services) -> World:
 
 
 def _publish(world: World, event_type: str = "invoice.paid", payload: Any = None) -> str:
-    return world.publisher.publish({"event_type": event_type, "payload": payload or {"n": 1}}, None, OPERATOR)
+    return world.publisher.publish(
+        parse_publish({"event_type": event_type, "payload": payload or {"n": 1}}), OPERATOR
+    )
 
 
 def test_first_try_success_is_signed_for_the_official_verifier(world: World) -> None:
@@ -500,7 +508,7 @@ def test_a_failed_delivery_can_be_resent(world: World) -> None:
     message_id = _publish(world)
     assert world.run() == ["retrying", "failed"]
     recovery = world.api.recovery
-    assert recovery.resend(message_id, {}, OPERATOR) == [endpoint.id]
+    assert recovery.resend(message_id, parse_resend({}), OPERATOR) == [endpoint.id]
     assert world.run() == ["succeeded"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
     assert state["status"] == "succeeded" and state["attempts"] == 3
@@ -520,16 +528,20 @@ def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enab
     world.route_all()
     world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
     world.run()  # the second message's task meets the disabled endpoint: skipped
-    world.endpoints.update(endpoint.id, {"enabled": True}, OPERATOR)
+    world.endpoints.update(endpoint.id, parse_update_endpoint({"enabled": True}), OPERATOR)
     recovery = world.api.recovery
-    assert sorted(recovery.recover(endpoint.id, {"since": start}, OPERATOR)) == sorted([first, second])
+    assert sorted(recovery.recover(endpoint.id, parse_recover({"since": start}), OPERATOR)) == sorted(
+        [first, second]
+    )
     assert world.run() == ["succeeded", "succeeded"]
     for message_id in (first, second):
         [state] = delivery_states(
             world.s.store.get_message(message_id), world.s.store.list_attempts(message_id)
         )
         assert state["status"] == "succeeded"
-    assert recovery.recover(endpoint.id, {"since": start}, OPERATOR) == []  # nothing left to recover
+    assert (
+        recovery.recover(endpoint.id, parse_recover({"since": start}), OPERATOR) == []
+    )  # nothing left to recover
 
 
 def test_a_queue_that_lost_its_tasks_resumes_from_the_record_and_copies_stop_at_the_claim(

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_rotate, shown_secret
 from chalicelib.endpoints import EndpointService, public_endpoint
 from chalicelib.errors import ValidationError
 from chalicelib.scope import OPERATOR
@@ -29,7 +31,7 @@ def service() -> EndpointService:
 @pytest.mark.parametrize("url", BAD_URLS)
 def test_every_bad_url_class_is_refused_at_registration(service: EndpointService, url: str) -> None:
     with pytest.raises(ValidationError) as err:
-        service.create({"url": url}, OPERATOR)
+        service.create(parse_create_endpoint({"url": url}), OPERATOR)
     assert err.value.status == 400
     assert err.value.code in ("destination_not_allowed", "invalid_url", "dns_error", "invalid_request")
     assert err.value.field == "url"
@@ -42,8 +44,11 @@ def test_production_requires_https() -> None:
         MemoryStore(clock), clock, allow_private=False, https_only=True, resolver=_resolver
     )
     with pytest.raises(ValidationError):
-        service.create({"url": "http://evil.example/"}, OPERATOR)
-    assert service.create({"url": "https://evil.example/"}, OPERATOR)[0].url == "https://evil.example/"
+        service.create(parse_create_endpoint({"url": "http://evil.example/"}), OPERATOR)
+    assert (
+        service.create(parse_create_endpoint({"url": "https://evil.example/"}), OPERATOR)[0].url
+        == "https://evil.example/"
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,7 +74,7 @@ def test_invalid_endpoints_are_refused_with_the_field(
     service: EndpointService, doc: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(ValidationError) as err:
-        service.create(doc, OPERATOR)
+        service.create(parse_create_endpoint(doc), OPERATOR)
     assert err.value.field == field
 
 
@@ -85,43 +90,59 @@ def test_invalid_endpoints_are_refused_with_the_field(
 def test_event_type_patterns_are_bounded_on_save(service: EndpointService, patterns: list[str]) -> None:
     # WHEN an endpoint's filter holds a pattern with too many stars, too long, or too many patterns
     with pytest.raises(ValidationError) as err:
-        service.create({"url": "https://evil.example/", "filter": {"event_types": patterns}}, OPERATOR)
+        service.create(
+            parse_create_endpoint({"url": "https://evil.example/", "filter": {"event_types": patterns}}),
+            OPERATOR,
+        )
     # THEN 400 naming the field
     assert err.value.status == 400 and err.value.field == "filter.event_types"
     # ... and the most complex pattern allowed is kept
     ok = ["a*" * 8 + "b"]
-    assert service.create({"url": "https://evil.example/", "filter": {"event_types": ok}}, OPERATOR)[0]
+    assert service.create(
+        parse_create_endpoint({"url": "https://evil.example/", "filter": {"event_types": ok}}), OPERATOR
+    )[0]
 
 
 def test_secret_is_generated_shown_once_and_rotated(service: EndpointService) -> None:
     endpoint, secret, public_key = service.create(
-        {"url": "https://evil.example/", "auth": {"type": "bearer", "token": "tok-123456"}}, OPERATOR
+        parse_create_endpoint(
+            {"url": "https://evil.example/", "auth": {"type": "bearer", "token": "tok-123456"}}
+        ),
+        OPERATOR,
     )
     assert secret.startswith("whsec_") and public_key is None
     shown = json.dumps(public_endpoint(endpoint))
     assert secret not in shown and "tok-123456" not in shown
-    assert service.secret(endpoint.id, OPERATOR) == {"id": endpoint.secrets[0].id, "secret": secret}
-    updated, new = service.rotate_secret(endpoint.id, {"retire_old_after": 3600}, OPERATOR)
-    assert updated.live_secrets(service._clock()) == [secret, new["secret"]]  # both sign during the rotation
-    assert service.secret(endpoint.id, OPERATOR)["secret"] == new["secret"]
+    assert shown_secret(service.secret(endpoint.id, OPERATOR)) == {
+        "id": endpoint.secrets[0].id,
+        "secret": secret,
+    }
+    updated, new = service.rotate_secret(endpoint.id, parse_rotate({"retire_old_after": 3600}), OPERATOR)
+    assert updated.live_secrets(service._clock()) == [secret, new.secret]  # both sign during the rotation
+    assert shown_secret(service.secret(endpoint.id, OPERATOR))["secret"] == new.secret
 
 
 def test_ed25519_endpoint_shows_only_its_public_key(service: EndpointService) -> None:
     endpoint, secret, public_key = service.create(
-        {"url": "https://evil.example/", "signing": "standard-ed25519"}, OPERATOR
+        parse_create_endpoint({"url": "https://evil.example/", "signing": "standard-ed25519"}), OPERATOR
     )
     assert secret == "" and public_key is not None and public_key.startswith("whpk_")
     assert endpoint.secrets[0].value.startswith("whsk_")
-    assert service.secret(endpoint.id, OPERATOR) == {"id": endpoint.secrets[0].id, "public_key": public_key}
+    assert shown_secret(service.secret(endpoint.id, OPERATOR)) == {
+        "id": endpoint.secrets[0].id,
+        "public_key": public_key,
+    }
 
 
 def test_a_retry_schedule_must_end_within_retention(service: EndpointService) -> None:
     with pytest.raises(ValidationError) as err:
         service.create(
-            {
-                "url": "https://evil.example/",
-                "retry_schedule": [0, 7 * 86400, 7 * 86400, 7 * 86400, 7 * 86400],
-            },
+            parse_create_endpoint(
+                {
+                    "url": "https://evil.example/",
+                    "retry_schedule": [0, 7 * 86400, 7 * 86400, 7 * 86400, 7 * 86400],
+                }
+            ),
             OPERATOR,
         )
     assert err.value.field == "retry_schedule"

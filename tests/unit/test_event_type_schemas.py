@@ -16,17 +16,19 @@ from typing import Any
 import pytest
 
 from chalicelib import json_schema
+from chalicelib.api.event_types import parse_create as parse_create_event_type
+from chalicelib.api.messages import parse_publish
 from chalicelib.errors import PayloadTooLargeError, UnprocessableError, ValidationError
 from chalicelib.scope import OPERATOR
 from tests.conftest import Services
 
 
 def _catalog(services: Services, name: str, schema: Any) -> None:
-    services.api.event_types.create({"name": name, "schema": schema}, OPERATOR)
+    services.api.event_types.create(parse_create_event_type({"name": name, "schema": schema}), OPERATOR)
 
 
 def _publish(services: Services, name: str, payload: Any) -> str:
-    return services.api.publisher.publish({"event_type": name, "payload": payload}, None, OPERATOR)
+    return services.api.publisher.publish(parse_publish({"event_type": name, "payload": payload}), OPERATOR)
 
 
 def _refused(services: Services, name: str, payload: Any) -> UnprocessableError | PayloadTooLargeError:
@@ -96,7 +98,7 @@ def test_a_stored_schema_that_refers_outside_is_never_retrieved(services: Servic
     target = tmp_path / "string.json"
     target.write_text(json.dumps({"type": "string", "title": "FILE-CONTENT"}))
     catalog = services.api.event_types
-    catalog.create({"name": "legacy"}, OPERATOR)
+    catalog.create(parse_create_event_type({"name": "legacy"}), OPERATOR)
     stored = services.store.get_event_type("legacy")
     services.store.put_event_type(replace(stored, schema={"$ref": target.as_uri()}, updated_at=1.0))
     # WHEN a payload is published THEN it is refused without reading the file (a read would have given

@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.aws import codec
 from chalicelib.errors import ValidationError
 from chalicelib.ids import new_id
@@ -37,7 +40,9 @@ def _endpoints(world: World, count: int) -> list[Endpoint]:
 
 
 def _publish(world: World) -> str:
-    return world.publisher.publish({"event_type": "invoice.paid", "payload": {"n": 1}}, None, OPERATOR)
+    return world.publisher.publish(
+        parse_publish({"event_type": "invoice.paid", "payload": {"n": 1}}), OPERATOR
+    )
 
 
 def _route_counting(world: World) -> list[tuple[int, int]]:
@@ -146,7 +151,7 @@ def test_the_router_reloads_an_owner_only_when_its_version_moves(services: Servi
     w.route_all()
     assert cache.loads == loads and reads == ["version", "version"]
     # WHEN an endpoint changes: the next check reloads (only what a message needs)
-    w.endpoints.create({"url": "https://hooks.example.com/new"}, OPERATOR)
+    w.endpoints.create(parse_create_endpoint({"url": "https://hooks.example.com/new"}), OPERATOR)
     s.clock.advance(11)
     _publish(w)
     w.route_all()
@@ -193,21 +198,23 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
             break
     assert sorted(attempts) == sorted(seen)
     with pytest.raises(ValidationError) as refused:
-        world.api.recovery.resend(message_id, {}, OPERATOR)
+        world.api.recovery.resend(message_id, parse_resend({}), OPERATOR)
     assert refused.value.code == "endpoint_ids_required"
-    assert world.api.recovery.resend(message_id, {"endpoint_ids": seen[:3]}, OPERATOR) == seen[:3]
+    assert (
+        world.api.recovery.resend(message_id, parse_resend({"endpoint_ids": seen[:3]}), OPERATOR) == seen[:3]
+    )
     tasks = [Task.decode(b) for b in world.deliveries.sent]
     assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
 
 
 def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
     w = World(services, Receiver())
-    app = w.api.applications.create({"name": "acme", "uid": "acme"}, OPERATOR)
+    app = w.api.applications.create(parse_create_application({"name": "acme", "uid": "acme"}), OPERATOR)
     reads: list[str] = []
     get = services.store.get_application
     services.store.get_application = lambda a: (reads.append(a), get(a))[1]  # type: ignore[method-assign]
     for ref in (app.id, app.id, "acme", "acme"):
-        w.publisher.publish({"event_type": "x", "payload": {}, "application": ref}, None, OPERATOR)
+        w.publisher.publish(parse_publish({"event_type": "x", "payload": {}, "application": ref}), OPERATOR)
     assert reads == [app.id]
     assert json.loads(services.queue.sent[-1])["app"] == app.id
 
@@ -230,7 +237,7 @@ def test_a_fanned_out_messages_attempts_are_spread_over_one_partition_per_page(w
     assert max(per_key.values()) <= 500  # about one page's worth of deliveries per key, in all
     # AND a resend's next attempt lands beside the first, in the same partition
     some = sorted(a.endpoint_id for a in attempts)[:2]
-    world.api.recovery.resend(message_id, {"endpoint_ids": some}, OPERATOR)
+    world.api.recovery.resend(message_id, parse_resend({"endpoint_ids": some}), OPERATOR)
     world.run(max_steps=100)
     for endpoint_id in some:
         latest = world.s.store.latest_attempt(message_id, endpoint_id, attempts[0].generation, shards=3)
@@ -278,7 +285,7 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     skipped = [r.url for r in world.receiver.requests[:5]]
     gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
     world.s.store.put_endpoint(replace(gone, enabled=True, disabled_reason=None))
-    world.api.recovery.resend(message_id, {"endpoint_ids": [gone.id]}, OPERATOR)
+    world.api.recovery.resend(message_id, parse_resend({"endpoint_ids": [gone.id]}), OPERATOR)
     pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
     assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
     world.run(max_steps=100)

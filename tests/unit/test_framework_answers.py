@@ -16,6 +16,8 @@ from chalice.app import error_response
 from chalice.test import Client
 
 import app as app_module
+from chalicelib import wiring
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.replies import chalice_error, is_chalice_error
 from local.gateway import Gateway
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
@@ -33,7 +35,7 @@ def services() -> Services:
 
 @pytest.fixture
 def client(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    monkeypatch.setattr(app_module, "_container", lambda: services.api)
+    monkeypatch.setattr(wiring, "_api", services.api)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as test_client:
         yield test_client
 
@@ -120,7 +122,7 @@ def test_the_message_body_is_served_to_any_client(
 ) -> None:
     # GIVEN a stored webhook
     source = services.sources.create(
-        {"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}}
+        parse_create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})
     )
     body = b'{"zen": "\xff raw bytes"}'
     signed = {**{k: v[0] for k, v in github_headers(body).items()}, "content-type": "text/plain"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.envelope import Envelope
 from chalicelib.inbound.credentials import for_tokens, strip_query
 from chalicelib.messages import shown_to
@@ -16,15 +17,17 @@ SECRET = "s3cret-token-value"
 def test_a_token_sources_header_and_every_copy_of_its_secret_are_dropped(services: Services) -> None:
     # GIVEN a token source reading X-Webhook-Token, with Basic auth as well
     sid = services.sources.create(
-        {
-            "name": "t",
-            "verification": {
-                "scheme": "token",
-                "secrets": [SECRET],
-                "options": {"header": "X-Webhook-Token"},
-            },
-            "basic_auth": ["user:basic-password-1"],
-        }
+        parse_create_source(
+            {
+                "name": "t",
+                "verification": {
+                    "scheme": "token",
+                    "secrets": [SECRET],
+                    "options": {"header": "X-Webhook-Token"},
+                },
+                "basic_auth": ["user:basic-password-1"],
+            }
+        )
     ).id
     basic = "Basic " + base64.b64encode(b"user:basic-password-1").decode()
     headers = {

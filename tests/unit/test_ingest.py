@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.sources import parse_add_secret
+from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.envelope import Envelope
 from chalicelib.errors import NotFoundError, PayloadTooLargeError, RejectedError, StorageError
 from tests.conftest import GITHUB_SECRET, Services, github_headers, inbound
@@ -151,7 +153,7 @@ def test_a_signed_delivery_id_is_the_key_and_its_event_type_is_verified(services
 
     secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
     sid = services.sources.create(
-        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+        parse_create_source({"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}})
     ).id
     body = b'{"type": "invoice.paid", "data": {}}'
     now = int(services.clock())
@@ -294,7 +296,9 @@ def test_source_cache_keeps_the_warm_path_off_the_store(services: Services) -> N
 def test_rotated_secret_takes_effect_at_once_in_this_process(services: Services) -> None:
     sid = services.github_source()
     services.ingest.receive(inbound(sid, BODY, github_headers(BODY)))
-    services.sources.add_secret(sid, {"secret": "new-secret-0123456789", "retire_others_after": 0})
+    services.sources.add_secret(
+        sid, parse_add_secret({"secret": "new-secret-0123456789", "retire_others_after": 0})
+    )
     services.clock.advance(1)
     with pytest.raises(RejectedError):
         services.ingest.receive(inbound(sid, BODY, github_headers(BODY)))
@@ -312,7 +316,7 @@ def _slack_headers(body: bytes, secret: str, ts: int) -> dict[str, list[str]]:
 
 def test_slack_url_verification_is_answered_after_verification_and_not_stored(services: Services) -> None:
     sid = services.sources.create(
-        {"name": "slack", "verification": {"scheme": "slack", "secrets": ["s3cret"]}}
+        parse_create_source({"name": "slack", "verification": {"scheme": "slack", "secrets": ["s3cret"]}})
     ).id
     body = json.dumps(
         {
@@ -332,14 +336,16 @@ def test_slack_url_verification_is_answered_after_verification_and_not_stored(se
 
 def test_meta_get_handshake_checks_the_verify_token(services: Services) -> None:
     sid = services.sources.create(
-        {
-            "name": "meta",
-            "verification": {
-                "scheme": "meta",
-                "secrets": ["app-secret"],
-                "options": {"verify_token": "vt-123"},
-            },
-        }
+        parse_create_source(
+            {
+                "name": "meta",
+                "verification": {
+                    "scheme": "meta",
+                    "secrets": ["app-secret"],
+                    "options": {"verify_token": "vt-123"},
+                },
+            }
+        )
     ).id
     query = {"hub.mode": "subscribe", "hub.verify_token": "vt-123", "hub.challenge": "1158201444"}
     reply = services.ingest.receive(inbound(sid, b"", {}, method="GET", query=query))
@@ -362,14 +368,18 @@ def test_get_on_a_source_without_handshake_is_405(services: Services) -> None:
 
 
 def test_x_crc_get_is_answered_with_the_response_token(services: Services) -> None:
-    sid = services.sources.create({"name": "x", "verification": {"scheme": "x", "secrets": ["consumer"]}}).id
+    sid = services.sources.create(
+        parse_create_source({"name": "x", "verification": {"scheme": "x", "secrets": ["consumer"]}})
+    ).id
     reply = services.ingest.receive(inbound(sid, b"", {}, method="GET", query={"crc_token": "abc"}))
     expected = base64.b64encode(hmac.new(b"consumer", b"abc", hashlib.sha256).digest()).decode()
     assert json.loads(reply.body) == {"response_token": f"sha256={expected}"}
 
 
 def test_x_crc_token_that_could_sign_a_body_is_400_and_counted(services: Services) -> None:
-    sid = services.sources.create({"name": "x", "verification": {"scheme": "x", "secrets": ["consumer"]}}).id
+    sid = services.sources.create(
+        parse_create_source({"name": "x", "verification": {"scheme": "x", "secrets": ["consumer"]}})
+    ).id
     from chalicelib.errors import HookwayError
 
     with pytest.raises(HookwayError) as err:
@@ -440,7 +450,7 @@ def test_a_body_event_type_with_a_newline_is_dropped_too(services: Services) -> 
 
     secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
     sid = services.sources.create(
-        {"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}}
+        parse_create_source({"name": "sw", "verification": {"scheme": "standard", "secrets": [secret]}})
     ).id
     body = b'{"type": "invoice.paid\\r\\nX-Injected: 1"}'
     signed = s.standard(secret, body, ts=int(services.clock()))

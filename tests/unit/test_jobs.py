@@ -7,6 +7,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_recover
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
+from chalicelib.api.messages import parse_publish
 from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.ids import new_id
 from chalicelib.jobs import MAX_STEP_TRIES, STEP_ITEMS, is_step_task, step_task
@@ -44,9 +49,9 @@ def _run_job(world: World, job_id: str) -> list[tuple[int, Job]]:
 
 
 def _application_with_endpoints(world: World, count: int) -> str:
-    app = world.api.applications.create({"name": "Big"}, OPERATOR).id
+    app = world.api.applications.create(parse_create_application({"name": "Big"}), OPERATOR).id
     template, _, _ = world.endpoints.create(
-        {"url": "https://hooks.example.com/in", "application": app}, OPERATOR
+        parse_create_endpoint({"url": "https://hooks.example.com/in", "application": app}), OPERATOR
     )
     for i in range(count - 1):
         endpoint = template.with_changes(id=new_id("ep"), created_at=template.created_at + i + 1)
@@ -107,13 +112,13 @@ def _skipped_deliveries(world: World, count: int) -> tuple[str, list[str], float
     endpoint, _ = world.endpoint()
     start = world.clock.now
     ids = [
-        world.publisher.publish({"event_type": "order.paid", "payload": {"n": i}}, None, OPERATOR)
+        world.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {"n": i}}), OPERATOR)
         for i in range(count)
     ]
     world.route_all()
     world.s.store.disable_endpoint(endpoint.id, "operator", world.clock.now)
     assert world.run(max_steps=count + 10) == ["skipped"] * count
-    world.endpoints.update(endpoint.id, {"enabled": True}, OPERATOR)
+    world.endpoints.update(endpoint.id, parse_update_endpoint({"enabled": True}), OPERATOR)
     return endpoint.id, ids, start
 
 
@@ -123,7 +128,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
     # WHEN recovery is asked for: a job, whose first step's commit is lost once (the worker died after
     # queueing its deliveries), so SQS hands that step out again
     c = world.api
-    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, {"since": start}, OPERATOR))
+    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, parse_recover({"since": start}), OPERATOR))
     store = world.s.store
     real_save = store.save_job
     saves: list[Job] = []
@@ -154,7 +159,7 @@ def test_a_recovery_is_a_job_whose_deliveries_arrive_once(world: World) -> None:
 def test_a_recovery_whose_endpoint_is_deleted_meanwhile_fails_with_the_reason(world: World) -> None:
     endpoint_id, _, start = _skipped_deliveries(world, 3)
     c = world.api
-    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, {"since": start}, OPERATOR))
+    job = c.jobs.start(c.recovery.plan_recover(endpoint_id, parse_recover({"since": start}), OPERATOR))
     world.endpoints.delete(endpoint_id, OPERATOR)
     [(_, ended)] = _run_job(world, job.id)
     assert ended.state == "failed"
@@ -196,8 +201,8 @@ def test_a_job_that_cannot_be_queued_is_a_503_and_shows_failed(world: World) -> 
 
 def test_a_token_sees_only_its_own_applications_jobs(world: World) -> None:
     c = world.api
-    a = c.applications.create({"name": "A"}, OPERATOR).id
-    b = c.applications.create({"name": "B"}, OPERATOR).id
+    a = c.applications.create(parse_create_application({"name": "A"}), OPERATOR).id
+    b = c.applications.create(parse_create_application({"name": "B"}), OPERATOR).id
     mine = c.jobs.start(JobPlan("endpoint.recover", {}, a))
     theirs = c.jobs.start(JobPlan("endpoint.recover", {}, b))
     operators = c.jobs.start(JobPlan("endpoint.recover", {}, None))
@@ -224,7 +229,7 @@ def test_a_job_is_forgotten_after_a_week(world: World) -> None:
 def test_the_ingest_consumer_runs_job_steps_and_routes_the_rest_of_a_batch(world: World) -> None:
     # GIVEN a batch holding a published message's envelope, a job step and an unreadable step
     c = world.api
-    c.publisher.publish({"event_type": "order.paid", "payload": {}}, None, OPERATOR)
+    c.publisher.publish(parse_publish({"event_type": "order.paid", "payload": {}}), OPERATOR)
     job = c.jobs.start(JobPlan("application.delete", {"application_id": "app_none"}, None))
     envelope, step = world.s.queue.sent
     routed: list[list[str]] = []

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import base64
 import time
+from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
+from chalicelib.api.endpoints import parse_open_session
+from chalicelib.api.listen import parse_pull, parse_report, pulled, reported
 from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
 from chalicelib.messages import delivery_states
 from chalicelib.models import Endpoint
 from chalicelib.outbound.listen import ListenService
 from chalicelib.outbound.tasks import Task
-from chalicelib.scope import OPERATOR
+from chalicelib.scope import OPERATOR, Scope
 from tests.conftest import Services
 from tests.unit.test_delivery import Receiver, World, _publish
+
+
+def _pull(service: ListenService, endpoint_id: str, params: dict[str, str], scope: Scope) -> dict[str, Any]:
+    """A pull as the API makes it: the query parsed, the result shaped (chalicelib.api.listen)."""
+    return pulled(service.pull(endpoint_id, parse_pull(params), scope))
+
+
+def _report(
+    service: ListenService, endpoint_id: str, delivery_id: str, doc: Any, scope: Scope
+) -> dict[str, Any]:
+    """A report as the API makes it."""
+    return reported(service.report(endpoint_id, delivery_id, parse_report(doc), scope))
 
 
 @pytest.fixture
@@ -35,7 +50,8 @@ def listen(world: World) -> ListenService:
 
 def session(world: World, expires_in: int = 600, **doc: object) -> tuple[Endpoint, str]:
     return world.endpoints.open_session(
-        {"expires_in": expires_in, "filter": {"event_types": ["order.*"]}, **doc}, OPERATOR
+        parse_open_session({"expires_in": expires_in, "filter": {"event_types": ["order.*"]}, **doc}),
+        OPERATOR,
     )
 
 
@@ -61,7 +77,7 @@ def test_a_delivery_is_handed_over_not_posted_and_pulled_signed_for_the_official
     message_id = _publish(world, "order.created", {"n": 1})
     assert hand_over(world) == ["handed_over"]
     assert world.receiver.requests == []  # nothing POSTed
-    pulled = listen(world).pull(endpoint.id, {}, OPERATOR)
+    pulled = _pull(listen(world), endpoint.id, {}, OPERATOR)
     [item] = pulled["data"]
     body = base64.b64decode(item["body_base64"])
     assert Webhook(secret).verify(body, item["headers"])["data"] == {"n": 1}
@@ -77,10 +93,10 @@ def test_the_local_answer_is_the_attempts_outcome_and_a_failure_is_retried_into_
     message_id = _publish(world, "order.created")
     hand_over(world)
     service = listen(world)
-    [first] = service.pull(endpoint.id, {}, OPERATOR)["data"]
+    [first] = _pull(service, endpoint.id, {}, OPERATOR)["data"]
     # WHEN the local receiver answered 500
     assert (
-        service.report(endpoint.id, first["id"], {"status": 500, "duration_ms": 4}, OPERATOR)["outcome"]
+        _report(service, endpoint.id, first["id"], {"status": 500, "duration_ms": 4}, OPERATOR)["outcome"]
         == "retrying"
     )
     # THEN the attempt is recorded failed with that status, and the retry comes back into the session
@@ -88,14 +104,14 @@ def test_the_local_answer_is_the_attempts_outcome_and_a_failure_is_retried_into_
     assert (attempt.status, attempt.response_status, attempt.duration_ms) == ("failed", 500, 4)
     world.clock.advance(10)
     assert hand_over(world) == ["handed_over"]
-    [second] = service.pull(endpoint.id, {"cursor": first["id"]}, OPERATOR)["data"]
+    [second] = _pull(service, endpoint.id, {"cursor": first["id"]}, OPERATOR)["data"]
     assert second["attempt"] == 2 and second["headers"]["webhook-id"] == first["headers"]["webhook-id"]
     # AND a 200 ends the delivery succeeded
-    assert service.report(endpoint.id, second["id"], {"status": 200}, OPERATOR)["outcome"] == "succeeded"
+    assert _report(service, endpoint.id, second["id"], {"status": 200}, OPERATOR)["outcome"] == "succeeded"
     assert state(world, message_id)["status"] == "succeeded"
     # AND a second report of the same delivery is refused
     with pytest.raises(NotFoundError):
-        service.report(endpoint.id, second["id"], {"status": 200}, OPERATOR)
+        _report(service, endpoint.id, second["id"], {"status": 200}, OPERATOR)
 
 
 def test_deliveries_wait_while_the_cli_is_away_and_a_fresh_cli_gets_every_unreported_one(
@@ -105,8 +121,8 @@ def test_deliveries_wait_while_the_cli_is_away_and_a_fresh_cli_gets_every_unrepo
     ids = [_publish(world, "order.created", {"n": n}) for n in range(3)]
     hand_over(world)
     service = listen(world)
-    seen = service.pull(endpoint.id, {}, OPERATOR)["data"]  # pulled, then the CLI died before reporting
-    again = service.pull(endpoint.id, {}, OPERATOR)["data"]  # a fresh CLI, no cursor
+    seen = _pull(service, endpoint.id, {}, OPERATOR)["data"]  # pulled, then the CLI died before reporting
+    again = _pull(service, endpoint.id, {}, OPERATOR)["data"]  # a fresh CLI, no cursor
     assert sorted(d["message_id"] for d in again) == sorted(ids) and len(seen) == 3
 
 
@@ -125,7 +141,7 @@ def test_at_the_sessions_end_an_unreported_delivery_fails_with_cli_disconnected(
     assert (attempt.status, attempt.error_class) == ("failed", "cli_disconnected")
     assert state(world, message_id)["status"] == "failed"
     with pytest.raises(GoneError):
-        listen(world).pull(endpoint.id, {}, OPERATOR)
+        _pull(listen(world), endpoint.id, {}, OPERATOR)
 
 
 def test_the_end_check_leaves_a_reported_delivery_alone(world: World) -> None:
@@ -133,8 +149,8 @@ def test_the_end_check_leaves_a_reported_delivery_alone(world: World) -> None:
     message_id = _publish(world, "order.created")
     hand_over(world)
     service = listen(world)
-    [item] = service.pull(endpoint.id, {}, OPERATOR)["data"]
-    service.report(endpoint.id, item["id"], {"status": 204}, OPERATOR)
+    [item] = _pull(service, endpoint.id, {}, OPERATOR)["data"]
+    _report(service, endpoint.id, item["id"], {"status": 204}, OPERATOR)
     [check] = world.deliveries.sent
     world.clock.now = Task.decode(check).not_before
     assert world.sender.handle(check) == "duplicate"
@@ -150,15 +166,15 @@ def test_a_stale_claim_is_a_conflict(world: World) -> None:
     [pulled] = world.s.store.list_pulled(endpoint.id, after=None, limit=10)
     world.s.store.put_pulled(replace(pulled, seq="z", claim_id="clm_other"))
     with pytest.raises(ConflictError):
-        listen(world).report(endpoint.id, "z", {"status": 200}, OPERATOR)
+        _report(listen(world), endpoint.id, "z", {"status": 200}, OPERATOR)
 
 
 def test_the_long_poll_waits_for_the_first_delivery_up_to_its_limit(world: World) -> None:
     endpoint, _ = session(world)
     start = world.clock()
-    assert listen(world).pull(endpoint.id, {"wait": "5"}, OPERATOR)["data"] == []
+    assert _pull(listen(world), endpoint.id, {"wait": "5"}, OPERATOR)["data"] == []
     assert 5 <= world.clock() - start < 6
-    assert listen(world).pull(endpoint.id, {"wait": "99"}, OPERATOR)["data"] == []
+    assert _pull(listen(world), endpoint.id, {"wait": "99"}, OPERATOR)["data"] == []
     assert world.clock() - start < 27  # capped at 20 s
 
 
@@ -171,7 +187,7 @@ def test_a_wait_that_is_not_a_finite_number_is_refused_not_polled_until_the_sess
     start = world.clock()
     # WHEN a pull asks to wait a non-finite time THEN 400 naming the field, at once
     with pytest.raises(ValidationError) as err:
-        listen(world).pull(endpoint.id, {"wait": wait}, OPERATOR)
+        _pull(listen(world), endpoint.id, {"wait": wait}, OPERATOR)
     assert err.value.field == "wait" and err.value.status == 400
     assert world.clock() == start
 
@@ -196,7 +212,7 @@ def test_routing_skips_a_session_that_has_ended(world: World) -> None:
 )
 def test_bad_session_requests_are_400(world: World, doc: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        world.endpoints.open_session(doc, OPERATOR)
+        world.endpoints.open_session(parse_open_session(doc), OPERATOR)
 
 
 @pytest.mark.parametrize(
@@ -215,12 +231,12 @@ def test_bad_reports_are_400(world: World, doc: object) -> None:
     endpoint, _ = session(world)
     _publish(world, "order.created")
     hand_over(world)
-    [item] = listen(world).pull(endpoint.id, {}, OPERATOR)["data"]
+    [item] = _pull(listen(world), endpoint.id, {}, OPERATOR)["data"]
     with pytest.raises(ValidationError):
-        listen(world).report(endpoint.id, item["id"], doc, OPERATOR)
+        _report(listen(world), endpoint.id, item["id"], doc, OPERATOR)
 
 
 def test_an_ordinary_endpoint_is_not_a_session(world: World) -> None:
     endpoint, _ = world.endpoint()
     with pytest.raises(NotFoundError):
-        listen(world).pull(endpoint.id, {}, OPERATOR)
+        _pull(listen(world), endpoint.id, {}, OPERATOR)

@@ -1,4 +1,4 @@
-"""docs/openapi.yaml: a valid OpenAPI 3.1 document that describes exactly the routes and shapes of the app.
+"""chalicelib/api/openapi.yaml (docs/openapi.yaml points to it): a valid OpenAPI 3.1 document that describes exactly the routes and shapes of the app.
 
 Three checks keep the hand-written document honest: it validates; its (method, path) pairs are the Chalice
 routes; and what the code really returns (the ``public()`` views, and whole HTTP answers of the app run on
@@ -25,6 +25,19 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 import app as app_module
+from chalicelib import wiring
+from chalicelib.api.access import public_routes, token_routes
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.applications import parse_mint
+from chalicelib.api.applications import parse_update as parse_update_application
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.endpoints import parse_update as parse_update_endpoint
+from chalicelib.api.endpoints import shown_secret
+from chalicelib.api.event_types import parse_create as parse_create_event_type
+from chalicelib.api.event_types import parse_update as parse_update_event_type
+from chalicelib.api.messages import parse_publish
+from chalicelib.api.sources import parse_create as parse_create_source
+from chalicelib.api.sources import parse_update as parse_update_source
 from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import (
     ConflictError,
@@ -46,14 +59,15 @@ from chalicelib.models import (
 )
 from chalicelib.outbound.signing import MODES
 from chalicelib.outbound.tasks import Task
-from chalicelib.policy import PUBLIC_ROUTES, TOKEN_ROUTES
 from chalicelib.scope import OPERATOR
 from chalicelib.sources import public_source
 from chalicelib.verification import REGISTRY, scheme_names
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC_PATH = ROOT / "docs" / "openapi.yaml"
+DOC_PATH = ROOT / "chalicelib" / "api" / "openapi.yaml"
+PUBLIC_ROUTES = public_routes()
+TOKEN_ROUTES = token_routes()
 BASE_URI = "urn:hookway:openapi"
 METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 ADMIN_KEY = "hk_test_key"
@@ -193,7 +207,7 @@ def test_path_parameters_match_the_view_arguments() -> None:
 
 def test_security_follows_the_token_policy() -> None:
     """Admin key, portal token or console session; ``x-portal-token`` marks exactly the routes
-    chalicelib.policy lets a token call."""
+    each route's declared access lets a token call (chalicelib.api)."""
     assert _doc()["security"] == [{"adminKey": []}, {"portalToken": []}, {"consoleSession": []}]
     for name in ("adminKey", "portalToken"):
         scheme = _doc()["components"]["securitySchemes"][name]
@@ -223,14 +237,26 @@ def test_security_follows_the_token_policy() -> None:
                     assert "403" in responses, where
 
 
-def test_the_packaged_copies_are_the_document() -> None:
-    # GIVEN docs/openapi.yaml WHEN compared with what the Lambda serves from chalicelib/apidoc
-    # THEN they are the same document (run `python -m local openapi` after editing the YAML)
-    from local.apidoc import TARGET, rendered
+def test_one_committed_document_and_the_json_built_from_it() -> None:
+    # GIVEN the repository WHEN its OpenAPI files are listed THEN one document is committed, and
+    # docs/openapi.yaml (where the docs link) points to it rather than copying it
+    import subprocess
 
-    for name, data in rendered().items():
-        assert (TARGET / name).read_bytes() == data, f"{name} is stale: run python -m local openapi"
-    assert json.loads((TARGET / "openapi.json").read_bytes()) == _doc()
+    from chalicelib.api import system
+
+    tracked = subprocess.run(
+        ["git", "ls-files", "*openapi.yaml", "*openapi.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert sorted(tracked) == ["chalicelib/api/openapi.yaml", "docs/openapi.yaml"]
+    assert (ROOT / "docs" / "openapi.yaml").is_symlink()
+    assert (ROOT / "docs" / "openapi.yaml").resolve() == DOC_PATH
+    # ... and the JSON the package build and the local stack write is the same document
+    built = json.loads(system.as_json(DOC_PATH.read_bytes()))
+    assert built == _doc()
 
 
 def test_enums_follow_the_code() -> None:
@@ -355,33 +381,39 @@ def test_bodies_the_code_refuses_do_not_validate(
     c = services.api
     with pytest.raises(ValidationError):
         if schema == "SourceCreate":
-            c.sources.create(body)
+            c.sources.create(parse_create_source(body))
         elif schema == "SourceUpdate":
-            c.sources.update(services.github_source(), body)
+            c.sources.update(services.github_source(), parse_update_source(body))
         elif schema == "EndpointCreate":
-            c.endpoints.create(body, OPERATOR)
+            c.endpoints.create(parse_create_endpoint(body), OPERATOR)
         elif schema == "EndpointUpdate":
-            endpoint, _, _ = c.endpoints.create({"url": "https://example.com/"}, OPERATOR)
-            c.endpoints.update(endpoint.id, body, OPERATOR)
+            endpoint, _, _ = c.endpoints.create(
+                parse_create_endpoint({"url": "https://example.com/"}), OPERATOR
+            )
+            c.endpoints.update(endpoint.id, parse_update_endpoint(body), OPERATOR)
         elif schema == "PublishRequest":
-            c.publisher.publish(body, None, OPERATOR)
+            c.publisher.publish(parse_publish(body), OPERATOR)
         elif schema == "ApplicationCreate":
-            c.applications.create(body, OPERATOR)
+            c.applications.create(parse_create_application(body), OPERATOR)
         elif schema == "ApplicationUpdate":
-            application = c.applications.create({"name": "a"}, OPERATOR)
-            c.applications.update(application.id, body, OPERATOR)
+            application = c.applications.create(parse_create_application({"name": "a"}), OPERATOR)
+            c.applications.update(application.id, parse_update_application(body), OPERATOR)
         elif schema == "PortalAccessRequest":
-            c.tokens.mint(c.applications.create({"name": "a"}, OPERATOR), body, OPERATOR)
+            c.tokens.mint(
+                c.applications.create(parse_create_application({"name": "a"}), OPERATOR),
+                parse_mint(body),
+                OPERATOR,
+            )
         elif schema == "EventTypeCreate":
-            c.event_types.create(body, OPERATOR)
+            c.event_types.create(parse_create_event_type(body), OPERATOR)
         else:
-            c.event_types.create({"name": "a.b"}, OPERATOR)
-            c.event_types.update("a.b", body, OPERATOR)
+            c.event_types.create(parse_create_event_type({"name": "a.b"}), OPERATOR)
+            c.event_types.update("a.b", parse_update_event_type("a.b", body), OPERATOR)
 
 
 def test_public_source_matches_the_source_schema(services: Services) -> None:
-    application = services.api.applications.create({"name": "acme"}, OPERATOR)
-    source = services.sources.create({**FULL_SOURCE, "application": application.id})
+    application = services.api.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
+    source = services.sources.create(parse_create_source({**FULL_SOURCE, "application": application.id}))
     shown = public_source(source, PUBLIC_URL)
     assert_matches(shown, component("Source"))
     assert shown["verification"]["options"] == {"verify_token": "***"}
@@ -393,19 +425,21 @@ def test_public_source_matches_the_source_schema(services: Services) -> None:
 @pytest.mark.parametrize("signing", ["standard", "github", "passthrough", "standard-ed25519"])
 def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing: str) -> None:
     service = services.api.endpoints
-    application = services.api.applications.create({"name": "acme"}, OPERATOR)
+    application = services.api.applications.create(parse_create_application({"name": "acme"}), OPERATOR)
     endpoint, secret, public_key = service.create(
-        {
-            "url": "https://hooks.example.com/in",
-            "application": application.id,
-            "signing": signing,
-            "description": "d",
-            "filter": {"sources": ["src_1"], "event_types": ["invoice.*"]},
-            "headers": {"X-Tenant": "t1"},
-            "auth": {"type": "basic", "username": "u", "password": "p"},
-            "timeout": 5,
-            "retry_schedule": [0, 60],
-        },
+        parse_create_endpoint(
+            {
+                "url": "https://hooks.example.com/in",
+                "application": application.id,
+                "signing": signing,
+                "description": "d",
+                "filter": {"sources": ["src_1"], "event_types": ["invoice.*"]},
+                "headers": {"X-Tenant": "t1"},
+                "auth": {"type": "basic", "username": "u", "password": "p"},
+                "timeout": 5,
+                "retry_schedule": [0, 60],
+            }
+        ),
         OPERATOR,
     )
     assert public_endpoint(endpoint)["application_id"] == application.id
@@ -415,33 +449,39 @@ def test_public_endpoint_matches_the_endpoint_schema(services: Services, signing
         **({"public_key": public_key} if public_key else {"secret": secret}),
     }
     assert_matches(created, component("EndpointCreated"))
-    assert_matches(service.secret(endpoint.id, OPERATOR), component("EndpointSecret"))
+    assert_matches(shown_secret(service.secret(endpoint.id, OPERATOR)), component("EndpointSecret"))
     updated = service.update(
-        endpoint.id, {"auth": {"type": "bearer", "token": "t"}, "enabled": False}, OPERATOR
+        endpoint.id,
+        parse_update_endpoint({"auth": {"type": "bearer", "token": "t"}, "enabled": False}),
+        OPERATOR,
     )
     assert_matches(public_endpoint(updated), component("Endpoint"))
 
 
 def test_public_application_and_event_type_match_their_schemas(services: Services) -> None:
     c = services.api
-    bare = c.applications.create({"name": "bare"}, OPERATOR)
+    bare = c.applications.create(parse_create_application({"name": "bare"}), OPERATOR)
     full = c.applications.create(
-        {
-            "name": "full",
-            "uid": "customer-42",
-            "metadata": {"plan": "pro"},
-            "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#1f4fd1"},
-        },
+        parse_create_application(
+            {
+                "name": "full",
+                "uid": "customer-42",
+                "metadata": {"plan": "pro"},
+                "branding": {"name": "Full", "logo_url": "https://full.example/l.svg", "accent": "#1f4fd1"},
+            }
+        ),
         OPERATOR,
     )
     for application in (bare, full):
         assert_matches(application.public(), component("Application"))
-    minted = c.tokens.mint(full, {}, OPERATOR)
+    minted = c.tokens.mint(full, parse_mint({}), OPERATOR)
     shown = {"token": minted.token, "url": f"{PUBLIC_URL}/portal#token={minted.token}", "expires_at": 1.0}
     assert_matches(shown, component("PortalAccess"))
-    plain = c.event_types.create({"name": "a.b"}, OPERATOR)
+    plain = c.event_types.create(parse_create_event_type({"name": "a.b"}), OPERATOR)
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
-    typed = c.event_types.create({"name": "c.d", "description": "d", "schema": schema}, OPERATOR)
+    typed = c.event_types.create(
+        parse_create_event_type({"name": "c.d", "description": "d", "schema": schema}), OPERATOR
+    )
     for event_type in (plain, typed):
         assert_matches(event_type.public(), component("EventType"))
 
@@ -527,7 +567,7 @@ class Api:
 @contextlib.contextmanager
 def _serving(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """The Chalice app on the container of ``services``."""
-    monkeypatch.setattr(app_module, "_container", lambda: services.api)
+    monkeypatch.setattr(wiring, "_api", services.api)
     with Client(app_module.app, stage_name="local", project_dir=str(ROOT)) as client:
         yield Api(client)
 
@@ -990,7 +1030,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     api("GET", ep + "/attempts", 400, params=eid, query="?limit=0")
     api("GET", ep + "/attempts", 404, params={"endpoint_id": "ep_nope"})
 
-    # a portal token's view: its own application only, and only the routes of chalicelib.policy
+    # a portal token's view: its own application only, and only the routes their access lets a token call
     assert services.drain() == ["stored", "duplicate", "stored"]  # the published messages (k1 twice)
 
     # an endpoint's health, a test event to it alone, the console's overview
@@ -1111,7 +1151,9 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     lid = {"endpoint_id": session["id"]}
     api("GET", pull, 400, params=lid, query="?wait=soon")
     api("GET", pull, 404, params={"endpoint_id": "ep_nope"})
-    services.api.publisher.publish({"event_type": "listen.test", "payload": {"n": 1}}, None, OPERATOR)
+    services.api.publisher.publish(
+        parse_publish({"event_type": "listen.test", "payload": {"n": 1}}), OPERATOR
+    )
     services.drain()
     tasks = [t for t in services.deliveries.sent if Task.decode(t).endpoint_id == session["id"]]
     assert [services.worker.sender.handle(task) for task in tasks] == ["handed_over"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.sources import rejections_of
 from chalicelib.errors import RejectedError, StorageError
 from chalicelib.inbound.rejections import RejectionLog
 from chalicelib.models import Rejection
@@ -42,10 +43,16 @@ def test_a_burst_of_rejections_makes_about_one_write_a_second_per_source(service
     # the first at once, then at most one per elapsed second, plus the final settle; 2 for the quiet source
     assert services.store.rejection_writes <= 4 + 1 + 2
     # ... and the counters are right in aggregate, every rejection counted
-    assert services.sources.rejections(hot)["counts"] == {"total": 5000, "signature_mismatch": 5000}
-    assert services.sources.rejections(quiet)["counts"] == {"total": 1, "signature_mismatch": 1}
+    assert rejections_of(services.sources.rejections(hot))["counts"] == {
+        "total": 5000,
+        "signature_mismatch": 5000,
+    }
+    assert rejections_of(services.sources.rejections(quiet))["counts"] == {
+        "total": 1,
+        "signature_mismatch": 1,
+    }
     # ... the ring holds samples (one per write), the newest first
-    kept = services.sources.rejections(hot)["data"]
+    kept = rejections_of(services.sources.rejections(hot))["data"]
     assert 1 <= len(kept) <= services.store.rejection_writes
     assert kept[0]["code"] == "signature_mismatch"
     # ... the hourly counter has all 5,001, in a handful of writes (one per flush, not per request)

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.messages import parse_publish
 from chalicelib.aws.batch import BatchFailedError, process_batch
 from chalicelib.envelope import Envelope
 from chalicelib.models import BodyRef
@@ -216,12 +218,14 @@ def test_a_tenant_filter_cannot_stall_another_tenants_message_in_the_router(serv
     from tests.unit.test_delivery import Receiver, World
 
     world = World(services, Receiver())
-    app = world.api.applications.create({"name": "greedy"}, OPERATOR)
+    app = world.api.applications.create(parse_create_application({"name": "greedy"}), OPERATOR)
     patterns = ["*a" * MAX_PATTERN_STARS + f"b{i}" for i in range(MAX_FILTERS)]
     for _ in range(5):
         world.endpoint(application=app.id, filter={"event_types": patterns})
     # WHEN a message with the longest event type publish takes, almost matching, is published and routed
-    world.publisher.publish({"event_type": "a" * 200, "payload": {}, "application": app.id}, None, OPERATOR)
+    world.publisher.publish(
+        parse_publish({"event_type": "a" * 200, "payload": {}, "application": app.id}), OPERATOR
+    )
     started = time.perf_counter()
     world.route_all()
     # THEN routing it takes milliseconds, not seconds (generous bound), and it matched nothing

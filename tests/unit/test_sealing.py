@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
+from chalicelib.api.messages import parse_publish
 from chalicelib.aws.dynamodb import endpoints, sources
 from chalicelib.config import Settings
 from chalicelib.errors import StorageError
@@ -218,13 +220,15 @@ def test_a_warm_sender_makes_no_kms_call_per_webhook() -> None:
     # GIVEN ten endpoints created through the API (one GenerateDataKey for the API's container)
     secrets = {}
     for i in range(10):
-        endpoint, secret, _ = api.endpoints.create({"url": f"https://hooks.example.com/{i}"}, OPERATOR)
+        endpoint, secret, _ = api.endpoints.create(
+            parse_create_endpoint({"url": f"https://hooks.example.com/{i}"}), OPERATOR
+        )
         secrets[endpoint.url] = secret
     assert keyring.generated == 1 and keyring.unwrapped == 0
 
     def deliver(n: int) -> None:
         for _ in range(n):
-            api.publisher.publish({"event_type": "invoice.paid", "payload": {}}, None, OPERATOR)
+            api.publisher.publish(parse_publish({"event_type": "invoice.paid", "payload": {}}), OPERATOR)
         while queue.sent:
             worker.router.route(queue.sent.pop(0))
         while deliveries.sent:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 
+from chalicelib.api.messages import parse_publish
 from chalicelib.outbound import egress
 from chalicelib.scope import OPERATOR
 from tests.conftest import Services
@@ -32,7 +33,7 @@ def test_rebinding_name_is_blocked_at_send_time_and_nothing_connects(services: S
     world.sender._transport = egress.Transport(allow_private=False, resolver=resolver)
     endpoint, _ = world.endpoint(url=f"http://hooks.example.test:{port}/in", retry_schedule=[0])
     answers["hooks.example.test"] = ["127.0.0.1"]  # ... and loopback when the webhook is sent
-    message_id = world.publisher.publish({"event_type": "x", "payload": {}}, None, OPERATOR)
+    message_id = world.publisher.publish(parse_publish({"event_type": "x", "payload": {}}), OPERATOR)
     try:
         assert world.run() == ["failed"]
         [attempt] = services.store.list_attempts(message_id)

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.sources import parse_create as parse_create_source
+from chalicelib.api.sources import parse_update as parse_update_source
 from chalicelib.errors import ValidationError
 from chalicelib.verification import OptionError, check_options
 from tests.conftest import GITHUB_SECRET, Services
@@ -83,7 +85,7 @@ def test_a_degenerate_option_is_refused_on_create(
     doc = {"name": "x", "verification": GH, **fields}
     # WHEN it is created THEN 400 invalid_options naming the field, and nothing is stored
     with pytest.raises(ValidationError) as err:
-        services.sources.create(doc)
+        services.sources.create(parse_create_source(doc))
     assert (err.value.status, err.value.code, err.value.field) == (400, "invalid_options", field)
     assert services.store.sources == {}
 
@@ -97,7 +99,7 @@ def test_a_degenerate_option_is_refused_on_patch(
     before = services.store.get_source(source_id)
     # WHEN a PATCH sets the degenerate option THEN 400 invalid_options naming the field, and nothing changes
     with pytest.raises(ValidationError) as err:
-        services.sources.update(source_id, fields)
+        services.sources.update(source_id, parse_update_source(fields))
     assert (err.value.code, err.value.field) == ("invalid_options", field)
     assert services.store.get_source(source_id) == before
 
@@ -133,7 +135,7 @@ def test_a_degenerate_option_is_refused_on_patch(
 )
 def test_usable_options_are_kept(services: Services, fields: dict[str, Any]) -> None:
     # GIVEN a source document with usable options WHEN created THEN it is stored
-    source = services.sources.create({"name": "x", "verification": GH, **fields})
+    source = services.sources.create(parse_create_source({"name": "x", "verification": GH, **fields}))
     assert services.store.get_source(source.id) == source
 
 
@@ -170,26 +172,33 @@ def test_a_replay_window_shorter_than_the_signature_is_refused(
     # GIVEN a source whose dedupe memory would end while its signed requests still verify
     # WHEN it is created, or an existing source is changed to it THEN 400 naming replay_window
     with pytest.raises(ValidationError) as err:
-        services.sources.create({"name": "x", **doc})
+        services.sources.create(parse_create_source({"name": "x", **doc}))
     assert (err.value.status, err.value.code, err.value.field) == (
         400,
         "replay_window_too_short",
         "replay_window",
     )
     assert services.store.sources == {}
-    sid = services.sources.create({"name": "x", "verification": doc["verification"]}).id
+    sid = services.sources.create(parse_create_source({"name": "x", "verification": doc["verification"]})).id
     before = services.store.get_source(sid)
     with pytest.raises(ValidationError) as err:
-        services.sources.update(sid, {"replay_window": doc["replay_window"]})
+        services.sources.update(sid, parse_update_source({"replay_window": doc["replay_window"]}))
     assert err.value.field == "replay_window"
     assert services.store.get_source(sid) == before
 
 
 def test_raising_the_tolerance_past_the_window_is_refused_too(services: Services) -> None:
-    sid = services.sources.create({"name": "x", "verification": STRIPE, "replay_window": 600}).id
+    sid = services.sources.create(
+        parse_create_source({"name": "x", "verification": STRIPE, "replay_window": 600})
+    ).id
     with pytest.raises(ValidationError) as err:
-        services.sources.update(sid, {"verification": {**STRIPE, "tolerance": 301}})
+        services.sources.update(sid, parse_update_source({"verification": {**STRIPE, "tolerance": 301}}))
     assert (err.value.code, err.value.field) == ("replay_window_too_short", "replay_window")
     # exactly the signature's validity is enough; a scheme with no timestamp has no constraint
-    services.sources.update(sid, {"verification": {**STRIPE, "tolerance": 300}})
-    assert services.sources.create({"name": "g", "verification": GH, "replay_window": 60}).replay_window == 60
+    services.sources.update(sid, parse_update_source({"verification": {**STRIPE, "tolerance": 300}}))
+    assert (
+        services.sources.create(
+            parse_create_source({"name": "g", "verification": GH, "replay_window": 60})
+        ).replay_window
+        == 60
+    )

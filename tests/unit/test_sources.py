@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.sources import parse_add_secret
+from chalicelib.api.sources import parse_create as parse_create_source
+from chalicelib.api.sources import parse_update as parse_update_source
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
 from chalicelib.sources import public_source
 from tests.conftest import Services
@@ -48,7 +51,7 @@ GOOD: dict[str, Any] = {
 )
 def test_invalid_sources_are_refused_with_the_field(services: Services, doc: Any, field: str | None) -> None:
     with pytest.raises(ValidationError) as err:
-        services.sources.create(doc)
+        services.sources.create(parse_create_source(doc))
     assert err.value.status == 400
     assert err.value.field == field
     assert services.store.sources == {}
@@ -56,15 +59,17 @@ def test_invalid_sources_are_refused_with_the_field(services: Services, doc: Any
 
 def test_public_view_never_holds_a_secret(services: Services) -> None:
     source = services.sources.create(
-        {
-            **GOOD,
-            "basic_auth": ["user:hunter2-password"],
-            "verification": {
-                "scheme": "meta",
-                "secrets": ["app-secret-value-123"],
-                "options": {"verify_token": "vt-secret-999"},
-            },
-        }
+        parse_create_source(
+            {
+                **GOOD,
+                "basic_auth": ["user:hunter2-password"],
+                "verification": {
+                    "scheme": "meta",
+                    "secrets": ["app-secret-value-123"],
+                    "options": {"verify_token": "vt-secret-999"},
+                },
+            }
+        )
     )
     text = json.dumps(public_source(source, "https://api.example.com"))
     for secret in ("app-secret-value-123", "vt-secret-999", "hunter2-password"):
@@ -73,10 +78,10 @@ def test_public_view_never_holds_a_secret(services: Services) -> None:
 
 
 def test_rotation_adds_a_secret_and_retires_the_old_ones_later(services: Services) -> None:
-    source = services.sources.create(GOOD)
+    source = services.sources.create(parse_create_source(GOOD))
     old_id = source.verification.secrets[0].id
     updated, new = services.sources.add_secret(
-        source.id, {"secret": "whsec_new9876543210", "retire_others_after": 3600}
+        source.id, parse_add_secret({"secret": "whsec_new9876543210", "retire_others_after": 3600})
     )
     now = services.clock()
     assert updated.verification.live_secrets(now) == ["whsec_abc123456789", "whsec_new9876543210"]
@@ -92,9 +97,12 @@ def test_rotation_adds_a_secret_and_retires_the_old_ones_later(services: Service
 
 
 def test_update_changes_only_what_is_given_and_keeps_secrets(services: Services) -> None:
-    source = services.sources.create(GOOD)
+    source = services.sources.create(parse_create_source(GOOD))
     updated = services.sources.update(
-        source.id, {"description": "payments", "verification": {"scheme": "stripe", "tolerance": 600}}
+        source.id,
+        parse_update_source(
+            {"description": "payments", "verification": {"scheme": "stripe", "tolerance": 600}}
+        ),
     )
     assert updated.description == "payments"
     assert updated.verification.tolerance == 600
@@ -103,7 +111,7 @@ def test_update_changes_only_what_is_given_and_keeps_secrets(services: Services)
 
 
 def test_delete_then_get_is_404(services: Services) -> None:
-    source = services.sources.create(GOOD)
+    source = services.sources.create(parse_create_source(GOOD))
     services.sources.delete(source.id)
     with pytest.raises(NotFoundError):
         services.sources.get(source.id)

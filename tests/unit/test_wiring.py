@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.config import Settings
 from chalicelib.scope import OPERATOR
 from chalicelib.wiring import roots
@@ -55,7 +56,7 @@ def test_a_change_made_through_the_api_reaches_the_workers_caches_at_once() -> N
     store = MemoryStore(clock)
     settings = Settings(endpoint_cache_seconds=60, allow_private_destinations=True, allow_http=True)
     api, worker = roots(settings, clock, store=store, resolver=lambda host, port: ["10.0.0.1"])
-    endpoint, _, _ = api.endpoints.create({"url": "http://10.0.0.1/in"}, OPERATOR)
+    endpoint, _, _ = api.endpoints.create(parse_create_endpoint({"url": "http://10.0.0.1/in"}), OPERATOR)
     assert worker.endpoint_cache.get(endpoint.id).enabled
     assert worker.routing_endpoint_cache.of(None)[0].enabled
     # WHEN the API disables it
@@ -81,7 +82,8 @@ def test_the_roots_are_small_and_services_never_import_them() -> None:
         assert len((ROOT / "chalicelib" / "wiring" / f"{name}.py").read_text().splitlines()) <= 350
     allowed = {"sealing.py", "backfill.py"}  # operator commands (python -m), which build a root to run
     for path in (ROOT / "chalicelib").rglob("*.py"):
-        if "wiring" in path.parts or path.name in allowed:
+        # chalicelib/api is a front door, as app.py is: its views reach the API's root
+        if "wiring" in path.parts or "api" in path.parts or path.name in allowed:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:

@@ -1,0 +1,114 @@
+"""Messages: publishing, search, one message with its deliveries, its attempts, its body, resending."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice.app import Response
+
+from chalicelib.api.resource import Resource, container, json_reply, listing
+
+if TYPE_CHECKING:
+    from chalicelib.commands import Publish, Resend
+
+routes = Resource(__name__)
+
+
+@routes.operation("/v1/messages", ["GET"], access="read")
+def list_messages() -> Response:
+    """Search messages, newest first, each with its delivery summary (filters: see the OpenAPI document)."""
+    page = container().messages.listing(routes.query(), routes.scope(), routes.page_request())
+    return listing(page, lambda item: item)
+
+
+@routes.operation("/v1/messages", ["POST"], access="operator")
+def publish_message() -> Response:
+    """Publish ``{"event_type", "payload", "application"?}``; ``Idempotency-Key`` for 24 h."""
+    command = parse_publish(routes.json_body(), routes.header("idempotency-key"))
+    message_id = container().publisher.publish(command, routes.scope())
+    return json_reply({"id": message_id}, 202)
+
+
+@routes.operation("/v1/messages/{message_id}", ["GET"], access="read")
+def get_message(message_id: str) -> Response:
+    """One message, with the state of its delivery to each endpoint."""
+    return json_reply(container().messages.get(message_id, routes.scope(), routes.page_request()))
+
+
+@routes.operation("/v1/messages/{message_id}/resend", ["POST"], access="write", limit="resending")
+def resend_message(message_id: str) -> Response:
+    """Send a message again to its endpoints (or ``{"endpoint_ids": [...]}``): one more attempt each."""
+    sent = container().recovery.resend(message_id, parse_resend(routes.json_body()), routes.scope())
+    return json_reply({"id": message_id, "endpoint_ids": sent}, 202)
+
+
+@routes.operation("/v1/messages/{message_id}/attempts", ["GET"], access="read")
+def list_message_attempts(message_id: str) -> Response:
+    """Every attempt to deliver a message, newest first."""
+    page = container().messages.attempts(message_id, routes.scope(), routes.page_request())
+    return listing(page, lambda attempt: attempt.public())
+
+
+@routes.operation("/v1/messages/{message_id}/body", ["GET"], access="read")
+def get_message_body(message_id: str) -> Response:
+    """The stored body, byte for byte (``Hookway-Content-Type`` gives the type it arrived with)."""
+    message, body = container().messages.body(message_id, routes.scope())
+    # No Content-Type here: app.py's framework_answers sets application/octet-stream after Chalice's
+    # Accept check, so clients that send no Accept (urllib) or Accept: application/json get the bytes too.
+    return Response(
+        body=body,
+        status_code=200,
+        headers={
+            "Hookway-Content-Type": message.content_type,
+            "Hookway-Body-Sha256": message.body_sha256,
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------------ parse
+
+
+def parse_publish(doc: Any, idempotency_key: str | None = None) -> Publish:
+    """``{"event_type", "payload", "application"?}`` and the ``Idempotency-Key`` header."""
+    from chalicelib.commands import Publish
+    from chalicelib.errors import ValidationError
+    from chalicelib.publish import IDEMPOTENCY_KEY
+
+    if not isinstance(doc, dict):
+        raise ValidationError("the body must be a JSON object")
+    event_type = parse_event_type(doc.get("event_type"))
+    if "payload" not in doc:
+        raise ValidationError("payload is required (any JSON value)", field="payload")
+    application = doc.get("application")
+    if application is not None and not isinstance(application, str):
+        raise ValidationError("application is an application id or uid", field="application")
+    if idempotency_key is not None and not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+        raise ValidationError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters", field="Idempotency-Key"
+        )
+    return Publish(event_type, doc["payload"], application, idempotency_key)
+
+
+def parse_event_type(value: Any) -> str:
+    """A published event type: 400 unless 1 to 200 characters of A-Z a-z 0-9 _ . : / -."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.publish import EVENT_TYPE
+
+    if not isinstance(value, str) or not EVENT_TYPE.fullmatch(value):
+        raise ValidationError(
+            "event_type must be 1 to 200 characters of A-Z a-z 0-9 _ . : / -", field="event_type"
+        )
+    return value
+
+
+def parse_resend(doc: Any) -> Resend:
+    """``{"endpoint_ids"?: [...at most 100]}`` (none, empty or no object: all of the message's endpoints)."""
+    from chalicelib.commands import Resend
+    from chalicelib.errors import ValidationError
+
+    ids = doc.get("endpoint_ids") if isinstance(doc, dict) else None
+    if ids is not None and not (
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) and len(ids) <= 100
+    ):
+        raise ValidationError("endpoint_ids must be a list of at most 100 endpoint ids", field="endpoint_ids")
+    return Resend(tuple(ids or ()))
