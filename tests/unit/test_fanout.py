@@ -291,3 +291,24 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     world.run(max_steps=100)
     [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
+
+
+def test_recover_with_unmatched_never_counts_a_fanned_out_message_as_unmatched(world: World) -> None:
+    from chalicelib.api.endpoints import parse_recover
+
+    # GIVEN a message fanned out in pages to 150 endpoints (its ids in FAN# pages, none inline), delivered
+    since = world.clock()
+    _endpoints(world, 150)
+    message_id = _publish(world)
+    world.run(max_steps=1_000)
+    assert world.s.store.messages[message_id].fanout_pages and len(world.receiver.requests) == 150
+    # AND an endpoint created after it, whose filter takes it
+    world.clock.advance(1)
+    late, _ = world.endpoint()
+    # WHEN it is recovered with include_unmatched over the message's time
+    found = world.api.recovery.recover(
+        late.id, parse_recover({"since": since, "include_unmatched": True}), OPERATOR
+    )
+    # THEN the message matched 150 endpoints: it is not "unmatched", and nothing is sent again
+    assert found == []
+    assert world.run() == [] and len(world.receiver.requests) == 150
