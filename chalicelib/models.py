@@ -307,6 +307,12 @@ class Attempt:
     expires_at: float = 0.0
     generation: str = ""  # which storing of the message this attempt belongs to (see generation_of)
     shards: int = 0  # its message's ``attempt_shards``: which partition the attempt is kept in
+    # A resend or recover of a delivery that had ended: the status it had ended in (its task's
+    # ``reopens``), taken off its message's delivery counters when this attempt ends it again.
+    reopens: str = ""
+    # Its ending is recorded but not counted yet (a message with attempt shards): the transaction that
+    # counts it removes the mark, so a retried task counts it exactly once (see the sender).
+    count_due: bool = False
 
     def public(self) -> dict[str, Any]:
         """The attempt as the API shows it."""

@@ -400,9 +400,12 @@ def attempt_to_item(attempt: Attempt) -> Item:
         ("error_class", attempt.error_class),
         ("error", attempt.error),
         ("response_body", attempt.response_body),
+        ("reopens", attempt.reopens or None),
     ):
         if text is not None:
             item[name] = s(text)
+    if attempt.count_due:
+        item["count_due"] = {"BOOL": True}
     for name, number in (
         ("duration_ms", attempt.duration_ms),
         ("response_status", attempt.response_status),
@@ -435,6 +438,8 @@ def item_to_attempt(item: Item) -> Attempt:
         expires_at=float(item["expires_at"]["N"]),
         generation=generation,
         shards=_int(item, "shards", 0) or 0,
+        reopens=_opt_s(item, "reopens") or "",
+        count_due="count_due" in item,
     )
 
 

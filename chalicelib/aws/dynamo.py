@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,7 +29,7 @@ from chalicelib.aws.dynamodb.jobs import JobTable
 from chalicelib.aws.dynamodb.listen import ListenTable
 from chalicelib.aws.dynamodb.sessions import SessionTable
 from chalicelib.aws.dynamodb.sources import SourceTable
-from chalicelib.errors import BadRequestError, NotFoundError, StorageError
+from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.models import Attempt, FanoutPage, Message
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
@@ -264,17 +265,36 @@ class DynamoStore(
         return codec.item_to_attempt(item) if item else None
 
     def finish_attempt(self, attempt: Attempt) -> bool:
-        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out."""
+        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out
+        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote)."""
+        condition, names = "claim_id = :c", {}
+        values = {":c": codec.s(attempt.claim_id)}
+        if attempt.count_due:
+            condition, names = condition + " AND #s = :f", {"#s": "status"}
+            values[":f"] = codec.s("in_flight")
         try:
             self._call(
                 "put_item",
                 Item=codec.attempt_to_item(attempt),
-                ConditionExpression="claim_id = :c",
-                ExpressionAttributeValues={":c": codec.s(attempt.claim_id)},
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError:
             return False
         return True
+
+    def finish_counted(self, attempt: Attempt) -> bool:
+        """One TransactWriteItems: the outcome (if this claim holds it, in flight) and its count."""
+        put = {
+            "Put": {
+                "Item": codec.attempt_to_item(replace(attempt, count_due=False)),
+                "ConditionExpression": "claim_id = :c AND #s = :f",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":c": codec.s(attempt.claim_id), ":f": codec.s("in_flight")},
+            }
+        }
+        return not self._transact([put, _count_update(attempt)])
 
     def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
         """Every attempt of a message, newest first (every partition of a sharded one, in turn)."""
@@ -345,39 +365,23 @@ class DynamoStore(
             return Page(attempts, encode_cursor([after]) if after else None)
         return Page(attempts, encode_cursor([str(number), after or "ATT#"]))
 
-    def count_delivery_ending(
-        self,
-        message_id: str,
-        generation: str,
-        endpoint_id: str,
-        *,
-        shards: int,
-        status: str,
-        reopened: str | None,
-        expires_at: float,
-    ) -> None:
-        """One UpdateItem of the endpoint's counter item: ADD 1 to ``status`` (and -1 to ``reopened``)."""
-        if shards <= 0 or status not in codec.ENDED_STATUSES:
-            return
-        adds = {f"#{status}": 1}
-        if reopened in codec.ENDED_STATUSES and reopened != status:
-            adds[f"#{reopened}"] = -1
-        elif reopened == status:
-            return  # ended as it had: the counts stand
-        try:
-            self._call(
-                "update_item",
-                Key=codec.delivery_counter_key(message_id, generation, endpoint_id, shards),
-                UpdateExpression="SET #ttl = if_not_exists(#ttl, :t) ADD "
-                + ", ".join(f"{name} :{name[1:]}" for name in adds),
-                ExpressionAttributeNames={"#ttl": "ttl", **{name: name[1:] for name in adds}},
-                ExpressionAttributeValues={
-                    ":t": codec.n(int(expires_at)),
-                    **{f":{name[1:]}": codec.n(value) for name, value in adds.items()},
-                },
-            )
-        except StorageError:
-            log.warning("delivery count lost", extra={"message_id": message_id, "status": status})
+    def count_delivery_ending(self, attempt: Attempt) -> bool:
+        """One TransactWriteItems: clear the attempt's ``count_due`` mark (if it is there) and ADD its
+        count; False when the mark is gone (counted already), StorageError (throttled, busy) to retry."""
+        clear = {
+            "Update": {
+                "Key": codec.attempt_key(
+                    attempt.message_id,
+                    attempt.endpoint_id,
+                    attempt.generation,
+                    attempt.number,
+                    attempt.shards,
+                ),
+                "UpdateExpression": "REMOVE count_due",
+                "ConditionExpression": "attribute_exists(count_due)",
+            }
+        }
+        return not self._transact([clear, _count_update(attempt)])
 
     def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
         """BatchGetItem of the message's counter items (at most 128: 2 requests), summed."""
@@ -414,3 +418,25 @@ class DynamoStore(
             return Page([], None)  # no endpoint id has one (see search_messages)
         items, after = self._sharded_page("gsi1", codec.endpoint_attempts(endpoint_id), limit, position)
         return Page([codec.item_to_attempt(item) for item in items], after)
+
+
+def _count_update(attempt: Attempt) -> dict[str, Any]:
+    """The counter item's part of a transaction: ADD 1 to the attempt's delivery status (and -1 to the
+    status its resend reopened) in ``MSG#{id}#C{k}`` / ``SUM#{generation}``."""
+    adds = {f"#{attempt.delivery_status}": 1}
+    if attempt.reopens in codec.ENDED_STATUSES:
+        adds[f"#{attempt.reopens}"] = -1
+    return {
+        "Update": {
+            "Key": codec.delivery_counter_key(
+                attempt.message_id, attempt.generation, attempt.endpoint_id, attempt.shards
+            ),
+            "UpdateExpression": "SET #ttl = if_not_exists(#ttl, :t) ADD "
+            + ", ".join(f"{name} :{name[1:]}" for name in adds),
+            "ExpressionAttributeNames": {"#ttl": "ttl", **{name: name[1:] for name in adds}},
+            "ExpressionAttributeValues": {
+                ":t": codec.n(int(attempt.expires_at)),
+                **{f":{name[1:]}": codec.n(value) for name, value in adds.items()},
+            },
+        }
+    }
