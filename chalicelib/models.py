@@ -346,6 +346,20 @@ def attempt_shards_for(fanout_pages: int) -> int:
     return min(max(fanout_pages, 0), ATTEMPT_SHARDS_MAX)
 
 
+def kept_attempt_shards(stored: Message, message: Message) -> int:
+    """The attempt partitions ``message`` takes when it overwrites ``stored``, the same id's item.
+
+    Its page count may differ (the owner's endpoints changed in between), but never where attempts are:
+    a redelivery of the same storing (same receipt) keeps the stored count, since its first run's
+    attempts are already in those partitions (a new count would claim a delivery again elsewhere); a
+    new storing (after the replay window) takes at least the stored count, so the listing of the id,
+    which reads ``MSG#{id}`` and each partition below the count, still finds every earlier attempt.
+    """
+    if stored.receipt_id == message.receipt_id:
+        return stored.attempt_shards
+    return max(stored.attempt_shards, message.attempt_shards)
+
+
 @dataclass(frozen=True)
 class FanoutPage:
     """One page of the endpoints a message matched (at most one subscription page's worth, 500)."""

@@ -19,6 +19,7 @@ from chalicelib.models import (
     Attempt,
     FanoutPage,
     Message,
+    kept_attempt_shards,
 )
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 from testkit.memory.applications import MemoryApplications
@@ -109,6 +110,8 @@ class MemoryStore(
             old = self.messages.get(message.id)
             if old is not None and old.receipt_id != message.receipt_id and old.dedupe_until >= now:
                 return False
+            if old is not None:
+                message = replace(message, attempt_shards=kept_attempt_shards(old, message))
             self.messages[message.id] = message
             self.fanned.pop(message.id, None)
             self.writes += 1

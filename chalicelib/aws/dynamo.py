@@ -29,8 +29,8 @@ from chalicelib.aws.dynamodb.jobs import JobTable
 from chalicelib.aws.dynamodb.listen import ListenTable
 from chalicelib.aws.dynamodb.sessions import SessionTable
 from chalicelib.aws.dynamodb.sources import SourceTable
-from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.models import Attempt, FanoutPage, Message
+from chalicelib.errors import BadRequestError, NotFoundError, StorageError
+from chalicelib.models import Attempt, FanoutPage, Message, kept_attempt_shards
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 
 log = logging.getLogger("hookway.dynamo")
@@ -54,17 +54,35 @@ class DynamoStore(
     """Every port of the table at once (``ports.Store``), for wiring: one client, one table name."""
 
     def store_message(self, message: Message, now: float) -> bool:
-        """One conditional write: new id, same receipt (an SQS redelivery), or an expired replay window."""
-        try:
-            self._call(
-                "put_item",
-                Item=codec.message_to_item(message),
-                ConditionExpression="attribute_not_exists(pk) OR receipt_id = :r OR dedupe_until < :now",
-                ExpressionAttributeValues={":r": codec.s(message.receipt_id), ":now": codec.n(now)},
-            )
-        except ClientError:
-            return False
-        return True
+        """One conditional write for a new id. A duplicate (another receipt within the replay window) is
+        refused by it, as before; a redelivery (same receipt) or a new storing (window expired) gets the
+        stored item back from the refusal and is written again, over exactly that item, with the
+        attempt partitions the id keeps (``models.kept_attempt_shards``)."""
+        condition: str = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        for _ in range(3):
+            try:
+                self._call(
+                    "put_item",
+                    Item=codec.message_to_item(message),
+                    ConditionExpression=condition,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+            except ClientError as exc:
+                item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                if not item:
+                    condition, values = "attribute_not_exists(pk)", {}
+                    continue  # gone since (TTL): a new id again
+                stored = codec.item_to_message(item)
+                if stored.receipt_id != message.receipt_id and stored.dedupe_until >= now:
+                    return False
+                message = replace(message, attempt_shards=kept_attempt_shards(stored, message))
+                condition = "attribute_not_exists(pk) OR receipt_id = :r"
+                values = {":r": codec.s(stored.receipt_id)}
+                continue
+            return True
+        raise StorageError(f"message {message.id} kept changing while it was stored")
 
     def get_message(self, message_id: str) -> Message:
         """The message, or NotFoundError (also once its retention has passed but TTL has not run yet)."""

@@ -388,3 +388,61 @@ def test_a_skipped_or_dead_lettered_delivery_whose_count_fails_is_counted_on_its
     assert _summary(world, message_id) == {"pending": 0, "succeeded": 148, "failed": 1, "skipped": 1}
     assert dead.handle(lost) == "already_recorded"
     assert _summary(world, message_id)["failed"] == 1
+
+
+def test_a_redelivered_message_keeps_its_attempt_partitions_when_its_page_count_moved(
+    world: World,
+) -> None:
+    # GIVEN a message fanned out to 150 endpoints (one page: one attempt partition), half delivered
+    _endpoints(world, 150)
+    message_id = _publish(world)
+    ingest = world.s.queue.sent[0]
+    world.route_all()
+    assert world.s.store.messages[message_id].attempt_shards == 1
+    for body in world.deliveries.sent[:75]:
+        world.sender.handle(body)
+    # WHEN its owner gains 500 endpoints (two pages now) and the ingest record comes back (same receipt)
+    _endpoints(world, 500)
+    world.s.queue.sent.append(ingest)
+    world.run(max_steps=10_000)
+    # THEN the storing keeps the partitions its attempts are in: no delivery POSTed twice or unlisted
+    message = world.s.store.messages[message_id]
+    assert message.attempt_shards == 1
+    assert len(world.receiver.requests) == 650  # each of the 150 + 500 endpoints once
+    listed = world.s.store.list_attempts(message_id, shards=message.attempt_shards)
+    assert len(listed) == 650 and len({a.endpoint_id for a in listed}) == 650
+
+
+def test_a_new_storing_of_a_message_id_with_fewer_pages_still_lists_the_old_attempts(
+    world: World,
+) -> None:
+    # GIVEN a message id stored and delivered to 150 endpoints (fanned out: its own attempt partition)
+    made = _endpoints(world, 150)
+    message_id = _publish(world)
+    ingest = json.loads(world.s.queue.sent[0])
+    world.run(max_steps=10_000)
+    first = world.s.store.messages[message_id]
+    assert first.attempt_shards == 1 and len(world.receiver.requests) == 150
+    # WHEN, past its replay window, the same id is stored again (a new receipt) matching 50: inline now
+    for endpoint in made[50:]:
+        world.s.store.delete_endpoint(endpoint.id)
+    world.clock.now = first.dedupe_until + 1
+    world.s.queue.sent.append(json.dumps({**ingest, "receipt": "rcp_secondstoring"}))
+    world.run(max_steps=10_000)
+    message = world.s.store.messages[message_id]
+    assert message.receipt_id == "rcp_secondstoring" and len(message.endpoints) == 50
+    assert len(world.receiver.requests) == 200
+    # THEN the id's attempts still list every attempt of the first storing, and the new ones
+    seen, cursor = [], None
+    while True:
+        page = world.s.store.message_attempts(
+            message_id, limit=100, cursor=cursor, shards=message.attempt_shards
+        )
+        seen.extend(page.items)
+        if (cursor := page.cursor) is None:
+            break
+    assert len(seen) == 200 and len({(a.endpoint_id, a.generation) for a in seen}) == 200
+    assert len(world.s.store.list_attempts(message_id, shards=message.attempt_shards)) == 200
+    # AND the new storing's deliveries read as delivered
+    detail = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=100))
+    assert detail["delivery_summary"] == {"pending": 0, "succeeded": 50, "failed": 0, "skipped": 0}
