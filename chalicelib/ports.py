@@ -5,7 +5,7 @@ One port per aggregate of the table (``SourceStore``, ``MessageStore``, ``Attemp
 ``Store``, all of them, which only the wiring names. Services import these and never an adapter. The
 DynamoDB, SQS and S3 adapters live in ``chalicelib.aws`` (``chalicelib.aws.dynamodb``: one module per
 aggregate); the in-memory fakes in ``testkit`` (one per port). One contract suite per port
-(``tests/integration/contracts/``; messages and attempts still ``tests/integration/test_contracts.py``)
+(``tests/integration/contracts/``)
 runs against both, so they cannot drift apart.
 
 Cursors are opaque to every caller: a cursor is an adapter's *position* (a short list of strings, such as
