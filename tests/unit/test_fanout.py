@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
-from chalicelib.api.messages import parse_publish, parse_resend
+from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.aws.dynamodb import attempts as attempt_items
 from chalicelib.aws.dynamodb import fanout as fanout_items
 from chalicelib.aws.dynamodb import messages as message_items
@@ -270,19 +270,20 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     message_id = _publish(world)
     world.route_all()
     messages = world.api.messages
-    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
     world.run(max_steps=10_000)
     # THEN the listing's summary counts all 1,200 (not the first 50), from one read of the counters
-    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_195, "failed": 0, "skipped": 5}
     detail = messages.get(message_id, OPERATOR, PageRequest(limit=20))
     assert detail["delivery_summary"] == listed["delivery_summary"] and len(detail["deliveries"]) == 20
     # AND the status search finds it by its counters, whichever page the skipped deliveries are on
     assert [
-        m["id"] for m in messages.listing({**API, "status": "skipped"}, OPERATOR, PageRequest()).items
+        m["id"]
+        for m in messages.listing(parse_search({**API, "status": "skipped"}), OPERATOR, PageRequest()).items
     ] == [message_id]
-    assert messages.listing({**API, "status": "failed"}, OPERATOR, PageRequest()).items == []
+    assert messages.listing(parse_search({**API, "status": "failed"}), OPERATOR, PageRequest()).items == []
     # AND a resend of a skipped delivery, once its endpoint is enabled again, moves it to succeeded
     skipped = [r.url for r in world.receiver.requests[:5]]
     gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
@@ -291,5 +292,5 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
     assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
     world.run(max_steps=100)
-    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
