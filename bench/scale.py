@@ -569,7 +569,7 @@ def long_run_rate(
 
 def _print(load: Load, rate: int, what: str) -> float:
     """Print one load's table; returns the highest long-run rate on one key."""
-    from chalicelib.aws.codec import INDEX_SHARDS
+    from chalicelib.aws.dynamodb.keys import INDEX_SHARDS
 
     say(f"   {load.name} load, N={load.n}: {what}")
     at = f"at {rate:,}/s"
@@ -600,7 +600,7 @@ def _print(load: Load, rate: int, what: str) -> float:
 
 def run(quick: bool) -> list[Row]:
     """Run both loads on moto and print the model; return its table rows (information only)."""
-    from chalicelib.aws.codec import INDEX_SHARDS
+    from chalicelib.aws.dynamodb.keys import INDEX_SHARDS
 
     n = 64 if quick else 320
     say(f"== 17. Scale model: writes by partition key (table and indexes), {INDEX_SHARDS} write shards")
@@ -663,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         print(items_markdown(), end="")
         return 0
     if args.doc:
-        from chalicelib.aws.codec import INDEX_SHARDS
+        from chalicelib.aws.dynamodb.keys import INDEX_SHARDS
 
         print(key_rates_markdown(INDEX_SHARDS), end="")
         return 0

@@ -102,6 +102,21 @@ class SendTest:
 
 
 @dataclass(frozen=True)
+class SearchMessages:
+    """``GET /v1/messages``: the checked filters (each optional, combined with AND). ``application`` is an
+    id or uid as given (the service resolves it for the caller); times are Unix seconds."""
+
+    application: str | None = None
+    source_id: str | None = None
+    endpoint_id: str | None = None
+    event_type: str | None = None  # exact, or a prefix ending in ".*"
+    provider_id: str | None = None
+    after: float | None = None
+    before: float | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True)
 class Resend:
     """``POST /v1/messages/{id}/resend``: to the named endpoints, or (empty) to all of the message's."""
 

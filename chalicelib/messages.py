@@ -6,13 +6,13 @@ status is the one its latest attempt recorded in the message's current storing (
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
-from chalicelib.errors import BadRequestError, NotFoundError, ValidationError
+from chalicelib.commands import SearchMessages
+from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.ids import MessageIds
 from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
@@ -28,12 +28,6 @@ from chalicelib.ports import (
     encode_cursor,
 )
 from chalicelib.scope import Scope
-
-_ID = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")  # ids, and application uids
-_EVENT_TYPE_FILTER = re.compile(r"[A-Za-z0-9_.:/-]{1,200}(\.\*)?")
-_FILTERS = frozenset(
-    {"application", "source", "endpoint", "event_type", "status", "after", "before", "provider_id"}
-)
 
 
 def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str, Any]]:
@@ -96,28 +90,6 @@ def delivery_summary(states: list[dict[str, Any]]) -> dict[str, int]:
     for state in states:
         counts[state["status"]] += 1
     return counts
-
-
-def _time(params: Mapping[str, str], name: str) -> float | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < 1e11:
-        raise ValidationError(f"{name} must be a Unix time in seconds", field=name, code="invalid_filter")
-    return value
-
-
-def _ident(params: Mapping[str, str], name: str) -> str | None:
-    raw = params.get(name)
-    if raw is None:
-        return None
-    if not _ID.fullmatch(raw):
-        raise ValidationError(f"{name} is not a valid id", field=name, code="invalid_filter")
-    return raw
 
 
 class MessageService:
@@ -231,7 +203,7 @@ class MessageService:
         counts["pending"] = max(message.endpoint_count - sum(counts.values()), 0)
         return counts
 
-    def listing(self, params: Mapping[str, str], scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
+    def listing(self, command: SearchMessages, scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
         """A search page, each message with its ``delivery_summary``.
 
         The summary is read, not stored: one query of a listed message's attempts (the same query the
@@ -239,7 +211,7 @@ class MessageService:
         messages costs ``limit`` more queries and no message ever writes a counter.
         """
         read: dict[str, list[Attempt]] = {}
-        found = self.search(params, scope, page, attempts_of=read)
+        found = self.search(command, scope, page, attempts_of=read)
         items = []
         for message in found.items:
             if message.fanout_pages:
@@ -259,51 +231,30 @@ class MessageService:
 
     def search(
         self,
-        params: Mapping[str, str],
+        command: SearchMessages,
         scope: Scope,
         page: PageRequest,
         attempts_of: dict[str, list[Attempt]] | None = None,
     ) -> Page[Message]:
-        """Messages matching the query parameters, newest first; an application token sees only its own.
+        """Messages matching the filters, newest first; an application token sees only its own.
 
         ``attempts_of``, if given, receives the attempts the ``status`` filter read, by message id.
         """
-        unknown = set(params) - _FILTERS - {"limit", "cursor"}
-        if unknown:
-            name = sorted(unknown)[0]
-            raise ValidationError(f"unknown filter {name!r}", field=name, code="invalid_filter")
-        application = _ident(params, "application")
+        application = command.application
         application_id = self._applications.resolve(application, scope) if application else None
         if not scope.is_operator:
             application_id = scope.application_id
-        endpoint_id = _ident(params, "endpoint")
-        if endpoint_id is not None:
-            self._endpoints.get(endpoint_id, scope)
-        event_type = params.get("event_type")
-        if event_type is not None and not _EVENT_TYPE_FILTER.fullmatch(event_type):
-            raise ValidationError(
-                "event_type is an exact type or a prefix ending in .* (order.*)",
-                field="event_type",
-                code="invalid_filter",
-            )
-        provider_id = params.get("provider_id")
-        if provider_id is not None and not 0 < len(provider_id) <= 500:
-            raise ValidationError(
-                "provider_id is 1 to 500 characters", field="provider_id", code="invalid_filter"
-            )
-        status = params.get("status")
-        if status is not None and status not in DELIVERY_STATUSES:
-            raise ValidationError(
-                f"status is one of {', '.join(DELIVERY_STATUSES)}", field="status", code="invalid_filter"
-            )
+        if command.endpoint_id is not None:
+            self._endpoints.get(command.endpoint_id, scope)
+        status = command.status
         query = MessageQuery(
             application_id=application_id,
-            source_id=_ident(params, "source"),
-            endpoint_id=endpoint_id,
-            event_type=event_type,
-            provider_id=provider_id,
-            after=_time(params, "after"),
-            before=_time(params, "before"),
+            source_id=command.source_id,
+            endpoint_id=command.endpoint_id,
+            event_type=command.event_type,
+            provider_id=command.provider_id,
+            after=command.after,
+            before=command.before,
             status=status,
         )
         keep = None

@@ -5,7 +5,7 @@ One port per aggregate of the table (``SourceStore``, ``MessageStore``, ``Attemp
 ``Store``, all of them, which only the wiring names. Services import these and never an adapter. The
 DynamoDB, SQS and S3 adapters live in ``chalicelib.aws`` (``chalicelib.aws.dynamodb``: one module per
 aggregate); the in-memory fakes in ``testkit`` (one per port). One contract suite per port
-(``tests/integration/contracts/``; messages and attempts still ``tests/integration/test_contracts.py``)
+(``tests/integration/contracts/``)
 runs against both, so they cannot drift apart.
 
 Cursors are opaque to every caller: a cursor is an adapter's *position* (a short list of strings, such as
@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -61,15 +60,6 @@ class PageRequest:
 
     limit: int = 50
     cursor: str | None = None
-
-    @classmethod
-    def from_query(cls, params: Mapping[str, str] | None, *, default: int = 50) -> PageRequest:
-        """Read ``limit`` (1 to 200) and ``cursor`` from query parameters; 400 ``invalid_limit`` otherwise."""
-        params = params or {}
-        raw = params.get("limit", str(default))
-        if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
-            raise BadRequestError(f"limit must be 1 to {MAX_PAGE}", code="invalid_limit")
-        return cls(int(raw), params.get("cursor") or None)
 
 
 def encode_cursor(position: Sequence[str] | None) -> str | None:

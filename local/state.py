@@ -391,7 +391,8 @@ def backfill(store: Any) -> int:
 
 def pending(items: Sequence[Item]) -> list[tuple[Message, list[Attempt]]]:
     """The messages among a table's items, each with its attempts (what ``Recovery.resume`` reads)."""
-    from chalicelib.aws import codec
+    from chalicelib.aws.dynamodb import attempts as attempt_items
+    from chalicelib.aws.dynamodb import messages as message_items
 
     messages: dict[str, Message] = {}
     attempts: dict[str, list[Attempt]] = {}
@@ -400,10 +401,10 @@ def pending(items: Sequence[Item]) -> list[tuple[Message, list[Attempt]]]:
         if not pk.startswith("MSG#"):
             continue
         if sk == "META":
-            message = codec.item_to_message(item)
+            message = message_items.item_to_message(item)
             messages[message.id] = message
         elif sk.startswith("ATT#"):
-            attempt = codec.item_to_attempt(item)
+            attempt = attempt_items.item_to_attempt(item)
             attempts.setdefault(attempt.message_id, []).append(attempt)
     return [(message, attempts.get(message.id, [])) for message in messages.values()]
 

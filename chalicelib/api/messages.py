@@ -9,7 +9,9 @@ from chalice.app import Response
 from chalicelib.api.resource import Resource, container, json_reply, listing
 
 if TYPE_CHECKING:
-    from chalicelib.commands import Publish, Resend
+    from collections.abc import Mapping
+
+    from chalicelib.commands import Publish, Resend, SearchMessages
 
 routes = Resource(__name__)
 
@@ -17,7 +19,7 @@ routes = Resource(__name__)
 @routes.operation("/v1/messages", ["GET"], access="read")
 def list_messages() -> Response:
     """Search messages, newest first, each with its delivery summary (filters: see the OpenAPI document)."""
-    page = container().messages.listing(routes.query(), routes.scope(), routes.page_request())
+    page = container().messages.listing(parse_search(routes.query()), routes.scope(), routes.page_request())
     return listing(page, lambda item: item)
 
 
@@ -66,6 +68,75 @@ def get_message_body(message_id: str) -> Response:
 
 
 # ------------------------------------------------------------------------------------------------ parse
+
+_FILTERS = frozenset(
+    {"application", "source", "endpoint", "event_type", "status", "after", "before", "provider_id"}
+)
+
+
+def parse_search(params: Mapping[str, str]) -> SearchMessages:
+    """The filters of ``GET /v1/messages`` (``limit`` and ``cursor`` aside); 400 ``invalid_filter`` for an
+    unknown name or a malformed value, naming the field."""
+    import re
+
+    from chalicelib.commands import SearchMessages
+    from chalicelib.errors import ValidationError
+    from chalicelib.models import DELIVERY_STATUSES
+
+    ident = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")  # ids, and application uids
+    event_type_filter = re.compile(r"[A-Za-z0-9_.:/-]{1,200}(\.\*)?")
+
+    def ident_of(name: str) -> str | None:
+        raw = params.get(name)
+        if raw is not None and not ident.fullmatch(raw):
+            raise ValidationError(f"{name} is not a valid id", field=name, code="invalid_filter")
+        return raw
+
+    def time_of(name: str) -> float | None:
+        raw = params.get(name)
+        if raw is None:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            value = -1.0
+        if not 0 <= value < 1e11:
+            raise ValidationError(f"{name} must be a Unix time in seconds", field=name, code="invalid_filter")
+        return value
+
+    unknown = set(params) - _FILTERS - {"limit", "cursor"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(f"unknown filter {name!r}", field=name, code="invalid_filter")
+    application = ident_of("application")
+    endpoint_id = ident_of("endpoint")
+    event_type = params.get("event_type")
+    if event_type is not None and not event_type_filter.fullmatch(event_type):
+        raise ValidationError(
+            "event_type is an exact type or a prefix ending in .* (order.*)",
+            field="event_type",
+            code="invalid_filter",
+        )
+    provider_id = params.get("provider_id")
+    if provider_id is not None and not 0 < len(provider_id) <= 500:
+        raise ValidationError(
+            "provider_id is 1 to 500 characters", field="provider_id", code="invalid_filter"
+        )
+    status = params.get("status")
+    if status is not None and status not in DELIVERY_STATUSES:
+        raise ValidationError(
+            f"status is one of {', '.join(DELIVERY_STATUSES)}", field="status", code="invalid_filter"
+        )
+    return SearchMessages(
+        application=application or None,
+        source_id=ident_of("source"),
+        endpoint_id=endpoint_id,
+        event_type=event_type,
+        provider_id=provider_id,
+        after=time_of("after"),
+        before=time_of("before"),
+        status=status,
+    )
 
 
 def parse_publish(doc: Any, idempotency_key: str | None = None) -> Publish:

@@ -123,9 +123,7 @@ class Resource(Blueprint):
 
     def page_request(self) -> PageRequest:
         """``limit`` and ``cursor`` of a listing."""
-        from chalicelib.ports import PageRequest
-
-        return PageRequest.from_query(self.current_request.query_params)
+        return parse_page(self.current_request.query_params)
 
     def header(self, name: str) -> str | None:
         """One request header (case-insensitive)."""
@@ -166,3 +164,17 @@ T = TypeVar("T")
 def listing(page: Page[T], shape: Callable[[T], object]) -> Response:
     """One page of a listing: ``{"data": [...], "next_cursor"}``."""
     return json_reply({"data": [shape(item) for item in page.items], "next_cursor": page.cursor})
+
+
+def parse_page(params: Mapping[str, str] | None, *, default: int = 50) -> PageRequest:
+    """``limit`` (1 to 200) and ``cursor`` of a listing from query parameters; 400 ``invalid_limit`` otherwise."""
+    import re
+
+    from chalicelib.errors import BadRequestError
+    from chalicelib.ports import MAX_PAGE, PageRequest
+
+    params = params or {}
+    raw = params.get("limit", str(default))
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequestError(f"limit must be 1 to {MAX_PAGE}", code="invalid_limit")
+    return PageRequest(int(raw), params.get("cursor") or None)

@@ -22,7 +22,7 @@ from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.console import parse_overview
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_recover, parse_send_test
-from chalicelib.api.messages import parse_publish
+from chalicelib.api.messages import parse_publish, parse_search
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.config import Settings
 from chalicelib.names import names
@@ -210,7 +210,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     sqs = aws.client("sqs", world["endpoint"])
     from chalicelib.outbound.tasks import Task
 
-    message_id = api.messages.search({"source": source.id}, OPERATOR, _page()).items[0].id
+    message_id = api.messages.search(parse_search({"source": source.id}), OPERATOR, _page()).items[0].id
     endpoint_id = api.store.endpoints_of(None)[0].id
     sqs.send_message(
         QueueUrl=world["env"]["HOOKWAY_DELIVERIES_DLQ_URL"],

@@ -13,7 +13,7 @@ from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.console import overview_of, parse_overview
 from chalicelib.api.endpoints import health_of, parse_recover, parse_send_test
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
-from chalicelib.api.messages import parse_publish, parse_resend
+from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.branding import Branding, BrandingError, check_accent
 from chalicelib.config import Settings
 from chalicelib.errors import ConfigError, ConflictError, ForbiddenError, StorageError, ValidationError
@@ -303,7 +303,7 @@ def test_a_test_event_reaches_its_endpoint_only_whatever_its_filter(s: Services,
         "hookway.test",
         {"test": True, "endpoint_id": target, "sent_at": s.clock()},
     )
-    found = c.messages.search({}, token, _page()).items
+    found = c.messages.search(parse_search({}), token, _page()).items
     assert [m.id for m in found] == [message_id]
     assert [a.message_id for a in c.endpoints.attempts(target, token, _page()).items] == [message_id]
 
@@ -473,7 +473,7 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
     writes = s.store.writes
     # WHEN the message and the list are read
     shown = c.messages.get(message_id, OPERATOR)
-    listed = c.messages.listing({}, OPERATOR, _page()).items
+    listed = c.messages.listing(parse_search({}), OPERATOR, _page()).items
     # THEN each says what its deliveries are, counted from the attempts, without a write
     expected = {"pending": 1, "succeeded": 1, "failed": 1, "skipped": 0}
     assert shown["delivery_summary"] == expected
@@ -481,7 +481,7 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
     assert waiting in [d["endpoint_id"] for d in shown["deliveries"] if d["status"] == "pending"]
     assert s.store.writes == writes
     # ... and the status filter's page carries the same summary
-    failed = c.messages.listing({"status": "failed"}, OPERATOR, _page()).items
+    failed = c.messages.listing(parse_search({"status": "failed"}), OPERATOR, _page()).items
     assert [m["delivery_summary"] for m in failed] == [expected]
 
 

@@ -7,22 +7,37 @@ import re
 from pathlib import Path
 
 from bench.scale import items_markdown
-from chalicelib.aws import codec
 from chalicelib.aws.dynamodb import (
     applications,
+    attempts,
     catalog,
     catalogue,
     counters,
     endpoints,
+    fanout,
     health,
     idempotency,
     jobs,
     listen,
+    messages,
     sessions,
     sources,
 )
 
-MODULES = (sources, codec, endpoints, counters, applications, catalog, idempotency, jobs, listen, sessions)
+MODULES = (
+    sources,
+    messages,
+    fanout,
+    attempts,
+    endpoints,
+    counters,
+    applications,
+    catalog,
+    idempotency,
+    jobs,
+    listen,
+    sessions,
+)
 WRITERS = (*MODULES, health)  # health writes endpoint items: their layout is in endpoints
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-model.md"
 

@@ -10,8 +10,10 @@ import pytest
 
 from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
-from chalicelib.api.messages import parse_publish, parse_resend
-from chalicelib.aws import codec
+from chalicelib.api.messages import parse_publish, parse_resend, parse_search
+from chalicelib.aws.dynamodb import attempts as attempt_items
+from chalicelib.aws.dynamodb import fanout as fanout_items
+from chalicelib.aws.dynamodb import messages as message_items
 from chalicelib.errors import ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import INLINE_ENDPOINTS, Endpoint
@@ -66,14 +68,14 @@ def test_a_message_to_11000_endpoints_is_stored_bounded_and_fanned_out_in_bounde
     per_call = _route_counting(world)
     # THEN the message is stored, small, and knows its pages; no invocation sent more than one page
     message = world.s.store.messages[message_id]
-    assert item_size(codec.message_to_item(message)) < 4096
+    assert item_size(message_items.message_to_item(message)) < 4096
     assert message.endpoints == () and message.fanout_pages == 22
     assert message.fanned_pages == 22 and message.endpoint_count == 11_000
     assert max(tasks for tasks, _ in per_call) <= 500 and max(chunks for _, chunks in per_call) <= 10
     assert len(per_call) == 22  # the message and 21 chunks
     for number in range(22):
         page = world.s.store.fanout[(message_id, number)]
-        assert len(page.endpoint_ids) <= 500 and item_size(codec.fanout_to_item(page)) < MAX_ITEM_BYTES
+        assert len(page.endpoint_ids) <= 500 and item_size(fanout_items.fanout_to_item(page)) < MAX_ITEM_BYTES
     # AND every endpoint has exactly one first-attempt task
     targets = [Task.decode(body).endpoint_id for body in world.deliveries.sent]
     assert sorted(targets) == sorted(e.id for e in made)
@@ -107,7 +109,7 @@ def test_up_to_100_matches_stay_inline_in_the_one_message_write(world: World) ->
     world.run(max_steps=1_000)
     attempts = [a for a in world.s.store.attempts.values() if a.message_id == message_id]
     assert len(attempts) == INLINE_ENDPOINTS and message.attempt_shards == 0
-    assert {codec.attempt_to_item(a)["pk"]["S"] for a in attempts} == {f"MSG#{message_id}"}
+    assert {attempt_items.attempt_to_item(a)["pk"]["S"] for a in attempts} == {f"MSG#{message_id}"}
 
 
 def test_a_redelivered_chunk_or_message_delivers_nothing_twice(world: World) -> None:
@@ -231,7 +233,7 @@ def test_a_fanned_out_messages_attempts_are_spread_over_one_partition_per_page(w
     assert len(attempts) == 1_200 and all(a.shards == 3 for a in attempts)
     per_key: dict[str, int] = {}
     for attempt in attempts:
-        key = codec.attempt_to_item(attempt)["pk"]["S"]
+        key = attempt_items.attempt_to_item(attempt)["pk"]["S"]
         per_key[key] = per_key.get(key, 0) + 1
     assert set(per_key) == {f"MSG#{message_id}#A{k}" for k in range(3)}
     assert max(per_key.values()) <= 500  # about one page's worth of deliveries per key, in all
@@ -250,8 +252,8 @@ def test_the_shard_count_follows_the_pages_up_to_its_ceiling() -> None:
     assert [attempt_shards_for(p) for p in (0, 1, 3, 100)] == [0, 1, 3, 100]
     assert attempt_shards_for(10_000) == ATTEMPT_SHARDS_MAX
     # one endpoint's partition is stable, and spread evenly over the shards
-    keys = [codec.attempt_partition("msg_x", f"ep_{i}", 100) for i in range(50_000)]
-    assert keys[7] == codec.attempt_partition("msg_x", "ep_7", 100)
+    keys = [attempt_items.attempt_partition("msg_x", f"ep_{i}", 100) for i in range(50_000)]
+    assert keys[7] == attempt_items.attempt_partition("msg_x", "ep_7", 100)
     counts: dict[str, int] = {}
     for key in keys:
         counts[key] = counts.get(key, 0) + 1
@@ -268,19 +270,20 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     message_id = _publish(world)
     world.route_all()
     messages = world.api.messages
-    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
     world.run(max_steps=10_000)
     # THEN the listing's summary counts all 1,200 (not the first 50), from one read of the counters
-    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_195, "failed": 0, "skipped": 5}
     detail = messages.get(message_id, OPERATOR, PageRequest(limit=20))
     assert detail["delivery_summary"] == listed["delivery_summary"] and len(detail["deliveries"]) == 20
     # AND the status search finds it by its counters, whichever page the skipped deliveries are on
     assert [
-        m["id"] for m in messages.listing({**API, "status": "skipped"}, OPERATOR, PageRequest()).items
+        m["id"]
+        for m in messages.listing(parse_search({**API, "status": "skipped"}), OPERATOR, PageRequest()).items
     ] == [message_id]
-    assert messages.listing({**API, "status": "failed"}, OPERATOR, PageRequest()).items == []
+    assert messages.listing(parse_search({**API, "status": "failed"}), OPERATOR, PageRequest()).items == []
     # AND a resend of a skipped delivery, once its endpoint is enabled again, moves it to succeeded
     skipped = [r.url for r in world.receiver.requests[:5]]
     gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
@@ -289,7 +292,7 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
     assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
     world.run(max_steps=100)
-    [listed] = messages.listing(API, OPERATOR, PageRequest(limit=10)).items
+    [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
 
 

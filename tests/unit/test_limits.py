@@ -7,7 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from chalicelib.aws import codec, limits
+from chalicelib.aws import limits
+from chalicelib.aws.dynamodb import messages
 from chalicelib.errors import StorageError
 from chalicelib.models import Endpoint, Message
 from testkit.fakes import FakeClock, MemoryStore
@@ -68,7 +69,7 @@ def test_the_fake_refuses_an_item_over_400_kb_as_dynamodb_does() -> None:
     store = MemoryStore(clock)
     # GIVEN a message whose inline body does not compress: 420 KB in the item
     big = _message(clock, os.urandom(420_000))
-    assert limits.item_size(codec.message_to_item(big)) > limits.MAX_ITEM_BYTES
+    assert limits.item_size(messages.message_to_item(big)) > limits.MAX_ITEM_BYTES
     # WHEN it is stored THEN it is refused (a StorageError, as the adapter raises for ValidationException)
     with pytest.raises(StorageError, match="ValidationException"):
         store.store_message(big, clock())

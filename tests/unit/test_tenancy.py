@@ -20,7 +20,7 @@ from chalicelib.api.endpoints import parse_open_session
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
-from chalicelib.api.messages import parse_publish, parse_resend
+from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.errors import (
     ConflictError,
@@ -311,7 +311,7 @@ def test_a_token_sees_only_its_applications_things(world: World) -> None:
     # ... and the search lists A's messages only
     from chalicelib.ports import PageRequest
 
-    page = world.api.messages.search({}, scope, PageRequest(50))
+    page = world.api.messages.search(parse_search({}), scope, PageRequest(50))
     assert {m.id for m in page.items} == {msg_a}
 
 
@@ -433,15 +433,23 @@ def test_a_providers_delivery_id_is_found_by_one_read_when_the_source_dedupes_by
     world.s.store.search_messages = lambda *a, **k: (searched.append(a), real(*a, **k))[1]  # type: ignore[method-assign]
     messages = world.api.messages
     # WHEN it is searched by source and provider id THEN it is read directly, without an index search
-    page = messages.search({"source": sid, "provider_id": "gh-77"}, OPERATOR, PageRequest(50))
+    page = messages.search(parse_search({"source": sid, "provider_id": "gh-77"}), OPERATOR, PageRequest(50))
     assert [m.delivery_id for m in page.items] == ["gh-77"] and page.cursor is None
     assert searched == []
     # ... and an id it never stored falls back to the index, which finds nothing either
-    assert messages.search({"source": sid, "provider_id": "gh-78"}, OPERATOR, PageRequest(50)).items == []
+    assert (
+        messages.search(
+            parse_search({"source": sid, "provider_id": "gh-78"}), OPERATOR, PageRequest(50)
+        ).items
+        == []
+    )
     assert len(searched) == 1
     # ... and a token of another application does not find it this way either
     other = Scope(application_id=_app(world, "X"))
-    assert messages.search({"source": sid, "provider_id": "gh-77"}, other, PageRequest(50)).items == []
+    assert (
+        messages.search(parse_search({"source": sid, "provider_id": "gh-77"}), other, PageRequest(50)).items
+        == []
+    )
 
 
 def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_endpoint(

@@ -16,12 +16,13 @@ from typing import Any
 import pytest
 
 from bench.scale import DATA_MODEL_KEYS, WriteRecorder, key_kind, key_rates_markdown, long_run_rate
-from chalicelib.aws import codec
 from chalicelib.aws.dynamo import DynamoStore
+from chalicelib.aws.dynamodb import attempts
+from chalicelib.aws.dynamodb.keys import INDEX_SHARDS
 from chalicelib.models import Attempt, Message
 from testkit.fakes import FakeClock
 
-S = codec.INDEX_SHARDS
+S = INDEX_SHARDS
 N = 1600  # webhooks of one source, one application, to one endpoint
 DAY = 86400.0
 
@@ -200,7 +201,9 @@ def test_a_big_fan_out_spreads_its_attempt_writes_under_1000_per_key_by_the_mode
     # AND at 50,000 endpoints (100 pages) the busiest of 100 keys stays under 1,000 units/s at the
     # model's rates (what docs/data-model.md states: the same ids, 2 units per delivery)
     ids = ("ep_" + h.sha256(str(i).encode()).hexdigest()[:32] for i in range(50_000))
-    busiest = 2 * max(C(codec.attempt_partition("msg_x", e, attempt_shards_for(100)) for e in ids).values())
+    busiest = 2 * max(
+        C(attempts.attempt_partition("msg_x", e, attempt_shards_for(100)) for e in ids).values()
+    )
     cold, warm = (busiest / 50_000 * rate for rate in (cold_peak_rate(50_000), WARM_DELIVERIES_PER_S))
     assert (round(cold), round(warm)) == FANOUT_MODEL_KEY_RATES
     assert warm < 1_000 and 2 * 50_000 / 50_000 * WARM_DELIVERIES_PER_S > 1_000  # (one key: over)

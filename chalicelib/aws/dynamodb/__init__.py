@@ -4,6 +4,9 @@ back, ``KEYS``) beside its reads and writes, on the shared ``core.Table``.
     core          the client call, batched reads, transactions, index pages, cursors, sharded merges
     keys          attribute values, sortable times, write shards, ``KeyKind``
     sources       SRC#        sources, sampled rejections and their counters
+    messages      MSG#        messages, and the message search over every message index
+    fanout        MSG#/FAN#   a big message's fan-out pages
+    attempts      MSG#/ATT#   attempts (the claim on a delivery), a fanned-out message's counters
     endpoints     EP#, SUBS#  endpoints and their owners' subscription pages
     health        EP#         an endpoint's failure clock, disabling, the "needs attention" index
     applications  APP#, APPUID#
@@ -13,7 +16,6 @@ back, ``KEYS``) beside its reads and writes, on the shared ``core.Table``.
     counters      STATS#, CHECKPOINT#
     idempotency   IDEM#
     jobs          JOB#
-    (messages, fan-out pages and attempts: still ``chalicelib.aws.codec`` and ``chalicelib.aws.dynamo``)
 
 ``chalicelib.aws.dynamo.DynamoStore`` is all of them on one table, for wiring.
 """
@@ -28,22 +30,26 @@ if TYPE_CHECKING:
 
 def catalogue() -> tuple[KeyKind, ...]:
     """Every kind of item the adapter writes, from the modules that write them (``docs/data-model.md``)."""
-    from chalicelib.aws import codec
     from chalicelib.aws.dynamodb import (
         applications,
+        attempts,
         catalog,
         counters,
         endpoints,
+        fanout,
         idempotency,
         jobs,
         listen,
+        messages,
         sessions,
         sources,
     )
 
     modules = (
         sources,
-        codec,
+        messages,
+        fanout,
+        attempts,
         endpoints,
         counters,
         applications,

@@ -10,6 +10,7 @@ import pytest
 from chalicelib.ids import new_id
 from chalicelib.models import (
     Application,
+    Attempt,
     Endpoint,
     Message,
     MtlsRule,
@@ -17,6 +18,7 @@ from chalicelib.models import (
     Source,
     Verification,
 )
+from chalicelib.ports import MessageQuery
 from testkit.fakes import FakeClock
 
 DAY = 86400.0
@@ -30,6 +32,14 @@ def narrow(request: pytest.FixtureRequest, clock: FakeClock, fake: Any, table: A
 
     endpoint = request.getfixturevalue("endpoint")
     return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+
+
+def beside(
+    request: pytest.FixtureRequest, clock: FakeClock, fakes: tuple[Any, ...], tables: tuple[Any, ...]
+) -> Any:
+    """As ``narrow``, for a port whose contract reads another aggregate's items (a search by endpoint reads
+    the attempts' index; counting a fan-out page updates its message): those ports' fakes, or adapters, together."""
+    return narrow(request, clock, type("Fakes", fakes, {}), type("Tables", tables, {}))
 
 
 def _source(clock: FakeClock, **changes: Any) -> Source:
@@ -128,3 +138,43 @@ def _pages(store: Any, method: str, limit: int = 2, **kwargs: Any) -> tuple[list
         if cursor is None:
             return items, pages
     raise AssertionError("the listing never ended")
+
+
+def _attempt(
+    message: Message, endpoint_id: str, number: int, started_at: float, generation: str = "g1"
+) -> Attempt:
+    return Attempt(
+        message_id=message.id,
+        endpoint_id=endpoint_id,
+        number=number,
+        claim_id=new_id("clm"),
+        started_at=started_at,
+        status="failed",
+        delivery_status="pending",
+        lease_until=started_at + 30,
+        expires_at=started_at + 40 * DAY,
+        generation=generation,
+    )
+
+
+def _search(store: Any, query: MessageQuery, limit: int = 2, keep: Any = None) -> list[str]:
+    """The ids of a whole search, page by page; no id may come twice."""
+    found, _ = _pages(store, "search_messages", limit=limit, query=query, keep=keep)
+    ids = [m.id for m in found]
+    assert len(ids) == len(set(ids))
+    return ids
+
+
+def _store_all(store: Any, messages: list[Message], clock: FakeClock) -> list[Message]:
+    for message in messages:
+        assert store.store_message(message, clock()) is True
+    return messages
+
+
+def _newest_first(messages: list[Message]) -> list[str]:
+    return [m.id for m in sorted(messages, key=lambda m: (m.received_at, m.id), reverse=True)]
+
+
+def _search_raw(store: Any, query: MessageQuery, limit: int) -> list[str]:
+    found, _ = _pages(store, "search_messages", limit=limit, query=query)
+    return [m.id for m in found]

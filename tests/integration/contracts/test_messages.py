@@ -1,6 +1,8 @@
-"""The contract of MessageStore, FanoutStore and AttemptStore (and cursors across every listing): one
-behavioural suite, run against the in-memory fake and DynamoDB on moto. The other ports' suites are one
-file each in ``tests/integration/contracts/`` (messages and attempts move there after the attempt key change)."""
+"""The contract of MessageStore: one behavioural suite, run against the in-memory fake and DynamoDB on moto.
+
+A search by endpoint or by an ended status reads the attempts' indexes: the suite runs on the messages'
+fake and adapter with the attempts' beside them (not the whole Store).
+"""
 
 from __future__ import annotations
 
@@ -12,56 +14,49 @@ from typing import Any
 import pytest
 
 from chalicelib import ports
-from chalicelib.aws import codec
-from chalicelib.aws.dynamodb import counters, endpoints
+from chalicelib.aws.dynamodb import attempts, counters, endpoints, keys, messages
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.ids import new_id
-from chalicelib.models import (
-    Attempt,
-    BodyRef,
-    Message,
-)
+from chalicelib.models import BodyRef
 from chalicelib.ports import MessageQuery, encode_cursor
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import DAY, _endpoint, _message, _pages
+from tests.integration.contracts.builders import (
+    DAY,
+    _attempt,
+    _endpoint,
+    _message,
+    _newest_first,
+    _pages,
+    _search,
+    _search_raw,
+    _store_all,
+    beside,
+)
 
 
-def _attempt(
-    message: Message, endpoint_id: str, number: int, started_at: float, generation: str = "g1"
-) -> Attempt:
-    return Attempt(
-        message_id=message.id,
-        endpoint_id=endpoint_id,
-        number=number,
-        claim_id=new_id("clm"),
-        started_at=started_at,
-        status="failed",
-        delivery_status="pending",
-        lease_until=started_at + 30,
-        expires_at=started_at + 40 * DAY,
-        generation=generation,
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
+    """MessageStore (with AttemptStore beside it): the ports' own fakes, or their own DynamoDB adapters on moto."""
+    from chalicelib.aws.dynamodb.attempts import AttemptTable
+    from chalicelib.aws.dynamodb.messages import MessageTable
+    from testkit.memory.attempts import MemoryAttempts
+    from testkit.memory.messages import MemoryMessages
+
+    return beside(
+        request,
+        clock,
+        (
+            MemoryMessages,
+            MemoryAttempts,
+        ),
+        (
+            MessageTable,
+            AttemptTable,
+        ),
     )
 
 
-def _search(store: Any, query: MessageQuery, limit: int = 2, keep: Any = None) -> list[str]:
-    """The ids of a whole search, page by page; no id may come twice."""
-    found, _ = _pages(store, "search_messages", limit=limit, query=query, keep=keep)
-    ids = [m.id for m in found]
-    assert len(ids) == len(set(ids))
-    return ids
-
-
-def _store_all(store: Any, messages: list[Message], clock: FakeClock) -> list[Message]:
-    for message in messages:
-        assert store.store_message(message, clock()) is True
-    return messages
-
-
-def _newest_first(messages: list[Message]) -> list[str]:
-    return [m.id for m in sorted(messages, key=lambda m: (m.received_at, m.id), reverse=True)]
-
-
-class TestStore:
+class TestMessages:
     @pytest.mark.parametrize(
         "body",
         [
@@ -112,6 +107,29 @@ class TestStore:
         assert store.store_message(second, clock()) is True
         assert store.get_message(first.id).body == b"other"
 
+    def test_a_message_id_stored_again_keeps_its_attempt_partitions(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a message stored with 3 attempt partitions
+        message = _message(clock, fanout_pages=3, attempt_shards=3)
+        assert store.store_message(message, clock())
+        # WHEN its ingest record comes back (same receipt) matching 5 pages now
+        assert store.store_message(replace(message, fanout_pages=5, attempt_shards=5), clock())
+        # THEN its attempts stay where its first run put them
+        got = store.get_message(message.id)
+        assert (got.fanout_pages, got.attempt_shards) == (5, 3)
+        # AND another receipt within the replay window is a duplicate, as ever
+        assert not store.store_message(replace(message, receipt_id="r2", attempt_shards=0), clock())
+        # AND a new storing past the window, inline now, still covers the first storing's partitions
+        clock.advance(61)
+        again = replace(message, receipt_id="r2", fanout_pages=0, attempt_shards=0, endpoints=("ep_a",))
+        assert store.store_message(again, clock())
+        got = store.get_message(message.id)
+        assert (got.receipt_id, got.endpoints, got.attempt_shards) == ("r2", ("ep_a",), 3)
+        # AND a brand-new id is one write, with its own count
+        fresh = _message(clock, fanout_pages=2, attempt_shards=2)
+        assert store.store_message(fresh, clock()) and store.get_message(fresh.id).attempt_shards == 2
+
     def test_expired_message_is_not_found_before_ttl_runs(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock)
         store.store_message(message, clock())
@@ -147,14 +165,6 @@ class TestStore:
         with pytest.raises(BadRequestError) as err:
             store.search_messages(query, limit=3, cursor=cursor)
         assert err.value.code == "invalid_cursor"
-
-    @pytest.mark.parametrize("method", ["list_sources", "list_applications", "list_event_types"])
-    def test_forged_cursor_is_a_400_in_every_listing(self, store: Any, method: str) -> None:
-        with pytest.raises(BadRequestError) as err:
-            getattr(store, method)(limit=3, cursor="e30")
-        assert err.value.code == "invalid_cursor"
-        with pytest.raises(BadRequestError):
-            store.list_endpoints(application_id=None, limit=3, cursor="bm90IGpzb24")
 
 
 class TestSearchMessages:
@@ -458,7 +468,7 @@ class TestSearchMessages:
 
 
 class TestWriteShards:
-    """The index keys every message or attempt writes are sharded (``codec.INDEX_SHARDS``); a listing
+    """The index keys every message or attempt writes are sharded (``keys.INDEX_SHARDS``); a listing
     merges the shards, so it answers as one key did: the same items, order and pages."""
 
     def test_pages_cross_shard_boundaries_in_every_sharded_listing(
@@ -469,7 +479,7 @@ class TestWriteShards:
         now = clock()
         times = [now - i * 7.0 for i in range(37)] + [now - 70.0] * 3
         made = _store_all(store, [_message(clock, received_at=t) for t in times], clock)
-        assert len({codec.shard_of(m.id) for m in made}) > 8  # spread over many shards
+        assert len({keys.shard_of(m.id) for m in made}) > 8  # spread over many shards
         for i, message in enumerate(made):
             ended = "failed" if i % 3 == 0 else "pending"
             assert store.claim_attempt(
@@ -489,8 +499,8 @@ class TestWriteShards:
             assert _search(store, MessageQuery(status="failed"), limit=limit) == sorted(
                 failed, key=lambda mid: newest.index(mid)
             )
-            attempts, _ = _pages(store, "list_endpoint_attempts", limit=limit, endpoint_id="ep_hot")
-            assert [a.message_id for a in attempts] == newest
+            listed, _ = _pages(store, "list_endpoint_attempts", limit=limit, endpoint_id="ep_hot")
+            assert [a.message_id for a in listed] == newest
         # AND a page of exactly what is left ends the listing
         whole = store.list_endpoint_attempts("ep_hot", limit=40, cursor=None)
         assert whole.cursor is None and len(whole.items) == 40
@@ -521,7 +531,7 @@ class TestUnshardedKeysOfEarlierStores:
         """Write an item with its index keys as they were before sharding (the shard suffix cut off)."""
         for name in ("gsi1pk", "gsi2pk", "gsi3pk"):
             if name in item:
-                item[name] = codec.s(item[name]["S"].rsplit("#", 1)[0])
+                item[name] = keys.s(item[name]["S"].rsplit("#", 1)[0])
         dynamo._db.put_item(TableName=dynamo._table, Item=item)
 
     def test_old_messages_attempts_attention_and_counters_are_still_listed(
@@ -531,9 +541,9 @@ class TestUnshardedKeysOfEarlierStores:
         # GIVEN messages, attempts, a failing endpoint and an hour's counters written before sharding ...
         old = [_message(clock, received_at=now - 100 - i) for i in range(6)]
         for message in old:
-            self._as_before(dynamo, codec.message_to_item(message))
+            self._as_before(dynamo, messages.message_to_item(message))
             ended = replace(_attempt(message, "ep_1", 1, message.received_at + 1), delivery_status="failed")
-            self._as_before(dynamo, codec.attempt_to_item(ended))
+            self._as_before(dynamo, attempts.attempt_to_item(ended))
         failing = _endpoint(clock, enabled=True, disabled_reason=None, failing_since=now - 9)
         self._as_before(dynamo, endpoints.endpoint_to_item(failing))
         hour = int(now // 3600 * 3600)
@@ -542,12 +552,12 @@ class TestUnshardedKeysOfEarlierStores:
             Key=counters.stats_key(hour, None),
             UpdateExpression="SET #h = :h ADD received :r",
             ExpressionAttributeNames={"#h": "hour"},
-            ExpressionAttributeValues={":h": codec.n(hour), ":r": codec.n(5)},
+            ExpressionAttributeValues={":h": keys.n(hour), ":r": keys.n(5)},
         )
         assert (
-            dynamo._db.get_item(TableName=dynamo._table, Key=codec.message_key(old[0].id))["Item"]["gsi2pk"][
-                "S"
-            ].count("#")
+            dynamo._db.get_item(TableName=dynamo._table, Key=messages.message_key(old[0].id))["Item"][
+                "gsi2pk"
+            ]["S"].count("#")
             == 1
         )  # DAY#{day}: no shard
         # ... and new ones after
@@ -567,175 +577,7 @@ class TestUnshardedKeysOfEarlierStores:
             MessageQuery(status="failed"),
         ):
             assert _search(dynamo, query, limit=5) == everything, query
-        attempts, _ = _pages(dynamo, "list_endpoint_attempts", limit=4, endpoint_id="ep_1")
-        assert [a.message_id for a in attempts] == everything
+        listed, _ = _pages(dynamo, "list_endpoint_attempts", limit=4, endpoint_id="ep_1")
+        assert [a.message_id for a in listed] == everything
         assert [e.id for e in dynamo.attention_endpoints(limit=50)] == [failing.id]
         assert dynamo.get_counts([hour])[hour]["received"] == 7
-
-
-def _search_raw(store: Any, query: MessageQuery, limit: int) -> list[str]:
-    found, _ = _pages(store, "search_messages", limit=limit, query=query)
-    return [m.id for m in found]
-
-
-# --------------------------------------------------------------------------- secrets at rest (security 9)
-
-
-# ------------------------------------------------------------------------- DynamoDB's limits (scale issue)
-
-
-class TestFanout:
-    def test_fanout_pages_are_counted_once_per_storing(self, store: Any, clock: FakeClock) -> None:
-        from chalicelib.models import FanoutPage
-
-        message = _message(clock, fanout_pages=2)
-        assert store.store_message(message, clock())
-        ids = tuple(new_id("ep") for _ in range(500))
-        page = FanoutPage(message.id, 1, "g1", ids, message.expires_at)
-        store.put_fanout_page(page)
-        assert store.get_fanout_page(message.id, 1) == page
-        assert store.get_fanout_page(message.id, 0) is None
-        for _ in range(2):
-            store.count_fanout_page(message.id, message.receipt_id, 1, 500)
-        store.count_fanout_page(message.id, "another_receipt", 0, 7)
-        got = store.get_message(message.id)
-        assert (got.endpoint_count, got.fanned_pages, got.fanout_pages, got.endpoints) == (500, 1, 2, ())
-
-    def test_message_attempts_page_by_key_and_the_latest_attempt(self, store: Any, clock: FakeClock) -> None:
-        message = _message(clock)
-        store.store_message(message, clock())
-        for endpoint_id in ("ep_a", "ep_b", "ep_c"):
-            for number in (1, 2):
-                store.claim_attempt(_attempt(message, endpoint_id, number, clock()), clock())
-        seen, cursor = [], None
-        while True:
-            page = store.message_attempts(message.id, limit=4, cursor=cursor)
-            assert len(page.items) <= 4
-            seen.extend((a.endpoint_id, a.number) for a in page.items)
-            cursor = page.cursor
-            if cursor is None:
-                break
-        assert seen == [(e, n) for e in ("ep_a", "ep_b", "ep_c") for n in (1, 2)]
-        latest = store.latest_attempt(message.id, "ep_b", "g1")
-        assert latest is not None and latest.number == 2
-        assert store.latest_attempt(message.id, "ep_b", "other") is None
-
-    def test_attempts_of_a_fanned_out_message_are_spread_over_attempt_shards(
-        self, store: Any, clock: FakeClock
-    ) -> None:
-        # GIVEN a message that fanned out over 3 pages: its attempts in 3 partitions by endpoint
-        message = _message(clock, fanout_pages=3, attempt_shards=3)
-        assert store.store_message(message, clock())
-        assert store.get_message(message.id).attempt_shards == 3
-        endpoints = [f"ep_{i:02d}" for i in range(20)]
-        for endpoint_id in endpoints:
-            for number in (1, 2):
-                claim = replace(_attempt(message, endpoint_id, number, clock()), status="in_flight", shards=3)
-                assert store.claim_attempt(claim, clock())
-                assert store.finish_attempt(replace(claim, status="failed"))
-        assert {codec.attempt_partition(message.id, e, 3) for e in endpoints} == {
-            f"MSG#{message.id}#A{k}" for k in range(3)
-        }
-        # ... and one attempt written under the message's own key (before it was sharded: a deploy)
-        store.claim_attempt(_attempt(message, "ep_old", 1, clock()), clock())
-        # THEN one delivery's attempts are one read in its partition, and no other partition has them
-        got = store.get_attempt(message.id, "ep_07", "g1", 2, shards=3)
-        assert got is not None and (got.message_id, got.endpoint_id, got.shards) == (message.id, "ep_07", 3)
-        assert store.get_attempt(message.id, "ep_07", "g1", 2) is None
-        latest = store.latest_attempt(message.id, "ep_07", "g1", shards=3)
-        assert latest is not None and latest.number == 2
-        assert store.latest_attempt(message.id, "ep_07", "g1") is None
-        # AND the listing walks every partition in turn, page by page, each attempt once, legacy included
-        seen, cursor, pages = [], None, 0
-        while True:
-            page = store.message_attempts(message.id, limit=7, cursor=cursor, shards=3)
-            assert len(page.items) <= 7 and all(a.message_id == message.id for a in page.items)
-            seen.extend((a.endpoint_id, a.number) for a in page.items)
-            cursor, pages = page.cursor, pages + 1
-            if cursor is None:
-                break
-        expected = {(e, n) for e in endpoints for n in (1, 2)} | {("ep_old", 1)}
-        assert len(seen) == len(expected) and set(seen) == expected and pages >= 6
-        partitions = codec.attempt_partitions(message.id, 3)
-        order = [
-            partitions.index(codec.attempt_partition(message.id, e, 0 if e == "ep_old" else 3))
-            for e, _ in seen
-        ]
-        assert order == sorted(order)  # partition by partition
-        assert {(a.endpoint_id, a.number) for a in store.list_attempts(message.id, shards=3)} == expected
-        # AND an endpoint's attempts and the search by endpoint find the message through the shard
-        mine, _ = _pages(store, "list_endpoint_attempts", limit=5, endpoint_id="ep_07")
-        assert {(a.message_id, a.number) for a in mine} == {(message.id, 1), (message.id, 2)}
-        assert _search_raw(store, MessageQuery(endpoint_id="ep_07"), limit=5) == [message.id]
-        # AND a forged cursor is a 400, never a read of another partition
-        for forged in (["99", "ATT#"], ["1", "META"], ["ATT#ep_00#g1#001"], ["x", "ATT#"]):
-            with pytest.raises(BadRequestError):
-                store.message_attempts(message.id, limit=5, cursor=encode_cursor(forged), shards=3)
-
-    def test_a_message_id_stored_again_keeps_its_attempt_partitions(
-        self, store: Any, clock: FakeClock
-    ) -> None:
-        # GIVEN a message stored with 3 attempt partitions
-        message = _message(clock, fanout_pages=3, attempt_shards=3)
-        assert store.store_message(message, clock())
-        # WHEN its ingest record comes back (same receipt) matching 5 pages now
-        assert store.store_message(replace(message, fanout_pages=5, attempt_shards=5), clock())
-        # THEN its attempts stay where its first run put them
-        got = store.get_message(message.id)
-        assert (got.fanout_pages, got.attempt_shards) == (5, 3)
-        # AND another receipt within the replay window is a duplicate, as ever
-        assert not store.store_message(replace(message, receipt_id="r2", attempt_shards=0), clock())
-        # AND a new storing past the window, inline now, still covers the first storing's partitions
-        clock.advance(61)
-        again = replace(message, receipt_id="r2", fanout_pages=0, attempt_shards=0, endpoints=("ep_a",))
-        assert store.store_message(again, clock())
-        got = store.get_message(message.id)
-        assert (got.receipt_id, got.endpoints, got.attempt_shards) == ("r2", ("ep_a",), 3)
-        # AND a brand-new id is one write, with its own count
-        fresh = _message(clock, fanout_pages=2, attempt_shards=2)
-        assert store.store_message(fresh, clock()) and store.get_message(fresh.id).attempt_shards == 2
-
-    def test_delivery_counters_of_a_message_with_attempt_shards(self, store: Any, clock: FakeClock) -> None:
-        message = _message(clock, fanout_pages=3, attempt_shards=3)
-        store.store_message(message, clock())
-
-        def claimed(endpoint_id: str, number: int = 1) -> Attempt:
-            claim = replace(_attempt(message, endpoint_id, number, clock()), status="in_flight", shards=3)
-            assert store.claim_attempt(claim, clock())
-            return claim
-
-        def ended(claim: Attempt, status: str, reopens: str = "") -> Attempt:
-            return replace(claim, status="failed", delivery_status=status, reopens=reopens, count_due=True)
-
-        # GIVEN deliveries that end, each recorded with its count in one transaction
-        ends = {"succeeded": 7, "failed": 2, "skipped": 1}
-        n = 0
-        for status, count in ends.items():
-            for _ in range(count):
-                assert store.finish_counted(ended(claimed(f"ep_{n}"), status))
-                n += 1
-        # a failed delivery resent, then succeeded (the failure taken off)
-        assert store.finish_counted(ended(claimed("ep_7", 2), "succeeded", reopens="failed"))
-        assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 1, "skipped": 1}
-        assert store.delivery_counts(message.id, "g2", 3) == {"succeeded": 0, "failed": 0, "skipped": 0}
-        got = store.get_attempt(message.id, "ep_7", "g1", 2, shards=3)
-        assert got is not None and got.reopens == "failed" and not got.count_due
-        # WHEN an outcome is recorded alone, marked (its count's transaction failed)
-        marked = ended(claimed("ep_20"), "failed")
-        assert store.finish_attempt(marked)
-        got = store.get_attempt(message.id, "ep_20", "g1", 1, shards=3)
-        assert got is not None and got.count_due
-        # THEN the finished outcome is never marked or counted again by its old claim
-        assert not store.finish_attempt(marked) and not store.finish_counted(marked)
-        # AND counting it clears the mark: once, however often a retry asks
-        assert store.count_delivery_ending(got)
-        assert not store.count_delivery_ending(got)
-        assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 2, "skipped": 1}
-        got = store.get_attempt(message.id, "ep_20", "g1", 1, shards=3)
-        assert got is not None and not got.count_due and got.delivery_status == "failed"
-        # AND a claim taken over by another holder records nothing, counts nothing
-        stale = claimed("ep_21")
-        clock.advance(31)  # its lease ran out: another worker claims the attempt
-        assert store.claim_attempt(replace(stale, claim_id="clm_other", lease_until=clock() + 30), clock())
-        assert not store.finish_counted(ended(stale, "succeeded"))
-        assert store.delivery_counts(message.id, "g1", 3)["succeeded"] == 8

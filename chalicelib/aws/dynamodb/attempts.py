@@ -1,0 +1,410 @@
+"""Attempts (``MSG#`` / ``ATT#``) and a fanned-out message's delivery counters (``MSG#{id}#C{k}``): item
+layout and the DynamoDB adapter of ``AttemptStore``.
+
+    MSG#{id}  / ATT#{endpoint}#{generation}#{n}   an attempt (and the claim on it); a message that
+                                                fanned out in pages keeps it under MSG#{id}#A{k}
+                                                (k = hash of the endpoint id % attempt_shards)
+                                                gsi1: EP#{endpoint}#{s} / {started_at}#{message}#{n}
+                                                gsi2: END#{failed|skipped}#{yyyy-mm-dd}#{s} / same (only the
+                                                attempt that ended its delivery failed or skipped)
+    MSG#{id}#C{k} / SUM#{generation}              ended deliveries of attempt shard k (ADD; TTL)
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.aws.dynamodb.core import Table
+from chalicelib.aws.dynamodb.keys import (
+    Item,
+    KeyKind,
+    day_of,
+    n,
+    s,
+    sharded,
+    time_key,
+)
+from chalicelib.aws.dynamodb.keys import int_of as _int
+from chalicelib.aws.dynamodb.keys import num as _num
+from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
+from chalicelib.errors import BadRequestError
+from chalicelib.models import Attempt, attempt_status, delivery_status
+from chalicelib.ports import Page, decode_cursor, encode_cursor
+
+log = logging.getLogger("hookway.dynamo")
+ATTEMPT_PAGE_QUERIES = 32  # Queries one page of a sharded message's attempts makes at most (empty shards)
+
+KEYS = (
+    KeyKind(
+        "attempt (also the claim)",
+        "MSG#{id}",
+        "ATT#{endpoint}#{generation}#{n}",
+        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
+        gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (only the attempt that ended its delivery failed or skipped)",
+    ),
+    KeyKind(
+        "attempt of a message that fanned out in pages",
+        "MSG#{id}#A{k}",
+        "ATT#{endpoint}#{generation}#{n}",
+        note="k = CRC-32 of the endpoint id % the message's attempt_shards (its page count, at most 128)",
+        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
+        gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (as above)",
+    ),
+    KeyKind(
+        "ended deliveries of a message that fanned out in pages",
+        "MSG#{id}#C{k}",
+        "SUM#{generation}",
+        note="succeeded, failed, skipped: ADD per ended delivery of attempt shard k; TTL",
+    ),
+)
+
+
+def endpoint_attempts(endpoint_id: str) -> str:
+    """The unsharded gsi1 key of an endpoint's attempts."""
+    return f"EP#{endpoint_id}"
+
+
+# the states a search by status looks for among many messages that are not in them.
+INDEXED_ENDINGS = ("failed", "skipped")
+
+
+def ending_partition(status: str, day: date) -> str:
+    """The unsharded gsi2 key of one day's attempts that ended their delivery ``status``."""
+    return f"END#{status}#{day.isoformat()}"
+
+
+def attempt_partition(message_id: str, endpoint_id: str, shards: int = 0) -> str:
+    """The partition key of an endpoint's attempts at a message: ``MSG#{id}``, or for a message whose
+    attempts are spread over ``shards`` partitions (a fan-out in pages) ``MSG#{id}#A{k}``, ``k`` a stable
+    hash of the endpoint id: one delivery's attempts always share a partition (one Query reads them)."""
+    if shards <= 0:
+        return f"MSG#{message_id}"
+    return f"MSG#{message_id}#A{zlib.crc32(endpoint_id.encode('utf-8', 'surrogateescape')) % shards}"
+
+
+def attempt_partitions(message_id: str, shards: int) -> tuple[str, ...]:
+    """Every partition a reader of all a message's attempts queries: each shard in turn, then the
+    message's own key (attempts written there before the message's were sharded, e.g. during a deploy)."""
+    if shards <= 0:
+        return (f"MSG#{message_id}",)
+    return (*(f"MSG#{message_id}#A{k}" for k in range(shards)), f"MSG#{message_id}")
+
+
+ENDED_STATUSES = ("succeeded", "failed", "skipped")
+
+
+def delivery_counter_key(message_id: str, generation: str, endpoint_id: str, shards: int) -> Item:
+    """The counter of ended deliveries that one endpoint's delivery of a message with attempt shards
+    adds to: one per attempt shard (``MSG#{id}#C{k}``, its own partition key, so the attempt
+    partitions' writes stay as they are), per storing (``SUM#{generation}``)."""
+    k = attempt_partition(message_id, endpoint_id, shards).rsplit("#A", 1)[1]
+    return {"pk": s(f"MSG#{message_id}#C{k}"), "sk": s(f"SUM#{generation}")}
+
+
+def delivery_counter_keys(message_id: str, generation: str, shards: int) -> list[Item]:
+    """Every counter item of one storing of a message with ``shards`` attempt shards."""
+    return [{"pk": s(f"MSG#{message_id}#C{k}"), "sk": s(f"SUM#{generation}")} for k in range(shards)]
+
+
+def message_pk_of(partition: str) -> str:
+    """The message's own partition key (``MSG#{id}``) from one of its attempt partitions."""
+    return partition.split("#A", 1)[0]
+
+
+def attempt_key(message_id: str, endpoint_id: str, generation: str, number: int, shards: int = 0) -> Item:
+    """The primary key of an attempt item."""
+    return {
+        "pk": s(attempt_partition(message_id, endpoint_id, shards)),
+        "sk": s(f"ATT#{endpoint_id}#{generation}#{number:03d}"),
+    }
+
+
+def attempt_to_item(attempt: Attempt) -> Item:
+    """Encode an attempt."""
+    item: Item = {
+        **attempt_key(
+            attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number, attempt.shards
+        ),
+        # Sharded by message, so every attempt of one delivery shares a shard (and a cursor's tie-break).
+        "gsi1pk": s(sharded(endpoint_attempts(attempt.endpoint_id), attempt.message_id)),
+        "gsi1sk": s(f"{attempt.started_at:017.6f}#{attempt.message_id}#{attempt.number:03d}"),
+        "claim_id": s(attempt.claim_id),
+        "started_at": n(attempt.started_at),
+        "status": s(attempt.status),
+        "delivery_status": s(attempt.delivery_status),
+        "lease_until": n(attempt.lease_until),
+        "expires_at": n(attempt.expires_at),
+        "ttl": n(int(attempt.expires_at)),
+    }
+    if attempt.status != "in_flight" and attempt.delivery_status in INDEXED_ENDINGS:
+        # The attempt that ended its delivery failed or skipped: one index write on that (rare) outcome.
+        item["gsi2pk"] = s(
+            sharded(ending_partition(attempt.delivery_status, day_of(attempt.started_at)), attempt.message_id)
+        )
+        item["gsi2sk"] = s(f"{time_key(attempt.started_at)}#{attempt.message_id}#{attempt.number:03d}")
+    for name, text in (
+        ("error_class", attempt.error_class),
+        ("error", attempt.error),
+        ("response_body", attempt.response_body),
+        ("reopens", attempt.reopens or None),
+    ):
+        if text is not None:
+            item[name] = s(text)
+    if attempt.count_due:
+        item["count_due"] = {"BOOL": True}
+    for name, number in (
+        ("duration_ms", attempt.duration_ms),
+        ("response_status", attempt.response_status),
+        ("next_attempt_at", attempt.next_attempt_at),
+        ("shards", attempt.shards or None),
+    ):
+        if number is not None:
+            item[name] = n(number)
+    return item
+
+
+def item_to_attempt(item: Item) -> Attempt:
+    """Decode an attempt."""
+    _, endpoint_id, generation, number = item["sk"]["S"].split("#")
+    return Attempt(
+        message_id=message_pk_of(item["pk"]["S"]).removeprefix("MSG#"),
+        endpoint_id=endpoint_id,
+        number=int(number),
+        claim_id=item["claim_id"]["S"],
+        started_at=float(item["started_at"]["N"]),
+        status=attempt_status(item["status"]["S"]),
+        delivery_status=delivery_status(item["delivery_status"]["S"]),
+        lease_until=float(item["lease_until"]["N"]),
+        duration_ms=_int(item, "duration_ms"),
+        response_status=_int(item, "response_status"),
+        error_class=_opt_s(item, "error_class"),
+        error=_opt_s(item, "error"),
+        response_body=_opt_s(item, "response_body"),
+        next_attempt_at=_num(item, "next_attempt_at"),
+        expires_at=float(item["expires_at"]["N"]),
+        generation=generation,
+        shards=_int(item, "shards", 0) or 0,
+        reopens=_opt_s(item, "reopens") or "",
+        count_due="count_due" in item,
+    )
+
+
+# ------------------------------------------------------------------------------------ hourly counters
+
+
+# ------------------------------------------------------------------------------------------- jobs
+# JOB#{id} / META   a background job (chalicelib.jobs): its state, progress and cursor; no index (it is
+# read by id only); TTL a week after it was created.
+
+
+class AttemptTable(Table):
+    """Attempts and delivery counters of the table (see the module docstring)."""
+
+    def claim_attempt(self, attempt: Attempt, now: float) -> bool:
+        """One conditional write: a new attempt, or one whose holder's lease ran out (it crashed)."""
+        try:
+            self._call(
+                "put_item",
+                Item=attempt_to_item(attempt),
+                ConditionExpression="attribute_not_exists(pk) OR (#s = :inflight AND lease_until < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":inflight": s("in_flight"), ":now": n(now)},
+            )
+        except ClientError:
+            return False
+        return True
+
+    def get_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, number: int, *, shards: int = 0
+    ) -> Attempt | None:
+        """One attempt, or None (read consistently: it decides whether a task may be dropped)."""
+        item = self._call(
+            "get_item",
+            Key=attempt_key(message_id, endpoint_id, generation, number, shards),
+            ConsistentRead=True,
+        ).get("Item")
+        return item_to_attempt(item) if item else None
+
+    def finish_attempt(self, attempt: Attempt) -> bool:
+        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out
+        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote)."""
+        condition, names = "claim_id = :c", {}
+        values = {":c": s(attempt.claim_id)}
+        if attempt.count_due:
+            condition, names = condition + " AND #s = :f", {"#s": "status"}
+            values[":f"] = s("in_flight")
+        try:
+            self._call(
+                "put_item",
+                Item=attempt_to_item(attempt),
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
+            )
+        except ClientError:
+            return False
+        return True
+
+    def finish_counted(self, attempt: Attempt) -> bool:
+        """One TransactWriteItems: the outcome (if this claim holds it, in flight) and its count."""
+        put = {
+            "Put": {
+                "Item": attempt_to_item(replace(attempt, count_due=False)),
+                "ConditionExpression": "claim_id = :c AND #s = :f",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":c": s(attempt.claim_id), ":f": s("in_flight")},
+            }
+        }
+        return not self._transact([put, _count_update(attempt)])
+
+    def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
+        """Every attempt of a message, newest first (every partition of a sharded one, in turn)."""
+        items: list[Item] = []
+        for partition in attempt_partitions(message_id, shards):
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+                "ExpressionAttributeValues": {":p": s(partition), ":a": s("ATT#")},
+            }
+            while True:
+                result = self._call("query", **kwargs)
+                items.extend(result.get("Items", []))
+                if not result.get("LastEvaluatedKey"):
+                    break
+                kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
+        attempts = [item_to_attempt(i) for i in items]
+        return sorted(attempts, key=lambda a: (a.started_at, a.number), reverse=True)
+
+    def message_attempts(
+        self, message_id: str, *, limit: int, cursor: str | None, shards: int = 0
+    ) -> Page[Attempt]:
+        """A page of a message's attempts in key order: one Query of ``MSG#{id}`` / ``ATT#...`` from the
+        cursor; for a message with attempt shards, its partitions in turn (``MSG#{id}#A0``, ``#A1``, ...,
+        then ``MSG#{id}``), in key order within each, at most ``ATTEMPT_PAGE_QUERIES`` Queries a page."""
+        if shards <= 0:
+            position = decode_cursor(cursor, 1)
+            if position is not None and not position[0].startswith("ATT#"):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            return self._attempts_in(
+                (f"MSG#{message_id}",), 0, position[0] if position else None, limit, single=True
+            )
+        partitions = attempt_partitions(message_id, shards)
+        position = decode_cursor(cursor, 2)
+        number, after = 0, None
+        if position is not None:
+            digits, sk = position
+            if not (digits.isdigit() and int(digits) < len(partitions) and sk.startswith("ATT#")):
+                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+            number, after = int(digits), (None if sk == "ATT#" else sk)
+        return self._attempts_in(partitions, number, after, limit, single=False)
+
+    def _attempts_in(
+        self, partitions: Sequence[str], number: int, after: str | None, limit: int, *, single: bool
+    ) -> Page[Attempt]:
+        """Up to ``limit`` attempts from partition ``number`` after sort key ``after``, then the next ones."""
+        items: list[Item] = []
+        queries = 0
+        while number < len(partitions) and len(items) < limit and queries < ATTEMPT_PAGE_QUERIES:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :p AND begins_with(sk, :a)",
+                "ExpressionAttributeValues": {":p": s(partitions[number]), ":a": s("ATT#")},
+                "Limit": limit - len(items),
+            }
+            if after is not None:
+                kwargs["ExclusiveStartKey"] = {"pk": s(partitions[number]), "sk": s(after)}
+            result = self._call("query", **kwargs)
+            queries += 1
+            items.extend(result.get("Items", []))
+            last = result.get("LastEvaluatedKey")
+            if last:
+                after = last["sk"]["S"]
+            else:
+                number, after = number + 1, None
+        attempts = [item_to_attempt(i) for i in items]
+        if number >= len(partitions):
+            return Page(attempts, None)
+        if single:
+            return Page(attempts, encode_cursor([after]) if after else None)
+        return Page(attempts, encode_cursor([str(number), after or "ATT#"]))
+
+    def count_delivery_ending(self, attempt: Attempt) -> bool:
+        """One TransactWriteItems: clear the attempt's ``count_due`` mark (if it is there) and ADD its
+        count; False when the mark is gone (counted already), StorageError (throttled, busy) to retry."""
+        clear = {
+            "Update": {
+                "Key": attempt_key(
+                    attempt.message_id,
+                    attempt.endpoint_id,
+                    attempt.generation,
+                    attempt.number,
+                    attempt.shards,
+                ),
+                "UpdateExpression": "REMOVE count_due",
+                "ConditionExpression": "attribute_exists(count_due)",
+            }
+        }
+        return not self._transact([clear, _count_update(attempt)])
+
+    def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
+        """BatchGetItem of the message's counter items (at most 128: 2 requests), summed."""
+        totals = dict.fromkeys(ENDED_STATUSES, 0)
+        if shards <= 0:
+            return totals
+        for item in self._fetch(delivery_counter_keys(message_id, generation, shards)):
+            for name in ENDED_STATUSES:
+                if name in item:
+                    totals[name] += int(item[name]["N"])
+        return totals
+
+    def latest_attempt(
+        self, message_id: str, endpoint_id: str, generation: str, *, shards: int = 0
+    ) -> Attempt | None:
+        """One Query (of the endpoint's attempt partition), newest attempt number first, Limit 1."""
+        result = self._call(
+            "query",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+            ExpressionAttributeValues={
+                ":p": s(attempt_partition(message_id, endpoint_id, shards)),
+                ":a": s(f"ATT#{endpoint_id}#{generation}#"),
+            },
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        items = result.get("Items", [])
+        return item_to_attempt(items[0]) if items else None
+
+    def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
+        """Attempts to an endpoint, newest first (its sharded gsi1 key, merged)."""
+        position = decode_cursor(cursor, 3)
+        if "#" in endpoint_id:
+            return Page([], None)  # no endpoint id has one (see search_messages)
+        items, after = self._sharded_page("gsi1", endpoint_attempts(endpoint_id), limit, position)
+        return Page([item_to_attempt(item) for item in items], after)
+
+
+def _count_update(attempt: Attempt) -> dict[str, Any]:
+    """The counter item's part of a transaction: ADD 1 to the attempt's delivery status (and -1 to the
+    status its resend reopened) in ``MSG#{id}#C{k}`` / ``SUM#{generation}``."""
+    adds = {f"#{attempt.delivery_status}": 1}
+    if attempt.reopens in ENDED_STATUSES:
+        adds[f"#{attempt.reopens}"] = -1
+    return {
+        "Update": {
+            "Key": delivery_counter_key(
+                attempt.message_id, attempt.generation, attempt.endpoint_id, attempt.shards
+            ),
+            "UpdateExpression": "SET #ttl = if_not_exists(#ttl, :t) ADD "
+            + ", ".join(f"{name} :{name[1:]}" for name in adds),
+            "ExpressionAttributeNames": {"#ttl": "ttl", **{name: name[1:] for name in adds}},
+            "ExpressionAttributeValues": {
+                ":t": n(int(attempt.expires_at)),
+                **{f":{name[1:]}": n(value) for name, value in adds.items()},
+            },
+        }
+    }

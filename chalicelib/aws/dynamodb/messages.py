@@ -1,0 +1,422 @@
+"""Messages (``MSG#`` / ``META``): item layout and the DynamoDB adapter of ``MessageStore``.
+
+``{ts}`` is a time as ``{t:017.6f}``; ``{s}`` a write shard (``keys``):
+
+    MSG#{id}  / META         a message          gsi1: SRC#{source_id}#{s} / {received_at}#{id}
+                                                gsi2: DAY#{yyyy-mm-dd of received_at, UTC}#{s} / same
+                                                gsi3: APP#{application_id}#MSG#{s} / same (only with an
+                                                application)
+
+A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
+Headers and metadata are stored as JSON strings: read whole, never queried. An attribute that is absent
+decodes as the field's default (``application_id`` None: the operator's own). A search by endpoint or by
+an ended status reads the attempts' indexes (``chalicelib.aws.dynamodb.attempts``) and then the messages.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib import ports
+from chalicelib.aws.dynamodb.attempts import (
+    INDEXED_ENDINGS,
+    ending_partition,
+    endpoint_attempts,
+    message_pk_of,
+)
+from chalicelib.aws.dynamodb.core import Table, _cursor_of, _Merged
+from chalicelib.aws.dynamodb.keys import (
+    _SORT_TIME,
+    Item,
+    KeyKind,
+    day_of,
+    n,
+    s,
+    shard_partitions,
+    sharded,
+    time_key,
+)
+from chalicelib.aws.dynamodb.keys import int_of as _int
+from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
+from chalicelib.errors import BadRequestError, NotFoundError, StorageError
+from chalicelib.models import BodyRef, Message, MessageStatus, kept_attempt_shards
+from chalicelib.ports import MessageQuery, Page, decode_cursor
+
+KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
+QUERY_CHUNK = 100  # index entries per Query of a search, so that a page stops exactly where it should
+EMPTY_DAYS = 35  # a search by day stops after this many days without a message (retention is 30 days)
+
+KEYS = (
+    KeyKind(
+        "message",
+        "MSG#{id}",
+        "META",
+        gsi1="SRC#{source}#{s} / {received}#{id}",
+        gsi2="DAY#{yyyy-mm-dd}#{s} / {received}#{id}",
+        gsi3="APP#{application}#MSG#{s} / {received}#{id} (only with an application)",
+    ),
+)
+
+
+def _message_status(value: str) -> MessageStatus:
+    if value != "stored":
+        raise ValueError(f"not a message status: {value!r}")
+    return "stored"
+
+
+# ------------------------------------------------------------------------------------ write shards
+
+
+def source_messages(source_id: str) -> str:
+    """The unsharded gsi1 key of a source's messages."""
+    return f"SRC#{source_id}"
+
+
+def application_messages(application_id: str) -> str:
+    """The unsharded gsi3 key of an application's messages."""
+    return f"APP#{application_id}#MSG"
+
+
+def day_partition(day: date) -> str:
+    """The unsharded gsi2 key of one day's messages."""
+    return f"DAY#{day.isoformat()}"
+
+
+# Deliveries that ended in one of these states are indexed by it (sparse gsi2, next to the day partitions):
+def day_of_sort_key(sort_key: str) -> date | None:
+    """The day of a message sort key (``{received_at}#{id}``), or None if it is not one."""
+    match = _SORT_TIME.match(sort_key)
+    if match is None:
+        return None
+    try:
+        return datetime.fromtimestamp(float(match.group(1)), tz=UTC).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def message_sort_key(message: Message) -> str:
+    """The sort key of a message in every message index."""
+    return f"{time_key(message.received_at)}#{message.id}"
+
+
+def search_bounds(query: MessageQuery) -> tuple[str | None, str | None]:
+    """The sort-key range of a message index that can hold a query's messages: [low, high).
+
+    ``high`` ends in ``$`` (after ``#``), so a message received in the microsecond of ``before`` is still
+    a candidate; ``MessageQuery.matches`` then decides exactly, as it does for ``after``.
+    """
+    for bound in (query.after, query.before):
+        if bound is not None and not math.isfinite(bound):
+            raise BadRequestError("after and before must be finite times", code="invalid_query")
+    low = time_key(query.after) if query.after is not None else None
+    high = time_key(query.before) + "$" if query.before is not None else None
+    return low, high
+
+
+def message_key(message_id: str) -> Item:
+    """The primary key of a message item."""
+    return {"pk": s(f"MSG#{message_id}"), "sk": s("META")}
+
+
+# Bodies are stored deflated when that makes them at least a tenth smaller: webhook JSON usually shrinks
+# to a third, and a DynamoDB write costs one unit per started KB of the item (a 10 KB GitHub push then
+# costs 3 or 4 units instead of 11; the sender's read shrinks with it). Below this size it cannot pay.
+_PACK_FROM = 512
+
+
+def _pack(body: bytes) -> bytes:
+    """The body deflated, or the body itself (the same object) when deflating does not pay."""
+    if len(body) < _PACK_FROM:
+        return body
+    packed = zlib.compress(body, 6)
+    return packed if len(packed) <= len(body) * 0.9 else body
+
+
+def message_to_item(message: Message) -> Item:
+    """Encode a message (with its inline body or its S3 claim check)."""
+    sort_key = message_sort_key(message)
+    item: Item = {
+        **message_key(message.id),
+        "gsi1pk": s(sharded(source_messages(message.source_id), message.id)),
+        "gsi1sk": s(sort_key),
+        "gsi2pk": s(sharded(day_partition(day_of(message.received_at)), message.id)),
+        "gsi2sk": s(sort_key),
+        "source_id": s(message.source_id),
+        "status": s(message.status),
+        "received_at": n(message.received_at),
+        "size": n(message.size),
+        "body_sha256": s(message.body_sha256),
+        "content_type": s(message.content_type),
+        "receipt_id": s(message.receipt_id),
+        "method": s(message.method),
+        "path": s(message.path),
+        "query": s(message.query),
+        "headers": s(json.dumps(message.headers)),
+        "dedupe_until": n(message.dedupe_until),
+        "expires_at": n(message.expires_at),
+        "ttl": n(int(message.expires_at)),
+    }
+    for name, value in (
+        ("event_type", message.event_type),
+        ("source_ip", message.source_ip),
+        ("delivery_id", message.delivery_id),
+        ("dedupe_key", message.dedupe_key),
+        ("application_id", message.application_id),
+    ):
+        if value is not None:
+            item[name] = s(value)
+    if message.application_id is not None:
+        item["gsi3pk"] = s(sharded(application_messages(message.application_id), message.id))
+        item["gsi3sk"] = s(sort_key)
+    if message.signed_timestamp is not None:
+        item["signed_timestamp"] = n(message.signed_timestamp)
+    if message.event_type_verified is not None:
+        item["event_type_verified"] = {"BOOL": message.event_type_verified}
+    if message.event_type_invalid:
+        item["event_type_invalid"] = {"BOOL": True}
+    if message.body is not None:
+        packed = _pack(message.body)
+        item["bodyz" if packed is not message.body else "body"] = {"B": packed}
+    if message.body_ref is not None:
+        r = message.body_ref
+        item["body_ref"] = s(
+            json.dumps({"bucket": r.bucket, "key": r.key, "sha256": r.sha256, "size": r.size})
+        )
+    if message.payload is not None:
+        item["payload"] = s(json.dumps(message.payload))
+    if message.endpoints:
+        item["endpoints"] = s(json.dumps(list(message.endpoints)))
+    if message.fanout_pages:
+        # Its ids are in FAN# pages; ``endpoint_count`` and the ``fanned`` set grow as each page is counted.
+        item["fanout_pages"] = n(message.fanout_pages)
+    if message.attempt_shards:
+        item["attempt_shards"] = n(message.attempt_shards)
+    return item
+
+
+def item_to_message(item: Item) -> Message:
+    """Decode a message."""
+    ref_raw = _opt_s(item, "body_ref")
+    payload_raw = _opt_s(item, "payload")
+    body_attr = item.get("body")
+    if "bodyz" in item:
+        body_attr = {"B": zlib.decompress(bytes(item["bodyz"]["B"]))}
+    return Message(
+        id=item["pk"]["S"].removeprefix("MSG#"),
+        source_id=item["source_id"]["S"],
+        event_type=_opt_s(item, "event_type"),
+        status=_message_status(item["status"]["S"]),
+        received_at=float(item["received_at"]["N"]),
+        size=int(item["size"]["N"]),
+        body_sha256=item["body_sha256"]["S"],
+        content_type=item["content_type"]["S"],
+        receipt_id=item["receipt_id"]["S"],
+        method=item["method"]["S"],
+        path=item["path"]["S"],
+        query=item["query"]["S"],
+        headers=json.loads(item["headers"]["S"]),
+        source_ip=_opt_s(item, "source_ip"),
+        delivery_id=_opt_s(item, "delivery_id"),
+        dedupe_key=_opt_s(item, "dedupe_key"),
+        signed_timestamp=_int(item, "signed_timestamp"),
+        body=bytes(body_attr["B"]) if body_attr else None,
+        body_ref=BodyRef(**json.loads(ref_raw)) if ref_raw else None,
+        payload=json.loads(payload_raw) if payload_raw else None,
+        endpoints=tuple(json.loads(_opt_s(item, "endpoints") or "[]")),
+        fanout_pages=_int(item, "fanout_pages", 0) or 0,
+        fanned_pages=len(item["fanned"]["NS"]) if "fanned" in item else 0,
+        endpoint_count=_int(item, "endpoint_count", 0) or 0,
+        attempt_shards=_int(item, "attempt_shards", 0) or 0,
+        dedupe_until=float(item["dedupe_until"]["N"]),
+        expires_at=float(item["expires_at"]["N"]),
+        application_id=_opt_s(item, "application_id"),
+        event_type_verified=item["event_type_verified"]["BOOL"] if "event_type_verified" in item else None,
+        event_type_invalid="event_type_invalid" in item,
+    )
+
+
+class MessageTable(Table):
+    """Messages of the table (see the module docstring)."""
+
+    def store_message(self, message: Message, now: float) -> bool:
+        """One conditional write for a new id. A duplicate (another receipt within the replay window) is
+        refused by it, as before; a redelivery (same receipt) or a new storing (window expired) gets the
+        stored item back from the refusal and is written again, over exactly that item, with the
+        attempt partitions the id keeps (``models.kept_attempt_shards``)."""
+        condition: str = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        for _ in range(3):
+            try:
+                self._call(
+                    "put_item",
+                    Item=message_to_item(message),
+                    ConditionExpression=condition,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+            except ClientError as exc:
+                item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                if not item:
+                    condition, values = "attribute_not_exists(pk)", {}
+                    continue  # gone since (TTL): a new id again
+                stored = item_to_message(item)
+                if stored.receipt_id != message.receipt_id and stored.dedupe_until >= now:
+                    return False
+                message = replace(message, attempt_shards=kept_attempt_shards(stored, message))
+                condition = "attribute_not_exists(pk) OR receipt_id = :r"
+                values = {":r": s(stored.receipt_id)}
+                continue
+            return True
+        raise StorageError(f"message {message.id} kept changing while it was stored")
+
+    def get_message(self, message_id: str) -> Message:
+        """The message, or NotFoundError (also once its retention has passed but TTL has not run yet)."""
+        # Consistent: the sender reads a message the router has just written, and an eventually
+        # consistent miss there would drop the delivery as "gone".
+        item = self._call("get_item", Key=message_key(message_id), ConsistentRead=True).get("Item")
+        if not item or float(item["expires_at"]["N"]) <= self._clock():
+            raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
+        return item_to_message(item)
+
+    def search_messages(
+        self,
+        query: MessageQuery,
+        *,
+        limit: int,
+        cursor: str | None,
+        keep: Callable[[Message], bool] | None = None,
+    ) -> Page[Message]:
+        """Messages matching a query, newest first, from the most selective index.
+
+        endpoint: gsi1 ``EP#{id}`` (its first attempts, newest first); else source: gsi1 ``SRC#{id}``;
+        else application: gsi3; else gsi2, one day partition at a time from the newest day backwards.
+        Each of those keys is sharded (``shard_partitions``): its shards are merged, newest first.
+        Every index entry read counts as examined; the cursor is the position of the last one examined
+        (a gsi2 cursor names its day through its sort key's time), so the next page starts right after it.
+        """
+        limit = max(limit, 1)
+        now = self._clock()
+        position = decode_cursor(cursor, 3)
+        by_endpoint = query.endpoint_id is not None
+        by_ending = not by_endpoint and query.status in INDEXED_ENDINGS
+        by_attempt = by_endpoint or by_ending  # the index holds attempts, sorted by their own time
+        low, high = search_bounds(query)  # checked even where they cannot narrow the index
+        if by_attempt:
+            low = high = None
+        if position is not None and not by_attempt:
+            if high is not None and position[2] >= high:
+                position = None  # above the range: the listing starts at its top
+            elif low is not None and position[2] <= low:
+                return Page([], None)  # below the range: nothing is left
+        if any("#" in x for x in (query.endpoint_id, query.source_id, query.application_id) if x):
+            return Page([], None)  # no id has one; a key built from it could name another key's shard
+        index, day, last_day, partition = "gsi1", None, None, ""
+        if query.endpoint_id is not None:
+            partition = endpoint_attempts(query.endpoint_id)
+        elif by_ending:
+            pass  # gsi2's END# partitions, walked by day below
+        elif query.source_id is not None:
+            partition = source_messages(query.source_id)
+        elif query.application_id is not None:
+            index, partition = "gsi3", application_messages(query.application_id)
+        if by_ending or partition == "":
+            index = "gsi2"
+            # A delivery ends after its message arrived, however long before ``before``: from today.
+            newest = now if by_ending or query.before is None else min(query.before, now)
+            day = day_of(newest)
+            last_day = day_of(query.after) if query.after is not None else date.min
+            if position is not None:
+                resume = day_of_sort_key(position[2])
+                if resume is None:
+                    raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+                if resume > day:
+                    position = None
+                else:
+                    day = resume
+            if day < last_day:
+                return Page([], None)
+            partition = self._day_partition(query, day)
+        found: list[Message] = []
+        seen: set[str] = set()
+        examined = 0
+        empty_days = 0
+
+        def read(part: str, want: int, start: dict[str, Any] | None) -> Any:
+            return self._query_range(index, part, low, high, want, start)
+
+        while True:
+            hit = position is not None  # a resumed day had at least the cursor's entry
+            stream = _Merged(read, index, shard_partitions(partition), position)
+            position = None
+            while True:
+                want = min(limit - len(found), ports.MAX_EXAMINED - examined, QUERY_CHUNK)
+                entries = stream.take(want)
+                hit = hit or bool(entries)
+                examined += len(entries)
+                found.extend(self._candidates(entries, by_endpoint, by_ending, seen, query, keep, now))
+                if entries and (len(found) >= limit or examined >= ports.MAX_EXAMINED):
+                    more = stream.more or (day is not None and last_day is not None and day > last_day)
+                    return Page(found, _cursor_of(entries[-1], index) if more else None)
+                if not stream.more:
+                    break
+            if day is None or last_day is None:
+                return Page(found, None)
+            empty_days = 0 if hit else empty_days + 1
+            if empty_days >= EMPTY_DAYS or day <= last_day:
+                return Page(found, None)
+            day -= timedelta(days=1)
+            partition = self._day_partition(query, day)
+
+    @staticmethod
+    def _day_partition(query: MessageQuery, day: date) -> str:
+        if query.endpoint_id is None and query.status in INDEXED_ENDINGS:
+            return ending_partition(query.status, day)
+        return day_partition(day)
+
+    def _candidates(
+        self,
+        entries: list[Item],
+        by_endpoint: bool,
+        by_ending: bool,
+        seen: set[str],
+        query: MessageQuery,
+        keep: Callable[[Message], bool] | None,
+        now: float,
+    ) -> list[Message]:
+        """The live messages of some index entries that pass the query's filters and ``keep``."""
+        keys: list[Item] = []
+        for entry in entries:
+            if by_endpoint or by_ending:
+                # An attempt entry names its message: once per page (of an endpoint's attempts, only a
+                # delivery's first one counts; an ending is one per delivery already).
+                # (The attempt's partition may be one of its message's attempt shards.)
+                message_pk = message_pk_of(entry["pk"]["S"])
+                if (by_endpoint and not entry["sk"]["S"].endswith("#001")) or message_pk in seen:
+                    continue
+                seen.add(message_pk)
+                keys.append({"pk": s(message_pk), "sk": s("META")})
+            else:
+                keys.append({"pk": entry["pk"], "sk": entry["sk"]})
+        matched = [
+            message
+            for message in (
+                item_to_message(i) for i in self._fetch(keys) if float(i["expires_at"]["N"]) > now
+            )
+            if query.matches(message)
+        ]
+        if keep is None or not matched:
+            return matched
+        # ``keep`` usually reads (a message's attempts, for its delivery status): a chunk's reads go out
+        # together, so a page costs about one round trip per chunk instead of one per candidate.
+        with ThreadPoolExecutor(max_workers=min(KEEP_CONCURRENCY, len(matched))) as pool:
+            flags = list(pool.map(keep, matched))
+        return [message for message, wanted in zip(matched, flags, strict=True) if wanted]

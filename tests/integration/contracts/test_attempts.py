@@ -1,0 +1,159 @@
+"""The contract of AttemptStore: one behavioural suite, run against the in-memory fake and DynamoDB on moto.
+
+Its cases store the messages they attempt, and find a message through its attempts: the suite runs on
+the attempts' fake and adapter with the messages' beside them (not the whole Store).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.aws.dynamodb import attempts
+from chalicelib.errors import BadRequestError
+from chalicelib.models import Attempt
+from chalicelib.ports import MessageQuery, encode_cursor
+from testkit.fakes import FakeClock
+from tests.integration.contracts.builders import _attempt, _message, _pages, _search_raw, beside
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
+    """AttemptStore (with MessageStore beside it): the ports' own fakes, or their own DynamoDB adapters on moto."""
+    from chalicelib.aws.dynamodb.attempts import AttemptTable
+    from chalicelib.aws.dynamodb.messages import MessageTable
+    from testkit.memory.attempts import MemoryAttempts
+    from testkit.memory.messages import MemoryMessages
+
+    return beside(
+        request,
+        clock,
+        (
+            MemoryAttempts,
+            MemoryMessages,
+        ),
+        (
+            AttemptTable,
+            MessageTable,
+        ),
+    )
+
+
+class TestAttempts:
+    def test_message_attempts_page_by_key_and_the_latest_attempt(self, store: Any, clock: FakeClock) -> None:
+        message = _message(clock)
+        store.store_message(message, clock())
+        for endpoint_id in ("ep_a", "ep_b", "ep_c"):
+            for number in (1, 2):
+                store.claim_attempt(_attempt(message, endpoint_id, number, clock()), clock())
+        seen, cursor = [], None
+        while True:
+            page = store.message_attempts(message.id, limit=4, cursor=cursor)
+            assert len(page.items) <= 4
+            seen.extend((a.endpoint_id, a.number) for a in page.items)
+            cursor = page.cursor
+            if cursor is None:
+                break
+        assert seen == [(e, n) for e in ("ep_a", "ep_b", "ep_c") for n in (1, 2)]
+        latest = store.latest_attempt(message.id, "ep_b", "g1")
+        assert latest is not None and latest.number == 2
+        assert store.latest_attempt(message.id, "ep_b", "other") is None
+
+    def test_attempts_of_a_fanned_out_message_are_spread_over_attempt_shards(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a message that fanned out over 3 pages: its attempts in 3 partitions by endpoint
+        message = _message(clock, fanout_pages=3, attempt_shards=3)
+        assert store.store_message(message, clock())
+        assert store.get_message(message.id).attempt_shards == 3
+        endpoints = [f"ep_{i:02d}" for i in range(20)]
+        for endpoint_id in endpoints:
+            for number in (1, 2):
+                claim = replace(_attempt(message, endpoint_id, number, clock()), status="in_flight", shards=3)
+                assert store.claim_attempt(claim, clock())
+                assert store.finish_attempt(replace(claim, status="failed"))
+        assert {attempts.attempt_partition(message.id, e, 3) for e in endpoints} == {
+            f"MSG#{message.id}#A{k}" for k in range(3)
+        }
+        # ... and one attempt written under the message's own key (before it was sharded: a deploy)
+        store.claim_attempt(_attempt(message, "ep_old", 1, clock()), clock())
+        # THEN one delivery's attempts are one read in its partition, and no other partition has them
+        got = store.get_attempt(message.id, "ep_07", "g1", 2, shards=3)
+        assert got is not None and (got.message_id, got.endpoint_id, got.shards) == (message.id, "ep_07", 3)
+        assert store.get_attempt(message.id, "ep_07", "g1", 2) is None
+        latest = store.latest_attempt(message.id, "ep_07", "g1", shards=3)
+        assert latest is not None and latest.number == 2
+        assert store.latest_attempt(message.id, "ep_07", "g1") is None
+        # AND the listing walks every partition in turn, page by page, each attempt once, legacy included
+        seen, cursor, pages = [], None, 0
+        while True:
+            page = store.message_attempts(message.id, limit=7, cursor=cursor, shards=3)
+            assert len(page.items) <= 7 and all(a.message_id == message.id for a in page.items)
+            seen.extend((a.endpoint_id, a.number) for a in page.items)
+            cursor, pages = page.cursor, pages + 1
+            if cursor is None:
+                break
+        expected = {(e, n) for e in endpoints for n in (1, 2)} | {("ep_old", 1)}
+        assert len(seen) == len(expected) and set(seen) == expected and pages >= 6
+        partitions = attempts.attempt_partitions(message.id, 3)
+        order = [
+            partitions.index(attempts.attempt_partition(message.id, e, 0 if e == "ep_old" else 3))
+            for e, _ in seen
+        ]
+        assert order == sorted(order)  # partition by partition
+        assert {(a.endpoint_id, a.number) for a in store.list_attempts(message.id, shards=3)} == expected
+        # AND an endpoint's attempts and the search by endpoint find the message through the shard
+        mine, _ = _pages(store, "list_endpoint_attempts", limit=5, endpoint_id="ep_07")
+        assert {(a.message_id, a.number) for a in mine} == {(message.id, 1), (message.id, 2)}
+        assert _search_raw(store, MessageQuery(endpoint_id="ep_07"), limit=5) == [message.id]
+        # AND a forged cursor is a 400, never a read of another partition
+        for forged in (["99", "ATT#"], ["1", "META"], ["ATT#ep_00#g1#001"], ["x", "ATT#"]):
+            with pytest.raises(BadRequestError):
+                store.message_attempts(message.id, limit=5, cursor=encode_cursor(forged), shards=3)
+
+    def test_delivery_counters_of_a_message_with_attempt_shards(self, store: Any, clock: FakeClock) -> None:
+        message = _message(clock, fanout_pages=3, attempt_shards=3)
+        store.store_message(message, clock())
+
+        def claimed(endpoint_id: str, number: int = 1) -> Attempt:
+            claim = replace(_attempt(message, endpoint_id, number, clock()), status="in_flight", shards=3)
+            assert store.claim_attempt(claim, clock())
+            return claim
+
+        def ended(claim: Attempt, status: str, reopens: str = "") -> Attempt:
+            return replace(claim, status="failed", delivery_status=status, reopens=reopens, count_due=True)
+
+        # GIVEN deliveries that end, each recorded with its count in one transaction
+        ends = {"succeeded": 7, "failed": 2, "skipped": 1}
+        n = 0
+        for status, count in ends.items():
+            for _ in range(count):
+                assert store.finish_counted(ended(claimed(f"ep_{n}"), status))
+                n += 1
+        # a failed delivery resent, then succeeded (the failure taken off)
+        assert store.finish_counted(ended(claimed("ep_7", 2), "succeeded", reopens="failed"))
+        assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 1, "skipped": 1}
+        assert store.delivery_counts(message.id, "g2", 3) == {"succeeded": 0, "failed": 0, "skipped": 0}
+        got = store.get_attempt(message.id, "ep_7", "g1", 2, shards=3)
+        assert got is not None and got.reopens == "failed" and not got.count_due
+        # WHEN an outcome is recorded alone, marked (its count's transaction failed)
+        marked = ended(claimed("ep_20"), "failed")
+        assert store.finish_attempt(marked)
+        got = store.get_attempt(message.id, "ep_20", "g1", 1, shards=3)
+        assert got is not None and got.count_due
+        # THEN the finished outcome is never marked or counted again by its old claim
+        assert not store.finish_attempt(marked) and not store.finish_counted(marked)
+        # AND counting it clears the mark: once, however often a retry asks
+        assert store.count_delivery_ending(got)
+        assert not store.count_delivery_ending(got)
+        assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 2, "skipped": 1}
+        got = store.get_attempt(message.id, "ep_20", "g1", 1, shards=3)
+        assert got is not None and not got.count_due and got.delivery_status == "failed"
+        # AND a claim taken over by another holder records nothing, counts nothing
+        stale = claimed("ep_21")
+        clock.advance(31)  # its lease ran out: another worker claims the attempt
+        assert store.claim_attempt(replace(stale, claim_id="clm_other", lease_until=clock() + 30), clock())
+        assert not store.finish_counted(ended(stale, "succeeded"))
+        assert store.delivery_counts(message.id, "g1", 3)["succeeded"] == 8
