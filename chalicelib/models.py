@@ -307,6 +307,12 @@ class Attempt:
     expires_at: float = 0.0
     generation: str = ""  # which storing of the message this attempt belongs to (see generation_of)
     shards: int = 0  # its message's ``attempt_shards``: which partition the attempt is kept in
+    # A resend or recover of a delivery that had ended: the status it had ended in (its task's
+    # ``reopens``), taken off its message's delivery counters when this attempt ends it again.
+    reopens: str = ""
+    # Its ending is recorded but not counted yet (a message with attempt shards): the transaction that
+    # counts it removes the mark, so a retried task counts it exactly once (see the sender).
+    count_due: bool = False
 
     def public(self) -> dict[str, Any]:
         """The attempt as the API shows it."""
@@ -338,6 +344,20 @@ ATTEMPT_SHARDS_MAX = 128
 def attempt_shards_for(fanout_pages: int) -> int:
     """The attempt partitions of a message that fans out over ``fanout_pages`` pages (0: none, inline)."""
     return min(max(fanout_pages, 0), ATTEMPT_SHARDS_MAX)
+
+
+def kept_attempt_shards(stored: Message, message: Message) -> int:
+    """The attempt partitions ``message`` takes when it overwrites ``stored``, the same id's item.
+
+    Its page count may differ (the owner's endpoints changed in between), but never where attempts are:
+    a redelivery of the same storing (same receipt) keeps the stored count, since its first run's
+    attempts are already in those partitions (a new count would claim a delivery again elsewhere); a
+    new storing (after the replay window) takes at least the stored count, so the listing of the id,
+    which reads ``MSG#{id}`` and each partition below the count, still finds every earlier attempt.
+    """
+    if stored.receipt_id == message.receipt_id:
+        return stored.attempt_shards
+    return max(stored.attempt_shards, message.attempt_shards)
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,13 @@ class AttemptStore(Protocol):
         """One attempt, or None (``shards``: its message's ``attempt_shards``, as for every attempt read)."""
 
     def finish_attempt(self, attempt: Attempt) -> bool:
-        """Record an attempt's outcome if the caller still holds its claim."""
+        """Record an attempt's outcome if the caller still holds its claim (one marked ``count_due``:
+        only while it is still in flight, so it never marks an outcome already counted)."""
+
+    def finish_counted(self, attempt: Attempt) -> bool:
+        """Record an outcome that moves its message's delivery counters (``count_due``) and count it, in
+        one transaction, if the caller still holds the claim; StorageError (a busy or throttled counter)
+        leaves both unwritten."""
 
     def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
         """Every attempt of a message, newest first (only for messages with inline endpoints)."""
@@ -262,19 +268,10 @@ class AttemptStore(Protocol):
         """A page of a message's attempts in key order (by endpoint, storing, number; with ``shards``,
         within each attempt partition in turn): bounded reads, possibly a short page with a cursor."""
 
-    def count_delivery_ending(
-        self,
-        message_id: str,
-        generation: str,
-        endpoint_id: str,
-        *,
-        shards: int,
-        status: str,
-        reopened: str | None,
-        expires_at: float,
-    ) -> None:
-        """Count one delivery of a message with attempt shards that ended ``status`` (``reopened``: the
-        status it had ended in before a resend, taken off); best effort, never raises for a lost count."""
+    def count_delivery_ending(self, attempt: Attempt) -> bool:
+        """Count the recorded ending of a delivery whose attempt is marked ``count_due``: ADD its status
+        (less its ``reopens``) to its message's counters and clear the mark, in one transaction, so a
+        retry counts it once. False if the mark is gone (counted already); StorageError to retry."""
         ...
 
     def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:

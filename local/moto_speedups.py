@@ -8,6 +8,10 @@ are not AWS's semantics, and each is replaced here by the same answer computed c
   ``isdir`` per service, ~150) on every request, under one lock that serializes every request: the list
   is computed once (``_cached_modules``).
 * **A table Query** sorted a copy of the whole table to keep one partition (``_install_dynamodb``).
+* **A transaction** (``TransactWriteItems``) deep-copied every table it names, to roll back on a
+  cancellation: each one cost the table's size (a fan-out's deliveries each end in one, so the table's
+  size times the deliveries). It keeps a copy of the items it names instead, and puts them back
+  itself when it is cancelled (``_install_transactions``).
 * **The access log**: one line per request through a locked handler; 2xx lines are dropped (errors and
   the line that announces the port stay).
 * **SQS** keeps a queue as a list and walks all of it on every ReceiveMessage (each message's visibility
@@ -150,6 +154,7 @@ def install() -> None:
     logging.getLogger("werkzeug").addFilter(_QuietAccessLog())
     _install_sqs()
     _install_dynamodb()
+    _install_transactions()
 
 
 _partition = threading.local()
@@ -188,6 +193,72 @@ def _install_dynamodb() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+
+
+class _TableCopies:
+    """``copy`` as moto's DynamoDB backend sees it: while a transaction starts, a table's "copy" is the
+    table itself (so moto's own rollback, a reassignment of that copy, changes nothing)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if getattr(_transaction, "active", False) and isinstance(value, Table):
+            return value
+        return deepcopy(value, memo)
+
+
+_transaction = threading.local()
+
+
+def _install_transactions() -> None:
+    """A transaction that is cancelled puts back the items it names, from copies of those items alone."""
+    from moto.dynamodb import models
+
+    backend_class = models.DynamoDBBackend
+    original = backend_class.transact_write_items
+    models.copy = _TableCopies()  # type: ignore[attr-defined]
+
+    def named(backend: Any, op_type: str, op: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if op_type != "Put":
+            return op["TableName"], op["Key"]
+        table = backend.get_table(op["TableName"])
+        attrs = op["Item"]
+        key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = attrs[table.range_key_attr]
+        return op["TableName"], key
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        for entry in transact_items:
+            try:
+                op_type, op = next(iter(entry.items()))
+                table_name, key = named(self, op_type, op)
+                current = self.get_item(table_name, key)
+            except Exception:  # noqa: S112 - moto's own call below reports what is wrong with it
+                continue
+            saved.append((table_name, key, deepcopy(current.to_json()["Attributes"]) if current else None))
+        _transaction.active = True
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table_name, key, attributes in reversed(saved):
+                if attributes is None:
+                    if self.get_item(table_name, key) is not None:
+                        self.delete_item(table_name, key)
+                else:
+                    self.put_item(table_name, attributes)
+            raise
+        finally:
+            _transaction.active = False
+
+    backend_class.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _install_sqs() -> None:

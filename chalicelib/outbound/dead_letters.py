@@ -81,6 +81,8 @@ class DeadLetters:
             message.id, task.endpoint_id, generation, task.attempt, shards=message.attempt_shards
         )
         if current is not None and current.status != "in_flight":
+            if current.count_due:  # its ending's count failed before (a retry of ours): count it now
+                self._store.count_delivery_ending(current)
             return "already_recorded"  # this attempt finished; a retry it scheduled carries the delivery
         if current is not None and current.lease_until >= now:
             raise StillLeasedError(f"attempt {task.attempt} of {message.id} is still leased")
@@ -96,16 +98,9 @@ class DeadLetters:
         )
         if not self._store.claim_attempt(record, now):
             return "already_recorded"  # a holder finished it between our read and our write
-        if message.attempt_shards:
-            self._store.count_delivery_ending(
-                message.id,
-                generation,
-                task.endpoint_id,
-                shards=message.attempt_shards,
-                status="failed",
-                reopened=task.reopens or None,
-                expires_at=message.expires_at,
-            )
+        if record.count_due:
+            # Claimed with its mark: if this count fails, the record is retried and counts it above.
+            self._store.count_delivery_ending(record)
         self._count("DeadLettered")
         if self._tally is not None:
             self._tally.add("failed", now)

@@ -49,7 +49,7 @@ from chalicelib.outbound.disabling import disable, failed_too_long, failing_reas
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
-from chalicelib.outbound.tasks import Task, ending
+from chalicelib.outbound.tasks import Task, count_due, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, SenderStore
 from chalicelib.tally import Tally
 from chalicelib.ttlcache import Lru
@@ -188,6 +188,7 @@ class Sender:
             expires_at=message.expires_at,
             generation=generation,
             shards=message.attempt_shards,
+            reopens=task.reopens,
         )
         if not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
@@ -255,8 +256,10 @@ class Sender:
             shards=message.attempt_shards,
         )
         if not self._store.claim_attempt(ended, now):
-            return "duplicate"  # the CLI reported it in time
-        self._count_ending(message, task, "failed")
+            # The CLI reported it in time (its count may still be due, after a failed count).
+            self._count_left(task, generation, message.attempt_shards)
+            return "duplicate"
+        self._count_ending(ended)
         self._ended("failed")
         self._count("CliDisconnected")
         _log_attempt(ended, "failed, the listen session ended")
@@ -283,7 +286,10 @@ class Sender:
         if claim is None or claim.claim_id != pulled.claim_id or claim.status != "in_flight":
             return "stale"
         endpoint = self._endpoints.get(pulled.endpoint_id)
-        task = Task(message.id, endpoint.id, pulled.number, generation=pulled.generation)
+        # The claim carries what a resend reopened: the delivery's counters take it off when it ends.
+        task = Task(
+            message.id, endpoint.id, pulled.number, generation=pulled.generation, reopens=claim.reopens
+        )
         retry_after = parse_retry_after(outcome.retry_after, self._clock())
         try:
             return self._record(
@@ -315,6 +321,10 @@ class Sender:
             wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
             self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
             return "deferred"
+        if current is not None and current.count_due:
+            # Its ending was recorded but its count failed (the task was retried for it): count it now.
+            self._count_ending(current)
+            return "counted"
         self._count("DuplicateTask")
         return "duplicate"
 
@@ -329,20 +339,59 @@ class Sender:
             shards=message.attempt_shards,
         )
         if self._store.claim_attempt(skipped, now):
-            self._count_ending(message, task, "skipped")
+            self._count_ending(skipped)
+        else:
+            self._count_left(task, generation, message.attempt_shards)
 
-    def _count_ending(self, message: Message, task: Task, status: str) -> None:
-        """A delivery of a message with attempt shards ended: its message's counters move (one write)."""
-        if message.attempt_shards:
-            self._store.count_delivery_ending(
-                message.id,
-                generation_of(message),
-                task.endpoint_id,
-                shards=message.attempt_shards,
-                status=status,
-                reopened=task.reopens or None,
-                expires_at=message.expires_at,
+    def _count_left(self, task: Task, generation: str, shards: int) -> bool:
+        """Count the task's attempt if it is finished and its count still due (a retried task)."""
+        if not shards:
+            return False
+        current = self._store.get_attempt(
+            task.message_id, task.endpoint_id, generation, task.attempt, shards=shards
+        )
+        if current is None or current.status == "in_flight" or not current.count_due:
+            return False
+        self._count_ending(current)
+        return True
+
+    def _count_ending(self, attempt: Attempt) -> None:
+        """Count a recorded ending whose count is due (a message with attempt shards): one transaction
+        that clears the attempt's mark. A StorageError fails the task; its retry meets the finished
+        attempt, still marked, and counts it then (``_claimed_elsewhere``): never lost, never twice."""
+        if attempt.count_due:
+            self._store.count_delivery_ending(attempt)
+
+    def _finish(self, attempt: Attempt, outcome: Literal["delivered", "failed"] | None = None) -> bool:
+        """Record an attempt's outcome (and its count, when it moves its message's delivery counters);
+        False if another holder re-claimed it. ``outcome``: the hourly counter it adds to once recorded.
+
+        An ending that moves the counters is written with its count in one transaction. If that fails
+        (the counter item throttled, or busy with another transaction), the outcome is recorded alone,
+        marked ``count_due``, and the task fails: SQS gives it back after seconds and it counts then.
+        """
+        pending: StorageError | None = None
+        if attempt.count_due:
+            try:
+                done = self._store.finish_counted(attempt)
+            except StorageError as exc:
+                done, pending = self._store.finish_attempt(attempt), exc
+        else:
+            done = self._store.finish_attempt(attempt)
+        if done and outcome is not None:
+            self._ended(outcome)
+        if done and pending is not None:
+            log.warning(
+                "delivery count due: the task retries it",
+                extra={"message_id": attempt.message_id, "endpoint_id": attempt.endpoint_id},
             )
+            raise StorageError("the delivery's count is due; the task is retried for it") from pending
+        return done
+
+    @staticmethod
+    def _ending(base: Attempt, status: Literal["succeeded", "failed", "skipped"]) -> Attempt:
+        """The attempt that ends its delivery ``status``, marked if its message's counters move."""
+        return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
     def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
         request = self._request(message, endpoint, claim.started_at)
@@ -428,26 +477,21 @@ class Sender:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
             if self._may_be_failing(endpoint, task):
                 self._write_health(endpoint.id, None)  # conditional on the stored item
-            if self._store.finish_attempt(replace(base, delivery_status="succeeded")):
-                self._ended("delivered")
-                self._count_ending(message, task, "succeeded")
+            self._finish(self._ending(base, "succeeded"), "delivered")
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
             disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
-            if self._store.finish_attempt(replace(base, delivery_status="skipped")):
-                self._count_ending(message, task, "skipped")
+            self._finish(self._ending(base, "skipped"))
             _log_attempt(base, "disabled the endpoint", logging.WARNING)
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
         if delay is None:
             self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
-            if self._store.finish_attempt(replace(base, delivery_status="failed")):
-                self._ended("failed")
-                self._count_ending(message, task, "failed")
+            self._finish(self._ending(base, "failed"), "failed")
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"

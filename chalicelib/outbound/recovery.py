@@ -199,7 +199,9 @@ class Recovery:
         owner = endpoint.application_id
 
         def keep(message: Message) -> bool:
-            return not message.endpoints and message.application_id == owner and matches(endpoint, message)
+            # A message that fanned out in pages keeps no ids inline: it matched, however many.
+            unmatched = not message.endpoints and not message.fanout_pages and not message.attempt_shards
+            return unmatched and message.application_id == owner and matches(endpoint, message)
 
         query = MessageQuery(application_id=owner, after=since)
         found: list[Message] = []

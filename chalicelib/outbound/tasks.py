@@ -65,6 +65,12 @@ class Task:
         return task
 
 
+def count_due(shards: int, status: str, reopens: str) -> bool:
+    """Whether a delivery that ends ``status`` moves its message's delivery counters: only a message
+    with attempt shards keeps them, and a reopened delivery that ends as it had ended leaves them."""
+    return shards > 0 and status in ("succeeded", "failed", "skipped") and reopens != status
+
+
 def ending(
     task: Task,
     generation: str,
@@ -78,7 +84,8 @@ def ending(
 ) -> Attempt:
     """The attempt that ends a task's delivery without a request: the endpoint is disabled or gone
     (``skipped``), its listen session is over or the task was dead-lettered (``failed``). ``shards``: the
-    message's ``attempt_shards``."""
+    message's ``attempt_shards``; the attempt carries the task's ``reopens`` and whether it is to be
+    counted (claimed with the mark, then counted: see ``SenderStore.count_delivery_ending``)."""
     return Attempt(
         message_id=task.message_id,
         endpoint_id=task.endpoint_id,
@@ -92,6 +99,8 @@ def ending(
         expires_at=expires_at,
         generation=generation,
         shards=shards,
+        reopens=task.reopens,
+        count_due=count_due(shards, outcome, task.reopens),
     )
 
 

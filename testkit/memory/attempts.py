@@ -4,10 +4,11 @@ it as DynamoDB's does."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from chalicelib.aws.dynamodb import attempts, keys
-from chalicelib.errors import BadRequestError
+from chalicelib.errors import BadRequestError, StorageError
 from chalicelib.models import Attempt
 from chalicelib.ports import Page, decode_cursor, encode_cursor
 from testkit.memory.base import MemoryTable
@@ -28,6 +29,7 @@ class MemoryAttempts(MemoryTable):
         super().__init__(clock, **kwargs)
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
         self.delivery_counters: dict[tuple[str, str], dict[str, int]] = {}  # (pk, sk) -> counts
+        self.fail_counts = 0  # how many delivery-count writes to refuse next (see _maybe_fail_count)
 
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         self._maybe_fail()
@@ -55,6 +57,8 @@ class MemoryAttempts(MemoryTable):
             old = self.attempts.get(key)
             if old is None or old.claim_id != attempt.claim_id:
                 return False
+            if attempt.count_due and old.status != "in_flight":
+                return False  # as the adapter: never marks an outcome already recorded (and counted)
             self.attempts[key] = attempt
             self.writes += 1
             return True
@@ -92,26 +96,48 @@ class MemoryAttempts(MemoryTable):
         number, sk = chunk[-1][0]
         return Page([a for _, a in chunk], encode_cursor([sk] if shards <= 0 else [str(number), sk]))
 
-    def count_delivery_ending(
-        self,
-        message_id: str,
-        generation: str,
-        endpoint_id: str,
-        *,
-        shards: int,
-        status: str,
-        reopened: str | None,
-        expires_at: float,
-    ) -> None:
-        if shards <= 0 or status not in attempts.ENDED_STATUSES or reopened == status:
-            return
-        key = attempts.delivery_counter_key(message_id, generation, endpoint_id, shards)
+    def finish_counted(self, attempt: Attempt) -> bool:
+        self._maybe_fail()
+        self._maybe_fail_count()
+        key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
         with self._lock:
-            counts = self.delivery_counters.setdefault((key["pk"]["S"], key["sk"]["S"]), {})
-            counts[status] = counts.get(status, 0) + 1
-            if reopened in attempts.ENDED_STATUSES:
-                counts[reopened] = counts.get(reopened, 0) - 1
-            self.writes += 1
+            old = self.attempts.get(key)
+            if old is None or old.claim_id != attempt.claim_id or old.status != "in_flight":
+                return False
+            self.attempts[key] = replace(attempt, count_due=False)
+            self._add_count(attempt)
+            self.writes += 2
+            return True
+
+    def count_delivery_ending(self, attempt: Attempt) -> bool:
+        self._maybe_fail()
+        self._maybe_fail_count()
+        key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
+        with self._lock:
+            current = self.attempts.get(key)
+            if current is None or not current.count_due:
+                return False
+            self.attempts[key] = replace(current, count_due=False)
+            self._add_count(current)
+            self.writes += 2
+            return True
+
+    def _maybe_fail_count(self) -> None:
+        """A counter write refused (throttled, or a transaction conflict on the busy counter item)."""
+        with self._lock:
+            if self.fail_counts <= 0:
+                return
+            self.fail_counts -= 1
+        raise StorageError("DynamoDB transact_write_items failed: TransactionCanceledException")
+
+    def _add_count(self, attempt: Attempt) -> None:
+        key = attempts.delivery_counter_key(
+            attempt.message_id, attempt.generation, attempt.endpoint_id, attempt.shards
+        )
+        counts = self.delivery_counters.setdefault((key["pk"]["S"], key["sk"]["S"]), {})
+        counts[attempt.delivery_status] = counts.get(attempt.delivery_status, 0) + 1
+        if attempt.reopens in attempts.ENDED_STATUSES:
+            counts[attempt.reopens] = counts.get(attempt.reopens, 0) - 1
 
     def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
         self._maybe_fail()

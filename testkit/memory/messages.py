@@ -5,13 +5,14 @@ reads the attempts this store keeps beside its messages (``testkit.memory.attemp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 from chalicelib import ports
 from chalicelib.aws.dynamodb import attempts, keys, messages
 from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.models import Attempt, Message
+from chalicelib.models import Attempt, Message, kept_attempt_shards
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 from testkit.memory.attempts import attempt_pk as _attempt_pk
 from testkit.memory.base import Entry, MemoryTable
@@ -39,6 +40,8 @@ class MemoryMessages(MemoryTable):
             old = self.messages.get(message.id)
             if old is not None and old.receipt_id != message.receipt_id and old.dedupe_until >= now:
                 return False
+            if old is not None:
+                message = replace(message, attempt_shards=kept_attempt_shards(old, message))
             self.messages[message.id] = message
             self.fanned.pop(message.id, None)
             self.writes += 1

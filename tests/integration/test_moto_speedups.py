@@ -135,3 +135,62 @@ def test_the_emulator_logs_no_line_per_successful_request_but_keeps_errors() -> 
     assert quiet.filter(record("400")) and quiet.filter(record("500"))
     announce = logging.LogRecord("werkzeug", logging.INFO, "", 0, " * Running on %s", ("http://x",), None)
     assert quiet.filter(announce)
+
+
+def test_a_transaction_costs_the_items_it_names_and_a_cancelled_one_leaves_them_as_they_were(
+    endpoint: str,
+) -> None:
+    db = aws.client("dynamodb", endpoint)
+    table = f"t-{uuid.uuid4().hex[:10]}"
+    db.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # GIVEN a table of 3,000 items (moto alone deep-copies all of them for every transaction)
+    for start in range(0, 3_000, 25):
+        db.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": f"p{i}"}, "sk": {"S": "x"}, "n": {"N": "0"}}}}
+                    for i in range(start, start + 25)
+                ]
+            }
+        )
+
+    def add(pk: str, condition: str = "attribute_exists(pk)") -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": table,
+                "Key": {"pk": {"S": pk}, "sk": {"S": "x"}},
+                "UpdateExpression": "ADD n :one",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+
+    # WHEN 200 transactions of two updates run
+    started = time.monotonic()
+    for i in range(200):
+        db.transact_write_items(TransactItems=[add(f"p{i}"), add(f"p{i + 1000}")])
+    elapsed = time.monotonic() - started
+    # THEN each stayed cheap, and both of its writes were applied
+    print(f"\n200 transactions over a table of 3,000 items: {elapsed:.1f} s")
+    assert elapsed / 200 < 0.05
+    counts = {
+        pk: db.get_item(TableName=table, Key={"pk": {"S": pk}, "sk": {"S": "x"}})["Item"]["n"]["N"]
+        for pk in ("p0", "p1000", "p2999")
+    }
+    assert counts == {"p0": "1", "p1000": "1", "p2999": "0"}
+    # AND a transaction cancelled by its second condition leaves its first item (applied) and a new one
+    # (created) as they were
+    put = {"Put": {"TableName": table, "Item": {"pk": {"S": "new"}, "sk": {"S": "x"}}}}
+    with pytest.raises(db.exceptions.TransactionCanceledException):
+        db.transact_write_items(TransactItems=[add("p0"), put, add("p1", "attribute_not_exists(pk)")])
+    item = db.get_item(TableName=table, Key={"pk": {"S": "p0"}, "sk": {"S": "x"}})["Item"]
+    assert item["n"]["N"] == "1"
+    assert "Item" not in db.get_item(TableName=table, Key={"pk": {"S": "new"}, "sk": {"S": "x"}})

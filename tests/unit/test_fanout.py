@@ -294,3 +294,158 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     world.run(max_steps=100)
     [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
     assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
+
+
+def test_recover_with_unmatched_never_counts_a_fanned_out_message_as_unmatched(world: World) -> None:
+    from chalicelib.api.endpoints import parse_recover
+
+    # GIVEN a message fanned out in pages to 150 endpoints (its ids in FAN# pages, none inline), delivered
+    since = world.clock()
+    _endpoints(world, 150)
+    message_id = _publish(world)
+    world.run(max_steps=1_000)
+    assert world.s.store.messages[message_id].fanout_pages and len(world.receiver.requests) == 150
+    # AND an endpoint created after it, whose filter takes it
+    world.clock.advance(1)
+    late, _ = world.endpoint()
+    # WHEN it is recovered with include_unmatched over the message's time
+    found = world.api.recovery.recover(
+        late.id, parse_recover({"since": since, "include_unmatched": True}), OPERATOR
+    )
+    # THEN the message matched 150 endpoints: it is not "unmatched", and nothing is sent again
+    assert found == []
+    assert world.run() == [] and len(world.receiver.requests) == 150
+
+
+def _deliver_as_sqs(world: World, max_steps: int = 10_000) -> list[str]:
+    """Handle delivery tasks as the event source mapping does: a task that raises comes back (later)."""
+    outcomes = []
+    for _ in range(max_steps):
+        world.route_all()
+        if not world.deliveries.sent:
+            return outcomes
+        body = world.deliveries.sent.pop(0)
+        world.deliveries.delays.pop(0)
+        world.clock.now = max(world.clock.now, Task.decode(body).not_before)
+        try:
+            outcomes.append(world.sender.handle(body))
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+            world.deliveries.send(body, delay_seconds=5)  # back after its shortened visibility
+    raise AssertionError("did not settle")
+
+
+def _summary(world: World, message_id: str) -> dict[str, int]:
+    detail = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1))
+    summary: dict[str, int] = detail["delivery_summary"]
+    return summary
+
+
+def test_a_delivery_count_that_fails_is_retried_with_its_task_and_counted_once(world: World) -> None:
+    # GIVEN a message fanned out in pages to 150 endpoints, and its counter writes throttled 151 times:
+    # every outcome's transaction with its count, then the first retry's count alone too
+    _endpoints(world, 150)
+    message_id = _publish(world)
+    world.s.store.fail_counts = 151
+    # WHEN every delivery is handled, a task that fails coming back as SQS gives it back
+    outcomes = _deliver_as_sqs(world)
+    # THEN each outcome was recorded, its task retried until it counted the delivery, with no second POST
+    assert outcomes.count("StorageError") == 151 and outcomes.count("counted") == 150
+    assert len(world.receiver.requests) == 150
+    assert _summary(world, message_id) == {"pending": 0, "succeeded": 150, "failed": 0, "skipped": 0}
+    assert not any(a.count_due for a in world.s.store.attempts.values())
+    # AND another copy of a task (an SQS redelivery) counts nothing twice
+    attempt = next(a for a in world.s.store.attempts.values() if a.message_id == message_id)
+    copy = Task(message_id, attempt.endpoint_id, 1, generation=attempt.generation).encode()
+    assert world.sender.handle(copy) == "duplicate"
+    assert _summary(world, message_id)["succeeded"] == 150
+
+
+def test_a_skipped_or_dead_lettered_delivery_whose_count_fails_is_counted_on_its_retry(
+    world: World,
+) -> None:
+    from chalicelib.outbound.dead_letters import DeadLetters
+
+    # GIVEN a message fanned out in pages to 150 endpoints, one of them disabled, one of them dead-lettered
+    endpoints = _endpoints(world, 150)
+    message_id = _publish(world)
+    world.route_all()
+    world.s.store.put_endpoint(replace(endpoints[0], enabled=False))  # after its task was queued
+    generation = world.s.store.messages[message_id].receipt_id.rsplit("_", 1)[-1][:12]
+    skipped, lost = (Task(message_id, e.id, 1, generation=generation).encode() for e in endpoints[:2])
+    world.deliveries.sent.remove(lost)
+    world.deliveries.sent.remove(skipped)
+    world.deliveries.sent.insert(0, skipped)  # handled first: its count is the one that fails
+    world.deliveries.delays.pop()
+    dead = DeadLetters(store=world.s.store, clock=world.clock, retention_seconds=86_400)
+    # WHEN the counts of the skip and of the dead letter each fail once, and each is retried
+    world.s.store.fail_counts = 1
+    outcomes = _deliver_as_sqs(world)
+    world.s.store.fail_counts = 1
+    with pytest.raises(Exception, match="transact_write_items"):
+        dead.handle(lost)
+    assert dead.handle(lost) == "already_recorded"
+    # THEN each is counted once
+    assert outcomes[0] == "StorageError" and outcomes.count("StorageError") == 1
+    assert outcomes.count("skipped") == 1  # its retry: the skip recorded already, counted now
+    assert _summary(world, message_id) == {"pending": 0, "succeeded": 148, "failed": 1, "skipped": 1}
+    assert dead.handle(lost) == "already_recorded"
+    assert _summary(world, message_id)["failed"] == 1
+
+
+def test_a_redelivered_message_keeps_its_attempt_partitions_when_its_page_count_moved(
+    world: World,
+) -> None:
+    # GIVEN a message fanned out to 150 endpoints (one page: one attempt partition), half delivered
+    _endpoints(world, 150)
+    message_id = _publish(world)
+    ingest = world.s.queue.sent[0]
+    world.route_all()
+    assert world.s.store.messages[message_id].attempt_shards == 1
+    for body in world.deliveries.sent[:75]:
+        world.sender.handle(body)
+    # WHEN its owner gains 500 endpoints (two pages now) and the ingest record comes back (same receipt)
+    _endpoints(world, 500)
+    world.s.queue.sent.append(ingest)
+    world.run(max_steps=10_000)
+    # THEN the storing keeps the partitions its attempts are in: no delivery POSTed twice or unlisted
+    message = world.s.store.messages[message_id]
+    assert message.attempt_shards == 1
+    assert len(world.receiver.requests) == 650  # each of the 150 + 500 endpoints once
+    listed = world.s.store.list_attempts(message_id, shards=message.attempt_shards)
+    assert len(listed) == 650 and len({a.endpoint_id for a in listed}) == 650
+
+
+def test_a_new_storing_of_a_message_id_with_fewer_pages_still_lists_the_old_attempts(
+    world: World,
+) -> None:
+    # GIVEN a message id stored and delivered to 150 endpoints (fanned out: its own attempt partition)
+    made = _endpoints(world, 150)
+    message_id = _publish(world)
+    ingest = json.loads(world.s.queue.sent[0])
+    world.run(max_steps=10_000)
+    first = world.s.store.messages[message_id]
+    assert first.attempt_shards == 1 and len(world.receiver.requests) == 150
+    # WHEN, past its replay window, the same id is stored again (a new receipt) matching 50: inline now
+    for endpoint in made[50:]:
+        world.s.store.delete_endpoint(endpoint.id)
+    world.clock.now = first.dedupe_until + 1
+    world.s.queue.sent.append(json.dumps({**ingest, "receipt": "rcp_secondstoring"}))
+    world.run(max_steps=10_000)
+    message = world.s.store.messages[message_id]
+    assert message.receipt_id == "rcp_secondstoring" and len(message.endpoints) == 50
+    assert len(world.receiver.requests) == 200
+    # THEN the id's attempts still list every attempt of the first storing, and the new ones
+    seen, cursor = [], None
+    while True:
+        page = world.s.store.message_attempts(
+            message_id, limit=100, cursor=cursor, shards=message.attempt_shards
+        )
+        seen.extend(page.items)
+        if (cursor := page.cursor) is None:
+            break
+    assert len(seen) == 200 and len({(a.endpoint_id, a.generation) for a in seen}) == 200
+    assert len(world.s.store.list_attempts(message_id, shards=message.attempt_shards)) == 200
+    # AND the new storing's deliveries read as delivered
+    detail = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=100))
+    assert detail["delivery_summary"] == {"pending": 0, "succeeded": 50, "failed": 0, "skipped": 0}

@@ -240,3 +240,36 @@ def test_an_ordinary_endpoint_is_not_a_session(world: World) -> None:
     endpoint, _ = world.endpoint()
     with pytest.raises(NotFoundError):
         _pull(listen(world), endpoint.id, {}, OPERATOR)
+
+
+def test_a_session_that_completes_a_reopened_delivery_keeps_the_big_messages_counters_exact(
+    world: World,
+) -> None:
+    from dataclasses import replace
+
+    from chalicelib.api.messages import parse_resend
+    from chalicelib.ports import PageRequest
+    from tests.unit.test_fanout import _endpoints
+
+    # GIVEN a message fanned out in pages (150 endpoints and a listen session: it keeps counters)
+    endpoint, _ = session(world)
+    _endpoints(world, 150)
+    message_id = _publish(world, "order.created")
+    assert hand_over(world).count("succeeded") == 150
+    assert world.s.store.get_message(message_id).attempt_shards > 0
+    service = listen(world)
+    # AND the session's delivery ended skipped (its CLI's receiver answered 410: the session disabled)
+    [first] = _pull(service, endpoint.id, {}, OPERATOR)["data"]
+    assert _report(service, endpoint.id, first["id"], {"status": 410}, OPERATOR)["outcome"] == "disabled"
+    summary = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    assert summary == {"pending": 0, "succeeded": 150, "failed": 0, "skipped": 1}
+    # WHEN it is enabled again, the delivery resent (reopened) and the CLI reports a 200
+    world.s.store.put_endpoint(replace(world.s.store.endpoints[endpoint.id], enabled=True))
+    world.clock.advance(1)
+    world.api.recovery.resend(message_id, parse_resend({"endpoint_ids": [endpoint.id]}), OPERATOR)
+    assert hand_over(world) == ["handed_over"]
+    [second] = _pull(service, endpoint.id, {"cursor": first["id"]}, OPERATOR)["data"]
+    assert _report(service, endpoint.id, second["id"], {"status": 200}, OPERATOR)["outcome"] == "succeeded"
+    # THEN the skipped ending is taken off: one delivery, counted once
+    summary = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    assert summary == {"pending": 0, "succeeded": 151, "failed": 0, "skipped": 0}

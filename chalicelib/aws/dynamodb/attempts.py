@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -33,7 +34,7 @@ from chalicelib.aws.dynamodb.keys import (
 from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import num as _num
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
-from chalicelib.errors import BadRequestError, StorageError
+from chalicelib.errors import BadRequestError
 from chalicelib.models import Attempt, attempt_status, delivery_status
 from chalicelib.ports import Page, decode_cursor, encode_cursor
 
@@ -152,9 +153,12 @@ def attempt_to_item(attempt: Attempt) -> Item:
         ("error_class", attempt.error_class),
         ("error", attempt.error),
         ("response_body", attempt.response_body),
+        ("reopens", attempt.reopens or None),
     ):
         if text is not None:
             item[name] = s(text)
+    if attempt.count_due:
+        item["count_due"] = {"BOOL": True}
     for name, number in (
         ("duration_ms", attempt.duration_ms),
         ("response_status", attempt.response_status),
@@ -187,6 +191,8 @@ def item_to_attempt(item: Item) -> Attempt:
         expires_at=float(item["expires_at"]["N"]),
         generation=generation,
         shards=_int(item, "shards", 0) or 0,
+        reopens=_opt_s(item, "reopens") or "",
+        count_due="count_due" in item,
     )
 
 
@@ -227,17 +233,36 @@ class AttemptTable(Table):
         return item_to_attempt(item) if item else None
 
     def finish_attempt(self, attempt: Attempt) -> bool:
-        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out."""
+        """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out
+        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote)."""
+        condition, names = "claim_id = :c", {}
+        values = {":c": s(attempt.claim_id)}
+        if attempt.count_due:
+            condition, names = condition + " AND #s = :f", {"#s": "status"}
+            values[":f"] = s("in_flight")
         try:
             self._call(
                 "put_item",
                 Item=attempt_to_item(attempt),
-                ConditionExpression="claim_id = :c",
-                ExpressionAttributeValues={":c": s(attempt.claim_id)},
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError:
             return False
         return True
+
+    def finish_counted(self, attempt: Attempt) -> bool:
+        """One TransactWriteItems: the outcome (if this claim holds it, in flight) and its count."""
+        put = {
+            "Put": {
+                "Item": attempt_to_item(replace(attempt, count_due=False)),
+                "ConditionExpression": "claim_id = :c AND #s = :f",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":c": s(attempt.claim_id), ":f": s("in_flight")},
+            }
+        }
+        return not self._transact([put, _count_update(attempt)])
 
     def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
         """Every attempt of a message, newest first (every partition of a sharded one, in turn)."""
@@ -308,39 +333,23 @@ class AttemptTable(Table):
             return Page(attempts, encode_cursor([after]) if after else None)
         return Page(attempts, encode_cursor([str(number), after or "ATT#"]))
 
-    def count_delivery_ending(
-        self,
-        message_id: str,
-        generation: str,
-        endpoint_id: str,
-        *,
-        shards: int,
-        status: str,
-        reopened: str | None,
-        expires_at: float,
-    ) -> None:
-        """One UpdateItem of the endpoint's counter item: ADD 1 to ``status`` (and -1 to ``reopened``)."""
-        if shards <= 0 or status not in ENDED_STATUSES:
-            return
-        adds = {f"#{status}": 1}
-        if reopened in ENDED_STATUSES and reopened != status:
-            adds[f"#{reopened}"] = -1
-        elif reopened == status:
-            return  # ended as it had: the counts stand
-        try:
-            self._call(
-                "update_item",
-                Key=delivery_counter_key(message_id, generation, endpoint_id, shards),
-                UpdateExpression="SET #ttl = if_not_exists(#ttl, :t) ADD "
-                + ", ".join(f"{name} :{name[1:]}" for name in adds),
-                ExpressionAttributeNames={"#ttl": "ttl", **{name: name[1:] for name in adds}},
-                ExpressionAttributeValues={
-                    ":t": n(int(expires_at)),
-                    **{f":{name[1:]}": n(value) for name, value in adds.items()},
-                },
-            )
-        except StorageError:
-            log.warning("delivery count lost", extra={"message_id": message_id, "status": status})
+    def count_delivery_ending(self, attempt: Attempt) -> bool:
+        """One TransactWriteItems: clear the attempt's ``count_due`` mark (if it is there) and ADD its
+        count; False when the mark is gone (counted already), StorageError (throttled, busy) to retry."""
+        clear = {
+            "Update": {
+                "Key": attempt_key(
+                    attempt.message_id,
+                    attempt.endpoint_id,
+                    attempt.generation,
+                    attempt.number,
+                    attempt.shards,
+                ),
+                "UpdateExpression": "REMOVE count_due",
+                "ConditionExpression": "attribute_exists(count_due)",
+            }
+        }
+        return not self._transact([clear, _count_update(attempt)])
 
     def delivery_counts(self, message_id: str, generation: str, shards: int) -> dict[str, int]:
         """BatchGetItem of the message's counter items (at most 128: 2 requests), summed."""
@@ -377,3 +386,25 @@ class AttemptTable(Table):
             return Page([], None)  # no endpoint id has one (see search_messages)
         items, after = self._sharded_page("gsi1", endpoint_attempts(endpoint_id), limit, position)
         return Page([item_to_attempt(item) for item in items], after)
+
+
+def _count_update(attempt: Attempt) -> dict[str, Any]:
+    """The counter item's part of a transaction: ADD 1 to the attempt's delivery status (and -1 to the
+    status its resend reopened) in ``MSG#{id}#C{k}`` / ``SUM#{generation}``."""
+    adds = {f"#{attempt.delivery_status}": 1}
+    if attempt.reopens in ENDED_STATUSES:
+        adds[f"#{attempt.reopens}"] = -1
+    return {
+        "Update": {
+            "Key": delivery_counter_key(
+                attempt.message_id, attempt.generation, attempt.endpoint_id, attempt.shards
+            ),
+            "UpdateExpression": "SET #ttl = if_not_exists(#ttl, :t) ADD "
+            + ", ".join(f"{name} :{name[1:]}" for name in adds),
+            "ExpressionAttributeNames": {"#ttl": "ttl", **{name: name[1:] for name in adds}},
+            "ExpressionAttributeValues": {
+                ":t": n(int(attempt.expires_at)),
+                **{f":{name[1:]}": n(value) for name, value in adds.items()},
+            },
+        }
+    }

@@ -20,6 +20,7 @@ import math
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -46,8 +47,8 @@ from chalicelib.aws.dynamodb.keys import (
 )
 from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
-from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.models import BodyRef, Message, MessageStatus
+from chalicelib.errors import BadRequestError, NotFoundError, StorageError
+from chalicelib.models import BodyRef, Message, MessageStatus, kept_attempt_shards
 from chalicelib.ports import MessageQuery, Page, decode_cursor
 
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
@@ -247,17 +248,35 @@ class MessageTable(Table):
     """Messages of the table (see the module docstring)."""
 
     def store_message(self, message: Message, now: float) -> bool:
-        """One conditional write: new id, same receipt (an SQS redelivery), or an expired replay window."""
-        try:
-            self._call(
-                "put_item",
-                Item=message_to_item(message),
-                ConditionExpression="attribute_not_exists(pk) OR receipt_id = :r OR dedupe_until < :now",
-                ExpressionAttributeValues={":r": s(message.receipt_id), ":now": n(now)},
-            )
-        except ClientError:
-            return False
-        return True
+        """One conditional write for a new id. A duplicate (another receipt within the replay window) is
+        refused by it, as before; a redelivery (same receipt) or a new storing (window expired) gets the
+        stored item back from the refusal and is written again, over exactly that item, with the
+        attempt partitions the id keeps (``models.kept_attempt_shards``)."""
+        condition: str = "attribute_not_exists(pk)"
+        values: dict[str, Any] = {}
+        for _ in range(3):
+            try:
+                self._call(
+                    "put_item",
+                    Item=message_to_item(message),
+                    ConditionExpression=condition,
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **({"ExpressionAttributeValues": values} if values else {}),
+                )
+            except ClientError as exc:
+                item: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+                if not item:
+                    condition, values = "attribute_not_exists(pk)", {}
+                    continue  # gone since (TTL): a new id again
+                stored = item_to_message(item)
+                if stored.receipt_id != message.receipt_id and stored.dedupe_until >= now:
+                    return False
+                message = replace(message, attempt_shards=kept_attempt_shards(stored, message))
+                condition = "attribute_not_exists(pk) OR receipt_id = :r"
+                values = {":r": s(stored.receipt_id)}
+                continue
+            return True
+        raise StorageError(f"message {message.id} kept changing while it was stored")
 
     def get_message(self, message_id: str) -> Message:
         """The message, or NotFoundError (also once its retention has passed but TTL has not run yet)."""

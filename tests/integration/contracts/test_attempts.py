@@ -13,6 +13,7 @@ import pytest
 
 from chalicelib.aws.dynamodb import attempts
 from chalicelib.errors import BadRequestError
+from chalicelib.models import Attempt
 from chalicelib.ports import MessageQuery, encode_cursor
 from testkit.fakes import FakeClock
 from tests.integration.contracts.builders import _attempt, _message, _pages, _search_raw, beside
@@ -115,23 +116,44 @@ class TestAttempts:
     def test_delivery_counters_of_a_message_with_attempt_shards(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock, fanout_pages=3, attempt_shards=3)
         store.store_message(message, clock())
+
+        def claimed(endpoint_id: str, number: int = 1) -> Attempt:
+            claim = replace(_attempt(message, endpoint_id, number, clock()), status="in_flight", shards=3)
+            assert store.claim_attempt(claim, clock())
+            return claim
+
+        def ended(claim: Attempt, status: str, reopens: str = "") -> Attempt:
+            return replace(claim, status="failed", delivery_status=status, reopens=reopens, count_due=True)
+
+        # GIVEN deliveries that end, each recorded with its count in one transaction
         ends = {"succeeded": 7, "failed": 2, "skipped": 1}
         n = 0
         for status, count in ends.items():
             for _ in range(count):
-                store.count_delivery_ending(
-                    message.id, "g1", f"ep_{n}", shards=3, status=status, reopened=None, expires_at=2e9
-                )
+                assert store.finish_counted(ended(claimed(f"ep_{n}"), status))
                 n += 1
-        # a failed delivery resent, then succeeded; one resent that failed again (no change)
-        for status, reopened in (("succeeded", "failed"), ("failed", "failed")):
-            store.count_delivery_ending(
-                message.id, "g1", "ep_7", shards=3, status=status, reopened=reopened, expires_at=2e9
-            )
+        # a failed delivery resent, then succeeded (the failure taken off)
+        assert store.finish_counted(ended(claimed("ep_7", 2), "succeeded", reopens="failed"))
         assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 1, "skipped": 1}
         assert store.delivery_counts(message.id, "g2", 3) == {"succeeded": 0, "failed": 0, "skipped": 0}
-        # an inline message keeps no counters (its attempts are read whole)
-        store.count_delivery_ending(
-            message.id, "g3", "ep_1", shards=0, status="succeeded", reopened=None, expires_at=2e9
-        )
-        assert store.delivery_counts(message.id, "g3", 3)["succeeded"] == 0
+        got = store.get_attempt(message.id, "ep_7", "g1", 2, shards=3)
+        assert got is not None and got.reopens == "failed" and not got.count_due
+        # WHEN an outcome is recorded alone, marked (its count's transaction failed)
+        marked = ended(claimed("ep_20"), "failed")
+        assert store.finish_attempt(marked)
+        got = store.get_attempt(message.id, "ep_20", "g1", 1, shards=3)
+        assert got is not None and got.count_due
+        # THEN the finished outcome is never marked or counted again by its old claim
+        assert not store.finish_attempt(marked) and not store.finish_counted(marked)
+        # AND counting it clears the mark: once, however often a retry asks
+        assert store.count_delivery_ending(got)
+        assert not store.count_delivery_ending(got)
+        assert store.delivery_counts(message.id, "g1", 3) == {"succeeded": 8, "failed": 2, "skipped": 1}
+        got = store.get_attempt(message.id, "ep_20", "g1", 1, shards=3)
+        assert got is not None and not got.count_due and got.delivery_status == "failed"
+        # AND a claim taken over by another holder records nothing, counts nothing
+        stale = claimed("ep_21")
+        clock.advance(31)  # its lease ran out: another worker claims the attempt
+        assert store.claim_attempt(replace(stale, claim_id="clm_other", lease_until=clock() + 30), clock())
+        assert not store.finish_counted(ended(stale, "succeeded"))
+        assert store.delivery_counts(message.id, "g1", 3)["succeeded"] == 8

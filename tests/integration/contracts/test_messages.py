@@ -107,6 +107,29 @@ class TestMessages:
         assert store.store_message(second, clock()) is True
         assert store.get_message(first.id).body == b"other"
 
+    def test_a_message_id_stored_again_keeps_its_attempt_partitions(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a message stored with 3 attempt partitions
+        message = _message(clock, fanout_pages=3, attempt_shards=3)
+        assert store.store_message(message, clock())
+        # WHEN its ingest record comes back (same receipt) matching 5 pages now
+        assert store.store_message(replace(message, fanout_pages=5, attempt_shards=5), clock())
+        # THEN its attempts stay where its first run put them
+        got = store.get_message(message.id)
+        assert (got.fanout_pages, got.attempt_shards) == (5, 3)
+        # AND another receipt within the replay window is a duplicate, as ever
+        assert not store.store_message(replace(message, receipt_id="r2", attempt_shards=0), clock())
+        # AND a new storing past the window, inline now, still covers the first storing's partitions
+        clock.advance(61)
+        again = replace(message, receipt_id="r2", fanout_pages=0, attempt_shards=0, endpoints=("ep_a",))
+        assert store.store_message(again, clock())
+        got = store.get_message(message.id)
+        assert (got.receipt_id, got.endpoints, got.attempt_shards) == ("r2", ("ep_a",), 3)
+        # AND a brand-new id is one write, with its own count
+        fresh = _message(clock, fanout_pages=2, attempt_shards=2)
+        assert store.store_message(fresh, clock()) and store.get_message(fresh.id).attempt_shards == 2
+
     def test_expired_message_is_not_found_before_ttl_runs(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock)
         store.store_message(message, clock())
