@@ -26,6 +26,12 @@ def _flag(value: str | None, default: bool) -> bool:
     raise ConfigError(f"not a boolean: {value!r}")
 
 
+def _at_most(value: int, maximum: int, name: str) -> int:
+    if value > maximum:
+        raise ConfigError(f"{name} must be at most {maximum}")
+    return value
+
+
 def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
     raw = environ.get(name)
     if raw is None or raw.strip() == "":
@@ -118,6 +124,7 @@ class Settings:
     source_cache_seconds: int = 10
     endpoint_cache_seconds: int = 10
     router_cache_endpoints: int = 50_000  # endpoints a router container keeps (LRU; ~1.2 KB each)
+    job_step_items: int = 500  # items one step of a background job handles at most (a few seconds of work)
     replay_window_seconds: int = 3 * 86400
     retention_seconds: int = 30 * 86400
     rejections_kept: int = 50
@@ -194,6 +201,9 @@ class Settings:
             source_cache_seconds=_int(environ, "HOOKWAY_SOURCE_CACHE_SECONDS", 10),
             endpoint_cache_seconds=_int(environ, "HOOKWAY_ENDPOINT_CACHE_SECONDS", 10),
             router_cache_endpoints=_int(environ, "HOOKWAY_ROUTER_CACHE_ENDPOINTS", 50_000, minimum=500),
+            job_step_items=_at_most(
+                _int(environ, "HOOKWAY_JOB_STEP_ITEMS", 500, minimum=10), 500, "HOOKWAY_JOB_STEP_ITEMS"
+            ),
             replay_window_seconds=_int(environ, "HOOKWAY_REPLAY_WINDOW_SECONDS", 3 * 86400, minimum=1),
             retention_seconds=_int(environ, "HOOKWAY_RETENTION_SECONDS", 30 * 86400, minimum=3600),
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),

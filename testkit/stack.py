@@ -70,6 +70,8 @@ class Stack:
                 "HOOKWAY_LOG_LEVEL": "WARNING",
                 # Workers are separate processes: let them see endpoints the moment a test creates them.
                 "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
+                # Job steps of 100 items: a job test crosses steps with a few hundred items, not thousands.
+                "HOOKWAY_JOB_STEP_ITEMS": "100",
                 # SIGKILLed senders' claims must expire within a test (Lambda's is 150 s, past its timeout).
                 "HOOKWAY_DELIVERY_LEASE_SECONDS": "20",
                 **(env or {}),  # a test's own settings, for the API and the workers alike

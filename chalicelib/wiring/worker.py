@@ -140,7 +140,13 @@ class WorkerRoot(Root):
             "endpoint.recover": recovery.recover_step,
             "endpoint.replay": recovery.replay_step,
         }
-        return JobRunner(store=store, queue=self.ingest_queue, clock=self.clock, handlers=handlers)
+        return JobRunner(
+            store=store,
+            queue=self.ingest_queue,
+            clock=self.clock,
+            handlers=handlers,
+            step_items=self.settings.job_step_items,
+        )
 
     @cached_property
     def dead_letters(self) -> DeadLetters:

@@ -19,8 +19,8 @@ from testkit.stack import Stack, wait_until
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    # 5 receives, not the template's 80 (an hour of backoff): a failed task comes back after 2, 4, 8, 16 s.
-    running = Stack(tmp_path, visibility_timeout=3, max_receives=5)
+    # 3 receives, not the template's 80 (an hour of backoff): a failed task comes back after 2, then 4 s.
+    running = Stack(tmp_path, visibility_timeout=3, max_receives=3)
     running.env["HOOKWAY_DELIVERY_LEASE_SECONDS"] = "1"
     running.env["HOOKWAY_LOG_LEVEL"] = "INFO"
     for queue in ("ingest", "deliveries", "dead-letters"):
@@ -59,7 +59,7 @@ def test_a_task_driven_into_the_dlq_ends_its_delivery_failed_dead_lettered(
     assert keys
     stack.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
-    # WHEN it is sent again: the task fails on each of its 5 receives and is moved to the dead-letter queue
+    # WHEN it is sent again: the task fails on each of its 3 receives and is moved to the dead-letter queue
     resend = stack.request("POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={})
     assert resend.status == 202, resend.body
 

@@ -110,3 +110,12 @@ def test_endpoint_and_resource_names_come_from_the_environment() -> None:
 def test_limits_that_would_lose_data_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env({name: value})
+
+
+def test_a_job_step_is_bounded_both_ways() -> None:
+    # A step is one bounded piece of work: 500 items by default, a stage may take fewer, never more.
+    assert Settings.from_env({}).job_step_items == 500
+    assert Settings.from_env({"HOOKWAY_JOB_STEP_ITEMS": "100"}).job_step_items == 100
+    for bad in ("501", "9", "lots"):
+        with pytest.raises(ConfigError, match="HOOKWAY_JOB_STEP_ITEMS"):
+            Settings.from_env({"HOOKWAY_JOB_STEP_ITEMS": bad})
