@@ -51,7 +51,7 @@ def send(
     headers: list[Header] | tuple[Header, ...] = (),
     body: bytes = b"",
     *,
-    timeout: float = 15,
+    timeout: float = 20,
 ) -> Reply:
     """One request over a raw socket, so headers may hold any bytes and methods any token."""
     host, port = "127.0.0.1", stack.port
@@ -80,11 +80,16 @@ def send(
     return Reply(int(head.split(b"\r\n", 1)[0].split()[1]), payload, seconds)
 
 
+# A hang, not a slow answer: the session's emulator answers a 16-shard listing in seconds on a loaded
+# two-core machine (7.7 s seen), while a stalled request runs into the client's timeout.
+HANG_SECONDS = 15
+
+
 def assert_clean_4xx(reply: Reply, *, head: bool = False) -> None:
     """A 4xx (or success) within a few seconds; every 4xx carries Hookway's one error shape."""
     assert reply.status is not None, "the server closed the connection without answering"
     assert reply.status < 500, f"{reply.status}: {reply.body[:300]!r}"
-    assert reply.seconds < 5, f"took {reply.seconds:.1f} s"
+    assert reply.seconds < HANG_SECONDS, f"took {reply.seconds:.1f} s"
     if reply.status >= 400 and not head:
         assert_error_shape(reply.body)
 
@@ -211,7 +216,7 @@ def _fuzz(stack: Stack, strategy: Any, mode: str, failures: list[str]) -> None:
     def run(case: Any) -> None:
         try:
             response = case.call(
-                base_url=stack.base, headers={"Authorization": BEARER}, session=session, timeout=10
+                base_url=stack.base, headers={"Authorization": BEARER}, session=session, timeout=20
             )
         except (ValueError, UnicodeError, requests.exceptions.InvalidHeader):
             return  # requests refuses to send it (a header it cannot encode): nothing reached the API
@@ -222,7 +227,7 @@ def _fuzz(stack: Stack, strategy: Any, mode: str, failures: list[str]) -> None:
                 assert_error_shape(response.content)
             except (AssertionError, ValueError, KeyError):
                 shaped = False
-        if response.status_code >= 500 or seconds > 5 or not shaped:
+        if response.status_code >= 500 or seconds > HANG_SECONDS or not shaped:
             failures.append(
                 f"{mode}: {response.status_code} in {seconds:.1f} s for {case.method} {case.formatted_path}"
                 f" query={case.query} body={str(case.body)[:200]}: {response.content[:200]!r}"
