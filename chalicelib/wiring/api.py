@@ -244,25 +244,7 @@ class ApiRoot(Root):
     @cached_property
     def sender(self) -> Sender:
         """The sender as a listen session's reports use it (one worker; never POSTs from the API)."""
-        from chalicelib.outbound.delivery import Sender
-
-        return Sender(
-            store=self.store,
-            blobs=self.blobs,
-            queue=self.deliveries_queue,
-            transport=self.transport,
-            endpoints=self.endpoint_cache,
-            publisher=self.publisher,
-            clock=self.clock,
-            rand=self.rand,
-            disable_after=self.settings.disable_after_seconds,
-            lease_seconds=self.settings.delivery_lease_seconds,
-            retention_seconds=self.settings.retention_seconds,
-            count=self.count,
-            max_workers=1,
-            tally=self.tally(),
-            certificate_prefixes=self.certificate_prefixes,
-        )
+        return self._sender(self.endpoint_cache, self.publisher, max_workers=1)
 
     @cached_property
     def sleep(self) -> Callable[[float], None]:

@@ -21,8 +21,11 @@ from chalicelib.ids import MessageIds
 from chalicelib.observability import Metrics
 
 if TYPE_CHECKING:
+    from chalicelib.caches import EndpointCache
+    from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.egress import OutboundTransport
     from chalicelib.ports import BlobStore, Queue, Store
+    from chalicelib.publish import Publisher
     from chalicelib.sealing import Keyring, Sealer
     from chalicelib.tally import Tally
 
@@ -254,3 +257,35 @@ class Root:
 
         n = names(self.settings.stage)
         return {"secretsmanager": n.secret_prefix, "ssm": f"{n.parameter_path}certs/"}
+
+    def _sender(
+        self,
+        endpoints: EndpointCache,
+        publisher: Publisher,
+        *,
+        max_workers: int = 10,
+        observe: Callable[[str, float], None] | None = None,
+        health_memory_seconds: float = 0.0,
+    ) -> Sender:
+        """The sender with what every role gives it; a role passes its cache, its publisher and its knobs."""
+        from chalicelib.outbound.delivery import Sender
+
+        return Sender(
+            store=self.store,
+            blobs=self.blobs,
+            queue=self.deliveries_queue,
+            transport=self.transport,
+            endpoints=endpoints,
+            publisher=publisher,
+            clock=self.clock,
+            rand=self.rand,
+            disable_after=self.settings.disable_after_seconds,
+            lease_seconds=self.settings.delivery_lease_seconds,
+            retention_seconds=self.settings.retention_seconds,
+            count=self.count,
+            max_workers=max_workers,
+            observe=observe,
+            tally=self.tally(),
+            certificate_prefixes=self.certificate_prefixes,
+            health_memory_seconds=health_memory_seconds,
+        )

@@ -103,24 +103,10 @@ class WorkerRoot(Root):
     @cached_property
     def sender(self) -> Sender:
         """The deliveries queue's consumer: claim, sign, POST, record, retry."""
-        from chalicelib.outbound.delivery import Sender
-
-        return Sender(
-            store=self.store,
-            blobs=self.blobs,
-            queue=self.deliveries_queue,
-            transport=self.transport,
-            endpoints=self.endpoint_cache,
-            publisher=self.publisher,
-            clock=self.clock,
-            rand=self.rand,
-            disable_after=self.settings.disable_after_seconds,
-            lease_seconds=self.settings.delivery_lease_seconds,
-            retention_seconds=self.settings.retention_seconds,
-            count=self.count,
+        return self._sender(
+            self.endpoint_cache,
+            self.publisher,
             observe=self.metrics.observe,
-            tally=self.tally(),
-            certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=self.settings.endpoint_cache_seconds,
         )
 
