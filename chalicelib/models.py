@@ -313,6 +313,9 @@ class Attempt:
     # Its ending is recorded but not counted yet (a message with attempt shards): the transaction that
     # counts it removes the mark, so a retried task counts it exactly once (see the sender).
     count_due: bool = False
+    # The sender batch whose one result item records this attempt's outcome (``finish_batch``), named on
+    # the claim; "" for an attempt whose outcome is written on its own item.
+    batch: str = ""
 
     def public(self) -> dict[str, Any]:
         """The attempt as the API shows it."""

@@ -117,19 +117,48 @@ class Sender:
         self._count = count or (lambda *a, **k: None)
 
     def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
-        """Handle a batch concurrently (one slow endpoint holds back no other); the error of each, or None."""
+        """Handle a batch concurrently (one slow endpoint holds back no other); the error of each, or None.
 
-        def run(body: str) -> BaseException | None:
+        The batch's first-time successes are recorded together at its end, in one result item
+        (``_record_batch``), before the batch returns (and so before SQS deletes its tasks).
+        """
+        batch = _Batch(new_id("rb"))
+
+        def run(numbered: tuple[int, str]) -> BaseException | None:
+            batch.local.index = numbered[0]
             try:
-                self.handle(body)
+                self.handle(numbered[1], batch=batch)
             except Exception as exc:
                 return exc
             return None
 
+        errors: list[BaseException | None] = []
         try:
-            return list(self._pool.map(run, bodies))
+            errors = list(self._pool.map(run, enumerate(bodies)))
+            self._record_batch(batch, errors)
+            return errors
         finally:
             self._flush()
+
+    def _record_batch(self, batch: _Batch, errors: list[BaseException | None]) -> None:
+        """One write for the batch's recorded successes; if it fails, each on its own item, and a task
+        whose outcome could not be written at all fails (SQS gives it back: at least once)."""
+        if not batch.done:
+            return
+        try:
+            self._store.finish_batch(batch.id, [attempt for attempt, _ in batch.done])
+        except StorageError:
+            log.warning("could not write a batch's results: each on its own", extra={"batch": batch.id})
+            for attempt, index in batch.done:
+                try:
+                    self._store.finish_attempt(attempt)
+                except StorageError as exc:
+                    errors[index] = exc
+                    continue
+                self._ended("delivered")
+            return
+        for _ in batch.done:
+            self._ended("delivered")
 
     def _ended(self, outcome: Literal["delivered", "failed"]) -> None:
         if self._tally is not None:
@@ -139,8 +168,11 @@ class Sender:
         if self._tally is not None:
             self._tally.flush()
 
-    def handle(self, body: str) -> str:
-        """Process one task; returns what happened. Raises only to have SQS retry the task."""
+    def handle(self, body: str, batch: _Batch | None = None) -> str:
+        """Process one task; returns what happened. Raises only to have SQS retry the task.
+
+        ``batch``: the sender batch it is part of (``handle_many``), which records its success if it is
+        one that needs no more than its outcome written."""
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
@@ -189,12 +221,13 @@ class Sender:
             generation=generation,
             shards=message.attempt_shards,
             reopens=task.reopens,
+            batch=batch.id if batch is not None and not listen else "",
         )
         if not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
-        return self._attempt(task, message, endpoint, claim)
+        return self._attempt(task, message, endpoint, claim, batch)
 
     def _message(self, task: Task, now: float) -> Message:
         """The task's message: from the LRU of small immutable messages, else one consistent GetItem.
@@ -393,7 +426,9 @@ class Sender:
         """The attempt that ends its delivery ``status``, marked if its message's counters move."""
         return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
-    def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
+    def _attempt(
+        self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt, batch: _Batch | None
+    ) -> str:
         request = self._request(message, endpoint, claim.started_at)
         status: int | None = None
         error_class: str | None = None
@@ -426,6 +461,7 @@ class Sender:
             kept=kept,
             retry_after=retry_after,
             duration_ms=duration_ms,
+            batch=batch,
         )
 
     def _record(
@@ -441,8 +477,13 @@ class Sender:
         kept: str | None,
         retry_after: float | None,
         duration_ms: int,
+        batch: _Batch | None = None,
     ) -> str:
-        """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up."""
+        """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up.
+
+        A success that moves no delivery counters, in a sender batch whose claim names it, is recorded
+        with the batch's other successes at its end (one result item); every other outcome on its own.
+        """
         self._observe("AttemptLatency", duration_ms)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
@@ -477,7 +518,11 @@ class Sender:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
             if self._may_be_failing(endpoint, task):
                 self._write_health(endpoint.id, None)  # conditional on the stored item
-            self._finish(self._ending(base, "succeeded"), "delivered")
+            ended = self._ending(base, "succeeded")
+            if batch is not None and claim.batch == batch.id and not ended.count_due:
+                batch.add(ended)
+            else:
+                self._finish(ended, "delivered")
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -609,6 +654,20 @@ class Sender:
             endpoint.timeout,
             client_certificate=endpoint.client_certificate,
         )
+
+
+class _Batch:
+    """The successes of one sender batch, recorded together at its end (``Sender._record_batch``)."""
+
+    def __init__(self, batch_id: str) -> None:
+        self.id = batch_id
+        self.local = threading.local()  # the index of the task a pool thread handles
+        self.done: list[tuple[Attempt, int]] = []
+        self._lock = threading.Lock()
+
+    def add(self, attempt: Attempt) -> None:
+        with self._lock:
+            self.done.append((attempt, getattr(self.local, "index", -1)))
 
 
 def _log_attempt(attempt: Attempt, outcome: str, level: int = logging.DEBUG) -> None:
