@@ -230,12 +230,20 @@ class Sender:
         return self._attempt(task, message, endpoint, claim, batch)
 
     def _message(self, task: Task, now: float) -> Message:
-        """The task's message: from the LRU of small immutable messages, else one consistent GetItem.
+        """The task's message: the one it carries, or from the LRU of small immutable messages, else one
+        consistent GetItem.
 
         A stored message never changes but for a new storing of its id (another generation, which a
         task names) and its fan-out counters (the sender never reads them), so a hit is safe while it
         is live. A fan-out of 50,000 deliveries then reads its message once per sender container.
         """
+        carried = task.message()
+        if carried is not None and generation_of(carried) == task.generation:
+            # The router put the message it had just stored in the task (a first attempt of a small
+            # inline message): the same storing, so the same bytes a read would return.
+            if carried.expires_at <= now:
+                raise NotFoundError(f"no message {task.message_id!r}", code="message_not_found")
+            return carried
         hit = self._messages.get(task.message_id)
         if hit is not None and hit.expires_at > now and generation_of(hit) == task.generation:
             return hit

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -658,3 +659,37 @@ def test_a_batch_whose_result_write_fails_records_each_or_retries_the_task(world
     [error] = world.sender.handle_many(list(world.deliveries.sent))
     assert isinstance(error, StorageError)
     assert [a.status for a in world.s.store.list_attempts(more)] == ["in_flight"]
+
+
+def test_a_first_attempt_carries_its_small_message_so_the_sender_reads_no_item(world: World) -> None:
+    from dataclasses import replace as _replace
+
+    from chalicelib.outbound.tasks import CARRIED_BYTES
+
+    world.endpoint()
+    message_id = _publish(world)
+    world.route_all()
+    [body] = world.deliveries.sent
+    task = Task.decode(body)
+    stored = world.s.store.get_message(message_id)
+    # GIVEN the router's task: it carries the message it stored (its endpoint ids left out)
+    assert task.message() == _replace(stored, endpoints=())
+
+    def no_read(*_: Any) -> None:
+        raise AssertionError("the sender read the message item")
+
+    reads = world.s.store.get_message
+    world.s.store.get_message = no_read  # type: ignore[method-assign]
+    # WHEN the sender handles it THEN it is delivered without a read, the body byte for byte
+    assert world.run() == ["succeeded"]
+    assert world.receiver.requests[0].body == stored.body
+    # AND a retry's task (and any task written before tasks carried messages) reads the item as before
+    world.s.store.get_message = reads  # type: ignore[method-assign]
+    old = '{"v":1,"message_id":"%s","endpoint_id":"%s","attempt":2,"not_before":0,"generation":"%s"}'
+    assert Task.decode(old % (message_id, task.endpoint_id, task.generation)).message() is None
+    # AND a message past its retention is gone, carried or not
+    world.clock.advance(stored.expires_at - world.clock() + 1)
+    assert world.sender.handle(body) == "gone"
+    # AND a large message is not carried (the task stays small)
+    big = Task(message_id, "ep").carrying(_replace(stored, body=os.urandom(CARRIED_BYTES + 1)))
+    assert big.message() is None and len(big.encode()) < 300

@@ -51,6 +51,7 @@ from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
 from chalicelib.models import BodyRef, Message, MessageStatus, kept_attempt_shards
+from chalicelib.packing import pack_message, unpacked_fields
 from chalicelib.ports import MessageQuery, Page, decode_cursor
 
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
@@ -143,89 +144,6 @@ def _pack(body: bytes) -> bytes:
     return packed if len(packed) <= len(body) * 0.9 else body
 
 
-# The packed layout (``m`` or ``mz``): everything a message says but its keys, in one binary attribute,
-# ``{json of the fields}\0{body}``, deflated together (``mz``) when that makes it at least a tenth
-# smaller, else as it is (``m``). Headers, ids and the body share one deflate window (a provider's
-# delivery id is usually in a header, the source id in the path), the field names are one or two
-# letters, and the times are written once: a 1 KB webhook's item is then under 1 KB (one write unit
-# instead of two). The fields (an absent one decodes as the default):
-_PACKED_FIELDS = {
-    "s": "source_id",
-    "e": "event_type",
-    "t": "received_at",
-    "n": "size",
-    "h": "body_sha256",
-    "c": "content_type",
-    "M": "method",
-    "p": "path",
-    "q": "query",
-    "H": "headers",
-    "i": "source_ip",
-    "d": "delivery_id",
-    "k": "dedupe_key",
-    "T": "signed_timestamp",
-    "u": "dedupe_until",
-    "x": "expires_at",
-    "a": "application_id",
-    "v": "event_type_verified",
-    "V": "event_type_invalid",
-    "r": "body_ref",
-    "P": "payload",
-    "E": "endpoints",
-}
-_PACKED_DEFAULTS: dict[str, Any] = {
-    "event_type": None,
-    "method": "POST",
-    "query": "",
-    "headers": {},
-    "source_ip": None,
-    "delivery_id": None,
-    "dedupe_key": None,
-    "signed_timestamp": None,
-    "application_id": None,
-    "event_type_verified": None,
-    "event_type_invalid": False,
-    "body_ref": None,
-    "payload": None,
-    "endpoints": (),
-}
-
-
-def _packed_fields(message: Message) -> bytes:
-    fields: dict[str, Any] = {}
-    for short, name in _PACKED_FIELDS.items():
-        value = getattr(message, name)
-        if name == "path" and value == f"/in/{message.source_id}":
-            continue  # the usual path, rebuilt from the source id
-        if name in _PACKED_DEFAULTS and value == _PACKED_DEFAULTS[name]:
-            continue
-        if name == "body_ref":
-            value = {"bucket": value.bucket, "key": value.key, "sha256": value.sha256, "size": value.size}
-        elif name == "endpoints":
-            value = list(value)
-        fields[short] = value
-    fields["b"] = message.body is not None
-    return json.dumps(fields, separators=(",", ":")).encode()
-
-
-def _unpacked(item: Item) -> dict[str, Any]:
-    """The fields of a packed item, by ``Message`` field name (with ``body``)."""
-    raw = bytes(item["mz"]["B"]) if "mz" in item else bytes(item["m"]["B"])
-    if "mz" in item:
-        raw = zlib.decompress(raw)
-    head, _, body = raw.partition(b"\0")
-    fields = json.loads(head)
-    out: dict[str, Any] = {name: fields[short] for short, name in _PACKED_FIELDS.items() if short in fields}
-    for name, default in _PACKED_DEFAULTS.items():
-        out.setdefault(name, dict(default) if isinstance(default, dict) else default)
-    out.setdefault("path", f"/in/{out['source_id']}")
-    if out.get("body_ref") is not None:
-        out["body_ref"] = BodyRef(**out["body_ref"])
-    out["endpoints"] = tuple(out.get("endpoints", ()))
-    out["body"] = body if fields.get("b") else None
-    return out
-
-
 def message_to_item(message: Message) -> Item:
     """Encode a message (with its inline body or its S3 claim check) in the packed layout."""
     sort_key = message_sort_key(message)
@@ -242,12 +160,8 @@ def message_to_item(message: Message) -> Item:
     if message.application_id is not None:
         item["gsi3pk"] = s(sharded(application_messages(message.application_id), message.id))
         item["gsi3sk"] = s(sort_key)
-    raw = _packed_fields(message) + b"\0" + (message.body or b"")
-    packed = zlib.compress(raw, 6)
-    if len(packed) <= len(raw) * 0.9:
-        item["mz"] = {"B": packed}
-    else:
-        item["m"] = {"B": raw}
+    data, deflated = pack_message(message)
+    item["mz" if deflated else "m"] = {"B": data}
     # Written by the fan-out as its pages are counted (ADD), so not packed:
     if message.fanout_pages:
         item["fanout_pages"] = n(message.fanout_pages)
@@ -331,7 +245,7 @@ def item_to_message(item: Item) -> Message:
             id=item["pk"]["S"].removeprefix("MSG#"),
             status="stored",
             receipt_id=item["receipt_id"]["S"],
-            **_unpacked(item),
+            **unpacked_fields(bytes((item.get("mz") or item["m"])["B"]), deflated="mz" in item),
             **counted,
         )
     ref_raw = _opt_s(item, "body_ref")
