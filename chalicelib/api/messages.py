@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from chalicelib.commands import Publish, Resend, SearchMessages
+    from chalicelib.messages import DeliveryState, ListedMessage, MessageDetail
 
 routes = Resource(__name__)
 
@@ -20,7 +21,7 @@ routes = Resource(__name__)
 def list_messages() -> Response:
     """Search messages, newest first, each with its delivery summary (filters: see the OpenAPI document)."""
     page = container().messages.listing(parse_search(routes.query()), routes.scope(), routes.page_request())
-    return listing(page, lambda item: item)
+    return listing(page, listed)
 
 
 @routes.operation("/v1/messages", ["POST"], access="operator")
@@ -34,7 +35,7 @@ def publish_message() -> Response:
 @routes.operation("/v1/messages/{message_id}", ["GET"], access="read")
 def get_message(message_id: str) -> Response:
     """One message, with the state of its delivery to each endpoint."""
-    return json_reply(container().messages.get(message_id, routes.scope(), routes.page_request()))
+    return json_reply(detail(container().messages.get(message_id, routes.scope(), routes.page_request())))
 
 
 @routes.operation("/v1/messages/{message_id}/resend", ["POST"], access="write", limit="resending")
@@ -65,6 +66,42 @@ def get_message_body(message_id: str) -> Response:
             "Hookway-Body-Sha256": message.body_sha256,
         },
     )
+
+
+# ------------------------------------------------------------------------------------------------ shape
+
+
+def listed(found: ListedMessage) -> dict[str, Any]:
+    """A message of a search page: the message and its ``delivery_summary``."""
+    return {**found.message.public(), "delivery_summary": found.summary}
+
+
+def detail(found: MessageDetail) -> dict[str, Any]:
+    """One message with ``delivery_summary``, ``deliveries`` (a page of them for a fanned-out message,
+    ``deliveries_cursor`` leading on) and ``deliveries_total``; a fanned-out one adds ``fanout``."""
+    shown = {
+        **found.message.public(),
+        "delivery_summary": found.summary,
+        "deliveries": [delivery(state) for state in found.deliveries],
+        "deliveries_total": found.total,
+        "deliveries_cursor": found.cursor,
+    }
+    if found.fanout is not None:
+        shown["fanout"] = {"pages": found.fanout.pages, "written": found.fanout.written}
+    return shown
+
+
+def delivery(state: DeliveryState) -> dict[str, Any]:
+    """One delivery's state: its status, attempts so far, and the latest attempt's outcome."""
+    return {
+        "endpoint_id": state.endpoint_id,
+        "status": state.status,
+        "attempts": state.attempts,
+        "last_attempt_at": state.last_attempt_at,
+        "last_response_status": state.last_response_status,
+        "last_error_class": state.last_error_class,
+        "next_attempt_at": state.next_attempt_at,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ parse

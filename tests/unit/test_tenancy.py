@@ -178,7 +178,7 @@ def test_deleting_an_application_ends_its_queued_deliveries_skipped(world: World
     # THEN its endpoints are gone and the queued delivery ends skipped, visibly
     assert world.run() == ["skipped"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
-    assert state["endpoint_id"] == endpoint_id and state["status"] == "skipped"
+    assert state.endpoint_id == endpoint_id and state.status == "skipped"
     with pytest.raises(NotFoundError):
         world.endpoints.get(endpoint_id, OPERATOR)
     assert world.receiver.requests == []
@@ -284,7 +284,7 @@ def test_a_token_sees_only_its_applications_things(world: World) -> None:
     scope = Scope(application_id=a)
     # THEN A's token reads A's, and B's answer exactly as if they did not exist
     assert world.endpoints.get(ep_a, scope).id == ep_a
-    assert world.api.messages.get(msg_a, scope)["id"] == msg_a
+    assert world.api.messages.get(msg_a, scope).message.id == msg_a
     with pytest.raises(NotFoundError) as err:
         world.endpoints.get(ep_b, scope)
     assert err.value.code == "endpoint_not_found"
@@ -347,7 +347,7 @@ def test_an_issued_id_not_yet_stored_says_so(world: World) -> None:
     other = make_services(id_key="another-table")
     assert not other.api.ids.issued(message_id)
     world.route_all()
-    assert world.api.messages.get(message_id, OPERATOR)["id"] == message_id
+    assert world.api.messages.get(message_id, OPERATOR).message.id == message_id
 
 
 # ---------------------------------------------------------------------------------- event types
