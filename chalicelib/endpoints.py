@@ -13,7 +13,7 @@ from chalicelib.ids import new_id
 from chalicelib.jobs import StepResult
 from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, signing_mode
 from chalicelib.outbound import egress
-from chalicelib.outbound.client_certs import parse_reference, public_reference
+from chalicelib.outbound.client_certs import check_reference
 from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
 from chalicelib.ports import (
     ApplicationResolver,
@@ -112,39 +112,6 @@ def public_key_of(secret: str) -> str | None:
     import base64
 
     return "whpk_" + base64.b64encode(base64.b64decode(secret.removeprefix("whsk_"))[32:]).decode()
-
-
-def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
-    """An endpoint as the API shows it: never a secret value, never the receiver's credentials."""
-    auth = None
-    if endpoint.auth is not None:
-        auth = {"type": endpoint.auth["type"]}
-        if endpoint.auth["type"] == "basic":
-            auth["username"] = endpoint.auth["username"]
-    return {
-        "id": endpoint.id,
-        "application_id": endpoint.application_id,
-        "url": endpoint.url,
-        "description": endpoint.description,
-        "filter": {
-            "sources": list(endpoint.filter_sources),
-            "event_types": list(endpoint.filter_event_types),
-        },
-        "signing": endpoint.signing,
-        "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
-        "auth": auth,
-        "timeout": endpoint.timeout,
-        "retry_schedule": list(endpoint.retry_schedule) if endpoint.retry_schedule else None,
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "failing_since": endpoint.failing_since,
-        "client_certificate": public_reference(endpoint.client_certificate),
-        "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
-        "created_at": endpoint.created_at,
-        "updated_at": endpoint.updated_at,
-        "kind": endpoint.kind,
-        "expires_at": endpoint.expires_at,
-    }
 
 
 @dataclass(frozen=True)
@@ -279,8 +246,11 @@ class EndpointService:
             out["retry_schedule"] = schedule
         if fields.client_certificate is not UNSET:
             try:
-                out["client_certificate"] = parse_reference(
-                    fields.client_certificate, self._certificate_prefixes, owner
+                reference = fields.client_certificate
+                out["client_certificate"] = (
+                    None
+                    if reference is None
+                    else check_reference(reference, self._certificate_prefixes, owner)
                 )
             except ValueError as exc:
                 raise ValidationError(str(exc), field="client_certificate") from None

@@ -178,11 +178,25 @@ def _metadata(value: Any) -> dict[str, str]:
 
 
 def _branding(value: Any) -> Branding:
+    """``{"name"?, "logo_url"?, "accent"?}``: null (or an empty string) for a field leaves it unset; null
+    for the whole object clears it. Each value is checked as the deployment's defaults are."""
     from chalicelib import branding as brand
     from chalicelib.errors import ValidationError
 
     try:
-        return brand.parse(value)
+        if value is None:
+            return brand.Branding()
+        if not isinstance(value, dict):
+            raise brand.BrandingError('branding is {"name"?, "logo_url"?, "accent"?}', "branding")
+        unknown = sorted(set(value) - {"name", "logo_url", "accent"})
+        if unknown:
+            raise brand.BrandingError(f"branding has no field {unknown[0]!r}", unknown[0])
+        given = {k: v for k, v in value.items() if v not in (None, "")}
+        return brand.Branding(
+            name=brand.check_name(given["name"]) if "name" in given else None,
+            logo_url=brand.check_logo_url(given["logo_url"]) if "logo_url" in given else None,
+            accent=brand.check_accent(given["accent"]) if "accent" in given else None,
+        )
     except brand.BrandingError as exc:
         field = "branding" if exc.field == "branding" else f"branding.{exc.field}"
         raise ValidationError(str(exc), field=field, code="invalid_branding") from None

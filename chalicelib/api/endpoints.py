@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         SendTest,
     )
     from chalicelib.endpoints import EndpointHealth, SecretShown
+    from chalicelib.models import Endpoint
 
 routes = Resource(__name__)
 
@@ -27,8 +28,6 @@ routes = Resource(__name__)
 @routes.operation("/v1/endpoints", ["POST"], access="write")
 def create_endpoint() -> Response:
     """Create an endpoint; its signing secret (or ed25519 public key) is shown here and on /secret only."""
-    from chalicelib.endpoints import public_endpoint
-
     command = parse_create(routes.json_body())
     endpoint, secret, public_key = container().endpoints.create(command, routes.scope())
     shown = {"public_key": public_key} if public_key else {"secret": secret}
@@ -38,8 +37,6 @@ def create_endpoint() -> Response:
 @routes.operation("/v1/endpoints", ["GET"], access="read")
 def list_endpoints() -> Response:
     """List one owner's endpoints (``?application=``; a token: its own; else the operator's)."""
-    from chalicelib.endpoints import public_endpoint
-
     application = routes.query().get("application")
     page = container().endpoints.list(application, routes.scope(), routes.page_request())
     return listing(page, public_endpoint)
@@ -48,16 +45,12 @@ def list_endpoints() -> Response:
 @routes.operation("/v1/endpoints/{endpoint_id}", ["GET"], access="read")
 def get_endpoint(endpoint_id: str) -> Response:
     """One endpoint."""
-    from chalicelib.endpoints import public_endpoint
-
     return json_reply(public_endpoint(container().endpoints.get(endpoint_id, routes.scope())))
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}", ["PATCH", "PUT"], access="write")
 def update_endpoint(endpoint_id: str) -> Response:
     """Change an endpoint's fields."""
-    from chalicelib.endpoints import public_endpoint
-
     updated = container().endpoints.update(endpoint_id, parse_update(routes.json_body()), routes.scope())
     return json_reply(public_endpoint(updated))
 
@@ -72,16 +65,12 @@ def delete_endpoint(endpoint_id: str) -> Response:
 @routes.operation("/v1/endpoints/{endpoint_id}/enable", ["POST"], access="write")
 def enable_endpoint(endpoint_id: str) -> Response:
     """Enable an endpoint (clears its failure clock)."""
-    from chalicelib.endpoints import public_endpoint
-
     return json_reply(public_endpoint(container().endpoints.set_enabled(endpoint_id, True, routes.scope())))
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}/disable", ["POST"], access="write")
 def disable_endpoint(endpoint_id: str) -> Response:
     """Disable an endpoint: its deliveries end as skipped until it is enabled again."""
-    from chalicelib.endpoints import public_endpoint
-
     return json_reply(public_endpoint(container().endpoints.set_enabled(endpoint_id, False, routes.scope())))
 
 
@@ -139,6 +128,43 @@ def send_test_event(endpoint_id: str) -> Response:
 
 
 # ------------------------------------------------------------------------------------------------ shape
+
+
+def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as the API shows it: never a secret value, never the receiver's credentials."""
+    auth = None
+    if endpoint.auth is not None:
+        auth = {"type": endpoint.auth["type"]}
+        if endpoint.auth["type"] == "basic":
+            auth["username"] = endpoint.auth["username"]
+    certificate = None
+    if endpoint.client_certificate is not None:
+        source, _, name = endpoint.client_certificate.partition(":")
+        certificate = {"source": source, "name": name}
+    return {
+        "id": endpoint.id,
+        "application_id": endpoint.application_id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "filter": {
+            "sources": list(endpoint.filter_sources),
+            "event_types": list(endpoint.filter_event_types),
+        },
+        "signing": endpoint.signing,
+        "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
+        "auth": auth,
+        "timeout": endpoint.timeout,
+        "retry_schedule": list(endpoint.retry_schedule) if endpoint.retry_schedule else None,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": endpoint.failing_since,
+        "client_certificate": certificate,
+        "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+        "kind": endpoint.kind,
+        "expires_at": endpoint.expires_at,
+    }
 
 
 def shown_secret(secret: SecretShown) -> dict[str, Any]:
@@ -313,12 +339,32 @@ def parse_fields(doc: dict[str, Any]) -> EndpointFields:
             except ValueError as exc:
                 raise ValidationError(str(exc), field="retry_schedule") from None
     if "client_certificate" in doc:
-        given["client_certificate"] = doc["client_certificate"]
+        given["client_certificate"] = parse_certificate(doc["client_certificate"])
     if "enabled" in doc:
         if not isinstance(doc["enabled"], bool):
             raise ValidationError("enabled must be true or false", field="enabled")
         given["enabled"] = doc["enabled"]
     return EndpointFields(**given)
+
+
+def parse_certificate(value: Any) -> str | None:
+    """``{"source": "secretsmanager" or "ssm", "name"}`` as a reference ``source:name`` (null: None); the
+    service checks the name against the caller's own (``client_certs.check_reference``)."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.outbound.client_certs import NAME, SOURCES
+
+    if value is None:
+        return None
+    problem = None
+    if not isinstance(value, dict) or set(value) != {"source", "name"}:
+        problem = 'client_certificate is {"source": "secretsmanager" or "ssm", "name": ...} or null'
+    elif value["source"] not in SOURCES:
+        problem = "client_certificate.source is secretsmanager or ssm"
+    elif not isinstance(value["name"], str) or not NAME.fullmatch(value["name"]):
+        problem = "client_certificate.name is 1 to 512 of A-Z a-z 0-9 / _ + = . @ -"
+    if problem is not None:
+        raise ValidationError(problem, field="client_certificate")
+    return f"{value['source']}:{value['name']}"
 
 
 def _strings(

@@ -20,8 +20,7 @@ routes = Resource(__name__)
 @routes.operation("/v1/listen-sessions", ["POST"], access="write")
 def open_listen_session() -> Response:
     """Open a listen session (a temporary endpoint whose deliveries the CLI pulls); 201 with its secret."""
-    from chalicelib.api.endpoints import parse_open_session
-    from chalicelib.endpoints import public_endpoint
+    from chalicelib.api.endpoints import parse_open_session, public_endpoint
 
     command = parse_open_session(routes.json_body())
     endpoint, secret = container().endpoints.open_session(command, routes.scope())

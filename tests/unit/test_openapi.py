@@ -32,13 +32,13 @@ from chalicelib.api.applications import parse_mint
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
-from chalicelib.api.endpoints import shown_secret
+from chalicelib.api.endpoints import public_endpoint, shown_secret
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
 from chalicelib.api.messages import parse_publish
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.api.sources import parse_update as parse_update_source
-from chalicelib.endpoints import public_endpoint
+from chalicelib.api.sources import public_source
 from chalicelib.errors import (
     ConflictError,
     ForbiddenError,
@@ -60,7 +60,6 @@ from chalicelib.models import (
 from chalicelib.outbound.signing import MODES
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
-from chalicelib.sources import public_source
 from chalicelib.verification import REGISTRY, scheme_names
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
 
