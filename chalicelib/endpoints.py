@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.commands import UNSET, CreateEndpoint, EndpointFields, OpenSession, RotateSecret
+from chalicelib.commands import UNSET, CreateEndpoint, EndpointFields, RotateSecret
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.jobs import StepResult
@@ -148,7 +148,6 @@ class EndpointHealth:
     last_error: FailedAttempt | None
 
 
-DEFAULT_SESSION_SECONDS = 3600
 HEALTH_WINDOW = 50  # the most recent attempts an endpoint's health is judged on
 RESPONSE_EXCERPT = 200
 
@@ -264,47 +263,35 @@ class EndpointService:
         signing = command.signing
         now = self._clock()
         secret, public_key = _new_signing_secret(signing, command.secret, now)
-        fields = self._apply(command.fields, owner, scope)
-        self._check_quota(owner, scope)
         endpoint = Endpoint(
             id=new_id("ep"),
+            url="",
             created_at=now,
             updated_at=now,
             secrets=(secret,),
             signing=_mode(signing),
             application_id=owner,
-            **fields,
         )
-        self._store.put_endpoint(endpoint)
-        self._changes.endpoints_changed()
+        endpoint = self._admit(endpoint, command.fields, scope)
         return endpoint, secret.value if public_key is None else "", public_key
 
-    def open_session(self, command: OpenSession, scope: Scope) -> tuple[Endpoint, str]:
-        """A listen session: a temporary endpoint of kind ``listen`` whose deliveries wait to be pulled.
+    def add(
+        self, endpoint: Endpoint, application: str | None, fields: EndpointFields, scope: Scope
+    ) -> Endpoint:
+        """Store a new endpoint made elsewhere (a listen session's), with the fields given, under the same
+        rules as ``create``: the caller's application (or the one the operator names), the fields'
+        checks, a portal token's quota."""
+        owner = self._owner(application, scope)
+        return self._admit(endpoint.with_changes(application_id=owner), fields, scope)
 
-        Returns the endpoint and its Standard Webhooks secret (for the local receiver to verify).
-        """
-        expires_in = command.expires_in
-        owner = self._owner(command.application, scope)
-        now = self._clock()
-        secret, _ = _new_signing_secret("standard", None, now)
-        fields = self._apply(command.fields, owner, scope)
-        self._check_quota(owner, scope)
-        endpoint_id = new_id("ep")
-        endpoint = Endpoint(
-            id=endpoint_id,
-            url=f"listen:{endpoint_id}",
-            created_at=now,
-            updated_at=now,
-            secrets=(secret,),
-            application_id=owner,
-            kind="listen",
-            expires_at=now + expires_in,
-            **fields,
-        )
+    def _admit(self, endpoint: Endpoint, fields: EndpointFields, scope: Scope) -> Endpoint:
+        """The new endpoint with ``fields`` applied for its owner, stored if within the quota."""
+        changes = self._apply(fields, endpoint.application_id, scope)
+        self._check_quota(endpoint.application_id, scope)
+        endpoint = endpoint.with_changes(**changes)
         self._store.put_endpoint(endpoint)
         self._changes.endpoints_changed()
-        return endpoint, secret.value
+        return endpoint
 
     def _check_quota(self, owner: str | None, scope: Scope) -> None:
         """Refuse (409) a portal token's new endpoint once its application holds the maximum.

@@ -21,7 +21,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from chalicelib.errors import BadRequestError
 from chalicelib.models import (
@@ -39,6 +39,9 @@ from chalicelib.models import (
     Source,
 )
 from chalicelib.scope import Scope
+
+if TYPE_CHECKING:
+    from chalicelib.commands import EndpointFields
 
 T = TypeVar("T")
 MAX_CURSOR_CHARS = 2048
@@ -585,6 +588,19 @@ class EndpointLookup(Protocol):
 
     def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
         """The endpoint, or NotFoundError."""
+
+
+class NewEndpoints(Protocol):
+    """Adding an endpoint made elsewhere (a listen session's) under the endpoint rules (``EndpointService``)."""
+
+    def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
+        """The endpoint, or NotFoundError (another tenant's included)."""
+
+    def add(
+        self, endpoint: Endpoint, application: str | None, fields: EndpointFields, scope: Scope
+    ) -> Endpoint:
+        """Store it with ``fields`` applied for the caller's application (or the one the operator names);
+        the fields' checks and a portal token's quota as for any new endpoint."""
 
 
 class MessageLookup(Protocol):

@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from chalicelib.commands import (
         CreateEndpoint,
         EndpointFields,
-        OpenSession,
         Recover,
         Replay,
         RotateSecret,
@@ -256,24 +255,6 @@ def parse_update(doc: Any) -> EndpointFields:
     if "application" in body:
         raise ValidationError("an endpoint's application is fixed when it is created", field="application")
     return parse_fields(body)
-
-
-def parse_open_session(doc: Any) -> OpenSession:
-    """``{"application"?, "filter"?, "description"?, "expires_in"?}`` (seconds, 60 to 86400)."""
-    from chalicelib.commands import OpenSession
-    from chalicelib.endpoints import DEFAULT_SESSION_SECONDS
-    from chalicelib.errors import ValidationError
-
-    body = _object(doc)
-    unknown = sorted(set(body) - {"application", "filter", "description", "expires_in"})
-    if unknown:
-        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
-    expires_in = body.get("expires_in", DEFAULT_SESSION_SECONDS)
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 60 <= expires_in <= 86400:
-        raise ValidationError("expires_in must be 60 to 86400 seconds", field="expires_in")
-    application = _application(body)
-    fields = parse_fields({k: v for k, v in body.items() if k in ("filter", "description")})
-    return OpenSession(fields, expires_in, application)
 
 
 def parse_rotate(doc: Any) -> RotateSecret:

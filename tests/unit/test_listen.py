@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from chalicelib.api.endpoints import parse_open_session
-from chalicelib.api.listen import parse_pull, parse_report, pulled, reported
+from chalicelib.api.listen import parse_open_session, parse_pull, parse_report, pulled, reported
 from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
 from chalicelib.messages import DeliveryState, delivery_states
 from chalicelib.models import Endpoint
@@ -49,7 +48,7 @@ def listen(world: World) -> ListenService:
 
 
 def session(world: World, expires_in: int = 600, **doc: object) -> tuple[Endpoint, str]:
-    return world.endpoints.open_session(
+    return listen(world).open(
         parse_open_session({"expires_in": expires_in, "filter": {"event_types": ["order.*"]}, **doc}),
         OPERATOR,
     )
@@ -212,7 +211,7 @@ def test_routing_skips_a_session_that_has_ended(world: World) -> None:
 )
 def test_bad_session_requests_are_400(world: World, doc: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        world.endpoints.open_session(parse_open_session(doc), OPERATOR)
+        listen(world).open(parse_open_session(doc), OPERATOR)
 
 
 @pytest.mark.parametrize(

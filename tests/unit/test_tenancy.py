@@ -16,10 +16,10 @@ from chalicelib.api.applications import parse_create as parse_create_application
 from chalicelib.api.applications import parse_mint
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
-from chalicelib.api.endpoints import parse_open_session
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
+from chalicelib.api.listen import parse_open_session
 from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.errors import (
@@ -485,6 +485,7 @@ def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_e
 
 def test_a_portal_token_creates_at_most_the_stages_endpoints_per_application(services: Services) -> None:
     from chalicelib.endpoints import EndpointService
+    from chalicelib.outbound.listen import ListenService
 
     # GIVEN an application, its token, and a cap of 3 endpoints per application
     world = World(services, Receiver())
@@ -507,7 +508,13 @@ def test_a_portal_token_creates_at_most_the_stages_endpoints_per_application(ser
         capped.create(parse_create_endpoint(url), token)
     assert err.value.code == "endpoint_quota_exceeded" and err.value.status == 409
     with pytest.raises(ConflictError):
-        capped.open_session(parse_open_session({}), token)
+        ListenService(
+            store=world.s.store,
+            endpoints=capped,
+            sender=world.sender,
+            clock=world.clock,
+            sleep=world.clock.advance,
+        ).open(parse_open_session({}), token)
     # ... while the operator's own calls are not capped
     capped.create(parse_create_endpoint({**url, "application": app}), OPERATOR)
     assert len(world.s.store.endpoints_of(app)) == 4
