@@ -46,10 +46,6 @@ class Branding:
             accent=self.accent if self.accent is not None else defaults.accent,
         )
 
-    def public(self) -> dict[str, str | None]:
-        """As the API shows it."""
-        return {"name": self.name, "logo_url": self.logo_url, "accent": self.accent}
-
     @property
     def empty(self) -> bool:
         """Nothing set."""

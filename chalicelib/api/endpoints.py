@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Response
 
 from chalicelib.api.jobs import started
+from chalicelib.api.messages import public_attempt
 from chalicelib.api.resource import Resource, container, json_reply, listing, no_content
+from chalicelib.api.sources import public_secret
 
 if TYPE_CHECKING:
     from chalicelib.commands import (
@@ -109,7 +111,7 @@ def replay_to_endpoint(endpoint_id: str) -> Response:
 def list_endpoint_attempts(endpoint_id: str) -> Response:
     """Attempts to an endpoint, newest first."""
     page = container().endpoints.attempts(endpoint_id, routes.scope(), routes.page_request())
-    return listing(page, lambda attempt: attempt.public())
+    return listing(page, public_attempt)
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}/health", ["GET"], access="read")
@@ -158,7 +160,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "disabled_reason": endpoint.disabled_reason,
         "failing_since": endpoint.failing_since,
         "client_certificate": certificate,
-        "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
+        "secrets": [public_secret(s) | {"hint": "…"} for s in endpoint.secrets],
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
         "kind": endpoint.kind,

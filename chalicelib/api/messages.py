@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from chalicelib.commands import Publish, Resend, SearchMessages
     from chalicelib.messages import DeliveryState, ListedMessage, MessageDetail
+    from chalicelib.models import Attempt, Message
 
 routes = Resource(__name__)
 
@@ -49,7 +50,7 @@ def resend_message(message_id: str) -> Response:
 def list_message_attempts(message_id: str) -> Response:
     """Every attempt to deliver a message, newest first."""
     page = container().messages.attempts(message_id, routes.scope(), routes.page_request())
-    return listing(page, lambda attempt: attempt.public())
+    return listing(page, public_attempt)
 
 
 @routes.operation("/v1/messages/{message_id}/body", ["GET"], access="read")
@@ -71,16 +72,61 @@ def get_message_body(message_id: str) -> Response:
 # ------------------------------------------------------------------------------------------------ shape
 
 
+def public_message(message: Message) -> dict[str, Any]:
+    """The message as the API shows it (no body; ``/body`` serves the bytes)."""
+    return {
+        "id": message.id,
+        "application_id": message.application_id,
+        "source_id": message.source_id,
+        "event_type": message.event_type,
+        "event_type_verified": message.event_type_verified,
+        "event_type_invalid": message.event_type_invalid,
+        "status": message.status,
+        "received_at": message.received_at,
+        "size": message.size,
+        "body_sha256": message.body_sha256,
+        "content_type": message.content_type,
+        "method": message.method,
+        "query": message.query,
+        "headers": message.headers,
+        "source_ip": message.source_ip,
+        "delivery_id": message.delivery_id,
+        "dedupe_key": message.dedupe_key,
+        "signed_timestamp": message.signed_timestamp,
+        "stored_in": "s3" if message.body_ref else "inline",
+        "expires_at": message.expires_at,
+    }
+
+
+def public_attempt(attempt: Attempt) -> dict[str, Any]:
+    """The attempt as the API shows it."""
+    return {
+        "message_id": attempt.message_id,
+        "generation": attempt.generation,
+        "endpoint_id": attempt.endpoint_id,
+        "attempt": attempt.number,
+        "status": attempt.status,
+        "delivery_status": attempt.delivery_status,
+        "started_at": attempt.started_at,
+        "duration_ms": attempt.duration_ms,
+        "response_status": attempt.response_status,
+        "error_class": attempt.error_class,
+        "error": attempt.error,
+        "response_body": attempt.response_body,
+        "next_attempt_at": attempt.next_attempt_at,
+    }
+
+
 def listed(found: ListedMessage) -> dict[str, Any]:
     """A message of a search page: the message and its ``delivery_summary``."""
-    return {**found.message.public(), "delivery_summary": found.summary}
+    return {**public_message(found.message), "delivery_summary": found.summary}
 
 
 def detail(found: MessageDetail) -> dict[str, Any]:
     """One message with ``delivery_summary``, ``deliveries`` (a page of them for a fanned-out message,
     ``deliveries_cursor`` leading on) and ``deliveries_total``; a fanned-out one adds ``fanout``."""
     shown = {
-        **found.message.public(),
+        **public_message(found.message),
         "delivery_summary": found.summary,
         "deliveries": [delivery(state) for state in found.deliveries],
         "deliveries_total": found.total,

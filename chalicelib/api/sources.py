@@ -13,7 +13,7 @@ from chalicelib.api.resource import Resource, container, json_reply, listing, no
 if TYPE_CHECKING:
     from chalicelib.commands import AddSourceSecret, SourceChanges, Unset, VerificationSpec
     from chalicelib.errors import ValidationError
-    from chalicelib.models import Source
+    from chalicelib.models import Rejection, Secret, Source
     from chalicelib.sources import Rejections
 
 routes = Resource(__name__)
@@ -60,8 +60,8 @@ def add_source_secret(source_id: str) -> Response:
     return json_reply(
         {
             "source_id": source.id,
-            "secret": secret.public(),
-            "secrets": [s.public() for s in source.verification.secrets],
+            "secret": public_secret(secret),
+            "secrets": [public_secret(s) for s in source.verification.secrets],
         },
         201,
     )
@@ -85,6 +85,31 @@ def list_rejections(source_id: str) -> Response:
 REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
 
 
+def public_secret(secret: Secret) -> dict[str, Any]:
+    """What the API shows of a secret: never its value, only a short hint."""
+    return {
+        "id": secret.id,
+        "created_at": secret.created_at,
+        "expires_at": secret.expires_at,
+        "hint": ("…" + secret.value[-4:]) if len(secret.value) >= 12 else "…",
+    }
+
+
+def public_rejection(rejection: Rejection) -> dict[str, Any]:
+    """The rejection as the API shows it."""
+    return {
+        "header_names": list(rejection.header_names),
+        "at": rejection.at,
+        "code": rejection.code,
+        "message": rejection.message,
+        "source_ip": rejection.source_ip,
+        "method": rejection.method,
+        "content_type": rejection.content_type,
+        "size": rejection.size,
+        "user_agent": rejection.user_agent,
+    }
+
+
 def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
     """A source as the API shows it: secret values and secret-like options never appear."""
     v = source.verification
@@ -102,7 +127,7 @@ def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
             "scheme": v.scheme,
             "tolerance": v.tolerance,
             "options": options,
-            "secrets": [s.public() for s in v.secrets],
+            "secrets": [public_secret(s) for s in v.secrets],
         },
         "ip_allowlist": list(source.ip_allowlist),
         "basic_auth": [c.split(":", 1)[0] + ":***" for c in source.basic_auth],
@@ -121,7 +146,7 @@ def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
 
 def rejections_of(found: Rejections) -> dict[str, Any]:
     """``{"data": [recent rejections], "counts": {reason: n}}``."""
-    return {"data": [r.public() for r in found.recent], "counts": found.counts}
+    return {"data": [public_rejection(r) for r in found.recent], "counts": found.counts}
 
 
 # ------------------------------------------------------------------------------------------------ parse

@@ -13,7 +13,7 @@ import pytest
 
 from chalicelib.api import access
 from chalicelib.api.applications import parse_create as parse_create_application
-from chalicelib.api.applications import parse_mint
+from chalicelib.api.applications import parse_mint, public_application
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
@@ -82,7 +82,7 @@ def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
     )
     # THEN both names find it, and the public shape carries what was given
     assert apps.get("acme-42", OPERATOR) == apps.get(created.id, OPERATOR) == created
-    assert created.public()["metadata"] == {"plan": "pro"} and created.id.startswith("app_")
+    assert public_application(created)["metadata"] == {"plan": "pro"} and created.id.startswith("app_")
 
 
 def test_a_uid_belongs_to_one_application(world: World) -> None:
