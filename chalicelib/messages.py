@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from chalicelib.commands import SearchMessages
-from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.errors import NotFoundError
 from chalicelib.ids import MessageIds
 from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
@@ -23,8 +23,9 @@ from chalicelib.ports import (
     MessageQuery,
     Page,
     PageRequest,
-    decode_cursor,
-    encode_cursor,
+    offsets,
+    offsets_cursor,
+    page_of,
 )
 from chalicelib.scope import Scope
 
@@ -188,12 +189,7 @@ class MessageService:
 
     def _delivery_page(self, message: Message, page: PageRequest) -> tuple[list[DeliveryState], str | None]:
         """``page.limit`` deliveries of a fanned-out message from a cursor ``[page number, offset]``."""
-        position = decode_cursor(page.cursor, 2)
-        number, offset = 0, 0
-        if position is not None:
-            if not all(p.isdigit() and len(p) <= 6 for p in position):
-                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-            number, offset = int(position[0]), int(position[1])
+        number, offset = offsets(page.cursor, 2) or (0, 0)
         generation = generation_of(message)
         ids: list[str] = []
         while len(ids) < page.limit and number < message.fanout_pages:
@@ -216,7 +212,7 @@ class MessageService:
             )
         states = [_state_of(e, a) for e, a in zip(ids, latest, strict=True)]
         more = number < message.fanout_pages
-        return states, encode_cursor([str(number), str(offset)]) if more else None
+        return states, offsets_cursor([number, offset]) if more else None
 
     def _fanned_summary(self, message: Message) -> dict[str, int] | None:
         """Every delivery of a message with attempt shards, by status, from its counters (one read of at
@@ -338,13 +334,4 @@ class MessageService:
             return self._store.message_attempts(
                 message_id, limit=page.limit, cursor=page.cursor, shards=message.attempt_shards
             )
-        attempts = self._store.list_attempts(message_id, shards=message.attempt_shards)
-        position = decode_cursor(page.cursor, 1)
-        start = 0
-        if position is not None:
-            if not position[0].isdigit() or int(position[0]) > len(attempts):
-                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-            start = int(position[0])
-        chunk = attempts[start : start + page.limit]
-        end = start + len(chunk)
-        return Page(chunk, encode_cursor([str(end)]) if end < len(attempts) else None)
+        return page_of(self._store.list_attempts(message_id, shards=message.attempt_shards), page)

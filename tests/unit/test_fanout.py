@@ -14,11 +14,11 @@ from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.aws.dynamodb import attempts as attempt_items
 from chalicelib.aws.dynamodb import fanout as fanout_items
 from chalicelib.aws.dynamodb import messages as message_items
-from chalicelib.errors import ValidationError
+from chalicelib.errors import BadRequestError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import INLINE_ENDPOINTS, Endpoint
 from chalicelib.outbound.tasks import CHUNK_PREFIX, Task
-from chalicelib.ports import PageRequest
+from chalicelib.ports import PageRequest, encode_cursor
 from chalicelib.scope import OPERATOR
 from testkit.fakes import MAX_ITEM_BYTES, item_size
 from tests.conftest import Services
@@ -207,6 +207,24 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
     )
     tasks = [Task.decode(b) for b in world.deliveries.sent]
     assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
+
+
+@pytest.mark.parametrize("position", [["²", "0"], ["0", "٣"], ["1000000", "0"], ["-1", "0"]])
+def test_a_forged_deliveries_or_attempts_cursor_is_a_400_not_a_500(world: World, position: list[str]) -> None:
+    # GIVEN a message fanned out in pages and one delivered inline
+    _endpoints(world, 150)
+    fanned = _publish(world)
+    world.run(max_steps=10_000)
+    inline = world.publisher.publish(parse_publish({"event_type": "other", "payload": {}}), OPERATOR)
+    world.run()
+    messages = world.api.messages
+    # WHEN a cursor holds numbers Python's isdigit() accepts but int() refuses ("²"), or out of range
+    # THEN the deliveries page and the inline attempts listing answer 400 invalid_cursor
+    with pytest.raises(BadRequestError) as deliveries:
+        messages.get(fanned, OPERATOR, PageRequest(cursor=encode_cursor(position)))
+    with pytest.raises(BadRequestError) as attempts:
+        messages.attempts(inline, OPERATOR, PageRequest(cursor=encode_cursor(position[:1])))
+    assert deliveries.value.code == attempts.value.code == "invalid_cursor"
 
 
 def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
