@@ -171,6 +171,7 @@ class EndpointFields:
     description: Maybe[str] = UNSET
     filter_sources: Maybe[tuple[str, ...]] = UNSET
     filter_event_types: Maybe[tuple[str, ...]] = UNSET
+    filter_payload: Maybe[dict[str, Any] | None] = UNSET  # checked by chalicelib.filters.pattern
     headers: Maybe[dict[str, str]] = UNSET
     auth: Maybe[dict[str, str] | None] = UNSET
     timeout: Maybe[float] = UNSET

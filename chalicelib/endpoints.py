@@ -129,6 +129,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "filter": {
             "sources": list(endpoint.filter_sources),
             "event_types": list(endpoint.filter_event_types),
+            "payload": endpoint.filter_payload,
         },
         "signing": endpoint.signing,
         "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
@@ -257,6 +258,8 @@ class EndpointService:
             value = getattr(fields, name)
             if value is not UNSET:
                 out[name] = value
+        if fields.filter_payload is not UNSET:
+            out["filter_payload"] = fields.filter_payload
         schedule = fields.retry_schedule
         if schedule is None:
             out["retry_schedule"] = None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ MAX_STRING = 256  # characters of a string in an operator or literal
 
 Pred = Callable[[object], bool]
 _MISSING = object()
+log = logging.getLogger("hookway.filters")
 
 
 class PatternError(ValueError):
@@ -221,41 +223,51 @@ class Pattern:
 def compile_pattern(pattern: Any, *, field: str = "filter.payload") -> Pattern:
     """Validate and compile a pattern; raises ``PatternError`` naming the field that is wrong."""
     if not isinstance(pattern, dict):
-        raise PatternError("invalid_filter", field, "an event pattern is a JSON object")
+        raise PatternError("invalid_pattern", field, "an event pattern is a JSON object")
     try:
         size = len(json.dumps(pattern, separators=(",", ":"), allow_nan=False))
     except RecursionError:
-        raise PatternError("filter_too_deep", field, f"a pattern nests at most {MAX_DEPTH} levels") from None
+        raise PatternError("pattern_too_deep", field, f"a pattern nests at most {MAX_DEPTH} levels") from None
     except (TypeError, ValueError):
-        raise PatternError("invalid_filter", field, "the pattern is not plain JSON") from None
+        raise PatternError("invalid_pattern", field, "the pattern is not plain JSON") from None
     if size > MAX_PATTERN_BYTES:
-        raise PatternError("filter_too_large", field, f"a pattern holds at most {MAX_PATTERN_BYTES} bytes")
+        raise PatternError("pattern_too_large", field, f"a pattern holds at most {MAX_PATTERN_BYTES} bytes")
     return Pattern(_compile_object(pattern, field, 1, top=True), pattern)
+
+
+def compiled_or_never(pattern: Any) -> Pattern:
+    """A stored pattern compiled; one that no longer validates (stricter bounds since it was saved)
+    matches nothing rather than failing the router's batch, and says so in the log."""
+    try:
+        return compile_pattern(pattern)
+    except PatternError as exc:
+        log.warning("stored payload filter is invalid; it matches nothing", extra={"code": exc.code})
+        return Pattern(_Object((), ((),)), pattern if isinstance(pattern, dict) else {})
 
 
 def _compile_object(pattern: dict[str, Any], field: str, depth: int, *, top: bool = False) -> _Object:
     if depth > MAX_DEPTH:
-        raise PatternError("filter_too_deep", field, f"a pattern nests at most {MAX_DEPTH} levels")
+        raise PatternError("pattern_too_deep", field, f"a pattern nests at most {MAX_DEPTH} levels")
     fields: list[tuple[str, _Leaf | _Object]] = []
     ors: list[tuple[_Object, ...]] = []
     for key, value in pattern.items():
         where = f"{field}.{key}"
         if key == "$or":
             if not isinstance(value, list) or len(value) < 2:
-                raise PatternError("invalid_filter", where, "$or is an array of at least two patterns")
+                raise PatternError("invalid_pattern", where, "$or is an array of at least two patterns")
             group = []
             for index, alternative in enumerate(value):
                 at = f"{where}[{index}]"
                 if not isinstance(alternative, dict) or not alternative:
-                    raise PatternError("invalid_filter", at, "each $or alternative is a non-empty object")
+                    raise PatternError("invalid_pattern", at, "each $or alternative is a non-empty object")
                 group.append(_compile_object(alternative, at, depth + 1, top=top))
             ors.append(tuple(group))
             continue
         if key.startswith("$"):
-            raise PatternError("unknown_filter_operator", where, f"unknown operator {key!r}")
+            raise PatternError("unknown_pattern_operator", where, f"unknown operator {key!r}")
         if top and key not in FIELDS:
             raise PatternError(
-                "invalid_filter", where, f"a pattern matches the fields {', '.join(FIELDS)} of a message"
+                "invalid_pattern", where, f"a pattern matches the fields {', '.join(FIELDS)} of a message"
             )
         if isinstance(value, dict):
             inner = {str(k).lower(): v for k, v in value.items()} if top and key == "headers" else value
@@ -264,7 +276,7 @@ def _compile_object(pattern: dict[str, Any], field: str, depth: int, *, top: boo
             fields.append((key, _compile_leaf(value, where)))
         else:
             raise PatternError(
-                "invalid_filter", where, "a field's pattern is an object or an array of alternatives"
+                "invalid_pattern", where, "a field's pattern is an object or an array of alternatives"
             )
     return _Object(tuple(fields), tuple(ors))
 
@@ -272,21 +284,21 @@ def _compile_object(pattern: dict[str, Any], field: str, depth: int, *, top: boo
 def _string(value: Any, where: str, what: str) -> str:
     if not isinstance(value, str) or len(value) > MAX_STRING:
         raise PatternError(
-            "invalid_filter", where, f"{what} takes a string of at most {MAX_STRING} characters"
+            "invalid_pattern", where, f"{what} takes a string of at most {MAX_STRING} characters"
         )
     return value
 
 
 def _number(value: Any, where: str) -> int | float:
     if not _is_number(value) or (isinstance(value, float) and not math.isfinite(value)):
-        raise PatternError("invalid_filter", where, "a finite number is expected")
+        raise PatternError("invalid_pattern", where, "a finite number is expected")
     number: int | float = value
     return number
 
 
 def _compile_leaf(alternatives: list[Any], field: str) -> _Leaf:
     if not alternatives:
-        raise PatternError("invalid_filter", field, "an array of alternatives is not empty")
+        raise PatternError("invalid_pattern", field, "an array of alternatives is not empty")
     strings: set[str] = set()
     numbers: set[int | float] = set()
     booleans: set[bool] = set()
@@ -304,17 +316,17 @@ def _compile_leaf(alternatives: list[Any], field: str) -> _Leaf:
             numbers.add(_number(item, where))
         elif isinstance(item, dict):
             if len(item) != 1:
-                raise PatternError("invalid_filter", where, "an operator object has exactly one operator")
+                raise PatternError("invalid_pattern", where, "an operator object has exactly one operator")
             ((name, arg),) = item.items()
             at = f"{where}.{name}"
             if name == "exists":
                 if not isinstance(arg, bool):
-                    raise PatternError("invalid_filter", at, "exists takes true or false")
+                    raise PatternError("invalid_pattern", at, "exists takes true or false")
                 exists, absent = exists or arg, absent or not arg
             else:
                 preds.append(_operator(name, arg, at))
         else:
-            raise PatternError("invalid_filter", where, "an alternative is a literal or an operator object")
+            raise PatternError("invalid_pattern", where, "an alternative is a literal or an operator object")
     return _Leaf(
         frozenset(strings), frozenset(numbers), frozenset(booleans), null, tuple(preds), exists, absent
     )
@@ -335,7 +347,7 @@ def _operator(name: str, arg: Any, where: str) -> Pred:
         return _cidr(arg, where)
     if name == "anything-but":
         return _anything_but(arg, where)
-    raise PatternError("unknown_filter_operator", where, f"unknown operator {name!r}")
+    raise PatternError("unknown_pattern_operator", where, f"unknown operator {name!r}")
 
 
 def _affix(name: str, arg: Any, where: str, *, negate: bool) -> Pred:
@@ -343,7 +355,7 @@ def _affix(name: str, arg: Any, where: str, *, negate: bool) -> Pred:
     if isinstance(arg, dict):
         if set(arg) != {"equals-ignore-case"}:
             raise PatternError(
-                "invalid_filter", where, f'{name} takes a string or {{"equals-ignore-case": string}}'
+                "invalid_pattern", where, f'{name} takes a string or {{"equals-ignore-case": string}}'
             )
         arg, fold = arg["equals-ignore-case"], True
     text = _string(arg, where, name)
@@ -369,13 +381,13 @@ def _wildcard(text: str, where: str) -> tuple[str, ...]:
         if char == "\\":
             following = text[index + 1 : index + 2]
             if following not in ("*", "\\"):
-                raise PatternError("invalid_filter", where, "in a wildcard a backslash escapes only * or \\")
+                raise PatternError("invalid_pattern", where, "in a wildcard a backslash escapes only * or \\")
             current.append(following)
             index, star = index + 2, False
             continue
         if char == "*":
             if star:
-                raise PatternError("invalid_filter", where, "a wildcard has no consecutive *")
+                raise PatternError("invalid_pattern", where, "a wildcard has no consecutive *")
             segments.append("".join(current))
             current, star = [], True
         else:
@@ -393,7 +405,7 @@ _UPPER = {"<": False, "<=": True}
 def _numeric(arg: Any, where: str) -> Pred:
     shape = 'numeric is ["=", n], or a lower bound (">", ">=") and/or an upper bound ("<", "<=")'
     if not isinstance(arg, list) or len(arg) not in (2, 4):
-        raise PatternError("invalid_filter", where, shape)
+        raise PatternError("invalid_pattern", where, shape)
     pairs = [(arg[i], arg[i + 1]) for i in range(0, len(arg), 2)]
     low: tuple[int | float, bool] | None = None
     high: tuple[int | float, bool] | None = None
@@ -406,9 +418,9 @@ def _numeric(arg: Any, where: str) -> Pred:
         elif op in _UPPER and high is None:
             high = (number, _UPPER[op])
         else:
-            raise PatternError("invalid_filter", where, shape)
+            raise PatternError("invalid_pattern", where, shape)
     if low is not None and high is not None and low[0] > high[0]:
-        raise PatternError("invalid_filter", where, "the lower bound is above the upper bound")
+        raise PatternError("invalid_pattern", where, "the lower bound is above the upper bound")
 
     def pred(v: object) -> bool:
         if not _is_number(v):
@@ -425,7 +437,7 @@ def _cidr(arg: Any, where: str) -> Pred:
     try:
         network = ipaddress.ip_network(_string(arg, where, "cidr"), strict=False)
     except ValueError:
-        raise PatternError("invalid_filter", where, "cidr takes an IPv4 or IPv6 network") from None
+        raise PatternError("invalid_pattern", where, "cidr takes an IPv4 or IPv6 network") from None
 
     def pred(v: object) -> bool:
         if not isinstance(v, str) or len(v) > 64:
@@ -442,7 +454,7 @@ def _cidr(arg: Any, where: str) -> Pred:
 def _anything_but(arg: Any, where: str) -> Pred:
     if isinstance(arg, dict):
         if len(arg) != 1:
-            raise PatternError("invalid_filter", where, "anything-but takes one operator")
+            raise PatternError("invalid_pattern", where, "anything-but takes one operator")
         ((name, inner),) = arg.items()
         at = f"{where}.{name}"
         if name in ("prefix", "suffix"):
@@ -451,10 +463,10 @@ def _anything_but(arg: Any, where: str) -> Pred:
             items = inner if isinstance(inner, list) and inner else [inner]
             tests = [_operator(name, item, f"{at}[{i}]") for i, item in enumerate(items)]
             return lambda v: isinstance(v, str) and not any(t(v) for t in tests)
-        raise PatternError("unknown_filter_operator", at, f"anything-but does not take {name!r}")
+        raise PatternError("unknown_pattern_operator", at, f"anything-but does not take {name!r}")
     items = arg if isinstance(arg, list) else [arg]
     if not items:
-        raise PatternError("invalid_filter", where, "anything-but takes a value or a non-empty array")
+        raise PatternError("invalid_pattern", where, "anything-but takes a value or a non-empty array")
     strings: set[str] = set()
     numbers: set[int | float] = set()
     for index, item in enumerate(items):

@@ -20,6 +20,7 @@ from typing import Protocol
 from chalicelib.caches import SubscriptionCache
 from chalicelib.envelope import Envelope, EnvelopeError
 from chalicelib.errors import NotFoundError
+from chalicelib.filters.message import MessageDocument
 from chalicelib.models import (
     INLINE_ENDPOINTS,
     OPS_SOURCE,
@@ -119,8 +120,10 @@ def owned_alike(endpoint: Endpoint, message: Message) -> bool:
     return message.source_id == OPS_SOURCE and endpoint.application_id is None
 
 
-def matches(endpoint: Endpoint, message: Message) -> bool:
-    """Whether an endpoint wants a message: its source and event-type filters (``*`` wildcards).
+def matches(endpoint: Endpoint, message: Message, document: MessageDocument | None = None) -> bool:
+    """Whether an endpoint wants a message: its source and event-type filters (``*`` wildcards), then
+    its payload filter (an event pattern compiled once per loaded endpoint, matched against the
+    message's ``document``: built once per message, only if a payload filter needs it).
 
     An endpoint with no filter gets every message except Hookway's operational events, which go only to
     endpoints that name them in ``event_types``.
@@ -130,9 +133,12 @@ def matches(endpoint: Endpoint, message: Message) -> bool:
     if endpoint.filter_sources and message.source_id not in endpoint.filter_sources:
         return False
     if not endpoint.filter_event_types:
-        return message.source_id != OPS_SOURCE
-    event_type = message.event_type or ""
-    return any(glob_match(p, event_type) for p in endpoint.filter_event_types)
+        if message.source_id == OPS_SOURCE:
+            return False
+    elif not any(glob_match(p, message.event_type or "") for p in endpoint.filter_event_types):
+        return False
+    pattern = endpoint.payload_pattern
+    return pattern is None or pattern.matches((document or MessageDocument(message)).get())
 
 
 FANOUT_PAGE = 500  # ids per fan-out page the router writes itself (a subscription page's worth)
@@ -168,7 +174,9 @@ class EndpointFanout:
         subscriptions: SubscriptionCache,
         store: FanoutStore,
         chunks: Queue,
+        messages: MessageStore | None = None,
     ) -> None:
+        self._messages = messages  # a chunk's message, read only if a payload filter needs its body
         self._endpoints = endpoints
         self._queue = queue
         self._subscriptions = subscriptions
@@ -197,12 +205,13 @@ class EndpointFanout:
         parts = tuple((owner, pages) for owner in owners if (pages := self._subscriptions.pages(owner)))
         if not parts:
             return Matched()
-        first = self._matched(message, parts[0][0], 0)
+        doc = MessageDocument(message)
+        first = self._matched(message, parts[0][0], 0, doc)
         if len(parts) == 1 and parts[0][1] == 1:
             if len(first) <= INLINE_ENDPOINTS:
                 return Matched(inline=first)
         elif len(parts) == 2 and parts[0][1] == 1 and parts[1][1] == 1:
-            both = first + self._matched(message, parts[1][0], 0)
+            both = first + self._matched(message, parts[1][0], 0, doc)
             if len(both) <= INLINE_ENDPOINTS:
                 return Matched(inline=both)
         return Matched(first=first, parts=parts)
@@ -211,16 +220,20 @@ class EndpointFanout:
         """An owner with endpoints from before subscription pages (not backfilled yet): match its full
         listing, as the router did before, so none of them is missed; beyond ``INLINE_ENDPOINTS`` the
         router writes every fan-out page itself."""
+        doc = MessageDocument(message)
         ids = tuple(
-            e.id for owner in owners for e in self._subscriptions.legacy(owner) if matches(e, message)
+            e.id for owner in owners for e in self._subscriptions.legacy(owner) if matches(e, message, doc)
         )
         if len(ids) <= INLINE_ENDPOINTS:
             return Matched(inline=ids)
         size = FANOUT_PAGE
         return Matched(pages=tuple(ids[i : i + size] for i in range(0, len(ids), size)))
 
-    def _matched(self, message: Message, owner: str | None, page: int) -> tuple[str, ...]:
-        return tuple(e.id for e in self._subscriptions.page(owner, page) if matches(e, message))
+    def _matched(
+        self, message: Message, owner: str | None, page: int, doc: MessageDocument | None = None
+    ) -> tuple[str, ...]:
+        doc = doc or MessageDocument(message)
+        return tuple(e.id for e in self._subscriptions.page(owner, page) if matches(e, message, doc))
 
     def enqueue(self, routed: Sequence[tuple[Message, Matched]]) -> int:
         """Slot 0 of each paged message, then every first attempt and chunk, ten per SQS call in parallel."""
@@ -293,7 +306,9 @@ class EndpointFanout:
                 content_type="",
                 receipt_id=chunk.receipt_id,
             )
-            ids = self._matched(probe, owner, number)
+            messages = self._messages
+            load = None if messages is None else (lambda: messages.get_message(chunk.message_id))
+            ids = self._matched(probe, owner, number, MessageDocument(probe, load))
         self._record(chunk.message_id, chunk.receipt_id, chunk.generation, chunk.lo, ids, chunk.expires_at)
         tasks = [Task(chunk.message_id, e, generation=chunk.generation).encode() for e in ids]
         send_all(self._queue, tasks, self._pool)

@@ -85,6 +85,7 @@ class WorkerRoot(Root):
                 subscriptions=self.subscriptions,
                 store=self.store,
                 chunks=self.ingest_queue,
+                messages=self.store,
             ),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,

@@ -244,27 +244,27 @@ def test_an_empty_pattern_matches_everything() -> None:
 @pytest.mark.parametrize(
     ("pattern", "code", "field"),
     [
-        ([], "invalid_filter", "filter.payload"),
-        ({"amount": [1]}, "invalid_filter", "filter.payload.amount"),
-        ({"payload": {"a": "x"}}, "invalid_filter", "filter.payload.payload.a"),
-        ({"payload": {"a": []}}, "invalid_filter", "filter.payload.payload.a"),
-        ({"payload": {"a": [{"contains": "x"}]}}, "unknown_filter_operator", "filter.payload.payload.a[0].contains"),
-        ({"payload": {"$and": []}}, "unknown_filter_operator", "filter.payload.payload.$and"),
-        ({"payload": {"a": [{"prefix": "x", "suffix": "y"}]}}, "invalid_filter", "filter.payload.payload.a[0]"),
-        ({"payload": {"a": [{"numeric": [">", "1"]}]}}, "invalid_filter", "filter.payload.payload.a[0].numeric"),
-        ({"payload": {"a": [{"numeric": [">", 5, "<", 1]}]}}, "invalid_filter", "filter.payload.payload.a[0].numeric"),
-        ({"payload": {"a": [{"numeric": [">", 1, ">", 2]}]}}, "invalid_filter", "filter.payload.payload.a[0].numeric"),
-        ({"payload": {"a": [{"wildcard": "a**b"}]}}, "invalid_filter", "filter.payload.payload.a[0].wildcard"),
-        ({"payload": {"a": [{"wildcard": "a\\b"}]}}, "invalid_filter", "filter.payload.payload.a[0].wildcard"),
-        ({"payload": {"a": [{"cidr": "10.0.0.0/33"}]}}, "invalid_filter", "filter.payload.payload.a[0].cidr"),
-        ({"payload": {"a": [{"exists": "yes"}]}}, "invalid_filter", "filter.payload.payload.a[0].exists"),
-        ({"payload": {"a": [{"anything-but": {"contains": "x"}}]}}, "unknown_filter_operator",
+        ([], "invalid_pattern", "filter.payload"),
+        ({"amount": [1]}, "invalid_pattern", "filter.payload.amount"),
+        ({"payload": {"a": "x"}}, "invalid_pattern", "filter.payload.payload.a"),
+        ({"payload": {"a": []}}, "invalid_pattern", "filter.payload.payload.a"),
+        ({"payload": {"a": [{"contains": "x"}]}}, "unknown_pattern_operator", "filter.payload.payload.a[0].contains"),
+        ({"payload": {"$and": []}}, "unknown_pattern_operator", "filter.payload.payload.$and"),
+        ({"payload": {"a": [{"prefix": "x", "suffix": "y"}]}}, "invalid_pattern", "filter.payload.payload.a[0]"),
+        ({"payload": {"a": [{"numeric": [">", "1"]}]}}, "invalid_pattern", "filter.payload.payload.a[0].numeric"),
+        ({"payload": {"a": [{"numeric": [">", 5, "<", 1]}]}}, "invalid_pattern", "filter.payload.payload.a[0].numeric"),
+        ({"payload": {"a": [{"numeric": [">", 1, ">", 2]}]}}, "invalid_pattern", "filter.payload.payload.a[0].numeric"),
+        ({"payload": {"a": [{"wildcard": "a**b"}]}}, "invalid_pattern", "filter.payload.payload.a[0].wildcard"),
+        ({"payload": {"a": [{"wildcard": "a\\b"}]}}, "invalid_pattern", "filter.payload.payload.a[0].wildcard"),
+        ({"payload": {"a": [{"cidr": "10.0.0.0/33"}]}}, "invalid_pattern", "filter.payload.payload.a[0].cidr"),
+        ({"payload": {"a": [{"exists": "yes"}]}}, "invalid_pattern", "filter.payload.payload.a[0].exists"),
+        ({"payload": {"a": [{"anything-but": {"contains": "x"}}]}}, "unknown_pattern_operator",
          "filter.payload.payload.a[0].anything-but.contains"),
-        ({"payload": {"a": [{"anything-but": []}]}}, "invalid_filter", "filter.payload.payload.a[0].anything-but"),
-        ({"payload": {"$or": [{"a": [1]}]}}, "invalid_filter", "filter.payload.payload.$or"),
-        ({"payload": {"a": ["x" * 300]}}, "invalid_filter", "filter.payload.payload.a[0]"),
-        ({"payload": {"a": [float("nan")]}}, "invalid_filter", "filter.payload"),
-        ({"payload": {f"k{i}": ["v" * 200] for i in range(30)}}, "filter_too_large", "filter.payload"),
+        ({"payload": {"a": [{"anything-but": []}]}}, "invalid_pattern", "filter.payload.payload.a[0].anything-but"),
+        ({"payload": {"$or": [{"a": [1]}]}}, "invalid_pattern", "filter.payload.payload.$or"),
+        ({"payload": {"a": ["x" * 300]}}, "invalid_pattern", "filter.payload.payload.a[0]"),
+        ({"payload": {"a": [float("nan")]}}, "invalid_pattern", "filter.payload"),
+        ({"payload": {f"k{i}": ["v" * 200] for i in range(30)}}, "pattern_too_large", "filter.payload"),
     ],
 )  # fmt: skip
 def test_invalid_patterns_are_refused_with_a_stable_code_naming_the_field(
@@ -281,7 +281,7 @@ def test_a_pattern_deeper_than_the_bound_is_refused() -> None:
         pattern = {"n": pattern}
     with pytest.raises(PatternError) as caught:
         compile_pattern({"payload": pattern})
-    assert caught.value.code == "filter_too_deep"
+    assert caught.value.code == "pattern_too_deep"
     nested: list[Any] = []
     for _ in range(100_000):
         nested = [nested]

@@ -1,0 +1,186 @@
+"""An endpoint's payload filter (``filter.payload``) through the API layer, the store and the router."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from chalicelib.api.endpoints import parse_create, parse_update
+from chalicelib.api.messages import parse_publish
+from chalicelib.aws.dynamodb.endpoints import endpoint_to_item, item_to_endpoint
+from chalicelib.endpoints import public_endpoint
+from chalicelib.errors import ValidationError
+from chalicelib.ids import new_id
+from chalicelib.scope import OPERATOR
+from tests.conftest import Services, github_headers, inbound
+from tests.unit.test_delivery import Receiver, World
+
+BIG_ORDERS = {"payload": {"total": [{"numeric": [">", 100]}]}}
+
+
+@pytest.fixture
+def world(services: Services) -> World:
+    return World(services, Receiver())
+
+
+def _publish(world: World, payload: Any, event_type: str = "order.created") -> str:
+    return world.publisher.publish(parse_publish({"event_type": event_type, "payload": payload}), OPERATOR)
+
+
+def test_the_filter_keeps_its_event_types_and_sources_and_adds_an_optional_payload_pattern(
+    world: World,
+) -> None:
+    # GIVEN an endpoint created with all three parts of a filter
+    endpoint, _ = world.endpoint(
+        filter={"event_types": ["order.*"], "sources": ["api"], "payload": BIG_ORDERS}
+    )
+    # THEN the API shows them back, and the existing fields keep their meaning and storage
+    shown = public_endpoint(world.endpoints.get(endpoint.id, OPERATOR))
+    assert shown["filter"] == {"event_types": ["order.*"], "sources": ["api"], "payload": BIG_ORDERS}
+    assert endpoint.filter_event_types == ("order.*",) and endpoint.filter_sources == ("api",)
+    # AND an endpoint without one shows null
+    plain, _ = world.endpoint(filter={"event_types": ["order.*"]})
+    assert public_endpoint(plain)["filter"]["payload"] is None
+
+
+def test_a_patch_replaces_the_filter_as_a_whole(world: World) -> None:
+    endpoint, _ = world.endpoint(filter={"event_types": ["order.*"], "payload": BIG_ORDERS})
+    updated = world.endpoints.update(
+        endpoint.id, parse_update({"filter": {"payload": {"source": ["api"]}}}), OPERATOR
+    )
+    assert updated.filter_payload == {"source": ["api"]} and updated.filter_event_types == ()
+    cleared = world.endpoints.update(endpoint.id, parse_update({"filter": {"event_types": ["x"]}}), OPERATOR)
+    assert cleared.filter_payload is None
+    # AND a PATCH without "filter" leaves it as it is
+    kept = world.endpoints.update(endpoint.id, parse_update({"description": "d"}), OPERATOR)
+    assert kept.filter_event_types == ("x",)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "code", "field"),
+    [
+        ({"total": [1]}, "invalid_pattern", "filter.payload.total"),
+        ({"payload": {"total": [{"regex": ".*"}]}}, "unknown_pattern_operator", "filter.payload.payload.total[0].regex"),
+        ({"payload": {"k": ["x" * 250] * 20}}, "pattern_too_large", "filter.payload"),
+        ("not an object", "invalid_pattern", "filter.payload"),
+    ],
+)  # fmt: skip
+def test_an_invalid_pattern_is_a_400_naming_the_field(pattern: Any, code: str, field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_create({"url": "https://hooks.example.com/in", "filter": {"payload": pattern}})
+    assert caught.value.status == 400
+    assert caught.value.to_body()["error"]["code"] == code
+    assert caught.value.to_body()["error"]["field"] == field
+    with pytest.raises(ValidationError):
+        parse_update({"filter": {"payload": pattern}})
+
+
+def test_the_pattern_round_trips_through_the_dynamodb_item() -> None:
+    endpoint = item_to_endpoint(
+        endpoint_to_item(
+            replace(_endpoint(), filter_payload={"payload": {"a": [{"prefix": "x"}]}, "$or": [{"source": ["a"]}, {"source": ["b"]}]})
+        )
+    )  # fmt: skip
+    assert endpoint.filter_payload == {
+        "payload": {"a": [{"prefix": "x"}]},
+        "$or": [{"source": ["a"]}, {"source": ["b"]}],
+    }
+    assert item_to_endpoint(endpoint_to_item(_endpoint())).filter_payload is None
+    assert "filter_payload" not in endpoint_to_item(_endpoint())  # no attribute without a filter
+
+
+def _endpoint() -> Any:
+    from chalicelib.models import Endpoint
+
+    return Endpoint(id=new_id("ep"), url="https://h.example.com", created_at=1.0, updated_at=1.0)
+
+
+def test_a_message_the_payload_filter_refuses_is_no_delivery_for_that_endpoint(world: World) -> None:
+    # GIVEN an endpoint for big orders only, and one without a payload filter
+    picky, _ = world.endpoint(filter={"payload": BIG_ORDERS})
+    plain, _ = world.endpoint()
+    # WHEN a small and a big order are published and delivered
+    small = _publish(world, {"total": 20})
+    big = _publish(world, {"total": 250})
+    world.run()
+    # THEN the small order is a delivery of the plain endpoint only: never pending, skipped or delivered
+    # for the picky one; the big order reached both
+    assert world.s.store.messages[small].endpoints == (plain.id,)
+    assert set(world.s.store.messages[big].endpoints) == {picky.id, plain.id}
+    picky_attempts = {a.message_id for a in world.s.store.attempts.values() if a.endpoint_id == picky.id}
+    assert picky_attempts == {big}
+    bodies = [json.loads(r.body)["data"] for r in world.receiver.requests]
+    assert sorted(b["total"] for b in bodies) == [20, 250, 250]
+
+
+def test_an_inbound_webhook_is_matched_on_its_json_body_and_lower_cased_headers(services: Services) -> None:
+    # GIVEN a GitHub source and an endpoint for pushes to main, by header and body
+    world = World(services, Receiver())
+    sid = services.github_source()
+    pattern = {"headers": {"X-GitHub-Event": ["push"]}, "payload": {"ref": [{"suffix": "/main"}]}}
+    wanted, _ = world.endpoint(filter={"sources": [sid], "payload": pattern})
+    # WHEN a push to main, a push to a branch and an issue event arrive
+    for body, event in [
+        (b'{"ref": "refs/heads/main"}', "push"),
+        (b'{"ref": "refs/heads/dev"}', "push"),
+        (b'{"ref": "refs/heads/main"}', "issues"),
+    ]:
+        services.ingest.receive(inbound(sid, body, github_headers(body, event=event)))
+    world.route_all()
+    # THEN only the push to main is a delivery of the endpoint
+    matched = [m for m in services.store.messages.values() if m.endpoints]
+    assert [(m.event_type, json.loads(m.body or b"")["ref"]) for m in matched] == [
+        ("push", "refs/heads/main")
+    ]
+    assert matched[0].endpoints == (wanted.id,)
+
+
+def test_a_fan_out_chunk_matches_payload_filters_on_the_stored_message(world: World) -> None:
+    # GIVEN 1,200 endpoints of one owner (three subscription pages), each for big orders only but one
+    # in ten, which takes every order
+    template, _ = world.endpoint(filter={"payload": BIG_ORDERS})
+    plain = []
+    for i in range(1_199):
+        picky = i % 10 != 0
+        endpoint = replace(
+            template, id=new_id("ep"), url=f"https://hooks.example.com/in/{i}",
+            filter_payload=BIG_ORDERS if picky else None,
+        )  # fmt: skip
+        world.s.store.put_endpoint(endpoint)
+        if not picky:
+            plain.append(endpoint.id)
+    # WHEN a small and a big order are routed, their fan-out chunks included
+    small, big = _publish(world, {"total": 5}), _publish(world, {"total": 500})
+    world.route_all()
+
+    def matched(message_id: str) -> list[str]:
+        message = world.s.store.messages[message_id]
+        pages = [world.s.store.fanout[(message_id, n)].endpoint_ids for n in range(message.fanout_pages)]
+        return sorted(e for page in pages for e in page) if pages else sorted(message.endpoints)
+
+    # THEN every chunk matched on the stored message's payload (a chunk task carries no body): the small
+    # order went to the endpoints without a payload filter only, the big one to all 1,200
+    assert matched(small) == sorted(plain)
+    assert len(matched(big)) == 1_200
+
+
+def test_the_pattern_is_compiled_once_per_loaded_endpoint(world: World) -> None:
+    endpoint, _ = world.endpoint(filter={"payload": BIG_ORDERS})
+    assert endpoint.payload_pattern is endpoint.payload_pattern  # cached on the loaded object
+    assert replace(endpoint, filter_payload=None).payload_pattern is None
+
+
+def test_a_stored_pattern_that_no_longer_validates_matches_nothing_and_does_not_fail_the_router(
+    world: World,
+) -> None:
+    # GIVEN an endpoint whose stored pattern is invalid (saved under looser bounds, say)
+    endpoint, _ = world.endpoint()
+    world.s.store.put_endpoint(replace(endpoint, filter_payload={"payload": {"a": [{"regex": "x"}]}}))
+    world.endpoint_cache.invalidate()
+    # WHEN a message is routed THEN it is stored, with no delivery for that endpoint
+    message_id = _publish(world, {"a": 1})
+    world.route_all()
+    assert world.s.store.messages[message_id].endpoints == ()
