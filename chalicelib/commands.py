@@ -207,6 +207,23 @@ class RotateSecret:
     secret: str | None = None
 
 
+# ----------------------------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class TestFilter:
+    """``POST /v1/filters/test``: an endpoint's filter, checked, against a message document or a stored
+    message (exactly one of ``message`` and ``message_id``)."""
+
+    __test__ = False  # not a pytest class
+
+    event_types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    payload: dict[str, Any] | None = None
+    message: dict[str, Any] | None = None
+    message_id: str | None = None
+
+
 # ----------------------------------------------------------------------------------------------- sources
 
 

@@ -38,13 +38,19 @@ def payload_of(message: Message) -> Any:
 
 
 def message_document(message: Message) -> dict[str, Any]:
-    """The document a payload filter is matched against (``chalicelib.filters.pattern``)."""
+    """The document a payload filter is matched against (``chalicelib.filters.pattern``).
+
+    Its headers are those a portal token may read: no signature or credential-like header, so a
+    tenant's pattern cannot learn one a byte at a time from which messages it receives.
+    """
+    from chalicelib.inbound.credentials import for_tokens
+
     return document(
         event_type=message.event_type,
         source=message.source_id,
         application=message.application_id,
         payload=payload_of(message),
-        headers=message.headers,
+        headers=for_tokens(message.headers),
     )
 
 

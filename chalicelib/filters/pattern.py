@@ -59,7 +59,7 @@ class PatternError(ValueError):
 def document(
     *,
     event_type: str | None,
-    source: str,
+    source: str | None,
     application: str | None,
     payload: Any,
     headers: Mapping[str, str],

@@ -184,3 +184,104 @@ def test_a_stored_pattern_that_no_longer_validates_matches_nothing_and_does_not_
     message_id = _publish(world, {"a": 1})
     world.route_all()
     assert world.s.store.messages[message_id].endpoints == ()
+
+
+# ---------------------------------------------------------------------------------- POST /v1/filters/test
+
+
+def _test(world: World, body: dict[str, Any], scope: Any = OPERATOR) -> dict[str, Any]:
+    from chalicelib.api.filters import parse_test
+
+    return world.api.filter_tests.test(parse_test(body), scope)
+
+
+def test_a_filter_test_answers_match_or_the_part_that_did_not(world: World) -> None:
+    message = {"event_type": "order.created", "source": "api", "payload": {"total": 50}}
+    # a match
+    answer = _test(world, {"filter": {"event_types": ["order.*"]}, "message": message})
+    assert answer["match"] is True and "part" not in answer
+    # each part that can refuse, named
+    assert _test(world, {"filter": {"sources": ["shopify"]}, "message": message})["part"] == "sources"
+    assert (
+        _test(world, {"filter": {"event_types": ["invoice.*"]}, "message": message})["part"] == "event_types"
+    )
+    refused = _test(world, {"filter": {"payload": BIG_ORDERS}, "message": message})
+    assert (refused["match"], refused["part"], refused["path"]) == (False, "payload", "payload.total")
+
+
+def test_a_filter_test_on_a_stored_message_answers_as_the_router_matched(world: World) -> None:
+    # GIVEN an endpoint for big orders, and a small and a big order routed
+    world.endpoint(filter={"payload": BIG_ORDERS})
+    small, big = _publish(world, {"total": 5}), _publish(world, {"total": 500})
+    world.route_all()
+    # THEN the test agrees with the router for each stored message
+    for message_id in (small, big):
+        answer = _test(world, {"filter": {"payload": BIG_ORDERS}, "message_id": message_id})
+        assert answer["match"] is bool(world.s.store.messages[message_id].endpoints)
+        assert answer["document"]["payload"]["total"] in (5, 500)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"filter": {}},
+        {"filter": {}, "message": {}, "message_id": "msg_1"},
+        {"filter": {}, "message": {"body": "x"}},
+        {"filter": {}, "message": {"headers": {"a": 1}}},
+        {"filter": {}, "message_id": 7},
+        {"filter": {"payload": {"payload": {"a": [{"regex": "x"}]}}}, "message": {}},
+        {"filter": {}, "message": {}, "extra": 1},
+        [],
+    ],
+)
+def test_a_malformed_filter_test_is_a_400(world: World, body: Any) -> None:
+    with pytest.raises(ValidationError):
+        _test(world, body)
+
+
+def test_a_portal_token_tests_filters_only_against_its_own_applications_messages(world: World) -> None:
+    # GIVEN messages of applications A and B
+    from chalicelib.api.applications import parse_create as parse_create_application
+    from chalicelib.errors import NotFoundError
+    from chalicelib.scope import Scope
+
+    a = world.api.applications.create(parse_create_application({"name": "A"}), OPERATOR).id
+    b = world.api.applications.create(parse_create_application({"name": "B"}), OPERATOR).id
+    ids = {}
+    for app in (a, b):
+        doc = {"event_type": "order.created", "payload": {"secret_total": 1}, "application": app}
+        ids[app] = world.publisher.publish(parse_publish(doc), OPERATOR)
+    world.route_all()
+    # WHEN A's token tests a filter against B's message THEN it is 404, as if it did not exist
+    with pytest.raises(NotFoundError):
+        _test(world, {"filter": {}, "message_id": ids[b]}, Scope(application_id=a))
+    # AND against its own it answers
+    assert _test(world, {"filter": {}, "message_id": ids[a]}, Scope(application_id=a))["match"] is True
+
+
+def test_a_tenant_pattern_cannot_probe_a_signature_header_through_routing_or_the_test(
+    services: Services,
+) -> None:
+    # GIVEN an application's GitHub source and, on its endpoint, a pattern on the signature header's
+    # prefix (what a tenant would use to learn it a character at a time from what it receives)
+    from chalicelib.api.applications import parse_create as parse_create_application
+    from chalicelib.scope import Scope
+
+    world = World(services, Receiver())
+    app = world.api.applications.create(parse_create_application({"name": "A"}), OPERATOR).id
+    sid = services.github_source(application=app)
+    probe = {"headers": {"x-hub-signature-256": [{"prefix": "sha256="}]}}
+    world.endpoint(application=app, filter={"payload": probe})  # the prober
+    honest, _ = world.endpoint(application=app, filter={"payload": {"headers": {"x-github-event": ["push"]}}})
+    # WHEN a signed push arrives (its signature header starts with sha256=)
+    body = b'{"ref": "refs/heads/main"}'
+    headers = github_headers(body, event="push")
+    assert any(k.lower() == "x-hub-signature-256" for k in headers)
+    services.ingest.receive(inbound(sid, body, headers))
+    world.route_all()
+    # THEN the probing endpoint never matches (signature headers are not in the document) while a
+    # pattern on an ordinary header does, and the test shows the same to the tenant's token
+    [message] = services.store.messages.values()
+    assert message.endpoints == (honest.id,)
+    answer = _test(world, {"filter": {"payload": probe}, "message_id": message.id}, Scope(application_id=app))
+    assert answer["match"] is False and "x-hub-signature-256" not in answer["document"]["headers"]

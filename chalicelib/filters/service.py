@@ -1,0 +1,60 @@
+"""``POST /v1/filters/test``: does a filter take a message, and if not, which part refused it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from chalicelib.filters.message import filter_mismatch, message_document
+from chalicelib.filters.pattern import compile_pattern, document
+
+if TYPE_CHECKING:
+    from chalicelib.commands import TestFilter
+    from chalicelib.models import Message
+    from chalicelib.scope import Scope
+
+
+class MessageReader(Protocol):
+    """One stored message, if the caller may see it (404 otherwise)."""
+
+    def message(self, message_id: str, scope: Scope) -> Message:
+        """The message, or NotFoundError when the caller may not see it."""
+
+
+class FilterTests:
+    """Matches a filter against a message exactly as the router does (same document, same matcher)."""
+
+    def __init__(self, messages: MessageReader) -> None:
+        self._messages = messages
+
+    def test(self, command: TestFilter, scope: Scope) -> dict[str, Any]:
+        """``{"match", "document"}``, and when it does not match ``part`` (``event_types``, ``sources``
+        or ``payload``) and, for the payload, ``path`` (the pattern's first field that did not match).
+
+        A stored message is read as the caller may read it: a portal token reaches only its own
+        application's messages and never sees their signature headers, so a pattern cannot probe them.
+        """
+        from chalicelib.messages import shown_to
+
+        if command.message_id is not None:
+            message = shown_to(self._messages.message(command.message_id, scope), scope)
+            doc = message_document(message)
+        else:
+            given = command.message or {}
+            doc = document(
+                event_type=given.get("event_type"),
+                source=given.get("source"),
+                application=given.get("application"),
+                payload=given.get("payload"),
+                headers=given.get("headers") or {},
+            )
+        pattern = compile_pattern(command.payload) if command.payload is not None else None
+        where = filter_mismatch(
+            event_types=command.event_types, sources=command.sources, pattern=pattern, doc=doc
+        )
+        reply: dict[str, Any] = {"match": where is None, "document": doc}
+        if where is not None:
+            part, _, path = where.partition(".")
+            reply["part"] = part
+            if path:
+                reply["path"] = path
+        return reply
