@@ -145,7 +145,8 @@ class _Leaf:
     absent: bool  # an {"exists": false} alternative
 
     def match(self, value: object) -> bool:
-        values = _leaves(value)
+        # One scalar (the common case) is its own list; an array is flattened, an object has no leaves.
+        values = _leaves(value) if isinstance(value, list | dict) or value is _MISSING else (value,)
         if not values:
             return self.absent
         if self.exists:
@@ -182,6 +183,11 @@ class _Object:
             if isinstance(node, _Leaf):
                 if not node.match(value):
                     return name
+                continue
+            if isinstance(value, dict):
+                sub = node.fail(value)
+                if sub is not None:
+                    return f"{name}.{sub}"
                 continue
             objects = _objects(value)
             if not objects:
