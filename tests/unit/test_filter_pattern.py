@@ -337,12 +337,13 @@ def test_matching_never_raises(pattern: Any, payload: Any) -> None:
 @given(stars=st.integers(1, 40), length=st.integers(1_000, 20_000))
 def test_wildcard_matching_is_linear_not_backtracking(stars: int, length: int) -> None:
     # GIVEN the classic backtracking trap: many stars and a long text that almost matches
-    compiled = compile_pattern({"payload": {"k": [{"wildcard": "a*" * stars + "b"}]}})
-    message = doc({"k": "a" * length})
-    # WHEN matched THEN it answers in well under a millisecond per kilobyte, however many stars
+    # (its first and last segments match, so every middle one is searched; "b" never is found)
+    compiled = compile_pattern({"payload": {"k": [{"wildcard": "x*" + "a*" * stars + "b*y"}]}})
+    message = doc({"k": "x" + "a" * length + "y"})
+    # WHEN matched THEN it answers at once, however many stars (a backtracking matcher takes ages)
     started = time.perf_counter()
     assert not compiled.matches(message)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.5
 
 
 def test_matching_time_grows_linearly_with_the_message() -> None:
@@ -353,10 +354,12 @@ def test_matching_time_grows_linearly_with_the_message() -> None:
 
     def cost(n: int) -> float:
         message = doc({"items": [{"sku": f"A{i}", "qty": i} for i in range(n)]})
-        started = time.perf_counter()
-        for _ in range(5):
+        best = float("inf")
+        for _ in range(3):  # the best of three: a loaded machine only ever adds time
+            started = time.perf_counter()
             assert not compiled.matches(message)
-        return time.perf_counter() - started
+            best = min(best, time.perf_counter() - started)
+        return best
 
     small, large = cost(1_000), cost(100_000)
     # THEN 100x the message costs about 100x, far from quadratic (10,000x)
