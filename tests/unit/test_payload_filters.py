@@ -285,3 +285,15 @@ def test_a_tenant_pattern_cannot_probe_a_signature_header_through_routing_or_the
     assert message.endpoints == (honest.id,)
     answer = _test(world, {"filter": {"payload": probe}, "message_id": message.id}, Scope(application_id=app))
     assert answer["match"] is False and "x-hub-signature-256" not in answer["document"]["headers"]
+
+
+def test_a_listen_session_takes_a_payload_filter_too(world: World) -> None:
+    from chalicelib.api.endpoints import parse_open_session
+
+    opened = world.endpoints.open_session(parse_open_session({"filter": {"payload": BIG_ORDERS}}), OPERATOR)
+    session = opened[0] if isinstance(opened, tuple) else opened
+    small, big = _publish(world, {"total": 5}), _publish(world, {"total": 500})
+    world.route_all()
+    assert session.filter_payload == BIG_ORDERS
+    assert session.id in world.s.store.messages[big].endpoints
+    assert session.id not in world.s.store.messages[small].endpoints
