@@ -10,6 +10,7 @@ from chalicelib.api.resource import Resource, container, json_reply
 
 if TYPE_CHECKING:
     from chalicelib.commands import TestFilter
+    from chalicelib.filters.service import FilterVerdict
 
 routes = Resource(__name__)
 
@@ -22,7 +23,17 @@ def test_filter() -> Response:
     its own application's messages only, 404 for any other).
     """
     command = parse_test(routes.json_body())
-    return json_reply(container().filter_tests.test(command, routes.scope()))
+    return json_reply(public_verdict(container().filter_tests.test(command, routes.scope())))
+
+
+def public_verdict(verdict: FilterVerdict) -> dict[str, Any]:
+    """``{"match", "document"}``, with ``part`` and (for the payload) ``path`` when it does not match."""
+    reply: dict[str, Any] = {"match": verdict.match, "document": verdict.document}
+    if verdict.part is not None:
+        reply["part"] = verdict.part
+    if verdict.path is not None:
+        reply["path"] = verdict.path
+    return reply
 
 
 # ------------------------------------------------------------------------------------------------ parse

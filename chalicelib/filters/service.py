@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.filters.message import filter_mismatch, message_document
@@ -20,15 +21,26 @@ class MessageReader(Protocol):
         """The message, or NotFoundError when the caller may not see it."""
 
 
+@dataclass(frozen=True)
+class FilterVerdict:
+    """Whether a filter takes a message: the document it was matched against and, when it does not,
+    the part that refused it (``event_types``, ``sources`` or ``payload``) and for the payload the
+    pattern's first field that did not match."""
+
+    match: bool
+    document: dict[str, Any]
+    part: str | None = None
+    path: str | None = None
+
+
 class FilterTests:
     """Matches a filter against a message exactly as the router does (same document, same matcher)."""
 
     def __init__(self, messages: MessageReader) -> None:
         self._messages = messages
 
-    def test(self, command: TestFilter, scope: Scope) -> dict[str, Any]:
-        """``{"match", "document"}``, and when it does not match ``part`` (``event_types``, ``sources``
-        or ``payload``) and, for the payload, ``path`` (the pattern's first field that did not match).
+    def test(self, command: TestFilter, scope: Scope) -> FilterVerdict:
+        """The filter's verdict on the message given, or on the stored one.
 
         A stored message is read as the caller may read it: a portal token reaches only its own
         application's messages and never sees their signature headers, so a pattern cannot probe them.
@@ -51,10 +63,7 @@ class FilterTests:
         where = filter_mismatch(
             event_types=command.event_types, sources=command.sources, pattern=pattern, doc=doc
         )
-        reply: dict[str, Any] = {"match": where is None, "document": doc}
-        if where is not None:
-            part, _, path = where.partition(".")
-            reply["part"] = part
-            if path:
-                reply["path"] = path
-        return reply
+        if where is None:
+            return FilterVerdict(True, doc)
+        part, _, path = where.partition(".")
+        return FilterVerdict(False, doc, part, path or None)

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.endpoints import parse_create, parse_update
+from chalicelib.api.endpoints import parse_create, parse_update, public_endpoint
 from chalicelib.api.messages import parse_publish
 from chalicelib.aws.dynamodb.endpoints import endpoint_to_item, item_to_endpoint
-from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import ValidationError
 from chalicelib.ids import new_id
 from chalicelib.scope import OPERATOR
@@ -190,9 +189,9 @@ def test_a_stored_pattern_that_no_longer_validates_matches_nothing_and_does_not_
 
 
 def _test(world: World, body: dict[str, Any], scope: Any = OPERATOR) -> dict[str, Any]:
-    from chalicelib.api.filters import parse_test
+    from chalicelib.api.filters import parse_test, public_verdict
 
-    return world.api.filter_tests.test(parse_test(body), scope)
+    return public_verdict(world.api.filter_tests.test(parse_test(body), scope))
 
 
 def test_a_filter_test_answers_match_or_the_part_that_did_not(world: World) -> None:
@@ -288,10 +287,9 @@ def test_a_tenant_pattern_cannot_probe_a_signature_header_through_routing_or_the
 
 
 def test_a_listen_session_takes_a_payload_filter_too(world: World) -> None:
-    from chalicelib.api.endpoints import parse_open_session
+    from chalicelib.api.listen import parse_open_session
 
-    opened = world.endpoints.open_session(parse_open_session({"filter": {"payload": BIG_ORDERS}}), OPERATOR)
-    session = opened[0] if isinstance(opened, tuple) else opened
+    session, _ = world.api.listen.open(parse_open_session({"filter": {"payload": BIG_ORDERS}}), OPERATOR)
     small, big = _publish(world, {"total": 5}), _publish(world, {"total": 500})
     world.route_all()
     assert session.filter_payload == BIG_ORDERS
