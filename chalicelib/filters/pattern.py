@@ -40,10 +40,19 @@ FIELDS = ("event_type", "source", "application", "payload", "headers")
 MAX_PATTERN_BYTES = 4096  # the pattern's compact JSON
 MAX_DEPTH = 8  # nested objects and $or levels
 MAX_STRING = 256  # characters of a string in an operator or literal
+# Steps one match may take (a value looked at costs 1, plus 1 per operator it is tested against; an object
+# visited costs 1): a message whose arrays would need more is refused by the pattern (``BUDGET_PATH``),
+# so a tenant's patterns cannot hold the router, whatever the message (about a millisecond at most).
+MAX_MATCH_STEPS = 10_000
+BUDGET_PATH = "$budget"
 
 Pred = Callable[[object], bool]
 _MISSING = object()
 log = logging.getLogger("hookway.filters")
+
+
+class _Exhausted(Exception):
+    """A match ran out of steps (internal: the pattern answers no match)."""
 
 
 class PatternError(ValueError):
@@ -143,17 +152,29 @@ class _Leaf:
     preds: tuple[Pred, ...]
     exists: bool  # an {"exists": true} alternative
     absent: bool  # an {"exists": false} alternative
+    # Alternatives of one kind tested at once (one set lookup or one C call for all of them).
+    folded: frozenset[str] = frozenset()  # equals-ignore-case, casefolded
+    prefixes: tuple[str, ...] = ()
+    suffixes: tuple[str, ...] = ()
 
-    def match(self, value: object) -> bool:
+    def match(self, value: object, budget: list[int]) -> bool:
         # One scalar (the common case) is its own list; an array is flattened, an object has no leaves.
         values = _leaves(value) if isinstance(value, list | dict) or value is _MISSING else (value,)
         if not values:
             return self.absent
         if self.exists:
             return True
+        budget[0] -= len(values) * (1 + len(self.preds))
+        if budget[0] < 0:
+            raise _Exhausted
         for v in values:
             if isinstance(v, str):
-                if v in self.strings:
+                if (
+                    v in self.strings
+                    or (self.prefixes and v.startswith(self.prefixes))
+                    or (self.suffixes and v.endswith(self.suffixes))
+                    or (self.folded and v.casefold() in self.folded)
+                ):
                     return True
             elif isinstance(v, bool):
                 if v in self.booleans:
@@ -176,31 +197,35 @@ class _Object:
     fields: tuple[tuple[str, _Leaf | _Object], ...]
     ors: tuple[tuple[_Object, ...], ...]
 
-    def fail(self, obj: Mapping[str, Any]) -> str | None:
+    def fail(self, obj: Mapping[str, Any], budget: list[int]) -> str | None:
         """None when ``obj`` matches, else the dotted path of the first part that does not."""
+        budget[0] -= 1
         for name, node in self.fields:
             value = obj.get(name, _MISSING)
             if isinstance(node, _Leaf):
-                if not node.match(value):
+                if not node.match(value, budget):
                     return name
                 continue
             if isinstance(value, dict):
-                sub = node.fail(value)
+                sub = node.fail(value, budget)
                 if sub is not None:
                     return f"{name}.{sub}"
                 continue
             objects = _objects(value)
+            budget[0] -= len(objects)
+            if budget[0] < 0:
+                raise _Exhausted
             if not objects:
-                sub = node.fail({})
+                sub = node.fail({}, budget)
             else:
                 for item in objects:
-                    sub = node.fail(item)
+                    sub = node.fail(item, budget)
                     if sub is None:
                         break
             if sub is not None:
                 return f"{name}.{sub}"
         for group in self.ors:
-            if all(alternative.fail(obj) is not None for alternative in group):
+            if all(alternative.fail(obj, budget) is not None for alternative in group):
                 return "$or"
         return None
 
@@ -216,11 +241,15 @@ class Pattern:
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
         """Whether the document matches."""
-        return self._root.fail(doc) is None
+        return self.mismatch(doc) is None
 
     def mismatch(self, doc: Mapping[str, Any]) -> str | None:
-        """None when the document matches, else the dotted path of the first part that does not."""
-        return self._root.fail(doc)
+        """None when the document matches, else the dotted path of the first part that does not
+        (``BUDGET_PATH`` when matching would take more than ``MAX_MATCH_STEPS``)."""
+        try:
+            return self._root.fail(doc, [MAX_MATCH_STEPS])
+        except _Exhausted:
+            return BUDGET_PATH
 
 
 # ------------------------------------------------------------------------------------------ compiling
@@ -310,6 +339,9 @@ def _compile_leaf(alternatives: list[Any], field: str) -> _Leaf:
     booleans: set[bool] = set()
     null = exists = absent = False
     preds: list[Pred] = []
+    folded: set[str] = set()
+    prefixes: list[str] = []
+    suffixes: list[str] = []
     for index, item in enumerate(alternatives):
         where = f"{field}[{index}]"
         if item is None:
@@ -329,12 +361,25 @@ def _compile_leaf(alternatives: list[Any], field: str) -> _Leaf:
                 if not isinstance(arg, bool):
                     raise PatternError("invalid_pattern", at, "exists takes true or false")
                 exists, absent = exists or arg, absent or not arg
+            elif name == "equals-ignore-case":
+                folded.add(_string(arg, at, name).casefold())
+            elif name in ("prefix", "suffix") and isinstance(arg, str):
+                (prefixes if name == "prefix" else suffixes).append(_string(arg, at, name))
             else:
                 preds.append(_operator(name, arg, at))
         else:
             raise PatternError("invalid_pattern", where, "an alternative is a literal or an operator object")
     return _Leaf(
-        frozenset(strings), frozenset(numbers), frozenset(booleans), null, tuple(preds), exists, absent
+        frozenset(strings),
+        frozenset(numbers),
+        frozenset(booleans),
+        null,
+        tuple(preds),
+        exists,
+        absent,
+        frozenset(folded),
+        tuple(prefixes),
+        tuple(suffixes),
     )
 
 

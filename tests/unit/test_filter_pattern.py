@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.filters.pattern import (
+    BUDGET_PATH,
     MAX_DEPTH,
+    MAX_MATCH_STEPS,
     PatternError,
     compile_pattern,
     document,
@@ -364,6 +366,32 @@ def test_matching_time_grows_linearly_with_the_message() -> None:
     small, large = cost(1_000), cost(100_000)
     # THEN 100x the message costs about 100x, far from quadratic (10,000x)
     assert large < small * 400
+
+
+def test_a_match_that_would_take_too_many_steps_refuses_the_message_at_once() -> None:
+    # GIVEN the costliest leaf the size bound allows (about 150 wildcard alternatives) and a message
+    # with a 20,000-element array (some 3,000,000 tests without a bound)
+    alternatives = [{"wildcard": f"*{i}*x"} for i in range(150)]
+    compiled = compile_pattern({"payload": {"k": alternatives}})
+    message = doc({"k": ["a" * 10] * 20_000})
+    # WHEN matched THEN it stops within its step budget: no match, named, in milliseconds
+    started = time.perf_counter()
+    assert compiled.mismatch(message) == BUDGET_PATH
+    assert not compiled.matches(message)
+    assert time.perf_counter() - started < 0.1
+    # AND arrays of objects are bounded the same way
+    objects = compile_pattern({"payload": {"items": {"sku": [{"wildcard": "*z*"}] * 20}}})
+    assert objects.mismatch(doc({"items": [{"sku": "a"}] * 20_000})) == BUDGET_PATH
+
+
+def test_a_big_array_within_the_budget_still_matches_anywhere() -> None:
+    # exact values, prefixes, suffixes and equals-ignore-case are tested at once, one step per value
+    pattern = compile_pattern(
+        {"payload": {"k": ["needle", {"prefix": "pre-"}, {"suffix": "-suf"}, {"equals-ignore-case": "CaSe"}]}}
+    )
+    for last in ("needle", "pre-x", "x-suf", "CASE"):
+        assert pattern.matches(doc({"k": ["hay"] * (MAX_MATCH_STEPS // 2) + [last]}))
+    assert not pattern.matches(doc({"k": ["hay"] * (MAX_MATCH_STEPS // 2)}))
 
 
 def test_deep_messages_do_not_exhaust_the_stack() -> None:

@@ -295,3 +295,25 @@ def test_a_listen_session_takes_a_payload_filter_too(world: World) -> None:
     assert session.filter_payload == BIG_ORDERS
     assert session.id in world.s.store.messages[big].endpoints
     assert session.id not in world.s.store.messages[small].endpoints
+
+
+def test_a_tenants_costliest_payload_filters_cannot_stall_the_router(services: Services) -> None:
+    # GIVEN an application whose endpoints each hold the costliest pattern the bounds allow
+    import time
+
+    from chalicelib.api.applications import parse_create as parse_create_application
+
+    world = World(services, Receiver())
+    app = world.api.applications.create(parse_create_application({"name": "greedy"}), OPERATOR).id
+    costly = {"payload": {"k": [{"wildcard": f"*{i}*x"} for i in range(150)]}}
+    for _ in range(20):
+        world.endpoint(application=app, filter={"payload": costly})
+    # WHEN a message with a 20,000-element array is published and routed
+    doc = {"event_type": "order.created", "payload": {"k": ["a" * 10] * 20_000}, "application": app}
+    world.publisher.publish(parse_publish(doc), OPERATOR)
+    started = time.perf_counter()
+    world.route_all()
+    # THEN routing takes well under a second (each match stops at its step budget) and matched nothing
+    assert time.perf_counter() - started < 1.0
+    [message] = services.store.messages.values()
+    assert message.endpoints == ()
