@@ -40,6 +40,7 @@ def list_endpoints(ctx: Context) -> int:
     arg("--description"),
     arg("--event-type", action="append", default=[], help="event-type filter (repeatable, * allowed)"),
     arg("--source", action="append", default=[], help="source filter (repeatable)"),
+    arg("--payload-filter", metavar="JSON", help="an EventBridge event pattern (inline, @file or @-)"),
     arg("--signing", help="standard (default), standard-ed25519, github, passthrough"),
     arg("--secret", help="the signing secret to use (whsec_...; default: Hookway makes one)"),
 )
@@ -55,8 +56,12 @@ def create(ctx: Context) -> int:
     ):
         if value:
             doc[key] = value
-    if a.event_type or a.source:
+    if a.event_type or a.source or a.payload_filter:
         doc["filter"] = {"event_types": a.event_type, "sources": a.source}
+    if a.payload_filter:
+        from hookway_cli.inputs import read_json_arg
+
+        doc["filter"]["payload"] = read_json_arg(a.payload_filter, ctx.stdin, "--payload-filter")
     return show(ctx, ctx.client.create_endpoint(doc))
 
 

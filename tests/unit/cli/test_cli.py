@@ -1248,3 +1248,11 @@ def test_endpoints_test_filter_with_a_message_document_and_no_endpoint():
     assert ran.code == 0 and "match" in ran.out
     refused = run(api(), "endpoints", "test-filter", "--message", "{}", "--message-id", "m")
     assert refused.code != 0
+
+
+def test_endpoints_create_takes_a_payload_filter():
+    fake = api().on("POST", "/v1/endpoints", (201, {"id": "ep_1"}))
+    pattern = '{"payload": {"total": [{"numeric": [">", 100]}]}}'
+    ran = run(fake, "endpoints", "create", "https://h.example.com", "--payload-filter", pattern, "--json")
+    assert ran.code == 0
+    assert fake.sent_json()["filter"] == {"event_types": [], "sources": [], "payload": json.loads(pattern)}
