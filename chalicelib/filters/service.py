@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.filters.message import filter_mismatch, message_document
@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 
 class MessageReader(Protocol):
-    """One stored message, if the caller may see it (404 otherwise)."""
+    """One stored message with its body, if the caller may see it (404 otherwise)."""
 
-    def message(self, message_id: str, scope: Scope) -> Message:
-        """The message, or NotFoundError when the caller may not see it."""
+    def body(self, message_id: str, scope: Scope) -> tuple[Message, bytes]:
+        """The message and its body (read from S3 if it lives there), or NotFoundError."""
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,9 @@ class FilterTests:
         from chalicelib.messages import shown_to
 
         if command.message_id is not None:
-            message = shown_to(self._messages.message(command.message_id, scope), scope)
-            doc = message_document(message)
+            message, body = self._messages.body(command.message_id, scope)
+            # With its body in hand even when it lives in S3, as the router matched it.
+            doc = message_document(replace(shown_to(message, scope), body=body))
         else:
             given = command.message or {}
             doc = document(

@@ -175,8 +175,10 @@ class EndpointFanout:
         store: FanoutStore,
         chunks: Queue,
         messages: MessageStore | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self._messages = messages  # a chunk's message, read only if a payload filter needs its body
+        self._blobs = blobs
         self._endpoints = endpoints
         self._queue = queue
         self._subscriptions = subscriptions
@@ -268,6 +270,14 @@ class EndpointFanout:
         send_all(self._queue, tasks, self._pool)
         return len(tasks)
 
+    def _stored(self, message_id: str) -> Message:
+        """A chunk's message for its payload filters, with its body (one GetItem; one S3 GET if parked)."""
+        assert self._messages is not None
+        message = self._messages.get_message(message_id)
+        if message.body is None and message.body_ref is not None and self._blobs is not None:
+            message = replace(message, body=self._blobs.get(message.body_ref.key))
+        return message
+
     def _record(
         self,
         message_id: str,
@@ -306,8 +316,7 @@ class EndpointFanout:
                 content_type="",
                 receipt_id=chunk.receipt_id,
             )
-            messages = self._messages
-            load = None if messages is None else (lambda: messages.get_message(chunk.message_id))
+            load = None if self._messages is None else (lambda: self._stored(chunk.message_id))
             ids = self._matched(probe, owner, number, MessageDocument(probe, load))
         self._record(chunk.message_id, chunk.receipt_id, chunk.generation, chunk.lo, ids, chunk.expires_at)
         tasks = [Task(chunk.message_id, e, generation=chunk.generation).encode() for e in ids]
@@ -407,8 +416,9 @@ class Router:
             raise PoisonMessageError(str(exc)) from exc
         now = self._clock()
         body, ref = envelope.body, envelope.body_ref
+        raw = body  # the bytes in hand, for payload filters, even once parked in S3
         if ref is not None:
-            self._check_claim(ref, envelope.sha256)
+            raw = self._check_claim(ref, envelope.sha256)
         elif body is not None and len(body) > self._inline:
             # Too big for a DynamoDB item (400 KB): park the bytes in S3 under the message's id.
             key = f"messages/{envelope.id}/{envelope.receipt_id}"
@@ -444,7 +454,8 @@ class Router:
         # A few matched endpoints are stored with the message (in the same single write); more go to
         # fan-out pages written before their tasks: every delivery is visible as pending before its first
         # attempt, and no item grows with the number of endpoints.
-        matched = self._fanout.match(message, envelope.endpoint_id)
+        probe = message if message.body is not None or raw is None else replace(message, body=raw)
+        matched = self._fanout.match(probe, envelope.endpoint_id)
         if matched.slots:
             # Its attempts are spread over partitions too (``MSG#{id}#A{k}``): none takes every delivery.
             message = replace(
@@ -468,10 +479,11 @@ class Router:
         )
         return message, matched
 
-    def _check_claim(self, ref: BodyRef, expected_sha256: str) -> None:
+    def _check_claim(self, ref: BodyRef, expected_sha256: str) -> bytes:
         try:
             data = self._blobs.get(ref.key)
         except NotFoundError as exc:
             raise PoisonMessageError(f"claim-checked body {ref.key} is missing") from exc
         if hashlib.sha256(data).hexdigest() != expected_sha256 or ref.sha256 != expected_sha256:
             raise PoisonMessageError(f"claim-checked body {ref.key} does not match its SHA-256")
+        return data

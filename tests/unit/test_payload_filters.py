@@ -317,3 +317,46 @@ def test_a_tenants_costliest_payload_filters_cannot_stall_the_router(services: S
     assert time.perf_counter() - started < 1.0
     [message] = services.store.messages.values()
     assert message.endpoints == ()
+
+
+def test_a_body_parked_in_s3_for_its_size_is_matched_on_its_payload(services: Services) -> None:
+    # GIVEN a GitHub source, an endpoint for pushes to main, and 1,200 more (three subscription pages:
+    # the second and third are matched by fan-out chunks, which read the message back)
+    world = World(services, Receiver())
+    sid = services.github_source()
+    pattern = {"payload": {"ref": [{"suffix": "/main"}]}}
+    template, _ = world.endpoint(filter={"sources": [sid], "payload": pattern})
+    for i in range(1_199):
+        world.s.store.put_endpoint(replace(template, id=new_id("ep"), url=f"https://hooks.example.com/{i}"))
+    # WHEN pushes too big for a DynamoDB item arrive, one to main and one to a branch (the first is
+    # parked in S3 by the router, the second claim-checked by ingest)
+    for ref, pad in (
+        ("refs/heads/main", 300_000),
+        ("refs/heads/dev", 300_000),
+        ("refs/heads/main", 1_100_000),
+    ):
+        body = json.dumps({"ref": ref, "pad": "x" * pad}).encode()
+        services.ingest.receive(inbound(sid, body, github_headers(body, event="push")))
+    world.route_all()
+    # THEN each is in S3, and each push to main matched all 1,200 endpoints, the other none
+    counts = {}
+    for message in services.store.messages.values():
+        assert message.body is None and message.body_ref is not None
+        ref = json.loads(services.blobs.objects[message.body_ref.key])["ref"]
+        pages = [services.store.fanout[(message.id, n)].endpoint_ids for n in range(message.fanout_pages)]
+        counts.setdefault(ref, []).append(sum(len(p) for p in pages) if pages else len(message.endpoints))
+    assert counts == {"refs/heads/main": [1_200, 1_200], "refs/heads/dev": [0]}
+
+
+def test_a_filter_test_on_a_body_in_s3_answers_as_the_router_matched(services: Services) -> None:
+    world = World(services, Receiver())
+    sid = services.github_source()
+    body = json.dumps({"ref": "refs/heads/main", "pad": "x" * 300_000}).encode()
+    services.ingest.receive(inbound(sid, body, github_headers(body, event="push")))
+    world.route_all()
+    [message] = services.store.messages.values()
+    assert message.body_ref is not None
+    answer = _test(
+        world, {"filter": {"payload": {"payload": {"ref": ["refs/heads/main"]}}}, "message_id": message.id}
+    )
+    assert answer["match"] is True
