@@ -115,6 +115,31 @@ def _lambda_level_name(record: logging.LogRecord) -> bool:
     return True
 
 
+class LazyJsonFormatter(logging.Formatter):
+    """The Powertools JSON formatter, imported and built on the first line actually written.
+
+    At a stage's default level the accept path writes no line, so a cold start never pays for the
+    Powertools import (about 15 ms on python3.13) before its first ``202``; the first line that is
+    written pays once, in that container.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner: logging.Formatter | None = None
+
+    def inner(self) -> logging.Formatter:
+        """The Powertools formatter (RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose
+        timestamp it cannot parse as INFO)."""
+        if self._inner is None:
+            from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+            self._inner = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
+        return self._inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.inner().format(record)
+
+
 def configure_logging(level: str) -> None:
     """JSON log lines through the Powertools formatter on the ``hookway`` logger, once per process.
 
@@ -123,15 +148,13 @@ def configure_logging(level: str) -> None:
     keys of one JSON object per line, which CloudWatch Logs Insights queries directly. Chalice has already
     put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too. A
     handler that asks to keep its own format (``keep_format = True``: the local stack's readable log) is
-    left as it is.
+    left as it is. The formatter is built on the first line written (``LazyJsonFormatter``): nothing
+    here imports Powertools.
     """
-    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
     logger = logging.getLogger("hookway")
     logger.setLevel(level)
     logger.propagate = False
-    # RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose timestamp it cannot parse as INFO.
-    formatter = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
+    formatter = LazyJsonFormatter()
     streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
     if not streams:
         handler = logging.StreamHandler(sys.stdout)

@@ -90,6 +90,8 @@ class ApiRoot(Root):
         """``POST /in/{source}``: verify, store durably, answer."""
         from chalicelib.inbound.ingest import IngestService
 
+        if self.sealer is not None:
+            self.kms.start()  # the first source read opens its secrets' data key: overlap the client's making
         return IngestService(
             sources=self.source_cache,
             store=self.best_effort_store,  # only its rejection records and counts: best effort

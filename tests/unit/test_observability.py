@@ -201,3 +201,19 @@ def test_the_pipeline_counts_with_no_tenant_dimension(services) -> None:  # type
         ("Duplicate", {}),
         ("Rejected", {"reason": "signature_mismatch"}),
     ]
+
+
+def test_the_formatter_is_imported_on_the_first_line_only() -> None:
+    # GIVEN the app and the logging configured, as the first request's container does (issue 16: the
+    # Powertools formatter built at configuration was most of the cold start's gap to its floor)
+    code = (
+        "import logging, sys, app\n"
+        "from chalicelib.observability import configure_logging\n"
+        "configure_logging('INFO')\n"
+        "logging.getLogger('hookway.x').debug('below the level: no line')\n"
+        "assert 'aws_lambda_powertools' not in sys.modules\n"
+        "logging.getLogger('hookway.x').info('one')\n"
+        "assert 'aws_lambda_powertools' in sys.modules\n"
+    )
+    # WHEN one line is written THEN it is the formatter's JSON, and only then was Powertools imported
+    assert json.loads(_run(code).splitlines()[-1])["message"] == "one"
