@@ -103,7 +103,7 @@ def test_the_ingest_path_makes_no_client_it_does_not_need_and_overlaps_the_ones_
     monkeypatch.setattr(Shared, "client", client)
     api = ApiRoot(Shared(Settings(endpoint_url="http://127.0.0.1:9", kms_key_id="alias/k")))
     # WHEN the ingest service is wired, as the first POST /in/{source} does
-    api.ingest
+    assert api.ingest is not None
     api.sqs._thread.join()  # type: ignore[attr-defined]
     api.kms._thread.join()  # type: ignore[attr-defined]
     # THEN the request clients it needs are made (SQS and KMS on threads of their own, overlapping the
