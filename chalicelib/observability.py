@@ -19,10 +19,10 @@ class Metrics:
     """Counters and timings, kept in memory and written once per invocation as CloudWatch EMF lines.
 
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
-    invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
-    value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
-    reason]`` when a reason is given, so one line serves both. Timings (milliseconds) are written as one
-    line per name with every value observed.
+    invocation writes one embedded-metric-format line for every count without a finer dimension and every
+    timing (milliseconds, every value observed), summed per name: one line per invocation, as a rule. A
+    count with a reason goes on a line of that reason's, declaring two dimension sets: ``[stage]`` (what
+    alarms and the dashboard read) and ``[stage, reason]``, so one line serves both.
 
     Only ``DIMENSIONS`` (values from a small fixed set) become dimensions: every distinct value is a custom
     metric billed per month, so a tenant id (source, application, endpoint) as a dimension would be a bill
@@ -71,15 +71,23 @@ class Metrics:
         if not self._enabled:
             return  # HOOKWAY_METRICS=false: counted, never written (the local stack's quiet log)
         stamp = int(time.time() * 1000)
+        # One document per set of dimension values: every count without a finer dimension and every timing
+        # share the first (the usual invocation writes that one line only); each reason its own.
+        groups: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, Any]]] = {(): {}}
         for (name, dimensions), value in counts.items():
+            groups.setdefault(dimensions, {})[name] = ("Count", value)
+        extra: dict[str, tuple[str, Any]] = {}
+        for name, values in timings.items():
+            (extra if name in groups[()] else groups[()])[name] = ("Milliseconds", values)
+        for dimensions, metrics in [*groups.items(), ((), extra)]:
+            if not metrics:
+                continue
             finer = [k for k, _ in dimensions]
             sets = [["stage"], ["stage", *finer]] if finer else [["stage"]]
-            self._write(self._line(stamp, name, "Count", value, sets, dict(dimensions)))
-        for name, values in timings.items():
-            self._write(self._line(stamp, name, "Milliseconds", values, [["stage"]], {}))
+            self._write(self._line(stamp, metrics, sets, dict(dimensions)))
 
     def _line(
-        self, stamp: int, name: str, unit: str, value: Any, sets: list[list[str]], dims: dict[str, str]
+        self, stamp: int, metrics: dict[str, tuple[str, Any]], sets: list[list[str]], dims: dict[str, str]
     ) -> str:
         doc = {
             "_aws": {
@@ -88,14 +96,14 @@ class Metrics:
                     {
                         "Namespace": self._namespace,
                         "Dimensions": sets,
-                        "Metrics": [{"Name": name, "Unit": unit}],
+                        "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in metrics.items()],
                     }
                 ],
             },
             "level": self._level,
             "stage": self._stage,
             **dims,
-            name: value,
+            **{name: value for name, (_, value) in metrics.items()},
         }
         return json.dumps(doc, separators=(",", ":"))
 
