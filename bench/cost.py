@@ -33,9 +33,9 @@ from infra.stack import MEMORY
 # us-east-1 list prices, as checked against AWS's pricing pages for the scale review of this date.
 PRICES_AS_OF = "2026-12-07"
 REGION = "us-east-1"
-# Requests per month -> $ per million, by tier (a month's requests up to each bound at that price).
+# $ per million requests by tier: a month's requests up to each cumulative bound at that price.
 FRONT_DOOR_TIERS: dict[str, tuple[tuple[float, float], ...]] = {
-    "REST API": ((333e6, 3.50), (667e6, 2.80), (19e9, 2.38), (math.inf, 1.51)),
+    "REST API": ((333e6, 3.50), (1e9, 2.80), (20e9, 2.38), (math.inf, 1.51)),
     "HTTP API": ((300e6, 1.00), (math.inf, 0.90)),  # metered per 512 KB: a 1 KB webhook is one request
     "function URL": ((math.inf, 0.0),),  # Lambda's own request and duration prices only
 }
@@ -263,23 +263,23 @@ def run(quick: bool) -> list[Row]:
     say(f"   {quantities}")
     say(f"   {assumptions}")
     by_door = doors(base)
-    say(f"   {'':<22}" + "".join(f"{door:>14}" for door in by_door))
+    say(f"   {'':<26}" + "".join(f"{door:>14}" for door in by_door))
     for item in base.dollars:
-        say(f"   {item:<22}" + "".join(f"{_usd(m.dollars[item]):>14}" for m in by_door.values()))
-    say(f"   {'bench scope':<22}" + "".join(f"{_usd(m.total):>14}" for m in by_door.values()))
-    say(f"   {'target':<22}" + "".join(f"{_usd(TARGETS[d]):>14}" for d in by_door))
+        say(f"   {item:<26}" + "".join(f"{_usd(m.dollars[item]):>14}" for m in by_door.values()))
+    say(f"   {'bench scope':<26}" + "".join(f"{_usd(m.total):>14}" for m in by_door.values()))
+    say(f"   {'target':<26}" + "".join(f"{_usd(TARGETS[d]):>14}" for d in by_door))
     for item, dollars in base.extras.items():
         label = f"+ {item}" + (f" ({retention:g} d)" if item != "data out" else "")
-        say(f"   {label:<22}" + f"{_usd(dollars):>14}" * len(by_door))
-    say(f"   {'all in':<22}" + "".join(f"{_usd(m.all_in):>14}" for m in by_door.values()))
+        say(f"   {label:<26}" + f"{_usd(dollars):>14}" * len(by_door))
+    say(f"   {'all in':<26}" + "".join(f"{_usd(m.all_in):>14}" for m in by_door.values()))
     for rate in RATES:
         say(
-            f"   {f'a month at {rate:,}/s':<22}"
+            f"   {f'a month at {rate:,}/s':<26}"
             + "".join(f"{_money(m.monthly(d, rate)):>14}" for d, m in by_door.items())
         )
     for days in RETENTIONS_DAYS:
         at = {d: replace(m, retention_days=days) for d, m in by_door.items()}
-        say(f"   {f'all in, {days} d kept':<22}" + "".join(f"{_usd(m.all_in):>14}" for m in at.values()))
+        say(f"   {f'all in, {days} d kept':<26}" + "".join(f"{_usd(m.all_in):>14}" for m in at.values()))
     say(f"   with batches of 1 (a trickle of traffic), REST API: ${small.total:.2f} ({_line_items(small)})")
 
     rows: list[Row] = []
