@@ -185,7 +185,7 @@ def test_the_ip_allowlist_checks_the_connection_not_a_forwarded_for_header(servi
 
 def test_a_console_session_cookie_is_not_a_credential_through_the_function_url(services: Services) -> None:
     # GIVEN an operator's console session
-    session = services.api.sessions.sign_in({"admin_key": ADMIN_KEY})
+    session = services.api.sessions.sign_in(ADMIN_KEY)
     body = json.dumps({"event_type": "a.b", "payload": 1}).encode()
     headers = {"content-type": "application/json", "x-hookway-csrf": session.csrf_token}
     # WHEN a publish carries only the session cookie through the function URL
