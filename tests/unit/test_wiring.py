@@ -109,6 +109,9 @@ def test_the_ingest_path_makes_no_client_it_does_not_need_and_overlaps_the_ones_
     # THEN the request clients it needs are made (SQS and KMS on threads of their own, overlapping the
     # source's read) and the best-effort client of rejections is not: was made before the first 202
     assert sorted(made) == [("dynamodb", "request"), ("kms", "request"), ("sqs", "request")]
+    # ... the DynamoDB one first, on the request's own thread: the source's read is the first call, and a
+    # client making on a thread first would hold up the read (one session makes clients one at a time)
+    assert made[0] == ("dynamodb", "request")
     # AND a rejection's first write makes it
     assert api.best_effort_store._db.upper() == "DYNAMODB-BEST_EFFORT-CLIENT"  # type: ignore[attr-defined]
     assert ("dynamodb", "best_effort") in made
