@@ -91,8 +91,14 @@ class ApiRoot(Root):
         """``POST /in/{source}``: verify, store durably, answer."""
         from chalicelib.inbound.ingest import IngestService
 
+        # The DynamoDB client first (the source's read is the first call), then the KMS client (the source's
+        # secrets' data key is opened next) and the SQS one start on threads, overlapping that read: one
+        # session makes clients one at a time, so a thread started first would hold up the read.
+        sources = self.source_cache
+        if self.sealer is not None:
+            self.kms.start()
         return IngestService(
-            sources=self.source_cache,
+            sources=sources,
             store=self.best_effort_store,  # only its rejection records and counts: best effort
             queue=self.ingest_queue,
             blobs=self.blobs,
