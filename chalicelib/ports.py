@@ -551,6 +551,9 @@ class EndpointSource(Protocol):
     def get(self, endpoint_id: str) -> Endpoint:
         """One endpoint, or NotFoundError."""
 
+    def get_many(self, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]:
+        """The endpoints found among these ids, by id (as old as ``get``'s), in batched reads."""
+
 
 class EventPublisher(Protocol):
     """Where the sender publishes Hookway's operational events (``endpoint.disabled``, ...)."""
