@@ -1,4 +1,4 @@
-"""One message to many endpoints of one application (2,000 by default; 11,000 with
+"""One message to many endpoints of one application (3,000 by default; 11,000 with
 HOOKWAY_FANOUT_TEST_ENDPOINTS=11000), end to end on the local stack (figures: docs/fanout.md).
 
 The endpoints are written straight into the table through the item layout (as ``DynamoStore.put_endpoint``
@@ -27,7 +27,7 @@ from testkit.receivers import Receivers
 from testkit.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow_bounded
-ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "2000"))  # see docs/fanout.md
+ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "3000"))  # see docs/fanout.md
 SENDERS = 3  # deliveries worker processes (moto, one process, is the bottleneck on 2 cores)
 
 
