@@ -187,7 +187,8 @@ KEYS = (
         "an owner's endpoint version and subscription page count",
         "SUBS#{owner}",
         "META",
-        note="`owner`: an application id, or `-` for the operator's own; ADD 1 on every change that can alter matching",
+        note="`owner`: an application id, or `-` for the operator's own; ADD 1 on every change that can alter matching; "
+        "`room`: the lowest page below the last with room (compaction)",
     ),
     KeyKind(
         "one subscription page",
