@@ -14,6 +14,7 @@ from chalicelib.api.endpoints import parse_recover
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.config import Settings
+from chalicelib.errors import StorageError
 from chalicelib.messages import delivery_states
 from chalicelib.models import Endpoint
 from chalicelib.outbound import egress
@@ -693,3 +694,34 @@ def test_a_first_attempt_carries_its_small_message_so_the_sender_reads_no_item(w
     # AND a large message is not carried (the task stays small)
     big = Task(message_id, "ep").carrying(_replace(stored, body=os.urandom(CARRIED_BYTES + 1)))
     assert big.message() is None and len(big.encode()) < 300
+
+
+def test_a_sender_batch_reads_its_endpoints_in_one_batched_read_and_falls_back_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN ten endpoints, one message for all of them, and one deleted before the sender runs
+    made = [world.endpoint()[0] for _ in range(10)]
+    _publish(world)
+    world.route_all()
+    world.endpoints.delete(made[0].id, OPERATOR)
+    store = world.s.store
+    reads: list[str] = []
+    single, batched = store.get_endpoint, store.get_endpoints
+    monkeypatch.setattr(store, "get_endpoint", lambda i: reads.append("get") or single(i))
+    monkeypatch.setattr(store, "get_endpoints", lambda ids: reads.append("batch") or batched(ids))
+    # WHEN the sender gets the ten tasks as one batch
+    tasks = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+    assert world.sender.handle_many(tasks) == [None] * 10
+    # THEN one batched read served nine; the deleted one was looked up alone and skipped
+    assert reads == ["batch", "get"]
+    assert len(world.receiver.requests) == 9
+    # AND when the batched read fails, each task reads its endpoint alone and is delivered
+    _publish(world)
+    world.route_all()
+    reads.clear()
+    monkeypatch.setattr(store, "get_endpoints", lambda ids: (_ for _ in ()).throw(StorageError("throttled")))
+    tasks = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+    assert world.sender.handle_many(tasks) == [None] * 9
+    assert reads == ["get"] * 9 and len(world.receiver.requests) == 18
