@@ -632,27 +632,16 @@ class Sender:
 
     def _request(self, message: Message, endpoint: Endpoint, now: float) -> egress.OutboundRequest:
         body = message.body if message.body_ref is None else self._blobs.get(message.body_ref.key)
-        body = body or b""
-        url = endpoint.url
-        headers = {
-            "Content-Type": message.content_type or "application/json",
-            "Hookway-Source": message.source_id,
-        }
-        if message.event_type:
-            headers["Hookway-Event-Type"] = message.event_type
-        if message.delivery_id:
-            headers["Hookway-Provider-Event-Id"] = message.delivery_id
-        headers.update(endpoint.headers)
+        unsigned = unsigned_request(message, endpoint, body or b"")
         transformation = endpoint.transformation
         if transformation is not None and transformation.enabled:
             # Before signing: the signature covers the body the receiver gets.
-            outcome = self._transformer.run(
-                endpoint.id, transformation.code, convention.Request("POST", url, headers, body)
-            )
+            outcome = self._transformer.run(endpoint.id, transformation.code, unsigned)
             if not isinstance(outcome, convention.Request):
                 raise _Stopped(outcome)
-            url, headers, body = outcome.url, outcome.headers, outcome.body
-        headers = {**SIGNERS[endpoint.signing](message, endpoint, body, now), **headers}
+            unsigned = outcome
+        url, body = unsigned.url, unsigned.body
+        headers = {**SIGNERS[endpoint.signing](message, endpoint, body, now), **unsigned.headers}
         if endpoint.auth is not None:
             if endpoint.auth["type"] == "basic":
                 raw = f"{endpoint.auth['username']}:{endpoint.auth['password']}".encode()
@@ -667,6 +656,20 @@ class Sender:
             endpoint.timeout,
             client_certificate=endpoint.client_certificate,
         )
+
+
+def unsigned_request(message: Message, endpoint: Endpoint, body: bytes) -> convention.Request:
+    """The request before its signature and the receiver's credentials: what a transformation gets."""
+    headers = {
+        "Content-Type": message.content_type or "application/json",
+        "Hookway-Source": message.source_id,
+    }
+    if message.event_type:
+        headers["Hookway-Event-Type"] = message.event_type
+    if message.delivery_id:
+        headers["Hookway-Provider-Event-Id"] = message.delivery_id
+    headers.update(endpoint.headers)
+    return convention.Request("POST", endpoint.url, headers, body)
 
 
 class _Stopped(Exception):

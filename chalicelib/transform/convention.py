@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-MAX_CODE_CHARS = 32 * 1024  # an endpoint's stored code
+MAX_CODE_CHARS = 16 * 1024  # an endpoint's stored code (the router's and sender's caches hold it too)
 MAX_BODY_BYTES = 1024 * 1024  # a transformed body, unless the original was larger
 MAX_HEADERS = 50
 MAX_HEADER_VALUE = 4096
