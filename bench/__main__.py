@@ -25,6 +25,7 @@ from bench import (
     pipeline,
     scale,
     search,
+    transform,
     verification,
 )
 from bench.report import ROOT, Row, machine_context, render_markdown, render_text, say
@@ -48,6 +49,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     16: console.run,
     17: scale.run,
     18: memory.run,
+    19: transform.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -92,3 +92,23 @@ def test_a_disabled_transformation_is_not_run(services: Services) -> None:
 def _first_task(world: World) -> str:
     world.route_all()
     return world.deliveries.sent.pop(0)
+
+
+def test_a_sender_that_meets_no_transformation_never_loads_the_engine() -> None:
+    # GIVEN a fresh interpreter that delivers a message to an endpoint without a transformation
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tests.conftest import make_services\n"
+        "from tests.unit.test_delivery import Receiver, World, _publish\n"
+        "world = World(make_services(), Receiver())\n"
+        "world.endpoint()\n"
+        "_publish(world)\n"
+        "assert world.run() == ['succeeded']\n"
+        "print('quickjs' in sys.modules, '_quickjs' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # THEN the native engine was never imported
+    assert done.stdout.split() == ["False", "False"]
