@@ -283,7 +283,7 @@ class EndpointService:
             self._transformer.check(transformation.code)
         except CompileError as exc:
             raise ValidationError(
-                f"transformation.code: {exc}", field="transformation.code", code="invalid_transformation"
+                f"the transformation's code is refused: {exc}", field="transformation.code", code="invalid_transformation"
             ) from None
         return transformation
 
