@@ -283,7 +283,9 @@ class EndpointService:
             self._transformer.check(transformation.code)
         except CompileError as exc:
             raise ValidationError(
-                f"the transformation's code is refused: {exc}", field="transformation.code", code="invalid_transformation"
+                f"the transformation's code is refused: {exc}",
+                field="transformation.code",
+                code="invalid_transformation",
             ) from None
         return transformation
 
