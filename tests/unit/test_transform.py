@@ -194,3 +194,35 @@ def test_check_refuses_code_that_does_not_compile(code: str, reason: str) -> Non
 def test_outcome_of_is_total_on_odd_values() -> None:
     for value in (None, 1, "s", [], {"cancel": None}, {"url": 5}, {"headers": {"a": None}}, {"payload": 1}):
         assert isinstance(outcome_of(value, _request()), (Request, Failed, Cancelled))
+
+
+def test_outcome_of_never_raises_on_any_json_a_handler_can_return() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        max_leaves=20,
+    )
+    webhooks = st.fixed_dictionaries(
+        {},
+        optional={
+            "method": json_values,
+            "url": st.text(max_size=60) | st.just(URL),
+            "headers": st.dictionaries(st.text(max_size=20), json_values | st.text(max_size=30), max_size=5),
+            "payload": json_values,
+            "body": json_values,
+            "cancel": json_values,
+        },
+    )
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.one_of(json_values, webhooks))
+    def check(returned: object) -> None:
+        out = outcome_of(returned, _request())
+        assert isinstance(out, (Request, Failed, Cancelled))
+        if isinstance(out, Request):
+            assert out.url.startswith("https://hooks.example.com/") and out.method == "POST"
+
+    check()
