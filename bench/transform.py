@@ -1,4 +1,4 @@
-"""Figure 19: a transformation's cost per request (p50/p99) and its cold start, against none."""
+"""Figure 20: a transformation's cost per request (p50/p99) and its cold start, against none."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def run(quick: bool) -> list[Row]:
     from chalicelib.outbound.signing import SIGNERS
     from chalicelib.transform.engine import Engine
 
-    say("== 19. transformations: run time per request (p50/p99) and cold start, against none")
+    say("== 20. transformations: run time per request (p50/p99) and cold start, against none")
     body = json.dumps(PUSH).encode()
     endpoint = Endpoint(
         id="ep_bench",
