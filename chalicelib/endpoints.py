@@ -83,11 +83,13 @@ def _new_signing_secret(signing: str, given: str | None, now: float) -> tuple[Se
 
 
 def _check_signing(endpoint: Endpoint) -> None:
-    """A passthrough endpoint forwards the provider's own signature: a transformed body would break it."""
-    if endpoint.signing == "passthrough" and endpoint.transformation is not None:
+    """A mode that forwards the provider's own signature (passthrough) cannot carry a transformation."""
+    if endpoint.transformation is None:
+        return
+    if any(m.keeps_provider_signature for m in MODES if m.stored == endpoint.signing):
         raise ValidationError(
-            "an endpoint with signing passthrough cannot have a transformation (the provider's signature "
-            "would no longer match the body)",
+            f"an endpoint with signing {endpoint.signing} cannot have a transformation (the provider's "
+            "signature would no longer match the body)",
             field="transformation",
             code="transformation_with_passthrough",
         )
