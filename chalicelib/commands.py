@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 if TYPE_CHECKING:
     from chalicelib.branding import Branding
-    from chalicelib.models import MtlsRule
+    from chalicelib.models import BreakerPolicy, MtlsRule, Ordering
 
 
 class Unset(Enum):
@@ -177,6 +177,9 @@ class EndpointFields:
     retry_schedule: Maybe[tuple[int, ...] | None] = UNSET
     client_certificate: Maybe[object] = UNSET
     enabled: Maybe[bool] = UNSET
+    throttle_rate: Maybe[int | None] = UNSET
+    ordering: Maybe[Ordering] = UNSET
+    circuit_breaker: Maybe[BreakerPolicy | None] = UNSET
 
 
 @dataclass(frozen=True)

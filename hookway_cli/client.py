@@ -161,6 +161,11 @@ class Client:
         """One endpoint (or listen session)."""
         return self.call(route, endpoint_id=endpoint_id)
 
+    @operation("PATCH", "/v1/endpoints/{endpoint_id}")
+    def update_endpoint(self, route: Route, endpoint_id: str, doc: Json) -> Json:
+        """Change some of an endpoint's fields."""
+        return self.call(route, body=doc, endpoint_id=endpoint_id)
+
     @operation("POST", "/v1/endpoints/{endpoint_id}/enable")
     def enable_endpoint(self, route: Route, endpoint_id: str) -> Json:
         """Enable an endpoint."""

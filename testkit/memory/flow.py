@@ -1,0 +1,60 @@
+"""The in-memory fake of the circuit breaker's writes (``breaker.CircuitStore``; see ``testkit.fakes``),
+on the endpoints ``MemoryEndpoints`` keeps, with the conditions of ``chalicelib.aws.dynamodb.flow``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chalicelib.models import BreakerPolicy, Circuit, Endpoint
+from chalicelib.outbound.breaker import after_failure, after_probe_taken, after_success
+from testkit.memory.base import MemoryTable
+
+
+class MemoryFlow(MemoryTable):
+    """``CircuitStore`` in the endpoints dict of ``MemoryEndpoints``."""
+
+    endpoints: dict[str, Endpoint]
+
+    def _set_circuit(self, endpoint: Endpoint, circuit: Circuit) -> None:
+        self.endpoints[endpoint.id] = replace(endpoint, circuit=circuit)
+        self.writes += 1
+
+    def circuit_failed(
+        self, endpoint_id: str, policy: BreakerPolicy, now: float, *, probe: bool
+    ) -> Circuit | None:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return None
+            circuit = endpoint.circuit
+            if (probe and circuit.state != "half_open") or (not probe and circuit.state != "closed"):
+                return circuit
+            after = after_failure(circuit, policy, now, probe=probe)
+            self._set_circuit(endpoint, after)
+            return after
+
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return False
+            circuit = endpoint.circuit
+            due = circuit.next_probe_at
+            if circuit.state == "closed" or due is None or due > now:
+                return False
+            self._set_circuit(endpoint, after_probe_taken(circuit, policy, now))
+            return True
+
+    def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return None
+            circuit = endpoint.circuit
+            if circuit.state == "closed" and circuit.failures == 0:
+                return None
+            self._set_circuit(endpoint, after_success(circuit))
+            return circuit
