@@ -130,6 +130,9 @@ class Settings:
     rejections_kept: int = 50
     disable_after_seconds: int = 5 * 86400
     delivery_lease_seconds: int = 150
+    # The circuit breaker of an endpoint that sets none (chalicelib.outbound.breaker).
+    circuit_failures: int = 10
+    circuit_probe_seconds: int = 60
     # The local stack's exceptions, each an explicit setting (never derived from the stage name) and
     # accepted only against the emulator on loopback with a loopback (or unset) public URL: see from_env.
     allow_private_destinations: bool = False
@@ -209,6 +212,14 @@ class Settings:
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),
             disable_after_seconds=_int(environ, "HOOKWAY_DISABLE_AFTER_SECONDS", 5 * 86400, minimum=60),
             delivery_lease_seconds=_int(environ, "HOOKWAY_DELIVERY_LEASE_SECONDS", 150, minimum=1),
+            circuit_failures=_at_most(
+                _int(environ, "HOOKWAY_CIRCUIT_FAILURES", 10, minimum=1), 1000, "HOOKWAY_CIRCUIT_FAILURES"
+            ),
+            circuit_probe_seconds=_at_most(
+                _int(environ, "HOOKWAY_CIRCUIT_PROBE_SECONDS", 60, minimum=1),
+                3600,
+                "HOOKWAY_CIRCUIT_PROBE_SECONDS",
+            ),
             allow_private_destinations=_flag(
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=False
             ),

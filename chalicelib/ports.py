@@ -27,6 +27,8 @@ from chalicelib.errors import BadRequestError
 from chalicelib.models import (
     Application,
     Attempt,
+    BreakerPolicy,
+    Circuit,
     Endpoint,
     EventType,
     FanoutPage,
@@ -332,6 +334,24 @@ class EndpointHealthStore(Protocol):
         first), at most ``limit`` a page; reads that index range only, never every endpoint."""
 
 
+class CircuitStore(Protocol):
+    """The circuit's conditional writes on the endpoint's item (each a no-op on a deleted endpoint)."""
+
+    def circuit_failed(
+        self, endpoint_id: str, policy: BreakerPolicy, now: float, *, probe: bool
+    ) -> Circuit | None:
+        """Count a failed attempt, opening the circuit at the policy's count; the circuit after it (None: the
+        endpoint is gone). Atomic: concurrent failures each count, and only one opens a cycle."""
+
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> Circuit | None:
+        """Take the probe of an open circuit whose ``next_probe_at`` has come: None for the one winner,
+        else the circuit as it stands (closed meanwhile, or another's probe in flight)."""
+
+    def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
+        """Close the circuit and reset its count if either is needed; the circuit *before* (None: nothing
+        to change, or the endpoint is gone)."""
+
+
 class SubscriptionStore(Protocol):
     """An owner's subscription pages (``SUBS#``): its endpoint ids in pages of ``SUBSCRIPTION_PAGE``, and its version."""
 
@@ -481,6 +501,7 @@ class Store(
     AttemptStore,
     EndpointStore,
     EndpointHealthStore,
+    CircuitStore,
     SubscriptionStore,
     ApplicationStore,
     EventTypeStore,

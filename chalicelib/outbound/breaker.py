@@ -27,17 +27,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 from chalicelib.models import BreakerPolicy, Circuit, Endpoint
-from chalicelib.ports import EventPublisher
+from chalicelib.ports import CircuitStore, EventPublisher
 
 __all__ = [
     "MAX_FAILURES",
     "MAX_PROBE_SECONDS",
     "Admission",
     "Breaker",
-    "CircuitStore",
     "admit",
     "after_failure",
     "after_probe_taken",
@@ -92,26 +91,6 @@ def after_success(circuit: Circuit) -> Circuit:
     return Circuit("closed", 0, None, None, circuit.cycle)
 
 
-# ------------------------------------------------------------------------------------------------ ports
-
-
-class CircuitStore(Protocol):
-    """The circuit's conditional writes on the endpoint's item (each a no-op on a deleted endpoint)."""
-
-    def circuit_failed(
-        self, endpoint_id: str, policy: BreakerPolicy, now: float, *, probe: bool
-    ) -> Circuit | None:
-        """Count a failed attempt, opening the circuit at the policy's count; the circuit after it (None: the
-        endpoint is gone). Atomic: concurrent failures each count, and only one opens a cycle."""
-
-    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> bool:
-        """Take the probe of an open circuit whose ``next_probe_at`` has come; True for the one winner."""
-
-    def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
-        """Close the circuit and reset its count if either is needed; the circuit *before* (None: nothing
-        to change, or the endpoint is gone)."""
-
-
 # ------------------------------------------------------------------------------------- the sender's side
 
 
@@ -160,11 +139,16 @@ class Breaker:
         if admission.action != "probe":
             return admission
         policy = self.policy(endpoint)
-        if self._store.circuit_probe(endpoint.id, policy, now):
+        stands = self._store.circuit_probe(endpoint.id, policy, now)
+        if stands is None:
             self._remember(endpoint.id, after_probe_taken(self.circuit(endpoint, now), policy, now), now)
             return admission
-        # Another worker took it: wait for that probe's outcome (at the latest, the next probe).
-        return Admission("wait", now + policy.probe_seconds)
+        # Closed meanwhile: send. Else another worker's probe is in flight: this container waits for it
+        # without writing again (so parked tasks arriving together cost one write per container).
+        self._remember(endpoint.id, stands, now)
+        if stands.state == "closed":
+            return Admission("send")
+        return Admission("wait", max(stands.next_probe_at or now, now + 1.0))
 
     def failed(self, endpoint: Endpoint, *, probe: bool) -> None:
         """Count a failed attempt; publish ``endpoint.circuit_opened`` if it opened the circuit."""

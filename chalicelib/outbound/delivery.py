@@ -44,6 +44,7 @@ from chalicelib.models import (
     generation_of,
 )
 from chalicelib.outbound import egress
+from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
@@ -91,8 +92,10 @@ class Sender:
         tally: Tally | None = None,
         certificate_prefixes: Mapping[str, str] | None = None,
         health_memory_seconds: float = 0.0,
+        breaker: Breaker | None = None,
     ) -> None:
         self._store = store
+        self._breaker = breaker
         # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
         self._health_written: dict[str, tuple[bool, float]] = {}
         self._health_memory = health_memory_seconds
@@ -175,6 +178,12 @@ class Sender:
         if endpoint.session_over(now):
             return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
+        probe = False
+        if not listen and self._breaker is not None:
+            admission = self._breaker.admit(endpoint, now)
+            if admission.action == "wait":
+                return self._wait(body, task, admission.until, now)
+            probe = admission.action == "probe"
         claim = Attempt(
             message_id=message.id,
             endpoint_id=endpoint.id,
@@ -194,7 +203,35 @@ class Sender:
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
-        return self._attempt(task, message, endpoint, claim)
+        return self._attempt(task, message, endpoint, claim, probe=probe)
+
+    def _wait(self, body: str, task: Task, until: float, now: float) -> str:
+        """Put a task back until its endpoint may be sent to (an open circuit's next probe): no attempt is
+        made or consumed; the delivery stays ``pending``. Sent before this task is deleted: never lost."""
+        later = replace(task, not_before=until)
+        self._queue.send(
+            later.encode(), delay_seconds=math.ceil(min(max(until - now, 0.0), MAX_DELAY_SECONDS))
+        )
+        self._count("CircuitWaiting")
+        return "circuit_open"
+
+    def _circuit_outcome(
+        self, endpoint: Endpoint, *, ok: bool, probe: bool, maybe_failing: bool = False
+    ) -> None:
+        """Tell the breaker an attempt's outcome, after the attempt is recorded. Best effort: a failed write
+        costs at most one more failure before the circuit opens (or one more reset), never a delivery."""
+        if self._breaker is None or endpoint.kind == "listen":
+            return
+        try:
+            if ok:
+                self._breaker.succeeded(endpoint, maybe_failing=maybe_failing)
+            else:
+                self._breaker.failed(endpoint, probe=probe)
+        except StorageError as exc:
+            log.warning(
+                "could not write the endpoint's circuit",
+                extra={"endpoint_id": endpoint.id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _message(self, task: Task, now: float) -> Message:
         """The task's message: from the LRU of small immutable messages, else one consistent GetItem.
@@ -393,7 +430,9 @@ class Sender:
         """The attempt that ends its delivery ``status``, marked if its message's counters move."""
         return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
-    def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
+    def _attempt(
+        self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt, *, probe: bool = False
+    ) -> str:
         request = self._request(message, endpoint, claim.started_at)
         status: int | None = None
         error_class: str | None = None
@@ -426,6 +465,7 @@ class Sender:
             kept=kept,
             retry_after=retry_after,
             duration_ms=duration_ms,
+            probe=probe,
         )
 
     def _record(
@@ -441,6 +481,7 @@ class Sender:
         kept: str | None,
         retry_after: float | None,
         duration_ms: int,
+        probe: bool = False,
     ) -> str:
         """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up."""
         self._observe("AttemptLatency", duration_ms)
@@ -475,9 +516,11 @@ class Sender:
         if decision.outcome == "succeeded":
             if task.attempt > FAILING_AFTER_ATTEMPTS:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
-            if self._may_be_failing(endpoint, task):
+            maybe_failing = self._may_be_failing(endpoint, task)
+            if maybe_failing:
                 self._write_health(endpoint.id, None)  # conditional on the stored item
             self._finish(self._ending(base, "succeeded"), "delivered")
+            self._circuit_outcome(endpoint, ok=True, probe=probe, maybe_failing=maybe_failing)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -492,6 +535,7 @@ class Sender:
             self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
             self._finish(self._ending(base, "failed"), "failed")
+            self._circuit_outcome(endpoint, ok=False, probe=probe)
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
@@ -509,6 +553,7 @@ class Sender:
             self._ops("message.attempt.failing", message, endpoint, claim)
         self._note_failure(endpoint, now)
         self._store.finish_attempt(replace(base, delivery_status="pending", next_attempt_at=now + delay))
+        self._circuit_outcome(endpoint, ok=False, probe=probe)
         # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         _log_attempt(base, f"failed, next attempt in {delay:.0f} s")

@@ -22,6 +22,7 @@ from chalicelib.observability import Metrics
 
 if TYPE_CHECKING:
     from chalicelib.caches import EndpointCache
+    from chalicelib.outbound.breaker import Breaker
     from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.egress import OutboundTransport
     from chalicelib.ports import BlobStore, Queue, Store
@@ -288,4 +289,14 @@ class Root:
             tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
+            breaker=self._breaker(publisher),
         )
+
+    def _breaker(self, publisher: Publisher) -> Breaker:
+        """The sender's circuit breaker: the stage's default policy, on the store's endpoint items."""
+        from chalicelib.models import BreakerPolicy
+        from chalicelib.outbound.breaker import Breaker
+
+        default = BreakerPolicy(self.settings.circuit_failures, self.settings.circuit_probe_seconds)
+        memory = self.settings.endpoint_cache_seconds  # what its own writes taught it outlives a cached copy
+        return Breaker(self.store, publisher, self.clock, default=default, memory_seconds=memory)

@@ -34,18 +34,19 @@ class MemoryFlow(MemoryTable):
             self._set_circuit(endpoint, after)
             return after
 
-    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> bool:
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> Circuit | None:
         self._maybe_fail()
         with self._lock:
             endpoint = self.endpoints.get(endpoint_id)
             if endpoint is None:
-                return False
+                return Circuit()
             circuit = endpoint.circuit
             due = circuit.next_probe_at
             if circuit.state == "closed" or due is None or due > now:
-                return False
+                self.writes += 1  # a failed conditional write is paid too
+                return circuit
             self._set_circuit(endpoint, after_probe_taken(circuit, policy, now))
-            return True
+            return None
 
     def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
         self._maybe_fail()

@@ -162,8 +162,9 @@ class FlowTable(Table):
             return self._circuit_now(endpoint_id)
         return Circuit("open", counted.failures, now, now + policy.probe_seconds, cycle)
 
-    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> bool:
-        """Take the probe of a circuit whose probe time has come."""
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> Circuit | None:
+        """Take the probe of a circuit whose probe time has come (None), or say how it stands: the losing
+        write returns the item (ReturnValuesOnConditionCheckFailure), so a loser needs no read."""
         try:
             self._call(
                 "update_item",
@@ -176,12 +177,14 @@ class FlowTable(Table):
                     ":now": n(now),
                     ":due": n(now + policy.probe_seconds),
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if not _failed(exc):
                 raise
-            return False
-        return True
+            item: Any = exc.response.get("Item") or {}
+            return circuit_of(item)
+        return None
 
     def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
         """Close the circuit and reset its count, if either is needed; the circuit before."""

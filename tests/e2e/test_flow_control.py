@@ -1,0 +1,103 @@
+"""Flow control end to end: the local stack's sender workers and real receivers on loopback."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from testkit.receivers import Receivers, Step
+from testkit.stack import Stack, wait_until
+
+
+def _path() -> str:
+    return f"/flow/{uuid.uuid4().hex}"
+
+
+def _endpoint(stack: Stack, url: str, **doc: Any) -> dict[str, Any]:
+    resp = stack.request("POST", "/v1/endpoints", admin=True, json_body={"url": url, **doc})
+    assert resp.status == 201, resp.body
+    return dict(resp.json())
+
+
+def _get(stack: Stack, endpoint_id: str) -> dict[str, Any]:
+    return dict(stack.request("GET", f"/v1/endpoints/{endpoint_id}", admin=True).json())
+
+
+def _publish(stack: Stack, event_type: str, n: int) -> str:
+    resp = stack.request(
+        "POST", "/v1/messages", admin=True, json_body={"event_type": event_type, "payload": {"n": n}}
+    )
+    assert resp.status == 202, resp.body
+    return str(resp.json()["id"])
+
+
+def _status(stack: Stack, message_id: str, endpoint_id: str) -> str | None:
+    resp = stack.request("GET", f"/v1/messages/{message_id}", admin=True)
+    if resp.status != 200:
+        return None
+    for delivery in resp.json().get("deliveries", []):
+        if delivery["endpoint_id"] == endpoint_id:
+            return str(delivery["status"])
+    return None
+
+
+def _events(stack: Stack, event_type: str, endpoint_id: str) -> list[dict[str, Any]]:
+    resp = stack.request("GET", f"/v1/messages?event_type={event_type}&limit=50", admin=True)
+    assert resp.status == 200, resp.body
+    found = []
+    for item in resp.json()["data"]:
+        body = stack.request("GET", f"/v1/messages/{item['id']}/body", admin=True)
+        if endpoint_id.encode() in body.body:
+            found.append(item)
+    return found
+
+
+def test_a_breaker_stops_attempts_while_the_receiver_is_down_and_delivers_everything_after(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN an endpoint with failures 3 and a probe every 10 s, whose receiver is down
+    path = _path()
+    receivers.scripts[path] = [Step(503) for _ in range(10_000)]
+    endpoint = _endpoint(
+        stack,
+        receivers.url(path),
+        filter={"event_types": ["breaker.test"]},
+        circuit_breaker={"failures": 3, "probe_seconds": 10},
+        retry_schedule=[0, 1, 1, 2, 2, 5, 5, 10, 10, 30, 30, 60, 60, 60, 60],
+    )
+    first = _publish(stack, "breaker.test", 0)
+    # WHEN its first delivery fails three times THEN the circuit shows open
+    opened = wait_until(
+        lambda: (c := _get(stack, endpoint["id"])["circuit"])["state"] != "closed" and c, timeout=30
+    )
+    assert opened["opened_at"] is not None and opened["next_probe_at"] > opened["opened_at"]
+    down_since = time.time()
+    ids = [first, *(_publish(stack, "breaker.test", n) for n in range(1, 10))]
+    # AND the workers are SIGKILLed once mid-outage
+    time.sleep(25)
+    stack.kill_workers("deliveries")
+    stack.start_worker("deliveries")
+    time.sleep(max(0.0, down_since + 60 - time.time()))
+    # THEN during a minute down, only a handful of attempts: the three that opened it, then one probe
+    # every 10 s (a straggler or two around the kill at most)
+    during = len(receivers.at(path))
+    assert 3 <= during <= 3 + 6 + 3, during
+    assert _get(stack, endpoint["id"])["circuit"]["state"] in ("open", "half_open")
+    assert all(_status(stack, m, endpoint["id"]) == "pending" for m in ids)
+    # WHEN the receiver recovers
+    receivers.scripts[path] = []
+    recovered = time.time()
+    # THEN everything is delivered within a minute, and the circuit is closed
+    wait_until(lambda: all(_status(stack, m, endpoint["id"]) == "succeeded" for m in ids), timeout=60)
+    assert time.time() - recovered <= 60
+    assert _get(stack, endpoint["id"])["circuit"] == {
+        "state": "closed",
+        "opened_at": None,
+        "next_probe_at": None,
+    }
+    succeeded = {r.headers["webhook-id"] for r in receivers.at(path)[during:]}
+    assert set(ids) <= succeeded
+    # AND the operator was told once each way
+    wait_until(lambda: len(_events(stack, "endpoint.circuit_closed", endpoint["id"])) == 1, timeout=30)
+    assert len(_events(stack, "endpoint.circuit_opened", endpoint["id"])) == 1
