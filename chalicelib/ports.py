@@ -352,6 +352,13 @@ class CircuitStore(Protocol):
         to change, or the endpoint is gone)."""
 
 
+class ThrottleStore(Protocol):
+    """The endpoint's throttle item."""
+
+    def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
+        """Take the endpoint's next free slot (``next_slot``, atomically across senders); its time."""
+
+
 class SubscriptionStore(Protocol):
     """An owner's subscription pages (``SUBS#``): its endpoint ids in pages of ``SUBSCRIPTION_PAGE``, and its version."""
 
@@ -502,6 +509,7 @@ class Store(
     EndpointStore,
     EndpointHealthStore,
     CircuitStore,
+    ThrottleStore,
     SubscriptionStore,
     ApplicationStore,
     EventTypeStore,

@@ -47,6 +47,7 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
+from chalicelib.outbound.flow import Throttle, wake_at
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
@@ -93,9 +94,11 @@ class Sender:
         certificate_prefixes: Mapping[str, str] | None = None,
         health_memory_seconds: float = 0.0,
         breaker: Breaker | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self._store = store
         self._breaker = breaker
+        self._throttle = throttle
         # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
         self._health_written: dict[str, tuple[bool, float]] = {}
         self._health_memory = health_memory_seconds
@@ -182,8 +185,13 @@ class Sender:
         if not listen and self._breaker is not None:
             admission = self._breaker.admit(endpoint, now)
             if admission.action == "wait":
-                return self._wait(body, task, admission.until, now)
+                return self._wait(body, replace(task, slot=0.0), admission.until, now, "circuit_open")
             probe = admission.action == "probe"
+        if not listen and endpoint.throttle_rate and self._throttle is not None:
+            slot = self._throttle.admit(endpoint, task.slot, now)
+            if slot:
+                return self._wait(body, replace(task, slot=slot), wake_at(slot), now, "throttled")
+            now = self._clock()  # after a short wait for a slot within the second
         claim = Attempt(
             message_id=message.id,
             endpoint_id=endpoint.id,
@@ -205,15 +213,16 @@ class Sender:
             return self._hand_over(task, endpoint, claim, now)
         return self._attempt(task, message, endpoint, claim, probe=probe)
 
-    def _wait(self, body: str, task: Task, until: float, now: float) -> str:
-        """Put a task back until its endpoint may be sent to (an open circuit's next probe): no attempt is
-        made or consumed; the delivery stays ``pending``. Sent before this task is deleted: never lost."""
+    def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
+        """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
+        slot): no attempt is made or consumed; the delivery stays ``pending``. Sent before this task is
+        deleted: never lost. A throttled task carries its slot, so it is not charged a second one."""
         later = replace(task, not_before=until)
         self._queue.send(
             later.encode(), delay_seconds=math.ceil(min(max(until - now, 0.0), MAX_DELAY_SECONDS))
         )
-        self._count("CircuitWaiting")
-        return "circuit_open"
+        self._count("CircuitWaiting" if why == "circuit_open" else "ThrottleWaiting")
+        return why
 
     def _circuit_outcome(
         self, endpoint: Endpoint, *, ok: bool, probe: bool, maybe_failing: bool = False

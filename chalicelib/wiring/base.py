@@ -270,6 +270,7 @@ class Root:
     ) -> Sender:
         """The sender with what every role gives it; a role passes its cache, its publisher and its knobs."""
         from chalicelib.outbound.delivery import Sender
+        from chalicelib.outbound.flow import Throttle
 
         return Sender(
             store=self.store,
@@ -290,6 +291,8 @@ class Root:
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
             breaker=self._breaker(publisher),
+            # A virtual clock (tests, bench) moves instead of sleeping for a slot.
+            throttle=Throttle(self.store, self.clock, getattr(self.clock, "advance", time.sleep)),
         )
 
     def _breaker(self, publisher: Publisher) -> Breaker:

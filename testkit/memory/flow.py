@@ -4,9 +4,11 @@ on the endpoints ``MemoryEndpoints`` keeps, with the conditions of ``chalicelib.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from chalicelib.models import BreakerPolicy, Circuit, Endpoint
 from chalicelib.outbound.breaker import after_failure, after_probe_taken, after_success
+from chalicelib.outbound.flow import next_slot
 from testkit.memory.base import MemoryTable
 
 
@@ -59,3 +61,19 @@ class MemoryFlow(MemoryTable):
                 return None
             self._set_circuit(endpoint, after_success(circuit))
             return circuit
+
+
+class MemoryThrottle(MemoryTable):
+    """``ThrottleStore``: each endpoint's next free slot, taken atomically."""
+
+    def __init__(self, clock: Any, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.slots: dict[str, float] = {}
+
+    def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
+        self._maybe_fail()
+        with self._lock:
+            slot, following = next_slot(self.slots.get(endpoint_id), now, interval)
+            self.slots[endpoint_id] = following
+            self.writes += 1
+            return slot

@@ -101,3 +101,33 @@ def test_a_breaker_stops_attempts_while_the_receiver_is_down_and_delivers_everyt
     # AND the operator was told once each way
     wait_until(lambda: len(_events(stack, "endpoint.circuit_closed", endpoint["id"])) == 1, timeout=30)
     assert len(_events(stack, "endpoint.circuit_opened", endpoint["id"])) == 1
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max((sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times)), default=0)
+
+
+def test_a_throttled_endpoint_sees_at_most_its_rate_and_gets_every_event(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN an endpoint throttled to 3 a second, beside an unthrottled one on the same event type
+    path, free_path = _path(), _path()
+    endpoint = _endpoint(
+        stack, receivers.url(path), filter={"event_types": ["throttle.test"]}, throttle_rate=3
+    )
+    free = _endpoint(stack, receivers.url(free_path), filter={"event_types": ["throttle.test"]})
+    # WHEN a burst of 24 messages is published at once
+    ids = [_publish(stack, "throttle.test", n) for n in range(24)]
+    # THEN every one reaches both
+    wait_until(lambda: all(_status(stack, m, endpoint["id"]) == "succeeded" for m in ids), timeout=90)
+    wait_until(lambda: all(_status(stack, m, free["id"]) == "succeeded" for m in ids), timeout=30)
+    seen = receivers.at(path)
+    assert {r.headers["webhook-id"] for r in seen} == set(ids)
+    # AND the throttled one never saw more than 3 POSTs within any second, over about 8 s
+    starts = [r.started for r in seen]
+    assert _most_in_one_second(starts) <= 3, " ".join(f"{t - min(starts):.2f}" for t in sorted(starts))
+    assert max(starts) - min(starts) >= 24 / 3 - 1.5
+    # AND the unthrottled one was not held back by it
+    free_starts = [r.started for r in receivers.at(free_path)]
+    assert max(free_starts) - min(free_starts) < max(starts) - min(starts)

@@ -5,6 +5,7 @@ GIVEN / WHEN / THEN; the receiver is the scripted function transport of test_del
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -102,7 +103,7 @@ def test_at_most_one_attempt_goes_out_per_probe_period_while_not_closed(
         assert circuit.state != "closed" or circuit.failures < failures
         assert circuit.state == "closed" or circuit.next_probe_at is not None
     # THEN attempts made while not closed are at least probe_seconds apart
-    assert all(b - a >= probe for a, b in zip(sent_while_open, sent_while_open[1:], strict=False))
+    assert all(b - a >= probe for a, b in itertools.pairwise(sent_while_open))
 
 
 def test_the_auto_disable_clock_reads_an_open_circuit_when_the_failure_clock_was_never_written(

@@ -15,8 +15,17 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamodb.core import Table
-from chalicelib.aws.dynamodb.keys import Item, int_of, n, num, opt_s, s
+from chalicelib.aws.dynamodb.keys import Item, KeyKind, int_of, n, num, opt_s, s
 from chalicelib.models import BreakerPolicy, Circuit, CircuitStateName, Ordering
+
+KEYS = (
+    KeyKind(
+        "an endpoint's throttle (its next free slot)",
+        "EP#{id}",
+        "THROTTLE",
+        note="`tat`: one conditional write per attempt to a throttled endpoint; TTL a day after its last slot",
+    ),
+)
 
 _STATES: tuple[CircuitStateName, ...] = ("closed", "open", "half_open")
 _CIRCUIT = "cb_state, cb_failures, cb_opened_at, cb_next_probe_at, cb_cycle"
@@ -202,3 +211,52 @@ class FlowTable(Table):
                 raise
             return None
         return circuit_of(done.get("Attributes", {}))
+
+
+THROTTLE_TRIES = 25  # conditional writes one slot may take under contention (then the task is retried)
+THROTTLE_KEEP_SECONDS = 86400  # a bucket item outlives its last slot by a day (TTL), then it is gone
+
+
+def throttle_key(endpoint_id: str) -> Item:
+    """The primary key of an endpoint's throttle item (its next free slot)."""
+    return {"pk": s(f"EP#{endpoint_id}"), "sk": s("THROTTLE")}
+
+
+class ThrottleTable(Table):
+    """The throttle's token bucket (``flow.ThrottleStore``): one item per throttled endpoint."""
+
+    def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
+        """Take the next free slot: a conditional write on what the bucket held (``tat``); a lost race
+        returns the item as it stands (ReturnValuesOnConditionCheckFailure), so a retry needs no read."""
+        from chalicelib.errors import StorageError
+        from chalicelib.outbound.flow import next_slot
+
+        seen: float | None = None
+        for _ in range(THROTTLE_TRIES):
+            slot, following = next_slot(seen, now, interval)
+            if seen is None or seen <= now:
+                condition, values = "attribute_not_exists(tat) OR tat <= :now", {":now": n(now)}
+            else:
+                condition, values = "tat = :seen", {":seen": n(seen)}
+            try:
+                self._call(
+                    "update_item",
+                    Key=throttle_key(endpoint_id),
+                    UpdateExpression="SET tat = :next, #ttl = :ttl",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={
+                        **values,
+                        ":next": n(following),
+                        ":ttl": n(int(following) + THROTTLE_KEEP_SECONDS),
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if not _failed(exc):
+                    raise
+                item: Any = exc.response.get("Item") or {}
+                seen = num(item, "tat")
+                continue
+            return slot
+        raise StorageError("the endpoint's throttle is contended: the task is retried")

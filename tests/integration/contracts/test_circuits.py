@@ -73,3 +73,14 @@ def test_flow_settings_round_trip(store: Any, clock: Any) -> None:
     read = store.get_endpoint(endpoint.id)
     assert (read.throttle_rate, read.ordering, read.circuit_breaker) == (7, "none", BreakerPolicy(4, 30))
     assert store.get_endpoints([endpoint.id])[0].circuit_breaker == BreakerPolicy(4, 30)
+
+
+def test_throttle_slots_are_taken_in_order_one_interval_apart_across_concurrent_takers(store: Any) -> None:
+    # GIVEN an idle bucket WHEN one task asks THEN it goes now; an idle gap saves no burst
+    assert store.take_slot("ep_t1", 0.5, 100.0) == 100.0
+    assert store.take_slot("ep_t1", 0.5, 100.0) == 100.5
+    assert store.take_slot("ep_t1", 0.5, 500.0) == 500.0
+    # WHEN 12 tasks ask at once THEN 12 distinct slots, consecutive, one interval apart
+    with ThreadPoolExecutor(6) as pool:
+        slots = sorted(pool.map(lambda i: store.take_slot("ep_t2", 0.25, 1000.0), range(12)))
+    assert slots == [1000.0 + 0.25 * i for i in range(12)]
