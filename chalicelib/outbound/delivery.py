@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Literal
 
@@ -51,7 +51,7 @@ from chalicelib.outbound.flow import Throttle, wake_at
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
-from chalicelib.outbound.tasks import Task, count_due, ending
+from chalicelib.outbound.tasks import PoisonTaskError, Task, count_due, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, SenderStore
 from chalicelib.tally import Tally
 from chalicelib.ttlcache import Lru
@@ -68,6 +68,7 @@ CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once
 CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
+STRAGGLER_SECONDS = 1.0  # a batch waits this long for its last tasks once the others are done
 
 
 class Sender:
@@ -95,7 +96,9 @@ class Sender:
         health_memory_seconds: float = 0.0,
         breaker: Breaker | None = None,
         throttle: Throttle | None = None,
+        straggler_seconds: float = STRAGGLER_SECONDS,
     ) -> None:
+        self._straggler_seconds = straggler_seconds
         self._store = store
         self._breaker = breaker
         self._throttle = throttle
@@ -118,12 +121,18 @@ class Sender:
         # Endpoints this container saw fail since their last success here (see _may_be_failing).
         self._noted_failures: dict[str, float] = {}
         self._failures_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+        # Room beyond a batch for the stragglers a batch handed off and left running (see handle_many).
+        self._pool = ThreadPoolExecutor(max_workers=max_workers * 3, thread_name_prefix="sender")
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
     def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
-        """Handle a batch concurrently (one slow endpoint holds back no other); the error of each, or None."""
+        """Handle a batch concurrently; the error of each, or None.
+
+        The batch does not wait for its slowest receiver: once the others are done, a task still running
+        ``straggler_seconds`` after the last of them finished is handed off (``_hand_off``) and the batch
+        returns, so one hanging receiver holds neither this invocation nor the tasks behind it.
+        """
 
         def run(body: str) -> BaseException | None:
             try:
@@ -132,10 +141,38 @@ class Sender:
                 return exc
             return None
 
+        futures = [self._pool.submit(run, body) for body in bodies]
         try:
-            return list(self._pool.map(run, bodies))
+            pending = set(futures)
+            finished_any = False
+            while pending:
+                done, pending = wait(
+                    pending,
+                    timeout=self._straggler_seconds if finished_any else None,
+                    return_when=FIRST_COMPLETED,
+                )
+                if not done:  # nothing finished within the grace: the rest are stragglers
+                    break
+                finished_any = True
+            for future in pending:
+                self._hand_off(bodies[futures.index(future)])
+            return [None if f in pending else f.result() for f in futures]
         finally:
             self._flush()
+
+    def _hand_off(self, body: str) -> None:
+        """Let a straggler run on in its thread, and queue a check of its attempt for after the claim's
+        lease: if the thread finished (or its container went on and finished it), the check finds the
+        attempt done and stops; if the container was frozen for good, the check re-claims the attempt once
+        its lease ran out and sends it again. Nothing is lost and no second POST overlaps the first."""
+        try:
+            task = Task.decode(body)
+        except PoisonTaskError:
+            return
+        due = self._clock() + self._lease + 1.0
+        check = replace(task, not_before=due, slot=0.0)
+        self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
+        self._count("StragglerHandedOff")
 
     def _ended(self, outcome: Literal["delivered", "failed"]) -> None:
         if self._tally is not None:

@@ -131,3 +131,32 @@ def test_a_throttled_endpoint_sees_at_most_its_rate_and_gets_every_event(
     # AND the unthrottled one was not held back by it
     free_starts = [r.started for r in receivers.at(free_path)]
     assert max(free_starts) - min(free_starts) < max(starts) - min(starts)
+
+
+def _latencies(stack: Stack, receivers: Receivers, path: str, event_type: str, n: int) -> list[float]:
+    """Publish ``n`` messages one by one (a steady trickle) and return each one's publish-to-POST time."""
+    sent: dict[str, float] = {}
+    for i in range(n):
+        sent[_publish(stack, event_type, i)] = time.time()
+        time.sleep(0.2)
+    wait_until(lambda: {r.headers["webhook-id"] for r in receivers.at(path)} >= set(sent), timeout=60)
+    first = {}
+    for r in receivers.at(path):
+        first.setdefault(r.headers["webhook-id"], r.started)
+    return sorted(first[m] - sent[m] for m in sent)
+
+
+def test_a_hanging_endpoint_beside_a_healthy_one_does_not_slow_it(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN a healthy endpoint, measured alone
+    healthy_path, hang_path = _path(), _path()
+    _endpoint(stack, receivers.url(healthy_path), filter={"event_types": ["iso.alone", "iso.beside"]})
+    alone = _latencies(stack, receivers, healthy_path, "iso.alone", 15)
+    # WHEN an endpoint whose receiver accepts and never answers (within its 10 s timeout) is subscribed
+    # beside it, and the same trickle is published to both
+    receivers.scripts[hang_path] = [Step(delay=30) for _ in range(1000)]
+    _endpoint(stack, receivers.url(hang_path), filter={"event_types": ["iso.beside"]}, timeout=10)
+    beside = _latencies(stack, receivers, healthy_path, "iso.beside", 15)
+    # THEN the healthy one's latency stays within noise of the run without it
+    p50_alone, p50_beside = alone[len(alone) // 2], beside[len(beside) // 2]
+    assert p50_beside <= max(2 * p50_alone, p50_alone + 0.5), (alone, beside)
+    assert max(beside) <= max(alone) + 1.5, (alone, beside)
