@@ -41,10 +41,12 @@ __all__ = [
     "after_failure",
     "after_probe_taken",
     "after_success",
+    "come_back_at",
 ]
 
 MAX_FAILURES = 1000
 MAX_PROBE_SECONDS = 3600
+MAX_WAIT_SECONDS = 900.0  # the longest a held task waits before it looks again (one SQS delay)
 REMEMBERED = 10_000  # endpoints whose circuit a container remembers from its own writes
 
 
@@ -67,6 +69,20 @@ def admit(circuit: Circuit, now: float) -> Admission:
     if now >= due:
         return Admission("probe")
     return Admission("wait", due)
+
+
+def come_back_at(circuit: Circuit, now: float, probe_due: float, sample: float) -> float:
+    """When a task that an open circuit holds comes back (pure; ``sample`` in [0, 1)).
+
+    Between the next probe and a wait that grows with the outage (a quarter of its length so far, at most
+    ``MAX_WAIT_SECONDS``), spread by ``sample``: in a short outage the waiting deliveries flow again
+    within seconds of the probe that closes it; in a day-long one each comes back at most every 15
+    minutes (one SendMessage each, as a retry's hop costs), not every probe period; and some task is
+    always there soon after each probe time.
+    """
+    opened = circuit.opened_at if circuit.opened_at is not None else now
+    longest = max(probe_due, now + min(MAX_WAIT_SECONDS, (now - opened) / 4))
+    return probe_due + (longest - probe_due) * sample
 
 
 def after_failure(circuit: Circuit, policy: BreakerPolicy, now: float, *, probe: bool) -> Circuit:
@@ -113,6 +129,10 @@ class Breaker:
         self._memory = memory_seconds
         self._seen: dict[str, tuple[Circuit, float]] = {}
         self._lock = threading.Lock()
+
+    def come_back_at(self, endpoint: Endpoint, probe_due: float, now: float, sample: float) -> float:
+        """When a task held by the endpoint's open circuit comes back (see ``come_back_at``)."""
+        return come_back_at(self.circuit(endpoint, now), now, probe_due, sample)
 
     def policy(self, endpoint: Endpoint) -> BreakerPolicy:
         """The endpoint's own policy, else the deployment's."""

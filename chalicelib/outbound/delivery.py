@@ -222,7 +222,8 @@ class Sender:
         if not listen and self._breaker is not None:
             admission = self._breaker.admit(endpoint, now)
             if admission.action == "wait":
-                return self._wait(body, replace(task, slot=0.0), admission.until, now, "circuit_open")
+                back = self._breaker.come_back_at(endpoint, admission.until, now, self._rand())
+                return self._wait(body, replace(task, slot=0.0), back, now, "circuit_open")
             probe = admission.action == "probe"
         if not listen and endpoint.throttle_rate and self._throttle is not None:
             slot = self._throttle.admit(endpoint, task.slot, now)

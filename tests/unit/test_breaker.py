@@ -252,3 +252,39 @@ def test_a_disabled_endpoint_with_an_open_circuit_still_skips(services: Services
     stored = world.s.store.get_endpoint(endpoint.id)
     world.s.store.put_endpoint(stored.with_changes(enabled=False, circuit=Circuit(state, 3, 1.0, 10**10, 1)))
     assert _run_until(world, world.clock.now + 60) == ["skipped"]
+
+
+def test_a_held_task_comes_back_soon_in_a_short_outage_and_rarely_in_a_long_one() -> None:
+    from chalicelib.outbound.breaker import MAX_WAIT_SECONDS, come_back_at
+
+    # GIVEN a circuit open for 40 s, its next probe in 5 s WHEN tasks are held THEN back within 15 s
+    short = Circuit("open", 3, 1000.0, 1045.0, 1)
+    backs = [come_back_at(short, 1040.0, 1045.0, s / 10) for s in range(10)]
+    assert min(backs) == 1045.0 and max(backs) <= 1040.0 + 15
+    # GIVEN a circuit open for a day WHEN tasks are held THEN each waits up to 15 minutes, spread
+    day = Circuit("open", 3, 0.0, 86400.0 + 30, 1)
+    backs = [come_back_at(day, 86400.0, 86430.0, s / 10) for s in range(10)]
+    assert min(backs) == 86430.0 and max(backs) <= 86400.0 + MAX_WAIT_SECONDS
+    assert sorted(backs) == backs and backs[5] - 86400.0 > 400  # most wait long: few SQS sends
+
+
+def test_a_day_long_outage_costs_a_waiting_delivery_about_eight_sends_an_hour_not_sixty() -> None:
+    # GIVEN a delivery held by a circuit that stays open for a day (probe every 60 s), its task
+    # coming back at spread times
+    import random
+
+    from chalicelib.outbound.breaker import come_back_at
+
+    rng = random.Random(7)
+    now, probe_due, sends = 0.0, 60.0, []
+    circuit = Circuit("open", 10, 0.0, probe_due, 1)
+    while now < 86400:
+        while probe_due <= now:
+            probe_due += 60
+        now = come_back_at(circuit, now, probe_due, rng.random())
+        sends.append(now)
+    # THEN after the first hour it comes back about 8 times an hour (waits spread over 1 to 15 minutes),
+    # not once per probe period (60 an hour)
+    late = [t for t in sends if t >= 3600]
+    assert len(late) <= 23 * 9, len(late)
+    assert len(sends) < 400
