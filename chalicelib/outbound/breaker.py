@@ -47,6 +47,7 @@ __all__ = [
 MAX_FAILURES = 1000
 MAX_PROBE_SECONDS = 3600
 MAX_WAIT_SECONDS = 900.0  # the longest a held task waits before it looks again (one SQS delay)
+EARLY_SHARE = 0.125  # of the held tasks, those that come back spread over the wait (to meet the probes)
 REMEMBERED = 10_000  # endpoints whose circuit a container remembers from its own writes
 
 
@@ -74,15 +75,20 @@ def admit(circuit: Circuit, now: float) -> Admission:
 def come_back_at(circuit: Circuit, now: float, probe_due: float, sample: float) -> float:
     """When a task that an open circuit holds comes back (pure; ``sample`` in [0, 1)).
 
-    Between the next probe and a wait that grows with the outage (a quarter of its length so far, at most
-    ``MAX_WAIT_SECONDS``), spread by ``sample``: in a short outage the waiting deliveries flow again
-    within seconds of the probe that closes it; in a day-long one each comes back at most every 15
-    minutes (one SendMessage each, as a retry's hop costs), not every probe period; and some task is
-    always there soon after each probe time.
+    The longest wait grows with the outage (a quarter of its length so far, at most ``MAX_WAIT_SECONDS``,
+    never before the next probe). ``EARLY_SHARE`` of the tasks come back spread over the whole span, so
+    some task is there soon after each probe time; the rest come back at the end of it (its last tenth).
+    In a short outage the waiting deliveries flow again within seconds of the probe that closes it; in a
+    day-long one a waiting task costs about four SendMessage an hour (as a retry's 15-minute hops did
+    before), and no attempt, write, log line or operational event.
     """
     opened = circuit.opened_at if circuit.opened_at is not None else now
     longest = max(probe_due, now + min(MAX_WAIT_SECONDS, (now - opened) / 4))
-    return probe_due + (longest - probe_due) * sample
+    if sample < EARLY_SHARE:
+        fraction = 0.9 * sample / EARLY_SHARE
+    else:
+        fraction = 0.9 + 0.1 * (sample - EARLY_SHARE) / (1 - EARLY_SHARE)
+    return probe_due + (longest - probe_due) * fraction
 
 
 def after_failure(circuit: Circuit, policy: BreakerPolicy, now: float, *, probe: bool) -> Circuit:
