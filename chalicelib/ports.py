@@ -359,6 +359,19 @@ class ThrottleStore(Protocol):
         """Take the endpoint's next free slot (``next_slot``, atomically across senders); its time."""
 
 
+class ParkStore(Protocol):
+    """Delivery tasks parked under their due time (``chalicelib.outbound.parking``)."""
+
+    def park(self, bucket: int, shard: int, key: str, body: str) -> None:
+        """Keep a task in a due-time bucket's shard until the release step takes it."""
+
+    def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """The first ``limit`` tasks of a bucket's shard, in due order: (key, body)."""
+
+    def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
+        """Delete released tasks."""
+
+
 class SubscriptionStore(Protocol):
     """An owner's subscription pages (``SUBS#``): its endpoint ids in pages of ``SUBSCRIPTION_PAGE``, and its version."""
 
@@ -510,6 +523,7 @@ class Store(
     EndpointHealthStore,
     CircuitStore,
     ThrottleStore,
+    ParkStore,
     SubscriptionStore,
     ApplicationStore,
     EventTypeStore,
@@ -565,6 +579,10 @@ class BackfillStore(SubscriptionStore, CheckpointStore, ApplicationStore, Protoc
 
 class StatsStore(CounterStore, EndpointHealthStore, Protocol):
     """``GET /v1/stats``: the hourly counters and the endpoints that need attention."""
+
+
+class ReleaseStore(ParkStore, CheckpointStore, Protocol):
+    """The release step: the parked tasks and where it stopped."""
 
 
 class SweepStore(EndpointHealthStore, CheckpointStore, Protocol):

@@ -188,13 +188,21 @@ def policies(
             ]
         elif key == "sweep":
             statements += [
-                # The attention index by query and batch get; its checkpoint (get, put); disabling.
+                # The attention index by query and batch get; its checkpoint (get, put); disabling; the
+                # parked delivery tasks (query, batch delete) it releases to the deliveries queue.
                 _statement(
                     "State",
-                    ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:GetItem", *DYNAMO_WRITE],
+                    [
+                        "dynamodb:Query",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:BatchWriteItem",
+                        *DYNAMO_WRITE,
+                    ],
                     table,
                 ),
                 _statement("OperationalEvents", ["sqs:SendMessage"], [arns.ingest_queue]),
+                _statement("ReleaseParked", ["sqs:SendMessage"], [arns.deliveries_queue]),
             ]
         if tracing:
             statements.append(

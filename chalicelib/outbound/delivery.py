@@ -48,6 +48,7 @@ from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.flow import Throttle, wake_at
+from chalicelib.outbound.parking import Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
@@ -97,7 +98,9 @@ class Sender:
         breaker: Breaker | None = None,
         throttle: Throttle | None = None,
         straggler_seconds: float = STRAGGLER_SECONDS,
+        parking: Parking | None = None,
     ) -> None:
+        self._parking = parking
         self._straggler_seconds = straggler_seconds
         self._store = store
         self._breaker = breaker
@@ -187,8 +190,7 @@ class Sender:
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
-            wait = task.not_before - now
-            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            self._later(task, now, body)
             return "deferred"
         try:
             message = self._message(task, now)
@@ -255,12 +257,18 @@ class Sender:
         """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
         slot): no attempt is made or consumed; the delivery stays ``pending``. Sent before this task is
         deleted: never lost. A throttled task carries its slot, so it is not charged a second one."""
-        later = replace(task, not_before=until)
-        self._queue.send(
-            later.encode(), delay_seconds=math.ceil(min(max(until - now, 0.0), MAX_DELAY_SECONDS))
-        )
+        self._later(replace(task, not_before=until), now)
         self._count("CircuitWaiting" if why == "circuit_open" else "ThrottleWaiting")
         return why
+
+    def _later(self, task: Task, now: float, body: str | None = None) -> None:
+        """Queue a task for its ``not_before``: parked in the store if that is further than one SQS delay
+        (and parking is on), else sent with the delay (a longer wait without parking hops every 15 min)."""
+        if self._parking is not None and self._parking.park(task, now):
+            self._count("Parked")
+            return
+        delay = math.ceil(min(max(task.not_before - now, 0.0), MAX_DELAY_SECONDS))
+        self._queue.send(body if body is not None else task.encode(), delay_seconds=delay)
 
     def _circuit_outcome(
         self, endpoint: Endpoint, *, ok: bool, probe: bool, maybe_failing: bool = False
@@ -595,7 +603,7 @@ class Sender:
             generation=claim.generation,
             reopens=task.reopens,
         )
-        self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
+        self._later(following, now)
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)
         self._note_failure(endpoint, now)

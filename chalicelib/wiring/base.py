@@ -271,6 +271,7 @@ class Root:
         """The sender with what every role gives it; a role passes its cache, its publisher and its knobs."""
         from chalicelib.outbound.delivery import Sender
         from chalicelib.outbound.flow import Throttle
+        from chalicelib.outbound.parking import Parking
 
         return Sender(
             store=self.store,
@@ -293,6 +294,9 @@ class Root:
             breaker=self._breaker(publisher),
             # A virtual clock (tests, bench) moves instead of sleeping for a slot.
             throttle=Throttle(self.store, self.clock, getattr(self.clock, "advance", time.sleep)),
+            parking=Parking(self.store, after=self.settings.park_after_seconds)
+            if self.settings.park_after_seconds
+            else None,
         )
 
     def _breaker(self, publisher: Publisher) -> Breaker:

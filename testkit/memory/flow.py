@@ -3,6 +3,7 @@ on the endpoints ``MemoryEndpoints`` keeps, with the conditions of ``chalicelib.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -77,3 +78,30 @@ class MemoryThrottle(MemoryTable):
             self.slots[endpoint_id] = following
             self.writes += 1
             return slot
+
+
+class MemoryParking(MemoryTable):
+    """``ParkStore``: each bucket shard's tasks, read in key (due) order."""
+
+    def __init__(self, clock: Any, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.parked_tasks: dict[tuple[int, int], dict[str, str]] = {}
+
+    def park(self, bucket: int, shard: int, key: str, body: str) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.parked_tasks.setdefault((bucket, shard), {})[key] = body
+            self.writes += 1
+
+    def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        self._maybe_fail()
+        with self._lock:
+            tasks = self.parked_tasks.get((bucket, shard), {})
+            return sorted(tasks.items())[:limit]
+
+    def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
+        self._maybe_fail()
+        with self._lock:
+            tasks = self.parked_tasks.get((bucket, shard), {})
+            for key in keys:
+                tasks.pop(key, None)

@@ -10,15 +10,23 @@ while closed, its probes, and the success that closes it: never a key shared bet
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws.dynamodb.core import Table
 from chalicelib.aws.dynamodb.keys import Item, KeyKind, int_of, n, num, opt_s, s
+from chalicelib.errors import StorageError
 from chalicelib.models import BreakerPolicy, Circuit, CircuitStateName, Ordering
 
 KEYS = (
+    KeyKind(
+        "a parked delivery task (waiting longer than one SQS delay)",
+        "PARK#{bucket}#{s}",
+        "{due}#{message}#{endpoint}#{generation}#{attempt}",
+        note="`bucket`: the 5-minute bucket of its due time; released and deleted by the release step; TTL",
+    ),
     KeyKind(
         "an endpoint's throttle (its next free slot)",
         "EP#{id}",
@@ -260,3 +268,57 @@ class ThrottleTable(Table):
                 continue
             return slot
         raise StorageError("the endpoint's throttle is contended: the task is retried")
+
+
+PARK_KEEP_SECONDS = 30 * 86400  # a parked task's TTL past its due time: past any message's retention
+
+
+def park_partition(bucket: int, shard: int) -> str:
+    """The partition of one due-time bucket's shard of parked tasks."""
+    return f"PARK#{bucket}#{shard}"
+
+
+class ParkTable(Table):
+    """Parked delivery tasks (``ports.ParkStore``): ``PARK#{bucket}#{shard}`` / the task's due-ordered key."""
+
+    def park(self, bucket: int, shard: int, key: str, body: str) -> None:
+        """One PutItem (a second park of the same task overwrites it: still one task)."""
+        self._call(
+            "put_item",
+            Item={
+                "pk": s(park_partition(bucket, shard)),
+                "sk": s(key),
+                "task": s(body),
+                "ttl": n(bucket + PARK_KEEP_SECONDS),
+            },
+        )
+
+    def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """One consistent Query of the bucket's shard, in due order."""
+        items = self._call(
+            "query",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": s(park_partition(bucket, shard))},
+            ConsistentRead=True,
+            Limit=limit,
+        ).get("Items", [])
+        return [(item["sk"]["S"], item["task"]["S"]) for item in items]
+
+    def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
+        """BatchWriteItem deletes, 25 a call, unprocessed ones retried."""
+        pk = s(park_partition(bucket, shard))
+        for start in range(0, len(keys), 25):
+            requests: list[Any] = [
+                {"DeleteRequest": {"Key": {"pk": pk, "sk": s(key)}}} for key in keys[start : start + 25]
+            ]
+            pending: Any = {self._table: requests}
+            for _ in range(5):
+                try:
+                    result = self._db.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError("DynamoDB batch_write_item failed") from exc
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise StorageError("DynamoDB BatchWriteItem left parked tasks undeleted")
