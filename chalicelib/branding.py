@@ -46,10 +46,6 @@ class Branding:
             accent=self.accent if self.accent is not None else defaults.accent,
         )
 
-    def public(self) -> dict[str, str | None]:
-        """As the API shows it."""
-        return {"name": self.name, "logo_url": self.logo_url, "accent": self.accent}
-
     @property
     def empty(self) -> bool:
         """Nothing set."""
@@ -112,26 +108,6 @@ def check_accent(value: Any) -> str:
             "accent",
         )
     return value.lower()
-
-
-def parse(doc: Any) -> Branding:
-    """An application's ``branding`` object from a request: ``{"name"?, "logo_url"?, "accent"?}``.
-
-    null (or an empty string) for a field leaves it unset; null for the whole object clears it.
-    """
-    if doc is None:
-        return Branding()
-    if not isinstance(doc, dict):
-        raise BrandingError('branding is {"name"?, "logo_url"?, "accent"?}', "branding")
-    unknown = sorted(set(doc) - {"name", "logo_url", "accent"})
-    if unknown:
-        raise BrandingError(f"branding has no field {unknown[0]!r}", unknown[0])
-    given = {k: v for k, v in doc.items() if v not in (None, "")}
-    return Branding(
-        name=check_name(given["name"]) if "name" in given else None,
-        logo_url=check_logo_url(given["logo_url"]) if "logo_url" in given else None,
-        accent=check_accent(given["accent"]) if "accent" in given else None,
-    )
 
 
 def frame_ancestors(raw: str) -> str:

@@ -165,7 +165,7 @@ class Pull:
 class EndpointFields:
     """An endpoint's settable fields, each checked for shape. The service then applies the rules that
     need the deployment or the caller: the URL's destination (egress), a token's slowest retry step, the
-    schedule against retention, the client certificate's reference (``client_certificate`` as sent)."""
+    schedule against retention, the client certificate's reference (``client_certificate``: ``source:name``)."""
 
     url: Maybe[str] = UNSET
     description: Maybe[str] = UNSET
@@ -175,7 +175,7 @@ class EndpointFields:
     auth: Maybe[dict[str, str] | None] = UNSET
     timeout: Maybe[float] = UNSET
     retry_schedule: Maybe[tuple[int, ...] | None] = UNSET
-    client_certificate: Maybe[object] = UNSET
+    client_certificate: Maybe[str | None] = UNSET
     enabled: Maybe[bool] = UNSET
     throttle_rate: Maybe[int | None] = UNSET
     ordering: Maybe[Ordering] = UNSET

@@ -7,13 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.commands import UNSET, CreateEndpoint, EndpointFields, OpenSession, RotateSecret
+from chalicelib.commands import UNSET, CreateEndpoint, EndpointFields, RotateSecret
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.jobs import StepResult
 from chalicelib.models import Attempt, Circuit, Endpoint, Secret, SigningMode, signing_mode
 from chalicelib.outbound import egress
-from chalicelib.outbound.client_certs import parse_reference, public_reference
+from chalicelib.outbound.client_certs import check_reference
 from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
 from chalicelib.ports import (
     ApplicationResolver,
@@ -114,57 +114,6 @@ def public_key_of(secret: str) -> str | None:
     return "whpk_" + base64.b64encode(base64.b64decode(secret.removeprefix("whsk_"))[32:]).decode()
 
 
-def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
-    """An endpoint as the API shows it: never a secret value, never the receiver's credentials."""
-    auth = None
-    if endpoint.auth is not None:
-        auth = {"type": endpoint.auth["type"]}
-        if endpoint.auth["type"] == "basic":
-            auth["username"] = endpoint.auth["username"]
-    return {
-        "id": endpoint.id,
-        "application_id": endpoint.application_id,
-        "url": endpoint.url,
-        "description": endpoint.description,
-        "filter": {
-            "sources": list(endpoint.filter_sources),
-            "event_types": list(endpoint.filter_event_types),
-        },
-        "signing": endpoint.signing,
-        "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
-        "auth": auth,
-        "timeout": endpoint.timeout,
-        "retry_schedule": list(endpoint.retry_schedule) if endpoint.retry_schedule else None,
-        "enabled": endpoint.enabled,
-        "disabled_reason": endpoint.disabled_reason,
-        "failing_since": endpoint.failing_since,
-        "client_certificate": public_reference(endpoint.client_certificate),
-        "secrets": [s.public() | {"hint": "…"} for s in endpoint.secrets],
-        "created_at": endpoint.created_at,
-        "updated_at": endpoint.updated_at,
-        "kind": endpoint.kind,
-        "expires_at": endpoint.expires_at,
-        **_flow_shown(endpoint),
-    }
-
-
-def _flow_shown(endpoint: Endpoint) -> dict[str, Any]:
-    """The flow settings (``circuit_breaker`` null: the deployment's) and the circuit's state."""
-    policy, circuit = endpoint.circuit_breaker, endpoint.circuit
-    return {
-        "throttle_rate": endpoint.throttle_rate,
-        "ordering": endpoint.ordering,
-        "circuit_breaker": None
-        if policy is None
-        else {"failures": policy.failures, "probe_seconds": policy.probe_seconds},
-        "circuit": {
-            "state": circuit.state,
-            "opened_at": circuit.opened_at,
-            "next_probe_at": circuit.next_probe_at,
-        },
-    }
-
-
 @dataclass(frozen=True)
 class SecretShown:
     """A signing secret as shown on an explicit call: its value, or an ed25519 endpoint's public key."""
@@ -199,7 +148,6 @@ class EndpointHealth:
     last_error: FailedAttempt | None
 
 
-DEFAULT_SESSION_SECONDS = 3600
 HEALTH_WINDOW = 50  # the most recent attempts an endpoint's health is judged on
 RESPONSE_EXCERPT = 200
 
@@ -314,8 +262,11 @@ class EndpointService:
             out["retry_schedule"] = schedule
         if fields.client_certificate is not UNSET:
             try:
-                out["client_certificate"] = parse_reference(
-                    fields.client_certificate, self._certificate_prefixes, owner
+                reference = fields.client_certificate
+                out["client_certificate"] = (
+                    None
+                    if reference is None
+                    else check_reference(reference, self._certificate_prefixes, owner)
                 )
             except ValueError as exc:
                 raise ValidationError(str(exc), field="client_certificate") from None
@@ -329,47 +280,35 @@ class EndpointService:
         signing = command.signing
         now = self._clock()
         secret, public_key = _new_signing_secret(signing, command.secret, now)
-        fields = self._apply(command.fields, owner, scope)
-        self._check_quota(owner, scope)
         endpoint = Endpoint(
             id=new_id("ep"),
+            url="",
             created_at=now,
             updated_at=now,
             secrets=(secret,),
             signing=_mode(signing),
             application_id=owner,
-            **fields,
         )
-        self._store.put_endpoint(endpoint)
-        self._changes.endpoints_changed()
+        endpoint = self._admit(endpoint, command.fields, scope)
         return endpoint, secret.value if public_key is None else "", public_key
 
-    def open_session(self, command: OpenSession, scope: Scope) -> tuple[Endpoint, str]:
-        """A listen session: a temporary endpoint of kind ``listen`` whose deliveries wait to be pulled.
+    def add(
+        self, endpoint: Endpoint, application: str | None, fields: EndpointFields, scope: Scope
+    ) -> Endpoint:
+        """Store a new endpoint made elsewhere (a listen session's), with the fields given, under the same
+        rules as ``create``: the caller's application (or the one the operator names), the fields'
+        checks, a portal token's quota."""
+        owner = self._owner(application, scope)
+        return self._admit(endpoint.with_changes(application_id=owner), fields, scope)
 
-        Returns the endpoint and its Standard Webhooks secret (for the local receiver to verify).
-        """
-        expires_in = command.expires_in
-        owner = self._owner(command.application, scope)
-        now = self._clock()
-        secret, _ = _new_signing_secret("standard", None, now)
-        fields = self._apply(command.fields, owner, scope)
-        self._check_quota(owner, scope)
-        endpoint_id = new_id("ep")
-        endpoint = Endpoint(
-            id=endpoint_id,
-            url=f"listen:{endpoint_id}",
-            created_at=now,
-            updated_at=now,
-            secrets=(secret,),
-            application_id=owner,
-            kind="listen",
-            expires_at=now + expires_in,
-            **fields,
-        )
+    def _admit(self, endpoint: Endpoint, fields: EndpointFields, scope: Scope) -> Endpoint:
+        """The new endpoint with ``fields`` applied for its owner, stored if within the quota."""
+        changes = self._apply(fields, endpoint.application_id, scope)
+        self._check_quota(endpoint.application_id, scope)
+        endpoint = endpoint.with_changes(**changes)
         self._store.put_endpoint(endpoint)
         self._changes.endpoints_changed()
-        return endpoint, secret.value
+        return endpoint
 
     def _check_quota(self, owner: str | None, scope: Scope) -> None:
         """Refuse (409) a portal token's new endpoint once its application holds the maximum.

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from chalicelib.commands import SearchMessages
-from chalicelib.errors import BadRequestError, NotFoundError
+from chalicelib.errors import NotFoundError
 from chalicelib.ids import MessageIds
 from chalicelib.inbound.credentials import for_tokens
 from chalicelib.models import DELIVERY_STATUSES, Attempt, Message, generation_of
@@ -24,13 +23,55 @@ from chalicelib.ports import (
     MessageQuery,
     Page,
     PageRequest,
-    decode_cursor,
-    encode_cursor,
+    offsets,
+    offsets_cursor,
+    page_of,
 )
 from chalicelib.scope import Scope
 
 
-def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DeliveryState:
+    """One delivery of a message as the API shows it: pending until an attempt says otherwise."""
+
+    endpoint_id: str
+    status: str
+    attempts: int
+    last_attempt_at: float | None = None
+    last_response_status: int | None = None
+    last_error_class: str | None = None
+    next_attempt_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Fanout:
+    """How far a big message's fan-out got: its pages of endpoint ids, and how many are written."""
+
+    pages: int
+    written: int
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    """One message (as the caller may read it) with a page of its deliveries and their summary."""
+
+    message: Message
+    summary: dict[str, int]
+    deliveries: list[DeliveryState]
+    total: int
+    cursor: str | None = None
+    fanout: Fanout | None = None
+
+
+@dataclass(frozen=True)
+class ListedMessage:
+    """A message found by a search, with its ``delivery_summary``."""
+
+    message: Message
+    summary: dict[str, int]
+
+
+def delivery_states(message: Message, attempts: list[Attempt]) -> list[DeliveryState]:
     """Per endpoint: the delivery's status (pending until an attempt says otherwise) and its attempts."""
     current = generation_of(message)
     by_endpoint: dict[str, list[Attempt]] = {}
@@ -40,37 +81,31 @@ def delivery_states(message: Message, attempts: list[Attempt]) -> list[dict[str,
     out = []
     for endpoint_id in dict.fromkeys((*message.endpoints, *by_endpoint)):
         mine = sorted(by_endpoint.get(endpoint_id, []), key=lambda a: a.number)
-        latest = mine[-1] if mine else None
-        status = latest.delivery_status if latest is not None else "pending"
         out.append(
-            {
-                "endpoint_id": endpoint_id,
-                "status": status,
-                "attempts": len([a for a in mine if a.status != "skipped"]),
-                "last_attempt_at": latest.started_at if latest else None,
-                "last_response_status": latest.response_status if latest else None,
-                "last_error_class": latest.error_class if latest else None,
-                "next_attempt_at": latest.next_attempt_at if latest and status == "pending" else None,
-            }
+            _state_of(
+                endpoint_id, mine[-1] if mine else None, len([a for a in mine if a.status != "skipped"])
+            )
         )
     return out
 
 
-def _state_of(endpoint_id: str, latest: Attempt | None) -> dict[str, Any]:
-    """One delivery as the API shows it, from its latest attempt (None: pending, never attempted)."""
-    status = latest.delivery_status if latest is not None else "pending"
-    attempts = 0
-    if latest is not None:
+def _state_of(endpoint_id: str, latest: Attempt | None, attempts: int | None = None) -> DeliveryState:
+    """One delivery from its latest attempt (None: pending, never attempted); ``attempts`` counted, or
+    else told by the latest attempt's number."""
+    if latest is None:
+        return DeliveryState(endpoint_id, "pending", attempts or 0)
+    status = latest.delivery_status
+    if attempts is None:
         attempts = latest.number - (1 if latest.status == "skipped" else 0)
-    return {
-        "endpoint_id": endpoint_id,
-        "status": status,
-        "attempts": attempts,
-        "last_attempt_at": latest.started_at if latest else None,
-        "last_response_status": latest.response_status if latest else None,
-        "last_error_class": latest.error_class if latest else None,
-        "next_attempt_at": latest.next_attempt_at if latest and status == "pending" else None,
-    }
+    return DeliveryState(
+        endpoint_id,
+        status,
+        attempts,
+        last_attempt_at=latest.started_at,
+        last_response_status=latest.response_status,
+        last_error_class=latest.error_class,
+        next_attempt_at=latest.next_attempt_at if status == "pending" else None,
+    )
 
 
 READ_THREADS = 8  # a deliveries page reads each delivery's latest attempt, this many at once
@@ -83,12 +118,12 @@ def shown_to(message: Message, scope: Scope) -> Message:
     return replace(message, headers=for_tokens(message.headers))
 
 
-def delivery_summary(states: list[dict[str, Any]]) -> dict[str, int]:
+def delivery_summary(states: list[DeliveryState]) -> dict[str, int]:
     """How many of a message's deliveries are in each status (``pending``, ``succeeded``, ``failed``,
     ``skipped``), computed when read from the attempts: nothing is written per outcome."""
     counts: dict[str, int] = dict.fromkeys(DELIVERY_STATUSES, 0)
     for state in states:
-        counts[state["status"]] += 1
+        counts[state.status] += 1
     return counts
 
 
@@ -126,46 +161,35 @@ class MessageService:
             )
         raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
 
-    def get(self, message_id: str, scope: Scope, page: PageRequest | None = None) -> dict[str, Any]:
+    def get(self, message_id: str, scope: Scope, page: PageRequest | None = None) -> MessageDetail:
         """One message with the state of its delivery to each endpoint.
 
         A message with its endpoints inline (at most ``INLINE_ENDPOINTS``) shows every delivery. A message
-        that fanned out in pages shows ``page.limit`` deliveries from the cursor (``deliveries_cursor``
-        leads on): one GetItem of a fan-out page and one Query (Limit 1) per delivery, whatever the
-        message's size; ``delivery_summary`` then counts the deliveries shown.
+        that fanned out in pages shows ``page.limit`` deliveries from the cursor (``cursor`` leads on):
+        one GetItem of a fan-out page and one Query (Limit 1) per delivery, whatever the message's size;
+        its summary counts every delivery (from its counters), or else the deliveries shown.
         """
         message = self.message(message_id, scope)
-        shown = shown_to(message, scope).public()
+        shown = shown_to(message, scope)
         if not message.fanout_pages:
             states = delivery_states(
                 message, self._store.list_attempts(message_id, shards=message.attempt_shards)
             )
-            return {
-                **shown,
-                "delivery_summary": delivery_summary(states),
-                "deliveries": states,
-                "deliveries_total": len(states),
-                "deliveries_cursor": None,
-            }
+            return MessageDetail(shown, delivery_summary(states), states, len(states))
         page = page or PageRequest()
         states, cursor = self._delivery_page(message, page)
-        return {
-            **shown,
-            "delivery_summary": self._fanned_summary(message) or delivery_summary(states),
-            "deliveries": states,
-            "deliveries_total": message.endpoint_count,
-            "deliveries_cursor": cursor,
-            "fanout": {"pages": message.fanout_pages, "written": message.fanned_pages},
-        }
+        return MessageDetail(
+            shown,
+            self._fanned_summary(message) or delivery_summary(states),
+            states,
+            message.endpoint_count,
+            cursor,
+            Fanout(message.fanout_pages, message.fanned_pages),
+        )
 
-    def _delivery_page(self, message: Message, page: PageRequest) -> tuple[list[dict[str, Any]], str | None]:
+    def _delivery_page(self, message: Message, page: PageRequest) -> tuple[list[DeliveryState], str | None]:
         """``page.limit`` deliveries of a fanned-out message from a cursor ``[page number, offset]``."""
-        position = decode_cursor(page.cursor, 2)
-        number, offset = 0, 0
-        if position is not None:
-            if not all(p.isdigit() and len(p) <= 6 for p in position):
-                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-            number, offset = int(position[0]), int(position[1])
+        number, offset = offsets(page.cursor, 2) or (0, 0)
         generation = generation_of(message)
         ids: list[str] = []
         while len(ids) < page.limit and number < message.fanout_pages:
@@ -188,7 +212,7 @@ class MessageService:
             )
         states = [_state_of(e, a) for e, a in zip(ids, latest, strict=True)]
         more = number < message.fanout_pages
-        return states, encode_cursor([str(number), str(offset)]) if more else None
+        return states, offsets_cursor([number, offset]) if more else None
 
     def _fanned_summary(self, message: Message) -> dict[str, int] | None:
         """Every delivery of a message with attempt shards, by status, from its counters (one read of at
@@ -203,7 +227,7 @@ class MessageService:
         counts["pending"] = max(message.endpoint_count - sum(counts.values()), 0)
         return counts
 
-    def listing(self, command: SearchMessages, scope: Scope, page: PageRequest) -> Page[dict[str, Any]]:
+    def listing(self, command: SearchMessages, scope: Scope, page: PageRequest) -> Page[ListedMessage]:
         """A search page, each message with its ``delivery_summary``.
 
         The summary is read, not stored: one query of a listed message's attempts (the same query the
@@ -220,13 +244,13 @@ class MessageService:
                 summary = self._fanned_summary(message) or delivery_summary(
                     self._delivery_page(message, PageRequest(limit=50))[0]
                 )
-                items.append({**message.public(), "delivery_summary": summary})
+                items.append(ListedMessage(message, summary))
                 continue
             attempts = read.get(message.id)
             if attempts is None:
                 attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
             summary = delivery_summary(delivery_states(message, attempts))
-            items.append({**message.public(), "delivery_summary": summary})
+            items.append(ListedMessage(message, summary))
         return Page(items, found.cursor)
 
     def search(
@@ -266,11 +290,11 @@ class MessageService:
                     if counted is not None:
                         return counted[status] > 0
                     states = self._delivery_page(message, PageRequest(limit=50))[0]
-                    return any(d["status"] == status for d in states)
+                    return any(d.status == status for d in states)
                 attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
                 if attempts_of is not None:
                     attempts_of[message.id] = attempts
-                return any(d["status"] == status for d in delivery_states(message, attempts))
+                return any(d.status == status for d in delivery_states(message, attempts))
 
         if query.source_id is not None and query.provider_id is not None and page.cursor is None:
             found = self._by_provider_id(query, keep)
@@ -310,13 +334,4 @@ class MessageService:
             return self._store.message_attempts(
                 message_id, limit=page.limit, cursor=page.cursor, shards=message.attempt_shards
             )
-        attempts = self._store.list_attempts(message_id, shards=message.attempt_shards)
-        position = decode_cursor(page.cursor, 1)
-        start = 0
-        if position is not None:
-            if not position[0].isdigit() or int(position[0]) > len(attempts):
-                raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-            start = int(position[0])
-        chunk = attempts[start : start + page.limit]
-        end = start + len(chunk)
-        return Page(chunk, encode_cursor([str(end)]) if end < len(attempts) else None)
+        return page_of(self._store.list_attempts(message_id, shards=message.attempt_shards), page)

@@ -56,15 +56,6 @@ class Secret:
         """True while the secret may still verify requests."""
         return self.expires_at is None or now < self.expires_at
 
-    def public(self) -> dict[str, Any]:
-        """What the API shows of a secret: never its value, only a short hint."""
-        return {
-            "id": self.id,
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "hint": ("…" + self.value[-4:]) if len(self.value) >= 12 else "…",
-        }
-
 
 @dataclass(frozen=True)
 class Verification:
@@ -171,31 +162,6 @@ class Message:
         """How many deliveries the message has (so far, while its fan-out pages are being written)."""
         return self.endpoint_count if self.fanout_pages else len(self.endpoints)
 
-    def public(self) -> dict[str, Any]:
-        """The message as the API shows it (no body; ``/body`` serves the bytes)."""
-        return {
-            "id": self.id,
-            "application_id": self.application_id,
-            "source_id": self.source_id,
-            "event_type": self.event_type,
-            "event_type_verified": self.event_type_verified,
-            "event_type_invalid": self.event_type_invalid,
-            "status": self.status,
-            "received_at": self.received_at,
-            "size": self.size,
-            "body_sha256": self.body_sha256,
-            "content_type": self.content_type,
-            "method": self.method,
-            "query": self.query,
-            "headers": self.headers,
-            "source_ip": self.source_ip,
-            "delivery_id": self.delivery_id,
-            "dedupe_key": self.dedupe_key,
-            "signed_timestamp": self.signed_timestamp,
-            "stored_in": "s3" if self.body_ref else "inline",
-            "expires_at": self.expires_at,
-        }
-
 
 @dataclass(frozen=True)
 class Rejection:
@@ -211,20 +177,6 @@ class Rejection:
     size: int
     user_agent: str
     header_names: tuple[str, ...] = ()  # which headers came (never their values: they may be secrets)
-
-    def public(self) -> dict[str, Any]:
-        """The rejection as the API shows it."""
-        return {
-            "header_names": list(self.header_names),
-            "at": self.at,
-            "code": self.code,
-            "message": self.message,
-            "source_ip": self.source_ip,
-            "method": self.method,
-            "content_type": self.content_type,
-            "size": self.size,
-            "user_agent": self.user_agent,
-        }
 
 
 CircuitStateName = Literal["closed", "open", "half_open"]
@@ -345,24 +297,6 @@ class Attempt:
     # counts it removes the mark, so a retried task counts it exactly once (see the sender).
     count_due: bool = False
 
-    def public(self) -> dict[str, Any]:
-        """The attempt as the API shows it."""
-        return {
-            "message_id": self.message_id,
-            "generation": self.generation,
-            "endpoint_id": self.endpoint_id,
-            "attempt": self.number,
-            "status": self.status,
-            "delivery_status": self.delivery_status,
-            "started_at": self.started_at,
-            "duration_ms": self.duration_ms,
-            "response_status": self.response_status,
-            "error_class": self.error_class,
-            "error": self.error,
-            "response_body": self.response_body,
-            "next_attempt_at": self.next_attempt_at,
-        }
-
 
 INLINE_ENDPOINTS = 100  # matched endpoint ids kept in the message item itself (the common case: one write)
 
@@ -426,18 +360,6 @@ class Application:
     tokens_valid_after: float = 0.0  # portal tokens issued before this instant are revoked
     branding: Branding = field(default_factory=Branding)  # its portal's own name, logo, accent
 
-    def public(self) -> dict[str, Any]:
-        """The application as the API shows it."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "uid": self.uid,
-            "metadata": self.metadata,
-            "branding": self.branding.public(),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-
 
 @dataclass(frozen=True)
 class EventType:
@@ -449,17 +371,6 @@ class EventType:
     description: str = ""
     schema: dict[str, Any] | None = None
     deprecated: bool = False
-
-    def public(self) -> dict[str, Any]:
-        """The event type as the API shows it."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "schema": self.schema,
-            "deprecated": self.deprecated,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
 
 JobKind = Literal["application.delete", "endpoint.recover", "endpoint.replay"]
@@ -508,19 +419,6 @@ class Job:
     def ended(self) -> bool:
         """True once it succeeded or failed: no step runs any more."""
         return self.state in ("succeeded", "failed")
-
-    def public(self) -> dict[str, Any]:
-        """What the API shows: ``GET /v1/jobs/{id}``."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "state": self.state,
-            "done": self.done,
-            "total": self.total,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-            "error": dict(self.error) if self.error else None,
-        }
 
 
 def job_kind(value: str) -> JobKind:

@@ -21,7 +21,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from chalicelib.errors import BadRequestError
 from chalicelib.models import (
@@ -41,6 +41,9 @@ from chalicelib.models import (
     Source,
 )
 from chalicelib.scope import Scope
+
+if TYPE_CHECKING:
+    from chalicelib.commands import EndpointFields
 
 T = TypeVar("T")
 MAX_CURSOR_CHARS = 2048
@@ -89,6 +92,31 @@ def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
     ):
         raise BadRequestError("the cursor is not valid", code="invalid_cursor")
     return position
+
+
+def offsets(cursor: str | None, size: int, upto: int = 999_999) -> list[int] | None:
+    """A position of ``size`` whole numbers (each at most ``upto``) back from ``offsets_cursor``; a forged
+    one is a 400 (ASCII digits only: ``"²".isdigit()`` is true, and ``int("²")`` fails)."""
+    position = decode_cursor(cursor, size)
+    if position is None:
+        return None
+    if not all(p.isascii() and p.isdigit() and len(p) <= 6 and int(p) <= upto for p in position):
+        raise BadRequestError("the cursor is not valid", code="invalid_cursor")
+    return [int(p) for p in position]
+
+
+def offsets_cursor(numbers: Sequence[int]) -> str | None:
+    """The opaque cursor of a position of whole numbers (a page, an offset)."""
+    return encode_cursor([str(number) for number in numbers])
+
+
+def page_of(items: Sequence[T], page: PageRequest) -> Page[T]:
+    """A page of a short list read whole, from an offset cursor."""
+    position = offsets(page.cursor, 1, upto=len(items))
+    start = position[0] if position else 0
+    chunk = list(items[start : start + page.limit])
+    end = start + len(chunk)
+    return Page(chunk, offsets_cursor([end]) if end < len(items) else None)
 
 
 MAX_EXAMINED = 1000  # candidates one search page may look at before it answers with what it found
@@ -632,6 +660,19 @@ class EndpointLookup(Protocol):
 
     def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
         """The endpoint, or NotFoundError."""
+
+
+class NewEndpoints(Protocol):
+    """Adding an endpoint made elsewhere (a listen session's) under the endpoint rules (``EndpointService``)."""
+
+    def get(self, endpoint_id: str, scope: Scope) -> Endpoint:
+        """The endpoint, or NotFoundError (another tenant's included)."""
+
+    def add(
+        self, endpoint: Endpoint, application: str | None, fields: EndpointFields, scope: Scope
+    ) -> Endpoint:
+        """Store it with ``fields`` applied for the caller's application (or the one the operator names);
+        the fields' checks and a portal token's quota as for any new endpoint."""
 
 
 class MessageLookup(Protocol):

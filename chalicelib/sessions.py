@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from chalicelib.errors import ForbiddenError, UnauthorizedError, ValidationError
+from chalicelib.errors import ForbiddenError, UnauthorizedError
 from chalicelib.ports import AdminKey, SessionStore
 from chalicelib.scope import OPERATOR, Scope
 
@@ -71,11 +71,8 @@ class SessionService:
         ).digest()
         return hmac.new(key, session_id.encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()
 
-    def sign_in(self, doc: object) -> Session:
-        """``{"admin_key": ...}`` for a new session; 401 for a wrong key (compared in constant time)."""
-        given = doc.get("admin_key") if isinstance(doc, dict) else None
-        if not isinstance(given, str) or not given:
-            raise ValidationError("admin_key is required", field="admin_key")
+    def sign_in(self, given: str) -> Session:
+        """A new session for the admin key given; 401 for a wrong key (compared in constant time)."""
         expected = self._admin_key.current().encode()
         if not expected or not hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected):
             raise UnauthorizedError("that is not this deployment's admin key", code="wrong_admin_key")

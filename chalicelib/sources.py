@@ -20,7 +20,6 @@ MAX_STRING = 1000
 MAX_OPTIONS_BYTES = 8192
 MAX_BODY_LIMIT = 10 * 1024 * 1024  # API Gateway's payload limit: no source can accept more
 MAX_SECRET_LENGTH = 4096
-_REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
 
 
 _CONFIG_REASONS = frozenset({"invalid_options", "invalid_secret", "missing_secret", "unsupported_scheme"})
@@ -97,40 +96,6 @@ def check_replay_window(source: Source) -> None:
             field="replay_window",
             code="replay_window_too_short",
         )
-
-
-def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
-    """A source as the API shows it: secret values and secret-like options never appear."""
-    v = source.verification
-    options = {
-        k: ("***" if any(w in k.lower() for w in _REDACTED_OPTION_WORDS) and k != "header" else val)
-        for k, val in v.options.items()
-    }
-    return {
-        "id": source.id,
-        "name": source.name,
-        "application_id": source.application_id,
-        "description": source.description,
-        "ingest_url": f"{ingest_base}/in/{source.id}",
-        "verification": {
-            "scheme": v.scheme,
-            "tolerance": v.tolerance,
-            "options": options,
-            "secrets": [s.public() for s in v.secrets],
-        },
-        "ip_allowlist": list(source.ip_allowlist),
-        "basic_auth": [c.split(":", 1)[0] + ":***" for c in source.basic_auth],
-        "mtls": None
-        if source.mtls is None
-        else {"subjects": list(source.mtls.subjects), "issuers": list(source.mtls.issuers)},
-        "rejection_status": source.rejection_status,
-        "dedupe": source.dedupe,
-        "replay_window": source.replay_window,
-        "max_body_bytes": source.max_body_bytes,
-        "enabled": source.enabled,
-        "created_at": source.created_at,
-        "updated_at": source.updated_at,
-    }
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from chalicelib.api.resource import Resource, container, json_reply, listing
 if TYPE_CHECKING:
     from chalicelib.branding import Branding
     from chalicelib.commands import CreateApplication, MintToken, UpdateApplication
+    from chalicelib.models import Application
 
 routes = Resource(__name__)
 MAX_METADATA = 50
@@ -21,27 +22,29 @@ MAX_METADATA = 50
 def create_application() -> Response:
     """Create an application (a tenant): ``{"name", "uid"?, "metadata"?, "branding"?}``."""
     application = container().applications.create(parse_create(routes.json_body()), routes.scope())
-    return json_reply(application.public(), 201)
+    return json_reply(public_application(application), 201)
 
 
 @routes.operation("/v1/applications", ["GET"], access="operator")
 def list_applications() -> Response:
     """List applications, oldest first."""
     page = container().applications.list(routes.scope(), routes.page_request())
-    return listing(page, lambda application: application.public())
+    return listing(page, lambda application: public_application(application))
 
 
 @routes.operation("/v1/applications/{application_id}", ["GET"], access="read")
 def get_application(application_id: str) -> Response:
     """One application, by id or uid."""
-    return json_reply(container().applications.get(application_id, routes.scope()).public())
+    return json_reply(public_application(container().applications.get(application_id, routes.scope())))
 
 
 @routes.operation("/v1/applications/{application_id}", ["PATCH", "PUT"], access="operator")
 def update_application(application_id: str) -> Response:
     """Change an application's name, uid, metadata or branding."""
     command = parse_update(routes.json_body())
-    return json_reply(container().applications.update(application_id, command, routes.scope()).public())
+    return json_reply(
+        public_application(container().applications.update(application_id, command, routes.scope()))
+    )
 
 
 @routes.operation("/v1/applications/{application_id}", ["DELETE"], access="operator")
@@ -79,7 +82,28 @@ def revoke_portal_access(application_id: str) -> Response:
 @routes.operation("/v1/branding", ["GET"], access="read")
 def branding() -> Response:
     """The caller's portal branding: its application's own over the deployment's defaults."""
-    return json_reply(container().applications.branding(routes.scope()).public())
+    return json_reply(public_branding(container().applications.branding(routes.scope())))
+
+
+# ------------------------------------------------------------------------------------------------ shape
+
+
+def public_application(application: Application) -> dict[str, Any]:
+    """The application as the API shows it."""
+    return {
+        "id": application.id,
+        "name": application.name,
+        "uid": application.uid,
+        "metadata": application.metadata,
+        "branding": public_branding(application.branding),
+        "created_at": application.created_at,
+        "updated_at": application.updated_at,
+    }
+
+
+def public_branding(branding: Branding) -> dict[str, str | None]:
+    """A portal's branding as the API shows it (None where not set)."""
+    return {"name": branding.name, "logo_url": branding.logo_url, "accent": branding.accent}
 
 
 # ------------------------------------------------------------------------------------------------ parse
@@ -178,11 +202,25 @@ def _metadata(value: Any) -> dict[str, str]:
 
 
 def _branding(value: Any) -> Branding:
+    """``{"name"?, "logo_url"?, "accent"?}``: null (or an empty string) for a field leaves it unset; null
+    for the whole object clears it. Each value is checked as the deployment's defaults are."""
     from chalicelib import branding as brand
     from chalicelib.errors import ValidationError
 
     try:
-        return brand.parse(value)
+        if value is None:
+            return brand.Branding()
+        if not isinstance(value, dict):
+            raise brand.BrandingError('branding is {"name"?, "logo_url"?, "accent"?}', "branding")
+        unknown = sorted(set(value) - {"name", "logo_url", "accent"})
+        if unknown:
+            raise brand.BrandingError(f"branding has no field {unknown[0]!r}", unknown[0])
+        given = {k: v for k, v in value.items() if v not in (None, "")}
+        return brand.Branding(
+            name=brand.check_name(given["name"]) if "name" in given else None,
+            logo_url=brand.check_logo_url(given["logo_url"]) if "logo_url" in given else None,
+            accent=brand.check_accent(given["accent"]) if "accent" in given else None,
+        )
     except brand.BrandingError as exc:
         field = "branding" if exc.field == "branding" else f"branding.{exc.field}"
         raise ValidationError(str(exc), field=field, code="invalid_branding") from None

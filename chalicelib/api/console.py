@@ -24,12 +24,22 @@ routes = Resource(__name__)
 def sign_in() -> Response:
     """Exchange the admin key for a console session (cookie) and its CSRF token."""
     sessions = container().sessions
-    session = sessions.sign_in(routes.json_body())
+    session = sessions.sign_in(parse_sign_in(routes.json_body()))
     return json_reply(
         {"csrf_token": session.csrf_token, "expires_at": session.expires_at},
         201,
         {"Set-Cookie": sessions.set_cookie(session), "Cache-Control": "no-store"},
     )
+
+
+def parse_sign_in(doc: Any) -> str:
+    """``{"admin_key": ...}``: the key, a non-empty string."""
+    from chalicelib.errors import ValidationError
+
+    given = doc.get("admin_key") if isinstance(doc, dict) else None
+    if not isinstance(given, str) or not given:
+        raise ValidationError("admin_key is required", field="admin_key")
+    return given
 
 
 @routes.operation("/v1/console/session", ["GET"], access="public")

@@ -7,19 +7,21 @@ from typing import TYPE_CHECKING, Any
 from chalice.app import Response
 
 from chalicelib.api.jobs import started
+from chalicelib.api.messages import public_attempt
 from chalicelib.api.resource import Resource, container, json_reply, listing, no_content
+from chalicelib.api.sources import public_secret
 
 if TYPE_CHECKING:
     from chalicelib.commands import (
         CreateEndpoint,
         EndpointFields,
-        OpenSession,
         Recover,
         Replay,
         RotateSecret,
         SendTest,
     )
     from chalicelib.endpoints import EndpointHealth, SecretShown
+    from chalicelib.models import Endpoint
 
 routes = Resource(__name__)
 
@@ -27,8 +29,6 @@ routes = Resource(__name__)
 @routes.operation("/v1/endpoints", ["POST"], access="write")
 def create_endpoint() -> Response:
     """Create an endpoint; its signing secret (or ed25519 public key) is shown here and on /secret only."""
-    from chalicelib.endpoints import public_endpoint
-
     command = parse_create(routes.json_body())
     endpoint, secret, public_key = container().endpoints.create(command, routes.scope())
     shown = {"public_key": public_key} if public_key else {"secret": secret}
@@ -38,8 +38,6 @@ def create_endpoint() -> Response:
 @routes.operation("/v1/endpoints", ["GET"], access="read")
 def list_endpoints() -> Response:
     """List one owner's endpoints (``?application=``; a token: its own; else the operator's)."""
-    from chalicelib.endpoints import public_endpoint
-
     application = routes.query().get("application")
     page = container().endpoints.list(application, routes.scope(), routes.page_request())
     return listing(page, public_endpoint)
@@ -48,16 +46,12 @@ def list_endpoints() -> Response:
 @routes.operation("/v1/endpoints/{endpoint_id}", ["GET"], access="read")
 def get_endpoint(endpoint_id: str) -> Response:
     """One endpoint."""
-    from chalicelib.endpoints import public_endpoint
-
     return json_reply(public_endpoint(container().endpoints.get(endpoint_id, routes.scope())))
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}", ["PATCH", "PUT"], access="write")
 def update_endpoint(endpoint_id: str) -> Response:
     """Change an endpoint's fields."""
-    from chalicelib.endpoints import public_endpoint
-
     updated = container().endpoints.update(endpoint_id, parse_update(routes.json_body()), routes.scope())
     return json_reply(public_endpoint(updated))
 
@@ -72,16 +66,12 @@ def delete_endpoint(endpoint_id: str) -> Response:
 @routes.operation("/v1/endpoints/{endpoint_id}/enable", ["POST"], access="write")
 def enable_endpoint(endpoint_id: str) -> Response:
     """Enable an endpoint (clears its failure clock)."""
-    from chalicelib.endpoints import public_endpoint
-
     return json_reply(public_endpoint(container().endpoints.set_enabled(endpoint_id, True, routes.scope())))
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}/disable", ["POST"], access="write")
 def disable_endpoint(endpoint_id: str) -> Response:
     """Disable an endpoint: its deliveries end as skipped until it is enabled again."""
-    from chalicelib.endpoints import public_endpoint
-
     return json_reply(public_endpoint(container().endpoints.set_enabled(endpoint_id, False, routes.scope())))
 
 
@@ -121,7 +111,7 @@ def replay_to_endpoint(endpoint_id: str) -> Response:
 def list_endpoint_attempts(endpoint_id: str) -> Response:
     """Attempts to an endpoint, newest first."""
     page = container().endpoints.attempts(endpoint_id, routes.scope(), routes.page_request())
-    return listing(page, lambda attempt: attempt.public())
+    return listing(page, public_attempt)
 
 
 @routes.operation("/v1/endpoints/{endpoint_id}/health", ["GET"], access="read")
@@ -139,6 +129,61 @@ def send_test_event(endpoint_id: str) -> Response:
 
 
 # ------------------------------------------------------------------------------------------------ shape
+
+
+def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
+    """An endpoint as the API shows it: never a secret value, never the receiver's credentials."""
+    auth = None
+    if endpoint.auth is not None:
+        auth = {"type": endpoint.auth["type"]}
+        if endpoint.auth["type"] == "basic":
+            auth["username"] = endpoint.auth["username"]
+    certificate = None
+    if endpoint.client_certificate is not None:
+        source, _, name = endpoint.client_certificate.partition(":")
+        certificate = {"source": source, "name": name}
+    return {
+        "id": endpoint.id,
+        "application_id": endpoint.application_id,
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "filter": {
+            "sources": list(endpoint.filter_sources),
+            "event_types": list(endpoint.filter_event_types),
+        },
+        "signing": endpoint.signing,
+        "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
+        "auth": auth,
+        "timeout": endpoint.timeout,
+        "retry_schedule": list(endpoint.retry_schedule) if endpoint.retry_schedule else None,
+        "enabled": endpoint.enabled,
+        "disabled_reason": endpoint.disabled_reason,
+        "failing_since": endpoint.failing_since,
+        "client_certificate": certificate,
+        "secrets": [public_secret(s) | {"hint": "…"} for s in endpoint.secrets],
+        "created_at": endpoint.created_at,
+        "updated_at": endpoint.updated_at,
+        "kind": endpoint.kind,
+        "expires_at": endpoint.expires_at,
+        **_flow_shown(endpoint),
+    }
+
+
+def _flow_shown(endpoint: Endpoint) -> dict[str, Any]:
+    """The flow settings (``circuit_breaker`` null: the deployment's) and the circuit's state."""
+    policy, circuit = endpoint.circuit_breaker, endpoint.circuit
+    return {
+        "throttle_rate": endpoint.throttle_rate,
+        "ordering": endpoint.ordering,
+        "circuit_breaker": None
+        if policy is None
+        else {"failures": policy.failures, "probe_seconds": policy.probe_seconds},
+        "circuit": {
+            "state": circuit.state,
+            "opened_at": circuit.opened_at,
+            "next_probe_at": circuit.next_probe_at,
+        },
+    }
 
 
 def shown_secret(secret: SecretShown) -> dict[str, Any]:
@@ -232,24 +277,6 @@ def parse_update(doc: Any) -> EndpointFields:
     return parse_fields(body)
 
 
-def parse_open_session(doc: Any) -> OpenSession:
-    """``{"application"?, "filter"?, "description"?, "expires_in"?}`` (seconds, 60 to 86400)."""
-    from chalicelib.commands import OpenSession
-    from chalicelib.endpoints import DEFAULT_SESSION_SECONDS
-    from chalicelib.errors import ValidationError
-
-    body = _object(doc)
-    unknown = sorted(set(body) - {"application", "filter", "description", "expires_in"})
-    if unknown:
-        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
-    expires_in = body.get("expires_in", DEFAULT_SESSION_SECONDS)
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 60 <= expires_in <= 86400:
-        raise ValidationError("expires_in must be 60 to 86400 seconds", field="expires_in")
-    application = _application(body)
-    fields = parse_fields({k: v for k, v in body.items() if k in ("filter", "description")})
-    return OpenSession(fields, expires_in, application)
-
-
 def parse_rotate(doc: Any) -> RotateSecret:
     """``{"retire_old_after"?: seconds (0 to 30 days, default 1 day), "secret"?}``."""
     from chalicelib.commands import RotateSecret
@@ -313,7 +340,7 @@ def parse_fields(doc: dict[str, Any]) -> EndpointFields:
             except ValueError as exc:
                 raise ValidationError(str(exc), field="retry_schedule") from None
     if "client_certificate" in doc:
-        given["client_certificate"] = doc["client_certificate"]
+        given["client_certificate"] = parse_certificate(doc["client_certificate"])
     if "enabled" in doc:
         if not isinstance(doc["enabled"], bool):
             raise ValidationError("enabled must be true or false", field="enabled")
@@ -363,6 +390,26 @@ def _flow_fields(doc: dict[str, Any]) -> dict[str, Any]:
                 raise ValidationError(shape, field="circuit_breaker.probe_seconds")
             given["circuit_breaker"] = BreakerPolicy(policy["failures"], policy["probe_seconds"])
     return given
+
+
+def parse_certificate(value: Any) -> str | None:
+    """``{"source": "secretsmanager" or "ssm", "name"}`` as a reference ``source:name`` (null: None); the
+    service checks the name against the caller's own (``client_certs.check_reference``)."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.outbound.client_certs import NAME, SOURCES
+
+    if value is None:
+        return None
+    problem = None
+    if not isinstance(value, dict) or set(value) != {"source", "name"}:
+        problem = 'client_certificate is {"source": "secretsmanager" or "ssm", "name": ...} or null'
+    elif value["source"] not in SOURCES:
+        problem = "client_certificate.source is secretsmanager or ssm"
+    elif not isinstance(value["name"], str) or not NAME.fullmatch(value["name"]):
+        problem = "client_certificate.name is 1 to 512 of A-Z a-z 0-9 / _ + = . @ -"
+    if problem is not None:
+        raise ValidationError(problem, field="client_certificate")
+    return f"{value['source']}:{value['name']}"
 
 
 def _strings(

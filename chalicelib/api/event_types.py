@@ -11,6 +11,7 @@ from chalicelib.api.resource import Resource, container, json_reply, listing, no
 
 if TYPE_CHECKING:
     from chalicelib.commands import CreateEventType, EventTypeChanges
+    from chalicelib.models import EventType
 
 routes = Resource(__name__)
 
@@ -22,27 +23,27 @@ NAME = r"[A-Za-z0-9_.:-]{1,200}"  # compiled on first use (re's cache), not on c
 def create_event_type() -> Response:
     """Add an event type to the catalog: ``{"name", "description", "schema"?, "deprecated"?}``."""
     event_type = container().event_types.create(parse_create(routes.json_body()), routes.scope())
-    return json_reply(event_type.public(), 201)
+    return json_reply(public_event_type(event_type), 201)
 
 
 @routes.operation("/v1/event-types", ["GET"], access="read")
 def list_event_types() -> Response:
     """The catalog, by name (readable with a portal token)."""
     page = container().event_types.list(routes.scope(), routes.page_request())
-    return listing(page, lambda event_type: event_type.public())
+    return listing(page, public_event_type)
 
 
 @routes.operation("/v1/event-types/{name}", ["GET"], access="read")
 def get_event_type(name: str) -> Response:
     """One event type."""
-    return json_reply(container().event_types.get(name, routes.scope()).public())
+    return json_reply(public_event_type(container().event_types.get(name, routes.scope())))
 
 
 @routes.operation("/v1/event-types/{name}", ["PATCH", "PUT"], access="operator")
 def update_event_type(name: str) -> Response:
     """Change an event type's description, schema or deprecation."""
     changes = parse_update(name, routes.json_body())
-    return json_reply(container().event_types.update(name, changes, routes.scope()).public())
+    return json_reply(public_event_type(container().event_types.update(name, changes, routes.scope())))
 
 
 @routes.operation("/v1/event-types/{name}", ["DELETE"], access="operator")
@@ -50,6 +51,21 @@ def delete_event_type(name: str) -> Response:
     """Remove an event type from the catalog."""
     container().event_types.delete(name, routes.scope())
     return no_content()
+
+
+# ------------------------------------------------------------------------------------------------ shape
+
+
+def public_event_type(event_type: EventType) -> dict[str, Any]:
+    """The event type as the API shows it."""
+    return {
+        "name": event_type.name,
+        "description": event_type.description,
+        "schema": event_type.schema,
+        "deprecated": event_type.deprecated,
+        "created_at": event_type.created_at,
+        "updated_at": event_type.updated_at,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ parse

@@ -10,7 +10,7 @@ from chalice.app import Response
 from chalicelib.api.resource import Resource, container, json_reply
 
 if TYPE_CHECKING:
-    from chalicelib.commands import Pull
+    from chalicelib.commands import OpenSession, Pull
     from chalicelib.models import PulledOutcome
     from chalicelib.outbound.listen import PullResult, ReportResult
 
@@ -20,11 +20,10 @@ routes = Resource(__name__)
 @routes.operation("/v1/listen-sessions", ["POST"], access="write")
 def open_listen_session() -> Response:
     """Open a listen session (a temporary endpoint whose deliveries the CLI pulls); 201 with its secret."""
-    from chalicelib.api.endpoints import parse_open_session
-    from chalicelib.endpoints import public_endpoint
+    from chalicelib.api.endpoints import public_endpoint
 
     command = parse_open_session(routes.json_body())
-    endpoint, secret = container().endpoints.open_session(command, routes.scope())
+    endpoint, secret = container().listen.open(command, routes.scope())
     return json_reply({**public_endpoint(endpoint), "secret": secret}, 201)
 
 
@@ -77,6 +76,25 @@ def reported(result: ReportResult) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ parse
+
+
+def parse_open_session(doc: Any) -> OpenSession:
+    """``{"application"?, "filter"?, "description"?, "expires_in"?}`` (seconds, 60 to 86400)."""
+    from chalicelib.api.endpoints import _application, _object, parse_fields
+    from chalicelib.commands import OpenSession
+    from chalicelib.errors import ValidationError
+    from chalicelib.outbound.listen import DEFAULT_SESSION_SECONDS
+
+    body = _object(doc)
+    unknown = sorted(set(body) - {"application", "filter", "description", "expires_in"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    expires_in = body.get("expires_in", DEFAULT_SESSION_SECONDS)
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int) or not 60 <= expires_in <= 86400:
+        raise ValidationError("expires_in must be 60 to 86400 seconds", field="expires_in")
+    application = _application(body)
+    fields = parse_fields({k: v for k, v in body.items() if k in ("filter", "description")})
+    return OpenSession(fields, expires_in, application)
 
 
 def parse_pull(params: Mapping[str, str]) -> Pull:

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from chalicelib.commands import Publish, Resend, SearchMessages
+    from chalicelib.messages import DeliveryState, ListedMessage, MessageDetail
+    from chalicelib.models import Attempt, Message
 
 routes = Resource(__name__)
 
@@ -20,7 +22,7 @@ routes = Resource(__name__)
 def list_messages() -> Response:
     """Search messages, newest first, each with its delivery summary (filters: see the OpenAPI document)."""
     page = container().messages.listing(parse_search(routes.query()), routes.scope(), routes.page_request())
-    return listing(page, lambda item: item)
+    return listing(page, listed)
 
 
 @routes.operation("/v1/messages", ["POST"], access="operator")
@@ -34,7 +36,7 @@ def publish_message() -> Response:
 @routes.operation("/v1/messages/{message_id}", ["GET"], access="read")
 def get_message(message_id: str) -> Response:
     """One message, with the state of its delivery to each endpoint."""
-    return json_reply(container().messages.get(message_id, routes.scope(), routes.page_request()))
+    return json_reply(detail(container().messages.get(message_id, routes.scope(), routes.page_request())))
 
 
 @routes.operation("/v1/messages/{message_id}/resend", ["POST"], access="write", limit="resending")
@@ -48,7 +50,7 @@ def resend_message(message_id: str) -> Response:
 def list_message_attempts(message_id: str) -> Response:
     """Every attempt to deliver a message, newest first."""
     page = container().messages.attempts(message_id, routes.scope(), routes.page_request())
-    return listing(page, lambda attempt: attempt.public())
+    return listing(page, public_attempt)
 
 
 @routes.operation("/v1/messages/{message_id}/body", ["GET"], access="read")
@@ -65,6 +67,87 @@ def get_message_body(message_id: str) -> Response:
             "Hookway-Body-Sha256": message.body_sha256,
         },
     )
+
+
+# ------------------------------------------------------------------------------------------------ shape
+
+
+def public_message(message: Message) -> dict[str, Any]:
+    """The message as the API shows it (no body; ``/body`` serves the bytes)."""
+    return {
+        "id": message.id,
+        "application_id": message.application_id,
+        "source_id": message.source_id,
+        "event_type": message.event_type,
+        "event_type_verified": message.event_type_verified,
+        "event_type_invalid": message.event_type_invalid,
+        "status": message.status,
+        "received_at": message.received_at,
+        "size": message.size,
+        "body_sha256": message.body_sha256,
+        "content_type": message.content_type,
+        "method": message.method,
+        "query": message.query,
+        "headers": message.headers,
+        "source_ip": message.source_ip,
+        "delivery_id": message.delivery_id,
+        "dedupe_key": message.dedupe_key,
+        "signed_timestamp": message.signed_timestamp,
+        "stored_in": "s3" if message.body_ref else "inline",
+        "expires_at": message.expires_at,
+    }
+
+
+def public_attempt(attempt: Attempt) -> dict[str, Any]:
+    """The attempt as the API shows it."""
+    return {
+        "message_id": attempt.message_id,
+        "generation": attempt.generation,
+        "endpoint_id": attempt.endpoint_id,
+        "attempt": attempt.number,
+        "status": attempt.status,
+        "delivery_status": attempt.delivery_status,
+        "started_at": attempt.started_at,
+        "duration_ms": attempt.duration_ms,
+        "response_status": attempt.response_status,
+        "error_class": attempt.error_class,
+        "error": attempt.error,
+        "response_body": attempt.response_body,
+        "next_attempt_at": attempt.next_attempt_at,
+    }
+
+
+def listed(found: ListedMessage) -> dict[str, Any]:
+    """A message of a search page: the message and its ``delivery_summary``."""
+    return {**public_message(found.message), "delivery_summary": found.summary}
+
+
+def detail(found: MessageDetail) -> dict[str, Any]:
+    """One message with ``delivery_summary``, ``deliveries`` (a page of them for a fanned-out message,
+    ``deliveries_cursor`` leading on) and ``deliveries_total``; a fanned-out one adds ``fanout``."""
+    shown = {
+        **public_message(found.message),
+        "delivery_summary": found.summary,
+        "deliveries": [delivery(state) for state in found.deliveries],
+        "deliveries_total": found.total,
+        "deliveries_cursor": found.cursor,
+    }
+    if found.fanout is not None:
+        shown["fanout"] = {"pages": found.fanout.pages, "written": found.fanout.written}
+    return shown
+
+
+def delivery(state: DeliveryState) -> dict[str, Any]:
+    """One delivery's state: its status, attempts so far, and the latest attempt's outcome."""
+    return {
+        "endpoint_id": state.endpoint_id,
+        "status": state.status,
+        "attempts": state.attempts,
+        "last_attempt_at": state.last_attempt_at,
+        "last_response_status": state.last_response_status,
+        "last_error_class": state.last_error_class,
+        "next_attempt_at": state.next_attempt_at,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ parse

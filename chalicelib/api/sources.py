@@ -13,6 +13,7 @@ from chalicelib.api.resource import Resource, container, json_reply, listing, no
 if TYPE_CHECKING:
     from chalicelib.commands import AddSourceSecret, SourceChanges, Unset, VerificationSpec
     from chalicelib.errors import ValidationError
+    from chalicelib.models import Rejection, Secret, Source
     from chalicelib.sources import Rejections
 
 routes = Resource(__name__)
@@ -21,8 +22,6 @@ routes = Resource(__name__)
 @routes.operation("/v1/sources", ["POST"], access="operator")
 def create_source() -> Response:
     """Create a source; answers 201 with its id and ingest URL."""
-    from chalicelib.sources import public_source
-
     source = container().sources.create(parse_create(routes.json_body()))
     return json_reply(public_source(source, routes.base_url()), 201)
 
@@ -30,8 +29,6 @@ def create_source() -> Response:
 @routes.operation("/v1/sources", ["GET"], access="operator")
 def list_sources() -> Response:
     """List sources (secret values never included)."""
-    from chalicelib.sources import public_source
-
     base = routes.base_url()
     return listing(container().sources.list(routes.page_request()), lambda s: public_source(s, base))
 
@@ -39,16 +36,12 @@ def list_sources() -> Response:
 @routes.operation("/v1/sources/{source_id}", ["GET"], access="operator")
 def get_source(source_id: str) -> Response:
     """One source."""
-    from chalicelib.sources import public_source
-
     return json_reply(public_source(container().sources.get(source_id), routes.base_url()))
 
 
 @routes.operation("/v1/sources/{source_id}", ["PATCH", "PUT"], access="operator")
 def update_source(source_id: str) -> Response:
     """Change a source's fields."""
-    from chalicelib.sources import public_source
-
     source = container().sources.update(source_id, parse_update(routes.json_body()))
     return json_reply(public_source(source, routes.base_url()))
 
@@ -67,8 +60,8 @@ def add_source_secret(source_id: str) -> Response:
     return json_reply(
         {
             "source_id": source.id,
-            "secret": secret.public(),
-            "secrets": [s.public() for s in source.verification.secrets],
+            "secret": public_secret(secret),
+            "secrets": [public_secret(s) for s in source.verification.secrets],
         },
         201,
     )
@@ -87,9 +80,73 @@ def list_rejections(source_id: str) -> Response:
     return json_reply(rejections_of(container().sources.rejections(source_id)))
 
 
+# ------------------------------------------------------------------------------------------------ shape
+
+REDACTED_OPTION_WORDS = ("token", "secret", "password", "key")
+
+
+def public_secret(secret: Secret) -> dict[str, Any]:
+    """What the API shows of a secret: never its value, only a short hint."""
+    return {
+        "id": secret.id,
+        "created_at": secret.created_at,
+        "expires_at": secret.expires_at,
+        "hint": ("…" + secret.value[-4:]) if len(secret.value) >= 12 else "…",
+    }
+
+
+def public_rejection(rejection: Rejection) -> dict[str, Any]:
+    """The rejection as the API shows it."""
+    return {
+        "header_names": list(rejection.header_names),
+        "at": rejection.at,
+        "code": rejection.code,
+        "message": rejection.message,
+        "source_ip": rejection.source_ip,
+        "method": rejection.method,
+        "content_type": rejection.content_type,
+        "size": rejection.size,
+        "user_agent": rejection.user_agent,
+    }
+
+
+def public_source(source: Source, ingest_base: str) -> dict[str, Any]:
+    """A source as the API shows it: secret values and secret-like options never appear."""
+    v = source.verification
+    options = {
+        k: ("***" if any(w in k.lower() for w in REDACTED_OPTION_WORDS) and k != "header" else val)
+        for k, val in v.options.items()
+    }
+    return {
+        "id": source.id,
+        "name": source.name,
+        "application_id": source.application_id,
+        "description": source.description,
+        "ingest_url": f"{ingest_base}/in/{source.id}",
+        "verification": {
+            "scheme": v.scheme,
+            "tolerance": v.tolerance,
+            "options": options,
+            "secrets": [public_secret(s) for s in v.secrets],
+        },
+        "ip_allowlist": list(source.ip_allowlist),
+        "basic_auth": [c.split(":", 1)[0] + ":***" for c in source.basic_auth],
+        "mtls": None
+        if source.mtls is None
+        else {"subjects": list(source.mtls.subjects), "issuers": list(source.mtls.issuers)},
+        "rejection_status": source.rejection_status,
+        "dedupe": source.dedupe,
+        "replay_window": source.replay_window,
+        "max_body_bytes": source.max_body_bytes,
+        "enabled": source.enabled,
+        "created_at": source.created_at,
+        "updated_at": source.updated_at,
+    }
+
+
 def rejections_of(found: Rejections) -> dict[str, Any]:
     """``{"data": [recent rejections], "counts": {reason: n}}``."""
-    return {"data": [r.public() for r in found.recent], "counts": found.counts}
+    return {"data": [public_rejection(r) for r in found.recent], "counts": found.counts}
 
 
 # ------------------------------------------------------------------------------------------------ parse

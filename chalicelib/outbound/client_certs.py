@@ -33,7 +33,7 @@ log = logging.getLogger("hookway.client_certs")
 
 SOURCES = ("secretsmanager", "ssm")
 UNREADABLE = "the client certificate cannot be read"
-_NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
+NAME = re.compile(r"[A-Za-z0-9/_+=.@-]{1,512}")
 _PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.S)
 _PEM_KEY = re.compile(
     r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----.+?-----END (?:[A-Z]+ )?PRIVATE KEY-----", re.S
@@ -62,21 +62,13 @@ def owns(reference: str, prefixes: Mapping[str, str] | None, owner: str | None) 
     return owner is not None or not name.startswith(stage_prefix + APPS)
 
 
-def parse_reference(
-    doc: Any, prefixes: Mapping[str, str] | None = None, owner: str | None = None
-) -> str | None:
-    """The stored reference for an API value (None clears it), for an endpoint of ``owner`` (an
-    application id; None: the operator's); ValueError says what is wrong, never whether a name exists."""
-    if doc is None:
-        return None
-    if not isinstance(doc, dict) or set(doc) != {"source", "name"}:
-        raise ValueError('client_certificate is {"source": "secretsmanager" or "ssm", "name": ...} or null')
-    source, name = doc["source"], doc["name"]
-    if source not in SOURCES:
-        raise ValueError("client_certificate.source is secretsmanager or ssm")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ValueError("client_certificate.name is 1 to 512 of A-Z a-z 0-9 / _ + = . @ -")
-    reference = f"{source}:{name}"
+def check_reference(
+    reference: str, prefixes: Mapping[str, str] | None = None, owner: str | None = None
+) -> str:
+    """A reference ``source:name`` (as ``chalicelib.api.endpoints`` parses it) if an endpoint of ``owner``
+    (an application id; None: the operator's) may name it; ValueError says what is wrong, never whether
+    a name exists."""
+    source = reference.partition(":")[0]
     required = (prefixes or {}).get(source)
     if required and not owns(reference, prefixes, owner):
         if owner is not None:
@@ -89,14 +81,6 @@ def parse_reference(
             "(the operator's own certificates of this stage)"
         )
     return reference
-
-
-def public_reference(reference: str | None) -> dict[str, str] | None:
-    """The reference as the API shows it."""
-    if reference is None:
-        return None
-    source, _, name = reference.partition(":")
-    return {"source": source, "name": name}
 
 
 def parse_value(text: str) -> ClientCertificate:

@@ -1,6 +1,7 @@
 """Listen sessions: deliveries to a laptop that has no inbound connection and no relay host.
 
-A session is an endpoint of kind ``listen`` (``EndpointService.open_session``). The sender hands each of
+A session is an endpoint of kind ``listen`` (``open``: added through the endpoint rules, ``NewEndpoints``), with
+a Standard Webhooks secret for the local receiver to verify. The sender hands each of
 its attempts over instead of POSTing it (``Sender._hand_over``): a ``Pulled`` record in the store, under
 the attempt's claim, which holds until the session ends. The CLI long-polls ``pull`` with a cursor, gets
 each request signed now (Standard Webhooks headers, original body), forwards it to its local URL and
@@ -15,12 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.commands import Pull
+from chalicelib.commands import OpenSession, Pull
 from chalicelib.errors import ConflictError, GoneError, NotFoundError
-from chalicelib.models import Endpoint, PulledOutcome
-from chalicelib.ports import EndpointLookup, ListenDeliveries, PulledDeliveries
+from chalicelib.ids import new_id
+from chalicelib.models import Endpoint, PulledOutcome, Secret
+from chalicelib.outbound.signing.standard import STANDARD
+from chalicelib.ports import ListenDeliveries, NewEndpoints, PulledDeliveries
 from chalicelib.scope import Scope
 
+DEFAULT_SESSION_SECONDS = 3600
 MAX_WAIT_SECONDS = 20.0  # well inside API Gateway's 29 s
 POLL_SECONDS = 0.25
 MAX_PULL = 10
@@ -59,13 +63,13 @@ class ReportResult:
 
 
 class ListenService:
-    """Pull and report for listen sessions; see the module docstring."""
+    """Open, pull and report for listen sessions; see the module docstring."""
 
     def __init__(
         self,
         *,
         store: ListenDeliveries,
-        endpoints: EndpointLookup,
+        endpoints: NewEndpoints,
         sender: PulledDeliveries,
         clock: Callable[[], float],
         sleep: Callable[[float], None],
@@ -75,6 +79,22 @@ class ListenService:
         self._sender = sender
         self._clock = clock
         self._sleep = sleep
+
+    def open(self, command: OpenSession, scope: Scope) -> tuple[Endpoint, str]:
+        """A new session ending ``expires_in`` seconds from now: its endpoint, and its secret."""
+        now = self._clock()
+        value, _ = STANDARD.new_key()
+        endpoint_id = new_id("ep")
+        endpoint = Endpoint(
+            id=endpoint_id,
+            url=f"listen:{endpoint_id}",
+            created_at=now,
+            updated_at=now,
+            secrets=(Secret(new_id("sec"), value, now),),
+            kind="listen",
+            expires_at=now + command.expires_in,
+        )
+        return self._endpoints.add(endpoint, command.application, command.fields, scope), value
 
     def _session(self, endpoint_id: str, scope: Scope) -> Endpoint:
         endpoint = self._endpoints.get(endpoint_id, scope)

@@ -253,7 +253,7 @@ class ApiRoot(Root):
 
     @cached_property
     def listen(self) -> ListenService:
-        """Listen sessions: pull and report."""
+        """Listen sessions: open, pull and report."""
         from chalicelib.outbound.listen import ListenService
 
         return ListenService(

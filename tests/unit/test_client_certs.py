@@ -11,17 +11,12 @@ import pytest
 import trustme
 
 from chalicelib.api.applications import parse_create as parse_create_application
+from chalicelib.api.endpoints import parse_certificate, public_endpoint
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish
-from chalicelib.endpoints import public_endpoint
 from chalicelib.errors import ValidationError
-from chalicelib.outbound.client_certs import (
-    ClientCertificates,
-    parse_reference,
-    parse_value,
-    public_reference,
-)
+from chalicelib.outbound.client_certs import ClientCertificates, check_reference, parse_value
 from chalicelib.outbound.egress import (
     ClientCertificate,
     ClientCertificateError,
@@ -137,16 +132,18 @@ def test_a_certificate_that_cannot_be_read_or_used_is_a_client_certificate_error
         _transport(ca_file, lambda reference: garbage).send(plain)
 
 
+def parse_reference(doc: object, prefixes: dict[str, str], owner: str | None = None) -> str | None:
+    """As an endpoint's ``client_certificate`` is read: its shape (the API), then its name (the service)."""
+    reference = parse_certificate(doc)
+    return None if reference is None else check_reference(reference, prefixes, owner)
+
+
 def test_references_are_checked_against_the_stages_own_names() -> None:
     prefixes = {"secretsmanager": "hookway/prod/", "ssm": "/hookway/prod/certs/"}
     assert parse_reference({"source": "ssm", "name": "/hookway/prod/certs/acme"}, prefixes) == (
         "ssm:/hookway/prod/certs/acme"
     )
     assert parse_reference(None, prefixes) is None
-    assert public_reference("ssm:/hookway/prod/certs/acme") == {
-        "source": "ssm",
-        "name": "/hookway/prod/certs/acme",
-    }
     for bad in (
         {"source": "secretsmanager", "name": "hookway/dev/acme"},  # another stage's
         {"source": "s3", "name": "hookway/prod/acme"},
@@ -154,7 +151,7 @@ def test_references_are_checked_against_the_stages_own_names() -> None:
         {"source": "ssm"},
         "ssm:/hookway/prod/certs/acme",
     ):
-        with pytest.raises(ValueError):
+        with pytest.raises((ValueError, ValidationError)):
             parse_reference(bad, prefixes)
 
 

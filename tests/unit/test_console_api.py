@@ -476,20 +476,20 @@ def test_a_message_and_the_list_say_how_many_deliveries_are_in_each_status(
     listed = c.messages.listing(parse_search({}), OPERATOR, _page()).items
     # THEN each says what its deliveries are, counted from the attempts, without a write
     expected = {"pending": 1, "succeeded": 1, "failed": 1, "skipped": 0}
-    assert shown["delivery_summary"] == expected
-    assert [(m["id"], m["delivery_summary"]) for m in listed] == [(message_id, expected)]
-    assert waiting in [d["endpoint_id"] for d in shown["deliveries"] if d["status"] == "pending"]
+    assert shown.summary == expected
+    assert [(m.message.id, m.summary) for m in listed] == [(message_id, expected)]
+    assert waiting in [d.endpoint_id for d in shown.deliveries if d.status == "pending"]
     assert s.store.writes == writes
     # ... and the status filter's page carries the same summary
     failed = c.messages.listing(parse_search({"status": "failed"}), OPERATOR, _page()).items
-    assert [m["delivery_summary"] for m in failed] == [expected]
+    assert [m.summary for m in failed] == [expected]
 
 
 def test_a_message_that_matched_nothing_has_an_empty_summary(s: Services) -> None:
     message_id = s.api.publisher.publish(parse_publish({"event_type": "a.b", "payload": {}}), OPERATOR)
     _route_batch(s)
     shown = s.api.messages.get(message_id, OPERATOR)
-    assert shown["delivery_summary"] == {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
+    assert shown.summary == {"pending": 0, "succeeded": 0, "failed": 0, "skipped": 0}
 
 
 # ------------------------------------------------------------------- messages that matched nothing
@@ -512,7 +512,7 @@ def test_a_message_that_matched_nothing_can_be_resent_to_a_chosen_endpoint(
     # THEN it is delivered there, and the message shows the delivery
     assert receiver.urls == ["https://hooks.example.com/new"]
     shown = c.messages.get(message_id, OPERATOR)
-    assert [(d["endpoint_id"], d["status"]) for d in shown["deliveries"]] == [(endpoint_id, "succeeded")]
+    assert [(d.endpoint_id, d.status) for d in shown.deliveries] == [(endpoint_id, "succeeded")]
 
 
 def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and_filter(
@@ -548,7 +548,7 @@ def test_recover_can_include_the_messages_that_matched_nothing_in_its_window_and
     assert _send_batch(s) == [None]
     assert receiver.urls == ["https://hooks.example.com/new"]
     shown = c.messages.get(wanted, OPERATOR)
-    assert [(d["endpoint_id"], d["status"]) for d in shown["deliveries"]] == [(endpoint_id, "succeeded")]
+    assert [(d.endpoint_id, d.status) for d in shown.deliveries] == [(endpoint_id, "succeeded")]
     # ... and running it again finds nothing new (it was attempted there)
     assert (
         c.recovery.recover(endpoint_id, parse_recover({"since": since, "include_unmatched": True}), OPERATOR)

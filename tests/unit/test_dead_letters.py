@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import StorageError
-from chalicelib.messages import delivery_states
+from chalicelib.messages import DeliveryState, delivery_states
 from chalicelib.models import Endpoint
 from chalicelib.outbound.dead_letters import DeadLetters, StillLeasedError
 from chalicelib.outbound.tasks import PoisonTaskError, Task
@@ -31,7 +31,7 @@ def _dead_letters(world: World, counted: list[str]) -> DeadLetters:
     )
 
 
-def _state(world: World, message_id: str) -> dict:  # type: ignore[type-arg]
+def _state(world: World, message_id: str) -> DeliveryState:
     message = world.s.store.get_message(message_id)
     [state] = delivery_states(message, world.s.store.list_attempts(message_id))
     return state
@@ -52,14 +52,14 @@ def test_a_task_that_failed_every_receive_ends_its_delivery_failed(world: World)
         with pytest.raises(StorageError):
             world.sender.handle(task)
     world.s.store.fail_with = None
-    assert _state(world, message_id)["status"] == "pending"
+    assert _state(world, message_id).status == "pending"
     counted: list[str] = []
     # WHEN the task reaches the dead-letter handler
     outcome = _dead_letters(world, counted).handle(task)
     # THEN the delivery is failed with the reason dead_lettered, visible in the API's view, and counted
     assert outcome == "failed"
     state = _state(world, message_id)
-    assert state["status"] == "failed" and state["last_error_class"] == "dead_lettered"
+    assert state.status == "failed" and state.last_error_class == "dead_lettered"
     assert counted == ["DeadLettered"]
 
 
@@ -91,7 +91,7 @@ def test_a_claim_left_in_flight_is_taken_over_once_its_lease_ran_out(world: Worl
     # WHEN the lease has run out THEN the attempt ends failed (dead_lettered)
     world.clock.advance(151)
     assert handler.handle(task) == "failed"
-    assert _state(world, message_id)["last_error_class"] == "dead_lettered"
+    assert _state(world, message_id).last_error_class == "dead_lettered"
 
 
 def test_a_finished_attempt_is_never_overwritten(world: World) -> None:
@@ -103,7 +103,7 @@ def test_a_finished_attempt_is_never_overwritten(world: World) -> None:
     counted: list[str] = []
     # WHEN the copy reaches the handler THEN nothing changes and nothing is counted
     assert _dead_letters(world, counted).handle(task) == "already_recorded"
-    assert _state(world, message_id)["status"] == "succeeded"
+    assert _state(world, message_id).status == "succeeded"
     assert counted == []
 
 
@@ -296,7 +296,7 @@ def test_an_orphan_claim_is_ended_by_the_dead_letter_handler_and_never_read_by_t
     # WHEN the task reaches the dead-letter queue THEN its handler ends the delivery failed
     assert _dead_letters(world, []).handle(body) == "failed"
     state = _state(world, message_id)
-    assert state["status"] == "failed" and state["last_error_class"] == "dead_lettered"
+    assert state.status == "failed" and state.last_error_class == "dead_lettered"
 
 
 def test_the_sender_and_the_sweep_racing_to_disable_an_endpoint_publish_endpoint_disabled_once(

@@ -132,7 +132,7 @@ def test_first_try_success_is_signed_for_the_official_verifier(world: World) -> 
     )
     assert json.loads(request.body)["data"] == {"n": 1}
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
-    assert state["status"] == "succeeded" and state["attempts"] == 1
+    assert state.status == "succeeded" and state.attempts == 1
 
 
 def test_three_dynamodb_writes_per_delivered_webhook_and_one_counter_write_per_batch(world: World) -> None:
@@ -165,7 +165,7 @@ def test_default_schedule_spans_about_27_hours_then_fails_visibly(world: World) 
     assert len(world.receiver.requests) == len(DEFAULT_SCHEDULE) == 8
     assert world.clock.now - start == pytest.approx(sum(DEFAULT_SCHEDULE), rel=0.01)  # rand=0.5: no jitter
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
-    assert state["status"] == "failed" and state["attempts"] == 8
+    assert state.status == "failed" and state.attempts == 8
     # waits longer than SQS's 15-minute DelaySeconds cap went through the queue in hops of at most 900 s
     assert max(world.hop_delays) == 900
     assert outcomes.count("deferred") == 0  # handle() was only called when due, by this driver
@@ -226,7 +226,7 @@ def test_410_disables_the_endpoint_and_later_deliveries_are_skipped(world: World
     world.deliveries.send(Task(first, endpoint.id, 2).encode())
     world.run()
     states = {
-        s["endpoint_id"]: s["status"]
+        s.endpoint_id: s.status
         for s in delivery_states(world.s.store.get_message(first), world.s.store.list_attempts(first))
     }
     assert states[endpoint.id] == "skipped"
@@ -500,7 +500,7 @@ def test_an_id_stored_again_after_its_window_gets_fresh_deliveries_and_old_retri
     message_id = latest.headers["webhook-id"]
     assert message_id == world.receiver.requests[0].headers["webhook-id"]  # the same id, a new storing
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
-    assert state == {**state, "endpoint_id": endpoint.id, "status": "succeeded", "attempts": 1}
+    assert (state.endpoint_id, state.status, state.attempts) == (endpoint.id, "succeeded", 1)
     # AND the old storing's queued retry does not send the new body under the old attempts
     assert world.sender.handle(old_retry) == "superseded"
     assert [r.body for r in world.receiver.requests] == [first_body, second_body]
@@ -515,7 +515,7 @@ def test_a_failed_delivery_can_be_resent(world: World) -> None:
     assert recovery.resend(message_id, parse_resend({}), OPERATOR) == [endpoint.id]
     assert world.run() == ["succeeded"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
-    assert state["status"] == "succeeded" and state["attempts"] == 3
+    assert state.status == "succeeded" and state.attempts == 3
     ids = {r.headers["webhook-id"] for r in world.receiver.requests}
     assert ids == {message_id}
 
@@ -542,7 +542,7 @@ def test_skipped_deliveries_of_a_disabled_endpoint_are_recovered_once_it_is_enab
         [state] = delivery_states(
             world.s.store.get_message(message_id), world.s.store.list_attempts(message_id)
         )
-        assert state["status"] == "succeeded"
+        assert state.status == "succeeded"
     assert (
         recovery.recover(endpoint.id, parse_recover({"since": start}), OPERATOR) == []
     )  # nothing left to recover

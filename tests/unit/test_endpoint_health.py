@@ -101,4 +101,4 @@ def test_a_throttled_failure_clock_write_after_the_post_never_fails_the_task(ser
     # ... and the attempt is recorded, with its retry scheduled
     message = world.s.store.get_message(message_id)
     [state] = delivery_states(message, world.s.store.list_attempts(message_id))
-    assert state["status"] == "pending" and state["attempts"] == 1
+    assert state.status == "pending" and state.attempts == 1

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
-from chalicelib.api.endpoints import parse_rotate, shown_secret
-from chalicelib.endpoints import EndpointService, public_endpoint
+from chalicelib.api.endpoints import parse_rotate, public_endpoint, shown_secret
+from chalicelib.endpoints import EndpointService
 from chalicelib.errors import ValidationError
 from chalicelib.scope import OPERATOR
 from testkit.fakes import FakeClock, MemoryStore

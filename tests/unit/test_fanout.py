@@ -14,11 +14,11 @@ from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.aws.dynamodb import attempts as attempt_items
 from chalicelib.aws.dynamodb import fanout as fanout_items
 from chalicelib.aws.dynamodb import messages as message_items
-from chalicelib.errors import ValidationError
+from chalicelib.errors import BadRequestError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.models import INLINE_ENDPOINTS, Endpoint
 from chalicelib.outbound.tasks import CHUNK_PREFIX, Task
-from chalicelib.ports import PageRequest
+from chalicelib.ports import PageRequest, encode_cursor
 from chalicelib.scope import OPERATOR
 from testkit.fakes import MAX_ITEM_BYTES, item_size
 from tests.conftest import Services
@@ -182,10 +182,10 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
     while True:
         detail = messages.get(message_id, OPERATOR, PageRequest(limit=200, cursor=cursor))
         reads += 1
-        assert len(detail["deliveries"]) <= 200 and detail["deliveries_total"] == 1_200
-        assert all(d["status"] == "succeeded" and d["attempts"] == 1 for d in detail["deliveries"])
-        seen.extend(d["endpoint_id"] for d in detail["deliveries"])
-        cursor = detail["deliveries_cursor"]
+        assert len(detail.deliveries) <= 200 and detail.total == 1_200
+        assert all(d.status == "succeeded" and d.attempts == 1 for d in detail.deliveries)
+        seen.extend(d.endpoint_id for d in detail.deliveries)
+        cursor = detail.cursor
         if cursor is None:
             break
     assert sorted(seen) == sorted(e.id for e in made) and reads == 6
@@ -207,6 +207,24 @@ def test_message_detail_attempts_and_resend_are_paged_for_a_fanned_out_message(w
     )
     tasks = [Task.decode(b) for b in world.deliveries.sent]
     assert [(t.endpoint_id, t.attempt) for t in tasks] == [(e, 2) for e in seen[:3]]
+
+
+@pytest.mark.parametrize("position", [["²", "0"], ["0", "٣"], ["1000000", "0"], ["-1", "0"]])
+def test_a_forged_deliveries_or_attempts_cursor_is_a_400_not_a_500(world: World, position: list[str]) -> None:
+    # GIVEN a message fanned out in pages and one delivered inline
+    _endpoints(world, 150)
+    fanned = _publish(world)
+    world.run(max_steps=10_000)
+    inline = world.publisher.publish(parse_publish({"event_type": "other", "payload": {}}), OPERATOR)
+    world.run()
+    messages = world.api.messages
+    # WHEN a cursor holds numbers Python's isdigit() accepts but int() refuses ("²"), or out of range
+    # THEN the deliveries page and the inline attempts listing answer 400 invalid_cursor
+    with pytest.raises(BadRequestError) as deliveries:
+        messages.get(fanned, OPERATOR, PageRequest(cursor=encode_cursor(position)))
+    with pytest.raises(BadRequestError) as attempts:
+        messages.attempts(inline, OPERATOR, PageRequest(cursor=encode_cursor(position[:1])))
+    assert deliveries.value.code == attempts.value.code == "invalid_cursor"
 
 
 def test_a_publish_reads_its_application_from_a_cache(services: Services) -> None:
@@ -271,16 +289,16 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     world.route_all()
     messages = world.api.messages
     [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
-    assert listed["delivery_summary"] == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
+    assert listed.summary == {"pending": 1_200, "succeeded": 0, "failed": 0, "skipped": 0}
     world.run(max_steps=10_000)
     # THEN the listing's summary counts all 1,200 (not the first 50), from one read of the counters
     [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
-    assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_195, "failed": 0, "skipped": 5}
+    assert listed.summary == {"pending": 0, "succeeded": 1_195, "failed": 0, "skipped": 5}
     detail = messages.get(message_id, OPERATOR, PageRequest(limit=20))
-    assert detail["delivery_summary"] == listed["delivery_summary"] and len(detail["deliveries"]) == 20
+    assert detail.summary == listed.summary and len(detail.deliveries) == 20
     # AND the status search finds it by its counters, whichever page the skipped deliveries are on
     assert [
-        m["id"]
+        m.message.id
         for m in messages.listing(parse_search({**API, "status": "skipped"}), OPERATOR, PageRequest()).items
     ] == [message_id]
     assert messages.listing(parse_search({**API, "status": "failed"}), OPERATOR, PageRequest()).items == []
@@ -289,11 +307,11 @@ def test_the_summary_of_a_big_message_counts_every_delivery_with_bounded_reads(s
     gone = next(e for e in world.s.store.endpoints.values() if e.url == skipped[0])
     world.s.store.put_endpoint(replace(gone, enabled=True, disabled_reason=None))
     world.api.recovery.resend(message_id, parse_resend({"endpoint_ids": [gone.id]}), OPERATOR)
-    pending = messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    pending = messages.get(message_id, OPERATOR, PageRequest(limit=1)).summary
     assert pending["skipped"] == 5  # until the new attempt ends, as the attempts say too
     world.run(max_steps=100)
     [listed] = messages.listing(parse_search(API), OPERATOR, PageRequest(limit=10)).items
-    assert listed["delivery_summary"] == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
+    assert listed.summary == {"pending": 0, "succeeded": 1_196, "failed": 0, "skipped": 4}
 
 
 def test_recover_with_unmatched_never_counts_a_fanned_out_message_as_unmatched(world: World) -> None:
@@ -337,7 +355,7 @@ def _deliver_as_sqs(world: World, max_steps: int = 10_000) -> list[str]:
 
 def _summary(world: World, message_id: str) -> dict[str, int]:
     detail = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1))
-    summary: dict[str, int] = detail["delivery_summary"]
+    summary: dict[str, int] = detail.summary
     return summary
 
 
@@ -448,4 +466,4 @@ def test_a_new_storing_of_a_message_id_with_fewer_pages_still_lists_the_old_atte
     assert len(world.s.store.list_attempts(message_id, shards=message.attempt_shards)) == 200
     # AND the new storing's deliveries read as delivered
     detail = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=100))
-    assert detail["delivery_summary"] == {"pending": 0, "succeeded": 50, "failed": 0, "skipped": 0}
+    assert detail.summary == {"pending": 0, "succeeded": 50, "failed": 0, "skipped": 0}

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.api.messages import public_message
 from chalicelib.api.sources import parse_add_secret
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.envelope import Envelope
@@ -459,7 +460,7 @@ def test_a_body_event_type_with_a_newline_is_dropped_too(services: Services) -> 
     assert (envelope.event_type, envelope.event_type_invalid) == (None, True)
     # AND the router stores it with the marks the API shows
     services.drain()
-    shown = services.store.get_message(envelope.id).public()
+    shown = public_message(services.store.get_message(envelope.id))
     assert (shown["event_type"], shown["event_type_invalid"], shown["event_type_verified"]) == (
         None,
         True,

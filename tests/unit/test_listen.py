@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from chalicelib.api.endpoints import parse_open_session
-from chalicelib.api.listen import parse_pull, parse_report, pulled, reported
+from chalicelib.api.listen import parse_open_session, parse_pull, parse_report, pulled, reported
 from chalicelib.errors import ConflictError, GoneError, NotFoundError, ValidationError
-from chalicelib.messages import delivery_states
+from chalicelib.messages import DeliveryState, delivery_states
 from chalicelib.models import Endpoint
 from chalicelib.outbound.listen import ListenService
 from chalicelib.outbound.tasks import Task
@@ -49,7 +48,7 @@ def listen(world: World) -> ListenService:
 
 
 def session(world: World, expires_in: int = 600, **doc: object) -> tuple[Endpoint, str]:
-    return world.endpoints.open_session(
+    return listen(world).open(
         parse_open_session({"expires_in": expires_in, "filter": {"event_types": ["order.*"]}, **doc}),
         OPERATOR,
     )
@@ -63,7 +62,7 @@ def hand_over(world: World) -> list[str]:
     return [world.sender.handle(body) for body in due]
 
 
-def state(world: World, message_id: str) -> dict[str, object]:
+def state(world: World, message_id: str) -> DeliveryState:
     message = world.s.store.get_message(message_id)
     [only] = delivery_states(message, world.s.store.list_attempts(message_id))
     return only
@@ -82,7 +81,7 @@ def test_a_delivery_is_handed_over_not_posted_and_pulled_signed_for_the_official
     body = base64.b64decode(item["body_base64"])
     assert Webhook(secret).verify(body, item["headers"])["data"] == {"n": 1}
     assert item["message_id"] == message_id and pulled["next_cursor"] == item["id"]
-    assert state(world, message_id)["status"] == "pending"
+    assert state(world, message_id).status == "pending"
 
 
 def test_the_local_answer_is_the_attempts_outcome_and_a_failure_is_retried_into_the_session(
@@ -108,7 +107,7 @@ def test_the_local_answer_is_the_attempts_outcome_and_a_failure_is_retried_into_
     assert second["attempt"] == 2 and second["headers"]["webhook-id"] == first["headers"]["webhook-id"]
     # AND a 200 ends the delivery succeeded
     assert _report(service, endpoint.id, second["id"], {"status": 200}, OPERATOR)["outcome"] == "succeeded"
-    assert state(world, message_id)["status"] == "succeeded"
+    assert state(world, message_id).status == "succeeded"
     # AND a second report of the same delivery is refused
     with pytest.raises(NotFoundError):
         _report(service, endpoint.id, second["id"], {"status": 200}, OPERATOR)
@@ -139,7 +138,7 @@ def test_at_the_sessions_end_an_unreported_delivery_fails_with_cli_disconnected(
     # THEN the delivery ended failed, saying why; pulling and late reports answer 410
     [attempt] = world.s.store.list_attempts(message_id)
     assert (attempt.status, attempt.error_class) == ("failed", "cli_disconnected")
-    assert state(world, message_id)["status"] == "failed"
+    assert state(world, message_id).status == "failed"
     with pytest.raises(GoneError):
         _pull(listen(world), endpoint.id, {}, OPERATOR)
 
@@ -154,7 +153,7 @@ def test_the_end_check_leaves_a_reported_delivery_alone(world: World) -> None:
     [check] = world.deliveries.sent
     world.clock.now = Task.decode(check).not_before
     assert world.sender.handle(check) == "duplicate"
-    assert state(world, message_id)["status"] == "succeeded"
+    assert state(world, message_id).status == "succeeded"
 
 
 def test_a_stale_claim_is_a_conflict(world: World) -> None:
@@ -212,7 +211,7 @@ def test_routing_skips_a_session_that_has_ended(world: World) -> None:
 )
 def test_bad_session_requests_are_400(world: World, doc: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
-        world.endpoints.open_session(parse_open_session(doc), OPERATOR)
+        listen(world).open(parse_open_session(doc), OPERATOR)
 
 
 @pytest.mark.parametrize(
@@ -261,7 +260,7 @@ def test_a_session_that_completes_a_reopened_delivery_keeps_the_big_messages_cou
     # AND the session's delivery ended skipped (its CLI's receiver answered 410: the session disabled)
     [first] = _pull(service, endpoint.id, {}, OPERATOR)["data"]
     assert _report(service, endpoint.id, first["id"], {"status": 410}, OPERATOR)["outcome"] == "disabled"
-    summary = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    summary = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1)).summary
     assert summary == {"pending": 0, "succeeded": 150, "failed": 0, "skipped": 1}
     # WHEN it is enabled again, the delivery resent (reopened) and the CLI reports a 200
     world.s.store.put_endpoint(replace(world.s.store.endpoints[endpoint.id], enabled=True))
@@ -271,5 +270,5 @@ def test_a_session_that_completes_a_reopened_delivery_keeps_the_big_messages_cou
     [second] = _pull(service, endpoint.id, {"cursor": first["id"]}, OPERATOR)["data"]
     assert _report(service, endpoint.id, second["id"], {"status": 200}, OPERATOR)["outcome"] == "succeeded"
     # THEN the skipped ending is taken off: one delivery, counted once
-    summary = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1))["delivery_summary"]
+    summary = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=1)).summary
     assert summary == {"pending": 0, "succeeded": 151, "failed": 0, "skipped": 0}

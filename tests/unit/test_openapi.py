@@ -28,17 +28,18 @@ import app as app_module
 from chalicelib import wiring
 from chalicelib.api.access import public_routes, token_routes
 from chalicelib.api.applications import parse_create as parse_create_application
-from chalicelib.api.applications import parse_mint
+from chalicelib.api.applications import parse_mint, public_application
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
-from chalicelib.api.endpoints import shown_secret
+from chalicelib.api.endpoints import public_endpoint, shown_secret
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
+from chalicelib.api.event_types import public_event_type
 from chalicelib.api.messages import parse_publish
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.api.sources import parse_update as parse_update_source
-from chalicelib.endpoints import public_endpoint
+from chalicelib.api.sources import public_source
 from chalicelib.errors import (
     ConflictError,
     ForbiddenError,
@@ -60,7 +61,6 @@ from chalicelib.models import (
 from chalicelib.outbound.signing import MODES
 from chalicelib.outbound.tasks import Task
 from chalicelib.scope import OPERATOR
-from chalicelib.sources import public_source
 from chalicelib.verification import REGISTRY, scheme_names
 from tests.conftest import GITHUB_SECRET, Services, github_headers, make_services
 
@@ -473,7 +473,7 @@ def test_public_application_and_event_type_match_their_schemas(services: Service
         OPERATOR,
     )
     for application in (bare, full):
-        assert_matches(application.public(), component("Application"))
+        assert_matches(public_application(application), component("Application"))
     minted = c.tokens.mint(full, parse_mint({}), OPERATOR)
     shown = {"token": minted.token, "url": f"{PUBLIC_URL}/portal#token={minted.token}", "expires_at": 1.0}
     assert_matches(shown, component("PortalAccess"))
@@ -483,7 +483,7 @@ def test_public_application_and_event_type_match_their_schemas(services: Service
         parse_create_event_type({"name": "c.d", "description": "d", "schema": schema}), OPERATOR
     )
     for event_type in (plain, typed):
-        assert_matches(event_type.public(), component("EventType"))
+        assert_matches(public_event_type(event_type), component("EventType"))
 
 
 def test_errors_match_the_error_schema() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.api.console import parse_sign_in
 from chalicelib.errors import ForbiddenError, UnauthorizedError, ValidationError
 from chalicelib.sessions import COOKIE, LIFETIME, SessionService, cookie_value
 from tests.conftest import ADMIN_KEY, make_services
@@ -12,7 +13,7 @@ from tests.conftest import ADMIN_KEY, make_services
 def _signed_in(**settings: object) -> tuple[SessionService, dict[str, str], object]:
     services = make_services(**settings)
     sessions = services.api.sessions
-    session = sessions.sign_in({"admin_key": ADMIN_KEY})
+    session = sessions.sign_in(ADMIN_KEY)
     headers = {"cookie": f"other=1; {COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
     return sessions, headers, services
 
@@ -27,13 +28,13 @@ def test_a_session_authenticates_the_operator_and_stores_only_a_digest() -> None
 @pytest.mark.parametrize("doc", [{}, {"admin_key": ""}, {"admin_key": 7}, [], None])
 def test_sign_in_needs_the_key(doc: object) -> None:
     with pytest.raises(ValidationError):
-        make_services().api.sessions.sign_in(doc)
+        parse_sign_in(doc)
 
 
 def test_a_wrong_key_signs_nobody_in() -> None:
     services = make_services()
     with pytest.raises(UnauthorizedError) as caught:
-        services.api.sessions.sign_in({"admin_key": ADMIN_KEY + "x"})
+        services.api.sessions.sign_in(ADMIN_KEY + "x")
     assert caught.value.code == "wrong_admin_key"
     assert services.store.sessions == {}  # type: ignore[attr-defined]
 
@@ -52,7 +53,7 @@ def test_a_request_without_its_csrf_token_is_refused(csrf: str | None) -> None:
 
 def test_another_sessions_csrf_token_does_not_fit() -> None:
     sessions, headers, _ = _signed_in()
-    other = sessions.sign_in({"admin_key": ADMIN_KEY})
+    other = sessions.sign_in(ADMIN_KEY)
     with pytest.raises(ForbiddenError):
         sessions.authenticate({**headers, "x-hookway-csrf": other.csrf_token})
 
@@ -82,7 +83,7 @@ def test_the_cookie_is_http_only_strict_and_secure_unless_the_local_stack_says_o
     # The stage's name decides nothing: a stage called local sends Secure cookies too.
     local, _, _ = _signed_in(insecure_cookies=True)
     prod, _, _ = _signed_in(stage="local")
-    session = prod.sign_in({"admin_key": ADMIN_KEY})
+    session = prod.sign_in(ADMIN_KEY)
     cookie = prod.set_cookie(session)
     assert cookie.startswith(f"{COOKIE}={session.session_id}; Path=/; Max-Age={LIFETIME}")
     assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and cookie.endswith("; Secure")
@@ -105,7 +106,7 @@ def test_a_rotated_admin_key_ends_the_old_keys_sessions() -> None:
     key = ["hk_before_rotation"]
     services = make_services()
     sessions = SessionService(services.store, services.clock, _Rotating(key), secure=True)
-    session = sessions.sign_in({"admin_key": key[0]})
+    session = sessions.sign_in(key[0])
     headers = {"cookie": f"{COOKIE}={session.session_id}", "x-hookway-csrf": session.csrf_token}
     assert sessions.authenticate(headers).is_operator
     # WHEN the key is rotated
@@ -117,13 +118,13 @@ def test_a_rotated_admin_key_ends_the_old_keys_sessions() -> None:
     with pytest.raises(UnauthorizedError):
         sessions.authenticate({**headers, "x-hookway-csrf": sessions._csrf(session.session_id)})
     # AND the new key signs in as before
-    fresh = sessions.sign_in({"admin_key": key[0]})
+    fresh = sessions.sign_in(key[0])
     assert sessions.current(f"{COOKIE}={fresh.session_id}").session_id == fresh.session_id
 
 
 def test_end_all_ends_every_session() -> None:
     sessions, headers, services = _signed_in()
-    other = sessions.sign_in({"admin_key": ADMIN_KEY})
+    other = sessions.sign_in(ADMIN_KEY)
     assert sessions.end_all() == 2
     for cookie in (headers["cookie"], f"{COOKIE}={other.session_id}"):
         with pytest.raises(UnauthorizedError):
@@ -152,7 +153,7 @@ def test_a_warm_function_reads_a_rotated_key_within_the_cache_time() -> None:
         and container.admin_key.current() == "hk_old"
         and ssm.reads == 1
     )
-    session = container.sessions.sign_in({"admin_key": "hk_old"})
+    session = container.sessions.sign_in("hk_old")
     # WHEN the parameter is rotated
     ssm.value = "hk_new"
     services.clock.advance(59)  # type: ignore[attr-defined]

@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.sources import parse_add_secret
+from chalicelib.api.sources import parse_add_secret, public_source
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.api.sources import parse_update as parse_update_source
 from chalicelib.errors import ConflictError, NotFoundError, ValidationError
-from chalicelib.sources import public_source
 from tests.conftest import Services
 
 GOOD: dict[str, Any] = {

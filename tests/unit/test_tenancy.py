@@ -13,13 +13,13 @@ import pytest
 
 from chalicelib.api import access
 from chalicelib.api.applications import parse_create as parse_create_application
-from chalicelib.api.applications import parse_mint
+from chalicelib.api.applications import parse_mint, public_application
 from chalicelib.api.applications import parse_update as parse_update_application
 from chalicelib.api.endpoints import parse_create as parse_create_endpoint
-from chalicelib.api.endpoints import parse_open_session
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.event_types import parse_create as parse_create_event_type
 from chalicelib.api.event_types import parse_update as parse_update_event_type
+from chalicelib.api.listen import parse_open_session
 from chalicelib.api.messages import parse_publish, parse_resend, parse_search
 from chalicelib.api.sources import parse_create as parse_create_source
 from chalicelib.errors import (
@@ -82,7 +82,7 @@ def test_an_application_is_reachable_by_id_and_by_uid(world: World) -> None:
     )
     # THEN both names find it, and the public shape carries what was given
     assert apps.get("acme-42", OPERATOR) == apps.get(created.id, OPERATOR) == created
-    assert created.public()["metadata"] == {"plan": "pro"} and created.id.startswith("app_")
+    assert public_application(created)["metadata"] == {"plan": "pro"} and created.id.startswith("app_")
 
 
 def test_a_uid_belongs_to_one_application(world: World) -> None:
@@ -178,7 +178,7 @@ def test_deleting_an_application_ends_its_queued_deliveries_skipped(world: World
     # THEN its endpoints are gone and the queued delivery ends skipped, visibly
     assert world.run() == ["skipped"]
     [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
-    assert state["endpoint_id"] == endpoint_id and state["status"] == "skipped"
+    assert state.endpoint_id == endpoint_id and state.status == "skipped"
     with pytest.raises(NotFoundError):
         world.endpoints.get(endpoint_id, OPERATOR)
     assert world.receiver.requests == []
@@ -284,7 +284,7 @@ def test_a_token_sees_only_its_applications_things(world: World) -> None:
     scope = Scope(application_id=a)
     # THEN A's token reads A's, and B's answer exactly as if they did not exist
     assert world.endpoints.get(ep_a, scope).id == ep_a
-    assert world.api.messages.get(msg_a, scope)["id"] == msg_a
+    assert world.api.messages.get(msg_a, scope).message.id == msg_a
     with pytest.raises(NotFoundError) as err:
         world.endpoints.get(ep_b, scope)
     assert err.value.code == "endpoint_not_found"
@@ -347,7 +347,7 @@ def test_an_issued_id_not_yet_stored_says_so(world: World) -> None:
     other = make_services(id_key="another-table")
     assert not other.api.ids.issued(message_id)
     world.route_all()
-    assert world.api.messages.get(message_id, OPERATOR)["id"] == message_id
+    assert world.api.messages.get(message_id, OPERATOR).message.id == message_id
 
 
 # ---------------------------------------------------------------------------------- event types
@@ -485,6 +485,7 @@ def test_the_operators_resend_cannot_send_one_applications_message_to_anothers_e
 
 def test_a_portal_token_creates_at_most_the_stages_endpoints_per_application(services: Services) -> None:
     from chalicelib.endpoints import EndpointService
+    from chalicelib.outbound.listen import ListenService
 
     # GIVEN an application, its token, and a cap of 3 endpoints per application
     world = World(services, Receiver())
@@ -507,7 +508,13 @@ def test_a_portal_token_creates_at_most_the_stages_endpoints_per_application(ser
         capped.create(parse_create_endpoint(url), token)
     assert err.value.code == "endpoint_quota_exceeded" and err.value.status == 409
     with pytest.raises(ConflictError):
-        capped.open_session(parse_open_session({}), token)
+        ListenService(
+            store=world.s.store,
+            endpoints=capped,
+            sender=world.sender,
+            clock=world.clock,
+            sleep=world.clock.advance,
+        ).open(parse_open_session({}), token)
     # ... while the operator's own calls are not capped
     capped.create(parse_create_endpoint({**url, "application": app}), OPERATOR)
     assert len(world.s.store.endpoints_of(app)) == 4

@@ -88,3 +88,26 @@ def test_the_roots_are_small_and_services_never_import_them() -> None:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith("chalicelib.wiring"), path
+
+
+def test_a_cold_start_imports_the_route_modules_and_no_service() -> None:
+    # Importing app.py (what a cold Lambda does before its first request) loads, of chalicelib, only the
+    # Blueprint modules and the names: a view imports the service it calls when it is called.
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, app; print(' '.join(m for m in sys.modules if m.startswith('chalicelib')))",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert "chalicelib.api.endpoints" in out
+    assert [
+        m for m in out if m not in ("chalicelib", "chalicelib.names") and not m.startswith("chalicelib.api")
+    ] == []

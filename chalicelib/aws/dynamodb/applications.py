@@ -66,7 +66,8 @@ def application_to_item(application: Application) -> Item:
 
 def branding_json(branding: Branding) -> str:
     """An application's branding as stored: the fields it sets, as JSON."""
-    return json.dumps({k: v for k, v in branding.public().items() if v is not None})
+    fields = {"name": branding.name, "logo_url": branding.logo_url, "accent": branding.accent}
+    return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
 def _branding(raw: str | None) -> Branding:

@@ -1,4 +1,4 @@
-"""What the contract suites build their objects with, and the fixture helper of a narrow port."""
+"""What the contract suites build their objects with, and the fixture of a port's suite (contract_store)."""
 
 from __future__ import annotations
 
@@ -24,22 +24,24 @@ from testkit.fakes import FakeClock
 DAY = 86400.0
 
 
-def narrow(request: pytest.FixtureRequest, clock: FakeClock, fake: Any, table: Any) -> Any:
-    """A port's own fake, or its own DynamoDB adapter on a fresh table of moto's server."""
-    if request.param == "memory":
-        return fake(clock)
-    from testkit import aws
+def contract_store(fakes: type | tuple[type, ...], tables: type | tuple[type, ...]) -> Any:
+    """The ``store`` fixture of a port's contract suite: the port's own fake, or its own DynamoDB adapter
+    on a fresh table of moto's server (not the whole Store). A contract that reads another aggregate's
+    items (a search by endpoint reads the attempts' index; counting a fan-out page updates its message)
+    names those ports' fakes and adapters too, and runs on them together."""
+    fake = type("Fakes", fakes if isinstance(fakes, tuple) else (fakes,), {})
+    table = type("Tables", tables if isinstance(tables, tuple) else (tables,), {})
 
-    endpoint = request.getfixturevalue("endpoint")
-    return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+    @pytest.fixture(params=["memory", "dynamodb"], name="store")
+    def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
+        if request.param == "memory":
+            return fake(clock)
+        from testkit import aws
 
+        endpoint = request.getfixturevalue("endpoint")
+        return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
 
-def beside(
-    request: pytest.FixtureRequest, clock: FakeClock, fakes: tuple[Any, ...], tables: tuple[Any, ...]
-) -> Any:
-    """As ``narrow``, for a port whose contract reads another aggregate's items (a search by endpoint reads
-    the attempts' index; counting a fan-out page updates its message): those ports' fakes, or adapters, together."""
-    return narrow(request, clock, type("Fakes", fakes, {}), type("Tables", tables, {}))
+    return store
 
 
 def _source(clock: FakeClock, **changes: Any) -> Source:

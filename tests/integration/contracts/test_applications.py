@@ -7,23 +7,14 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.dynamodb.applications import ApplicationTable
 from chalicelib.branding import Branding
 from chalicelib.errors import ConflictError, NotFoundError
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    _application,
-    _pages,
-    narrow,
-)
+from testkit.memory.applications import MemoryApplications
+from tests.integration.contracts.builders import _application, _pages, contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.applications import ApplicationTable
-    from testkit.memory.applications import MemoryApplications
-
-    return narrow(request, clock, MemoryApplications, ApplicationTable)
+store = contract_store(MemoryApplications, ApplicationTable)
 
 
 class TestApplications:

@@ -12,33 +12,17 @@ from typing import Any
 import pytest
 
 from chalicelib.aws.dynamodb import attempts
+from chalicelib.aws.dynamodb.attempts import AttemptTable
+from chalicelib.aws.dynamodb.messages import MessageTable
 from chalicelib.errors import BadRequestError
 from chalicelib.models import Attempt
 from chalicelib.ports import MessageQuery, encode_cursor
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import _attempt, _message, _pages, _search_raw, beside
+from testkit.memory.attempts import MemoryAttempts
+from testkit.memory.messages import MemoryMessages
+from tests.integration.contracts.builders import _attempt, _message, _pages, _search_raw, contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """AttemptStore (with MessageStore beside it): the ports' own fakes, or their own DynamoDB adapters on moto."""
-    from chalicelib.aws.dynamodb.attempts import AttemptTable
-    from chalicelib.aws.dynamodb.messages import MessageTable
-    from testkit.memory.attempts import MemoryAttempts
-    from testkit.memory.messages import MemoryMessages
-
-    return beside(
-        request,
-        clock,
-        (
-            MemoryAttempts,
-            MemoryMessages,
-        ),
-        (
-            AttemptTable,
-            MessageTable,
-        ),
-    )
+store = contract_store((MemoryAttempts, MemoryMessages), (AttemptTable, MessageTable))
 
 
 class TestAttempts:

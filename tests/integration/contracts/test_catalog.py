@@ -7,24 +7,16 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.dynamodb.catalog import CatalogTable
 from chalicelib.errors import NotFoundError
 from chalicelib.models import (
     EventType,
 )
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    _pages,
-    narrow,
-)
+from testkit.memory.catalog import MemoryCatalog
+from tests.integration.contracts.builders import _pages, contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.catalog import CatalogTable
-    from testkit.memory.catalog import MemoryCatalog
-
-    return narrow(request, clock, MemoryCatalog, CatalogTable)
+store = contract_store(MemoryCatalog, CatalogTable)
 
 
 class TestEventTypes:

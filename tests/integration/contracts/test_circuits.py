@@ -1,12 +1,21 @@
-"""The contract of CircuitStore (the circuit breaker's conditional writes on the endpoint item): one
-behavioural suite, run against the in-memory fake and DynamoDB on moto."""
+"""The contracts of CircuitStore (the circuit breaker's conditional writes on the endpoint item),
+ThrottleStore and ParkStore: one behavioural suite, run against the in-memory fakes and DynamoDB on moto."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from chalicelib.aws.dynamodb.endpoints import EndpointTable
+from chalicelib.aws.dynamodb.flow import FlowTable, ParkTable, ThrottleTable
 from chalicelib.models import BreakerPolicy, Circuit
-from tests.integration.contracts.builders import _endpoint
+from testkit.memory.endpoints import MemoryEndpoints
+from testkit.memory.flow import MemoryFlow, MemoryParking, MemoryThrottle
+from tests.integration.contracts.builders import _endpoint, contract_store
+
+store = contract_store(
+    (MemoryEndpoints, MemoryFlow, MemoryThrottle, MemoryParking),
+    (EndpointTable, FlowTable, ThrottleTable, ParkTable),
+)
 
 POLICY = BreakerPolicy(failures=3, probe_seconds=10)
 

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from chalicelib.aws.dynamodb.counters import CounterTable
+from testkit.memory.counters import MemoryCounters
+from tests.integration.contracts.builders import contract_store
 
-from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    narrow,
-)
-
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.counters import CounterTable
-    from testkit.memory.counters import MemoryCounters
-
-    return narrow(request, clock, MemoryCounters, CounterTable)
+store = contract_store(MemoryCounters, CounterTable)
 
 
 class TestCounters:

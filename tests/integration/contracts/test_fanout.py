@@ -8,33 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from chalicelib.aws.dynamodb.fanout import FanoutTable
+from chalicelib.aws.dynamodb.messages import MessageTable
 from chalicelib.ids import new_id
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import _message, beside
+from testkit.memory.fanout import MemoryFanout
+from testkit.memory.messages import MemoryMessages
+from tests.integration.contracts.builders import _message, contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """FanoutStore (with MessageStore beside it): the ports' own fakes, or their own DynamoDB adapters on moto."""
-    from chalicelib.aws.dynamodb.fanout import FanoutTable
-    from chalicelib.aws.dynamodb.messages import MessageTable
-    from testkit.memory.fanout import MemoryFanout
-    from testkit.memory.messages import MemoryMessages
-
-    return beside(
-        request,
-        clock,
-        (
-            MemoryFanout,
-            MemoryMessages,
-        ),
-        (
-            FanoutTable,
-            MessageTable,
-        ),
-    )
+store = contract_store((MemoryFanout, MemoryMessages), (FanoutTable, MessageTable))
 
 
 class TestFanout:

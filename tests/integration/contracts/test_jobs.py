@@ -7,21 +7,14 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.dynamodb.jobs import JobTable
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    narrow,
-)
+from testkit.memory.jobs import MemoryJobs
+from tests.integration.contracts.builders import contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.jobs import JobTable
-    from testkit.memory.jobs import MemoryJobs
-
-    return narrow(request, clock, MemoryJobs, JobTable)
+store = contract_store(MemoryJobs, JobTable)
 
 
 class TestJobs:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from chalicelib.aws.dynamodb.listen import ListenTable
 from chalicelib.models import (
     Pulled,
 )
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    narrow,
-)
+from testkit.memory.listen import MemoryListen
+from tests.integration.contracts.builders import contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.listen import ListenTable
-    from testkit.memory.listen import MemoryListen
-
-    return narrow(request, clock, MemoryListen, ListenTable)
+store = contract_store(MemoryListen, ListenTable)
 
 
 class TestListen:

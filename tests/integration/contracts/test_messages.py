@@ -15,11 +15,15 @@ import pytest
 
 from chalicelib import ports
 from chalicelib.aws.dynamodb import attempts, counters, endpoints, keys, messages
+from chalicelib.aws.dynamodb.attempts import AttemptTable
+from chalicelib.aws.dynamodb.messages import MessageTable
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import BodyRef
 from chalicelib.ports import MessageQuery, encode_cursor
 from testkit.fakes import FakeClock
+from testkit.memory.attempts import MemoryAttempts
+from testkit.memory.messages import MemoryMessages
 from tests.integration.contracts.builders import (
     DAY,
     _attempt,
@@ -30,30 +34,10 @@ from tests.integration.contracts.builders import (
     _search,
     _search_raw,
     _store_all,
-    beside,
+    contract_store,
 )
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """MessageStore (with AttemptStore beside it): the ports' own fakes, or their own DynamoDB adapters on moto."""
-    from chalicelib.aws.dynamodb.attempts import AttemptTable
-    from chalicelib.aws.dynamodb.messages import MessageTable
-    from testkit.memory.attempts import MemoryAttempts
-    from testkit.memory.messages import MemoryMessages
-
-    return beside(
-        request,
-        clock,
-        (
-            MemoryMessages,
-            MemoryAttempts,
-        ),
-        (
-            MessageTable,
-            AttemptTable,
-        ),
-    )
+store = contract_store((MemoryMessages, MemoryAttempts), (MessageTable, AttemptTable))
 
 
 class TestMessages:

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
+from chalicelib.aws.dynamodb.sessions import SessionTable
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    narrow,
-)
+from testkit.memory.sessions import MemorySessions
+from tests.integration.contracts.builders import contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.sessions import SessionTable
-    from testkit.memory.sessions import MemorySessions
-
-    return narrow(request, clock, MemorySessions, SessionTable)
+store = contract_store(MemorySessions, SessionTable)
 
 
 class TestSessions:

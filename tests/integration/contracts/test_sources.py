@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.aws.dynamodb.sources import SourceTable
 from chalicelib.errors import NotFoundError
 from chalicelib.ids import new_id
 from chalicelib.models import (
@@ -13,19 +14,10 @@ from chalicelib.models import (
     Verification,
 )
 from testkit.fakes import FakeClock
-from tests.integration.contracts.builders import (
-    _source,
-    narrow,
-)
+from testkit.memory.sources import MemorySources
+from tests.integration.contracts.builders import _source, contract_store
 
-
-@pytest.fixture(params=["memory", "dynamodb"])
-def store(request: pytest.FixtureRequest, clock: FakeClock) -> Any:
-    """The port's own fake, or its own DynamoDB adapter on moto (not the whole Store)."""
-    from chalicelib.aws.dynamodb.sources import SourceTable
-    from testkit.memory.sources import MemorySources
-
-    return narrow(request, clock, MemorySources, SourceTable)
+store = contract_store(MemorySources, SourceTable)
 
 
 class TestSources:
