@@ -200,12 +200,18 @@ class Breaker:
                 },
             )
 
-    def succeeded(self, endpoint: Endpoint, *, maybe_failing: bool) -> None:
-        """Close the circuit (and reset its count) when it may need it; publish ``endpoint.circuit_closed``
-        if it was open. ``maybe_failing``: the sender's own reason to think the stored count is not zero."""
+    def succeeded(self, endpoint: Endpoint) -> None:
+        """Close the circuit (and reset its count) when this container knows it needs it; publish
+        ``endpoint.circuit_closed`` if it was open.
+
+        Known from the endpoint's cached copy or this container's own last write, never guessed: a
+        conditional write that finds nothing to do still costs a write unit, and a busy endpoint's
+        successes would otherwise all land on its one item. After the reset the container remembers the
+        closed circuit, so it writes once per change, not once per success.
+        """
         now = self._clock()
         known = self.circuit(endpoint, now)
-        if known.state == "closed" and known.failures == 0 and not maybe_failing:
+        if known.state == "closed" and known.failures == 0:
             return  # a healthy endpoint's success costs no write
         before = self._store.circuit_succeeded(endpoint.id)
         if before is None:

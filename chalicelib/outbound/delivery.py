@@ -270,16 +270,14 @@ class Sender:
         delay = math.ceil(min(max(task.not_before - now, 0.0), MAX_DELAY_SECONDS))
         self._queue.send(body if body is not None else task.encode(), delay_seconds=delay)
 
-    def _circuit_outcome(
-        self, endpoint: Endpoint, *, ok: bool, probe: bool, maybe_failing: bool = False
-    ) -> None:
+    def _circuit_outcome(self, endpoint: Endpoint, *, ok: bool, probe: bool) -> None:
         """Tell the breaker an attempt's outcome, after the attempt is recorded. Best effort: a failed write
         costs at most one more failure before the circuit opens (or one more reset), never a delivery."""
         if self._breaker is None or endpoint.kind == "listen":
             return
         try:
             if ok:
-                self._breaker.succeeded(endpoint, maybe_failing=maybe_failing)
+                self._breaker.succeeded(endpoint)
             else:
                 self._breaker.failed(endpoint, probe=probe)
         except StorageError as exc:
@@ -571,11 +569,10 @@ class Sender:
         if decision.outcome == "succeeded":
             if task.attempt > FAILING_AFTER_ATTEMPTS:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
-            maybe_failing = self._may_be_failing(endpoint, task)
-            if maybe_failing:
+            if self._may_be_failing(endpoint, task):
                 self._write_health(endpoint.id, None)  # conditional on the stored item
             self._finish(self._ending(base, "succeeded"), "delivered")
-            self._circuit_outcome(endpoint, ok=True, probe=probe, maybe_failing=maybe_failing)
+            self._circuit_outcome(endpoint, ok=True, probe=probe)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")

@@ -288,3 +288,27 @@ def test_a_day_long_outage_costs_a_waiting_delivery_about_four_sends_an_hour_not
     # once per probe period (sixty)
     late = [t for t in sends if t >= 3600]
     assert len(late) <= 23 * 5, len(late)
+
+
+def test_a_busy_endpoints_successes_after_a_failure_reset_the_count_once_not_per_success(
+    services: Services,
+) -> None:
+    # GIVEN an endpoint behind a 10 s cache that failed once (its count 1, its failure clock running)
+    world = World(services, Receiver([500] + [200] * 100), endpoint_cache_seconds=10)
+    world.endpoint(retry_schedule=[0, 3600])
+    _publish(world, 1)
+    _run_until(world, world.clock.now + 1)
+    world.worker.shared.endpoint_caches.endpoints_changed()  # the copy now says failing, count 1
+    writes: list[str] = []
+    original = world.s.store.circuit_succeeded
+
+    def spy(endpoint_id: str) -> Any:
+        writes.append(endpoint_id)
+        return original(endpoint_id)
+
+    world.s.store.circuit_succeeded = spy  # type: ignore[method-assign]
+    # WHEN 50 messages succeed within the cache's lifetime
+    _publish(world, 50)
+    assert _run_until(world, world.clock.now + 5).count("succeeded") == 50
+    # THEN the count was reset by one write, not one per success
+    assert len(writes) == 1
