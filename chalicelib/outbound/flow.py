@@ -12,7 +12,8 @@ back more than ``LATE_SECONDS`` after its slot (a worker died holding it) takes 
 never add up to a burst.
 
 One write per attempt to a throttled endpoint, on that endpoint's own item: at most ``MAX_THROTTLE_RATE``
-a second, within DynamoDB's 1,000 writes a second of one item. An unthrottled endpoint costs nothing.
+a second, half of DynamoDB's 1,000 writes a second of one item (a conditional write that loses a race is
+paid too). An unthrottled endpoint costs nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from chalicelib.models import Endpoint, Ordering
 from chalicelib.ports import ThrottleStore
 
-MAX_THROTTLE_RATE = 1000
+MAX_THROTTLE_RATE = 500
 ORDERINGS: tuple[Ordering, ...] = ("none", "fifo")
 HOLD_SECONDS = 2.0  # a slot this close is waited for in the sender rather than through the queue
 # A task waiting on the queue for its slot comes back this much before it (SQS delays are whole seconds and

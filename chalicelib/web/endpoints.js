@@ -562,7 +562,7 @@ function flowFields(existing) {
   return [
     field({ label: "Throttle (attempts per second)", name: "throttle_rate", kind: "number", testid: "endpoint-throttle",
       value: existing && existing.throttle_rate ? existing.throttle_rate : "", placeholder: "no limit",
-      help: "At most this many attempts a second to this endpoint (1 to 1000); a burst waits its turn. Empty: no limit." }),
+      help: "At most this many attempts a second to this endpoint (1 to 500); a burst waits its turn. Empty: no limit." }),
     field({ label: "Circuit breaker: failures in a row", name: "circuit_breaker.failures", kind: "number", testid: "endpoint-cb-failures",
       value: policy ? policy.failures : "", placeholder: "default",
       help: "After this many consecutive failed attempts, stop sending but for one probe at a time. Empty (both): Hookway's default." }),

@@ -86,7 +86,7 @@ def test_flow_fields_are_set_on_create_changed_with_patch_and_cleared_with_null(
     ("doc", "field"),
     [
         ({"throttle_rate": 0}, "throttle_rate"),
-        ({"throttle_rate": 1001}, "throttle_rate"),
+        ({"throttle_rate": 501}, "throttle_rate"),
         ({"throttle_rate": 2.5}, "throttle_rate"),
         ({"throttle_rate": True}, "throttle_rate"),
         ({"throttle_rate": "10"}, "throttle_rate"),
