@@ -69,7 +69,7 @@ CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once
 CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
-STRAGGLER_SECONDS = 1.0  # a batch waits this long for its last tasks once the others are done
+STRAGGLER_SECONDS = 0.25  # a batch waits this long for its last tasks once the others are done
 
 
 class Sender:
@@ -102,6 +102,8 @@ class Sender:
     ) -> None:
         self._parking = parking
         self._straggler_seconds = straggler_seconds
+        self._local = threading.local()  # the task body a pool thread is handling
+        self._posting: set[str] = set()  # task bodies whose POST is waiting on the receiver
         self._store = store
         self._breaker = breaker
         self._throttle = throttle
@@ -138,10 +140,13 @@ class Sender:
         """
 
         def run(body: str) -> BaseException | None:
+            self._local.body = body
             try:
                 self.handle(body)
             except Exception as exc:
                 return exc
+            finally:
+                self._local.body = None
             return None
 
         futures = [self._pool.submit(run, body) for body in bodies]
@@ -154,14 +159,33 @@ class Sender:
                     timeout=self._straggler_seconds if finished_any else None,
                     return_when=FIRST_COMPLETED,
                 )
-                if not done:  # nothing finished within the grace: the rest are stragglers
-                    break
+                if not done:
+                    # Nothing finished within the grace. Only a task waiting on its receiver is a
+                    # straggler; one still before its request (a throttle slot, a claim) goes on soon.
+                    with self._failures_lock:
+                        posting = all(bodies[futures.index(f)] in self._posting for f in pending)
+                    if posting:
+                        break
+                    continue
                 finished_any = True
             for future in pending:
                 self._hand_off(bodies[futures.index(future)])
             return [None if f in pending else f.result() for f in futures]
         finally:
             self._flush()
+
+    def _post(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+        """The POST, marked as waiting on the receiver while it is (see handle_many's stragglers)."""
+        body = getattr(self._local, "body", None)
+        if body is not None:
+            with self._failures_lock:
+                self._posting.add(body)
+        try:
+            return self._transport.send(request)
+        finally:
+            if body is not None:
+                with self._failures_lock:
+                    self._posting.discard(body)
 
     def _hand_off(self, body: str) -> None:
         """Let a straggler run on in its thread, and queue a check of its attempt for after the claim's
@@ -499,7 +523,7 @@ class Sender:
             ):
                 # Someone else's certificate: refused in the words of a missing one (see client_certs).
                 raise egress.ClientCertificateError(UNREADABLE)
-            response = self._transport.send(request)
+            response = self._post(request)
         except egress.EgressError as exc:
             error_class, error = exc.error_class, str(exc)[:300]
         else:
