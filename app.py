@@ -26,7 +26,20 @@ if TYPE_CHECKING:
     from chalicelib.wiring.api import ApiRoot
     from chalicelib.wiring.worker import WorkerRoot
 
-app = Chalice(app_name="hookway")
+
+class _Hookway(Chalice):
+    """Chalice, also answering the function URL front door's events (``chalicelib.api.function_url``)."""
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        if isinstance(event, dict) and event.get("version") == "2.0":
+            from chalicelib.api import function_url
+
+            if function_url.is_function_url_event(event):
+                return function_url.serve(super().__call__, event, context)
+        return super().__call__(event, context)
+
+
+app = _Hookway(app_name="hookway")
 STAGE = names(os.environ.get("HOOKWAY_STAGE", "local"))
 # The sender's event source mapping may cap how many deliver functions run at once (a stage option).
 SENDER_MAX_CONCURRENCY = int(os.environ.get("HOOKWAY_SENDER_MAX_CONCURRENCY") or 0) or None

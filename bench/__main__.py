@@ -16,6 +16,7 @@ from bench import (
     console,
     cost,
     delivery_calls,
+    filters,
     flow,
     handler,
     imports,
@@ -49,7 +50,8 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     16: console.run,
     17: scale.run,
     18: memory.run,
-    19: flow.run,
+    19: filters.run,
+    20: flow.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

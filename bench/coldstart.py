@@ -13,7 +13,9 @@ from a staged copy of the package (app, chalicelib and vendored dependencies wit
 bytecode, none written: Lambda's package is read-only), boto3 from the interpreter's own site-packages as in the Lambda runtime.
 Wall time is measured around the child process, so interpreter start-up is in both. The observability
 share is the same cold start with the Powertools log formatter left out (``configure_logging`` replaced by
-a no-op): what the JSON logs cost a cold start.
+a no-op): what the JSON logs cost a cold start (nothing since the formatter is built on the first line
+written). The CPU time of each child is reported beside its wall time: on a loaded shared machine it moves
+less, and the gap between the two shows what the SQS and KMS clients made on threads overlap.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from bench.report import ROOT, Row, median, say
 
-TARGET = 1.15
+TARGET = 1.10  # issue 16: the first 202 within 1.10x of the floor
 BUILD = ROOT / "build" / "bench-coldstart"
 
 _OURS = """
@@ -122,9 +124,23 @@ def package_size(quick: bool) -> list[Row]:
 
 
 def _child(python: Path, code: str, env: dict[str, str], cwd: Path) -> float:
+    return _child_times(python, code, env, cwd)[0]
+
+
+def _child_times(python: Path, code: str, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of a fresh interpreter running ``code``: the CPU time (user + system, the
+    child's own) is what a loaded 2-core machine disturbs least; wall time is what a provider waits."""
     start = time.perf_counter()
-    subprocess.run([str(python), "-c", code], cwd=cwd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    child = subprocess.Popen(
+        [str(python), "-c", code], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    err = child.stderr.read() if child.stderr else b""
+    child.wait()
+    if status != 0:
+        raise RuntimeError(f"the cold start child failed: {err.decode(errors='replace')[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def cold_start(quick: bool) -> list[Row]:
@@ -154,6 +170,7 @@ def cold_start(quick: bool) -> list[Row]:
         }
         source_id = _create_source(env, GITHUB_SECRET)
         times: dict[str, list[float]] = {"ours": [], "bare logging": [], "floor": [], "two clients": []}
+        cpu: dict[str, list[float]] = {name: [] for name in times}
         queue, table = env_aws["HOOKWAY_INGEST_QUEUE_URL"], env_aws["HOOKWAY_TABLE"]
         codes: dict[str, Any] = {
             "floor": _FLOOR.format(queue=queue),
@@ -171,15 +188,20 @@ def cold_start(quick: bool) -> list[Row]:
                         bare=name == "bare logging",
                         event=json.dumps(event),
                     )
-                samples.append(_child(python, code, env, project) * 1000)
+                wall, used = _child_times(python, code, env, project)
+                samples.append(wall * 1000)
+                cpu[name].append(used * 1000)
     med = {name: median(values) for name, values in times.items()}
+    med_cpu = {name: median(values) for name, values in cpu.items()}
     ratio = med["ours"] / med["floor"]
     growth = med["ours"] / med["bare logging"]
     say(
         f"   ours {med['ours']:.0f} ms, floor {med['floor']:.0f} ms: {ratio:.2f}x (target {TARGET}x); "
         f"two clients (DynamoDB GetItem + SQS send) {med['two clients']:.0f} ms: {med['ours'] / med['two clients']:.2f}x; "
         f"without the JSON log formatter {med['bare logging']:.0f} ms: observability adds {growth:.3f}x "
-        f"(median of {runs}, min ours {min(times['ours']):.0f} ms, min floor {min(times['floor']):.0f} ms)"
+        f"(median of {runs}, min ours {min(times['ours']):.0f} ms, min floor {min(times['floor']):.0f} ms); "
+        f"CPU time ours {med_cpu['ours']:.0f} ms, floor {med_cpu['floor']:.0f} ms: "
+        f"{med_cpu['ours'] / med_cpu['floor']:.2f}x"
     )
     return [
         Row(
@@ -190,6 +212,14 @@ def cold_start(quick: bool) -> list[Row]:
             TARGET,
             note="reference: a fresh python3.13 that imports boto3, makes an SQS client and sends one message "
             f"to the same emulator; both from a fresh interpreter, the package's python3.13 bytecode; median of {runs}",
+        ),
+        Row(
+            "  CPU time to first 202, python3.13",
+            med_cpu["ours"],
+            med_cpu["floor"],
+            "ms",
+            note="reference: the floor's CPU time (user + system of the child); the machine's load moves wall "
+            "time more than CPU time, and the wall time hides what the clients made on threads overlap",
         ),
         Row(
             "  against DynamoDB read + SQS send",

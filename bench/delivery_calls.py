@@ -93,6 +93,10 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
+CONFIG_KINDS = frozenset({"EP", "SRC", "APP", "APPUID", "ET"})  # item kinds that are configuration
+ITEM_OVERHEAD = 100  # bytes DynamoDB adds to each item and each index entry for storage
+
+
 class CapacityCounter(CallCounter):
     """Also counts DynamoDB capacity units (table + gsi1), SQS 64 KB request chunks and item sizes."""
 
@@ -132,6 +136,19 @@ class CapacityCounter(CallCounter):
 
     def _note_size(self, what: str, size: int) -> None:
         self.sizes.setdefault(what, []).append(size)
+
+    def stored(self) -> dict[str, int]:
+        """What the table holds of the pipeline's own data (configuration left out: endpoints, sources,
+        applications, event types), as DynamoDB bills storage: each item's size + 100 B, each index entry's
+        keys (its own and the table's) + 100 B (the indexes are keys-only)."""
+        out = {"items": 0, "index entries": 0}
+        for (pk, sk), (size, indexes) in self._known.items():
+            if pk.split("#")[0] in CONFIG_KINDS:
+                continue
+            out["items"] += size + ITEM_OVERHEAD
+            for key in indexes.values():
+                out["index entries"] += len(key) - 1 + len(pk) + len(sk) + 2 * len("pk") + ITEM_OVERHEAD
+        return out
 
     def _on_after(
         self, event_name: str, parsed: dict[str, Any], context: dict[str, Any], http_response: Any, **_: Any
@@ -262,6 +279,8 @@ class Counts:
     stages: dict[str, Stage]
     esm_calls: Counter[str]
     sizes: dict[str, list[int]]
+    # Bytes the table holds per webhook once it is delivered (items and keys-only index entries)
+    stored: dict[str, float] = field(default_factory=dict)
 
     def per_webhook(self, counter: Counter[str]) -> dict[str, float]:
         """Each entry divided by N."""
@@ -398,7 +417,9 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, ten
     got = len(receivers.at(path))
     if got != n + 1:
         raise AssertionError(f"the receiver got {got} deliveries, expected {n + 1}")
-    return Counts(n=n, stages=stages, esm_calls=Counter(esm.calls), sizes=dict(counter.sizes))
+    # The warm-up webhook is stored too: n + 1 webhooks' data.
+    stored = {kind: size / (n + 1) for kind, size in counter.stored().items()}
+    return Counts(n=n, stages=stages, esm_calls=Counter(esm.calls), sizes=dict(counter.sizes), stored=stored)
 
 
 def _stage(counter: CapacityCounter, sinks: dict[str, Any], invocations: int, seconds: float) -> Stage:

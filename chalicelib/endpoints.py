@@ -240,6 +240,8 @@ class EndpointService:
                 field="ordering",
                 code="ordering_unavailable",
             )
+        if fields.filter_payload is not UNSET:
+            out["filter_payload"] = fields.filter_payload
         schedule = fields.retry_schedule
         if schedule is None:
             out["retry_schedule"] = None

@@ -19,10 +19,10 @@ class Metrics:
     """Counters and timings, kept in memory and written once per invocation as CloudWatch EMF lines.
 
     Counting is a dictionary update (no AWS call, no I/O on the request path); ``flush()`` at the end of an
-    invocation writes one embedded-metric-format line per distinct (name, dimensions) with the summed
-    value, declaring two dimension sets: ``[stage]`` (what alarms and the dashboard read) and ``[stage,
-    reason]`` when a reason is given, so one line serves both. Timings (milliseconds) are written as one
-    line per name with every value observed.
+    invocation writes one embedded-metric-format line for every count without a finer dimension and every
+    timing (milliseconds, every value observed), summed per name: one line per invocation, as a rule. A
+    count with a reason goes on a line of that reason's, declaring two dimension sets: ``[stage]`` (what
+    alarms and the dashboard read) and ``[stage, reason]``, so one line serves both.
 
     Only ``DIMENSIONS`` (values from a small fixed set) become dimensions: every distinct value is a custom
     metric billed per month, so a tenant id (source, application, endpoint) as a dimension would be a bill
@@ -71,15 +71,23 @@ class Metrics:
         if not self._enabled:
             return  # HOOKWAY_METRICS=false: counted, never written (the local stack's quiet log)
         stamp = int(time.time() * 1000)
+        # One document per set of dimension values: every count without a finer dimension and every timing
+        # share the first (the usual invocation writes that one line only); each reason its own.
+        groups: dict[tuple[tuple[str, str], ...], dict[str, tuple[str, Any]]] = {(): {}}
         for (name, dimensions), value in counts.items():
+            groups.setdefault(dimensions, {})[name] = ("Count", value)
+        extra: dict[str, tuple[str, Any]] = {}
+        for name, values in timings.items():
+            (extra if name in groups[()] else groups[()])[name] = ("Milliseconds", values)
+        for dimensions, metrics in [*groups.items(), ((), extra)]:
+            if not metrics:
+                continue
             finer = [k for k, _ in dimensions]
             sets = [["stage"], ["stage", *finer]] if finer else [["stage"]]
-            self._write(self._line(stamp, name, "Count", value, sets, dict(dimensions)))
-        for name, values in timings.items():
-            self._write(self._line(stamp, name, "Milliseconds", values, [["stage"]], {}))
+            self._write(self._line(stamp, metrics, sets, dict(dimensions)))
 
     def _line(
-        self, stamp: int, name: str, unit: str, value: Any, sets: list[list[str]], dims: dict[str, str]
+        self, stamp: int, metrics: dict[str, tuple[str, Any]], sets: list[list[str]], dims: dict[str, str]
     ) -> str:
         doc = {
             "_aws": {
@@ -88,14 +96,14 @@ class Metrics:
                     {
                         "Namespace": self._namespace,
                         "Dimensions": sets,
-                        "Metrics": [{"Name": name, "Unit": unit}],
+                        "Metrics": [{"Name": name, "Unit": unit} for name, (unit, _) in metrics.items()],
                     }
                 ],
             },
             "level": self._level,
             "stage": self._stage,
             **dims,
-            name: value,
+            **{name: value for name, (_, value) in metrics.items()},
         }
         return json.dumps(doc, separators=(",", ":"))
 
@@ -115,6 +123,31 @@ def _lambda_level_name(record: logging.LogRecord) -> bool:
     return True
 
 
+class LazyJsonFormatter(logging.Formatter):
+    """The Powertools JSON formatter, imported and built on the first line actually written.
+
+    At a stage's default level the accept path writes no line, so a cold start never pays for the
+    Powertools import (about 15 ms on python3.13) before its first ``202``; the first line that is
+    written pays once, in that container.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._inner: logging.Formatter | None = None
+
+    def inner(self) -> logging.Formatter:
+        """The Powertools formatter (RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose
+        timestamp it cannot parse as INFO)."""
+        if self._inner is None:
+            from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+            self._inner = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
+        return self._inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.inner().format(record)
+
+
 def configure_logging(level: str) -> None:
     """JSON log lines through the Powertools formatter on the ``hookway`` logger, once per process.
 
@@ -123,15 +156,13 @@ def configure_logging(level: str) -> None:
     keys of one JSON object per line, which CloudWatch Logs Insights queries directly. Chalice has already
     put a plain stdout handler on this logger (its ``app.log``); that handler gets the formatter too. A
     handler that asks to keep its own format (``keep_format = True``: the local stack's readable log) is
-    left as it is.
+    left as it is. The formatter is built on the first line written (``LazyJsonFormatter``): nothing
+    here imports Powertools.
     """
-    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
-
     logger = logging.getLogger("hookway")
     logger.setLevel(level)
     logger.propagate = False
-    # RFC 3339 UTC timestamps: Lambda's JSON log filter reads a line whose timestamp it cannot parse as INFO.
-    formatter = LambdaPowertoolsFormatter(service="hookway", use_rfc3339=True, utc=True)
+    formatter = LazyJsonFormatter()
     streams = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
     if not streams:
         handler = logging.StreamHandler(sys.stdout)

@@ -4,6 +4,12 @@
   only ``POST`` and ``GET /in/{source_id}`` to the API function: $1.00 per million requests instead of the
   REST API's $3.50. The management API stays on the REST API. Note: an HTTP API has no binary media types;
   it base64-encodes bodies whose Content-Type is not text, and passes text bodies as UTF-8.
+* ``function_url``: a Lambda function URL on the API function (auth type NONE: each source verifies its
+  senders, the publish route checks its bearer credential; CORS off: no browser calls these routes),
+  serving only ``POST``/``GET /in/{source_id}`` and ``POST /v1/messages`` (``chalicelib.api.function_url``
+  answers 404 to anything else): no request price at all. It gives up WAF (unless CloudFront is put in
+  front) and mutual TLS: a source with an ``mtls`` rule rejects what comes this way, and stays on the REST
+  API's (mTLS) domain.
 * ``mtls_domain``: a regional custom domain with mutual TLS (a truststore in S3) mapped to the REST API,
   whose default ``execute-api`` endpoint is then disabled, so no request reaches Hookway without a client
   certificate the truststore accepts; each source's ``mtls`` rule then checks the subject and issuer.
@@ -66,6 +72,32 @@ def resources(
                 },
             },
         }
+    if opts.function_url:
+        # No Cors property: CORS stays off (the routes are for servers, never for a browser's page).
+        out["FunctionUrl"] = {
+            "Type": "AWS::Lambda::Url",
+            "Properties": {"TargetFunctionArn": function_arn, "AuthType": "NONE", "InvokeMode": "BUFFERED"},
+        }
+        # A public function URL needs both permissions (new URLs since October 2025): the URL's own, and
+        # the invocation, granted only through a function URL.
+        out["FunctionUrlPermission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunctionUrl",
+                "FunctionName": function_arn,
+                "Principal": "*",
+                "FunctionUrlAuthType": "NONE",
+            },
+        }
+        out["FunctionUrlInvokePermission"] = {
+            "Type": "AWS::Lambda::Permission",
+            "Properties": {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": function_arn,
+                "Principal": "*",
+                "InvokedViaFunctionUrl": True,
+            },
+        }
     if opts.mtls_domain:
         out["IngestDomain"] = {
             "Type": "AWS::ApiGateway::DomainName",
@@ -94,6 +126,10 @@ def outputs(opts: Options) -> Template:
         out["HttpApiIngestUrl"] = {
             "Value": {"Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/in/"}
         }
+    if opts.function_url:
+        # The URL ends with a slash: https://<id>.lambda-url.<region>.on.aws/
+        out["FunctionUrlIngestUrl"] = {"Value": {"Fn::Sub": "${FunctionUrl.FunctionUrl}in/"}}
+        out["FunctionUrlPublishUrl"] = {"Value": {"Fn::Sub": "${FunctionUrl.FunctionUrl}v1/messages"}}
     if opts.mtls_domain:
         out["MtlsDomainTarget"] = {"Value": {"Fn::GetAtt": ["IngestDomain", "RegionalDomainName"]}}
     return out
@@ -106,7 +142,7 @@ def template(n: Names, opts: Options, *, rest_api_id: str, function_arn: str) ->
         return None
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": f"Hookway {n.stage}: optional front doors (HTTP API for ingest, mutual-TLS domain)",
+        "Description": f"Hookway {n.stage}: optional front doors (HTTP API or function URL for ingest, mutual-TLS domain)",
         "Resources": found,
         "Outputs": outputs(opts),
     }

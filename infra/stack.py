@@ -71,6 +71,9 @@ class Options:
     http_api: bool = (
         False  # an HTTP API in front of POST /in/{source_id} ($1.00 instead of $3.50 per million)
     )
+    # A Lambda function URL in front of POST/GET /in/{source_id} and POST /v1/messages (no request price;
+    # no WAF without CloudFront, no mTLS: sources that need mTLS stay on the REST API's domain).
+    function_url: bool = False
     mtls_domain: str = ""  # a custom domain with a truststore; the execute-api endpoint is then disabled
     mtls_certificate_arn: str = ""  # the ACM certificate of that domain (same region)
     mtls_truststore_uri: str = ""  # s3://bucket/key of the CA bundle clients are checked against

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from chalice.app import Chalice
 from chalice.local import LambdaContext, LocalChalice, RouteMatcher
 
 from chalicelib.replies import error_bytes, gateway_code
@@ -47,8 +48,12 @@ class Gateway:
         self, app: Any, stage: str = "local", binary_media_types: tuple[str, ...] = ("*/*",)
     ) -> None:
         if not isinstance(app, LocalChalice):
-            # current_request must be per thread when requests are served concurrently.
-            app.__class__ = LocalChalice
+            # current_request must be per thread when requests are served concurrently; the app's own
+            # class (app.py's, which also answers function URL events) stays in the line.
+            own = type(app)
+            app.__class__ = (
+                LocalChalice if own is Chalice else type(f"Local{own.__name__}", (LocalChalice, own), {})
+            )
         self.app = app
         self.stage = stage
         self.binary_media_types = list(binary_media_types)

@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.models import Endpoint, Ordering
-from chalicelib.ports import ThrottleStore
+from chalicelib.ports import EventPublisher, ThrottleStore
+
+if TYPE_CHECKING:
+    from chalicelib.config import Settings
+    from chalicelib.ports import Store
 
 MAX_THROTTLE_RATE = 500
 ORDERINGS: tuple[Ordering, ...] = ("none", "fifo")
@@ -74,3 +79,25 @@ class Throttle:
         if wait > 0:
             self._sleep(wait)
         return 0.0
+
+
+def flow_controls(
+    settings: Settings, store: Store, publisher: EventPublisher | None, clock: Callable[[], float]
+) -> dict[str, Any]:
+    """The sender's flow controls from the stage's settings: its breaker, throttle and parking (keyword
+    arguments of ``Sender``; the wiring passes them through)."""
+    from chalicelib.models import BreakerPolicy
+    from chalicelib.outbound.breaker import Breaker
+    from chalicelib.outbound.parking import Parking
+
+    default = BreakerPolicy(settings.circuit_failures, settings.circuit_probe_seconds)
+    after = settings.park_after_seconds
+    return {
+        # What a sender's own writes taught it outlives a cached copy of the endpoint.
+        "breaker": Breaker(
+            store, publisher, clock, default=default, memory_seconds=settings.endpoint_cache_seconds
+        ),
+        # A virtual clock (tests, bench) moves instead of sleeping for a slot.
+        "throttle": Throttle(store, clock, getattr(clock, "advance", time.sleep)),
+        "parking": Parking(store, after=after) if after else None,
+    }

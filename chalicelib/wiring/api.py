@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.caches import ApplicationCache, EndpointCache, SourceCache
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
+    from chalicelib.filters.service import FilterTests
     from chalicelib.inbound.ingest import IngestService
     from chalicelib.inbound.rejections import RejectionLog
     from chalicelib.jobs import Jobs
@@ -90,8 +91,14 @@ class ApiRoot(Root):
         """``POST /in/{source}``: verify, store durably, answer."""
         from chalicelib.inbound.ingest import IngestService
 
+        # The DynamoDB client first (the source's read is the first call), then the KMS client (the source's
+        # secrets' data key is opened next) and the SQS one start on threads, overlapping that read: one
+        # session makes clients one at a time, so a thread started first would hold up the read.
+        sources = self.source_cache
+        if self.sealer is not None:
+            self.kms.start()
         return IngestService(
-            sources=self.source_cache,
+            sources=sources,
             store=self.best_effort_store,  # only its rejection records and counts: best effort
             queue=self.ingest_queue,
             blobs=self.blobs,
@@ -211,6 +218,13 @@ class ApiRoot(Root):
             event_types=self.event_types,
             endpoints=self.endpoints,
         )
+
+    @cached_property
+    def filter_tests(self) -> FilterTests:
+        """``POST /v1/filters/test``: a filter against a message, as the router would match it."""
+        from chalicelib.filters.service import FilterTests
+
+        return FilterTests(self.messages)
 
     @cached_property
     def messages(self) -> MessageService:

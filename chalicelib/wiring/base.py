@@ -22,7 +22,6 @@ from chalicelib.observability import Metrics
 
 if TYPE_CHECKING:
     from chalicelib.caches import EndpointCache
-    from chalicelib.outbound.breaker import Breaker
     from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.egress import OutboundTransport
     from chalicelib.ports import BlobStore, Queue, Store
@@ -96,6 +95,51 @@ class Shared:
             )
 
 
+class LazyClient:
+    """A boto3 client made on its first use (an attribute read), then used as itself.
+
+    ``early=True`` starts making it at once on a thread of its own: making a client is mostly loading its
+    service model, which then overlaps the first request's network waits (the source's read, its data
+    key's decryption) instead of following them. The first use waits for it; an error making it is
+    raised there.
+    """
+
+    def __init__(self, make: Callable[[], Any], *, early: bool = False) -> None:
+        self._make = make
+        self._client: Any = None
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        if early:
+            self.start()
+
+    def start(self) -> None:
+        """Start making the client on a thread of its own (once; nothing if it is made already)."""
+        with self._lock:
+            if self._thread is not None or self._client is not None:
+                return
+            self._thread = threading.Thread(target=self._build, name="hookway-client", daemon=True)
+            self._thread.start()
+
+    def _build(self) -> None:
+        with self._lock:
+            if self._client is None and self._error is None:
+                try:
+                    self._client = self._make()
+                except Exception as exc:  # raised on the first use, where the caller handles it
+                    self._error = exc
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            if self._thread is not None:
+                self._thread.join()
+            self._build()
+            if self._error is not None:
+                error, self._error = self._error, None  # the next use tries again
+                raise error
+        return getattr(self._client, name)
+
+
 class Root:
     """One role's adapters, each built once on first use with the role's client profile."""
 
@@ -137,8 +181,9 @@ class Root:
 
     @cached_property
     def kms(self) -> Any:
-        """The role's KMS client (a seal or an open is on the API's request path)."""
-        return self._client("kms")
+        """The role's KMS client (a seal or an open is on the API's request path), made on first use or
+        from ``start()`` on (``LazyClient``)."""
+        return LazyClient(lambda: self._client("kms"))
 
     @cached_property
     def keyring(self) -> Keyring:
@@ -170,8 +215,9 @@ class Root:
         """The store of best-effort writes (counters, rejection logs): its own one-attempt client."""
         from chalicelib.aws.dynamo import DynamoStore
 
-        # Not sealed: counters and rejections hold no secret.
-        client = self.shared.client("dynamodb", "best_effort")
+        # Not sealed: counters and rejections hold no secret. The client is made on the first write: the
+        # ingest service holds this store for rejections only, so an accepted webhook never builds it.
+        client: Any = LazyClient(lambda: self.shared.client("dynamodb", "best_effort"))
         return DynamoStore(client, self.settings.table_name, self.clock)
 
     @cached_property
@@ -183,8 +229,9 @@ class Root:
 
     @cached_property
     def sqs(self) -> Any:
-        """The role's SQS client (one for every queue)."""
-        return self._client("sqs")
+        """The role's SQS client (one for every queue), made on a thread of its own from the moment a
+        queue is wired (``LazyClient``): ready by the time the first message is sent."""
+        return LazyClient(lambda: self._client("sqs"), early=True)
 
     def _queue(self, url: str) -> Queue:
         from chalicelib.aws.sqs import SqsQueue
@@ -270,8 +317,7 @@ class Root:
     ) -> Sender:
         """The sender with what every role gives it; a role passes its cache, its publisher and its knobs."""
         from chalicelib.outbound.delivery import Sender
-        from chalicelib.outbound.flow import Throttle
-        from chalicelib.outbound.parking import Parking
+        from chalicelib.outbound.flow import flow_controls
 
         return Sender(
             store=self.store,
@@ -291,19 +337,5 @@ class Root:
             tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
-            breaker=self._breaker(publisher),
-            # A virtual clock (tests, bench) moves instead of sleeping for a slot.
-            throttle=Throttle(self.store, self.clock, getattr(self.clock, "advance", time.sleep)),
-            parking=Parking(self.store, after=self.settings.park_after_seconds)
-            if self.settings.park_after_seconds
-            else None,
+            **flow_controls(self.settings, self.store, publisher, self.clock),
         )
-
-    def _breaker(self, publisher: Publisher) -> Breaker:
-        """The sender's circuit breaker: the stage's default policy, on the store's endpoint items."""
-        from chalicelib.models import BreakerPolicy
-        from chalicelib.outbound.breaker import Breaker
-
-        default = BreakerPolicy(self.settings.circuit_failures, self.settings.circuit_probe_seconds)
-        memory = self.settings.endpoint_cache_seconds  # what its own writes taught it outlives a cached copy
-        return Breaker(self.store, publisher, self.clock, default=default, memory_seconds=memory)

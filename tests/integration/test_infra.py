@@ -27,6 +27,7 @@ MTLS = {
 }
 SWITCHES: dict[str, dict[str, Any]] = {
     "http_api": {"http_api": True},
+    "function_url": {"function_url": True},
     "mtls": MTLS,
     "static_egress": {"static_egress": True},
     "concurrency": {
@@ -275,6 +276,29 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         }
         assert routes == {"POST /in/{source_id}", "GET /in/{source_id}"}  # the management API stays on REST
         assert fronted["HttpApiIntegration"]["Properties"]["PayloadFormatVersion"] == "1.0"
+    assert ("FunctionUrl" in fronted) is opts.function_url
+    if opts.function_url:
+        url = fronted["FunctionUrl"]["Properties"]
+        # ... public (each source verifies its senders; publish checks its bearer credential), CORS off,
+        # on the API function, which answers only /in/{source_id} and POST /v1/messages from it
+        assert url == {"TargetFunctionArn": "fn", "AuthType": "NONE", "InvokeMode": "BUFFERED"}
+        grants = {
+            r["Properties"]["Action"]: r["Properties"]
+            for r in fronted.values()
+            if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"]["FunctionName"] == "fn"
+            and r["Properties"]["Principal"] == "*"
+        }
+        assert grants["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+        assert grants["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+        assert front.outputs(opts)["FunctionUrlIngestUrl"] == {
+            "Value": {"Fn::Sub": "${FunctionUrl.FunctionUrl}in/"}
+        }
+        assert front.outputs(opts)["FunctionUrlPublishUrl"] == {
+            "Value": {"Fn::Sub": "${FunctionUrl.FunctionUrl}v1/messages"}
+        }
+    else:
+        assert not any(k.startswith("FunctionUrl") for k in front.outputs(opts))
     assert ("IngestDomain" in fronted) is bool(opts.mtls_domain)
     if opts.mtls_domain:
         domain = fronted["IngestDomain"]["Properties"]

@@ -191,9 +191,10 @@ def test_the_api_takes_every_body_as_binary_and_answers_in_hookways_error_shape(
             "mtls_certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/abc",
             "mtls_truststore_uri": "s3://truststore-bucket/ca.pem",
             "static_egress": True,
+            "function_url": True,
         },
     ],
-    ids=["http_api+egress+concurrency+tracing", "mtls+egress"],
+    ids=["http_api+egress+concurrency+tracing", "mtls+function_url+egress"],
 )
 def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fields: dict[str, Any]) -> None:
     # GIVEN options switched on WHEN packaged (cfn-lint runs inside package and raises on a finding)
@@ -218,6 +219,17 @@ def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fiel
         wrapt = list((ROOT / "build" / "stage-dev" / "vendor" / "wrapt").glob("*.so"))
         assert wrapt and all(int.from_bytes(p.read_bytes()[18:20], "little") == EM_AARCH64 for p in wrapt)
         assert not vendored & {"botocore", "boto3"}  # never the runtime's own
+    if opts.function_url:
+        # ... the function URL on the API function (mTLS sources keep the REST domain), public, CORS off
+        url = resources["FunctionUrl"]["Properties"]
+        assert url == {
+            "TargetFunctionArn": {"Fn::GetAtt": ["APIHandler", "Arn"]},
+            "AuthType": "NONE",
+            "InvokeMode": "BUFFERED",
+        }
+        assert (
+            "FunctionUrlIngestUrl" in template["Outputs"] and "FunctionUrlPublishUrl" in template["Outputs"]
+        )
     if opts.mtls_domain:
         assert resources["RestAPI"]["Properties"]["DisableExecuteApiEndpoint"] is True
         assert resources["IngestDomainMapping"]["Properties"]["RestApiId"] == {"Ref": "RestAPI"}

@@ -90,8 +90,12 @@ def test_metrics_are_emf_lines_with_a_stage_rollup_and_the_finer_dimensions() ->
     assert delivered["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["stage"]]
     latency = next(d for d in docs if "AttemptLatency" in d)
     assert latency["AttemptLatency"] == [12.5, 40.0]
+    # ... the counts without a finer dimension and the timings share one line (issue 16: one EMF line per
+    # invocation, was one per name)
+    assert latency is delivered and len(docs) == 2
     assert latency["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
-        {"Name": "AttemptLatency", "Unit": "Milliseconds"}
+        {"Name": "Delivered", "Unit": "Count"},
+        {"Name": "AttemptLatency", "Unit": "Milliseconds"},
     ]
     # WHEN flushed again with nothing new THEN nothing is written
     lines.clear()
@@ -108,7 +112,7 @@ def test_metric_lines_carry_the_stages_level_so_lambdas_filter_keeps_them() -> N
     metrics.observe("AttemptLatency", 3)
     # WHEN flushed THEN every EMF line says WARN, so the filter lets it through
     metrics.flush()
-    assert [json.loads(line)["level"] for line in lines] == ["WARN", "WARN"]
+    assert [json.loads(line)["level"] for line in lines] == ["WARN"]
     # AND by default (a stage at INFO) they say INFO
     info: list[str] = []
     default = Metrics("Hookway", "dev", write=info.append)
@@ -201,3 +205,51 @@ def test_the_pipeline_counts_with_no_tenant_dimension(services) -> None:  # type
         ("Duplicate", {}),
         ("Rejected", {"reason": "signature_mismatch"}),
     ]
+
+
+def test_the_formatter_is_imported_on_the_first_line_only() -> None:
+    # GIVEN the app and the logging configured, as the first request's container does (issue 16: the
+    # Powertools formatter built at configuration was most of the cold start's gap to its floor)
+    code = (
+        "import logging, sys, app\n"
+        "from chalicelib.observability import configure_logging\n"
+        "configure_logging('INFO')\n"
+        "logging.getLogger('hookway.x').debug('below the level: no line')\n"
+        "assert 'aws_lambda_powertools' not in sys.modules\n"
+        "logging.getLogger('hookway.x').info('one')\n"
+        "assert 'aws_lambda_powertools' in sys.modules\n"
+    )
+    # WHEN one line is written THEN it is the formatter's JSON, and only then was Powertools imported
+    assert json.loads(_run(code).splitlines()[-1])["message"] == "one"
+
+
+def test_an_invocation_writes_one_metric_line_whatever_it_counted() -> None:
+    # GIVEN a router's batch: several counts and timings, none with a reason
+    lines: list[str] = []
+    metrics = Metrics("Hookway", "prod", write=lines.append)
+    for _ in range(10):
+        metrics.count("Stored")
+        metrics.count("TasksSent")
+        metrics.observe("RouteLatency", 4)
+    metrics.count("Deduplicated")
+    # WHEN flushed THEN one EMF line carries them all, each summed, under the [stage] dimension set
+    metrics.flush()
+    [line] = lines
+    doc = json.loads(line)
+    assert (doc["Stored"], doc["TasksSent"], doc["Deduplicated"]) == (10, 10, 1)
+    assert doc["RouteLatency"] == [4.0] * 10
+    directive = doc["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Dimensions"] == [["stage"]]
+    assert {m["Name"] for m in directive["Metrics"]} == {
+        "Stored",
+        "TasksSent",
+        "Deduplicated",
+        "RouteLatency",
+    }
+    # AND two reasons are two more lines (a dimension has one value per document)
+    lines.clear()
+    metrics.count("Rejected", reason="signature_mismatch")
+    metrics.count("Rejected", reason="timestamp_too_old")
+    metrics.count("Accepted")
+    metrics.flush()
+    assert len(lines) == 3

@@ -90,6 +90,50 @@ def test_the_roots_are_small_and_services_never_import_them() -> None:
                 assert not node.module.startswith("chalicelib.wiring"), path
 
 
+def test_the_ingest_path_makes_no_client_it_does_not_need_and_overlaps_the_ones_it_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the API's root with a sealing key, recording every client it makes (cold start, issue 16)
+    made: list[tuple[str, str]] = []
+
+    def client(self: Shared, service: str, profile: str) -> object:
+        made.append((service, profile))
+        return f"{service}-{profile}-client"
+
+    monkeypatch.setattr(Shared, "client", client)
+    api = ApiRoot(Shared(Settings(endpoint_url="http://127.0.0.1:9", kms_key_id="alias/k")))
+    # WHEN the ingest service is wired, as the first POST /in/{source} does
+    assert api.ingest is not None
+    api.sqs._thread.join()  # type: ignore[attr-defined]
+    api.kms._thread.join()  # type: ignore[attr-defined]
+    # THEN the request clients it needs are made (SQS and KMS on threads of their own, overlapping the
+    # source's read) and the best-effort client of rejections is not: was made before the first 202
+    assert sorted(made) == [("dynamodb", "request"), ("kms", "request"), ("sqs", "request")]
+    # ... the DynamoDB one first, on the request's own thread: the source's read is the first call, and a
+    # client making on a thread first would hold up the read (one session makes clients one at a time)
+    assert made[0] == ("dynamodb", "request")
+    # AND a rejection's first write makes it
+    assert api.best_effort_store._db.upper() == "DYNAMODB-BEST_EFFORT-CLIENT"  # type: ignore[attr-defined]
+    assert ("dynamodb", "best_effort") in made
+
+
+def test_a_client_made_early_that_failed_raises_on_its_first_use_and_is_tried_again() -> None:
+    from chalicelib.wiring.base import LazyClient
+
+    calls: list[int] = []
+
+    def make() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("no region")
+        return "client"
+
+    lazy = LazyClient(make, early=True)
+    with pytest.raises(RuntimeError, match="no region"):
+        lazy.upper()
+    assert lazy.upper() == "CLIENT" and len(calls) == 2
+
+
 def test_a_cold_start_imports_the_route_modules_and_no_service() -> None:
     # Importing app.py (what a cold Lambda does before its first request) loads, of chalicelib, only the
     # Blueprint modules and the names: a view imports the service it calls when it is called.

@@ -73,6 +73,8 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         "created_at": n(endpoint.created_at),
         "updated_at": n(endpoint.updated_at),
     }
+    if endpoint.filter_payload is not None:
+        item["filter_payload"] = s(json.dumps(endpoint.filter_payload))
     if endpoint.auth is not None:
         item["auth"] = s(json.dumps(endpoint.auth))
     if endpoint.retry_schedule is not None:
@@ -137,6 +139,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
     """Decode an endpoint."""
     schedule = opt_s(item, "retry_schedule")
     auth = opt_s(item, "auth")
+    pattern = opt_s(item, "filter_payload")
     return Endpoint(
         id=item["pk"]["S"].removeprefix("EP#"),
         url=item["url"]["S"],
@@ -146,6 +149,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         description=item["description"]["S"],
         filter_sources=tuple(json.loads(item["filter_sources"]["S"])),
         filter_event_types=tuple(json.loads(item["filter_event_types"]["S"])),
+        filter_payload=json.loads(pattern) if pattern else None,
         signing=signing_mode(item["signing"]["S"]),
         headers=json.loads(item["headers"]["S"]),
         auth=json.loads(auth) if auth else None,

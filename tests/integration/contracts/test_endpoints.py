@@ -66,6 +66,10 @@ class TestEndpoints:
             updated_at=clock(),
             secrets=(Secret("sec_1", "whsec_x", clock(), None),),
             filter_event_types=("order.*",),
+            filter_payload={
+                "payload": {"total": [{"numeric": [">", 100]}]},
+                "$or": [{"source": ["a"]}, {"source": ["b"]}],
+            },
             auth={"type": "bearer", "token": "t"},
             retry_schedule=(0, 5),
             failing_since=clock(),
