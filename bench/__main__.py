@@ -27,6 +27,7 @@ from bench import (
     pipeline,
     scale,
     search,
+    transform,
     verification,
 )
 from bench.report import ROOT, Row, machine_context, render_markdown, render_text, say
@@ -51,7 +52,8 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     17: scale.run,
     18: memory.run,
     19: filters.run,
-    20: flow.run,
+    20: transform.run,
+    21: flow.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

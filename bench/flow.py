@@ -1,4 +1,4 @@
-"""Figure 20: flow control on a virtual clock, with the real sender on the in-memory fakes.
+"""Figure 21: flow control on a virtual clock, with the real sender on the in-memory fakes.
 
 **A receiver down for a day** (``reference/scale.md`` section 3): deliveries to one endpoint arrive
 evenly over 24 hours and every attempt fails (503). A sample of them goes through the real router and
@@ -275,7 +275,7 @@ def run(quick: bool) -> list[Row]:
         "default breaker": _run(sample, 503, {}, horizon, held=True),
         "delivered normally": _run(sample, 200, never, horizon),
     }
-    say("Figure 20: a receiver down for a day at 100 webhooks/s (8.64 M deliveries), virtual clock")
+    say("Figure 21: a receiver down for a day at 100 webhooks/s (8.64 M deliveries), virtual clock")
     totals: dict[str, float] = {}
     for name, counts in runs.items():
         items = counts.dollars(scale)

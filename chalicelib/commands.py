@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 if TYPE_CHECKING:
     from chalicelib.branding import Branding
-    from chalicelib.models import BreakerPolicy, MtlsRule, Ordering
+    from chalicelib.models import BreakerPolicy, MtlsRule, Ordering, Transformation
 
 
 class Unset(Enum):
@@ -181,6 +181,7 @@ class EndpointFields:
     throttle_rate: Maybe[int | None] = UNSET
     ordering: Maybe[Ordering] = UNSET
     circuit_breaker: Maybe[BreakerPolicy | None] = UNSET
+    transformation: Maybe[Transformation | None] = UNSET  # compiled by the service before it is kept
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,16 @@ class OpenSession:
     fields: EndpointFields
     expires_in: int = 3600
     application: str | None = None
+
+
+@dataclass(frozen=True)
+class Simulate:
+    """``POST /v1/endpoints/{id}/transformation/simulate``: ``code`` (None: the endpoint's own) run on a
+    stored message (``message_id``) or on a payload given here."""
+
+    code: str | None = None
+    message_id: str | None = None
+    payload: Json = None
 
 
 @dataclass(frozen=True)

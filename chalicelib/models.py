@@ -209,6 +209,14 @@ class Circuit:
 
 
 @dataclass(frozen=True)
+class Transformation:
+    """An endpoint's JavaScript ``handler(webhook)`` (see ``chalicelib.transform``); off unless enabled."""
+
+    code: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """A subscriber URL that messages are delivered to, signed, with retries."""
 
@@ -242,6 +250,7 @@ class Endpoint:
     ordering: Ordering = "none"
     circuit_breaker: BreakerPolicy | None = None
     circuit: Circuit = field(default_factory=Circuit)
+    transformation: Transformation | None = None
 
     def session_over(self, now: float) -> bool:
         """Whether this is a listen session that has ended."""

@@ -161,11 +161,6 @@ class Client:
         """One endpoint (or listen session)."""
         return self.call(route, endpoint_id=endpoint_id)
 
-    @operation("PATCH", "/v1/endpoints/{endpoint_id}")
-    def update_endpoint(self, route: Route, endpoint_id: str, doc: Json) -> Json:
-        """Change some of an endpoint's fields."""
-        return self.call(route, body=doc, endpoint_id=endpoint_id)
-
     @operation("POST", "/v1/endpoints/{endpoint_id}/enable")
     def enable_endpoint(self, route: Route, endpoint_id: str) -> Json:
         """Enable an endpoint."""
@@ -184,6 +179,16 @@ class Client:
     @operation("POST", "/v1/endpoints/{endpoint_id}/secret/rotate")
     def rotate_endpoint_secret(self, route: Route, endpoint_id: str, doc: Json) -> Json:
         """Rotate an endpoint's signing secret."""
+        return self.call(route, body=doc, endpoint_id=endpoint_id)
+
+    @operation("PATCH", "/v1/endpoints/{endpoint_id}")
+    def update_endpoint(self, route: Route, endpoint_id: str, doc: Json) -> Json:
+        """Change an endpoint's fields."""
+        return self.call(route, body=doc, endpoint_id=endpoint_id)
+
+    @operation("POST", "/v1/endpoints/{endpoint_id}/transformation/simulate")
+    def simulate_transformation(self, route: Route, endpoint_id: str, doc: Json) -> Json:
+        """Run a transformation on a message or payload; nothing is sent."""
         return self.call(route, body=doc, endpoint_id=endpoint_id)
 
     @operation("POST", "/v1/endpoints/{endpoint_id}/test")

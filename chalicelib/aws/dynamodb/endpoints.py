@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -30,6 +31,7 @@ from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.models import (
     Endpoint,
     Secret,
+    Transformation,
     signing_mode,
 )
 from chalicelib.ports import Page
@@ -97,6 +99,8 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
     item.update(
         flow_attributes(endpoint.throttle_rate, endpoint.ordering, endpoint.circuit_breaker, endpoint.circuit)
     )
+    if endpoint.transformation is not None:
+        item["transformation"] = s(json.dumps(asdict(endpoint.transformation)))
     changed = attention_at(endpoint)
     if changed is not None:
         item["gsi3pk"] = s(attention_partition(endpoint.id))
@@ -142,6 +146,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
     """Decode an endpoint."""
     schedule = opt_s(item, "retry_schedule")
     auth = opt_s(item, "auth")
+    transformation = opt_s(item, "transformation")
     pattern = opt_s(item, "filter_payload")
     return Endpoint(
         id=item["pk"]["S"].removeprefix("EP#"),
@@ -166,6 +171,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         kind="listen" if opt_s(item, "kind") == "listen" else "http",
         expires_at=num(item, "expires_at"),
         **flow_fields(item),
+        transformation=Transformation(**json.loads(transformation)) if transformation else None,
     )
 
 
