@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Literal
 
@@ -44,12 +44,15 @@ from chalicelib.models import (
     generation_of,
 )
 from chalicelib.outbound import egress
+from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
+from chalicelib.outbound.flow import Throttle, wake_at
+from chalicelib.outbound.parking import Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
-from chalicelib.outbound.tasks import Task, count_due, ending
+from chalicelib.outbound.tasks import PoisonTaskError, Task, count_due, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, SenderStore
 from chalicelib.tally import Tally
 from chalicelib.transform import convention
@@ -68,6 +71,7 @@ CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once
 CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
+STRAGGLER_SECONDS = 0.25  # a batch waits this long for its last tasks once the others are done
 
 
 class Sender:
@@ -93,9 +97,19 @@ class Sender:
         tally: Tally | None = None,
         certificate_prefixes: Mapping[str, str] | None = None,
         health_memory_seconds: float = 0.0,
+        breaker: Breaker | None = None,
+        throttle: Throttle | None = None,
+        straggler_seconds: float = STRAGGLER_SECONDS,
+        parking: Parking | None = None,
         transformer: Engine | None = None,
     ) -> None:
+        self._parking = parking
+        self._straggler_seconds = straggler_seconds
+        self._local = threading.local()  # the task body a pool thread is handling
+        self._posting: set[str] = set()  # task bodies whose POST is waiting on the receiver
         self._store = store
+        self._breaker = breaker
+        self._throttle = throttle
         # Endpoints' JavaScript transformations; the engine itself loads on the first one met.
         self._transformer = transformer or Engine()
         # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
@@ -117,26 +131,82 @@ class Sender:
         # Endpoints this container saw fail since their last success here (see _may_be_failing).
         self._noted_failures: dict[str, float] = {}
         self._failures_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+        # Room beyond a batch for the stragglers a batch handed off and left running (see handle_many).
+        self._pool = ThreadPoolExecutor(max_workers=max_workers * 3, thread_name_prefix="sender")
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
     def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
-        """Handle a batch concurrently (one slow endpoint holds back no other); the error of each, or None."""
+        """Handle a batch concurrently; the error of each, or None.
+
+        The batch does not wait for its slowest receiver: once the others are done, a task still running
+        ``straggler_seconds`` after the last of them finished is handed off (``_hand_off``) and the batch
+        returns, so one hanging receiver holds neither this invocation nor the tasks behind it.
+        """
 
         known = self._endpoints_of(bodies)
 
         def run(body: str) -> BaseException | None:
+            self._local.body = body
             try:
                 self.handle(body, known)
             except Exception as exc:
                 return exc
+            finally:
+                self._local.body = None
             return None
 
+        futures = [self._pool.submit(run, body) for body in bodies]
         try:
-            return list(self._pool.map(run, bodies))
+            pending = set(futures)
+            finished_any = False
+            while pending:
+                done, pending = wait(
+                    pending,
+                    timeout=self._straggler_seconds if finished_any else None,
+                    return_when=FIRST_COMPLETED,
+                )
+                if not done:
+                    # Nothing finished within the grace. Only a task waiting on its receiver is a
+                    # straggler; one still before its request (a throttle slot, a claim) goes on soon.
+                    with self._failures_lock:
+                        posting = all(bodies[futures.index(f)] in self._posting for f in pending)
+                    if posting:
+                        break
+                    continue
+                finished_any = True
+            for future in pending:
+                self._hand_off(bodies[futures.index(future)])
+            return [None if f in pending else f.result() for f in futures]
         finally:
             self._flush()
+
+    def _post(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+        """The POST, marked as waiting on the receiver while it is (see handle_many's stragglers)."""
+        body = getattr(self._local, "body", None)
+        if body is not None:
+            with self._failures_lock:
+                self._posting.add(body)
+        try:
+            return self._transport.send(request)
+        finally:
+            if body is not None:
+                with self._failures_lock:
+                    self._posting.discard(body)
+
+    def _hand_off(self, body: str) -> None:
+        """Let a straggler run on in its thread, and queue a check of its attempt for after the claim's
+        lease: if the thread finished (or its container went on and finished it), the check finds the
+        attempt done and stops; if the container was frozen for good, the check re-claims the attempt once
+        its lease ran out and sends it again. Nothing is lost and no second POST overlaps the first."""
+        try:
+            task = Task.decode(body)
+        except PoisonTaskError:
+            return
+        due = self._clock() + self._lease + 1.0
+        check = replace(task, not_before=due, slot=0.0)
+        self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
+        self._count("StragglerHandedOff")
 
     def _endpoints_of(self, bodies: Sequence[str]) -> Mapping[str, Endpoint]:
         """The endpoints of a batch's due tasks in one batched read (a fan-out's batch names ten distinct
@@ -172,8 +242,7 @@ class Sender:
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
-            wait = task.not_before - now
-            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            self._later(task, now, body)
             return "deferred"
         try:
             message = self._message(task, now)
@@ -205,6 +274,18 @@ class Sender:
         if endpoint.session_over(now):
             return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
+        probe = False
+        if not listen and self._breaker is not None:
+            admission = self._breaker.admit(endpoint, now)
+            if admission.action == "wait":
+                back = self._breaker.come_back_at(endpoint, admission.until, now, self._rand())
+                return self._wait(body, replace(task, slot=0.0), back, now, "circuit_open")
+            probe = admission.action == "probe"
+        if not listen and endpoint.throttle_rate and self._throttle is not None:
+            slot = self._throttle.admit(endpoint, task.slot, now)
+            if slot:
+                return self._wait(body, replace(task, slot=slot), wake_at(slot), now, "throttled")
+            now = self._clock()  # after a short wait for a slot within the second
         claim = Attempt(
             message_id=message.id,
             endpoint_id=endpoint.id,
@@ -224,7 +305,40 @@ class Sender:
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
-        return self._attempt(task, message, endpoint, claim)
+        return self._attempt(task, message, endpoint, claim, probe=probe)
+
+    def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
+        """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
+        slot): no attempt is made or consumed; the delivery stays ``pending``. Sent before this task is
+        deleted: never lost. A throttled task carries its slot, so it is not charged a second one."""
+        self._later(replace(task, not_before=until), now)
+        self._count("CircuitWaiting" if why == "circuit_open" else "ThrottleWaiting")
+        return why
+
+    def _later(self, task: Task, now: float, body: str | None = None) -> None:
+        """Queue a task for its ``not_before``: parked in the store if that is further than one SQS delay
+        (and parking is on), else sent with the delay (a longer wait without parking hops every 15 min)."""
+        if self._parking is not None and self._parking.park(task, now):
+            self._count("Parked")
+            return
+        delay = math.ceil(min(max(task.not_before - now, 0.0), MAX_DELAY_SECONDS))
+        self._queue.send(body if body is not None else task.encode(), delay_seconds=delay)
+
+    def _circuit_outcome(self, endpoint: Endpoint, *, ok: bool, probe: bool) -> None:
+        """Tell the breaker an attempt's outcome, after the attempt is recorded. Best effort: a failed write
+        costs at most one more failure before the circuit opens (or one more reset), never a delivery."""
+        if self._breaker is None or endpoint.kind == "listen":
+            return
+        try:
+            if ok:
+                self._breaker.succeeded(endpoint)
+            else:
+                self._breaker.failed(endpoint, probe=probe)
+        except StorageError as exc:
+            log.warning(
+                "could not write the endpoint's circuit",
+                extra={"endpoint_id": endpoint.id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _message(self, task: Task, now: float) -> Message:
         """The task's message: from the LRU of small immutable messages, else one consistent GetItem.
@@ -423,7 +537,9 @@ class Sender:
         """The attempt that ends its delivery ``status``, marked if its message's counters move."""
         return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
-    def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
+    def _attempt(
+        self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt, *, probe: bool = False
+    ) -> str:
         started = time.monotonic()
         try:
             request = self._request(message, endpoint, claim.started_at)
@@ -441,7 +557,7 @@ class Sender:
             ):
                 # Someone else's certificate: refused in the words of a missing one (see client_certs).
                 raise egress.ClientCertificateError(UNREADABLE)
-            response = self._transport.send(request)
+            response = self._post(request)
         except egress.EgressError as exc:
             error_class, error = exc.error_class, str(exc)[:300]
         else:
@@ -460,6 +576,7 @@ class Sender:
             kept=kept,
             retry_after=retry_after,
             duration_ms=duration_ms,
+            probe=probe,
         )
 
     def _stopped(
@@ -512,6 +629,7 @@ class Sender:
         kept: str | None,
         retry_after: float | None,
         duration_ms: int,
+        probe: bool = False,
     ) -> str:
         """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up."""
         self._observe("AttemptLatency", duration_ms)
@@ -549,6 +667,7 @@ class Sender:
             if self._may_be_failing(endpoint, task):
                 self._write_health(endpoint.id, None)  # conditional on the stored item
             self._finish(self._ending(base, "succeeded"), "delivered")
+            self._circuit_outcome(endpoint, ok=True, probe=probe)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -563,6 +682,7 @@ class Sender:
             self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
             self._finish(self._ending(base, "failed"), "failed")
+            self._circuit_outcome(endpoint, ok=False, probe=probe)
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
@@ -575,11 +695,12 @@ class Sender:
             generation=claim.generation,
             reopens=task.reopens,
         )
-        self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
+        self._later(following, now)
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)
         self._note_failure(endpoint, now)
         self._store.finish_attempt(replace(base, delivery_status="pending", next_attempt_at=now + delay))
+        self._circuit_outcome(endpoint, ok=False, probe=probe)
         # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         _log_attempt(base, f"failed, next attempt in {delay:.0f} s")

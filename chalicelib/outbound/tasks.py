@@ -29,6 +29,9 @@ class Task:
     # A resend of a delivery that had ended: the status it ended in, taken off its message's delivery
     # counters when this delivery ends again (messages with attempt shards only); "" otherwise.
     reopens: str = ""
+    # The endpoint's throttle slot this task holds (chalicelib.outbound.flow): it is sent at that time
+    # without taking another. 0: none.
+    slot: float = 0.0
 
     def encode(self) -> str:
         """The queue's text form."""
@@ -41,6 +44,7 @@ class Task:
                 "not_before": self.not_before,
                 "generation": self.generation,
                 **({"reopens": self.reopens} if self.reopens else {}),
+                **({"slot": self.slot} if self.slot else {}),
             },
             separators=(",", ":"),
         )
@@ -57,6 +61,7 @@ class Task:
                 float(doc["not_before"]),
                 str(doc.get("generation", "")),
                 str(doc.get("reopens", "")),
+                float(doc.get("slot", 0.0)),
             )
             if doc.get("v") != VERSION or task.attempt < 1 or task.reopens not in REOPENABLE:
                 raise ValueError("bad version or attempt")
