@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+import boto3
 import pytest
 
 from testkit import aws
@@ -194,3 +195,118 @@ def test_a_transaction_costs_the_items_it_names_and_a_cancelled_one_leaves_them_
     item = db.get_item(TableName=table, Key={"pk": {"S": "p0"}, "sk": {"S": "x"}})["Item"]
     assert item["n"]["N"] == "1"
     assert "Item" not in db.get_item(TableName=table, Key={"pk": {"S": "new"}, "sk": {"S": "x"}})
+
+
+def test_dynamodb_item_answers_and_index_queries_are_moto_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In this process (moto's decorator, restored after): every item answer written out directly is the
+    one moto's serializer writes (binary, sets, nested, NULL, counts, pages, capacity, missing items), and
+    an index Query, which no longer sorts the table first, pages through the index in its order."""
+    from moto import mock_aws
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoResult
+
+    from local import moto_speedups
+
+    for cls, name in ((Table, "query"), (Table, "all_items"), (DynamoResult, "execute_result")):
+        monkeypatch.setattr(cls, name, getattr(cls, name))  # put back at teardown
+    original = DynamoResult.execute_result
+    moto_speedups._install_dynamodb()
+    shortcut = DynamoResult.execute_result
+    compared: list[str] = []
+
+    def both(self: Any, context: Any) -> Any:
+        theirs, ours = original(self, context), shortcut(self, context)
+        name = context.operation_model.name
+        assert (ours[0], json.loads(ours[2])) == (theirs[0], json.loads(theirs[2])), name
+        assert ours[1]["Content-Type"] == theirs[1]["Content-Type"]
+        compared.append(name)
+        return ours
+
+    monkeypatch.setattr(DynamoResult, "execute_result", both)
+    with mock_aws():
+        db = boto3.client(
+            "dynamodb", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        keys = ("pk", "sk", "g", "gs")
+        db.create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in keys],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gsi",
+                    "KeySchema": [
+                        {"AttributeName": "g", "KeyType": "HASH"},
+                        {"AttributeName": "gs", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        for i in range(40):
+            item = {
+                "pk": {"S": f"M#{i % 7}"},
+                "sk": {"S": f"S{i:03d}"},
+                "n": {"N": str(i)},
+                "b": {"B": bytes([i, 0, 255])},
+                "bs": {"BS": [b"x", bytes([i])]},
+                "ss": {"SS": ["a", f"b{i}"]},
+                "m": {
+                    "M": {"in": {"L": [{"S": "é☃"}, {"NULL": True}, {"BOOL": False}, {"NS": ["1", "2.5"]}]}}
+                },
+            }
+            if i % 3:
+                item.update(g={"S": f"D#{i % 2}"}, gs={"S": f"{i % 5}"})  # ties on gs: the table key orders
+            db.put_item(TableName="t", Item=item)
+        for capacity in ("NONE", "INDEXES"):
+            one = {"ExpressionAttributeValues": {":p": {"S": "M#1"}}, "ReturnConsumedCapacity": capacity}
+            page = db.query(TableName="t", KeyConditionExpression="pk = :p", Limit=3, **one)
+            db.query(
+                TableName="t",
+                KeyConditionExpression="pk = :p",
+                ExclusiveStartKey=page["LastEvaluatedKey"],
+                **one,
+            )
+            db.query(TableName="t", KeyConditionExpression="pk = :p", Select="COUNT", **one)
+            db.query(TableName="t", KeyConditionExpression="pk = :p", ProjectionExpression="sk, b", **one)
+            db.scan(TableName="t", Limit=5, ReturnConsumedCapacity=capacity)
+            for sk in ("S001", "none"):
+                db.get_item(
+                    TableName="t", Key={"pk": {"S": "M#1"}, "sk": {"S": sk}}, ReturnConsumedCapacity=capacity
+                )
+            wanted = [{"pk": {"S": f"M#{i % 7}"}, "sk": {"S": f"S{i:03d}"}} for i in range(0, 40, 3)]
+            db.batch_get_item(RequestItems={"t": {"Keys": [*wanted, {"pk": {"S": "x"}, "sk": {"S": "y"}}]}})
+            db.transact_get_items(
+                TransactItems=[
+                    {"Get": {"TableName": "t", "Key": k}}
+                    for k in (wanted[0], {"pk": {"S": "x"}, "sk": {"S": "y"}})
+                ]
+            )
+        paged: list[Any] = []
+        start: dict[str, Any] = {}
+        while True:
+            page = db.query(
+                TableName="t",
+                IndexName="gsi",
+                KeyConditionExpression="g = :g AND gs > :s",
+                ExpressionAttributeValues={":g": {"S": "D#1"}, ":s": {"S": "0"}},
+                ScanIndexForward=False,
+                Limit=4,
+                **start,
+            )
+            paged += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+        want = sorted(
+            (i for i in range(40) if i % 3 and i % 2 == 1 and i % 5 > 0),
+            key=lambda i: (str(i % 5), f"M#{i % 7}", f"S{i:03d}"),
+            reverse=True,
+        )
+        assert [int(item["n"]["N"]) for item in paged] == want
+        assert paged[0]["b"]["B"] == bytes([want[0], 0, 255])
+    assert {"Query", "Scan", "GetItem", "BatchGetItem", "TransactGetItems"} <= set(compared)
