@@ -16,6 +16,7 @@ from bench import (
     console,
     cost,
     delivery_calls,
+    filters,
     handler,
     imports,
     listen,
@@ -48,6 +49,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     16: console.run,
     17: scale.run,
     18: memory.run,
+    19: filters.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -518,6 +518,101 @@ def _run_load(name: str, owners: int, n: int, env: dict[str, str], endpoint: str
     )
 
 
+# How long a DynamoDB transaction holds its items (two to three times a single write's ~5-10 ms: a
+# prepare and a commit round). Another transaction or write on an item held meanwhile is cancelled
+# (TransactionConflict). Both ends are printed; AWS publishes no figure.
+TRANSACTION_HOLD_SECONDS = (0.010, 0.025)
+
+
+@dataclass
+class CounterContention:
+    """The delivery counters (``MSG#{id}#C{k}`` / ``SUM#{generation}``) of one big fan-out, as the
+    adapter writes them: one transaction per counted ending (the attempt's outcome and the ADD)."""
+
+    endpoints: int
+    shards: int
+    transactions: int  # counted endings written, one transaction each
+    busiest: int  # transactions on the busiest counter item
+    items: int  # counter items written
+
+    def item_rate(self, deliveries_per_s: float) -> float:
+        """Transactions/s on the busiest counter item while the senders deliver at that rate."""
+        return self.busiest / self.transactions * deliveries_per_s
+
+    @staticmethod
+    def conflict_share(item_rate: float, hold: float) -> float:
+        """The share of an item's transactions that find another one holding it (Poisson arrivals at
+        ``item_rate``, each holding the item ``hold`` seconds: 1 - e^(-rate x hold)); each is cancelled
+        and its task retried (``count_due``), which adds to the same item's load."""
+        return 1 - math.exp(-item_rate * hold)
+
+
+def counter_contention(endpoints: int = FANOUT_ENDPOINTS) -> CounterContention:
+    """Run the adapter's ``finish_counted`` for every first attempt of one message to ``endpoints`` on a
+    client that only records (no network): which counter item each transaction lands on."""
+    import hashlib
+
+    from chalicelib.aws.dynamo import DynamoStore
+    from chalicelib.aws.dynamodb.keys import SUBSCRIPTION_PAGE
+    from chalicelib.models import Attempt, attempt_shards_for
+
+    shards = attempt_shards_for(math.ceil(endpoints / SUBSCRIPTION_PAGE))
+    counters: Counter[str] = Counter()
+
+    class Recording:
+        def transact_write_items(self, **params: Any) -> dict[str, Any]:
+            for entry in params["TransactItems"]:
+                if "Update" in entry:
+                    counters[entry["Update"]["Key"]["pk"]["S"] + "/" + entry["Update"]["Key"]["sk"]["S"]] += 1
+            return {}
+
+    store = DynamoStore(Recording(), "t", lambda: 1.8e9)  # type: ignore[arg-type]
+    for i in range(endpoints):
+        store.finish_counted(
+            Attempt(
+                message_id="msg_" + "5" * 32,
+                endpoint_id="ep_" + hashlib.sha256(str(i).encode()).hexdigest()[:32],
+                number=1,
+                claim_id="clm_" + "0" * 32,
+                started_at=1.8e9,
+                status="succeeded",
+                delivery_status="succeeded",
+                lease_until=1.8e9 + 60,
+                expires_at=1.8e9 + 30 * 86400,
+                generation="a1b2c3d4e5f6",
+                shards=shards,
+            )
+        )
+    return CounterContention(endpoints, shards, sum(counters.values()), max(counters.values()), len(counters))
+
+
+def _print_counters(endpoints: int) -> CounterContention:
+    """Print the delivery counters' contention for the big fan-out, cold and warm senders."""
+    model = counter_contention(endpoints)
+    say(
+        f"   delivery counters of that fan-out: {model.transactions:,} counted endings (one transaction each: "
+        f"outcome + ADD) over {model.items} counter items; the busiest takes {model.busiest:,}"
+    )
+    say(
+        f"   {'senders':<8} {'deliveries/s':>12} {'tx/s on busiest':>16} {'its WCU/s (2/tx)':>17} "
+        + " ".join(f"{'conflicts @' + format(h * 1000, '.0f') + ' ms':>17}" for h in TRANSACTION_HOLD_SECONDS)
+    )
+    for name, rate in (("cold", cold_peak_rate(endpoints)), ("warm", WARM_DELIVERIES_PER_S)):
+        item_rate = model.item_rate(rate)
+        units = 2 * item_rate
+        shares = " ".join(f"{model.conflict_share(item_rate, h):>16.0%} " for h in TRANSACTION_HOLD_SECONDS)
+        say(
+            f"   {name:<8} {rate:>12,.0f} {item_rate:>16,.0f} "
+            f"{format(units, ',.0f') + (' OVER' if units > PARTITION_LIMIT else ''):>17} {shares}"
+        )
+    say(
+        "   conflicts: the share of the busiest counter item's transactions that meet another one in progress "
+        "(cancelled, TransactionConflict: the outcome is kept with a count_due mark and the task counts it on "
+        "its retry, seconds later). moto serializes transactions (no conflicts there): this is the model."
+    )
+    return model
+
+
 def _on_moto(n: int) -> list[Load]:
     from bench.aws_calls import _environment
     from bench.fixtures import emulated_env
@@ -610,6 +705,7 @@ def run(quick: bool) -> list[Row]:
     hot = _print(loads[1], HOT_RATE, "one application's source and endpoint take everything")
     say()
     before, after = _print_fanout(FANOUT_ENDPOINTS)
+    counters = _print_counters(FANOUT_ENDPOINTS)
     say(
         "   busiest: write units on the kind's busiest key in this sample; sample: that key's share of the "
         "webhooks times the rate (a few hundred webhooks over 16 hashed shards overstate the busiest); "
@@ -642,6 +738,19 @@ def run(quick: bool) -> list[Row]:
             f"{before.capped_seconds():.0f} s at 1,000/s",
         ),
         Row(
+            "busiest delivery counter item, one message to 50,000 endpoints (warm senders)",
+            counters.item_rate(WARM_DELIVERIES_PER_S),
+            None,
+            "tx/s",
+            note=f"{counters.items} counter items, 2 WCU per transaction; share of its transactions meeting "
+            "another in progress: "
+            + ", ".join(
+                f"{counters.conflict_share(counters.item_rate(WARM_DELIVERIES_PER_S), h):.0%} at "
+                f"{h * 1000:.0f} ms held"
+                for h in TRANSACTION_HOLD_SECONDS
+            ),
+        ),
+        Row(
             "DynamoDB write units per delivered webhook (scale model, mixed)",
             loads[0].write_units,
             None,
@@ -658,7 +767,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer webhooks per load")
     parser.add_argument("--doc", action="store_true", help="print the data-model document's rate table")
     parser.add_argument("--items", action="store_true", help="print the data-model document's item table")
+    parser.add_argument(
+        "--counters", action="store_true", help="print the delivery counters' contention only"
+    )
     args = parser.parse_args(argv)
+    if args.counters:
+        _print_counters(FANOUT_ENDPOINTS)
+        return 0
     if args.items:
         print(items_markdown(), end="")
         return 0

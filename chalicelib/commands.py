@@ -171,6 +171,7 @@ class EndpointFields:
     description: Maybe[str] = UNSET
     filter_sources: Maybe[tuple[str, ...]] = UNSET
     filter_event_types: Maybe[tuple[str, ...]] = UNSET
+    filter_payload: Maybe[dict[str, Any] | None] = UNSET  # checked by chalicelib.filters.pattern
     headers: Maybe[dict[str, str]] = UNSET
     auth: Maybe[dict[str, str] | None] = UNSET
     timeout: Maybe[float] = UNSET
@@ -204,6 +205,23 @@ class RotateSecret:
 
     retire_old_after: int = 86400
     secret: str | None = None
+
+
+# ----------------------------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class TestFilter:
+    """``POST /v1/filters/test``: an endpoint's filter, checked, against a message document or a stored
+    message (exactly one of ``message`` and ``message_id``)."""
+
+    __test__ = False  # not a pytest class
+
+    event_types: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    payload: dict[str, Any] | None = None
+    message: dict[str, Any] | None = None
+    message_id: str | None = None
 
 
 # ----------------------------------------------------------------------------------------------- sources

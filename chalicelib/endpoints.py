@@ -223,6 +223,8 @@ class EndpointService:
             value = getattr(fields, name)
             if value is not UNSET:
                 out[name] = value
+        if fields.filter_payload is not UNSET:
+            out["filter_payload"] = fields.filter_payload
         schedule = fields.retry_schedule
         if schedule is None:
             out["retry_schedule"] = None

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, get_args
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from chalicelib.branding import Branding
+
+if TYPE_CHECKING:
+    from chalicelib.filters.pattern import Pattern
 
 AttemptStatus = Literal["in_flight", "succeeded", "failed", "skipped"]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "skipped"]
@@ -191,6 +195,7 @@ class Endpoint:
     description: str = ""
     filter_sources: tuple[str, ...] = ()
     filter_event_types: tuple[str, ...] = ()
+    filter_payload: dict[str, Any] | None = None  # an EventBridge event pattern (docs/filters.md)
     signing: SigningMode = "standard"  # passthrough: the provider's original headers and bytes
     headers: dict[str, str] = field(default_factory=dict)
     auth: dict[str, str] | None = (
@@ -218,6 +223,15 @@ class Endpoint:
     def live_secrets(self, now: float) -> list[str]:
         """The secrets that sign now (during a rotation, the new one and the old one)."""
         return [s.value for s in self.secrets if s.live(now)]
+
+    @cached_property
+    def payload_pattern(self) -> Pattern | None:
+        """The payload filter compiled, once per loaded endpoint (the router's caches hold them)."""
+        if self.filter_payload is None:
+            return None
+        from chalicelib.filters.pattern import compiled_or_never
+
+        return compiled_or_never(self.filter_payload)
 
 
 @dataclass(frozen=True)

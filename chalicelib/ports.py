@@ -381,6 +381,10 @@ class SubscriptionStore(Protocol):
     def mark_subscriptions_complete(self, application_id: str | None) -> None:
         """Record that every endpoint of the owner is in its pages, and move its version."""
 
+    def compact_subscriptions(self, application_id: str | None) -> int:
+        """Remove the owner's empty last subscription pages (at most ``MAX_SHRINK_PAGES`` a call,
+        idempotent); returns how many went. A delete that empties a page does it itself."""
+
     def subscription_page(self, application_id: str | None, number: int) -> tuple[str, ...]:
         """The endpoint ids of one subscription page of an owner (at most ``SUBSCRIPTION_PAGE``)."""
 
@@ -578,6 +582,9 @@ class EndpointSource(Protocol):
 
     def get(self, endpoint_id: str) -> Endpoint:
         """One endpoint, or NotFoundError."""
+
+    def get_many(self, endpoint_ids: Sequence[str]) -> dict[str, Endpoint]:
+        """The endpoints found among these ids, by id (as old as ``get``'s), in batched reads."""
 
 
 class EventPublisher(Protocol):

@@ -77,6 +77,11 @@ class TtlCache(Generic[K, V]):
             self._entries.put(key, (now, value))
         return value
 
+    def fresh(self, key: K) -> bool:
+        """Whether a value younger than ``ttl`` is kept for ``key`` (``get`` would not load it)."""
+        hit = self._entries.get(key)
+        return hit is not None and self._clock() - hit[0] < self._ttl
+
     def put(self, key: K, value: V) -> None:
         """Keep a value from now (one this process made itself, so it needs no load)."""
         if self._ttl > 0:

@@ -186,6 +186,11 @@ class Client:
         """Send a test event to this endpoint only."""
         return self.call(route, body=doc, endpoint_id=endpoint_id)
 
+    @operation("POST", "/v1/filters/test")
+    def test_filter(self, route: Route, doc: Json) -> Json:
+        """Match a filter against a message (a document or a stored one)."""
+        return self.call(route, body=doc)
+
     @operation("POST", "/v1/endpoints/{endpoint_id}/recover")
     def recover_endpoint(self, route: Route, endpoint_id: str, doc: Json) -> Json:
         """Start a job that sends again what an endpoint missed."""

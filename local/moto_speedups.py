@@ -13,7 +13,15 @@ are not AWS's semantics, and each is replaced here by the same answer computed c
   size times the deliveries). It keeps a copy of the items it names instead, and puts them back
   itself when it is cancelled (``_install_transactions``).
 * **The access log**: one line per request through a locked handler; 2xx lines are dropped (errors and
-  the line that announces the port stay).
+  the line that announces the port stay), before they are even formatted.
+* **DynamoDB's answers** went through moto's model-driven serializer, which looks each member of each
+  ``AttributeValue`` up under half a dozen aliases: ~5 ms for a GetItem of one endpoint item, 0.1-0.5 s
+  for a BatchGetItem of 100. Attribute values are copied to JSON as that walk would write them
+  (``_install_serializer``), and a new item sums its size once instead of once per attribute
+  (``_install_items``); a handler's method names are listed once per class, not per request.
+* **DynamoDB's writes** are applied one at a time (``_install_write_lock``): moto's backend takes no lock,
+  so two transactions ADDing to one counter on two server threads could lose a count. This one restores
+  DynamoDB's semantics rather than speeding anything up.
 * **SQS** keeps a queue as a list and walks all of it on every ReceiveMessage (each message's visibility
   read through a clock of ``datetime`` arithmetic), on every DeleteMessage (twice) and on every
   SendMessage (``Queue.attributes`` counts every message three times, to read one flag): minutes per
@@ -36,10 +44,8 @@ with a Lambda event source mapping and anything the index did not see keep moto'
 
 from __future__ import annotations
 
-import base64
 import heapq
 import itertools
-import json
 import logging
 import threading
 import time
@@ -154,9 +160,14 @@ def install() -> None:
 
     backends.list_of_moto_modules = _cached_modules  # type: ignore[assignment]
     logging.getLogger("werkzeug").addFilter(_QuietAccessLog())
+    _install_access_log()
     _install_sqs()
     _install_dynamodb()
     _install_transactions()
+    _install_items()
+    _install_write_lock()
+    _install_serializer()
+    _install_dispatch()
 
 
 _partition = threading.local()
@@ -214,41 +225,6 @@ def _install_dynamodb() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
-    _install_item_answers()
-
-
-# The data-plane answers: items and counts only (no timestamps, no aliased members).
-_ITEM_OPERATIONS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems"})
-
-
-def _plain(value: Any) -> Any:
-    """An answer as its JSON: None members left out (as moto's serializer leaves them), bytes in base64."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    return value
-
-
-def _install_item_answers() -> None:
-    """moto's serializer walks an answer through the service model, member by member: ~0.5 ms per item a
-    Query, Scan or BatchGetItem returns. Those answers are already their JSON (attribute values as
-    ``{type: value}``), so they are written out directly; every other answer (and any error) keeps it."""
-    from moto.dynamodb.responses import DynamoResult
-
-    original = DynamoResult.execute_result
-
-    def execute_result(self: Any, context: Any) -> Any:
-        name = context.operation_model.name
-        if name not in _ITEM_OPERATIONS or isinstance(self.result, Exception):
-            return original(self, context)
-        version = context.service_model.metadata.get("jsonVersion", "1.0")
-        headers = {"Content-Type": f"application/x-amz-json-{version}"}
-        return 200, headers, json.dumps(_plain(self.result))
-
-    DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
 class _TableCopies:
@@ -459,3 +435,145 @@ def _install_sqs() -> None:
     backend_class.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
     queue_class.add_message = add_message  # type: ignore[method-assign]
     queue_class.delete_message = delete_message  # type: ignore[method-assign]
+
+
+def _install_access_log() -> None:
+    """A successful request's access-log line is not even formatted (the filter above would drop it)."""
+    from werkzeug import serving
+
+    original = serving.WSGIRequestHandler.log_request
+
+    def log_request(self: Any, code: int | str = "-", size: int | str = "-") -> None:
+        if str(code).startswith("2"):
+            return
+        original(self, code, size)
+
+    serving.WSGIRequestHandler.log_request = log_request  # type: ignore[method-assign]
+
+
+_writes = threading.RLock()
+
+
+def _install_write_lock() -> None:
+    """DynamoDB's writes one at a time, as DynamoDB applies each item write atomically.
+
+    moto's server runs a thread per connection and its DynamoDB backend takes no lock: two transactions
+    that ADD to the same counter item at once could each read it before the other wrote it, and one
+    count was lost (8 threads of 60 counted transactions ended at 479, not 480), which made a fan-out's
+    delivery summary short now and then. Every write (and a transaction as a whole) holds one lock; the
+    serialization of the answer stays outside it.
+    """
+    from moto.dynamodb import models
+
+    backend_class = models.DynamoDBBackend
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        original = getattr(backend_class, name, None)
+        if original is None:
+            continue
+
+        def locked(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _writes:
+                return _original(self, *args, **kwargs)
+
+        setattr(backend_class, name, locked)
+
+
+def _install_items() -> None:
+    """A new item checks its 400 KB limit with a running total, not by re-measuring itself per attribute.
+
+    moto's ``LimitedSizeDict`` sums the size of every attribute already set on each set, so building an
+    item of n attributes measures n^2/2 of them. ``Item.__init__`` (every PutItem, every item a
+    transaction or a batch writes, every copy) sets attributes one by one into a new dict: the same sum,
+    kept as it grows, gives the same answer (``ItemSizeTooLarge`` past the same 405,000 bytes). Sets on an
+    existing item (UpdateItem) keep moto's own check.
+    """
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    item_class, limited, dynamo = dynamo_type.Item, dynamo_type.LimitedSizeDict, dynamo_type.DynamoType
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = limited()
+        total = 0
+        for key, value in attrs.items():
+            typed = dynamo(value)
+            size = bytesize(key) + typed.size()
+            if total + size > 405000:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+            total += size
+
+    item_class.__init__ = init  # type: ignore[method-assign]
+
+
+_AV_TYPES = frozenset(("S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"))
+_GENERIC = object()
+
+
+def attribute_value_json(value: Any, b64: Any) -> Any:
+    """A DynamoDB attribute value as moto's JSON serializer writes it (``{"S": "x"}``, blobs in base64,
+    nested maps and lists alike), or ``_GENERIC`` for anything unusual (the serializer's own walk then)."""
+    if type(value) is not dict or len(value) != 1:
+        return _GENERIC
+    ((kind, inner),) = value.items()
+    if kind not in _AV_TYPES or inner is None:
+        return _GENERIC
+    if kind in ("S", "N"):
+        return {kind: inner} if type(inner) is str else _GENERIC
+    if kind in ("NULL", "BOOL"):
+        return {kind: inner} if type(inner) is bool else _GENERIC
+    if kind == "B":
+        return {kind: b64(inner)} if isinstance(inner, bytes | str) else _GENERIC
+    if type(inner) is not (dict if kind == "M" else list):
+        return _GENERIC
+    if kind in ("SS", "NS"):
+        return {kind: list(inner)} if all(type(v) is str for v in inner) else _GENERIC
+    if kind == "BS":
+        return {kind: [b64(v) for v in inner]} if all(isinstance(v, bytes | str) for v in inner) else _GENERIC
+    if kind == "M":
+        converted_map = {name: attribute_value_json(v, b64) for name, v in inner.items()}
+        return _GENERIC if any(v is _GENERIC for v in converted_map.values()) else {kind: converted_map}
+    converted = [attribute_value_json(v, b64) for v in inner]
+    return _GENERIC if any(v is _GENERIC for v in converted) else {kind: converted}
+
+
+def _install_serializer() -> None:
+    """DynamoDB's attribute values are written straight to JSON, not through moto's model walk.
+
+    moto serializes every response by walking botocore's model of its output: for each member of each
+    structure, a value picker tries a handful of aliases of the member's name (``xform_name``, class and
+    shape prefixes). An item's ``AttributeValue`` is a structure of ten members, so one endpoint item of
+    16 attributes costs ~2,000 lookups: a BatchGetItem of 100 endpoints took ~0.1-0.5 s, a GetItem ~5 ms.
+    An ``AttributeValue`` is already in its wire form here (``{"S": "x"}``, moto's ``dynamo_to_dict``),
+    so it is copied as the walk would copy it: strings and booleans as they are, blobs in base64, maps
+    and lists value by value. Anything else (a missing value, an unknown type, a response transformer
+    registered by a handler) goes through the walk. ``tests/integration/test_moto_speedups.py`` compares
+    both on every type.
+    """
+    from moto.core import serialize
+
+    base = serialize.BaseJSONSerializer
+    original = base._serialize
+
+    def _serialize(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if shape.name == "AttributeValue" and not self._value_picker.response_transformers:
+            converted = attribute_value_json(value, self._base64)
+            if converted is not _GENERIC:
+                serialized[self.get_serialized_name(shape, key)] = converted
+                return
+        original(self, serialized, value, shape, key)
+
+    base._serialize = _serialize  # type: ignore[method-assign]
+
+
+def _install_dispatch() -> None:
+    """A handler's method names are listed once per class, not on every request (``inspect.getmembers``
+    of the whole class, ~1 ms a request): classes do not gain methods while the server runs."""
+    import functools
+
+    from moto.core import responses
+
+    responses.method_names_from_class = functools.lru_cache(maxsize=None)(responses.method_names_from_class)  # type: ignore[assignment]

@@ -25,6 +25,7 @@ def resources() -> tuple[Resource, ...]:
         console,
         endpoints,
         event_types,
+        filters,
         inbound,
         jobs,
         listen,
@@ -46,4 +47,5 @@ def resources() -> tuple[Resource, ...]:
         jobs.routes,
         listen.routes,
         event_types.routes,
+        filters.routes,
     )

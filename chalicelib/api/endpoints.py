@@ -150,6 +150,7 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "filter": {
             "sources": list(endpoint.filter_sources),
             "event_types": list(endpoint.filter_event_types),
+            "payload": endpoint.filter_payload,
         },
         "signing": endpoint.signing,
         "headers": dict.fromkeys(endpoint.headers, "***"),  # values are often credentials
@@ -296,10 +297,13 @@ def parse_fields(doc: dict[str, Any]) -> EndpointFields:
         given["description"] = description
     if "filter" in doc:
         flt = doc["filter"] or {}
-        if not isinstance(flt, dict) or set(flt) - {"sources", "event_types"}:
-            raise ValidationError('filter is {"sources": [...], "event_types": [...]}', field="filter")
+        if not isinstance(flt, dict) or set(flt) - {"sources", "event_types", "payload"}:
+            raise ValidationError(
+                'filter is {"sources": [...], "event_types": [...], "payload": PATTERN}', field="filter"
+            )
         given["filter_sources"] = _strings(flt.get("sources"), "filter.sources")
         given["filter_event_types"] = _patterns(flt.get("event_types"))
+        given["filter_payload"] = parse_pattern(flt.get("payload"))
     if "headers" in doc:
         given["headers"] = _headers(doc["headers"])
     if "auth" in doc:
@@ -371,6 +375,19 @@ def _strings(
             if not re.fullmatch(pattern, v):
                 raise ValidationError(f"{field} has an invalid entry {v!r}", field=field)
     return tuple(value)
+
+
+def parse_pattern(value: Any, field: str = "filter.payload") -> dict[str, Any] | None:
+    """A payload filter (an EventBridge event pattern) as given, once it compiles; None: no filter."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.filters.pattern import PatternError, compile_pattern
+
+    if value is None:
+        return None
+    try:
+        return compile_pattern(value, field=field).source
+    except PatternError as exc:
+        raise ValidationError(exc.message, field=exc.field, code=exc.code) from None
 
 
 def _patterns(value: Any) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ from typing import Protocol
 from chalicelib.caches import SubscriptionCache
 from chalicelib.envelope import Envelope, EnvelopeError
 from chalicelib.errors import NotFoundError
+from chalicelib.filters.message import MessageDocument
 from chalicelib.models import (
     INLINE_ENDPOINTS,
     OPS_SOURCE,
@@ -119,8 +120,10 @@ def owned_alike(endpoint: Endpoint, message: Message) -> bool:
     return message.source_id == OPS_SOURCE and endpoint.application_id is None
 
 
-def matches(endpoint: Endpoint, message: Message) -> bool:
-    """Whether an endpoint wants a message: its source and event-type filters (``*`` wildcards).
+def matches(endpoint: Endpoint, message: Message, document: MessageDocument | None = None) -> bool:
+    """Whether an endpoint wants a message: its source and event-type filters (``*`` wildcards), then
+    its payload filter (an event pattern compiled once per loaded endpoint, matched against the
+    message's ``document``: built once per message, only if a payload filter needs it).
 
     An endpoint with no filter gets every message except Hookway's operational events, which go only to
     endpoints that name them in ``event_types``.
@@ -130,9 +133,12 @@ def matches(endpoint: Endpoint, message: Message) -> bool:
     if endpoint.filter_sources and message.source_id not in endpoint.filter_sources:
         return False
     if not endpoint.filter_event_types:
-        return message.source_id != OPS_SOURCE
-    event_type = message.event_type or ""
-    return any(glob_match(p, event_type) for p in endpoint.filter_event_types)
+        if message.source_id == OPS_SOURCE:
+            return False
+    elif not any(glob_match(p, message.event_type or "") for p in endpoint.filter_event_types):
+        return False
+    pattern = endpoint.payload_pattern
+    return pattern is None or pattern.matches((document or MessageDocument(message)).get())
 
 
 FANOUT_PAGE = 500  # ids per fan-out page the router writes itself (a subscription page's worth)
@@ -168,7 +174,11 @@ class EndpointFanout:
         subscriptions: SubscriptionCache,
         store: FanoutStore,
         chunks: Queue,
+        messages: MessageStore | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
+        self._messages = messages  # a chunk's message, read only if a payload filter needs its body
+        self._blobs = blobs
         self._endpoints = endpoints
         self._queue = queue
         self._subscriptions = subscriptions
@@ -197,12 +207,13 @@ class EndpointFanout:
         parts = tuple((owner, pages) for owner in owners if (pages := self._subscriptions.pages(owner)))
         if not parts:
             return Matched()
-        first = self._matched(message, parts[0][0], 0)
+        doc = MessageDocument(message)
+        first = self._matched(message, parts[0][0], 0, doc)
         if len(parts) == 1 and parts[0][1] == 1:
             if len(first) <= INLINE_ENDPOINTS:
                 return Matched(inline=first)
         elif len(parts) == 2 and parts[0][1] == 1 and parts[1][1] == 1:
-            both = first + self._matched(message, parts[1][0], 0)
+            both = first + self._matched(message, parts[1][0], 0, doc)
             if len(both) <= INLINE_ENDPOINTS:
                 return Matched(inline=both)
         return Matched(first=first, parts=parts)
@@ -211,16 +222,20 @@ class EndpointFanout:
         """An owner with endpoints from before subscription pages (not backfilled yet): match its full
         listing, as the router did before, so none of them is missed; beyond ``INLINE_ENDPOINTS`` the
         router writes every fan-out page itself."""
+        doc = MessageDocument(message)
         ids = tuple(
-            e.id for owner in owners for e in self._subscriptions.legacy(owner) if matches(e, message)
+            e.id for owner in owners for e in self._subscriptions.legacy(owner) if matches(e, message, doc)
         )
         if len(ids) <= INLINE_ENDPOINTS:
             return Matched(inline=ids)
         size = FANOUT_PAGE
         return Matched(pages=tuple(ids[i : i + size] for i in range(0, len(ids), size)))
 
-    def _matched(self, message: Message, owner: str | None, page: int) -> tuple[str, ...]:
-        return tuple(e.id for e in self._subscriptions.page(owner, page) if matches(e, message))
+    def _matched(
+        self, message: Message, owner: str | None, page: int, doc: MessageDocument | None = None
+    ) -> tuple[str, ...]:
+        doc = doc or MessageDocument(message)
+        return tuple(e.id for e in self._subscriptions.page(owner, page) if matches(e, message, doc))
 
     def enqueue(self, routed: Sequence[tuple[Message, Matched]]) -> int:
         """Slot 0 of each paged message, then every first attempt and chunk, ten per SQS call in parallel."""
@@ -254,6 +269,14 @@ class EndpointFanout:
             send_all(self._chunks, chunks, self._pool)
         send_all(self._queue, tasks, self._pool)
         return len(tasks)
+
+    def _stored(self, message_id: str) -> Message:
+        """A chunk's message for its payload filters, with its body (one GetItem; one S3 GET if parked)."""
+        assert self._messages is not None
+        message = self._messages.get_message(message_id)
+        if message.body is None and message.body_ref is not None and self._blobs is not None:
+            message = replace(message, body=self._blobs.get(message.body_ref.key))
+        return message
 
     def _record(
         self,
@@ -293,7 +316,8 @@ class EndpointFanout:
                 content_type="",
                 receipt_id=chunk.receipt_id,
             )
-            ids = self._matched(probe, owner, number)
+            load = None if self._messages is None else (lambda: self._stored(chunk.message_id))
+            ids = self._matched(probe, owner, number, MessageDocument(probe, load))
         self._record(chunk.message_id, chunk.receipt_id, chunk.generation, chunk.lo, ids, chunk.expires_at)
         tasks = [Task(chunk.message_id, e, generation=chunk.generation).encode() for e in ids]
         send_all(self._queue, tasks, self._pool)
@@ -392,8 +416,9 @@ class Router:
             raise PoisonMessageError(str(exc)) from exc
         now = self._clock()
         body, ref = envelope.body, envelope.body_ref
+        raw = body  # the bytes in hand, for payload filters, even once parked in S3
         if ref is not None:
-            self._check_claim(ref, envelope.sha256)
+            raw = self._check_claim(ref, envelope.sha256)
         elif body is not None and len(body) > self._inline:
             # Too big for a DynamoDB item (400 KB): park the bytes in S3 under the message's id.
             key = f"messages/{envelope.id}/{envelope.receipt_id}"
@@ -429,7 +454,8 @@ class Router:
         # A few matched endpoints are stored with the message (in the same single write); more go to
         # fan-out pages written before their tasks: every delivery is visible as pending before its first
         # attempt, and no item grows with the number of endpoints.
-        matched = self._fanout.match(message, envelope.endpoint_id)
+        probe = message if message.body is not None or raw is None else replace(message, body=raw)
+        matched = self._fanout.match(probe, envelope.endpoint_id)
         if matched.slots:
             # Its attempts are spread over partitions too (``MSG#{id}#A{k}``): none takes every delivery.
             message = replace(
@@ -453,10 +479,11 @@ class Router:
         )
         return message, matched
 
-    def _check_claim(self, ref: BodyRef, expected_sha256: str) -> None:
+    def _check_claim(self, ref: BodyRef, expected_sha256: str) -> bytes:
         try:
             data = self._blobs.get(ref.key)
         except NotFoundError as exc:
             raise PoisonMessageError(f"claim-checked body {ref.key} is missing") from exc
         if hashlib.sha256(data).hexdigest() != expected_sha256 or ref.sha256 != expected_sha256:
             raise PoisonMessageError(f"claim-checked body {ref.key} does not match its SHA-256")
+        return data

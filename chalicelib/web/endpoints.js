@@ -10,6 +10,7 @@ import {
 } from "./ui.js";
 import { attemptColumns, attemptItem, waitForAttempt } from "./attempts.js";
 import { followJob } from "./jobs.js";
+import { payloadFilterPart } from "./filters.js";
 
 // The signing modes come from the API (GET /v1/schemes, built from each mode module's own declaration):
 // a new mode needs no change here. Loaded once per page load; a failure is retried by the next page.
@@ -227,6 +228,13 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
     sourceBoxes = checkboxes("Only from these sources", known, currentSources, "endpoint-sources");
     extra.push(sourceBoxes, h("p", { class: "help" }, "No source chosen: events from every source (and published ones)."));
   }
+  const typesNow = () => [...new Set([...typeBoxes.chosen(), ...lines(freeTypes.input.value)])];
+  const payloadPart = payloadFilterPart({
+    existing,
+    currentFilter: () => (sourceBoxes ? { event_types: typesNow(), sources: sourceBoxes.chosen() } : { event_types: typesNow() }),
+    application: () => (existing ? existing.application_id : (ctx.mode === "console" ? theForm.querySelector("[name=application]")?.value : undefined)),
+  });
+  extra.push(payloadPart);
   const more = [];
   if (creating) {
     const signing = field({ label: "Signing", name: "signing", kind: "select", value: modes[0].name, options: modes.map((m) => [m.name, m.label]), testid: "endpoint-signing",
@@ -249,7 +257,7 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
     field({ label: "Timeout (seconds)", name: "timeout", kind: "number", value: existing ? existing.timeout : "", testid: "endpoint-timeout",
       placeholder: "15", help: "1 to 30 seconds for the receiver to answer." }),
   );
-  return form({
+  const theForm = form({
     fields,
     extra: [...extra, h("div", { class: "grid" }, more)],
     submitLabel: creating ? "Add endpoint" : "Save changes",
@@ -259,7 +267,7 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
       const doc = {
         url: v.url.trim(),
         description: v.description,
-        filter: { event_types: [...new Set(eventTypes)], sources: sourceBoxes ? sourceBoxes.chosen() : [] },
+        filter: { event_types: [...new Set(eventTypes)], sources: sourceBoxes ? sourceBoxes.chosen() : [], payload: payloadPart.pattern() },
         retry_schedule: schedule(v.retry_schedule),
       };
       if (!sourceBoxes) delete doc.filter.sources;
@@ -282,6 +290,7 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
       await onSaved(saved);
     },
   });
+  return theForm;
 }
 
 export async function newEndpointPage(ctx, query = {}) {

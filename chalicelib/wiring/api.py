@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.caches import ApplicationCache, EndpointCache, SourceCache
     from chalicelib.endpoints import EndpointService
     from chalicelib.event_types import EventTypeService
+    from chalicelib.filters.service import FilterTests
     from chalicelib.inbound.ingest import IngestService
     from chalicelib.inbound.rejections import RejectionLog
     from chalicelib.jobs import Jobs
@@ -217,6 +218,13 @@ class ApiRoot(Root):
             event_types=self.event_types,
             endpoints=self.endpoints,
         )
+
+    @cached_property
+    def filter_tests(self) -> FilterTests:
+        """``POST /v1/filters/test``: a filter against a message, as the router would match it."""
+        from chalicelib.filters.service import FilterTests
+
+        return FilterTests(self.messages)
 
     @cached_property
     def messages(self) -> MessageService:

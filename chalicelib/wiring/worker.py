@@ -85,6 +85,8 @@ class WorkerRoot(Root):
                 subscriptions=self.subscriptions,
                 store=self.store,
                 chunks=self.ingest_queue,
+                messages=self.store,
+                blobs=self.blobs,
             ),
             clock=self.clock,
             retention_seconds=self.settings.retention_seconds,

@@ -40,6 +40,7 @@ def list_endpoints(ctx: Context) -> int:
     arg("--description"),
     arg("--event-type", action="append", default=[], help="event-type filter (repeatable, * allowed)"),
     arg("--source", action="append", default=[], help="source filter (repeatable)"),
+    arg("--payload-filter", metavar="JSON", help="an EventBridge event pattern (inline, @file or @-)"),
     arg("--signing", help="standard (default), standard-ed25519, github, passthrough"),
     arg("--secret", help="the signing secret to use (whsec_...; default: Hookway makes one)"),
 )
@@ -55,8 +56,12 @@ def create(ctx: Context) -> int:
     ):
         if value:
             doc[key] = value
-    if a.event_type or a.source:
+    if a.event_type or a.source or a.payload_filter:
         doc["filter"] = {"event_types": a.event_type, "sources": a.source}
+    if a.payload_filter:
+        from hookway_cli.inputs import read_json_arg
+
+        doc["filter"]["payload"] = read_json_arg(a.payload_filter, ctx.stdin, "--payload-filter")
     return show(ctx, ctx.client.create_endpoint(doc))
 
 
@@ -120,6 +125,50 @@ def test(ctx: Context) -> int:
     status = f": {delivery['status']}" if delivery else ""
     ctx.out.result(doc, text=f"sent test event {message_id} to {endpoint_id} only{status}")
     return 0 if delivery is None or delivery.get("status") == "succeeded" else 1
+
+
+@endpoints.command(
+    "test-filter",
+    "does a filter take a message? (exit 0: it matches, 1: it does not)",
+    arg("endpoint_id", nargs="?", help="use this endpoint's filter (the flags below replace its parts)"),
+    arg("--payload-filter", metavar="JSON", help="an EventBridge event pattern (inline, @file or @-)"),
+    arg("--event-type", action="append", default=None, help="event-type filter (repeatable, * allowed)"),
+    arg("--source", action="append", default=None, help="source filter (repeatable)"),
+    arg("--message-id", help="a stored message to match"),
+    arg("--message", metavar="JSON", help='a message document {"event_type", "payload", ...} (@file, @-)'),
+)
+def test_filter(ctx: Context) -> int:
+    """``POST /v1/filters/test``: prints whether the filter matches and, if not, the part that did not.
+
+    JSON: the API's answer ``{"match", "document", "part"?, "path"?}``.
+    """
+    from hookway_cli.errors import UsageError
+    from hookway_cli.inputs import read_json_arg
+
+    a = ctx.args
+    if (a.message_id is None) == (a.message is None):
+        raise UsageError("give exactly one of --message-id and --message")
+    flt: dict[str, Any] = {}
+    if a.endpoint_id:
+        flt = dict(ctx.client.get_endpoint(a.endpoint_id).get("filter") or {})
+    if a.payload_filter is not None:
+        flt["payload"] = read_json_arg(a.payload_filter, ctx.stdin, "--payload-filter")
+    if a.event_type is not None:
+        flt["event_types"] = a.event_type
+    if a.source is not None:
+        flt["sources"] = a.source
+    doc: dict[str, Any] = {"filter": flt}
+    if a.message_id is not None:
+        doc["message_id"] = a.message_id
+    else:
+        doc["message"] = read_json_arg(a.message, ctx.stdin, "--message")
+    answer = ctx.client.test_filter(doc)
+    if answer.get("match"):
+        text = "match"
+    else:
+        text = f"no match: {answer.get('part')}" + (f" ({answer['path']})" if answer.get("path") else "")
+    ctx.out.result(answer, text=text)
+    return 0 if answer.get("match") else 1
 
 
 def _wait_delivery(ctx: Context, message_id: str, endpoint_id: str, timeout: float) -> dict[str, Any] | None:

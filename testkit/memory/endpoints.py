@@ -24,6 +24,7 @@ class MemoryEndpoints(MemoryTable):
         self.sub_page: dict[str, int] = {}
         self.complete: set[str | None] = set()  # owners whose endpoints are all in pages
         self.pages: dict[tuple[str | None, int], set[str]] = {}
+        self.room: dict[str | None, int] = {}  # owner -> lowest page below the last with room (a hint)
         self.endpoints: dict[str, Endpoint] = {}
         # endpoint id -> the time of its gsi3 "needs attention" entry (as DynamoStore writes it)
         self.attention: dict[str, float] = {}
@@ -45,6 +46,14 @@ class MemoryEndpoints(MemoryTable):
 
     def _join(self, owner: str | None, endpoint_id: str, *, new: bool = False) -> int:
         state = self.owners.setdefault(owner, [0, 0])
+        room = self.room.get(owner)
+        while room is not None and room < state[1] - 1:  # as DynamoStore: the room hint first
+            if len(self.pages.get((owner, room), ())) < self.page_size:
+                self.pages.setdefault((owner, room), set()).add(endpoint_id)
+                return room
+            room += 1
+            self.room[owner] = room
+        self.room.pop(owner, None)
         last = state[1] - 1
         if last < 0 or len(self.pages.get((owner, last), ())) >= self.page_size:
             if last < 0 and new and not any(e.application_id == owner for e in self.endpoints.values()):
@@ -126,9 +135,34 @@ class MemoryEndpoints(MemoryTable):
         if endpoint is None:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found")
         page = self.sub_page.pop(endpoint_id, None)
+        owner = endpoint.application_id
         if page is not None:
-            self.pages.get((endpoint.application_id, page), set()).discard(endpoint_id)
-        self._bump(endpoint.application_id)
+            self.pages.get((owner, page), set()).discard(endpoint_id)
+        self._bump(owner)
+        if page is not None:  # compaction, as DynamoStore
+            state = self.owners.setdefault(owner, [0, 0])
+            if page < state[1] - 1 and self.room.get(owner, page + 1) > page:
+                self.room[owner] = page
+            if not self.pages.get((owner, page)):
+                self.compact_subscriptions(owner)
+
+    def compact_subscriptions(self, application_id: str | None) -> int:
+        """Remove the owner's empty last pages, at most ``MAX_SHRINK_PAGES`` (as DynamoStore)."""
+        from chalicelib.aws.dynamodb.endpoints import MAX_SHRINK_PAGES
+
+        with self._lock:
+            state = self.owners.setdefault(application_id, [0, 0])
+            removed = 0
+            while (
+                removed < MAX_SHRINK_PAGES
+                and state[1] > 0
+                and not self.pages.get((application_id, state[1] - 1))
+            ):
+                self.pages.pop((application_id, state[1] - 1), None)
+                state[1] -= 1
+                state[0] += 1
+                removed += 1
+            return removed
 
     def set_endpoint_failing(self, endpoint_id: str, since: float | None) -> None:
         with self._lock:

@@ -103,6 +103,8 @@ BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("PATCH", "/v1/event-types/{name}"): (200, *OPERATOR_ONLY),
     ("PUT", "/v1/event-types/{name}"): (200, *OPERATOR_ONLY),
     ("DELETE", "/v1/event-types/{name}"): (204, *OPERATOR_ONLY),
+    # A filter tested against a stored message: B's message is 404 to A's token, as if it did not exist.
+    ("POST", "/v1/filters/test"): (200, 200, 200, 404, 401, 401),
 }
 MATRIX = {route: (*row, row[0]) for route, row in BEARER.items()}
 # The pages and the console's sign-in: admin, tok, ro, tok>B, expired, revoked, session.
@@ -321,6 +323,8 @@ def _call(stack: Stack, tenants: dict[str, Any], method: str, path: str, column:
             body = {**body, "application": owner.id}
     if (method, path) == ("POST", "/v1/event-types"):
         body = {"name": f"matrix.{uuid.uuid4().hex[:12]}"}
+    if (method, path) == ("POST", "/v1/filters/test"):
+        body = {"filter": {"event_types": ["matrix.*"]}, "message_id": owner.message}
     if column != "session":
         headers = {"Authorization": f"Bearer {tenants['auth'][column]}"}
     elif (method, path) == ("DELETE", "/v1/console/session"):

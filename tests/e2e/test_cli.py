@@ -128,3 +128,28 @@ def test_verify_explains_a_tampered_request(tmp_path: Path, stack: Stack):
     assert done.returncode == 1
     assert done.stdout.startswith("invalid: signature_mismatch")
     assert "body: 13 bytes" in done.stdout and "x-hub-signature-256" in done.stdout
+
+
+def test_endpoints_test_filter_answers_against_a_stored_message(stack: Stack):
+    # GIVEN an endpoint for big orders and a stored small order
+    created = stack.request(
+        "POST",
+        "/v1/endpoints",
+        admin=True,
+        json_body={"url": "http://127.0.0.1:9/f", "enabled": False, "filter": {"event_types": ["order.*"]}},
+    )
+    assert created.status == 201, created.body
+    endpoint_id = created.json()["id"]
+    doc = {"event_type": "order.created", "payload": {"total": 20}}
+    message_id = stack.request("POST", "/v1/messages", admin=True, json_body=doc).json()["id"]
+    wait_until(lambda: stack.request("GET", f"/v1/messages/{message_id}", admin=True).status == 200)
+    pattern = '{"payload": {"total": [{"numeric": [">", 100]}]}}'
+    # WHEN the CLI tests that endpoint's filter with a payload pattern THEN it names the part (exit 1)
+    refused = hookway(
+        stack, "endpoints", "test-filter", endpoint_id, "--payload-filter", pattern, "--message-id", message_id,
+        check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and "no match: payload (payload.total)" in refused.stdout
+    # AND without the pattern the endpoint's own filter takes it
+    taken = as_json(stack, "endpoints", "test-filter", endpoint_id, "--message-id", message_id)
+    assert taken["match"] is True and taken["document"]["payload"] == {"total": 20}

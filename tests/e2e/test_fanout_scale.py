@@ -1,4 +1,4 @@
-"""One message to many endpoints of one application (2,000 by default; 11,000 with
+"""One message to many endpoints of one application (3,000 by default; 11,000 with
 HOOKWAY_FANOUT_TEST_ENDPOINTS=11000), end to end on the local stack (figures: docs/fanout.md).
 
 The endpoints are written straight into the table through the item layout (as ``DynamoStore.put_endpoint``
@@ -27,7 +27,7 @@ from testkit.receivers import Receivers
 from testkit.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow_bounded
-ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "2000"))  # see docs/fanout.md
+ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "3000"))  # see docs/fanout.md
 SENDERS = 3  # deliveries worker processes (moto, one process, is the bottleneck on 2 cores)
 
 
@@ -131,7 +131,7 @@ def test_one_message_reaches_every_endpoint_once_signed_for_each(
     def arrived() -> int:
         return len([r for r in receivers.received if r.path.startswith(f"/{tag}/")])
 
-    wait_until(lambda: arrived() >= ENDPOINTS, timeout=240, interval=0.5)
+    wait_until(lambda: arrived() >= ENDPOINTS, timeout=max(240, ENDPOINTS * 0.06), interval=0.5)
     elapsed = time.monotonic() - started
     print(f"last first attempt {elapsed:.1f} s after the publish")
     time.sleep(2)  # anything extra (a duplicate) would arrive now
@@ -148,8 +148,15 @@ def test_one_message_reaches_every_endpoint_once_signed_for_each(
     first = _get(stack, f"/v1/messages/{message_id}?limit=200").json()
     assert first["deliveries_total"] == ENDPOINTS and first["fanout"]["written"] == first["fanout"]["pages"]
     assert len(first["deliveries"]) == 200 and first["deliveries_cursor"]  # 600+ deliveries
-    # (its summary counts every delivery, from the counters they added to as they ended)
-    assert first["delivery_summary"] == {"pending": 0, "succeeded": ENDPOINTS, "failed": 0, "skipped": 0}
+    # (its summary counts every delivery, from the counters they added to as they ended: a sender records
+    # an ending after its POST arrived, so on a busy machine the last counts can land a moment later)
+    done = {"pending": 0, "succeeded": ENDPOINTS, "failed": 0, "skipped": 0}
+    if first["delivery_summary"] != done:
+        wait_until(
+            lambda: _get(stack, f"/v1/messages/{message_id}?limit=1").json()["delivery_summary"] == done,
+            timeout=30,
+            interval=1,
+        )
     second = _get(stack, f"/v1/messages/{message_id}?limit=200&cursor={first['deliveries_cursor']}").json()
     shown = [d["endpoint_id"] for d in first["deliveries"] + second["deliveries"]]
     assert len(set(shown)) == 400 and set(shown) <= set(made)

@@ -13,6 +13,7 @@ from chalicelib.api.endpoints import parse_recover
 from chalicelib.api.endpoints import parse_update as parse_update_endpoint
 from chalicelib.api.messages import parse_publish, parse_resend
 from chalicelib.config import Settings
+from chalicelib.errors import StorageError
 from chalicelib.messages import delivery_states
 from chalicelib.models import Endpoint
 from chalicelib.outbound import egress
@@ -602,3 +603,34 @@ def test_a_queue_that_lost_its_tasks_resumes_from_the_record_and_copies_stop_at_
     assert sent == sorted([host[first.endpoint_id], *host.values()])  # one failed, then one each
     # AND once they ended, nothing is pending
     assert world.api.recovery.resume([(message, world.s.store.list_attempts(message_id))]) == 0
+
+
+def test_a_sender_batch_reads_its_endpoints_in_one_batched_read_and_falls_back_alone(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN ten endpoints, one message for all of them, and one deleted before the sender runs
+    made = [world.endpoint()[0] for _ in range(10)]
+    _publish(world)
+    world.route_all()
+    world.endpoints.delete(made[0].id, OPERATOR)
+    store = world.s.store
+    reads: list[str] = []
+    single, batched = store.get_endpoint, store.get_endpoints
+    monkeypatch.setattr(store, "get_endpoint", lambda i: reads.append("get") or single(i))
+    monkeypatch.setattr(store, "get_endpoints", lambda ids: reads.append("batch") or batched(ids))
+    # WHEN the sender gets the ten tasks as one batch
+    tasks = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+    assert world.sender.handle_many(tasks) == [None] * 10
+    # THEN one batched read served nine; the deleted one was looked up alone and skipped
+    assert reads == ["batch", "get"]
+    assert len(world.receiver.requests) == 9
+    # AND when the batched read fails, each task reads its endpoint alone and is delivered
+    _publish(world)
+    world.route_all()
+    reads.clear()
+    monkeypatch.setattr(store, "get_endpoints", lambda ids: (_ for _ in ()).throw(StorageError("throttled")))
+    tasks = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+    assert world.sender.handle_many(tasks) == [None] * 9
+    assert reads == ["get"] * 9 and len(world.receiver.requests) == 18

@@ -467,3 +467,32 @@ def test_a_new_storing_of_a_message_id_with_fewer_pages_still_lists_the_old_atte
     # AND the new storing's deliveries read as delivered
     detail = world.api.messages.get(message_id, OPERATOR, PageRequest(limit=100))
     assert detail.summary == {"pending": 0, "succeeded": 50, "failed": 0, "skipped": 0}
+
+
+def test_an_owner_that_churns_keeps_its_subscription_pages_and_fans_out_to_each_live_endpoint_once(
+    world: World,
+) -> None:
+    # GIVEN 1,200 endpoints of the operator (3 pages of 500)
+    made = _endpoints(world, 1_200)
+    store = world.s.store
+    assert store.owner_version(None)[1] == 3
+    # WHEN it churns: five rounds of deleting its 300 oldest endpoints and creating 300 new ones
+    live = list(made)
+    for round_number in range(5):
+        for endpoint in live[:300]:
+            world.endpoints.delete(endpoint.id, OPERATOR)
+        live = live[300:]
+        for i in range(300):
+            endpoint = replace(made[0], id=new_id("ep"), url=f"https://hooks.example.com/r{round_number}/{i}")
+            store.put_endpoint(endpoint)
+            live.append(endpoint)
+    # THEN the pages did not grow with the churn (6,000 ids written in all: 12 pages without compaction)
+    pages = store.owner_version(None)[1]
+    assert pages == 3
+    held = [i for n in range(pages) for i in store.subscription_page(None, n)]
+    assert sorted(held) == sorted(e.id for e in live)
+    # AND a message reaches every live endpoint exactly once
+    _publish(world)
+    _route_counting(world)
+    targets = [Task.decode(body).endpoint_id for body in world.deliveries.sent]
+    assert sorted(targets) == sorted(e.id for e in live)

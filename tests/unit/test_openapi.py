@@ -839,6 +839,13 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     for bad in ("?status=done", "?after=yesterday", "?before=-1", "?event_type=a%20b", "?sort=asc"):
         assert _code(api("GET", "/v1/messages", 400, query=bad)) == "invalid_filter", bad
     api("GET", "/v1/messages", 400, query="?limit=201")
+    # filters: a filter against a stored message or a document
+    tested = api("POST", "/v1/filters/test", 200, body={"filter": {"event_types": ["push"]}, **mid})
+    assert tested["match"] is True
+    refused = {"filter": {"payload": {"payload": {"n": [1]}}}, "message": {"payload": {"n": 2}}}
+    assert api("POST", "/v1/filters/test", 200, body=refused)["path"] == "payload.n"
+    api("POST", "/v1/filters/test", 400, body={"filter": {"payload": {"n": [1]}}, "message": {}})
+    api("POST", "/v1/filters/test", 404, body={"message_id": "msg_nope"})
     assert (
         _code(api("GET", "/v1/messages", 404, query="?application=customer-nope")) == "application_not_found"
     )

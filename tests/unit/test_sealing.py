@@ -294,3 +294,21 @@ def test_wiring_seals_only_with_a_key_and_routes_without_one() -> None:
     assert (
         Settings.from_env({"HOOKWAY_KMS_KEY_ID": " k ", "HOOKWAY_DATA_KEY_SECONDS": "60"}).kms_key_id == "k"
     )
+
+
+def test_a_batched_endpoint_read_opens_secrets_and_leaves_out_one_that_does_not_open(
+    clock: FakeClock,
+) -> None:
+    # GIVEN two endpoints sealed at rest, and one whose sealed header was copied from the other's secret
+    fake = MemoryStore(clock)
+    store = SealedStore(fake, Sealer(FakeKeyring(), clock))
+    store.put_endpoint(_endpoint(clock, "ep_a"))
+    store.put_endpoint(_endpoint(clock, "ep_b"))
+    stolen = fake.endpoints["ep_a"].secrets[0].value
+    fake.endpoints["ep_b"] = replace(fake.endpoints["ep_b"], headers={"X-Echo": stolen})
+    # WHEN the sender reads both in one batch (EndpointSource.get_many)
+    [read] = store.get_endpoints(["ep_a", "ep_b"])
+    # THEN the one read has its secrets opened, as get_endpoint gives it; the other is left out
+    assert read == store.get_endpoint("ep_a") and read.secrets[0].value != stolen
+    with pytest.raises(SealError):
+        store.get_endpoint("ep_b")

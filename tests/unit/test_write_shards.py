@@ -207,3 +207,16 @@ def test_a_big_fan_out_spreads_its_attempt_writes_under_1000_per_key_by_the_mode
     cold, warm = (busiest / 50_000 * rate for rate in (cold_peak_rate(50_000), WARM_DELIVERIES_PER_S))
     assert (round(cold), round(warm)) == FANOUT_MODEL_KEY_RATES
     assert warm < 1_000 and 2 * 50_000 / 50_000 * WARM_DELIVERIES_PER_S > 1_000  # (one key: over)
+
+
+def test_the_delivery_counter_measurement_follows_the_adapters_transactions() -> None:
+    """``bench.scale`` prints the delivery counters' contention from the adapter's own writes: every counted
+    ending is one transaction on one of the message's counter items (one per attempt shard)."""
+    from bench.scale import CounterContention, counter_contention
+
+    model = counter_contention(2_000)
+    assert model.transactions == 2_000 and model.items == model.shards == 4
+    assert model.transactions / model.items <= model.busiest < model.transactions
+    assert model.item_rate(1_000) == model.busiest / 2_000 * 1_000
+    assert CounterContention.conflict_share(0, 0.01) == 0
+    assert 0.6 < CounterContention.conflict_share(100, 0.01) < 0.7  # 1 - e^-1

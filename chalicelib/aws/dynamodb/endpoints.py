@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ from chalicelib.ports import Page
 
 if TYPE_CHECKING:
     pass
+
+log = logging.getLogger("hookway.store")
 
 
 def endpoints_partition(application_id: str | None) -> str:
@@ -72,6 +75,8 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         "created_at": n(endpoint.created_at),
         "updated_at": n(endpoint.updated_at),
     }
+    if endpoint.filter_payload is not None:
+        item["filter_payload"] = s(json.dumps(endpoint.filter_payload))
     if endpoint.auth is not None:
         item["auth"] = s(json.dumps(endpoint.auth))
     if endpoint.retry_schedule is not None:
@@ -133,6 +138,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
     """Decode an endpoint."""
     schedule = opt_s(item, "retry_schedule")
     auth = opt_s(item, "auth")
+    pattern = opt_s(item, "filter_payload")
     return Endpoint(
         id=item["pk"]["S"].removeprefix("EP#"),
         url=item["url"]["S"],
@@ -142,6 +148,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         description=item["description"]["S"],
         filter_sources=tuple(json.loads(item["filter_sources"]["S"])),
         filter_event_types=tuple(json.loads(item["filter_event_types"]["S"])),
+        filter_payload=json.loads(pattern) if pattern else None,
         signing=signing_mode(item["signing"]["S"]),
         headers=json.loads(item["headers"]["S"]),
         auth=json.loads(auth) if auth else None,
@@ -184,7 +191,8 @@ KEYS = (
         "an owner's endpoint version and subscription page count",
         "SUBS#{owner}",
         "META",
-        note="`owner`: an application id, or `-` for the operator's own; ADD 1 on every change that can alter matching",
+        note="`owner`: an application id, or `-` for the operator's own; ADD 1 on every change that can alter matching; "
+        "`room`: the lowest page below the last with room (compaction)",
     ),
     KeyKind(
         "one subscription page",
@@ -195,8 +203,23 @@ KEYS = (
 )
 
 
+# Trailing empty subscription pages one endpoint delete removes (bounded work per call; the next delete,
+# or the next of that owner, goes on where it stopped).
+MAX_SHRINK_PAGES = 8
+
+
 class SubscriptionTable(Table):
-    """The subscriptions of the table (see the module docstring)."""
+    """The subscriptions of the table (see the module docstring).
+
+    Compaction (docs/fanout.md): ids never move between pages (a fan-out in flight reads its pages one
+    chunk at a time, so a moved id could be missed or sent twice). Instead a delete that leaves room in a
+    page below the last records it as the owner's ``room`` hint (the lowest such page), and a new endpoint
+    joins that page before the last one: an owner that churns refills its emptied pages instead of adding
+    new ones. A delete that empties the last page removes it (and the empty pages below it, up to
+    ``MAX_SHRINK_PAGES``) in a transaction with the owner's page count, conditional on the page being
+    empty; a join is a transaction conditional on its page being within the count, so a join and a shrink
+    never cross (no id in a page past the count, where no router would read it).
+    """
 
     def _leave_unless_recorded(self, owner: str | None, endpoint_id: str, page: int) -> int | None:
         """After losing the race to record an endpoint's page: leave ``page`` unless it is the one
@@ -233,24 +256,44 @@ class SubscriptionTable(Table):
         marked ``complete``: its endpoints are all in pages from the start (subscription backfill).
         """
         for _ in range(16):
-            _, pages = self.owner_version(application_id)
+            _, pages, _, room = self._subscription_meta(application_id)
             if pages:
+                target = room if room is not None and room < pages - 1 else pages - 1
                 try:
-                    self._call(
-                        "update_item",
-                        Key=subscription_page_key(application_id, pages - 1),
-                        UpdateExpression="ADD ids :id",
-                        ConditionExpression="attribute_not_exists(ids) OR size(ids) < :max "
-                        "OR contains(ids, :one)",
-                        ExpressionAttributeValues={
-                            ":id": {"SS": [endpoint_id]},
-                            ":one": s(endpoint_id),
-                            ":max": n(self.page_size),
-                        },
+                    codes = self._transact(
+                        [
+                            {
+                                "ConditionCheck": {
+                                    "Key": subscriptions_meta_key(application_id),
+                                    "ConditionExpression": "pages > :page",
+                                    "ExpressionAttributeValues": {":page": n(target)},
+                                }
+                            },
+                            {
+                                "Update": {
+                                    "Key": subscription_page_key(application_id, target),
+                                    "UpdateExpression": "ADD ids :id",
+                                    "ConditionExpression": "attribute_not_exists(ids) OR size(ids) < :max "
+                                    "OR contains(ids, :one)",
+                                    "ExpressionAttributeValues": {
+                                        ":id": {"SS": [endpoint_id]},
+                                        ":one": s(endpoint_id),
+                                        ":max": n(self.page_size),
+                                    },
+                                }
+                            },
+                        ]
                     )
-                    return pages - 1
-                except ClientError:
-                    pass  # full: open the next page
+                except StorageError:
+                    continue  # a concurrent join or shrink of the same items (TransactionConflict): again
+                if not codes:
+                    return target
+                if codes[0] == "ConditionalCheckFailed":
+                    continue  # the page count moved (a shrink): read it again
+                if target != pages - 1:
+                    self._pass_room(application_id, target, pages)  # the hinted page filled up
+                    continue
+                # the last page is full: open the next page
             first = not pages and new and not self._has_endpoints(application_id)
             with contextlib.suppress(ClientError):  # another writer opened it: use it
                 self._call(
@@ -284,16 +327,96 @@ class SubscriptionTable(Table):
 
     def owner_state(self, application_id: str | None) -> tuple[int, int, bool]:
         """One consistent GetItem of ``SUBS#{owner}`` / ``META``: version, pages and ``complete``."""
+        version, pages, complete, _ = self._subscription_meta(application_id)
+        return version, pages, complete
+
+    def _subscription_meta(self, application_id: str | None) -> tuple[int, int, bool, int | None]:
+        """One consistent GetItem of ``SUBS#{owner}`` / ``META``: version, pages, complete, room."""
         item = self._call("get_item", Key=subscriptions_meta_key(application_id), ConsistentRead=True).get(
             "Item"
         )
         if not item:
-            return 0, 0, False
+            return 0, 0, False, None
         return (
             int(item.get("version", {"N": "0"})["N"]),
             int(item.get("pages", {"N": "0"})["N"]),
             bool(item.get("complete", {}).get("BOOL", False)),
+            int(item["room"]["N"]) if "room" in item else None,
         )
+
+    def _note_room(self, application_id: str | None, page: int) -> None:
+        """A delete left room in ``page``: make it the owner's ``room`` hint if it is below the last page
+        and below the current hint (one conditional UpdateItem; a lost race leaves the better hint)."""
+        with contextlib.suppress(ClientError):
+            self._call(
+                "update_item",
+                Key=subscriptions_meta_key(application_id),
+                UpdateExpression="SET room = :p",
+                ConditionExpression="pages > :above AND (attribute_not_exists(room) OR room > :p)",
+                ExpressionAttributeValues={":p": n(page), ":above": n(page + 1)},
+            )
+
+    def _pass_room(self, application_id: str | None, full: int, pages: int) -> None:
+        """The hinted page is full: the hint moves to the next page (gone at the last one); conditional on
+        the hint being that page, so racing joins move it once."""
+        following = full + 1
+        with contextlib.suppress(ClientError):
+            self._call(
+                "update_item",
+                Key=subscriptions_meta_key(application_id),
+                UpdateExpression="REMOVE room" if following >= pages - 1 else "SET room = :next",
+                ConditionExpression="room = :full",
+                ExpressionAttributeValues={
+                    ":full": n(full),
+                    **({} if following >= pages - 1 else {":next": n(following)}),
+                },
+            )
+
+    def _shrink(self, application_id: str | None) -> int:
+        """Remove the owner's empty last pages, at most ``MAX_SHRINK_PAGES``; returns how many went.
+
+        Each is one transaction: delete the page if it holds no id, and lower the page count (and move the
+        version) if it is still that page's. Idempotent; stops at the first page that holds an id, at a
+        race (a join or another shrink), or at the bound.
+        """
+        removed = 0
+        while removed < MAX_SHRINK_PAGES:
+            _, pages, _, _ = self._subscription_meta(application_id)
+            if pages <= 0:
+                break
+            try:
+                codes = self._transact(
+                    [
+                        {
+                            "Delete": {
+                                "Key": subscription_page_key(application_id, pages - 1),
+                                "ConditionExpression": "attribute_not_exists(ids)",
+                            }
+                        },
+                        {
+                            "Update": {
+                                "Key": subscriptions_meta_key(application_id),
+                                "UpdateExpression": "SET pages = :left ADD version :one",
+                                "ConditionExpression": "pages = :pages",
+                                "ExpressionAttributeValues": {
+                                    ":left": n(pages - 1),
+                                    ":pages": n(pages),
+                                    ":one": n(1),
+                                },
+                            }
+                        },
+                    ]
+                )
+            except StorageError:
+                break  # busy (a concurrent join): the next delete of this owner goes on
+            if codes:
+                break
+            removed += 1
+        return removed
+
+    def compact_subscriptions(self, application_id: str | None) -> int:
+        """Remove the owner's empty last pages (bounded, idempotent); returns how many went."""
+        return self._shrink(application_id)
 
     def unjoined_endpoints(self, application_id: str | None, *, limit: int, cursor: str | None) -> Page[str]:
         """One page of the owner's listing (``limit`` endpoints read): the ids of those in no subscription
@@ -436,11 +559,25 @@ class EndpointTable(SubscriptionTable):
         except ClientError:
             raise NotFoundError(f"no endpoint {endpoint_id!r}", code="endpoint_not_found") from None
         owner = old.get("application_id", {}).get("S")
+        left: Item | None = None
         if "sub_page" in old:
-            self._call(
+            page = int(old["sub_page"]["N"])
+            left = self._call(
                 "update_item",
-                Key=subscription_page_key(owner, int(old["sub_page"]["N"])),
+                Key=subscription_page_key(owner, page),
                 UpdateExpression="DELETE ids :id",
                 ExpressionAttributeValues={":id": {"SS": [endpoint_id]}},
-            )
+                ReturnValues="UPDATED_NEW",
+            ).get("Attributes", {})
         self._bump(owner)
+        if left is not None:
+            # Compaction, best effort: the endpoint is deleted whatever happens here.
+            try:
+                self._note_room(owner, page)
+                if "ids" not in left:  # the page is empty now
+                    self._shrink(owner)
+            except StorageError as exc:
+                log.warning(
+                    "subscription pages not compacted",
+                    extra={"application_id": owner, "reason": type(exc.__cause__ or exc).__name__},
+                )

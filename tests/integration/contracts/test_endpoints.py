@@ -66,6 +66,10 @@ class TestEndpoints:
             updated_at=clock(),
             secrets=(Secret("sec_1", "whsec_x", clock(), None),),
             filter_event_types=("order.*",),
+            filter_payload={
+                "payload": {"total": [{"numeric": [">", 100]}]},
+                "$or": [{"source": ["a"]}, {"source": ["b"]}],
+            },
             auth={"type": "bearer", "token": "t"},
             retry_schedule=(0, 5),
             failing_since=clock(),
@@ -264,3 +268,64 @@ class TestSubscriptionBackfill:
         store.put_endpoint(_endpoint(clock, application_id="app_new"))
         assert store.owner_state("app_new")[1:] == (1, True)
         assert store.owner_version("app_new") == store.owner_state("app_new")[:2]
+
+
+class TestSubscriptionCompaction:
+    def _held(self, store: Any, owner: str) -> list[str]:
+        pages = store.owner_version(owner)[1]
+        return [i for n in range(pages) for i in store.subscription_page(owner, n)]
+
+    def test_deletes_remove_emptied_last_pages_and_refill_emptied_ones(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN pages of 3 ids and 9 endpoints of one owner: 3 full pages
+        store.page_size = 3
+        made = [_endpoint(clock, application_id="app_c", enabled=True) for _ in range(9)]
+        for endpoint in made:
+            store.put_endpoint(endpoint)
+        assert store.owner_version("app_c")[1] == 3
+        # WHEN the last page's endpoints are deleted: its page goes
+        for endpoint in made[6:]:
+            store.delete_endpoint(endpoint.id)
+        assert store.owner_version("app_c")[1] == 2
+        # AND two of page 0 are deleted, then three endpoints created: page 0 is refilled first, no page added
+        for endpoint in made[0:2]:
+            store.delete_endpoint(endpoint.id)
+        fresh = [_endpoint(clock, application_id="app_c", enabled=True) for _ in range(3)]
+        for endpoint in fresh:
+            store.put_endpoint(endpoint)
+        live = made[2:6] + fresh
+        assert store.owner_version("app_c")[1] == 3
+        assert sorted(store.subscription_page("app_c", 0)) == sorted([made[2].id, fresh[0].id, fresh[1].id])
+        # THEN every live endpoint is in exactly one page within the count, and routed
+        assert sorted(self._held(store, "app_c")) == sorted(e.id for e in live)
+        assert _routed_to(store, clock, "app_c") == {e.id for e in live}
+        # AND deleting everything leaves no page (empty pages below the last go with it); compaction again
+        # does nothing; a new endpoint starts page 0 again and is routed
+        for endpoint in live:
+            store.delete_endpoint(endpoint.id)
+        assert store.owner_version("app_c")[1] == 0
+        assert store.compact_subscriptions("app_c") == 0
+        again = _endpoint(clock, application_id="app_c", enabled=True)
+        store.put_endpoint(again)
+        assert store.owner_version("app_c")[1] == 1 and self._held(store, "app_c") == [again.id]
+        assert _routed_to(store, clock, "app_c") == {again.id}
+
+    def test_one_delete_removes_a_bounded_number_of_empty_pages(self, store: Any, clock: FakeClock) -> None:
+        from chalicelib.aws.dynamodb.endpoints import MAX_SHRINK_PAGES
+
+        # GIVEN 12 pages of one id each, the first 11 emptied while the last still held its id
+        store.page_size = 1
+        made = [_endpoint(clock, application_id="app_b", enabled=True) for _ in range(MAX_SHRINK_PAGES + 4)]
+        for endpoint in made:
+            store.put_endpoint(endpoint)
+        for endpoint in made[:-1]:
+            store.delete_endpoint(endpoint.id)
+        assert store.owner_version("app_b")[1] == len(made)
+        # WHEN the last one is deleted: at most MAX_SHRINK_PAGES pages go in that call
+        store.delete_endpoint(made[-1].id)
+        assert store.owner_version("app_b")[1] == len(made) - MAX_SHRINK_PAGES
+        # AND a compaction call goes on from there, idempotently
+        assert store.compact_subscriptions("app_b") == len(made) - MAX_SHRINK_PAGES
+        assert store.compact_subscriptions("app_b") == 0
+        assert store.owner_version("app_b")[1] == 0

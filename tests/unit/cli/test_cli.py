@@ -1221,3 +1221,38 @@ def test_recover_can_include_the_messages_that_matched_nothing():
     ran = run(fake, "recover", "--endpoint", "ep_1", "--since", "2h", "--include-unmatched")
     assert ran.code == 0
     assert fake.sent_json() == {"since": int(NOW - 7200), "include_unmatched": True}
+
+
+def test_endpoints_test_filter_uses_the_endpoints_filter_and_exits_by_the_answer():
+    # GIVEN an endpoint with an event-type filter, and an API that refuses on the payload
+    endpoint = {"id": "ep_1", "filter": {"event_types": ["order.*"], "sources": [], "payload": None}}
+    answer = {"match": False, "document": {}, "part": "payload", "path": "payload.total"}
+    fake = (
+        api().on("GET", "/v1/endpoints/ep_1", (200, endpoint)).on("POST", "/v1/filters/test", (200, answer))
+    )
+    # WHEN a payload filter is tried on that endpoint's filter against a stored message
+    pattern = '{"payload": {"total": [{"numeric": [">", 100]}]}}'
+    ran = run(fake, "endpoints", "test-filter", "ep_1", "--payload-filter", pattern, "--message-id", "msg_1")
+    # THEN the filter sent is the endpoint's with the new payload part, and the refusal is named (exit 1)
+    assert fake.sent_json() == {
+        "filter": {"event_types": ["order.*"], "sources": [], "payload": json.loads(pattern)},
+        "message_id": "msg_1",
+    }
+    assert ran.code == 1 and "no match: payload (payload.total)" in ran.out
+
+
+def test_endpoints_test_filter_with_a_message_document_and_no_endpoint():
+    fake = api().on("POST", "/v1/filters/test", (200, {"match": True, "document": {}}))
+    ran = run(fake, "endpoints", "test-filter", "--event-type", "a.*", "--message", '{"event_type": "a.b"}')
+    assert fake.sent_json() == {"filter": {"event_types": ["a.*"]}, "message": {"event_type": "a.b"}}
+    assert ran.code == 0 and "match" in ran.out
+    refused = run(api(), "endpoints", "test-filter", "--message", "{}", "--message-id", "m")
+    assert refused.code != 0
+
+
+def test_endpoints_create_takes_a_payload_filter():
+    fake = api().on("POST", "/v1/endpoints", (201, {"id": "ep_1"}))
+    pattern = '{"payload": {"total": [{"numeric": [">", 100]}]}}'
+    ran = run(fake, "endpoints", "create", "https://h.example.com", "--payload-filter", pattern, "--json")
+    assert ran.code == 0
+    assert fake.sent_json()["filter"] == {"event_types": [], "sources": [], "payload": json.loads(pattern)}

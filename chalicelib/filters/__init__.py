@@ -1,0 +1,1 @@
+"""What reaches an endpoint: event patterns (``pattern``) and an endpoint's whole filter (``filter``)."""
