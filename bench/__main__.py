@@ -26,6 +26,7 @@ from bench import (
     pipeline,
     scale,
     search,
+    transform,
     verification,
 )
 from bench.report import ROOT, Row, machine_context, render_markdown, render_text, say
@@ -50,6 +51,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     17: scale.run,
     18: memory.run,
     19: filters.run,
+    20: transform.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

@@ -110,7 +110,7 @@ def package_size(quick: bool) -> list[Row]:
             x86_zipped / 1e6,
             "MB",
             note=f"reference: the same stage built with the architecture option x86_64 "
-            f"({x86_unzipped / 1e6:.2f} MB unzipped); the native wheels (cryptography, cffi, regex, rpds-py) "
+            f"({x86_unzipped / 1e6:.2f} MB unzipped); the native wheels (cryptography, cffi, regex, rpds-py, quickjs-ng) "
             "differ, the rest is the same",
         ),
         Row(

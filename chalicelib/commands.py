@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 if TYPE_CHECKING:
     from chalicelib.branding import Branding
-    from chalicelib.models import MtlsRule
+    from chalicelib.models import MtlsRule, Transformation
 
 
 class Unset(Enum):
@@ -178,6 +178,7 @@ class EndpointFields:
     retry_schedule: Maybe[tuple[int, ...] | None] = UNSET
     client_certificate: Maybe[str | None] = UNSET
     enabled: Maybe[bool] = UNSET
+    transformation: Maybe[Transformation | None] = UNSET  # compiled by the service before it is kept
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,16 @@ class OpenSession:
     fields: EndpointFields
     expires_in: int = 3600
     application: str | None = None
+
+
+@dataclass(frozen=True)
+class Simulate:
+    """``POST /v1/endpoints/{id}/transformation/simulate``: ``code`` (None: the endpoint's own) run on a
+    stored message (``message_id``) or on a payload given here."""
+
+    code: str | None = None
+    message_id: str | None = None
+    payload: Json = None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from chalicelib.commands import UNSET, CreateEndpoint, EndpointFields, RotateSec
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.jobs import StepResult
-from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, signing_mode
+from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, Transformation, signing_mode
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import check_reference
 from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
@@ -24,6 +24,7 @@ from chalicelib.ports import (
     PageRequest,
 )
 from chalicelib.scope import Scope
+from chalicelib.transform.engine import Engine
 
 MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
 MAX_PATTERN_CHARS = 200
@@ -79,6 +80,19 @@ def _new_signing_secret(signing: str, given: str | None, now: float) -> tuple[Se
     if problem:
         raise ValidationError(problem, field="secret")
     return Secret(new_id("sec"), given, now), None
+
+
+def _check_signing(endpoint: Endpoint) -> None:
+    """A mode that forwards the provider's own signature (passthrough) cannot carry a transformation."""
+    if endpoint.transformation is None:
+        return
+    if any(m.keeps_provider_signature for m in MODES if m.stored == endpoint.signing):
+        raise ValidationError(
+            f"an endpoint with signing {endpoint.signing} cannot have a transformation (the provider's "
+            "signature would no longer match the body)",
+            field="transformation",
+            code="transformation_with_passthrough",
+        )
 
 
 class _NoApplications:
@@ -169,7 +183,9 @@ class EndpointService:
         applications: ApplicationResolver | None = None,
         refused: Sequence[tuple[str, int]] = (),
         max_endpoints_per_application: int = DEFAULT_MAX_ENDPOINTS,
+        transformer: Engine | None = None,
     ) -> None:
+        self._transformer = transformer or Engine()
         self._max_endpoints = max_endpoints_per_application
         self._store = store
         self._clock = clock
@@ -257,7 +273,25 @@ class EndpointService:
                 raise ValidationError(str(exc), field="client_certificate") from None
         if fields.enabled is not UNSET:
             out["enabled"] = fields.enabled
+        if fields.transformation is not UNSET:
+            out["transformation"] = self._checked(fields.transformation)
         return out
+
+    def _checked(self, transformation: Transformation | None) -> Transformation | None:
+        """The transformation if its code compiles (the engine loads here, on a save that has one)."""
+        if transformation is None:
+            return None
+        from chalicelib.transform.engine import CompileError
+
+        try:
+            self._transformer.check(transformation.code)
+        except CompileError as exc:
+            raise ValidationError(
+                f"the transformation's code is refused: {exc}",
+                field="transformation.code",
+                code="invalid_transformation",
+            ) from None
+        return transformation
 
     def create(self, command: CreateEndpoint, scope: Scope) -> tuple[Endpoint, str, str | None]:
         """Store a new endpoint; returns it, its secret (shown once here) and any public key."""
@@ -291,6 +325,7 @@ class EndpointService:
         changes = self._apply(fields, endpoint.application_id, scope)
         self._check_quota(endpoint.application_id, scope)
         endpoint = endpoint.with_changes(**changes)
+        _check_signing(endpoint)
         self._store.put_endpoint(endpoint)
         self._changes.endpoints_changed()
         return endpoint
@@ -376,6 +411,7 @@ class EndpointService:
         elif changes.get("enabled") is False:
             changes.setdefault("disabled_reason", "disabled by an operator")
         updated = endpoint.with_changes(updated_at=self._clock(), **changes)
+        _check_signing(updated)
         self._store.put_endpoint(updated)
         self._changes.endpoints_changed()
         return updated

@@ -184,6 +184,14 @@ class Rejection:
 
 
 @dataclass(frozen=True)
+class Transformation:
+    """An endpoint's JavaScript ``handler(webhook)`` (see ``chalicelib.transform``); off unless enabled."""
+
+    code: str
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """A subscriber URL that messages are delivered to, signed, with retries."""
 
@@ -211,6 +219,7 @@ class Endpoint:
     # "listen": a listen session's endpoint; its deliveries wait in the store for the CLI to pull them
     kind: EndpointKind = "http"
     expires_at: float | None = None  # a listen session's end
+    transformation: Transformation | None = None
 
     def session_over(self, now: float) -> bool:
         """Whether this is a listen session that has ended."""

@@ -181,6 +181,16 @@ class Client:
         """Rotate an endpoint's signing secret."""
         return self.call(route, body=doc, endpoint_id=endpoint_id)
 
+    @operation("PATCH", "/v1/endpoints/{endpoint_id}")
+    def update_endpoint(self, route: Route, endpoint_id: str, doc: Json) -> Json:
+        """Change an endpoint's fields."""
+        return self.call(route, body=doc, endpoint_id=endpoint_id)
+
+    @operation("POST", "/v1/endpoints/{endpoint_id}/transformation/simulate")
+    def simulate_transformation(self, route: Route, endpoint_id: str, doc: Json) -> Json:
+        """Run a transformation on a message or payload; nothing is sent."""
+        return self.call(route, body=doc, endpoint_id=endpoint_id)
+
     @operation("POST", "/v1/endpoints/{endpoint_id}/test")
     def send_test_event(self, route: Route, endpoint_id: str, doc: Json) -> Json:
         """Send a test event to this endpoint only."""

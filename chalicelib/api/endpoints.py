@@ -19,9 +19,10 @@ if TYPE_CHECKING:
         Replay,
         RotateSecret,
         SendTest,
+        Simulate,
     )
     from chalicelib.endpoints import EndpointHealth, SecretShown
-    from chalicelib.models import Endpoint
+    from chalicelib.models import Endpoint, Transformation
 
 routes = Resource(__name__)
 
@@ -128,6 +129,22 @@ def send_test_event(endpoint_id: str) -> Response:
     return json_reply({"id": message_id, "endpoint_id": endpoint.id}, 202)
 
 
+@routes.operation(
+    "/v1/endpoints/{endpoint_id}/transformation/simulate",
+    ["POST"],
+    access="write",
+    limit="simulating a transformation",
+)
+def simulate_transformation(endpoint_id: str) -> Response:
+    """Run a transformation (``code``, else the endpoint's own) on a stored message (``message_id``) or a
+    ``payload``: the request that would be sent (unsigned), its cancel, or its error. Nothing is sent."""
+    from chalicelib.transform.simulate import shown_outcome
+
+    command = parse_simulate(routes.json_body())
+    endpoint, outcome = container().transformations.simulate(endpoint_id, command, routes.scope())
+    return json_reply(shown_outcome(outcome, endpoint))
+
+
 # ------------------------------------------------------------------------------------------------ shape
 
 
@@ -166,6 +183,9 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "updated_at": endpoint.updated_at,
         "kind": endpoint.kind,
         "expires_at": endpoint.expires_at,
+        "transformation": None
+        if endpoint.transformation is None
+        else {"code": endpoint.transformation.code, "enabled": endpoint.transformation.enabled},
     }
 
 
@@ -331,7 +351,34 @@ def parse_fields(doc: dict[str, Any]) -> EndpointFields:
         if not isinstance(doc["enabled"], bool):
             raise ValidationError("enabled must be true or false", field="enabled")
         given["enabled"] = doc["enabled"]
+    if "transformation" in doc:
+        given["transformation"] = parse_transformation(doc["transformation"])
     return EndpointFields(**given)
+
+
+def parse_transformation(value: Any) -> Transformation | None:
+    """``{"code": JavaScript defining handler(webhook), "enabled"?: bool}`` or null (none); the service
+    compiles the code before it keeps it."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.models import Transformation
+    from chalicelib.transform.convention import MAX_CODE_CHARS
+
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not set(value) <= {"code", "enabled"}:
+        raise ValidationError(
+            'transformation is {"code": "function handler(webhook) {...}", "enabled": true} or null',
+            field="transformation",
+        )
+    code, enabled = value.get("code"), value.get("enabled", True)
+    if not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE_CHARS:
+        raise ValidationError(
+            f"transformation.code must be JavaScript of 1 to {MAX_CODE_CHARS} characters",
+            field="transformation.code",
+        )
+    if not isinstance(enabled, bool):
+        raise ValidationError("transformation.enabled must be true or false", field="transformation.enabled")
+    return Transformation(code, enabled)
 
 
 def parse_certificate(value: Any) -> str | None:
@@ -444,6 +491,27 @@ def _auth(value: Any) -> dict[str, str] | None:
     raise ValidationError(
         'auth is {"type": "basic", "username", "password"} or {"type": "bearer", "token"}', field="auth"
     )
+
+
+def parse_simulate(doc: Any) -> Simulate:
+    """``{"code"?, "message_id" | "payload"}``: exactly one of a stored message and a payload."""
+    from chalicelib.commands import Simulate
+    from chalicelib.errors import ValidationError
+    from chalicelib.transform.convention import MAX_CODE_CHARS
+
+    body = _object(doc)
+    unknown = sorted(set(body) - {"code", "message_id", "payload"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]!r}", field=unknown[0])
+    code = body.get("code")
+    if code is not None and (not isinstance(code, str) or not code.strip() or len(code) > MAX_CODE_CHARS):
+        raise ValidationError(f"code must be JavaScript of 1 to {MAX_CODE_CHARS} characters", field="code")
+    if ("message_id" in body) == ("payload" in body):
+        raise ValidationError("give either message_id or payload", field="message_id")
+    message_id = body.get("message_id")
+    if "message_id" in body and (not isinstance(message_id, str) or not 0 < len(message_id) <= 200):
+        raise ValidationError("message_id must be a message id", field="message_id")
+    return Simulate(code=code, message_id=message_id, payload=body.get("payload"))
 
 
 def parse_send_test(doc: Any) -> SendTest:

@@ -52,6 +52,8 @@ from chalicelib.outbound.signing import SIGNERS
 from chalicelib.outbound.tasks import Task, count_due, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, SenderStore
 from chalicelib.tally import Tally
+from chalicelib.transform import convention
+from chalicelib.transform.engine import Engine
 from chalicelib.ttlcache import Lru
 
 log = logging.getLogger("hookway.delivery")
@@ -91,8 +93,11 @@ class Sender:
         tally: Tally | None = None,
         certificate_prefixes: Mapping[str, str] | None = None,
         health_memory_seconds: float = 0.0,
+        transformer: Engine | None = None,
     ) -> None:
         self._store = store
+        # Endpoints' JavaScript transformations; the engine itself loads on the first one met.
+        self._transformer = transformer or Engine()
         # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
         self._health_written: dict[str, tuple[bool, float]] = {}
         self._health_memory = health_memory_seconds
@@ -419,13 +424,17 @@ class Sender:
         return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
     def _attempt(self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt) -> str:
-        request = self._request(message, endpoint, claim.started_at)
+        started = time.monotonic()
+        try:
+            request = self._request(message, endpoint, claim.started_at)
+        except _Stopped as stop:
+            return self._stopped(task, message, endpoint, claim, stop.outcome, started)
+        started = time.monotonic()
         status: int | None = None
         error_class: str | None = None
         error: str | None = None
         kept: str | None = None
         retry_after: float | None = None
-        started = time.monotonic()
         try:
             if request.client_certificate is not None and not owns(
                 request.client_certificate, self._certificate_prefixes, endpoint.application_id
@@ -452,6 +461,43 @@ class Sender:
             retry_after=retry_after,
             duration_ms=duration_ms,
         )
+
+    def _stopped(
+        self,
+        task: Task,
+        message: Message,
+        endpoint: Endpoint,
+        claim: Attempt,
+        outcome: convention.Cancelled | convention.Failed,
+        started: float,
+    ) -> str:
+        """The endpoint's transformation cancelled the request (the delivery ends ``skipped``, nothing
+        sent) or failed on it (this attempt ``failed``, retried like any failure)."""
+        duration_ms = int((time.monotonic() - started) * 1000)
+        if isinstance(outcome, convention.Failed):
+            return self._record(
+                task,
+                message,
+                endpoint,
+                claim,
+                status=None,
+                error_class=convention.ERROR_CLASS,
+                error=outcome.reason,
+                kept=None,
+                retry_after=None,
+                duration_ms=duration_ms,
+            )
+        base = replace(
+            claim,
+            status="skipped",
+            duration_ms=duration_ms,
+            error_class=convention.CANCELLED,
+            error="the endpoint's transformation cancelled this delivery",
+        )
+        self._finish(self._ending(base, "skipped"))
+        self._count("CancelledByTransformation")
+        _log_attempt(base, "cancelled by the endpoint's transformation")
+        return "cancelled"
 
     def _record(
         self,
@@ -611,15 +657,16 @@ class Sender:
 
     def _request(self, message: Message, endpoint: Endpoint, now: float) -> egress.OutboundRequest:
         body = message.body if message.body_ref is None else self._blobs.get(message.body_ref.key)
-        body = body or b""
-        headers = SIGNERS[endpoint.signing](message, endpoint, body, now)
-        headers["Content-Type"] = message.content_type or "application/json"
-        headers["Hookway-Source"] = message.source_id
-        if message.event_type:
-            headers["Hookway-Event-Type"] = message.event_type
-        if message.delivery_id:
-            headers["Hookway-Provider-Event-Id"] = message.delivery_id
-        headers.update(endpoint.headers)
+        unsigned = unsigned_request(message, endpoint, body or b"")
+        transformation = endpoint.transformation
+        if transformation is not None and transformation.enabled:
+            # Before signing: the signature covers the body the receiver gets.
+            outcome = self._transformer.run(endpoint.id, transformation.code, unsigned)
+            if not isinstance(outcome, convention.Request):
+                raise _Stopped(outcome)
+            unsigned = outcome
+        url, body = unsigned.url, unsigned.body
+        headers = {**SIGNERS[endpoint.signing](message, endpoint, body, now), **unsigned.headers}
         if endpoint.auth is not None:
             if endpoint.auth["type"] == "basic":
                 raw = f"{endpoint.auth['username']}:{endpoint.auth['password']}".encode()
@@ -628,12 +675,34 @@ class Sender:
                 headers["Authorization"] = f"Bearer {endpoint.auth['token']}"
         return egress.OutboundRequest(
             "POST",
-            endpoint.url,
+            url,
             headers,
             body,
             endpoint.timeout,
             client_certificate=endpoint.client_certificate,
         )
+
+
+def unsigned_request(message: Message, endpoint: Endpoint, body: bytes) -> convention.Request:
+    """The request before its signature and the receiver's credentials: what a transformation gets."""
+    headers = {
+        "Content-Type": message.content_type or "application/json",
+        "Hookway-Source": message.source_id,
+    }
+    if message.event_type:
+        headers["Hookway-Event-Type"] = message.event_type
+    if message.delivery_id:
+        headers["Hookway-Provider-Event-Id"] = message.delivery_id
+    headers.update(endpoint.headers)
+    return convention.Request("POST", endpoint.url, headers, body)
+
+
+class _Stopped(Exception):
+    """A transformation's outcome that sends nothing: its cancel, or its failure."""
+
+    def __init__(self, outcome: convention.Cancelled | convention.Failed) -> None:
+        super().__init__(type(outcome).__name__)
+        self.outcome = outcome
 
 
 def _log_attempt(attempt: Attempt, outcome: str, level: int = logging.DEBUG) -> None:

@@ -10,6 +10,7 @@ import {
 } from "./ui.js";
 import { attemptColumns, attemptItem, waitForAttempt } from "./attempts.js";
 import { followJob } from "./jobs.js";
+import { transformPart } from "./transform.js";
 import { payloadFilterPart } from "./filters.js";
 
 // The signing modes come from the API (GET /v1/schemes, built from each mode module's own declaration):
@@ -550,6 +551,7 @@ export async function endpointPage(ctx, id) {
     h("p", {}, h("a", { href: link("/messages", { endpoint: endpoint.id }) }, "Messages for this endpoint")),
     health,
     settings,
+    canChange(ctx) && endpoint.kind !== "listen" ? transformPart(endpoint) : null,
     secretPart(ctx, endpoint),
     canChange(ctx) ? testPart(endpoint, types, refresh) : null,
     canChange(ctx) ? recoverPart(endpoint, refresh) : null,

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from chalicelib.sources import SourceService
     from chalicelib.stats import StatsService
     from chalicelib.tokens import TokenService
+    from chalicelib.transform.simulate import Simulator
 
 
 class ApiRoot(Root):
@@ -238,6 +239,13 @@ class ApiRoot(Root):
             applications=self.applications,
             endpoints=self.endpoints,
         )
+
+    @cached_property
+    def transformations(self) -> Simulator:
+        """Simulations of endpoints' transformations (the engine loads on the first one)."""
+        from chalicelib.transform.simulate import Simulator
+
+        return Simulator(self.endpoints, self.messages)
 
     @cached_property
     def recovery(self) -> Recovery:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hookway_cli.context import Context, listing, show
-from hookway_cli.errors import ApiError
+from hookway_cli.errors import ApiError, UsageError
+from hookway_cli.inputs import read_json_arg
 from hookway_cli.verbs import Verbs, arg
 
 verbs = Verbs()
@@ -93,6 +94,69 @@ def rotate_secret(ctx: Context) -> int:
     """Rotate the signing secret; prints the API's answer."""
     doc = {} if ctx.args.retire_old_after is None else {"retire_old_after": ctx.args.retire_old_after}
     return show(ctx, ctx.client.rotate_endpoint_secret(ctx.args.endpoint_id, doc))
+
+
+@endpoints.command(
+    "transform",
+    "set, switch off, remove or simulate an endpoint's JavaScript transformation",
+    ENDPOINT_ID,
+    arg("--file", metavar="CODE.js", help="the code: function handler(webhook) {...} (- for stdin)"),
+    arg("--simulate", action="store_true", help="run it (or the endpoint's own) without sending anything"),
+    arg("--message", metavar="MESSAGE_ID", help="--simulate on this stored message"),
+    arg("--payload", help="--simulate on this payload: @file.json, @- for stdin, or inline JSON"),
+    arg("--disable", action="store_true", help="keep the code but stop running it"),
+    arg("--remove", action="store_true", help="remove the transformation"),
+)
+def transform(ctx: Context) -> int:
+    """Set (``--file``), switch off (``--disable``) or remove (``--remove``) the endpoint's transformation,
+    or ``--simulate`` it on ``--message`` or ``--payload``: prints the request that would be sent, the
+    cancel or the error (exit 1 for an error)."""
+    a = ctx.args
+    code = _code(ctx, a.file) if a.file else None
+    if a.simulate:
+        if (a.message is None) == (a.payload is None):
+            raise UsageError("--simulate takes one of --message and --payload")
+        doc: dict[str, Any] = {"message_id": a.message} if a.message else {}
+        if a.payload is not None:
+            doc["payload"] = read_json_arg(a.payload, ctx.stdin, "--payload")
+        if code is not None:
+            doc["code"] = code
+        result = ctx.client.simulate_transformation(a.endpoint_id, doc)
+        outcome = result.get("outcome")
+        if outcome == "request":
+            request = result["request"]
+            text = f"{request['method']} {request['url']}\n" + "".join(
+                f"{k}: {v}\n" for k, v in request["headers"].items()
+            )
+            text += f"\n{request['body']}"
+        elif outcome == "cancelled":
+            text = "cancelled: the delivery would end skipped (cancelled_by_transformation)"
+        else:
+            text = f"transformation_error: {result.get('error')}"
+        ctx.out.result(result, text=text)
+        return 1 if outcome == "failed" else 0
+    if a.remove:
+        change: Any = None
+    elif code is not None or a.disable:
+        if code is None:
+            current = ctx.client.get_endpoint(a.endpoint_id).get("transformation")
+            if current is None:
+                raise UsageError("the endpoint has no transformation to disable")
+            code = current["code"]
+        change = {"code": code, "enabled": not a.disable}
+    else:
+        raise UsageError("give --file, --disable, --remove or --simulate")
+    return show(ctx, ctx.client.update_endpoint(a.endpoint_id, {"transformation": change}))
+
+
+def _code(ctx: Context, name: str) -> str:
+    from hookway_cli.capture import read_bytes
+
+    raw = ctx.stdin.read().encode() if name == "-" else read_bytes(name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{name} is not UTF-8 text") from None
 
 
 @endpoints.command(

@@ -85,6 +85,7 @@ BEARER: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/v1/endpoints/{endpoint_id}/attempts"): (200, 200, 200, 404, 401, 401),
     ("GET", "/v1/endpoints/{endpoint_id}/health"): (200, 200, 200, 404, 401, 401),
     ("POST", "/v1/endpoints/{endpoint_id}/test"): (202, 202, 403, 404, 401, 401),
+    ("POST", "/v1/endpoints/{endpoint_id}/transformation/simulate"): (200, 200, 403, 404, 401, 401),
     ("GET", "/v1/stats"): (200, *OPERATOR_ONLY),
     ("GET", "/v1/branding"): (200, 200, 200, 200, 401, 401),  # each caller's own: nothing of B's to name
     ("POST", "/v1/listen-sessions"): (201, 201, 403, 403, 401, 401),
@@ -146,6 +147,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/endpoints/{endpoint_id}/recover"): {"since": 0},
     ("POST", "/v1/endpoints/{endpoint_id}/replay"): {"since": 0},
     ("POST", "/v1/endpoints/{endpoint_id}/test"): {"event_type": "matrix.test.event"},
+    ("POST", "/v1/endpoints/{endpoint_id}/transformation/simulate"): {
+        "code": "function handler(w) { return w; }",
+        "payload": {"n": 1},
+    },
     # A filter nothing else publishes: a session without one would take every later message of its owner.
     ("POST", "/v1/listen-sessions"): {"expires_in": 600, "filter": {"event_types": ["matrix.listen.none"]}},
     ("POST", "/v1/listen-sessions/{endpoint_id}/deliveries/{delivery_id}/result"): {"status": 200},

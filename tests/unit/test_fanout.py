@@ -496,3 +496,22 @@ def test_an_owner_that_churns_keeps_its_subscription_pages_and_fans_out_to_each_
     _route_counting(world)
     targets = [Task.decode(body).endpoint_id for body in world.deliveries.sent]
     assert sorted(targets) == sorted(e.id for e in live)
+
+
+def test_the_router_cache_holds_no_transformation_code(services: Services) -> None:
+    """The router only matches: its cache of up to 50,000 endpoints must not hold 16 KiB of code each."""
+    from chalicelib.caches import SubscriptionCache
+
+    w = World(services, Receiver())
+    code = "function handler(webhook) { webhook.payload = {kept: true}; return webhook; }"
+    made, *_ = w.endpoints.create(
+        parse_create_endpoint(
+            {"url": "https://hooks.example.com/t", "transformation": {"code": code, "enabled": True}}
+        ),
+        OPERATOR,
+    )
+    assert services.store.get_endpoint(made.id).transformation is not None
+    cache = SubscriptionCache(services.store, services.clock, check_seconds=60, max_endpoints=500)
+    routed = [e for e in cache.page(None, 0) if e.id == made.id]
+    assert routed and routed[0].transformation is None
+    assert [e.transformation for e in cache.legacy(None) if e.id == made.id] == [None]

@@ -1056,6 +1056,14 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     assert _code(api("POST", ep + "/test", 422, params=eid, body=bad_payload)) == "schema_mismatch"
     api("POST", ep + "/test", 413, params=eid, body={"payload": "x" * (512 * 1024)})
     api("POST", ep + "/test", 404, params={"endpoint_id": "ep_nope"})
+    sim = ep + "/transformation/simulate"
+    code = "function handler(w) { w.payload = {text: 'n=' + w.payload.n}; return w; }"
+    tried = api("POST", sim, 200, params=eid, body={"code": code, "payload": {"n": 1}})
+    assert tried["outcome"] == "request" and tried["request"]["payload"] == {"text": "n=1"}
+    assert _code(api("POST", sim, 400, params=eid, body={"payload": {}})) == "no_transformation"
+    api("POST", sim, 400, params=eid, body={"code": code})
+    api("POST", sim, 404, params={"endpoint_id": "ep_nope"}, body={"code": code, "payload": 1})
+    api("POST", sim, 413, params=eid, body={"code": code, "payload": "x" * (512 * 1024)})
     assert services.drain() == ["stored", "stored"]
     api("POST", ep + "/disable", 200, params=eid)
     assert _code(api("POST", ep + "/test", 409, params=eid)) == "endpoint_disabled"
@@ -1139,6 +1147,7 @@ def test_every_route_answers_as_documented(api: Api, services: Services) -> None
     for path, params in (
         (ep + "/recover", aeid),
         (ep + "/test", aeid),
+        (ep + "/transformation/simulate", aeid),
         (msg + "/resend", {"message_id": tenant_message["id"]}),
     ):
         assert _code(api("POST", path, 429, params=params, body={}, token=fresh)) == "rate_limited"

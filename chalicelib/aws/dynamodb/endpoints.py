@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -29,6 +30,7 @@ from chalicelib.errors import NotFoundError, StorageError
 from chalicelib.models import (
     Endpoint,
     Secret,
+    Transformation,
     signing_mode,
 )
 from chalicelib.ports import Page
@@ -93,6 +95,8 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["kind"] = s(endpoint.kind)
     if endpoint.expires_at is not None:
         item["expires_at"] = n(endpoint.expires_at)
+    if endpoint.transformation is not None:
+        item["transformation"] = s(json.dumps(asdict(endpoint.transformation)))
     changed = attention_at(endpoint)
     if changed is not None:
         item["gsi3pk"] = s(attention_partition(endpoint.id))
@@ -138,6 +142,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
     """Decode an endpoint."""
     schedule = opt_s(item, "retry_schedule")
     auth = opt_s(item, "auth")
+    transformation = opt_s(item, "transformation")
     pattern = opt_s(item, "filter_payload")
     return Endpoint(
         id=item["pk"]["S"].removeprefix("EP#"),
@@ -161,6 +166,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         application_id=opt_s(item, "application_id"),
         kind="listen" if opt_s(item, "kind") == "listen" else "http",
         expires_at=num(item, "expires_at"),
+        transformation=Transformation(**json.loads(transformation)) if transformation else None,
     )
 
 

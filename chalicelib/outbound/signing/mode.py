@@ -29,6 +29,8 @@ class Mode:
     new_key: Callable[[], tuple[str, str | None]]
     key_problem: Callable[[str], str | None]
     generated_only: bool = False
+    # Forwards the provider's own signature over the original bytes: a transformed body would break it.
+    keeps_provider_signature: bool = False
 
     def describe(self) -> dict[str, Any]:
         """This mode as JSON-ready metadata: never a secret."""

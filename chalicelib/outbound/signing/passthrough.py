@@ -65,4 +65,5 @@ MODE = Mode(
     key_rule=STANDARD.key_rule,
     new_key=STANDARD.new_key,
     key_problem=STANDARD.key_problem,
+    keeps_provider_signature=True,
 )
