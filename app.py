@@ -161,12 +161,15 @@ def dead_letters(event: Any) -> None:
         flush_metrics()
 
 
-@app.schedule(Rate(1, unit=Rate.HOURS))
+@app.schedule(Rate(5, unit=Rate.MINUTES))
 def sweep(event: Any) -> dict[str, Any]:
-    """Disable endpoints that kept failing without new traffic, end expired claims; returns the report."""
+    """Release the parked delivery tasks coming due (chalicelib.outbound.parking), then disable endpoints
+    that kept failing without new traffic; returns both reports. Every 5 minutes: the release needs it, and
+    the sweep reads only what came due since its last run, so running it more often costs next to nothing."""
     from chalicelib.wiring import flush_metrics
 
+    c = _worker()
     try:
-        return _worker().sweep.run().public()
+        return {**c.sweep.run().public(), "release": c.release.run().public()}
     finally:
         flush_metrics()

@@ -17,6 +17,7 @@ from bench import (
     cost,
     delivery_calls,
     filters,
+    flow,
     handler,
     imports,
     listen,
@@ -52,6 +53,7 @@ FIGURES: dict[int, Callable[[bool], list[Row]]] = {
     18: memory.run,
     19: filters.run,
     20: transform.run,
+    21: flow.run,
 }
 RESULTS = ROOT / "bench" / "results.md"
 

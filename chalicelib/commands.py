@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 if TYPE_CHECKING:
     from chalicelib.branding import Branding
-    from chalicelib.models import MtlsRule, Transformation
+    from chalicelib.models import BreakerPolicy, MtlsRule, Ordering, Transformation
 
 
 class Unset(Enum):
@@ -178,6 +178,9 @@ class EndpointFields:
     retry_schedule: Maybe[tuple[int, ...] | None] = UNSET
     client_certificate: Maybe[str | None] = UNSET
     enabled: Maybe[bool] = UNSET
+    throttle_rate: Maybe[int | None] = UNSET
+    ordering: Maybe[Ordering] = UNSET
+    circuit_breaker: Maybe[BreakerPolicy | None] = UNSET
     transformation: Maybe[Transformation | None] = UNSET  # compiled by the service before it is kept
 
 

@@ -130,6 +130,12 @@ class Settings:
     rejections_kept: int = 50
     disable_after_seconds: int = 5 * 86400
     delivery_lease_seconds: int = 150
+    # The circuit breaker of an endpoint that sets none (chalicelib.outbound.breaker).
+    circuit_failures: int = 10
+    circuit_probe_seconds: int = 60
+    # Park delivery tasks due further ahead than this in the table (chalicelib.outbound.parking); 0: off.
+    # On only where the release step runs (the sweep's schedule, every 5 minutes; not the local stack).
+    park_after_seconds: int = 0
     # The local stack's exceptions, each an explicit setting (never derived from the stage name) and
     # accepted only against the emulator on loopback with a loopback (or unset) public URL: see from_env.
     allow_private_destinations: bool = False
@@ -209,6 +215,17 @@ class Settings:
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),
             disable_after_seconds=_int(environ, "HOOKWAY_DISABLE_AFTER_SECONDS", 5 * 86400, minimum=60),
             delivery_lease_seconds=_int(environ, "HOOKWAY_DELIVERY_LEASE_SECONDS", 150, minimum=1),
+            circuit_failures=_at_most(
+                _int(environ, "HOOKWAY_CIRCUIT_FAILURES", 10, minimum=1), 1000, "HOOKWAY_CIRCUIT_FAILURES"
+            ),
+            park_after_seconds=_at_most(
+                _int(environ, "HOOKWAY_PARK_AFTER_SECONDS", 0, minimum=0), 900, "HOOKWAY_PARK_AFTER_SECONDS"
+            ),
+            circuit_probe_seconds=_at_most(
+                _int(environ, "HOOKWAY_CIRCUIT_PROBE_SECONDS", 60, minimum=1),
+                3600,
+                "HOOKWAY_CIRCUIT_PROBE_SECONDS",
+            ),
             allow_private_destinations=_flag(
                 environ.get("HOOKWAY_ALLOW_PRIVATE_DESTINATIONS"), default=False
             ),

@@ -11,7 +11,7 @@ from chalicelib.commands import UNSET, CreateEndpoint, EndpointFields, RotateSec
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, ValidationError
 from chalicelib.ids import new_id
 from chalicelib.jobs import StepResult
-from chalicelib.models import Attempt, Endpoint, Secret, SigningMode, Transformation, signing_mode
+from chalicelib.models import Attempt, Circuit, Endpoint, Secret, SigningMode, Transformation, signing_mode
 from chalicelib.outbound import egress
 from chalicelib.outbound.client_certs import check_reference
 from chalicelib.outbound.signing import ED25519, MODES, signing_mode_named
@@ -235,10 +235,27 @@ class EndpointService:
         out: dict[str, Any] = {}
         if fields.url is not UNSET:
             out["url"] = self.check_url(fields.url)
-        for name in ("description", "filter_sources", "filter_event_types", "headers", "auth", "timeout"):
+        for name in (
+            "description",
+            "filter_sources",
+            "filter_event_types",
+            "headers",
+            "auth",
+            "timeout",
+            "throttle_rate",
+            "ordering",
+            "circuit_breaker",
+        ):
             value = getattr(fields, name)
             if value is not UNSET:
                 out[name] = value
+        if fields.ordering == "fifo":
+            # Accepted by the API's shape, refused until FIFO delivery lands (issue 17): never a silent no-op.
+            raise ValidationError(
+                'ordering "fifo" is not available yet in this deployment',
+                field="ordering",
+                code="ordering_unavailable",
+            )
         if fields.filter_payload is not UNSET:
             out["filter_payload"] = fields.filter_payload
         schedule = fields.retry_schedule
@@ -408,6 +425,8 @@ class EndpointService:
         changes = self._apply(fields, endpoint.application_id, scope)
         if changes.get("enabled") is True:
             changes.update(disabled_reason=None, failing_since=None)
+            if not endpoint.enabled:  # a fresh start: the circuit closes too (its cycle goes on)
+                changes.update(circuit=Circuit(cycle=endpoint.circuit.cycle))
         elif changes.get("enabled") is False:
             changes.setdefault("disabled_reason", "disabled by an operator")
         updated = endpoint.with_changes(updated_at=self._clock(), **changes)

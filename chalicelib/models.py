@@ -183,6 +183,31 @@ class Rejection:
     header_names: tuple[str, ...] = ()  # which headers came (never their values: they may be secrets)
 
 
+CircuitStateName = Literal["closed", "open", "half_open"]
+Ordering = Literal["none", "fifo"]
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """An endpoint's circuit breaker: open after ``failures`` consecutive failed attempts; then one probe
+    every ``probe_seconds`` (see ``chalicelib.outbound.breaker``)."""
+
+    failures: int = 10
+    probe_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class Circuit:
+    """An endpoint's circuit as stored on its item: ``cycle`` counts the times it opened (it names each
+    opening's and closing's operational event, so racing workers publish it once)."""
+
+    state: CircuitStateName = "closed"
+    failures: int = 0  # consecutive failed attempts while closed
+    opened_at: float | None = None
+    next_probe_at: float | None = None
+    cycle: int = 0
+
+
 @dataclass(frozen=True)
 class Transformation:
     """An endpoint's JavaScript ``handler(webhook)`` (see ``chalicelib.transform``); off unless enabled."""
@@ -219,6 +244,12 @@ class Endpoint:
     # "listen": a listen session's endpoint; its deliveries wait in the store for the CLI to pull them
     kind: EndpointKind = "http"
     expires_at: float | None = None  # a listen session's end
+    # Flow control (chalicelib.outbound.flow, breaker): attempts per second across every sender (None: no
+    # limit), delivery order, the breaker's policy (None: the deployment's) and its circuit's state.
+    throttle_rate: int | None = None
+    ordering: Ordering = "none"
+    circuit_breaker: BreakerPolicy | None = None
+    circuit: Circuit = field(default_factory=Circuit)
     transformation: Transformation | None = None
 
     def session_over(self, now: float) -> bool:

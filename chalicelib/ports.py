@@ -27,6 +27,8 @@ from chalicelib.errors import BadRequestError
 from chalicelib.models import (
     Application,
     Attempt,
+    BreakerPolicy,
+    Circuit,
     Endpoint,
     EventType,
     FanoutPage,
@@ -365,6 +367,44 @@ class EndpointHealthStore(Protocol):
         first), at most ``limit`` a page; reads that index range only, never every endpoint."""
 
 
+class CircuitStore(Protocol):
+    """The circuit's conditional writes on the endpoint's item (each a no-op on a deleted endpoint)."""
+
+    def circuit_failed(
+        self, endpoint_id: str, policy: BreakerPolicy, now: float, *, probe: bool
+    ) -> Circuit | None:
+        """Count a failed attempt, opening the circuit at the policy's count; the circuit after it (None: the
+        endpoint is gone). Atomic: concurrent failures each count, and only one opens a cycle."""
+
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> Circuit | None:
+        """Take the probe of an open circuit whose ``next_probe_at`` has come: None for the one winner,
+        else the circuit as it stands (closed meanwhile, or another's probe in flight)."""
+
+    def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
+        """Close the circuit and reset its count if either is needed; the circuit *before* (None: nothing
+        to change, or the endpoint is gone)."""
+
+
+class ThrottleStore(Protocol):
+    """The endpoint's throttle item."""
+
+    def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
+        """Take the endpoint's next free slot (``next_slot``, atomically across senders); its time."""
+
+
+class ParkStore(Protocol):
+    """Delivery tasks parked under their due time (``chalicelib.outbound.parking``)."""
+
+    def park(self, bucket: int, shard: int, key: str, body: str) -> None:
+        """Keep a task in a due-time bucket's shard until the release step takes it."""
+
+    def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """The first ``limit`` tasks of a bucket's shard, in due order: (key, body)."""
+
+    def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
+        """Delete released tasks."""
+
+
 class SubscriptionStore(Protocol):
     """An owner's subscription pages (``SUBS#``): its endpoint ids in pages of ``SUBSCRIPTION_PAGE``, and its version."""
 
@@ -518,6 +558,9 @@ class Store(
     AttemptStore,
     EndpointStore,
     EndpointHealthStore,
+    CircuitStore,
+    ThrottleStore,
+    ParkStore,
     SubscriptionStore,
     ApplicationStore,
     EventTypeStore,
@@ -573,6 +616,10 @@ class BackfillStore(SubscriptionStore, CheckpointStore, ApplicationStore, Protoc
 
 class StatsStore(CounterStore, EndpointHealthStore, Protocol):
     """``GET /v1/stats``: the hourly counters and the endpoints that need attention."""
+
+
+class ReleaseStore(ParkStore, CheckpointStore, Protocol):
+    """The release step: the parked tasks and where it stopped."""
 
 
 class SweepStore(EndpointHealthStore, CheckpointStore, Protocol):

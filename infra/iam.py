@@ -157,8 +157,9 @@ def policies(
             ]
         elif key == "deliver":
             statements += [
-                # Item reads only (message, endpoint, attempt); claim and result puts; endpoint health updates.
-                _statement("State", ["dynamodb:GetItem", *DYNAMO_WRITE], table),
+                # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
+                # result puts; endpoint health, circuit and throttle updates.
+                _statement("State", ["dynamodb:GetItem", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
@@ -188,13 +189,21 @@ def policies(
             ]
         elif key == "sweep":
             statements += [
-                # The attention index by query and batch get; its checkpoint (get, put); disabling.
+                # The attention index by query and batch get; its checkpoint (get, put); disabling; the
+                # parked delivery tasks (query, batch delete) it releases to the deliveries queue.
                 _statement(
                     "State",
-                    ["dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:GetItem", *DYNAMO_WRITE],
+                    [
+                        "dynamodb:Query",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:GetItem",
+                        "dynamodb:BatchWriteItem",
+                        *DYNAMO_WRITE,
+                    ],
                     table,
                 ),
                 _statement("OperationalEvents", ["sqs:SendMessage"], [arns.ingest_queue]),
+                _statement("ReleaseParked", ["sqs:SendMessage"], [arns.deliveries_queue]),
             ]
         if tracing:
             statements.append(

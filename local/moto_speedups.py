@@ -179,7 +179,8 @@ def _install_dynamodb() -> None:
     moto's ``Table.query`` starts from ``all_items()`` (every item of the table, sorted) and keeps those of
     the partition key: each Query costs the table's size. While a table Query runs, ``all_items`` hands it
     that partition's items alone (what its filter would keep, in the same order), so a Query costs its
-    partition. Index queries and scans are unchanged.
+    partition. An index Query still reads every item, but no longer sorts the whole table first (it
+    gets the items its hash key conditions keep, which it sorts itself). Scans are unchanged.
     """
     import inspect
 
@@ -190,13 +191,31 @@ def _install_dynamodb() -> None:
 
     def all_items(self: Any) -> Any:
         hash_key = getattr(_partition, "key", None)
-        if hash_key is None or not self.range_key_attr:
+        if not self.range_key_attr:
             return original_all(self)
+        if hash_key is None:
+            conditions = getattr(_partition, "index_keys", None)
+            if not conditions:
+                return original_all(self)
+            # An index Query: the items its hash key conditions keep (moto's own test), unsorted: the
+            # query sorts what it keeps by the index's keys and then the table's, a total order.
+            return [
+                item
+                for partition in self.items.values()
+                for item in partition.values()
+                if all((v := item.attrs.get(a)) and v == want for a, want in conditions)
+            ]
         return sorted(self.items.get(hash_key, {}).values(), key=lambda item: item.range_key)
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs)
-        if bound.arguments.get("index_name") or bound.arguments.get("hash_key") is None:
+        if bound.arguments.get("index_name"):
+            _partition.index_keys = bound.arguments.get("hash_key_conditions")
+            try:
+                return original_query(self, *args, **kwargs)
+            finally:
+                _partition.index_keys = None
+        if bound.arguments.get("hash_key") is None:
             return original_query(self, *args, **kwargs)
         _partition.key = bound.arguments["hash_key"]
         try:

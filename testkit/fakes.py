@@ -27,6 +27,7 @@ from testkit.memory.catalog import MemoryCatalog
 from testkit.memory.counters import MemoryCounters
 from testkit.memory.endpoints import MemoryEndpoints
 from testkit.memory.fanout import MemoryFanout
+from testkit.memory.flow import MemoryFlow, MemoryParking, MemoryThrottle
 from testkit.memory.idempotency import MemoryIdempotency
 from testkit.memory.jobs import MemoryJobs
 from testkit.memory.listen import MemoryListen
@@ -63,6 +64,9 @@ class MemoryStore(
     MemoryCounters,
     MemoryIdempotency,
     MemoryJobs,
+    MemoryFlow,
+    MemoryThrottle,
+    MemoryParking,
 ):
     """Every table port in dicts, keyed and paginated like the DynamoDB layout (one module per aggregate in
     ``testkit.memory``)."""

@@ -186,6 +186,24 @@ def public_endpoint(endpoint: Endpoint) -> dict[str, Any]:
         "transformation": None
         if endpoint.transformation is None
         else {"code": endpoint.transformation.code, "enabled": endpoint.transformation.enabled},
+        **_flow_shown(endpoint),
+    }
+
+
+def _flow_shown(endpoint: Endpoint) -> dict[str, Any]:
+    """The flow settings (``circuit_breaker`` null: the deployment's) and the circuit's state."""
+    policy, circuit = endpoint.circuit_breaker, endpoint.circuit
+    return {
+        "throttle_rate": endpoint.throttle_rate,
+        "ordering": endpoint.ordering,
+        "circuit_breaker": None
+        if policy is None
+        else {"failures": policy.failures, "probe_seconds": policy.probe_seconds},
+        "circuit": {
+            "state": circuit.state,
+            "opened_at": circuit.opened_at,
+            "next_probe_at": circuit.next_probe_at,
+        },
     }
 
 
@@ -353,6 +371,7 @@ def parse_fields(doc: dict[str, Any]) -> EndpointFields:
         given["enabled"] = doc["enabled"]
     if "transformation" in doc:
         given["transformation"] = parse_transformation(doc["transformation"])
+    given.update(_flow_fields(doc))
     return EndpointFields(**given)
 
 
@@ -379,6 +398,49 @@ def parse_transformation(value: Any) -> Transformation | None:
     if not isinstance(enabled, bool):
         raise ValidationError("transformation.enabled must be true or false", field="transformation.enabled")
     return Transformation(code, enabled)
+
+
+def _flow_fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """``throttle_rate`` (1 to MAX_THROTTLE_RATE or null), ``ordering`` ("none" | "fifo") and
+    ``circuit_breaker`` ({"failures", "probe_seconds"} or null: the deployment's), checked for shape."""
+    from chalicelib.errors import ValidationError
+    from chalicelib.models import BreakerPolicy
+    from chalicelib.outbound.breaker import MAX_FAILURES, MAX_PROBE_SECONDS
+    from chalicelib.outbound.flow import MAX_THROTTLE_RATE, ORDERINGS
+
+    def whole(value: Any, low: int, high: int) -> bool:
+        return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+    given: dict[str, Any] = {}
+    if "throttle_rate" in doc:
+        rate = doc["throttle_rate"]
+        if rate is not None and not whole(rate, 1, MAX_THROTTLE_RATE):
+            raise ValidationError(
+                f"throttle_rate is null or a whole number of attempts per second, 1 to {MAX_THROTTLE_RATE}",
+                field="throttle_rate",
+            )
+        given["throttle_rate"] = rate
+    if "ordering" in doc:
+        if doc["ordering"] not in ORDERINGS:
+            raise ValidationError(f"ordering is one of {', '.join(ORDERINGS)}", field="ordering")
+        given["ordering"] = doc["ordering"]
+    if "circuit_breaker" in doc:
+        policy = doc["circuit_breaker"]
+        if policy is None:
+            given["circuit_breaker"] = None
+        else:
+            shape = (
+                f'circuit_breaker is null or {{"failures": 1 to {MAX_FAILURES}, '
+                f'"probe_seconds": 1 to {MAX_PROBE_SECONDS}}}'
+            )
+            if not isinstance(policy, dict) or set(policy) != {"failures", "probe_seconds"}:
+                raise ValidationError(shape, field="circuit_breaker")
+            if not whole(policy["failures"], 1, MAX_FAILURES):
+                raise ValidationError(shape, field="circuit_breaker.failures")
+            if not whole(policy["probe_seconds"], 1, MAX_PROBE_SECONDS):
+                raise ValidationError(shape, field="circuit_breaker.probe_seconds")
+            given["circuit_breaker"] = BreakerPolicy(policy["failures"], policy["probe_seconds"])
+    return given
 
 
 def parse_certificate(value: Any) -> str | None:

@@ -9,6 +9,7 @@ from chalicelib.aws.dynamodb.attempts import AttemptTable
 from chalicelib.aws.dynamodb.catalog import CatalogTable
 from chalicelib.aws.dynamodb.counters import CounterTable
 from chalicelib.aws.dynamodb.fanout import FanoutTable
+from chalicelib.aws.dynamodb.flow import FlowTable, ParkTable, ThrottleTable
 from chalicelib.aws.dynamodb.health import EndpointHealthTable
 from chalicelib.aws.dynamodb.idempotency import IdempotencyTable
 from chalicelib.aws.dynamodb.jobs import JobTable
@@ -31,5 +32,8 @@ class DynamoStore(
     CounterTable,
     IdempotencyTable,
     JobTable,
+    FlowTable,
+    ThrottleTable,
+    ParkTable,
 ):
     """Every port of the table at once (``ports.Store``), for wiring: one client, one table name."""

@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Literal
 
@@ -44,12 +44,15 @@ from chalicelib.models import (
     generation_of,
 )
 from chalicelib.outbound import egress
+from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
+from chalicelib.outbound.flow import Throttle, wake_at
+from chalicelib.outbound.parking import Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
-from chalicelib.outbound.tasks import Task, count_due, ending
+from chalicelib.outbound.tasks import PoisonTaskError, Task, count_due, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, BlobStore, EndpointSource, EventPublisher, Queue, SenderStore
 from chalicelib.tally import Tally
 from chalicelib.transform import convention
@@ -68,6 +71,7 @@ CACHED_MESSAGES = 256  # small messages a sender container keeps (immutable once
 CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
+STRAGGLER_SECONDS = 0.25  # a batch waits this long for its last tasks once the others are done
 
 
 class Sender:
@@ -93,9 +97,19 @@ class Sender:
         tally: Tally | None = None,
         certificate_prefixes: Mapping[str, str] | None = None,
         health_memory_seconds: float = 0.0,
+        breaker: Breaker | None = None,
+        throttle: Throttle | None = None,
+        straggler_seconds: float = STRAGGLER_SECONDS,
+        parking: Parking | None = None,
         transformer: Engine | None = None,
     ) -> None:
+        self._parking = parking
+        self._straggler_seconds = straggler_seconds
+        self._local = threading.local()  # the task body a pool thread is handling
+        self._posting: set[str] = set()  # task bodies whose POST is waiting on the receiver
         self._store = store
+        self._breaker = breaker
+        self._throttle = throttle
         # Endpoints' JavaScript transformations; the engine itself loads on the first one met.
         self._transformer = transformer or Engine()
         # Failure-clock writes this container made, per endpoint: (failing?, when); see _write_health.
@@ -117,45 +131,100 @@ class Sender:
         # Endpoints this container saw fail since their last success here (see _may_be_failing).
         self._noted_failures: dict[str, float] = {}
         self._failures_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="sender")
+        # Room beyond a batch for the stragglers a batch handed off and left running (see handle_many).
+        self._pool = ThreadPoolExecutor(max_workers=max_workers * 3, thread_name_prefix="sender")
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
     def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
-        """Handle a batch concurrently (one slow endpoint holds back no other); the error of each, or None.
+        """Handle a batch concurrently; the error of each, or None.
 
-        The batch's first-time successes are recorded together at its end, in one result item
-        (``_record_batch``), before the batch returns (and so before SQS deletes its tasks).
+        The batch does not wait for its slowest receiver: once the others are done, a task still running
+        ``straggler_seconds`` after the last of them finished is handed off (``_hand_off``) and the batch
+        returns, so one hanging receiver holds neither this invocation nor the tasks behind it.
+        The successes of the tasks done by then are recorded together, in one result item
+        (``_record_batch``), before the batch returns (and so before SQS deletes its tasks); a straggler
+        handed off records its own.
         """
         batch = _Batch(new_id("rb"))
         known = self._endpoints_of(bodies)
 
         def run(numbered: tuple[int, str]) -> BaseException | None:
             batch.local.index = numbered[0]
+            self._local.body = numbered[1]
             try:
                 self.handle(numbered[1], known, batch=batch)
             except Exception as exc:
                 return exc
+            finally:
+                self._local.body = None
             return None
 
-        errors: list[BaseException | None] = []
+        futures = [self._pool.submit(run, numbered) for numbered in enumerate(bodies)]
         try:
-            errors = list(self._pool.map(run, enumerate(bodies)))
+            pending = set(futures)
+            finished_any = False
+            while pending:
+                done, pending = wait(
+                    pending,
+                    timeout=self._straggler_seconds if finished_any else None,
+                    return_when=FIRST_COMPLETED,
+                )
+                if not done:
+                    # Nothing finished within the grace. Only a task waiting on its receiver is a
+                    # straggler; one still before its request (a throttle slot, a claim) goes on soon.
+                    with self._failures_lock:
+                        posting = all(bodies[futures.index(f)] in self._posting for f in pending)
+                    if posting:
+                        break
+                    continue
+                finished_any = True
+            for future in pending:
+                self._hand_off(bodies[futures.index(future)])
+            errors = [None if f in pending else f.result() for f in futures]
             self._record_batch(batch, errors)
             return errors
         finally:
             self._flush()
 
+    def _post(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+        """The POST, marked as waiting on the receiver while it is (see handle_many's stragglers)."""
+        body = getattr(self._local, "body", None)
+        if body is not None:
+            with self._failures_lock:
+                self._posting.add(body)
+        try:
+            return self._transport.send(request)
+        finally:
+            if body is not None:
+                with self._failures_lock:
+                    self._posting.discard(body)
+
+    def _hand_off(self, body: str) -> None:
+        """Let a straggler run on in its thread, and queue a check of its attempt for after the claim's
+        lease: if the thread finished (or its container went on and finished it), the check finds the
+        attempt done and stops; if the container was frozen for good, the check re-claims the attempt once
+        its lease ran out and sends it again. Nothing is lost and no second POST overlaps the first."""
+        try:
+            task = Task.decode(body)
+        except PoisonTaskError:
+            return
+        due = self._clock() + self._lease + 1.0
+        check = replace(task, not_before=due, slot=0.0)
+        self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
+        self._count("StragglerHandedOff")
+
     def _record_batch(self, batch: _Batch, errors: list[BaseException | None]) -> None:
         """One write for the batch's recorded successes; if it fails, each on its own item, and a task
         whose outcome could not be written at all fails (SQS gives it back: at least once)."""
-        if not batch.done:
+        done = batch.close()
+        if not done:
             return
         try:
-            self._store.finish_batch(batch.id, [attempt for attempt, _ in batch.done])
+            self._store.finish_batch(batch.id, [attempt for attempt, _ in done])
         except StorageError:
             log.warning("could not write a batch's results: each on its own", extra={"batch": batch.id})
-            for attempt, index in batch.done:
+            for attempt, index in done:
                 try:
                     self._store.finish_attempt(attempt)
                 except StorageError as exc:
@@ -163,7 +232,7 @@ class Sender:
                     continue
                 self._ended("delivered")
             return
-        for _ in batch.done:
+        for _ in done:
             self._ended("delivered")
 
     def _endpoints_of(self, bodies: Sequence[str]) -> Mapping[str, Endpoint]:
@@ -205,8 +274,7 @@ class Sender:
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
-            wait = task.not_before - now
-            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            self._later(task, now, body)
             return "deferred"
         try:
             message = self._message(task, now)
@@ -238,6 +306,18 @@ class Sender:
         if endpoint.session_over(now):
             return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
+        probe = False
+        if not listen and self._breaker is not None:
+            admission = self._breaker.admit(endpoint, now)
+            if admission.action == "wait":
+                back = self._breaker.come_back_at(endpoint, admission.until, now, self._rand())
+                return self._wait(body, replace(task, slot=0.0), back, now, "circuit_open")
+            probe = admission.action == "probe"
+        if not listen and endpoint.throttle_rate and self._throttle is not None:
+            slot = self._throttle.admit(endpoint, task.slot, now)
+            if slot:
+                return self._wait(body, replace(task, slot=slot), wake_at(slot), now, "throttled")
+            now = self._clock()  # after a short wait for a slot within the second
         claim = Attempt(
             message_id=message.id,
             endpoint_id=endpoint.id,
@@ -258,7 +338,40 @@ class Sender:
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
-        return self._attempt(task, message, endpoint, claim, batch)
+        return self._attempt(task, message, endpoint, claim, batch, probe=probe)
+
+    def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
+        """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
+        slot): no attempt is made or consumed; the delivery stays ``pending``. Sent before this task is
+        deleted: never lost. A throttled task carries its slot, so it is not charged a second one."""
+        self._later(replace(task, not_before=until), now)
+        self._count("CircuitWaiting" if why == "circuit_open" else "ThrottleWaiting")
+        return why
+
+    def _later(self, task: Task, now: float, body: str | None = None) -> None:
+        """Queue a task for its ``not_before``: parked in the store if that is further than one SQS delay
+        (and parking is on), else sent with the delay (a longer wait without parking hops every 15 min)."""
+        if self._parking is not None and self._parking.park(task, now):
+            self._count("Parked")
+            return
+        delay = math.ceil(min(max(task.not_before - now, 0.0), MAX_DELAY_SECONDS))
+        self._queue.send(body if body is not None else task.encode(), delay_seconds=delay)
+
+    def _circuit_outcome(self, endpoint: Endpoint, *, ok: bool, probe: bool) -> None:
+        """Tell the breaker an attempt's outcome, after the attempt is recorded. Best effort: a failed write
+        costs at most one more failure before the circuit opens (or one more reset), never a delivery."""
+        if self._breaker is None or endpoint.kind == "listen":
+            return
+        try:
+            if ok:
+                self._breaker.succeeded(endpoint)
+            else:
+                self._breaker.failed(endpoint, probe=probe)
+        except StorageError as exc:
+            log.warning(
+                "could not write the endpoint's circuit",
+                extra={"endpoint_id": endpoint.id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _message(self, task: Task, now: float) -> Message:
         """The task's message: the one it carries, or from the LRU of small immutable messages, else one
@@ -466,7 +579,14 @@ class Sender:
         return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
     def _attempt(
-        self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt, batch: _Batch | None
+        self,
+        task: Task,
+        message: Message,
+        endpoint: Endpoint,
+        claim: Attempt,
+        batch: _Batch | None,
+        *,
+        probe: bool = False,
     ) -> str:
         started = time.monotonic()
         try:
@@ -485,7 +605,7 @@ class Sender:
             ):
                 # Someone else's certificate: refused in the words of a missing one (see client_certs).
                 raise egress.ClientCertificateError(UNREADABLE)
-            response = self._transport.send(request)
+            response = self._post(request)
         except egress.EgressError as exc:
             error_class, error = exc.error_class, str(exc)[:300]
         else:
@@ -505,6 +625,7 @@ class Sender:
             retry_after=retry_after,
             duration_ms=duration_ms,
             batch=batch,
+            probe=probe,
         )
 
     def _stopped(
@@ -558,6 +679,7 @@ class Sender:
         retry_after: float | None,
         duration_ms: int,
         batch: _Batch | None = None,
+        probe: bool = False,
     ) -> str:
         """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up.
 
@@ -599,10 +721,11 @@ class Sender:
             if self._may_be_failing(endpoint, task):
                 self._write_health(endpoint.id, None)  # conditional on the stored item
             ended = self._ending(base, "succeeded")
-            if batch is not None and claim.batch == batch.id and not ended.count_due:
-                batch.add(ended)
-            else:
+            if not (
+                batch is not None and claim.batch == batch.id and not ended.count_due and batch.add(ended)
+            ):
                 self._finish(ended, "delivered")
+            self._circuit_outcome(endpoint, ok=True, probe=probe)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -617,6 +740,7 @@ class Sender:
             self._ops("message.attempt.exhausted", message, endpoint, claim)
             self._note_failure(endpoint, now)
             self._finish(self._ending(base, "failed"), "failed")
+            self._circuit_outcome(endpoint, ok=False, probe=probe)
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
@@ -629,11 +753,12 @@ class Sender:
             generation=claim.generation,
             reopens=task.reopens,
         )
-        self._queue.send(following.encode(), delay_seconds=math.ceil(min(delay, MAX_DELAY_SECONDS)))
+        self._later(following, now)
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)
         self._note_failure(endpoint, now)
         self._store.finish_attempt(replace(base, delivery_status="pending", next_attempt_at=now + delay))
+        self._circuit_outcome(endpoint, ok=False, probe=probe)
         # 429/502/504 are the receiver (or its proxy) asking for air, not a broken endpoint: counted apart.
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         _log_attempt(base, f"failed, next attempt in {delay:.0f} s")
@@ -744,11 +869,22 @@ class _Batch:
         self.id = batch_id
         self.local = threading.local()  # the index of the task a pool thread handles
         self.done: list[tuple[Attempt, int]] = []
+        self.closed = False
         self._lock = threading.Lock()
 
-    def add(self, attempt: Attempt) -> None:
+    def add(self, attempt: Attempt) -> bool:
+        """Keep a success for the batch's result item; False once the batch was recorded (a straggler)."""
         with self._lock:
+            if self.closed:
+                return False
             self.done.append((attempt, getattr(self.local, "index", -1)))
+            return True
+
+    def close(self) -> list[tuple[Attempt, int]]:
+        """What the batch records; a success added after this is written on its own."""
+        with self._lock:
+            self.closed = True
+            return list(self.done)
 
 
 def unsigned_request(message: Message, endpoint: Endpoint, body: bytes) -> convention.Request:

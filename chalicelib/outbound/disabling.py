@@ -11,9 +11,20 @@ from chalicelib.models import Endpoint
 from chalicelib.ports import EndpointHealthStore, EventPublisher
 
 
+def failing_since(endpoint: Endpoint) -> float | None:
+    """When the endpoint's current run of failures began: its failure clock, or the opening of its circuit
+    while that is open or half open (the circuit is written with every failure that counts, so it holds
+    even when the best-effort clock write was dropped), whichever is earlier; None while healthy."""
+    circuit = endpoint.circuit
+    starts = [endpoint.failing_since, circuit.opened_at if circuit.state != "closed" else None]
+    known = [t for t in starts if t is not None]
+    return min(known) if known else None
+
+
 def failed_too_long(endpoint: Endpoint, now: float, disable_after: float) -> bool:
-    """Whether the endpoint's failure clock has run for ``disable_after`` seconds."""
-    return endpoint.failing_since is not None and now - endpoint.failing_since >= disable_after
+    """Whether the endpoint has failed for ``disable_after`` seconds (see ``failing_since``)."""
+    since = failing_since(endpoint)
+    return since is not None and now - since >= disable_after
 
 
 def failing_reason(disable_after: float) -> str:

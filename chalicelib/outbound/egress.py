@@ -435,6 +435,11 @@ def _refuse(address: str, port: int, refused: Sequence[tuple[str, int]]) -> None
 # call, so a peer that trickles one byte at a time still hits the total deadline; a plain socket
 # timeout would restart on every byte.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("egress_deadline", default=None)
+# How long one TCP connect may take, apart from the total deadline: a blackholed address (a firewall that
+# drops the SYN) fails in seconds and the next address, or the next attempt, gets the time; a slow
+# receiver still has the whole deadline to answer once connected.
+CONNECT_SECONDS = 3.0
+_CONNECT_LIMIT: contextvars.ContextVar[float | None] = contextvars.ContextVar("egress_connect", default=None)
 
 
 def _arm(sock: socket.socket) -> None:
@@ -492,14 +497,24 @@ class _DeadlineSSLSocket(ssl.SSLSocket):
 def _open_pinned(conn: HTTPConnection, address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = _DeadlineSocket(family, socket.SOCK_STREAM)
+    limit: float | None = None
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         _arm(sock)
+        limit = _CONNECT_LIMIT.get()
+        left = sock.gettimeout()  # what the deadline leaves
+        if limit is not None and (left is None or limit < left):
+            sock.settimeout(limit)
+        else:
+            limit = None  # the deadline comes first: a timeout here is the deadline's
         sock.connect((address, port))
         # Re-arm so the TLS handshake that follows gets what is left, not the connect budget.
         _arm(sock)
     except TimeoutError as exc:
         sock.close()
+        if limit is not None:
+            # The connect limit, not the deadline: a failed connect, so the next address is tried.
+            raise u3.NewConnectionError(conn, f"connect timed out after {limit:g} s") from exc
         raise u3.ConnectTimeoutError(conn, "connect timed out") from exc
     except OSError as exc:
         sock.close()
@@ -587,7 +602,9 @@ class Transport:
         max_pools: int = 64,
         certificates: Callable[[str], ClientCertificate] | None = None,
         refused: Sequence[tuple[str, int]] = (),
+        connect_timeout: float = CONNECT_SECONDS,
     ) -> None:
+        self.connect_timeout = connect_timeout
         if ssl_context is not None and ca_file is not None:
             raise ValueError("pass either ssl_context or ca_file, not both")
         self.allow_private = allow_private
@@ -632,6 +649,7 @@ class Transport:
         tls = self._tls_for(request, target)
         addresses = self._resolve_by(target, deadline)
         token = _DEADLINE.set(deadline)
+        connect_token = _CONNECT_LIMIT.set(self.connect_timeout)
         try:
             last_error: ConnectError | None = None
             # Every address was checked above; fall through them only while connects are refused.
@@ -642,6 +660,7 @@ class Transport:
                     last_error = exc
             raise last_error or ConnectError("no address to connect to")
         finally:
+            _CONNECT_LIMIT.reset(connect_token)
             _DEADLINE.reset(token)
 
     def _resolve_by(self, target: _Target, deadline: float) -> tuple[str, ...]:

@@ -36,6 +36,9 @@ class Task:
     # A resend of a delivery that had ended: the status it ended in, taken off its message's delivery
     # counters when this delivery ends again (messages with attempt shards only); "" otherwise.
     reopens: str = ""
+    # The endpoint's throttle slot this task holds (chalicelib.outbound.flow): it is sent at that time
+    # without taking another. 0: none.
+    slot: float = 0.0
     # The message, packed (``chalicelib.packing``), base64; "" when the sender reads it from the table.
     carried: str = ""
     carried_deflated: bool = False
@@ -72,6 +75,7 @@ class Task:
                 "not_before": self.not_before,
                 "generation": self.generation,
                 **({"reopens": self.reopens} if self.reopens else {}),
+                **({"slot": self.slot} if self.slot else {}),
                 **(
                     {"m": self.carried, "mz": self.carried_deflated, "r": self.carried_receipt}
                     if self.carried
@@ -93,6 +97,7 @@ class Task:
                 float(doc["not_before"]),
                 str(doc.get("generation", "")),
                 str(doc.get("reopens", "")),
+                float(doc.get("slot", 0.0)),
                 str(doc.get("m", "")),
                 doc.get("mz") is True,
                 str(doc.get("r", "")),

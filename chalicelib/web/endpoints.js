@@ -257,6 +257,7 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
       placeholder: "0, 5s, 5m, 30m, 2h, 5h, 10h, 10h", help: "The delay before each attempt, the first one included (0: at once), comma-separated. Empty: Hookway's default, the one shown." }),
     field({ label: "Timeout (seconds)", name: "timeout", kind: "number", value: existing ? existing.timeout : "", testid: "endpoint-timeout",
       placeholder: "15", help: "1 to 30 seconds for the receiver to answer." }),
+    ...flowFields(existing),
   );
   const theForm = form({
     fields,
@@ -280,8 +281,11 @@ async function endpointForm(ctx, { existing = null, application = "", onSaved })
         if (!Number.isFinite(timeout)) throw new FieldError("timeout", "The timeout is a number of seconds.");
         doc.timeout = timeout;
       }
+      Object.assign(doc, flowDoc(v));
       if (creating) {
         doc.signing = v.signing;
+        if (doc.throttle_rate === null) delete doc.throttle_rate;
+        if (doc.circuit_breaker === null) delete doc.circuit_breaker;
         if (!doc.retry_schedule) delete doc.retry_schedule;
         if (v.application) doc.application = v.application;
       }
@@ -337,6 +341,11 @@ function settingsDetails(ctx, endpoint, modes) {
     ["Custom headers", headerNames.length ? headerNames.join(", ") : "None"],
     ["Retry schedule", endpoint.retry_schedule ? endpoint.retry_schedule.map(spanText).join(", ") : "Hookway's default"],
     ["Timeout", `${endpoint.timeout} s`],
+    ["Throttle", endpoint.throttle_rate ? `at most ${endpoint.throttle_rate} attempts a second` : "No limit"],
+    ["Circuit breaker", endpoint.circuit_breaker
+      ? `opens after ${endpoint.circuit_breaker.failures} failures in a row; a probe every ${endpoint.circuit_breaker.probe_seconds} s`
+      : "Hookway's default"],
+    ["Circuit", h("span", { "data-testid": "endpoint-circuit" }, circuitText(endpoint.circuit))],
     ["Created", when(endpoint.created_at)],
     ["Changed", when(endpoint.updated_at)],
   ]);
@@ -556,4 +565,51 @@ export async function endpointPage(ctx, id) {
     canChange(ctx) ? testPart(endpoint, types, refresh) : null,
     canChange(ctx) ? recoverPart(endpoint, refresh) : null,
     attempts);
+}
+
+/** The flow-control fields of the endpoint form: throttle and circuit breaker (empty: no limit, the default). */
+function flowFields(existing) {
+  const policy = existing && existing.circuit_breaker;
+  return [
+    field({ label: "Throttle (attempts per second)", name: "throttle_rate", kind: "number", testid: "endpoint-throttle",
+      value: existing && existing.throttle_rate ? existing.throttle_rate : "", placeholder: "no limit",
+      help: "At most this many attempts a second to this endpoint (1 to 500); a burst waits its turn. Empty: no limit." }),
+    field({ label: "Circuit breaker: failures in a row", name: "circuit_breaker.failures", kind: "number", testid: "endpoint-cb-failures",
+      value: policy ? policy.failures : "", placeholder: "default",
+      help: "After this many consecutive failed attempts, stop sending but for one probe at a time. Empty (both): Hookway's default." }),
+    field({ label: "Circuit breaker: probe every (seconds)", name: "circuit_breaker.probe_seconds", kind: "number", testid: "endpoint-cb-probe",
+      value: policy ? policy.probe_seconds : "", placeholder: "default",
+      help: "While the circuit is open, one pending delivery is tried this often; its success closes the circuit." }),
+  ];
+}
+
+function wholeNumber(name, text, what) {
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new FieldError(name, `${what} is a whole number.`);
+  return value;
+}
+
+/** The flow-control part of the request body, from the form's values. */
+function flowDoc(v) {
+  const doc = {};
+  doc.throttle_rate = v.throttle_rate === "" ? null : wholeNumber("throttle_rate", v.throttle_rate, "The throttle");
+  const failures = v["circuit_breaker.failures"], probe = v["circuit_breaker.probe_seconds"];
+  if (failures === "" && probe === "") doc.circuit_breaker = null;
+  else {
+    if (failures === "") throw new FieldError("circuit_breaker.failures", "Give both numbers, or neither for the default.");
+    if (probe === "") throw new FieldError("circuit_breaker.probe_seconds", "Give both numbers, or neither for the default.");
+    doc.circuit_breaker = {
+      failures: wholeNumber("circuit_breaker.failures", failures, "The failure count"),
+      probe_seconds: wholeNumber("circuit_breaker.probe_seconds", probe, "The probe interval"),
+    };
+  }
+  return doc;
+}
+
+/** An endpoint's circuit in words. */
+function circuitText(circuit) {
+  if (!circuit || circuit.state === "closed") return "Closed (deliveries go out)";
+  const since = circuit.opened_at ? ` since ${new Date(circuit.opened_at * 1000).toLocaleString()}` : "";
+  const next = circuit.next_probe_at ? `; next probe ${new Date(circuit.next_probe_at * 1000).toLocaleTimeString()}` : "";
+  return circuit.state === "open" ? `Open${since}: only probes go out${next}` : `Half open${since}: a probe is in flight`;
 }

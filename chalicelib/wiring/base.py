@@ -317,6 +317,7 @@ class Root:
     ) -> Sender:
         """The sender with what every role gives it; a role passes its cache, its publisher and its knobs."""
         from chalicelib.outbound.delivery import Sender
+        from chalicelib.outbound.flow import flow_controls
 
         return Sender(
             store=self.store,
@@ -336,4 +337,5 @@ class Root:
             tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
+            **flow_controls(self.settings, self.store, publisher, self.clock),
         )

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.jobs import JobRunner
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
+    from chalicelib.outbound.parking import Release
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import Queue, Store
     from chalicelib.publish import Publisher
@@ -161,3 +162,10 @@ class WorkerRoot(Root):
             disable_after=self.settings.disable_after_seconds,
             count=self.count,
         )
+
+    @cached_property
+    def release(self) -> Release:
+        """The scheduled release of parked delivery tasks that come due (chalicelib.outbound.parking)."""
+        from chalicelib.outbound.parking import Release
+
+        return Release(store=self.plain_store, queue=self.deliveries_queue, clock=self.clock)

@@ -21,6 +21,43 @@ COLUMNS = [
     ("sources", "filter.sources"),
 ]
 ENDPOINT_ID = arg("endpoint_id")
+FLOW_ARGS = (
+    arg("--throttle-rate", metavar="N|none", help="at most N attempts a second to it (none: no limit)"),
+    arg("--ordering", choices=["none", "fifo"], help="delivery order (fifo: one at a time, in order)"),
+    arg(
+        "--circuit-breaker",
+        metavar="FAILURES/SECONDS|default",
+        help="open the circuit after FAILURES failures in a row, then probe every SECONDS (default: the deployment's)",
+    ),
+)
+
+
+def flow_doc(a: Any) -> dict[str, Any]:
+    """The flow-control fields of a create or update body, from the flags given (the API checks them)."""
+    doc: dict[str, Any] = {}
+    if a.throttle_rate is not None:
+        rate = a.throttle_rate.strip().lower()
+        doc["throttle_rate"] = None if rate in ("none", "off", "") else _whole(rate, "--throttle-rate")
+    if a.ordering is not None:
+        doc["ordering"] = a.ordering
+    if a.circuit_breaker is not None:
+        text = a.circuit_breaker.strip().lower()
+        if text == "default":
+            doc["circuit_breaker"] = None
+        else:
+            failures, _, seconds = text.partition("/")
+            doc["circuit_breaker"] = {
+                "failures": _whole(failures, "--circuit-breaker"),
+                "probe_seconds": _whole(seconds, "--circuit-breaker"),
+            }
+    return doc
+
+
+def _whole(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"{flag}: {text!r} is not a whole number") from None
 
 
 @endpoints.command(
@@ -44,6 +81,7 @@ def list_endpoints(ctx: Context) -> int:
     arg("--payload-filter", metavar="JSON", help="an EventBridge event pattern (inline, @file or @-)"),
     arg("--signing", help="standard (default), standard-ed25519, github, passthrough"),
     arg("--secret", help="the signing secret to use (whsec_...; default: Hookway makes one)"),
+    *FLOW_ARGS,
 )
 def create(ctx: Context) -> int:
     """Create an endpoint; prints it."""
@@ -63,7 +101,22 @@ def create(ctx: Context) -> int:
         from hookway_cli.inputs import read_json_arg
 
         doc["filter"]["payload"] = read_json_arg(a.payload_filter, ctx.stdin, "--payload-filter")
+    doc.update(flow_doc(a))
     return show(ctx, ctx.client.create_endpoint(doc))
+
+
+@endpoints.command(
+    "update",
+    "change an endpoint's flow control (throttle, ordering, circuit breaker)",
+    ENDPOINT_ID,
+    *FLOW_ARGS,
+)
+def update(ctx: Context) -> int:
+    """PATCH the flow-control flags given; prints the endpoint (with its circuit's state)."""
+    doc = flow_doc(ctx.args)
+    if not doc:
+        raise UsageError("give --throttle-rate, --ordering or --circuit-breaker")
+    return show(ctx, ctx.client.update_endpoint(ctx.args.endpoint_id, doc))
 
 
 @endpoints.command("show", "one endpoint", ENDPOINT_ID)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from typing import Any
 
 from playwright.sync_api import Browser, expect
 
@@ -141,6 +142,22 @@ def test_endpoint_controls_show_their_result_without_a_reload(
         expect(settings).to_contain_text("invoice.*")
         expect(settings).to_contain_text("X-Team")
         expect(settings).to_contain_text("5 s")
+        # ... its flow control: a throttle and its own breaker, shown with the circuit's state
+        page.get_by_test_id("edit-endpoint").click()
+        page.get_by_label("Throttle (attempts per second)").fill("3")
+        page.get_by_label("Circuit breaker: failures in a row").fill("4")
+        page.get_by_role("button", name="Save changes").click()
+        expect(error_of_label(page, "Circuit breaker: probe every (seconds)")).to_have_text(
+            "Give both numbers, or neither for the default."
+        )
+        page.get_by_label("Circuit breaker: probe every (seconds)").fill("30")
+        page.get_by_role("button", name="Save changes").click()
+        expect(settings).to_contain_text("at most 3 attempts a second")
+        expect(settings).to_contain_text("opens after 4 failures in a row; a probe every 30 s")
+        expect(page.get_by_test_id("endpoint-circuit")).to_contain_text("Closed")
+        stored = stack.request("GET", f"/v1/endpoints/{endpoint['id']}", admin=True).json()
+        assert stored["throttle_rate"] == 3
+        assert stored["circuit_breaker"] == {"failures": 4, "probe_seconds": 30}
         # ... an invalid header is refused under its field, in the API's words
         page.get_by_test_id("edit-endpoint").click()
         page.get_by_label("Replace custom headers").fill("Authorization: Bearer x")
@@ -180,3 +197,10 @@ def test_endpoint_controls_show_their_result_without_a_reload(
         s.wait_loaded()
         expect(page.get_by_role("link", name=receivers.url(path))).to_have_count(0)
         s.guard.check(page)
+
+
+def error_of_label(page: Any, label: str) -> Any:
+    """The inline error under the field with this label."""
+    field = page.get_by_label(label)
+    error_id = (field.get_attribute("aria-describedby") or "").split()[-1]
+    return page.locator(f"[id='{error_id}']")

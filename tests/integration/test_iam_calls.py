@@ -229,6 +229,11 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     failing = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/fail"))
     api.store.set_endpoint_failing(failing.id, None)
     api.store.set_endpoint_failing(failing.id, time.time() - 6 * 86400)
+    # (and a parked delivery task coming due, which it releases to the deliveries queue)
+    from chalicelib.outbound.parking import bucket_of, park_shard, parked_key
+
+    parked = Task(message_id, endpoint_id, 5, not_before=time.time() + 60)
+    api.store.park(bucket_of(parked.not_before), park_shard(parked), parked_key(parked), parked.encode())
     calls = Recorder()
     schedule = {
         "version": "0",
@@ -243,6 +248,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     }
     report = _run("sweep", _container(world, calls), schedule)
     assert report["endpoints_disabled"] == [failing.id] and report["caught_up"]
+    assert report["release"]["released"] == 1
     recorded["sweep"] = calls.actions
     receiver.server.shutdown()
 

@@ -342,3 +342,53 @@ def test_concurrent_transactions_adding_to_one_counter_lose_no_count(endpoint: s
     for thread in threads:
         thread.join()
     assert db.get_item(TableName=table, Key=counter, ConsistentRead=True)["Item"]["n"] == {"N": "480"}
+
+
+def test_an_index_query_pages_through_its_partition_in_the_index_order(endpoint: str) -> None:
+    """An index Query no longer sorts the table before keeping its partition: it still answers in the
+    index's order (its sort key, ties by the table's keys), across pages, with the other partitions out."""
+    db = aws.client("dynamodb", endpoint)
+    table = f"t-{uuid.uuid4().hex[:10]}"
+    db.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "g", "gs")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "gsi",
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "gs", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for i in range(40):
+        item = {"pk": {"S": f"M#{i % 7}"}, "sk": {"S": f"S{i:03d}"}, "n": {"N": str(i)}}
+        if i % 3:  # a third of the items are not in the index
+            item.update(g={"S": f"D#{i % 2}"}, gs={"S": f"{i % 5}"})  # ties on gs: the table's keys order
+        db.put_item(TableName=table, Item=item)
+    paged: list[Any] = []
+    start: dict[str, Any] = {}
+    while True:
+        page = db.query(
+            TableName=table,
+            IndexName="gsi",
+            KeyConditionExpression="g = :g AND gs > :s",
+            ExpressionAttributeValues={":g": {"S": "D#1"}, ":s": {"S": "0"}},
+            ScanIndexForward=False,
+            Limit=4,
+            **start,
+        )
+        paged += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            break
+        start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    want = sorted(
+        (i for i in range(40) if i % 3 and i % 2 == 1 and i % 5 > 0),
+        key=lambda i: (str(i % 5), f"M#{i % 7}", f"S{i:03d}"),
+        reverse=True,
+    )
+    assert [int(item["n"]["N"]) for item in paged] == want

@@ -180,8 +180,12 @@ def test_default_schedule_spans_about_27_hours_then_fails_visibly(world: World) 
 
 def test_operational_events_are_published_once_each(world: World) -> None:
     world.receiver.script = [500] * 20
-    ops_endpoint, _ = world.endpoint(filter={"event_types": ["message.attempt.*", "endpoint.*"]})
-    world.endpoint(filter={"event_types": ["invoice.*"]})
+    # (breakers that never open: this is about the message events; test_breaker covers the circuit's)
+    never = {"failures": 1000, "probe_seconds": 60}
+    ops_endpoint, _ = world.endpoint(
+        filter={"event_types": ["message.attempt.*", "endpoint.*"]}, circuit_breaker=never
+    )
+    world.endpoint(filter={"event_types": ["invoice.*"]}, circuit_breaker=never)
     _publish(world)
     world.run()
     ops_messages = [m for m in world.s.store.messages.values() if m.source_id == "hookway"]

@@ -672,3 +672,41 @@ def test_thread_local_deadline_does_not_leak_between_threads() -> None:
         for thread in threads:
             thread.join()
     assert results == {"short": "timeout", "long": 200}
+
+
+# --- connect timeout (issue 17: a blackholed receiver costs seconds, not the whole deadline) -----------
+
+
+@contextmanager
+def blackholed_port() -> Iterator[int]:
+    """A loopback port whose SYNs go unanswered: it listens with a full backlog that is never accepted, so
+    a further connect hangs as on a firewall that drops packets."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        port = int(server.getsockname()[1])
+        fillers = []
+        try:
+            for _ in range(3):  # fill the backlog (Linux admits backlog + 1)
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            time.sleep(0.05)
+            yield port
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+def test_a_connect_that_hangs_gives_up_after_the_connect_limit_not_the_whole_deadline() -> None:
+    # GIVEN a destination that never answers a SYN, and a request with a 20 s deadline
+    transport = Transport(allow_private=True, connect_timeout=1.0)
+    with blackholed_port() as port:
+        started = time.monotonic()
+        # WHEN it is sent THEN it fails as a connect error after about the connect limit
+        with pytest.raises(ConnectError) as caught:
+            transport.send(post(f"http://127.0.0.1:{port}/", timeout=20.0))
+        took = time.monotonic() - started
+    assert caught.value.error_class == "connect_error"
+    assert 0.8 <= took < 5.0, took

@@ -40,7 +40,10 @@ def test_failures_within_the_cache_lifetime_start_the_failure_clock_with_one_wri
 ) -> None:
     # GIVEN an endpoint behind the sender's 10 s cache, warm with its healthy copy
     world = World(services, Receiver([200] + [500] * 50), endpoint_cache_seconds=10)
-    endpoint, _ = world.endpoint(retry_schedule=[0, 3600])
+    # (a breaker that does not open within the 50: the failure clock alone is under test)
+    endpoint, _ = world.endpoint(
+        retry_schedule=[0, 3600], circuit_breaker={"failures": 1000, "probe_seconds": 60}
+    )
     _publish(world)
     assert world.run() == ["succeeded"]
     calls = _spy(world)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamodb.core import Table, _cursor_of, _start_key
+from chalicelib.aws.dynamodb.flow import flow_attributes, flow_fields
 from chalicelib.aws.dynamodb.keys import (
     Item,
     KeyKind,
@@ -95,6 +96,9 @@ def endpoint_to_item(endpoint: Endpoint) -> Item:
         item["kind"] = s(endpoint.kind)
     if endpoint.expires_at is not None:
         item["expires_at"] = n(endpoint.expires_at)
+    item.update(
+        flow_attributes(endpoint.throttle_rate, endpoint.ordering, endpoint.circuit_breaker, endpoint.circuit)
+    )
     if endpoint.transformation is not None:
         item["transformation"] = s(json.dumps(asdict(endpoint.transformation)))
     changed = attention_at(endpoint)
@@ -166,6 +170,7 @@ def item_to_endpoint(item: Item) -> Endpoint:
         application_id=opt_s(item, "application_id"),
         kind="listen" if opt_s(item, "kind") == "listen" else "http",
         expires_at=num(item, "expires_at"),
+        **flow_fields(item),
         transformation=Transformation(**json.loads(transformation)) if transformation else None,
     )
 

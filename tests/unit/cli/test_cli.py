@@ -1223,6 +1223,52 @@ def test_recover_can_include_the_messages_that_matched_nothing():
     assert fake.sent_json() == {"since": int(NOW - 7200), "include_unmatched": True}
 
 
+def test_endpoints_create_and_update_send_the_flow_control_fields():
+    # GIVEN an API that accepts endpoints
+    fake = (
+        FakeApi()
+        .on("POST", "/v1/endpoints", (201, {**ENDPOINT, "secret": "whsec_x"}))
+        .on("PATCH", "/v1/endpoints/ep_1", (200, ENDPOINT))
+    )
+    # WHEN one is created with a throttle and its own breaker THEN the body carries them
+    run(
+        fake,
+        "endpoints",
+        "create",
+        "https://r.example/h",
+        "--throttle-rate",
+        "5",
+        "--circuit-breaker",
+        "3/10",
+        "--json",
+    )
+    assert fake.sent_json() == {
+        "url": "https://r.example/h",
+        "throttle_rate": 5,
+        "circuit_breaker": {"failures": 3, "probe_seconds": 10},
+    }
+    # WHEN it is updated back to the defaults THEN nulls are sent
+    ran = run(
+        fake,
+        "endpoints",
+        "update",
+        "ep_1",
+        "--throttle-rate",
+        "none",
+        "--circuit-breaker",
+        "default",
+        "--json",
+    )
+    assert ran.code == 0 and fake.sent_json("PATCH") == {"throttle_rate": None, "circuit_breaker": None}
+    # WHEN a value is not a number THEN a usage error, nothing sent
+    calls = len(fake.requests)
+    bad = run(fake, "endpoints", "update", "ep_1", "--throttle-rate", "fast")
+    assert bad.code == 2 and "--throttle-rate" in bad.err
+    assert len(fake.requests) == calls
+    nothing = run(fake, "endpoints", "update", "ep_1")
+    assert nothing.code == 2
+
+
 def test_endpoints_test_filter_uses_the_endpoints_filter_and_exits_by_the_answer():
     # GIVEN an endpoint with an event-type filter, and an API that refuses on the payload
     endpoint = {"id": "ep_1", "filter": {"event_types": ["order.*"], "sources": [], "payload": None}}

@@ -1,0 +1,324 @@
+"""Flow control on the table: an endpoint's flow settings and circuit (``cb_*`` attributes of its ``EP#``
+item), and the conditional writes of its circuit breaker (``chalicelib.outbound.breaker``).
+
+The circuit lives on the endpoint's item, so the endpoint cache hands it to every sender with the endpoint
+(no extra read per attempt) and ``GET /v1/endpoints/{id}`` shows it. The indexes are keys-only, so these
+updates write no index entry. An endpoint's circuit item is written only on that endpoint's failures
+while closed, its probes, and the success that closes it: never a key shared between endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.aws.dynamodb.core import Table
+from chalicelib.aws.dynamodb.keys import Item, KeyKind, int_of, n, num, opt_s, s
+from chalicelib.errors import StorageError
+from chalicelib.models import BreakerPolicy, Circuit, CircuitStateName, Ordering
+
+KEYS = (
+    KeyKind(
+        "a parked delivery task (waiting longer than one SQS delay)",
+        "PARK#{bucket}#{s}",
+        "{due}#{message}#{endpoint}#{generation}#{attempt}",
+        note="`bucket`: the 5-minute bucket of its due time; released and deleted by the release step; TTL",
+    ),
+    KeyKind(
+        "an endpoint's throttle (its next free slot)",
+        "EP#{id}",
+        "THROTTLE",
+        note="`tat`: one conditional write per attempt to a throttled endpoint; TTL a day after its last slot",
+    ),
+)
+
+_STATES: tuple[CircuitStateName, ...] = ("closed", "open", "half_open")
+_CIRCUIT = "cb_state, cb_failures, cb_opened_at, cb_next_probe_at, cb_cycle"
+
+
+def flow_attributes(
+    throttle_rate: int | None, ordering: Ordering, policy: BreakerPolicy | None, circuit: Circuit
+) -> Item:
+    """The flow settings and circuit of an endpoint, as item attributes (defaults are left out)."""
+    item: Item = {}
+    if throttle_rate is not None:
+        item["throttle_rate"] = n(throttle_rate)
+    if ordering != "none":
+        item["ordering"] = s(ordering)
+    if policy is not None:
+        item["circuit_breaker"] = s(json.dumps([policy.failures, policy.probe_seconds]))
+    item.update(circuit_attributes(circuit))
+    return item
+
+
+def circuit_attributes(circuit: Circuit) -> Item:
+    """A circuit as item attributes (a closed circuit that never opened: none)."""
+    item: Item = {}
+    if circuit.state != "closed":
+        item["cb_state"] = s(circuit.state)
+    if circuit.failures:
+        item["cb_failures"] = n(circuit.failures)
+    if circuit.opened_at is not None:
+        item["cb_opened_at"] = n(circuit.opened_at)
+    if circuit.next_probe_at is not None:
+        item["cb_next_probe_at"] = n(circuit.next_probe_at)
+    if circuit.cycle:
+        item["cb_cycle"] = n(circuit.cycle)
+    return item
+
+
+def circuit_of(item: Item) -> Circuit:
+    """The circuit an item holds."""
+    state = opt_s(item, "cb_state") or "closed"
+    return Circuit(
+        state=next((x for x in _STATES if x == state), "closed"),
+        failures=int_of(item, "cb_failures", 0) or 0,
+        opened_at=num(item, "cb_opened_at"),
+        next_probe_at=num(item, "cb_next_probe_at"),
+        cycle=int_of(item, "cb_cycle", 0) or 0,
+    )
+
+
+def flow_fields(item: Item) -> dict[str, Any]:
+    """The flow settings and circuit of an endpoint item, as ``Endpoint`` keyword arguments."""
+    policy = opt_s(item, "circuit_breaker")
+    failures, probe = json.loads(policy) if policy else (0, 0)
+    return {
+        "throttle_rate": int_of(item, "throttle_rate"),
+        "ordering": "fifo" if opt_s(item, "ordering") == "fifo" else "none",
+        "circuit_breaker": BreakerPolicy(int(failures), int(probe)) if policy else None,
+        "circuit": circuit_of(item),
+    }
+
+
+def endpoint_key(endpoint_id: str) -> Item:
+    """The endpoint's item key (``endpoints.endpoint_key``; imported late: that module encodes with this one)."""
+    from chalicelib.aws.dynamodb.endpoints import endpoint_key as key
+
+    return key(endpoint_id)
+
+
+def _failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class FlowTable(Table):
+    """The circuit breaker's writes (``breaker.CircuitStore``)."""
+
+    def _circuit_now(self, endpoint_id: str) -> Circuit | None:
+        item = self._call(
+            "get_item",
+            Key=endpoint_key(endpoint_id),
+            ConsistentRead=True,
+            ProjectionExpression=f"pk, {_CIRCUIT}",
+        ).get("Item")
+        return circuit_of(item) if item else None
+
+    def circuit_failed(
+        self, endpoint_id: str, policy: BreakerPolicy, now: float, *, probe: bool
+    ) -> Circuit | None:
+        """Count a failure (closed), or reopen after a failed probe (half open); the circuit after it."""
+        key = endpoint_key(endpoint_id)
+        values: dict[str, Any] = {":closed": s("closed")}
+        try:
+            if probe:
+                done = self._call(
+                    "update_item",
+                    Key=key,
+                    UpdateExpression="SET cb_state = :open, cb_next_probe_at = :due",
+                    ConditionExpression="cb_state = :half",
+                    ExpressionAttributeValues={
+                        ":open": s("open"),
+                        ":half": s("half_open"),
+                        ":due": n(now + policy.probe_seconds),
+                    },
+                    ReturnValues="ALL_NEW",
+                )
+                return circuit_of(done["Attributes"])
+            done = self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="ADD cb_failures :one",
+                ConditionExpression="attribute_exists(pk) AND "
+                "(attribute_not_exists(cb_state) OR cb_state = :closed)",
+                ExpressionAttributeValues={**values, ":one": n(1)},
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+            return self._circuit_now(endpoint_id)
+        counted = circuit_of(done["Attributes"])
+        if counted.failures < policy.failures:
+            return counted
+        cycle = counted.cycle + 1
+        try:
+            # One opening per cycle: the first to move it from closed at this cycle wins.
+            self._call(
+                "update_item",
+                Key=key,
+                UpdateExpression="SET cb_state = :open, cb_opened_at = :now, cb_next_probe_at = :due, "
+                "cb_cycle = :cycle",
+                ConditionExpression="(attribute_not_exists(cb_state) OR cb_state = :closed) AND "
+                "(attribute_not_exists(cb_cycle) OR cb_cycle = :prev)",
+                ExpressionAttributeValues={
+                    **values,
+                    ":open": s("open"),
+                    ":now": n(now),
+                    ":due": n(now + policy.probe_seconds),
+                    ":cycle": n(cycle),
+                    ":prev": n(counted.cycle),
+                },
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+            return self._circuit_now(endpoint_id)
+        return Circuit("open", counted.failures, now, now + policy.probe_seconds, cycle)
+
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> Circuit | None:
+        """Take the probe of a circuit whose probe time has come (None), or say how it stands: the losing
+        write returns the item (ReturnValuesOnConditionCheckFailure), so a loser needs no read."""
+        try:
+            self._call(
+                "update_item",
+                Key=endpoint_key(endpoint_id),
+                UpdateExpression="SET cb_state = :half, cb_next_probe_at = :due",
+                ConditionExpression="cb_state IN (:open, :half) AND cb_next_probe_at <= :now",
+                ExpressionAttributeValues={
+                    ":open": s("open"),
+                    ":half": s("half_open"),
+                    ":now": n(now),
+                    ":due": n(now + policy.probe_seconds),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+            item: Any = exc.response.get("Item") or {}
+            return circuit_of(item)
+        return None
+
+    def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
+        """Close the circuit and reset its count, if either is needed; the circuit before."""
+        try:
+            done = self._call(
+                "update_item",
+                Key=endpoint_key(endpoint_id),
+                UpdateExpression="SET cb_failures = :zero REMOVE cb_state, cb_opened_at, cb_next_probe_at",
+                ConditionExpression="attribute_exists(pk) AND (cb_failures > :zero OR cb_state IN (:open, :half))",
+                ExpressionAttributeValues={":zero": n(0), ":open": s("open"), ":half": s("half_open")},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+            return None
+        return circuit_of(done.get("Attributes", {}))
+
+
+THROTTLE_TRIES = 25  # conditional writes one slot may take under contention (then the task is retried)
+THROTTLE_KEEP_SECONDS = 86400  # a bucket item outlives its last slot by a day (TTL), then it is gone
+
+
+def throttle_key(endpoint_id: str) -> Item:
+    """The primary key of an endpoint's throttle item (its next free slot)."""
+    return {"pk": s(f"EP#{endpoint_id}"), "sk": s("THROTTLE")}
+
+
+class ThrottleTable(Table):
+    """The throttle's token bucket (``flow.ThrottleStore``): one item per throttled endpoint."""
+
+    def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
+        """Take the next free slot: a conditional write on what the bucket held (``tat``); a lost race
+        returns the item as it stands (ReturnValuesOnConditionCheckFailure), so a retry needs no read."""
+        from chalicelib.errors import StorageError
+        from chalicelib.outbound.flow import next_slot
+
+        seen: float | None = None
+        for _ in range(THROTTLE_TRIES):
+            slot, following = next_slot(seen, now, interval)
+            if seen is None or seen <= now:
+                condition, values = "attribute_not_exists(tat) OR tat <= :now", {":now": n(now)}
+            else:
+                condition, values = "tat = :seen", {":seen": n(seen)}
+            try:
+                self._call(
+                    "update_item",
+                    Key=throttle_key(endpoint_id),
+                    UpdateExpression="SET tat = :next, #ttl = :ttl",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#ttl": "ttl"},
+                    ExpressionAttributeValues={
+                        **values,
+                        ":next": n(following),
+                        ":ttl": n(int(following) + THROTTLE_KEEP_SECONDS),
+                    },
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as exc:
+                if not _failed(exc):
+                    raise
+                item: Any = exc.response.get("Item") or {}
+                seen = num(item, "tat")
+                continue
+            return slot
+        raise StorageError("the endpoint's throttle is contended: the task is retried")
+
+
+PARK_KEEP_SECONDS = 30 * 86400  # a parked task's TTL past its due time: past any message's retention
+
+
+def park_partition(bucket: int, shard: int) -> str:
+    """The partition of one due-time bucket's shard of parked tasks."""
+    return f"PARK#{bucket}#{shard}"
+
+
+class ParkTable(Table):
+    """Parked delivery tasks (``ports.ParkStore``): ``PARK#{bucket}#{shard}`` / the task's due-ordered key."""
+
+    def park(self, bucket: int, shard: int, key: str, body: str) -> None:
+        """One PutItem (a second park of the same task overwrites it: still one task)."""
+        self._call(
+            "put_item",
+            Item={
+                "pk": s(park_partition(bucket, shard)),
+                "sk": s(key),
+                "task": s(body),
+                "ttl": n(bucket + PARK_KEEP_SECONDS),
+            },
+        )
+
+    def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """One consistent Query of the bucket's shard, in due order."""
+        items = self._call(
+            "query",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": s(park_partition(bucket, shard))},
+            ConsistentRead=True,
+            Limit=limit,
+        ).get("Items", [])
+        return [(item["sk"]["S"], item["task"]["S"]) for item in items]
+
+    def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
+        """BatchWriteItem deletes, 25 a call, unprocessed ones retried."""
+        pk = s(park_partition(bucket, shard))
+        for start in range(0, len(keys), 25):
+            requests: list[Any] = [
+                {"DeleteRequest": {"Key": {"pk": pk, "sk": s(key)}}} for key in keys[start : start + 25]
+            ]
+            pending: Any = {self._table: requests}
+            for _ in range(5):
+                try:
+                    result = self._db.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError("DynamoDB batch_write_item failed") from exc
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise StorageError("DynamoDB BatchWriteItem left parked tasks undeleted")

@@ -1,0 +1,107 @@
+"""The in-memory fake of the circuit breaker's writes (``breaker.CircuitStore``; see ``testkit.fakes``),
+on the endpoints ``MemoryEndpoints`` keeps, with the conditions of ``chalicelib.aws.dynamodb.flow``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from chalicelib.models import BreakerPolicy, Circuit, Endpoint
+from chalicelib.outbound.breaker import after_failure, after_probe_taken, after_success
+from chalicelib.outbound.flow import next_slot
+from testkit.memory.base import MemoryTable
+
+
+class MemoryFlow(MemoryTable):
+    """``CircuitStore`` in the endpoints dict of ``MemoryEndpoints``."""
+
+    endpoints: dict[str, Endpoint]
+
+    def _set_circuit(self, endpoint: Endpoint, circuit: Circuit) -> None:
+        self.endpoints[endpoint.id] = replace(endpoint, circuit=circuit)
+        self.writes += 1
+
+    def circuit_failed(
+        self, endpoint_id: str, policy: BreakerPolicy, now: float, *, probe: bool
+    ) -> Circuit | None:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return None
+            circuit = endpoint.circuit
+            if (probe and circuit.state != "half_open") or (not probe and circuit.state != "closed"):
+                return circuit
+            after = after_failure(circuit, policy, now, probe=probe)
+            self._set_circuit(endpoint, after)
+            return after
+
+    def circuit_probe(self, endpoint_id: str, policy: BreakerPolicy, now: float) -> Circuit | None:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return Circuit()
+            circuit = endpoint.circuit
+            due = circuit.next_probe_at
+            if circuit.state == "closed" or due is None or due > now:
+                self.writes += 1  # a failed conditional write is paid too
+                return circuit
+            self._set_circuit(endpoint, after_probe_taken(circuit, policy, now))
+            return None
+
+    def circuit_succeeded(self, endpoint_id: str) -> Circuit | None:
+        self._maybe_fail()
+        with self._lock:
+            endpoint = self.endpoints.get(endpoint_id)
+            if endpoint is None:
+                return None
+            circuit = endpoint.circuit
+            if circuit.state == "closed" and circuit.failures == 0:
+                return None
+            self._set_circuit(endpoint, after_success(circuit))
+            return circuit
+
+
+class MemoryThrottle(MemoryTable):
+    """``ThrottleStore``: each endpoint's next free slot, taken atomically."""
+
+    def __init__(self, clock: Any, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.slots: dict[str, float] = {}
+
+    def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
+        self._maybe_fail()
+        with self._lock:
+            slot, following = next_slot(self.slots.get(endpoint_id), now, interval)
+            self.slots[endpoint_id] = following
+            self.writes += 1
+            return slot
+
+
+class MemoryParking(MemoryTable):
+    """``ParkStore``: each bucket shard's tasks, read in key (due) order."""
+
+    def __init__(self, clock: Any, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.parked_tasks: dict[tuple[int, int], dict[str, str]] = {}
+
+    def park(self, bucket: int, shard: int, key: str, body: str) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.parked_tasks.setdefault((bucket, shard), {})[key] = body
+            self.writes += 1
+
+    def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        self._maybe_fail()
+        with self._lock:
+            tasks = self.parked_tasks.get((bucket, shard), {})
+            return sorted(tasks.items())[:limit]
+
+    def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
+        self._maybe_fail()
+        with self._lock:
+            tasks = self.parked_tasks.get((bucket, shard), {})
+            for key in keys:
+                tasks.pop(key, None)

@@ -1,0 +1,168 @@
+"""Flow control end to end: the local stack's sender workers and real receivers on loopback."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from testkit.receivers import Receivers, Step
+from testkit.stack import Stack, wait_until
+
+
+def _path() -> str:
+    return f"/flow/{uuid.uuid4().hex}"
+
+
+def _endpoint(stack: Stack, url: str, **doc: Any) -> dict[str, Any]:
+    resp = stack.request("POST", "/v1/endpoints", admin=True, json_body={"url": url, **doc})
+    assert resp.status == 201, resp.body
+    return dict(resp.json())
+
+
+def _get(stack: Stack, endpoint_id: str) -> dict[str, Any]:
+    return dict(stack.request("GET", f"/v1/endpoints/{endpoint_id}", admin=True).json())
+
+
+def _publish(stack: Stack, event_type: str, n: int) -> str:
+    resp = stack.request(
+        "POST", "/v1/messages", admin=True, json_body={"event_type": event_type, "payload": {"n": n}}
+    )
+    assert resp.status == 202, resp.body
+    return str(resp.json()["id"])
+
+
+def _status(stack: Stack, message_id: str, endpoint_id: str) -> str | None:
+    resp = stack.request("GET", f"/v1/messages/{message_id}", admin=True)
+    if resp.status != 200:
+        return None
+    for delivery in resp.json().get("deliveries", []):
+        if delivery["endpoint_id"] == endpoint_id:
+            return str(delivery["status"])
+    return None
+
+
+def _events(stack: Stack, event_type: str, endpoint_id: str) -> list[dict[str, Any]]:
+    resp = stack.request("GET", f"/v1/messages?event_type={event_type}&limit=50", admin=True)
+    assert resp.status == 200, resp.body
+    found = []
+    for item in resp.json()["data"]:
+        body = stack.request("GET", f"/v1/messages/{item['id']}/body", admin=True)
+        if endpoint_id.encode() in body.body:
+            found.append(item)
+    return found
+
+
+def test_a_breaker_stops_attempts_while_the_receiver_is_down_and_delivers_everything_after(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN an endpoint with failures 3 and a probe every 10 s, whose receiver is down
+    path = _path()
+    receivers.scripts[path] = [Step(503) for _ in range(10_000)]
+    endpoint = _endpoint(
+        stack,
+        receivers.url(path),
+        filter={"event_types": ["breaker.test"]},
+        circuit_breaker={"failures": 3, "probe_seconds": 10},
+        retry_schedule=[0, 1, 1, 2, 2, 5, 5, 10, 10, 30, 30, 60, 60, 60, 60],
+    )
+    first = _publish(stack, "breaker.test", 0)
+    # WHEN its first delivery fails three times THEN the circuit shows open
+    opened = wait_until(
+        lambda: (c := _get(stack, endpoint["id"])["circuit"])["state"] != "closed" and c, timeout=30
+    )
+    assert opened["opened_at"] is not None and opened["next_probe_at"] > opened["opened_at"]
+    down_since = time.time()
+    ids = [first, *(_publish(stack, "breaker.test", n) for n in range(1, 10))]
+    # AND the workers are SIGKILLed once mid-outage
+    time.sleep(25)
+    stack.kill_workers("deliveries")
+    stack.start_worker("deliveries")
+    time.sleep(max(0.0, down_since + 60 - time.time()))
+    # THEN during a minute down, only a handful of attempts: the three that opened it, then one probe
+    # every 10 s (a straggler or two around the kill at most)
+    during = len(receivers.at(path))
+    assert 3 <= during <= 3 + 6 + 3, during
+    assert _get(stack, endpoint["id"])["circuit"]["state"] in ("open", "half_open")
+    assert all(_status(stack, m, endpoint["id"]) == "pending" for m in ids)
+    # WHEN the receiver recovers
+    receivers.scripts[path] = []
+    recovered = time.time()
+    # THEN everything is delivered within a minute, and the circuit is closed
+    wait_until(lambda: all(_status(stack, m, endpoint["id"]) == "succeeded" for m in ids), timeout=60)
+    assert time.time() - recovered <= 60
+    assert _get(stack, endpoint["id"])["circuit"] == {
+        "state": "closed",
+        "opened_at": None,
+        "next_probe_at": None,
+    }
+    succeeded = {r.headers["webhook-id"] for r in receivers.at(path)[during:]}
+    assert set(ids) <= succeeded
+    # AND the operator was told once each way
+    wait_until(lambda: len(_events(stack, "endpoint.circuit_closed", endpoint["id"])) == 1, timeout=30)
+    assert len(_events(stack, "endpoint.circuit_opened", endpoint["id"])) == 1
+
+
+def _most_in_one_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max((sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times)), default=0)
+
+
+def test_a_throttled_endpoint_gets_its_rate_and_every_event(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN an endpoint throttled to 3 a second, beside an unthrottled one on the same event type
+    path, free_path = _path(), _path()
+    endpoint = _endpoint(
+        stack, receivers.url(path), filter={"event_types": ["throttle.test"]}, throttle_rate=3
+    )
+    free = _endpoint(stack, receivers.url(free_path), filter={"event_types": ["throttle.test"]})
+    # WHEN a burst of 24 messages is published at once
+    ids = [_publish(stack, "throttle.test", n) for n in range(24)]
+    # THEN every one reaches both
+    wait_until(lambda: all(_status(stack, m, endpoint["id"]) == "succeeded" for m in ids), timeout=90)
+    wait_until(lambda: all(_status(stack, m, free["id"]) == "succeeded" for m in ids), timeout=30)
+    seen = receivers.at(path)
+    assert {r.headers["webhook-id"] for r in seen} == set(ids)
+    # AND the slots were one third of a second apart: over the burst, 3 a second; within any one second at
+    # most one more (a slot's attempt that starts late can share a second with the next three), at the
+    # sender (the attempts' own start times) and at the receiver (through the network's jitter)
+    started = []
+    for message_id in ids:
+        attempts = stack.request("GET", f"/v1/messages/{message_id}/attempts", admin=True).json()["data"]
+        started += [a["started_at"] for a in attempts if a["endpoint_id"] == endpoint["id"]]
+    assert len(started) == 24
+    assert (len(started) - 1) / (max(started) - min(started)) <= 3.0 + 0.05
+    assert _most_in_one_second(started) <= 3 + 1, " ".join(f"{t - min(started):.2f}" for t in sorted(started))
+    starts = [r.started for r in seen]
+    assert _most_in_one_second(starts) <= 3 + 1, " ".join(f"{t - min(starts):.2f}" for t in sorted(starts))
+    # AND the unthrottled one was not held back by it
+    free_starts = [r.started for r in receivers.at(free_path)]
+    assert max(free_starts) - min(free_starts) < max(starts) - min(starts)
+
+
+def _latencies(stack: Stack, receivers: Receivers, path: str, event_type: str, n: int) -> list[float]:
+    """Publish ``n`` messages one by one (a steady trickle) and return each one's publish-to-POST time."""
+    sent: dict[str, float] = {}
+    for i in range(n):
+        sent[_publish(stack, event_type, i)] = time.time()
+        time.sleep(0.2)
+    wait_until(lambda: {r.headers["webhook-id"] for r in receivers.at(path)} >= set(sent), timeout=60)
+    first = {}
+    for r in receivers.at(path):
+        first.setdefault(r.headers["webhook-id"], r.started)
+    return sorted(first[m] - sent[m] for m in sent)
+
+
+def test_a_hanging_endpoint_beside_a_healthy_one_does_not_slow_it(stack: Stack, receivers: Receivers) -> None:
+    # GIVEN a healthy endpoint, measured alone
+    healthy_path, hang_path = _path(), _path()
+    _endpoint(stack, receivers.url(healthy_path), filter={"event_types": ["iso.alone", "iso.beside"]})
+    alone = _latencies(stack, receivers, healthy_path, "iso.alone", 15)
+    # WHEN an endpoint whose receiver accepts and never answers (within its 10 s timeout) is subscribed
+    # beside it, and the same trickle is published to both
+    receivers.scripts[hang_path] = [Step(delay=30) for _ in range(1000)]
+    _endpoint(stack, receivers.url(hang_path), filter={"event_types": ["iso.beside"]}, timeout=10)
+    beside = _latencies(stack, receivers, healthy_path, "iso.beside", 15)
+    # THEN the healthy one's latency stays within noise of the run without it
+    p50_alone, p50_beside = alone[len(alone) // 2], beside[len(beside) // 2]
+    assert p50_beside <= max(2 * p50_alone, p50_alone + 0.5), (alone, beside)
+    assert max(beside) <= max(alone) + 1.5, (alone, beside)

@@ -1,0 +1,97 @@
+"""Isolation: a batch does not wait for its slowest receiver once the others are done (GIVEN / WHEN / THEN).
+
+Real threads (the sender's pool) and real waiting, short: the grace is 0.2 s here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from chalicelib.outbound import egress
+from chalicelib.outbound.tasks import Task
+from tests.conftest import Services
+from tests.unit.test_breaker import _publish
+from tests.unit.test_delivery import Receiver, World
+
+
+class Hanging(Receiver):
+    """Answers at once, except requests to ``/hang``, which wait until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def __call__(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+        if request.url.endswith("/hang"):
+            self.release.wait(10)
+        return super().__call__(request)
+
+
+def test_a_hanging_receiver_is_handed_off_and_the_batch_returns_when_the_others_are_done(
+    services: Services,
+) -> None:
+    # GIVEN a healthy endpoint and one whose receiver hangs, one message each in one batch
+    receiver = Hanging()
+    world = World(services, receiver)
+    world.sender._straggler_seconds = 0.2
+    healthy, _ = world.endpoint(url="https://hooks.example.com/ok", filter={"event_types": ["a.ok"]})
+    hanging, _ = world.endpoint(url="https://hooks.example.com/hang", filter={"event_types": ["a.hang"]})
+    from chalicelib.api.messages import parse_publish
+    from chalicelib.scope import OPERATOR
+
+    for event_type in ("a.hang", "a.ok"):
+        world.publisher.publish(parse_publish({"event_type": event_type, "payload": {}}), OPERATOR)
+    world.route_all()
+    bodies = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    try:
+        # WHEN the batch is handled
+        started = time.monotonic()
+        errors = world.sender.handle_many(bodies)
+        took = time.monotonic() - started
+        # THEN it returns soon after the healthy one finished, not when the hanging one does
+        assert took < 3.0, took
+        assert errors == [None, None]
+        # AND a check of the hanging attempt is queued for after its claim's lease
+        [check] = [Task.decode(b) for b in world.deliveries.sent]
+        assert check.endpoint_id == hanging.id
+        assert check.not_before >= world.clock.now + 150
+        assert [r.url for r in receiver.requests if r.url.endswith("/ok")]
+    finally:
+        receiver.release.set()
+    # WHEN the hanging receiver answers at last THEN the attempt is recorded by its thread
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        attempts = world.s.store.list_attempts(check.message_id)
+        if attempts and attempts[0].status == "succeeded":
+            break
+        time.sleep(0.02)
+    assert attempts[0].status == "succeeded"
+    # AND the check, when it comes, finds it done: no second POST
+    posts = len(receiver.requests)
+    world.clock.now = check.not_before
+    assert world.sender.handle(check.encode()) == "duplicate"
+    assert len(receiver.requests) == posts
+    assert healthy.id != hanging.id
+
+
+def test_a_batch_of_one_slow_task_waits_for_it(services: Services) -> None:
+    # GIVEN one slow but answering receiver alone in its batch WHEN handled THEN no hand-off (no others)
+    class Slow(Receiver):
+        def __call__(self, request: Any) -> Any:
+            time.sleep(0.5)
+            return super().__call__(request)
+
+    world = World(services, Slow())
+    world.sender._straggler_seconds = 0.1
+    world.endpoint()
+    _publish(world, 1)
+    world.route_all()
+    bodies = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    assert world.sender.handle_many(bodies) == [None]
+    assert world.deliveries.sent == []  # no check queued: it finished in the batch

@@ -1,0 +1,167 @@
+"""Parking and the release step on a virtual clock (GIVEN / WHEN / THEN): a long wait is one write and one
+SendMessage, not a chain of 15-minute hops; the release never loses a task."""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any
+
+import pytest
+
+from chalicelib.outbound.parking import (
+    AHEAD_SECONDS,
+    BUCKET_SECONDS,
+    PARK_SHARDS,
+    Parking,
+    Release,
+    bucket_of,
+)
+from chalicelib.outbound.tasks import Task
+from testkit.fakes import FakeClock, MemoryQueue, MemoryStore
+from tests.conftest import Services, make_services
+from tests.unit.test_breaker import _publish
+from tests.unit.test_delivery import Receiver, World
+
+
+def test_a_task_due_within_one_sqs_delay_is_not_parked_and_a_later_one_is() -> None:
+    clock = FakeClock(10_000.0)
+    store = MemoryStore(clock)
+    parking = Parking(store, after=900)
+    assert not parking.park(Task("msg_1", "ep_1", 2, not_before=10_900.0), clock())
+    assert parking.park(Task("msg_1", "ep_1", 4, not_before=12_000.0), clock())
+    [(bucket, _shard)] = store.parked_tasks
+    assert bucket == bucket_of(12_000.0) and bucket % BUCKET_SECONDS == 0
+
+
+def test_the_release_sends_each_task_once_with_the_delay_left_and_only_when_due_within_the_window() -> None:
+    # GIVEN 40 tasks parked, due over the next two hours
+    clock = FakeClock(1_800_000_000.0)
+    store, queue = MemoryStore(clock), MemoryQueue()
+    parking = Parking(store)
+    start = clock.now
+    tasks = [Task(f"msg_{i}", "ep_1", 4, not_before=start + 1000 + 180 * i) for i in range(40)]
+    for task in tasks:
+        assert parking.park(task, clock())
+    release = Release(store=store, queue=queue, clock=clock)
+    sent_at: dict[str, float] = {}
+    # WHEN the release runs every 5 minutes for three hours
+    for _ in range(36):
+        release.run()
+        for body, delay in zip(queue.sent, queue.delays, strict=True):
+            task = Task.decode(body)
+            assert task.message_id not in sent_at  # never twice
+            sent_at[task.message_id] = clock.now + delay
+            # THEN each is sent at most AHEAD_SECONDS early, with a delay SQS takes
+            assert 0 <= delay <= 900 and task.not_before - clock.now <= AHEAD_SECONDS + BUCKET_SECONDS
+        queue.sent.clear()
+        queue.delays.clear()
+        clock.advance(300)
+    # THEN every task went out, each due at its own time (to the second), and none is left parked
+    assert set(sent_at) == {t.message_id for t in tasks}
+    for task in tasks:
+        assert abs(sent_at[task.message_id] - task.not_before) <= 1
+    assert all(not shard for shard in store.parked_tasks.values())
+
+
+def test_a_release_that_dies_between_send_and_delete_sends_again_never_loses() -> None:
+    # GIVEN a parked task due soon, and a store whose delete fails once
+    clock = FakeClock(1_800_000_000.0)
+    store, queue = MemoryStore(clock), MemoryQueue()
+    Parking(store).park(Task("msg_1", "ep_1", 4, not_before=clock.now + 1000), clock())
+    clock.advance(600)
+    original = store.unpark
+    store.unpark = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash"))  # type: ignore[method-assign]
+    release = Release(store=store, queue=queue, clock=clock)
+    with pytest.raises(RuntimeError):
+        release.run()
+    assert len(queue.sent) == 1
+    # WHEN the next run comes THEN it is sent again (the claim stops the duplicate) and then deleted
+    store.unpark = original  # type: ignore[method-assign]
+    release.run()
+    assert [Task.decode(b).message_id for b in queue.sent] == ["msg_1", "msg_1"]
+    assert all(not shard for shard in store.parked_tasks.values())
+
+
+def test_a_late_release_run_releases_late_never_skips() -> None:
+    # GIVEN tasks parked across many buckets WHEN the release does not run for five hours, then runs
+    clock = FakeClock(1_800_000_000.0)
+    store, queue = MemoryStore(clock), MemoryQueue()
+    release = Release(store=store, queue=queue, clock=clock)
+    release.run()  # its checkpoint
+    for i in range(30):
+        Parking(store).park(Task(f"msg_{i}", "ep_1", 5, not_before=clock.now + 1000 + 600 * i), clock())
+    clock.advance(5 * 3600 + 1200)
+    report = release.run()
+    # THEN all of them are sent at once (delay 0 for the past ones)
+    assert report.released == 30 and report.caught_up
+    assert sorted(queue.delays)[0] == 0
+
+
+def _run_parked(world: World, release: Release, until: float) -> list[str]:
+    """Due-order handling of the deliveries queue on the virtual clock, the release every 5 minutes."""
+    outcomes: list[str] = []
+    due: list[tuple[float, int, str]] = []
+    seq = 0
+    next_release = world.clock.now
+    while True:
+        world.route_all()
+        for body, delay in zip(world.deliveries.sent, world.deliveries.delays, strict=True):
+            seq += 1
+            heapq.heappush(due, (world.clock.now + delay, seq, body))
+        world.deliveries.sent.clear()
+        world.deliveries.delays.clear()
+        if due and due[0][0] <= next_release:
+            at, _, body = heapq.heappop(due)
+            world.clock.now = max(world.clock.now, at)
+            outcomes.append(world.sender.handle(body))
+            continue
+        if next_release > until:
+            return outcomes
+        world.clock.now = max(world.clock.now, next_release)
+        release.run()
+        next_release += 300
+
+
+def test_a_delivery_failing_through_the_whole_default_schedule_costs_at_most_ten_sqs_requests() -> None:
+    # GIVEN parking on, a receiver that always fails, the default schedule (8 attempts over ~27.6 h)
+    services: Services = make_services()
+    world = World(services, Receiver([503] * 100))
+    world.sender._parking = Parking(world.s.store)
+    release = Release(store=world.s.store, queue=world.deliveries, clock=world.clock)
+    world.endpoint(circuit_breaker={"failures": 1000, "probe_seconds": 60})
+    sends: list[Any] = []
+    original = world.deliveries.send
+
+    def counted(body: str, *, delay_seconds: int = 0) -> str:
+        sends.append(delay_seconds)
+        return original(body, delay_seconds=delay_seconds)
+
+    world.deliveries.send = counted  # type: ignore[method-assign]
+
+    def counted_batch(bodies: Any, *, delay_seconds: int = 0) -> None:
+        sends.extend([delay_seconds] * max(1, (len(bodies) + 9) // 10))
+        for body in bodies:
+            original(body, delay_seconds=delay_seconds)
+
+    world.deliveries.send_batch = counted_batch  # type: ignore[method-assign]
+    _publish(world, 1)
+    # WHEN it runs its course over two days
+    outcomes = _run_parked(world, release, world.clock.now + 2 * 86400)
+    # THEN 8 attempts, the delivery failed, and at most 10 SQS sends in all (the router's, the retries'
+    # direct delays and the releases), not the 112 hops of a 15-minute chain
+    assert outcomes.count("retrying") == 7 and outcomes.count("failed") == 1
+    assert len(world.receiver.requests) == 8
+    assert len(sends) <= 10, sends
+    assert "deferred" not in outcomes
+    assert PARK_SHARDS == 16
+
+
+def test_without_parking_the_same_delivery_hops_every_fifteen_minutes(services: Services) -> None:
+    # GIVEN parking off (the default) WHEN the same delivery runs its course THEN the hops are many: the
+    # figure the test above improves on
+    world = World(services, Receiver([503] * 100))
+    world.endpoint(circuit_breaker={"failures": 1000, "probe_seconds": 60})
+    _publish(world, 1)
+    release = Release(store=world.s.store, queue=world.deliveries, clock=world.clock)
+    outcomes = _run_parked(world, release, world.clock.now + 2 * 86400)
+    assert outcomes.count("deferred") > 80
