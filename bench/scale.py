@@ -52,6 +52,7 @@ _SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"ep_[0-9a-f]+"), "{endpoint}"),
     (re.compile(r"src_[0-9a-f]+"), "{source}"),
     (re.compile(r"app_[0-9a-f]+"), "{application}"),
+    (re.compile(r"rb_[0-9a-f]+"), "{batch}"),
     (re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}"), "{hour}"),
     (re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "{day}"),
     (re.compile(r"#A[0-9]{1,3}$"), "#A{k}"),
@@ -202,15 +203,24 @@ class Load:
 # scope "all": every webhook of the platform lands on the key (a day, an hour): both loads put 10,000/s
 # on it. "one": one entity's webhooks (a source, an endpoint, an application): 10,000/s when one takes
 # everything (the published `api` source, the internal endpoint that receives every webhook, a
-# single-tenant platform), 5,000/s for the hot one. "own": a key per message; "mgmt": management only.
+# single-tenant platform), 5,000/s for the hot one. "own": a key per message; "batch": a key per sender
+# batch; "mgmt": management only.
 DATA_MODEL_KEYS: tuple[tuple[str, str, str, float, str], ...] = (
     (
         "table",
         "MSG#{message}",
-        "router: the message (2 units at 1 KB); sender: claim + result (1 + 1) of each delivery of a "
-        "message with its endpoints inline (at most 100)",
-        4.0,
+        "router: the message (1 unit at 1 KB, packed); sender: the claim (1) of each delivery of a "
+        "message with its endpoints inline (at most 100), and its result (1) unless its sender batch "
+        "records it (a success)",
+        2.0,
         "own",
+    ),
+    (
+        "table",
+        "RES#{batch}",
+        "sender: the successes of one sender batch, one item (about 0.5 KB for ten 1 KB webhooks)",
+        0.1,
+        "batch",
     ),
     (
         "table",
@@ -427,6 +437,8 @@ def key_rates_markdown(shards: int) -> str:
         over = shards if key.endswith("#{s}") else 1
         if scope == "own":
             spread = hot = f"{per_webhook:g} per message, once"
+        elif scope == "batch":
+            spread = hot = "1 per sender batch, once"
         elif scope == "fanout":
             cold, warm = FANOUT_MODEL_KEY_RATES
             spread = hot = (
@@ -649,9 +661,10 @@ def long_run_rate(
 
     Keys are grouped by their base (the key without its write shard): the busiest base's share of the
     load's webhooks times ``rate``, divided over the shards a hash spreads it on. None for a kind with a
-    key per message (``MSG#{message}``): its writes are bounded per message, whatever the rate.
+    key per message (``MSG#{message}``) or per sender batch (``RES#{batch}``): its writes are bounded
+    per message or batch, whatever the rate.
     """
-    if "{message}" in kind:
+    if "{message}" in kind or "{batch}" in kind:
         return None
     sharded = kind.endswith("#{s}")
     bases: Counter[str] = Counter()

@@ -319,6 +319,9 @@ class Attempt:
     # Its ending is recorded but not counted yet (a message with attempt shards): the transaction that
     # counts it removes the mark, so a retried task counts it exactly once (see the sender).
     count_due: bool = False
+    # The sender batch whose one result item records this attempt's outcome (``finish_batch``), named on
+    # the claim; "" for an attempt whose outcome is written on its own item.
+    batch: str = ""
 
 
 INLINE_ENDPOINTS = 100  # matched endpoint ids kept in the message item itself (the common case: one write)

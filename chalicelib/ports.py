@@ -284,6 +284,11 @@ class AttemptStore(Protocol):
         """Record an attempt's outcome if the caller still holds its claim (one marked ``count_due``:
         only while it is still in flight, so it never marks an outcome already counted)."""
 
+    def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
+        """Record the outcomes of one sender batch's attempts, each claimed with ``batch``, in one write
+        (their claims stay as they are; a reader takes an outcome whose claim still holds). StorageError:
+        nothing recorded (the caller records each with ``finish_attempt``)."""
+
     def finish_counted(self, attempt: Attempt) -> bool:
         """Record an outcome that moves its message's delivery counters (``count_due``) and count it, in
         one transaction, if the caller still holds the claim; StorageError (a busy or throttled counter)

@@ -186,6 +186,7 @@ _ITEMS_WRITTEN: dict[str, Callable[..., list[keys.Item]]] = {
     "claim_attempt": lambda attempt, now: [attempts.attempt_to_item(attempt)],
     "finish_attempt": lambda attempt: [attempts.attempt_to_item(attempt)],
     "finish_counted": lambda attempt: [attempts.attempt_to_item(attempt)],
+    "finish_batch": lambda batch, done: [attempts.batch_to_item(batch, done)],
     "put_pulled": lambda pulled: [listen.pulled_to_item(pulled)],
     "create_application": lambda application: [applications.application_to_item(application)],
     "update_application": lambda old, new: [applications.application_to_item(new)],

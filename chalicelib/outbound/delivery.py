@@ -142,21 +142,25 @@ class Sender:
         The batch does not wait for its slowest receiver: once the others are done, a task still running
         ``straggler_seconds`` after the last of them finished is handed off (``_hand_off``) and the batch
         returns, so one hanging receiver holds neither this invocation nor the tasks behind it.
+        The successes of the tasks done by then are recorded together, in one result item
+        (``_record_batch``), before the batch returns (and so before SQS deletes its tasks); a straggler
+        handed off records its own.
         """
-
+        batch = _Batch(new_id("rb"))
         known = self._endpoints_of(bodies)
 
-        def run(body: str) -> BaseException | None:
-            self._local.body = body
+        def run(numbered: tuple[int, str]) -> BaseException | None:
+            batch.local.index = numbered[0]
+            self._local.body = numbered[1]
             try:
-                self.handle(body, known)
+                self.handle(numbered[1], known, batch=batch)
             except Exception as exc:
                 return exc
             finally:
                 self._local.body = None
             return None
 
-        futures = [self._pool.submit(run, body) for body in bodies]
+        futures = [self._pool.submit(run, numbered) for numbered in enumerate(bodies)]
         try:
             pending = set(futures)
             finished_any = False
@@ -177,7 +181,9 @@ class Sender:
                 finished_any = True
             for future in pending:
                 self._hand_off(bodies[futures.index(future)])
-            return [None if f in pending else f.result() for f in futures]
+            errors = [None if f in pending else f.result() for f in futures]
+            self._record_batch(batch, errors)
+            return errors
         finally:
             self._flush()
 
@@ -208,6 +214,27 @@ class Sender:
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
         self._count("StragglerHandedOff")
 
+    def _record_batch(self, batch: _Batch, errors: list[BaseException | None]) -> None:
+        """One write for the batch's recorded successes; if it fails, each on its own item, and a task
+        whose outcome could not be written at all fails (SQS gives it back: at least once)."""
+        done = batch.close()
+        if not done:
+            return
+        try:
+            self._store.finish_batch(batch.id, [attempt for attempt, _ in done])
+        except StorageError:
+            log.warning("could not write a batch's results: each on its own", extra={"batch": batch.id})
+            for attempt, index in done:
+                try:
+                    self._store.finish_attempt(attempt)
+                except StorageError as exc:
+                    errors[index] = exc
+                    continue
+                self._ended("delivered")
+            return
+        for _ in done:
+            self._ended("delivered")
+
     def _endpoints_of(self, bodies: Sequence[str]) -> Mapping[str, Endpoint]:
         """The endpoints of a batch's due tasks in one batched read (a fan-out's batch names ten distinct
         endpoints: one request instead of ten GetItems). Best effort: a task whose endpoint is not here
@@ -236,9 +263,14 @@ class Sender:
         if self._tally is not None:
             self._tally.flush()
 
-    def handle(self, body: str, known: Mapping[str, Endpoint] | None = None) -> str:
+    def handle(
+        self, body: str, known: Mapping[str, Endpoint] | None = None, *, batch: _Batch | None = None
+    ) -> str:
         """Process one task; returns what happened. Raises only to have SQS retry the task.
-        ``known``: endpoints already read for this task's batch (``_endpoints_of``)."""
+
+        ``known``: endpoints already read for this task's batch (``_endpoints_of``). ``batch``: the sender
+        batch it is part of (``handle_many``), which records its success if it is one that needs no more
+        than its outcome written."""
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
@@ -300,12 +332,13 @@ class Sender:
             generation=generation,
             shards=message.attempt_shards,
             reopens=task.reopens,
+            batch=batch.id if batch is not None and not listen else "",
         )
         if not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)
-        return self._attempt(task, message, endpoint, claim, probe=probe)
+        return self._attempt(task, message, endpoint, claim, batch, probe=probe)
 
     def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
         """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
@@ -341,12 +374,20 @@ class Sender:
             )
 
     def _message(self, task: Task, now: float) -> Message:
-        """The task's message: from the LRU of small immutable messages, else one consistent GetItem.
+        """The task's message: the one it carries, or from the LRU of small immutable messages, else one
+        consistent GetItem.
 
         A stored message never changes but for a new storing of its id (another generation, which a
         task names) and its fan-out counters (the sender never reads them), so a hit is safe while it
         is live. A fan-out of 50,000 deliveries then reads its message once per sender container.
         """
+        carried = task.message()
+        if carried is not None and generation_of(carried) == task.generation:
+            # The router put the message it had just stored in the task (a first attempt of a small
+            # inline message): the same storing, so the same bytes a read would return.
+            if carried.expires_at <= now:
+                raise NotFoundError(f"no message {task.message_id!r}", code="message_not_found")
+            return carried
         hit = self._messages.get(task.message_id)
         if hit is not None and hit.expires_at > now and generation_of(hit) == task.generation:
             return hit
@@ -538,7 +579,14 @@ class Sender:
         return replace(base, delivery_status=status, count_due=count_due(base.shards, status, base.reopens))
 
     def _attempt(
-        self, task: Task, message: Message, endpoint: Endpoint, claim: Attempt, *, probe: bool = False
+        self,
+        task: Task,
+        message: Message,
+        endpoint: Endpoint,
+        claim: Attempt,
+        batch: _Batch | None,
+        *,
+        probe: bool = False,
     ) -> str:
         started = time.monotonic()
         try:
@@ -576,6 +624,7 @@ class Sender:
             kept=kept,
             retry_after=retry_after,
             duration_ms=duration_ms,
+            batch=batch,
             probe=probe,
         )
 
@@ -629,9 +678,14 @@ class Sender:
         kept: str | None,
         retry_after: float | None,
         duration_ms: int,
+        batch: _Batch | None = None,
         probe: bool = False,
     ) -> str:
-        """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up."""
+        """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up.
+
+        A success that moves no delivery counters, in a sender batch whose claim names it, is recorded
+        with the batch's other successes at its end (one result item); every other outcome on its own.
+        """
         self._observe("AttemptLatency", duration_ms)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
@@ -666,7 +720,11 @@ class Sender:
                 self._ops("message.attempt.recovered", message, endpoint, claim)
             if self._may_be_failing(endpoint, task):
                 self._write_health(endpoint.id, None)  # conditional on the stored item
-            self._finish(self._ending(base, "succeeded"), "delivered")
+            ended = self._ending(base, "succeeded")
+            if not (
+                batch is not None and claim.batch == batch.id and not ended.count_due and batch.add(ended)
+            ):
+                self._finish(ended, "delivered")
             self._circuit_outcome(endpoint, ok=True, probe=probe)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
@@ -802,6 +860,31 @@ class Sender:
             endpoint.timeout,
             client_certificate=endpoint.client_certificate,
         )
+
+
+class _Batch:
+    """The successes of one sender batch, recorded together at its end (``Sender._record_batch``)."""
+
+    def __init__(self, batch_id: str) -> None:
+        self.id = batch_id
+        self.local = threading.local()  # the index of the task a pool thread handles
+        self.done: list[tuple[Attempt, int]] = []
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def add(self, attempt: Attempt) -> bool:
+        """Keep a success for the batch's result item; False once the batch was recorded (a straggler)."""
+        with self._lock:
+            if self.closed:
+                return False
+            self.done.append((attempt, getattr(self.local, "index", -1)))
+            return True
+
+    def close(self) -> list[tuple[Attempt, int]]:
+        """What the batch records; a success added after this is written on its own."""
+        with self._lock:
+            self.closed = True
+            return list(self.done)
 
 
 def unsigned_request(message: Message, endpoint: Endpoint, body: bytes) -> convention.Request:

@@ -264,7 +264,10 @@ class EndpointFanout:
                     matched.slots,
                 )
                 chunks.extend(c.encode() for c in root.split())
-            tasks.extend(Task(message.id, e, generation=generation).encode() for e in ids)
+            first = Task(message.id, "", generation=generation)
+            if ids and not (matched.pages or matched.parts):
+                first = first.carrying(message)  # the sender then reads no message item
+            tasks.extend(replace(first, endpoint_id=e).encode() for e in ids)
         if chunks:
             send_all(self._chunks, chunks, self._pool)
         send_all(self._queue, tasks, self._pool)

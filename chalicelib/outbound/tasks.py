@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import zlib
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from chalicelib.ids import new_id
-from chalicelib.models import Attempt
+from chalicelib.models import Attempt, Message
+from chalicelib.packing import pack_message, unpacked_fields
 
 VERSION = 1
 REOPENABLE = ("", "succeeded", "failed", "skipped")
+# A first attempt's task carries its message when the packed form is at most this (base64: 4/3 more),
+# so the sender reads no message item; ten such tasks stay within one 64 KB SQS request chunk.
+CARRIED_BYTES = 4096
 
 
 class PoisonTaskError(Exception):
@@ -32,6 +39,30 @@ class Task:
     # The endpoint's throttle slot this task holds (chalicelib.outbound.flow): it is sent at that time
     # without taking another. 0: none.
     slot: float = 0.0
+    # The message, packed (``chalicelib.packing``), base64; "" when the sender reads it from the table.
+    carried: str = ""
+    carried_deflated: bool = False
+    carried_receipt: str = ""
+
+    def carrying(self, message: Message) -> Task:
+        """This task with its message in it, if the message is small and inline; else this task."""
+        if message.body_ref is not None or message.fanout_pages or message.attempt_shards:
+            return self
+        data, deflated = pack_message(replace(message, endpoints=()))  # the sender needs no other ids
+        if len(data) > CARRIED_BYTES:
+            return self
+        text = base64.b64encode(data).decode()
+        return replace(self, carried=text, carried_deflated=deflated, carried_receipt=message.receipt_id)
+
+    def message(self) -> Message | None:
+        """The message the task carries, or None (PoisonTaskError if it is unreadable)."""
+        if not self.carried:
+            return None
+        try:
+            fields = unpacked_fields(base64.b64decode(self.carried), deflated=self.carried_deflated)
+            return Message(id=self.message_id, status="stored", receipt_id=self.carried_receipt, **fields)
+        except (binascii.Error, zlib.error, KeyError, TypeError, ValueError) as exc:
+            raise PoisonTaskError(f"unreadable message in a delivery task: {type(exc).__name__}") from exc
 
     def encode(self) -> str:
         """The queue's text form."""
@@ -45,6 +76,11 @@ class Task:
                 "generation": self.generation,
                 **({"reopens": self.reopens} if self.reopens else {}),
                 **({"slot": self.slot} if self.slot else {}),
+                **(
+                    {"m": self.carried, "mz": self.carried_deflated, "r": self.carried_receipt}
+                    if self.carried
+                    else {}
+                ),
             },
             separators=(",", ":"),
         )
@@ -62,6 +98,9 @@ class Task:
                 str(doc.get("generation", "")),
                 str(doc.get("reopens", "")),
                 float(doc.get("slot", 0.0)),
+                str(doc.get("m", "")),
+                doc.get("mz") is True,
+                str(doc.get("r", "")),
             )
             if doc.get("v") != VERSION or task.attempt < 1 or task.reopens not in REOPENABLE:
                 raise ValueError("bad version or attempt")

@@ -4,6 +4,7 @@ it as DynamoDB's does."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -62,6 +63,18 @@ class MemoryAttempts(MemoryTable):
             self.attempts[key] = attempt
             self.writes += 1
             return True
+
+    def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
+        """As the adapter's one result item: each outcome counts while its claim still holds (the
+        adapter's readers take it from the item; here it is applied to the claim at once)."""
+        self._maybe_fail()
+        with self._lock:
+            self.writes += 1
+            for attempt in attempts:
+                key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
+                old = self.attempts.get(key)
+                if old is not None and old.claim_id == attempt.claim_id and old.status == "in_flight":
+                    self.attempts[key] = attempt
 
     def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
         partitions = attempts.attempt_partitions(message_id, shards)

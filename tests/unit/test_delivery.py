@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -136,7 +137,9 @@ def test_first_try_success_is_signed_for_the_official_verifier(world: World) -> 
     assert state.status == "succeeded" and state.attempts == 1
 
 
-def test_three_dynamodb_writes_per_delivered_webhook_and_one_counter_write_per_batch(world: World) -> None:
+def test_two_dynamodb_writes_per_delivered_webhook_and_one_result_and_counter_write_per_batch(
+    world: World,
+) -> None:
     # GIVEN ten webhooks on the ingest queue
     world.endpoint()
     sid = world.s.github_source()
@@ -147,9 +150,12 @@ def test_three_dynamodb_writes_per_delivered_webhook_and_one_counter_write_per_b
     # WHEN the router and the sender each get them as one batch
     assert world.router.route_many(world.s.queue.sent) == [None] * 10
     assert world.sender.handle_many(world.deliveries.sent) == [None] * 10
-    # THEN each webhook cost its message (with its dedupe), claim and result, and each batch one counter
-    # write for the hour (received by the router, delivered by the sender)
-    assert world.s.store.writes - before == 3 * 10 + 2
+    # THEN each webhook cost its message (with its dedupe) and its claim; the sender batch one result item
+    # for its ten successes, and each batch one counter write for the hour (received, delivered)
+    assert world.s.store.writes - before == 2 * 10 + 1 + 2
+    assert [a.status for m in world.s.store.messages for a in world.s.store.list_attempts(m)] == [
+        "succeeded"
+    ] * 10
     hour = int(world.clock() // 3600) * 3600
     assert world.s.store.get_counts([hour]) == {
         hour: {"received": 10, "delivered": 10, "failed": 0, "rejected": 0}
@@ -607,6 +613,91 @@ def test_a_queue_that_lost_its_tasks_resumes_from_the_record_and_copies_stop_at_
     assert sent == sorted([host[first.endpoint_id], *host.values()])  # one failed, then one each
     # AND once they ended, nothing is pending
     assert world.api.recovery.resume([(message, world.s.store.list_attempts(message_id))]) == 0
+
+
+def test_a_batch_records_its_successes_in_one_write_and_a_copy_of_a_task_is_sent_once(world: World) -> None:
+    # GIVEN two messages for one endpoint, and a copy of the first task in the same sender batch
+    world.endpoint()
+    ids = [_publish(world) for _ in range(2)]
+    world.route_all()
+    tasks = [*world.deliveries.sent, world.deliveries.sent[0]]
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    before = world.s.store.writes
+    # WHEN the sender handles them as one batch
+    assert world.sender.handle_many(tasks) == [None] * 3
+    # THEN each message was POSTed once (the copy found the attempt taken and looks again later) ...
+    assert len(world.receiver.requests) == 2 and len(world.deliveries.sent) == 1
+    # ... for two claims and one result write, and every read shows both attempts succeeded
+    assert world.s.store.writes - before == 2 + 1 + 1  # + the sender batch's counter write
+    for message_id in ids:
+        [attempt] = world.s.store.list_attempts(message_id)
+        assert attempt.status == "succeeded" and attempt.batch.startswith("rb_")
+    # AND the copy, when it comes back after the attempt's lease, is dropped, not sent again
+    from chalicelib.outbound.delivery import DEFAULT_LEASE_SECONDS
+
+    world.clock.advance(DEFAULT_LEASE_SECONDS + 1)
+    assert world.sender.handle(world.deliveries.sent.pop()) == "duplicate"
+    assert len(world.receiver.requests) == 2
+
+
+def test_a_batch_whose_result_write_fails_records_each_or_retries_the_task(world: World) -> None:
+    from chalicelib.errors import StorageError
+
+    world.endpoint()
+    ids = [_publish(world) for _ in range(2)]
+    world.route_all()
+    tasks = list(world.deliveries.sent)
+    world.deliveries.sent.clear()
+
+    def refuse(*_: Any) -> None:
+        raise StorageError("DynamoDB put_item failed: ProvisionedThroughputExceededException")
+
+    world.s.store.finish_batch = refuse  # type: ignore[method-assign]
+    # WHEN the batch's one result write fails THEN each outcome is written on its own attempt
+    assert world.sender.handle_many(tasks) == [None, None]
+    assert [a.status for m in ids for a in world.s.store.list_attempts(m)] == ["succeeded"] * 2
+    # AND when that fails too, the task fails (SQS gives it back: at least once, never lost)
+    more = _publish(world)
+    world.route_all()
+    world.s.store.finish_attempt = refuse  # type: ignore[method-assign]
+    [error] = world.sender.handle_many(list(world.deliveries.sent))
+    assert isinstance(error, StorageError)
+    assert [a.status for a in world.s.store.list_attempts(more)] == ["in_flight"]
+
+
+def test_a_first_attempt_carries_its_small_message_so_the_sender_reads_no_item(world: World) -> None:
+    from dataclasses import replace as _replace
+
+    from chalicelib.outbound.tasks import CARRIED_BYTES
+
+    world.endpoint()
+    message_id = _publish(world)
+    world.route_all()
+    [body] = world.deliveries.sent
+    task = Task.decode(body)
+    stored = world.s.store.get_message(message_id)
+    # GIVEN the router's task: it carries the message it stored (its endpoint ids left out)
+    assert task.message() == _replace(stored, endpoints=())
+
+    def no_read(*_: Any) -> None:
+        raise AssertionError("the sender read the message item")
+
+    reads = world.s.store.get_message
+    world.s.store.get_message = no_read  # type: ignore[method-assign]
+    # WHEN the sender handles it THEN it is delivered without a read, the body byte for byte
+    assert world.run() == ["succeeded"]
+    assert world.receiver.requests[0].body == stored.body
+    # AND a retry's task (and any task written before tasks carried messages) reads the item as before
+    world.s.store.get_message = reads  # type: ignore[method-assign]
+    old = '{"v":1,"message_id":"%s","endpoint_id":"%s","attempt":2,"not_before":0,"generation":"%s"}'
+    assert Task.decode(old % (message_id, task.endpoint_id, task.generation)).message() is None
+    # AND a message past its retention is gone, carried or not
+    world.clock.advance(stored.expires_at - world.clock() + 1)
+    assert world.sender.handle(body) == "gone"
+    # AND a large message is not carried (the task stays small)
+    big = Task(message_id, "ep").carrying(_replace(stored, body=os.urandom(CARRIED_BYTES + 1)))
+    assert big.message() is None and len(big.encode()) < 300
 
 
 def test_a_sender_batch_reads_its_endpoints_in_one_batched_read_and_falls_back_alone(

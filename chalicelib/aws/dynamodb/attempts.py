@@ -8,10 +8,17 @@ layout and the DynamoDB adapter of ``AttemptStore``.
                                                 gsi2: END#{failed|skipped}#{yyyy-mm-dd}#{s} / same (only the
                                                 attempt that ended its delivery failed or skipped)
     MSG#{id}#C{k} / SUM#{generation}              ended deliveries of attempt shard k (ADD; TTL)
+    RES#{batch}   / R                           the outcomes of one sender batch's attempts (TTL)
+
+A sender batch records its successful first-time outcomes in one ``RES#`` item instead of one write per
+attempt: each claim names its batch (``rb``), and a reader of an attempt still in flight that names one
+takes its outcome from there if it holds one for that claim (``_resolved``). So a 1 KB webhook's attempt
+costs its claim and a tenth of a result item. An outcome written on the attempt's own item wins.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import zlib
 from collections.abc import Sequence
@@ -56,6 +63,12 @@ KEYS = (
         note="k = CRC-32 of the endpoint id % the message's attempt_shards (its page count, at most 128)",
         gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
         gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (as above)",
+    ),
+    KeyKind(
+        "outcomes of one sender batch's attempts",
+        "RES#{batch}",
+        "R",
+        note="deflated JSON by claim id: status, duration, response; read with the claims that name it (rb); TTL",
     ),
     KeyKind(
         "ended deliveries of a message that fanned out in pages",
@@ -159,6 +172,8 @@ def attempt_to_item(attempt: Attempt) -> Item:
             item[name] = s(text)
     if attempt.count_due:
         item["count_due"] = {"BOOL": True}
+    if attempt.batch:
+        item["rb"] = s(attempt.batch)
     for name, number in (
         ("duration_ms", attempt.duration_ms),
         ("response_status", attempt.response_status),
@@ -193,6 +208,50 @@ def item_to_attempt(item: Item) -> Attempt:
         shards=_int(item, "shards", 0) or 0,
         reopens=_opt_s(item, "reopens") or "",
         count_due="count_due" in item,
+        batch=_opt_s(item, "rb") or "",
+    )
+
+
+def batch_key(batch: str) -> Item:
+    """The primary key of a sender batch's result item."""
+    return {"pk": s(f"RES#{batch}"), "sk": s("R")}
+
+
+# The outcome fields a result item keeps per claim, in this order (absent ones as null).
+_RESULT_FIELDS = (
+    "status",
+    "delivery_status",
+    "duration_ms",
+    "response_status",
+    "response_body",
+    "error_class",
+    "error",
+)
+
+
+def batch_to_item(batch: str, attempts: Sequence[Attempt]) -> Item:
+    """Encode the outcomes of a sender batch's attempts (by claim id)."""
+    results = {a.claim_id: [getattr(a, name) for name in _RESULT_FIELDS] for a in attempts}
+    return {
+        **batch_key(batch),
+        "r": {"B": zlib.compress(json.dumps(results, separators=(",", ":")).encode(), 6)},
+        "ttl": n(int(max((a.expires_at for a in attempts), default=0))),
+    }
+
+
+def resolved(attempt: Attempt, result_item: Item | None) -> Attempt:
+    """An attempt with its outcome from its batch's result item, if that holds one for its claim."""
+    if result_item is None or attempt.status != "in_flight":
+        return attempt
+    fields = json.loads(zlib.decompress(bytes(result_item["r"]["B"]))).get(attempt.claim_id)
+    if fields is None:
+        return attempt
+    outcome = dict(zip(_RESULT_FIELDS, fields, strict=True))
+    return replace(
+        attempt,
+        status=attempt_status(outcome.pop("status")),
+        delivery_status=delivery_status(outcome.pop("delivery_status")),
+        **outcome,
     )
 
 
@@ -208,18 +267,63 @@ class AttemptTable(Table):
     """Attempts and delivery counters of the table (see the module docstring)."""
 
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
-        """One conditional write: a new attempt, or one whose holder's lease ran out (it crashed)."""
+        """One conditional write: a new attempt, or one whose holder's lease ran out (it crashed).
+
+        A claim that names a sender batch may have its outcome in the batch's result item while it still
+        reads in flight: it is taken over only after that item was read (consistently) and holds none.
+        """
         try:
             self._call(
                 "put_item",
                 Item=attempt_to_item(attempt),
-                ConditionExpression="attribute_not_exists(pk) OR (#s = :inflight AND lease_until < :now)",
+                ConditionExpression="attribute_not_exists(pk) OR "
+                "(#s = :inflight AND lease_until < :now AND attribute_not_exists(rb))",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":inflight": s("in_flight"), ":now": n(now)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ClientError:
-            return False
+        except ClientError as exc:
+            old: Item | None = exc.response.get("Item")  # type: ignore[assignment]
+            if not old or "rb" not in old:
+                return False
+            held = item_to_attempt(old)
+            if held.status != "in_flight" or held.lease_until >= now:
+                return False
+            if resolved(held, self._result_item(held.batch)).status != "in_flight":
+                return False  # its batch recorded it: finished
+            try:
+                self._call(
+                    "put_item",
+                    Item=attempt_to_item(attempt),
+                    ConditionExpression="claim_id = :c AND #s = :inflight AND lease_until < :now",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":c": s(held.claim_id),
+                        ":inflight": s("in_flight"),
+                        ":now": n(now),
+                    },
+                )
+            except ClientError:
+                return False
         return True
+
+    def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
+        """One PutItem of the batch's result item (StorageError if it fails: nothing recorded)."""
+        self._call("put_item", Item=batch_to_item(batch, attempts))
+
+    def _result_item(self, batch: str) -> Item | None:
+        """A batch's result item, read consistently (it decides whether a claim may be taken over)."""
+        got: Item | None = self._call("get_item", Key=batch_key(batch), ConsistentRead=True).get("Item")
+        return got
+
+    def _resolved(self, items: Sequence[Item]) -> list[Attempt]:
+        """Decode attempts, each claim in flight that names a batch with its outcome from there."""
+        decoded = [item_to_attempt(i) for i in items]
+        batches = sorted({a.batch for a in decoded if a.batch and a.status == "in_flight"})
+        if not batches:
+            return decoded
+        found = {i["pk"]["S"].removeprefix("RES#"): i for i in self._fetch([batch_key(b) for b in batches])}
+        return [resolved(a, found.get(a.batch)) if a.batch else a for a in decoded]
 
     def get_attempt(
         self, message_id: str, endpoint_id: str, generation: str, number: int, *, shards: int = 0
@@ -230,7 +334,12 @@ class AttemptTable(Table):
             Key=attempt_key(message_id, endpoint_id, generation, number, shards),
             ConsistentRead=True,
         ).get("Item")
-        return item_to_attempt(item) if item else None
+        if not item:
+            return None
+        attempt = item_to_attempt(item)
+        if attempt.batch and attempt.status == "in_flight":
+            attempt = resolved(attempt, self._result_item(attempt.batch))
+        return attempt
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out
@@ -278,7 +387,7 @@ class AttemptTable(Table):
                 if not result.get("LastEvaluatedKey"):
                     break
                 kwargs["ExclusiveStartKey"] = result["LastEvaluatedKey"]
-        attempts = [item_to_attempt(i) for i in items]
+        attempts = self._resolved(items)
         return sorted(attempts, key=lambda a: (a.started_at, a.number), reverse=True)
 
     def message_attempts(
@@ -326,7 +435,7 @@ class AttemptTable(Table):
                 after = last["sk"]["S"]
             else:
                 number, after = number + 1, None
-        attempts = [item_to_attempt(i) for i in items]
+        attempts = self._resolved(items)
         if number >= len(partitions):
             return Page(attempts, None)
         if single:
@@ -377,7 +486,7 @@ class AttemptTable(Table):
             Limit=1,
         )
         items = result.get("Items", [])
-        return item_to_attempt(items[0]) if items else None
+        return self._resolved(items[:1])[0] if items else None
 
     def list_endpoint_attempts(self, endpoint_id: str, *, limit: int, cursor: str | None) -> Page[Attempt]:
         """Attempts to an endpoint, newest first (its sharded gsi1 key, merged)."""
@@ -385,7 +494,7 @@ class AttemptTable(Table):
         if "#" in endpoint_id:
             return Page([], None)  # no endpoint id has one (see search_messages)
         items, after = self._sharded_page("gsi1", endpoint_attempts(endpoint_id), limit, position)
-        return Page([item_to_attempt(item) for item in items], after)
+        return Page(self._resolved(items), after)
 
 
 def _count_update(attempt: Attempt) -> dict[str, Any]:

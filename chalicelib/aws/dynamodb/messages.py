@@ -7,9 +7,11 @@
                                                 gsi3: APP#{application_id}#MSG#{s} / same (only with an
                                                 application)
 
-A message's inline body is ``body`` (the bytes) or ``bodyz`` (the bytes deflated, when that pays).
-Headers and metadata are stored as JSON strings: read whole, never queried. An attribute that is absent
-decodes as the field's default (``application_id`` None: the operator's own). A search by endpoint or by
+A message item holds its keys, ``receipt_id`` and ``ttl`` (conditions and TTL read them), the fan-out's
+counters, and everything else packed in one binary attribute with the inline body (``m``, or ``mz``
+deflated: see ``message_to_item``), so a 1 KB webhook is one write unit. Items of the layout before (each
+field an attribute, the body in ``body`` or ``bodyz``) are still read (``item_to_message``) until they expire.
+A packed field that is absent decodes as the field's default (``application_id`` None: the operator's own). A search by endpoint or by
 an ended status reads the attempts' indexes (``chalicelib.aws.dynamodb.attempts``) and then the messages.
 """
 
@@ -49,6 +51,7 @@ from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
 from chalicelib.models import BodyRef, Message, MessageStatus, kept_attempt_shards
+from chalicelib.packing import pack_message, unpacked_fields
 from chalicelib.ports import MessageQuery, Page, decode_cursor
 
 KEEP_CONCURRENCY = 4  # moto serves one request at a time: more only queues there
@@ -142,7 +145,34 @@ def _pack(body: bytes) -> bytes:
 
 
 def message_to_item(message: Message) -> Item:
-    """Encode a message (with its inline body or its S3 claim check)."""
+    """Encode a message (with its inline body or its S3 claim check) in the packed layout."""
+    sort_key = message_sort_key(message)
+    item: Item = {
+        **message_key(message.id),
+        "gsi1pk": s(sharded(source_messages(message.source_id), message.id)),
+        "gsi1sk": s(sort_key),
+        "gsi2pk": s(sharded(day_partition(day_of(message.received_at)), message.id)),
+        "gsi2sk": s(sort_key),
+        # Outside the packed fields: conditions read it (a redelivery's store, a fan-out page's count).
+        "receipt_id": s(message.receipt_id),
+        "ttl": n(int(message.expires_at)),
+    }
+    if message.application_id is not None:
+        item["gsi3pk"] = s(sharded(application_messages(message.application_id), message.id))
+        item["gsi3sk"] = s(sort_key)
+    data, deflated = pack_message(message)
+    item["mz" if deflated else "m"] = {"B": data}
+    # Written by the fan-out as its pages are counted (ADD), so not packed:
+    if message.fanout_pages:
+        item["fanout_pages"] = n(message.fanout_pages)
+    if message.attempt_shards:
+        item["attempt_shards"] = n(message.attempt_shards)
+    return item
+
+
+def message_to_item_v1(message: Message) -> Item:
+    """Encode a message in the layout written before the packed one (a deployed table still holds such
+    items until they expire): for the tests that prove the reader takes both."""
     sort_key = message_sort_key(message)
     item: Item = {
         **message_key(message.id),
@@ -196,7 +226,6 @@ def message_to_item(message: Message) -> Item:
     if message.endpoints:
         item["endpoints"] = s(json.dumps(list(message.endpoints)))
     if message.fanout_pages:
-        # Its ids are in FAN# pages; ``endpoint_count`` and the ``fanned`` set grow as each page is counted.
         item["fanout_pages"] = n(message.fanout_pages)
     if message.attempt_shards:
         item["attempt_shards"] = n(message.attempt_shards)
@@ -204,7 +233,21 @@ def message_to_item(message: Message) -> Item:
 
 
 def item_to_message(item: Item) -> Message:
-    """Decode a message."""
+    """Decode a message, in the packed layout or in the one before it."""
+    counted: dict[str, Any] = {
+        "fanout_pages": _int(item, "fanout_pages", 0) or 0,
+        "fanned_pages": len(item["fanned"]["NS"]) if "fanned" in item else 0,
+        "endpoint_count": _int(item, "endpoint_count", 0) or 0,
+        "attempt_shards": _int(item, "attempt_shards", 0) or 0,
+    }
+    if "m" in item or "mz" in item:
+        return Message(
+            id=item["pk"]["S"].removeprefix("MSG#"),
+            status="stored",
+            receipt_id=item["receipt_id"]["S"],
+            **unpacked_fields(bytes((item.get("mz") or item["m"])["B"]), deflated="mz" in item),
+            **counted,
+        )
     ref_raw = _opt_s(item, "body_ref")
     payload_raw = _opt_s(item, "payload")
     body_attr = item.get("body")
@@ -232,15 +275,12 @@ def item_to_message(item: Item) -> Message:
         body_ref=BodyRef(**json.loads(ref_raw)) if ref_raw else None,
         payload=json.loads(payload_raw) if payload_raw else None,
         endpoints=tuple(json.loads(_opt_s(item, "endpoints") or "[]")),
-        fanout_pages=_int(item, "fanout_pages", 0) or 0,
-        fanned_pages=len(item["fanned"]["NS"]) if "fanned" in item else 0,
-        endpoint_count=_int(item, "endpoint_count", 0) or 0,
-        attempt_shards=_int(item, "attempt_shards", 0) or 0,
         dedupe_until=float(item["dedupe_until"]["N"]),
         expires_at=float(item["expires_at"]["N"]),
         application_id=_opt_s(item, "application_id"),
         event_type_verified=item["event_type_verified"]["BOOL"] if "event_type_verified" in item else None,
         event_type_invalid="event_type_invalid" in item,
+        **counted,
     )
 
 
@@ -283,9 +323,10 @@ class MessageTable(Table):
         # Consistent: the sender reads a message the router has just written, and an eventually
         # consistent miss there would drop the delivery as "gone".
         item = self._call("get_item", Key=message_key(message_id), ConsistentRead=True).get("Item")
-        if not item or float(item["expires_at"]["N"]) <= self._clock():
+        message = item_to_message(item) if item else None
+        if message is None or message.expires_at <= self._clock():
             raise NotFoundError(f"no message {message_id!r}", code="message_not_found")
-        return item_to_message(item)
+        return message
 
     def search_messages(
         self,
@@ -408,10 +449,8 @@ class MessageTable(Table):
                 keys.append({"pk": entry["pk"], "sk": entry["sk"]})
         matched = [
             message
-            for message in (
-                item_to_message(i) for i in self._fetch(keys) if float(i["expires_at"]["N"]) > now
-            )
-            if query.matches(message)
+            for message in (item_to_message(i) for i in self._fetch(keys))
+            if message.expires_at > now and query.matches(message)
         ]
         if keep is None or not matched:
             return matched

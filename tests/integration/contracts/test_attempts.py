@@ -141,3 +141,72 @@ class TestAttempts:
         assert store.claim_attempt(replace(stale, claim_id="clm_other", lease_until=clock() + 30), clock())
         assert not store.finish_counted(ended(stale, "succeeded"))
         assert store.delivery_counts(message.id, "g1", 3)["succeeded"] == 8
+
+
+class TestBatchResults:
+    """A sender batch records its successes in one write (``finish_batch``): every read shows them as
+    recorded, a claim is never taken over once its batch recorded it, and an outcome counts only while
+    its claim still holds."""
+
+    def _claimed(self, store: Any, clock: FakeClock, batch: str, endpoints: tuple[str, ...]) -> list[Attempt]:
+        message = _message(clock)
+        store.store_message(message, clock())
+        claims = [
+            replace(
+                _attempt(message, endpoint_id, 1, clock()),
+                status="in_flight",
+                lease_until=clock() + 150,
+                batch=batch,
+            )
+            for endpoint_id in endpoints
+        ]
+        for claim in claims:
+            assert store.claim_attempt(claim, clock())
+        return claims
+
+    def test_every_read_shows_the_batch_outcomes(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN three claims of one sender batch, two of them recorded together
+        claims = self._claimed(store, clock, "rb_1", ("ep_a", "ep_b", "ep_c"))
+        done = [
+            replace(
+                c,
+                status="succeeded",
+                delivery_status="succeeded",
+                duration_ms=7,
+                response_status=200,
+                response_body='{"ok": true}',
+            )
+            for c in claims[:2]
+        ]
+        store.finish_batch("rb_1", done)
+        message_id = claims[0].message_id
+        # THEN every read of an attempt shows them recorded, and the third still in flight
+        assert store.get_attempt(message_id, "ep_a", "g1", 1) == done[0]
+        assert store.latest_attempt(message_id, "ep_b", "g1") == done[1]
+        assert store.get_attempt(message_id, "ep_c", "g1", 1) == claims[2]
+        by_endpoint = {a.endpoint_id: a for a in store.list_attempts(message_id)}
+        assert by_endpoint == {"ep_a": done[0], "ep_b": done[1], "ep_c": claims[2]}
+        page = store.message_attempts(message_id, limit=10, cursor=None)
+        assert [a.status for a in page.items] == ["succeeded", "succeeded", "in_flight"]
+        listed, _ = _pages(store, "list_endpoint_attempts", limit=5, endpoint_id="ep_a")
+        assert listed == [done[0]]
+        # AND once the leases ran out, the recorded ones are never claimed again; the other one is
+        clock.advance(151)
+        for claim in claims:
+            retry = replace(
+                claim, claim_id="clm_again", started_at=clock(), lease_until=clock() + 150, batch=""
+            )
+            assert store.claim_attempt(retry, clock()) is (claim is claims[2])
+        assert store.get_attempt(message_id, "ep_a", "g1", 1) == done[0]
+        assert store.get_attempt(message_id, "ep_c", "g1", 1).claim_id == "clm_again"
+
+    def test_an_outcome_counts_only_while_its_claim_holds(self, store: Any, clock: FakeClock) -> None:
+        # GIVEN a batch claim whose holder outlived its lease: another worker took the attempt over
+        [claim] = self._claimed(store, clock, "rb_2", ("ep_a",))
+        clock.advance(151)
+        taker = replace(claim, claim_id="clm_taker", started_at=clock(), lease_until=clock() + 150, batch="")
+        assert store.claim_attempt(taker, clock())
+        # WHEN the first holder's batch records its outcome late
+        store.finish_batch("rb_2", [replace(claim, status="succeeded", delivery_status="succeeded")])
+        # THEN the attempt is the taker's, still in flight
+        assert store.get_attempt(claim.message_id, "ep_a", "g1", 1) == taker

@@ -565,3 +565,49 @@ class TestUnshardedKeysOfEarlierStores:
         assert [a.message_id for a in listed] == everything
         assert [e.id for e in dynamo.attention_endpoints(limit=50)] == [failing.id]
         assert dynamo.get_counts([hour])[hour]["received"] == 7
+
+
+class TestMessagesOfTheLayoutBefore:
+    """Message items written before the packed layout (a deployed table holds them until they expire)
+    are read, listed, deduplicated against and stored again like new ones. DynamoDB only."""
+
+    @pytest.fixture
+    def dynamo(self, endpoint: str, clock: FakeClock) -> Any:
+        from chalicelib.aws.dynamo import DynamoStore
+        from testkit import aws
+
+        return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+
+    def test_old_items_read_list_dedupe_and_store_again(self, dynamo: Any, clock: FakeClock) -> None:
+        now = clock()
+        # GIVEN messages written in the layout before (every field an attribute of its own) ...
+        old = [
+            _message(clock, received_at=now - 10 - i, body=b'{"n": %d}' % i + b" " * 600, size=609)
+            for i in range(3)
+        ]
+        old[1] = replace(old[1], body=None, body_ref=BodyRef("b", "k", "abc", 3), payload={"a": [1]})
+        for message in old:
+            item = messages.message_to_item_v1(message)
+            assert "m" not in item and "mz" not in item and "received_at" in item
+            dynamo._db.put_item(TableName=dynamo._table, Item=item)
+        # ... and new ones, in the packed layout
+        new = _store_all(dynamo, [_message(clock, received_at=now - i) for i in range(3)], clock)
+        stored = dynamo._db.get_item(TableName=dynamo._table, Key=messages.message_key(new[0].id))["Item"]
+        assert "mz" in stored or "m" in stored
+        assert "headers" not in stored and "received_at" not in stored
+        # THEN each reads back whole, and the listings hold both, newest first
+        for message in old + new:
+            assert dynamo.get_message(message.id) == message
+        everything = _newest_first(new + old)
+        for query in (MessageQuery(), MessageQuery(source_id="src_a"), MessageQuery(event_type="push")):
+            assert _search(dynamo, query, limit=2) == everything, query
+        # AND an old item still deduplicates: another receipt within the window is refused ...
+        assert dynamo.store_message(replace(old[0], receipt_id="r-other"), now) is False
+        # ... the same receipt (an SQS redelivery) is stored again, now packed, and reads the same
+        assert dynamo.store_message(old[0], now) is True
+        again = dynamo._db.get_item(TableName=dynamo._table, Key=messages.message_key(old[0].id))["Item"]
+        assert "mz" in again and dynamo.get_message(old[0].id) == old[0]
+        # AND an old item past its retention is gone, as a new one is
+        clock.advance(old[2].expires_at - now + 1)
+        with pytest.raises(NotFoundError):
+            dynamo.get_message(old[2].id)
