@@ -262,7 +262,7 @@ class EndpointFanout:
                     matched.parts,
                     0,
                     matched.slots,
-                )
+                ).carrying(message)  # its payload filters then read no message item
                 chunks.extend(c.encode() for c in root.split())
             first = Task(message.id, "", generation=generation)
             if ids and not (matched.pages or matched.parts):
@@ -319,7 +319,11 @@ class EndpointFanout:
                 content_type="",
                 receipt_id=chunk.receipt_id,
             )
-            load = None if self._messages is None else (lambda: self._stored(chunk.message_id))
+            carried = chunk.message()
+            if carried is not None:
+                load: Callable[[], Message] | None = lambda: carried  # noqa: E731
+            else:
+                load = None if self._messages is None else (lambda: self._stored(chunk.message_id))
             ids = self._matched(probe, owner, number, MessageDocument(probe, load))
         self._record(chunk.message_id, chunk.receipt_id, chunk.generation, chunk.lo, ids, chunk.expires_at)
         tasks = [Task(chunk.message_id, e, generation=chunk.generation).encode() for e in ids]

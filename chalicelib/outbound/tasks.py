@@ -24,6 +24,28 @@ class PoisonTaskError(Exception):
     """A delivery task that can never be processed (unreadable)."""
 
 
+def _carried(message: Message) -> tuple[str, bool] | None:
+    """A small message's packed form (base64, and whether deflated) to carry in a task, or None (its body
+    is in S3, or it packs larger than ``CARRIED_BYTES``). Without its endpoint ids: no reader needs them."""
+    if message.body_ref is not None:
+        return None
+    data, deflated = pack_message(replace(message, endpoints=()))
+    if len(data) > CARRIED_BYTES:
+        return None
+    return base64.b64encode(data).decode(), deflated
+
+
+def _uncarried(message_id: str, carried: str, deflated: bool, receipt_id: str) -> Message | None:
+    """The message a task carries, or None when it carries none (PoisonTaskError if unreadable)."""
+    if not carried:
+        return None
+    try:
+        fields = unpacked_fields(base64.b64decode(carried), deflated=deflated)
+        return Message(id=message_id, status="stored", receipt_id=receipt_id, **fields)
+    except (binascii.Error, zlib.error, KeyError, TypeError, ValueError) as exc:
+        raise PoisonTaskError(f"unreadable message in a task: {type(exc).__name__}") from exc
+
+
 @dataclass(frozen=True)
 class Task:
     """One attempt of one delivery, as queued."""
@@ -46,23 +68,18 @@ class Task:
 
     def carrying(self, message: Message) -> Task:
         """This task with its message in it, if the message is small and inline; else this task."""
-        if message.body_ref is not None or message.fanout_pages or message.attempt_shards:
+        if message.fanout_pages or message.attempt_shards:
             return self
-        data, deflated = pack_message(replace(message, endpoints=()))  # the sender needs no other ids
-        if len(data) > CARRIED_BYTES:
+        packed = _carried(message)
+        if packed is None:
             return self
-        text = base64.b64encode(data).decode()
-        return replace(self, carried=text, carried_deflated=deflated, carried_receipt=message.receipt_id)
+        return replace(
+            self, carried=packed[0], carried_deflated=packed[1], carried_receipt=message.receipt_id
+        )
 
     def message(self) -> Message | None:
         """The message the task carries, or None (PoisonTaskError if it is unreadable)."""
-        if not self.carried:
-            return None
-        try:
-            fields = unpacked_fields(base64.b64decode(self.carried), deflated=self.carried_deflated)
-            return Message(id=self.message_id, status="stored", receipt_id=self.carried_receipt, **fields)
-        except (binascii.Error, zlib.error, KeyError, TypeError, ValueError) as exc:
-            raise PoisonTaskError(f"unreadable message in a delivery task: {type(exc).__name__}") from exc
+        return _uncarried(self.message_id, self.carried, self.carried_deflated, self.carried_receipt)
 
     def encode(self) -> str:
         """The queue's text form."""
@@ -172,6 +189,10 @@ class FanoutChunk:
     parts: tuple[tuple[str | None, int], ...]
     lo: int
     hi: int
+    # The message, packed and base64 (as a delivery task carries it), when it is small: payload filters
+    # match it without reading the message item. "" when a chunk must read it (``FanoutChunk.message``).
+    carried: str = ""
+    carried_deflated: bool = False
 
     def encode(self) -> str:
         """The queue's text form (starts with ``CHUNK_PREFIX``, which no envelope does)."""
@@ -188,6 +209,7 @@ class FanoutChunk:
                 "parts": [list(p) for p in self.parts],
                 "lo": self.lo,
                 "hi": self.hi,
+                **({"m": self.carried, "mz": self.carried_deflated} if self.carried else {}),
             },
             separators=(",", ":"),
         )
@@ -211,12 +233,23 @@ class FanoutChunk:
                 tuple((None if o is None else str(o), int(n)) for o, n in doc["parts"]),
                 int(doc["lo"]),
                 int(doc["hi"]),
+                str(doc.get("m", "")),
+                doc.get("mz") is True,
             )
             if not 0 <= chunk.lo < chunk.hi <= sum(n for _, n in chunk.parts):
                 raise ValueError("bad range")
         except (KeyError, TypeError, ValueError, RecursionError) as exc:
             raise PoisonTaskError(f"unreadable fan-out task: {type(exc).__name__}") from exc
         return chunk
+
+    def carrying(self, message: Message) -> FanoutChunk:
+        """This chunk with its message in it, if the message is small and its body inline."""
+        packed = _carried(message)
+        return self if packed is None else replace(self, carried=packed[0], carried_deflated=packed[1])
+
+    def message(self) -> Message | None:
+        """The message the chunk carries, or None (PoisonTaskError if it is unreadable)."""
+        return _uncarried(self.message_id, self.carried, self.carried_deflated, self.receipt_id)
 
     def slot(self, number: int) -> tuple[str | None, int]:
         """The (owner, subscription page) of one slot."""

@@ -153,6 +153,11 @@ def test_a_fan_out_chunk_matches_payload_filters_on_the_stored_message(world: Wo
             plain.append(endpoint.id)
     # WHEN a small and a big order are routed, their fan-out chunks included
     small, big = _publish(world, {"total": 5}), _publish(world, {"total": 500})
+    reads: list[str] = []
+    read = world.s.store.get_message
+    world.s.store.get_message = lambda message_id, *a, **k: reads.append(message_id) or read(
+        message_id, *a, **k
+    )  # type: ignore[method-assign]
     world.route_all()
 
     def matched(message_id: str) -> list[str]:
@@ -160,10 +165,11 @@ def test_a_fan_out_chunk_matches_payload_filters_on_the_stored_message(world: Wo
         pages = [world.s.store.fanout[(message_id, n)].endpoint_ids for n in range(message.fanout_pages)]
         return sorted(e for page in pages for e in page) if pages else sorted(message.endpoints)
 
-    # THEN every chunk matched on the stored message's payload (a chunk task carries no body): the small
-    # order went to the endpoints without a payload filter only, the big one to all 1,200
+    # THEN every chunk matched on the message's payload, which it carries (small): the small order went
+    # to the endpoints without a payload filter only, the big one to all 1,200; no chunk read the item
     assert matched(small) == sorted(plain)
     assert len(matched(big)) == 1_200
+    assert reads == []
 
 
 def test_the_pattern_is_compiled_once_per_loaded_endpoint(world: World) -> None:
