@@ -24,6 +24,7 @@ from chalicelib.ports import (
     PageRequest,
 )
 from chalicelib.scope import Scope
+from chalicelib.transform.convention import RESERVED_HEADERS as TRANSFORM_RESERVED_HEADERS
 from chalicelib.transform.engine import Engine
 
 MAX_FILTERS = 50  # entries of filter.sources, and patterns of filter.event_types
@@ -35,32 +36,7 @@ DEFAULT_MAX_ENDPOINTS = 100  # per application, for portal tokens (HOOKWAY_MAX_E
 MIN_TOKEN_RETRY_STEP = 5  # seconds between attempts, at least, in a schedule a portal token sets
 MAX_TIMEOUT = 30.0
 # Headers Hookway sets itself, or that would let an endpoint forge a signature or break the request.
-RESERVED_HEADERS = frozenset(
-    {
-        "webhook-id",
-        "webhook-timestamp",
-        "webhook-signature",
-        "svix-id",
-        "svix-timestamp",
-        "svix-signature",
-        "content-type",
-        "content-length",
-        "host",
-        "connection",
-        "transfer-encoding",
-        "te",
-        "upgrade",
-        "expect",
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "user-agent",
-        "x-hub-signature",
-        "x-hub-signature-256",
-        "keep-alive",
-        "trailer",
-    }
-)
+RESERVED_HEADERS = TRANSFORM_RESERVED_HEADERS | {"content-type"}  # a transformation may set its body's type
 # A header name, and an event-type pattern (checked in chalicelib.api.endpoints).
 HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}"
 EVENT_TYPE_PATTERN = rf"[A-Za-z0-9_.:*/-]{{1,{MAX_PATTERN_CHARS}}}"
