@@ -87,8 +87,14 @@ def world(stack: Stack, receivers: Receivers) -> dict[str, Any]:
     receivers.script(paths["c_skip"], *[Step(500)] * 20)
     eps = {
         "a_ok": endpoint(a, paths["a_ok"]),
+        # Its 40 invoices each fail their one attempt: a breaker that opens after 10 would hold the
+        # other 30 for its probes (a minute apart) instead of ending them failed within the test.
         "a_bad": endpoint(
-            a, paths["a_bad"], filter={"event_types": [f"{prefix}.invoice.*"]}, retry_schedule=[0]
+            a,
+            paths["a_bad"],
+            filter={"event_types": [f"{prefix}.invoice.*"]},
+            retry_schedule=[0],
+            circuit_breaker={"failures": 1000, "probe_seconds": 60},
         ),
         "b_slow": endpoint(b, paths["b_slow"], retry_schedule=[0, 3600]),  # stays pending
         "c_skip": endpoint(c, paths["c_skip"], retry_schedule=[0, 3600]),

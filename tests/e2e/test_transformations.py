@@ -113,7 +113,12 @@ def test_a_cancel_is_skipped_visibly_and_an_error_is_a_failed_attempt_with_its_r
         doc = stack.request("GET", f"/v1/messages/{message}", admin=True).json()
         return {d["endpoint_id"]: d["status"] for d in doc.get("deliveries", [])}
 
-    wait_until(lambda: states() == {cancel["id"]: "skipped", error["id"]: "failed"})
+    want = {cancel["id"]: "skipped", error["id"]: "failed"}
+    try:  # a minute: the worker's first transformation loads and compiles the engine on a busy machine
+        wait_until(lambda: states() == want, timeout=60)
+    except AssertionError as exc:
+        attempts = {e["id"]: _attempts(stack, e["id"]) for e in (cancel, error)}
+        raise AssertionError(f"{exc}: deliveries {states()}, attempts {attempts}") from None
     [skipped] = _attempts(stack, cancel["id"])
     assert (skipped["status"], skipped["error_class"]) == ("skipped", "cancelled_by_transformation")
     [failed] = _attempts(stack, error["id"])

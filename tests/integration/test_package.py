@@ -113,8 +113,10 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     print(f"deployment package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped")
     # A budget against drift, far under Lambda's 250 MB: 25 MB until the schema budget (issue 19, finding 5)
     # brought the `regex` engine (2.8 MB with its native module) and the scale work its modules (25.36 MB
-    # on x86_64; the arm64 wheels are about the same size).
-    assert unzipped < 26e6
+    # on x86_64; the arm64 wheels are about the same size), then 34 MB since the transformations' QuickJS
+    # engine (issue 18: its native module is 8.1 MB unzipped, imported only by a sender that meets one;
+    # 33.8 MB on x86_64, 33.5 MB on arm64).
+    assert unzipped < 35e6
 
 
 def test_queues_are_sized_and_timed_for_their_consumers(
