@@ -78,16 +78,21 @@ class Shared:
         )
 
     def client(self, service: str, profile: Profile) -> Any:
-        """A boto3 client of ``service`` with a profile's timeouts and retries."""
-        import boto3
+        """A boto3 client of ``service`` with a profile's timeouts and retries.
+
+        Made by botocore's session, as ``boto3.client`` does underneath: the same client, without importing
+        ``boto3`` itself, whose resource layer and S3 transfer manager (multiprocessing, pickle, ...) cost
+        about 100 ms of every cold start and serve no adapter here (they call client methods only).
+        """
+        import botocore.session
         from botocore.config import Config
 
         config = Config(max_pool_connections=50, **CLIENT_PROFILES[profile])
         with self._lock:  # one session for all clients, used under a lock: sessions are not thread-safe
             if self._session is None:
-                self._session = boto3.session.Session()
+                self._session = botocore.session.get_session()
             session: Any = self._session
-            return session.client(
+            return session.create_client(
                 service,
                 region_name=self.settings.region,
                 endpoint_url=self.settings.endpoint_url,
