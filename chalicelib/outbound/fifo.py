@@ -117,7 +117,8 @@ class Fifo:
         """Enter the list (a task's first arrival), then go if this delivery is the head and may hold the
         turn; else wait or drop (see ``FifoAdmission``)."""
         late = False
-        if not task.fifo:
+        entered = not task.fifo
+        if entered:
             stored = replace(task, carried="", carried_deflated=False, carried_receipt="", fifo=key, slot=0.0)
             self._store.fifo_enter(endpoint_id, key, stored.encode())
             late = now > accepted_at(key) + self._settle + 1.0
@@ -129,7 +130,7 @@ class Fifo:
             return FifoAdmission("drop", late=late)
         head_key, head_body = head[0]
         if head_key != key:
-            return self._not_head(endpoint_id, task, key, head_key, head_body, turn, now, late)
+            return self._not_head(endpoint_id, task, key, head_key, head_body, turn, now, late, entered)
         settled = accepted_at(key) + self._settle
         if turn.holder != key and now < settled:
             return FifoAdmission("wait", settled, late=late)
@@ -143,7 +144,8 @@ class Fifo:
         # ends (or yield it to this head): drop. If it is not, a hand-off is under way: look again.
         assert turn.holder is not None
         if self._store.fifo_has(endpoint_id, turn.holder):
-            self._store.fifo_update(endpoint_id, key, task.encode())
+            if not entered:
+                self._store.fifo_update(endpoint_id, key, task.encode())  # its latest attempt
             return FifoAdmission("drop", late=late)
         return FifoAdmission("wait", now + RECHECK_SECONDS, late=late)
 
@@ -157,10 +159,12 @@ class Fifo:
         turn: Turn,
         now: float,
         late: bool,
+        entered: bool,
     ) -> FifoAdmission:
         """A task whose delivery is not the head: its entry waits. If it held the turn (an earlier
         delivery entered late), or the turn's holder died, the turn goes to the head now."""
-        self._store.fifo_update(endpoint_id, key, task.encode())  # its latest attempt, for its turn
+        if not entered:
+            self._store.fifo_update(endpoint_id, key, task.encode())  # its latest attempt, for its turn
         # A free turn needs no help: a head only drops its task while another holds the turn, and that
         # holder hands it on when it ends.
         free = turn.holder == key or (turn.holder is not None and turn.lease_until < now)

@@ -340,3 +340,53 @@ def test_a_delivery_accepted_earlier_that_arrives_late_goes_next(services: Servi
     _run_until(world, world.clock.now + 600)
     assert receiver.posts == [1, 0, 1, 2]
     assert _statuses(world, ids) == ["succeeded"] * 3
+
+
+def test_what_a_fifo_delivery_costs_four_writes_and_one_more_send(services: Services) -> None:
+    # GIVEN a fifo endpoint and a burst of 20 messages (the first goes at once, the rest wait their turn)
+    world = World(services, Scripted())
+    world.endpoint(ordering="fifo")
+    _publish(world, 20)
+    world.route_all()  # the router's 20 sends, as for any endpoint
+    calls: dict[str, int] = {}
+    store = world.s.store
+    for name in (
+        "fifo_enter",
+        "fifo_update",
+        "fifo_give",
+        "fifo_hold",
+        "fifo_leave",
+        "fifo_pass",
+        "fifo_head",
+        "fifo_turn",
+        "fifo_has",
+    ):
+        original = getattr(store, name)
+
+        def spy(*a: Any, _original: Any = original, _name: str = name, **k: Any) -> Any:
+            calls[_name] = calls.get(_name, 0) + 1
+            return _original(*a, **k)
+
+        setattr(store, name, spy)
+    sends = {"n": 0}
+    original_send = world.deliveries.send
+
+    def counted(*a: Any, **k: Any) -> Any:
+        sends["n"] += 1
+        return original_send(*a, **k)
+
+    world.deliveries.send = counted  # type: ignore[method-assign]
+    # WHEN they are delivered
+    outcomes = _run_until(world, world.clock.now + 600)
+    assert outcomes.count("succeeded") == 20
+    # THEN each delivery made 4 writes on its endpoint's list (enter, take the turn, leave, hand on)
+    writes = sum(
+        calls.get(n, 0)
+        for n in ("fifo_enter", "fifo_update", "fifo_give", "fifo_hold", "fifo_leave", "fifo_pass")
+    )
+    assert writes == 4 * 20, calls
+    # AND about five consistent reads (the head and the turn at each gate, the head at the hand-off)
+    reads = sum(calls.get(n, 0) for n in ("fifo_head", "fifo_turn", "fifo_has"))
+    assert reads <= 5 * 20 + 2, calls
+    # AND one SendMessage more than a plain delivery: the hand-off (plus the first one's settle wait)
+    assert sends["n"] == 19 + 1, sends
