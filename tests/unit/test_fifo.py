@@ -390,3 +390,30 @@ def test_what_a_fifo_delivery_costs_four_writes_and_one_more_send(services: Serv
     assert reads <= 5 * 20 + 2, calls
     # AND one SendMessage more than a plain delivery: the hand-off (plus the first one's settle wait)
     assert sends["n"] == 19 + 1, sends
+
+
+def test_a_dead_lettered_holder_hands_the_turn_on(services: Services) -> None:
+    # GIVEN a fifo endpoint whose first delivery holds the turn and whose task then fails on every receive
+    # (it reaches the deliveries DLQ), the second waiting in the list
+    receiver = Scripted(first=lambda n: 503 if n == 0 else 200)
+    world = World(services, receiver)
+    endpoint, _ = world.endpoint(ordering="fifo", retry_schedule=[0, 60])
+    ids = _publish(world, 2)
+    world.route_all()
+    first, second = world.deliveries.sent[:2]
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    world.clock.now += SETTLE_SECONDS + 1
+    assert world.sender.handle(first) == "retrying"
+    assert world.sender.handle(second) == "fifo_queued"
+    [retry] = world.deliveries.sent
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    # WHEN the retry's task is dead-lettered
+    world.clock.now += 120
+    assert world.worker.dead_letters.handle(retry) == "failed"
+    # THEN the first ends failed and the turn went to the second, which is delivered
+    _run_until(world, world.clock.now + 600)
+    assert _statuses(world, ids) == ["failed", "succeeded"]
+    assert receiver.posts == [0, 1]
+    assert world.s.store.fifo_head(endpoint.id, limit=10) == []
