@@ -158,8 +158,19 @@ def policies(
         elif key == "deliver":
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
-                # result puts; endpoint health, circuit and throttle updates.
-                _statement("State", ["dynamodb:GetItem", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
+                # result puts; endpoint health, circuit and throttle updates; a fifo endpoint's list (its
+                # head by query, an ended delivery's entry deleted).
+                _statement(
+                    "State",
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:Query",
+                        "dynamodb:DeleteItem",
+                        *DYNAMO_WRITE,
+                    ],
+                    table,
+                ),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
@@ -183,9 +194,21 @@ def policies(
                 statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
         elif key == "dead_letters":
             statements += [
-                # The message and attempt; the failed attempt; the hourly counters (one update per batch).
-                _statement("State", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+                # The message and attempt; the failed attempt; the hourly counters (one update per batch);
+                # a fifo endpoint's list: the ended delivery leaves it, the turn goes to its head.
+                _statement(
+                    "State",
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:Query",
+                        "dynamodb:DeleteItem",
+                    ],
+                    table,
+                ),
                 _statement("Consume", CONSUME, [arns.deliveries_dlq]),
+                _statement("FifoTurn", ["sqs:SendMessage"], [arns.deliveries_queue]),
             ]
         elif key == "sweep":
             statements += [

@@ -102,5 +102,10 @@ def flow_controls(
         "throttle": Throttle(store, clock, getattr(clock, "advance", time.sleep)),
         "parking": Parking(store, after=after) if after else None,
         # Ordering per endpoint: its turn outlasts the claim of the attempt that holds it.
-        "fifo": Fifo(store, clock, lease_seconds=settings.delivery_lease_seconds),
+        "fifo": Fifo(
+            store,
+            clock,
+            lease_seconds=settings.delivery_lease_seconds,
+            settle_seconds=settings.fifo_settle_seconds,
+        ),
     }

@@ -150,7 +150,12 @@ class WorkerRoot(Root):
             count=self.count,
             tally=self.tally(),
             # A fifo endpoint's turn is handed on past a dead letter (chalicelib.outbound.fifo).
-            fifo=Fifo(self.plain_store, self.clock, lease_seconds=self.settings.delivery_lease_seconds),
+            fifo=Fifo(
+                self.plain_store,
+                self.clock,
+                lease_seconds=self.settings.delivery_lease_seconds,
+                settle_seconds=self.settings.fifo_settle_seconds,
+            ),
             queue=self.deliveries_queue,
         )
 
