@@ -24,10 +24,10 @@ holder's task the same way, with the turn's lease stretched to cover the wait.
   some time after it was accepted, and not in order. The head waits until ``settle_seconds`` after it
   was accepted before it takes the turn, so a delivery accepted earlier and still in the pipeline enters
   the list ahead of it. One that arrives later than that (a router that crashed holding it) enters the
-  list in its place and goes next, ahead of the deliveries still waiting; it cannot overtake the ones
-  already sent (counted as ``FifoLate``).
-- A retry: keeps the turn (above). A resend or recover of an ended delivery enters the list again in its
-  accepted place, so it goes next.
+  list in its place and goes as soon as the delivery holding the turn ends, ahead of the deliveries still
+  waiting; it cannot overtake the ones already sent (counted as ``FifoLate``).
+- A retry: keeps the turn (above); the holder goes on wherever it stands in the list. A resend or
+  recover of an ended delivery enters the list again in its accepted place, so it goes next.
 - A duplicate task (an SQS redelivery): the claim of its attempt stops it; if its delivery had ended, it
   hands the turn on again (the conditional write makes that a no-op when it was already handed on).
 
@@ -123,8 +123,15 @@ class Fifo:
             self._store.fifo_enter(endpoint_id, key, stored.encode())
             late = now > accepted_at(key) + self._settle + 1.0
             task = replace(task, fifo=key)
-        head = self._store.fifo_head(endpoint_id, limit=1)
         turn = self._store.fifo_turn(endpoint_id)
+        if turn.holder == key:
+            # The holder goes on, wherever it stands in the list (its retry, its task back after a wait,
+            # a crash or a hand-off): its attempt's claim stops a second copy, and the turn moves only
+            # when its delivery ends.
+            if self._store.fifo_give(endpoint_id, turn, key, self.lease_until(now)):
+                return FifoAdmission("go", late=late)
+            turn = self._store.fifo_turn(endpoint_id)  # taken over meanwhile (its lease had run out)
+        head = self._store.fifo_head(endpoint_id, limit=1)
         if not head:
             # Not in the list: its delivery ended and its entry is gone (a duplicate of a task).
             return FifoAdmission("drop", late=late)
@@ -132,16 +139,16 @@ class Fifo:
         if head_key != key:
             return self._not_head(endpoint_id, task, key, head_key, head_body, turn, now, late, entered)
         settled = accepted_at(key) + self._settle
-        if turn.holder != key and now < settled:
+        if now < settled:
             return FifoAdmission("wait", settled, late=late)
-        if turn.holder in (None, key) or turn.lease_until < now:
+        if turn.holder is None or turn.lease_until < now:
             if self._store.fifo_give(endpoint_id, turn, key, self.lease_until(now)):
                 return FifoAdmission("go", late=late)
             turn = self._store.fifo_turn(endpoint_id)
             if turn.holder == key:
                 return FifoAdmission("go", late=late)
         # The turn is another's. If its holder is still in the list it will hand the turn on when it
-        # ends (or yield it to this head): drop. If it is not, a hand-off is under way: look again.
+        # ends: drop. If it is not, a hand-off is under way: look again.
         assert turn.holder is not None
         if self._store.fifo_has(endpoint_id, turn.holder):
             if not entered:
@@ -161,14 +168,14 @@ class Fifo:
         late: bool,
         entered: bool,
     ) -> FifoAdmission:
-        """A task whose delivery is not the head: its entry waits. If it held the turn (an earlier
-        delivery entered late), or the turn's holder died, the turn goes to the head now."""
+        """A task whose delivery is not the head (nor the holder): its entry waits. If the turn's holder
+        died (its lease ran out), the turn goes to the head now."""
         if not entered:
             self._store.fifo_update(endpoint_id, key, task.encode())  # its latest attempt, for its turn
         # A free turn needs no help: a head only drops its task while another holds the turn, and that
         # holder hands it on when it ends.
-        free = turn.holder == key or (turn.holder is not None and turn.lease_until < now)
-        if free and self._store.fifo_give(endpoint_id, turn, head_key, self.lease_until(now)):
+        dead = turn.holder is not None and turn.lease_until < now
+        if dead and self._store.fifo_give(endpoint_id, turn, head_key, self.lease_until(now)):
             return FifoAdmission("drop", handoff=self._handoff(head_key, head_body, now), late=late)
         return FifoAdmission("drop", late=late)
 

@@ -336,9 +336,10 @@ def test_a_delivery_accepted_earlier_that_arrives_late_goes_next(services: Servi
     assert world.sender.handle(two) == "fifo_queued"
     # WHEN message 0's task comes THEN it waits (message 1 holds the turn through its retry)
     assert world.sender.handle(zero) == "fifo_queued"
-    # WHEN the rest run THEN message 1's retry yields the turn to message 0 (accepted first), then 1, 2
+    # WHEN the rest run THEN message 1 keeps the turn through its retry (never two at once), then message
+    # 0 goes (accepted first), then 2
     _run_until(world, world.clock.now + 600)
-    assert receiver.posts == [1, 0, 1, 2]
+    assert receiver.posts == [1, 1, 0, 2]
     assert _statuses(world, ids) == ["succeeded"] * 3
 
 
@@ -417,3 +418,40 @@ def test_a_dead_lettered_holder_hands_the_turn_on(services: Services) -> None:
     assert _statuses(world, ids) == ["failed", "succeeded"]
     assert receiver.posts == [0, 1]
     assert world.s.store.fifo_head(endpoint.id, limit=10) == []
+
+
+def test_tasks_that_come_while_a_delivery_is_in_flight_never_start_a_second(services: Services) -> None:
+    # GIVEN a fifo endpoint with message 1 in flight, when message 0's task (accepted earlier, arriving
+    # late) and a duplicate of message 1's task come during its POST
+    outcomes: list[str] = []
+    depth = {"now": 0, "max": 0}
+
+    class Nested(Scripted):
+        def __call__(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+            depth["now"] += 1
+            depth["max"] = max(depth["max"], depth["now"])
+            try:
+                if not self.posts:
+                    outcomes.append(world.sender.handle(zero))
+                    outcomes.append(world.sender.handle(one))
+                return super().__call__(request)
+            finally:
+                depth["now"] -= 1
+
+    world = World(services, Nested())
+    world.endpoint(ordering="fifo")
+    ids = _publish(world, 2)
+    world.route_all()
+    zero, one = world.deliveries.sent[:2]
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    world.clock.now += SETTLE_SECONDS + 1
+    # WHEN message 1's task comes first and is sent
+    assert world.sender.handle(one) == "succeeded"
+    # THEN during its POST, message 0 waited in the list and the duplicate met the claim: nothing nested
+    assert outcomes == ["fifo_queued", "deferred"]
+    assert depth["max"] == 1
+    # AND then message 0 went
+    _run_until(world, world.clock.now + 600)
+    assert world.receiver.posts == [1, 0]  # type: ignore[attr-defined]
+    assert _statuses(world, ids) == ["succeeded", "succeeded"]
