@@ -455,3 +455,20 @@ def test_tasks_that_come_while_a_delivery_is_in_flight_never_start_a_second(serv
     _run_until(world, world.clock.now + 600)
     assert world.receiver.posts == [1, 0]  # type: ignore[attr-defined]
     assert _statuses(world, ids) == ["succeeded", "succeeded"]
+
+
+def test_a_deleted_fifo_endpoints_waiting_deliveries_all_end_skipped(services: Services) -> None:
+    # GIVEN a fifo endpoint whose first delivery is retrying and three more wait in its list
+    receiver = Scripted(first=lambda n: 503 if n == 0 else 200)
+    world = World(services, receiver)
+    endpoint, _ = world.endpoint(ordering="fifo", retry_schedule=[0, 30])
+    ids = _publish(world, 4)
+    world.clock.now += SETTLE_SECONDS + 1
+    assert _run_until(world, world.clock.now + 5).count("fifo_queued") == 3
+    # WHEN the endpoint is deleted
+    world.endpoints.delete(endpoint.id, OPERATOR)
+    _run_until(world, world.clock.now + 600)
+    # THEN every delivery ends skipped, the turn passing through them; nothing is left waiting
+    assert _statuses(world, ids) == ["skipped"] * 4
+    assert receiver.posts == [0]
+    assert world.s.store.fifo_head(endpoint.id, limit=10) == []
