@@ -42,7 +42,6 @@ longer in the list (a hand-off under way) looks again in ``RECHECK_SECONDS`` rat
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -99,13 +98,11 @@ class Fifo:
     def __init__(
         self,
         store: FifoStore,
-        clock: Callable[[], float],
         *,
         lease_seconds: float,
         settle_seconds: float = SETTLE_SECONDS,
     ) -> None:
         self._store = store
-        self._clock = clock
         self._lease = lease_seconds + LEASE_MARGIN_SECONDS
         self._settle = settle_seconds
 

@@ -104,7 +104,6 @@ def flow_controls(
         # Ordering per endpoint: its turn outlasts the claim of the attempt that holds it.
         "fifo": Fifo(
             store,
-            clock,
             lease_seconds=settings.delivery_lease_seconds,
             settle_seconds=settings.fifo_settle_seconds,
         ),

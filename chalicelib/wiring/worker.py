@@ -152,7 +152,6 @@ class WorkerRoot(Root):
             # A fifo endpoint's turn is handed on past a dead letter (chalicelib.outbound.fifo).
             fifo=Fifo(
                 self.plain_store,
-                self.clock,
                 lease_seconds=self.settings.delivery_lease_seconds,
                 settle_seconds=self.settings.fifo_settle_seconds,
             ),
