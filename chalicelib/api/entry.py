@@ -8,11 +8,11 @@ loads their modules. So the function's handler is ``handler`` here (``infra/pack
 API's payload 1.0 and the function URL's payload 2.0): an event for ``POST``/``GET /in/{source_id}`` goes
 straight to the ingest service and is answered in exactly the shape the Chalice view gives (status,
 headers, body, errors in ``{"error": {"code", "message"}}``, a 500 ``internal_error`` for a bug); any other
-event (the management API, the console, the publish route, queue and schedule events are other
-functions) goes to ``app.app``, imported on the first such event.
+event (the management API, the console and portal, the publish route, the function URL's other paths;
+queue and schedule events go to other functions) goes to ``app.app``, imported on the first such event.
 
 Imports at module level: the standard library only. Serving a webhook imports the ingest service, its
-adapters and boto3, never Chalice nor the management API's modules (``tests/unit/test_entry.py``).
+adapters and botocore, never Chalice, boto3 nor the management API's modules (``tests/unit/test_entry.py``).
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ _LOG = logging.getLogger("hookway")  # the Chalice app's logger (its app_name), 
 
 Handler = Callable[[Any, Any], Any]
 
-
 _first = True
 
 
 def handler(event: Any, context: Any) -> Any:
     """The API function's entry point (the Lambda handler ``chalicelib.api.entry.handler``).
 
-    The first event of a container imports and builds what it needs (boto3, its clients, the services):
+    The first event of a container imports and builds what it needs (botocore, its clients, the services):
     hundreds of thousands of objects, none of them garbage, which the cyclic garbage collector would scan
     again and again on the way (about a tenth of the cold start). So it is off until the first answer,
     then those objects are moved out of its sight for good (``gc.freeze``: they live as long as the
