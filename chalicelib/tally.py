@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from chalicelib.besteffort import Dropped
-from chalicelib.ports import CounterStore
+
+if TYPE_CHECKING:
+    from chalicelib.ports import CounterStore
 
 log = logging.getLogger("hookway.tally")
 
