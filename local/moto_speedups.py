@@ -19,6 +19,17 @@ are not AWS's semantics, and each is replaced here by the same answer computed c
   for a BatchGetItem of 100. Attribute values are copied to JSON as that walk would write them
   (``_install_serializer``), and a new item sums its size once instead of once per attribute
   (``_install_items``); a handler's method names are listed once per class, not per request.
+* **Attribute names**: ``camelcase_to_underscores`` (a loop over every character) ran ~14 times per
+  SendMessage, through ``Queue.attributes`` (a fifth of a send's time); names are converted once each
+  (``_install_names``).
+* **Expressions**: every conditional write lexed its condition with a ``re.compile`` lookup per token and
+  character class, and every update parsed its update expression, though a pipeline sends the same few
+  expression strings each time (only the values change). The tokens of a condition and the syntax tree
+  of an update expression are kept per expression string; names and values are bound afresh on every
+  request, as before (``_install_expressions``).
+* **Random strings**: every answer's request id (52 characters) and every received message's receipt
+  handle (185) drew one ``random.choice`` per character; they are drawn with one ``choices`` call, from
+  the same generator, alphabet and length (``_install_random_strings``).
 * **DynamoDB's writes** are applied one at a time (``_install_write_lock``): moto's backend takes no lock,
   so two transactions ADDing to one counter on two server threads could lose a count. This one restores
   DynamoDB's semantics rather than speeding anything up.
@@ -159,6 +170,9 @@ def install() -> None:
         return modules
 
     backends.list_of_moto_modules = _cached_modules  # type: ignore[assignment]
+    _install_names()
+    _install_expressions()
+    _install_random_strings()
     logging.getLogger("werkzeug").addFilter(_QuietAccessLog())
     _install_access_log()
     _install_sqs()
@@ -577,3 +591,96 @@ def _install_dispatch() -> None:
     from moto.core import responses
 
     responses.method_names_from_class = functools.lru_cache(maxsize=None)(responses.method_names_from_class)  # type: ignore[assignment]
+
+
+def _install_names() -> None:
+    """``camelcase_to_underscores`` remembers its answers (a pure function of a short name): moto calls it
+    for every attribute of a queue on every SendMessage. Modules already loaded get the remembering one
+    too; those loaded later import it from ``moto.core.utils``."""
+    import functools
+    import sys
+
+    from moto.core import utils
+
+    original = utils.camelcase_to_underscores
+    if getattr(original, "cache_info", None) is not None:
+        return
+    cached = functools.lru_cache(maxsize=4096)(original)
+    utils.camelcase_to_underscores = cached  # type: ignore[assignment]
+    for module in list(sys.modules.values()):
+        if getattr(module, "camelcase_to_underscores", None) is original:
+            module.camelcase_to_underscores = cached  # type: ignore[attr-defined]
+
+
+_EXPRESSIONS = 2048  # distinct expression strings kept (a pipeline uses a few dozen)
+
+
+def _install_expressions() -> None:
+    """A condition's tokens and an update expression's syntax tree, kept per expression string.
+
+    Both depend on the string alone: the lexer reads no names or values (they are bound by the parse
+    that follows, on every request), and the update's tree is deep-copied by moto's validator before it
+    substitutes anything, so the kept tree is never changed. Tokens are immutable tuples (a child list is
+    only ever built anew)."""
+    from collections import deque
+
+    from moto.dynamodb import comparisons
+    from moto.dynamodb.parsing import expressions
+
+    parser_class = comparisons.ConditionExpressionParser
+    lex = parser_class._lex_condition_expression
+    tokens: dict[str, tuple[Any, ...]] = {}
+
+    def lex_condition_expression(self: Any) -> Any:
+        kept = tokens.get(self.condition_expression)
+        if kept is None:
+            kept = tuple(lex(self))
+            if len(tokens) >= _EXPRESSIONS:
+                tokens.clear()
+            tokens[self.condition_expression] = kept
+        return deque(kept)
+
+    parser_class._lex_condition_expression = lex_condition_expression  # type: ignore[method-assign]
+
+    update_parser = expressions.UpdateExpressionParser
+    make = update_parser.make.__func__  # type: ignore[attr-defined]
+    trees: dict[str, Any] = {}
+
+    def make_tree(cls: Any, expression: str) -> Any:
+        tree = trees.get(expression)
+        if tree is None:
+            tree = make(cls, expression)
+            if len(trees) >= _EXPRESSIONS:
+                trees.clear()
+            trees[expression] = tree
+        return tree
+
+    update_parser.make = classmethod(make_tree)  # type: ignore[assignment,method-assign]
+
+
+def _install_random_strings() -> None:
+    """moto's random strings (request ids, receipt handles, ids) with one ``choices`` call per string
+    instead of one ``choice`` call per character: the same generator (moto's, which its API can seed),
+    the same alphabets and lengths."""
+    import string
+
+    from moto.moto_api._internal import mock_random
+    from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
+    from moto.sqs import models
+
+    def get_random_string(
+        self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
+    ) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        drawn = "".join(self.choices(pool, k=length))
+        return drawn.lower() if lower_case else drawn
+
+    def get_random_hex(self: Any, length: int = 8) -> str:
+        return "".join(str(c) for c in self.choices(HEX_CHARS, k=length))
+
+    def generate_receipt_handle() -> str:
+        return "".join(mock_random.choices(string.ascii_lowercase, k=185))
+
+    MotoRandom.get_random_string = get_random_string  # type: ignore[method-assign]
+    MotoRandom.get_random_hex = get_random_hex  # type: ignore[method-assign]
+    models.generate_receipt_handle = generate_receipt_handle  # type: ignore[attr-defined]

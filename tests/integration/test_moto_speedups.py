@@ -392,3 +392,61 @@ def test_an_index_query_pages_through_its_partition_in_the_index_order(endpoint:
         reverse=True,
     )
     assert [int(item["n"]["N"]) for item in paged] == want
+
+
+def test_expressions_kept_per_string_bind_each_requests_own_names_and_values(endpoint: str) -> None:
+    """The emulator keeps a condition's tokens and an update expression's tree per expression string: a
+    second request with the same strings and other values (or names) must be judged by its own."""
+    db = aws.client("dynamodb", endpoint)
+    table = f"t-{uuid.uuid4().hex[:10]}"
+    db.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    key = {"pk": {"S": "k"}}
+
+    def add(amount: int, below: int, name: str = "n") -> None:
+        db.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD #f :amount",
+            ConditionExpression="attribute_not_exists(#f) OR #f < :below",
+            ExpressionAttributeNames={"#f": name},
+            ExpressionAttributeValues={":amount": {"N": str(amount)}, ":below": {"N": str(below)}},
+        )
+
+    # WHEN the same two expressions run with other values and names each time
+    add(5, 100)
+    add(7, 100)
+    with pytest.raises(db.exceptions.ConditionalCheckFailedException):
+        add(1, 12)  # n is 12: not below 12
+    add(2, 13)
+    add(3, 0, name="m")  # another attribute behind the same placeholder
+    # THEN each request was judged and applied with its own values and names
+    item = db.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "14"} and item["m"] == {"N": "3"}
+    # AND a malformed expression is still refused, after a valid one was kept
+    with pytest.raises(db.exceptions.ClientError):
+        db.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD n :amount",
+            ConditionExpression="n <",
+            ExpressionAttributeValues={":amount": {"N": "1"}},
+        )
+
+
+def test_request_ids_and_receipt_handles_keep_their_shape_and_differ(sqs: Any) -> None:
+    url = _queue(sqs)
+    for n in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    received = _receive(sqs, url)
+    handles = [m["ReceiptHandle"] for m in received]
+    assert len(handles) == 5 and len(set(handles)) == 5
+    assert all(len(h) == 185 and h.isalpha() and h.islower() for h in handles)
+    ids = {
+        sqs.get_queue_url(QueueName=url.rsplit("/", 1)[1])["ResponseMetadata"]["RequestId"] for _ in range(5)
+    }
+    assert len(ids) == 5 and all(len(i) == 52 and i.isalnum() for i in ids)
