@@ -19,6 +19,9 @@ are not AWS's semantics, and each is replaced here by the same answer computed c
   for a BatchGetItem of 100. Attribute values are copied to JSON as that walk would write them
   (``_install_serializer``), and a new item sums its size once instead of once per attribute
   (``_install_items``); a handler's method names are listed once per class, not per request.
+* **DynamoDB's requests** went through the same kind of walk on the way in (~130 shape lookups per
+  request, an ``AttributeValue`` member by member): attribute values are read straight from their JSON
+  (``_install_parser``), blobs decoded from base64 as the walk does.
 * **Attribute names**: ``camelcase_to_underscores`` (a loop over every character) ran ~14 times per
   SendMessage, through ``Queue.attributes`` (a fifth of a send's time); names are converted once each
   (``_install_names``).
@@ -181,6 +184,7 @@ def install() -> None:
     _install_items()
     _install_write_lock()
     _install_serializer()
+    _install_parser()
     _install_dispatch()
 
 
@@ -581,6 +585,52 @@ def _install_serializer() -> None:
         original(self, serialized, value, shape, key)
 
     base._serialize = _serialize  # type: ignore[method-assign]
+
+
+def attribute_value_parsed(value: Any, blob: Any) -> Any:
+    """A DynamoDB attribute value of a request's JSON as moto's model-driven parser reads it (the same
+    dict, blobs decoded with ``blob``), or ``_GENERIC`` for anything unusual (the parser's own walk then:
+    a missing or null value, an unknown or second type key, a value of the wrong JSON type)."""
+    if type(value) is not dict or len(value) != 1:
+        return _GENERIC
+    ((kind, inner),) = value.items()
+    if kind in ("S", "N"):
+        return {kind: inner} if type(inner) is str else _GENERIC
+    if kind in ("NULL", "BOOL"):
+        return {kind: inner} if type(inner) is bool else _GENERIC
+    if kind == "B":
+        return {kind: blob(inner)} if type(inner) is str else _GENERIC
+    if kind not in _AV_TYPES or type(inner) is not (dict if kind == "M" else list):
+        return _GENERIC
+    if kind in ("SS", "NS", "BS"):
+        if not all(type(v) is str for v in inner):
+            return _GENERIC
+        return {kind: [blob(v) for v in inner] if kind == "BS" else list(inner)}
+    if kind == "M":
+        parsed_map = {name: attribute_value_parsed(v, blob) for name, v in inner.items()}
+        return _GENERIC if any(v is _GENERIC for v in parsed_map.values()) else {kind: parsed_map}
+    parsed = [attribute_value_parsed(v, blob) for v in inner]
+    return _GENERIC if any(v is _GENERIC for v in parsed) else {kind: parsed}
+
+
+def _install_parser() -> None:
+    """DynamoDB's attribute values are read straight from a request's JSON, not through moto's model walk
+    (``attribute_value_parsed``; the serializer's counterpart above). Every other structure keeps the
+    walk. ``tests/integration/test_moto_speedups.py`` compares both on every type, nested."""
+    from moto.core import parse
+
+    base = parse.BaseJSONParser
+    original = base._parse_structure
+
+    def _parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue":
+            parsed = attribute_value_parsed(value, self._blob_parser)
+            if parsed is not _GENERIC:
+                return parsed
+        return original(self, shape, value)
+
+    _parse_structure.original = original  # type: ignore[attr-defined]  # moto's own, for the tests
+    base._parse_structure = _parse_structure  # type: ignore[method-assign]
 
 
 def _install_dispatch() -> None:

@@ -450,3 +450,52 @@ def test_request_ids_and_receipt_handles_keep_their_shape_and_differ(sqs: Any) -
         sqs.get_queue_url(QueueName=url.rsplit("/", 1)[1])["ResponseMetadata"]["RequestId"] for _ in range(5)
     }
     assert len(ids) == 5 and all(len(i) == 52 and i.isalnum() for i in ids)
+
+
+def test_attribute_values_are_read_as_motos_own_parser_reads_them() -> None:
+    """The fast path (``attribute_value_parsed``) against moto's model-driven parser, on every attribute
+    type, nested, in a request's JSON (blobs in base64), and a whole PutItem request both ways."""
+    import base64
+
+    from moto.core import parse
+    from moto.core.responses import get_service_model
+
+    from local import moto_speedups
+    from local.moto_speedups import _GENERIC, attribute_value_parsed
+
+    def wire(value: Any) -> Any:  # the JSON boto3 sends for _EVERY_TYPE's values
+        ((kind, inner),) = value.items()
+        if kind == "B":
+            return {kind: base64.b64encode(inner).decode()}
+        if kind == "BS":
+            return {kind: [base64.b64encode(v).decode() for v in inner]}
+        if kind == "M":
+            return {kind: {name: wire(v) for name, v in inner.items()}}
+        if kind == "L":
+            return {kind: [wire(v) for v in inner]}
+        return {kind: inner}
+
+    installed = parse.BaseJSONParser.__dict__["_parse_structure"]
+    motos_own = getattr(installed, "original", installed)
+    operation = get_service_model("dynamodb").operation_model("PutItem")
+    shape = operation.input_shape.members["Item"].value
+    assert shape.name == "AttributeValue"
+    item = {name: wire(value) for name, value in _EVERY_TYPE.items()}
+    body = json.dumps({"TableName": "t", "Item": item, "ConditionExpression": "attribute_not_exists(s)"})
+    request = {"method": "POST", "values": {}, "headers": {}, "body": body.encode(), "url_path": "/"}
+    parser = parse.JSONParser(operation)
+    parse.BaseJSONParser._parse_structure = motos_own  # type: ignore[method-assign]
+    try:
+        expected = {name: parser._parse_shape(shape, value) for name, value in item.items()}
+        whole = parse.JSONParser(operation).parse(request)  # type: ignore[arg-type]
+        moto_speedups._install_parser()  # in this process, for this comparison only
+        fast = parse.JSONParser(operation).parse(request)  # type: ignore[arg-type]
+    finally:
+        parse.BaseJSONParser._parse_structure = installed  # type: ignore[method-assign]
+    for name, value in item.items():
+        assert attribute_value_parsed(value, parser._blob_parser) == expected[name], name
+    # AND a whole request reads the same both ways
+    assert fast == whole and fast["Item"]["b"] == {"B": b"\x00\xffbytes"}
+    # AND what the fast path leaves to the walk: null, two type keys, an unknown key, a wrong JSON type
+    for odd in ({"S": None}, {"S": "a", "N": "1"}, {"X": "a"}, {"N": 1}, {"M": []}, {"SS": [1]}):
+        assert attribute_value_parsed(odd, parser._blob_parser) is _GENERIC, odd
