@@ -7,7 +7,11 @@ are not AWS's semantics, and each is replaced here by the same answer computed c
 * **Routing a request to its service** lists moto's package directory (``os.listdir`` and one
   ``isdir`` per service, ~150) on every request, under one lock that serializes every request: the list
   is computed once (``_cached_modules``).
-* **A table Query** sorted a copy of the whole table to keep one partition (``_install_dynamodb``).
+* **A table Query** sorted a copy of the whole table to keep one partition (``_install_dynamodb``), then
+  sorted the partition with ``DynamoType``'s Python comparisons and tested its sort key condition on
+  every item: ~15 ms for a ``Limit 1`` Query of a 500-attempt partition (the message detail makes one per
+  delivery shown). The condition is tested first and the survivors ordered by a key computed once
+  (``_in_range``).
 * **A transaction** (``TransactWriteItems``) deep-copied every table it names, to roll back on a
   cancellation: each one cost the table's size (a fan-out's deliveries each end in one, so the table's
   size times the deliveries). It keeps a copy of the items it names instead, and puts them back
@@ -223,7 +227,7 @@ def _install_dynamodb() -> None:
                 for item in partition.values()
                 if all((v := item.attrs.get(a)) and v == want for a, want in conditions)
             ]
-        return sorted(self.items.get(hash_key, {}).values(), key=lambda item: item.range_key)
+        return _in_range(list(self.items.get(hash_key, {}).values()))
 
     def query(self: Any, *args: Any, **kwargs: Any) -> Any:
         bound = signature.bind(self, *args, **kwargs)
@@ -236,13 +240,42 @@ def _install_dynamodb() -> None:
         if bound.arguments.get("hash_key") is None:
             return original_query(self, *args, **kwargs)
         _partition.key = bound.arguments["hash_key"]
+        _partition.range = (bound.arguments.get("range_comparison"), bound.arguments.get("range_objs"))
         try:
             return original_query(self, *args, **kwargs)
         finally:
             _partition.key = None
+            _partition.range = None
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+
+
+def _in_range(items: list[Any]) -> list[Any]:
+    """A table Query's partition: the items its sort key condition keeps, in sort key order.
+
+    moto sorts the whole partition with ``DynamoType``'s comparisons (a Python call and two ``cast_value``
+    conversions each), then tests the condition on every item: ~15 ms for a partition of 500 attempts, for
+    a Query of ``Limit 1``. Here the condition is tested first, with moto's own comparison function on
+    the same ``cast_value``s, and the survivors are ordered by their ``cast_value`` computed once (the
+    order ``DynamoType.__lt__`` gives); moto then sorts and tests what is left, as before. Anything the
+    comparison cannot judge (a type it raises on) is left to moto's own loop, unfiltered.
+    """
+    from moto.dynamodb.comparisons import get_comparison_func
+
+    comparison, objs = getattr(_partition, "range", None) or (None, None)
+    func = get_comparison_func(comparison) if comparison else None
+    if func is not None:
+        try:
+            wanted = [obj.cast_value for obj in objs or ()]
+            items = [
+                item
+                for item in items
+                if item.range_key is not None and func(item.range_key.cast_value, *wanted)
+            ]
+        except Exception:  # noqa: S110 - moto's own loop meets (and reports) it as before
+            pass
+    return sorted(items, key=lambda item: item.range_key.cast_value)
 
 
 class _TableCopies:

@@ -499,3 +499,68 @@ def test_attribute_values_are_read_as_motos_own_parser_reads_them() -> None:
     # AND what the fast path leaves to the walk: null, two type keys, an unknown key, a wrong JSON type
     for odd in ({"S": None}, {"S": "a", "N": "1"}, {"X": "a"}, {"N": 1}, {"M": []}, {"SS": [1]}):
         assert attribute_value_parsed(odd, parser._blob_parser) is _GENERIC, odd
+
+
+def test_a_table_query_keeps_its_sort_key_condition_order_and_pages(endpoint: str) -> None:
+    """The emulator tests a table Query's sort key condition before ordering the partition: every
+    condition, both directions, across pages, answers what the partition's sorted items say."""
+    db = aws.client("dynamodb", endpoint)
+    table = f"t-{uuid.uuid4().hex[:10]}"
+    db.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sks = [f"ATT#ep{e % 7}#{n:03d}" for e in range(7) for n in range(9)] + ["META", "ATT#", "B", "é"]
+    for start in range(0, len(sks), 25):
+        db.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": "P"}, "sk": {"S": sk}}}}
+                    for sk in sks[start : start + 25]
+                ]
+            }
+        )
+    db.put_item(TableName=table, Item={"pk": {"S": "other"}, "sk": {"S": "ATT#ep1#000"}})
+    cases = [
+        ("begins_with(sk, :a)", {":a": {"S": "ATT#ep3#"}}, lambda s: s.startswith("ATT#ep3#")),
+        (
+            "sk BETWEEN :a AND :b",
+            {":a": {"S": "ATT#ep1#004"}, ":b": {"S": "ATT#ep4"}},
+            lambda s: "ATT#ep1#004" <= s <= "ATT#ep4",
+        ),
+        ("sk < :a", {":a": {"S": "ATT#ep2"}}, lambda s: s < "ATT#ep2"),
+        ("sk >= :a", {":a": {"S": "B"}}, lambda s: s >= "B"),
+        ("sk = :a", {":a": {"S": "META"}}, lambda s: s == "META"),
+    ]
+    for condition, values, keep in cases:
+        for forward in (True, False):
+            want = sorted((s for s in sks if keep(s)), reverse=not forward)
+            got: list[str] = []
+            start_key = None
+            while True:
+                page = db.query(
+                    TableName=table,
+                    KeyConditionExpression=f"pk = :p AND {condition}",
+                    ExpressionAttributeValues={":p": {"S": "P"}, **values},
+                    ScanIndexForward=forward,
+                    Limit=4,
+                    **({"ExclusiveStartKey": start_key} if start_key else {}),
+                )
+                got += [item["sk"]["S"] for item in page["Items"]]
+                start_key = page.get("LastEvaluatedKey")
+                if not start_key:
+                    break
+            assert got == want, (condition, forward)
+    newest = db.query(
+        TableName=table,
+        KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+        ExpressionAttributeValues={":p": {"S": "P"}, ":a": {"S": "ATT#ep5#"}},
+        ScanIndexForward=False,
+        Limit=1,
+    )
+    assert [i["sk"]["S"] for i in newest["Items"]] == ["ATT#ep5#008"]
