@@ -33,6 +33,7 @@ SPAN = 60.0  # seconds between the newest and the oldest entry of one item, at m
 MAX_ENTRIES = 250  # entries per item (about 12 KB): a batch's group of more is split
 ITEMS_PER_QUERY = 10  # items per Query of one shard (each holds a batch: ten entries or so)
 SHARD_CONCURRENCY = 4
+_LAST_TIME = 9_999_999_999.0
 
 KEYS = (
     KeyKind(
@@ -157,9 +158,10 @@ class _Packed:
         self._after = (position[2], position[0], position[1]) if position else None
         self._low = low
         self._high = high
-        top = min(x for x in (high, position[2] if position else None, "99999999999.999999") if x)
-        # an item below which every entry under ``top`` lies: its newest is at most top's time + SPAN
-        self._bound = time_key(_time_of(top) + SPAN) + "$"
+        tops = [x for x in (high, position[2] if position else None) if x]
+        # An item that holds an entry under ``top`` has its newest at most SPAN later (``~`` sorts after
+        # every time: no bound). Times are 17 characters wide up to the year 2286.
+        self._bound = time_key(min(_time_of(min(tops)) + SPAN, _LAST_TIME)) + "$" if tops else "~"
         self._floor = time_key(_time_of(low)) if low is not None else None
         self._shards = [_PackedShard(p) for p in partitions]
         self._heap: list[_Desc] = []

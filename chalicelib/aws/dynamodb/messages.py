@@ -535,7 +535,8 @@ class MessageTable(Table):
                 keys.append({"pk": s(message_pk), "sk": s("META")})
             else:
                 keys.append({"pk": entry["pk"], "sk": entry["sk"]})
-        fetched = [item_to_message(i) for i in self._fetch(keys)]
+        unique = list({(k["pk"]["S"], k["sk"]["S"]): k for k in keys}.values())  # BatchGetItem refuses twins
+        fetched = [item_to_message(i) for i in self._fetch(unique)]
         if not (by_endpoint or by_ending):
             # An entry of an earlier storing of the id (received at another time) names no live message.
             by_pk = {f"MSG#{m.id}": m for m in fetched}
