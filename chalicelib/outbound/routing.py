@@ -365,6 +365,7 @@ class Router:
         routed = self._store_one(text)
         if routed is None:
             return "duplicate"
+        self._store.list_messages(new_id("lb"), [routed[0]])
         self._fanout.enqueue([routed])
         self._received([routed[0]])  # written when a batch (route_many) flushes
         return "stored"
