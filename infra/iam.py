@@ -133,7 +133,8 @@ def policies(
         elif key == "route_ingest":
             statements += [
                 # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
-                # a duplicate is the failed conditional put; the hourly counters one update per batch.
+                # a duplicate is the failed conditional put; a batch's packed listing items one batch
+                # write; the hourly counters one update a second at most.
                 # Job steps (chalicelib.jobs) share the ingest queue: they delete an application's
                 # endpoints, read attempts and messages, save the job, and queue their next step there.
                 _statement(
@@ -143,6 +144,7 @@ def policies(
                         "dynamodb:BatchGetItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
+                        "dynamodb:BatchWriteItem",
                         "dynamodb:UpdateItem",
                         "dynamodb:DeleteItem",
                     ],
@@ -158,8 +160,13 @@ def policies(
         elif key == "deliver":
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
-                # result puts; endpoint health, circuit and throttle updates.
-                _statement("State", ["dynamodb:GetItem", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
+                # result puts (a batch's result and endpoint listing items in one BatchWriteItem); endpoint
+                # health, circuit and throttle updates.
+                _statement(
+                    "State",
+                    ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", *DYNAMO_WRITE],
+                    table,
+                ),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
