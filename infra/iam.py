@@ -91,6 +91,20 @@ def _statement(sid: str, actions: list[str], resources: list[Any]) -> dict[str, 
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
 
 
+def _fifo_delete(table: list[Any]) -> dict[str, Any]:
+    """Deleting a fifo endpoint's ended deliveries from its list (``EP#{id}#FIFO``), and no other item."""
+    statement = _statement("FifoListDelete", ["dynamodb:DeleteItem"], table)
+    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EP#*#FIFO"]}}
+    return statement
+
+
+def _batch_write(table: list[Any], sid: str, keys: list[str]) -> dict[str, Any]:
+    """BatchWriteItem of a batch's packed items (``LIST#``, ``RES#``), on those partition keys only."""
+    statement = _statement(sid, ["dynamodb:BatchWriteItem"], table)
+    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
+    return statement
+
+
 def _key(n: Names, arns: Arns, actions: list[str]) -> list[dict[str, Any]]:
     """The use of the secrets key, only with this stage's encryption context (chalicelib.aws.kms)."""
     if arns.key is None:
@@ -144,12 +158,12 @@ def policies(
                         "dynamodb:BatchGetItem",
                         "dynamodb:GetItem",
                         "dynamodb:PutItem",
-                        "dynamodb:BatchWriteItem",
                         "dynamodb:UpdateItem",
                         "dynamodb:DeleteItem",
                     ],
                     table,
                 ),
+                _batch_write(table, "RouterListings", ["LIST#*"]),
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
                 _statement("NextJobStep", ["sqs:SendMessage"], [arns.ingest_queue]),
@@ -160,13 +174,16 @@ def policies(
         elif key == "deliver":
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
-                # result puts (a batch's result and endpoint listing items in one BatchWriteItem); endpoint
-                # health, circuit and throttle updates.
+                # result puts; endpoint health, circuit and throttle updates; a fifo endpoint's list (its
+                # head by query; an ended delivery's entry deleted, the only delete the sender may make);
+                # a batch's result and endpoint listing items (one BatchWriteItem, those keys only).
                 _statement(
                     "State",
-                    ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", *DYNAMO_WRITE],
+                    ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", *DYNAMO_WRITE],
                     table,
                 ),
+                _fifo_delete(table),
+                _batch_write(table, "SenderBatchItems", ["RES#*", "LIST#EP#*"]),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
@@ -190,9 +207,16 @@ def policies(
                 statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
         elif key == "dead_letters":
             statements += [
-                # The message and attempt; the failed attempt; the hourly counters (one update per batch).
-                _statement("State", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+                # The message and attempt; the failed attempt; the hourly counters (one update per batch);
+                # a fifo endpoint's list: the ended delivery leaves it, the turn goes to its head.
+                _statement(
+                    "State",
+                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                    table,
+                ),
+                _fifo_delete(table),
                 _statement("Consume", CONSUME, [arns.deliveries_dlq]),
+                _statement("FifoTurn", ["sqs:SendMessage"], [arns.deliveries_queue]),
             ]
         elif key == "sweep":
             statements += [
