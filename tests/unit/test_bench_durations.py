@@ -98,3 +98,37 @@ def test_warm_invocations_leave_out_the_first() -> None:
     found = {"calls": [cold, _sender_batch(), _sender_batch()]}
     assert memory.warm_split(found).cpu_ms == 30.0
     assert memory.warm_split({"calls": [cold]}).cpu_ms == 500.0  # only one: it is all there is
+
+
+def test_the_cost_figure_prices_the_modelled_durations_and_names_the_raw_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import cost
+    from infra.stack import MEMORY
+
+    # GIVEN figure 18's measurements (fixed): moto made every wait slow
+    cold = {"cpu_ms": 500.0, "wall_ms": 900.0, "main": MAIN, "records": []}
+    api = {
+        "cpu_ms": 2.0,
+        "wall_ms": 40.0,
+        "main": MAIN,
+        "records": [[MAIN, "aws", "sqs.SendMessage", 37.0, 0.5]],
+    }
+    found = {
+        "api": {"calls": [cold, api]},
+        "router": {"calls": [cold, _sender_batch()]},
+        "sender": {"calls": [cold, _sender_batch()]},
+    }
+    monkeypatch.setattr(memory, "_LAST", found)
+    # WHEN the cost figure takes its durations
+    seconds, where = cost._durations()
+    # THEN it prices the modelled ones ...
+    api_share = MEMORY["api_handler"] / memory.FULL_VCPU_MB
+    assert seconds["api"] == pytest.approx((2.0 / api_share + memory.AWS_CALL_MS) / 1000)
+    assert seconds["sender"] == pytest.approx(
+        memory.modelled(memory.split(_sender_batch()), MEMORY["deliver"])[0] / 1000
+    )
+    # ... and says so, with the raw ones (not priced) beside them
+    raw_api = memory.estimate(2.0, 40.0, MEMORY["api_handler"])[0]
+    assert "modelled on AWS" in where and "AWS_CALL_MS" in where
+    assert f"raw on moto, not priced: api {raw_api:.1f} ms" in where
