@@ -13,10 +13,10 @@ with ``POST /v1/messages``, each going to every healthy endpoint):
 * **beside**: event type ``iso.beside``, which the hanging endpoint subscribes to as well, so every message
   of this phase also leaves one attempt hanging on a sender.
 
-Every endpoint exists before the first phase (nothing changes between them but the event type), and ``WARM``
-messages of the same trickle go all the way before the alone phase (imports, connections, caches). The alone phase runs first
-because a hanging attempt outlives its phase (up to its timeout, then its retries); the beside phase is the
-one that would be slowed. A delivery's latency is from just before its publish request to the moment the
+Every endpoint exists before the first phase (nothing changes between them but the event type), and
+``WARM`` messages of the same trickle go all the way before the alone phase (imports, connections, caches).
+The alone phase runs first because a hanging attempt outlives its phase (up to its timeout, then its
+retries); the beside phase is the one that would be slowed. A delivery's latency is from just before its publish request to the moment the
 healthy receiver starts reading it; the percentiles are over every (message, healthy endpoint) pair of a
 phase (``nearest_rank``). Noise: the same percentiles of the alone phase's first and second halves.
 
