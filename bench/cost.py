@@ -13,7 +13,8 @@ bytes sent to the receiver:
   on AWS (``bench.memory.warm_durations``): the function's own CPU time at that memory's share of a vCPU
   (measured) + its AWS calls on the critical path (counted) x ``memory.AWS_CALL_MS`` (assumed, in-region)
   + its POSTs x ``memory.RECEIVER_MS`` (assumed receiver answer time). The raw durations measured on moto
-  (whose answers over loopback are far slower than AWS's) are printed beside them, not priced. Shared
+  (whose answers over loopback take what this machine's load makes them, not what AWS's take) are
+  printed beside them, not priced. Shared
   with figure 18 when both run.
 
 The bench-scope price leaves out storage; the all-in price adds the table's storage and point-in-time

@@ -493,7 +493,8 @@ def run(quick: bool) -> list[Row]:
             "GB-ms",
             note="the same invocations at the chosen memory with every wait as measured on the local emulator "
             "(moto's answers over loopback, a loopback receiver), against the modelled figure above: what the "
-            "model takes out is moto's slowness, not the function's work",
+            "model replaces moto's waits (they follow this machine's load: slower or faster than AWS from run "
+            "to run) and the loopback receiver's by the stated latencies, not the function's own work",
         ),
     ]
     return rows
