@@ -11,6 +11,10 @@ before), the deployment's default breaker (10 failures, a probe a minute), and t
 **A throttled endpoint's achieved rate**: a burst to an endpoint with ``throttle_rate`` 50 on the same
 virtual clock; the figure is the rate its POSTs went out at against the setting.
 
+**Isolation** (``bench.isolation``, on the local stack with real loopback receivers, not the virtual clock):
+healthy endpoints' publish-to-delivery p50 and p99 with and without one hanging endpoint beside them, in
+the same run, as ratios.
+
 With the breaker, the probes (one a minute) and the circuit's writes (at most one per sender container and
 minute while it is open, ``CONTAINERS`` of them assumed) do not grow with the volume, so they are added
 apart rather than scaled with the sample.
@@ -29,6 +33,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from bench import isolation
 from bench.report import Row, say
 
 DAY = 86400.0
@@ -305,4 +310,5 @@ def run(quick: bool) -> list[Row]:
             "$",
         ),
         Row("throttled endpoint: achieved POSTs/s vs throttle_rate 50", rate, 50.0, "POSTs/s", target=1.0),
+        *isolation.run(quick),
     ]
