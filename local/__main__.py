@@ -62,12 +62,17 @@ def start_worker(
     queue: str, *, wait_seconds: int = 1, on_invoke: Callable[[int, bool], None] | None = None
 ) -> tuple[Worker, threading.Thread]:
     """Start one queue's worker in a thread of this process."""
-    from local.worker import Worker
+    from local.worker import Worker, concurrency
 
     env_name, handler_name = QUEUES[queue]
     handler = getattr(_app(), handler_name)
     worker = Worker(
-        _boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds, on_invoke=on_invoke
+        _boto_sqs(),
+        os.environ[env_name],
+        handler,
+        wait_seconds=wait_seconds,
+        on_invoke=on_invoke,
+        concurrency=concurrency(queue),
     )
     thread = threading.Thread(target=worker.run, name=f"worker-{queue}", daemon=True)
     thread.start()
@@ -76,11 +81,15 @@ def start_worker(
 
 def cmd_worker(args: argparse.Namespace) -> None:
     """Run one worker in the foreground until SIGTERM/SIGINT."""
-    from local.worker import Worker
+    from local.worker import Worker, concurrency
 
     env_name, handler_name = QUEUES[args.queue]
     worker = Worker(
-        _boto_sqs(), os.environ[env_name], getattr(_app(), handler_name), wait_seconds=args.wait_seconds
+        _boto_sqs(),
+        os.environ[env_name],
+        getattr(_app(), handler_name),
+        wait_seconds=args.wait_seconds,
+        concurrency=concurrency(args.queue, args.concurrency),
     )
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     print(f"worker for {args.queue} polling", flush=True)
@@ -345,6 +354,9 @@ def main(argv: list[str] | None = None) -> None:
     worker = sub.add_parser("worker", help="only one queue's worker")
     worker.add_argument("--queue", choices=sorted(QUEUES), required=True)
     worker.add_argument("--wait-seconds", type=int, default=1)
+    worker.add_argument(
+        "--concurrency", type=int, help="batches at once (default: 1; deliveries: the stage's cap or 5)"
+    )
     worker.set_defaults(func=cmd_worker)
     deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
     deploy.add_argument("--endpoint", required=True)
