@@ -134,8 +134,8 @@ class Settings:
     circuit_failures: int = 10
     circuit_probe_seconds: int = 60
     # Park delivery tasks due further ahead than this in the table (chalicelib.outbound.parking); 0: off.
-    # On only where the release step runs (the sweep's schedule, every 5 minutes; not the local stack).
-    park_after_seconds: int = 0
+    # The release step runs on the sweep's schedule (every 5 minutes; the local stack runs it too).
+    park_after_seconds: int = 900
     # The local stack's exceptions, each an explicit setting (never derived from the stage name) and
     # accepted only against the emulator on loopback with a loopback (or unset) public URL: see from_env.
     allow_private_destinations: bool = False
@@ -219,7 +219,7 @@ class Settings:
                 _int(environ, "HOOKWAY_CIRCUIT_FAILURES", 10, minimum=1), 1000, "HOOKWAY_CIRCUIT_FAILURES"
             ),
             park_after_seconds=_at_most(
-                _int(environ, "HOOKWAY_PARK_AFTER_SECONDS", 0, minimum=0), 900, "HOOKWAY_PARK_AFTER_SECONDS"
+                _int(environ, "HOOKWAY_PARK_AFTER_SECONDS", 900, minimum=0), 900, "HOOKWAY_PARK_AFTER_SECONDS"
             ),
             circuit_probe_seconds=_at_most(
                 _int(environ, "HOOKWAY_CIRCUIT_PROBE_SECONDS", 60, minimum=1),

@@ -5,6 +5,8 @@ python -m local dev [--fresh]        the whole stack: emulator, API on :8000, qu
 python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
 python -m local api [--port P]       only the API server (environment from ``deploy``; port 0: any free one)
 python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
+python -m local schedule [--every S] only the scheduled handlers (the sweep and release step), on the
+                                     deployed rate (``@app.schedule``) unless --every says otherwise
 python -m local openapi              build chalicelib/api/openapi.json from chalicelib/api/openapi.yaml
 """
 
@@ -28,6 +30,7 @@ from typing import TYPE_CHECKING
 from local import emulator
 
 if TYPE_CHECKING:
+    from local.schedule import Scheduler
     from local.state import LocalState
     from local.worker import Worker
 
@@ -72,6 +75,35 @@ def start_worker(
     thread = threading.Thread(target=worker.run, name=f"worker-{queue}", daemon=True)
     thread.start()
     return worker, thread
+
+
+def start_scheduler(every: float | None = None) -> list[tuple[Scheduler, threading.Thread]]:
+    """Start the app's scheduled handlers (the sweep, with the release of parked tasks) in threads, each
+    on the rate it is deployed with (``every``: another period, in seconds)."""
+    from local.schedule import Scheduler, scheduled_rules
+
+    module = _app()
+    started = []
+    for name, period in scheduled_rules(module.app):  # type: ignore[attr-defined]
+        scheduler = Scheduler(
+            getattr(module, name),
+            every or period,
+            rule=name,
+            region=os.environ.get("AWS_REGION", emulator.REGION),
+        )
+        thread = threading.Thread(target=scheduler.run, name=f"schedule-{name}", daemon=True)
+        thread.start()
+        started.append((scheduler, thread))
+    return started
+
+
+def cmd_schedule(args: argparse.Namespace) -> None:
+    """Run the scheduled handlers in the foreground until SIGTERM/SIGINT."""
+    started = start_scheduler(args.every)
+    print(f"scheduled handlers running: {len(started)}", flush=True)
+    _wait_forever(None)
+    for scheduler, _ in started:
+        scheduler.stop()
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -187,6 +219,8 @@ def cmd_dev(args: argparse.Namespace) -> None:
         with _binding(demo_port, "HOOKWAY_DEMO_PORT", "the demo receiver"):
             demo = demo_receiver.serve(demo_port, demo_secret)
         workers = [start_worker(queue, on_invoke=lambda *_: kept.touch()) for queue in QUEUES]
+        # The sweep and the release of parked deliveries, on the rate they are deployed with.
+        scheduled = start_scheduler()
         shown = "started empty: FRESH=1" if args.fresh else restored.describe()
         kept_line = f"{saved} ({shown}; saved every {state.SAVE_EVERY_SECONDS:g} s and at Ctrl-C)"
         print(
@@ -202,6 +236,8 @@ def cmd_dev(args: argparse.Namespace) -> None:
             flush=True,
         )
         _wait_forever(server.shutdown)
+        for scheduler, _ in scheduled:
+            scheduler.stop()
         _stop(kept, workers, saved)
     finally:
         moto.kill()
@@ -346,6 +382,11 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--queue", choices=sorted(QUEUES), required=True)
     worker.add_argument("--wait-seconds", type=int, default=1)
     worker.set_defaults(func=cmd_worker)
+    schedule = sub.add_parser("schedule", help="only the scheduled handlers (sweep, release step)")
+    schedule.add_argument(
+        "--every", type=float, default=None, help="seconds between runs (default: as deployed)"
+    )
+    schedule.set_defaults(func=cmd_schedule)
     deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
     deploy.add_argument("--endpoint", required=True)
     deploy.set_defaults(func=cmd_deploy)
