@@ -115,6 +115,7 @@ class Settings:
     ingest_queue_url: str = ""
     deliveries_queue_url: str = ""
     deliveries_dlq_url: str = ""
+    slow_deliveries_queue_url: str = ""  # the slow lane; empty: none (every task on the deliveries queue)
     admin_key: str = ""
     admin_key_parameter: str = ""
     public_url: str = ""
@@ -198,6 +199,7 @@ class Settings:
             ingest_queue_url=environ.get("HOOKWAY_INGEST_QUEUE_URL", ""),
             deliveries_queue_url=environ.get("HOOKWAY_DELIVERIES_QUEUE_URL", ""),
             deliveries_dlq_url=environ.get("HOOKWAY_DELIVERIES_DLQ_URL", ""),
+            slow_deliveries_queue_url=environ.get("HOOKWAY_SLOW_DELIVERIES_QUEUE_URL", ""),
             admin_key=environ.get("HOOKWAY_ADMIN_KEY", ""),
             admin_key_parameter=environ.get("HOOKWAY_ADMIN_KEY_PARAMETER", ""),
             public_url=environ.get("HOOKWAY_PUBLIC_URL", "").rstrip("/"),

@@ -40,6 +40,7 @@ class Arns:
     table: Any
     bucket: Any
     key: Any = None  # the KMS key that seals secrets (None: a stack from before it existed)
+    slow_deliveries_queue: Any = None  # the slow lane (None: a stack from before it existed)
 
     def sub(self, text: str) -> Any:
         """An ARN with ``{region}`` and ``{account}`` filled in (a Fn::Sub when they are expressions)."""
@@ -70,6 +71,7 @@ def for_template(n: Names) -> Arns:
         table={"Fn::GetAtt": ["StateTable", "Arn"]},
         bucket={"Fn::GetAtt": ["PayloadBucket", "Arn"]},
         key={"Fn::GetAtt": ["SecretsKey", "Arn"]},
+        slow_deliveries_queue={"Fn::GetAtt": ["SlowDeliveriesQueue", "Arn"]},
     )
 
 
@@ -84,6 +86,7 @@ def from_outputs(outputs: dict[str, str], region: str, account: str) -> Arns:
         table=outputs["StateTableArn"],
         bucket=outputs["PayloadBucketArn"],
         key=outputs.get("SecretsKeyArn"),
+        slow_deliveries_queue=outputs.get("SlowDeliveriesQueueArn"),
     )
 
 
@@ -135,7 +138,8 @@ def policies(
                 # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
                 # a duplicate is the failed conditional put; the hourly counters one update per batch.
                 # Job steps (chalicelib.jobs) share the ingest queue: they delete an application's
-                # endpoints, read attempts and messages, save the job, and queue their next step there.
+                # endpoints, read attempts and messages, save the job, and queue their next step there;
+                # an endpoint's release job reads and batch-deletes the tasks its open circuit held.
                 _statement(
                     "State",
                     [
@@ -145,6 +149,7 @@ def policies(
                         "dynamodb:PutItem",
                         "dynamodb:UpdateItem",
                         "dynamodb:DeleteItem",
+                        "dynamodb:BatchWriteItem",
                     ],
                     table,
                 ),
@@ -155,14 +160,41 @@ def policies(
                 _statement("Payloads", ["s3:GetObject", "s3:PutObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
             ]
-        elif key == "deliver":
+        elif key in ("deliver", "deliver_slow"):
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
-                # result puts; endpoint health, circuit and throttle updates.
-                _statement("State", ["dynamodb:GetItem", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
-                _statement("Consume", CONSUME, [arns.deliveries_queue]),
-                # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
-                _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
+                # result puts; endpoint health, circuit and throttle updates; parked and held tasks (put;
+                # after a failed probe one held task is read and deleted to carry the next probe).
+                _statement(
+                    "State",
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:Query",
+                        "dynamodb:BatchWriteItem",
+                        *DYNAMO_WRITE,
+                    ],
+                    table,
+                ),
+                # Each consumes its own lane (the main deliveries queue, or the slow lane).
+                _statement(
+                    "Consume",
+                    CONSUME,
+                    [arns.deliveries_queue if key == "deliver" else arns.slow_deliveries_queue],
+                )
+                if key == "deliver" or arns.slow_deliveries_queue is not None
+                else _statement("Consume", CONSUME, [arns.deliveries_queue]),
+                # The next attempt on deliveries or the slow lane; operational events and an endpoint's
+                # release jobs (endpoint.disabled, endpoint.release, ...) on ingest.
+                _statement(
+                    "Enqueue",
+                    ["sqs:SendMessage"],
+                    [
+                        arns.deliveries_queue,
+                        *([arns.slow_deliveries_queue] if arns.slow_deliveries_queue is not None else []),
+                        arns.ingest_queue,
+                    ],
+                ),
                 _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
                 # Opens an endpoint's secrets to sign (it never writes one: no GenerateDataKey).

@@ -34,6 +34,7 @@ LOGICAL_IDS = {
     "api_handler": "APIHandler",
     "route_ingest": "RouteIngest",
     "deliver": "Deliver",
+    "deliver_slow": "DeliverSlow",
     "dead_letters": "DeadLetters",
     "sweep": "Sweep",
 }
@@ -215,7 +216,7 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
                 "LoggingConfig": logging_config,
             }
         }
-        if opts.static_egress and key == "deliver":
+        if opts.static_egress and key in ("deliver", "deliver_slow"):
             resources[logical]["Properties"]["VpcConfig"] = {
                 "SubnetIds": [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}],
                 "SecurityGroupIds": [{"Ref": "SenderSecurityGroup"}],

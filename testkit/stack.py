@@ -137,10 +137,12 @@ class Stack:
         raise RuntimeError("the API did not become healthy")
 
     def start_worker(
-        self, queue: str = "ingest", env: dict[str, str] | None = None
+        self, queue: str = "ingest", env: dict[str, str] | None = None, *, slow_lane: bool = True
     ) -> subprocess.Popen[bytes]:
-        """Start one more worker process for a queue (``env``: its own settings, e.g. another AWS endpoint)."""
-        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue], env)
+        """Start one more worker process for a queue (``env``: its own settings, e.g. another AWS endpoint).
+        A deliveries worker polls the slow lane too, unless ``slow_lane`` is False."""
+        extra = [] if slow_lane or queue != "deliveries" else ["--no-slow-lane"]
+        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue, *extra], env)
         self.workers.setdefault(queue, []).append(proc)
         return proc
 

@@ -244,6 +244,12 @@ class Root:
         return self._queue(self.settings.ingest_queue_url)
 
     @cached_property
+    def slow_deliveries_queue(self) -> Queue | None:
+        """The slow lane (failing or slow endpoints' tasks); None where the stage has none."""
+        url = self.settings.slow_deliveries_queue_url
+        return self._queue(url) if url else None
+
+    @cached_property
     def deliveries_queue(self) -> Queue:
         """The deliveries queue (one task per delivery attempt that is due)."""
         return self._queue(self.settings.deliveries_queue_url)
@@ -337,5 +343,6 @@ class Root:
             tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
-            **flow_controls(self.settings, self.store, publisher, self.clock),
+            slow_queue=self.slow_deliveries_queue,
+            **flow_controls(self.settings, self.store, publisher, self.clock, queues=self),
         )

@@ -118,6 +118,7 @@ class WorkerRoot(Root):
         """Runs the job steps the ingest queue's consumer hands over (secrets stay sealed: none needs one)."""
         from chalicelib.endpoints import ApplicationEndpointsDeletion
         from chalicelib.jobs import JobRunner, StepHandler
+        from chalicelib.outbound.parking import HeldRelease
         from chalicelib.outbound.recovery import Recovery
 
         store = self.plain_store
@@ -128,6 +129,7 @@ class WorkerRoot(Root):
             "application.delete": ApplicationEndpointsDeletion(store, self.shared.endpoint_caches),
             "endpoint.recover": recovery.recover_step,
             "endpoint.replay": recovery.replay_step,
+            "endpoint.release": HeldRelease(store, self.deliveries_queue),
         }
         return JobRunner(
             store=store,

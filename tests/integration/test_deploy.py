@@ -175,6 +175,7 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
         assert env["HOOKWAY_INGEST_QUEUE_URL"] == outputs["IngestQueueUrl"]
         assert env["HOOKWAY_DELIVERIES_QUEUE_URL"] == outputs["DeliveriesQueueUrl"]
         assert env["HOOKWAY_DELIVERIES_DLQ_URL"] == outputs["DeliveriesDeadLetterQueueUrl"]
+        assert env["HOOKWAY_SLOW_DELIVERIES_QUEUE_URL"] == outputs["SlowDeliveriesQueueUrl"]
         assert env["HOOKWAY_ADMIN_KEY_PARAMETER"] == "/hookway/dev/admin-key"
         assert env["HOOKWAY_KMS_KEY_ID"] == outputs["SecretsKeyArn"]
     # ... one role per function, and the event source mappings consume this stage's queues
@@ -183,8 +184,14 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
     assert consumed == {
         n.function("route_ingest"): outputs["IngestQueueArn"],
         n.function("deliver"): outputs["DeliveriesQueueArn"],
+        n.function("deliver_slow"): outputs["SlowDeliveriesQueueArn"],
         n.function("dead_letters"): outputs["DeliveriesDeadLetterQueueArn"],
     }
+    # ... the slow lane's mapping is capped (the stage option slow_lane_max_concurrency, default 5), so
+    # failing or slow endpoints never take more senders than that; the main lane's is not (dev sets none)
+    scaling = {m["FunctionArn"].rsplit(":", 1)[-1]: m.get("ScalingConfig") for m in dev["mappings"]}
+    assert scaling[n.function("deliver_slow")] == {"MaximumConcurrency": 5}
+    assert not (scaling[n.function("deliver")] or {}).get("MaximumConcurrency")
     assert dev["parameters"] == ["/hookway/dev/admin-key"]
 
 
@@ -205,7 +212,16 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
     assert "dynamodb:DeleteItem" not in actions("deliver")
     assert "s3:PutObject" not in actions("deliver")  # the router parks large bodies; the sender only reads
     assert "secretsmanager:GetSecretValue" in actions("deliver")
-    assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k != "deliver" for a in actions(k))
+    senders = ("deliver", "deliver_slow")  # the main lane's and the slow lane's: the same sender
+    assert "secretsmanager:GetSecretValue" in actions("deliver_slow")
+    assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k not in senders for a in actions(k))
+    # Each lane consumes only its own queue.
+    assert outputs["SlowDeliveriesQueueArn"] not in {
+        r
+        for s in roles["hookway-dev-deliver"]["Statement"]
+        if "sqs:ReceiveMessage" in s["Action"]
+        for r in s["Resource"]
+    }
     # The dead-letter handler reads and writes attempts, adds to the hourly counters and consumes only its
     # own queue.
     assert actions("dead_letters") == {
@@ -225,6 +241,7 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
     assert {k for k in FUNCTIONS if any(a.startswith("kms:") for a in actions(k))} == {
         "api_handler",
         "deliver",
+        "deliver_slow",
     }
     for key in FUNCTIONS:
         for resource in resources(key):
