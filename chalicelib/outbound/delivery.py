@@ -47,6 +47,7 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
+from chalicelib.outbound.fifo import Fifo, Handoff, entry_key, ordered
 from chalicelib.outbound.flow import Throttle, wake_at
 from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_slow
 from chalicelib.outbound.parking import Holding, Parking
@@ -104,8 +105,10 @@ class Sender:
         parking: Parking | None = None,
         holding: Holding | None = None,
         transformer: Engine | None = None,
+        fifo: Fifo | None = None,
         slow_queue: Queue | None = None,
     ) -> None:
+        self._fifo = fifo
         self._slow_queue = slow_queue  # the slow lane (chalicelib.outbound.lanes); None: no slow lane
         self._slow_endpoints = SlowEndpoints()
         self._parking = parking
@@ -295,10 +298,12 @@ class Sender:
             message = self._message(task, now)
         except NotFoundError:
             log.warning("message gone", extra={"message_id": task.message_id})
+            self._fifo_ended(task.endpoint_id, task.fifo, now)
             return "gone"
         generation = generation_of(message)
         if task.generation and task.generation != generation:
             # The message id was stored again after its replay window: that storing has its own tasks.
+            self._fifo_ended(task.endpoint_id, task.fifo, now)
             return "superseded"
         endpoint: Endpoint | None = (known or {}).get(task.endpoint_id)
         if endpoint is None:
@@ -308,6 +313,10 @@ class Sender:
                 endpoint = None
         if endpoint is None or not endpoint.enabled:
             self._skip(task, message, generation, now)
+            if endpoint is None or ordered(endpoint) or task.fifo:
+                # A fifo endpoint's turn goes on through its skipped deliveries (a deleted endpoint's
+                # ordering is unknown: its list, if any, is handed on all the same).
+                self._fifo_ended(task.endpoint_id, task.fifo or entry_key(message), now)
             return "skipped"
         if not owned_alike(endpoint, message):
             # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
@@ -321,16 +330,34 @@ class Sender:
         if endpoint.session_over(now):
             return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
+        key = ""
+        if self._fifo is not None and ordered(endpoint):
+            # In accepted order, one at a time: only the head of the endpoint's list, holding its turn,
+            # goes on to the breaker, the throttle and the claim (chalicelib.outbound.fifo).
+            key = entry_key(message)
+            gate = self._fifo.admit(endpoint.id, task, key, now)
+            if gate.late:
+                self._count("FifoLate")
+            if gate.handoff is not None:
+                self._send_handoff(gate.handoff)
+            if gate.action == "drop":
+                self._count("FifoQueued")
+                return "fifo_queued"
+            task = replace(task, fifo=key)
+            if gate.action == "wait":
+                return self._wait(body, replace(task, slot=0.0), gate.until, now, "fifo_wait")
         probe = False
         if not listen and self._breaker is not None:
             admission = self._breaker.admit(endpoint, now)
             if admission.action == "wait":
-                if self._holding is not None:
+                if self._holding is not None and not key:
+                    # (a fifo endpoint's turn holder waits on the queue, keeping its turn, as before)
                     return self._hold(replace(task, slot=0.0), endpoint.id, admission.until, now)
                 back = self._breaker.come_back_at(endpoint, admission.until, now, self._rand())
+                self._fifo_hold(endpoint.id, key, back)
                 return self._wait(body, replace(task, slot=0.0), back, now, "circuit_open")
             probe = admission.action == "probe"
-        if lane == "main" and not listen and not probe and self._lane(endpoint, now) == "slow":
+        if lane == "main" and not listen and not probe and not key and self._lane(endpoint, now) == "slow":
             # A failing or slow endpoint's task leaves the main queue before it takes a sender for its
             # attempt: one SendMessage, no attempt consumed (a probe is attempted where it won the probe).
             assert self._slow_queue is not None
@@ -340,6 +367,7 @@ class Sender:
         if not listen and endpoint.throttle_rate and self._throttle is not None:
             slot = self._throttle.admit(endpoint, task.slot, now)
             if slot:
+                self._fifo_hold(endpoint.id, key, wake_at(slot))
                 return self._wait(body, replace(task, slot=slot), wake_at(slot), now, "throttled")
             now = self._clock()  # after a short wait for a slot within the second
         claim = Attempt(
@@ -356,7 +384,8 @@ class Sender:
             generation=generation,
             shards=message.attempt_shards,
             reopens=task.reopens,
-            batch=batch.id if batch is not None and not listen else "",
+            # A fifo delivery's ending is written on its own: the turn is handed on right after it.
+            batch=batch.id if batch is not None and not listen and not key else "",
         )
         if not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
@@ -378,11 +407,41 @@ class Sender:
 
     def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
         """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
-        slot): no attempt is made or consumed; the delivery stays ``pending``. Sent before this task is
-        deleted: never lost. A throttled task carries its slot, so it is not charged a second one."""
+        slot, its fifo turn): no attempt is made or consumed; the delivery stays ``pending``. Sent before
+        this task is deleted: never lost. A throttled task carries its slot, so it is not charged a second
+        one."""
         self._later(replace(task, not_before=until), now)
-        self._count("CircuitWaiting" if why == "circuit_open" else "ThrottleWaiting")
+        counters = {"circuit_open": "CircuitWaiting", "fifo_wait": "FifoWaiting"}
+        self._count(counters.get(why, "ThrottleWaiting"))
         return why
+
+    def _send_handoff(self, handoff: Handoff) -> None:
+        """Send the task of a fifo endpoint's new turn holder (the next delivery in accepted order)."""
+        self._queue.send(handoff.body, delay_seconds=math.ceil(min(handoff.delay, MAX_DELAY_SECONDS)))
+        self._count("FifoHandedOn")
+
+    def _fifo_ended(self, endpoint_id: str, key: str, now: float) -> None:
+        """A delivery in a fifo endpoint's list ended: hand the turn to the next. A failure raises, so the
+        task comes back, finds its delivery ended and hands the turn on then."""
+        if self._fifo is None or not key:
+            return
+        handoff = self._fifo.ended(endpoint_id, key, now)
+        if handoff is not None:
+            self._send_handoff(handoff)
+
+    def _fifo_hold(self, endpoint_id: str, key: str, until: float) -> None:
+        """Keep a fifo holder's turn over its wait. Best effort: a lease that runs out early only lets the
+        next task give the turn to the head again (this delivery, or an earlier one), never a second one
+        in flight (nothing is in flight while it waits)."""
+        if self._fifo is None or not key:
+            return
+        try:
+            self._fifo.hold(endpoint_id, key, until)
+        except StorageError as exc:
+            log.warning(
+                "could not keep the fifo turn",
+                extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _later(self, task: Task, now: float, body: str | None = None, lane: Lane = "main") -> None:
         """Queue a task for its ``not_before``: parked in the store if that is further than one SQS delay
@@ -559,6 +618,9 @@ class Sender:
             wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
             self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
             return "deferred"
+        if current is not None and current.delivery_status != "pending":
+            # Its delivery ended: if its turn was not handed on (the sender died after the ending), now.
+            self._fifo_ended(task.endpoint_id, task.fifo, now)
         if current is not None and current.count_due:
             # Its ending was recorded but its count failed (the task was retried for it): count it now.
             self._count_ending(current)
@@ -714,6 +776,7 @@ class Sender:
             error="the endpoint's transformation cancelled this delivery",
         )
         self._finish(self._ending(base, "skipped"))
+        self._fifo_ended(endpoint.id, task.fifo, self._clock())
         self._count("CancelledByTransformation")
         _log_attempt(base, "cancelled by the endpoint's transformation")
         return "cancelled"
@@ -783,6 +846,7 @@ class Sender:
             ):
                 self._finish(ended, "delivered")
             self._circuit_outcome(endpoint, ok=True, probe=probe)
+            self._fifo_ended(endpoint.id, task.fifo, now)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -790,6 +854,7 @@ class Sender:
         if decision.outcome == "disable":
             disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
             self._finish(self._ending(base, "skipped"))
+            self._fifo_ended(endpoint.id, task.fifo, now)
             _log_attempt(base, "disabled the endpoint", logging.WARNING)
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
@@ -798,6 +863,7 @@ class Sender:
             self._note_failure(endpoint, now)
             self._finish(self._ending(base, "failed"), "failed")
             self._circuit_outcome(endpoint, ok=False, probe=probe)
+            self._fifo_ended(endpoint.id, task.fifo, now)
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
@@ -809,7 +875,9 @@ class Sender:
             not_before=now + delay,
             generation=claim.generation,
             reopens=task.reopens,
+            fifo=task.fifo,  # a fifo delivery keeps its turn through its retries
         )
+        self._fifo_hold(endpoint.id, task.fifo, following.not_before)
         self._later(following, now, lane=self._lane(endpoint, now, failing=True))
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)

@@ -88,8 +88,6 @@ class FlowQueues(Protocol):
     def ingest_queue(self) -> Queue: ...
     @property
     def deliveries_queue(self) -> Queue: ...
-    @property
-    def slow_deliveries_queue(self) -> Queue | None: ...
 
 
 def flow_controls(
@@ -100,20 +98,23 @@ def flow_controls(
     *,
     queues: FlowQueues | None = None,
 ) -> dict[str, Any]:
-    """The sender's flow controls from the stage's settings: its breaker, throttle and parking (keyword
+    """The sender's flow controls from the stage's settings: its breaker, throttle, parking and fifo (keyword
     arguments of ``Sender``; the wiring passes them through). With parking on and the queues given, an
     open circuit's tasks are held in the table and released by jobs on the ingest queue when it closes."""
     from chalicelib.jobs import Jobs
     from chalicelib.models import BreakerPolicy
     from chalicelib.outbound.breaker import Breaker
+    from chalicelib.outbound.fifo import Fifo
     from chalicelib.outbound.parking import Holding, Parking
 
     default = BreakerPolicy(settings.circuit_failures, settings.circuit_probe_seconds)
     after = settings.park_after_seconds
     holding = None
+    # The slow lane is the queue consumers' (a worker root's): the API's sender (listen sessions) has none.
+    slow: Queue | None = getattr(queues, "slow_deliveries_queue", None)
     if after and queues is not None:
         start = Jobs(store=store, queue=queues.ingest_queue, clock=clock).start
-        holding = Holding(store, queues.deliveries_queue, start, carriers=queues.slow_deliveries_queue)
+        holding = Holding(store, queues.deliveries_queue, start, carriers=slow)
     return {
         # What a sender's own writes taught it outlives a cached copy of the endpoint.
         "breaker": Breaker(
@@ -125,7 +126,14 @@ def flow_controls(
             on_closed=holding.release_all if holding is not None else None,
         ),
         "holding": holding,
+        "slow_queue": slow,
         # A virtual clock (tests, bench) moves instead of sleeping for a slot.
         "throttle": Throttle(store, clock, getattr(clock, "advance", time.sleep)),
         "parking": Parking(store, after=after) if after else None,
+        # Ordering per endpoint: its turn outlasts the claim of the attempt that holds it.
+        "fifo": Fifo(
+            store,
+            lease_seconds=settings.delivery_lease_seconds,
+            settle_seconds=settings.fifo_settle_seconds,
+        ),
     }

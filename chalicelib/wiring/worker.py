@@ -114,6 +114,11 @@ class WorkerRoot(Root):
         )
 
     @cached_property
+    def slow_deliveries_queue(self) -> Queue | None:
+        """The slow lane (failing or slow endpoints' tasks); None where the stage has none."""
+        return self._queue(url) if (url := self.settings.slow_deliveries_queue_url) else None
+
+    @cached_property
     def job_runner(self) -> JobRunner:
         """Runs the job steps the ingest queue's consumer hands over (secrets stay sealed: none needs one)."""
         from chalicelib.endpoints import ApplicationEndpointsDeletion
@@ -143,6 +148,7 @@ class WorkerRoot(Root):
     def dead_letters(self) -> DeadLetters:
         """Ends the deliveries of tasks that reached the deliveries dead-letter queue."""
         from chalicelib.outbound.dead_letters import DeadLetters
+        from chalicelib.outbound.fifo import Fifo
 
         return DeadLetters(
             store=self.plain_store,
@@ -150,6 +156,13 @@ class WorkerRoot(Root):
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             tally=self.tally(),
+            # A fifo endpoint's turn is handed on past a dead letter (chalicelib.outbound.fifo).
+            fifo=Fifo(
+                self.plain_store,
+                lease_seconds=self.settings.delivery_lease_seconds,
+                settle_seconds=self.settings.fifo_settle_seconds,
+            ),
+            queue=self.deliveries_queue,
         )
 
     @cached_property
