@@ -61,7 +61,7 @@ class Counts:
     delivered: int = 0
     extra: int = 0  # attempts that do not grow with the volume (the breaker's probes), at scale
     fixed_writes: bool = False  # the circuit writes are per container and minute, not per delivery
-    park_writes: int = 0  # held tasks' PutItems and their deletes (one write unit each: under 1 KB)
+    park_writes: int = 0  # parked and held tasks' PutItems and their deletes (one write unit each: under 1 KB)
     fixed_sends: int = 0  # at scale: the probes' carrier tasks (per container and probe) and job steps
     fixed_park_writes: int = 0  # at scale: the release jobs' own writes
 
@@ -172,11 +172,11 @@ def _run(
             holding.wants_carrier = lambda endpoint_id, probe_due: False
             counts.fixed_sends = CONTAINERS * PROBES
     parked = {"writes": 0}
-    for name in ("hold", "unhold"):
+    for name in ("hold", "unhold", "park", "unpark"):
         original_park = getattr(store, name)
 
         def park_counted(*a: Any, _original: Any = original_park, _name: str = name, **k: Any) -> Any:
-            parked["writes"] += 1 if _name == "hold" else len(a[2])
+            parked["writes"] += 1 if _name in ("hold", "park") else len(a[2])
             return _original(*a, **k)
 
         setattr(store, name, park_counted)
