@@ -61,7 +61,9 @@ class Counts:
     delivered: int = 0
     extra: int = 0  # attempts that do not grow with the volume (the breaker's probes), at scale
     fixed_writes: bool = False  # the circuit writes are per container and minute, not per delivery
-    park_writes: int = 0  # parked and held tasks' PutItems and their deletes (one write unit each: under 1 KB)
+    park_writes: int = (
+        0  # parked and held tasks' PutItems and their deletes (one write unit each: under 1 KB)
+    )
     fixed_sends: int = 0  # at scale: the probes' carrier tasks (per container and probe) and job steps
     fixed_park_writes: int = 0  # at scale: the release jobs' own writes
 
