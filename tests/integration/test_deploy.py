@@ -271,7 +271,7 @@ def test_a_rerun_converges_without_duplicate_event_source_mappings(account: str,
     assert sorted(m["FunctionArn"] for m in again["mappings"]) == sorted(
         m["FunctionArn"] for m in dev["mappings"]
     )
-    assert len(again["mappings"]) == 3
+    assert len(again["mappings"]) == 4  # ingest, deliveries, the slow lane, the dead-letter queue
     assert again["stack"]["StackStatus"] in ("UPDATE_COMPLETE", "CREATE_COMPLETE")
     assert again["outputs"] == dev["outputs"]
 
@@ -296,7 +296,7 @@ def test_prod_beside_dev_shares_nothing(account: str, dev: dict[str, Any]) -> No
 
     # THEN no queue, table, bucket, parameter, function, role or mapping source is the other's
     assert identifiers(dev) & identifiers(prod) == set()
-    assert len(prod["functions"]) == len(FUNCTIONS) and len(prod["mappings"]) == 3
+    assert len(prod["functions"]) == len(FUNCTIONS) and len(prod["mappings"]) == 4
     for config in prod["functions"].values():
         assert "dev" not in json.dumps(config["Environment"])
 
