@@ -101,10 +101,10 @@ def _fifo_delete(table: list[Any]) -> dict[str, Any]:
     return statement
 
 
-def _held_delete(table: list[Any]) -> dict[str, Any]:
-    """Deleting an endpoint's held tasks (``HOLD#{endpoint}#{shard}``), and no other item."""
-    statement = _statement("HeldTaskDelete", ["dynamodb:BatchWriteItem"], table)
-    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["HOLD#*"]}}
+def _batch_write(table: list[Any], sid: str, keys: list[str]) -> dict[str, Any]:
+    """BatchWriteItem of a batch's packed items (``LIST#``, ``RES#``), on those partition keys only."""
+    statement = _statement(sid, ["dynamodb:BatchWriteItem"], table)
+    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
     return statement
 
 
@@ -150,7 +150,8 @@ def policies(
         elif key == "route_ingest":
             statements += [
                 # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
-                # a duplicate is the failed conditional put; the hourly counters one update per batch.
+                # a duplicate is the failed conditional put; a batch's packed listing items one batch
+                # write; the hourly counters one update a second at most.
                 # Job steps (chalicelib.jobs) share the ingest queue: they delete an application's
                 # endpoints, read attempts and messages, save the job, and queue their next step there;
                 # an endpoint's release job reads and batch-deletes the tasks its open circuit held.
@@ -163,10 +164,10 @@ def policies(
                         "dynamodb:PutItem",
                         "dynamodb:UpdateItem",
                         "dynamodb:DeleteItem",
-                        "dynamodb:BatchWriteItem",
                     ],
                     table,
                 ),
+                _batch_write(table, "RouterListings", ["LIST#*", "HOLD#*"]),  # HOLD#: release jobs
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
                 _statement("NextJobStep", ["sqs:SendMessage"], [arns.ingest_queue]),
@@ -178,16 +179,16 @@ def policies(
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
                 # result puts; endpoint health, circuit and throttle updates; parked and held tasks (put);
-                # a fifo endpoint's list (its head by query; an ended delivery's entry deleted).
+                # a fifo endpoint's list (its head by query; an ended delivery's entry deleted, the only
+                # delete the sender may make); a batch's result and endpoint listing items, and the held
+                # task that carries the next probe after a failed one (BatchWriteItem, those keys only).
                 _statement(
                     "State",
                     ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", *DYNAMO_WRITE],
                     table,
                 ),
                 _fifo_delete(table),
-                # After a failed probe one held task is taken out (batch delete) to carry the next probe:
-                # only the endpoints' held tasks (HOLD#...).
-                _held_delete(table),
+                _batch_write(table, "SenderBatchItems", ["RES#*", "LIST#EP#*", "HOLD#*"]),
                 # Each consumes its own lane (the main deliveries queue, or the slow lane).
                 _statement(
                     "Consume",
