@@ -114,10 +114,16 @@ class WorkerRoot(Root):
         )
 
     @cached_property
+    def slow_deliveries_queue(self) -> Queue | None:
+        """The slow lane (failing or slow endpoints' tasks); None where the stage has none."""
+        return self._queue(url) if (url := self.settings.slow_deliveries_queue_url) else None
+
+    @cached_property
     def job_runner(self) -> JobRunner:
         """Runs the job steps the ingest queue's consumer hands over (secrets stay sealed: none needs one)."""
         from chalicelib.endpoints import ApplicationEndpointsDeletion
         from chalicelib.jobs import JobRunner, StepHandler
+        from chalicelib.outbound.parking import HeldRelease
         from chalicelib.outbound.recovery import Recovery
 
         store = self.plain_store
@@ -128,6 +134,7 @@ class WorkerRoot(Root):
             "application.delete": ApplicationEndpointsDeletion(store, self.shared.endpoint_caches),
             "endpoint.recover": recovery.recover_step,
             "endpoint.replay": recovery.replay_step,
+            "endpoint.release": HeldRelease(store, self.deliveries_queue),
         }
         return JobRunner(
             store=store,
