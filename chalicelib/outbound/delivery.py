@@ -113,6 +113,7 @@ class Sender:
         self._slow_endpoints = SlowEndpoints()
         self._parking = parking
         self._holding = holding
+        self._release_held = holding.release_all if holding is not None else None
         self._straggler_seconds = straggler_seconds
         self._local = threading.local()  # the task body a pool thread is handling
         self._posting: set[str] = set()  # task bodies whose POST is waiting on the receiver
@@ -852,7 +853,14 @@ class Sender:
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
-            disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
+            disable(
+                self._store,
+                self._publisher,
+                endpoint,
+                "the endpoint answered 410 Gone",
+                now,
+                release=self._release_held,
+            )
             self._finish(self._ending(base, "skipped"))
             self._fifo_ended(endpoint.id, task.fifo, now)
             _log_attempt(base, "disabled the endpoint", logging.WARNING)
@@ -915,7 +923,14 @@ class Sender:
         if endpoint.failing_since is None:
             self._write_health(endpoint.id, now)
         elif failed_too_long(endpoint, now, self._disable_after):
-            disable(self._store, self._publisher, endpoint, failing_reason(self._disable_after), now)
+            disable(
+                self._store,
+                self._publisher,
+                endpoint,
+                failing_reason(self._disable_after),
+                now,
+                release=self._release_held,
+            )
 
     def _write_health(self, endpoint_id: str, since: float | None) -> None:
         """Start (``since``) or clear (None) the endpoint's failure clock: once per change per container.

@@ -90,6 +90,20 @@ class FlowQueues(Protocol):
     def deliveries_queue(self) -> Queue: ...
 
 
+def held_releaser(
+    settings: Settings, store: Store, ingest_queue: Queue, clock: Callable[[], float]
+) -> Callable[[Endpoint], None] | None:
+    """What starts an endpoint's release jobs (``chalicelib.outbound.parking``) outside the sender: for an
+    endpoint disabled or deleted while its circuit held tasks. None with parking off."""
+    if not settings.park_after_seconds:
+        return None
+    from chalicelib.jobs import Jobs
+    from chalicelib.outbound.parking import start_release
+
+    start = Jobs(store=store, queue=ingest_queue, clock=clock).start
+    return lambda endpoint: start_release(start, endpoint)
+
+
 def flow_controls(
     settings: Settings,
     store: Store,

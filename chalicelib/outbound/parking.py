@@ -169,6 +169,26 @@ def held_body(task: Task) -> str:
     return replace(task, slot=0.0, carried="", carried_deflated=False, carried_receipt="").encode()
 
 
+def start_release(start_job: Callable[[JobPlan], object], endpoint: Endpoint) -> None:
+    """Start the endpoint's release jobs, one per shard of its held tasks (``HeldRelease``)."""
+    for shard in range(HOLD_SHARDS):
+        start_job(
+            JobPlan(
+                RELEASE_JOB,
+                {"endpoint_id": endpoint.id, "shard": shard, "rate": endpoint.throttle_rate},
+                endpoint.application_id,
+            )
+        )
+
+
+def may_hold(endpoint: Endpoint) -> bool:
+    """Whether tasks of the endpoint may be held: its circuit is not closed. An endpoint disabled (by an
+    operator, the sender or the sweep) or deleted (alone or with its application) while so must have its
+    held tasks released, or they would wait for a probe that never comes: sent back, each ends ``skipped``,
+    or is attempted if the endpoint was enabled again (which resets its circuit) before they came back."""
+    return endpoint.circuit.state != "closed"
+
+
 class Holding:
     """The sender's side of parking the tasks an endpoint's open circuit holds.
 
@@ -229,16 +249,8 @@ class Holding:
 
     def release_all(self, endpoint: Endpoint) -> None:
         """Start the endpoint's release jobs, one per shard of its held tasks (``HeldRelease``)."""
-        if self._start_job is None:
-            return
-        for shard in range(HOLD_SHARDS):
-            self._start_job(
-                JobPlan(
-                    RELEASE_JOB,
-                    {"endpoint_id": endpoint.id, "shard": shard, "rate": endpoint.throttle_rate},
-                    endpoint.application_id,
-                )
-            )
+        if self._start_job is not None:
+            start_release(self._start_job, endpoint)
 
 
 @dataclass

@@ -273,3 +273,45 @@ def test_a_throttled_endpoints_release_is_paced_at_its_rate_and_bounded_per_step
         result = step({"endpoint_id": "ep_1", "shard": shard, "rate": None}, "more", 500)
     assert result.cursor == "again" and result.wait == 60
     assert step({"endpoint_id": "ep_1", "shard": shard, "rate": None}, "again", 500).cursor is None
+
+
+@pytest.mark.parametrize("change", ["disabled", "deleted", "enabled again", "gone on the probe"])
+def test_an_endpoint_changed_while_its_circuit_holds_tasks_gets_them_back_and_none_waits_forever(
+    change: str,
+) -> None:
+    from chalicelib.scope import OPERATOR
+    from tests.unit.test_breaker import _run_until
+
+    # GIVEN an endpoint whose receiver is down, its circuit open, and 30 deliveries held in the table
+    world = World(make_services(), Receiver([503] * 10_000))
+    endpoint, _ = world.endpoint(
+        circuit_breaker={"failures": 3, "probe_seconds": 600}, retry_schedule=[0, *[5] * 19]
+    )
+    start = world.clock.now
+    ids = _publish(world, 3)
+    _run_until(world, start + 30)
+    ids += _publish(world, 30)
+    _run_until(world, start + 60)
+    assert world.s.store.get_endpoint(endpoint.id).circuit.state == "open"
+    assert _held(world, endpoint.id) >= 30
+    # WHEN an operator disables it, deletes it, or disables and enables it again (which resets its circuit:
+    # no probe will ever close it), or its next probe is answered 410 Gone (the sender disables it)
+    if change == "deleted":
+        world.endpoints.delete(endpoint.id, OPERATOR)
+    elif change == "gone on the probe":  # the sender disables it (410 Gone)
+        world.receiver.script = [410] * 10_000
+    else:
+        world.endpoints.set_enabled(endpoint.id, False, OPERATOR)
+        if change == "enabled again":
+            world.receiver.script = [200] * 10_000
+            world.endpoints.set_enabled(endpoint.id, True, OPERATOR)
+    _run_until(world, start + 900)
+    # THEN its release jobs send every held task back: nothing is left waiting for a probe, and each
+    # delivery ends where it can be seen (skipped for a disabled or deleted endpoint, delivered otherwise)
+    assert _held(world, endpoint.id) == 0
+    jobs = [j for j in world.s.store.jobs.values() if j.kind == "endpoint.release"]
+    assert len(jobs) == 16 and all(j.state == "succeeded" for j in jobs)
+    ending = "succeeded" if change == "enabled again" else "skipped"
+    for message_id in ids:
+        last = max(world.s.store.list_attempts(message_id), key=lambda a: a.number)
+        assert last.delivery_status == ending, (message_id, last)
