@@ -323,7 +323,7 @@ class EventType:
     deprecated: bool = False
 
 
-JobKind = Literal["application.delete", "endpoint.recover", "endpoint.replay"]
+JobKind = Literal["application.delete", "endpoint.recover", "endpoint.replay", "endpoint.release"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 JOB_STATES: tuple[JobState, ...] = get_args(JobState)

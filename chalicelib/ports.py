@@ -370,6 +370,15 @@ class ParkStore(Protocol):
     def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
         """Delete released tasks."""
 
+    def hold(self, endpoint_id: str, shard: int, key: str, body: str, now: float) -> None:
+        """Keep a task an endpoint's open circuit holds until its release (the circuit closes)."""
+
+    def held(self, endpoint_id: str, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """The first ``limit`` held tasks of a shard of the endpoint's, in due order: (key, body)."""
+
+    def unhold(self, endpoint_id: str, shard: int, keys: Sequence[str]) -> None:
+        """Delete released held tasks."""
+
 
 @dataclass(frozen=True)
 class Turn:

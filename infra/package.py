@@ -34,6 +34,7 @@ LOGICAL_IDS = {
     "api_handler": "APIHandler",
     "route_ingest": "RouteIngest",
     "deliver": "Deliver",
+    "deliver_slow": "DeliverSlow",
     "dead_letters": "DeadLetters",
     "sweep": "Sweep",
 }
@@ -217,7 +218,7 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
         }
         if key == "api_handler":
             resources[logical]["Properties"]["Handler"] = chalice_config.API_HANDLER
-        if opts.static_egress and key == "deliver":
+        if opts.static_egress and key in ("deliver", "deliver_slow"):
             resources[logical]["Properties"]["VpcConfig"] = {
                 "SubnetIds": [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}],
                 "SecurityGroupIds": [{"Ref": "SenderSecurityGroup"}],
@@ -256,6 +257,7 @@ _ENV_REFS = {
     "HOOKWAY_BUCKET": "PayloadBucket",
     "HOOKWAY_INGEST_QUEUE_URL": "IngestQueue",
     "HOOKWAY_DELIVERIES_QUEUE_URL": "DeliveriesQueue",
+    "HOOKWAY_SLOW_DELIVERIES_QUEUE_URL": "SlowDeliveriesQueue",
     "HOOKWAY_DELIVERIES_DLQ_URL": "DeliveriesDeadLetterQueue",
 }
 

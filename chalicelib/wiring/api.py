@@ -175,6 +175,7 @@ class ApiRoot(Root):
     def endpoints(self) -> EndpointService:
         """Endpoints and their secrets; a change reaches every endpoint cache of this process at once."""
         from chalicelib.endpoints import EndpointService
+        from chalicelib.outbound.flow import held_releaser
 
         return EndpointService(
             self.store,
@@ -188,6 +189,7 @@ class ApiRoot(Root):
             applications=self.applications,
             certificate_prefixes=self.certificate_prefixes,
             max_endpoints_per_application=self.settings.max_endpoints_per_application,
+            release=held_releaser(self.settings, self.store, self.ingest_queue, self.clock),
         )
 
     @cached_property

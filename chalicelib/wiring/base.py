@@ -312,5 +312,5 @@ class Root:
             tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
-            **flow_controls(self.settings, self.store, publisher, self.clock),
+            **flow_controls(self.settings, self.store, publisher, self.clock, queues=self),
         )
