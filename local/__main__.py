@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--queue", choices=sorted(QUEUES), required=True)
     worker.add_argument("--wait-seconds", type=int, default=1)
     worker.add_argument(
-        "--concurrency", type=int, help="batches at once (default: 1; deliveries: the stage's cap or 5)"
+        "--concurrency", type=int, help="batches at once (default: 1; deliveries: the stage's cap or 2)"
     )
     worker.add_argument("--no-slow-lane", action="store_true", help="deliveries: not the slow lane too")
     worker.set_defaults(func=cmd_worker)

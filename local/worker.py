@@ -26,9 +26,12 @@ from typing import Any
 log = logging.getLogger("hookway.local.worker")
 
 MAX_INVOKE_BYTES = 6 * 1024 * 1024
-# Batches the deliveries worker runs at once, as the event source mapping does (it starts with five and
-# scales up; a stage's sender_max_concurrency caps it): a batch waiting on a slow receiver holds no other.
-DELIVERIES_CONCURRENCY = 5
+# Batches the deliveries worker runs at once, as the event source mapping does (a stage's
+# sender_max_concurrency caps it; 2 is the mapping's least cap): a batch waiting on a slow receiver holds
+# no other. Two, not more, on a shared test machine: five pollers cost enough CPU to widen every latency
+# and to bunch a throttled endpoint's late slots (tests/e2e/test_flow_control.py's throttle test failed
+# 3 runs of 3 with five, passed with two).
+DELIVERIES_CONCURRENCY = 2
 
 
 def concurrency(queue: str, given: int | None = None) -> int:

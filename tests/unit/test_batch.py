@@ -205,7 +205,7 @@ def test_the_local_deliveries_worker_runs_a_batch_while_another_waits_on_a_slow_
         worker.stop()
         thread.join(5)
     assert not thread.is_alive()
-    # AND it is a setting: the stage's cap on the senders' concurrency, else five; one for other queues
-    assert concurrency("deliveries") == 5 and concurrency("ingest") == 1
+    # AND it is a setting: the stage's cap on the senders' concurrency, else two; one for other queues
+    assert concurrency("deliveries") == 2 and concurrency("ingest") == 1
     monkeypatch.setenv("HOOKWAY_SENDER_MAX_CONCURRENCY", "3")
     assert concurrency("deliveries") == 3 and concurrency("deliveries", 1) == 1
