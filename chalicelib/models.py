@@ -119,6 +119,18 @@ class BodyRef:
 
 
 @dataclass(frozen=True)
+class FirstClaim:
+    """The lease a router holds on the first attempt of some inline deliveries of the message it stored:
+    until ``lease_until`` no one else claims attempt 1 of those endpoints; after it, the attempt is claimed
+    as any other (its attempt item's conditional write), unless its outcome is recorded there already."""
+
+    claim_id: str
+    started_at: float
+    lease_until: float
+    endpoint_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Message:
     """One accepted webhook (or published event) as the router stored it."""
 
@@ -160,6 +172,14 @@ class Message:
     # endpoint's attempts in one of them, by a hash of its id; ``attempt_shards_for``); 0: every attempt
     # under the message's own key (inline messages, and paged ones stored before attempt shards).
     attempt_shards: int = 0
+    # The router's own claim on the first attempt of some of its inline deliveries, written in the same
+    # conditional PutItem as the message (``chalicelib.outbound.first_attempts``); None: none.
+    first_claim: FirstClaim | None = None
+
+    def holds_first(self, endpoint_id: str) -> FirstClaim | None:
+        """The router's claim on this endpoint's first attempt, if the stored message holds one."""
+        claim = self.first_claim
+        return claim if claim is not None and endpoint_id in claim.endpoint_ids else None
 
     @property
     def deliveries(self) -> int:
@@ -349,6 +369,15 @@ def kept_attempt_shards(stored: Message, message: Message) -> int:
     if stored.receipt_id == message.receipt_id:
         return stored.attempt_shards
     return max(stored.attempt_shards, message.attempt_shards)
+
+
+def kept_first_claim(stored: Message, message: Message) -> FirstClaim | None:
+    """The router's first-attempt claim ``message`` takes when it overwrites ``stored``: a redelivery of
+    the same storing keeps the stored one (its router may still be sending under it, or may have sent and
+    recorded: the redelivery must not claim and POST again); a new storing has its own."""
+    if stored.receipt_id == message.receipt_id:
+        return stored.first_claim
+    return message.first_claim
 
 
 @dataclass(frozen=True)

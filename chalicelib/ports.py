@@ -236,6 +236,10 @@ class MessageStore(Protocol):
         True when stored (a redelivery of the same receipt counts as stored), False for a duplicate.
         """
 
+    def store_claiming(self, message: Message, now: float) -> Message | None:
+        """``store_message``, returning the message as stored, None for a duplicate: a redelivery of the
+        same receipt keeps the ``first_claim`` the stored item holds (see ``models.kept_first_claim``)."""
+
     def get_message(self, message_id: str) -> Message:
         """The message, or NotFoundError."""
 
@@ -282,7 +286,9 @@ class AttemptStore(Protocol):
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record an attempt's outcome if the caller still holds its claim (one marked ``count_due``:
-        only while it is still in flight, so it never marks an outcome already counted)."""
+        only while it is still in flight, so it never marks an outcome already counted). An attempt with
+        no item (the router's claim in its message, ``Message.first_claim``) is created by it, unless
+        someone claimed it since."""
 
     def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
         """Record the outcomes of one sender batch's attempts, each claimed with ``batch``, in one write

@@ -146,6 +146,22 @@ class Sender:
         (``_record_batch``), before the batch returns (and so before SQS deletes its tasks); a straggler
         handed off records its own.
         """
+        return self._run_batch(bodies, ())
+
+    def send_held(self, held: Sequence[tuple[Message, Attempt]]) -> list[BaseException | None]:
+        """Make first attempts whose claims the caller holds already (the router's, written with their
+        message: ``Message.first_claim``), exactly as queued ones are made, in one batch with the same
+        straggler hand-off; the error of each, or None. Each outcome is written on its attempt's own
+        item (``finish_attempt`` creates it): where the endpoint listing finds it, as a sender's claim."""
+        bodies = [
+            Task(message.id, claim.endpoint_id, 1, generation=claim.generation).carrying(message).encode()
+            for message, claim in held
+        ]
+        return self._run_batch(bodies, held)
+
+    def _run_batch(
+        self, bodies: Sequence[str], held: Sequence[tuple[Message, Attempt]]
+    ) -> list[BaseException | None]:
         batch = _Batch(new_id("rb"))
         known = self._endpoints_of(bodies)
 
@@ -153,7 +169,7 @@ class Sender:
             batch.local.index = numbered[0]
             self._local.body = numbered[1]
             try:
-                self.handle(numbered[1], known, batch=batch)
+                self.handle(numbered[1], known, batch=batch, held=held[numbered[0]] if held else None)
             except Exception as exc:
                 return exc
             finally:
@@ -264,20 +280,26 @@ class Sender:
             self._tally.flush()
 
     def handle(
-        self, body: str, known: Mapping[str, Endpoint] | None = None, *, batch: _Batch | None = None
+        self,
+        body: str,
+        known: Mapping[str, Endpoint] | None = None,
+        *,
+        batch: _Batch | None = None,
+        held: tuple[Message, Attempt] | None = None,
     ) -> str:
         """Process one task; returns what happened. Raises only to have SQS retry the task.
 
         ``known``: endpoints already read for this task's batch (``_endpoints_of``). ``batch``: the sender
         batch it is part of (``handle_many``), which records its success if it is one that needs no more
-        than its outcome written."""
+        than its outcome written. ``held``: the task's message and the claim its caller holds on the
+        attempt (the router's first attempts, ``send_held``): no claim is written."""
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
             self._later(task, now, body)
             return "deferred"
         try:
-            message = self._message(task, now)
+            message = held[0] if held is not None else self._message(task, now)
         except NotFoundError:
             log.warning("message gone", extra={"message_id": task.message_id})
             return "gone"
@@ -285,6 +307,15 @@ class Sender:
         if task.generation and task.generation != generation:
             # The message id was stored again after its replay window: that storing has its own tasks.
             return "superseded"
+        first = message.holds_first(task.endpoint_id) if held is None and task.attempt == 1 else None
+        if first is not None and first.lease_until >= now:
+            # The router claimed this first attempt with the message and may be sending it: look again
+            # once it has most likely finished, at the latest when its lease ends (then the attempt item
+            # decides: recorded, or claimed here by its conditional write).
+            wait = min(first.lease_until - now, RECHECK_SECONDS) + 1.0
+            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            self._count("FirstAttemptLeased")
+            return "deferred"
         endpoint: Endpoint | None = (known or {}).get(task.endpoint_id)
         if endpoint is None:
             try:
@@ -334,7 +365,9 @@ class Sender:
             reopens=task.reopens,
             batch=batch.id if batch is not None and not listen else "",
         )
-        if not self._store.claim_attempt(claim, now):
+        if held is not None:
+            claim = held[1]
+        elif not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)

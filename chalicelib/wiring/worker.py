@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from chalicelib.jobs import JobRunner
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
+    from chalicelib.outbound.first_attempts import FirstAttempts
     from chalicelib.outbound.parking import Release
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import Queue, Store
@@ -94,6 +95,20 @@ class WorkerRoot(Root):
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.count,
             tally=self.tally(),
+            first_attempts=self._first_attempts(),
+        )
+
+    def _first_attempts(self) -> FirstAttempts | None:
+        """The router's own first attempts, through the sender (stage setting ``router_first_attempt``)."""
+        if not self.settings.router_first_attempt:
+            return None
+        from chalicelib.outbound.first_attempts import FirstAttempts
+
+        return FirstAttempts(
+            sender=self.sender,
+            endpoints=self.endpoint_cache,
+            clock=self.clock,
+            lease_seconds=self.settings.delivery_lease_seconds,
         )
 
     @cached_property

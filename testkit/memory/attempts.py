@@ -56,6 +56,10 @@ class MemoryAttempts(MemoryTable):
         key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
         with self._lock:
             old = self.attempts.get(key)
+            if old is None and not attempt.count_due:
+                self.attempts[key] = attempt  # the router's first claim, held in its message's item
+                self.writes += 1
+                return True
             if old is None or old.claim_id != attempt.claim_id:
                 return False
             if attempt.count_due and old.status != "in_flight":

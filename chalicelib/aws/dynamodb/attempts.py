@@ -343,11 +343,14 @@ class AttemptTable(Table):
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out
-        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote)."""
-        condition, names = "claim_id = :c", {}
+        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote).
+
+        An attempt with no item yet is one the router claimed in its message's item (``first_claim``):
+        its outcome creates the item, unless someone claimed it since (after that lease ran out)."""
+        condition, names = "attribute_not_exists(pk) OR claim_id = :c", {}
         values = {":c": s(attempt.claim_id)}
         if attempt.count_due:
-            condition, names = condition + " AND #s = :f", {"#s": "status"}
+            condition, names = "claim_id = :c AND #s = :f", {"#s": "status"}
             values[":f"] = s("in_flight")
         try:
             self._call(

@@ -50,7 +50,14 @@ from chalicelib.aws.dynamodb.keys import (
 from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
-from chalicelib.models import BodyRef, Message, MessageStatus, kept_attempt_shards
+from chalicelib.models import (
+    BodyRef,
+    FirstClaim,
+    Message,
+    MessageStatus,
+    kept_attempt_shards,
+    kept_first_claim,
+)
 from chalicelib.packing import pack_message, unpacked_fields
 from chalicelib.ports import MessageQuery, Page, decode_cursor
 
@@ -167,7 +174,24 @@ def message_to_item(message: Message) -> Item:
         item["fanout_pages"] = n(message.fanout_pages)
     if message.attempt_shards:
         item["attempt_shards"] = n(message.attempt_shards)
+    if message.first_claim is not None:
+        item["fc"] = s(first_claim_text(message.first_claim))
     return item
+
+
+def first_claim_text(claim: FirstClaim) -> str:
+    """The router's first-attempt claim as one short attribute: ``claim|started|lease|ep1,ep2``."""
+    ids = ",".join(claim.endpoint_ids)
+    return f"{claim.claim_id}|{claim.started_at:.6f}|{claim.lease_until:.6f}|{ids}"
+
+
+def first_claim_of(item: Item) -> FirstClaim | None:
+    """The router's first-attempt claim a message item holds, or None."""
+    text = _opt_s(item, "fc")
+    if not text:
+        return None
+    claim_id, started, lease, ids = text.split("|", 3)
+    return FirstClaim(claim_id, float(started), float(lease), tuple(i for i in ids.split(",") if i))
 
 
 def message_to_item_v1(message: Message) -> Item:
@@ -247,6 +271,7 @@ def item_to_message(item: Item) -> Message:
             receipt_id=item["receipt_id"]["S"],
             **unpacked_fields(bytes((item.get("mz") or item["m"])["B"]), deflated="mz" in item),
             **counted,
+            first_claim=first_claim_of(item),
         )
     ref_raw = _opt_s(item, "body_ref")
     payload_raw = _opt_s(item, "payload")
@@ -292,6 +317,11 @@ class MessageTable(Table):
         refused by it, as before; a redelivery (same receipt) or a new storing (window expired) gets the
         stored item back from the refusal and is written again, over exactly that item, with the
         attempt partitions the id keeps (``models.kept_attempt_shards``)."""
+        return self.store_claiming(message, now) is not None
+
+    def store_claiming(self, message: Message, now: float) -> Message | None:
+        """``store_message``, returning the message as stored (None for a duplicate): a redelivery of the
+        same receipt keeps the router's first-attempt claim the item holds (``kept_first_claim``)."""
         condition: str = "attribute_not_exists(pk)"
         values: dict[str, Any] = {}
         for _ in range(3):
@@ -310,12 +340,16 @@ class MessageTable(Table):
                     continue  # gone since (TTL): a new id again
                 stored = item_to_message(item)
                 if stored.receipt_id != message.receipt_id and stored.dedupe_until >= now:
-                    return False
-                message = replace(message, attempt_shards=kept_attempt_shards(stored, message))
+                    return None
+                message = replace(
+                    message,
+                    attempt_shards=kept_attempt_shards(stored, message),
+                    first_claim=kept_first_claim(stored, message),
+                )
                 condition = "attribute_not_exists(pk) OR receipt_id = :r"
                 values = {":r": s(stored.receipt_id)}
                 continue
-            return True
+            return message
         raise StorageError(f"message {message.id} kept changing while it was stored")
 
     def get_message(self, message_id: str) -> Message:

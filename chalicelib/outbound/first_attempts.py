@@ -1,0 +1,123 @@
+"""The router's own first attempts: a few plain deliveries sent in-process, the deliveries queue for the rest.
+
+A message whose inline deliveries include plain ones (at most ``MAX_HELD`` per message: an enabled HTTP
+endpoint with no throttle, not FIFO, its circuit closed) is stored with the router's claim on their first
+attempts (``Message.first_claim``) in the message's own conditional PutItem: the dedupe, the durable
+store and the claims are one write. The router then makes those attempts with the sender's own code
+(``Sender.send_held``: SSRF guard, signing, transformations, client certificates, egress, the straggler
+hand-off), and only what is left goes on the deliveries queue: the other endpoints' first attempts,
+retries of failures, and a check of a straggler still running ``STRAGGLER_SECONDS`` after the others.
+
+At most one attempt in flight per delivery: until the claim's lease ends no sender claims attempt 1 of
+those endpoints (``Sender.handle`` looks at the stored claim and waits); a redelivered router batch finds
+the claim kept in the stored item (``models.kept_first_claim``) and queues tasks instead of POSTing, which
+wait for the lease in the same way. After the lease (longer than the router can run) the attempt item
+decides: its outcome is recorded there, or it is claimed by the item's conditional write, as any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from chalicelib.errors import HookwayError
+from chalicelib.ids import new_id
+from chalicelib.models import Attempt, Endpoint, FirstClaim, Message, generation_of
+from chalicelib.ports import EndpointSource
+
+if TYPE_CHECKING:
+    from chalicelib.outbound.delivery import Sender
+
+MAX_HELD = 10  # first attempts a router makes itself per message (a fan-out beyond that is queued)
+
+
+def plain(endpoint: Endpoint) -> bool:
+    """Whether the router may make this endpoint's first attempt itself: nothing to wait for first."""
+    return (
+        endpoint.enabled
+        and endpoint.kind == "http"
+        and not endpoint.throttle_rate
+        and endpoint.ordering == "none"
+        and endpoint.circuit.state == "closed"
+    )
+
+
+class FirstAttempts:
+    """Claims a message's plain first attempts with its storing, then sends them through the sender."""
+
+    def __init__(
+        self,
+        *,
+        sender: Sender,
+        endpoints: EndpointSource,
+        clock: Callable[[], float],
+        lease_seconds: float,
+        max_held: int = MAX_HELD,
+    ) -> None:
+        self._sender = sender
+        self._endpoints = endpoints
+        self._clock = clock
+        self._lease = lease_seconds
+        self._max_held = max_held
+
+    def claim(self, endpoint_ids: Sequence[str], now: float) -> FirstClaim | None:
+        """The claim to store with a message on the first attempts of its plain endpoints, or None
+        (too many deliveries, none plain, or their endpoints cannot be read now: then all are queued)."""
+        if not endpoint_ids or len(endpoint_ids) > self._max_held:
+            return None
+        try:
+            found: Mapping[str, Endpoint] = self._endpoints.get_many(list(endpoint_ids))
+        except HookwayError:
+            return None
+        held = tuple(e for e in endpoint_ids if e in found and plain(found[e]))
+        if not held:
+            return None
+        return FirstClaim(new_id("clm"), now, now + self._lease, held)
+
+    def send(self, messages: Sequence[Message]) -> list[BaseException | None]:
+        """Make the first attempts each message's claim holds, all in one sender batch; the first error
+        of each message's attempts, or None (a message with an error is retried by its queue: its
+        redelivery finds the claim and queues those attempts, which wait for its lease)."""
+        held: list[tuple[Message, Attempt]] = []
+        owner: list[int] = []
+        for index, message in enumerate(messages):
+            claim = message.first_claim
+            if claim is None:
+                continue
+            for endpoint_id in claim.endpoint_ids:
+                held.append((message, attempt_of(message, claim, endpoint_id)))
+                owner.append(index)
+        errors: list[BaseException | None] = [None] * len(messages)
+        if not held:
+            return errors
+        for index, error in zip(owner, self._sender.send_held(held), strict=True):
+            if error is not None and errors[index] is None:
+                errors[index] = error
+        return errors
+
+
+def attempt_of(message: Message, claim: FirstClaim, endpoint_id: str) -> Attempt:
+    """The attempt a router's first claim stands for (attempt 1 of one of its endpoints)."""
+    return Attempt(
+        message_id=message.id,
+        endpoint_id=endpoint_id,
+        number=1,
+        claim_id=claim.claim_id,
+        started_at=claim.started_at,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=claim.lease_until,
+        expires_at=message.expires_at,
+        generation=generation_of(message),
+        shards=message.attempt_shards,
+    )
+
+
+def unclaimed(message: Message) -> Message:
+    """The message as its queued tasks see it: without the endpoints the router sends to itself."""
+    claim = message.first_claim
+    if claim is None:
+        return message
+    rest = tuple(e for e in message.endpoints if e not in claim.endpoint_ids)
+    return replace(message, endpoints=rest, first_claim=None)
