@@ -26,6 +26,29 @@ store = contract_store((MemoryAttempts, MemoryMessages), (AttemptTable, MessageT
 
 
 class TestAttempts:
+    def test_an_outcome_creates_the_attempt_of_a_claim_held_in_its_message_unless_claimed_since(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a first attempt claimed in its message's item (no attempt item yet)
+        message = _message(clock)
+        store.store_message(message, clock())
+        held = replace(_attempt(message, "ep_a", 1, clock()), status="in_flight")
+        assert store.get_attempt(message.id, "ep_a", "g1", 1) is None
+        # WHEN its outcome is recorded THEN the attempt item is created with it
+        assert store.finish_attempt(replace(held, status="succeeded", delivery_status="succeeded"))
+        got = store.get_attempt(message.id, "ep_a", "g1", 1)
+        assert got is not None and (got.claim_id, got.status) == (held.claim_id, "succeeded")
+        # AND a claim of that attempt by anyone else is refused: it is finished
+        assert not store.claim_attempt(_attempt(message, "ep_a", 1, clock() + 200), clock() + 200)
+        # GIVEN another held attempt that a sender claimed once the lease ran out
+        other = replace(_attempt(message, "ep_b", 1, clock()), status="in_flight")
+        taken = replace(_attempt(message, "ep_b", 1, clock() + 200), status="in_flight")
+        assert store.claim_attempt(taken, clock() + 200)
+        # WHEN the first holder's outcome arrives late THEN it is refused and the new claim stands
+        assert not store.finish_attempt(replace(other, status="failed"))
+        now = store.get_attempt(message.id, "ep_b", "g1", 1)
+        assert now is not None and now.claim_id == taken.claim_id
+
     def test_message_attempts_page_by_key_and_the_latest_attempt(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock)
         store.store_message(message, clock())
