@@ -215,7 +215,7 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
                 "LoggingConfig": logging_config,
             }
         }
-        if opts.static_egress and key == "deliver":
+        if opts.static_egress and chalice_config.sends(key, opts):
             resources[logical]["Properties"]["VpcConfig"] = {
                 "SubnetIds": [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}],
                 "SecurityGroupIds": [{"Ref": "SenderSecurityGroup"}],
@@ -268,7 +268,13 @@ def package(stage: str, out: Path, *, lint: bool = True, opts: Options | None = 
     chalice_config.write(
         stage_dir,
         config,
-        iam.policies(n, iam.for_template(n), vpc_sender=opts.static_egress, tracing=opts.tracing),
+        iam.policies(
+            n,
+            iam.for_template(n),
+            vpc_sender=opts.static_egress,
+            tracing=opts.tracing,
+            router_sends=opts.router_first_attempt,
+        ),
         stage,
     )
     merge = stage_dir / "merge.json"

@@ -80,6 +80,9 @@ class Options:
     static_egress: bool = False  # the sender in private subnets behind NAT gateways with Elastic IPs
     sender_reserved_concurrency: int = 0  # 0: no reservation
     sender_max_concurrency: int = 0  # the event source mapping's maximum concurrency; 0: unlimited
+    # The router makes the first attempt of a few plain deliveries itself (chalicelib.outbound
+    # .first_attempts): it then gets the sender's grants and, with static_egress, its network.
+    router_first_attempt: bool = False
     # Reserved concurrency of the other functions (0: none), so no function can starve another of the
     # account's pool (1,000 by default): see the README's "Quotas before launch".
     api_reserved_concurrency: int = 0

@@ -76,10 +76,11 @@ def world() -> Iterator[dict[str, Any]]:
         yield {"endpoint": endpoint, "env": env}
 
 
-def _container(world: dict[str, Any], recorder: Recorder) -> ApiRoot:
+def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRoot:
     import boto3
 
     environ = {
+        **extra,
         **world["env"],
         "HOOKWAY_STAGE": "local",
         "HOOKWAY_ADMIN_KEY": "hk_iam_test",
@@ -105,10 +106,11 @@ def _capture(recorder: Recorder) -> Any:
     return handler
 
 
-def _policy_actions(key: str) -> set[str]:
+def _policy_actions(key: str, *, router_sends: bool = False) -> set[str]:
     n = names("local")
     arns = iam.for_template(n)
-    return {a for s in iam.policies(n, arns)[key]["Statement"] for a in s["Action"]}
+    policy = iam.policies(n, arns, router_sends=router_sends)[key]
+    return {a for s in policy["Statement"] for a in s["Action"]}
 
 
 class Receiver:
@@ -271,3 +273,33 @@ def _page() -> Any:
     from chalicelib.ports import PageRequest
 
     return PageRequest(50)
+
+
+def test_a_router_that_makes_first_attempts_calls_only_what_its_policy_allows(world: dict[str, Any]) -> None:
+    # GIVEN a stage with router_first_attempt on, and endpoints that answer 200 and 500
+    receiver = Receiver()
+    api = _container(world, Recorder())
+    from chalicelib.scope import OPERATOR
+
+    for path in ("/ok", "/fail"):
+        api.endpoints.create(parse_create_endpoint({"url": receiver.base + path}), OPERATOR)
+    while _drain(world, "HOOKWAY_INGEST_QUEUE_URL") or _drain(world, "HOOKWAY_DELIVERIES_QUEUE_URL"):
+        pass  # what the test before left
+    api.publisher.publish(parse_publish({"event_type": "iam.first", "payload": {}}), OPERATOR)
+    # WHEN the ingest queue's consumer handles it (claims, POSTs, records, queues the failure's retry)
+    calls = Recorder()
+    container = _container(world, calls, HOOKWAY_ROUTER_FIRST_ATTEMPT="true")
+    event = _drain(world, "HOOKWAY_INGEST_QUEUE_URL")
+    assert event is not None
+    _run("route_ingest", container, event)
+    receiver.server.shutdown()
+    # THEN it called nothing its policy with the option does not allow (and needed more than without it)
+    allowed = _policy_actions("route_ingest", router_sends=True)
+    assert calls.actions <= allowed, sorted(calls.actions - allowed)
+    assert allowed > _policy_actions("route_ingest")
+    # AND only retries went on the deliveries queue
+    queued = _drain(world, "HOOKWAY_DELIVERIES_QUEUE_URL")
+    assert queued is not None
+    from chalicelib.outbound.tasks import Task
+
+    assert {Task.decode(r["body"]).attempt for r in queued["Records"]} == {2}
