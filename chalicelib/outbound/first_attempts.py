@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from chalicelib.outbound.delivery import Sender
 
 MAX_HELD = 10  # first attempts a router makes itself per message (a fan-out beyond that is queued)
+# ... and per router batch: as many as a sender batch, for which the sender's pool is sized (a batch
+# and the stragglers earlier ones left running); more would wait in its queue behind a hanging receiver.
+MAX_HELD_PER_BATCH = 10
 
 
 def plain(endpoint: Endpoint) -> bool:
@@ -54,17 +57,20 @@ class FirstAttempts:
         clock: Callable[[], float],
         lease_seconds: float,
         max_held: int = MAX_HELD,
+        max_per_batch: int = MAX_HELD_PER_BATCH,
     ) -> None:
         self._sender = sender
         self._endpoints = endpoints
         self._clock = clock
         self._lease = lease_seconds
         self._max_held = max_held
+        self.max_per_batch = max_per_batch
 
-    def claim(self, endpoint_ids: Sequence[str], now: float) -> FirstClaim | None:
+    def claim(self, endpoint_ids: Sequence[str], now: float, room: int) -> FirstClaim | None:
         """The claim to store with a message on the first attempts of its plain endpoints, or None
-        (too many deliveries, none plain, or their endpoints cannot be read now: then all are queued)."""
-        if not endpoint_ids or len(endpoint_ids) > self._max_held:
+        (too many deliveries, none plain, more than ``room`` left in the router batch, or their endpoints
+        cannot be read now: then all are queued)."""
+        if not endpoint_ids or len(endpoint_ids) > min(self._max_held, room):
             return None
         try:
             found: Mapping[str, Endpoint] = self._endpoints.get_many(list(endpoint_ids))

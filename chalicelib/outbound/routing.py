@@ -352,6 +352,8 @@ class Router:
         first_attempts: FirstAttempts | None = None,
     ) -> None:
         self._first = first_attempts
+        # First attempts the router may still claim in the batch it is handling (see route_many).
+        self._room = first_attempts.max_per_batch if first_attempts is not None else 0
         self._store = store
         self._blobs = blobs
         self._tally = tally
@@ -367,6 +369,7 @@ class Router:
         if text.startswith(CHUNK_PREFIX):
             self._chunk(text)
             return "fanned_out"
+        self._room = self._first.max_per_batch if self._first is not None else 0
         routed = self._store_one(text)
         if routed is None:
             return "duplicate"
@@ -406,6 +409,7 @@ class Router:
         """
         errors: list[BaseException | None] = [None] * len(texts)
         stored: list[tuple[int, tuple[Message, Matched]]] = []
+        self._room = self._first.max_per_batch if self._first is not None else 0
         for index, text in enumerate(texts):
             try:
                 if text.startswith(CHUNK_PREFIX):
@@ -498,7 +502,9 @@ class Router:
         else:
             message = replace(message, endpoints=matched.inline)
             if self._first is not None:
-                message = replace(message, first_claim=self._first.claim(matched.inline, now))
+                claim = self._first.claim(matched.inline, now, self._room)
+                self._room -= len(claim.endpoint_ids) if claim is not None else 0
+                message = replace(message, first_claim=claim)
         proposed = message.first_claim
         stored = self._store.store_claiming(message, now)
         if stored is None:

@@ -279,3 +279,18 @@ def test_the_setting_is_off_by_default(services: Services) -> None:
     _publish(world)
     assert world.router.route_many(world.s.queue.sent) == [None]
     assert world.receiver.requests == [] and len(world.deliveries.sent) == 1
+
+
+def test_a_router_batch_makes_at_most_ten_first_attempts_itself(world: FirstWorld) -> None:
+    # GIVEN five endpoints and a batch of five messages (25 first attempts)
+    for i in range(5):
+        world.endpoint(url=f"https://hooks.example.com/b{i}")
+    for _ in range(5):
+        _publish(world)
+    # WHEN the router handles the batch
+    assert world.router.route_many(world.s.queue.sent) == [None] * 5
+    # THEN it sends the first two messages' ten itself and queues the other fifteen: a sender batch's
+    # worth, which the pool runs at once, so none waits in its queue behind a hanging receiver
+    assert len(world.receiver.requests) == 10
+    assert len(world.deliveries.sent) == 15
+    assert {Task.decode(b).attempt for b in world.deliveries.sent} == {1}
