@@ -99,6 +99,10 @@ def test_a_first_try_success_is_delivered_once_with_no_deliveries_queue_message(
     # AND the endpoint's attempt listing shows it
     listed = stack.request("GET", f"/v1/endpoints/{endpoint['id']}/attempts", admin=True).json()["data"]
     assert [a["message_id"] for a in listed] == [message_id]
+    # AND the searches by endpoint and by status find it
+    for query in (f"endpoint={endpoint['id']}", f"endpoint={endpoint['id']}&status=succeeded"):
+        found = stack.request("GET", f"/v1/messages?{query}", admin=True).json()["data"]
+        assert [m["id"] for m in found] == [message_id], query
     # AND nothing went on the deliveries queue
     assert _queued(stack) == before == 0
     time.sleep(0.5)

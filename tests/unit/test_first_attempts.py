@@ -294,3 +294,22 @@ def test_a_router_batch_makes_at_most_ten_first_attempts_itself(world: FirstWorl
     assert len(world.receiver.requests) == 10
     assert len(world.deliveries.sent) == 15
     assert {Task.decode(b).attempt for b in world.deliveries.sent} == {1}
+
+
+def test_a_first_attempt_that_ends_the_delivery_failed_is_found_by_status(services: Services) -> None:
+    # GIVEN an endpoint with no retries whose receiver fails
+    world = FirstWorld(services, Receiver([500]))
+    endpoint, _ = world.endpoint(retry_schedule=[0])
+    message_id = _publish(world)
+    # WHEN the router makes the attempt
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    # THEN the delivery ends failed, nothing is queued, and the search by status finds it
+    assert world.deliveries.sent == []
+    [attempt] = world.s.store.list_attempts(message_id)
+    assert (attempt.status, attempt.delivery_status) == ("failed", "failed")
+    from chalicelib.ports import MessageQuery
+
+    found = world.s.store.search_messages(MessageQuery(status="failed"), limit=10, cursor=None).items
+    assert [m.id for m in found] == [message_id]
+    by_endpoint = world.s.store.search_messages(MessageQuery(endpoint_id=endpoint.id), limit=10, cursor=None)
+    assert [m.id for m in by_endpoint.items] == [message_id]
