@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from chalicelib.ports import Queue, Store
     from chalicelib.publish import Publisher
     from chalicelib.sweep import Sweep
+    from chalicelib.tally import Tally
 
 
 class WorkerRoot(Root):
@@ -75,9 +76,10 @@ class WorkerRoot(Root):
 
     @cached_property
     def router(self) -> Router:
-        """The ingest queue's consumer: dedupe, store, fan out."""
+        """The ingest queue's consumer: dedupe, store, fan out (and make first attempts, if set)."""
         from chalicelib.outbound.routing import EndpointFanout, Router
 
+        tally = self.tally()
         return Router(
             store=self.store,
             blobs=self.blobs,
@@ -94,18 +96,26 @@ class WorkerRoot(Root):
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.count,
-            tally=self.tally(),
-            first_attempts=self._first_attempts(),
+            tally=tally,
+            first_attempts=self._first_attempts(tally),
         )
 
-    def _first_attempts(self) -> FirstAttempts | None:
-        """The router's own first attempts, through the sender (stage setting ``router_first_attempt``)."""
+    def _first_attempts(self, tally: Tally) -> FirstAttempts | None:
+        """The router's own first attempts, through a sender of its own that writes the router's hourly
+        counters with its batch (one write for both) (stage setting ``router_first_attempt``)."""
         if not self.settings.router_first_attempt:
             return None
         from chalicelib.outbound.first_attempts import FirstAttempts
 
+        sender = self._sender(
+            self.endpoint_cache,
+            self.publisher,
+            observe=self.metrics.observe,
+            health_memory_seconds=self.settings.endpoint_cache_seconds,
+            tally=tally,
+        )
         return FirstAttempts(
-            sender=self.sender,
+            sender=sender,
             endpoints=self.endpoint_cache,
             clock=self.clock,
             lease_seconds=self.settings.delivery_lease_seconds,
