@@ -11,6 +11,8 @@ A message item holds its keys, ``receipt_id`` and ``ttl`` (conditions and TTL re
 counters, and everything else packed in one binary attribute with the inline body (``m``, or ``mz``
 deflated: see ``message_to_item``), so a 1 KB webhook is one write unit. Items of the layout before (each
 field an attribute, the body in ``body`` or ``bodyz``) are still read (``item_to_message``) until they expire.
+``fc``: the router's claim on first attempts it makes itself (``first_claim_text``), outside the packed
+fields so a redelivery's rewrite can keep it (``store_claiming``).
 A packed field that is absent decodes as the field's default (``application_id`` None: the operator's own). A search by endpoint or by
 an ended status reads the attempts' indexes (``chalicelib.aws.dynamodb.attempts``) and then the messages.
 """
