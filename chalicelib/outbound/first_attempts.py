@@ -104,7 +104,13 @@ class FirstAttempts:
 
 
 def attempt_of(message: Message, claim: FirstClaim, endpoint_id: str) -> Attempt:
-    """The attempt a router's first claim stands for (attempt 1 of one of its endpoints)."""
+    """The attempt a router's first claim stands for (attempt 1 of one of its endpoints).
+
+    It names no sender batch (``batch`` ""), so its outcome is written on its own attempt item, which is
+    also the endpoint listing's entry (gsi1 ``EP#``): the one write of a router's first attempt. Where a
+    listing entry no longer needs that item (listings packed per batch), naming the batch here sends its
+    success to the batch's ``RES#`` item instead, as a queued first attempt's; readers then take attempt 1
+    from the message's ``first_claim`` with that item."""
     return Attempt(
         message_id=message.id,
         endpoint_id=endpoint_id,
