@@ -376,7 +376,12 @@ def kept_first_claim(stored: Message, message: Message) -> FirstClaim | None:
     the same storing keeps the stored one (its router may still be sending under it, or may have sent and
     recorded: the redelivery must not claim and POST again); a new storing has its own."""
     if stored.receipt_id == message.receipt_id:
-        return stored.first_claim
+        claim = stored.first_claim
+        if claim is None:
+            return None
+        # Only for deliveries the message still has (its endpoints may have changed in between).
+        kept = tuple(e for e in claim.endpoint_ids if e in message.endpoints)
+        return replace(claim, endpoint_ids=kept) if kept else None
     return message.first_claim
 
 

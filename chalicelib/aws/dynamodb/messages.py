@@ -184,7 +184,7 @@ def message_to_item(message: Message) -> Item:
 def first_claim_text(claim: FirstClaim, endpoints: tuple[str, ...]) -> str:
     """The router's first-attempt claim as one short attribute, ``claim|started|lease seconds|0,2``: its
     endpoints by their places among the message's inline ids (the item stays under 1 KB for a 1 KB body)."""
-    places = ",".join(str(endpoints.index(e)) for e in claim.endpoint_ids)
+    places = ",".join(str(endpoints.index(e)) for e in claim.endpoint_ids if e in endpoints)
     return f"{claim.claim_id}|{claim.started_at:.3f}|{claim.lease_until - claim.started_at:.3f}|{places}"
 
 

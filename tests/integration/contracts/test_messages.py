@@ -130,6 +130,10 @@ class TestMessages:
         # THEN the stored claim is kept (the first run may still be sending under it)
         assert again is not None and again.first_claim == claim
         assert store.get_message(message.id).first_claim == claim
+        # AND a redelivery whose matches changed keeps the claim only on the deliveries it still has
+        moved = store.store_claiming(replace(message, endpoints=("ep_b", "ep_c"), first_claim=other), clock())
+        assert moved is not None and moved.first_claim is None
+        assert store.get_message(message.id).first_claim is None
         # AND another receipt in the window is a duplicate; past the window a new storing has its own
         assert store.store_claiming(replace(message, receipt_id="r2"), clock()) is None
         clock.advance(61)
