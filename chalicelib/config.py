@@ -139,6 +139,8 @@ class Settings:
     # Park delivery tasks due further ahead than this in the table (chalicelib.outbound.parking); 0: off.
     # On only where the release step runs (the sweep's schedule, every 5 minutes; not the local stack).
     park_after_seconds: int = 0
+    # How long after its acceptance a fifo endpoint's delivery waits before it may go (chalicelib.outbound.fifo).
+    fifo_settle_seconds: int = 3
     # The local stack's exceptions, each an explicit setting (never derived from the stage name) and
     # accepted only against the emulator on loopback with a loopback (or unset) public URL: see from_env.
     allow_private_destinations: bool = False
@@ -224,6 +226,9 @@ class Settings:
             ),
             park_after_seconds=_at_most(
                 _int(environ, "HOOKWAY_PARK_AFTER_SECONDS", 0, minimum=0), 900, "HOOKWAY_PARK_AFTER_SECONDS"
+            ),
+            fifo_settle_seconds=_at_most(
+                _int(environ, "HOOKWAY_FIFO_SETTLE_SECONDS", 3, minimum=0), 60, "HOOKWAY_FIFO_SETTLE_SECONDS"
             ),
             circuit_probe_seconds=_at_most(
                 _int(environ, "HOOKWAY_CIRCUIT_PROBE_SECONDS", 60, minimum=1),

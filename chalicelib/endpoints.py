@@ -225,13 +225,6 @@ class EndpointService:
             value = getattr(fields, name)
             if value is not UNSET:
                 out[name] = value
-        if fields.ordering == "fifo":
-            # Accepted by the API's shape, refused until FIFO delivery lands (issue 17): never a silent no-op.
-            raise ValidationError(
-                'ordering "fifo" is not available yet in this deployment',
-                field="ordering",
-                code="ordering_unavailable",
-            )
         if fields.filter_payload is not UNSET:
             out["filter_payload"] = fields.filter_payload
         schedule = fields.retry_schedule

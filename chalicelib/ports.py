@@ -411,6 +411,47 @@ class ParkStore(Protocol):
         """Delete released tasks."""
 
 
+@dataclass(frozen=True)
+class Turn:
+    """Whose turn it is at a fifo endpoint (``chalicelib.outbound.fifo``): an entry's key, or None, and
+    until when its holder's claim on the turn lasts."""
+
+    holder: str | None = None
+    lease_until: float = 0.0
+
+
+class FifoStore(Protocol):
+    """A fifo endpoint's ordered list of pending deliveries and its turn (``EP#{id}#FIFO``)."""
+
+    def fifo_enter(self, endpoint_id: str, key: str, body: str) -> None:
+        """Put a delivery in the list under ``key`` with its task, unless it is there already."""
+
+    def fifo_update(self, endpoint_id: str, key: str, body: str) -> None:
+        """Replace the task of an entry that is in the list (never creates one)."""
+
+    def fifo_has(self, endpoint_id: str, key: str) -> bool:
+        """Whether the entry is in the list (a consistent read)."""
+
+    def fifo_head(self, endpoint_id: str, *, limit: int) -> list[tuple[str, str]]:
+        """The first ``limit`` entries, in key order: (key, task). A consistent read."""
+
+    def fifo_turn(self, endpoint_id: str) -> Turn:
+        """The turn as it stands (a consistent read); ``Turn()`` if no one ever held it."""
+
+    def fifo_give(self, endpoint_id: str, seen: Turn, to: str, lease_until: float) -> bool:
+        """Give the turn to ``to`` if it is still as ``seen``; False if it changed meanwhile."""
+
+    def fifo_hold(self, endpoint_id: str, key: str, lease_until: float) -> None:
+        """Stretch the turn's lease if ``key`` holds it (else nothing)."""
+
+    def fifo_leave(self, endpoint_id: str, key: str) -> None:
+        """Delete an entry (none: nothing)."""
+
+    def fifo_pass(self, endpoint_id: str, key: str, to: str | None, lease_until: float) -> bool:
+        """Hand the turn from ``key`` to ``to`` (None: free it). True if ``to`` now holds it from this
+        hand-off or an earlier one (so its task is to be sent); False if ``key`` did not hold it."""
+
+
 class SubscriptionStore(Protocol):
     """An owner's subscription pages (``SUBS#``): its endpoint ids in pages of ``SUBSCRIPTION_PAGE``, and its version."""
 
@@ -567,6 +608,7 @@ class Store(
     CircuitStore,
     ThrottleStore,
     ParkStore,
+    FifoStore,
     SubscriptionStore,
     ApplicationStore,
     EventTypeStore,

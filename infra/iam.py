@@ -91,6 +91,13 @@ def _statement(sid: str, actions: list[str], resources: list[Any]) -> dict[str, 
     return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
 
 
+def _fifo_delete(table: list[Any]) -> dict[str, Any]:
+    """Deleting a fifo endpoint's ended deliveries from its list (``EP#{id}#FIFO``), and no other item."""
+    statement = _statement("FifoListDelete", ["dynamodb:DeleteItem"], table)
+    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EP#*#FIFO"]}}
+    return statement
+
+
 def _key(n: Names, arns: Arns, actions: list[str]) -> list[dict[str, Any]]:
     """The use of the secrets key, only with this stage's encryption context (chalicelib.aws.kms)."""
     if arns.key is None:
@@ -187,8 +194,14 @@ def policies(
         elif key == "deliver":
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
-                # result puts; endpoint health, circuit and throttle updates.
-                _statement("State", ["dynamodb:GetItem", "dynamodb:BatchGetItem", *DYNAMO_WRITE], table),
+                # result puts; endpoint health, circuit and throttle updates; a fifo endpoint's list (its
+                # head by query; an ended delivery's entry deleted, the only delete the sender may make).
+                _statement(
+                    "State",
+                    ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", *DYNAMO_WRITE],
+                    table,
+                ),
+                _fifo_delete(table),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
@@ -200,9 +213,16 @@ def policies(
                 statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
         elif key == "dead_letters":
             statements += [
-                # The message and attempt; the failed attempt; the hourly counters (one update per batch).
-                _statement("State", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+                # The message and attempt; the failed attempt; the hourly counters (one update per batch);
+                # a fifo endpoint's list: the ended delivery leaves it, the turn goes to its head.
+                _statement(
+                    "State",
+                    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                    table,
+                ),
+                _fifo_delete(table),
                 _statement("Consume", CONSUME, [arns.deliveries_dlq]),
+                _statement("FifoTurn", ["sqs:SendMessage"], [arns.deliveries_queue]),
             ]
         elif key == "sweep":
             statements += [

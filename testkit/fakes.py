@@ -27,7 +27,7 @@ from testkit.memory.catalog import MemoryCatalog
 from testkit.memory.counters import MemoryCounters
 from testkit.memory.endpoints import MemoryEndpoints
 from testkit.memory.fanout import MemoryFanout
-from testkit.memory.flow import MemoryFlow, MemoryParking, MemoryThrottle
+from testkit.memory.flow import MemoryFifo, MemoryFlow, MemoryParking, MemoryThrottle
 from testkit.memory.idempotency import MemoryIdempotency
 from testkit.memory.jobs import MemoryJobs
 from testkit.memory.listen import MemoryListen
@@ -67,6 +67,7 @@ class MemoryStore(
     MemoryFlow,
     MemoryThrottle,
     MemoryParking,
+    MemoryFifo,
 ):
     """Every table port in dicts, keyed and paginated like the DynamoDB layout (one module per aggregate in
     ``testkit.memory``)."""

@@ -9,7 +9,7 @@ from chalicelib.aws.dynamodb.attempts import AttemptTable
 from chalicelib.aws.dynamodb.catalog import CatalogTable
 from chalicelib.aws.dynamodb.counters import CounterTable
 from chalicelib.aws.dynamodb.fanout import FanoutTable
-from chalicelib.aws.dynamodb.flow import FlowTable, ParkTable, ThrottleTable
+from chalicelib.aws.dynamodb.flow import FifoTable, FlowTable, ParkTable, ThrottleTable
 from chalicelib.aws.dynamodb.health import EndpointHealthTable
 from chalicelib.aws.dynamodb.idempotency import IdempotencyTable
 from chalicelib.aws.dynamodb.jobs import JobTable
@@ -35,5 +35,6 @@ class DynamoStore(
     FlowTable,
     ThrottleTable,
     ParkTable,
+    FifoTable,
 ):
     """Every port of the table at once (``ports.Store``), for wiring: one client, one table name."""

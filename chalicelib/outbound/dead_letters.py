@@ -10,17 +10,23 @@ raises; the DLQ message comes back after its visibility timeout). Counted as ``D
 
 A task that cannot even be read is no delivery: it is raised again so it moves on to the parked queue,
 kept 14 days and alarmed, for a person to look at.
+
+A delivery to a fifo endpoint that ends here hands the endpoint's turn to the next one in its list
+(``chalicelib.outbound.fifo``), as the sender does when a delivery ends: its later deliveries never wait
+on a dead letter.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 from chalicelib.errors import NotFoundError
-from chalicelib.models import generation_of
+from chalicelib.models import Message, generation_of
+from chalicelib.outbound.fifo import Fifo, entry_key
 from chalicelib.outbound.tasks import Task, ending
-from chalicelib.ports import AttemptLedger
+from chalicelib.ports import MAX_DELAY_SECONDS, AttemptLedger, Queue
 from chalicelib.tally import Tally
 
 log = logging.getLogger("hookway.dead_letters")
@@ -43,7 +49,11 @@ class DeadLetters:
         retention_seconds: int,
         count: Callable[..., None] | None = None,
         tally: Tally | None = None,
+        fifo: Fifo | None = None,
+        queue: Queue | None = None,
     ) -> None:
+        self._fifo = fifo
+        self._queue = queue
         self._store = store
         self._tally = tally
         self._clock = clock
@@ -83,6 +93,8 @@ class DeadLetters:
         if current is not None and current.status != "in_flight":
             if current.count_due:  # its ending's count failed before (a retry of ours): count it now
                 self._store.count_delivery_ending(current)
+            if current.delivery_status != "pending":
+                self._hand_on(task, message, now)  # its sender may have died before handing the turn on
             return "already_recorded"  # this attempt finished; a retry it scheduled carries the delivery
         if current is not None and current.lease_until >= now:
             raise StillLeasedError(f"attempt {task.attempt} of {message.id} is still leased")
@@ -98,6 +110,7 @@ class DeadLetters:
         )
         if not self._store.claim_attempt(record, now):
             return "already_recorded"  # a holder finished it between our read and our write
+        self._hand_on(task, message, now)
         if record.count_due:
             # Claimed with its mark: if this count fails, the record is retried and counts it above.
             self._store.count_delivery_ending(record)
@@ -106,3 +119,12 @@ class DeadLetters:
             self._tally.add("failed", now)
         log.error("delivery dead-lettered", extra={**context, "reason": REASON})
         return "failed"
+
+    def _hand_on(self, task: Task, message: Message, now: float) -> None:
+        """If the delivery was in a fifo endpoint's list, hand the turn to the next (a no-op write and a
+        read for any other endpoint: dead letters are rare)."""
+        if self._fifo is None or self._queue is None:
+            return
+        handoff = self._fifo.ended(task.endpoint_id, task.fifo or entry_key(message), now)
+        if handoff is not None:
+            self._queue.send(handoff.body, delay_seconds=math.ceil(min(handoff.delay, MAX_DELAY_SECONDS)))

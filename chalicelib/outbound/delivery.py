@@ -47,6 +47,7 @@ from chalicelib.outbound import egress
 from chalicelib.outbound.breaker import Breaker
 from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
+from chalicelib.outbound.fifo import Fifo, Handoff, entry_key, ordered
 from chalicelib.outbound.flow import Throttle, wake_at
 from chalicelib.outbound.parking import Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
@@ -102,7 +103,9 @@ class Sender:
         straggler_seconds: float = STRAGGLER_SECONDS,
         parking: Parking | None = None,
         transformer: Engine | None = None,
+        fifo: Fifo | None = None,
     ) -> None:
+        self._fifo = fifo
         self._parking = parking
         self._straggler_seconds = straggler_seconds
         self._local = threading.local()  # the task body a pool thread is handling
@@ -302,10 +305,12 @@ class Sender:
             message = held[0] if held is not None else self._message(task, now)
         except NotFoundError:
             log.warning("message gone", extra={"message_id": task.message_id})
+            self._fifo_ended(task.endpoint_id, task.fifo, now)
             return "gone"
         generation = generation_of(message)
         if task.generation and task.generation != generation:
             # The message id was stored again after its replay window: that storing has its own tasks.
+            self._fifo_ended(task.endpoint_id, task.fifo, now)
             return "superseded"
         first = message.holds_first(task.endpoint_id) if held is None and task.attempt == 1 else None
         if first is not None and first.lease_until >= now:
@@ -324,6 +329,10 @@ class Sender:
                 endpoint = None
         if endpoint is None or not endpoint.enabled:
             self._skip(task, message, generation, now)
+            if endpoint is None or ordered(endpoint) or task.fifo:
+                # A fifo endpoint's turn goes on through its skipped deliveries (a deleted endpoint's
+                # ordering is unknown: its list, if any, is handed on all the same).
+                self._fifo_ended(task.endpoint_id, task.fifo or entry_key(message), now)
             return "skipped"
         if not owned_alike(endpoint, message):
             # No delivery of this message was ever meant for this endpoint (a forged or stale task, an
@@ -337,16 +346,34 @@ class Sender:
         if endpoint.session_over(now):
             return self._disconnected(task, message, generation, now)
         listen = endpoint.kind == "listen"
+        key = ""
+        if self._fifo is not None and ordered(endpoint):
+            # In accepted order, one at a time: only the head of the endpoint's list, holding its turn,
+            # goes on to the breaker, the throttle and the claim (chalicelib.outbound.fifo).
+            key = entry_key(message)
+            gate = self._fifo.admit(endpoint.id, task, key, now)
+            if gate.late:
+                self._count("FifoLate")
+            if gate.handoff is not None:
+                self._send_handoff(gate.handoff)
+            if gate.action == "drop":
+                self._count("FifoQueued")
+                return "fifo_queued"
+            task = replace(task, fifo=key)
+            if gate.action == "wait":
+                return self._wait(body, replace(task, slot=0.0), gate.until, now, "fifo_wait")
         probe = False
         if not listen and self._breaker is not None:
             admission = self._breaker.admit(endpoint, now)
             if admission.action == "wait":
                 back = self._breaker.come_back_at(endpoint, admission.until, now, self._rand())
+                self._fifo_hold(endpoint.id, key, back)
                 return self._wait(body, replace(task, slot=0.0), back, now, "circuit_open")
             probe = admission.action == "probe"
         if not listen and endpoint.throttle_rate and self._throttle is not None:
             slot = self._throttle.admit(endpoint, task.slot, now)
             if slot:
+                self._fifo_hold(endpoint.id, key, wake_at(slot))
                 return self._wait(body, replace(task, slot=slot), wake_at(slot), now, "throttled")
             now = self._clock()  # after a short wait for a slot within the second
         claim = Attempt(
@@ -363,7 +390,8 @@ class Sender:
             generation=generation,
             shards=message.attempt_shards,
             reopens=task.reopens,
-            batch=batch.id if batch is not None and not listen else "",
+            # A fifo delivery's ending is written on its own: the turn is handed on right after it.
+            batch=batch.id if batch is not None and not listen and not key else "",
         )
         if held is not None:
             claim = held[1]
@@ -375,11 +403,41 @@ class Sender:
 
     def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
         """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
-        slot): no attempt is made or consumed; the delivery stays ``pending``. Sent before this task is
-        deleted: never lost. A throttled task carries its slot, so it is not charged a second one."""
+        slot, its fifo turn): no attempt is made or consumed; the delivery stays ``pending``. Sent before
+        this task is deleted: never lost. A throttled task carries its slot, so it is not charged a second
+        one."""
         self._later(replace(task, not_before=until), now)
-        self._count("CircuitWaiting" if why == "circuit_open" else "ThrottleWaiting")
+        counters = {"circuit_open": "CircuitWaiting", "fifo_wait": "FifoWaiting"}
+        self._count(counters.get(why, "ThrottleWaiting"))
         return why
+
+    def _send_handoff(self, handoff: Handoff) -> None:
+        """Send the task of a fifo endpoint's new turn holder (the next delivery in accepted order)."""
+        self._queue.send(handoff.body, delay_seconds=math.ceil(min(handoff.delay, MAX_DELAY_SECONDS)))
+        self._count("FifoHandedOn")
+
+    def _fifo_ended(self, endpoint_id: str, key: str, now: float) -> None:
+        """A delivery in a fifo endpoint's list ended: hand the turn to the next. A failure raises, so the
+        task comes back, finds its delivery ended and hands the turn on then."""
+        if self._fifo is None or not key:
+            return
+        handoff = self._fifo.ended(endpoint_id, key, now)
+        if handoff is not None:
+            self._send_handoff(handoff)
+
+    def _fifo_hold(self, endpoint_id: str, key: str, until: float) -> None:
+        """Keep a fifo holder's turn over its wait. Best effort: a lease that runs out early only lets the
+        next task give the turn to the head again (this delivery, or an earlier one), never a second one
+        in flight (nothing is in flight while it waits)."""
+        if self._fifo is None or not key:
+            return
+        try:
+            self._fifo.hold(endpoint_id, key, until)
+        except StorageError as exc:
+            log.warning(
+                "could not keep the fifo turn",
+                extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
+            )
 
     def _later(self, task: Task, now: float, body: str | None = None) -> None:
         """Queue a task for its ``not_before``: parked in the store if that is further than one SQS delay
@@ -539,6 +597,9 @@ class Sender:
             wait = min(max(current.lease_until - now, 0.0), RECHECK_SECONDS) + 1.0
             self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
             return "deferred"
+        if current is not None and current.delivery_status != "pending":
+            # Its delivery ended: if its turn was not handed on (the sender died after the ending), now.
+            self._fifo_ended(task.endpoint_id, task.fifo, now)
         if current is not None and current.count_due:
             # Its ending was recorded but its count failed (the task was retried for it): count it now.
             self._count_ending(current)
@@ -694,6 +755,7 @@ class Sender:
             error="the endpoint's transformation cancelled this delivery",
         )
         self._finish(self._ending(base, "skipped"))
+        self._fifo_ended(endpoint.id, task.fifo, self._clock())
         self._count("CancelledByTransformation")
         _log_attempt(base, "cancelled by the endpoint's transformation")
         return "cancelled"
@@ -759,6 +821,7 @@ class Sender:
             ):
                 self._finish(ended, "delivered")
             self._circuit_outcome(endpoint, ok=True, probe=probe)
+            self._fifo_ended(endpoint.id, task.fifo, now)
             self._count("Delivered")
             self._observe("EndToEndLatency", max(0.0, (now - message.received_at) * 1000))
             _log_attempt(base, "delivered")
@@ -766,6 +829,7 @@ class Sender:
         if decision.outcome == "disable":
             disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
             self._finish(self._ending(base, "skipped"))
+            self._fifo_ended(endpoint.id, task.fifo, now)
             _log_attempt(base, "disabled the endpoint", logging.WARNING)
             return "disabled"
         delay = next_delay(schedule, task.attempt, self._rand)
@@ -774,6 +838,7 @@ class Sender:
             self._note_failure(endpoint, now)
             self._finish(self._ending(base, "failed"), "failed")
             self._circuit_outcome(endpoint, ok=False, probe=probe)
+            self._fifo_ended(endpoint.id, task.fifo, now)
             self._count("Exhausted")
             _log_attempt(base, "failed, retries exhausted", logging.WARNING)
             return "failed"
@@ -785,7 +850,9 @@ class Sender:
             not_before=now + delay,
             generation=claim.generation,
             reopens=task.reopens,
+            fifo=task.fifo,  # a fifo delivery keeps its turn through its retries
         )
+        self._fifo_hold(endpoint.id, task.fifo, following.not_before)
         self._later(following, now)
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)

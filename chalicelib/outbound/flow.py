@@ -84,10 +84,11 @@ class Throttle:
 def flow_controls(
     settings: Settings, store: Store, publisher: EventPublisher | None, clock: Callable[[], float]
 ) -> dict[str, Any]:
-    """The sender's flow controls from the stage's settings: its breaker, throttle and parking (keyword
+    """The sender's flow controls from the stage's settings: its breaker, throttle, parking and fifo (keyword
     arguments of ``Sender``; the wiring passes them through)."""
     from chalicelib.models import BreakerPolicy
     from chalicelib.outbound.breaker import Breaker
+    from chalicelib.outbound.fifo import Fifo
     from chalicelib.outbound.parking import Parking
 
     default = BreakerPolicy(settings.circuit_failures, settings.circuit_probe_seconds)
@@ -100,4 +101,10 @@ def flow_controls(
         # A virtual clock (tests, bench) moves instead of sleeping for a slot.
         "throttle": Throttle(store, clock, getattr(clock, "advance", time.sleep)),
         "parking": Parking(store, after=after) if after else None,
+        # Ordering per endpoint: its turn outlasts the claim of the attempt that holds it.
+        "fifo": Fifo(
+            store,
+            lease_seconds=settings.delivery_lease_seconds,
+            settle_seconds=settings.fifo_settle_seconds,
+        ),
     }

@@ -65,6 +65,8 @@ class Task:
     carried: str = ""
     carried_deflated: bool = False
     carried_receipt: str = ""
+    # Its delivery's key in a fifo endpoint's list (``chalicelib.outbound.fifo``) once it entered it; "".
+    fifo: str = ""
 
     def carrying(self, message: Message) -> Task:
         """This task with its message in it, if the message is small and inline; else this task."""
@@ -94,6 +96,7 @@ class Task:
                 "generation": self.generation,
                 **({"reopens": self.reopens} if self.reopens else {}),
                 **({"slot": self.slot} if self.slot else {}),
+                **({"q": self.fifo} if self.fifo else {}),
                 **(
                     {"m": self.carried, "mz": self.carried_deflated, "r": self.carried_receipt}
                     if self.carried
@@ -119,6 +122,7 @@ class Task:
                 str(doc.get("m", "")),
                 doc.get("mz") is True,
                 str(doc.get("r", "")),
+                str(doc.get("q", "")),
             )
             if doc.get("v") != VERSION or task.attempt < 1 or task.reopens not in REOPENABLE:
                 raise ValueError("bad version or attempt")

@@ -342,6 +342,7 @@ function settingsDetails(ctx, endpoint, modes) {
     ["Retry schedule", endpoint.retry_schedule ? endpoint.retry_schedule.map(spanText).join(", ") : "Hookway's default"],
     ["Timeout", `${endpoint.timeout} s`],
     ["Throttle", endpoint.throttle_rate ? `at most ${endpoint.throttle_rate} attempts a second` : "No limit"],
+    ["Delivery order", endpoint.ordering === "fifo" ? "FIFO: in the order accepted, one at a time" : "None (concurrent)"],
     ["Circuit breaker", endpoint.circuit_breaker
       ? `opens after ${endpoint.circuit_breaker.failures} failures in a row; a probe every ${endpoint.circuit_breaker.probe_seconds} s`
       : "Hookway's default"],
@@ -567,10 +568,14 @@ export async function endpointPage(ctx, id) {
     attempts);
 }
 
-/** The flow-control fields of the endpoint form: throttle and circuit breaker (empty: no limit, the default). */
+/** The flow-control fields of the endpoint form: throttle, ordering and circuit breaker (empty: no limit, the default). */
 function flowFields(existing) {
   const policy = existing && existing.circuit_breaker;
   return [
+    field({ label: "Delivery order", name: "ordering", kind: "select", testid: "endpoint-ordering",
+      value: existing && existing.ordering === "fifo" ? "fifo" : "none",
+      options: [["none", "None (concurrent, fastest)"], ["fifo", "FIFO (in the order accepted, one at a time)"]],
+      help: "FIFO: each delivery waits until the one before it succeeded, failed for good or was skipped." }),
     field({ label: "Throttle (attempts per second)", name: "throttle_rate", kind: "number", testid: "endpoint-throttle",
       value: existing && existing.throttle_rate ? existing.throttle_rate : "", placeholder: "no limit",
       help: "At most this many attempts a second to this endpoint (1 to 500); a burst waits its turn. Empty: no limit." }),
@@ -593,6 +598,7 @@ function wholeNumber(name, text, what) {
 function flowDoc(v) {
   const doc = {};
   doc.throttle_rate = v.throttle_rate === "" ? null : wholeNumber("throttle_rate", v.throttle_rate, "The throttle");
+  doc.ordering = v.ordering === "fifo" ? "fifo" : "none";
   const failures = v["circuit_breaker.failures"], probe = v["circuit_breaker.probe_seconds"];
   if (failures === "" && probe === "") doc.circuit_breaker = null;
   else {

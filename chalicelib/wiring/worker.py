@@ -166,6 +166,7 @@ class WorkerRoot(Root):
     def dead_letters(self) -> DeadLetters:
         """Ends the deliveries of tasks that reached the deliveries dead-letter queue."""
         from chalicelib.outbound.dead_letters import DeadLetters
+        from chalicelib.outbound.fifo import Fifo
 
         return DeadLetters(
             store=self.plain_store,
@@ -173,6 +174,13 @@ class WorkerRoot(Root):
             retention_seconds=self.settings.retention_seconds,
             count=self.count,
             tally=self.tally(),
+            # A fifo endpoint's turn is handed on past a dead letter (chalicelib.outbound.fifo).
+            fifo=Fifo(
+                self.plain_store,
+                lease_seconds=self.settings.delivery_lease_seconds,
+                settle_seconds=self.settings.fifo_settle_seconds,
+            ),
+            queue=self.deliveries_queue,
         )
 
     @cached_property

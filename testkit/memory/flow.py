@@ -10,6 +10,7 @@ from typing import Any
 from chalicelib.models import BreakerPolicy, Circuit, Endpoint
 from chalicelib.outbound.breaker import after_failure, after_probe_taken, after_success
 from chalicelib.outbound.flow import next_slot
+from chalicelib.ports import Turn
 from testkit.memory.base import MemoryTable
 
 
@@ -105,3 +106,77 @@ class MemoryParking(MemoryTable):
             tasks = self.parked_tasks.get((bucket, shard), {})
             for key in keys:
                 tasks.pop(key, None)
+
+
+class MemoryFifo(MemoryTable):
+    """``FifoStore``: each fifo endpoint's entries (read in key order) and its turn, with the conditions of
+    ``chalicelib.aws.dynamodb.flow.FifoTable``."""
+
+    def __init__(self, clock: Any, **kwargs: Any) -> None:
+        super().__init__(clock, **kwargs)
+        self.fifo_entries: dict[str, dict[str, str]] = {}
+        self.fifo_turns: dict[str, Turn] = {}
+
+    def fifo_enter(self, endpoint_id: str, key: str, body: str) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.fifo_entries.setdefault(endpoint_id, {}).setdefault(key, body)
+            self.writes += 1
+
+    def fifo_update(self, endpoint_id: str, key: str, body: str) -> None:
+        self._maybe_fail()
+        with self._lock:
+            entries = self.fifo_entries.get(endpoint_id, {})
+            if key in entries:
+                entries[key] = body
+            self.writes += 1
+
+    def fifo_has(self, endpoint_id: str, key: str) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            return key in self.fifo_entries.get(endpoint_id, {})
+
+    def fifo_head(self, endpoint_id: str, *, limit: int) -> list[tuple[str, str]]:
+        self._maybe_fail()
+        with self._lock:
+            return sorted(self.fifo_entries.get(endpoint_id, {}).items())[:limit]
+
+    def fifo_turn(self, endpoint_id: str) -> Turn:
+        self._maybe_fail()
+        with self._lock:
+            return self.fifo_turns.get(endpoint_id, Turn())
+
+    def fifo_give(self, endpoint_id: str, seen: Turn, to: str, lease_until: float) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            self.writes += 1
+            now = self.fifo_turns.get(endpoint_id, Turn())
+            if now.holder != seen.holder or (
+                now.holder not in (None, to) and now.lease_until != seen.lease_until
+            ):
+                return False
+            self.fifo_turns[endpoint_id] = Turn(to, lease_until)
+            return True
+
+    def fifo_hold(self, endpoint_id: str, key: str, lease_until: float) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.writes += 1
+            if self.fifo_turns.get(endpoint_id, Turn()).holder == key:
+                self.fifo_turns[endpoint_id] = Turn(key, lease_until)
+
+    def fifo_leave(self, endpoint_id: str, key: str) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.writes += 1
+            self.fifo_entries.get(endpoint_id, {}).pop(key, None)
+
+    def fifo_pass(self, endpoint_id: str, key: str, to: str | None, lease_until: float) -> bool:
+        self._maybe_fail()
+        with self._lock:
+            self.writes += 1
+            holder = self.fifo_turns.get(endpoint_id, Turn()).holder
+            if holder == key:
+                self.fifo_turns[endpoint_id] = Turn(to, lease_until if to is not None else 0.0)
+                return to is not None
+            return to is not None and holder == to

@@ -151,13 +151,16 @@ def test_endpoint_controls_show_their_result_without_a_reload(
             "Give both numbers, or neither for the default."
         )
         page.get_by_label("Circuit breaker: probe every (seconds)").fill("30")
+        page.get_by_label("Delivery order").select_option("fifo")
         page.get_by_role("button", name="Save changes").click()
         expect(settings).to_contain_text("at most 3 attempts a second")
+        expect(settings).to_contain_text("FIFO: in the order accepted, one at a time")
         expect(settings).to_contain_text("opens after 4 failures in a row; a probe every 30 s")
         expect(page.get_by_test_id("endpoint-circuit")).to_contain_text("Closed")
         stored = stack.request("GET", f"/v1/endpoints/{endpoint['id']}", admin=True).json()
         assert stored["throttle_rate"] == 3
         assert stored["circuit_breaker"] == {"failures": 4, "probe_seconds": 30}
+        assert stored["ordering"] == "fifo"
         # ... an invalid header is refused under its field, in the API's words
         page.get_by_test_id("edit-endpoint").click()
         page.get_by_label("Replace custom headers").fill("Authorization: Bearer x")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from typing import Any
@@ -166,3 +167,53 @@ def test_a_hanging_endpoint_beside_a_healthy_one_does_not_slow_it(stack: Stack, 
     p50_alone, p50_beside = alone[len(alone) // 2], beside[len(beside) // 2]
     assert p50_beside <= max(2 * p50_alone, p50_alone + 0.5), (alone, beside)
     assert max(beside) <= max(alone) + 1.5, (alone, beside)
+
+
+def test_a_fifo_endpoint_gets_every_event_in_publish_order_never_two_in_flight(
+    stack: Stack, receivers: Receivers
+) -> None:
+    # GIVEN a fifo endpoint whose receiver takes 0.3 s an answer and fails a third of first tries (the
+    # script follows publish order: the failing one's retry is the next request, if order holds)
+    path = _path()
+    count = 15
+    steps: list[Step] = []
+    for n in range(count):
+        steps += [Step(503, delay=0.3), Step(200, delay=0.3)] if n % 3 == 1 else [Step(200, delay=0.3)]
+    receivers.scripts[path] = steps
+    endpoint = _endpoint(
+        stack,
+        receivers.url(path),
+        filter={"event_types": ["fifo.test"]},
+        ordering="fifo",
+        retry_schedule=[0, 1, 2, 2, 5, 5, 10],
+    )
+    assert _get(stack, endpoint["id"])["ordering"] == "fifo"
+    # WHEN messages are published one after the other (each after its 202)
+    ids = [_publish(stack, "fifo.test", n) for n in range(count)]
+    # AND the sender workers are SIGKILLed once mid-run
+    wait_until(lambda: len(receivers.at(path)) >= 5, timeout=60)
+    stack.kill_workers("deliveries")
+    stack.start_worker("deliveries")
+    # THEN every event is delivered
+    wait_until(lambda: all(_status(stack, m, endpoint["id"]) == "succeeded" for m in ids), timeout=180)
+    seen = receivers.at(path)
+    order = {m: n for n, m in enumerate(ids)}
+    # AND the first successes came in publish order (the attempt log's first succeeded attempt of each)
+    succeeded_at = []
+    for message_id in ids:
+        attempts = stack.request("GET", f"/v1/messages/{message_id}/attempts", admin=True).json()["data"]
+        ok = [
+            a["started_at"]
+            for a in attempts
+            if a["endpoint_id"] == endpoint["id"] and a["status"] == "succeeded"
+        ]
+        succeeded_at.append(min(ok))
+    assert succeeded_at == sorted(succeeded_at), succeeded_at
+    # AND every POST of a delivery came before any POST of a later one (a failure blocked the rest)
+    posted = [order[r.headers["webhook-id"]] for r in seen]
+    assert posted == sorted(posted), posted
+    # AND never two in flight: each request started after the one before it had been answered
+    spans = sorted((r.started, r.finished) for r in seen)
+    for (_, finished), (started, _) in itertools.pairwise(spans):
+        assert started >= finished, spans
+    assert max(receivers.max_in_flight.get(f"{path} {m}", 0) for m in ids) == 1

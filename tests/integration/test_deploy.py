@@ -199,19 +199,30 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
         return {r for s in roles[f"hookway-dev-{key}"]["Statement"] for r in s["Resource"]}
 
     # Only the API answers the admin key; it and the router (whose job steps delete a deleted application's
-    # endpoints) delete items, the sender never; only the sender reads client certificates.
+    # endpoints) delete items; the sender and the dead-letter handler delete only a fifo endpoint's ended
+    # deliveries from its list (a condition on the partition key); only the sender reads client certificates.
     assert "ssm:GetParameter" in actions("api_handler") and "dynamodb:DeleteItem" in actions("api_handler")
     assert "dynamodb:DeleteItem" in actions("route_ingest")
-    assert "dynamodb:DeleteItem" not in actions("deliver")
+    for key in ("deliver", "dead_letters"):
+        deletes = [
+            s for s in roles[f"hookway-dev-{key}"]["Statement"] if "dynamodb:DeleteItem" in s["Action"]
+        ]
+        assert [(s["Action"], s["Condition"]) for s in deletes] == [
+            (["dynamodb:DeleteItem"], {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["EP#*#FIFO"]}})
+        ], key
     assert "s3:PutObject" not in actions("deliver")  # the router parks large bodies; the sender only reads
     assert "secretsmanager:GetSecretValue" in actions("deliver")
     assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k != "deliver" for a in actions(k))
-    # The dead-letter handler reads and writes attempts, adds to the hourly counters and consumes only its
-    # own queue.
+    # The dead-letter handler reads and writes attempts, adds to the hourly counters, hands a fifo
+    # endpoint's turn on (its list: query, delete; the next task to the deliveries queue) and consumes only
+    # its own queue.
     assert actions("dead_letters") == {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:DeleteItem",
+        "sqs:SendMessage",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",  # a failed record comes back after a short backoff

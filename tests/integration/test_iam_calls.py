@@ -87,6 +87,7 @@ def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRo
         "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
         "HOOKWAY_ALLOW_HTTP": "true",
         "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
+        "HOOKWAY_FIFO_SETTLE_SECONDS": "0",  # a fifo endpoint's deliveries go as soon as they are drained
     }
     session = boto3.session.Session(
         aws_access_key_id=emulator.AWS_ENV["AWS_ACCESS_KEY_ID"],
@@ -114,7 +115,7 @@ def _policy_actions(key: str, *, router_sends: bool = False) -> set[str]:
 
 
 class Receiver:
-    """A loopback receiver: 200 on /ok, 500 on anything else."""
+    """A loopback receiver: 200 on /ok and /fifo, 500 on anything else."""
 
     def __init__(self) -> None:
         class Handler(BaseHTTPRequestHandler):
@@ -123,7 +124,7 @@ class Receiver:
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                self.send_response(200 if self.path == "/ok" else 500)
+                self.send_response(200 if self.path in ("/ok", "/fifo") else 500)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -175,6 +176,10 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         api.endpoints.create(
             parse_create_endpoint({"url": receiver.base + path, "retry_schedule": [0, 1]}), OPERATOR
         )
+    # (one of them delivered in order: its list and its turn)
+    fifo = api.endpoints.create(
+        parse_create_endpoint({"url": receiver.base + "/fifo", "ordering": "fifo"}), OPERATOR
+    )[0]
     small = json.dumps({"zen": "iam"}).encode()
     parked = json.dumps({"blob": "x" * 300_000}).encode()  # inline, too big for an item: the router parks it
     big = json.dumps({"blob": "x" * 950_000}).encode()  # over the claim check: S3 first
@@ -209,6 +214,8 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
             _run(handler, container, event)
         recorded[key] = calls.actions
     # ... a task that reached the dead-letter queue (sent there by hand: moto would take 5 receives)
+    import time
+
     sqs = aws.client("sqs", world["endpoint"])
     from chalicelib.outbound.tasks import Task
 
@@ -218,15 +225,31 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         QueueUrl=world["env"]["HOOKWAY_DELIVERIES_DLQ_URL"],
         MessageBody=Task(message_id, endpoint_id, 9).encode(),
     )
+    # ... and one of the fifo endpoint's, holding its turn with another delivery waiting behind it
+    assert api.store.fifo_head(fifo.id, limit=10) == []  # every fifo delivery went, one after another
+    from chalicelib.outbound.fifo import entry_key
+
+    held, waiting = (
+        api.store.get_message(m.id)
+        for m in api.messages.search(parse_search({"source": source.id}), OPERATOR, _page()).items[:2]
+    )
+    keys = [entry_key(m) for m in (held, waiting)]
+    for message, key in zip((held, waiting), keys, strict=True):
+        api.store.fifo_enter(fifo.id, key, Task(message.id, fifo.id, 1, fifo=key).encode())
+    api.store.fifo_give(fifo.id, api.store.fifo_turn(fifo.id), keys[0], time.time() + 300)
+    sqs.send_message(
+        QueueUrl=world["env"]["HOOKWAY_DELIVERIES_DLQ_URL"],
+        MessageBody=Task(held.id, fifo.id, 9, fifo=keys[0]).encode(),
+    )
     calls = Recorder()
     container = _container(world, calls)
     event = _drain(world, "HOOKWAY_DELIVERIES_DLQ_URL")
-    assert event is not None
+    assert event is not None and len(event["Records"]) == 2
     _run("dead_letters", container, event)
     recorded["dead_letters"] = calls.actions
+    assert api.store.fifo_turn(fifo.id).holder == keys[1]  # the turn went on past the dead letter
     # ... and the hourly sweep, with work to do: an endpoint failing for 6 days (it reads the attention
     # index and its checkpoint; expired claims are the dead-letter handler's, not the sweep's)
-    import time
 
     failing = next(e for e in api.store.endpoints_of(None) if e.url.endswith("/fail"))
     api.store.set_endpoint_failing(failing.id, None)

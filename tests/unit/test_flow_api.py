@@ -118,12 +118,18 @@ def test_bad_flow_values_are_400_naming_the_field_on_create_and_patch(
     assert shown["throttle_rate"] is None and shown["circuit_breaker"] is None and shown["ordering"] == "none"
 
 
-def test_fifo_is_refused_until_it_is_delivered_in_order(client: Client) -> None:
-    # GIVEN a deployment without FIFO delivery WHEN an endpoint asks for it THEN 400, never a silent no-op
+def test_fifo_is_accepted_on_create_and_patch_and_shown(client: Client) -> None:
+    # GIVEN a deployment with FIFO delivery WHEN an endpoint asks for it THEN 201 and GET shows it
     status, body = _call(
         client, "POST", "/v1/endpoints", {"url": "https://hooks.example.com/a", "ordering": "fifo"}
     )
-    assert status == 400 and body["error"]["code"] == "ordering_unavailable"
+    assert status == 201, body
+    assert _call(client, "GET", f"/v1/endpoints/{body['id']}")[1]["ordering"] == "fifo"
+    # AND a PATCH back to none, and to fifo again, is kept
+    for ordering in ("none", "fifo"):
+        status, _ = _call(client, "PATCH", f"/v1/endpoints/{body['id']}", {"ordering": ordering})
+        assert status == 200
+        assert _call(client, "GET", f"/v1/endpoints/{body['id']}")[1]["ordering"] == ordering
 
 
 def test_a_token_sets_flow_fields_on_its_own_endpoints_only(client: Client, services: Services) -> None:

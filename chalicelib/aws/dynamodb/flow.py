@@ -19,8 +19,21 @@ from chalicelib.aws.dynamodb.core import Table
 from chalicelib.aws.dynamodb.keys import Item, KeyKind, int_of, n, num, opt_s, s
 from chalicelib.errors import StorageError
 from chalicelib.models import BreakerPolicy, Circuit, CircuitStateName, Ordering
+from chalicelib.ports import Turn
 
 KEYS = (
+    KeyKind(
+        "a pending delivery of a fifo endpoint (its place in accepted order)",
+        "EP#{id}#FIFO",
+        "Q#{received_at}#{message}",
+        note="the task to send when its turn comes; deleted when the delivery ends; TTL",
+    ),
+    KeyKind(
+        "a fifo endpoint's turn (the one delivery that may be attempted)",
+        "EP#{id}#FIFO",
+        "TURN",
+        note="`holder`, `lease_until`: written when the turn is taken, stretched or handed on",
+    ),
     KeyKind(
         "a parked delivery task (waiting longer than one SQS delay)",
         "PARK#{bucket}#{s}",
@@ -322,3 +335,165 @@ class ParkTable(Table):
                     break
             else:
                 raise StorageError("DynamoDB BatchWriteItem left parked tasks undeleted")
+
+
+FIFO_TURN = "TURN"
+FIFO_ENTRY = "Q#"
+FIFO_KEEP_SECONDS = 35 * 86400  # an entry outlives any message's retention past its acceptance (TTL)
+
+
+def fifo_partition(endpoint_id: str) -> Item:
+    """The partition key of a fifo endpoint's list and turn."""
+    return s(f"EP#{endpoint_id}#FIFO")
+
+
+def _turn_condition(seen: Turn, to: str) -> tuple[str, dict[str, Any]]:
+    """The condition that the turn is still as ``seen`` (or already ``to``'s)."""
+    if seen.holder is None:
+        return "attribute_not_exists(holder)", {}
+    if seen.holder == to:
+        return "holder = :to", {}
+    return "holder = :seen AND lease_until = :seen_lease", {
+        ":seen": s(seen.holder),
+        ":seen_lease": n(seen.lease_until),
+    }
+
+
+class FifoTable(Table):
+    """A fifo endpoint's ordered list and its turn (``ports.FifoStore``): ``EP#{id}#FIFO`` /
+    ``Q#{received_at}#{message}`` (one per pending delivery) and ``TURN``."""
+
+    def _entry(self, endpoint_id: str, key: str) -> Item:
+        return {"pk": fifo_partition(endpoint_id), "sk": s(FIFO_ENTRY + key)}
+
+    def _turn_key(self, endpoint_id: str) -> Item:
+        return {"pk": fifo_partition(endpoint_id), "sk": s(FIFO_TURN)}
+
+    def fifo_enter(self, endpoint_id: str, key: str, body: str) -> None:
+        """One conditional PutItem (an entry already there is kept)."""
+        from chalicelib.outbound.fifo import accepted_at
+
+        try:
+            self._call(
+                "put_item",
+                Item={
+                    **self._entry(endpoint_id, key),
+                    "task": s(body),
+                    "ttl": n(int(accepted_at(key)) + FIFO_KEEP_SECONDS),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+
+    def fifo_update(self, endpoint_id: str, key: str, body: str) -> None:
+        """One conditional UpdateItem (never creates an entry)."""
+        try:
+            self._call(
+                "update_item",
+                Key=self._entry(endpoint_id, key),
+                UpdateExpression="SET task = :t",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": s(body)},
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+
+    def fifo_has(self, endpoint_id: str, key: str) -> bool:
+        """One consistent GetItem of the key alone."""
+        item = self._call(
+            "get_item", Key=self._entry(endpoint_id, key), ConsistentRead=True, ProjectionExpression="pk"
+        ).get("Item")
+        return bool(item)
+
+    def fifo_head(self, endpoint_id: str, *, limit: int) -> list[tuple[str, str]]:
+        """One consistent Query of the entries, in key order."""
+        items = self._call(
+            "query",
+            KeyConditionExpression="pk = :p AND begins_with(sk, :q)",
+            ExpressionAttributeValues={":p": fifo_partition(endpoint_id), ":q": s(FIFO_ENTRY)},
+            ConsistentRead=True,
+            Limit=limit,
+        ).get("Items", [])
+        return [(item["sk"]["S"][len(FIFO_ENTRY) :], item["task"]["S"]) for item in items]
+
+    def fifo_turn(self, endpoint_id: str) -> Turn:
+        """One consistent GetItem."""
+        item = self._call("get_item", Key=self._turn_key(endpoint_id), ConsistentRead=True).get("Item")
+        if not item:
+            return Turn()
+        return Turn(opt_s(item, "holder"), num(item, "lease_until") or 0.0)
+
+    def _set_turn(self, endpoint_id: str, to: str, lease_until: float, condition: str, values: Item) -> None:
+        self._call(
+            "update_item",
+            Key=self._turn_key(endpoint_id),
+            UpdateExpression="SET holder = :to, lease_until = :lease, #ttl = :ttl",
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={
+                **values,
+                ":to": s(to),
+                ":lease": n(lease_until),
+                ":ttl": n(int(lease_until) + FIFO_KEEP_SECONDS),
+            },
+        )
+
+    def fifo_give(self, endpoint_id: str, seen: Turn, to: str, lease_until: float) -> bool:
+        """One conditional UpdateItem on the turn as it was seen."""
+        condition, values = _turn_condition(seen, to)
+        try:
+            self._set_turn(endpoint_id, to, lease_until, condition, values)
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+            return False
+        return True
+
+    def fifo_hold(self, endpoint_id: str, key: str, lease_until: float) -> None:
+        """One conditional UpdateItem (the turn is ``key``'s)."""
+        try:
+            self._set_turn(endpoint_id, key, lease_until, "holder = :to", {})
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+
+    def fifo_leave(self, endpoint_id: str, key: str) -> None:
+        """One DeleteItem."""
+        self._call("delete_item", Key=self._entry(endpoint_id, key))
+
+    def fifo_pass(self, endpoint_id: str, key: str, to: str | None, lease_until: float) -> bool:
+        """One conditional UpdateItem (``key`` holds the turn); a lost condition returns the turn as it
+        stands (ReturnValuesOnConditionCheckFailure), so an earlier hand-off to ``to`` needs no read."""
+        try:
+            if to is None:
+                self._call(
+                    "update_item",
+                    Key=self._turn_key(endpoint_id),
+                    UpdateExpression="REMOVE holder, lease_until",
+                    ConditionExpression="holder = :me",
+                    ExpressionAttributeValues={":me": s(key)},
+                )
+                return False
+            self._call(
+                "update_item",
+                Key=self._turn_key(endpoint_id),
+                UpdateExpression="SET holder = :to, lease_until = :lease, #ttl = :ttl",
+                ConditionExpression="holder = :me",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":me": s(key),
+                    ":to": s(to),
+                    ":lease": n(lease_until),
+                    ":ttl": n(int(lease_until) + FIFO_KEEP_SECONDS),
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not _failed(exc):
+                raise
+            item: Any = exc.response.get("Item") or {}
+            return to is not None and opt_s(item, "holder") == to
+        return True
