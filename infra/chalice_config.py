@@ -31,6 +31,12 @@ FROM_OUTPUTS = {
 }
 
 
+# The API function's Lambda handler: ``/in/{source_id}`` served without importing the Chalice app, every
+# other event handed to it (``chalicelib.api.entry``). Chalice names ``app.app``; the merged template
+# (``infra/package.py``) and the step after ``chalice deploy`` (``infra/deploy.py``) set this instead.
+API_HANDLER = "chalicelib.api.entry.handler"
+
+
 # The local stack's own name and exceptions: never deployed (chalicelib.config refuses the exceptions
 # without the emulator too; this says so before anything is created).
 LOCAL_STAGE = "local"

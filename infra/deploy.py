@@ -332,6 +332,24 @@ def apply_logging(client: Any, n: Names, level: str) -> list[str]:
     ]
 
 
+def apply_handler(client: Any, n: Names) -> list[str]:
+    """Point the API function at ``chalice_config.API_HANDLER`` (Chalice sets ``app.app`` on every deploy;
+    the entry hands whatever is not a webhook to it). Returns what it did."""
+    from botocore.exceptions import ClientError
+
+    name = n.function("api_handler")
+    try:
+        config = _settled(client, name)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            return []  # Chalice stopped before making it
+        raise
+    if config.get("Handler") == chalice_config.API_HANDLER:
+        return []
+    client.update_function_configuration(FunctionName=name, Handler=chalice_config.API_HANDLER)
+    return [f"handler {chalice_config.API_HANDLER} set on {name}"]
+
+
 def _settled(client: Any, name: str) -> dict[str, Any]:
     """The function's configuration once no create or update of it is in progress (a second update
     meanwhile would be refused with a conflict)."""
@@ -417,6 +435,8 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
     emulator = os.environ.get("AWS_ENDPOINT_URL")
     # The functions exist once Chalice reached its REST API (its last step), whether or not that failed.
     for line in apply_logging(lam, n, chalice_config.log_level(stage)):
+        log(line)
+    for line in apply_handler(lam, n):
         log(line)
     if result.returncode != 0 and emulator and "ImportRestApi" in result.stderr:
         raise DeployError(EMULATOR_STOPS.format(endpoint=emulator))

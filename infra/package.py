@@ -215,6 +215,8 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
                 "LoggingConfig": logging_config,
             }
         }
+        if key == "api_handler":
+            resources[logical]["Properties"]["Handler"] = chalice_config.API_HANDLER
         if opts.static_egress and chalice_config.sends(key, opts):
             resources[logical]["Properties"]["VpcConfig"] = {
                 "SubnetIds": [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}],

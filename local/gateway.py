@@ -2,7 +2,8 @@
 
 It turns each HTTP request into the event API Gateway would send (multi-value headers and query,
 ``requestContext.identity.sourceIp`` from the TCP peer, base64 bodies for binary media types matched the
-way API Gateway matches them) and calls the Chalice app's handler, as the Lambda would.
+way API Gateway matches them) and calls the API function's handler (``chalicelib.api.entry``: webhooks
+straight to the ingest service, the rest to the Chalice app), as the Lambda would.
 
 Unlike ``chalice local`` it serves many clients at once (one thread each, HTTP/1.1 keep-alive) and
 turns Nagle's algorithm off, so a response is not held back waiting for an ACK (stock ``chalice local``
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from chalice.app import Chalice
 from chalice.local import LambdaContext, LocalChalice, RouteMatcher
 
+from chalicelib.api import entry
 from chalicelib.replies import error_bytes, gateway_code
 
 MAX_EVENT_BYTES = 6 * 1024 * 1024  # Lambda's synchronous invoke payload limit
@@ -121,7 +123,8 @@ class Gateway:
                 "body": error_bytes("payload_too_large", message).decode(),
             }
         context = LambdaContext("api_handler", 512, max_runtime_ms=30_000)
-        return dict(self.app(event, context))
+        # Through the API function's handler, as the deployed function: webhooks skip the Chalice app.
+        return dict(entry.serve(event, context, self.app))
 
 
 class _Handler(BaseHTTPRequestHandler):

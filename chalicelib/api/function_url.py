@@ -109,8 +109,12 @@ def serve(
     if rest is None:
         http = (event.get("requestContext") or {}).get("http") or {}
         return not_served(str(http.get("method")), str(event.get("rawPath")))
-    reply = app(rest, context)
-    # A function URL reads statusCode, headers, body, isBase64Encoded (no multiValueHeaders).
+    return url_reply(app(rest, context))
+
+
+def url_reply(reply: Mapping[str, Any]) -> dict[str, Any]:
+    """A REST API proxy response as a function URL's (which reads statusCode, headers, body and
+    isBase64Encoded, no multiValueHeaders)."""
     headers = dict(reply.get("headers") or {})
     for name, values in (reply.get("multiValueHeaders") or {}).items():
         headers[name] = ", ".join(str(v) for v in values)

@@ -319,6 +319,9 @@ def test_both_deploy_paths_give_the_same_runtime_environment_iam_and_api_setting
         assert packaged["Timeout"] == deployed["Timeout"]
         assert packaged["MemorySize"] == deployed["MemorySize"] == MEMORY[key]
         assert packaged["Architectures"] == deployed["Architectures"] == ["arm64"]
+        # ... the handler: the API function's entry (chalicelib.api.entry), Chalice's own for the others
+        assert packaged["Handler"] == deployed["Handler"], key
+        assert (deployed["Handler"] == chalice_config.API_HANDLER) == (key == "api_handler"), key
         assert packaged["LoggingConfig"] == chalice_config.logging_config("INFO")  # what deploy applies
         assert {**globals_env, **resolve(packaged["Environment"]["Variables"])} == deployed["Environment"][
             "Variables"

@@ -77,7 +77,7 @@ def world() -> Iterator[dict[str, Any]]:
 
 
 def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRoot:
-    import boto3
+    import botocore.session
 
     environ = {
         **extra,
@@ -89,12 +89,14 @@ def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRo
         "HOOKWAY_ENDPOINT_CACHE_SECONDS": "0",
         "HOOKWAY_FIFO_SETTLE_SECONDS": "0",  # a fifo endpoint's deliveries go as soon as they are drained
     }
-    session = boto3.session.Session(
-        aws_access_key_id=emulator.AWS_ENV["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=emulator.AWS_ENV["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=emulator.AWS_ENV["AWS_SESSION_TOKEN"],
+    # A botocore session, as the composition root makes (``Shared.client``).
+    session = botocore.session.get_session()
+    session.set_credentials(
+        emulator.AWS_ENV["AWS_ACCESS_KEY_ID"],
+        emulator.AWS_ENV["AWS_SECRET_ACCESS_KEY"],
+        emulator.AWS_ENV["AWS_SESSION_TOKEN"],
     )
-    session.events.register("before-parameter-build.*.*", _capture(recorder))
+    session.register("before-parameter-build.*.*", _capture(recorder))
     shared = Shared(Settings.from_env(environ))
     shared._session = session  # every client of both roles through the recording session
     return ApiRoot(shared)

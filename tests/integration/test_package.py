@@ -54,6 +54,9 @@ def test_every_function_runs_on_python313_and_arm64_under_its_stage_name(
     functions = _functions(template)
     assert set(functions) == set(LOGICAL_IDS.values())
     assert {props["Runtime"] for props in functions.values()} == {"python3.13"}
+    # The API function starts at its lean entry (webhooks without the Chalice app); the others at Chalice's.
+    assert functions["APIHandler"]["Handler"] == chalice_config.API_HANDLER
+    assert all(props["Handler"].startswith("app.") for k, props in functions.items() if k != "APIHandler")
     n = names("prod")
     assert {props["FunctionName"] for props in functions.values()} == {n.function(k) for k in FUNCTIONS}
     # ... on Graviton, with every native module built for it (cryptography, cffi, regex, rpds)

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 
 from chalicelib.names import FUNCTIONS, names
 from infra import chalice_config
-from infra.deploy import apply_logging
+from infra.deploy import apply_handler, apply_logging
 
 
 def _lambda() -> Any:
@@ -89,3 +89,29 @@ def test_chalice_gets_the_stages_architecture_and_each_functions_memory() -> Non
         assert stage["lambda_architecture"] == architecture
         assert {k: f["lambda_memory_size"] for k, f in stage["lambda_functions"].items()} == MEMORY
     assert stage_options("dev").architecture == "arm64"  # the default
+
+
+def test_the_api_function_is_pointed_at_its_entry_after_chalice_deploy() -> None:
+    # GIVEN the API function as Chalice leaves it (handler app.app)
+    client, n = _lambda(), names("prod")
+    name = n.function("api_handler")
+    settled = {"FunctionName": name, "State": "Active", "LastUpdateStatus": "Successful"}
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_function_configuration", {**settled, "Handler": "app.app"}, {"FunctionName": name}
+        )
+        stub.add_response(
+            "update_function_configuration",
+            {"FunctionName": name},
+            {"FunctionName": name, "Handler": chalice_config.API_HANDLER},
+        )
+        # WHEN the post-deploy step runs THEN it sets the entry's handler
+        assert apply_handler(client, n) == [f"handler {chalice_config.API_HANDLER} set on {name}"]
+        # ... and a second run changes nothing
+        stub.add_response(
+            "get_function_configuration",
+            {**settled, "Handler": chalice_config.API_HANDLER},
+            {"FunctionName": name},
+        )
+        assert apply_handler(client, n) == []
+        stub.assert_no_pending_responses()

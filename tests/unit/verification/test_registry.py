@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -214,3 +217,29 @@ def test_no_front_keeps_its_own_list_of_signing_modes(path: str) -> None:
     for mode in MODES:
         if mode.name != "standard":  # a word too common to search for
             assert f'"{mode.name}"' not in text, f"{path} names the {mode.name} signing mode"
+
+
+def test_the_lazy_table_names_what_each_scheme_module_declares() -> None:
+    # GIVEN the table that lets a request load only its own scheme's module (cold start)
+    from chalicelib import verification
+
+    # THEN each row's module and attribute hold the Scheme of that name, with those aliases, in that order
+    rows = [(spec.name, spec.aliases) for spec in REGISTRY]
+    assert rows == [(name, aliases) for name, _, _, aliases in verification._TABLE]
+    for name, module, attribute, _ in verification._TABLE:
+        assert getattr(import_module(f"chalicelib.verification.{module}"), attribute) is BY_NAME[name]
+
+
+def test_verifying_one_scheme_loads_only_its_module() -> None:
+    code = (
+        "import sys, hmac, hashlib\n"
+        "from chalicelib.verification import verify\n"
+        "body = b'{}'\n"
+        "sig = 'sha256=' + hmac.new(b'k', body, hashlib.sha256).hexdigest()\n"
+        "verify('github', secrets=['k'], method='POST', url='https://h/in/x',"
+        " headers={'x-hub-signature-256': sig}, body=body)\n"
+        "print(*sorted(m.rsplit('.', 1)[1] for m in sys.modules if m.startswith('chalicelib.verification.')))\n"
+    )
+    root = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["_common", "_samples", "github", "handshake", "options", "scheme"]
