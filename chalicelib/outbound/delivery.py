@@ -139,6 +139,11 @@ class Sender:
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
+    @property
+    def tally(self) -> Tally | None:
+        """The hourly counters it adds deliveries to and writes at the end of each batch."""
+        return self._tally
+
     def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
         """Handle a batch concurrently; the error of each, or None.
 

@@ -28,6 +28,7 @@ from chalicelib.ports import EndpointSource
 
 if TYPE_CHECKING:
     from chalicelib.outbound.delivery import Sender
+    from chalicelib.tally import Tally
 
 MAX_HELD = 10  # first attempts a router makes itself per message (a fan-out beyond that is queued)
 # ... and per router batch: as many as a sender batch, for which the sender's pool is sized (a batch
@@ -65,6 +66,11 @@ class FirstAttempts:
         self._lease = lease_seconds
         self._max_held = max_held
         self.max_per_batch = max_per_batch
+
+    @property
+    def tally(self) -> Tally | None:
+        """The hourly counters its sender writes at the end of each batch (the router shares them)."""
+        return self._sender.tally
 
     def claim(self, endpoint_ids: Sequence[str], now: float, room: int) -> FirstClaim | None:
         """The claim to store with a message on the first attempts of its plain endpoints, or None

@@ -323,10 +323,8 @@ class Root:
         max_workers: int = 10,
         observe: Callable[[str, float], None] | None = None,
         health_memory_seconds: float = 0.0,
-        tally: Tally | None = None,
     ) -> Sender:
-        """The sender with what every role gives it; a role passes its cache, its publisher and its knobs
-        (``tally``: hourly counters it shares with its caller, the router, so a batch writes them once)."""
+        """The sender with what every role gives it; a role passes its cache, its publisher and its knobs."""
         from chalicelib.outbound.delivery import Sender
         from chalicelib.outbound.flow import flow_controls
 
@@ -345,7 +343,7 @@ class Root:
             count=self.count,
             max_workers=max_workers,
             observe=observe,
-            tally=tally or self.tally(),
+            tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
             **flow_controls(self.settings, self.store, publisher, self.clock),

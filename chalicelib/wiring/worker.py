@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from chalicelib.ports import Queue, Store
     from chalicelib.publish import Publisher
     from chalicelib.sweep import Sweep
-    from chalicelib.tally import Tally
 
 
 class WorkerRoot(Root):
@@ -79,7 +78,7 @@ class WorkerRoot(Root):
         """The ingest queue's consumer: dedupe, store, fan out (and make first attempts, if set)."""
         from chalicelib.outbound.routing import EndpointFanout, Router
 
-        tally = self.tally()
+        first = self._first_attempts()
         return Router(
             store=self.store,
             blobs=self.blobs,
@@ -96,13 +95,14 @@ class WorkerRoot(Root):
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.count,
-            tally=tally,
-            first_attempts=self._first_attempts(tally),
+            # With first attempts, the router's sender's hourly counters: a batch writes them once.
+            tally=first.tally if first is not None and first.tally is not None else self.tally(),
+            first_attempts=first,
         )
 
-    def _first_attempts(self, tally: Tally) -> FirstAttempts | None:
-        """The router's own first attempts, through a sender of its own that writes the router's hourly
-        counters with its batch (one write for both) (stage setting ``router_first_attempt``)."""
+    def _first_attempts(self) -> FirstAttempts | None:
+        """The router's own first attempts, through a sender of its own whose hourly counters the router
+        shares (one write for both per batch) (stage setting ``router_first_attempt``)."""
         if not self.settings.router_first_attempt:
             return None
         from chalicelib.outbound.first_attempts import FirstAttempts
@@ -112,7 +112,6 @@ class WorkerRoot(Root):
             self.publisher,
             observe=self.metrics.observe,
             health_memory_seconds=self.settings.endpoint_cache_seconds,
-            tally=tally,
         )
         return FirstAttempts(
             sender=sender,
