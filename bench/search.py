@@ -1,6 +1,7 @@
 """Figure 11: message search with 10,000 stored messages, on moto's server over HTTP.
 
-The messages are written through the real DynamoDB adapter (``store_message``, as the router writes them):
+The messages are written through the real DynamoDB adapter (``store_message``, each listed on its own in
+the packed listings, where the router lists a batch of ten at once: the same entries, more items):
 12 applications and the operator, 3 sources, 5 event types, spread over three days; one message in ten
 has a failed delivery. Then the API Lambda's handler answers ``GET /v1/messages`` in-process for each kind
 of search, warm, and every boto3 call it makes is counted and priced in read units by the same rules as

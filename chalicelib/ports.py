@@ -230,15 +230,22 @@ class RejectionStore(Protocol):
 class MessageStore(Protocol):
     """Messages (``MSG#``): stored once per replay window, read by id, searched by index."""
 
-    def store_message(self, message: Message, now: float) -> bool:
-        """Store a message unless another one with its id is live in its replay window.
+    def store_message(self, message: Message, now: float, *, defer_listing: bool = False) -> bool:
+        """Store a message unless another one with its id is live in its replay window, and list it.
 
         True when stored (a redelivery of the same receipt counts as stored), False for a duplicate.
+        ``defer_listing``: the caller lists it with its batch (``list_messages``); until then no listing
+        or search shows it.
         """
 
-    def store_claiming(self, message: Message, now: float) -> Message | None:
+    def store_claiming(self, message: Message, now: float, *, defer_listing: bool = False) -> Message | None:
         """``store_message``, returning the message as stored, None for a duplicate: a redelivery of the
         same receipt keeps the ``first_claim`` the stored item holds (see ``models.kept_first_claim``)."""
+
+    def list_messages(self, batch: str, stored: Sequence[Message]) -> None:
+        """List a batch's stored messages in every listing and search (by day, source, application) in
+        one packed write per key: the router's one call per batch (``batch``: an id of its own).
+        StorageError if not every entry was written; writing the same messages again is harmless."""
 
     def get_message(self, message_id: str) -> Message:
         """The message, or NotFoundError."""
@@ -292,8 +299,15 @@ class AttemptStore(Protocol):
 
     def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
         """Record the outcomes of one sender batch's attempts, each claimed with ``batch``, in one write
-        (their claims stay as they are; a reader takes an outcome whose claim still holds). StorageError:
-        nothing recorded (the caller records each with ``finish_attempt``)."""
+        (their claims stay as they are; a reader takes an outcome whose claim still holds), with their
+        endpoints' listing (``list_batch_attempts``). StorageError: maybe nothing recorded (the caller
+        records each with ``finish_attempt``, which lists it on its own item)."""
+
+    def list_batch_attempts(self, batch: str, attempts: Sequence[Attempt]) -> None:
+        """List attempts claimed with ``batch`` in their endpoints' attempt listings and the endpoint
+        search: one packed item per endpoint for the whole batch. A claim that names a batch is not
+        listed by itself while in flight; ``finish_batch`` lists the ones it records, and a caller that
+        records them otherwise (e.g. on the message item) calls this. StorageError if not all written."""
 
     def finish_counted(self, attempt: Attempt) -> bool:
         """Record an outcome that moves its message's delivery counters (``count_due``) and count it, in

@@ -98,6 +98,13 @@ def _fifo_delete(table: list[Any]) -> dict[str, Any]:
     return statement
 
 
+def _batch_write(table: list[Any], sid: str, keys: list[str]) -> dict[str, Any]:
+    """BatchWriteItem of a batch's packed items (``LIST#``, ``RES#``), on those partition keys only."""
+    statement = _statement(sid, ["dynamodb:BatchWriteItem"], table)
+    statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
+    return statement
+
+
 def _key(n: Names, arns: Arns, actions: list[str]) -> list[dict[str, Any]]:
     """The use of the secrets key, only with this stage's encryption context (chalicelib.aws.kms)."""
     if arns.key is None:
@@ -165,7 +172,8 @@ def policies(
         elif key == "route_ingest":
             statements += [
                 # Endpoints are read with a query and a batch get (a test event's one endpoint with a get);
-                # a duplicate is the failed conditional put; the hourly counters one update per batch.
+                # a duplicate is the failed conditional put; a batch's packed listing items one batch
+                # write; the hourly counters one update a second at most.
                 # Job steps (chalicelib.jobs) share the ingest queue: they delete an application's
                 # endpoints, read attempts and messages, save the job, and queue their next step there.
                 _statement(
@@ -180,6 +188,7 @@ def policies(
                     ],
                     table,
                 ),
+                _batch_write(table, "RouterListings", ["LIST#*"]),
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
                 _statement("NextJobStep", ["sqs:SendMessage"], [arns.ingest_queue]),
@@ -195,13 +204,15 @@ def policies(
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
                 # result puts; endpoint health, circuit and throttle updates; a fifo endpoint's list (its
-                # head by query; an ended delivery's entry deleted, the only delete the sender may make).
+                # head by query; an ended delivery's entry deleted, the only delete the sender may make);
+                # a batch's result and endpoint listing items (one BatchWriteItem, those keys only).
                 _statement(
                     "State",
                     ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", *DYNAMO_WRITE],
                     table,
                 ),
                 _fifo_delete(table),
+                _batch_write(table, "SenderBatchItems", ["RES#*", "LIST#EP#*"]),
                 _statement("Consume", CONSUME, [arns.deliveries_queue]),
                 # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
                 _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),

@@ -179,7 +179,9 @@ class FakeKeyring:
 # items or keys the adapter sends in one request; a new writer gets its line here.
 _ITEMS_WRITTEN: dict[str, Callable[..., list[keys.Item]]] = {
     "put_source": lambda source: [sources.source_to_item(source)],
-    "store_message": lambda message, now: [messages.message_to_item(message)],
+    "store_message": lambda message, now, **_: [messages.message_to_item(message)],
+    "list_messages": lambda batch, stored: messages.listing_items(batch, stored),
+    "list_batch_attempts": lambda batch, done: attempts.endpoint_listing_items(batch, done),
     "record_rejections": lambda sample, counts, *, slot, until: [
         {**sources.rejection_key(sample.source_id, slot), **sources.rejection_fields(sample, until)}
     ],
@@ -187,7 +189,10 @@ _ITEMS_WRITTEN: dict[str, Callable[..., list[keys.Item]]] = {
     "claim_attempt": lambda attempt, now: [attempts.attempt_to_item(attempt)],
     "finish_attempt": lambda attempt: [attempts.attempt_to_item(attempt)],
     "finish_counted": lambda attempt: [attempts.attempt_to_item(attempt)],
-    "finish_batch": lambda batch, done: [attempts.batch_to_item(batch, done)],
+    "finish_batch": lambda batch, done: [
+        attempts.batch_to_item(batch, done),
+        *attempts.endpoint_listing_items(batch, done),
+    ],
     "put_pulled": lambda pulled: [listen.pulled_to_item(pulled)],
     "create_application": lambda application: [applications.application_to_item(application)],
     "update_application": lambda old, new: [applications.application_to_item(new)],

@@ -182,4 +182,4 @@ class RejectionLog:
             total = sum(sum(e.counts.values()) for e in pending.values()) + overflow
             if total:
                 self._tally.add("rejected", now, total)
-                self._tally.flush()  # logs a failure itself, never raises
+                self._tally.flush(force=True)  # at most once a second already; never raises

@@ -21,6 +21,7 @@ from chalicelib.caches import SubscriptionCache
 from chalicelib.envelope import Envelope, EnvelopeError
 from chalicelib.errors import NotFoundError
 from chalicelib.filters.message import MessageDocument
+from chalicelib.ids import new_id
 from chalicelib.models import (
     INLINE_ENDPOINTS,
     OPS_SOURCE,
@@ -373,6 +374,7 @@ class Router:
         routed = self._store_one(text)
         if routed is None:
             return "duplicate"
+        self._store.list_messages(new_id("lb"), [routed[0]])
         self._fanout.enqueue([self._queued(routed)])
         self._received([routed[0]])  # written when a batch (route_many) flushes
         error = self._send_first([routed])[0]
@@ -423,6 +425,9 @@ class Router:
                 stored.append((index, routed))
         if stored:
             try:
+                # One packed listing write per key for the whole batch (not an index entry per message);
+                # a failure fails the batch's messages, as the enqueue's does: their redelivery lists them.
+                self._store.list_messages(new_id("lb"), [routed[0] for _, routed in stored])
                 self._fanout.enqueue([self._queued(routed) for _, routed in stored])
             except Exception as exc:
                 for index, _ in stored:
@@ -506,7 +511,7 @@ class Router:
                 self._room -= len(claim.endpoint_ids) if claim is not None else 0
                 message = replace(message, first_claim=claim)
         proposed = message.first_claim
-        stored = self._store.store_claiming(message, now)
+        stored = self._store.store_claiming(message, now, defer_listing=True)
         if stored is None:
             self._count("Duplicate")
             log.debug("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})

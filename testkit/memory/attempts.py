@@ -23,6 +23,10 @@ def attempt_pk(attempt: Attempt) -> str:
 _attempt_pk = attempt_pk
 
 
+def _listed_key(a: Attempt) -> tuple[str, str, str, int, float]:
+    return (a.message_id, a.endpoint_id, a.generation, a.number, a.started_at)
+
+
 class MemoryAttempts(MemoryTable):
     """AttemptStore and the delivery counters, in dicts, keyed and paged like the DynamoDB layout."""
 
@@ -31,6 +35,7 @@ class MemoryAttempts(MemoryTable):
         self.attempts: dict[tuple[str, str, str, int], Attempt] = {}
         self.delivery_counters: dict[tuple[str, str], dict[str, int]] = {}  # (pk, sk) -> counts
         self.fail_counts = 0  # how many delivery-count writes to refuse next (see _maybe_fail_count)
+        self.batch_listed: set[tuple[str, str, str, int, float]] = set()  # packed endpoint listings
 
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         self._maybe_fail()
@@ -68,12 +73,27 @@ class MemoryAttempts(MemoryTable):
             self.writes += 1
             return True
 
+    def list_batch_attempts(self, batch: str, attempts: Sequence[Attempt]) -> None:
+        """As the adapter's packed endpoint listing items: each attempt listed at its start time."""
+        self._maybe_fail()
+        with self._lock:
+            self.writes += len({a.endpoint_id for a in attempts})
+            for a in attempts:
+                self.batch_listed.add(_listed_key(a))
+
+    def _endpoint_listed(self, a: Attempt) -> bool:
+        """Whether the endpoint listing shows an attempt, as the adapter's: a claim that names a sender
+        batch only once its batch listed it (or once an outcome was written on its own item)."""
+        return not (a.batch and a.status == "in_flight") or _listed_key(a) in self.batch_listed
+
     def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
         """As the adapter's one result item: each outcome counts while its claim still holds (the
         adapter's readers take it from the item; here it is applied to the claim at once)."""
         self._maybe_fail()
         with self._lock:
             self.writes += 1
+            for a in attempts:
+                self.batch_listed.add(_listed_key(a))
             for attempt in attempts:
                 key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
                 old = self.attempts.get(key)
@@ -186,6 +206,6 @@ class MemoryAttempts(MemoryTable):
                 a,
             )
             for a in self.attempts.values()
-            if a.endpoint_id == endpoint_id
+            if a.endpoint_id == endpoint_id and self._endpoint_listed(a)
         ]
         return self._page(entries, limit, cursor, forward=False)

@@ -4,7 +4,7 @@ reads the attempts this store keeps beside its messages (``testkit.memory.attemp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
@@ -30,13 +30,30 @@ class MemoryMessages(MemoryTable):
         super().__init__(clock, **kwargs)
         self.messages: dict[str, Message] = {}
         self.fanned: dict[str, set[int]] = {}  # message id -> counted fan-out pages
+        self.listed: set[tuple[str, float]] = set()  # (id, received): what the packed listings name
         if not hasattr(self, "attempts"):
             self.attempts = {}
 
-    def store_message(self, message: Message, now: float) -> bool:
-        return self.store_claiming(message, now) is not None
+    def store_message(self, message: Message, now: float, *, defer_listing: bool = False) -> bool:
+        return self.store_claiming(message, now, defer_listing=defer_listing) is not None
 
-    def store_claiming(self, message: Message, now: float) -> Message | None:
+    def store_claiming(self, message: Message, now: float, *, defer_listing: bool = False) -> Message | None:
+        stored = self._store(message, now)
+        if stored is not None and not defer_listing:
+            self.list_messages("lb_memory", [message])
+        return stored
+
+    def list_messages(self, batch: str, stored: Sequence[Message]) -> None:
+        """As the adapter's packed listing items: each message listed at its received time."""
+        self._maybe_fail()
+        with self._lock:
+            self.writes += 1
+            self.listed.update((m.id, m.received_at) for m in stored)
+
+    def _listed(self, message: Message) -> bool:
+        return (message.id, message.received_at) in self.listed
+
+    def _store(self, message: Message, now: float) -> Message | None:
         self._maybe_fail()
         _check_size(messages.message_to_item(message))
         with self._lock:
@@ -155,7 +172,7 @@ class MemoryMessages(MemoryTable):
                     a.message_id,
                 )
                 for a in self.attempts.values()
-                if a.endpoint_id == query.endpoint_id
+                if a.endpoint_id == query.endpoint_id and self._endpoint_listed(a)
             ]
         elif query.status in attempts.INDEXED_ENDINGS:
             entries = [
@@ -180,7 +197,8 @@ class MemoryMessages(MemoryTable):
             entries = [
                 (messages.message_sort_key(m), f"MSG#{m.id}", "META", m.id)
                 for m in mine
-                if (low is None or messages.message_sort_key(m) >= low)
+                if self._listed(m)
+                and (low is None or messages.message_sort_key(m) >= low)
                 and (high is None or messages.message_sort_key(m) < high)
             ]
         return sorted(entries, key=lambda e: (e[0], e[1], e[2]), reverse=True)

@@ -107,8 +107,10 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
     writes = s.store.writes
     # WHEN the router and the sender each handle their batch
     _route_batch(s)
+    s.clock.advance(1.0)  # a container writes its counters at most once a second (chalicelib.tally)
     assert _send_batch(s) == [None] * 3
-    # THEN the hour holds every outcome, and each batch cost one counter write (3 messages, 3 claims,
+    # THEN the hour holds every outcome, and each batch cost one counter write (3 messages, their
+    # batch's packed listing, 3 claims,
     # 2 results: the failure's and one result item for the batch's two successes, 1 failure clock,
     # 1 count of the circuit breaker's consecutive failures, 2 counter writes)
     assert s.store.get_counts([_hour(s)])[_hour(s)] == {
@@ -117,7 +119,7 @@ def test_received_delivered_failed_and_rejected_are_counted_once_per_batch(
         "failed": 1,
         "rejected": 2,
     }
-    assert s.store.writes - writes == 3 + 3 + 2 + 1 + 1 + 2
+    assert s.store.writes - writes == 3 + 1 + 3 + 2 + 1 + 1 + 2
     overview = overview_of(s.api.stats.overview(parse_overview({"hours": "2"}), OPERATOR))
     assert [h["start"] for h in overview["hours"]] == [_hour(s) - 3600, _hour(s)]
     assert overview["hours"][0] == {
@@ -145,6 +147,26 @@ def test_a_counter_write_that_fails_never_fails_a_delivery(s: Services) -> None:
     assert s.deliveries.sent == []
     [attempt] = s.store.attempts.values()
     assert attempt.delivery_status == "succeeded"
+
+
+def test_the_tally_writes_at_most_once_a_second_and_a_timer_writes_the_rest() -> None:
+    # GIVEN a tally whose timer is held by the test
+    clock = FakeClock(7200.0 * 1000)
+    store = MemoryStore(clock)
+    timers: list[tuple[float, Any]] = []
+    tally = Tally(store, clock, timer=lambda delay, action: timers.append((delay, action)))
+    # WHEN ten batches of a busy container end within 0.9 s, each flushing
+    for _ in range(10):
+        tally.add("received", clock())
+        tally.flush()
+        clock.advance(0.1)
+    # THEN the first batch's counts were written at once, the other nine wait for one timer
+    assert store.writes == 1
+    assert [round(delay, 3) for delay, _ in timers] == [0.9]
+    # AND the timer writes them, in one write
+    timers[0][1]()
+    assert store.writes == 2
+    assert store.get_counts([int(clock())])[int(clock())]["received"] == 10
 
 
 def test_the_tally_writes_one_update_per_hour_touched() -> None:

@@ -150,9 +150,10 @@ def test_two_dynamodb_writes_per_delivered_webhook_and_one_result_and_counter_wr
     # WHEN the router and the sender each get them as one batch
     assert world.router.route_many(world.s.queue.sent) == [None] * 10
     assert world.sender.handle_many(world.deliveries.sent) == [None] * 10
-    # THEN each webhook cost its message (with its dedupe) and its claim; the sender batch one result item
-    # for its ten successes, and each batch one counter write for the hour (received, delivered)
-    assert world.s.store.writes - before == 2 * 10 + 1 + 2
+    # THEN each webhook cost its message (with its dedupe) and its claim; the router batch one packed
+    # listing write, the sender batch one result item (with its endpoint listing) for its ten successes,
+    # and each batch one counter write for the hour (received, delivered)
+    assert world.s.store.writes - before == 2 * 10 + 1 + 1 + 2
     assert [a.status for m in world.s.store.messages for a in world.s.store.list_attempts(m)] == [
         "succeeded"
     ] * 10

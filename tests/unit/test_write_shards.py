@@ -41,6 +41,10 @@ class RecordingClient:
         self.recorder.record("UpdateItem", params)
         return {}
 
+    def batch_write_item(self, **params: Any) -> dict[str, Any]:
+        self.recorder.record("BatchWriteItem", params)
+        return {}
+
 
 def _id(prefix: str, i: int) -> str:
     return f"{prefix}_{hashlib.sha256(f'{prefix}{i}'.encode()).hexdigest()[:32]}"
@@ -64,31 +68,49 @@ def _message(clock: FakeClock, i: int) -> Message:
     )
 
 
-def _one_entity_load() -> WriteRecorder:
-    """N webhooks of one source and application, each attempted once at one endpoint and ended failed;
-    a flush of the hourly counters per ten; N endpoints turning failing at once (a mass incident)."""
+def _claim(message: Message, i: int, batch: str) -> Attempt:
+    return Attempt(
+        message_id=message.id,
+        endpoint_id=_id("ep", -1),
+        number=1,
+        claim_id=f"c{i}",
+        started_at=message.received_at + 0.5,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=message.received_at + 30,
+        expires_at=message.received_at + 30 * DAY,
+        batch=batch,
+    )
+
+
+def _one_entity_load(*, failing: bool = True) -> WriteRecorder:
+    """N webhooks of one source and application to one endpoint, as the pipeline writes them: router
+    batches of ten (each message stored, then the batch listed in one call) and sender batches of ten
+    (each claimed with its batch; the successes recorded by one ``finish_batch``). With ``failing``, every
+    other attempt ends failed on its own item, a flush of the hourly counters per ten, and N endpoints
+    turn failing at once (a mass incident)."""
     clock = FakeClock()
     recorder = WriteRecorder()
     store = DynamoStore(RecordingClient(recorder), "t", clock, pick_shard=random.Random(7).randrange)  # type: ignore[arg-type]
-    for i in range(N):
-        message = _message(clock, i)
-        assert store.store_message(message, clock())
-        attempt = Attempt(
-            message_id=message.id,
-            endpoint_id=_id("ep", -1),
-            number=1,
-            claim_id=f"c{i}",
-            started_at=clock() + i / 1000,
-            status="in_flight",
-            delivery_status="pending",
-            lease_until=clock() + 30,
-            expires_at=clock() + 30 * DAY,
-        )
-        assert store.claim_attempt(attempt, clock())
-        assert store.finish_attempt(replace(attempt, status="failed", delivery_status="failed"))
-        if i % 10 == 0:
+    for b in range(N // 10):
+        batch = [_message(clock, b * 10 + i) for i in range(10)]
+        for message in batch:
+            assert store.store_message(message, clock(), defer_listing=True)
+        store.list_messages(_id("lb", b), batch)
+        sender = _id("rb", b)
+        done = []
+        for i, message in enumerate(batch):
+            claim = _claim(message, b * 10 + i, sender)
+            assert store.claim_attempt(claim, clock())
+            if failing and i % 2:
+                assert store.finish_attempt(replace(claim, status="failed", delivery_status="failed"))
+            else:
+                done.append(replace(claim, status="succeeded", delivery_status="succeeded"))
+        store.finish_batch(sender, done)
+        if failing:
             store.add_counts(3600 * 500_000, {"received": 10, "delivered": 10})
-        store.set_endpoint_failing(_id("ep", i), clock())
+            for i in range(10):
+                store.set_endpoint_failing(_id("ep", b * 10 + i), clock())
     return recorder
 
 
@@ -101,26 +123,29 @@ def test_every_key_of_a_one_entity_load_takes_about_one_shard_of_it(load: WriteR
     # GIVEN one source, application and endpoint taking every webhook (and N endpoints failing at once)
     by_base: dict[tuple[str, str], Counter[str]] = {}
     for (target, key), units in load.units.items():
-        if target != "table" or key.startswith("STATS#"):
+        if target != "table" or key.startswith(("STATS#", "LIST#")):
             base = key.rsplit("#", 1)[0]
             by_base.setdefault((target, base), Counter())[key] = units
     kinds = {(target, key_kind(base)) for target, base in by_base}
     # THEN each index key every message or attempt writes, and the hourly counters, are sharded ...
     assert kinds == {
-        ("gsi1", "SRC#{source}"),
-        ("gsi1", "EP#{endpoint}"),
-        ("gsi2", "DAY#{day}"),
+        ("gsi1", "EP#{endpoint}"),  # the failures, on their own items
         ("gsi2", "END#failed#{day}"),
-        ("gsi3", "APP#{application}#MSG"),
         ("gsi3", "EP_ATTENTION"),
         ("table", "STATS#{hour}"),
+        ("table", "LIST#DAY#{day}"),  # the packed listings: one item per batch and key
+        ("table", "LIST#SRC#{source}"),
+        ("table", "LIST#APP#{application}"),
+        ("table", "LIST#EP#{endpoint}"),
     }
     for (target, base), keys in by_base.items():
         total = sum(keys.values())
         # ... over all S keys, none of which takes much more than 1/S of the base's writes (a hash of
-        # the ids spreads them: 1,600 per base, 100 per shard on average)
+        # the ids spreads them: 800-1,600 per index base, 100 per shard on average; a packed base takes
+        # 160 items, one per batch, hashed by batch id: 10 per shard on average, sampled)
         assert len(keys) == S, (target, base)
-        assert max(keys.values()) <= 1.5 * total / S, (target, base, keys.most_common(1))
+        spread = 2.2 if base.startswith("LIST#") else 1.5
+        assert max(keys.values()) <= spread * total / S, (target, base, keys.most_common(1))
 
 
 def test_at_the_design_point_no_key_of_a_one_entity_load_nears_the_partition_limit(
@@ -131,6 +156,28 @@ def test_at_the_design_point_no_key_of_a_one_entity_load_nears_the_partition_lim
         rate = long_run_rate(load, target, kind, N, 5000, S)
         # THEN no key but a message's own (bounded per message) takes even half of 1,000 units/s
         assert rate is None or rate <= 500, (target, kind, rate)
+
+
+def test_a_delivered_webhook_costs_at_most_3_write_units_by_key() -> None:
+    # GIVEN N webhooks of one source and application, each delivered on its first try, as the pipeline
+    # writes them (router and sender batches of ten), every write recorded by the key it lands on
+    load = _one_entity_load(failing=False)
+    per_webhook: Counter[tuple[str, str]] = Counter()
+    for (target, key), units in load.units.items():
+        per_webhook[(target, key_kind(key))] += units / N
+    # THEN the message and its claim are a unit each, and everything else is packed per batch: the
+    # result item and one listing item per key (day, source, application, endpoint), a tenth each
+    assert {kind: round(units, 2) for kind, units in per_webhook.items()} == {
+        ("table", "MSG#{message}"): 2.0,
+        ("table", "RES#{batch}"): 0.1,
+        ("table", "LIST#DAY#{day}#{s}"): 0.1,
+        ("table", "LIST#SRC#{source}#{s}"): 0.1,
+        ("table", "LIST#APP#{application}#{s}"): 0.1,
+        ("table", "LIST#EP#{endpoint}#{s}"): 0.1,
+    }
+    # AND no index entry is written for a delivered webhook: 2.5 write units in all (at most 3)
+    total = round(sum(per_webhook.values()), 2)
+    assert total == 2.5 and total <= 3
 
 
 def test_the_recorder_accounts_index_moves_and_removals() -> None:

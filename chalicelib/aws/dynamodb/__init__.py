@@ -5,6 +5,7 @@ back, ``KEYS``) beside its reads and writes, on the shared ``core.Table``.
     keys          attribute values, sortable times, write shards, ``KeyKind``
     sources       SRC#        sources, sampled rejections and their counters
     messages      MSG#        messages, and the message search over every message index
+    listing       LIST#       packed listings: one item per batch and key (messages, endpoint attempts)
     fanout        MSG#/FAN#   a big message's fan-out pages
     attempts      MSG#/ATT#   attempts (the claim on a delivery), a fanned-out message's counters
     endpoints     EP#, SUBS#  endpoints and their owners' subscription pages
@@ -41,6 +42,7 @@ def catalogue() -> tuple[KeyKind, ...]:
         idempotency,
         jobs,
         listen,
+        listing,
         messages,
         sessions,
         sources,
@@ -49,6 +51,7 @@ def catalogue() -> tuple[KeyKind, ...]:
     modules = (
         sources,
         messages,
+        listing,
         fanout,
         attempts,
         endpoints,

@@ -21,20 +21,22 @@ from __future__ import annotations
 import json
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.aws.dynamodb.core import Table
+from chalicelib.aws.dynamodb import listing
+from chalicelib.aws.dynamodb.core import Table, _cursor_of, _Merged
 from chalicelib.aws.dynamodb.keys import (
     Item,
     KeyKind,
     day_of,
     n,
     s,
+    shard_partitions,
     sharded,
     time_key,
 )
@@ -53,7 +55,7 @@ KEYS = (
         "attempt (also the claim)",
         "MSG#{id}",
         "ATT#{endpoint}#{generation}#{n}",
-        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
+        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n} (not while a claim that names a sender batch is in flight: `LIST#EP#` lists it)",
         gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (only the attempt that ended its delivery failed or skipped)",
     ),
     KeyKind(
@@ -61,7 +63,7 @@ KEYS = (
         "MSG#{id}#A{k}",
         "ATT#{endpoint}#{generation}#{n}",
         note="k = CRC-32 of the endpoint id % the message's attempt_shards (its page count, at most 128)",
-        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n}",
+        gsi1="EP#{endpoint}#{s} / {started}#{message}#{n} (as above)",
         gsi2="END#{failed|skipped}#{yyyy-mm-dd}#{s} / {started}#{message}#{n} (as above)",
     ),
     KeyKind(
@@ -145,9 +147,6 @@ def attempt_to_item(attempt: Attempt) -> Item:
         **attempt_key(
             attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number, attempt.shards
         ),
-        # Sharded by message, so every attempt of one delivery shares a shard (and a cursor's tie-break).
-        "gsi1pk": s(sharded(endpoint_attempts(attempt.endpoint_id), attempt.message_id)),
-        "gsi1sk": s(f"{attempt.started_at:017.6f}#{attempt.message_id}#{attempt.number:03d}"),
         "claim_id": s(attempt.claim_id),
         "started_at": n(attempt.started_at),
         "status": s(attempt.status),
@@ -156,6 +155,12 @@ def attempt_to_item(attempt: Attempt) -> Item:
         "expires_at": n(attempt.expires_at),
         "ttl": n(int(attempt.expires_at)),
     }
+    if not (attempt.batch and attempt.status == "in_flight"):
+        # Sharded by message, so every attempt of one delivery shares a shard (and a cursor's tie-break).
+        # A claim that names a sender batch has none: its batch lists it (``endpoint_listing_items``) when
+        # it records its success, and any other outcome written on the item brings the entry.
+        item["gsi1pk"] = s(sharded(endpoint_attempts(attempt.endpoint_id), attempt.message_id))
+        item["gsi1sk"] = s(endpoint_sort_key(attempt))
     if attempt.status != "in_flight" and attempt.delivery_status in INDEXED_ENDINGS:
         # The attempt that ended its delivery failed or skipped: one index write on that (rare) outcome.
         item["gsi2pk"] = s(
@@ -183,6 +188,37 @@ def attempt_to_item(attempt: Attempt) -> Item:
         if number is not None:
             item[name] = n(number)
     return item
+
+
+def endpoint_sort_key(attempt: Attempt) -> str:
+    """An attempt's place in its endpoint's listing: ``{started}#{message}#{n}``."""
+    return f"{time_key(attempt.started_at)}#{attempt.message_id}#{attempt.number:03d}"
+
+
+def endpoint_listing_items(batch: str, attempts: Sequence[Attempt]) -> list[Item]:
+    """The packed endpoint listing items of a sender batch's attempts: one per endpoint (and shard of the
+    batch), each line ``{started}#{message}#{n}|{generation}|{shards}``."""
+    groups: dict[str, list[tuple[float, str, float]]] = {}
+    for a in attempts:
+        line = f"{endpoint_sort_key(a)}|{a.generation}|{a.shards}"
+        groups.setdefault(a.endpoint_id, []).append((a.started_at, line, a.expires_at))
+    return [
+        item
+        for endpoint_id, entries in groups.items()
+        for item in listing.pack(listing.endpoint_listing(endpoint_id), batch, entries)
+    ]
+
+
+def endpoint_entry(endpoint_id: str) -> Callable[[str], Item]:
+    """How a packed endpoint line reads as an entry of the endpoint attempt index (gsi1)."""
+
+    def decode(line: str) -> Item:
+        sort_key, generation, shards = line.split("|")
+        _, message_id, number = sort_key.split("#")
+        key = attempt_key(message_id, endpoint_id, generation, int(number), int(shards))
+        return {**key, "gsi1sk": s(sort_key)}
+
+    return decode
 
 
 def item_to_attempt(item: Item) -> Attempt:
@@ -308,8 +344,14 @@ class AttemptTable(Table):
         return True
 
     def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
-        """One PutItem of the batch's result item (StorageError if it fails: nothing recorded)."""
-        self._call("put_item", Item=batch_to_item(batch, attempts))
+        """One BatchWriteItem: the batch's result item and its endpoint listing items (StorageError if
+        any is left: the caller records each on its own item, which lists it too)."""
+        self._put_many([batch_to_item(batch, attempts), *endpoint_listing_items(batch, attempts)])
+
+    def list_batch_attempts(self, batch: str, attempts: Sequence[Attempt]) -> None:
+        """List attempts claimed with ``batch`` (their items carry no endpoint index entry) in their
+        endpoints' listings: one packed item per endpoint, one BatchWriteItem for up to 25 endpoints."""
+        self._put_many(endpoint_listing_items(batch, attempts))
 
     def _result_item(self, batch: str) -> Item | None:
         """A batch's result item, read consistently (it decides whether a claim may be taken over)."""
@@ -496,7 +538,33 @@ class AttemptTable(Table):
         position = decode_cursor(cursor, 3)
         if "#" in endpoint_id:
             return Page([], None)  # no endpoint id has one (see search_messages)
-        items, after = self._sharded_page("gsi1", endpoint_attempts(endpoint_id), limit, position)
+
+        def read(part: str, want: int, start: dict[str, Any] | None) -> Any:
+            return self._query_range("gsi1", part, None, None, want, start)
+
+        stream = listing.Union(
+            [
+                listing.packed_stream(
+                    self._query_packed,
+                    "gsi1",
+                    listing.endpoint_listing(endpoint_id),
+                    endpoint_entry(endpoint_id),
+                    position,
+                ),
+                _Merged(read, "gsi1", shard_partitions(endpoint_attempts(endpoint_id)), position),
+            ],
+            "gsi1",
+        )
+        entries = stream.take(max(limit, 1))
+        after = _cursor_of(entries[-1], "gsi1") if entries and stream.more else None
+        keys = {(e["pk"]["S"], e["sk"]["S"]): {"pk": e["pk"], "sk": e["sk"]} for e in entries}
+        found = {(i["pk"]["S"], i["sk"]["S"]): i for i in self._fetch(list(keys.values()))}
+        items = []
+        for entry in entries:
+            item = found.get((entry["pk"]["S"], entry["sk"]["S"]))
+            # a listed claim that lost its lease to a later claim names the later attempt's item
+            if item is not None and endpoint_sort_key(item_to_attempt(item)) == entry["gsi1sk"]["S"]:
+                items.append(item)
         return Page(self._resolved(items), after)
 
 

@@ -197,6 +197,40 @@ class Table:
             kwargs["ExclusiveStartKey"] = start
         return self._call("query", **kwargs)
 
+    def _query_packed(
+        self, partition: str, floor: str | None, bound: str, limit: int, start: dict[str, Any] | None
+    ) -> Any:
+        """One Query of a packed listing's partition (``listing``), newest first, sort key in [floor, bound)."""
+        condition = "pk = :p AND sk < :hi"
+        values: dict[str, Any] = {":p": s(partition), ":hi": s(bound)}
+        if floor is not None:
+            condition = "pk = :p AND sk BETWEEN :lo AND :hi"  # no item's sort key equals bound (it ends in $)
+            values[":lo"] = s(floor)
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "Limit": limit,
+            "ScanIndexForward": False,
+        }
+        if start:
+            kwargs["ExclusiveStartKey"] = start
+        return self._call("query", **kwargs)
+
+    def _put_many(self, items: Sequence[Item]) -> None:
+        """BatchWriteItem of whole items, 25 a call, unprocessed ones retried; StorageError if any is left."""
+        for begin in range(0, len(items), 25):
+            pending: Any = {self._table: [{"PutRequest": {"Item": i}} for i in items[begin : begin + 25]]}
+            for _ in range(5):
+                try:
+                    result = self._db.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise StorageError("DynamoDB batch_write_item failed") from exc
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+            else:
+                raise StorageError("DynamoDB batch_write_item left items unwritten")
+
     def _sharded_page(
         self, index: str, base: str, limit: int, position: list[str] | None
     ) -> tuple[list[Item], str | None]:

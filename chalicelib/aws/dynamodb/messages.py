@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -31,10 +31,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib import ports
+from chalicelib.aws.dynamodb import listing
 from chalicelib.aws.dynamodb.attempts import (
     INDEXED_ENDINGS,
     ending_partition,
     endpoint_attempts,
+    endpoint_entry,
     message_pk_of,
 )
 from chalicelib.aws.dynamodb.core import Table, _cursor_of, _Merged
@@ -52,6 +54,7 @@ from chalicelib.aws.dynamodb.keys import (
 from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
+from chalicelib.ids import new_id
 from chalicelib.models import (
     BodyRef,
     FirstClaim,
@@ -72,9 +75,9 @@ KEYS = (
         "message",
         "MSG#{id}",
         "META",
-        gsi1="SRC#{source}#{s} / {received}#{id}",
-        gsi2="DAY#{yyyy-mm-dd}#{s} / {received}#{id}",
-        gsi3="APP#{application}#MSG#{s} / {received}#{id} (only with an application)",
+        note="listed by its router batch's `LIST#` items; items written before them also have the index "
+        "entries gsi1 `SRC#{source}#{s}`, gsi2 `DAY#{yyyy-mm-dd}#{s}`, gsi3 `APP#{application}#MSG#{s}` "
+        "(still read until they expire)",
     ),
 )
 
@@ -155,20 +158,13 @@ def _pack(body: bytes) -> bytes:
 
 def message_to_item(message: Message) -> Item:
     """Encode a message (with its inline body or its S3 claim check) in the packed layout."""
-    sort_key = message_sort_key(message)
     item: Item = {
         **message_key(message.id),
-        "gsi1pk": s(sharded(source_messages(message.source_id), message.id)),
-        "gsi1sk": s(sort_key),
-        "gsi2pk": s(sharded(day_partition(day_of(message.received_at)), message.id)),
-        "gsi2sk": s(sort_key),
         # Outside the packed fields: conditions read it (a redelivery's store, a fan-out page's count).
+        # No index entry: the listings read the router batch's packed items (``listing_items``).
         "receipt_id": s(message.receipt_id),
         "ttl": n(int(message.expires_at)),
     }
-    if message.application_id is not None:
-        item["gsi3pk"] = s(sharded(application_messages(message.application_id), message.id))
-        item["gsi3sk"] = s(sort_key)
     data, deflated = pack_message(message)
     item["mz" if deflated else "m"] = {"B": data}
     # Written by the fan-out as its pages are counted (ADD), so not packed:
@@ -196,6 +192,51 @@ def first_claim_of(item: Item, endpoints: tuple[str, ...]) -> FirstClaim | None:
     claim_id, started, lease, places = text.split("|", 3)
     ids = tuple(endpoints[int(p)] for p in places.split(",") if p)
     return FirstClaim(claim_id, float(started), float(started) + float(lease), ids)
+
+
+def message_to_item_indexed(message: Message) -> Item:
+    """Encode a message in the packed layout with the per-message index entries written before the
+    packed listings (a deployed table still holds such items until they expire): for the tests."""
+    sort_key = message_sort_key(message)
+    item = message_to_item(message)
+    item.update(
+        {
+            "gsi1pk": s(sharded(source_messages(message.source_id), message.id)),
+            "gsi1sk": s(sort_key),
+            "gsi2pk": s(sharded(day_partition(day_of(message.received_at)), message.id)),
+            "gsi2sk": s(sort_key),
+        }
+    )
+    if message.application_id is not None:
+        item["gsi3pk"] = s(sharded(application_messages(message.application_id), message.id))
+        item["gsi3sk"] = s(sort_key)
+    return item
+
+
+def listing_items(batch: str, stored: Sequence[Message]) -> list[Item]:
+    """The packed listing items of a router batch's stored messages: one per key (its day, each source,
+    each application) and shard of the batch, split only past ``listing.SPAN`` or ``MAX_ENTRIES``."""
+    groups: dict[str, list[tuple[float, str, float]]] = {}
+    for message in stored:
+        entry = (message.received_at, message_sort_key(message), message.expires_at)
+        bases = [
+            listing.day_listing(day_of(message.received_at).isoformat()),
+            listing.source_listing(message.source_id),
+        ]
+        if message.application_id is not None:
+            bases.append(listing.application_listing(message.application_id))
+        for base in bases:
+            groups.setdefault(base, []).append(entry)
+    return [item for base, entries in groups.items() for item in listing.pack(base, batch, entries)]
+
+
+def message_entry(index: str) -> Callable[[str], Item]:
+    """How a packed line (``{received}#{id}``) reads as an entry of a message index."""
+
+    def decode(line: str) -> Item:
+        return {"pk": s("MSG#" + line.split("#", 1)[1]), "sk": s("META"), f"{index}sk": s(line)}
+
+    return decode
 
 
 def message_to_item_v1(message: Message) -> Item:
@@ -317,16 +358,31 @@ def item_to_message(item: Item) -> Message:
 class MessageTable(Table):
     """Messages of the table (see the module docstring)."""
 
-    def store_message(self, message: Message, now: float) -> bool:
+    def store_message(self, message: Message, now: float, *, defer_listing: bool = False) -> bool:
         """One conditional write for a new id. A duplicate (another receipt within the replay window) is
         refused by it, as before; a redelivery (same receipt) or a new storing (window expired) gets the
         stored item back from the refusal and is written again, over exactly that item, with the
-        attempt partitions the id keeps (``models.kept_attempt_shards``)."""
-        return self.store_claiming(message, now) is not None
+        attempt partitions the id keeps (``models.kept_attempt_shards``).
 
-    def store_claiming(self, message: Message, now: float) -> Message | None:
+        A stored message is then listed on its own (its ``LIST#`` items, one write each), unless
+        ``defer_listing``: the router lists its whole batch with one ``list_messages``."""
+        return self.store_claiming(message, now, defer_listing=defer_listing) is not None
+
+    def store_claiming(self, message: Message, now: float, *, defer_listing: bool = False) -> Message | None:
         """``store_message``, returning the message as stored (None for a duplicate): a redelivery of the
         same receipt keeps the router's first-attempt claim the item holds (``kept_first_claim``)."""
+        stored = self._store(message, now)
+        if stored is not None and not defer_listing:
+            self.list_messages(new_id("lb"), [message])
+        return stored
+
+    def list_messages(self, batch: str, stored: Sequence[Message]) -> None:
+        """Write the packed listing items of a batch's stored messages (``listing_items``): one
+        BatchWriteItem for a batch of ten; StorageError if any is left unwritten (the caller fails the
+        batch, and its redelivery lists the messages again: the same entries, read once)."""
+        self._put_many(listing_items(batch, stored))
+
+    def _store(self, message: Message, now: float) -> Message | None:
         condition: str = "attribute_not_exists(pk)"
         values: dict[str, Any] = {}
         for _ in range(3):
@@ -399,15 +455,18 @@ class MessageTable(Table):
                 return Page([], None)  # below the range: nothing is left
         if any("#" in x for x in (query.endpoint_id, query.source_id, query.application_id) if x):
             return Page([], None)  # no id has one; a key built from it could name another key's shard
-        index, day, last_day, partition = "gsi1", None, None, ""
+        index, day, last_day, partition, packed = "gsi1", None, None, "", ""
         if query.endpoint_id is not None:
             partition = endpoint_attempts(query.endpoint_id)
+            packed = listing.endpoint_listing(query.endpoint_id)
         elif by_ending:
             pass  # gsi2's END# partitions, walked by day below
         elif query.source_id is not None:
             partition = source_messages(query.source_id)
+            packed = listing.source_listing(query.source_id)
         elif query.application_id is not None:
             index, partition = "gsi3", application_messages(query.application_id)
+            packed = listing.application_listing(query.application_id)
         if by_ending or partition == "":
             index = "gsi2"
             # A delivery ends after its message arrived, however long before ``before``: from today.
@@ -425,6 +484,7 @@ class MessageTable(Table):
             if day < last_day:
                 return Page([], None)
             partition = self._day_partition(query, day)
+            packed = self._day_listing(query, day)
         found: list[Message] = []
         seen: set[str] = set()
         examined = 0
@@ -435,7 +495,7 @@ class MessageTable(Table):
 
         while True:
             hit = position is not None  # a resumed day had at least the cursor's entry
-            stream = _Merged(read, index, shard_partitions(partition), position)
+            stream = self._stream(read, index, partition, packed, position, low, high)
             position = None
             while True:
                 want = min(limit - len(found), ports.MAX_EXAMINED - examined, QUERY_CHUNK)
@@ -455,6 +515,34 @@ class MessageTable(Table):
                 return Page(found, None)
             day -= timedelta(days=1)
             partition = self._day_partition(query, day)
+            packed = self._day_listing(query, day)
+
+    def _stream(
+        self,
+        read: Callable[[str, int, dict[str, Any] | None], Any],
+        index: str,
+        partition: str,
+        packed: str,
+        position: list[str] | None,
+        low: str | None,
+        high: str | None,
+    ) -> Any:
+        """The entries of one listing, newest first: the index entries written before the packed
+        listings (``partition``'s shards) and the packed items (``packed``), merged."""
+        legacy = _Merged(read, index, shard_partitions(partition), position)
+        if not packed:
+            return legacy
+        decode = endpoint_entry(packed.removeprefix("LIST#EP#")) if packed.startswith("LIST#EP#") else None
+        items = listing.packed_stream(
+            self._query_packed, index, packed, decode or message_entry(index), position, low, high
+        )
+        return listing.Union([items, legacy], index)
+
+    @staticmethod
+    def _day_listing(query: MessageQuery, day: date) -> str:
+        if query.endpoint_id is None and query.status in INDEXED_ENDINGS:
+            return ""  # the sparse END# index: no packed listing
+        return listing.day_listing(day.isoformat())
 
     @staticmethod
     def _day_partition(query: MessageQuery, day: date) -> str:
@@ -486,11 +574,18 @@ class MessageTable(Table):
                 keys.append({"pk": s(message_pk), "sk": s("META")})
             else:
                 keys.append({"pk": entry["pk"], "sk": entry["sk"]})
-        matched = [
-            message
-            for message in (item_to_message(i) for i in self._fetch(keys))
-            if message.expires_at > now and query.matches(message)
-        ]
+        unique = list({(k["pk"]["S"], k["sk"]["S"]): k for k in keys}.values())  # BatchGetItem refuses twins
+        fetched = [item_to_message(i) for i in self._fetch(unique)]
+        if not (by_endpoint or by_ending):
+            # An entry of an earlier storing of the id (received at another time) names no live message.
+            by_pk = {f"MSG#{m.id}": m for m in fetched}
+            fetched = []
+            for entry in entries:
+                message = by_pk.get(entry["pk"]["S"])
+                sort_keys = [v["S"] for k, v in entry.items() if k.startswith("gsi") and k.endswith("sk")]
+                if message is not None and message_sort_key(message) in sort_keys:
+                    fetched.append(message)
+        matched = [message for message in fetched if message.expires_at > now and query.matches(message)]
         if keep is None or not matched:
             return matched
         # ``keep`` usually reads (a message's attempts, for its delivery status): a chunk's reads go out

@@ -551,7 +551,7 @@ class TestUnshardedKeysOfEarlierStores:
         # GIVEN messages, attempts, a failing endpoint and an hour's counters written before sharding ...
         old = [_message(clock, received_at=now - 100 - i) for i in range(6)]
         for message in old:
-            self._as_before(dynamo, messages.message_to_item(message))
+            self._as_before(dynamo, messages.message_to_item_indexed(message))
             ended = replace(_attempt(message, "ep_1", 1, message.received_at + 1), delivery_status="failed")
             self._as_before(dynamo, attempts.attempt_to_item(ended))
         failing = _endpoint(clock, enabled=True, disabled_reason=None, failing_since=now - 9)
