@@ -53,7 +53,7 @@ def _app() -> object:
     import app as app_module
     from local.apidoc import write
 
-    write()  # the JSON the API serves, built from the committed document as the package build does
+    write(force=False)  # the JSON the API serves, built from the committed document (when it changed)
 
     return app_module
 

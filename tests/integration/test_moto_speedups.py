@@ -392,3 +392,175 @@ def test_an_index_query_pages_through_its_partition_in_the_index_order(endpoint:
         reverse=True,
     )
     assert [int(item["n"]["N"]) for item in paged] == want
+
+
+def test_expressions_kept_per_string_bind_each_requests_own_names_and_values(endpoint: str) -> None:
+    """The emulator keeps a condition's tokens and an update expression's tree per expression string: a
+    second request with the same strings and other values (or names) must be judged by its own."""
+    db = aws.client("dynamodb", endpoint)
+    table = f"t-{uuid.uuid4().hex[:10]}"
+    db.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    key = {"pk": {"S": "k"}}
+
+    def add(amount: int, below: int, name: str = "n") -> None:
+        db.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD #f :amount",
+            ConditionExpression="attribute_not_exists(#f) OR #f < :below",
+            ExpressionAttributeNames={"#f": name},
+            ExpressionAttributeValues={":amount": {"N": str(amount)}, ":below": {"N": str(below)}},
+        )
+
+    # WHEN the same two expressions run with other values and names each time
+    add(5, 100)
+    add(7, 100)
+    with pytest.raises(db.exceptions.ConditionalCheckFailedException):
+        add(1, 12)  # n is 12: not below 12
+    add(2, 13)
+    add(3, 0, name="m")  # another attribute behind the same placeholder
+    # THEN each request was judged and applied with its own values and names
+    item = db.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": "14"} and item["m"] == {"N": "3"}
+    # AND a malformed expression is still refused, after a valid one was kept
+    with pytest.raises(db.exceptions.ClientError):
+        db.update_item(
+            TableName=table,
+            Key=key,
+            UpdateExpression="ADD n :amount",
+            ConditionExpression="n <",
+            ExpressionAttributeValues={":amount": {"N": "1"}},
+        )
+
+
+def test_request_ids_and_receipt_handles_keep_their_shape_and_differ(sqs: Any) -> None:
+    url = _queue(sqs)
+    for n in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{n}")
+    received = _receive(sqs, url)
+    handles = [m["ReceiptHandle"] for m in received]
+    assert len(handles) == 5 and len(set(handles)) == 5
+    assert all(len(h) == 185 and h.isalpha() and h.islower() for h in handles)
+    ids = {
+        sqs.get_queue_url(QueueName=url.rsplit("/", 1)[1])["ResponseMetadata"]["RequestId"] for _ in range(5)
+    }
+    assert len(ids) == 5 and all(len(i) == 52 and i.isalnum() for i in ids)
+
+
+def test_attribute_values_are_read_as_motos_own_parser_reads_them() -> None:
+    """The fast path (``attribute_value_parsed``) against moto's model-driven parser, on every attribute
+    type, nested, in a request's JSON (blobs in base64), and a whole PutItem request both ways."""
+    import base64
+
+    from moto.core import parse
+    from moto.core.responses import get_service_model
+
+    from local import moto_speedups
+    from local.moto_speedups import _GENERIC, attribute_value_parsed
+
+    def wire(value: Any) -> Any:  # the JSON boto3 sends for _EVERY_TYPE's values
+        ((kind, inner),) = value.items()
+        if kind == "B":
+            return {kind: base64.b64encode(inner).decode()}
+        if kind == "BS":
+            return {kind: [base64.b64encode(v).decode() for v in inner]}
+        if kind == "M":
+            return {kind: {name: wire(v) for name, v in inner.items()}}
+        if kind == "L":
+            return {kind: [wire(v) for v in inner]}
+        return {kind: inner}
+
+    installed = parse.BaseJSONParser.__dict__["_parse_structure"]
+    motos_own = getattr(installed, "original", installed)
+    operation = get_service_model("dynamodb").operation_model("PutItem")
+    shape = operation.input_shape.members["Item"].value
+    assert shape.name == "AttributeValue"
+    item = {name: wire(value) for name, value in _EVERY_TYPE.items()}
+    body = json.dumps({"TableName": "t", "Item": item, "ConditionExpression": "attribute_not_exists(s)"})
+    request = {"method": "POST", "values": {}, "headers": {}, "body": body.encode(), "url_path": "/"}
+    parser = parse.JSONParser(operation)
+    parse.BaseJSONParser._parse_structure = motos_own  # type: ignore[method-assign]
+    try:
+        expected = {name: parser._parse_shape(shape, value) for name, value in item.items()}
+        whole = parse.JSONParser(operation).parse(request)  # type: ignore[arg-type]
+        moto_speedups._install_parser()  # in this process, for this comparison only
+        fast = parse.JSONParser(operation).parse(request)  # type: ignore[arg-type]
+    finally:
+        parse.BaseJSONParser._parse_structure = installed  # type: ignore[method-assign]
+    for name, value in item.items():
+        assert attribute_value_parsed(value, parser._blob_parser) == expected[name], name
+    # AND a whole request reads the same both ways
+    assert fast == whole and fast["Item"]["b"] == {"B": b"\x00\xffbytes"}
+    # AND what the fast path leaves to the walk: null, two type keys, an unknown key, a wrong JSON type
+    for odd in ({"S": None}, {"S": "a", "N": "1"}, {"X": "a"}, {"N": 1}, {"M": []}, {"SS": [1]}):
+        assert attribute_value_parsed(odd, parser._blob_parser) is _GENERIC, odd
+
+
+def test_a_table_query_keeps_its_sort_key_condition_order_and_pages(endpoint: str) -> None:
+    """The emulator tests a table Query's sort key condition before ordering the partition: every
+    condition, both directions, across pages, answers what the partition's sorted items say."""
+    db = aws.client("dynamodb", endpoint)
+    table = f"t-{uuid.uuid4().hex[:10]}"
+    db.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    sks = [f"ATT#ep{e % 7}#{n:03d}" for e in range(7) for n in range(9)] + ["META", "ATT#", "B", "é"]
+    for start in range(0, len(sks), 25):
+        db.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": "P"}, "sk": {"S": sk}}}}
+                    for sk in sks[start : start + 25]
+                ]
+            }
+        )
+    db.put_item(TableName=table, Item={"pk": {"S": "other"}, "sk": {"S": "ATT#ep1#000"}})
+    cases = [
+        ("begins_with(sk, :a)", {":a": {"S": "ATT#ep3#"}}, lambda s: s.startswith("ATT#ep3#")),
+        (
+            "sk BETWEEN :a AND :b",
+            {":a": {"S": "ATT#ep1#004"}, ":b": {"S": "ATT#ep4"}},
+            lambda s: "ATT#ep1#004" <= s <= "ATT#ep4",
+        ),
+        ("sk < :a", {":a": {"S": "ATT#ep2"}}, lambda s: s < "ATT#ep2"),
+        ("sk >= :a", {":a": {"S": "B"}}, lambda s: s >= "B"),
+        ("sk = :a", {":a": {"S": "META"}}, lambda s: s == "META"),
+    ]
+    for condition, values, keep in cases:
+        for forward in (True, False):
+            want = sorted((s for s in sks if keep(s)), reverse=not forward)
+            got: list[str] = []
+            start_key = None
+            while True:
+                page = db.query(
+                    TableName=table,
+                    KeyConditionExpression=f"pk = :p AND {condition}",
+                    ExpressionAttributeValues={":p": {"S": "P"}, **values},
+                    ScanIndexForward=forward,
+                    Limit=4,
+                    **({"ExclusiveStartKey": start_key} if start_key else {}),
+                )
+                got += [item["sk"]["S"] for item in page["Items"]]
+                start_key = page.get("LastEvaluatedKey")
+                if not start_key:
+                    break
+            assert got == want, (condition, forward)
+    newest = db.query(
+        TableName=table,
+        KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+        ExpressionAttributeValues={":p": {"S": "P"}, ":a": {"S": "ATT#ep5#"}},
+        ScanIndexForward=False,
+        Limit=1,
+    )
+    assert [i["sk"]["S"] for i in newest["Items"]] == ["ATT#ep5#008"]
