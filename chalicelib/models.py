@@ -129,6 +129,12 @@ class FirstClaim:
     lease_until: float
     endpoint_ids: tuple[str, ...]
 
+    @property
+    def batch(self) -> str:
+        """The router batch whose ``RES#`` item records this claim's successes: its id's part before the
+        last ``.`` (``{batch}.{n}``); "" for a claim written before, whose outcomes are on attempt items."""
+        return self.claim_id.rpartition(".")[0]
+
 
 @dataclass(frozen=True)
 class Message:
@@ -405,6 +411,25 @@ def generation_of(message: Message) -> str:
     retries still queued for the old one stop instead of sending the new body under the old attempts.
     """
     return message.receipt_id.rsplit("_", 1)[-1][:12]
+
+
+def first_attempt(message: Message, claim: FirstClaim, endpoint_id: str) -> Attempt:
+    """Attempt 1 of one endpoint as the router's claim in its message stands for it: in flight, naming
+    the router batch (``claim.batch``) whose ``RES#`` item records its success as a sender batch's does."""
+    return Attempt(
+        message_id=message.id,
+        endpoint_id=endpoint_id,
+        number=1,
+        claim_id=claim.claim_id,
+        started_at=claim.started_at,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=claim.lease_until,
+        expires_at=message.expires_at,
+        generation=generation_of(message),
+        shards=message.attempt_shards,
+        batch=claim.batch,
+    )
 
 
 @dataclass(frozen=True)

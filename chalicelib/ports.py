@@ -309,6 +309,11 @@ class AttemptStore(Protocol):
         listed by itself while in flight; ``finish_batch`` lists the ones it records, and a caller that
         records them otherwise (e.g. on the message item) calls this. StorageError if not all written."""
 
+    def first_attempts(self, message: Message, attempts: Sequence[Attempt]) -> list[Attempt]:
+        """``attempts`` (the message's, as read) with attempt 1 of each delivery its router claimed
+        (``Message.first_claim`` naming a router batch) that has no attempt item: the claim, with its
+        outcome if the batch's result item holds one (else in flight), newest first as ``list_attempts``."""
+
     def finish_counted(self, attempt: Attempt) -> bool:
         """Record an outcome that moves its message's delivery counters (``count_due``) and count it, in
         one transaction, if the caller still holds the claim; StorageError (a busy or throttled counter)

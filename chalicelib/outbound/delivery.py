@@ -156,21 +156,24 @@ class Sender:
         """
         return self._run_batch(bodies, ())
 
-    def send_held(self, held: Sequence[tuple[Message, Attempt]]) -> list[BaseException | None]:
+    def send_held(
+        self, held: Sequence[tuple[Message, Attempt]], *, batch: str = ""
+    ) -> list[BaseException | None]:
         """Make first attempts whose claims the caller holds already (the router's, written with their
         message: ``Message.first_claim``), exactly as queued ones are made, in one batch with the same
-        straggler hand-off; the error of each, or None. Each outcome is written on its attempt's own
-        item (``finish_attempt`` creates it): where the endpoint listing finds it, as a sender's claim."""
+        straggler hand-off; the error of each, or None. ``batch``: the id the claims name (``Attempt
+        .batch``): their successes are recorded together under it (``finish_batch``), as a sender batch's;
+        every other outcome on its attempt's own item (``finish_attempt`` creates it)."""
         bodies = [
             Task(message.id, claim.endpoint_id, 1, generation=claim.generation).carrying(message).encode()
             for message, claim in held
         ]
-        return self._run_batch(bodies, held)
+        return self._run_batch(bodies, held, batch)
 
     def _run_batch(
-        self, bodies: Sequence[str], held: Sequence[tuple[Message, Attempt]]
+        self, bodies: Sequence[str], held: Sequence[tuple[Message, Attempt]], batch_id: str = ""
     ) -> list[BaseException | None]:
-        batch = _Batch(new_id("rb"))
+        batch = _Batch(batch_id or new_id("rb"))
         known = self._endpoints_of(bodies)
 
         def run(numbered: tuple[int, str]) -> BaseException | None:
@@ -326,6 +329,12 @@ class Sender:
             self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
             self._count("FirstAttemptLeased")
             return "deferred"
+        if first is not None and first.batch:
+            # Its lease ran out: a success its router batch recorded (``RES#``, no attempt item) ends it.
+            recorded = self._store.first_attempts(message, ())
+            if any(a.endpoint_id == task.endpoint_id and a.status != "in_flight" for a in recorded):
+                self._count("DuplicateTask")
+                return "duplicate"
         endpoint: Endpoint | None = (known or {}).get(task.endpoint_id)
         if endpoint is None:
             try:

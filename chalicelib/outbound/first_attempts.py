@@ -11,8 +11,15 @@ retries of failures, and a check of a straggler still running ``STRAGGLER_SECOND
 At most one attempt in flight per delivery: until the claim's lease ends no sender claims attempt 1 of
 those endpoints (``Sender.handle`` looks at the stored claim and waits); a redelivered router batch finds
 the claim kept in the stored item (``models.kept_first_claim``) and queues tasks instead of POSTing, which
-wait for the lease in the same way. After the lease (longer than the router can run) the attempt item
-decides: its outcome is recorded there, or it is claimed by the item's conditional write, as any other.
+wait for the lease in the same way. After the lease (longer than the router can run) the recorded
+outcome decides: a success in the router batch's ``RES#`` item or an outcome on the attempt item ends
+it; else it is claimed by the attempt item's conditional write, as any other.
+
+Recording: the claim's id names the router batch (``{batch}.{n}``, ``FirstClaim.batch``). The sender
+records the batch's successes as a sender batch's (``finish_batch``: one ``RES#{batch}`` item and one
+packed ``LIST#EP#`` item per endpoint); a failure, a straggler, or a success whose batch write failed is
+written on its own attempt item (with its gsi1 ``EP#`` entry). Readers take attempt 1 of a claimed
+delivery that has no attempt item from the claim and that ``RES#`` item (``AttemptStore.first_attempts``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.errors import HookwayError
 from chalicelib.ids import new_id
-from chalicelib.models import Attempt, Endpoint, FirstClaim, Message, generation_of
+from chalicelib.models import Attempt, Endpoint, FirstClaim, Message, first_attempt
 from chalicelib.ports import EndpointSource
 
 if TYPE_CHECKING:
@@ -72,10 +79,11 @@ class FirstAttempts:
         """The hourly counters its sender writes at the end of each batch (the router shares them)."""
         return self._sender.tally
 
-    def claim(self, endpoint_ids: Sequence[str], now: float, room: int) -> FirstClaim | None:
+    def claim(self, endpoint_ids: Sequence[str], now: float, room: int, batch: str = "") -> FirstClaim | None:
         """The claim to store with a message on the first attempts of its plain endpoints, or None
         (too many deliveries, none plain, more than ``room`` left in the router batch, or their endpoints
-        cannot be read now: then all are queued)."""
+        cannot be read now: then all are queued). ``batch``: the router batch's id, which the claim's id
+        carries (``{batch}.{n}``, n its place in the batch) so its successes go to ``RES#{batch}``."""
         if not endpoint_ids or len(endpoint_ids) > min(self._max_held, room):
             return None
         try:
@@ -85,51 +93,40 @@ class FirstAttempts:
         held = tuple(e for e in endpoint_ids if e in found and plain(found[e]))
         if not held:
             return None
-        return FirstClaim(new_id("clm"), now, now + self._lease, held)
+        claim_id = f"{batch}.{self.max_per_batch - room}" if batch else new_id("clm")
+        return FirstClaim(claim_id, now, now + self._lease, held)
 
     def send(self, messages: Sequence[Message]) -> list[BaseException | None]:
         """Make the first attempts each message's claim holds, all in one sender batch; the first error
         of each message's attempts, or None (a message with an error is retried by its queue: its
         redelivery finds the claim and queues those attempts, which wait for its lease)."""
-        held: list[tuple[Message, Attempt]] = []
-        owner: list[int] = []
+        # One sender batch per router batch named by the claims (one, unless a caller mixes batches).
+        groups: dict[str, tuple[list[tuple[Message, Attempt]], list[int]]] = {}
         for index, message in enumerate(messages):
             claim = message.first_claim
             if claim is None:
                 continue
+            held, owner = groups.setdefault(claim.batch, ([], []))
             for endpoint_id in claim.endpoint_ids:
                 held.append((message, attempt_of(message, claim, endpoint_id)))
                 owner.append(index)
         errors: list[BaseException | None] = [None] * len(messages)
-        if not held:
-            return errors
-        for index, error in zip(owner, self._sender.send_held(held), strict=True):
-            if error is not None and errors[index] is None:
-                errors[index] = error
+        for batch, (held, owner) in groups.items():
+            for index, error in zip(owner, self._sender.send_held(held, batch=batch), strict=True):
+                if error is not None and errors[index] is None:
+                    errors[index] = error
         return errors
 
 
 def attempt_of(message: Message, claim: FirstClaim, endpoint_id: str) -> Attempt:
     """The attempt a router's first claim stands for (attempt 1 of one of its endpoints).
 
-    It names no sender batch (``batch`` ""), so its outcome is written on its own attempt item, which is
-    also the endpoint listing's entry (gsi1 ``EP#``): the one write of a router's first attempt. Where a
-    listing entry no longer needs that item (listings packed per batch), naming the batch here sends its
-    success to the batch's ``RES#`` item instead, as a queued first attempt's; readers then take attempt 1
-    from the message's ``first_claim`` with that item."""
-    return Attempt(
-        message_id=message.id,
-        endpoint_id=endpoint_id,
-        number=1,
-        claim_id=claim.claim_id,
-        started_at=claim.started_at,
-        status="in_flight",
-        delivery_status="pending",
-        lease_until=claim.lease_until,
-        expires_at=message.expires_at,
-        generation=generation_of(message),
-        shards=message.attempt_shards,
-    )
+    It names the router batch (``claim.batch``: the claim id is ``{batch}.{n}``), so the sender records
+    its success with the batch's others in one ``RES#{batch}`` item and the packed endpoint listing
+    (``finish_batch``), as a queued first attempt's; no attempt item is written for it. Readers take
+    attempt 1 from the message's ``first_claim`` with that item (``AttemptStore.first_attempts``). A
+    failure, a straggler or a batch whose write failed writes its own attempt item (indexed by endpoint)."""
+    return first_attempt(message, claim, endpoint_id)
 
 
 def unclaimed(message: Message) -> Message:

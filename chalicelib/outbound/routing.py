@@ -355,6 +355,7 @@ class Router:
         self._first = first_attempts
         # First attempts the router may still claim in the batch it is handling (see route_many).
         self._room = first_attempts.max_per_batch if first_attempts is not None else 0
+        self._batch = ""  # the router batch its claims name (their successes' ``RES#`` item)
         self._store = store
         self._blobs = blobs
         self._tally = tally
@@ -371,6 +372,7 @@ class Router:
             self._chunk(text)
             return "fanned_out"
         self._room = self._first.max_per_batch if self._first is not None else 0
+        self._batch = new_id("rb")
         routed = self._store_one(text)
         if routed is None:
             return "duplicate"
@@ -412,6 +414,7 @@ class Router:
         errors: list[BaseException | None] = [None] * len(texts)
         stored: list[tuple[int, tuple[Message, Matched]]] = []
         self._room = self._first.max_per_batch if self._first is not None else 0
+        self._batch = new_id("rb")
         for index, text in enumerate(texts):
             try:
                 if text.startswith(CHUNK_PREFIX):
@@ -507,7 +510,7 @@ class Router:
         else:
             message = replace(message, endpoints=matched.inline)
             if self._first is not None:
-                claim = self._first.claim(matched.inline, now, self._room)
+                claim = self._first.claim(matched.inline, now, self._room, self._batch)
                 self._room -= len(claim.endpoint_ids) if claim is not None else 0
                 message = replace(message, first_claim=claim)
         proposed = message.first_claim

@@ -16,7 +16,9 @@ from chalicelib.api.messages import parse_publish
 from chalicelib.config import Settings
 from chalicelib.messages import delivery_states
 from chalicelib.outbound import egress
+from chalicelib.models import Attempt
 from chalicelib.outbound.tasks import Task
+from chalicelib.ports import PageRequest
 from chalicelib.scope import OPERATOR
 from chalicelib.wiring import roots
 from tests.conftest import Services, github_headers, inbound
@@ -57,6 +59,13 @@ def _publish(world: World, event_type: str = "invoice.paid") -> str:
     return world.publisher.publish(parse_publish({"event_type": event_type, "payload": {"n": 1}}), OPERATOR)
 
 
+def _attempts(world: World, message_id: str) -> list[Attempt]:
+    """A message's attempts as its readers see them: its attempt items, and attempt 1 of each delivery
+    its router claimed and recorded in its batch's result item (no attempt item)."""
+    store = world.s.store
+    return store.first_attempts(store.get_message(message_id), store.list_attempts(message_id))
+
+
 class Killed(BaseException):
     """The router's process dying mid-POST (not an Exception: nothing in the batch catches it)."""
 
@@ -73,13 +82,20 @@ def test_a_first_try_success_is_delivered_once_by_the_router_with_no_deliveries_
     [request] = world.receiver.requests
     assert {k.lower(): v for k, v in request.headers.items()}["webhook-id"] == message_id
     assert world.deliveries.sent == []
+    # AND it is recorded as a sender batch's success: no attempt item, the router batch's result item
+    assert world.s.store.list_attempts(message_id) == []
     # AND the attempt log shows it: by message, by endpoint, and in the message's delivery state
-    [attempt] = world.s.store.list_attempts(message_id)
+    [attempt] = _attempts(world, message_id)
     assert (attempt.number, attempt.status, attempt.delivery_status) == (1, "succeeded", "succeeded")
     listed = world.s.store.list_endpoint_attempts(endpoint.id, limit=10, cursor=None).items
-    assert [a.message_id for a in listed] == [message_id]
-    [state] = delivery_states(world.s.store.get_message(message_id), world.s.store.list_attempts(message_id))
+    assert [(a.message_id, a.status) for a in listed] == [(message_id, "succeeded")]
+    [state] = delivery_states(world.s.store.get_message(message_id), _attempts(world, message_id))
     assert state.status == "succeeded" and state.attempts == 1
+    # AND the message's own readers (detail, attempts listing) read it the same way
+    detail = world.api.messages.get(message_id, OPERATOR)
+    assert [(d.status, d.attempts) for d in detail.deliveries] == [("succeeded", 1)]
+    page = world.api.messages.attempts(message_id, OPERATOR, PageRequest())
+    assert [(a.number, a.status) for a in page.items] == [(1, "succeeded")]
 
 
 def test_ten_webhooks_cost_their_message_and_one_attempt_write_each(world: FirstWorld) -> None:
@@ -92,10 +108,11 @@ def test_ten_webhooks_cost_their_message_and_one_attempt_write_each(world: First
     before = world.s.store.writes
     # WHEN the router gets them as one batch
     assert world.router.route_many(world.s.queue.sent) == [None] * 10
-    # THEN each cost its message (dedupe, store and claim in one write) and its attempt's one write, and
-    # the batch its packed listing write and one counter write (received and delivered together); no
-    # sender ran, nothing was queued
-    assert world.s.store.writes - before == 2 * 10 + 1 + 1
+    # THEN each cost its message (dedupe, store and claim in one write); the batch its packed message
+    # listing write, one result item for the ten successes (with their endpoint's packed listing item, as
+    # a sender batch's) and one counter write (received and delivered together); no attempt item was
+    # written, no sender ran, nothing was queued
+    assert world.s.store.writes - before == 10 + 1 + 1 + 1
     hour = int(world.clock() // 3600) * 3600
     assert world.s.store.get_counts([hour])[hour]["received"] == 10
     assert world.s.store.get_counts([hour])[hour]["delivered"] == 10
@@ -113,12 +130,12 @@ def test_a_failed_first_attempt_is_retried_through_the_deliveries_queue(services
     # THEN the failure is recorded and only its retry is queued (attempt 2, later)
     [retry] = [Task.decode(b) for b in world.deliveries.sent]
     assert (retry.attempt, retry.not_before > world.clock.now) == (2, True)
-    [first] = world.s.store.list_attempts(message_id)
+    [first] = _attempts(world, message_id)
     assert (first.status, first.delivery_status) == ("failed", "pending")
     # AND the sender delivers the retry
     world.s.queue.sent.clear()
     assert world.run() == ["succeeded"]
-    assert [a.status for a in world.s.store.list_attempts(message_id)] == ["succeeded", "failed"]
+    assert [a.status for a in _attempts(world, message_id)] == ["succeeded", "failed"]
     assert len(world.receiver.requests) == 2
 
 
@@ -142,7 +159,7 @@ def test_a_duplicate_router_batch_does_not_post_again_while_the_lease_lives(worl
     world.clock.advance(LEASE + 1)
     assert world.sender.handle(body) == "duplicate"
     assert len(world.receiver.requests) == 1
-    assert [a.status for a in world.s.store.list_attempts(message_id)] == ["succeeded"]
+    assert [a.status for a in _attempts(world, message_id)] == ["succeeded"]
 
 
 def test_a_router_killed_mid_post_is_sent_again_only_after_its_lease(world: FirstWorld) -> None:
@@ -154,7 +171,7 @@ def test_a_router_killed_mid_post_is_sent_again_only_after_its_lease(world: Firs
     assert first is not None
     real = first._sender.send_held
 
-    def killed(held: Any) -> Any:
+    def killed(held: Any, **_: Any) -> Any:
         world.receiver.requests.append(None)  # type: ignore[arg-type]  # the POST that went out
         raise Killed
 
@@ -162,7 +179,7 @@ def test_a_router_killed_mid_post_is_sent_again_only_after_its_lease(world: Firs
     with pytest.raises(Killed):
         world.router.route_many([text])
     first._sender.send_held = real  # type: ignore[method-assign]
-    assert world.s.store.list_attempts(message_id) == []
+    assert [a.status for a in _attempts(world, message_id)] == ["in_flight"]  # its claim, unrecorded
     # WHEN SQS redelivers the ingest message while the lease still lives
     world.clock.advance(30)
     assert world.router.route_many([text]) == [None]
@@ -180,7 +197,7 @@ def test_a_router_killed_mid_post_is_sent_again_only_after_its_lease(world: Firs
     assert len(world.receiver.requests) == 2
     assert world.sender.handle(again) == "duplicate"  # a copy of the task stops at the claim
     assert len(world.receiver.requests) == 2
-    [attempt] = world.s.store.list_attempts(message_id)
+    [attempt] = _attempts(world, message_id)
     assert attempt.status == "succeeded" and attempt.started_at >= world.clock.now - 1
 
 
@@ -193,7 +210,7 @@ def test_a_late_outcome_of_a_dead_routers_attempt_never_overwrites_the_new_claim
     assert first is not None
     real = first._sender.send_held
     held: list[Any] = []
-    first._sender.send_held = lambda h: held.extend(h) or [None] * len(h)  # type: ignore[method-assign]
+    first._sender.send_held = lambda h, **_: held.extend(h) or [None] * len(h)  # type: ignore[method-assign]
     world.router.route_many([text])
     first._sender.send_held = real  # type: ignore[method-assign]
     [(_message, claim)] = held
@@ -204,7 +221,12 @@ def test_a_late_outcome_of_a_dead_routers_attempt_never_overwrites_the_new_claim
     from dataclasses import replace
 
     assert not world.s.store.finish_attempt(replace(claim, status="failed"))
-    assert [a.status for a in world.s.store.list_attempts(message_id)] == ["succeeded"]
+    assert [a.status for a in _attempts(world, message_id)] == ["succeeded"]
+    # AND a late success in its router batch's result item is not read over the sender's attempt item
+    late = replace(claim, status="succeeded", delivery_status="succeeded", started_at=claim.started_at - 1)
+    world.s.store.finish_batch(claim.batch, [late])
+    [shown] = _attempts(world, message_id)
+    assert (shown.status, shown.claim_id == claim.claim_id) == ("succeeded", False)
 
 
 class Hanging(Receiver):
@@ -237,7 +259,7 @@ def test_a_hanging_receiver_does_not_hold_the_router_or_the_other_nine(services:
         took = time.monotonic() - started
         # THEN it returns soon after the nine are delivered, not when the hanging one answers
         assert took < 3.0, took
-        delivered = [a for a in world.s.store.list_attempts(message_id) if a.status == "succeeded"]
+        delivered = [a for a in _attempts(world, message_id) if a.status == "succeeded"]
         assert len(delivered) == 9
         # AND a check of the hanging attempt is queued for after the claim's lease, as the sender does
         [check] = [Task.decode(b) for b in world.deliveries.sent]
@@ -246,7 +268,7 @@ def test_a_hanging_receiver_does_not_hold_the_router_or_the_other_nine(services:
         receiver.release.set()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        if len([a for a in world.s.store.list_attempts(message_id) if a.status == "succeeded"]) == 10:
+        if len([a for a in _attempts(world, message_id) if a.status == "succeeded"]) == 10:
             break
         time.sleep(0.02)
     # AND the straggler's thread records it; its check finds it done
@@ -310,7 +332,7 @@ def test_a_first_attempt_that_ends_the_delivery_failed_is_found_by_status(servic
     assert world.router.route_many(world.s.queue.sent) == [None]
     # THEN the delivery ends failed, nothing is queued, and the search by status finds it
     assert world.deliveries.sent == []
-    [attempt] = world.s.store.list_attempts(message_id)
+    [attempt] = _attempts(world, message_id)
     assert (attempt.status, attempt.delivery_status) == ("failed", "failed")
     from chalicelib.ports import MessageQuery
 
