@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -413,14 +414,22 @@ def generation_of(message: Message) -> str:
     return message.receipt_id.rsplit("_", 1)[-1][:12]
 
 
+def first_tag(endpoint_id: str) -> str:
+    """A short stable tag of an endpoint id, unique among one router claim's endpoints (the claim leaves
+    out an endpoint whose tag another of its endpoints has): 8 hex digits of its CRC-32."""
+    return f"{zlib.crc32(endpoint_id.encode('utf-8', 'surrogateescape')):08x}"
+
+
 def first_attempt(message: Message, claim: FirstClaim, endpoint_id: str) -> Attempt:
     """Attempt 1 of one endpoint as the router's claim in its message stands for it: in flight, naming
-    the router batch (``claim.batch``) whose ``RES#`` item records its success as a sender batch's does."""
+    the router batch (``claim.batch``) whose ``RES#`` item records its success as a sender batch's does.
+    Its claim id is the claim's with the endpoint's tag (``first_tag``): the result item holds one outcome
+    per attempt claim id, and one router claim stands for up to ten attempts."""
     return Attempt(
         message_id=message.id,
         endpoint_id=endpoint_id,
         number=1,
-        claim_id=claim.claim_id,
+        claim_id=f"{claim.claim_id}-{first_tag(endpoint_id)}" if claim.batch else claim.claim_id,
         started_at=claim.started_at,
         status="in_flight",
         delivery_status="pending",

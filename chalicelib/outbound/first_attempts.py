@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.errors import HookwayError
 from chalicelib.ids import new_id
-from chalicelib.models import Attempt, Endpoint, FirstClaim, Message, first_attempt
+from chalicelib.models import Attempt, Endpoint, FirstClaim, Message, first_attempt, first_tag
 from chalicelib.ports import EndpointSource
 
 if TYPE_CHECKING:
@@ -90,7 +90,12 @@ class FirstAttempts:
             found: Mapping[str, Endpoint] = self._endpoints.get_many(list(endpoint_ids))
         except HookwayError:
             return None
-        held = tuple(e for e in endpoint_ids if e in found and plain(found[e]))
+        # Each attempt's claim id carries its endpoint's tag (``first_attempt``): one tag per claim.
+        chosen: dict[str, str] = {}
+        for e in endpoint_ids:
+            if e in found and plain(found[e]):
+                chosen.setdefault(first_tag(e), e)
+        held = tuple(chosen.values())
         if not held:
             return None
         claim_id = f"{batch}.{self.max_per_batch - room}" if batch else new_id("clm")

@@ -116,10 +116,9 @@ class MemoryAttempts(MemoryTable):
         for endpoint_id in claim.endpoint_ids:
             if endpoint_id in have:
                 continue
+            held = first_attempt(message, claim, endpoint_id)
             recorded = self.first_results.get((message.id, endpoint_id, generation, 1))
-            if recorded is None or recorded.claim_id != claim.claim_id:
-                recorded = first_attempt(message, claim, endpoint_id)
-            found.append(recorded)
+            found.append(recorded if recorded is not None and recorded.claim_id == held.claim_id else held)
         if not found:
             return list(attempts)
         return sorted([*attempts, *found], key=lambda a: (a.started_at, a.number), reverse=True)

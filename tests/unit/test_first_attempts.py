@@ -15,8 +15,8 @@ import pytest
 from chalicelib.api.messages import parse_publish
 from chalicelib.config import Settings
 from chalicelib.messages import delivery_states
-from chalicelib.outbound import egress
 from chalicelib.models import Attempt
+from chalicelib.outbound import egress
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import PageRequest
 from chalicelib.scope import OPERATOR
