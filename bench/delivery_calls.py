@@ -603,8 +603,8 @@ def run(quick: bool) -> list[Row]:
             ours,
             "",
             note="stage setting router_first_attempt (off by default): the router claims the first attempt in "
-            "the message's own PutItem, POSTs through the sender's code and records the outcome on the "
-            "attempt item; nothing on the deliveries queue for a first-try success; per webhook: "
+            "the message's own PutItem, POSTs through the sender's code and records a success "
+            "in the router batch's result item and packed endpoint listing (others on the attempt item); nothing on the deliveries queue for a first-try success; per webhook: "
             + "; ".join(f"{s}: {_fmt(first.per_webhook(first.stages[s].calls))}" for s in STAGES)
             + ". Reference: the same pipeline with the setting off (this figure's first row)",
         ),

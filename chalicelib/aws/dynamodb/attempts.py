@@ -14,6 +14,9 @@ A sender batch records its successful first-time outcomes in one ``RES#`` item i
 attempt: each claim names its batch (``rb``), and a reader of an attempt still in flight that names one
 takes its outcome from there if it holds one for that claim (``_resolved``). So a 1 KB webhook's attempt
 costs its claim and a tenth of a result item. An outcome written on the attempt's own item wins.
+A router batch records its own first attempts' successes the same way; they have no attempt item: the
+message's claim (``fc``) stands for each, read with the result item (``first_attempts``), and their
+packed endpoint lines carry the claim id (``listed_first_claim``).
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ KEYS = (
         "outcomes of one sender batch's attempts",
         "RES#{batch}",
         "R",
-        note="deflated JSON by claim id: status, duration, response; read with the claims that name it (rb); TTL",
+        note="deflated JSON by claim id: status, duration, response; read with the claims that name it (rb) or a message's router claim (fc); TTL",
     ),
     KeyKind(
         "ended deliveries of a message that fanned out in pages",
