@@ -43,6 +43,9 @@ app = _Hookway(app_name="hookway")
 STAGE = names(os.environ.get("HOOKWAY_STAGE", "local"))
 # The sender's event source mapping may cap how many deliver functions run at once (a stage option).
 SENDER_MAX_CONCURRENCY = int(os.environ.get("HOOKWAY_SENDER_MAX_CONCURRENCY") or 0) or None
+# The slow lane's mapping always has a cap (the stage option slow_lane_max_concurrency, default 5): failing or
+# slow endpoints never take more senders than that from the healthy ones (chalicelib.outbound.lanes).
+SLOW_LANE_MAX_CONCURRENCY = int(os.environ.get("HOOKWAY_SLOW_LANE_MAX_CONCURRENCY") or 5)
 # The deployed API takes every request body as binary (infra/api_gateway.py sets the API's binary media
 # types to */*), so raw_body is exactly what the sender signed. app.api.binary_types stays as it is:
 # Chalice uses it for responses, which are JSON or text, except /v1/messages/{id}/body (octet-stream).
@@ -144,6 +147,21 @@ def deliver(event: Any) -> None:
     c = _worker()
     try:
         process_batch_with(event, c.sender.handle_many, c.deliveries_queue)
+    finally:
+        c.metrics.flush()
+
+
+@app.on_sqs_message(
+    queue=STAGE.slow_deliveries_queue, batch_size=10, maximum_concurrency=SLOW_LANE_MAX_CONCURRENCY
+)
+def deliver_slow(event: Any) -> None:
+    """The slow lane: the same sender, for the tasks of endpoints that are failing or slow."""
+    from chalicelib.aws.batch import process_batch_with
+
+    c = _worker()
+    try:
+        # (A stage without the slow lane has no such queue, so this handler is never invoked there.)
+        process_batch_with(event, c.sender.handle_many_slow, c.slow_deliveries_queue or c.deliveries_queue)
     finally:
         c.metrics.flush()
 

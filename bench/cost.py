@@ -9,9 +9,13 @@ bytes sent to the receiver:
 * the AWS calls, the DynamoDB capacity units (table and indexes), the SQS 64 KB request chunks, the bytes
   written to the logs and the bytes the table holds per webhook: figure 8's run against moto
   (``bench.delivery_calls.measure``, shared with figure 8 when both run);
-* the Lambda durations: figure 18's warm invocations of each function at the memory it is given
-  (``bench.memory.warm_durations``: CPU time at that memory's share of a vCPU + the time spent waiting,
-  moto's slower waits included), shared with figure 18 when both run.
+* the Lambda durations: figure 18's warm invocations of each function at the memory it is given, modelled
+  on AWS (``bench.memory.warm_durations``): the function's own CPU time at that memory's share of a vCPU
+  (measured) + its AWS calls on the critical path (counted) x ``memory.AWS_CALL_MS`` (assumed, in-region)
+  + its POSTs x ``memory.RECEIVER_MS`` (assumed receiver answer time). The raw durations measured on moto
+  (whose answers over loopback take what this machine's load makes them, not what AWS's take) are
+  printed beside them, not priced. Shared
+  with figure 18 when both run.
 
 The bench-scope price leaves out storage; the all-in price adds the table's storage and point-in-time
 recovery for the stage's retention (``HOOKWAY_RETENTION_SECONDS``, 30 days by default: the items' TTL) and
@@ -210,11 +214,17 @@ def _durations() -> tuple[dict[str, float], str]:
     from bench import memory
 
     try:
-        measured = memory.warm_durations()
+        modelled = memory.warm_durations()
+        raw = memory.raw_warm_durations()
     except Exception as exc:  # a figure that cannot measure says so and prices the old assumption
         say(f"   !! figure 18's durations could not be measured ({exc}); pricing the assumed ones")
         return dict(SECONDS), "assumed (figure 18 could not run)"
-    return measured, "measured by figure 18 (warm, at each function's memory, moto's waits included)"
+    return modelled, (
+        "modelled on AWS from figure 18's warm invocations ("
+        + memory.assumptions()
+        + "); raw on moto, not priced: "
+        + ", ".join(f"{role} {seconds * 1000:.1f} ms" for role, seconds in raw.items())
+    )
 
 
 def _line_items(m: Model) -> str:
@@ -257,9 +267,10 @@ def run(quick: bool) -> list[Row]:
     stored = ", ".join(f"{kind} {size:.0f} B" for kind, size in counts.stored.items())
     assumptions = (
         f"arm64 functions of api {MEMORY['api_handler']} MB, router {MEMORY['route_ingest']} MB, sender "
-        f"{MEMORY['deliver']} MB (infra/stack.py, figure 18); durations {durations_from}: api "
+        f"{MEMORY['deliver']} MB (infra/stack.py, figure 18); durations priced: api "
         f"{seconds['api'] * 1000:.1f} ms per request, router {seconds['router'] * 1000:.1f} ms and sender "
-        f"{seconds['sender'] * 1000:.1f} ms per batch; both SQS triggers get full batches of {ESM_BATCH}; "
+        f"{seconds['sender'] * 1000:.1f} ms per batch, {durations_from}; both SQS triggers get full batches "
+        f"of {ESM_BATCH}; "
         f"{PLATFORM_LOG_BYTES} B of Lambda platform log lines per invocation (system log level WARN); "
         "logs at the default level (INFO); 1 KB JSON body; free tiers and idle polling not included"
     )

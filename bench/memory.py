@@ -8,10 +8,28 @@ wall time of each invocation. The events are real: the api gets signed 1 KB GitH
 the ingest queue's records the api wrote, the sender the delivery tasks the router wrote (to a loopback
 receiver), the sweep its hourly schedule event, the dead-letter handler an empty batch.
 
-Lambda gives a function CPU in proportion to its memory (one vCPU at 1,769 MB). For each size the figure
-estimates an invocation's duration as CPU time / share + the time spent waiting (wall - CPU, which memory
-does not shorten), and its cost in GB-seconds. CPU time here is this machine's core; a Graviton core is
-about as fast for this code (pure Python, hashing, TLS), which is an assumption, stated.
+Lambda gives a function CPU in proportion to its memory (one vCPU at 1,769 MB). What is measured and what
+is modelled, for each warm invocation:
+
+* **measured**: its CPU time (the function's own time: Python, hashing, TLS, and botocore building and
+  reading its requests; every thread of the process) and wall time; every AWS call it makes (counted by
+  operation, and timed: moto over loopback answers in a few to a few hundred ms, far from AWS) and every
+  POST to a receiver (counted, timed; the loopback receiver answers at once);
+* **raw** duration at a size: CPU / share + the time spent waiting (wall - CPU, moto's waits included);
+* **modelled** duration at a size (what the cost rows price): CPU / share + the AWS calls on the
+  invocation's critical path x ``AWS_CALL_MS`` + the POSTs on it x ``RECEIVER_MS``. The critical path is
+  the calls made by the handler's own thread plus those of its busiest other thread (a batch's tasks run on
+  threads side by side, so their calls overlap; the handler's thread reads before and records after them).
+
+``AWS_CALL_MS`` (an assumption, stated): one DynamoDB or SQS request from Lambda in the same region, keep-alive
+connection. AWS describes DynamoDB as "consistent, single-digit millisecond latency at any scale" (the
+description of the AWS SDK's DynamoDB package, https://www.nuget.org/packages/AWSSDK.DynamoDBv2/, and the
+product page); for SQS a latency under 10 ms on publish and receive is the usual figure (secondary source:
+https://massipssa.github.io/Docs/docs/cloud/aws/Collection/sqs). 10 ms, the top of single digits, is used for
+every call. ``RECEIVER_MS`` (an assumption, stated): a receiver answers a POST in 100 ms (the scale review's
+"receivers answer in < 100 ms"); the loopback receiver here answers in about 1 ms, which the raw duration
+keeps. CPU time here is this machine's core; a Graviton core is about as fast for this code (pure Python,
+hashing, TLS), which is an assumption, stated.
 """
 
 from __future__ import annotations
@@ -23,6 +41,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +53,50 @@ SIZES = (128, 256, 512, 1024, 1769)
 BATCH = 10
 HABIT_MB = 512  # the one size every function had before
 SHARE_PER_WEBHOOK = {"api": 1.0, "router": 1 / BATCH, "sender": 1 / BATCH}  # invocations per webhook
+AWS_CALL_MS = 10.0  # one AWS request in-region (DynamoDB, SQS): assumed, see the module's docstring
+RECEIVER_MS = 100.0  # a receiver's answer to a POST: assumed, see the module's docstring
+
+# Run in the measuring process once the app is imported and wired (so the init figure is untouched): time
+# and count every AWS call (botocore) and every POST to a receiver (the egress transport), by thread.
+_PROBE = r"""
+import threading as _threading
+import botocore.client as _botocore_client
+from chalicelib.outbound import egress as _egress
+
+_RECORDS = []
+_RECORDS_LOCK = _threading.Lock()
+
+
+def _timed(kind, name, fn):
+    cpu, wall = time.thread_time(), time.perf_counter()
+    try:
+        return fn()
+    finally:
+        record = (_threading.get_ident(), kind, name, (time.perf_counter() - wall) * 1000,
+                  (time.thread_time() - cpu) * 1000)
+        with _RECORDS_LOCK:
+            _RECORDS.append(record)
+
+
+_api_call = _botocore_client.BaseClient._make_api_call
+
+
+def _make_api_call(self, operation_name, api_params):
+    name = self.meta.service_model.service_name + "." + operation_name
+    return _timed("aws", name, lambda: _api_call(self, operation_name, api_params))
+
+
+_botocore_client.BaseClient._make_api_call = _make_api_call
+_send = _egress.Transport.send
+_egress.Transport.send = lambda self, request: _timed("post", "POST", lambda: _send(self, request))
+
+
+def _taken():
+    with _RECORDS_LOCK:
+        taken = list(_RECORDS)
+        del _RECORDS[:]
+    return taken
+"""
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -49,11 +112,16 @@ class Context:
     def get_remaining_time_in_millis(self): return 30000
 handler = {{"api": app.app, "router": app.route_ingest, "sender": app.deliver, "sweep": app.sweep,
            "dead_letters": app.dead_letters}}[{role!r}]
+exec({probe!r})
 calls = []
 for event in events:
+    _taken()
     cpu, wall = time.process_time(), time.perf_counter()
     reply = handler(event, Context())
-    calls.append({{"cpu_ms": (time.process_time() - cpu) * 1000, "wall_ms": (time.perf_counter() - wall) * 1000}})
+    call = {{"cpu_ms": (time.process_time() - cpu) * 1000, "wall_ms": (time.perf_counter() - wall) * 1000}}
+    call["records"] = [list(r) for r in _taken()]
+    call["main"] = _threading.get_ident()
+    calls.append(call)
     if {role!r} == "api":
         assert reply["statusCode"] == 202, reply
 rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -72,7 +140,7 @@ def _run_child(
         json.dump(events, handle)
     try:
         code = _CHILD.format(
-            vendor=str(project / "vendor"), project=str(project), events=handle.name, role=role
+            vendor=str(project / "vendor"), project=str(project), events=handle.name, role=role, probe=_PROBE
         )
         done = subprocess.run(
             [str(python), "-c", code], cwd=project, env=env, capture_output=True, text=True, check=False
@@ -132,20 +200,113 @@ def measure() -> dict[str, dict[str, Any]]:
     return _LAST
 
 
+ROLE_MEMORY = {"api": "api_handler", "router": "route_ingest", "sender": "deliver"}  # infra.stack.MEMORY keys
+
+
 def warm_durations() -> dict[str, float]:
     """Seconds per warm invocation of the api (per request), the router and the sender (per batch of 10)
-    at the memory each is given (``infra.stack.MEMORY``), estimated as ``estimate`` does."""
+    at the memory each is given (``infra.stack.MEMORY``), modelled on AWS (``modelled``): the function's
+    own CPU time at that share + its AWS calls and POSTs on the critical path at the stated latencies."""
     from infra.stack import MEMORY
 
-    keys = {"api": "api_handler", "router": "route_ingest", "sender": "deliver"}
+    return {
+        role: modelled(warm_split(measure()[role]), MEMORY[key])[0] / 1000
+        for role, key in ROLE_MEMORY.items()
+    }
+
+
+def raw_warm_durations() -> dict[str, float]:
+    """The same, raw: CPU at that share + every wait as measured here (moto over loopback included)."""
+    from infra.stack import MEMORY
+
     out = {}
-    for role, key in keys.items():
-        found = measure()[role]
-        warm = found["calls"][1:] or found["calls"]
-        cpu = sum(c["cpu_ms"] for c in warm) / len(warm)
-        wall = sum(c["wall_ms"] for c in warm) / len(warm)
-        out[role] = estimate(cpu, wall, MEMORY[key])[0] / 1000
+    for role, key in ROLE_MEMORY.items():
+        split = warm_split(measure()[role])
+        out[role] = estimate(split.cpu_ms, split.wall_ms, MEMORY[key])[0] / 1000
     return out
+
+
+@dataclass(frozen=True)
+class Split:
+    """An invocation's time, split: its own CPU, its AWS calls and its POSTs (a mean over warm ones)."""
+
+    cpu_ms: float
+    wall_ms: float
+    aws_calls: float  # AWS requests made, every thread
+    aws_path: float  # of which on the critical path (the handler's thread + its busiest other thread)
+    aws_ms: float  # wall time inside the AWS calls, summed over threads (moto's, not AWS's)
+    posts: float  # POSTs to receivers
+    post_path: float
+    post_ms: float
+    ops: dict[str, float] = field(default_factory=dict)  # AWS calls by "service.Operation"
+
+
+def _path(records: list[list[Any]], main: int, kind: str) -> int:
+    per_thread: dict[int, int] = {}
+    for thread, what, *_ in records:
+        if what == kind:
+            per_thread[thread] = per_thread.get(thread, 0) + 1
+    others = [n for thread, n in per_thread.items() if thread != main]
+    return per_thread.get(main, 0) + max(others, default=0)
+
+
+def split(call: dict[str, Any]) -> Split:
+    """One invocation's measured record (the probe's ``records``: thread, kind, name, wall ms, CPU ms)."""
+    records: list[list[Any]] = call.get("records", [])
+    main = int(call.get("main", 0))
+    aws = [r for r in records if r[1] == "aws"]
+    posts = [r for r in records if r[1] == "post"]
+    ops: dict[str, float] = {}
+    for r in aws:
+        ops[r[2]] = ops.get(r[2], 0) + 1
+    return Split(
+        cpu_ms=float(call["cpu_ms"]),
+        wall_ms=float(call["wall_ms"]),
+        aws_calls=len(aws),
+        aws_path=_path(records, main, "aws"),
+        aws_ms=sum(float(r[3]) for r in aws),
+        posts=len(posts),
+        post_path=_path(records, main, "post"),
+        post_ms=sum(float(r[3]) for r in posts),
+        ops=ops,
+    )
+
+
+def mean_split(splits: list[Split]) -> Split:
+    """The mean of several invocations' splits."""
+    n = len(splits)
+    names = sorted({name for one in splits for name in one.ops})
+    return Split(
+        **{
+            attr: sum(getattr(one, attr) for one in splits) / n
+            for attr in (
+                "cpu_ms",
+                "wall_ms",
+                "aws_calls",
+                "aws_path",
+                "aws_ms",
+                "posts",
+                "post_path",
+                "post_ms",
+            )
+        },
+        ops={name: sum(one.ops.get(name, 0) for one in splits) / n for name in names},
+    )
+
+
+def warm_split(found: dict[str, Any]) -> Split:
+    """The mean split of a function's warm invocations (every one but the first)."""
+    warm = found["calls"][1:] or found["calls"]
+    return mean_split([split(call) for call in warm])
+
+
+def modelled(one: Split, memory_mb: int) -> tuple[float, float]:
+    """(duration ms, GB-seconds) of an invocation on AWS at ``memory_mb``, modelled: its own CPU time at that
+    share of a vCPU + its AWS calls on the critical path x ``AWS_CALL_MS`` + its POSTs on it x
+    ``RECEIVER_MS``. What it waited for here (moto, the loopback receiver) is left out."""
+    share = min(1.0, memory_mb / FULL_VCPU_MB)
+    duration = one.cpu_ms / share + one.aws_path * AWS_CALL_MS + one.post_path * RECEIVER_MS
+    return duration, duration / 1000 * memory_mb / 1024
 
 
 def _measure() -> dict[str, dict[str, Any]]:
@@ -240,6 +401,21 @@ def estimate(cpu_ms: float, wall_ms: float, memory_mb: int) -> tuple[float, floa
     return duration, duration / 1000 * memory_mb / 1024
 
 
+def _ops(one: Split) -> str:
+    return ", ".join(f"{name} {count:g}" for name, count in one.ops.items()) or "none"
+
+
+def assumptions() -> str:
+    """The modelled duration's assumptions, as printed in the notes (figures 9 and 18)."""
+    return (
+        f"modelled on AWS = own CPU time at the memory's share of a vCPU (measured) + AWS calls on the "
+        f"critical path (counted) x {AWS_CALL_MS:g} ms (AWS_CALL_MS, assumed: DynamoDB's single-digit ms, SQS "
+        f"under 10 ms, in-region) + POSTs on it x {RECEIVER_MS:g} ms (RECEIVER_MS, assumed receiver answer "
+        "time); raw = CPU at that share + every wait measured here, moto over loopback and a loopback "
+        "receiver (about 1 ms) included"
+    )
+
+
 def run(quick: bool) -> list[Row]:
     """Measure and print figure 18; return its table rows."""
     from infra.stack import MEMORY
@@ -248,37 +424,42 @@ def run(quick: bool) -> list[Row]:
         "== 18. memory per function: peak RSS and CPU per invocation (fresh python3.13 each, real clients on moto)"
     )
     results = measure()
-    keys = {
-        "api": "api_handler",
-        "router": "route_ingest",
-        "sender": "deliver",
-        "sweep": "sweep",
-        "dead_letters": "dead_letters",
-    }
+    keys = {**ROLE_MEMORY, "sweep": "sweep", "dead_letters": "dead_letters"}
     rows = []
-    per_webhook = {"chosen": 0.0, "habit": 0.0}
+    per_webhook = {"chosen": 0.0, "habit": 0.0, "raw": 0.0}
     for role, found in results.items():
-        warm = found["calls"][1:] or found["calls"]
-        cpu = sum(c["cpu_ms"] for c in warm) / len(warm)
-        wall = sum(c["wall_ms"] for c in warm) / len(warm)
+        one = warm_split(found)
+        cpu, wall = one.cpu_ms, one.wall_ms
         cold = found["calls"][0]
         chosen = MEMORY[keys[role]]
         per = "request" if role == "api" else "invocation"
         if role in SHARE_PER_WEBHOOK:
-            per_webhook["chosen"] += estimate(cpu, wall, chosen)[1] * 1000 * SHARE_PER_WEBHOOK[role]
-            per_webhook["habit"] += estimate(cpu, wall, HABIT_MB)[1] * 1000 * SHARE_PER_WEBHOOK[role]
+            per_webhook["chosen"] += modelled(one, chosen)[1] * 1000 * SHARE_PER_WEBHOOK[role]
+            per_webhook["habit"] += modelled(one, HABIT_MB)[1] * 1000 * SHARE_PER_WEBHOOK[role]
+            per_webhook["raw"] += estimate(cpu, wall, chosen)[1] * 1000 * SHARE_PER_WEBHOOK[role]
         estimates = ", ".join(
-            f"{size} MB {estimate(cpu, wall, size)[0]:.0f} ms = {estimate(cpu, wall, size)[1] * 1000:.1f} GB-ms"
+            f"{size} MB {modelled(one, size)[0]:.0f} ms = {modelled(one, size)[1] * 1000:.1f} GB-ms"
             for size in SIZES
         )
+        raw = estimate(cpu, wall, chosen)[0]
+        model = modelled(one, chosen)[0]
+        share = min(1.0, chosen / FULL_VCPU_MB)
+        split_text = (
+            f"own CPU {cpu:.1f} ms (measured); {one.aws_calls:g} AWS calls ({_ops(one)}; counted), "
+            f"{one.aws_path:g} on the critical path, {one.aws_ms:.1f} ms inside them on moto; {one.posts:g} "
+            f"POSTs to receivers ({one.post_path:g} on the path, {one.post_ms:.1f} ms on loopback); at {chosen} "
+            f"MB: modelled {model:.1f} ms = {cpu / share:.1f} CPU + {one.aws_path:g} x {AWS_CALL_MS:g} + "
+            f"{one.post_path:g} x {RECEIVER_MS:g}; raw (measured on moto) {raw:.1f} ms"
+        )
         # The cold start's CPU at the chosen share (its waits on moto's first calls say little about AWS).
-        cold_cpu_at = (found["init"]["cpu_ms"] + cold["cpu_ms"]) / min(1.0, chosen / FULL_VCPU_MB)
+        cold_cpu_at = (found["init"]["cpu_ms"] + cold["cpu_ms"]) / share
         say(
             f"   {role:<12} peak RSS {found['rss_mb']:.0f} MB; init {found['init']['cpu_ms']:.0f} ms CPU; "
             f"first {per} {cold['cpu_ms']:.0f} ms CPU (init + first: {cold_cpu_at:.0f} ms of CPU at "
             f"{chosen} MB's share); warm {cpu:.1f} ms CPU / {wall:.1f} ms wall per {per}"
         )
-        say(f"   {'':<12} warm {per} at each size: {estimates}")
+        say(f"   {'':<12} warm {per} split: {split_text}")
+        say(f"   {'':<12} warm {per} modelled at each size: {estimates}")
         rows.append(
             Row(
                 f"peak RSS, {role} ({chosen} MB chosen)",
@@ -286,23 +467,34 @@ def run(quick: bool) -> list[Row]:
                 chosen,
                 "MB",
                 note=f"reference: the memory chosen (infra/stack.py MEMORY); warm {per}: {cpu:.1f} ms CPU, "
-                f"{wall:.1f} ms wall; init {found['init']['cpu_ms']:.0f} ms CPU, first {per} "
-                f"{cold['cpu_ms']:.0f} ms CPU; estimated at each size (CPU / share of a vCPU + waiting): "
-                f"{estimates}",
+                f"{wall:.1f} ms wall; {split_text}; init {found['init']['cpu_ms']:.0f} ms CPU, first {per} "
+                f"{cold['cpu_ms']:.0f} ms CPU; modelled at each size: {estimates}",
             )
         )
     say(
         f"   per delivered webhook (api + a tenth of a router and of a sender batch): {per_webhook['chosen']:.1f} "
-        f"GB-ms at the chosen sizes, {per_webhook['habit']:.1f} GB-ms at {HABIT_MB} MB each"
+        f"GB-ms modelled at the chosen sizes, {per_webhook['habit']:.1f} GB-ms at {HABIT_MB} MB each; raw on "
+        f"moto {per_webhook['raw']:.1f} GB-ms"
     )
-    rows.append(
+    say(f"   {assumptions()}")
+    rows += [
         Row(
             "Lambda GB-ms per delivered webhook, chosen memory",
             per_webhook["chosen"],
             per_webhook["habit"],
             "GB-ms",
-            note=f"reference: every function at {HABIT_MB} MB (the old single setting); estimated from the "
-            "warm invocations measured above, waits on moto included (slower than DynamoDB and SQS)",
-        )
-    )
+            note=f"reference: every function at {HABIT_MB} MB (the old single setting); both modelled on AWS "
+            f"from the warm invocations measured above: {assumptions()}",
+        ),
+        Row(
+            "  raw: GB-ms per delivered webhook measured on moto",
+            per_webhook["raw"],
+            per_webhook["chosen"],
+            "GB-ms",
+            note="the same invocations at the chosen memory with every wait as measured on the local emulator "
+            "(moto's answers over loopback, a loopback receiver), against the modelled figure above: what the "
+            "model replaces moto's waits (they follow this machine's load: slower or faster than AWS from run "
+            "to run) and the loopback receiver's by the stated latencies, not the function's own work",
+        ),
+    ]
     return rows

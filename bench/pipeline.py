@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fixtures import GITHUB_SECRET, github_headers, json_body
-from bench.report import ROOT, Row, say
+from bench.report import ROOT, Row, nearest_rank, say
 
 THREADS = 8
 WORKERS = 2  # per queue
@@ -43,9 +43,7 @@ TARGET = 0.8
 _REQUEST_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/1\.[01]" \d{3}')
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+_percentile = nearest_rank
 
 
 def _emulator_requests(log: Path) -> int:

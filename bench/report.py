@@ -185,6 +185,16 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile (0 to 1) of ``values`` by nearest rank: the sorted value at ``round(q * (n - 1))``.
+
+    No interpolation: a p99 of 90 values is the second largest, a value that was measured."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
 def _stream_handlers() -> list[logging.StreamHandler[Any]]:
     loggers = [
         logging.getLogger(),

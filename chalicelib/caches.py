@@ -19,12 +19,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from chalicelib.errors import NotFoundError
-from chalicelib.models import Application, Endpoint, Source
-from chalicelib.ports import ApplicationStore, EndpointStore, SourceStore, SubscriptionReader
 from chalicelib.ttlcache import Lru, TtlCache
+
+if TYPE_CHECKING:
+    from chalicelib.models import Application, Endpoint, Source
+    from chalicelib.ports import ApplicationStore, EndpointStore, SourceStore, SubscriptionReader
 
 LEGACY_OWNERS = 100  # owners not yet backfilled whose full listings the router holds (as before pages)
 log = logging.getLogger("hookway.caches")

@@ -115,6 +115,7 @@ class Settings:
     ingest_queue_url: str = ""
     deliveries_queue_url: str = ""
     deliveries_dlq_url: str = ""
+    slow_deliveries_queue_url: str = ""  # the slow lane; empty: none (every task on the deliveries queue)
     admin_key: str = ""
     admin_key_parameter: str = ""
     public_url: str = ""
@@ -137,8 +138,8 @@ class Settings:
     circuit_failures: int = 10
     circuit_probe_seconds: int = 60
     # Park delivery tasks due further ahead than this in the table (chalicelib.outbound.parking); 0: off.
-    # On only where the release step runs (the sweep's schedule, every 5 minutes; not the local stack).
-    park_after_seconds: int = 0
+    # The release step runs on the sweep's schedule (every 5 minutes; the local stack runs it too).
+    park_after_seconds: int = 900
     # How long after its acceptance a fifo endpoint's delivery waits before it may go (chalicelib.outbound.fifo).
     fifo_settle_seconds: int = 3
     # The local stack's exceptions, each an explicit setting (never derived from the stage name) and
@@ -203,6 +204,7 @@ class Settings:
             ingest_queue_url=environ.get("HOOKWAY_INGEST_QUEUE_URL", ""),
             deliveries_queue_url=environ.get("HOOKWAY_DELIVERIES_QUEUE_URL", ""),
             deliveries_dlq_url=environ.get("HOOKWAY_DELIVERIES_DLQ_URL", ""),
+            slow_deliveries_queue_url=environ.get("HOOKWAY_SLOW_DELIVERIES_QUEUE_URL", ""),
             admin_key=environ.get("HOOKWAY_ADMIN_KEY", ""),
             admin_key_parameter=environ.get("HOOKWAY_ADMIN_KEY_PARAMETER", ""),
             public_url=environ.get("HOOKWAY_PUBLIC_URL", "").rstrip("/"),
@@ -225,7 +227,7 @@ class Settings:
                 _int(environ, "HOOKWAY_CIRCUIT_FAILURES", 10, minimum=1), 1000, "HOOKWAY_CIRCUIT_FAILURES"
             ),
             park_after_seconds=_at_most(
-                _int(environ, "HOOKWAY_PARK_AFTER_SECONDS", 0, minimum=0), 900, "HOOKWAY_PARK_AFTER_SECONDS"
+                _int(environ, "HOOKWAY_PARK_AFTER_SECONDS", 900, minimum=0), 900, "HOOKWAY_PARK_AFTER_SECONDS"
             ),
             fifo_settle_seconds=_at_most(
                 _int(environ, "HOOKWAY_FIFO_SETTLE_SECONDS", 3, minimum=0), 60, "HOOKWAY_FIFO_SETTLE_SECONDS"

@@ -159,10 +159,14 @@ class EndpointService:
         applications: ApplicationResolver | None = None,
         refused: Sequence[tuple[str, int]] = (),
         max_endpoints_per_application: int = DEFAULT_MAX_ENDPOINTS,
+        release: Callable[[Endpoint], None] | None = None,
         transformer: Engine | None = None,
     ) -> None:
         self._transformer = transformer or Engine()
         self._max_endpoints = max_endpoints_per_application
+        # Starts the release of the tasks an open circuit held (parking on), when an operator's change
+        # ends the circuit without a probe: disabled or deleted.
+        self._release = release
         self._store = store
         self._clock = clock
         self._allow_private = allow_private
@@ -402,13 +406,24 @@ class EndpointService:
         _check_signing(updated)
         self._store.put_endpoint(updated)
         self._changes.endpoints_changed()
+        if endpoint.enabled and not updated.enabled:
+            # (enabling again resets the circuit, but what it held went back when it was disabled)
+            self._release_held(endpoint)
         return updated
 
     def delete(self, endpoint_id: str, scope: Scope) -> None:
         """Delete an endpoint; deliveries still queued for it end as skipped."""
-        self.get(endpoint_id, scope)
+        endpoint = self.get(endpoint_id, scope)
         self._store.delete_endpoint(endpoint_id)
         self._changes.endpoints_changed()
+        self._release_held(endpoint)
+
+    def _release_held(self, endpoint: Endpoint) -> None:
+        """Release what the endpoint's circuit held, as it stood before the change (``may_hold``)."""
+        from chalicelib.outbound.parking import may_hold
+
+        if self._release is not None and may_hold(endpoint):
+            self._release(endpoint)
 
     def secret(self, endpoint_id: str, scope: Scope) -> SecretShown:
         """The newest live signing secret (or public key), on an explicit call only."""
@@ -462,9 +477,15 @@ class ApplicationEndpointsDeletion:
     is simply not there any more, so a step that runs again deletes nothing twice.
     """
 
-    def __init__(self, store: EndpointStore, changes: EndpointChanges | None = None) -> None:
+    def __init__(
+        self,
+        store: EndpointStore,
+        changes: EndpointChanges | None = None,
+        release: Callable[[Endpoint], None] | None = None,
+    ) -> None:
         self._store = store
         self._changes = changes or _NO_CACHES
+        self._release = release  # what a deleted endpoint's open circuit held goes back and ends skipped
 
     def __call__(self, params: Mapping[str, Any], cursor: str | None, limit: int) -> StepResult:
         """Delete the next endpoints; the count and the cursor after them (None: none left)."""
@@ -479,6 +500,8 @@ class ApplicationEndpointsDeletion:
                 with contextlib.suppress(NotFoundError):  # deleted meanwhile
                     self._store.delete_endpoint(endpoint.id)
                     deleted += 1
+                    if self._release is not None and endpoint.circuit.state != "closed":
+                        self._release(endpoint)
             cursor = page.cursor
             if cursor is None:
                 break

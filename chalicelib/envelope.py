@@ -11,9 +11,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.models import BodyRef, MessageKind
+from chalicelib.inbound_models import BodyRef
+
+if TYPE_CHECKING:
+    from chalicelib.models import MessageKind
 
 VERSION = 1
 

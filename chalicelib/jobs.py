@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -53,6 +54,7 @@ class StepResult:
     done: int
     cursor: str | None
     total: int | None = None  # the whole job's item count, when a step learns it
+    wait: float = 0.0  # seconds before the next step runs (a paced job: at most one SQS delay)
 
 
 class StepHandler(Protocol):
@@ -212,14 +214,15 @@ class JobRunner:
         )
         if finished:
             return "succeeded"
-        self._ensure_sent(committed)
+        self._ensure_sent(committed, result.wait)
         return "stepped"
 
-    def _ensure_sent(self, job: Job) -> None:
-        """Queue the task of the job's next step unless it is known to be queued."""
+    def _ensure_sent(self, job: Job, wait: float = 0.0) -> None:
+        """Queue the task of the job's next step unless it is known to be queued (``wait``: its delay; a
+        copy of a committed step sends it without one, which only runs it early)."""
         if job.ended or job.sent >= job.step:
             return
-        self._queue.send(step_task(job.id, job.step))
+        self._queue.send(step_task(job.id, job.step), delay_seconds=math.ceil(min(max(wait, 0.0), 900)))
         self._save(job, sent=job.step)  # if this is lost, a copy may queue it again: it then finds it done
 
     def _fail(self, job: Job, code: str, message: str) -> None:

@@ -8,9 +8,20 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from chalicelib.branding import Branding
+from chalicelib.inbound_models import BodyRef, MtlsRule, Rejection, Secret, Source, Verification
 
 if TYPE_CHECKING:
     from chalicelib.filters.pattern import Pattern
+
+# The ingest path's models live in chalicelib.inbound_models; named here as well, where everything finds them.
+__all__ = [  # the re-exported names; everything defined here is exported as well
+    "BodyRef",
+    "MtlsRule",
+    "Rejection",
+    "Secret",
+    "Source",
+    "Verification",
+]
 
 AttemptStatus = Literal["in_flight", "succeeded", "failed", "skipped"]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "skipped"]
@@ -46,77 +57,6 @@ def signing_mode(value: str) -> SigningMode:
     if value not in SIGNING_MODES:
         raise ValueError(f"not a signing mode: {value!r}")
     return value  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class Secret:
-    """One verification secret of a source; several may be live at once during a rotation."""
-
-    id: str
-    value: str
-    created_at: float
-    expires_at: float | None = None
-
-    def live(self, now: float) -> bool:
-        """True while the secret may still verify requests."""
-        return self.expires_at is None or now < self.expires_at
-
-
-@dataclass(frozen=True)
-class Verification:
-    """How a source's requests are verified: a scheme of chalicelib.verification and its inputs."""
-
-    scheme: str
-    secrets: tuple[Secret, ...] = ()
-    tolerance: int | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def live_secrets(self, now: float) -> list[str]:
-        """The secret values that may verify a request received at ``now``."""
-        return [s.value for s in self.secrets if s.live(now)]
-
-
-@dataclass(frozen=True)
-class MtlsRule:
-    """Which client certificates a source accepts (from API Gateway's requestContext.identity.clientCert)."""
-
-    subjects: tuple[str, ...] = ()
-    issuers: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Source:
-    """A third party that sends webhooks to ``/in/{id}``, with its verification and access rules."""
-
-    id: str
-    name: str
-    verification: Verification
-    created_at: float
-    updated_at: float
-    description: str = ""
-    ip_allowlist: tuple[str, ...] = ()
-    basic_auth: tuple[str, ...] = ()  # "user:password" entries; any may match
-    mtls: MtlsRule | None = None
-    rejection_status: int = 401
-    dedupe: str | None = None  # None: provider default; "header:NAME", "json:/pointer", "body", "none"
-    replay_window: int = 3 * 86400
-    max_body_bytes: int | None = None
-    enabled: bool = True
-    application_id: str | None = None  # inbound webhooks then reach only that application's endpoints
-
-    def with_changes(self, **changes: Any) -> Source:
-        """A copy with the given fields replaced."""
-        return replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class BodyRef:
-    """A claim check: where a large body lives in S3, and how to know it is intact."""
-
-    bucket: str
-    key: str
-    sha256: str
-    size: int
 
 
 @dataclass(frozen=True)
@@ -192,22 +132,6 @@ class Message:
     def deliveries(self) -> int:
         """How many deliveries the message has (so far, while its fan-out pages are being written)."""
         return self.endpoint_count if self.fanout_pages else len(self.endpoints)
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A recent rejected request, kept briefly so an operator can see why a provider is failing."""
-
-    source_id: str
-    at: float
-    code: str
-    message: str
-    source_ip: str | None
-    method: str
-    content_type: str
-    size: int
-    user_agent: str
-    header_names: tuple[str, ...] = ()  # which headers came (never their values: they may be secrets)
 
 
 CircuitStateName = Literal["closed", "open", "half_open"]
@@ -467,7 +391,7 @@ class EventType:
     deprecated: bool = False
 
 
-JobKind = Literal["application.delete", "endpoint.recover", "endpoint.replay"]
+JobKind = Literal["application.delete", "endpoint.recover", "endpoint.replay", "endpoint.release"]
 JobState = Literal["queued", "running", "succeeded", "failed"]
 JOB_KINDS: tuple[JobKind, ...] = get_args(JobKind)
 JOB_STATES: tuple[JobState, ...] = get_args(JobState)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 APP_NAME = "hookway"
 _STAGE = re.compile(r"[a-z][a-z0-9]{0,15}")
 # Chalice's function keys (``lambda_functions`` in .chalice/config.json); the API's is api_handler.
-FUNCTIONS = ("api_handler", "route_ingest", "deliver", "dead_letters", "sweep")
+FUNCTIONS = ("api_handler", "route_ingest", "deliver", "deliver_slow", "dead_letters", "sweep")
 
 
 def check_stage(stage: str) -> str:
@@ -50,6 +50,11 @@ class Names:
     def deliveries_queue(self) -> str:
         """The queue of delivery tasks; the sender consumes it."""
         return f"{self.prefix}-deliveries"
+
+    @property
+    def slow_deliveries_queue(self) -> str:
+        """The slow lane: delivery tasks of failing or slow endpoints, consumed with its own concurrency cap."""
+        return f"{self.prefix}-deliveries-slow"
 
     @property
     def deliveries_dlq(self) -> str:

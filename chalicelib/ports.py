@@ -16,14 +16,10 @@ tenant's items it lists.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from chalicelib.errors import BadRequestError
 from chalicelib.models import (
     Application,
     Attempt,
@@ -40,83 +36,39 @@ from chalicelib.models import (
     Rejection,
     Source,
 )
+from chalicelib.paging import (
+    MAX_CURSOR_CHARS,
+    MAX_DELAY_SECONDS,
+    MAX_PAGE,
+    Page,
+    PageRequest,
+    decode_cursor,
+    encode_cursor,
+    offsets,
+    offsets_cursor,
+    page_of,
+)
 from chalicelib.scope import Scope
 
 if TYPE_CHECKING:
     from chalicelib.commands import EndpointFields
 
+# Pages and cursors live in chalicelib.paging (the ingest path's adapters import them without the Protocols);
+# named here as well, where the services have always found them.
+__all__ = [
+    "MAX_CURSOR_CHARS",
+    "MAX_DELAY_SECONDS",
+    "MAX_PAGE",
+    "Page",
+    "PageRequest",
+    "decode_cursor",
+    "encode_cursor",
+    "offsets",
+    "offsets_cursor",
+    "page_of",
+]
+
 T = TypeVar("T")
-MAX_CURSOR_CHARS = 2048
-MAX_PAGE = 200
-MAX_DELAY_SECONDS = 900  # the longest a queue holds a message back (SQS DelaySeconds)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    """One page of a listing and the opaque cursor of the next (None at the end)."""
-
-    items: list[T]
-    cursor: str | None
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    """How much of a listing to return, and from where (a cursor from the previous page)."""
-
-    limit: int = 50
-    cursor: str | None = None
-
-
-def encode_cursor(position: Sequence[str] | None) -> str | None:
-    """An adapter's position as an opaque URL-safe cursor (None: the listing is done)."""
-    if not position:
-        return None
-    raw = json.dumps(list(position), separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, size: int) -> list[str] | None:
-    """A position back from a cursor of ``size`` strings; a forged or damaged cursor is a 400, never a 500."""
-    if not cursor:
-        return None
-    try:
-        if len(cursor) > MAX_CURSOR_CHARS:
-            raise ValueError("too long")
-        position = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, RecursionError):
-        raise BadRequestError("the cursor is not valid", code="invalid_cursor") from None
-    if not (
-        isinstance(position, list)
-        and len(position) == size
-        and all(isinstance(p, str) and 0 < len(p) <= 512 for p in position)
-    ):
-        raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-    return position
-
-
-def offsets(cursor: str | None, size: int, upto: int = 999_999) -> list[int] | None:
-    """A position of ``size`` whole numbers (each at most ``upto``) back from ``offsets_cursor``; a forged
-    one is a 400 (ASCII digits only: ``"²".isdigit()`` is true, and ``int("²")`` fails)."""
-    position = decode_cursor(cursor, size)
-    if position is None:
-        return None
-    if not all(p.isascii() and p.isdigit() and len(p) <= 6 and int(p) <= upto for p in position):
-        raise BadRequestError("the cursor is not valid", code="invalid_cursor")
-    return [int(p) for p in position]
-
-
-def offsets_cursor(numbers: Sequence[int]) -> str | None:
-    """The opaque cursor of a position of whole numbers (a page, an offset)."""
-    return encode_cursor([str(number) for number in numbers])
-
-
-def page_of(items: Sequence[T], page: PageRequest) -> Page[T]:
-    """A page of a short list read whole, from an offset cursor."""
-    position = offsets(page.cursor, 1, upto=len(items))
-    start = position[0] if position else 0
-    chunk = list(items[start : start + page.limit])
-    end = start + len(chunk)
-    return Page(chunk, offsets_cursor([end]) if end < len(items) else None)
 
 
 MAX_EXAMINED = 1000  # candidates one search page may look at before it answers with what it found
@@ -428,6 +380,15 @@ class ParkStore(Protocol):
 
     def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
         """Delete released tasks."""
+
+    def hold(self, endpoint_id: str, shard: int, key: str, body: str, now: float) -> None:
+        """Keep a task an endpoint's open circuit holds until its release (the circuit closes)."""
+
+    def held(self, endpoint_id: str, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """The first ``limit`` held tasks of a shard of the endpoint's, in due order: (key, body)."""
+
+    def unhold(self, endpoint_id: str, shard: int, keys: Sequence[str]) -> None:
+        """Delete released held tasks."""
 
 
 @dataclass(frozen=True)

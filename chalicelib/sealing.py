@@ -39,13 +39,16 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.errors import HookwayError
-from chalicelib.models import Endpoint, Secret, Source
-from chalicelib.ports import Page, Store
+from chalicelib.inbound_models import Secret, Source
+from chalicelib.paging import Page
 from chalicelib.ttlcache import TtlCache
 
 if TYPE_CHECKING:
     # Imported where used: the router and the sweep import this module but never seal or open.
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from chalicelib.models import Endpoint
+    from chalicelib.ports import Store
 
 PREFIX = "hwenc1:"
 TOKEN = re.compile(r"hwenc1:[A-Za-z0-9_-]+")
@@ -234,10 +237,10 @@ def _values(model: Endpoint | Source) -> list[str]:
         found.append(value)
         return value
 
-    if isinstance(model, Endpoint):
-        _endpoint(model, collect)
-    else:
+    if isinstance(model, Source):
         _source(model, collect)
+    else:
+        _endpoint(model, collect)
     return found
 
 

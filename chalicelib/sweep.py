@@ -104,7 +104,9 @@ class Sweep:
         max_items: int = MAX_ITEMS,
         max_seconds: float = MAX_SECONDS,
         count: Callable[..., None] | None = None,
+        release: Callable[[Endpoint], None] | None = None,
     ) -> None:
+        self._release = release  # starts the release of what an open circuit held (parking on)
         self._store = store
         self._publisher = publisher
         self._clock = clock
@@ -149,6 +151,6 @@ class Sweep:
         if not (endpoint.enabled and failed_too_long(endpoint, now, self._disable_after)):
             return
         reason = f"{failing_reason(self._disable_after)} (found by the sweep)"
-        if disable(self._store, self._publisher, endpoint, reason, now):
+        if disable(self._store, self._publisher, endpoint, reason, now, release=self._release):
             report.endpoints_disabled.append(endpoint.id)
             self._count("SweepDisabled")

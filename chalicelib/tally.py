@@ -16,10 +16,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from chalicelib.besteffort import Dropped
-from chalicelib.ports import CounterStore
+
+if TYPE_CHECKING:
+    from chalicelib.ports import CounterStore
 
 log = logging.getLogger("hookway.tally")
 

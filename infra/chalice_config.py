@@ -26,6 +26,7 @@ FROM_OUTPUTS = {
     "HOOKWAY_BUCKET": "PayloadBucketName",
     "HOOKWAY_INGEST_QUEUE_URL": "IngestQueueUrl",
     "HOOKWAY_DELIVERIES_QUEUE_URL": "DeliveriesQueueUrl",
+    "HOOKWAY_SLOW_DELIVERIES_QUEUE_URL": "SlowDeliveriesQueueUrl",
     "HOOKWAY_DELIVERIES_DLQ_URL": "DeliveriesDeadLetterQueueUrl",
     "HOOKWAY_KMS_KEY_ID": "SecretsKeyArn",
 }
@@ -89,6 +90,8 @@ def stage_environment(n: Names, opts: Options) -> dict[str, str]:
         "POWERTOOLS_METRICS_NAMESPACE": "Hookway",
         "HOOKWAY_TRACING": "true" if opts.tracing else "false",
     }
+    # Read by app.py at import: the slow lane's event source mapping's MaximumConcurrency.
+    env["HOOKWAY_SLOW_LANE_MAX_CONCURRENCY"] = str(opts.slow_lane_max_concurrency)
     if opts.sender_max_concurrency:
         # Read by app.py at import, where Chalice's SQS decorator takes it.
         env["HOOKWAY_SENDER_MAX_CONCURRENCY"] = str(opts.sender_max_concurrency)
@@ -100,7 +103,7 @@ def stage_environment(n: Names, opts: Options) -> dict[str, str]:
 def sends(key: str, opts: Options) -> bool:
     """Whether a function POSTs deliveries (the sender; the router too with ``router_first_attempt``):
     it then runs where the stage's egress is (private subnets behind the NAT's Elastic IPs)."""
-    return key == "deliver" or (key == "route_ingest" and opts.router_first_attempt)
+    return key in ("deliver", "deliver_slow") or (key == "route_ingest" and opts.router_first_attempt)
 
 
 def config_for(

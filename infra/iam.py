@@ -40,6 +40,7 @@ class Arns:
     table: Any
     bucket: Any
     key: Any = None  # the KMS key that seals secrets (None: a stack from before it existed)
+    slow_deliveries_queue: Any = None  # the slow lane (None: a stack from before it existed)
 
     def sub(self, text: str) -> Any:
         """An ARN with ``{region}`` and ``{account}`` filled in (a Fn::Sub when they are expressions)."""
@@ -70,6 +71,7 @@ def for_template(n: Names) -> Arns:
         table={"Fn::GetAtt": ["StateTable", "Arn"]},
         bucket={"Fn::GetAtt": ["PayloadBucket", "Arn"]},
         key={"Fn::GetAtt": ["SecretsKey", "Arn"]},
+        slow_deliveries_queue={"Fn::GetAtt": ["SlowDeliveriesQueue", "Arn"]},
     )
 
 
@@ -84,6 +86,7 @@ def from_outputs(outputs: dict[str, str], region: str, account: str) -> Arns:
         table=outputs["StateTableArn"],
         bucket=outputs["PayloadBucketArn"],
         key=outputs.get("SecretsKeyArn"),
+        slow_deliveries_queue=outputs.get("SlowDeliveriesQueueArn"),
     )
 
 
@@ -175,7 +178,8 @@ def policies(
                 # a duplicate is the failed conditional put; a batch's packed listing items one batch
                 # write; the hourly counters one update a second at most.
                 # Job steps (chalicelib.jobs) share the ingest queue: they delete an application's
-                # endpoints, read attempts and messages, save the job, and queue their next step there.
+                # endpoints, read attempts and messages, save the job, and queue their next step there;
+                # an endpoint's release job reads and batch-deletes the tasks its open circuit held.
                 _statement(
                     "State",
                     [
@@ -188,7 +192,7 @@ def policies(
                     ],
                     table,
                 ),
-                _batch_write(table, "RouterListings", ["LIST#*"]),
+                _batch_write(table, "RouterListings", ["LIST#*", "HOLD#*"]),  # HOLD#: release jobs
                 _statement("Consume", CONSUME, [arns.ingest_queue]),
                 _statement("Fanout", ["sqs:SendMessage"], [arns.deliveries_queue]),
                 _statement("NextJobStep", ["sqs:SendMessage"], [arns.ingest_queue]),
@@ -198,24 +202,45 @@ def policies(
             ]
             if router_sends:
                 statements += _sending(n, arns)
+                if arns.slow_deliveries_queue is not None:  # a failing endpoint's retry takes the slow lane
+                    statements.append(
+                        _statement("RetryLane", ["sqs:SendMessage"], [arns.slow_deliveries_queue])
+                    )
                 if vpc_sender:
                     statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
-        elif key == "deliver":
+        elif key in ("deliver", "deliver_slow"):
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
-                # result puts; endpoint health, circuit and throttle updates; a fifo endpoint's list (its
-                # head by query; an ended delivery's entry deleted, the only delete the sender may make);
-                # a batch's result and endpoint listing items (one BatchWriteItem, those keys only).
+                # result puts; endpoint health, circuit and throttle updates; parked and held tasks (put);
+                # a fifo endpoint's list (its head by query; an ended delivery's entry deleted, the only
+                # delete the sender may make); a batch's result and endpoint listing items, and the held
+                # task that carries the next probe after a failed one (BatchWriteItem, those keys only).
                 _statement(
                     "State",
                     ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", *DYNAMO_WRITE],
                     table,
                 ),
                 _fifo_delete(table),
-                _batch_write(table, "SenderBatchItems", ["RES#*", "LIST#EP#*"]),
-                _statement("Consume", CONSUME, [arns.deliveries_queue]),
-                # The next attempt on deliveries; operational events (endpoint.disabled, ...) on ingest.
-                _statement("Enqueue", ["sqs:SendMessage"], [arns.deliveries_queue, arns.ingest_queue]),
+                _batch_write(table, "SenderBatchItems", ["RES#*", "LIST#EP#*", "HOLD#*"]),
+                # Each consumes its own lane (the main deliveries queue, or the slow lane).
+                _statement(
+                    "Consume",
+                    CONSUME,
+                    [arns.deliveries_queue if key == "deliver" else arns.slow_deliveries_queue],
+                )
+                if key == "deliver" or arns.slow_deliveries_queue is not None
+                else _statement("Consume", CONSUME, [arns.deliveries_queue]),
+                # The next attempt on deliveries or the slow lane; operational events and an endpoint's
+                # release jobs (endpoint.disabled, endpoint.release, ...) on ingest.
+                _statement(
+                    "Enqueue",
+                    ["sqs:SendMessage"],
+                    [
+                        arns.deliveries_queue,
+                        *([arns.slow_deliveries_queue] if arns.slow_deliveries_queue is not None else []),
+                        arns.ingest_queue,
+                    ],
+                ),
                 _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
                 *_sending(n, arns),

@@ -34,6 +34,7 @@ LOGICAL_IDS = {
     "api_handler": "APIHandler",
     "route_ingest": "RouteIngest",
     "deliver": "Deliver",
+    "deliver_slow": "DeliverSlow",
     "dead_letters": "DeadLetters",
     "sweep": "Sweep",
 }
@@ -256,6 +257,7 @@ _ENV_REFS = {
     "HOOKWAY_BUCKET": "PayloadBucket",
     "HOOKWAY_INGEST_QUEUE_URL": "IngestQueue",
     "HOOKWAY_DELIVERIES_QUEUE_URL": "DeliveriesQueue",
+    "HOOKWAY_SLOW_DELIVERIES_QUEUE_URL": "SlowDeliveriesQueue",
     "HOOKWAY_DELIVERIES_DLQ_URL": "DeliveriesDeadLetterQueue",
 }
 

@@ -27,11 +27,25 @@ STAGES_FILE = ROOT / "infra" / "stages.json"
 MIB = 1024 * 1024
 DAY = 86400
 # The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
-TIMEOUTS = {"api_handler": 30, "route_ingest": 60, "deliver": 120, "dead_letters": 30, "sweep": 300}
+TIMEOUTS = {
+    "api_handler": 30,
+    "route_ingest": 60,
+    "deliver": 120,
+    "deliver_slow": 120,
+    "dead_letters": 30,
+    "sweep": 300,
+}
 # Memory per function in MB, chosen from what each one measured on the local pipeline (peak RSS, and CPU
 # time per batch against the share of a vCPU Lambda gives at that size): docs/cost.md, "Memory per
 # function", has the method and the figures; bench figure 18 measures them again.
-MEMORY = {"api_handler": 512, "route_ingest": 256, "deliver": 256, "dead_letters": 256, "sweep": 256}
+MEMORY = {
+    "api_handler": 512,
+    "route_ingest": 256,
+    "deliver": 256,
+    "deliver_slow": 256,
+    "dead_letters": 256,
+    "sweep": 256,
+}
 # The instruction set every function runs on (the stage option ``architecture``), and the wheels'
 # platform tag the package is built with for it.
 ARCHITECTURES = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
@@ -52,6 +66,7 @@ RESERVED_CONCURRENCY = {
     "api_handler": "api_reserved_concurrency",
     "route_ingest": "router_reserved_concurrency",
     "deliver": "sender_reserved_concurrency",
+    "deliver_slow": "slow_lane_reserved_concurrency",
     "dead_letters": "dead_letters_reserved_concurrency",
     "sweep": "sweep_reserved_concurrency",
 }
@@ -83,6 +98,10 @@ class Options:
     # The router makes the first attempt of a few plain deliveries itself (chalicelib.outbound
     # .first_attempts): it then gets the sender's grants and, with static_egress, its network.
     router_first_attempt: bool = False
+    # The slow lane (failing or slow endpoints' tasks): its event source mapping's maximum concurrency, so
+    # those endpoints never take more than this many senders from the healthy ones (2 to 1000).
+    slow_lane_max_concurrency: int = 5
+    slow_lane_reserved_concurrency: int = 0
     # Reserved concurrency of the other functions (0: none), so no function can starve another of the
     # account's pool (1,000 by default): see the README's "Quotas before launch".
     api_reserved_concurrency: int = 0
@@ -107,6 +126,14 @@ class Options:
         if self.mtls_domain and self.http_api:
             # An HTTP API has its own endpoint: beside an mTLS-only REST API it would be a way around it.
             raise ValueError("http_api and mtls_domain cannot be combined: the HTTP API would bypass mTLS")
+        if not 2 <= self.slow_lane_max_concurrency <= 1000:
+            raise ValueError("slow_lane_max_concurrency is 2 to 1000 (Lambda's limits)")
+        if self.slow_lane_reserved_concurrency and (
+            self.slow_lane_max_concurrency > self.slow_lane_reserved_concurrency
+        ):
+            raise ValueError(
+                "slow_lane_max_concurrency above slow_lane_reserved_concurrency would only be throttled"
+            )
         if self.sender_max_concurrency and not 2 <= self.sender_max_concurrency <= 1000:
             raise ValueError("sender_max_concurrency is 2 to 1000 (Lambda's limits), or 0 for none")
         reserved = {key: getattr(self, option) for key, option in RESERVED_CONCURRENCY.items()}
@@ -167,6 +194,7 @@ QUEUES = (
     "IngestQueue",
     "IngestDeadLetterQueue",
     "DeliveriesQueue",
+    "SlowDeliveriesQueue",
     "DeliveriesDeadLetterQueue",
     "ParkedDeadLetterQueue",
 )
@@ -211,6 +239,14 @@ def data_resources(n: Names, opts: Options) -> Template:
             n.deliveries_queue,
             visibility=6 * TIMEOUTS["deliver"],
             retention=4 * DAY,  # a retry's wait is a chain of new messages of <= 15 min each
+            dlq="DeliveriesDeadLetterQueue",
+        ),
+        # The slow lane: the same tasks, for endpoints that are failing or slow (chalicelib.outbound.lanes);
+        # its own event source mapping caps its senders. Same redrive: the dead-letter handler ends them.
+        "SlowDeliveriesQueue": _queue(
+            n.slow_deliveries_queue,
+            visibility=6 * TIMEOUTS["deliver_slow"],
+            retention=4 * DAY,
             dlq="DeliveriesDeadLetterQueue",
         ),
         "StateTable": {
@@ -495,9 +531,15 @@ def alarm_resources(n: Names) -> Template:
     out["DeliveriesQueueOldMessage"] = _queue_alarm(
         "DeliveriesQueue", "ApproximateAgeOfOldestMessage", 3600, "delivery tasks wait more than an hour"
     )
+    out["SlowDeliveriesQueueOldMessage"] = _queue_alarm(
+        "SlowDeliveriesQueue",
+        "ApproximateAgeOfOldestMessage",
+        3600,
+        "slow-lane delivery tasks wait more than an hour (raise slow_lane_max_concurrency?)",
+    )
     # Failed records come back within a minute (chalicelib.aws.batch), so a queue whose in-flight count climbs
     # toward SQS's ~120,000 cap means the consumers are failing or stalled: page long before it stops them.
-    for queue in ("IngestQueue", "DeliveriesQueue"):
+    for queue in ("IngestQueue", "DeliveriesQueue", "SlowDeliveriesQueue"):
         out[f"{queue}InFlight"] = _queue_alarm(
             queue,
             "ApproximateNumberOfMessagesNotVisible",

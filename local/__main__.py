@@ -4,7 +4,10 @@ python -m local dev [--fresh]        the whole stack: emulator, API on :8000, qu
                                      kept in .local/state (--fresh: start empty)
 python -m local deploy --endpoint U  create the resources in a running emulator; print the env as JSON
 python -m local api [--port P]       only the API server (environment from ``deploy``; port 0: any free one)
-python -m local worker --queue Q     only one queue's worker (ingest or deliveries)
+python -m local worker --queue Q     only one queue's worker (ingest, deliveries with its slow lane,
+                                     deliveries-slow alone, dead-letters)
+python -m local schedule [--every S] only the scheduled handlers (the sweep and release step), on the
+                                     deployed rate (``@app.schedule``) unless --every says otherwise
 python -m local openapi              build chalicelib/api/openapi.json from chalicelib/api/openapi.yaml
 """
 
@@ -28,12 +31,14 @@ from typing import TYPE_CHECKING
 from local import emulator
 
 if TYPE_CHECKING:
+    from local.schedule import Scheduler
     from local.state import LocalState
     from local.worker import Worker
 
 QUEUES = {
     "ingest": ("HOOKWAY_INGEST_QUEUE_URL", "route_ingest"),
     "deliveries": ("HOOKWAY_DELIVERIES_QUEUE_URL", "deliver"),
+    "deliveries-slow": ("HOOKWAY_SLOW_DELIVERIES_QUEUE_URL", "deliver_slow"),
     "dead-letters": ("HOOKWAY_DELIVERIES_DLQ_URL", "dead_letters"),
 }
 
@@ -74,20 +79,66 @@ def start_worker(
     return worker, thread
 
 
+def start_scheduler(every: float | None = None) -> list[tuple[Scheduler, threading.Thread]]:
+    """Start the app's scheduled handlers (the sweep, with the release of parked tasks) in threads, each
+    on the rate it is deployed with (``every``: another period, in seconds)."""
+    from local.schedule import Scheduler, scheduled_rules
+
+    module = _app()
+    started = []
+    for name, period in scheduled_rules(module.app):  # type: ignore[attr-defined]
+        scheduler = Scheduler(
+            getattr(module, name),
+            every or period,
+            rule=name,
+            region=os.environ.get("AWS_REGION", emulator.REGION),
+        )
+        thread = threading.Thread(target=scheduler.run, name=f"schedule-{name}", daemon=True)
+        thread.start()
+        started.append((scheduler, thread))
+    return started
+
+
+def cmd_schedule(args: argparse.Namespace) -> None:
+    """Run the scheduled handlers in the foreground until SIGTERM/SIGINT."""
+    started = start_scheduler(args.every)
+    print(f"scheduled handlers running: {len(started)}", flush=True)
+    _wait_forever(None)
+    for scheduler, _ in started:
+        scheduler.stop()
+
+
 def cmd_worker(args: argparse.Namespace) -> None:
-    """Run one worker in the foreground until SIGTERM/SIGINT."""
+    """Run one worker in the foreground until SIGTERM/SIGINT. The deliveries worker also polls the slow
+    lane, in a thread of its own (Lambda's second event source mapping, with its own concurrency: one
+    poller here), so a stack that starts a deliveries worker has both lanes, and killing it kills both."""
     from local.worker import Worker
 
-    env_name, handler_name = QUEUES[args.queue]
-    worker = Worker(
-        _boto_sqs(), os.environ[env_name], getattr(_app(), handler_name), wait_seconds=args.wait_seconds
-    )
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
-    print(f"worker for {args.queue} polling", flush=True)
+    lanes = [
+        args.queue,
+        *(["deliveries-slow"] if args.queue == "deliveries" and not args.no_slow_lane else []),
+    ]
+    workers = []
+    for queue in lanes:
+        env_name, handler_name = QUEUES[queue]
+        workers.append(
+            Worker(
+                _boto_sqs(),
+                os.environ[env_name],
+                getattr(_app(), handler_name),
+                wait_seconds=args.wait_seconds,
+            )
+        )
+    signal.signal(signal.SIGTERM, lambda *_: [w.stop() for w in workers])
+    threads = [threading.Thread(target=w.run, name="worker", daemon=True) for w in workers[1:]]
+    for thread in threads:
+        thread.start()
+    print(f"worker for {', '.join(lanes)} polling", flush=True)
     try:
-        worker.run()
+        workers[0].run()
     except KeyboardInterrupt:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -187,6 +238,8 @@ def cmd_dev(args: argparse.Namespace) -> None:
         with _binding(demo_port, "HOOKWAY_DEMO_PORT", "the demo receiver"):
             demo = demo_receiver.serve(demo_port, demo_secret)
         workers = [start_worker(queue, on_invoke=lambda *_: kept.touch()) for queue in QUEUES]
+        # The sweep and the release of parked deliveries, on the rate they are deployed with.
+        scheduled = start_scheduler()
         shown = "started empty: FRESH=1" if args.fresh else restored.describe()
         kept_line = f"{saved} ({shown}; saved every {state.SAVE_EVERY_SECONDS:g} s and at Ctrl-C)"
         print(
@@ -202,6 +255,8 @@ def cmd_dev(args: argparse.Namespace) -> None:
             flush=True,
         )
         _wait_forever(server.shutdown)
+        for scheduler, _ in scheduled:
+            scheduler.stop()
         _stop(kept, workers, saved)
     finally:
         moto.kill()
@@ -345,7 +400,13 @@ def main(argv: list[str] | None = None) -> None:
     worker = sub.add_parser("worker", help="only one queue's worker")
     worker.add_argument("--queue", choices=sorted(QUEUES), required=True)
     worker.add_argument("--wait-seconds", type=int, default=1)
+    worker.add_argument("--no-slow-lane", action="store_true", help="deliveries: not the slow lane too")
     worker.set_defaults(func=cmd_worker)
+    schedule = sub.add_parser("schedule", help="only the scheduled handlers (sweep, release step)")
+    schedule.add_argument(
+        "--every", type=float, default=None, help="seconds between runs (default: as deployed)"
+    )
+    schedule.set_defaults(func=cmd_schedule)
     deploy = sub.add_parser("deploy", help="create the resources in a running emulator")
     deploy.add_argument("--endpoint", required=True)
     deploy.set_defaults(func=cmd_deploy)

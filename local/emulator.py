@@ -154,6 +154,7 @@ def deploy(endpoint_url: str) -> dict[str, str]:
         "HOOKWAY_INGEST_QUEUE_URL": outputs["IngestQueueUrl"],
         "HOOKWAY_INGEST_DLQ_URL": outputs["IngestDeadLetterQueueUrl"],
         "HOOKWAY_DELIVERIES_QUEUE_URL": outputs["DeliveriesQueueUrl"],
+        "HOOKWAY_SLOW_DELIVERIES_QUEUE_URL": outputs["SlowDeliveriesQueueUrl"],
         "HOOKWAY_DELIVERIES_DLQ_URL": outputs["DeliveriesDeadLetterQueueUrl"],
         "HOOKWAY_KMS_KEY_ID": outputs["SecretsKeyArn"],
     }

@@ -28,6 +28,7 @@ GITHUB_SECRET = "It's a Secret to Everybody"  # the demo source's secret (tests.
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "hk_e2e_admin_key_0123456789"
+SCHEDULE_SECONDS = 5.0  # the tests' stack runs the sweep and release step this often (deployed: 5 minutes)
 
 
 class Response:
@@ -136,11 +137,20 @@ class Stack:
         raise RuntimeError("the API did not become healthy")
 
     def start_worker(
-        self, queue: str = "ingest", env: dict[str, str] | None = None
+        self, queue: str = "ingest", env: dict[str, str] | None = None, *, slow_lane: bool = True
     ) -> subprocess.Popen[bytes]:
-        """Start one more worker process for a queue (``env``: its own settings, e.g. another AWS endpoint)."""
-        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue], env)
+        """Start one more worker process for a queue (``env``: its own settings, e.g. another AWS endpoint).
+        A deliveries worker polls the slow lane too, unless ``slow_lane`` is False."""
+        extra = [] if slow_lane or queue != "deliveries" else ["--no-slow-lane"]
+        proc = self._spawn(f"worker-{queue}", ["worker", "--queue", queue, *extra], env)
         self.workers.setdefault(queue, []).append(proc)
+        return proc
+
+    def start_scheduler(self, every: float = SCHEDULE_SECONDS) -> subprocess.Popen[bytes]:
+        """Start the scheduled handlers (the sweep, with the release of parked deliveries) every ``every``
+        seconds: the deployed rule's handler, run more often so a test needs not wait 5 minutes."""
+        proc = self._spawn("schedule", ["schedule", "--every", str(every)])
+        self.workers.setdefault("schedule", []).append(proc)
         return proc
 
     def kill_workers(self, queue: str = "ingest") -> None:
@@ -253,11 +263,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30, interval: floa
 
 @contextlib.contextmanager
 def running(log_dir: Path) -> Iterator[Stack]:
-    """A stack with one ingest and one deliveries worker, stopped on the way out (the suites' fixture)."""
+    """A stack with one ingest and one deliveries worker and the scheduled handlers (the sweep and the
+    release of parked deliveries), stopped on the way out (the suites' fixture)."""
     stack = Stack(log_dir)
     try:
         stack.start_worker("ingest")
         stack.start_worker("deliveries")
+        stack.start_scheduler()
         yield stack
     finally:
         stack.close()

@@ -9,10 +9,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.aws.sqs import storage_error as _storage_error
 from chalicelib.errors import NotFoundError
-from chalicelib.ports import BlobStore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from chalicelib.ports import BlobStore
 
 
 class S3BlobStore:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.addresses import AddressError, ip_allowed, parse_networks
 from chalicelib.errors import RejectedError
-from chalicelib.models import Source
+from chalicelib.inbound_models import Source
 from chalicelib.verification import VerificationError, verify
 
 if TYPE_CHECKING:

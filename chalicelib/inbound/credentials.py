@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import unquote_plus
 
-from chalicelib.models import Source
+from chalicelib.inbound_models import Source
 
 #: Headers that carry credentials rather than provenance.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-gitlab-token"})

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from chalicelib.caches import SourceCache
 from chalicelib.envelope import Envelope
@@ -32,9 +32,11 @@ from chalicelib.ids import MessageIds, new_id
 from chalicelib.inbound import access, credentials
 from chalicelib.inbound.rejections import RejectionLog
 from chalicelib.inbound.request import InboundRequest, Reply
-from chalicelib.models import BodyRef, Rejection, Source
-from chalicelib.ports import BlobStore, Queue, RejectionStore
+from chalicelib.inbound_models import BodyRef, Rejection, Source
 from chalicelib.verification import ChallengeReply, VerificationError, Verified, challenge_reply, verify
+
+if TYPE_CHECKING:
+    from chalicelib.ports import BlobStore, Queue, RejectionStore
 
 log = logging.getLogger("hookway.ingest")
 # A rejection keeps the names of at most this many of the request's headers.

@@ -33,12 +33,14 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.besteffort import Dropped
-from chalicelib.models import Rejection
-from chalicelib.ports import RejectionStore
+from chalicelib.inbound_models import Rejection
 from chalicelib.tally import Tally
+
+if TYPE_CHECKING:
+    from chalicelib.ports import RejectionStore
 
 log = logging.getLogger("hookway.rejections")
 

@@ -127,7 +127,9 @@ class Breaker:
         *,
         default: BreakerPolicy,
         memory_seconds: float,
+        on_closed: Callable[[Endpoint], None] | None = None,
     ) -> None:
+        self._on_closed = on_closed  # releases the tasks the open circuit held (parking.Holding)
         self._store = store
         self._publisher = publisher
         self._clock = clock
@@ -176,16 +178,17 @@ class Breaker:
             return Admission("send")
         return Admission("wait", max(stands.next_probe_at or now, now + 1.0))
 
-    def failed(self, endpoint: Endpoint, *, probe: bool) -> None:
-        """Count a failed attempt; publish ``endpoint.circuit_opened`` if it opened the circuit."""
+    def failed(self, endpoint: Endpoint, *, probe: bool) -> Circuit | None:
+        """Count a failed attempt; publish ``endpoint.circuit_opened`` if it opened the circuit. Returns the
+        circuit the write left (None: no write)."""
         now = self._clock()
         before = self.circuit(endpoint, now)
         policy = self.policy(endpoint)
         if before.state != "closed" and not probe:
-            return  # a straggler that started before the circuit opened: no write
+            return None  # a straggler that started before the circuit opened: no write
         after = self._store.circuit_failed(endpoint.id, policy, now, probe=probe)
         if after is None:
-            return
+            return None
         self._remember(endpoint.id, after, now)
         if after.state == "open" and after.cycle > before.cycle and after.opened_at == now:
             self._publish(
@@ -199,6 +202,7 @@ class Breaker:
                     "probe_seconds": policy.probe_seconds,
                 },
             )
+        return after
 
     def succeeded(self, endpoint: Endpoint) -> None:
         """Close the circuit (and reset its count) when this container knows it needs it; publish
@@ -218,6 +222,8 @@ class Breaker:
             return
         self._remember(endpoint.id, after_success(before), now)
         if before.state != "closed":
+            if self._on_closed is not None:
+                self._on_closed(endpoint)
             self._publish("endpoint.circuit_closed", endpoint, before.cycle, {"opened_at": before.opened_at})
 
     def _publish(self, event_type: str, endpoint: Endpoint, cycle: int, extra: dict[str, object]) -> None:

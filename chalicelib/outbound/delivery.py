@@ -49,7 +49,8 @@ from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.fifo import Fifo, Handoff, entry_key, ordered
 from chalicelib.outbound.flow import Throttle, wake_at
-from chalicelib.outbound.parking import Parking
+from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_slow
+from chalicelib.outbound.parking import Holding, Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
 from chalicelib.outbound.signing import SIGNERS
@@ -102,11 +103,17 @@ class Sender:
         throttle: Throttle | None = None,
         straggler_seconds: float = STRAGGLER_SECONDS,
         parking: Parking | None = None,
+        holding: Holding | None = None,
         transformer: Engine | None = None,
         fifo: Fifo | None = None,
+        slow_queue: Queue | None = None,
     ) -> None:
         self._fifo = fifo
+        self._slow_queue = slow_queue  # the slow lane (chalicelib.outbound.lanes); None: no slow lane
+        self._slow_endpoints = SlowEndpoints()
         self._parking = parking
+        self._holding = holding
+        self._release_held = holding.release_all if holding is not None else None
         self._straggler_seconds = straggler_seconds
         self._local = threading.local()  # the task body a pool thread is handling
         self._posting: set[str] = set()  # task bodies whose POST is waiting on the receiver
@@ -144,8 +151,12 @@ class Sender:
         """The hourly counters it adds deliveries to and writes at the end of each batch."""
         return self._tally
 
-    def handle_many(self, bodies: Sequence[str]) -> list[BaseException | None]:
-        """Handle a batch concurrently; the error of each, or None.
+    def handle_many_slow(self, bodies: Sequence[str]) -> list[BaseException | None]:
+        """``handle_many`` for a batch of the slow lane (chalicelib.outbound.lanes)."""
+        return self.handle_many(bodies, lane="slow")
+
+    def handle_many(self, bodies: Sequence[str], lane: Lane = "main") -> list[BaseException | None]:
+        """Handle a batch concurrently; the error of each, or None. ``lane``: the queue it came from.
 
         The batch does not wait for its slowest receiver: once the others are done, a task still running
         ``straggler_seconds`` after the last of them finished is handed off (``_hand_off``) and the batch
@@ -154,7 +165,7 @@ class Sender:
         (``_record_batch``), before the batch returns (and so before SQS deletes its tasks); a straggler
         handed off records its own.
         """
-        return self._run_batch(bodies, ())
+        return self._run_batch(bodies, (), lane=lane)
 
     def send_held(
         self, held: Sequence[tuple[Message, Attempt]], *, batch: str = ""
@@ -171,7 +182,11 @@ class Sender:
         return self._run_batch(bodies, held, batch)
 
     def _run_batch(
-        self, bodies: Sequence[str], held: Sequence[tuple[Message, Attempt]], batch_id: str = ""
+        self,
+        bodies: Sequence[str],
+        held: Sequence[tuple[Message, Attempt]],
+        batch_id: str = "",
+        lane: Lane = "main",
     ) -> list[BaseException | None]:
         batch = _Batch(batch_id or new_id("rb"))
         known = self._endpoints_of(bodies)
@@ -180,7 +195,13 @@ class Sender:
             batch.local.index = numbered[0]
             self._local.body = numbered[1]
             try:
-                self.handle(numbered[1], known, batch=batch, held=held[numbered[0]] if held else None)
+                self.handle(
+                    numbered[1],
+                    known,
+                    batch=batch,
+                    held=held[numbered[0]] if held else None,
+                    lane=lane,
+                )
             except Exception as exc:
                 return exc
             finally:
@@ -297,6 +318,7 @@ class Sender:
         *,
         batch: _Batch | None = None,
         held: tuple[Message, Attempt] | None = None,
+        lane: Lane = "main",
     ) -> str:
         """Process one task; returns what happened. Raises only to have SQS retry the task.
 
@@ -380,10 +402,20 @@ class Sender:
         if not listen and self._breaker is not None:
             admission = self._breaker.admit(endpoint, now)
             if admission.action == "wait":
+                if self._holding is not None and not key:
+                    # (a fifo endpoint's turn holder waits on the queue, keeping its turn, as before)
+                    return self._hold(replace(task, slot=0.0), endpoint.id, admission.until, now)
                 back = self._breaker.come_back_at(endpoint, admission.until, now, self._rand())
                 self._fifo_hold(endpoint.id, key, back)
                 return self._wait(body, replace(task, slot=0.0), back, now, "circuit_open")
             probe = admission.action == "probe"
+        if lane == "main" and not listen and not probe and not key and self._lane(endpoint, now) == "slow":
+            # A failing or slow endpoint's task leaves the main queue before it takes a sender for its
+            # attempt: one SendMessage, no attempt consumed (a probe is attempted where it won the probe).
+            assert self._slow_queue is not None
+            self._slow_queue.send(body)
+            self._count("SlowLane")
+            return "slow_lane"
         if not listen and endpoint.throttle_rate and self._throttle is not None:
             slot = self._throttle.admit(endpoint, task.slot, now)
             if slot:
@@ -414,6 +446,18 @@ class Sender:
         if listen:
             return self._hand_over(task, endpoint, claim, now)
         return self._attempt(task, message, endpoint, claim, batch, probe=probe)
+
+    def _hold(self, task: Task, endpoint_id: str, probe_due: float, now: float) -> str:
+        """A task an open circuit holds: kept in the table until the circuit closes (``parking.Holding``),
+        unless it is this container's carrier of the next probe (then it is put back due at the probe)."""
+        assert self._holding is not None
+        if self._holding.wants_carrier(endpoint_id, probe_due):
+            self._later(replace(task, not_before=probe_due), now, lane="slow")
+            self._count("CircuitWaiting")
+            return "circuit_open"
+        self._holding.hold(task, now)
+        self._count("CircuitHeld")
+        return "held"
 
     def _wait(self, body: str, task: Task, until: float, now: float, why: str) -> str:
         """Put a task back until its endpoint may be sent to (an open circuit's next probe, its throttle
@@ -453,14 +497,26 @@ class Sender:
                 extra={"endpoint_id": endpoint_id, "reason": type(exc.__cause__ or exc).__name__},
             )
 
-    def _later(self, task: Task, now: float, body: str | None = None) -> None:
+    def _later(self, task: Task, now: float, body: str | None = None, lane: Lane = "main") -> None:
         """Queue a task for its ``not_before``: parked in the store if that is further than one SQS delay
-        (and parking is on), else sent with the delay (a longer wait without parking hops every 15 min)."""
+        (and parking is on), else sent with the delay (a longer wait without parking hops every 15 min),
+        on the slow lane if ``lane`` says so and there is one."""
         if self._parking is not None and self._parking.park(task, now):
             self._count("Parked")
             return
         delay = math.ceil(min(max(task.not_before - now, 0.0), MAX_DELAY_SECONDS))
-        self._queue.send(body if body is not None else task.encode(), delay_seconds=delay)
+        queue = self._slow_queue if lane == "slow" and self._slow_queue is not None else self._queue
+        queue.send(body if body is not None else task.encode(), delay_seconds=delay)
+
+    def _lane(self, endpoint: Endpoint, now: float, *, failing: bool = False) -> Lane:
+        """The lane of the endpoint's tasks now (``failing``: count one more failure, the attempt just
+        made); always main without a slow lane, and for listen sessions."""
+        if self._slow_queue is None or endpoint.kind == "listen":
+            return "main"
+        circuit = self._breaker.circuit(endpoint, now) if self._breaker is not None else endpoint.circuit
+        if failing:
+            circuit = replace(circuit, failures=circuit.failures + 1)
+        return lane_for(circuit, self._slow_endpoints.since(endpoint.id), now)
 
     def _circuit_outcome(self, endpoint: Endpoint, *, ok: bool, probe: bool) -> None:
         """Tell the breaker an attempt's outcome, after the attempt is recorded. Best effort: a failed write
@@ -471,7 +527,12 @@ class Sender:
             if ok:
                 self._breaker.succeeded(endpoint)
             else:
-                self._breaker.failed(endpoint, probe=probe)
+                circuit = self._breaker.failed(endpoint, probe=probe)
+                # Probes go on when no new task arrives: a held task carries the next one.
+                if probe and self._holding is not None and circuit is not None and circuit.state == "open":
+                    due = circuit.next_probe_at
+                    if due is not None:
+                        self._holding.carry_next_probe(endpoint.id, due, self._clock())
         except StorageError as exc:
             log.warning(
                 "could not write the endpoint's circuit",
@@ -796,6 +857,10 @@ class Sender:
         with the batch's other successes at its end (one result item); every other outcome on its own.
         """
         self._observe("AttemptLatency", duration_ms)
+        if endpoint.kind != "listen":
+            self._slow_endpoints.note(
+                endpoint.id, was_slow(duration_ms, endpoint.timeout, error_class), self._clock()
+            )
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
         base = replace(
@@ -841,7 +906,14 @@ class Sender:
             _log_attempt(base, "delivered")
             return "succeeded"
         if decision.outcome == "disable":
-            disable(self._store, self._publisher, endpoint, "the endpoint answered 410 Gone", now)
+            disable(
+                self._store,
+                self._publisher,
+                endpoint,
+                "the endpoint answered 410 Gone",
+                now,
+                release=self._release_held,
+            )
             self._finish(self._ending(base, "skipped"))
             self._fifo_ended(endpoint.id, task.fifo, now)
             _log_attempt(base, "disabled the endpoint", logging.WARNING)
@@ -867,7 +939,7 @@ class Sender:
             fifo=task.fifo,  # a fifo delivery keeps its turn through its retries
         )
         self._fifo_hold(endpoint.id, task.fifo, following.not_before)
-        self._later(following, now)
+        self._later(following, now, lane=self._lane(endpoint, now, failing=True))
         if task.attempt == FAILING_AFTER_ATTEMPTS:
             self._ops("message.attempt.failing", message, endpoint, claim)
         self._note_failure(endpoint, now)
@@ -904,7 +976,14 @@ class Sender:
         if endpoint.failing_since is None:
             self._write_health(endpoint.id, now)
         elif failed_too_long(endpoint, now, self._disable_after):
-            disable(self._store, self._publisher, endpoint, failing_reason(self._disable_after), now)
+            disable(
+                self._store,
+                self._publisher,
+                endpoint,
+                failing_reason(self._disable_after),
+                now,
+                release=self._release_held,
+            )
 
     def _write_health(self, endpoint_id: str, since: float | None) -> None:
         """Start (``since``) or clear (None) the endpoint's failure clock: once per change per container.

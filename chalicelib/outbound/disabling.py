@@ -7,6 +7,8 @@ the order (event first: a crash between the two still tells the operator) are th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chalicelib.models import Endpoint
 from chalicelib.ports import EndpointHealthStore, EventPublisher
 
@@ -33,7 +35,13 @@ def failing_reason(disable_after: float) -> str:
 
 
 def disable(
-    store: EndpointHealthStore, publisher: EventPublisher | None, endpoint: Endpoint, reason: str, now: float
+    store: EndpointHealthStore,
+    publisher: EventPublisher | None,
+    endpoint: Endpoint,
+    reason: str,
+    now: float,
+    *,
+    release: Callable[[Endpoint], None] | None = None,
 ) -> bool:
     """Publish ``endpoint.disabled``, then disable; True if this call disabled it.
 
@@ -52,4 +60,7 @@ def disable(
             dedupe=f"endpoint.disabled:{endpoint.id}:{endpoint.updated_at!r}",
             application_id=endpoint.application_id,
         )
-    return store.disable_endpoint(endpoint.id, reason, now)
+    disabled = store.disable_endpoint(endpoint.id, reason, now)
+    if disabled and release is not None and endpoint.circuit.state != "closed":
+        release(endpoint)  # its held tasks come back and end skipped: no probe will ever close it now
+    return disabled

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.models import Endpoint, Ordering
-from chalicelib.ports import EventPublisher, ThrottleStore
+from chalicelib.ports import EventPublisher, Queue, ThrottleStore
 
 if TYPE_CHECKING:
     from chalicelib.config import Settings
@@ -81,23 +81,66 @@ class Throttle:
         return 0.0
 
 
+class FlowQueues(Protocol):
+    """The queues the flow controls send to (a composition root has them)."""
+
+    @property
+    def ingest_queue(self) -> Queue: ...
+    @property
+    def deliveries_queue(self) -> Queue: ...
+
+
+def held_releaser(
+    settings: Settings, store: Store, ingest_queue: Queue, clock: Callable[[], float]
+) -> Callable[[Endpoint], None] | None:
+    """What starts an endpoint's release jobs (``chalicelib.outbound.parking``) outside the sender: for an
+    endpoint disabled or deleted while its circuit held tasks. None with parking off."""
+    if not settings.park_after_seconds:
+        return None
+    from chalicelib.jobs import Jobs
+    from chalicelib.outbound.parking import start_release
+
+    start = Jobs(store=store, queue=ingest_queue, clock=clock).start
+    return lambda endpoint: start_release(start, endpoint)
+
+
 def flow_controls(
-    settings: Settings, store: Store, publisher: EventPublisher | None, clock: Callable[[], float]
+    settings: Settings,
+    store: Store,
+    publisher: EventPublisher | None,
+    clock: Callable[[], float],
+    *,
+    queues: FlowQueues | None = None,
 ) -> dict[str, Any]:
     """The sender's flow controls from the stage's settings: its breaker, throttle, parking and fifo (keyword
-    arguments of ``Sender``; the wiring passes them through)."""
+    arguments of ``Sender``; the wiring passes them through). With parking on and the queues given, an
+    open circuit's tasks are held in the table and released by jobs on the ingest queue when it closes."""
+    from chalicelib.jobs import Jobs
     from chalicelib.models import BreakerPolicy
     from chalicelib.outbound.breaker import Breaker
     from chalicelib.outbound.fifo import Fifo
-    from chalicelib.outbound.parking import Parking
+    from chalicelib.outbound.parking import Holding, Parking
 
     default = BreakerPolicy(settings.circuit_failures, settings.circuit_probe_seconds)
     after = settings.park_after_seconds
+    holding = None
+    # The slow lane is the queue consumers' (a worker root's): the API's sender (listen sessions) has none.
+    slow: Queue | None = getattr(queues, "slow_deliveries_queue", None)
+    if after and queues is not None:
+        start = Jobs(store=store, queue=queues.ingest_queue, clock=clock).start
+        holding = Holding(store, queues.deliveries_queue, start, carriers=slow)
     return {
         # What a sender's own writes taught it outlives a cached copy of the endpoint.
         "breaker": Breaker(
-            store, publisher, clock, default=default, memory_seconds=settings.endpoint_cache_seconds
+            store,
+            publisher,
+            clock,
+            default=default,
+            memory_seconds=settings.endpoint_cache_seconds,
+            on_closed=holding.release_all if holding is not None else None,
         ),
+        "holding": holding,
+        "slow_queue": slow,
         # A virtual clock (tests, bench) moves instead of sleeping for a slot.
         "throttle": Throttle(store, clock, getattr(clock, "advance", time.sleep)),
         "parking": Parking(store, after=after) if after else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chalicelib.wiring.base import Profile, Root
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.outbound.egress import Resolver
     from chalicelib.outbound.listen import ListenService
     from chalicelib.outbound.recovery import Recovery
-    from chalicelib.ports import AdminKey
+    from chalicelib.ports import AdminKey, SourceStore, Store
     from chalicelib.publish import Publisher
     from chalicelib.sessions import SessionService
     from chalicelib.sources import SourceService
@@ -69,7 +69,20 @@ class ApiRoot(Root):
         """Sources cached briefly for the ingest path."""
         from chalicelib.caches import SourceCache
 
-        return SourceCache(self.store, self.clock, self.settings.source_cache_seconds)
+        return SourceCache(self.source_store, self.clock, self.settings.source_cache_seconds)
+
+    @cached_property
+    def source_store(self) -> SourceStore:
+        """Sources alone (the ingest path's one read), sealed as the store is, on its client: the
+        sources' adapter without every other table's module (``chalicelib.aws.dynamo``) on a cold start."""
+        from chalicelib.aws.dynamodb.sources import SourceTable
+
+        store = SourceTable(self.dynamodb, self.settings.table_name, self.clock)
+        if self.sealer is None:
+            return store
+        from chalicelib.sealing import SealedStore
+
+        return cast("SourceStore", SealedStore(cast("Store", store), self.sealer))
 
     @cached_property
     def endpoint_cache(self) -> EndpointCache:
@@ -162,6 +175,7 @@ class ApiRoot(Root):
     def endpoints(self) -> EndpointService:
         """Endpoints and their secrets; a change reaches every endpoint cache of this process at once."""
         from chalicelib.endpoints import EndpointService
+        from chalicelib.outbound.flow import held_releaser
 
         return EndpointService(
             self.store,
@@ -175,6 +189,7 @@ class ApiRoot(Root):
             applications=self.applications,
             certificate_prefixes=self.certificate_prefixes,
             max_endpoints_per_application=self.settings.max_endpoints_per_application,
+            release=held_releaser(self.settings, self.store, self.ingest_queue, self.clock),
         )
 
     @cached_property

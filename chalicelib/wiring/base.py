@@ -13,12 +13,13 @@ import threading
 import time
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from chalicelib.caches import EndpointCaches
 from chalicelib.config import Settings
 from chalicelib.ids import MessageIds
 from chalicelib.observability import Metrics
+from chalicelib.wiring.lazy import LazyClient
 
 if TYPE_CHECKING:
     from chalicelib.caches import EndpointCache
@@ -96,51 +97,6 @@ class Shared:
             )
 
 
-class LazyClient:
-    """A boto3 client made on its first use (an attribute read), then used as itself.
-
-    ``early=True`` starts making it at once on a thread of its own: making a client is mostly loading its
-    service model, which then overlaps the first request's network waits (the source's read, its data
-    key's decryption) instead of following them. The first use waits for it; an error making it is
-    raised there.
-    """
-
-    def __init__(self, make: Callable[[], Any], *, early: bool = False) -> None:
-        self._make = make
-        self._client: Any = None
-        self._error: BaseException | None = None
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        if early:
-            self.start()
-
-    def start(self) -> None:
-        """Start making the client on a thread of its own (once; nothing if it is made already)."""
-        with self._lock:
-            if self._thread is not None or self._client is not None:
-                return
-            self._thread = threading.Thread(target=self._build, name="hookway-client", daemon=True)
-            self._thread.start()
-
-    def _build(self) -> None:
-        with self._lock:
-            if self._client is None and self._error is None:
-                try:
-                    self._client = self._make()
-                except Exception as exc:  # raised on the first use, where the caller handles it
-                    self._error = exc
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            if self._thread is not None:
-                self._thread.join()
-            self._build()
-            if self._error is not None:
-                error, self._error = self._error, None  # the next use tries again
-                raise error
-        return getattr(self._client, name)
-
-
 class Root:
     """One role's adapters, each built once on first use with the role's client profile."""
 
@@ -164,8 +120,9 @@ class Root:
             if name not in self.parts():
                 raise TypeError(f"{type(self).__name__} has no part named {name!r}")
             self.__dict__[name] = value
-        if "store" in parts and "best_effort_store" not in parts:
-            self.__dict__["best_effort_store"] = parts["store"]
+        for served in ("best_effort_store", "source_store"):  # the API's source store
+            if "store" in parts and served not in parts and served in self.parts():
+                self.__dict__[served] = parts["store"]
 
     def _client(self, service: str) -> Any:
         return self.shared.client(service, self.profile)
@@ -212,7 +169,7 @@ class Root:
         """The DynamoDB state store, sealing secrets when the stage has a KMS key."""
         from chalicelib.aws.dynamo import DynamoStore
 
-        store = DynamoStore(self._client("dynamodb"), self.settings.table_name, self.clock)
+        store = DynamoStore(self.dynamodb, self.settings.table_name, self.clock)
         if self.sealer is None:
             return store
         from chalicelib.sealing import SealedStore
@@ -220,14 +177,23 @@ class Root:
         return SealedStore(store, self.sealer)
 
     @cached_property
+    def dynamodb(self) -> Any:
+        """The role's DynamoDB client (its store's, and the API's source store's)."""
+        return self._client("dynamodb")
+
+    @cached_property
     def best_effort_store(self) -> Store:
         """The store of best-effort writes (counters, rejection logs): its own one-attempt client."""
-        from chalicelib.aws.dynamo import DynamoStore
 
-        # Not sealed: counters and rejections hold no secret. The client is made on the first write: the
-        # ingest service holds this store for rejections only, so an accepted webhook never builds it.
-        client: Any = LazyClient(lambda: self.shared.client("dynamodb", "best_effort"))
-        return DynamoStore(client, self.settings.table_name, self.clock)
+        # Not sealed: counters and rejections hold no secret. Made with its client on the first write: the
+        # ingest service holds it for rejections only, so an accepted webhook never imports nor builds it.
+        def make() -> Store:
+            from chalicelib.aws.dynamo import DynamoStore
+
+            client = self.shared.client("dynamodb", "best_effort")
+            return DynamoStore(client, self.settings.table_name, self.clock)
+
+        return cast("Store", LazyClient(make))
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -346,5 +312,5 @@ class Root:
             tally=self.tally(),
             certificate_prefixes=self.certificate_prefixes,
             health_memory_seconds=health_memory_seconds,
-            **flow_controls(self.settings, self.store, publisher, self.clock),
+            **flow_controls(self.settings, self.store, publisher, self.clock, queues=self),
         )

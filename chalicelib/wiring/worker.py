@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 from chalicelib.wiring.base import Profile, Root
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chalicelib.caches import EndpointCache, SubscriptionCache
     from chalicelib.jobs import JobRunner
+    from chalicelib.models import Endpoint
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
     from chalicelib.outbound.first_attempts import FirstAttempts
@@ -138,10 +141,16 @@ class WorkerRoot(Root):
         )
 
     @cached_property
+    def slow_deliveries_queue(self) -> Queue | None:
+        """The slow lane (failing or slow endpoints' tasks); None where the stage has none."""
+        return self._queue(url) if (url := self.settings.slow_deliveries_queue_url) else None
+
+    @cached_property
     def job_runner(self) -> JobRunner:
         """Runs the job steps the ingest queue's consumer hands over (secrets stay sealed: none needs one)."""
         from chalicelib.endpoints import ApplicationEndpointsDeletion
         from chalicelib.jobs import JobRunner, StepHandler
+        from chalicelib.outbound.parking import HeldRelease
         from chalicelib.outbound.recovery import Recovery
 
         store = self.plain_store
@@ -149,9 +158,12 @@ class WorkerRoot(Root):
             store=store, queue=self.deliveries_queue, endpoints=self.routing_endpoint_cache, clock=self.clock
         )
         handlers: dict[str, StepHandler] = {
-            "application.delete": ApplicationEndpointsDeletion(store, self.shared.endpoint_caches),
+            "application.delete": ApplicationEndpointsDeletion(
+                store, self.shared.endpoint_caches, release=self.held_release
+            ),
             "endpoint.recover": recovery.recover_step,
             "endpoint.replay": recovery.replay_step,
+            "endpoint.release": HeldRelease(store, self.deliveries_queue),
         }
         return JobRunner(
             store=store,
@@ -193,7 +205,15 @@ class WorkerRoot(Root):
             clock=self.clock,
             disable_after=self.settings.disable_after_seconds,
             count=self.count,
+            release=self.held_release,
         )
+
+    @cached_property
+    def held_release(self) -> Callable[[Endpoint], None] | None:
+        """Starts the release of what an endpoint's open circuit held, when it is disabled or deleted."""
+        from chalicelib.outbound.flow import held_releaser
+
+        return held_releaser(self.settings, self.plain_store, self.ingest_queue, self.clock)
 
     @cached_property
     def release(self) -> Release:

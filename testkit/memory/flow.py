@@ -87,6 +87,7 @@ class MemoryParking(MemoryTable):
     def __init__(self, clock: Any, **kwargs: Any) -> None:
         super().__init__(clock, **kwargs)
         self.parked_tasks: dict[tuple[int, int], dict[str, str]] = {}
+        self.held_tasks: dict[tuple[str, int], dict[str, str]] = {}  # an open circuit's, by endpoint
 
     def park(self, bucket: int, shard: int, key: str, body: str) -> None:
         self._maybe_fail()
@@ -104,6 +105,24 @@ class MemoryParking(MemoryTable):
         self._maybe_fail()
         with self._lock:
             tasks = self.parked_tasks.get((bucket, shard), {})
+            for key in keys:
+                tasks.pop(key, None)
+
+    def hold(self, endpoint_id: str, shard: int, key: str, body: str, now: float) -> None:
+        self._maybe_fail()
+        with self._lock:
+            self.held_tasks.setdefault((endpoint_id, shard), {})[key] = body
+            self.writes += 1
+
+    def held(self, endpoint_id: str, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        self._maybe_fail()
+        with self._lock:
+            return sorted(self.held_tasks.get((endpoint_id, shard), {}).items())[:limit]
+
+    def unhold(self, endpoint_id: str, shard: int, keys: Sequence[str]) -> None:
+        self._maybe_fail()
+        with self._lock:
+            tasks = self.held_tasks.get((endpoint_id, shard), {})
             for key in keys:
                 tasks.pop(key, None)
 

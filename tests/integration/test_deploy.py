@@ -175,6 +175,7 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
         assert env["HOOKWAY_INGEST_QUEUE_URL"] == outputs["IngestQueueUrl"]
         assert env["HOOKWAY_DELIVERIES_QUEUE_URL"] == outputs["DeliveriesQueueUrl"]
         assert env["HOOKWAY_DELIVERIES_DLQ_URL"] == outputs["DeliveriesDeadLetterQueueUrl"]
+        assert env["HOOKWAY_SLOW_DELIVERIES_QUEUE_URL"] == outputs["SlowDeliveriesQueueUrl"]
         assert env["HOOKWAY_ADMIN_KEY_PARAMETER"] == "/hookway/dev/admin-key"
         assert env["HOOKWAY_KMS_KEY_ID"] == outputs["SecretsKeyArn"]
     # ... one role per function, and the event source mappings consume this stage's queues
@@ -183,8 +184,14 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
     assert consumed == {
         n.function("route_ingest"): outputs["IngestQueueArn"],
         n.function("deliver"): outputs["DeliveriesQueueArn"],
+        n.function("deliver_slow"): outputs["SlowDeliveriesQueueArn"],
         n.function("dead_letters"): outputs["DeliveriesDeadLetterQueueArn"],
     }
+    # ... the slow lane's mapping is capped (the stage option slow_lane_max_concurrency, default 5), so
+    # failing or slow endpoints never take more senders than that; the main lane's is not (dev sets none)
+    scaling = {m["FunctionArn"].rsplit(":", 1)[-1]: m.get("ScalingConfig") for m in dev["mappings"]}
+    assert scaling[n.function("deliver_slow")] == {"MaximumConcurrency": 5}
+    assert not (scaling[n.function("deliver")] or {}).get("MaximumConcurrency")
     assert dev["parameters"] == ["/hookway/dev/admin-key"]
 
 
@@ -212,7 +219,16 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
         ], key
     assert "s3:PutObject" not in actions("deliver")  # the router parks large bodies; the sender only reads
     assert "secretsmanager:GetSecretValue" in actions("deliver")
-    assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k != "deliver" for a in actions(k))
+    senders = ("deliver", "deliver_slow")  # the main lane's and the slow lane's: the same sender
+    assert "secretsmanager:GetSecretValue" in actions("deliver_slow")
+    assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k not in senders for a in actions(k))
+    # Each lane consumes only its own queue.
+    assert outputs["SlowDeliveriesQueueArn"] not in {
+        r
+        for s in roles["hookway-dev-deliver"]["Statement"]
+        if "sqs:ReceiveMessage" in s["Action"]
+        for r in s["Resource"]
+    }
     # The dead-letter handler reads and writes attempts, adds to the hourly counters, hands a fifo
     # endpoint's turn on (its list: query, delete; the next task to the deliveries queue) and consumes only
     # its own queue.
@@ -236,6 +252,7 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
     assert {k for k in FUNCTIONS if any(a.startswith("kms:") for a in actions(k))} == {
         "api_handler",
         "deliver",
+        "deliver_slow",
     }
     for key in FUNCTIONS:
         for resource in resources(key):
@@ -254,7 +271,7 @@ def test_a_rerun_converges_without_duplicate_event_source_mappings(account: str,
     assert sorted(m["FunctionArn"] for m in again["mappings"]) == sorted(
         m["FunctionArn"] for m in dev["mappings"]
     )
-    assert len(again["mappings"]) == 3
+    assert len(again["mappings"]) == 4  # ingest, deliveries, the slow lane, the dead-letter queue
     assert again["stack"]["StackStatus"] in ("UPDATE_COMPLETE", "CREATE_COMPLETE")
     assert again["outputs"] == dev["outputs"]
 
@@ -279,7 +296,7 @@ def test_prod_beside_dev_shares_nothing(account: str, dev: dict[str, Any]) -> No
 
     # THEN no queue, table, bucket, parameter, function, role or mapping source is the other's
     assert identifiers(dev) & identifiers(prod) == set()
-    assert len(prod["functions"]) == len(FUNCTIONS) and len(prod["mappings"]) == 3
+    assert len(prod["functions"]) == len(FUNCTIONS) and len(prod["mappings"]) == 4
     for config in prod["functions"].values():
         assert "dev" not in json.dumps(config["Environment"])
 

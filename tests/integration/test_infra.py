@@ -37,6 +37,8 @@ SWITCHES: dict[str, dict[str, Any]] = {
         "router_reserved_concurrency": 150,
         "dead_letters_reserved_concurrency": 5,
         "sweep_reserved_concurrency": 1,
+        "slow_lane_reserved_concurrency": 5,
+        "slow_lane_max_concurrency": 4,
     },
     "warm": {"table_warm_read_units": 30_000, "table_warm_write_units": 20_000},
     "tracing": {"tracing": True},
@@ -79,6 +81,7 @@ def _outputs_for(stage: str, opts: Options) -> dict[str, str]:
     for logical, queue in (
         ("IngestQueue", n.ingest_queue),
         ("DeliveriesQueue", n.deliveries_queue),
+        ("SlowDeliveriesQueue", n.slow_deliveries_queue),
         ("DeliveriesDeadLetterQueue", n.deliveries_dlq),
     ):
         out[f"{logical}Url"] = f"https://sqs.us-east-1.amazonaws.com/123456789012/{queue}"
@@ -130,6 +133,7 @@ def _consumers() -> dict[str, str]:
     return {
         "IngestQueue": "route_ingest",
         "DeliveriesQueue": "deliver",
+        "SlowDeliveriesQueue": "deliver_slow",  # the slow lane: the same redrive as the main lane
         "DeliveriesDeadLetterQueue": "dead_letters",
     }
 
@@ -153,7 +157,7 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
 
     # THEN every queue has an explicit 1 MiB limit, consumed queues a DLQ, visibility >= 6x the consumer
     queues = {k: r["Properties"] for k, r in resources.items() if r["Type"] == "AWS::SQS::Queue"}
-    assert len(queues) == 5
+    assert len(queues) == 6  # ingest, deliveries, the slow lane, two dead-letter queues, the parked DLQ
     for props in queues.values():
         assert props["MaximumMessageSize"] == MIB
         assert props["QueueName"].startswith(f"hookway-{stage}-")
@@ -205,6 +209,8 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         "DeadLettered",
         "IngestQueueOldMessage",
         "DeliveriesQueueOldMessage",
+        "SlowDeliveriesQueueOldMessage",
+        "SlowDeliveriesQueueInFlight",
     } <= alarms
     for key in FUNCTIONS:
         camel = "".join(p.capitalize() for p in key.split("_"))
@@ -242,6 +248,7 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         "api_handler": ["kms:Decrypt", "kms:GenerateDataKey"],
         "route_ingest": [],
         "deliver": ["kms:Decrypt"],
+        "deliver_slow": ["kms:Decrypt"],
         "dead_letters": [],
         "sweep": [],
     }
@@ -258,6 +265,8 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
             "NatGateway1",
         ]
         assert deliver["subnet_ids"] == ["subnet-1", "subnet-2"] and deliver["security_group_ids"] == ["sg-1"]
+        slow_lane = config["lambda_functions"]["deliver_slow"]  # the same egress IPs as the main lane
+        assert slow_lane["subnet_ids"] == deliver["subnet_ids"]
         assert "EgressIps" in template["Outputs"]
         assert config["lambda_functions"]["api_handler"]["environment_variables"]["HOOKWAY_EGRESS_IPS"]
     else:
@@ -265,7 +274,14 @@ def test_properties_hold_in_every_combination(stage: str, combo: tuple[str, ...]
         assert not any(s["Sid"] == "VpcNetworkInterfaces" for s in policies["deliver"]["Statement"])
     reserved = {key: fn.get("reserved_concurrency") for key, fn in config["lambda_functions"].items()}
     assert reserved == (
-        {"api_handler": 250, "route_ingest": 150, "deliver": 20, "dead_letters": 5, "sweep": 1}
+        {
+            "api_handler": 250,
+            "route_ingest": 150,
+            "deliver": 20,
+            "deliver_slow": 5,
+            "dead_letters": 5,
+            "sweep": 1,
+        }
         if "concurrency" in combo
         else dict.fromkeys(reserved)
     )
@@ -334,7 +350,7 @@ def test_alarms_page_on_in_flight_messages_and_on_throttling_of_the_table_and_ev
     # GIVEN a stage's stack
     resources = infrastructure("dev", Options())["Resources"]
     # THEN each consumed queue pages when its in-flight count climbs, well below SQS's ~120,000 cap
-    for queue in ("IngestQueue", "DeliveriesQueue"):
+    for queue in ("IngestQueue", "DeliveriesQueue", "SlowDeliveriesQueue"):
         alarm = resources[f"{queue}InFlight"]["Properties"]
         assert alarm["Namespace"] == "AWS/SQS"
         assert alarm["MetricName"] == "ApproximateNumberOfMessagesNotVisible"

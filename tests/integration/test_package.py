@@ -189,6 +189,7 @@ def test_the_api_takes_every_body_as_binary_and_answers_in_hookways_error_shape(
             "static_egress": True,
             "sender_reserved_concurrency": 5,
             "sender_max_concurrency": 5,
+            "slow_lane_max_concurrency": 3,
             "tracing": True,
             "router_first_attempt": True,
         },
@@ -227,6 +228,15 @@ def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fiel
         wrapt = list((ROOT / "build" / "stage-dev" / "vendor" / "wrapt").glob("*.so"))
         assert wrapt and all(int.from_bytes(p.read_bytes()[18:20], "little") == EM_AARCH64 for p in wrapt)
         assert not vendored & {"botocore", "boto3"}  # never the runtime's own
+    # ... and the slow lane's mapping, with its own cap (the stage option), in every option set
+    slow = resources["DeliverSlow"]["Properties"]
+    slow_events = slow["Events"]["DeliverSlowSqsEventSource"]["Properties"]
+    assert slow_events["ScalingConfig"] == {"MaximumConcurrency": opts.slow_lane_max_concurrency}
+    assert "deliveries-slow" in str(slow_events["Queue"]) or "SlowDeliveriesQueue" in str(
+        slow_events["Queue"]
+    )
+    if opts.static_egress:
+        assert slow["VpcConfig"] == deliver["VpcConfig"]  # the same egress IPs as the main lane
     if opts.function_url:
         # ... the function URL on the API function (mTLS sources keep the REST domain), public, CORS off
         url = resources["FunctionUrl"]["Properties"]

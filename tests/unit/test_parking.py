@@ -123,10 +123,11 @@ def _run_parked(world: World, release: Release, until: float) -> list[str]:
 
 
 def test_a_delivery_failing_through_the_whole_default_schedule_costs_at_most_ten_sqs_requests() -> None:
-    # GIVEN parking on, a receiver that always fails, the default schedule (8 attempts over ~27.6 h)
+    # GIVEN the default settings (parking on: tasks due more than 900 s ahead), a receiver that always
+    # fails, the default schedule (8 attempts over ~27.6 h)
     services: Services = make_services()
     world = World(services, Receiver([503] * 100))
-    world.sender._parking = Parking(world.s.store)
+    assert world.sender._parking is not None  # on by default, from the stage's settings
     release = Release(store=world.s.store, queue=world.deliveries, clock=world.clock)
     world.endpoint(circuit_breaker={"failures": 1000, "probe_seconds": 60})
     sends: list[Any] = []
@@ -152,16 +153,165 @@ def test_a_delivery_failing_through_the_whole_default_schedule_costs_at_most_ten
     assert outcomes.count("retrying") == 7 and outcomes.count("failed") == 1
     assert len(world.receiver.requests) == 8
     assert len(sends) <= 10, sends
-    assert "deferred" not in outcomes
+    # AND each task is received once (no early hop): at most 10 receives as well
+    assert "deferred" not in outcomes and len(outcomes) <= 10
     assert PARK_SHARDS == 16
 
 
 def test_without_parking_the_same_delivery_hops_every_fifteen_minutes(services: Services) -> None:
-    # GIVEN parking off (the default) WHEN the same delivery runs its course THEN the hops are many: the
-    # figure the test above improves on
+    # GIVEN parking off (HOOKWAY_PARK_AFTER_SECONDS=0) WHEN the same delivery runs its course THEN the
+    # hops are many: the figure the test above improves on
     world = World(services, Receiver([503] * 100))
+    world.sender._parking = None
     world.endpoint(circuit_breaker={"failures": 1000, "probe_seconds": 60})
     _publish(world, 1)
     release = Release(store=world.s.store, queue=world.deliveries, clock=world.clock)
     outcomes = _run_parked(world, release, world.clock.now + 2 * 86400)
     assert outcomes.count("deferred") > 80
+
+
+# ------------------------------------------------------------------------ tasks an open circuit holds
+
+
+def _held(world: World, endpoint_id: str) -> int:
+    return sum(len(tasks) for (ep, _), tasks in world.s.store.held_tasks.items() if ep == endpoint_id)
+
+
+def test_an_open_circuit_holds_its_tasks_in_the_table_and_releases_them_all_when_it_closes() -> None:
+    from tests.unit.test_breaker import _run_until
+
+    # GIVEN an endpoint whose circuit opens after 3 failures (a probe a minute) and a receiver that is down
+    down = {"on": True}
+
+    class Switch(Receiver):
+        def __call__(self, request: Any) -> Any:
+            self.script = [503] if down["on"] else [200]
+            return super().__call__(request)
+
+    world = World(make_services(), Switch())
+    endpoint, _ = world.endpoint(
+        # (a long schedule: the hour's ~60 probes are real deliveries' attempts, and none should run out)
+        circuit_breaker={"failures": 3, "probe_seconds": 60},
+        retry_schedule=[0, *[5] * 19],
+    )
+    start = world.clock.now
+    ids = _publish(world, 3)
+    _run_until(world, start + 30)
+    assert world.s.store.get_endpoint(endpoint.id).circuit.state == "open"
+    # WHEN 200 more deliveries come while it is open, and an hour passes
+    sends_before = len(world.deliveries.sent)
+    ids += _publish(world, 200)
+    outcomes = _run_until(world, start + 3600)
+    # THEN they wait in the table (HOLD#), not on SQS: one carrier task per probe, not four sends an hour each
+    held = _held(world, endpoint.id)
+    assert held >= 190, held
+    assert outcomes.count("held") >= 190
+    assert len(world.deliveries.sent) - sends_before <= 5
+    attempts = len(world.receiver.requests)
+    assert attempts <= 3 + 3 * 60 + 5  # the first failures, then about one probe a minute
+    # WHEN the receiver recovers THEN the next probe closes the circuit, the endpoint's release jobs send
+    # every held task, and every delivery succeeds within minutes
+    down["on"] = False
+    recovered = world.clock.now
+    _run_until(world, recovered + 900)
+    assert world.s.store.get_endpoint(endpoint.id).circuit.state == "closed"
+    assert _held(world, endpoint.id) == 0
+    jobs = [j for j in world.s.store.jobs.values() if j.kind == "endpoint.release"]
+    assert len(jobs) == 16 and all(j.state == "succeeded" for j in jobs)
+    assert sum(j.done for j in jobs) >= 190
+    delivered = {a.message_id for m in ids for a in world.s.store.list_attempts(m) if a.status == "succeeded"}
+    assert delivered == set(ids)
+    assert max(a.started_at for m in ids for a in world.s.store.list_attempts(m)) <= recovered + 180
+
+
+def test_a_failed_probe_takes_a_held_task_to_carry_the_next_one_when_nothing_new_arrives() -> None:
+    from chalicelib.outbound.parking import Holding
+
+    # GIVEN held tasks and no carrier for the next probe
+    clock = FakeClock(10_000.0)
+    store, queue = MemoryStore(clock), MemoryQueue()
+    holding = Holding(store, queue, None)
+    for i in range(5):
+        holding.hold(Task(f"msg_{i}", "ep_1", 1, not_before=9_000.0 + i), clock())
+    # WHEN a probe fails and the circuit's next probe is at 10,060
+    assert holding.carry_next_probe("ep_1", 10_060.0, clock())
+    # THEN one held task goes back on the queue due at that probe, and is no longer held
+    [body] = queue.sent
+    assert Task.decode(body).not_before == 10_060.0 and queue.delays == [60]
+    assert sum(len(t) for t in store.held_tasks.values()) == 4
+    # AND the same container sends no second carrier for that probe
+    assert not holding.carry_next_probe("ep_1", 10_060.0, clock())
+    assert holding.wants_carrier("ep_1", 10_120.0) and not holding.wants_carrier("ep_1", 10_120.0)
+
+
+def test_a_throttled_endpoints_release_is_paced_at_its_rate_and_bounded_per_step() -> None:
+    from chalicelib.outbound.parking import HOLD_SHARDS, RELEASE_STEP_ITEMS, HeldRelease, Holding
+
+    clock = FakeClock(10_000.0)
+    store, queue = MemoryStore(clock), MemoryQueue()
+    holding = Holding(store, queue, None)
+    for i in range(2000):
+        holding.hold(Task(f"msg_{i}", "ep_1", 1, not_before=9_000.0), clock())
+    shard = next(s for (_, s), tasks in store.held_tasks.items() if tasks)
+    in_shard = len(store.held_tasks[("ep_1", shard)])
+    step = HeldRelease(store, queue)
+    # WHEN the release of a throttle_rate 8 endpoint runs a step of one shard's job
+    result = step({"endpoint_id": "ep_1", "shard": shard, "rate": 8}, None, 500)
+    # THEN this job's share of the rate (8 / 16 shards = one task every 2 s) spaces the SQS delays, the
+    # step covers at most a minute of them, and the next step waits until they are out
+    assert result.done == 30 and queue.delays == [2 * i for i in range(30)]
+    assert result.wait == 60 and result.cursor == "more"
+    # AND unthrottled, a step sends at most RELEASE_STEP_ITEMS at once (the deletes of one partition per
+    # step: 8.64 M held tasks are 16 jobs of steps of 250, never 1,000 writes a second on one key)
+    queue.sent.clear()
+    queue.delays.clear()
+    result = step({"endpoint_id": "ep_1", "shard": shard, "rate": None}, "more", 500)
+    assert result.done == min(RELEASE_STEP_ITEMS, in_shard - 30) and set(queue.delays) == {0}
+    assert HOLD_SHARDS == 16 and RELEASE_STEP_ITEMS <= 250
+    # AND an empty shard is looked at once more a minute later, then the job ends
+    while result.cursor == "more":
+        result = step({"endpoint_id": "ep_1", "shard": shard, "rate": None}, "more", 500)
+    assert result.cursor == "again" and result.wait == 60
+    assert step({"endpoint_id": "ep_1", "shard": shard, "rate": None}, "again", 500).cursor is None
+
+
+@pytest.mark.parametrize("change", ["disabled", "deleted", "enabled again", "gone on the probe"])
+def test_an_endpoint_changed_while_its_circuit_holds_tasks_gets_them_back_and_none_waits_forever(
+    change: str,
+) -> None:
+    from chalicelib.scope import OPERATOR
+    from tests.unit.test_breaker import _run_until
+
+    # GIVEN an endpoint whose receiver is down, its circuit open, and 30 deliveries held in the table
+    world = World(make_services(), Receiver([503] * 10_000))
+    endpoint, _ = world.endpoint(
+        circuit_breaker={"failures": 3, "probe_seconds": 600}, retry_schedule=[0, *[5] * 19]
+    )
+    start = world.clock.now
+    ids = _publish(world, 3)
+    _run_until(world, start + 30)
+    ids += _publish(world, 30)
+    _run_until(world, start + 60)
+    assert world.s.store.get_endpoint(endpoint.id).circuit.state == "open"
+    assert _held(world, endpoint.id) >= 30
+    # WHEN an operator disables it, deletes it, or disables and enables it again (which resets its circuit:
+    # no probe will ever close it), or its next probe is answered 410 Gone (the sender disables it)
+    if change == "deleted":
+        world.endpoints.delete(endpoint.id, OPERATOR)
+    elif change == "gone on the probe":  # the sender disables it (410 Gone)
+        world.receiver.script = [410] * 10_000
+    else:
+        world.endpoints.set_enabled(endpoint.id, False, OPERATOR)
+        if change == "enabled again":
+            world.receiver.script = [200] * 10_000
+            world.endpoints.set_enabled(endpoint.id, True, OPERATOR)
+    _run_until(world, start + 900)
+    # THEN its release jobs send every held task back: nothing is left waiting for a probe, and each
+    # delivery ends where it can be seen (skipped for a disabled or deleted endpoint, delivered otherwise)
+    assert _held(world, endpoint.id) == 0
+    jobs = [j for j in world.s.store.jobs.values() if j.kind == "endpoint.release"]
+    assert len(jobs) == 16 and all(j.state == "succeeded" for j in jobs)
+    ending = "succeeded" if change == "enabled again" else "skipped"
+    for message_id in ids:
+        last = max(world.s.store.list_attempts(message_id), key=lambda a: a.number)
+        assert last.delivery_status == ending, (message_id, last)

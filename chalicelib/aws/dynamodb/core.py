@@ -23,7 +23,7 @@ from chalicelib.aws.dynamodb.keys import (
     shard_partitions,
 )
 from chalicelib.errors import StorageError
-from chalicelib.ports import Page, decode_cursor, encode_cursor
+from chalicelib.paging import Page, decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

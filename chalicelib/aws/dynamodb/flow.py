@@ -41,6 +41,12 @@ KEYS = (
         note="`bucket`: the 5-minute bucket of its due time; released and deleted by the release step; TTL",
     ),
     KeyKind(
+        "a delivery task an open circuit holds",
+        "HOLD#{endpoint}#{s}",
+        "{due}#{message}#{endpoint}#{generation}#{attempt}",
+        note="released (and deleted) by the endpoint's release job when its circuit closes; TTL",
+    ),
+    KeyKind(
         "an endpoint's throttle (its next free slot)",
         "EP#{id}",
         "THROTTLE",
@@ -291,27 +297,39 @@ def park_partition(bucket: int, shard: int) -> str:
     return f"PARK#{bucket}#{shard}"
 
 
+def hold_partition(endpoint_id: str, shard: int) -> str:
+    """The partition of one shard of the tasks an endpoint's open circuit holds."""
+    return f"HOLD#{endpoint_id}#{shard}"
+
+
 class ParkTable(Table):
-    """Parked delivery tasks (``ports.ParkStore``): ``PARK#{bucket}#{shard}`` / the task's due-ordered key."""
+    """Parked delivery tasks (``ports.ParkStore``): ``PARK#{bucket}#{shard}`` / the task's due-ordered key;
+    tasks an open circuit holds: ``HOLD#{endpoint}#{shard}`` / the same key."""
 
     def park(self, bucket: int, shard: int, key: str, body: str) -> None:
         """One PutItem (a second park of the same task overwrites it: still one task)."""
-        self._call(
-            "put_item",
-            Item={
-                "pk": s(park_partition(bucket, shard)),
-                "sk": s(key),
-                "task": s(body),
-                "ttl": n(bucket + PARK_KEEP_SECONDS),
-            },
-        )
+        self._put_parked(park_partition(bucket, shard), key, body, bucket + PARK_KEEP_SECONDS)
+
+    def hold(self, endpoint_id: str, shard: int, key: str, body: str, now: float) -> None:
+        """One PutItem under the endpoint's hold partition."""
+        self._put_parked(hold_partition(endpoint_id, shard), key, body, int(now) + PARK_KEEP_SECONDS)
+
+    def _put_parked(self, pk: str, key: str, body: str, ttl: int) -> None:
+        self._call("put_item", Item={"pk": s(pk), "sk": s(key), "task": s(body), "ttl": n(ttl)})
 
     def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
         """One consistent Query of the bucket's shard, in due order."""
+        return self._parked(park_partition(bucket, shard), limit)
+
+    def held(self, endpoint_id: str, shard: int, *, limit: int) -> list[tuple[str, str]]:
+        """One consistent Query of a shard of the endpoint's held tasks, in due order."""
+        return self._parked(hold_partition(endpoint_id, shard), limit)
+
+    def _parked(self, pk: str, limit: int) -> list[tuple[str, str]]:
         items = self._call(
             "query",
             KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": s(park_partition(bucket, shard))},
+            ExpressionAttributeValues={":p": s(pk)},
             ConsistentRead=True,
             Limit=limit,
         ).get("Items", [])
@@ -319,7 +337,14 @@ class ParkTable(Table):
 
     def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
         """BatchWriteItem deletes, 25 a call, unprocessed ones retried."""
-        pk = s(park_partition(bucket, shard))
+        self._delete_parked(park_partition(bucket, shard), keys)
+
+    def unhold(self, endpoint_id: str, shard: int, keys: Sequence[str]) -> None:
+        """Delete released held tasks (as ``unpark``)."""
+        self._delete_parked(hold_partition(endpoint_id, shard), keys)
+
+    def _delete_parked(self, partition: str, keys: Sequence[str]) -> None:
+        pk = s(partition)
         for start in range(0, len(keys), 25):
             requests: list[Any] = [
                 {"DeleteRequest": {"Key": {"pk": pk, "sk": s(key)}}} for key in keys[start : start + 25]

@@ -20,14 +20,14 @@ from chalicelib.aws.dynamodb.keys import (
     s,
 )
 from chalicelib.errors import NotFoundError
-from chalicelib.models import (
+from chalicelib.inbound_models import (
     MtlsRule,
     Rejection,
     Secret,
     Source,
     Verification,
 )
-from chalicelib.ports import Page
+from chalicelib.paging import Page
 
 if TYPE_CHECKING:
     pass
