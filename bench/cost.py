@@ -170,22 +170,31 @@ def model(
     batch: int = ESM_BATCH,
     seconds: dict[str, float] = SECONDS,
     retention_days: float = 30.0,
+    first_attempt: bool = False,
 ) -> Model:
-    """The cost model for a batch size of the two SQS triggers, per-invocation durations and a retention."""
+    """The cost model for a batch size of the two SQS triggers, per-invocation durations and a retention.
+
+    ``first_attempt``: counts measured with the router making first attempts (no sender invocation and no
+    deliveries-queue trigger for a first-try success; the router's batch then lasts its own time plus
+    the sender's: its POSTs moved there)."""
     n = counts.n
     stages = counts.stages
-    invocations = {"api": 1.0, "router": 1 / batch, "sender": 1 / batch}
+    invocations = {"api": 1.0, "router": 1 / batch, "sender": 0.0 if first_attempt else 1 / batch}
+    durations = dict(seconds)
+    if first_attempt:
+        durations["router"] = seconds["router"] + seconds["sender"]
     ours_sqs = sum(sum(s.sqs_chunks.values()) for s in stages.values()) / n
     envelope = _mean(counts, "ingest envelope")
     task = _mean(counts, "delivery task")
     # The trigger, per batch and queue: one ReceiveMessage (billed per 64 KB of what it returns) + one delete.
-    esm = (math.ceil(batch * envelope / SQS_CHUNK) + 1 + math.ceil(batch * task / SQS_CHUNK) + 1) / batch
+    deliveries = 0 if first_attempt else math.ceil(batch * task / SQS_CHUNK) + 1
+    esm = (math.ceil(batch * envelope / SQS_CHUNK) + 1 + deliveries) / batch
     output = sum(s.stdout_bytes + s.log_bytes for s in stages.values()) / n
     return Model(
         batch=batch,
         api_requests=1.0,
         invocations=sum(invocations.values()),
-        gb_seconds=sum(invocations[s] * seconds[s] * MEMORY_GB[s] for s in invocations),
+        gb_seconds=sum(invocations[s] * durations[s] * MEMORY_GB[s] for s in invocations),
         sqs_requests=ours_sqs + esm,
         wru=sum(counts.total("wcu").values()) / n,
         rru=sum(counts.total("rcu").values()) / n,
@@ -374,6 +383,29 @@ def run(quick: bool) -> list[Row]:
             f"${DYNAMODB_RRU_PER_M}/M (write units as measured in figure 8, indexes included); item sizes in "
             f"KB: message {_mean(counts, 'message item') / KB:.2f}, attempt {_mean(counts, 'attempt item') / KB:.2f}",
         ),
+    ]
+    first_counts, _ = delivery_calls.measure_first(quick)
+    first = model(first_counts, seconds=seconds, retention_days=retention, first_attempt=True)
+    say(
+        f"   router_first_attempt on: {first.sqs_requests:.2f} SQS requests, {first.invocations:.2f} "
+        f"invocations, {first.wru:.2f} write units per webhook; "
+        + ", ".join(f"{d} ${m.total:.2f}" for d, m in doors(first).items())
+    )
+    for door, m in doors(first).items():
+        rows.append(
+            Row(
+                f"cost per million webhooks ({door}), router first attempt",
+                m.total,
+                by_door[door].total,
+                "$/M",
+                note=f"stage setting router_first_attempt; reference: the same door with it off; "
+                f"{first.sqs_requests:.2f} SQS requests (off {base.sqs_requests:.2f}), {first.invocations:.2f} "
+                f"invocations (off {base.invocations:.2f}), {first.wru:.2f} write units (off {base.wru:.2f}) "
+                f"per webhook, measured by figure 8's run with the setting on; the router's batch priced at "
+                f"its own time plus the sender's; line items: {_line_items(m)}",
+            )
+        )
+    rows += [
         Row(
             "cost per million, batches of 1",
             small.total,

@@ -316,6 +316,42 @@ class Counts:
 
 
 _LAST: dict[bool, dict[bool, Counts]] = {}
+_LAST_FIRST: dict[bool, tuple[Counts, dict[str, float]]] = {}
+FIRST_ATTEMPT_ENDPOINTS = 10  # the router batch with one hanging receiver among ten, and with none
+HANG_SECONDS = 2.0  # how long the hanging receiver takes (well under the endpoint's 15 s timeout)
+
+
+def measure_first(quick: bool) -> tuple[Counts, dict[str, float]]:
+    """Figure 8's pipeline with the router making first attempts (``HOOKWAY_ROUTER_FIRST_ATTEMPT``), in
+    its own emulator: its counts, and the router batch durations (seconds, median of a few batches) of
+    one message to ten endpoints, one of whose receivers hangs, and to ten healthy ones."""
+    if quick not in _LAST_FIRST:
+        _LAST_FIRST[quick] = _measure_first_on_moto(10 if quick else 30)
+    return _LAST_FIRST[quick]
+
+
+def _measure_first_on_moto(n: int) -> tuple[Counts, dict[str, float]]:
+    from local import emulator
+    from testkit.receivers import Receivers
+
+    port = emulator.free_port()
+    moto = emulator.start_moto(port)
+    receivers = Receivers()
+    receivers._server.RequestHandlerClass.disable_nagle_algorithm = True
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        env = emulated_env(endpoint, HOOKWAY_LOG_LEVEL="INFO", HOOKWAY_ROUTER_FIRST_ATTEMPT="true")
+        with _environment(env):
+            timings: dict[str, float] = {}
+            counts = _pipeline(env, endpoint, receivers, n, tenant=False, first_attempt=timings)
+            return counts, timings
+    finally:
+        receivers.close()
+        moto.terminate()
+        try:
+            moto.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            moto.kill()
 
 
 def measure(quick: bool, *, tenant: bool = False) -> Counts:
@@ -355,7 +391,17 @@ def _measure_on_moto(n: int) -> dict[bool, Counts]:
             moto.kill()
 
 
-def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, tenant: bool) -> Counts:
+def _pipeline(
+    env: dict[str, str],
+    endpoint: str,
+    receivers: Any,
+    n: int,
+    *,
+    tenant: bool,
+    first_attempt: dict[str, float] | None = None,
+) -> Counts:
+    """Figure 8's run; ``first_attempt`` (the router makes first attempts): filled with the hanging and
+    healthy router batch durations, measured after the counts."""
     from local.worker import Worker
     from testkit import aws
 
@@ -410,7 +456,7 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, ten
         if app(ingest_event(source_id, body, "warm-up"), context)["statusCode"] != 202:
             raise AssertionError("the warm-up webhook was not accepted")
         drain("router", 1)
-        drain("sender", 1)
+        drain("sender", 0 if first_attempt is not None else 1)
     # A container writes its hourly counters at most once a second (chalicelib.tally): wait past that, so
     # each measured batch pays its counter write, as a trickle of batches does (at volume it is ~0 per
     # webhook), and the figure does not depend on how fast this machine runs the batches.
@@ -431,14 +477,52 @@ def _pipeline(env: dict[str, str], endpoint: str, receivers: Any, n: int, *, ten
     for stage in ("router", "sender"):
         counter.reset()
         with counted_output() as sinks:
-            invocations, _, seconds = drain(stage, n)
+            expected = 0 if stage == "sender" and first_attempt is not None else n
+            invocations, _, seconds = drain(stage, expected)
         stages[stage] = _stage(counter, sinks, invocations, seconds)
     got = len(receivers.at(path))
     if got != n + 1:
         raise AssertionError(f"the receiver got {got} deliveries, expected {n + 1}")
     # The warm-up webhook is stored too: n + 1 webhooks' data.
     stored = {kind: size / (n + 1) for kind, size in counter.stored().items()}
-    return Counts(n=n, stages=stages, esm_calls=Counter(esm.calls), sizes=dict(counter.sizes), stored=stored)
+    sizes = {kind: list(values) for kind, values in counter.sizes.items()}  # not what follows
+    counts = Counts(n=n, stages=stages, esm_calls=Counter(esm.calls), sizes=sizes, stored=stored)
+    if first_attempt is not None:
+        with counted_output():
+            first_attempt.update(
+                _router_batches(app, context, container, source_id, receivers, workers["router"])
+            )
+    return counts
+
+
+def _router_batches(
+    app: Any, context: Any, container: Any, source_id: str, receivers: Any, router: Any
+) -> dict[str, float]:
+    """Router batch durations (median of 3, seconds) of one webhook to ten endpoints: all healthy, then
+    one of them hanging for ``HANG_SECONDS``; in the same emulator, alternating."""
+    from statistics import median
+
+    from testkit.receivers import Step
+
+    paths = [f"/ten-{i}" for i in range(FIRST_ATTEMPT_ENDPOINTS - 1)]  # with figure 8's own endpoint: ten
+    for path in paths:
+        container.endpoints.create(parse_create_endpoint({"url": receivers.url(path)}), OPERATOR)
+    body = json_body(1024)
+    took: dict[str, list[float]] = {"healthy": [], "hanging": []}
+    for run in range(4):
+        for kind in ("healthy", "hanging"):
+            if kind == "hanging":
+                receivers.script(paths[0], Step(delay=HANG_SECONDS))
+            if app(ingest_event(source_id, body, str(uuid.uuid4())), context)["statusCode"] != 202:
+                raise AssertionError("a webhook was not accepted")
+            begin = time.perf_counter()
+            deadline = time.monotonic() + 30
+            while not router.poll_once() and time.monotonic() < deadline:
+                begin = time.perf_counter()  # the long poll's empty answers are not the batch's
+            if run:  # the first round warms the nine new endpoints' connections
+                took[kind].append(time.perf_counter() - begin)
+    time.sleep(HANG_SECONDS)  # let the last straggler finish before the emulator stops
+    return {kind: median(values) for kind, values in took.items()}
 
 
 def _stage(counter: CapacityCounter, sinks: dict[str, Any], invocations: int, seconds: float) -> Stage:
@@ -493,7 +577,76 @@ def run(quick: bool) -> list[Row]:
         f"   with an application's source and endpoint: {tenant_calls:.2f} calls, {tenant_wcu:.2f} write units "
         f"per webhook (operator's own: {ours:.2f}, {wcu_total:.2f})"
     )
-    return [
+    first, batches = measure_first(quick)
+    first_calls = sum(first.total("calls").values()) / first.n
+    first_wcu = sum(first.total("wcu").values()) / first.n
+    first_sqs = sum(sum(s.sqs_chunks.values()) for s in first.stages.values()) / first.n
+    base_sqs = sum(sum(s.sqs_chunks.values()) for s in counts.stages.values()) / n
+    first_invocations = sum(s.invocations for k, s in first.stages.items() if k != "api") / first.n
+    base_invocations = sum(s.invocations for k, s in counts.stages.items() if k != "api") / n
+    ratio = batches["hanging"] / batches["healthy"] if batches["healthy"] else float("nan")
+    say(
+        f"   router_first_attempt on: {first_calls:.2f} calls ({_fmt(first.per_webhook(first.total('calls')))}), "
+        f"{first_wcu:.2f} write units, {first_sqs:.2f} SQS requests by our code, "
+        f"{first_invocations:.2f} router+sender invocations per webhook (off: {ours:.2f}, {wcu_total:.2f}, "
+        f"{base_sqs:.2f}, {base_invocations:.2f})"
+    )
+    say(
+        f"   router batch of one webhook to ten endpoints: {batches['healthy'] * 1000:.0f} ms all healthy, "
+        f"{batches['hanging'] * 1000:.0f} ms with one receiver hanging {HANG_SECONDS:g} s: ratio {ratio:.2f} "
+        f"(+{(batches['hanging'] - batches['healthy']) * 1000:.0f} ms: the straggler grace, not the hang)"
+    )
+    first_rows = [
+        Row(
+            "AWS calls per delivered webhook, router first attempt",
+            first_calls,
+            ours,
+            "",
+            note="stage setting router_first_attempt (off by default): the router claims the first attempt in "
+            "the message's own PutItem, POSTs through the sender's code and records a success "
+            "in the router batch's result item and packed endpoint listing (others on the attempt item); nothing on the deliveries queue for a first-try success; per webhook: "
+            + "; ".join(f"{s}: {_fmt(first.per_webhook(first.stages[s].calls))}" for s in STAGES)
+            + ". Reference: the same pipeline with the setting off (this figure's first row)",
+        ),
+        Row(
+            "DynamoDB write units per delivered webhook, router first attempt",
+            first_wcu,
+            wcu_total,
+            "WRU",
+            note=f"{_fmt(first.per_webhook(first.total('wcu')))}; mean item sizes: "
+            + ", ".join(
+                f"{k} {sum(v) / len(v):.0f} B" for k, v in sorted(first.sizes.items()) if k.endswith(" item")
+            )
+            + ". Reference: the setting off",
+        ),
+        Row(
+            "SQS requests by our code per delivered webhook, router first attempt",
+            first_sqs,
+            base_sqs,
+            "",
+            note="billed 64 KB chunks of SendMessage(Batch) made by Hookway's code (the trigger's own Receive/"
+            "Delete come on top: the deliveries queue's disappear with the setting on). Reference: off",
+        ),
+        Row(
+            "router + sender invocations per delivered webhook, router first attempt",
+            first_invocations,
+            base_invocations,
+            "",
+            note=f"measured batches as local.worker formed them (N={first.n}); with full batches of "
+            f"{ESM_BATCH}: 0.10 against 0.20. Reference: the setting off",
+        ),
+        Row(
+            "router batch with one hanging receiver among ten, router first attempt",
+            ratio,
+            1.0,
+            "x",
+            note=f"one webhook to ten endpoints, one of whose receivers takes {HANG_SECONDS:g} s: "
+            f"{batches['hanging'] * 1000:.0f} ms against {batches['healthy'] * 1000:.0f} ms with ten healthy "
+            "(median of 3 each, same run, alternating): the straggler is handed off "
+            f"{0.25:g} s after the others finish, as the sender's; reference: 1.0 (no effect)",
+        ),
+    ]
+    rows = [
         Row(
             "AWS calls per delivered webhook",
             ours,
@@ -555,3 +708,4 @@ def run(quick: bool) -> list[Row]:
             "(`LIST#APP#`, one per router batch) is the difference",
         ),
     ]
+    return rows + first_rows

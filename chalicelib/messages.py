@@ -172,9 +172,7 @@ class MessageService:
         message = self.message(message_id, scope)
         shown = shown_to(message, scope)
         if not message.fanout_pages:
-            states = delivery_states(
-                message, self._store.list_attempts(message_id, shards=message.attempt_shards)
-            )
+            states = delivery_states(message, self._attempts_of(message))
             return MessageDetail(shown, delivery_summary(states), states, len(states))
         page = page or PageRequest()
         states, cursor = self._delivery_page(message, page)
@@ -248,7 +246,7 @@ class MessageService:
                 continue
             attempts = read.get(message.id)
             if attempts is None:
-                attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
+                attempts = self._attempts_of(message)
             summary = delivery_summary(delivery_states(message, attempts))
             items.append(ListedMessage(message, summary))
         return Page(items, found.cursor)
@@ -291,7 +289,7 @@ class MessageService:
                         return counted[status] > 0
                     states = self._delivery_page(message, PageRequest(limit=50))[0]
                     return any(d.status == status for d in states)
-                attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
+                attempts = self._attempts_of(message)
                 if attempts_of is not None:
                     attempts_of[message.id] = attempts
                 return any(d.status == status for d in delivery_states(message, attempts))
@@ -334,4 +332,10 @@ class MessageService:
             return self._store.message_attempts(
                 message_id, limit=page.limit, cursor=page.cursor, shards=message.attempt_shards
             )
-        return page_of(self._store.list_attempts(message_id, shards=message.attempt_shards), page)
+        return page_of(self._attempts_of(message), page)
+
+    def _attempts_of(self, message: Message) -> list[Attempt]:
+        """Every attempt of a message with inline deliveries, with attempt 1 of those its router claimed
+        and its batch recorded (no attempt item: ``AttemptStore.first_attempts``), newest first."""
+        attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
+        return self._store.first_attempts(message, attempts)

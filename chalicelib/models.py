@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -59,6 +60,24 @@ def signing_mode(value: str) -> SigningMode:
 
 
 @dataclass(frozen=True)
+class FirstClaim:
+    """The lease a router holds on the first attempt of some inline deliveries of the message it stored:
+    until ``lease_until`` no one else claims attempt 1 of those endpoints; after it, the attempt is claimed
+    as any other (its attempt item's conditional write), unless its outcome is recorded there already."""
+
+    claim_id: str
+    started_at: float
+    lease_until: float
+    endpoint_ids: tuple[str, ...]
+
+    @property
+    def batch(self) -> str:
+        """The router batch whose ``RES#`` item records this claim's successes: its id's part before the
+        last ``.`` (``{batch}.{n}``); "" for a claim written before, whose outcomes are on attempt items."""
+        return self.claim_id.rpartition(".")[0]
+
+
+@dataclass(frozen=True)
 class Message:
     """One accepted webhook (or published event) as the router stored it."""
 
@@ -100,6 +119,14 @@ class Message:
     # endpoint's attempts in one of them, by a hash of its id; ``attempt_shards_for``); 0: every attempt
     # under the message's own key (inline messages, and paged ones stored before attempt shards).
     attempt_shards: int = 0
+    # The router's own claim on the first attempt of some of its inline deliveries, written in the same
+    # conditional PutItem as the message (``chalicelib.outbound.first_attempts``); None: none.
+    first_claim: FirstClaim | None = None
+
+    def holds_first(self, endpoint_id: str) -> FirstClaim | None:
+        """The router's claim on this endpoint's first attempt, if the stored message holds one."""
+        claim = self.first_claim
+        return claim if claim is not None and endpoint_id in claim.endpoint_ids else None
 
     @property
     def deliveries(self) -> int:
@@ -275,6 +302,20 @@ def kept_attempt_shards(stored: Message, message: Message) -> int:
     return max(stored.attempt_shards, message.attempt_shards)
 
 
+def kept_first_claim(stored: Message, message: Message) -> FirstClaim | None:
+    """The router's first-attempt claim ``message`` takes when it overwrites ``stored``: a redelivery of
+    the same storing keeps the stored one (its router may still be sending under it, or may have sent and
+    recorded: the redelivery must not claim and POST again); a new storing has its own."""
+    if stored.receipt_id == message.receipt_id:
+        claim = stored.first_claim
+        if claim is None:
+            return None
+        # Only for deliveries the message still has (its endpoints may have changed in between).
+        kept = tuple(e for e in claim.endpoint_ids if e in message.endpoints)
+        return replace(claim, endpoint_ids=kept) if kept else None
+    return message.first_claim
+
+
 @dataclass(frozen=True)
 class FanoutPage:
     """One page of the endpoints a message matched (at most one subscription page's worth, 500)."""
@@ -295,6 +336,33 @@ def generation_of(message: Message) -> str:
     retries still queued for the old one stop instead of sending the new body under the old attempts.
     """
     return message.receipt_id.rsplit("_", 1)[-1][:12]
+
+
+def first_tag(endpoint_id: str) -> str:
+    """A short stable tag of an endpoint id, unique among one router claim's endpoints (the claim leaves
+    out an endpoint whose tag another of its endpoints has): 8 hex digits of its CRC-32."""
+    return f"{zlib.crc32(endpoint_id.encode('utf-8', 'surrogateescape')):08x}"
+
+
+def first_attempt(message: Message, claim: FirstClaim, endpoint_id: str) -> Attempt:
+    """Attempt 1 of one endpoint as the router's claim in its message stands for it: in flight, naming
+    the router batch (``claim.batch``) whose ``RES#`` item records its success as a sender batch's does.
+    Its claim id is the claim's with the endpoint's tag (``first_tag``): the result item holds one outcome
+    per attempt claim id, and one router claim stands for up to ten attempts."""
+    return Attempt(
+        message_id=message.id,
+        endpoint_id=endpoint_id,
+        number=1,
+        claim_id=f"{claim.claim_id}-{first_tag(endpoint_id)}" if claim.batch else claim.claim_id,
+        started_at=claim.started_at,
+        status="in_flight",
+        delivery_status="pending",
+        lease_until=claim.lease_until,
+        expires_at=message.expires_at,
+        generation=generation_of(message),
+        shards=message.attempt_shards,
+        batch=claim.batch,
+    )
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,10 @@ class MessageStore(Protocol):
         or search shows it.
         """
 
+    def store_claiming(self, message: Message, now: float, *, defer_listing: bool = False) -> Message | None:
+        """``store_message``, returning the message as stored, None for a duplicate: a redelivery of the
+        same receipt keeps the ``first_claim`` the stored item holds (see ``models.kept_first_claim``)."""
+
     def list_messages(self, batch: str, stored: Sequence[Message]) -> None:
         """List a batch's stored messages in every listing and search (by day, source, application) in
         one packed write per key: the router's one call per batch (``batch``: an id of its own).
@@ -241,7 +245,9 @@ class AttemptStore(Protocol):
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record an attempt's outcome if the caller still holds its claim (one marked ``count_due``:
-        only while it is still in flight, so it never marks an outcome already counted)."""
+        only while it is still in flight, so it never marks an outcome already counted). An attempt with
+        no item (the router's claim in its message, ``Message.first_claim``) is created by it, unless
+        someone claimed it since."""
 
     def finish_batch(self, batch: str, attempts: Sequence[Attempt]) -> None:
         """Record the outcomes of one sender batch's attempts, each claimed with ``batch``, in one write
@@ -254,6 +260,11 @@ class AttemptStore(Protocol):
         search: one packed item per endpoint for the whole batch. A claim that names a batch is not
         listed by itself while in flight; ``finish_batch`` lists the ones it records, and a caller that
         records them otherwise (e.g. on the message item) calls this. StorageError if not all written."""
+
+    def first_attempts(self, message: Message, attempts: Sequence[Attempt]) -> list[Attempt]:
+        """``attempts`` (the message's, as read) with attempt 1 of each delivery its router claimed
+        (``Message.first_claim`` naming a router batch) that has no attempt item: the claim, with its
+        outcome if the batch's result item holds one (else in flight), newest first as ``list_attempts``."""
 
     def finish_counted(self, attempt: Attempt) -> bool:
         """Record an outcome that moves its message's delivery counters (``count_due``) and count it, in

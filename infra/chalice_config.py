@@ -95,7 +95,15 @@ def stage_environment(n: Names, opts: Options) -> dict[str, str]:
     if opts.sender_max_concurrency:
         # Read by app.py at import, where Chalice's SQS decorator takes it.
         env["HOOKWAY_SENDER_MAX_CONCURRENCY"] = str(opts.sender_max_concurrency)
+    if opts.router_first_attempt:
+        env["HOOKWAY_ROUTER_FIRST_ATTEMPT"] = "true"  # read by the router's composition root only
     return env
+
+
+def sends(key: str, opts: Options) -> bool:
+    """Whether a function POSTs deliveries (the sender; the router too with ``router_first_attempt``):
+    it then runs where the stage's egress is (private subnets behind the NAT's Elastic IPs)."""
+    return key in ("deliver", "deliver_slow") or (key == "route_ingest" and opts.router_first_attempt)
 
 
 def config_for(
@@ -133,7 +141,7 @@ def config_for(
         reserved = getattr(opts, RESERVED_CONCURRENCY[key])
         if reserved:
             fn["reserved_concurrency"] = reserved
-        if key in ("deliver", "deliver_slow") and opts.static_egress and outputs is not None:
+        if sends(key, opts) and opts.static_egress and outputs is not None:
             fn["subnet_ids"] = outputs["PrivateSubnetIds"].split(",")
             fn["security_group_ids"] = [outputs["SenderSecurityGroupId"]]
         if key == "api_handler" and opts.static_egress and outputs is not None:

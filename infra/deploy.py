@@ -373,7 +373,16 @@ def prepare(n: Names, opts: Options, outputs: dict[str, str], region: str, accou
     config = chalice_config.config_for(n, opts, outputs=outputs)
     arns = iam.from_outputs(outputs, region, account)
     chalice_config.write(
-        project, config, iam.policies(n, arns, vpc_sender=opts.static_egress, tracing=opts.tracing), n.stage
+        project,
+        config,
+        iam.policies(
+            n,
+            arns,
+            vpc_sender=opts.static_egress,
+            tracing=opts.tracing,
+            router_sends=opts.router_first_attempt,
+        ),
+        n.stage,
     )
     return project
 

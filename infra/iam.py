@@ -117,10 +117,35 @@ def _key(n: Names, arns: Arns, actions: list[str]) -> list[dict[str, Any]]:
     return [statement]
 
 
+def _sending(n: Names, arns: Arns) -> list[dict[str, Any]]:
+    """What a function that POSTs deliveries needs beyond its state: the secrets key and client certs."""
+    return [
+        # Opens an endpoint's secrets to sign (it never writes one: no GenerateDataKey).
+        *_key(n, arns, ["kms:Decrypt"]),
+        # Outbound mTLS: client certificates kept under the stage's own names.
+        _statement(
+            "ClientCertificates",
+            ["secretsmanager:GetSecretValue"],
+            [arns.sub(f"arn:aws:secretsmanager:{{region}}:{{account}}:secret:{n.secret_prefix}*")],
+        ),
+        _statement(
+            "ClientCertificateParameters",
+            ["ssm:GetParameter"],
+            [arns.sub(f"arn:aws:ssm:{{region}}:{{account}}:parameter{n.parameter_path}certs/*")],
+        ),
+    ]
+
+
 def policies(
-    n: Names, arns: Arns, *, vpc_sender: bool = False, tracing: bool = False
+    n: Names,
+    arns: Arns,
+    *,
+    vpc_sender: bool = False,
+    tracing: bool = False,
+    router_sends: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Chalice function key -> its policy document."""
+    """Chalice function key -> its policy document (``router_sends``: the router makes first attempts
+    itself, stage option ``router_first_attempt``, so it gets the sender's grants and network)."""
     table = [arns.table, arns.index()]
     out: dict[str, dict[str, Any]] = {}
     for key in FUNCTIONS:
@@ -175,6 +200,14 @@ def policies(
                 _statement("Payloads", ["s3:GetObject", "s3:PutObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
             ]
+            if router_sends:
+                statements += _sending(n, arns)
+                if arns.slow_deliveries_queue is not None:  # a failing endpoint's retry takes the slow lane
+                    statements.append(
+                        _statement("RetryLane", ["sqs:SendMessage"], [arns.slow_deliveries_queue])
+                    )
+                if vpc_sender:
+                    statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))
         elif key in ("deliver", "deliver_slow"):
             statements += [
                 # Item reads (message, endpoint, attempt; a batch's endpoints in one BatchGetItem); claim and
@@ -210,19 +243,7 @@ def policies(
                 ),
                 _statement("Payloads", ["s3:GetObject"], [arns.objects()]),
                 _statement("PayloadsMissingIs404", ["s3:ListBucket"], [arns.bucket]),
-                # Opens an endpoint's secrets to sign (it never writes one: no GenerateDataKey).
-                *_key(n, arns, ["kms:Decrypt"]),
-                # Outbound mTLS: client certificates kept under the stage's own names.
-                _statement(
-                    "ClientCertificates",
-                    ["secretsmanager:GetSecretValue"],
-                    [arns.sub(f"arn:aws:secretsmanager:{{region}}:{{account}}:secret:{n.secret_prefix}*")],
-                ),
-                _statement(
-                    "ClientCertificateParameters",
-                    ["ssm:GetParameter"],
-                    [arns.sub(f"arn:aws:ssm:{{region}}:{{account}}:parameter{n.parameter_path}certs/*")],
-                ),
+                *_sending(n, arns),
             ]
             if vpc_sender:
                 statements.append(_statement("VpcNetworkInterfaces", VPC_ACCESS, ["*"]))

@@ -218,7 +218,7 @@ def merge_template(n: Names, opts: Options) -> dict[str, Any]:
         }
         if key == "api_handler":
             resources[logical]["Properties"]["Handler"] = chalice_config.API_HANDLER
-        if opts.static_egress and key in ("deliver", "deliver_slow"):
+        if opts.static_egress and chalice_config.sends(key, opts):
             resources[logical]["Properties"]["VpcConfig"] = {
                 "SubnetIds": [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}],
                 "SecurityGroupIds": [{"Ref": "SenderSecurityGroup"}],
@@ -272,7 +272,13 @@ def package(stage: str, out: Path, *, lint: bool = True, opts: Options | None = 
     chalice_config.write(
         stage_dir,
         config,
-        iam.policies(n, iam.for_template(n), vpc_sender=opts.static_egress, tracing=opts.tracing),
+        iam.policies(
+            n,
+            iam.for_template(n),
+            vpc_sender=opts.static_egress,
+            tracing=opts.tracing,
+            router_sends=opts.router_first_attempt,
+        ),
         stage,
     )
     merge = stage_dir / "merge.json"

@@ -95,6 +95,9 @@ class Options:
     static_egress: bool = False  # the sender in private subnets behind NAT gateways with Elastic IPs
     sender_reserved_concurrency: int = 0  # 0: no reservation
     sender_max_concurrency: int = 0  # the event source mapping's maximum concurrency; 0: unlimited
+    # The router makes the first attempt of a few plain deliveries itself (chalicelib.outbound
+    # .first_attempts): it then gets the sender's grants and, with static_egress, its network.
+    router_first_attempt: bool = False
     # The slow lane (failing or slow endpoints' tasks): its event source mapping's maximum concurrency, so
     # those endpoints never take more than this many senders from the healthy ones (2 to 1000).
     slow_lane_max_concurrency: int = 5

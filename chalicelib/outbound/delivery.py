@@ -149,6 +149,11 @@ class Sender:
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
+    @property
+    def tally(self) -> Tally | None:
+        """The hourly counters it adds deliveries to and writes at the end of each batch."""
+        return self._tally
+
     def handle_many_slow(self, bodies: Sequence[str]) -> list[BaseException | None]:
         """``handle_many`` for a batch of the slow lane (chalicelib.outbound.lanes)."""
         return self.handle_many(bodies, lane="slow")
@@ -163,14 +168,43 @@ class Sender:
         (``_record_batch``), before the batch returns (and so before SQS deletes its tasks); a straggler
         handed off records its own.
         """
-        batch = _Batch(new_id("rb"))
+        return self._run_batch(bodies, (), lane=lane)
+
+    def send_held(
+        self, held: Sequence[tuple[Message, Attempt]], *, batch: str = ""
+    ) -> list[BaseException | None]:
+        """Make first attempts whose claims the caller holds already (the router's, written with their
+        message: ``Message.first_claim``), exactly as queued ones are made, in one batch with the same
+        straggler hand-off; the error of each, or None. ``batch``: the id the claims name (``Attempt
+        .batch``): their successes are recorded together under it (``finish_batch``), as a sender batch's;
+        every other outcome on its attempt's own item (``finish_attempt`` creates it)."""
+        bodies = [
+            Task(message.id, claim.endpoint_id, 1, generation=claim.generation).carrying(message).encode()
+            for message, claim in held
+        ]
+        return self._run_batch(bodies, held, batch)
+
+    def _run_batch(
+        self,
+        bodies: Sequence[str],
+        held: Sequence[tuple[Message, Attempt]],
+        batch_id: str = "",
+        lane: Lane = "main",
+    ) -> list[BaseException | None]:
+        batch = _Batch(batch_id or new_id("rb"))
         known = self._endpoints_of(bodies)
 
         def run(numbered: tuple[int, str]) -> BaseException | None:
             batch.local.index = numbered[0]
             self._local.body = numbered[1]
             try:
-                self.handle(numbered[1], known, batch=batch, lane=lane)
+                self.handle(
+                    numbered[1],
+                    known,
+                    batch=batch,
+                    held=held[numbered[0]] if held else None,
+                    lane=lane,
+                )
             except Exception as exc:
                 return exc
             finally:
@@ -286,20 +320,22 @@ class Sender:
         known: Mapping[str, Endpoint] | None = None,
         *,
         batch: _Batch | None = None,
+        held: tuple[Message, Attempt] | None = None,
         lane: Lane = "main",
     ) -> str:
         """Process one task; returns what happened. Raises only to have SQS retry the task.
 
         ``known``: endpoints already read for this task's batch (``_endpoints_of``). ``batch``: the sender
         batch it is part of (``handle_many``), which records its success if it is one that needs no more
-        than its outcome written."""
+        than its outcome written. ``held``: the task's message and the claim its caller holds on the
+        attempt (the router's first attempts, ``send_held``): no claim is written."""
         task = Task.decode(body)
         now = self._clock()
         if task.not_before > now + EARLY_TOLERANCE:
             self._later(task, now, body)
             return "deferred"
         try:
-            message = self._message(task, now)
+            message = held[0] if held is not None else self._message(task, now)
         except NotFoundError:
             log.warning("message gone", extra={"message_id": task.message_id})
             self._fifo_ended(task.endpoint_id, task.fifo, now)
@@ -309,6 +345,21 @@ class Sender:
             # The message id was stored again after its replay window: that storing has its own tasks.
             self._fifo_ended(task.endpoint_id, task.fifo, now)
             return "superseded"
+        first = message.holds_first(task.endpoint_id) if held is None and task.attempt == 1 else None
+        if first is not None and first.lease_until >= now:
+            # The router claimed this first attempt with the message and may be sending it: look again
+            # once it has most likely finished, at the latest when its lease ends (then the attempt item
+            # decides: recorded, or claimed here by its conditional write).
+            wait = min(first.lease_until - now, RECHECK_SECONDS) + 1.0
+            self._queue.send(body, delay_seconds=math.ceil(min(wait, MAX_DELAY_SECONDS)))
+            self._count("FirstAttemptLeased")
+            return "deferred"
+        if first is not None and first.batch:
+            # Its lease ran out: a success its router batch recorded (``RES#``, no attempt item) ends it.
+            recorded = self._store.first_attempts(message, ())
+            if any(a.endpoint_id == task.endpoint_id and a.status != "in_flight" for a in recorded):
+                self._count("DuplicateTask")
+                return "duplicate"
         endpoint: Endpoint | None = (known or {}).get(task.endpoint_id)
         if endpoint is None:
             try:
@@ -391,7 +442,9 @@ class Sender:
             # A fifo delivery's ending is written on its own: the turn is handed on right after it.
             batch=batch.id if batch is not None and not listen and not key else "",
         )
-        if not self._store.claim_attempt(claim, now):
+        if held is not None:
+            claim = held[1]
+        elif not self._store.claim_attempt(claim, now):
             return self._claimed_elsewhere(body, task, generation, now, message.attempt_shards)
         if listen:
             return self._hand_over(task, endpoint, claim, now)

@@ -286,7 +286,8 @@ class Recovery:
         attempt of each (one Query each, in its attempt partition), never every attempt of the message;
         else every attempt of the message (one Query: at most 100 deliveries)."""
         if not message.fanout_pages:
-            return self._store.list_attempts(message.id, shards=message.attempt_shards)
+            attempts = self._store.list_attempts(message.id, shards=message.attempt_shards)
+            return self._store.first_attempts(message, attempts)  # the router's, recorded by its batch
         generation = generation_of(message)
         latest = (
             self._store.latest_attempt(message.id, e, generation, shards=message.attempt_shards)

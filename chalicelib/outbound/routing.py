@@ -32,6 +32,7 @@ from chalicelib.models import (
     attempt_shards_for,
     generation_of,
 )
+from chalicelib.outbound.first_attempts import FirstAttempts, unclaimed
 from chalicelib.outbound.tasks import CHUNK_PREFIX, FanoutChunk, PoisonTaskError, Task
 from chalicelib.ports import BlobStore, EndpointSource, FanoutStore, MessageStore, Queue
 from chalicelib.tally import Tally
@@ -60,6 +61,9 @@ class Matched:
     # Matched from the full listing of an owner not yet backfilled: every fan-out page, written by the
     # router itself (no chunk tasks), as before subscription pages.
     pages: tuple[tuple[str, ...], ...] = ()
+    # The stored message holds this router run's own claim on some first attempts (``first_claim``),
+    # which it makes itself; False for a claim kept from an earlier run (a redelivery: queued instead).
+    claimed: bool = False
 
     @property
     def slots(self) -> int:
@@ -346,7 +350,12 @@ class Router:
         inline_body_bytes: int,
         count: Callable[..., None] | None = None,
         tally: Tally | None = None,
+        first_attempts: FirstAttempts | None = None,
     ) -> None:
+        self._first = first_attempts
+        # First attempts the router may still claim in the batch it is handling (see route_many).
+        self._room = first_attempts.max_per_batch if first_attempts is not None else 0
+        self._batch = ""  # the router batch its claims name (their successes' ``RES#`` item)
         self._store = store
         self._blobs = blobs
         self._tally = tally
@@ -362,13 +371,31 @@ class Router:
         if text.startswith(CHUNK_PREFIX):
             self._chunk(text)
             return "fanned_out"
+        self._room = self._first.max_per_batch if self._first is not None else 0
+        self._batch = new_id("rb")
         routed = self._store_one(text)
         if routed is None:
             return "duplicate"
         self._store.list_messages(new_id("lb"), [routed[0]])
-        self._fanout.enqueue([routed])
+        self._fanout.enqueue([self._queued(routed)])
         self._received([routed[0]])  # written when a batch (route_many) flushes
+        error = self._send_first([routed])[0]
+        if error is not None:
+            raise error
         return "stored"
+
+    def _queued(self, routed: tuple[Message, Matched]) -> tuple[Message, Matched]:
+        """What goes on the deliveries queue: all but the first attempts this router makes itself."""
+        message, matched = routed
+        return (unclaimed(message), matched) if matched.claimed else routed
+
+    def _send_first(self, routed: Sequence[tuple[Message, Matched]]) -> list[BaseException | None]:
+        """Make the first attempts the router claimed with its messages (``chalicelib.outbound
+        .first_attempts``); each message's first error, or None."""
+        if self._first is None:
+            return [None] * len(routed)
+        mine = [m if matched.claimed else replace(m, first_claim=None) for m, matched in routed]
+        return self._first.send(mine)
 
     def _chunk(self, text: str) -> None:
         try:
@@ -386,6 +413,8 @@ class Router:
         """
         errors: list[BaseException | None] = [None] * len(texts)
         stored: list[tuple[int, tuple[Message, Matched]]] = []
+        self._room = self._first.max_per_batch if self._first is not None else 0
+        self._batch = new_id("rb")
         for index, text in enumerate(texts):
             try:
                 if text.startswith(CHUNK_PREFIX):
@@ -402,13 +431,18 @@ class Router:
                 # One packed listing write per key for the whole batch (not an index entry per message);
                 # a failure fails the batch's messages, as the enqueue's does: their redelivery lists them.
                 self._store.list_messages(new_id("lb"), [routed[0] for _, routed in stored])
-                self._fanout.enqueue([routed for _, routed in stored])
+                self._fanout.enqueue([self._queued(routed) for _, routed in stored])
             except Exception as exc:
                 for index, _ in stored:
                     errors[index] = exc
             else:
                 # Counted once its deliveries are queued: a batch that comes back was not counted yet.
                 self._received([routed[0] for _, routed in stored])
+                # Then the router's own first attempts (none if the queue failed: the redelivery finds
+                # their claims kept and queues them, to wait for the lease).
+                sent = self._send_first([routed for _, routed in stored])
+                for (index, _), error in zip(stored, sent, strict=True):
+                    errors[index] = error
         if self._tally is not None:
             self._tally.flush()
         return errors
@@ -475,10 +509,19 @@ class Router:
             )
         else:
             message = replace(message, endpoints=matched.inline)
-        if not self._store.store_message(message, now, defer_listing=True):
+            if self._first is not None:
+                claim = self._first.claim(matched.inline, now, self._room, self._batch)
+                self._room -= len(claim.endpoint_ids) if claim is not None else 0
+                message = replace(message, first_claim=claim)
+        proposed = message.first_claim
+        stored = self._store.store_claiming(message, now, defer_listing=True)
+        if stored is None:
             self._count("Duplicate")
             log.debug("duplicate", extra={"source_id": envelope.source_id, "message_id": envelope.id})
             return None
+        message = replace(message, first_claim=stored.first_claim)
+        if proposed is not None and stored.first_claim == proposed:
+            matched = replace(matched, claimed=True)
         self._count("Stored")  # no tenant dimension: the id is in the (DEBUG) log line
         log.debug(  # a line per message at INFO would be log bytes paid per webhook
             "stored",

@@ -70,7 +70,8 @@ class Task:
 
     def carrying(self, message: Message) -> Task:
         """This task with its message in it, if the message is small and inline; else this task."""
-        if message.fanout_pages or message.attempt_shards:
+        if message.fanout_pages or message.attempt_shards or message.first_claim is not None:
+            # (a stored router claim must be read by the sender from the item: the packed form lacks it)
             return self
         packed = _carried(message)
         if packed is None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chalicelib.models import Endpoint
     from chalicelib.outbound.dead_letters import DeadLetters
     from chalicelib.outbound.delivery import Sender
+    from chalicelib.outbound.first_attempts import FirstAttempts
     from chalicelib.outbound.parking import Release
     from chalicelib.outbound.routing import Router
     from chalicelib.ports import Queue, Store
@@ -77,9 +78,10 @@ class WorkerRoot(Root):
 
     @cached_property
     def router(self) -> Router:
-        """The ingest queue's consumer: dedupe, store, fan out."""
+        """The ingest queue's consumer: dedupe, store, fan out (and make first attempts, if set)."""
         from chalicelib.outbound.routing import EndpointFanout, Router
 
+        first = self._first_attempts()
         return Router(
             store=self.store,
             blobs=self.blobs,
@@ -96,7 +98,29 @@ class WorkerRoot(Root):
             retention_seconds=self.settings.retention_seconds,
             inline_body_bytes=self.settings.inline_body_bytes,
             count=self.count,
-            tally=self.tally(),
+            # With first attempts, the router's sender's hourly counters: a batch writes them once.
+            tally=first.tally if first is not None and first.tally is not None else self.tally(),
+            first_attempts=first,
+        )
+
+    def _first_attempts(self) -> FirstAttempts | None:
+        """The router's own first attempts, through a sender of its own whose hourly counters the router
+        shares (one write for both per batch) (stage setting ``router_first_attempt``)."""
+        if not self.settings.router_first_attempt:
+            return None
+        from chalicelib.outbound.first_attempts import FirstAttempts
+
+        sender = self._sender(
+            self.endpoint_cache,
+            self.publisher,
+            observe=self.metrics.observe,
+            health_memory_seconds=self.settings.endpoint_cache_seconds,
+        )
+        return FirstAttempts(
+            sender=sender,
+            endpoints=self.endpoint_cache,
+            clock=self.clock,
+            lease_seconds=self.settings.delivery_lease_seconds,
         )
 
     @cached_property

@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.aws.dynamodb import attempts, keys
 from chalicelib.errors import BadRequestError, StorageError
-from chalicelib.models import Attempt
+from chalicelib.models import Attempt, Message, first_attempt, generation_of
 from chalicelib.ports import Page, decode_cursor, encode_cursor
 from testkit.memory.base import MemoryTable
 
@@ -36,6 +36,8 @@ class MemoryAttempts(MemoryTable):
         self.delivery_counters: dict[tuple[str, str], dict[str, int]] = {}  # (pk, sk) -> counts
         self.fail_counts = 0  # how many delivery-count writes to refuse next (see _maybe_fail_count)
         self.batch_listed: set[tuple[str, str, str, int, float]] = set()  # packed endpoint listings
+        # Router first claims a batch recorded (the adapter's result item; they have no attempt item).
+        self.first_results: dict[tuple[str, str, str, int], Attempt] = {}
 
     def claim_attempt(self, attempt: Attempt, now: float) -> bool:
         self._maybe_fail()
@@ -61,6 +63,10 @@ class MemoryAttempts(MemoryTable):
         key = (attempt.message_id, attempt.endpoint_id, attempt.generation, attempt.number)
         with self._lock:
             old = self.attempts.get(key)
+            if old is None and not attempt.count_due:
+                self.attempts[key] = attempt  # the router's first claim, held in its message's item
+                self.writes += 1
+                return True
             if old is None or old.claim_id != attempt.claim_id:
                 return False
             if attempt.count_due and old.status != "in_flight":
@@ -95,6 +101,27 @@ class MemoryAttempts(MemoryTable):
                 old = self.attempts.get(key)
                 if old is not None and old.claim_id == attempt.claim_id and old.status == "in_flight":
                     self.attempts[key] = attempt
+                elif attempt.batch and attempt.claim_id.startswith(f"{attempt.batch}."):
+                    self.first_results[key] = attempt  # the router's claim: read with its message
+
+    def first_attempts(self, message: Message, attempts: Sequence[Attempt]) -> list[Attempt]:
+        """As the adapter: attempt 1 of each claimed delivery with no attempt item, from the claim and
+        what its batch recorded."""
+        claim = message.first_claim
+        if claim is None or not claim.batch:
+            return list(attempts)
+        generation = generation_of(message)
+        have = {a.endpoint_id for a in attempts if a.number == 1 and a.generation == generation}
+        found: list[Attempt] = []
+        for endpoint_id in claim.endpoint_ids:
+            if endpoint_id in have:
+                continue
+            held = first_attempt(message, claim, endpoint_id)
+            recorded = self.first_results.get((message.id, endpoint_id, generation, 1))
+            found.append(recorded if recorded is not None and recorded.claim_id == held.claim_id else held)
+        if not found:
+            return list(attempts)
+        return sorted([*attempts, *found], key=lambda a: (a.started_at, a.number), reverse=True)
 
     def list_attempts(self, message_id: str, *, shards: int = 0) -> list[Attempt]:
         partitions = attempts.attempt_partitions(message_id, shards)
@@ -201,7 +228,10 @@ class MemoryAttempts(MemoryTable):
                 f"ATT#{a.endpoint_id}#{a.generation}#{a.number:03d}",
                 a,
             )
-            for a in self.attempts.values()
+            for a in [
+                *self.attempts.values(),
+                *(r for k, r in list(self.first_results.items()) if k not in self.attempts),
+            ]
             if a.endpoint_id == endpoint_id and self._endpoint_listed(a)
         ]
         return self._page(entries, limit, cursor, forward=False)

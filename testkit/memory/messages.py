@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib import ports
 from chalicelib.aws.dynamodb import attempts, keys, messages
 from chalicelib.errors import BadRequestError, NotFoundError
-from chalicelib.models import Attempt, Message, kept_attempt_shards
+from chalicelib.models import Attempt, Message, kept_attempt_shards, kept_first_claim
 from chalicelib.ports import MessageQuery, Page, decode_cursor, encode_cursor
 from testkit.memory.attempts import attempt_pk as _attempt_pk
 from testkit.memory.base import Entry, MemoryTable
@@ -35,8 +35,11 @@ class MemoryMessages(MemoryTable):
             self.attempts = {}
 
     def store_message(self, message: Message, now: float, *, defer_listing: bool = False) -> bool:
+        return self.store_claiming(message, now, defer_listing=defer_listing) is not None
+
+    def store_claiming(self, message: Message, now: float, *, defer_listing: bool = False) -> Message | None:
         stored = self._store(message, now)
-        if stored and not defer_listing:
+        if stored is not None and not defer_listing:
             self.list_messages("lb_memory", [message])
         return stored
 
@@ -50,19 +53,23 @@ class MemoryMessages(MemoryTable):
     def _listed(self, message: Message) -> bool:
         return (message.id, message.received_at) in self.listed
 
-    def _store(self, message: Message, now: float) -> bool:
+    def _store(self, message: Message, now: float) -> Message | None:
         self._maybe_fail()
         _check_size(messages.message_to_item(message))
         with self._lock:
             old = self.messages.get(message.id)
             if old is not None and old.receipt_id != message.receipt_id and old.dedupe_until >= now:
-                return False
+                return None
             if old is not None:
-                message = replace(message, attempt_shards=kept_attempt_shards(old, message))
+                message = replace(
+                    message,
+                    attempt_shards=kept_attempt_shards(old, message),
+                    first_claim=kept_first_claim(old, message),
+                )
             self.messages[message.id] = message
             self.fanned.pop(message.id, None)
             self.writes += 1
-            return True
+            return message
 
     def get_message(self, message_id: str) -> Message:
         self._maybe_fail()

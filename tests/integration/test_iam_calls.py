@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -83,10 +84,11 @@ def world() -> Iterator[dict[str, Any]]:
         yield {"endpoint": endpoint, "env": env}
 
 
-def _container(world: dict[str, Any], recorder: Recorder) -> ApiRoot:
+def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRoot:
     import botocore.session
 
     environ = {
+        **extra,
         **world["env"],
         "HOOKWAY_STAGE": "local",
         "HOOKWAY_ADMIN_KEY": "hk_iam_test",
@@ -115,10 +117,11 @@ def _capture(recorder: Recorder) -> Any:
     return handler
 
 
-def _policy_actions(key: str) -> set[str]:
+def _policy_actions(key: str, *, router_sends: bool = False) -> set[str]:
     n = names("local")
     arns = iam.for_template(n)
-    return {a for s in iam.policies(n, arns)[key]["Statement"] for a in s["Action"]}
+    policy = iam.policies(n, arns, router_sends=router_sends)[key]
+    return {a for s in policy["Statement"] for a in s["Action"]}
 
 
 class Receiver:
@@ -305,3 +308,42 @@ def _page() -> Any:
     from chalicelib.ports import PageRequest
 
     return PageRequest(50)
+
+
+def test_a_router_that_makes_first_attempts_calls_only_what_its_policy_allows(world: dict[str, Any]) -> None:
+    # GIVEN a stage with router_first_attempt on, and endpoints that answer 200 and 500
+    receiver = Receiver()
+    api = _container(world, Recorder())
+    from chalicelib.scope import OPERATOR
+
+    mine = {
+        path: api.endpoints.create(
+            parse_create_endpoint({"url": receiver.base + path, "retry_schedule": [0, 1]}), OPERATOR
+        )[0].id
+        for path in ("/ok", "/fail")
+    }
+    while _drain(world, "HOOKWAY_INGEST_QUEUE_URL") or _drain(world, "HOOKWAY_DELIVERIES_QUEUE_URL"):
+        pass  # what the test before left
+    api.publisher.publish(parse_publish({"event_type": "iam.first", "payload": {}}), OPERATOR)
+    # WHEN the ingest queue's consumer handles it (claims, POSTs, records, queues the failure's retry)
+    calls = Recorder()
+    container = _container(world, calls, HOOKWAY_ROUTER_FIRST_ATTEMPT="true")
+    event = _drain(world, "HOOKWAY_INGEST_QUEUE_URL")
+    assert event is not None
+    _run("route_ingest", container, event)
+    receiver.server.shutdown()
+    # THEN it called nothing its policy with the option does not allow (and needed more than without it)
+    allowed = _policy_actions("route_ingest", router_sends=True)
+    assert calls.actions <= allowed, sorted(calls.actions - allowed)
+    assert allowed > _policy_actions("route_ingest")
+    # AND of its endpoints' deliveries only the failure's retry went on the deliveries queue (endpoints
+    # the test before left, such as a fifo one, keep the queue for their first attempts)
+    from chalicelib.outbound.tasks import Task
+
+    tasks: list[Task] = []
+    time.sleep(2)  # the retry's delay (its schedule's first step) has passed
+    while (queued := _drain(world, "HOOKWAY_DELIVERIES_QUEUE_URL")) is not None:
+        tasks += [Task.decode(r["body"]) for r in queued["Records"]]
+    assert [(t.endpoint_id, t.attempt) for t in tasks if t.endpoint_id in mine.values()] == [
+        (mine["/fail"], 2)
+    ]

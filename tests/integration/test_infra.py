@@ -431,3 +431,33 @@ def test_the_stack_deploys_on_its_own_and_updates(endpoint: str) -> None:
     }
     assert len(outputs["EgressIps"].split(",")) == 2
     assert len(outputs["PrivateSubnetIds"].split(",")) == 2
+
+
+@pytest.mark.parametrize("egress", [False, True], ids=["public", "static_egress"])
+def test_a_router_that_makes_first_attempts_gets_the_senders_grants_and_network(egress: bool) -> None:
+    # GIVEN a stage with router_first_attempt on (with and without static egress)
+    stage = "prod"
+    opts = replace(stage_options(stage), router_first_attempt=True, static_egress=egress).check()
+    n = names(stage)
+    outputs = _outputs_for(stage, opts)
+    config = chalice_config.config_for(n, opts, outputs=outputs)["stages"][stage]
+    arns = iam.from_outputs(outputs, "us-east-1", "123456789012")
+    policies = iam.policies(n, arns, vpc_sender=egress, router_sends=True)
+    plain = iam.policies(n, arns, vpc_sender=egress)
+    # THEN the router reads the setting, opens secrets to sign and reads client certificates, as the sender
+    assert config["environment_variables"]["HOOKWAY_ROUTER_FIRST_ATTEMPT"] == "true"
+    sids = {s["Sid"] for s in policies["route_ingest"]["Statement"]}
+    assert {"SecretsKey", "ClientCertificates", "ClientCertificateParameters"} <= sids
+    assert not {"SecretsKey", "ClientCertificates"} & {s["Sid"] for s in plain["route_ingest"]["Statement"]}
+    # AND its POSTs leave where the sender's do: the private subnets behind the Elastic IPs
+    router = config["lambda_functions"]["route_ingest"]
+    assert ("VpcNetworkInterfaces" in sids) is egress
+    assert (router.get("subnet_ids"), router.get("security_group_ids")) == (
+        (["subnet-1", "subnet-2"], ["sg-1"]) if egress else (None, None)
+    )
+    # AND the other functions are as without it
+    assert {k: v for k, v in policies.items() if k != "route_ingest"} == {
+        k: v for k, v in plain.items() if k != "route_ingest"
+    }
+    default = chalice_config.config_for(n, replace(opts, router_first_attempt=False), outputs=outputs)
+    assert "HOOKWAY_ROUTER_FIRST_ATTEMPT" not in default["stages"][stage]["environment_variables"]

@@ -191,6 +191,7 @@ def test_the_api_takes_every_body_as_binary_and_answers_in_hookways_error_shape(
             "sender_max_concurrency": 5,
             "slow_lane_max_concurrency": 3,
             "tracing": True,
+            "router_first_attempt": True,
         },
         {
             "mtls_domain": "hooks.example.com",
@@ -210,6 +211,8 @@ def test_the_merged_template_with_options_is_cfn_lint_clean(tmp_path: Path, fiel
     # THEN the options' resources are wired to Chalice's own
     deliver = resources["Deliver"]["Properties"]
     assert deliver["VpcConfig"]["SubnetIds"] == [{"Ref": "PrivateSubnet0"}, {"Ref": "PrivateSubnet1"}]
+    # ... and a router that makes first attempts sends from the same network (router_first_attempt)
+    assert ("VpcConfig" in resources["RouteIngest"]["Properties"]) is opts.router_first_attempt
     if opts.http_api:
         assert resources["HttpApiIntegration"]["Properties"]["IntegrationUri"] == {
             "Fn::GetAtt": ["APIHandler", "Arn"]

@@ -14,6 +14,9 @@ A sender batch records its successful first-time outcomes in one ``RES#`` item i
 attempt: each claim names its batch (``rb``), and a reader of an attempt still in flight that names one
 takes its outcome from there if it holds one for that claim (``_resolved``). So a 1 KB webhook's attempt
 costs its claim and a tenth of a result item. An outcome written on the attempt's own item wins.
+A router batch records its own first attempts' successes the same way; they have no attempt item: the
+message's claim (``fc``) stands for each, read with the result item (``first_attempts``), and their
+packed endpoint lines carry the claim id (``listed_first_claim``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,14 @@ from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import num as _num
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
 from chalicelib.errors import BadRequestError
-from chalicelib.models import Attempt, attempt_status, delivery_status
+from chalicelib.models import (
+    Attempt,
+    Message,
+    attempt_status,
+    delivery_status,
+    first_attempt,
+    generation_of,
+)
 from chalicelib.ports import Page, decode_cursor, encode_cursor
 
 log = logging.getLogger("hookway.dynamo")
@@ -70,7 +80,7 @@ KEYS = (
         "outcomes of one sender batch's attempts",
         "RES#{batch}",
         "R",
-        note="deflated JSON by claim id: status, duration, response; read with the claims that name it (rb); TTL",
+        note="deflated JSON by claim id: status, duration, response; read with the claims that name it (rb) or a message's router claim (fc); TTL",
     ),
     KeyKind(
         "ended deliveries of a message that fanned out in pages",
@@ -197,10 +207,13 @@ def endpoint_sort_key(attempt: Attempt) -> str:
 
 def endpoint_listing_items(batch: str, attempts: Sequence[Attempt]) -> list[Item]:
     """The packed endpoint listing items of a sender batch's attempts: one per endpoint (and shard of the
-    batch), each line ``{started}#{message}#{n}|{generation}|{shards}``."""
+    batch), each line ``{started}#{message}#{n}|{generation}|{shards}``, and ``|{claim}`` for a router's
+    first claim (``{batch}.{n}``: it has no attempt item, the line and the result item stand for it)."""
     groups: dict[str, list[tuple[float, str, float]]] = {}
     for a in attempts:
         line = f"{endpoint_sort_key(a)}|{a.generation}|{a.shards}"
+        if a.batch and a.claim_id.startswith(f"{a.batch}."):
+            line += f"|{a.claim_id}"
         groups.setdefault(a.endpoint_id, []).append((a.started_at, line, a.expires_at))
     return [
         item
@@ -213,12 +226,34 @@ def endpoint_entry(endpoint_id: str) -> Callable[[str], Item]:
     """How a packed endpoint line reads as an entry of the endpoint attempt index (gsi1)."""
 
     def decode(line: str) -> Item:
-        sort_key, generation, shards = line.split("|")
+        sort_key, generation, shards, *claim = line.split("|")
         _, message_id, number = sort_key.split("#")
         key = attempt_key(message_id, endpoint_id, generation, int(number), int(shards))
-        return {**key, "gsi1sk": s(sort_key)}
+        entry = {**key, "gsi1sk": s(sort_key)}
+        if claim:
+            entry["fc"] = s(f"{claim[0]}|{generation}|{shards}")
+        return entry
 
     return decode
+
+
+def listed_first_claim(entry: Item, endpoint_id: str) -> Attempt:
+    """The router's first claim a packed endpoint line stands for (``endpoint_entry``), in flight: its
+    outcome is in its batch's result item."""
+    claim_id, generation, shards = entry["fc"]["S"].split("|")
+    started, message_id, number = entry["gsi1sk"]["S"].split("#")
+    return Attempt(
+        message_id=message_id,
+        endpoint_id=endpoint_id,
+        number=int(number),
+        claim_id=claim_id,
+        started_at=float(started),
+        status="in_flight",
+        delivery_status="pending",
+        generation=generation,
+        shards=int(shards),
+        batch=claim_id.rpartition(".")[0],
+    )
 
 
 def item_to_attempt(item: Item) -> Attempt:
@@ -360,12 +395,33 @@ class AttemptTable(Table):
 
     def _resolved(self, items: Sequence[Item]) -> list[Attempt]:
         """Decode attempts, each claim in flight that names a batch with its outcome from there."""
-        decoded = [item_to_attempt(i) for i in items]
+        return self._resolve([item_to_attempt(i) for i in items])
+
+    def _resolve(self, decoded: list[Attempt]) -> list[Attempt]:
+        """Each claim in flight that names a batch with its outcome from its result item, if any."""
         batches = sorted({a.batch for a in decoded if a.batch and a.status == "in_flight"})
         if not batches:
             return decoded
         found = {i["pk"]["S"].removeprefix("RES#"): i for i in self._fetch([batch_key(b) for b in batches])}
         return [resolved(a, found.get(a.batch)) if a.batch else a for a in decoded]
+
+    def first_attempts(self, message: Message, attempts: Sequence[Attempt]) -> list[Attempt]:
+        """``attempts`` with attempt 1 of each delivery the router claimed in the message that has no
+        attempt item: from the claim and its router batch's result item (one consistent GetItem)."""
+        claim = message.first_claim
+        if claim is None or not claim.batch:
+            return list(attempts)
+        generation = generation_of(message)
+        have = {a.endpoint_id for a in attempts if a.number == 1 and a.generation == generation}
+        missing = [first_attempt(message, claim, e) for e in claim.endpoint_ids if e not in have]
+        if not missing:
+            return list(attempts)
+        result = self._result_item(claim.batch)
+        return sorted(
+            [*attempts, *(resolved(a, result) for a in missing)],
+            key=lambda a: (a.started_at, a.number),
+            reverse=True,
+        )
 
     def get_attempt(
         self, message_id: str, endpoint_id: str, generation: str, number: int, *, shards: int = 0
@@ -385,11 +441,14 @@ class AttemptTable(Table):
 
     def finish_attempt(self, attempt: Attempt) -> bool:
         """Record the outcome, unless another worker re-claimed the attempt after this one's lease ran out
-        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote)."""
-        condition, names = "claim_id = :c", {}
+        (one with its count due: only while in flight, never over an outcome ``finish_counted`` wrote).
+
+        An attempt with no item yet is one the router claimed in its message's item (``first_claim``):
+        its outcome creates the item, unless someone claimed it since (after that lease ran out)."""
+        condition, names = "attribute_not_exists(pk) OR claim_id = :c", {}
         values = {":c": s(attempt.claim_id)}
         if attempt.count_due:
-            condition, names = condition + " AND #s = :f", {"#s": "status"}
+            condition, names = "claim_id = :c AND #s = :f", {"#s": "status"}
             values[":f"] = s("in_flight")
         try:
             self._call(
@@ -556,13 +615,24 @@ class AttemptTable(Table):
         after = _cursor_of(entries[-1], "gsi1") if entries and stream.more else None
         keys = {(e["pk"]["S"], e["sk"]["S"]): {"pk": e["pk"], "sk": e["sk"]} for e in entries}
         found = {(i["pk"]["S"], i["sk"]["S"]): i for i in self._fetch(list(keys.values()))}
-        items = []
+        listed: list[Attempt] = []
         for entry in entries:
             item = found.get((entry["pk"]["S"], entry["sk"]["S"]))
+            if item is None and "fc" in entry:
+                # a router's first claim recorded by its batch: no attempt item, the result item holds it
+                listed.append(listed_first_claim(entry, endpoint_id))
+                continue
             # a listed claim that lost its lease to a later claim names the later attempt's item
             if item is not None and endpoint_sort_key(item_to_attempt(item)) == entry["gsi1sk"]["S"]:
-                items.append(item)
-        return Page(self._resolved(items), after)
+                listed.append(item_to_attempt(item))
+        attempts = self._resolve(listed)
+        # a router claim whose batch wrote no outcome for it (its result item lost) is not shown
+        shown = [
+            a
+            for a in attempts
+            if not (a.status == "in_flight" and a.claim_id.startswith(f"{a.batch}.") and a.batch)
+        ]
+        return Page(shown, after)
 
 
 def _count_update(attempt: Attempt) -> dict[str, Any]:

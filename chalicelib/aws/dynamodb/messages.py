@@ -11,6 +11,8 @@ A message item holds its keys, ``receipt_id`` and ``ttl`` (conditions and TTL re
 counters, and everything else packed in one binary attribute with the inline body (``m``, or ``mz``
 deflated: see ``message_to_item``), so a 1 KB webhook is one write unit. Items of the layout before (each
 field an attribute, the body in ``body`` or ``bodyz``) are still read (``item_to_message``) until they expire.
+``fc``: the router's claim on first attempts it makes itself (``first_claim_text``), outside the packed
+fields so a redelivery's rewrite can keep it (``store_claiming``).
 A packed field that is absent decodes as the field's default (``application_id`` None: the operator's own). A search by endpoint or by
 an ended status reads the attempts' indexes (``chalicelib.aws.dynamodb.attempts``) and then the messages.
 """
@@ -53,7 +55,14 @@ from chalicelib.aws.dynamodb.keys import int_of as _int
 from chalicelib.aws.dynamodb.keys import opt_s as _opt_s
 from chalicelib.errors import BadRequestError, NotFoundError, StorageError
 from chalicelib.ids import new_id
-from chalicelib.models import BodyRef, Message, MessageStatus, kept_attempt_shards
+from chalicelib.models import (
+    BodyRef,
+    FirstClaim,
+    Message,
+    MessageStatus,
+    kept_attempt_shards,
+    kept_first_claim,
+)
 from chalicelib.packing import pack_message, unpacked_fields
 from chalicelib.ports import MessageQuery, Page, decode_cursor
 
@@ -163,7 +172,26 @@ def message_to_item(message: Message) -> Item:
         item["fanout_pages"] = n(message.fanout_pages)
     if message.attempt_shards:
         item["attempt_shards"] = n(message.attempt_shards)
+    if message.first_claim is not None:
+        item["fc"] = s(first_claim_text(message.first_claim, message.endpoints))
     return item
+
+
+def first_claim_text(claim: FirstClaim, endpoints: tuple[str, ...]) -> str:
+    """The router's first-attempt claim as one short attribute, ``claim|started|lease seconds|0,2``: its
+    endpoints by their places among the message's inline ids (the item stays under 1 KB for a 1 KB body)."""
+    places = ",".join(str(endpoints.index(e)) for e in claim.endpoint_ids if e in endpoints)
+    return f"{claim.claim_id}|{claim.started_at:.3f}|{claim.lease_until - claim.started_at:.3f}|{places}"
+
+
+def first_claim_of(item: Item, endpoints: tuple[str, ...]) -> FirstClaim | None:
+    """The router's first-attempt claim a message item holds (``endpoints``: its inline ids), or None."""
+    text = _opt_s(item, "fc")
+    if not text:
+        return None
+    claim_id, started, lease, places = text.split("|", 3)
+    ids = tuple(endpoints[int(p)] for p in places.split(",") if p)
+    return FirstClaim(claim_id, float(started), float(started) + float(lease), ids)
 
 
 def message_to_item_indexed(message: Message) -> Item:
@@ -282,12 +310,14 @@ def item_to_message(item: Item) -> Message:
         "attempt_shards": _int(item, "attempt_shards", 0) or 0,
     }
     if "m" in item or "mz" in item:
+        fields = unpacked_fields(bytes((item.get("mz") or item["m"])["B"]), deflated="mz" in item)
         return Message(
             id=item["pk"]["S"].removeprefix("MSG#"),
             status="stored",
             receipt_id=item["receipt_id"]["S"],
-            **unpacked_fields(bytes((item.get("mz") or item["m"])["B"]), deflated="mz" in item),
+            **fields,
             **counted,
+            first_claim=first_claim_of(item, fields["endpoints"]),
         )
     ref_raw = _opt_s(item, "body_ref")
     payload_raw = _opt_s(item, "payload")
@@ -336,8 +366,13 @@ class MessageTable(Table):
 
         A stored message is then listed on its own (its ``LIST#`` items, one write each), unless
         ``defer_listing``: the router lists its whole batch with one ``list_messages``."""
+        return self.store_claiming(message, now, defer_listing=defer_listing) is not None
+
+    def store_claiming(self, message: Message, now: float, *, defer_listing: bool = False) -> Message | None:
+        """``store_message``, returning the message as stored (None for a duplicate): a redelivery of the
+        same receipt keeps the router's first-attempt claim the item holds (``kept_first_claim``)."""
         stored = self._store(message, now)
-        if stored and not defer_listing:
+        if stored is not None and not defer_listing:
             self.list_messages(new_id("lb"), [message])
         return stored
 
@@ -347,7 +382,7 @@ class MessageTable(Table):
         batch, and its redelivery lists the messages again: the same entries, read once)."""
         self._put_many(listing_items(batch, stored))
 
-    def _store(self, message: Message, now: float) -> bool:
+    def _store(self, message: Message, now: float) -> Message | None:
         condition: str = "attribute_not_exists(pk)"
         values: dict[str, Any] = {}
         for _ in range(3):
@@ -366,12 +401,16 @@ class MessageTable(Table):
                     continue  # gone since (TTL): a new id again
                 stored = item_to_message(item)
                 if stored.receipt_id != message.receipt_id and stored.dedupe_until >= now:
-                    return False
-                message = replace(message, attempt_shards=kept_attempt_shards(stored, message))
+                    return None
+                message = replace(
+                    message,
+                    attempt_shards=kept_attempt_shards(stored, message),
+                    first_claim=kept_first_claim(stored, message),
+                )
                 condition = "attribute_not_exists(pk) OR receipt_id = :r"
                 values = {":r": s(stored.receipt_id)}
                 continue
-            return True
+            return message
         raise StorageError(f"message {message.id} kept changing while it was stored")
 
     def get_message(self, message_id: str) -> Message:

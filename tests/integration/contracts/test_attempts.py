@@ -15,7 +15,7 @@ from chalicelib.aws.dynamodb import attempts
 from chalicelib.aws.dynamodb.attempts import AttemptTable
 from chalicelib.aws.dynamodb.messages import MessageTable
 from chalicelib.errors import BadRequestError
-from chalicelib.models import Attempt
+from chalicelib.models import Attempt, FirstClaim, first_attempt, generation_of
 from chalicelib.ports import MessageQuery, encode_cursor
 from testkit.fakes import FakeClock
 from testkit.memory.attempts import MemoryAttempts
@@ -26,6 +26,76 @@ store = contract_store((MemoryAttempts, MemoryMessages), (AttemptTable, MessageT
 
 
 class TestAttempts:
+    def test_an_outcome_creates_the_attempt_of_a_claim_held_in_its_message_unless_claimed_since(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a first attempt claimed in its message's item (no attempt item yet)
+        message = _message(clock)
+        store.store_message(message, clock())
+        held = replace(_attempt(message, "ep_a", 1, clock()), status="in_flight")
+        assert store.get_attempt(message.id, "ep_a", "g1", 1) is None
+        # WHEN its outcome is recorded THEN the attempt item is created with it
+        assert store.finish_attempt(replace(held, status="succeeded", delivery_status="succeeded"))
+        got = store.get_attempt(message.id, "ep_a", "g1", 1)
+        assert got is not None and (got.claim_id, got.status) == (held.claim_id, "succeeded")
+        # AND a claim of that attempt by anyone else is refused: it is finished
+        assert not store.claim_attempt(_attempt(message, "ep_a", 1, clock() + 200), clock() + 200)
+        # GIVEN another held attempt that a sender claimed once the lease ran out
+        other = replace(_attempt(message, "ep_b", 1, clock()), status="in_flight")
+        taken = replace(_attempt(message, "ep_b", 1, clock() + 200), status="in_flight")
+        assert store.claim_attempt(taken, clock() + 200)
+        # WHEN the first holder's outcome arrives late THEN it is refused and the new claim stands
+        assert not store.finish_attempt(replace(other, status="failed"))
+        now = store.get_attempt(message.id, "ep_b", "g1", 1)
+        assert now is not None and now.claim_id == taken.claim_id
+
+    def test_a_router_batch_records_its_first_claims_successes_as_a_sender_batch(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a message stored with its router's claim on three first attempts, named after its batch
+        claim = FirstClaim("rb_r1.0", clock(), clock() + 150, ("ep_a", "ep_b", "ep_c"))
+        stored = _message(clock, endpoints=claim.endpoint_ids, first_claim=claim)
+        store.store_message(stored, clock())
+        message = store.get_message(stored.id)
+        assert message.first_claim == claim and claim.batch == "rb_r1"
+        # WHEN the batch records ep_a's success (result item and endpoint listing) and ep_b's failure on
+        # its own item, and ep_c's attempt is still on the wire
+        ok = replace(first_attempt(message, claim, "ep_a"), status="succeeded", delivery_status="succeeded")
+        store.finish_batch("rb_r1", [replace(ok, duration_ms=12, response_status=200)])
+        failed = replace(first_attempt(message, claim, "ep_b"), status="failed", response_status=500)
+        assert store.finish_attempt(failed)
+        # THEN only the failure has an attempt item
+        assert [a.endpoint_id for a in store.list_attempts(message.id)] == ["ep_b"]
+        # AND the message's readers see all three: the success from the claim and the result item
+        read = store.first_attempts(message, store.list_attempts(message.id))
+        got = {a.endpoint_id: (a.claim_id, a.status, a.response_status) for a in read}
+        ids = {e: first_attempt(message, claim, e).claim_id for e in claim.endpoint_ids}
+        assert len(set(ids.values())) == 3 and all(i.startswith("rb_r1.0-") for i in ids.values())
+        assert got == {
+            "ep_a": (ids["ep_a"], "succeeded", 200),
+            "ep_b": (ids["ep_b"], "failed", 500),
+            "ep_c": (ids["ep_c"], "in_flight", None),
+        }
+        # AND the endpoint listings show the recorded ones, not the one in flight
+        listed = store.list_endpoint_attempts("ep_a", limit=10, cursor=None).items
+        assert [(a.message_id, a.number, a.status, a.response_status) for a in listed] == [
+            (message.id, 1, "succeeded", 200)
+        ]
+        assert [a.status for a in store.list_endpoint_attempts("ep_b", limit=10, cursor=None).items] == [
+            "failed"
+        ]
+        assert store.list_endpoint_attempts("ep_c", limit=10, cursor=None).items == []
+        # AND a sender that claimed ep_c after the lease is read instead of the claim
+        later = clock() + 200
+        taken = replace(_attempt(message, "ep_c", 1, later, generation_of(message)), status="in_flight")
+        assert store.claim_attempt(taken, later)
+        [c] = [
+            a
+            for a in store.first_attempts(message, store.list_attempts(message.id))
+            if a.endpoint_id == "ep_c"
+        ]
+        assert c.claim_id == taken.claim_id
+
     def test_message_attempts_page_by_key_and_the_latest_attempt(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock)
         store.store_message(message, clock())

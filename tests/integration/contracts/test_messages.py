@@ -19,7 +19,7 @@ from chalicelib.aws.dynamodb.attempts import AttemptTable
 from chalicelib.aws.dynamodb.messages import MessageTable
 from chalicelib.errors import BadRequestError, NotFoundError
 from chalicelib.ids import new_id
-from chalicelib.models import BodyRef
+from chalicelib.models import BodyRef, FirstClaim
 from chalicelib.ports import MessageQuery, encode_cursor
 from testkit.fakes import FakeClock
 from testkit.memory.attempts import MemoryAttempts
@@ -113,6 +113,32 @@ class TestMessages:
         # AND a brand-new id is one write, with its own count
         fresh = _message(clock, fanout_pages=2, attempt_shards=2)
         assert store.store_message(fresh, clock()) and store.get_message(fresh.id).attempt_shards == 2
+
+    def test_a_redelivery_keeps_the_routers_first_claim_and_a_new_storing_has_its_own(
+        self, store: Any, clock: FakeClock
+    ) -> None:
+        # GIVEN a message stored with the router's claim on its first attempt to ep_a
+        claim = FirstClaim("clm_1", clock(), clock() + 150, ("ep_a",))
+        message = _message(clock, endpoints=("ep_a", "ep_b"), first_claim=claim)
+        stored = store.store_claiming(message, clock())
+        assert stored is not None and stored.first_claim == claim
+        assert store.get_message(message.id).first_claim == claim
+        assert store.get_message(message.id).holds_first("ep_b") is None
+        # WHEN its ingest record comes back (same receipt) with a claim of its own
+        other = FirstClaim("clm_2", clock(), clock() + 150, ("ep_a", "ep_b"))
+        again = store.store_claiming(replace(message, first_claim=other), clock())
+        # THEN the stored claim is kept (the first run may still be sending under it)
+        assert again is not None and again.first_claim == claim
+        assert store.get_message(message.id).first_claim == claim
+        # AND a redelivery whose matches changed keeps the claim only on the deliveries it still has
+        moved = store.store_claiming(replace(message, endpoints=("ep_b", "ep_c"), first_claim=other), clock())
+        assert moved is not None and moved.first_claim is None
+        assert store.get_message(message.id).first_claim is None
+        # AND another receipt in the window is a duplicate; past the window a new storing has its own
+        assert store.store_claiming(replace(message, receipt_id="r2"), clock()) is None
+        clock.advance(61)
+        fresh = store.store_claiming(replace(message, receipt_id="r2", first_claim=other), clock())
+        assert fresh is not None and fresh.first_claim == other
 
     def test_expired_message_is_not_found_before_ttl_runs(self, store: Any, clock: FakeClock) -> None:
         message = _message(clock)
