@@ -1,8 +1,9 @@
 """Figure 21, isolation: healthy endpoints' publish-to-delivery latency with and without a hanging endpoint.
 
 The local stack of the end-to-end tests (``testkit.stack.Stack``: moto server, the API and the queue workers,
-each its own process; one ingest and one deliveries worker, as the e2e suites run it) with ``HEALTHY``
-endpoints at a real receiver on loopback (``testkit.receivers``) and one more endpoint at a receiver that
+each its own process; one ingest and one deliveries worker, as the e2e suites run it; the deliveries worker
+runs several batches at once, as the event source mapping does: ``local.worker.concurrency``) with
+``HEALTHY`` endpoints at a real receiver on loopback (``testkit.receivers``) and one more endpoint at a receiver that
 accepts the connection and never answers (``HangingReceiver``: no status line, no byte, until the figure
 ends), left at the default timeout (15 s) and the default circuit breaker.
 
@@ -176,6 +177,7 @@ def _endpoint(stack: Any, url: str, event_types: list[str]) -> None:
 
 def run(quick: bool) -> list[Row]:
     """Measure both phases on one local stack; the ratio rows."""
+    from local.worker import concurrency
     from testkit.receivers import Receivers
     from testkit.stack import Stack
 
@@ -220,8 +222,8 @@ def run(quick: bool) -> list[Row]:
         f"{first.p99:.0f} vs {second.p99:.0f} ms; the hanging receiver held {hung} connection(s)"
     )
     note = (
-        "same run, one local stack (1 ingest + 1 deliveries worker, processes: one batch at a time, where "
-        "Lambda's mapping would run several), real loopback receivers: "
+        "same run, one local stack (1 ingest + 1 deliveries worker, processes; the deliveries worker runs up "
+        f"to {concurrency('deliveries')} batches at once, as Lambda's mapping does), real loopback receivers: "
         f"{n} messages published one at a time at {RATE:g}/s to {HEALTHY} healthy endpoints, first alone "
         f"(reference), then with one more endpoint subscribed whose receiver accepts and never answers "
         f"(default 15 s timeout and breaker; it held {hung} connection(s)); each percentile rests on "

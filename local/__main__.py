@@ -67,12 +67,17 @@ def start_worker(
     queue: str, *, wait_seconds: int = 1, on_invoke: Callable[[int, bool], None] | None = None
 ) -> tuple[Worker, threading.Thread]:
     """Start one queue's worker in a thread of this process."""
-    from local.worker import Worker
+    from local.worker import Worker, concurrency
 
     env_name, handler_name = QUEUES[queue]
     handler = getattr(_app(), handler_name)
     worker = Worker(
-        _boto_sqs(), os.environ[env_name], handler, wait_seconds=wait_seconds, on_invoke=on_invoke
+        _boto_sqs(),
+        os.environ[env_name],
+        handler,
+        wait_seconds=wait_seconds,
+        on_invoke=on_invoke,
+        concurrency=concurrency(queue),
     )
     thread = threading.Thread(target=worker.run, name=f"worker-{queue}", daemon=True)
     thread.start()
@@ -112,7 +117,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     """Run one worker in the foreground until SIGTERM/SIGINT. The deliveries worker also polls the slow
     lane, in a thread of its own (Lambda's second event source mapping, with its own concurrency: one
     poller here), so a stack that starts a deliveries worker has both lanes, and killing it kills both."""
-    from local.worker import Worker
+    from local.worker import Worker, concurrency
 
     lanes = [
         args.queue,
@@ -127,6 +132,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
                 os.environ[env_name],
                 getattr(_app(), handler_name),
                 wait_seconds=args.wait_seconds,
+                concurrency=concurrency(queue, args.concurrency if queue == args.queue else None),
             )
         )
     signal.signal(signal.SIGTERM, lambda *_: [w.stop() for w in workers])
@@ -400,6 +406,9 @@ def main(argv: list[str] | None = None) -> None:
     worker = sub.add_parser("worker", help="only one queue's worker")
     worker.add_argument("--queue", choices=sorted(QUEUES), required=True)
     worker.add_argument("--wait-seconds", type=int, default=1)
+    worker.add_argument(
+        "--concurrency", type=int, help="batches at once (default: 1; deliveries: the stage's cap or 2)"
+    )
     worker.add_argument("--no-slow-lane", action="store_true", help="deliveries: not the slow lane too")
     worker.set_defaults(func=cmd_worker)
     schedule = sub.add_parser("schedule", help="only the scheduled handlers (sweep, release step)")

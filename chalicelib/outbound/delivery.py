@@ -22,13 +22,14 @@ added up over a batch and written once at its end, never failing a delivery.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import math
 import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from typing import Literal
 
@@ -74,6 +75,8 @@ CACHED_BODY_BYTES = 64 * 1024  # so the cache holds at most ~16 MB of bodies
 NOTED_FAILURES_KEPT = 10_000
 EARLY_TOLERANCE = 0.5  # SQS delays are whole seconds; a task this close to due is sent now
 STRAGGLER_SECONDS = 0.25  # a batch waits this long for its last tasks once the others are done
+# At most this many threads a container keeps busy beyond its pool's (handed-off stragglers): see _Threads.
+MAX_RETIRED_THREADS = 300
 
 
 class Sender:
@@ -141,8 +144,8 @@ class Sender:
         # Endpoints this container saw fail since their last success here (see _may_be_failing).
         self._noted_failures: dict[str, float] = {}
         self._failures_lock = threading.Lock()
-        # Room beyond a batch for the stragglers a batch handed off and left running (see handle_many).
-        self._pool = ThreadPoolExecutor(max_workers=max_workers * 3, thread_name_prefix="sender")
+        # A batch's tasks never wait for a thread behind the stragglers earlier batches handed off.
+        self._pool = _Threads(max_workers * 3, MAX_RETIRED_THREADS)
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
 
@@ -208,7 +211,7 @@ class Sender:
                 self._local.body = None
             return None
 
-        futures = [self._pool.submit(run, numbered) for numbered in enumerate(bodies)]
+        futures = self._pool.submit_all(run, list(enumerate(bodies)))
         try:
             pending = set(futures)
             finished_any = False
@@ -1053,6 +1056,65 @@ class Sender:
             endpoint.timeout,
             client_certificate=endpoint.client_certificate,
         )
+
+
+class _Threads:
+    """The sender's threads, where a batch's tasks never wait for a thread held by a handed-off straggler.
+
+    A straggler handed off (``Sender._hand_off``) keeps its thread until its receiver answers or its
+    timeout ends (15 s by default): with one shared executor, about ``size`` of them left every later
+    batch's healthy tasks queued behind them. So the threads still busy are counted, and when the room
+    they leave is less than a new batch needs, the executor is retired (``shutdown(wait=False)``: its
+    threads finish what they run, then end) and a fresh one takes the batch. On Lambda a container runs one
+    batch at a time, so what is busy then is stragglers; locally, concurrent batches share one container.
+
+    Bound: the retired executors' busy threads are handed-off POSTs, each ending within its endpoint's
+    timeout (at most 30 s, plus the 3 s connect), and the breaker stops new attempts to an endpoint whose
+    timeouts reach its ``failures``; a container hands off at most its batch size per batch. Past
+    ``max_retired`` such threads a container stops opening executors and batches share the last one again
+    (they may then wait for a thread, as before), so a container never holds more than
+    ``size + max_retired`` threads (Lambda allows 1,024).
+    """
+
+    def __init__(self, size: int, max_retired: int) -> None:
+        self._size = size
+        self._max_retired = max_retired
+        self._lock = threading.RLock()
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="sender")
+        self._busy: dict[ThreadPoolExecutor, int] = {self._executor: 0}  # threads busy, per executor
+
+    def submit_all(
+        self, fn: Callable[[tuple[int, str]], BaseException | None], items: list[tuple[int, str]]
+    ) -> list[Future[BaseException | None]]:
+        """Submit a batch's tasks where each gets a thread at once (see the class docstring)."""
+        # Under the lock: a concurrent batch (locally) must not retire the executor between the choice and
+        # the submits. Reentrant: a task already done runs its callback (``_done``) in this thread.
+        with self._lock:
+            executor = self._executor
+            if (
+                self._size - self._busy[executor] < len(items)
+                and self._retired_busy() + self._busy[executor] <= self._max_retired
+            ):
+                executor.shutdown(wait=False)
+                executor = ThreadPoolExecutor(max_workers=self._size, thread_name_prefix="sender")
+                self._executor = executor
+                self._busy[executor] = 0
+            self._busy[executor] += len(items)
+            futures = []
+            for item in items:
+                future = executor.submit(fn, item)
+                future.add_done_callback(functools.partial(self._done, executor))
+                futures.append(future)
+            return futures
+
+    def _done(self, executor: ThreadPoolExecutor, _: Future[BaseException | None]) -> None:
+        with self._lock:
+            self._busy[executor] -= 1
+            if not self._busy[executor] and executor is not self._executor:
+                del self._busy[executor]  # a retired executor whose threads are all done
+
+    def _retired_busy(self) -> int:
+        return sum(busy for executor, busy in self._busy.items() if executor is not self._executor)
 
 
 class _Batch:

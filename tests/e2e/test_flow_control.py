@@ -154,19 +154,23 @@ def _latencies(stack: Stack, receivers: Receivers, path: str, event_type: str, n
 
 
 def test_a_hanging_endpoint_beside_a_healthy_one_does_not_slow_it(stack: Stack, receivers: Receivers) -> None:
-    # GIVEN a healthy endpoint, measured alone
+    # GIVEN a healthy endpoint, warmed up (imports, connections: the stack was just started), measured alone
     healthy_path, hang_path = _path(), _path()
-    _endpoint(stack, receivers.url(healthy_path), filter={"event_types": ["iso.alone", "iso.beside"]})
+    event_types = ["iso.warm", "iso.alone", "iso.beside"]
+    _endpoint(stack, receivers.url(healthy_path), filter={"event_types": event_types})
+    _latencies(stack, receivers, healthy_path, "iso.warm", 5)
     alone = _latencies(stack, receivers, healthy_path, "iso.alone", 15)
     # WHEN an endpoint whose receiver accepts and never answers (within its 10 s timeout) is subscribed
     # beside it, and the same trickle is published to both
     receivers.scripts[hang_path] = [Step(delay=30) for _ in range(1000)]
     _endpoint(stack, receivers.url(hang_path), filter={"event_types": ["iso.beside"]}, timeout=10)
     beside = _latencies(stack, receivers, healthy_path, "iso.beside", 15)
-    # THEN the healthy one's latency stays within noise of the run without it
+    # THEN the healthy one's latency stays within noise of the run without it (measured at load 8-11 on
+    # two cores: p50 80-120 ms either way, the worst 0.2-0.35 s; with the local worker running one batch
+    # at a time, every batch with a hanging task held the next one 0.25 s: p50 0.3 s against 0.11 s)
     p50_alone, p50_beside = alone[len(alone) // 2], beside[len(beside) // 2]
-    assert p50_beside <= max(2 * p50_alone, p50_alone + 0.5), (alone, beside)
-    assert max(beside) <= max(alone) + 1.5, (alone, beside)
+    assert p50_beside <= max(1.5 * p50_alone, p50_alone + 0.1), (alone, beside)
+    assert max(beside) <= max(alone) + 0.5, (alone, beside)
 
 
 def test_a_fifo_endpoint_gets_every_event_in_publish_order_never_two_in_flight(

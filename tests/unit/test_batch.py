@@ -154,3 +154,58 @@ def test_the_local_worker_leaves_a_failed_invoke_alone() -> None:
     Worker(sqs, "q", handler).poll_once()
     # THEN the worker neither deletes nor resets any visibility (that would undo the handler's backoff)
     assert [name for name, _ in sqs.calls] == ["receive_message"]
+
+
+def test_the_local_deliveries_worker_runs_a_batch_while_another_waits_on_a_slow_receiver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+    import time
+
+    from local.worker import Worker, concurrency
+
+    # GIVEN a queue holding a warm-up batch, then one whose invoke waits (a slow receiver), then another
+    class Batches(_Sqs):
+        def __init__(self, batches: list[str]) -> None:
+            super().__init__([])
+            self.batches = batches
+            self.lock = threading.Lock()
+
+        def receive_message(self, **kwargs: Any) -> dict[str, Any]:
+            with self.lock:
+                body = self.batches.pop(0) if self.batches else None
+            if body is None:
+                time.sleep(0.02)
+                return {}
+            return {"Messages": [{"MessageId": body, "ReceiptHandle": body, "Body": body}]}
+
+    release = threading.Event()
+    invoked: list[str] = []
+
+    def handler(event: dict[str, Any], ctx: Any) -> None:
+        body = event["Records"][0]["body"]
+        invoked.append(body)
+        if body == "slow":
+            release.wait(5)
+
+    monkeypatch.delenv("HOOKWAY_SENDER_MAX_CONCURRENCY", raising=False)
+    worker = Worker(Batches(["warm", "slow", "fast"]), "q", handler, concurrency=concurrency("deliveries"))
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        # WHEN the worker runs THEN the third batch is invoked while the second still waits, as Lambda's
+        # event source mapping runs batches concurrently
+        deadline = time.monotonic() + 3
+        while "fast" not in invoked and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert invoked == ["warm", "slow", "fast"]
+        assert not release.is_set()
+    finally:
+        release.set()
+        worker.stop()
+        thread.join(5)
+    assert not thread.is_alive()
+    # AND it is a setting: the stage's cap on the senders' concurrency, else two; one for other queues
+    assert concurrency("deliveries") == 2 and concurrency("ingest") == 1
+    monkeypatch.setenv("HOOKWAY_SENDER_MAX_CONCURRENCY", "3")
+    assert concurrency("deliveries") == 3 and concurrency("deliveries", 1) == 1

@@ -95,3 +95,43 @@ def test_a_batch_of_one_slow_task_waits_for_it(services: Services) -> None:
     world.deliveries.delays.clear()
     assert world.sender.handle_many(bodies) == [None]
     assert world.deliveries.sent == []  # no check queued: it finished in the batch
+
+
+def test_a_healthy_batch_gets_threads_at_once_after_more_stragglers_than_the_pool_were_handed_off(
+    services: Services,
+) -> None:
+    # GIVEN a sender whose earlier batches handed off 36 stragglers (more than its pool's 30 threads), all
+    # still waiting on a receiver that hangs
+    from chalicelib.api.messages import parse_publish
+    from chalicelib.scope import OPERATOR
+
+    receiver = Hanging()
+    world = World(services, receiver)
+    world.sender._straggler_seconds = 0.1
+    healthy, _ = world.endpoint(url="https://hooks.example.com/ok", filter={"event_types": ["a.ok"]})
+    hanging, _ = world.endpoint(url="https://hooks.example.com/hang", filter={"event_types": ["a.hang"]})
+    for event_type in ["a.hang"] * 36 + ["a.ok"] * 14:
+        world.publisher.publish(parse_publish({"event_type": event_type, "payload": {}}), OPERATOR)
+    world.route_all()
+    by_endpoint: dict[str, list[str]] = {healthy.id: [], hanging.id: []}
+    for body in world.deliveries.sent:
+        by_endpoint[Task.decode(body).endpoint_id].append(body)
+    world.deliveries.sent.clear()
+    hang, ok = by_endpoint[hanging.id], by_endpoint[healthy.id]
+    try:
+        for i in range(4):  # 9 hanging + 1 healthy per batch: the 9 are handed off, each batch at once
+            started = time.monotonic()
+            assert world.sender.handle_many([*hang[9 * i : 9 * i + 9], ok[i]]) == [None] * 10
+            assert time.monotonic() - started < 2.0, i
+        assert sum(1 for r in receiver.requests if r.url.endswith("/ok")) == 4
+        # WHEN a batch of ten healthy tasks comes next
+        started = time.monotonic()
+        errors = world.sender.handle_many(ok[4:])
+        took = time.monotonic() - started
+        # THEN each got a thread at once: the batch is done long before any straggler's receiver answers
+        assert errors == [None] * 10
+        assert took < 2.0, took
+        assert not receiver.release.is_set()
+        assert sum(1 for r in receiver.requests if r.url.endswith("/ok")) == 14
+    finally:
+        receiver.release.set()
