@@ -8,8 +8,9 @@ cell rate algorithm). A task takes the next free slot with one conditional write
 ``HOLD_SECONDS``) waits for it here and is sent at it; a later one goes back on the queue carrying its
 slot, due back a second before it (``wake_at``), so a burst waits in order without holding a sender (at
 most ``HOLD_SECONDS`` each), and is sent at its slot without another write. A task that comes
-back more than ``LATE_SECONDS`` after its slot (a worker died holding it) takes a new one, so late tasks
-never add up to a burst.
+back more than one interval (at most ``LATE_SECONDS``) after its slot (a busy or dead worker) takes a new
+one, so late tasks never add up to a burst: each POST is within one interval of its own slot, and no
+second holds more than ``throttle_rate`` + 1 of them, however many senders run at once.
 
 One write per attempt to a throttled endpoint, on that endpoint's own item: at most ``MAX_THROTTLE_RATE``
 a second, half of DynamoDB's 1,000 writes a second of one item (a conditional write that loses a race is
@@ -71,7 +72,9 @@ class Throttle:
         if not rate:
             return 0.0
         slot = held
-        if not slot or now - slot > LATE_SECONDS:
+        # A task later than one interval past its slot takes a new one: sent late beside the slots after
+        # it (several senders at once), it would put more than ``throttle_rate`` + 1 in some second.
+        if not slot or now - slot > min(LATE_SECONDS, 1.0 / rate):
             slot = self._store.take_slot(endpoint.id, 1.0 / rate, now)
         wait = slot - now
         if wait > HOLD_SECONDS:
