@@ -218,8 +218,13 @@ class Table:
 
     def _put_many(self, items: Sequence[Item]) -> None:
         """BatchWriteItem of whole items, 25 a call, unprocessed ones retried; StorageError if any is left."""
-        for begin in range(0, len(items), 25):
-            pending: Any = {self._table: [{"PutRequest": {"Item": i}} for i in items[begin : begin + 25]]}
+        self._write_many([{"PutRequest": {"Item": i}} for i in items], "items unwritten")
+
+    def _write_many(self, requests: Sequence[Any], left: str) -> None:
+        """BatchWriteItem of put or delete requests, 25 a call, unprocessed ones retried (five calls at
+        most); StorageError naming what is ``left`` if any is."""
+        for begin in range(0, len(requests), 25):
+            pending: Any = {self._table: list(requests[begin : begin + 25])}
             for _ in range(5):
                 try:
                     result = self._db.batch_write_item(RequestItems=pending)
@@ -229,7 +234,7 @@ class Table:
                 if not pending:
                     break
             else:
-                raise StorageError("DynamoDB batch_write_item left items unwritten")
+                raise StorageError(f"DynamoDB batch_write_item left {left}")
 
     def _sharded_page(
         self, index: str, base: str, limit: int, position: list[str] | None

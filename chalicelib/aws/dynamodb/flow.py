@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from chalicelib.aws.dynamodb.core import Table
 from chalicelib.aws.dynamodb.keys import Item, KeyKind, int_of, n, num, opt_s, s
@@ -255,7 +255,6 @@ class ThrottleTable(Table):
     def take_slot(self, endpoint_id: str, interval: float, now: float) -> float:
         """Take the next free slot: a conditional write on what the bucket held (``tat``); a lost race
         returns the item as it stands (ReturnValuesOnConditionCheckFailure), so a retry needs no read."""
-        from chalicelib.errors import StorageError
         from chalicelib.outbound.flow import next_slot
 
         seen: float | None = None
@@ -345,21 +344,8 @@ class ParkTable(Table):
 
     def _delete_parked(self, partition: str, keys: Sequence[str]) -> None:
         pk = s(partition)
-        for start in range(0, len(keys), 25):
-            requests: list[Any] = [
-                {"DeleteRequest": {"Key": {"pk": pk, "sk": s(key)}}} for key in keys[start : start + 25]
-            ]
-            pending: Any = {self._table: requests}
-            for _ in range(5):
-                try:
-                    result = self._db.batch_write_item(RequestItems=pending)
-                except (ClientError, BotoCoreError) as exc:
-                    raise StorageError("DynamoDB batch_write_item failed") from exc
-                pending = result.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-            else:
-                raise StorageError("DynamoDB BatchWriteItem left parked tasks undeleted")
+        requests = [{"DeleteRequest": {"Key": {"pk": pk, "sk": s(key)}}} for key in keys]
+        self._write_many(requests, "parked tasks undeleted")
 
 
 FIFO_TURN = "TURN"
