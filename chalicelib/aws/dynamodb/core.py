@@ -186,16 +186,7 @@ class Table:
         elif high is not None:
             condition += f" AND {index}sk < :hi"
             values[":hi"] = s(high)
-        kwargs: dict[str, Any] = {
-            "IndexName": index,
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "Limit": limit,
-            "ScanIndexForward": False,
-        }
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        return self._call("query", **kwargs)
+        return self._query_newest(condition, values, limit, start, index=index)
 
     def _query_packed(
         self, partition: str, floor: str | None, bound: str, limit: int, start: dict[str, Any] | None
@@ -206,12 +197,26 @@ class Table:
         if floor is not None:
             condition = "pk = :p AND sk BETWEEN :lo AND :hi"  # no item's sort key equals bound (it ends in $)
             values[":lo"] = s(floor)
+        return self._query_newest(condition, values, limit, start)
+
+    def _query_newest(
+        self,
+        condition: str,
+        values: dict[str, Any],
+        limit: int,
+        start: dict[str, Any] | None,
+        *,
+        index: str | None = None,
+    ) -> Any:
+        """One Query, newest first, of the table or ``index``, from ``start`` (a page's last key)."""
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "Limit": limit,
             "ScanIndexForward": False,
         }
+        if index is not None:
+            kwargs["IndexName"] = index
         if start:
             kwargs["ExclusiveStartKey"] = start
         return self._call("query", **kwargs)
