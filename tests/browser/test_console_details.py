@@ -412,7 +412,8 @@ def test_a_message_that_matched_nothing_is_sent_to_an_endpoint_chosen_in_its_pag
         expect(page.get_by_test_id("deliveries")).to_contain_text("Send it to an endpoint below")
         expect(page.get_by_test_id("delivery-summary")).to_have_text("No endpoint")
         choice = page.get_by_test_id("send-to-endpoint")
-        # THEN only the owner's endpoint is offered
+        # THEN only the owner's endpoint is offered (the chooser is drawn once the owner's endpoints load)
+        expect(choice.locator("option")).to_have_count(1)
         assert [o.get_attribute("value") for o in choice.locator("option").all()] == [mine.json()["id"]]
         shots(s, "console-message-send-to")
         # WHEN they send it there
@@ -437,6 +438,7 @@ def test_the_signing_choices_are_the_served_signing_modes(browser: Browser, stac
         s.open("/endpoints/new")
         select = s.page.get_by_test_id("endpoint-signing")
         # THEN its choices are the served modes, in order, shown as text
+        expect(select.locator("option")).to_have_count(len(served["signing_modes"]))
         assert select.locator("option").all_text_contents() == [m["label"] for m in served["signing_modes"]]
         assert select.input_value() == served["signing_modes"][0]["name"]
         assert s.page.locator("main i").count() == 0
