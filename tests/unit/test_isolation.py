@@ -135,3 +135,45 @@ def test_a_healthy_batch_gets_threads_at_once_after_more_stragglers_than_the_poo
         assert sum(1 for r in receiver.requests if r.url.endswith("/ok")) == 14
     finally:
         receiver.release.set()
+
+
+def test_a_straggler_handed_off_marks_its_endpoint_slow_and_its_next_task_takes_the_slow_lane() -> None:
+    # GIVEN a healthy endpoint and one whose receiver hangs, a slow lane, and one message each in a batch
+    from chalicelib.api.messages import parse_publish
+    from chalicelib.scope import OPERATOR
+    from tests.unit.test_lanes import _LaneWorld
+
+    receiver = Hanging()
+    world = _LaneWorld(receiver)
+    world.sender._straggler_seconds = 0.1
+    healthy, _ = world.endpoint(url="https://hooks.example.com/ok", filter={"event_types": ["a.ok"]})
+    hanging, _ = world.endpoint(url="https://hooks.example.com/hang", filter={"event_types": ["a.hang"]})
+    for event_type in ("a.hang", "a.ok", "a.hang"):
+        world.publisher.publish(parse_publish({"event_type": event_type, "payload": {}}), OPERATOR)
+    world.route_all()
+    first_hang, ok, next_hang = world.deliveries.sent
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    try:
+        # WHEN a batch with the hanging task is handled on the main lane
+        assert world.sender.handle_many([first_hang, ok]) == [None, None]
+        # THEN its straggler was handed off and its endpoint is marked slow at once (not after 15 s)
+        assert world.sender.slow_endpoints.is_slow(hanging.id, world.clock.now)
+        assert not world.sender.slow_endpoints.is_slow(healthy.id, world.clock.now)
+        # AND the endpoint's next task met on the main lane goes to the slow lane, unattempted
+        posts = len(receiver.requests)
+        assert world.sender.handle_many([next_hang]) == [None]
+        assert world.slow.sent == [next_hang] and len(receiver.requests) == posts
+    finally:
+        receiver.release.set()
+    # WHEN the straggler's receiver answers at last, quickly after the hand-off
+    message_id = Task.decode(first_hang).message_id
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        attempts = world.s.store.list_attempts(message_id)
+        if attempts and attempts[0].status == "succeeded":
+            break
+        time.sleep(0.02)
+    assert attempts[0].status == "succeeded"
+    # THEN its ending does not clear the mark the hand-off set (it held its batch all the same)
+    assert world.sender.slow_endpoints.is_slow(hanging.id, world.clock.now)
