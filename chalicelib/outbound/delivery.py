@@ -50,7 +50,7 @@ from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.fifo import Fifo, Handoff, entry_key, ordered
 from chalicelib.outbound.flow import Throttle, wake_at
-from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_slow
+from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_fast, was_slow
 from chalicelib.outbound.parking import Holding, Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
@@ -976,13 +976,13 @@ class Sender:
         self, endpoint: Endpoint, duration_ms: int, error_class: str | None, slow_error: bool
     ) -> None:
         """Mark the endpoint slow after a slow attempt (lanes.was_slow), or forget its mark after a fast
-        one, unless this attempt was handed off as a straggler (the hand-off marked it: a straggler that
-        ends soon after still held its batch)."""
+        one (lanes.was_fast) unless this attempt was handed off as a straggler (the hand-off marked it: a
+        straggler that ends soon after still held its batch); an attempt in between changes nothing."""
         slow = was_slow(duration_ms, endpoint.timeout, error_class, slow_error=slow_error)
         body = getattr(self._local, "body", None)
         with self._failures_lock:
             handed_off = body is not None and body in self._handed_off
-        if slow or not handed_off:
+        if slow or (was_fast(duration_ms) and not handed_off):
             self._slow_endpoints.note(endpoint.id, slow, self._clock())
 
     def _may_be_failing(self, endpoint: Endpoint, task: Task) -> bool:

@@ -9,7 +9,10 @@ The slow lane is a second deliveries queue whose event source mapping has its ow
 - **slow**: in the last ``SLOW_MEMORY_SECONDS`` one of its attempts was handed off as a straggler (its
   batch's others were done and it was still waiting on its receiver), ran out its timeout, had its TCP
   connect time out, or took ``SLOW_POST_SECONDS`` (or ``SLOW_SHARE`` of its timeout, if less); and no
-  attempt since answered fast. Marked at once: its next task takes the slow lane, not after a timeout.
+  attempt since answered fast (within ``FAST_POST_SECONDS``, and not handed off). Marked at once: its next
+  task takes the slow lane, not after a timeout. An attempt in between neither marks nor clears: an
+  endpoint that answers in 0.3 s, handed off beside faster ones, stays in the slow lane (its own batches
+  there hand nothing off) rather than going back and forth on every attempt.
 
 The choice is made by the sender when it queues a task again (a retry, a wait for a probe) and when it
 meets a task of such an endpoint on the main queue (it forwards the task instead of attempting it there:
@@ -38,6 +41,7 @@ Lane = Literal["main", "slow"]
 FAILING_AFTER = 3  # consecutive failed attempts that move an endpoint's tasks to the slow lane
 SLOW_SHARE = 0.8  # an attempt that took this share of its timeout marks the endpoint slow
 SLOW_POST_SECONDS = 2.0  # ... and so does one that took this long, whatever its timeout
+FAST_POST_SECONDS = 0.25  # an attempt this quick clears the mark (the sender's straggler grace)
 SLOW_MEMORY_SECONDS = 300.0  # how long a slow attempt keeps its endpoint in the slow lane
 REMEMBERED = 10_000  # endpoints a container remembers as slow (bounded memory)
 
@@ -49,6 +53,12 @@ def lane_for(circuit: Circuit, slow_since: float | None, now: float) -> Lane:
     if slow_since is not None and now - slow_since < SLOW_MEMORY_SECONDS:
         return "slow"
     return "main"
+
+
+def was_fast(duration_ms: int) -> bool:
+    """Whether one attempt (not handed off) clears its endpoint's slow mark: it took under
+    ``FAST_POST_SECONDS``, as no straggler does."""
+    return duration_ms < FAST_POST_SECONDS * 1000
 
 
 def was_slow(

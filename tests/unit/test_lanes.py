@@ -9,10 +9,12 @@ from chalicelib.models import Circuit
 from chalicelib.outbound import egress
 from chalicelib.outbound.lanes import (
     FAILING_AFTER,
+    FAST_POST_SECONDS,
     SLOW_MEMORY_SECONDS,
     SLOW_POST_SECONDS,
     SlowEndpoints,
     lane_for,
+    was_fast,
     was_slow,
 )
 from chalicelib.outbound.tasks import Task
@@ -39,6 +41,8 @@ def test_the_lane_is_slow_for_a_circuit_not_closed_n_failures_in_a_row_or_a_rece
     assert was_slow(3000, 15.0, "connect_error", slow_error=True)
     assert not was_slow(int(SLOW_POST_SECONDS * 1000) - 1, 15.0, None) and not was_slow(799, 1.0, None)
     assert not was_slow(50, 15.0, "connect_error")  # refused at once: failing maybe, not slow
+    # and an attempt clears a mark only when it was quicker than a straggler's grace (in between: nothing)
+    assert was_fast(int(FAST_POST_SECONDS * 1000) - 1) and not was_fast(int(FAST_POST_SECONDS * 1000))
 
 
 class _LaneWorld(World):
