@@ -275,8 +275,9 @@ class Sender:
         check = replace(task, not_before=due, slot=0.0)
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
         self._count("StragglerHandedOff")
-        # Its endpoint is slow from now on: its next tasks take the slow lane at once (lanes.py), and
-        # the straggler's own ending, however it ends, does not clear that (``_note_speed``).
+        # Its endpoint is slow from now on: its next tasks take the slow lane at once (lanes.py), until
+        # the straggler ends: slow (a timeout) keeps the mark, an answer within SLOW_POST_SECONDS
+        # withdraws it (``_note_speed``).
         self._slow_endpoints.note(task.endpoint_id, True, now)
         with self._failures_lock:
             if len(self._handed_off) >= MAX_RETIRED_THREADS:
@@ -976,13 +977,14 @@ class Sender:
         self, endpoint: Endpoint, duration_ms: int, error_class: str | None, slow_error: bool
     ) -> None:
         """Mark the endpoint slow after a slow attempt (lanes.was_slow), or forget its mark after a fast
-        one (lanes.was_fast) unless this attempt was handed off as a straggler (the hand-off marked it: a
-        straggler that ends soon after still held its batch); an attempt in between changes nothing."""
+        one (lanes.was_fast); an attempt in between changes nothing. A straggler handed off marked its
+        endpoint when it was (``_hand_off``): if it ends without being slow, it was late, not hanging,
+        and withdraws that mark (so a receiver's one late answer does not send it to the slow lane)."""
         slow = was_slow(duration_ms, endpoint.timeout, error_class, slow_error=slow_error)
         body = getattr(self._local, "body", None)
         with self._failures_lock:
             handed_off = body is not None and body in self._handed_off
-        if slow or (was_fast(duration_ms) and not handed_off):
+        if slow or handed_off or was_fast(duration_ms):
             self._slow_endpoints.note(endpoint.id, slow, self._clock())
 
     def _may_be_failing(self, endpoint: Endpoint, task: Task) -> bool:

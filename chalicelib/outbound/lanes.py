@@ -6,13 +6,13 @@ The slow lane is a second deliveries queue whose event source mapping has its ow
 
 - **failing**: its circuit is not closed, or its last ``FAILING_AFTER`` attempts in a row failed (the
   breaker's count, read with the endpoint and from this container's own circuit writes);
-- **slow**: in the last ``SLOW_MEMORY_SECONDS`` one of its attempts was handed off as a straggler (its
-  batch's others were done and it was still waiting on its receiver), ran out its timeout, had its TCP
-  connect time out, or took ``SLOW_POST_SECONDS`` (or ``SLOW_SHARE`` of its timeout, if less); and no
-  attempt since answered fast (within ``FAST_POST_SECONDS``, and not handed off). Marked at once: its next
-  task takes the slow lane, not after a timeout. An attempt in between neither marks nor clears: an
-  endpoint that answers in 0.3 s, handed off beside faster ones, stays in the slow lane (its own batches
-  there hand nothing off) rather than going back and forth on every attempt.
+- **slow**: in the last ``SLOW_MEMORY_SECONDS`` one of its attempts ran out its timeout, had its TCP
+  connect time out, or took ``SLOW_POST_SECONDS`` (or ``SLOW_SHARE`` of its timeout, if less), and no
+  attempt since answered fast (within ``FAST_POST_SECONDS``; one in between neither marks nor clears);
+  or one of its attempts is a straggler handed off (its batch's others were done and it was still
+  waiting on its receiver) that has not ended yet: marked at the hand-off, so its next tasks take the
+  slow lane at once, not after a timeout; if the straggler then answers within ``SLOW_POST_SECONDS`` it
+  was late, not hanging, and the mark is withdrawn.
 
 The choice is made by the sender when it queues a task again (a retry, a wait for a probe) and when it
 meets a task of such an endpoint on the main queue (it forwards the task instead of attempting it there:
