@@ -191,3 +191,26 @@ def test_the_composition_root_uses_the_packaged_data_and_only_when_there_is_some
     paths = list(session.get_component("data_loader").search_paths)
     assert not use_packaged_models(session, str(tmp_path / "absent"))
     assert session.get_component("data_loader").search_paths == paths
+
+
+def test_the_packaged_loader_loads_what_botocores_loader_loads_without_listing_every_service(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.loaders import Loader
+
+    from chalicelib.aws.botomodels import PackagedLoader
+
+    # GIVEN the package's loader and botocore's own on the same search path
+    packaged, plain = PackagedLoader(str(data), []), Loader(extra_search_paths=[str(data)])
+    listed: list[str] = []
+    real = Loader.list_available_services
+    monkeypatch.setattr(Loader, "list_available_services", lambda self, t: listed.append(t) or real(self, t))
+    for service in botomodels.SERVICES:
+        for kind in ("service-2", "endpoint-rule-set-1"):
+            # THEN a packaged service's data is the same, found without listing every known service
+            assert packaged.load_service_model(service, kind) == plain.load_service_model(service, kind)
+            listed.remove(kind)  # botocore's own listed them
+    assert listed == []
+    # ... and any other service is loaded as botocore does, listing included
+    assert packaged.load_service_model("sns", "service-2") == plain.load_service_model("sns", "service-2")
+    assert listed == ["service-2", "service-2"]
