@@ -5,10 +5,11 @@ the services the functions use with only the operations they call, and ``endpoin
 services), so a cold start parses a fraction of botocore's JSON. Outside a package (tests, the local
 stack) the directory is absent and botocore's own data serves, as it always does for what is not there.
 
-The session's loader is botocore's own, with that directory first on its search path, and one difference:
-a model of a service the directory holds is loaded without first listing every service botocore knows
-(about 450 directories listed and 2,700 files looked up, once per model type: about 10 ms of a cold
-start each), which only checks that the service exists. Everything else it finds as botocore does.
+The session's loader (``chalicelib.aws.packaged_loader``) is botocore's own, with that directory first on
+its search path, and one difference: a model of a service the directory holds is loaded without first
+listing every service botocore knows (about 450 directories listed and 2,700 files looked up, once per
+model type: about 10 ms of a cold start each), which only checks that the service exists. Everything else
+it finds as botocore does.
 """
 
 from __future__ import annotations
@@ -16,32 +17,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from botocore.loaders import Loader, instance_cache
-
 MODELS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "botocore-data")
-
-
-class PackagedLoader(Loader):
-    """botocore's loader searching ``directory`` first, which knows the services held there without
-    listing botocore's."""
-
-    def __init__(self, directory: str, extra_search_paths: list[str]) -> None:
-        super().__init__(extra_search_paths=[directory, *extra_search_paths])
-        self.packaged = frozenset(
-            name for name in os.listdir(directory) if os.path.isdir(os.path.join(directory, name))
-        )
-
-    @instance_cache
-    def load_service_model(self, service_name: str, type_name: str, api_version: str | None = None) -> Any:
-        """As botocore's, without listing every known service first when ``service_name`` is packaged."""
-        if service_name not in self.packaged:
-            return super().load_service_model(service_name, type_name, api_version)
-        if api_version is None:
-            api_version = self.determine_latest_version(service_name, type_name)
-        model = self.load_data(os.path.join(service_name, api_version, type_name))
-        inner: Any = self  # botocore's own steps (its extras: the sdk-extras files, as it applies them)
-        inner._extras_processor.process(model, inner._find_extras(service_name, type_name, api_version))
-        return model
 
 
 def use_packaged_models(session: Any, directory: str | None = MODELS_DIR) -> bool:
@@ -51,5 +27,7 @@ def use_packaged_models(session: Any, directory: str | None = MODELS_DIR) -> boo
         return False
     data_path = session.get_config_variable("data_path")  # AWS_DATA_PATH, as botocore's own loader reads it
     extra = [os.path.expanduser(p) for p in data_path.split(os.pathsep)] if data_path else []
+    from chalicelib.aws.packaged_loader import PackagedLoader  # botocore's: imported with the first client
+
     session.register_component("data_loader", PackagedLoader(directory, extra))
     return True

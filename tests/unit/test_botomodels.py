@@ -198,7 +198,7 @@ def test_the_packaged_loader_loads_what_botocores_loader_loads_without_listing_e
 ) -> None:
     from botocore.loaders import Loader
 
-    from chalicelib.aws.botomodels import PackagedLoader
+    from chalicelib.aws.packaged_loader import PackagedLoader
 
     # GIVEN the package's loader and botocore's own on the same search path
     packaged, plain = PackagedLoader(str(data), []), Loader(extra_search_paths=[str(data)])
