@@ -60,6 +60,7 @@ class Stack:
         self._moto = emulator.start_moto(0, log_dir / "moto.log")
         self.endpoint = f"http://127.0.0.1:{emulator.moto_port(self._moto)}"
         self.env = emulator.deploy(self.endpoint)
+        emulator.start_release_here(self.env)  # its first release run reads from now, not a day back
         self.env.update(
             {
                 "HOOKWAY_STAGE": "local",
