@@ -75,8 +75,8 @@ def test_a_breaker_stops_attempts_while_the_receiver_is_down_and_delivers_everyt
     )
     assert opened["opened_at"] is not None and opened["next_probe_at"] > opened["opened_at"]
     ids = [first, *(_publish(stack, "breaker.test", n) for n in range(1, 10))]
-    # AND the workers are SIGKILLed once mid-outage
-    time.sleep(max(0.0, down_since + 30 - time.time()))
+    # AND the workers are SIGKILLed once mid-outage (between two probes, 25 s after it opened)
+    time.sleep(max(0.0, opened["opened_at"] + 25 - time.time()))
     stack.kill_workers("deliveries")
     stack.start_worker("deliveries")
     time.sleep(max(0.0, down_since + 60 - time.time()))
