@@ -193,9 +193,15 @@ def test_a_fifo_endpoint_gets_every_event_in_publish_order_never_two_in_flight(
     )
     assert _get(stack, endpoint["id"])["ordering"] == "fifo"
     # ... and a sender that holds its claims for 6 s, not the stack's 20 (its POSTs take 0.3 s): the claim
-    # of the attempt it is killed in expires, and the turn's holder goes again, 14 s sooner
+    # of the attempt it is killed in expires, and the turn's holder goes again, 14 s sooner. Warm (one
+    # delivery sent) before the test publishes, as the stack's own was: a sender still starting when the
+    # head's settle time has passed could take a later task first.
     stack.kill_workers("deliveries")
     stack.start_worker("deliveries", env={"HOOKWAY_DELIVERY_LEASE_SECONDS": "6"})
+    warm = _path()
+    _endpoint(stack, receivers.url(warm), filter={"event_types": ["fifo.warm"]})
+    _publish(stack, "fifo.warm", 0)
+    wait_until(lambda: receivers.at(warm), timeout=60)
     # WHEN messages are published one after the other (each after its 202)
     ids = [_publish(stack, "fifo.test", n) for n in range(count)]
     # AND the sender workers are SIGKILLed once mid-run
