@@ -60,6 +60,7 @@ class Stack:
         self._moto = emulator.start_moto(0, log_dir / "moto.log")
         self.endpoint = f"http://127.0.0.1:{emulator.moto_port(self._moto)}"
         self.env = emulator.deploy(self.endpoint)
+        emulator.start_release_here(self.env)  # its first release run reads from now, not a day back
         self.env.update(
             {
                 "HOOKWAY_STAGE": "local",
@@ -229,8 +230,11 @@ class Stack:
         """Stop every process of the stack."""
         for queue in list(self.workers):
             self.kill_workers(queue)
+        self._api.terminate()
+        # SIGKILL: the emulator's state is the test's own, nothing to keep, and moto's server takes
+        # seconds to stop on SIGTERM (each of a suite's stacks paid them in its teardown).
+        self._moto.kill()
         for proc in (self._api, self._moto):
-            proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
