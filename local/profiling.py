@@ -1,7 +1,7 @@
 """cProfile for a local process and all its threads, switched on by ``HOOKWAY_PROFILE_DIR``.
 
 Every local process (the emulator, the API, each worker) calls ``install(name)`` first. With the
-variable set, each thread runs under its own profiler; a finished thread's figures join the process's
+variable set, each thread runs under its own profiler, timed in that thread's CPU seconds (waits cost nothing); a finished thread's figures join the process's
 total, and the total (running threads included) is written every few seconds to
 ``$HOOKWAY_PROFILE_DIR/<name>-<pid>.prof`` (read it with ``python -m pstats``). Unset: nothing happens.
 ``HOOKWAY_PROFILE_ONLY`` (``worker,api``): only the processes whose name starts with one of these (the
@@ -71,7 +71,7 @@ def install(name: str) -> None:
         if self.name == "hookway-profile-dump":
             original_run(self, *args, **kwargs)
             return
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(time.thread_time)
         with collector.lock:
             collector.running.add(profile)
         profile.enable()
@@ -81,7 +81,7 @@ def install(name: str) -> None:
             collector.finished(profile)
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign]
-    main = cProfile.Profile()
+    main = cProfile.Profile(time.thread_time)
     collector.running.add(main)
     main.enable()
 
