@@ -1,8 +1,10 @@
 """cProfile for a local process and all its threads, switched on by ``HOOKWAY_PROFILE_DIR``.
 
 Every local process (the emulator, the API, each worker) calls ``install(name)`` first. With the
-variable set, each thread runs under its own profiler, timed in that thread's CPU seconds (waits cost nothing); a finished thread's figures join the process's
-total, and the total (running threads included) is written every few seconds to
+variable set, each thread runs under its own profiler, in wall time (a wait shows as the call that
+waited; a thread's CPU clock would be read by the writing thread for the calls still running); a
+finished thread's figures join the process's total, and the total (running threads included) is
+written every few seconds to
 ``$HOOKWAY_PROFILE_DIR/<name>-<pid>.prof`` (read it with ``python -m pstats``). Unset: nothing happens.
 ``HOOKWAY_PROFILE_ONLY`` (``worker,api``): only the processes whose name starts with one of these (the
 emulator's thread per request makes its own profile costly).
@@ -71,7 +73,7 @@ def install(name: str) -> None:
         if self.name == "hookway-profile-dump":
             original_run(self, *args, **kwargs)
             return
-        profile = cProfile.Profile(time.thread_time)
+        profile = cProfile.Profile()
         with collector.lock:
             collector.running.add(profile)
         profile.enable()
@@ -81,7 +83,7 @@ def install(name: str) -> None:
             collector.finished(profile)
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign]
-    main = cProfile.Profile(time.thread_time)
+    main = cProfile.Profile()
     collector.running.add(main)
     main.enable()
 
