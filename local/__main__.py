@@ -426,7 +426,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args(argv)
+    from local import profiling
     from local.state import StateInUseError
+
+    profiling.install(f"{args.verb}-{getattr(args, 'queue', '')}".rstrip("-"))
 
     try:
         args.func(args)
