@@ -50,7 +50,7 @@ from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.fifo import Fifo, Handoff, entry_key, ordered
 from chalicelib.outbound.flow import Throttle, wake_at
-from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_slow
+from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_fast, was_slow
 from chalicelib.outbound.parking import Holding, Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
@@ -114,6 +114,9 @@ class Sender:
         self._fifo = fifo
         self._slow_queue = slow_queue  # the slow lane (chalicelib.outbound.lanes); None: no slow lane
         self._slow_endpoints = SlowEndpoints()
+        # Task bodies handed off as stragglers whose thread has not recorded them yet: their ending, however
+        # quick, does not clear the slow mark the hand-off set (bounded: see _hand_off).
+        self._handed_off: set[str] = set()
         self._parking = parking
         self._holding = holding
         self._release_held = holding.release_all if holding is not None else None
@@ -148,6 +151,11 @@ class Sender:
         self._pool = _Threads(max_workers * 3, MAX_RETIRED_THREADS)
         self._messages: Lru[str, Message] = Lru(CACHED_MESSAGES)
         self._count = count or (lambda *a, **k: None)
+
+    @property
+    def slow_endpoints(self) -> SlowEndpoints:
+        """This container's slow marks (``chalicelib.outbound.lanes``): what the slow lane is chosen by."""
+        return self._slow_endpoints
 
     @property
     def tally(self) -> Tally | None:
@@ -209,6 +217,8 @@ class Sender:
                 return exc
             finally:
                 self._local.body = None
+                with self._failures_lock:
+                    self._handed_off.discard(numbered[1])
             return None
 
         futures = self._pool.submit_all(run, list(enumerate(bodies)))
@@ -260,10 +270,19 @@ class Sender:
             task = Task.decode(body)
         except PoisonTaskError:
             return
-        due = self._clock() + self._lease + 1.0
+        now = self._clock()
+        due = now + self._lease + 1.0
         check = replace(task, not_before=due, slot=0.0)
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
         self._count("StragglerHandedOff")
+        # Its endpoint is slow from now on: its next tasks take the slow lane at once (lanes.py), until
+        # the straggler ends: slow (a timeout) keeps the mark, an answer within SLOW_POST_SECONDS
+        # withdraws it (``_note_speed``).
+        self._slow_endpoints.note(task.endpoint_id, True, now)
+        with self._failures_lock:
+            if len(self._handed_off) >= MAX_RETIRED_THREADS:
+                self._handed_off.clear()  # bounded (a body whose thread ended first is never taken out)
+            self._handed_off.add(body)
 
     def _record_batch(self, batch: _Batch, errors: list[BaseException | None]) -> None:
         """One write for the batch's recorded successes; if it fails, each on its own item, and a task
@@ -771,6 +790,7 @@ class Sender:
         error: str | None = None
         kept: str | None = None
         retry_after: float | None = None
+        slow_error = False
         try:
             if request.client_certificate is not None and not owns(
                 request.client_certificate, self._certificate_prefixes, endpoint.application_id
@@ -779,7 +799,7 @@ class Sender:
                 raise egress.ClientCertificateError(UNREADABLE)
             response = self._post(request)
         except egress.EgressError as exc:
-            error_class, error = exc.error_class, str(exc)[:300]
+            error_class, error, slow_error = exc.error_class, str(exc)[:300], exc.slow
         else:
             status = response.status
             kept = _kept_body(response.body)
@@ -798,6 +818,7 @@ class Sender:
             duration_ms=duration_ms,
             batch=batch,
             probe=probe,
+            slow_error=slow_error,
         )
 
     def _stopped(
@@ -853,6 +874,7 @@ class Sender:
         duration_ms: int,
         batch: _Batch | None = None,
         probe: bool = False,
+        slow_error: bool = False,
     ) -> str:
         """Decide and record an attempt's outcome: succeeded, disable, retry later, or give up.
 
@@ -861,9 +883,7 @@ class Sender:
         """
         self._observe("AttemptLatency", duration_ms)
         if endpoint.kind != "listen":
-            self._slow_endpoints.note(
-                endpoint.id, was_slow(duration_ms, endpoint.timeout, error_class), self._clock()
-            )
+            self._note_speed(endpoint, duration_ms, error_class, slow_error)
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
         base = replace(
@@ -952,6 +972,20 @@ class Sender:
         self._count("AttemptThrottled" if decision.throttled else "AttemptFailed")
         _log_attempt(base, f"failed, next attempt in {delay:.0f} s")
         return "retrying"
+
+    def _note_speed(
+        self, endpoint: Endpoint, duration_ms: int, error_class: str | None, slow_error: bool
+    ) -> None:
+        """Mark the endpoint slow after a slow attempt (lanes.was_slow), or forget its mark after a fast
+        one (lanes.was_fast); an attempt in between changes nothing. A straggler handed off marked its
+        endpoint when it was (``_hand_off``): if it ends without being slow, it was late, not hanging,
+        and withdraws that mark (so a receiver's one late answer does not send it to the slow lane)."""
+        slow = was_slow(duration_ms, endpoint.timeout, error_class, slow_error=slow_error)
+        body = getattr(self._local, "body", None)
+        with self._failures_lock:
+            handed_off = body is not None and body in self._handed_off
+        if slow or handed_off or was_fast(duration_ms):
+            self._slow_endpoints.note(endpoint.id, slow, self._clock())
 
     def _may_be_failing(self, endpoint: Endpoint, task: Task) -> bool:
         """Whether a success should clear the endpoint's failure clock (a conditional write on the stored

@@ -15,13 +15,15 @@ Exceptions, each with a stable ``error_class`` that is recorded on the attempt::
     +-- BlockedDestinationError       blocked_destination  a resolved address (or the name) is not public
     +-- DNSError                      dns_error            the name does not resolve
     +-- ConnectError                  connect_error        TCP connect refused / unreachable
+    |   +-- ConnectTimedOutError      connect_error        no answer to the SYN within CONNECT_SECONDS
     +-- DeadlineExceededError         timeout              the total deadline passed (any phase)
     +-- TLSError                      tls_error            handshake or certificate verification failed
     +-- ProtocolError                 protocol_error       the peer broke HTTP (reset, garbage, short body)
     +-- ClientCertificateError        client_certificate_error  the endpoint's client certificate is unusable
 
 ``validate_url`` is the registration-time check; ``Transport.send`` repeats all of it at send
-time, because DNS can change between the two. ``FunctionTransport`` wraps a plain function
+time, because DNS can change between the two. An error whose ``slow`` is true (a connect that timed
+out, the deadline passed) took the sender seconds: it marks the endpoint slow (``outbound.lanes``). ``FunctionTransport`` wraps a plain function
 ``handler(request) -> response`` for unit tests of the code that sends.
 
 Rebinding: the addresses are checked and connected to from the same resolution, so a name that
@@ -68,6 +70,7 @@ __all__ = [
     "ClientCertificate",
     "ClientCertificateError",
     "ConnectError",
+    "ConnectTimedOutError",
     "DNSError",
     "DeadlineExceededError",
     "EgressError",
@@ -119,6 +122,7 @@ class EgressError(Exception):
     """Base of every egress failure; ``error_class`` is the stable code stored on the attempt."""
 
     error_class = "egress_error"
+    slow = False  # whether this failure took the sender seconds (it marks the endpoint slow)
 
 
 class InvalidURLError(EgressError):
@@ -145,10 +149,17 @@ class ConnectError(EgressError):
     error_class = "connect_error"
 
 
+class ConnectTimedOutError(ConnectError):
+    """The last address tried did not answer the TCP connect within the connect limit (blackholed)."""
+
+    slow = True
+
+
 class DeadlineExceededError(EgressError):
     """The request's total deadline passed during connect, TLS, sending or reading."""
 
     error_class = "timeout"
+    slow = True
 
 
 class TLSError(EgressError):
@@ -494,6 +505,10 @@ class _DeadlineSSLSocket(ssl.SSLSocket):
         super().sendall(*args, **kwargs)
 
 
+class _ConnectTimedOut(u3.NewConnectionError):
+    """The connect limit passed (not the deadline): the next address is tried, as after a refusal."""
+
+
 def _open_pinned(conn: HTTPConnection, address: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     sock = _DeadlineSocket(family, socket.SOCK_STREAM)
@@ -514,7 +529,7 @@ def _open_pinned(conn: HTTPConnection, address: str, port: int) -> socket.socket
         sock.close()
         if limit is not None:
             # The connect limit, not the deadline: a failed connect, so the next address is tried.
-            raise u3.NewConnectionError(conn, f"connect timed out after {limit:g} s") from exc
+            raise _ConnectTimedOut(conn, f"connect timed out after {limit:g} s") from exc
         raise u3.ConnectTimeoutError(conn, "connect timed out") from exc
     except OSError as exc:
         sock.close()
@@ -817,6 +832,8 @@ def _translate(exc: BaseException) -> EgressError:
     """Map urllib3 / socket / ssl failures onto the egress tree (order matters: subclasses first)."""
     if isinstance(exc, u3.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
+    if isinstance(exc, _ConnectTimedOut):
+        return ConnectTimedOutError("the TCP connect timed out (the transport's connect limit)")
     if isinstance(exc, u3.NewConnectionError):
         return ConnectError("could not connect to the destination")
     if isinstance(exc, u3.TimeoutError | TimeoutError):

@@ -17,6 +17,7 @@ from chalicelib.outbound.egress import (
     DEFAULT_MAX_BODY,
     BlockedDestinationError,
     ConnectError,
+    ConnectTimedOutError,
     DeadlineExceededError,
     DNSError,
     EgressError,
@@ -114,6 +115,7 @@ def test_refused_connection_is_connect_error() -> None:
     with refusing_port() as port, pytest.raises(ConnectError) as caught:
         transport.send(post(f"http://127.0.0.1:{port}/"))
     assert caught.value.error_class == "connect_error"
+    assert not caught.value.slow  # refused at once: not a slow endpoint (outbound.lanes)
 
 
 @pytest.mark.parametrize("answer", [[], None])
@@ -710,3 +712,13 @@ def test_a_connect_that_hangs_gives_up_after_the_connect_limit_not_the_whole_dea
         took = time.monotonic() - started
     assert caught.value.error_class == "connect_error"
     assert 0.8 <= took < 5.0, took
+    # AND it says it timed out (the sender marks the endpoint slow), apart from a refused connect
+    assert isinstance(caught.value, ConnectTimedOutError) and caught.value.slow
+
+
+def test_the_transports_connect_limit_is_a_few_seconds_by_default() -> None:
+    # GIVEN the transport as the wiring builds it (no connect_timeout passed) THEN a connect waits 3 s
+    from chalicelib.outbound.egress import CONNECT_SECONDS
+
+    assert CONNECT_SECONDS == 3.0 and Transport().connect_timeout == CONNECT_SECONDS
+    assert DeadlineExceededError("late").slow

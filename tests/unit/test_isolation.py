@@ -135,3 +135,57 @@ def test_a_healthy_batch_gets_threads_at_once_after_more_stragglers_than_the_poo
         assert sum(1 for r in receiver.requests if r.url.endswith("/ok")) == 14
     finally:
         receiver.release.set()
+
+
+def test_a_straggler_handed_off_marks_its_endpoint_slow_and_its_next_task_takes_the_slow_lane() -> None:
+    # GIVEN a healthy endpoint, one whose receiver hangs then times out, one whose receiver is only late,
+    # a slow lane, and one message each in a batch
+    from chalicelib.api.messages import parse_publish
+    from chalicelib.scope import OPERATOR
+    from tests.unit.test_lanes import _LaneWorld
+
+    class Stragglers(Hanging):
+        def __call__(self, request: egress.OutboundRequest) -> egress.OutboundResponse:
+            if request.url.endswith("/timeout/hang"):
+                self.release.wait(10)
+                self.requests.append(request)
+                raise egress.DeadlineExceededError("the request deadline passed")
+            return super().__call__(request)
+
+    receiver = Stragglers()
+    world = _LaneWorld(receiver)
+    world.sender._straggler_seconds = 0.1
+    healthy, _ = world.endpoint(url="https://hooks.example.com/ok", filter={"event_types": ["a.ok"]})
+    hanging, _ = world.endpoint(url="https://hooks.example.com/timeout/hang", filter={"event_types": ["a.t"]})
+    late, _ = world.endpoint(url="https://hooks.example.com/late/hang", filter={"event_types": ["a.late"]})
+    for event_type in ("a.t", "a.late", "a.ok", "a.t"):
+        world.publisher.publish(parse_publish({"event_type": event_type, "payload": {}}), OPERATOR)
+    world.route_all()
+    first_hang, first_late, ok, next_hang = world.deliveries.sent
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    marks = world.sender.slow_endpoints
+    try:
+        # WHEN a batch with the two stragglers is handled on the main lane
+        assert world.sender.handle_many([first_hang, first_late, ok]) == [None, None, None]
+        # THEN both were handed off and their endpoints are marked slow at once (not after a timeout)
+        assert marks.is_slow(hanging.id, world.clock.now) and marks.is_slow(late.id, world.clock.now)
+        assert not marks.is_slow(healthy.id, world.clock.now)
+        # AND the hanging endpoint's next task met on the main lane goes to the slow lane, unattempted
+        posts = len(receiver.requests)
+        assert world.sender.handle_many([next_hang]) == [None]
+        assert world.slow.sent == [next_hang] and len(receiver.requests) == posts
+    finally:
+        receiver.release.set()
+    # WHEN the stragglers end: one in its timeout, the other answering (within SLOW_POST_SECONDS)
+    deadline = time.monotonic() + 5
+    ids = [Task.decode(b).message_id for b in (first_hang, first_late)]
+    while time.monotonic() < deadline:
+        ended = [world.s.store.list_attempts(m) for m in ids]
+        if all(a and a[0].status != "in_flight" for a in ended):
+            break
+        time.sleep(0.02)
+    assert [a[0].status for a in ended] == ["failed", "succeeded"]
+    # THEN the one that timed out stays marked, and the late one's mark is withdrawn (late, not hanging)
+    assert marks.is_slow(hanging.id, world.clock.now)
+    assert not marks.is_slow(late.id, world.clock.now)

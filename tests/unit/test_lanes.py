@@ -7,7 +7,16 @@ from typing import Any
 from chalicelib.config import Settings
 from chalicelib.models import Circuit
 from chalicelib.outbound import egress
-from chalicelib.outbound.lanes import FAILING_AFTER, SLOW_MEMORY_SECONDS, lane_for, was_slow
+from chalicelib.outbound.lanes import (
+    FAILING_AFTER,
+    FAST_POST_SECONDS,
+    SLOW_MEMORY_SECONDS,
+    SLOW_POST_SECONDS,
+    SlowEndpoints,
+    lane_for,
+    was_fast,
+    was_slow,
+)
 from chalicelib.outbound.tasks import Task
 from chalicelib.wiring import roots
 from testkit.fakes import MemoryQueue
@@ -25,9 +34,15 @@ def test_the_lane_is_slow_for_a_circuit_not_closed_n_failures_in_a_row_or_a_rece
     assert lane_for(Circuit("half_open", 10, 900.0, 1060.0, 1), None, now) == "slow"
     assert lane_for(Circuit(), now - 10, now) == "slow"
     assert lane_for(Circuit(), now - SLOW_MEMORY_SECONDS, now) == "main"  # slow long ago: back to main
-    # an attempt is slow when it timed out or took 80 % of its timeout
+    # an attempt is slow when it timed out, its connect timed out, or it took SLOW_POST_SECONDS (or 80 % of
+    # a shorter timeout)
     assert was_slow(100, 15.0, "timeout") and was_slow(12_000, 15.0, None)
-    assert not was_slow(11_000, 15.0, None) and not was_slow(50, 15.0, "connection_refused")
+    assert was_slow(int(SLOW_POST_SECONDS * 1000), 15.0, None) and was_slow(800, 1.0, None)
+    assert was_slow(3000, 15.0, "connect_error", slow_error=True)
+    assert not was_slow(int(SLOW_POST_SECONDS * 1000) - 1, 15.0, None) and not was_slow(799, 1.0, None)
+    assert not was_slow(50, 15.0, "connect_error")  # refused at once: failing maybe, not slow
+    # and an attempt clears a mark only when it was quicker than a straggler's grace (in between: nothing)
+    assert was_fast(int(FAST_POST_SECONDS * 1000) - 1) and not was_fast(int(FAST_POST_SECONDS * 1000))
 
 
 class _LaneWorld(World):
@@ -116,3 +131,68 @@ def test_a_failing_endpoints_task_met_on_the_main_queue_is_forwarded_to_the_slow
     # AND a slow lane of none (a stage without it) keeps everything on the main queue
     plain = World(make_services(), Receiver([200]))
     assert plain.sender._slow_queue is None
+
+
+def test_slow_marks_are_bounded_and_drop_the_oldest_first() -> None:
+    # GIVEN a memory of three marks
+    marks = SlowEndpoints(remembered=3)
+    for n, endpoint_id in enumerate(["ep_a", "ep_b", "ep_c"]):
+        marks.note(endpoint_id, True, 100.0 + n)
+    # WHEN a fourth endpoint is marked and the first is marked again (it moves to the newest)
+    marks.note("ep_a", True, 110.0)
+    marks.note("ep_d", True, 111.0)
+    # THEN the oldest mark (ep_b) went, the memory holds three, and a fast attempt forgets its endpoint
+    assert len(marks) == 3 and marks.since("ep_b") is None
+    assert marks.is_slow("ep_a", 111.0) and marks.is_slow("ep_c", 111.0) and marks.is_slow("ep_d", 111.0)
+    marks.note("ep_c", False, 112.0)
+    assert not marks.is_slow("ep_c", 112.0)
+    # AND a mark ends SLOW_MEMORY_SECONDS after it was made
+    assert not marks.is_slow("ep_d", 111.0 + SLOW_MEMORY_SECONDS)
+
+
+def test_a_connect_timeout_marks_the_endpoint_slow_and_its_next_task_takes_the_slow_lane_at_once() -> None:
+    # GIVEN an endpoint whose first attempt's TCP connect times out (a blackholed address), and a slow lane
+    world = _LaneWorld(Receiver([egress.ConnectTimedOutError("connect timed out"), 200]))
+    endpoint, _ = world.endpoint()
+    _publish(world, 2)
+    world.route_all()
+    first, second = world.deliveries.sent
+    world.deliveries.sent.clear()
+    world.deliveries.delays.clear()
+    # WHEN the first task is attempted on the main lane
+    assert world.sender.handle(first, lane="main") == "retrying"
+    # THEN the endpoint is marked slow after one failure (not FAILING_AFTER), and the retry and the next
+    # delivery's task go to the slow lane: the retry when it is queued, the task when the main lane meets it
+    assert world.sender.slow_endpoints.is_slow(endpoint.id, world.clock.now)
+    assert [Task.decode(b).attempt for b in world.slow.sent] == [2]
+    assert world.sender.handle(second, lane="main") == "slow_lane"
+    assert len(world.receiver.requests) == 1
+    # AND on the slow lane it answers fast: the mark is forgotten and its next tasks stay on the main queue
+    world.clock.now += 1
+    assert world.sender.handle(world.slow.sent[-1], lane="slow") == "succeeded"
+    assert not world.sender.slow_endpoints.is_slow(endpoint.id, world.clock.now)
+
+
+def test_a_deadline_passed_marks_slow_and_a_refused_connect_does_not() -> None:
+    # GIVEN two endpoints: one whose receiver never answers in time, one that refuses at once
+    class Split(Receiver):
+        def __call__(self, request: Any) -> Any:
+            if "/late" in request.url:
+                self.script = [egress.DeadlineExceededError("late")]
+            else:
+                self.script = [egress.ConnectError("refused")]
+            return super().__call__(request)
+
+    world = _LaneWorld(Split())
+    late, _ = world.endpoint(url="https://hooks.example.com/late")
+    refused, _ = world.endpoint(url="https://hooks.example.com/refused")
+    _publish(world, 1)
+    world.route_all()
+    # WHEN each first attempt is made
+    for body in list(world.deliveries.sent):
+        world.deliveries.sent.remove(body)
+        assert world.sender.handle(body, lane="main") == "retrying"
+    # THEN only the one that took its timeout is marked slow (the refused one is failing, not slow: the
+    # breaker's count moves it after FAILING_AFTER failures)
+    assert world.sender.slow_endpoints.is_slow(late.id, world.clock.now)
+    assert not world.sender.slow_endpoints.is_slow(refused.id, world.clock.now)
