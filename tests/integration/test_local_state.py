@@ -24,7 +24,7 @@ def _resources(endpoint: str) -> dict[str, str]:
     bucket = f"b-{uuid.uuid4().hex[:12]}"
     aws.client("s3", endpoint).create_bucket(Bucket=bucket)
     return {
-        "HOOKWAY_TABLE": aws.create_state_table(endpoint),
+        "HOOKWAY_TABLE": aws.create_state_table(endpoint, upgraded=True),
         "HOOKWAY_BUCKET": bucket,
         **{
             name: sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:10]}")["QueueUrl"]

@@ -225,7 +225,7 @@ def dynamo(clock: FakeClock, endpoint: str) -> Any:
     from testkit import aws
 
     table = type("Tables", (MessageTable, AttemptTable), {})
-    return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+    return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint, upgraded=True), clock)
 
 
 class TestIndexEntriesWrittenBefore:
@@ -250,6 +250,33 @@ class TestIndexEntriesWrittenBefore:
         for query in (MessageQuery(), MessageQuery(source_id="src_o"), MessageQuery(application_id="app_o")):
             found, _ = _pages(dynamo, "search_messages", limit=4, query=query)
             assert _ids(found) == _newest_first(old + new)
+
+    def test_the_old_index_is_read_only_while_the_era_says_it_can_hold_entries(
+        self, endpoint: str, clock: FakeClock
+    ) -> None:
+        from testkit import aws
+
+        # GIVEN a stage's new table (its era: no entry of the layout before) that holds one anyway (as
+        # no real stage can) and a message of a router batch
+        table = type("Tables", (MessageTable, AttemptTable), {})
+        name = aws.create_state_table(endpoint)
+        db = aws.client("dynamodb", endpoint)
+        old = _message(clock, received_at=clock() - 5, source_id="src_e", application_id="app_e")
+        db.put_item(TableName=name, Item=messages.message_to_item_indexed(old))
+        new = _router_batches(
+            table(db, name, clock), clock, [[_message(clock, source_id="src_e", application_id="app_e")]]
+        )
+        queries = (MessageQuery(), MessageQuery(source_id="src_e"), MessageQuery(application_id="app_e"))
+        # WHEN it is listed THEN only the packed listing is read
+        fresh = table(db, name, clock)
+        for query in queries:
+            assert _ids(_pages(fresh, "search_messages", limit=4, query=query)[0]) == _ids(new), query
+        # WHEN its era says old entries can exist until now (an upgraded stage) THEN they are read too
+        upgraded = table(db, name, clock)
+        upgraded.record_era(listing.Era(clock(), 0.0), replace_it=True)
+        for query in queries:
+            found, _ = _pages(upgraded, "search_messages", limit=4, query=query)
+            assert _ids(found) == _newest_first([old, *new]), query
 
     def test_a_batch_writes_one_item_per_key_and_shard(self, dynamo: Any, clock: FakeClock) -> None:
         # GIVEN a router batch of ten messages of one source and one application

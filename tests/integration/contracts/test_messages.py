@@ -535,7 +535,9 @@ class TestUnshardedKeysOfEarlierStores:
         from chalicelib.aws.dynamo import DynamoStore
         from testkit import aws
 
-        return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+        return DynamoStore(
+            aws.client("dynamodb", endpoint), aws.create_state_table(endpoint, upgraded=True), clock
+        )
 
     def _as_before(self, dynamo: Any, item: dict[str, Any]) -> None:
         """Write an item with its index keys as they were before sharding (the shard suffix cut off)."""
@@ -602,7 +604,9 @@ class TestMessagesOfTheLayoutBefore:
         from chalicelib.aws.dynamo import DynamoStore
         from testkit import aws
 
-        return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+        return DynamoStore(
+            aws.client("dynamodb", endpoint), aws.create_state_table(endpoint, upgraded=True), clock
+        )
 
     def test_old_items_read_list_dedupe_and_store_again(self, dynamo: Any, clock: FakeClock) -> None:
         now = clock()
