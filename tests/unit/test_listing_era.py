@@ -161,3 +161,34 @@ def test_the_old_index_is_read_only_once_a_listing_reaches_back_to_it() -> None:
     rest = [e["gsi2sk"]["S"] for e in stream.take(20)]
     assert legacy.read and rest == sorted(older + old, reverse=True)
     assert not stream.more
+
+
+class _NewTableClient:
+    """A DynamoDB client whose conditional put of an existing key fails, as DynamoDB's does."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def put_item(self, **params: Any) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        item = params["Item"]
+        key = (item["pk"]["S"], item["sk"]["S"])
+        if "ConditionExpression" in params and key in self.items:
+            raise ClientError({"Error": {"Code": "ConditionalCheckFailedException"}}, "PutItem")
+        self.items[key] = item
+        return {}
+
+
+def test_make_deploy_records_a_new_table_s_era_once() -> None:
+    from infra.deploy import record_new_table
+
+    # GIVEN a stage's new table WHEN the deploy records it THEN its era is fresh: no old index, ever
+    db = _NewTableClient()
+    record_new_table(db, "t")
+    era = listing.Era.of_item(db.items[("STAGE", "LISTINGS")])
+    assert era.legacy_until == 0 and era.since > 0
+    # AND a rerun (a deploy that failed after it) keeps the era the table already has
+    db.items[("STAGE", "LISTINGS")] = listing.Era(5.0, 0.0).to_item()
+    record_new_table(db, "t")
+    assert listing.Era.of_item(db.items[("STAGE", "LISTINGS")]).legacy_until == 5.0
