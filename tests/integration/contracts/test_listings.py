@@ -20,7 +20,7 @@ from chalicelib.ports import MessageQuery
 from testkit.fakes import FakeClock
 from testkit.memory.attempts import MemoryAttempts
 from testkit.memory.messages import MemoryMessages
-from tests.integration.contracts.builders import DAY, _message, _pages, contract_store
+from tests.integration.contracts.builders import DAY, _message, _pages, _stage_began, contract_store
 
 store = contract_store((MemoryMessages, MemoryAttempts), (MessageTable, AttemptTable))
 
@@ -70,7 +70,9 @@ class TestPackedMessageListings:
     def test_every_listing_reads_batches_newest_first_with_cursors_inside_items(
         self, store: Any, clock: FakeClock, limit: int
     ) -> None:
-        # GIVEN 84 messages listed by 12 router batches whose times interleave over two days
+        # GIVEN 84 messages listed by 12 router batches whose times interleave over two days of a stage
+        # three days old
+        _stage_began(store, clock() - 3 * DAY)
         made = _router_batches(store, clock, _mixed_batches(clock))
         # WHEN each listing is read page by page, THEN it is every match, newest first, each once
         for query, keep in (
