@@ -57,12 +57,6 @@ def as_json(yaml_text: bytes) -> str:
     return json.dumps(yaml.safe_load(yaml_text), indent=1, ensure_ascii=False) + "\n"
 
 
-def write_json() -> Path:
-    """Build ``openapi.json`` beside the document; returns its path."""
-    DOCUMENT_JSON.write_text(as_json(DOCUMENT.read_bytes()), encoding="utf-8")
-    return DOCUMENT_JSON
-
-
 # The scheme metadata holds no secret and no tenant's data: every front (console, CLI) reads it.
 @routes.operation("/v1/schemes", ["GET"], access="public")
 def schemes() -> Response:
