@@ -385,7 +385,7 @@ class LocalState:
 def _is_era(item: Item) -> bool:
     from chalicelib.aws.dynamodb.listing import ERA_KEY
 
-    return item["pk"] == ERA_KEY["pk"] and item["sk"] == ERA_KEY["sk"]
+    return bool(item["pk"] == ERA_KEY["pk"] and item["sk"] == ERA_KEY["sk"])
 
 
 def _upgraded_era(now: float) -> Item:
