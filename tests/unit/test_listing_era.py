@@ -192,3 +192,19 @@ def test_make_deploy_records_a_new_table_s_era_once() -> None:
     db.items[("STAGE", "LISTINGS")] = listing.Era(5.0, 0.0).to_item()
     record_new_table(db, "t")
     assert listing.Era.of_item(db.items[("STAGE", "LISTINGS")]).legacy_until == 5.0
+
+
+def test_a_day_walk_reads_the_old_day_index_only_on_days_that_began_before_the_era() -> None:
+    from chalicelib.aws.dynamodb.keys import day_of
+
+    # GIVEN an upgraded stage whose last old entry can be two days old
+    clock = FakeClock()
+    table, client = _table(listing.Era(clock() - 2 * DAY, 0.0), clock)
+    # WHEN an unfiltered search walks its days
+    table.search_messages(MessageQuery(), limit=50, cursor=None)
+    old_days = {p.split("#")[1] for p in _old(client.queried)}
+    # THEN today and yesterday read their packed shards only; the era's day and before read the old too
+    today = day_of(clock())
+    assert today.isoformat() not in old_days
+    assert day_of(clock() - DAY).isoformat() not in old_days
+    assert day_of(clock() - 2 * DAY).isoformat() in old_days

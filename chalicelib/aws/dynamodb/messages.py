@@ -522,10 +522,14 @@ class MessageTable(Table):
         def read(part: str, want: int, start: dict[str, Any] | None) -> Any:
             return self._query_range(index, part, low, high, want, start)
 
-        # The index entries of the layout before the packed listings, only while some can be listed.
-        legacy = era.ceiling if era is not None and era.legacy(now, low) else None
+        # The index entries of the layout before the packed listings, only while some can be listed
+        # (and, walking days, only on a day that began before the last of them).
+        old_until = era.ceiling if era is not None and era.legacy(now, low) else None
         while True:
             hit = position is not None  # a resumed day had at least the cursor's entry
+            legacy = old_until
+            if era is not None and day is not None and day > day_of(era.legacy_until):
+                legacy = None
             stream = self._stream(read, index, partition, packed, position, low, high, legacy)
             position = None
             while True:
