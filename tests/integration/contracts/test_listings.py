@@ -46,7 +46,7 @@ def _router_batches(store: Any, clock: FakeClock, batches: list[list[Message]]) 
     return made
 
 
-def _mixed_batches(clock: FakeClock, count: int = 12, size: int = 7) -> list[list[Message]]:
+def _mixed_batches(clock: FakeClock, count: int, size: int) -> list[list[Message]]:
     """Batches whose received times interleave (a batch holds old and new messages), from two sources
     and two applications, across a day boundary."""
     rng = random.Random(7)
@@ -70,10 +70,11 @@ class TestPackedMessageListings:
     def test_every_listing_reads_batches_newest_first_with_cursors_inside_items(
         self, store: Any, clock: FakeClock, limit: int
     ) -> None:
-        # GIVEN 84 messages listed by 12 router batches whose times interleave over two days of a stage
-        # three days old
+        # GIVEN 48 messages listed by 8 router batches whose times interleave over two days of a stage
+        # three days old (every listing below spans several items, so pages of 1 and 3 end inside them)
         _stage_began(store, clock() - 3 * DAY)
-        made = _router_batches(store, clock, _mixed_batches(clock))
+        made = _router_batches(store, clock, _mixed_batches(clock, count=8, size=6))
+        assert len({m.source_id for m in made}) == 2 and len({m.application_id for m in made}) == 3
         # WHEN each listing is read page by page, THEN it is every match, newest first, each once
         for query, keep in (
             (MessageQuery(), lambda m: True),
