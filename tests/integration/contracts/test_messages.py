@@ -440,9 +440,9 @@ class TestSearchMessages:
         self, store: Any, clock: FakeClock
     ) -> None:
         # GIVEN many messages, a few of whose deliveries ended failed or skipped, over several days of
-        # a stage a week old
+        # a stage five days old (older than the ``after`` below, so that bound is the one that cuts)
         now = clock()
-        _stage_began(store, now - 7 * DAY)
+        _stage_began(store, now - 5 * DAY)
         messages = [
             _message(clock, received_at=now - 3 * DAY - i, application_id=("app_a" if i % 2 else None))
             for i in range(12)
