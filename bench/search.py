@@ -68,6 +68,11 @@ def _seed(container: Any, n: int) -> dict[str, str]:
     )[0].id
     now = time.time()
     store = container.store
+    from chalicelib.aws.dynamodb.listing import Era
+
+    # The seed stands for a stage three days old: its first message is then (the emulator's new table
+    # records its first instant as its own start, and a day walk stops at that day).
+    store.record_era(Era.fresh(now - 3 * 86400 - 1), replace_it=True)
 
     def one(i: int) -> None:
         at = now - 3 * 86400 * (n - i) / n  # oldest first, over three days

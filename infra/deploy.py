@@ -3,7 +3,7 @@
 Deploy, in order (each step converges, so a rerun after a failure picks up where it stopped):
 
 1. the infrastructure stack ``hookway-<stage>-infra`` (``infra/stack.py``) is created or updated, and its
-   outputs read;
+   outputs read; a new stage's table gets its listing era (``record_new_table``: no old index to read);
 2. the admin key's SSM SecureString ``/hookway/<stage>/admin-key`` is created if missing (never printed);
 3. a staged copy of the project (``build/deploy/<stage>``) gets Chalice's configuration generated from the
    outputs (``infra/chalice_config.py``), one IAM policy per function (``infra/iam.py``) and the
@@ -142,6 +142,25 @@ def ensure_stack(cfn: Any, stack: str, template: dict[str, Any]) -> dict[str, st
         raise DeployError(f"stack {stack} ended {done['StackStatus']}: {done.get('StackStatusReason', '')}")
     log(f"stack {stack}: {expected}")
     return _outputs(done)
+
+
+def record_new_table(db: Any, table: str) -> None:
+    """A stage's new table: its listing era says it holds no entry of the layouts before the packed
+    listings and no message before now, so listings never read the old indexes (``listing.Era``). Not
+    for an existing table: its first listing records it as upgraded. Written once (a rerun keeps it)."""
+    from botocore.exceptions import ClientError
+
+    from chalicelib.aws.dynamodb.listing import Era
+
+    try:
+        db.put_item(
+            TableName=table,
+            Item=Era.fresh(time.time()).to_item(),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            raise
 
 
 def _outputs(stack: dict[str, Any]) -> dict[str, str]:
@@ -408,7 +427,11 @@ def deploy(stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any
     opts = stage_options(stage, overrides)
     aws = session()
     region = str(aws.region_name)
+    found = _exists(aws.client("cloudformation"), n.infra_stack)
+    new_stage = found is None or found["StackStatus"] == "ROLLBACK_COMPLETE"
     outputs = ensure_stack(aws.client("cloudformation"), n.infra_stack, infrastructure(stage, opts))
+    if new_stage:
+        record_new_table(aws.client("dynamodb"), outputs["StateTableName"])
     account = str(aws.client("sts").get_caller_identity()["Account"])
     ensure_admin_key(aws.client("ssm"), n.admin_key_parameter)
     project = prepare(n, opts, outputs, region, account)

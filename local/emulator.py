@@ -148,6 +148,18 @@ def deploy(endpoint_url: str) -> dict[str, str]:
             raise RuntimeError(f"stack {STACK_NAME} ended in {status}")
         time.sleep(0.2)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    from chalicelib.aws.dynamodb.listing import Era
+
+    # A new table: its listing era says it holds no older layout's entry and no message before now
+    # (a restored dump brings its own, or ``local.state`` records an upgraded one).
+    db = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credential
+    )
+    db.put_item(TableName=outputs["StateTableName"], Item=Era.fresh(time.time()).to_item())
     return {
         **AWS_ENV,
         "HOOKWAY_AWS_ENDPOINT_URL": endpoint_url,

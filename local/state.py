@@ -186,6 +186,8 @@ class LocalState:
         joined = backfill() if backfill is not None and items else 0
         objects = self._load_objects()
         queued = self._load_queues()
+        if (items or queued) and not any(_is_era(item) for item in items):
+            self._put([_upgraded_era(self._clock())])
         resumed = resume(items) if items else 0
         return Restored(len(items), objects, queued, resumed, joined)
 
@@ -378,6 +380,21 @@ class LocalState:
         self._stop.set()
         if self._saver is not None:
             self._saver.join(timeout=30)
+
+
+def _is_era(item: Item) -> bool:
+    from chalicelib.aws.dynamodb.listing import ERA_KEY
+
+    return bool(item["pk"] == ERA_KEY["pk"] and item["sk"] == ERA_KEY["sk"])
+
+
+def _upgraded_era(now: float) -> Item:
+    """The listing era of a table restored from a dump without one (saved by a Hookway before it): its
+    messages may have the index entries of the layouts before, all written before now, and its queued
+    webhooks were received before this emulator's table was made."""
+    from chalicelib.aws.dynamodb.listing import Era
+
+    return Era(now, 0.0).to_item()
 
 
 def backfill(store: Any) -> int:

@@ -37,17 +37,25 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def create_state_table(endpoint: str) -> str:
-    """A fresh table with the StateTable definition of the infrastructure stack; returns its name."""
+def create_state_table(endpoint: str, *, upgraded: bool = False) -> str:
+    """A fresh table with the StateTable definition of the infrastructure stack; returns its name.
+
+    Its listing era records, as a new stage's does, that it holds no index entry of the layouts before
+    the packed listings (``upgraded``: no era item, as a table those layouts wrote to; the first listing
+    records one, and reads such entries while they can exist)."""
+    from chalicelib.aws.dynamodb.listing import Era
     from infra.stack import infrastructure
 
     props = infrastructure("local")["Resources"]["StateTable"]["Properties"]
     name = f"hookway-test-{uuid.uuid4().hex[:12]}"
-    client("dynamodb", endpoint).create_table(
+    db = client("dynamodb", endpoint)
+    db.create_table(
         TableName=name,
         BillingMode=props["BillingMode"],
         AttributeDefinitions=props["AttributeDefinitions"],
         KeySchema=props["KeySchema"],
         GlobalSecondaryIndexes=props["GlobalSecondaryIndexes"],
     )
+    if not upgraded:  # since 0: tests store messages at any (virtual) time
+        db.put_item(TableName=name, Item=Era(0.0, 0.0).to_item())
     return name

@@ -1,4 +1,5 @@
-"""Message search on the local stack: every filter alone and combined, over a few hundred messages.
+"""Message search on the local stack: every filter alone and combined, over 120 messages (each listing
+of an owner or event type more than one page of 37, so cursors are followed).
 
 The test keeps its own record of what it sent (owner, source, event type, provider id, expected delivery
 status, time) and compares every search, all pages followed, with that record: same set, no duplicates,
@@ -10,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -87,8 +89,8 @@ def world(stack: Stack, receivers: Receivers) -> dict[str, Any]:
     receivers.script(paths["c_skip"], *[Step(500)] * 20)
     eps = {
         "a_ok": endpoint(a, paths["a_ok"]),
-        # Its 40 invoices each fail their one attempt: a breaker that opens after 10 would hold the
-        # other 30 for its probes (a minute apart) instead of ending them failed within the test.
+        # Its 20 invoices each fail their one attempt: a breaker that opens after 10 would hold the
+        # other 10 for its probes (a minute apart) instead of ending them failed within the test.
         "a_bad": endpoint(
             a,
             paths["a_bad"],
@@ -105,42 +107,50 @@ def world(stack: Stack, receivers: Receivers) -> dict[str, Any]:
     )["id"]
     sent: list[Sent] = []
 
-    def publish(application: str, event_type: str, *statuses: str) -> None:
-        doc = {"event_type": event_type, "payload": {"n": len(sent)}, "application": application}
+    def publish(application: str, event_type: str, *statuses: str) -> Sent:
+        doc = {"event_type": event_type, "payload": {"n": uuid.uuid4().hex}, "application": application}
         message_id = _ok(stack.request("POST", "/v1/messages", admin=True, json_body=doc), 202)["id"]
-        sent.append(Sent(message_id, application, "api", event_type, frozenset(statuses), at=time.time()))
+        return Sent(message_id, application, "api", event_type, frozenset(statuses), at=time.time())
 
-    def publish_a(n: int) -> None:
+    def publish_a(n: int) -> Sent:
         kind = kinds[n % 3]
         # Every A message reaches a_ok; invoices also reach a_bad, which fails them.
-        publish(a, f"{prefix}.{kind}", "succeeded", *(["failed"] if kind.startswith("invoice") else []))
+        return publish(
+            a, f"{prefix}.{kind}", "succeeded", *(["failed"] if kind.startswith("invoice") else [])
+        )
+
+    def together(calls: list[Any]) -> None:
+        """Send a phase's requests a few at a time (the API serves each on its own thread), in order."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            sent.extend(pool.map(lambda call: call(), calls))
 
     kinds = ("order.created", "order.paid", "invoice.paid")
     start = time.time() - 1
-    for n in range(60):
-        publish_a(n)
+    together([lambda n=n: publish_a(n) for n in range(30)])
     time.sleep(1.2)
     middle = time.time()
     time.sleep(0.2)
-    for n in range(60, 120):
-        publish_a(n)
-    for n in range(80):
-        publish(b, f"{prefix}.{kinds[n % 2]}", "pending")
-    for _ in range(5):
-        publish(c, f"{prefix}.order.created", "skipped")
+    together(
+        [lambda n=n: publish_a(n) for n in range(30, 60)]
+        + [lambda n=n: publish(b, f"{prefix}.{kinds[n % 2]}", "pending") for n in range(40)]
+        + [lambda: publish(c, f"{prefix}.order.created", "skipped") for _ in range(5)]
+    )
     # C's endpoint fails once per message and is then disabled: a resend meets it disabled and is skipped.
     wait_until(lambda: len(receivers.at(paths["c_skip"])) >= 5, timeout=60)
     _ok(stack.request("POST", f"/v1/endpoints/{eps['c_skip']}/disable", admin=True), 200)
     for s in sent[-5:]:
         _ok(stack.request("POST", f"/v1/messages/{s.id}/resend", admin=True, json_body={}), 202)
-    for n in range(30):
+
+    def push(n: int) -> Sent:
         body = f'{{"n": {n}}}'.encode()
         delivery = f"gh-{run}-{n}"
         headers = github_headers(body, delivery, event=f"{prefix}.push")
         message_id = _ok(stack.request("POST", f"/in/{source}", body=body, headers=headers), 202)["id"]
-        sent.append(
-            Sent(message_id, None, source, f"{prefix}.push", frozenset({"succeeded"}), provider_id=delivery)
+        return Sent(
+            message_id, None, source, f"{prefix}.push", frozenset({"succeeded"}), provider_id=delivery
         )
+
+    together([lambda n=n: push(n) for n in range(15)])
     end = time.time() + 1
     wait_until(lambda: len(_search(stack, event_type=f"{prefix}.*", after=start)) == len(sent), timeout=120)
 

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -193,6 +194,18 @@ def test_make_deploy_creates_the_stage_from_zero(dev: dict[str, Any]) -> None:
     assert scaling[n.function("deliver_slow")] == {"MaximumConcurrency": 5}
     assert not (scaling[n.function("deliver")] or {}).get("MaximumConcurrency")
     assert dev["parameters"] == ["/hookway/dev/admin-key"]
+
+
+def test_a_new_stage_s_table_records_that_it_holds_no_old_listing_index(
+    account: str, dev: dict[str, Any]
+) -> None:
+    from chalicelib.aws.dynamodb.listing import ERA_KEY, Era
+
+    # GIVEN dev deployed from zero THEN its table's listing era says no old index entry exists (so no
+    # listing ever reads one) and no message came before the deploy
+    item = aws.client("dynamodb", account).get_item(TableName=dev["outputs"]["StateTableName"], Key=ERA_KEY)
+    era = Era.of_item(item["Item"])
+    assert era.legacy_until == 0 and 0 < era.since <= time.time()
 
 
 def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, Any]) -> None:

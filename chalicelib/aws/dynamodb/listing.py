@@ -16,6 +16,11 @@ below it (``pack`` splits a group that spans more), so a reader that wants the e
 reads the items whose newest is below ``t + SPAN``, newest first, and hands an entry out only once every
 shard has read past it (``_Packed``). A cursor is the position of the last entry handed out, as an index
 cursor is (``[pk, sk, index sort key]``): it may point inside an item; the reader resumes after it.
+
+The stage's listing era (``STAGE`` / ``LISTINGS``, ``Era``): whether index entries of the layout before the
+packed listings (gsi1 ``SRC#``, gsi2 ``DAY#``, gsi3 ``APP#``, one per message) can exist, and from when the
+stage holds messages at all. A message listing reads those entries only while they can (``Era.legacy``),
+so a fresh stage never does and an upgraded one stops once they have expired.
 """
 
 from __future__ import annotations
@@ -34,6 +39,13 @@ MAX_ENTRIES = 250  # entries per item (about 12 KB): a batch's group of more is 
 ITEMS_PER_QUERY = 10  # items per Query of one shard (each holds a batch: ten entries or so)
 SHARD_CONCURRENCY = 4
 _LAST_TIME = 9_999_999_999.0
+# How long after the first process of this layout read the era an older one may still write index
+# entries: a deploy updates its functions within minutes, and one in flight ends within its timeout.
+LEGACY_MARGIN = 900.0
+# Every message outlives its index entries by no more than the longest retention a stage may set
+# (``config``: 34 days, under the bucket's 35): past ``legacy_until`` + this, every such entry names an
+# expired message (TTL removes them), whatever the retention was when it was written.
+LEGACY_KEPT = 34 * 86400.0
 
 KEYS = (
     KeyKind(
@@ -60,7 +72,62 @@ KEYS = (
         "{newest started}#{batch}",
         note="deflated lines `{started}#{message}#{n}|{generation}|{shards}`; TTL",
     ),
+    KeyKind(
+        "the stage's listing era (written once)",
+        "STAGE",
+        "LISTINGS",
+        note="`legacy_until`: no message index entry of the layout before the packed listings is that "
+        "new (0: none exists); `since`: no message was received before (0: unknown)",
+    ),
 )
+
+ERA_KEY: Item = {"pk": s("STAGE"), "sk": s("LISTINGS")}
+
+
+class Era:
+    """What a stage's table can hold, as its era item records it.
+
+    ``legacy_until``: every message index entry of the layout before the packed listings has a time
+    below it (0: the table never held one: a stage created by this layout). ``since``: no message of the
+    table was received before it (0: unknown, e.g. a table that held older layouts or restored state).
+    """
+
+    __slots__ = ("legacy_until", "since")
+
+    def __init__(self, legacy_until: float, since: float) -> None:
+        self.legacy_until = legacy_until
+        self.since = since
+
+    @classmethod
+    def fresh(cls, now: float) -> Era:
+        """A table created by this layout at ``now``: no old entry, no message before."""
+        return cls(0.0, now)
+
+    @classmethod
+    def upgraded(cls, now: float) -> Era:
+        """A table that may hold older layouts' entries until ``now`` (and, for a margin, after it)."""
+        return cls(now + LEGACY_MARGIN, 0.0)
+
+    def legacy(self, now: float, low: str | None) -> bool:
+        """Whether a message listing over sort keys from ``low`` (None: no bound) must read the index
+        entries of the layout before: some can exist, have not expired, and lie in its range."""
+        if self.legacy_until <= 0 or now >= self.legacy_until + LEGACY_KEPT:
+            return False
+        return low is None or low < self.ceiling
+
+    @property
+    def ceiling(self) -> str:
+        """A sort key above every old index entry's (each ``{time}#{id}``, the time below ``legacy_until``)."""
+        return time_key(self.legacy_until) + "~"
+
+    def to_item(self) -> Item:
+        """The era item."""
+        return {**ERA_KEY, "legacy_until": n(self.legacy_until), "since": n(self.since)}
+
+    @classmethod
+    def of_item(cls, item: Item) -> Era:
+        """The era an item records."""
+        return cls(float(item["legacy_until"]["N"]), float(item["since"]["N"]))
 
 
 def day_listing(day: str) -> str:
@@ -261,11 +328,19 @@ class _Desc:
 
 class Union:
     """Two or more ordered streams (``take``/``more``) read as one, newest first, identical entries once:
-    a packed listing and the index entries written before it."""
+    a packed listing and the index entries written before it.
 
-    def __init__(self, streams: Sequence[Any], index: str) -> None:
+    ``ceilings`` (one per stream, None: none): every entry of a stream sorts below its ceiling, so it is
+    not read while another stream holds an entry at or above it (the old index entries of an upgraded
+    stage are read only once a listing reaches back to them).
+    """
+
+    def __init__(
+        self, streams: Sequence[Any], index: str, ceilings: Sequence[str | None] | None = None
+    ) -> None:
         self._streams = list(streams)
         self._index = index
+        self._ceilings = list(ceilings) if ceilings is not None else [None] * len(self._streams)
         self._heads: list[deque[Item]] = [deque() for _ in self._streams]
         self._last: tuple[str, str, str] | None = None
 
@@ -281,8 +356,11 @@ class Union:
         """The next ``want`` entries, newest first."""
         out: list[Item] = []
         while len(out) < want:
-            for head, stream in zip(self._heads, self._streams, strict=True):
-                if not head and stream.more:
+            for head, stream, ceiling in zip(self._heads, self._streams, self._ceilings, strict=True):
+                if not head and stream.more and ceiling is None:
+                    head.extend(stream.take(want - len(out)))
+            for head, stream, ceiling in zip(self._heads, self._streams, self._ceilings, strict=True):
+                if not head and stream.more and ceiling is not None and not self._above(ceiling):
                     head.extend(stream.take(want - len(out)))
             live = [head for head in self._heads if head]
             if not live:
@@ -295,6 +373,10 @@ class Union:
             self._last = order
             out.append(entry)
         return out
+
+    def _above(self, ceiling: str) -> bool:
+        """Whether an entry at hand sorts at or above ``ceiling`` (so it comes before any below it)."""
+        return any(head and head[0][f"{self._index}sk"]["S"] >= ceiling for head in self._heads)
 
 
 def packed_stream(

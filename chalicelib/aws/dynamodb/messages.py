@@ -358,6 +358,32 @@ def item_to_message(item: Item) -> Message:
 class MessageTable(Table):
     """Messages of the table (see the module docstring)."""
 
+    _era: listing.Era | None = None  # read once per instance: it never changes once written
+
+    def listing_era(self) -> listing.Era:
+        """The stage's listing era (``listing.Era``): its item, read once. A table without one (a stage
+        deployed by a pipeline, or one that held the layouts before) gets ``Era.upgraded`` now, written
+        once (the first writer wins): the old entries are read until they have expired."""
+        if self._era is None:
+            item = self._call("get_item", Key=listing.ERA_KEY, ConsistentRead=True).get("Item")
+            self._era = (
+                listing.Era.of_item(item) if item else self.record_era(listing.Era.upgraded(self._clock()))
+            )
+        return self._era
+
+    def record_era(self, era: listing.Era, *, replace_it: bool = False) -> listing.Era:
+        """Write the era item if the table has none (``replace_it``: whatever it has); returns the era
+        the table records then."""
+        try:
+            if replace_it:
+                self._call("put_item", Item=era.to_item())
+            else:
+                self._call("put_item", Item=era.to_item(), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError:  # another process wrote it first: that one holds
+            item = self._call("get_item", Key=listing.ERA_KEY, ConsistentRead=True).get("Item")
+            return listing.Era.of_item(item) if item else era
+        return era
+
     def store_message(self, message: Message, now: float, *, defer_listing: bool = False) -> bool:
         """One conditional write for a new id. A duplicate (another receipt within the replay window) is
         refused by it, as before; a redelivery (same receipt) or a new storing (window expired) gets the
@@ -467,12 +493,15 @@ class MessageTable(Table):
         elif query.application_id is not None:
             index, partition = "gsi3", application_messages(query.application_id)
             packed = listing.application_listing(query.application_id)
+        era = self.listing_era() if not by_endpoint else None
         if by_ending or partition == "":
             index = "gsi2"
             # A delivery ends after its message arrived, however long before ``before``: from today.
             newest = now if by_ending or query.before is None else min(query.before, now)
             day = day_of(newest)
             last_day = day_of(query.after) if query.after is not None else date.min
+            if era is not None and era.since > 0:
+                last_day = max(last_day, day_of(era.since))  # the stage held no message before
             if position is not None:
                 resume = day_of_sort_key(position[2])
                 if resume is None:
@@ -493,9 +522,15 @@ class MessageTable(Table):
         def read(part: str, want: int, start: dict[str, Any] | None) -> Any:
             return self._query_range(index, part, low, high, want, start)
 
+        # The index entries of the layout before the packed listings, only while some can be listed
+        # (and, walking days, only on a day that began before the last of them).
+        old_until = era.ceiling if era is not None and era.legacy(now, low) else None
         while True:
             hit = position is not None  # a resumed day had at least the cursor's entry
-            stream = self._stream(read, index, partition, packed, position, low, high)
+            legacy = old_until
+            if era is not None and day is not None and day > day_of(era.legacy_until):
+                legacy = None
+            stream = self._stream(read, index, partition, packed, position, low, high, legacy)
             position = None
             while True:
                 want = min(limit - len(found), ports.MAX_EXAMINED - examined, QUERY_CHUNK)
@@ -526,17 +561,26 @@ class MessageTable(Table):
         position: list[str] | None,
         low: str | None,
         high: str | None,
+        legacy: str | None,
     ) -> Any:
-        """The entries of one listing, newest first: the index entries written before the packed
-        listings (``partition``'s shards) and the packed items (``packed``), merged."""
-        legacy = _Merged(read, index, shard_partitions(partition), position)
+        """The entries of one listing, newest first: the packed items (``packed``) merged with the index
+        entries of ``partition``'s shards. Those are an endpoint's (still written for outcomes on the
+        attempt's own item) or an ending's (the only index of it), read always; or a message listing's,
+        written only before the packed listings: read only when ``legacy`` (a ceiling above all of them,
+        ``listing.Era.ceiling``) is given, and then only once the listing reaches below it."""
+        index_entries = _Merged(read, index, shard_partitions(partition), position)
         if not packed:
-            return legacy
-        decode = endpoint_entry(packed.removeprefix("LIST#EP#")) if packed.startswith("LIST#EP#") else None
+            return index_entries
+        by_endpoint = packed.startswith("LIST#EP#")
+        decode = endpoint_entry(packed.removeprefix("LIST#EP#")) if by_endpoint else None
         items = listing.packed_stream(
             self._query_packed, index, packed, decode or message_entry(index), position, low, high
         )
-        return listing.Union([items, legacy], index)
+        if by_endpoint:
+            return listing.Union([items, index_entries], index)
+        if legacy is None:
+            return items
+        return listing.Union([items, index_entries], index, [None, legacy])
 
     @staticmethod
     def _day_listing(query: MessageQuery, day: date) -> str:

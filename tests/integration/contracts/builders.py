@@ -167,6 +167,15 @@ def _search(store: Any, query: MessageQuery, limit: int = 2, keep: Any = None) -
     return ids
 
 
+def _stage_began(store: Any, at: float) -> None:
+    """The store's stage was created at ``at`` (its listing era: a day walk stops at that day), as a new
+    stage's table records it; the fake walks no days."""
+    if hasattr(store, "record_era"):
+        from chalicelib.aws.dynamodb.listing import Era
+
+        store.record_era(Era.fresh(at), replace_it=True)
+
+
 def _store_all(store: Any, messages: list[Message], clock: FakeClock) -> list[Message]:
     for message in messages:
         assert store.store_message(message, clock()) is True

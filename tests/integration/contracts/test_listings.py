@@ -20,7 +20,7 @@ from chalicelib.ports import MessageQuery
 from testkit.fakes import FakeClock
 from testkit.memory.attempts import MemoryAttempts
 from testkit.memory.messages import MemoryMessages
-from tests.integration.contracts.builders import DAY, _message, _pages, contract_store
+from tests.integration.contracts.builders import DAY, _message, _pages, _stage_began, contract_store
 
 store = contract_store((MemoryMessages, MemoryAttempts), (MessageTable, AttemptTable))
 
@@ -46,7 +46,7 @@ def _router_batches(store: Any, clock: FakeClock, batches: list[list[Message]]) 
     return made
 
 
-def _mixed_batches(clock: FakeClock, count: int = 12, size: int = 7) -> list[list[Message]]:
+def _mixed_batches(clock: FakeClock, count: int, size: int) -> list[list[Message]]:
     """Batches whose received times interleave (a batch holds old and new messages), from two sources
     and two applications, across a day boundary."""
     rng = random.Random(7)
@@ -70,8 +70,11 @@ class TestPackedMessageListings:
     def test_every_listing_reads_batches_newest_first_with_cursors_inside_items(
         self, store: Any, clock: FakeClock, limit: int
     ) -> None:
-        # GIVEN 84 messages listed by 12 router batches whose times interleave over two days
-        made = _router_batches(store, clock, _mixed_batches(clock))
+        # GIVEN 48 messages listed by 8 router batches whose times interleave over two days of a stage
+        # three days old (every listing below spans several items, so pages of 1 and 3 end inside them)
+        _stage_began(store, clock() - 3 * DAY)
+        made = _router_batches(store, clock, _mixed_batches(clock, count=8, size=6))
+        assert len({m.source_id for m in made}) == 2 and len({m.application_id for m in made}) == 3
         # WHEN each listing is read page by page, THEN it is every match, newest first, each once
         for query, keep in (
             (MessageQuery(), lambda m: True),
@@ -225,7 +228,7 @@ def dynamo(clock: FakeClock, endpoint: str) -> Any:
     from testkit import aws
 
     table = type("Tables", (MessageTable, AttemptTable), {})
-    return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+    return table(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint, upgraded=True), clock)
 
 
 class TestIndexEntriesWrittenBefore:
@@ -250,6 +253,33 @@ class TestIndexEntriesWrittenBefore:
         for query in (MessageQuery(), MessageQuery(source_id="src_o"), MessageQuery(application_id="app_o")):
             found, _ = _pages(dynamo, "search_messages", limit=4, query=query)
             assert _ids(found) == _newest_first(old + new)
+
+    def test_the_old_index_is_read_only_while_the_era_says_it_can_hold_entries(
+        self, endpoint: str, clock: FakeClock
+    ) -> None:
+        from testkit import aws
+
+        # GIVEN a stage's new table (its era: no entry of the layout before) that holds one anyway (as
+        # no real stage can) and a message of a router batch
+        table = type("Tables", (MessageTable, AttemptTable), {})
+        name = aws.create_state_table(endpoint)
+        db = aws.client("dynamodb", endpoint)
+        old = _message(clock, received_at=clock() - 5, source_id="src_e", application_id="app_e")
+        db.put_item(TableName=name, Item=messages.message_to_item_indexed(old))
+        new = _router_batches(
+            table(db, name, clock), clock, [[_message(clock, source_id="src_e", application_id="app_e")]]
+        )
+        queries = (MessageQuery(), MessageQuery(source_id="src_e"), MessageQuery(application_id="app_e"))
+        # WHEN it is listed THEN only the packed listing is read
+        fresh = table(db, name, clock)
+        for query in queries:
+            assert _ids(_pages(fresh, "search_messages", limit=4, query=query)[0]) == _ids(new), query
+        # WHEN its era says old entries can exist until now (an upgraded stage) THEN they are read too
+        upgraded = table(db, name, clock)
+        upgraded.record_era(listing.Era(clock(), 0.0), replace_it=True)
+        for query in queries:
+            found, _ = _pages(upgraded, "search_messages", limit=4, query=query)
+            assert _ids(found) == _newest_first([old, *new]), query
 
     def test_a_batch_writes_one_item_per_key_and_shard(self, dynamo: Any, clock: FakeClock) -> None:
         # GIVEN a router batch of ten messages of one source and one application

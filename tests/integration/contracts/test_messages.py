@@ -33,6 +33,7 @@ from tests.integration.contracts.builders import (
     _pages,
     _search,
     _search_raw,
+    _stage_began,
     _store_all,
     contract_store,
 )
@@ -438,8 +439,10 @@ class TestSearchMessages:
     def test_by_ending_finds_the_deliveries_that_ended_failed_or_skipped(
         self, store: Any, clock: FakeClock
     ) -> None:
-        # GIVEN many messages, a few of whose deliveries ended failed or skipped, over several days
+        # GIVEN many messages, a few of whose deliveries ended failed or skipped, over several days of
+        # a stage five days old (older than the ``after`` below, so that bound is the one that cuts)
         now = clock()
+        _stage_began(store, now - 5 * DAY)
         messages = [
             _message(clock, received_at=now - 3 * DAY - i, application_id=("app_a" if i % 2 else None))
             for i in range(12)
@@ -477,6 +480,20 @@ class TestSearchMessages:
         assert _search(store, MessageQuery(status="pending"), limit=50) == _newest_first(messages)
 
 
+def _ids_in_every_shard(count: int) -> list[str]:
+    """``count`` message ids (at least one per shard): the first ``INDEX_SHARDS`` one in each shard, in
+    shard order scrambled, the rest anywhere."""
+    by_shard: dict[int, str] = {}
+    extra: list[str] = []
+    while len(by_shard) < keys.INDEX_SHARDS or len(by_shard) + len(extra) < count:
+        made = new_id("msg")
+        if keys.shard_of(made) not in by_shard:
+            by_shard[keys.shard_of(made)] = made
+        elif len(extra) < count - keys.INDEX_SHARDS:
+            extra.append(made)
+    return [by_shard[s] for s in sorted(by_shard, key=lambda s: (s * 7) % keys.INDEX_SHARDS)] + extra
+
+
 class TestWriteShards:
     """The index keys every message or attempt writes are sharded (``keys.INDEX_SHARDS``); a listing
     merges the shards, so it answers as one key did: the same items, order and pages."""
@@ -484,12 +501,16 @@ class TestWriteShards:
     def test_pages_cross_shard_boundaries_in_every_sharded_listing(
         self, store: Any, clock: FakeClock
     ) -> None:
-        # GIVEN 40 messages of one source and application (more than the shards, three in one instant),
-        # each attempted at one endpoint, a few ending failed
+        # GIVEN 20 messages of one source and application on a stage an hour old, one in each shard and
+        # four more (three in one instant), each attempted at one endpoint, a few ending failed
         now = clock()
-        times = [now - i * 7.0 for i in range(37)] + [now - 70.0] * 3
-        made = _store_all(store, [_message(clock, received_at=t) for t in times], clock)
-        assert len({keys.shard_of(m.id) for m in made}) > 8  # spread over many shards
+        _stage_began(store, now - 3600)
+        times = [now - i * 7.0 for i in range(17)] + [now - 70.0] * 3
+        ids = _ids_in_every_shard(len(times))
+        made = _store_all(
+            store, [_message(clock, id=i, received_at=t) for i, t in zip(ids, times, strict=True)], clock
+        )
+        assert {keys.shard_of(m.id) for m in made} == set(range(keys.INDEX_SHARDS))
         for i, message in enumerate(made):
             ended = "failed" if i % 3 == 0 else "pending"
             assert store.claim_attempt(
@@ -512,8 +533,8 @@ class TestWriteShards:
             listed, _ = _pages(store, "list_endpoint_attempts", limit=limit, endpoint_id="ep_hot")
             assert [a.message_id for a in listed] == newest
         # AND a page of exactly what is left ends the listing
-        whole = store.list_endpoint_attempts("ep_hot", limit=40, cursor=None)
-        assert whole.cursor is None and len(whole.items) == 40
+        whole = store.list_endpoint_attempts("ep_hot", limit=20, cursor=None)
+        assert whole.cursor is None and len(whole.items) == 20
 
     def test_an_id_with_a_hash_names_no_other_key(self, store: Any, clock: FakeClock) -> None:
         # GIVEN messages attempted at an endpoint, some of them in its shard 3
@@ -535,7 +556,9 @@ class TestUnshardedKeysOfEarlierStores:
         from chalicelib.aws.dynamo import DynamoStore
         from testkit import aws
 
-        return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+        return DynamoStore(
+            aws.client("dynamodb", endpoint), aws.create_state_table(endpoint, upgraded=True), clock
+        )
 
     def _as_before(self, dynamo: Any, item: dict[str, Any]) -> None:
         """Write an item with its index keys as they were before sharding (the shard suffix cut off)."""
@@ -602,7 +625,9 @@ class TestMessagesOfTheLayoutBefore:
         from chalicelib.aws.dynamo import DynamoStore
         from testkit import aws
 
-        return DynamoStore(aws.client("dynamodb", endpoint), aws.create_state_table(endpoint), clock)
+        return DynamoStore(
+            aws.client("dynamodb", endpoint), aws.create_state_table(endpoint, upgraded=True), clock
+        )
 
     def test_old_items_read_list_dedupe_and_store_again(self, dynamo: Any, clock: FakeClock) -> None:
         now = clock()
