@@ -114,6 +114,7 @@ class Sender:
         self._fifo = fifo
         self._slow_queue = slow_queue  # the slow lane (chalicelib.outbound.lanes); None: no slow lane
         self._slow_endpoints = SlowEndpoints()
+        self._handed_off: set[str] = set()  # task bodies handed off as stragglers, until recorded
         self._parking = parking
         self._holding = holding
         self._release_held = holding.release_all if holding is not None else None
@@ -153,6 +154,11 @@ class Sender:
     def tally(self) -> Tally | None:
         """The hourly counters it adds deliveries to and writes at the end of each batch."""
         return self._tally
+
+    def is_slow(self, endpoint: Endpoint, now: float) -> bool:
+        """Whether this container sees the endpoint on the slow lane's side now (``lanes.lane_for``):
+        failing, or slow lately (an attempt handed off as a straggler, a timeout, most of its timeout)."""
+        return lane_for(endpoint.circuit, self._slow_endpoints.since(endpoint.id), now) == "slow"
 
     def handle_many_slow(self, bodies: Sequence[str]) -> list[BaseException | None]:
         """``handle_many`` for a batch of the slow lane (chalicelib.outbound.lanes)."""
@@ -260,7 +266,14 @@ class Sender:
             task = Task.decode(body)
         except PoisonTaskError:
             return
-        due = self._clock() + self._lease + 1.0
+        now = self._clock()
+        # A straggler marks its endpoint slow at once (the router then queues its first attempts instead
+        # of making them: only the first batch after it turned slow waits the grace); its own outcome,
+        # recorded later, keeps the mark however fast it ends (_record).
+        with self._failures_lock:
+            self._handed_off.add(body)
+        self._slow_endpoints.note(task.endpoint_id, True, now)
+        due = now + self._lease + 1.0
         check = replace(task, not_before=due, slot=0.0)
         self._queue.send(check.encode(), delay_seconds=math.ceil(min(self._lease + 1.0, MAX_DELAY_SECONDS)))
         self._count("StragglerHandedOff")
@@ -861,9 +874,11 @@ class Sender:
         """
         self._observe("AttemptLatency", duration_ms)
         if endpoint.kind != "listen":
-            self._slow_endpoints.note(
-                endpoint.id, was_slow(duration_ms, endpoint.timeout, error_class), self._clock()
-            )
+            with self._failures_lock:
+                handed_off = getattr(self._local, "body", None) in self._handed_off
+                self._handed_off.discard(getattr(self._local, "body", None) or "")
+            slow = handed_off or was_slow(duration_ms, endpoint.timeout, error_class)
+            self._slow_endpoints.note(endpoint.id, slow, self._clock())
         schedule = endpoint.retry_schedule or DEFAULT_SCHEDULE
         decision = classify(status, error_class, retry_after, schedule)
         base = replace(
