@@ -332,6 +332,9 @@ def _measure() -> dict[str, dict[str, Any]]:
                 "HOOKWAY_STAGE": "local",
                 "HOOKWAY_ADMIN_KEY": "hk_bench_memory",
                 "HOOKWAY_LOG_LEVEL": "INFO",
+                # Each role measured on its own batch: the router queues every delivery (the default
+                # router's batch is priced as its own time plus the sender's: bench/cost.py).
+                "HOOKWAY_ROUTER_FIRST_ATTEMPT": "false",
                 "HOOKWAY_ALLOW_PRIVATE_DESTINATIONS": "true",
                 "HOOKWAY_ALLOW_HTTP": "true",
                 "PYTHONDONTWRITEBYTECODE": "1",

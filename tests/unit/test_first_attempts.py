@@ -352,8 +352,16 @@ def test_more_than_ten_deliveries_keep_todays_path(world: FirstWorld) -> None:
     assert len(world.deliveries.sent) == 11
 
 
-def test_the_setting_is_off_by_default(services: Services) -> None:
-    world = World(services, Receiver())
+def test_the_setting_is_on_by_default() -> None:
+    # GIVEN no setting WHEN a stage reads its settings THEN the router makes first attempts
+    assert Settings().router_first_attempt is True
+    assert Settings.from_env({}).router_first_attempt is True
+    assert Settings.from_env({"HOOKWAY_ROUTER_FIRST_ATTEMPT": "false"}).router_first_attempt is False
+
+
+def test_a_stage_that_turns_it_off_queues_every_first_attempt(services: Services) -> None:
+    # GIVEN router_first_attempt off WHEN a message is routed THEN its attempt is a task, nothing POSTed
+    world = World(services, Receiver(), first_attempt=False)
     world.endpoint()
     _publish(world)
     assert world.router.route_many(world.s.queue.sent) == [None]
