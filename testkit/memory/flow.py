@@ -90,41 +90,41 @@ class MemoryParking(MemoryTable):
         self.held_tasks: dict[tuple[str, int], dict[str, str]] = {}  # an open circuit's, by endpoint
 
     def park(self, bucket: int, shard: int, key: str, body: str) -> None:
-        self._maybe_fail()
-        with self._lock:
-            self.parked_tasks.setdefault((bucket, shard), {})[key] = body
-            self.writes += 1
+        self._put(self.parked_tasks, (bucket, shard), key, body)
 
     def parked(self, bucket: int, shard: int, *, limit: int) -> list[tuple[str, str]]:
-        self._maybe_fail()
-        with self._lock:
-            tasks = self.parked_tasks.get((bucket, shard), {})
-            return sorted(tasks.items())[:limit]
+        return self._first(self.parked_tasks, (bucket, shard), limit)
 
     def unpark(self, bucket: int, shard: int, keys: Sequence[str]) -> None:
-        self._maybe_fail()
-        with self._lock:
-            tasks = self.parked_tasks.get((bucket, shard), {})
-            for key in keys:
-                tasks.pop(key, None)
+        self._drop(self.parked_tasks, (bucket, shard), keys)
 
     def hold(self, endpoint_id: str, shard: int, key: str, body: str, now: float) -> None:
-        self._maybe_fail()
-        with self._lock:
-            self.held_tasks.setdefault((endpoint_id, shard), {})[key] = body
-            self.writes += 1
+        self._put(self.held_tasks, (endpoint_id, shard), key, body)
 
     def held(self, endpoint_id: str, shard: int, *, limit: int) -> list[tuple[str, str]]:
-        self._maybe_fail()
-        with self._lock:
-            return sorted(self.held_tasks.get((endpoint_id, shard), {}).items())[:limit]
+        return self._first(self.held_tasks, (endpoint_id, shard), limit)
 
     def unhold(self, endpoint_id: str, shard: int, keys: Sequence[str]) -> None:
+        self._drop(self.held_tasks, (endpoint_id, shard), keys)
+
+    # One partition of tasks (a due bucket's shard, or an endpoint's held shard), as the table keeps it.
+    def _put(self, tasks: dict[Any, dict[str, str]], partition: Any, key: str, body: str) -> None:
         self._maybe_fail()
         with self._lock:
-            tasks = self.held_tasks.get((endpoint_id, shard), {})
+            tasks.setdefault(partition, {})[key] = body
+            self.writes += 1
+
+    def _first(self, tasks: dict[Any, dict[str, str]], partition: Any, limit: int) -> list[tuple[str, str]]:
+        self._maybe_fail()
+        with self._lock:
+            return sorted(tasks.get(partition, {}).items())[:limit]
+
+    def _drop(self, tasks: dict[Any, dict[str, str]], partition: Any, keys: Sequence[str]) -> None:
+        self._maybe_fail()
+        with self._lock:
+            partition_tasks = tasks.get(partition, {})
             for key in keys:
-                tasks.pop(key, None)
+                partition_tasks.pop(key, None)
 
 
 class MemoryFifo(MemoryTable):
