@@ -654,7 +654,7 @@ def run(quick: bool) -> list[Row]:
             f"against {batches['healthy'] * 1000:.0f} ms with ten healthy; the first batch of the hanging run "
             f"{batches['first'] * 1000:.0f} ms (the straggler, handed off {0.25:g} s after the others finish, "
             f"marks its endpoint slow), the {RUN_BATCHES - 1} after it {batches['rest'] * 1000:.0f} ms (the "
-            "router queues a slow endpoint's first attempts: Sender.is_slow); reference: 1.0 (no effect)",
+            "router queues a slow endpoint's first attempts: Sender.is_unhealthy); reference: 1.0 (no effect)",
         ),
     ]
     rows = [

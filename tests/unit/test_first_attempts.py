@@ -330,6 +330,28 @@ def test_an_endpoint_handed_off_as_a_straggler_is_queued_by_the_next_router_batc
     assert world.deliveries.sent == [] and len(receiver.requests) - posts == 10
 
 
+def test_after_its_own_attempt_failed_the_router_queues_the_endpoints_next_first_attempts(
+    services: Services,
+) -> None:
+    # GIVEN an endpoint whose receiver fails, and a router whose first attempt to it just failed
+    world = FirstWorld(services, Receiver([503, 503, 503]))
+    endpoint, _ = world.endpoint()
+    _publish(world)
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    assert len(world.receiver.requests) == 1
+    world.s.queue.sent.clear()
+    world.deliveries.sent.clear()
+    # WHEN the next message is routed (another container may have opened its circuit meanwhile: the
+    # router's copy of the endpoint can be seconds old)
+    second = _publish(world)
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    # THEN the router does not POST again: the first attempt is a task for the sender, which knows the
+    # circuit
+    assert len(world.receiver.requests) == 1
+    [task] = [Task.decode(b) for b in world.deliveries.sent]
+    assert (task.message_id, task.endpoint_id, task.attempt) == (second, endpoint.id, 1)
+
+
 def test_endpoints_that_are_not_plain_keep_the_queue(world: FirstWorld) -> None:
     # GIVEN a plain endpoint and a throttled one on the same event
     plain, _ = world.endpoint(url="https://hooks.example.com/plain")
