@@ -11,7 +11,8 @@ before it) as API Gateway's event, with real boto3 clients against moto's server
 source already stored; the admin key from the environment, so no SSM read). The floor is a fresh
 interpreter that imports boto3, makes one SQS client and sends one message to the same emulator. Both run
 from a staged copy of the package (app, chalicelib and vendored dependencies with their python3.13
-bytecode, none written: Lambda's package is read-only), boto3 from the interpreter's own site-packages as in the Lambda runtime.
+bytecode, none written: Lambda's package is read-only; its trimmed botocore data, ``infra/botomodels.py``), boto3 and
+botocore from the interpreter's own site-packages as in the Lambda runtime.
 Wall time is measured around the child process, so interpreter start-up is in both. The observability
 share is the same cold start with the Powertools log formatter left out (``configure_logging`` replaced by
 a no-op): what the JSON logs cost a cold start (nothing since the formatter is built on the first line
@@ -41,6 +42,9 @@ sys.path[:0] = [{vendor!r}, {project!r}]
 if {bare!r}:
     import chalicelib.observability as observability
     observability.configure_logging = lambda level: None
+if {untrimmed!r}:
+    import chalicelib.aws.botomodels as botomodels
+    botomodels.MODELS_DIR = None
 from {module} import {function} as handler
 event = json.loads({event!r})
 class Context:
@@ -185,6 +189,7 @@ def cold_start(quick: bool) -> list[Row]:
             "ours": [],
             "through the Chalice app": [],
             "bare logging": [],
+            "untrimmed": [],
             "floor": [],
             "botocore floor": [],
             "two clients": [],
@@ -209,6 +214,7 @@ def cold_start(quick: bool) -> list[Row]:
                         vendor=str(project / "vendor"),
                         project=str(project),
                         bare=name == "bare logging",
+                        untrimmed=name == "untrimmed",
                         event=json.dumps(event),
                         module="app" if via_app else entry_module,
                         function="app" if via_app else entry_function,
@@ -228,7 +234,8 @@ def cold_start(quick: bool) -> list[Row]:
         f"CPU time ours {med_cpu['ours']:.0f} ms, floor {med_cpu['floor']:.0f} ms: "
         f"{med_cpu['ours'] / med_cpu['floor']:.2f}x; through the Chalice app {med['through the Chalice app']:.0f} ms "
         f"(CPU {med_cpu['through the Chalice app']:.0f} ms); botocore floor {med['botocore floor']:.0f} ms "
-        f"(CPU {med_cpu['botocore floor']:.0f} ms)"
+        f"(CPU {med_cpu['botocore floor']:.0f} ms); without the trimmed botocore data {med['untrimmed']:.0f} ms "
+        f"(CPU {med_cpu['untrimmed']:.0f} ms)"
     )
     return [
         Row(
@@ -271,6 +278,16 @@ def cold_start(quick: bool) -> list[Row]:
             "ms",
             note="reference: a fresh python3.13 that makes a DynamoDB and an SQS client, reads one item and sends "
             "one message: what the first 202 needs at least (the source is read before the message is stored)",
+        ),
+        Row(
+            "  against the package without its trimmed botocore data",
+            med["ours"],
+            med["untrimmed"],
+            "ms",
+            note="reference: the same cold start with botocore's own data (the session's loader as botocore "
+            f"makes it): CPU {med_cpu['ours']:.0f} ms against {med_cpu['untrimmed']:.0f} ms; the package's "
+            "chalicelib/aws/botocore-data holds its services' models with only the operations the functions call "
+            "and no documentation, and endpoints.json with only those services (infra/botomodels.py)",
         ),
         Row(
             "  of which observability (JSON logs)",

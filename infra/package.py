@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.names import Names, names
-from infra import api_gateway, chalice_config, front, iam
+from infra import api_gateway, botomodels, chalice_config, front, iam
 from infra.stack import ARCHITECTURES, Options, infrastructure, stage_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +76,8 @@ def stage_project(
 
     api_dir = stage_dir / "chalicelib" / "api"
     (api_dir / "openapi.json").write_text(as_json((api_dir / "openapi.yaml").read_bytes()), encoding="utf-8")
+    # The botocore data the functions use, trimmed (infra/botomodels.py), from the pinned botocore.
+    botomodels.write(stage_dir / botomodels.MODELS_DIR)
     (stage_dir / ".chalice").mkdir()
     for rel, tmp in saved.items():
         (stage_dir / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from chalicelib.aws.botomodels import MODELS_DIR, use_packaged_models
 from chalicelib.caches import EndpointCaches
 from chalicelib.config import Settings
 from chalicelib.ids import MessageIds
@@ -70,6 +71,7 @@ class Shared:
         self.tracer: Any = None  # the Powertools Tracer, when the stage turns tracing on
         self._lock = threading.Lock()
         self._session: Any = None
+        self.botocore_data: str | None = MODELS_DIR  # the package's trimmed models (tests point it elsewhere)
 
     @cached_property
     def metrics(self) -> Metrics:
@@ -88,6 +90,7 @@ class Shared:
         with self._lock:  # one session for all clients, used under a lock: sessions are not thread-safe
             if self._session is None:
                 self._session = botocore.session.get_session()
+                use_packaged_models(self._session, self.botocore_data)
             session: Any = self._session
             return session.create_client(
                 service,

@@ -4,7 +4,8 @@ Each handler of ``app.py`` runs in this process on its own composition root, who
 every call (service and operation). The calls, as IAM actions, must all be allowed by that function's
 policy (a missing one would fail in production), and for the queue consumers, whose paths the test drives
 completely, the policy must allow nothing more (no unused action) apart from what the event source mapping
-itself calls (ReceiveMessage, DeleteMessage, GetQueueAttributes) and CloudWatch Logs.
+itself calls (ReceiveMessage, DeleteMessage, GetQueueAttributes) and CloudWatch Logs. The sessions load the
+package's trimmed botocore models (``infra/botomodels.py``), so every call is also proven to be in them.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from chalicelib.api.endpoints import parse_create as parse_create_endpoint
 from chalicelib.api.endpoints import parse_recover, parse_send_test
 from chalicelib.api.messages import parse_publish, parse_search
 from chalicelib.api.sources import parse_create as parse_create_source
+from chalicelib.aws.botomodels import use_packaged_models
 from chalicelib.config import Settings
 from chalicelib.names import names
 from chalicelib.wiring.api import ApiRoot
 from chalicelib.wiring.base import Shared
-from infra import iam
+from infra import botomodels, iam
 from local import emulator
 from local.worker import sqs_event
 from testkit import aws
@@ -65,6 +67,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.actions: set[str] = set()
+        self.operations: set[tuple[str, str]] = set()  # (botocore service name, operation)
         self.lock = threading.Lock()
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
@@ -75,13 +78,16 @@ class Recorder:
             found = {ACTION.get(model.name, f"{service}:{model.name}")}
         with self.lock:
             self.actions |= found
+            self.operations.add((model.service_model.service_name, model.name))
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[dict[str, Any]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    models = tmp_path_factory.mktemp("botocore-data")
+    botomodels.write(models)  # as the package ships them
     with aws.moto_server() as endpoint:
         env = emulator.deploy(endpoint)
-        yield {"endpoint": endpoint, "env": env}
+        yield {"endpoint": endpoint, "env": env, "models": str(models)}
 
 
 def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRoot:
@@ -107,6 +113,7 @@ def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRo
         emulator.AWS_ENV["AWS_SECRET_ACCESS_KEY"],
         emulator.AWS_ENV["AWS_SESSION_TOKEN"],
     )
+    assert use_packaged_models(session, world["models"])
     session.register("before-parameter-build.*.*", _capture(recorder))
     shared = Shared(Settings.from_env(environ))
     shared._session = session  # every client of both roles through the recording session
@@ -180,6 +187,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     # GIVEN the API used as an operator would: a source, two endpoints (one failing), webhooks and a publish
     api_calls = Recorder()
     api = _container(world, api_calls)
+    every_call = [api_calls]
     source = api.sources.create(
         parse_create_source({"name": "gh", "verification": {"scheme": "github", "secrets": [GITHUB_SECRET]}})
     )
@@ -222,6 +230,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         ("deliver", "HOOKWAY_DELIVERIES_QUEUE_URL", "deliver"),
     ):
         calls = Recorder()
+        every_call.append(calls)
         container = _container(world, calls)
         while (event := _drain(world, queue)) is not None:
             _run(handler, container, event)
@@ -255,6 +264,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         MessageBody=Task(held.id, fifo.id, 9, fifo=keys[0]).encode(),
     )
     calls = Recorder()
+    every_call.append(calls)
     container = _container(world, calls)
     event = _drain(world, "HOOKWAY_DELIVERIES_DLQ_URL")
     assert event is not None and len(event["Records"]) == 2
@@ -273,6 +283,7 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
     parked = Task(message_id, endpoint_id, 5, not_before=time.time() + 60)
     api.store.park(bucket_of(parked.not_before), park_shard(parked), parked_key(parked), parked.encode())
     calls = Recorder()
+    every_call.append(calls)
     schedule = {
         "version": "0",
         "id": "e-1",
@@ -295,6 +306,10 @@ def test_every_function_calls_only_what_its_policy_allows_and_the_consumers_noth
         allowed = _policy_actions(key)
         assert actions, key
         assert actions <= allowed, (key, sorted(actions - allowed))
+    # ... every call is an operation the package's trimmed models keep (they served it here)
+    made = {op for calls in every_call for op in calls.operations}
+    assert {service for service, _ in made} <= set(botomodels.SERVICES)
+    assert all(op in botomodels.OPERATIONS[service] for service, op in made), sorted(made)
     # ... and the consumers' policies hold nothing they did not use (but the ESM's and the logs' own)
     for key in ("route_ingest", "dead_letters", "sweep"):
         unused = _policy_actions(key) - recorded[key] - ESM_AND_LOGS - PERMISSION_ONLY - ON_FAILURE

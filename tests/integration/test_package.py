@@ -12,6 +12,7 @@ import yaml
 
 from chalicelib.names import FUNCTIONS, names
 from infra import api_gateway, chalice_config
+from infra.botomodels import SERVICES
 from infra.package import LOGICAL_IDS, find_python313, package
 from infra.stack import MEMORY, stage_options
 from local.emulator import _CfnLoader
@@ -111,6 +112,15 @@ def test_the_package_is_lean(built: tuple[dict[str, Any], zipfile.ZipFile]) -> N
     kept = {n.split("/")[2] for n in names_in_zip if n.startswith("aws_lambda_powertools/utilities/")}
     assert kept <= {"__init__.py", "__pycache__", "jmespath_utils"}
     assert archive.read("app.py") == (ROOT / "app.py").read_bytes()
+    # The trimmed botocore data the composition root's session searches first (infra/botomodels.py)
+    data = "chalicelib/aws/botocore-data/"
+    assert {n.split("/")[3] for n in names_in_zip if n.startswith(data)} == {
+        *SERVICES,
+        "endpoints.json",
+        "BOTOCORE_VERSION",
+    }
+    models = [n for n in names_in_zip if n.startswith(data) and n.endswith("/service-2.json")]
+    assert sorted(n.split("/")[3] for n in models) == sorted(SERVICES)
     unzipped = sum(i.file_size for i in archive.infolist())
     zipped = sum(i.compress_size for i in archive.infolist())
     print(f"deployment package: {zipped / 1e6:.2f} MB zipped, {unzipped / 1e6:.2f} MB unzipped")
