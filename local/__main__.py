@@ -229,6 +229,8 @@ def cmd_dev(args: argparse.Namespace) -> None:
         restored = kept.restore(
             lambda items: recovery.resume(state.pending(items)), backfill=lambda: state.backfill(root.store)
         )
+        if not restored.items:  # a new stack: its release step starts now (a restored one has its own)
+            emulator.start_release_here(os.environ)
         kept.start_saving()
         from local.gateway import serve
 
@@ -424,7 +426,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args(argv)
+    from local import profiling
     from local.state import StateInUseError
+
+    profiling.install(f"{args.verb}-{getattr(args, 'queue', '')}".rstrip("-"))
 
     try:
         args.func(args)

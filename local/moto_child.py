@@ -32,7 +32,9 @@ if __name__ == "__main__":
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from local import moto_speedups
+    from local import moto_speedups, profiling
+
+    profiling.install("moto")
 
     moto_speedups.install()
     from moto.server import main

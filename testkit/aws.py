@@ -21,7 +21,7 @@ def moto_server() -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{emulator.moto_port(proc)}"
     finally:
-        proc.terminate()
+        proc.kill()  # its state is the test's own; moto's server takes seconds to stop on SIGTERM
         proc.wait(timeout=10)
 
 

@@ -8,8 +8,10 @@ this machine closes anyway (background services would otherwise try to reach the
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,13 +62,21 @@ class Guard:
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
+    in_flight: int = 0  # requests the page made that have not answered (or failed) yet
+    last_request_event: float = 0.0  # time.monotonic() of the last start or end of one
 
     def watch(self, page: Page) -> None:
         def on_dialog(dialog: Any) -> None:
             self.dialogs.append(f"{dialog.type}: {dialog.message}")
             dialog.dismiss()
 
+        def on_request_end(_: Any) -> None:
+            self.in_flight -= 1
+            self.last_request_event = time.monotonic()
+
         def on_request(request: Any) -> None:
+            self.in_flight += 1
+            self.last_request_event = time.monotonic()
             url = request.url
             if url.startswith(("data:", "blob:", "about:")):
                 return
@@ -77,6 +87,8 @@ class Guard:
         page.on("dialog", on_dialog)
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
         page.on("request", on_request)
+        page.on("requestfinished", on_request_end)
+        page.on("requestfailed", on_request_end)
 
     def violations(self, page: Page) -> list[dict[str, Any]]:
         return list(page.evaluate("window.__hookwayViolations || []"))
@@ -117,6 +129,14 @@ class Session:
             ".some(e => e.textContent.includes('Loading'))"
         )
 
+    def settled(self, quiet: float = 0.1, timeout: float = 15.0) -> None:
+        """Every request the page made has answered, and none started for ``quiet`` seconds (the late
+        parts of a view, loaded after its first answer, are in)."""
+        deadline = time.monotonic() + timeout
+        while self.guard.in_flight > 0 or time.monotonic() - self.guard.last_request_event < quiet:
+            assert time.monotonic() < deadline, f"{self.guard.in_flight} request(s) still open"
+            self.page.wait_for_timeout(25)  # Playwright delivers the page's events while it waits
+
     def shot(self, name: str) -> Path:
         """A full-page screenshot in tests/artifacts/ (git-ignored), named for the view and the viewport."""
         size = self.page.viewport_size or DESKTOP
@@ -126,13 +146,20 @@ class Session:
         return path
 
     def axe(self) -> list[dict[str, Any]]:
-        """axe-core's serious and critical violations on the current view (axe from npm, node_modules)."""
-        self.page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+        """axe-core's serious and critical violations on the current view (axe from npm, node_modules).
+        axe is loaded once per document (the views are routes of one page: ~0.3 s each time saved)."""
+        if not self.page.evaluate("() => typeof window.axe === 'object'"):
+            self.page.evaluate(_axe_source())
         result = self.page.evaluate(
             "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v => "
             "({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))})))"
         )
         return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text(encoding="utf-8") + "\n;true"
 
 
 @contextmanager

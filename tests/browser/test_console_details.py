@@ -278,7 +278,10 @@ def test_on_a_phone_the_navigation_shows_it_scrolls_and_the_filters_fold(
         )
         # ... until it is scrolled to its end
         nav.evaluate("n => { n.scrollLeft = n.scrollWidth; }")
-        page.wait_for_timeout(200)
+        page.wait_for_function(  # the fade follows the scroll (was: a fixed 200 ms, then the check)
+            "n => (getComputedStyle(n).maskImage || getComputedStyle(n).webkitMaskImage) === 'none'",
+            arg=nav.element_handle(),
+        )
         assert (
             nav.evaluate("n => getComputedStyle(n).maskImage || getComputedStyle(n).webkitMaskImage")
             == "none"

@@ -37,7 +37,7 @@ def _delivered(stack: Stack, message_id: str) -> bool:
 def _harmless(s: Session, name: str, *expected: str) -> None:
     """GIVEN a view: nothing ran, nothing was fetched, no element came from the data, the markup is text."""
     s.wait_loaded()
-    s.page.wait_for_timeout(300)  # late parts (health, payload, endpoint names) have answered
+    s.settled()  # late parts (health, payload, endpoint names) have answered
     s.guard.check(s.page)
     injected = s.page.locator("main script, main img[src='x'], main [onerror], a[href^='javascript']")
     assert injected.count() == 0, name

@@ -19,8 +19,9 @@ from testkit.stack import Stack, wait_until
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    # 3 receives, not the template's 80 (an hour of backoff): a failed task comes back after 2, then 4 s.
-    running = Stack(tmp_path, visibility_timeout=3, max_receives=3)
+    # 2 receives, not the template's 80 (an hour of backoff): a failed task comes back after 2 s, fails
+    # again, comes back after 4 s and is moved to the dead-letter queue (a third receive: 8 s more).
+    running = Stack(tmp_path, visibility_timeout=3, max_receives=2)
     running.env["HOOKWAY_DELIVERY_LEASE_SECONDS"] = "1"
     running.env["HOOKWAY_LOG_LEVEL"] = "INFO"
     for queue in ("ingest", "deliveries", "dead-letters"):
@@ -59,13 +60,13 @@ def test_a_task_driven_into_the_dlq_ends_its_delivery_failed_dead_lettered(
     assert keys
     stack.s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
 
-    # WHEN it is sent again: the task fails on each of its 3 receives and is moved to the dead-letter queue
+    # WHEN it is sent again: the task fails on each of its 2 receives and is moved to the dead-letter queue
     resend = stack.request("POST", f"/v1/messages/{message_id}/resend", admin=True, json_body={})
     assert resend.status == 202, resend.body
 
     # THEN the dead-letter handler ends the delivery failed, with the reason, visible in the API
     delivery = wait_until(
-        lambda: (d := _delivery(stack, message_id)).get("status") == "failed" and d, timeout=90, interval=0.5
+        lambda: (d := _delivery(stack, message_id)).get("status") == "failed" and d, timeout=90, interval=0.2
     )
     assert delivery["last_error_class"] == "dead_lettered"
     assert delivery["endpoint_id"] == endpoint["id"]

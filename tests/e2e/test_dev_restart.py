@@ -87,7 +87,8 @@ def test_make_dev_keeps_its_state_and_finishes_pending_deliveries(
 ) -> None:
     local_dir = tmp_path / "local"
     # GIVEN make dev with a source, an endpoint whose receiver fails the first attempt (the retry waits
-    # 20 s, longer than a restart takes) and an inbound webhook that fanned out to it
+    # 10 s, longer than the stop takes: it is due while make dev is stopped, or soon after it started
+    # again) and an inbound webhook that fanned out to it
     first = Dev(tmp_path / "first.log", local_dir)
     try:
         source = first.call(
@@ -101,7 +102,7 @@ def test_make_dev_keeps_its_state_and_finishes_pending_deliveries(
         endpoint = first.call(
             "POST",
             "/v1/endpoints",
-            {"url": receivers.script("/restart", Step(500)), "retry_schedule": [0, 20]},
+            {"url": receivers.script("/restart", Step(500)), "retry_schedule": [0, 10]},
         )
         req = urllib.request.Request(
             f"{first.base}/in/{source['id']}", data=b"Hello, World!", method="POST", headers=GITHUB_PING

@@ -18,6 +18,7 @@ import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from testkit.stack import Stack, wait_until
 
 pytestmark = pytest.mark.slow_bounded
 ENDPOINTS = int(os.environ.get("HOOKWAY_FANOUT_TEST_ENDPOINTS", "11000"))  # see docs/fanout.md
+SEED_THREADS = 4  # BatchWriteItem calls in flight while seeding
 SENDERS = 3  # deliveries worker processes (moto, one process, is the bottleneck on 2 cores)
 
 
@@ -49,7 +51,8 @@ def big_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def _write_endpoints(stack: Stack, application_id: str, urls: list[str]) -> dict[str, tuple[str, str]]:
-    """Every endpoint item, its subscription page and the owner's version, in BatchWriteItem calls."""
+    """Every endpoint item, its subscription page and the owner's version, in BatchWriteItem calls (a few
+    at once; every item is written before the message is published)."""
     table = stack.env["HOOKWAY_TABLE"]
     now = time.time()
     items: list[dict[str, Any]] = []
@@ -82,10 +85,15 @@ def _write_endpoints(stack: Stack, application_id: str, urls: list[str]) -> dict
             "complete": {"BOOL": True},
         }
     )
-    for start in range(0, len(items), 25):
+
+    def write(start: int) -> None:
         pending: Any = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
         while pending:
             pending = stack.dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or None
+
+    # A few calls at once: this side builds and signs the next requests while the emulator stores one.
+    with ThreadPoolExecutor(SEED_THREADS) as pool:
+        list(pool.map(write, range(0, len(items), 25)))
     return made
 
 

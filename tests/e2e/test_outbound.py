@@ -222,9 +222,10 @@ def test_sender_killed_mid_batch_loses_nothing(stack: Stack, receivers: Receiver
     stack.kill_workers("deliveries")
     ids = [_publish(stack, "kill.test", {"n": i}) for i in range(30)]
     wait_until(lambda: all(_message(stack, m).get("deliveries") for m in ids))  # routed, waiting to be sent
-    # The worker about to be killed holds its claims for 6 s, not the stack's 20 (its POSTs take 0.2 s):
-    # the claims it leaves behind expire, and their deliveries go again, 14 s sooner.
-    stack.start_worker("deliveries", env={"HOOKWAY_DELIVERY_LEASE_SECONDS": "6"})
+    # The worker about to be killed holds its claims for 3 s, not the stack's 20 (its POSTs take 0.2 s;
+    # a claim is taken just before its POST): the claims it leaves behind expire, and their deliveries
+    # go again, 17 s sooner (a claim that ran out under a slow POST could only add a duplicate).
+    stack.start_worker("deliveries", env={"HOOKWAY_DELIVERY_LEASE_SECONDS": "3"})
     wait_until(lambda: 0 < len(receivers.at(path)) < 30, interval=0.02)
     stack.kill_workers("deliveries")  # SIGKILL while a batch is in flight
     stack.start_worker("deliveries")

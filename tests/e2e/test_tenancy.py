@@ -131,7 +131,7 @@ def test_deleting_an_application_ends_its_queued_deliveries_skipped(
     # GIVEN an application whose endpoint fails once, so its delivery waits for a retry
     app = _app(stack, "doomed")
     path = _path()
-    endpoint = _endpoint(stack, app["id"], receivers.script(path, Step(500)), retry_schedule=[0, 10])
+    endpoint = _endpoint(stack, app["id"], receivers.script(path, Step(500)), retry_schedule=[0, 6])
     message_id = _publish(stack, app["id"], "order.created")
     wait_until(lambda: len(receivers.at(path)) == 1)
     # WHEN the application is deleted before the retry: at once, its endpoints by a background job

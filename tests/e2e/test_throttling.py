@@ -26,7 +26,9 @@ from testkit.receivers import Receivers
 from testkit.stack import Stack, github_headers, wait_until
 
 THROTTLED_WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
-THROTTLE_SECONDS = 25.0  # longer than a background client's own retries (5 attempts, ~15 s)
+# The throttling lasts until a record has failed back to its queue, which takes longer than a background
+# client's own retries (5 attempts, up to 15 s of backoff), and at most this long.
+THROTTLE_SECONDS = 40.0
 RECOVERY_BOUND = 20.0  # seconds after the throttling ends; the visibility timeout is 360 s
 
 
@@ -149,26 +151,31 @@ def test_throttled_writes_lose_nothing_and_recover_within_seconds(
     _send(stack, source_id, run, 0)
     wait_until(lambda: delivered() == {0}, timeout=60)
 
-    # WHEN every DynamoDB write of the workers is throttled for 25 s, while 30 webhooks arrive
+    # WHEN every DynamoDB write of the workers is throttled, while 30 webhooks arrive, until the client's
+    # own retries gave up and records went back to their queue
     proxy.throttling.set()
     started = time.monotonic()
     sent = set(range(1, 31))
     for n in sorted(sent):
         _send(stack, source_id, run, n)
-        time.sleep(0.3)
-    time.sleep(max(0.0, THROTTLE_SECONDS - (time.monotonic() - started)))
-    # ... nothing got through meanwhile (the throttle bit), and records did go back to their queue
+        time.sleep(0.2)
+    wait_until(
+        lambda: "record failed" in (tmp_path / "worker-ingest.log").read_text(),
+        timeout=THROTTLE_SECONDS - (time.monotonic() - started),
+        interval=0.2,
+    )
+    # ... nothing got through meanwhile (the throttle bit)
     assert delivered() == {0}
     assert proxy.throttled > 0
-    assert "record failed" in (tmp_path / "worker-ingest.log").read_text()
     proxy.throttling.clear()
     ended = time.monotonic()
+    throttled_for = ended - started
 
     # THEN every webhook is delivered, within seconds of the end (not the 360 s visibility timeout)
     wait_until(lambda: delivered() >= sent | {0}, timeout=RECOVERY_BOUND, interval=0.1)
     recovery = time.monotonic() - ended
     print(
-        f"\nthrottled {proxy.throttled} writes for {THROTTLE_SECONDS:.0f} s; all delivered {recovery:.1f} s after"
+        f"\nthrottled {proxy.throttled} writes for {throttled_for:.0f} s; all delivered {recovery:.1f} s after"
     )
     # ... the queues drain (nothing left in flight) and nothing went to a dead-letter queue
     wait_until(

@@ -87,6 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     botomodels.write(models)  # as the package ships them
     with aws.moto_server() as endpoint:
         env = emulator.deploy(endpoint)
+        emulator.start_release_here(env)  # the sweep's release reads from now, not a day of empty buckets
         yield {"endpoint": endpoint, "env": env, "models": str(models)}
 
 
