@@ -133,7 +133,8 @@ class Settings:
     delivery_lease_seconds: int = 150
     # The router makes the first attempt of a few plain deliveries itself (chalicelib.outbound
     # .first_attempts); the deliveries queue carries the rest. The router then needs the sender's egress.
-    router_first_attempt: bool = False
+    # On by default (issue 16's prices); a stage turns it off with HOOKWAY_ROUTER_FIRST_ATTEMPT=false.
+    router_first_attempt: bool = True
     # The circuit breaker of an endpoint that sets none (chalicelib.outbound.breaker).
     circuit_failures: int = 10
     circuit_probe_seconds: int = 60
@@ -222,7 +223,7 @@ class Settings:
             rejections_kept=_int(environ, "HOOKWAY_REJECTIONS_KEPT", 50, minimum=1),
             disable_after_seconds=_int(environ, "HOOKWAY_DISABLE_AFTER_SECONDS", 5 * 86400, minimum=60),
             delivery_lease_seconds=_int(environ, "HOOKWAY_DELIVERY_LEASE_SECONDS", 150, minimum=1),
-            router_first_attempt=_flag(environ.get("HOOKWAY_ROUTER_FIRST_ATTEMPT"), default=False),
+            router_first_attempt=_flag(environ.get("HOOKWAY_ROUTER_FIRST_ATTEMPT"), default=True),
             circuit_failures=_at_most(
                 _int(environ, "HOOKWAY_CIRCUIT_FAILURES", 10, minimum=1), 1000, "HOOKWAY_CIRCUIT_FAILURES"
             ),

@@ -95,8 +95,8 @@ def stage_environment(n: Names, opts: Options) -> dict[str, str]:
     if opts.sender_max_concurrency:
         # Read by app.py at import, where Chalice's SQS decorator takes it.
         env["HOOKWAY_SENDER_MAX_CONCURRENCY"] = str(opts.sender_max_concurrency)
-    if opts.router_first_attempt:
-        env["HOOKWAY_ROUTER_FIRST_ATTEMPT"] = "true"  # read by the router's composition root only
+    # Read by the router's composition root only; written either way (on is the default).
+    env["HOOKWAY_ROUTER_FIRST_ATTEMPT"] = "true" if opts.router_first_attempt else "false"
     return env
 
 

@@ -29,7 +29,9 @@ DAY = 86400
 # The functions' timeouts (also written into Chalice's configuration by infra/chalice_config.py).
 TIMEOUTS = {
     "api_handler": 30,
-    "route_ingest": 60,
+    # The router's is the sender's: it makes first attempts (router_first_attempt, on by default) with the
+    # sender's code, and the deliveries' lease (150 s) must outlast either.
+    "route_ingest": 120,
     "deliver": 120,
     "deliver_slow": 120,
     "dead_letters": 30,
@@ -96,8 +98,9 @@ class Options:
     sender_reserved_concurrency: int = 0  # 0: no reservation
     sender_max_concurrency: int = 0  # the event source mapping's maximum concurrency; 0: unlimited
     # The router makes the first attempt of a few plain deliveries itself (chalicelib.outbound
-    # .first_attempts): it then gets the sender's grants and, with static_egress, its network.
-    router_first_attempt: bool = False
+    # .first_attempts): it then gets the sender's grants, timeout and, with static_egress, its network.
+    # On by default (issue 16's prices); a stage sets it false to keep every attempt on the sender.
+    router_first_attempt: bool = True
     # The slow lane (failing or slow endpoints' tasks): its event source mapping's maximum concurrency, so
     # those endpoints never take more than this many senders from the healthy ones (2 to 1000).
     slow_lane_max_concurrency: int = 5

@@ -8,6 +8,11 @@ attempt: a conditional write that succeeds only if the attempt does not exist or
 out, so it never overwrites an attempt that did finish, and a live holder is waited for (the handler
 raises; the DLQ message comes back after its visibility timeout). Counted as ``DeadLettered`` (alarmed).
 
+Attempt 1 of a delivery the router claimed with its message (``Message.first_claim``, stage setting
+``router_first_attempt``) has no attempt item until it fails: the handler reads it as the sender does
+(``AttemptStore.first_attempts``: the claim, with the success its router batch recorded), so it never
+overwrites a delivered first attempt and waits while the router's lease lives.
+
 A task that cannot even be read is no delivery: it is raised again so it moves on to the parked queue,
 kept 14 days and alarmed, for a person to look at.
 
@@ -23,7 +28,7 @@ import math
 from collections.abc import Callable
 
 from chalicelib.errors import NotFoundError
-from chalicelib.models import Message, generation_of
+from chalicelib.models import Attempt, Message, generation_of
 from chalicelib.outbound.fifo import Fifo, entry_key
 from chalicelib.outbound.tasks import Task, ending
 from chalicelib.ports import MAX_DELAY_SECONDS, AttemptLedger, Queue
@@ -90,6 +95,8 @@ class DeadLetters:
         current = self._store.get_attempt(
             message.id, task.endpoint_id, generation, task.attempt, shards=message.attempt_shards
         )
+        if current is None and task.attempt == 1 and message.holds_first(task.endpoint_id) is not None:
+            current = self._first_claimed(message, task.endpoint_id)
         if current is not None and current.status != "in_flight":
             if current.count_due:  # its ending's count failed before (a retry of ours): count it now
                 self._store.count_delivery_ending(current)
@@ -119,6 +126,14 @@ class DeadLetters:
             self._tally.add("failed", now)
         log.error("delivery dead-lettered", extra={**context, "reason": REASON})
         return "failed"
+
+    def _first_claimed(self, message: Message, endpoint_id: str) -> Attempt | None:
+        """Attempt 1 as the router claimed it with the message (no attempt item): its outcome from the
+        router batch's result item, else the claim itself (in flight until its lease ends)."""
+        for attempt in self._store.first_attempts(message, ()):
+            if attempt.endpoint_id == endpoint_id and attempt.number == 1:
+                return attempt
+        return None
 
     def _hand_on(self, task: Task, message: Message, now: float) -> None:
         """If the delivery was in a fifo endpoint's list, hand the turn to the next (a no-op write and a

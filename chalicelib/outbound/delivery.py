@@ -50,7 +50,7 @@ from chalicelib.outbound.client_certs import UNREADABLE, owns
 from chalicelib.outbound.disabling import disable, failed_too_long, failing_reason
 from chalicelib.outbound.fifo import Fifo, Handoff, entry_key, ordered
 from chalicelib.outbound.flow import Throttle, wake_at
-from chalicelib.outbound.lanes import Lane, SlowEndpoints, lane_for, was_fast, was_slow
+from chalicelib.outbound.lanes import SLOW_MEMORY_SECONDS, Lane, SlowEndpoints, lane_for, was_fast, was_slow
 from chalicelib.outbound.parking import Holding, Parking
 from chalicelib.outbound.retry import DEFAULT_SCHEDULE, classify, next_delay, parse_retry_after
 from chalicelib.outbound.routing import owned_alike
@@ -161,6 +161,20 @@ class Sender:
     def tally(self) -> Tally | None:
         """The hourly counters it adds deliveries to and writes at the end of each batch."""
         return self._tally
+
+    def is_unhealthy(self, endpoint: Endpoint, now: float) -> bool:
+        """Whether the endpoint is failing or slow as far as this container knows now: its failure clock
+        or circuit (the copy in hand, up to ``endpoint_cache_seconds`` old), a failed attempt this
+        container made in the last ``SLOW_MEMORY_SECONDS`` with no success here since (fresher than the
+        copy: another container may have opened its circuit meanwhile), or the slow lane's marks
+        (``lanes.lane_for``: an attempt handed off as a straggler, a timeout)."""
+        with self._failures_lock:
+            failed_at = self._noted_failures.get(endpoint.id)
+        if endpoint.failing_since is not None or (
+            failed_at is not None and now - failed_at < SLOW_MEMORY_SECONDS
+        ):
+            return True
+        return lane_for(endpoint.circuit, self._slow_endpoints.since(endpoint.id), now) == "slow"
 
     def handle_many_slow(self, bodies: Sequence[str]) -> list[BaseException | None]:
         """``handle_many`` for a batch of the slow lane (chalicelib.outbound.lanes)."""

@@ -1,7 +1,8 @@
 """The router's own first attempts: a few plain deliveries sent in-process, the deliveries queue for the rest.
 
 A message whose inline deliveries include plain ones (at most ``MAX_HELD`` per message: an enabled HTTP
-endpoint with no throttle, not FIFO, its circuit closed) is stored with the router's claim on their first
+endpoint with no throttle, not FIFO, its circuit closed, not seen slow or failing lately by the router's
+own sender: ``Sender.is_unhealthy``) is stored with the router's claim on their first
 attempts (``Message.first_claim``) in the message's own conditional PutItem: the dedupe, the durable
 store and the claims are one write. The router then makes those attempts with the sender's own code
 (``Sender.send_held``: SSRF guard, signing, transformations, client certificates, egress, the straggler
@@ -91,9 +92,12 @@ class FirstAttempts:
         except HookwayError:
             return None
         # Each attempt's claim id carries its endpoint's tag (``first_attempt``): one tag per claim.
+        # An endpoint the router's sender saw slow or failing lately (a straggler it handed off, a
+        # timeout, a failed attempt) is queued instead: only the first router batch after it turned slow
+        # waits the grace, and a failing one's attempts go where its circuit is known (the sender's).
         chosen: dict[str, str] = {}
         for e in endpoint_ids:
-            if e in found and plain(found[e]):
+            if e in found and plain(found[e]) and not self._sender.is_unhealthy(found[e], now):
                 chosen.setdefault(first_tag(e), e)
         held = tuple(chosen.values())
         if not held:

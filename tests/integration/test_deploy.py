@@ -220,7 +220,8 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
 
     # Only the API answers the admin key; it and the router (whose job steps delete a deleted application's
     # endpoints) delete items; the sender and the dead-letter handler delete only a fifo endpoint's ended
-    # deliveries from its list (a condition on the partition key); only the sender reads client certificates.
+    # deliveries from its list (a condition on the partition key); only the sender reads client certificates
+    # (and the router, which makes first attempts with the sender's code: router_first_attempt, the default).
     assert "ssm:GetParameter" in actions("api_handler") and "dynamodb:DeleteItem" in actions("api_handler")
     assert "dynamodb:DeleteItem" in actions("route_ingest")
     for key in ("deliver", "dead_letters"):
@@ -232,7 +233,8 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
         ], key
     assert "s3:PutObject" not in actions("deliver")  # the router parks large bodies; the sender only reads
     assert "secretsmanager:GetSecretValue" in actions("deliver")
-    senders = ("deliver", "deliver_slow")  # the main lane's and the slow lane's: the same sender
+    # The main lane's and the slow lane's: the same sender; the router sends first attempts by default.
+    senders = ("deliver", "deliver_slow", "route_ingest")
     assert "secretsmanager:GetSecretValue" in actions("deliver_slow")
     assert not any(a.startswith("secretsmanager") for k in FUNCTIONS if k not in senders for a in actions(k))
     # Each lane consumes only its own queue.
@@ -261,11 +263,13 @@ def test_each_function_may_do_only_what_it_does_on_its_own_stage(dev: dict[str, 
     }
     assert outputs["DeliveriesDeadLetterQueueArn"] in resources("dead_letters")
     assert outputs["IngestQueueArn"] not in resources("dead_letters")
-    # Only the API and the sender may use the secrets key: the stage's own (its ARN names no stage).
+    # Only the API and the sender may use the secrets key (and the router, which signs its first attempts
+    # by default): the stage's own (its ARN names no stage).
     assert {k for k in FUNCTIONS if any(a.startswith("kms:") for a in actions(k))} == {
         "api_handler",
         "deliver",
         "deliver_slow",
+        "route_ingest",
     }
     for key in FUNCTIONS:
         for resource in resources(key):

@@ -95,6 +95,9 @@ def _container(world: dict[str, Any], recorder: Recorder, **extra: str) -> ApiRo
     import botocore.session
 
     environ = {
+        # The sender's queue path unless a test says otherwise (the policies it checks are the setting
+        # off's; the router's with it on, the default: test_a_router_that_makes_first_attempts_...).
+        "HOOKWAY_ROUTER_FIRST_ATTEMPT": "false",
         **extra,
         **world["env"],
         "HOOKWAY_STAGE": "local",

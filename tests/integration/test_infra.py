@@ -459,5 +459,9 @@ def test_a_router_that_makes_first_attempts_gets_the_senders_grants_and_network(
     assert {k: v for k, v in policies.items() if k != "route_ingest"} == {
         k: v for k, v in plain.items() if k != "route_ingest"
     }
-    default = chalice_config.config_for(n, replace(opts, router_first_attempt=False), outputs=outputs)
-    assert "HOOKWAY_ROUTER_FIRST_ATTEMPT" not in default["stages"][stage]["environment_variables"]
+    # AND it is the default; a stage that turns it off says so to the router (whose own default is on)
+    assert Options().router_first_attempt is True
+    off = chalice_config.config_for(n, replace(opts, router_first_attempt=False), outputs=outputs)
+    assert off["stages"][stage]["environment_variables"]["HOOKWAY_ROUTER_FIRST_ATTEMPT"] == "false"
+    # AND the router's timeout is the sender's (its batch makes the sender's POSTs)
+    assert router["lambda_timeout"] == config["lambda_functions"]["deliver"]["lambda_timeout"]

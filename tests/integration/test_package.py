@@ -209,6 +209,7 @@ def test_the_api_takes_every_body_as_binary_and_answers_in_hookways_error_shape(
             "mtls_truststore_uri": "s3://truststore-bucket/ca.pem",
             "static_egress": True,
             "function_url": True,
+            "router_first_attempt": False,  # on by default: the other param set has it on
         },
     ],
     ids=["http_api+egress+concurrency+tracing", "mtls+function_url+egress"],

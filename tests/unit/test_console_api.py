@@ -61,6 +61,8 @@ def s(receiver: Receiver) -> Services:
             "resolver": lambda host, port: ["93.184.215.14"],
         },
         stage="test",
+        # These tests drive the sender through the deliveries queue (_route_batch, then _send_batch).
+        router_first_attempt=False,
     )
 
 

@@ -329,3 +329,68 @@ def test_the_sender_and_the_sweep_racing_to_disable_an_endpoint_publish_endpoint
     assert report.endpoints_checked == 1 and report.endpoints_disabled == []
     disabled = [m for m in store.messages.values() if m.event_type == "endpoint.disabled"]
     assert len(disabled) == 1
+
+
+def _first_world(services: Any) -> Any:
+    from tests.unit.test_first_attempts import FirstWorld
+
+    return FirstWorld(services, Receiver())
+
+
+def _first_attempt_task(world: Any, message_id: str) -> str:
+    """Attempt 1's task of a delivery the router claimed (as a redelivered router batch queues it)."""
+    message = world.s.store.get_message(message_id)
+    [endpoint_id] = message.first_claim.endpoint_ids
+    from chalicelib.models import generation_of
+
+    return Task(message_id, endpoint_id, 1, generation=generation_of(message)).encode()
+
+
+def _shown(world: Any, message_id: str) -> list[Any]:
+    store = world.s.store
+    return store.first_attempts(store.get_message(message_id), store.list_attempts(message_id))
+
+
+def test_a_first_attempt_the_router_delivered_is_never_overwritten_by_a_dead_letter(services: Any) -> None:
+    # GIVEN a delivery whose first attempt the router made and recorded in its batch's result item
+    world = _first_world(services)
+    world.endpoint()
+    message_id = _publish(world)
+    world.route_all()
+    assert [a.status for a in _shown(world, message_id)] == ["succeeded"]
+    # WHEN a task of that attempt 1 reaches the dead-letter handler (a queued copy that kept failing)
+    world.clock.advance(200)
+    counted: list[str] = []
+    outcome = _dead_letters(world, counted).handle(_first_attempt_task(world, message_id))
+    # THEN it reads the router's claim and its recorded success: nothing is written, nothing counted
+    assert outcome == "already_recorded"
+    assert [a.status for a in _shown(world, message_id)] == ["succeeded"]
+    assert counted == []
+
+
+def test_a_first_attempt_the_router_still_holds_is_waited_for(services: Any) -> None:
+    # GIVEN a router that claimed attempt 1 with the message and died mid-POST (nothing recorded)
+    world = _first_world(services)
+    world.endpoint()
+    message_id = _publish(world)
+    first = world.router._first
+
+    def killed(held: Any, **_: Any) -> Any:
+        raise RuntimeError("the router's container froze mid-POST")
+
+    real = first._sender.send_held
+    first._sender.send_held = killed
+    with pytest.raises(RuntimeError):
+        world.router.route_many([world.s.queue.sent.pop(0)])
+    first._sender.send_held = real
+    task = _first_attempt_task(world, message_id)
+    # WHEN its task reaches the dead-letter handler while the router's lease lives
+    # THEN the handler waits for it (no second claim beside a live one)
+    with pytest.raises(StillLeasedError):
+        _dead_letters(world, []).handle(task)
+    assert [a.status for a in _shown(world, message_id)] == ["in_flight"]
+    # AND once the lease ran out it ends the delivery failed, as any other
+    world.clock.advance(151)
+    assert _dead_letters(world, []).handle(task) == "failed"
+    [attempt] = _shown(world, message_id)
+    assert (attempt.status, attempt.error_class) == ("failed", "dead_lettered")

@@ -46,15 +46,29 @@ class Receiver:
 
 
 class World:
-    """Services with the outbound path wired to fakes."""
+    """Services with the outbound path wired to fakes: the sender's queue path, every attempt a task on
+    the deliveries queue (``router_first_attempt`` off, as a stage may set it; the default, the router
+    making first attempts, is ``tests/unit/test_first_attempts.py``'s ``FirstWorld``)."""
 
-    def __init__(self, services: Services, receiver: Receiver, endpoint_cache_seconds: int = 0) -> None:
+    def __init__(
+        self,
+        services: Services,
+        receiver: Receiver,
+        endpoint_cache_seconds: int = 0,
+        *,
+        first_attempt: bool = False,
+    ) -> None:
         self.s = services
         self.clock: FakeClock = services.clock
         self.deliveries = MemoryQueue()
         self.receiver = receiver
         self.api, self.worker = roots(
-            Settings(stage="test", admin_key="k", endpoint_cache_seconds=endpoint_cache_seconds),
+            Settings(
+                stage="test",
+                admin_key="k",
+                endpoint_cache_seconds=endpoint_cache_seconds,
+                router_first_attempt=first_attempt,
+            ),
             self.clock,
             store=services.store,
             ingest_queue=services.queue,

@@ -278,6 +278,80 @@ def test_a_hanging_receiver_does_not_hold_the_router_or_the_other_nine(services:
     assert len(receiver.requests) == posts == 10
 
 
+def test_an_endpoint_handed_off_as_a_straggler_is_queued_by_the_next_router_batches(
+    services: Services,
+) -> None:
+    # GIVEN ten endpoints, one of whose receivers hangs, and a router batch that handed it off
+    from chalicelib.outbound.lanes import SLOW_MEMORY_SECONDS
+
+    receiver = Hanging()
+    world = FirstWorld(services, receiver)
+    assert world.router._first is not None
+    world.router._first._sender._straggler_seconds = 0.2
+    for i in range(9):
+        world.endpoint(url=f"https://hooks.example.com/ok{i}")
+    hanging, _ = world.endpoint(url="https://hooks.example.com/hang")
+    try:
+        _publish(world)
+        assert world.router.route_many(world.s.queue.sent) == [None]
+        world.s.queue.sent.clear()
+        world.deliveries.sent.clear()
+        # WHEN the next message is routed while the receiver still hangs
+        posts = len(receiver.requests)
+        second = _publish(world)
+        started = time.monotonic()
+        assert world.router.route_many(world.s.queue.sent) == [None]
+        took = time.monotonic() - started
+        # THEN the router makes the nine healthy first attempts itself and queues the slow one's (no
+        # straggler grace paid: it waits on no receiver that hangs)
+        assert len(receiver.requests) - posts == 9
+        assert not [r for r in receiver.requests[posts:] if r.url == hanging.url]
+        [task] = [Task.decode(b) for b in world.deliveries.sent]
+        assert (task.message_id, task.endpoint_id, task.attempt) == (second, hanging.id, 1)
+        assert took < 0.2 * 5, took
+    finally:
+        receiver.release.set()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(receiver.requests) < 10 + 9:
+        time.sleep(0.02)
+    # AND a straggler that answers (however fast, once handed off) keeps the mark until the memory ends
+    world.s.queue.sent.clear()
+    world.deliveries.sent.clear()
+    _publish(world)
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    assert [Task.decode(b).endpoint_id for b in world.deliveries.sent] == [hanging.id]
+    # AND after SLOW_MEMORY_SECONDS the router tries it itself again
+    world.clock.now += SLOW_MEMORY_SECONDS + 1
+    world.s.queue.sent.clear()
+    world.deliveries.sent.clear()
+    posts = len(receiver.requests)
+    _publish(world)
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    assert world.deliveries.sent == [] and len(receiver.requests) - posts == 10
+
+
+def test_after_its_own_attempt_failed_the_router_queues_the_endpoints_next_first_attempts(
+    services: Services,
+) -> None:
+    # GIVEN an endpoint whose receiver fails, and a router whose first attempt to it just failed
+    world = FirstWorld(services, Receiver([503, 503, 503]))
+    endpoint, _ = world.endpoint()
+    _publish(world)
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    assert len(world.receiver.requests) == 1
+    world.s.queue.sent.clear()
+    world.deliveries.sent.clear()
+    # WHEN the next message is routed (another container may have opened its circuit meanwhile: the
+    # router's copy of the endpoint can be seconds old)
+    second = _publish(world)
+    assert world.router.route_many(world.s.queue.sent) == [None]
+    # THEN the router does not POST again: the first attempt is a task for the sender, which knows the
+    # circuit
+    assert len(world.receiver.requests) == 1
+    [task] = [Task.decode(b) for b in world.deliveries.sent]
+    assert (task.message_id, task.endpoint_id, task.attempt) == (second, endpoint.id, 1)
+
+
 def test_endpoints_that_are_not_plain_keep_the_queue(world: FirstWorld) -> None:
     # GIVEN a plain endpoint and a throttled one on the same event
     plain, _ = world.endpoint(url="https://hooks.example.com/plain")
@@ -300,8 +374,16 @@ def test_more_than_ten_deliveries_keep_todays_path(world: FirstWorld) -> None:
     assert len(world.deliveries.sent) == 11
 
 
-def test_the_setting_is_off_by_default(services: Services) -> None:
-    world = World(services, Receiver())
+def test_the_setting_is_on_by_default() -> None:
+    # GIVEN no setting WHEN a stage reads its settings THEN the router makes first attempts
+    assert Settings().router_first_attempt is True
+    assert Settings.from_env({}).router_first_attempt is True
+    assert Settings.from_env({"HOOKWAY_ROUTER_FIRST_ATTEMPT": "false"}).router_first_attempt is False
+
+
+def test_a_stage_that_turns_it_off_queues_every_first_attempt(services: Services) -> None:
+    # GIVEN router_first_attempt off WHEN a message is routed THEN its attempt is a task, nothing POSTed
+    world = World(services, Receiver(), first_attempt=False)
     world.endpoint()
     _publish(world)
     assert world.router.route_many(world.s.queue.sent) == [None]

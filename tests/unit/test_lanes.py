@@ -52,7 +52,7 @@ class _LaneWorld(World):
         super().__init__(make_services(), receiver)
         self.slow = MemoryQueue()
         self.api, self.worker = roots(
-            Settings(stage="test", admin_key="k", endpoint_cache_seconds=0),
+            Settings(stage="test", admin_key="k", endpoint_cache_seconds=0, router_first_attempt=False),
             self.clock,
             store=self.s.store,
             ingest_queue=self.s.queue,

@@ -280,12 +280,14 @@ def _resolver(host: str, port: int) -> list[str]:
 
 def _services(**settings: Any) -> Services:
     """The one composition root on fakes, configured as these tests need it."""
+    # The routes' contract only: deliveries stay tasks on the deliveries queue (router_first_attempt off),
+    # so routing a test event makes no POST (its sender's path is tested in test_delivery.py).
     return make_services(
         parts={"resolver": _resolver},
         stage="test",
         public_url=PUBLIC_URL,
         admin_key=ADMIN_KEY,
-        **settings,
+        **{"router_first_attempt": False, **settings},
     )
 
 
