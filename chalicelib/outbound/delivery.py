@@ -114,6 +114,10 @@ class Sender:
         self._fifo = fifo
         self._slow_queue = slow_queue  # the slow lane (chalicelib.outbound.lanes); None: no slow lane
         self._slow_endpoints = SlowEndpoints()
+        # Endpoints with a straggler handed off lately, kept even when that straggler then answered (late,
+        # not hanging, so not a slow-lane mark): the router queues their first attempts rather than pay
+        # the straggler grace in every batch (is_unhealthy); a fast attempt clears it (_note_speed).
+        self._late_endpoints = SlowEndpoints()
         # Task bodies handed off as stragglers whose thread has not recorded them yet: their ending, however
         # quick, does not clear the slow mark the hand-off set (bounded: see _hand_off).
         self._handed_off: set[str] = set()
@@ -166,13 +170,16 @@ class Sender:
         """Whether the endpoint is failing or slow as far as this container knows now: its failure clock
         or circuit (the copy in hand, up to ``endpoint_cache_seconds`` old), a failed attempt this
         container made in the last ``SLOW_MEMORY_SECONDS`` with no success here since (fresher than the
-        copy: another container may have opened its circuit meanwhile), or the slow lane's marks
-        (``lanes.lane_for``: an attempt handed off as a straggler, a timeout)."""
+        copy: another container may have opened its circuit meanwhile), a straggler handed off lately
+        (even one that then answered: each router batch would pay the grace again), or the slow lane's
+        marks (``lanes.lane_for``: a straggler still running, a timeout)."""
         with self._failures_lock:
             failed_at = self._noted_failures.get(endpoint.id)
         if endpoint.failing_since is not None or (
             failed_at is not None and now - failed_at < SLOW_MEMORY_SECONDS
         ):
+            return True
+        if self._late_endpoints.is_slow(endpoint.id, now):
             return True
         return lane_for(endpoint.circuit, self._slow_endpoints.since(endpoint.id), now) == "slow"
 
@@ -293,6 +300,7 @@ class Sender:
         # the straggler ends: slow (a timeout) keeps the mark, an answer within SLOW_POST_SECONDS
         # withdraws it (``_note_speed``).
         self._slow_endpoints.note(task.endpoint_id, True, now)
+        self._late_endpoints.note(task.endpoint_id, True, now)
         with self._failures_lock:
             if len(self._handed_off) >= MAX_RETIRED_THREADS:
                 self._handed_off.clear()  # bounded (a body whose thread ended first is never taken out)
@@ -1000,6 +1008,8 @@ class Sender:
             handed_off = body is not None and body in self._handed_off
         if slow or handed_off or was_fast(duration_ms):
             self._slow_endpoints.note(endpoint.id, slow, self._clock())
+        if not handed_off and was_fast(duration_ms):
+            self._late_endpoints.note(endpoint.id, False, self._clock())
 
     def _may_be_failing(self, endpoint: Endpoint, task: Task) -> bool:
         """Whether a success should clear the endpoint's failure clock (a conditional write on the stored
