@@ -126,17 +126,22 @@ def start_moto(port: int, log_path: Path | None = None, *, held: bool = False) -
     raise RuntimeError("moto server did not start within 30 s")
 
 
-def deploy(endpoint_url: str) -> dict[str, str]:
-    """Create the stack from the template in the emulator; returns the environment Hookway needs."""
-    import boto3
-
-    cfn = boto3.client(
-        "cloudformation",
+def _client(boto3: Any, service: str, endpoint_url: str) -> Any:
+    """A client of the emulator's ``service``, with its dummy credentials."""
+    return boto3.client(
+        service,
         endpoint_url=endpoint_url,
         region_name=REGION,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credential
     )
+
+
+def deploy(endpoint_url: str) -> dict[str, str]:
+    """Create the stack from the template in the emulator; returns the environment Hookway needs."""
+    import boto3
+
+    cfn = _client(boto3, "cloudformation", endpoint_url)
     cfn.create_stack(StackName=STACK_NAME, TemplateBody=emulator_template())
     deadline = time.monotonic() + 60
     while True:
@@ -152,13 +157,7 @@ def deploy(endpoint_url: str) -> dict[str, str]:
 
     # A new table: its listing era says it holds no older layout's entry and no message before now
     # (a restored dump brings its own, or ``local.state`` records an upgraded one).
-    db = boto3.client(
-        "dynamodb",
-        endpoint_url=endpoint_url,
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credential
-    )
+    db = _client(boto3, "dynamodb", endpoint_url)
     db.put_item(TableName=outputs["StateTableName"], Item=Era.fresh(time.time()).to_item())
     return {
         **AWS_ENV,
@@ -187,13 +186,7 @@ def start_release_here(env: Mapping[str, str], now: float | None = None) -> None
     from chalicelib.aws.dynamodb.counters import checkpoint_key
     from chalicelib.outbound.parking import CHECKPOINT, bucket_of
 
-    table = boto3.client(
-        "dynamodb",
-        endpoint_url=env["HOOKWAY_AWS_ENDPOINT_URL"],
-        region_name=REGION,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",  # noqa: S106 - the emulator's dummy credential
-    )
+    table = _client(boto3, "dynamodb", env["HOOKWAY_AWS_ENDPOINT_URL"])
     started = bucket_of(time.time() if now is None else now)
     with contextlib.suppress(table.exceptions.ConditionalCheckFailedException):
         table.put_item(
