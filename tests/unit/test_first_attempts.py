@@ -15,7 +15,7 @@ import pytest
 from chalicelib.api.messages import parse_publish
 from chalicelib.config import Settings
 from chalicelib.messages import delivery_states
-from chalicelib.models import Attempt
+from chalicelib.models import Attempt, Endpoint
 from chalicelib.outbound import egress
 from chalicelib.outbound.tasks import Task
 from chalicelib.ports import PageRequest
@@ -242,8 +242,8 @@ class Hanging(Receiver):
         return super().__call__(request)
 
 
-def test_a_hanging_receiver_does_not_hold_the_router_or_the_other_nine(services: Services) -> None:
-    # GIVEN ten endpoints on one event type, one of whose receivers hangs
+def _nine_and_one_hanging(services: Services) -> tuple[Hanging, FirstWorld, Endpoint]:
+    """Ten endpoints on one event type, the last of whose receivers hangs; a 0.2 s straggler grace."""
     receiver = Hanging()
     world = FirstWorld(services, receiver)
     assert world.router._first is not None
@@ -251,6 +251,12 @@ def test_a_hanging_receiver_does_not_hold_the_router_or_the_other_nine(services:
     for i in range(9):
         world.endpoint(url=f"https://hooks.example.com/ok{i}")
     hanging, _ = world.endpoint(url="https://hooks.example.com/hang")
+    return receiver, world, hanging
+
+
+def test_a_hanging_receiver_does_not_hold_the_router_or_the_other_nine(services: Services) -> None:
+    # GIVEN ten endpoints on one event type, one of whose receivers hangs
+    receiver, world, hanging = _nine_and_one_hanging(services)
     message_id = _publish(world)
     try:
         # WHEN the router handles the message
@@ -284,13 +290,7 @@ def test_an_endpoint_handed_off_as_a_straggler_is_queued_by_the_next_router_batc
     # GIVEN ten endpoints, one of whose receivers hangs, and a router batch that handed it off
     from chalicelib.outbound.lanes import SLOW_MEMORY_SECONDS
 
-    receiver = Hanging()
-    world = FirstWorld(services, receiver)
-    assert world.router._first is not None
-    world.router._first._sender._straggler_seconds = 0.2
-    for i in range(9):
-        world.endpoint(url=f"https://hooks.example.com/ok{i}")
-    hanging, _ = world.endpoint(url="https://hooks.example.com/hang")
+    receiver, world, hanging = _nine_and_one_hanging(services)
     try:
         _publish(world)
         assert world.router.route_many(world.s.queue.sent) == [None]
