@@ -62,12 +62,14 @@ def test_a_failing_endpoints_retries_travel_the_slow_lane_and_a_healthy_ones_sta
         _publish(stack, event, n)
     # THEN the healthy endpoint gets all five from the main lane
     wait_until(lambda: len(receivers.at(up)) == 5, timeout=60)
-    # AND the failing one gets its first attempts (and the retries queued before it had failed
-    # FAILING_AFTER times in a row), then nothing more: its later retries wait on the slow lane's queue
+    # AND the failing one gets the attempts made before it had failed FAILING_AFTER times in a row (at
+    # least those; at most its five first attempts and the retries queued before then: how many of the
+    # first attempts come before depends on how the router's and the sender's batches fell), then
+    # nothing more: its later attempts wait on the slow lane's queue
     wait_until(lambda: stack.queue_depth("HOOKWAY_SLOW_DELIVERIES_QUEUE_URL") >= 3, timeout=60)
     time.sleep(4)  # four of its retry periods
     before = len(receivers.at(down))
-    assert 5 <= before <= 5 + FAILING_AFTER - 1, before
+    assert FAILING_AFTER <= before <= 5 + FAILING_AFTER - 1, before
     assert stack.queue_depth("HOOKWAY_DELIVERIES_QUEUE_URL") == 0
     # AND more messages still reach the healthy endpoint promptly from the main lane meanwhile
     for n in range(5, 8):
