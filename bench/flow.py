@@ -151,6 +151,9 @@ def _run(
     # The receiver is down for the first day.
     down_until = start + DAY if status != 200 else start
     worker.sender._transport = _Down(worker.sender._transport, clock, down_until, attempts)
+    first = worker.router._first
+    if first is not None:  # the router's own first attempts (router_first_attempt) meet the same outage
+        first._sender._transport = _Down(first._sender._transport, clock, down_until, attempts)
     if held:
         store.put_endpoint(endpoint.with_changes(circuit=Circuit("open", 10, start, start + 60, 1)))
 
