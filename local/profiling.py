@@ -1,7 +1,8 @@
 """cProfile for a local process and all its threads, switched on by ``HOOKWAY_PROFILE_DIR``.
 
 Every local process (the emulator, the API, each worker) calls ``install(name)`` first. With the
-variable set, each thread runs under its own profiler, in wall time (a wait shows as the call that
+variable set, every thread is profiled (Python 3.11: each under a profiler of its own; 3.12 and later:
+one profiler sees them all), in wall time (a wait shows as the call that
 waited; a thread's CPU clock would be read by the writing thread for the calls still running); a
 finished thread's figures join the process's total, and the total (running threads included) is
 written every few seconds to
@@ -15,6 +16,7 @@ from __future__ import annotations
 import cProfile
 import os
 import pstats
+import sys
 import threading
 import time
 from pathlib import Path
@@ -67,6 +69,24 @@ def install(name: str) -> None:
         return
     Path(directory).mkdir(parents=True, exist_ok=True)
     collector = _Collector(Path(directory) / f"{name}-{os.getpid()}.prof")
+    if sys.version_info < (3, 12):
+        _profile_each_thread(collector)
+    # From 3.12 cProfile rests on sys.monitoring: this one profiler sees every thread (and no second one
+    # may start); before, it sees this thread only and each other thread runs under its own.
+    main = cProfile.Profile()
+    collector.running.add(main)
+    main.enable()
+
+    def dump_forever() -> None:
+        while True:
+            time.sleep(DUMP_SECONDS)
+            collector.dump()
+
+    threading.Thread(target=dump_forever, name="hookway-profile-dump", daemon=True).start()
+
+
+def _profile_each_thread(collector: _Collector) -> None:
+    """Run every thread started from now on under a profiler of its own (Python 3.11)."""
     original_run = threading.Thread.run
 
     def profiled_run(self: threading.Thread, *args: Any, **kwargs: Any) -> None:
@@ -83,13 +103,3 @@ def install(name: str) -> None:
             collector.finished(profile)
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign]
-    main = cProfile.Profile()
-    collector.running.add(main)
-    main.enable()
-
-    def dump_forever() -> None:
-        while True:
-            time.sleep(DUMP_SECONDS)
-            collector.dump()
-
-    threading.Thread(target=dump_forever, name="hookway-profile-dump", daemon=True).start()
